@@ -1,0 +1,147 @@
+# scaleset: nginx module, scaler daemon, shared codec, tests.
+#
+#   make            the module (build/ngx_http_scaleset_module.so) and the
+#                   scaler binaries (build/scaleset-scaler, build/scalesetctl)
+#   make check      deps + build + every test under prove
+#   make check-asan the C unit tests under ASan and UBSan
+#   make deps       install the Debian packages the project needs
+
+SHELL       := /bin/bash
+BUILD       := build
+NGX_SRC     := /usr/share/nginx/src
+NGX_DIR     := $(BUILD)/nginx
+MODULE      := $(BUILD)/ngx_http_scaleset_module.so
+
+CC          ?= cc
+OPT         ?= -g -O2
+WARN        := -Wall -Wextra -Werror
+PKGS        := libvirt hiredis jansson yaml-0.1 libevent libevent_pthreads \
+               libcurl libsystemd
+PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SC_CFLAGS    = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP \
+               -Ishared -Iscaler $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+SC_LDLIBS    = $(PKG_LIBS) -lpthread -lm
+SAN          := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+
+SHARED_SRCS := $(wildcard shared/*.c)
+LIB_SRCS    := $(filter-out scaler/main.c,$(wildcard scaler/*.c))
+CTL_SRCS    := $(wildcard scaler/ctl/*.c)
+UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+NGX_SRCS    := $(sort $(wildcard ngx_module/*.c ngx_module/*.h \
+                               shared/*.c shared/*.h)) config
+
+SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+UNITS       := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
+ASAN_UNITS  := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/asan/t/%)
+
+BINS        := $(if $(wildcard scaler/main.c),$(BUILD)/scaleset-scaler) \
+               $(if $(CTL_SRCS),$(BUILD)/scalesetctl)
+
+PROVE       ?= prove
+PROVE_FLAGS ?= -It/lib --timer
+
+.PHONY: all module scaler units deps check check-asan check-unit \
+        check-integration demo bench install clean
+
+all: module scaler
+
+# --- nginx module -------------------------------------------------------
+#
+# Debian's nginx-dev ships the headers and configure of the system nginx,
+# with the exact flags in conf_flags.  The tree is copied and configured
+# once under build/nginx; afterwards only "make modules" runs, unless the
+# list of module sources or the config script changed.
+
+module: $(MODULE)
+
+$(BUILD)/ngx-srcs.list: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(NGX_SRCS:%.h=)" | tr ' ' '\n' | grep -v '^$$' > $@.new
+	@cmp -s $@.new $@ 2>/dev/null && rm -f $@.new || mv $@.new $@
+
+$(NGX_DIR)/objs/Makefile: $(BUILD)/ngx-srcs.list config
+	@test -d $(NGX_SRC) || { echo "nginx-dev missing: run make deps"; exit 1; }
+	rm -rf $(NGX_DIR) && cp -r $(NGX_SRC) $(NGX_DIR)
+	cd $(NGX_DIR) && . ./conf_flags && ./configure \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="-g -O2 -fPIC -Wextra -Wno-unused-parameter $(NGX_EXTRA_CFLAGS)" \
+	    --with-ld-opt="-fPIC $(NGX_EXTRA_LDFLAGS)" \
+	    --add-dynamic-module=$(CURDIR) > ../nginx-configure.log 2>&1 \
+	    || { cat ../nginx-configure.log; exit 1; }
+
+$(MODULE): $(NGX_DIR)/objs/Makefile $(NGX_SRCS)
+	$(MAKE) -C $(NGX_DIR) -f objs/Makefile modules
+	cp $(NGX_DIR)/objs/ngx_http_scaleset_module.so $@
+
+# --- scaler -------------------------------------------------------------
+
+scaler: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_CFLAGS) -c $< -o $@
+
+$(BUILD)/libscaler.a: $(LIB_OBJS) $(SHARED_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/scaleset-scaler: $(BUILD)/obj/scaler/main.o $(BUILD)/libscaler.a
+	$(CC) $(OPT) -o $@ $^ $(SC_LDLIBS)
+
+$(BUILD)/scalesetctl: $(CTL_OBJS) $(BUILD)/libscaler.a
+	$(CC) $(OPT) -o $@ $^ $(SC_LDLIBS)
+
+# --- C unit tests (cmocka, TAP) ---------------------------------------
+
+units: $(UNITS)
+
+$(BUILD)/t/%: t/unit/%.c $(BUILD)/libscaler.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_CFLAGS) -o $@ $< $(BUILD)/libscaler.a $(SC_LDLIBS) -lcmocka
+
+# the same sources, every object rebuilt with the sanitizers
+$(BUILD)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/asan/libscaler.a: $(LIB_SRCS:%.c=$(BUILD)/asan/obj/%.o) \
+                           $(SHARED_SRCS:%.c=$(BUILD)/asan/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/t/%: t/unit/%.c $(BUILD)/asan/libscaler.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_CFLAGS) $(SAN) -o $@ $< $(BUILD)/asan/libscaler.a \
+	    $(SC_LDLIBS) -lcmocka
+
+# --- tests --------------------------------------------------------------
+
+deps:
+	@sh tools/deps.sh
+
+check: deps
+	$(MAKE) all units
+	$(MAKE) check-asan
+	$(PROVE) $(PROVE_FLAGS) $(UNITS) t/*.t
+
+check-unit: units
+	$(if $(UNITS),$(PROVE) $(PROVE_FLAGS) $(UNITS),@echo "no unit tests")
+
+check-integration: all
+	$(PROVE) $(PROVE_FLAGS) t/*.t
+
+# (prove with no files would run t/, hence the guard)
+check-asan: $(ASAN_UNITS)
+	$(if $(ASAN_UNITS),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(PROVE) $(PROVE_FLAGS) $(ASAN_UNITS),@echo "no unit tests")
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

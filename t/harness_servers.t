@@ -1,0 +1,95 @@
+#!/usr/bin/perl
+# The harness itself: servers start on free loopback ports, answer, and are
+# gone afterwards -- also when the test script dies midway.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use File::Path ();
+use Test::More;
+use Scaleset::Test;
+
+my $t = Scaleset::Test->new(need => [qw(redis nginx)]);
+
+# a child test script that starts redis, backends and nginx, prints their
+# pids and ports, then dies before calling done
+my $lib = "$FindBin::Bin/lib";
+my $script = $t->write_file('dies.pl', <<"PERL" . <<'PERL');
+use lib '$lib';
+PERL
+use strict; use warnings;
+use Test::More;
+use Scaleset::Test;
+my $t = Scaleset::Test->new(need => [qw(redis nginx)]);
+$t->start_redis;
+$t->start_backends(b1 => 'b1');
+$t->start_nginx(workers => 2, http => join '',
+    "server { listen 127.0.0.1:%%PORT_http%%;\n",
+    "  location / { proxy_pass http://127.0.0.1:%%PORT_b1%%; } }\n");
+my ($code, $body) = $t->http_get('http', '/');
+print "PROXIED $code $body";
+print "PIDS ", join(' ', $t->pid('redis'), $t->pid('backends'),
+                    $t->pid('nginx'), $t->nginx_workers), "\n";
+print "PORTS ", join(' ', $t->port('redis'), $t->port('b1'),
+                     $t->port('http')), "\n";
+print "DIR ", $t->dir, "\n";
+STDOUT->flush;
+die "dying midway on purpose\n";
+PERL
+
+my $out = `$^X $script 2>&1`;
+my $status = $? >> 8;
+
+isnt($status, 0, 'the dying script exits non-zero');
+like($out, qr/^PROXIED 200 b1$/m, 'nginx proxied to the backend');
+my ($pids) = $out =~ /^PIDS (.+)$/m;
+my ($ports) = $out =~ /^PORTS (.+)$/m;
+my ($dir) = $out =~ /^DIR (.+)$/m;
+my @pids = split ' ', $pids // '';
+my @ports = split ' ', $ports // '';
+is(scalar @pids, 5, 'redis, backends, nginx master and 2 workers started');
+is(scalar @ports, 3, 'three ports handed out');
+is(scalar(keys %{ { map { $_ => 1 } @ports } }), 3, 'the ports are distinct');
+
+ok(!(grep { kill 0, $_ } @pids), 'every process is gone after the death')
+    or diag("left: " . join ' ', grep { kill 0, $_ } @pids);
+ok(!(grep { Scaleset::Test::port_open($_) } @ports),
+   'no port is listening any more');
+ok($dir && -d $dir, 'the failed run kept its directory for inspection');
+like($out, qr/--- redis log/, 'the failed run printed the server logs');
+File::Path::remove_tree($dir) if $dir && $dir =~ m{/scaleset-test-};
+
+# the same servers in this process, stopped by stop_all
+$t->start_redis;
+ok(Scaleset::Test::port_open($t->port('redis')), 'redis listening');
+is($t->redis->ping, 'PONG', 'redis answers PING through Redis.pm');
+$t->start_backends(b1 => 'b1', b2 => 'b2');
+$t->start_nginx(workers => 2, http => <<'CONF');
+    upstream pair { server 127.0.0.1:%%PORT_b1%%; server 127.0.0.1:%%PORT_b2%%; }
+    server { listen 127.0.0.1:%%PORT_http%%;
+             location / { proxy_pass http://pair; } }
+CONF
+my @w = $t->nginx_workers;
+is(scalar @w, 2, 'two nginx workers');
+
+my %seen;
+for (1 .. 10) {
+    my ($code, $body) = $t->http_get('http', '/');
+    $seen{$body}++ if $code == 200;
+}
+is_deeply([sort keys %seen], ["b1\n", "b2\n"], 'both backends answered');
+is($t->backend_hits('b1') + $t->backend_hits('b2'), 10, 'backend hit counts');
+
+$t->backend('b1', healthz => 503);
+is(($t->http_get('b1', '/healthz'))[0], 503, 'backend switch applies');
+
+ok($t->reload_nginx, 'nginx reloaded with a new worker generation');
+is(($t->http_get('http', '/'))[0], 200, 'serving after reload');
+
+my @all = ($t->pid('redis'), $t->pid('nginx'), $t->pid('backends'));
+$t->stop_all;
+ok(!(grep { kill 0, $_ } @all), 'stop_all ended every process');
+$t->done;

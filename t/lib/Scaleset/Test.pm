@@ -1,0 +1,714 @@
+package Scaleset::Test;
+
+# Test harness for scaleset: starts real servers (redis-server, nginx with
+# the freshly built module, prometheus, the scaler, test backends) on free
+# loopback ports inside a temporary directory, waits until each answers,
+# and stops everything it started, by PID, even when the test dies.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h setsid);
+use Socket qw(SOL_SOCKET SO_REUSEADDR);
+use Time::HiRes qw(time sleep);
+use Test::More ();
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+our $BUILD = $ENV{SCALESET_BUILD} // "$ROOT/build";
+
+my @ALIVE;          # every harness object not yet cleaned up
+my $SIGNALLED;
+
+for my $sig (qw(INT TERM HUP PIPE)) {
+    $SIG{$sig} = sub {
+        $SIGNALLED = $sig;
+        # exit runs END blocks, which stop the servers
+        exit(128 + 1);
+    };
+}
+
+END {
+    my $status = $?;
+    for my $t (@ALIVE) {
+        $t->_cleanup($status);
+    }
+    $? = $status;
+}
+
+
+sub new {
+    my ($class, %opt) = @_;
+
+    my $self = bless {
+        dir      => tempdir('scaleset-test-XXXXXX', TMPDIR => 1),
+        ports    => {},
+        servers  => {},      # name -> { pid, log, ... }
+        order    => [],
+        owner    => $$,
+        verbose  => $ENV{TEST_VERBOSE} || 0,
+    }, $class;
+
+    chmod 0755, $self->{dir};
+
+    for my $need (@{ $opt{need} || [] }) {
+        $self->_need($need);
+    }
+
+    push @ALIVE, $self;
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub root { $ROOT }
+sub build { $BUILD }
+
+sub _need {
+    my ($self, $what) = @_;
+    my %bin = (
+        redis      => 'redis-server',
+        nginx      => 'nginx',
+        prometheus => 'prometheus',
+        promtool   => 'promtool',
+        wrk        => 'wrk',
+        module     => undef,
+        scaler     => undef,
+    );
+    croak "unknown need '$what'" unless exists $bin{$what};
+
+    # a missing dependency is a failure, not a skip: make check installs them
+    if ($what eq 'module') {
+        -f "$BUILD/ngx_http_scaleset_module.so"
+            or Test::More::BAIL_OUT("module not built: run make");
+    } elsif ($what eq 'scaler') {
+        -x "$BUILD/scaleset-scaler"
+            or Test::More::BAIL_OUT("scaler not built: run make");
+    } else {
+        _which($bin{$what})
+            or Test::More::BAIL_OUT("$bin{$what} not found: run make deps");
+    }
+    $self->_need('module') if $what eq 'nginx';
+}
+
+sub _which {
+    my ($prog) = @_;
+    for my $d (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
+        return "$d/$prog" if -x "$d/$prog";
+    }
+    return undef;
+}
+
+
+# --- ports -------------------------------------------------------------
+
+# A free port on 127.0.0.1, remembered by name.  The port is found by
+# binding port 0; ports handed out in this run are never handed out twice.
+sub port {
+    my ($self, $name) = @_;
+    croak "port needs a name" unless defined $name;
+    return $name if $name =~ /^\d+$/;
+    return $self->{ports}{$name} //= _free_port();
+}
+
+my %HANDED;
+
+sub _free_port {
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(
+            LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+            Listen => 1, ReuseAddr => 0,
+        ) or croak "cannot bind a free port: $!";
+        my $port = $s->sockport;
+        close $s;
+        next if $HANDED{$port}++;
+        return $port;
+    }
+    croak "no free port found";
+}
+
+sub port_open {
+    my ($port, $host) = @_;
+    my $s = IO::Socket::INET->new(
+        PeerAddr => $host // '127.0.0.1', PeerPort => $port,
+        Proto => 'tcp', Timeout => 1,
+    );
+    return 0 unless $s;
+    close $s;
+    return 1;
+}
+
+
+# --- files -------------------------------------------------------------
+
+sub write_file {
+    my ($self, $name, $content) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    make_path(dirname($path));
+    open my $fh, '>', $path or croak "cannot write $path: $!";
+    print $fh $content;
+    close $fh or croak "cannot write $path: $!";
+    return $path;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open my $fh, '<', $path or return undef;
+    local $/;
+    my $c = <$fh>;
+    close $fh;
+    return $c;
+}
+
+# replaces %%PORT_name%%, %%DIR%%, %%ROOT%% and %%BUILD%%
+sub expand {
+    my ($self, $text) = @_;
+    $text =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
+    $text =~ s/%%DIR%%/$self->{dir}/g;
+    $text =~ s/%%ROOT%%/$ROOT/g;
+    $text =~ s/%%BUILD%%/$BUILD/g;
+    return $text;
+}
+
+
+# --- processes -----------------------------------------------------------
+
+# Starts a process in the background with its output in DIR/NAME.log.
+#   cmd => [...], env => {...}, wait_port => PORT, wait => sub { ... },
+#   timeout => seconds, cwd => dir
+sub spawn {
+    my ($self, %opt) = @_;
+    my $name = $opt{name} or croak "spawn needs a name";
+    croak "a server named '$name' is running" if $self->{servers}{$name};
+
+    my $log = "$self->{dir}/$name.log";
+    my $pid = fork();
+    croak "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        setsid();
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log or POSIX::_exit(127);
+        open STDERR, '>&', \*STDOUT;
+        chdir($opt{cwd} // $self->{dir});
+        %ENV = (%ENV, %{ $opt{env} || {} });
+        for my $sig (qw(INT TERM HUP PIPE)) { $SIG{$sig} = 'DEFAULT' }
+        { no warnings 'exec'; exec { $opt{cmd}[0] } @{ $opt{cmd} }; }
+        print STDERR "exec $opt{cmd}[0]: $!\n";
+        POSIX::_exit(127);
+    }
+
+    my $srv = { name => $name, pid => $pid, log => $log, cmd => $opt{cmd},
+                stop_signal => $opt{stop_signal} // 'TERM', %{ $opt{extra} || {} } };
+    $self->{servers}{$name} = $srv;
+    push @{ $self->{order} }, $name;
+
+    my $timeout = $opt{timeout} // 20;
+    if (defined $opt{wait_port}) {
+        my $port = $self->port($opt{wait_port});
+        $self->_wait_started($srv, sub { port_open($port) }, $timeout,
+                             "$name listening on $port");
+    }
+    if ($opt{wait}) {
+        $self->_wait_started($srv, $opt{wait}, $timeout, "$name ready");
+    }
+    return $srv;
+}
+
+sub _wait_started {
+    my ($self, $srv, $cond, $timeout, $what) = @_;
+    my $end = time + $timeout;
+    while (time < $end) {
+        return 1 if $cond->();
+        my $r = waitpid($srv->{pid}, WNOHANG);
+        if ($r == $srv->{pid}) {
+            my $st = $?;
+            delete $self->{servers}{$srv->{name}};
+            Test::More::diag($self->log($srv->{name}) // '');
+            croak "$srv->{name} exited (status $st) before $what";
+        }
+        sleep 0.02;
+    }
+    Test::More::diag($self->log($srv->{name}) // '');
+    croak "timed out after ${timeout}s waiting for $what";
+}
+
+sub server {
+    my ($self, $name) = @_;
+    return $self->{servers}{$name};
+}
+
+sub pid {
+    my ($self, $name) = @_;
+    my $s = $self->{servers}{$name} or return undef;
+    return $s->{pid};
+}
+
+sub alive {
+    my ($self, $name) = @_;
+    my $s = $self->{servers}{$name} or return 0;
+    return waitpid($s->{pid}, WNOHANG) == 0 ? 1 : 0;
+}
+
+# signal a server without forgetting it
+sub signal {
+    my ($self, $name, $sig) = @_;
+    my $s = $self->{servers}{$name} or croak "no server '$name'";
+    CORE::kill($sig, $s->{pid});
+}
+
+# stop a server: its stop signal, then KILL after a grace period
+sub stop {
+    my ($self, $name, %opt) = @_;
+    my $s = delete $self->{servers}{$name} or return;
+    @{ $self->{order} } = grep { $_ ne $name } @{ $self->{order} };
+    _terminate($s->{pid}, $opt{signal} // $s->{stop_signal},
+               $opt{grace} // 10);
+    $s->{stopped} = 1;
+    $self->{stopped}{$name} = $s;
+    return $s;
+}
+
+# kill a server at once with a signal (default KILL) and reap it
+sub kill_server {
+    my ($self, $name, $sig) = @_;
+    return $self->stop($name, signal => $sig // 'KILL', grace => 5);
+}
+
+sub _terminate {
+    my ($pid, $sig, $grace) = @_;
+    return unless $pid;
+    return if waitpid($pid, WNOHANG) != 0;
+    CORE::kill($sig, $pid);
+    my $end = time + $grace;
+    while (time < $end) {
+        return if waitpid($pid, WNOHANG) != 0;
+        sleep 0.02;
+    }
+    CORE::kill('KILL', $pid);
+    # whatever it left in its session (nginx workers) goes too
+    CORE::kill('KILL', -$pid);
+    waitpid($pid, 0);
+}
+
+sub log {
+    my ($self, $name) = @_;
+    my $s = $self->{servers}{$name} // $self->{stopped}{$name};
+    my $log = $s ? ($s->{error_log} // $s->{log}) : "$self->{dir}/$name.log";
+    return $self->read_file($log);
+}
+
+sub wait_for {
+    my ($self, $cond, %opt) = @_;
+    my $timeout = $opt{timeout} // 10;
+    my $end = time + $timeout;
+    while (1) {
+        my $r = eval { $cond->() };
+        return $r if $r;
+        last if time >= $end;
+        sleep($opt{interval} // 0.02);
+    }
+    Test::More::diag("timed out after ${timeout}s waiting for "
+                     . ($opt{what} // 'a condition'));
+    return 0;
+}
+
+
+# --- redis -------------------------------------------------------------
+
+sub start_redis {
+    my ($self, %opt) = @_;
+    $self->_need('redis');
+    my $name = $opt{name} // 'redis';
+    my $port = $self->port($name);
+    my $conf = $self->write_file("$name.conf", <<"EOF");
+bind 127.0.0.1
+port $port
+dir $self->{dir}
+dbfilename $name.rdb
+save ""
+appendonly no
+daemonize no
+logfile ""
+protected-mode yes
+EOF
+    my $srv = $self->spawn(
+        name => $name, cmd => [_which('redis-server'), $conf],
+        wait => sub { _redis_ping($port) },
+    );
+    $srv->{port} = $port;
+    return $srv;
+}
+
+sub _redis_ping {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 1) or return 0;
+    print $s "PING\r\n";
+    my $line = <$s>;
+    close $s;
+    return defined $line && $line =~ /^\+PONG/;
+}
+
+# a Redis.pm client to the named redis (a fresh one when reconnect => 1)
+sub redis {
+    my ($self, $name, %opt) = @_;
+    $name //= 'redis';
+    require Redis;
+    my $port = $self->port($name);
+    return $self->{redis_client}{$name} if $self->{redis_client}{$name}
+                                           && !$opt{fresh};
+    my $r = Redis->new(server => "127.0.0.1:$port", reconnect => 2,
+                       every => 100_000, cnx_timeout => 2,
+                       read_timeout => 10);
+    $self->{redis_client}{$name} = $r unless $opt{fresh};
+    return $r;
+}
+
+
+# --- nginx -------------------------------------------------------------
+
+sub nginx_conf {
+    my ($self, %opt) = @_;
+    my $dir = $self->{dir};
+    my $name = $opt{name} // 'nginx';
+    my $workers = $opt{workers} // 2;
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $module = $opt{module} // "$BUILD/ngx_http_scaleset_module.so";
+    my $load = $opt{no_module} ? '' : "load_module $module;\n";
+    my $main = $self->expand($opt{main} // '');
+    my $http = $self->expand($opt{http} // '');
+    my $events = $self->expand($opt{events} // 'worker_connections 1024;');
+    my $level = $opt{log_level} // 'info';
+    make_path("$dir/$name");
+
+    return <<"EOF";
+$load${user}daemon off;
+master_process on;
+worker_processes $workers;
+pid $dir/$name/nginx.pid;
+error_log $dir/$name/error.log $level;
+$main
+events {
+    $events
+}
+
+http {
+    access_log off;
+    client_body_temp_path $dir/$name/client_body;
+    proxy_temp_path $dir/$name/proxy;
+    fastcgi_temp_path $dir/$name/fastcgi;
+    uwsgi_temp_path $dir/$name/uwsgi;
+    scgi_temp_path $dir/$name/scgi;
+
+$http
+}
+EOF
+}
+
+# Writes NAME/nginx.conf and starts nginx in the foreground with a master.
+#   http => text (inside http {}), main => text, workers => N,
+#   wait => [port names to wait for], name => 'nginx'
+sub start_nginx {
+    my ($self, %opt) = @_;
+    $self->_need($opt{no_module} ? 'nginx' : 'module');
+    my $name = $opt{name} // 'nginx';
+    my $conf = $self->write_file("$name/nginx.conf",
+                                 $opt{conf} // $self->nginx_conf(%opt));
+
+    # every "listen 127.0.0.1:PORT" is waited for
+    my @ports = $conf =~ /listen\s+127\.0\.0\.1:(\d+)/g;
+    my $srv = $self->spawn(
+        name => $name,
+        cmd => [_which('nginx'), '-p', "$self->{dir}/$name/", '-c', $conf,
+                '-e', "$self->{dir}/$name/error.log"],
+        wait => sub {
+            return 0 if grep { !port_open($_) } @ports;
+            return 1 if $opt{conf};
+            my @w = $self->nginx_workers($name);
+            return @w >= ($opt{workers} // 2);
+        },
+        stop_signal => 'QUIT',
+        timeout => $opt{timeout} // 20,
+        extra => { conf => $conf, error_log => "$self->{dir}/$name/error.log" },
+    );
+    push @{ $self->{nginx_names} }, $name;
+    return $srv;
+}
+
+# nginx -t on a configuration: returns (exit status, output)
+sub nginx_test {
+    my ($self, %opt) = @_;
+    my $name = $opt{name} // 'nginx-t';
+    my $conf = $self->write_file("$name/nginx.conf",
+                                 $opt{conf} // $self->nginx_conf(%opt, name => $name));
+    my $cmd = join ' ', map { "'$_'" } _which('nginx'), '-t', '-p',
+              "$self->{dir}/$name/", '-c', $conf, '-e', "$self->{dir}/$name/t.log";
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# pids of the current worker processes of an nginx started by us
+sub nginx_workers {
+    my ($self, $name) = @_;
+    my $master = $self->pid($name // 'nginx') or return ();
+    my @w;
+    opendir my $d, '/proc' or return ();
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        open my $fh, '<', "/proc/$p/stat" or next;
+        my $stat = <$fh>;
+        close $fh;
+        next unless $stat && $stat =~ /^\d+ \((.*)\) \S+ (\d+)/;
+        next unless $2 == $master;
+        open my $c, '<', "/proc/$p/cmdline" or next;
+        my $cmd = <$c> // '';
+        close $c;
+        push @w, $p if $cmd =~ /worker process/ && $cmd !~ /shutting down/;
+    }
+    closedir $d;
+    @w = sort { $a <=> $b } @w;
+    return @w;
+}
+
+# HUP and wait until a new generation of workers replaced the old one
+sub reload_nginx {
+    my ($self, %opt) = @_;
+    my $name = $opt{name} // 'nginx';
+    my %old = map { $_ => 1 } $self->nginx_workers($name);
+    if ($opt{conf}) {
+        $self->write_file("$name/nginx.conf", $opt{conf});
+    } elsif ($opt{http}) {
+        $self->write_file("$name/nginx.conf", $self->nginx_conf(%opt));
+    }
+    $self->signal($name, 'HUP');
+    my $want = $opt{workers} // (scalar(keys %old) || 1);
+    return $self->wait_for(sub {
+        my @new = grep { !$old{$_} } $self->nginx_workers($name);
+        return @new >= $want;
+    }, timeout => $opt{timeout} // 10, what => "$name reloaded");
+}
+
+sub stop_nginx {
+    my ($self, $name) = @_;
+    return $self->stop($name // 'nginx');
+}
+
+
+# --- http ---------------------------------------------------------------
+
+# GET a path on 127.0.0.1:PORT (port or port name); returns
+# (status, body, headers); status 599 with the reason on a failed connection
+sub http_get {
+    my ($self, $port, $path, %opt) = @_;
+    return $self->http('GET', $port, $path, %opt);
+}
+
+sub http {
+    my ($self, $method, $port, $path, %opt) = @_;
+    require HTTP::Tiny;
+    $port = $self->port($port);
+    my $ua = $opt{ua} // ($self->{ua} //= HTTP::Tiny->new(
+        timeout => $opt{timeout} // 10, keep_alive => 0));
+    my %req;
+    $req{headers} = $opt{headers} if $opt{headers};
+    $req{content} = $opt{body} if defined $opt{body};
+    my $res = $ua->request($method, "http://127.0.0.1:$port$path", \%req);
+    return ($res->{status}, $res->{content}, $res->{headers});
+}
+
+
+# --- backends -----------------------------------------------------------
+
+# One process serving HTTP on several named loopback ports:
+#   $t->start_backends(b1 => 'port-or-name', b2 => ...)
+# Each answers "/" with "NAME\n" and "/healthz" with 200; switches are set
+# with $t->backend(NAME, ...) and read by the server before each request.
+sub start_backends {
+    my ($self, @pairs) = @_;
+    my $name = 'backends';
+    my $ctl = "$self->{dir}/backends";
+    make_path($ctl);
+    my @args;
+    while (my ($b, $p) = splice @pairs, 0, 2) {
+        my $port = $self->port($p);
+        my $addr = $port =~ /:/ ? $port : "127.0.0.1:$port";
+        push @args, "$b=$addr";
+        $self->{backend_addr}{$b} = $addr;
+    }
+    my @ports = map { (split /=/)[1] } @args;
+    my $srv = $self->spawn(
+        name => $name,
+        cmd => [$^X, "$ROOT/t/lib/backend.pl", '--ctl', $ctl, @args],
+        wait => sub {
+            !grep { my ($h, $pt) = split /:/; !port_open($pt, $h) } @ports
+        },
+    );
+    return $srv;
+}
+
+sub backend {
+    my ($self, $b, %sw) = @_;
+    my $line = join ' ', map { "$_=$sw{$_}" } sort keys %sw;
+    $self->write_file("backends/$b.ctl.tmp", "$line\n");
+    rename "$self->{dir}/backends/$b.ctl.tmp", "$self->{dir}/backends/$b.ctl"
+        or croak "rename: $!";
+}
+
+# requests other than /healthz served so far by backend NAME
+sub backend_hits {
+    my ($self, $b) = @_;
+    my $addr = $self->{backend_addr}{$b} or croak "no backend '$b'";
+    require HTTP::Tiny;
+    my $res = HTTP::Tiny->new(timeout => 5)->get("http://$addr/_hits");
+    croak "backend $b: $res->{status} $res->{reason}" unless $res->{success};
+    return $res->{content} + 0;
+}
+
+
+# --- prometheus ----------------------------------------------------------
+
+#   scrape => ['127.0.0.1:PORT', ...] or { job => [targets] },
+#   interval => '1s', rules => text of a rules file
+sub start_prometheus {
+    my ($self, %opt) = @_;
+    $self->_need('prometheus');
+    my $name = $opt{name} // 'prometheus';
+    my $port = $self->port($name);
+    my $interval = $opt{interval} // '1s';
+    my $scrape = $opt{scrape} // [];
+    $scrape = { scaleset => $scrape } if ref $scrape eq 'ARRAY';
+    my $jobs = '';
+    for my $job (sort keys %$scrape) {
+        my $targets = join ', ', map { "'" . $self->expand($_) . "'" }
+                      @{ $scrape->{$job} };
+        $jobs .= "  - job_name: '$job'\n"
+               . "    scrape_interval: $interval\n"
+               . "    static_configs:\n      - targets: [$targets]\n";
+    }
+    my $yml = $self->write_file("$name/prometheus.yml", <<"EOF");
+global:
+  scrape_interval: $interval
+  evaluation_interval: $interval
+scrape_configs:
+$jobs
+EOF
+    my $srv = $self->spawn(
+        name => $name,
+        cmd => [_which('prometheus'), "--config.file=$yml",
+                "--storage.tsdb.path=$self->{dir}/$name/data",
+                "--web.listen-address=127.0.0.1:$port",
+                '--log.level=warn'],
+        wait => sub {
+            my ($code) = $self->http_get($port, '/-/ready', timeout => 1);
+            return $code == 200;
+        },
+        timeout => 60,
+    );
+    $srv->{port} = $port;
+    return $srv;
+}
+
+# an instant PromQL query: returns the decoded "data" member, or undef
+sub prom_query {
+    my ($self, $query, %opt) = @_;
+    require JSON::PP;
+    my $q = $query;
+    $q =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge;
+    my ($code, $body) = $self->http_get($opt{name} // 'prometheus',
+                                        "/api/v1/query?query=$q");
+    return undef unless $code == 200;
+    my $d = eval { JSON::PP::decode_json($body) } or return undef;
+    return $d->{status} eq 'success' ? $d->{data} : undef;
+}
+
+
+# --- end ---------------------------------------------------------------
+
+# Stops everything, checks the logs of every nginx for alerts and emergencies
+# and sanitizer reports, then done_testing.
+sub done {
+    my ($self, %opt) = @_;
+    $self->stop_all;
+    my %uniq;
+    my @nginx = grep { !$uniq{$_}++ } @{ $self->{nginx_names} || [] };
+    for my $name (@nginx) {
+        my $log = $self->log($name) // '';
+        my @bad = grep { /\[(alert|emerg)\]|AddressSanitizer|runtime error:/ }
+                  split /\n/, $log;
+        Test::More::is(join("\n", @bad), '', "no alerts in $name error log");
+    }
+    Test::More::done_testing();
+}
+
+sub stop_all {
+    my ($self) = @_;
+    for my $name (reverse @{ $self->{order} }) {
+        $self->stop($name);
+    }
+}
+
+sub _cleanup {
+    my ($self, $status) = @_;
+    return if $self->{cleaned}++;
+    return unless $self->{owner} == $$;
+
+    my $failed = !Test::More->builder->is_passing || $SIGNALLED || $status;
+    if ($failed) {
+        for my $name (@{ $self->{order} }, keys %{ $self->{stopped} || {} }) {
+            my $log = $self->log($name);
+            next unless defined $log && length $log;
+            my @lines = split /\n/, $log;
+            @lines = @lines[-40 .. -1] if @lines > 40;
+            Test::More::diag("--- $name log (last lines) ---\n"
+                             . join("\n", @lines));
+        }
+    }
+
+    $self->stop_all;
+
+    if ($failed || $ENV{SCALESET_KEEP}) {
+        Test::More::diag("test files kept in $self->{dir}");
+    } else {
+        File::Path::remove_tree($self->{dir});
+    }
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+Scaleset::Test - start real servers on loopback for scaleset's tests
+
+=head1 SYNOPSIS
+
+    use FindBin; use lib "$FindBin::Bin/lib";
+    use Test::More;
+    use Scaleset::Test;
+
+    my $t = Scaleset::Test->new(need => [qw(redis nginx)]);
+    $t->start_redis;
+    $t->start_backends(b1 => 'b1');
+    $t->start_nginx(workers => 2, http => <<'EOF');
+        server { listen 127.0.0.1:%%PORT_http%%;
+                 location / { proxy_pass http://127.0.0.1:%%PORT_b1%%; } }
+    EOF
+    my ($code, $body) = $t->http_get('http', '/');
+    is($body, "b1\n", 'proxied');
+    $t->done;
+
+=head1 DESCRIPTION
+
+Every server runs in its own session with its output in the test's
+temporary directory; C<done>, a failing C<die> and the signals INT, TERM,
+HUP and PIPE all stop them by PID.  On failure the last lines of every log
+are printed and the directory is kept.  Set C<SCALESET_KEEP=1> to keep it
+always.
+
+=cut

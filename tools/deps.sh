@@ -1,0 +1,65 @@
+#!/bin/sh
+# Installs the Debian packages scaleset needs to build, test and demo.
+# Idempotent: installs only what is missing, runs apt-get update only when
+# the package lists are absent or an install fails; uses sudo when not root.
+
+set -eu
+
+PACKAGES="
+build-essential
+pkg-config
+nginx
+nginx-dev
+libpcre2-dev
+zlib1g-dev
+libssl-dev
+libvirt-dev
+libvirt-clients
+libvirt0
+libhiredis-dev
+redis-server
+libcurl4-openssl-dev
+prometheus
+libcmocka-dev
+libjansson-dev
+libyaml-dev
+libevent-dev
+libsystemd-dev
+wrk
+curl
+libredis-perl
+"
+
+missing=""
+for p in $PACKAGES; do
+    s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$s" in
+        *" installed") ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+
+if [ -z "$missing" ]; then
+    echo "deps: all $(echo $PACKAGES | wc -w) packages present"
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+echo "deps: installing:$missing"
+
+install() {
+    $sudo apt-get install -y -q --no-install-recommends $missing
+}
+
+if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
+    echo "deps: package lists absent, running apt-get update"
+    $sudo apt-get update -q
+fi
+
+if ! install; then
+    echo "deps: install failed, refreshing package lists and retrying"
+    $sudo apt-get update -q
+    install
+fi
