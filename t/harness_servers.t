@@ -62,6 +62,28 @@ ok($dir && -d $dir, 'the failed run kept its directory for inspection');
 like($out, qr/--- redis log/, 'the failed run printed the server logs');
 File::Path::remove_tree($dir) if $dir && $dir =~ m{/scaleset-test-};
 
+# a test script killed by TERM while its servers run stops them too
+my $sleeper = $t->write_file('sleeps.pl', <<"PERL" . <<'PERL');
+use lib '$lib';
+PERL
+use strict; use warnings;
+use Test::More;
+use Scaleset::Test;
+my $t = Scaleset::Test->new(need => [qw(redis)]);
+$t->start_redis;
+print "PID ", $t->pid('redis'), "\n";
+STDOUT->flush;
+sleep 60;
+PERL
+my $kid = open(my $fh, '-|', $^X, $sleeper) or die "cannot run: $!";
+my $line = <$fh> // '';
+my ($redis_pid) = $line =~ /^PID (\d+)/;
+ok($redis_pid && kill(0, $redis_pid), 'the second script runs a redis');
+kill 'TERM', $kid;
+waitpid($kid, 0);
+close $fh;
+ok(!kill(0, $redis_pid // 0), 'TERM to the test script stopped its redis');
+
 # the same servers in this process, stopped by stop_all
 $t->start_redis;
 ok(Scaleset::Test::port_open($t->port('redis')), 'redis listening');

@@ -25,9 +25,13 @@ our $BUILD = $ENV{SCALESET_BUILD} // "$ROOT/build";
 my @ALIVE;          # every harness object not yet cleaned up
 my $SIGNALLED;
 
-for my $sig (qw(INT TERM HUP PIPE)) {
+# a closed output pipe must not kill the test before END stops the servers
+$SIG{PIPE} = 'IGNORE';
+
+for my $sig (qw(INT TERM HUP)) {
     $SIG{$sig} = sub {
         $SIGNALLED = $sig;
+        $SIG{$_} = 'IGNORE' for qw(INT TERM HUP);
         # exit runs END blocks, which stop the servers
         exit(128 + 1);
     };
