@@ -40,7 +40,7 @@ STDOUT->flush;
 die "dying midway on purpose\n";
 PERL
 
-my $out = `$^X $script 2>&1`;
+my $out = `$^X $script 2>&1`;    # its logs land in \$out, not on our stderr
 my $status = $? >> 8;
 
 isnt($status, 0, 'the dying script exits non-zero');
@@ -75,7 +75,8 @@ print "PID ", $t->pid('redis'), "\n";
 STDOUT->flush;
 sleep 60;
 PERL
-my $kid = open(my $fh, '-|', $^X, $sleeper) or die "cannot run: $!";
+my $kid = open(my $fh, '-|', "exec $^X $sleeper 2>/dev/null")
+    or die "cannot run: $!";
 my $line = <$fh> // '';
 my ($redis_pid) = $line =~ /^PID (\d+)/;
 ok($redis_pid && kill(0, $redis_pid), 'the second script runs a redis');
