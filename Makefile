@@ -139,6 +139,11 @@ check-asan: $(ASAN_UNITS)
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(PROVE) $(PROVE_FLAGS) $(ASAN_UNITS),@echo "no unit tests")
 
+# benchmarks print markdown sections; results go into docs/benchmarks.md
+bench: deps
+	$(MAKE) all
+	bash bench/run.sh
+
 clean:
 	rm -rf $(BUILD)
 
