@@ -1,6 +1,8 @@
 
 /*
- * ngx_http_scaleset_module: upstream membership from Redis.
+ * ngx_http_scaleset_module: upstream membership held in Redis, applied
+ * live in every worker.  This file: directives, configuration, process
+ * hooks.
  */
 
 
@@ -8,15 +10,68 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_scaleset.h"
+
+
+static void *ngx_http_scaleset_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_scaleset_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_scaleset_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_scaleset_gateway_id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_scaleset_state_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_scaleset(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_scaleset_keys(ngx_conf_t *cf,
+    ngx_http_scaleset_main_conf_t *smcf, ngx_http_scaleset_srv_conf_t *sscf);
+static ngx_int_t ngx_http_scaleset_init_process(ngx_cycle_t *cycle);
+static void ngx_http_scaleset_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_scaleset_commands[] = {
+
+    { ngx_string("scaleset_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_scaleset_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("scaleset_gateway_id"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_scaleset_gateway_id,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("scaleset_state_path"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_scaleset_state_path,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("scaleset"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_scaleset,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
 
 static ngx_http_module_t  ngx_http_scaleset_module_ctx = {
     NULL,                                  /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_scaleset_create_main_conf,    /* create main configuration */
+    ngx_http_scaleset_init_main_conf,      /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_scaleset_create_srv_conf,     /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     NULL,                                  /* create location configuration */
@@ -27,14 +82,646 @@ static ngx_http_module_t  ngx_http_scaleset_module_ctx = {
 ngx_module_t  ngx_http_scaleset_module = {
     NGX_MODULE_V1,
     &ngx_http_scaleset_module_ctx,         /* module context */
-    NULL,                                  /* module directives */
+    ngx_http_scaleset_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_scaleset_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_scaleset_exit_process,        /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static void *
+ngx_http_scaleset_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_scaleset_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_scaleset_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     smcf->redis = { 0, NULL };
+     *     smcf->password = { 0, NULL };
+     *     smcf->gateway_id = { 0, NULL };
+     *     smcf->state_path = NULL;
+     *     smcf->shm_zone = NULL;
+     */
+
+    smcf->db = NGX_CONF_UNSET;
+    smcf->redis_port = NGX_CONF_UNSET;
+
+    if (ngx_array_init(&smcf->pools, cf->pool, 4,
+                       sizeof(ngx_http_scaleset_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return smcf;
+}
+
+
+static char *
+ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_scaleset_main_conf_t *smcf = conf;
+
+    u_char                         *p;
+    ngx_str_t                       name;
+    ngx_uint_t                      i, j;
+    ngx_http_scaleset_srv_conf_t  **pools, *sscf;
+
+    if (smcf->gateway_id.len == 0) {
+        smcf->gateway_id = cf->cycle->hostname;
+    }
+
+    if (smcf->prefix.data == NULL) {
+        ngx_str_set(&smcf->prefix, SCALESET_DEFAULT_PREFIX);
+    }
+
+    if (smcf->db == NGX_CONF_UNSET) {
+        smcf->db = 0;
+    }
+
+    if (smcf->pools.nelts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (smcf->redis.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"scaleset\" is used but \"scaleset_redis\" "
+                           "is not set");
+        return NGX_CONF_ERROR;
+    }
+
+    pools = smcf->pools.elts;
+
+    for (i = 0; i < smcf->pools.nelts; i++) {
+        sscf = pools[i];
+
+        for (j = 0; j < i; j++) {
+            if (pools[j]->pool.len == sscf->pool.len
+                && ngx_strncmp(pools[j]->pool.data, sscf->pool.data,
+                               sscf->pool.len)
+                   == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"scaleset\" pool \"%V\" is used by "
+                                   "upstreams \"%V\" and \"%V\"",
+                                   &sscf->pool, &pools[j]->upstream,
+                                   &sscf->upstream);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (ngx_http_scaleset_keys(cf, smcf, sscf) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (smcf->state_path) {
+            sscf->state_file.len = smcf->state_path->name.len
+                                   + 1 + sscf->pool.len + sizeof(".state") - 1;
+            sscf->state_file.data = ngx_pnalloc(cf->pool,
+                                                sscf->state_file.len + 1);
+            if (sscf->state_file.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            p = ngx_sprintf(sscf->state_file.data, "%V/%V.state%Z",
+                            &smcf->state_path->name, &sscf->pool);
+        }
+    }
+
+    ngx_str_set(&name, "scaleset");
+
+    smcf->shm_zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,
+                                           &ngx_http_scaleset_module);
+    if (smcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->shm_zone->init = ngx_http_scaleset_init_main_zone;
+    smcf->shm_zone->data = smcf;
+
+    (void) p;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_scaleset_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_scaleset_srv_conf_t  *sscf;
+
+    sscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_scaleset_srv_conf_t));
+    if (sscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     sscf->pool = { 0, NULL };
+     *     sscf->shm_zone = NULL;
+     *     sscf->sh = NULL;
+     */
+
+    sscf->balance = NGX_CONF_UNSET_UINT;
+    sscf->max_members = NGX_CONF_UNSET_UINT;
+    sscf->zone_size = NGX_CONF_UNSET_SIZE;
+    sscf->resync = NGX_CONF_UNSET_MSEC;
+
+    return sscf;
+}
+
+
+static char *
+ngx_http_scaleset_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_scaleset_main_conf_t *smcf = conf;
+
+    u_char      *p, *last, *colon;
+    size_t       hlen;
+    ngx_int_t    port;
+    ngx_str_t   *value, s, host;
+    ngx_uint_t   i;
+    struct in6_addr  in6;
+
+    if (smcf->redis.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    smcf->redis = value[1];
+
+    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        if (value[1].data[5] != '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid unix socket path in "
+                               "\"scaleset_redis %V\": must be absolute",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        smcf->redis_host.len = value[1].len - 5;
+        smcf->redis_host.data = ngx_pnalloc(cf->pool, value[1].len - 4);
+        if (smcf->redis_host.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(smcf->redis_host.data, value[1].data + 5,
+                    value[1].len - 4);
+        smcf->redis_port = 0;
+
+    } else {
+        p = value[1].data;
+        last = p + value[1].len;
+
+        colon = NULL;
+        for (i = value[1].len; i > 0; i--) {
+            if (p[i - 1] == ':') {
+                colon = &p[i - 1];
+                break;
+            }
+        }
+
+        if (colon == NULL || colon + 1 == last) {
+            goto invalid;
+        }
+
+        port = ngx_atoi(colon + 1, last - colon - 1);
+        if (port < 1 || port > 65535) {
+            goto invalid;
+        }
+
+        host.data = p;
+        host.len = colon - p;
+
+        if (host.len > 2 && host.data[0] == '[' && colon[-1] == ']') {
+            host.data++;
+            host.len -= 2;
+
+#if (NGX_HAVE_INET6)
+            if (ngx_inet6_addr(host.data, host.len, in6.s6_addr) != NGX_OK) {
+                goto invalid;
+            }
+#else
+            goto invalid;
+#endif
+
+        } else if (ngx_inet_addr(host.data, host.len) == INADDR_NONE) {
+            goto invalid;
+        }
+
+        hlen = host.len;
+        smcf->redis_host.data = ngx_pnalloc(cf->pool, hlen + 1);
+        if (smcf->redis_host.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(smcf->redis_host.data, host.data, hlen + 1);
+        smcf->redis_host.len = hlen;
+        smcf->redis_port = port;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
+            s.len = value[i].len - 9;
+            s.data = value[i].data + 9;
+
+            if (s.len == 0) {
+                goto invalid_param;
+            }
+
+            smcf->password.data = ngx_pnalloc(cf->pool, s.len + 1);
+            if (smcf->password.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_cpystrn(smcf->password.data, s.data, s.len + 1);
+            smcf->password.len = s.len;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            smcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            if (smcf->db == NGX_ERROR || smcf->db > 65535) {
+                goto invalid_param;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "prefix=", 7) == 0) {
+            s.len = value[i].len - 7;
+            s.data = value[i].data + 7;
+
+            if (!scaleset_prefix_valid((char *) s.data, s.len)) {
+                goto invalid_param;
+            }
+
+            smcf->prefix.data = ngx_pnalloc(cf->pool, s.len + 1);
+            if (smcf->prefix.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_cpystrn(smcf->prefix.data, s.data, s.len + 1);
+            smcf->prefix.len = s.len;
+            continue;
+        }
+
+        goto invalid_param;
+    }
+
+    (void) in6;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid address \"%V\" in \"scaleset_redis\": "
+                       "an IPv4 or [IPv6] literal with a port, "
+                       "or unix:/path, is required",
+                       &value[1]);
+    return NGX_CONF_ERROR;
+
+invalid_param:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"scaleset_redis\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_scaleset_gateway_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_scaleset_main_conf_t *smcf = conf;
+
+    ngx_str_t  *value;
+
+    if (smcf->gateway_id.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (!scaleset_name_valid((char *) value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid gateway id \"%V\" in "
+                           "\"scaleset_gateway_id\": [A-Za-z0-9_.-]{1,63} "
+                           "is required", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->gateway_id = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_scaleset_state_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_scaleset_main_conf_t *smcf = conf;
+
+    ngx_str_t   *value;
+    ngx_path_t  *path;
+
+    if (smcf->state_path) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->name = value[1];
+
+    if (path->name.len > 1 && path->name.data[path->name.len - 1] == '/') {
+        path->name.len--;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path->name, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    /* created at start, owned by the worker user, like temp paths */
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->state_path = path;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_scaleset(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_scaleset_srv_conf_t *sscf = conf;
+
+    size_t                           size;
+    ngx_int_t                        n;
+    ngx_str_t                       *value, s;
+    ngx_uint_t                       i;
+    ngx_msec_t                       ms;
+    ngx_http_upstream_server_t      *us;
+    ngx_http_upstream_srv_conf_t    *uscf;
+    ngx_http_scaleset_main_conf_t   *smcf;
+    ngx_http_scaleset_srv_conf_t   **pp;
+
+    if (sscf->pool.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_scaleset_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"scaleset\" conflicts with the load balancing "
+                           "method already set in upstream \"%V\"",
+                           &uscf->host);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!scaleset_name_valid((char *) value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid pool name \"%V\" in \"scaleset\": "
+                           "[A-Za-z0-9_.-]{1,63} is required", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    sscf->pool = value[1];
+    sscf->upstream = uscf->host;
+    sscf->main = smcf;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            s.len = value[i].len - 5;
+            s.data = value[i].data + 5;
+
+            size = ngx_parse_size(&s);
+            if (size == (size_t) NGX_ERROR || size == 0) {
+                goto invalid;
+            }
+
+            sscf->zone_size = size;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "max_members=", 12) == 0) {
+            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
+            if (n == NGX_ERROR || n < 1 || n > 1000000) {
+                goto invalid;
+            }
+
+            sscf->max_members = n;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "balance=round_robin") == 0) {
+            sscf->balance = NGX_HTTP_SCALESET_BALANCE_RR;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "balance=least_conn") == 0) {
+            sscf->balance = NGX_HTTP_SCALESET_BALANCE_LEAST_CONN;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "resync=", 7) == 0) {
+            s.len = value[i].len - 7;
+            s.data = value[i].data + 7;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms < 100) {
+                goto invalid;
+            }
+
+            sscf->resync = ms;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    ngx_conf_init_uint_value(sscf->balance, NGX_HTTP_SCALESET_BALANCE_RR);
+    ngx_conf_init_uint_value(sscf->max_members,
+                             NGX_HTTP_SCALESET_DEFAULT_MAX_MEMBERS);
+    ngx_conf_init_msec_value(sscf->resync, NGX_HTTP_SCALESET_DEFAULT_RESYNC);
+
+    size = ngx_http_scaleset_zone_size(sscf->max_members);
+
+    if (sscf->zone_size == NGX_CONF_UNSET_SIZE) {
+        sscf->zone_size = size;
+
+    } else if (sscf->zone_size < size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"scaleset\" zone=%uz is too small for "
+                           "max_members=%ui: at least %uz bytes are needed",
+                           sscf->zone_size, sscf->max_members, size);
+        return NGX_CONF_ERROR;
+    }
+
+    s.len = sizeof("scaleset_") - 1 + sscf->pool.len;
+    s.data = ngx_pnalloc(cf->pool, s.len);
+    if (s.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(s.data, "scaleset_%V", &sscf->pool);
+
+    sscf->shm_zone = ngx_shared_memory_add(cf, &s, sscf->zone_size,
+                                           &ngx_http_scaleset_module);
+    if (sscf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (sscf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"scaleset\" pool \"%V\" is used twice",
+                           &sscf->pool);
+        return NGX_CONF_ERROR;
+    }
+
+    sscf->shm_zone->init = ngx_http_scaleset_init_zone;
+    sscf->shm_zone->data = sscf;
+
+    pp = ngx_array_push(&smcf->pools);
+    if (pp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pp = sscf;
+
+    if (uscf->servers == NULL || uscf->servers->nelts) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"scaleset\" cannot be used with \"server\" "
+                           "lines in upstream \"%V\"", &uscf->host);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a placeholder: the upstream block refuses to end without servers */
+
+    us = ngx_array_push(uscf->servers);
+    if (us == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(us, sizeof(ngx_http_upstream_server_t));
+    us->name = sscf->pool;
+    sscf->placeholder = us;
+
+    uscf->peer.init_upstream = ngx_http_scaleset_init_upstream;
+
+    uscf->flags = NGX_HTTP_UPSTREAM_CREATE
+                  |NGX_HTTP_UPSTREAM_WEIGHT
+                  |NGX_HTTP_UPSTREAM_MAX_FAILS
+                  |NGX_HTTP_UPSTREAM_FAIL_TIMEOUT
+                  |NGX_HTTP_UPSTREAM_DOWN
+                  |NGX_HTTP_UPSTREAM_BACKUP;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"scaleset\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_scaleset_keys(ngx_conf_t *cf, ngx_http_scaleset_main_conf_t *smcf,
+    ngx_http_scaleset_srv_conf_t *sscf)
+{
+    u_char     *p;
+    ngx_int_t   n;
+    ngx_str_t   s;
+    ngx_uint_t  i;
+
+    /* keys of the Redis contract */
+
+    for (i = 0; i < 3; i++) {
+        p = ngx_pnalloc(cf->pool, SCALESET_KEY_MAX);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        s.data = ngx_pnalloc(cf->pool, sscf->pool.len + 1);
+        if (s.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_cpystrn(s.data, sscf->pool.data, sscf->pool.len + 1);
+
+        n = scaleset_key((char *) p, SCALESET_KEY_MAX,
+                         smcf->prefix.data ? (char *) smcf->prefix.data
+                                           : SCALESET_DEFAULT_PREFIX,
+                         (char *) s.data,
+                         i == 0 ? SCALESET_KEY_MEMBERS
+                                : (i == 1 ? SCALESET_KEY_EPOCH
+                                          : SCALESET_KEY_EVENTS),
+                         NULL);
+        if (n < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"scaleset\": cannot build the keys of "
+                               "pool \"%V\"", &sscf->pool);
+            return NGX_ERROR;
+        }
+
+        if (i == 0) {
+            sscf->key_members.data = p;
+            sscf->key_members.len = n;
+
+        } else if (i == 1) {
+            sscf->key_epoch.data = p;
+            sscf->key_epoch.len = n;
+
+        } else {
+            sscf->key_events.data = p;
+            sscf->key_events.len = n;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_scaleset_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_scaleset_redis_init_process(cycle);
+}
+
+
+static void
+ngx_http_scaleset_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_scaleset_redis_exit_process(cycle);
+}

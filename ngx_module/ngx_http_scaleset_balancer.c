@@ -1,0 +1,408 @@
+
+/*
+ * ngx_http_scaleset_module: the balancer.  A request takes the next entry
+ * of the pool's precomputed smooth weighted round robin schedule (one
+ * shared cursor, so all workers together follow nginx's order), or with
+ * least_conn the member with the fewest active requests per weight, ties
+ * going to the schedule's order from the cursor.  The chosen address is
+ * copied into request memory under the read lock.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_scaleset.h"
+
+
+typedef struct {
+    ngx_http_scaleset_srv_conf_t   *sscf;
+    ngx_http_scaleset_shctx_t      *sh;
+
+    ngx_uint_t                      slot;          /* current, or -1 */
+    ngx_atomic_uint_t               generation;
+
+    ngx_uint_t                      first;         /* first tried slot */
+    uintptr_t                      *tried;         /* bitmap, on retry */
+    ngx_uint_t                      ntried;
+
+    ngx_pool_t                     *pool;
+} ngx_http_scaleset_peer_data_t;
+
+
+static ngx_int_t ngx_http_scaleset_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+static ngx_int_t ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp,
+    ngx_uint_t from, ngx_uint_t len, ngx_uint_t least_conn);
+static ngx_uint_t ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
+    ngx_http_scaleset_slot_t *slot, ngx_uint_t i, ngx_msec_t now);
+
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_scaleset_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_scaleset_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
+
+
+ngx_int_t
+ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_scaleset_srv_conf_t  *sscf;
+
+    sscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_scaleset_module);
+
+    if (us->servers->nelts != 1
+        || us->servers->elts != (void *) sscf->placeholder)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" in %s:%ui has both \"scaleset\" and "
+                      "\"server\" lines", &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    if (us->shm_zone) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" in %s:%ui has both \"scaleset\" and "
+                      "\"zone\"", &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    us->peer.init = ngx_http_scaleset_init_peer;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_scaleset_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_scaleset_srv_conf_t   *sscf;
+    ngx_http_scaleset_peer_data_t  *sp;
+
+    sscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_scaleset_module);
+
+    sp = ngx_palloc(r->pool, sizeof(ngx_http_scaleset_peer_data_t));
+    if (sp == NULL) {
+        return NGX_ERROR;
+    }
+
+    sp->sscf = sscf;
+    sp->sh = sscf->sh;
+    sp->slot = NGX_CONF_UNSET_UINT;
+    sp->generation = 0;
+    sp->first = NGX_CONF_UNSET_UINT;
+    sp->tried = NULL;
+    sp->ntried = 0;
+    sp->pool = r->pool;
+
+    r->upstream->peer.data = sp;
+    r->upstream->peer.get = ngx_http_scaleset_get_peer;
+    r->upstream->peer.free = ngx_http_scaleset_free_peer;
+
+    /* racy read: only bounds the retries */
+    r->upstream->peer.tries = ngx_max(sp->sh->primaries + sp->sh->backups, 1);
+
+#if (NGX_HTTP_SSL)
+    r->upstream->peer.set_session = ngx_http_scaleset_set_session;
+    r->upstream->peer.save_session = ngx_http_scaleset_save_session;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_scaleset_peer_data_t *sp = data;
+
+    u_char                        *p;
+    size_t                         len;
+    ngx_int_t                      rc;
+    ngx_str_t                     *name;
+    ngx_uint_t                     least_conn, n, i;
+    struct sockaddr               *sa;
+    ngx_http_scaleset_slot_t      *slot;
+    ngx_http_scaleset_shctx_t     *sh;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "scaleset get peer, try: %ui", pc->tries);
+
+    sh = sp->sh;
+
+    pc->cached = 0;
+    pc->connection = NULL;
+    pc->name = &sp->sscf->upstream;
+
+    if (sp->first != NGX_CONF_UNSET_UINT && sp->tried == NULL) {
+        /* a retry: from now on remember what was tried */
+        n = (sh->max_members + 8 * sizeof(uintptr_t) - 1)
+            / (8 * sizeof(uintptr_t));
+
+        sp->tried = ngx_pcalloc(sp->pool, n * sizeof(uintptr_t));
+        if (sp->tried == NULL) {
+            return NGX_ERROR;
+        }
+
+        sp->tried[sp->first / (8 * sizeof(uintptr_t))]
+            |= (uintptr_t) 1 << sp->first % (8 * sizeof(uintptr_t));
+    }
+
+    /* the address and its text live as long as the request */
+
+    p = ngx_pnalloc(sp->pool, sizeof(struct sockaddr_storage) + sizeof(ngx_str_t)
+                              + NGX_SOCKADDR_STRLEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    sa = (struct sockaddr *) p;
+    name = (ngx_str_t *) (p + sizeof(struct sockaddr_storage));
+    name->data = p + sizeof(struct sockaddr_storage) + sizeof(ngx_str_t);
+
+    least_conn = (sp->sscf->balance == NGX_HTTP_SCALESET_BALANCE_LEAST_CONN);
+
+    ngx_rwlock_rlock(&sh->rwlock);
+
+    rc = ngx_http_scaleset_pick(sp, 0, sh->nprimary, least_conn);
+
+    if (rc == NGX_BUSY && sh->nbackup) {
+        rc = ngx_http_scaleset_pick(sp, sh->nprimary, sh->nbackup, least_conn);
+    }
+
+    if (rc != NGX_OK) {
+        n = sh->members;
+
+        if (sp->tried == NULL) {
+            /* all failed: mark them live for a quick recovery, as nginx */
+            for (i = 0; i < sh->nprimary + sh->nbackup; i++) {
+                sh->slots[sh->sched[sh->current][i]].fails = 0;
+            }
+        }
+
+        ngx_rwlock_unlock(&sh->rwlock);
+
+        ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                      "scaleset: no member of pool \"%V\" can serve "
+                      "(%ui members)", &sp->sscf->pool, n);
+        return NGX_BUSY;
+    }
+
+    slot = &sh->slots[sp->slot];
+
+    ngx_memcpy(sa, &slot->sockaddr, slot->socklen);
+    pc->socklen = slot->socklen;
+    sp->generation = slot->generation;
+
+    (void) ngx_atomic_fetch_add(&slot->active, 1);
+    (void) ngx_atomic_fetch_add(&slot->requests, 1);
+
+    ngx_rwlock_unlock(&sh->rwlock);
+
+    len = ngx_sock_ntop(sa, pc->socklen, name->data, NGX_SOCKADDR_STRLEN, 1);
+    name->len = len;
+
+    pc->sockaddr = sa;
+    pc->name = name;
+
+    if (sp->first == NGX_CONF_UNSET_UINT) {
+        sp->first = sp->slot;
+    }
+
+    if (sp->tried) {
+        sp->tried[sp->slot / (8 * sizeof(uintptr_t))]
+            |= (uintptr_t) 1 << sp->slot % (8 * sizeof(uintptr_t));
+    }
+
+    return NGX_OK;
+}
+
+
+/* called under the read lock; sets sp->slot */
+
+static ngx_int_t
+ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp, ngx_uint_t from,
+    ngx_uint_t len, ngx_uint_t least_conn)
+{
+    uint32_t                   *sched;
+    ngx_uint_t                  k, i, start, best;
+    ngx_msec_t                  now;
+    ngx_atomic_uint_t           a, ba;
+    ngx_http_scaleset_slot_t   *slot, *bslot;
+    ngx_http_scaleset_shctx_t  *sh;
+
+    if (len == 0) {
+        return NGX_BUSY;
+    }
+
+    sh = sp->sh;
+    sched = sh->sched[sh->current] + from;
+    now = ngx_current_msec;
+
+    start = ngx_atomic_fetch_add(&sh->cursor, 1) % len;
+
+    if (!least_conn) {
+        for (k = 0; k < len; k++) {
+            i = sched[(start + k) % len];
+            slot = &sh->slots[i];
+
+            if (ngx_http_scaleset_usable(sp, slot, i, now)) {
+                goto found;
+            }
+        }
+
+        return NGX_BUSY;
+    }
+
+    best = NGX_CONF_UNSET_UINT;
+    bslot = NULL;
+    ba = 0;
+
+    for (k = 0; k < len; k++) {
+        i = sched[(start + k) % len];
+        slot = &sh->slots[i];
+
+        if (!ngx_http_scaleset_usable(sp, slot, i, now)) {
+            continue;
+        }
+
+        a = slot->active;
+
+        if (bslot == NULL || a * bslot->weight < ba * slot->weight) {
+            best = i;
+            bslot = slot;
+            ba = a;
+
+            if (a == 0) {
+                /* nobody is below zero: the first idle one in order */
+                break;
+            }
+        }
+    }
+
+    if (bslot == NULL) {
+        return NGX_BUSY;
+    }
+
+    i = best;
+    slot = bslot;
+
+found:
+
+    sp->slot = i;
+
+    if (slot->max_fails && now - slot->checked > slot->fail_timeout) {
+        slot->checked = now;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
+    ngx_http_scaleset_slot_t *slot, ngx_uint_t i, ngx_msec_t now)
+{
+    if (sp->tried
+        && (sp->tried[i / (8 * sizeof(uintptr_t))]
+            & ((uintptr_t) 1 << i % (8 * sizeof(uintptr_t)))))
+    {
+        return 0;
+    }
+
+    if (slot->max_fails
+        && slot->fails >= slot->max_fails
+        && now - slot->checked <= slot->fail_timeout)
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_scaleset_peer_data_t *sp = data;
+
+    ngx_msec_t                  now;
+    ngx_atomic_uint_t           fails;
+    ngx_http_scaleset_slot_t   *slot;
+    ngx_http_scaleset_shctx_t  *sh;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "scaleset free peer, state: %ui", state);
+
+    if (sp->slot == NGX_CONF_UNSET_UINT) {
+        pc->tries = 0;
+        return;
+    }
+
+    sh = sp->sh;
+    slot = &sh->slots[sp->slot];
+
+    ngx_rwlock_rlock(&sh->rwlock);
+
+    /* the slot may hold another member by now */
+
+    if (slot->generation == sp->generation) {
+
+        (void) ngx_atomic_fetch_add(&slot->active, (ngx_atomic_int_t) -1);
+
+        if (state & NGX_PEER_FAILED) {
+            now = ngx_current_msec;
+
+            fails = ngx_atomic_fetch_add(&slot->fails, 1) + 1;
+            (void) ngx_atomic_fetch_add(&slot->fails_total, 1);
+
+            slot->accessed = now;
+            slot->checked = now;
+
+            if (slot->max_fails && fails == slot->max_fails) {
+                ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                              "scaleset: member \"%s\" of pool \"%V\" "
+                              "temporarily disabled after %uA failures",
+                              slot->id, &sp->sscf->pool, fails);
+            }
+
+        } else if (slot->accessed < slot->checked) {
+            slot->fails = 0;
+        }
+    }
+
+    ngx_rwlock_unlock(&sh->rwlock);
+
+    sp->slot = NGX_CONF_UNSET_UINT;
+
+    if (pc->tries) {
+        pc->tries--;
+    }
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_scaleset_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_scaleset_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    return;
+}
+
+#endif

@@ -1,0 +1,845 @@
+
+/*
+ * ngx_http_scaleset_module: the shared slots of a pool, the membership
+ * diff that rewrites them, and the precomputed balancing schedule.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_scaleset.h"
+
+
+typedef struct {
+    ngx_uint_t                      slot;
+    ngx_http_scaleset_member_t     *member;    /* NULL: free the slot */
+    ngx_uint_t                      renew;     /* new generation */
+} ngx_http_scaleset_change_t;
+
+
+typedef struct {
+    uint32_t                        weight;
+    ngx_uint_t                      first;     /* index in order[] */
+    ngx_uint_t                      n;
+    ngx_uint_t                      head;      /* rotation */
+    int64_t                         base;      /* -T * picks of the head */
+    ngx_uint_t                      picks;
+} ngx_http_scaleset_wgroup_t;
+
+
+static ngx_uint_t ngx_http_scaleset_sched_cap(ngx_uint_t max_members);
+static int ngx_libc_cdecl ngx_http_scaleset_cmp_members(const void *a,
+    const void *b);
+static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
+    const void *b);
+static int ngx_libc_cdecl ngx_http_scaleset_cmp_u32(const void *a,
+    const void *b);
+static ngx_uint_t ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b);
+static int ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot,
+    ngx_str_t *id);
+static ngx_uint_t ngx_http_scaleset_slot_differs(
+    ngx_http_scaleset_slot_t *slot, scaleset_member_t *m);
+static void ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
+    ngx_http_scaleset_member_t *mb, ngx_uint_t renew);
+static ngx_uint_t ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot,
+    uint32_t backup);
+static ngx_uint_t ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
+    ngx_http_scaleset_slot_t *slots, ngx_uint_t *in_use, uint32_t backup,
+    uint32_t *sched, ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool,
+    ngx_log_t *log);
+
+
+size_t
+ngx_http_scaleset_zone_size(ngx_uint_t max_members)
+{
+    size_t  size;
+
+    size = sizeof(ngx_http_scaleset_shctx_t)
+           + max_members * sizeof(ngx_http_scaleset_slot_t)
+           + 2 * ngx_http_scaleset_sched_cap(max_members) * sizeof(uint32_t);
+
+    /* the slab pool's page descriptors and its own pages */
+    return ngx_align(size + size / 64, 4096) + 16 * 4096;
+}
+
+
+static ngx_uint_t
+ngx_http_scaleset_sched_cap(ngx_uint_t max_members)
+{
+    return ngx_max(max_members * NGX_HTTP_SCALESET_SCHED_PER_MEMBER,
+                   NGX_HTTP_SCALESET_SCHED_MIN);
+}
+
+
+ngx_int_t
+ngx_http_scaleset_init_main_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_scaleset_main_conf_t  *osmcf = data;
+    ngx_http_scaleset_main_conf_t  *smcf;
+    ngx_slab_pool_t                *shpool;
+
+    smcf = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (osmcf) {
+        smcf->sh = osmcf->sh;
+        return NGX_OK;
+    }
+
+    if (shm_zone->shm.exists) {
+        smcf->sh = shpool->data;
+        return NGX_OK;
+    }
+
+    smcf->sh = ngx_slab_calloc(shpool, sizeof(ngx_http_scaleset_main_shctx_t));
+    if (smcf->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = smcf->sh;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_scaleset_srv_conf_t  *osscf = data;
+
+    size_t                          size;
+    ngx_uint_t                      cap;
+    ngx_slab_pool_t                *shpool;
+    ngx_http_scaleset_shctx_t      *sh;
+    ngx_http_scaleset_srv_conf_t   *sscf;
+
+    sscf = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (osscf || shm_zone->shm.exists) {
+        sh = osscf ? osscf->sh : shpool->data;
+
+        if (sh->max_members != sscf->max_members) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "scaleset: pool \"%V\" keeps its zone on reload "
+                          "but max_members changed from %ui to %ui; change "
+                          "zone= too, or restart",
+                          &sscf->pool, sh->max_members, sscf->max_members);
+            return NGX_ERROR;
+        }
+
+        sscf->sh = sh;
+
+        ngx_log_error(NGX_LOG_INFO, shm_zone->shm.log, 0,
+                      "scaleset: pool \"%V\" kept %ui members across reload",
+                      &sscf->pool, sh->members);
+        return NGX_OK;
+    }
+
+    cap = ngx_http_scaleset_sched_cap(sscf->max_members);
+
+    size = sizeof(ngx_http_scaleset_shctx_t)
+           + sscf->max_members * sizeof(ngx_http_scaleset_slot_t)
+           + 2 * cap * sizeof(uint32_t);
+
+    sh = ngx_slab_calloc(shpool, size);
+    if (sh == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "scaleset: zone of pool \"%V\" is too small", &sscf->pool);
+        return NGX_ERROR;
+    }
+
+    sh->max_members = sscf->max_members;
+    sh->sched_cap = cap;
+    sh->slots = (ngx_http_scaleset_slot_t *) (sh + 1);
+    sh->sched[0] = (uint32_t *) (sh->slots + sscf->max_members);
+    sh->sched[1] = sh->sched[0] + cap;
+
+    shpool->data = sh;
+    sscf->sh = sh;
+
+    /* a new zone: start from the last known membership, if any */
+
+    if (sscf->state_file.len) {
+        (void) ngx_http_scaleset_state_load(sscf, shm_zone->shm.log);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Parses one field of the members hash with the shared codec and appends
+ * it to members.  A bad record is skipped and logged once (per content).
+ * Returns NGX_OK, NGX_DECLINED for a skipped record, NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_array_t *members, u_char *id, size_t id_len, u_char *rec,
+    size_t rec_len, ngx_uint_t log_once, ngx_log_t *log)
+{
+    uint32_t                     crc, *c;
+    ngx_uint_t                   i;
+    scaleset_error_t             err;
+    ngx_http_scaleset_member_t  *mb;
+
+    mb = ngx_array_push(members);
+    if (mb == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&err, sizeof(scaleset_error_t));
+
+    if (!scaleset_id_valid((char *) id, id_len)) {
+        err.code = SCALESET_ERR_NAME;
+        ngx_cpystrn((u_char *) err.msg, (u_char *) "invalid instance id",
+                    sizeof(err.msg));
+        goto bad;
+    }
+
+    if (scaleset_member_parse((char *) rec, rec_len, &mb->m, &err) != 0) {
+        goto bad;
+    }
+
+    mb->id.data = id;
+    mb->id.len = id_len;
+
+    return NGX_OK;
+
+bad:
+
+    members->nelts--;
+
+    (void) ngx_atomic_fetch_add(&sscf->sh->bad_records, 1);
+
+    if (!log_once) {
+        goto log;
+    }
+
+    ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, id, id_len);
+    ngx_crc32_update(&crc, (u_char *) " ", 1);
+    ngx_crc32_update(&crc, rec, rec_len);
+    ngx_crc32_final(crc);
+
+    if (sscf->logged == NULL) {
+        sscf->logged = ngx_array_create(ngx_cycle->pool, 8, sizeof(uint32_t));
+        if (sscf->logged == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    c = sscf->logged->elts;
+    for (i = 0; i < sscf->logged->nelts; i++) {
+        if (c[i] == crc) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (sscf->logged->nelts < 4096) {
+        c = ngx_array_push(sscf->logged);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        *c = crc;
+    }
+
+log:
+
+    (void) ngx_atomic_fetch_add(&sscf->sh->rejected_total, 1);
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "scaleset: pool \"%V\": member \"%*s\" skipped: %s (%s)",
+                  &sscf->pool, ngx_min(id_len, 64), id,
+                  err.msg[0] ? err.msg : "invalid record",
+                  scaleset_errcode_name(err.code));
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Makes the slots hold exactly the given members: same id keeps its slot
+ * (and its counters while the address stays), a new id takes a free slot,
+ * a missing id frees its slot.  The new schedule is built off-lock into
+ * the spare buffer; the write lock covers only the slot copies and the
+ * buffer flip.  Only the lease holder (or the master at start) calls this.
+ */
+
+ngx_int_t
+ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log)
+{
+    int                          rc;
+    uint32_t                    *sched;
+    ngx_uint_t                   i, j, n, nslots, *in_use, *order, spare;
+    ngx_uint_t                   added, removed, changed, nfree, *free_slots;
+    ngx_uint_t                   np, nb, dp, db, nmembers;
+    ngx_pool_t                  *pool;
+    ngx_array_t                  changes;
+    ngx_http_scaleset_slot_t    *slots, *shadow, *slot;
+    ngx_http_scaleset_shctx_t   *sh;
+    ngx_http_scaleset_member_t  *mb;
+    ngx_http_scaleset_change_t  *ch;
+
+    sh = sscf->sh;
+    slots = sh->slots;
+    nslots = sh->max_members;
+
+    pool = ngx_create_pool(4096, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&changes, pool, 16, sizeof(ngx_http_scaleset_change_t))
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    mb = members->elts;
+    n = members->nelts;
+
+    ngx_qsort(mb, n, sizeof(ngx_http_scaleset_member_t),
+              ngx_http_scaleset_cmp_members);
+
+    /* drop duplicate ids (possible in a state file): the last one wins */
+
+    for (i = 0, j = 0; i < n; i++) {
+        if (i + 1 < n && mb[i].id.len == mb[i + 1].id.len
+            && ngx_strncmp(mb[i].id.data, mb[i + 1].id.data, mb[i].id.len)
+               == 0)
+        {
+            continue;
+        }
+
+        mb[j++] = mb[i];
+    }
+
+    n = j;
+
+    /* the current slots in id order */
+
+    order = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_uint_t));
+    free_slots = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_uint_t));
+    in_use = ngx_pcalloc(pool, nslots * sizeof(ngx_uint_t));
+    shadow = ngx_palloc(pool, nslots * sizeof(ngx_http_scaleset_slot_t));
+
+    if (order == NULL || free_slots == NULL || in_use == NULL
+        || shadow == NULL)
+    {
+        goto failed;
+    }
+
+    nmembers = 0;
+    nfree = 0;
+
+    for (i = 0; i < nslots; i++) {
+        if (slots[i].in_use) {
+            order[nmembers++] = i;
+
+        } else {
+            free_slots[nfree++] = i;
+        }
+    }
+
+    /* merge the sorted members with the slots sorted by id */
+
+    added = 0;
+    removed = 0;
+    changed = 0;
+
+    {
+        ngx_uint_t  a, b, fi;
+
+        ngx_http_scaleset_slot_t  **ps;
+
+        ps = ngx_palloc(pool, (nmembers + 1) * sizeof(void *));
+        if (ps == NULL) {
+            goto failed;
+        }
+
+        for (i = 0; i < nmembers; i++) {
+            ps[i] = &slots[order[i]];
+        }
+
+        ngx_qsort(ps, nmembers, sizeof(void *),
+                  ngx_http_scaleset_cmp_slots_ptr);
+
+        for (i = 0; i < nmembers; i++) {
+            order[i] = ps[i] - slots;
+        }
+
+        a = 0;
+        b = 0;
+        fi = 0;
+
+        while (a < n || b < nmembers) {
+
+            if (a < n && b < nmembers) {
+                rc = ngx_http_scaleset_slot_cmp(&slots[order[b]], &mb[a].id);
+
+            } else {
+                rc = (a < n) ? 1 : -1;
+            }
+
+            ch = NULL;
+
+            if (rc == 0) {
+                in_use[order[b]] = 1;
+
+                if (ngx_http_scaleset_slot_differs(&slots[order[b]],
+                                                   &mb[a].m))
+                {
+                    ch = ngx_array_push(&changes);
+                    if (ch == NULL) {
+                        goto failed;
+                    }
+
+                    ch->slot = order[b];
+                    ch->member = &mb[a];
+                    ch->renew = (slots[order[b]].socklen != mb[a].m.socklen
+                                 || ngx_memcmp(&slots[order[b]].sockaddr,
+                                               &mb[a].m.sockaddr,
+                                               mb[a].m.socklen)
+                                    != 0);
+                    changed++;
+                }
+
+                a++;
+                b++;
+
+            } else if (rc > 0) {
+                /* a new member */
+
+                if (fi == nfree) {
+                    (void) ngx_atomic_fetch_add(&sh->skipped_full, 1);
+
+                    if (sscf->full_logged != epoch + 1) {
+                        sscf->full_logged = epoch + 1;
+                        ngx_log_error(NGX_LOG_ERR, log, 0,
+                                      "scaleset: pool \"%V\" is full "
+                                      "(max_members=%ui): member \"%V\" "
+                                      "skipped", &sscf->pool, nslots,
+                                      &mb[a].id);
+                    }
+
+                    a++;
+                    continue;
+                }
+
+                ch = ngx_array_push(&changes);
+                if (ch == NULL) {
+                    goto failed;
+                }
+
+                ch->slot = free_slots[fi++];
+                ch->member = &mb[a];
+                ch->renew = 1;
+                in_use[ch->slot] = 1;
+                added++;
+                a++;
+
+            } else {
+                ch = ngx_array_push(&changes);
+                if (ch == NULL) {
+                    goto failed;
+                }
+
+                ch->slot = order[b];
+                ch->member = NULL;
+                ch->renew = 1;
+                removed++;
+                b++;
+            }
+        }
+    }
+
+    /* the slots as they will be: a private copy to build the schedule */
+
+    ngx_memcpy(shadow, slots, nslots * sizeof(ngx_http_scaleset_slot_t));
+
+    ch = changes.elts;
+    for (i = 0; i < changes.nelts; i++) {
+        ngx_http_scaleset_slot_write(&shadow[ch[i].slot], ch[i].member,
+                                     ch[i].renew);
+    }
+
+    spare = sh->current ^ 1;
+    sched = sh->sched[spare];
+
+    np = ngx_http_scaleset_build(sh, shadow, in_use, 0, sched, sh->sched_cap,
+                                 &dp, pool, log);
+    nb = ngx_http_scaleset_build(sh, shadow, in_use, SCALESET_MEMBER_BACKUP,
+                                 sched + np, sh->sched_cap - np, &db, pool,
+                                 log);
+
+    /* the only section under the write lock: copies, no I/O */
+
+    ngx_rwlock_wlock(&sh->rwlock);
+
+    for (i = 0; i < changes.nelts; i++) {
+        slot = &slots[ch[i].slot];
+        ngx_http_scaleset_slot_write(slot, ch[i].member, ch[i].renew);
+    }
+
+    sh->current = spare;
+    sh->nprimary = np;
+    sh->nbackup = nb;
+    sh->primaries = dp;
+    sh->backups = db;
+    sh->members = nmembers + added - removed;
+    sh->epoch = epoch;
+    sh->source = source;
+    sh->updated = ngx_current_msec;
+    sh->updated_sec = ngx_time();
+
+    ngx_rwlock_unlock(&sh->rwlock);
+
+    (void) ngx_atomic_fetch_add(&sh->version, 1);
+
+    if (added || removed || changed) {
+        (void) ngx_atomic_fetch_add(&sh->applied_total, 1);
+
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "scaleset: pool \"%V\" epoch %uL from %s: %ui members "
+                      "(%ui added, %ui removed, %ui changed), "
+                      "%ui serving, %ui backup",
+                      &sscf->pool, epoch,
+                      source == NGX_HTTP_SCALESET_SOURCE_STATE ? "state file"
+                                                               : "redis",
+                      sh->members, added, removed, changed, dp, db);
+    }
+
+    ngx_destroy_pool(pool);
+
+    return (added || removed || changed) ? NGX_OK : NGX_DECLINED;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NGX_ERROR;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_scaleset_cmp_members(const void *a, const void *b)
+{
+    const ngx_http_scaleset_member_t  *ma = a, *mb = b;
+    int                                rc;
+
+    rc = ngx_memcmp(ma->id.data, mb->id.data, ngx_min(ma->id.len, mb->id.len));
+    if (rc) {
+        return rc;
+    }
+
+    return (int) ma->id.len - (int) mb->id.len;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_scaleset_cmp_slots_ptr(const void *a, const void *b)
+{
+    ngx_http_scaleset_slot_t  *sa = *(ngx_http_scaleset_slot_t **) a;
+    ngx_http_scaleset_slot_t  *sb = *(ngx_http_scaleset_slot_t **) b;
+    ngx_str_t                  id;
+
+    id.data = sb->id;
+    id.len = sb->id_len;
+
+    return ngx_http_scaleset_slot_cmp(sa, &id);
+}
+
+
+static int
+ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot, ngx_str_t *id)
+{
+    int  rc;
+
+    rc = ngx_memcmp(slot->id, id->data, ngx_min(slot->id_len, id->len));
+    if (rc) {
+        return rc;
+    }
+
+    return (int) slot->id_len - (int) id->len;
+}
+
+
+static ngx_uint_t
+ngx_http_scaleset_slot_differs(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m)
+{
+    return slot->socklen != m->socklen
+           || ngx_memcmp(&slot->sockaddr, &m->sockaddr, m->socklen) != 0
+           || slot->weight != m->weight
+           || slot->max_fails != m->max_fails
+           || slot->fail_timeout != m->fail_timeout
+           || slot->flags != m->flags
+           || slot->zone_len != m->zone.len
+           || ngx_memcmp(slot->zone, m->zone.data, m->zone.len) != 0
+           || slot->version_len != m->version.len
+           || ngx_memcmp(slot->version, m->version.data, m->version.len) != 0;
+}
+
+
+static void
+ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
+    ngx_http_scaleset_member_t *mb, ngx_uint_t renew)
+{
+    scaleset_member_t  *m;
+
+    if (renew) {
+        slot->generation++;
+        slot->active = 0;
+        slot->requests = 0;
+        slot->fails = 0;
+        slot->fails_total = 0;
+        slot->accessed = 0;
+        slot->checked = 0;
+        slot->health = NGX_HTTP_SCALESET_HEALTH_UNCHECKED;
+        slot->health_fails = 0;
+        slot->health_passes = 0;
+        slot->health_checked = 0;
+        slot->health_since = ngx_current_msec;
+        slot->health_reason = 0;
+    }
+
+    if (mb == NULL) {
+        slot->in_use = 0;
+        slot->id_len = 0;
+        return;
+    }
+
+    m = &mb->m;
+
+    slot->in_use = 1;
+    slot->weight = m->weight;
+    slot->max_fails = m->max_fails;
+    slot->fail_timeout = m->fail_timeout;
+    slot->flags = m->flags;
+    slot->socklen = m->socklen;
+    ngx_memcpy(&slot->sockaddr, &m->sockaddr, m->socklen);
+
+    slot->id_len = (u_char) ngx_min(mb->id.len, SCALESET_ID_MAX);
+    ngx_memcpy(slot->id, mb->id.data, slot->id_len);
+    slot->id[slot->id_len] = '\0';
+
+    slot->zone_len = (u_char) ngx_min(m->zone.len, SCALESET_NAME_MAX);
+    ngx_memcpy(slot->zone, m->zone.data, slot->zone_len);
+    slot->zone[slot->zone_len] = '\0';
+
+    slot->version_len = (u_char) ngx_min(m->version.len, SCALESET_NAME_MAX);
+    ngx_memcpy(slot->version, m->version.data, slot->version_len);
+    slot->version[slot->version_len] = '\0';
+}
+
+
+static ngx_uint_t
+ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot, uint32_t backup)
+{
+    if (!slot->in_use) {
+        return 0;
+    }
+
+    if (slot->flags & (SCALESET_MEMBER_DOWN|SCALESET_MEMBER_DRAIN)) {
+        return 0;
+    }
+
+    if ((slot->flags & SCALESET_MEMBER_BACKUP) != backup) {
+        return 0;
+    }
+
+    if (slot->health == NGX_HTTP_SCALESET_HEALTH_DOWN) {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static ngx_uint_t
+ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b)
+{
+    ngx_uint_t  t;
+
+    while (b) {
+        t = a % b;
+        a = b;
+        b = t;
+    }
+
+    return a;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_scaleset_cmp_u32(const void *a, const void *b)
+{
+    uint32_t  x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+/*
+ * Writes one period of nginx's smooth weighted round robin over the
+ * eligible slots (in slot order) into sched and returns its length.
+ *
+ * Weights are first divided by their gcd (the sequence is the same).  At
+ * step t a member's current weight is t * w - T * picks, so members of the
+ * same weight keep their relative order: each weight group is a rotating
+ * queue and a step compares only the group heads, O(T * distinct weights)
+ * instead of O(T * n).  When the period would not fit the buffer the
+ * weights are scaled down to fit (shares then approximate).
+ */
+
+static ngx_uint_t
+ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
+    ngx_http_scaleset_slot_t *slots, ngx_uint_t *in_use, uint32_t backup,
+    uint32_t *sched, ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool,
+    ngx_log_t *log)
+{
+    int64_t                      cw, best_cw;
+    uint32_t                    *w, *ws;
+    ngx_uint_t                   i, j, n, g, total, t, ngroups, best;
+    ngx_uint_t                  *idx, *order;
+    ngx_http_scaleset_wgroup_t  *groups, *grp;
+
+    n = 0;
+
+    idx = ngx_palloc(pool, sh->max_members * sizeof(ngx_uint_t));
+    w = ngx_palloc(pool, sh->max_members * sizeof(uint32_t));
+    if (idx == NULL || w == NULL) {
+        *distinct = 0;
+        return 0;
+    }
+
+    for (i = 0; i < sh->max_members; i++) {
+        if (in_use[i] && ngx_http_scaleset_eligible(&slots[i], backup)) {
+            idx[n] = i;
+            w[n] = slots[i].weight ? slots[i].weight : 1;
+            n++;
+        }
+    }
+
+    *distinct = n;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    if (n > cap) {
+        /* cannot happen: cap >= 4 * max_members */
+        n = cap;
+    }
+
+    g = w[0];
+    total = 0;
+    for (i = 0; i < n; i++) {
+        g = ngx_http_scaleset_gcd(g, w[i]);
+        total += w[i];
+    }
+
+    total = 0;
+    for (i = 0; i < n; i++) {
+        w[i] /= g;
+        total += w[i];
+    }
+
+    if (total > cap) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "scaleset: total weight %ui is more than the schedule "
+                      "holds (%ui): weights are scaled down", total, cap);
+
+        t = total;
+        total = 0;
+        for (i = 0; i < n; i++) {
+            w[i] = ngx_max(1, (uint64_t) w[i] * (cap - n) / t);
+            total += w[i];
+        }
+    }
+
+    if (total == n) {
+        /* all weights equal: the members in order */
+        for (i = 0; i < n; i++) {
+            sched[i] = (uint32_t) idx[i];
+        }
+
+        return n;
+    }
+
+    /* group members by weight, each group keeping slot order */
+
+    ws = ngx_palloc(pool, n * sizeof(uint32_t));
+    order = ngx_palloc(pool, n * sizeof(ngx_uint_t));
+    groups = ngx_palloc(pool, n * sizeof(ngx_http_scaleset_wgroup_t));
+    if (ws == NULL || order == NULL || groups == NULL) {
+        return 0;
+    }
+
+    ngx_memcpy(ws, w, n * sizeof(uint32_t));
+    ngx_qsort(ws, n, sizeof(uint32_t), ngx_http_scaleset_cmp_u32);
+
+    ngroups = 0;
+    for (i = 0; i < n; i++) {
+        if (i == 0 || ws[i] != ws[i - 1]) {
+            grp = &groups[ngroups++];
+            grp->weight = ws[i];
+            grp->n = 0;
+            grp->head = 0;
+            grp->picks = 0;
+        }
+    }
+
+    /* order[] holds the members of each group contiguously */
+    j = 0;
+    for (g = 0; g < ngroups; g++) {
+        groups[g].first = j;
+        for (i = 0; i < n; i++) {
+            if (w[i] == groups[g].weight) {
+                order[j++] = i;
+                groups[g].n++;
+            }
+        }
+    }
+
+    /*
+     * Within a group the head has the fewest picks and, among equals, the
+     * lowest slot; the group head's picks are tracked per rotation: a
+     * member at rotation position k has picks = base + (k < head ? 1 : 0)
+     * where base = group picks / group size.
+     */
+
+    for (t = 1; t <= total; t++) {
+        best = NGX_CONF_UNSET_UINT;
+        best_cw = 0;
+
+        for (g = 0; g < ngroups; g++) {
+            grp = &groups[g];
+
+            cw = (int64_t) t * grp->weight
+                 - (int64_t) total * (int64_t) (grp->picks / grp->n);
+
+            if (best == NGX_CONF_UNSET_UINT || cw > best_cw
+                || (cw == best_cw
+                    && idx[order[grp->first + grp->head]]
+                       < idx[order[groups[best].first + groups[best].head]]))
+            {
+                best = g;
+                best_cw = cw;
+            }
+        }
+
+        grp = &groups[best];
+        sched[t - 1] = (uint32_t) idx[order[grp->first + grp->head]];
+        grp->picks++;
+        grp->head = (grp->head + 1) % grp->n;
+    }
+
+    return total;
+}
