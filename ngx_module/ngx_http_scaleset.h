@@ -154,6 +154,7 @@ typedef struct {
     /* lease holder, per process */
     unsigned                        fetching:1;
     unsigned                        refetch:1;
+    unsigned                        empty_logged:1;
     ngx_msec_t                      next_resync;
     ngx_array_t                    *logged;        /* uint32_t crc of bad records */
     ngx_uint_t                      full_logged;

@@ -679,6 +679,28 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_worker_t *w,
 
     epoch = 0;
 
+    if (e->type == REDIS_REPLY_NIL && h->elements == 0
+        && sscf->sh->members > 0)
+    {
+        /*
+         * no epoch and no members: a Redis that lost its data (restarted
+         * without persistence), not an emptied pool; keep what we have
+         */
+
+        if (!sscf->empty_logged) {
+            sscf->empty_logged = 1;
+            ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                          "scaleset: pool \"%V\": %V and %V do not exist, "
+                          "keeping the %ui known members",
+                          &sscf->pool, &sscf->key_members, &sscf->key_epoch,
+                          sscf->sh->members);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    sscf->empty_logged = 0;
+
     if (e->type == REDIS_REPLY_STRING) {
         for (i = 0; i < e->len && e->str[i] >= '0' && e->str[i] <= '9'; i++) {
             epoch = epoch * 10 + (e->str[i] - '0');

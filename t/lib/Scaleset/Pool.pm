@@ -8,7 +8,8 @@ use strict;
 use warnings;
 
 use Exporter qw(import);
-our @EXPORT = qw(pool_set pool_del pool_replace count_backends);
+our @EXPORT = qw(pool_set pool_del pool_replace count_backends by_worker
+                 addr);
 
 my $SCRIPT = <<'LUA';
 local n = tonumber(ARGV[1])
@@ -60,6 +61,28 @@ sub count_backends {
         $c{$k}++;
     }
     return \%c;
+}
+
+# "127.0.0.1:PORT" of a named port
+sub addr { my ($t, $name) = @_; return '127.0.0.1:' . $t->port($name) }
+
+# Sends requests until each of the nginx's workers answered at least $per
+# of them (the server must "listen ... reuseport" so connections spread
+# over the workers); returns { pid => { backend => count } }.
+sub by_worker {
+    my ($t, $port, $per, %opt) = @_;
+    my @workers = $t->nginx_workers($opt{name} // 'nginx');
+    my (%seen, %n);
+    for my $i (1 .. $per * @workers * 20) {
+        my ($code, $body, $h) = $t->http_get($port, '/');
+        my $pid = $h->{'x-pid'} // 'none';
+        my $k = $code == 200 ? ($body // '') : "status-$code";
+        $k =~ s/\s+$//;
+        $seen{$pid}{$k}++;
+        $n{$pid}++;
+        last if @workers == grep { ($n{$_} // 0) >= $per } @workers;
+    }
+    return \%seen;
 }
 
 1;
