@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include <scaleset_record.h>
+#include <scaleset_check.h>
 
 
 #define NGX_HTTP_SCALESET_DEFAULT_MAX_MEMBERS  256
@@ -69,6 +70,8 @@ typedef struct {
     uint8_t                         health_reason;
     uint8_t                         health_owner;
     uint8_t                         in_use;
+    uint32_t                        health_latency; /* ms, last check */
+    uint64_t                        health_wall;   /* UNIX ms, last check */
 
     /* the member, lease holder only */
     uint32_t                        weight;
@@ -116,6 +119,9 @@ typedef struct {
     ngx_atomic_t                    skipped_full;  /* no free slot */
     ngx_atomic_t                    applied_total;
 
+    /* active health checks by result */
+    ngx_atomic_t                    checks[SCALESET_CHECK_LAST];
+
     ngx_http_scaleset_slot_t       *slots;
 } ngx_http_scaleset_shctx_t;
 
@@ -131,6 +137,25 @@ typedef struct {
 
 
 typedef struct ngx_http_scaleset_main_conf_s  ngx_http_scaleset_main_conf_t;
+
+
+/* scaleset_health_check */
+typedef struct {
+    ngx_str_t                       uri;
+    ngx_msec_t                      interval;
+    ngx_msec_t                      jitter;
+    ngx_msec_t                      timeout;
+    ngx_msec_t                      slow_start;
+    ngx_uint_t                      fails;
+    ngx_uint_t                      passes;
+    ngx_flag_t                      mandatory;
+    scaleset_status_ranges_t        status;
+#if (NGX_PCRE)
+    ngx_regex_t                    *body;
+#else
+    void                           *body;
+#endif
+} ngx_http_scaleset_check_conf_t;
 
 
 typedef struct {
@@ -150,6 +175,7 @@ typedef struct {
     ngx_http_scaleset_shctx_t      *sh;
     ngx_http_scaleset_main_conf_t  *main;
     ngx_http_upstream_server_t     *placeholder;
+    ngx_http_scaleset_check_conf_t *check;         /* NULL: no checks */
 
     /* lease holder, per process */
     unsigned                        fetching:1;
@@ -206,6 +232,13 @@ ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
 /* ngx_http_scaleset_redis.c */
 ngx_int_t ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_scaleset_redis_exit_process(ngx_cycle_t *cycle);
+
+/* ngx_http_scaleset_check.c */
+char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_scaleset_check_init_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_msec_t now);
 
 /* ngx_http_scaleset_state.c */
 ngx_int_t ngx_http_scaleset_state_write(ngx_http_scaleset_srv_conf_t *sscf,

@@ -318,14 +318,15 @@ ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
         return 0;
     }
 
-    if (slot->max_fails
-        && slot->fails >= slot->max_fails
-        && now - slot->checked <= slot->fail_timeout)
-    {
-        return 0;
+    if (slot->max_fails && slot->fails >= slot->max_fails) {
+
+        /* with active checks a passing check ends the failure */
+        if (sp->sscf->check || now - slot->checked <= slot->fail_timeout) {
+            return 0;
+        }
     }
 
-    return 1;
+    return ngx_http_scaleset_check_usable(sp->sscf, slot, now);
 }
 
 

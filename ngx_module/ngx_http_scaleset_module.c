@@ -60,6 +60,13 @@ static ngx_command_t  ngx_http_scaleset_commands[] = {
       0,
       NULL },
 
+    { ngx_string("scaleset_health_check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_scaleset_health_check,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -716,6 +723,10 @@ ngx_http_scaleset_keys(ngx_conf_t *cf, ngx_http_scaleset_main_conf_t *smcf,
 static ngx_int_t
 ngx_http_scaleset_init_process(ngx_cycle_t *cycle)
 {
+    if (ngx_http_scaleset_check_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_scaleset_redis_init_process(cycle);
 }
 

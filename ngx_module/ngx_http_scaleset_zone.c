@@ -654,9 +654,7 @@ ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot, uint32_t backup)
         return 0;
     }
 
-    if (slot->health == NGX_HTTP_SCALESET_HEALTH_DOWN) {
-        return 0;
-    }
+    /* health is judged per request: members come back without a rebuild */
 
     return 1;
 }
