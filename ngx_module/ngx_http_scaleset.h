@@ -30,6 +30,9 @@
 #define NGX_HTTP_SCALESET_BACKOFF_MIN          100      /* ms */
 #define NGX_HTTP_SCALESET_BACKOFF_MAX          3000     /* ms */
 
+/* response time histogram buckets, the last one +Inf */
+#define NGX_HTTP_SCALESET_BUCKETS              12
+
 #define NGX_HTTP_SCALESET_BALANCE_RR           0
 #define NGX_HTTP_SCALESET_BALANCE_LEAST_CONN   1
 
@@ -58,6 +61,7 @@ typedef struct {
     ngx_atomic_t                    requests;      /* total */
     ngx_atomic_t                    fails;         /* nginx's peer->fails */
     ngx_atomic_t                    fails_total;
+    ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */
     ngx_msec_t                      accessed;      /* last failure */
     ngx_msec_t                      checked;       /* last probe or failure */
 
@@ -121,6 +125,10 @@ typedef struct {
 
     /* active health checks by result */
     ngx_atomic_t                    checks[SCALESET_CHECK_LAST];
+
+    /* response times of the pool, ms */
+    ngx_atomic_t                    latency[NGX_HTTP_SCALESET_BUCKETS];
+    ngx_atomic_t                    latency_sum;
 
     ngx_http_scaleset_slot_t       *slots;
 } ngx_http_scaleset_shctx_t;
@@ -232,6 +240,15 @@ ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
 /* ngx_http_scaleset_redis.c */
 ngx_int_t ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_scaleset_redis_exit_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_scaleset_redis_ready(void);
+ngx_int_t ngx_http_scaleset_redis_argv(const char *what, int argc,
+    const char **argv, const size_t *argvlen);
+
+/* ngx_http_scaleset_report.c */
+ngx_int_t ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle);
+size_t ngx_http_scaleset_health_record(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_msec_t now, u_char *buf,
+    size_t size);
 
 /* ngx_http_scaleset_check.c */
 char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -239,6 +256,12 @@ char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_scaleset_check_init_process(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_slot_t *slot, ngx_msec_t now);
+
+/* ngx_http_scaleset_status.c */
+char *ngx_http_scaleset_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_scaleset_account(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_http_request_t *r);
 
 /* ngx_http_scaleset_state.c */
 ngx_int_t ngx_http_scaleset_state_write(ngx_http_scaleset_srv_conf_t *sscf,

@@ -67,6 +67,20 @@ static ngx_command_t  ngx_http_scaleset_commands[] = {
       0,
       NULL },
 
+    { ngx_string("scaleset_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scaleset_status,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("scaleset_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scaleset_status,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -723,7 +737,9 @@ ngx_http_scaleset_keys(ngx_conf_t *cf, ngx_http_scaleset_main_conf_t *smcf,
 static ngx_int_t
 ngx_http_scaleset_init_process(ngx_cycle_t *cycle)
 {
-    if (ngx_http_scaleset_check_init_process(cycle) != NGX_OK) {
+    if (ngx_http_scaleset_check_init_process(cycle) != NGX_OK
+        || ngx_http_scaleset_report_init_process(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
