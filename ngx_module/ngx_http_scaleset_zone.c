@@ -160,6 +160,12 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     shpool->data = sh;
     sscf->sh = sh;
 
+    ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                  "scaleset: pool \"%V\": zone of %uz bytes, %ui slots of "
+                  "%uz bytes, %uz bytes per member with the schedule",
+                  &sscf->pool, shm_zone->shm.size, sscf->max_members,
+                  sizeof(ngx_http_scaleset_slot_t), size / sscf->max_members);
+
     /* a new zone: start from the last known membership, if any */
 
     if (sscf->state_file.len) {

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Gateway benchmarks (issue 3): throughput of the module vs stock nginx with
+# the same backends as static server lines, 2 000 members vs 2, the
+# propagation delay of a membership change, shared memory per member and a
+# 10 000-member pool.  Prints a markdown section for docs/benchmarks.md.
+#
+#   bench/gateway.sh              (ROUNDS=5 SECS=5 CONNS=32 by default)
+#
+# Everything runs on this machine on 127.0.0.1: one backend nginx (1
+# worker, "return 200"), the gateway under test (1 worker, keepalive to the
+# backends), wrk with 1 thread.  Configurations run alternately, ROUNDS
+# times each; medians are reported.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+ROUNDS=${ROUNDS:-5}
+SECS=${SECS:-5}
+CONNS=${CONNS:-32}
+CHANGES=${CHANGES:-200}
+MODULE=$PWD/build/ngx_http_scaleset_module.so
+
+[ -f "$MODULE" ] || make module >&2
+
+DIR=$(mktemp -d /tmp/scaleset-bench-XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+B1=$(bench_free_port); B2=$(bench_free_port); REDIS=$(bench_free_port)
+G_STOCK=$(bench_free_port); G_STOCK2K=$(bench_free_port)
+G_MOD=$(bench_free_port); G_MOD2K=$(bench_free_port); G_MOD10K=$(bench_free_port)
+G_PROP=$(bench_free_port)
+
+user=""; [ "$(id -u)" = 0 ] && user="user root;"
+
+# gateways get CPU 1 to themselves; backend, redis and wrk share CPU 0,
+# so the gateway's own cost is what differs between configurations
+declare -A CPU_MASK=([stock]=10 [stock2k]=10 [mod]=10 [mod2k]=10 [mod10k]=10
+                     [prop]=10 [backend]=01)
+
+# nginx NAME PORT HTTP-TEXT [load-module]
+start_nginx() {
+    local name=$1 load=${4:-}
+    mkdir -p "$DIR/$name"
+    cat > "$DIR/$name/nginx.conf" <<EOF
+${load:+load_module $MODULE;}
+$user
+daemon off;
+worker_processes 1;
+worker_cpu_affinity ${CPU_MASK[$name]:-01};
+pid $DIR/$name/nginx.pid;
+error_log $DIR/$name/error.log notice;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $DIR/$name/cb;
+    proxy_temp_path $DIR/$name/px;
+    fastcgi_temp_path $DIR/$name/fc;
+    uwsgi_temp_path $DIR/$name/uw;
+    scgi_temp_path $DIR/$name/sc;
+$3
+}
+EOF
+    nginx -p "$DIR/$name/" -c "$DIR/$name/nginx.conf" -e "$DIR/$name/error.log" &
+    PIDS+=($!)
+    disown
+    bench_wait_port "$2"
+}
+
+proxy_server() {
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$1;
+        location / {
+            proxy_pass http://$2;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+EOF
+}
+
+start_nginx backend "$B1" "
+    server { listen 127.0.0.1:$B1; location / { return 200 \"b1\n\"; } }
+    server { listen 127.0.0.1:$B2; location / { return 200 \"b2\n\"; } }"
+
+taskset -c 0 redis-server --bind 127.0.0.1 --port "$REDIS" --save "" --appendonly no \
+    --dir "$DIR" --logfile "$DIR/redis.log" &
+PIDS+=($!)
+disown
+bench_wait_port "$REDIS"
+
+# members: N ids over the two backend addresses (same backends behind them)
+members() {
+    local pool=$1 n=$2
+    perl -MRedis -e '
+        my ($port, $pool, $n, $b1, $b2) = @ARGV;
+        my $r = Redis->new(server => "127.0.0.1:$port");
+        $r->del("scaleset:{$pool}:members");
+        my @kv;
+        for my $i (1 .. $n) {
+            push @kv, sprintf("%s-%06d", $pool, $i),
+                 "127.0.0.1:" . ($i % 2 ? $b1 : $b2);
+            if (@kv >= 1000) { $r->hset("scaleset:{$pool}:members", @kv); @kv = () }
+        }
+        $r->hset("scaleset:{$pool}:members", @kv) if @kv;
+        my $e = $r->incr("scaleset:{$pool}:epoch");
+        $r->publish("scaleset:{$pool}:events", $e);
+    ' "$REDIS" "$pool" "$n" "$B1" "$B2"
+}
+
+members p2 2
+members p2k 2000
+members p10k 10000
+
+servers2k=$(for i in $(seq 1 2000); do
+    echo "        server 127.0.0.1:$([ $((i % 2)) = 1 ] && echo "$B1" || echo "$B2");"
+done)
+
+start_nginx stock "$G_STOCK" "
+    upstream u { server 127.0.0.1:$B1; server 127.0.0.1:$B2; keepalive 32; }
+$(proxy_server "$G_STOCK" u)"
+
+start_nginx stock2k "$G_STOCK2K" "
+    upstream u {
+$servers2k
+        keepalive 32;
+    }
+$(proxy_server "$G_STOCK2K" u)"
+
+start_nginx mod "$G_MOD" "
+    scaleset_redis 127.0.0.1:$REDIS;
+    upstream u { scaleset p2; keepalive 32; }
+$(proxy_server "$G_MOD" u)" load
+
+start_nginx mod2k "$G_MOD2K" "
+    scaleset_redis 127.0.0.1:$REDIS;
+    upstream u { scaleset p2k max_members=2048; keepalive 32; }
+$(proxy_server "$G_MOD2K" u)" load
+
+start_nginx mod10k "$G_MOD10K" "
+    scaleset_redis 127.0.0.1:$REDIS;
+    upstream u { scaleset p10k max_members=10000; keepalive 32; }
+$(proxy_server "$G_MOD10K" u)" load
+
+# every gateway serves before measuring
+for p in "$G_STOCK" "$G_STOCK2K" "$G_MOD" "$G_MOD2K" "$G_MOD10K"; do
+    for _ in $(seq 1 200); do
+        curl -fs "http://127.0.0.1:$p/" >/dev/null && break
+        sleep 0.05
+    done
+done
+
+declare -A RPS
+for round in $(seq 1 "$ROUNDS"); do
+    for cfg in stock mod stock2k mod2k; do
+        case $cfg in
+            stock) p=$G_STOCK ;; mod) p=$G_MOD ;;
+            stock2k) p=$G_STOCK2K ;; mod2k) p=$G_MOD2K ;;
+        esac
+        v=$(taskset -c 0 bash -c ". bench/lib.sh; bench_wrk http://127.0.0.1:$p/ $SECS $CONNS 1")
+        RPS[$cfg]="${RPS[$cfg]:-} $v"
+        echo "round $round $cfg $v" >&2
+    done
+done
+
+med() { bench_median ${RPS[$1]}; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+m_stock=$(med stock); m_mod=$(med mod)
+m_stock2k=$(med stock2k); m_mod2k=$(med mod2k)
+
+# 10 000 members: served, and how the zone was sized
+ok10k=0
+for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$G_MOD10K/" >/dev/null && ok10k=$((ok10k + 1))
+done
+zone10k=$(grep -o 'pool "p10k": zone of [^,]*, [^,]*, [0-9]* bytes per member' \
+          "$DIR/mod10k/error.log" | head -1 || true)
+applied10k=$(grep -o 'pool "p10k" epoch [0-9]* from redis: [0-9]* members' \
+             "$DIR/mod10k/error.log" | head -1 || true)
+
+# propagation: Redis transaction -> first request routed to the new member
+start_nginx prop "$G_PROP" "
+    scaleset_redis 127.0.0.1:$REDIS;
+    upstream u { scaleset prop; }
+$(proxy_server "$G_PROP" u)" load
+prop=$(perl bench/gateway-propagation.pl "$REDIS" "$G_PROP" "$B1" "$B2" "$CHANGES")
+
+cat <<EOF
+### Gateway (bench/gateway.sh)
+
+Machine: $(bench_machine).
+One backend nginx (1 worker, \`return 200\`), gateway nginx with 1 worker
+and \`keepalive 32\` to the backends, \`wrk -t1 -c$CONNS -d${SECS}s\`;
+the gateway worker pinned to CPU 1, backend, Redis and wrk to CPU 0,
+configurations run alternately, $ROUNDS rounds; medians of requests/s.
+The 2 000 members (and stock nginx's 2 000 \`server\` lines) point at the
+same two backend addresses as the 2-member case.
+
+| configuration | requests/s (median) | all runs |
+|---|---|---|
+| stock nginx, 2 \`server\` lines | $m_stock | ${RPS[stock]} |
+| module, 2 members | $m_mod | ${RPS[mod]} |
+| stock nginx, 2 000 \`server\` lines | $m_stock2k | ${RPS[stock2k]} |
+| module, 2 000 members | $m_mod2k | ${RPS[mod2k]} |
+
+- module / stock nginx (2 members): **$(ratio "$m_mod" "$m_stock")** (target >= 0.98)
+- module 2 000 / 2 members: **$(ratio "$m_mod2k" "$m_mod")** (target >= 0.95);
+  stock nginx 2 000 / 2 servers for comparison: $(ratio "$m_stock2k" "$m_stock")
+- propagation, Redis transaction (EXEC of HSET+INCR+PUBLISH) to the first
+  request answered by the new member, $CHANGES changes, probe loop of
+  single requests: $prop (target p99 <= 10 ms)
+- shared memory: $zone10k
+- 10 000 members in one pool: $applied10k; $ok10k/100 requests answered 200
+
+Command: \`ROUNDS=$ROUNDS SECS=$SECS CONNS=$CONNS bench/gateway.sh\`
+EOF
