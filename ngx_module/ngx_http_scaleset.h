@@ -50,15 +50,21 @@
  * into a reused slot.
  */
 typedef struct {
+    /* what a request touches: the first cache line and the address */
     ngx_atomic_t                    generation;
-
-    /* counters, all workers */
     ngx_atomic_t                    active;        /* requests in flight */
     ngx_atomic_t                    requests;      /* total */
     ngx_atomic_t                    fails;         /* nginx's peer->fails */
-    ngx_atomic_t                    fails_total;
     ngx_msec_t                      accessed;      /* last failure */
     ngx_msec_t                      checked;       /* last probe or failure */
+    uint32_t                        weight;
+    uint32_t                        max_fails;
+    uint32_t                        fail_timeout;  /* ms */
+    socklen_t                       socklen;
+
+    struct sockaddr_storage         sockaddr;
+
+    ngx_atomic_t                    fails_total;
 
     /* active health checks (issue 4) */
     ngx_msec_t                      health_checked;
@@ -71,11 +77,7 @@ typedef struct {
     uint8_t                         in_use;
 
     /* the member, lease holder only */
-    uint32_t                        weight;
-    uint32_t                        max_fails;
-    uint32_t                        fail_timeout;  /* ms */
     uint32_t                        flags;         /* SCALESET_MEMBER_* */
-    socklen_t                       socklen;
 
     u_char                          id_len;
     u_char                          zone_len;
@@ -83,8 +85,6 @@ typedef struct {
     u_char                          id[SCALESET_ID_MAX + 1];
     u_char                          zone[SCALESET_NAME_MAX + 1];
     u_char                          version[SCALESET_NAME_MAX + 1];
-
-    struct sockaddr_storage         sockaddr;
 } ngx_http_scaleset_slot_t;
 
 
