@@ -92,6 +92,7 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                    rwlock;
     ngx_atomic_t                    cursor;
+    ngx_atomic_t                    build_lock;    /* pid */
 
     ngx_uint_t                      max_members;
     ngx_uint_t                      sched_cap;
@@ -156,7 +157,7 @@ typedef struct {
     unsigned                        refetch:1;
     unsigned                        empty_logged:1;
     ngx_msec_t                      next_resync;
-    ngx_array_t                    *logged;        /* uint32_t crc of bad records */
+    ngx_array_t                    *logged;        /* crc32 of bad records */
     ngx_uint_t                      full_logged;
 } ngx_http_scaleset_srv_conf_t;
 
@@ -171,7 +172,7 @@ struct ngx_http_scaleset_main_conf_s {
     ngx_str_t                       gateway_id;
     ngx_path_t                     *state_path;
 
-    ngx_array_t                     pools;    /* ngx_http_scaleset_srv_conf_t * */
+    ngx_array_t                     pools;         /* srv_conf_t * */
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_scaleset_main_shctx_t *sh;
@@ -195,6 +196,8 @@ ngx_int_t ngx_http_scaleset_init_main_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 ngx_int_t ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log);
+ngx_int_t ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
 ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, u_char *id, size_t id_len, u_char *rec,
     size_t rec_len, ngx_uint_t log_once, ngx_log_t *log);

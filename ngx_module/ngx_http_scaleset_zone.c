@@ -36,6 +36,8 @@ static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_u32(const void *a,
     const void *b);
+static void ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh);
+static void ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh);
 static ngx_uint_t ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b);
 static int ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot,
     ngx_str_t *id);
@@ -147,7 +149,8 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh = ngx_slab_calloc(shpool, size);
     if (sh == NULL) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "scaleset: zone of pool \"%V\" is too small", &sscf->pool);
+                      "scaleset: zone of pool \"%V\" is too small",
+                      &sscf->pool);
         return NGX_ERROR;
     }
 
@@ -467,6 +470,8 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     /* the slots as they will be: a private copy to build the schedule */
 
+    ngx_http_scaleset_build_lock(sh);
+
     ngx_memcpy(shadow, slots, nslots * sizeof(ngx_http_scaleset_slot_t));
 
     ch = changes.elts;
@@ -506,6 +511,8 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     ngx_rwlock_unlock(&sh->rwlock);
 
+    ngx_http_scaleset_build_unlock(sh);
+
     (void) ngx_atomic_fetch_add(&sh->version, 1);
 
     if (added || removed || changed) {
@@ -530,6 +537,106 @@ failed:
     ngx_destroy_pool(pool);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * Rebuilds the schedule from the slots as they are, e.g. after a health
+ * state changed (slot->health is written first).  Any worker may call it.
+ */
+
+ngx_int_t
+ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
+{
+    uint32_t                    *sched;
+    ngx_uint_t                   i, spare, np, nb, dp, db, *in_use;
+    ngx_pool_t                  *pool;
+    ngx_http_scaleset_shctx_t   *sh;
+
+    sh = sscf->sh;
+
+    pool = ngx_create_pool(4096, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    in_use = ngx_palloc(pool, sh->max_members * sizeof(ngx_uint_t));
+    if (in_use == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    ngx_http_scaleset_build_lock(sh);
+
+    for (i = 0; i < sh->max_members; i++) {
+        in_use[i] = sh->slots[i].in_use;
+    }
+
+    spare = sh->current ^ 1;
+    sched = sh->sched[spare];
+
+    np = ngx_http_scaleset_build(sh, sh->slots, in_use, 0, sched,
+                                 sh->sched_cap, &dp, pool, log);
+    nb = ngx_http_scaleset_build(sh, sh->slots, in_use,
+                                 SCALESET_MEMBER_BACKUP, sched + np,
+                                 sh->sched_cap - np, &db, pool, log);
+
+    ngx_rwlock_wlock(&sh->rwlock);
+
+    sh->current = spare;
+    sh->nprimary = np;
+    sh->nbackup = nb;
+    sh->primaries = dp;
+    sh->backups = db;
+
+    ngx_rwlock_unlock(&sh->rwlock);
+
+    ngx_http_scaleset_build_unlock(sh);
+
+    ngx_destroy_pool(pool);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Serializes the writers of the spare schedule buffer (the lease holder's
+ * apply, any worker's rebuild).  A lock left by a dead process is taken
+ * back; no I/O happens while it is held.
+ */
+
+static void
+ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh)
+{
+    ngx_pid_t  owner;
+
+    for ( ;; ) {
+        if (sh->build_lock == 0
+            && ngx_atomic_cmp_set(&sh->build_lock, 0,
+                                  (ngx_atomic_uint_t) ngx_pid))
+        {
+            return;
+        }
+
+        owner = (ngx_pid_t) sh->build_lock;
+
+        if (owner && owner != ngx_pid
+            && kill(owner, 0) == -1 && ngx_errno == NGX_ESRCH)
+        {
+            (void) ngx_atomic_cmp_set(&sh->build_lock,
+                                      (ngx_atomic_uint_t) owner, 0);
+            continue;
+        }
+
+        ngx_sched_yield();
+    }
+}
+
+
+static void
+ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh)
+{
+    (void) ngx_atomic_cmp_set(&sh->build_lock, (ngx_atomic_uint_t) ngx_pid, 0);
 }
 
 
