@@ -187,6 +187,7 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_scaleset_module;
+extern ngx_http_scaleset_main_conf_t  *ngx_http_scaleset_prev;
 
 
 /* ngx_http_scaleset_zone.c */
@@ -196,6 +197,8 @@ ngx_int_t ngx_http_scaleset_init_main_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 ngx_int_t ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log);
+void ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m, u_char *addr);
 ngx_int_t ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_log_t *log);
 ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,

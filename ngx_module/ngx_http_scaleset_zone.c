@@ -30,6 +30,16 @@ typedef struct {
 
 
 static ngx_uint_t ngx_http_scaleset_sched_cap(ngx_uint_t max_members);
+static ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
+
+
+/*
+ * The main configuration of the last cycle that started: read by the
+ * next cycle's zone initialization (in the master, while the previous
+ * cycle and its zones still exist), set again by init_module.
+ */
+ngx_http_scaleset_main_conf_t  *ngx_http_scaleset_prev;
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_members(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
@@ -171,11 +181,126 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* a new zone: start from the last known membership, if any */
 
+    if (ngx_http_scaleset_inherit(sscf, shm_zone->shm.log) == NGX_OK) {
+        return NGX_OK;
+    }
+
     if (sscf->state_file.len) {
         (void) ngx_http_scaleset_state_load(sscf, shm_zone->shm.log);
     }
 
     return NGX_OK;
+}
+
+
+/* the member a slot holds, as the codec describes it */
+
+void
+ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m, u_char *addr)
+{
+    ngx_memzero(m, sizeof(scaleset_member_t));
+
+    m->address.len = ngx_sock_ntop((struct sockaddr *) &slot->sockaddr,
+                                   slot->socklen, addr, NGX_SOCKADDR_STRLEN,
+                                   1);
+    m->address.data = (char *) addr;
+    ngx_memcpy(&m->sockaddr, &slot->sockaddr, slot->socklen);
+    m->socklen = slot->socklen;
+    m->weight = slot->weight;
+    m->max_fails = slot->max_fails;
+    m->fail_timeout = slot->fail_timeout;
+    m->zone.data = (char *) slot->zone;
+    m->zone.len = slot->zone_len;
+    m->version.data = (char *) slot->version;
+    m->version.len = slot->version_len;
+    m->flags = slot->flags;
+}
+
+
+/*
+ * A pool's zone was recreated on reload (its size changed): the members
+ * move over from the previous cycle's zone, which is still mapped.
+ */
+
+static ngx_int_t
+ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
+{
+    u_char                          *addrs;
+    ngx_int_t                        rc;
+    ngx_uint_t                       i, n;
+    ngx_pool_t                      *pool;
+    ngx_array_t                      members;
+    ngx_http_scaleset_slot_t        *slot;
+    ngx_http_scaleset_shctx_t       *osh;
+    ngx_http_scaleset_member_t      *mb;
+    ngx_http_scaleset_srv_conf_t   **pools, *old;
+
+    if (ngx_http_scaleset_prev == NULL) {
+        return NGX_DECLINED;
+    }
+
+    old = NULL;
+    pools = ngx_http_scaleset_prev->pools.elts;
+
+    for (i = 0; i < ngx_http_scaleset_prev->pools.nelts; i++) {
+        if (pools[i]->pool.len == sscf->pool.len
+            && ngx_strncmp(pools[i]->pool.data, sscf->pool.data,
+                           sscf->pool.len) == 0)
+        {
+            old = pools[i];
+            break;
+        }
+    }
+
+    if (old == NULL || old->sh == NULL || old->sh == sscf->sh) {
+        return NGX_DECLINED;
+    }
+
+    osh = old->sh;
+
+    pool = ngx_create_pool(4096, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = osh->max_members;
+
+    addrs = ngx_pnalloc(pool, n * NGX_SOCKADDR_STRLEN);
+
+    if (addrs == NULL
+        || ngx_array_init(&members, pool, n,
+                          sizeof(ngx_http_scaleset_member_t))
+           != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        slot = &osh->slots[i];
+
+        if (!slot->in_use) {
+            continue;
+        }
+
+        mb = ngx_array_push(&members);
+        mb->id.data = slot->id;
+        mb->id.len = slot->id_len;
+        ngx_http_scaleset_slot_member(slot, &mb->m,
+                                      addrs + i * NGX_SOCKADDR_STRLEN);
+    }
+
+    rc = ngx_http_scaleset_apply(sscf, &members, osh->epoch, osh->source,
+                                 log);
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "scaleset: pool \"%V\": %ui members taken over from the "
+                  "previous zone", &sscf->pool, sscf->sh->members);
+
+    ngx_destroy_pool(pool);
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }
 
 
