@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include <scaleset_record.h>
+#include <scaleset_check.h>
 
 
 #define NGX_HTTP_SCALESET_DEFAULT_MAX_MEMBERS  256
@@ -28,6 +29,9 @@
 #define NGX_HTTP_SCALESET_CONNECT_TIMEOUT      2000     /* ms */
 #define NGX_HTTP_SCALESET_BACKOFF_MIN          100      /* ms */
 #define NGX_HTTP_SCALESET_BACKOFF_MAX          3000     /* ms */
+
+/* response time histogram buckets, the last one +Inf */
+#define NGX_HTTP_SCALESET_BUCKETS              12
 
 #define NGX_HTTP_SCALESET_BALANCE_RR           0
 #define NGX_HTTP_SCALESET_BALANCE_LEAST_CONN   1
@@ -65,6 +69,7 @@ typedef struct {
     struct sockaddr_storage         sockaddr;
 
     ngx_atomic_t                    fails_total;
+    ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */
 
     /* active health checks (issue 4) */
     ngx_msec_t                      health_checked;
@@ -75,6 +80,8 @@ typedef struct {
     uint8_t                         health_reason;
     uint8_t                         health_owner;
     uint8_t                         in_use;
+    uint32_t                        health_latency; /* ms, last check */
+    uint64_t                        health_wall;   /* UNIX ms, last check */
 
     /* the member, lease holder only */
     uint32_t                        flags;         /* SCALESET_MEMBER_* */
@@ -117,6 +124,13 @@ typedef struct {
     ngx_atomic_t                    skipped_full;  /* no free slot */
     ngx_atomic_t                    applied_total;
 
+    /* active health checks by result */
+    ngx_atomic_t                    checks[SCALESET_CHECK_LAST];
+
+    /* response times of the pool, ms */
+    ngx_atomic_t                    latency[NGX_HTTP_SCALESET_BUCKETS];
+    ngx_atomic_t                    latency_sum;
+
     ngx_http_scaleset_slot_t       *slots;
 } ngx_http_scaleset_shctx_t;
 
@@ -132,6 +146,25 @@ typedef struct {
 
 
 typedef struct ngx_http_scaleset_main_conf_s  ngx_http_scaleset_main_conf_t;
+
+
+/* scaleset_health_check */
+typedef struct {
+    ngx_str_t                       uri;
+    ngx_msec_t                      interval;
+    ngx_msec_t                      jitter;
+    ngx_msec_t                      timeout;
+    ngx_msec_t                      slow_start;
+    ngx_uint_t                      fails;
+    ngx_uint_t                      passes;
+    ngx_flag_t                      mandatory;
+    scaleset_status_ranges_t        status;
+#if (NGX_PCRE)
+    ngx_regex_t                    *body;
+#else
+    void                           *body;
+#endif
+} ngx_http_scaleset_check_conf_t;
 
 
 typedef struct {
@@ -151,6 +184,7 @@ typedef struct {
     ngx_http_scaleset_shctx_t      *sh;
     ngx_http_scaleset_main_conf_t  *main;
     ngx_http_upstream_server_t     *placeholder;
+    ngx_http_scaleset_check_conf_t *check;         /* NULL: no checks */
 
     /* lease holder, per process */
     unsigned                        fetching:1;
@@ -212,6 +246,28 @@ ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
 /* ngx_http_scaleset_redis.c */
 ngx_int_t ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_scaleset_redis_exit_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_scaleset_redis_ready(void);
+ngx_int_t ngx_http_scaleset_redis_argv(const char *what, int argc,
+    const char **argv, const size_t *argvlen);
+
+/* ngx_http_scaleset_report.c */
+ngx_int_t ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle);
+size_t ngx_http_scaleset_health_record(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_msec_t now, u_char *buf,
+    size_t size);
+
+/* ngx_http_scaleset_check.c */
+char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_scaleset_check_init_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_msec_t now);
+
+/* ngx_http_scaleset_status.c */
+char *ngx_http_scaleset_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_scaleset_account(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_http_request_t *r);
 
 /* ngx_http_scaleset_state.c */
 ngx_int_t ngx_http_scaleset_state_write(ngx_http_scaleset_srv_conf_t *sscf,

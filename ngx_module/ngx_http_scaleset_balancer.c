@@ -28,6 +28,7 @@ typedef struct {
     ngx_uint_t                      ntried;
 
     ngx_pool_t                     *pool;
+    ngx_http_request_t             *request;
 } ngx_http_scaleset_peer_data_t;
 
 
@@ -102,6 +103,7 @@ ngx_http_scaleset_init_peer(ngx_http_request_t *r,
     sp->tried = NULL;
     sp->ntried = 0;
     sp->pool = r->pool;
+    sp->request = r;
 
     r->upstream->peer.data = sp;
     r->upstream->peer.get = ngx_http_scaleset_get_peer;
@@ -318,14 +320,15 @@ ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
         return 0;
     }
 
-    if (slot->max_fails
-        && slot->fails >= slot->max_fails
-        && now - slot->checked <= slot->fail_timeout)
-    {
-        return 0;
+    if (slot->max_fails && slot->fails >= slot->max_fails) {
+
+        /* with active checks a passing check ends the failure */
+        if (sp->sscf->check || now - slot->checked <= slot->fail_timeout) {
+            return 0;
+        }
     }
 
-    return 1;
+    return ngx_http_scaleset_check_usable(sp->sscf, slot, now);
 }
 
 
@@ -358,6 +361,8 @@ ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc, void *data,
     if (slot->generation == sp->generation) {
 
         (void) ngx_atomic_fetch_add(&slot->active, (ngx_atomic_int_t) -1);
+
+        ngx_http_scaleset_account(sp->sscf, slot, sp->request);
 
         if (state & NGX_PEER_FAILED) {
             now = ngx_current_msec;

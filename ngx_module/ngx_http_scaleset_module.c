@@ -61,6 +61,27 @@ static ngx_command_t  ngx_http_scaleset_commands[] = {
       0,
       NULL },
 
+    { ngx_string("scaleset_health_check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_scaleset_health_check,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("scaleset_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scaleset_status,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("scaleset_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scaleset_status,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -727,6 +748,12 @@ ngx_http_scaleset_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_scaleset_init_process(ngx_cycle_t *cycle)
 {
+    if (ngx_http_scaleset_check_init_process(cycle) != NGX_OK
+        || ngx_http_scaleset_report_init_process(cycle) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_scaleset_redis_init_process(cycle);
 }
 

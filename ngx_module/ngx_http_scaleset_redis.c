@@ -133,6 +133,47 @@ ngx_http_scaleset_redis_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/* 1 when this process holds the lease and its connections are up */
+
+ngx_uint_t
+ngx_http_scaleset_redis_ready(void)
+{
+    ngx_http_scaleset_worker_t  *w;
+
+    w = ngx_http_scaleset_worker;
+
+    return w != NULL && w->holder && w->up && w->cmd != NULL;
+}
+
+
+/*
+ * Sends a command on the command connection of the lease holder; the
+ * reply is only checked for an error, logged with what.
+ */
+
+ngx_int_t
+ngx_http_scaleset_redis_argv(const char *what, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    ngx_http_scaleset_worker_t  *w;
+
+    if (!ngx_http_scaleset_redis_ready()) {
+        return NGX_DECLINED;
+    }
+
+    w = ngx_http_scaleset_worker;
+
+    if (redisAsyncCommandArgv(w->cmd, ngx_http_scaleset_on_reply,
+                              (void *) what, argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* the lease: one worker of this nginx holds the Redis connections */
 
 static void

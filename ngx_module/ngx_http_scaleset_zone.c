@@ -837,6 +837,7 @@ ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
         slot->requests = 0;
         slot->fails = 0;
         slot->fails_total = 0;
+        ngx_memzero((void *) slot->responses, sizeof(slot->responses));
         slot->accessed = 0;
         slot->checked = 0;
         slot->health = NGX_HTTP_SCALESET_HEALTH_UNCHECKED;
@@ -845,6 +846,8 @@ ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
         slot->health_checked = 0;
         slot->health_since = ngx_current_msec;
         slot->health_reason = 0;
+        slot->health_latency = 0;
+        slot->health_wall = 0;
     }
 
     if (mb == NULL) {
@@ -892,9 +895,7 @@ ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot, uint32_t backup)
         return 0;
     }
 
-    if (slot->health == NGX_HTTP_SCALESET_HEALTH_DOWN) {
-        return 0;
-    }
+    /* health is judged per request: members come back without a rebuild */
 
     return 1;
 }
