@@ -66,7 +66,7 @@ typedef struct {
     uint32_t                        fail_timeout;  /* ms */
     socklen_t                       socklen;
 
-    struct sockaddr_storage         sockaddr;
+    ngx_sockaddr_t                  sockaddr;      /* socklen bytes */
 
     ngx_atomic_t                    fails_total;
     ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */

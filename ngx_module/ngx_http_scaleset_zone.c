@@ -338,6 +338,13 @@ ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
         goto bad;
     }
 
+    if (mb->m.socklen > sizeof(ngx_sockaddr_t)) {
+        err.code = SCALESET_ERR_ADDRESS;
+        ngx_cpystrn((u_char *) err.msg, (u_char *) "address too long",
+                    sizeof(err.msg));
+        goto bad;
+    }
+
     mb->id.data = id;
     mb->id.len = id_len;
 
