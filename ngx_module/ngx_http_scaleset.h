@@ -66,10 +66,11 @@ typedef struct {
     uint32_t                        fail_timeout;  /* ms */
     socklen_t                       socklen;
 
+    /* the second line: responses, then an IPv4 address in full */
+    ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */
     ngx_sockaddr_t                  sockaddr;      /* socklen bytes */
 
     ngx_atomic_t                    fails_total;
-    ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */
 
     /* active health checks (issue 4) */
     ngx_msec_t                      health_checked;
@@ -102,6 +103,7 @@ typedef struct {
     ngx_atomic_t                    build_lock;    /* pid */
 
     ngx_uint_t                      max_members;
+    ngx_uint_t                      slot_size;     /* layout check */
     ngx_uint_t                      sched_cap;
 
     /* under rwlock */

@@ -133,6 +133,14 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (osscf || shm_zone->shm.exists) {
         sh = osscf ? osscf->sh : shpool->data;
 
+        if (sh->slot_size != sizeof(ngx_http_scaleset_slot_t)) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "scaleset: pool \"%V\": the zone was made by "
+                          "another build of the module; restart nginx",
+                          &sscf->pool);
+            return NGX_ERROR;
+        }
+
         if (sh->max_members != sscf->max_members) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                           "scaleset: pool \"%V\" keeps its zone on reload "
@@ -165,6 +173,7 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     sh->max_members = sscf->max_members;
+    sh->slot_size = sizeof(ngx_http_scaleset_slot_t);
     sh->sched_cap = cap;
     sh->slots = (ngx_http_scaleset_slot_t *) (sh + 1);
     sh->sched[0] = (uint32_t *) (sh->slots + sscf->max_members);
@@ -258,6 +267,10 @@ ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
     }
 
     osh = old->sh;
+
+    if (osh->slot_size != sizeof(ngx_http_scaleset_slot_t)) {
+        return NGX_DECLINED;
+    }
 
     pool = ngx_create_pool(4096, log);
     if (pool == NULL) {
