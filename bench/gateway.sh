@@ -87,7 +87,8 @@ EOF
 }
 
 start_nginx backend "$B1" "
-    server { listen 127.0.0.1:$B1; location / { return 200 \"b1\n\"; } }
+    server { listen 127.0.0.1:$B1; location / { return 200 \"b1\n\"; }
+             location = /status { stub_status; } }
     server { listen 127.0.0.1:$B2; location / { return 200 \"b2\n\"; } }"
 
 taskset -c 0 redis-server --bind 127.0.0.1 --port "$REDIS" --save "" --appendonly no \
@@ -159,12 +160,18 @@ done
 
 declare -A RPS
 for round in $(seq 1 "$ROUNDS"); do
-    for cfg in stock mod stock2k mod2k; do
+    # rotate the order every round: no configuration always follows the same
+    cfgs=(stock mod stock2k mod2k)
+    k=$(( (round - 1) % 4 ))
+    for cfg in "${cfgs[@]:$k}" "${cfgs[@]:0:$k}"; do
         case $cfg in
             stock) p=$G_STOCK ;; mod) p=$G_MOD ;;
             stock2k) p=$G_STOCK2K ;; mod2k) p=$G_MOD2K ;;
         esac
+        a0=$(curl -s "http://127.0.0.1:$B1/status" | awk 'NR==3 {print $1}')
         v=$(taskset -c 0 bash -c ". bench/lib.sh; bench_wrk http://127.0.0.1:$p/ $SECS $CONNS 1")
+        a1=$(curl -s "http://127.0.0.1:$B1/status" | awk 'NR==3 {print $1}')
+        echo "round $round $cfg backend accepts $((a1 - a0))" >&2
         RPS[$cfg]="${RPS[$cfg]:-} $v"
         echo "round $round $cfg $v" >&2
     done
@@ -200,7 +207,8 @@ Machine: $(bench_machine).
 One backend nginx (1 worker, \`return 200\`), gateway nginx with 1 worker
 and \`keepalive 32\` to the backends, \`wrk -t1 -c$CONNS -d${SECS}s\`;
 the gateway worker pinned to CPU 1, backend, Redis and wrk to CPU 0,
-configurations run alternately, $ROUNDS rounds; medians of requests/s.
+configurations run alternately (the order rotated every round), $ROUNDS
+rounds; medians of requests/s.
 The 2 000 members (and stock nginx's 2 000 \`server\` lines) point at the
 same two backend addresses as the 2-member case.
 
