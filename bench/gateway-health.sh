@@ -31,37 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-user=""; [ "$(id -u)" = 0 ] && user="user root;"
 
 # nginx NAME PORT CPU HTTP-TEXT [load-module]
-start_nginx() {
-    local name=$1 load=${5:-}
-    mkdir -p "$DIR/$name"
-    cat > "$DIR/$name/nginx.conf" <<EOF
-${load:+load_module $MODULE;}
-$user
-daemon off;
-worker_processes 1;
-worker_cpu_affinity $3;
-pid $DIR/$name/nginx.pid;
-error_log $DIR/$name/error.log notice;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $DIR/$name/cb;
-    proxy_temp_path $DIR/$name/px;
-    fastcgi_temp_path $DIR/$name/fc;
-    uwsgi_temp_path $DIR/$name/uw;
-    scgi_temp_path $DIR/$name/sc;
-$4
-}
-EOF
-    nginx -p "$DIR/$name/" -c "$DIR/$name/nginx.conf" -e "$DIR/$name/error.log" \
-        > "$DIR/$name/out.log" 2>&1 &
-    PIDS+=($!)
-    disown
-    bench_wait_port "$2"
-}
+start_nginx() { bench_nginx "$@"; }
 
 proxy_server() {
     cat <<EOF
@@ -107,23 +79,7 @@ disown
 bench_wait_port "$REDIS"
 
 # POOL N ADDR... : N members spread over the addresses
-members() {
-    local pool=$1 n=$2
-    shift 2
-    perl -MRedis -e '
-        my ($port, $pool, $n, @addr) = @ARGV;
-        my $r = Redis->new(server => "127.0.0.1:$port");
-        $r->del("scaleset:{$pool}:members");
-        my @kv;
-        for my $i (1 .. $n) {
-            push @kv, sprintf("%s-%06d", $pool, $i), $addr[$i % @addr];
-            if (@kv >= 1000) { $r->hset("scaleset:{$pool}:members", @kv); @kv = () }
-        }
-        $r->hset("scaleset:{$pool}:members", @kv) if @kv;
-        my $e = $r->incr("scaleset:{$pool}:epoch");
-        $r->publish("scaleset:{$pool}:events", $e);
-    ' "$REDIS" "$pool" "$n" "$@"
-}
+members() { bench_members "$REDIS" "$@"; }
 
 members off 2 "127.0.0.1:$B1" "127.0.0.1:$B2"
 members on 2 "127.0.0.1:$B1" "127.0.0.1:$B2"

@@ -37,7 +37,6 @@ G_STOCK=$(bench_free_port); G_STOCK2K=$(bench_free_port)
 G_MOD=$(bench_free_port); G_MOD2K=$(bench_free_port); G_MOD10K=$(bench_free_port)
 G_PROP=$(bench_free_port)
 
-user=""; [ "$(id -u)" = 0 ] && user="user root;"
 
 # gateways get CPU 1 to themselves; backend, redis and wrk share CPU 0,
 # so the gateway's own cost is what differs between configurations
@@ -45,33 +44,7 @@ declare -A CPU_MASK=([stock]=10 [stock2k]=10 [mod]=10 [mod2k]=10 [mod10k]=10
                      [prop]=10 [backend]=01)
 
 # nginx NAME PORT HTTP-TEXT [load-module]
-start_nginx() {
-    local name=$1 load=${4:-}
-    mkdir -p "$DIR/$name"
-    cat > "$DIR/$name/nginx.conf" <<EOF
-${load:+load_module $MODULE;}
-$user
-daemon off;
-worker_processes 1;
-worker_cpu_affinity ${CPU_MASK[$name]:-01};
-pid $DIR/$name/nginx.pid;
-error_log $DIR/$name/error.log notice;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $DIR/$name/cb;
-    proxy_temp_path $DIR/$name/px;
-    fastcgi_temp_path $DIR/$name/fc;
-    uwsgi_temp_path $DIR/$name/uw;
-    scgi_temp_path $DIR/$name/sc;
-$3
-}
-EOF
-    nginx -p "$DIR/$name/" -c "$DIR/$name/nginx.conf" -e "$DIR/$name/error.log" &
-    PIDS+=($!)
-    disown
-    bench_wait_port "$2"
-}
+start_nginx() { bench_nginx "$1" "$2" "${CPU_MASK[$1]:-01}" "$3" "${4:-}"; }
 
 proxy_server() {
     cat <<EOF
@@ -98,23 +71,7 @@ disown
 bench_wait_port "$REDIS"
 
 # members: N ids over the two backend addresses (same backends behind them)
-members() {
-    local pool=$1 n=$2
-    perl -MRedis -e '
-        my ($port, $pool, $n, $b1, $b2) = @ARGV;
-        my $r = Redis->new(server => "127.0.0.1:$port");
-        $r->del("scaleset:{$pool}:members");
-        my @kv;
-        for my $i (1 .. $n) {
-            push @kv, sprintf("%s-%06d", $pool, $i),
-                 "127.0.0.1:" . ($i % 2 ? $b1 : $b2);
-            if (@kv >= 1000) { $r->hset("scaleset:{$pool}:members", @kv); @kv = () }
-        }
-        $r->hset("scaleset:{$pool}:members", @kv) if @kv;
-        my $e = $r->incr("scaleset:{$pool}:epoch");
-        $r->publish("scaleset:{$pool}:events", $e);
-    ' "$REDIS" "$pool" "$n" "$B1" "$B2"
-}
+members() { bench_members "$REDIS" "$1" "$2" "127.0.0.1:$B1" "127.0.0.1:$B2"; }
 
 members p2 2
 members p2k 2000
