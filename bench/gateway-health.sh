@@ -24,6 +24,10 @@ make -s module >&2
 DIR=$(mktemp -d /tmp/scaleset-bench-XXXXXX)
 PIDS=()
 cleanup() {
+    # nginxes started in subshells are known by their pid files only
+    for f in "$DIR"/*/nginx.pid; do
+        [ -f "$f" ] && PIDS+=("$(cat "$f")")
+    done
     for p in "${PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null || true; done
     sleep 0.5
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done

@@ -25,6 +25,10 @@ MODULE=$PWD/build/ngx_http_scaleset_module.so
 DIR=$(mktemp -d /tmp/scaleset-bench-XXXXXX)
 PIDS=()
 cleanup() {
+    # nginxes started in subshells are known by their pid files only
+    for f in "$DIR"/*/nginx.pid; do
+        [ -f "$f" ] && PIDS+=("$(cat "$f")")
+    done
     for p in "${PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null || true; done
     sleep 0.5
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
