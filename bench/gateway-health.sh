@@ -24,6 +24,7 @@ make -s module >&2
 DIR=$(mktemp -d /tmp/scaleset-bench-XXXXXX)
 PIDS=()
 cleanup() {
+    set +e
     # nginxes started in subshells are known by their pid files only
     for f in "$DIR"/*/nginx.pid; do
         [ -f "$f" ] && PIDS+=("$(cat "$f")")

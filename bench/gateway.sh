@@ -25,6 +25,7 @@ MODULE=$PWD/build/ngx_http_scaleset_module.so
 DIR=$(mktemp -d /tmp/scaleset-bench-XXXXXX)
 PIDS=()
 cleanup() {
+    set +e
     # nginxes started in subshells are known by their pid files only
     for f in "$DIR"/*/nginx.pid; do
         [ -f "$f" ] && PIDS+=("$(cat "$f")")
