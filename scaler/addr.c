@@ -1,0 +1,37 @@
+/*
+ * addr.c: static address allocation from a CIDR and a port (or a range
+ * of ports on one address).
+ */
+
+#include <stdio.h>
+
+#include "scaler.h"
+
+int
+addr_static(const pool_config_t *p, int n, char *buf, size_t size)
+{
+    uint32_t  a, hosts;
+
+    if (n < 0) {
+        return -1;
+    }
+    if (p->port_lo) {
+        /* (address, port) pairs: the CIDR's first address, one port each */
+        if (n > p->port_hi - p->port_lo) {
+            return -1;
+        }
+        a = p->net + (p->prefix_len == 32 ? 0 : 1);
+        snprintf(buf, size, "%u.%u.%u.%u:%d", a >> 24, (a >> 16) & 255,
+                 (a >> 8) & 255, a & 255, p->port_lo + n);
+        return 0;
+    }
+    hosts = p->prefix_len >= 31 ? (p->prefix_len == 32 ? 1 : 2)
+            : (1U << (32 - p->prefix_len)) - 2;
+    if ((uint32_t) n >= hosts) {
+        return -1;
+    }
+    a = p->net + (p->prefix_len >= 31 ? 0 : 1) + n;
+    snprintf(buf, size, "%u.%u.%u.%u:%d", a >> 24, (a >> 16) & 255,
+             (a >> 8) & 255, a & 255, p->port);
+    return 0;
+}

@@ -1,0 +1,316 @@
+/*
+ * api.c: the HTTP API on libevent's evhttp, JSON via jansson, and the
+ * Prometheus metrics.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "scaler.h"
+
+static struct evhttp  *api_http;
+static scaler_t       *api_s;
+
+static void api_handle(struct evhttp_request *req, void *arg);
+static void reply_json(struct evhttp_request *req, int code, json_t *j);
+static void reply_error(struct evhttp_request *req, int code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static json_t *pool_json(pool_state_t *ps, int detail);
+static void metrics(struct evhttp_request *req);
+
+static void
+reply_json(struct evhttp_request *req, int code, json_t *j)
+{
+    struct evbuffer  *b = evbuffer_new();
+    char             *s = json_dumps(j, JSON_COMPACT);
+
+    evbuffer_add_printf(b, "%s\n", s ? s : "{}");
+    free(s);
+    json_decref(j);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 400
+                      ? "Bad Request" : code == 404 ? "Not Found"
+                      : code == 401 ? "Unauthorized" : code == 405
+                      ? "Method Not Allowed" : "Error", b);
+    evbuffer_free(b);
+}
+
+static void
+reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+    va_list  ap;
+    char     msg[256];
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+static json_t *
+pool_json(pool_state_t *ps, int detail)
+{
+    json_t  *j, *zones, *inst, *o;
+    int      z, i, n;
+
+    zones = json_object();
+    for (z = 0; z < ps->cf->nzones; z++) {
+        for (i = 0, n = 0; i < ps->ninst; i++) {
+            if (ps->inst[i].zone == z && ps->inst[i].state == INST_RUNNING) {
+                n++;
+            }
+        }
+        json_object_set_new(zones, ps->cf->zones[z].name, json_integer(n));
+    }
+    j = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:b,s:o}",
+                  "name", ps->cf->name, "capacity", ps->capacity,
+                  "running", pool_actual(ps), "instances", ps->ninst,
+                  "min", ps->cf->cap_min, "max", ps->cf->cap_max,
+                  "version", ps->cf->version, "redis", ps->redis_ok,
+                  "zones", zones);
+    if (detail) {
+        inst = json_array();
+        for (i = 0; i < ps->ninst; i++) {
+            instance_t *in = &ps->inst[i];
+            o = json_pack("{s:s,s:s,s:s,s:s}", "id", in->id, "zone",
+                          ps->cf->zones[in->zone].name, "state",
+                          inst_state_name(in->state), "address", in->address);
+            json_array_append_new(inst, o);
+        }
+        json_object_set_new(j, "instances_list", inst);
+    }
+    return j;
+}
+
+static void
+metrics(struct evhttp_request *req)
+{
+    struct evbuffer  *b = evbuffer_new();
+    int               i, z, st, n;
+
+    evbuffer_add_printf(b,
+        "# TYPE scaleset_scaler_capacity_desired gauge\n"
+        "# TYPE scaleset_scaler_capacity_actual gauge\n"
+        "# TYPE scaleset_scaler_instances gauge\n"
+        "# TYPE scaleset_scaler_scaling_actions_total counter\n"
+        "# TYPE scaleset_scaler_errors_total counter\n"
+        "# TYPE scaleset_scaler_redis_up gauge\n");
+    for (i = 0; i < api_s->npools; i++) {
+        pool_state_t *ps = &api_s->pools[i];
+        const char   *pn = ps->cf->name;
+
+        evbuffer_add_printf(b, "scaleset_scaler_capacity_desired{pool=\"%s\"}"
+                            " %d\n", pn, ps->capacity);
+        for (z = 0; z < ps->cf->nzones; z++) {
+            for (n = 0, st = 0; st < ps->ninst; st++) {
+                if (ps->inst[st].zone == z
+                    && ps->inst[st].state == INST_RUNNING)
+                {
+                    n++;
+                }
+            }
+            evbuffer_add_printf(b, "scaleset_scaler_capacity_actual{pool="
+                                "\"%s\",zone=\"%s\"} %d\n", pn,
+                                ps->cf->zones[z].name, n);
+        }
+        for (st = INST_CREATING; st <= INST_DELETING; st++) {
+            for (n = 0, z = 0; z < ps->ninst; z++) {
+                n += ps->inst[z].state == (inst_state_t) st;
+            }
+            evbuffer_add_printf(b, "scaleset_scaler_instances{pool=\"%s\","
+                                "state=\"%s\"} %d\n", pn,
+                                inst_state_name(st), n);
+        }
+        evbuffer_add_printf(b,
+            "scaleset_scaler_scaling_actions_total{pool=\"%s\",direction="
+            "\"out\"} %lu\n"
+            "scaleset_scaler_scaling_actions_total{pool=\"%s\",direction="
+            "\"in\"} %lu\n"
+            "scaleset_scaler_errors_total{pool=\"%s\"} %lu\n"
+            "scaleset_scaler_redis_up{pool=\"%s\"} %d\n",
+            pn, ps->actions_up, pn, ps->actions_down, pn, ps->errors, pn,
+            ps->redis_ok);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void
+api_handle(struct evhttp_request *req, void *arg)
+{
+    const char       *uri = evhttp_request_get_uri(req), *auth;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    char              path[256], pool[128], id[128], body[1024];
+    pool_state_t     *ps;
+    json_t           *j, *cap;
+    json_error_t      jerr;
+    struct evbuffer  *in;
+    size_t            len;
+    int               i, n;
+
+    (void) arg;
+    snprintf(path, sizeof(path), "%s", uri);
+    if (strchr(path, '?')) {
+        *strchr(path, '?') = '\0';
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    }
+    if (api_s->cf->token) {
+        char want[512];
+
+        auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                  "Authorization");
+        snprintf(want, sizeof(want), "Bearer %s", api_s->cf->token);
+        if (auth == NULL || strcmp(auth, want) != 0) {
+            reply_error(req, 401, "missing or wrong bearer token");
+            return;
+        }
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        metrics(req);
+        return;
+    }
+    if (strcmp(path, "/v1/pools") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        j = json_array();
+        for (i = 0; i < api_s->npools; i++) {
+            json_array_append_new(j, pool_json(&api_s->pools[i], 0));
+        }
+        reply_json(req, 200, json_pack("{s:o}", "pools", j));
+        return;
+    }
+    n = 0;
+    pool[0] = id[0] = '\0';
+    if (sscanf(path, "/v1/pools/%127[^/]%n", pool, &n) != 1) {
+        reply_error(req, 404, "no such path");
+        return;
+    }
+    if ((ps = reconcile_pool(api_s, pool)) == NULL) {
+        reply_error(req, 404, "no pool \"%s\"", pool);
+        return;
+    }
+    if (path[n] == '\0') {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        reply_json(req, 200, pool_json(ps, 1));
+        return;
+    }
+    if (strcmp(path + n, "/capacity") == 0) {
+        if (cmd != EVHTTP_REQ_PUT) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        in = evhttp_request_get_input_buffer(req);
+        len = evbuffer_get_length(in);
+        if (len >= sizeof(body)) {
+            reply_error(req, 400, "body too large");
+            return;
+        }
+        evbuffer_copyout(in, body, len);
+        body[len] = '\0';
+        j = json_loads(body, 0, &jerr);
+        if (j == NULL) {
+            reply_error(req, 400, "bad JSON: %s", jerr.text);
+            return;
+        }
+        cap = json_object_get(j, "capacity");
+        if (!json_is_integer(cap)) {
+            json_decref(j);
+            reply_error(req, 400, "\"capacity\" must be an integer");
+            return;
+        }
+        if (json_integer_value(cap) < ps->cf->cap_min
+            || json_integer_value(cap) > ps->cf->cap_max)
+        {
+            reply_error(req, 400, "capacity %lld is outside min..max %d..%d",
+                        (long long) json_integer_value(cap), ps->cf->cap_min,
+                        ps->cf->cap_max);
+            json_decref(j);
+            return;
+        }
+        if (registry_capacity_set(api_s->reg, pool,
+                                  (int) json_integer_value(cap)) != 0)
+        {
+            json_decref(j);
+            reply_error(req, 503, "redis unreachable");
+            return;
+        }
+        ps->capacity = (int) json_integer_value(cap);
+        json_decref(j);
+        slog(pool, NULL, "capacity set to %d", ps->capacity);
+        reply_json(req, 200, pool_json(ps, 0));
+        return;
+    }
+    if (sscanf(path + n, "/instances/%127[^/]", id) == 1) {
+        if (cmd != EVHTTP_REQ_DELETE) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        for (i = 0; i < ps->ninst; i++) {
+            if (strcmp(ps->inst[i].id, id) == 0) {
+                break;
+            }
+        }
+        if (i == ps->ninst) {
+            reply_error(req, 404, "no instance \"%s\" in pool \"%s\"", id,
+                        pool);
+            return;
+        }
+        if (virt_delete(ps->conns[ps->inst[i].zone], pool, id) != 0
+            || registry_del(api_s->reg, pool, id) != 0)
+        {
+            reply_error(req, 503, "delete of %s failed", id);
+            return;
+        }
+        slog(pool, id, "deleted by API request");
+        ps->inst[i].state = INST_DELETING;
+        reply_json(req, 200, json_pack("{s:s,s:s}", "deleted", id, "pool",
+                                       pool));
+        return;
+    }
+    reply_error(req, 404, "no such path");
+}
+
+int
+api_start(struct event_base *base, scaler_t *s)
+{
+    api_s = s;
+    api_http = evhttp_new(base);
+    evhttp_set_allowed_methods(api_http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT
+                               | EVHTTP_REQ_DELETE | EVHTTP_REQ_POST);
+    evhttp_set_gencb(api_http, api_handle, NULL);
+    if (evhttp_bind_socket(api_http, s->cf->api_host,
+                           (ev_uint16_t) s->cf->api_port) != 0)
+    {
+        slog(NULL, NULL, "api: cannot listen on %s:%d", s->cf->api_host,
+             s->cf->api_port);
+        return -1;
+    }
+    return 0;
+}
+
+void
+api_stop(void)
+{
+    if (api_http) {
+        evhttp_free(api_http);
+        api_http = NULL;
+    }
+}

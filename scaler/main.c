@@ -1,0 +1,146 @@
+/*
+ * main.c: scaleset-scaler.  One libevent loop: reconcile timer, HTTP API,
+ * signals (HUP reload, TERM/INT stop after the current step), sd_notify.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "scaler.h"
+
+static struct event_base  *base;
+static struct event       *tick;
+static scaler_t            sc;
+static const char         *conf_file;
+
+static void on_tick(evutil_socket_t fd, short ev, void *arg);
+static void on_signal(evutil_socket_t sig, short ev, void *arg);
+static void arm(void);
+
+static void
+arm(void)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = sc.cf->interval_ms / 1000;
+    tv.tv_usec = (sc.cf->interval_ms % 1000) * 1000;
+    evtimer_add(tick, &tv);
+}
+
+static void
+on_tick(evutil_socket_t fd, short ev, void *arg)
+{
+    int  i;
+    char status[128];
+
+    (void) fd; (void) ev; (void) arg;
+    reconcile_pass(&sc);
+    if (sc.npools > 0) {
+        snprintf(status, sizeof(status), "STATUS=%d pools; %s: %d/%d running",
+                 sc.npools, sc.pools[0].cf->name, pool_actual(&sc.pools[0]),
+                 sc.pools[0].capacity);
+        sd_notify(0, status);
+    }
+    for (i = 0; i < 1; i++) {
+        sd_notify(0, "WATCHDOG=1");
+    }
+    arm();
+}
+
+static void
+on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+    scaler_config_t  *ncf;
+    char              err[512];
+
+    (void) ev; (void) arg;
+    if (sig == SIGHUP) {
+        sd_notify(0, "RELOADING=1");
+        ncf = config_load(conf_file, err, sizeof(err));
+        if (ncf == NULL) {
+            slog(NULL, NULL, "reload rejected, keeping the running "
+                 "configuration: %s", err);
+        } else {
+            /* swap: a new state built from the new config adopts the
+               domains and members on its first pass */
+            api_stop();
+            reconcile_free(&sc);
+            config_free(sc.cf);
+            memset(&sc, 0, sizeof(sc));
+            reconcile_init(&sc, ncf);
+            if (api_start(base, &sc) != 0) {
+                exit(1);
+            }
+            slog(NULL, NULL, "configuration reloaded");
+        }
+        sd_notify(0, "READY=1");
+        return;
+    }
+    slog(NULL, NULL, "signal %d: stopping", (int) sig);
+    sd_notify(0, "STOPPING=1");
+    event_base_loopbreak(base);
+}
+
+int
+main(int argc, char **argv)
+{
+    scaler_config_t  *cf;
+    struct event     *sigs[3];
+    char              err[512];
+    int               opt, test = 0, i;
+    int               signums[3] = { SIGHUP, SIGTERM, SIGINT };
+
+    conf_file = "/etc/scaleset/scaler.yaml";
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        switch (opt) {
+        case 'c': conf_file = optarg; break;
+        case 't': test = 1; break;
+        default:
+            fprintf(stderr, "usage: scaleset-scaler [-t] [-c FILE]\n");
+            return 2;
+        }
+    }
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    cf = config_load(conf_file, err, sizeof(err));
+    if (cf == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (test) {
+        printf("%s: configuration ok\n", conf_file);
+        config_free(cf);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    srand((unsigned) getpid() ^ (unsigned) now_ms());
+    base = event_base_new();
+    reconcile_init(&sc, cf);
+    if (api_start(base, &sc) != 0) {
+        return 1;
+    }
+    for (i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
+        evsignal_add(sigs[i], NULL);
+    }
+    tick = evtimer_new(base, on_tick, NULL);
+    slog(NULL, NULL, "listening on %s:%d, %d pools", cf->api_host,
+         cf->api_port, cf->npools);
+    on_tick(-1, 0, NULL);
+    sd_notify(0, "READY=1");
+    event_base_dispatch(base);
+
+    api_stop();
+    event_free(tick);
+    for (i = 0; i < 3; i++) {
+        event_free(sigs[i]);
+    }
+    reconcile_free(&sc);
+    config_free(sc.cf);
+    event_base_free(base);
+    return 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * policy.c: pure decisions: zone placement and scale-in choice.
+ */
+
+#include <string.h>
+
+#include "scaler.h"
+
+int
+policy_place(const int *count, const int *usable, int nzones)
+{
+    int  i, best = -1;
+
+    for (i = 0; i < nzones; i++) {
+        if (usable[i] && (best < 0 || count[i] < count[best])) {
+            best = i;
+        }
+    }
+    return best;
+}
+
+int
+policy_scale_in(const policy_instance_t *inst, int n, int nzones,
+    scale_in_policy_t policy)
+{
+    int  count[SCALER_MAX_ZONES] = { 0 };
+    int  i, big = 0, best = -1;
+
+    if (n <= 0) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (inst[i].zone >= 0 && inst[i].zone < nzones) {
+            count[inst[i].zone]++;
+        }
+    }
+    /* balance zones first: only the largest zones give an instance */
+    for (i = 0; i < nzones; i++) {
+        if (count[i] > count[big]) {
+            big = i;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (inst[i].zone >= 0 && inst[i].zone < nzones
+            && count[inst[i].zone] != count[big])
+        {
+            continue;
+        }
+        if (best < 0
+            || (policy == SCALE_IN_OLDEST ? inst[i].seq < inst[best].seq
+                                          : inst[i].seq > inst[best].seq))
+        {
+            best = i;
+        }
+    }
+    return best;
+}
+
+int
+policy_parse_name(const char *s, scale_in_policy_t *p)
+{
+    if (strcmp(s, "default") == 0) {
+        *p = SCALE_IN_DEFAULT;
+    } else if (strcmp(s, "oldest") == 0) {
+        *p = SCALE_IN_OLDEST;
+    } else if (strcmp(s, "newest") == 0) {
+        *p = SCALE_IN_NEWEST;
+    } else {
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,470 @@
+/*
+ * reconcile.c: per pool, compare owned domains, Redis members and the
+ * desired capacity, and act.  Every step is idempotent: the domains and
+ * the member hash are the recorded state, so a crash at any point is
+ * recovered by the next pass.
+ *   creating -> booting (defined, started, not registered)
+ *            -> running (registered after its address answered)
+ *            -> draining (member has "drain") -> deleting
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "scaler.h"
+#include "scaleset_record.h"
+
+static void pool_pass(scaler_t *s, pool_state_t *ps);
+static int tcp_ready(const char *address);
+static int member_record(const pool_config_t *p, const instance_t *in,
+    int drain, char *buf, size_t size);
+static instance_t *inst_add(pool_state_t *ps);
+static long id_seq(const char *id);
+
+const char *
+inst_state_name(inst_state_t st)
+{
+    static const char *const names[] = { "creating", "booting", "running",
+        "draining", "deleting" };
+
+    return names[st];
+}
+
+int
+pool_actual(const pool_state_t *ps)
+{
+    int  i, n = 0;
+
+    for (i = 0; i < ps->ninst; i++) {
+        if (ps->inst[i].state == INST_RUNNING) {
+            n++;
+        }
+    }
+    return n;
+}
+
+int
+reconcile_init(scaler_t *s, scaler_config_t *cf)
+{
+    int  i, j, cap;
+
+    s->cf = cf;
+    s->reg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
+    s->npools = cf->npools;
+    s->pools = calloc(cf->npools, sizeof(*s->pools));
+    for (i = 0; i < cf->npools; i++) {
+        pool_state_t *ps = &s->pools[i];
+
+        ps->cf = &cf->pools[i];
+        ps->capacity = ps->cf->cap_default;
+        if (registry_capacity_get(s->reg, ps->cf->name, &cap) == 1) {
+            ps->capacity = cap;
+        }
+        for (j = 0; j < ps->cf->nzones; j++) {
+            ps->conns[j] = virt_open(ps->cf->zones[j].uri);
+        }
+    }
+    return 0;
+}
+
+void
+reconcile_free(scaler_t *s)
+{
+    int  i, j;
+
+    for (i = 0; i < s->npools; i++) {
+        for (j = 0; j < s->pools[i].cf->nzones; j++) {
+            virt_close(s->pools[i].conns[j]);
+        }
+        free(s->pools[i].inst);
+    }
+    free(s->pools);
+    registry_close(s->reg);
+}
+
+pool_state_t *
+reconcile_pool(scaler_t *s, const char *name)
+{
+    int  i;
+
+    for (i = 0; i < s->npools; i++) {
+        if (strcmp(s->pools[i].cf->name, name) == 0) {
+            return &s->pools[i];
+        }
+    }
+    return NULL;
+}
+
+void
+reconcile_pass(scaler_t *s)
+{
+    int  i;
+
+    for (i = 0; i < s->npools; i++) {
+        pool_pass(s, &s->pools[i]);
+    }
+}
+
+static long
+id_seq(const char *id)
+{
+    const char  *dash = strrchr(id, '-');
+
+    return dash ? strtol(dash + 1, NULL, 10) : 0;
+}
+
+static instance_t *
+inst_add(pool_state_t *ps)
+{
+    if (ps->ninst == ps->cinst) {
+        ps->cinst = ps->cinst ? ps->cinst * 2 : 16;
+        ps->inst = realloc(ps->inst, ps->cinst * sizeof(*ps->inst));
+    }
+    memset(&ps->inst[ps->ninst], 0, sizeof(instance_t));
+    return &ps->inst[ps->ninst++];
+}
+
+static int
+member_record(const pool_config_t *p, const instance_t *in, int drain,
+    char *buf, size_t size)
+{
+    char               raw[SCALESET_RECORD_MAX];
+    scaleset_member_t  m;
+    scaleset_error_t   err;
+
+    snprintf(raw, sizeof(raw), "%s zone=%s version=%s%s", in->address,
+             p->zones[in->zone].name, p->version, drain ? " drain" : "");
+    if (scaleset_member_parse(raw, strlen(raw), &m, &err) != 0) {
+        slog(p->name, in->id, "member record \"%s\": %s", raw, err.msg);
+        return -1;
+    }
+    return scaleset_member_format(&m, buf, size, &err) < 0 ? -1 : 0;
+}
+
+static int
+tcp_ready(const char *address)
+{
+    struct sockaddr_in  sin;
+    struct pollfd       pfd;
+    char                host[96], *colon;
+    int                 fd, err = 0, ok = 0;
+    socklen_t           len = sizeof(err);
+
+    snprintf(host, sizeof(host), "%s", address);
+    if ((colon = strrchr(host, ':')) == NULL) {
+        return 0;
+    }
+    *colon = '\0';
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        return 0;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0) {
+        ok = 1;
+    } else if (errno == EINPROGRESS) {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        if (poll(&pfd, 1, 200) == 1
+            && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
+            && err == 0)
+        {
+            ok = 1;
+        }
+    }
+    close(fd);
+    return ok;
+}
+
+static void
+pool_pass(scaler_t *s, pool_state_t *ps)
+{
+    pool_config_t    *p = ps->cf;
+    instance_t       *old = ps->inst, *in;
+    int               nold = ps->ninst;
+    int               zone_up[SCALER_MAX_ZONES], count[SCALER_MAX_ZONES];
+    virt_instance_t  *vi;
+    char            **ids = NULL, **recs = NULL, rec[SCALESET_RECORD_MAX];
+    char              addr[80], id[64], err[256];
+    int               z, i, j, k, n, nmem, active, found, cap;
+    long              seq, conns;
+
+    /* observe: owned domains per zone; a zone that does not answer keeps
+       what we knew of it, so its instances are not counted as lost */
+    ps->inst = NULL;
+    ps->ninst = ps->cinst = 0;
+    for (z = 0; z < p->nzones; z++) {
+        n = virt_list(ps->conns[z], p->name, p->zones[z].name, &vi);
+        zone_up[z] = n >= 0;
+        if (n < 0) {
+            for (i = 0; i < nold; i++) {
+                if (old[i].zone == z) {
+                    *inst_add(ps) = old[i];
+                }
+            }
+            continue;
+        }
+        for (i = 0; i < n; i++) {
+            in = inst_add(ps);
+            snprintf(in->id, sizeof(in->id), "%s", vi[i].id);
+            snprintf(in->address, sizeof(in->address), "%s", vi[i].address);
+            in->zone = z;
+            in->seq = id_seq(in->id);
+            in->state = INST_BOOTING;
+            for (j = 0; j < nold; j++) {
+                if (strcmp(old[j].id, in->id) == 0) {
+                    in->state = old[j].state;
+                    in->drain_since = old[j].drain_since;
+                    break;
+                }
+            }
+            if (j == nold) {
+                slog(p->name, in->id, "found domain in zone %s",
+                     p->zones[z].name);
+            }
+        }
+        free(vi);
+    }
+    free(old);
+
+    nmem = registry_members(s->reg, p->name, &ids, &recs);
+    if (nmem < 0) {
+        if (ps->redis_ok) {
+            slog(p->name, NULL, "redis unreachable: no action until it is "
+                 "back");
+        }
+        ps->redis_ok = 0;
+        return;
+    }
+    ps->redis_ok = 1;
+    if (registry_capacity_get(s->reg, p->name, &cap) == 1) {
+        ps->capacity = cap;
+    }
+
+    /* members: set the state of registered instances, remove strays */
+    for (i = 0; i < ps->ninst; i++) {
+        in = &ps->inst[i];
+        for (k = 0; k < nmem; k++) {
+            if (strcmp(ids[k], in->id) == 0) {
+                break;
+            }
+        }
+        if (k < nmem) {
+            scaleset_member_t  m;
+            scaleset_error_t   e;
+
+            if (scaleset_member_parse(recs[k], strlen(recs[k]), &m, &e) == 0
+                && (m.flags & SCALESET_MEMBER_DRAIN))
+            {
+                if (in->state != INST_DRAINING) {
+                    in->drain_since = now_ms();
+                }
+                in->state = INST_DRAINING;
+            } else if (in->state != INST_DRAINING) {
+                in->state = INST_RUNNING;
+            }
+        } else if (in->state == INST_RUNNING) {
+            in->state = INST_BOOTING;
+        }
+    }
+    for (k = 0; k < nmem; k++) {
+        found = 0;
+        for (i = 0; i < ps->ninst; i++) {
+            if (strcmp(ids[k], ps->inst[i].id) == 0) {
+                found = 1;
+                break;
+            }
+        }
+        if (!found) {
+            scaleset_member_t  m;
+            scaleset_error_t   e;
+            int                zdown = 0;
+
+            /* a member of a zone we cannot see is not lost */
+            if (scaleset_member_parse(recs[k], strlen(recs[k]), &m, &e) == 0)
+            {
+                for (z = 0; z < p->nzones; z++) {
+                    if (!zone_up[z] && m.zone.len == strlen(p->zones[z].name)
+                        && memcmp(m.zone.data, p->zones[z].name, m.zone.len)
+                           == 0)
+                    {
+                        zdown = 1;
+                    }
+                }
+            }
+            if (!zdown && registry_del(s->reg, p->name, ids[k]) == 0) {
+                slog(p->name, ids[k], "deregistered: no domain");
+            }
+        }
+    }
+    registry_free_list(ids, nmem);
+    registry_free_list(recs, nmem);
+
+    /* booting -> running once the address answers */
+    for (i = 0; i < ps->ninst; i++) {
+        in = &ps->inst[i];
+        if (in->state != INST_BOOTING || !zone_up[in->zone]) {
+            continue;
+        }
+        if (p->readiness_tcp && !tcp_ready(in->address)) {
+            continue;
+        }
+        if (member_record(p, in, 0, rec, sizeof(rec)) == 0
+            && registry_set(s->reg, p->name, in->id, rec) == 0)
+        {
+            in->state = INST_RUNNING;
+            slog(p->name, in->id, "registered %s", rec);
+        }
+    }
+
+    /* draining -> deleting at zero connections or after drain_timeout */
+    for (i = 0; i < ps->ninst; i++) {
+        in = &ps->inst[i];
+        if (in->state != INST_DRAINING || !zone_up[in->zone]) {
+            continue;
+        }
+        conns = registry_conns(s->reg, p->name, in->id);
+        if (conns > 0 && now_ms() - in->drain_since < p->drain_timeout_ms) {
+            continue;
+        }
+        if (registry_del(s->reg, p->name, in->id) != 0) {
+            continue;
+        }
+        in->state = INST_DELETING;
+        if (virt_delete(ps->conns[in->zone], p->name, in->id) == 0) {
+            slog(p->name, in->id, "deleted (%s)", conns > 0
+                 ? "drain_timeout" : "no active connections");
+        } else {
+            ps->errors++;
+            slog(p->name, in->id, "delete failed, retrying");
+        }
+    }
+
+    /* capacity */
+    active = 0;
+    memset(count, 0, sizeof(count));
+    for (i = 0; i < ps->ninst; i++) {
+        in = &ps->inst[i];
+        if (in->state == INST_BOOTING || in->state == INST_RUNNING
+            || in->state == INST_CREATING)
+        {
+            active++;
+            count[in->zone]++;
+        }
+    }
+
+    while (active < ps->capacity) {
+        z = policy_place(count, zone_up, p->nzones);
+        if (z < 0) {
+            break;
+        }
+        /* the lowest address no instance uses */
+        for (k = 0;; k++) {
+            if (addr_static(p, k, addr, sizeof(addr)) != 0) {
+                addr[0] = '\0';
+                break;
+            }
+            for (i = 0; i < ps->ninst; i++) {
+                if (strcmp(ps->inst[i].address, addr) == 0) {
+                    break;
+                }
+            }
+            if (i == ps->ninst) {
+                break;
+            }
+        }
+        if (addr[0] == '\0') {
+            slog(p->name, NULL, "no free address left");
+            ps->errors++;
+            break;
+        }
+        if ((seq = registry_next_seq(s->reg, p->name)) < 0) {
+            break;
+        }
+        snprintf(id, sizeof(id), "%s-%06ld", p->name, seq);
+        if (virt_create(ps->conns[z], p, p->zones[z].name, id, addr, err,
+                        sizeof(err)) != 0)
+        {
+            slog(p->name, id, "create in zone %s failed: %s",
+                 p->zones[z].name, err);
+            ps->errors++;
+            break;
+        }
+        in = inst_add(ps);
+        snprintf(in->id, sizeof(in->id), "%s", id);
+        snprintf(in->address, sizeof(in->address), "%s", addr);
+        in->zone = z;
+        in->seq = seq;
+        in->state = INST_BOOTING;
+        slog(p->name, id, "created in zone %s at %s", p->zones[z].name, addr);
+        ps->actions_up++;
+        active++;
+        count[z]++;
+    }
+
+    while (active > ps->capacity) {
+        policy_instance_t  *cand = calloc(ps->ninst, sizeof(*cand));
+        int                *map = calloc(ps->ninst, sizeof(int));
+        int                 nc = 0, c;
+
+        for (i = 0; i < ps->ninst; i++) {
+            in = &ps->inst[i];
+            if ((in->state == INST_BOOTING || in->state == INST_RUNNING)
+                && zone_up[in->zone])
+            {
+                cand[nc].id = in->id;
+                cand[nc].zone = in->zone;
+                cand[nc].seq = in->seq;
+                map[nc++] = i;
+            }
+        }
+        c = policy_scale_in(cand, nc, p->nzones, p->scale_in);
+        i = c >= 0 ? map[c] : -1;
+        free(cand);
+        free(map);
+        if (i < 0) {
+            break;
+        }
+        in = &ps->inst[i];
+        if (in->state == INST_RUNNING) {
+            if (member_record(p, in, 1, rec, sizeof(rec)) != 0
+                || registry_set(s->reg, p->name, in->id, rec) != 0)
+            {
+                break;
+            }
+            in->state = INST_DRAINING;
+            in->drain_since = now_ms();
+            slog(p->name, in->id, "draining");
+        } else {
+            if (virt_delete(ps->conns[in->zone], p->name, in->id) != 0) {
+                break;
+            }
+            in->state = INST_DELETING;
+            slog(p->name, in->id, "deleted before registration");
+        }
+        ps->actions_down++;
+        active--;
+        count[in->zone]--;
+    }
+
+    /* drop what is gone */
+    for (i = 0, j = 0; i < ps->ninst; i++) {
+        if (ps->inst[i].state != INST_DELETING) {
+            ps->inst[j++] = ps->inst[i];
+        }
+    }
+    ps->ninst = j;
+}

@@ -1,0 +1,303 @@
+/*
+ * registry.c: the Redis registry.  Member writes follow the write protocol
+ * of DESIGN.md: one MULTI/EXEC with HSET or HDEL, INCR epoch and PUBLISH.
+ * Commands have a short timeout; any failure drops the connection, which
+ * is retried on the next call (the caller keeps its state).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <hiredis/hiredis.h>
+
+#include "scaler.h"
+#include "scaleset_record.h"
+
+struct registry {
+    char           *host;
+    int             port;
+    char           *prefix;
+    redisContext   *c;
+    int             down_logged;
+};
+
+static redisContext *reg_get(registry_t *r);
+static void reg_drop(registry_t *r);
+static int key(registry_t *r, char *buf, const char *pool,
+    scaleset_key_kind_t kind);
+static int write_member(registry_t *r, const char *pool, const char *id,
+    const char *rec);
+
+registry_t *
+registry_open(const char *host, int port, const char *prefix)
+{
+    registry_t  *r = calloc(1, sizeof(*r));
+
+    r->host = strdup(host);
+    r->port = port;
+    r->prefix = strdup(prefix);
+    return r;
+}
+
+void
+registry_close(registry_t *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    reg_drop(r);
+    free(r->host);
+    free(r->prefix);
+    free(r);
+}
+
+static redisContext *
+reg_get(registry_t *r)
+{
+    struct timeval  tv = { 1, 0 };
+
+    if (r->c) {
+        return r->c;
+    }
+    r->c = redisConnectWithTimeout(r->host, r->port, tv);
+    if (r->c == NULL || r->c->err) {
+        if (!r->down_logged) {
+            slog(NULL, NULL, "redis %s:%d unreachable: %s", r->host, r->port,
+                 r->c ? r->c->errstr : "out of memory");
+            r->down_logged = 1;
+        }
+        reg_drop(r);
+        return NULL;
+    }
+    redisSetTimeout(r->c, tv);
+    if (r->down_logged) {
+        slog(NULL, NULL, "redis %s:%d connected", r->host, r->port);
+        r->down_logged = 0;
+    }
+    return r->c;
+}
+
+static void
+reg_drop(registry_t *r)
+{
+    if (r->c) {
+        redisFree(r->c);
+        r->c = NULL;
+    }
+}
+
+static int
+key(registry_t *r, char *buf, const char *pool, scaleset_key_kind_t kind)
+{
+    return scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL);
+}
+
+static int
+write_member(registry_t *r, const char *pool, const char *id,
+    const char *rec)
+{
+    redisContext  *c = reg_get(r);
+    redisReply    *rep;
+    char           km[SCALESET_KEY_MAX], ke[SCALESET_KEY_MAX],
+                   kv[SCALESET_KEY_MAX];
+    int            i, rc = 0;
+
+    if (c == NULL) {
+        return -1;
+    }
+    if (key(r, km, pool, SCALESET_KEY_MEMBERS) < 0
+        || key(r, ke, pool, SCALESET_KEY_EPOCH) < 0
+        || key(r, kv, pool, SCALESET_KEY_EVENTS) < 0)
+    {
+        return -1;
+    }
+    /* the script runs inside the transaction, after INCR: it publishes
+       the new epoch */
+    redisAppendCommand(c, "MULTI");
+    if (rec) {
+        redisAppendCommand(c, "HSET %s %s %s", km, id, rec);
+    } else {
+        redisAppendCommand(c, "HDEL %s %s", km, id);
+    }
+    redisAppendCommand(c, "INCR %s", ke);
+    redisAppendCommand(c, "EVAL %s 1 %s %s",
+        "return redis.call('PUBLISH', ARGV[1], redis.call('GET', KEYS[1]))",
+        ke, kv);
+    redisAppendCommand(c, "EXEC");
+    for (i = 0; i < 5; i++) {
+        if (redisGetReply(c, (void **) &rep) != REDIS_OK) {
+            reg_drop(r);
+            return -1;
+        }
+        if (rep->type == REDIS_REPLY_ERROR) {
+            slog(pool, id, "redis: %s", rep->str);
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
+    return rc;
+}
+
+int
+registry_set(registry_t *r, const char *pool, const char *id,
+    const char *rec)
+{
+    return write_member(r, pool, id, rec);
+}
+
+int
+registry_del(registry_t *r, const char *pool, const char *id)
+{
+    return write_member(r, pool, id, NULL);
+}
+
+int
+registry_members(registry_t *r, const char *pool, char ***ids, char ***recs)
+{
+    redisContext  *c = reg_get(r);
+    redisReply    *rep;
+    char           km[SCALESET_KEY_MAX];
+    size_t         i;
+    int            n;
+
+    *ids = NULL;
+    *recs = NULL;
+    if (c == NULL || key(r, km, pool, SCALESET_KEY_MEMBERS) < 0) {
+        return -1;
+    }
+    rep = redisCommand(c, "HGETALL %s", km);
+    if (rep == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rep);
+        return -1;
+    }
+    n = (int) rep->elements / 2;
+    *ids = calloc(n + 1, sizeof(char *));
+    *recs = calloc(n + 1, sizeof(char *));
+    for (i = 0; i + 1 < rep->elements; i += 2) {
+        (*ids)[i / 2] = strdup(rep->element[i]->str);
+        (*recs)[i / 2] = strdup(rep->element[i + 1]->str);
+    }
+    freeReplyObject(rep);
+    return n;
+}
+
+void
+registry_free_list(char **l, int n)
+{
+    int  i;
+
+    if (l == NULL) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        free(l[i]);
+    }
+    free(l);
+}
+
+int
+registry_capacity_get(registry_t *r, const char *pool, int *cap)
+{
+    redisContext  *c = reg_get(r);
+    redisReply    *rep;
+    char           k[SCALESET_KEY_MAX];
+    int            rc = 0;
+
+    if (c == NULL || key(r, k, pool, SCALESET_KEY_CAPACITY) < 0) {
+        return -1;
+    }
+    rep = redisCommand(c, "GET %s", k);
+    if (rep == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    if (rep->type == REDIS_REPLY_STRING) {
+        *cap = atoi(rep->str);
+        rc = 1;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int
+registry_capacity_set(registry_t *r, const char *pool, int cap)
+{
+    redisContext  *c = reg_get(r);
+    redisReply    *rep;
+    char           k[SCALESET_KEY_MAX];
+
+    if (c == NULL || key(r, k, pool, SCALESET_KEY_CAPACITY) < 0) {
+        return -1;
+    }
+    rep = redisCommand(c, "SET %s %d", k, cap);
+    if (rep == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+long
+registry_next_seq(registry_t *r, const char *pool)
+{
+    redisContext  *c = reg_get(r);
+    redisReply    *rep;
+    char           k[SCALESET_KEY_MAX];
+    long           v;
+
+    if (c == NULL) {
+        return -1;
+    }
+    snprintf(k, sizeof(k), "%s{%s}:seq", r->prefix, pool);
+    rep = redisCommand(c, "INCR %s", k);
+    if (rep == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    v = rep->type == REDIS_REPLY_INTEGER ? (long) rep->integer : -1;
+    freeReplyObject(rep);
+    return v;
+}
+
+long
+registry_conns(registry_t *r, const char *pool, const char *id)
+{
+    redisContext       *c = reg_get(r);
+    redisReply         *keys, *rep;
+    scaleset_health_t   h;
+    scaleset_error_t    err;
+    char                pat[SCALESET_KEY_MAX];
+    long                sum = -1;
+    size_t              i;
+
+    if (c == NULL) {
+        return -1;
+    }
+    snprintf(pat, sizeof(pat), "%s{%s}:health:*", r->prefix, pool);
+    keys = redisCommand(c, "KEYS %s", pat);
+    if (keys == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    for (i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+        rep = redisCommand(c, "HGET %s %s", keys->element[i]->str, id);
+        if (rep == NULL) {
+            reg_drop(r);
+            break;
+        }
+        if (rep->type == REDIS_REPLY_STRING
+            && scaleset_health_parse(rep->str, rep->len, &h, &err) == 0)
+        {
+            sum = (sum < 0 ? 0 : sum) + (long) h.conns;
+        }
+        freeReplyObject(rep);
+    }
+    freeReplyObject(keys);
+    return sum;
+}

@@ -1,0 +1,177 @@
+/*
+ * scaleset-scaler: private header.  One block of prototypes per file.
+ */
+
+#ifndef SCALER_H
+#define SCALER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
+#define SCALER_NS_PREFIX "scaleset"
+#define SCALER_MAX_ZONES 16
+
+typedef enum {
+    SCALE_IN_DEFAULT = 0,
+    SCALE_IN_OLDEST,
+    SCALE_IN_NEWEST
+} scale_in_policy_t;
+
+typedef struct {
+    char      *name;
+    char      *uri;
+} zone_config_t;
+
+typedef struct {
+    char              *name;
+    zone_config_t      zones[SCALER_MAX_ZONES];
+    int                nzones;
+    char              *template_path;
+    char              *template_text;     /* read at load time */
+    char              *version;
+    uint32_t           net;               /* static: first address, host order */
+    int                prefix_len;
+    int                port;
+    int                port_lo, port_hi;  /* ports: range variant */
+    int                readiness_tcp;     /* 1: register after a TCP connect */
+    int                cap_min, cap_max, cap_default;
+    scale_in_policy_t  scale_in;
+    uint64_t           drain_timeout_ms;
+} pool_config_t;
+
+typedef struct {
+    char           *file;
+    char           *redis_host;
+    int             redis_port;
+    char           *prefix;
+    char           *api_host;
+    int             api_port;
+    char           *token;               /* from token_file, or NULL */
+    uint64_t        interval_ms;
+    pool_config_t  *pools;
+    int             npools;
+} scaler_config_t;
+
+/* config.c */
+/* loads and validates FILE; NULL with "file:line: reason" in err */
+scaler_config_t *config_load(const char *file, char *err, size_t errlen);
+void config_free(scaler_config_t *cf);
+pool_config_t *config_pool(scaler_config_t *cf, const char *name);
+
+/* policy.c */
+typedef struct {
+    const char  *id;
+    int          zone;        /* index into the pool's zones */
+    long         seq;         /* creation order (the id's number) */
+} policy_instance_t;
+
+/* zone for a new instance: fewest instances among usable ones; -1: none */
+int policy_place(const int *count, const int *usable, int nzones);
+/* index into inst[] of the instance to remove next; -1 when n == 0 */
+int policy_scale_in(const policy_instance_t *inst, int n, int nzones,
+    scale_in_policy_t policy);
+int policy_parse_name(const char *s, scale_in_policy_t *p);
+
+/* template.c */
+/* XML-escapes s into a malloc'd string */
+char *template_escape(const char *s);
+/* replaces {{key}} by XML-escaped values; unknown keys stay; malloc'd */
+char *template_render(const char *tpl, const char *const *keys,
+    const char *const *vals, int n);
+
+/* addr.c */
+/* the n-th static address (0-based) of the pool as "A.B.C.D:PORT";
+   -1 when the range is exhausted */
+int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
+
+/* virt.c */
+typedef struct {
+    char   id[64];
+    char   zone[64];
+    char   version[64];
+    char   address[80];
+    int    active;
+} virt_instance_t;
+
+typedef struct virt_conn virt_conn_t;
+virt_conn_t *virt_open(const char *uri);
+void virt_close(virt_conn_t *vc);
+int virt_ok(virt_conn_t *vc);
+/* owned instances of pool in zone; returns count or -1; *out malloc'd */
+int virt_list(virt_conn_t *vc, const char *pool, const char *zone,
+    virt_instance_t **out);
+int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
+    const char *id, const char *address, char *err, size_t errlen);
+int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
+
+/* registry.c */
+typedef struct registry registry_t;
+registry_t *registry_open(const char *host, int port, const char *prefix);
+void registry_close(registry_t *r);
+/* member ids/records of pool; -1 when Redis is unreachable */
+int registry_members(registry_t *r, const char *pool, char ***ids,
+    char ***recs);
+int registry_set(registry_t *r, const char *pool, const char *id,
+    const char *rec);
+int registry_del(registry_t *r, const char *pool, const char *id);
+int registry_capacity_get(registry_t *r, const char *pool, int *cap);
+int registry_capacity_set(registry_t *r, const char *pool, int cap);
+/* highest instance number used so far (INCR counter) */
+long registry_next_seq(registry_t *r, const char *pool);
+/* sum of conns over every gateway health report for id; -1: none */
+long registry_conns(registry_t *r, const char *pool, const char *id);
+void registry_free_list(char **l, int n);
+
+/* reconcile.c */
+typedef enum {
+    INST_CREATING = 0, INST_BOOTING, INST_RUNNING, INST_DRAINING,
+    INST_DELETING
+} inst_state_t;
+
+typedef struct {
+    char          id[64];
+    int           zone;
+    long          seq;
+    inst_state_t  state;
+    char          address[80];
+    uint64_t      drain_since;
+    int           present;
+} instance_t;
+
+typedef struct {
+    pool_config_t  *cf;
+    virt_conn_t    *conns[SCALER_MAX_ZONES];
+    int             capacity;
+    instance_t     *inst;
+    int             ninst, cinst;
+    int             redis_ok;
+    unsigned long   actions_up, actions_down, errors;
+} pool_state_t;
+
+typedef struct {
+    scaler_config_t  *cf;
+    registry_t       *reg;
+    pool_state_t     *pools;
+    int               npools;
+} scaler_t;
+
+int reconcile_init(scaler_t *s, scaler_config_t *cf);
+void reconcile_pass(scaler_t *s);
+void reconcile_free(scaler_t *s);
+pool_state_t *reconcile_pool(scaler_t *s, const char *name);
+const char *inst_state_name(inst_state_t st);
+int pool_actual(const pool_state_t *ps);
+
+/* api.c */
+struct event_base;
+int api_start(struct event_base *base, scaler_t *s);
+void api_stop(void);
+
+/* log.c */
+void slog(const char *pool, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+uint64_t now_ms(void);
+
+#endif /* SCALER_H */

@@ -1,0 +1,87 @@
+/*
+ * template.c: domain template rendering with XML escaping.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "scaler.h"
+
+char *
+template_escape(const char *s)
+{
+    size_t  n = 0;
+    char   *out, *o;
+    const char *p;
+
+    for (p = s; *p; p++) {
+        n += (*p == '&') ? 5 : (*p == '<' || *p == '>') ? 4
+             : (*p == '"' || *p == '\'') ? 6 : 1;
+    }
+    if ((out = malloc(n + 1)) == NULL) {
+        return NULL;
+    }
+    for (o = out, p = s; *p; p++) {
+        switch (*p) {
+        case '&':  memcpy(o, "&amp;", 5); o += 5; break;
+        case '<':  memcpy(o, "&lt;", 4); o += 4; break;
+        case '>':  memcpy(o, "&gt;", 4); o += 4; break;
+        case '"':  memcpy(o, "&quot;", 6); o += 6; break;
+        case '\'': memcpy(o, "&apos;", 6); o += 6; break;
+        default:   *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *
+template_render(const char *tpl, const char *const *keys,
+    const char *const *vals, int n)
+{
+    size_t       cap = strlen(tpl) + 256, len = 0, kl, vl;
+    char        *out = malloc(cap), *esc, *tmp;
+    const char  *p = tpl, *end;
+    int          i;
+
+    if (out == NULL) {
+        return NULL;
+    }
+    while (*p) {
+        esc = NULL;
+        vl = 1;
+        if (p[0] == '{' && p[1] == '{' && (end = strstr(p + 2, "}}")) != NULL)
+        {
+            kl = end - (p + 2);
+            for (i = 0; i < n; i++) {
+                if (strlen(keys[i]) == kl && memcmp(keys[i], p + 2, kl) == 0)
+                {
+                    esc = template_escape(vals[i] ? vals[i] : "");
+                    break;
+                }
+            }
+            if (esc) {
+                vl = strlen(esc);
+            }
+        }
+        if (len + vl + 1 > cap) {
+            cap = (len + vl + 1) * 2;
+            if ((tmp = realloc(out, cap)) == NULL) {
+                free(out);
+                free(esc);
+                return NULL;
+            }
+            out = tmp;
+        }
+        if (esc) {
+            memcpy(out + len, esc, vl);
+            len += vl;
+            p = strstr(p + 2, "}}") + 2;
+            free(esc);
+        } else {
+            out[len++] = *p++;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}
