@@ -1,0 +1,196 @@
+/* config.c: a good config loads; each bad one is reported with its line */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "scaler.h"
+
+static char  dir[] = "/tmp/scaler-config-XXXXXX";
+static char  tpl[256], yml[256];
+
+#define POOL_HEAD                                                           \
+    "pools:\n"                                                              \
+    "  - name: web\n"                                                       \
+    "    zones:\n"                                                          \
+    "      - { name: z1, uri: \"test:///default\" }\n"
+
+static scaler_config_t *
+load(const char *text, char *err, size_t errlen)
+{
+    FILE  *f = fopen(yml, "w");
+    char  *t = NULL;
+    const char *p;
+    size_t n = 0;
+
+    /* %T stands for the template path */
+    t = malloc(strlen(text) + strlen(tpl) * 4 + 1);
+    for (p = text; *p; p++) {
+        if (p[0] == '%' && p[1] == 'T') {
+            n += sprintf(t + n, "%s", tpl);
+            p++;
+        } else {
+            t[n++] = *p;
+        }
+    }
+    t[n] = '\0';
+    fputs(t, f);
+    fclose(f);
+    free(t);
+    return config_load(yml, err, errlen);
+}
+
+static int
+setup(void **state)
+{
+    FILE  *f;
+
+    (void) state;
+    if (mkdtemp(dir) == NULL) {
+        return -1;
+    }
+    snprintf(tpl, sizeof(tpl), "%s/t.xml", dir);
+    snprintf(yml, sizeof(yml), "%s/s.yaml", dir);
+    f = fopen(tpl, "w");
+    fputs("<domain type='test'><name>{{name}}</name></domain>\n", f);
+    fclose(f);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    unlink(tpl);
+    unlink(yml);
+    rmdir(dir);
+    return 0;
+}
+
+static void
+test_good(void **state)
+{
+    scaler_config_t  *cf;
+    pool_config_t    *p;
+    char              err[512];
+
+    (void) state;
+    cf = load("redis: { address: 127.0.0.1:6390, prefix: \"x:\" }\n"
+              "api: { listen: 127.0.0.1:9999 }\n"
+              "interval: 1s\n"
+              POOL_HEAD
+              "      - { name: z2, uri: \"test:///default\" }\n"
+              "    template: { domain: %T, version: 7 }\n"
+              "    address: { mode: static, cidr: 127.0.1.0/24, port: 8080 }\n"
+              "    capacity: { min: 1, max: 9, default: 3 }\n"
+              "    scale_in_policy: oldest\n"
+              "    drain_timeout: 1m30s\n", err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(cf->redis_port, 6390);
+    assert_string_equal(cf->prefix, "x:");
+    assert_int_equal(cf->api_port, 9999);
+    assert_int_equal(cf->interval_ms, 1000);
+    p = config_pool(cf, "web");
+    assert_non_null(p);
+    assert_int_equal(p->nzones, 2);
+    assert_string_equal(p->version, "7");
+    assert_int_equal(p->cap_default, 3);
+    assert_int_equal(p->scale_in, SCALE_IN_OLDEST);
+    assert_int_equal(p->drain_timeout_ms, 90000);
+    assert_int_equal(p->port, 8080);
+    assert_null(config_pool(cf, "nope"));
+    config_free(cf);
+}
+
+static void
+test_errors(void **state)
+{
+    static const struct {
+        const char  *text;
+        int          line;
+        const char  *reason;
+    } cases[] = {
+        { "bogus: 1\n", 1, "unknown key \"bogus\"" },
+        { "interval: 5s\ninterval2: 1\n", 2, "unknown key \"interval2\"" },
+        { "interval: fast\n", 1, "bad duration \"fast\"" },
+        { "redis: { address: localhost }\n", 1, "expected ADDRESS:PORT" },
+        { "redis:\n  address: 127.0.0.1:6379\n  port: 1\n", 3,
+          "unknown key \"port\" in redis" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/33, port: 8080 }\n", 6,
+          "bad CIDR" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+          "    capacity: { min: 5, max: 2 }\n", 7, "min 5 > max 2" },
+        { POOL_HEAD
+          "    template: { domain: /nonexistent/x.xml }\n", 5,
+          "cannot read template" },
+        { POOL_HEAD
+          "      - { name: z1, uri: \"test:///default\" }\n", 5,
+          "duplicate zone \"z1\"" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+          "  - { name: web, zones: [ { name: z1, uri: \"test:///\" } ],"
+          " template: { domain: %T },"
+          " address: { cidr: 127.0.1.0/24, port: 8080 } }\n", 7,
+          "duplicate pool \"web\"" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+          "    scale_in_policy: random\n", 7, "scale_in_policy \"random\"" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+          "    drain_timeout: 10x\n", 7, "bad duration \"10x\"" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+          "    capacity: { min: two }\n", 7, "not an integer" },
+        { "pools:\n  - name: web\n    zones: z1\n", 3,
+          "zones: expected a list" },
+        { "pools: [\n", 2, "" },
+        { "api: { listen: 10.0.0.1:9180 }\n", 1, "token_file is required" },
+    };
+    scaler_config_t  *cf;
+    char              err[512], want[600];
+    size_t            i;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cf = load(cases[i].text, err, sizeof(err));
+        if (cf != NULL) {
+            fail_msg("case %zu loaded", i);
+        }
+        snprintf(want, sizeof(want), "%s:%d: ", yml, cases[i].line);
+        if (strncmp(err, want, strlen(want)) != 0
+            || strstr(err, cases[i].reason) == NULL)
+        {
+            fail_msg("case %zu: got \"%s\", want \"%s%s\"", i, err, want,
+                     cases[i].reason);
+        }
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_errors),
+    };
+
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    return cmocka_run_group_tests_name("scaler_config", tests, setup,
+                                       teardown);
+}
