@@ -1,0 +1,82 @@
+package Scaleset::Scaler;
+
+# Helpers for the scaler tests: a domain template, a config from a few
+# keys, the scaler started on it, JSON API calls.
+#
+#   my $s = Scaleset::Scaler->new($t, pools => [ { name => 'web', ... } ]);
+#   $s->start; $s->api('PUT', '/v1/pools/web/capacity', {capacity => 3});
+#   $s->members('web')  # hash id => record
+
+use strict;
+use warnings;
+use JSON::PP;
+
+my $TEMPLATE = <<'EOF2';
+<domain type='test'>
+  <name>{{name}}</name>
+  <uuid>{{uuid}}</uuid>
+  <description>{{pool}} {{zone}} {{version}} {{address}}</description>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>
+EOF2
+
+sub new {
+    my ($class, $t, %opt) = @_;
+    my $self = bless { t => $t, opt => \%opt, json => JSON::PP->new }, $class;
+    $t->write_file('dom.xml', $TEMPLATE);
+    return $self;
+}
+
+# pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
+#              extra => "yaml lines" } ], api_extra => 'token_file: ...'
+sub write_config {
+    my ($self) = @_;
+    my $t = $self->{t};
+    my $o = $self->{opt};
+    my $dir = $t->dir;
+    my $y = "redis: { address: 127.0.0.1:" . $t->port('redis') . " }\n"
+          . "api: { listen: 127.0.0.1:" . $t->port('api')
+          . ($o->{api_extra} ? ", $o->{api_extra}" : '') . " }\n"
+          . "interval: " . ($o->{interval} // '200ms') . "\npools:\n";
+    for my $p (@{ $o->{pools} }) {
+        my ($min, $max, $def) = @{ $p->{capacity} // [0, 20, 0] };
+        $y .= "  - name: $p->{name}\n    zones:\n";
+        $y .= qq(      - { name: $_->[0], uri: "$_->[1]" }\n)
+            for @{ $p->{zones} // [['z1', 'test:///default']] };
+        $y .= "    template: { domain: $dir/dom.xml, version: 1 }\n"
+            . "    address: { mode: static, cidr: "
+            . ($p->{cidr} // '127.0.1.0/24') . ", port: 8080 }\n"
+            . "    readiness: " . ($p->{readiness} // 'none') . "\n"
+            . "    capacity: { min: $min, max: $max, default: $def }\n"
+            . "    drain_timeout: " . ($p->{drain_timeout} // '5s') . "\n"
+            . ($p->{extra} // '');
+    }
+    $t->write_file('scaler.yaml', $y);
+    return "$dir/scaler.yaml";
+}
+
+sub start {
+    my ($self) = @_;
+    my $conf = $self->write_config;
+    return $self->{t}->spawn(name => 'scaler', wait_port => 'api',
+        cmd => [$self->{t}->build . '/scaleset-scaler', '-c', $conf]);
+}
+
+# (code, decoded body or raw text)
+sub api {
+    my ($self, $method, $path, $body, %opt) = @_;
+    my ($code, $text) = $self->{t}->http($method, 'api', $path,
+        (defined $body ? (body => ref $body ? encode_json($body) : $body)
+                       : ()),
+        %opt);
+    my $data = eval { $self->{json}->decode($text) } // $text;
+    return ($code, $data);
+}
+
+sub members {
+    my ($self, $pool) = @_;
+    return { $self->{t}->redis->hgetall("scaleset:{$pool}:members") };
+}
+
+1;
