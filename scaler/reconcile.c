@@ -391,7 +391,12 @@ pool_pass(scaler_t *s, pool_state_t *ps)
             ps->errors++;
             break;
         }
-        if ((seq = registry_next_seq(s->reg, p->name)) < 0) {
+        for (seq = 0, i = 0; i < ps->ninst; i++) {
+            if (ps->inst[i].seq > seq) {
+                seq = ps->inst[i].seq;
+            }
+        }
+        if ((seq = registry_next_seq(s->reg, p->name, seq)) < 0) {
             break;
         }
         snprintf(id, sizeof(id), "%s-%06ld", p->name, seq);

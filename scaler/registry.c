@@ -244,7 +244,7 @@ registry_capacity_set(registry_t *r, const char *pool, int cap)
 }
 
 long
-registry_next_seq(registry_t *r, const char *pool)
+registry_next_seq(registry_t *r, const char *pool, long above)
 {
     redisContext  *c = reg_get(r);
     redisReply    *rep;
@@ -255,7 +255,10 @@ registry_next_seq(registry_t *r, const char *pool)
         return -1;
     }
     snprintf(k, sizeof(k), "%s{%s}:seq", r->prefix, pool);
-    rep = redisCommand(c, "INCR %s", k);
+    rep = redisCommand(c, "EVAL %s 1 %s %ld",
+        "local v = redis.call('INCR', KEYS[1]) "
+        "if v <= tonumber(ARGV[1]) then v = tonumber(ARGV[1]) + 1 "
+        "redis.call('SET', KEYS[1], v) end return v", k, above);
     if (rep == NULL) {
         reg_drop(r);
         return -1;

@@ -118,8 +118,9 @@ int registry_set(registry_t *r, const char *pool, const char *id,
 int registry_del(registry_t *r, const char *pool, const char *id);
 int registry_capacity_get(registry_t *r, const char *pool, int *cap);
 int registry_capacity_set(registry_t *r, const char *pool, int cap);
-/* highest instance number used so far (INCR counter) */
-long registry_next_seq(registry_t *r, const char *pool);
+/* the next instance number: above every number used so far and above
+   `above` (adopted instances) */
+long registry_next_seq(registry_t *r, const char *pool, long above);
 /* sum of conns over every gateway health report for id; -1: none */
 long registry_conns(registry_t *r, const char *pool, const char *id);
 void registry_free_list(char **l, int n);
