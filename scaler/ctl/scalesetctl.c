@@ -1,0 +1,326 @@
+/*
+ * scalesetctl: the command line client of the scaler's HTTP API.
+ *   scalesetctl [--api URL] [--token-file F] [--json] pools
+ *   scalesetctl ... show POOL
+ *   scalesetctl ... scale POOL N [--wait]
+ *   scalesetctl ... delete POOL ID
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+typedef struct {
+    char    *data;
+    size_t   len;
+} buf_t;
+
+static const char  *api = "http://127.0.0.1:9180";
+static char        *token;
+static int          as_json;
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud);
+static long request(const char *method, const char *path, const char *body,
+    json_t **out);
+static void usage(void);
+static int cmd_pools(void);
+static int cmd_show(const char *pool);
+static int cmd_scale(const char *pool, const char *n, int wait);
+static int cmd_delete(const char *pool, const char *id);
+static int fail(long code, json_t *j);
+
+static size_t
+on_data(char *p, size_t sz, size_t n, void *ud)
+{
+    buf_t  *b = ud;
+    char   *d = realloc(b->data, b->len + sz * n + 1);
+
+    if (d == NULL) {
+        return 0;
+    }
+    b->data = d;
+    memcpy(b->data + b->len, p, sz * n);
+    b->len += sz * n;
+    b->data[b->len] = '\0';
+    return sz * n;
+}
+
+static long
+request(const char *method, const char *path, const char *body, json_t **out)
+{
+    CURL               *c = curl_easy_init();
+    struct curl_slist  *h = NULL;
+    buf_t               b = { NULL, 0 };
+    char                url[1024], auth[1024];
+    long                code = 0;
+    CURLcode            rc;
+
+    snprintf(url, sizeof(url), "%s%s", api, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+    }
+    if (body) {
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "scalesetctl: %s: %s\n", url, curl_easy_strerror(rc));
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        *out = b.data ? json_loads(b.data, 0, NULL) : NULL;
+    }
+    free(b.data);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return code;
+}
+
+static int
+fail(long code, json_t *j)
+{
+    json_t  *e = j ? json_object_get(j, "error") : NULL;
+
+    if (code) {
+        fprintf(stderr, "scalesetctl: %ld: %s\n", code,
+                json_is_string(e) ? json_string_value(e) : "error");
+    }
+    json_decref(j);
+    return 1;
+}
+
+static void
+print_json(json_t *j)
+{
+    char  *s = json_dumps(j, JSON_INDENT(2));
+
+    printf("%s\n", s);
+    free(s);
+}
+
+static int
+cmd_pools(void)
+{
+    json_t  *j = NULL, *p;
+    size_t   i;
+    long     code = request("GET", "/v1/pools", NULL, &j);
+
+    if (code != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        printf("%-20s %8s %8s %8s %8s\n", "POOL", "CAPACITY", "RUNNING",
+               "MIN", "MAX");
+        json_array_foreach(json_object_get(j, "pools"), i, p) {
+            printf("%-20s %8lld %8lld %8lld %8lld\n",
+                json_string_value(json_object_get(p, "name")),
+                json_integer_value(json_object_get(p, "capacity")),
+                json_integer_value(json_object_get(p, "running")),
+                json_integer_value(json_object_get(p, "min")),
+                json_integer_value(json_object_get(p, "max")));
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int
+cmd_show(const char *pool)
+{
+    json_t  *j = NULL, *in;
+    char     path[512];
+    size_t   i;
+    long     code;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s", pool);
+    if ((code = request("GET", path, NULL, &j)) != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        printf("pool %s: capacity %lld, running %lld (min %lld, max %lld)\n",
+               pool, json_integer_value(json_object_get(j, "capacity")),
+               json_integer_value(json_object_get(j, "running")),
+               json_integer_value(json_object_get(j, "min")),
+               json_integer_value(json_object_get(j, "max")));
+        printf("%-20s %-10s %-10s %s\n", "ID", "ZONE", "STATE", "ADDRESS");
+        json_array_foreach(json_object_get(j, "instances_list"), i, in) {
+            printf("%-20s %-10s %-10s %s\n",
+                   json_string_value(json_object_get(in, "id")),
+                   json_string_value(json_object_get(in, "zone")),
+                   json_string_value(json_object_get(in, "state")),
+                   json_string_value(json_object_get(in, "address")));
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int
+cmd_scale(const char *pool, const char *n, int wait)
+{
+    json_t  *j = NULL;
+    char     path[512], body[64], *end;
+    long     code, want = strtol(n, &end, 10), run, inst, last = -1;
+    int      tty = isatty(STDOUT_FILENO), k, w;
+    time_t   start = time(NULL);
+
+    if (*n == '\0' || *end != '\0') {
+        fprintf(stderr, "scalesetctl: capacity \"%s\" is not a number\n", n);
+        return 2;
+    }
+    snprintf(path, sizeof(path), "/v1/pools/%s/capacity", pool);
+    snprintf(body, sizeof(body), "{\"capacity\":%ld}", want);
+    if ((code = request("PUT", path, body, &j)) != 200) {
+        return fail(code, j);
+    }
+    json_decref(j);
+    if (!wait) {
+        printf(as_json ? "{\"pool\":\"%s\",\"capacity\":%ld}\n"
+               : "pool %s: capacity %ld\n", pool, want);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/v1/pools/%s", pool);
+    for (;;) {
+        j = NULL;
+        if ((code = request("GET", path, NULL, &j)) != 200) {
+            return fail(code, j);
+        }
+        run = json_integer_value(json_object_get(j, "running"));
+        inst = json_integer_value(json_object_get(j, "instances"));
+        json_decref(j);
+        if (tty && !as_json) {
+            w = want ? (int) (40 * (run < want ? run : want) / want) : 40;
+            printf("\r%s [", pool);
+            for (k = 0; k < 40; k++) {
+                putchar(k < w ? '#' : '.');
+            }
+            printf("] %ld/%ld running, %ld instances ", run, want, inst);
+            fflush(stdout);
+        } else if (run != last) {
+            printf(as_json ? "{\"pool\":\"%s\",\"running\":%ld,"
+                   "\"capacity\":%ld}\n" : "%s: %ld/%ld running\n",
+                   pool, run, want);
+            fflush(stdout);
+        }
+        last = run;
+        if (run == want && inst == want) {
+            break;
+        }
+        if (time(NULL) - start > 600) {
+            fprintf(stderr, "\nscalesetctl: gave up waiting\n");
+            return 1;
+        }
+        usleep(200000);
+    }
+    if (tty && !as_json) {
+        printf("\n");
+    }
+    return 0;
+}
+
+static int
+cmd_delete(const char *pool, const char *id)
+{
+    json_t  *j = NULL;
+    char     path[512];
+    long     code;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s", pool, id);
+    if ((code = request("DELETE", path, NULL, &j)) != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        printf("%s: deleted %s\n", pool, id);
+    }
+    json_decref(j);
+    return 0;
+}
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+        "usage: scalesetctl [--api URL] [--token-file FILE] [--json] CMD\n"
+        "  pools                  list pools\n"
+        "  show POOL              a pool and its instances\n"
+        "  scale POOL N [--wait]  set the capacity (and wait for it)\n"
+        "  delete POOL ID         delete (and replace) one instance\n"
+        "API from --api or SCALESET_API (default http://127.0.0.1:9180);\n"
+        "token from --token-file or SCALESET_TOKEN.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    char        *args[8], *tf = NULL, *e;
+    int          nargs = 0, wait = 0, i, rc;
+    FILE        *f;
+    static char  tbuf[512];
+
+    if (getenv("SCALESET_API")) {
+        api = getenv("SCALESET_API");
+    }
+    if (getenv("SCALESET_TOKEN")) {
+        token = getenv("SCALESET_TOKEN");
+    }
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--api") == 0 && i + 1 < argc) {
+            api = argv[++i];
+        } else if (strcmp(argv[i], "--token-file") == 0 && i + 1 < argc) {
+            tf = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(argv[i], "--wait") == 0) {
+            wait = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            usage();
+            return 2;
+        } else if (nargs < 8) {
+            args[nargs++] = argv[i];
+        }
+    }
+    if (tf) {
+        if ((f = fopen(tf, "r")) == NULL || fgets(tbuf, sizeof(tbuf), f)
+                                            == NULL)
+        {
+            fprintf(stderr, "scalesetctl: cannot read %s\n", tf);
+            return 2;
+        }
+        fclose(f);
+        e = tbuf + strcspn(tbuf, "\r\n");
+        *e = '\0';
+        token = tbuf;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (nargs == 1 && strcmp(args[0], "pools") == 0) {
+        rc = cmd_pools();
+    } else if (nargs == 2 && strcmp(args[0], "show") == 0) {
+        rc = cmd_show(args[1]);
+    } else if (nargs == 3 && strcmp(args[0], "scale") == 0) {
+        rc = cmd_scale(args[1], args[2], wait);
+    } else if (nargs == 3 && strcmp(args[0], "delete") == 0) {
+        rc = cmd_delete(args[1], args[2]);
+    } else {
+        usage();
+        rc = 2;
+    }
+    curl_global_cleanup();
+    return rc;
+}
