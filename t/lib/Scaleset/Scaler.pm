@@ -46,7 +46,8 @@ sub write_config {
             for @{ $p->{zones} // [['z1', 'test:///default']] };
         $y .= "    template: { domain: $dir/dom.xml, version: 1 }\n"
             . "    address: { mode: static, cidr: "
-            . ($p->{cidr} // '127.0.1.0/24') . ", port: 8080 }\n"
+            . ($p->{cidr} // "127.0.1.0/24") . ", port: "
+            . ($p->{port} // 8080) . " }\n"
             . "    readiness: " . ($p->{readiness} // 'none') . "\n"
             . "    capacity: { min: $min, max: $max, default: $def }\n"
             . "    drain_timeout: " . ($p->{drain_timeout} // '5s') . "\n"
