@@ -66,13 +66,17 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             slog(NULL, NULL, "reload rejected, keeping the running "
                  "configuration: %s", err);
         } else {
-            /* swap: a new state built from the new config adopts the
-               domains and members on its first pass */
+            /* swap: the new state opens its connections before the old
+               ones close (test:///default lives as long as one is open)
+               and adopts the domains and members on its first pass */
+            scaler_t  ns;
+
+            memset(&ns, 0, sizeof(ns));
+            reconcile_init(&ns, ncf);
             api_stop();
             reconcile_free(&sc);
             config_free(sc.cf);
-            memset(&sc, 0, sizeof(sc));
-            reconcile_init(&sc, ncf);
+            sc = ns;
             if (api_start(base, &sc) != 0) {
                 exit(1);
             }
