@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <pthread.h>
 
 #include "scaler.h"
 #include "scaleset_record.h"
@@ -28,6 +29,17 @@ static int member_record(const pool_config_t *p, const instance_t *in,
     int drain, char *buf, size_t size);
 static instance_t *inst_add(pool_state_t *ps);
 static long id_seq(const char *id);
+static void create_batch(pool_state_t *ps);
+static void *create_worker(void *arg);
+
+#define CREATE_WORKERS  4       /* concurrent creations per zone */
+
+typedef struct {
+    pool_state_t     *ps;
+    int               zone;
+    int               next;
+    pthread_mutex_t   lock;
+} create_job_t;
 
 const char *
 inst_state_name(inst_state_t st)
@@ -198,7 +210,7 @@ pool_pass(scaler_t *s, pool_state_t *ps)
     int               zone_up[SCALER_MAX_ZONES], count[SCALER_MAX_ZONES];
     virt_instance_t  *vi;
     char            **ids = NULL, **recs = NULL, rec[SCALESET_RECORD_MAX];
-    char              addr[80], id[64], err[256];
+    char              addr[80], id[64];
     int               z, i, j, k, n, nmem, active, found, cap;
     long              seq, conns;
 
@@ -400,25 +412,16 @@ pool_pass(scaler_t *s, pool_state_t *ps)
             break;
         }
         snprintf(id, sizeof(id), "%s-%06ld", p->name, seq);
-        if (virt_create(ps->conns[z], p, p->zones[z].name, id, addr, err,
-                        sizeof(err)) != 0)
-        {
-            slog(p->name, id, "create in zone %s failed: %s",
-                 p->zones[z].name, err);
-            ps->errors++;
-            break;
-        }
         in = inst_add(ps);
         snprintf(in->id, sizeof(in->id), "%s", id);
         snprintf(in->address, sizeof(in->address), "%s", addr);
         in->zone = z;
         in->seq = seq;
-        in->state = INST_BOOTING;
-        slog(p->name, id, "created in zone %s at %s", p->zones[z].name, addr);
-        ps->actions_up++;
+        in->state = INST_CREATING;
         active++;
         count[z]++;
     }
+    create_batch(ps);
 
     while (active > ps->capacity) {
         policy_instance_t  *cand = calloc(ps->ninst, sizeof(*cand));
@@ -472,4 +475,97 @@ pool_pass(scaler_t *s, pool_state_t *ps)
         }
     }
     ps->ninst = j;
+}
+
+
+/* creates every INST_CREATING instance, CREATE_WORKERS at a time per zone;
+   the threads touch only their own instance_t */
+static void *
+create_worker(void *arg)
+{
+    create_job_t   *job = arg;
+    pool_state_t   *ps = job->ps;
+    pool_config_t  *p = ps->cf;
+    instance_t     *in;
+    char            err[256];
+    int             i;
+
+    for (;;) {
+        pthread_mutex_lock(&job->lock);
+        while (job->next < ps->ninst
+               && (ps->inst[job->next].state != INST_CREATING
+                   || ps->inst[job->next].zone != job->zone))
+        {
+            job->next++;
+        }
+        i = job->next++;
+        pthread_mutex_unlock(&job->lock);
+        if (i >= ps->ninst) {
+            return NULL;
+        }
+        in = &ps->inst[i];
+        if (virt_create(ps->conns[in->zone], p, p->zones[in->zone].name,
+                        in->id, in->address, err, sizeof(err)) != 0)
+        {
+            slog(p->name, in->id, "create in zone %s failed: %s",
+                 p->zones[in->zone].name, err);
+            in->state = INST_DELETING;
+        } else {
+            slog(p->name, in->id, "created in zone %s at %s",
+                 p->zones[in->zone].name, in->address);
+            in->state = INST_BOOTING;
+        }
+    }
+}
+
+static void
+create_batch(pool_state_t *ps)
+{
+    create_job_t  jobs[SCALER_MAX_ZONES];
+    pthread_t     th[SCALER_MAX_ZONES][CREATE_WORKERS];
+    int           started[SCALER_MAX_ZONES] = { 0 };
+    int           z, w, i, n = 0;
+
+    char         *was;
+
+    for (i = 0; i < ps->ninst; i++) {
+        n += ps->inst[i].state == INST_CREATING;
+    }
+    if (n == 0 || (was = calloc(ps->ninst, 1)) == NULL) {
+        return;
+    }
+    for (i = 0; i < ps->ninst; i++) {
+        was[i] = ps->inst[i].state == INST_CREATING;
+    }
+    for (z = 0; z < ps->cf->nzones; z++) {
+        jobs[z].ps = ps;
+        jobs[z].zone = z;
+        jobs[z].next = 0;
+        pthread_mutex_init(&jobs[z].lock, NULL);
+        for (w = 0; w < CREATE_WORKERS; w++) {
+            if (pthread_create(&th[z][w], NULL, create_worker, &jobs[z])
+                != 0)
+            {
+                break;
+            }
+            started[z]++;
+        }
+        if (started[z] == 0) {
+            create_worker(&jobs[z]);    /* no thread: do it here */
+        }
+    }
+    for (z = 0; z < ps->cf->nzones; z++) {
+        for (w = 0; w < started[z]; w++) {
+            pthread_join(th[z][w], NULL);
+        }
+        pthread_mutex_destroy(&jobs[z].lock);
+    }
+    for (i = 0; i < ps->ninst; i++) {
+        if (was[i] && ps->inst[i].state == INST_DELETING) {
+            ps->errors++;
+        } else if (was[i]) {
+            ps->actions_up++;
+        }
+    }
+    free(was);
 }
