@@ -221,6 +221,12 @@ pool_pass(scaler_t *s, pool_state_t *ps)
     for (z = 0; z < p->nzones; z++) {
         n = virt_list(ps->conns[z], p->name, p->zones[z].name, &vi);
         zone_up[z] = n >= 0;
+        if (zone_up[z] == ps->zone_down[z]) {
+            slog(p->name, NULL, "zone %s (%s) %s", p->zones[z].name,
+                 p->zones[z].uri, zone_up[z] ? "is back"
+                 : "unreachable: its instances are kept, no creation there");
+            ps->zone_down[z] = !zone_up[z];
+        }
         if (n < 0) {
             for (i = 0; i < nold; i++) {
                 if (old[i].zone == z) {

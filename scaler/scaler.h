@@ -148,6 +148,7 @@ typedef struct {
     instance_t     *inst;
     int             ninst, cinst;
     int             redis_ok;
+    int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down, errors;
 } pool_state_t;
 
