@@ -1,0 +1,120 @@
+#!/usr/bin/perl
+# The scaler's Prometheus client (scaler/prom.c, through the promquery
+# driver) against a real Prometheus scraping a metrics endpoint whose
+# values the test controls: a value and its change, several series with
+# and without reduce, an empty vector, a PromQL error, an infinite value,
+# and Prometheus killed -> unreachable.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use Scaleset::Test;
+
+my $t = Scaleset::Test->new(need => [qw(prometheus)]);
+
+my $driver = $t->build . '/t/helpers/promquery';
+-x $driver or BAIL_OUT("$driver not built: run make units");
+
+# the metrics endpoint serves the file the test writes, read per request
+my $metrics = $t->dir . '/metrics.txt';
+sub set_metrics {
+    my ($text) = @_;
+    $t->write_file('metrics.tmp', $text);
+    rename $t->dir . '/metrics.tmp', $metrics or die "rename: $!";
+}
+
+set_metrics(<<'EOF');
+scaleset_test_load{instance_id="a"} 42
+scaleset_test_load{instance_id="b"} 8
+EOF
+
+my $mport = $t->port('metrics');
+my $server = $t->write_file('metrics.pl', <<'PERL');
+use strict;
+use IO::Socket::INET;
+my ($port, $file) = @ARGV;
+my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port", Listen => 16,
+                              ReuseAddr => 1) or die "listen: $!";
+while (my $c = $l->accept) {
+    my $req = '';
+    while (defined(my $line = <$c>)) {
+        $req .= $line;
+        last if $line eq "\r\n" || $line eq "\n";
+    }
+    open my $fh, '<', $file or next;
+    my $body = do { local $/; <$fh> };
+    print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+        . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n"
+        . $body;
+    close $c;
+}
+PERL
+
+$t->spawn(name => 'metrics', cmd => [$^X, $server, $mport, $metrics],
+          wait_port => 'metrics');
+my $prom = $t->start_prometheus(scrape => ["127.0.0.1:$mport"],
+                                interval => '1s');
+my $url = "http://127.0.0.1:$prom->{port}";
+
+sub query {
+    my (@args) = @_;
+    my $out = qx{$driver $url @{[ map { "'$_'" } @args ]} 2>&1};
+    chomp $out;
+    return $out;
+}
+
+# the first scrape
+ok($t->wait_for(sub { query('scaleset_test_load{instance_id="a"}')
+                          =~ /^ok 42\b/ }, timeout => 20,
+                what => 'first scrape'),
+   'a single series: its value');
+
+set_metrics(<<'EOF');
+scaleset_test_load{instance_id="a"} 77.5
+scaleset_test_load{instance_id="b"} 8
+EOF
+ok($t->wait_for(sub { query('scaleset_test_load{instance_id="a"}')
+                          =~ /^ok 77\.5\b/ }, timeout => 10,
+                what => 'new value'),
+   'the value follows the endpoint');
+
+like(query('scaleset_test_load'), qr/^multiple - 2 series and no reduce/,
+     'several series without reduce: multiple');
+like(query('scaleset_test_load', 'sum'), qr/^ok 85\.5\b/, 'reduce sum');
+like(query('scaleset_test_load', 'avg'), qr/^ok 42\.75\b/, 'reduce avg');
+like(query('scaleset_test_load', 'max'), qr/^ok 77\.5\b/, 'reduce max');
+like(query('scaleset_test_load', 'min'), qr/^ok 8\b/, 'reduce min');
+like(query('sum(scaleset_test_load)'), qr/^ok 85\.5\b/,
+     'an aggregating query: one series');
+like(query('scalar(sum(scaleset_test_load))'), qr/^ok 85\.5\b/,
+     'a scalar result');
+
+like(query('scaleset_test_absent'), qr/^empty - /, 'no series: empty');
+like(query('sum(scaleset_test_load{instance_id="zzz"})'), qr/^empty - /,
+     'an empty sum: empty');
+like(query('sum(rate(scaleset_test_load[1m]'),
+     qr/^prometheus - bad_data: .*parse error/,
+     'a PromQL syntax error: prometheus, with errorType');
+like(query('scaleset_test_load{instance_id="a"} / 0'), qr/^nan - /,
+     'division by zero: +Inf is nan');
+like(query('scaleset_test_load{instance_id="a"} * NaN'),
+     qr/^nan - /, 'NaN: nan');
+
+# the bearer token header is sent; Prometheus itself ignores it
+{
+    local $ENV{PROM_TOKEN} = 'secret';
+    like(query('sum(scaleset_test_load)'), qr/^ok 85\.5\b/,
+         'with a bearer token, Prometheus still answers');
+}
+
+$t->kill_server('prometheus', 'KILL');
+ok($t->wait_for(sub { !Scaleset::Test::port_open($prom->{port}) }, timeout => 5,
+                what => 'prometheus gone'), 'prometheus killed');
+like(query('sum(scaleset_test_load)'), qr/^unreachable - /,
+     'prometheus killed: unreachable');
+
+$t->done;
