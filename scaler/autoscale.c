@@ -155,7 +155,7 @@ projection_safe(const autoscale_config_t *conf, const autoscale_obs_t *obs,
         r = &conf->rules[i];
 
         if (ex[i].direction != AUTOSCALE_DIR_OUT
-            || obs[i].status != PROM_OK)
+            || ex[i].status != PROM_OK)
         {
             continue;
         }
@@ -188,6 +188,7 @@ autoscale_decide(const autoscale_config_t *conf, const autoscale_obs_t *obs,
     autoscale_rule_explain_t       *ex;
     autoscale_rule_state_t         *st;
     autoscale_capacity_t            b;
+    prom_status_t                   status;
     int64_t                         base, out_best, in_best, target, n;
     size_t                          i, nin, nin_fired, nerr;
     int                             out_fired, out_holding;
@@ -221,13 +222,21 @@ autoscale_decide(const autoscale_config_t *conf, const autoscale_obs_t *obs,
         st = &state[i];
 
         memset(&ex[i], 0, sizeof(ex[i]));
-        ex[i].status = obs[i].status;
+
+        status = obs[i].status;
+        if ((unsigned) status >= PROM_STATUS_COUNT) {
+            status = PROM_ERR_PARSE;
+        } else if (status == PROM_OK && !isfinite(obs[i].value)) {
+            status = PROM_ERR_NAN;
+        }
+
+        ex[i].status = status;
         ex[i].value = obs[i].value;
         ex[i].for_ms = r->for_ms;
         ex[i].projected = NAN;
         ex[i].result = rule_result(r, base);
-        ex[i].status_changed = (obs[i].status != st->last_status);
-        st->last_status = obs[i].status;
+        ex[i].status_changed = (status != st->last_status);
+        st->last_status = status;
 
         if (ex[i].result > base) {
             ex[i].direction = AUTOSCALE_DIR_OUT;
@@ -252,13 +261,13 @@ autoscale_decide(const autoscale_config_t *conf, const autoscale_obs_t *obs,
                                      - now_ms;
         }
 
-        if (obs[i].status != PROM_OK || isnan(obs[i].value)) {
+        if (status != PROM_OK) {
             /* no data: no action, and the window starts over */
             nerr++;
+            st->errors[status]++;
             st->held_since_ms = 0;
             snprintf(ex[i].reason, sizeof(ex[i].reason), "no value (%s)",
-                     prom_status_name(obs[i].status == PROM_OK
-                                      ? PROM_ERR_NAN : obs[i].status));
+                     prom_status_name(status));
             continue;
         }
 
@@ -404,6 +413,7 @@ autoscale_decide(const autoscale_config_t *conf, const autoscale_obs_t *obs,
             if (ex[i].fired && ex[i].direction == d->direction) {
                 state[i].last_action_ms = now_ms;
                 state[i].held_since_ms = 0;
+                state[i].actions[d->direction]++;
             }
         }
     }

@@ -186,6 +186,14 @@ int cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next);
 /* the last match at or before t (same rules); -1 if none within 400 days */
 int cron_prev(const cron_expr_t *c, const char *tz, time_t t, time_t *prev);
 
+/*
+ * A fixed-date profile's start or end: "YYYY-MM-DD HH:MM[:SS]" (or with
+ * "T") as wall time in tz, or with "Z" / "+HH:MM" / "-HH:MM" as an
+ * absolute time (tz unused).  A wall time in a DST gap means the end of
+ * the gap, a repeated one its first occurrence.  Returns 0 or -1.
+ */
+int cron_parse_datetime(const char *s, const char *tz, time_t *t);
+
 /* 1 if tz names a zone in the system database ("" and "UTC" are valid) */
 int cron_tz_valid(const char *tz);
 
@@ -213,6 +221,8 @@ typedef struct {
     uint64_t                 held_since_ms; /* 0: condition not holding */
     uint64_t                 last_action_ms;/* 0: never acted */
     prom_status_t            last_status;   /* to log once per change */
+    uint64_t                 errors[PROM_STATUS_COUNT];  /* by kind */
+    uint64_t                 actions[3];    /* by autoscale_dir_t */
 } autoscale_rule_state_t;
 
 typedef enum {
@@ -270,5 +280,73 @@ int autoscale_op_parse(const char *s, autoscale_op_t *op);
 
 /* "sum", "avg", "max", "min", "" and back */
 int prom_reduce_parse(const char *s, prom_reduce_t *r);
+
+
+/* --- one pool's evaluations on the event loop (autoscale_run.c) -------- */
+
+struct evbuffer;
+struct json_t;
+
+typedef struct autoscale_runner_s  autoscale_runner_t;
+
+typedef void (*autoscale_done_pt)(autoscale_runner_t *r,
+    const autoscale_decision_t *d, void *arg);
+
+/* syslog priorities (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO) */
+typedef void (*autoscale_log_pt)(void *ctx, int prio, const char *msg);
+
+/*
+ * A pool's autoscaler: runs every rule's query through prom, then the
+ * decision.  conf (and the strings it points at) must outlive the runner
+ * or the next autoscale_runner_reconfigure().  Returns NULL on ENOMEM.
+ */
+autoscale_runner_t *autoscale_runner_new(struct event_base *base,
+    prom_client_t *prom, const char *pool, const autoscale_config_t *conf);
+
+/* optional hooks: a log sink (default: stderr) and a clock (UTC ms) */
+void autoscale_runner_set_log(autoscale_runner_t *r, autoscale_log_pt log,
+    void *ctx);
+void autoscale_runner_set_clock(autoscale_runner_t *r,
+    uint64_t (*now_ms)(void *ctx), void *ctx);
+
+/*
+ * Starts one evaluation from capacity current (the desired capacity in
+ * force, automatic or manual).  done is called once, from the loop, with
+ * the decision; the caller applies d->capacity when it differs from
+ * current.  Returns 0, or -1 when an evaluation is already running.
+ */
+int autoscale_runner_evaluate(autoscale_runner_t *r, int64_t current,
+    autoscale_done_pt done, void *arg);
+
+/*
+ * A reloaded config: the state of rules whose name is unchanged is kept
+ * (windows, cooldowns, counters); a running evaluation is abandoned
+ * without calling its done.  Returns 0, or -1 on ENOMEM (old config kept).
+ */
+int autoscale_runner_reconfigure(autoscale_runner_t *r,
+    const autoscale_config_t *conf);
+
+/* the last decision (NULL before the first) */
+const autoscale_decision_t *autoscale_runner_last(
+    const autoscale_runner_t *r);
+
+/* the rules' state (counters, windows) in config order */
+const autoscale_rule_state_t *autoscale_runner_state(
+    const autoscale_runner_t *r);
+
+/*
+ * Prometheus text for n runners: scaleset_scaler_rule_value, _rule_firing,
+ * _rule_window_seconds, _rule_cooldown_seconds, _metric_errors_total,
+ * _scaling_actions_total, _flapping_total, _autoscale_bounds.
+ * Returns 0 or -1.
+ */
+int autoscale_metrics_write(struct evbuffer *out,
+    autoscale_runner_t *const *runners, size_t n);
+
+/* the explanation for "scalesetctl show" and GET /v1/pools/{pool} */
+struct json_t *autoscale_runner_json(const autoscale_runner_t *r);
+
+/* a running evaluation is abandoned; its queries finish unseen */
+void autoscale_runner_free(autoscale_runner_t *r);
 
 #endif /* SCALESET_AUTOSCALE_H */

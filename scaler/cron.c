@@ -630,6 +630,72 @@ done:
 }
 
 
+int
+cron_parse_datetime(const char *s, const char *tz, time_t *t)
+{
+    tz_guard_t  g;
+    int         y, mo, d, h, mi, sec, n, oh, om, rc;
+    char        sep, sign;
+    const char *p;
+
+    sec = 0;
+    n = 0;
+
+    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &n)
+        != 6 || (sep != ' ' && sep != 'T') || n != 16)
+    {
+        return -1;
+    }
+
+    p = s + n;
+
+    if (*p == ':') {
+        if (!isdigit((unsigned char) p[1]) || !isdigit((unsigned char) p[2]))
+        {
+            return -1;
+        }
+        sec = (p[1] - '0') * 10 + (p[2] - '0');
+        p += 3;
+    }
+
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)
+        || h > 23 || mi > 59 || sec > 59)
+    {
+        return -1;
+    }
+
+    if (*p == 'Z' && p[1] == '\0') {
+        *t = (time_t) ((days_from_civil(y, mo, d) * 24 + h) * 3600
+                       + mi * 60 + sec);
+        return 0;
+    }
+
+    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':'
+        && sscanf(p, "%c%2d:%2d", &sign, &oh, &om) == 3 && oh < 24
+        && om < 60)
+    {
+        *t = (time_t) ((days_from_civil(y, mo, d) * 24 + h) * 3600
+                       + mi * 60 + sec)
+             - (sign == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+        return 0;
+    }
+
+    if (*p != '\0' || !cron_tz_valid(tz)) {
+        return -1;
+    }
+
+    tz_enter(&g, tz);
+    rc = wall_to_instant(y, mo, d, h, mi, t);
+    tz_leave(&g);
+
+    if (rc == 0) {
+        *t += sec;
+    }
+
+    return rc;
+}
+
+
 /* --- profiles --------------------------------------------------------- */
 
 const autoscale_profile_config_t *

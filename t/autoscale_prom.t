@@ -33,28 +33,9 @@ scaleset_test_load{instance_id="b"} 8
 EOF
 
 my $mport = $t->port('metrics');
-my $server = $t->write_file('metrics.pl', <<'PERL');
-use strict;
-use IO::Socket::INET;
-my ($port, $file) = @ARGV;
-my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port", Listen => 16,
-                              ReuseAddr => 1) or die "listen: $!";
-while (my $c = $l->accept) {
-    my $req = '';
-    while (defined(my $line = <$c>)) {
-        $req .= $line;
-        last if $line eq "\r\n" || $line eq "\n";
-    }
-    open my $fh, '<', $file or next;
-    my $body = do { local $/; <$fh> };
-    print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-        . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n"
-        . $body;
-    close $c;
-}
-PERL
 
-$t->spawn(name => 'metrics', cmd => [$^X, $server, $mport, $metrics],
+$t->spawn(name => 'metrics',
+          cmd => [$^X, "$FindBin::Bin/lib/metrics_endpoint.pl", $mport, $metrics],
           wait_port => 'metrics');
 my $prom = $t->start_prometheus(scrape => ["127.0.0.1:$mport"],
                                 interval => '1s');

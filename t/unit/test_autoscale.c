@@ -395,6 +395,23 @@ test_explain(void **state)
     assert_true(ex[0].projected == 40);
     assert_non_null(strstr(d.reason, "partial"));
     assert_true(ex[1].status_changed);
+
+    /* counters for the metrics */
+    assert_int_equal(st[1].errors[PROM_ERR_TIMEOUT], 4);
+    assert_int_equal(st[1].errors[PROM_ERR_EMPTY], 0);
+    assert_int_equal(st[0].actions[AUTOSCALE_DIR_OUT], 1);
+    assert_int_equal(st[1].actions[AUTOSCALE_DIR_IN], 1);
+    assert_int_equal(st[0].actions[AUTOSCALE_DIR_IN], 0);
+
+    /* NaN reported as a value counts as nan; an unknown status as parse */
+    obs[0] = (autoscale_obs_t) { PROM_OK, NAN };
+    obs[1] = (autoscale_obs_t) { (prom_status_t) 77, 5 };
+    assert_int_equal(autoscale_decide(&conf, obs, st, 4, T0 * 1000 + 300000,
+                                      &d), 4);
+    assert_int_equal(ex[0].status, PROM_ERR_NAN);
+    assert_int_equal(ex[1].status, PROM_ERR_PARSE);
+    assert_int_equal(st[0].errors[PROM_ERR_NAN], 1);
+    assert_int_equal(st[1].errors[PROM_ERR_PARSE], 1);
 }
 
 

@@ -357,6 +357,74 @@ test_profiles(void **state)
 }
 
 
+typedef struct {
+    const char  *in;
+    const char  *tz;
+    const char  *want;      /* NULL: rejected */
+} datetime_case_t;
+
+static const datetime_case_t  datetime_cases[] = {
+    { "2026-12-24 00:00", "Europe/Berlin", "2026-12-23T23:00:00Z" },
+    { "2026-07-01T12:30:15", "Europe/Berlin", "2026-07-01T10:30:15Z" },
+    { "2026-07-01 12:30", "America/New_York", "2026-07-01T16:30:00Z" },
+    { "2026-07-01 12:30", "", "2026-07-01T12:30:00Z" },
+    { "2026-07-01 12:30Z", "Europe/Berlin", "2026-07-01T12:30:00Z" },
+    { "2026-07-01T12:30:00+02:00", "America/New_York",
+      "2026-07-01T10:30:00Z" },
+    { "2026-07-01T12:30:00-05:30", "", "2026-07-01T18:00:00Z" },
+    /* in the spring gap: its end; in the autumn repeat: the first */
+    { "2026-03-29 02:30", "Europe/Berlin", "2026-03-29T01:00:00Z" },
+    { "2026-10-25 02:30", "Europe/Berlin", "2026-10-25T00:30:00Z" },
+    { "2028-02-29 00:00", "UTC", "2028-02-29T00:00:00Z" },
+    { "2026-02-29 00:00", "UTC", NULL },
+    { "2026-13-01 00:00", "UTC", NULL },
+    { "2026-01-01 24:00", "UTC", NULL },
+    { "2026-01-01 00:60", "UTC", NULL },
+    { "2026-01-01", "UTC", NULL },
+    { "2026-01-01 00:00 ", "UTC", NULL },
+    { "2026-01-01 00:00", "Mars/Olympus_Mons", NULL },
+    { "2026-01-01 00:00+2", "UTC", NULL },
+    { "26-01-01 00:00", "UTC", NULL },
+    { "", "UTC", NULL },
+};
+
+
+static void
+test_datetime(void **state)
+{
+    const datetime_case_t  *tc;
+    time_t                  t;
+    char                    got[32];
+    size_t                  i;
+    int                     rc;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(datetime_cases) / sizeof(datetime_cases[0]);
+         i++)
+    {
+        tc = &datetime_cases[i];
+        rc = cron_parse_datetime(tc->in, tc->tz, &t);
+
+        if (tc->want == NULL) {
+            if (rc == 0) {
+                fail_msg("case %zu: \"%s\" accepted", i, tc->in);
+            }
+            continue;
+        }
+
+        if (rc != 0) {
+            fail_msg("case %zu: \"%s\" rejected", i, tc->in);
+        }
+        fmt(t, got, sizeof(got));
+        if (strcmp(got, tc->want) != 0) {
+            fail_msg("case %zu: \"%s\" %s: expected %s, got %s", i, tc->in,
+                     tc->tz, tc->want, got);
+        }
+    }
+}
+
+
 int
 main(void)
 {
@@ -366,6 +434,7 @@ main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_tz_valid),
         cmocka_unit_test(test_profiles),
+        cmocka_unit_test(test_datetime),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);
