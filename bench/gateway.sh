@@ -25,6 +25,11 @@ MODULE=$PWD/build/ngx_http_scaleset_module.so
 DIR=$(mktemp -d /tmp/scaleset-bench-XXXXXX)
 PIDS=()
 cleanup() {
+    set +e
+    # nginxes started in subshells are known by their pid files only
+    for f in "$DIR"/*/nginx.pid; do
+        [ -f "$f" ] && PIDS+=("$(cat "$f")")
+    done
     for p in "${PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null || true; done
     sleep 0.5
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
@@ -37,7 +42,6 @@ G_STOCK=$(bench_free_port); G_STOCK2K=$(bench_free_port)
 G_MOD=$(bench_free_port); G_MOD2K=$(bench_free_port); G_MOD10K=$(bench_free_port)
 G_PROP=$(bench_free_port)
 
-user=""; [ "$(id -u)" = 0 ] && user="user root;"
 
 # gateways get CPU 1 to themselves; backend, redis and wrk share CPU 0,
 # so the gateway's own cost is what differs between configurations
@@ -45,33 +49,7 @@ declare -A CPU_MASK=([stock]=10 [stock2k]=10 [mod]=10 [mod2k]=10 [mod10k]=10
                      [prop]=10 [backend]=01)
 
 # nginx NAME PORT HTTP-TEXT [load-module]
-start_nginx() {
-    local name=$1 load=${4:-}
-    mkdir -p "$DIR/$name"
-    cat > "$DIR/$name/nginx.conf" <<EOF
-${load:+load_module $MODULE;}
-$user
-daemon off;
-worker_processes 1;
-worker_cpu_affinity ${CPU_MASK[$name]:-01};
-pid $DIR/$name/nginx.pid;
-error_log $DIR/$name/error.log notice;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $DIR/$name/cb;
-    proxy_temp_path $DIR/$name/px;
-    fastcgi_temp_path $DIR/$name/fc;
-    uwsgi_temp_path $DIR/$name/uw;
-    scgi_temp_path $DIR/$name/sc;
-$3
-}
-EOF
-    nginx -p "$DIR/$name/" -c "$DIR/$name/nginx.conf" -e "$DIR/$name/error.log" &
-    PIDS+=($!)
-    disown
-    bench_wait_port "$2"
-}
+start_nginx() { bench_nginx "$1" "$2" "${CPU_MASK[$1]:-01}" "$3" "${4:-}"; }
 
 proxy_server() {
     cat <<EOF
@@ -87,7 +65,8 @@ EOF
 }
 
 start_nginx backend "$B1" "
-    server { listen 127.0.0.1:$B1; location / { return 200 \"b1\n\"; } }
+    server { listen 127.0.0.1:$B1; location / { return 200 \"b1\n\"; }
+             location = /status { stub_status; } }
     server { listen 127.0.0.1:$B2; location / { return 200 \"b2\n\"; } }"
 
 taskset -c 0 redis-server --bind 127.0.0.1 --port "$REDIS" --save "" --appendonly no \
@@ -97,23 +76,7 @@ disown
 bench_wait_port "$REDIS"
 
 # members: N ids over the two backend addresses (same backends behind them)
-members() {
-    local pool=$1 n=$2
-    perl -MRedis -e '
-        my ($port, $pool, $n, $b1, $b2) = @ARGV;
-        my $r = Redis->new(server => "127.0.0.1:$port");
-        $r->del("scaleset:{$pool}:members");
-        my @kv;
-        for my $i (1 .. $n) {
-            push @kv, sprintf("%s-%06d", $pool, $i),
-                 "127.0.0.1:" . ($i % 2 ? $b1 : $b2);
-            if (@kv >= 1000) { $r->hset("scaleset:{$pool}:members", @kv); @kv = () }
-        }
-        $r->hset("scaleset:{$pool}:members", @kv) if @kv;
-        my $e = $r->incr("scaleset:{$pool}:epoch");
-        $r->publish("scaleset:{$pool}:events", $e);
-    ' "$REDIS" "$pool" "$n" "$B1" "$B2"
-}
+members() { bench_members "$REDIS" "$1" "$2" "127.0.0.1:$B1" "127.0.0.1:$B2"; }
 
 members p2 2
 members p2k 2000
@@ -159,12 +122,18 @@ done
 
 declare -A RPS
 for round in $(seq 1 "$ROUNDS"); do
-    for cfg in stock mod stock2k mod2k; do
+    # rotate the order every round: no configuration always follows the same
+    cfgs=(stock mod stock2k mod2k)
+    k=$(( (round - 1) % 4 ))
+    for cfg in "${cfgs[@]:$k}" "${cfgs[@]:0:$k}"; do
         case $cfg in
             stock) p=$G_STOCK ;; mod) p=$G_MOD ;;
             stock2k) p=$G_STOCK2K ;; mod2k) p=$G_MOD2K ;;
         esac
+        a0=$(curl -s "http://127.0.0.1:$B1/status" | awk 'NR==3 {print $1}')
         v=$(taskset -c 0 bash -c ". bench/lib.sh; bench_wrk http://127.0.0.1:$p/ $SECS $CONNS 1")
+        a1=$(curl -s "http://127.0.0.1:$B1/status" | awk 'NR==3 {print $1}')
+        echo "round $round $cfg backend accepts $((a1 - a0))" >&2
         RPS[$cfg]="${RPS[$cfg]:-} $v"
         echo "round $round $cfg $v" >&2
     done
@@ -200,7 +169,8 @@ Machine: $(bench_machine).
 One backend nginx (1 worker, \`return 200\`), gateway nginx with 1 worker
 and \`keepalive 32\` to the backends, \`wrk -t1 -c$CONNS -d${SECS}s\`;
 the gateway worker pinned to CPU 1, backend, Redis and wrk to CPU 0,
-configurations run alternately, $ROUNDS rounds; medians of requests/s.
+configurations run alternately (the order rotated every round), $ROUNDS
+rounds; medians of requests/s.
 The 2 000 members (and stock nginx's 2 000 \`server\` lines) point at the
 same two backend addresses as the 2-member case.
 

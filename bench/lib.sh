@@ -35,3 +35,57 @@ bench_machine() {
          "$(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r)," \
          "nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(date -u +%Y-%m-%d)"
 }
+
+# Starts an nginx of one worker in the background, logs under $DIR/NAME,
+# its pid appended to the PIDS array:
+#   bench_nginx NAME PORT CPU-MASK HTTP-TEXT [load]
+# with "load" the module ($MODULE) is loaded.  Waits until PORT listens.
+bench_nginx() {
+    local name=$1 port=$2 mask=$3 http=$4 load=${5:-} user=""
+    [ "$(id -u)" = 0 ] && user="user root;"
+    mkdir -p "$DIR/$name"
+    cat > "$DIR/$name/nginx.conf" <<CONF
+${load:+load_module $MODULE;}
+$user
+daemon off;
+worker_processes 1;
+worker_cpu_affinity $mask;
+pid $DIR/$name/nginx.pid;
+error_log $DIR/$name/error.log notice;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $DIR/$name/cb;
+    proxy_temp_path $DIR/$name/px;
+    fastcgi_temp_path $DIR/$name/fc;
+    uwsgi_temp_path $DIR/$name/uw;
+    scgi_temp_path $DIR/$name/sc;
+$http
+}
+CONF
+    # not on our stdout: a $(...) around a caller would wait for nginx
+    nginx -p "$DIR/$name/" -c "$DIR/$name/nginx.conf" \
+        -e "$DIR/$name/error.log" > "$DIR/$name/out.log" 2>&1 &
+    PIDS+=($!)
+    disown
+    bench_wait_port "$port"
+}
+
+# Writes N members of POOL into the redis on REDIS_PORT the way the scaler
+# does (then INCR epoch, PUBLISH), spread over the given addresses:
+#   bench_members REDIS_PORT POOL N ADDR...
+bench_members() {
+    perl -MRedis -e '
+        my ($port, $pool, $n, @addr) = @ARGV;
+        my $r = Redis->new(server => "127.0.0.1:$port");
+        $r->del("scaleset:{$pool}:members");
+        my @kv;
+        for my $i (1 .. $n) {
+            push @kv, sprintf("%s-%06d", $pool, $i), $addr[$i % @addr];
+            if (@kv >= 1000) { $r->hset("scaleset:{$pool}:members", @kv); @kv = () }
+        }
+        $r->hset("scaleset:{$pool}:members", @kv) if @kv;
+        my $e = $r->incr("scaleset:{$pool}:epoch");
+        $r->publish("scaleset:{$pool}:events", $e);
+    ' "$@"
+}

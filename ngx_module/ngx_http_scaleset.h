@@ -54,16 +54,23 @@
  * into a reused slot.
  */
 typedef struct {
+    /* what a request touches: the first cache line and the address */
     ngx_atomic_t                    generation;
-
-    /* counters, all workers */
     ngx_atomic_t                    active;        /* requests in flight */
     ngx_atomic_t                    requests;      /* total */
     ngx_atomic_t                    fails;         /* nginx's peer->fails */
-    ngx_atomic_t                    fails_total;
-    ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */
     ngx_msec_t                      accessed;      /* last failure */
     ngx_msec_t                      checked;       /* last probe or failure */
+    uint32_t                        weight;
+    uint32_t                        max_fails;
+    uint32_t                        fail_timeout;  /* ms */
+    socklen_t                       socklen;
+
+    /* the second line: responses, then an IPv4 address in full */
+    ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */
+    ngx_sockaddr_t                  sockaddr;      /* socklen bytes */
+
+    ngx_atomic_t                    fails_total;
 
     /* active health checks (issue 4) */
     ngx_msec_t                      health_checked;
@@ -78,11 +85,7 @@ typedef struct {
     uint64_t                        health_wall;   /* UNIX ms, last check */
 
     /* the member, lease holder only */
-    uint32_t                        weight;
-    uint32_t                        max_fails;
-    uint32_t                        fail_timeout;  /* ms */
     uint32_t                        flags;         /* SCALESET_MEMBER_* */
-    socklen_t                       socklen;
 
     u_char                          id_len;
     u_char                          zone_len;
@@ -90,8 +93,6 @@ typedef struct {
     u_char                          id[SCALESET_ID_MAX + 1];
     u_char                          zone[SCALESET_NAME_MAX + 1];
     u_char                          version[SCALESET_NAME_MAX + 1];
-
-    struct sockaddr_storage         sockaddr;
 } ngx_http_scaleset_slot_t;
 
 
@@ -99,8 +100,10 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                    rwlock;
     ngx_atomic_t                    cursor;
+    ngx_atomic_t                    build_lock;    /* pid */
 
     ngx_uint_t                      max_members;
+    ngx_uint_t                      slot_size;     /* layout check */
     ngx_uint_t                      sched_cap;
 
     /* under rwlock */
@@ -190,7 +193,7 @@ typedef struct {
     unsigned                        refetch:1;
     unsigned                        empty_logged:1;
     ngx_msec_t                      next_resync;
-    ngx_array_t                    *logged;        /* uint32_t crc of bad records */
+    ngx_array_t                    *logged;        /* crc32 of bad records */
     ngx_uint_t                      full_logged;
 } ngx_http_scaleset_srv_conf_t;
 
@@ -205,7 +208,7 @@ struct ngx_http_scaleset_main_conf_s {
     ngx_str_t                       gateway_id;
     ngx_path_t                     *state_path;
 
-    ngx_array_t                     pools;    /* ngx_http_scaleset_srv_conf_t * */
+    ngx_array_t                     pools;         /* srv_conf_t * */
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_scaleset_main_shctx_t *sh;
@@ -220,6 +223,7 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_scaleset_module;
+extern ngx_http_scaleset_main_conf_t  *ngx_http_scaleset_prev;
 
 
 /* ngx_http_scaleset_zone.c */
@@ -229,6 +233,10 @@ ngx_int_t ngx_http_scaleset_init_main_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 ngx_int_t ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log);
+void ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m, u_char *addr);
+ngx_int_t ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
 ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, u_char *id, size_t id_len, u_char *rec,
     size_t rec_len, ngx_uint_t log_once, ngx_log_t *log);

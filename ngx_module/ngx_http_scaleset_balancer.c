@@ -160,8 +160,8 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
 
     /* the address and its text live as long as the request */
 
-    p = ngx_pnalloc(sp->pool, sizeof(struct sockaddr_storage) + sizeof(ngx_str_t)
-                              + NGX_SOCKADDR_STRLEN);
+    p = ngx_pnalloc(sp->pool, sizeof(struct sockaddr_storage)
+                              + sizeof(ngx_str_t) + NGX_SOCKADDR_STRLEN);
     if (p == NULL) {
         return NGX_ERROR;
     }

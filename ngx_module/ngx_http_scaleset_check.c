@@ -243,8 +243,8 @@ ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (hc->timeout >= hc->interval) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"scaleset_health_check\" timeout=%M must be "
-                           "shorter than interval=%M",
+                           "\"scaleset_health_check\" timeout=%Mms must be "
+                           "shorter than interval=%Mms",
                            hc->timeout, hc->interval);
         return NGX_CONF_ERROR;
     }

@@ -26,6 +26,7 @@ static char *ngx_http_scaleset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_scaleset_keys(ngx_conf_t *cf,
     ngx_http_scaleset_main_conf_t *smcf, ngx_http_scaleset_srv_conf_t *sscf);
+static ngx_int_t ngx_http_scaleset_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_scaleset_init_process(ngx_cycle_t *cycle);
 static void ngx_http_scaleset_exit_process(ngx_cycle_t *cycle);
 
@@ -106,7 +107,7 @@ ngx_module_t  ngx_http_scaleset_module = {
     ngx_http_scaleset_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_scaleset_init_module,         /* init module */
     ngx_http_scaleset_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -730,6 +731,16 @@ ngx_http_scaleset_keys(ngx_conf_t *cf, ngx_http_scaleset_main_conf_t *smcf,
         }
     }
 
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_scaleset_init_module(ngx_cycle_t *cycle)
+{
+    /* the zones of this cycle are set up: the next reload may inherit */
+    ngx_http_scaleset_prev = ngx_http_cycle_get_module_main_conf(cycle,
+                                                   ngx_http_scaleset_module);
     return NGX_OK;
 }
 

@@ -690,7 +690,10 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
             return;
         }
 
-    } else if (w->holder) {
+    } else if (w->holder
+               && w->smcf->sh->lease_pid == (ngx_atomic_uint_t) ngx_pid)
+    {
+        /* a holder that stalled may have lost the lease meanwhile */
         (void) ngx_http_scaleset_apply_reply(w, sscf, reply);
     }
 

@@ -66,22 +66,7 @@ ngx_http_scaleset_state_write(ngx_http_scaleset_srv_conf_t *sscf,
             continue;
         }
 
-        ngx_memzero(&m, sizeof(scaleset_member_t));
-
-        m.address.len = ngx_sock_ntop((struct sockaddr *) &slot->sockaddr,
-                                      slot->socklen, addr,
-                                      NGX_SOCKADDR_STRLEN, 1);
-        m.address.data = (char *) addr;
-        ngx_memcpy(&m.sockaddr, &slot->sockaddr, slot->socklen);
-        m.socklen = slot->socklen;
-        m.weight = slot->weight;
-        m.max_fails = slot->max_fails;
-        m.fail_timeout = slot->fail_timeout;
-        m.zone.data = (char *) slot->zone;
-        m.zone.len = slot->zone_len;
-        m.version.data = (char *) slot->version;
-        m.version.len = slot->version_len;
-        m.flags = slot->flags;
+        ngx_http_scaleset_slot_member(slot, &m, addr);
 
         p = ngx_slprintf(p, last, "%*s ", (size_t) slot->id_len, slot->id);
 

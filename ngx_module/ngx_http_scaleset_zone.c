@@ -30,12 +30,24 @@ typedef struct {
 
 
 static ngx_uint_t ngx_http_scaleset_sched_cap(ngx_uint_t max_members);
+static ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
+
+
+/*
+ * The main configuration of the last cycle that started: read by the
+ * next cycle's zone initialization (in the master, while the previous
+ * cycle and its zones still exist), set again by init_module.
+ */
+ngx_http_scaleset_main_conf_t  *ngx_http_scaleset_prev;
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_members(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_u32(const void *a,
     const void *b);
+static void ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh);
+static void ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh);
 static ngx_uint_t ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b);
 static int ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot,
     ngx_str_t *id);
@@ -121,6 +133,14 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (osscf || shm_zone->shm.exists) {
         sh = osscf ? osscf->sh : shpool->data;
 
+        if (sh->slot_size != sizeof(ngx_http_scaleset_slot_t)) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "scaleset: pool \"%V\": the zone was made by "
+                          "another build of the module; restart nginx",
+                          &sscf->pool);
+            return NGX_ERROR;
+        }
+
         if (sh->max_members != sscf->max_members) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                           "scaleset: pool \"%V\" keeps its zone on reload "
@@ -147,11 +167,13 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh = ngx_slab_calloc(shpool, size);
     if (sh == NULL) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "scaleset: zone of pool \"%V\" is too small", &sscf->pool);
+                      "scaleset: zone of pool \"%V\" is too small",
+                      &sscf->pool);
         return NGX_ERROR;
     }
 
     sh->max_members = sscf->max_members;
+    sh->slot_size = sizeof(ngx_http_scaleset_slot_t);
     sh->sched_cap = cap;
     sh->slots = (ngx_http_scaleset_slot_t *) (sh + 1);
     sh->sched[0] = (uint32_t *) (sh->slots + sscf->max_members);
@@ -168,11 +190,130 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* a new zone: start from the last known membership, if any */
 
+    if (ngx_http_scaleset_inherit(sscf, shm_zone->shm.log) == NGX_OK) {
+        return NGX_OK;
+    }
+
     if (sscf->state_file.len) {
         (void) ngx_http_scaleset_state_load(sscf, shm_zone->shm.log);
     }
 
     return NGX_OK;
+}
+
+
+/* the member a slot holds, as the codec describes it */
+
+void
+ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m, u_char *addr)
+{
+    ngx_memzero(m, sizeof(scaleset_member_t));
+
+    m->address.len = ngx_sock_ntop((struct sockaddr *) &slot->sockaddr,
+                                   slot->socklen, addr, NGX_SOCKADDR_STRLEN,
+                                   1);
+    m->address.data = (char *) addr;
+    ngx_memcpy(&m->sockaddr, &slot->sockaddr, slot->socklen);
+    m->socklen = slot->socklen;
+    m->weight = slot->weight;
+    m->max_fails = slot->max_fails;
+    m->fail_timeout = slot->fail_timeout;
+    m->zone.data = (char *) slot->zone;
+    m->zone.len = slot->zone_len;
+    m->version.data = (char *) slot->version;
+    m->version.len = slot->version_len;
+    m->flags = slot->flags;
+}
+
+
+/*
+ * A pool's zone was recreated on reload (its size changed): the members
+ * move over from the previous cycle's zone, which is still mapped.
+ */
+
+static ngx_int_t
+ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
+{
+    u_char                          *addrs;
+    ngx_int_t                        rc;
+    ngx_uint_t                       i, n;
+    ngx_pool_t                      *pool;
+    ngx_array_t                      members;
+    ngx_http_scaleset_slot_t        *slot;
+    ngx_http_scaleset_shctx_t       *osh;
+    ngx_http_scaleset_member_t      *mb;
+    ngx_http_scaleset_srv_conf_t   **pools, *old;
+
+    if (ngx_http_scaleset_prev == NULL) {
+        return NGX_DECLINED;
+    }
+
+    old = NULL;
+    pools = ngx_http_scaleset_prev->pools.elts;
+
+    for (i = 0; i < ngx_http_scaleset_prev->pools.nelts; i++) {
+        if (pools[i]->pool.len == sscf->pool.len
+            && ngx_strncmp(pools[i]->pool.data, sscf->pool.data,
+                           sscf->pool.len) == 0)
+        {
+            old = pools[i];
+            break;
+        }
+    }
+
+    if (old == NULL || old->sh == NULL || old->sh == sscf->sh) {
+        return NGX_DECLINED;
+    }
+
+    osh = old->sh;
+
+    if (osh->slot_size != sizeof(ngx_http_scaleset_slot_t)) {
+        return NGX_DECLINED;
+    }
+
+    pool = ngx_create_pool(4096, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = osh->max_members;
+
+    addrs = ngx_pnalloc(pool, n * NGX_SOCKADDR_STRLEN);
+
+    if (addrs == NULL
+        || ngx_array_init(&members, pool, n,
+                          sizeof(ngx_http_scaleset_member_t))
+           != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        slot = &osh->slots[i];
+
+        if (!slot->in_use) {
+            continue;
+        }
+
+        mb = ngx_array_push(&members);
+        mb->id.data = slot->id;
+        mb->id.len = slot->id_len;
+        ngx_http_scaleset_slot_member(slot, &mb->m,
+                                      addrs + i * NGX_SOCKADDR_STRLEN);
+    }
+
+    rc = ngx_http_scaleset_apply(sscf, &members, osh->epoch, osh->source,
+                                 log);
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "scaleset: pool \"%V\": %ui members taken over from the "
+                  "previous zone", &sscf->pool, sscf->sh->members);
+
+    ngx_destroy_pool(pool);
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }
 
 
@@ -207,6 +348,13 @@ ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
     }
 
     if (scaleset_member_parse((char *) rec, rec_len, &mb->m, &err) != 0) {
+        goto bad;
+    }
+
+    if (mb->m.socklen > sizeof(ngx_sockaddr_t)) {
+        err.code = SCALESET_ERR_ADDRESS;
+        ngx_cpystrn((u_char *) err.msg, (u_char *) "address too long",
+                    sizeof(err.msg));
         goto bad;
     }
 
@@ -467,6 +615,8 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     /* the slots as they will be: a private copy to build the schedule */
 
+    ngx_http_scaleset_build_lock(sh);
+
     ngx_memcpy(shadow, slots, nslots * sizeof(ngx_http_scaleset_slot_t));
 
     ch = changes.elts;
@@ -506,6 +656,8 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     ngx_rwlock_unlock(&sh->rwlock);
 
+    ngx_http_scaleset_build_unlock(sh);
+
     (void) ngx_atomic_fetch_add(&sh->version, 1);
 
     if (added || removed || changed) {
@@ -530,6 +682,106 @@ failed:
     ngx_destroy_pool(pool);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * Rebuilds the schedule from the slots as they are, e.g. after a health
+ * state changed (slot->health is written first).  Any worker may call it.
+ */
+
+ngx_int_t
+ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
+{
+    uint32_t                    *sched;
+    ngx_uint_t                   i, spare, np, nb, dp, db, *in_use;
+    ngx_pool_t                  *pool;
+    ngx_http_scaleset_shctx_t   *sh;
+
+    sh = sscf->sh;
+
+    pool = ngx_create_pool(4096, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    in_use = ngx_palloc(pool, sh->max_members * sizeof(ngx_uint_t));
+    if (in_use == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    ngx_http_scaleset_build_lock(sh);
+
+    for (i = 0; i < sh->max_members; i++) {
+        in_use[i] = sh->slots[i].in_use;
+    }
+
+    spare = sh->current ^ 1;
+    sched = sh->sched[spare];
+
+    np = ngx_http_scaleset_build(sh, sh->slots, in_use, 0, sched,
+                                 sh->sched_cap, &dp, pool, log);
+    nb = ngx_http_scaleset_build(sh, sh->slots, in_use,
+                                 SCALESET_MEMBER_BACKUP, sched + np,
+                                 sh->sched_cap - np, &db, pool, log);
+
+    ngx_rwlock_wlock(&sh->rwlock);
+
+    sh->current = spare;
+    sh->nprimary = np;
+    sh->nbackup = nb;
+    sh->primaries = dp;
+    sh->backups = db;
+
+    ngx_rwlock_unlock(&sh->rwlock);
+
+    ngx_http_scaleset_build_unlock(sh);
+
+    ngx_destroy_pool(pool);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Serializes the writers of the spare schedule buffer (the lease holder's
+ * apply, any worker's rebuild).  A lock left by a dead process is taken
+ * back; no I/O happens while it is held.
+ */
+
+static void
+ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh)
+{
+    ngx_pid_t  owner;
+
+    for ( ;; ) {
+        if (sh->build_lock == 0
+            && ngx_atomic_cmp_set(&sh->build_lock, 0,
+                                  (ngx_atomic_uint_t) ngx_pid))
+        {
+            return;
+        }
+
+        owner = (ngx_pid_t) sh->build_lock;
+
+        if (owner && owner != ngx_pid
+            && kill(owner, 0) == -1 && ngx_errno == NGX_ESRCH)
+        {
+            (void) ngx_atomic_cmp_set(&sh->build_lock,
+                                      (ngx_atomic_uint_t) owner, 0);
+            continue;
+        }
+
+        ngx_sched_yield();
+    }
+}
+
+
+static void
+ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh)
+{
+    (void) ngx_atomic_cmp_set(&sh->build_lock, (ngx_atomic_uint_t) ngx_pid, 0);
 }
 
 
@@ -605,6 +857,7 @@ ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
         slot->requests = 0;
         slot->fails = 0;
         slot->fails_total = 0;
+        ngx_memzero((void *) slot->responses, sizeof(slot->responses));
         slot->accessed = 0;
         slot->checked = 0;
         slot->health = NGX_HTTP_SCALESET_HEALTH_UNCHECKED;
@@ -613,6 +866,8 @@ ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
         slot->health_checked = 0;
         slot->health_since = ngx_current_msec;
         slot->health_reason = 0;
+        slot->health_latency = 0;
+        slot->health_wall = 0;
     }
 
     if (mb == NULL) {

@@ -549,23 +549,12 @@ scaleset_space(char c)
 }
 
 
-int
-scaleset_member_parse(const char *rec, size_t len, scaleset_member_t *m,
-    scaleset_error_t *err)
+/* the checks every record passes first: not empty, not too long, no NUL,
+ * control or DEL byte (a tab separates words) */
+static int
+scaleset_record_check(const char *rec, size_t len, scaleset_error_t *err)
 {
-    size_t      i, start;
-    unsigned    seen;
-    int         first;
-
-    memset(m, 0, sizeof(*m));
-    m->weight = SCALESET_DEFAULT_WEIGHT;
-    m->max_fails = SCALESET_DEFAULT_MAX_FAILS;
-    m->fail_timeout = SCALESET_DEFAULT_FAIL_TIMEOUT;
-
-    if (err != NULL) {
-        err->code = SCALESET_OK;
-        err->msg[0] = '\0';
-    }
+    size_t  i;
 
     if (rec == NULL || len == 0) {
         return scaleset_fail(err, SCALESET_ERR_EMPTY, "empty record");
@@ -587,29 +576,71 @@ scaleset_member_parse(const char *rec, size_t len, scaleset_member_t *m,
         }
     }
 
+    return 0;
+}
+
+
+/* the next space-separated word from rec[*i]; 0 when there is none */
+static int
+scaleset_next_word(const char *rec, size_t len, size_t *i, const char **w,
+    size_t *wlen)
+{
+    size_t  start;
+
+    while (*i < len && scaleset_space(rec[*i])) {
+        (*i)++;
+    }
+
+    if (*i == len) {
+        return 0;
+    }
+
+    start = *i;
+    while (*i < len && !scaleset_space(rec[*i])) {
+        (*i)++;
+    }
+
+    *w = rec + start;
+    *wlen = *i - start;
+
+    return 1;
+}
+
+
+int
+scaleset_member_parse(const char *rec, size_t len, scaleset_member_t *m,
+    scaleset_error_t *err)
+{
+    size_t       i, wlen;
+    unsigned     seen;
+    int          first;
+    const char  *w;
+
+    memset(m, 0, sizeof(*m));
+    m->weight = SCALESET_DEFAULT_WEIGHT;
+    m->max_fails = SCALESET_DEFAULT_MAX_FAILS;
+    m->fail_timeout = SCALESET_DEFAULT_FAIL_TIMEOUT;
+
+    if (err != NULL) {
+        err->code = SCALESET_OK;
+        err->msg[0] = '\0';
+    }
+
+    if (scaleset_record_check(rec, len, err) != 0) {
+        return -1;
+    }
+
     seen = 0;
     first = 1;
     i = 0;
 
-    for ( ;; ) {
-        while (i < len && scaleset_space(rec[i])) {
-            i++;
-        }
-
-        if (i == len) {
-            break;
-        }
-
-        start = i;
-        while (i < len && !scaleset_space(rec[i])) {
-            i++;
-        }
+    while (scaleset_next_word(rec, len, &i, &w, &wlen)) {
 
         if (first) {
-            m->address.data = rec + start;
-            m->address.len = i - start;
+            m->address.data = w;
+            m->address.len = wlen;
 
-            if (scaleset_parse_address(rec + start, i - start, m, err) != 0) {
+            if (scaleset_parse_address(w, wlen, m, err) != 0) {
                 return -1;
             }
 
@@ -617,9 +648,7 @@ scaleset_member_parse(const char *rec, size_t len, scaleset_member_t *m,
             continue;
         }
 
-        if (scaleset_member_param(rec + start, i - start, m, &seen, err)
-            != 0)
-        {
+        if (scaleset_member_param(w, wlen, m, &seen, err) != 0) {
             return -1;
         }
     }
@@ -823,7 +852,7 @@ scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
     scaleset_error_t *err)
 {
     char         q[48];
-    size_t       i, start, wlen, nlen;
+    size_t       i, wlen, nlen;
     unsigned     seen;
     uint64_t    *field;
     const char  *w, *eq;
@@ -834,44 +863,15 @@ scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
 
     memset(h, 0, sizeof(*h));
 
-    if (rec == NULL || len == 0) {
-        return scaleset_fail(err, SCALESET_ERR_EMPTY, "empty record");
-    }
-
-    if (len > SCALESET_RECORD_MAX) {
-        return scaleset_fail(err, SCALESET_ERR_TOO_LONG,
-                             "record is %zu bytes, longer than %d", len,
-                             SCALESET_RECORD_MAX);
-    }
-
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) rec[i] < 0x20 && rec[i] != '\t') {
-            return scaleset_fail(err, SCALESET_ERR_BAD_BYTE,
-                                 "control byte 0x%02x at offset %zu",
-                                 (unsigned char) rec[i], i);
-        }
+    if (scaleset_record_check(rec, len, err) != 0) {
+        return -1;
     }
 
     seen = 0;
     first = 1;
     i = 0;
 
-    for ( ;; ) {
-        while (i < len && scaleset_space(rec[i])) {
-            i++;
-        }
-
-        if (i == len) {
-            break;
-        }
-
-        start = i;
-        while (i < len && !scaleset_space(rec[i])) {
-            i++;
-        }
-
-        w = rec + start;
-        wlen = i - start;
+    while (scaleset_next_word(rec, len, &i, &w, &wlen)) {
 
         if (first) {
             first = 0;

@@ -29,9 +29,11 @@ pool_set($r, 'web', {
 $t->start_nginx(workers => 2, http => <<'EOF');
     scaleset_redis 127.0.0.1:%%PORT_redis%%;
     upstream web { scaleset web resync=300ms; }
+    upstream small { scaleset small max_members=2 resync=300ms; }
     server {
         listen 127.0.0.1:%%PORT_http%% reuseport;
         location / { proxy_pass http://web; }
+        location /small { proxy_pass http://small; }
     }
 EOF
 
@@ -64,5 +66,17 @@ sleep 0.3;
 $c = count_backends($t, 'http', 10);
 is_deeply($c, { b1 => 10 }, 'a member turned bad is dropped, the rest stays')
     or diag explain $c;
+
+# more members than slots: the first ones by id serve, the rest is skipped
+pool_set($r, 'small', { 'small-1' => addr($t, 'b1'), 'small-2' => addr($t, 'b2'),
+                        'small-3' => addr($t, 'b2') });
+$t->wait_for(sub { my $c = count_backends($t, 'http', 2, '/small');
+                   $c->{b1} && $c->{b2} }, what => 'small pool');
+$c = count_backends($t, 'http', 20, '/small');
+is_deeply($c, { b1 => 10, b2 => 10 }, 'a full pool serves the members it holds')
+    or diag explain $c;
+sleep 1;
+my @full = $t->log('nginx') =~ /pool "small" is full \(max_members=2\): member "small-3" skipped/g;
+is(scalar @full, 1, 'a full pool is logged once');
 
 $t->done;

@@ -54,6 +54,42 @@ my $c = count_backends($t, 'http', 70);
 is_deeply($c, { a => 50, b => 10, c => 10 }, 'shares 5:1:1 over 70 requests')
     or diag explain $c;
 
+# mixed weights against a reference implementation of nginx's algorithm
+sub swrr {
+    my @w = @_;
+    my $total = 0;
+    $total += $_ for @w;
+    my @cw = (0) x @w;
+    my $seq = '';
+    for (1 .. $total) {
+        my $best;
+        for my $i (0 .. $#w) {
+            $cw[$i] += $w[$i];
+            $best = $i if !defined $best || $cw[$i] > $cw[$best];
+        }
+        $cw[$best] -= $total;
+        $seq .= (qw(a b c k))[$best];
+    }
+    return $seq;
+}
+
+for my $w ([4, 4, 1, 7], [3, 6, 9, 2], [1, 2, 3, 4], [2, 4, 6, 8]) {
+    my %set;
+    my @names = qw(a b c k);
+    $set{"web-$_"} = addr($t, $names[$_ - 1]) . " weight=$w->[$_ - 1]"
+        for 1 .. 4;
+    pool_replace($r, 'web', \%set);
+    my $want = swrr(@$w);
+    my $len = length $want;
+    my $ok = $t->wait_for(sub {
+        my $seq = join '', map { my (undef, $b) = $t->http_get('http', '/');
+                                 $b =~ s/\s+//g; $b } 1 .. 2 * $len;
+        return scalar grep { substr($want x 3, $_, 2 * $len) eq $seq }
+                           0 .. $len - 1;
+    }, timeout => 5, what => "weights @$w");
+    ok($ok, "order for weights @$w is nginx's ($want)");
+}
+
 # backup: used only when no primary can serve
 pool_replace($r, 'web', {
     'web-1' => addr($t, 'a'),

@@ -9,6 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use IO::Socket::IP;
 use Time::HiRes qw(time);
 use Scaleset::Test;
 use Scaleset::Pool;
@@ -84,6 +85,16 @@ cmp_ok($dt, '<', 0.5, 'the 502 comes at once');
 
 pool_set($r, 'web', { 'web-3' => addr($t, 'b3') });
 all_workers('member back from down serves again', only_all(qw(b3)));
+
+# an IPv6 member: the whole sockaddr_in6 reaches the request
+my $p6 = $t->port('b6');
+$t->spawn(name => 'backend6',
+          cmd => [$^X, $t->root . '/t/lib/backend.pl', '--ctl',
+                  $t->dir . '/backends', "b6=[::1]:$p6"],
+          wait => sub { IO::Socket::IP->new(PeerHost => '::1',
+                                            PeerPort => $p6) });
+pool_replace($r, 'web', { 'web-6' => "[::1]:$p6" });
+all_workers('an IPv6 member is served by every worker', only_all(qw(b6)));
 
 like($t->log('nginx'),
      qr/pool "web" epoch \d+ from redis: 2 members \(0 added, 0 removed, 1 changed\)/,

@@ -70,6 +70,11 @@ $r->del('scaleset:{web}:members', 'scaleset:{web}:epoch');
 ok($t->reload_nginx, 'reload with Redis emptied');
 sleep 0.5;
 
+# a new zone size: the members move into the new zone
+(my $bigger = $conf) =~ s/resync=60s/max_members=512 resync=60s/;
+ok($t->reload_nginx(http => $bigger), 'reload with another max_members');
+sleep 0.5;
+
 open my $fh, '>', $stop or die;
 close $fh;
 waitpid($_, 0) for @kids;
@@ -90,5 +95,7 @@ is_deeply($c, { b1 => 10, b2 => 10, b3 => 10 },
           'the membership is kept across reloads') or diag explain $c;
 like($t->log('nginx'), qr/pool "web" kept 3 members across reload/,
      'the zone is reused on reload');
+like($t->log('nginx'), qr/pool "web": 3 members taken over from the previous zone/,
+     'a resized zone takes the members over');
 
 $t->done;

@@ -435,6 +435,7 @@ test_health(void **state)
           SCALESET_ERR_PARAM_VALUE },
         { "up conns=0 fails=0 checked=1 reason=", SCALESET_ERR_PARAM_VALUE },
         { "up conns=0\n fails=0 checked=1", SCALESET_ERR_BAD_BYTE },
+        { "up conns=0 fails=0 checked=1 \x7f", SCALESET_ERR_BAD_BYTE },
     };
 
     (void) state;
