@@ -160,7 +160,10 @@ prom_client_t *prom_client_new(struct event_base *base,
 int prom_query(prom_client_t *c, const char *query, prom_reduce_t reduce,
     prom_handler_pt handler, void *arg);
 
-/* queries in flight are cancelled without calling their handlers */
+/*
+ * Queries in flight are cancelled without calling their handlers.  Not
+ * from inside a handler.
+ */
 void prom_client_free(prom_client_t *c);
 
 

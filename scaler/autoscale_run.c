@@ -73,6 +73,8 @@ static void runner_log(autoscale_runner_t *r, int prio, const char *fmt,
 static uint64_t runner_clock(void *ctx);
 static void runner_release(autoscale_runner_t *r);
 static int label(struct evbuffer *out, const char *s);
+static json_t *number_or_null(double v);
+static int metric_value(struct evbuffer *out, double v);
 
 
 static uint64_t
