@@ -184,6 +184,22 @@ autoscale_decide(const autoscale_config_t *conf, const autoscale_obs_t *obs,
     autoscale_rule_state_t *state, int64_t current, uint64_t now_ms,
     autoscale_decision_t *d)
 {
+    const autoscale_profile_config_t  *profile;
+
+    profile = autoscale_profile_active(conf->profiles, conf->nprofiles,
+                                       (time_t) (now_ms / 1000), NULL, NULL);
+
+    return autoscale_decide_profile(conf, profile, obs, state, current,
+                                    now_ms, d);
+}
+
+
+int64_t
+autoscale_decide_profile(const autoscale_config_t *conf,
+    const autoscale_profile_config_t *profile, const autoscale_obs_t *obs,
+    autoscale_rule_state_t *state, int64_t current, uint64_t now_ms,
+    autoscale_decision_t *d)
+{
     const autoscale_rule_config_t  *r;
     autoscale_rule_explain_t       *ex;
     autoscale_rule_state_t         *st;
@@ -199,8 +215,7 @@ autoscale_decide(const autoscale_config_t *conf, const autoscale_obs_t *obs,
     d->rules = ex;
     d->previous = current;
 
-    d->profile = autoscale_profile_active(conf->profiles, conf->nprofiles,
-                                          (time_t) (now_ms / 1000), NULL);
+    d->profile = profile;
     b = d->profile ? d->profile->capacity : conf->capacity;
     d->bounds = b;
 

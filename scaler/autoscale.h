@@ -204,11 +204,13 @@ int cron_tz_valid(const char *tz);
  * The profile in force at t: the first fixed-date profile with
  * start <= t < end; else the recurring profile that started last (before
  * or at t), unless its until has passed since; else NULL (the pool's
- * default capacity).  *since gets the active profile's start (optional).
+ * default capacity).  *since gets the active profile's start, *until the
+ * next instant at which the answer may change (at most an hour ahead);
+ * both optional.
  */
 const autoscale_profile_config_t *autoscale_profile_active(
     const autoscale_profile_config_t *profiles, size_t n, time_t t,
-    time_t *since);
+    time_t *since, time_t *until);
 
 
 /* --- the decision (autoscale.c) ---------------------------------------- */
@@ -273,6 +275,16 @@ typedef struct {
 int64_t autoscale_decide(const autoscale_config_t *conf,
     const autoscale_obs_t *obs, autoscale_rule_state_t *state,
     int64_t current, uint64_t now_ms, autoscale_decision_t *d);
+
+/*
+ * The same with the profile already selected (autoscale_profile_active()
+ * at now, or NULL for the default): the runner caches the selection until
+ * it may change, so time zones are switched only at profile boundaries.
+ */
+int64_t autoscale_decide_profile(const autoscale_config_t *conf,
+    const autoscale_profile_config_t *profile, const autoscale_obs_t *obs,
+    autoscale_rule_state_t *state, int64_t current, uint64_t now_ms,
+    autoscale_decision_t *d);
 
 /* "none", "out", "in" */
 const char *autoscale_dir_name(autoscale_dir_t dir);

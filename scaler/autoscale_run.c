@@ -43,6 +43,9 @@ struct autoscale_runner_s {
     uint64_t                    evaluated_ms;
     const autoscale_profile_config_t *profile;
     int                         profile_known;
+    const autoscale_profile_config_t *cached;  /* selection ... */
+    time_t                      cached_until;   /* ... valid before this */
+    int                         cache_valid;
     uint64_t                    flapping[3];
 
     uint64_t                    gen;
@@ -289,14 +292,26 @@ runner_decide(autoscale_runner_t *r)
     autoscale_rule_explain_t       *ex;
     autoscale_decision_t           *d;
     autoscale_done_pt               done;
+    time_t                          now;
     size_t                          i;
 
     d = &r->decision;
     d->rules = r->explain;
     r->evaluated_ms = r->now_ms(r->clock_ctx);
+    now = (time_t) (r->evaluated_ms / 1000);
 
-    autoscale_decide(r->conf, r->obs, r->state, r->current, r->evaluated_ms,
-                     d);
+    /* time zones are switched only when the selection may change */
+    if (!r->cache_valid || now >= r->cached_until
+        || now < r->cached_until - 3600)
+    {
+        r->cached = autoscale_profile_active(r->conf->profiles,
+                                             r->conf->nprofiles, now, NULL,
+                                             &r->cached_until);
+        r->cache_valid = 1;
+    }
+
+    autoscale_decide_profile(r->conf, r->cached, r->obs, r->state,
+                             r->current, r->evaluated_ms, d);
     r->have_decision = 1;
     r->running = 0;
 
@@ -384,6 +399,7 @@ autoscale_runner_reconfigure(autoscale_runner_t *r,
     r->conf = conf;
     r->decision.rules = ex;
     r->have_decision = 0;
+    r->cache_valid = 0;
 
     /* abandon a running evaluation: its answers carry an old generation */
     r->gen++;

@@ -700,22 +700,45 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
 
 const autoscale_profile_config_t *
 autoscale_profile_active(const autoscale_profile_config_t *profiles,
-    size_t n, time_t t, time_t *since)
+    size_t n, time_t t, time_t *since, time_t *until)
 {
-    const autoscale_profile_config_t  *p, *best;
-    time_t                             start, best_start, until;
+    const autoscale_profile_config_t  *p, *best, *fixed;
+    time_t                             start, best_start, end, next, change;
     size_t                             i;
+
+    /* the answer may change at the next start or end of any profile */
+    change = t + 3600;
+    fixed = NULL;
 
     for (i = 0; i < n; i++) {
         p = &profiles[i];
-        if (p->kind == AUTOSCALE_PROFILE_FIXED && p->start <= t
-            && t < p->end)
-        {
-            if (since) {
-                *since = p->start;
+
+        if (p->kind == AUTOSCALE_PROFILE_FIXED) {
+            if (p->start > t && p->start < change) {
+                change = p->start;
             }
-            return p;
+            if (p->end > t && p->end < change) {
+                change = p->end;
+            }
+            if (fixed == NULL && p->start <= t && t < p->end) {
+                fixed = p;
+            }
+
+        } else if (cron_next(&p->cron, p->timezone, t, &next) == 0
+                   && next < change)
+        {
+            change = next;
         }
+    }
+
+    if (fixed) {
+        if (since) {
+            *since = fixed->start;
+        }
+        if (until) {
+            *until = change;
+        }
+        return fixed;
     }
 
     best = NULL;
@@ -736,18 +759,21 @@ autoscale_profile_active(const autoscale_profile_config_t *profiles,
         }
     }
 
-    if (best == NULL) {
-        return NULL;
-    }
-
-    if (best->has_until
-        && cron_next(&best->until, best->timezone, best_start, &until) == 0
-        && until <= t)
+    if (best && best->has_until
+        && cron_next(&best->until, best->timezone, best_start, &end) == 0)
     {
-        return NULL;
+        if (end <= t) {
+            best = NULL;
+        } else if (end < change) {
+            change = end;
+        }
     }
 
-    if (since) {
+    if (until) {
+        *until = change;
+    }
+
+    if (best && since) {
         *since = best_start;
     }
 

@@ -307,6 +307,24 @@ static const profile_case_t  profile_cases[] = {
 };
 
 
+static const struct {
+    const char  *at;
+    const char  *until;
+} change_cases[] = {
+    /* office hours end at 18:00 Berlin */
+    { "2026-11-23T16:30:00Z", "2026-11-23T17:00:00Z" },
+    { "2026-11-23T08:30:00Z", "2026-11-23T09:30:00Z" },
+    /* default after until: re-checked within the hour */
+    { "2026-11-23T17:30:00Z", "2026-11-23T18:30:00Z" },
+    /* weekend, office hours start at 08:00 Berlin */
+    { "2026-11-23T06:30:00Z", "2026-11-23T07:00:00Z" },
+    /* the fixed date starts */
+    { "2026-12-23T23:30:00Z", "2026-12-24T00:00:00Z" },
+    /* the fixed date ends */
+    { "2026-12-26T23:10:00Z", "2026-12-27T00:00:00Z" },
+};
+
+
 static void
 test_profiles(void **state)
 {
@@ -337,7 +355,8 @@ test_profiles(void **state)
     p[2].end = utc("2026-12-27T00:00:00Z");
 
     for (i = 0; i < sizeof(profile_cases) / sizeof(profile_cases[0]); i++) {
-        got = autoscale_profile_active(p, 3, utc(profile_cases[i].at), NULL);
+        got = autoscale_profile_active(p, 3, utc(profile_cases[i].at), NULL,
+                                       NULL);
 
         if (profile_cases[i].profile == NULL) {
             if (got != NULL) {
@@ -352,6 +371,19 @@ test_profiles(void **state)
             fail_msg("case %zu at %s: expected %s, got %s", i,
                      profile_cases[i].at, profile_cases[i].profile,
                      got ? got->name : "default");
+        }
+    }
+
+    /* when the selection may change next (capped at an hour ahead) */
+    for (i = 0; i < sizeof(change_cases) / sizeof(change_cases[0]); i++) {
+        time_t  until;
+        char    buf[32];
+
+        autoscale_profile_active(p, 3, utc(change_cases[i].at), NULL, &until);
+        fmt(until, buf, sizeof(buf));
+        if (strcmp(buf, change_cases[i].until) != 0) {
+            fail_msg("change case %zu at %s: expected %s, got %s", i,
+                     change_cases[i].at, change_cases[i].until, buf);
         }
     }
 }
