@@ -97,7 +97,6 @@ rule_holds(const autoscale_rule_config_t *r, double v)
 static int64_t
 rule_result(const autoscale_rule_config_t *r, int64_t current)
 {
-    double   x;
     int64_t  delta, v;
 
     switch (r->action) {
@@ -106,10 +105,12 @@ rule_result(const autoscale_rule_config_t *r, int64_t current)
         break;
 
     case AUTOSCALE_ACTION_PERCENT:
-        /* rounded away from zero: +10 % of 3 is +1, -10 % of 3 is -1 */
-        x = (double) current * (double) r->value / 100.0;
-        delta = (int64_t) (x >= 0 ? ceil(x - 1e-9) : floor(x + 1e-9));
-        v = current + delta;
+        /* rounded away from zero: +10 % of 3 is +1, -10 % of 3 is -1;
+         * in integers, so 10 % of 10 is exactly 1 */
+        delta = (current < 0 ? 0 : current)
+                * (r->value < 0 ? -r->value : r->value);
+        delta = (delta + 99) / 100;
+        v = current + (r->value < 0 ? -delta : delta);
         break;
 
     default:

@@ -193,6 +193,24 @@ static const scenario_t  scenarios[] = {
         { 1, { 0 }, 20, 10, 0 },
     } },
 
+    { "percent in integers: exact tenths, +1 % of 150, -100 %",
+      { RULE("p", LT, 1, 0, PERCENT, -10, 0, 0) }, 1, { 0, 1000, 0 }, 0, 0, {
+        { 0, { 0 }, 10, 9, 0 },
+        { 1, { 0 }, 100, 90, 0 },
+        { 2, { 0 }, 1, 0, 0 },
+    } },
+
+    { "percent +1 of 150 is +2", { RULE("p", GT, 1, 0, PERCENT, 1, 0, 0) }, 1,
+      { 0, 1000, 0 }, 0, 0, {
+        { 0, { 5 }, 150, 152, 0 },
+        { 1, { 5 }, 100, 101, 0 },
+    } },
+
+    { "percent -100 empties the pool when min is 0",
+      { RULE("p", LT, 1, 0, PERCENT, -100, 0, 0) }, 1, { 0, 1000, 0 }, 0, 0, {
+        { 0, { 0 }, 7, 0, 0 },
+    } },
+
     { "exact sets the count in either direction",
       { RULE("x", GT, 1, 0, EXACT, 10, 0, 0) }, 1, { 0, 20, 0 }, 0, 0, {
         { 0, { 5 }, 4, 10, 0 },
