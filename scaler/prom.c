@@ -351,8 +351,9 @@ prom_query(prom_client_t *c, const char *query, prom_reduce_t reduce,
     }
 
     esc = curl_easy_escape(req->easy, query, 0);
-    l = strlen(c->url) + sizeof("/api/v1/query?query=") + (esc ? strlen(esc)
-                                                              : 0);
+    /* Prometheus gives up too, rather than evaluating for nobody */
+    l = strlen(c->url) + sizeof("/api/v1/query?timeout=ms&query=") + 20
+        + (esc ? strlen(esc) : 0);
     url = malloc(l);
     if (esc == NULL || url == NULL) {
         curl_free(esc);
@@ -361,7 +362,8 @@ prom_query(prom_client_t *c, const char *query, prom_reduce_t reduce,
         free(req);
         return -1;
     }
-    snprintf(url, l, "%s/api/v1/query?query=%s", c->url, esc);
+    snprintf(url, l, "%s/api/v1/query?timeout=%llums&query=%s", c->url,
+             (unsigned long long) c->timeout_ms, esc);
     curl_free(esc);
 
     curl_easy_setopt(req->easy, CURLOPT_URL, url);
