@@ -3,6 +3,7 @@
 # driver) against a real Prometheus scraping a metrics endpoint whose
 # values the test controls: a value and its change, several series with
 # and without reduce, an empty vector, a PromQL error, an infinite value,
+# credentials (bearer, basic) and error pages through a stand-in proxy,
 # and Prometheus killed -> unreachable.
 
 use strict;
@@ -39,7 +40,7 @@ $t->spawn(name => 'metrics',
           wait_port => 'metrics');
 my $prom = $t->start_prometheus(scrape => ["127.0.0.1:$mport"],
                                 interval => '1s');
-my $url = "http://127.0.0.1:$prom->{port}";
+our $url = "http://127.0.0.1:$prom->{port}";
 
 sub query {
     my (@args) = @_;
@@ -90,6 +91,56 @@ like(query('scaleset_test_load{instance_id="a"} * NaN'),
     local $ENV{PROM_TOKEN} = 'secret';
     like(query('sum(scaleset_test_load)'), qr/^ok 85\.5\b/,
          'with a bearer token, Prometheus still answers');
+}
+
+# Prometheus behind a proxy that wants credentials (a small Perl server
+# standing in for it): 401 without, the answer with a token or basic auth;
+# a 502 page from the proxy is an http error
+my $proxy = $t->write_file('proxy.pl', <<'PERL');
+use strict;
+use IO::Socket::INET;
+my ($port) = @ARGV;
+my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port", Listen => 16,
+                              ReuseAddr => 1) or die "listen: $!";
+while (my $c = $l->accept) {
+    my ($head, $auth) = ('', '');
+    while (defined(my $line = <$c>)) {
+        $head .= $line;
+        $auth = $1 if $line =~ /^Authorization:\s*(.*?)\r?$/i;
+        last if $line eq "\r\n" || $line eq "\n";
+    }
+    my ($code, $body);
+    if ($head =~ /query=gateway/) {
+        ($code, $body) = ('502 Bad Gateway', '<html>bad gateway</html>');
+    } elsif ($auth eq 'Bearer secret' || $auth eq 'Basic dTpw') {
+        ($code, $body) = ('200 OK', '{"status":"success","data":'
+            . '{"resultType":"scalar","result":[1,"7"]}}');
+    } else {
+        ($code, $body) = ('401 Unauthorized', 'unauthorized');
+    }
+    print $c "HTTP/1.0 $code\r\nContent-Length: " . length($body)
+        . "\r\nConnection: close\r\n\r\n$body";
+    close $c;
+}
+PERL
+my $pport = $t->port('proxy');
+$t->spawn(name => 'proxy', cmd => [$^X, $proxy, $pport], wait_port => 'proxy');
+{
+    local $url = "http://127.0.0.1:$pport";
+    like(query('x'), qr/^http - HTTP 401/, 'no credentials: http 401');
+    {
+        local $ENV{PROM_TOKEN} = 'secret';
+        like(query('x'), qr/^ok 7\b/, 'bearer token accepted');
+    }
+    {
+        local $ENV{PROM_TOKEN} = 'wrong';
+        like(query('x'), qr/^http - HTTP 401/, 'a wrong token: http 401');
+    }
+    {
+        local @ENV{qw(PROM_USER PROM_PASSWORD)} = qw(u p);
+        like(query('x'), qr/^ok 7\b/, 'basic auth accepted');
+    }
+    like(query('gateway'), qr/^http - HTTP 502/, 'a proxy error page: http');
 }
 
 $t->kill_server('prometheus', 'KILL');

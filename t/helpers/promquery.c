@@ -2,6 +2,7 @@
  * promquery URL QUERY [REDUCE [TIMEOUT_MS]]: one instant query through
  * scaler/prom.c on a libevent loop; prints "STATUS VALUE DETAIL" (VALUE
  * "-" on an error).  Used by t/autoscale_prom.t against a real Prometheus.
+ * PROM_TOKEN, PROM_USER and PROM_PASSWORD set the optional credentials.
  */
 
 #include <stdio.h>
@@ -52,6 +53,8 @@ main(int argc, char **argv)
     conf.url = argv[1];
     conf.timeout_ms = argc > 4 ? strtoull(argv[4], NULL, 10) : 2000;
     conf.bearer_token = getenv("PROM_TOKEN");
+    conf.username = getenv("PROM_USER");
+    conf.password = getenv("PROM_PASSWORD");
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     base = event_base_new();
