@@ -29,6 +29,7 @@ SHARED_SRCS := $(wildcard shared/*.c)
 LIB_SRCS    := $(filter-out scaler/main.c,$(wildcard scaler/*.c))
 CTL_SRCS    := $(wildcard scaler/ctl/*.c)
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+HELPER_SRCS := $(wildcard t/helpers/*.c)
 NGX_SRCS    := $(sort $(wildcard ngx_module/*.c ngx_module/*.h \
                                shared/*.c shared/*.h)) config
 
@@ -36,6 +37,7 @@ SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
 UNITS       := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
+HELPERS     := $(HELPER_SRCS:t/helpers/%.c=$(BUILD)/t/helpers/%)
 ASAN_UNITS  := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/asan/t/%)
 
 BINS        := $(if $(wildcard scaler/main.c),$(BUILD)/scaleset-scaler) \
@@ -97,7 +99,12 @@ $(BUILD)/scalesetctl: $(CTL_OBJS) $(BUILD)/libscaler.a
 
 # --- C unit tests (cmocka, TAP) ---------------------------------------
 
-units: $(UNITS)
+units: $(UNITS) $(HELPERS)
+
+# small drivers the integration tests run (not tests themselves)
+$(BUILD)/t/helpers/%: t/helpers/%.c $(BUILD)/libscaler.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_CFLAGS) -o $@ $< $(BUILD)/libscaler.a $(SC_LDLIBS)
 
 $(BUILD)/t/%: t/unit/%.c $(BUILD)/libscaler.a
 	@mkdir -p $(dir $@)
