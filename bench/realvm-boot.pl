@@ -3,7 +3,7 @@
 # qemu-domain.xml, qcow2 overlay): for each of N boots (default 5), one at
 # a time, the time of `virsh start`, of start -> first /healthz 200, and of
 # `virsh destroy`; prints each boot and the medians.
-#   perl bench/realvm-boot.pl [N]      (root; make guest-image first)
+#   perl bench/realvm-boot.pl [N [K]]   (root; make guest-image first)
 use strict;
 use warnings;
 use FindBin;
@@ -58,5 +58,37 @@ sub median { my @s = sort { $a <=> $b } @_; @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 
 printf "median of %d: start %.2fs, start->/healthz 200 %.2fs (min %.2f, max %.2f), qemu RSS %.0f MiB, destroy %.2fs\n",
        $n, median(@start), median(@serve), (sort { $a <=> $b } @serve)[0],
        (sort { $a <=> $b } @serve)[-1], median(@rss), median(@destroy);
+
+# then K guests started together (default 3, as in a 0 -> 3 scale-out):
+# time from the first start to each guest's first /healthz 200
+my $k = shift // 3;
+my (%port, @names);
+for my $i (1 .. $k) {
+    my $name = sprintf 'par-%06d', $i;
+    my $port = $port{$name} = $t->port("par$i");
+    my %v = (name => $name, uuid => `cat /proc/sys/kernel/random/uuid` =~ s/\s//gr,
+             address => '127.0.0.1', port => $port, volume => $lv->overlay($name));
+    (my $xml = $tmpl) =~ s/\{\{(\w+)\}\}/$v{$1} \/\/ ''/ge;
+    $xml =~ s/GUEST_DIR/$gdir/g;
+    $xml =~ s/LOG_DIR/$lv->log_dir/ge;
+    $t->write_file($lv->dir . "/$name.xml", $xml);
+    $lv->track($name);
+    $lv->virsh('define', $lv->dir . "/$name.xml");
+    push @names, $name;
+}
+my $p0 = time;
+$lv->virsh('start', $_) for @names;
+my %ready;
+$t->wait_for(sub {
+    for my $n (@names) {
+        next if $ready{$n};
+        $ready{$n} = time - $p0
+            if (($t->http_get($port{$n}, '/healthz', timeout => 1))[0] // 0) == 200;
+    }
+    keys %ready == @names;
+}, timeout => 180, interval => 0.05) or die "parallel boot timed out\n";
+my @r = sort { $a <=> $b } values %ready;
+printf "%d at once: all serving %.2fs after the first start (first %.2fs, median %.2fs)\n",
+       $k, $r[-1], $r[0], median(@r);
 $lv->cleanup;
 $t->stop_all;
