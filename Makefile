@@ -5,6 +5,8 @@
 #   make check      deps + build + every test under prove
 #   make check-asan the C unit tests under ASan and UBSan
 #   make deps       install the Debian packages the project needs
+#   make guest-image the tiny real-VM test guest (build/guest: kernel +
+#                   initramfs, tools/guest-image.sh)
 
 SHELL       := /bin/bash
 BUILD       := build
@@ -129,8 +131,20 @@ $(BUILD)/asan/t/%: t/unit/%.c $(BUILD)/asan/libscaler.a
 deps:
 	@sh tools/deps.sh
 
+# --- real-VM guest ------------------------------------------------------
+#
+# kernel of linux-image-cloud-amd64 + a busybox-static initramfs serving
+# /healthz and a page naming the instance; reproducible (fixed mtimes).
+
+GUEST       := $(BUILD)/guest
+
+guest-image: $(GUEST)/initramfs.gz
+
+$(GUEST)/initramfs.gz: tools/guest-image.sh
+	sh tools/guest-image.sh $(GUEST)
+
 check: deps
-	$(MAKE) all units
+	$(MAKE) all units guest-image
 	$(MAKE) check-asan
 	$(PROVE) $(PROVE_FLAGS) $(UNITS) t/*.t
 

@@ -28,6 +28,13 @@ libsystemd-dev
 wrk
 curl
 libredis-perl
+libvirt-daemon-system
+libvirt-daemon-driver-qemu
+qemu-system-x86
+qemu-utils
+busybox-static
+cpio
+linux-image-cloud-amd64
 "
 
 missing=""

@@ -1,0 +1,194 @@
+package Scaleset::Libvirtd;
+
+# Harness extension for real-VM tests: starts virtlogd and libvirtd (the
+# qemu driver, privileged, URI qemu:///system) by hand under the test's
+# harness, with libvirtd's sockets and pid file in the test's temp dir, a
+# `dir` storage pool there with a base qcow2 volume, and destroys every
+# domain and volume it made before the daemons are stopped by PID.
+#
+#   use Scaleset::Libvirtd;
+#   my $lv = Scaleset::Libvirtd->start($t);   # $t: a Scaleset::Test
+#   $lv->uri;        # qemu:///system?socket=TMP/libvirt/run/libvirt-sock
+#   $lv->pool;       # storage pool name; $lv->pool_dir its directory
+#   $lv->base;       # path of the base volume (base.qcow2)
+#   $lv->virsh(ARGS) # ($rc, $output) of virsh -c URI ARGS
+#   $lv->track(NAME) # a domain to destroy+undefine at cleanup
+#   $lv->qemu_pid(NAME)  # the qemu pid of a running domain, or undef
+#   Scaleset::Libvirtd->skip_reason  # why a real-VM test cannot run, or undef
+#
+# Why qemu:///system and not a private instance: the qemu driver's state
+# (/run/libvirt/qemu, its driver.pid lock, /var/lib/libvirt/qemu) and
+# virtlogd's socket are fixed for the privileged daemon; only the RPC
+# sockets and the pid file can move (--config with unix_sock_dir,
+# --pid-file).  So the test's libvirtd cannot run beside a system
+# libvirtd: skip_reason says so, and the test skips.  qemu runs as
+# libvirt-qemu: every path handed to it must be readable by that user
+# (the harness makes its temp dir 0755).
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use File::Path qw(make_path);
+use IO::Socket::UNIX;
+use Time::HiRes qw(time sleep);
+use Test::More ();
+
+my @LIVE;
+
+# runs before Scaleset::Test's END (compiled later, so its END runs first):
+# domains go before the daemons the harness stops
+END {
+    my $status = $?;
+    $_->cleanup for @LIVE;
+    $? = $status;
+}
+
+sub skip_reason {
+    my ($class) = @_;
+    return 'not root (the qemu driver runs privileged)' if $> != 0;
+    for my $b (qw(libvirtd virtlogd virsh qemu-system-x86_64 qemu-img)) {
+        return "$b not installed (make deps)" unless _which($b);
+    }
+    # a running system libvirtd holds the qemu driver's state
+    if (-S '/run/libvirt/libvirt-sock'
+        && IO::Socket::UNIX->new(Peer => '/run/libvirt/libvirt-sock')) {
+        return 'a system libvirtd is running';
+    }
+    return undef;
+}
+
+sub _which {
+    my ($b) = @_;
+    for my $d (split /:/, "$ENV{PATH}:/usr/sbin:/sbin") {
+        return "$d/$b" if -x "$d/$b";
+    }
+    return undef;
+}
+
+sub start {
+    my ($class, $t, %opt) = @_;
+    my $dir = $t->dir . '/libvirt';
+    my $self = bless { t => $t, dir => $dir, domains => {}, qemu => {},
+                       owner => $$ }, $class;
+    make_path("$dir/run", "$dir/pool", "$dir/log");
+    chmod 0755, $dir, "$dir/pool", "$dir/log";
+
+    # virtlogd: qemu's console/stdio go through it; its socket is fixed
+    # (/run/libvirt/virtlogd-sock) for the privileged daemon
+    make_path('/run/libvirt');
+    unless (-S '/run/libvirt/virtlogd-sock'
+            && IO::Socket::UNIX->new(Peer => '/run/libvirt/virtlogd-sock')) {
+        unlink '/run/libvirt/virtlogd-sock';
+        $t->spawn(name => 'virtlogd',
+                  cmd => [_which('virtlogd'), '-p', "$dir/virtlogd.pid"],
+                  wait => sub { -S '/run/libvirt/virtlogd-sock' },
+                  timeout => 20);
+    }
+
+    $t->write_file("$dir/libvirtd.conf", <<"EOC");
+unix_sock_dir = "$dir/run"
+unix_sock_group = "root"
+unix_sock_ro_perms = "0700"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:$dir/libvirtd-debug.log"
+EOC
+    $self->{uri} = "qemu:///system?socket=$dir/run/libvirt-sock";
+    $t->spawn(name => 'libvirtd',
+              cmd => [_which('libvirtd'), '--config', "$dir/libvirtd.conf",
+                      '--pid-file', "$dir/libvirtd.pid"],
+              wait => sub { -S "$dir/run/libvirt-sock"
+                            && ($self->virsh('list'))[0] == 0 },
+              timeout => $opt{timeout} // 60);
+    push @LIVE, $self;
+
+    $self->{pool} = 'scaleset-test-' . $$;
+    $self->{pool_dir} = "$dir/pool";
+    my ($rc, $out) = $self->virsh('pool-create-as', $self->{pool}, 'dir',
+                                  '--target', "$dir/pool");
+    croak "pool-create-as: $out" if $rc;
+    ($rc, $out) = $self->virsh('vol-create-as', $self->{pool}, 'base.qcow2',
+                               '64M', '--format', 'qcow2');
+    croak "vol-create-as base: $out" if $rc;
+    $self->{base} = "$dir/pool/base.qcow2";
+    return $self;
+}
+
+sub uri      { $_[0]{uri} }
+sub pool     { $_[0]{pool} }
+sub pool_dir { $_[0]{pool_dir} }
+sub base     { $_[0]{base} }
+sub dir      { $_[0]{dir} }
+sub log_dir  { "$_[0]{dir}/log" }
+
+sub virsh {
+    my ($self, @args) = @_;
+    my $pid = open(my $fh, '-|') // croak "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec 'virsh', '-q', '-c', $self->{uri}, @args;
+        exit 127;
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
+# a qcow2 overlay NAME.qcow2 on the base volume; returns its path
+sub overlay {
+    my ($self, $name) = @_;
+    my ($rc, $out) = $self->virsh('vol-create-as', $self->{pool},
+        "$name.qcow2", '64M', '--format', 'qcow2',
+        '--backing-vol', $self->{base}, '--backing-vol-format', 'qcow2');
+    croak "vol-create-as $name: $out" if $rc;
+    return "$self->{pool_dir}/$name.qcow2";
+}
+
+sub volumes {
+    my ($self) = @_;
+    my ($rc, $out) = $self->virsh('vol-list', $self->{pool});
+    return map { (split ' ', $_)[0] } grep { /\S/ } split /\n/, $out;
+}
+
+sub track {
+    my ($self, $name) = @_;
+    $self->{domains}{$name} = 1;
+}
+
+sub qemu_pid {
+    my ($self, $name) = @_;
+    open my $fh, '<', "/run/libvirt/qemu/$name.pid" or return undef;
+    my $pid = <$fh>;
+    return undef unless defined $pid && $pid =~ /^(\d+)/;
+    $self->{qemu}{$name} = $1;
+    return $1;
+}
+
+# destroy + undefine every tracked domain (and kill a qemu that outlived
+# it), delete the pool; the harness then stops libvirtd and virtlogd
+sub cleanup {
+    my ($self) = @_;
+    return if $self->{cleaned}++ || $self->{owner} != $$;
+    for my $name (sort keys %{ $self->{domains} }) {
+        $self->qemu_pid($name);
+        $self->virsh('destroy', $name);
+        $self->virsh('undefine', $name, '--nvram');
+    }
+    for my $pid (values %{ $self->{qemu} }) {
+        next unless kill 0, $pid;
+        my ($comm) = eval { local (@ARGV, $/) = ("/proc/$pid/comm"); <> };
+        kill 'KILL', $pid if ($comm // '') =~ /^qemu/;
+    }
+    if ($self->{pool}) {
+        $self->virsh('vol-delete', $_, '--pool', $self->{pool})
+            for $self->volumes;
+        $self->virsh('pool-destroy', $self->{pool});
+    }
+    $self->{t}->stop('libvirtd');
+    $self->{t}->stop('virtlogd');
+}
+
+1;
