@@ -20,22 +20,9 @@ CONNS=${CONNS:-32}
 CHANGES=${CHANGES:-200}
 MODULE=$PWD/build/ngx_http_scaleset_module.so
 
-[ -f "$MODULE" ] || make module >&2
+make -s module >&2
 
-DIR=$(mktemp -d /tmp/scaleset-bench-XXXXXX)
-PIDS=()
-cleanup() {
-    set +e
-    # nginxes started in subshells are known by their pid files only
-    for f in "$DIR"/*/nginx.pid; do
-        [ -f "$f" ] && PIDS+=("$(cat "$f")")
-    done
-    for p in "${PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null || true; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
+bench_setup
 
 B1=$(bench_free_port); B2=$(bench_free_port); REDIS=$(bench_free_port)
 G_STOCK=$(bench_free_port); G_STOCK2K=$(bench_free_port)

@@ -89,3 +89,24 @@ bench_members() {
         $r->publish("scaleset:{$pool}:events", $e);
     ' "$@"
 }
+
+# A temporary directory $DIR and the PIDS array, both cleaned up at exit:
+# every pid in PIDS and every nginx with a pid file under $DIR (those
+# started in subshells) is stopped, QUIT first, then KILL.
+bench_setup() {
+    DIR=$(mktemp -d /tmp/scaleset-bench-XXXXXX)
+    PIDS=()
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    set +e
+    local f p
+    for f in "$DIR"/*/nginx.pid; do
+        [ -f "$f" ] && PIDS+=("$(cat "$f")")
+    done
+    for p in "${PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null; done
+    sleep 0.5
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$DIR"
+}

@@ -27,6 +27,8 @@ static ngx_msec_t  ngx_http_scaleset_buckets[NGX_HTTP_SCALESET_BUCKETS - 1] = {
 
 static ngx_int_t ngx_http_scaleset_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_scaleset_metrics_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_scaleset_begin(ngx_http_request_t *r,
+    ngx_http_scaleset_main_conf_t *smcf, size_t per_member, ngx_buf_t **b);
 static ngx_int_t ngx_http_scaleset_send(ngx_http_request_t *r, ngx_buf_t *b,
     const char *type, size_t type_len);
 static size_t ngx_http_scaleset_output_size(
@@ -167,6 +169,33 @@ ngx_http_scaleset_output_size(ngx_http_scaleset_main_conf_t *smcf,
 }
 
 
+/* GET or HEAD only, body discarded, the output buffer sized for the pools */
+
+static ngx_int_t
+ngx_http_scaleset_begin(ngx_http_request_t *r,
+    ngx_http_scaleset_main_conf_t *smcf, size_t per_member, ngx_buf_t **b)
+{
+    ngx_int_t  rc;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *b = ngx_create_temp_buf(r->pool,
+                             ngx_http_scaleset_output_size(smcf, per_member));
+    if (*b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_scaleset_send(ngx_http_request_t *r, ngx_buf_t *b, const char *type,
     size_t type_len)
@@ -211,22 +240,11 @@ ngx_http_scaleset_status_handler(ngx_http_request_t *r)
 
     static const char  *sources[] = { "none", "state_file", "redis" };
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
     smcf = ngx_http_get_module_main_conf(r, ngx_http_scaleset_module);
 
-    b = ngx_create_temp_buf(r->pool,
-                            ngx_http_scaleset_output_size(
-                                smcf, NGX_HTTP_SCALESET_MEMBER_JSON));
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_scaleset_begin(r, smcf, NGX_HTTP_SCALESET_MEMBER_JSON, &b);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     now = ngx_current_msec;
@@ -388,22 +406,11 @@ ngx_http_scaleset_metrics_handler(ngx_http_request_t *r)
           "The member's address, zone, version and state." },
     };
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
     smcf = ngx_http_get_module_main_conf(r, ngx_http_scaleset_module);
 
-    b = ngx_create_temp_buf(r->pool,
-                            ngx_http_scaleset_output_size(
-                                smcf, NGX_HTTP_SCALESET_MEMBER_METRICS));
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_scaleset_begin(r, smcf, NGX_HTTP_SCALESET_MEMBER_METRICS, &b);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     now = ngx_current_msec;

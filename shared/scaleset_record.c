@@ -247,6 +247,23 @@ scaleset_duration_parse(const char *s, size_t len, uint64_t max_ms,
 }
 
 
+/* a port 1..65535 after an address's ':' */
+static int
+scaleset_parse_port(const char *p, size_t plen, uint64_t *port,
+    scaleset_error_t *err)
+{
+    char  q[48];
+
+    if (scaleset_parse_uint(p, plen, 65535, port) != 0 || *port == 0) {
+        return scaleset_fail(err, SCALESET_ERR_PORT,
+                             "address: port \"%s\" is not 1..65535",
+                             scaleset_quote(q, sizeof(q), p, plen));
+    }
+
+    return 0;
+}
+
+
 /* "[v6]:port", "v4:port" or "unix:/path" into m->sockaddr */
 static int
 scaleset_parse_address(const char *s, size_t len, scaleset_member_t *m,
@@ -332,10 +349,8 @@ scaleset_parse_address(const char *s, size_t len, scaleset_member_t *m,
                                  scaleset_quote(q, sizeof(q), host, hlen));
         }
 
-        if (scaleset_parse_uint(p, plen, 65535, &port) != 0 || port == 0) {
-            return scaleset_fail(err, SCALESET_ERR_PORT,
-                                 "address: port \"%s\" is not 1..65535",
-                                 scaleset_quote(q, sizeof(q), p, plen));
+        if (scaleset_parse_port(p, plen, &port, err) != 0) {
+            return -1;
         }
 
         sin6->sin6_family = AF_INET6;
@@ -385,10 +400,8 @@ scaleset_parse_address(const char *s, size_t len, scaleset_member_t *m,
                              scaleset_quote(q, sizeof(q), s, len));
     }
 
-    if (scaleset_parse_uint(p, plen, 65535, &port) != 0 || port == 0) {
-        return scaleset_fail(err, SCALESET_ERR_PORT,
-                             "address: port \"%s\" is not 1..65535",
-                             scaleset_quote(q, sizeof(q), p, plen));
+    if (scaleset_parse_port(p, plen, &port, err) != 0) {
+        return -1;
     }
 
     sin->sin_family = AF_INET;
