@@ -189,7 +189,7 @@ scaleset_duration_parse(const char *s, size_t len, uint64_t max_ms,
         n = 0;
 
         while (i < len && s[i] >= '0' && s[i] <= '9') {
-            if (n > (UINT64_MAX - 9) / 10) {
+            if (n > (UINT64_MAX - (uint64_t) (s[i] - '0')) / 10) {
                 return -1;
             }
             n = n * 10 + (uint64_t) (s[i] - '0');
@@ -708,6 +708,99 @@ scaleset_append_duration(char *buf, size_t size, size_t *n, unsigned ms)
 }
 
 
+/* a zone or version slice: absent, or a valid name */
+static int
+scaleset_member_check_name(const char *what, scaleset_slice_t s,
+    scaleset_error_t *err)
+{
+    char  q[48];
+
+    if (s.len && !scaleset_name_valid(s.data, s.len)) {
+        return scaleset_fail(err, SCALESET_ERR_NAME,
+                             "%s: \"%s\" is not 1..%d of [A-Za-z0-9_.-]",
+                             what, scaleset_quote(q, sizeof(q), s.data, s.len),
+                             SCALESET_NAME_MAX);
+    }
+
+    return 0;
+}
+
+
+int
+scaleset_member_check(const scaleset_member_t *m, scaleset_error_t *err)
+{
+    size_t                      plen;
+    const struct sockaddr_un   *sun;
+    const struct sockaddr_in   *sin;
+    const struct sockaddr_in6  *sin6;
+
+    switch (m->sockaddr.ss_family) {
+
+    case AF_INET:
+    case AF_INET6:
+        sin = (const struct sockaddr_in *) &m->sockaddr;
+        sin6 = (const struct sockaddr_in6 *) &m->sockaddr;
+        if ((m->sockaddr.ss_family == AF_INET ? sin->sin_port
+                                              : sin6->sin6_port) == 0)
+        {
+            return scaleset_fail(err, SCALESET_ERR_PORT,
+                                 "address: port 0 is not 1..65535");
+        }
+        break;
+
+    case AF_UNIX:
+        sun = (const struct sockaddr_un *) &m->sockaddr;
+        plen = strnlen(sun->sun_path, sizeof(sun->sun_path));
+        if (plen == 0 || plen == sizeof(sun->sun_path)
+            || sun->sun_path[0] != '/')
+        {
+            return scaleset_fail(err, SCALESET_ERR_UNIX_PATH,
+                                 "address: unix socket path is empty, "
+                                 "relative or not terminated");
+        }
+        break;
+
+    default:
+        return scaleset_fail(err, SCALESET_ERR_ADDRESS,
+                             "address: unknown address family %d",
+                             (int) m->sockaddr.ss_family);
+    }
+
+    if (m->weight == 0 || m->weight > SCALESET_WEIGHT_MAX) {
+        return scaleset_fail(err, SCALESET_ERR_PARAM_VALUE,
+                             "weight: %u is not 1..%u", m->weight,
+                             SCALESET_WEIGHT_MAX);
+    }
+
+    if (m->max_fails > SCALESET_MAX_FAILS_MAX) {
+        return scaleset_fail(err, SCALESET_ERR_PARAM_VALUE,
+                             "max_fails: %u is not 0..%u", m->max_fails,
+                             SCALESET_MAX_FAILS_MAX);
+    }
+
+    if (m->fail_timeout > SCALESET_FAIL_TIMEOUT_MAX) {
+        return scaleset_fail(err, SCALESET_ERR_PARAM_VALUE,
+                             "fail_timeout: %ums is more than 1d",
+                             m->fail_timeout);
+    }
+
+    if (scaleset_member_check_name("zone", m->zone, err) != 0
+        || scaleset_member_check_name("version", m->version, err) != 0)
+    {
+        return -1;
+    }
+
+    if (m->flags & ~(unsigned) (SCALESET_MEMBER_DRAIN | SCALESET_MEMBER_DOWN
+                                | SCALESET_MEMBER_BACKUP))
+    {
+        return scaleset_fail(err, SCALESET_ERR_PARAM_UNKNOWN,
+                             "flags: unknown bits 0x%x", m->flags);
+    }
+
+    return 0;
+}
+
+
 int
 scaleset_member_format(const scaleset_member_t *m, char *buf, size_t size,
     scaleset_error_t *err)
@@ -717,6 +810,10 @@ scaleset_member_format(const scaleset_member_t *m, char *buf, size_t size,
     const struct sockaddr_un   *sun;
     const struct sockaddr_in   *sin;
     const struct sockaddr_in6  *sin6;
+
+    if (scaleset_member_check(m, err) != 0) {
+        return -1;
+    }
 
     n = 0;
 
@@ -976,7 +1073,22 @@ int
 scaleset_health_format(const scaleset_health_t *h, char *buf, size_t size,
     scaleset_error_t *err)
 {
+    char    q[48];
     size_t  n = 0;
+
+    if ((unsigned) h->state > SCALESET_HEALTH_DOWN) {
+        return scaleset_fail(err, SCALESET_ERR_STATE,
+                             "state: %u is not up, down or unchecked",
+                             (unsigned) h->state);
+    }
+
+    if (h->reason.len && !scaleset_name_valid(h->reason.data, h->reason.len)) {
+        return scaleset_fail(err, SCALESET_ERR_PARAM_VALUE,
+                             "reason: \"%s\" is not one word of "
+                             "[A-Za-z0-9_.-]",
+                             scaleset_quote(q, sizeof(q), h->reason.data,
+                                            h->reason.len));
+    }
 
     scaleset_append(buf, size, &n, "%s conns=%llu fails=%llu checked=%llu",
                     scaleset_health_state_name(h->state),

@@ -108,9 +108,18 @@ int scaleset_member_parse(const char *rec, size_t len, scaleset_member_t *m,
  * length written (without the NUL that is always added), or -1 with
  * SCALESET_ERR_NOSPACE when size is too small.
  * format(parse(x)) is the canonical form of x; parse(format(m)) == m.
+ * A member scaleset_member_check() refuses is not written: -1 and *err.
  */
 int scaleset_member_format(const scaleset_member_t *m, char *buf, size_t size,
     scaleset_error_t *err);
+
+/*
+ * 0 when *m is a member a parser would accept (address family and port,
+ * unix path, weight 1..1000, max_fails, fail_timeout, zone and version
+ * names, known flags); -1 with *err naming the first thing wrong.
+ * scaleset_member_format() calls it and refuses such a member.
+ */
+int scaleset_member_check(const scaleset_member_t *m, scaleset_error_t *err);
 
 /* 1 when both parse results describe the same member (slices by content) */
 int scaleset_member_equal(const scaleset_member_t *a,
@@ -124,7 +133,10 @@ int scaleset_member_equal(const scaleset_member_t *a,
 int scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
     scaleset_error_t *err);
 
-/* writes the health record; returns length or -1 (SCALESET_ERR_NOSPACE) */
+/*
+ * writes the health record; returns length, or -1 with *err: NOSPACE, an
+ * unknown state or a reason that is not one word
+ */
 int scaleset_health_format(const scaleset_health_t *h, char *buf, size_t size,
     scaleset_error_t *err);
 

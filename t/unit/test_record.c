@@ -201,6 +201,32 @@ static const bad_case_t  bad_cases[] = {
     { "127.0.0.1:80 \x1b[31m", 0, SCALESET_ERR_BAD_BYTE, "0x1b" },
     { "127.0.0.1:80 weight=2\0 down", 26, SCALESET_ERR_BAD_BYTE, "0x00" },
     { "127.0.0.1:80 \x7f", 0, SCALESET_ERR_BAD_BYTE, "0x7f" },
+    /* 32-bit truncation: 2^32 + 1 must not wrap to 1 */
+    { "127.0.0.1:80 weight=4294967297", 0, SCALESET_ERR_PARAM_VALUE,
+      "weight" },
+    { "127.0.0.1:80 max_fails=4294967296", 0, SCALESET_ERR_PARAM_VALUE,
+      "max_fails" },
+    { "127.0.0.1:80 fail_timeout=4294968s", 0, SCALESET_ERR_PARAM_VALUE,
+      "fail_timeout" },
+    { "[::1]:0", 0, SCALESET_ERR_PORT, "port" },
+    { "[::1]:65536", 0, SCALESET_ERR_PORT, "port" },
+    { "[::1]:8o", 0, SCALESET_ERR_PORT, "port" },
+    { "[::1]:-1", 0, SCALESET_ERR_PORT, "port" },
+    /* NUL first, inside the address, last */
+    { "\0" "127.0.0.1:80", 13, SCALESET_ERR_BAD_BYTE, "0x00" },
+    { "127.0\0.0.1:80", 13, SCALESET_ERR_BAD_BYTE, "0x00" },
+    { "127.0.0.1:80\0", 13, SCALESET_ERR_BAD_BYTE, "0x00" },
+    { "127.0.0.1:80\v", 0, SCALESET_ERR_BAD_BYTE, "0x0b" },
+    { "127.0.0.1:80 \fdown", 0, SCALESET_ERR_BAD_BYTE, "0x0c" },
+    { "127.0.0.1:80 zone=a zone=a", 0, SCALESET_ERR_PARAM_DUPLICATE, "zone" },
+    { "127.0.0.1:80 version=1 version=2", 0, SCALESET_ERR_PARAM_DUPLICATE,
+      "version" },
+    { "127.0.0.1:80 max_fails=0 max_fails=0", 0,
+      SCALESET_ERR_PARAM_DUPLICATE, "max_fails" },
+    { "127.0.0.1:80 fail_timeout=1s fail_timeout=1s", 0,
+      SCALESET_ERR_PARAM_DUPLICATE, "fail_timeout" },
+    { "127.0.0.1:80 backup down backup", 0, SCALESET_ERR_PARAM_DUPLICATE,
+      "backup" },
 };
 
 
@@ -315,6 +341,99 @@ test_member_format_nospace(void **state)
  * orders x spacing.  format(parse(x)) is canonical: parsing it gives the
  * same member and formatting that gives the same text.
  */
+/* the formatter refuses what no parser would accept */
+static void
+test_member_format_refuses(void **state)
+{
+    size_t                i;
+    char                  buf[SCALESET_RECORD_MAX + 1];
+    scaleset_error_t      err;
+    scaleset_member_t     m;
+    struct sockaddr_in   *sin;
+    struct sockaddr_un   *sun;
+
+    static const struct {
+        const char          *field;
+        scaleset_errcode_t   code;
+        const char          *names;
+    } cases[] = {
+        { "weight0", SCALESET_ERR_PARAM_VALUE, "weight" },
+        { "weight1001", SCALESET_ERR_PARAM_VALUE, "weight" },
+        { "max_fails", SCALESET_ERR_PARAM_VALUE, "max_fails" },
+        { "fail_timeout", SCALESET_ERR_PARAM_VALUE, "fail_timeout" },
+        { "zone_space", SCALESET_ERR_NAME, "zone" },
+        { "version_long", SCALESET_ERR_NAME, "version" },
+        { "flags", SCALESET_ERR_PARAM_UNKNOWN, "flags" },
+        { "port0", SCALESET_ERR_PORT, "port" },
+        { "family", SCALESET_ERR_ADDRESS, "family" },
+        { "unix_relative", SCALESET_ERR_UNIX_PATH, "unix" },
+    };
+
+    static const char  long_name[] =
+        "v123456789012345678901234567890123456789012345678901234567890123";
+
+    (void) state;
+
+    for (i = 0; i < N(cases); i++) {
+        const char  *f = cases[i].field;
+
+        assert_int_equal(scaleset_member_parse("127.0.0.1:80", 12, &m, &err),
+                         0);
+        sin = (struct sockaddr_in *) &m.sockaddr;
+        sun = (struct sockaddr_un *) &m.sockaddr;
+
+        if (strcmp(f, "weight0") == 0) {
+            m.weight = 0;
+        } else if (strcmp(f, "weight1001") == 0) {
+            m.weight = SCALESET_WEIGHT_MAX + 1;
+        } else if (strcmp(f, "max_fails") == 0) {
+            m.max_fails = SCALESET_MAX_FAILS_MAX + 1;
+        } else if (strcmp(f, "fail_timeout") == 0) {
+            m.fail_timeout = SCALESET_FAIL_TIMEOUT_MAX + 1;
+        } else if (strcmp(f, "zone_space") == 0) {
+            m.zone.data = "z 1";
+            m.zone.len = 3;
+        } else if (strcmp(f, "version_long") == 0) {
+            m.version.data = long_name;
+            m.version.len = sizeof(long_name) - 1;
+        } else if (strcmp(f, "flags") == 0) {
+            m.flags = 0x80;
+        } else if (strcmp(f, "port0") == 0) {
+            sin->sin_port = 0;
+        } else if (strcmp(f, "family") == 0) {
+            m.sockaddr.ss_family = AF_APPLETALK;
+        } else {
+            memset(sun, 0, sizeof(*sun));
+            sun->sun_family = AF_UNIX;
+            strcpy(sun->sun_path, "run/x.sock");
+        }
+
+        memset(&err, 0, sizeof(err));
+        if (scaleset_member_format(&m, buf, sizeof(buf), &err) != -1) {
+            fail_msg("%s: formatted as \"%s\"", f, buf);
+        }
+        if (err.code != cases[i].code || strstr(err.msg, cases[i].names)
+                                         == NULL)
+        {
+            fail_msg("%s: code %s \"%s\", expected %s naming %s", f,
+                     scaleset_errcode_name(err.code), err.msg,
+                     scaleset_errcode_name(cases[i].code), cases[i].names);
+        }
+        assert_int_equal(scaleset_member_check(&m, &err), -1);
+    }
+
+    /* the limits themselves are fine */
+    assert_int_equal(scaleset_member_parse("127.0.0.1:80", 12, &m, &err), 0);
+    m.weight = SCALESET_WEIGHT_MAX;
+    m.max_fails = SCALESET_MAX_FAILS_MAX;
+    m.fail_timeout = SCALESET_FAIL_TIMEOUT_MAX;
+    m.version.data = long_name;
+    m.version.len = sizeof(long_name) - 2;
+    assert_int_equal(scaleset_member_check(&m, &err), 0);
+    assert_true(scaleset_member_format(&m, buf, sizeof(buf), &err) > 0);
+}
+
+
 static void
 test_member_roundtrip(void **state)
 {
@@ -470,6 +589,16 @@ test_health(void **state)
     assert_int_equal(scaleset_health_format(&h, buf, 10, &err), -1);
     assert_int_equal(err.code, SCALESET_ERR_NOSPACE);
 
+    /* what the parser would refuse is not written */
+    h.state = (scaleset_health_state_t) 7;
+    assert_int_equal(scaleset_health_format(&h, buf, sizeof(buf), &err), -1);
+    assert_int_equal(err.code, SCALESET_ERR_STATE);
+    h.state = SCALESET_HEALTH_DOWN;
+    h.reason.data = "two words";
+    h.reason.len = 9;
+    assert_int_equal(scaleset_health_format(&h, buf, sizeof(buf), &err), -1);
+    assert_non_null(strstr(err.msg, "reason"));
+
     for (i = 0; i < N(bad); i++) {
         if (scaleset_health_parse(bad[i].in, strlen(bad[i].in), &h, &err)
             == 0)
@@ -513,6 +642,13 @@ test_duration(void **state)
         { "1m30", 0, 0 }, { "1.5s", 0, 0 }, { " 1s", 0, 0 },
         { "99999999999999999999999d", 0, 0 },
         { "213503982334601d", 0, 0 },
+        /* the whole uint64 range, and one past it */
+        { "18446744073709551615ms", 1, UINT64_MAX },
+        { "18446744073709551609ms", 1, UINT64_MAX - 6 },
+        { "18446744073709551616ms", 0, 0 },
+        { "18446744073709551620ms", 0, 0 },
+        { "18446744073709551s", 1, 18446744073709551000ULL },
+        { "18446744073709552s", 0, 0 },
     };
 
     (void) state;
@@ -585,6 +721,25 @@ test_names_and_keys(void **state)
                                   SCALESET_KEY_MEMBERS, NULL), -1);
     assert_int_equal(scaleset_key(buf, 10, NULL, "web",
                                   SCALESET_KEY_MEMBERS, NULL), -1);
+
+    /* exactly the key and its NUL fits; one byte less does not */
+    n = (int) strlen("scaleset:{web}:members");
+    assert_int_equal(scaleset_key(buf, (size_t) n + 1, NULL, "web",
+                                  SCALESET_KEY_MEMBERS, NULL), n);
+    assert_int_equal(scaleset_key(buf, (size_t) n, NULL, "web",
+                                  SCALESET_KEY_MEMBERS, NULL), -1);
+
+    /* the longest key of the contract fits SCALESET_KEY_MAX */
+    {
+        char  prefix[SCALESET_PREFIX_MAX + 1], name[SCALESET_NAME_MAX + 1];
+
+        memset(prefix, 'p', SCALESET_PREFIX_MAX);
+        prefix[SCALESET_PREFIX_MAX] = '\0';
+        memset(name, 'n', SCALESET_NAME_MAX);
+        name[SCALESET_NAME_MAX] = '\0';
+        assert_true(scaleset_key(buf, sizeof(buf), prefix, name,
+                                 SCALESET_KEY_HEALTH, name) > 0);
+    }
 }
 
 
@@ -618,6 +773,7 @@ main(void)
         cmocka_unit_test(test_member_bad),
         cmocka_unit_test(test_member_limits),
         cmocka_unit_test(test_member_format_nospace),
+        cmocka_unit_test(test_member_format_refuses),
         cmocka_unit_test(test_member_roundtrip),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_duration),
