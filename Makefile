@@ -3,7 +3,8 @@
 #   make            the module (build/ngx_http_scaleset_module.so) and the
 #                   scaler binaries (build/scaleset-scaler, build/scalesetctl)
 #   make check      deps + build + every test under prove
-#   make check-asan the C unit tests under ASan and UBSan
+#   make check-asan the C unit tests under ASan and UBSan, and the gateway
+#                   tests with the module built with them
 #   make deps       install the Debian packages the project needs
 #   make guest-image the tiny real-VM test guest (build/guest: kernel +
 #                   initramfs, tools/guest-image.sh)
@@ -13,6 +14,9 @@ BUILD       := build
 NGX_SRC     := /usr/share/nginx/src
 NGX_DIR     := $(BUILD)/nginx
 MODULE      := $(BUILD)/ngx_http_scaleset_module.so
+NGX_ASAN_DIR := $(BUILD)/nginx-asan
+ASAN_MODULE := $(BUILD)/asan/ngx_http_scaleset_module.so
+,           := ,
 
 CC          ?= cc
 OPT         ?= -g -O2
@@ -67,19 +71,35 @@ $(BUILD)/ngx-srcs.list: FORCE
 	@echo "$(NGX_SRCS:%.h=)" | tr ' ' '\n' | grep -v '^$$' > $@.new
 	@cmp -s $@.new $@ 2>/dev/null && rm -f $@.new || mv $@.new $@
 
-$(NGX_DIR)/objs/Makefile: $(BUILD)/ngx-srcs.list config
+# $(call ngx-configure,DIR,CFLAGS,LDFLAGS): a configured copy of the tree
+define ngx-configure
 	@test -d $(NGX_SRC) || { echo "nginx-dev missing: run make deps"; exit 1; }
-	rm -rf $(NGX_DIR) && cp -r $(NGX_SRC) $(NGX_DIR)
-	cd $(NGX_DIR) && . ./conf_flags && ./configure \
+	rm -rf $(1) && cp -r $(NGX_SRC) $(1)
+	cd $(1) && . ./conf_flags && ./configure \
 	    "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt="-g -O2 -fPIC -Wextra -Wno-unused-parameter $(NGX_EXTRA_CFLAGS)" \
-	    --with-ld-opt="-fPIC $(NGX_EXTRA_LDFLAGS)" \
-	    --add-dynamic-module=$(CURDIR) > ../nginx-configure.log 2>&1 \
-	    || { cat ../nginx-configure.log; exit 1; }
+	    --with-cc-opt="-g -fPIC -Wextra -Wno-unused-parameter $(2)" \
+	    --with-ld-opt="-fPIC $(3)" \
+	    --add-dynamic-module=$(CURDIR) > $(CURDIR)/$(1)-configure.log 2>&1 \
+	    || { cat $(CURDIR)/$(1)-configure.log; exit 1; }
+endef
+
+$(NGX_DIR)/objs/Makefile: $(BUILD)/ngx-srcs.list config
+	$(call ngx-configure,$(NGX_DIR),-O2 $(NGX_EXTRA_CFLAGS),$(NGX_EXTRA_LDFLAGS))
 
 $(MODULE): $(NGX_DIR)/objs/Makefile $(NGX_SRCS)
 	$(MAKE) -C $(NGX_DIR) -f objs/Makefile modules
 	cp $(NGX_DIR)/objs/ngx_http_scaleset_module.so $@
+
+# the same module with ASan and UBSan (recoverable: a report lands in the
+# error log, which every test's done() checks), for check-asan; loaded into
+# the system nginx with the ASan runtime preloaded (t/lib/Scaleset/Test.pm)
+$(NGX_ASAN_DIR)/objs/Makefile: $(BUILD)/ngx-srcs.list config
+	$(call ngx-configure,$(NGX_ASAN_DIR),-O1 -fsanitize=address$(,)undefined -fno-omit-frame-pointer,-fsanitize=address$(,)undefined)
+
+$(ASAN_MODULE): $(NGX_ASAN_DIR)/objs/Makefile $(NGX_SRCS)
+	$(MAKE) -C $(NGX_ASAN_DIR) -f objs/Makefile modules
+	@mkdir -p $(dir $@)
+	cp $(NGX_ASAN_DIR)/objs/ngx_http_scaleset_module.so $@
 
 # --- scaler -------------------------------------------------------------
 
@@ -154,11 +174,16 @@ check-unit: units
 check-integration: all
 	$(PROVE) $(PROVE_FLAGS) t/*.t
 
-# (prove with no files would run t/, hence the guard)
-check-asan: $(ASAN_UNITS)
+# the unit tests, then the gateway's integration tests with the module
+# built with the sanitizers (prove with no files would run t/: the guard)
+ASAN_NGX_TESTS := $(wildcard t/gateway_*.t t/module_load.t)
+
+check-asan: $(ASAN_UNITS) $(ASAN_MODULE)
 	$(if $(ASAN_UNITS),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(PROVE) $(PROVE_FLAGS) $(ASAN_UNITS),@echo "no unit tests")
+	$(if $(ASAN_NGX_TESTS),SCALESET_NGINX_ASAN=1 \
+	    $(PROVE) $(PROVE_FLAGS) $(ASAN_NGX_TESTS),@echo "no gateway tests")
 
 # benchmarks print markdown sections; results go into docs/benchmarks.md
 bench: deps

@@ -839,9 +839,12 @@ ngx_http_scaleset_slot_differs(ngx_http_scaleset_slot_t *slot,
            || slot->fail_timeout != m->fail_timeout
            || slot->flags != m->flags
            || slot->zone_len != m->zone.len
-           || ngx_memcmp(slot->zone, m->zone.data, m->zone.len) != 0
+           || (m->zone.len
+               && ngx_memcmp(slot->zone, m->zone.data, m->zone.len) != 0)
            || slot->version_len != m->version.len
-           || ngx_memcmp(slot->version, m->version.data, m->version.len) != 0;
+           || (m->version.len
+               && ngx_memcmp(slot->version, m->version.data, m->version.len)
+                  != 0);
 }
 
 
@@ -890,12 +893,18 @@ ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
     ngx_memcpy(slot->id, mb->id.data, slot->id_len);
     slot->id[slot->id_len] = '\0';
 
+    /* a slice of length 0 may have a NULL data pointer: no memcpy then */
+
     slot->zone_len = (u_char) ngx_min(m->zone.len, SCALESET_NAME_MAX);
-    ngx_memcpy(slot->zone, m->zone.data, slot->zone_len);
+    if (slot->zone_len) {
+        ngx_memcpy(slot->zone, m->zone.data, slot->zone_len);
+    }
     slot->zone[slot->zone_len] = '\0';
 
     slot->version_len = (u_char) ngx_min(m->version.len, SCALESET_NAME_MAX);
-    ngx_memcpy(slot->version, m->version.data, slot->version_len);
+    if (slot->version_len) {
+        ngx_memcpy(slot->version, m->version.data, slot->version_len);
+    }
     slot->version[slot->version_len] = '\0';
 }
 

@@ -22,6 +22,18 @@ use Test::More ();
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $BUILD = $ENV{SCALESET_BUILD} // "$ROOT/build";
 
+# SCALESET_NGINX_ASAN=1 (make check-asan): the module built with ASan and
+# UBSan, loaded into the system nginx with the ASan runtime preloaded
+# (nginx frees little at exit by design, so leak detection is off).
+our $ASAN = $ENV{SCALESET_NGINX_ASAN};
+our $MODULE = $ASAN ? "$BUILD/asan/ngx_http_scaleset_module.so"
+                    : "$BUILD/ngx_http_scaleset_module.so";
+our %NGINX_ENV = $ASAN ? (
+    LD_PRELOAD => (glob('/usr/lib/*/libasan.so.[0-9]*'))[0] // '',
+    ASAN_OPTIONS => 'detect_leaks=0:abort_on_error=0:log_path=stderr',
+    UBSAN_OPTIONS => 'print_stacktrace=1',
+) : ();
+
 my @ALIVE;          # every harness object not yet cleaned up
 my $SIGNALLED;
 
@@ -87,7 +99,7 @@ sub _need {
 
     # a missing dependency is a failure, not a skip: make check installs them
     if ($what eq 'module') {
-        -f "$BUILD/ngx_http_scaleset_module.so"
+        -f $MODULE
             or Test::More::BAIL_OUT("module not built: run make");
     } elsif ($what eq 'scaler') {
         -x "$BUILD/scaleset-scaler"
@@ -383,7 +395,7 @@ sub nginx_conf {
     my $name = $opt{name} // 'nginx';
     my $workers = $opt{workers} // 2;
     my $user = $> == 0 ? "user root;\n" : '';
-    my $module = $opt{module} // "$BUILD/ngx_http_scaleset_module.so";
+    my $module = $opt{module} // $MODULE;
     my $load = $opt{no_module} ? '' : "load_module $module;\n";
     my $main = $self->expand($opt{main} // '');
     my $http = $self->expand($opt{http} // '');
@@ -431,6 +443,7 @@ sub start_nginx {
         name => $name,
         cmd => [_which('nginx'), '-p', "$self->{dir}/$name/", '-c', $conf,
                 '-e', "$self->{dir}/$name/error.log"],
+        env => \%NGINX_ENV,
         wait => sub {
             return 0 if grep { !port_open($_) } @ports;
             return 1 if $opt{conf};
@@ -453,6 +466,7 @@ sub nginx_test {
                                  $opt{conf} // $self->nginx_conf(%opt, name => $name));
     my $cmd = join ' ', map { "'$_'" } _which('nginx'), '-t', '-p',
               "$self->{dir}/$name/", '-c', $conf, '-e', "$self->{dir}/$name/t.log";
+    local %ENV = (%ENV, %NGINX_ENV);
     my $out = `$cmd 2>&1`;
     return ($? >> 8, $out);
 }
