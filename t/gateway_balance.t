@@ -90,6 +90,28 @@ for my $w ([4, 4, 1, 7], [3, 6, 9, 2], [1, 2, 3, 4], [2, 4, 6, 8]) {
     ok($ok, "order for weights @$w is nginx's ($want)");
 }
 
+# a total weight above the schedule's size (4096 here): weights are scaled
+# down to fit, shares stay close, a warning says so.  Several members may
+# share an address, so 4 backends carry 6 members of 4995 in all.
+pool_replace($r, 'web', {
+    'web-1' => addr($t, 'a') . ' weight=1000',
+    'web-2' => addr($t, 'a') . ' weight=999',
+    'web-3' => addr($t, 'b') . ' weight=998',
+    'web-4' => addr($t, 'b') . ' weight=997',
+    'web-5' => addr($t, 'k') . ' weight=1000',
+    'web-6' => addr($t, 'c') . ' weight=1',
+});
+$t->wait_for(sub { $t->log('nginx') =~ /total weight 4995 is more than the schedule holds \(4096\)/ },
+             timeout => 5, what => 'scaled-down warning');
+like($t->log('nginx'), qr/\[warn\].*total weight 4995 is more than the schedule holds \(4096\): weights are scaled down/,
+     'a total weight above the schedule is logged as a warning');
+$c = count_backends($t, 'http', 1000);
+cmp_ok(abs(($c->{a} // 0) - 400), '<=', 40, "scaled: a ~40 % ($c->{a})");
+cmp_ok(abs(($c->{b} // 0) - 400), '<=', 40, "scaled: b ~40 % ($c->{b})");
+cmp_ok(abs(($c->{k} // 0) - 200), '<=', 30, "scaled: k ~20 % ($c->{k})");
+cmp_ok($c->{c} // 0, '<=', 1, 'scaled: weight 1 of 4995 gets at most one');
+is(join(',', grep { !/^[abck]$/ } keys %$c), '', 'no errors while scaled');
+
 # backup: used only when no primary can serve
 pool_replace($r, 'web', {
     'web-1' => addr($t, 'a'),

@@ -96,6 +96,18 @@ $t->spawn(name => 'backend6',
 pool_replace($r, 'web', { 'web-6' => "[::1]:$p6" });
 all_workers('an IPv6 member is served by every worker', only_all(qw(b6)));
 
+# a unix socket member (another nginx, without the module, behind it)
+my $sock = $t->dir . '/unixbe.sock';
+$t->start_nginx(name => 'unixbe', no_module => 1, workers => 1, http => <<"EOF");
+    server { listen unix:$sock; location / { return 200 "bu\\n"; } }
+EOF
+$t->wait_for(sub { -S $sock }, timeout => 5, what => 'unix socket');
+pool_replace($r, 'web', { 'web-u' => "unix:$sock", 'web-6' => "[::1]:$p6" });
+all_workers('a unix: member is served by every worker', only_all(qw(bu b6)));
+$c = count_backends($t, 'http', 20);
+is_deeply($c, { bu => 10, b6 => 10 }, 'unix and IPv6 members share 1:1')
+    or diag explain $c;
+
 like($t->log('nginx'),
      qr/pool "web" epoch \d+ from redis: 2 members \(0 added, 0 removed, 1 changed\)/,
      'changes are logged');
