@@ -1,6 +1,7 @@
 /*
  * addr.c: static address allocation from a CIDR and a port (or a range
- * of ports on one address).
+ * of ports on one address); placeholders for modes lease and agent,
+ * whose address virt_list learns from libvirt once the guest has one.
  */
 
 #include <stdio.h>
@@ -14,6 +15,10 @@ addr_static(const pool_config_t *p, int n, char *buf, size_t size)
 
     if (n < 0) {
         return -1;
+    }
+    if (p->addr_mode != ADDR_STATIC) {
+        snprintf(buf, size, "pending:%d", n);
+        return 0;
     }
     if (p->port_lo) {
         /* (address, port) pairs: the CIDR's first address, one port each */

@@ -204,9 +204,15 @@ parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
             if ((s = scalar(c, v)) == NULL) {
                 return -1;
             }
-            if (strcmp(s, "static") != 0) {
-                cf_error(c, v, "address mode \"%s\" is not supported "
-                         "(static)", s);
+            if (strcmp(s, "static") == 0) {
+                p->addr_mode = ADDR_STATIC;
+            } else if (strcmp(s, "lease") == 0) {
+                p->addr_mode = ADDR_LEASE;
+            } else if (strcmp(s, "agent") == 0) {
+                p->addr_mode = ADDR_AGENT;
+            } else {
+                cf_error(c, v, "address mode \"%s\": expected static, lease "
+                         "or agent", s);
                 free(s);
                 return -1;
             }
@@ -262,8 +268,73 @@ parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
             return -1;
         }
     }
+    if (p->addr_mode != ADDR_STATIC) {
+        /* the guest's own address, learnt from libvirt once it has one */
+        if (have_cidr || p->port_lo) {
+            cf_error(c, m, "address mode %s takes only port (cidr and "
+                     "ports are for mode static)",
+                     p->addr_mode == ADDR_LEASE ? "lease" : "agent");
+            return -1;
+        }
+        if (!have_port) {
+            cf_error(c, m, "address mode %s needs port",
+                     p->addr_mode == ADDR_LEASE ? "lease" : "agent");
+            return -1;
+        }
+        return 0;
+    }
     if (!have_cidr || !have_port) {
         cf_error(c, m, "address needs cidr and port (or ports)");
+        return -1;
+    }
+    return 0;
+}
+
+/* template.volume: { pool: STORAGE_POOL, backing: BASE_VOLUME,
+   format: qcow2|raw } ("base" is accepted for "backing") */
+static int
+parse_volume(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
+{
+    yaml_node_t  *k, *v;
+    char        **dst;
+
+    if (expect(c, m, YAML_MAPPING_NODE, "volume") != 0) {
+        return -1;
+    }
+    FOR_PAIRS(c, m, k, v) {
+        dst = KEY(k, "pool") ? &p->vol_pool
+              : KEY(k, "backing") || KEY(k, "base") ? &p->vol_backing
+              : KEY(k, "format") ? &p->vol_format : NULL;
+        if (dst == NULL) {
+            cf_error(c, k, "unknown key \"%s\" in volume",
+                     (char *) k->data.scalar.value);
+            return -1;
+        }
+        if (*dst != NULL) {
+            cf_error(c, k, "volume: \"%s\" given twice",
+                     (char *) k->data.scalar.value);
+            return -1;
+        }
+        if ((*dst = scalar(c, v)) == NULL) {
+            return -1;
+        }
+        if (**dst == '\0' || strpbrk(*dst, "/") != NULL) {
+            cf_error(c, v, "volume: bad %s \"%s\"",
+                     (char *) k->data.scalar.value, *dst);
+            return -1;
+        }
+    }
+    if (p->vol_pool == NULL || p->vol_backing == NULL) {
+        cf_error(c, m, "volume needs pool and backing (the base volume)");
+        return -1;
+    }
+    if (p->vol_format == NULL) {
+        p->vol_format = strdup("qcow2");
+    } else if (strcmp(p->vol_format, "qcow2") != 0
+               && strcmp(p->vol_format, "raw") != 0)
+    {
+        cf_error(c, m, "volume format \"%s\": expected qcow2 or raw",
+                 p->vol_format);
         return -1;
     }
     return 0;
@@ -365,6 +436,10 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                     if (p->template_text == NULL) {
                         cf_error(c, v2, "cannot read template \"%s\": %s",
                                  p->template_path, strerror(errno));
+                        return -1;
+                    }
+                } else if (KEY(k2, "volume")) {
+                    if (parse_volume(c, v2, p) != 0) {
                         return -1;
                     }
                 } else if (KEY(k2, "version")) {
@@ -675,6 +750,9 @@ config_free(scaler_config_t *cf)
         free(p->template_path);
         free(p->template_text);
         free(p->version);
+        free(p->vol_pool);
+        free(p->vol_backing);
+        free(p->vol_format);
         for (j = 0; j < p->nzones; j++) {
             free(p->zones[j].name);
             free(p->zones[j].uri);

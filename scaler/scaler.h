@@ -24,6 +24,12 @@ typedef struct {
     char      *uri;
 } zone_config_t;
 
+typedef enum {
+    ADDR_STATIC = 0,                      /* from cidr + port or ports */
+    ADDR_LEASE,                           /* libvirt network DHCP lease */
+    ADDR_AGENT                            /* qemu guest agent */
+} addr_mode_t;
+
 typedef struct {
     char              *name;
     zone_config_t      zones[SCALER_MAX_ZONES];
@@ -31,6 +37,10 @@ typedef struct {
     char              *template_path;
     char              *template_text;     /* read at load time */
     char              *version;
+    char              *vol_pool;          /* template.volume: storage pool */
+    char              *vol_backing;       /* its base volume, or NULL */
+    char              *vol_format;        /* the base's format: qcow2, raw */
+    addr_mode_t        addr_mode;
     uint32_t           net;               /* static: first address, host order */
     int                prefix_len;
     int                port;
@@ -80,10 +90,14 @@ char *template_escape(const char *s);
 /* replaces {{key}} by XML-escaped values; unknown keys stay; malloc'd */
 char *template_render(const char *tpl, const char *const *keys,
     const char *const *vals, int n);
+/* xml with element added to its <metadata> (created before </domain>
+   when missing); malloc'd, NULL when xml has no </domain> */
+char *template_add_metadata(const char *xml, const char *element);
 
 /* addr.c */
 /* the n-th static address (0-based) of the pool as "A.B.C.D:PORT";
-   -1 when the range is exhausted */
+   -1 when the range is exhausted.  Modes lease and agent have no address
+   before the guest runs: "pending:N", distinct per n, never registered */
 int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
 
 /* virt.c */
@@ -95,11 +109,21 @@ typedef struct {
     int    active;
 } virt_instance_t;
 
+typedef enum { VIRT_LIVE = 0, VIRT_FAILED } virt_health_t;
+
+/* an owned domain in libvirt state/reason (virDomainGetState): a defined
+   domain that is not running is failed, unless being_created (this
+   process is between define and start) */
+virt_health_t virt_classify(int state, int reason, int being_created);
+
 typedef struct virt_conn virt_conn_t;
 virt_conn_t *virt_open(const char *uri);
 void virt_close(virt_conn_t *vc);
 int virt_ok(virt_conn_t *vc);
-/* owned instances of pool in zone; returns count or -1; *out malloc'd */
+/* owned, live instances of pool in zone; returns count or -1; *out
+   malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
+   modes lease/agent, address is the guest's IPv4:port once known, else
+   "" */
 int virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virt_instance_t **out);
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,

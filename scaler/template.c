@@ -85,3 +85,43 @@ template_render(const char *tpl, const char *const *keys,
     out[len] = '\0';
     return out;
 }
+
+char *
+template_add_metadata(const char *xml, const char *element)
+{
+    const char  *at, *p, *end = NULL;
+    const char  *open = "", *close = "";
+    size_t       el = strlen(element), head, skip = 0;
+    char        *out;
+
+    /* after an existing <metadata>, in place of <metadata/>, or a new
+       <metadata> before the last </domain> */
+    if ((at = strstr(xml, "<metadata>")) != NULL) {
+        at += strlen("<metadata>");
+    } else if ((at = strstr(xml, "<metadata/>")) != NULL) {
+        skip = strlen("<metadata/>");
+        open = "<metadata>";
+        close = "</metadata>";
+    } else {
+        for (p = xml; (p = strstr(p, "</domain>")) != NULL; p++) {
+            end = p;
+        }
+        if (end == NULL) {
+            return NULL;
+        }
+        at = end;
+        open = "<metadata>";
+        close = "</metadata>";
+    }
+    head = at - xml;
+    out = malloc(strlen(xml) + el + strlen(open) + strlen(close) + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    memcpy(out, xml, head);
+    strcpy(out + head, open);
+    strcat(out + head, element);
+    strcat(out + head, close);
+    strcat(out + head, at + skip);
+    return out;
+}

@@ -1,11 +1,29 @@
 /*
  * virt.c: the hypervisor layer over libvirt, one connection per zone.
  * Only domains carrying our <metadata> tag are ever listed or deleted.
+ *
+ * Each function is one blocking sequence of libvirt calls on one
+ * connection and may run on any thread: the connection is reopened under
+ * the connection's lock, and the ids being created right now are kept in
+ * a process-wide set so a concurrent virt_list does not take a domain
+ * that is defined but not yet started for a dead one.
+ *
+ * Create: render the template, add our tag to its <metadata>, define,
+ * make the qcow2 overlay (template.volume), start.  The domain is defined
+ * first, its overlay's path in the tag, so a crash at any point leaves
+ * either nothing or a tagged domain whose removal also removes the
+ * volume: no volume is ever orphaned.
+ * Delete: destroy, delete the volume, undefine (same reasoning).
+ * List: an owned domain that is not running (qemu died, shut off, never
+ * started after a crash) is failed: it is removed here and not listed, so
+ * reconcile deregisters its member and replaces it.
  */
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -14,11 +32,27 @@
 struct virt_conn {
     char              *uri;
     virConnectPtr      conn;
+    pthread_mutex_t    lock;
 };
+
+/* ids whose virt_create is under way, in this process */
+static pthread_mutex_t   creating_lock = PTHREAD_MUTEX_INITIALIZER;
+static char            **creating;
+static int               ncreating, ccreating;
 
 static void virt_silence(void *ud, virErrorPtr err);
 static int attr(const char *xml, const char *name, char *buf, size_t size);
 static virConnectPtr virt_get(virt_conn_t *vc);
+static void creating_mark(const char *id, int on);
+static int creating_has(const char *id);
+static int owned(virDomainPtr dom, const char *pool, const char *id,
+    char **md);
+static int remove_domain(virConnectPtr c, virDomainPtr dom, const char *md);
+static int guest_ipv4(virDomainPtr dom, unsigned src, char *buf,
+    size_t size);
+static char *pool_target(virStoragePoolPtr sp);
+static int volume_make(virConnectPtr c, const pool_config_t *p,
+    const char *id, const char *path, char *err, size_t errlen);
 
 static void
 virt_silence(void *ud, virErrorPtr err)
@@ -34,28 +68,45 @@ virt_open(const char *uri)
 
     virSetErrorFunc(NULL, virt_silence);
     vc->uri = strdup(uri);
+    pthread_mutex_init(&vc->lock, NULL);
     virt_get(vc);
     return vc;
 }
 
+/* the connection, reopened after a failure; a new reference the caller
+   drops with virConnectClose, so another thread's reconnect cannot close
+   it under the caller */
 static virConnectPtr
 virt_get(virt_conn_t *vc)
 {
-    if (vc->conn && virConnectIsAlive(vc->conn) == 1) {
-        return vc->conn;
-    }
-    if (vc->conn) {
+    virConnectPtr  c;
+
+    pthread_mutex_lock(&vc->lock);
+    if (vc->conn && virConnectIsAlive(vc->conn) != 1) {
         virConnectClose(vc->conn);
+        vc->conn = NULL;
     }
-    /* reconnect on every use after a failure */
-    vc->conn = virConnectOpen(vc->uri);
-    return vc->conn;
+    if (vc->conn == NULL) {
+        vc->conn = virConnectOpen(vc->uri);
+    }
+    c = vc->conn;
+    if (c) {
+        virConnectRef(c);
+    }
+    pthread_mutex_unlock(&vc->lock);
+    return c;
 }
 
 int
 virt_ok(virt_conn_t *vc)
 {
-    return virt_get(vc) != NULL;
+    virConnectPtr  c = virt_get(vc);
+
+    if (c == NULL) {
+        return 0;
+    }
+    virConnectClose(c);
+    return 1;
 }
 
 void
@@ -67,8 +118,63 @@ virt_close(virt_conn_t *vc)
     if (vc->conn) {
         virConnectClose(vc->conn);
     }
+    pthread_mutex_destroy(&vc->lock);
     free(vc->uri);
     free(vc);
+}
+
+static void
+creating_mark(const char *id, int on)
+{
+    int  i;
+
+    pthread_mutex_lock(&creating_lock);
+    if (on) {
+        if (ncreating == ccreating) {
+            ccreating = ccreating ? ccreating * 2 : 16;
+            creating = realloc(creating, ccreating * sizeof(char *));
+        }
+        creating[ncreating++] = strdup(id);
+    } else {
+        for (i = 0; i < ncreating; i++) {
+            if (strcmp(creating[i], id) == 0) {
+                free(creating[i]);
+                creating[i] = creating[--ncreating];
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&creating_lock);
+}
+
+static int
+creating_has(const char *id)
+{
+    int  i, found = 0;
+
+    pthread_mutex_lock(&creating_lock);
+    for (i = 0; i < ncreating && !found; i++) {
+        found = strcmp(creating[i], id) == 0;
+    }
+    pthread_mutex_unlock(&creating_lock);
+    return found;
+}
+
+virt_health_t
+virt_classify(int state, int reason, int being_created)
+{
+    (void) reason;
+    switch (state) {
+    case VIR_DOMAIN_SHUTOFF:
+    case VIR_DOMAIN_CRASHED:
+        /* defined, not running: qemu died (crashed), destroyed or shut
+           down, failed to start, or never started (reason unknown) —
+           unless this process is starting it right now */
+        return being_created ? VIRT_LIVE : VIRT_FAILED;
+    default:
+        /* running, paused, blocked, shutting down, suspended, nostate */
+        return VIRT_LIVE;
+    }
 }
 
 static int
@@ -86,13 +192,84 @@ attr(const char *xml, const char *name, char *buf, size_t size)
         }
     }
     p += strlen(pat);
-    e = strpbrk(p, "\"'");
+    e = strchr(p, pat[strlen(pat) - 1]);
     if (e == NULL || (n = e - p) >= size) {
         return -1;
     }
     memcpy(buf, p, n);
     buf[n] = '\0';
     return 0;
+}
+
+/* 1 when dom carries our tag for pool (and id, when given); *md is the
+   tag, malloc'd, when wanted */
+static int
+owned(virDomainPtr dom, const char *pool, const char *id, char **md)
+{
+    char  *m, buf[64];
+    int    ok;
+
+    m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
+    ok = m != NULL && attr(m, "pool", buf, sizeof(buf)) == 0
+         && strcmp(buf, pool) == 0
+         && (id == NULL || (attr(m, "id", buf, sizeof(buf)) == 0
+                            && strcmp(buf, id) == 0));
+    if (ok && md) {
+        *md = m;
+    } else {
+        free(m);
+    }
+    return ok;
+}
+
+/* destroy, delete the overlay named in the tag, undefine; each step
+   tolerates what an earlier, interrupted removal already did */
+static int
+remove_domain(virConnectPtr c, virDomainPtr dom, const char *md)
+{
+    virStorageVolPtr  vol;
+    char              path[4096];
+
+    if (virDomainIsActive(dom) == 1) {
+        virDomainDestroy(dom);
+    }
+    if (attr(md, "volume", path, sizeof(path)) == 0 && path[0]
+        && (vol = virStorageVolLookupByPath(c, path)) != NULL)
+    {
+        virStorageVolDelete(vol, 0);
+        virStorageVolFree(vol);
+    }
+    return virDomainUndefine(dom) == 0 ? 0 : -1;
+}
+
+/* the first IPv4 address of the guest (not loopback) from libvirt's
+   DHCP leases or the guest agent, as "A.B.C.D" */
+static int
+guest_ipv4(virDomainPtr dom, unsigned src, char *buf, size_t size)
+{
+    virDomainInterfacePtr  *ifs = NULL;
+    int                     n, i, found = -1;
+    unsigned                j;
+
+    if ((n = virDomainInterfaceAddresses(dom, &ifs, src, 0)) < 0) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        for (j = 0; found < 0 && j < ifs[i]->naddrs; j++) {
+            const char *a = ifs[i]->addrs[j].addr;
+
+            if (ifs[i]->addrs[j].type == VIR_IP_ADDR_TYPE_IPV4 && a
+                && strncmp(a, "127.", 4) != 0
+                && (ifs[i]->name == NULL || strcmp(ifs[i]->name, "lo") != 0))
+            {
+                snprintf(buf, size, "%s", a);
+                found = 0;
+            }
+        }
+        virDomainInterfaceFree(ifs[i]);
+    }
+    free(ifs);
+    return found;
 }
 
 int
@@ -102,38 +279,182 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virConnectPtr    c = virt_get(vc);
     virDomainPtr    *doms = NULL;
     virt_instance_t *res, *vi;
-    char             buf[64];
+    char             buf[64], ip[64];
     char            *md;
-    int              n, i, k = 0;
+    int              n, i, k = 0, state, reason, port;
 
     *out = NULL;
-    if (c == NULL || (n = virConnectListAllDomains(c, &doms, 0)) < 0) {
+    if (c == NULL) {
+        return -1;
+    }
+    if ((n = virConnectListAllDomains(c, &doms, 0)) < 0) {
+        virConnectClose(c);
         return -1;
     }
     res = calloc(n + 1, sizeof(*res));
     for (i = 0; i < n; i++) {
-        md = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT,
-                                  SCALER_NS, 0);
-        if (md != NULL && attr(md, "pool", buf, sizeof(buf)) == 0
-            && strcmp(buf, pool) == 0
-            && attr(md, "zone", buf, sizeof(buf)) == 0
-            && strcmp(buf, zone) == 0)
+        md = NULL;
+        if (!owned(doms[i], pool, NULL, &md)
+            || attr(md, "zone", buf, sizeof(buf)) != 0
+            || strcmp(buf, zone) != 0)
         {
-            vi = &res[k];
-            if (attr(md, "id", vi->id, sizeof(vi->id)) == 0) {
-                snprintf(vi->zone, sizeof(vi->zone), "%s", zone);
-                attr(md, "version", vi->version, sizeof(vi->version));
-                attr(md, "address", vi->address, sizeof(vi->address));
-                vi->active = virDomainIsActive(doms[i]) == 1;
-                k++;
+            goto next;
+        }
+        vi = &res[k];
+        if (attr(md, "id", vi->id, sizeof(vi->id)) != 0) {
+            goto next;
+        }
+        if (virDomainGetState(doms[i], &state, &reason, 0) == 0
+            && virt_classify(state, reason, creating_has(vi->id))
+               == VIRT_FAILED)
+        {
+            slog(pool, vi->id, "domain not running (state %d reason %d): "
+                 "failed, removing it", state, reason);
+            remove_domain(c, doms[i], md);
+            memset(vi, 0, sizeof(*vi));
+            goto next;
+        }
+        snprintf(vi->zone, sizeof(vi->zone), "%s", zone);
+        attr(md, "version", vi->version, sizeof(vi->version));
+        attr(md, "address", vi->address, sizeof(vi->address));
+        vi->active = virDomainIsActive(doms[i]) == 1;
+        /* lease / agent: the address is the guest's, once it has one */
+        if (attr(md, "mode", buf, sizeof(buf)) == 0 && vi->active
+            && (strcmp(buf, "lease") == 0 || strcmp(buf, "agent") == 0))
+        {
+            unsigned src = strcmp(buf, "lease") == 0
+                           ? VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE
+                           : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
+
+            port = attr(md, "port", buf, sizeof(buf)) == 0 ? atoi(buf) : 0;
+            if (port > 0 && guest_ipv4(doms[i], src, ip, sizeof(ip)) == 0) {
+                snprintf(vi->address, sizeof(vi->address), "%s:%d", ip,
+                         port);
             }
         }
+        k++;
+    next:
         free(md);
         virDomainFree(doms[i]);
     }
     free(doms);
+    virConnectClose(c);
     *out = res;
     return k;
+}
+
+/* the directory of a storage pool (<target><path>), malloc'd */
+static char *
+pool_target(virStoragePoolPtr sp)
+{
+    char  *xml = virStoragePoolGetXMLDesc(sp, 0), *t, *p, *e, *r = NULL;
+
+    if (xml && (t = strstr(xml, "<target>")) != NULL
+        && (p = strstr(t, "<path>")) != NULL
+        && (e = strstr(p, "</path>")) != NULL)
+    {
+        p += strlen("<path>");
+        r = strndup(p, e - p);
+    }
+    free(xml);
+    return r;
+}
+
+/* the overlay ID.qcow2 on the pool's base volume, at path; a leftover of
+   an interrupted create or delete is replaced */
+static int
+volume_make(virConnectPtr c, const pool_config_t *p, const char *id,
+    const char *path, char *err, size_t errlen)
+{
+    virStoragePoolPtr  sp;
+    virStorageVolPtr   base = NULL, vol = NULL;
+    virStorageVolInfo  info;
+    char               name[80], xml[8192], *bpath = NULL, *vpath = NULL;
+    char              *e_name = NULL, *e_bpath = NULL;
+    int                rc = -1;
+
+    snprintf(name, sizeof(name), "%s.qcow2", id);
+    if ((sp = virStoragePoolLookupByName(c, p->vol_pool)) == NULL) {
+        snprintf(err, errlen, "storage pool %s: %s", p->vol_pool,
+                 virGetLastErrorMessage());
+        return -1;
+    }
+    if ((base = virStorageVolLookupByName(sp, p->vol_backing)) == NULL
+        || virStorageVolGetInfo(base, &info) != 0
+        || (bpath = virStorageVolGetPath(base)) == NULL)
+    {
+        snprintf(err, errlen, "base volume %s in %s: %s", p->vol_backing,
+                 p->vol_pool, virGetLastErrorMessage());
+        goto done;
+    }
+    if ((vol = virStorageVolLookupByName(sp, name)) != NULL) {
+        slog(p->name, id, "removing leftover volume %s", name);
+        virStorageVolDelete(vol, 0);
+        virStorageVolFree(vol);
+        vol = NULL;
+    }
+    e_name = template_escape(name);
+    e_bpath = template_escape(bpath);
+    snprintf(xml, sizeof(xml),
+             "<volume><name>%s</name>"
+             "<capacity unit='bytes'>%llu</capacity>"
+             "<target><format type='qcow2'/></target>"
+             "<backingStore><path>%s</path><format type='%s'/>"
+             "</backingStore></volume>", e_name,
+             (unsigned long long) info.capacity, e_bpath, p->vol_format);
+    if ((vol = virStorageVolCreateXML(sp, xml, 0)) == NULL) {
+        snprintf(err, errlen, "volume %s: %s", name,
+                 virGetLastErrorMessage());
+        goto done;
+    }
+    vpath = virStorageVolGetPath(vol);
+    if (vpath == NULL || strcmp(vpath, path) != 0) {
+        snprintf(err, errlen, "volume %s is at %s, not %s (storage pool "
+                 "%s must be a directory pool)", name,
+                 vpath ? vpath : "?", path, p->vol_pool);
+        virStorageVolDelete(vol, 0);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(e_name);
+    free(e_bpath);
+    free(bpath);
+    free(vpath);
+    if (vol) {
+        virStorageVolFree(vol);
+    }
+    if (base) {
+        virStorageVolFree(base);
+    }
+    virStoragePoolFree(sp);
+    return rc;
+}
+
+/* where the overlay of id goes: DIR/ID.qcow2 of the storage pool */
+static int
+volume_path(virConnectPtr c, const pool_config_t *p, const char *id,
+    char *buf, size_t size, char *err, size_t errlen)
+{
+    virStoragePoolPtr  sp;
+    char              *dir;
+
+    if ((sp = virStoragePoolLookupByName(c, p->vol_pool)) == NULL) {
+        snprintf(err, errlen, "storage pool %s: %s", p->vol_pool,
+                 virGetLastErrorMessage());
+        return -1;
+    }
+    dir = pool_target(sp);
+    virStoragePoolFree(sp);
+    if (dir == NULL || dir[0] != '/') {
+        snprintf(err, errlen, "storage pool %s has no target path",
+                 p->vol_pool);
+        free(dir);
+        return -1;
+    }
+    snprintf(buf, size, "%s/%s.qcow2", dir, id);
+    free(dir);
+    return 0;
 }
 
 int
@@ -142,25 +463,29 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
 {
     static const char *const keys[] = { "name", "uuid", "mac", "address",
         "port", "volume", "pool", "zone", "version" };
-    virConnectPtr  c = virt_get(vc);
-    virDomainPtr   dom;
+    static const char *const mode_names[] = { "static", "lease", "agent" };
+    virConnectPtr  c;
+    virDomainPtr   dom = NULL;
     unsigned char  raw[16];
-    char           uuid[40], mac[20], host[64], port[8], md[512], *xml;
-    char          *colon;
+    char           uuid[40], mac[20], host[64], port[8], vpath[4096];
+    char           md[8192], *xml = NULL, *full = NULL, *colon;
     const char    *vals[9];
-    char          *e_pool, *e_id, *e_zone, *e_ver, *e_addr;
+    char          *e[6];
     unsigned       h = 5381;
-    int            i;
+    int            i, rc = -1;
 
-    if (c == NULL) {
+    if ((c = virt_get(vc)) == NULL) {
         snprintf(err, errlen, "zone %s: no libvirt connection", zone);
         return -1;
     }
+    creating_mark(id, 1);
     for (i = 0; id[i]; i++) {
         h = h * 33 + (unsigned char) id[i];
     }
-    for (i = 0; i < 16; i++) {
-        raw[i] = (unsigned char) (rand() & 0xff);
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
+        for (i = 0; i < 16; i++) {
+            raw[i] = (unsigned char) (rand() & 0xff);
+        }
     }
     raw[6] = (raw[6] & 0x0f) | 0x40;
     raw[8] = (raw[8] & 0x3f) | 0x80;
@@ -170,52 +495,75 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
              raw[11], raw[12], raw[13], raw[14], raw[15]);
     snprintf(mac, sizeof(mac), "52:54:00:%02x:%02x:%02x", (h >> 16) & 255,
              (h >> 8) & 255, h & 255);
-    snprintf(host, sizeof(host), "%s", address);
-    colon = strrchr(host, ':');
-    snprintf(port, sizeof(port), "%s", colon ? colon + 1 : "");
-    if (colon) {
-        *colon = '\0';
+    if (p->addr_mode == ADDR_STATIC) {
+        snprintf(host, sizeof(host), "%s", address);
+        colon = strrchr(host, ':');
+        snprintf(port, sizeof(port), "%s", colon ? colon + 1 : "");
+        if (colon) {
+            *colon = '\0';
+        }
+    } else {
+        /* the guest's address is learnt later (virt_list) */
+        host[0] = '\0';
+        address = "";
+        snprintf(port, sizeof(port), "%d", p->port);
+    }
+    vpath[0] = '\0';
+    if (p->vol_pool
+        && volume_path(c, p, id, vpath, sizeof(vpath), err, errlen) != 0)
+    {
+        goto done;
     }
     vals[0] = id; vals[1] = uuid; vals[2] = mac; vals[3] = host;
-    vals[4] = port; vals[5] = ""; vals[6] = p->name; vals[7] = zone;
+    vals[4] = port; vals[5] = vpath; vals[6] = p->name; vals[7] = zone;
     vals[8] = p->version;
 
+    e[0] = template_escape(p->name);
+    e[1] = template_escape(id);
+    e[2] = template_escape(zone);
+    e[3] = template_escape(p->version);
+    e[4] = template_escape(address);
+    e[5] = template_escape(vpath);
+    snprintf(md, sizeof(md), "<%s:instance xmlns:%s=\"%s\" pool=\"%s\" "
+             "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
+             "volume=\"%s\" mode=\"%s\" port=\"%s\"/>", SCALER_NS_PREFIX,
+             SCALER_NS_PREFIX, SCALER_NS, e[0], e[1], e[2], e[3], e[4], e[5],
+             mode_names[p->addr_mode], port);
+    for (i = 0; i < 6; i++) {
+        free(e[i]);
+    }
     xml = template_render(p->template_text, keys, vals, 9);
-    if (xml == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    full = xml ? template_add_metadata(xml, md) : NULL;
+    if (full == NULL) {
+        snprintf(err, errlen, "template has no </domain>");
+        goto done;
     }
-    dom = virDomainDefineXML(c, xml);
-    free(xml);
-    if (dom == NULL) {
+    /* tagged from the start: a crash after this leaves a domain we own */
+    if ((dom = virDomainDefineXML(c, full)) == NULL) {
         snprintf(err, errlen, "define: %s", virGetLastErrorMessage());
-        return -1;
+        goto done;
     }
-    e_pool = template_escape(p->name);
-    e_id = template_escape(id);
-    e_zone = template_escape(zone);
-    e_ver = template_escape(p->version);
-    e_addr = template_escape(address);
-    snprintf(md, sizeof(md), "<instance pool=\"%s\" id=\"%s\" zone=\"%s\" "
-             "version=\"%s\" address=\"%s\"/>", e_pool, e_id, e_zone, e_ver,
-             e_addr);
-    free(e_pool); free(e_id); free(e_zone); free(e_ver); free(e_addr);
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, md,
-                             SCALER_NS_PREFIX, SCALER_NS,
-                             VIR_DOMAIN_AFFECT_CONFIG) != 0)
-    {
-        snprintf(err, errlen, "metadata: %s", virGetLastErrorMessage());
-        virDomainUndefine(dom);
-        virDomainFree(dom);
-        return -1;
+    if (p->vol_pool && volume_make(c, p, id, vpath, err, errlen) != 0) {
+        goto failed;
     }
     if (virDomainCreate(dom) != 0) {
         snprintf(err, errlen, "start: %s", virGetLastErrorMessage());
-        virDomainFree(dom);
-        return -1;
+        goto failed;
     }
-    virDomainFree(dom);
-    return 0;
+    rc = 0;
+    goto done;
+
+failed:
+    remove_domain(c, dom, md);
+done:
+    creating_mark(id, 0);
+    free(xml);
+    free(full);
+    if (dom) {
+        virDomainFree(dom);
+    }
+    virConnectClose(c);
+    return rc;
 }
 
 int
@@ -223,27 +571,22 @@ virt_delete(virt_conn_t *vc, const char *pool, const char *id)
 {
     virConnectPtr  c = virt_get(vc);
     virDomainPtr   dom;
-    char          *md, buf[64];
+    char          *md = NULL;
     int            rc = -1;
 
     if (c == NULL) {
         return -1;
     }
     if ((dom = virDomainLookupByName(c, id)) == NULL) {
+        virConnectClose(c);
         return 0;           /* already gone */
     }
-    md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
     /* never touch a domain that is not ours */
-    if (md && attr(md, "pool", buf, sizeof(buf)) == 0
-        && strcmp(buf, pool) == 0
-        && attr(md, "id", buf, sizeof(buf)) == 0 && strcmp(buf, id) == 0)
-    {
-        if (virDomainIsActive(dom) == 1) {
-            virDomainDestroy(dom);
-        }
-        rc = virDomainUndefine(dom) == 0 ? 0 : -1;
+    if (owned(dom, pool, id, &md)) {
+        rc = remove_domain(c, dom, md);
     }
     free(md);
     virDomainFree(dom);
+    virConnectClose(c);
     return rc;
 }

@@ -111,6 +111,42 @@ test_good(void **state)
 }
 
 static void
+test_volume_and_modes(void **state)
+{
+    scaler_config_t  *cf;
+    pool_config_t    *p;
+    char              err[512];
+
+    (void) state;
+    cf = load(POOL_HEAD
+              "    template:\n"
+              "      domain: %T\n"
+              "      volume: { pool: default, backing: web-base.qcow2 }\n"
+              "    address: { mode: lease, port: 80 }\n"
+              "  - name: api\n"
+              "    zones: [ { name: z1, uri: \"test:///default\" } ]\n"
+              "    template:\n"
+              "      domain: %T\n"
+              "      volume: { pool: images, base: b.img, format: raw }\n"
+              "    address: { port: 8080, mode: agent }\n", err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    p = config_pool(cf, "web");
+    assert_string_equal(p->vol_pool, "default");
+    assert_string_equal(p->vol_backing, "web-base.qcow2");
+    assert_string_equal(p->vol_format, "qcow2");
+    assert_int_equal(p->addr_mode, ADDR_LEASE);
+    assert_int_equal(p->port, 80);
+    p = config_pool(cf, "api");
+    assert_string_equal(p->vol_pool, "images");
+    assert_string_equal(p->vol_backing, "b.img");
+    assert_string_equal(p->vol_format, "raw");
+    assert_int_equal(p->addr_mode, ADDR_AGENT);
+    config_free(cf);
+}
+
+static void
 test_errors(void **state)
 {
     static const struct {
@@ -157,6 +193,40 @@ test_errors(void **state)
           "    template: { domain: %T }\n"
           "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
           "    capacity: { min: two }\n", 7, "not an integer" },
+        { POOL_HEAD
+          "    template:\n"
+          "      domain: %T\n"
+          "      volume: { pool: default }\n", 7,
+          "volume needs pool and backing" },
+        { POOL_HEAD
+          "    template:\n"
+          "      domain: %T\n"
+          "      volume:\n"
+          "        pool: default\n"
+          "        backing: b.qcow2\n"
+          "        size: 1G\n", 10, "unknown key \"size\" in volume" },
+        { POOL_HEAD
+          "    template:\n"
+          "      domain: %T\n"
+          "      volume: { pool: default, backing: b, format: vmdk }\n", 7,
+          "volume format \"vmdk\"" },
+        { POOL_HEAD
+          "    template:\n"
+          "      domain: %T\n"
+          "      volume: { pool: default, backing: ../etc/x }\n", 7,
+          "volume: bad backing" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { mode: dhcp, port: 80 }\n", 6,
+          "address mode \"dhcp\": expected static, lease or agent" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { mode: lease, cidr: 10.0.0.0/24, port: 80 }\n", 6,
+          "address mode lease takes only port" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address:\n"
+          "      mode: agent\n", 7, "address mode agent needs port" },
         { "pools:\n  - name: web\n    zones: z1\n", 3,
           "zones: expected a list" },
         { "pools: [\n", 2, "" },
@@ -187,6 +257,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_good),
+        cmocka_unit_test(test_volume_and_modes),
         cmocka_unit_test(test_errors),
     };
 

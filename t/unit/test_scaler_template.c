@@ -76,6 +76,39 @@ test_addr(void **state)
     assert_int_equal(addr_static(&p, 2, buf, sizeof(buf)), 0);
     assert_string_equal(buf, "127.0.0.1:20002");
     assert_int_equal(addr_static(&p, 3, buf, sizeof(buf)), -1);
+
+    /* lease / agent: distinct placeholders, never an address */
+    p.addr_mode = ADDR_LEASE;
+    assert_int_equal(addr_static(&p, 0, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "pending:0");
+    assert_int_equal(addr_static(&p, 5000, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "pending:5000");
+}
+
+static void
+test_metadata(void **state)
+{
+    static const char *const cases[][2] = {
+        { "<domain><name>a</name></domain>",
+          "<domain><name>a</name><metadata><t/></metadata></domain>" },
+        { "<domain><metadata><x:o xmlns:x='u'/></metadata></domain>\n",
+          "<domain><metadata><t/><x:o xmlns:x='u'/></metadata></domain>\n" },
+        { "<domain><metadata/><os/></domain>",
+          "<domain><metadata><t/></metadata><os/></domain>" },
+        { "<!-- </domain> --><domain></domain>",
+          "<!-- </domain> --><domain><metadata><t/></metadata></domain>" },
+    };
+    size_t  i;
+    char   *s;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        s = template_add_metadata(cases[i][0], "<t/>");
+        assert_non_null(s);
+        assert_string_equal(s, cases[i][1]);
+        free(s);
+    }
+    assert_null(template_add_metadata("<domain>", "<t/>"));
 }
 
 int
@@ -85,6 +118,7 @@ main(void)
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_addr),
+        cmocka_unit_test(test_metadata),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

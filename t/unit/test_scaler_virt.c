@@ -1,0 +1,308 @@
+/* virt.c against libvirt's test driver (test:///default is shared by
+   every connection of this process, so the test plays the hypervisor's
+   side through its own connection): qcow2 overlays appear and disappear
+   with instances, a killed or never-started domain is failed and removed
+   with its volume, a leftover volume is replaced, lease addresses */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <libvirt/libvirt.h>
+
+#include "scaler.h"
+
+#define URI "test:///default"
+
+static virConnectPtr      hv;      /* the test's own view of the driver */
+static virStoragePoolPtr  sp;
+
+static const char *TPL =
+    "<domain type='test'><name>{{name}}</name><uuid>{{uuid}}</uuid>"
+    "<memory>65536</memory><os><type>hvm</type></os><devices>"
+    "<disk type='file' device='disk'><source file='{{volume}}'/>"
+    "<target dev='vda'/></disk>"
+    "<interface type='network'><source network='default'/>"
+    "<mac address='{{mac}}'/></interface></devices></domain>";
+
+static int
+setup(void **state)
+{
+    virStorageVolPtr  v;
+
+    (void) state;
+    if ((hv = virConnectOpen(URI)) == NULL
+        || (sp = virStoragePoolLookupByName(hv, "default-pool")) == NULL)
+    {
+        return -1;
+    }
+    v = virStorageVolCreateXML(sp, "<volume><name>base.qcow2</name>"
+        "<capacity>67108864</capacity><target><format type='qcow2'/>"
+        "</target></volume>", 0);
+    if (v == NULL) {
+        return -1;
+    }
+    virStorageVolFree(v);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    virStoragePoolFree(sp);
+    virConnectClose(hv);
+    return 0;
+}
+
+static void
+pool_init(pool_config_t *p, addr_mode_t mode)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = "web";
+    p->version = "1";
+    p->template_text = (char *) TPL;
+    p->vol_pool = "default-pool";
+    p->vol_backing = "base.qcow2";
+    p->vol_format = "qcow2";
+    p->addr_mode = mode;
+    p->port = 80;
+}
+
+static int
+has_volume(const char *name)
+{
+    virStorageVolPtr  v = virStorageVolLookupByName(sp, name);
+
+    if (v == NULL) {
+        return 0;
+    }
+    virStorageVolFree(v);
+    return 1;
+}
+
+static int
+has_domain(const char *name)
+{
+    virDomainPtr  d = virDomainLookupByName(hv, name);
+
+    if (d == NULL) {
+        return 0;
+    }
+    virDomainFree(d);
+    return 1;
+}
+
+static void
+test_classify(void **state)
+{
+    (void) state;
+    assert_int_equal(virt_classify(VIR_DOMAIN_RUNNING,
+                     VIR_DOMAIN_RUNNING_BOOTED, 0), VIRT_LIVE);
+    assert_int_equal(virt_classify(VIR_DOMAIN_PAUSED,
+                     VIR_DOMAIN_PAUSED_IOERROR, 0), VIRT_LIVE);
+    assert_int_equal(virt_classify(VIR_DOMAIN_BLOCKED, 0, 0), VIRT_LIVE);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTDOWN, 0, 0), VIRT_LIVE);
+    /* qemu killed / crashed, destroyed, shut down, failed to start */
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_CRASHED, 0), VIRT_FAILED);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_DESTROYED, 0), VIRT_FAILED);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_SHUTDOWN, 0), VIRT_FAILED);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_FAILED, 0), VIRT_FAILED);
+    assert_int_equal(virt_classify(VIR_DOMAIN_CRASHED, 0, 0), VIRT_FAILED);
+    /* defined, never started: a crash between define and start ... */
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_UNKNOWN, 0), VIRT_FAILED);
+    /* ... unless this process is starting it right now */
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_UNKNOWN, 1), VIRT_LIVE);
+}
+
+static void
+test_volumes(void **state)
+{
+    pool_config_t     p;
+    virt_conn_t      *vc = virt_open(URI);
+    virt_instance_t  *vi;
+    virStorageVolPtr  v;
+    char              err[256], *xml;
+    int               n, i;
+
+    (void) state;
+    pool_init(&p, ADDR_STATIC);
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000001",
+                                 "127.0.1.1:8080", err, sizeof(err)), 0);
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000002",
+                                 "127.0.1.2:8080", err, sizeof(err)), 0);
+    assert_true(has_volume("web-000001.qcow2"));
+    assert_true(has_volume("web-000002.qcow2"));
+
+    /* the overlay is backed by the base, the domain's disk is it */
+    v = virStorageVolLookupByName(sp, "web-000001.qcow2");
+    xml = virStorageVolGetXMLDesc(v, 0);
+    assert_non_null(strstr(xml, "<path>/default-pool/base.qcow2</path>"));
+    assert_non_null(strstr(xml, "<format type='qcow2'/>"));
+    free(xml);
+    virStorageVolFree(v);
+    {
+        virDomainPtr d = virDomainLookupByName(hv, "web-000001");
+        xml = virDomainGetXMLDesc(d, 0);
+        assert_non_null(strstr(xml,
+                               "<source file='/default-pool/web-000001.qcow2'"));
+        free(xml);
+        xml = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT,
+                                   SCALER_NS, 0);
+        assert_non_null(xml);
+        assert_non_null(strstr(xml, "id=\"web-000001\""));
+        free(xml);
+        virDomainFree(d);
+    }
+
+    n = virt_list(vc, "web", "z1", &vi);
+    assert_int_equal(n, 2);
+    i = strcmp(vi[0].id, "web-000001") == 0 ? 0 : 1;
+    assert_string_equal(vi[i].id, "web-000001");
+    assert_string_equal(vi[i].address, "127.0.1.1:8080");
+    assert_string_equal(vi[i].version, "1");
+    assert_true(vi[i].active);
+    free(vi);
+    assert_int_equal(virt_list(vc, "web", "z2", &vi), 0);
+    free(vi);
+
+    assert_int_equal(virt_delete(vc, "web", "web-000002"), 0);
+    assert_false(has_domain("web-000002"));
+    assert_false(has_volume("web-000002.qcow2"));
+    assert_int_equal(virt_delete(vc, "web", "web-000002"), 0);  /* again */
+    /* another pool's id: not ours, untouched */
+    assert_int_equal(virt_delete(vc, "api", "web-000001"), -1);
+    assert_true(has_domain("web-000001"));
+
+    /* a leftover volume (crash) is replaced, not an error */
+    v = virStorageVolCreateXML(sp, "<volume><name>web-000003.qcow2</name>"
+        "<capacity>1024</capacity></volume>", 0);
+    assert_non_null(v);
+    virStorageVolFree(v);
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000003",
+                                 "127.0.1.3:8080", err, sizeof(err)), 0);
+    v = virStorageVolLookupByName(sp, "web-000003.qcow2");
+    xml = virStorageVolGetXMLDesc(v, 0);
+    assert_non_null(strstr(xml, "<backingStore>"));
+    free(xml);
+    virStorageVolFree(v);
+
+    /* a missing base volume: the create fails and leaves nothing */
+    p.vol_backing = "nope.qcow2";
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000004",
+                                 "127.0.1.4:8080", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "nope.qcow2"));
+    assert_false(has_domain("web-000004"));
+    assert_false(has_volume("web-000004.qcow2"));
+
+    assert_int_equal(virt_delete(vc, "web", "web-000001"), 0);
+    assert_int_equal(virt_delete(vc, "web", "web-000003"), 0);
+    assert_false(has_volume("web-000001.qcow2"));
+    assert_false(has_volume("web-000003.qcow2"));
+    virt_close(vc);
+}
+
+static void
+test_failed(void **state)
+{
+    pool_config_t     p;
+    virt_conn_t      *vc = virt_open(URI);
+    virt_instance_t  *vi;
+    virDomainPtr      d;
+    char              err[256];
+
+    (void) state;
+    pool_init(&p, ADDR_STATIC);
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000011",
+                                 "127.0.1.1:8080", err, sizeof(err)), 0);
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000012",
+                                 "127.0.1.2:8080", err, sizeof(err)), 0);
+
+    /* the hypervisor's side: qemu of web-000011 dies (the domain stays
+       defined, shut off) */
+    d = virDomainLookupByName(hv, "web-000011");
+    assert_int_equal(virDomainDestroy(d), 0);
+    virDomainFree(d);
+    /* web-000013: defined and tagged, never started (a crash between
+       define and start) */
+    {
+        pool_config_t q = p;
+        q.template_text = "<domain type='test'><name>{{name}}</name>"
+            "<memory>65536</memory><os><type>hvm</type></os>"
+            "<metadata><scaleset:instance xmlns:scaleset='"
+            SCALER_NS "' pool='web' id='web-000013' zone='z1' "
+            "volume='/default-pool/web-000013.qcow2'/></metadata>"
+            "</domain>";
+        d = virDomainDefineXML(hv, q.template_text);
+        assert_non_null(d);
+        virDomainFree(d);
+    }
+
+    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    assert_string_equal(vi[0].id, "web-000012");
+    free(vi);
+    assert_false(has_domain("web-000011"));
+    assert_false(has_volume("web-000011.qcow2"));
+    assert_false(has_domain("web-000013"));
+    assert_true(has_volume("web-000012.qcow2"));
+
+    assert_int_equal(virt_delete(vc, "web", "web-000012"), 0);
+    virt_close(vc);
+}
+
+static void
+test_lease(void **state)
+{
+    pool_config_t     p;
+    virt_conn_t      *vc = virt_open(URI);
+    virt_instance_t  *vi;
+    char              err[256];
+    unsigned          a, b, c, d, port;
+
+    (void) state;
+    pool_init(&p, ADDR_LEASE);
+    p.vol_pool = NULL;
+    p.template_text = "<domain type='test'><name>{{name}}</name>"
+        "<memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<interface type='network'><source network='default'/>"
+        "<mac address='{{mac}}'/></interface></devices></domain>";
+    if (virt_create(vc, &p, "z1", "web-000021", "pending:0", err,
+                    sizeof(err)) != 0)
+    {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    /* the test driver's lease for the interface, with the pool's port */
+    assert_int_equal(sscanf(vi[0].address, "%u.%u.%u.%u:%u", &a, &b, &c, &d,
+                            &port), 5);
+    assert_int_equal(a, 192);
+    assert_int_equal(port, 80);
+    free(vi);
+    assert_int_equal(virt_delete(vc, "web", "web-000021"), 0);
+    virt_close(vc);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_volumes),
+        cmocka_unit_test(test_failed),
+        cmocka_unit_test(test_lease),
+    };
+
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    return cmocka_run_group_tests_name("scaler_virt", tests, setup,
+                                       teardown);
+}
