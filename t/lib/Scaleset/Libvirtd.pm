@@ -13,6 +13,7 @@ package Scaleset::Libvirtd;
 #   $lv->base;       # path of the base volume (base.qcow2)
 #   $lv->virsh(ARGS) # ($rc, $output) of virsh -c URI ARGS
 #   $lv->track(NAME) # a domain to destroy+undefine at cleanup
+#   $lv->track_prefix('rvm-')  # every domain named so, too; ->purge now
 #   $lv->qemu_pid(NAME)  # the qemu pid of a running domain, or undef
 #   Scaleset::Libvirtd->skip_reason  # why a real-VM test cannot run, or undef
 #
@@ -158,6 +159,31 @@ sub track {
     $self->{domains}{$name} = 1;
 }
 
+# every domain whose name starts with PREFIX (made by a scaler under test)
+# is destroyed and undefined at cleanup, as tracked ones are
+sub track_prefix {
+    my ($self, $prefix) = @_;
+    $self->{prefix} = $prefix;
+}
+
+sub _prefixed {
+    my ($self) = @_;
+    return () unless defined $self->{prefix};
+    my ($rc, $out) = $self->virsh('list', '--all', '--name');
+    return grep { index($_, $self->{prefix}) == 0 } split /\s+/, $out;
+}
+
+# destroys and undefines the prefixed domains now: persistent domains a
+# killed earlier run left in the qemu driver's config dir come back with
+# libvirtd
+sub purge {
+    my ($self) = @_;
+    for my $name ($self->_prefixed) {
+        $self->virsh('destroy', $name);
+        $self->virsh('undefine', $name, '--nvram');
+    }
+}
+
 sub qemu_pid {
     my ($self, $name) = @_;
     open my $fh, '<', "/run/libvirt/qemu/$name.pid" or return undef;
@@ -172,6 +198,7 @@ sub qemu_pid {
 sub cleanup {
     my ($self) = @_;
     return if $self->{cleaned}++ || $self->{owner} != $$;
+    $self->{domains}{$_} = 1 for $self->_prefixed;
     for my $name (sort keys %{ $self->{domains} }) {
         $self->qemu_pid($name);
         $self->virsh('destroy', $name);

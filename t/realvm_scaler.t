@@ -1,0 +1,245 @@
+# Real VMs through the whole stack: libvirtd started by the test, a zone
+# on qemu:///system, the scaler on conf-examples/scaler-qemu.yaml (a pool
+# on conf-examples/qemu-domain.xml: qcow2 overlays on a base volume,
+# (127.0.0.1, port) addresses for qemu's host port forwards), Redis and
+# nginx with the module.
+#   scale 0 -> 3 through the API: every guest serves its own name through
+#     the gateway (boot-to-serving times are printed);
+#   kill one guest's qemu (by its PID): the gateway stops routing to it,
+#     the scaler removes the dead domain and its volume and replaces it;
+#   restart the scaler: it adopts the running guests (same domains, same
+#     qemu processes, no creation, no duplicate);
+#   scale to 0: no domain, no overlay volume, no qemu process left.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
+use Scaleset::Test;
+use Scaleset::Libvirtd;
+
+my $why = Scaleset::Libvirtd->skip_reason;
+plan skip_all => $why if $why;
+
+my $root = Scaleset::Test->root;
+my $guest = "$root/build/guest";
+unless (-f "$guest/vmlinuz" && -f "$guest/initramfs.gz") {
+    system('make', '-C', $root, 'guest-image') == 0
+        or BAIL_OUT('guest image build failed');
+}
+
+my $t = Scaleset::Test->new(need => [qw(redis nginx scaler)]);
+my $lv = Scaleset::Libvirtd->start($t);
+$lv->track_prefix('rvm-');
+$lv->purge;       # rvm-* domains a killed earlier run left defined
+my $dir = $t->dir;
+
+# qemu runs as libvirt-qemu: guest files and the template in 0755 dirs
+my $gdir = $lv->dir . '/guest';
+mkdir $gdir; chmod 0755, $gdir;
+for my $f (qw(vmlinuz initramfs.gz)) {
+    system('install', '-m', '0644', "$guest/$f", "$gdir/$f") == 0 or die;
+}
+my $tpl = $t->read_file("$root/conf-examples/qemu-domain.xml");
+$tpl =~ s/GUEST_DIR/$gdir/g;
+$tpl =~ s/LOG_DIR/$lv->log_dir/ge;
+$t->write_file('rvm-domain.xml', $tpl);
+
+# 8 consecutive free ports for the guests' host port forwards
+my $lo = free_range(8);
+ok($lo, "port range $lo-" . ($lo + 7));
+
+$t->start_redis;
+my $redis = $t->redis;
+$t->start_nginx(workers => 2, http => <<'EOF');
+    scaleset_redis 127.0.0.1:%%PORT_redis%%;
+    scaleset_gateway_id gw1;
+    upstream rvm {
+        scaleset rvm resync=1s;
+        scaleset_health_check uri=/healthz interval=500ms timeout=400ms
+                              fails=1 passes=1;
+    }
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / {
+            proxy_pass http://rvm;
+            proxy_next_upstream error timeout http_502;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 3s;
+        }
+        location = /scaleset/status { scaleset_status; }
+    }
+EOF
+
+# the shipped example, with this test's paths, ports and URI
+my $y = $t->read_file("$root/conf-examples/scaler-qemu.yaml");
+my %sub = (
+    qr/address: 127\.0\.0\.1:6379/ => 'address: 127.0.0.1:' . $t->port('redis'),
+    qr/listen: 127\.0\.0\.1:9180/  => 'listen: 127.0.0.1:' . $t->port('api'),
+    qr/^interval: 2s$/m              => 'interval: 500ms',
+    qr/- name: vm$/m                 => '- name: rvm',
+    qr{uri: "qemu:///system"}        => 'uri: "' . $lv->uri . '"',
+    qr{/etc/scaleset/qemu-domain\.xml} => "$dir/rvm-domain.xml",
+    qr/pool: scaleset,/              => 'pool: ' . $lv->pool . ',',
+    qr/ports: 20000-20999/           => "ports: $lo-" . ($lo + 7),
+    qr/drain_timeout: 30s/           => 'drain_timeout: 5s',
+);
+while (my ($re, $to) = each %sub) {
+    $y =~ s/$re/$to/ or BAIL_OUT("conf-examples/scaler-qemu.yaml: no $re");
+}
+my $conf = $t->write_file('scaler.yaml', $y);
+
+sub start_scaler {
+    $t->spawn(name => 'scaler', wait_port => 'api', timeout => 30,
+              cmd => [$t->build . '/scaleset-scaler', '-c', $conf]);
+}
+start_scaler();
+
+# --- scale 0 -> 3 ---------------------------------------------------------
+my $t0 = time;
+my ($code) = $t->http('PUT', 'api', '/v1/pools/rvm/capacity',
+                      body => '{"capacity":3}');
+is($code, 200, 'capacity 3 through the API');
+
+my %served;     # name => seconds from the PUT to the first page through nginx
+my $all = $t->wait_for(sub {
+    my ($c, $b) = $t->http_get('http', '/');
+    if (($c // 0) == 200 && ($b // '') =~ m{<h1>(rvm-\d+)</h1>}) {
+        $served{$1} //= time - $t0;
+    }
+    keys %served >= 3;
+}, timeout => 150, interval => 0.1, what => '3 guests serving through nginx');
+ok($all, '3 guests serve their own names through the gateway')
+    or diag_state();
+my @ids = sort keys %served;
+is_deeply(\@ids, [qw(rvm-000001 rvm-000002 rvm-000003)], 'ids 1..3');
+my @boot = sort { $a <=> $b } values %served;
+note(sprintf("boot-to-serving through the scaler and gateway: %s s "
+             . "(median %.1f s)", join(' ', map { sprintf '%.1f', $_ } @boot),
+             $boot[1] // 0));
+my $m = members();
+is(scalar keys %$m, 3, '3 members in Redis');
+like($m->{$_} // '', qr/^127\.0\.0\.1:\d+ zone=z1 version=1$/, "$_ record")
+    for @ids;
+my @vols = sort grep { /^rvm-/ } $lv->volumes;
+is_deeply(\@vols, [map { "$_.qcow2" } @ids], 'one overlay volume each');
+my ($rc, $vx) = $lv->virsh('vol-dumpxml', 'rvm-000001.qcow2', '--pool',
+                           $lv->pool);
+like($vx, qr{<backingStore>\s*<path>[^<]*base\.qcow2</path>}s,
+     'overlay backed by the base volume');
+like($t->log('nginx'), qr/member "$_" of pool "rvm" is up \(pass\)/,
+     "$_ passed the gateway's /healthz check") for @ids;
+my %pid = map { $_ => $lv->qemu_pid($_) } @ids;
+ok((grep { $_ && kill 0, $_ } values %pid) == 3, '3 qemu processes');
+
+# --- kill one guest's qemu --------------------------------------------------
+my $victim = 'rvm-000002';
+my $vaddr = $m->{$victim} =~ s/ .*//r;
+ok(kill('KILL', $pid{$victim}), "qemu of $victim killed (pid $pid{$victim})");
+my $tk = time;
+ok($t->wait_for(sub { !exists members()->{$victim} }, timeout => 20,
+                what => "$victim deregistered"), 'its member is removed');
+my @after;
+for (1 .. 20) {
+    my ($c, $b) = $t->http_get('http', '/');
+    push @after, [$c // 0, ($b // '') =~ m{<h1>(rvm-\d+)</h1>} ? $1 : ''];
+}
+is((grep { $_->[0] != 200 } @after), 0, '20 requests after: all 200');
+is((grep { $_->[1] eq $victim } @after), 0, 'none routed to the dead guest');
+ok($t->wait_for(sub { !grep { $_ eq "$victim.qcow2" } $lv->volumes },
+                timeout => 20), 'its overlay volume is deleted');
+my (undef, $dl) = $lv->virsh('list', '--all', '--name');
+unlike($dl, qr/\b\Q$victim\E\b/, 'its domain is undefined');
+
+my $new;
+ok($t->wait_for(sub {
+    my ($c, $b) = $t->http_get('http', '/');
+    if (($c // 0) == 200 && ($b // '') =~ m{<h1>(rvm-\d+)</h1>}
+        && !$served{$1}) {
+        $new = $1;
+    }
+    $new;
+}, timeout => 120, interval => 0.1, what => 'a replacement serving'),
+   'a replacement serves through the gateway')
+    or diag_state();
+is($new, 'rvm-000004', 'the replacement has a new id');
+note(sprintf('kill to replacement serving: %.1f s', time - $tk));
+$t->wait_for(sub { keys %{ members() } == 3 }, timeout => 30);
+my @live = sort keys %{ members() };
+is_deeply(\@live, [qw(rvm-000001 rvm-000003 rvm-000004)], '3 members again');
+isnt(members()->{'rvm-000004'} =~ s/ .*//r, undef, 'replacement registered');
+$pid{$new} = $lv->qemu_pid($new);
+delete $pid{$victim};
+
+# --- restart the scaler: adoption ------------------------------------------
+$t->stop('scaler');
+my $before = $t->log('scaler');
+start_scaler();
+ok($t->wait_for(sub {
+    my $l = substr($t->log('scaler') // '', length $before);
+    (() = $l =~ /found domain/g) >= 3;
+}, timeout => 20, what => 'adoption'), 'the restarted scaler finds 3 domains');
+sleep 3;        # several passes
+my $l = substr($t->log('scaler') // '', length $before);
+unlike($l, qr/created in zone|deleted|deregistered/,
+       'nothing created, deleted or deregistered after the restart');
+is_deeply([sort keys %{ members() }], \@live, 'same members');
+(undef, $dl) = $lv->virsh('list', '--all', '--name');
+is_deeply([sort grep { /^rvm-/ } split /\s+/, $dl], \@live,
+          'same domains, no duplicate');
+is_deeply({ map { $_ => $lv->qemu_pid($_) } @live },
+          { map { $_ => $pid{$_} } @live }, 'same qemu processes');
+my %seen;
+for (1 .. 30) {
+    my ($c, $b) = $t->http_get('http', '/');
+    $seen{$1}++ if ($b // '') =~ m{<h1>(rvm-\d+)</h1>};
+}
+is_deeply([sort keys %seen], \@live, 'the gateway serves all 3');
+
+# --- scale to 0 --------------------------------------------------------------
+($code) = $t->http('PUT', 'api', '/v1/pools/rvm/capacity',
+                   body => '{"capacity":0}');
+is($code, 200, 'capacity 0');
+ok($t->wait_for(sub {
+    my (undef, $o) = $lv->virsh('list', '--all', '--name');
+    $o !~ /rvm-/;
+}, timeout => 60, what => 'no domains'), 'no domain left');
+is(scalar keys %{ members() }, 0, 'no member left');
+is_deeply([sort $lv->volumes], ['base.qcow2'], 'only the base volume left');
+ok($t->wait_for(sub { !grep { kill 0, $_ } values %pid }, timeout => 20),
+   'no qemu process left');
+ok(!(grep { Scaleset::Test::port_open($_) } $lo .. $lo + 7),
+   'no port forward left');
+
+$t->stop('scaler');
+$t->done;
+
+sub members {
+    return { $redis->hgetall('scaleset:{rvm}:members') };
+}
+
+sub diag_state {
+    diag(explain(members()));
+    diag(($lv->virsh('list', '--all'))[1]);
+    my (undef, $s) = $t->http_get('http', '/scaleset/status');
+    diag($s // '');
+}
+
+sub free_range {
+    my ($n) = @_;
+    for (1 .. 50) {
+        my $base = 20000 + int(rand(9000));
+        my @s;
+        for my $p ($base .. $base + $n - 1) {
+            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                LocalPort => $p, Proto => 'tcp', Listen => 1) or last;
+            push @s, $s;
+        }
+        my $ok = @s == $n;
+        close $_ for @s;
+        return $base if $ok;
+    }
+    return undef;
+}
