@@ -3,8 +3,9 @@
 #   make            the module (build/ngx_http_scaleset_module.so) and the
 #                   scaler binaries (build/scaleset-scaler, build/scalesetctl)
 #   make check      deps + build + every test under prove
-#   make check-asan the C unit tests under ASan and UBSan, and the gateway
-#                   tests with the module built with them
+#   make check-asan the C unit tests under ASan and UBSan, the gateway
+#                   tests with the module and the scaler tests with the
+#                   scaler and scalesetctl built with them
 #   make deps       install the Debian packages the project needs
 #   make guest-image the tiny real-VM test guest (build/guest: kernel +
 #                   initramfs, tools/guest-image.sh)
@@ -141,6 +142,14 @@ $(BUILD)/asan/libscaler.a: $(LIB_SRCS:%.c=$(BUILD)/asan/obj/%.o) \
                            $(SHARED_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/asan/scaleset-scaler: $(BUILD)/asan/obj/scaler/main.o \
+                               $(BUILD)/asan/libscaler.a
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(SC_LDLIBS)
+
+$(BUILD)/asan/scalesetctl: $(CTL_SRCS:%.c=$(BUILD)/asan/obj/%.o) \
+                           $(BUILD)/asan/libscaler.a
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(SC_LDLIBS)
+
 $(BUILD)/asan/t/%: t/unit/%.c $(BUILD)/asan/libscaler.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SC_CFLAGS) $(SAN) -o $@ $< $(BUILD)/asan/libscaler.a \
@@ -177,13 +186,17 @@ check-integration: all
 # the unit tests, then the gateway's integration tests with the module
 # built with the sanitizers (prove with no files would run t/: the guard)
 ASAN_NGX_TESTS := $(wildcard t/gateway_*.t t/module_load.t)
+ASAN_SCALER_TESTS := $(wildcard t/scaler_*.t)
 
-check-asan: $(ASAN_UNITS) $(ASAN_MODULE)
+check-asan: $(ASAN_UNITS) $(ASAN_MODULE) $(BUILD)/asan/scaleset-scaler \
+            $(BUILD)/asan/scalesetctl
 	$(if $(ASAN_UNITS),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(PROVE) $(PROVE_FLAGS) $(ASAN_UNITS),@echo "no unit tests")
 	$(if $(ASAN_NGX_TESTS),SCALESET_NGINX_ASAN=1 \
 	    $(PROVE) $(PROVE_FLAGS) $(ASAN_NGX_TESTS),@echo "no gateway tests")
+	$(if $(ASAN_SCALER_TESTS),SCALESET_ASAN_BINS=1 \
+	    $(PROVE) $(PROVE_FLAGS) $(ASAN_SCALER_TESTS),@echo "no scaler tests")
 
 # benchmarks print markdown sections; results go into docs/benchmarks.md
 bench: deps

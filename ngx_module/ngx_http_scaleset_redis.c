@@ -880,14 +880,26 @@ ngx_http_scaleset_ev_write(ngx_event_t *ev)
 }
 
 
+/* hiredis asks for a read or write interest to be added or removed */
+
+static void
+ngx_http_scaleset_event_set(ngx_event_t *ev, ngx_int_t event, ngx_uint_t on)
+{
+    if (on && !ev->active) {
+        (void) ngx_add_event(ev, event, NGX_LEVEL_EVENT);
+
+    } else if (!on && ev->active) {
+        (void) ngx_del_event(ev, event, 0);
+    }
+}
+
+
 static void
 ngx_http_scaleset_add_read(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
-    if (!c->read->active) {
-        (void) ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-    }
+    ngx_http_scaleset_event_set(c->read, NGX_READ_EVENT, 1);
 }
 
 
@@ -896,9 +908,7 @@ ngx_http_scaleset_del_read(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
+    ngx_http_scaleset_event_set(c->read, NGX_READ_EVENT, 0);
 }
 
 
@@ -907,9 +917,7 @@ ngx_http_scaleset_add_write(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
+    ngx_http_scaleset_event_set(c->write, NGX_WRITE_EVENT, 1);
 }
 
 
@@ -918,9 +926,7 @@ ngx_http_scaleset_del_write(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
+    ngx_http_scaleset_event_set(c->write, NGX_WRITE_EVENT, 0);
 }
 
 

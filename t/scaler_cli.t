@@ -20,7 +20,7 @@ my $s = Scaleset::Scaler->new($t, api_extra => 'token_file: ' . $t->dir
     zones => [['z1', 'test:///default'], ['z2', 'test:///default']],
     capacity => [0, 8, 0] } ]);
 $s->start;
-my $ctl = $t->build . '/scalesetctl';
+my $ctl = $t->bin('scalesetctl');
 my $api = 'http://127.0.0.1:' . $t->port('api');
 
 sub ctl {

@@ -12,7 +12,7 @@ use Scaleset::Test;
 use Scaleset::Scaler;
 
 my $t = Scaleset::Test->new(need => [qw(redis scaler)]);
-my $bin = $t->build . '/scaleset-scaler';
+my $bin = $t->bin('scaleset-scaler');
 my $dir = $t->dir;
 
 my $s = Scaleset::Scaler->new($t, pools => [ { name => 'web',

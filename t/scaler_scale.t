@@ -48,7 +48,7 @@ EOF2
 close $fh;
 
 $t->spawn(name => 'scaler', wait_port => 'api',
-          cmd => ["$Scaleset::Test::BUILD/scaleset-scaler", '-c',
+          cmd => [$t->bin('scaleset-scaler'), '-c',
                   "$dir/scaler.yaml"]);
 
 my $members = sub { $redis->hgetall('scaleset:{web}:members') };

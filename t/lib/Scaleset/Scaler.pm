@@ -61,7 +61,7 @@ sub start {
     my ($self) = @_;
     my $conf = $self->write_config;
     return $self->{t}->spawn(name => 'scaler', wait_port => 'api',
-        cmd => [$self->{t}->build . '/scaleset-scaler', '-c', $conf]);
+        cmd => [$self->{t}->bin('scaleset-scaler'), '-c', $conf]);
 }
 
 # (code, decoded body or raw text)

@@ -28,6 +28,12 @@ our $BUILD = $ENV{SCALESET_BUILD} // "$ROOT/build";
 our $ASAN = $ENV{SCALESET_NGINX_ASAN};
 our $MODULE = $ASAN ? "$BUILD/asan/ngx_http_scaleset_module.so"
                     : "$BUILD/ngx_http_scaleset_module.so";
+# a sanitizer report makes our programs exit non-zero; leaks are reported
+# too (the scaler frees everything at exit)
+$ENV{ASAN_OPTIONS} //= 'detect_leaks=1:abort_on_error=0'
+    if $ENV{SCALESET_ASAN_BINS};
+$ENV{UBSAN_OPTIONS} //= 'print_stacktrace=1:halt_on_error=1'
+    if $ENV{SCALESET_ASAN_BINS};
 our %NGINX_ENV = $ASAN ? (
     LD_PRELOAD => (glob('/usr/lib/*/libasan.so.[0-9]*'))[0] // '',
     ASAN_OPTIONS => 'detect_leaks=0:abort_on_error=0:log_path=stderr',
@@ -83,6 +89,14 @@ sub new {
 sub dir { $_[0]{dir} }
 sub root { $ROOT }
 sub build { $BUILD }
+
+# A program of ours in build/: the sanitizer build under build/asan/ when
+# SCALESET_ASAN_BINS=1 (make check-asan), e.g. $t->bin('scaleset-scaler').
+sub bin {
+    my ($self, $name) = @_;
+    return "$BUILD/asan/$name" if $ENV{SCALESET_ASAN_BINS};
+    return "$BUILD/$name";
+}
 
 sub _need {
     my ($self, $what) = @_;
@@ -659,6 +673,14 @@ sub done {
         my @bad = grep { /\[(alert|emerg)\]|AddressSanitizer|runtime error:/ }
                   split /\n/, $log;
         Test::More::is(join("\n", @bad), '', "no alerts in $name error log");
+    }
+    # our other programs (the scaler, helpers) report to their own logs
+    for my $name (grep { !$uniq{$_}++ } keys %{ $self->{stopped} || {} }) {
+        my $log = $self->log($name) // '';
+        my @bad = grep { /(Address|Leak)Sanitizer|runtime error:/ }
+                  split /\n/, $log;
+        Test::More::is(join("\n", @bad), '', "no sanitizer report in $name log")
+            if @bad;
     }
     Test::More::done_testing();
 }
