@@ -93,7 +93,7 @@ my $conf = $t->write_file('scaler.yaml', $y);
 
 sub start_scaler {
     $t->spawn(name => 'scaler', wait_port => 'api', timeout => 30,
-              cmd => [$t->build . '/scaleset-scaler', '-c', $conf]);
+              cmd => [$t->bin('scaleset-scaler'), '-c', $conf]);
 }
 start_scaler();
 
