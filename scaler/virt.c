@@ -304,9 +304,12 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         if (attr(md, "id", vi->id, sizeof(vi->id)) != 0) {
             goto next;
         }
-        if (virDomainGetState(doms[i], &state, &reason, 0) == 0
-            && virt_classify(state, reason, creating_has(vi->id))
-               == VIRT_FAILED)
+        if (virDomainGetState(doms[i], &state, &reason, 0) != 0) {
+            state = VIR_DOMAIN_NOSTATE;
+            reason = 0;
+        }
+        if (virt_classify(state, reason, creating_has(vi->id))
+            == VIRT_FAILED)
         {
             slog(pool, vi->id, "domain not running (state %d reason %d): "
                  "failed, removing it", state, reason);
@@ -317,7 +320,9 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         snprintf(vi->zone, sizeof(vi->zone), "%s", zone);
         attr(md, "version", vi->version, sizeof(vi->version));
         attr(md, "address", vi->address, sizeof(vi->address));
-        vi->active = virDomainIsActive(doms[i]) == 1;
+        vi->active = state != VIR_DOMAIN_SHUTOFF
+                     && state != VIR_DOMAIN_CRASHED
+                     && state != VIR_DOMAIN_NOSTATE;
         /* lease / agent: the address is the guest's, once it has one */
         if (attr(md, "mode", buf, sizeof(buf)) == 0 && vi->active
             && (strcmp(buf, "lease") == 0 || strcmp(buf, "agent") == 0))

@@ -289,6 +289,18 @@ test_lease(void **state)
     assert_int_equal(port, 80);
     free(vi);
     assert_int_equal(virt_delete(vc, "web", "web-000021"), 0);
+
+    /* agent: the same through the guest agent's source */
+    p.addr_mode = ADDR_AGENT;
+    p.port = 8080;
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
+                                 err, sizeof(err)), 0);
+    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    assert_int_equal(sscanf(vi[0].address, "%u.%u.%u.%u:%u", &a, &b, &c, &d,
+                            &port), 5);
+    assert_int_equal(port, 8080);
+    free(vi);
+    assert_int_equal(virt_delete(vc, "web", "web-000022"), 0);
     virt_close(vc);
 }
 
