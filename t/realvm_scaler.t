@@ -141,6 +141,10 @@ ok(kill('KILL', $pid{$victim}), "qemu of $victim killed (pid $pid{$victim})");
 my $tk = time;
 ok($t->wait_for(sub { !exists members()->{$victim} }, timeout => 20,
                 what => "$victim deregistered"), 'its member is removed');
+my $t_dereg = time - $tk;
+my $down = $t->log('nginx') =~ /member "\Q$victim\E" of pool "rvm" is down/;
+note(sprintf('kill to deregistered: %.1f s (gateway check %s first)',
+             $t_dereg, $down ? 'failed it' : 'had not failed it'));
 my @after;
 for (1 .. 20) {
     my ($c, $b) = $t->http_get('http', '/');
