@@ -29,10 +29,20 @@
 
 #include "scaler.h"
 
+/* a guest address learnt from libvirt (modes lease and agent): asked
+   once per domain (by UUID), not on every pass */
+typedef struct {
+    char   uuid[VIR_UUID_STRING_BUFLEN];
+    char   id[64];
+    char   address[80];
+} addr_entry_t;
+
 struct virt_conn {
     char              *uri;
     virConnectPtr      conn;
     pthread_mutex_t    lock;
+    addr_entry_t      *addrs;           /* sorted by uuid */
+    int                naddrs;
 };
 
 /* ids whose virt_create is under way, in this process */
@@ -51,6 +61,11 @@ static int remove_domain(virConnectPtr c, virDomainPtr dom, const char *md);
 static int guest_ipv4(virDomainPtr dom, unsigned src, char *buf,
     size_t size);
 static char *pool_target(virStoragePoolPtr sp);
+static int addr_cmp(const void *a, const void *b);
+static int addr_cached(virt_conn_t *vc, const char *uuid, char *buf,
+    size_t size);
+static void addr_store(virt_conn_t *vc, const char *pool,
+    addr_entry_t *found, int nfound);
 static int volume_make(virConnectPtr c, const pool_config_t *p,
     const char *id, const char *path, char *err, size_t errlen);
 
@@ -119,6 +134,7 @@ virt_close(virt_conn_t *vc)
         virConnectClose(vc->conn);
     }
     pthread_mutex_destroy(&vc->lock);
+    free(vc->addrs);
     free(vc->uri);
     free(vc);
 }
@@ -272,6 +288,61 @@ guest_ipv4(virDomainPtr dom, unsigned src, char *buf, size_t size)
     return found;
 }
 
+static int
+addr_cmp(const void *a, const void *b)
+{
+    return strcmp(((const addr_entry_t *) a)->uuid,
+                  ((const addr_entry_t *) b)->uuid);
+}
+
+static int
+addr_cached(virt_conn_t *vc, const char *uuid, char *buf, size_t size)
+{
+    addr_entry_t   key, *e;
+    int            rc = -1;
+
+    snprintf(key.uuid, sizeof(key.uuid), "%s", uuid);
+    pthread_mutex_lock(&vc->lock);
+    e = vc->naddrs ? bsearch(&key, vc->addrs, vc->naddrs, sizeof(*e),
+                             addr_cmp) : NULL;
+    if (e) {
+        snprintf(buf, size, "%s", e->address);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&vc->lock);
+    return rc;
+}
+
+/* the addresses of pool's instances are now exactly found[]: the cache
+   forgets instances that are gone, keeps other pools' */
+static void
+addr_store(virt_conn_t *vc, const char *pool, addr_entry_t *found,
+    int nfound)
+{
+    addr_entry_t  *all;
+    size_t         pl = strlen(pool);
+    int            i, n = 0;
+
+    pthread_mutex_lock(&vc->lock);
+    all = malloc((vc->naddrs + nfound + 1) * sizeof(*all));
+    if (all != NULL) {
+        for (i = 0; i < vc->naddrs; i++) {
+            if (strncmp(vc->addrs[i].id, pool, pl) != 0
+                || vc->addrs[i].id[pl] != '-')
+            {
+                all[n++] = vc->addrs[i];
+            }
+        }
+        memcpy(all + n, found, nfound * sizeof(*found));
+        n += nfound;
+        qsort(all, n, sizeof(*all), addr_cmp);
+        free(vc->addrs);
+        vc->addrs = all;
+        vc->naddrs = n;
+    }
+    pthread_mutex_unlock(&vc->lock);
+}
+
 int
 virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virt_instance_t **out)
@@ -279,9 +350,10 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virConnectPtr    c = virt_get(vc);
     virDomainPtr    *doms = NULL;
     virt_instance_t *res, *vi;
-    char             buf[64], ip[64];
+    addr_entry_t    *found;
+    char             buf[64], ip[64], uuid[VIR_UUID_STRING_BUFLEN];
     char            *md;
-    int              n, i, k = 0, state, reason, port;
+    int              n, i, k = 0, state, reason, port, nfound = 0;
 
     *out = NULL;
     if (c == NULL) {
@@ -292,6 +364,7 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         return -1;
     }
     res = calloc(n + 1, sizeof(*res));
+    found = calloc(n + 1, sizeof(*found));
     for (i = 0; i < n; i++) {
         md = NULL;
         if (!owned(doms[i], pool, NULL, &md)
@@ -332,9 +405,25 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
                            : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
 
             port = attr(md, "port", buf, sizeof(buf)) == 0 ? atoi(buf) : 0;
-            if (port > 0 && guest_ipv4(doms[i], src, ip, sizeof(ip)) == 0) {
+            if (virDomainGetUUIDString(doms[i], uuid) != 0) {
+                uuid[0] = '\0';
+            }
+            if ((!uuid[0] || addr_cached(vc, uuid, vi->address,
+                                         sizeof(vi->address)) != 0)
+                && port > 0
+                && guest_ipv4(doms[i], src, ip, sizeof(ip)) == 0)
+            {
                 snprintf(vi->address, sizeof(vi->address), "%s:%d", ip,
                          port);
+            }
+            if (vi->address[0] && uuid[0] && found) {
+                snprintf(found[nfound].uuid, sizeof(found[nfound].uuid),
+                         "%s", uuid);
+                snprintf(found[nfound].id, sizeof(found[nfound].id), "%s",
+                         vi->id);
+                snprintf(found[nfound].address,
+                         sizeof(found[nfound].address), "%s", vi->address);
+                nfound++;
             }
         }
         k++;
@@ -343,6 +432,10 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         virDomainFree(doms[i]);
     }
     free(doms);
+    if (found) {
+        addr_store(vc, pool, found, nfound);
+        free(found);
+    }
     virConnectClose(c);
     *out = res;
     return k;

@@ -300,6 +300,22 @@ test_lease(void **state)
                             &port), 5);
     assert_int_equal(port, 8080);
     free(vi);
+    /* asked again on the next listing (cached), same answer */
+    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    assert_int_equal(sscanf(vi[0].address, "%u.%u.%u.%u:%u", &a, &b, &c, &d,
+                            &port), 5);
+    free(vi);
+    assert_int_equal(virt_delete(vc, "web", "web-000022"), 0);
+
+    /* the address belongs to the domain, not to the name: a new domain
+       under the same name (without an interface) has none */
+    p.template_text = "<domain type='test'><name>{{name}}</name>"
+        "<memory>65536</memory><os><type>hvm</type></os></domain>";
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
+                                 err, sizeof(err)), 0);
+    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    assert_string_equal(vi[0].address, "");
+    free(vi);
     assert_int_equal(virt_delete(vc, "web", "web-000022"), 0);
     virt_close(vc);
 }
