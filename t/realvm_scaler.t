@@ -9,6 +9,8 @@
 #     the scaler removes the dead domain and its volume and replaces it;
 #   restart the scaler: it adopts the running guests (same domains, same
 #     qemu processes, no creation, no duplicate);
+#   restart libvirtd: the zone is unreachable (members kept, guests serve),
+#     then the scaler reconnects and changes nothing;
 #   scale to 0: no domain, no overlay volume, no qemu process left.
 use strict;
 use warnings;
@@ -201,6 +203,26 @@ for (1 .. 30) {
     $seen{$1}++ if ($b // '') =~ m{<h1>(rvm-\d+)</h1>};
 }
 is_deeply([sort keys %seen], \@live, 'the gateway serves all 3');
+
+# --- libvirtd restart: the zone is unreachable, then back --------------------
+$before = $t->log('scaler');
+$lv->stop_daemon;
+ok($t->wait_for(sub {
+    substr($t->log('scaler') // '', length $before) =~ /zone z1 .* unreachable/;
+}, timeout => 20, what => 'zone unreachable'), 'libvirtd stopped: zone z1 unreachable');
+is_deeply([sort keys %{ members() }], \@live, 'members kept while it is down');
+my ($c2, $b2) = $t->http_get('http', '/');
+is($c2, 200, 'the guests still serve through the gateway');
+$lv->start_daemon;
+ok($t->wait_for(sub {
+    substr($t->log('scaler') // '', length $before) =~ /zone z1 .* is back/;
+}, timeout => 30, what => 'zone back'), 'libvirtd restarted: the scaler reconnects');
+sleep 2;
+$l = substr($t->log('scaler') // '', length $before);
+unlike($l, qr/created in zone|deleted|deregistered|failed/,
+       'nothing created, deleted or deregistered across the libvirtd restart');
+is_deeply({ map { $_ => $lv->qemu_pid($_) } @live },
+          { map { $_ => $pid{$_} } @live }, 'same qemu processes');
 
 # --- scale to 0 --------------------------------------------------------------
 ($code) = $t->http('PUT', 'api', '/v1/pools/rvm/capacity',

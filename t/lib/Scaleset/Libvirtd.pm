@@ -14,6 +14,7 @@ package Scaleset::Libvirtd;
 #   $lv->virsh(ARGS) # ($rc, $output) of virsh -c URI ARGS
 #   $lv->track(NAME) # a domain to destroy+undefine at cleanup
 #   $lv->track_prefix('rvm-')  # every domain named so, too; ->purge now
+#   $lv->stop_daemon; $lv->start_daemon   # libvirtd only (guests keep running)
 #   $lv->qemu_pid(NAME)  # the qemu pid of a running domain, or undef
 #   Scaleset::Libvirtd->skip_reason  # why a real-VM test cannot run, or undef
 #
@@ -97,12 +98,7 @@ auth_unix_rw = "none"
 log_outputs = "3:file:$dir/libvirtd-debug.log"
 EOC
     $self->{uri} = "qemu:///system?socket=$dir/run/libvirt-sock";
-    $t->spawn(name => 'libvirtd',
-              cmd => [_which('libvirtd'), '--config', "$dir/libvirtd.conf",
-                      '--pid-file', "$dir/libvirtd.pid"],
-              wait => sub { -S "$dir/run/libvirt-sock"
-                            && ($self->virsh('list'))[0] == 0 },
-              timeout => $opt{timeout} // 60);
+    $self->_spawn_libvirtd($opt{timeout} // 60);
     push @LIVE, $self;
 
     $self->{pool} = 'scaleset-test-' . $$;
@@ -115,6 +111,29 @@ EOC
     croak "vol-create-as base: $out" if $rc;
     $self->{base} = "$dir/pool/base.qcow2";
     return $self;
+}
+
+sub _spawn_libvirtd {
+    my ($self, $timeout) = @_;
+    my $dir = $self->{dir};
+    $self->{t}->spawn(name => 'libvirtd',
+              cmd => [_which('libvirtd'), '--config', "$dir/libvirtd.conf",
+                      '--pid-file', "$dir/libvirtd.pid"],
+              wait => sub { -S "$dir/run/libvirt-sock"
+                            && ($self->virsh('list'))[0] == 0 },
+              timeout => $timeout);
+}
+
+# stops libvirtd (SIGTERM: running guests keep running) and returns; the
+# socket is gone until ->start_daemon
+sub stop_daemon {
+    my ($self) = @_;
+    $self->{t}->stop('libvirtd');
+}
+
+sub start_daemon {
+    my ($self) = @_;
+    $self->_spawn_libvirtd(60);
 }
 
 sub uri      { $_[0]{uri} }
