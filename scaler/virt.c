@@ -244,16 +244,31 @@ static int
 remove_domain(virConnectPtr c, virDomainPtr dom, const char *md)
 {
     virStorageVolPtr  vol;
-    char              path[4096];
+    char              path[4096], id[64], *base;
+    size_t            n;
 
     if (virDomainIsActive(dom) == 1) {
         virDomainDestroy(dom);
     }
+    /* only the instance's own overlay, ID.qcow2, whatever the tag says */
     if (attr(md, "volume", path, sizeof(path)) == 0 && path[0]
+        && attr(md, "id", id, sizeof(id)) == 0
+        && (base = strrchr(path, '/')) != NULL
+        && strncmp(base + 1, id, (n = strlen(id))) == 0
+        && strcmp(base + 1 + n, ".qcow2") == 0
         && (vol = virStorageVolLookupByPath(c, path)) != NULL)
     {
         virStorageVolDelete(vol, 0);
         virStorageVolFree(vol);
+    }
+    /* UEFI guests have an nvram file, which plain undefine refuses */
+    if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM
+                               | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                               | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                               | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+        == 0)
+    {
+        return 0;
     }
     return virDomainUndefine(dom) == 0 ? 0 : -1;
 }

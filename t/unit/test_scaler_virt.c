@@ -248,8 +248,20 @@ test_failed(void **state)
         virDomainFree(d);
     }
 
+    /* web-000014: failed, its tag naming the base volume: the base is
+       not deleted (only ID.qcow2 ever is) */
+    d = virDomainDefineXML(hv, "<domain type='test'><name>web-000014</name>"
+        "<memory>65536</memory><os><type>hvm</type></os>"
+        "<metadata><scaleset:instance xmlns:scaleset='" SCALER_NS "' "
+        "pool='web' id='web-000014' zone='z1' "
+        "volume='/default-pool/base.qcow2'/></metadata></domain>");
+    assert_non_null(d);
+    virDomainFree(d);
+
     assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
     assert_string_equal(vi[0].id, "web-000012");
+    assert_false(has_domain("web-000014"));
+    assert_true(has_volume("base.qcow2"));
     free(vi);
     assert_false(has_domain("web-000011"));
     assert_false(has_volume("web-000011.qcow2"));
