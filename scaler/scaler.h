@@ -109,11 +109,12 @@ typedef struct {
     int    active;
 } virt_instance_t;
 
-typedef enum { VIRT_LIVE = 0, VIRT_FAILED } virt_health_t;
+typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
 
 /* an owned domain in libvirt state/reason (virDomainGetState): a defined
-   domain that is not running is failed, unless being_created (this
-   process is between define and start) */
+   domain that is not running is failed (removed), unless being_created
+   (this process is between define and start); shut off by a migration,
+   a save or a snapshot revert it is left (not listed, never touched) */
 virt_health_t virt_classify(int state, int reason, int being_created);
 
 typedef struct virt_conn virt_conn_t;

@@ -16,7 +16,9 @@
  * Delete: destroy, delete the volume, undefine (same reasoning).
  * List: an owned domain that is not running (qemu died, shut off, never
  * started after a crash) is failed: it is removed here and not listed, so
- * reconcile deregisters its member and replaces it.
+ * reconcile deregisters its member and replaces it.  One shut off because
+ * it was migrated away, saved or reverted to a snapshot is left alone and
+ * not listed (replaced, never deleted).
  */
 
 #include <pthread.h>
@@ -179,9 +181,17 @@ creating_has(const char *id)
 virt_health_t
 virt_classify(int state, int reason, int being_created)
 {
-    (void) reason;
     switch (state) {
     case VIR_DOMAIN_SHUTOFF:
+        if (reason == VIR_DOMAIN_SHUTOFF_MIGRATED
+            || reason == VIR_DOMAIN_SHUTOFF_SAVED
+            || reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT)
+        {
+            /* an operator moved, saved or reverted it: its disk may be in
+               use elsewhere (shared storage) or wanted back */
+            return VIRT_LEFT;
+        }
+        /* fall through */
     case VIR_DOMAIN_CRASHED:
         /* defined, not running: qemu died (crashed), destroyed or shut
            down, failed to start, or never started (reason unknown) —
@@ -396,14 +406,18 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
             state = VIR_DOMAIN_NOSTATE;
             reason = 0;
         }
-        if (virt_classify(state, reason, creating_has(vi->id))
-            == VIRT_FAILED)
-        {
+        switch (virt_classify(state, reason, creating_has(vi->id))) {
+        case VIRT_FAILED:
             slog(pool, vi->id, "domain not running (state %d reason %d): "
                  "failed, removing it", state, reason);
             remove_domain(c, doms[i], md);
             memset(vi, 0, sizeof(*vi));
             goto next;
+        case VIRT_LEFT:
+            memset(vi, 0, sizeof(*vi));
+            goto next;
+        case VIRT_LIVE:
+            break;
         }
         snprintf(vi->zone, sizeof(vi->zone), "%s", zone);
         attr(md, "version", vi->version, sizeof(vi->version));

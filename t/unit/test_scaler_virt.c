@@ -120,6 +120,13 @@ test_classify(void **state)
     /* defined, never started: a crash between define and start ... */
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
                      VIR_DOMAIN_SHUTOFF_UNKNOWN, 0), VIRT_FAILED);
+    /* an operator's doing: not listed, never removed */
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_MIGRATED, 0), VIRT_LEFT);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_SAVED, 0), VIRT_LEFT);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT, 0), VIRT_LEFT);
     /* ... unless this process is starting it right now */
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
                      VIR_DOMAIN_SHUTOFF_UNKNOWN, 1), VIRT_LIVE);
