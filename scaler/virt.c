@@ -36,6 +36,7 @@
 typedef struct {
     char   uuid[VIR_UUID_STRING_BUFLEN];
     char   id[64];
+    char   zone[64];
     char   address[80];
 } addr_entry_t;
 
@@ -66,7 +67,7 @@ static char *pool_target(virStoragePoolPtr sp);
 static int addr_cmp(const void *a, const void *b);
 static int addr_cached(virt_conn_t *vc, const char *uuid, char *buf,
     size_t size);
-static void addr_store(virt_conn_t *vc, const char *pool,
+static void addr_store(virt_conn_t *vc, const char *pool, const char *zone,
     addr_entry_t *found, int nfound);
 static int volume_make(virConnectPtr c, const pool_config_t *p,
     const char *id, const char *path, char *err, size_t errlen);
@@ -338,11 +339,11 @@ addr_cached(virt_conn_t *vc, const char *uuid, char *buf, size_t size)
     return rc;
 }
 
-/* the addresses of pool's instances are now exactly found[]: the cache
-   forgets instances that are gone, keeps other pools' */
+/* the addresses of pool's instances in zone are now exactly found[]:
+   the cache forgets instances that are gone, keeps the others' */
 static void
-addr_store(virt_conn_t *vc, const char *pool, addr_entry_t *found,
-    int nfound)
+addr_store(virt_conn_t *vc, const char *pool, const char *zone,
+    addr_entry_t *found, int nfound)
 {
     addr_entry_t  *all;
     size_t         pl = strlen(pool);
@@ -353,7 +354,8 @@ addr_store(virt_conn_t *vc, const char *pool, addr_entry_t *found,
     if (all != NULL) {
         for (i = 0; i < vc->naddrs; i++) {
             if (strncmp(vc->addrs[i].id, pool, pl) != 0
-                || vc->addrs[i].id[pl] != '-')
+                || vc->addrs[i].id[pl] != '-'
+                || strcmp(vc->addrs[i].zone, zone) != 0)
             {
                 all[n++] = vc->addrs[i];
             }
@@ -450,6 +452,8 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
                          "%s", uuid);
                 snprintf(found[nfound].id, sizeof(found[nfound].id), "%s",
                          vi->id);
+                snprintf(found[nfound].zone, sizeof(found[nfound].zone),
+                         "%s", zone);
                 snprintf(found[nfound].address,
                          sizeof(found[nfound].address), "%s", vi->address);
                 nfound++;
@@ -462,7 +466,7 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     }
     free(doms);
     if (found) {
-        addr_store(vc, pool, found, nfound);
+        addr_store(vc, pool, zone, found, nfound);
         free(found);
     }
     virConnectClose(c);
