@@ -337,6 +337,12 @@ pool_pass(scaler_t *s, pool_state_t *ps)
         if (in->state != INST_BOOTING || !zone_up[in->zone]) {
             continue;
         }
+        /* lease / agent: no address until libvirt knows the guest's */
+        if (in->address[0] == '\0'
+            || strncmp(in->address, "pending:", 8) == 0)
+        {
+            continue;
+        }
         if (p->readiness_tcp && !tcp_ready(in->address)) {
             continue;
         }

@@ -89,6 +89,8 @@ select undef, undef, undef, 1;
 is($p->{instances_list}[0]{state}, 'booting', 'without an address it stays booting');
 is($p->{instances_list}[0]{address}, '', 'and has no address');
 is(scalar keys %{ $s->members('bare') }, 0, 'and is not registered');
+unlike($t->log('scaler'), qr/pool=bare .*member record/,
+       'an instance without an address is not tried as a member');
 
 ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 0 });
 ok($t->wait_for(sub { keys %{ $s->members('web') } == 0 }, timeout => 10,
