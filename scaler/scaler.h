@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "autoscale.h"
+
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
 #define SCALER_MAX_ZONES 16
@@ -49,6 +51,11 @@ typedef struct {
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
+    /* rules: and schedules: (owned arrays; autoscale points at them) */
+    autoscale_rule_config_t    *rules;
+    autoscale_profile_config_t *profiles;
+    unsigned long      rules_line;        /* for "rules without prometheus" */
+    autoscale_config_t autoscale;         /* nrules + nprofiles == 0: none */
 } pool_config_t;
 
 typedef struct {
@@ -60,6 +67,9 @@ typedef struct {
     int             api_port;
     char           *token;               /* from token_file, or NULL */
     uint64_t        interval_ms;
+    char           *prom_url;            /* prometheus.url; NULL: none */
+    uint64_t        prom_timeout_ms;
+    char           *prom_user, *prom_password, *prom_token;
     pool_config_t  *pools;
     int             npools;
 } scaler_config_t;

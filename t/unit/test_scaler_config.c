@@ -146,6 +146,102 @@ test_volume_and_modes(void **state)
     config_free(cf);
 }
 
+#define POOL_OK                                                             \
+    POOL_HEAD                                                               \
+    "    template: { domain: %T }\n"                                      \
+    "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+
+static void
+test_autoscale(void **state)
+{
+    scaler_config_t            *cf;
+    pool_config_t              *p;
+    const autoscale_rule_config_t *r;
+    const autoscale_profile_config_t *pr;
+    char                        err[512];
+
+    (void) state;
+    cf = load("prometheus: { url: \"http://127.0.0.1:9090\", timeout: 3s,"
+              " username: u, password: pw }\n"
+              POOL_OK
+              "    capacity: { min: 1, max: 9, default: 2 }\n"
+              "    max_step: 3\n"
+              "    rules:\n"
+              "      - name: busy\n"
+              "        query: 'sum(rate(x[30s]))'\n"
+              "        operator: \">=\"\n"
+              "        threshold: 50.5\n"
+              "        for: 30s\n"
+              "        action: { percent: 50 }\n"
+              "        cooldown: 1m\n"
+              "        reduce: avg\n"
+              "      - { name: idle, query: y, operator: \"<\", threshold: -1,"
+              " action: { change: -1 }, per_instance: false }\n"
+              "    schedules:\n"
+              "      - { name: office, cron: \"0 8 * * MON-FRI\","
+              " until: \"0 18 * * 1-5\", timezone: Europe/Berlin,"
+              " capacity: { min: 4, max: 20, default: 5 } }\n"
+              "      - { name: bf, start: \"2026-11-27 00:00\","
+              " end: \"2026-11-30 00:00\", timezone: America/New_York,"
+              " capacity: { min: 10, max: 40 } }\n", err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_string_equal(cf->prom_url, "http://127.0.0.1:9090");
+    assert_int_equal(cf->prom_timeout_ms, 3000);
+    assert_string_equal(cf->prom_user, "u");
+    assert_string_equal(cf->prom_password, "pw");
+    p = config_pool(cf, "web");
+    assert_int_equal(p->autoscale.nrules, 2);
+    assert_int_equal(p->autoscale.max_step, 3);
+    assert_int_equal(p->autoscale.capacity.min, 1);
+    assert_int_equal(p->autoscale.capacity.max, 9);
+    assert_int_equal(p->autoscale.capacity.def, 2);
+    r = &p->autoscale.rules[0];
+    assert_string_equal(r->name, "busy");
+    assert_string_equal(r->query, "sum(rate(x[30s]))");
+    assert_int_equal(r->op, AUTOSCALE_OP_GE);
+    assert_true(r->threshold == 50.5);
+    assert_int_equal(r->for_ms, 30000);
+    assert_int_equal(r->action, AUTOSCALE_ACTION_PERCENT);
+    assert_int_equal(r->value, 50);
+    assert_int_equal(r->cooldown_ms, 60000);
+    assert_int_equal(r->reduce, PROM_REDUCE_AVG);
+    assert_int_equal(r->per_instance, 1);
+    r = &p->autoscale.rules[1];
+    assert_int_equal(r->op, AUTOSCALE_OP_LT);
+    assert_int_equal(r->action, AUTOSCALE_ACTION_CHANGE);
+    assert_int_equal(r->value, -1);
+    assert_int_equal(r->per_instance, 0);
+    assert_int_equal(r->for_ms, 0);
+    assert_int_equal(p->autoscale.nprofiles, 2);
+    pr = &p->autoscale.profiles[0];
+    assert_int_equal(pr->kind, AUTOSCALE_PROFILE_RECURRING);
+    assert_string_equal(pr->timezone, "Europe/Berlin");
+    assert_true(pr->has_until);
+    assert_true(pr->cron.hour & (1u << 8));
+    assert_int_equal(pr->capacity.def, 5);
+    pr = &p->autoscale.profiles[1];
+    assert_int_equal(pr->kind, AUTOSCALE_PROFILE_FIXED);
+    /* 2026-11-27 00:00 EST = 05:00 UTC */
+    assert_int_equal(pr->start, 1795755600);
+    assert_int_equal(pr->end - pr->start, 3 * 86400);
+    assert_int_equal(pr->capacity.def, 10);
+    config_free(cf);
+
+    /* a schedule without rules needs no prometheus; a token file */
+    cf = load(POOL_OK
+              "    schedules:\n"
+              "      - { name: s, cron: \"*/5 * * * *\","
+              " capacity: { min: 1, max: 2 } }\n", err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_null(cf->prom_url);
+    assert_int_equal(config_pool(cf, "web")->autoscale.nrules, 0);
+    config_free(cf);
+}
+
 static void
 test_errors(void **state)
 {
@@ -231,6 +327,89 @@ test_errors(void **state)
           "zones: expected a list" },
         { "pools: [\n", 2, "" },
         { "api: { listen: 10.0.0.1:9180 }\n", 1, "token_file is required" },
+        { "prometheus: { url: \"http://x:1\", port: 9 }\n", 1,
+          "unknown key \"port\" in prometheus" },
+        { "prometheus: { timeout: 1s }\n", 1, "prometheus needs url" },
+        { "prometheus: { url: \"ftp://x\" }\n", 1, "expected http://" },
+        { "prometheus: { url: \"http://x\", username: u }\n", 1,
+          "needs username and password" },
+        { "prometheus: { url: \"http://x\", bearer_token_file: /nope }\n",
+          1, "cannot read bearer_token_file \"/nope\"" },
+        { POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"<\", threshold: 1,"
+          " action: { change: 1 } }\n", 7, "has rules but there is no "
+          "prometheus block" },
+        { "prometheus: { url: \"http://x\" }\n" POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"=\", threshold: 1,"
+          " action: { change: 1 } }\n", 9, "bad operator \"=\"" },
+        { "prometheus: { url: \"http://x\" }\n" POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"<\", threshold: 1,"
+          " action: { change: 1 } }\n"
+          "      - name: a\n"
+          "        query: q\n"
+          "        operator: \"<\"\n"
+          "        threshold: 1\n"
+          "        action: { change: 1 }\n", 10, "duplicate rule \"a\"" },
+        { "prometheus: { url: \"http://x\" }\n" POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"<\", threshold: 1,"
+          " action: { double: 1 } }\n", 9, "bad action \"double\"" },
+        { "prometheus: { url: \"http://x\" }\n" POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"<\", threshold: 1,"
+          " action: { change: 1, exact: 2 } }\n", 9,
+          "exactly one of change, percent, exact" },
+        { "prometheus: { url: \"http://x\" }\n" POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"<\", threshold: lots,"
+          " action: { change: 1 } }\n", 9, "bad threshold \"lots\"" },
+        { "prometheus: { url: \"http://x\" }\n" POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"<\", threshold: 1,"
+          " action: { change: 1 }, window: 3s }\n", 9,
+          "unknown key \"window\" in rule" },
+        { "prometheus: { url: \"http://x\" }\n" POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"<\", threshold: 1 }\n",
+          9, "a rule needs name, query, operator, threshold and action" },
+        { "prometheus: { url: \"http://x\" }\n" POOL_OK
+          "    rules:\n"
+          "      - { name: a, query: q, operator: \"<\", threshold: 1,"
+          " action: { change: 1 }, reduce: median }\n", 9,
+          "bad reduce \"median\"" },
+        { POOL_OK
+          "    schedules:\n"
+          "      - { name: s, cron: \"0 25 * * *\","
+          " capacity: { min: 1 } }\n", 8, "bad cron \"0 25 * * *\"" },
+        { POOL_OK
+          "    schedules:\n"
+          "      - { name: s, cron: \"0 8 * * *\", timezone: Mars/Olympus,"
+          " capacity: { min: 1 } }\n", 8, "unknown time zone \"Mars/Olympus\"" },
+        { POOL_OK
+          "    schedules:\n"
+          "      - name: s\n"
+          "        cron: \"0 8 * * *\"\n"
+          "        capacity: { min: 5, max: 2 }\n", 10, "min 5 > max 2" },
+        { POOL_OK
+          "    schedules:\n"
+          "      - { name: s, start: \"2026-13-01 00:00\", end: \"2026-12-02 00:00\","
+          " capacity: { min: 1 } }\n", 8, "bad date \"2026-13-01 00:00\"" },
+        { POOL_OK
+          "    schedules:\n"
+          "      - { name: s, start: \"2026-12-02 00:00\", end: \"2026-12-01 00:00\","
+          " capacity: { min: 1 } }\n", 8, "ends before it starts" },
+        { POOL_OK
+          "    schedules:\n"
+          "      - { name: s, cron: \"0 8 * * *\", capacity: { min: 1 } }\n"
+          "      - { name: s, cron: \"0 9 * * *\", capacity: { min: 1 } }\n",
+          9, "duplicate schedule \"s\"" },
+        { POOL_OK
+          "    schedules:\n"
+          "      - { name: s, cron: \"0 8 * * *\", start: \"2026-12-01 00:00\","
+          " capacity: { min: 1 } }\n", 8, "either cron (and until) or start" },
     };
     scaler_config_t  *cf;
     char              err[512], want[600];
@@ -258,6 +437,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_volume_and_modes),
+        cmocka_unit_test(test_autoscale),
         cmocka_unit_test(test_errors),
     };
 
