@@ -60,6 +60,7 @@ pool_json(pool_state_t *ps, int detail)
 {
     json_t  *j, *zones, *inst, *o;
     int      z, i, n;
+    autoscale_runner_t  *r;
 
     zones = json_object();
     for (z = 0; z < ps->cf->nzones; z++) {
@@ -86,6 +87,9 @@ pool_json(pool_state_t *ps, int detail)
             json_array_append_new(inst, o);
         }
         json_object_set_new(j, "instances_list", inst);
+        if ((r = autoscaler_runner(ps->cf->name)) != NULL) {
+            json_object_set_new(j, "autoscale", autoscale_runner_json(r));
+        }
     }
     return j;
 }
@@ -100,7 +104,7 @@ metrics(struct evhttp_request *req)
         "# TYPE scaleset_scaler_capacity_desired gauge\n"
         "# TYPE scaleset_scaler_capacity_actual gauge\n"
         "# TYPE scaleset_scaler_instances gauge\n"
-        "# TYPE scaleset_scaler_scaling_actions_total counter\n"
+        "# TYPE scaleset_scaler_instance_changes_total counter\n"
         "# TYPE scaleset_scaler_errors_total counter\n"
         "# TYPE scaleset_scaler_redis_up gauge\n");
     for (i = 0; i < api_s->npools; i++) {
@@ -130,15 +134,16 @@ metrics(struct evhttp_request *req)
                                 inst_state_name(st), n);
         }
         evbuffer_add_printf(b,
-            "scaleset_scaler_scaling_actions_total{pool=\"%s\",direction="
+            "scaleset_scaler_instance_changes_total{pool=\"%s\",direction="
             "\"out\"} %lu\n"
-            "scaleset_scaler_scaling_actions_total{pool=\"%s\",direction="
+            "scaleset_scaler_instance_changes_total{pool=\"%s\",direction="
             "\"in\"} %lu\n"
             "scaleset_scaler_errors_total{pool=\"%s\"} %lu\n"
             "scaleset_scaler_redis_up{pool=\"%s\"} %d\n",
             pn, ps->actions_up, pn, ps->actions_down, pn, ps->errors, pn,
             ps->redis_ok);
     }
+    (void) autoscaler_metrics(b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);

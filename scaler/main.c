@@ -21,6 +21,16 @@ static const char         *conf_file;
 static void on_tick(evutil_socket_t fd, short ev, void *arg);
 static void on_signal(evutil_socket_t sig, short ev, void *arg);
 static void arm(void);
+static void kick(void);
+
+/* a reconcile pass soon (an autoscale decision changed the capacity) */
+static void
+kick(void)
+{
+    struct timeval  tv = { 0, 0 };
+
+    evtimer_add(tick, &tv);
+}
 
 static void
 arm(void)
@@ -40,6 +50,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 
     (void) fd; (void) ev; (void) arg;
     reconcile_pass(&sc);
+    autoscaler_tick(&sc);
     if (sc.npools > 0) {
         snprintf(status, sizeof(status), "STATUS=%d pools; %s: %d/%d running",
                  sc.npools, sc.pools[0].cf->name, pool_actual(&sc.pools[0]),
@@ -73,6 +84,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 
             memset(&ns, 0, sizeof(ns));
             reconcile_init(&ns, ncf);
+            autoscaler_reload(&ns, &sc);    /* before the old config goes */
             api_stop();
             reconcile_free(&sc);
             config_free(sc.cf);
@@ -127,6 +139,7 @@ main(int argc, char **argv)
     if (api_start(base, &sc) != 0) {
         return 1;
     }
+    autoscaler_start(base, &sc, kick);
     for (i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
         evsignal_add(sigs[i], NULL);
@@ -139,6 +152,7 @@ main(int argc, char **argv)
     event_base_dispatch(base);
 
     api_stop();
+    autoscaler_stop();
     event_free(tick);
     for (i = 0; i < 3; i++) {
         event_free(sigs[i]);

@@ -206,6 +206,18 @@ struct event_base;
 int api_start(struct event_base *base, scaler_t *s);
 void api_stop(void);
 
+/* autoscaler.c: the autoscale runners of the daemon (one per pool with
+   rules or schedules); kick asks for a reconcile pass soon */
+struct evbuffer;
+int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
+/* next: the reloaded state (configs matched by pool and rule name, before
+   the old config is freed); home: where the state lives afterwards */
+void autoscaler_reload(scaler_t *next, scaler_t *home);
+void autoscaler_tick(scaler_t *s);
+autoscale_runner_t *autoscaler_runner(const char *pool);
+int autoscaler_metrics(struct evbuffer *out);
+void autoscaler_stop(void);
+
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -29,7 +29,8 @@ sub new {
 }
 
 # pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
-#              extra => "yaml lines" } ], api_extra => 'token_file: ...'
+#              extra => "yaml lines" } ], api_extra => 'token_file: ...',
+# top_extra => "top-level yaml lines" (e.g. the prometheus block)
 sub write_config {
     my ($self) = @_;
     my $t = $self->{t};
@@ -38,7 +39,8 @@ sub write_config {
     my $y = "redis: { address: 127.0.0.1:" . $t->port('redis') . " }\n"
           . "api: { listen: 127.0.0.1:" . $t->port('api')
           . ($o->{api_extra} ? ", $o->{api_extra}" : '') . " }\n"
-          . "interval: " . ($o->{interval} // '200ms') . "\npools:\n";
+          . "interval: " . ($o->{interval} // '200ms') . "\n"
+          . ($o->{top_extra} // '') . "pools:\n";
     for my $p (@{ $o->{pools} }) {
         my ($min, $max, $def) = @{ $p->{capacity} // [0, 20, 0] };
         $y .= "  - name: $p->{name}\n    zones:\n";

@@ -1,0 +1,314 @@
+/*
+ * autoscaler.c: the daemon's autoscale wiring (docs/autoscale.md, "In the
+ * daemon").  One Prometheus client, one runner per pool with rules or
+ * schedules; every tick each runner evaluates from the desired capacity in
+ * force, and a decision that changes it is stored in PREFIX{POOL}:capacity
+ * (as PUT /v1/pools/{pool}/capacity does) and triggers a reconcile pass.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <curl/curl.h>
+#include <event2/buffer.h>
+
+#include "scaler.h"
+
+typedef struct {
+    char                 pool[64];
+    autoscale_runner_t  *runner;
+    int64_t              asked;     /* the capacity the evaluation started from */
+} as_entry_t;
+
+static struct event_base  *as_base;
+static scaler_t           *as_s;
+static void              (*as_kick)(void);
+static prom_client_t      *as_prom;
+static prom_config_t       as_promcf;
+static as_entry_t         *as_ent;
+static size_t              as_n;
+static int                 as_curl;
+
+static void as_log(void *ctx, int prio, const char *msg);
+static void as_done(autoscale_runner_t *r, const autoscale_decision_t *d,
+    void *arg);
+
+static int
+has_autoscale(const pool_config_t *p)
+{
+    return p->autoscale.nrules > 0 || p->autoscale.nprofiles > 0;
+}
+
+static void
+as_log(void *ctx, int prio, const char *msg)
+{
+    size_t  len;
+    char    pool[64];
+
+    (void) ctx;
+    /* the runner's own decision line (LOG_INFO) is replaced by as_done's,
+       which names the rules; "pool NAME: ..." / "pool NAME rule ..."
+       become pool=NAME */
+    if (prio == LOG_INFO) {
+        return;
+    }
+    if (strncmp(msg, "pool ", 5) == 0) {
+        len = strcspn(msg + 5, " :");
+        if (len > 0 && len < sizeof(pool)) {
+            snprintf(pool, sizeof(pool), "%.*s", (int) len, msg + 5);
+            msg += 5 + len;
+            msg += *msg == ':';
+            slog(pool, NULL, "autoscale:%s", msg);
+            return;
+        }
+    }
+    slog(NULL, NULL, "autoscale: %s", msg);
+}
+
+static void
+as_done(autoscale_runner_t *r, const autoscale_decision_t *d, void *arg)
+{
+    as_entry_t    *e = arg;
+    pool_state_t  *ps;
+    char           rules[256];
+    size_t         i, len = 0;
+
+    (void) r;
+    ps = as_s ? reconcile_pool(as_s, e->pool) : NULL;
+    if (ps == NULL) {
+        return;
+    }
+    if (ps->capacity != e->asked) {
+        /* set through the API while the queries ran: that wins; the next
+           evaluation starts from it */
+        return;
+    }
+    if (d->capacity == ps->capacity && d->flapping != 1) {
+        return;
+    }
+    rules[0] = '\0';
+    for (i = 0; d->rules && i < ps->cf->autoscale.nrules; i++) {
+        if (d->rules[i].fired && d->rules[i].direction == d->direction
+            && len < sizeof(rules))
+        {
+            len += snprintf(rules + len, sizeof(rules) - len, "%s%s",
+                            len ? "," : "", ps->cf->autoscale.rules[i].name);
+        }
+    }
+    slog(e->pool, NULL, "autoscale %s rule=%s: %s",
+         autoscale_dir_name(d->direction), len ? rules : "-", d->reason);
+    if (d->capacity == ps->capacity) {
+        return;
+    }
+    if (registry_capacity_set(as_s->reg, e->pool, (int) d->capacity) != 0) {
+        slog(e->pool, NULL, "autoscale: capacity %lld not stored (redis "
+             "unreachable); applied until the next pass reads Redis",
+             (long long) d->capacity);
+    }
+    ps->capacity = (int) d->capacity;
+    if (as_kick) {
+        as_kick();
+    }
+}
+
+static int
+prom_same(const scaler_config_t *cf)
+{
+#define SAME(a, b) ((a) == NULL ? (b) == NULL : (b) != NULL && !strcmp(a, b))
+    return SAME(as_promcf.url, cf->prom_url)
+           && as_promcf.timeout_ms == cf->prom_timeout_ms
+           && SAME(as_promcf.username, cf->prom_user)
+           && SAME(as_promcf.password, cf->prom_password)
+           && SAME(as_promcf.bearer_token, cf->prom_token);
+#undef SAME
+}
+
+static void
+prom_conf_free(void)
+{
+    free((char *) as_promcf.url);
+    free((char *) as_promcf.username);
+    free((char *) as_promcf.password);
+    free((char *) as_promcf.bearer_token);
+    memset(&as_promcf, 0, sizeof(as_promcf));
+}
+
+static char *
+dup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void
+prom_open(const scaler_config_t *cf)
+{
+    prom_conf_free();
+    as_promcf.url = dup0(cf->prom_url);
+    as_promcf.timeout_ms = cf->prom_timeout_ms;
+    as_promcf.username = dup0(cf->prom_user);
+    as_promcf.password = dup0(cf->prom_password);
+    as_promcf.bearer_token = dup0(cf->prom_token);
+    as_prom = cf->prom_url ? prom_client_new(as_base, &as_promcf) : NULL;
+    if (cf->prom_url && as_prom == NULL) {
+        slog(NULL, NULL, "autoscale: cannot create the prometheus client");
+    }
+}
+
+static void
+entries_free(void)
+{
+    size_t  i;
+
+    for (i = 0; i < as_n; i++) {
+        autoscale_runner_free(as_ent[i].runner);
+    }
+    free(as_ent);
+    as_ent = NULL;
+    as_n = 0;
+}
+
+/* the runners for s's pools: kept by name (reconfigured), new, removed */
+static void
+entries_sync(scaler_t *s)
+{
+    as_entry_t  *ne;
+    size_t       n = 0, j;
+    int          i;
+
+    ne = calloc(s->npools ? s->npools : 1, sizeof(*ne));
+    for (i = 0; ne && i < s->npools; i++) {
+        pool_config_t *p = s->pools[i].cf;
+        as_entry_t    *e = &ne[n];
+
+        if (!has_autoscale(p)) {
+            continue;
+        }
+        snprintf(e->pool, sizeof(e->pool), "%s", p->name);
+        for (j = 0; j < as_n; j++) {
+            if (as_ent[j].runner && strcmp(as_ent[j].pool, p->name) == 0) {
+                break;
+            }
+        }
+        if (j < as_n
+            && autoscale_runner_reconfigure(as_ent[j].runner,
+                                            &p->autoscale) == 0)
+        {
+            e->runner = as_ent[j].runner;
+            as_ent[j].runner = NULL;
+        } else {
+            e->runner = autoscale_runner_new(as_base, as_prom, p->name,
+                                             &p->autoscale);
+            if (e->runner == NULL) {
+                slog(p->name, NULL, "autoscale: out of memory");
+                continue;
+            }
+            autoscale_runner_set_log(e->runner, as_log, NULL);
+            slog(p->name, NULL, "autoscale: %zu rules, %zu schedules",
+                 p->autoscale.nrules, p->autoscale.nprofiles);
+        }
+        n++;
+    }
+    /* runners of removed pools; the entries' addresses change, so a
+       running evaluation (its done arg) is abandoned by reconfigure above */
+    entries_free();
+    as_ent = ne;
+    as_n = n;
+}
+
+int
+autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void))
+{
+    if (!as_curl) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        as_curl = 1;
+    }
+    as_base = base;
+    as_s = s;
+    as_kick = kick;
+    prom_open(s->cf);
+    entries_sync(s);
+    return 0;
+}
+
+void
+autoscaler_reload(scaler_t *s, scaler_t *home)
+{
+    as_s = home;
+    if (!prom_same(s->cf)) {
+        /* another Prometheus: the runners hold the old client */
+        entries_free();
+        prom_client_free(as_prom);     /* after its runners */
+        as_prom = NULL;
+        prom_open(s->cf);
+        slog(NULL, NULL, "autoscale: prometheus %s", s->cf->prom_url
+             ? s->cf->prom_url : "none");
+    }
+    entries_sync(s);
+}
+
+void
+autoscaler_tick(scaler_t *s)
+{
+    pool_state_t  *ps;
+    size_t         i;
+
+    as_s = s;
+    for (i = 0; i < as_n; i++) {
+        ps = reconcile_pool(s, as_ent[i].pool);
+        if (ps == NULL) {
+            continue;
+        }
+        as_ent[i].asked = ps->capacity;
+        (void) autoscale_runner_evaluate(as_ent[i].runner, ps->capacity,
+                                         as_done, &as_ent[i]);
+    }
+}
+
+autoscale_runner_t *
+autoscaler_runner(const char *pool)
+{
+    size_t  i;
+
+    for (i = 0; i < as_n; i++) {
+        if (strcmp(as_ent[i].pool, pool) == 0) {
+            return as_ent[i].runner;
+        }
+    }
+    return NULL;
+}
+
+int
+autoscaler_metrics(struct evbuffer *out)
+{
+    autoscale_runner_t  **rs;
+    size_t                i;
+    int                   rc;
+
+    if (as_n == 0) {
+        return 0;
+    }
+    if ((rs = calloc(as_n, sizeof(*rs))) == NULL) {
+        return -1;
+    }
+    for (i = 0; i < as_n; i++) {
+        rs[i] = as_ent[i].runner;
+    }
+    rc = autoscale_metrics_write(out, rs, as_n);
+    free(rs);
+    return rc;
+}
+
+void
+autoscaler_stop(void)
+{
+    entries_free();
+    prom_client_free(as_prom);
+    as_prom = NULL;
+    prom_conf_free();
+    as_s = NULL;
+    if (as_curl) {
+        curl_global_cleanup();
+        as_curl = 0;
+    }
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/perl
+# Autoscale in the daemon: a real scaler (test:///default), real Redis and
+# a real Prometheus scraping values the test controls and the scaler's own
+# /metrics.  A fixed-date schedule a few seconds ahead raises a pool's
+# capacity to its min; a high value scales out by the rule's step after
+# for: (stored in PREFIX{POOL}:capacity, instances in Redis), the next
+# step waits for the cooldown; low values scale in only when ALL in-rules
+# hold; Prometheus killed -> no action and metric_errors_total rises.
+# Host-side VM metrics follow the instances.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+use Test::More;
+use Scaleset::Test;
+use Scaleset::Scaler;
+
+my $t = Scaleset::Test->new(need => [qw(redis prometheus scaler)]);
+
+my $metrics = $t->dir . '/metrics.txt';
+sub set_load {
+    my (%v) = @_;
+    my $text = join '', map { "scaleset_test_load{instance_id=\"$_\"} $v{$_}\n" }
+                        sort keys %v;
+    $t->write_file('metrics.tmp', $text);
+    rename $t->dir . '/metrics.tmp', $metrics or die "rename: $!";
+}
+set_load(a => 20, b => 20);
+
+$t->start_redis;
+my $mport = $t->port('metrics');
+$t->spawn(name => 'metrics',
+          cmd => [$^X, "$FindBin::Bin/lib/metrics_endpoint.pl", $mport,
+                  $metrics],
+          wait_port => 'metrics');
+my $prom = $t->start_prometheus(
+    scrape => ["127.0.0.1:$mport", '127.0.0.1:%%PORT_api%%'],
+    interval => '500ms');
+
+# the schedule window: [start + 8 s, start + 14 s)
+my $t0 = time;
+my $fmt = sub { strftime('%Y-%m-%d %H:%M:%SZ', gmtime(int($_[0]))) };
+my ($ws, $we) = (int($t0) + 8, int($t0) + 14);
+
+my $rules = <<'EOF';
+    rules:
+      - { name: busy, query: 'max(scaleset_test_load)', operator: ">",
+          threshold: 50, for: 2s, action: { change: 2 }, cooldown: 3s,
+          per_instance: false }
+      - { name: idle, query: 'max(scaleset_test_load)', operator: "<",
+          threshold: 10, for: 1s, action: { change: -1 }, cooldown: 1s,
+          per_instance: false }
+      - { name: quiet, query: 'min(scaleset_test_load)', operator: "<",
+          threshold: 5, action: { change: -1 }, per_instance: false }
+EOF
+my $s = Scaleset::Scaler->new($t, interval => '250ms',
+    top_extra => "prometheus: { url: \"http://127.0.0.1:$prom->{port}\","
+               . " timeout: 1s }\n",
+    pools => [
+        { name => 'web', capacity => [1, 6, 2], extra => $rules },
+        { name => 'batch', capacity => [1, 4, 1], cidr => '127.0.2.0/24',
+          extra => "    schedules:\n"
+                 . "      - { name: window, start: \"" . $fmt->($ws)
+                 . "\", end: \"" . $fmt->($we)
+                 . "\", capacity: { min: 3, max: 4 } }\n" },
+    ]);
+$s->start;
+
+sub pool {
+    my ($name) = @_;
+    my ($code, $p) = $s->api('GET', "/v1/pools/$name");
+    return $code == 200 ? $p : {};
+}
+sub rule {
+    my ($p, $name) = @_;
+    my ($r) = grep { $_->{name} eq $name } @{ $p->{autoscale}{rules} // [] };
+    return $r // {};
+}
+sub scaler_metrics { (my $m = ($t->http_get('api', '/metrics'))[1]) }
+sub nmembers { scalar keys %{ $s->members($_[0]) } }
+
+# --- a schedule window a few seconds ahead switches the min capacity ---
+
+ok($t->wait_for(sub { nmembers('batch') == 1 && nmembers('web') == 2 },
+                timeout => 10, what => 'default capacities'),
+   'pools start at their default capacity');
+is(pool('batch')->{autoscale}{profile}, 'default',
+   'before the window: the default profile');
+ok(time < $ws, 'checked before the window starts');
+ok($t->wait_for(sub { (pool('batch')->{capacity} // 0) == 3 },
+                timeout => 12, what => 'window'),
+   'the window raises capacity to its min');
+cmp_ok(time, '>=', $ws - 0.5, 'not before the window starts');
+is(pool('batch')->{autoscale}{profile}, 'window', 'profile "window" active');
+ok($t->wait_for(sub { nmembers('batch') == 3 }, timeout => 10,
+                what => 'batch members'), 'and the instances follow');
+
+# --- scale out after for:, by the rule's step ---
+
+ok($t->wait_for(sub { (rule(pool('web'), 'busy')->{value} // -1) == 20 },
+                timeout => 15, what => 'busy = 20'),
+   'the rules see the values through Prometheus');
+is(pool('web')->{capacity}, 2, 'no rule fires at 20');
+
+set_load(a => 80, b => 20);
+$t->wait_for(sub { (rule(pool('web'), 'busy')->{value} // 0) == 80 },
+             timeout => 10, what => 'busy = 80', interval => 0.05);
+my $seen = time;
+ok($t->wait_for(sub { pool('web')->{capacity} == 4 }, timeout => 10,
+                what => 'capacity 4', interval => 0.05),
+   'high value: capacity 2 -> 4 (change: 2)');
+my $out1 = time;
+cmp_ok($out1 - $seen, '>=', 1.5, 'not before for: (2 s) held');
+is($t->redis->get('scaleset:{web}:capacity'), 4,
+   'the desired capacity is stored in Redis');
+ok($t->wait_for(sub { nmembers('web') == 4 }, timeout => 10,
+                what => '4 members'), 'instances appear in Redis');
+like($t->log('scaler'), qr/pool=web autoscale out rule=busy: 2 -> 4/,
+     'the decision is logged with its rule');
+
+ok($t->wait_for(sub { pool('web')->{capacity} == 6 }, timeout => 10,
+                what => 'capacity 6', interval => 0.05), 'next step to 6');
+cmp_ok(time - $out1, '>=', 2.8, 'only after the cooldown (3 s)');
+like(scaler_metrics(),
+     qr/^scaleset_scaler_scaling_actions_total\{pool="web",rule="busy",direction="out"\} 2$/m,
+     '/metrics: two scale-outs by busy');
+
+# --- scale in only when ALL in-rules hold ---
+
+set_load(a => 8, b => 7);
+ok($t->wait_for(sub { (rule(pool('web'), 'idle')->{value} // 0) == 8 },
+                timeout => 10, what => 'idle = 8'), 'low values seen');
+sleep 2;
+my $p = pool('web');
+is($p->{capacity}, 6, 'no scale in while only idle holds (quiet: 7 > 5)');
+ok(rule($p, 'idle')->{holds} && !rule($p, 'quiet')->{holds},
+   'the explanation says which rule holds');
+
+set_load(a => 8, b => 1);
+ok($t->wait_for(sub { pool('web')->{capacity} < 6 }, timeout => 10,
+                what => 'scale in', interval => 0.05),
+   'all in-rules hold: scale in');
+
+# --- Prometheus killed: no action, errors counted ---
+
+$t->kill_server('prometheus', 'KILL');
+ok($t->wait_for(sub { (rule(pool('web'), 'idle')->{status} // '')
+                      eq 'unreachable' }, timeout => 10,
+                what => 'unreachable'), 'the rules see Prometheus gone');
+my $cap = pool('web')->{capacity};
+my ($e1) = scaler_metrics() =~ /^scaleset_scaler_metric_errors_total\{pool="web",rule="idle",kind="unreachable"\} (\d+)$/m;
+sleep 2;
+is(pool('web')->{capacity}, $cap,
+   'no action without data, though the last values were low');
+my ($e2) = scaler_metrics() =~ /^scaleset_scaler_metric_errors_total\{pool="web",rule="idle",kind="unreachable"\} (\d+)$/m;
+ok(defined $e1 && defined $e2 && $e2 > $e1,
+   'scaleset_scaler_metric_errors_total rises') or diag "$e1 -> $e2";
+my @lost = $t->log('scaler') =~ /pool=web autoscale: rule idle: no value \(unreachable/g;
+is(scalar @lost, 1, 'the lost value is logged once');
+
+$t->done;
