@@ -14,28 +14,9 @@
 #include "scaler.h"
 #include "scaleset_record.h"
 
-typedef struct {
-    const char     *file;
-    yaml_document_t doc;
-    char           *err;
-    size_t          errlen;
-    int             failed;
-} cfctx_t;
+#include "config_yaml.h"
 
-static void cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static yaml_node_t *node(cfctx_t *c, int i);
-static int expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t,
-    const char *what);
-static char *scalar(cfctx_t *c, yaml_node_t *n);
-static int get_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v);
-static int get_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms);
-static int parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port);
-static int parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *n,
-    pool_config_t *p);
-static char *read_file(const char *path);
-
-static void
+void
 cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
 {
     va_list  ap;
@@ -55,14 +36,14 @@ cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
     va_end(ap);
 }
 
-static yaml_node_t *
-node(cfctx_t *c, int i)
+yaml_node_t *
+cf_node(cfctx_t *c, int i)
 {
     return yaml_document_get_node(&c->doc, i);
 }
 
-static int
-expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
+int
+cf_expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
 {
     if (n->type != t) {
         cf_error(c, n, "%s: expected a %s", what,
@@ -73,8 +54,8 @@ expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
     return 0;
 }
 
-static char *
-scalar(cfctx_t *c, yaml_node_t *n)
+char *
+cf_scalar(cfctx_t *c, yaml_node_t *n)
 {
     if (n->type != YAML_SCALAR_NODE) {
         cf_error(c, n, "expected a scalar value");
@@ -83,13 +64,13 @@ scalar(cfctx_t *c, yaml_node_t *n)
     return strndup((char *) n->data.scalar.value, n->data.scalar.length);
 }
 
-static int
-get_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
+int
+cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
 {
     char  *s, *end;
     long   l;
 
-    if ((s = scalar(c, n)) == NULL) {
+    if ((s = cf_scalar(c, n)) == NULL) {
         return -1;
     }
     errno = 0;
@@ -104,12 +85,12 @@ get_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
     return 0;
 }
 
-static int
-get_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms)
+int
+cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms)
 {
     char  *s;
 
-    if ((s = scalar(c, n)) == NULL) {
+    if ((s = cf_scalar(c, n)) == NULL) {
         return -1;
     }
     if (scaleset_duration_parse(s, strlen(s), 86400ULL * 1000, ms) != 0) {
@@ -128,7 +109,7 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
     long           l;
     struct in_addr a;
 
-    if ((s = scalar(c, n)) == NULL) {
+    if ((s = cf_scalar(c, n)) == NULL) {
         return -1;
     }
     colon = strrchr(s, ':');
@@ -151,8 +132,8 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
     return 0;
 }
 
-static char *
-read_file(const char *path)
+char *
+cf_read_file(const char *path)
 {
     FILE   *f;
     char   *buf;
@@ -177,16 +158,6 @@ read_file(const char *path)
     return buf;
 }
 
-#define FOR_PAIRS(c, map, k, v)                                              \
-    for (yaml_node_pair_t *pr_ = (map)->data.mapping.pairs.start;            \
-         pr_ < (map)->data.mapping.pairs.top                                 \
-         && ((k) = node(c, pr_->key), (v) = node(c, pr_->value), 1);         \
-         pr_++)
-
-#define KEY(k, name)                                                         \
-    ((k)->type == YAML_SCALAR_NODE                                           \
-     && strcmp((char *) (k)->data.scalar.value, name) == 0)
-
 static int
 parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
 {
@@ -196,12 +167,12 @@ parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
     struct in_addr a;
     long          len;
 
-    if (expect(c, m, YAML_MAPPING_NODE, "address") != 0) {
+    if (cf_expect(c, m, YAML_MAPPING_NODE, "address") != 0) {
         return -1;
     }
     FOR_PAIRS(c, m, k, v) {
         if (KEY(k, "mode")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (strcmp(s, "static") == 0) {
@@ -218,7 +189,7 @@ parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
             }
             free(s);
         } else if (KEY(k, "cidr")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             slash = strchr(s, '/');
@@ -245,12 +216,12 @@ parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
             }
             have_cidr = 1;
         } else if (KEY(k, "port")) {
-            if (get_int(c, v, 1, 65535, &p->port) != 0) {
+            if (cf_int(c, v, 1, 65535, &p->port) != 0) {
                 return -1;
             }
             have_port = 1;
         } else if (KEY(k, "ports")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (sscanf(s, "%d-%d", &p->port_lo, &p->port_hi) != 2
@@ -298,7 +269,7 @@ parse_volume(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
     yaml_node_t  *k, *v;
     char        **dst;
 
-    if (expect(c, m, YAML_MAPPING_NODE, "volume") != 0) {
+    if (cf_expect(c, m, YAML_MAPPING_NODE, "volume") != 0) {
         return -1;
     }
     FOR_PAIRS(c, m, k, v) {
@@ -315,7 +286,7 @@ parse_volume(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
                      (char *) k->data.scalar.value);
             return -1;
         }
-        if ((*dst = scalar(c, v)) == NULL) {
+        if ((*dst = cf_scalar(c, v)) == NULL) {
             return -1;
         }
         if (**dst == '\0' || strpbrk(*dst, "/") != NULL) {
@@ -349,7 +320,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
     int           i, j, have_addr = 0;
 
     (void) cf;
-    if (expect(c, m, YAML_MAPPING_NODE, "pool") != 0) {
+    if (cf_expect(c, m, YAML_MAPPING_NODE, "pool") != 0) {
         return -1;
     }
     p->cap_min = 0;
@@ -365,7 +336,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
             return -1;
         }
         if (KEY(k, "name")) {
-            if ((p->name = scalar(c, v)) == NULL) {
+            if ((p->name = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (!scaleset_name_valid(p->name, strlen(p->name))) {
@@ -373,17 +344,17 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                 return -1;
             }
         } else if (KEY(k, "zones")) {
-            if (expect(c, v, YAML_SEQUENCE_NODE, "zones") != 0) {
+            if (cf_expect(c, v, YAML_SEQUENCE_NODE, "zones") != 0) {
                 return -1;
             }
             zl = v;
             for (it = v->data.sequence.items.start;
                  it < v->data.sequence.items.top; it++)
             {
-                yaml_node_t *z = node(c, *it);
+                yaml_node_t *z = cf_node(c, *it);
                 zone_config_t *zc;
 
-                if (expect(c, z, YAML_MAPPING_NODE, "zone") != 0) {
+                if (cf_expect(c, z, YAML_MAPPING_NODE, "zone") != 0) {
                     return -1;
                 }
                 if (p->nzones == SCALER_MAX_ZONES) {
@@ -393,7 +364,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                 zc = &p->zones[p->nzones++];
                 FOR_PAIRS(c, z, k2, v2) {
                     if (KEY(k2, "name")) {
-                        if ((zc->name = scalar(c, v2)) == NULL) {
+                        if ((zc->name = cf_scalar(c, v2)) == NULL) {
                             return -1;
                         }
                         if (!scaleset_name_valid(zc->name, strlen(zc->name))) {
@@ -408,7 +379,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                             }
                         }
                     } else if (KEY(k2, "uri")) {
-                        if ((zc->uri = scalar(c, v2)) == NULL) {
+                        if ((zc->uri = cf_scalar(c, v2)) == NULL) {
                             return -1;
                         }
                     } else {
@@ -423,16 +394,16 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                 }
             }
         } else if (KEY(k, "template")) {
-            if (expect(c, v, YAML_MAPPING_NODE, "template") != 0) {
+            if (cf_expect(c, v, YAML_MAPPING_NODE, "template") != 0) {
                 return -1;
             }
             tn = v;
             FOR_PAIRS(c, v, k2, v2) {
                 if (KEY(k2, "domain")) {
-                    if ((p->template_path = scalar(c, v2)) == NULL) {
+                    if ((p->template_path = cf_scalar(c, v2)) == NULL) {
                         return -1;
                     }
-                    p->template_text = read_file(p->template_path);
+                    p->template_text = cf_read_file(p->template_path);
                     if (p->template_text == NULL) {
                         cf_error(c, v2, "cannot read template \"%s\": %s",
                                  p->template_path, strerror(errno));
@@ -444,7 +415,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                     }
                 } else if (KEY(k2, "version")) {
                     free(p->version);
-                    if ((p->version = scalar(c, v2)) == NULL) {
+                    if ((p->version = cf_scalar(c, v2)) == NULL) {
                         return -1;
                     }
                     if (!scaleset_name_valid(p->version, strlen(p->version))) {
@@ -463,7 +434,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
             }
             have_addr = 1;
         } else if (KEY(k, "readiness")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (strcmp(s, "tcp") == 0) {
@@ -477,7 +448,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
             }
             free(s);
         } else if (KEY(k, "capacity")) {
-            if (expect(c, v, YAML_MAPPING_NODE, "capacity") != 0) {
+            if (cf_expect(c, v, YAML_MAPPING_NODE, "capacity") != 0) {
                 return -1;
             }
             cap = v;
@@ -490,12 +461,12 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                              (char *) k2->data.scalar.value);
                     return -1;
                 }
-                if (get_int(c, v2, 0, 1000, dst) != 0) {
+                if (cf_int(c, v2, 0, 1000, dst) != 0) {
                     return -1;
                 }
             }
         } else if (KEY(k, "scale_in_policy")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (policy_parse_name(s, &p->scale_in) != 0) {
@@ -506,12 +477,23 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
             }
             free(s);
         } else if (KEY(k, "drain_timeout")) {
-            if (get_duration(c, v, &p->drain_timeout_ms) != 0) {
+            if (cf_duration(c, v, &p->drain_timeout_ms) != 0) {
                 return -1;
             }
-        } else if (KEY(k, "health") || KEY(k, "rules") || KEY(k, "schedules"))
-        {
-            /* accepted here, interpreted by later parts (issue 6) */
+        } else if (KEY(k, "rules")) {
+            if (cf_rules(c, v, p) != 0) {
+                return -1;
+            }
+        } else if (KEY(k, "schedules")) {
+            if (cf_schedules(c, v, p) != 0) {
+                return -1;
+            }
+        } else if (KEY(k, "max_step")) {
+            if (cf_max_step(c, v, p) != 0) {
+                return -1;
+            }
+        } else if (KEY(k, "health")) {
+            /* accepted here, interpreted by the readiness part */
         } else {
             cf_error(c, k, "unknown key \"%s\" in pool",
                      (char *) k->data.scalar.value);
@@ -596,7 +578,7 @@ config_load(const char *file, char *err, size_t errlen)
         snprintf(err, errlen, "%s:1: empty configuration", file);
         goto failed;
     }
-    if (expect(&c, root, YAML_MAPPING_NODE, "configuration") != 0) {
+    if (cf_expect(&c, root, YAML_MAPPING_NODE, "configuration") != 0) {
         goto failed;
     }
 
@@ -606,7 +588,7 @@ config_load(const char *file, char *err, size_t errlen)
             goto failed;
         }
         if (KEY(k, "redis")) {
-            if (expect(&c, v, YAML_MAPPING_NODE, "redis") != 0) {
+            if (cf_expect(&c, v, YAML_MAPPING_NODE, "redis") != 0) {
                 goto failed;
             }
             FOR_PAIRS(&c, v, k2, v2) {
@@ -620,7 +602,7 @@ config_load(const char *file, char *err, size_t errlen)
                     }
                 } else if (KEY(k2, "prefix")) {
                     free(cf->prefix);
-                    if ((cf->prefix = scalar(&c, v2)) == NULL) {
+                    if ((cf->prefix = cf_scalar(&c, v2)) == NULL) {
                         goto failed;
                     }
                     if (!scaleset_prefix_valid(cf->prefix,
@@ -636,7 +618,7 @@ config_load(const char *file, char *err, size_t errlen)
                 }
             }
         } else if (KEY(k, "api")) {
-            if (expect(&c, v, YAML_MAPPING_NODE, "api") != 0) {
+            if (cf_expect(&c, v, YAML_MAPPING_NODE, "api") != 0) {
                 goto failed;
             }
             FOR_PAIRS(&c, v, k2, v2) {
@@ -650,10 +632,10 @@ config_load(const char *file, char *err, size_t errlen)
                     }
                 } else if (KEY(k2, "token_file")) {
                     char *tok, *e;
-                    if ((s = scalar(&c, v2)) == NULL) {
+                    if ((s = cf_scalar(&c, v2)) == NULL) {
                         goto failed;
                     }
-                    tok = read_file(s);
+                    tok = cf_read_file(s);
                     if (tok == NULL) {
                         cf_error(&c, v2, "cannot read token_file \"%s\": %s",
                                  s, strerror(errno));
@@ -681,7 +663,7 @@ config_load(const char *file, char *err, size_t errlen)
                 }
             }
         } else if (KEY(k, "interval")) {
-            if (get_duration(&c, v, &cf->interval_ms) != 0) {
+            if (cf_duration(&c, v, &cf->interval_ms) != 0) {
                 goto failed;
             }
             if (cf->interval_ms < 100) {
@@ -689,9 +671,11 @@ config_load(const char *file, char *err, size_t errlen)
                 goto failed;
             }
         } else if (KEY(k, "prometheus")) {
-            /* used by the autoscale part (issue 6) */
+            if (cf_prometheus(&c, v, cf) != 0) {
+                goto failed;
+            }
         } else if (KEY(k, "pools")) {
-            if (expect(&c, v, YAML_SEQUENCE_NODE, "pools") != 0) {
+            if (cf_expect(&c, v, YAML_SEQUENCE_NODE, "pools") != 0) {
                 goto failed;
             }
             for (it = v->data.sequence.items.start;
@@ -703,12 +687,12 @@ config_load(const char *file, char *err, size_t errlen)
                                     (cf->npools + 1) * sizeof(*cf->pools));
                 p = &cf->pools[cf->npools++];
                 memset(p, 0, sizeof(*p));
-                if (parse_pool(&c, cf, node(&c, *it), p) != 0) {
+                if (parse_pool(&c, cf, cf_node(&c, *it), p) != 0) {
                     goto failed;
                 }
                 for (i = 0; i < cf->npools - 1; i++) {
                     if (strcmp(cf->pools[i].name, p->name) == 0) {
-                        cf_error(&c, node(&c, *it), "duplicate pool \"%s\"",
+                        cf_error(&c, cf_node(&c, *it), "duplicate pool \"%s\"",
                                  p->name);
                         goto failed;
                     }
@@ -717,6 +701,12 @@ config_load(const char *file, char *err, size_t errlen)
         } else {
             cf_error(&c, k, "unknown key \"%s\"",
                      (char *) k->data.scalar.value);
+            goto failed;
+        }
+    }
+
+    for (i = 0; i < cf->npools; i++) {
+        if (cf_autoscale_finish(&c, cf, &cf->pools[i]) != 0) {
             goto failed;
         }
     }
@@ -753,6 +743,7 @@ config_free(scaler_config_t *cf)
         free(p->vol_pool);
         free(p->vol_backing);
         free(p->vol_format);
+        cf_autoscale_free(p);
         for (j = 0; j < p->nzones; j++) {
             free(p->zones[j].name);
             free(p->zones[j].uri);
@@ -764,6 +755,10 @@ config_free(scaler_config_t *cf)
     free(cf->prefix);
     free(cf->api_host);
     free(cf->token);
+    free(cf->prom_url);
+    free(cf->prom_username);
+    free(cf->prom_password);
+    free(cf->prom_token);
     free(cf);
 }
 
