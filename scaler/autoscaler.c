@@ -34,12 +34,6 @@ static void as_log(void *ctx, int prio, const char *msg);
 static void as_done(autoscale_runner_t *r, const autoscale_decision_t *d,
     void *arg);
 
-static int
-has_autoscale(const pool_config_t *p)
-{
-    return p->autoscale.nrules > 0 || p->autoscale.nprofiles > 0;
-}
-
 static void
 as_log(void *ctx, int prio, const char *msg)
 {
@@ -118,7 +112,7 @@ prom_same(const scaler_config_t *cf)
 #define SAME(a, b) ((a) == NULL ? (b) == NULL : (b) != NULL && !strcmp(a, b))
     return SAME(as_promcf.url, cf->prom_url)
            && as_promcf.timeout_ms == cf->prom_timeout_ms
-           && SAME(as_promcf.username, cf->prom_user)
+           && SAME(as_promcf.username, cf->prom_username)
            && SAME(as_promcf.password, cf->prom_password)
            && SAME(as_promcf.bearer_token, cf->prom_token);
 #undef SAME
@@ -146,7 +140,7 @@ prom_open(const scaler_config_t *cf)
     prom_conf_free();
     as_promcf.url = dup0(cf->prom_url);
     as_promcf.timeout_ms = cf->prom_timeout_ms;
-    as_promcf.username = dup0(cf->prom_user);
+    as_promcf.username = dup0(cf->prom_username);
     as_promcf.password = dup0(cf->prom_password);
     as_promcf.bearer_token = dup0(cf->prom_token);
     as_prom = cf->prom_url ? prom_client_new(as_base, &as_promcf) : NULL;
@@ -181,7 +175,7 @@ entries_sync(scaler_t *s)
         pool_config_t *p = s->pools[i].cf;
         as_entry_t    *e = &ne[n];
 
-        if (!has_autoscale(p)) {
+        if (!config_autoscaled(p)) {
             continue;
         }
         snprintf(e->pool, sizeof(e->pool), "%s", p->name);

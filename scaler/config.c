@@ -14,28 +14,9 @@
 #include "scaler.h"
 #include "scaleset_record.h"
 
-typedef struct {
-    const char     *file;
-    yaml_document_t doc;
-    char           *err;
-    size_t          errlen;
-    int             failed;
-} cfctx_t;
+#include "config_yaml.h"
 
-static void cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static yaml_node_t *node(cfctx_t *c, int i);
-static int expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t,
-    const char *what);
-static char *scalar(cfctx_t *c, yaml_node_t *n);
-static int get_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v);
-static int get_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms);
-static int parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port);
-static int parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *n,
-    pool_config_t *p);
-static char *read_file(const char *path);
-
-static void
+void
 cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
 {
     va_list  ap;
@@ -55,14 +36,14 @@ cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
     va_end(ap);
 }
 
-static yaml_node_t *
-node(cfctx_t *c, int i)
+yaml_node_t *
+cf_node(cfctx_t *c, int i)
 {
     return yaml_document_get_node(&c->doc, i);
 }
 
-static int
-expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
+int
+cf_expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
 {
     if (n->type != t) {
         cf_error(c, n, "%s: expected a %s", what,
@@ -73,8 +54,8 @@ expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
     return 0;
 }
 
-static char *
-scalar(cfctx_t *c, yaml_node_t *n)
+char *
+cf_scalar(cfctx_t *c, yaml_node_t *n)
 {
     if (n->type != YAML_SCALAR_NODE) {
         cf_error(c, n, "expected a scalar value");
@@ -83,13 +64,13 @@ scalar(cfctx_t *c, yaml_node_t *n)
     return strndup((char *) n->data.scalar.value, n->data.scalar.length);
 }
 
-static int
-get_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
+int
+cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
 {
     char  *s, *end;
     long   l;
 
-    if ((s = scalar(c, n)) == NULL) {
+    if ((s = cf_scalar(c, n)) == NULL) {
         return -1;
     }
     errno = 0;
@@ -104,12 +85,12 @@ get_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
     return 0;
 }
 
-static int
-get_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms)
+int
+cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms)
 {
     char  *s;
 
-    if ((s = scalar(c, n)) == NULL) {
+    if ((s = cf_scalar(c, n)) == NULL) {
         return -1;
     }
     if (scaleset_duration_parse(s, strlen(s), 86400ULL * 1000, ms) != 0) {
@@ -128,7 +109,7 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
     long           l;
     struct in_addr a;
 
-    if ((s = scalar(c, n)) == NULL) {
+    if ((s = cf_scalar(c, n)) == NULL) {
         return -1;
     }
     colon = strrchr(s, ':');
@@ -151,8 +132,8 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
     return 0;
 }
 
-static char *
-read_file(const char *path)
+char *
+cf_read_file(const char *path)
 {
     FILE   *f;
     char   *buf;
@@ -177,16 +158,6 @@ read_file(const char *path)
     return buf;
 }
 
-#define FOR_PAIRS(c, map, k, v)                                              \
-    for (yaml_node_pair_t *pr_ = (map)->data.mapping.pairs.start;            \
-         pr_ < (map)->data.mapping.pairs.top                                 \
-         && ((k) = node(c, pr_->key), (v) = node(c, pr_->value), 1);         \
-         pr_++)
-
-#define KEY(k, name)                                                         \
-    ((k)->type == YAML_SCALAR_NODE                                           \
-     && strcmp((char *) (k)->data.scalar.value, name) == 0)
-
 static int
 parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
 {
@@ -196,12 +167,12 @@ parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
     struct in_addr a;
     long          len;
 
-    if (expect(c, m, YAML_MAPPING_NODE, "address") != 0) {
+    if (cf_expect(c, m, YAML_MAPPING_NODE, "address") != 0) {
         return -1;
     }
     FOR_PAIRS(c, m, k, v) {
         if (KEY(k, "mode")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (strcmp(s, "static") == 0) {
@@ -218,7 +189,7 @@ parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
             }
             free(s);
         } else if (KEY(k, "cidr")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             slash = strchr(s, '/');
@@ -245,12 +216,12 @@ parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
             }
             have_cidr = 1;
         } else if (KEY(k, "port")) {
-            if (get_int(c, v, 1, 65535, &p->port) != 0) {
+            if (cf_int(c, v, 1, 65535, &p->port) != 0) {
                 return -1;
             }
             have_port = 1;
         } else if (KEY(k, "ports")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (sscanf(s, "%d-%d", &p->port_lo, &p->port_hi) != 2
@@ -298,7 +269,7 @@ parse_volume(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
     yaml_node_t  *k, *v;
     char        **dst;
 
-    if (expect(c, m, YAML_MAPPING_NODE, "volume") != 0) {
+    if (cf_expect(c, m, YAML_MAPPING_NODE, "volume") != 0) {
         return -1;
     }
     FOR_PAIRS(c, m, k, v) {
@@ -315,7 +286,7 @@ parse_volume(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
                      (char *) k->data.scalar.value);
             return -1;
         }
-        if ((*dst = scalar(c, v)) == NULL) {
+        if ((*dst = cf_scalar(c, v)) == NULL) {
             return -1;
         }
         if (**dst == '\0' || strpbrk(*dst, "/") != NULL) {
@@ -340,515 +311,6 @@ parse_volume(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
     return 0;
 }
 
-/* --- autoscale: prometheus, rules, schedules (docs/autoscale.md) ------- */
-
-/* a scalar into a fixed buffer; -1 (reported) when empty or too long */
-static int
-get_name(cfctx_t *c, yaml_node_t *n, const char *what, char *buf,
-    size_t size)
-{
-    char  *s;
-
-    if ((s = scalar(c, n)) == NULL) {
-        return -1;
-    }
-    if (!scaleset_name_valid(s, strlen(s)) || strlen(s) >= size) {
-        cf_error(c, n, "bad %s name \"%s\"", what, s);
-        free(s);
-        return -1;
-    }
-    strcpy(buf, s);
-    free(s);
-    return 0;
-}
-
-static int
-get_i64(cfctx_t *c, yaml_node_t *n, int64_t lo, int64_t hi, int64_t *v)
-{
-    char       *s, *end;
-    long long   l;
-
-    if ((s = scalar(c, n)) == NULL) {
-        return -1;
-    }
-    errno = 0;
-    l = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno || l < lo || l > hi) {
-        cf_error(c, n, "\"%s\" is not an integer in %lld..%lld", s,
-                 (long long) lo, (long long) hi);
-        free(s);
-        return -1;
-    }
-    free(s);
-    *v = l;
-    return 0;
-}
-
-/* a file's first line (trailing blanks cut); malloc'd, NULL reported */
-static char *
-get_secret_file(cfctx_t *c, yaml_node_t *n, const char *what)
-{
-    char  *path, *text, *e;
-
-    if ((path = scalar(c, n)) == NULL) {
-        return NULL;
-    }
-    if ((text = read_file(path)) == NULL) {
-        cf_error(c, n, "cannot read %s \"%s\": %s", what, path,
-                 strerror(errno));
-        free(path);
-        return NULL;
-    }
-    free(path);
-    e = text + strcspn(text, "\r\n");
-    *e = '\0';
-    while (e > text && (e[-1] == ' ' || e[-1] == '\t')) {
-        *--e = '\0';
-    }
-    if (*text == '\0') {
-        cf_error(c, n, "%s is empty", what);
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
-static int
-parse_prometheus(cfctx_t *c, yaml_node_t *m, scaler_config_t *cf)
-{
-    yaml_node_t  *k, *v;
-    char        **dst;
-
-    if (expect(c, m, YAML_MAPPING_NODE, "prometheus") != 0) {
-        return -1;
-    }
-    cf->prom_timeout_ms = 2000;
-    FOR_PAIRS(c, m, k, v) {
-        dst = KEY(k, "url") ? &cf->prom_url
-              : KEY(k, "username") ? &cf->prom_user
-              : KEY(k, "password") || KEY(k, "password_file")
-                ? &cf->prom_password
-              : KEY(k, "bearer_token_file") ? &cf->prom_token : NULL;
-        if (KEY(k, "timeout")) {
-            if (get_duration(c, v, &cf->prom_timeout_ms) != 0) {
-                return -1;
-            }
-            if (cf->prom_timeout_ms < 10 || cf->prom_timeout_ms > 60000) {
-                cf_error(c, v, "prometheus timeout outside 10ms..60s");
-                return -1;
-            }
-            continue;
-        }
-        if (dst == NULL) {
-            cf_error(c, k, "unknown key \"%s\" in prometheus",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-        if (*dst != NULL) {
-            cf_error(c, k, "prometheus: \"%s\" given twice (or password "
-                     "and password_file)", (char *) k->data.scalar.value);
-            return -1;
-        }
-        *dst = KEY(k, "password_file") ? get_secret_file(c, v, "password_file")
-               : KEY(k, "bearer_token_file")
-                 ? get_secret_file(c, v, "bearer_token_file")
-               : scalar(c, v);
-        if (*dst == NULL) {
-            return -1;
-        }
-    }
-    if (cf->prom_url == NULL) {
-        cf_error(c, m, "prometheus needs url");
-        return -1;
-    }
-    if (strncmp(cf->prom_url, "http://", 7) != 0
-        && strncmp(cf->prom_url, "https://", 8) != 0)
-    {
-        cf_error(c, m, "prometheus url \"%s\": expected http:// or https://",
-                 cf->prom_url);
-        return -1;
-    }
-    if ((cf->prom_user == NULL) != (cf->prom_password == NULL)) {
-        cf_error(c, m, "prometheus basic auth needs username and password "
-                 "(or password_file)");
-        return -1;
-    }
-    if (cf->prom_user && cf->prom_token) {
-        cf_error(c, m, "prometheus: basic auth or bearer_token_file, "
-                 "not both");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-parse_action(cfctx_t *c, yaml_node_t *m, autoscale_rule_config_t *r)
-{
-    yaml_node_t  *k, *v;
-    int           n = 0;
-
-    if (expect(c, m, YAML_MAPPING_NODE, "action") != 0) {
-        return -1;
-    }
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "change")) {
-            r->action = AUTOSCALE_ACTION_CHANGE;
-            if (get_i64(c, v, -100000, 100000, &r->value) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "percent")) {
-            r->action = AUTOSCALE_ACTION_PERCENT;
-            if (get_i64(c, v, -100, 10000, &r->value) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "exact")) {
-            r->action = AUTOSCALE_ACTION_EXACT;
-            if (get_i64(c, v, 0, 100000, &r->value) != 0) {
-                return -1;
-            }
-        } else {
-            cf_error(c, k, "bad action \"%s\": expected change, percent or "
-                     "exact", (char *) k->data.scalar.value);
-            return -1;
-        }
-        n++;
-    }
-    if (n != 1) {
-        cf_error(c, m, "action needs exactly one of change, percent, exact");
-        return -1;
-    }
-    if (r->value == 0 && r->action != AUTOSCALE_ACTION_EXACT) {
-        cf_error(c, m, "action: a change of 0 does nothing");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-parse_rule(cfctx_t *c, yaml_node_t *m, autoscale_rule_config_t *r)
-{
-    yaml_node_t  *k, *v;
-    char         *s, *end;
-    int           have_op = 0, have_thr = 0, have_action = 0;
-
-    if (expect(c, m, YAML_MAPPING_NODE, "rule") != 0) {
-        return -1;
-    }
-    r->per_instance = 1;
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "name")) {
-            if (get_name(c, v, "rule", r->name, sizeof(r->name)) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "query")) {
-            if ((s = scalar(c, v)) == NULL) {
-                return -1;
-            }
-            free((char *) r->query);
-            r->query = s;
-            if (*s == '\0') {
-                cf_error(c, v, "empty query");
-                return -1;
-            }
-        } else if (KEY(k, "operator")) {
-            if ((s = scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (autoscale_op_parse(s, &r->op) != 0) {
-                cf_error(c, v, "bad operator \"%s\": expected >, >=, < or <=",
-                         s);
-                free(s);
-                return -1;
-            }
-            free(s);
-            have_op = 1;
-        } else if (KEY(k, "threshold")) {
-            if ((s = scalar(c, v)) == NULL) {
-                return -1;
-            }
-            errno = 0;
-            r->threshold = strtod(s, &end);
-            if (*s == '\0' || *end != '\0' || errno
-                || r->threshold != r->threshold
-                || r->threshold > 1e300 || r->threshold < -1e300)
-            {
-                cf_error(c, v, "bad threshold \"%s\": expected a number", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-            have_thr = 1;
-        } else if (KEY(k, "for")) {
-            if (get_duration(c, v, &r->for_ms) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "cooldown")) {
-            if (get_duration(c, v, &r->cooldown_ms) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "action")) {
-            if (parse_action(c, v, r) != 0) {
-                return -1;
-            }
-            have_action = 1;
-        } else if (KEY(k, "reduce")) {
-            if ((s = scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (*s == '\0' || prom_reduce_parse(s, &r->reduce) != 0) {
-                cf_error(c, v, "bad reduce \"%s\": expected sum, avg, max or "
-                         "min", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-        } else if (KEY(k, "per_instance")) {
-            if ((s = scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (strcmp(s, "true") == 0) {
-                r->per_instance = 1;
-            } else if (strcmp(s, "false") == 0) {
-                r->per_instance = 0;
-            } else {
-                cf_error(c, v, "per_instance \"%s\": expected true or false",
-                         s);
-                free(s);
-                return -1;
-            }
-            free(s);
-        } else {
-            cf_error(c, k, "unknown key \"%s\" in rule",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-    }
-    if (r->name[0] == '\0' || r->query == NULL || !have_op || !have_thr
-        || !have_action)
-    {
-        cf_error(c, m, "a rule needs name, query, operator, threshold and "
-                 "action");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-parse_rules(cfctx_t *c, yaml_node_t *l, pool_config_t *p)
-{
-    yaml_node_item_t         *it;
-    autoscale_rule_config_t  *r;
-    size_t                    n, i;
-
-    if (expect(c, l, YAML_SEQUENCE_NODE, "rules") != 0) {
-        return -1;
-    }
-    n = l->data.sequence.items.top - l->data.sequence.items.start;
-    p->rules = calloc(n ? n : 1, sizeof(*p->rules));
-    for (it = l->data.sequence.items.start;
-         it < l->data.sequence.items.top; it++)
-    {
-        r = &p->rules[p->autoscale.nrules++];
-        if (parse_rule(c, node(c, *it), r) != 0) {
-            return -1;
-        }
-        for (i = 0; i + 1 < p->autoscale.nrules; i++) {
-            if (strcmp(p->rules[i].name, r->name) == 0) {
-                cf_error(c, node(c, *it), "duplicate rule \"%s\"", r->name);
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
-static int
-parse_capacity3(cfctx_t *c, yaml_node_t *m, autoscale_capacity_t *cap)
-{
-    yaml_node_t  *k, *v;
-    int64_t      *dst;
-    int           have_def = 0;
-
-    if (expect(c, m, YAML_MAPPING_NODE, "capacity") != 0) {
-        return -1;
-    }
-    cap->min = 0;
-    cap->max = 1000;
-    FOR_PAIRS(c, m, k, v) {
-        dst = KEY(k, "min") ? &cap->min : KEY(k, "max") ? &cap->max
-              : KEY(k, "default") ? &cap->def : NULL;
-        if (dst == NULL) {
-            cf_error(c, k, "unknown key \"%s\" in capacity",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-        have_def |= dst == &cap->def;
-        if (get_i64(c, v, 0, 1000, dst) != 0) {
-            return -1;
-        }
-    }
-    if (!have_def) {
-        cap->def = cap->min;
-    }
-    if (cap->min > cap->max) {
-        cf_error(c, m, "capacity min %lld > max %lld", (long long) cap->min,
-                 (long long) cap->max);
-        return -1;
-    }
-    if (cap->def < cap->min || cap->def > cap->max) {
-        cf_error(c, m, "capacity default %lld outside min..max %lld..%lld",
-                 (long long) cap->def, (long long) cap->min,
-                 (long long) cap->max);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-parse_cron(cfctx_t *c, yaml_node_t *n, cron_expr_t *e)
-{
-    char  *s, why[128];
-
-    if ((s = scalar(c, n)) == NULL) {
-        return -1;
-    }
-    why[0] = '\0';
-    if (cron_parse(s, e, why, sizeof(why)) != 0) {
-        cf_error(c, n, "bad cron \"%s\": %s", s, why);
-        free(s);
-        return -1;
-    }
-    free(s);
-    return 0;
-}
-
-static int
-parse_schedule(cfctx_t *c, yaml_node_t *m, autoscale_profile_config_t *pr)
-{
-    yaml_node_t  *k, *v, *start = NULL, *end = NULL, *cron = NULL;
-    yaml_node_t  *until = NULL, *cap = NULL;
-    char         *s;
-
-    if (expect(c, m, YAML_MAPPING_NODE, "schedule") != 0) {
-        return -1;
-    }
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "name")) {
-            if (get_name(c, v, "schedule", pr->name, sizeof(pr->name)) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "cron")) {
-            cron = v;
-        } else if (KEY(k, "until")) {
-            until = v;
-        } else if (KEY(k, "start")) {
-            start = v;
-        } else if (KEY(k, "end")) {
-            end = v;
-        } else if (KEY(k, "timezone")) {
-            if ((s = scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (strlen(s) >= sizeof(pr->timezone) || !cron_tz_valid(s)) {
-                cf_error(c, v, "unknown time zone \"%s\"", s);
-                free(s);
-                return -1;
-            }
-            strcpy(pr->timezone, s);
-            free(s);
-        } else if (KEY(k, "capacity")) {
-            cap = v;
-            if (parse_capacity3(c, v, &pr->capacity) != 0) {
-                return -1;
-            }
-        } else {
-            cf_error(c, k, "unknown key \"%s\" in schedule",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-    }
-    if (pr->name[0] == '\0' || cap == NULL) {
-        cf_error(c, m, "a schedule needs name and capacity");
-        return -1;
-    }
-    if ((cron != NULL) == (start != NULL || end != NULL)) {
-        cf_error(c, m, "schedule \"%s\": either cron (and until) or start "
-                 "and end", pr->name);
-        return -1;
-    }
-    if (cron) {
-        pr->kind = AUTOSCALE_PROFILE_RECURRING;
-        if (parse_cron(c, cron, &pr->cron) != 0) {
-            return -1;
-        }
-        if (until) {
-            pr->has_until = 1;
-            if (parse_cron(c, until, &pr->until) != 0) {
-                return -1;
-            }
-        }
-        return 0;
-    }
-    if (until) {
-        cf_error(c, until, "until is for cron schedules (use end)");
-        return -1;
-    }
-    if (start == NULL || end == NULL) {
-        cf_error(c, m, "schedule \"%s\" needs start and end", pr->name);
-        return -1;
-    }
-    pr->kind = AUTOSCALE_PROFILE_FIXED;
-    for (k = start; k != NULL; k = k == start ? end : NULL) {
-        if ((s = scalar(c, k)) == NULL) {
-            return -1;
-        }
-        if (cron_parse_datetime(s, pr->timezone,
-                                k == start ? &pr->start : &pr->end) != 0)
-        {
-            cf_error(c, k, "bad date \"%s\": expected YYYY-MM-DD HH:MM[:SS] "
-                     "[Z|+HH:MM]", s);
-            free(s);
-            return -1;
-        }
-        free(s);
-    }
-    if (pr->end <= pr->start) {
-        cf_error(c, end, "schedule \"%s\" ends before it starts", pr->name);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-parse_schedules(cfctx_t *c, yaml_node_t *l, pool_config_t *p)
-{
-    yaml_node_item_t            *it;
-    autoscale_profile_config_t  *pr;
-    size_t                       n, i;
-
-    if (expect(c, l, YAML_SEQUENCE_NODE, "schedules") != 0) {
-        return -1;
-    }
-    n = l->data.sequence.items.top - l->data.sequence.items.start;
-    p->profiles = calloc(n ? n : 1, sizeof(*p->profiles));
-    for (it = l->data.sequence.items.start;
-         it < l->data.sequence.items.top; it++)
-    {
-        pr = &p->profiles[p->autoscale.nprofiles++];
-        if (parse_schedule(c, node(c, *it), pr) != 0) {
-            return -1;
-        }
-        for (i = 0; i + 1 < p->autoscale.nprofiles; i++) {
-            if (strcmp(p->profiles[i].name, pr->name) == 0) {
-                cf_error(c, node(c, *it), "duplicate schedule \"%s\"",
-                         pr->name);
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
 static int
 parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
 {
@@ -858,7 +320,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
     int           i, j, have_addr = 0;
 
     (void) cf;
-    if (expect(c, m, YAML_MAPPING_NODE, "pool") != 0) {
+    if (cf_expect(c, m, YAML_MAPPING_NODE, "pool") != 0) {
         return -1;
     }
     p->cap_min = 0;
@@ -874,7 +336,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
             return -1;
         }
         if (KEY(k, "name")) {
-            if ((p->name = scalar(c, v)) == NULL) {
+            if ((p->name = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (!scaleset_name_valid(p->name, strlen(p->name))) {
@@ -882,17 +344,17 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                 return -1;
             }
         } else if (KEY(k, "zones")) {
-            if (expect(c, v, YAML_SEQUENCE_NODE, "zones") != 0) {
+            if (cf_expect(c, v, YAML_SEQUENCE_NODE, "zones") != 0) {
                 return -1;
             }
             zl = v;
             for (it = v->data.sequence.items.start;
                  it < v->data.sequence.items.top; it++)
             {
-                yaml_node_t *z = node(c, *it);
+                yaml_node_t *z = cf_node(c, *it);
                 zone_config_t *zc;
 
-                if (expect(c, z, YAML_MAPPING_NODE, "zone") != 0) {
+                if (cf_expect(c, z, YAML_MAPPING_NODE, "zone") != 0) {
                     return -1;
                 }
                 if (p->nzones == SCALER_MAX_ZONES) {
@@ -902,7 +364,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                 zc = &p->zones[p->nzones++];
                 FOR_PAIRS(c, z, k2, v2) {
                     if (KEY(k2, "name")) {
-                        if ((zc->name = scalar(c, v2)) == NULL) {
+                        if ((zc->name = cf_scalar(c, v2)) == NULL) {
                             return -1;
                         }
                         if (!scaleset_name_valid(zc->name, strlen(zc->name))) {
@@ -917,7 +379,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                             }
                         }
                     } else if (KEY(k2, "uri")) {
-                        if ((zc->uri = scalar(c, v2)) == NULL) {
+                        if ((zc->uri = cf_scalar(c, v2)) == NULL) {
                             return -1;
                         }
                     } else {
@@ -932,16 +394,16 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                 }
             }
         } else if (KEY(k, "template")) {
-            if (expect(c, v, YAML_MAPPING_NODE, "template") != 0) {
+            if (cf_expect(c, v, YAML_MAPPING_NODE, "template") != 0) {
                 return -1;
             }
             tn = v;
             FOR_PAIRS(c, v, k2, v2) {
                 if (KEY(k2, "domain")) {
-                    if ((p->template_path = scalar(c, v2)) == NULL) {
+                    if ((p->template_path = cf_scalar(c, v2)) == NULL) {
                         return -1;
                     }
-                    p->template_text = read_file(p->template_path);
+                    p->template_text = cf_read_file(p->template_path);
                     if (p->template_text == NULL) {
                         cf_error(c, v2, "cannot read template \"%s\": %s",
                                  p->template_path, strerror(errno));
@@ -953,7 +415,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                     }
                 } else if (KEY(k2, "version")) {
                     free(p->version);
-                    if ((p->version = scalar(c, v2)) == NULL) {
+                    if ((p->version = cf_scalar(c, v2)) == NULL) {
                         return -1;
                     }
                     if (!scaleset_name_valid(p->version, strlen(p->version))) {
@@ -972,7 +434,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
             }
             have_addr = 1;
         } else if (KEY(k, "readiness")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (strcmp(s, "tcp") == 0) {
@@ -986,7 +448,7 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
             }
             free(s);
         } else if (KEY(k, "capacity")) {
-            if (expect(c, v, YAML_MAPPING_NODE, "capacity") != 0) {
+            if (cf_expect(c, v, YAML_MAPPING_NODE, "capacity") != 0) {
                 return -1;
             }
             cap = v;
@@ -999,12 +461,12 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                              (char *) k2->data.scalar.value);
                     return -1;
                 }
-                if (get_int(c, v2, 0, 1000, dst) != 0) {
+                if (cf_int(c, v2, 0, 1000, dst) != 0) {
                     return -1;
                 }
             }
         } else if (KEY(k, "scale_in_policy")) {
-            if ((s = scalar(c, v)) == NULL) {
+            if ((s = cf_scalar(c, v)) == NULL) {
                 return -1;
             }
             if (policy_parse_name(s, &p->scale_in) != 0) {
@@ -1015,32 +477,23 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
             }
             free(s);
         } else if (KEY(k, "drain_timeout")) {
-            if (get_duration(c, v, &p->drain_timeout_ms) != 0) {
+            if (cf_duration(c, v, &p->drain_timeout_ms) != 0) {
                 return -1;
             }
         } else if (KEY(k, "rules")) {
-            if (p->rules != NULL) {
-                cf_error(c, k, "rules given twice");
-                return -1;
-            }
-            p->rules_line = k->start_mark.line + 1;
-            if (parse_rules(c, v, p) != 0) {
+            if (cf_rules(c, v, p) != 0) {
                 return -1;
             }
         } else if (KEY(k, "schedules")) {
-            if (p->profiles != NULL) {
-                cf_error(c, k, "schedules given twice");
-                return -1;
-            }
-            if (parse_schedules(c, v, p) != 0) {
+            if (cf_schedules(c, v, p) != 0) {
                 return -1;
             }
         } else if (KEY(k, "max_step")) {
-            if (get_i64(c, v, 0, 1000, &p->autoscale.max_step) != 0) {
+            if (cf_max_step(c, v, p) != 0) {
                 return -1;
             }
         } else if (KEY(k, "health")) {
-            /* accepted here, interpreted by later parts */
+            /* accepted here, interpreted by the readiness part */
         } else {
             cf_error(c, k, "unknown key \"%s\" in pool",
                      (char *) k->data.scalar.value);
@@ -1073,11 +526,6 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                  p->cap_default, p->cap_min, p->cap_max);
         return -1;
     }
-    p->autoscale.capacity.min = p->cap_min;
-    p->autoscale.capacity.max = p->cap_max;
-    p->autoscale.capacity.def = p->cap_default;
-    p->autoscale.rules = p->rules;
-    p->autoscale.profiles = p->profiles;
     i = 0;
     return i;
 }
@@ -1130,7 +578,7 @@ config_load(const char *file, char *err, size_t errlen)
         snprintf(err, errlen, "%s:1: empty configuration", file);
         goto failed;
     }
-    if (expect(&c, root, YAML_MAPPING_NODE, "configuration") != 0) {
+    if (cf_expect(&c, root, YAML_MAPPING_NODE, "configuration") != 0) {
         goto failed;
     }
 
@@ -1140,7 +588,7 @@ config_load(const char *file, char *err, size_t errlen)
             goto failed;
         }
         if (KEY(k, "redis")) {
-            if (expect(&c, v, YAML_MAPPING_NODE, "redis") != 0) {
+            if (cf_expect(&c, v, YAML_MAPPING_NODE, "redis") != 0) {
                 goto failed;
             }
             FOR_PAIRS(&c, v, k2, v2) {
@@ -1154,7 +602,7 @@ config_load(const char *file, char *err, size_t errlen)
                     }
                 } else if (KEY(k2, "prefix")) {
                     free(cf->prefix);
-                    if ((cf->prefix = scalar(&c, v2)) == NULL) {
+                    if ((cf->prefix = cf_scalar(&c, v2)) == NULL) {
                         goto failed;
                     }
                     if (!scaleset_prefix_valid(cf->prefix,
@@ -1170,7 +618,7 @@ config_load(const char *file, char *err, size_t errlen)
                 }
             }
         } else if (KEY(k, "api")) {
-            if (expect(&c, v, YAML_MAPPING_NODE, "api") != 0) {
+            if (cf_expect(&c, v, YAML_MAPPING_NODE, "api") != 0) {
                 goto failed;
             }
             FOR_PAIRS(&c, v, k2, v2) {
@@ -1184,10 +632,10 @@ config_load(const char *file, char *err, size_t errlen)
                     }
                 } else if (KEY(k2, "token_file")) {
                     char *tok, *e;
-                    if ((s = scalar(&c, v2)) == NULL) {
+                    if ((s = cf_scalar(&c, v2)) == NULL) {
                         goto failed;
                     }
-                    tok = read_file(s);
+                    tok = cf_read_file(s);
                     if (tok == NULL) {
                         cf_error(&c, v2, "cannot read token_file \"%s\": %s",
                                  s, strerror(errno));
@@ -1215,7 +663,7 @@ config_load(const char *file, char *err, size_t errlen)
                 }
             }
         } else if (KEY(k, "interval")) {
-            if (get_duration(&c, v, &cf->interval_ms) != 0) {
+            if (cf_duration(&c, v, &cf->interval_ms) != 0) {
                 goto failed;
             }
             if (cf->interval_ms < 100) {
@@ -1223,15 +671,11 @@ config_load(const char *file, char *err, size_t errlen)
                 goto failed;
             }
         } else if (KEY(k, "prometheus")) {
-            if (cf->prom_url != NULL) {
-                cf_error(&c, k, "prometheus given twice");
-                goto failed;
-            }
-            if (parse_prometheus(&c, v, cf) != 0) {
+            if (cf_prometheus(&c, v, cf) != 0) {
                 goto failed;
             }
         } else if (KEY(k, "pools")) {
-            if (expect(&c, v, YAML_SEQUENCE_NODE, "pools") != 0) {
+            if (cf_expect(&c, v, YAML_SEQUENCE_NODE, "pools") != 0) {
                 goto failed;
             }
             for (it = v->data.sequence.items.start;
@@ -1243,12 +687,12 @@ config_load(const char *file, char *err, size_t errlen)
                                     (cf->npools + 1) * sizeof(*cf->pools));
                 p = &cf->pools[cf->npools++];
                 memset(p, 0, sizeof(*p));
-                if (parse_pool(&c, cf, node(&c, *it), p) != 0) {
+                if (parse_pool(&c, cf, cf_node(&c, *it), p) != 0) {
                     goto failed;
                 }
                 for (i = 0; i < cf->npools - 1; i++) {
                     if (strcmp(cf->pools[i].name, p->name) == 0) {
-                        cf_error(&c, node(&c, *it), "duplicate pool \"%s\"",
+                        cf_error(&c, cf_node(&c, *it), "duplicate pool \"%s\"",
                                  p->name);
                         goto failed;
                     }
@@ -1262,13 +706,11 @@ config_load(const char *file, char *err, size_t errlen)
     }
 
     for (i = 0; i < cf->npools; i++) {
-        if (cf->pools[i].autoscale.nrules > 0 && cf->prom_url == NULL) {
-            snprintf(err, errlen, "%s:%lu: pool \"%s\" has rules but there "
-                     "is no prometheus block", file, cf->pools[i].rules_line,
-                     cf->pools[i].name);
+        if (cf_autoscale_finish(&c, cf, &cf->pools[i]) != 0) {
             goto failed;
         }
     }
+
     if (cf->token == NULL && strncmp(cf->api_host, "127.", 4) != 0) {
         snprintf(err, errlen, "%s:1: api.listen %s is not loopback: "
                  "api.token_file is required", file, cf->api_host);
@@ -1301,15 +743,11 @@ config_free(scaler_config_t *cf)
         free(p->vol_pool);
         free(p->vol_backing);
         free(p->vol_format);
+        cf_autoscale_free(p);
         for (j = 0; j < p->nzones; j++) {
             free(p->zones[j].name);
             free(p->zones[j].uri);
         }
-        for (j = 0; p->rules && j < (int) p->autoscale.nrules; j++) {
-            free((char *) p->rules[j].query);
-        }
-        free(p->rules);
-        free(p->profiles);
     }
     free(cf->pools);
     free(cf->file);
@@ -1318,7 +756,7 @@ config_free(scaler_config_t *cf)
     free(cf->api_host);
     free(cf->token);
     free(cf->prom_url);
-    free(cf->prom_user);
+    free(cf->prom_username);
     free(cf->prom_password);
     free(cf->prom_token);
     free(cf);

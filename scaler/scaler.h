@@ -51,11 +51,12 @@ typedef struct {
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
-    /* rules: and schedules: (owned arrays; autoscale points at them) */
+    /* autoscale (config_autoscale.c): rules, schedules, max_step; the
+       arrays and the queries are owned here, autoscale points at them */
+    autoscale_config_t          autoscale;
     autoscale_rule_config_t    *rules;
     autoscale_profile_config_t *profiles;
-    unsigned long      rules_line;        /* for "rules without prometheus" */
-    autoscale_config_t autoscale;         /* nrules + nprofiles == 0: none */
+    unsigned long               rules_line;  /* for "rules need prometheus" */
 } pool_config_t;
 
 typedef struct {
@@ -67,9 +68,11 @@ typedef struct {
     int             api_port;
     char           *token;               /* from token_file, or NULL */
     uint64_t        interval_ms;
-    char           *prom_url;            /* prometheus.url; NULL: none */
+    char           *prom_url;            /* prometheus.url, or NULL */
     uint64_t        prom_timeout_ms;
-    char           *prom_user, *prom_password, *prom_token;
+    char           *prom_username;       /* basic auth, optional */
+    char           *prom_password;
+    char           *prom_token;          /* from bearer_token_file */
     pool_config_t  *pools;
     int             npools;
 } scaler_config_t;
@@ -79,6 +82,8 @@ typedef struct {
 scaler_config_t *config_load(const char *file, char *err, size_t errlen);
 void config_free(scaler_config_t *cf);
 pool_config_t *config_pool(scaler_config_t *cf, const char *name);
+/* 1 when the pool has rules or schedules (an autoscale runner) */
+int config_autoscaled(const pool_config_t *p);
 
 /* policy.c */
 typedef struct {

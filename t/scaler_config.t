@@ -37,6 +37,80 @@ my @bad = (
       . "    capacity: { min: 3, max: 1 }\n", 7, qr/min 3 > max 1/ ],
     [ "redis: [1, 2\n", 2, qr/./ ],
 );
+
+# autoscale: prometheus, rules, schedules (line numbers of the offending
+# node; the pool header takes lines 2-6)
+my $pool = "pools:\n  - name: web\n    zones:\n      - { name: z1, uri: x }\n"
+         . "    template: { domain: $dir/dom.xml }\n"
+         . "    address: { cidr: 127.0.0.0/8, port: 80 }\n";
+my $prom = "prometheus: { url: http://127.0.0.1:9, timeout: 2s }\n";
+my $rule = sub {
+    my (%o) = @_;
+    my %r = (name => 'busy', query => "'up'", operator => '">"',
+             threshold => 5, action => '{ change: 1 }', %o);
+    return "      - { " . join(', ', map { "$_: $r{$_}" }
+                                  grep { defined $r{$_} } sort keys %r)
+           . " }\n";
+};
+push @bad,
+    [ "prometheus: { url: ftp://x }\n", 1, qr/expected http/ ],
+    [ "prometheus: { url: http://x, tls: on }\n", 1,
+      qr/unknown key "tls" in prometheus/ ],
+    [ "prometheus: { timeout: 2s }\n", 1, qr/prometheus needs url/ ],
+    [ $pool . "    rules:\n" . $rule->(), 8,
+      qr/pool web has rules but there is no prometheus url/ ],
+    [ $prom . $pool . "    rules:\n" . $rule->(operator => '"=>"'), 9,
+      qr/operator "=>": expected >, >=, < or <=/ ],
+    [ $prom . $pool . "    rules:\n" . $rule->(threshold => 'high'), 9,
+      qr/"high" is not a number/ ],
+    [ $prom . $pool . "    rules:\n" . $rule->(action => '{ change: 0 }'),
+      9, qr/an action of 0/ ],
+    [ $prom . $pool . "    rules:\n"
+      . $rule->(action => '{ change: 1, exact: 2 }'), 9,
+      qr/exactly one of change, percent, exact/ ],
+    [ $prom . $pool . "    rules:\n" . $rule->(action => '{ double: 1 }'),
+      9, qr/unknown action "double"/ ],
+    [ $prom . $pool . "    rules:\n" . $rule->(for => '2x'), 9,
+      qr/bad duration "2x"/ ],
+    [ $prom . $pool . "    rules:\n" . $rule->(reduce => 'median'), 9,
+      qr/reduce "median"/ ],
+    [ $prom . $pool . "    rules:\n" . $rule->(query => undef), 9,
+      qr/rule busy needs a query/ ],
+    [ $prom . $pool . "    rules:\n" . $rule->() . $rule->(), 10,
+      qr/duplicate rule "busy"/ ],
+    [ $prom . $pool . "    schedules:\n      - { name: a, cron: \"0 25 * * *\", "
+      . "capacity: { min: 1, max: 2 } }\n", 9, qr/cron "0 25 \* \* \*": .*hour/ ],
+    [ $prom . $pool . "    schedules:\n      - { name: a, cron: \"0 8 * * *\", "
+      . "timezone: Mars/Olympus, capacity: { min: 1, max: 2 } }\n", 9,
+      qr/unknown time zone "Mars\/Olympus"/ ],
+    [ $prom . $pool . "    schedules:\n      - { name: a, cron: \"0 8 * * *\", "
+      . "capacity: { min: 3, max: 2 } }\n", 9,
+      qr/expected min <= default <= max/ ],
+    [ $prom . $pool . "    schedules:\n      - { name: a, start: \"2026-12-02 00:00\", "
+      . "end: \"2026-12-01 00:00\", capacity: { min: 1, max: 2 } }\n", 9,
+      qr/schedule a ends before it starts/ ],
+    [ $prom . $pool . "    schedules:\n      - { name: a, start: \"Monday\", "
+      . "end: \"2026-12-01 00:00\", capacity: { min: 1, max: 2 } }\n", 9,
+      qr/"Monday": expected YYYY-MM-DD HH:MM/ ],
+    [ $prom . $pool . "    schedules:\n      - { name: a, cron: \"0 8 * * *\", "
+      . "start: \"2026-12-01 00:00\", capacity: { min: 1, max: 2 } }\n", 9,
+      qr/either cron .* or start and end/ ],
+    [ $prom . $pool . "    max_step: -1\n", 8, qr/not an integer/ ];
+
+# a config with every autoscale key is accepted
+$t->write_file('good.yaml', $prom . $pool
+    . "    capacity: { min: 1, max: 10, default: 2 }\n    max_step: 2\n"
+    . "    rules:\n" . $rule->(for => '30s', cooldown => '1m')
+    . $rule->(name => 'idle', operator => '"<"', threshold => '1.5e1',
+              action => '{ percent: -50 }', reduce => 'max',
+              per_instance => 'false')
+    . "    schedules:\n"
+    . "      - { name: office, cron: \"0 8 * * 1-5\", until: \"0 18 * * 1-5\", "
+    . "timezone: Europe/Berlin, capacity: { min: 4, max: 20, default: 4 } }\n"
+    . "      - { name: bf, start: \"2026-11-27 00:00\", end: \"2026-11-30 00:00\", "
+    . "timezone: America/New_York, capacity: { min: 10, max: 40 } }\n");
+$out = qx{$bin -t -c $dir/good.yaml 2>&1};
+is($? >> 8, 0, '-t accepts rules, schedules and max_step') or diag $out;
 for my $b (@bad) {
     $t->write_file('bad.yaml', $b->[0]);
     $out = qx{$bin -t -c $dir/bad.yaml 2>&1};
