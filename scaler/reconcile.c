@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -165,6 +166,30 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     return scaleset_member_format(&m, buf, size, &err) < 0 ? -1 : 0;
 }
 
+static uint64_t
+unix_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* when the drain of id began, on now_ms()'s clock: recorded in Redis in
+   wall-clock ms (so a restart keeps it), or now when unknown */
+static uint64_t
+drain_began(registry_t *reg, const char *pool, const char *id)
+{
+    uint64_t  wall = registry_drain_since(reg, pool, id);
+    uint64_t  now = unix_ms(), mono = now_ms(), age;
+
+    if (wall == 0 || wall > now) {
+        return mono;
+    }
+    age = now - wall;
+    return age < mono ? mono - age : 0;
+}
+
 void
 reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
 {
@@ -253,7 +278,9 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
                 && (m.flags & SCALESET_MEMBER_DRAIN))
             {
                 if (in->state != INST_DRAINING) {
-                    in->drain_since = now_ms();
+                    /* a drain begun before a restart or reload keeps its
+                       start */
+                    in->drain_since = drain_began(reg, p->name, in->id);
                 }
                 in->state = INST_DRAINING;
             } else if (in->state != INST_DRAINING) {
@@ -429,13 +456,14 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         }
         in = &ps->inst[i];
         if (in->state == INST_RUNNING) {
+            in->drain_since = now_ms();
             if (member_record(p, in, 1, rec, sizeof(rec)) != 0
-                || registry_set(reg, p->name, in->id, rec) != 0)
+                || registry_set_drain(reg, p->name, in->id, rec,
+                                      unix_ms()) != 0)
             {
                 break;
             }
             in->state = INST_DRAINING;
-            in->drain_since = now_ms();
             slog(p->name, in->id, "draining");
         } else {
             if (virt_delete(ps->conns[in->zone], p->name, in->id) != 0) {

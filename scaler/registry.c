@@ -27,7 +27,7 @@ static void reg_drop(registry_t *r);
 static int key(registry_t *r, char *buf, const char *pool,
     scaleset_key_kind_t kind);
 static int write_member(registry_t *r, const char *pool, const char *id,
-    const char *rec);
+    const char *rec, uint64_t drain_since);
 
 registry_t *
 registry_open(const char *host, int port, const char *prefix)
@@ -93,14 +93,26 @@ key(registry_t *r, char *buf, const char *pool, scaleset_key_kind_t kind)
     return scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL);
 }
 
+/* PREFIX{POOL}:draining: id -> UNIX ms the drain began (the scaler's own
+   record, in the pool's hash slot, so drain_timeout survives a restart) */
+static int
+drain_key(registry_t *r, char *buf, const char *pool)
+{
+    int  n = snprintf(buf, SCALESET_KEY_MAX, "%s{%s}:draining", r->prefix,
+                      pool);
+
+    return n > 0 && n < SCALESET_KEY_MAX ? 0 : -1;
+}
+
+/* rec NULL: HDEL; drain_since > 0: the drain began then (recorded) */
 static int
 write_member(registry_t *r, const char *pool, const char *id,
-    const char *rec)
+    const char *rec, uint64_t drain_since)
 {
     redisContext  *c = reg_get(r);
     redisReply    *rep;
     char           km[SCALESET_KEY_MAX], ke[SCALESET_KEY_MAX],
-                   kv[SCALESET_KEY_MAX];
+                   kv[SCALESET_KEY_MAX], kd[SCALESET_KEY_MAX];
     int            i, rc = 0;
 
     if (c == NULL) {
@@ -108,7 +120,8 @@ write_member(registry_t *r, const char *pool, const char *id,
     }
     if (key(r, km, pool, SCALESET_KEY_MEMBERS) < 0
         || key(r, ke, pool, SCALESET_KEY_EPOCH) < 0
-        || key(r, kv, pool, SCALESET_KEY_EVENTS) < 0)
+        || key(r, kv, pool, SCALESET_KEY_EVENTS) < 0
+        || drain_key(r, kd, pool) < 0)
     {
         return -1;
     }
@@ -120,12 +133,18 @@ write_member(registry_t *r, const char *pool, const char *id,
     } else {
         redisAppendCommand(c, "HDEL %s %s", km, id);
     }
+    if (drain_since) {
+        redisAppendCommand(c, "HSETNX %s %s %llu", kd, id,
+                           (unsigned long long) drain_since);
+    } else {
+        redisAppendCommand(c, "HDEL %s %s", kd, id);
+    }
     redisAppendCommand(c, "INCR %s", ke);
     redisAppendCommand(c, "EVAL %s 1 %s %s",
         "return redis.call('PUBLISH', ARGV[1], redis.call('GET', KEYS[1]))",
         ke, kv);
     redisAppendCommand(c, "EXEC");
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 6; i++) {
         if (redisGetReply(c, (void **) &rep) != REDIS_OK) {
             reg_drop(r);
             return -1;
@@ -143,13 +162,43 @@ int
 registry_set(registry_t *r, const char *pool, const char *id,
     const char *rec)
 {
-    return write_member(r, pool, id, rec);
+    return write_member(r, pool, id, rec, 0);
+}
+
+int
+registry_set_drain(registry_t *r, const char *pool, const char *id,
+    const char *rec, uint64_t since_ms)
+{
+    return write_member(r, pool, id, rec, since_ms ? since_ms : 1);
 }
 
 int
 registry_del(registry_t *r, const char *pool, const char *id)
 {
-    return write_member(r, pool, id, NULL);
+    return write_member(r, pool, id, NULL, 0);
+}
+
+uint64_t
+registry_drain_since(registry_t *r, const char *pool, const char *id)
+{
+    redisContext  *c = reg_get(r);
+    redisReply    *rep;
+    char           kd[SCALESET_KEY_MAX];
+    uint64_t       ms = 0;
+
+    if (c == NULL || drain_key(r, kd, pool) < 0) {
+        return 0;
+    }
+    rep = redisCommand(c, "HGET %s %s", kd, id);
+    if (rep == NULL) {
+        reg_drop(r);
+        return 0;
+    }
+    if (rep->type == REDIS_REPLY_STRING) {
+        ms = strtoull(rep->str, NULL, 10);
+    }
+    freeReplyObject(rep);
+    return ms;
 }
 
 int
@@ -272,8 +321,9 @@ long
 registry_conns(registry_t *r, const char *pool, const char *id)
 {
     redisContext       *c = reg_get(r);
-    redisReply         *keys, *rep;
+    redisReply         *keys, *rep, *list;
     scaleset_health_t   h;
+    char                cursor[32];
     scaleset_error_t    err;
     char                pat[SCALESET_KEY_MAX];
     long                sum = -1;
@@ -283,24 +333,38 @@ registry_conns(registry_t *r, const char *pool, const char *id)
         return -1;
     }
     snprintf(pat, sizeof(pat), "%s{%s}:health:*", r->prefix, pool);
-    keys = redisCommand(c, "KEYS %s", pat);
-    if (keys == NULL) {
-        reg_drop(r);
-        return -1;
-    }
-    for (i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
-        rep = redisCommand(c, "HGET %s %s", keys->element[i]->str, id);
-        if (rep == NULL) {
+    /* SCAN, not KEYS: never blocks Redis on a big keyspace */
+    snprintf(cursor, sizeof(cursor), "0");
+    do {
+        keys = redisCommand(c, "SCAN %s MATCH %s COUNT 200", cursor, pat);
+        if (keys == NULL) {
             reg_drop(r);
-            break;
+            return -1;
         }
-        if (rep->type == REDIS_REPLY_STRING
-            && scaleset_health_parse(rep->str, rep->len, &h, &err) == 0)
+        if (keys->type != REDIS_REPLY_ARRAY || keys->elements != 2
+            || keys->element[0]->type != REDIS_REPLY_STRING
+            || keys->element[1]->type != REDIS_REPLY_ARRAY)
         {
-            sum = (sum < 0 ? 0 : sum) + (long) h.conns;
+            freeReplyObject(keys);
+            return -1;
         }
-        freeReplyObject(rep);
-    }
-    freeReplyObject(keys);
+        snprintf(cursor, sizeof(cursor), "%s", keys->element[0]->str);
+        list = keys->element[1];
+        for (i = 0; i < list->elements; i++) {
+            rep = redisCommand(c, "HGET %s %s", list->element[i]->str, id);
+            if (rep == NULL) {
+                reg_drop(r);
+                freeReplyObject(keys);
+                return -1;
+            }
+            if (rep->type == REDIS_REPLY_STRING
+                && scaleset_health_parse(rep->str, rep->len, &h, &err) == 0)
+            {
+                sum = (sum < 0 ? 0 : sum) + (long) h.conns;
+            }
+            freeReplyObject(rep);
+        }
+        freeReplyObject(keys);
+    } while (strcmp(cursor, "0") != 0);
     return sum;
 }

@@ -165,6 +165,12 @@ int registry_members(registry_t *r, const char *pool, char ***ids,
 int registry_set(registry_t *r, const char *pool, const char *id,
     const char *rec);
 int registry_del(registry_t *r, const char *pool, const char *id);
+/* rec has "drain": also records when the drain began (kept if set) */
+int registry_set_drain(registry_t *r, const char *pool, const char *id,
+    const char *rec, uint64_t since_ms);
+/* when the drain of id began (UNIX ms), 0 when unknown */
+uint64_t registry_drain_since(registry_t *r, const char *pool,
+    const char *id);
 int registry_capacity_get(registry_t *r, const char *pool, int *cap);
 int registry_capacity_set(registry_t *r, const char *pool, int cap);
 /* the next instance number: above every number used so far and above
