@@ -143,6 +143,7 @@ metrics(struct evhttp_request *req)
             pn, ps->actions_up, pn, ps->actions_down, pn, ps->errors, pn,
             ps->redis_ok);
     }
+    (void) vmstats_metrics(b);
     (void) autoscaler_metrics(b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");

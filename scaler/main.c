@@ -50,6 +50,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 
     (void) fd; (void) ev; (void) arg;
     reconcile_pass(&sc);
+    vmstats_pass(&sc);
     autoscaler_tick(&sc);
     if (sc.npools > 0) {
         snprintf(status, sizeof(status), "STATUS=%d pools; %s: %d/%d running",
@@ -153,6 +154,7 @@ main(int argc, char **argv)
 
     api_stop();
     autoscaler_stop();
+    vmstats_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {
         event_free(sigs[i]);

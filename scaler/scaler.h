@@ -223,6 +223,14 @@ autoscale_runner_t *autoscaler_runner(const char *pool);
 int autoscaler_metrics(struct evbuffer *out);
 void autoscaler_stop(void);
 
+/* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of the
+   instances of every pool, read once per pass; virt.c lends the zone's
+   connection (a new reference the caller drops with virConnectClose) */
+struct _virConnect *virt_conn_ref(virt_conn_t *vc);
+void vmstats_pass(scaler_t *s);
+int vmstats_metrics(struct evbuffer *out);
+void vmstats_free(void);
+
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

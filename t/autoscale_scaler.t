@@ -22,6 +22,20 @@ use Scaleset::Scaler;
 
 my $t = Scaleset::Test->new(need => [qw(redis prometheus scaler)]);
 
+# the shipped example (a CPU rule over the VM metrics, a requests-per-
+# instance rule over the gateways' metrics, a schedule) passes -t
+{
+    my ($root, $bin) = ($t->root, $t->bin('scaleset-scaler'));
+    my $out = qx{cd $root && $bin -t -c conf-examples/scaler.yaml 2>&1};
+    is($? >> 8, 0, 'scaleset-scaler -t accepts conf-examples/scaler.yaml')
+        or diag $out;
+    my $ex = $t->read_file("$root/conf-examples/scaler.yaml");
+    like($ex, qr/rate\(scaleset_scaler_instance_cpu_seconds_total/,
+         'the example has a CPU rule over the VM metrics');
+    like($ex, qr/scaleset_upstream_requests_total.*scaleset_upstream_member_up/,
+         'and a requests-per-instance rule over the gateway metrics');
+}
+
 my $metrics = $t->dir . '/metrics.txt';
 sub set_load {
     my (%v) = @_;
@@ -123,6 +137,31 @@ ok($t->wait_for(sub { nmembers('web') == 4 }, timeout => 10,
 like($t->log('scaler'), qr/pool=web autoscale out rule=busy: 2 -> 4/,
      'the decision is logged with its rule');
 
+# host-side VM metrics: one series per running instance
+sub vm_series {
+    my ($m, $metric) = @_;
+    my %v;
+    $v{$1} = $2 while $m =~ /^scaleset_scaler_instance_${metric}\{pool="web",zone="z1",instance="([^"]+)"\} (\S+)$/mg;
+    return \%v;
+}
+my @ids = sort keys %{ $s->members('web') };
+ok($t->wait_for(sub { join(',', sort keys %{ vm_series(scaler_metrics(),
+                                              'cpu_seconds_total') })
+                      eq join(',', @ids) }, timeout => 5,
+                what => 'cpu series'),
+   'instance_cpu_seconds_total for each running instance')
+    or diag scaler_metrics();
+my $mem = vm_series(scaler_metrics(), 'memory_bytes');
+ok(@ids == 4 && !grep({ ($mem->{$_} // 0) != 64 * 1048576 } @ids),
+   'instance_memory_bytes: the domain\'s 64 MiB') or diag explain $mem;
+my $cpu = vm_series(scaler_metrics(), 'cpu_seconds_total');
+ok(!grep({ $cpu->{$_} <= 0 } @ids), 'cpu seconds are positive');
+ok($t->wait_for(sub {
+        my $d = $t->prom_query('count(scaleset_scaler_instance_cpu_seconds_total{pool="web"})');
+        $d && @{ $d->{result} } && $d->{result}[0]{value}[1] == 4 },
+        timeout => 10, what => 'prometheus has the VM metrics'),
+   'Prometheus scrapes them from the scaler');
+
 ok($t->wait_for(sub { pool('web')->{capacity} == 6 }, timeout => 10,
                 what => 'capacity 6', interval => 0.05), 'next step to 6');
 cmp_ok(time - $out1, '>=', 2.8, 'only after the cooldown (3 s)');
@@ -142,6 +181,7 @@ ok(rule($p, 'idle')->{holds} && !rule($p, 'quiet')->{holds},
    'the explanation says which rule holds');
 
 set_load(a => 8, b => 1);
+my @six = sort keys %{ $s->members('web') };
 ok($t->wait_for(sub { pool('web')->{capacity} < 6 }, timeout => 10,
                 what => 'scale in', interval => 0.05),
    'all in-rules hold: scale in');
@@ -160,6 +200,15 @@ is(pool('web')->{capacity}, $cap,
 my ($e2) = scaler_metrics() =~ /^scaleset_scaler_metric_errors_total\{pool="web",rule="idle",kind="unreachable"\} (\d+)$/m;
 ok(defined $e1 && defined $e2 && $e2 > $e1,
    'scaleset_scaler_metric_errors_total rises') or diag "$e1 -> $e2";
+# the instances removed by the scale-in leave the VM metrics
+my %now = map { $_ => 1 } keys %{ $s->members('web') };
+my @gone = grep { !$now{$_} } @six;
+ok(@gone && $t->wait_for(sub {
+        my $v = vm_series(scaler_metrics(), 'cpu_seconds_total');
+        !grep { exists $v->{$_} } @gone }, timeout => 10,
+        what => 'series gone'),
+   "scaled-in instances (@gone) leave instance_cpu_seconds_total");
+
 my @lost = $t->log('scaler') =~ /pool=web autoscale: rule idle: no value \(unreachable/g;
 is(scalar @lost, 1, 'the lost value is logged once');
 
