@@ -153,6 +153,7 @@ main(int argc, char **argv)
     event_base_dispatch(base);
 
     api_stop();
+    evtimer_del(tick);
     autoscaler_stop();
     vmstats_free();
     event_free(tick);

@@ -19,6 +19,7 @@ use Time::HiRes qw(time sleep);
 use Test::More;
 use Scaleset::Test;
 use Scaleset::Scaler;
+use JSON::PP;
 
 my $t = Scaleset::Test->new(need => [qw(redis prometheus scaler)]);
 
@@ -165,6 +166,27 @@ ok($t->wait_for(sub {
 ok($t->wait_for(sub { pool('web')->{capacity} == 6 }, timeout => 10,
                 what => 'capacity 6', interval => 0.05), 'next step to 6');
 cmp_ok(time - $out1, '>=', 2.8, 'only after the cooldown (3 s)');
+
+# scalesetctl show explains it: profile and bounds, per rule the value,
+# holds/fired, the window and the cooldown left
+{
+    my ($ctl, $api) = ($t->bin('scalesetctl'),
+                       'http://127.0.0.1:' . $t->port('api'));
+    my $out = qx{$ctl --api $api show web 2>&1};
+    like($out, qr/^autoscale: profile default \(min 1, max 6, default 2\); last decision/m,
+         'show: the active profile and its bounds') or diag $out;
+    like($out, qr/^busy\s+\S+\s+80\s+>\s+50\s+yes\s+(?:yes|no)\s+[\d.]+s\/2\.0s\s+([\d.]+)s ok/m,
+         'show: busy with its value, holds, window and cooldown');
+    my ($cool) = $out =~ /^busy\s.*?\s([\d.]+)s ok/m;
+    cmp_ok($cool // 0, '>', 0, 'busy is in its cooldown');
+    like($out, qr/^quiet\s+\S+\s+20\s+<\s+5\s+no\s+no\s/m,
+         'show: quiet does not hold');
+    my $j = eval { JSON::PP::decode_json(scalar qx{$ctl --api $api --json show web}) } // {};
+    my ($b) = grep { $_->{name} eq 'busy' } @{ $j->{autoscale}{rules} // [] };
+    ok($b && $b->{value} == 80 && defined $b->{cooldown_left_s}
+       && defined $b->{held_s} && $j->{autoscale}{profile} eq 'default',
+       'show --json: the same explanation');
+}
 like(scaler_metrics(),
      qr/^scaleset_scaler_scaling_actions_total\{pool="web",rule="busy",direction="out"\} 2$/m,
      '/metrics: two scale-outs by busy');
@@ -211,5 +233,30 @@ ok(@gone && $t->wait_for(sub {
 
 my @lost = $t->log('scaler') =~ /pool=web autoscale: rule idle: no value \(unreachable/g;
 is(scalar @lost, 1, 'the lost value is logged once');
+
+# --- SIGHUP: kept pools keep their rule state, new pools get a runner,
+# pools without rules or schedules lose theirs ---
+
+$s->{opt}{pools}[1]{extra} = '';
+push @{ $s->{opt}{pools} }, { name => 'api', capacity => [0, 3, 0],
+    cidr => '127.0.3.0/24',
+    extra => "    schedules:\n"
+           . "      - { name: always, cron: \"* * * * *\","
+           . " capacity: { min: 1, max: 3 } }\n" };
+$s->write_config;
+$t->signal('scaler', 'HUP');
+ok($t->wait_for(sub { $t->log('scaler') =~ /configuration reloaded/ },
+                timeout => 10, what => 'reload'), 'reloaded');
+ok($t->wait_for(sub { (pool('api')->{autoscale}{profile} // '') eq 'always' },
+                timeout => 10, what => 'api runner'),
+   'a new pool with a schedule gets a runner');
+ok($t->wait_for(sub { nmembers('api') == 1 }, timeout => 10,
+                what => 'api member'), 'and its profile\'s min');
+ok(!exists pool('batch')->{autoscale},
+   'a pool that lost its schedules has no runner');
+my ($e3) = scaler_metrics() =~ /^scaleset_scaler_metric_errors_total\{pool="web",rule="idle",kind="unreachable"\} (\d+)$/m;
+cmp_ok($e3 // 0, '>=', $e2 // 1e9, 'web\'s rule state (error counts) survives the reload');
+unlike(scaler_metrics(), qr/pool="batch",rule=|scaleset_scaler_autoscale_bounds\{pool="batch"/,
+       'no autoscale metrics for batch any more');
 
 $t->done;
