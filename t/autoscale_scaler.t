@@ -6,7 +6,10 @@
 # for: (stored in PREFIX{POOL}:capacity, instances in Redis), the next
 # step waits for the cooldown; low values scale in only when ALL in-rules
 # hold; Prometheus killed -> no action and metric_errors_total rises.
-# Host-side VM metrics follow the instances.
+# A manual capacity is held until a rule acts, and the rule moves on from
+# it.  Host-side VM metrics follow the instances; scalesetctl show
+# explains the rules; SIGHUP adds and removes runners and keeps rule
+# state; conf-examples/scaler.yaml passes -t.
 
 use strict;
 use warnings;
@@ -122,20 +125,28 @@ ok($t->wait_for(sub { (rule(pool('web'), 'busy')->{value} // -1) == 20 },
    'the rules see the values through Prometheus');
 is(pool('web')->{capacity}, 2, 'no rule fires at 20');
 
+# a manual capacity is held while no rule would act
+my ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 3 });
+is($code, 200, 'PUT capacity 3');
+sleep 1.5;
+is(pool('web')->{capacity}, 3, 'held by autoscale (no rule fires)');
+ok($t->wait_for(sub { nmembers('web') == 3 }, timeout => 10,
+                what => '3 members'), 'and reconciled');
+
 set_load(a => 80, b => 20);
 $t->wait_for(sub { (rule(pool('web'), 'busy')->{value} // 0) == 80 },
              timeout => 10, what => 'busy = 80', interval => 0.05);
 my $seen = time;
-ok($t->wait_for(sub { pool('web')->{capacity} == 4 }, timeout => 10,
-                what => 'capacity 4', interval => 0.05),
-   'high value: capacity 2 -> 4 (change: 2)');
+ok($t->wait_for(sub { pool('web')->{capacity} == 5 }, timeout => 10,
+                what => 'capacity 5', interval => 0.05),
+   'high value: capacity 3 -> 5 (change: 2, from the manual capacity)');
 my $out1 = time;
 cmp_ok($out1 - $seen, '>=', 1.5, 'not before for: (2 s) held');
-is($t->redis->get('scaleset:{web}:capacity'), 4,
+is($t->redis->get('scaleset:{web}:capacity'), 5,
    'the desired capacity is stored in Redis');
-ok($t->wait_for(sub { nmembers('web') == 4 }, timeout => 10,
-                what => '4 members'), 'instances appear in Redis');
-like($t->log('scaler'), qr/pool=web autoscale out rule=busy: 2 -> 4/,
+ok($t->wait_for(sub { nmembers('web') == 5 }, timeout => 10,
+                what => '5 members'), 'instances appear in Redis');
+like($t->log('scaler'), qr/pool=web autoscale out rule=busy: 3 -> 5/,
      'the decision is logged with its rule');
 
 # host-side VM metrics: one series per running instance
@@ -153,18 +164,19 @@ ok($t->wait_for(sub { join(',', sort keys %{ vm_series(scaler_metrics(),
    'instance_cpu_seconds_total for each running instance')
     or diag scaler_metrics();
 my $mem = vm_series(scaler_metrics(), 'memory_bytes');
-ok(@ids == 4 && !grep({ ($mem->{$_} // 0) != 64 * 1048576 } @ids),
+ok(@ids == 5 && !grep({ ($mem->{$_} // 0) != 64 * 1048576 } @ids),
    'instance_memory_bytes: the domain\'s 64 MiB') or diag explain $mem;
 my $cpu = vm_series(scaler_metrics(), 'cpu_seconds_total');
 ok(!grep({ $cpu->{$_} <= 0 } @ids), 'cpu seconds are positive');
 ok($t->wait_for(sub {
         my $d = $t->prom_query('count(scaleset_scaler_instance_cpu_seconds_total{pool="web"})');
-        $d && @{ $d->{result} } && $d->{result}[0]{value}[1] == 4 },
+        $d && @{ $d->{result} } && $d->{result}[0]{value}[1] == 5 },
         timeout => 10, what => 'prometheus has the VM metrics'),
    'Prometheus scrapes them from the scaler');
 
 ok($t->wait_for(sub { pool('web')->{capacity} == 6 }, timeout => 10,
-                what => 'capacity 6', interval => 0.05), 'next step to 6');
+                what => 'capacity 6', interval => 0.05),
+   'next step: 5 -> 6 (clamped to max)');
 cmp_ok(time - $out1, '>=', 2.8, 'only after the cooldown (3 s)');
 
 # scalesetctl show explains it: profile and bounds, per rule the value,
