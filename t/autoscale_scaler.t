@@ -85,7 +85,7 @@ my $s = Scaleset::Scaler->new($t, interval => '250ms',
           extra => "    schedules:\n"
                  . "      - { name: window, start: \"" . $fmt->($ws)
                  . "\", end: \"" . $fmt->($we)
-                 . "\", capacity: { min: 3, max: 4 } }\n" },
+                 . "\", capacity: { min: 3, max: 6 } }\n" },
     ]);
 $s->start;
 
@@ -117,6 +117,15 @@ cmp_ok(time, '>=', $ws - 0.5, 'not before the window starts');
 is(pool('batch')->{autoscale}{profile}, 'window', 'profile "window" active');
 ok($t->wait_for(sub { nmembers('batch') == 3 }, timeout => 10,
                 what => 'batch members'), 'and the instances follow');
+my ($pc) = $s->api('PUT', '/v1/pools/batch/capacity', { capacity => 5 });
+is($pc, 200, 'inside the window the API takes 5 (the window\'s max 6, '
+   . 'above the default max 4)');
+($pc) = $s->api('PUT', '/v1/pools/batch/capacity', { capacity => 7 });
+is($pc, 400, 'but not 7');
+ok($t->wait_for(sub { (pool('batch')->{autoscale}{profile} // '') eq 'default' },
+                timeout => 12, what => 'window end'), 'the window ends');
+is(pool('batch')->{capacity}, 4,
+   'and the manual 5 is clamped to the default max 4 at once');
 
 # --- scale out after for:, by the rule's step ---
 
