@@ -6,6 +6,7 @@
 #   make check-asan the C unit tests under ASan and UBSan, the gateway
 #                   tests with the module and the scaler tests with the
 #                   scaler and scalesetctl built with them
+#   make demo       a scale set on loopback, live, for DEMO_SECONDS (180)
 #   make deps       install the Debian packages the project needs
 #   make guest-image the tiny real-VM test guest (build/guest: kernel +
 #                   initramfs, tools/guest-image.sh)
@@ -197,6 +198,11 @@ check-asan: $(ASAN_UNITS) $(ASAN_MODULE) $(BUILD)/asan/scaleset-scaler \
 	    $(PROVE) $(PROVE_FLAGS) $(ASAN_NGX_TESTS),@echo "no gateway tests")
 	$(if $(ASAN_SCALER_TESTS),SCALESET_ASAN_BINS=1 \
 	    $(PROVE) $(PROVE_FLAGS) $(ASAN_SCALER_TESTS),@echo "no scaler tests")
+
+# a scale set on loopback for a few minutes (DEMO_SECONDS), then stopped
+demo: deps
+	$(MAKE) all
+	perl tools/demo
 
 # benchmarks print markdown sections; results go into docs/benchmarks.md
 bench: deps

@@ -143,7 +143,7 @@ metrics(struct evhttp_request *req)
             pn, ps->actions_up, pn, ps->actions_down, pn, ps->errors, pn,
             ps->redis_ok);
     }
-    (void) vmstats_metrics(b);
+    (void) vmstats_metrics(b, api_s);
     (void) autoscaler_metrics(b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
@@ -151,8 +151,19 @@ metrics(struct evhttp_request *req)
     evbuffer_free(b);
 }
 
+static void api_handle_locked(struct evhttp_request *req, void *arg);
+
+/* the published state is read and changed under the reconcile lock */
 static void
 api_handle(struct evhttp_request *req, void *arg)
+{
+    reconcile_lock(api_s);
+    api_handle_locked(req, arg);
+    reconcile_unlock(api_s);
+}
+
+static void
+api_handle_locked(struct evhttp_request *req, void *arg)
 {
     const char       *uri = evhttp_request_get_uri(req), *auth;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -270,6 +281,8 @@ api_handle(struct evhttp_request *req, void *arg)
             return;
         }
         ps->capacity = (int) json_integer_value(cap);
+        ps->cap_gen++;
+        reconcile_kick(api_s);
         json_decref(j);
         slog(pool, NULL, "capacity set to %d", ps->capacity);
         reply_json(req, 200, pool_json(ps, 0));
@@ -290,14 +303,15 @@ api_handle(struct evhttp_request *req, void *arg)
                         pool);
             return;
         }
-        if (virt_delete(ps->conns[ps->inst[i].zone], pool, id) != 0
-            || registry_del(api_s->reg, pool, id) != 0)
-        {
-            reply_error(req, 503, "delete of %s failed", id);
+        /* deregistered here, its domain deleted by the next pass (now) */
+        if (registry_del(api_s->reg, pool, id) != 0) {
+            reply_error(req, 503, "delete of %s failed: redis unreachable",
+                        id);
             return;
         }
         slog(pool, id, "deleted by API request");
         ps->inst[i].state = INST_DELETING;
+        reconcile_delete_later(api_s, ps, id);
         reply_json(req, 200, json_pack("{s:s,s:s}", "deleted", id, "pool",
                                        pool));
         return;

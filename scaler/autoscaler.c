@@ -62,19 +62,31 @@ as_log(void *ctx, int prio, const char *msg)
     slog(NULL, NULL, "autoscale: %s", msg);
 }
 
+static void as_decided(as_entry_t *e, const autoscale_decision_t *d);
+
 static void
 as_done(autoscale_runner_t *r, const autoscale_decision_t *d, void *arg)
 {
     as_entry_t    *e = arg;
+
+    (void) r;
+    if (as_s == NULL || as_draining) {
+        return;
+    }
+    reconcile_lock(as_s);
+    as_decided(e, d);
+    reconcile_unlock(as_s);
+}
+
+/* under the reconcile lock */
+static void
+as_decided(as_entry_t *e, const autoscale_decision_t *d)
+{
     pool_state_t  *ps;
     char           rules[256];
     size_t         i, len = 0;
 
-    (void) r;
-    if (as_draining) {
-        return;
-    }
-    ps = as_s ? reconcile_pool(as_s, e->pool) : NULL;
+    ps = reconcile_pool(as_s, e->pool);
     if (ps == NULL) {
         return;
     }
@@ -106,6 +118,7 @@ as_done(autoscale_runner_t *r, const autoscale_decision_t *d, void *arg)
              (long long) d->capacity);
     }
     ps->capacity = (int) d->capacity;
+    ps->cap_gen++;
     if (as_kick) {
         as_kick();
     }
@@ -277,12 +290,14 @@ autoscaler_tick(scaler_t *s)
 
     as_s = s;
     for (i = 0; i < as_n; i++) {
+        reconcile_lock(s);
         ps = reconcile_pool(s, as_ent[i].pool);
+        as_ent[i].asked = ps ? ps->capacity : 0;
+        reconcile_unlock(s);
         if (ps == NULL) {
             continue;
         }
-        as_ent[i].asked = ps->capacity;
-        (void) autoscale_runner_evaluate(as_ent[i].runner, ps->capacity,
+        (void) autoscale_runner_evaluate(as_ent[i].runner, as_ent[i].asked,
                                          as_done, &as_ent[i]);
     }
 }

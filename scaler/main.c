@@ -27,9 +27,27 @@ static void kick(void);
 static void
 kick(void)
 {
-    struct timeval  tv = { 0, 0 };
+    reconcile_kick(&sc);
+}
 
-    evtimer_add(tick, &tv);
+/* on the loop after every pass of the reconcile thread */
+static void
+on_pass(scaler_t *s, unsigned long passes)
+{
+    char  status[128];
+
+    if (s->npools > 0) {
+        reconcile_lock(s);
+        snprintf(status, sizeof(status), "STATUS=%d pools; %s: %d/%d running",
+                 s->npools, s->pools[0].cf->name, pool_actual(&s->pools[0]),
+                 s->pools[0].capacity);
+        reconcile_unlock(s);
+        sd_notify(0, status);
+    }
+    if (passes == 0) {
+        sd_notify(0, "READY=1");        /* after the first pass */
+    }
+    sd_notify(0, "WATCHDOG=1");
 }
 
 static void
@@ -45,22 +63,9 @@ arm(void)
 static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
-    int  i;
-    char status[128];
-
     (void) fd; (void) ev; (void) arg;
-    reconcile_pass(&sc);
-    vmstats_pass(&sc);
+    reconcile_kick(&sc);
     autoscaler_tick(&sc);
-    if (sc.npools > 0) {
-        snprintf(status, sizeof(status), "STATUS=%d pools; %s: %d/%d running",
-                 sc.npools, sc.pools[0].cf->name, pool_actual(&sc.pools[0]),
-                 sc.pools[0].capacity);
-        sd_notify(0, status);
-    }
-    for (i = 0; i < 1; i++) {
-        sd_notify(0, "WATCHDOG=1");
-    }
     arm();
 }
 
@@ -87,10 +92,13 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             reconcile_init(&ns, ncf);
             autoscaler_reload(&ns, &sc);    /* before the old config goes */
             api_stop();
+            reconcile_stop(&sc);            /* the current pass ends first */
             reconcile_free(&sc);
             config_free(sc.cf);
             sc = ns;
-            if (api_start(base, &sc) != 0) {
+            if (api_start(base, &sc) != 0
+                || reconcile_start(&sc, base, on_pass) != 0)
+            {
                 exit(1);
             }
             slog(NULL, NULL, "configuration reloaded");
@@ -148,13 +156,17 @@ main(int argc, char **argv)
     tick = evtimer_new(base, on_tick, NULL);
     slog(NULL, NULL, "listening on %s:%d, %d pools", cf->api_host,
          cf->api_port, cf->npools);
-    on_tick(-1, 0, NULL);
-    sd_notify(0, "READY=1");
+    if (reconcile_start(&sc, base, on_pass) != 0) {
+        return 1;
+    }
+    autoscaler_tick(&sc);
+    arm();
     event_base_dispatch(base);
 
     api_stop();
     evtimer_del(tick);
     autoscaler_stop();
+    reconcile_stop(&sc);
     vmstats_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {

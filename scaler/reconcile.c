@@ -23,7 +23,6 @@
 #include "scaler.h"
 #include "scaleset_record.h"
 
-static void pool_pass(scaler_t *s, pool_state_t *ps);
 static int tcp_ready(const char *address);
 static int member_record(const pool_config_t *p, const instance_t *in,
     int drain, char *buf, size_t size);
@@ -70,6 +69,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf)
 
     s->cf = cf;
     s->reg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
+    s->preg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
     s->npools = cf->npools;
     s->pools = calloc(cf->npools, sizeof(*s->pools));
     for (i = 0; i < cf->npools; i++) {
@@ -97,9 +97,14 @@ reconcile_free(scaler_t *s)
             virt_close(s->pools[i].conns[j]);
         }
         free(s->pools[i].inst);
+        for (j = 0; j < s->pools[i].ndel; j++) {
+            free(s->pools[i].del_ids[j]);
+        }
+        free(s->pools[i].del_ids);
     }
     free(s->pools);
     registry_close(s->reg);
+    registry_close(s->preg);
 }
 
 pool_state_t *
@@ -121,7 +126,7 @@ reconcile_pass(scaler_t *s)
     int  i;
 
     for (i = 0; i < s->npools; i++) {
-        pool_pass(s, &s->pools[i]);
+        reconcile_pool_pass(s, &s->pools[i]);
     }
 }
 
@@ -201,9 +206,10 @@ tcp_ready(const char *address)
     return ok;
 }
 
-static void
-pool_pass(scaler_t *s, pool_state_t *ps)
+void
+reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
 {
+    registry_t       *reg = s->preg;
     pool_config_t    *p = ps->cf;
     instance_t       *old = ps->inst, *in;
     int               nold = ps->ninst;
@@ -258,7 +264,7 @@ pool_pass(scaler_t *s, pool_state_t *ps)
     }
     free(old);
 
-    nmem = registry_members(s->reg, p->name, &ids, &recs);
+    nmem = registry_members(reg, p->name, &ids, &recs);
     if (nmem < 0) {
         if (ps->redis_ok) {
             slog(p->name, NULL, "redis unreachable: no action until it is "
@@ -268,7 +274,7 @@ pool_pass(scaler_t *s, pool_state_t *ps)
         return;
     }
     ps->redis_ok = 1;
-    if (registry_capacity_get(s->reg, p->name, &cap) == 1) {
+    if (registry_capacity_get(reg, p->name, &cap) == 1) {
         ps->capacity = cap;
     }
 
@@ -323,7 +329,7 @@ pool_pass(scaler_t *s, pool_state_t *ps)
                     }
                 }
             }
-            if (!zdown && registry_del(s->reg, p->name, ids[k]) == 0) {
+            if (!zdown && registry_del(reg, p->name, ids[k]) == 0) {
                 slog(p->name, ids[k], "deregistered: no domain");
             }
         }
@@ -347,7 +353,7 @@ pool_pass(scaler_t *s, pool_state_t *ps)
             continue;
         }
         if (member_record(p, in, 0, rec, sizeof(rec)) == 0
-            && registry_set(s->reg, p->name, in->id, rec) == 0)
+            && registry_set(reg, p->name, in->id, rec) == 0)
         {
             in->state = INST_RUNNING;
             slog(p->name, in->id, "registered %s", rec);
@@ -360,11 +366,11 @@ pool_pass(scaler_t *s, pool_state_t *ps)
         if (in->state != INST_DRAINING || !zone_up[in->zone]) {
             continue;
         }
-        conns = registry_conns(s->reg, p->name, in->id);
+        conns = registry_conns(reg, p->name, in->id);
         if (conns > 0 && now_ms() - in->drain_since < p->drain_timeout_ms) {
             continue;
         }
-        if (registry_del(s->reg, p->name, in->id) != 0) {
+        if (registry_del(reg, p->name, in->id) != 0) {
             continue;
         }
         in->state = INST_DELETING;
@@ -420,7 +426,7 @@ pool_pass(scaler_t *s, pool_state_t *ps)
                 seq = ps->inst[i].seq;
             }
         }
-        if ((seq = registry_next_seq(s->reg, p->name, seq)) < 0) {
+        if ((seq = registry_next_seq(reg, p->name, seq)) < 0) {
             break;
         }
         snprintf(id, sizeof(id), "%s-%06ld", p->name, seq);
@@ -461,7 +467,7 @@ pool_pass(scaler_t *s, pool_state_t *ps)
         in = &ps->inst[i];
         if (in->state == INST_RUNNING) {
             if (member_record(p, in, 1, rec, sizeof(rec)) != 0
-                || registry_set(s->reg, p->name, in->id, rec) != 0)
+                || registry_set(reg, p->name, in->id, rec) != 0)
             {
                 break;
             }

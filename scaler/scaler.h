@@ -190,17 +190,47 @@ typedef struct {
     int             redis_ok;
     int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down, errors;
+    unsigned        cap_gen;             /* bumped by every capacity set */
+    char          **del_ids;             /* API deletions for the pass */
+    int             ndel;
 } pool_state_t;
 
+/*
+ * The passes run on their own thread (reconcile.c) with their own Redis
+ * connection, so libvirt and Redis never block the event loop.  The
+ * thread works on a private copy of each pool's state and publishes it
+ * under lock; the loop (API, autoscale, metrics) reads and changes the
+ * published state under the same lock (reconcile_lock()).
+ */
 typedef struct {
     scaler_config_t  *cf;
-    registry_t       *reg;
+    registry_t       *reg;               /* the loop's */
+    registry_t       *preg;              /* the pass thread's */
     pool_state_t     *pools;
     int               npools;
+    struct reconcile_thread_s *thread;
 } scaler_t;
 
 int reconcile_init(scaler_t *s, scaler_config_t *cf);
+/* one pass of every pool, here (before the thread runs, or in tests) */
 void reconcile_pass(scaler_t *s);
+/* one pool's pass on ps, with the pass connection s->preg */
+void reconcile_pool_pass(scaler_t *s, pool_state_t *ps);
+/* the pass thread: done() is called on base's loop after every pass */
+struct event_base;
+int reconcile_start(scaler_t *s, struct event_base *base,
+    void (*done)(scaler_t *s, unsigned long passes));
+/* a pass as soon as the current one (if any) ends */
+void reconcile_kick(scaler_t *s);
+/* waits for the current pass to end, then stops the thread */
+void reconcile_stop(scaler_t *s);
+/* the published state: held by the loop while it reads or changes it
+   (recursive) */
+void reconcile_lock(scaler_t *s);
+void reconcile_unlock(scaler_t *s);
+/* under the lock: the API deleted id (deregistered): the pass deletes
+   its domain */
+void reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id);
 void reconcile_free(scaler_t *s);
 pool_state_t *reconcile_pool(scaler_t *s, const char *name);
 const char *inst_state_name(inst_state_t st);
@@ -223,12 +253,13 @@ autoscale_runner_t *autoscaler_runner(const char *pool);
 int autoscaler_metrics(struct evbuffer *out);
 void autoscaler_stop(void);
 
-/* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of the
-   instances of every pool, read once per pass; virt.c lends the zone's
-   connection (a new reference the caller drops with virConnectClose) */
+/* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of a
+   pool's instances, read at the end of its pass (on the pass thread);
+   virt.c lends the zone's connection (a new reference the caller drops
+   with virConnectClose).  metrics: pools of s only (thread-safe) */
 struct _virConnect *virt_conn_ref(virt_conn_t *vc);
-void vmstats_pass(scaler_t *s);
-int vmstats_metrics(struct evbuffer *out);
+void vmstats_pool(const pool_state_t *ps);
+int vmstats_metrics(struct evbuffer *out, scaler_t *s);
 void vmstats_free(void);
 
 /* log.c */

@@ -13,6 +13,7 @@
  * instance that is gone from the pool is gone from the next export.
  */
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,24 +30,29 @@ typedef struct {
     unsigned long long   mem_bytes;
 } vmstat_t;
 
-static vmstat_t  *vs;
-static size_t     nvs, cvs;
+typedef struct {
+    vmstat_t  *v;
+    size_t     n, c;
+} vmstats_t;
+
+static pthread_mutex_t  vs_lock = PTHREAD_MUTEX_INITIALIZER;
+static vmstats_t        vs;            /* every pool's, under vs_lock */
 
 static vmstat_t *
-vs_add(void)
+vs_add(vmstats_t *l)
 {
     vmstat_t  *n;
 
-    if (nvs == cvs) {
-        n = realloc(vs, (cvs ? cvs * 2 : 16) * sizeof(*vs));
+    if (l->n == l->c) {
+        n = realloc(l->v, (l->c ? l->c * 2 : 16) * sizeof(*l->v));
         if (n == NULL) {
             return NULL;
         }
-        vs = n;
-        cvs = cvs ? cvs * 2 : 16;
+        l->v = n;
+        l->c = l->c ? l->c * 2 : 16;
     }
-    memset(&vs[nvs], 0, sizeof(*vs));
-    return &vs[nvs++];
+    memset(&l->v[l->n], 0, sizeof(*l->v));
+    return &l->v[l->n++];
 }
 
 /* the instance of ps in zone z named name (its domain name is its id) */
@@ -66,7 +72,7 @@ owned(const pool_state_t *ps, int z, const char *name)
 }
 
 static void
-zone_pass(const pool_state_t *ps, int z)
+zone_pass(const pool_state_t *ps, int z, vmstats_t *l)
 {
     virConnectPtr        c;
     virDomainStatsRecordPtr *recs = NULL;
@@ -84,7 +90,7 @@ zone_pass(const pool_state_t *ps, int z)
                                     VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
     for (i = 0; i < n; i++) {
         name = virDomainGetName(recs[i]->dom);
-        if (name == NULL || !owned(ps, z, name) || (v = vs_add()) == NULL) {
+        if (name == NULL || !owned(ps, z, name) || (v = vs_add(l)) == NULL) {
             continue;
         }
         snprintf(v->pool, sizeof(v->pool), "%s", ps->cf->name);
@@ -116,20 +122,34 @@ zone_pass(const pool_state_t *ps, int z)
 }
 
 void
-vmstats_pass(scaler_t *s)
+vmstats_pool(const pool_state_t *ps)
 {
-    int  p, z;
+    vmstats_t  l = { NULL, 0, 0 };
+    vmstat_t  *v;
+    size_t     i, k;
+    int        z;
 
-    nvs = 0;
-    for (p = 0; p < s->npools; p++) {
-        for (z = 0; z < s->pools[p].cf->nzones; z++) {
-            zone_pass(&s->pools[p], z);
+    for (z = 0; z < ps->cf->nzones; z++) {
+        zone_pass(ps, z, &l);
+    }
+    pthread_mutex_lock(&vs_lock);
+    for (i = 0, k = 0; i < vs.n; i++) {
+        if (strcmp(vs.v[i].pool, ps->cf->name) != 0) {
+            vs.v[k++] = vs.v[i];
         }
     }
+    vs.n = k;
+    for (i = 0; i < l.n; i++) {
+        if ((v = vs_add(&vs)) != NULL) {
+            *v = l.v[i];
+        }
+    }
+    pthread_mutex_unlock(&vs_lock);
+    free(l.v);
 }
 
 int
-vmstats_metrics(struct evbuffer *out)
+vmstats_metrics(struct evbuffer *out, scaler_t *s)
 {
     size_t  i;
 
@@ -137,28 +157,37 @@ vmstats_metrics(struct evbuffer *out)
         "# HELP scaleset_scaler_instance_cpu_seconds_total CPU time of the "
         "instance's domain (libvirt)\n"
         "# TYPE scaleset_scaler_instance_cpu_seconds_total counter\n");
-    for (i = 0; i < nvs; i++) {
+    pthread_mutex_lock(&vs_lock);
+    for (i = 0; i < vs.n; i++) {
+        if (reconcile_pool(s, vs.v[i].pool) == NULL) {
+            continue;           /* a pool removed by a reload */
+        }
         evbuffer_add_printf(out, "scaleset_scaler_instance_cpu_seconds_total"
                             "{pool=\"%s\",zone=\"%s\",instance=\"%s\"} %.9f\n",
-                            vs[i].pool, vs[i].zone, vs[i].id, vs[i].cpu_s);
+                            vs.v[i].pool, vs.v[i].zone, vs.v[i].id, vs.v[i].cpu_s);
     }
     evbuffer_add_printf(out,
         "# HELP scaleset_scaler_instance_memory_bytes memory of the "
         "instance's domain (libvirt balloon)\n"
         "# TYPE scaleset_scaler_instance_memory_bytes gauge\n");
-    for (i = 0; i < nvs; i++) {
+    for (i = 0; i < vs.n; i++) {
+        if (reconcile_pool(s, vs.v[i].pool) == NULL) {
+            continue;
+        }
         evbuffer_add_printf(out, "scaleset_scaler_instance_memory_bytes"
                             "{pool=\"%s\",zone=\"%s\",instance=\"%s\"} %llu\n",
-                            vs[i].pool, vs[i].zone, vs[i].id,
-                            vs[i].mem_bytes);
+                            vs.v[i].pool, vs.v[i].zone, vs.v[i].id,
+                            vs.v[i].mem_bytes);
     }
+    pthread_mutex_unlock(&vs_lock);
     return 0;
 }
 
 void
 vmstats_free(void)
 {
-    free(vs);
-    vs = NULL;
-    nvs = cvs = 0;
+    pthread_mutex_lock(&vs_lock);
+    free(vs.v);
+    memset(&vs, 0, sizeof(vs));
+    pthread_mutex_unlock(&vs_lock);
 }

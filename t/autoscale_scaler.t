@@ -193,13 +193,17 @@ cmp_ok(time - $out1, '>=', 2.8, 'only after the cooldown (3 s)');
 {
     my ($ctl, $api) = ($t->bin('scalesetctl'),
                        'http://127.0.0.1:' . $t->port('api'));
-    my $out = qx{$ctl --api $api show web 2>&1};
+    # the evaluation after the step shows the cooldown
+    my $out = '';
+    $t->wait_for(sub { $out = qx{$ctl --api $api show web 2>&1};
+                       $out =~ /^busy\s.*?\s([\d.]+)s ok/m && $1 > 0 },
+                 timeout => 2, what => 'cooldown shown');
     like($out, qr/^autoscale: profile default \(min 1, max 6, default 2\); last decision/m,
          'show: the active profile and its bounds') or diag $out;
     like($out, qr/^busy\s+\S+\s+80\s+>\s+50\s+yes\s+(?:yes|no)\s+[\d.]+s\/2\.0s\s+([\d.]+)s ok/m,
          'show: busy with its value, holds, window and cooldown');
     my ($cool) = $out =~ /^busy\s.*?\s([\d.]+)s ok/m;
-    cmp_ok($cool // 0, '>', 0, 'busy is in its cooldown');
+    cmp_ok($cool // 0, ">", 0, "busy is in its cooldown") or diag $out;
     like($out, qr/^quiet\s+\S+\s+20\s+<\s+5\s+no\s+no\s/m,
          'show: quiet does not hold');
     my $j = eval { JSON::PP::decode_json(scalar qx{$ctl --api $api --json show web}) } // {};

@@ -110,7 +110,7 @@ sub stats {
     return eval { decode_json(<$fh>) } // {};
 }
 set_rate(20);
-$t->spawn(name => 'loadgen', cmd => [$^X, "$FindBin::Bin/lib/loadgen.pl",
+$t->spawn(name => 'loadgen', cmd => [$^X, $t->root . "/tools/loadgen",
     'http://127.0.0.1:' . $t->port('http') . '/', $rate, $stats],
     wait => sub { -s $stats });
 $t->wait_for(sub { (stats()->{ok} // 0) > 20 }, timeout => 10,

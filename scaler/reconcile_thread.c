@@ -1,0 +1,270 @@
+/*
+ * reconcile_thread.c: the reconcile passes off the event loop.  libvirt
+ * calls can take seconds on real hosts (a define, a start, a destroy, an
+ * unreachable qemu+ssh:// host) and the pass talks to Redis with blocking
+ * hiredis, so the passes run on one thread of their own, with their own
+ * Redis connection (s->preg).  Each pass takes a private copy of a pool's
+ * state under the lock, works on it unlocked, and publishes it under the
+ * lock; the loop (API, autoscale, metrics) only ever holds the lock for
+ * the time of a read or a small change.  A pipe tells the loop that a
+ * pass ended (sd_notify, status).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "scaler.h"
+
+struct reconcile_thread_s {
+    pthread_t           tid;
+    pthread_mutex_t     lock;           /* recursive */
+    pthread_cond_t      cond;
+    int                 want, stop, started;
+    int                 pipe[2];
+    struct event       *ev;
+    unsigned long       passes;
+    void              (*done)(scaler_t *s, unsigned long passes);
+    scaler_t           *s;
+};
+
+
+void
+reconcile_lock(scaler_t *s)
+{
+    if (s->thread) {
+        pthread_mutex_lock(&s->thread->lock);
+    }
+}
+
+
+void
+reconcile_unlock(scaler_t *s)
+{
+    if (s->thread) {
+        pthread_mutex_unlock(&s->thread->lock);
+    }
+}
+
+
+/* a pool's pass on a private copy; published under the lock */
+static void
+pass_pool(scaler_t *s, pool_state_t *ps)
+{
+    pool_state_t  w;
+    char        **dels;
+    unsigned      gen;
+    int           i, j, nd;
+
+    reconcile_lock(s);
+    w = *ps;
+    w.inst = NULL;
+    if (ps->ninst > 0) {
+        w.inst = malloc(ps->ninst * sizeof(instance_t));
+        if (w.inst == NULL) {
+            reconcile_unlock(s);
+            return;
+        }
+        memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
+    }
+    w.cinst = w.ninst;
+    dels = ps->del_ids;
+    nd = ps->ndel;
+    ps->del_ids = NULL;
+    ps->ndel = 0;
+    w.del_ids = NULL;
+    w.ndel = 0;
+    gen = ps->cap_gen;
+    reconcile_unlock(s);
+
+    /* domains of instances the API deleted (already deregistered) */
+    for (i = 0; i < nd; i++) {
+        for (j = 0; j < w.ninst; j++) {
+            if (strcmp(w.inst[j].id, dels[i]) == 0) {
+                if (virt_delete(w.conns[w.inst[j].zone], w.cf->name,
+                                dels[i]) != 0)
+                {
+                    w.errors++;
+                    slog(w.cf->name, dels[i], "delete failed, the next pass "
+                         "retries");
+                }
+                w.inst[j].state = INST_DELETING;
+            }
+        }
+        free(dels[i]);
+    }
+    free(dels);
+
+    reconcile_pool_pass(s, &w);
+    vmstats_pool(&w);                   /* VM metrics, off the loop too */
+
+    reconcile_lock(s);
+    free(ps->inst);
+    ps->inst = w.inst;
+    ps->ninst = w.ninst;
+    ps->cinst = w.cinst;
+    if (ps->cap_gen == gen) {
+        /* not set through the API or autoscale while the pass ran */
+        ps->capacity = w.capacity;
+    }
+    ps->redis_ok = w.redis_ok;
+    memcpy(ps->zone_down, w.zone_down, sizeof(ps->zone_down));
+    ps->actions_up = w.actions_up;
+    ps->actions_down = w.actions_down;
+    ps->errors = w.errors;
+    reconcile_unlock(s);
+}
+
+
+static void *
+pass_thread(void *arg)
+{
+    scaler_t                  *s = arg;
+    struct reconcile_thread_s *th = s->thread;
+    int                        i;
+    char                       c = 'p';
+
+    pthread_mutex_lock(&th->lock);
+    for (;;) {
+        while (!th->want && !th->stop) {
+            pthread_cond_wait(&th->cond, &th->lock);
+        }
+        if (th->stop) {
+            break;
+        }
+        th->want = 0;
+        pthread_mutex_unlock(&th->lock);
+
+        for (i = 0; i < s->npools; i++) {
+            pass_pool(s, &s->pools[i]);
+        }
+        if (write(th->pipe[1], &c, 1) < 0 && errno != EAGAIN) {
+            slog(NULL, NULL, "reconcile: cannot signal the loop: %s",
+                 strerror(errno));
+        }
+
+        pthread_mutex_lock(&th->lock);
+        th->passes++;
+    }
+    pthread_mutex_unlock(&th->lock);
+    return NULL;
+}
+
+
+static void
+on_pass_done(evutil_socket_t fd, short ev, void *arg)
+{
+    scaler_t                  *s = arg;
+    struct reconcile_thread_s *th = s->thread;
+    char                       buf[64];
+    unsigned long              passes;
+
+    (void) ev;
+    while (read(fd, buf, sizeof(buf)) > 0) {
+        /* drain */
+    }
+    pthread_mutex_lock(&th->lock);
+    passes = th->passes;
+    pthread_mutex_unlock(&th->lock);
+    if (th->done) {
+        th->done(s, passes);
+    }
+}
+
+
+int
+reconcile_start(scaler_t *s, struct event_base *base,
+    void (*done)(scaler_t *s, unsigned long passes))
+{
+    struct reconcile_thread_s *th;
+    pthread_mutexattr_t        a;
+
+    th = calloc(1, sizeof(*th));
+    if (th == NULL) {
+        return -1;
+    }
+    if (pipe2(th->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        free(th);
+        return -1;
+    }
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&th->lock, &a);
+    pthread_mutexattr_destroy(&a);
+    pthread_cond_init(&th->cond, NULL);
+    th->done = done;
+    th->s = s;
+    th->want = 1;                       /* the first pass at once */
+    th->ev = event_new(base, th->pipe[0], EV_READ | EV_PERSIST,
+                       on_pass_done, s);
+    event_add(th->ev, NULL);
+    s->thread = th;
+    if (pthread_create(&th->tid, NULL, pass_thread, s) != 0) {
+        slog(NULL, NULL, "reconcile: no thread (%s): passes stop",
+             strerror(errno));
+        return -1;
+    }
+    th->started = 1;
+    return 0;
+}
+
+
+void
+reconcile_kick(scaler_t *s)
+{
+    struct reconcile_thread_s *th = s->thread;
+
+    if (th == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&th->lock);
+    th->want = 1;
+    pthread_cond_signal(&th->cond);
+    pthread_mutex_unlock(&th->lock);
+}
+
+
+void
+reconcile_stop(scaler_t *s)
+{
+    struct reconcile_thread_s *th = s->thread;
+
+    if (th == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&th->lock);
+    th->stop = 1;
+    pthread_cond_signal(&th->cond);
+    pthread_mutex_unlock(&th->lock);
+    if (th->started) {
+        pthread_join(th->tid, NULL);
+    }
+    event_free(th->ev);
+    close(th->pipe[0]);
+    close(th->pipe[1]);
+    pthread_cond_destroy(&th->cond);
+    pthread_mutex_destroy(&th->lock);
+    free(th);
+    s->thread = NULL;
+}
+
+
+void
+reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id)
+{
+    char  **d;
+
+    d = realloc(ps->del_ids, (ps->ndel + 1) * sizeof(char *));
+    if (d == NULL) {
+        return;
+    }
+    ps->del_ids = d;
+    if ((d[ps->ndel] = strdup(id)) != NULL) {
+        ps->ndel++;
+    }
+    reconcile_kick(s);
+}
