@@ -311,6 +311,53 @@ parse_volume(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
     return 0;
 }
 
+/* health: { uri: /healthz, timeout: 1s, grace: 60s } */
+static int
+parse_health(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
+{
+    yaml_node_t  *k, *v;
+
+    if (cf_expect(c, m, YAML_MAPPING_NODE, "health") != 0) {
+        return -1;
+    }
+    p->health_timeout_ms = 1000;
+    FOR_PAIRS(c, m, k, v) {
+        if (KEY(k, "uri")) {
+            free(p->health_uri);
+            if ((p->health_uri = cf_scalar(c, v)) == NULL) {
+                return -1;
+            }
+            if (p->health_uri[0] != '/' || strpbrk(p->health_uri, " \t\r\n"))
+            {
+                cf_error(c, v, "health uri \"%s\": expected a path starting "
+                         "with / and without spaces", p->health_uri);
+                return -1;
+            }
+        } else if (KEY(k, "timeout")) {
+            if (cf_duration(c, v, &p->health_timeout_ms) != 0) {
+                return -1;
+            }
+            if (p->health_timeout_ms < 10 || p->health_timeout_ms > 30000) {
+                cf_error(c, v, "health timeout: expected 10ms..30s");
+                return -1;
+            }
+        } else if (KEY(k, "grace")) {
+            if (cf_duration(c, v, &p->health_grace_ms) != 0) {
+                return -1;
+            }
+        } else {
+            cf_error(c, k, "unknown key \"%s\" in health",
+                     (char *) k->data.scalar.value);
+            return -1;
+        }
+    }
+    if (p->health_uri == NULL) {
+        cf_error(c, m, "health needs uri");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
 {
@@ -493,7 +540,9 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                 return -1;
             }
         } else if (KEY(k, "health")) {
-            /* accepted here, interpreted by the readiness part */
+            if (parse_health(c, v, p) != 0) {
+                return -1;
+            }
         } else {
             cf_error(c, k, "unknown key \"%s\" in pool",
                      (char *) k->data.scalar.value);
@@ -743,6 +792,7 @@ config_free(scaler_config_t *cf)
         free(p->vol_pool);
         free(p->vol_backing);
         free(p->vol_format);
+        free(p->health_uri);
         cf_autoscale_free(p);
         for (j = 0; j < p->nzones; j++) {
             free(p->zones[j].name);

@@ -23,7 +23,6 @@
 #include "scaler.h"
 #include "scaleset_record.h"
 
-static int tcp_ready(const char *address);
 static int member_record(const pool_config_t *p, const instance_t *in,
     int drain, char *buf, size_t size);
 static instance_t *inst_add(pool_state_t *ps);
@@ -166,46 +165,6 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     return scaleset_member_format(&m, buf, size, &err) < 0 ? -1 : 0;
 }
 
-static int
-tcp_ready(const char *address)
-{
-    struct sockaddr_in  sin;
-    struct pollfd       pfd;
-    char                host[96], *colon;
-    int                 fd, err = 0, ok = 0;
-    socklen_t           len = sizeof(err);
-
-    snprintf(host, sizeof(host), "%s", address);
-    if ((colon = strrchr(host, ':')) == NULL) {
-        return 0;
-    }
-    *colon = '\0';
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(atoi(colon + 1));
-    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-        return 0;
-    }
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return 0;
-    }
-    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0) {
-        ok = 1;
-    } else if (errno == EINPROGRESS) {
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        if (poll(&pfd, 1, 200) == 1
-            && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
-            && err == 0)
-        {
-            ok = 1;
-        }
-    }
-    close(fd);
-    return ok;
-}
-
 void
 reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
 {
@@ -216,7 +175,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
     int               zone_up[SCALER_MAX_ZONES], count[SCALER_MAX_ZONES];
     virt_instance_t  *vi;
     char            **ids = NULL, **recs = NULL, rec[SCALESET_RECORD_MAX];
-    char              addr[80], id[64];
+    char              addr[80], id[64], why[64];
     int               z, i, j, k, n, nmem, active, found, cap;
     long              seq, conns;
 
@@ -349,7 +308,11 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         {
             continue;
         }
-        if (p->readiness_tcp && !tcp_ready(in->address)) {
+        if ((p->readiness_tcp || p->health_uri)
+            && !ready_check(in->address, p->health_uri,
+                            p->health_uri ? p->health_timeout_ms : 200,
+                            why, sizeof(why)))
+        {
             continue;
         }
         if (member_record(p, in, 0, rec, sizeof(rec)) == 0

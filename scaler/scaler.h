@@ -48,6 +48,9 @@ typedef struct {
     int                port;
     int                port_lo, port_hi;  /* ports: range variant */
     int                readiness_tcp;     /* 1: register after a TCP connect */
+    char              *health_uri;        /* health.uri: HTTP readiness */
+    uint64_t           health_timeout_ms; /* health.timeout (1s) */
+    uint64_t           health_grace_ms;   /* health.grace (for repair) */
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
@@ -114,6 +117,12 @@ char *template_add_metadata(const char *xml, const char *element);
    -1 when the range is exhausted.  Modes lease and agent have no address
    before the guest runs: "pending:N", distinct per n, never registered */
 int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
+
+/* ready.c */
+/* 1 when address answers: a TCP connect, or with uri a GET answered 2xx
+   or 3xx, within timeout_ms; 0 with why ("connect", "status 503", ...) */
+int ready_check(const char *address, const char *uri, uint64_t timeout_ms,
+    char *why, size_t whylen);
 
 /* virt.c */
 typedef struct {

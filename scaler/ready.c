@@ -1,0 +1,141 @@
+/*
+ * ready.c: is an instance ready to be registered?  A TCP connect to its
+ * address, or, when the pool has health.uri, an HTTP GET of it answered
+ * with a 2xx or 3xx status within the timeout (the response head parsed by
+ * the parser the gateway's health checks use).  Blocking, with a bound:
+ * called from the reconcile thread, never from the event loop.
+ */
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "scaler.h"
+#include "scaleset_check.h"
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* waits for events on fd until the deadline; 1 when they came */
+static int
+wait_fd(int fd, short events, uint64_t deadline)
+{
+    struct pollfd  pfd = { fd, events, 0 };
+    uint64_t       now = mono_ms();
+
+    if (now >= deadline) {
+        return 0;
+    }
+    return poll(&pfd, 1, (int) (deadline - now)) == 1;
+}
+
+/* a connected socket to "A.B.C.D:PORT", or -1 */
+static int
+ready_connect(const char *address, uint64_t deadline)
+{
+    struct sockaddr_in  sin;
+    char                host[96], *colon;
+    int                 fd, err = 0;
+    socklen_t           len = sizeof(err);
+
+    snprintf(host, sizeof(host), "%s", address);
+    if ((colon = strrchr(host, ':')) == NULL) {
+        return -1;
+    }
+    *colon = '\0';
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t) atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        return -1;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0) {
+        return fd;
+    }
+    if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline)
+        && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+    {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+int
+ready_check(const char *address, const char *uri, uint64_t timeout_ms,
+    char *why, size_t whylen)
+{
+    char                buf[2048], req[512];
+    size_t              n = 0, sent = 0, rlen;
+    ssize_t             r;
+    uint64_t            deadline = mono_ms() + timeout_ms;
+    scaleset_head_t     h;
+    scaleset_head_rc_t  rc = SCALESET_HEAD_AGAIN;
+    int                 fd;
+
+    snprintf(why, whylen, "connect");
+    if ((fd = ready_connect(address, deadline)) < 0) {
+        return 0;
+    }
+    if (uri == NULL) {
+        close(fd);
+        return 1;
+    }
+    rlen = (size_t) snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s"
+                             "\r\nUser-Agent: scaleset-scaler\r\n"
+                             "Connection: close\r\n\r\n", uri, address);
+    while (sent < rlen) {
+        r = send(fd, req + sent, rlen - sent, MSG_NOSIGNAL);
+        if (r > 0) {
+            sent += (size_t) r;
+        } else if (r < 0 && errno == EAGAIN && wait_fd(fd, POLLOUT, deadline))
+        {
+            continue;
+        } else {
+            snprintf(why, whylen, "send");
+            close(fd);
+            return 0;
+        }
+    }
+    while (rc == SCALESET_HEAD_AGAIN && n < sizeof(buf)) {
+        r = recv(fd, buf + n, sizeof(buf) - n, 0);
+        if (r > 0) {
+            n += (size_t) r;
+            rc = scaleset_head_parse(buf, n, &h);
+        } else if (r < 0 && errno == EAGAIN && wait_fd(fd, POLLIN, deadline))
+        {
+            continue;
+        } else {
+            snprintf(why, whylen, r == 0 ? "closed" : "timeout");
+            close(fd);
+            return 0;
+        }
+    }
+    close(fd);
+    if (rc != SCALESET_HEAD_DONE) {
+        snprintf(why, whylen, "bad response");
+        return 0;
+    }
+    if (h.status < 200 || h.status > 399) {
+        snprintf(why, whylen, "status %u", h.status);
+        return 0;
+    }
+    return 1;
+}
