@@ -143,6 +143,7 @@ metrics(struct evhttp_request *req)
             pn, ps->actions_up, pn, ps->actions_down, pn, ps->errors, pn,
             ps->redis_ok);
     }
+    (void) vmstats_metrics(b, api_s);
     (void) autoscaler_metrics(b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
@@ -173,6 +174,9 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     struct evbuffer  *in;
     size_t            len;
     int               i, n;
+    long long         lo, hi;
+    autoscale_runner_t *r;
+    const autoscale_decision_t *d;
 
     (void) arg;
     snprintf(path, sizeof(path), "%s", uri);
@@ -252,12 +256,20 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             reply_error(req, 400, "\"capacity\" must be an integer");
             return;
         }
-        if (json_integer_value(cap) < ps->cf->cap_min
-            || json_integer_value(cap) > ps->cf->cap_max)
+        /* the bounds in force: the active profile's (a schedule may
+           allow more than the default), else the pool's */
+        lo = ps->cf->cap_min;
+        hi = ps->cf->cap_max;
+        if ((r = autoscaler_runner(pool)) != NULL
+            && (d = autoscale_runner_last(r)) != NULL)
         {
-            reply_error(req, 400, "capacity %lld is outside min..max %d..%d",
-                        (long long) json_integer_value(cap), ps->cf->cap_min,
-                        ps->cf->cap_max);
+            lo = d->bounds.min;
+            hi = d->bounds.max;
+        }
+        if (json_integer_value(cap) < lo || json_integer_value(cap) > hi) {
+            reply_error(req, 400, "capacity %lld is outside min..max "
+                        "%lld..%lld", (long long) json_integer_value(cap),
+                        (long long) lo, (long long) hi);
             json_decref(j);
             return;
         }

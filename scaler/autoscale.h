@@ -341,6 +341,14 @@ int autoscale_runner_evaluate(autoscale_runner_t *r, int64_t current,
 int autoscale_runner_reconfigure(autoscale_runner_t *r,
     const autoscale_config_t *conf);
 
+/*
+ * Queries of this runner still in flight.  prom_client_free() drops them
+ * without calling back, so a runner freed with queries in flight is only
+ * released if they finish first: the daemon runs its loop until this is 0
+ * (bounded by the timeout) before freeing runners and client.
+ */
+size_t autoscale_runner_inflight(const autoscale_runner_t *r);
+
 /* the last decision (NULL before the first) */
 const autoscale_decision_t *autoscale_runner_last(
     const autoscale_runner_t *r);

@@ -411,6 +411,13 @@ autoscale_runner_reconfigure(autoscale_runner_t *r,
 }
 
 
+size_t
+autoscale_runner_inflight(const autoscale_runner_t *r)
+{
+    return r->inflight;
+}
+
+
 const autoscale_decision_t *
 autoscale_runner_last(const autoscale_runner_t *r)
 {

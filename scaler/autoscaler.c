@@ -12,6 +12,7 @@
 #include <syslog.h>
 #include <curl/curl.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "scaler.h"
 
@@ -29,6 +30,7 @@ static prom_config_t       as_promcf;
 static as_entry_t         *as_ent;
 static size_t              as_n;
 static int                 as_curl;
+static int                 as_draining;
 
 static void as_log(void *ctx, int prio, const char *msg);
 static void as_done(autoscale_runner_t *r, const autoscale_decision_t *d,
@@ -68,7 +70,7 @@ as_done(autoscale_runner_t *r, const autoscale_decision_t *d, void *arg)
     as_entry_t    *e = arg;
 
     (void) r;
-    if (as_s == NULL) {
+    if (as_s == NULL || as_draining) {
         return;
     }
     reconcile_lock(as_s);
@@ -165,6 +167,28 @@ prom_open(const scaler_config_t *cf)
     }
 }
 
+/* lets the queries in flight finish (their decisions are dropped), so
+   that the runners and the client can be freed without leaking them */
+static void
+drain(void)
+{
+    uint64_t  deadline = now_ms() + as_promcf.timeout_ms + 500;
+    size_t    i, busy;
+
+    while (as_base && now_ms() < deadline) {
+        for (i = 0, busy = 0; i < as_n; i++) {
+            busy += as_ent[i].runner
+                    && autoscale_runner_inflight(as_ent[i].runner) > 0;
+        }
+        if (busy == 0) {
+            return;
+        }
+        as_draining = 1;
+        event_base_loop(as_base, EVLOOP_ONCE);
+        as_draining = 0;
+    }
+}
+
 static void
 entries_free(void)
 {
@@ -247,6 +271,7 @@ autoscaler_reload(scaler_t *s, scaler_t *home)
     as_s = home;
     if (!prom_same(s->cf)) {
         /* another Prometheus: the runners hold the old client */
+        drain();
         entries_free();
         prom_client_free(as_prom);     /* after its runners */
         as_prom = NULL;
@@ -314,6 +339,8 @@ autoscaler_metrics(struct evbuffer *out)
 void
 autoscaler_stop(void)
 {
+    as_kick = NULL;
+    drain();
     entries_free();
     prom_client_free(as_prom);
     as_prom = NULL;

@@ -164,8 +164,10 @@ main(int argc, char **argv)
     event_base_dispatch(base);
 
     api_stop();
+    evtimer_del(tick);
     autoscaler_stop();
     reconcile_stop(&sc);
+    vmstats_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {
         event_free(sigs[i]);

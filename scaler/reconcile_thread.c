@@ -100,6 +100,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     free(dels);
 
     reconcile_pool_pass(s, &w);
+    vmstats_pool(&w);                   /* VM metrics, off the loop too */
 
     reconcile_lock(s);
     free(ps->inst);

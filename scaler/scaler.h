@@ -268,6 +268,15 @@ autoscale_runner_t *autoscaler_runner(const char *pool);
 int autoscaler_metrics(struct evbuffer *out);
 void autoscaler_stop(void);
 
+/* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of a
+   pool's instances, read at the end of its pass (on the pass thread);
+   virt.c lends the zone's connection (a new reference the caller drops
+   with virConnectClose).  metrics: pools of s only (thread-safe) */
+struct _virConnect *virt_conn_ref(virt_conn_t *vc);
+void vmstats_pool(const pool_state_t *ps);
+int vmstats_metrics(struct evbuffer *out, scaler_t *s);
+void vmstats_free(void);
+
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

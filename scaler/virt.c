@@ -115,6 +115,13 @@ virt_get(virt_conn_t *vc)
     return c;
 }
 
+/* for vmstats.c: the zone's connection, a new reference (or NULL) */
+virConnectPtr
+virt_conn_ref(virt_conn_t *vc)
+{
+    return virt_get(vc);
+}
+
 int
 virt_ok(virt_conn_t *vc)
 {

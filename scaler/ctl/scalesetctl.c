@@ -137,6 +137,66 @@ cmd_pools(void)
     return 0;
 }
 
+static double
+num(json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+/* the "autoscale" explanation: the active profile and its bounds, the
+   last decision, per rule its last value, firing or not, window progress
+   and the cooldown left */
+static void
+print_autoscale(json_t *a)
+{
+    json_t      *r;
+    const char  *status, *reason;
+    char         value[32], window[32];
+    size_t       i;
+
+    if (!json_is_true(json_object_get(a, "evaluated"))) {
+        printf("autoscale: not evaluated yet\n");
+        return;
+    }
+    printf("autoscale: profile %s (min %lld, max %lld, default %lld); last "
+           "decision %lld -> %lld (%s): %s\n",
+           json_string_value(json_object_get(a, "profile")),
+           json_integer_value(json_object_get(a, "min")),
+           json_integer_value(json_object_get(a, "max")),
+           json_integer_value(json_object_get(a, "default")),
+           json_integer_value(json_object_get(a, "previous")),
+           json_integer_value(json_object_get(a, "capacity")),
+           json_string_value(json_object_get(a, "direction")),
+           json_string_value(json_object_get(a, "reason")));
+    if (json_array_size(json_object_get(a, "rules")) == 0) {
+        return;
+    }
+    printf("%-16s %-4s %12s %12s %-5s %-5s %-15s %9s %s\n", "RULE", "DIR",
+           "VALUE", "THRESHOLD", "HOLDS", "FIRED", "WINDOW", "COOLDOWN",
+           "STATUS");
+    json_array_foreach(json_object_get(a, "rules"), i, r) {
+        status = json_string_value(json_object_get(r, "status"));
+        reason = json_string_value(json_object_get(r, "reason"));
+        if (json_is_number(json_object_get(r, "value"))) {
+            snprintf(value, sizeof(value), "%.4g", num(r, "value"));
+        } else {
+            snprintf(value, sizeof(value), "-");
+        }
+        snprintf(window, sizeof(window), "%.1fs/%.1fs", num(r, "held_s"),
+                 num(r, "for_s"));
+        printf("%-16s %-4s %12s %2s %9.4g %-5s %-5s %-15s %8.1fs %s%s%s\n",
+               json_string_value(json_object_get(r, "name")),
+               json_string_value(json_object_get(r, "direction"))
+               ? json_string_value(json_object_get(r, "direction")) : "-",
+               value, json_string_value(json_object_get(r, "operator")),
+               num(r, "threshold"),
+               json_is_true(json_object_get(r, "holds")) ? "yes" : "no",
+               json_is_true(json_object_get(r, "fired")) ? "yes" : "no",
+               window, num(r, "cooldown_left_s"), status ? status : "-",
+               reason ? ": " : "", reason ? reason : "");
+    }
+}
+
 static int
 cmd_show(const char *pool)
 {
@@ -164,6 +224,9 @@ cmd_show(const char *pool)
                    json_string_value(json_object_get(in, "zone")),
                    json_string_value(json_object_get(in, "state")),
                    json_string_value(json_object_get(in, "address")));
+        }
+        if (json_object_get(j, "autoscale")) {
+            print_autoscale(json_object_get(j, "autoscale"));
         }
     }
     json_decref(j);
