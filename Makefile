@@ -23,7 +23,7 @@ ASAN_MODULE := $(BUILD)/asan/ngx_http_scaleset_module.so
 CC          ?= cc
 OPT         ?= -g -O2
 WARN        := -Wall -Wextra -Werror
-PKGS        := libvirt hiredis jansson yaml-0.1 libevent libevent_pthreads \
+PKGS        := libvirt libxml-2.0 hiredis jansson yaml-0.1 libevent libevent_pthreads \
                libcurl libsystemd
 PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

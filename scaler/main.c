@@ -142,6 +142,7 @@ main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    virt_xml_init();
     srand((unsigned) getpid() ^ (unsigned) now_ms());
     base = event_base_new();
     reconcile_init(&sc, cf);

@@ -124,6 +124,28 @@ int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
 int ready_check(const char *address, const char *uri, uint64_t timeout_ms,
     char *why, size_t whylen);
 
+/* virt_xml.c */
+/* our tag in a domain's <metadata>, decoded */
+typedef struct {
+    char   pool[64];
+    char   id[64];
+    char   zone[64];
+    char   version[64];
+    char   address[80];
+    char   mode[16];
+    char   port[8];
+    char   volume[4096];
+} virt_tag_t;
+
+void virt_xml_init(void);
+/* 0 when xml is an instance element (in SCALER_NS or, as libvirt returns
+   it, in none) with pool, id and zone
+   (other attributes "" when absent); -1 otherwise or when a value does
+   not fit */
+int virt_tag_parse(const char *xml, virt_tag_t *t);
+/* a storage pool's <target><path>, decoded, malloc'd; NULL when none */
+char *virt_pool_target(const char *pool_xml);
+
 /* virt.c */
 typedef struct {
     char   id[64];

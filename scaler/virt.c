@@ -54,13 +54,13 @@ static char            **creating;
 static int               ncreating, ccreating;
 
 static void virt_silence(void *ud, virErrorPtr err);
-static int attr(const char *xml, const char *name, char *buf, size_t size);
 static virConnectPtr virt_get(virt_conn_t *vc);
 static void creating_mark(const char *id, int on);
 static int creating_has(const char *id);
 static int owned(virDomainPtr dom, const char *pool, const char *id,
-    char **md);
-static int remove_domain(virConnectPtr c, virDomainPtr dom, const char *md);
+    virt_tag_t *tag);
+static int remove_domain(virConnectPtr c, virDomainPtr dom,
+    const virt_tag_t *tag);
 static int guest_ipv4(virDomainPtr dom, unsigned src, char *buf,
     size_t size);
 static char *pool_target(virStoragePoolPtr sp);
@@ -211,72 +211,47 @@ virt_classify(int state, int reason, int being_created)
     }
 }
 
+/* 1 when dom carries our tag for pool (and id, when given), decoded
+   into *tag */
 static int
-attr(const char *xml, const char *name, char *buf, size_t size)
+owned(virDomainPtr dom, const char *pool, const char *id, virt_tag_t *tag)
 {
-    char         pat[64];
-    const char  *p, *e;
-    size_t       n;
-
-    snprintf(pat, sizeof(pat), " %s=\"", name);
-    if ((p = strstr(xml, pat)) == NULL) {
-        snprintf(pat, sizeof(pat), " %s='", name);
-        if ((p = strstr(xml, pat)) == NULL) {
-            return -1;
-        }
-    }
-    p += strlen(pat);
-    e = strchr(p, pat[strlen(pat) - 1]);
-    if (e == NULL || (n = e - p) >= size) {
-        return -1;
-    }
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-    return 0;
-}
-
-/* 1 when dom carries our tag for pool (and id, when given); *md is the
-   tag, malloc'd, when wanted */
-static int
-owned(virDomainPtr dom, const char *pool, const char *id, char **md)
-{
-    char  *m, buf[64];
+    char  *m;
     int    ok;
 
     m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
-    ok = m != NULL && attr(m, "pool", buf, sizeof(buf)) == 0
-         && strcmp(buf, pool) == 0
-         && (id == NULL || (attr(m, "id", buf, sizeof(buf)) == 0
-                            && strcmp(buf, id) == 0));
-    if (ok && md) {
-        *md = m;
-    } else {
-        free(m);
-    }
+    ok = m != NULL && virt_tag_parse(m, tag) == 0
+         && strcmp(tag->pool, pool) == 0
+         && (id == NULL || strcmp(tag->id, id) == 0);
+    free(m);
     return ok;
 }
 
 /* destroy, delete the overlay named in the tag, undefine; each step
    tolerates what an earlier, interrupted removal already did */
 static int
-remove_domain(virConnectPtr c, virDomainPtr dom, const char *md)
+remove_domain(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag)
 {
     virStorageVolPtr  vol;
-    char              path[4096], id[64], *base;
+    const char       *base;
     size_t            n;
 
     if (virDomainIsActive(dom) == 1) {
         virDomainDestroy(dom);
     }
     /* only the instance's own overlay, ID.qcow2, whatever the tag says */
-    if (attr(md, "volume", path, sizeof(path)) == 0 && path[0]
-        && attr(md, "id", id, sizeof(id)) == 0
-        && (base = strrchr(path, '/')) != NULL
-        && strncmp(base + 1, id, (n = strlen(id))) == 0
+    if (tag->volume[0] && tag->id[0]
+        && (base = strrchr(tag->volume, '/')) != NULL
+        && strncmp(base + 1, tag->id, (n = strlen(tag->id))) == 0
         && strcmp(base + 1 + n, ".qcow2") == 0
-        && (vol = virStorageVolLookupByPath(c, path)) != NULL)
+        && (vol = virStorageVolLookupByPath(c, tag->volume)) != NULL)
     {
-        virStorageVolDelete(vol, 0);
+        if (virStorageVolDelete(vol, 0) == 0) {
+            slog(tag->pool, tag->id, "volume %s deleted", tag->volume);
+        } else {
+            slog(tag->pool, tag->id, "volume %s: %s", tag->volume,
+                 virGetLastErrorMessage());
+        }
         virStorageVolFree(vol);
     }
     /* UEFI guests have an nvram file, which plain undefine refuses */
@@ -385,8 +360,8 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virDomainPtr    *doms = NULL;
     virt_instance_t *res, *vi;
     addr_entry_t    *found;
-    char             buf[64], ip[64], uuid[VIR_UUID_STRING_BUFLEN];
-    char            *md;
+    virt_tag_t       tag;
+    char             ip[64], uuid[VIR_UUID_STRING_BUFLEN];
     int              n, i, k = 0, state, reason, port, nfound = 0;
 
     *out = NULL;
@@ -400,17 +375,12 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     res = calloc(n + 1, sizeof(*res));
     found = calloc(n + 1, sizeof(*found));
     for (i = 0; i < n; i++) {
-        md = NULL;
-        if (!owned(doms[i], pool, NULL, &md)
-            || attr(md, "zone", buf, sizeof(buf)) != 0
-            || strcmp(buf, zone) != 0)
+        if (!owned(doms[i], pool, NULL, &tag) || strcmp(tag.zone, zone) != 0)
         {
             goto next;
         }
         vi = &res[k];
-        if (attr(md, "id", vi->id, sizeof(vi->id)) != 0) {
-            goto next;
-        }
+        snprintf(vi->id, sizeof(vi->id), "%s", tag.id);
         if (virDomainGetState(doms[i], &state, &reason, 0) != 0) {
             state = VIR_DOMAIN_NOSTATE;
             reason = 0;
@@ -419,7 +389,7 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         case VIRT_FAILED:
             slog(pool, vi->id, "domain not running (state %d reason %d): "
                  "failed, removing it", state, reason);
-            remove_domain(c, doms[i], md);
+            remove_domain(c, doms[i], &tag);
             memset(vi, 0, sizeof(*vi));
             goto next;
         case VIRT_LEFT:
@@ -429,20 +399,21 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
             break;
         }
         snprintf(vi->zone, sizeof(vi->zone), "%s", zone);
-        attr(md, "version", vi->version, sizeof(vi->version));
-        attr(md, "address", vi->address, sizeof(vi->address));
+        snprintf(vi->version, sizeof(vi->version), "%s", tag.version);
+        snprintf(vi->address, sizeof(vi->address), "%s", tag.address);
         vi->active = state != VIR_DOMAIN_SHUTOFF
                      && state != VIR_DOMAIN_CRASHED
                      && state != VIR_DOMAIN_NOSTATE;
         /* lease / agent: the address is the guest's, once it has one */
-        if (attr(md, "mode", buf, sizeof(buf)) == 0 && vi->active
-            && (strcmp(buf, "lease") == 0 || strcmp(buf, "agent") == 0))
+        if (vi->active
+            && (strcmp(tag.mode, "lease") == 0
+                || strcmp(tag.mode, "agent") == 0))
         {
-            unsigned src = strcmp(buf, "lease") == 0
+            unsigned src = strcmp(tag.mode, "lease") == 0
                            ? VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE
                            : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
 
-            port = attr(md, "port", buf, sizeof(buf)) == 0 ? atoi(buf) : 0;
+            port = atoi(tag.port);
             if (virDomainGetUUIDString(doms[i], uuid) != 0) {
                 uuid[0] = '\0';
             }
@@ -468,7 +439,6 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         }
         k++;
     next:
-        free(md);
         virDomainFree(doms[i]);
     }
     free(doms);
@@ -485,15 +455,9 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
 static char *
 pool_target(virStoragePoolPtr sp)
 {
-    char  *xml = virStoragePoolGetXMLDesc(sp, 0), *t, *p, *e, *r = NULL;
+    char  *xml = virStoragePoolGetXMLDesc(sp, 0), *r;
 
-    if (xml && (t = strstr(xml, "<target>")) != NULL
-        && (p = strstr(t, "<path>")) != NULL
-        && (e = strstr(p, "</path>")) != NULL)
-    {
-        p += strlen("<path>");
-        r = strndup(p, e - p);
-    }
+    r = virt_pool_target(xml);
     free(xml);
     return r;
 }
@@ -607,6 +571,7 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     unsigned char  raw[16];
     char           uuid[40], mac[20], host[64], port[8], vpath[4096];
     char           md[8192], *xml = NULL, *full = NULL, *colon;
+    virt_tag_t     tag;
     const char    *vals[9];
     char          *e[6];
     unsigned       h = 5381;
@@ -692,7 +657,12 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     goto done;
 
 failed:
-    remove_domain(c, dom, md);
+    if (virt_tag_parse(md, &tag) == 0) {
+        remove_domain(c, dom, &tag);
+    } else {
+        virDomainDestroy(dom);
+        virDomainUndefine(dom);
+    }
 done:
     creating_mark(id, 0);
     free(xml);
@@ -709,7 +679,7 @@ virt_delete(virt_conn_t *vc, const char *pool, const char *id)
 {
     virConnectPtr  c = virt_get(vc);
     virDomainPtr   dom;
-    char          *md = NULL;
+    virt_tag_t     tag;
     int            rc = -1;
 
     if (c == NULL) {
@@ -720,10 +690,9 @@ virt_delete(virt_conn_t *vc, const char *pool, const char *id)
         return 0;           /* already gone */
     }
     /* never touch a domain that is not ours */
-    if (owned(dom, pool, id, &md)) {
-        rc = remove_domain(c, dom, md);
+    if (owned(dom, pool, id, &tag)) {
+        rc = remove_domain(c, dom, &tag);
     }
-    free(md);
     virDomainFree(dom);
     virConnectClose(c);
     return rc;

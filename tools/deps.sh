@@ -14,6 +14,7 @@ libpcre2-dev
 zlib1g-dev
 libssl-dev
 libvirt-dev
+libxml2-dev
 libvirt-clients
 libvirt0
 libhiredis-dev

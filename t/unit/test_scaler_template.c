@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -111,6 +112,67 @@ test_metadata(void **state)
     assert_null(template_add_metadata("<domain>", "<t/>"));
 }
 
+/* what virt_create writes into <metadata> comes back decoded */
+static void
+test_tag(void **state)
+{
+    virt_tag_t  t;
+    char       *e, xml[1024], *dir;
+
+    (void) state;
+    e = template_escape("/var/lib/a&b <'\">");
+    snprintf(xml, sizeof(xml), "<scaleset:instance xmlns:scaleset=\"%s\" "
+             "pool=\"web\" id=\"web-000001\" zone=\"z1\" version=\"3\" "
+             "address=\"127.0.0.1:20000\" volume=\"%s/web-000001.qcow2\" "
+             "mode=\"static\" port=\"20000\"/>", SCALER_NS, e);
+    free(e);
+    assert_int_equal(virt_tag_parse(xml, &t), 0);
+    assert_string_equal(t.pool, "web");
+    assert_string_equal(t.id, "web-000001");
+    assert_string_equal(t.zone, "z1");
+    assert_string_equal(t.version, "3");
+    assert_string_equal(t.address, "127.0.0.1:20000");
+    assert_string_equal(t.volume, "/var/lib/a&b <'\">/web-000001.qcow2");
+    assert_string_equal(t.mode, "static");
+    assert_string_equal(t.port, "20000");
+
+    /* libvirt may hand it back with another prefix and quoting */
+    snprintf(xml, sizeof(xml), "<i:instance xmlns:i='%s' pool='p&amp;q' "
+             "id='x' zone='z'/>", SCALER_NS);
+    assert_int_equal(virt_tag_parse(xml, &t), 0);
+    assert_string_equal(t.pool, "p&q");
+    assert_string_equal(t.volume, "");
+
+    /* as virDomainGetMetadata returns it: without the namespace */
+    assert_int_equal(virt_tag_parse("<instance pool=\"p\" id=\"x&lt;\" "
+                                    "zone=\"z\"/>", &t), 0);
+    assert_string_equal(t.id, "x<");
+
+    /* not ours, not whole, not well-formed, too long */
+    assert_int_equal(virt_tag_parse("<o:instance xmlns:o='urn:other' "
+                                    "pool='p' id='x' zone='z'/>", &t), -1);
+    assert_int_equal(virt_tag_parse("<inst pool='p' id='x' zone='z'/>", &t),
+                     -1);
+    snprintf(xml, sizeof(xml), "<i:instance xmlns:i='%s' pool='p' "
+             "zone='z'/>", SCALER_NS);
+    assert_int_equal(virt_tag_parse(xml, &t), -1);
+    snprintf(xml, sizeof(xml), "<i:instance xmlns:i='%s' pool='p&' id='x' "
+             "zone='z'/>", SCALER_NS);
+    assert_int_equal(virt_tag_parse(xml, &t), -1);
+    snprintf(xml, sizeof(xml), "<i:instance xmlns:i='%s' pool='p' id='x' "
+             "zone='z' port='123456789'/>", SCALER_NS);
+    assert_int_equal(virt_tag_parse(xml, &t), -1);
+    assert_int_equal(virt_tag_parse(NULL, &t), -1);
+
+    dir = virt_pool_target("<pool type='dir'><name>p</name><source/>"
+                           "<target><path>/srv/a&amp;b&lt;c</path>"
+                           "</target></pool>");
+    assert_non_null(dir);
+    assert_string_equal(dir, "/srv/a&b<c");
+    free(dir);
+    assert_null(virt_pool_target("<pool><name>p</name></pool>"));
+}
+
 int
 main(void)
 {
@@ -119,6 +181,7 @@ main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_addr),
         cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_tag),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

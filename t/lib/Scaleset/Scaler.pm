@@ -29,7 +29,9 @@ sub new {
 }
 
 # pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
-#              extra => "yaml lines" } ], api_extra => 'token_file: ...',
+#              extra => "yaml lines",
+#              template_extra => "volume: {...}" (more template keys) } ],
+# api_extra => 'token_file: ...',
 # top_extra => "top-level yaml lines" (e.g. the prometheus block)
 sub write_config {
     my ($self) = @_;
@@ -46,7 +48,8 @@ sub write_config {
         $y .= "  - name: $p->{name}\n    zones:\n";
         $y .= qq(      - { name: $_->[0], uri: "$_->[1]" }\n)
             for @{ $p->{zones} // [['z1', 'test:///default']] };
-        $y .= "    template: { domain: $dir/dom.xml, version: 1 }\n"
+        $y .= "    template: { domain: $dir/dom.xml, version: 1"
+            . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n"
             . "    address: { mode: static, cidr: "
             . ($p->{cidr} // "127.0.1.0/24") . ", port: "
             . ($p->{port} // 8080) . " }\n"

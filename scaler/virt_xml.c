@@ -1,0 +1,124 @@
+/*
+ * virt_xml.c: reading back the XML libvirt gives us — our instance tag
+ * in a domain's <metadata> and a storage pool's target directory — with
+ * libxml2, so entities written escaped come back decoded.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "scaler.h"
+
+static xmlDocPtr xml_read(const char *xml);
+static int prop(xmlNodePtr n, const char *name, char *buf, size_t size,
+    int required);
+
+/* once, before any thread parses (libxml2's own initialisation is not
+   safe to race) */
+void
+virt_xml_init(void)
+{
+    xmlInitParser();
+}
+
+static xmlDocPtr
+xml_read(const char *xml)
+{
+    if (xml == NULL) {
+        return NULL;
+    }
+    return xmlReadMemory(xml, (int) strlen(xml), NULL, NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR
+                         | XML_PARSE_NOWARNING);
+}
+
+/* the decoded attribute name of n into buf; a missing optional one is
+   ""; -1 when a required one is missing or any does not fit */
+static int
+prop(xmlNodePtr n, const char *name, char *buf, size_t size, int required)
+{
+    xmlChar  *v = xmlGetProp(n, (const xmlChar *) name);
+    size_t    len;
+
+    buf[0] = '\0';
+    if (v == NULL) {
+        return required ? -1 : 0;
+    }
+    len = strlen((const char *) v);
+    if (len >= size) {
+        xmlFree(v);
+        return -1;
+    }
+    memcpy(buf, v, len + 1);
+    xmlFree(v);
+    return 0;
+}
+
+int
+virt_tag_parse(const char *xml, virt_tag_t *t)
+{
+    xmlDocPtr   doc;
+    xmlNodePtr  root;
+    int         rc = -1;
+
+    memset(t, 0, sizeof(*t));
+    if ((doc = xml_read(xml)) == NULL) {
+        return -1;
+    }
+    root = xmlDocGetRootElement(doc);
+    /* virDomainGetMetadata(SCALER_NS) hands the element back without
+       its namespace; with one, it must be ours */
+    if (root != NULL && strcmp((const char *) root->name, "instance") == 0
+        && (root->ns == NULL || (root->ns->href != NULL
+                                 && strcmp((const char *) root->ns->href,
+                                           SCALER_NS) == 0))
+        && prop(root, "pool", t->pool, sizeof(t->pool), 1) == 0
+        && prop(root, "id", t->id, sizeof(t->id), 1) == 0
+        && prop(root, "zone", t->zone, sizeof(t->zone), 1) == 0
+        && prop(root, "version", t->version, sizeof(t->version), 0) == 0
+        && prop(root, "address", t->address, sizeof(t->address), 0) == 0
+        && prop(root, "volume", t->volume, sizeof(t->volume), 0) == 0
+        && prop(root, "mode", t->mode, sizeof(t->mode), 0) == 0
+        && prop(root, "port", t->port, sizeof(t->port), 0) == 0)
+    {
+        rc = 0;
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+char *
+virt_pool_target(const char *xml)
+{
+    xmlDocPtr   doc;
+    xmlNodePtr  root, n, m;
+    xmlChar    *v;
+    char       *r = NULL;
+
+    if ((doc = xml_read(xml)) == NULL) {
+        return NULL;
+    }
+    root = xmlDocGetRootElement(doc);
+    for (n = root ? root->children : NULL; n && r == NULL; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE
+            || strcmp((const char *) n->name, "target") != 0)
+        {
+            continue;
+        }
+        for (m = n->children; m; m = m->next) {
+            if (m->type == XML_ELEMENT_NODE
+                && strcmp((const char *) m->name, "path") == 0)
+            {
+                v = xmlNodeGetContent(m);
+                r = v ? strdup((const char *) v) : NULL;
+                xmlFree(v);
+                break;
+            }
+        }
+    }
+    xmlFreeDoc(doc);
+    return r;
+}
