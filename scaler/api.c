@@ -138,10 +138,13 @@ metrics(struct evhttp_request *req)
             "\"out\"} %lu\n"
             "scaleset_scaler_instance_changes_total{pool=\"%s\",direction="
             "\"in\"} %lu\n"
-            "scaleset_scaler_errors_total{pool=\"%s\"} %lu\n"
             "scaleset_scaler_redis_up{pool=\"%s\"} %d\n",
-            pn, ps->actions_up, pn, ps->actions_down, pn, ps->errors, pn,
-            ps->redis_ok);
+            pn, ps->actions_up, pn, ps->actions_down, pn, ps->redis_ok);
+        for (st = 0; st < ERR_KIND_COUNT; st++) {
+            evbuffer_add_printf(b, "scaleset_scaler_errors_total{pool=\"%s\","
+                                "kind=\"%s\"} %lu\n", pn, err_kind_name(st),
+                                ps->errors[st]);
+        }
     }
     (void) vmstats_metrics(b, api_s);
     (void) autoscaler_metrics(b);

@@ -49,6 +49,15 @@ inst_state_name(inst_state_t st)
     return names[st];
 }
 
+const char *
+err_kind_name(int kind)
+{
+    static const char *const names[] = { "libvirt", "redis", "create",
+        "delete", "address" };
+
+    return names[kind];
+}
+
 int
 pool_actual(const pool_state_t *ps)
 {
@@ -211,6 +220,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
     for (z = 0; z < p->nzones; z++) {
         n = virt_list(ps->conns[z], p->name, p->zones[z].name, &vi);
         zone_up[z] = n >= 0;
+        ps->errors[ERR_LIBVIRT] += n < 0;
         if (zone_up[z] == ps->zone_down[z]) {
             slog(p->name, NULL, "zone %s (%s) %s", p->zones[z].name,
                  p->zones[z].uri, zone_up[z] ? "is back"
@@ -250,6 +260,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
 
     nmem = registry_members(reg, p->name, &ids, &recs);
     if (nmem < 0) {
+        ps->errors[ERR_REDIS]++;
         if (ps->redis_ok) {
             slog(p->name, NULL, "redis unreachable: no action until it is "
                  "back");
@@ -315,8 +326,13 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
                     }
                 }
             }
-            if (!zdown && registry_del(reg, p->name, ids[k]) == 0) {
+            if (zdown) {
+                continue;
+            }
+            if (registry_del(reg, p->name, ids[k]) == 0) {
                 slog(p->name, ids[k], "deregistered: no domain");
+            } else {
+                ps->errors[ERR_REDIS]++;
             }
         }
     }
@@ -342,11 +358,14 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         {
             continue;
         }
-        if (member_record(p, in, 0, rec, sizeof(rec)) == 0
-            && registry_set(reg, p->name, in->id, rec) == 0)
-        {
+        if (member_record(p, in, 0, rec, sizeof(rec)) != 0) {
+            continue;
+        }
+        if (registry_set(reg, p->name, in->id, rec) == 0) {
             in->state = INST_RUNNING;
             slog(p->name, in->id, "registered %s", rec);
+        } else {
+            ps->errors[ERR_REDIS]++;
         }
     }
 
@@ -361,6 +380,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             continue;
         }
         if (registry_del(reg, p->name, in->id) != 0) {
+            ps->errors[ERR_REDIS]++;
             continue;
         }
         in->state = INST_DELETING;
@@ -368,7 +388,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             slog(p->name, in->id, "deleted (%s)", conns > 0
                  ? "drain_timeout" : "no active connections");
         } else {
-            ps->errors++;
+            ps->errors[ERR_DELETE]++;
             slog(p->name, in->id, "delete failed, retrying");
         }
     }
@@ -408,7 +428,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         }
         if (addr[0] == '\0') {
             slog(p->name, NULL, "no free address left");
-            ps->errors++;
+            ps->errors[ERR_ADDRESS]++;
             break;
         }
         for (seq = 0, i = 0; i < ps->ninst; i++) {
@@ -417,6 +437,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             }
         }
         if ((seq = registry_next_seq(reg, p->name, seq)) < 0) {
+            ps->errors[ERR_REDIS]++;
             break;
         }
         snprintf(id, sizeof(id), "%s-%06ld", p->name, seq);
@@ -457,16 +478,20 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         in = &ps->inst[i];
         if (in->state == INST_RUNNING) {
             in->drain_since = now_ms();
-            if (member_record(p, in, 1, rec, sizeof(rec)) != 0
-                || registry_set_drain(reg, p->name, in->id, rec,
-                                      unix_ms()) != 0)
+            if (member_record(p, in, 1, rec, sizeof(rec)) != 0) {
+                break;
+            }
+            if (registry_set_drain(reg, p->name, in->id, rec, unix_ms())
+                != 0)
             {
+                ps->errors[ERR_REDIS]++;
                 break;
             }
             in->state = INST_DRAINING;
             slog(p->name, in->id, "draining");
         } else {
             if (virt_delete(ps->conns[in->zone], p->name, in->id) != 0) {
+                ps->errors[ERR_DELETE]++;
                 break;
             }
             in->state = INST_DELETING;
@@ -571,7 +596,7 @@ create_batch(pool_state_t *ps)
     }
     for (i = 0; i < ps->ninst; i++) {
         if (was[i] && ps->inst[i].state == INST_DELETING) {
-            ps->errors++;
+            ps->errors[ERR_CREATE]++;
         } else if (was[i]) {
             ps->actions_up++;
         }

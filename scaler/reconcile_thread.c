@@ -88,7 +88,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
                 if (virt_delete(w.conns[w.inst[j].zone], w.cf->name,
                                 dels[i]) != 0)
                 {
-                    w.errors++;
+                    w.errors[ERR_DELETE]++;
                     slog(w.cf->name, dels[i], "delete failed, the next pass "
                          "retries");
                 }
@@ -115,7 +115,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     memcpy(ps->zone_down, w.zone_down, sizeof(ps->zone_down));
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;
-    ps->errors = w.errors;
+    memcpy(ps->errors, w.errors, sizeof(ps->errors));
     reconcile_unlock(s);
 }
 

@@ -218,6 +218,19 @@ typedef struct {
     int           present;
 } instance_t;
 
+/* what went wrong, for scaleset_scaler_errors_total{pool,kind} */
+typedef enum {
+    ERR_LIBVIRT = 0,        /* a zone's libvirt did not answer a pass */
+    ERR_REDIS,              /* a Redis command of a pass failed */
+    ERR_CREATE,             /* an instance could not be created */
+    ERR_DELETE,             /* an instance's domain could not be deleted */
+    ERR_ADDRESS,            /* no free address for a new instance */
+    ERR_KIND_COUNT
+} err_kind_t;
+
+/* "libvirt", "redis", "create", "delete", "address" */
+const char *err_kind_name(int kind);
+
 typedef struct {
     pool_config_t  *cf;
     virt_conn_t    *conns[SCALER_MAX_ZONES];
@@ -226,7 +239,8 @@ typedef struct {
     int             ninst, cinst;
     int             redis_ok;
     int             zone_down[SCALER_MAX_ZONES];
-    unsigned long   actions_up, actions_down, errors;
+    unsigned long   actions_up, actions_down;
+    unsigned long   errors[ERR_KIND_COUNT];
     unsigned        cap_gen;             /* bumped by every capacity set */
     char          **del_ids;             /* API deletions for the pass */
     int             ndel;

@@ -33,6 +33,10 @@ like($p->{error}, qr/redis/, 'with the reason');
 my (undef, $metrics) = $t->http_get('api', '/metrics');
 like($metrics, qr/^scaleset_scaler_redis_up\{pool="web"\} 0$/m,
      'metric says Redis is down');
+like($metrics, qr/^scaleset_scaler_errors_total\{pool="web",kind="redis"\} [1-9]\d*$/m,
+     'the failed passes counted as errors of kind redis');
+like($metrics, qr/^scaleset_scaler_errors_total\{pool="web",kind="libvirt"\} 0$/m,
+     'and not as libvirt errors');
 select undef, undef, undef, 1;
 (undef, $p) = $s->api('GET', '/v1/pools/web');
 is($p->{instances}, 3, 'still 3 instances after a second of outage');

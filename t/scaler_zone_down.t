@@ -24,6 +24,11 @@ my %zones;
 $zones{$_}++ for map { /zone=(\S+)/ } values %{ $s->members('web') };
 is_deeply(\%zones, { z1 => 3 }, 'all in z1 while z2 is unreachable');
 like($t->log('scaler'), qr/pool=web zone z2 .* unreachable/, 'outage logged');
+my (undef, $metrics) = $t->http_get('api', '/metrics');
+like($metrics, qr/^scaleset_scaler_errors_total\{pool="web",kind="libvirt"\} [1-9]\d*$/m,
+     'the failed listings counted as errors of kind libvirt');
+like($metrics, qr/^scaleset_scaler_errors_total\{pool="web",kind="create"\} 0$/m,
+     'no creation was tried in z2, none failed');
 
 $t->write_file($node, "<node></node>\n");
 $t->wait_for(sub { $t->log('scaler') =~ /zone z2 .* is back/ }, timeout => 5,
