@@ -6,7 +6,11 @@
 # gateway with every response counted.
 #
 #   demand rises  -> the rule fires -> new instances are created, pass the
-#                    gateway's health checks and receive traffic;
+#                    gateway's health checks and receive traffic; the
+#                    guests' load model (10 ms of one worker per request:
+#                    100 req/s each at most) makes the lone instance's
+#                    latency climb under 160 req/s and fall again once
+#                    there are 5;
 #   an instance dies in the simulator -> the gateway stops routing to it;
 #   demand falls  -> instances drain and are deleted;
 #   zero failed client requests through all of it.
@@ -83,7 +87,8 @@ my $ctl = "$dir/guestsim";
 mkdir $ctl;
 $t->spawn(name => 'guestsim', cmd => [$^X, $t->root . '/tools/guestsim',
     '--api', 'http://127.0.0.1:' . $t->port('api'), '--pool', 'web',
-    '--control', $ctl, '--interval', '0.1'], wait => sub { 1 });
+    '--control', $ctl, '--interval', '0.1', '--cost', '10',
+    '--concurrency', '1'], wait => sub { 1 });
 
 sub pool { my ($c, $p) = $s->api('GET', '/v1/pools/web'); $c == 200 ? $p : {} }
 sub up_members {
@@ -123,7 +128,10 @@ my (%decided, %known);
 $known{$_->{id}} = 1 for @{ pool()->{instances_list} // [] };
 set_rate(160);
 my $cap = 1;
+my $peak = 0;       # the highest median latency seen while scaling out
 ok($t->wait_for(sub {
+    my $p50 = stats()->{latency_ms}{p50} // 0;
+    $peak = $p50 if $p50 > $peak;
     my $p = pool();
     my $c = $p->{capacity} // $cap;
     if ($c > $cap) {
@@ -148,6 +156,12 @@ ok($t->wait_for(sub {
     my $h = stats()->{hits} // {};
     5 <= grep { ($h->{$_} // 0) > 10 } keys %$h;
 }, timeout => 20, what => 'traffic on 5'), 'and each of them serves requests');
+sleep 2;
+my $calm = stats()->{latency_ms}{p50} // 0;
+diag(sprintf 'median latency: %.0f ms at the peak on 1 instance, %.0f ms on 5',
+     $peak, $calm);
+cmp_ok($peak, '>', 3 * $calm,
+       'latency climbed on the overloaded instance and fell with capacity');
 
 # time from the decision to the first request served by a new instance
 my $first = stats()->{first} // {};
