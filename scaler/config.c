@@ -364,14 +364,14 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
     yaml_node_t  *k, *v, *k2, *v2, *cap = NULL, *zl = NULL, *tn = NULL;
     yaml_node_item_t *it;
     char         *s;
-    int           i, j, have_addr = 0;
+    int           i, j, have_addr = 0, have_default = 0;
 
     (void) cf;
     if (cf_expect(c, m, YAML_MAPPING_NODE, "pool") != 0) {
         return -1;
     }
     p->cap_min = 0;
-    p->cap_max = 1000;
+    p->cap_max = SCALER_CAPACITY_MAX;
     p->cap_default = 0;
     p->drain_timeout_ms = 30000;
     p->readiness_tcp = 1;
@@ -508,9 +508,10 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
                              (char *) k2->data.scalar.value);
                     return -1;
                 }
-                if (cf_int(c, v2, 0, 1000, dst) != 0) {
+                if (cf_int(c, v2, 0, SCALER_CAPACITY_MAX, dst) != 0) {
                     return -1;
                 }
+                have_default |= dst == &p->cap_default;
             }
         } else if (KEY(k, "scale_in_policy")) {
             if ((s = cf_scalar(c, v)) == NULL) {
@@ -565,6 +566,9 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
     if (!have_addr) {
         cf_error(c, m, "pool \"%s\" needs an address section", p->name);
         return -1;
+    }
+    if (cap && !have_default) {
+        p->cap_default = p->cap_min;    /* as a schedule's */
     }
     if (cap && p->cap_min > p->cap_max) {
         cf_error(c, cap, "capacity min %d > max %d", p->cap_min, p->cap_max);

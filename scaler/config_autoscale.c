@@ -15,8 +15,6 @@
 #include "scaleset_record.h"
 #include "config_yaml.h"
 
-#define CF_CAPACITY_MAX  100000
-
 
 /* a file holding a secret: its first line */
 static char *
@@ -183,7 +181,7 @@ cf_action(cfctx_t *c, yaml_node_t *m, autoscale_rule_config_t *r)
     FOR_PAIRS(c, m, k, v) {
         if (KEY(k, "change")) {
             r->action = AUTOSCALE_ACTION_CHANGE;
-            if (cf_int(c, v, -CF_CAPACITY_MAX, CF_CAPACITY_MAX, &val) != 0) {
+            if (cf_int(c, v, -SCALER_CAPACITY_MAX, SCALER_CAPACITY_MAX, &val) != 0) {
                 return -1;
             }
         } else if (KEY(k, "percent")) {
@@ -193,7 +191,7 @@ cf_action(cfctx_t *c, yaml_node_t *m, autoscale_rule_config_t *r)
             }
         } else if (KEY(k, "exact")) {
             r->action = AUTOSCALE_ACTION_EXACT;
-            if (cf_int(c, v, 0, CF_CAPACITY_MAX, &val) != 0) {
+            if (cf_int(c, v, 0, SCALER_CAPACITY_MAX, &val) != 0) {
                 return -1;
             }
         } else {
@@ -359,7 +357,7 @@ cf_bounds(cfctx_t *c, yaml_node_t *m, autoscale_capacity_t *cap)
                      (char *) k->data.scalar.value);
             return -1;
         }
-        if (cf_int(c, v, 0, CF_CAPACITY_MAX, &v3[i]) != 0) {
+        if (cf_int(c, v, 0, SCALER_CAPACITY_MAX, &v3[i]) != 0) {
             return -1;
         }
     }
@@ -535,7 +533,7 @@ cf_max_step(cfctx_t *c, yaml_node_t *v, pool_config_t *p)
 {
     int  n;
 
-    if (cf_int(c, v, 0, CF_CAPACITY_MAX, &n) != 0) {
+    if (cf_int(c, v, 0, SCALER_CAPACITY_MAX, &n) != 0) {
         return -1;
     }
     p->autoscale.max_step = n;

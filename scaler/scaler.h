@@ -14,6 +14,9 @@
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
 #define SCALER_MAX_ZONES 16
+/* the most instances a pool (or any capacity in its config) may have:
+   the cloud scale sets' maximum */
+#define SCALER_CAPACITY_MAX 1000
 
 typedef enum {
     SCALE_IN_DEFAULT = 0,

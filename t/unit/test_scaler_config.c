@@ -90,7 +90,12 @@ test_good(void **state)
               "    address: { mode: static, cidr: 127.0.1.0/24, port: 8080 }\n"
               "    capacity: { min: 1, max: 9, default: 3 }\n"
               "    scale_in_policy: oldest\n"
-              "    drain_timeout: 1m30s\n", err, sizeof(err));
+              "    drain_timeout: 1m30s\n"
+              "  - name: api\n"
+              "    zones: [ { name: z1, uri: \"test:///default\" } ]\n"
+              "    template: { domain: %T }\n"
+              "    address: { cidr: 127.0.2.0/24, port: 8080 }\n"
+              "    capacity: { min: 2, max: 5 }\n", err, sizeof(err));
     if (cf == NULL) {
         fail_msg("%s", err);
     }
@@ -106,6 +111,10 @@ test_good(void **state)
     assert_int_equal(p->scale_in, SCALE_IN_OLDEST);
     assert_int_equal(p->drain_timeout_ms, 90000);
     assert_int_equal(p->port, 8080);
+    p = config_pool(cf, "api");
+    assert_non_null(p);
+    assert_int_equal(p->cap_min, 2);
+    assert_int_equal(p->cap_default, 2);      /* follows min, as a schedule's */
     assert_null(config_pool(cf, "nope"));
     config_free(cf);
 }
@@ -289,6 +298,23 @@ test_errors(void **state)
           "    template: { domain: %T }\n"
           "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
           "    capacity: { min: two }\n", 7, "not an integer" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+          "    capacity: { max: 1001 }\n", 7,
+          "\"1001\" is not an integer in 0..1000" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+          "    schedules:\n"
+          "      - { name: big, start: \"2026-12-01 00:00\","
+          " end: \"2026-12-02 00:00\", capacity: { min: 1, max: 5000 } }\n",
+          8, "\"5000\" is not an integer in 0..1000" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+          "    capacity: { min: 1, max: 3, default: 4 }\n", 7,
+          "default 4 outside min..max 1..3" },
         { POOL_HEAD
           "    template:\n"
           "      domain: %T\n"
