@@ -18,6 +18,7 @@ static char *ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_scaleset_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_scaleset_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_scaleset_checks_have_pools(ngx_conf_t *cf);
 static char *ngx_http_scaleset_gateway_id(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_scaleset_state_path(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -151,6 +152,40 @@ ngx_http_scaleset_create_main_conf(ngx_conf_t *cf)
 }
 
 
+/* scaleset_health_check checks the members of a scaleset pool: refuse it
+   in an upstream without "scaleset", where it would silently do nothing */
+static ngx_int_t
+ngx_http_scaleset_checks_have_pools(ngx_conf_t *cf)
+{
+    ngx_uint_t                       i;
+    ngx_http_scaleset_srv_conf_t    *sscf;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;
+        }
+
+        sscf = uscfp[i]->srv_conf[ngx_http_scaleset_module.ctx_index];
+
+        if (sscf && sscf->check && sscf->pool.len == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"scaleset_health_check\" in upstream \"%V\" "
+                          "without \"scaleset\" in %s:%ui",
+                          &uscfp[i]->host, uscfp[i]->file_name,
+                          uscfp[i]->line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static char *
 ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
 {
@@ -161,8 +196,23 @@ ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_uint_t                      i, j;
     ngx_http_scaleset_srv_conf_t  **pools, *sscf;
 
+    if (ngx_http_scaleset_checks_have_pools(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (smcf->gateway_id.len == 0) {
         smcf->gateway_id = cf->cycle->hostname;
+
+        if (smcf->pools.nelts
+            && !scaleset_name_valid((char *) smcf->gateway_id.data,
+                                    smcf->gateway_id.len))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the host name \"%V\" is not a valid gateway "
+                               "id ([A-Za-z0-9_.-]{1,63}): set "
+                               "\"scaleset_gateway_id\"", &smcf->gateway_id);
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (smcf->prefix.data == NULL) {

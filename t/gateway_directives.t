@@ -82,6 +82,10 @@ my @bad = (
       qr/pool "web" is used twice/, 'one pool in two upstreams' ],
     [ conf(undef, 'scaleset web;', 'scaleset_gateway_id "gw 1";'),
       qr/invalid gateway id "gw 1" in "scaleset_gateway_id"/, 'bad gateway id' ],
+    [ conf(undef, 'scaleset web;',
+           "upstream other {\n server 127.0.0.1:1;\n scaleset_health_check;\n}"),
+      qr/"scaleset_health_check" in upstream "other" without "scaleset" in \S+nginx\.conf:\d+/,
+      'a health check in an upstream without scaleset' ],
     [ conf(undef, 'scaleset web;') =~ s/upstream web \{/server { listen 127.0.0.1:1; scaleset web; }\nupstream web {/r,
       qr/"scaleset" directive is not allowed here/, 'scaleset outside upstream' ],
 );
@@ -91,6 +95,31 @@ for my $b (@bad) {
     ($rc, $out) = $t->nginx_test(http => $conf);
     isnt($rc, 0, "nginx -t fails: $what");
     like($out, $re, "message names directive and argument: $what");
+}
+
+# without scaleset_gateway_id the host name is the id: one that is not a
+# valid id fails nginx -t (a host name of its own in a UTS namespace)
+SKIP: {
+    skip 'needs root and unshare(1) for a UTS namespace', 4
+        unless $> == 0 && system('unshare --uts true 2>/dev/null') == 0;
+    # the nginx -t command line, run by a shell in a UTS namespace of its own
+    my $as = sub { my ($host) = @_; sub {
+        (my $q = $_[0]) =~ s/'/'\\''/g;
+        "unshare --uts sh -c 'echo $host > /proc/sys/kernel/hostname "
+        . "&& eval \"\$1\"' sh '$q'" } };
+    ($rc, $out) = $t->nginx_test(http => conf(undef, 'scaleset web;'),
+                                 wrap => $as->('bad+host'));
+    isnt($rc, 0, 'nginx -t fails: a host name that is no gateway id');
+    like($out, qr/the host name "bad\+host" is not a valid gateway id .*set "scaleset_gateway_id"/,
+         'and says to set scaleset_gateway_id');
+    ($rc, $out) = $t->nginx_test(http => conf(undef, 'scaleset web;'),
+                                 wrap => $as->('gw-7.example'));
+    is($rc, 0, 'a host name that is a valid id passes') or diag $out;
+    ($rc, $out) = $t->nginx_test(http => conf(undef, 'scaleset web;',
+                                              'scaleset_gateway_id gw1;'),
+                                 wrap => $as->('bad+host'));
+    is($rc, 0, 'with scaleset_gateway_id the host name does not matter')
+        or diag $out;
 }
 
 $t->done;

@@ -480,6 +480,7 @@ sub nginx_test {
                                  $opt{conf} // $self->nginx_conf(%opt, name => $name));
     my $cmd = join ' ', map { "'$_'" } _which('nginx'), '-t', '-p',
               "$self->{dir}/$name/", '-c', $conf, '-e', "$self->{dir}/$name/t.log";
+    $cmd = $opt{wrap}->($cmd) if $opt{wrap};    # a shell command around it
     local %ENV = (%ENV, %NGINX_ENV);
     my $out = `$cmd 2>&1`;
     return ($? >> 8, $out);
