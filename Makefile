@@ -7,6 +7,7 @@
 #                   tests with the module and the scaler tests with the
 #                   scaler and scalesetctl built with them
 #   make demo       a scale set on loopback, live, for DEMO_SECONDS (180)
+#   make bench      every benchmark; results written into docs/benchmarks.md
 #   make deps       install the Debian packages the project needs
 #   make guest-image the tiny real-VM test guest (build/guest: kernel +
 #                   initramfs, tools/guest-image.sh)
@@ -204,9 +205,10 @@ demo: deps
 	$(MAKE) all
 	perl tools/demo
 
-# benchmarks print markdown sections; results go into docs/benchmarks.md
+# every bench/ script with a "# bench-section:" line; their sections are
+# written into docs/benchmarks.md (bench/run.sh)
 bench: deps
-	$(MAKE) all
+	$(MAKE) all guest-image
 	bash bench/run.sh
 
 clean:

@@ -3,6 +3,7 @@
 # workers' CPU for checking 1 000 members every second, and the time from a
 # backend's death to the last request routed to it (active checks only, and
 # with passive accounting too).  Prints a markdown section.
+# bench-section: gateway-health
 #
 #   bench/gateway-health.sh        (ROUNDS=5 SECS=5 CONNS=32 DEATHS=5)
 #

@@ -3,6 +3,7 @@
 # the same backends as static server lines, 2 000 members vs 2, the
 # propagation delay of a membership change, shared memory per member and a
 # 10 000-member pool.  Prints a markdown section for docs/benchmarks.md.
+# bench-section: gateway
 #
 #   bench/gateway.sh              (ROUNDS=5 SECS=5 CONNS=32 by default)
 #
