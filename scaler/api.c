@@ -106,6 +106,7 @@ metrics(struct evhttp_request *req)
         "# TYPE scaleset_scaler_instances gauge\n"
         "# TYPE scaleset_scaler_instance_changes_total counter\n"
         "# TYPE scaleset_scaler_errors_total counter\n"
+        "# TYPE scaleset_scaler_repairs_total counter\n"
         "# TYPE scaleset_scaler_redis_up gauge\n");
     for (i = 0; i < api_s->npools; i++) {
         pool_state_t *ps = &api_s->pools[i];
@@ -138,8 +139,10 @@ metrics(struct evhttp_request *req)
             "\"out\"} %lu\n"
             "scaleset_scaler_instance_changes_total{pool=\"%s\",direction="
             "\"in\"} %lu\n"
-            "scaleset_scaler_redis_up{pool=\"%s\"} %d\n",
-            pn, ps->actions_up, pn, ps->actions_down, pn, ps->redis_ok);
+            "scaleset_scaler_redis_up{pool=\"%s\"} %d\n"
+            "scaleset_scaler_repairs_total{pool=\"%s\"} %lu\n",
+            pn, ps->actions_up, pn, ps->actions_down, pn, ps->redis_ok,
+            pn, ps->repairs);
         for (st = 0; st < ERR_KIND_COUNT; st++) {
             evbuffer_add_printf(b, "scaleset_scaler_errors_total{pool=\"%s\","
                                 "kind=\"%s\"} %lu\n", pn, err_kind_name(st),

@@ -212,6 +212,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
     char              addr[80], id[64], why[64];
     int               z, i, j, k, n, nmem, active, found, cap;
     long              seq, conns;
+    int               repairs, ready;
 
     /* observe: owned domains per zone; a zone that does not answer keeps
        what we knew of it, so its instances are not counted as lost */
@@ -242,10 +243,12 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             in->zone = z;
             in->seq = id_seq(in->id);
             in->state = INST_BOOTING;
+            in->since = now_ms();
             for (j = 0; j < nold; j++) {
                 if (strcmp(old[j].id, in->id) == 0) {
                     in->state = old[j].state;
                     in->drain_since = old[j].drain_since;
+                    in->since = old[j].since;
                     break;
                 }
             }
@@ -339,23 +342,44 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
     registry_free_list(ids, nmem);
     registry_free_list(recs, nmem);
 
-    /* booting -> running once the address answers */
+    /* booting -> running once the address answers; replaced when it
+       does not within health.grace (at most 1 in 20 per pass, at least 1) */
+    repairs = 0;
     for (i = 0; i < ps->ninst; i++) {
         in = &ps->inst[i];
         if (in->state != INST_BOOTING || !zone_up[in->zone]) {
             continue;
         }
         /* lease / agent: no address until libvirt knows the guest's */
+        ready = 0;
         if (in->address[0] == '\0'
             || strncmp(in->address, "pending:", 8) == 0)
         {
-            continue;
+            snprintf(why, sizeof(why), "no address");
+        } else {
+            ready = !(p->readiness_tcp || p->health_uri)
+                    || ready_check(in->address, p->health_uri,
+                                   p->health_uri ? p->health_timeout_ms
+                                                 : 200,
+                                   why, sizeof(why));
         }
-        if ((p->readiness_tcp || p->health_uri)
-            && !ready_check(in->address, p->health_uri,
-                            p->health_uri ? p->health_timeout_ms : 200,
-                            why, sizeof(why)))
-        {
+        if (!ready) {
+            if (p->health_grace_ms > 0
+                && now_ms() - in->since >= p->health_grace_ms
+                && repairs < (ps->capacity / 20 > 1 ? ps->capacity / 20 : 1))
+            {
+                if (virt_delete(ps->conns[in->zone], p->name, in->id) == 0)
+                {
+                    slog(p->name, in->id, "not ready (%s) within "
+                         "health.grace (%llu ms): deleted, to be replaced",
+                         why, (unsigned long long) p->health_grace_ms);
+                    in->state = INST_DELETING;
+                    ps->repairs++;
+                    repairs++;
+                } else {
+                    ps->errors[ERR_DELETE]++;
+                }
+            }
             continue;
         }
         if (member_record(p, in, 0, rec, sizeof(rec)) != 0) {
@@ -447,6 +471,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         in->zone = z;
         in->seq = seq;
         in->state = INST_CREATING;
+        in->since = now_ms();
         active++;
         count[z]++;
     }

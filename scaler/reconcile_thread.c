@@ -115,6 +115,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     memcpy(ps->zone_down, w.zone_down, sizeof(ps->zone_down));
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;
+    ps->repairs = w.repairs;
     memcpy(ps->errors, w.errors, sizeof(ps->errors));
     reconcile_unlock(s);
 }

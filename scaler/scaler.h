@@ -53,7 +53,7 @@ typedef struct {
     int                readiness_tcp;     /* 1: register after a TCP connect */
     char              *health_uri;        /* health.uri: HTTP readiness */
     uint64_t           health_timeout_ms; /* health.timeout (1s) */
-    uint64_t           health_grace_ms;   /* health.grace (for repair) */
+    uint64_t           health_grace_ms;   /* health.grace: 0 = none */
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
@@ -218,6 +218,7 @@ typedef struct {
     inst_state_t  state;
     char          address[80];
     uint64_t      drain_since;
+    uint64_t      since;        /* created or first seen (now_ms()) */
     int           present;
 } instance_t;
 
@@ -243,6 +244,7 @@ typedef struct {
     int             redis_ok;
     int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down;
+    unsigned long   repairs;            /* not ready within health.grace */
     unsigned long   errors[ERR_KIND_COUNT];
     unsigned        cap_gen;             /* bumped by every capacity set */
     char          **del_ids;             /* API deletions for the pass */

@@ -30,11 +30,7 @@ $s->start;
 my $dir = $t->dir;
 my $ctl = "$dir/guestctl";
 mkdir $ctl;
-$t->spawn(name => 'guestsim', cmd => [$^X, $t->root . '/tools/guestsim',
-    '--api', 'http://127.0.0.1:' . $t->port('api'), '--pool', 'web',
-    '--control', $ctl, '--interval', '0.1', '--cost', '200',
-    '--targets', "$dir/targets.json"],
-    wait => sub { 1 });
+$s->guestsim($ctl, '--cost', '200', '--targets', "$dir/targets.json");
 $t->wait_for(sub { keys %{ $s->members('web') } == 2 }, timeout => 10,
              what => '2 members');
 my ($ia, $ib) = ('127.0.7.1', '127.0.7.2');

@@ -21,10 +21,7 @@ $s->start;
 my $ctl = $t->dir . '/guestctl';
 mkdir $ctl;
 $t->write_file("$ctl/web-000002", "dead\n");
-$t->spawn(name => 'guestsim', cmd => [$^X, $t->root . '/tools/guestsim',
-    '--api', 'http://127.0.0.1:' . $t->port('api'), '--pool', 'web',
-    '--control', $ctl, '--interval', '0.1'],
-    wait => sub { 1 });
+$s->guestsim($ctl);
 
 my ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 3 });
 is($code, 200, 'capacity 3');

@@ -28,10 +28,7 @@ use IO::Socket::INET;
 my $hang = IO::Socket::INET->new(LocalAddr => '127.0.6.3', LocalPort => $gport,
                                  Listen => 16, ReuseAddr => 1)
     or die "listen 127.0.6.3:$gport: $!";
-$t->spawn(name => 'guestsim', cmd => [$^X, $t->root . '/tools/guestsim',
-    '--api', 'http://127.0.0.1:' . $t->port('api'), '--pool', 'web',
-    '--control', $ctl, '--interval', '0.1'],
-    wait => sub { 1 });
+$s->guestsim($ctl);
 
 my ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 3 });
 is($code, 200, 'capacity 3');

@@ -80,6 +80,17 @@ sub api {
     return ($code, $data);
 }
 
+# tools/guestsim following this scaler's pool (default web), switches in
+# control dir $ctl, extra guestsim arguments after it
+sub guestsim {
+    my ($self, $ctl, @extra) = @_;
+    my $t = $self->{t};
+    return $t->spawn(name => 'guestsim', cmd => [$^X, $t->root . '/tools/guestsim',
+        '--api', 'http://127.0.0.1:' . $t->port('api'), '--pool', 'web',
+        '--control', $ctl, '--interval', '0.1', @extra],
+        wait => sub { 1 });
+}
+
 sub members {
     my ($self, $pool) = @_;
     return { $self->{t}->redis->hgetall("scaleset:{$pool}:members") };
