@@ -18,6 +18,19 @@
 static struct evhttp  *api_http;
 static scaler_t       *api_s;
 
+/* a PUT capacity or DELETE waiting for Redis (registry_async.c); req is
+   NULL once api_stop() freed it with its connection: the outcome is still
+   applied, nobody is answered */
+typedef struct api_wait {
+    struct evhttp_request  *req;
+    char                    pool[128];
+    char                    id[128];      /* DELETE; "" for PUT */
+    int                     capacity;     /* PUT */
+    struct api_wait        *prev, *next;
+} api_wait_t;
+
+static api_wait_t     *api_waiting;
+
 static void api_handle(struct evhttp_request *req, void *arg);
 static void reply_json(struct evhttp_request *req, int code, json_t *j);
 static void reply_error(struct evhttp_request *req, int code,
@@ -159,6 +172,114 @@ metrics(struct evhttp_request *req)
 
 static void api_handle_locked(struct evhttp_request *req, void *arg);
 
+static void
+wait_unlink(api_wait_t *w)
+{
+    if (w->prev) {
+        w->prev->next = w->next;
+    } else {
+        api_waiting = w->next;
+    }
+    if (w->next) {
+        w->next->prev = w->prev;
+    }
+}
+
+/* PUT capacity stored (ok) or not: the pool is looked up again, a reload
+   may have replaced the state since the request */
+static void
+capacity_stored(int ok, void *arg)
+{
+    api_wait_t    *w = arg;
+    pool_state_t  *ps;
+
+    wait_unlink(w);
+    reconcile_lock(api_s);
+    ps = reconcile_pool(api_s, w->pool);
+    if (ok && ps != NULL) {
+        ps->capacity = w->capacity;
+        ps->cap_gen++;
+        reconcile_kick(api_s);
+        slog(w->pool, NULL, "capacity set to %d", ps->capacity);
+    }
+    if (w->req == NULL) {
+        /* its connection went with api_stop() */
+    } else if (!ok) {
+        reply_error(w->req, 503, "redis unreachable");
+    } else if (ps == NULL) {
+        /* stored, but a reload removed the pool meanwhile */
+        reply_error(w->req, 404, "no pool \"%s\"", w->pool);
+    } else {
+        reply_json(w->req, 200, pool_json(ps, 0));
+    }
+    reconcile_unlock(api_s);
+    free(w);
+}
+
+/* DELETE: the member removed from Redis (ok) or not */
+static void
+member_deleted(int ok, void *arg)
+{
+    api_wait_t    *w = arg;
+    pool_state_t  *ps;
+    int            i;
+
+    wait_unlink(w);
+    reconcile_lock(api_s);
+    ps = reconcile_pool(api_s, w->pool);
+    if (ok && ps != NULL) {
+        slog(w->pool, w->id, "deleted by API request");
+        for (i = 0; i < ps->ninst; i++) {
+            if (strcmp(ps->inst[i].id, w->id) == 0) {
+                ps->inst[i].state = INST_DELETING;
+            }
+        }
+        reconcile_delete_later(api_s, ps, w->id);
+    }
+    if (w->req == NULL) {
+        /* its connection went with api_stop() */
+    } else if (!ok) {
+        reply_error(w->req, 503, "delete of %s failed: redis unreachable",
+                    w->id);
+    } else if (ps == NULL) {
+        reply_error(w->req, 404, "no pool \"%s\"", w->pool);
+    } else {
+        reply_json(w->req, 200, json_pack("{s:s,s:s}", "deleted", w->id,
+                                          "pool", w->pool));
+    }
+    reconcile_unlock(api_s);
+    free(w);
+}
+
+/* the Redis write of a PUT capacity (id NULL) or a DELETE; req is
+   answered from its callback, on the loop */
+static void
+api_wait(struct evhttp_request *req, const char *pool, const char *id,
+    int capacity)
+{
+    api_wait_t  *w = calloc(1, sizeof(*w));
+
+    if (w == NULL) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    w->req = req;
+    snprintf(w->pool, sizeof(w->pool), "%s", pool);
+    snprintf(w->id, sizeof(w->id), "%s", id ? id : "");
+    w->capacity = capacity;
+    w->next = api_waiting;
+    if (api_waiting) {
+        api_waiting->prev = w;
+    }
+    api_waiting = w;
+    if (id) {
+        registry_async_member_del(api_s->areg, pool, id, member_deleted, w);
+    } else {
+        registry_async_capacity_set(api_s->areg, pool, capacity,
+                                    capacity_stored, w);
+    }
+}
+
 /* the published state is read and changed under the reconcile lock */
 static void
 api_handle(struct evhttp_request *req, void *arg)
@@ -279,19 +400,9 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             json_decref(j);
             return;
         }
-        if (registry_capacity_set(api_s->reg, pool,
-                                  (int) json_integer_value(cap)) != 0)
-        {
-            json_decref(j);
-            reply_error(req, 503, "redis unreachable");
-            return;
-        }
-        ps->capacity = (int) json_integer_value(cap);
-        ps->cap_gen++;
-        reconcile_kick(api_s);
+        /* answered when Redis has it (capacity_stored) */
+        api_wait(req, pool, NULL, (int) json_integer_value(cap));
         json_decref(j);
-        slog(pool, NULL, "capacity set to %d", ps->capacity);
-        reply_json(req, 200, pool_json(ps, 0));
         return;
     }
     if (sscanf(path + n, "/instances/%127[^/]", id) == 1) {
@@ -309,17 +420,9 @@ api_handle_locked(struct evhttp_request *req, void *arg)
                         pool);
             return;
         }
-        /* deregistered here, its domain deleted by the next pass (now) */
-        if (registry_del(api_s->reg, pool, id) != 0) {
-            reply_error(req, 503, "delete of %s failed: redis unreachable",
-                        id);
-            return;
-        }
-        slog(pool, id, "deleted by API request");
-        ps->inst[i].state = INST_DELETING;
-        reconcile_delete_later(api_s, ps, id);
-        reply_json(req, 200, json_pack("{s:s,s:s}", "deleted", id, "pool",
-                                       pool));
+        /* deregistered first (answered then: member_deleted), its
+           domain deleted by the next pass (at once) */
+        api_wait(req, pool, id, 0);
         return;
     }
     reply_error(req, 404, "no such path");
@@ -346,6 +449,12 @@ api_start(struct event_base *base, scaler_t *s)
 void
 api_stop(void)
 {
+    api_wait_t  *w;
+
+    /* evhttp_free() frees the requests still waiting for Redis */
+    for (w = api_waiting; w; w = w->next) {
+        w->req = NULL;
+    }
     if (api_http) {
         evhttp_free(api_http);
         api_http = NULL;

@@ -3,7 +3,8 @@
  * daemon").  One Prometheus client, one runner per pool with rules or
  * schedules; every tick each runner evaluates from the desired capacity in
  * force, and a decision that changes it is stored in PREFIX{POOL}:capacity
- * (as PUT /v1/pools/{pool}/capacity does) and triggers a reconcile pass.
+ * (as PUT /v1/pools/{pool}/capacity does, without blocking the loop:
+ * registry_async.c) and, once Redis answered, triggers a reconcile pass.
  */
 
 #include <stdio.h>
@@ -20,7 +21,14 @@ typedef struct {
     char                 pool[64];
     autoscale_runner_t  *runner;
     int64_t              asked;     /* the capacity the evaluation started from */
+    int                  storing;   /* its decisions waiting for Redis */
 } as_entry_t;
+
+/* a decision's capacity on its way to Redis */
+typedef struct {
+    char                 pool[64];
+    int                  capacity;
+} as_store_t;
 
 static struct event_base  *as_base;
 static scaler_t           *as_s;
@@ -63,6 +71,7 @@ as_log(void *ctx, int prio, const char *msg)
 }
 
 static void as_decided(as_entry_t *e, const autoscale_decision_t *d);
+static void as_stored(int ok, void *arg);
 
 static void
 as_done(autoscale_runner_t *r, const autoscale_decision_t *d, void *arg)
@@ -83,6 +92,7 @@ static void
 as_decided(as_entry_t *e, const autoscale_decision_t *d)
 {
     pool_state_t  *ps;
+    as_store_t    *st;
     char           rules[256];
     size_t         i, len = 0;
 
@@ -112,16 +122,56 @@ as_decided(as_entry_t *e, const autoscale_decision_t *d)
     if (d->capacity == ps->capacity) {
         return;
     }
-    if (registry_capacity_set(as_s->reg, e->pool, (int) d->capacity) != 0) {
-        slog(e->pool, NULL, "autoscale: capacity %lld not stored (redis "
-             "unreachable); applied until the next pass reads Redis",
-             (long long) d->capacity);
+    st = malloc(sizeof(*st));
+    if (st == NULL) {
+        slog(e->pool, NULL, "autoscale: out of memory");
+        return;
     }
-    ps->capacity = (int) d->capacity;
-    ps->cap_gen++;
-    if (as_kick) {
+    snprintf(st->pool, sizeof(st->pool), "%s", e->pool);
+    st->capacity = (int) d->capacity;
+    e->storing++;
+    registry_async_capacity_set(as_s->areg, e->pool, st->capacity,
+                                as_stored, st);
+}
+
+/* a decision's capacity stored in Redis (ok) or not: applied either way,
+   in the order of the writes (as the API's), to the pool of that name
+   (a reload may have replaced the state) */
+static void
+as_stored(int ok, void *arg)
+{
+    as_store_t    *st = arg;
+    as_entry_t    *e;
+    pool_state_t  *ps;
+    size_t         i;
+
+    for (i = 0, e = NULL; i < as_n; i++) {
+        if (strcmp(as_ent[i].pool, st->pool) == 0) {
+            e = &as_ent[i];
+        }
+    }
+    if (e != NULL && e->storing > 0) {
+        e->storing--;
+    }
+    if (as_s == NULL) {                 /* stopped */
+        free(st);
+        return;
+    }
+    if (!ok) {
+        slog(st->pool, NULL, "autoscale: capacity %d not stored (redis "
+             "unreachable); applied until the next pass reads Redis",
+             st->capacity);
+    }
+    reconcile_lock(as_s);
+    if ((ps = reconcile_pool(as_s, st->pool)) != NULL) {
+        ps->capacity = st->capacity;
+        ps->cap_gen++;
+    }
+    reconcile_unlock(as_s);
+    if (ps != NULL && as_kick) {
         as_kick();
     }
+    free(st);
 }
 
 static int
@@ -220,6 +270,11 @@ entries_sync(scaler_t *s)
         }
         snprintf(e->pool, sizeof(e->pool), "%s", p->name);
         for (j = 0; j < as_n; j++) {
+            if (strcmp(as_ent[j].pool, p->name) == 0) {
+                e->storing = as_ent[j].storing;
+            }
+        }
+        for (j = 0; j < as_n; j++) {
             if (as_ent[j].runner && strcmp(as_ent[j].pool, p->name) == 0) {
                 break;
             }
@@ -290,6 +345,11 @@ autoscaler_tick(scaler_t *s)
 
     as_s = s;
     for (i = 0; i < as_n; i++) {
+        if (as_ent[i].storing > 0) {
+            /* its capacity is not known before Redis answers (at most
+               REGISTRY_ASYNC_TIMEOUT_MS): the next tick evaluates */
+            continue;
+        }
         reconcile_lock(s);
         ps = reconcile_pool(s, as_ent[i].pool);
         as_ent[i].asked = ps ? ps->capacity : 0;

@@ -23,6 +23,19 @@ static void on_signal(evutil_socket_t sig, short ev, void *arg);
 static void arm(void);
 static void kick(void);
 
+static registry_async_t *
+areg_open(const scaler_config_t *cf)
+{
+    registry_async_t  *ra = registry_async_open(base, cf->redis_host,
+                                                cf->redis_port, cf->prefix);
+
+    if (ra == NULL) {
+        slog(NULL, NULL, "out of memory");
+        exit(1);
+    }
+    return ra;
+}
+
 /* a reconcile pass soon (an autoscale decision changed the capacity) */
 static void
 kick(void)
@@ -86,17 +99,37 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             /* swap: the new state opens its connections before the old
                ones close (test:///default lives as long as one is open)
                and adopts the domains and members on its first pass */
-            scaler_t  ns;
+            scaler_t           ns;
+            registry_async_t  *old = NULL;
+            /* the API's server (and the requests waiting for Redis on it)
+               stays unless it is to listen elsewhere */
+            int                relisten = ncf->api_port != sc.cf->api_port
+                                   || strcmp(ncf->api_host,
+                                             sc.cf->api_host) != 0;
 
             memset(&ns, 0, sizeof(ns));
             reconcile_init(&ns, ncf);
+            /* the loop's Redis writes in flight finish on the connection
+               they started on unless Redis moved */
+            if (ncf->redis_port == sc.cf->redis_port
+                && strcmp(ncf->redis_host, sc.cf->redis_host) == 0
+                && strcmp(ncf->prefix, sc.cf->prefix) == 0)
+            {
+                ns.areg = sc.areg;
+            } else {
+                old = sc.areg;
+                ns.areg = areg_open(ncf);
+            }
             autoscaler_reload(&ns, &sc);    /* before the old config goes */
-            api_stop();
+            if (relisten) {
+                api_stop();
+            }
             reconcile_stop(&sc);            /* the current pass ends first */
             reconcile_free(&sc);
             config_free(sc.cf);
             sc = ns;
-            if (api_start(base, &sc) != 0
+            registry_async_close(old);      /* its writes fail (503) */
+            if ((relisten && api_start(base, &sc) != 0)
                 || reconcile_start(&sc, base, on_pass) != 0)
             {
                 exit(1);
@@ -146,6 +179,7 @@ main(int argc, char **argv)
     srand((unsigned) getpid() ^ (unsigned) now_ms());
     base = event_base_new();
     reconcile_init(&sc, cf);
+    sc.areg = areg_open(cf);
     if (api_start(base, &sc) != 0) {
         return 1;
     }
@@ -167,6 +201,7 @@ main(int argc, char **argv)
     api_stop();
     evtimer_del(tick);
     autoscaler_stop();
+    registry_async_close(sc.areg);      /* after its users */
     reconcile_stop(&sc);
     vmstats_free();
     event_free(tick);

@@ -205,6 +205,28 @@ long registry_next_seq(registry_t *r, const char *pool, long above);
 long registry_conns(registry_t *r, const char *pool, const char *id);
 void registry_free_list(char **l, int n);
 
+/* registry_async.c: the event loop's Redis writes, non-blocking (hiredis
+   async on the loop's event_base).  Each calls done(ok, arg) exactly once,
+   on the loop (never from inside the call): ok 1 when Redis confirmed, 0
+   when it failed, was unreachable or did not answer within
+   REGISTRY_ASYNC_TIMEOUT_MS (the connection is then dropped and made
+   again by the next operation; the write may still take effect if Redis
+   was only slow).  The effects are registry_capacity_set()'s and
+   registry_del()'s. */
+#define REGISTRY_ASYNC_TIMEOUT_MS 1000
+struct event_base;
+typedef struct registry_async registry_async_t;
+typedef void (*registry_async_done_t)(int ok, void *arg);
+registry_async_t *registry_async_open(struct event_base *base,
+    const char *host, int port, const char *prefix);
+/* the pending operations fail (done(0, arg)) before it returns */
+void registry_async_close(registry_async_t *ra);
+void registry_async_capacity_set(registry_async_t *ra, const char *pool,
+    int cap, registry_async_done_t done, void *arg);
+/* the member-removal transaction of the write protocol */
+void registry_async_member_del(registry_async_t *ra, const char *pool,
+    const char *id, registry_async_done_t done, void *arg);
+
 /* reconcile.c */
 typedef enum {
     INST_CREATING = 0, INST_BOOTING, INST_RUNNING, INST_DRAINING,
@@ -260,8 +282,9 @@ typedef struct {
  */
 typedef struct {
     scaler_config_t  *cf;
-    registry_t       *reg;               /* the loop's */
+    registry_t       *reg;               /* reconcile_init()'s */
     registry_t       *preg;              /* the pass thread's */
+    registry_async_t *areg;              /* the loop's writes (main.c) */
     pool_state_t     *pools;
     int               npools;
     struct reconcile_thread_s *thread;

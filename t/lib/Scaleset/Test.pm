@@ -315,6 +315,9 @@ sub _terminate {
     return unless $pid;
     return if waitpid($pid, WNOHANG) != 0;
     CORE::kill($sig, $pid);
+    # a server a test stopped (SIGSTOP) acts on the signal only when
+    # continued
+    CORE::kill('CONT', $pid);
     my $end = time + $grace;
     while (time < $end) {
         return if waitpid($pid, WNOHANG) != 0;

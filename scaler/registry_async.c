@@ -1,0 +1,368 @@
+/*
+ * registry_async.c: the event loop's Redis writes, non-blocking (hiredis's
+ * async API on its libevent adapter).  The same effects as registry.c's
+ * registry_capacity_set() and registry_del(): the same keys, the member
+ * removal in one MULTI/EXEC of the write protocol.
+ *
+ * hiredis 0.14 has no command or connect timeout in its async API, so
+ * every operation has a timer of its own (REGISTRY_ASYNC_TIMEOUT_MS): when
+ * it fires first, the operation fails and the connection is dropped (a
+ * hung Redis holds every later command too); the next operation connects
+ * again.  Dropping runs the pending reply callbacks with a NULL reply: an
+ * operation is freed only when its timer and every callback it queued are
+ * done, and its done callback runs once, whichever comes first.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "scaler.h"
+#include "scaleset_record.h"
+
+typedef struct ra_op ra_op_t;
+
+struct registry_async {
+    struct event_base   *base;
+    char                *host;
+    int                  port;
+    char                *prefix;
+    redisAsyncContext   *ac;            /* NULL: connect on the next op */
+    ra_op_t             *ops;           /* not finished yet */
+    int                  down_logged;
+};
+
+struct ra_op {
+    registry_async_t      *ra;
+    struct event          *timer;
+    registry_async_done_t  done;
+    void                  *arg;
+    char                   pool[64];
+    char                   id[64];
+    int                    queued;      /* reply callbacks still to come */
+    int                    failed;      /* an error reply */
+    int                    finished;    /* done called */
+    ra_op_t               *prev, *next; /* in ra->ops until finished */
+};
+
+static void ra_drop(registry_async_t *ra);
+
+registry_async_t *
+registry_async_open(struct event_base *base, const char *host, int port,
+    const char *prefix)
+{
+    registry_async_t  *ra = calloc(1, sizeof(*ra));
+
+    if (ra == NULL) {
+        return NULL;
+    }
+    ra->base = base;
+    ra->host = strdup(host);
+    ra->port = port;
+    ra->prefix = strdup(prefix);
+    if (ra->host == NULL || ra->prefix == NULL) {
+        free(ra->host);
+        free(ra->prefix);
+        free(ra);
+        return NULL;
+    }
+    return ra;
+}
+
+static void
+ra_log_down(registry_async_t *ra, const char *why)
+{
+    if (!ra->down_logged) {
+        slog(NULL, NULL, "redis %s:%d unreachable from the loop: %s",
+             ra->host, ra->port, why);
+        ra->down_logged = 1;
+    }
+}
+
+/* the end of an op: done once; freed when no callback can come anymore */
+static void
+op_finish(ra_op_t *op, int ok)
+{
+    registry_async_t  *ra = op->ra;
+
+    if (!op->finished) {
+        op->finished = 1;
+        evtimer_del(op->timer);
+        if (op->prev) {
+            op->prev->next = op->next;
+        } else {
+            ra->ops = op->next;
+        }
+        if (op->next) {
+            op->next->prev = op->prev;
+        }
+        op->prev = op->next = NULL;
+        if (ok && ra->down_logged) {
+            slog(NULL, NULL, "redis %s:%d answers the loop again", ra->host,
+                 ra->port);
+            ra->down_logged = 0;
+        }
+        op->done(ok, op->arg);
+    }
+    if (op->queued == 0) {
+        event_free(op->timer);
+        free(op);
+    }
+}
+
+/* a reply of one of op's commands; NULL: the connection went away */
+static void
+on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    ra_op_t     *op = privdata;
+    redisReply  *rep = reply;
+
+    (void) ac;
+    op->queued--;
+    if (op->finished) {
+        /* timed out before: only the last callback frees it */
+        if (op->queued == 0) {
+            op_finish(op, 0);
+        }
+        return;
+    }
+    if (rep == NULL) {
+        ra_log_down(op->ra, "connection lost");   /* unless logged */
+        op_finish(op, 0);
+        return;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        slog(op->pool, op->id[0] ? op->id : NULL, "redis: %s", rep->str);
+        op->failed = 1;
+    }
+    if (op->queued == 0) {
+        op_finish(op, !op->failed);
+    }
+}
+
+/* the op's timer: its time is up (or it failed before reaching Redis) */
+static void
+on_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+    ra_op_t           *op = arg;
+    registry_async_t  *ra = op->ra;
+
+    (void) fd; (void) ev;
+    if (op->queued > 0) {
+        ra_log_down(ra, "timed out");
+        /* a hung Redis holds every command behind op's too: the
+           connection goes first, so that a done callback's new write
+           gets a new one; op's replies (all on it) are NULL now, which
+           finishes and frees op */
+        ra_drop(ra);
+        return;
+    }
+    op_finish(op, 0);
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+    registry_async_t  *ra = ac->data;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees ac after this (and fails its commands) */
+        ra_log_down(ra, ac->errstr);
+        if (ra->ac == ac) {
+            ra->ac = NULL;
+        }
+    }
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    registry_async_t  *ra = ac->data;
+
+    (void) status;
+    /* freed by hiredis after this */
+    if (ra->ac == ac) {
+        ra->ac = NULL;
+    }
+}
+
+/* drops the connection: its pending callbacks run with a NULL reply */
+static void
+ra_drop(registry_async_t *ra)
+{
+    redisAsyncContext  *ac = ra->ac;
+
+    if (ac != NULL) {
+        ra->ac = NULL;
+        redisAsyncFree(ac);
+    }
+}
+
+static redisAsyncContext *
+ra_get(registry_async_t *ra)
+{
+    redisAsyncContext  *ac;
+
+    if (ra->ac) {
+        return ra->ac;
+    }
+    ac = redisAsyncConnect(ra->host, ra->port);
+    if (ac == NULL) {
+        ra_log_down(ra, "out of memory");
+        return NULL;
+    }
+    if (ac->err) {
+        ra_log_down(ra, ac->errstr);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = ra;
+    if (redisLibeventAttach(ac, ra->base) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    ra->ac = ac;
+    return ac;
+}
+
+static ra_op_t *
+op_new(registry_async_t *ra, const char *pool, const char *id,
+    registry_async_done_t done, void *arg)
+{
+    ra_op_t  *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        return NULL;
+    }
+    op->timer = evtimer_new(ra->base, on_timeout, op);
+    if (op->timer == NULL) {
+        free(op);
+        return NULL;
+    }
+    op->ra = ra;
+    op->done = done;
+    op->arg = arg;
+    snprintf(op->pool, sizeof(op->pool), "%s", pool);
+    snprintf(op->id, sizeof(op->id), "%s", id ? id : "");
+    op->next = ra->ops;
+    if (ra->ops) {
+        ra->ops->prev = op;
+    }
+    ra->ops = op;
+    return op;
+}
+
+/* cmds queued (or not: failed is set), the op waits for its replies or
+   its timer; a failure before Redis is answered on the loop too */
+static void
+op_start(ra_op_t *op, int failed)
+{
+    struct timeval  tv = { 0, 0 };
+
+    if (!failed) {
+        tv.tv_sec = REGISTRY_ASYNC_TIMEOUT_MS / 1000;
+        tv.tv_usec = (REGISTRY_ASYNC_TIMEOUT_MS % 1000) * 1000;
+    }
+    evtimer_add(op->timer, &tv);
+}
+
+/* queues one command of op; -1 when hiredis refused it */
+static int
+op_cmd(ra_op_t *op, redisAsyncContext *ac, const char *fmt, ...)
+{
+    va_list  ap;
+    int      rc;
+
+    va_start(ap, fmt);
+    rc = redisvAsyncCommand(ac, on_reply, op, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        return -1;
+    }
+    op->queued++;
+    return 0;
+}
+
+void
+registry_async_capacity_set(registry_async_t *ra, const char *pool, int cap,
+    registry_async_done_t done, void *arg)
+{
+    ra_op_t            *op = op_new(ra, pool, NULL, done, arg);
+    redisAsyncContext  *ac = NULL;
+    char                k[SCALESET_KEY_MAX];
+    int                 failed;
+
+    if (op == NULL) {
+        done(0, arg);
+        return;
+    }
+    failed = scaleset_key(k, sizeof(k), ra->prefix, pool,
+                          SCALESET_KEY_CAPACITY, NULL) < 0
+             || (ac = ra_get(ra)) == NULL
+             || op_cmd(op, ac, "SET %s %d", k, cap) != 0;
+    op_start(op, failed);
+}
+
+void
+registry_async_member_del(registry_async_t *ra, const char *pool,
+    const char *id, registry_async_done_t done, void *arg)
+{
+    ra_op_t            *op = op_new(ra, pool, id, done, arg);
+    redisAsyncContext  *ac = NULL;
+    char                km[SCALESET_KEY_MAX], ke[SCALESET_KEY_MAX],
+                        kv[SCALESET_KEY_MAX], kd[SCALESET_KEY_MAX];
+    int                 n, failed;
+
+    if (op == NULL) {
+        done(0, arg);
+        return;
+    }
+    n = snprintf(kd, sizeof(kd), "%s{%s}:draining", ra->prefix, pool);
+    failed = scaleset_key(km, sizeof(km), ra->prefix, pool,
+                          SCALESET_KEY_MEMBERS, NULL) < 0
+             || scaleset_key(ke, sizeof(ke), ra->prefix, pool,
+                             SCALESET_KEY_EPOCH, NULL) < 0
+             || scaleset_key(kv, sizeof(kv), ra->prefix, pool,
+                             SCALESET_KEY_EVENTS, NULL) < 0
+             || n <= 0 || n >= (int) sizeof(kd)
+             || (ac = ra_get(ra)) == NULL;
+    /* registry.c's write_member() with rec NULL: one transaction; the
+       script publishes the new epoch */
+    if (!failed) {
+        failed = op_cmd(op, ac, "MULTI") != 0
+                 || op_cmd(op, ac, "HDEL %s %s", km, id) != 0
+                 || op_cmd(op, ac, "HDEL %s %s", kd, id) != 0
+                 || op_cmd(op, ac, "INCR %s", ke) != 0
+                 || op_cmd(op, ac, "EVAL %s 1 %s %s",
+                           "return redis.call('PUBLISH', ARGV[1], "
+                           "redis.call('GET', KEYS[1]))", ke, kv) != 0
+                 || op_cmd(op, ac, "EXEC") != 0;
+    }
+    /* a transaction cut short (hiredis refused a command: only when out
+       of memory) must not stay open: with commands queued, the timer
+       at once drops the connection (on_timeout) */
+    op_start(op, failed);
+}
+
+void
+registry_async_close(registry_async_t *ra)
+{
+    if (ra == NULL) {
+        return;
+    }
+    /* the pending ops fail: their replies are NULL */
+    ra_drop(ra);
+    while (ra->ops) {
+        op_finish(ra->ops, 0);
+    }
+    free(ra->host);
+    free(ra->prefix);
+    free(ra);
+}
