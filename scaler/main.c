@@ -108,7 +108,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
                                              sc.cf->api_host) != 0;
 
             memset(&ns, 0, sizeof(ns));
-            reconcile_init(&ns, ncf);
+            reconcile_init(&ns, ncf, &sc);
             /* the loop's Redis writes in flight finish on the connection
                they started on unless Redis moved */
             if (ncf->redis_port == sc.cf->redis_port
@@ -178,7 +178,7 @@ main(int argc, char **argv)
     virt_xml_init();
     srand((unsigned) getpid() ^ (unsigned) now_ms());
     base = event_base_new();
-    reconcile_init(&sc, cf);
+    reconcile_init(&sc, cf, NULL);
     sc.areg = areg_open(cf);
     if (api_start(base, &sc) != 0) {
         return 1;

@@ -72,9 +72,10 @@ pool_actual(const pool_state_t *ps)
 }
 
 int
-reconcile_init(scaler_t *s, scaler_config_t *cf)
+reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 {
-    int  i, j, cap;
+    pool_state_t  *old;
+    int            i, j, cap, known;
 
     s->cf = cf;
     s->reg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
@@ -86,8 +87,25 @@ reconcile_init(scaler_t *s, scaler_config_t *cf)
 
         ps->cf = &cf->pools[i];
         ps->capacity = ps->cf->cap_default;
-        if (registry_capacity_get(s->reg, ps->cf->name, &cap) == 1) {
+        known = 0;
+        if (prev != NULL) {
+            reconcile_lock(prev);
+            if ((old = reconcile_pool(prev, ps->cf->name)) != NULL) {
+                ps->capacity = old->capacity;
+                known = 1;
+            }
+            reconcile_unlock(prev);
+        }
+        if (!known && registry_capacity_get(s->reg, ps->cf->name, &cap) == 1)
+        {
             ps->capacity = cap;
+        }
+        /* new bounds of a reload hold at once (a pool with schedules is
+           clamped by its autoscaler to the profile in force) */
+        if (ps->cf->autoscale.nprofiles == 0) {
+            ps->capacity = ps->capacity < ps->cf->cap_min ? ps->cf->cap_min
+                           : ps->capacity > ps->cf->cap_max
+                           ? ps->cf->cap_max : ps->capacity;
         }
         for (j = 0; j < ps->cf->nzones; j++) {
             ps->conns[j] = virt_open(ps->cf->zones[j].uri);

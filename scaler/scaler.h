@@ -290,7 +290,9 @@ typedef struct {
     struct reconcile_thread_s *thread;
 } scaler_t;
 
-int reconcile_init(scaler_t *s, scaler_config_t *cf);
+/* a pool's capacity is prev's pool of that name's (a reload: no Redis on
+   the loop), else the one stored in Redis, else its default */
+int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
 /* one pass of every pool, here (before the thread runs, or in tests) */
 void reconcile_pass(scaler_t *s);
 /* one pool's pass on ps, with the pass connection s->preg */

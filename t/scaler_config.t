@@ -149,4 +149,16 @@ is(join(',', sort keys %{ $s->members('web') }), $before,
 (undef, $p) = $s->api('GET', '/v1/pools/web');
 is($p->{instances}, 2, 'no new domains');
 
+# new bounds hold at once: a reload with max 1 clamps the capacity
+$s->{opt}{pools}[0]{capacity} = [0, 1, 0];
+$s->write_config;
+kill 'HUP', $t->{servers}{scaler}{pid};
+$t->wait_for(sub { my (undef, $x) = $s->api('GET', '/v1/pools/web');
+                   ref $x && $x->{max} == 1 }, timeout => 5,
+             what => 'max 1');
+(undef, $p) = $s->api('GET', '/v1/pools/web');
+is($p->{capacity}, 1, 'a reload lowering max clamps the capacity');
+ok($t->wait_for(sub { keys %{ $s->members('web') } == 1 }, timeout => 10,
+                what => '1 member'), 'and the pool scales in to it');
+
 $t->done;

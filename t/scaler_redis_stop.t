@@ -124,16 +124,22 @@ sleep 1.2;
 is($code, 200, 'a client gone while its write waited: the API still answers');
 
 # a reload while a write waits: the request stays (same api.listen) and
-# is answered (the reload itself reads Redis, on the loop, for about 1 s)
+# is answered; the reload itself reads nothing from Redis (the pools keep
+# their capacity from the running state), it only waits for the running
+# pass, which waits for Redis up to its 1 s timeout
 $t0 = time;
 $put = send_request('PUT', '/v1/pools/web/capacity',
                     encode_json({ capacity => 3 }));
 sleep 0.1;
+my $thup = time;
 $t->signal('scaler', 'HUP');
+ok($t->wait_for(sub { $t->log('scaler') =~ /configuration reloaded/ },
+                timeout => 5, interval => 0.02, what => 'reloaded'),
+   'reloaded');
+cmp_ok(time - $thup, '<', 1.5,
+       'within the running pass\'s Redis timeout, with Redis stopped');
 ($pc, $pb) = read_answer($put, $t0, 6);
 is($pc, 503, 'a write waiting across a reload is answered: 503');
-ok($t->wait_for(sub { $t->log('scaler') =~ /configuration reloaded/ },
-                timeout => 5, what => 'reloaded'), 'reloaded');
 
 $t->signal('redis', 'CONT');
 
