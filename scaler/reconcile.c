@@ -40,6 +40,16 @@ typedef struct {
     pthread_mutex_t   lock;
 } create_job_t;
 
+/* a member of the Redis hash by id: its index in the lists */
+typedef struct {
+    const char  *id;
+    int          k;
+} member_ref_t;
+
+static int inst_cmp(const void *a, const void *b);
+static int member_ref_cmp(const void *a, const void *b);
+static int addr_cmp(const void *a, const void *b);
+
 const char *
 inst_state_name(inst_state_t st)
 {
@@ -157,6 +167,25 @@ reconcile_pass(scaler_t *s)
     }
 }
 
+static int
+inst_cmp(const void *a, const void *b)
+{
+    return strcmp(((const instance_t *) a)->id, ((const instance_t *) b)->id);
+}
+
+static int
+addr_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static int
+member_ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const member_ref_t *) a)->id,
+                  ((const member_ref_t *) b)->id);
+}
+
 static long
 id_seq(const char *id)
 {
@@ -222,18 +251,25 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
 {
     registry_t       *reg = s->preg;
     pool_config_t    *p = ps->cf;
-    instance_t       *old = ps->inst, *in;
+    instance_t       *old = ps->inst, *in, *prev;
+    member_ref_t     *byid = NULL, key, *mr;
+    char             *seen = NULL;
     int               nold = ps->ninst;
     int               zone_up[SCALER_MAX_ZONES], count[SCALER_MAX_ZONES];
     virt_instance_t  *vi;
     char            **ids = NULL, **recs = NULL, rec[SCALESET_RECORD_MAX];
     char              addr[80], id[64], why[64];
-    int               z, i, j, k, n, nmem, active, found, cap;
-    long              seq, conns;
+    int               z, i, j, k, n, nmem, active, cap;
+    long              seq, maxseq, conns;
+    char            (*used)[80];        /* addresses in use, sorted */
+    int               nused, knext;
     int               repairs, ready;
 
     /* observe: owned domains per zone; a zone that does not answer keeps
        what we knew of it, so its instances are not counted as lost */
+    if (nold > 1) {
+        qsort(old, nold, sizeof(*old), inst_cmp);   /* found by id below */
+    }
     ps->inst = NULL;
     ps->ninst = ps->cinst = 0;
     for (z = 0; z < p->nzones; z++) {
@@ -262,15 +298,13 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             in->seq = id_seq(in->id);
             in->state = INST_BOOTING;
             in->since = now_ms();
-            for (j = 0; j < nold; j++) {
-                if (strcmp(old[j].id, in->id) == 0) {
-                    in->state = old[j].state;
-                    in->drain_since = old[j].drain_since;
-                    in->since = old[j].since;
-                    break;
-                }
-            }
-            if (j == nold) {
+            prev = nold ? bsearch(in, old, nold, sizeof(*old), inst_cmp)
+                        : NULL;
+            if (prev != NULL) {
+                in->state = prev->state;
+                in->drain_since = prev->drain_since;
+                in->since = prev->since;
+            } else {
                 slog(p->name, in->id, "found domain in zone %s",
                      p->zones[z].name);
             }
@@ -294,15 +328,32 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         ps->capacity = cap;
     }
 
-    /* members: set the state of registered instances, remove strays */
+    /* members: set the state of registered instances, remove strays;
+       members found by id in a sorted index */
+    if (nmem > 0) {
+        byid = malloc(nmem * sizeof(*byid));
+        seen = calloc(nmem, 1);
+        if (byid == NULL || seen == NULL) {
+            free(byid);
+            free(seen);
+            registry_free_list(ids, nmem);
+            registry_free_list(recs, nmem);
+            return;
+        }
+        for (k = 0; k < nmem; k++) {
+            byid[k].id = ids[k];
+            byid[k].k = k;
+        }
+        qsort(byid, nmem, sizeof(*byid), member_ref_cmp);
+    }
     for (i = 0; i < ps->ninst; i++) {
         in = &ps->inst[i];
-        for (k = 0; k < nmem; k++) {
-            if (strcmp(ids[k], in->id) == 0) {
-                break;
-            }
-        }
+        key.id = in->id;
+        mr = nmem ? bsearch(&key, byid, nmem, sizeof(*byid), member_ref_cmp)
+                  : NULL;
+        k = mr ? mr->k : nmem;
         if (k < nmem) {
+            seen[k] = 1;
             scaleset_member_t  m;
             scaleset_error_t   e;
 
@@ -323,14 +374,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         }
     }
     for (k = 0; k < nmem; k++) {
-        found = 0;
-        for (i = 0; i < ps->ninst; i++) {
-            if (strcmp(ids[k], ps->inst[i].id) == 0) {
-                found = 1;
-                break;
-            }
-        }
-        if (!found) {
+        if (!seen[k]) {
             scaleset_member_t  m;
             scaleset_error_t   e;
             int                zdown = 0;
@@ -357,6 +401,8 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             }
         }
     }
+    free(byid);
+    free(seen);
     registry_free_list(ids, nmem);
     registry_free_list(recs, nmem);
 
@@ -448,23 +494,38 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         }
     }
 
+    /* new instances take the lowest addresses no instance uses (found in
+       a sorted copy of those in use; each next one is above the last) and
+       ids above every known one */
+    used = NULL;
+    nused = 0;
+    if (active < ps->capacity && ps->ninst > 0) {
+        used = malloc(ps->ninst * sizeof(*used));
+        if (used == NULL) {
+            goto created;
+        }
+        for (i = 0; i < ps->ninst; i++) {
+            memcpy(used[nused++], ps->inst[i].address, sizeof(*used));
+        }
+        qsort(used, nused, sizeof(*used), addr_cmp);
+    }
+    for (maxseq = 0, i = 0; i < ps->ninst; i++) {
+        maxseq = ps->inst[i].seq > maxseq ? ps->inst[i].seq : maxseq;
+    }
+    knext = 0;
     while (active < ps->capacity) {
         z = policy_place(count, zone_up, p->nzones);
         if (z < 0) {
             break;
         }
-        /* the lowest address no instance uses */
-        for (k = 0;; k++) {
+        for (k = knext;; k++) {
             if (addr_static(p, k, addr, sizeof(addr)) != 0) {
                 addr[0] = '\0';
                 break;
             }
-            for (i = 0; i < ps->ninst; i++) {
-                if (strcmp(ps->inst[i].address, addr) == 0) {
-                    break;
-                }
-            }
-            if (i == ps->ninst) {
+            if (nused == 0
+                || bsearch(addr, used, nused, sizeof(*used), addr_cmp) == NULL)
+            {
                 break;
             }
         }
@@ -473,12 +534,8 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             ps->errors[ERR_ADDRESS]++;
             break;
         }
-        for (seq = 0, i = 0; i < ps->ninst; i++) {
-            if (ps->inst[i].seq > seq) {
-                seq = ps->inst[i].seq;
-            }
-        }
-        if ((seq = registry_next_seq(reg, p->name, seq)) < 0) {
+        knext = k + 1;
+        if ((seq = registry_next_seq(reg, p->name, maxseq)) < 0) {
             ps->errors[ERR_REDIS]++;
             break;
         }
@@ -490,9 +547,12 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         in->seq = seq;
         in->state = INST_CREATING;
         in->since = now_ms();
+        maxseq = seq;
         active++;
         count[z]++;
     }
+    free(used);
+created:
     create_batch(ps);
 
     while (active > ps->capacity) {

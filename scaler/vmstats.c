@@ -57,18 +57,36 @@ vs_add(vmstats_t *l)
 
 /* the instance of ps in zone z named name (its domain name is its id) */
 static int
-owned(const pool_state_t *ps, int z, const char *name)
+id_cmp(const void *a, const void *b)
 {
-    int  i;
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
 
+/* the ids of ps's instances in zone z (not being deleted), sorted, for
+   owned(); *n their count; NULL when none or out of memory */
+static const char **
+zone_ids(const pool_state_t *ps, int z, int *n)
+{
+    const char  **ids = malloc((ps->ninst + 1) * sizeof(*ids));
+    int           i;
+
+    *n = 0;
+    if (ids == NULL) {
+        return NULL;
+    }
     for (i = 0; i < ps->ninst; i++) {
-        if (ps->inst[i].zone == z && ps->inst[i].state != INST_DELETING
-            && strcmp(ps->inst[i].id, name) == 0)
-        {
-            return 1;
+        if (ps->inst[i].zone == z && ps->inst[i].state != INST_DELETING) {
+            ids[(*n)++] = ps->inst[i].id;
         }
     }
-    return 0;
+    qsort(ids, *n, sizeof(*ids), id_cmp);
+    return ids;
+}
+
+static int
+owned(const char **ids, int n, const char *name)
+{
+    return n > 0 && bsearch(&name, ids, n, sizeof(*ids), id_cmp) != NULL;
 }
 
 static void
@@ -80,17 +98,19 @@ zone_pass(const pool_state_t *ps, int z, vmstats_t *l)
     vmstat_t            *v;
     const char          *name;
     unsigned long long   ull;
-    int                  n, i, have_cpu, have_mem;
+    const char         **ids;
+    int                  n, i, nids, have_cpu, have_mem;
 
     if (ps->conns[z] == NULL || (c = virt_conn_ref(ps->conns[z])) == NULL) {
         return;
     }
+    ids = zone_ids(ps, z, &nids);
     n = virConnectGetAllDomainStats(c, VIR_DOMAIN_STATS_CPU_TOTAL
                                     | VIR_DOMAIN_STATS_BALLOON, &recs,
                                     VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
     for (i = 0; i < n; i++) {
         name = virDomainGetName(recs[i]->dom);
-        if (name == NULL || !owned(ps, z, name) || (v = vs_add(l)) == NULL) {
+        if (name == NULL || !owned(ids, nids, name) || (v = vs_add(l)) == NULL) {
             continue;
         }
         snprintf(v->pool, sizeof(v->pool), "%s", ps->cf->name);
@@ -118,6 +138,7 @@ zone_pass(const pool_state_t *ps, int z, vmstats_t *l)
     if (recs) {
         virDomainStatsRecordListFree(recs);
     }
+    free(ids);
     virConnectClose(c);
 }
 
