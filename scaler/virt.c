@@ -156,11 +156,22 @@ creating_mark(const char *id, int on)
 
     pthread_mutex_lock(&creating_lock);
     if (on) {
+        /* out of memory: not marked (a pass may then see the domain
+           between define and start as failed, and remove it) */
         if (ncreating == ccreating) {
-            ccreating = ccreating ? ccreating * 2 : 16;
-            creating = realloc(creating, ccreating * sizeof(char *));
+            int    c = ccreating ? ccreating * 2 : 16;
+            char **n = realloc(creating, c * sizeof(char *));
+
+            if (n == NULL) {
+                pthread_mutex_unlock(&creating_lock);
+                return;
+            }
+            creating = n;
+            ccreating = c;
         }
-        creating[ncreating++] = strdup(id);
+        if ((creating[ncreating] = strdup(id)) != NULL) {
+            ncreating++;
+        }
     } else {
         for (i = 0; i < ncreating; i++) {
             if (strcmp(creating[i], id) == 0) {
