@@ -137,7 +137,11 @@ typedef struct {
     char   address[80];
     char   mode[16];
     char   port[8];
-    char   volume[4096];
+} virt_tag_info_t;
+
+typedef struct {
+    virt_tag_info_t  info;
+    char             volume[4096];      /* the overlay's path */
 } virt_tag_t;
 
 void virt_xml_init(void);

@@ -40,12 +40,23 @@ typedef struct {
     char   address[80];
 } addr_entry_t;
 
+/* our tag of a domain of the pool, by UUID: written when the domain is
+   defined and never changed, so read (virDomainGetMetadata: an RPC on a
+   real host, and an XML parse) once; whatever deletes a domain reads it
+   again.  The overlay's path is not kept. */
+typedef struct {
+    char             uuid[VIR_UUID_STRING_BUFLEN];
+    virt_tag_info_t  info;
+} tag_entry_t;
+
 struct virt_conn {
     char              *uri;
     virConnectPtr      conn;
     pthread_mutex_t    lock;
     addr_entry_t      *addrs;           /* sorted by uuid */
     int                naddrs;
+    tag_entry_t       *tags;            /* sorted by uuid: the last list */
+    int                ntags;
 };
 
 /* ids whose virt_create is under way, in this process */
@@ -145,6 +156,7 @@ virt_close(virt_conn_t *vc)
     }
     pthread_mutex_destroy(&vc->lock);
     free(vc->addrs);
+    free(vc->tags);
     free(vc->uri);
     free(vc);
 }
@@ -232,8 +244,8 @@ owned(virDomainPtr dom, const char *pool, const char *id, virt_tag_t *tag)
 
     m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
     ok = m != NULL && virt_tag_parse(m, tag) == 0
-         && strcmp(tag->pool, pool) == 0
-         && (id == NULL || strcmp(tag->id, id) == 0);
+         && strcmp(tag->info.pool, pool) == 0
+         && (id == NULL || strcmp(tag->info.id, id) == 0);
     free(m);
     return ok;
 }
@@ -251,16 +263,17 @@ remove_domain(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag)
         virDomainDestroy(dom);
     }
     /* only the instance's own overlay, ID.qcow2, whatever the tag says */
-    if (tag->volume[0] && tag->id[0]
+    if (tag->volume[0] && tag->info.id[0]
         && (base = strrchr(tag->volume, '/')) != NULL
-        && strncmp(base + 1, tag->id, (n = strlen(tag->id))) == 0
+        && strncmp(base + 1, tag->info.id, (n = strlen(tag->info.id))) == 0
         && strcmp(base + 1 + n, ".qcow2") == 0
         && (vol = virStorageVolLookupByPath(c, tag->volume)) != NULL)
     {
         if (virStorageVolDelete(vol, 0) == 0) {
-            slog(tag->pool, tag->id, "volume %s deleted", tag->volume);
+            slog(tag->info.pool, tag->info.id, "volume %s deleted",
+                 tag->volume);
         } else {
-            slog(tag->pool, tag->id, "volume %s: %s", tag->volume,
+            slog(tag->info.pool, tag->info.id, "volume %s: %s", tag->volume,
                  virGetLastErrorMessage());
         }
         virStorageVolFree(vol);
@@ -363,6 +376,56 @@ addr_store(virt_conn_t *vc, const char *pool, const char *zone,
     pthread_mutex_unlock(&vc->lock);
 }
 
+static int
+tag_cmp(const void *a, const void *b)
+{
+    return strcmp(((const tag_entry_t *) a)->uuid,
+                  ((const tag_entry_t *) b)->uuid);
+}
+
+/* dom's tag into e (e->uuid set by the caller, "" when unknown), from
+   the last list's cache or read: 1 when it is pool's, 0 another pool's,
+   -1 when dom has none (not cached: an operator may tag it later) */
+static int
+tag_of(virt_conn_t *vc, virDomainPtr dom, const char *pool, tag_entry_t *e)
+{
+    tag_entry_t  *hit;
+    virt_tag_t    t;
+    char         *m;
+    int           ok;
+
+    pthread_mutex_lock(&vc->lock);
+    hit = e->uuid[0] && vc->ntags
+          ? bsearch(e, vc->tags, vc->ntags, sizeof(*e), tag_cmp) : NULL;
+    if (hit) {
+        *e = *hit;
+    }
+    pthread_mutex_unlock(&vc->lock);
+    if (hit) {
+        return strcmp(e->info.pool, pool) == 0;
+    }
+    m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
+    ok = m != NULL && virt_tag_parse(m, &t) == 0;
+    free(m);
+    if (!ok) {
+        return -1;
+    }
+    e->info = t.info;
+    return strcmp(e->info.pool, pool) == 0;
+}
+
+/* the cache is what this list found (domains gone are forgotten) */
+static void
+tag_store(virt_conn_t *vc, tag_entry_t *seen, int n)
+{
+    qsort(seen, n, sizeof(*seen), tag_cmp);
+    pthread_mutex_lock(&vc->lock);
+    free(vc->tags);
+    vc->tags = seen;
+    vc->ntags = n;
+    pthread_mutex_unlock(&vc->lock);
+}
+
 int
 virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virt_instance_t **out)
@@ -371,9 +434,11 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virDomainPtr    *doms = NULL;
     virt_instance_t *res, *vi;
     addr_entry_t    *found;
-    virt_tag_t       tag;
-    char             ip[64], uuid[VIR_UUID_STRING_BUFLEN];
-    int              n, i, k = 0, state, reason, port, nfound = 0;
+    tag_entry_t     *seen, tag;
+    virt_tag_t       fresh;
+    char             ip[64], *uuid = tag.uuid;
+    int              n, i, k = 0, state, reason, port, nfound = 0, nseen = 0;
+    int              own;
 
     *out = NULL;
     if (c == NULL) {
@@ -385,13 +450,22 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     }
     res = calloc(n + 1, sizeof(*res));
     found = calloc(n + 1, sizeof(*found));
+    seen = calloc(n + 1, sizeof(*seen));
     for (i = 0; i < n; i++) {
-        if (!owned(doms[i], pool, NULL, &tag) || strcmp(tag.zone, zone) != 0)
-        {
+        if (virDomainGetUUIDString(doms[i], uuid) != 0) {
+            uuid[0] = '\0';
+        }
+        if ((own = tag_of(vc, doms[i], pool, &tag)) < 0) {
+            goto next;                  /* not tagged by a scaleset scaler */
+        }
+        if (uuid[0] && seen) {
+            seen[nseen++] = tag;
+        }
+        if (!own || strcmp(tag.info.zone, zone) != 0) {
             goto next;
         }
         vi = &res[k];
-        snprintf(vi->id, sizeof(vi->id), "%s", tag.id);
+        snprintf(vi->id, sizeof(vi->id), "%s", tag.info.id);
         if (virDomainGetState(doms[i], &state, &reason, 0) != 0) {
             state = VIR_DOMAIN_NOSTATE;
             reason = 0;
@@ -400,7 +474,9 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         case VIRT_FAILED:
             slog(pool, vi->id, "domain not running (state %d reason %d): "
                  "failed, removing it", state, reason);
-            remove_domain(c, doms[i], &tag);
+            if (owned(doms[i], pool, tag.info.id, &fresh)) {
+                remove_domain(c, doms[i], &fresh);
+            }
             memset(vi, 0, sizeof(*vi));
             goto next;
         case VIRT_LEFT:
@@ -410,24 +486,21 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
             break;
         }
         snprintf(vi->zone, sizeof(vi->zone), "%s", zone);
-        snprintf(vi->version, sizeof(vi->version), "%s", tag.version);
-        snprintf(vi->address, sizeof(vi->address), "%s", tag.address);
+        snprintf(vi->version, sizeof(vi->version), "%s", tag.info.version);
+        snprintf(vi->address, sizeof(vi->address), "%s", tag.info.address);
         vi->active = state != VIR_DOMAIN_SHUTOFF
                      && state != VIR_DOMAIN_CRASHED
                      && state != VIR_DOMAIN_NOSTATE;
         /* lease / agent: the address is the guest's, once it has one */
         if (vi->active
-            && (strcmp(tag.mode, "lease") == 0
-                || strcmp(tag.mode, "agent") == 0))
+            && (strcmp(tag.info.mode, "lease") == 0
+                || strcmp(tag.info.mode, "agent") == 0))
         {
-            unsigned src = strcmp(tag.mode, "lease") == 0
+            unsigned src = strcmp(tag.info.mode, "lease") == 0
                            ? VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE
                            : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
 
-            port = atoi(tag.port);
-            if (virDomainGetUUIDString(doms[i], uuid) != 0) {
-                uuid[0] = '\0';
-            }
+            port = atoi(tag.info.port);
             if ((!uuid[0] || addr_cached(vc, uuid, vi->address,
                                          sizeof(vi->address)) != 0)
                 && port > 0
@@ -456,6 +529,9 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     if (found) {
         addr_store(vc, pool, zone, found, nfound);
         free(found);
+    }
+    if (seen) {
+        tag_store(vc, seen, nseen);
     }
     virConnectClose(c);
     *out = res;

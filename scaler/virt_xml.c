@@ -57,6 +57,9 @@ prop(xmlNodePtr n, const char *name, char *buf, size_t size, int required)
     return 0;
 }
 
+#define PROP(name, buf, required)                                           \
+    (prop(root, name, buf, sizeof(buf), required) == 0)
+
 int
 virt_tag_parse(const char *xml, virt_tag_t *t)
 {
@@ -75,20 +78,20 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
         && (root->ns == NULL || (root->ns->href != NULL
                                  && strcmp((const char *) root->ns->href,
                                            SCALER_NS) == 0))
-        && prop(root, "pool", t->pool, sizeof(t->pool), 1) == 0
-        && prop(root, "id", t->id, sizeof(t->id), 1) == 0
-        && prop(root, "zone", t->zone, sizeof(t->zone), 1) == 0
-        && prop(root, "version", t->version, sizeof(t->version), 0) == 0
-        && prop(root, "address", t->address, sizeof(t->address), 0) == 0
-        && prop(root, "volume", t->volume, sizeof(t->volume), 0) == 0
-        && prop(root, "mode", t->mode, sizeof(t->mode), 0) == 0
-        && prop(root, "port", t->port, sizeof(t->port), 0) == 0)
+        && PROP("pool", t->info.pool, 1) && PROP("id", t->info.id, 1)
+        && PROP("zone", t->info.zone, 1)
+        && PROP("version", t->info.version, 0)
+        && PROP("address", t->info.address, 0)
+        && PROP("volume", t->volume, 0) && PROP("mode", t->info.mode, 0)
+        && PROP("port", t->info.port, 0))
     {
         rc = 0;
     }
     xmlFreeDoc(doc);
     return rc;
 }
+
+#undef PROP
 
 char *
 virt_pool_target(const char *xml)

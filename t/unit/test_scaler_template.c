@@ -127,26 +127,26 @@ test_tag(void **state)
              "mode=\"static\" port=\"20000\"/>", SCALER_NS, e);
     free(e);
     assert_int_equal(virt_tag_parse(xml, &t), 0);
-    assert_string_equal(t.pool, "web");
-    assert_string_equal(t.id, "web-000001");
-    assert_string_equal(t.zone, "z1");
-    assert_string_equal(t.version, "3");
-    assert_string_equal(t.address, "127.0.0.1:20000");
+    assert_string_equal(t.info.pool, "web");
+    assert_string_equal(t.info.id, "web-000001");
+    assert_string_equal(t.info.zone, "z1");
+    assert_string_equal(t.info.version, "3");
+    assert_string_equal(t.info.address, "127.0.0.1:20000");
     assert_string_equal(t.volume, "/var/lib/a&b <'\">/web-000001.qcow2");
-    assert_string_equal(t.mode, "static");
-    assert_string_equal(t.port, "20000");
+    assert_string_equal(t.info.mode, "static");
+    assert_string_equal(t.info.port, "20000");
 
     /* libvirt may hand it back with another prefix and quoting */
     snprintf(xml, sizeof(xml), "<i:instance xmlns:i='%s' pool='p&amp;q' "
              "id='x' zone='z'/>", SCALER_NS);
     assert_int_equal(virt_tag_parse(xml, &t), 0);
-    assert_string_equal(t.pool, "p&q");
+    assert_string_equal(t.info.pool, "p&q");
     assert_string_equal(t.volume, "");
 
     /* as virDomainGetMetadata returns it: without the namespace */
     assert_int_equal(virt_tag_parse("<instance pool=\"p\" id=\"x&lt;\" "
                                     "zone=\"z\"/>", &t), 0);
-    assert_string_equal(t.id, "x<");
+    assert_string_equal(t.info.id, "x<");
 
     /* not ours, not whole, not well-formed, too long */
     assert_int_equal(virt_tag_parse("<o:instance xmlns:o='urn:other' "
