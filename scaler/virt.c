@@ -431,7 +431,8 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virt_instance_t **out)
 {
     virConnectPtr    c = virt_get(vc);
-    virDomainPtr    *doms = NULL;
+    virDomainStatsRecordPtr *recs = NULL;
+    virDomainPtr     dom;
     virt_instance_t *res, *vi;
     addr_entry_t    *found;
     tag_entry_t     *seen, tag;
@@ -444,7 +445,10 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     if (c == NULL) {
         return -1;
     }
-    if ((n = virConnectListAllDomains(c, &doms, 0)) < 0) {
+    /* every domain with its state in one call (one RPC on a real host) */
+    if ((n = virConnectGetAllDomainStats(c, VIR_DOMAIN_STATS_STATE, &recs,
+                                         0)) < 0)
+    {
         virConnectClose(c);
         return -1;
     }
@@ -452,21 +456,27 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     found = calloc(n + 1, sizeof(*found));
     seen = calloc(n + 1, sizeof(*seen));
     for (i = 0; i < n; i++) {
-        if (virDomainGetUUIDString(doms[i], uuid) != 0) {
+        dom = recs[i]->dom;
+        if (virDomainGetUUIDString(dom, uuid) != 0) {
             uuid[0] = '\0';
         }
-        if ((own = tag_of(vc, doms[i], pool, &tag)) < 0) {
-            goto next;                  /* not tagged by a scaleset scaler */
+        if ((own = tag_of(vc, dom, pool, &tag)) < 0) {
+            continue;               /* not tagged by a scaleset scaler */
         }
         if (uuid[0] && seen) {
             seen[nseen++] = tag;
         }
         if (!own || strcmp(tag.info.zone, zone) != 0) {
-            goto next;
+            continue;
         }
         vi = &res[k];
         snprintf(vi->id, sizeof(vi->id), "%s", tag.info.id);
-        if (virDomainGetState(doms[i], &state, &reason, 0) != 0) {
+        if ((virTypedParamsGetInt(recs[i]->params, recs[i]->nparams,
+                                  "state.state", &state) != 1
+             || virTypedParamsGetInt(recs[i]->params, recs[i]->nparams,
+                                     "state.reason", &reason) != 1)
+            && virDomainGetState(dom, &state, &reason, 0) != 0)
+        {
             state = VIR_DOMAIN_NOSTATE;
             reason = 0;
         }
@@ -474,14 +484,14 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         case VIRT_FAILED:
             slog(pool, vi->id, "domain not running (state %d reason %d): "
                  "failed, removing it", state, reason);
-            if (owned(doms[i], pool, tag.info.id, &fresh)) {
-                remove_domain(c, doms[i], &fresh);
+            if (owned(dom, pool, tag.info.id, &fresh)) {
+                remove_domain(c, dom, &fresh);
             }
             memset(vi, 0, sizeof(*vi));
-            goto next;
+            continue;
         case VIRT_LEFT:
             memset(vi, 0, sizeof(*vi));
-            goto next;
+            continue;
         case VIRT_LIVE:
             break;
         }
@@ -504,7 +514,7 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
             if ((!uuid[0] || addr_cached(vc, uuid, vi->address,
                                          sizeof(vi->address)) != 0)
                 && port > 0
-                && guest_ipv4(doms[i], src, ip, sizeof(ip)) == 0)
+                && guest_ipv4(dom, src, ip, sizeof(ip)) == 0)
             {
                 snprintf(vi->address, sizeof(vi->address), "%s:%d", ip,
                          port);
@@ -522,10 +532,8 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
             }
         }
         k++;
-    next:
-        virDomainFree(doms[i]);
     }
-    free(doms);
+    virDomainStatsRecordListFree(recs);
     if (found) {
         addr_store(vc, pool, zone, found, nfound);
         free(found);
