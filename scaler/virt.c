@@ -31,30 +31,22 @@
 
 #include "scaler.h"
 
-/* a guest address learnt from libvirt (modes lease and agent): asked
-   once per domain (by UUID), not on every pass */
-typedef struct {
-    char   uuid[VIR_UUID_STRING_BUFLEN];
-    char   id[64];
-    char   zone[64];
-    char   address[80];
-} addr_entry_t;
-
-/* our tag of a domain of the pool, by UUID: written when the domain is
-   defined and never changed, so read (virDomainGetMetadata: an RPC on a
-   real host, and an XML parse) once; whatever deletes a domain reads it
-   again.  The overlay's path is not kept. */
+/* what a list learnt of a tagged domain, by UUID, for the next list.
+   Our tag is written when the domain is defined and never changed, so it
+   is read (virDomainGetMetadata: an RPC on a real host, and an XML parse)
+   once; whatever deletes a domain reads it again.  The overlay's path is
+   not kept.  In modes lease and agent the guest's address, once learnt,
+   is kept while the domain runs. */
 typedef struct {
     char             uuid[VIR_UUID_STRING_BUFLEN];
     virt_tag_info_t  info;
+    char             learnt[80];        /* the guest's address, or "" */
 } tag_entry_t;
 
 struct virt_conn {
     char              *uri;
     virConnectPtr      conn;
     pthread_mutex_t    lock;
-    addr_entry_t      *addrs;           /* sorted by uuid */
-    int                naddrs;
     tag_entry_t       *tags;            /* sorted by uuid: the last list */
     int                ntags;
 };
@@ -75,11 +67,7 @@ static int remove_domain(virConnectPtr c, virDomainPtr dom,
 static int guest_ipv4(virDomainPtr dom, unsigned src, char *buf,
     size_t size);
 static char *pool_target(virStoragePoolPtr sp);
-static int addr_cmp(const void *a, const void *b);
-static int addr_cached(virt_conn_t *vc, const char *uuid, char *buf,
-    size_t size);
-static void addr_store(virt_conn_t *vc, const char *pool, const char *zone,
-    addr_entry_t *found, int nfound);
+static int read_tag(virDomainPtr dom, virt_tag_t *tag);
 static int volume_make(virConnectPtr c, const pool_config_t *p,
     const char *id, const char *path, char *err, size_t errlen);
 
@@ -155,7 +143,6 @@ virt_close(virt_conn_t *vc)
         virConnectClose(vc->conn);
     }
     pthread_mutex_destroy(&vc->lock);
-    free(vc->addrs);
     free(vc->tags);
     free(vc->uri);
     free(vc);
@@ -234,20 +221,27 @@ virt_classify(int state, int reason, int being_created)
     }
 }
 
-/* 1 when dom carries our tag for pool (and id, when given), decoded
-   into *tag */
+/* 1 when dom carries our tag (any pool's), read now and decoded into
+   *tag */
 static int
-owned(virDomainPtr dom, const char *pool, const char *id, virt_tag_t *tag)
+read_tag(virDomainPtr dom, virt_tag_t *tag)
 {
     char  *m;
     int    ok;
 
     m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
-    ok = m != NULL && virt_tag_parse(m, tag) == 0
-         && strcmp(tag->info.pool, pool) == 0
-         && (id == NULL || strcmp(tag->info.id, id) == 0);
+    ok = m != NULL && virt_tag_parse(m, tag) == 0;
     free(m);
     return ok;
+}
+
+/* 1 when dom carries our tag for pool (and id, when given), read now and
+   decoded into *tag */
+static int
+owned(virDomainPtr dom, const char *pool, const char *id, virt_tag_t *tag)
+{
+    return read_tag(dom, tag) && strcmp(tag->info.pool, pool) == 0
+           && (id == NULL || strcmp(tag->info.id, id) == 0);
 }
 
 /* destroy, delete the overlay named in the tag, undefine; each step
@@ -321,62 +315,6 @@ guest_ipv4(virDomainPtr dom, unsigned src, char *buf, size_t size)
 }
 
 static int
-addr_cmp(const void *a, const void *b)
-{
-    return strcmp(((const addr_entry_t *) a)->uuid,
-                  ((const addr_entry_t *) b)->uuid);
-}
-
-static int
-addr_cached(virt_conn_t *vc, const char *uuid, char *buf, size_t size)
-{
-    addr_entry_t   key, *e;
-    int            rc = -1;
-
-    snprintf(key.uuid, sizeof(key.uuid), "%s", uuid);
-    pthread_mutex_lock(&vc->lock);
-    e = vc->naddrs ? bsearch(&key, vc->addrs, vc->naddrs, sizeof(*e),
-                             addr_cmp) : NULL;
-    if (e) {
-        snprintf(buf, size, "%s", e->address);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&vc->lock);
-    return rc;
-}
-
-/* the addresses of pool's instances in zone are now exactly found[]:
-   the cache forgets instances that are gone, keeps the others' */
-static void
-addr_store(virt_conn_t *vc, const char *pool, const char *zone,
-    addr_entry_t *found, int nfound)
-{
-    addr_entry_t  *all;
-    size_t         pl = strlen(pool);
-    int            i, n = 0;
-
-    pthread_mutex_lock(&vc->lock);
-    all = malloc((vc->naddrs + nfound + 1) * sizeof(*all));
-    if (all != NULL) {
-        for (i = 0; i < vc->naddrs; i++) {
-            if (strncmp(vc->addrs[i].id, pool, pl) != 0
-                || vc->addrs[i].id[pl] != '-'
-                || strcmp(vc->addrs[i].zone, zone) != 0)
-            {
-                all[n++] = vc->addrs[i];
-            }
-        }
-        memcpy(all + n, found, nfound * sizeof(*found));
-        n += nfound;
-        qsort(all, n, sizeof(*all), addr_cmp);
-        free(vc->addrs);
-        vc->addrs = all;
-        vc->naddrs = n;
-    }
-    pthread_mutex_unlock(&vc->lock);
-}
-
-static int
 tag_cmp(const void *a, const void *b)
 {
     return strcmp(((const tag_entry_t *) a)->uuid,
@@ -391,8 +329,6 @@ tag_of(virt_conn_t *vc, virDomainPtr dom, const char *pool, tag_entry_t *e)
 {
     tag_entry_t  *hit;
     virt_tag_t    t;
-    char         *m;
-    int           ok;
 
     pthread_mutex_lock(&vc->lock);
     hit = e->uuid[0] && vc->ntags
@@ -404,13 +340,11 @@ tag_of(virt_conn_t *vc, virDomainPtr dom, const char *pool, tag_entry_t *e)
     if (hit) {
         return strcmp(e->info.pool, pool) == 0;
     }
-    m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
-    ok = m != NULL && virt_tag_parse(m, &t) == 0;
-    free(m);
-    if (!ok) {
+    if (!read_tag(dom, &t)) {
         return -1;
     }
     e->info = t.info;
+    e->learnt[0] = '\0';
     return strcmp(e->info.pool, pool) == 0;
 }
 
@@ -434,11 +368,10 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virDomainStatsRecordPtr *recs = NULL;
     virDomainPtr     dom;
     virt_instance_t *res, *vi;
-    addr_entry_t    *found;
-    tag_entry_t     *seen, tag;
+    tag_entry_t     *seen, *se, tag;
     virt_tag_t       fresh;
     char             ip[64], *uuid = tag.uuid;
-    int              n, i, k = 0, state, reason, port, nfound = 0, nseen = 0;
+    int              n, i, k = 0, state, reason, port, nseen = 0;
     int              own;
 
     *out = NULL;
@@ -453,7 +386,6 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         return -1;
     }
     res = calloc(n + 1, sizeof(*res));
-    found = calloc(n + 1, sizeof(*found));
     seen = calloc(n + 1, sizeof(*seen));
     for (i = 0; i < n; i++) {
         dom = recs[i]->dom;
@@ -463,8 +395,11 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
         if ((own = tag_of(vc, dom, pool, &tag)) < 0) {
             continue;               /* not tagged by a scaleset scaler */
         }
+        se = NULL;
         if (uuid[0] && seen) {
-            seen[nseen++] = tag;
+            se = &seen[nseen++];
+            *se = tag;
+            se->learnt[0] = '\0';      /* kept below while it runs */
         }
         if (!own || strcmp(tag.info.zone, zone) != 0) {
             continue;
@@ -511,33 +446,22 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
                            : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
 
             port = atoi(tag.info.port);
-            if ((!uuid[0] || addr_cached(vc, uuid, vi->address,
-                                         sizeof(vi->address)) != 0)
-                && port > 0
-                && guest_ipv4(dom, src, ip, sizeof(ip)) == 0)
+            if (tag.learnt[0]) {
+                snprintf(vi->address, sizeof(vi->address), "%s",
+                         tag.learnt);
+            } else if (port > 0
+                       && guest_ipv4(dom, src, ip, sizeof(ip)) == 0)
             {
                 snprintf(vi->address, sizeof(vi->address), "%s:%d", ip,
                          port);
             }
-            if (vi->address[0] && uuid[0] && found) {
-                snprintf(found[nfound].uuid, sizeof(found[nfound].uuid),
-                         "%s", uuid);
-                snprintf(found[nfound].id, sizeof(found[nfound].id), "%s",
-                         vi->id);
-                snprintf(found[nfound].zone, sizeof(found[nfound].zone),
-                         "%s", zone);
-                snprintf(found[nfound].address,
-                         sizeof(found[nfound].address), "%s", vi->address);
-                nfound++;
+            if (se) {
+                snprintf(se->learnt, sizeof(se->learnt), "%s", vi->address);
             }
         }
         k++;
     }
     virDomainStatsRecordListFree(recs);
-    if (found) {
-        addr_store(vc, pool, zone, found, nfound);
-        free(found);
-    }
     if (seen) {
         tag_store(vc, seen, nseen);
     }
