@@ -285,7 +285,9 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         if (n < 0) {
             for (i = 0; i < nold; i++) {
                 if (old[i].zone == z) {
-                    *inst_add(ps) = old[i];
+                    in = inst_add(ps);
+                    *in = old[i];
+                    in->stats = 0;      /* not listed this pass */
                 }
             }
             continue;
@@ -298,6 +300,9 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             in->seq = id_seq(in->id);
             in->state = INST_BOOTING;
             in->since = now_ms();
+            in->stats = vi[i].stats;
+            in->cpu_s = vi[i].cpu_s;
+            in->mem_bytes = vi[i].mem_bytes;
             prev = nold ? bsearch(in, old, nold, sizeof(*old), inst_cmp)
                         : NULL;
             if (prev != NULL) {

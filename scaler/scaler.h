@@ -160,6 +160,9 @@ typedef struct {
     char   version[64];
     char   address[80];
     int    active;
+    int    stats;                   /* running: cpu_s and mem_bytes set */
+    double cpu_s;                   /* libvirt's cpu.time */
+    unsigned long long mem_bytes;   /* the balloon's current size */
 } virt_instance_t;
 
 typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
@@ -177,7 +180,7 @@ int virt_ok(virt_conn_t *vc);
 /* owned, live instances of pool in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
    modes lease/agent, address is the guest's IPv4:port once known, else
-   "" */
+   "".  Running ones carry libvirt's CPU time and memory (stats) */
 int virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virt_instance_t **out);
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
@@ -246,6 +249,9 @@ typedef struct {
     uint64_t      drain_since;
     uint64_t      since;        /* created or first seen (now_ms()) */
     int           present;
+    int           stats;        /* cpu_s, mem_bytes from this pass's list */
+    double        cpu_s;
+    unsigned long long mem_bytes;
 } instance_t;
 
 /* what went wrong, for scaleset_scaler_errors_total{pool,kind} */
@@ -339,10 +345,8 @@ int autoscaler_metrics(struct evbuffer *out);
 void autoscaler_stop(void);
 
 /* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of a
-   pool's instances, read at the end of its pass (on the pass thread);
-   virt.c lends the zone's connection (a new reference the caller drops
-   with virConnectClose).  metrics: pools of s only (thread-safe) */
-struct _virConnect *virt_conn_ref(virt_conn_t *vc);
+   pool's instances, as its pass listed them (on the pass thread);
+   metrics: pools of s only (thread-safe) */
 void vmstats_pool(const pool_state_t *ps);
 int vmstats_metrics(struct evbuffer *out, scaler_t *s);
 void vmstats_free(void);
