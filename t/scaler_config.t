@@ -135,12 +135,18 @@ my ($code, $p) = $s->api('GET', '/v1/pools/web');
 is($code, 200, 'still serving');
 is($p->{max}, 4, 'old config kept');
 
-$s->{opt}{pools}[0]{capacity} = [0, 6, 2];
-$s->write_config;
-kill 'HUP', $t->{servers}{scaler}{pid};
-$t->wait_for(sub { my (undef, $x) = $s->api('GET', '/v1/pools/web');
-                   ref $x && $x->{max} == 6 }, timeout => 5,
-             what => 'new config');
+# a reload with capacity [min, max, default]; waits until the API has max
+sub reload_capacity {
+    my (@cap) = @_;
+    $s->{opt}{pools}[0]{capacity} = [@cap];
+    $s->write_config;
+    kill 'HUP', $t->{servers}{scaler}{pid};
+    $t->wait_for(sub { my (undef, $x) = $s->api('GET', '/v1/pools/web');
+                       ref $x && $x->{max} == $cap[1] }, timeout => 5,
+                 what => "max $cap[1]");
+}
+
+reload_capacity(0, 6, 2);
 ($code, $p) = $s->api('GET', '/v1/pools/web');
 is($p->{max}, 6, 'new config applied');
 select undef, undef, undef, 0.6;
@@ -150,12 +156,7 @@ is(join(',', sort keys %{ $s->members('web') }), $before,
 is($p->{instances}, 2, 'no new domains');
 
 # new bounds hold at once: a reload with max 1 clamps the capacity
-$s->{opt}{pools}[0]{capacity} = [0, 1, 0];
-$s->write_config;
-kill 'HUP', $t->{servers}{scaler}{pid};
-$t->wait_for(sub { my (undef, $x) = $s->api('GET', '/v1/pools/web');
-                   ref $x && $x->{max} == 1 }, timeout => 5,
-             what => 'max 1');
+reload_capacity(0, 1, 0);
 (undef, $p) = $s->api('GET', '/v1/pools/web');
 is($p->{capacity}, 1, 'a reload lowering max clamps the capacity');
 ok($t->wait_for(sub { keys %{ $s->members('web') } == 1 }, timeout => 10,
