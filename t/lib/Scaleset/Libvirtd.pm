@@ -31,12 +31,14 @@ use strict;
 use warnings;
 
 use Carp qw(croak);
+use Fcntl qw(:flock);
 use File::Path qw(make_path);
 use IO::Socket::UNIX;
 use Time::HiRes qw(time sleep);
 use Test::More ();
 
 my @LIVE;
+my $LOCK;           # held while this process runs a privileged libvirtd
 
 # runs before Scaleset::Test's END (compiled later, so its END runs first):
 # domains go before the daemons the harness stops
@@ -73,6 +75,17 @@ sub start {
     my $dir = $t->dir . '/libvirt';
     my $self = bless { t => $t, dir => $dir, domains => {}, qemu => {},
                        owner => $$ }, $class;
+    # one privileged libvirtd per machine (its qemu driver state is fixed):
+    # a second real-VM test, of another checkout too, waits for the first
+    unless ($LOCK) {
+        open($LOCK, '>>', '/run/lock/scaleset-realvm.lock')
+            or croak "/run/lock/scaleset-realvm.lock: $!";
+        unless (flock($LOCK, LOCK_EX | LOCK_NB)) {
+            Test::More::diag('another real-VM test holds '
+                . '/run/lock/scaleset-realvm.lock: waiting');
+            flock($LOCK, LOCK_EX) or croak "flock: $!";
+        }
+    }
     make_path("$dir/run", "$dir/pool", "$dir/log");
     chmod 0755, $dir, "$dir/pool", "$dir/log";
 
