@@ -93,15 +93,34 @@ key(registry_t *r, char *buf, const char *pool, scaleset_key_kind_t kind)
     return scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL);
 }
 
-/* PREFIX{POOL}:draining: id -> UNIX ms the drain began (the scaler's own
-   record, in the pool's hash slot, so drain_timeout survives a restart) */
+/* runs tx's commands in one round trip; 0 when Redis did all of them */
 static int
-drain_key(registry_t *r, char *buf, const char *pool)
+run_tx(registry_t *r, const char *pool, const char *id, registry_tx_t *tx)
 {
-    int  n = snprintf(buf, SCALESET_KEY_MAX, "%s{%s}:draining", r->prefix,
-                      pool);
+    redisContext  *c = reg_get(r);
+    redisReply    *rep;
+    char           err[256];
+    int            i, rc = 0;
 
-    return n > 0 && n < SCALESET_KEY_MAX ? 0 : -1;
+    if (c == NULL) {
+        return -1;
+    }
+    for (i = 0; i < tx->n; i++) {
+        redisAppendCommandArgv(c, tx->cmd[i].argc, tx->cmd[i].argv,
+                               tx->cmd[i].argvlen);
+    }
+    for (i = 0; i < tx->n; i++) {
+        if (redisGetReply(c, (void **) &rep) != REDIS_OK) {
+            reg_drop(r);
+            return -1;
+        }
+        if (registry_reply_failed(rep, err, sizeof(err)) && rc == 0) {
+            slog(pool, id, "redis: %s", err);
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
+    return rc;
 }
 
 /* rec NULL: HDEL; drain_since > 0: the drain began then (recorded) */
@@ -109,53 +128,13 @@ static int
 write_member(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t drain_since)
 {
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           km[SCALESET_KEY_MAX], ke[SCALESET_KEY_MAX],
-                   kv[SCALESET_KEY_MAX], kd[SCALESET_KEY_MAX];
-    int            i, rc = 0;
+    registry_tx_t  tx;
 
-    if (c == NULL) {
-        return -1;
-    }
-    if (key(r, km, pool, SCALESET_KEY_MEMBERS) < 0
-        || key(r, ke, pool, SCALESET_KEY_EPOCH) < 0
-        || key(r, kv, pool, SCALESET_KEY_EVENTS) < 0
-        || drain_key(r, kd, pool) < 0)
+    if (registry_tx_member(&tx, r->prefix, pool, id, rec, drain_since) != 0)
     {
         return -1;
     }
-    /* the script runs inside the transaction, after INCR: it publishes
-       the new epoch */
-    redisAppendCommand(c, "MULTI");
-    if (rec) {
-        redisAppendCommand(c, "HSET %s %s %s", km, id, rec);
-    } else {
-        redisAppendCommand(c, "HDEL %s %s", km, id);
-    }
-    if (drain_since) {
-        redisAppendCommand(c, "HSETNX %s %s %llu", kd, id,
-                           (unsigned long long) drain_since);
-    } else {
-        redisAppendCommand(c, "HDEL %s %s", kd, id);
-    }
-    redisAppendCommand(c, "INCR %s", ke);
-    redisAppendCommand(c, "EVAL %s 1 %s %s",
-        "return redis.call('PUBLISH', ARGV[1], redis.call('GET', KEYS[1]))",
-        ke, kv);
-    redisAppendCommand(c, "EXEC");
-    for (i = 0; i < 6; i++) {
-        if (redisGetReply(c, (void **) &rep) != REDIS_OK) {
-            reg_drop(r);
-            return -1;
-        }
-        if (rep->type == REDIS_REPLY_ERROR) {
-            slog(pool, id, "redis: %s", rep->str);
-            rc = -1;
-        }
-        freeReplyObject(rep);
-    }
-    return rc;
+    return run_tx(r, pool, id, &tx);
 }
 
 int
@@ -186,7 +165,7 @@ registry_drain_since(registry_t *r, const char *pool, const char *id)
     char           kd[SCALESET_KEY_MAX];
     uint64_t       ms = 0;
 
-    if (c == NULL || drain_key(r, kd, pool) < 0) {
+    if (c == NULL || key(r, kd, pool, SCALESET_KEY_DRAINING) < 0) {
         return 0;
     }
     rep = redisCommand(c, "HGET %s %s", kd, id);
@@ -300,10 +279,9 @@ registry_next_seq(registry_t *r, const char *pool, long above)
     char           k[SCALESET_KEY_MAX];
     long           v;
 
-    if (c == NULL) {
+    if (c == NULL || key(r, k, pool, SCALESET_KEY_SEQ) < 0) {
         return -1;
     }
-    snprintf(k, sizeof(k), "%s{%s}:seq", r->prefix, pool);
     rep = redisCommand(c, "EVAL %s 1 %s %ld",
         "local v = redis.call('INCR', KEYS[1]) "
         "if v <= tonumber(ARGV[1]) then v = tonumber(ARGV[1]) + 1 "
@@ -329,10 +307,9 @@ registry_conns(registry_t *r, const char *pool, const char *id)
     long                sum = -1;
     size_t              i;
 
-    if (c == NULL) {
+    if (c == NULL || key(r, pat, pool, SCALESET_KEY_HEALTH_MATCH) < 0) {
         return -1;
     }
-    snprintf(pat, sizeof(pat), "%s{%s}:health:*", r->prefix, pool);
     /* SCAN, not KEYS: never blocks Redis on a big keyspace */
     snprintf(cursor, sizeof(cursor), "0");
     do {

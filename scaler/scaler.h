@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "autoscale.h"
+#include "scaleset_record.h"
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
@@ -186,6 +187,37 @@ int virt_list(virt_conn_t *vc, const char *pool, const char *zone,
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, char *err, size_t errlen);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
+
+/* registry_tx.c: the scaler's Redis writes as commands (argv), built
+   once for both transports; the strings point into the tx and into the
+   caller's arguments (valid while those are) */
+#define REGISTRY_TX_CMDS  6
+#define REGISTRY_TX_ARGS  5
+typedef struct {
+    int          argc;
+    const char  *argv[REGISTRY_TX_ARGS];
+    size_t       argvlen[REGISTRY_TX_ARGS];
+} registry_cmd_t;
+
+typedef struct {
+    registry_cmd_t  cmd[REGISTRY_TX_CMDS];
+    int             n;
+    char            k[4][SCALESET_KEY_MAX];
+    char            num[24];
+} registry_tx_t;
+
+/* the write protocol for one member: MULTI, HSET members id rec (rec
+   NULL: HDEL), HSETNX draining id drain_since (0: HDEL draining id), INCR
+   epoch, the PUBLISH of the new epoch, EXEC; -1 when id, pool or prefix
+   is invalid */
+int registry_tx_member(registry_tx_t *tx, const char *prefix,
+    const char *pool, const char *id, const char *rec, uint64_t drain_since);
+/* SET PREFIX{POOL}:capacity cap */
+int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
+    const char *pool, int cap);
+/* 1 with err when a reply (a redisReply *) of a tx failed: none, an error,
+   or an EXEC whose array holds one */
+int registry_reply_failed(const void *reply, char *err, size_t errlen);
 
 /* registry.c */
 typedef struct registry registry_t;
