@@ -198,7 +198,6 @@ capacity_stored(int ok, void *arg)
     ps = reconcile_pool(api_s, w->pool);
     if (ok && ps != NULL) {
         ps->capacity = w->capacity;
-        ps->cap_gen++;
         reconcile_kick(api_s);
         slog(w->pool, NULL, "capacity set to %d", ps->capacity);
     }

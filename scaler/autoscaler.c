@@ -159,13 +159,12 @@ as_stored(int ok, void *arg)
     }
     if (!ok) {
         slog(st->pool, NULL, "autoscale: capacity %d not stored (redis "
-             "unreachable); applied until the next pass reads Redis",
-             st->capacity);
+             "unreachable): applied, Redis keeps the previous value until "
+             "a later write", st->capacity);
     }
     reconcile_lock(as_s);
     if ((ps = reconcile_pool(as_s, st->pool)) != NULL) {
         ps->capacity = st->capacity;
-        ps->cap_gen++;
     }
     reconcile_unlock(as_s);
     if (ps != NULL && as_kick) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "scaler.h"
+#include "scaleset_record.h"
 
 int
 policy_place(const int *count, const int *usable, int nzones)
@@ -54,6 +55,26 @@ policy_scale_in(const policy_instance_t *inst, int n, int nzones,
         }
     }
     return best;
+}
+
+int
+policy_stored_capacity(const char *raw, size_t len, int lo, int hi, int *cap)
+{
+    uint64_t  v;
+
+    if (scaleset_parse_u64(raw, len, &v) != 0) {
+        return -1;          /* not a number, negative, or beyond 2^64 */
+    }
+    if (v < (uint64_t) lo) {
+        *cap = lo;
+        return 1;
+    }
+    if (v > (uint64_t) hi) {
+        *cap = hi;
+        return 1;
+    }
+    *cap = (int) v;
+    return 0;
 }
 
 int

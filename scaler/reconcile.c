@@ -63,7 +63,7 @@ const char *
 err_kind_name(int kind)
 {
     static const char *const names[] = { "libvirt", "redis", "create",
-        "delete", "address" };
+        "delete", "address", "redis_data" };
 
     return names[kind];
 }
@@ -81,11 +81,57 @@ pool_actual(const pool_state_t *ps)
     return n;
 }
 
+/* the bounds in force now: the active schedule's, else the pool's */
+static void
+bounds_now(const pool_config_t *p, int *lo, int *hi)
+{
+    const autoscale_profile_config_t  *prof;
+
+    *lo = p->cap_min;
+    *hi = p->cap_max;
+    if (p->autoscale.nprofiles > 0
+        && (prof = autoscale_profile_active(p->autoscale.profiles,
+                                            p->autoscale.nprofiles,
+                                            time(NULL), NULL, NULL)) != NULL)
+    {
+        *lo = (int) prof->capacity.min;
+        *hi = (int) prof->capacity.max;
+    }
+}
+
+/* the capacity stored for ps's pool, as the bounds in force take it */
+static void
+capacity_stored(registry_t *reg, pool_state_t *ps)
+{
+    const pool_config_t  *p = ps->cf;
+    char                  raw[32];
+    int                   lo, hi, cap, rc;
+
+    if (registry_capacity_get(reg, p->name, raw, sizeof(raw)) != 1) {
+        return;                 /* unset, or Redis down: the default */
+    }
+    bounds_now(p, &lo, &hi);
+    rc = policy_stored_capacity(raw, strlen(raw), lo, hi, &cap);
+    if (rc < 0) {
+        slog(p->name, NULL, "stored capacity \"%s\" refused (not a "
+             "number of instances): the default %d is used", raw,
+             ps->capacity);
+        ps->errors[ERR_REDIS_DATA]++;
+        return;
+    }
+    if (rc > 0) {
+        slog(p->name, NULL, "stored capacity \"%s\" is outside the "
+             "bounds in force %d..%d: clamped to %d", raw, lo, hi, cap);
+        ps->errors[ERR_REDIS_DATA]++;
+    }
+    ps->capacity = cap;
+}
+
 int
 reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 {
     pool_state_t  *old;
-    int            i, j, cap, known;
+    int            i, j, known;
 
     s->cf = cf;
     s->reg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
@@ -106,9 +152,8 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
             }
             reconcile_unlock(prev);
         }
-        if (!known && registry_capacity_get(s->reg, ps->cf->name, &cap) == 1)
-        {
-            ps->capacity = cap;
+        if (!known) {
+            capacity_stored(s->reg, ps);
         }
         /* new bounds of a reload hold at once (a pool with schedules is
            clamped by its autoscaler to the profile in force) */
@@ -259,7 +304,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
     virt_instance_t  *vi;
     char            **ids = NULL, **recs = NULL, rec[SCALESET_RECORD_MAX];
     char              addr[80], id[64], why[64];
-    int               z, i, j, k, n, nmem, active, cap;
+    int               z, i, j, k, n, nmem, active;
     long              seq, maxseq, conns;
     char            (*used)[80];        /* addresses in use, sorted */
     int               nused, knext;
@@ -329,9 +374,6 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         return;
     }
     ps->redis_ok = 1;
-    if (registry_capacity_get(reg, p->name, &cap) == 1) {
-        ps->capacity = cap;
-    }
 
     /* members: set the state of registered instances, remove strays;
        members found by id in a sorted index */

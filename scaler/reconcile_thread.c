@@ -57,7 +57,6 @@ pass_pool(scaler_t *s, pool_state_t *ps)
 {
     pool_state_t  w;
     char        **dels;
-    unsigned      gen;
     int           i, j, nd;
 
     reconcile_lock(s);
@@ -78,7 +77,6 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->ndel = 0;
     w.del_ids = NULL;
     w.ndel = 0;
-    gen = ps->cap_gen;
     reconcile_unlock(s);
 
     /* domains of instances the API deleted (already deregistered) */
@@ -107,10 +105,6 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->inst = w.inst;
     ps->ninst = w.ninst;
     ps->cinst = w.cinst;
-    if (ps->cap_gen == gen) {
-        /* not set through the API or autoscale while the pass ran */
-        ps->capacity = w.capacity;
-    }
     ps->redis_ok = w.redis_ok;
     memcpy(ps->zone_down, w.zone_down, sizeof(ps->zone_down));
     ps->actions_up = w.actions_up;

@@ -229,7 +229,8 @@ registry_free_list(char **l, int n)
 }
 
 int
-registry_capacity_get(registry_t *r, const char *pool, int *cap)
+registry_capacity_get(registry_t *r, const char *pool, char *buf,
+    size_t size)
 {
     redisContext  *c = reg_get(r);
     redisReply    *rep;
@@ -245,30 +246,13 @@ registry_capacity_get(registry_t *r, const char *pool, int *cap)
         return -1;
     }
     if (rep->type == REDIS_REPLY_STRING) {
-        *cap = atoi(rep->str);
+        snprintf(buf, size, "%.*s", (int) rep->len, rep->str);
         rc = 1;
+    } else if (rep->type != REDIS_REPLY_NIL) {
+        rc = -1;
     }
     freeReplyObject(rep);
     return rc;
-}
-
-int
-registry_capacity_set(registry_t *r, const char *pool, int cap)
-{
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           k[SCALESET_KEY_MAX];
-
-    if (c == NULL || key(r, k, pool, SCALESET_KEY_CAPACITY) < 0) {
-        return -1;
-    }
-    rep = redisCommand(c, "SET %s %d", k, cap);
-    if (rep == NULL) {
-        reg_drop(r);
-        return -1;
-    }
-    freeReplyObject(rep);
-    return 0;
 }
 
 long

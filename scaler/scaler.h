@@ -105,6 +105,12 @@ int policy_place(const int *count, const int *usable, int nzones);
 int policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     scale_in_policy_t policy);
 int policy_parse_name(const char *s, scale_in_policy_t *p);
+/* a capacity stored in Redis (raw, len bytes), as the bounds lo..hi in
+   force take it: 0 with *cap when it is within them, 1 with *cap clamped
+   into them, -1 when it is no capacity (anything but 1..20 digits, or
+   above 2^64-1: negative, fractions, spaces, words) */
+int policy_stored_capacity(const char *raw, size_t len, int lo, int hi,
+    int *cap);
 
 /* template.c */
 /* XML-escapes s into a malloc'd string */
@@ -235,8 +241,10 @@ int registry_set_drain(registry_t *r, const char *pool, const char *id,
 /* when the drain of id began (UNIX ms), 0 when unknown */
 uint64_t registry_drain_since(registry_t *r, const char *pool,
     const char *id);
-int registry_capacity_get(registry_t *r, const char *pool, int *cap);
-int registry_capacity_set(registry_t *r, const char *pool, int cap);
+/* the stored capacity as Redis has it (up to size - 1 bytes; longer is
+   cut, which no valid capacity is): 1, 0 when unset, -1 on failure */
+int registry_capacity_get(registry_t *r, const char *pool, char *buf,
+    size_t size);
 /* the next instance number: above every number used so far and above
    `above` (adopted instances) */
 long registry_next_seq(registry_t *r, const char *pool, long above);
@@ -250,8 +258,7 @@ void registry_free_list(char **l, int n);
    when it failed, was unreachable or did not answer within
    REGISTRY_ASYNC_TIMEOUT_MS (the connection is then dropped and made
    again by the next operation; the write may still take effect if Redis
-   was only slow).  The effects are registry_capacity_set()'s and
-   registry_del()'s. */
+   was only slow).  The commands are registry_tx.c's. */
 #define REGISTRY_ASYNC_TIMEOUT_MS 1000
 struct event_base;
 typedef struct registry_async registry_async_t;
@@ -293,16 +300,19 @@ typedef enum {
     ERR_CREATE,             /* an instance could not be created */
     ERR_DELETE,             /* an instance's domain could not be deleted */
     ERR_ADDRESS,            /* no free address for a new instance */
+    ERR_REDIS_DATA,         /* a value read from Redis was refused or
+                               clamped */
     ERR_KIND_COUNT
 } err_kind_t;
 
-/* "libvirt", "redis", "create", "delete", "address" */
+/* "libvirt", "redis", "create", "delete", "address", "redis_data" */
 const char *err_kind_name(int kind);
 
 typedef struct {
     pool_config_t  *cf;
     virt_conn_t    *conns[SCALER_MAX_ZONES];
-    int             capacity;
+    int             capacity;           /* desired: the loop's, the one
+                                           owner (Redis persists it) */
     instance_t     *inst;
     int             ninst, cinst;
     int             redis_ok;
@@ -310,7 +320,6 @@ typedef struct {
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
     unsigned long   errors[ERR_KIND_COUNT];
-    unsigned        cap_gen;             /* bumped by every capacity set */
     char          **del_ids;             /* API deletions for the pass */
     int             ndel;
 } pool_state_t;
@@ -333,7 +342,9 @@ typedef struct {
 } scaler_t;
 
 /* a pool's capacity is prev's pool of that name's (a reload: no Redis on
-   the loop), else the one stored in Redis, else its default */
+   the loop), else the one stored in Redis as the bounds in force take it
+   (policy_stored_capacity: clamped, or the default when it is no
+   capacity; logged and counted), else its default */
 int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
 /* one pass of every pool, here (before the thread runs, or in tests) */
 void reconcile_pass(scaler_t *s);
