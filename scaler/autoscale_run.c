@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "autoscale.h"
+#include "clock.h"
 
 
 typedef struct {
@@ -83,12 +84,9 @@ static int metric_value(struct evbuffer *out, double v);
 static uint64_t
 runner_clock(void *ctx)
 {
-    struct timespec  ts;
-
     (void) ctx;
-    clock_gettime(CLOCK_REALTIME, &ts);
 
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    return clock_unix_ms();
 }
 
 

@@ -221,10 +221,10 @@ prom_open(const scaler_config_t *cf)
 static void
 drain(void)
 {
-    uint64_t  deadline = now_ms() + as_promcf.timeout_ms + 500;
+    uint64_t  deadline = clock_mono_ms() + as_promcf.timeout_ms + 500;
     size_t    i, busy;
 
-    while (as_base && now_ms() < deadline) {
+    while (as_base && clock_mono_ms() < deadline) {
         for (i = 0, busy = 0; i < as_n; i++) {
             busy += as_ent[i].runner
                     && autoscale_runner_inflight(as_ent[i].runner) > 0;

@@ -202,16 +202,6 @@ reconcile_pool(scaler_t *s, const char *name)
     return NULL;
 }
 
-void
-reconcile_pass(scaler_t *s)
-{
-    int  i;
-
-    for (i = 0; i < s->npools; i++) {
-        reconcile_pool_pass(s, &s->pools[i]);
-    }
-}
-
 static int
 inst_cmp(const void *a, const void *b)
 {
@@ -267,22 +257,13 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     return scaleset_member_format(&m, buf, size, &err) < 0 ? -1 : 0;
 }
 
-static uint64_t
-unix_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-/* when the drain of id began, on now_ms()'s clock: recorded in Redis in
+/* when the drain of id began, on clock_mono_ms()'s clock: recorded in Redis in
    wall-clock ms (so a restart keeps it), or now when unknown */
 static uint64_t
 drain_began(registry_t *reg, const char *pool, const char *id)
 {
     uint64_t  wall = registry_drain_since(reg, pool, id);
-    uint64_t  now = unix_ms(), mono = now_ms(), age;
+    uint64_t  now = clock_unix_ms(), mono = clock_mono_ms(), age;
 
     if (wall == 0 || wall > now) {
         return mono;
@@ -344,7 +325,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             in->zone = z;
             in->seq = id_seq(in->id);
             in->state = INST_BOOTING;
-            in->since = now_ms();
+            in->since = clock_mono_ms();
             in->stats = vi[i].stats;
             in->cpu_s = vi[i].cpu_s;
             in->mem_bytes = vi[i].mem_bytes;
@@ -476,7 +457,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         }
         if (!ready) {
             if (p->health_grace_ms > 0
-                && now_ms() - in->since >= p->health_grace_ms
+                && clock_mono_ms() - in->since >= p->health_grace_ms
                 && repairs < (ps->capacity / 20 > 1 ? ps->capacity / 20 : 1))
             {
                 if (virt_delete(ps->conns[in->zone], p->name, in->id) == 0)
@@ -511,7 +492,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             continue;
         }
         conns = registry_conns(reg, p->name, in->id);
-        if (conns > 0 && now_ms() - in->drain_since < p->drain_timeout_ms) {
+        if (conns > 0 && clock_mono_ms() - in->drain_since < p->drain_timeout_ms) {
             continue;
         }
         if (registry_del(reg, p->name, in->id) != 0) {
@@ -593,7 +574,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
         in->zone = z;
         in->seq = seq;
         in->state = INST_CREATING;
-        in->since = now_ms();
+        in->since = clock_mono_ms();
         maxseq = seq;
         active++;
         count[z]++;
@@ -627,11 +608,11 @@ created:
         }
         in = &ps->inst[i];
         if (in->state == INST_RUNNING) {
-            in->drain_since = now_ms();
+            in->drain_since = clock_mono_ms();
             if (member_record(p, in, 1, rec, sizeof(rec)) != 0) {
                 break;
             }
-            if (registry_set_drain(reg, p->name, in->id, rec, unix_ms())
+            if (registry_set_drain(reg, p->name, in->id, rec, clock_unix_ms())
                 != 0)
             {
                 ps->errors[ERR_REDIS]++;

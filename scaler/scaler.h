@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "autoscale.h"
+#include "clock.h"
 #include "scaleset_record.h"
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
@@ -183,7 +184,6 @@ virt_health_t virt_classify(int state, int reason, int being_created);
 typedef struct virt_conn virt_conn_t;
 virt_conn_t *virt_open(const char *uri);
 void virt_close(virt_conn_t *vc);
-int virt_ok(virt_conn_t *vc);
 /* owned, live instances of pool in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
    modes lease/agent, address is the guest's IPv4:port once known, else
@@ -286,8 +286,7 @@ typedef struct {
     inst_state_t  state;
     char          address[80];
     uint64_t      drain_since;
-    uint64_t      since;        /* created or first seen (now_ms()) */
-    int           present;
+    uint64_t      since;        /* created or first seen (clock_mono_ms()) */
     int           stats;        /* cpu_s, mem_bytes from this pass's list */
     double        cpu_s;
     unsigned long long mem_bytes;
@@ -346,8 +345,6 @@ typedef struct {
    (policy_stored_capacity: clamped, or the default when it is no
    capacity; logged and counted), else its default */
 int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
-/* one pass of every pool, here (before the thread runs, or in tests) */
-void reconcile_pass(scaler_t *s);
 /* one pool's pass on ps, with the pass connection s->preg */
 void reconcile_pool_pass(scaler_t *s, pool_state_t *ps);
 /* the pass thread: done() is called on base's loop after every pass */
@@ -397,6 +394,5 @@ void vmstats_free(void);
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-uint64_t now_ms(void);
 
 #endif /* SCALER_H */

@@ -115,18 +115,6 @@ virt_get(virt_conn_t *vc)
     return c;
 }
 
-int
-virt_ok(virt_conn_t *vc)
-{
-    virConnectPtr  c = virt_get(vc);
-
-    if (c == NULL) {
-        return 0;
-    }
-    virConnectClose(c);
-    return 1;
-}
-
 void
 virt_close(virt_conn_t *vc)
 {
