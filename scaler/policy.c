@@ -57,6 +57,21 @@ policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     return best;
 }
 
+long
+policy_id_seq(const char *id)
+{
+    const char  *dash = strrchr(id, '-');
+    uint64_t     v;
+
+    if (dash == NULL
+        || scaleset_parse_u64(dash + 1, strlen(dash + 1), &v) != 0
+        || v > (uint64_t) POLICY_SEQ_MAX)
+    {
+        return 0;
+    }
+    return (long) v;
+}
+
 int
 policy_stored_capacity(const char *raw, size_t len, int lo, int hi, int *cap)
 {

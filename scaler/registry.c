@@ -1,10 +1,14 @@
 /*
- * registry.c: the Redis registry.  Member writes follow the write protocol
- * of DESIGN.md: one MULTI/EXEC with HSET or HDEL, INCR epoch and PUBLISH.
- * Commands have a short timeout; any failure drops the connection, which
- * is retried on the next call (the caller keeps its state).
+ * registry.c: the Redis registry of the passes, blocking, on the pass
+ * thread.  Writes are registry_tx.c's commands (the write protocol);
+ * reads bring a pool's stored state in as few round trips as it takes,
+ * bounded in Redis itself (a script refuses a hash beyond the bound
+ * before sending it).  Commands have a 1 s timeout; any failure drops the
+ * connection, which is made again by the next call.  What went wrong is
+ * in registry_error(): the caller reports it, with the pool and id.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +24,36 @@ struct registry {
     char           *prefix;
     redisContext   *c;
     int             down_logged;
+    char            err[256];
 };
+
+/* KEYS[1] a hash, ARGV[1] the most fields: HGETALL, or an error reply
+   when the hash is larger (nothing of it sent) */
+static const char  hgetall_bounded[] =
+    "local n = redis.call('HLEN', KEYS[1]) "
+    "if n > tonumber(ARGV[1]) then "
+    "return redis.error_reply('TOOBIG ' .. n .. ' fields, more than ' "
+    ".. ARGV[1]) end "
+    "return redis.call('HGETALL', KEYS[1])";
+
+/* KEYS[1] seq, ARGV[1] the last number the plan took as handed out,
+   ARGV[2] the last one it hands out: refused (0) when another writer
+   handed out more meanwhile; a value that is no number is replaced */
+static const char  seq_reserve[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v and string.match(v, '^%d+$') "
+    "and tonumber(v) > tonumber(ARGV[1]) then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[2]) return 1";
 
 static redisContext *reg_get(registry_t *r);
 static void reg_drop(registry_t *r);
+static void reg_fail(registry_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int key(registry_t *r, char *buf, const char *pool,
     scaleset_key_kind_t kind);
 static int write_member(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t drain_since);
+static void hash_take(registry_hash_t *h, redisReply *rep);
 
 registry_t *
 registry_open(const char *host, int port, const char *prefix)
@@ -52,6 +78,22 @@ registry_close(registry_t *r)
     free(r);
 }
 
+const char *
+registry_error(const registry_t *r)
+{
+    return r->err;
+}
+
+static void
+reg_fail(registry_t *r, const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof(r->err), fmt, ap);
+    va_end(ap);
+}
+
 static redisContext *
 reg_get(registry_t *r)
 {
@@ -62,9 +104,10 @@ reg_get(registry_t *r)
     }
     r->c = redisConnectWithTimeout(r->host, r->port, tv);
     if (r->c == NULL || r->c->err) {
-        if (!r->down_logged) {
-            slog(NULL, NULL, "redis %s:%d unreachable: %s", r->host, r->port,
+        reg_fail(r, "redis %s:%d unreachable: %s", r->host, r->port,
                  r->c ? r->c->errstr : "out of memory");
+        if (!r->down_logged) {
+            slog(NULL, NULL, "%s", r->err);
             r->down_logged = 1;
         }
         reg_drop(r);
@@ -78,10 +121,14 @@ reg_get(registry_t *r)
     return r->c;
 }
 
+/* the connection failed mid-command: gone, made again next time */
 static void
 reg_drop(registry_t *r)
 {
     if (r->c) {
+        if (r->c->err) {
+            reg_fail(r, "redis: %s", r->c->errstr);
+        }
         redisFree(r->c);
         r->c = NULL;
     }
@@ -90,35 +137,57 @@ reg_drop(registry_t *r)
 static int
 key(registry_t *r, char *buf, const char *pool, scaleset_key_kind_t kind)
 {
-    return scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL);
+    if (scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL) < 0)
+    {
+        reg_fail(r, "no key for pool \"%s\"", pool);
+        return -1;
+    }
+    return 0;
+}
+
+/* n replies of commands appended before; NULL when the connection
+   failed (dropped); each freed by the caller */
+static int
+replies(registry_t *r, redisReply **rep, int n)
+{
+    int  i, j;
+
+    for (i = 0; i < n; i++) {
+        if (redisGetReply(r->c, (void **) &rep[i]) != REDIS_OK) {
+            for (j = 0; j < i; j++) {
+                freeReplyObject(rep[j]);
+            }
+            reg_drop(r);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* runs tx's commands in one round trip; 0 when Redis did all of them */
 static int
-run_tx(registry_t *r, const char *pool, const char *id, registry_tx_t *tx)
+run_tx(registry_t *r, registry_tx_t *tx)
 {
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           err[256];
-    int            i, rc = 0;
+    redisReply  *rep[REGISTRY_TX_CMDS];
+    char         err[200];
+    int          i, rc = 0;
 
-    if (c == NULL) {
+    if (reg_get(r) == NULL) {
         return -1;
     }
     for (i = 0; i < tx->n; i++) {
-        redisAppendCommandArgv(c, tx->cmd[i].argc, tx->cmd[i].argv,
+        redisAppendCommandArgv(r->c, tx->cmd[i].argc, tx->cmd[i].argv,
                                tx->cmd[i].argvlen);
     }
+    if (replies(r, rep, tx->n) != 0) {
+        return -1;
+    }
     for (i = 0; i < tx->n; i++) {
-        if (redisGetReply(c, (void **) &rep) != REDIS_OK) {
-            reg_drop(r);
-            return -1;
-        }
-        if (registry_reply_failed(rep, err, sizeof(err)) && rc == 0) {
-            slog(pool, id, "redis: %s", err);
+        if (rc == 0 && registry_reply_failed(rep[i], err, sizeof(err))) {
+            reg_fail(r, "redis: %s", err);
             rc = -1;
         }
-        freeReplyObject(rep);
+        freeReplyObject(rep[i]);
     }
     return rc;
 }
@@ -132,9 +201,10 @@ write_member(registry_t *r, const char *pool, const char *id,
 
     if (registry_tx_member(&tx, r->prefix, pool, id, rec, drain_since) != 0)
     {
+        reg_fail(r, "no write for pool \"%s\" id \"%s\"", pool, id);
         return -1;
     }
-    return run_tx(r, pool, id, &tx);
+    return run_tx(r, &tx);
 }
 
 int
@@ -157,175 +227,270 @@ registry_del(registry_t *r, const char *pool, const char *id)
     return write_member(r, pool, id, NULL, 0);
 }
 
-uint64_t
-registry_drain_since(registry_t *r, const char *pool, const char *id)
-{
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           kd[SCALESET_KEY_MAX];
-    uint64_t       ms = 0;
-
-    if (c == NULL || key(r, kd, pool, SCALESET_KEY_DRAINING) < 0) {
-        return 0;
-    }
-    rep = redisCommand(c, "HGET %s %s", kd, id);
-    if (rep == NULL) {
-        reg_drop(r);
-        return 0;
-    }
-    if (rep->type == REDIS_REPLY_STRING) {
-        ms = strtoull(rep->str, NULL, 10);
-    }
-    freeReplyObject(rep);
-    return ms;
-}
-
-int
-registry_members(registry_t *r, const char *pool, char ***ids, char ***recs)
-{
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           km[SCALESET_KEY_MAX];
-    size_t         i;
-    int            n;
-
-    *ids = NULL;
-    *recs = NULL;
-    if (c == NULL || key(r, km, pool, SCALESET_KEY_MEMBERS) < 0) {
-        return -1;
-    }
-    rep = redisCommand(c, "HGETALL %s", km);
-    if (rep == NULL) {
-        reg_drop(r);
-        return -1;
-    }
-    if (rep->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(rep);
-        return -1;
-    }
-    n = (int) rep->elements / 2;
-    *ids = calloc(n + 1, sizeof(char *));
-    *recs = calloc(n + 1, sizeof(char *));
-    for (i = 0; i + 1 < rep->elements; i += 2) {
-        (*ids)[i / 2] = strdup(rep->element[i]->str);
-        (*recs)[i / 2] = strdup(rep->element[i + 1]->str);
-    }
-    freeReplyObject(rep);
-    return n;
-}
-
 void
-registry_free_list(char **l, int n)
+registry_hash_free(registry_hash_t *h)
 {
-    int  i;
+    if (h->reply) {
+        freeReplyObject(h->reply);
+    }
+    free(h->field);
+    free(h->value);
+    free(h->flen);
+    free(h->vlen);
+    memset(h, 0, sizeof(*h));
+}
 
-    if (l == NULL) {
+/* an HGETALL reply (or the bounded script's error) into h; rep is h's */
+static void
+hash_take(registry_hash_t *h, redisReply *rep)
+{
+    size_t  i, n;
+
+    memset(h, 0, sizeof(*h));
+    h->reply = rep;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(h->err, sizeof(h->err), "%s", rep->str);
+        return;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0) {
+        snprintf(h->err, sizeof(h->err), "not a hash");
+        return;
+    }
+    n = rep->elements / 2;
+    h->field = calloc(n + 1, sizeof(*h->field));
+    h->value = calloc(n + 1, sizeof(*h->value));
+    h->flen = calloc(n + 1, sizeof(*h->flen));
+    h->vlen = calloc(n + 1, sizeof(*h->vlen));
+    if (!h->field || !h->value || !h->flen || !h->vlen) {
+        snprintf(h->err, sizeof(h->err), "out of memory");
         return;
     }
     for (i = 0; i < n; i++) {
-        free(l[i]);
+        if (rep->element[2 * i]->type != REDIS_REPLY_STRING
+            || rep->element[2 * i + 1]->type != REDIS_REPLY_STRING)
+        {
+            snprintf(h->err, sizeof(h->err), "not a hash");
+            return;
+        }
+        h->field[i] = rep->element[2 * i]->str;
+        h->flen[i] = rep->element[2 * i]->len;
+        h->value[i] = rep->element[2 * i + 1]->str;
+        h->vlen[i] = rep->element[2 * i + 1]->len;
     }
-    free(l);
+    h->n = (int) n;
+    h->ok = 1;
+}
+
+/* a string value into buf as it is, or "?" (which no reader takes) when
+   it does not fit or holds a NUL */
+static void
+raw_copy(char *buf, size_t size, const redisReply *rep)
+{
+    if (rep->len >= size || memchr(rep->str, '\0', rep->len) != NULL) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    memcpy(buf, rep->str, rep->len);
+    buf[rep->len] = '\0';
+}
+
+static void
+append_hgetall(registry_t *r, const char *k, const char *max)
+{
+    const char  *argv[] = { "EVAL", hgetall_bounded, "1", k, max };
+
+    redisAppendCommandArgv(r->c, 5, argv, NULL);
 }
 
 int
-registry_capacity_get(registry_t *r, const char *pool, char *buf,
-    size_t size)
+registry_read_pool(registry_t *r, const char *pool, int max,
+    registry_hash_t *members, registry_hash_t *drains, char *seq,
+    size_t seqlen)
 {
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           k[SCALESET_KEY_MAX];
-    int            rc = 0;
+    char         km[SCALESET_KEY_MAX], kd[SCALESET_KEY_MAX];
+    char         ks[SCALESET_KEY_MAX], maxs[16];
+    const char  *get[] = { "GET", ks };
+    redisReply  *rep[3];
 
-    if (c == NULL || key(r, k, pool, SCALESET_KEY_CAPACITY) < 0) {
+    memset(members, 0, sizeof(*members));
+    memset(drains, 0, sizeof(*drains));
+    seq[0] = '\0';
+    if (key(r, km, pool, SCALESET_KEY_MEMBERS) < 0
+        || key(r, kd, pool, SCALESET_KEY_DRAINING) < 0
+        || key(r, ks, pool, SCALESET_KEY_SEQ) < 0 || reg_get(r) == NULL)
+    {
         return -1;
     }
-    rep = redisCommand(c, "GET %s", k);
-    if (rep == NULL) {
+    snprintf(maxs, sizeof(maxs), "%d", max);
+    append_hgetall(r, km, maxs);
+    append_hgetall(r, kd, maxs);
+    redisAppendCommandArgv(r->c, 2, get, NULL);
+    if (replies(r, rep, 3) != 0) {
+        return -1;
+    }
+    hash_take(members, rep[0]);
+    hash_take(drains, rep[1]);
+    if (rep[2]->type == REDIS_REPLY_STRING) {
+        raw_copy(seq, seqlen, rep[2]);
+    } else if (rep[2]->type != REDIS_REPLY_NIL) {
+        snprintf(seq, seqlen, "?");     /* not a string: refused */
+    }
+    freeReplyObject(rep[2]);
+    if (!members->ok) {
+        reg_fail(r, "%s: %s", km, members->err);
+    }
+    return 0;
+}
+
+int
+registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
+    char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes, int *n,
+    int *skipped)
+{
+    redisReply        *scan, *list, **rep = NULL;
+    scaleset_slice_t   name;
+    char               pat[SCALESET_KEY_MAX], cursor[32], maxs[16];
+    char             (*keys)[SCALESET_KEY_MAX] = NULL;
+    const char        *argv[6];
+    size_t             i;
+    int                nk = 0, k, rc = -1;
+
+    *gw = NULL;
+    *hashes = NULL;
+    *n = 0;
+    *skipped = 0;
+    if (key(r, pat, pool, SCALESET_KEY_HEALTH_MATCH) < 0
+        || reg_get(r) == NULL
+        || (keys = calloc(maxgw > 0 ? maxgw : 1, sizeof(*keys))) == NULL)
+    {
+        free(keys);
+        return -1;
+    }
+    /* SCAN, not KEYS: never blocks Redis on a big keyspace */
+    snprintf(cursor, sizeof(cursor), "0");
+    do {
+        argv[0] = "SCAN"; argv[1] = cursor; argv[2] = "MATCH";
+        argv[3] = pat; argv[4] = "COUNT"; argv[5] = "1000";
+        if ((scan = redisCommandArgv(r->c, 6, argv, NULL)) == NULL) {
+            reg_drop(r);
+            goto done;
+        }
+        if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
+            || scan->element[0]->type != REDIS_REPLY_STRING
+            || scan->element[1]->type != REDIS_REPLY_ARRAY)
+        {
+            reg_fail(r, "SCAN %s: unexpected reply", pat);
+            freeReplyObject(scan);
+            goto done;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", scan->element[0]->str);
+        list = scan->element[1];
+        for (i = 0; i < list->elements; i++) {
+            if (list->element[i]->type != REDIS_REPLY_STRING
+                || !scaleset_key_gateway(list->element[i]->str,
+                                         list->element[i]->len, r->prefix,
+                                         pool, &name))
+            {
+                (*skipped)++;
+                continue;
+            }
+            if (nk == maxgw) {
+                (*skipped)++;
+                continue;
+            }
+            snprintf(keys[nk++], SCALESET_KEY_MAX, "%s",
+                     list->element[i]->str);
+        }
+        freeReplyObject(scan);
+    } while (strcmp(cursor, "0") != 0);
+
+    /* every gateway's hash in one round trip */
+    *gw = calloc(nk + 1, sizeof(**gw));
+    *hashes = calloc(nk + 1, sizeof(**hashes));
+    rep = calloc(nk + 1, sizeof(*rep));
+    if (*gw == NULL || *hashes == NULL || rep == NULL) {
+        reg_fail(r, "out of memory");
+        goto done;
+    }
+    snprintf(maxs, sizeof(maxs), "%d", max);
+    for (k = 0; k < nk; k++) {
+        append_hgetall(r, keys[k], maxs);
+    }
+    if (replies(r, rep, nk) != 0) {
+        goto done;
+    }
+    for (k = 0; k < nk; k++) {
+        scaleset_key_gateway(keys[k], strlen(keys[k]), r->prefix, pool,
+                             &name);
+        snprintf((*gw)[k], sizeof((*gw)[k]), "%.*s", (int) name.len,
+                 name.data);
+        hash_take(&(*hashes)[k], rep[k]);
+    }
+    *n = nk;
+    rc = 0;
+done:
+    if (rc != 0) {
+        free(*gw);
+        free(*hashes);
+        *gw = NULL;
+        *hashes = NULL;
+    }
+    free(rep);
+    free(keys);
+    return rc;
+}
+
+int
+registry_seq_reserve(registry_t *r, const char *pool, long from, long to)
+{
+    char         k[SCALESET_KEY_MAX], f[24], v[24];
+    const char  *argv[] = { "EVAL", seq_reserve, "1", k, f, v };
+    redisReply  *rep;
+    int          rc;
+
+    if (key(r, k, pool, SCALESET_KEY_SEQ) < 0 || reg_get(r) == NULL) {
+        return -1;
+    }
+    snprintf(f, sizeof(f), "%ld", from);
+    snprintf(v, sizeof(v), "%ld", to);
+    if ((rep = redisCommandArgv(r->c, 6, argv, NULL)) == NULL) {
         reg_drop(r);
         return -1;
     }
-    if (rep->type == REDIS_REPLY_STRING) {
-        snprintf(buf, size, "%.*s", (int) rep->len, rep->str);
-        rc = 1;
-    } else if (rep->type != REDIS_REPLY_NIL) {
+    if (rep->type == REDIS_REPLY_INTEGER) {
+        rc = rep->integer == 1;
+    } else {
+        reg_fail(r, "redis: %s", rep->type == REDIS_REPLY_ERROR ? rep->str
+                                  : "unexpected reply");
         rc = -1;
     }
     freeReplyObject(rep);
     return rc;
 }
 
-long
-registry_next_seq(registry_t *r, const char *pool, long above)
+int
+registry_capacity_get(registry_t *r, const char *pool, char *buf,
+    size_t size)
 {
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           k[SCALESET_KEY_MAX];
-    long           v;
+    char         k[SCALESET_KEY_MAX];
+    const char  *argv[] = { "GET", k };
+    redisReply  *rep;
+    int          rc = 0;
 
-    if (c == NULL || key(r, k, pool, SCALESET_KEY_SEQ) < 0) {
+    if (key(r, k, pool, SCALESET_KEY_CAPACITY) < 0 || reg_get(r) == NULL) {
         return -1;
     }
-    rep = redisCommand(c, "EVAL %s 1 %s %ld",
-        "local v = redis.call('INCR', KEYS[1]) "
-        "if v <= tonumber(ARGV[1]) then v = tonumber(ARGV[1]) + 1 "
-        "redis.call('SET', KEYS[1], v) end return v", k, above);
-    if (rep == NULL) {
+    if ((rep = redisCommandArgv(r->c, 2, argv, NULL)) == NULL) {
         reg_drop(r);
         return -1;
     }
-    v = rep->type == REDIS_REPLY_INTEGER ? (long) rep->integer : -1;
-    freeReplyObject(rep);
-    return v;
-}
-
-long
-registry_conns(registry_t *r, const char *pool, const char *id)
-{
-    redisContext       *c = reg_get(r);
-    redisReply         *keys, *rep, *list;
-    scaleset_health_t   h;
-    char                cursor[32];
-    scaleset_error_t    err;
-    char                pat[SCALESET_KEY_MAX];
-    long                sum = -1;
-    size_t              i;
-
-    if (c == NULL || key(r, pat, pool, SCALESET_KEY_HEALTH_MATCH) < 0) {
-        return -1;
+    if (rep->type == REDIS_REPLY_STRING) {
+        raw_copy(buf, size, rep);
+        rc = 1;
+    } else if (rep->type != REDIS_REPLY_NIL) {
+        reg_fail(r, "GET %s: not a string", k);
+        rc = -1;
     }
-    /* SCAN, not KEYS: never blocks Redis on a big keyspace */
-    snprintf(cursor, sizeof(cursor), "0");
-    do {
-        keys = redisCommand(c, "SCAN %s MATCH %s COUNT 200", cursor, pat);
-        if (keys == NULL) {
-            reg_drop(r);
-            return -1;
-        }
-        if (keys->type != REDIS_REPLY_ARRAY || keys->elements != 2
-            || keys->element[0]->type != REDIS_REPLY_STRING
-            || keys->element[1]->type != REDIS_REPLY_ARRAY)
-        {
-            freeReplyObject(keys);
-            return -1;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", keys->element[0]->str);
-        list = keys->element[1];
-        for (i = 0; i < list->elements; i++) {
-            rep = redisCommand(c, "HGET %s %s", list->element[i]->str, id);
-            if (rep == NULL) {
-                reg_drop(r);
-                freeReplyObject(keys);
-                return -1;
-            }
-            if (rep->type == REDIS_REPLY_STRING
-                && scaleset_health_parse(rep->str, rep->len, &h, &err) == 0)
-            {
-                sum = (sum < 0 ? 0 : sum) + (long) h.conns;
-            }
-            freeReplyObject(rep);
-        }
-        freeReplyObject(keys);
-    } while (strcmp(cursor, "0") != 0);
-    return sum;
+    freeReplyObject(rep);
+    return rc;
 }

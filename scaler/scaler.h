@@ -106,6 +106,12 @@ int policy_place(const int *count, const int *usable, int nzones);
 int policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     scale_in_policy_t policy);
 int policy_parse_name(const char *s, scale_in_policy_t *p);
+/* the largest instance number (2^53 - 1: what the seq reservation's Lua
+   compares exactly) */
+#define POLICY_SEQ_MAX  9007199254740991L
+/* the number of an instance id POOL-NNNNNN; 0 when it has none (or one
+   above POLICY_SEQ_MAX) */
+long policy_id_seq(const char *id);
 /* a capacity stored in Redis (raw, len bytes), as the bounds lo..hi in
    force take it: 0 with *cap when it is within them, 1 with *cap clamped
    into them, -1 when it is no capacity (anything but 1..20 digits, or
@@ -229,28 +235,49 @@ int registry_reply_failed(const void *reply, char *err, size_t errlen);
 typedef struct registry registry_t;
 registry_t *registry_open(const char *host, int port, const char *prefix);
 void registry_close(registry_t *r);
-/* member ids/records of pool; -1 when Redis is unreachable */
-int registry_members(registry_t *r, const char *pool, char ***ids,
-    char ***recs);
+/* the text of the last failure of r ("" before any) */
+const char *registry_error(const registry_t *r);
+
+/* a hash as Redis sent it: fields and values point into the reply */
+typedef struct {
+    void         *reply;
+    const char  **field, **value;
+    size_t       *flen, *vlen;
+    int           n;
+    int           ok;           /* read, at most max fields */
+    char          err[128];     /* !ok: why */
+} registry_hash_t;
+void registry_hash_free(registry_hash_t *h);
+
+/* the pool's stored state in one round trip: PREFIX{POOL}:members and
+   :draining (each refused, !ok, beyond max fields) and :seq (raw, ""
+   unset, cut to seqlen - 1); -1 when Redis did not answer */
+int registry_read_pool(registry_t *r, const char *pool, int max,
+    registry_hash_t *members, registry_hash_t *drains, char *seq,
+    size_t seqlen);
+/* every gateway's report hash PREFIX{POOL}:health:GATEWAY (SCAN, at most
+   maxgw gateways, each at most max fields; a key that is no gateway's
+   is skipped); *gw and *hashes malloc'd, *n of each, *skipped gateways
+   beyond maxgw or refused; -1 when Redis did not answer */
+int registry_read_health(registry_t *r, const char *pool, int maxgw,
+    int max, char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes,
+    int *n, int *skipped);
+/* reserves the instance numbers from + 1 .. to: PREFIX{POOL}:seq becomes
+   `to` unless it is a number above `from` (another writer handed those
+   out meanwhile: nothing reserved); 1 reserved, 0 refused, -1 failed */
+int registry_seq_reserve(registry_t *r, const char *pool, long from,
+    long to);
 int registry_set(registry_t *r, const char *pool, const char *id,
     const char *rec);
 int registry_del(registry_t *r, const char *pool, const char *id);
 /* rec has "drain": also records when the drain began (kept if set) */
 int registry_set_drain(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t since_ms);
-/* when the drain of id began (UNIX ms), 0 when unknown */
-uint64_t registry_drain_since(registry_t *r, const char *pool,
-    const char *id);
-/* the stored capacity as Redis has it (up to size - 1 bytes; longer is
-   cut, which no valid capacity is): 1, 0 when unset, -1 on failure */
+/* the stored capacity as Redis has it ("?" when longer than size - 1
+   bytes or holding a NUL: no valid capacity is): 1, 0 when unset, -1 on
+   failure */
 int registry_capacity_get(registry_t *r, const char *pool, char *buf,
     size_t size);
-/* the next instance number: above every number used so far and above
-   `above` (adopted instances) */
-long registry_next_seq(registry_t *r, const char *pool, long above);
-/* sum of conns over every gateway health report for id; -1: none */
-long registry_conns(registry_t *r, const char *pool, const char *id);
-void registry_free_list(char **l, int n);
 
 /* registry_async.c: the event loop's Redis writes, non-blocking (hiredis
    async on the loop's event_base).  Each calls done(ok, arg) exactly once,
@@ -279,14 +306,29 @@ typedef enum {
     INST_DELETING
 } inst_state_t;
 
+/* one gateway's report on one instance (PREFIX{POOL}:health:GATEWAY) */
 typedef struct {
-    char          id[64];
+    int                      gateway;   /* index into the pool's gateways */
+    scaleset_health_state_t  state;
+    uint64_t                 conns;
+    uint64_t                 fails;
+    uint64_t                 checked;   /* UNIX ms of the gateway's check */
+} report_t;
+
+/* an instance as the last pass left it (the published state) */
+typedef struct {
+    char          id[SCALESET_ID_MAX + 1];
     int           zone;
-    long          seq;
+    long          seq;          /* the id's number */
     inst_state_t  state;
     char          address[80];
-    uint64_t      drain_since;
-    uint64_t      since;        /* created or first seen (clock_mono_ms()) */
+    char          version[SCALESET_NAME_MAX + 1];
+    uint64_t      seen;         /* UNIX ms this scaler first saw it */
+    uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
+    int           delete_asked; /* the API deleted it: its domain goes */
+    unsigned      weight;       /* its member record's; 0: unregistered */
+    int           report0;      /* its gateway reports: the pool's */
+    int           nreports;     /*   reports[report0 .. + nreports) */
     int           stats;        /* cpu_s, mem_bytes from this pass's list */
     double        cpu_s;
     unsigned long long mem_bytes;
@@ -314,6 +356,10 @@ typedef struct {
                                            owner (Redis persists it) */
     instance_t     *inst;
     int             ninst, cinst;
+    report_t       *reports;            /* the last pass's gateway reports */
+    int             nreports;
+    char          (*gateways)[SCALESET_NAME_MAX + 1];
+    int             ngateways;
     int             redis_ok;
     int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down;
@@ -345,8 +391,10 @@ typedef struct {
    (policy_stored_capacity: clamped, or the default when it is no
    capacity; logged and counted), else its default */
 int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
-/* one pool's pass on ps, with the pass connection s->preg */
-void reconcile_pool_pass(scaler_t *s, pool_state_t *ps);
+/* one pool's pass on ps (observe, plan, act: plan.h), with the pass
+   connection s->preg; dels: ids the API deleted (freed here) */
+void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels,
+    int ndel);
 /* the pass thread: done() is called on base's loop after every pass */
 struct event_base;
 int reconcile_start(scaler_t *s, struct event_base *base,

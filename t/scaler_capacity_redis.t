@@ -87,7 +87,7 @@ $s->{opt}{pools} = [ { name => 'web', capacity => [0, 3, 1] },
 $s->write_config;
 $t->signal('scaler', 'HUP');
 ok($t->wait_for(sub { my (undef, $p) = $s->api('GET', '/v1/pools/api');
-                      ref $p && $p->{name} eq 'api' }, what => 'pool api'),
+                      ref $p && ($p->{name} // '') eq 'api' }, what => 'pool api'),
    'reload adds pool api');
 my (undef, $p) = $s->api('GET', '/v1/pools/api');
 is($p->{capacity}, 2, 'its stored 12 is clamped to its max 2');
