@@ -25,6 +25,7 @@
 
 typedef struct {
     const action_t   *a;
+    virt_model_t      model;        /* written into its tag */
     int               ok;
     char              err[256];
 } create_t;
@@ -54,8 +55,8 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     scaleset_error_t   e;
 
     snprintf(raw, sizeof(raw), "%s zone=%s%s%s%s", in->address,
-             p->zones[in->zone].name, in->version[0] ? " version=" : "",
-             in->version, drain ? " drain" : "");
+             p->zones[in->zone].name, in->model.version[0] ? " version=" : "",
+             in->model.version, drain ? " drain" : "");
     if (scaleset_member_parse(raw, strlen(raw), &m, &e) != 0
         || scaleset_member_format(&m, buf, size, &e) < 0)
     {
@@ -160,7 +161,8 @@ create_worker(void *arg)
         c = &job->c[i];
         c->ok = virt_create(ps->conns[job->zone], ps->cf,
                             ps->cf->zones[job->zone].name, c->a->id,
-                            c->a->address, c->err, sizeof(c->err)) == 0;
+                            c->a->address, &c->model, c->err,
+                            sizeof(c->err)) == 0;
     }
 }
 
@@ -209,6 +211,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     create_t             *c;
     instance_t           *in;
     long                  first = 0, last = 0;
+    uint64_t              now = clock_unix_ms();
     int                   i, n = 0, rc;
 
     if (pl->creates == 0) {
@@ -220,6 +223,9 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     }
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE) {
+            /* the pool's latest model in that zone, created now */
+            c[n].model = obs->latest[pl->act[i].zone];
+            c[n].model.created = now;
             c[n++].a = &pl->act[i];
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
             last = last > pl->act[i].seq ? last : pl->act[i].seq;
@@ -251,7 +257,8 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
         snprintf(in->address, sizeof(in->address), "%s", a->address);
-        snprintf(in->version, sizeof(in->version), "%s", p->version);
+        in->model = c[i].model;
+        in->latest = 1;
         in->zone = a->zone;
         in->seq = a->seq;
         in->state = INST_BOOTING;

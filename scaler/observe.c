@@ -100,6 +100,33 @@ inst_add(observation_t *obs, int *cap)
 
 /* every zone's owned domains; a zone that does not answer keeps the
    instances the last pass knew there (listed 0): they are not lost */
+/* the pool's latest model per zone; its base image read where the zone
+   answers (else the one read last) */
+static void
+latest_models(pool_state_t *ps, observation_t *obs)
+{
+    const pool_config_t  *p = ps->cf;
+    virt_model_t         *m;
+    char                  image[MODEL_DIGEST_LEN + 1];
+    int                   z, i;
+
+    for (z = 0; z < p->nzones; z++) {
+        m = &obs->latest[z];
+        snprintf(m->version, sizeof(m->version), "%s", p->version);
+        snprintf(m->digest, sizeof(m->digest), "%s", ps->digest);
+        snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
+        if (obs->zone_up[z] && virt_image(ps->conns[z], p, image) >= 0) {
+            memcpy(ps->image[z], image, sizeof(image));
+        }
+        memcpy(m->image, ps->image[z], sizeof(m->image));
+    }
+    for (i = 0; i < obs->ninst; i++) {
+        obs_instance_t *o = &obs->inst[i];
+
+        o->in.latest = model_latest(&obs->latest[o->in.zone], &o->in.model);
+    }
+}
+
 static int
 list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
 {
@@ -145,8 +172,11 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
             snprintf(o->in.id, sizeof(o->in.id), "%s", vi[i].id);
             snprintf(o->in.address, sizeof(o->in.address), "%s",
                      vi[i].address);
-            snprintf(o->in.version, sizeof(o->in.version), "%s",
-                     vi[i].version);
+            o->in.model = vi[i].model;
+            if (o->in.model.created > obs->now + OBS_SKEW_MS) {
+                o->in.model.created = 0;    /* a creation still to come */
+                obs->refused++;
+            }
             o->in.zone = z;
             o->in.seq = policy_id_seq(o->in.id);
             o->in.state = INST_BOOTING;
@@ -404,6 +434,7 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     if (list_zones(ps, dels, ndel, obs) != 0) {
         return -1;
     }
+    latest_models(ps, obs);
     if (registry_read_pool(reg, ps->cf->name, OBS_HASH_MAX, &members,
                            &drains, seq, sizeof(seq)) != 0)
     {

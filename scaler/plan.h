@@ -75,6 +75,10 @@ typedef struct {
     uint64_t          now;          /* UNIX ms of the observation */
     int               nzones;
     int               zone_up[SCALER_MAX_ZONES];
+    virt_model_t      latest[SCALER_MAX_ZONES];   /* the pool's model as a
+                                       new instance in that zone would
+                                       get it now (its base image as last
+                                       read there); created 0 */
     int               redis_ok;     /* members read: else no plan */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
     int               reports_ok;   /* every gateway's reports read */

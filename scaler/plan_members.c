@@ -56,10 +56,10 @@ differs(const plan_input_t *in, const obs_instance_t *o,
         snprintf(what, size, "not zone %s", zone);
         return 1;
     }
-    if (strcmp(m->version, o->in.version) != 0) {
+    if (strcmp(m->version, o->in.model.version) != 0) {
         snprintf(what, size, "version %s, the instance's is %s",
                  m->version[0] ? m->version : "none",
-                 o->in.version[0] ? o->in.version : "none");
+                 o->in.model.version[0] ? o->in.model.version : "none");
         return 1;
     }
     return 0;

@@ -29,7 +29,7 @@ plan_repair(const plan_input_t *in, plan_t *pl)
         {
             continue;
         }
-        since = o->in.seen;
+        since = o->in.model.created ? o->in.model.created : o->in.seen;
         if (in->now < since || in->now - since < p->health_grace_ms) {
             continue;
         }

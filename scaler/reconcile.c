@@ -109,6 +109,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 
         ps->cf = &cf->pools[i];
         ps->capacity = ps->cf->cap_default;
+        model_template_digest(ps->cf, ps->digest);
         known = 0;
         if (prev != NULL) {
             reconcile_lock(prev);

@@ -141,16 +141,45 @@ int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
 int ready_check(const char *address, const char *uri, uint64_t timeout_ms,
     char *why, size_t whylen);
 
+/* model.c: an instance's model (docs/design.md, "Lifecycle"): written
+   into its tag when it is created, read back by every listing */
+#define MODEL_DIGEST_LEN  64                /* SHA-256, hex */
+typedef struct {
+    char      version[SCALESET_NAME_MAX + 1];
+    char      digest[MODEL_DIGEST_LEN + 1]; /* of its template: "" in a
+                                               tag that predates it */
+    char      image[MODEL_DIGEST_LEN + 1];  /* of its base image: "" with
+                                               no template.volume (or an
+                                               older tag) */
+    char      template[SCALESET_NAME_MAX + 1];  /* its template's name:
+                                               "" for the pool's one */
+    char      host[512];                    /* the libvirt URI it runs on */
+    uint64_t  created;                      /* UNIX ms; 0 in an older tag */
+} virt_model_t;
+
+/* the digest of a pool's template: its domain XML as read and its
+   volume settings (pool, base, format) */
+void model_template_digest(const pool_config_t *p,
+    char out[MODEL_DIGEST_LEN + 1]);
+/* the digest of a base image: its path, size and modification time */
+void model_image_digest(const char *path, unsigned long long size,
+    const char *mtime, char out[MODEL_DIGEST_LEN + 1]);
+/* 1 when m is the model latest describes: the same version, and the
+   same template and image digests where both are known (a tag that
+   predates them, or a base image that could not be read, compares by
+   version) */
+int model_latest(const virt_model_t *latest, const virt_model_t *m);
+
 /* virt_xml.c */
 /* our tag in a domain's <metadata>, decoded */
 typedef struct {
-    char   pool[64];
-    char   id[64];
-    char   zone[64];
-    char   version[64];
-    char   address[80];
-    char   mode[16];
-    char   port[8];
+    char          pool[64];
+    char          id[64];
+    char          zone[64];
+    char          address[80];
+    char          mode[16];
+    char          port[8];
+    virt_model_t  model;
 } virt_tag_info_t;
 
 typedef struct {
@@ -166,12 +195,15 @@ void virt_xml_init(void);
 int virt_tag_parse(const char *xml, virt_tag_t *t);
 /* a storage pool's <target><path>, decoded, malloc'd; NULL when none */
 char *virt_pool_target(const char *pool_xml);
+/* a storage volume's <target><timestamps><mtime> into buf ("" when it
+   has none) */
+void virt_vol_mtime(const char *vol_xml, char *buf, size_t size);
 
 /* virt.c */
 typedef struct {
     char   id[64];
     char   zone[64];
-    char   version[64];
+    virt_model_t model;             /* from its tag */
     char   address[80];
     int    active;
     int    stats;                   /* running: cpu_s and mem_bytes set */
@@ -196,8 +228,15 @@ void virt_close(virt_conn_t *vc);
    "".  Running ones carry libvirt's CPU time and memory (stats) */
 int virt_list(virt_conn_t *vc, const char *pool, const char *zone,
     virt_instance_t **out);
+/* defines, tags (with model, which must fit the tag) and starts id */
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
-    const char *id, const char *address, char *err, size_t errlen);
+    const char *id, const char *address, const virt_model_t *model,
+    char *err, size_t errlen);
+/* the digest of the pool's base image in this zone (model_image_digest
+   of template.volume's base: path, capacity, mtime); -1 when it cannot
+   be read, 1 when the pool has no volume ("") */
+int virt_image(virt_conn_t *vc, const pool_config_t *p,
+    char out[MODEL_DIGEST_LEN + 1]);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
 
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
@@ -322,7 +361,9 @@ typedef struct {
     long          seq;          /* the id's number */
     inst_state_t  state;
     char          address[80];
-    char          version[SCALESET_NAME_MAX + 1];
+    virt_model_t  model;        /* from its tag: version, digests,
+                                   template, host, created */
+    int           latest;       /* model is the pool's latest */
     uint64_t      seen;         /* UNIX ms this scaler first saw it */
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
     int           delete_asked; /* the API deleted it: its domain goes */
@@ -354,6 +395,10 @@ typedef struct {
     virt_conn_t    *conns[SCALER_MAX_ZONES];
     int             capacity;           /* desired: the loop's, the one
                                            owner (Redis persists it) */
+    char            digest[MODEL_DIGEST_LEN + 1];   /* the template's */
+    char            image[SCALER_MAX_ZONES][MODEL_DIGEST_LEN + 1];
+                                        /* each zone's base image, as last
+                                           read */
     instance_t     *inst;
     int             ninst, cinst;
     report_t       *reports;            /* the last pass's gateway reports */

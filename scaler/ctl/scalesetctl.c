@@ -2,6 +2,7 @@
  * scalesetctl: the command line client of the scaler's HTTP API.
  *   scalesetctl [--api URL] [--token-file F] [--json] pools
  *   scalesetctl ... show POOL
+ *   scalesetctl ... instances POOL
  *   scalesetctl ... scale POOL N [--wait]
  *   scalesetctl ... delete POOL ID
  */
@@ -29,6 +30,7 @@ static long request(const char *method, const char *path, const char *body,
 static void usage(void);
 static int cmd_pools(void);
 static int cmd_show(const char *pool);
+static int cmd_instances(const char *pool);
 static int cmd_scale(const char *pool, const char *n, int wait);
 static int cmd_delete(const char *pool, const char *id);
 static int fail(long code, json_t *j);
@@ -197,6 +199,98 @@ print_autoscale(json_t *a)
     }
 }
 
+/* how long ago an instance was created: "42s", "3m", "5h", "2d"; "-"
+   when its tag does not say */
+static const char *
+age_of(json_t *in, char *buf, size_t size)
+{
+    json_t  *c = json_object_get(in, "created");
+    double   s;
+
+    if (!json_is_integer(c)) {
+        return "-";
+    }
+    s = (double) time(NULL) - json_integer_value(c) / 1000.0;
+    s = s < 0 ? 0 : s;
+    if (s < 120) {
+        snprintf(buf, size, "%.0fs", s);
+    } else if (s < 7200) {
+        snprintf(buf, size, "%.0fm", s / 60);
+    } else if (s < 172800) {
+        snprintf(buf, size, "%.0fh", s / 3600);
+    } else {
+        snprintf(buf, size, "%.0fd", s / 86400);
+    }
+    return buf;
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* each gateway's report "gw1:up/3", by gateway name */
+static void
+health_of(json_t *in, char *buf, size_t size)
+{
+    json_t       *hs = json_object_get(in, "health"), *h;
+    const char   *gw, *names[64];
+    size_t        n = 0, k, len = 0;
+
+    buf[0] = '\0';
+    json_object_foreach(hs, gw, h) {
+        if (n < 64) {
+            names[n++] = gw;
+        }
+    }
+    qsort(names, n, sizeof(*names), str_cmp);
+    for (k = 0; k < n && len < size; k++) {
+        h = json_object_get(hs, names[k]);
+        len += snprintf(buf + len, size - len, "%s%s:%s/%lld",
+                        len ? " " : "", names[k],
+                        json_string_value(json_object_get(h, "state")),
+                        json_integer_value(json_object_get(h, "conns")));
+    }
+}
+
+static int
+cmd_instances(const char *pool)
+{
+    json_t      *j = NULL, *in;
+    char         path[512], age[16], health[256];
+    size_t       i;
+    long         code;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances", pool);
+    if ((code = request("GET", path, NULL, &j)) != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+        json_decref(j);
+        return 0;
+    }
+    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %s\n", "ID", "ZONE",
+           "STATE", "VERSION", "LATEST", "AGE", "WEIGHT",
+           "HEALTH (gateway:state/conns)");
+    json_array_foreach(json_object_get(j, "instances"), i, in) {
+        health_of(in, health, sizeof(health));
+        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %s\n",
+               json_string_value(json_object_get(in, "id")),
+               json_string_value(json_object_get(in, "zone")),
+               json_string_value(json_object_get(in, "state")),
+               json_string_value(json_object_get(in, "version")),
+               json_is_true(json_object_get(in, "latest_model")) ? "yes"
+                                                                 : "no",
+               age_of(in, age, sizeof(age)),
+               json_integer_value(json_object_get(in, "weight")),
+               health[0] ? health : "-");
+    }
+    json_decref(j);
+    return 0;
+}
+
 static int
 cmd_show(const char *pool)
 {
@@ -212,17 +306,28 @@ cmd_show(const char *pool)
     if (as_json) {
         print_json(j);
     } else {
-        printf("pool %s: capacity %lld, running %lld (min %lld, max %lld)\n",
+        printf("pool %s: capacity %lld, running %lld (min %lld, max %lld), "
+               "version %s: %lld of %lld instances on the latest model\n",
                pool, json_integer_value(json_object_get(j, "capacity")),
                json_integer_value(json_object_get(j, "running")),
                json_integer_value(json_object_get(j, "min")),
-               json_integer_value(json_object_get(j, "max")));
-        printf("%-20s %-10s %-10s %s\n", "ID", "ZONE", "STATE", "ADDRESS");
+               json_integer_value(json_object_get(j, "max")),
+               json_string_value(json_object_get(j, "version")),
+               json_integer_value(json_object_get(j,
+                                                  "latest_model_instances")),
+               json_integer_value(json_object_get(j, "instances")));
+        printf("%-20s %-10s %-10s %-8s %-6s %-8s %s\n", "ID", "ZONE", "STATE",
+               "VERSION", "LATEST", "AGE", "ADDRESS");
         json_array_foreach(json_object_get(j, "instances_list"), i, in) {
-            printf("%-20s %-10s %-10s %s\n",
+            char  age[16];
+
+            printf("%-20s %-10s %-10s %-8s %-6s %-8s %s\n",
                    json_string_value(json_object_get(in, "id")),
                    json_string_value(json_object_get(in, "zone")),
                    json_string_value(json_object_get(in, "state")),
+                   json_string_value(json_object_get(in, "version")),
+                   json_is_true(json_object_get(in, "latest_model"))
+                   ? "yes" : "no", age_of(in, age, sizeof(age)),
                    json_string_value(json_object_get(in, "address")));
         }
         if (json_object_get(j, "autoscale")) {
@@ -323,6 +428,8 @@ usage(void)
         "usage: scalesetctl [--api URL] [--token-file FILE] [--json] CMD\n"
         "  pools                  list pools\n"
         "  show POOL              a pool and its instances\n"
+        "  instances POOL         its instances: model, age, gateways' "
+        "health\n"
         "  scale POOL N [--wait]  set the capacity (and wait for it)\n"
         "  delete POOL ID         delete (and replace) one instance\n"
         "API from --api or SCALESET_API (default http://127.0.0.1:9180);\n"
@@ -376,6 +483,8 @@ main(int argc, char **argv)
         rc = cmd_pools();
     } else if (nargs == 2 && strcmp(args[0], "show") == 0) {
         rc = cmd_show(args[1]);
+    } else if (nargs == 2 && strcmp(args[0], "instances") == 0) {
+        rc = cmd_instances(args[1]);
     } else if (nargs == 3 && strcmp(args[0], "scale") == 0) {
         rc = cmd_scale(args[1], args[2], wait);
     } else if (nargs == 3 && strcmp(args[0], "delete") == 0) {

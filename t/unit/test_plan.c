@@ -44,6 +44,8 @@ typedef struct {
     const char  *address;       /* NULL: 127.0.1.N:8080 */
     const char  *record_version;   /* NULL: the instance's ("1") */
     int          api_delete;
+    int          created_s;     /* its tag's creation time, s ago (0: a
+                                   tag that predates it) */
 } ispec_t;
 
 typedef struct {
@@ -249,6 +251,18 @@ static const case_t  cases[] = {
       .want = { "delete web-000001 repair (not ready (no address)",
                 "create web-000004 z1 127.0.1.4:8080 scale_out" } },
 
+    { .name = "health.grace counts from the creation time in the tag, "
+              "so a restart does not start it over",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "booting", "status 500", 2,
+                  .created_s = 61 } },
+      .want = { "delete web-000001 repair", "create web-000002" } },
+
+    { .name = "a tag without a creation time: health.grace counts from "
+              "when this scaler first saw it",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "booting", "status 500", 2 } } },
+
     { .name = "without health.grace nothing is repaired",
       .capacity = 1, .grace_s = -1,
       .inst = { { "web-000001", 0, "booting", "status 500", 1000 } } },
@@ -440,8 +454,10 @@ observation_for(const case_t *c, observation_t *obs)
             snprintf(o->in.address, sizeof(o->in.address),
                      "127.0.1.%ld:8080", o->in.seq);
         }
-        snprintf(o->in.version, sizeof(o->in.version), "1");
+        snprintf(o->in.model.version, sizeof(o->in.model.version), "1");
         o->in.seen = NOW - (uint64_t) is->age_s * S;
+        o->in.model.created = is->created_s
+                              ? NOW - (uint64_t) is->created_s * S : 0;
         o->listed = obs->zone_up[is->zone];
         o->delete_asked = is->api_delete;
         o->in.state = INST_RUNNING;     /* as last known */
@@ -480,7 +496,7 @@ observation_for(const case_t *c, observation_t *obs)
         m->zone = is->zone;
         snprintf(m->address, sizeof(m->address), "%s", o->in.address);
         snprintf(m->version, sizeof(m->version), "%s",
-                 is->record_version ? is->record_version : o->in.version);
+                 is->record_version ? is->record_version : o->in.model.version);
         m->flags = strcmp(is->state, "draining") == 0
                    ? SCALESET_MEMBER_DRAIN : 0;
     }

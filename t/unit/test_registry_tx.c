@@ -52,7 +52,8 @@ test_member(void **state)
         /* a drain begins: its start is kept if set already */
         { "127.0.1.1:8080 zone=z1 version=1 drain", 1764000000123ULL,
           "MULTI\n"
-          "HSET|p:{web}:members|web-000001|127.0.1.1:8080 zone=z1 version=1 drain\n"
+          "HSET|p:{web}:members|web-000001|"
+          "127.0.1.1:8080 zone=z1 version=1 drain\n"
           "HSETNX|p:{web}:draining|web-000001|1764000000123\n"
           "INCR|p:{web}:epoch\n"
           "EVAL|" PUB "|1|p:{web}:epoch|p:{web}:events\n"
