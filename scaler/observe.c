@@ -438,11 +438,14 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     if (registry_read_pool(reg, ps->cf->name, OBS_HASH_MAX, &members,
                            &drains, seq, sizeof(seq)) != 0)
     {
+        snprintf(obs->redis_err, sizeof(obs->redis_err), "%s",
+                 registry_error(reg));
         return -1;
     }
     if (!members.ok) {
         /* the membership is not known: nothing can be decided */
-        slog(ps->cf->name, NULL, "%s", registry_error(reg));
+        snprintf(obs->redis_err, sizeof(obs->redis_err), "%s refused",
+                 registry_error(reg));
         obs->refused++;
         registry_hash_free(&members);
         registry_hash_free(&drains);

@@ -80,6 +80,7 @@ typedef struct {
                                        get it now (its base image as last
                                        read there); created 0 */
     int               redis_ok;     /* members read: else no plan */
+    char              redis_err[200];   /* !redis_ok: why */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
     int               reports_ok;   /* every gateway's reports read */
     long              seq;          /* PREFIX{POOL}:seq, the last instance
@@ -210,8 +211,9 @@ void plan_capacity(const plan_input_t *in, plan_t *pl);
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept
    for a zone that does not answer; what this scaler remembers), dels =
-   ids the API deleted; 0, or -1 when Redis did not answer (obs then says
-   only which zones answered).  obs_release() frees it either way */
+   ids the API deleted; 0, or -1 when the member hash could not be read
+   (Redis did not answer, or it was refused: obs->redis_err says which;
+   obs then holds only the listing).  obs_release() frees it either way */
 int observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     observation_t *obs);
 void obs_release(observation_t *obs);

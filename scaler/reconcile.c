@@ -187,14 +187,19 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     ps->errors[ERR_REDIS_DATA] += obs.refused;
     if (!ok) {
         ps->errors[ERR_REDIS]++;
-        if (ps->redis_ok) {
-            slog(ps->cf->name, NULL, "redis unreachable: no action until "
-                 "it is back");
+        if (!ps->redis_lost) {
+            slog(ps->cf->name, NULL, "members not read (%s): no action "
+                 "until they are", obs.redis_err);
+            ps->redis_lost = 1;
         }
         ps->redis_ok = 0;
         act(s->preg, ps, &obs, NULL);   /* the listing, nothing done */
         obs_release(&obs);
         return;
+    }
+    if (ps->redis_lost) {
+        slog(ps->cf->name, NULL, "members read again");
+        ps->redis_lost = 0;
     }
     ps->redis_ok = 1;
     in.cf = ps->cf;

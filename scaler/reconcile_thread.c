@@ -98,6 +98,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->gateways = w.gateways;
     ps->ngateways = w.ngateways;
     ps->redis_ok = w.redis_ok;
+    ps->redis_lost = w.redis_lost;
     memcpy(ps->zone_down, w.zone_down, sizeof(ps->zone_down));
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;

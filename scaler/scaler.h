@@ -406,6 +406,7 @@ typedef struct {
     char          (*gateways)[SCALESET_NAME_MAX + 1];
     int             ngateways;
     int             redis_ok;
+    int             redis_lost;         /* logged as not read */
     int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
