@@ -223,8 +223,8 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     }
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE) {
-            /* the pool's latest model in that zone, created now */
-            c[n].model = obs->latest[pl->act[i].zone];
+            /* the model the plan chose (the zone's latest), created now */
+            c[n].model = pl->act[i].model;
             c[n].model.created = now;
             c[n++].a = &pl->act[i];
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;

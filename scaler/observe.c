@@ -420,13 +420,20 @@ probe(const pool_config_t *p, observation_t *obs)
     }
 }
 
+/* the hashes a pass reads in its one round trip, in this order */
+static const scaleset_key_kind_t  pool_hashes[] = {
+    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING
+};
+enum { H_MEMBERS = 0, H_DRAINING, H_COUNT };
+
 int
 observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     observation_t *obs)
 {
-    registry_hash_t  members, drains;
+    registry_hash_t  h[H_COUNT];
     char             seq[32];
     uint64_t         v;
+    int              i, rc = -1;
 
     memset(obs, 0, sizeof(*obs));
     obs->now = clock_unix_ms();
@@ -435,36 +442,31 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
         return -1;
     }
     latest_models(ps, obs);
-    if (registry_read_pool(reg, ps->cf->name, OBS_HASH_MAX, &members,
-                           &drains, seq, sizeof(seq)) != 0)
+    if (registry_read_pool(reg, ps->cf->name, OBS_HASH_MAX, pool_hashes,
+                           H_COUNT, h, seq, sizeof(seq)) != 0)
     {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "%s",
                  registry_error(reg));
         return -1;
     }
-    if (!members.ok) {
+    if (!h[H_MEMBERS].ok) {
         /* the membership is not known: nothing can be decided */
-        snprintf(obs->redis_err, sizeof(obs->redis_err), "%s refused",
-                 registry_error(reg));
+        snprintf(obs->redis_err, sizeof(obs->redis_err), "the member hash "
+                 "refused: %s", h[H_MEMBERS].err);
         obs->refused++;
-        registry_hash_free(&members);
-        registry_hash_free(&drains);
-        return -1;
+        goto done;
     }
-    if (read_members(ps, &members, obs) != 0) {
-        registry_hash_free(&members);
-        registry_hash_free(&drains);
-        return -1;
+    if (read_members(ps, &h[H_MEMBERS], obs) != 0) {
+        snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
+        goto done;
     }
     obs->redis_ok = 1;
-    obs->drains_ok = drains.ok;
-    if (drains.ok) {
-        read_drains(&drains, obs);
+    obs->drains_ok = h[H_DRAINING].ok;
+    if (h[H_DRAINING].ok) {
+        read_drains(&h[H_DRAINING], obs);
     } else {
         obs->refused++;
     }
-    registry_hash_free(&members);
-    registry_hash_free(&drains);
     if (seq[0] != '\0') {
         if (scaleset_parse_u64(seq, strlen(seq), &v) == 0
             && v <= (uint64_t) OBS_SEQ_MAX)
@@ -476,7 +478,12 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     }
     read_reports(reg, ps, obs);
     probe(ps->cf, obs);
-    return 0;
+    rc = 0;
+done:
+    for (i = 0; i < H_COUNT; i++) {
+        registry_hash_free(&h[i]);
+    }
+    return rc;
 }
 
 void

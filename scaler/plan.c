@@ -175,7 +175,7 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
 }
 
 int
-plan(const plan_input_t *in, plan_t *pl)
+plan_begin(const plan_input_t *in, plan_t *pl)
 {
     const observation_t  *obs = in->obs;
     long                  top, v;
@@ -199,7 +199,18 @@ plan(const plan_input_t *in, plan_t *pl)
         top = v > top ? v : top;
     }
     pl->next_seq = top + 1;
-    if (obs->redis_ok) {
+    return 0;
+}
+
+int
+plan(const plan_input_t *in, plan_t *pl)
+{
+    int  i;
+
+    if (plan_begin(in, pl) != 0) {
+        return -1;
+    }
+    if (in->obs->redis_ok) {
         for (i = 0; plan_steps[i].run; i++) {
             plan_steps[i].run(in, pl);
         }

@@ -128,6 +128,8 @@ typedef struct {
     int           zone;         /* the instance's (CREATE: where) */
     long          seq;          /* CREATE: the id's number */
     char          address[80];  /* CREATE */
+    virt_model_t  model;        /* CREATE: what it is made from (the
+                                   zone's latest; act sets created) */
     const char   *rule;         /* "api", "stray", "ready", "record",
                                    "repair", "drain", "scale_out",
                                    "scale_in" */
@@ -156,6 +158,10 @@ typedef struct {
     plan_view_t  *view;         /* one per obs->inst */
     long          next_seq;     /* the next instance number to hand out */
     int           creates;      /* CREATE actions so far */
+    int           surge;        /* instances an earlier step keeps above
+                                   the capacity on purpose (an upgrade's
+                                   new ones while the old still serve):
+                                   scale-in stops at capacity + surge */
     int           oom;          /* an allocation failed: act does nothing */
 } plan_t;
 
@@ -171,6 +177,9 @@ extern const plan_step_t  plan_steps[];
 /* runs every step (none when !obs->redis_ok); 0, or -1 when out of
    memory (pl holds nothing then); plan_release() frees it either way */
 int plan(const plan_input_t *in, plan_t *pl);
+/* what plan() does before the steps: the view as observed, the next
+   instance number; a test runs one step after it.  0 or -1 (memory) */
+int plan_begin(const plan_input_t *in, plan_t *pl);
 void plan_release(plan_t *pl);
 /* obs->inst[i]'s state as observed: BOOTING (no readable member record),
    RUNNING, DRAINING (its record has drain); as last known when Redis

@@ -3,10 +3,11 @@
  * booting and running instances, of every zone, after what the earlier
  * steps took away), new ones are created, each in the usable zone with
  * the fewest (policy_place), at the lowest address that no instance and
- * no member uses, with the next instance number.  Above it, one at a
- * time by scale_in_policy (policy_scale_in: balance zones, then highest
- * id, or oldest / newest) among those of zones that answer: a registered
- * one drains, an unregistered one is deleted.
+ * no member uses, with the next instance number and the zone's latest
+ * model.  Above it (plus the surge an earlier step keeps on purpose), one
+ * at a time by scale_in_policy (policy_scale_in: balance zones, then
+ * highest id, or oldest / newest) among those of zones that answer: a
+ * registered one drains, an unregistered one is deleted.
  */
 
 #include <stdio.h>
@@ -89,6 +90,7 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
             break;
         }
         a->zone = z;
+        a->model = in->obs->latest[z];
         a->seq = pl->next_seq++;
         snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
         snprintf(a->address, sizeof(a->address), "%s", addr);
@@ -112,7 +114,7 @@ scale_in(const plan_input_t *in, plan_t *pl, int active)
         pl->oom = 1;
         goto done;
     }
-    while (active > want) {
+    while (active > want + pl->surge) {
         for (nc = 0, i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
             if (o->listed && obs->zone_up[o->in.zone] && plan_free(pl, i)
@@ -156,7 +158,7 @@ plan_capacity(const plan_input_t *in, plan_t *pl)
     active = plan_active(in, pl, count);
     if (active < in->capacity) {
         scale_out(in, pl, active, count);
-    } else if (active > in->capacity) {
+    } else if (active > in->capacity + pl->surge) {
         scale_in(in, pl, active);
     }
 }

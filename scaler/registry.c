@@ -304,41 +304,48 @@ append_hgetall(registry_t *r, const char *k, const char *max)
 
 int
 registry_read_pool(registry_t *r, const char *pool, int max,
-    registry_hash_t *members, registry_hash_t *drains, char *seq,
-    size_t seqlen)
+    const scaleset_key_kind_t *kinds, int n, registry_hash_t *hashes,
+    char *seq, size_t seqlen)
 {
-    char         km[SCALESET_KEY_MAX], kd[SCALESET_KEY_MAX];
+    char         k[REGISTRY_READ_MAX][SCALESET_KEY_MAX];
     char         ks[SCALESET_KEY_MAX], maxs[16];
     const char  *get[] = { "GET", ks };
-    redisReply  *rep[3];
+    redisReply  *rep[REGISTRY_READ_MAX + 1];
+    int          i;
 
-    memset(members, 0, sizeof(*members));
-    memset(drains, 0, sizeof(*drains));
+    memset(hashes, 0, n * sizeof(*hashes));
     seq[0] = '\0';
-    if (key(r, km, pool, SCALESET_KEY_MEMBERS) < 0
-        || key(r, kd, pool, SCALESET_KEY_DRAINING) < 0
-        || key(r, ks, pool, SCALESET_KEY_SEQ) < 0 || reg_get(r) == NULL)
-    {
+    if (n > REGISTRY_READ_MAX || key(r, ks, pool, SCALESET_KEY_SEQ) < 0) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (key(r, k[i], pool, kinds[i]) < 0) {
+            return -1;
+        }
+    }
+    if (reg_get(r) == NULL) {
         return -1;
     }
     snprintf(maxs, sizeof(maxs), "%d", max);
-    append_hgetall(r, km, maxs);
-    append_hgetall(r, kd, maxs);
+    for (i = 0; i < n; i++) {
+        append_hgetall(r, k[i], maxs);
+    }
     redisAppendCommandArgv(r->c, 2, get, NULL);
-    if (replies(r, rep, 3) != 0) {
+    if (replies(r, rep, n + 1) != 0) {
         return -1;
     }
-    hash_take(members, rep[0]);
-    hash_take(drains, rep[1]);
-    if (rep[2]->type == REDIS_REPLY_STRING) {
-        raw_copy(seq, seqlen, rep[2]);
-    } else if (rep[2]->type != REDIS_REPLY_NIL) {
+    for (i = 0; i < n; i++) {
+        hash_take(&hashes[i], rep[i]);
+        if (!hashes[i].ok) {
+            reg_fail(r, "%s: %s", k[i], hashes[i].err);
+        }
+    }
+    if (rep[n]->type == REDIS_REPLY_STRING) {
+        raw_copy(seq, seqlen, rep[n]);
+    } else if (rep[n]->type != REDIS_REPLY_NIL) {
         snprintf(seq, seqlen, "?");     /* not a string: refused */
     }
-    freeReplyObject(rep[2]);
-    if (!members->ok) {
-        reg_fail(r, "%s: %s", km, members->err);
-    }
+    freeReplyObject(rep[n]);
     return 0;
 }
 

@@ -153,7 +153,7 @@ typedef struct {
                                                older tag) */
     char      template[SCALESET_NAME_MAX + 1];  /* its template's name:
                                                "" for the pool's one */
-    char      host[512];                    /* the libvirt URI it runs on */
+    char      host[256];                    /* the libvirt URI it runs on */
     uint64_t  created;                      /* UNIX ms; 0 in an older tag */
 } virt_model_t;
 
@@ -288,12 +288,15 @@ typedef struct {
 } registry_hash_t;
 void registry_hash_free(registry_hash_t *h);
 
-/* the pool's stored state in one round trip: PREFIX{POOL}:members and
-   :draining (each refused, !ok, beyond max fields) and :seq (raw, ""
-   unset, cut to seqlen - 1); -1 when Redis did not answer */
+/* the pool's stored state in one round trip: the hashes of kinds[] (at
+   most REGISTRY_READ_MAX; each refused, !ok, beyond max fields, the last
+   refusal in registry_error()) into hashes[], and PREFIX{POOL}:seq (as
+   it is, "" unset, "?" when it does not fit); -1 when Redis did not
+   answer */
+#define REGISTRY_READ_MAX  8
 int registry_read_pool(registry_t *r, const char *pool, int max,
-    registry_hash_t *members, registry_hash_t *drains, char *seq,
-    size_t seqlen);
+    const scaleset_key_kind_t *kinds, int n, registry_hash_t *hashes,
+    char *seq, size_t seqlen);
 /* every gateway's report hash PREFIX{POOL}:health:GATEWAY (SCAN, at most
    maxgw gateways, each at most max fields; a key that is no gateway's
    is skipped); *gw and *hashes malloc'd, *n of each, *skipped gateways

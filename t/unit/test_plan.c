@@ -638,6 +638,60 @@ test_pure(void **state)
     }
 }
 
+/* one step on its own, after plan_begin(): what a later step (an
+   upgrade's surge) hands the capacity step, and the model a creation
+   carries */
+static void
+test_step_capacity(void **state)
+{
+    static const case_t  c = {
+        .name = "three running, capacity 2", .capacity = 2,
+        .inst = { { "web-000001", 0, "running" },
+                  { "web-000002", 0, "running" },
+                  { "web-000003", 0, "running" } } };
+    observation_t  obs;
+    plan_input_t   in;
+    plan_t         pl;
+
+    (void) state;
+    pool_for(&c);
+    observation_for(&c, &obs);
+    in.cf = &pool;
+    in.obs = &obs;
+    in.capacity = 2;
+    in.now = NOW;
+
+    assert_int_equal(plan_begin(&in, &pl), 0);
+    pl.surge = 1;                   /* one kept above the capacity */
+    plan_capacity(&in, &pl);
+    assert_int_equal(pl.nact, 0);
+    plan_release(&pl);
+
+    assert_int_equal(plan_begin(&in, &pl), 0);
+    plan_capacity(&in, &pl);        /* no surge: one drains */
+    assert_int_equal(pl.nact, 1);
+    assert_int_equal(pl.act[0].kind, ACT_DRAIN);
+    assert_string_equal(pl.act[0].id, "web-000003");
+    assert_int_equal(pl.view[2].state, INST_DRAINING);
+    assert_int_equal(pl.view[2].claimed, 0);
+    assert_false(plan_free(&pl, 2));
+    plan_release(&pl);
+
+    /* a creation is made from the zone's latest model */
+    snprintf(obs.latest[0].version, sizeof(obs.latest[0].version), "2");
+    snprintf(obs.latest[0].digest, sizeof(obs.latest[0].digest), "t2");
+    in.capacity = 4;
+    assert_int_equal(plan_begin(&in, &pl), 0);
+    plan_capacity(&in, &pl);
+    assert_int_equal(pl.nact, 1);
+    assert_int_equal(pl.act[0].kind, ACT_CREATE);
+    assert_string_equal(pl.act[0].model.version, "2");
+    assert_string_equal(pl.act[0].model.digest, "t2");
+    assert_int_equal(pl.act[0].seq, 4);
+    plan_release(&pl);
+    obs_release(&obs);
+}
+
 /* the order the sub-planners run in is part of the specification */
 static void
 test_steps(void **state)
@@ -660,6 +714,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_pure),
+        cmocka_unit_test(test_step_capacity),
         cmocka_unit_test(test_steps),
     };
 
