@@ -29,6 +29,7 @@ libsystemd-dev
 wrk
 curl
 libredis-perl
+libyaml-libyaml-perl
 libvirt-daemon-system
 libvirt-daemon-driver-qemu
 qemu-system-x86
