@@ -52,11 +52,31 @@ ASAN_UNITS  := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/asan/t/%)
 BINS        := $(if $(wildcard scaler/main.c),$(BUILD)/scaleset-scaler) \
                $(if $(CTL_SRCS),$(BUILD)/scalesetctl)
 
+# installation layout (make install; the Debian packages use PREFIX=/usr)
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+bindir      ?= $(PREFIX)/bin
+sbindir     ?= $(PREFIX)/sbin
+datadir     ?= $(PREFIX)/share
+mandir      ?= $(datadir)/man
+docdir      ?= $(datadir)/doc/scaleset
+sysconfdir  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+libdir_sd   ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,$(PREFIX)/lib)
+unitdir     ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+# nginx's own module directory (--modules-path of the system nginx) and
+# Debian's directory of module load snippets
+NGX_MODULES_DIR ?= $(or $(shell sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p' $(NGX_SRC)/conf_flags 2>/dev/null),/usr/lib/nginx/modules)
+NGX_MODCONF_DIR ?= /usr/share/nginx/modules-available
+# the dashboard: the installed files, else the tree's (scaler/ui.c)
+UI_DIR      ?= $(datadir)/scaleset/ui
+SRC_UI_DIR  ?= $(CURDIR)/scaler/ui
+VERSION     := $(shell cat VERSION)
+
 PROVE       ?= prove
 PROVE_FLAGS ?= -It/lib --timer
 
-.PHONY: all module scaler units deps check check-asan check-unit \
-        check-integration demo bench install clean
+.PHONY: all module scaler units deps node-deps check check-asan check-unit \
+        check-integration demo bench install deb clean
 
 all: module scaler
 
@@ -112,6 +132,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SC_CFLAGS) -c $< -o $@
 
+# ui.c knows where the dashboard's files are: rebuilt when that changes
+$(BUILD)/ui-dirs.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(UI_DIR) $(SRC_UI_DIR)' > $@.new
+	@cmp -s $@.new $@ 2>/dev/null && rm -f $@.new || mv $@.new $@
+
+UI_DEFS := -DSCALER_UI_DIR='"$(UI_DIR)"' -DSCALER_SRC_UI_DIR='"$(SRC_UI_DIR)"'
+$(BUILD)/obj/scaler/ui.o $(BUILD)/asan/obj/scaler/ui.o: EXTRA_CFLAGS += $(UI_DEFS)
+$(BUILD)/obj/scaler/ui.o $(BUILD)/asan/obj/scaler/ui.o: $(BUILD)/ui-dirs.stamp
+
 $(BUILD)/libscaler.a: $(LIB_OBJS) $(SHARED_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -161,6 +191,20 @@ $(BUILD)/asan/t/%: t/unit/%.c $(BUILD)/asan/libscaler.a
 
 deps:
 	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory node-deps
+
+# playwright-core for the dashboard's browser test (t/ui_dashboard.t), at
+# the version t/browser/package-lock.json pins, under build/node (it
+# drives Debian's /usr/bin/chromium; no browser is downloaded)
+NODE_DEPS := $(BUILD)/node/node_modules/playwright-core/package.json
+
+node-deps: $(NODE_DEPS)
+
+$(NODE_DEPS): t/browser/package.json t/browser/package-lock.json
+	@mkdir -p $(BUILD)/node
+	cp t/browser/package.json t/browser/package-lock.json $(BUILD)/node/
+	cd $(BUILD)/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # --- real-VM guest ------------------------------------------------------
 #

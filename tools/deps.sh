@@ -28,6 +28,9 @@ libevent-dev
 libsystemd-dev
 wrk
 curl
+nodejs
+npm
+chromium
 libredis-perl
 libyaml-libyaml-perl
 libvirt-daemon-system
