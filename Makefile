@@ -75,7 +75,7 @@ VERSION     := $(shell cat VERSION)
 PROVE       ?= prove
 PROVE_FLAGS ?= -It/lib --timer
 
-.PHONY: all module scaler units deps node-deps check check-asan check-unit \
+.PHONY: all module scaler man units deps node-deps check check-asan check-unit \
         check-integration demo bench install deb clean
 
 all: module scaler
@@ -152,6 +152,22 @@ $(BUILD)/scaleset-scaler: $(BUILD)/obj/scaler/main.o $(BUILD)/libscaler.a
 $(BUILD)/scalesetctl: $(CTL_OBJS) $(BUILD)/libscaler.a
 	$(CC) $(OPT) -o $@ $^ $(SC_LDLIBS)
 
+# --- man pages -----------------------------------------------------------
+#
+# docs/man/*.md pull the reference sections of docs/ in (tools/mkman) and
+# pandoc writes them as man pages: one text for both
+
+MAN_SRCS    := $(wildcard docs/man/*.md)
+MAN_PAGES   := $(MAN_SRCS:docs/man/%.md=$(BUILD)/man/%)
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: docs/man/%.md tools/mkman $(wildcard docs/*.md) VERSION
+	@mkdir -p $(dir $@)
+	perl tools/mkman $< > $@.md
+	pandoc -s -f markdown -t man -M footer="scaleset $(VERSION)" \
+	    -o $@ $@.md
+
 # --- C unit tests (cmocka, TAP) ---------------------------------------
 
 units: $(UNITS) $(HELPERS)
@@ -219,7 +235,7 @@ $(GUEST)/initramfs.gz: tools/guest-image.sh
 	sh tools/guest-image.sh $(GUEST)
 
 check: deps
-	$(MAKE) all units guest-image
+	$(MAKE) all units man guest-image
 	$(MAKE) check-asan
 	$(PROVE) $(PROVE_FLAGS) $(UNITS) t/*.t
 

@@ -32,7 +32,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Scaleset::Sources qw(directives config_keys leaf_keys slurp);
+use Scaleset::Sources qw(directives config_keys leaf_keys row_paths key_forms slurp);
 
 my $root = "$FindBin::Bin/..";
 
@@ -139,19 +139,12 @@ my @keyrows = map { table_rows($_, doc_lines($_)) } qw(scaler.md autoscale.md);
 my %documented;      # path as written (or sibling-expanded) => "file:line"
 for my $r (@keyrows) {
     next unless states_default($r->{default});
-    my @tok = $r->{first} =~ /`([^`]+)`/g;
-    next unless @tok;
-    my $base = $tok[0];
-    $documented{$base} //= "$r->{file}:" . ($r->{line} + 1);
-    for my $t (@tok[1 .. $#tok]) {
-        my $p = $t =~ /[.\[]/ ? $t : ($base =~ /^(.*\.)[^.]*$/ ? "$1$t" : $t);
+    for my $p (row_paths($r->{first} =~ /`([^`]+)`/g)) {
         $documented{$p} //= "$r->{file}:" . ($r->{line} + 1);
     }
 }
 for my $k (@leaf_keys) {
-    my @forms = ($k);
-    push @forms, $1 if $k =~ /^\w+\[\]\.(.+)$/;    # relative to a top-level list's element
-    my ($where) = grep { defined } map { $documented{$_} } @forms;
+    my ($where) = grep { defined } map { $documented{$_} } key_forms($k);
     ok(defined $where, "config key $k has a row with a default in docs/scaler.md or docs/autoscale.md"
                        . (defined $where ? " ($where)" : ''));
 }

@@ -27,6 +27,7 @@ libyaml-dev
 libevent-dev
 libsystemd-dev
 wrk
+pandoc
 curl
 nodejs
 npm

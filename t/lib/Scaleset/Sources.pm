@@ -18,8 +18,8 @@ use Exporter 'import';
 use File::Basename qw(dirname);
 use Cwd qw(abs_path);
 
-our @EXPORT_OK = qw(directives config_keys leaf_keys ctl_verbs metrics
-                    c_mask c_functions slurp);
+our @EXPORT_OK = qw(directives config_keys leaf_keys row_paths key_forms
+                    ctl_verbs metrics c_mask c_functions slurp);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 
@@ -245,6 +245,24 @@ sub config_keys {
 sub leaf_keys {
     my @all = @_;
     return grep { my $k = $_; !grep { /^\Q$k\E(?:\[\])?\./ } @all } @all;
+}
+
+# the key paths a reference table row names, from the code spans of its
+# first cell: the first is a path, further ones are siblings
+# (`pools[].capacity.min` / `max` names pools[].capacity.max too)
+sub row_paths {
+    my (@tok) = @_;
+    return () unless @tok;
+    my $base = $tok[0];
+    return ($base, map { /[.\[]/ ? $_ : ($base =~ /^(.*\.)[^.]*$/ ? "$1$_" : $_) }
+                   @tok[1 .. $#tok]);
+}
+
+# the ways a key may be written in a table: its full path, and relative to
+# an element of a top-level list (`rules[].name` for pools[].rules[].name)
+sub key_forms {
+    my ($k) = @_;
+    return ($k, $k =~ /^\w+\[\]\.(.+)$/ ? $1 : ());
 }
 
 # scalesetctl's verbs: the names main() dispatches on, from a command
