@@ -336,8 +336,9 @@ void api_stop(void);
 /* ui.c: the dashboard's files (GET /ui/...) from dir */
 struct evhttp_request;
 void ui_serve(struct evhttp_request *req, const char *dir, const char *path);
-/* the installed directory (SCALER_UI_DIR) when it exists, else the source
-   tree's it was built from (SCALER_SRC_UI_DIR) when that exists */
+/* the installed directory, ../share/scaleset/ui from the binary's, when
+   it exists, else the source tree's it was built from (SCALER_SRC_UI_DIR)
+   when that exists, else /usr/share/scaleset/ui */
 const char *ui_default_dir(void);
 /* the content type of a file name the dashboard may serve (one segment,
    [A-Za-z0-9_.-], no leading dot, a known extension); NULL otherwise */

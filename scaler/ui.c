@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,9 +20,11 @@
 
 #include "scaler.h"
 
-#ifndef SCALER_UI_DIR
-#define SCALER_UI_DIR "/usr/share/scaleset/ui"
-#endif
+/* the installed files, relative to the binary: PREFIX/sbin/scaleset-scaler
+   finds PREFIX/share/scaleset/ui */
+#define UI_REL_DIR "/../share/scaleset/ui"
+#define UI_SYS_DIR "/usr/share/scaleset/ui"
+/* the source tree the binary was built in (the Makefile's SRC_UI_DIR) */
 #ifndef SCALER_SRC_UI_DIR
 #define SCALER_SRC_UI_DIR ""
 #endif
@@ -48,17 +51,29 @@ static void ui_reply(struct evhttp_request *req, int code,
 const char *
 ui_default_dir(void)
 {
+    static char  dir[PATH_MAX];
+    char         exe[PATH_MAX], *slash;
+    ssize_t      n;
     struct stat  st;
 
-    if (stat(SCALER_UI_DIR, &st) == 0 && S_ISDIR(st.st_mode)) {
-        return SCALER_UI_DIR;
+    /* dir has room for exe's directory and UI_REL_DIR */
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - sizeof(UI_REL_DIR));
+    if (n > 0 && (size_t) n < sizeof(exe) - sizeof(UI_REL_DIR)) {
+        exe[n] = '\0';
+        if ((slash = strrchr(exe, '/')) != NULL) {
+            memcpy(slash, UI_REL_DIR, sizeof(UI_REL_DIR));
+            memcpy(dir, exe, (size_t) (slash - exe) + sizeof(UI_REL_DIR));
+            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                return dir;
+            }
+        }
     }
     if (SCALER_SRC_UI_DIR[0] != '\0' && stat(SCALER_SRC_UI_DIR, &st) == 0
         && S_ISDIR(st.st_mode))
     {
         return SCALER_SRC_UI_DIR;
     }
-    return SCALER_UI_DIR;
+    return UI_SYS_DIR;
 }
 
 /* the content type of a servable file name, NULL when it is not one */

@@ -36,9 +36,10 @@ for my $p (@pages) {
 
 # current: the same as made now from the sources
 my $t = Scaleset::Test->new;
+my ($version) = slurp("$root/debian/changelog") =~ /^\S+ \(([^)]+)\)/;
 for my $p (@pages) {
     my $md = $t->dir . "/$p.md";
-    my $out = qx{cd $root && perl tools/mkman docs/man/$p.md > $md 2>&1 && pandoc -s -f markdown -t man -M footer="scaleset @{[ slurp("$root/VERSION") =~ s/\s+//gr ]}" -o @{[ $t->dir ]}/$p $md 2>&1};
+    my $out = qx{cd $root && perl tools/mkman docs/man/$p.md > $md 2>&1 && pandoc -s -f markdown -t man -M footer="scaleset $version" -o @{[ $t->dir ]}/$p $md 2>&1};
     is($?, 0, "$p: made from docs/man/$p.md") or diag $out;
     is(slurp("$build/man/$p"), slurp($t->dir . "/$p"), "$build/man/$p is current (make man)");
     $out = qx{LC_ALL=C.UTF-8 MANWIDTH=80 man -l -Tutf8 $build/man/$p 2>&1 >/dev/null};

@@ -28,6 +28,11 @@ libevent-dev
 libsystemd-dev
 wrk
 pandoc
+debhelper
+dpkg-dev
+fakeroot
+lintian
+devscripts
 curl
 nodejs
 npm
