@@ -203,6 +203,12 @@ dup0(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+prom_client_t *
+autoscaler_prom(void)
+{
+    return as_prom;
+}
+
 static void
 prom_open(const scaler_config_t *cf)
 {

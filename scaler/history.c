@@ -1,7 +1,9 @@
 /*
  * history.c: the last hour of each pool in memory, for the dashboard's
  * chart and its list of decisions (GET /v1/pools/{pool}/history): the
- * desired and running capacity and each autoscale rule's last value,
+ * desired and running capacity, each autoscale rule's last value and,
+ * with a Prometheus configured, the pool's requests/s and active
+ * connections through every gateway (two queries per pool and sample),
  * sampled at most every HISTORY_STEP_MS, and the last HISTORY_DECISIONS
  * capacity changes with the rule values that made them.  Kept by pool
  * name, so a reload keeps it; everything runs on the event loop under
@@ -28,7 +30,20 @@ typedef struct {
     double           v[HISTORY_SLOTS];
 } history_series_t;
 
+/* the gateways' traffic of a pool from Prometheus: the last answers */
+#define HISTORY_TRAFFIC    2
+
+typedef struct history_pool_s  history_pool_t;
+
 typedef struct {
+    history_pool_t  *h;
+    int              which;
+    int              inflight;
+    prom_client_t   *client;              /* the one asked */
+    double           value;               /* NaN: no answer */
+} history_query_t;
+
+struct history_pool_s {
     char             pool[64];
     uint64_t         t[HISTORY_SLOTS];    /* UNIX ms, 0: empty */
     int              head;                /* next slot */
@@ -37,7 +52,18 @@ typedef struct {
     int              nseries;
     json_t          *decisions[HISTORY_DECISIONS];  /* oldest first */
     int              ndecisions;
-} history_pool_t;
+    history_query_t  traffic[HISTORY_TRAFFIC];
+};
+
+static const struct {
+    const char  *series;
+    const char  *query;                   /* %s: the pool */
+} hist_traffic[HISTORY_TRAFFIC] = {
+    { "requests_per_s",
+      "sum(irate(scaleset_upstream_requests_total{pool=\"%s\"}[1m]))" },
+    { "active_connections",
+      "sum(scaleset_upstream_active_connections{pool=\"%s\"})" },
+};
 
 static history_pool_t  *hist[HISTORY_POOLS];
 static int              nhist;
@@ -47,6 +73,8 @@ static history_pool_t *hist_pool(const char *pool, int create);
 static int hist_series(history_pool_t *h, const char *name);
 static void hist_decision(const char *pool, json_t *d);
 static json_t *num_or_null(double v);
+static void hist_traffic_done(const prom_result_t *res, void *arg);
+static void hist_traffic_ask(history_pool_t *h);
 
 static uint64_t
 wall_ms(void)
@@ -82,6 +110,11 @@ hist_pool(const char *pool, int create)
         return NULL;
     }
     snprintf(hist[nhist]->pool, sizeof(hist[nhist]->pool), "%s", pool);
+    for (i = 0; i < HISTORY_TRAFFIC; i++) {
+        hist[nhist]->traffic[i].h = hist[nhist];
+        hist[nhist]->traffic[i].which = i;
+        hist[nhist]->traffic[i].value = NAN;
+    }
     return hist[nhist++];
 }
 
@@ -106,6 +139,44 @@ hist_series(history_pool_t *h, const char *name)
     }
     h->nseries++;
     return i;
+}
+
+/* on the loop; a client freed with the query in flight never calls (the
+   next ask sees another client and starts again) */
+static void
+hist_traffic_done(const prom_result_t *res, void *arg)
+{
+    history_query_t  *q = arg;
+
+    pthread_mutex_lock(&hist_lock);
+    q->inflight = 0;
+    q->value = res->status == PROM_OK ? res->value : NAN;
+    pthread_mutex_unlock(&hist_lock);
+}
+
+/* under hist_lock */
+static void
+hist_traffic_ask(history_pool_t *h)
+{
+    prom_client_t    *c = autoscaler_prom();
+    history_query_t  *q;
+    char              query[256];
+    int               i;
+
+    for (i = 0; i < HISTORY_TRAFFIC; i++) {
+        q = &h->traffic[i];
+        if (c == NULL) {
+            q->value = NAN;
+            continue;
+        }
+        if (q->inflight && q->client == c) {
+            continue;                   /* still waiting */
+        }
+        snprintf(query, sizeof(query), hist_traffic[i].query, h->pool);
+        q->client = c;
+        q->inflight = prom_query(c, query, PROM_REDUCE_NONE,
+                                 hist_traffic_done, q) == 0;
+    }
 }
 
 void
@@ -154,6 +225,14 @@ history_sample(scaler_t *s)
                 }
             }
         }
+        for (j = 0; j < HISTORY_TRAFFIC; j++) {
+            if (isfinite(h->traffic[j].value)
+                && (k = hist_series(h, hist_traffic[j].series)) >= 0)
+            {
+                h->series[k].v[slot] = h->traffic[j].value;
+            }
+        }
+        hist_traffic_ask(h);
         h->head = (h->head + 1) % HISTORY_SLOTS;
         if (h->n < HISTORY_SLOTS) {
             h->n++;

@@ -369,6 +369,9 @@ int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
 void autoscaler_reload(scaler_t *next, scaler_t *home);
 void autoscaler_tick(scaler_t *s);
 autoscale_runner_t *autoscaler_runner(const char *pool);
+/* the Prometheus client (NULL without prometheus.url): valid until the
+   next reload or autoscaler_stop() */
+prom_client_t *autoscaler_prom(void);
 int autoscaler_metrics(struct evbuffer *out);
 void autoscaler_stop(void);
 

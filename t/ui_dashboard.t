@@ -6,7 +6,8 @@
 # and its instances, follows a capacity change made through the API, its
 # scale button works with the token and is refused without it (the API's
 # message shown, capacity unchanged in Redis); the chart and the list of
-# decisions come from GET /v1/pools/{pool}/history.  A screenshot is kept
+# decisions come from GET /v1/pools/{pool}/history, with the pool's
+# requests/s and active connections the scaler asks a real Prometheus for.  A screenshot is kept
 # in the test's directory (its path printed).  Before the browser: the
 # file server itself (content types, no path traversal, no symlinks, no
 # hidden or unknown files, GET/HEAD only, api.ui on reload).
@@ -30,8 +31,30 @@ Scaleset::Test::_which('node') or BAIL_OUT('node not found: run make deps');
 -x '/usr/bin/chromium' or BAIL_OUT('/usr/bin/chromium not found: run make deps');
 
 $t->start_redis;
+# the gateways' traffic as Prometheus scrapes it: 50 requests/s and 7
+# connections in flight for pool web (a file the metrics endpoint serves,
+# its counter advanced by a writer)
+my $mfile = $t->dir . '/metrics.txt';
+my $mport = $t->port('metrics');
+$t->spawn(name => 'metrics-writer', wait => sub { -s $mfile }, cmd => [$^X, '-e', <<'EOF', $mfile]);
+use Time::HiRes qw(time sleep);
+my ($f, $t0) = ($ARGV[0], time);
+while (1) {
+    my $n = int(50 * (time - $t0));
+    open my $fh, '>', "$f.tmp" or die;
+    print $fh "scaleset_upstream_requests_total{pool=\"web\",member=\"web-000001\"} $n\n",
+              "scaleset_upstream_active_connections{pool=\"web\",member=\"web-000001\"} 7\n";
+    close $fh;
+    rename "$f.tmp", $f;
+    sleep 0.05;
+}
+EOF
+$t->spawn(name => 'metrics', wait_port => 'metrics',
+          cmd => [$^X, "$FindBin::Bin/lib/metrics_endpoint.pl", $mport, $mfile]);
+$t->start_prometheus(scrape => ["127.0.0.1:$mport"], interval => '500ms');
 $t->write_file('token', "ui-s3cret\n");
 my $s = Scaleset::Scaler->new($t, api_extra => 'token_file: ' . $t->dir . '/token',
+    top_extra => 'prometheus: { url: "http://127.0.0.1:' . $t->port('prometheus') . "\" }\n",
     pools => [ { name => 'web', capacity => [0, 6, 2],
                  zones => [['z1', 'test:///default'], ['z2', 'test:///default']] } ]);
 $s->start;

@@ -218,7 +218,7 @@ function renderPool(sec, summary, d) {
 
   const inst = instancesOf(d);
   renderInstances(sec, pool.name, inst);
-  renderTraffic(sec, pool.name, inst);
+  renderTraffic(sec, pool.name, inst, d.history);
   renderUpgrade(sec, pool.name, d.upgrade);
   renderAutoscale(sec, pool.autoscale);
   renderHistory(sec, d.history);
@@ -267,9 +267,18 @@ function renderInstances(sec, poolName, inst) {
   }));
 }
 
-// active connections: the gateways' reports per instance (health);
-// requests/s: from the instances' request counters when the API has them
-function renderTraffic(sec, poolName, inst) {
+function lastValue(h, name) {
+  const v = h && h.series && h.series[name];
+  if (!v) return null;
+  for (let k = v.length - 1; k >= 0; k--) if (v[k] !== null) return v[k];
+  return null;
+}
+
+// active connections: the gateways' reports per instance (health), else
+// the scaler's history (Prometheus: sum of scaleset_upstream_active_
+// connections); requests/s: the instances' request counters when the API
+// has them, else the history (sum of the gateways' request rates)
+function renderTraffic(sec, poolName, inst, history) {
   let conns = null, total = null;
   for (const i of inst) {
     for (const v of Object.values(i.health && typeof i.health === "object" ? i.health : {})) {
@@ -283,6 +292,7 @@ function renderTraffic(sec, poolName, inst) {
     }
     if (typeof i.requests === "number") total = (total || 0) + i.requests;
   }
+  if (conns === null) conns = lastValue(history, "active_connections");
   $(".conns", sec).textContent = fmt(conns);
   let rps = null;
   const perS = inst.filter(i => typeof i.requests_per_s === "number");
@@ -293,6 +303,7 @@ function renderTraffic(sec, poolName, inst) {
     if (last && now > last.t && total >= last.total) rps = (total - last.total) * 1000 / (now - last.t);
     lastRequests.set(poolName, { t: now, total });
   }
+  if (rps === null) rps = lastValue(history, "requests_per_s");
   $(".rps", sec).textContent = rps === null ? "–" : fmt(rps, 3);
 }
 
@@ -344,6 +355,10 @@ function renderHistory(sec, h) {
   const s = h.series || {};
   const boxes = [chart("capacity", t, [["desired", s.desired, "#0b5cad"],
                                        ["running", s.running, "#1a7f37"]])];
+  if (s.requests_per_s || s.active_connections) {
+    boxes.push(chart("traffic", t, [["requests/s", s.requests_per_s, "#6a3fb5"],
+                                    ["active connections", s.active_connections, "#c62828"]]));
+  }
   for (const name of Object.keys(s).filter(k => k.startsWith("rule:")).sort()) {
     boxes.push(chart(name.slice(5), t, [[name.slice(5), s[name], "#b26a00"]]));
   }

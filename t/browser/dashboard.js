@@ -119,6 +119,15 @@ async function main() {
               .filter(li => /api: capacity set through the API/.test(li.textContent)).length >= 2
             && /3 → 1/.test(document.querySelector("#pool-web .decisions li").textContent));
 
+    // the gateways' traffic, from Prometheus through the scaler's history
+    await until(page, "requests/s from Prometheus (50/s)",
+      () => Math.abs(Number(document.querySelector("#pool-web .rps").textContent) - 50) <= 15);
+    await until(page, "active connections from Prometheus (7)",
+      () => document.querySelector("#pool-web .conns").textContent === "7");
+    await until(page, "a traffic chart",
+      () => Number((document.querySelector('#pool-web [data-chart=traffic] path[data-series="requests/s"]')
+                    || { getAttribute: () => 0 }).getAttribute("data-points")) >= 1);
+
     await page.screenshot({ path: path.join(DIR, "dashboard.png"), fullPage: true });
     out({ screenshot: path.join(DIR, "dashboard.png") });
 
