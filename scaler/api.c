@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "scaler.h"
+#include "expo.h"
 
 static struct evhttp  *api_http;
 static scaler_t       *api_s;
@@ -107,63 +108,92 @@ pool_json(pool_state_t *ps, int detail)
     return j;
 }
 
+/* instances of ps in state st (zone z, or any when z < 0) */
+static int
+count_state(const pool_state_t *ps, int z, inst_state_t st)
+{
+    int  i, n = 0;
+
+    for (i = 0; i < ps->ninst; i++) {
+        n += ps->inst[i].state == st && (z < 0 || ps->inst[i].zone == z);
+    }
+    return n;
+}
+
+/* the scaler's own families, family by family over the pools, then the
+   VM metrics and the autoscale runners' */
 static void
 metrics(struct evhttp_request *req)
 {
     struct evbuffer  *b = evbuffer_new();
-    int               i, z, st, n;
+    expo_t            e;
+    pool_state_t     *ps;
+    int               i, z, st;
 
-    evbuffer_add_printf(b,
-        "# TYPE scaleset_scaler_capacity_desired gauge\n"
-        "# TYPE scaleset_scaler_capacity_actual gauge\n"
-        "# TYPE scaleset_scaler_instances gauge\n"
-        "# TYPE scaleset_scaler_instance_changes_total counter\n"
-        "# TYPE scaleset_scaler_errors_total counter\n"
-        "# TYPE scaleset_scaler_repairs_total counter\n"
-        "# TYPE scaleset_scaler_redis_up gauge\n");
+    expo_begin(&e, b);
+    expo_family(&e, "scaleset_scaler_capacity_desired", "gauge",
+                "The capacity the scaler works towards.");
     for (i = 0; i < api_s->npools; i++) {
-        pool_state_t *ps = &api_s->pools[i];
-        const char   *pn = ps->cf->name;
-
-        evbuffer_add_printf(b, "scaleset_scaler_capacity_desired{pool=\"%s\"}"
-                            " %d\n", pn, ps->capacity);
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->capacity, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_capacity_actual", "gauge",
+                "Running (registered) instances per zone.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
         for (z = 0; z < ps->cf->nzones; z++) {
-            for (n = 0, st = 0; st < ps->ninst; st++) {
-                if (ps->inst[st].zone == z
-                    && ps->inst[st].state == INST_RUNNING)
-                {
-                    n++;
-                }
-            }
-            evbuffer_add_printf(b, "scaleset_scaler_capacity_actual{pool="
-                                "\"%s\",zone=\"%s\"} %d\n", pn,
-                                ps->cf->zones[z].name, n);
-        }
-        for (st = INST_CREATING; st <= INST_DELETING; st++) {
-            for (n = 0, z = 0; z < ps->ninst; z++) {
-                n += ps->inst[z].state == (inst_state_t) st;
-            }
-            evbuffer_add_printf(b, "scaleset_scaler_instances{pool=\"%s\","
-                                "state=\"%s\"} %d\n", pn,
-                                inst_state_name(st), n);
-        }
-        evbuffer_add_printf(b,
-            "scaleset_scaler_instance_changes_total{pool=\"%s\",direction="
-            "\"out\"} %lu\n"
-            "scaleset_scaler_instance_changes_total{pool=\"%s\",direction="
-            "\"in\"} %lu\n"
-            "scaleset_scaler_redis_up{pool=\"%s\"} %d\n"
-            "scaleset_scaler_repairs_total{pool=\"%s\"} %lu\n",
-            pn, ps->actions_up, pn, ps->actions_down, pn, ps->redis_ok,
-            pn, ps->repairs);
-        for (st = 0; st < ERR_KIND_COUNT; st++) {
-            evbuffer_add_printf(b, "scaleset_scaler_errors_total{pool=\"%s\","
-                                "kind=\"%s\"} %lu\n", pn, err_kind_name(st),
-                                ps->errors[st]);
+            expo_sample(&e, count_state(ps, z, INST_RUNNING), "pool",
+                        ps->cf->name, "zone", ps->cf->zones[z].name, NULL);
         }
     }
-    (void) vmstats_metrics(b, api_s);
-    (void) autoscaler_metrics(b);
+    expo_family(&e, "scaleset_scaler_instances", "gauge",
+                "Instances by lifecycle state.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        for (st = INST_CREATING; st <= INST_DELETING; st++) {
+            expo_sample(&e, count_state(ps, -1, (inst_state_t) st), "pool",
+                        ps->cf->name, "state", inst_state_name(st), NULL);
+        }
+    }
+    expo_family(&e, "scaleset_scaler_instance_changes_total", "counter",
+                "Instances the scaler added (out) or removed (in).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->actions_up, "pool", ps->cf->name, "direction",
+                    "out", NULL);
+        expo_sample(&e, ps->actions_down, "pool", ps->cf->name, "direction",
+                    "in", NULL);
+    }
+    expo_family(&e, "scaleset_scaler_errors_total", "counter",
+                "Failed steps of the passes, by kind.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        for (st = 0; st < ERR_KIND_COUNT; st++) {
+            expo_sample(&e, ps->errors[st], "pool", ps->cf->name, "kind",
+                        err_kind_name(st), NULL);
+        }
+    }
+    expo_family(&e, "scaleset_scaler_repairs_total", "counter",
+                "Instances replaced because they were not ready within "
+                "health.grace.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->repairs, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_redis_up", "gauge",
+                "1 if the pool's last pass reached Redis.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->redis_ok, "pool", ps->cf->name, NULL);
+    }
+    vmstats_metrics(&e, api_s);
+    autoscaler_metrics(&e);
+    if (expo_end(&e) != 0) {
+        slog(NULL, NULL, "metrics: %s", e.why);
+        evbuffer_free(b);
+        reply_error(req, 500, "metrics: %s", e.why);
+        return;
+    }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);

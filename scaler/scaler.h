@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "autoscale.h"
+#include "expo.h"
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
@@ -334,21 +335,21 @@ void api_stop(void);
 
 /* autoscaler.c: the autoscale runners of the daemon (one per pool with
    rules or schedules); kick asks for a reconcile pass soon */
-struct evbuffer;
 int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
 /* next: the reloaded state (configs matched by pool and rule name, before
    the old config is freed); home: where the state lives afterwards */
 void autoscaler_reload(scaler_t *next, scaler_t *home);
 void autoscaler_tick(scaler_t *s);
 autoscale_runner_t *autoscaler_runner(const char *pool);
-int autoscaler_metrics(struct evbuffer *out);
+/* the runners' families (autoscale_metrics_write()) */
+void autoscaler_metrics(expo_t *e);
 void autoscaler_stop(void);
 
 /* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of a
    pool's instances, as its pass listed them (on the pass thread);
    metrics: pools of s only (thread-safe) */
 void vmstats_pool(const pool_state_t *ps);
-int vmstats_metrics(struct evbuffer *out, scaler_t *s);
+void vmstats_metrics(expo_t *e, scaler_t *s);
 void vmstats_free(void);
 
 /* log.c */
