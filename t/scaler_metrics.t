@@ -2,8 +2,7 @@
 # scaler: /metrics is valid Prometheus exposition, as promtool checks it
 # (HELP and TYPE once per family, each family's samples together, no lint
 # problem), on a scaler with two pools, running instances, rules (their
-# Prometheus unreachable: error counters move) and a schedule; and a real
-# Prometheus scrapes it with every target up.
+# Prometheus unreachable: error counters move) and a schedule.
 
 use strict;
 use warnings;
