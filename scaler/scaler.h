@@ -5,12 +5,14 @@
 #ifndef SCALER_H
 #define SCALER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "autoscale.h"
 #include "expo.h"
+#include "scaleset_record.h"
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
@@ -209,8 +211,24 @@ int registry_capacity_set(registry_t *r, const char *pool, int cap);
 /* the next instance number: above every number used so far and above
    `above` (adopted instances) */
 long registry_next_seq(registry_t *r, const char *pool, long above);
-/* sum of conns over every gateway health report for id; -1: none */
+/* sum of conns over every gateway health report for id; -1: none.  A
+   record the codec refuses (a counter out of range, ...) is skipped and
+   logged; the sum saturates below REGISTRY_CONNS_UNKNOWN.  When the
+   reports cannot all be read (Redis unreachable or answering an error,
+   more than REGISTRY_GATEWAYS_MAX health keys) the connections are
+   unknown: REGISTRY_CONNS_UNKNOWN, which counts as busy (a drain waits
+   for its drain_timeout) */
+#define REGISTRY_CONNS_UNKNOWN LONG_MAX
+#define REGISTRY_GATEWAYS_MAX  1024
 long registry_conns(registry_t *r, const char *pool, const char *id);
+/* adds the conns of health record rec to *sum (-1: no record yet), as
+   registry_conns() sums them, saturating; -1 with *err when the codec
+   refuses rec (*sum unchanged) */
+int registry_conns_add(long *sum, const char *rec, size_t len,
+    scaleset_error_t *err);
+/* the highest instance number registry_next_seq() hands out: POOL-N must
+   be a valid id */
+#define REGISTRY_SEQ_MAX 999999999L
 void registry_free_list(char **l, int n);
 
 /* registry_async.c: the event loop's Redis writes, non-blocking (hiredis
