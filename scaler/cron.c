@@ -52,6 +52,7 @@ static int wall_to_instant(int y, int mo, int d, int h, int mi, time_t *t);
 static int day_instants(const cron_expr_t *c, civil_t cd, time_t *out,
     int max);
 static int local_days(time_t t, int64_t *days);
+static int digits(const char *s, int n);
 
 
 static pthread_mutex_t  tz_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -630,32 +631,55 @@ done:
 }
 
 
+/* the value of exactly n ASCII digits at s, or -1 (a sign, a space or a
+   short field is no number here) */
+static int
+digits(const char *s, int n)
+{
+    int  i, v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+
+    return v;
+}
+
+
 int
 cron_parse_datetime(const char *s, const char *tz, time_t *t)
 {
     tz_guard_t  g;
-    int         y, mo, d, h, mi, sec, n, oh, om, rc;
-    char        sep, sign;
+    int         y, mo, d, h, mi, sec, oh, om, rc;
     const char *p;
 
-    sec = 0;
-    n = 0;
-
-    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &n)
-        != 6 || (sep != ' ' && sep != 'T') || n != 16)
+    /* YYYY-MM-DD[T ]HH:MM[:SS][Z|(+|-)HH:MM], each field its digits */
+    if (strlen(s) < 16 || s[4] != '-' || s[7] != '-'
+        || (s[10] != ' ' && s[10] != 'T') || s[13] != ':')
     {
         return -1;
     }
 
-    p = s + n;
+    y = digits(s, 4);
+    mo = digits(s + 5, 2);
+    d = digits(s + 8, 2);
+    h = digits(s + 11, 2);
+    mi = digits(s + 14, 2);
+    sec = 0;
+    p = s + 16;
 
     if (*p == ':') {
-        if (!isdigit((unsigned char) p[1]) || !isdigit((unsigned char) p[2]))
-        {
+        if ((sec = digits(p + 1, 2)) < 0) {
             return -1;
         }
-        sec = (p[1] - '0') * 10 + (p[2] - '0');
         p += 3;
+    }
+
+    if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0) {
+        return -1;
     }
 
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)
@@ -670,13 +694,15 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
         return 0;
     }
 
-    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':'
-        && sscanf(p, "%c%2d:%2d", &sign, &oh, &om) == 3 && oh < 24
-        && om < 60)
-    {
+    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        oh = digits(p + 1, 2);
+        om = digits(p + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59) {
+            return -1;
+        }
         *t = (time_t) ((days_from_civil(y, mo, d) * 24 + h) * 3600
                        + mi * 60 + sec)
-             - (sign == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+             - (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
         return 0;
     }
 
