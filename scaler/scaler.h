@@ -347,6 +347,8 @@ const char *inst_state_name(inst_state_t st);
 int pool_actual(const pool_state_t *ps);
 
 /* api.c */
+/* the longest API token (api.token_file) */
+#define API_TOKEN_MAX 1024
 struct event_base;
 int api_start(struct event_base *base, scaler_t *s);
 void api_stop(void);
