@@ -550,13 +550,17 @@ pool_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         return -1;
     }
     if (p->addr_mode != ADDR_STATIC) {
-        /* the guest's own address, learnt from libvirt once it has one */
+        /* the guest's own address, learnt from libvirt once it has one,
+           and accepted only inside cidr */
         mode = p->addr_mode == ADDR_LEASE ? "lease" : "agent";
-        if (cf_given(key->sub, seen, "cidr")
-            || cf_given(key->sub, seen, "ports"))
-        {
-            cf_error(c, v, "address mode %s takes only port (cidr and ports "
-                     "are for mode static)", mode);
+        if (cf_given(key->sub, seen, "ports")) {
+            cf_error(c, v, "address mode %s takes port and cidr (ports are "
+                     "for mode static)", mode);
+            return -1;
+        }
+        if (p->addr_mode == ADDR_AGENT && !cf_given(key->sub, seen, "cidr")) {
+            cf_error(c, v, "address mode agent needs cidr: the network the "
+                     "guest's reported address must be in");
             return -1;
         }
         return 0;

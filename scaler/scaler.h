@@ -123,6 +123,11 @@ char *template_add_metadata(const char *xml, const char *element);
    -1 when the range is exhausted.  Modes lease and agent have no address
    before the guest runs: "pending:N", distinct per n, never registered */
 int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
+/* 1 when ip (IPv4, host order), a guest's own address in mode lease or
+   agent, may be its instance's address: inside address.cidr when the
+   pool names one; else (lease only; agent needs cidr) anything but 0/8,
+   loopback, link-local, multicast and 240/4 */
+int addr_guest_ok(const pool_config_t *p, uint32_t ip);
 
 /* ready.c */
 /* 1 when address answers: a TCP connect, or with uri a GET answered 2xx
@@ -180,11 +185,13 @@ typedef struct virt_conn virt_conn_t;
 virt_conn_t *virt_open(const char *uri);
 void virt_close(virt_conn_t *vc);
 int virt_ok(virt_conn_t *vc);
-/* owned, live instances of pool in zone; returns count or -1; *out
+/* owned, live instances of pool p in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
    modes lease/agent, address is the guest's IPv4:port once known, else
-   "".  Running ones carry libvirt's CPU time and memory (stats) */
-int virt_list(virt_conn_t *vc, const char *pool, const char *zone,
+   "": the first address libvirt reports that addr_guest_ok() accepts
+   (others are logged, once while they stay the same).  Running ones
+   carry libvirt's CPU time and memory (stats) */
+int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     virt_instance_t **out);
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, char *err, size_t errlen);

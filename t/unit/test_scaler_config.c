@@ -137,7 +137,12 @@ test_volume_and_modes(void **state)
               "    template:\n"
               "      domain: %T\n"
               "      volume: { pool: images, base: b.img, format: raw }\n"
-              "    address: { port: 8080, mode: agent }\n", err, sizeof(err));
+              "    address: { port: 8080, mode: agent, cidr: 10.77.0.0/16 }\n"
+              "  - name: leased\n"
+              "    zones: [ { name: z1, uri: \"test:///default\" } ]\n"
+              "    template: { domain: %T }\n"
+              "    address: { mode: lease, port: 80, cidr: 192.168.122.0/24 }\n",
+              err, sizeof(err));
     if (cf == NULL) {
         fail_msg("%s", err);
     }
@@ -152,6 +157,13 @@ test_volume_and_modes(void **state)
     assert_string_equal(p->vol_backing, "b.img");
     assert_string_equal(p->vol_format, "raw");
     assert_int_equal(p->addr_mode, ADDR_AGENT);
+    assert_int_equal(p->net, 0x0a4d0000);
+    assert_int_equal(p->prefix_len, 16);
+    p = config_pool(cf, "web");
+    assert_int_equal(p->prefix_len, 0);         /* lease: no network given */
+    p = config_pool(cf, "leased");
+    assert_int_equal(p->net, 0xc0a87a00);
+    assert_int_equal(p->prefix_len, 24);
     config_free(cf);
 }
 
@@ -343,8 +355,12 @@ test_errors(void **state)
           "address mode \"dhcp\": expected static, lease or agent" },
         { POOL_HEAD
           "    template: { domain: %T }\n"
-          "    address: { mode: lease, cidr: 10.0.0.0/24, port: 80 }\n", 6,
-          "address mode lease takes only port" },
+          "    address: { mode: lease, cidr: 10.0.0.0/24, ports: 80-90 }\n",
+          6, "address mode lease takes port and cidr" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { mode: agent, port: 80 }\n", 6,
+          "address mode agent needs cidr" },
         { POOL_HEAD
           "    template: { domain: %T }\n"
           "    address:\n"
