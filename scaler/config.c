@@ -82,6 +82,8 @@ static const cf_key_t  redis_keys[] = {
 static const cf_key_t  api_keys[] = {
     { "listen", CF_SCALAR, api_listen, NULL, 0, 0, 0 },
     { "token_file", CF_SCALAR, api_token_file, NULL, 0, 0, 0 },
+    { "timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, api_timeout_ms), 100, 3600000 },
     CF_END
 };
 
@@ -785,6 +787,7 @@ config_load(const char *file, char *err, size_t errlen)
     cf->redis_port = 6379;
     cf->api_port = 9180;
     cf->interval_ms = 5000;
+    cf->api_timeout_ms = 10000;
 
     root = yaml_document_get_root_node(&c.doc);
     if (root == NULL) {

@@ -76,6 +76,7 @@ typedef struct {
     char           *api_host;
     int             api_port;
     char           *token;               /* from token_file, or NULL */
+    uint64_t        api_timeout_ms;      /* api.timeout */
     uint64_t        interval_ms;
     char           *prom_url;            /* prometheus.url, or NULL */
     uint64_t        prom_timeout_ms;
@@ -354,11 +355,42 @@ const char *inst_state_name(inst_state_t st);
 int pool_actual(const pool_state_t *ps);
 
 /* api.c */
-/* the longest API token (api.token_file) */
-#define API_TOKEN_MAX 1024
 struct event_base;
 int api_start(struct event_base *base, scaler_t *s);
+/* after a reload that kept the server: the new api.timeout */
+void api_reconfigure(void);
 void api_stop(void);
+/* the body of PUT .../capacity, {"capacity":N}: 0 with *cap, or -1 with
+   why (a JSON error, "\"capacity\" must be an integer") */
+int api_capacity_body(const char *body, size_t len, long long *cap,
+    char *why, size_t whylen);
+
+/* api_http.c: what the API's HTTP server lets in */
+#define API_TOKEN_MAX    1024           /* api.token_file's token */
+#define API_HEADERS_MAX  8192           /* a request's head */
+#define API_BODY_MAX     16384          /* a request's body */
+struct evhttp;
+/* evhttp's limits (head, body, read/write timeout) and the gate: when
+   token() returns a token, a connection whose first request's head does
+   not carry it passes that head without its body (nothing after it is
+   read) and no more; token() is asked for each connection */
+void api_http_limits(struct evhttp *http, uint64_t timeout_ms,
+    const char *(*token)(void));
+/* after evhttp_free(): the gates of connections it freed */
+void api_http_close(void);
+/* 1 when authorization is "Bearer TOKEN" (the scheme in any case), the
+   whole token compared in time that depends on its length only */
+int api_token_ok(const char *authorization, const char *token);
+/* for an API without a token (DNS rebinding): 1 when host, a Host header
+   (NULL: none), names localhost, a 127/8 or [::1] literal or
+   listen_host, with any port */
+int api_host_ok(const char *host, const char *listen_host);
+/* the gate's check of a request head (its bytes up to and with the empty
+   line): 1 when token is NULL or the head has exactly one Authorization
+   header, unfolded, that api_token_ok(); out (len bytes, or NULL) gets
+   the head without its Content-Length and Transfer-Encoding lines */
+int api_head_check(const char *head, size_t len, const char *token,
+    char *out, size_t *outlen);
 
 /* autoscaler.c: the autoscale runners of the daemon (one per pool with
    rules or schedules); kick asks for a reconcile pass soon */
