@@ -26,6 +26,7 @@ libjansson-dev
 libyaml-dev
 libevent-dev
 libsystemd-dev
+systemd
 wrk
 curl
 libredis-perl

@@ -370,6 +370,10 @@ daemonize no
 logfile ""
 protected-mode yes
 EOF
+    # more redis.conf lines (conf => "aclfile ...")
+    $conf = $self->write_file("$name.conf", $self->read_file($conf)
+                                            . "$opt{conf}\n")
+        if defined $opt{conf};
     my $srv = $self->spawn(
         name => $name, cmd => [_which('redis-server'), $conf],
         wait => sub { _redis_ping($port) },
@@ -385,7 +389,8 @@ sub _redis_ping {
     print $s "PING\r\n";
     my $line = <$s>;
     close $s;
-    return defined $line && $line =~ /^\+PONG/;
+    # a default user that needs a password answers too (an ACL test)
+    return defined $line && $line =~ /^(\+PONG|-NOAUTH)/;
 }
 
 # a Redis.pm client to the named redis (a fresh one when reconnect => 1)
