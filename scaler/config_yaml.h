@@ -46,7 +46,7 @@ typedef int (*cf_set_pt)(cfctx_t *c, yaml_node_t *v, void *conf,
 
 struct cf_key_s {
     const char        *name;
-    yaml_node_type_t   type;        /* the value's: CF_SCALAR, CF_MAP, CF_LIST */
+    yaml_node_type_t   type;        /* CF_SCALAR, CF_MAP or CF_LIST */
     cf_set_pt          set;
     const cf_key_t    *sub;         /* the keys of the value (a mapping) or
                                        of each item (a list of mappings) */

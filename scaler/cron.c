@@ -30,7 +30,6 @@ static int cron_field(const char *s, size_t len, int lo, int hi,
     size_t errlen);
 static int cron_atom(const char *s, size_t len, int lo, int hi,
     const char *const *names, int *v);
-static int64_t days_from_civil(int y, int m, int d);
 static civil_t civil_from_days(int64_t z);
 static int days_in_month(int y, int m);
 static int day_matches(const cron_expr_t *c, civil_t cd, int64_t days);
@@ -269,41 +268,16 @@ cron_tz_valid(const char *tz)
 }
 
 
-/* --- civil calendar (Howard Hinnant's algorithms) --------------------- */
-
-static int64_t
-days_from_civil(int y, int m, int d)
-{
-    int64_t   era;
-    unsigned  yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned) (y - era * 400);
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-    return era * 146097 + (int64_t) doe - 719468;
-}
-
+/* --- civil calendar (tz.c's) ------------------------------------------ */
 
 static civil_t
 civil_from_days(int64_t z)
 {
-    civil_t   c;
-    int64_t   era, y;
-    unsigned  doe, yoe, doy, mp;
+    civil_t  c;
+    int64_t  y;
 
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = (unsigned) (z - era * 146097);
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    y = (int64_t) yoe + era * 400;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    c.d = (int) (doy - (153 * mp + 2) / 5 + 1);
-    c.m = (int) (mp < 10 ? mp + 3 : mp - 9);
-    c.y = (int) (y + (c.m <= 2));
+    tz_civil_from_days(z, &y, &c.m, &c.d);
+    c.y = (int) y;
 
     return c;
 }
@@ -312,9 +286,9 @@ civil_from_days(int64_t z)
 static int
 days_in_month(int y, int m)
 {
-    return (int) (days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1,
-                                  1)
-                  - days_from_civil(y, m, 1));
+    return (int) (tz_days_from_civil(m == 12 ? y + 1 : y,
+                                     m == 12 ? 1 : m + 1, 1)
+                  - tz_days_from_civil(y, m, 1));
 }
 
 
@@ -349,7 +323,7 @@ day_matches(const cron_expr_t *c, civil_t cd, int64_t days)
 static time_t
 wall_to_instant(const tz_t *z, int y, int mo, int d, int h, int mi)
 {
-    return (time_t) tz_from_local(z, (days_from_civil(y, mo, d) * 24 + h)
+    return (time_t) tz_from_local(z, (tz_days_from_civil(y, mo, d) * 24 + h)
                                      * 3600 + mi * 60);
 }
 
@@ -536,7 +510,7 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
     }
 
     if (*p == 'Z' && p[1] == '\0') {
-        *t = (time_t) ((days_from_civil(y, mo, d) * 24 + h) * 3600
+        *t = (time_t) ((tz_days_from_civil(y, mo, d) * 24 + h) * 3600
                        + mi * 60 + sec);
         return 0;
     }
@@ -547,7 +521,7 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
         if (oh < 0 || oh > 23 || om < 0 || om > 59) {
             return -1;
         }
-        *t = (time_t) ((days_from_civil(y, mo, d) * 24 + h) * 3600
+        *t = (time_t) ((tz_days_from_civil(y, mo, d) * 24 + h) * 3600
                        + mi * 60 + sec)
              - (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
         return 0;

@@ -65,10 +65,8 @@ static int parse_rule(const char *s, tz_rule_t *r);
 static const char *parse_name(const char *s);
 static const char *parse_hms(const char *s, long maxh, long *v);
 static const char *parse_date(const char *s, tz_date_t *d);
-static int64_t days_from_civil(int64_t y, int m, int d);
 static int64_t floor_div(int64_t a, int64_t b);
 static int64_t rule_local(const tz_date_t *d, int64_t y);
-static int64_t year_of_days(int64_t days);
 static long rule_offset(const tz_rule_t *r, int64_t t);
 
 static pthread_mutex_t  tz_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -377,9 +375,9 @@ floor_div(int64_t a, int64_t b)
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-/* Howard Hinnant's days_from_civil */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
+/* Howard Hinnant's days_from_civil and civil_from_days */
+int64_t
+tz_days_from_civil(int64_t y, int m, int d)
 {
     int64_t   era;
     unsigned  yoe, doy, doe;
@@ -402,14 +400,14 @@ rule_local(const tz_date_t *d, int64_t y)
 
     leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (d->kind == 'J') {
-        day = days_from_civil(y, 1, 1) + d->a - 1 + (leap && d->a >= 60);
+        day = tz_days_from_civil(y, 1, 1) + d->a - 1 + (leap && d->a >= 60);
     } else if (d->kind == 'D') {
-        day = days_from_civil(y, 1, 1) + d->a;
+        day = tz_days_from_civil(y, 1, 1) + d->a;
     } else {
-        first = days_from_civil(y, d->a, 1);
+        first = tz_days_from_civil(y, d->a, 1);
         wd = (int) ((first % 7 + 7 + 4) % 7);      /* 1970-01-01: Thu */
         md = 1 + (d->c - wd + 7) % 7 + 7 * (d->b - 1);
-        dim = (int) (days_from_civil(d->a == 12 ? y + 1 : y,
+        dim = (int) (tz_days_from_civil(d->a == 12 ? y + 1 : y,
                                      d->a == 12 ? 1 : d->a + 1, 1) - first);
         while (md > dim) {
             md -= 7;                                /* week 5: the last */
@@ -419,9 +417,8 @@ rule_local(const tz_date_t *d, int64_t y)
     return day * 86400 + d->time;
 }
 
-/* the civil year of a day number (Howard Hinnant's civil_from_days) */
-static int64_t
-year_of_days(int64_t days)
+void
+tz_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
 {
     int64_t   z = days + 719468, era = floor_div(z, 146097);
     unsigned  doe, yoe, doy, mp;
@@ -430,18 +427,22 @@ year_of_days(int64_t days)
     yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     mp = (5 * doy + 2) / 153;
-    return (int64_t) yoe + era * 400 + (mp >= 10);       /* Jan, Feb */
+    *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+    *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+    *y = (int64_t) yoe + era * 400 + (*m <= 2);
 }
 
 static long
 rule_offset(const tz_rule_t *r, int64_t t)
 {
     int64_t  y, start, end;
+    int      m, d;
 
     if (!r->has_dst) {
         return r->std_off;
     }
-    y = year_of_days(floor_div(t + r->std_off, 86400));
+    /* the year of t in standard time */
+    tz_civil_from_days(floor_div(t + r->std_off, 86400), &y, &m, &d);
     start = rule_local(&r->start, y) - r->std_off;
     end = rule_local(&r->end, y) - r->dst_off;
     if (start < end) {
