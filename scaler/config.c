@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "scaler.h"
@@ -35,6 +36,8 @@ static int redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf,
 static int api_listen(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int api_token_file(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int api_ui(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int config_pools(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
@@ -84,6 +87,7 @@ static const cf_key_t  api_keys[] = {
     { "token_file", CF_SCALAR, api_token_file, NULL, 0, 0, 0 },
     { "timeout", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, api_timeout_ms), 100, 3600000 },
+    { "ui", CF_SCALAR, api_ui, NULL, 0, 0, 0 },
     CF_END
 };
 
@@ -283,6 +287,28 @@ api_token_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     }
     free(cf->token);
     cf->token = tok;
+    return 0;
+}
+
+/* the dashboard's directory (GET /ui/) */
+static int
+api_ui(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    struct stat       st;
+    char             *s;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (stat(s, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cf_error(c, v, "api.ui \"%s\" is not a directory", s);
+        free(s);
+        return -1;
+    }
+    free(cf->ui_dir);
+    cf->ui_dir = s;
     return 0;
 }
 
@@ -786,6 +812,7 @@ config_load(const char *file, char *err, size_t errlen)
     }
     cf->redis_port = 6379;
     cf->api_port = 9180;
+    cf->ui_dir = NULL;                  /* ui_default_dir() */
     cf->interval_ms = 5000;
     cf->api_timeout_ms = 10000;
 
@@ -849,6 +876,7 @@ config_free(scaler_config_t *cf)
     free(cf->prefix);
     free(cf->api_host);
     free(cf->token);
+    free(cf->ui_dir);
     free(cf->prom_url);
     free(cf->prom_username);
     free(cf->prom_password);

@@ -31,165 +31,24 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::Bin/lib";
 use Test::More;
+use Scaleset::Sources qw(directives config_keys leaf_keys row_paths key_forms slurp);
 
 my $root = "$FindBin::Bin/..";
 
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<', $f or die "$f: $!";
-    local $/;
-    return scalar <$fh>;
-}
-
-# C text with comments blanked and every string literal replaced by "@N"
-# (N indexes @$strings), so braces and quotes inside them cannot mislead
-# the brace matching below.  Character literals become '_'.
-sub c_mask {
-    my ($src, $strings) = @_;
-    $src =~ s{("(?:[^"\\\n]|\\.)*")|('(?:[^'\\\n]|\\.)*')|(/\*.*?\*/)|(//[^\n]*)}{
-        if (defined $1) {
-            push @$strings, substr($1, 1, -1);
-            '"@' . $#$strings . '"';
-        } elsif (defined $2) {
-            "'_'";
-        } else {
-            (my $c = $&) =~ s/[^\n]/ /g;
-            $c;
-        }
-    }gse;
-    return $src;
-}
-
-# index of the brace matching the "{" at $open
-sub brace_end {
-    my ($text, $open) = @_;
-    my $depth = 0;
-    for (my $i = $open; $i < length $text; $i++) {
-        my $ch = substr($text, $i, 1);
-        $depth++ if $ch eq '{';
-        if ($ch eq '}') {
-            return $i if --$depth == 0;
-        }
-    }
-    die "unbalanced braces at offset $open";
-}
-
-# function definitions: a name at the start of a line, its parameters,
-# then "{" (K&R layout of nginx and of the scaler)
-sub c_functions {
-    my ($text) = @_;
-    my %f;
-    while ($text =~ /^([A-Za-z_]\w*)\s*\(([^;{}]*)\)\s*\{/mg) {
-        my ($name, $open) = ($1, $+[0] - 1);
-        my $end = brace_end($text, $open);
-        $f{$name} = substr($text, $open, $end - $open + 1);
-        pos($text) = $end;
-    }
-    return \%f;
-}
-
-sub lit { my ($strings, $tok) = @_; $tok =~ /^"\@(\d+)"$/ or die $tok; $strings->[$1] }
-
 # ---------------------------------------------------------------- sources
+# (the readers are in t/lib/Scaleset/Sources.pm, shared with t/man_pages.t)
 
-# (a) directives and their parameter keywords
-
-my (%directive_params, %param_sites);
-my $param_total = 0;
-{
-    my (@strings, %func, @tables);
-    for my $f (sort glob "$root/ngx_module/*.c") {
-        my $text = c_mask(slurp($f), \@strings);
-        my $fn = c_functions($text);
-        $func{$_} = $fn->{$_} for keys %$fn;
-        while ($text =~ /ngx_command_t\s+\w+\s*\[\s*\]\s*=\s*\{(.*?)\bngx_null_command\b/sg) {
-            push @tables, $1;
-        }
-    }
-    ok(@tables, 'found the ngx_command_t tables in ngx_module/*.c');
-
-    for my $t (@tables) {
-        # { ngx_string("name"), FLAGS, handler, ... }
-        while ($t =~ /\{\s*ngx_string\(\s*("\@\d+")\s*\)\s*,\s*[^,]+,\s*(\w+)\s*,/g) {
-            my ($name, $handler) = (lit(\@strings, $1), $2);
-            my $body = $func{$handler};
-            ok(defined $body, "directive $name: handler $handler found")
-                or next;
-            my %p;
-            # ngx_strncmp(value[i].data, "name=", N) / ngx_strcmp(value[i].data, "kw" or "kw=value")
-            while ($body =~ /\bngx_str(?:n)?(?:case)?cmp\(\s*value\[\s*i\s*\]\.data\s*,\s*("\@\d+")/g) {
-                my $s = lit(\@strings, $1);
-                my $kw = $s =~ /^([^=]*=)/ ? $1 : $s;
-                $p{$kw} = 1;
-                $param_total++;
-            }
-            $directive_params{$name} = [ sort keys %p ];
-        }
-        # every ngx_string( of a table must have been read as a directive
-        my $n = () = $t =~ /\bngx_string\(/g;
-        my $m = () = $t =~ /\{\s*ngx_string\(\s*"\@\d+"\s*\)\s*,\s*[^,]+,\s*\w+\s*,/g;
-        is($m, $n, 'every ngx_string() of a command table was read');
-    }
-}
+my %directive_params = %{ directives(\&ok, $root) };
 my @directives = sort keys %directive_params;
 my @params = map { my $d = $_; map { [$d, $_] } @{ $directive_params{$d} } } @directives;
 cmp_ok(scalar @directives, '>=', 3, 'directives found: ' . join(' ', @directives));
 cmp_ok(scalar @params, '>=', 3, 'directive parameters found: '
        . join(' ', map { "$_->[0]:$_->[1]" } @params));
 
-# (b) scaler YAML keys, as full paths, from the key tables of
-# scaler/config*.c (config_yaml.h): static const cf_key_t NAME[] = {
-# { "key", CF_SCALAR|CF_MAP|CF_LIST, handler, SUB_TABLE|NULL, ... }, ...
-# CF_END };  config_keys is the file; a key with a SUB_TABLE has those
-# keys below it (a CF_LIST one as "key[]", its items' keys).
-
-my %keys;          # path => 1
-{
-    my (@strings, %tables);
-    for my $f (sort glob "$root/scaler/config*.c") {
-        my $text = c_mask(slurp($f), \@strings);
-        while ($text =~ /\bcf_key_t\s+(\w+)\s*\[\s*\]\s*=\s*\{(.*?)\bCF_END\b/sg) {
-            my ($name, $body) = ($1, $2);
-            my @entries;
-            while ($body =~ /\{\s*("\@\d+")\s*,\s*(CF_\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,/g) {
-                push @entries, { name => lit(\@strings, $1), type => $2,
-                                 set => $3, sub => $4 };
-            }
-            my $n = () = $body =~ /\{\s*"\@\d+"/g;
-            is(scalar @entries, $n, "every entry of table $name was read");
-            $tables{$name} = \@entries;
-        }
-    }
-    ok(exists $tables{config_keys}, 'found the top-level table config_keys');
-    cmp_ok(scalar keys %tables, '>=', 5, 'key tables found: '
-           . join(' ', sort keys %tables));
-
-    my %reached;
-    my $walk;
-    $walk = sub {
-        my ($table, $prefix, $depth) = @_;
-        die "key tables nested too deep at $table" if $depth > 20;
-        $reached{$table} = 1;
-        for my $e (@{ $tables{$table} }) {
-            my $path = join '.', grep { length } $prefix, $e->{name};
-            $path .= '[]' if $e->{type} eq 'CF_LIST' && $e->{sub} ne 'NULL';
-            if ($e->{sub} eq 'NULL') {
-                $keys{$path} = 1;
-                next;
-            }
-            ok(exists $tables{ $e->{sub} }, "$path: its table $e->{sub} found")
-                or next;
-            $keys{$path} = 1;
-            $walk->($e->{sub}, $path, $depth + 1);
-        }
-    };
-    $walk->('config_keys', '', 0) if exists $tables{config_keys};
-    is(join(' ', grep { !$reached{$_} } sort keys %tables), '',
-       'every key table is reached from config_keys');
-}
-my @all_keys = sort keys %keys;
-my @leaf_keys = grep { my $k = $_; !grep { /^\Q$k\E(?:\[\])?\./ } @all_keys } @all_keys;
+my @all_keys = config_keys(\&ok, $root);
+my @leaf_keys = leaf_keys(@all_keys);
 cmp_ok(scalar @leaf_keys, '>=', 3, scalar(@all_keys) . ' config keys found, '
        . scalar(@leaf_keys) . ' of them leaves: ' . join(' ', @leaf_keys));
 
@@ -281,19 +140,12 @@ my @keyrows = map { table_rows($_, doc_lines($_)) } qw(scaler.md autoscale.md);
 my %documented;      # path as written (or sibling-expanded) => "file:line"
 for my $r (@keyrows) {
     next unless states_default($r->{default});
-    my @tok = $r->{first} =~ /`([^`]+)`/g;
-    next unless @tok;
-    my $base = $tok[0];
-    $documented{$base} //= "$r->{file}:" . ($r->{line} + 1);
-    for my $t (@tok[1 .. $#tok]) {
-        my $p = $t =~ /[.\[]/ ? $t : ($base =~ /^(.*\.)[^.]*$/ ? "$1$t" : $t);
+    for my $p (row_paths($r->{first} =~ /`([^`]+)`/g)) {
         $documented{$p} //= "$r->{file}:" . ($r->{line} + 1);
     }
 }
 for my $k (@leaf_keys) {
-    my @forms = ($k);
-    push @forms, $1 if $k =~ /^\w+\[\]\.(.+)$/;    # relative to a top-level list's element
-    my ($where) = grep { defined } map { $documented{$_} } @forms;
+    my ($where) = grep { defined } map { $documented{$_} } key_forms($k);
     ok(defined $where, "config key $k has a row with a default in docs/scaler.md or docs/autoscale.md"
                        . (defined $where ? " ($where)" : ''));
 }
