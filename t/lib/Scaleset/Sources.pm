@@ -247,7 +247,8 @@ sub metrics {
         }
         # expo_family(e, "NAME", "TYPE", ...): the scaler's writer (expo.h)
         while ($text =~ /\bexpo_family\(\s*[^,]+,\s*"\@(\d+)"\s*,\s*"\@(\d+)"/g) {
-            $m{ $strings[$1] } = $strings[$2] if $strings[$1] =~ /^scaleset_\w+$/;
+            my ($name, $type) = ($strings[$1], $strings[$2]);
+            $m{$name} = $type if $name =~ /^scaleset_\w+$/;
         }
         while ($text =~ /\{\s*"\@(\d+)"\s*,\s*"\@(\d+)"/g) {
             my ($name, $type) = ($strings[$1], $strings[$2]);
