@@ -45,6 +45,9 @@
 #define NGX_HTTP_SCALESET_HEALTH_UP            1
 #define NGX_HTTP_SCALESET_HEALTH_DOWN          2
 
+/* slow start: a ramping member has 1..LEVELS-1 twentieths of its weight */
+#define NGX_HTTP_SCALESET_RAMP_LEVELS          20
+
 
 /*
  * One member in shared memory.  The identity and the address are written
@@ -90,6 +93,8 @@ typedef struct {
     u_char                          id_len;
     u_char                          zone_len;
     u_char                          version_len;
+    u_char                          ramp;          /* slow start level in
+                                                      the schedule, 0: full */
     u_char                          id[SCALESET_ID_MAX + 1];
     u_char                          zone[SCALESET_NAME_MAX + 1];
     u_char                          version[SCALESET_NAME_MAX + 1];
@@ -263,6 +268,8 @@ char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_scaleset_check_init_process(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_msec_t now);
+ngx_uint_t ngx_http_scaleset_check_ramp(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_slot_t *slot, ngx_msec_t now);
 
 /* ngx_http_scaleset_status.c */

@@ -330,7 +330,7 @@ ngx_http_scaleset_check_scan(ngx_event_t *ev)
 {
     ngx_http_scaleset_check_pool_t *cp = ev->data;
 
-    ngx_uint_t                       i, workers, me;
+    ngx_uint_t                       i, workers, me, ramp;
     ngx_msec_t                       now;
     ngx_core_conf_t                 *ccf;
     ngx_http_scaleset_slot_t        *slot;
@@ -360,6 +360,7 @@ ngx_http_scaleset_check_scan(ngx_event_t *ev)
 
     sh = cp->sscf->sh;
     now = ngx_current_msec;
+    ramp = 0;
 
     for (i = me; i < sh->max_members; i += workers) {
         slot = &sh->slots[i];
@@ -388,6 +389,18 @@ ngx_http_scaleset_check_scan(ngx_event_t *ev)
         if (!peer->busy && (ngx_msec_int_t) (now - peer->next) >= 0) {
             ngx_http_scaleset_check_start(peer);
         }
+
+        if (cp->conf->slow_start
+            && ngx_http_scaleset_check_ramp(cp->sscf, slot, now) != slot->ramp)
+        {
+            ramp = 1;
+        }
+    }
+
+    /* a slow start of ours advanced a step: the schedule follows */
+
+    if (ramp) {
+        (void) ngx_http_scaleset_rebuild(cp->sscf, cp->log);
     }
 
     ngx_add_timer(ev, ngx_min(NGX_HTTP_SCALESET_CHECK_SCAN,
@@ -822,6 +835,11 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
         if (slot->fails && (ngx_msec_int_t) (peer->started - slot->accessed)
                            >= 0)
         {
+            if (slot->max_fails && slot->fails >= slot->max_fails) {
+                /* it was out: back in slow start */
+                slot->health_since = now;
+            }
+
             slot->fails = 0;
         }
 
@@ -829,7 +847,11 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
             || (was == NGX_HTTP_SCALESET_HEALTH_DOWN
                 && slot->health_passes >= conf->passes))
         {
-            slot->health_since = now;
+            /* without mandatory it was usable, and ramping, since added */
+            if (was == NGX_HTTP_SCALESET_HEALTH_DOWN || conf->mandatory) {
+                slot->health_since = now;
+            }
+
             slot->health = NGX_HTTP_SCALESET_HEALTH_UP;
         }
 
@@ -863,21 +885,29 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
                    "scaleset check: \"%s\" %s in %M",
                    slot->id, scaleset_check_result_name(result),
                    now - peer->started);
+
+    /* a member that came up starts its slow start in the schedule now */
+
+    if (conf->slow_start
+        && ngx_http_scaleset_check_ramp(peer->cp->sscf, slot, now)
+           != slot->ramp)
+    {
+        (void) ngx_http_scaleset_rebuild(peer->cp->sscf, peer->cp->log);
+    }
 }
 
 
 /*
  * Whether a member may take a request now, as far as health goes: with
  * checks, down members and (mandatory) unchecked ones may not, passively
- * failed ones wait for a passing check, and during slow_start a recovered
- * member takes a linearly growing share.
+ * failed ones wait for a passing check.  Slow start is not judged here:
+ * it lowers the member's weight in the schedule.
  */
 
 ngx_uint_t
 ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_slot_t *slot, ngx_msec_t now)
 {
-    ngx_msec_t                       age;
     ngx_http_scaleset_check_conf_t  *conf;
 
     conf = sscf->check;
@@ -898,15 +928,48 @@ ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
         break;
     }
 
-    if (conf->slow_start) {
-        age = now - slot->health_since;
+    return 1;
+}
 
-        if (age < conf->slow_start
-            && (ngx_msec_t) (ngx_random() % conf->slow_start) >= age)
-        {
-            return 0;
-        }
+
+/*
+ * The slow start level of a member: 0 when it has its full weight, else
+ * 1..LEVELS-1, growing linearly over slow_start from the moment it became
+ * usable (its first passing check with mandatory, its addition without,
+ * a passing check after it was down).  The schedule builder turns the
+ * level into a share of the member's weight.
+ */
+
+ngx_uint_t
+ngx_http_scaleset_check_ramp(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_msec_t now)
+{
+    ngx_msec_t                       age;
+    ngx_http_scaleset_check_conf_t  *conf;
+
+    conf = sscf->check;
+
+    if (conf == NULL || conf->slow_start == 0) {
+        return 0;
     }
 
-    return 1;
+    if (slot->health == NGX_HTTP_SCALESET_HEALTH_DOWN
+        || (slot->health == NGX_HTTP_SCALESET_HEALTH_UNCHECKED
+            && conf->mandatory))
+    {
+        return 0;
+    }
+
+    age = now - slot->health_since;
+
+    if ((ngx_msec_int_t) age < 0) {
+        /* set by another process a moment ago */
+        age = 0;
+    }
+
+    if (age >= conf->slow_start) {
+        return 0;
+    }
+
+    return 1 + (NGX_HTTP_SCALESET_RAMP_LEVELS - 1) * age / conf->slow_start;
 }

@@ -57,6 +57,8 @@ static void ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
     ngx_http_scaleset_member_t *mb, ngx_uint_t renew);
 static ngx_uint_t ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot,
     uint32_t backup);
+static void ngx_http_scaleset_ramp_weights(ngx_http_scaleset_slot_t *slots,
+    ngx_uint_t *idx, uint32_t *w, ngx_uint_t n, ngx_uint_t cap);
 static ngx_uint_t ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
     ngx_http_scaleset_slot_t *slots, ngx_uint_t *in_use, uint32_t backup,
     uint32_t *sched, ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool,
@@ -621,8 +623,10 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     ch = changes.elts;
     for (i = 0; i < changes.nelts; i++) {
-        ngx_http_scaleset_slot_write(&shadow[ch[i].slot], ch[i].member,
-                                     ch[i].renew);
+        slot = &shadow[ch[i].slot];
+        ngx_http_scaleset_slot_write(slot, ch[i].member, ch[i].renew);
+        slot->ramp = (u_char) ngx_http_scaleset_check_ramp(sscf, slot,
+                                                           ngx_current_msec);
     }
 
     spare = sh->current ^ 1;
@@ -641,6 +645,7 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     for (i = 0; i < changes.nelts; i++) {
         slot = &slots[ch[i].slot];
         ngx_http_scaleset_slot_write(slot, ch[i].member, ch[i].renew);
+        slot->ramp = shadow[ch[i].slot].ramp;
     }
 
     sh->current = spare;
@@ -686,19 +691,25 @@ failed:
 
 
 /*
- * Rebuilds the schedule from the slots as they are, e.g. after a health
- * state changed (slot->health is written first).  Any worker may call it.
+ * Rebuilds the schedule from the slots as they are when a member's slow
+ * start level moved (it came up, or its ramp advanced): the levels are
+ * recomputed and written into the slots, and nothing is built when none
+ * changed (NGX_DECLINED).  Any worker may call it.
  */
 
 ngx_int_t
 ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 {
+    u_char                       level;
     uint32_t                    *sched;
-    ngx_uint_t                   i, spare, np, nb, dp, db, *in_use;
+    ngx_uint_t                   i, spare, np, nb, dp, db, *in_use, moved;
+    ngx_msec_t                   now;
     ngx_pool_t                  *pool;
+    ngx_http_scaleset_slot_t    *slot;
     ngx_http_scaleset_shctx_t   *sh;
 
     sh = sscf->sh;
+    now = ngx_current_msec;
 
     pool = ngx_create_pool(4096, log);
     if (pool == NULL) {
@@ -713,8 +724,30 @@ ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 
     ngx_http_scaleset_build_lock(sh);
 
+    /* the levels are written by the builder only: under the build lock */
+
+    moved = 0;
+
     for (i = 0; i < sh->max_members; i++) {
-        in_use[i] = sh->slots[i].in_use;
+        slot = &sh->slots[i];
+        in_use[i] = slot->in_use;
+
+        if (!slot->in_use) {
+            continue;
+        }
+
+        level = (u_char) ngx_http_scaleset_check_ramp(sscf, slot, now);
+
+        if (slot->ramp != level) {
+            slot->ramp = level;
+            moved = 1;
+        }
+    }
+
+    if (!moved) {
+        ngx_http_scaleset_build_unlock(sh);
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
     }
 
     spare = sh->current ^ 1;
@@ -871,6 +904,7 @@ ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
         slot->health_reason = 0;
         slot->health_latency = 0;
         slot->health_wall = 0;
+        slot->ramp = 0;
     }
 
     if (mb == NULL) {
@@ -945,6 +979,50 @@ ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b)
 }
 
 
+/*
+ * Slow start: a member at ramp level r of LEVELS gets r / LEVELS of its
+ * weight.  All weights are multiplied by the same scale (LEVELS, or less
+ * when the period would not fit the buffer), so the ramp needs no
+ * fractions; without ramping members the weights stay as they are.
+ */
+
+static void
+ngx_http_scaleset_ramp_weights(ngx_http_scaleset_slot_t *slots,
+    ngx_uint_t *idx, uint32_t *w, ngx_uint_t n, ngx_uint_t cap)
+{
+    u_char      r;
+    uint64_t    scale, total;
+    ngx_uint_t  i, ramping;
+
+    total = 0;
+    ramping = 0;
+
+    for (i = 0; i < n; i++) {
+        total += w[i];
+        ramping |= slots[idx[i]].ramp;
+    }
+
+    if (!ramping) {
+        return;
+    }
+
+    scale = ngx_min((uint64_t) NGX_HTTP_SCALESET_RAMP_LEVELS, cap / total);
+    scale = ngx_max(scale, 1);
+
+    for (i = 0; i < n; i++) {
+        r = slots[idx[i]].ramp;
+
+        if (r == 0) {
+            w[i] = (uint32_t) (w[i] * scale);
+
+        } else {
+            w[i] = (uint32_t) ngx_max(1, w[i] * scale * r
+                                         / NGX_HTTP_SCALESET_RAMP_LEVELS);
+        }
+    }
+}
+
+
 static int ngx_libc_cdecl
 ngx_http_scaleset_cmp_u32(const void *a, const void *b)
 {
@@ -1005,6 +1083,8 @@ ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
         /* cannot happen: cap >= 4 * max_members */
         n = cap;
     }
+
+    ngx_http_scaleset_ramp_weights(slots, idx, w, n, cap);
 
     g = w[0];
     total = 0;
