@@ -174,6 +174,13 @@ typedef struct {
 } ngx_http_scaleset_check_conf_t;
 
 
+/* scaleset_allow: the addresses members may have */
+typedef struct {
+    ngx_array_t                    *cidrs;         /* ngx_cidr_t */
+    ngx_array_t                    *paths;         /* ngx_str_t prefixes */
+} ngx_http_scaleset_allow_t;
+
+
 typedef struct {
     ngx_str_t                       pool;          /* NUL-terminated */
     ngx_str_t                       upstream;
@@ -192,6 +199,7 @@ typedef struct {
     ngx_http_scaleset_main_conf_t  *main;
     ngx_http_upstream_server_t     *placeholder;
     ngx_http_scaleset_check_conf_t *check;         /* NULL: no checks */
+    ngx_http_scaleset_allow_t      *allow;         /* NULL: the default */
 
     /* lease holder, per process */
     unsigned                        fetching:1;
@@ -212,6 +220,8 @@ struct ngx_http_scaleset_main_conf_s {
     ngx_str_t                       prefix;
     ngx_str_t                       gateway_id;
     ngx_path_t                     *state_path;
+    ngx_http_scaleset_allow_t      *allow;         /* http level, or NULL */
+    ngx_array_t                    *denied;        /* without allow */
 
     ngx_array_t                     pools;         /* srv_conf_t * */
 
@@ -245,6 +255,16 @@ ngx_int_t ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf,
 ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, u_char *id, size_t id_len, u_char *rec,
     size_t rec_len, ngx_uint_t log_once, ngx_log_t *log);
+ngx_int_t ngx_http_scaleset_refilter(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
+
+/* ngx_http_scaleset_allow.c */
+char *ngx_http_scaleset_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_scaleset_allow_init(ngx_conf_t *cf,
+    ngx_http_scaleset_main_conf_t *smcf);
+ngx_uint_t ngx_http_scaleset_allowed(ngx_http_scaleset_srv_conf_t *sscf,
+    struct sockaddr *sa, socklen_t socklen);
 
 /* ngx_http_scaleset_balancer.c */
 ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,

@@ -466,6 +466,14 @@ ngx_http_scaleset_check_start(ngx_http_scaleset_check_peer_t *peer)
 
     ngx_rwlock_unlock(&sh->rwlock);
 
+    /* kept across a reload that no longer allows it: about to go */
+
+    if (!ngx_http_scaleset_allowed(cp->sscf, peer->pc.sockaddr,
+                                   peer->pc.socklen))
+    {
+        return;
+    }
+
     peer->pc.name = &cp->sscf->upstream;
     peer->pc.get = ngx_event_get_peer;
     peer->pc.log = cp->log;

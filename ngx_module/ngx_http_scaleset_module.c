@@ -55,6 +55,13 @@ static ngx_command_t  ngx_http_scaleset_commands[] = {
       0,
       NULL },
 
+    { ngx_string("scaleset_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_scaleset_allow,
+      0,
+      0,
+      NULL },
+
     { ngx_string("scaleset"),
       NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
       ngx_http_scaleset,
@@ -172,10 +179,12 @@ ngx_http_scaleset_checks_have_pools(ngx_conf_t *cf)
 
         sscf = uscfp[i]->srv_conf[ngx_http_scaleset_module.ctx_index];
 
-        if (sscf && sscf->check && sscf->pool.len == 0) {
+        if (sscf && (sscf->check || sscf->allow) && sscf->pool.len == 0) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"scaleset_health_check\" in upstream \"%V\" "
+                          "\"%s\" in upstream \"%V\" "
                           "without \"scaleset\" in %s:%ui",
+                          sscf->check ? "scaleset_health_check"
+                                      : "scaleset_allow",
                           &uscfp[i]->host, uscfp[i]->file_name,
                           uscfp[i]->line);
             return NGX_ERROR;
@@ -227,6 +236,10 @@ ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
+    if (ngx_http_scaleset_allow_init(cf, smcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (smcf->redis.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"scaleset\" is used but \"scaleset_redis\" "
@@ -256,6 +269,10 @@ ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
 
         if (ngx_http_scaleset_keys(cf, smcf, sscf) != NGX_OK) {
             return NGX_CONF_ERROR;
+        }
+
+        if (sscf->allow == NULL) {
+            sscf->allow = smcf->allow;
         }
 
         if (smcf->state_path) {

@@ -229,6 +229,16 @@ ngx_http_scaleset_tick(ngx_event_t *ev)
             w->holder = 1;
             w->failures = 0;
             w->next_connect = now;
+
+            /* members a reload's scaleset_allow no longer lets in */
+
+            pools = w->smcf->pools.elts;
+
+            for (i = 0; i < w->smcf->pools.nelts; i++) {
+                if (ngx_http_scaleset_refilter(pools[i], w->log) == NGX_OK) {
+                    (void) ngx_http_scaleset_state_write(pools[i], w->log);
+                }
+            }
         }
     }
 

@@ -32,6 +32,9 @@ typedef struct {
 static ngx_uint_t ngx_http_scaleset_sched_cap(ngx_uint_t max_members);
 static ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_log_t *log);
+static ngx_int_t ngx_http_scaleset_take_over(
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_http_scaleset_shctx_t *from,
+    ngx_log_t *log);
 
 
 /*
@@ -237,14 +240,8 @@ ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
 static ngx_int_t
 ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 {
-    u_char                          *addrs;
     ngx_int_t                        rc;
-    ngx_uint_t                       i, n;
-    ngx_pool_t                      *pool;
-    ngx_array_t                      members;
-    ngx_http_scaleset_slot_t        *slot;
-    ngx_http_scaleset_shctx_t       *osh;
-    ngx_http_scaleset_member_t      *mb;
+    ngx_uint_t                       i;
     ngx_http_scaleset_srv_conf_t   **pools, *old;
 
     if (ngx_http_scaleset_prev == NULL) {
@@ -264,26 +261,82 @@ ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
         }
     }
 
-    if (old == NULL || old->sh == NULL || old->sh == sscf->sh) {
+    if (old == NULL || old->sh == NULL || old->sh == sscf->sh
+        || old->sh->slot_size != sizeof(ngx_http_scaleset_slot_t))
+    {
         return NGX_DECLINED;
     }
 
-    osh = old->sh;
+    rc = ngx_http_scaleset_take_over(sscf, old->sh, log);
 
-    if (osh->slot_size != sizeof(ngx_http_scaleset_slot_t)) {
-        return NGX_DECLINED;
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "scaleset: pool \"%V\": %ui members taken over from the "
+                  "previous zone", &sscf->pool, sscf->sh->members);
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * A reload may narrow scaleset_allow while the kept zone holds members it
+ * no longer allows: the worker that takes the Redis lease removes them
+ * before anything else, whether Redis answers or not.
+ */
+
+ngx_int_t
+ngx_http_scaleset_refilter(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log)
+{
+    ngx_uint_t                 i;
+    ngx_http_scaleset_slot_t  *slot;
+
+    for (i = 0; i < sscf->sh->max_members; i++) {
+        slot = &sscf->sh->slots[i];
+
+        if (slot->in_use
+            && !ngx_http_scaleset_allowed(sscf,
+                                          (struct sockaddr *) &slot->sockaddr,
+                                          slot->socklen))
+        {
+            return ngx_http_scaleset_take_over(sscf, sscf->sh, log);
+        }
     }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Applies the members held in the slots of a zone (the previous cycle's,
+ * or the pool's own) that scaleset_allow lets in; the others are logged
+ * and left out.
+ */
+
+static ngx_int_t
+ngx_http_scaleset_take_over(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_shctx_t *from, ngx_log_t *log)
+{
+    u_char                      *addrs, *ids;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, n;
+    ngx_pool_t                  *pool;
+    ngx_array_t                  members;
+    ngx_http_scaleset_slot_t    *slot;
+    ngx_http_scaleset_member_t  *mb;
 
     pool = ngx_create_pool(4096, log);
     if (pool == NULL) {
         return NGX_ERROR;
     }
 
-    n = osh->max_members;
+    n = from->max_members;
+
+    /* ids are copied: the slots they come from may be rewritten */
 
     addrs = ngx_pnalloc(pool, n * NGX_SOCKADDR_STRLEN);
+    ids = ngx_pnalloc(pool, n * (SCALESET_ID_MAX + 1));
 
-    if (addrs == NULL
+    if (addrs == NULL || ids == NULL
         || ngx_array_init(&members, pool, n,
                           sizeof(ngx_http_scaleset_member_t))
            != NGX_OK)
@@ -293,29 +346,40 @@ ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
     }
 
     for (i = 0; i < n; i++) {
-        slot = &osh->slots[i];
+        slot = &from->slots[i];
 
         if (!slot->in_use) {
             continue;
         }
 
+        if (!ngx_http_scaleset_allowed(sscf,
+                                       (struct sockaddr *) &slot->sockaddr,
+                                       slot->socklen))
+        {
+            (void) ngx_atomic_fetch_add(&sscf->sh->rejected_total, 1);
+
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "scaleset: pool \"%V\": member \"%s\" removed: "
+                          "its address is not allowed by \"scaleset_allow\"",
+                          &sscf->pool, slot->id);
+            continue;
+        }
+
         mb = ngx_array_push(&members);
-        mb->id.data = slot->id;
+        mb->id.data = ngx_cpymem(ids + i * (SCALESET_ID_MAX + 1), slot->id,
+                                 slot->id_len)
+                      - slot->id_len;
         mb->id.len = slot->id_len;
         ngx_http_scaleset_slot_member(slot, &mb->m,
                                       addrs + i * NGX_SOCKADDR_STRLEN);
     }
 
-    rc = ngx_http_scaleset_apply(sscf, &members, osh->epoch, osh->source,
+    rc = ngx_http_scaleset_apply(sscf, &members, from->epoch, from->source,
                                  log);
-
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "scaleset: pool \"%V\": %ui members taken over from the "
-                  "previous zone", &sscf->pool, sscf->sh->members);
 
     ngx_destroy_pool(pool);
 
-    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+    return rc;
 }
 
 
@@ -357,6 +421,17 @@ ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
         err.code = SCALESET_ERR_ADDRESS;
         ngx_cpystrn((u_char *) err.msg, (u_char *) "address too long",
                     sizeof(err.msg));
+        goto bad;
+    }
+
+    if (!ngx_http_scaleset_allowed(sscf, (struct sockaddr *) &mb->m.sockaddr,
+                                   mb->m.socklen))
+    {
+        err.code = SCALESET_ERR_ADDRESS;
+        *ngx_snprintf((u_char *) err.msg, sizeof(err.msg) - 1,
+                      "%*s is not allowed by \"scaleset_allow\"",
+                      ngx_min(mb->m.address.len, 100), mb->m.address.data)
+            = '\0';
         goto bad;
     }
 

@@ -561,7 +561,8 @@ sub http {
 # --- backends -----------------------------------------------------------
 
 # One process serving HTTP on several named loopback ports:
-#   $t->start_backends(b1 => 'port-or-name', b2 => ...)
+#   $t->start_backends(b1 => 'port-or-name', b2 => '127.0.0.2:PORT',
+#                      u => 'unix:/path')
 # Each answers "/" with "NAME\n" and "/healthz" with 200; switches are set
 # with $t->backend(NAME, ...) and read by the server before each request.
 sub start_backends {
@@ -571,20 +572,32 @@ sub start_backends {
     make_path($ctl);
     my @args;
     while (my ($b, $p) = splice @pairs, 0, 2) {
-        my $port = $self->port($p);
-        my $addr = $port =~ /:/ ? $port : "127.0.0.1:$port";
+        # a port (name), or an address: 127.0.0.2:PORT, [::1]:PORT,
+        # unix:/path
+        my $addr = $p =~ /:/ ? $p : '127.0.0.1:' . $self->port($p);
         push @args, "$b=$addr";
         $self->{backend_addr}{$b} = $addr;
     }
-    my @ports = map { (split /=/)[1] } @args;
+    my @addrs = map { (split /=/, $_, 2)[1] } @args;
     my $srv = $self->spawn(
         name => $name,
         cmd => [$^X, "$ROOT/t/lib/backend.pl", '--ctl', $ctl, @args],
         wait => sub {
-            !grep { my ($h, $pt) = split /:/; !port_open($pt, $h) } @ports
+            !grep {
+                /^unix:(.*)/ ? !-S $1
+                             : do { my ($h, $pt) = /^(.*):(\d+)$/;
+                                    !port_open($pt, $h) }
+            } @addrs
         },
     );
     return $srv;
+}
+
+# connections backend NAME accepted so far (health checks included)
+sub backend_accepted {
+    my ($self, $b) = @_;
+    my $n = $self->read_file("backends/$b.accepted") // 0;
+    return $n + 0;
 }
 
 sub backend {
