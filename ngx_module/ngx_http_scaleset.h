@@ -101,9 +101,34 @@ typedef struct {
 } ngx_http_scaleset_slot_t;
 
 
+/*
+ * A pool's slot lock (ngx_http_scaleset_lock.c): the writer's pid, and
+ * each process's read hold in the entry of its process slot, one cache
+ * line each.  Holds of dead processes are taken back.
+ */
+#define NGX_HTTP_SCALESET_LINE                 64
+
+typedef struct {
+    ngx_atomic_t                    pid;           /* 0: not reading */
+    u_char                          pad[NGX_HTTP_SCALESET_LINE
+                                        - sizeof(ngx_atomic_t)];
+} ngx_http_scaleset_reader_t;
+
+typedef struct {
+    ngx_atomic_t                    writer;        /* pid, 0: none */
+    ngx_atomic_t                    nreaders;      /* entries ever used */
+    u_char                          pad[NGX_HTTP_SCALESET_LINE
+                                        - 2 * sizeof(ngx_atomic_t)];
+    ngx_http_scaleset_reader_t      readers[NGX_MAX_PROCESSES];
+} ngx_http_scaleset_lock_t;
+
+
+/* changes whenever the layout of the shared structures does */
+#define NGX_HTTP_SCALESET_LAYOUT               0x5ca1e002
+
 /* one pool's shared state: the slots and two schedule buffers */
 typedef struct {
-    ngx_atomic_t                    rwlock;
+    ngx_atomic_t                    layout;        /* ..._LAYOUT */
     ngx_atomic_t                    cursor;
     ngx_atomic_t                    build_lock;    /* pid */
 
@@ -111,7 +136,9 @@ typedef struct {
     ngx_uint_t                      slot_size;     /* layout check */
     ngx_uint_t                      sched_cap;
 
-    /* under rwlock */
+    ngx_http_scaleset_lock_t       *lock;          /* its own pages */
+
+    /* under the lock */
     ngx_uint_t                      current;       /* schedule buffer */
     ngx_uint_t                      nprimary;      /* schedule entries */
     ngx_uint_t                      nbackup;
@@ -265,6 +292,44 @@ ngx_int_t ngx_http_scaleset_allow_init(ngx_conf_t *cf,
     ngx_http_scaleset_main_conf_t *smcf);
 ngx_uint_t ngx_http_scaleset_allowed(ngx_http_scaleset_srv_conf_t *sscf,
     struct sockaddr *sa, socklen_t socklen);
+
+/* ngx_http_scaleset_lock.c */
+void ngx_http_scaleset_rlock_wait(ngx_http_scaleset_lock_t *lock);
+ngx_uint_t ngx_http_scaleset_wlock(ngx_http_scaleset_lock_t *lock);
+void ngx_http_scaleset_wunlock(ngx_http_scaleset_lock_t *lock);
+
+
+/*
+ * The read lock's fast path: this process's entry set (a locked
+ * operation, so the writer's word is read after it) and no writer.
+ */
+
+static ngx_inline void
+ngx_http_scaleset_rlock(ngx_http_scaleset_lock_t *lock)
+{
+    ngx_atomic_t  *mine;
+
+    mine = &lock->readers[ngx_process_slot].pid;
+
+    if ((ngx_atomic_uint_t) ngx_process_slot < lock->nreaders
+        && *mine == 0
+        && ngx_atomic_cmp_set(mine, 0, (ngx_atomic_uint_t) ngx_pid)
+        && lock->writer == 0)
+    {
+        return;
+    }
+
+    ngx_http_scaleset_rlock_wait(lock);
+}
+
+
+static ngx_inline void
+ngx_http_scaleset_runlock(ngx_http_scaleset_lock_t *lock)
+{
+    ngx_memory_barrier();
+    lock->readers[ngx_process_slot].pid = 0;
+}
+
 
 /* ngx_http_scaleset_balancer.c */
 ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,

@@ -454,17 +454,17 @@ ngx_http_scaleset_check_start(ngx_http_scaleset_check_peer_t *peer)
                                              + NGX_HTTP_SCALESET_CHECK_BUFFER
                                              - sizeof(struct sockaddr_storage));
 
-    ngx_rwlock_rlock(&sh->rwlock);
+    ngx_http_scaleset_rlock(sh->lock);
 
     if (slot->generation != peer->generation || !slot->in_use) {
-        ngx_rwlock_unlock(&sh->rwlock);
+        ngx_http_scaleset_runlock(sh->lock);
         return;
     }
 
     ngx_memcpy(peer->pc.sockaddr, &slot->sockaddr, slot->socklen);
     peer->pc.socklen = slot->socklen;
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_runlock(sh->lock);
 
     /* kept across a reload that no longer allows it: about to go */
 
@@ -797,15 +797,18 @@ ngx_http_scaleset_check_close(ngx_http_scaleset_check_peer_t *peer)
 
 /*
  * The one place a member's health moves: consecutive results against
- * fails= and passes=, logged only when the state changes.
+ * fails= and passes=, logged only when the state changes.  The result is
+ * written under the slot lock, after the generation check: the lease
+ * holder cannot give the slot to another member in between.
  */
 
 static void
 ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
     scaleset_check_result_t result)
 {
-    uint8_t                          was;
-    ngx_uint_t                       level;
+    u_char                           id[SCALESET_ID_MAX + 1];
+    uint8_t                          was, health;
+    ngx_uint_t                       level, ramp;
     ngx_msec_t                       now;
     ngx_time_t                      *tp;
     ngx_http_scaleset_slot_t        *slot;
@@ -818,20 +821,20 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
     conf = peer->cp->conf;
     slot = &sh->slots[peer->slot];
     now = ngx_current_msec;
+    tp = ngx_timeofday();
+
+    ngx_http_scaleset_rlock(sh->lock);
 
     if (slot->generation != peer->generation || !slot->in_use) {
         /* the member left while it was checked */
+        ngx_http_scaleset_runlock(sh->lock);
         return;
     }
-
-    tp = ngx_timeofday();
 
     slot->health_checked = now;
     slot->health_wall = (uint64_t) tp->sec * 1000 + tp->msec;
     slot->health_latency = (uint32_t) (now - peer->started);
     slot->health_reason = (uint8_t) result;
-
-    (void) ngx_atomic_fetch_add(&sh->checks[result], 1);
 
     was = slot->health;
 
@@ -876,30 +879,37 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
         }
     }
 
-    if (slot->health != was) {
-        level = (slot->health == NGX_HTTP_SCALESET_HEALTH_UP)
+    health = slot->health;
+    ngx_memcpy(id, slot->id, slot->id_len + 1);
+
+    /* a member that came up starts its slow start in the schedule now */
+    ramp = (conf->slow_start
+            && ngx_http_scaleset_check_ramp(peer->cp->sscf, slot, now)
+               != slot->ramp);
+
+    ngx_http_scaleset_runlock(sh->lock);
+
+    (void) ngx_atomic_fetch_add(&sh->checks[result], 1);
+
+    if (health != was) {
+        level = (health == NGX_HTTP_SCALESET_HEALTH_UP)
                 ? NGX_LOG_NOTICE : NGX_LOG_WARN;
 
         ngx_log_error(level, peer->cp->log, 0,
                       "scaleset: member \"%s\" of pool \"%V\" is %s (%s)",
-                      slot->id, &peer->cp->sscf->pool,
+                      id, &peer->cp->sscf->pool,
                       scaleset_health_state_name(
-                          slot->health == NGX_HTTP_SCALESET_HEALTH_UP
+                          health == NGX_HTTP_SCALESET_HEALTH_UP
                           ? SCALESET_HEALTH_UP : SCALESET_HEALTH_DOWN),
                       scaleset_check_result_name(result));
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->cp->log, 0,
                    "scaleset check: \"%s\" %s in %M",
-                   slot->id, scaleset_check_result_name(result),
+                   id, scaleset_check_result_name(result),
                    now - peer->started);
 
-    /* a member that came up starts its slow start in the schedule now */
-
-    if (conf->slow_start
-        && ngx_http_scaleset_check_ramp(peer->cp->sscf, slot, now)
-           != slot->ramp)
-    {
+    if (ramp) {
         (void) ngx_http_scaleset_rebuild(peer->cp->sscf, peer->cp->log);
     }
 }

@@ -218,7 +218,7 @@ ngx_http_scaleset_report(ngx_event_t *ev)
     argvlen[1] = rp->key.len;
     argc = 2;
 
-    ngx_rwlock_rlock(&sh->rwlock);
+    ngx_http_scaleset_rlock(sh->lock);
 
     for (i = 0; i < sh->max_members; i++) {
         slot = &sh->slots[i];
@@ -239,7 +239,7 @@ ngx_http_scaleset_report(ngx_event_t *ev)
         p += len;
     }
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_runlock(sh->lock);
 
     /* the whole view is replaced at once and expires if we stop */
 

@@ -313,7 +313,7 @@ ngx_http_scaleset_status_handler(ngx_http_request_t *r)
         p = ngx_sprintf(p, "\"members\":[");
         first = 1;
 
-        ngx_rwlock_rlock(&sh->rwlock);
+        ngx_http_scaleset_rlock(sh->lock);
 
         for (j = 0; j < sh->max_members; j++) {
             slot = &sh->slots[j];
@@ -363,7 +363,7 @@ ngx_http_scaleset_status_handler(ngx_http_request_t *r)
             first = 0;
         }
 
-        ngx_rwlock_unlock(&sh->rwlock);
+        ngx_http_scaleset_runlock(sh->lock);
 
         p = ngx_sprintf(p, "]}");
     }
@@ -531,7 +531,7 @@ ngx_http_scaleset_metrics_handler(ngx_http_request_t *r)
                 continue;
             }
 
-            ngx_rwlock_rlock(&sh->rwlock);
+            ngx_http_scaleset_rlock(sh->lock);
 
             for (j = 0; j < sh->max_members; j++) {
                 slot = &sh->slots[j];
@@ -588,7 +588,7 @@ ngx_http_scaleset_metrics_handler(ngx_http_request_t *r)
                 }
             }
 
-            ngx_rwlock_unlock(&sh->rwlock);
+            ngx_http_scaleset_runlock(sh->lock);
         }
     }
 

@@ -49,6 +49,8 @@ static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_u32(const void *a,
     const void *b);
+static void ngx_http_scaleset_lock_recovered(
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t dead, ngx_log_t *log);
 static void ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh);
 static void ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh);
 static ngx_uint_t ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b);
@@ -77,8 +79,9 @@ ngx_http_scaleset_zone_size(ngx_uint_t max_members)
            + max_members * sizeof(ngx_http_scaleset_slot_t)
            + 2 * ngx_http_scaleset_sched_cap(max_members) * sizeof(uint32_t);
 
-    /* the slab pool's page descriptors and its own pages */
-    return ngx_align(size + size / 64, 4096) + 16 * 4096;
+    /* the slab pool's page descriptors and its own pages, the lock */
+    return ngx_align(size + size / 64, 4096) + 16 * 4096
+           + ngx_align(sizeof(ngx_http_scaleset_lock_t), 4096);
 }
 
 
@@ -138,7 +141,9 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (osscf || shm_zone->shm.exists) {
         sh = osscf ? osscf->sh : shpool->data;
 
-        if (sh->slot_size != sizeof(ngx_http_scaleset_slot_t)) {
+        if (sh->layout != NGX_HTTP_SCALESET_LAYOUT
+            || sh->slot_size != sizeof(ngx_http_scaleset_slot_t))
+        {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                           "scaleset: pool \"%V\": the zone was made by "
                           "another build of the module; restart nginx",
@@ -177,6 +182,15 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    sh->lock = ngx_slab_calloc(shpool, sizeof(ngx_http_scaleset_lock_t));
+    if (sh->lock == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "scaleset: zone of pool \"%V\" is too small",
+                      &sscf->pool);
+        return NGX_ERROR;
+    }
+
+    sh->layout = NGX_HTTP_SCALESET_LAYOUT;
     sh->max_members = sscf->max_members;
     sh->slot_size = sizeof(ngx_http_scaleset_slot_t);
     sh->sched_cap = cap;
@@ -262,6 +276,7 @@ ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
     }
 
     if (old == NULL || old->sh == NULL || old->sh == sscf->sh
+        || old->sh->layout != NGX_HTTP_SCALESET_LAYOUT
         || old->sh->slot_size != sizeof(ngx_http_scaleset_slot_t))
     {
         return NGX_DECLINED;
@@ -509,7 +524,7 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     uint32_t                    *sched;
     ngx_uint_t                   i, j, n, nslots, *in_use, *order, spare;
     ngx_uint_t                   added, removed, changed, nfree, *free_slots;
-    ngx_uint_t                   np, nb, dp, db, nmembers;
+    ngx_uint_t                   np, nb, dp, db, nmembers, dead;
     ngx_pool_t                  *pool;
     ngx_array_t                  changes;
     ngx_http_scaleset_slot_t    *slots, *shadow, *slot;
@@ -715,7 +730,7 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     /* the only section under the write lock: copies, no I/O */
 
-    ngx_rwlock_wlock(&sh->rwlock);
+    dead = ngx_http_scaleset_wlock(sh->lock);
 
     for (i = 0; i < changes.nelts; i++) {
         slot = &slots[ch[i].slot];
@@ -734,9 +749,11 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     sh->updated = ngx_current_msec;
     sh->updated_sec = ngx_time();
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_wunlock(sh->lock);
 
     ngx_http_scaleset_build_unlock(sh);
+
+    ngx_http_scaleset_lock_recovered(sscf, dead, log);
 
     (void) ngx_atomic_fetch_add(&sh->version, 1);
 
@@ -778,6 +795,7 @@ ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
     u_char                       level;
     uint32_t                    *sched;
     ngx_uint_t                   i, spare, np, nb, dp, db, *in_use, moved;
+    ngx_uint_t                   dead;
     ngx_msec_t                   now;
     ngx_pool_t                  *pool;
     ngx_http_scaleset_slot_t    *slot;
@@ -834,7 +852,7 @@ ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
                                  SCALESET_MEMBER_BACKUP, sched + np,
                                  sh->sched_cap - np, &db, pool, log);
 
-    ngx_rwlock_wlock(&sh->rwlock);
+    dead = ngx_http_scaleset_wlock(sh->lock);
 
     sh->current = spare;
     sh->nprimary = np;
@@ -842,13 +860,27 @@ ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
     sh->primaries = dp;
     sh->backups = db;
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_wunlock(sh->lock);
 
     ngx_http_scaleset_build_unlock(sh);
+
+    ngx_http_scaleset_lock_recovered(sscf, dead, log);
 
     ngx_destroy_pool(pool);
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_scaleset_lock_recovered(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_uint_t dead, ngx_log_t *log)
+{
+    if (dead) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "scaleset: pool \"%V\": %ui hold(s) of the slot lock "
+                      "left by dead processes released", &sscf->pool, dead);
+    }
 }
 
 
