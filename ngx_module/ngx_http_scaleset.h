@@ -180,6 +180,7 @@ typedef struct {
 
 
 typedef struct ngx_http_scaleset_main_conf_s  ngx_http_scaleset_main_conf_t;
+typedef struct ngx_http_scaleset_state_s  ngx_http_scaleset_state_t;
 
 
 /* scaleset_health_check */
@@ -235,6 +236,7 @@ typedef struct {
     ngx_msec_t                      next_resync;
     ngx_array_t                    *logged;        /* crc32 of bad records */
     ngx_uint_t                      full_logged;
+    ngx_http_scaleset_state_t      *state;         /* its writer */
 } ngx_http_scaleset_srv_conf_t;
 
 
@@ -247,6 +249,9 @@ struct ngx_http_scaleset_main_conf_s {
     ngx_str_t                       prefix;
     ngx_str_t                       gateway_id;
     ngx_path_t                     *state_path;
+#if (NGX_THREADS)
+    ngx_thread_pool_t              *thread_pool;   /* writes the state */
+#endif
     ngx_http_scaleset_allow_t      *allow;         /* http level, or NULL */
     ngx_array_t                    *denied;        /* without allow */
 

@@ -289,6 +289,16 @@ ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
+#if (NGX_THREADS)
+    if (smcf->state_path) {
+        /* nginx's default pool, the one "aio threads" uses */
+        smcf->thread_pool = ngx_thread_pool_add(cf, NULL);
+        if (smcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+#endif
+
     ngx_str_set(&name, "scaleset");
 
     smcf->shm_zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,

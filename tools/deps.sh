@@ -29,6 +29,7 @@ libsystemd-dev
 wrk
 curl
 gdb
+strace
 libredis-perl
 libvirt-daemon-system
 libvirt-daemon-driver-qemu
