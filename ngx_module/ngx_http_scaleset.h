@@ -26,9 +26,22 @@
 
 #define NGX_HTTP_SCALESET_LEASE_TICK           200      /* ms */
 #define NGX_HTTP_SCALESET_LEASE_STALE          3000     /* ms */
-#define NGX_HTTP_SCALESET_CONNECT_TIMEOUT      2000     /* ms */
+#define NGX_HTTP_SCALESET_REDIS_TIMEOUT        2000     /* ms, default */
 #define NGX_HTTP_SCALESET_BACKOFF_MIN          100      /* ms */
 #define NGX_HTTP_SCALESET_BACKOFF_MAX          3000     /* ms */
+#define NGX_HTTP_SCALESET_AUTH_RETRY           10000    /* ms */
+#define NGX_HTTP_SCALESET_AUTH_LOG             60000    /* ms */
+
+/* Redis failures by kind, for the status page and the metrics */
+#define NGX_HTTP_SCALESET_REDIS_CONNECTION     0
+#define NGX_HTTP_SCALESET_REDIS_TIMEOUT_ERR    1
+#define NGX_HTTP_SCALESET_REDIS_AUTH           2
+#define NGX_HTTP_SCALESET_REDIS_REPLY          3
+#define NGX_HTTP_SCALESET_REDIS_PROTOCOL       4
+#define NGX_HTTP_SCALESET_REDIS_SENTINEL       5
+#define NGX_HTTP_SCALESET_REDIS_ERR_LAST       6
+
+#define NGX_HTTP_SCALESET_REDIS_ERRSTR         128
 
 /* response time histogram buckets, the last one +Inf */
 #define NGX_HTTP_SCALESET_BUCKETS              12
@@ -153,6 +166,12 @@ typedef struct {
     ngx_msec_t                      updated;
     time_t                          updated_sec;
 
+    uint64_t                        synced;        /* UNIX ms of the last
+                                                      read from Redis, 0 */
+    uint64_t                        started;       /* UNIX ms, zone made */
+    ngx_atomic_t                    reads_refused; /* hash too large */
+    ngx_atomic_t                    refused_size;  /* its HLEN, or 0 */
+
     ngx_atomic_t                    bad_records;   /* in the last read */
     ngx_atomic_t                    rejected_total;
     ngx_atomic_t                    skipped_full;  /* no free slot */
@@ -169,14 +188,30 @@ typedef struct {
 } ngx_http_scaleset_shctx_t;
 
 
-/* the instance-wide shared state: the Redis lease */
+/* the instance-wide shared state: the Redis lease, what it sees */
 typedef struct {
     ngx_atomic_t                    lease_pid;
     ngx_atomic_t                    lease_heartbeat;  /* ngx_current_msec */
     ngx_atomic_t                    lease_changes;
     ngx_atomic_t                    redis_up;
     ngx_atomic_t                    redis_errors;
+    ngx_atomic_t                    errors[NGX_HTTP_SCALESET_REDIS_ERR_LAST];
+    ngx_atomic_t                    master_changes;   /* sentinel */
+
+    /* written by the lease holder, read racily: text, always terminated */
+    u_char                          master[NGX_SOCKADDR_STRLEN + 1];
+    u_char                          last_error[NGX_HTTP_SCALESET_REDIS_ERRSTR];
+    uint64_t                        last_error_time;  /* UNIX ms */
 } ngx_http_scaleset_main_shctx_t;
+
+
+/* a Redis or Sentinel address of scaleset_redis */
+typedef struct {
+    ngx_str_t                       text;          /* as written */
+    u_char                         *host;          /* NUL-terminated: an IP
+                                                      literal, or a path */
+    ngx_int_t                       port;          /* 0: unix socket */
+} ngx_http_scaleset_addr_t;
 
 
 typedef struct ngx_http_scaleset_main_conf_s  ngx_http_scaleset_main_conf_t;
@@ -242,9 +277,12 @@ typedef struct {
 
 struct ngx_http_scaleset_main_conf_s {
     ngx_str_t                       redis;         /* as written */
-    ngx_str_t                       redis_host;    /* NUL-terminated */
-    ngx_int_t                       redis_port;    /* 0: unix socket */
-    ngx_str_t                       password;
+    ngx_http_scaleset_addr_t        master;        /* without Sentinel */
+    ngx_str_t                       sentinel;      /* master name, or "" */
+    ngx_array_t                    *sentinels;     /* addr_t */
+    ngx_str_t                       username;      /* NUL-terminated */
+    ngx_str_t                       password;      /* NUL-terminated */
+    ngx_msec_t                      timeout;
     ngx_int_t                       db;
     ngx_str_t                       prefix;
     ngx_str_t                       gateway_id;
@@ -260,6 +298,43 @@ struct ngx_http_scaleset_main_conf_s {
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_scaleset_main_shctx_t *sh;
 };
+
+
+/* this process's Redis side (ngx_http_scaleset_redis.c, _sentinel.c) */
+typedef struct {
+    ngx_cycle_t                    *cycle;
+    ngx_log_t                      *log;
+    ngx_http_scaleset_main_conf_t  *smcf;
+
+    ngx_event_t                     tick;
+
+    struct redisAsyncContext       *cmd;
+    struct redisAsyncContext       *sub;
+    struct redisAsyncContext       *sentinel;
+
+    /* the master: configured, or as a sentinel reported it */
+    u_char                          host[NGX_SOCKADDR_STRLEN + 1];
+    ngx_int_t                       port;          /* 0: unix socket */
+    u_char                          name[NGX_SOCKADDR_STRLEN + 8];
+    ngx_uint_t                      next_sentinel; /* index to ask */
+    ngx_uint_t                      sentinel_tries;
+
+    ngx_msec_t                      next_connect;
+    ngx_msec_t                      connect_started;
+    ngx_msec_t                      auth_logged;
+    ngx_msec_t                      report_logged;
+    ngx_uint_t                      failures;
+    ngx_uint_t                      auth_failures;
+
+    unsigned                        holder:1;
+    unsigned                        closing:1;
+    unsigned                        cmd_ready:1;
+    unsigned                        sub_ready:1;
+    unsigned                        up:1;
+    unsigned                        down_logged:1;
+    unsigned                        master_known:1;
+    unsigned                        auth_failed:1;
+} ngx_http_scaleset_redis_t;
 
 
 /* a parsed member on its way into the slots */
@@ -343,9 +418,36 @@ ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
 /* ngx_http_scaleset_redis.c */
 ngx_int_t ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_scaleset_redis_exit_process(ngx_cycle_t *cycle);
+void ngx_http_scaleset_redis_shutdown(void);
 ngx_uint_t ngx_http_scaleset_redis_ready(void);
+ngx_uint_t ngx_http_scaleset_redis_busy(void);
+const char *ngx_http_scaleset_redis_kind(ngx_uint_t kind);
 ngx_int_t ngx_http_scaleset_redis_argv(const char *what, int argc,
-    const char **argv, const size_t *argvlen);
+    const char **argv, const size_t *argvlen, ngx_uint_t *pending);
+ngx_uint_t ngx_http_scaleset_redis_stale(ngx_http_scaleset_srv_conf_t *sscf,
+    uint64_t *since);
+struct redisAsyncContext *ngx_http_scaleset_redis_open(
+    ngx_http_scaleset_redis_t *w, u_char *host, ngx_int_t port);
+void ngx_http_scaleset_redis_error(ngx_http_scaleset_redis_t *w,
+    ngx_uint_t kind, const char *what, const char *reason);
+void ngx_http_scaleset_redis_master(ngx_http_scaleset_redis_t *w,
+    u_char *host, size_t len, ngx_int_t port, const char *how);
+void ngx_http_scaleset_redis_fail(ngx_http_scaleset_redis_t *w,
+    ngx_uint_t kind, const char *what, const char *reason);
+
+/* ngx_http_scaleset_sentinel.c */
+void ngx_http_scaleset_sentinel_ask(ngx_http_scaleset_redis_t *w);
+void ngx_http_scaleset_sentinel_close(ngx_http_scaleset_redis_t *w);
+void ngx_http_scaleset_sentinel_fail(ngx_http_scaleset_redis_t *w,
+    const char *reason);
+
+/* ngx_http_scaleset_hiredis.c */
+void ngx_http_scaleset_hiredis_limit(ngx_uint_t max_elements);
+ngx_int_t ngx_http_scaleset_hiredis_attach(struct redisAsyncContext *ac,
+    ngx_log_t *log);
+ngx_uint_t ngx_http_scaleset_hiredis_stalled(struct redisAsyncContext *ac,
+    ngx_msec_t timeout);
+const char *ngx_http_scaleset_hiredis_refusal(void);
 
 /* ngx_http_scaleset_report.c */
 ngx_int_t ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle);

@@ -131,6 +131,7 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     size_t                          size;
     ngx_uint_t                      cap;
+    ngx_time_t                     *tp;
     ngx_slab_pool_t                *shpool;
     ngx_http_scaleset_shctx_t      *sh;
     ngx_http_scaleset_srv_conf_t   *sscf;
@@ -190,7 +191,10 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    tp = ngx_timeofday();
+
     sh->layout = NGX_HTTP_SCALESET_LAYOUT;
+    sh->started = (uint64_t) tp->sec * 1000 + tp->msec;
     sh->max_members = sscf->max_members;
     sh->slot_size = sizeof(ngx_http_scaleset_slot_t);
     sh->sched_cap = cap;

@@ -14,7 +14,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use JSON::PP qw(decode_json);
 use Test::More;
 use Time::HiRes qw(sleep);
 use Scaleset::Test;
@@ -54,10 +53,7 @@ sub conf {
 EOF
 }
 
-sub status {
-    my ($code, $body) = $t->http_get('http', '/status');
-    return eval { decode_json($body) } // {};
-}
+sub status { $t->gateway_status }
 
 sub members {
     my ($pool) = @_;

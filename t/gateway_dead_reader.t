@@ -11,7 +11,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use JSON::PP qw(decode_json);
 use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -36,10 +35,7 @@ $t->start_nginx(workers => 2, http => <<'EOF');
     }
 EOF
 
-sub status {
-    my ($code, $body) = $t->http_get('http', '/status');
-    return eval { decode_json($body) } // {};
-}
+sub status { $t->gateway_status }
 
 ok($t->wait_for(sub { my ($c, $b) = $t->http_get('http', '/'); $b eq "b1\n" },
                 what => 'served'), 'web-1 serves');
@@ -58,6 +54,7 @@ my $gpid = fork // die "fork: $!";
 if ($gpid == 0) {
     open STDOUT, '>', $gdb_log;
     open STDERR, '>&', \*STDOUT;
+    no warnings 'exec';
     exec $gdb, '-p', $victim, '-batch', '-nx',
          '-ex', 'break ngx_http_scaleset_status_handler',
          '-ex', 'continue',

@@ -11,7 +11,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use JSON::PP qw(decode_json);
 use Test::More;
 use Time::HiRes qw(time);
 use Scaleset::Test;
@@ -89,9 +88,8 @@ ok($c->{b2} && $c->{b3}, 'both new members serve') or diag explain $c;
 # and its full share after slow_start
 sub health_of {
     my ($id) = @_;
-    my ($code, $body) = $t->http_get('http', '/status');
-    my $st = eval { decode_json($body) } or return '';
-    my ($m) = grep { $_->{id} eq $id } @{ $st->{pools}{web}{members} };
+    my $st = $t->gateway_status;
+    my ($m) = grep { $_->{id} eq $id } @{ $st->{pools}{web}{members} // [] };
     return $m ? $m->{health} : '';
 }
 

@@ -19,6 +19,7 @@ libvirt-clients
 libvirt0
 libhiredis-dev
 redis-server
+redis-sentinel
 libcurl4-openssl-dev
 prometheus
 libcmocka-dev
