@@ -19,7 +19,7 @@
 #include "ngx_http_scaleset.h"
 
 
-#define NGX_HTTP_SCALESET_LOCK_SPIN   2048
+#define NGX_HTTP_SCALESET_LOCK_SPINS  11        /* 1, 2 .. 1024 pauses */
 #define NGX_HTTP_SCALESET_LOCK_PROBE  64        /* yields between kill(0) */
 
 
@@ -172,10 +172,8 @@ ngx_http_scaleset_lock_pause(ngx_uint_t n)
 {
     ngx_uint_t  i;
 
-    if (ngx_ncpu > 1 && n < 16) {
-        for (i = 0; i < (ngx_uint_t) NGX_HTTP_SCALESET_LOCK_SPIN >> (16 - n);
-             i++)
-        {
+    if (ngx_ncpu > 1 && n < NGX_HTTP_SCALESET_LOCK_SPINS) {
+        for (i = 0; i < ((ngx_uint_t) 1 << n); i++) {
             ngx_cpu_pause();
         }
 

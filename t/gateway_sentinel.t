@@ -79,10 +79,15 @@ diag(sprintf 'master killed -> gateway connected to the new one: %.1fs', $dt);
 like($t->log('nginx'), qr/redis master "mymaster" is at \Q$raddr\E \((\+switch-master|asked a sentinel)\)/,
      'and logs it');
 
+my $t1 = time;
 pool_set($rr, 'web', { 'web-3' => addr($t, 'b3') });
-ok($t->wait_for(sub { count_backends($t, 'http', 9)->{b3} }, timeout => 10,
-                what => 'change after failover'),
+ok($t->wait_for(sub { ($t->gateway_status->{pools}{web}{members_count} // 0) == 3 },
+                timeout => 10, what => 'change after failover'),
    'a membership change made after the failover reaches the gateway');
+diag(sprintf 'master killed -> change written on the new master applied: '
+     . '%.2fs (%.3fs after the write)', time - $t0, time - $t1);
+ok($t->wait_for(sub { count_backends($t, 'http', 9)->{b3} }, timeout => 10,
+                what => 'new member serves'), 'and its new member serves');
 my (undef, $metrics) = $t->http_get('http', '/metrics');
 like($metrics, qr/^scaleset_redis_master_changes_total [1-9]/m, 'the metric counts the change of master');
 ok($t->wait_for(sub { my $h = $rr->hgetall('scaleset:{web}:health:gw1'); @{ $h // [] } >= 6 },
