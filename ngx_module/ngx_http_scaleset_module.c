@@ -53,7 +53,7 @@ static ngx_command_t  ngx_http_scaleset_commands[] = {
       NULL },
 
     { ngx_string("scaleset_state_path"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_scaleset_state_path,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -294,16 +294,6 @@ ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
                             &smcf->state_path->name, &sscf->pool);
         }
     }
-
-#if (NGX_THREADS)
-    if (smcf->state_path) {
-        /* nginx's default pool, the one "aio threads" uses */
-        smcf->thread_pool = ngx_thread_pool_add(cf, NULL);
-        if (smcf->thread_pool == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-#endif
 
     ngx_str_set(&name, "scaleset");
 
@@ -724,12 +714,14 @@ ngx_http_scaleset_gateway_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* scaleset_state_path DIRECTORY [thread_pool=NAME] */
+
 static char *
 ngx_http_scaleset_state_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_scaleset_main_conf_t *smcf = conf;
 
-    ngx_str_t   *value;
+    ngx_str_t   *value, name;
     ngx_path_t  *path;
 
     if (smcf->state_path) {
@@ -737,6 +729,33 @@ ngx_http_scaleset_state_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "thread_pool=", 12) != 0
+            || value[2].len == 12)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in "
+                               "\"scaleset_state_path\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        name.data = value[2].data + 12;
+        name.len = value[2].len - 12;
+
+#if (NGX_THREADS)
+        /* nginx refuses the name at its check unless it is declared */
+        smcf->thread_pool = ngx_thread_pool_add(cf, &name);
+        if (smcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"thread_pool=%V\" in \"scaleset_state_path\" "
+                           "needs nginx built with threads", &name);
+        return NGX_CONF_ERROR;
+#endif
+    }
 
     path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
     if (path == NULL) {
@@ -1018,6 +1037,26 @@ ngx_http_scaleset_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_scaleset_init_process(ngx_cycle_t *cycle)
 {
+#if (NGX_THREADS)
+    ngx_http_scaleset_main_conf_t  *smcf;
+
+    static ngx_str_t  name = ngx_string("default");
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_scaleset_module);
+
+    /*
+     * Threads make every system call of a worker a little dearer (glibc's
+     * cancellation points), so the state file takes no pool of its own:
+     * it uses the one named, or nginx's default pool when the
+     * configuration has it anyway (thread_pool default, aio threads).
+     */
+
+    if (smcf && smcf->state_path && smcf->thread_pool == NULL) {
+        smcf->thread_pool = ngx_thread_pool_get(cycle, &name);
+    }
+#endif
+
     if (ngx_http_scaleset_check_init_process(cycle) != NGX_OK
         || ngx_http_scaleset_report_init_process(cycle) != NGX_OK)
     {

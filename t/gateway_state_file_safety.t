@@ -26,11 +26,12 @@ $t->start_backends(b1 => 'b1', b2 => 'b2', b3 => 'b3');
 my $dir = $t->dir;
 
 sub conf {
-    my ($gw, $port) = @_;
+    my ($gw, $port, $state) = @_;
+    $state //= '';
     return <<"EOF";
     scaleset_redis 127.0.0.1:%%PORT_redis%%;
     scaleset_gateway_id $gw;
-    scaleset_state_path %%DIR%%/state;
+    scaleset_state_path %%DIR%%/state $state;
     upstream web { scaleset web max_members=1024 resync=30s; }
     server {
         listen 127.0.0.1:%%PORT_$port%%;
@@ -69,32 +70,52 @@ for my $gw (qw(gw1 gw2)) {
 }
 my @tmp = glob "$dir/state/*tmp*";
 is(scalar @tmp, 0, 'no temporary file left behind') or diag "@tmp";
-$t->stop_nginx('gw2');
 
 # 2: fsync of the file and of the directory, on a thread of the pool
-my ($worker) = $t->nginx_workers('gw1');
-my $trace = "$dir/strace.log";
-$t->spawn(name => 'strace', cmd => [$strace, '-f', '-y', '-qq', '-o', $trace,
-                                    '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2',
-                                    '-p', $worker],
-          stop_signal => 'INT');
-ok($t->wait_for(sub {
-    my @tasks = glob "/proc/$worker/task/*/status";
-    return @tasks && !grep { ($t->read_file($_) // '') =~ /^TracerPid:\s+0$/m } @tasks;
-}, timeout => 10, what => 'strace attached'), 'strace attached to every thread');
-pool_set($r, 'web', { 'web-2' => addr($t, 'b3') });
-ok($t->wait_for(sub { ($t->read_file($trace) // '') =~ /fsync\(\d+<\Q$dir\E\/state>\)/ },
-                timeout => 10, what => 'directory fsync'), 'traced a state write');
-$t->stop('strace');
-my $tr = $t->read_file($trace) // '';
-my ($ftid) = $tr =~ /^(\d+)\s+fsync\(\d+<\Q$dir\E\/state\/web\.state\.\d+\.tmp>\)/m;
-ok($ftid, 'the temporary file is fsynced') or diag $tr;
-my ($rtid) = $tr =~ /^(\d+)\s+rename\w*\(.*web\.state\.\d+\.tmp.*web\.state"/m;
-ok($rtid, 'then renamed into place') or diag $tr;
-my ($dtid) = $tr =~ /^(\d+)\s+fsync\(\d+<\Q$dir\E\/state>\)/m;
-ok($dtid, 'then the directory is fsynced') or diag $tr;
-ok($ftid && $ftid != $worker, "by a thread ($ftid), not the event loop ($worker)");
+# (gw1 names nginx's default pool), or on the event loop without one (gw2)
 $t->stop_nginx('gw1');
+$t->stop_nginx('gw2');
+$t->start_nginx(name => 'gw1', workers => 1,
+                http => conf('gw1', 'http1', 'thread_pool=default'));
+
+my $n = 2;
+sub traced_write {
+    my ($name) = @_;
+    my ($worker) = $t->nginx_workers($name);
+    my $trace = "$dir/strace-$name.log";
+    $t->spawn(name => "strace-$name",
+              cmd => [$strace, '-f', '-y', '-qq', '-o', $trace, '-e',
+                      'trace=fsync,fdatasync,rename,renameat,renameat2',
+                      '-p', $worker],
+              stop_signal => 'INT');
+    ok($t->wait_for(sub {
+        my @tasks = glob "/proc/$worker/task/*/status";
+        return @tasks
+               && !grep { ($t->read_file($_) // '') =~ /^TracerPid:\s+0$/m } @tasks;
+    }, timeout => 10, what => 'strace attached'), "$name: strace attached to every thread");
+    pool_set($r, 'web', { 'web-' . $n++ => addr($t, 'b3') });
+    ok($t->wait_for(sub { ($t->read_file($trace) // '') =~ /fsync\(\d+<\Q$dir\E\/state>\)/ },
+                    timeout => 10, what => 'directory fsync'), "$name: traced a state write");
+    $t->stop("strace-$name");
+    my $tr = $t->read_file($trace) // '';
+    my ($ftid) = $tr =~ /^(\d+)\s+fsync\(\d+<\Q$dir\E\/state\/web\.state\.\d+\.tmp>\)/m;
+    ok($ftid, "$name: the temporary file is fsynced") or diag $tr;
+    my ($rtid) = $tr =~ /^(\d+)\s+rename\w*\(.*web\.state\.\d+\.tmp.*web\.state"/m;
+    ok($rtid, "$name: then renamed into place") or diag $tr;
+    my ($dtid) = $tr =~ /^(\d+)\s+fsync\(\d+<\Q$dir\E\/state>\)/m;
+    ok($dtid, "$name: then the directory is fsynced") or diag $tr;
+    return ($ftid // 0, $worker);
+}
+
+my ($ftid, $worker) = traced_write('gw1');
+ok($ftid && $ftid != $worker, "with thread_pool=: by a thread ($ftid), not the event loop ($worker)");
+$t->stop_nginx('gw1');
+$t->start_nginx(name => 'gw2', workers => 1, http => conf('gw2', 'http2'));
+($ftid, $worker) = traced_write('gw2');
+is($ftid, $worker, 'without a thread pool: on the event loop, no thread made for it');
+my @threads = glob "/proc/$worker/task/*";
+is(scalar @threads, 1, 'the worker has one thread');
+$t->stop_nginx('gw2');
 
 # 3: what the master refuses to read at start (Redis down)
 $t->stop('redis');
