@@ -37,8 +37,8 @@ typedef struct {
 } ngx_http_scaleset_hiredis_t;
 
 
-static void ngx_http_scaleset_hiredis_read(ngx_event_t *ev);
-static void ngx_http_scaleset_hiredis_write(ngx_event_t *ev);
+static void ngx_http_scaleset_ev_read(ngx_event_t *ev);
+static void ngx_http_scaleset_ev_write(ngx_event_t *ev);
 static void ngx_http_scaleset_hiredis_event(ngx_event_t *ev,
     ngx_int_t event, ngx_uint_t on);
 static void ngx_http_scaleset_hiredis_add_read(void *privdata);
@@ -96,8 +96,8 @@ ngx_http_scaleset_hiredis_attach(redisAsyncContext *ac, ngx_log_t *log)
     c->log = log;
     c->read->log = log;
     c->write->log = log;
-    c->read->handler = ngx_http_scaleset_hiredis_read;
-    c->write->handler = ngx_http_scaleset_hiredis_write;
+    c->read->handler = ngx_http_scaleset_ev_read;
+    c->write->handler = ngx_http_scaleset_ev_write;
 
     /* closed at graceful shutdown, like an idle keepalive connection */
     c->idle = 1;
@@ -204,7 +204,7 @@ ngx_http_scaleset_hiredis_string(const redisReadTask *task, char *str,
 
 
 static void
-ngx_http_scaleset_hiredis_read(ngx_event_t *ev)
+ngx_http_scaleset_ev_read(ngx_event_t *ev)
 {
     ngx_connection_t             *c = ev->data;
     redisAsyncContext            *ac = c->data;
@@ -239,7 +239,7 @@ ngx_http_scaleset_hiredis_read(ngx_event_t *ev)
 
 
 static void
-ngx_http_scaleset_hiredis_write(ngx_event_t *ev)
+ngx_http_scaleset_ev_write(ngx_event_t *ev)
 {
     ngx_connection_t   *c = ev->data;
     redisAsyncContext  *ac = c->data;
