@@ -19,6 +19,7 @@ libvirt-clients
 libvirt0
 libhiredis-dev
 redis-server
+redis-sentinel
 libcurl4-openssl-dev
 prometheus
 libcmocka-dev
@@ -35,6 +36,8 @@ fakeroot
 lintian
 devscripts
 curl
+gdb
+strace
 nodejs
 chromium
 libredis-perl
