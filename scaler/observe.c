@@ -137,7 +137,7 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
     int                   z, i, n, cap = 0;
 
     for (z = 0; z < p->nzones; z++) {
-        n = virt_list(ps->conns[z], p->name, p->zones[z].name, &vi);
+        n = virt_list(ps->conns[z], p, p->zones[z].name, &vi);
         obs->zone_up[z] = n >= 0;
         if (n < 0) {
             ps->errors[ERR_LIBVIRT]++;
@@ -289,7 +289,8 @@ read_drains(const registry_hash_t *h, observation_t *obs)
         if ((k = obs_index(obs, h->field[i], h->flen[i])) < 0) {
             continue;               /* not an instance of ours (any more) */
         }
-        if (scaleset_parse_u64(h->value[i], h->vlen[i], &ms) != 0
+        if (scaleset_parse_u64(h->value[i], h->vlen[i], SCALESET_UNIX_MS_MAX,
+                               &ms) != 0
             || ms == 0 || ms > obs->now + OBS_SKEW_MS)
         {
             obs->refused++;         /* a drain start is a time, not later */
@@ -327,6 +328,8 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
                              OBS_HASH_MAX, &obs->gateways, &hs, &ng,
                              &skipped) != 0)
     {
+        snprintf(obs->reports_err, sizeof(obs->reports_err), "%s",
+                 registry_error(reg));
         ps->errors[ERR_REDIS]++;
         return;                     /* reports_ok 0: unknown */
     }
@@ -336,6 +339,8 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     for (g = 0; g < ng; g++) {
         if (!hs[g].ok) {
             obs->reports_ok = 0;    /* one gateway's reports unknown */
+            snprintf(obs->reports_err, sizeof(obs->reports_err), "%s: %s",
+                     obs->gateways[g], hs[g].err);
             obs->refused++;
         }
         for (i = 0; i < hs[g].n; i++) {
@@ -468,12 +473,14 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
         obs->refused++;
     }
     if (seq[0] != '\0') {
-        if (scaleset_parse_u64(seq, strlen(seq), &v) == 0
-            && v <= (uint64_t) OBS_SEQ_MAX)
-        {
-            obs->seq = (long) v;
+        if (scaleset_parse_u64(seq, strlen(seq), UINT64_MAX, &v) != 0) {
+            obs->refused++;         /* no number: replaced, numbering goes
+                                       on above the known ids */
+        } else if (v > (uint64_t) OBS_SEQ_MAX) {
+            obs->seq = -1;          /* the numbers are used up */
+            obs->refused++;
         } else {
-            obs->refused++;         /* numbering goes on above known ids */
+            obs->seq = (long) v;
         }
     }
     read_reports(reg, ps, obs);

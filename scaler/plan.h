@@ -32,8 +32,9 @@
 /* the most fields of a Redis hash a pass reads (members, drain starts,
    one gateway's reports): 4 x the largest pool; a larger hash is refused */
 #define OBS_HASH_MAX      (4 * SCALER_CAPACITY_MAX)
-/* the most gateways' reports a pass reads */
-#define OBS_GATEWAYS_MAX  64
+/* the most gateways' reports a pass reads; more health keys than that
+   make every instance's connections unknown */
+#define OBS_GATEWAYS_MAX  1024
 /* how far in the future a stored time (a drain start, a creation time)
    may be before it is refused as a lie: the clocks' skew */
 #define OBS_SKEW_MS       60000
@@ -83,9 +84,11 @@ typedef struct {
     char              redis_err[200];   /* !redis_ok: why */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
     int               reports_ok;   /* every gateway's reports read */
+    char              reports_err[200];   /* !reports_ok: why */
     long              seq;          /* PREFIX{POOL}:seq, the last instance
                                        number handed out; 0 unset or no
-                                       number (refused, counted) */
+                                       number (replaced); -1 above
+                                       POLICY_SEQ_MAX: no new ids */
     obs_instance_t   *inst;         /* sorted by id */
     int               ninst;
     obs_member_t     *members;      /* sorted by id */

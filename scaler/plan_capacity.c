@@ -59,11 +59,22 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
     action_t             *a;
     int                   nused, k, knext = 0, z, want = in->capacity;
 
+    if (in->obs->seq < 0) {
+        plan_note(pl, ERR_REDIS_DATA, "scale_out", "seq is above %ld: no "
+                  "new instances", (long) POLICY_SEQ_MAX);
+        return;
+    }
     used = used_addresses(in, pl, &nused);
     if (pl->oom) {
         return;
     }
     while (active < want) {
+        if (pl->next_seq > POLICY_SEQ_MAX) {
+            plan_note(pl, ERR_REDIS_DATA, "scale_out", "instance numbers "
+                      "used up (%ld): no new instances",
+                      (long) POLICY_SEQ_MAX);
+            break;
+        }
         if ((z = policy_place(count, in->obs->zone_up, p->nzones)) < 0) {
             break;                  /* no zone answers: nowhere to go */
         }

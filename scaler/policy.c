@@ -64,8 +64,8 @@ policy_id_seq(const char *id)
     uint64_t     v;
 
     if (dash == NULL
-        || scaleset_parse_u64(dash + 1, strlen(dash + 1), &v) != 0
-        || v > (uint64_t) POLICY_SEQ_MAX)
+        || scaleset_parse_u64(dash + 1, strlen(dash + 1),
+                              (uint64_t) POLICY_SEQ_MAX, &v) != 0)
     {
         return 0;
     }
@@ -77,7 +77,7 @@ policy_stored_capacity(const char *raw, size_t len, int lo, int hi, int *cap)
 {
     uint64_t  v;
 
-    if (scaleset_parse_u64(raw, len, &v) != 0) {
+    if (scaleset_parse_u64(raw, len, UINT64_MAX, &v) != 0) {
         return -1;          /* not a number, negative, or beyond 2^64 */
     }
     if (v < (uint64_t) lo) {

@@ -201,6 +201,15 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
         slog(ps->cf->name, NULL, "members read again");
         ps->redis_lost = 0;
     }
+    if (!obs.reports_ok && !ps->reports_lost) {
+        slog(ps->cf->name, NULL, "gateway reports not read (%s): "
+             "connections unknown, drains wait for drain_timeout",
+             obs.reports_err);
+        ps->reports_lost = 1;
+    } else if (obs.reports_ok && ps->reports_lost) {
+        slog(ps->cf->name, NULL, "gateway reports read again");
+        ps->reports_lost = 0;
+    }
     ps->redis_ok = 1;
     in.cf = ps->cf;
     in.obs = &obs;

@@ -2,8 +2,10 @@
  * registry.c: the Redis registry of the passes, blocking, on the pass
  * thread.  Writes are registry_tx.c's commands (the write protocol);
  * reads bring a pool's stored state in as few round trips as it takes,
- * bounded in Redis itself (a script refuses a hash beyond the bound
- * before sending it).  Commands have a 1 s timeout; any failure drops the
+ * bounded: the pool's own hashes by a script that refuses one beyond the
+ * bound before sending it, the gateways' reports (read-only keys for the
+ * scaler's ACL user, where Redis refuses a script) page by page with
+ * HSCAN, given up past the bound.  Commands have a 1 s timeout; any failure drops the
  * connection, which is made again by the next call.  What went wrong is
  * in registry_error(): the caller reports it, with the pool and id.
  */
@@ -230,9 +232,15 @@ registry_del(registry_t *r, const char *pool, const char *id)
 void
 registry_hash_free(registry_hash_t *h)
 {
+    int  i;
+
     if (h->reply) {
         freeReplyObject(h->reply);
     }
+    for (i = 0; i < h->npages; i++) {
+        freeReplyObject(h->pages[i]);
+    }
+    free(h->pages);
     free(h->field);
     free(h->value);
     free(h->flen);
@@ -240,45 +248,108 @@ registry_hash_free(registry_hash_t *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* the field/value pairs of arr (an HGETALL reply, an HSCAN page's) added
+   to h; -1 (h->err) when it is not a hash */
+static int
+hash_add(registry_hash_t *h, const redisReply *arr)
+{
+    size_t   i, n, k;
+    void    *p[4];
+
+    if (arr->type != REDIS_REPLY_ARRAY || arr->elements % 2 != 0) {
+        snprintf(h->err, sizeof(h->err), "not a hash");
+        return -1;
+    }
+    n = arr->elements / 2;
+    k = (size_t) h->n + n + 1;
+    p[0] = realloc(h->field, k * sizeof(*h->field));
+    h->field = p[0] ? p[0] : h->field;
+    p[1] = realloc(h->value, k * sizeof(*h->value));
+    h->value = p[1] ? p[1] : h->value;
+    p[2] = realloc(h->flen, k * sizeof(*h->flen));
+    h->flen = p[2] ? p[2] : h->flen;
+    p[3] = realloc(h->vlen, k * sizeof(*h->vlen));
+    h->vlen = p[3] ? p[3] : h->vlen;
+    if (!p[0] || !p[1] || !p[2] || !p[3]) {
+        snprintf(h->err, sizeof(h->err), "out of memory");
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (arr->element[2 * i]->type != REDIS_REPLY_STRING
+            || arr->element[2 * i + 1]->type != REDIS_REPLY_STRING)
+        {
+            snprintf(h->err, sizeof(h->err), "not a hash");
+            return -1;
+        }
+        h->field[h->n] = arr->element[2 * i]->str;
+        h->flen[h->n] = arr->element[2 * i]->len;
+        h->value[h->n] = arr->element[2 * i + 1]->str;
+        h->vlen[h->n] = arr->element[2 * i + 1]->len;
+        h->n++;
+    }
+    return 0;
+}
+
 /* an HGETALL reply (or the bounded script's error) into h; rep is h's */
 static void
 hash_take(registry_hash_t *h, redisReply *rep)
 {
-    size_t  i, n;
-
     memset(h, 0, sizeof(*h));
     h->reply = rep;
     if (rep->type == REDIS_REPLY_ERROR) {
         snprintf(h->err, sizeof(h->err), "%s", rep->str);
         return;
     }
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0) {
-        snprintf(h->err, sizeof(h->err), "not a hash");
-        return;
-    }
-    n = rep->elements / 2;
-    h->field = calloc(n + 1, sizeof(*h->field));
-    h->value = calloc(n + 1, sizeof(*h->value));
-    h->flen = calloc(n + 1, sizeof(*h->flen));
-    h->vlen = calloc(n + 1, sizeof(*h->vlen));
-    if (!h->field || !h->value || !h->flen || !h->vlen) {
-        snprintf(h->err, sizeof(h->err), "out of memory");
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        if (rep->element[2 * i]->type != REDIS_REPLY_STRING
-            || rep->element[2 * i + 1]->type != REDIS_REPLY_STRING)
-        {
-            snprintf(h->err, sizeof(h->err), "not a hash");
-            return;
+    h->ok = hash_add(h, rep) == 0;
+}
+
+/* key's hash page by page (HSCAN), refused beyond max fields; -1 when the
+   connection failed */
+static int
+hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
+{
+    redisReply  *rep;
+    void       **pages;
+    char         cursor[32];
+    const char  *argv[] = { "HSCAN", key, cursor, "COUNT", "1000" };
+
+    memset(h, 0, sizeof(*h));
+    snprintf(cursor, sizeof(cursor), "0");
+    do {
+        if ((rep = redisCommandArgv(r->c, 5, argv, NULL)) == NULL) {
+            reg_drop(r);
+            return -1;
         }
-        h->field[i] = rep->element[2 * i]->str;
-        h->flen[i] = rep->element[2 * i]->len;
-        h->value[i] = rep->element[2 * i + 1]->str;
-        h->vlen[i] = rep->element[2 * i + 1]->len;
-    }
-    h->n = (int) n;
+        pages = realloc(h->pages, (h->npages + 1) * sizeof(*pages));
+        if (pages == NULL) {
+            freeReplyObject(rep);
+            snprintf(h->err, sizeof(h->err), "out of memory");
+            return 0;
+        }
+        h->pages = pages;
+        h->pages[h->npages++] = rep;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            snprintf(h->err, sizeof(h->err), "%s", rep->str);
+            return 0;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2
+            || rep->element[0]->type != REDIS_REPLY_STRING)
+        {
+            snprintf(h->err, sizeof(h->err), "HSCAN: unexpected reply");
+            return 0;
+        }
+        if (hash_add(h, rep->element[1]) != 0) {
+            return 0;
+        }
+        if (h->n > max) {
+            snprintf(h->err, sizeof(h->err), "TOOBIG more than %d fields",
+                     max);
+            return 0;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+    } while (strcmp(cursor, "0") != 0);
     h->ok = 1;
+    return 0;
 }
 
 /* a string value into buf as it is, or "?" (which no reader takes) when
@@ -354,9 +425,9 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
     char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes, int *n,
     int *skipped)
 {
-    redisReply        *scan, *list, **rep = NULL;
+    redisReply        *scan, *list;
     scaleset_slice_t   name;
-    char               pat[SCALESET_KEY_MAX], cursor[32], maxs[16];
+    char               pat[SCALESET_KEY_MAX], cursor[32];
     char             (*keys)[SCALESET_KEY_MAX] = NULL;
     const char        *argv[6];
     size_t             i;
@@ -402,8 +473,9 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
                 continue;
             }
             if (nk == maxgw) {
-                (*skipped)++;
-                continue;
+                reg_fail(r, "%s: more than %d keys", pat, maxgw);
+                freeReplyObject(scan);
+                goto done;
             }
             snprintf(keys[nk++], SCALESET_KEY_MAX, "%s",
                      list->element[i]->str);
@@ -411,19 +483,11 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
         freeReplyObject(scan);
     } while (strcmp(cursor, "0") != 0);
 
-    /* every gateway's hash in one round trip */
+    /* every gateway's hash, page by page */
     *gw = calloc(nk + 1, sizeof(**gw));
     *hashes = calloc(nk + 1, sizeof(**hashes));
-    rep = calloc(nk + 1, sizeof(*rep));
-    if (*gw == NULL || *hashes == NULL || rep == NULL) {
+    if (*gw == NULL || *hashes == NULL) {
         reg_fail(r, "out of memory");
-        goto done;
-    }
-    snprintf(maxs, sizeof(maxs), "%d", max);
-    for (k = 0; k < nk; k++) {
-        append_hgetall(r, keys[k], maxs);
-    }
-    if (replies(r, rep, nk) != 0) {
         goto done;
     }
     for (k = 0; k < nk; k++) {
@@ -431,7 +495,12 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
                              &name);
         snprintf((*gw)[k], sizeof((*gw)[k]), "%.*s", (int) name.len,
                  name.data);
-        hash_take(&(*hashes)[k], rep[k]);
+        if (hash_scan(r, keys[k], max, &(*hashes)[k]) != 0) {
+            while (k >= 0) {
+                registry_hash_free(&(*hashes)[k--]);
+            }
+            goto done;
+        }
     }
     *n = nk;
     rc = 0;
@@ -442,7 +511,6 @@ done:
         *gw = NULL;
         *hashes = NULL;
     }
-    free(rep);
     free(keys);
     return rc;
 }

@@ -5,12 +5,14 @@
 #ifndef SCALER_H
 #define SCALER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "autoscale.h"
 #include "clock.h"
+#include "expo.h"
 #include "scaleset_record.h"
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
@@ -75,6 +77,7 @@ typedef struct {
     char           *api_host;
     int             api_port;
     char           *token;               /* from token_file, or NULL */
+    uint64_t        api_timeout_ms;      /* api.timeout */
     char           *ui_dir;              /* api.ui, NULL: ui_default_dir() */
     uint64_t        interval_ms;
     char           *prom_url;            /* prometheus.url, or NULL */
@@ -107,9 +110,9 @@ int policy_place(const int *count, const int *usable, int nzones);
 int policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     scale_in_policy_t policy);
 int policy_parse_name(const char *s, scale_in_policy_t *p);
-/* the largest instance number (2^53 - 1: what the seq reservation's Lua
-   compares exactly) */
-#define POLICY_SEQ_MAX  9007199254740991L
+/* the largest instance number: POOL-N is a valid id (63 bytes) for a
+   pool name of up to 53 */
+#define POLICY_SEQ_MAX  999999999L
 /* the number of an instance id POOL-NNNNNN; 0 when it has none (or one
    above POLICY_SEQ_MAX) */
 long policy_id_seq(const char *id);
@@ -135,6 +138,11 @@ char *template_add_metadata(const char *xml, const char *element);
    -1 when the range is exhausted.  Modes lease and agent have no address
    before the guest runs: "pending:N", distinct per n, never registered */
 int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
+/* 1 when ip (IPv4, host order), a guest's own address in mode lease or
+   agent, may be its instance's address: inside address.cidr when the
+   pool names one; else (lease only; agent needs cidr) anything but 0/8,
+   loopback, link-local, multicast and 240/4 */
+int addr_guest_ok(const pool_config_t *p, uint32_t ip);
 
 /* ready.c */
 /* 1 when address answers: a TCP connect, or with uri a GET answered 2xx
@@ -223,11 +231,13 @@ virt_health_t virt_classify(int state, int reason, int being_created);
 typedef struct virt_conn virt_conn_t;
 virt_conn_t *virt_open(const char *uri);
 void virt_close(virt_conn_t *vc);
-/* owned, live instances of pool in zone; returns count or -1; *out
+/* owned, live instances of pool p in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
    modes lease/agent, address is the guest's IPv4:port once known, else
-   "".  Running ones carry libvirt's CPU time and memory (stats) */
-int virt_list(virt_conn_t *vc, const char *pool, const char *zone,
+   "": the first address libvirt reports that addr_guest_ok() accepts
+   (others are logged, once while they stay the same).  Running ones
+   carry libvirt's CPU time and memory (stats) */
+int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     virt_instance_t **out);
 /* defines, tags (with model, which must fit the tag) and starts id */
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
@@ -278,9 +288,12 @@ void registry_close(registry_t *r);
 /* the text of the last failure of r ("" before any) */
 const char *registry_error(const registry_t *r);
 
-/* a hash as Redis sent it: fields and values point into the reply */
+/* a hash as Redis sent it: fields and values point into the reply (or
+   the HSCAN pages) */
 typedef struct {
     void         *reply;
+    void        **pages;
+    int           npages;
     const char  **field, **value;
     size_t       *flen, *vlen;
     int           n;
@@ -298,10 +311,12 @@ void registry_hash_free(registry_hash_t *h);
 int registry_read_pool(registry_t *r, const char *pool, int max,
     const scaleset_key_kind_t *kinds, int n, registry_hash_t *hashes,
     char *seq, size_t seqlen);
-/* every gateway's report hash PREFIX{POOL}:health:GATEWAY (SCAN, at most
-   maxgw gateways, each at most max fields; a key that is no gateway's
-   is skipped); *gw and *hashes malloc'd, *n of each, *skipped gateways
-   beyond maxgw or refused; -1 when Redis did not answer */
+/* every gateway's report hash PREFIX{POOL}:health:GATEWAY (found with
+   SCAN, read with HSCAN: read-only commands, as the scaler's ACL user has
+   them on those keys; each refused, !ok, beyond max fields; a key that is
+   no gateway's is skipped, *skipped of them); *gw and *hashes malloc'd,
+   *n of each; -1 when Redis did not answer or there are more than maxgw
+   gateways (registry_error() says "more than N keys") */
 int registry_read_health(registry_t *r, const char *pool, int maxgw,
     int max, char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes,
     int *n, int *skipped);
@@ -411,6 +426,7 @@ typedef struct {
     int             ngateways;
     int             redis_ok;
     int             redis_lost;         /* logged as not read */
+    int             reports_lost;       /* the gateways' reports, too */
     int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
@@ -468,7 +484,40 @@ int pool_actual(const pool_state_t *ps);
 /* api.c */
 struct event_base;
 int api_start(struct event_base *base, scaler_t *s);
+/* after a reload that kept the server: the new api.timeout */
+void api_reconfigure(void);
 void api_stop(void);
+/* the body of PUT .../capacity, {"capacity":N}: 0 with *cap, or -1 with
+   why (a JSON error, "\"capacity\" must be an integer") */
+int api_capacity_body(const char *body, size_t len, long long *cap,
+    char *why, size_t whylen);
+
+/* api_http.c: what the API's HTTP server lets in */
+#define API_TOKEN_MAX    1024           /* api.token_file's token */
+#define API_HEADERS_MAX  8192           /* a request's head */
+#define API_BODY_MAX     16384          /* a request's body */
+struct evhttp;
+/* evhttp's limits (head, body, read/write timeout) and the gate: when
+   token() returns a token, a connection whose first request's head does
+   not carry it passes that head without its body (nothing after it is
+   read) and no more; token() is asked for each connection */
+void api_http_limits(struct evhttp *http, uint64_t timeout_ms,
+    const char *(*token)(void));
+/* after evhttp_free(): the gates of connections it freed */
+void api_http_close(void);
+/* 1 when authorization is "Bearer TOKEN" (the scheme in any case), the
+   whole token compared in time that depends on its length only */
+int api_token_ok(const char *authorization, const char *token);
+/* for an API without a token (DNS rebinding): 1 when host, a Host header
+   (NULL: none), names localhost, a 127/8 or [::1] literal or
+   listen_host, with any port */
+int api_host_ok(const char *host, const char *listen_host);
+/* the gate's check of a request head (its bytes up to and with the empty
+   line): 1 when token is NULL or the head has exactly one Authorization
+   header, unfolded, that api_token_ok(); out (len bytes, or NULL) gets
+   the head without its Content-Length and Transfer-Encoding lines */
+int api_head_check(const char *head, size_t len, const char *token,
+    char *out, size_t *outlen);
 
 /* ui.c: the dashboard's files (GET /ui/...) from dir */
 struct evhttp_request;
@@ -499,7 +548,6 @@ void history_free(void);
 
 /* autoscaler.c: the autoscale runners of the daemon (one per pool with
    rules or schedules); kick asks for a reconcile pass soon */
-struct evbuffer;
 int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
 /* next: the reloaded state (configs matched by pool and rule name, before
    the old config is freed); home: where the state lives afterwards */
@@ -509,14 +557,15 @@ autoscale_runner_t *autoscaler_runner(const char *pool);
 /* the Prometheus client (NULL without prometheus.url): valid until the
    next reload or autoscaler_stop() */
 prom_client_t *autoscaler_prom(void);
-int autoscaler_metrics(struct evbuffer *out);
+/* the runners' families (autoscale_metrics_write()) */
+void autoscaler_metrics(expo_t *e);
 void autoscaler_stop(void);
 
 /* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of a
    pool's instances, as its pass listed them (on the pass thread);
    metrics: pools of s only (thread-safe) */
 void vmstats_pool(const pool_state_t *ps);
-int vmstats_metrics(struct evbuffer *out, scaler_t *s);
+void vmstats_metrics(expo_t *e, scaler_t *s);
 void vmstats_free(void);
 
 /* log.c */

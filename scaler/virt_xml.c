@@ -95,8 +95,8 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
     {
         /* a creation time that is no number is unknown, not a reason to
            disown the domain */
-        if (created[0] && scaleset_parse_u64(created, strlen(created), &ms)
-                          == 0)
+        if (created[0] && scaleset_parse_u64(created, strlen(created),
+                                             SCALESET_UNIX_MS_MAX, &ms) == 0)
         {
             t->info.model.created = ms;
         }

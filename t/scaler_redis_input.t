@@ -6,7 +6,8 @@
 # (issue 13: a draining instance was deleted at once); a drain start in
 # the future is refused (the drain counts from when it was seen); a member
 # hash far beyond any pool is refused whole: no action until it is
-# readable again.  Each refusal is counted in
+# readable again; a gateway's report hash beyond it makes the connections
+# unknown.  Each refusal is counted in
 # scaleset_scaler_errors_total{kind="redis_data"}.
 
 use strict;
@@ -113,5 +114,14 @@ $r->hdel($mk, map { "junk-$_" } 1 .. 4001);
 ok($t->wait_for(sub { keys %{ members() } == 4 }, what => '4 members'),
    'readable again: the pass goes on');
 like(substr($t->log('scaler'), $off), qr/members read again/, 'logged');
+
+# one gateway's report hash beyond the bound: connections unknown
+$r->hmset('scaleset:{web}:health:gw9', map { ("x$_", 'up conns=0 fails=0 checked=1') } 1 .. 4001);
+ok($t->wait_for(sub { substr($t->log('scaler'), $off) =~ /gateway reports not read \(gw9: TOOBIG more than 4000 fields\): connections unknown/ },
+                what => 'refusal logged'),
+   'a gateway\'s report hash beyond the bound: connections unknown, logged');
+$r->del('scaleset:{web}:health:gw9');
+ok($t->wait_for(sub { substr($t->log('scaler'), $off) =~ /gateway reports read again/ },
+                what => 'recovery logged'), 'and read again once it is gone');
 
 $t->done;
