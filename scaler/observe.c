@@ -444,6 +444,7 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     obs->now = clock_unix_ms();
     obs->nzones = ps->cf->nzones;
     if (list_zones(ps, dels, ndel, obs) != 0) {
+        snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
         return -1;
     }
     latest_models(ps, obs);
