@@ -287,7 +287,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
                 if (old[i].zone == z) {
                     in = inst_add(ps);
                     *in = old[i];
-                    in->stats = 0;      /* not listed this pass */
+                    in->vm.have = 0;    /* not listed this pass */
                 }
             }
             continue;
@@ -300,9 +300,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
             in->seq = id_seq(in->id);
             in->state = INST_BOOTING;
             in->since = now_ms();
-            in->stats = vi[i].stats;
-            in->cpu_s = vi[i].cpu_s;
-            in->mem_bytes = vi[i].mem_bytes;
+            in->vm = vi[i].vm;
             prev = nold ? bsearch(in, old, nold, sizeof(*old), inst_cmp)
                         : NULL;
             if (prev != NULL) {

@@ -100,9 +100,17 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     free(dels);
 
     reconcile_pool_pass(s, &w);
-    vmstats_pool(&w);                   /* VM metrics, off the loop too */
 
     reconcile_lock(s);
+    /* one the API deleted while the pass ran stays deleted in what is
+       published (no state, no metrics): the next pass deletes its domain */
+    for (i = 0; i < ps->ndel; i++) {
+        for (j = 0; j < w.ninst; j++) {
+            if (strcmp(w.inst[j].id, ps->del_ids[i]) == 0) {
+                w.inst[j].state = INST_DELETING;
+            }
+        }
+    }
     free(ps->inst);
     ps->inst = w.inst;
     ps->ninst = w.ninst;

@@ -162,7 +162,7 @@ like($t->log('scaler'), qr/pool=web autoscale out rule=busy: 3 -> 5/,
 sub vm_series {
     my ($m, $metric) = @_;
     my %v;
-    $v{$1} = $2 while $m =~ /^scaleset_scaler_instance_${metric}\{pool="web",zone="z1",instance="([^"]+)"\} (\S+)$/mg;
+    $v{$1} = $2 while $m =~ /^scaleset_scaler_instance_${metric}\{pool="web",zone="z1",id="([^"]+)"\} (\S+)$/mg;
     return \%v;
 }
 my @ids = sort keys %{ $s->members('web') };
@@ -172,9 +172,9 @@ ok($t->wait_for(sub { join(',', sort keys %{ vm_series(scaler_metrics(),
                 what => 'cpu series'),
    'instance_cpu_seconds_total for each running instance')
     or diag scaler_metrics();
-my $mem = vm_series(scaler_metrics(), 'memory_bytes');
+my $mem = vm_series(scaler_metrics(), 'memory_allocated_bytes');
 ok(@ids == 5 && !grep({ ($mem->{$_} // 0) != 64 * 1048576 } @ids),
-   'instance_memory_bytes: the domain\'s 64 MiB') or diag explain $mem;
+   'instance_memory_allocated_bytes: the domain\'s 64 MiB') or diag explain $mem;
 my $cpu = vm_series(scaler_metrics(), 'cpu_seconds_total');
 ok(!grep({ $cpu->{$_} <= 0 } @ids), 'cpu seconds are positive');
 ok($t->wait_for(sub {
@@ -182,7 +182,6 @@ ok($t->wait_for(sub {
         $d && @{ $d->{result} } && $d->{result}[0]{value}[1] == 5 },
         timeout => 10, what => 'prometheus has the VM metrics'),
    'Prometheus scrapes them from the scaler');
-
 ok($t->wait_for(sub { pool('web')->{capacity} == 6 }, timeout => 10,
                 what => 'capacity 6', interval => 0.05),
    'next step: 5 -> 6 (clamped to max)');
