@@ -315,9 +315,10 @@ guest_ipv4(virDomainPtr dom, unsigned src, char *buf, size_t size)
 }
 
 /* a running domain's metrics from its stats record (virt_stats.c); a
-   driver whose records lack the CPU time (the test driver: its records
-   have the state only) is asked virDomainGetInfo for CPU time, vCPUs and
-   memory: no such driver is remote, so this is no RPC per domain */
+   driver whose records lack the CPU time is asked virDomainGetInfo for
+   CPU time, vCPUs and memory: the test driver, whose records have the
+   state only and which runs in this process (no RPC); the qemu driver
+   always reports cpu.time, so it never gets here */
 static void
 dom_stats(virDomainStatsRecordPtr rec, virt_instance_t *vi)
 {

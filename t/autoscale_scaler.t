@@ -9,7 +9,7 @@
 # A manual capacity is held until a rule acts, and the rule moves on from
 # it.  Host-side VM metrics follow the instances; scalesetctl show
 # explains the rules; SIGHUP adds and removes runners and keeps rule
-# state; conf-examples/scaler.yaml passes -t.
+# state; conf-examples/scaler.yaml and scaler-qemu.yaml pass -t.
 
 use strict;
 use warnings;
@@ -38,6 +38,18 @@ my $t = Scaleset::Test->new(need => [qw(redis prometheus scaler)]);
          'the example has a CPU rule over the VM metrics');
     like($ex, qr/scaleset_upstream_requests_total.*scaleset_upstream_member_up/,
          'and a requests-per-instance rule over the gateway metrics');
+    # the real-guest example with its rules of every kind (its template
+    # path made this checkout's; t/realvm_metrics.t runs them)
+    my $q = $t->read_file("$root/conf-examples/scaler-qemu.yaml");
+    $q =~ s{/etc/scaleset/qemu-domain\.xml}{$root/conf-examples/qemu-domain.xml};
+    my $f = $t->write_file('scaler-qemu.yaml', $q);
+    $out = qx{$bin -t -c $f 2>&1};
+    is($? >> 8, 0, 'scaleset-scaler -t accepts conf-examples/scaler-qemu.yaml')
+        or diag $out;
+    for my $k (qw(cpu memory network)) {
+        like($q, qr/- name: $k-high\n\s+query: '[^']*scaleset_scaler_instance_/,
+             "it has a $k rule over the VM metrics");
+    }
 }
 
 my $metrics = $t->dir . '/metrics.txt';
