@@ -65,7 +65,7 @@ is($? >> 8, 0, 'scaleset-scaler -t accepts the example (its rules)') or diag $ou
 # a 96 MiB TCG guest (~23 MiB of its ~60 MiB in use when idle, ~1 % CPU),
 # for: 1s, cooldown: 1s
 my %rule = (
-    'cpu-high'     => ['>', 50,  1],  'cpu-low'     => ['<', 20,  -1],
+    'cpu-high'     => ['>', 40,  1],  'cpu-low'     => ['<', 20,  -1],
     'memory-high'  => ['>', 65,  1],  'memory-low'  => ['<', 45,  -1],
     'network-high' => ['>', 1,   1],  'network-low' => ['<', 0.3, -1],
     'busy'         => ['>', 50,  1],  'idle'        => ['<', 10,  -1],
@@ -241,7 +241,7 @@ sub scaled {
     my $re = $dir eq 'out' ? qr/autoscale out rule=[^:]*\b\Q$rule\E\b[^:]*: 1 -> 2:/
                            : qr/autoscale in rule=[^:]*\b\Q$rule\E\b[^:]*: 2 -> 1:/;
     ok($t->wait_for(sub { log_since($mark) =~ $re },
-                    timeout => $dir eq 'out' ? 30 : 60, what => "$rule $dir"),
+                    timeout => $dir eq 'out' ? 30 : 90, what => "$rule $dir"),
        $name) or diag_state();
 }
 
