@@ -33,11 +33,20 @@ my $t = Scaleset::Test->new(need => [qw(redis prometheus scaler)]);
     my $out = qx{cd $root && $bin -t -c conf-examples/scaler.yaml 2>&1};
     is($? >> 8, 0, 'scaleset-scaler -t accepts conf-examples/scaler.yaml')
         or diag $out;
+    # the queries read series recorded by prometheus-rules.yml
+    # (t/prometheus_rules.t checks each is recorded there)
     my $ex = $t->read_file("$root/conf-examples/scaler.yaml");
-    like($ex, qr/rate\(scaleset_scaler_instance_cpu_seconds_total/,
+    my $rec = $t->read_file("$root/conf-examples/prometheus-rules.yml");
+    like($ex, qr/query: 'pool:scaleset_instance_cpu:percent_rate1m/,
          'the example has a CPU rule over the VM metrics');
-    like($ex, qr/scaleset_upstream_requests_total.*scaleset_upstream_member_up/,
+    like($rec, qr/record: pool:scaleset_instance_cpu:percent_rate1m\n\s+expr: .*rate\(scaleset_scaler_instance_cpu_seconds_total.*scaleset_scaler_instance_vcpus/,
+         'recorded from the host-side CPU counter over the vCPUs');
+    like($ex, qr/query: 'pool:scaleset_upstream_requests_per_member:rate1m/,
          'and a requests-per-instance rule over the gateway metrics');
+    like($rec, qr/record: pool:scaleset_upstream_requests:rate1m\n\s+expr: .*scaleset_upstream_requests_total/,
+         'recorded from the requests');
+    like($rec, qr/record: pool:scaleset_upstream_members_up:count\n\s+expr: .*scaleset_upstream_member_up/,
+         'over the members up');
     # the real-guest example with its rules of every kind (its template
     # path made this checkout's; t/realvm_metrics.t runs them)
     my $q = $t->read_file("$root/conf-examples/scaler-qemu.yaml");
@@ -47,7 +56,7 @@ my $t = Scaleset::Test->new(need => [qw(redis prometheus scaler)]);
     is($? >> 8, 0, 'scaleset-scaler -t accepts conf-examples/scaler-qemu.yaml')
         or diag $out;
     for my $k (qw(cpu memory network)) {
-        like($q, qr/- name: $k-high\n\s+query: '[^']*scaleset_scaler_instance_/,
+        like($q, qr/- name: $k-high\n\s+query: 'pool:scaleset_instance_$k\w*:/,
              "it has a $k rule over the VM metrics");
     }
 }

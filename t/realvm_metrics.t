@@ -4,12 +4,13 @@
 # balloon stats period of 1 s), Redis, nginx with the module, and a real
 # Prometheus scraping the scaler's and the gateway's /metrics.  The
 # guests' load switches (tools/guest-image.sh: /cgi-bin/load) drive them.
-#   - the example passes -t; each of its queries, verbatim, gives a
-#     number from Prometheus;
+#   - the example passes -t; Prometheus loads conf-examples/prometheus-
+#     rules.yml (windows of 3 s); each of the example's queries (recorded
+#     series) and each shipped recording expression gives a number;
 #   - one guest: every VM family is in the scaler's /metrics (memory in
 #     the guest's own view), `promtool check metrics` passes on it;
-#   - the pool runs on the example's queries (windows of 3 s, thresholds
-#     for a 96 MiB TCG guest, for: 1s, cooldown: 1s):
+#   - the pool runs on the example's queries (thresholds for a 96 MiB TCG
+#     guest, for: 1s, cooldown: 1s):
 #     memory: the guest holds 24 MiB -> memory_used_bytes rises -> the
 #       memory rule scales out, the new guest serves through the gateway;
 #       freed -> scale in, the removed instance's series leave /metrics;
@@ -42,9 +43,16 @@ ok($lo, "port range $lo-" . ($lo + 7));
 $t->start_redis;
 my $redis = $t->redis;
 Scaleset::RealVM::start_gateway($t, 'rvm', metrics => 1, workers => 1);
+# conf-examples/prometheus-rules.yml, its windows and interval shortened
+# (1m and 5m -> 3s, 15s -> 500ms), records the series the rules query
+my $recfile = $t->read_file($t->root . '/conf-examples/prometheus-rules.yml');
+my %record;     # recorded series => its expression as shipped
+$record{$1} = $2 while $recfile =~ /^\s+- record: (\S+)\n\s+expr: (.+)$/mg;
+(my $fast = $recfile) =~ s/\[[15]m\]/[3s]/g;
+$fast =~ s/interval: 15s/interval: 500ms/g or BAIL_OUT('prometheus-rules.yml: no interval');
 my $prom = $t->start_prometheus(
     scrape => ['127.0.0.1:%%PORT_api%%', '127.0.0.1:%%PORT_http%%'],
-    interval => '500ms');
+    interval => '500ms', rules => $fast);
 
 # --- the shipped example ----------------------------------------------------
 my $y = Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl,
@@ -61,9 +69,9 @@ my $bin = $t->bin('scaleset-scaler');
 my $out = qx{$bin -t -c $shipped 2>&1};
 is($? >> 8, 0, 'scaleset-scaler -t accepts the example (its rules)') or diag $out;
 
-# the test's rules: the shipped queries with 3 s windows, thresholds for
-# a 96 MiB TCG guest (~23 MiB of its ~60 MiB in use when idle, ~1 % CPU),
-# for: 1s, cooldown: 1s
+# the test's rules: the shipped queries (of series recorded with 3 s
+# windows), thresholds for a 96 MiB TCG guest (~23 MiB of its ~60 MiB in
+# use when idle, ~1 % CPU), for: 1s, cooldown: 1s
 my %rule = (
     'cpu-high'     => ['>', 40,  1],  'cpu-low'     => ['<', 20,  -1],
     'memory-high'  => ['>', 65,  1],  'memory-low'  => ['<', 45,  -1],
@@ -73,7 +81,7 @@ my %rule = (
 my $rules = "    rules:\n";
 for my $name (sort keys %rule) {
     my ($op, $th, $ch) = @{ $rule{$name} };
-    (my $q = $query{$name}) =~ s/\[1m\]/[3s]/g;
+    my $q = $query{$name};
     $rules .= "      - { name: $name, query: '$q', operator: \"$op\","
             . " threshold: $th, for: 1s, action: { change: $ch },"
             . " cooldown: 1s"
@@ -111,16 +119,19 @@ cmp_ok(vm($m, 'disk_read_bytes_total', $ga), '>', 0, 'the guest read its disk');
 promtool_ok($m, 'promtool check metrics passes on the scaler with every '
             . 'VM family present');
 
-# every shipped query, verbatim ([1m]), gives a number (a rate once
-# Prometheus has two samples of the series)
-for my $name (sort keys %query) {
+# every shipped query gives a number (a recorded rate once Prometheus
+# has two samples of the series), and every expression of the shipped
+# recording rules ([1m], [5m]) too, for this pool
+for my $q ((map { [ "the example's $_ query", $query{$_} ] } sort keys %query),
+           (map { [ "the recorded $_", "($record{$_}) and on (pool) "
+                    . 'group by (pool) (scaleset_scaler_capacity_desired{pool="rvm"})' ] }
+            grep { /^pool:scaleset_(instance|upstream)/ } sort keys %record)) {
     my $v;
-    $t->wait_for(sub { defined($v = prom_value($query{$name})) },
-                 timeout => 20, what => "$name query");
-    ok(defined $v, "the example's $name query gives a number from "
-       . 'Prometheus: ' . ($v // 'none'))
+    $t->wait_for(sub { defined($v = prom_value($q->[1])) },
+                 timeout => 20, what => $q->[0]);
+    ok(defined $v, "$q->[0] gives a number from Prometheus: " . ($v // 'none'))
         or diag(JSON::PP->new->canonical->encode(
-                    $t->prom_query($query{$name}) // {}));
+                    $t->prom_query($q->[1]) // {}) . " for $q->[1]");
 }
 
 # the pool may grow now (a guest's boot keeps the CPU rule above its

@@ -7,9 +7,9 @@
 # zeros), every running instance's series labelled pool, zone, id; a
 # deleted instance's series are gone with the next pass and stay gone, a
 # scaled-in one's too, a pool removed by a reload leaves no series;
-# `promtool check metrics` passes on the output; the CPU % query of
-# conf-examples/scaler.yaml gives 100 % of a vCPU per instance in a real
-# Prometheus.  (The families the test
+# `promtool check metrics` passes on the output; the CPU % of the pool
+# recorded by conf-examples/prometheus-rules.yml gives 100 % of a vCPU per
+# instance in a real Prometheus.  (The families the test
 # driver lacks, and autoscaling on them, are in t/realvm_metrics.t.)
 
 use strict;
@@ -85,16 +85,18 @@ cmp_ok(abs($c0 - $w0), '<', 60, "its cpu_seconds_total is the time since 1970 ($
 my $rate = ($c1 - $c0) / ($w1 - $w0);
 ok($rate > 0.5 && $rate < 1.5, sprintf('rising ~1 s per s (%.2f)', $rate));
 
-# the CPU % query of conf-examples/scaler.yaml (its window 1m -> 3s) in
-# a real Prometheus: 100 % of one vCPU per instance, so 50 % of two
+# the CPU % of the pool as conf-examples/prometheus-rules.yml records it
+# (its window 1m -> 3s) in a real Prometheus: 100 % of one vCPU per
+# instance, so 50 % of two
 {
-    my ($q) = $t->read_file($t->root . '/conf-examples/scaler.yaml')
-              =~ /- name: cpu-high\n\s+query: '([^']+)'/;
+    my ($q) = $t->read_file($t->root . '/conf-examples/prometheus-rules.yml')
+              =~ /record: pool:scaleset_instance_cpu:percent_rate1m\n\s+expr: (.+)/;
     $q =~ s/\[1m\]/[3s]/g;
     my $v;
     ok($q && $t->wait_for(sub {
             my $d = $t->prom_query($q);
-            $v = $d && @{ $d->{result} } ? $d->{result}[0]{value}[1] : undef;
+            ($v) = map { $_->{value}[1] }
+                   grep { $_->{metric}{pool} eq 'web' } @{ $d->{result} // [] };
             defined $v && abs($v - 50) < 5 }, timeout => 20,
             what => 'CPU % query'),
        'the example\'s CPU % of the pool reads 50 % (2 vCPUs): '

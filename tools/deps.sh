@@ -27,8 +27,17 @@ libyaml-dev
 libevent-dev
 libsystemd-dev
 wrk
+pandoc
+debhelper
+dpkg-dev
+fakeroot
+lintian
+devscripts
 curl
+nodejs
+chromium
 libredis-perl
+libyaml-libyaml-perl
 libvirt-daemon-system
 libvirt-daemon-driver-qemu
 qemu-system-x86
@@ -39,6 +48,9 @@ linux-image-cloud-amd64
 "
 
 missing=""
+# npm comes with some builds of nodejs (NodeSource's provides and conflicts
+# with Debian's npm package): asked for only when there is no npm
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 for p in $PACKAGES; do
     s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     case "$s" in
