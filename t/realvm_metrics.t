@@ -60,7 +60,7 @@ my $y = Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl,
     more => { qr/capacity: \{ min: 0, max: 8, default: 0 \}/
               => 'capacity: { min: 1, max: 1, default: 1 }' });
 my %query;      # rule name => the shipped query (pool rvm)
-$query{$1} = $2 while $y =~ /^      - name: ([\w.-]+)\n\s+query: '([^']+)'$/mg;
+$query{$1} = $2 while $y =~ /^      - name: ([\w.-]+)[^\n]*\n\s+query: '([^']+)'$/mg;
 is_deeply([sort keys %query], [sort qw(cpu-high cpu-low memory-high
     memory-low network-high network-low busy idle)],
     'the example has out- and in-rules on CPU, memory, network, requests');
