@@ -23,8 +23,6 @@
  * that did not answer the last pass has none.
  */
 
-#include <event2/buffer.h>
-
 #include "scaler.h"
 
 typedef struct {
@@ -76,8 +74,8 @@ static const vm_family_t  families[] = {
       "block.N.wr.bytes)." },
 };
 
-int
-vmstats_metrics(struct evbuffer *out, scaler_t *s)
+void
+vmstats_metrics(expo_t *e, scaler_t *s)
 {
     const vm_family_t  *f;
     const pool_state_t *ps;
@@ -87,8 +85,7 @@ vmstats_metrics(struct evbuffer *out, scaler_t *s)
 
     for (k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
         f = &families[k];
-        evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name,
-                            f->help, f->name, f->type);
+        expo_family(e, f->name, f->type, f->help);
         for (i = 0; i < s->npools; i++) {
             ps = &s->pools[i];
             for (j = 0; j < ps->ninst; j++) {
@@ -98,16 +95,17 @@ vmstats_metrics(struct evbuffer *out, scaler_t *s)
                 {
                     continue;
                 }
-                evbuffer_add_printf(out, "%s{pool=\"%s\",zone=\"%s\","
-                                    "id=\"%s\"%s} %.17g\n", f->name,
-                                    ps->cf->name, ps->cf->zones[in->zone].name,
-                                    in->id, !f->source ? ""
-                                    : in->vm.have & VMS_GUEST
-                                    ? ",source=\"guest\""
-                                    : ",source=\"host\"",
-                                    f->value(&in->vm));
+                if (f->source) {
+                    expo_sample(e, f->value(&in->vm), "pool", ps->cf->name,
+                                "zone", ps->cf->zones[in->zone].name, "id",
+                                in->id, "source", in->vm.have & VMS_GUEST
+                                ? "guest" : "host", NULL);
+                } else {
+                    expo_sample(e, f->value(&in->vm), "pool", ps->cf->name,
+                                "zone", ps->cf->zones[in->zone].name, "id",
+                                in->id, NULL);
+                }
             }
         }
     }
-    return 0;
 }

@@ -201,7 +201,7 @@ test_listing_test_driver(void **state)
     p.addr_mode = ADDR_STATIC;
     assert_int_equal(virt_create(vc, &p, "z1", "st-000001", "127.0.0.1:80",
                                  err, sizeof(err)), 0);
-    n = virt_list(vc, "st", "z1", &vi);
+    n = virt_list(vc, &p, "z1", &vi);
     assert_int_equal(n, 1);
     assert_int_equal(vi[0].vm.have, VMS_CPU | VMS_VCPUS | VMS_ALLOC);
     assert_int_equal(vi[0].vm.vcpus, 2);
