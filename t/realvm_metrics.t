@@ -135,7 +135,8 @@ for my $q ((map { [ "the example's $_ query", $query{$_} ] } sort keys %query),
 }
 
 # the pool may grow now (a guest's boot keeps the CPU rule above its
-# threshold: the limit held until the first guest was up)
+# threshold: the limit held until the first guest was up and idle)
+ok(calm(), 'one idle instance: every in-rule holds');
 $ty =~ s/min: 1, max: 1, default: 1/min: 1, max: 2, default: 1/ or die;
 $t->write_file('scaler.yaml', $ty . $rules);
 my $mark = log_mark();
@@ -172,6 +173,7 @@ ok($t->wait_for(sub { my $x = scaler_metrics();
    "the removed $gb has no series in /metrics any more");
 
 # --- CPU -------------------------------------------------------------------
+ok(calm(), 'one idle instance again');
 $mark = log_mark();
 load($aport, 'cpu=on');
 scaled($mark, 'out', 'cpu-high', 'the guest spins: the CPU rule scales out');
@@ -179,8 +181,7 @@ load($aport, 'cpu=off');
 scaled($mark, 'in', 'cpu-low', 'idle again: the pool scales in');
 
 # --- network ------------------------------------------------------------
-$t->wait_for(sub { pool()->{capacity} == 1 && pool()->{instances} == 1 },
-             timeout => 30);
+ok(calm(), 'one idle instance again');
 my $tx0 = vm(scaler_metrics(), 'network_transmit_bytes_total', $ga) // 0;
 $mark = log_mark();
 load($aport, 'net=on');
@@ -254,6 +255,18 @@ sub scaled {
     ok($t->wait_for(sub { log_since($mark) =~ $re },
                     timeout => $dir eq 'out' ? 30 : 90, what => "$rule $dir"),
        $name) or diag_state();
+}
+
+# the pool at one instance, and every in-rule holding (the last guest's
+# boot, a switch just turned off, are over), as the scaler last saw them
+sub calm {
+    return $t->wait_for(sub {
+        my $p = pool();
+        my @in = grep { $rule{ $_->{name} }[2] < 0 }
+                 @{ $p->{autoscale}{rules} // [] };
+        ($p->{capacity} // 0) == 1 && ($p->{instances} // 0) == 1
+            && @in == 4 && !grep { !$_->{holds} } @in;
+    }, timeout => 90, what => 'an idle pool of one');
 }
 
 sub log_mark { return length($t->log('scaler') // '') }
