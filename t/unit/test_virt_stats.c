@@ -187,6 +187,8 @@ test_listing_test_driver(void **state)
         "<os><type>hvm</type></os><devices><interface type='network'>"
         "<source network='default'/><mac address='{{mac}}'/></interface>"
         "</devices></domain>";
+    virt_model_t      model = { .version = "1", .digest = "t1",
+                                    .host = "test:///default" };
     pool_config_t     p;
     virt_conn_t      *vc = virt_open("test:///default");
     virt_instance_t  *vi;
@@ -200,7 +202,7 @@ test_listing_test_driver(void **state)
     p.template_text = (char *) TPL;
     p.addr_mode = ADDR_STATIC;
     assert_int_equal(virt_create(vc, &p, "z1", "st-000001", "127.0.0.1:80",
-                                 err, sizeof(err)), 0);
+                                 &model, err, sizeof(err)), 0);
     n = virt_list(vc, &p, "z1", &vi);
     assert_int_equal(n, 1);
     assert_int_equal(vi[0].vm.have, VMS_CPU | VMS_VCPUS | VMS_ALLOC);
