@@ -2,7 +2,7 @@
 # VM metrics benchmark (issue 21): what the stats groups added to the
 # listing call cost.
 #   1. test:///default, N (1000) instances: CPU per idle reconcile pass of
-#      the scaler built at BASE (default 667df7d, main before the VM
+#      the scaler built at BASE (default b3c0c45, main before the VM
 #      metrics work: the listing with STATE | CPU_TOTAL | BALLOON and
 #      vmstats.c's own copy of the metrics) and of
 #      this build (STATE | CPU_TOTAL | VCPU | BALLOON | INTERFACE | BLOCK,
@@ -16,7 +16,7 @@
 #      and libvirtd's CPU per call, each per guest.
 # Prints a markdown section for docs/benchmarks.md.
 # bench-section: vm-metrics
-#   [ROUNDS=3] [BASE=667df7d] [GUESTS=3] [CALLS=200] perl bench/vm-metrics.pl [N]
+#   [ROUNDS=3] [BASE=b3c0c45] [GUESTS=3] [CALLS=200] perl bench/vm-metrics.pl [N]
 
 use strict;
 use warnings;
@@ -33,7 +33,7 @@ use bench::lib qw(machine median row);
 
 my $n = (shift // 1000) + 0;
 my $rounds = $ENV{ROUNDS} // 3;
-my $base = $ENV{BASE} // '667df7d';
+my $base = $ENV{BASE} // 'b3c0c45';
 my $nguests = $ENV{GUESTS} // 3;
 my $calls = $ENV{CALLS} // 200;
 my $interval_ms = 200;
