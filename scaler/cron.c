@@ -52,6 +52,7 @@ static int wall_to_instant(int y, int mo, int d, int h, int mi, time_t *t);
 static int day_instants(const cron_expr_t *c, civil_t cd, time_t *out,
     int max);
 static int local_days(time_t t, int64_t *days);
+static int fixed_digits(const char *s, int n, int *v);
 
 
 static pthread_mutex_t  tz_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -630,31 +631,49 @@ done:
 }
 
 
+/* exactly n decimal digits at s (no sign, no space) into *v */
+static int
+fixed_digits(const char *s, int n, int *v)
+{
+    int  i;
+
+    *v = 0;
+    for (i = 0; i < n; i++) {
+        if (!isdigit((unsigned char) s[i])) {
+            return -1;
+        }
+        *v = *v * 10 + (s[i] - '0');
+    }
+
+    return 0;
+}
+
+
 int
 cron_parse_datetime(const char *s, const char *tz, time_t *t)
 {
     tz_guard_t  g;
-    int         y, mo, d, h, mi, sec, n, oh, om, rc;
-    char        sep, sign;
+    int         y, mo, d, h, mi, sec, oh, om, rc;
     const char *p;
 
     sec = 0;
-    n = 0;
 
-    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &n)
-        != 6 || (sep != ' ' && sep != 'T') || n != 16)
+    /* "YYYY-MM-DD[T ]HH:MM": every field exactly its digits */
+    if (strnlen(s, 16) < 16 || fixed_digits(s, 4, &y) != 0 || s[4] != '-'
+        || fixed_digits(s + 5, 2, &mo) != 0 || s[7] != '-'
+        || fixed_digits(s + 8, 2, &d) != 0 || (s[10] != ' ' && s[10] != 'T')
+        || fixed_digits(s + 11, 2, &h) != 0 || s[13] != ':'
+        || fixed_digits(s + 14, 2, &mi) != 0)
     {
         return -1;
     }
 
-    p = s + n;
+    p = s + 16;
 
     if (*p == ':') {
-        if (!isdigit((unsigned char) p[1]) || !isdigit((unsigned char) p[2]))
-        {
+        if (fixed_digits(p + 1, 2, &sec) != 0) {
             return -1;
         }
-        sec = (p[1] - '0') * 10 + (p[2] - '0');
         p += 3;
     }
 
@@ -671,12 +690,12 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
     }
 
     if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':'
-        && sscanf(p, "%c%2d:%2d", &sign, &oh, &om) == 3 && oh < 24
-        && om < 60)
+        && fixed_digits(p + 1, 2, &oh) == 0
+        && fixed_digits(p + 4, 2, &om) == 0 && oh < 24 && om < 60)
     {
         *t = (time_t) ((days_from_civil(y, mo, d) * 24 + h) * 3600
                        + mi * 60 + sec)
-             - (sign == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+             - (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
         return 0;
     }
 

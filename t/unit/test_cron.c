@@ -418,6 +418,16 @@ static const datetime_case_t  datetime_cases[] = {
     { "2026-01-01 00:00+2", "UTC", NULL },
     { "26-01-01 00:00", "UTC", NULL },
     { "", "UTC", NULL },
+    /* each field is exactly its digits: no sign, no space (sscanf's %d
+     * took "-1", "+1" and " 1"; found by fuzz/fuzz_cron.c) */
+    { "2024-01-01T-1:-1Z", "UTC", NULL },
+    { "2024-01-01T00:00+-1:-5", "UTC", NULL },
+    { "2024-01-01T00:00-+1:05", "UTC", NULL },
+    { "2024-01-01T+1:05Z", "UTC", NULL },
+    { "2024- 1-01 00:00", "UTC", NULL },
+    { "2024-01-01 00: 5", "UTC", NULL },
+    { "2024-01-01 00:00:-1", "UTC", NULL },
+    { "2024-01-01 00:00+01: 5", "UTC", NULL },
 };
 
 
