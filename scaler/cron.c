@@ -13,6 +13,7 @@
  */
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "autoscale.h"
 
@@ -311,8 +313,10 @@ tz_leave(tz_guard_t *g)
 int
 cron_tz_valid(const char *tz)
 {
-    char         path[512];
+    char         path[512], magic[4];
     const char  *dir;
+    struct stat  st;
+    int          fd, ok;
 
     if (tz == NULL || tz[0] == '\0' || strcmp(tz, "UTC") == 0) {
         return 1;
@@ -324,10 +328,27 @@ cron_tz_valid(const char *tz)
     }
 
     dir = getenv("TZDIR");
-    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo",
-             tz);
+    if ((size_t) snprintf(path, sizeof(path), "%s/%s",
+                          dir ? dir : "/usr/share/zoneinfo", tz)
+        >= sizeof(path))
+    {
+        return 0;
+    }
 
-    return access(path, R_OK) == 0;
+    /* a zone file, not a directory of the database or one of its other
+       files (zone.tab, tzdata.zi): those would be UTC too */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd == -1) {
+        return 0;
+    }
+
+    ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+         && read(fd, magic, sizeof(magic)) == (ssize_t) sizeof(magic)
+         && memcmp(magic, "TZif", 4) == 0;
+
+    close(fd);
+
+    return ok;
 }
 
 

@@ -272,6 +272,15 @@ test_tz_valid(void **state)
     assert_false(cron_tz_valid("Mars/Olympus_Mons"));
     assert_false(cron_tz_valid("../../etc/passwd"));
     assert_false(cron_tz_valid("/etc/localtime"));
+    /* what glibc would silently read as UTC: a directory of the
+     * database, or one of its files that is no zone (found by
+     * fuzz/fuzz_cron.c) */
+    assert_false(cron_tz_valid("."));
+    assert_false(cron_tz_valid("Europe"));
+    assert_false(cron_tz_valid("Europe/"));
+    assert_false(cron_tz_valid("zone.tab"));
+    assert_false(cron_tz_valid("tzdata.zi"));
+    assert_true(cron_tz_valid("Etc/UTC"));
 }
 
 
