@@ -583,6 +583,46 @@ parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
     return i;
 }
 
+/*
+ * Every mapping of the document, before any is read: keys are scalars
+ * (the parsers print a key as one) and each at most once in its mapping
+ * (YAML requires it; a second value would replace, and leak, the first).
+ */
+static int
+cf_check_keys(cfctx_t *c)
+{
+    yaml_node_t       *n, *k, *k2;
+    yaml_node_pair_t  *p, *q;
+
+    for (n = c->doc.nodes.start; n < c->doc.nodes.top; n++) {
+        if (n->type != YAML_MAPPING_NODE) {
+            continue;
+        }
+        for (p = n->data.mapping.pairs.start;
+             p < n->data.mapping.pairs.top; p++)
+        {
+            k = cf_node(c, p->key);
+            if (k->type != YAML_SCALAR_NODE) {
+                cf_error(c, k, "keys must be scalars");
+                return -1;
+            }
+            for (q = n->data.mapping.pairs.start; q < p; q++) {
+                k2 = cf_node(c, q->key);
+                if (k2->data.scalar.length == k->data.scalar.length
+                    && memcmp(k2->data.scalar.value, k->data.scalar.value,
+                              k->data.scalar.length) == 0)
+                {
+                    cf_error(c, k, "key \"%s\" given twice (first at line "
+                             "%lu)", (char *) k->data.scalar.value,
+                             (unsigned long) k2->start_mark.line + 1);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 scaler_config_t *
 config_load(const char *file, char *err, size_t errlen)
 {
@@ -629,6 +669,9 @@ config_load(const char *file, char *err, size_t errlen)
     root = yaml_document_get_root_node(&c.doc);
     if (root == NULL) {
         snprintf(err, errlen, "%s:1: empty configuration", file);
+        goto failed;
+    }
+    if (cf_check_keys(&c) != 0) {
         goto failed;
     }
     if (cf_expect(&c, root, YAML_MAPPING_NODE, "configuration") != 0) {

@@ -353,6 +353,19 @@ test_errors(void **state)
           "zones: expected a list" },
         { "pools: [\n", 2, "" },
         { "api: { listen: 10.0.0.1:9180 }\n", 1, "token_file is required" },
+        /* a key that is a list or a mapping was printed as a scalar (a
+         * heap over-read); a key given twice leaked the first value
+         * (both found by fuzz/fuzz_config.c) */
+        { "redis:\n  ? []\n  : 1\n", 2, "keys must be scalars" },
+        { "pools:\n  - name: web\n    ? { a: 1 }\n    : 1\n", 3,
+          "keys must be scalars" },
+        { "interval: 5s\ninterval: 6s\n", 2,
+          "key \"interval\" given twice (first at line 1)" },
+        { POOL_HEAD "    name: other\n", 5,
+          "key \"name\" given twice (first at line 2)" },
+        { POOL_HEAD
+          "    template: { domain: %T, domain: %T }\n", 5,
+          "key \"domain\" given twice" },
     };
     scaler_config_t  *cf;
     char              err[512], want[600];
