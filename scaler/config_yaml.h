@@ -32,7 +32,9 @@ char *cf_scalar(cfctx_t *c, yaml_node_t *n);
 int cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v);
 /* nginx's durations, up to 1d */
 int cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms);
-/* a whole file, NUL-terminated and malloc'd; NULL with errno */
+/* a whole regular file of at most CF_FILE_MAX bytes, NUL-terminated and
+   malloc'd; NULL with errno (EISDIR, EINVAL: not a regular file, EFBIG) */
+#define CF_FILE_MAX  (1024 * 1024)
 char *cf_read_file(const char *path);
 
 /* config_autoscale.c */

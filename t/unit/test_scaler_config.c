@@ -366,6 +366,16 @@ test_errors(void **state)
         { POOL_HEAD
           "    template: { domain: %T, domain: %T }\n", 5,
           "key \"domain\" given twice" },
+        /* a directory's size, by fseek/ftell, was LONG_MAX: len + 1
+         * overflowed (UBSan; found by fuzz/fuzz_config.c) */
+        { POOL_HEAD
+          "    template: { domain: / }\n", 5,
+          "cannot read template \"/\": Is a directory" },
+        { "api: { token_file: /tmp }\n", 1,
+          "cannot read token_file \"/tmp\": Is a directory" },
+        { "prometheus: { url: \"http://127.0.0.1:1\", username: u,"
+          " password_file: /etc }\n", 1,
+          "password_file \"/etc\": Is a directory" },
     };
     scaler_config_t  *cf;
     char              err[512], want[600];
