@@ -296,8 +296,9 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     char              path[256], pool[128], id[128], body[1024];
     pool_state_t     *ps;
-    json_t           *j, *cap;
-    json_error_t      jerr;
+    json_t           *j;
+    char              why[256];
+    long long         cap;
     struct evbuffer  *in;
     size_t            len;
     int               i, n;
@@ -371,16 +372,8 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             return;
         }
         evbuffer_copyout(in, body, len);
-        body[len] = '\0';
-        j = json_loads(body, 0, &jerr);
-        if (j == NULL) {
-            reply_error(req, 400, "bad JSON: %s", jerr.text);
-            return;
-        }
-        cap = json_object_get(j, "capacity");
-        if (!json_is_integer(cap)) {
-            json_decref(j);
-            reply_error(req, 400, "\"capacity\" must be an integer");
+        if (api_capacity_body(body, len, &cap, why, sizeof(why)) != 0) {
+            reply_error(req, 400, "%s", why);
             return;
         }
         /* the bounds in force: the active profile's (a schedule may
@@ -393,16 +386,13 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             lo = d->bounds.min;
             hi = d->bounds.max;
         }
-        if (json_integer_value(cap) < lo || json_integer_value(cap) > hi) {
+        if (cap < lo || cap > hi) {
             reply_error(req, 400, "capacity %lld is outside min..max "
-                        "%lld..%lld", (long long) json_integer_value(cap),
-                        (long long) lo, (long long) hi);
-            json_decref(j);
+                        "%lld..%lld", cap, (long long) lo, (long long) hi);
             return;
         }
         /* answered when Redis has it (capacity_stored) */
-        api_wait(req, pool, NULL, (int) json_integer_value(cap));
-        json_decref(j);
+        api_wait(req, pool, NULL, (int) cap);
         return;
     }
     if (sscanf(path + n, "/instances/%127[^/]", id) == 1) {

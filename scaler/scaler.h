@@ -332,6 +332,12 @@ struct event_base;
 int api_start(struct event_base *base, scaler_t *s);
 void api_stop(void);
 
+/* api_body.c: PUT .../capacity's body {"capacity": N}: 0 and *capacity,
+   or -1 with a reason in err ("bad JSON: ...", "\"capacity\"
+   must be an integer"); the range is the caller's */
+int api_capacity_body(const char *body, size_t len, long long *capacity,
+    char *err, size_t errlen);
+
 /* autoscaler.c: the autoscale runners of the daemon (one per pool with
    rules or schedules); kick asks for a reconcile pass soon */
 struct evbuffer;

@@ -38,6 +38,8 @@ my @bad = (
     [ '{"capacity":0}', qr/outside min\.\.max 1\.\.4/ ],
     [ '{"capacity":5}', qr/outside min\.\.max 1\.\.4/ ],
     [ '[]', qr/integer/ ],
+    # a NUL ended the body and what followed it was ignored
+    [ "{\"capacity\":2}\0junk", qr/bad JSON/ ],
 );
 for my $c (@bad) {
     ($code, $b) = $s->api('PUT', '/v1/pools/web/capacity', $c->[0], %auth);
