@@ -11,6 +11,23 @@
 #include "scaler.h"
 
 
+static void api_body_printable(char *s);
+
+
+/* jansson's reason quotes the token it stopped in, which may be cut inside
+   a UTF-8 sequence: only printable ASCII, so that the JSON answer that
+   carries it can be built */
+static void
+api_body_printable(char *s)
+{
+    for ( /* void */ ; *s != '\0'; s++) {
+        if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f) {
+            *s = '?';
+        }
+    }
+}
+
+
 int
 api_capacity_body(const char *body, size_t len, long long *capacity,
     char *err, size_t errlen)
@@ -21,6 +38,7 @@ api_capacity_body(const char *body, size_t len, long long *capacity,
     j = json_loadb(body, len, 0, &jerr);
     if (j == NULL) {
         snprintf(err, errlen, "bad JSON: %s", jerr.text);
+        api_body_printable(err);
         return -1;
     }
 
