@@ -197,6 +197,7 @@ capacity_stored(int ok, void *arg)
     reconcile_lock(api_s);
     ps = reconcile_pool(api_s, w->pool);
     if (ok && ps != NULL) {
+        history_manual(w->pool, ps->capacity, w->capacity);
         ps->capacity = w->capacity;
         ps->cap_gen++;
         reconcile_kick(api_s);
@@ -315,6 +316,12 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
         return;
     }
+    if (strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0) {
+        /* static files, no data: the page sends the token itself */
+        ui_serve(req, api_s->cf->ui_dir ? api_s->cf->ui_dir
+                                        : ui_default_dir(), path);
+        return;
+    }
     if (api_s->cf->token) {
         char want[512];
 
@@ -358,6 +365,14 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             return;
         }
         reply_json(req, 200, pool_json(ps, 1));
+        return;
+    }
+    if (strcmp(path + n, "/history") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        reply_json(req, 200, history_json(pool));
         return;
     }
     if (strcmp(path + n, "/capacity") == 0) {
@@ -424,7 +439,8 @@ api_start(struct event_base *base, scaler_t *s)
     api_s = s;
     api_http = evhttp_new(base);
     evhttp_set_allowed_methods(api_http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT
-                               | EVHTTP_REQ_DELETE | EVHTTP_REQ_POST);
+                               | EVHTTP_REQ_DELETE | EVHTTP_REQ_POST
+                               | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(api_http, api_handle, NULL);
     if (evhttp_bind_socket(api_http, s->cf->api_host,
                            (ev_uint16_t) s->cf->api_port) != 0)

@@ -122,6 +122,7 @@ as_decided(as_entry_t *e, const autoscale_decision_t *d)
     if (d->capacity == ps->capacity) {
         return;
     }
+    history_decision(e->pool, &ps->cf->autoscale, d);
     st = malloc(sizeof(*st));
     if (st == NULL) {
         slog(e->pool, NULL, "autoscale: out of memory");
@@ -200,6 +201,12 @@ static char *
 dup0(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+prom_client_t *
+autoscaler_prom(void)
+{
+    return as_prom;
 }
 
 static void

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 #include <sys/stat.h>
+#include <yaml.h>
 
 #include "scaler.h"
 #include "scaleset_record.h"
@@ -695,6 +695,7 @@ config_load(const char *file, char *err, size_t errlen)
     cf->prefix = strdup(SCALESET_DEFAULT_PREFIX);
     cf->api_host = strdup("127.0.0.1");
     cf->api_port = 9180;
+    cf->ui_dir = NULL;                  /* ui_default_dir() */
     cf->interval_ms = 5000;
 
     root = yaml_document_get_root_node(&c.doc);
@@ -783,6 +784,19 @@ config_load(const char *file, char *err, size_t errlen)
                     }
                     free(cf->token);
                     cf->token = tok;
+                } else if (KEY(k2, "ui")) {
+                    struct stat  st;
+                    if ((s = cf_scalar(&c, v2)) == NULL) {
+                        goto failed;
+                    }
+                    if (stat(s, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                        cf_error(&c, v2, "api.ui \"%s\" is not a directory",
+                                 s);
+                        free(s);
+                        goto failed;
+                    }
+                    free(cf->ui_dir);
+                    cf->ui_dir = s;
                 } else {
                     cf_error(&c, k2, "unknown key \"%s\" in api",
                              (char *) k2->data.scalar.value);
@@ -883,6 +897,7 @@ config_free(scaler_config_t *cf)
     free(cf->prefix);
     free(cf->api_host);
     free(cf->token);
+    free(cf->ui_dir);
     free(cf->prom_url);
     free(cf->prom_username);
     free(cf->prom_password);

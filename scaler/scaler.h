@@ -73,6 +73,7 @@ typedef struct {
     char           *api_host;
     int             api_port;
     char           *token;               /* from token_file, or NULL */
+    char           *ui_dir;              /* api.ui, NULL: ui_default_dir() */
     uint64_t        interval_ms;
     char           *prom_url;            /* prometheus.url, or NULL */
     uint64_t        prom_timeout_ms;
@@ -338,6 +339,33 @@ void api_stop(void);
 int api_capacity_body(const char *body, size_t len, long long *capacity,
     char *err, size_t errlen);
 
+/* ui.c: the dashboard's files (GET /ui/...) from dir */
+struct evhttp_request;
+void ui_serve(struct evhttp_request *req, const char *dir, const char *path);
+/* the installed directory, ../share/scaleset/ui from the binary's, when
+   it exists, else the source tree's it was built from (SCALER_SRC_UI_DIR)
+   when that exists, else /usr/share/scaleset/ui */
+const char *ui_default_dir(void);
+/* the content type of a file name the dashboard may serve (one segment,
+   [A-Za-z0-9_.-], no leading dot, a known extension); NULL otherwise */
+const char *ui_content_type(const char *name);
+
+/* history.c: the last hour of each pool for the dashboard, by pool name
+   (kept across reloads); on the loop */
+struct json_t;
+/* a sample of every pool (at most one per 5 s): desired, running, the
+   rules' last values */
+void history_sample(scaler_t *s);
+/* a capacity change an autoscale decision made, with its rules */
+void history_decision(const char *pool, const autoscale_config_t *conf,
+    const autoscale_decision_t *d);
+/* a capacity set through the API */
+void history_manual(const char *pool, int previous, int capacity);
+/* {"pool","step_s","window_s","t":[ms],"series":{name:[v|null]},
+   "decisions":[newest first]} */
+struct json_t *history_json(const char *pool);
+void history_free(void);
+
 /* autoscaler.c: the autoscale runners of the daemon (one per pool with
    rules or schedules); kick asks for a reconcile pass soon */
 struct evbuffer;
@@ -347,6 +375,9 @@ int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
 void autoscaler_reload(scaler_t *next, scaler_t *home);
 void autoscaler_tick(scaler_t *s);
 autoscale_runner_t *autoscaler_runner(const char *pool);
+/* the Prometheus client (NULL without prometheus.url): valid until the
+   next reload or autoscaler_stop() */
+prom_client_t *autoscaler_prom(void);
 int autoscaler_metrics(struct evbuffer *out);
 void autoscaler_stop(void);
 

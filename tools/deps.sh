@@ -27,8 +27,17 @@ libyaml-dev
 libevent-dev
 libsystemd-dev
 wrk
+pandoc
+debhelper
+dpkg-dev
+fakeroot
+lintian
+devscripts
 curl
+nodejs
+chromium
 libredis-perl
+libyaml-libyaml-perl
 libvirt-daemon-system
 libvirt-daemon-driver-qemu
 qemu-system-x86
@@ -41,6 +50,9 @@ libclang-rt-dev
 "
 
 missing=""
+# npm comes with some builds of nodejs (NodeSource's provides and conflicts
+# with Debian's npm package): asked for only when there is no npm
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 for p in $PACKAGES; do
     s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     case "$s" in
