@@ -1,7 +1,7 @@
 /*
- * The API's request bodies (scaler/api_body.c): PUT
- * /v1/pools/NAME/capacity's {"capacity": N}, at most 1023 bytes as the
- * API reads it.
+ * The API's request bodies (api_capacity_body() in scaler/api.c): PUT
+ * /v1/pools/NAME/capacity's {"capacity": N}, at most API_BODY_MAX bytes
+ * as the API reads it.
  * Properties: no leak or bad access; a refusal has a reason the JSON
  * answer can carry; what is accepted is deterministic, and the
  * capacity written back as {"capacity": N} reads as the same N.
@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t     *j;
     long long   cap, again;
 
-    if (size > 1023) {
+    if (size > API_BODY_MAX) {
         return 0;
     }
 

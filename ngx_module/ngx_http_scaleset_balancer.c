@@ -172,7 +172,7 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
 
     least_conn = (sp->sscf->balance == NGX_HTTP_SCALESET_BALANCE_LEAST_CONN);
 
-    ngx_rwlock_rlock(&sh->rwlock);
+    ngx_http_scaleset_rlock(sh->lock);
 
     rc = ngx_http_scaleset_pick(sp, 0, sh->nprimary, least_conn);
 
@@ -190,7 +190,7 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
             }
         }
 
-        ngx_rwlock_unlock(&sh->rwlock);
+        ngx_http_scaleset_runlock(sh->lock);
 
         ngx_log_error(NGX_LOG_ERR, pc->log, 0,
                       "scaleset: no member of pool \"%V\" can serve "
@@ -207,7 +207,7 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
     (void) ngx_atomic_fetch_add(&slot->active, 1);
     (void) ngx_atomic_fetch_add(&slot->requests, 1);
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_runlock(sh->lock);
 
     len = ngx_sock_ntop(sa, pc->socklen, name->data, NGX_SOCKADDR_STRLEN, 1);
     name->len = len;
@@ -354,7 +354,7 @@ ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc, void *data,
     sh = sp->sh;
     slot = &sh->slots[sp->slot];
 
-    ngx_rwlock_rlock(&sh->rwlock);
+    ngx_http_scaleset_rlock(sh->lock);
 
     /* the slot may hold another member by now */
 
@@ -385,7 +385,7 @@ ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc, void *data,
         }
     }
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_runlock(sh->lock);
 
     sp->slot = NGX_CONF_UNSET_UINT;
 

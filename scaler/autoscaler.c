@@ -382,25 +382,24 @@ autoscaler_runner(const char *pool)
     return NULL;
 }
 
-int
-autoscaler_metrics(struct evbuffer *out)
+void
+autoscaler_metrics(expo_t *e)
 {
     autoscale_runner_t  **rs;
     size_t                i;
-    int                   rc;
 
     if (as_n == 0) {
-        return 0;
+        return;
     }
     if ((rs = calloc(as_n, sizeof(*rs))) == NULL) {
-        return -1;
+        expo_fail(e, "out of memory");
+        return;
     }
     for (i = 0; i < as_n; i++) {
         rs[i] = as_ent[i].runner;
     }
-    rc = autoscale_metrics_write(out, rs, as_n);
+    autoscale_metrics_write(e, rs, as_n);
     free(rs);
-    return rc;
 }
 
 void

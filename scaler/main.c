@@ -137,6 +137,9 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             {
                 exit(1);
             }
+            if (!relisten) {
+                api_reconfigure();
+            }
             slog(NULL, NULL, "configuration reloaded");
         }
         sd_notify(0, "READY=1");

@@ -10,13 +10,15 @@
 #   directive D   docs/gateway.md or docs/health-checks.md has, nginx style,
 #                 a "Syntax: D ..." line followed (without a blank line) by
 #                 "Default: X" and "Context: Y" lines, X and Y not empty.
-#   parameter P   (a keyword the handler of D matches, "name=" or a bare
-#                 word) appears in D's Syntax lines and, in D's section
+#   parameter P   (a keyword the handler of D matches, "name=", "name:"
+#                 as in unix:PATH, or a bare word) appears in D's Syntax
+#                 lines (followed by its value) and, in D's section
 #                 (from its Syntax line to the next heading), either in
 #                 the first cell of a table row whose "default" column is
 #                 not empty, as `P...` (`P` for a bare word), or as a
 #                 list item "- `P...`" that says "default" or "required".
-#   config key K  (a full path: `pools[].template.volume.pool`) is the
+#   config key K  (a full path: `pools[].template.volume.pool`, from the
+#                 cf_key_t tables of scaler/config*.c) is the
 #                 first cell of a table row in docs/scaler.md or
 #                 docs/autoscale.md whose "default" column is not empty
 #                 (nor only a dash).
@@ -116,8 +118,8 @@ for my $d (@directives) {
     my @sec = @{$l}[$at .. $end - 1];
     my @rows = table_rows($file, \@sec);
     for my $p (@{ $directive_params{$d} }) {
-        my $tok = $p =~ /=$/ ? qr/`\Q$p\E[^`]*`/ : qr/`\Q$p\E`/;
-        my $word = $p =~ /=$/ ? qr/(?<![\w-])\Q$p\E/ : qr/(?<![\w-])\Q$p\E(?![\w-])/;
+        my $tok = $p =~ /[=:]$/ ? qr/`\Q$p\E[^`]*`/ : qr/`\Q$p\E`/;
+        my $word = $p =~ /[=:]$/ ? qr/(?<![\w-])\Q$p\E/ : qr/(?<![\w-])\Q$p\E(?![\w-])/;
         like($syntax, $word, "parameter $d $p is in the Syntax of $d ($file)");
         my $row = grep { $_->{first} =~ $tok && states_default($_->{default}) } @rows;
         my $item = 0;

@@ -19,6 +19,7 @@ libvirt-clients
 libvirt0
 libhiredis-dev
 redis-server
+redis-sentinel
 libcurl4-openssl-dev
 prometheus
 libcmocka-dev
@@ -26,6 +27,7 @@ libjansson-dev
 libyaml-dev
 libevent-dev
 libsystemd-dev
+systemd
 wrk
 pandoc
 debhelper
@@ -34,6 +36,8 @@ fakeroot
 lintian
 devscripts
 curl
+gdb
+strace
 nodejs
 chromium
 libredis-perl

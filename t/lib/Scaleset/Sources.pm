@@ -9,7 +9,7 @@ package Scaleset::Sources;
 #
 # Each reader takes an optional $ok callback (Test::More::ok): it is called
 # with (bool, name) for the reader's own sanity checks (every table entry
-# read, every KEY() site reached), so a parser change that makes a reader
+# read, every key table reached), so a parser change that makes a reader
 # miss names fails the test instead of shrinking the list silently.
 
 use strict;
@@ -124,120 +124,50 @@ sub directives {
     return \%directive_params;
 }
 
-# every YAML key path the scaler's parsers accept (sorted)
+# every YAML key path the scaler accepts (sorted), from the key tables of
+# scaler/config*.c (config_yaml.h): static const cf_key_t NAME[] = {
+# { "key", CF_SCALAR|CF_MAP|CF_LIST, handler, SUB_TABLE|NULL, ... }, ...
+# CF_END };  config_keys is the file; a key with a SUB_TABLE has those
+# keys below it (a CF_LIST one as "key[]", its items' keys)
 sub config_keys {
     my ($ok, $root) = @_;
     $ok //= sub { $_[0] };
     $root //= $ROOT;
-    my %keys;          # path => 1
-    {
-        my (@strings, %func, $key_sites_total);
-        for my $f (sort glob "$root/scaler/config*.c") {
-            my $text = c_mask(slurp($f), \@strings);
-            my $fn = c_functions($text);
-            $func{$_} = $fn->{$_} for keys %$fn;
-            $key_sites_total += () = $text =~ /\bKEY\(/g;
+    my (%keys, @strings, %tables, %reached);
+    for my $f (sort glob "$root/scaler/config*.c") {
+        my $text = c_mask(slurp($f), \@strings);
+        while ($text =~ /\bcf_key_t\s+(\w+)\s*\[\s*\]\s*=\s*\{(.*?)\bCF_END\b/sg) {
+            my ($name, $body) = ($1, $2);
+            my @entries;
+            while ($body =~ /\{\s*("\@\d+")\s*,\s*(CF_\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,/g) {
+                push @entries, { name => lit(\@strings, $1), type => $2,
+                                 set => $3, sub => $4 };
+            }
+            my $n = () = $body =~ /\{\s*"\@\d+"/g;
+            $ok->(@entries == $n, "every entry of key table $name was read");
+            $tables{$name} = \@entries;
         }
-        $ok->($key_sites_total >= 3, "KEY( used $key_sites_total times in scaler/config*.c");
-
-        # per function: KEY sites, blocks "if (KEY(k, "x")) { ... }", aliases
-        # of a block's value node ("cap = v;") and calls of other parsers
-        my (%sites, %blocks, %calls, %first_expect);
-        for my $name (keys %func) {
-            my $body = $func{$name};
-            if ($body =~ /\bcf_expect\(\s*[^,]+,\s*[^,]+,\s*(YAML_\w+)/) {
-                $first_expect{$name} = $1;
-            }
-            while ($body =~ /\bKEY\(\s*(\w+)\s*,\s*(?:("\@\d+")|(\w+)\s*\[\s*\w*\s*\])\s*\)/g) {
-                my ($at, @names) = ($-[0]);
-                if (defined $2) {
-                    @names = (lit(\@strings, $2));
-                } else {
-                    my $arr = $3;
-                    $body =~ /\b\Q$arr\E\s*\[\s*\d*\s*\]\s*=\s*\{([^}]*)\}/
-                        or die "KEY over array $arr in $name: no initialiser";
-                    my $init = $1;
-                    @names = map { lit(\@strings, $_) } $init =~ /("\@\d+")/g;
-                }
-                push @{ $sites{$name} }, map { { at => $at, name => $_ } } @names;
-            }
-            while ($body =~ /\bif\s*\(\s*KEY\(\s*(\w+)\s*,\s*("\@\d+")\s*\)\s*\)\s*\{/g) {
-                my ($kvar, $name2, $open) = ($1, lit(\@strings, $2), $+[0] - 1);
-                my $end = brace_end($body, $open);
-                my ($vvar) = $body =~ /\bFOR_PAIRS\(\s*[^,]+,\s*[^,]+,\s*\Q$kvar\E\s*,\s*(\w+)\s*\)/;
-                my @alias;
-                if (defined $vvar) {
-                    my $blk = substr($body, $open, $end - $open);
-                    @alias = $blk =~ /\b(\w+)\s*=\s*\Q$vvar\E\s*;/g;
-                }
-                push @{ $blocks{$name} }, { name => $name2, open => $open, end => $end,
-                                            alias => \@alias };
-            }
-        }
-        for my $name (keys %func) {
-            while ($func{$name} =~ /\b(\w+)\s*\((?=([^;{}]*))/g) {
-                my ($callee, $args, $at) = ($1, $2, $-[0]);
-                next if $callee eq $name || !exists $func{$callee};
-                push @{ $calls{$name} }, { callee => $callee, at => $at, args => $args };
-            }
-        }
-
-        # a block is a list when the first cf_expect in it (or else in a
-        # parser it hands its value to) expects a sequence
-        my $block_is_list = sub {
-            my ($fname, $b) = @_;
-            my $blk = substr($func{$fname}, $b->{open}, $b->{end} - $b->{open});
-            if ($blk =~ /\bcf_expect\(\s*[^,]+,\s*[^,]+,\s*(YAML_\w+)/) {
-                return $1 eq 'YAML_SEQUENCE_NODE';
-            }
-            for my $c (@{ $calls{$fname} || [] }) {
-                my $inside = $c->{at} > $b->{open} && $c->{at} < $b->{end};
-                my $via = grep { $c->{args} =~ /\b\Q$_\E\b/ } @{ $b->{alias} };
-                next unless $inside || $via;
-                my $t = $first_expect{ $c->{callee} } or next;
-                return $t eq 'YAML_SEQUENCE_NODE';
-            }
-            return 0;
-        };
-        my $ctx_at = sub {           # the block names around $at, outer first
-            my ($fname, $at) = @_;
-            my @b = sort { $a->{open} <=> $b->{open} }
-                    grep { $_->{open} < $at && $at < $_->{end} } @{ $blocks{$fname} || [] };
-            return map { $_->{name} . ($block_is_list->($fname, $_) ? '[]' : '') } @b;
-        };
-
-        my %seen_site;
-        my $visit;
-        $visit = sub {
-            my ($fname, $prefix, $depth) = @_;
-            die "parser call chain too deep at $fname" if $depth > 20;
-            for my $s (@{ $sites{$fname} || [] }) {
-                my $path = join '.', grep { length } $prefix, $ctx_at->($fname, $s->{at}), $s->{name};
-                $keys{$path} = 1;
-                $seen_site{"$fname\@$s->{at}"} = 1;
-            }
-            for my $c (@{ $calls{$fname} || [] }) {
-                my @ctx = $ctx_at->($fname, $c->{at});
-                # a value node kept in a variable ("cap = v;") and parsed later
-                for my $b (@{ $blocks{$fname} || [] }) {
-                    next if $c->{at} > $b->{open} && $c->{at} < $b->{end};
-                    if (grep { $c->{args} =~ /\b\Q$_\E\b/ } @{ $b->{alias} }) {
-                        @ctx = $ctx_at->($fname, $b->{open} + 1);
-                        last;
-                    }
-                }
-                $visit->($c->{callee}, join('.', grep { length } $prefix, @ctx), $depth + 1);
-            }
-        };
-        my %called = map { $_->{callee} => 1 } map { @$_ } values %calls;
-        $visit->($_, '', 0) for grep { !$called{$_} } sort keys %func;
-
-        my %all_sites = map { my $f = $_; map { ("$f\@$_->{at}" => 1) } @{ $sites{$f} } }
-                        keys %sites;
-        $ok->(scalar(keys %all_sites) == $key_sites_total, 'every KEY( in scaler/config*.c was read');
-        $ok->(scalar(keys %seen_site) == scalar(keys %all_sites),
-           'every KEY() site was reached from a top-level parser');
     }
+    $ok->(exists $tables{config_keys}, 'found the top-level key table config_keys');
+    $ok->(keys %tables >= 5, 'key tables found: ' . join(' ', sort keys %tables));
+
+    my $walk;
+    $walk = sub {
+        my ($table, $prefix, $depth) = @_;
+        die "key tables nested too deep at $table" if $depth > 20;
+        $reached{$table} = 1;
+        for my $e (@{ $tables{$table} }) {
+            my $path = join '.', grep { length } $prefix, $e->{name};
+            $path .= '[]' if $e->{type} eq 'CF_LIST' && $e->{sub} ne 'NULL';
+            $keys{$path} = 1;
+            next if $e->{sub} eq 'NULL';
+            $ok->(exists $tables{ $e->{sub} }, "$path: its key table $e->{sub} found")
+                and $walk->($e->{sub}, $path, $depth + 1);
+        }
+    };
+    $walk->('config_keys', '', 0) if exists $tables{config_keys};
+    $ok->(!grep({ !$reached{$_} } keys %tables),
+          'every key table is reached from config_keys');
     return sort keys %keys;
 }
 
@@ -291,8 +221,9 @@ sub ctl_verbs {
 
 # { metric name => type } of every family the gateway (ngx_module/) and
 # the scaler (scaler/) export: "# TYPE NAME TYPE" lines of their string
-# literals (adjacent literals joined as C does) and tables of
-# { "NAME", "TYPE", ... }; a histogram's _bucket, _sum and _count too
+# literals (adjacent literals joined as C does), expo_family() calls and
+# tables of { "NAME", "TYPE", ... }; a histogram's _bucket, _sum and
+# _count too
 sub metrics {
     my ($ok, $root) = @_;
     $ok //= sub { $_[0] };
@@ -313,6 +244,11 @@ sub metrics {
             while ($s =~ /# TYPE (scaleset_\w+) (counter|gauge|histogram|summary|untyped)/g) {
                 $m{$1} = $2;
             }
+        }
+        # expo_family(e, "NAME", "TYPE", ...): the scaler's writer (expo.h)
+        while ($text =~ /\bexpo_family\(\s*[^,]+,\s*"\@(\d+)"\s*,\s*"\@(\d+)"/g) {
+            my ($name, $type) = ($strings[$1], $strings[$2]);
+            $m{$name} = $type if $name =~ /^scaleset_\w+$/;
         }
         while ($text =~ /\{\s*"\@(\d+)"\s*,\s*"\@(\d+)"/g) {
             my ($name, $type) = ($strings[$1], $strings[$2]);
