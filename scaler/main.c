@@ -182,7 +182,7 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
-    srand((unsigned) getpid() ^ (unsigned) now_ms());
+    srand((unsigned) getpid() ^ (unsigned) clock_mono_ms());
     base = event_base_new();
     reconcile_init(&sc, cf, NULL);
     sc.areg = areg_open(cf);

@@ -29,6 +29,7 @@ sub new {
 }
 
 # pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
+#              version => template version (1),
 #              extra => "yaml lines",
 #              template_extra => "volume: {...}" (more template keys) } ],
 # api_extra => 'token_file: ...',
@@ -48,7 +49,8 @@ sub write_config {
         $y .= "  - name: $p->{name}\n    zones:\n";
         $y .= qq(      - { name: $_->[0], uri: "$_->[1]" }\n)
             for @{ $p->{zones} // [['z1', 'test:///default']] };
-        $y .= "    template: { domain: $dir/dom.xml, version: 1"
+        $y .= "    template: { domain: $dir/dom.xml, version: "
+            . ($p->{version} // 1)
             . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n"
             . "    address: { mode: static, cidr: "
             . ($p->{cidr} // "127.0.1.0/24") . ", port: "
