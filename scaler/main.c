@@ -290,7 +290,6 @@ main(int argc, char **argv)
     event_free(ha_ev);
     close(ha_pipe[0]);
     close(ha_pipe[1]);
-    vmstats_free();
     history_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {

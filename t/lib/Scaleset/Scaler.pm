@@ -38,6 +38,7 @@ sub new {
 #           named redis), redis_extra => 'more of its keys',
 # api_port => name of the API's port (default api), name => the server's
 #           name (default scaler; also the config file's, NAME.yaml)
+# bin => another scaleset-scaler (a benchmark's baseline build)
 sub write_config {
     my ($self) = @_;
     my $t = $self->{t};
@@ -76,7 +77,8 @@ sub start {
     my $conf = $self->write_config;
     return $self->{t}->spawn(name => $self->{opt}{name} // 'scaler',
         wait_port => $self->{opt}{api_port} // 'api',
-        cmd => [$self->{t}->bin('scaleset-scaler'), '-c', $conf]);
+        cmd => [$self->{opt}{bin} // $self->{t}->bin('scaleset-scaler'),
+                '-c', $conf]);
 }
 
 # (code, decoded body or raw text)
