@@ -24,6 +24,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time sleep);
+use IO::Select;
+use IO::Socket::INET;
 use Scaleset::Test;
 use Scaleset::Scaler;
 use Scaleset::Libvirtd;
@@ -153,7 +155,18 @@ my $xaddr = members()->{$x} =~ /^(\S+)/ ? $1 : die;
 # operator might), and a stray member appears: b's next pass reads both,
 # then waits for x's check, with the stray's removal planned after it
 $t->write_file("gs/$x", "slow 30\n");
-sleep 0.3;
+# no answer to /healthz within half a second: guestsim has the switch
+sub healthz_slow {
+    my ($addr) = @_;
+    my $c = IO::Socket::INET->new(PeerAddr => $addr, Timeout => 1) or return 0;
+    print $c "GET /healthz HTTP/1.0\r\n\r\n";
+    my $sel = IO::Select->new($c);
+    my $slow = !$sel->can_read(0.5);
+    close $c;
+    return $slow;
+}
+ok($t->wait_for(sub { healthz_slow($xaddr) }, timeout => 10, what => 'x slow'),
+   "$x answers its readiness check no more in time");
 $redis->multi;
 $redis->hdel('scaleset:{web}:members', $x);
 $redis->hset('scaleset:{web}:members', 'web-999999', '127.0.79.250:' . $t->port('guest')
