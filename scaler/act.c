@@ -315,10 +315,13 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             continue;
         }
         if (apply(reg, ps, obs, a, st) != 0) {
-            if (registry_refused(reg)) {
-                /* the lease is another's: nothing more is written */
-                slog(p->name, NULL, "the lease is lost: the pass stops "
-                     "writing, %d more actions not done", pl->nact - i - 1);
+            /* the lease is another's (the fence said so), or it ran out
+               while Redis did not answer: nothing more is written */
+            if (registry_refused(reg) || !ha_acting()) {
+                slog(p->name, NULL, "the lease is lost%s: the pass stops "
+                     "writing, %d more actions not done",
+                     registry_refused(reg) ? "" : " (ran out)",
+                     pl->nact - i - 1);
                 fenced = 1;
                 break;
             }
