@@ -29,7 +29,7 @@ CC          ?= cc
 OPT         ?= -g -O2
 WARN        := -Wall -Wextra -Werror
 PKGS        := libvirt libxml-2.0 hiredis jansson yaml-0.1 libevent libevent_pthreads \
-               libcurl libsystemd libcrypto
+               libcurl libsystemd libcrypto libisofs-1
 PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SC_CFLAGS    = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP \

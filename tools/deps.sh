@@ -27,6 +27,9 @@ libjansson-dev
 libyaml-dev
 libevent-dev
 libsystemd-dev
+libisofs-dev
+libarchive-tools
+cloud-init
 systemd
 wrk
 pandoc
