@@ -291,12 +291,15 @@ cmd_instances(const char *pool)
         json_decref(j);
         return 0;
     }
-    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %s\n", "ID", "ZONE",
-           "STATE", "VERSION", "LATEST", "AGE", "WEIGHT",
-           "HEALTH (gateway:state/conns)");
+    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %-10s %-8s %s\n", "ID",
+           "ZONE", "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "TEMPLATE",
+           "ORIGIN", "HEALTH (gateway:state/conns)");
     json_array_foreach(json_object_get(j, "instances"), i, in) {
+        const char *tmpl = json_string_value(json_object_get(in, "template"));
+        const char *origin = json_string_value(json_object_get(in, "origin"));
+
         health_of(in, health, sizeof(health));
-        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %s\n",
+        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %-10s %-8s %s\n",
                json_string_value(json_object_get(in, "id")),
                json_string_value(json_object_get(in, "zone")),
                json_string_value(json_object_get(in, "state")),
@@ -305,6 +308,7 @@ cmd_instances(const char *pool)
                                                                  : "no",
                age_of(in, age, sizeof(age)),
                json_integer_value(json_object_get(in, "weight")),
+               tmpl && tmpl[0] ? tmpl : "-", origin ? origin : "-",
                health[0] ? health : "-");
     }
     json_decref(j);
