@@ -28,6 +28,7 @@ libevent-dev
 libsystemd-dev
 wrk
 curl
+valgrind
 libredis-perl
 libvirt-daemon-system
 libvirt-daemon-driver-qemu
