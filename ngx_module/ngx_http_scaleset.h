@@ -16,6 +16,8 @@
 #include <scaleset_record.h>
 #include <scaleset_check.h>
 
+#include "ngx_http_scaleset_sched.h"
+
 
 #define NGX_HTTP_SCALESET_DEFAULT_MAX_MEMBERS  256
 #define NGX_HTTP_SCALESET_DEFAULT_RESYNC       5000     /* ms */
@@ -235,8 +237,6 @@ ngx_int_t ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log);
 void ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
     scaleset_member_t *m, u_char *addr);
-ngx_int_t ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf,
-    ngx_log_t *log);
 ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, u_char *id, size_t id_len, u_char *rec,
     size_t rec_len, ngx_uint_t log_once, ngx_log_t *log);

@@ -1,7 +1,8 @@
 
 /*
  * ngx_http_scaleset_module: the shared slots of a pool, the membership
- * diff that rewrites them, and the precomputed balancing schedule.
+ * diff that rewrites them, and the balancing schedule built from them
+ * (the algorithm is in ngx_http_scaleset_sched.c).
  */
 
 
@@ -19,16 +20,6 @@ typedef struct {
 } ngx_http_scaleset_change_t;
 
 
-typedef struct {
-    uint32_t                        weight;
-    ngx_uint_t                      first;     /* index in order[] */
-    ngx_uint_t                      n;
-    ngx_uint_t                      head;      /* rotation */
-    int64_t                         base;      /* -T * picks of the head */
-    ngx_uint_t                      picks;
-} ngx_http_scaleset_wgroup_t;
-
-
 static ngx_uint_t ngx_http_scaleset_sched_cap(ngx_uint_t max_members);
 static ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_log_t *log);
@@ -44,11 +35,8 @@ static int ngx_libc_cdecl ngx_http_scaleset_cmp_members(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
     const void *b);
-static int ngx_libc_cdecl ngx_http_scaleset_cmp_u32(const void *a,
-    const void *b);
 static void ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh);
 static void ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh);
-static ngx_uint_t ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b);
 static int ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot,
     ngx_str_t *id);
 static ngx_uint_t ngx_http_scaleset_slot_differs(
@@ -686,67 +674,8 @@ failed:
 
 
 /*
- * Rebuilds the schedule from the slots as they are, e.g. after a health
- * state changed (slot->health is written first).  Any worker may call it.
- */
-
-ngx_int_t
-ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
-{
-    uint32_t                    *sched;
-    ngx_uint_t                   i, spare, np, nb, dp, db, *in_use;
-    ngx_pool_t                  *pool;
-    ngx_http_scaleset_shctx_t   *sh;
-
-    sh = sscf->sh;
-
-    pool = ngx_create_pool(4096, log);
-    if (pool == NULL) {
-        return NGX_ERROR;
-    }
-
-    in_use = ngx_palloc(pool, sh->max_members * sizeof(ngx_uint_t));
-    if (in_use == NULL) {
-        ngx_destroy_pool(pool);
-        return NGX_ERROR;
-    }
-
-    ngx_http_scaleset_build_lock(sh);
-
-    for (i = 0; i < sh->max_members; i++) {
-        in_use[i] = sh->slots[i].in_use;
-    }
-
-    spare = sh->current ^ 1;
-    sched = sh->sched[spare];
-
-    np = ngx_http_scaleset_build(sh, sh->slots, in_use, 0, sched,
-                                 sh->sched_cap, &dp, pool, log);
-    nb = ngx_http_scaleset_build(sh, sh->slots, in_use,
-                                 SCALESET_MEMBER_BACKUP, sched + np,
-                                 sh->sched_cap - np, &db, pool, log);
-
-    ngx_rwlock_wlock(&sh->rwlock);
-
-    sh->current = spare;
-    sh->nprimary = np;
-    sh->nbackup = nb;
-    sh->primaries = dp;
-    sh->backups = db;
-
-    ngx_rwlock_unlock(&sh->rwlock);
-
-    ngx_http_scaleset_build_unlock(sh);
-
-    ngx_destroy_pool(pool);
-
-    return NGX_OK;
-}
-
-
-/*
  * Serializes the writers of the spare schedule buffer (the lease holder's
- * apply, any worker's rebuild).  A lock left by a dead process is taken
+ * apply; the master's at start).  A lock left by a dead process is taken
  * back; no I/O happens while it is held.
  */
 
@@ -930,40 +859,10 @@ ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot, uint32_t backup)
 }
 
 
-static ngx_uint_t
-ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b)
-{
-    ngx_uint_t  t;
-
-    while (b) {
-        t = a % b;
-        a = b;
-        b = t;
-    }
-
-    return a;
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_scaleset_cmp_u32(const void *a, const void *b)
-{
-    uint32_t  x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-
-    return (x > y) - (x < y);
-}
-
-
 /*
- * Writes one period of nginx's smooth weighted round robin over the
- * eligible slots (in slot order) into sched and returns its length.
- *
- * Weights are first divided by their gcd (the sequence is the same).  At
- * step t a member's current weight is t * w - T * picks, so members of the
- * same weight keep their relative order: each weight group is a rotating
- * queue and a step compares only the group heads, O(T * distinct weights)
- * instead of O(T * n).  When the period would not fit the buffer the
- * weights are scaled down to fit (shares then approximate).
+ * The schedule of the eligible slots (in slot order) into sched: nginx's
+ * smooth weighted round robin (ngx_http_scaleset_sched.c); returns its
+ * length and the number of members in it.
  */
 
 static ngx_uint_t
@@ -972,142 +871,47 @@ ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
     uint32_t *sched, ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool,
     ngx_log_t *log)
 {
-    int64_t                      cw, best_cw;
-    uint32_t                    *w, *ws;
-    ngx_uint_t                   i, j, n, g, total, t, ngroups, best;
-    ngx_uint_t                  *idx, *order;
-    ngx_http_scaleset_wgroup_t  *groups, *grp;
+    void        *work;
+    size_t       len;
+    uint32_t    *w;
+    uint64_t     scaled;
+    ngx_uint_t   i, n, *idx;
 
-    n = 0;
+    *distinct = 0;
 
     idx = ngx_palloc(pool, sh->max_members * sizeof(ngx_uint_t));
     w = ngx_palloc(pool, sh->max_members * sizeof(uint32_t));
-    if (idx == NULL || w == NULL) {
-        *distinct = 0;
+    work = ngx_palloc(pool,
+                      ngx_http_scaleset_sched_work_size(sh->max_members));
+    if (idx == NULL || w == NULL || work == NULL) {
         return 0;
     }
+
+    n = 0;
 
     for (i = 0; i < sh->max_members; i++) {
         if (in_use[i] && ngx_http_scaleset_eligible(&slots[i], backup)) {
             idx[n] = i;
-            w[n] = slots[i].weight ? slots[i].weight : 1;
+            w[n] = slots[i].weight;
             n++;
         }
     }
 
     *distinct = n;
 
-    if (n == 0) {
-        return 0;
-    }
+    len = ngx_http_scaleset_sched_build(w, n, sched, cap, work, &scaled);
 
-    if (n > cap) {
-        /* cannot happen: cap >= 4 * max_members */
-        n = cap;
-    }
-
-    g = w[0];
-    total = 0;
-    for (i = 0; i < n; i++) {
-        g = ngx_http_scaleset_gcd(g, w[i]);
-        total += w[i];
-    }
-
-    total = 0;
-    for (i = 0; i < n; i++) {
-        w[i] /= g;
-        total += w[i];
-    }
-
-    if (total > cap) {
+    if (scaled) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "scaleset: total weight %ui is more than the schedule "
-                      "holds (%ui): weights are scaled down", total, cap);
-
-        t = total;
-        total = 0;
-        for (i = 0; i < n; i++) {
-            w[i] = ngx_max(1, (uint64_t) w[i] * (cap - n) / t);
-            total += w[i];
-        }
+                      "scaleset: total weight %uL is more than the schedule "
+                      "holds (%ui): weights are scaled down", scaled, cap);
     }
 
-    if (total == n) {
-        /* all weights equal: the members in order */
-        for (i = 0; i < n; i++) {
-            sched[i] = (uint32_t) idx[i];
-        }
+    /* member positions to slots */
 
-        return n;
+    for (i = 0; i < len; i++) {
+        sched[i] = (uint32_t) idx[sched[i]];
     }
 
-    /* group members by weight, each group keeping slot order */
-
-    ws = ngx_palloc(pool, n * sizeof(uint32_t));
-    order = ngx_palloc(pool, n * sizeof(ngx_uint_t));
-    groups = ngx_palloc(pool, n * sizeof(ngx_http_scaleset_wgroup_t));
-    if (ws == NULL || order == NULL || groups == NULL) {
-        return 0;
-    }
-
-    ngx_memcpy(ws, w, n * sizeof(uint32_t));
-    ngx_qsort(ws, n, sizeof(uint32_t), ngx_http_scaleset_cmp_u32);
-
-    ngroups = 0;
-    for (i = 0; i < n; i++) {
-        if (i == 0 || ws[i] != ws[i - 1]) {
-            grp = &groups[ngroups++];
-            grp->weight = ws[i];
-            grp->n = 0;
-            grp->head = 0;
-            grp->picks = 0;
-        }
-    }
-
-    /* order[] holds the members of each group contiguously */
-    j = 0;
-    for (g = 0; g < ngroups; g++) {
-        groups[g].first = j;
-        for (i = 0; i < n; i++) {
-            if (w[i] == groups[g].weight) {
-                order[j++] = i;
-                groups[g].n++;
-            }
-        }
-    }
-
-    /*
-     * Within a group the head has the fewest picks and, among equals, the
-     * lowest slot; the group head's picks are tracked per rotation: a
-     * member at rotation position k has picks = base + (k < head ? 1 : 0)
-     * where base = group picks / group size.
-     */
-
-    for (t = 1; t <= total; t++) {
-        best = NGX_CONF_UNSET_UINT;
-        best_cw = 0;
-
-        for (g = 0; g < ngroups; g++) {
-            grp = &groups[g];
-
-            cw = (int64_t) t * grp->weight
-                 - (int64_t) total * (int64_t) (grp->picks / grp->n);
-
-            if (best == NGX_CONF_UNSET_UINT || cw > best_cw
-                || (cw == best_cw
-                    && idx[order[grp->first + grp->head]]
-                       < idx[order[groups[best].first + groups[best].head]]))
-            {
-                best = g;
-                best_cw = cw;
-            }
-        }
-
-        grp = &groups[best];
-        sched[t - 1] = (uint32_t) idx[order[grp->first + grp->head]];
-        grp->picks++;
-        grp->head = (grp->head + 1) % grp->n;
-    }
-
-    return total;
+    return len;
 }
