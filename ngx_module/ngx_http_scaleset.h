@@ -150,6 +150,7 @@ typedef struct {
 
 
 typedef struct ngx_http_scaleset_main_conf_s  ngx_http_scaleset_main_conf_t;
+typedef struct ngx_http_scaleset_addr_s  ngx_http_scaleset_addr_t;
 
 
 /* scaleset_health_check */
@@ -189,6 +190,9 @@ typedef struct {
     ngx_http_scaleset_main_conf_t  *main;
     ngx_http_upstream_server_t     *placeholder;
     ngx_http_scaleset_check_conf_t *check;         /* NULL: no checks */
+
+    /* this worker's addresses of the members, by slot (balancer.c) */
+    ngx_http_scaleset_addr_t      **addrs;
 
     /* lease holder, per process */
     unsigned                        fetching:1;
@@ -244,6 +248,7 @@ ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
 /* ngx_http_scaleset_balancer.c */
 ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
+ngx_int_t ngx_http_scaleset_balancer_init_process(ngx_cycle_t *cycle);
 
 /* ngx_http_scaleset_redis.c */
 ngx_int_t ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle);

@@ -4,8 +4,13 @@
  * of the pool's precomputed smooth weighted round robin schedule (one
  * shared cursor, so all workers together follow nginx's order), or with
  * least_conn the member with the fewest active requests per weight, ties
- * going to the schedule's order from the cursor.  The chosen address is
- * copied into request memory under the read lock.
+ * going to the schedule's order from the cursor.
+ *
+ * nginx connects to and logs the member's address as this worker keeps it
+ * (ngx_http_scaleset_addr_t): copied from the slot and printed once per
+ * member and worker, kept until the last request that used it ends, so a
+ * member removed mid-request is harmless and nothing is formatted or
+ * copied per request.
  */
 
 
@@ -14,6 +19,31 @@
 #include <ngx_http.h>
 
 #include "ngx_http_scaleset.h"
+
+
+/*
+ * A member's address in this worker: what pc->sockaddr and pc->name point
+ * to.  It is addrs[slot] while the slot holds the member (generation);
+ * after that it lives on until the last request using it ends.
+ */
+struct ngx_http_scaleset_addr_s {
+    ngx_str_t                       name;
+    ngx_atomic_uint_t               generation;
+    ngx_uint_t                      slot;
+    ngx_uint_t                      refs;          /* requests using it */
+    socklen_t                       socklen;
+    ngx_sockaddr_t                  sockaddr;
+    u_char                          text[NGX_SOCKADDR_STRLEN];
+};
+
+
+typedef struct ngx_http_scaleset_ref_s  ngx_http_scaleset_ref_t;
+
+/* the address of a retry (the first try's is in the peer data) */
+struct ngx_http_scaleset_ref_s {
+    ngx_http_scaleset_addr_t       *addr;
+    ngx_http_scaleset_ref_t        *next;
+};
 
 
 typedef struct {
@@ -25,7 +55,12 @@ typedef struct {
 
     ngx_uint_t                      first;         /* first tried slot */
     uintptr_t                      *tried;         /* bitmap, on retry */
-    ngx_uint_t                      ntried;
+
+    ngx_http_scaleset_addr_t       *addr;          /* of the first try */
+    ngx_http_scaleset_ref_t        *retries;
+
+    /* gives the addresses back when the request ends */
+    ngx_pool_cleanup_t              cleanup;
 
     ngx_pool_t                     *pool;
     ngx_http_request_t             *request;
@@ -42,6 +77,12 @@ static ngx_int_t ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp,
     ngx_uint_t from, ngx_uint_t len, ngx_uint_t least_conn);
 static ngx_uint_t ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
     ngx_http_scaleset_slot_t *slot, ngx_uint_t i, ngx_msec_t now);
+static ngx_http_scaleset_addr_t *ngx_http_scaleset_addr(
+    ngx_http_scaleset_peer_data_t *sp, ngx_http_scaleset_slot_t *slot,
+    ngx_log_t *log);
+static void ngx_http_scaleset_addr_release(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_addr_t *addr);
+static void ngx_http_scaleset_cleanup(void *data);
 
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_scaleset_set_session(ngx_peer_connection_t *pc,
@@ -81,6 +122,41 @@ ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
 }
 
 
+/* the worker's table of addresses, one entry per slot of each pool */
+
+ngx_int_t
+ngx_http_scaleset_balancer_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i;
+    ngx_http_scaleset_srv_conf_t   **pools, *sscf;
+    ngx_http_scaleset_main_conf_t   *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_scaleset_module);
+    if (smcf == NULL) {
+        return NGX_OK;
+    }
+
+    pools = smcf->pools.elts;
+
+    for (i = 0; i < smcf->pools.nelts; i++) {
+        sscf = pools[i];
+
+        if (sscf->sh == NULL) {
+            continue;
+        }
+
+        sscf->addrs = ngx_pcalloc(cycle->pool, sscf->sh->max_members
+                                           * sizeof(ngx_http_scaleset_addr_t *));
+        if (sscf->addrs == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_scaleset_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
@@ -101,7 +177,8 @@ ngx_http_scaleset_init_peer(ngx_http_request_t *r,
     sp->generation = 0;
     sp->first = NGX_CONF_UNSET_UINT;
     sp->tried = NULL;
-    sp->ntried = 0;
+    sp->addr = NULL;
+    sp->retries = NULL;
     sp->pool = r->pool;
     sp->request = r;
 
@@ -126,12 +203,11 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_scaleset_peer_data_t *sp = data;
 
-    u_char                        *p;
-    size_t                         len;
     ngx_int_t                      rc;
-    ngx_str_t                     *name;
     ngx_uint_t                     least_conn, n, i;
-    struct sockaddr               *sa;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_scaleset_ref_t       *ref;
+    ngx_http_scaleset_addr_t      *addr;
     ngx_http_scaleset_slot_t      *slot;
     ngx_http_scaleset_shctx_t     *sh;
 
@@ -144,31 +220,29 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->connection = NULL;
     pc->name = &sp->sscf->upstream;
 
-    if (sp->first != NGX_CONF_UNSET_UINT && sp->tried == NULL) {
-        /* a retry: from now on remember what was tried */
-        n = (sh->max_members + 8 * sizeof(uintptr_t) - 1)
-            / (8 * sizeof(uintptr_t));
+    ref = NULL;
 
-        sp->tried = ngx_pcalloc(sp->pool, n * sizeof(uintptr_t));
+    if (sp->first != NGX_CONF_UNSET_UINT) {
+        /* a retry: from now on remember what was tried */
+
         if (sp->tried == NULL) {
-            return NGX_ERROR;
+            n = (sh->max_members + 8 * sizeof(uintptr_t) - 1)
+                / (8 * sizeof(uintptr_t));
+
+            sp->tried = ngx_pcalloc(sp->pool, n * sizeof(uintptr_t));
+            if (sp->tried == NULL) {
+                return NGX_ERROR;
+            }
+
+            sp->tried[sp->first / (8 * sizeof(uintptr_t))]
+                |= (uintptr_t) 1 << sp->first % (8 * sizeof(uintptr_t));
         }
 
-        sp->tried[sp->first / (8 * sizeof(uintptr_t))]
-            |= (uintptr_t) 1 << sp->first % (8 * sizeof(uintptr_t));
+        ref = ngx_palloc(sp->pool, sizeof(ngx_http_scaleset_ref_t));
+        if (ref == NULL) {
+            return NGX_ERROR;
+        }
     }
-
-    /* the address and its text live as long as the request */
-
-    p = ngx_pnalloc(sp->pool, sizeof(struct sockaddr_storage)
-                              + sizeof(ngx_str_t) + NGX_SOCKADDR_STRLEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    sa = (struct sockaddr *) p;
-    name = (ngx_str_t *) (p + sizeof(struct sockaddr_storage));
-    name->data = p + sizeof(struct sockaddr_storage) + sizeof(ngx_str_t);
 
     least_conn = (sp->sscf->balance == NGX_HTTP_SCALESET_BALANCE_LEAST_CONN);
 
@@ -200,20 +274,42 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
 
     slot = &sh->slots[sp->slot];
 
-    ngx_memcpy(sa, &slot->sockaddr, slot->socklen);
-    pc->socklen = slot->socklen;
     sp->generation = slot->generation;
+
+    addr = ngx_http_scaleset_addr(sp, slot, pc->log);
+    if (addr == NULL) {
+        ngx_rwlock_unlock(&sh->rwlock);
+        sp->slot = NGX_CONF_UNSET_UINT;
+        return NGX_ERROR;
+    }
 
     (void) ngx_atomic_fetch_add(&slot->active, 1);
     (void) ngx_atomic_fetch_add(&slot->requests, 1);
 
     ngx_rwlock_unlock(&sh->rwlock);
 
-    len = ngx_sock_ntop(sa, pc->socklen, name->data, NGX_SOCKADDR_STRLEN, 1);
-    name->len = len;
+    /* the address is the request's until it ends */
 
-    pc->sockaddr = sa;
-    pc->name = name;
+    addr->refs++;
+
+    if (ref == NULL) {
+        sp->addr = addr;
+
+        cln = &sp->cleanup;
+        cln->handler = ngx_http_scaleset_cleanup;
+        cln->data = sp;
+        cln->next = sp->pool->cleanup;
+        sp->pool->cleanup = cln;
+
+    } else {
+        ref->addr = addr;
+        ref->next = sp->retries;
+        sp->retries = ref;
+    }
+
+    pc->sockaddr = &addr->sockaddr.sockaddr;
+    pc->socklen = addr->socklen;
+    pc->name = &addr->name;
 
     if (sp->first == NGX_CONF_UNSET_UINT) {
         sp->first = sp->slot;
@@ -225,6 +321,76 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The worker's address of the member in the slot (sp->generation), made
+ * on the member's first request here.  The address it replaces is freed
+ * now if no request uses it, else by the last one.
+ */
+
+static ngx_http_scaleset_addr_t *
+ngx_http_scaleset_addr(ngx_http_scaleset_peer_data_t *sp,
+    ngx_http_scaleset_slot_t *slot, ngx_log_t *log)
+{
+    ngx_http_scaleset_addr_t  *addr, *old;
+
+    old = sp->sscf->addrs[sp->slot];
+
+    if (old && old->generation == sp->generation) {
+        return old;
+    }
+
+    addr = ngx_alloc(sizeof(ngx_http_scaleset_addr_t), log);
+    if (addr == NULL) {
+        return NULL;
+    }
+
+    addr->generation = sp->generation;
+    addr->slot = sp->slot;
+    addr->refs = 0;
+    addr->socklen = slot->socklen;
+    ngx_memcpy(&addr->sockaddr, &slot->sockaddr, slot->socklen);
+
+    addr->name.data = addr->text;
+    addr->name.len = ngx_sock_ntop(&addr->sockaddr.sockaddr, addr->socklen,
+                                   addr->text, NGX_SOCKADDR_STRLEN, 1);
+
+    sp->sscf->addrs[sp->slot] = addr;
+
+    if (old && old->refs == 0) {
+        ngx_free(old);
+    }
+
+    return addr;
+}
+
+
+/* the request ends: its addresses are given back */
+
+static void
+ngx_http_scaleset_cleanup(void *data)
+{
+    ngx_http_scaleset_peer_data_t *sp = data;
+
+    ngx_http_scaleset_ref_t  *ref;
+
+    ngx_http_scaleset_addr_release(sp->sscf, sp->addr);
+
+    for (ref = sp->retries; ref; ref = ref->next) {
+        ngx_http_scaleset_addr_release(sp->sscf, ref->addr);
+    }
+}
+
+
+static void
+ngx_http_scaleset_addr_release(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_addr_t *addr)
+{
+    if (--addr->refs == 0 && sscf->addrs[addr->slot] != addr) {
+        ngx_free(addr);
+    }
 }
 
 
