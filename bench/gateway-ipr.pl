@@ -7,7 +7,10 @@
 # nginx.  Prints a markdown section for docs/benchmarks.md.
 # bench-section: gateway-ipr
 #
-#   bench/gateway-ipr.pl        (N1=1000 N2=5000 requests by default)
+#   bench/gateway-ipr.pl    REPEAT=3 measurements of each configuration
+#                           (medians reported), N=4000 counted requests;
+#                           CONFIGS=stock2,mod2 measures only those and
+#                           prints no section
 #
 # Everything runs on 127.0.0.1: one backend nginx (return 200), Redis, the
 # gateway under callgrind (1 worker, keepalive 16 to the backends), curl as
@@ -24,10 +27,10 @@ use Time::HiRes qw(time);
 use Scaleset::Test;
 use Scaleset::Pool;
 use Scaleset::Callgrind;
-use bench::lib qw(machine);
+use bench::lib qw(machine median);
 
-my $N1 = $ENV{N1} // 1000;
-my $N2 = $ENV{N2} // 5000;
+my $REPEAT = $ENV{REPEAT} // 3;
+my $N = $ENV{N} // 4000;
 my $TOP = $ENV{TOP} // 12;
 
 system('make -s module >&2') == 0 or die "bench: make module failed\n";
@@ -73,102 +76,112 @@ sub ready {
     };
 }
 
+# name, members, what, upstream block, the stock nginx it compares with
 my @configs = (
-    [stock2   => 2,    'stock nginx, 2 `server` lines', servers(2)],
-    [mod2     => 2,    'module, 2 members', 'scaleset web;'],
-    [mod2hc   => 2,    'module, 2 members, `scaleset_health_check`',
-     "scaleset web; $check"],
-    [stocklc2 => 2,    'stock nginx `least_conn`, 2 `server` lines',
+    [stock2 => 2, 'stock nginx, 2 `server` lines', servers(2)],
+    [mod2 => 2, 'module, 2 members', 'scaleset web;', 'stock2'],
+    [mod2hc => 2, 'module, 2 members, `scaleset_health_check`',
+     "scaleset web; $check", 'stock2'],
+    [stocklc2 => 2, 'stock nginx `least_conn`, 2 `server` lines',
      'least_conn; ' . servers(2)],
-    [modlc2   => 2,    'module `balance=least_conn`, 2 members',
-     'scaleset web balance=least_conn;'],
-    [stock2k  => 2000, 'stock nginx, 2 000 `server` lines', servers(2000)],
-    [mod2k    => 2000, 'module, 2 000 members', 'scaleset web max_members=2048;'],
-    [mod2khc  => 2000, 'module, 2 000 members, `scaleset_health_check`',
-     "scaleset web max_members=2048; $check"],
+    [modlc2 => 2, 'module `balance=least_conn`, 2 members',
+     'scaleset web balance=least_conn;', 'stocklc2'],
+    [stock2k => 2000, 'stock nginx, 2 000 `server` lines', servers(2000)],
+    [mod2k => 2000, 'module, 2 000 members', 'scaleset web max_members=2048;',
+     'stock2k'],
+    [mod2khc => 2000, 'module, 2 000 members, `scaleset_health_check`',
+     "scaleset web max_members=2048; $check", 'stock2k'],
     [stocklc2k => 2000, 'stock nginx `least_conn`, 2 000 `server` lines',
      'least_conn; ' . servers(2000)],
-    [modlc2k  => 2000, 'module `balance=least_conn`, 2 000 members',
-     'scaleset web max_members=2048 balance=least_conn;'],
+    [modlc2k => 2000, 'module `balance=least_conn`, 2 000 members',
+     'scaleset web max_members=2048 balance=least_conn;', 'stocklc2k'],
 );
 
-my %res;
-for my $c (@configs) {
-    my ($name, $m, $what, $up) = @$c;
-    my $stock = $name =~ /^stock/;
-    members($m) unless $stock;
-    my $s = time;
-    $res{$name} = $cg->measure(
-        name => $name, upstream => $up, n1 => $N1, n2 => $N2,
-        no_module => $stock, http => $stock ? '' : $redis,
-        ready => $stock ? undef : ready($m, $name =~ /hc$/));
-    printf STDERR "%-10s %8.1f instructions/request (%.0f s)\n",
-        $name, $res{$name}{ipr}, time - $s;
-}
+my %only = map { $_ => 1 } split /,/, $ENV{CONFIGS} // '';
+@configs = grep { $only{$_->[0]} } @configs if %only;
 
-# repeatability: stock nginx and the module at 2, once more
-my %again;
-for my $c (@configs[0, 1]) {
-    my ($name, $m, undef, $up) = @$c;
-    my $stock = $name =~ /^stock/;
-    members($m) unless $stock;
-    $again{$name} = $cg->measure(
-        name => "$name-again", upstream => $up, n1 => $N1, n2 => $N2,
-        no_module => $stock, http => $stock ? '' : $redis,
-        ready => $stock ? undef : ready($m, 0))->{ipr};
+# every member has had requests before the counted ones: a worker prints
+# a member's address once, at its first request
+sub warmup { my ($m) = @_; return $m * 2 > 1000 ? $m * 2 : 1000 }
+
+# the configurations in turn, REPEAT rounds
+my %runs;
+for my $round (1 .. $REPEAT) {
+    for my $c (@configs) {
+        my ($name, $m, undef, $up) = @$c;
+        my $stock = $name =~ /^stock/;
+        members($m) unless $stock;
+        my $s = time;
+        my $res = $cg->measure(
+            name => "$name-$round", upstream => $up,
+            warmup => warmup($m), n => $N,
+            no_module => $stock, http => $stock ? '' : $redis,
+            ready => $stock ? undef : ready($m, $name =~ /hc$/));
+        push @{ $runs{$name} }, $res;
+        printf STDERR "round %d %-10s %8.1f instructions/request (%.0f s)\n",
+            $round, $name, $res->{ipr}, time - $s;
+    }
 }
 $t->stop_all;
 
+exit 0 if %only;
+
 sub fmt { my $v = sprintf '%.0f', $_[0]; 1 while $v =~ s/^(-?\d+)(\d{3})/$1 $2/; $v }
 
-my $base = $res{stock2}{ipr};
-my %same = (mod2 => 'stock2', mod2hc => 'stock2', modlc2 => 'stocklc2',
-            mod2k => 'stock2k', mod2khc => 'stock2k', modlc2k => 'stocklc2k');
+# the median run of a configuration
+sub med {
+    my ($name) = @_;
+    my @r = sort { $a->{ipr} <=> $b->{ipr} } @{ $runs{$name} };
+    return $r[$#r / 2];
+}
+
+my $base = med('stock2')->{ipr};
 
 print "### Instructions per request (bench/gateway-ipr.pl)\n\n";
 print "Machine: ", machine(), ".\n";
 print <<"EOF";
-`valgrind --tool=callgrind` on the gateway's one worker, started twice per
-configuration: $N1 and then $N2 requests from one keepalive client (curl,
-every path of the same length) to `return 200` backends behind
-`keepalive 16`; per request = (Ir($N2) − Ir($N1)) / ($N2 − $N1), so start-up
-and exit cancel. Not collected: what the module does on its own clock (its
-timer handlers and the Redis connection's events: lease tick, resync, health
-reports, check scans, which cost per second, not per request); everything
-of nginx's own is. The checks run with `interval=1h`: the first check of
-every member before the count starts, none during it. The count does not
-depend on the machine's load.
+`valgrind --tool=callgrind` on the gateway's one worker; one keepalive
+client (curl, every proxied path of the same length) sends W warm-up
+requests (1 000, or twice the members: every member has had its first
+request), `/_dump` twice, $N requests and `/_dump` again, to `return 200`
+backends behind `keepalive 16`. Callgrind dumps the worker's counts at
+each `/_dump`, so per request = (Ir(part 3) − Ir(part 2)) / $N, start-up,
+warm-up and exit outside, both parts from the same process. Not
+collected: what the module does on its own clock (its timer handlers and
+the Redis connection's events: lease tick, resync, health reports, check
+scans, which cost per second, not per request); everything of nginx's own
+on the request path is. The checks run with `interval=1h`: the first check
+of every member before the count starts, none during it. $REPEAT
+measurements of each configuration, taken in turn; the median is compared.
 
-| configuration | instructions / request | × stock nginx, 2 `server` lines | × stock nginx, same balancer and size |
-|---|---|---|---|
+| configuration | instructions / request (median) | × stock nginx, 2 `server` lines | × stock nginx, same balancer and size | every measurement |
+|---|---|---|---|---|
 EOF
 for my $c (@configs) {
-    my ($name, undef, $what) = @$c;
-    my $v = $res{$name}{ipr};
-    printf "| %s | %s | %.3f | %s |\n", $what, fmt($v), $v / $base,
-        $same{$name} ? sprintf('%.3f', $v / $res{$same{$name}}{ipr}) : '';
+    my ($name, undef, $what, undef, $same) = @$c;
+    my $v = med($name)->{ipr};
+    printf "| %s | %s | %.3f | %s | %s |\n", $what, fmt($v), $v / $base,
+        $same ? sprintf('%.3f', $v / med($same)->{ipr}) : '',
+        join(' ', map { fmt($_->{ipr}) } @{ $runs{$name} });
 }
-printf <<"EOF", $res{mod2}{ipr} / $base, $res{mod2k}{ipr} / $base;
+printf <<"EOF", med('mod2')->{ipr} / $base, med('mod2k')->{ipr} / $base;
 
 - module, 2 members / stock nginx, 2 `server` lines: **%.3f** (target ≤ 1.02)
 - module, 2 000 members / stock nginx, 2 `server` lines: **%.3f** (target ≤ 1.03)
 EOF
-printf "- repeatability: a second measurement gave %s for stock nginx and %s "
-     . "for the module at 2 members\n",
-    fmt($again{stock2}), fmt($again{mod2});
 
 for my $pair ([mod2 => 'module, 2 members'], [mod2k => 'module, 2 000 members']) {
     my ($name, $what) = @$pair;
     print "\nSelf cost per request of the functions that differ most, $what "
-        . "against stock nginx with 2 `server` lines (functions of the "
-        . "stripped nginx binary by address):\n\n";
+        . "against stock nginx with 2 `server` lines (median measurements; "
+        . "functions of the stripped nginx binary by address):\n\n";
     print "| function | stock nginx | $what | Δ |\n|---|---|---|---|\n";
-    for my $d (Scaleset::Callgrind::self_diff($res{stock2}, $res{$name}, $TOP)) {
+    for my $d (Scaleset::Callgrind::self_diff(med('stock2'), med($name), $TOP)) {
         printf "| `%s` | %s | %s | %+.0f |\n", $d->[0], fmt($d->[1]),
             fmt($d->[2]), $d->[3];
     }
 }
 
-printf "\nCommand: `N1=%d N2=%d bench/gateway-ipr.pl` (%.0f s). Requests per "
-     . "second of the same configurations: bench/gateway.sh below (the noisy "
-     . "figure).\n", $N1, $N2, time - $t0;
+printf "\nCommand: `REPEAT=%d N=%d bench/gateway-ipr.pl` (%.0f s). Requests "
+     . "per second of the same configurations: bench/gateway.sh below (the "
+     . "noisy figure).\n", $REPEAT, $N, time - $t0;

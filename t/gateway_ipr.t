@@ -31,7 +31,7 @@ my @b = $cg->backends;
 $t->start_redis;
 pool_replace($t->redis, 'web', { 'web-1' => $b[0], 'web-2' => $b[1] });
 
-my %n = (n1 => 200, n2 => 1200);
+my %n = (warmup => 100, n => 1000);
 my $stock = $cg->measure(name => 'stock', no_module => 1, %n,
                          upstream => "server $b[0]; server $b[1];");
 my $mod = $cg->measure(

@@ -5,20 +5,30 @@ package Scaleset::Callgrind;
 # whatever else runs on the machine, where requests per second on a shared
 # VM swing by 10 %.
 #
-# A gateway (one worker) is started under callgrind twice; each time it
-# serves N requests from one keepalive client (curl) and quits.  Per
-# request = (Ir(N2) - Ir(N1)) / (N2 - N1) of the worker, so start-up, the
-# first connections and exit cancel.  What the module does on its own
-# clock is not collected (callgrind --toggle-collect on its timer handlers
-# and the Redis connection's event handlers): the lease tick, resyncs,
-# health reports and check scans cost per second, not per request, and
-# callgrind stretches seconds unevenly.  Everything of nginx's own is
-# collected, stock or with the module.
+# A gateway (one worker) runs under callgrind and gets, on one keepalive
+# connection (curl), W warm-up requests, two requests to /_dump, N
+# requests and /_dump again.  Callgrind dumps the worker's counts on every
+# /_dump (--dump-before its `return` handler, ngx_http_send_response, whose
+# own cost is not collected), so the part between the second and the third
+# /_dump holds the N requests and one /_dump request, and the part between
+# the first two that /_dump request alone: per request =
+# (Ir(part 3) - Ir(part 2)) / N.  Start-up, warm-up (every member's first
+# request, which prints its address once) and exit are outside, and both
+# parts are in the same process, so with the same heap.
+#
+# What the module does on its own clock is not collected either
+# (--toggle-collect on its timer handlers and the Redis connection's event
+# handlers): the lease tick, resyncs, health reports and check scans cost
+# per second, not per request, and callgrind stretches seconds unevenly.
+# Everything of nginx's own on the request path is collected, stock or
+# with the module.  What those handlers allocate still shapes the heap
+# nginx's request pools come from: glibc's malloc is the part of the count
+# that differs between runs.
 #
 #   my $cg = Scaleset::Callgrind->new($t);
 #   $cg->backends;                              # backend nginx b1, b2
 #   my $r = $cg->measure(name => 'stock', upstream => "server ...;",
-#                        no_module => 1, n1 => 1000, n2 => 5000);
+#                        no_module => 1, warmup => 1000, n => 4000);
 #   $r->{ipr}; $r->{self}{FUNCTION}              # per request
 
 use strict;
@@ -90,18 +100,20 @@ sub gateway_http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
+        location = /_dump { return 200 "d"; }
     }
 EOF
 }
 
 # Starts the gateway NAME under callgrind, waits for ready->(NAME) (e.g.
-# the members applied), sends N requests and stops it.  Returns the
-# worker's { total => Ir, self => { function => Ir } }.
-sub count {
-    my ($self, $n, %c) = @_;
+# the members applied), sends the requests and stops it: { ipr, warmup, n,
+# self => { function => Ir per request }, parts => [.. parsed dumps ..] }.
+sub measure {
+    my ($self, %c) = @_;
     my $t = $self->{t};
-    my $name = "$c{name}-$n";
+    my $name = $c{name};
     my $dir = $t->dir . "/$name";
+    my ($w, $n) = ($c{warmup} // 1000, $c{n} // 4000);
 
     _check_background() unless $c{no_module} || $self->{checked}++;
 
@@ -110,46 +122,41 @@ sub count {
         events => 'worker_connections 4096;',
         http => $self->gateway_http(%c),
         # valgrind refuses nginx's own setrlimit: a raised limit is
-        # inherited instead (2 000 members are checked at once);
-        # toggling implies --collect-atstart=no unless given after it
+        # inherited instead (2 000 members are checked at once).  Toggling
+        # implies --collect-atstart=no unless given after it, and a
+        # function's --dump-before works only if no other function's
+        # --toggle-collect comes before its own (valgrind 3.19)
         wrap => ['sh', '-c', 'ulimit -n 8192 2>/dev/null; exec "$@"', 'sh',
                  'valgrind', '--tool=callgrind', '--vgdb=no',
                  "--callgrind-out-file=$dir/callgrind.%p",
-                 (map { "--toggle-collect=$_" } @BACKGROUND),
+                 '--dump-before=ngx_http_send_response',
+                 (map { "--toggle-collect=$_" }
+                      'ngx_http_send_response', @BACKGROUND),
                  '--collect-atstart=yes'],
         timeout => 120);
     my $master = $t->pid($name);
+    my @worker = $t->nginx_workers($name);
+    croak "$name: not one worker (@worker)" if @worker != 1;
     $c{ready}->($name) if $c{ready};
 
-    # one connection, N requests; every path of the same length
-    my $port = $t->port('gw');
-    my @codes = `curl -s -o /dev/null -w '%{http_code}\\n' 'http://127.0.0.1:$port/[000001-${\ sprintf('%06d', $n)}]'`;
+    # one connection; the proxied paths all of the same length
+    my $url = 'http://127.0.0.1:' . $t->port('gw');
+    my $dump = "-o /dev/null '$url/_dump'";
+    my @codes = `curl -s -w '%{http_code}\\n' -o /dev/null '$url/w[000001-${\ sprintf('%06d', $w)}]' $dump $dump -o /dev/null '$url/[0000001-${\ sprintf('%07d', $n)}]' $dump`;
     my $ok = grep { /^200$/ } @codes;
-    croak "$name: $ok of $n requests answered 200" if $ok != $n;
+    croak "$name: $ok of " . ($w + $n + 3) . " requests answered 200"
+        if $ok != $w + $n + 3;
 
     $t->stop($name, grace => 120);
 
-    my @files = grep { !/\.$master$/ } glob "$dir/callgrind.*";
-    croak "$name: not one worker profile (@files)" if @files != 1;
-    my $p = parse($files[0]);
-    $p->{file} = $files[0];
-    return $p;
-}
-
-# count() at n1 and n2 requests: { ipr, n1, n2, runs => [..],
-# self => { function => Ir per request } }
-sub measure {
-    my ($self, %c) = @_;
-    my ($n1, $n2) = ($c{n1} // 1000, $c{n2} // 5000);
-    my $a = $self->count($n1, %c);
-    my $b = $self->count($n2, %c);
+    my @parts = map { parse("$dir/callgrind.$worker[0].$_") } 1 .. 3;
+    my ($d, $p) = @parts[1, 2];
     my %self;
-    for my $f (keys %{ $a->{self} }, keys %{ $b->{self} }) {
-        $self{$f} = (($b->{self}{$f} // 0) - ($a->{self}{$f} // 0))
-                    / ($n2 - $n1);
+    for my $f (keys %{ $d->{self} }, keys %{ $p->{self} }) {
+        $self{$f} = (($p->{self}{$f} // 0) - ($d->{self}{$f} // 0)) / $n;
     }
-    return { ipr => ($b->{total} - $a->{total}) / ($n2 - $n1),
-             n1 => $n1, n2 => $n2, runs => [$a, $b], self => \%self };
+    return { ipr => ($p->{total} - $d->{total}) / $n, warmup => $w, n => $n,
+             self => \%self, parts => \@parts };
 }
 
 # The functions whose per-request self cost differs most between two
