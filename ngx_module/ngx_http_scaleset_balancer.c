@@ -6,6 +6,13 @@
  * least_conn the member with the fewest active requests per weight, ties
  * going to the schedule's order from the cursor.
  *
+ * Requests take no lock.  A request counts itself in its member's slot
+ * (active) and then checks that the slot still holds the member it chose
+ * (the slot's generation, a seqlock: see ngx_http_scaleset_slot_t); the
+ * lease holder gives a slot to another member only once nothing is counted
+ * in it, unless the pool has no other room, and free_peer counts only into
+ * the member it chose.
+ *
  * nginx connects to and logs the member's address as this worker keeps it
  * (ngx_http_scaleset_addr_t): copied from the slot and printed once per
  * member and worker, kept until the last request that used it ends, so a
@@ -35,6 +42,16 @@ struct ngx_http_scaleset_addr_s {
     ngx_sockaddr_t                  sockaddr;
     u_char                          text[NGX_SOCKADDR_STRLEN];
 };
+
+
+/* a request retries this often when the slots it chose are rewritten */
+#define NGX_HTTP_SCALESET_RACES  8
+
+/* members a pick passes over, primaries and backups */
+#define NGX_HTTP_SCALESET_SKIP_PRIMARY                                       \
+    (SCALESET_MEMBER_DOWN|SCALESET_MEMBER_DRAIN|SCALESET_MEMBER_BACKUP)
+#define NGX_HTTP_SCALESET_SKIP_BACKUP                                        \
+    (SCALESET_MEMBER_DOWN|SCALESET_MEMBER_DRAIN)
 
 
 typedef struct ngx_http_scaleset_ref_s  ngx_http_scaleset_ref_t;
@@ -74,12 +91,13 @@ static ngx_int_t ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc,
 static void ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static ngx_int_t ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp,
-    ngx_uint_t from, ngx_uint_t len, ngx_uint_t least_conn);
+    uint32_t *sched, ngx_uint_t len, uint32_t skip, ngx_uint_t least_conn);
 static ngx_uint_t ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
-    ngx_http_scaleset_slot_t *slot, ngx_uint_t i, ngx_msec_t now);
-static ngx_http_scaleset_addr_t *ngx_http_scaleset_addr(
-    ngx_http_scaleset_peer_data_t *sp, ngx_http_scaleset_slot_t *slot,
-    ngx_log_t *log);
+    ngx_http_scaleset_slot_t *slot, ngx_uint_t i, uint32_t skip,
+    ngx_msec_t now);
+static ngx_int_t ngx_http_scaleset_addr(ngx_http_scaleset_peer_data_t *sp,
+    ngx_http_scaleset_slot_t *slot, ngx_log_t *log);
+static void ngx_http_scaleset_store(ngx_atomic_t *p, ngx_atomic_uint_t v);
 static void ngx_http_scaleset_addr_release(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_addr_t *addr);
 static void ngx_http_scaleset_cleanup(void *data);
@@ -204,12 +222,14 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_http_scaleset_peer_data_t *sp = data;
 
     ngx_int_t                      rc;
-    ngx_uint_t                     least_conn, n, i;
+    ngx_uint_t                     least_conn, n, np, nb, i, k;
+    ngx_atomic_uint_t              f;
     ngx_pool_cleanup_t            *cln;
     ngx_http_scaleset_ref_t       *ref;
     ngx_http_scaleset_addr_t      *addr;
     ngx_http_scaleset_slot_t      *slot;
     ngx_http_scaleset_shctx_t     *sh;
+    ngx_http_scaleset_schedule_t  *sched;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "scaleset get peer, try: %ui", pc->tries);
@@ -246,47 +266,94 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
 
     least_conn = (sp->sscf->balance == NGX_HTTP_SCALESET_BALANCE_LEAST_CONN);
 
-    ngx_rwlock_rlock(&sh->rwlock);
+    sched = &sh->sched[sh->current];
+    np = sched->nprimary;
+    nb = sched->nbackup;
 
-    rc = ngx_http_scaleset_pick(sp, 0, sh->nprimary, least_conn);
-
-    if (rc == NGX_BUSY && sh->nbackup) {
-        rc = ngx_http_scaleset_pick(sp, sh->nprimary, sh->nbackup, least_conn);
+    if (np + nb > sh->sched_cap) {
+        /* a schedule being rebuilt under a slow reader */
+        np = ngx_min(np, sh->sched_cap);
+        nb = sh->sched_cap - np;
     }
 
-    if (rc != NGX_OK) {
-        n = sh->members;
+    rc = NGX_BUSY;
 
-        if (sp->tried == NULL) {
-            /* all failed: mark them live for a quick recovery, as nginx */
-            for (i = 0; i < sh->nprimary + sh->nbackup; i++) {
-                sh->slots[sh->sched[sh->current][i]].fails = 0;
-            }
+    for (k = 0; k < NGX_HTTP_SCALESET_RACES; k++) {
+
+        rc = ngx_http_scaleset_pick(sp, sched->entries, np,
+                                    NGX_HTTP_SCALESET_SKIP_PRIMARY,
+                                    least_conn);
+
+        if (rc == NGX_BUSY && nb) {
+            rc = ngx_http_scaleset_pick(sp, sched->entries + np, nb,
+                                        NGX_HTTP_SCALESET_SKIP_BACKUP,
+                                        least_conn);
         }
 
-        ngx_rwlock_unlock(&sh->rwlock);
+        if (rc != NGX_OK) {
+            break;
+        }
 
-        ngx_log_error(NGX_LOG_ERR, pc->log, 0,
-                      "scaleset: no member of pool \"%V\" can serve "
-                      "(%ui members)", &sp->sscf->pool, n);
-        return NGX_BUSY;
-    }
+        /* counted first, then checked: see the slot's comment */
 
-    slot = &sh->slots[sp->slot];
+        slot = &sh->slots[sp->slot];
 
-    sp->generation = slot->generation;
+        (void) ngx_atomic_fetch_add(&slot->active, 1);
 
-    addr = ngx_http_scaleset_addr(sp, slot, pc->log);
-    if (addr == NULL) {
-        ngx_rwlock_unlock(&sh->rwlock);
+        if (slot->generation == sp->generation
+            && (sp->generation & 1) == 0
+            && slot->in_use)
+        {
+            addr = sp->sscf->addrs[sp->slot];
+
+            if (addr && addr->generation == sp->generation) {
+                goto found;
+            }
+
+            rc = ngx_http_scaleset_addr(sp, slot, pc->log);
+
+            if (rc == NGX_OK) {
+                addr = sp->sscf->addrs[sp->slot];
+                goto found;
+            }
+
+        } else {
+            rc = NGX_BUSY;
+        }
+
+        /* the member left or moved meanwhile: another pick */
+
+        (void) ngx_atomic_fetch_add(&slot->active, (ngx_atomic_int_t) -1);
         sp->slot = NGX_CONF_UNSET_UINT;
-        return NGX_ERROR;
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
     }
 
-    (void) ngx_atomic_fetch_add(&slot->active, 1);
-    (void) ngx_atomic_fetch_add(&slot->requests, 1);
+    sp->slot = NGX_CONF_UNSET_UINT;
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    if (sp->tried == NULL) {
+        /* all failed: mark them live for a quick recovery, as nginx */
+        for (i = 0; i < np + nb; i++) {
+            slot = &sh->slots[sched->entries[i]];
+            f = slot->fails;
+
+            if (f) {
+                (void) ngx_atomic_cmp_set(&slot->fails, f, 0);
+            }
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                  "scaleset: no member of pool \"%V\" can serve "
+                  "(%ui members)", &sp->sscf->pool, sh->members);
+
+    return NGX_BUSY;
+
+found:
+
+    (void) ngx_atomic_fetch_add(&slot->requests, 1);
 
     /* the address is the request's until it ends */
 
@@ -325,45 +392,57 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
 
 
 /*
- * The worker's address of the member in the slot (sp->generation), made
- * on the member's first request here.  The address it replaces is freed
- * now if no request uses it, else by the last one.
+ * The member in the slot (sp->generation) is new to this worker: its
+ * address, copied while the slot cannot change under a count (or seen to
+ * have changed) and printed once.  The address it replaces is freed now if
+ * no request uses it, else by the last one.  NGX_DECLINED: the slot was
+ * rewritten meanwhile.
  */
 
-static ngx_http_scaleset_addr_t *
+static ngx_int_t
 ngx_http_scaleset_addr(ngx_http_scaleset_peer_data_t *sp,
     ngx_http_scaleset_slot_t *slot, ngx_log_t *log)
 {
+    socklen_t                  socklen;
     ngx_http_scaleset_addr_t  *addr, *old;
-
-    old = sp->sscf->addrs[sp->slot];
-
-    if (old && old->generation == sp->generation) {
-        return old;
-    }
 
     addr = ngx_alloc(sizeof(ngx_http_scaleset_addr_t), log);
     if (addr == NULL) {
-        return NULL;
+        return NGX_ERROR;
+    }
+
+    socklen = slot->socklen;
+
+    if (socklen > sizeof(ngx_sockaddr_t)) {
+        socklen = sizeof(ngx_sockaddr_t);
+    }
+
+    ngx_memcpy(&addr->sockaddr, &slot->sockaddr, socklen);
+
+    ngx_memory_barrier();
+
+    if (slot->generation != sp->generation) {
+        ngx_free(addr);
+        return NGX_DECLINED;
     }
 
     addr->generation = sp->generation;
     addr->slot = sp->slot;
     addr->refs = 0;
-    addr->socklen = slot->socklen;
-    ngx_memcpy(&addr->sockaddr, &slot->sockaddr, slot->socklen);
+    addr->socklen = socklen;
 
     addr->name.data = addr->text;
-    addr->name.len = ngx_sock_ntop(&addr->sockaddr.sockaddr, addr->socklen,
+    addr->name.len = ngx_sock_ntop(&addr->sockaddr.sockaddr, socklen,
                                    addr->text, NGX_SOCKADDR_STRLEN, 1);
 
+    old = sp->sscf->addrs[sp->slot];
     sp->sscf->addrs[sp->slot] = addr;
 
     if (old && old->refs == 0) {
         ngx_free(old);
     }
 
-    return addr;
+    return NGX_OK;
 }
 
 
@@ -394,15 +473,14 @@ ngx_http_scaleset_addr_release(ngx_http_scaleset_srv_conf_t *sscf,
 }
 
 
-/* called under the read lock; sets sp->slot */
+/* one of the len entries of sched; sets sp->slot and sp->generation */
 
 static ngx_int_t
-ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp, ngx_uint_t from,
-    ngx_uint_t len, ngx_uint_t least_conn)
+ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp, uint32_t *sched,
+    ngx_uint_t len, uint32_t skip, ngx_uint_t least_conn)
 {
-    uint32_t                   *sched;
-    ngx_uint_t                  k, i, start, best;
-    ngx_msec_t                  now;
+    ngx_uint_t                  k, i, n, best;
+    ngx_msec_t                  now, checked;
     ngx_atomic_uint_t           a, ba;
     ngx_http_scaleset_slot_t   *slot, *bslot;
     ngx_http_scaleset_shctx_t  *sh;
@@ -412,18 +490,21 @@ ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp, ngx_uint_t from,
     }
 
     sh = sp->sh;
-    sched = sh->sched[sh->current] + from;
     now = ngx_current_msec;
 
-    start = ngx_atomic_fetch_add(&sh->cursor, 1) % len;
+    i = ngx_atomic_fetch_add(&sh->cursor, 1) % len;
 
     if (!least_conn) {
         for (k = 0; k < len; k++) {
-            i = sched[(start + k) % len];
-            slot = &sh->slots[i];
+            n = sched[i];
+            slot = &sh->slots[n];
 
-            if (ngx_http_scaleset_usable(sp, slot, i, now)) {
+            if (ngx_http_scaleset_usable(sp, slot, n, skip, now)) {
                 goto found;
+            }
+
+            if (++i == len) {
+                i = 0;
             }
         }
 
@@ -435,17 +516,21 @@ ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp, ngx_uint_t from,
     ba = 0;
 
     for (k = 0; k < len; k++) {
-        i = sched[(start + k) % len];
-        slot = &sh->slots[i];
+        n = sched[i];
+        slot = &sh->slots[n];
 
-        if (!ngx_http_scaleset_usable(sp, slot, i, now)) {
+        if (++i == len) {
+            i = 0;
+        }
+
+        if (!ngx_http_scaleset_usable(sp, slot, n, skip, now)) {
             continue;
         }
 
         a = slot->active;
 
         if (bslot == NULL || a * bslot->weight < ba * slot->weight) {
-            best = i;
+            best = n;
             bslot = slot;
             ba = a;
 
@@ -460,15 +545,21 @@ ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp, ngx_uint_t from,
         return NGX_BUSY;
     }
 
-    i = best;
+    n = best;
     slot = bslot;
 
 found:
 
-    sp->slot = i;
+    sp->slot = n;
+    sp->generation = slot->generation;
 
-    if (slot->max_fails && now - slot->checked > slot->fail_timeout) {
-        slot->checked = now;
+    if (slot->max_fails) {
+        checked = slot->checked;
+
+        if (now - checked > slot->fail_timeout) {
+            /* the probe after fail_timeout: one worker starts it */
+            (void) ngx_atomic_cmp_set(&slot->checked, checked, now);
+        }
     }
 
     return NGX_OK;
@@ -477,8 +568,15 @@ found:
 
 static ngx_uint_t
 ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
-    ngx_http_scaleset_slot_t *slot, ngx_uint_t i, ngx_msec_t now)
+    ngx_http_scaleset_slot_t *slot, ngx_uint_t i, uint32_t skip,
+    ngx_msec_t now)
 {
+    /* a schedule read while rebuilt may name a slot freed or changed */
+
+    if (!slot->in_use || (slot->flags & skip)) {
+        return 0;
+    }
+
     if (sp->tried
         && (sp->tried[i / (8 * sizeof(uintptr_t))]
             & ((uintptr_t) 1 << i % (8 * sizeof(uintptr_t)))))
@@ -494,7 +592,8 @@ ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
         }
     }
 
-    return ngx_http_scaleset_check_usable(sp->sscf, slot, now);
+    return sp->sscf->check == NULL
+           || ngx_http_scaleset_check_usable(sp->sscf, slot, now);
 }
 
 
@@ -507,7 +606,6 @@ ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_msec_t                  now;
     ngx_atomic_uint_t           fails;
     ngx_http_scaleset_slot_t   *slot;
-    ngx_http_scaleset_shctx_t  *sh;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "scaleset free peer, state: %ui", state);
@@ -517,16 +615,11 @@ ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc, void *data,
         return;
     }
 
-    sh = sp->sh;
-    slot = &sh->slots[sp->slot];
+    slot = &sp->sh->slots[sp->slot];
 
-    ngx_rwlock_rlock(&sh->rwlock);
-
-    /* the slot may hold another member by now */
+    /* still the member: only a pool out of room gives a counted slot away */
 
     if (slot->generation == sp->generation) {
-
-        (void) ngx_atomic_fetch_add(&slot->active, (ngx_atomic_int_t) -1);
 
         ngx_http_scaleset_account(sp->sscf, slot, sp->request);
 
@@ -536,8 +629,8 @@ ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc, void *data,
             fails = ngx_atomic_fetch_add(&slot->fails, 1) + 1;
             (void) ngx_atomic_fetch_add(&slot->fails_total, 1);
 
-            slot->accessed = now;
-            slot->checked = now;
+            ngx_http_scaleset_store(&slot->accessed, now);
+            ngx_http_scaleset_store(&slot->checked, now);
 
             if (slot->max_fails && fails == slot->max_fails) {
                 ngx_log_error(NGX_LOG_WARN, pc->log, 0,
@@ -546,18 +639,38 @@ ngx_http_scaleset_free_peer(ngx_peer_connection_t *pc, void *data,
                               slot->id, &sp->sscf->pool, fails);
             }
 
-        } else if (slot->accessed < slot->checked) {
-            slot->fails = 0;
+        } else {
+            fails = slot->fails;
+
+            if (fails && slot->accessed < slot->checked) {
+                /* the probe passed */
+                (void) ngx_atomic_cmp_set(&slot->fails, fails, 0);
+            }
         }
     }
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    /* last: once it is not counted, the slot may be given away */
+
+    (void) ngx_atomic_fetch_add(&slot->active, (ngx_atomic_int_t) -1);
 
     sp->slot = NGX_CONF_UNSET_UINT;
 
     if (pc->tries) {
         pc->tries--;
     }
+}
+
+
+/* a time stamp written by any worker: the last one wins, whole */
+
+static void
+ngx_http_scaleset_store(ngx_atomic_t *p, ngx_atomic_uint_t v)
+{
+    ngx_atomic_uint_t  old;
+
+    do {
+        old = *p;
+    } while (!ngx_atomic_cmp_set(p, old, v));
 }
 
 

@@ -35,6 +35,8 @@ static int ngx_libc_cdecl ngx_http_scaleset_cmp_members(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
     const void *b);
+static int ngx_libc_cdecl ngx_http_scaleset_cmp_retired(const void *a,
+    const void *b);
 static void ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh);
 static void ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh);
 static int ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot,
@@ -43,12 +45,13 @@ static ngx_uint_t ngx_http_scaleset_slot_differs(
     ngx_http_scaleset_slot_t *slot, scaleset_member_t *m);
 static void ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
     ngx_http_scaleset_member_t *mb, ngx_uint_t renew);
+static void ngx_http_scaleset_slot_params(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m);
 static ngx_uint_t ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot,
     uint32_t backup);
 static ngx_uint_t ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
-    ngx_http_scaleset_slot_t *slots, ngx_uint_t *in_use, uint32_t backup,
-    uint32_t *sched, ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool,
-    ngx_log_t *log);
+    ngx_http_scaleset_slot_t *slots, uint32_t backup, uint32_t *sched,
+    ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool, ngx_log_t *log);
 
 
 size_t
@@ -121,7 +124,7 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (osscf || shm_zone->shm.exists) {
         sh = osscf ? osscf->sh : shpool->data;
 
-        if (sh->slot_size != sizeof(ngx_http_scaleset_slot_t)) {
+        if (sh->layout != NGX_HTTP_SCALESET_LAYOUT) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                           "scaleset: pool \"%V\": the zone was made by "
                           "another build of the module; restart nginx",
@@ -161,11 +164,11 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     sh->max_members = sscf->max_members;
-    sh->slot_size = sizeof(ngx_http_scaleset_slot_t);
+    sh->layout = NGX_HTTP_SCALESET_LAYOUT;
     sh->sched_cap = cap;
     sh->slots = (ngx_http_scaleset_slot_t *) (sh + 1);
-    sh->sched[0] = (uint32_t *) (sh->slots + sscf->max_members);
-    sh->sched[1] = sh->sched[0] + cap;
+    sh->sched[0].entries = (uint32_t *) (sh->slots + sscf->max_members);
+    sh->sched[1].entries = sh->sched[0].entries + cap;
 
     shpool->data = sh;
     sscf->sh = sh;
@@ -256,7 +259,7 @@ ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 
     osh = old->sh;
 
-    if (osh->slot_size != sizeof(ngx_http_scaleset_slot_t)) {
+    if (osh->layout != NGX_HTTP_SCALESET_LAYOUT) {
         return NGX_DECLINED;
     }
 
@@ -405,28 +408,33 @@ log:
 
 
 /*
- * Makes the slots hold exactly the given members: same id keeps its slot
- * (and its counters while the address stays), a new id takes a free slot,
- * a missing id frees its slot.  The new schedule is built off-lock into
- * the spare buffer; the write lock covers only the slot copies and the
- * buffer flip.  Only the lease holder (or the master at start) calls this.
+ * Makes the slots hold exactly the given members: a known id keeps its
+ * slot (and its counters), a missing id frees its slot, a new id takes a
+ * slot, and an id at a new address moves to another slot (the old one is
+ * freed).  A freed slot drains the requests counted in it before another
+ * member gets it: a new member takes a free slot first, then the slot freed
+ * longest ago, then one freed by this change (see the slot's comment).
+ * The new schedule is built off-lock into the spare buffer; the write lock
+ * covers only the slot copies and the buffer switch.  Only the lease holder
+ * (or the master at start) calls this.
  */
 
 ngx_int_t
 ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log)
 {
-    int                          rc;
-    uint32_t                    *sched;
-    ngx_uint_t                   i, j, n, nslots, *in_use, *order, spare;
-    ngx_uint_t                   added, removed, changed, nfree, *free_slots;
-    ngx_uint_t                   np, nb, dp, db, nmembers;
-    ngx_pool_t                  *pool;
-    ngx_array_t                  changes;
-    ngx_http_scaleset_slot_t    *slots, *shadow, *slot;
-    ngx_http_scaleset_shctx_t   *sh;
-    ngx_http_scaleset_member_t  *mb;
-    ngx_http_scaleset_change_t  *ch;
+    int                            rc;
+    ngx_uint_t                     i, j, k, n, a, b, nslots, spare;
+    ngx_uint_t                     nmembers, nroom, nmoved, nnew, *order;
+    ngx_uint_t                     *room, added, removed, changed;
+    ngx_uint_t                     np, nb, dp, db;
+    ngx_pool_t                    *pool;
+    ngx_array_t                    changes;
+    ngx_http_scaleset_slot_t      *slots, *shadow, *slot, **ps;
+    ngx_http_scaleset_shctx_t     *sh;
+    ngx_http_scaleset_member_t    *mb, **moved, **fresh;
+    ngx_http_scaleset_change_t    *ch;
+    ngx_http_scaleset_schedule_t  *sched;
 
     sh = sscf->sh;
     slots = sh->slots;
@@ -464,140 +472,159 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     n = j;
 
-    /* the current slots in id order */
-
     order = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_uint_t));
-    free_slots = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_uint_t));
-    in_use = ngx_pcalloc(pool, nslots * sizeof(ngx_uint_t));
+    room = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_uint_t));
+    ps = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_http_scaleset_slot_t *));
+    moved = ngx_palloc(pool, (n + 1) * sizeof(ngx_http_scaleset_member_t *));
+    fresh = ngx_palloc(pool, (n + 1) * sizeof(ngx_http_scaleset_member_t *));
     shadow = ngx_palloc(pool, nslots * sizeof(ngx_http_scaleset_slot_t));
 
-    if (order == NULL || free_slots == NULL || in_use == NULL
-        || shadow == NULL)
+    if (order == NULL || room == NULL || ps == NULL || moved == NULL
+        || fresh == NULL || shadow == NULL)
     {
         goto failed;
     }
 
+    /* room for new members: the free slots, then the draining ones */
+
     nmembers = 0;
-    nfree = 0;
+    nroom = 0;
+    k = 0;
 
     for (i = 0; i < nslots; i++) {
         if (slots[i].in_use) {
             order[nmembers++] = i;
 
+        } else if (slots[i].active == 0) {
+            room[nroom++] = i;
+
         } else {
-            free_slots[nfree++] = i;
+            ps[k++] = &slots[i];
         }
     }
 
-    /* merge the sorted members with the slots sorted by id */
+    ngx_qsort(ps, k, sizeof(ngx_http_scaleset_slot_t *),
+              ngx_http_scaleset_cmp_retired);
+
+    for (i = 0; i < k; i++) {
+        room[nroom++] = ps[i] - slots;
+    }
+
+    /* the current members in id order, merged with the new ones */
+
+    for (i = 0; i < nmembers; i++) {
+        ps[i] = &slots[order[i]];
+    }
+
+    ngx_qsort(ps, nmembers, sizeof(ngx_http_scaleset_slot_t *),
+              ngx_http_scaleset_cmp_slots_ptr);
+
+    for (i = 0; i < nmembers; i++) {
+        order[i] = ps[i] - slots;
+    }
 
     added = 0;
     removed = 0;
     changed = 0;
+    nmoved = 0;
+    nnew = 0;
+    a = 0;
+    b = 0;
 
-    {
-        ngx_uint_t  a, b, fi;
+    while (a < n || b < nmembers) {
 
-        ngx_http_scaleset_slot_t  **ps;
+        if (a < n && b < nmembers) {
+            rc = ngx_http_scaleset_slot_cmp(&slots[order[b]], &mb[a].id);
 
-        ps = ngx_palloc(pool, (nmembers + 1) * sizeof(void *));
-        if (ps == NULL) {
-            goto failed;
+        } else {
+            rc = (a < n) ? 1 : -1;
         }
 
-        for (i = 0; i < nmembers; i++) {
-            ps[i] = &slots[order[i]];
+        if (rc > 0) {
+            fresh[nnew++] = &mb[a++];
+            continue;
         }
 
-        ngx_qsort(ps, nmembers, sizeof(void *),
-                  ngx_http_scaleset_cmp_slots_ptr);
+        slot = &slots[order[b]];
 
-        for (i = 0; i < nmembers; i++) {
-            order[i] = ps[i] - slots;
-        }
-
-        a = 0;
-        b = 0;
-        fi = 0;
-
-        while (a < n || b < nmembers) {
-
-            if (a < n && b < nmembers) {
-                rc = ngx_http_scaleset_slot_cmp(&slots[order[b]], &mb[a].id);
-
-            } else {
-                rc = (a < n) ? 1 : -1;
-            }
-
-            ch = NULL;
-
-            if (rc == 0) {
-                in_use[order[b]] = 1;
-
-                if (ngx_http_scaleset_slot_differs(&slots[order[b]],
-                                                   &mb[a].m))
-                {
-                    ch = ngx_array_push(&changes);
-                    if (ch == NULL) {
-                        goto failed;
-                    }
-
-                    ch->slot = order[b];
-                    ch->member = &mb[a];
-                    ch->renew = (slots[order[b]].socklen != mb[a].m.socklen
-                                 || ngx_memcmp(&slots[order[b]].sockaddr,
-                                               &mb[a].m.sockaddr,
-                                               mb[a].m.socklen)
-                                    != 0);
-                    changed++;
-                }
-
-                a++;
-                b++;
-
-            } else if (rc > 0) {
-                /* a new member */
-
-                if (fi == nfree) {
-                    (void) ngx_atomic_fetch_add(&sh->skipped_full, 1);
-
-                    if (sscf->full_logged != epoch + 1) {
-                        sscf->full_logged = epoch + 1;
-                        ngx_log_error(NGX_LOG_ERR, log, 0,
-                                      "scaleset: pool \"%V\" is full "
-                                      "(max_members=%ui): member \"%V\" "
-                                      "skipped", &sscf->pool, nslots,
-                                      &mb[a].id);
-                    }
-
-                    a++;
-                    continue;
-                }
-
-                ch = ngx_array_push(&changes);
-                if (ch == NULL) {
-                    goto failed;
-                }
-
-                ch->slot = free_slots[fi++];
-                ch->member = &mb[a];
-                ch->renew = 1;
-                in_use[ch->slot] = 1;
-                added++;
-                a++;
-
-            } else {
+        if (rc == 0
+            && slot->socklen == mb[a].m.socklen
+            && ngx_memcmp(&slot->sockaddr, &mb[a].m.sockaddr,
+                          mb[a].m.socklen)
+               == 0)
+        {
+            if (ngx_http_scaleset_slot_differs(slot, &mb[a].m)) {
                 ch = ngx_array_push(&changes);
                 if (ch == NULL) {
                     goto failed;
                 }
 
                 ch->slot = order[b];
-                ch->member = NULL;
-                ch->renew = 1;
-                removed++;
-                b++;
+                ch->member = &mb[a];
+                ch->renew = 0;
+                changed++;
             }
+
+            a++;
+            b++;
+            continue;
+        }
+
+        /* a member gone, or at a new address: its slot is freed */
+
+        ch = ngx_array_push(&changes);
+        if (ch == NULL) {
+            goto failed;
+        }
+
+        ch->slot = order[b];
+        ch->member = NULL;
+        ch->renew = 1;
+        room[nroom++] = order[b];
+        b++;
+
+        if (rc == 0) {
+            moved[nmoved++] = &mb[a++];
+            changed++;
+
+        } else {
+            removed++;
+        }
+    }
+
+    /*
+     * the moved members take a slot first: each freed one, so none of them
+     * is left without
+     */
+
+    for (i = 0, k = 0; i < nmoved + nnew; i++) {
+        mb = (i < nmoved) ? moved[i] : fresh[i - nmoved];
+
+        if (k == nroom) {
+            (void) ngx_atomic_fetch_add(&sh->skipped_full, 1);
+
+            if (sscf->full_logged != epoch + 1) {
+                sscf->full_logged = epoch + 1;
+                ngx_log_error(NGX_LOG_ERR, log, 0,
+                              "scaleset: pool \"%V\" is full "
+                              "(max_members=%ui): member \"%V\" skipped",
+                              &sscf->pool, nslots, &mb->id);
+            }
+
+            continue;
+        }
+
+        ch = ngx_array_push(&changes);
+        if (ch == NULL) {
+            goto failed;
+        }
+
+        ch->slot = room[k++];
+        ch->member = mb;
+        ch->renew = 1;
+
+        if (i >= nmoved) {
+            added++;
         }
     }
 
@@ -614,26 +641,30 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     }
 
     spare = sh->current ^ 1;
-    sched = sh->sched[spare];
+    sched = &sh->sched[spare];
 
-    np = ngx_http_scaleset_build(sh, shadow, in_use, 0, sched, sh->sched_cap,
-                                 &dp, pool, log);
-    nb = ngx_http_scaleset_build(sh, shadow, in_use, SCALESET_MEMBER_BACKUP,
-                                 sched + np, sh->sched_cap - np, &db, pool,
-                                 log);
+    np = ngx_http_scaleset_build(sh, shadow, 0, sched->entries,
+                                 sh->sched_cap, &dp, pool, log);
+    nb = ngx_http_scaleset_build(sh, shadow, SCALESET_MEMBER_BACKUP,
+                                 sched->entries + np, sh->sched_cap - np,
+                                 &db, pool, log);
 
     /* the only section under the write lock: copies, no I/O */
 
     ngx_rwlock_wlock(&sh->rwlock);
 
     for (i = 0; i < changes.nelts; i++) {
-        slot = &slots[ch[i].slot];
-        ngx_http_scaleset_slot_write(slot, ch[i].member, ch[i].renew);
+        ngx_http_scaleset_slot_write(&slots[ch[i].slot], ch[i].member,
+                                     ch[i].renew);
     }
 
+    sched->nprimary = np;
+    sched->nbackup = nb;
+
+    /* the slots and the schedule before the switch to it */
+    ngx_memory_barrier();
+
     sh->current = spare;
-    sh->nprimary = np;
-    sh->nbackup = nb;
     sh->primaries = dp;
     sh->backups = db;
     sh->members = nmembers + added - removed;
@@ -743,6 +774,22 @@ ngx_http_scaleset_cmp_slots_ptr(const void *a, const void *b)
 }
 
 
+/* the slots freed longest ago first */
+
+static int ngx_libc_cdecl
+ngx_http_scaleset_cmp_retired(const void *a, const void *b)
+{
+    ngx_http_scaleset_slot_t  *sa = *(ngx_http_scaleset_slot_t **) a;
+    ngx_http_scaleset_slot_t  *sb = *(ngx_http_scaleset_slot_t **) b;
+
+    if (sa->accessed == sb->accessed) {
+        return 0;
+    }
+
+    return ((ngx_msec_int_t) (sa->accessed - sb->accessed) < 0) ? -1 : 1;
+}
+
+
 static int
 ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot, ngx_str_t *id)
 {
@@ -761,9 +808,9 @@ static ngx_uint_t
 ngx_http_scaleset_slot_differs(ngx_http_scaleset_slot_t *slot,
     scaleset_member_t *m)
 {
-    return slot->socklen != m->socklen
-           || ngx_memcmp(&slot->sockaddr, &m->sockaddr, m->socklen) != 0
-           || slot->weight != m->weight
+    /* the address is the same: another one moves the member */
+
+    return slot->weight != m->weight
            || slot->max_fails != m->max_fails
            || slot->fail_timeout != m->fail_timeout
            || slot->flags != m->flags
@@ -777,50 +824,75 @@ ngx_http_scaleset_slot_differs(ngx_http_scaleset_slot_t *slot,
 }
 
 
+/*
+ * renew: the slot gets another member (mb) or none (mb == NULL), written
+ * as a seqlock (odd generation while written, a new even one after) and
+ * with the member's counters started again, except active, which the
+ * requests still counted in the slot give back; else the same member at
+ * the same address gets its new parameters in place.
+ */
+
 static void
 ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
     ngx_http_scaleset_member_t *mb, ngx_uint_t renew)
 {
-    scaleset_member_t  *m;
-
-    if (renew) {
-        slot->generation++;
-        slot->active = 0;
-        slot->requests = 0;
-        slot->fails = 0;
-        slot->fails_total = 0;
-        ngx_memzero((void *) slot->responses, sizeof(slot->responses));
-        slot->accessed = 0;
-        slot->checked = 0;
-        slot->health = NGX_HTTP_SCALESET_HEALTH_UNCHECKED;
-        slot->health_fails = 0;
-        slot->health_passes = 0;
-        slot->health_checked = 0;
-        slot->health_since = ngx_current_msec;
-        slot->health_reason = 0;
-        slot->health_latency = 0;
-        slot->health_wall = 0;
-    }
-
-    if (mb == NULL) {
-        slot->in_use = 0;
-        slot->id_len = 0;
+    if (!renew) {
+        ngx_http_scaleset_slot_params(slot, &mb->m);
         return;
     }
 
-    m = &mb->m;
+    slot->generation |= 1;
+    ngx_memory_barrier();
 
-    slot->in_use = 1;
+    slot->requests = 0;
+    slot->fails = 0;
+    slot->fails_total = 0;
+    ngx_memzero((void *) slot->responses, sizeof(slot->responses));
+    slot->accessed = 0;
+    slot->checked = 0;
+    slot->health = NGX_HTTP_SCALESET_HEALTH_UNCHECKED;
+    slot->health_fails = 0;
+    slot->health_passes = 0;
+    slot->health_checked = 0;
+    slot->health_since = ngx_current_msec;
+    slot->health_reason = 0;
+    slot->health_latency = 0;
+    slot->health_wall = 0;
+
+    if (mb == NULL) {
+        /* no request counts into a freed slot: accessed is the lease's */
+        slot->in_use = 0;
+        slot->id_len = 0;
+        slot->accessed = ngx_current_msec;
+
+    } else {
+        slot->socklen = mb->m.socklen;
+        ngx_memcpy(&slot->sockaddr, &mb->m.sockaddr, mb->m.socklen);
+
+        slot->id_len = (u_char) ngx_min(mb->id.len, SCALESET_ID_MAX);
+        ngx_memcpy(slot->id, mb->id.data, slot->id_len);
+        slot->id[slot->id_len] = '\0';
+
+        ngx_http_scaleset_slot_params(slot, &mb->m);
+
+        slot->in_use = 1;
+    }
+
+    ngx_memory_barrier();
+    slot->generation++;
+}
+
+
+/* what a member may change without a new slot */
+
+static void
+ngx_http_scaleset_slot_params(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m)
+{
     slot->weight = m->weight;
     slot->max_fails = m->max_fails;
     slot->fail_timeout = m->fail_timeout;
     slot->flags = m->flags;
-    slot->socklen = m->socklen;
-    ngx_memcpy(&slot->sockaddr, &m->sockaddr, m->socklen);
-
-    slot->id_len = (u_char) ngx_min(mb->id.len, SCALESET_ID_MAX);
-    ngx_memcpy(slot->id, mb->id.data, slot->id_len);
-    slot->id[slot->id_len] = '\0';
 
     /* a slice of length 0 may have a NULL data pointer: no memcpy then */
 
@@ -867,9 +939,8 @@ ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot, uint32_t backup)
 
 static ngx_uint_t
 ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
-    ngx_http_scaleset_slot_t *slots, ngx_uint_t *in_use, uint32_t backup,
-    uint32_t *sched, ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool,
-    ngx_log_t *log)
+    ngx_http_scaleset_slot_t *slots, uint32_t backup, uint32_t *sched,
+    ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool, ngx_log_t *log)
 {
     void        *work;
     size_t       len;
@@ -890,7 +961,7 @@ ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
     n = 0;
 
     for (i = 0; i < sh->max_members; i++) {
-        if (in_use[i] && ngx_http_scaleset_eligible(&slots[i], backup)) {
+        if (ngx_http_scaleset_eligible(&slots[i], backup)) {
             idx[n] = i;
             w[n] = slots[i].weight;
             n++;
