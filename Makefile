@@ -2,7 +2,11 @@
 #
 #   make            the module (build/ngx_http_scaleset_module.so) and the
 #                   scaler binaries (build/scaleset-scaler, build/scalesetctl)
-#   make check      deps + build + every test under prove
+#   make check      deps + build (and make deb) + every test under prove
+#   make install    PREFIX (/usr/local), DESTDIR, sysconfdir; the module
+#                   into nginx's module directory
+#   make deb        the Debian packages into build/deb/ (debian/)
+#   make man        the man pages into build/man/ (docs/man/, pandoc)
 #   make check-asan the C unit tests under ASan and UBSan, the gateway
 #                   tests with the module and the scaler tests with the
 #                   scaler and scalesetctl built with them
@@ -52,11 +56,34 @@ ASAN_UNITS  := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/asan/t/%)
 BINS        := $(if $(wildcard scaler/main.c),$(BUILD)/scaleset-scaler) \
                $(if $(CTL_SRCS),$(BUILD)/scalesetctl)
 
+# installation layout (make install; the Debian packages use PREFIX=/usr)
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+bindir      ?= $(PREFIX)/bin
+sbindir     ?= $(PREFIX)/sbin
+datadir     ?= $(PREFIX)/share
+mandir      ?= $(datadir)/man
+docdir      ?= $(datadir)/doc/scaleset
+sysconfdir  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+libdir_sd   ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,$(PREFIX)/lib)
+unitdir     ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+# nginx's own module directory (--modules-path of the system nginx) and
+# Debian's directory of module load snippets
+NGX_MODULES_DIR ?= $(or $(shell sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p' $(NGX_SRC)/conf_flags 2>/dev/null),/usr/lib/nginx/modules)
+NGX_MODCONF_DIR ?= /usr/share/nginx/modules-available
+# the dashboard's files; the scaler looks for them at ../share/scaleset/ui
+# from its own directory (else api.ui), then in the tree it was built in
+UI_DIR      ?= $(datadir)/scaleset/ui
+SRC_UI_DIR  ?= $(CURDIR)/scaler/ui
+# the version: one place, debian/changelog
+VERSION     := $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null || sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
+
 PROVE       ?= prove
 PROVE_FLAGS ?= -It/lib --timer
 
-.PHONY: all module scaler units deps check check-asan check-unit \
-        check-integration demo bench install clean
+.PHONY: all module scaler man units deps node-deps check check-asan check-unit \
+        check-integration demo bench install install-module install-scaler \
+        deb clean
 
 all: module scaler
 
@@ -112,15 +139,121 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SC_CFLAGS) -c $< -o $@
 
+# ui.c finds the installed dashboard relative to the binary
+# (PREFIX/sbin -> PREFIX/share/scaleset/ui), else this tree's: rebuilt when
+# the tree's path changes
+$(BUILD)/ui-dirs.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(SRC_UI_DIR)' > $@.new
+	@cmp -s $@.new $@ 2>/dev/null && rm -f $@.new || mv $@.new $@
+
+UI_DEFS := -DSCALER_SRC_UI_DIR='"$(SRC_UI_DIR)"'
+$(BUILD)/obj/scaler/ui.o $(BUILD)/asan/obj/scaler/ui.o: EXTRA_CFLAGS += $(UI_DEFS)
+$(BUILD)/obj/scaler/ui.o $(BUILD)/asan/obj/scaler/ui.o: $(BUILD)/ui-dirs.stamp
+
 $(BUILD)/libscaler.a: $(LIB_OBJS) $(SHARED_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/scaleset-scaler: $(BUILD)/obj/scaler/main.o $(BUILD)/libscaler.a
-	$(CC) $(OPT) -o $@ $^ $(SC_LDLIBS)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(SC_LDLIBS)
 
 $(BUILD)/scalesetctl: $(CTL_OBJS) $(BUILD)/libscaler.a
-	$(CC) $(OPT) -o $@ $^ $(SC_LDLIBS)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(SC_LDLIBS)
+
+# --- man pages -----------------------------------------------------------
+#
+# docs/man/*.md pull the reference sections of docs/ in (tools/mkman) and
+# pandoc writes them as man pages: one text for both
+
+MAN_SRCS    := $(wildcard docs/man/*.md)
+MAN_PAGES   := $(MAN_SRCS:docs/man/%.md=$(BUILD)/man/%)
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: docs/man/%.md tools/mkman $(wildcard docs/*.md) debian/changelog
+	@mkdir -p $(dir $@)
+	perl tools/mkman $< > $@.md
+	pandoc -s -f markdown -t man -M footer="scaleset $(VERSION)" \
+	    -o $@ $@.md
+
+# --- install, packages ---------------------------------------------------
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=] [sysconfdir=...]
+# the module into nginx's own module directory (NGX_MODULES_DIR, from the
+# system nginx's --modules-path) with its load_module snippet in
+# NGX_MODCONF_DIR (Debian: linked from /etc/nginx/modules-enabled by the
+# package, by hand otherwise); the scaler, scalesetctl, the unit (paths
+# rewritten for PREFIX), sysusers and tmpfiles entries, the dashboard,
+# man pages, bash completion, docs and examples.  An existing
+# $(sysconfdir)/scaleset/scaler.yaml is kept.
+
+INSTALL     ?= install
+EXAMPLES    := conf-examples/nginx.conf conf-examples/prometheus.yml \
+               conf-examples/prometheus-rules.yml \
+               conf-examples/grafana-dashboard.json \
+               conf-examples/qemu-domain.xml conf-examples/scaler-qemu.yaml
+
+install: install-module install-scaler
+
+install-module: $(MODULE) man
+	$(INSTALL) -d $(DESTDIR)$(NGX_MODULES_DIR) $(DESTDIR)$(NGX_MODCONF_DIR) \
+	    $(DESTDIR)$(mandir)/man8
+	$(INSTALL) -m 0644 $(MODULE) $(DESTDIR)$(NGX_MODULES_DIR)/
+	echo 'load_module modules/ngx_http_scaleset_module.so;' \
+	    > $(DESTDIR)$(NGX_MODCONF_DIR)/mod-http-scaleset.conf
+	chmod 0644 $(DESTDIR)$(NGX_MODCONF_DIR)/mod-http-scaleset.conf
+	$(INSTALL) -m 0644 $(BUILD)/man/ngx_http_scaleset_module.8 \
+	    $(DESTDIR)$(mandir)/man8/
+
+install-scaler: scaler man
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) \
+	    $(DESTDIR)$(sysconfdir)/scaleset $(DESTDIR)$(unitdir) \
+	    $(DESTDIR)$(libdir_sd)/sysusers.d $(DESTDIR)$(libdir_sd)/tmpfiles.d \
+	    $(DESTDIR)$(UI_DIR) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \
+	    $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(datadir)/bash-completion/completions \
+	    $(DESTDIR)$(docdir)/examples
+	$(INSTALL) -m 0755 $(BUILD)/scaleset-scaler $(DESTDIR)$(sbindir)/
+	$(INSTALL) -m 0755 $(BUILD)/scalesetctl $(DESTDIR)$(bindir)/
+	@if [ -e $(DESTDIR)$(sysconfdir)/scaleset/scaler.yaml ]; then \
+	    echo "install: $(DESTDIR)$(sysconfdir)/scaleset/scaler.yaml exists: kept"; \
+	else \
+	    sed 's|conf-examples/web-domain.xml|$(sysconfdir)/scaleset/web-domain.xml|' \
+	        conf-examples/scaler.yaml > $(DESTDIR)$(sysconfdir)/scaleset/scaler.yaml && \
+	    chmod 0644 $(DESTDIR)$(sysconfdir)/scaleset/scaler.yaml && \
+	    $(INSTALL) -m 0644 conf-examples/web-domain.xml \
+	        $(DESTDIR)$(sysconfdir)/scaleset/; \
+	fi
+	sed -e 's|/usr/sbin/|$(sbindir)/|g' -e 's|/etc/scaleset|$(sysconfdir)/scaleset|g' \
+	    conf-examples/scaleset-scaler.service \
+	    > $(DESTDIR)$(unitdir)/scaleset-scaler.service
+	chmod 0644 $(DESTDIR)$(unitdir)/scaleset-scaler.service
+	$(INSTALL) -m 0644 conf-examples/scaleset-scaler.sysusers \
+	    $(DESTDIR)$(libdir_sd)/sysusers.d/scaleset-scaler.conf
+	$(INSTALL) -m 0644 conf-examples/scaleset-scaler.tmpfiles \
+	    $(DESTDIR)$(libdir_sd)/tmpfiles.d/scaleset-scaler.conf
+	$(INSTALL) -m 0644 scaler/ui/*.html scaler/ui/*.js scaler/ui/*.css \
+	    $(DESTDIR)$(UI_DIR)/
+	$(INSTALL) -m 0644 $(BUILD)/man/scalesetctl.1 $(DESTDIR)$(mandir)/man1/
+	$(INSTALL) -m 0644 $(BUILD)/man/scaleset.yaml.5 $(DESTDIR)$(mandir)/man5/
+	$(INSTALL) -m 0644 $(BUILD)/man/scaleset-scaler.8 $(DESTDIR)$(mandir)/man8/
+	$(BUILD)/scalesetctl completion bash \
+	    > $(DESTDIR)$(datadir)/bash-completion/completions/scalesetctl
+	chmod 0644 $(DESTDIR)$(datadir)/bash-completion/completions/scalesetctl
+	$(INSTALL) -m 0644 README.md docs/*.md $(DESTDIR)$(docdir)/
+	$(INSTALL) -m 0644 $(EXAMPLES) $(DESTDIR)$(docdir)/examples/
+
+# the Debian packages (debian/, debhelper) into build/deb/: built in a copy
+# of the tree (build/deb/src, kept for incremental rebuilds)
+DEB_SRC := $(BUILD)/deb/src/scaleset-$(VERSION)
+
+deb:
+	@mkdir -p $(DEB_SRC)
+	tar -c --exclude=./build --exclude=./.git . | tar -x -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc -nc
+	mv -f $(BUILD)/deb/src/*.deb $(BUILD)/deb/src/*.changes \
+	    $(BUILD)/deb/src/*.buildinfo $(BUILD)/deb/
+	@ls -1 $(BUILD)/deb/*.deb
 
 # --- C unit tests (cmocka, TAP) ---------------------------------------
 
@@ -172,6 +305,20 @@ $(BUILD)/asan/t/test_sched: t/unit/test_sched.c $(SCHED_SRCS)
 
 deps:
 	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory node-deps
+
+# playwright-core for the dashboard's browser test (t/ui_dashboard.t), at
+# the version t/browser/package-lock.json pins, under build/node (it
+# drives Debian's /usr/bin/chromium; no browser is downloaded)
+NODE_DEPS := $(BUILD)/node/node_modules/playwright-core/package.json
+
+node-deps: $(NODE_DEPS)
+
+$(NODE_DEPS): t/browser/package.json t/browser/package-lock.json
+	@mkdir -p $(BUILD)/node
+	cp t/browser/package.json t/browser/package-lock.json $(BUILD)/node/
+	cd $(BUILD)/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # --- real-VM guest ------------------------------------------------------
 #
@@ -186,7 +333,8 @@ $(GUEST)/initramfs.gz: tools/guest-image.sh
 	sh tools/guest-image.sh $(GUEST)
 
 check: deps
-	$(MAKE) all units guest-image
+	$(MAKE) all units man guest-image
+	$(MAKE) deb
 	$(MAKE) check-asan
 	$(PROVE) $(PROVE_FLAGS) $(UNITS) t/*.t
 
@@ -227,4 +375,4 @@ clean:
 
 FORCE:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

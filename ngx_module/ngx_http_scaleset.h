@@ -28,9 +28,22 @@
 
 #define NGX_HTTP_SCALESET_LEASE_TICK           200      /* ms */
 #define NGX_HTTP_SCALESET_LEASE_STALE          3000     /* ms */
-#define NGX_HTTP_SCALESET_CONNECT_TIMEOUT      2000     /* ms */
+#define NGX_HTTP_SCALESET_REDIS_TIMEOUT        2000     /* ms, default */
 #define NGX_HTTP_SCALESET_BACKOFF_MIN          100      /* ms */
 #define NGX_HTTP_SCALESET_BACKOFF_MAX          3000     /* ms */
+#define NGX_HTTP_SCALESET_AUTH_RETRY           10000    /* ms */
+#define NGX_HTTP_SCALESET_AUTH_LOG             60000    /* ms */
+
+/* Redis failures by kind, for the status page and the metrics */
+#define NGX_HTTP_SCALESET_REDIS_CONNECTION     0
+#define NGX_HTTP_SCALESET_REDIS_TIMEOUT_ERR    1
+#define NGX_HTTP_SCALESET_REDIS_AUTH           2
+#define NGX_HTTP_SCALESET_REDIS_REPLY          3
+#define NGX_HTTP_SCALESET_REDIS_PROTOCOL       4
+#define NGX_HTTP_SCALESET_REDIS_SENTINEL       5
+#define NGX_HTTP_SCALESET_REDIS_ERR_LAST       6
+
+#define NGX_HTTP_SCALESET_REDIS_ERRSTR         128
 
 /* response time histogram buckets, the last one +Inf */
 #define NGX_HTTP_SCALESET_BUCKETS              12
@@ -46,6 +59,9 @@
 #define NGX_HTTP_SCALESET_HEALTH_UNCHECKED     0
 #define NGX_HTTP_SCALESET_HEALTH_UP            1
 #define NGX_HTTP_SCALESET_HEALTH_DOWN          2
+
+/* slow start: a ramping member has 1..LEVELS-1 twentieths of its weight */
+#define NGX_HTTP_SCALESET_RAMP_LEVELS          20
 
 
 /*
@@ -99,6 +115,8 @@ typedef struct {
     u_char                          id_len;
     u_char                          zone_len;
     u_char                          version_len;
+    u_char                          ramp;          /* slow start level in
+                                                      the schedule, 0: full */
     u_char                          id[SCALESET_ID_MAX + 1];
     u_char                          zone[SCALESET_NAME_MAX + 1];
     u_char                          version[SCALESET_NAME_MAX + 1];
@@ -113,31 +131,53 @@ typedef struct {
 } ngx_http_scaleset_schedule_t;
 
 
-/* the layout of a zone this build can use (kept across reload) */
-#define NGX_HTTP_SCALESET_LAYOUT                                              \
-    (4096 * sizeof(ngx_http_scaleset_slot_t)                                  \
-     + sizeof(ngx_http_scaleset_shctx_t))
+/*
+ * A pool's slot lock (ngx_http_scaleset_lock.c): the writer's pid, and
+ * each process's read hold in the entry of its process slot, one cache
+ * line each.  Holds of dead processes are taken back.
+ */
+#define NGX_HTTP_SCALESET_LINE                 64
 
+typedef struct {
+    ngx_atomic_t                    pid;           /* 0: not reading */
+    u_char                          pad[NGX_HTTP_SCALESET_LINE
+                                        - sizeof(ngx_atomic_t)];
+} ngx_http_scaleset_reader_t;
+
+typedef struct {
+    ngx_atomic_t                    writer;        /* pid, 0: none */
+    ngx_atomic_t                    nreaders;      /* entries ever used */
+    u_char                          pad[NGX_HTTP_SCALESET_LINE
+                                        - 2 * sizeof(ngx_atomic_t)];
+    ngx_http_scaleset_reader_t      readers[NGX_MAX_PROCESSES];
+} ngx_http_scaleset_lock_t;
+
+
+/* changes whenever the layout of the shared structures does */
+#define NGX_HTTP_SCALESET_LAYOUT               0x5ca1e003
 
 /* one pool's shared state: the slots and two schedule buffers */
 typedef struct {
-    ngx_atomic_t                    rwlock;
+    ngx_atomic_t                    layout;        /* ..._LAYOUT */
     ngx_atomic_t                    cursor;
     ngx_atomic_t                    build_lock;    /* pid */
 
     ngx_uint_t                      max_members;
-    ngx_uint_t                      layout;        /* ..._LAYOUT */
+    ngx_uint_t                      slot_size;     /* layout check */
     ngx_uint_t                      sched_cap;
 
+    ngx_http_scaleset_lock_t       *lock;          /* its own pages */
+
     /*
-     * requests read sched[current]; apply builds the other one and then
-     * switches (a request that read a schedule being rebuilt still finds
-     * slot numbers only, and checks the slot it chose)
+     * requests read sched[current] without the lock; apply and rebuild
+     * build the other one and then switch (a request that read a schedule
+     * being rebuilt still finds slot numbers only, and checks the slot it
+     * chose)
      */
     ngx_atomic_t                    current;
     ngx_http_scaleset_schedule_t    sched[2];
 
-    /* under rwlock */
+    /* under the lock */
     ngx_uint_t                      primaries;     /* distinct members */
     ngx_uint_t                      backups;
 
@@ -147,6 +187,12 @@ typedef struct {
     ngx_uint_t                      source;
     ngx_msec_t                      updated;
     time_t                          updated_sec;
+
+    uint64_t                        synced;        /* UNIX ms of the last
+                                                      read from Redis, 0 */
+    uint64_t                        started;       /* UNIX ms, zone made */
+    ngx_atomic_t                    reads_refused; /* hash too large */
+    ngx_atomic_t                    refused_size;  /* its HLEN, or 0 */
 
     ngx_atomic_t                    bad_records;   /* in the last read */
     ngx_atomic_t                    rejected_total;
@@ -164,18 +210,35 @@ typedef struct {
 } ngx_http_scaleset_shctx_t;
 
 
-/* the instance-wide shared state: the Redis lease */
+/* the instance-wide shared state: the Redis lease, what it sees */
 typedef struct {
     ngx_atomic_t                    lease_pid;
     ngx_atomic_t                    lease_heartbeat;  /* ngx_current_msec */
     ngx_atomic_t                    lease_changes;
     ngx_atomic_t                    redis_up;
     ngx_atomic_t                    redis_errors;
+    ngx_atomic_t                    errors[NGX_HTTP_SCALESET_REDIS_ERR_LAST];
+    ngx_atomic_t                    master_changes;   /* sentinel */
+
+    /* written by the lease holder, read racily: text, always terminated */
+    u_char                          master[NGX_SOCKADDR_STRLEN + 1];
+    u_char                          last_error[NGX_HTTP_SCALESET_REDIS_ERRSTR];
+    uint64_t                        last_error_time;  /* UNIX ms */
 } ngx_http_scaleset_main_shctx_t;
 
 
+/* a Redis or Sentinel address of scaleset_redis */
+typedef struct {
+    ngx_str_t                       text;          /* as written */
+    u_char                         *host;          /* NUL-terminated: an IP
+                                                      literal, or a path */
+    ngx_int_t                       port;          /* 0: unix socket */
+} ngx_http_scaleset_addr_t;
+
+
 typedef struct ngx_http_scaleset_main_conf_s  ngx_http_scaleset_main_conf_t;
-typedef struct ngx_http_scaleset_addr_s  ngx_http_scaleset_addr_t;
+typedef struct ngx_http_scaleset_peer_s  ngx_http_scaleset_peer_t;
+typedef struct ngx_http_scaleset_state_s  ngx_http_scaleset_state_t;
 
 
 /* scaleset_health_check */
@@ -197,6 +260,13 @@ typedef struct {
 } ngx_http_scaleset_check_conf_t;
 
 
+/* scaleset_allow: the addresses members may have */
+typedef struct {
+    ngx_array_t                    *cidrs;         /* ngx_cidr_t */
+    ngx_array_t                    *paths;         /* ngx_str_t prefixes */
+} ngx_http_scaleset_allow_t;
+
+
 typedef struct {
     ngx_str_t                       pool;          /* NUL-terminated */
     ngx_str_t                       upstream;
@@ -215,9 +285,10 @@ typedef struct {
     ngx_http_scaleset_main_conf_t  *main;
     ngx_http_upstream_server_t     *placeholder;
     ngx_http_scaleset_check_conf_t *check;         /* NULL: no checks */
+    ngx_http_scaleset_allow_t      *allow;         /* NULL: the default */
 
-    /* this worker's addresses of the members, by slot (balancer.c) */
-    ngx_http_scaleset_addr_t      **addrs;
+    /* this worker's peers: the members' addresses, by slot (balancer.c) */
+    ngx_http_scaleset_peer_t      **peers;
 
     /* lease holder, per process */
     unsigned                        fetching:1;
@@ -226,24 +297,70 @@ typedef struct {
     ngx_msec_t                      next_resync;
     ngx_array_t                    *logged;        /* crc32 of bad records */
     ngx_uint_t                      full_logged;
+    ngx_http_scaleset_state_t      *state;         /* its writer */
 } ngx_http_scaleset_srv_conf_t;
 
 
 struct ngx_http_scaleset_main_conf_s {
     ngx_str_t                       redis;         /* as written */
-    ngx_str_t                       redis_host;    /* NUL-terminated */
-    ngx_int_t                       redis_port;    /* 0: unix socket */
-    ngx_str_t                       password;
+    ngx_http_scaleset_addr_t        master;        /* without Sentinel */
+    ngx_str_t                       sentinel;      /* master name, or "" */
+    ngx_array_t                    *sentinels;     /* addr_t */
+    ngx_str_t                       username;      /* NUL-terminated */
+    ngx_str_t                       password;      /* NUL-terminated */
+    ngx_msec_t                      timeout;
     ngx_int_t                       db;
     ngx_str_t                       prefix;
     ngx_str_t                       gateway_id;
     ngx_path_t                     *state_path;
+#if (NGX_THREADS)
+    ngx_thread_pool_t              *thread_pool;   /* writes the state */
+#endif
+    ngx_http_scaleset_allow_t      *allow;         /* http level, or NULL */
+    ngx_array_t                    *denied;        /* without allow */
 
     ngx_array_t                     pools;         /* srv_conf_t * */
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_scaleset_main_shctx_t *sh;
 };
+
+
+/* this process's Redis side (ngx_http_scaleset_redis.c, _sentinel.c) */
+typedef struct {
+    ngx_cycle_t                    *cycle;
+    ngx_log_t                      *log;
+    ngx_http_scaleset_main_conf_t  *smcf;
+
+    ngx_event_t                     tick;
+
+    struct redisAsyncContext       *cmd;
+    struct redisAsyncContext       *sub;
+    struct redisAsyncContext       *sentinel;
+
+    /* the master: configured, or as a sentinel reported it */
+    u_char                          host[NGX_SOCKADDR_STRLEN + 1];
+    ngx_int_t                       port;          /* 0: unix socket */
+    u_char                          name[NGX_SOCKADDR_STRLEN + 8];
+    ngx_uint_t                      next_sentinel; /* index to ask */
+    ngx_uint_t                      sentinel_tries;
+
+    ngx_msec_t                      next_connect;
+    ngx_msec_t                      connect_started;
+    ngx_msec_t                      auth_logged;
+    ngx_msec_t                      report_logged;
+    ngx_uint_t                      failures;
+    ngx_uint_t                      auth_failures;
+
+    unsigned                        holder:1;
+    unsigned                        closing:1;
+    unsigned                        cmd_ready:1;
+    unsigned                        sub_ready:1;
+    unsigned                        up:1;
+    unsigned                        down_logged:1;
+    unsigned                        master_known:1;
+    unsigned                        auth_failed:1;
+} ngx_http_scaleset_redis_t;
 
 
 /* a parsed member on its way into the slots */
@@ -266,9 +383,59 @@ ngx_int_t ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log);
 void ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
     scaleset_member_t *m, u_char *addr);
+ngx_int_t ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
 ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, u_char *id, size_t id_len, u_char *rec,
     size_t rec_len, ngx_uint_t log_once, ngx_log_t *log);
+ngx_int_t ngx_http_scaleset_refilter(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
+
+/* ngx_http_scaleset_allow.c */
+char *ngx_http_scaleset_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_scaleset_allow_init(ngx_conf_t *cf,
+    ngx_http_scaleset_main_conf_t *smcf);
+ngx_uint_t ngx_http_scaleset_allowed(ngx_http_scaleset_srv_conf_t *sscf,
+    struct sockaddr *sa, socklen_t socklen);
+
+/* ngx_http_scaleset_lock.c */
+void ngx_http_scaleset_rlock_wait(ngx_http_scaleset_lock_t *lock);
+ngx_uint_t ngx_http_scaleset_wlock(ngx_http_scaleset_lock_t *lock);
+void ngx_http_scaleset_wunlock(ngx_http_scaleset_lock_t *lock);
+
+
+/*
+ * The read lock's fast path: this process's entry set (a locked
+ * operation, so the writer's word is read after it) and no writer.
+ */
+
+static ngx_inline void
+ngx_http_scaleset_rlock(ngx_http_scaleset_lock_t *lock)
+{
+    ngx_atomic_t  *mine;
+
+    mine = &lock->readers[ngx_process_slot].pid;
+
+    if ((ngx_atomic_uint_t) ngx_process_slot < lock->nreaders
+        && *mine == 0
+        && ngx_atomic_cmp_set(mine, 0, (ngx_atomic_uint_t) ngx_pid)
+        && lock->writer == 0)
+    {
+        return;
+    }
+
+    ngx_http_scaleset_rlock_wait(lock);
+}
+
+
+static ngx_inline void
+ngx_http_scaleset_runlock(ngx_http_scaleset_lock_t *lock)
+{
+    ngx_memory_barrier();
+    lock->readers[ngx_process_slot].pid = 0;
+}
+
 
 /* ngx_http_scaleset_balancer.c */
 ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
@@ -278,9 +445,36 @@ ngx_int_t ngx_http_scaleset_balancer_init_process(ngx_cycle_t *cycle);
 /* ngx_http_scaleset_redis.c */
 ngx_int_t ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_scaleset_redis_exit_process(ngx_cycle_t *cycle);
+void ngx_http_scaleset_redis_shutdown(void);
 ngx_uint_t ngx_http_scaleset_redis_ready(void);
+ngx_uint_t ngx_http_scaleset_redis_busy(void);
+const char *ngx_http_scaleset_redis_kind(ngx_uint_t kind);
 ngx_int_t ngx_http_scaleset_redis_argv(const char *what, int argc,
-    const char **argv, const size_t *argvlen);
+    const char **argv, const size_t *argvlen, ngx_uint_t *pending);
+ngx_uint_t ngx_http_scaleset_redis_stale(ngx_http_scaleset_srv_conf_t *sscf,
+    uint64_t *since);
+struct redisAsyncContext *ngx_http_scaleset_redis_open(
+    ngx_http_scaleset_redis_t *w, u_char *host, ngx_int_t port);
+void ngx_http_scaleset_redis_error(ngx_http_scaleset_redis_t *w,
+    ngx_uint_t kind, const char *what, const char *reason);
+void ngx_http_scaleset_redis_master(ngx_http_scaleset_redis_t *w,
+    u_char *host, size_t len, ngx_int_t port, const char *how);
+void ngx_http_scaleset_redis_fail(ngx_http_scaleset_redis_t *w,
+    ngx_uint_t kind, const char *what, const char *reason);
+
+/* ngx_http_scaleset_sentinel.c */
+void ngx_http_scaleset_sentinel_ask(ngx_http_scaleset_redis_t *w);
+void ngx_http_scaleset_sentinel_close(ngx_http_scaleset_redis_t *w);
+void ngx_http_scaleset_sentinel_fail(ngx_http_scaleset_redis_t *w,
+    const char *reason);
+
+/* ngx_http_scaleset_hiredis.c */
+void ngx_http_scaleset_hiredis_limit(ngx_uint_t max_elements);
+ngx_int_t ngx_http_scaleset_hiredis_attach(struct redisAsyncContext *ac,
+    ngx_log_t *log);
+ngx_uint_t ngx_http_scaleset_hiredis_stalled(struct redisAsyncContext *ac,
+    ngx_msec_t timeout);
+const char *ngx_http_scaleset_hiredis_refusal(void);
 
 /* ngx_http_scaleset_report.c */
 ngx_int_t ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle);
@@ -293,6 +487,8 @@ char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_scaleset_check_init_process(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_msec_t now);
+ngx_uint_t ngx_http_scaleset_check_ramp(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_slot_t *slot, ngx_msec_t now);
 
 /* ngx_http_scaleset_status.c */

@@ -14,7 +14,7 @@
  * the member it chose.
  *
  * nginx connects to and logs the member's address as this worker keeps it
- * (ngx_http_scaleset_addr_t): copied from the slot and printed once per
+ * (ngx_http_scaleset_peer_t): copied from the slot and printed once per
  * member and worker, kept until the last request that used it ends, so a
  * member removed mid-request is harmless and nothing is formatted or
  * copied per request.
@@ -30,10 +30,10 @@
 
 /*
  * A member's address in this worker: what pc->sockaddr and pc->name point
- * to.  It is addrs[slot] while the slot holds the member (generation);
+ * to.  It is peers[slot] while the slot holds the member (generation);
  * after that it lives on until the last request using it ends.
  */
-struct ngx_http_scaleset_addr_s {
+struct ngx_http_scaleset_peer_s {
     ngx_str_t                       name;
     ngx_atomic_uint_t               generation;
     ngx_uint_t                      slot;
@@ -58,7 +58,7 @@ typedef struct ngx_http_scaleset_ref_s  ngx_http_scaleset_ref_t;
 
 /* the address of a retry (the first try's is in the peer data) */
 struct ngx_http_scaleset_ref_s {
-    ngx_http_scaleset_addr_t       *addr;
+    ngx_http_scaleset_peer_t       *peer;
     ngx_http_scaleset_ref_t        *next;
 };
 
@@ -73,7 +73,7 @@ typedef struct {
     ngx_uint_t                      first;         /* first tried slot */
     uintptr_t                      *tried;         /* bitmap, on retry */
 
-    ngx_http_scaleset_addr_t       *addr;          /* of the first try */
+    ngx_http_scaleset_peer_t       *peer;          /* of the first try */
     ngx_http_scaleset_ref_t        *retries;
 
     /* gives the addresses back when the request ends */
@@ -95,11 +95,11 @@ static ngx_int_t ngx_http_scaleset_pick(ngx_http_scaleset_peer_data_t *sp,
 static ngx_uint_t ngx_http_scaleset_usable(ngx_http_scaleset_peer_data_t *sp,
     ngx_http_scaleset_slot_t *slot, ngx_uint_t i, uint32_t skip,
     ngx_msec_t now);
-static ngx_int_t ngx_http_scaleset_addr(ngx_http_scaleset_peer_data_t *sp,
+static ngx_int_t ngx_http_scaleset_peer_make(ngx_http_scaleset_peer_data_t *sp,
     ngx_http_scaleset_slot_t *slot, ngx_log_t *log);
 static void ngx_http_scaleset_store(ngx_atomic_t *p, ngx_atomic_uint_t v);
-static void ngx_http_scaleset_addr_release(ngx_http_scaleset_srv_conf_t *sscf,
-    ngx_http_scaleset_addr_t *addr);
+static void ngx_http_scaleset_peer_release(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_peer_t *peer);
 static void ngx_http_scaleset_cleanup(void *data);
 
 #if (NGX_HTTP_SSL)
@@ -140,7 +140,7 @@ ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
 }
 
 
-/* the worker's table of addresses, one entry per slot of each pool */
+/* the worker's peers, one entry per slot of each pool */
 
 ngx_int_t
 ngx_http_scaleset_balancer_init_process(ngx_cycle_t *cycle)
@@ -164,9 +164,10 @@ ngx_http_scaleset_balancer_init_process(ngx_cycle_t *cycle)
             continue;
         }
 
-        sscf->addrs = ngx_pcalloc(cycle->pool, sscf->sh->max_members
-                                           * sizeof(ngx_http_scaleset_addr_t *));
-        if (sscf->addrs == NULL) {
+        sscf->peers = ngx_pcalloc(cycle->pool,
+                                  sscf->sh->max_members
+                                  * sizeof(ngx_http_scaleset_peer_t *));
+        if (sscf->peers == NULL) {
             return NGX_ERROR;
         }
     }
@@ -195,7 +196,7 @@ ngx_http_scaleset_init_peer(ngx_http_request_t *r,
     sp->generation = 0;
     sp->first = NGX_CONF_UNSET_UINT;
     sp->tried = NULL;
-    sp->addr = NULL;
+    sp->peer = NULL;
     sp->retries = NULL;
     sp->pool = r->pool;
     sp->request = r;
@@ -226,7 +227,7 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_atomic_uint_t              f;
     ngx_pool_cleanup_t            *cln;
     ngx_http_scaleset_ref_t       *ref;
-    ngx_http_scaleset_addr_t      *addr;
+    ngx_http_scaleset_peer_t      *peer;
     ngx_http_scaleset_slot_t      *slot;
     ngx_http_scaleset_shctx_t     *sh;
     ngx_http_scaleset_schedule_t  *sched;
@@ -304,16 +305,16 @@ ngx_http_scaleset_get_peer(ngx_peer_connection_t *pc, void *data)
             && (sp->generation & 1) == 0
             && slot->in_use)
         {
-            addr = sp->sscf->addrs[sp->slot];
+            peer = sp->sscf->peers[sp->slot];
 
-            if (addr && addr->generation == sp->generation) {
+            if (peer && peer->generation == sp->generation) {
                 goto found;
             }
 
-            rc = ngx_http_scaleset_addr(sp, slot, pc->log);
+            rc = ngx_http_scaleset_peer_make(sp, slot, pc->log);
 
             if (rc == NGX_OK) {
-                addr = sp->sscf->addrs[sp->slot];
+                peer = sp->sscf->peers[sp->slot];
                 goto found;
             }
 
@@ -357,10 +358,10 @@ found:
 
     /* the address is the request's until it ends */
 
-    addr->refs++;
+    peer->refs++;
 
     if (ref == NULL) {
-        sp->addr = addr;
+        sp->peer = peer;
 
         cln = &sp->cleanup;
         cln->handler = ngx_http_scaleset_cleanup;
@@ -369,14 +370,14 @@ found:
         sp->pool->cleanup = cln;
 
     } else {
-        ref->addr = addr;
+        ref->peer = peer;
         ref->next = sp->retries;
         sp->retries = ref;
     }
 
-    pc->sockaddr = &addr->sockaddr.sockaddr;
-    pc->socklen = addr->socklen;
-    pc->name = &addr->name;
+    pc->sockaddr = &peer->sockaddr.sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->name;
 
     if (sp->first == NGX_CONF_UNSET_UINT) {
         sp->first = sp->slot;
@@ -400,14 +401,14 @@ found:
  */
 
 static ngx_int_t
-ngx_http_scaleset_addr(ngx_http_scaleset_peer_data_t *sp,
+ngx_http_scaleset_peer_make(ngx_http_scaleset_peer_data_t *sp,
     ngx_http_scaleset_slot_t *slot, ngx_log_t *log)
 {
     socklen_t                  socklen;
-    ngx_http_scaleset_addr_t  *addr, *old;
+    ngx_http_scaleset_peer_t  *peer, *old;
 
-    addr = ngx_alloc(sizeof(ngx_http_scaleset_addr_t), log);
-    if (addr == NULL) {
+    peer = ngx_alloc(sizeof(ngx_http_scaleset_peer_t), log);
+    if (peer == NULL) {
         return NGX_ERROR;
     }
 
@@ -417,26 +418,26 @@ ngx_http_scaleset_addr(ngx_http_scaleset_peer_data_t *sp,
         socklen = sizeof(ngx_sockaddr_t);
     }
 
-    ngx_memcpy(&addr->sockaddr, &slot->sockaddr, socklen);
+    ngx_memcpy(&peer->sockaddr, &slot->sockaddr, socklen);
 
     ngx_memory_barrier();
 
     if (slot->generation != sp->generation) {
-        ngx_free(addr);
+        ngx_free(peer);
         return NGX_DECLINED;
     }
 
-    addr->generation = sp->generation;
-    addr->slot = sp->slot;
-    addr->refs = 0;
-    addr->socklen = socklen;
+    peer->generation = sp->generation;
+    peer->slot = sp->slot;
+    peer->refs = 0;
+    peer->socklen = socklen;
 
-    addr->name.data = addr->text;
-    addr->name.len = ngx_sock_ntop(&addr->sockaddr.sockaddr, socklen,
-                                   addr->text, NGX_SOCKADDR_STRLEN, 1);
+    peer->name.data = peer->text;
+    peer->name.len = ngx_sock_ntop(&peer->sockaddr.sockaddr, socklen,
+                                   peer->text, NGX_SOCKADDR_STRLEN, 1);
 
-    old = sp->sscf->addrs[sp->slot];
-    sp->sscf->addrs[sp->slot] = addr;
+    old = sp->sscf->peers[sp->slot];
+    sp->sscf->peers[sp->slot] = peer;
 
     if (old && old->refs == 0) {
         ngx_free(old);
@@ -455,20 +456,20 @@ ngx_http_scaleset_cleanup(void *data)
 
     ngx_http_scaleset_ref_t  *ref;
 
-    ngx_http_scaleset_addr_release(sp->sscf, sp->addr);
+    ngx_http_scaleset_peer_release(sp->sscf, sp->peer);
 
     for (ref = sp->retries; ref; ref = ref->next) {
-        ngx_http_scaleset_addr_release(sp->sscf, ref->addr);
+        ngx_http_scaleset_peer_release(sp->sscf, ref->peer);
     }
 }
 
 
 static void
-ngx_http_scaleset_addr_release(ngx_http_scaleset_srv_conf_t *sscf,
-    ngx_http_scaleset_addr_t *addr)
+ngx_http_scaleset_peer_release(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_peer_t *peer)
 {
-    if (--addr->refs == 0 && sscf->addrs[addr->slot] != addr) {
-        ngx_free(addr);
+    if (--peer->refs == 0 && sscf->peers[peer->slot] != peer) {
+        ngx_free(peer);
     }
 }
 

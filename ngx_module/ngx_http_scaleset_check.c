@@ -330,7 +330,7 @@ ngx_http_scaleset_check_scan(ngx_event_t *ev)
 {
     ngx_http_scaleset_check_pool_t *cp = ev->data;
 
-    ngx_uint_t                       i, workers, me;
+    ngx_uint_t                       i, workers, me, ramp;
     ngx_msec_t                       now;
     ngx_core_conf_t                 *ccf;
     ngx_http_scaleset_slot_t        *slot;
@@ -360,6 +360,7 @@ ngx_http_scaleset_check_scan(ngx_event_t *ev)
 
     sh = cp->sscf->sh;
     now = ngx_current_msec;
+    ramp = 0;
 
     for (i = me; i < sh->max_members; i += workers) {
         slot = &sh->slots[i];
@@ -388,6 +389,18 @@ ngx_http_scaleset_check_scan(ngx_event_t *ev)
         if (!peer->busy && (ngx_msec_int_t) (now - peer->next) >= 0) {
             ngx_http_scaleset_check_start(peer);
         }
+
+        if (cp->conf->slow_start
+            && ngx_http_scaleset_check_ramp(cp->sscf, slot, now) != slot->ramp)
+        {
+            ramp = 1;
+        }
+    }
+
+    /* a slow start of ours advanced a step: the schedule follows */
+
+    if (ramp) {
+        (void) ngx_http_scaleset_rebuild(cp->sscf, cp->log);
     }
 
     ngx_add_timer(ev, ngx_min(NGX_HTTP_SCALESET_CHECK_SCAN,
@@ -441,17 +454,25 @@ ngx_http_scaleset_check_start(ngx_http_scaleset_check_peer_t *peer)
                                              + NGX_HTTP_SCALESET_CHECK_BUFFER
                                              - sizeof(struct sockaddr_storage));
 
-    ngx_rwlock_rlock(&sh->rwlock);
+    ngx_http_scaleset_rlock(sh->lock);
 
     if (slot->generation != peer->generation || !slot->in_use) {
-        ngx_rwlock_unlock(&sh->rwlock);
+        ngx_http_scaleset_runlock(sh->lock);
         return;
     }
 
     ngx_memcpy(peer->pc.sockaddr, &slot->sockaddr, slot->socklen);
     peer->pc.socklen = slot->socklen;
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_runlock(sh->lock);
+
+    /* kept across a reload that no longer allows it: about to go */
+
+    if (!ngx_http_scaleset_allowed(cp->sscf, peer->pc.sockaddr,
+                                   peer->pc.socklen))
+    {
+        return;
+    }
 
     peer->pc.name = &cp->sscf->upstream;
     peer->pc.get = ngx_event_get_peer;
@@ -776,15 +797,18 @@ ngx_http_scaleset_check_close(ngx_http_scaleset_check_peer_t *peer)
 
 /*
  * The one place a member's health moves: consecutive results against
- * fails= and passes=, logged only when the state changes.
+ * fails= and passes=, logged only when the state changes.  The result is
+ * written under the slot lock, after the generation check: the lease
+ * holder cannot give the slot to another member in between.
  */
 
 static void
 ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
     scaleset_check_result_t result)
 {
-    uint8_t                          was;
-    ngx_uint_t                       level;
+    u_char                           id[SCALESET_ID_MAX + 1];
+    uint8_t                          was, health;
+    ngx_uint_t                       level, ramp;
     ngx_msec_t                       now;
     ngx_time_t                      *tp;
     ngx_http_scaleset_slot_t        *slot;
@@ -797,20 +821,20 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
     conf = peer->cp->conf;
     slot = &sh->slots[peer->slot];
     now = ngx_current_msec;
+    tp = ngx_timeofday();
+
+    ngx_http_scaleset_rlock(sh->lock);
 
     if (slot->generation != peer->generation || !slot->in_use) {
         /* the member left while it was checked */
+        ngx_http_scaleset_runlock(sh->lock);
         return;
     }
-
-    tp = ngx_timeofday();
 
     slot->health_checked = now;
     slot->health_wall = (uint64_t) tp->sec * 1000 + tp->msec;
     slot->health_latency = (uint32_t) (now - peer->started);
     slot->health_reason = (uint8_t) result;
-
-    (void) ngx_atomic_fetch_add(&sh->checks[result], 1);
 
     was = slot->health;
 
@@ -822,6 +846,11 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
         if (slot->fails && (ngx_msec_int_t) (peer->started - slot->accessed)
                            >= 0)
         {
+            if (slot->max_fails && slot->fails >= slot->max_fails) {
+                /* it was out: back in slow start */
+                slot->health_since = now;
+            }
+
             slot->fails = 0;
         }
 
@@ -829,7 +858,11 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
             || (was == NGX_HTTP_SCALESET_HEALTH_DOWN
                 && slot->health_passes >= conf->passes))
         {
-            slot->health_since = now;
+            /* without mandatory it was usable, and ramping, since added */
+            if (was == NGX_HTTP_SCALESET_HEALTH_DOWN || conf->mandatory) {
+                slot->health_since = now;
+            }
+
             slot->health = NGX_HTTP_SCALESET_HEALTH_UP;
         }
 
@@ -846,38 +879,53 @@ ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *peer,
         }
     }
 
-    if (slot->health != was) {
-        level = (slot->health == NGX_HTTP_SCALESET_HEALTH_UP)
+    health = slot->health;
+    ngx_memcpy(id, slot->id, slot->id_len + 1);
+
+    /* a member that came up starts its slow start in the schedule now */
+    ramp = (conf->slow_start
+            && ngx_http_scaleset_check_ramp(peer->cp->sscf, slot, now)
+               != slot->ramp);
+
+    ngx_http_scaleset_runlock(sh->lock);
+
+    (void) ngx_atomic_fetch_add(&sh->checks[result], 1);
+
+    if (health != was) {
+        level = (health == NGX_HTTP_SCALESET_HEALTH_UP)
                 ? NGX_LOG_NOTICE : NGX_LOG_WARN;
 
         ngx_log_error(level, peer->cp->log, 0,
                       "scaleset: member \"%s\" of pool \"%V\" is %s (%s)",
-                      slot->id, &peer->cp->sscf->pool,
+                      id, &peer->cp->sscf->pool,
                       scaleset_health_state_name(
-                          slot->health == NGX_HTTP_SCALESET_HEALTH_UP
+                          health == NGX_HTTP_SCALESET_HEALTH_UP
                           ? SCALESET_HEALTH_UP : SCALESET_HEALTH_DOWN),
                       scaleset_check_result_name(result));
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, peer->cp->log, 0,
                    "scaleset check: \"%s\" %s in %M",
-                   slot->id, scaleset_check_result_name(result),
+                   id, scaleset_check_result_name(result),
                    now - peer->started);
+
+    if (ramp) {
+        (void) ngx_http_scaleset_rebuild(peer->cp->sscf, peer->cp->log);
+    }
 }
 
 
 /*
  * Whether a member may take a request now, as far as health goes: with
  * checks, down members and (mandatory) unchecked ones may not, passively
- * failed ones wait for a passing check, and during slow_start a recovered
- * member takes a linearly growing share.
+ * failed ones wait for a passing check.  Slow start is not judged here:
+ * it lowers the member's weight in the schedule.
  */
 
 ngx_uint_t
 ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_slot_t *slot, ngx_msec_t now)
 {
-    ngx_msec_t                       age;
     ngx_http_scaleset_check_conf_t  *conf;
 
     conf = sscf->check;
@@ -898,15 +946,48 @@ ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
         break;
     }
 
-    if (conf->slow_start) {
-        age = now - slot->health_since;
+    return 1;
+}
 
-        if (age < conf->slow_start
-            && (ngx_msec_t) (ngx_random() % conf->slow_start) >= age)
-        {
-            return 0;
-        }
+
+/*
+ * The slow start level of a member: 0 when it has its full weight, else
+ * 1..LEVELS-1, growing linearly over slow_start from the moment it became
+ * usable (its first passing check with mandatory, its addition without,
+ * a passing check after it was down).  The schedule builder turns the
+ * level into a share of the member's weight.
+ */
+
+ngx_uint_t
+ngx_http_scaleset_check_ramp(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_slot_t *slot, ngx_msec_t now)
+{
+    ngx_msec_t                       age;
+    ngx_http_scaleset_check_conf_t  *conf;
+
+    conf = sscf->check;
+
+    if (conf == NULL || conf->slow_start == 0) {
+        return 0;
     }
 
-    return 1;
+    if (slot->health == NGX_HTTP_SCALESET_HEALTH_DOWN
+        || (slot->health == NGX_HTTP_SCALESET_HEALTH_UNCHECKED
+            && conf->mandatory))
+    {
+        return 0;
+    }
+
+    age = now - slot->health_since;
+
+    if ((ngx_msec_int_t) age < 0) {
+        /* set by another process a moment ago */
+        age = 0;
+    }
+
+    if (age >= conf->slow_start) {
+        return 0;
+    }
+
+    return 1 + (NGX_HTTP_SCALESET_RAMP_LEVELS - 1) * age / conf->slow_start;
 }

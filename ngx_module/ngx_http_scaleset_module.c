@@ -18,6 +18,10 @@ static char *ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_scaleset_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_scaleset_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_scaleset_redis_addr(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_http_scaleset_addr_t *addr);
+static ngx_int_t ngx_http_scaleset_password_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *password);
 static ngx_int_t ngx_http_scaleset_checks_have_pools(ngx_conf_t *cf);
 static char *ngx_http_scaleset_gateway_id(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -49,9 +53,16 @@ static ngx_command_t  ngx_http_scaleset_commands[] = {
       NULL },
 
     { ngx_string("scaleset_state_path"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_scaleset_state_path,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("scaleset_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_scaleset_allow,
+      0,
       0,
       NULL },
 
@@ -139,7 +150,7 @@ ngx_http_scaleset_create_main_conf(ngx_conf_t *cf)
      */
 
     smcf->db = NGX_CONF_UNSET;
-    smcf->redis_port = NGX_CONF_UNSET;
+    smcf->timeout = NGX_CONF_UNSET_MSEC;
 
     if (ngx_array_init(&smcf->pools, cf->pool, 4,
                        sizeof(ngx_http_scaleset_srv_conf_t *))
@@ -172,10 +183,12 @@ ngx_http_scaleset_checks_have_pools(ngx_conf_t *cf)
 
         sscf = uscfp[i]->srv_conf[ngx_http_scaleset_module.ctx_index];
 
-        if (sscf && sscf->check && sscf->pool.len == 0) {
+        if (sscf && (sscf->check || sscf->allow) && sscf->pool.len == 0) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"scaleset_health_check\" in upstream \"%V\" "
+                          "\"%s\" in upstream \"%V\" "
                           "without \"scaleset\" in %s:%ui",
+                          sscf->check ? "scaleset_health_check"
+                                      : "scaleset_allow",
                           &uscfp[i]->host, uscfp[i]->file_name,
                           uscfp[i]->line);
             return NGX_ERROR;
@@ -223,8 +236,14 @@ ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
         smcf->db = 0;
     }
 
+    ngx_conf_init_msec_value(smcf->timeout, NGX_HTTP_SCALESET_REDIS_TIMEOUT);
+
     if (smcf->pools.nelts == 0) {
         return NGX_CONF_OK;
+    }
+
+    if (ngx_http_scaleset_allow_init(cf, smcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (smcf->redis.len == 0) {
@@ -256,6 +275,10 @@ ngx_http_scaleset_init_main_conf(ngx_conf_t *cf, void *conf)
 
         if (ngx_http_scaleset_keys(cf, smcf, sscf) != NGX_OK) {
             return NGX_CONF_ERROR;
+        }
+
+        if (sscf->allow == NULL) {
+            sscf->allow = smcf->allow;
         }
 
         if (smcf->state_path) {
@@ -316,17 +339,20 @@ ngx_http_scaleset_create_srv_conf(ngx_conf_t *cf)
 }
 
 
+/*
+ * scaleset_redis ADDRESS | sentinel=NAME ADDRESS... [username=] [password=]
+ * [password_file=] [db=] [prefix=] [timeout=]
+ */
+
 static char *
 ngx_http_scaleset_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_scaleset_main_conf_t *smcf = conf;
 
-    u_char      *p, *last, *colon;
-    size_t       hlen;
-    ngx_int_t    port;
-    ngx_str_t   *value, s, host;
-    ngx_uint_t   i;
-    struct in6_addr  in6;
+    ngx_str_t                 *value, s;
+    ngx_uint_t                 i;
+    ngx_msec_t                 ms;
+    ngx_http_scaleset_addr_t  *addr;
 
     if (smcf->redis.data) {
         return "is duplicate";
@@ -335,93 +361,100 @@ ngx_http_scaleset_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     smcf->redis = value[1];
 
-    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
-        if (value[1].data[5] != '/') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid unix socket path in "
-                               "\"scaleset_redis %V\": must be absolute",
-                               &value[1]);
+    i = 1;
+
+    if (ngx_strncmp(value[1].data, "sentinel=", 9) == 0) {
+        s.data = value[1].data + 9;
+        s.len = value[1].len - 9;
+
+        if (s.len == 0) {
+            goto invalid_param;
+        }
+
+        smcf->sentinel = s;
+
+        smcf->sentinels = ngx_array_create(cf->pool, 3,
+                                           sizeof(ngx_http_scaleset_addr_t));
+        if (smcf->sentinels == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        smcf->redis_host.len = value[1].len - 5;
-        smcf->redis_host.data = ngx_pnalloc(cf->pool, value[1].len - 4);
-        if (smcf->redis_host.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
+        /* the sentinels: every argument up to the first parameter */
 
-        ngx_cpystrn(smcf->redis_host.data, value[1].data + 5,
-                    value[1].len - 4);
-        smcf->redis_port = 0;
-
-    } else {
-        p = value[1].data;
-        last = p + value[1].len;
-
-        colon = NULL;
-        for (i = value[1].len; i > 0; i--) {
-            if (p[i - 1] == ':') {
-                colon = &p[i - 1];
+        for (i = 2; i < cf->args->nelts; i++) {
+            if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')
+                != NULL)
+            {
                 break;
             }
-        }
 
-        if (colon == NULL || colon + 1 == last) {
-            goto invalid;
-        }
-
-        port = ngx_atoi(colon + 1, last - colon - 1);
-        if (port < 1 || port > 65535) {
-            goto invalid;
-        }
-
-        host.data = p;
-        host.len = colon - p;
-
-        if (host.len > 2 && host.data[0] == '[' && colon[-1] == ']') {
-            host.data++;
-            host.len -= 2;
-
-#if (NGX_HAVE_INET6)
-            if (ngx_inet6_addr(host.data, host.len, in6.s6_addr) != NGX_OK) {
-                goto invalid;
+            addr = ngx_array_push(smcf->sentinels);
+            if (addr == NULL) {
+                return NGX_CONF_ERROR;
             }
-#else
-            goto invalid;
-#endif
 
-        } else if (ngx_inet_addr(host.data, host.len) == INADDR_NONE) {
-            goto invalid;
+            if (ngx_http_scaleset_redis_addr(cf, &value[i], addr) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
         }
 
-        hlen = host.len;
-        smcf->redis_host.data = ngx_pnalloc(cf->pool, hlen + 1);
-        if (smcf->redis_host.data == NULL) {
+        if (smcf->sentinels->nelts == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"scaleset_redis %V\" needs the addresses of "
+                               "the sentinels", &value[1]);
             return NGX_CONF_ERROR;
         }
 
-        ngx_cpystrn(smcf->redis_host.data, host.data, hlen + 1);
-        smcf->redis_host.len = hlen;
-        smcf->redis_port = port;
+    } else {
+        if (ngx_http_scaleset_redis_addr(cf, &value[1], &smcf->master)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        i = 2;
     }
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for ( /* void */ ; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "username=", 9) == 0) {
+            s.len = value[i].len - 9;
+            s.data = value[i].data + 9;
+
+            if (s.len == 0 || smcf->username.data) {
+                goto invalid_param;
+            }
+
+            smcf->username = s;
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
             s.len = value[i].len - 9;
             s.data = value[i].data + 9;
 
-            if (s.len == 0) {
+            if (s.len == 0 || smcf->password.data) {
                 goto invalid_param;
             }
 
-            smcf->password.data = ngx_pnalloc(cf->pool, s.len + 1);
-            if (smcf->password.data == NULL) {
+            smcf->password = s;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
+            s.len = value[i].len - 14;
+            s.data = value[i].data + 14;
+
+            if (s.len == 0 || smcf->password.data) {
+                goto invalid_param;
+            }
+
+            if (ngx_http_scaleset_password_file(cf, &s, &smcf->password)
+                != NGX_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
-            ngx_cpystrn(smcf->password.data, s.data, s.len + 1);
-            smcf->password.len = s.len;
             continue;
         }
 
@@ -442,31 +475,34 @@ ngx_http_scaleset_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 goto invalid_param;
             }
 
-            smcf->prefix.data = ngx_pnalloc(cf->pool, s.len + 1);
-            if (smcf->prefix.data == NULL) {
-                return NGX_CONF_ERROR;
+            smcf->prefix = s;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.len = value[i].len - 8;
+            s.data = value[i].data + 8;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms < 100) {
+                goto invalid_param;
             }
 
-            ngx_cpystrn(smcf->prefix.data, s.data, s.len + 1);
-            smcf->prefix.len = s.len;
+            smcf->timeout = ms;
             continue;
         }
 
         goto invalid_param;
     }
 
-    (void) in6;
+    if (smcf->username.len && smcf->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"scaleset_redis\" username=%V needs password= "
+                           "or password_file=", &smcf->username);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid address \"%V\" in \"scaleset_redis\": "
-                       "an IPv4 or [IPv6] literal with a port, "
-                       "or unix:/path, is required",
-                       &value[1]);
-    return NGX_CONF_ERROR;
 
 invalid_param:
 
@@ -474,6 +510,180 @@ invalid_param:
                        "invalid parameter \"%V\" in \"scaleset_redis\"",
                        &value[i]);
     return NGX_CONF_ERROR;
+}
+
+
+/* IPv4:PORT, [IPv6]:PORT or unix:/absolute/path; never a host name */
+
+static ngx_int_t
+ngx_http_scaleset_redis_addr(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_scaleset_addr_t *addr)
+{
+    u_char      *p, *last, *colon;
+    ngx_int_t    port;
+    ngx_str_t    host;
+    ngx_uint_t   i;
+#if (NGX_HAVE_INET6)
+    u_char       in6[16];
+#endif
+
+    addr->text = *value;
+
+    if (value->len > 5 && ngx_strncmp(value->data, "unix:", 5) == 0) {
+        if (value->data[5] != '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid unix socket path in "
+                               "\"scaleset_redis %V\": must be absolute",
+                               value);
+            return NGX_ERROR;
+        }
+
+        /* cf->args are NUL-terminated */
+        addr->host = value->data + 5;
+        addr->port = 0;
+        return NGX_OK;
+    }
+
+    p = value->data;
+    last = p + value->len;
+
+    colon = NULL;
+    for (i = value->len; i > 0; i--) {
+        if (p[i - 1] == ':') {
+            colon = &p[i - 1];
+            break;
+        }
+    }
+
+    if (colon == NULL || colon + 1 == last) {
+        goto invalid;
+    }
+
+    port = ngx_atoi(colon + 1, last - colon - 1);
+    if (port < 1 || port > 65535) {
+        goto invalid;
+    }
+
+    host.data = p;
+    host.len = colon - p;
+
+    if (host.len > 2 && host.data[0] == '[' && colon[-1] == ']') {
+        host.data++;
+        host.len -= 2;
+
+#if (NGX_HAVE_INET6)
+        if (ngx_inet6_addr(host.data, host.len, in6) != NGX_OK) {
+            goto invalid;
+        }
+#else
+        goto invalid;
+#endif
+
+    } else if (ngx_inet_addr(host.data, host.len) == INADDR_NONE) {
+        goto invalid;
+    }
+
+    addr->host = ngx_pnalloc(cf->pool, host.len + 1);
+    if (addr->host == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(addr->host, host.data, host.len + 1);
+    addr->port = port;
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid address \"%V\" in \"scaleset_redis\": "
+                       "an IPv4 or [IPv6] literal with a port, "
+                       "or unix:/path, is required", value);
+    return NGX_ERROR;
+}
+
+
+/*
+ * password_file=: the first line of the file, read when the configuration
+ * is (by the master, like ssl_password_file), so it may be readable by
+ * root only.
+ */
+
+static ngx_int_t
+ngx_http_scaleset_password_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *password)
+{
+    u_char           *buf, *p, *last;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_str_t         file;
+    ngx_file_info_t   fi;
+
+    file = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(file.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", file.data);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
+        || ngx_file_size(&fi) > 4096)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" is not a regular file of at most 4096 "
+                           "bytes", file.data);
+        goto done;
+    }
+
+    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, buf, ngx_file_size(&fi));
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%s\" failed", file.data);
+        goto done;
+    }
+
+    last = buf + n;
+
+    for (p = buf; p < last && *p != CR && *p != LF; p++) {
+        /* void */
+    }
+
+    if (p == buf) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" holds no password on its first line",
+                           file.data);
+        goto done;
+    }
+
+    *p = '\0';
+    password->data = buf;
+    password->len = p - buf;
+
+    rc = NGX_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%s\" failed", file.data);
+    }
+
+    return rc;
 }
 
 
@@ -504,12 +714,14 @@ ngx_http_scaleset_gateway_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* scaleset_state_path DIRECTORY [thread_pool=NAME] */
+
 static char *
 ngx_http_scaleset_state_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_scaleset_main_conf_t *smcf = conf;
 
-    ngx_str_t   *value;
+    ngx_str_t   *value, name;
     ngx_path_t  *path;
 
     if (smcf->state_path) {
@@ -517,6 +729,33 @@ ngx_http_scaleset_state_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "thread_pool=", 12) != 0
+            || value[2].len == 12)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in "
+                               "\"scaleset_state_path\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        name.data = value[2].data + 12;
+        name.len = value[2].len - 12;
+
+#if (NGX_THREADS)
+        /* nginx refuses the name at its check unless it is declared */
+        smcf->thread_pool = ngx_thread_pool_add(cf, &name);
+        if (smcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"thread_pool=%V\" in \"scaleset_state_path\" "
+                           "needs nginx built with threads", &name);
+        return NGX_CONF_ERROR;
+#endif
+    }
 
     path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
     if (path == NULL) {
@@ -798,6 +1037,26 @@ ngx_http_scaleset_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_scaleset_init_process(ngx_cycle_t *cycle)
 {
+#if (NGX_THREADS)
+    ngx_http_scaleset_main_conf_t  *smcf;
+
+    static ngx_str_t  name = ngx_string("default");
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_scaleset_module);
+
+    /*
+     * Threads make every system call of a worker a little dearer (glibc's
+     * cancellation points), so the state file takes no pool of its own:
+     * it uses the one named, or nginx's default pool when the
+     * configuration has it anyway (thread_pool default, aio threads).
+     */
+
+    if (smcf && smcf->state_path && smcf->thread_pool == NULL) {
+        smcf->thread_pool = ngx_thread_pool_get(cycle, &name);
+    }
+#endif
+
     if (ngx_http_scaleset_balancer_init_process(cycle) != NGX_OK
         || ngx_http_scaleset_check_init_process(cycle) != NGX_OK
         || ngx_http_scaleset_report_init_process(cycle) != NGX_OK)

@@ -1,9 +1,12 @@
 
 /*
- * ngx_http_scaleset_module: Redis.  A hiredis async adapter for nginx's
- * event loop (the shape of hiredis's adapters/libevent.h), the lease that
- * lets one worker at a time hold the connections, the subscriber, the
- * MULTI/HGETALL/GET/EXEC reads and the reconnect backoff.
+ * ngx_http_scaleset_module: Redis.  The lease that lets one worker at a
+ * time hold the connections, the subscriber, the reads of a pool (HLEN,
+ * then MULTI/HGETALL/GET/EXEC), the reconnect backoff, a command timeout
+ * that tells a hung Redis from a quiet one, and credentials.  The master
+ * is the configured address, or the one the sentinels name
+ * (ngx_http_scaleset_sentinel.c).  hiredis runs on nginx's event loop
+ * (ngx_http_scaleset_hiredis.c).
  */
 
 
@@ -17,39 +20,25 @@
 #include "ngx_http_scaleset.h"
 
 
-typedef struct {
-    ngx_cycle_t                    *cycle;
-    ngx_log_t                      *log;
-    ngx_http_scaleset_main_conf_t  *smcf;
-
-    ngx_event_t                     tick;
-
-    redisAsyncContext              *cmd;
-    redisAsyncContext              *sub;
-
-    ngx_msec_t                      next_connect;
-    ngx_msec_t                      connect_started;
-    ngx_uint_t                      failures;
-
-    unsigned                        holder:1;
-    unsigned                        closing:1;
-    unsigned                        cmd_ready:1;
-    unsigned                        sub_ready:1;
-    unsigned                        up:1;
-    unsigned                        down_logged:1;
-} ngx_http_scaleset_worker_t;
+/* unsent commands beyond this are refused: a slow Redis gets no pile */
+#define NGX_HTTP_SCALESET_REDIS_MAX_OBUF  (1024 * 1024)
 
 
 static void ngx_http_scaleset_tick(ngx_event_t *ev);
-static void ngx_http_scaleset_release(ngx_http_scaleset_worker_t *w);
-static void ngx_http_scaleset_connect(ngx_http_scaleset_worker_t *w);
-static redisAsyncContext *ngx_http_scaleset_redis_open(
-    ngx_http_scaleset_worker_t *w);
-static void ngx_http_scaleset_close(ngx_http_scaleset_worker_t *w);
-static void ngx_http_scaleset_fail(ngx_http_scaleset_worker_t *w,
-    const char *what, const char *reason);
-static void ngx_http_scaleset_check_up(ngx_http_scaleset_worker_t *w);
-static void ngx_http_scaleset_fetch(ngx_http_scaleset_worker_t *w,
+static void ngx_http_scaleset_take_lease(ngx_http_scaleset_redis_t *w,
+    ngx_pid_t pid);
+static void ngx_http_scaleset_release(ngx_http_scaleset_redis_t *w);
+static void ngx_http_scaleset_connect(ngx_http_scaleset_redis_t *w);
+static void ngx_http_scaleset_auth(ngx_http_scaleset_redis_t *w,
+    redisAsyncContext *ac);
+static void ngx_http_scaleset_close(ngx_http_scaleset_redis_t *w);
+static void ngx_http_scaleset_check_up(ngx_http_scaleset_redis_t *w);
+static ngx_uint_t ngx_http_scaleset_error_kind(const char *str);
+static void ngx_http_scaleset_fetch(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf);
+static void ngx_http_scaleset_refuse(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t n);
+static ngx_uint_t ngx_http_scaleset_hash_max(
     ngx_http_scaleset_srv_conf_t *sscf);
 
 static void ngx_http_scaleset_on_connect(const redisAsyncContext *ac,
@@ -58,32 +47,37 @@ static void ngx_http_scaleset_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_scaleset_on_reply(redisAsyncContext *ac, void *r,
     void *data);
+static void ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_scaleset_on_pending(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_scaleset_on_role(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r,
+    void *data);
 static void ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_message(redisAsyncContext *ac, void *r,
     void *data);
-static ngx_int_t ngx_http_scaleset_apply_reply(ngx_http_scaleset_worker_t *w,
+static ngx_int_t ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
     ngx_http_scaleset_srv_conf_t *sscf, redisReply *reply);
 
-static ngx_int_t ngx_http_scaleset_attach(redisAsyncContext *ac,
-    ngx_log_t *log);
-static void ngx_http_scaleset_ev_read(ngx_event_t *ev);
-static void ngx_http_scaleset_ev_write(ngx_event_t *ev);
-static void ngx_http_scaleset_add_read(void *privdata);
-static void ngx_http_scaleset_del_read(void *privdata);
-static void ngx_http_scaleset_add_write(void *privdata);
-static void ngx_http_scaleset_del_write(void *privdata);
-static void ngx_http_scaleset_cleanup(void *privdata);
+
+static const char  *ngx_http_scaleset_error_kinds[] = {
+    "connection", "timeout", "auth", "reply", "protocol", "sentinel"
+};
 
 
 /* this process's Redis side; workers are processes, so one per process */
-static ngx_http_scaleset_worker_t  *ngx_http_scaleset_worker;
+static ngx_http_scaleset_redis_t  *ngx_http_scaleset_worker;
 
 
 ngx_int_t
 ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle)
 {
-    ngx_http_scaleset_worker_t     *w;
+    ngx_uint_t                      i, n;
+    ngx_http_scaleset_redis_t      *w;
+    ngx_http_scaleset_srv_conf_t  **pools;
     ngx_http_scaleset_main_conf_t  *smcf;
 
     ngx_http_scaleset_worker = NULL;
@@ -100,7 +94,18 @@ ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    w = ngx_pcalloc(cycle->pool, sizeof(ngx_http_scaleset_worker_t));
+    /* the largest reply: HGETALL of the largest hash a pool reads */
+
+    n = 0;
+    pools = smcf->pools.elts;
+
+    for (i = 0; i < smcf->pools.nelts; i++) {
+        n = ngx_max(n, 2 * ngx_http_scaleset_hash_max(pools[i]));
+    }
+
+    ngx_http_scaleset_hiredis_limit(n + 16);
+
+    w = ngx_pcalloc(cycle->pool, sizeof(ngx_http_scaleset_redis_t));
     if (w == NULL) {
         return NGX_ERROR;
     }
@@ -108,6 +113,14 @@ ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle)
     w->cycle = cycle;
     w->log = cycle->log;
     w->smcf = smcf;
+
+    if (smcf->sentinel.len == 0) {
+        ngx_cpystrn(w->host, smcf->master.host, sizeof(w->host));
+        w->port = smcf->master.port;
+        ngx_cpystrn(w->name, smcf->master.text.data,
+                    ngx_min(smcf->master.text.len + 1, sizeof(w->name)));
+        w->master_known = 1;
+    }
 
     w->tick.handler = ngx_http_scaleset_tick;
     w->tick.data = w;
@@ -126,9 +139,17 @@ ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_scaleset_redis_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_scaleset_redis_shutdown();
+}
+
+
+/* graceful shutdown: the connections close, the lease goes at once */
+
+void
+ngx_http_scaleset_redis_shutdown(void)
+{
     if (ngx_http_scaleset_worker) {
         ngx_http_scaleset_release(ngx_http_scaleset_worker);
-        ngx_http_scaleset_worker = NULL;
     }
 }
 
@@ -138,7 +159,7 @@ ngx_http_scaleset_redis_exit_process(ngx_cycle_t *cycle)
 ngx_uint_t
 ngx_http_scaleset_redis_ready(void)
 {
-    ngx_http_scaleset_worker_t  *w;
+    ngx_http_scaleset_redis_t  *w;
 
     w = ngx_http_scaleset_worker;
 
@@ -146,16 +167,42 @@ ngx_http_scaleset_redis_ready(void)
 }
 
 
+/* the name of a kind of failure, as the status page and metrics say */
+
+const char *
+ngx_http_scaleset_redis_kind(ngx_uint_t kind)
+{
+    return ngx_http_scaleset_error_kinds[kind];
+}
+
+
+/* 1 when unsent commands already fill the command connection's buffer */
+
+ngx_uint_t
+ngx_http_scaleset_redis_busy(void)
+{
+    ngx_http_scaleset_redis_t  *w;
+
+    w = ngx_http_scaleset_worker;
+
+    return !ngx_http_scaleset_redis_ready()
+           || sdslen(w->cmd->c.obuf) > NGX_HTTP_SCALESET_REDIS_MAX_OBUF;
+}
+
+
 /*
  * Sends a command on the command connection of the lease holder; the
- * reply is only checked for an error, logged with what.
+ * reply is only checked for an error, logged with what.  With pending,
+ * *pending is set until the reply (or the connection's end) arrives, so
+ * a caller sends nothing more meanwhile.
  */
 
 ngx_int_t
 ngx_http_scaleset_redis_argv(const char *what, int argc, const char **argv,
-    const size_t *argvlen)
+    const size_t *argvlen, ngx_uint_t *pending)
 {
-    ngx_http_scaleset_worker_t  *w;
+    int                         rc;
+    ngx_http_scaleset_redis_t  *w;
 
     if (!ngx_http_scaleset_redis_ready()) {
         return NGX_DECLINED;
@@ -163,14 +210,46 @@ ngx_http_scaleset_redis_argv(const char *what, int argc, const char **argv,
 
     w = ngx_http_scaleset_worker;
 
-    if (redisAsyncCommandArgv(w->cmd, ngx_http_scaleset_on_reply,
-                              (void *) what, argc, argv, argvlen)
-        != REDIS_OK)
-    {
-        return NGX_ERROR;
+    if (pending) {
+        rc = redisAsyncCommandArgv(w->cmd, ngx_http_scaleset_on_pending,
+                                   pending, argc, argv, argvlen);
+        if (rc == REDIS_OK) {
+            *pending = 1;
+        }
+
+    } else {
+        rc = redisAsyncCommandArgv(w->cmd, ngx_http_scaleset_on_report,
+                                   (void *) what, argc, argv, argvlen);
     }
 
-    return NGX_OK;
+    return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * Whether the pool's members are stale: not confirmed by a read from
+ * Redis for longer than a resync, the timeout and two ticks.  *since is
+ * the time of that last read (or when the members were loaded).
+ */
+
+ngx_uint_t
+ngx_http_scaleset_redis_stale(ngx_http_scaleset_srv_conf_t *sscf,
+    uint64_t *since)
+{
+    uint64_t                    now, synced;
+    ngx_time_t                 *tp;
+    ngx_http_scaleset_shctx_t  *sh;
+
+    sh = sscf->sh;
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+    synced = sh->synced;
+
+    *since = synced ? synced : sh->started;
+
+    return synced == 0
+           || now > synced + sscf->resync + sscf->main->timeout
+                    + 2 * NGX_HTTP_SCALESET_LEASE_TICK;
 }
 
 
@@ -179,10 +258,10 @@ ngx_http_scaleset_redis_argv(const char *what, int argc, const char **argv,
 static void
 ngx_http_scaleset_tick(ngx_event_t *ev)
 {
-    ngx_http_scaleset_worker_t *w = ev->data;
+    ngx_http_scaleset_redis_t *w = ev->data;
 
     ngx_pid_t                        pid;
-    ngx_msec_t                       now;
+    ngx_msec_t                       now, timeout;
     ngx_uint_t                       i, take;
     ngx_msec_int_t                   age;
     ngx_http_scaleset_srv_conf_t   **pools;
@@ -196,6 +275,7 @@ ngx_http_scaleset_tick(ngx_event_t *ev)
     sh = w->smcf->sh;
     now = ngx_current_msec;
     pid = (ngx_pid_t) sh->lease_pid;
+    timeout = w->smcf->timeout;
 
     if (pid == ngx_pid) {
         sh->lease_heartbeat = now;
@@ -219,54 +299,112 @@ ngx_http_scaleset_tick(ngx_event_t *ev)
             && ngx_atomic_cmp_set(&sh->lease_pid, (ngx_atomic_uint_t) pid,
                                   (ngx_atomic_uint_t) ngx_pid))
         {
-            sh->lease_heartbeat = now;
-            (void) ngx_atomic_fetch_add(&sh->lease_changes, 1);
-
-            ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
-                          "scaleset: worker %P holds the Redis lease "
-                          "(previous holder %P)", ngx_pid, pid);
-
-            w->holder = 1;
-            w->failures = 0;
-            w->next_connect = now;
+            ngx_http_scaleset_take_lease(w, pid);
         }
     }
 
-    if (w->holder) {
+    if (!w->holder) {
+        goto next;
+    }
 
-        if (w->cmd == NULL && w->sub == NULL) {
-            if ((ngx_msec_int_t) (now - w->next_connect) >= 0) {
-                ngx_http_scaleset_connect(w);
-            }
+    if (w->cmd == NULL && w->sub == NULL) {
 
-        } else if (!w->up
-                   && (ngx_msec_int_t) (now - w->connect_started)
-                      > NGX_HTTP_SCALESET_CONNECT_TIMEOUT)
+        if ((ngx_msec_int_t) (now - w->next_connect) < 0) {
+            goto next;
+        }
+
+        if (w->master_known) {
+            ngx_http_scaleset_connect(w);
+
+        } else if (w->sentinel == NULL) {
+            ngx_http_scaleset_sentinel_ask(w);
+
+        } else if (ngx_http_scaleset_hiredis_stalled(w->sentinel, timeout)
+                   || now - w->connect_started > timeout)
         {
-            ngx_http_scaleset_fail(w, "connect", "timed out");
+            ngx_http_scaleset_sentinel_fail(w, "timed out");
+        }
 
-        } else if (w->up) {
-            pools = w->smcf->pools.elts;
+        goto next;
+    }
 
-            for (i = 0; i < w->smcf->pools.nelts; i++) {
-                if ((ngx_msec_int_t) (now - pools[i]->next_resync) >= 0) {
-                    pools[i]->next_resync = now + pools[i]->resync;
-                    ngx_http_scaleset_fetch(w, pools[i]);
-                }
-            }
+    if (!w->up) {
+        if (now - w->connect_started > timeout) {
+            ngx_http_scaleset_redis_fail(w,
+                                         NGX_HTTP_SCALESET_REDIS_TIMEOUT_ERR,
+                                         "connect", "timed out");
+        }
+
+        goto next;
+    }
+
+    /* a Redis that stopped answering looks connected: time its replies */
+
+    if (w->cmd && ngx_http_scaleset_hiredis_stalled(w->cmd, timeout)) {
+        ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_TIMEOUT_ERR,
+                                     "command", "no reply in time");
+        goto next;
+    }
+
+    /* the subscription to +switch-master, when its sentinel went away */
+
+    if (w->smcf->sentinel.len && w->sentinel == NULL
+        && (ngx_msec_int_t) (now - w->next_connect) >= 0)
+    {
+        ngx_http_scaleset_sentinel_ask(w);
+    }
+
+    pools = w->smcf->pools.elts;
+
+    for (i = 0; i < w->smcf->pools.nelts; i++) {
+        if ((ngx_msec_int_t) (now - pools[i]->next_resync) >= 0) {
+            pools[i]->next_resync = now + pools[i]->resync;
+            ngx_http_scaleset_fetch(w, pools[i]);
         }
     }
+
+next:
 
     ngx_add_timer(&w->tick, NGX_HTTP_SCALESET_LEASE_TICK);
 }
 
 
 static void
-ngx_http_scaleset_release(ngx_http_scaleset_worker_t *w)
+ngx_http_scaleset_take_lease(ngx_http_scaleset_redis_t *w, ngx_pid_t pid)
+{
+    ngx_uint_t                      i;
+    ngx_http_scaleset_srv_conf_t  **pools;
+
+    w->smcf->sh->lease_heartbeat = ngx_current_msec;
+    (void) ngx_atomic_fetch_add(&w->smcf->sh->lease_changes, 1);
+
+    ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                  "scaleset: worker %P holds the Redis lease "
+                  "(previous holder %P)", ngx_pid, pid);
+
+    w->holder = 1;
+    w->failures = 0;
+    w->next_connect = ngx_current_msec;
+
+    /* members a reload's scaleset_allow no longer lets in */
+
+    pools = w->smcf->pools.elts;
+
+    for (i = 0; i < w->smcf->pools.nelts; i++) {
+        if (ngx_http_scaleset_refilter(pools[i], w->log) == NGX_OK) {
+            (void) ngx_http_scaleset_state_write(pools[i], w->log);
+        }
+    }
+}
+
+
+static void
+ngx_http_scaleset_release(ngx_http_scaleset_redis_t *w)
 {
     ngx_http_scaleset_main_shctx_t  *sh;
 
     ngx_http_scaleset_close(w);
+    ngx_http_scaleset_sentinel_close(w);
 
     if (w->tick.timer_set) {
         ngx_del_timer(&w->tick);
@@ -286,57 +424,55 @@ ngx_http_scaleset_release(ngx_http_scaleset_worker_t *w)
 }
 
 
-static redisAsyncContext *
-ngx_http_scaleset_redis_open(ngx_http_scaleset_worker_t *w)
-{
-    redisAsyncContext              *ac;
-    ngx_http_scaleset_main_conf_t  *smcf;
+/* a context to Redis or a sentinel, driven by the event loop */
 
-    smcf = w->smcf;
+redisAsyncContext *
+ngx_http_scaleset_redis_open(ngx_http_scaleset_redis_t *w, u_char *host,
+    ngx_int_t port)
+{
+    redisAsyncContext  *ac;
 
     /* an IP literal or a unix path: no resolver involved, non-blocking */
 
-    if (smcf->redis_port == 0) {
-        ac = redisAsyncConnectUnix((char *) smcf->redis_host.data);
+    if (port == 0) {
+        ac = redisAsyncConnectUnix((char *) host);
 
     } else {
-        ac = redisAsyncConnect((char *) smcf->redis_host.data,
-                               (int) smcf->redis_port);
+        ac = redisAsyncConnect((char *) host, (int) port);
     }
 
     if (ac == NULL) {
-        ngx_http_scaleset_fail(w, "connect", "out of memory");
         return NULL;
     }
 
     if (ac->err) {
-        ngx_http_scaleset_fail(w, "connect", ac->errstr);
+        ngx_http_scaleset_redis_error(w, NGX_HTTP_SCALESET_REDIS_CONNECTION,
+                                      "connect", ac->errstr);
         redisAsyncFree(ac);
         return NULL;
     }
 
     ac->data = w;
 
-    if (ngx_http_scaleset_attach(ac, w->log) != NGX_OK) {
+    if (ngx_http_scaleset_hiredis_attach(ac, w->log) != NGX_OK) {
         redisAsyncFree(ac);
-        ngx_http_scaleset_fail(w, "connect", "no free connection");
         return NULL;
+    }
+
+    if (port) {
+        /* a peer that vanished without a word is noticed in time */
+        (void) redisEnableKeepAlive(&ac->c);
     }
 
     redisAsyncSetConnectCallback(ac, ngx_http_scaleset_on_connect);
     redisAsyncSetDisconnectCallback(ac, ngx_http_scaleset_on_disconnect);
-
-    if (smcf->password.len) {
-        redisAsyncCommand(ac, ngx_http_scaleset_on_reply, "AUTH",
-                          "AUTH %s", smcf->password.data);
-    }
 
     return ac;
 }
 
 
 static void
-ngx_http_scaleset_connect(ngx_http_scaleset_worker_t *w)
+ngx_http_scaleset_connect(ngx_http_scaleset_redis_t *w)
 {
     const char                     **argv;
     size_t                          *argvlen;
@@ -347,23 +483,31 @@ ngx_http_scaleset_connect(ngx_http_scaleset_worker_t *w)
     smcf = w->smcf;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                   "scaleset redis: connecting to %V", &smcf->redis);
+                   "scaleset redis: connecting to %s", w->name);
 
     w->connect_started = ngx_current_msec;
     w->cmd_ready = 0;
     w->sub_ready = 0;
 
-    w->cmd = ngx_http_scaleset_redis_open(w);
+    w->cmd = ngx_http_scaleset_redis_open(w, w->host, w->port);
     if (w->cmd == NULL) {
-        return;
+        goto failed;
     }
 
-    w->sub = ngx_http_scaleset_redis_open(w);
+    w->sub = ngx_http_scaleset_redis_open(w, w->host, w->port);
     if (w->sub == NULL) {
-        return;
+        goto failed;
     }
 
     /* commands queue until the connection is up */
+
+    ngx_http_scaleset_auth(w, w->cmd);
+    ngx_http_scaleset_auth(w, w->sub);
+
+    if (smcf->sentinel.len) {
+        /* what a sentinel names may have become a replica meanwhile */
+        redisAsyncCommand(w->cmd, ngx_http_scaleset_on_role, NULL, "ROLE");
+    }
 
     if (smcf->db) {
         redisAsyncCommand(w->cmd, ngx_http_scaleset_on_reply, "SELECT",
@@ -375,8 +519,7 @@ ngx_http_scaleset_connect(ngx_http_scaleset_worker_t *w)
 
     argv = ngx_alloc((n + 1) * (sizeof(char *) + sizeof(size_t)), w->log);
     if (argv == NULL) {
-        ngx_http_scaleset_fail(w, "subscribe", "out of memory");
-        return;
+        goto failed;
     }
 
     argvlen = (size_t *) (argv + n + 1);
@@ -399,11 +542,51 @@ ngx_http_scaleset_connect(ngx_http_scaleset_worker_t *w)
         pools[i]->refetch = 0;
         ngx_http_scaleset_fetch(w, pools[i]);
     }
+
+    return;
+
+failed:
+
+    ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_CONNECTION,
+                                 "connect", "cannot open a connection");
+}
+
+
+/* AUTH [username] password, as the first command of a connection */
+
+static void
+ngx_http_scaleset_auth(ngx_http_scaleset_redis_t *w, redisAsyncContext *ac)
+{
+    int                             argc;
+    size_t                          argvlen[3];
+    const char                     *argv[3];
+    ngx_http_scaleset_main_conf_t  *smcf;
+
+    smcf = w->smcf;
+
+    if (smcf->password.len == 0) {
+        return;
+    }
+
+    argc = 0;
+    argv[argc] = "AUTH";
+    argvlen[argc++] = 4;
+
+    if (smcf->username.len) {
+        argv[argc] = (char *) smcf->username.data;
+        argvlen[argc++] = smcf->username.len;
+    }
+
+    argv[argc] = (char *) smcf->password.data;
+    argvlen[argc++] = smcf->password.len;
+
+    redisAsyncCommandArgv(ac, ngx_http_scaleset_on_reply, "AUTH", argc, argv,
+                          argvlen);
 }
 
 
 static void
-ngx_http_scaleset_close(ngx_http_scaleset_worker_t *w)
+ngx_http_scaleset_close(ngx_http_scaleset_redis_t *w)
 {
     ngx_uint_t                      i;
     redisAsyncContext              *ac;
@@ -446,11 +629,42 @@ ngx_http_scaleset_close(ngx_http_scaleset_worker_t *w)
 }
 
 
-static void
-ngx_http_scaleset_fail(ngx_http_scaleset_worker_t *w, const char *what,
-    const char *reason)
+/* counts a failure by kind and keeps its text for the status page */
+
+void
+ngx_http_scaleset_redis_error(ngx_http_scaleset_redis_t *w, ngx_uint_t kind,
+    const char *what, const char *reason)
 {
-    ngx_msec_t  delay;
+    ngx_time_t                      *tp;
+    ngx_http_scaleset_main_shctx_t  *sh;
+
+    sh = w->smcf->sh;
+
+    (void) ngx_atomic_fetch_add(&sh->redis_errors, 1);
+    (void) ngx_atomic_fetch_add(&sh->errors[kind], 1);
+
+    tp = ngx_timeofday();
+    sh->last_error_time = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    *ngx_snprintf(sh->last_error, NGX_HTTP_SCALESET_REDIS_ERRSTR - 1,
+                  "%s: %s: %s", ngx_http_scaleset_error_kinds[kind], what,
+                  reason)
+        = '\0';
+}
+
+
+/*
+ * The master connections failed: both go, with the sentinel's, and the
+ * next attempt waits for a backoff (10 s for refused credentials, which
+ * only the operator can fix).  Logged once per outage; credentials once
+ * a minute.
+ */
+
+void
+ngx_http_scaleset_redis_fail(ngx_http_scaleset_redis_t *w, ngx_uint_t kind,
+    const char *what, const char *reason)
+{
+    ngx_msec_t  delay, now;
 
     if (w->closing) {
         return;
@@ -458,7 +672,40 @@ ngx_http_scaleset_fail(ngx_http_scaleset_worker_t *w, const char *what,
 
     ngx_http_scaleset_close(w);
 
-    (void) ngx_atomic_fetch_add(&w->smcf->sh->redis_errors, 1);
+    ngx_http_scaleset_redis_error(w, kind, what, reason);
+
+    now = ngx_current_msec;
+
+    if (w->smcf->sentinel.len) {
+        /* the sentinels are asked again: a failover may be the cause */
+        ngx_http_scaleset_sentinel_close(w);
+        w->master_known = 0;
+    }
+
+    if (kind == NGX_HTTP_SCALESET_REDIS_AUTH) {
+        w->auth_failures++;
+        w->next_connect = now + NGX_HTTP_SCALESET_AUTH_RETRY;
+
+        if (!w->auth_failed || now - w->auth_logged
+                               >= NGX_HTTP_SCALESET_AUTH_LOG)
+        {
+            ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                          "scaleset: redis %s refused the credentials%s%s "
+                          "(%s: %s): keeping the current members, "
+                          "%ui attempts, retrying every %Ms",
+                          w->name,
+                          w->smcf->username.len ? " of user " : "",
+                          w->smcf->username.len
+                          ? (char *) w->smcf->username.data : "",
+                          what, reason, w->auth_failures,
+                          (ngx_msec_t) NGX_HTTP_SCALESET_AUTH_RETRY / 1000);
+            w->auth_logged = now;
+        }
+
+        w->auth_failed = 1;
+        w->down_logged = 1;
+        return;
+    }
 
     delay = NGX_HTTP_SCALESET_BACKOFF_MIN << ngx_min(w->failures, 10);
     delay = ngx_min(delay, NGX_HTTP_SCALESET_BACKOFF_MAX);
@@ -467,14 +714,14 @@ ngx_http_scaleset_fail(ngx_http_scaleset_worker_t *w, const char *what,
     /* a little jitter so that several gateways do not retry in step */
     delay += ngx_random() % (delay / 4 + 1);
 
-    w->next_connect = ngx_current_msec + delay;
+    w->next_connect = now + delay;
 
     if (!w->down_logged) {
         w->down_logged = 1;
         ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                      "scaleset: redis %V unavailable (%s: %s), keeping the "
+                      "scaleset: redis %s unavailable (%s: %s), keeping the "
                       "current members and retrying",
-                      &w->smcf->redis, what, reason);
+                      w->name[0] ? (char *) w->name : "master", what, reason);
 
     } else {
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, w->log, 0,
@@ -484,8 +731,72 @@ ngx_http_scaleset_fail(ngx_http_scaleset_worker_t *w, const char *what,
 }
 
 
+/*
+ * The master's address, from a sentinel: connect there, or move there
+ * when the connections are to another address.
+ */
+
+void
+ngx_http_scaleset_redis_master(ngx_http_scaleset_redis_t *w, u_char *host,
+    size_t len, ngx_int_t port, const char *how)
+{
+    u_char                          *p;
+    ngx_uint_t                       same;
+    ngx_http_scaleset_main_shctx_t  *sh;
+
+    sh = w->smcf->sh;
+
+    same = (w->port == port && ngx_strlen(w->host) == len
+            && ngx_strncmp(w->host, host, len) == 0);
+
+    if (same && w->master_known) {
+        return;
+    }
+
+    if (!same && w->host[0]) {
+        (void) ngx_atomic_fetch_add(&sh->master_changes, 1);
+    }
+
+    if (same) {
+        /* asked again after a failure, the same answer */
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                       "scaleset redis: master still at %*s:%i",
+                       len, host, port);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                      "scaleset: redis master \"%V\" is at %*s:%i (%s)",
+                      &w->smcf->sentinel, len, host, port, how);
+    }
+
+    ngx_memcpy(w->host, host, len);
+    w->host[len] = '\0';
+    w->port = port;
+
+    p = ngx_snprintf(w->name, sizeof(w->name) - 1,
+                     ngx_strlchr(host, host + len, ':') ? "[%*s]:%i"
+                                                          : "%*s:%i",
+                     len, host, port);
+    *p = '\0';
+
+    ngx_memcpy(sh->master, w->name, p - w->name + 1);
+
+    w->master_known = 1;
+
+    if (w->cmd || w->sub) {
+        /* to the old master: the new one is read from scratch */
+        ngx_http_scaleset_close(w);
+    }
+
+    w->failures = 0;
+    w->next_connect = ngx_current_msec;
+
+    ngx_http_scaleset_connect(w);
+}
+
+
 static void
-ngx_http_scaleset_check_up(ngx_http_scaleset_worker_t *w)
+ngx_http_scaleset_check_up(ngx_http_scaleset_redis_t *w)
 {
     if (w->up || !w->cmd_ready || !w->sub_ready) {
         return;
@@ -493,18 +804,51 @@ ngx_http_scaleset_check_up(ngx_http_scaleset_worker_t *w)
 
     w->up = 1;
     w->failures = 0;
+    w->auth_failures = 0;
     w->smcf->sh->redis_up = 1;
 
     ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
-                  "scaleset: redis %V connected%s", &w->smcf->redis,
+                  "scaleset: redis %s connected%s", w->name,
                   w->down_logged ? " again" : "");
 
     w->down_logged = 0;
+    w->auth_failed = 0;
+}
+
+
+/* what an error reply says about whose fault it is */
+
+static ngx_uint_t
+ngx_http_scaleset_error_kind(const char *str)
+{
+    static const char  *auth[] = {
+        "WRONGPASS", "NOAUTH", "NOPERM", "ERR invalid password",
+        "ERR invalid username", "ERR AUTH", "ERR Client sent AUTH", NULL
+    };
+
+    ngx_uint_t  i;
+
+    for (i = 0; auth[i]; i++) {
+        if (ngx_strncmp(str, auth[i], ngx_strlen(auth[i])) == 0) {
+            return NGX_HTTP_SCALESET_REDIS_AUTH;
+        }
+    }
+
+    return NGX_HTTP_SCALESET_REDIS_REPLY;
+}
+
+
+/* the most fields a pool's hash may have to be read at all */
+
+static ngx_uint_t
+ngx_http_scaleset_hash_max(ngx_http_scaleset_srv_conf_t *sscf)
+{
+    return 2 * sscf->max_members + 16;
 }
 
 
 static void
-ngx_http_scaleset_fetch(ngx_http_scaleset_worker_t *w,
+ngx_http_scaleset_fetch(ngx_http_scaleset_redis_t *w,
     ngx_http_scaleset_srv_conf_t *sscf)
 {
     if (w->cmd == NULL) {
@@ -519,21 +863,41 @@ ngx_http_scaleset_fetch(ngx_http_scaleset_worker_t *w,
     sscf->fetching = 1;
     sscf->next_resync = ngx_current_msec + sscf->resync;
 
-    /* one snapshot of the hash and the epoch */
+    /* its size first: a hash far beyond max_members is not read */
 
-    redisAsyncCommand(w->cmd, NULL, NULL, "MULTI");
-    redisAsyncCommand(w->cmd, NULL, NULL, "HGETALL %b",
+    redisAsyncCommand(w->cmd, ngx_http_scaleset_on_hlen, sscf, "HLEN %b",
                       sscf->key_members.data, sscf->key_members.len);
-    redisAsyncCommand(w->cmd, NULL, NULL, "GET %b",
-                      sscf->key_epoch.data, sscf->key_epoch.len);
-    redisAsyncCommand(w->cmd, ngx_http_scaleset_on_exec, sscf, "EXEC");
+}
+
+
+/* a hash too large to read: the members stay, the refusal is reported */
+
+static void
+ngx_http_scaleset_refuse(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t n)
+{
+    ngx_http_scaleset_shctx_t  *sh;
+
+    sh = sscf->sh;
+
+    (void) ngx_atomic_fetch_add(&sh->reads_refused, 1);
+
+    if (sh->refused_size == 0) {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "scaleset: pool \"%V\": %V has %ui fields, far more "
+                      "than max_members=%ui: not read, keeping the %ui "
+                      "current members", &sscf->pool, &sscf->key_members, n,
+                      sscf->max_members, sh->members);
+    }
+
+    sh->refused_size = n;
 }
 
 
 static void
 ngx_http_scaleset_on_connect(const redisAsyncContext *ac, int status)
 {
-    ngx_http_scaleset_worker_t *w = ac->data;
+    ngx_http_scaleset_redis_t *w = ac->data;
 
     if (status == REDIS_OK) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, w->log, 0,
@@ -549,18 +913,37 @@ ngx_http_scaleset_on_connect(const redisAsyncContext *ac, int status)
     } else if (ac == w->sub) {
         w->sub = NULL;
 
+    } else if (ac == w->sentinel) {
+        w->sentinel = NULL;
+        ngx_http_scaleset_sentinel_fail(w, ac->errstr ? ac->errstr : "error");
+        return;
+
     } else {
         return;
     }
 
-    ngx_http_scaleset_fail(w, "connect", ac->errstr ? ac->errstr : "error");
+    ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_CONNECTION,
+                                 "connect", ac->errstr ? ac->errstr : "error");
 }
 
 
 static void
 ngx_http_scaleset_on_disconnect(const redisAsyncContext *ac, int status)
 {
-    ngx_http_scaleset_worker_t *w = ac->data;
+    ngx_http_scaleset_redis_t *w = ac->data;
+
+    ngx_uint_t   kind;
+    const char  *reason;
+
+    reason = ngx_http_scaleset_hiredis_refusal();
+    kind = NGX_HTTP_SCALESET_REDIS_PROTOCOL;
+
+    if (reason == NULL) {
+        kind = NGX_HTTP_SCALESET_REDIS_CONNECTION;
+        reason = (status == REDIS_OK || ac->errstr == NULL
+                  || ac->errstr[0] == '\0')
+                 ? "closed" : ac->errstr;
+    }
 
     if (ac == w->cmd) {
         w->cmd = NULL;
@@ -568,31 +951,127 @@ ngx_http_scaleset_on_disconnect(const redisAsyncContext *ac, int status)
     } else if (ac == w->sub) {
         w->sub = NULL;
 
+    } else if (ac == w->sentinel) {
+        w->sentinel = NULL;
+        ngx_http_scaleset_sentinel_fail(w, reason);
+        return;
+
     } else {
         /* freed by us */
         return;
     }
 
-    ngx_http_scaleset_fail(w, "connection",
-                           (status == REDIS_OK || ac->errstr == NULL
-                            || ac->errstr[0] == '\0')
-                           ? "closed" : ac->errstr);
+    ngx_http_scaleset_redis_fail(w, kind, "connection", reason);
 }
 
 
 static void
 ngx_http_scaleset_on_reply(redisAsyncContext *ac, void *r, void *data)
 {
-    redisReply                  *reply = r;
-    ngx_http_scaleset_worker_t  *w = ac->data;
+    redisReply                 *reply = r;
+    ngx_http_scaleset_redis_t  *w = ac->data;
 
-    if (reply == NULL) {
+    if (reply == NULL || (ac != w->cmd && ac != w->sub)) {
         return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_scaleset_fail(w, data, reply->str);
+        ngx_http_scaleset_redis_fail(w,
+                                     ngx_http_scaleset_error_kind(reply->str),
+                                     data, reply->str);
     }
+}
+
+
+/*
+ * A refused write (an ACL without the health key, a read-only replica)
+ * leaves the reads working: counted and logged once a minute, and the
+ * connection stays, unless it is not authenticated at all or, with
+ * Sentinel, talks to a replica.
+ */
+
+static void
+ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r, void *data)
+{
+    const char *what = data;
+
+    ngx_uint_t                  kind;
+    redisReply                 *reply = r;
+    ngx_http_scaleset_redis_t  *w = ac->data;
+
+    if (reply == NULL || ac != w->cmd || reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    kind = ngx_http_scaleset_error_kind(reply->str);
+
+    if (ngx_strncmp(reply->str, "NOAUTH", 6) == 0
+        || (w->smcf->sentinel.len
+            && ngx_strncmp(reply->str, "READONLY", 8) == 0))
+    {
+        ngx_http_scaleset_redis_fail(w, kind, what, reply->str);
+        return;
+    }
+
+    ngx_http_scaleset_redis_error(w, kind, what, reply->str);
+
+    if (ngx_current_msec - w->report_logged >= NGX_HTTP_SCALESET_AUTH_LOG
+        || w->report_logged == 0)
+    {
+        w->report_logged = ngx_current_msec;
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "scaleset: redis %s refused a %s: %s", w->name, what,
+                      reply->str);
+    }
+}
+
+
+/* the end of a caller's transaction: it may send the next one */
+
+static void
+ngx_http_scaleset_on_pending(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_uint_t *pending = data;
+
+    *pending = 0;
+
+    ngx_http_scaleset_on_report(ac, r, "health report");
+}
+
+
+static void
+ngx_http_scaleset_on_role(redisAsyncContext *ac, void *r, void *data)
+{
+    u_char                      buf[64];
+    redisReply                 *reply = r;
+    ngx_http_scaleset_redis_t  *w = ac->data;
+
+    if (reply == NULL || ac != w->cmd) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_scaleset_redis_fail(w,
+                                     ngx_http_scaleset_error_kind(reply->str),
+                                     "ROLE", reply->str);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+        && reply->element[0]->type == REDIS_REPLY_STRING
+        && ngx_strcmp(reply->element[0]->str, "master") == 0)
+    {
+        return;
+    }
+
+    *ngx_snprintf(buf, sizeof(buf) - 1, "not a master (%s)",
+                  reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+                  && reply->element[0]->type == REDIS_REPLY_STRING
+                  ? reply->element[0]->str : "unknown")
+        = '\0';
+
+    ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_REPLY, "ROLE",
+                                 (char *) buf);
 }
 
 
@@ -601,7 +1080,7 @@ ngx_http_scaleset_on_message(redisAsyncContext *ac, void *r, void *data)
 {
     redisReply                     *reply = r, *kind, *ch;
     ngx_uint_t                      i;
-    ngx_http_scaleset_worker_t     *w = ac->data;
+    ngx_http_scaleset_redis_t      *w = ac->data;
     ngx_http_scaleset_srv_conf_t  **pools;
 
     if (reply == NULL || ac != w->sub) {
@@ -609,7 +1088,9 @@ ngx_http_scaleset_on_message(redisAsyncContext *ac, void *r, void *data)
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_scaleset_fail(w, "SUBSCRIBE", reply->str);
+        ngx_http_scaleset_redis_fail(w,
+                                     ngx_http_scaleset_error_kind(reply->str),
+                                     "SUBSCRIBE", reply->str);
         return;
     }
 
@@ -655,12 +1136,66 @@ ngx_http_scaleset_on_message(redisAsyncContext *ac, void *r, void *data)
 
 
 static void
+ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_scaleset_srv_conf_t *sscf = data;
+
+    redisReply                 *reply = r;
+    ngx_http_scaleset_redis_t  *w = ac->data;
+
+    if (reply == NULL || ac != w->cmd) {
+        sscf->fetching = 0;
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER
+        && reply->integer > (long long) ngx_http_scaleset_hash_max(sscf))
+    {
+        sscf->fetching = 0;
+        ngx_http_scaleset_refuse(w, sscf, (ngx_uint_t) reply->integer);
+        goto done;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR
+        && ngx_http_scaleset_error_kind(reply->str)
+           == NGX_HTTP_SCALESET_REDIS_AUTH)
+    {
+        sscf->fetching = 0;
+        ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_AUTH, "HLEN",
+                                     reply->str);
+        return;
+    }
+
+    /* one snapshot of the hash and the epoch; errors are judged there */
+
+    redisAsyncCommand(w->cmd, NULL, NULL, "MULTI");
+    redisAsyncCommand(w->cmd, NULL, NULL, "HGETALL %b",
+                      sscf->key_members.data, sscf->key_members.len);
+    redisAsyncCommand(w->cmd, NULL, NULL, "GET %b",
+                      sscf->key_epoch.data, sscf->key_epoch.len);
+    redisAsyncCommand(w->cmd, ngx_http_scaleset_on_exec, sscf, "EXEC");
+
+    return;
+
+done:
+
+    w->cmd_ready = 1;
+    ngx_http_scaleset_check_up(w);
+
+    if (sscf->refetch && w->cmd) {
+        sscf->refetch = 0;
+        ngx_http_scaleset_fetch(w, sscf);
+    }
+}
+
+
+static void
 ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
 {
     ngx_http_scaleset_srv_conf_t *sscf = data;
 
     redisReply                  *reply = r;
-    ngx_http_scaleset_worker_t  *w = ac->data;
+    ngx_http_scaleset_redis_t   *w = ac->data;
 
     sscf->fetching = 0;
 
@@ -669,7 +1204,9 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_scaleset_fail(w, "EXEC", reply->str);
+        ngx_http_scaleset_redis_fail(w,
+                                     ngx_http_scaleset_error_kind(reply->str),
+                                     "EXEC", reply->str);
         return;
     }
 
@@ -686,9 +1223,16 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
                           reply->element[0]->str);
 
         } else {
-            ngx_http_scaleset_fail(w, "EXEC", "unexpected reply");
+            ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_PROTOCOL,
+                                         "EXEC", "unexpected reply");
             return;
         }
+
+    } else if (reply->element[0]->elements / 2
+               > ngx_http_scaleset_hash_max(sscf))
+    {
+        /* it grew between HLEN and HGETALL */
+        ngx_http_scaleset_refuse(w, sscf, reply->element[0]->elements / 2);
 
     } else if (w->holder
                && w->smcf->sh->lease_pid == (ngx_atomic_uint_t) ngx_pid)
@@ -708,13 +1252,14 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
 
 
 static ngx_int_t
-ngx_http_scaleset_apply_reply(ngx_http_scaleset_worker_t *w,
+ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
     ngx_http_scaleset_srv_conf_t *sscf, redisReply *reply)
 {
     uint64_t      epoch, old;
     ngx_int_t     rc;
     ngx_uint_t    i, bad;
     ngx_pool_t   *pool;
+    ngx_time_t   *tp;
     redisReply   *h, *e, *f, *v;
     ngx_array_t   members;
 
@@ -723,12 +1268,15 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_worker_t *w,
 
     epoch = 0;
 
+    sscf->sh->refused_size = 0;
+
     if (e->type == REDIS_REPLY_NIL && h->elements == 0
         && sscf->sh->members > 0)
     {
         /*
          * no epoch and no members: a Redis that lost its data (restarted
          * without persistence), not an emptied pool; keep what we have
+         * (and stay stale: Redis does not confirm it)
          */
 
         if (!sscf->empty_logged) {
@@ -797,6 +1345,11 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_worker_t *w,
     rc = ngx_http_scaleset_apply(sscf, &members, epoch,
                                  NGX_HTTP_SCALESET_SOURCE_REDIS, w->log);
 
+    if (rc != NGX_ERROR) {
+        tp = ngx_timeofday();
+        sscf->sh->synced = (uint64_t) tp->sec * 1000 + tp->msec;
+    }
+
     if (rc == NGX_OK || old != epoch) {
         (void) ngx_http_scaleset_state_write(sscf, w->log);
     }
@@ -804,157 +1357,4 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_worker_t *w,
     ngx_destroy_pool(pool);
 
     return rc;
-}
-
-
-/*
- * The adapter: a hiredis async context driven by nginx's event loop.  The
- * socket gets an ngx_connection_t with level-triggered events (hiredis
- * reads once per call), and hiredis keeps owning the descriptor.
- */
-
-static ngx_int_t
-ngx_http_scaleset_attach(redisAsyncContext *ac, ngx_log_t *log)
-{
-    ngx_connection_t  *c;
-
-    if (ac->ev.data != NULL) {
-        return NGX_ERROR;
-    }
-
-    c = ngx_get_connection(ac->c.fd, log);
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
-
-    c->data = ac;
-    c->log = log;
-    c->read->log = log;
-    c->write->log = log;
-    c->read->handler = ngx_http_scaleset_ev_read;
-    c->write->handler = ngx_http_scaleset_ev_write;
-
-    /* closed at graceful shutdown, like an idle keepalive connection */
-    c->idle = 1;
-
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_http_scaleset_add_read;
-    ac->ev.delRead = ngx_http_scaleset_del_read;
-    ac->ev.addWrite = ngx_http_scaleset_add_write;
-    ac->ev.delWrite = ngx_http_scaleset_del_write;
-    ac->ev.cleanup = ngx_http_scaleset_cleanup;
-
-    ngx_http_scaleset_add_read(c);
-    ngx_http_scaleset_add_write(c);
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_scaleset_ev_read(ngx_event_t *ev)
-{
-    ngx_connection_t   *c = ev->data;
-    redisAsyncContext  *ac = c->data;
-
-    if (c->close) {
-        /* graceful shutdown */
-        if (ngx_http_scaleset_worker) {
-            ngx_http_scaleset_release(ngx_http_scaleset_worker);
-        }
-
-        return;
-    }
-
-    redisAsyncHandleRead(ac);
-}
-
-
-static void
-ngx_http_scaleset_ev_write(ngx_event_t *ev)
-{
-    ngx_connection_t   *c = ev->data;
-    redisAsyncContext  *ac = c->data;
-
-    redisAsyncHandleWrite(ac);
-}
-
-
-/* hiredis asks for a read or write interest to be added or removed */
-
-static void
-ngx_http_scaleset_event_set(ngx_event_t *ev, ngx_int_t event, ngx_uint_t on)
-{
-    if (on && !ev->active) {
-        (void) ngx_add_event(ev, event, NGX_LEVEL_EVENT);
-
-    } else if (!on && ev->active) {
-        (void) ngx_del_event(ev, event, 0);
-    }
-}
-
-
-static void
-ngx_http_scaleset_add_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    ngx_http_scaleset_event_set(c->read, NGX_READ_EVENT, 1);
-}
-
-
-static void
-ngx_http_scaleset_del_read(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    ngx_http_scaleset_event_set(c->read, NGX_READ_EVENT, 0);
-}
-
-
-static void
-ngx_http_scaleset_add_write(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    ngx_http_scaleset_event_set(c->write, NGX_WRITE_EVENT, 1);
-}
-
-
-static void
-ngx_http_scaleset_del_write(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    ngx_http_scaleset_event_set(c->write, NGX_WRITE_EVENT, 0);
-}
-
-
-static void
-ngx_http_scaleset_cleanup(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    ngx_http_scaleset_del_read(c);
-    ngx_http_scaleset_del_write(c);
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    /* hiredis closes the descriptor itself */
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
 }

@@ -25,6 +25,8 @@ typedef struct {
     ngx_msec_t                      period;
     ngx_event_t                     timer;
     ngx_log_t                      *log;
+    ngx_uint_t                      pending;       /* the last one unanswered */
+    ngx_uint_t                      skipped;
 
     /*
      * the HSET's arguments, made at the first report of this worker and
@@ -201,6 +203,20 @@ ngx_http_scaleset_report(ngx_event_t *ev)
         return;
     }
 
+    /*
+     * one report per pool at a time: with a Redis that is slow or hung
+     * they never pile up in the output buffer (the command timeout ends
+     * the connection, and with it the wait)
+     */
+
+    if (rp->pending || ngx_http_scaleset_redis_busy()) {
+        rp->skipped++;
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rp->log, 0,
+                       "scaleset report: \"%V\" skipped, %ui so far",
+                       &rp->key, rp->skipped);
+        return;
+    }
+
     sh = rp->sscf->sh;
     now = ngx_current_msec;
 
@@ -231,7 +247,7 @@ ngx_http_scaleset_report(ngx_event_t *ev)
     argvlen[1] = rp->key.len;
     argc = 2;
 
-    ngx_rwlock_rlock(&sh->rwlock);
+    ngx_http_scaleset_rlock(sh->lock);
 
     for (i = 0; i < sh->max_members; i++) {
         slot = &sh->slots[i];
@@ -252,22 +268,23 @@ ngx_http_scaleset_report(ngx_event_t *ev)
         p += len;
     }
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_runlock(sh->lock);
 
     /* the whole view is replaced at once and expires if we stop */
 
     (void) ngx_http_scaleset_redis_argv("health report", 1,
                                         (const char *[]) { "MULTI" },
-                                        (size_t []) { 5 });
+                                        (size_t []) { 5 }, NULL);
 
     (void) ngx_http_scaleset_redis_argv("health report", 2,
                                         (const char *[]) {
                                             "DEL", (char *) rp->key.data },
-                                        (size_t []) { 3, rp->key.len });
+                                        (size_t []) { 3, rp->key.len },
+                                        NULL);
 
     if (argc > 2) {
         (void) ngx_http_scaleset_redis_argv("health report", (int) argc,
-                                            argv, argvlen);
+                                            argv, argvlen, NULL);
     }
 
     len = ngx_sprintf(ttl, "%M", 3 * ngx_max(rp->period, 1000)) - ttl;
@@ -276,9 +293,10 @@ ngx_http_scaleset_report(ngx_event_t *ev)
                                         (const char *[]) {
                                             "PEXPIRE", (char *) rp->key.data,
                                             (char *) ttl },
-                                        (size_t []) { 7, rp->key.len, len });
+                                        (size_t []) { 7, rp->key.len, len },
+                                        NULL);
 
     (void) ngx_http_scaleset_redis_argv("health report", 1,
                                         (const char *[]) { "EXEC" },
-                                        (size_t []) { 4 });
+                                        (size_t []) { 4 }, &rp->pending);
 }

@@ -235,8 +235,11 @@ ngx_http_scaleset_status_handler(ngx_http_request_t *r)
     ngx_msec_t                       now;
     ngx_http_scaleset_slot_t        *slot;
     ngx_http_scaleset_shctx_t       *sh;
+    uint64_t                         since;
+    ngx_uint_t                       stale;
     ngx_http_scaleset_srv_conf_t   **pools, *sscf;
     ngx_http_scaleset_main_conf_t   *smcf;
+    ngx_http_scaleset_main_shctx_t  *msh;
 
     static const char  *sources[] = { "none", "state_file", "redis" };
 
@@ -257,11 +260,40 @@ ngx_http_scaleset_status_handler(ngx_http_request_t *r)
     p = (u_char *) ngx_escape_json(p, smcf->redis.data, smcf->redis.len);
 
     if (smcf->sh) {
+        msh = smcf->sh;
+
         p = ngx_sprintf(p, "\",\"connected\":%s,\"lease_pid\":%uA,"
-                        "\"lease_changes\":%uA,\"errors\":%uA},",
-                        smcf->sh->redis_up ? "true" : "false",
-                        smcf->sh->lease_pid, smcf->sh->lease_changes,
-                        smcf->sh->redis_errors);
+                        "\"lease_changes\":%uA,\"errors\":%uA,"
+                        "\"errors_by_kind\":{",
+                        msh->redis_up ? "true" : "false",
+                        msh->lease_pid, msh->lease_changes,
+                        msh->redis_errors);
+
+        for (k = 0; k < NGX_HTTP_SCALESET_REDIS_ERR_LAST; k++) {
+            p = ngx_sprintf(p, "%s\"%s\":%uA", k ? "," : "",
+                            ngx_http_scaleset_redis_kind(k), msh->errors[k]);
+        }
+
+        p = ngx_sprintf(p, "},\"last_error\":\"");
+        p = (u_char *) ngx_escape_json(p, msh->last_error,
+                                       ngx_strnlen(msh->last_error,
+                                           NGX_HTTP_SCALESET_REDIS_ERRSTR - 1));
+        p = ngx_sprintf(p, "\",\"last_error_at\":%uL", msh->last_error_time);
+
+        if (smcf->sentinel.len) {
+            p = ngx_sprintf(p, ",\"sentinel\":\"");
+            p = (u_char *) ngx_escape_json(p, smcf->sentinel.data,
+                                           smcf->sentinel.len);
+            p = ngx_sprintf(p, "\",\"master\":\"");
+            p = (u_char *) ngx_escape_json(p, msh->master,
+                                           ngx_strnlen(msh->master,
+                                                       NGX_SOCKADDR_STRLEN));
+            p = ngx_sprintf(p, "\",\"master_changes\":%uA",
+                            msh->master_changes);
+        }
+
+        p = ngx_sprintf(p, "},");
+
     } else {
         p = ngx_sprintf(p, "\",\"connected\":false},");
     }
@@ -278,16 +310,30 @@ ngx_http_scaleset_status_handler(ngx_http_request_t *r)
             continue;
         }
 
+        stale = ngx_http_scaleset_redis_stale(sscf, &since);
+
         p = ngx_sprintf(p, "%s\"%V\":{\"upstream\":\"%V\",\"balance\":\"%s\","
                         "\"epoch\":%uL,\"source\":\"%s\",\"members_count\":%ui,"
                         "\"max_members\":%ui,\"bad_records\":%uA,"
-                        "\"rejected_total\":%uA,",
+                        "\"rejected_total\":%uA,\"synced\":%uL,"
+                        "\"stale\":%s,",
                         i ? "," : "", &sscf->pool, &sscf->upstream,
                         sscf->balance == NGX_HTTP_SCALESET_BALANCE_LEAST_CONN
                         ? "least_conn" : "round_robin",
                         sh->epoch, sources[ngx_min(sh->source, 2)],
                         sh->members, sh->max_members, sh->bad_records,
-                        sh->rejected_total);
+                        sh->rejected_total, sh->synced,
+                        stale ? "true" : "false");
+
+        if (stale) {
+            p = ngx_sprintf(p, "\"stale_since\":%uL,", since);
+
+        } else {
+            p = ngx_sprintf(p, "\"stale_since\":null,");
+        }
+
+        p = ngx_sprintf(p, "\"reads_refused\":%uA,\"refused_size\":%uA,",
+                        sh->reads_refused, sh->refused_size);
 
         if (sscf->check) {
             p = ngx_sprintf(p, "\"health_check\":{\"uri\":\"%V\","
@@ -313,7 +359,7 @@ ngx_http_scaleset_status_handler(ngx_http_request_t *r)
         p = ngx_sprintf(p, "\"members\":[");
         first = 1;
 
-        ngx_rwlock_rlock(&sh->rwlock);
+        ngx_http_scaleset_rlock(sh->lock);
 
         for (j = 0; j < sh->max_members; j++) {
             slot = &sh->slots[j];
@@ -363,7 +409,7 @@ ngx_http_scaleset_status_handler(ngx_http_request_t *r)
             first = 0;
         }
 
-        ngx_rwlock_unlock(&sh->rwlock);
+        ngx_http_scaleset_runlock(sh->lock);
 
         p = ngx_sprintf(p, "]}");
     }
@@ -380,6 +426,7 @@ static ngx_int_t
 ngx_http_scaleset_metrics_handler(ngx_http_request_t *r)
 {
     u_char                          *p, *lbl;
+    uint64_t                         since;
     ngx_int_t                        rc;
     ngx_buf_t                       *b;
     ngx_uint_t                       i, j, k, fam;
@@ -425,9 +472,58 @@ ngx_http_scaleset_metrics_handler(ngx_http_request_t *r)
                     "# HELP scaleset_redis_lease_changes_total Times a worker "
                     "took over the Redis lease.\n"
                     "# TYPE scaleset_redis_lease_changes_total counter\n"
-                    "scaleset_redis_lease_changes_total %uA\n",
+                    "scaleset_redis_lease_changes_total %uA\n"
+                    "# HELP scaleset_redis_master_changes_total Times the "
+                    "sentinels named another Redis master.\n"
+                    "# TYPE scaleset_redis_master_changes_total counter\n"
+                    "scaleset_redis_master_changes_total %uA\n"
+                    "# HELP scaleset_redis_errors_total Redis failures by "
+                    "kind.\n"
+                    "# TYPE scaleset_redis_errors_total counter\n",
                     smcf->sh && smcf->sh->redis_up ? 1 : 0,
-                    smcf->sh ? smcf->sh->lease_changes : 0);
+                    smcf->sh ? smcf->sh->lease_changes : 0,
+                    smcf->sh ? smcf->sh->master_changes : 0);
+
+    for (k = 0; k < NGX_HTTP_SCALESET_REDIS_ERR_LAST; k++) {
+        p = ngx_sprintf(p, "scaleset_redis_errors_total{kind=\"%s\"} %uA\n",
+                        ngx_http_scaleset_redis_kind(k),
+                        smcf->sh ? smcf->sh->errors[k] : 0);
+    }
+
+    p = ngx_sprintf(p, "# HELP scaleset_membership_stale 1 when the members "
+                    "were not confirmed by Redis for longer than a resync.\n"
+                    "# TYPE scaleset_membership_stale gauge\n");
+    for (i = 0; i < smcf->pools.nelts; i++) {
+        if (pools[i]->sh) {
+            p = ngx_sprintf(p, "scaleset_membership_stale{pool=\"%V\"} %ui\n",
+                            &pools[i]->pool,
+                            ngx_http_scaleset_redis_stale(pools[i], &since));
+        }
+    }
+
+    p = ngx_sprintf(p, "# HELP scaleset_membership_last_sync_timestamp_seconds "
+                    "When the members were last read from Redis (0: "
+                    "never).\n"
+                    "# TYPE scaleset_membership_last_sync_timestamp_seconds "
+                    "gauge\n");
+    for (i = 0; i < smcf->pools.nelts; i++) {
+        if ((sh = pools[i]->sh)) {
+            p = ngx_sprintf(p, "scaleset_membership_last_sync_timestamp_seconds"
+                            "{pool=\"%V\"} %uL.%03uL\n", &pools[i]->pool,
+                            sh->synced / 1000, sh->synced % 1000);
+        }
+    }
+
+    p = ngx_sprintf(p, "# HELP scaleset_upstream_reads_refused_total Reads of "
+                    "the members hash refused as too large.\n"
+                    "# TYPE scaleset_upstream_reads_refused_total counter\n");
+    for (i = 0; i < smcf->pools.nelts; i++) {
+        if ((sh = pools[i]->sh)) {
+            p = ngx_sprintf(p, "scaleset_upstream_reads_refused_total"
+                            "{pool=\"%V\"} %uA\n", &pools[i]->pool,
+                            sh->reads_refused);
+        }
+    }
 
     /* per-pool families */
 
@@ -531,7 +627,7 @@ ngx_http_scaleset_metrics_handler(ngx_http_request_t *r)
                 continue;
             }
 
-            ngx_rwlock_rlock(&sh->rwlock);
+            ngx_http_scaleset_rlock(sh->lock);
 
             for (j = 0; j < sh->max_members; j++) {
                 slot = &sh->slots[j];
@@ -588,7 +684,7 @@ ngx_http_scaleset_metrics_handler(ngx_http_request_t *r)
                 }
             }
 
-            ngx_rwlock_unlock(&sh->rwlock);
+            ngx_http_scaleset_runlock(sh->lock);
         }
     }
 

@@ -23,6 +23,9 @@ typedef struct {
 static ngx_uint_t ngx_http_scaleset_sched_cap(ngx_uint_t max_members);
 static ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_log_t *log);
+static ngx_int_t ngx_http_scaleset_take_over(
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_http_scaleset_shctx_t *from,
+    ngx_log_t *log);
 
 
 /*
@@ -37,6 +40,8 @@ static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_retired(const void *a,
     const void *b);
+static void ngx_http_scaleset_lock_recovered(
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t dead, ngx_log_t *log);
 static void ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh);
 static void ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh);
 static int ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot,
@@ -49,6 +54,8 @@ static void ngx_http_scaleset_slot_params(ngx_http_scaleset_slot_t *slot,
     scaleset_member_t *m);
 static ngx_uint_t ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot,
     uint32_t backup);
+static void ngx_http_scaleset_ramp_weights(ngx_http_scaleset_slot_t *slots,
+    ngx_uint_t *idx, uint32_t *w, ngx_uint_t n, ngx_uint_t cap);
 static ngx_uint_t ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
     ngx_http_scaleset_slot_t *slots, uint32_t backup, uint32_t *sched,
     ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool, ngx_log_t *log);
@@ -63,8 +70,9 @@ ngx_http_scaleset_zone_size(ngx_uint_t max_members)
            + max_members * sizeof(ngx_http_scaleset_slot_t)
            + 2 * ngx_http_scaleset_sched_cap(max_members) * sizeof(uint32_t);
 
-    /* the slab pool's page descriptors and its own pages */
-    return ngx_align(size + size / 64, 4096) + 16 * 4096;
+    /* the slab pool's page descriptors and its own pages, the lock */
+    return ngx_align(size + size / 64, 4096) + 16 * 4096
+           + ngx_align(sizeof(ngx_http_scaleset_lock_t), 4096);
 }
 
 
@@ -114,6 +122,7 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     size_t                          size;
     ngx_uint_t                      cap;
+    ngx_time_t                     *tp;
     ngx_slab_pool_t                *shpool;
     ngx_http_scaleset_shctx_t      *sh;
     ngx_http_scaleset_srv_conf_t   *sscf;
@@ -124,7 +133,9 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (osscf || shm_zone->shm.exists) {
         sh = osscf ? osscf->sh : shpool->data;
 
-        if (sh->layout != NGX_HTTP_SCALESET_LAYOUT) {
+        if (sh->layout != NGX_HTTP_SCALESET_LAYOUT
+            || sh->slot_size != sizeof(ngx_http_scaleset_slot_t))
+        {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                           "scaleset: pool \"%V\": the zone was made by "
                           "another build of the module; restart nginx",
@@ -163,8 +174,20 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    sh->max_members = sscf->max_members;
+    sh->lock = ngx_slab_calloc(shpool, sizeof(ngx_http_scaleset_lock_t));
+    if (sh->lock == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "scaleset: zone of pool \"%V\" is too small",
+                      &sscf->pool);
+        return NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+
     sh->layout = NGX_HTTP_SCALESET_LAYOUT;
+    sh->started = (uint64_t) tp->sec * 1000 + tp->msec;
+    sh->max_members = sscf->max_members;
+    sh->slot_size = sizeof(ngx_http_scaleset_slot_t);
     sh->sched_cap = cap;
     sh->slots = (ngx_http_scaleset_slot_t *) (sh + 1);
     sh->sched[0].entries = (uint32_t *) (sh->slots + sscf->max_members);
@@ -226,14 +249,8 @@ ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
 static ngx_int_t
 ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 {
-    u_char                          *addrs;
     ngx_int_t                        rc;
-    ngx_uint_t                       i, n;
-    ngx_pool_t                      *pool;
-    ngx_array_t                      members;
-    ngx_http_scaleset_slot_t        *slot;
-    ngx_http_scaleset_shctx_t       *osh;
-    ngx_http_scaleset_member_t      *mb;
+    ngx_uint_t                       i;
     ngx_http_scaleset_srv_conf_t   **pools, *old;
 
     if (ngx_http_scaleset_prev == NULL) {
@@ -253,26 +270,83 @@ ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
         }
     }
 
-    if (old == NULL || old->sh == NULL || old->sh == sscf->sh) {
+    if (old == NULL || old->sh == NULL || old->sh == sscf->sh
+        || old->sh->layout != NGX_HTTP_SCALESET_LAYOUT
+        || old->sh->slot_size != sizeof(ngx_http_scaleset_slot_t))
+    {
         return NGX_DECLINED;
     }
 
-    osh = old->sh;
+    rc = ngx_http_scaleset_take_over(sscf, old->sh, log);
 
-    if (osh->layout != NGX_HTTP_SCALESET_LAYOUT) {
-        return NGX_DECLINED;
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "scaleset: pool \"%V\": %ui members taken over from the "
+                  "previous zone", &sscf->pool, sscf->sh->members);
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * A reload may narrow scaleset_allow while the kept zone holds members it
+ * no longer allows: the worker that takes the Redis lease removes them
+ * before anything else, whether Redis answers or not.
+ */
+
+ngx_int_t
+ngx_http_scaleset_refilter(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log)
+{
+    ngx_uint_t                 i;
+    ngx_http_scaleset_slot_t  *slot;
+
+    for (i = 0; i < sscf->sh->max_members; i++) {
+        slot = &sscf->sh->slots[i];
+
+        if (slot->in_use
+            && !ngx_http_scaleset_allowed(sscf,
+                                          (struct sockaddr *) &slot->sockaddr,
+                                          slot->socklen))
+        {
+            return ngx_http_scaleset_take_over(sscf, sscf->sh, log);
+        }
     }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Applies the members held in the slots of a zone (the previous cycle's,
+ * or the pool's own) that scaleset_allow lets in; the others are logged
+ * and left out.
+ */
+
+static ngx_int_t
+ngx_http_scaleset_take_over(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_http_scaleset_shctx_t *from, ngx_log_t *log)
+{
+    u_char                      *addrs, *ids;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, n;
+    ngx_pool_t                  *pool;
+    ngx_array_t                  members;
+    ngx_http_scaleset_slot_t    *slot;
+    ngx_http_scaleset_member_t  *mb;
 
     pool = ngx_create_pool(4096, log);
     if (pool == NULL) {
         return NGX_ERROR;
     }
 
-    n = osh->max_members;
+    n = from->max_members;
+
+    /* ids are copied: the slots they come from may be rewritten */
 
     addrs = ngx_pnalloc(pool, n * NGX_SOCKADDR_STRLEN);
+    ids = ngx_pnalloc(pool, n * (SCALESET_ID_MAX + 1));
 
-    if (addrs == NULL
+    if (addrs == NULL || ids == NULL
         || ngx_array_init(&members, pool, n,
                           sizeof(ngx_http_scaleset_member_t))
            != NGX_OK)
@@ -282,29 +356,40 @@ ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
     }
 
     for (i = 0; i < n; i++) {
-        slot = &osh->slots[i];
+        slot = &from->slots[i];
 
         if (!slot->in_use) {
             continue;
         }
 
+        if (!ngx_http_scaleset_allowed(sscf,
+                                       (struct sockaddr *) &slot->sockaddr,
+                                       slot->socklen))
+        {
+            (void) ngx_atomic_fetch_add(&sscf->sh->rejected_total, 1);
+
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "scaleset: pool \"%V\": member \"%s\" removed: "
+                          "its address is not allowed by \"scaleset_allow\"",
+                          &sscf->pool, slot->id);
+            continue;
+        }
+
         mb = ngx_array_push(&members);
-        mb->id.data = slot->id;
+        mb->id.data = ngx_cpymem(ids + i * (SCALESET_ID_MAX + 1), slot->id,
+                                 slot->id_len)
+                      - slot->id_len;
         mb->id.len = slot->id_len;
         ngx_http_scaleset_slot_member(slot, &mb->m,
                                       addrs + i * NGX_SOCKADDR_STRLEN);
     }
 
-    rc = ngx_http_scaleset_apply(sscf, &members, osh->epoch, osh->source,
+    rc = ngx_http_scaleset_apply(sscf, &members, from->epoch, from->source,
                                  log);
-
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "scaleset: pool \"%V\": %ui members taken over from the "
-                  "previous zone", &sscf->pool, sscf->sh->members);
 
     ngx_destroy_pool(pool);
 
-    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+    return rc;
 }
 
 
@@ -346,6 +431,17 @@ ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
         err.code = SCALESET_ERR_ADDRESS;
         ngx_cpystrn((u_char *) err.msg, (u_char *) "address too long",
                     sizeof(err.msg));
+        goto bad;
+    }
+
+    if (!ngx_http_scaleset_allowed(sscf, (struct sockaddr *) &mb->m.sockaddr,
+                                   mb->m.socklen))
+    {
+        err.code = SCALESET_ERR_ADDRESS;
+        *ngx_snprintf((u_char *) err.msg, sizeof(err.msg) - 1,
+                      "%*s is not allowed by \"scaleset_allow\"",
+                      ngx_min(mb->m.address.len, 100), mb->m.address.data)
+            = '\0';
         goto bad;
     }
 
@@ -427,7 +523,7 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_uint_t                     i, j, k, n, a, b, nslots, spare;
     ngx_uint_t                     nmembers, nroom, nmoved, nnew, *order;
     ngx_uint_t                     *room, added, removed, changed;
-    ngx_uint_t                     np, nb, dp, db;
+    ngx_uint_t                     np, nb, dp, db, dead;
     ngx_pool_t                    *pool;
     ngx_array_t                    changes;
     ngx_http_scaleset_slot_t      *slots, *shadow, *slot, **ps;
@@ -636,8 +732,10 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     ch = changes.elts;
     for (i = 0; i < changes.nelts; i++) {
-        ngx_http_scaleset_slot_write(&shadow[ch[i].slot], ch[i].member,
-                                     ch[i].renew);
+        slot = &shadow[ch[i].slot];
+        ngx_http_scaleset_slot_write(slot, ch[i].member, ch[i].renew);
+        slot->ramp = (u_char) ngx_http_scaleset_check_ramp(sscf, slot,
+                                                           ngx_current_msec);
     }
 
     spare = sh->current ^ 1;
@@ -651,11 +749,12 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     /* the only section under the write lock: copies, no I/O */
 
-    ngx_rwlock_wlock(&sh->rwlock);
+    dead = ngx_http_scaleset_wlock(sh->lock);
 
     for (i = 0; i < changes.nelts; i++) {
-        ngx_http_scaleset_slot_write(&slots[ch[i].slot], ch[i].member,
-                                     ch[i].renew);
+        slot = &slots[ch[i].slot];
+        ngx_http_scaleset_slot_write(slot, ch[i].member, ch[i].renew);
+        slot->ramp = shadow[ch[i].slot].ramp;
     }
 
     sched->nprimary = np;
@@ -673,9 +772,11 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     sh->updated = ngx_current_msec;
     sh->updated_sec = ngx_time();
 
-    ngx_rwlock_unlock(&sh->rwlock);
+    ngx_http_scaleset_wunlock(sh->lock);
 
     ngx_http_scaleset_build_unlock(sh);
+
+    ngx_http_scaleset_lock_recovered(sscf, dead, log);
 
     (void) ngx_atomic_fetch_add(&sh->version, 1);
 
@@ -705,8 +806,106 @@ failed:
 
 
 /*
+ * Rebuilds the schedule from the slots as they are when a member's slow
+ * start level moved (it came up, or its ramp advanced): the levels are
+ * recomputed and written into the slots, and nothing is built when none
+ * changed (NGX_DECLINED).  Any worker may call it.
+ */
+
+ngx_int_t
+ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
+{
+    u_char                         level;
+    ngx_uint_t                     i, spare, np, nb, dp, db, moved, dead;
+    ngx_msec_t                     now;
+    ngx_pool_t                    *pool;
+    ngx_http_scaleset_slot_t      *slot;
+    ngx_http_scaleset_shctx_t     *sh;
+    ngx_http_scaleset_schedule_t  *sched;
+
+    sh = sscf->sh;
+    now = ngx_current_msec;
+
+    pool = ngx_create_pool(4096, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_scaleset_build_lock(sh);
+
+    /* the levels are written by the builder only: under the build lock */
+
+    moved = 0;
+
+    for (i = 0; i < sh->max_members; i++) {
+        slot = &sh->slots[i];
+
+        if (!slot->in_use) {
+            continue;
+        }
+
+        level = (u_char) ngx_http_scaleset_check_ramp(sscf, slot, now);
+
+        if (slot->ramp != level) {
+            slot->ramp = level;
+            moved = 1;
+        }
+    }
+
+    if (!moved) {
+        ngx_http_scaleset_build_unlock(sh);
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
+    }
+
+    spare = sh->current ^ 1;
+    sched = &sh->sched[spare];
+
+    np = ngx_http_scaleset_build(sh, sh->slots, 0, sched->entries,
+                                 sh->sched_cap, &dp, pool, log);
+    nb = ngx_http_scaleset_build(sh, sh->slots, SCALESET_MEMBER_BACKUP,
+                                 sched->entries + np, sh->sched_cap - np,
+                                 &db, pool, log);
+
+    dead = ngx_http_scaleset_wlock(sh->lock);
+
+    sched->nprimary = np;
+    sched->nbackup = nb;
+
+    /* the schedule before the switch to it */
+    ngx_memory_barrier();
+
+    sh->current = spare;
+    sh->primaries = dp;
+    sh->backups = db;
+
+    ngx_http_scaleset_wunlock(sh->lock);
+
+    ngx_http_scaleset_build_unlock(sh);
+
+    ngx_http_scaleset_lock_recovered(sscf, dead, log);
+
+    ngx_destroy_pool(pool);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_scaleset_lock_recovered(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_uint_t dead, ngx_log_t *log)
+{
+    if (dead) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "scaleset: pool \"%V\": %ui hold(s) of the slot lock "
+                      "left by dead processes released", &sscf->pool, dead);
+    }
+}
+
+
+/*
  * Serializes the writers of the spare schedule buffer (the lease holder's
- * apply; the master's at start).  A lock left by a dead process is taken
+ * apply, any worker's rebuild).  A lock left by a dead process is taken
  * back; no I/O happens while it is held.
  */
 
@@ -858,6 +1057,7 @@ ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
     slot->health_reason = 0;
     slot->health_latency = 0;
     slot->health_wall = 0;
+    slot->ramp = 0;
 
     if (mb == NULL) {
         /* no request counts into a freed slot: accessed is the lease's */
@@ -932,9 +1132,54 @@ ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot, uint32_t backup)
 
 
 /*
+ * Slow start: a member at ramp level r of LEVELS gets r / LEVELS of its
+ * weight.  All weights are multiplied by the same scale (LEVELS, or less
+ * when the period would not fit the buffer), so the ramp needs no
+ * fractions; without ramping members the weights stay as they are.
+ */
+
+static void
+ngx_http_scaleset_ramp_weights(ngx_http_scaleset_slot_t *slots,
+    ngx_uint_t *idx, uint32_t *w, ngx_uint_t n, ngx_uint_t cap)
+{
+    u_char      r;
+    uint64_t    scale, total;
+    ngx_uint_t  i, ramping;
+
+    total = 0;
+    ramping = 0;
+
+    for (i = 0; i < n; i++) {
+        total += w[i];
+        ramping |= slots[idx[i]].ramp;
+    }
+
+    if (!ramping) {
+        return;
+    }
+
+    scale = ngx_min((uint64_t) NGX_HTTP_SCALESET_RAMP_LEVELS, cap / total);
+    scale = ngx_max(scale, 1);
+
+    for (i = 0; i < n; i++) {
+        r = slots[idx[i]].ramp;
+
+        if (r == 0) {
+            w[i] = (uint32_t) (w[i] * scale);
+
+        } else {
+            w[i] = (uint32_t) ngx_max(1, w[i] * scale * r
+                                         / NGX_HTTP_SCALESET_RAMP_LEVELS);
+        }
+    }
+}
+
+
+/*
  * The schedule of the eligible slots (in slot order) into sched: nginx's
- * smooth weighted round robin (ngx_http_scaleset_sched.c); returns its
- * length and the number of members in it.
+ * smooth weighted round robin (ngx_http_scaleset_sched.c) over their
+ * weights, slow start levels applied; returns its length and the number
+ * of members in it.
  */
 
 static ngx_uint_t
@@ -963,12 +1208,15 @@ ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
     for (i = 0; i < sh->max_members; i++) {
         if (ngx_http_scaleset_eligible(&slots[i], backup)) {
             idx[n] = i;
-            w[n] = slots[i].weight;
+            w[n] = slots[i].weight ? slots[i].weight : 1;
             n++;
         }
     }
 
     *distinct = n;
+
+    /* the builder takes no more members than entries */
+    ngx_http_scaleset_ramp_weights(slots, idx, w, ngx_min(n, cap), cap);
 
     len = ngx_http_scaleset_sched_build(w, n, sched, cap, work, &scaled);
 

@@ -1,7 +1,8 @@
 /*
  * addr.c: static address allocation from a CIDR and a port (or a range
  * of ports on one address); placeholders for modes lease and agent,
- * whose address virt_list learns from libvirt once the guest has one.
+ * whose address virt_list learns from libvirt once the guest has one,
+ * and the check of such a learnt address against the pool's network.
  */
 
 #include <stdio.h>
@@ -39,4 +40,22 @@ addr_static(const pool_config_t *p, int n, char *buf, size_t size)
     snprintf(buf, size, "%u.%u.%u.%u:%d", a >> 24, (a >> 16) & 255,
              (a >> 8) & 255, a & 255, p->port);
     return 0;
+}
+
+int
+addr_guest_ok(const pool_config_t *p, uint32_t ip)
+{
+    uint32_t  mask;
+
+    if (p->prefix_len > 0) {
+        mask = p->prefix_len == 32 ? 0xffffffffU
+               : ~(0xffffffffU >> p->prefix_len);
+        return (ip & mask) == p->net;
+    }
+    if (p->addr_mode != ADDR_LEASE) {
+        return 0;           /* agent: only inside a network the config names */
+    }
+    return (ip >> 24) != 0 && (ip >> 24) != 127          /* 0/8, loopback */
+           && (ip >> 16) != 0xa9fe                       /* link-local */
+           && (ip >> 28) != 0xe && (ip >> 28) != 0xf;    /* multicast, 240/4 */
 }

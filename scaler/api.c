@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -14,6 +16,7 @@
 #include <jansson.h>
 
 #include "scaler.h"
+#include "expo.h"
 
 static struct evhttp  *api_http;
 static scaler_t       *api_s;
@@ -32,6 +35,8 @@ typedef struct api_wait {
 static api_wait_t     *api_waiting;
 
 static void api_handle(struct evhttp_request *req, void *arg);
+static const char *api_token(void);
+static const char *authorization(struct evkeyvalq *hdrs);
 static void reply_json(struct evhttp_request *req, int code, json_t *j);
 static void reply_error(struct evhttp_request *req, int code,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -51,7 +56,8 @@ reply_json(struct evhttp_request *req, int code, json_t *j)
                       "application/json");
     evhttp_send_reply(req, code, code == 200 ? "OK" : code == 400
                       ? "Bad Request" : code == 404 ? "Not Found"
-                      : code == 401 ? "Unauthorized" : code == 405
+                      : code == 401 ? "Unauthorized" : code == 403
+                      ? "Forbidden" : code == 405
                       ? "Method Not Allowed" : "Error", b);
     evbuffer_free(b);
 }
@@ -107,63 +113,92 @@ pool_json(pool_state_t *ps, int detail)
     return j;
 }
 
+/* instances of ps in state st (zone z, or any when z < 0) */
+static int
+count_state(const pool_state_t *ps, int z, inst_state_t st)
+{
+    int  i, n = 0;
+
+    for (i = 0; i < ps->ninst; i++) {
+        n += ps->inst[i].state == st && (z < 0 || ps->inst[i].zone == z);
+    }
+    return n;
+}
+
+/* the scaler's own families, family by family over the pools, then the
+   VM metrics and the autoscale runners' */
 static void
 metrics(struct evhttp_request *req)
 {
     struct evbuffer  *b = evbuffer_new();
-    int               i, z, st, n;
+    expo_t            e;
+    pool_state_t     *ps;
+    int               i, z, st;
 
-    evbuffer_add_printf(b,
-        "# TYPE scaleset_scaler_capacity_desired gauge\n"
-        "# TYPE scaleset_scaler_capacity_actual gauge\n"
-        "# TYPE scaleset_scaler_instances gauge\n"
-        "# TYPE scaleset_scaler_instance_changes_total counter\n"
-        "# TYPE scaleset_scaler_errors_total counter\n"
-        "# TYPE scaleset_scaler_repairs_total counter\n"
-        "# TYPE scaleset_scaler_redis_up gauge\n");
+    expo_begin(&e, b);
+    expo_family(&e, "scaleset_scaler_capacity_desired", "gauge",
+                "The capacity the scaler works towards.");
     for (i = 0; i < api_s->npools; i++) {
-        pool_state_t *ps = &api_s->pools[i];
-        const char   *pn = ps->cf->name;
-
-        evbuffer_add_printf(b, "scaleset_scaler_capacity_desired{pool=\"%s\"}"
-                            " %d\n", pn, ps->capacity);
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->capacity, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_capacity_actual", "gauge",
+                "Running (registered) instances per zone.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
         for (z = 0; z < ps->cf->nzones; z++) {
-            for (n = 0, st = 0; st < ps->ninst; st++) {
-                if (ps->inst[st].zone == z
-                    && ps->inst[st].state == INST_RUNNING)
-                {
-                    n++;
-                }
-            }
-            evbuffer_add_printf(b, "scaleset_scaler_capacity_actual{pool="
-                                "\"%s\",zone=\"%s\"} %d\n", pn,
-                                ps->cf->zones[z].name, n);
-        }
-        for (st = INST_CREATING; st <= INST_DELETING; st++) {
-            for (n = 0, z = 0; z < ps->ninst; z++) {
-                n += ps->inst[z].state == (inst_state_t) st;
-            }
-            evbuffer_add_printf(b, "scaleset_scaler_instances{pool=\"%s\","
-                                "state=\"%s\"} %d\n", pn,
-                                inst_state_name(st), n);
-        }
-        evbuffer_add_printf(b,
-            "scaleset_scaler_instance_changes_total{pool=\"%s\",direction="
-            "\"out\"} %lu\n"
-            "scaleset_scaler_instance_changes_total{pool=\"%s\",direction="
-            "\"in\"} %lu\n"
-            "scaleset_scaler_redis_up{pool=\"%s\"} %d\n"
-            "scaleset_scaler_repairs_total{pool=\"%s\"} %lu\n",
-            pn, ps->actions_up, pn, ps->actions_down, pn, ps->redis_ok,
-            pn, ps->repairs);
-        for (st = 0; st < ERR_KIND_COUNT; st++) {
-            evbuffer_add_printf(b, "scaleset_scaler_errors_total{pool=\"%s\","
-                                "kind=\"%s\"} %lu\n", pn, err_kind_name(st),
-                                ps->errors[st]);
+            expo_sample(&e, count_state(ps, z, INST_RUNNING), "pool",
+                        ps->cf->name, "zone", ps->cf->zones[z].name, NULL);
         }
     }
-    (void) vmstats_metrics(b, api_s);
-    (void) autoscaler_metrics(b);
+    expo_family(&e, "scaleset_scaler_instances", "gauge",
+                "Instances by lifecycle state.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        for (st = INST_CREATING; st <= INST_DELETING; st++) {
+            expo_sample(&e, count_state(ps, -1, (inst_state_t) st), "pool",
+                        ps->cf->name, "state", inst_state_name(st), NULL);
+        }
+    }
+    expo_family(&e, "scaleset_scaler_instance_changes_total", "counter",
+                "Instances the scaler added (out) or removed (in).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->actions_up, "pool", ps->cf->name, "direction",
+                    "out", NULL);
+        expo_sample(&e, ps->actions_down, "pool", ps->cf->name, "direction",
+                    "in", NULL);
+    }
+    expo_family(&e, "scaleset_scaler_errors_total", "counter",
+                "Failed steps of the passes, by kind.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        for (st = 0; st < ERR_KIND_COUNT; st++) {
+            expo_sample(&e, ps->errors[st], "pool", ps->cf->name, "kind",
+                        err_kind_name(st), NULL);
+        }
+    }
+    expo_family(&e, "scaleset_scaler_repairs_total", "counter",
+                "Instances replaced because they were not ready within "
+                "health.grace.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->repairs, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_redis_up", "gauge",
+                "1 if the pool's last pass reached Redis.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->redis_ok, "pool", ps->cf->name, NULL);
+    }
+    vmstats_metrics(&e, api_s);
+    autoscaler_metrics(&e);
+    if (expo_end(&e) != 0) {
+        slog(NULL, NULL, "metrics: %s", e.why);
+        evbuffer_free(b);
+        reply_error(req, 500, "metrics: %s", e.why);
+        return;
+    }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);
@@ -197,6 +232,7 @@ capacity_stored(int ok, void *arg)
     reconcile_lock(api_s);
     ps = reconcile_pool(api_s, w->pool);
     if (ok && ps != NULL) {
+        history_manual(w->pool, ps->capacity, w->capacity);
         ps->capacity = w->capacity;
         ps->cap_gen++;
         reconcile_kick(api_s);
@@ -289,19 +325,68 @@ api_handle(struct evhttp_request *req, void *arg)
     reconcile_unlock(api_s);
 }
 
+/* the one Authorization header; NULL when none or several (the gate,
+   api_http.c, takes none of several either) */
+static const char *
+authorization(struct evkeyvalq *hdrs)
+{
+    struct evkeyval  *kv;
+    const char       *v = NULL;
+
+    TAILQ_FOREACH(kv, hdrs, next) {
+        if (strcasecmp(kv->key, "Authorization") == 0) {
+            if (v != NULL) {
+                return NULL;
+            }
+            v = kv->value;
+        }
+    }
+    return v;
+}
+
+/* the token in force (a reload may change it), for the gate */
+static const char *
+api_token(void)
+{
+    return api_s ? api_s->cf->token : NULL;
+}
+
+int
+api_capacity_body(const char *body, size_t len, long long *cap, char *why,
+    size_t whylen)
+{
+    json_t        *j, *c;
+    json_error_t   jerr;
+
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        snprintf(why, whylen, "bad JSON: %s", jerr.text);
+        return -1;
+    }
+    c = json_object_get(j, "capacity");
+    if (!json_is_integer(c)) {
+        json_decref(j);
+        snprintf(why, whylen, "\"capacity\" must be an integer");
+        return -1;
+    }
+    *cap = (long long) json_integer_value(c);
+    json_decref(j);
+    return 0;
+}
+
 static void
 api_handle_locked(struct evhttp_request *req, void *arg)
 {
-    const char       *uri = evhttp_request_get_uri(req), *auth;
+    const char       *uri = evhttp_request_get_uri(req), *host;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    char              path[256], pool[128], id[128], body[1024];
+    struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
+    char              path[256], pool[128], id[128], why[256];
     pool_state_t     *ps;
-    json_t           *j, *cap;
-    json_error_t      jerr;
+    json_t           *j;
     struct evbuffer  *in;
     size_t            len;
-    int               i, n;
-    long long         lo, hi;
+    int               i, n, authorized;
+    long long         lo, hi, cap;
     autoscale_runner_t *r;
     const autoscale_decision_t *d;
 
@@ -310,20 +395,37 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     if (strchr(path, '?')) {
         *strchr(path, '?') = '\0';
     }
+    /* without the token nothing more is read on this connection (the
+       gate, api_http.c): it closes after this answer */
+    authorized = api_s->cf->token == NULL
+                 || api_token_ok(authorization(hdrs), api_s->cf->token);
+    if (!authorized) {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Connection", "close");
+    }
     if (strcmp(path, "/healthz") == 0) {
         reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
         return;
     }
-    if (api_s->cf->token) {
-        char want[512];
-
-        auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                  "Authorization");
-        snprintf(want, sizeof(want), "Bearer %s", api_s->cf->token);
-        if (auth == NULL || strcmp(auth, want) != 0) {
-            reply_error(req, 401, "missing or wrong bearer token");
-            return;
-        }
+    if (strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0) {
+        /* static files, no data: the page sends the token itself */
+        ui_serve(req, api_s->cf->ui_dir ? api_s->cf->ui_dir
+                                        : ui_default_dir(), path);
+        return;
+    }
+    if (!authorized) {
+        reply_error(req, 401, "missing or wrong bearer token");
+        return;
+    }
+    /* without a token, a browser page whose name resolves to loopback
+       (DNS rebinding) would be served: only loopback names */
+    host = evhttp_find_header(hdrs, "Host");
+    if (api_s->cf->token == NULL && !api_host_ok(host, api_s->cf->api_host))
+    {
+        reply_error(req, 403, "Host \"%.64s\" is not this API: without "
+                    "api.token_file only localhost, 127.0.0.0/8, [::1] and "
+                    "%s are served", host, api_s->cf->api_host);
+        return;
     }
     if (strcmp(path, "/metrics") == 0) {
         metrics(req);
@@ -359,28 +461,26 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         reply_json(req, 200, pool_json(ps, 1));
         return;
     }
+    if (strcmp(path + n, "/history") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        reply_json(req, 200, history_json(pool));
+        return;
+    }
     if (strcmp(path + n, "/capacity") == 0) {
         if (cmd != EVHTTP_REQ_PUT) {
             reply_error(req, 405, "method not allowed");
             return;
         }
+        /* evhttp bounds the body (API_BODY_MAX) */
         in = evhttp_request_get_input_buffer(req);
         len = evbuffer_get_length(in);
-        if (len >= sizeof(body)) {
-            reply_error(req, 400, "body too large");
-            return;
-        }
-        evbuffer_copyout(in, body, len);
-        body[len] = '\0';
-        j = json_loads(body, 0, &jerr);
-        if (j == NULL) {
-            reply_error(req, 400, "bad JSON: %s", jerr.text);
-            return;
-        }
-        cap = json_object_get(j, "capacity");
-        if (!json_is_integer(cap)) {
-            json_decref(j);
-            reply_error(req, 400, "\"capacity\" must be an integer");
+        if (api_capacity_body(len ? (const char *) evbuffer_pullup(in, -1)
+                              : "", len, &cap, why, sizeof(why)) != 0)
+        {
+            reply_error(req, 400, "%s", why);
             return;
         }
         /* the bounds in force: the active profile's (a schedule may
@@ -393,16 +493,13 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             lo = d->bounds.min;
             hi = d->bounds.max;
         }
-        if (json_integer_value(cap) < lo || json_integer_value(cap) > hi) {
+        if (cap < lo || cap > hi) {
             reply_error(req, 400, "capacity %lld is outside min..max "
-                        "%lld..%lld", (long long) json_integer_value(cap),
-                        (long long) lo, (long long) hi);
-            json_decref(j);
+                        "%lld..%lld", cap, lo, hi);
             return;
         }
         /* answered when Redis has it (capacity_stored) */
-        api_wait(req, pool, NULL, (int) json_integer_value(cap));
-        json_decref(j);
+        api_wait(req, pool, NULL, (int) cap);
         return;
     }
     if (sscanf(path + n, "/instances/%127[^/]", id) == 1) {
@@ -432,9 +529,14 @@ int
 api_start(struct event_base *base, scaler_t *s)
 {
     api_s = s;
-    api_http = evhttp_new(base);
+    if ((api_http = evhttp_new(base)) == NULL) {
+        slog(NULL, NULL, "api: out of memory");
+        return -1;
+    }
     evhttp_set_allowed_methods(api_http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT
-                               | EVHTTP_REQ_DELETE | EVHTTP_REQ_POST);
+                               | EVHTTP_REQ_DELETE | EVHTTP_REQ_POST
+                               | EVHTTP_REQ_HEAD);
+    api_http_limits(api_http, s->cf->api_timeout_ms, api_token);
     evhttp_set_gencb(api_http, api_handle, NULL);
     if (evhttp_bind_socket(api_http, s->cf->api_host,
                            (ev_uint16_t) s->cf->api_port) != 0)
@@ -444,6 +546,14 @@ api_start(struct event_base *base, scaler_t *s)
         return -1;
     }
     return 0;
+}
+
+void
+api_reconfigure(void)
+{
+    if (api_http) {
+        api_http_limits(api_http, api_s->cf->api_timeout_ms, api_token);
+    }
 }
 
 void
@@ -459,4 +569,5 @@ api_stop(void)
         evhttp_free(api_http);
         api_http = NULL;
     }
+    api_http_close();
 }

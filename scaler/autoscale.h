@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "expo.h"
+
 struct event_base;
 
 
@@ -358,13 +360,13 @@ const autoscale_rule_state_t *autoscale_runner_state(
     const autoscale_runner_t *r);
 
 /*
- * Prometheus text for n runners: scaleset_scaler_rule_value, _rule_firing,
- * _rule_window_seconds, _rule_cooldown_seconds, _metric_errors_total,
- * _scaling_actions_total, _flapping_total, _autoscale_bounds.
- * Returns 0 or -1.
+ * The families of n runners, into e (expo.h): scaleset_scaler_rule_value,
+ * _rule_firing, _rule_window_seconds, _rule_cooldown_seconds,
+ * _metric_errors_total, _scaling_actions_total, _flapping_total,
+ * _autoscale_bounds.  Errors stick in e.
  */
-int autoscale_metrics_write(struct evbuffer *out,
-    autoscale_runner_t *const *runners, size_t n);
+void autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners,
+    size_t n);
 
 /* the explanation for "scalesetctl show" and GET /v1/pools/{pool} */
 struct json_t *autoscale_runner_json(const autoscale_runner_t *r);

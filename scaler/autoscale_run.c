@@ -14,7 +14,6 @@
 #include <syslog.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <jansson.h>
 
@@ -75,9 +74,7 @@ static void runner_log(autoscale_runner_t *r, int prio, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 static uint64_t runner_clock(void *ctx);
 static void runner_release(autoscale_runner_t *r);
-static int label(struct evbuffer *out, const char *s);
 static json_t *number_or_null(double v);
-static int metric_value(struct evbuffer *out, double v);
 
 
 static uint64_t
@@ -575,51 +572,9 @@ autoscale_runner_json(const autoscale_runner_t *r)
 
 /* --- metrics ------------------------------------------------------------ */
 
-/* a label value: backslash, quote and newline escaped */
-static int
-label(struct evbuffer *out, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"') {
-            if (evbuffer_add_printf(out, "\\%c", *s) < 0) {
-                return -1;
-            }
-        } else if (*s == '\n') {
-            if (evbuffer_add(out, "\\n", 2) != 0) {
-                return -1;
-            }
-        } else if (evbuffer_add(out, s, 1) != 0) {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-#define RULE_LABELS(r, rule)                                                  \
-    (evbuffer_add_printf(out, "{pool=\"") < 0 || label(out, (r)->pool)       \
-     || evbuffer_add_printf(out, "\",rule=\"") < 0                           \
-     || label(out, (rule)->name))
-
-
-static int
-metric_value(struct evbuffer *out, double v)
-{
-    if (isnan(v)) {
-        return evbuffer_add_printf(out, " NaN\n") < 0 ? -1 : 0;
-    }
-    if (isinf(v)) {
-        return evbuffer_add_printf(out, v > 0 ? " +Inf\n" : " -Inf\n") < 0
-               ? -1 : 0;
-    }
-    return evbuffer_add_printf(out, " %.17g\n", v) < 0 ? -1 : 0;
-}
-
-
-int
-autoscale_metrics_write(struct evbuffer *out,
-    autoscale_runner_t *const *runners, size_t n)
+void
+autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners,
+    size_t n)
 {
     static const struct {
         const char  *name;
@@ -635,6 +590,7 @@ autoscale_metrics_write(struct evbuffer *out,
         { "scaleset_scaler_rule_cooldown_seconds", "gauge",
           "Remaining cooldown of the rule." },
     };
+    static const char *const  bounds[3] = { "min", "max", "default" };
     const autoscale_runner_t       *r;
     const autoscale_rule_config_t  *rule;
     const autoscale_rule_explain_t *ex;
@@ -643,12 +599,7 @@ autoscale_metrics_write(struct evbuffer *out,
     int                             g, k, dir;
 
     for (g = 0; g < 4; g++) {
-        if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n",
-                                gauges[g].name, gauges[g].help,
-                                gauges[g].name, gauges[g].type) < 0)
-        {
-            return -1;
-        }
+        expo_family(e, gauges[g].name, gauges[g].type, gauges[g].help);
 
         for (i = 0; i < n; i++) {
             r = runners[i];
@@ -668,102 +619,56 @@ autoscale_metrics_write(struct evbuffer *out,
                     v = ex->cooldown_left_ms / 1000.0;
                 }
 
-                if (evbuffer_add_printf(out, "%s", gauges[g].name) < 0
-                    || RULE_LABELS(r, rule)
-                    || evbuffer_add_printf(out, "\"}") < 0
-                    || metric_value(out, v) != 0)
-                {
-                    return -1;
-                }
+                expo_sample(e, v, "pool", r->pool, "rule", rule->name,
+                            NULL);
             }
         }
     }
 
-    if (evbuffer_add_printf(out,
-            "# HELP scaleset_scaler_metric_errors_total Rule evaluations "
-            "without a value, by kind.\n"
-            "# TYPE scaleset_scaler_metric_errors_total counter\n") < 0)
-    {
-        return -1;
-    }
+    expo_family(e, "scaleset_scaler_metric_errors_total", "counter",
+                "Rule evaluations without a value, by kind.");
 
     for (i = 0; i < n; i++) {
         r = runners[i];
         for (j = 0; j < r->conf->nrules; j++) {
             rule = &r->conf->rules[j];
             for (k = 1; k < PROM_STATUS_COUNT; k++) {
-                if (evbuffer_add_printf(out,
-                        "scaleset_scaler_metric_errors_total") < 0
-                    || RULE_LABELS(r, rule)
-                    || evbuffer_add_printf(out, "\",kind=\"%s\"} %" PRIu64
-                                           "\n",
-                                           prom_status_name((prom_status_t) k),
-                                           r->state[j].errors[k]) < 0)
-                {
-                    return -1;
-                }
+                expo_sample(e, (double) r->state[j].errors[k], "pool",
+                            r->pool, "rule", rule->name, "kind",
+                            prom_status_name((prom_status_t) k), NULL);
             }
         }
     }
 
-    if (evbuffer_add_printf(out,
-            "# HELP scaleset_scaler_scaling_actions_total Capacity changes "
-            "a rule took part in.\n"
-            "# TYPE scaleset_scaler_scaling_actions_total counter\n") < 0)
-    {
-        return -1;
-    }
+    expo_family(e, "scaleset_scaler_scaling_actions_total", "counter",
+                "Capacity changes a rule took part in.");
 
     for (i = 0; i < n; i++) {
         r = runners[i];
         for (j = 0; j < r->conf->nrules; j++) {
             rule = &r->conf->rules[j];
             for (dir = AUTOSCALE_DIR_OUT; dir <= AUTOSCALE_DIR_IN; dir++) {
-                if (evbuffer_add_printf(out,
-                        "scaleset_scaler_scaling_actions_total") < 0
-                    || RULE_LABELS(r, rule)
-                    || evbuffer_add_printf(out, "\",direction=\"%s\"} %"
-                                           PRIu64 "\n",
-                                           autoscale_dir_name(
-                                               (autoscale_dir_t) dir),
-                                           r->state[j].actions[dir]) < 0)
-                {
-                    return -1;
-                }
+                expo_sample(e, (double) r->state[j].actions[dir], "pool",
+                            r->pool, "rule", rule->name, "direction",
+                            autoscale_dir_name((autoscale_dir_t) dir), NULL);
             }
         }
     }
 
-    if (evbuffer_add_printf(out,
-            "# HELP scaleset_scaler_flapping_total Scale-ins cut short "
-            "(partial) or skipped because the projection would scale out.\n"
-            "# TYPE scaleset_scaler_flapping_total counter\n") < 0)
-    {
-        return -1;
-    }
+    expo_family(e, "scaleset_scaler_flapping_total", "counter",
+                "Scale-ins cut short (partial) or skipped because the "
+                "projection would scale out.");
 
     for (i = 0; i < n; i++) {
         r = runners[i];
         for (k = 1; k <= 2; k++) {
-            if (evbuffer_add_printf(out, "scaleset_scaler_flapping_total"
-                                    "{pool=\"") < 0
-                || label(out, r->pool)
-                || evbuffer_add_printf(out, "\",outcome=\"%s\"} %" PRIu64
-                                       "\n", k == 1 ? "partial" : "skipped",
-                                       r->flapping[k]) < 0)
-            {
-                return -1;
-            }
+            expo_sample(e, (double) r->flapping[k], "pool", r->pool,
+                        "outcome", k == 1 ? "partial" : "skipped", NULL);
         }
     }
 
-    if (evbuffer_add_printf(out,
-            "# HELP scaleset_scaler_autoscale_bounds The active profile's "
-            "capacity bounds.\n"
-            "# TYPE scaleset_scaler_autoscale_bounds gauge\n") < 0)
-    {
-        return -1;
-    }
+    expo_family(e, "scaleset_scaler_autoscale_bounds", "gauge",
+                "The active profile's capacity bounds.");
 
     for (i = 0; i < n; i++) {
         r = runners[i];
@@ -771,23 +676,12 @@ autoscale_metrics_write(struct evbuffer *out,
             continue;
         }
         for (k = 0; k < 3; k++) {
-            if (evbuffer_add_printf(out, "scaleset_scaler_autoscale_bounds"
-                                    "{pool=\"") < 0
-                || label(out, r->pool)
-                || evbuffer_add_printf(out, "\",profile=\"") < 0
-                || label(out, r->decision.profile
-                              ? r->decision.profile->name : "default")
-                || evbuffer_add_printf(out, "\",bound=\"%s\"} %" PRId64 "\n",
-                                       k == 0 ? "min" : k == 1 ? "max"
-                                       : "default",
-                                       k == 0 ? r->decision.bounds.min
-                                       : k == 1 ? r->decision.bounds.max
-                                       : r->decision.bounds.def) < 0)
-            {
-                return -1;
-            }
+            expo_sample(e, (double) (k == 0 ? r->decision.bounds.min
+                                     : k == 1 ? r->decision.bounds.max
+                                     : r->decision.bounds.def),
+                        "pool", r->pool, "profile",
+                        r->decision.profile ? r->decision.profile->name
+                        : "default", "bound", bounds[k], NULL);
         }
     }
-
-    return 0;
 }

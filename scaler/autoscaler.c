@@ -122,6 +122,7 @@ as_decided(as_entry_t *e, const autoscale_decision_t *d)
     if (d->capacity == ps->capacity) {
         return;
     }
+    history_decision(e->pool, &ps->cf->autoscale, d);
     st = malloc(sizeof(*st));
     if (st == NULL) {
         slog(e->pool, NULL, "autoscale: out of memory");
@@ -200,6 +201,12 @@ static char *
 dup0(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+prom_client_t *
+autoscaler_prom(void)
+{
+    return as_prom;
 }
 
 static void
@@ -375,25 +382,24 @@ autoscaler_runner(const char *pool)
     return NULL;
 }
 
-int
-autoscaler_metrics(struct evbuffer *out)
+void
+autoscaler_metrics(expo_t *e)
 {
     autoscale_runner_t  **rs;
     size_t                i;
-    int                   rc;
 
     if (as_n == 0) {
-        return 0;
+        return;
     }
     if ((rs = calloc(as_n, sizeof(*rs))) == NULL) {
-        return -1;
+        expo_fail(e, "out of memory");
+        return;
     }
     for (i = 0; i < as_n; i++) {
         rs[i] = as_ent[i].runner;
     }
-    rc = autoscale_metrics_write(out, rs, as_n);
+    autoscale_metrics_write(e, rs, as_n);
     free(rs);
-    return rc;
 }
 
 void

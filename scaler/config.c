@@ -1,14 +1,17 @@
 /*
  * config.c: YAML configuration, loaded into a new scaler_config_t and
- * validated completely; every error is "file:line: reason".
+ * validated completely; every error is "file:line: reason".  The keys
+ * are the tables below (config_yaml.h), from config_keys down; a key
+ * with a special case has its own function, the rest use the generic
+ * setters.
  */
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "scaler.h"
@@ -16,91 +19,163 @@
 
 #include "config_yaml.h"
 
-void
-cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
-{
-    va_list  ap;
-    int      len;
+/* the longest pool name: its instance ids POOL-NNNNNN, numbers up to
+   REGISTRY_SEQ_MAX, must be valid ids */
+#define POOL_NAME_MAX  (SCALESET_ID_MAX - 10)
 
-    if (c->failed) {
-        return;
-    }
-    c->failed = 1;
-    len = snprintf(c->err, c->errlen, "%s:%lu: ", c->file,
-                   n ? (unsigned long) n->start_mark.line + 1 : 1UL);
-    if (len < 0 || (size_t) len >= c->errlen) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(c->err + len, c->errlen - len, fmt, ap);
-    va_end(ap);
-}
+static int parse_hostport(cfctx_t *c, yaml_node_t *n, char **host,
+    int *port);
+static int parse_cidr(cfctx_t *c, yaml_node_t *v, uint32_t *net, int *len);
+static int pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
+    uint64_t seen);
 
-yaml_node_t *
-cf_node(cfctx_t *c, int i)
-{
-    return yaml_document_get_node(&c->doc, i);
-}
+static int redis_address(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int api_listen(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int api_token_file(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int api_ui(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int config_pools(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_name(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_zones(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int zone_name(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int template_domain(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int template_volume(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int volume_name(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int template_version(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_address(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int address_mode(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int address_cidr(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int address_ports(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_readiness(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_capacity(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_health(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int health_uri(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
 
-int
-cf_expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
-{
-    if (n->type != t) {
-        cf_error(c, n, "%s: expected a %s", what,
-                 t == YAML_MAPPING_NODE ? "mapping"
-                 : t == YAML_SEQUENCE_NODE ? "list" : "scalar");
-        return -1;
-    }
-    return 0;
-}
+/* --- the tables -------------------------------------------------------- */
 
-char *
-cf_scalar(cfctx_t *c, yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE) {
-        cf_error(c, n, "expected a scalar value");
-        return NULL;
-    }
-    return strndup((char *) n->data.scalar.value, n->data.scalar.length);
-}
+static const cf_key_t  redis_keys[] = {
+    { "address", CF_SCALAR, redis_address, NULL, 0, 0, 0 },
+    { "prefix", CF_SCALAR, redis_prefix, NULL, 0, 0, 0 },
+    CF_END
+};
 
-int
-cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
-{
-    char  *s, *end;
-    long   l;
+static const cf_key_t  api_keys[] = {
+    { "listen", CF_SCALAR, api_listen, NULL, 0, 0, 0 },
+    { "token_file", CF_SCALAR, api_token_file, NULL, 0, 0, 0 },
+    { "timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, api_timeout_ms), 100, 3600000 },
+    { "ui", CF_SCALAR, api_ui, NULL, 0, 0, 0 },
+    CF_END
+};
 
-    if ((s = cf_scalar(c, n)) == NULL) {
-        return -1;
-    }
-    errno = 0;
-    l = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno || l < lo || l > hi) {
-        cf_error(c, n, "\"%s\" is not an integer in %d..%d", s, lo, hi);
-        free(s);
-        return -1;
-    }
-    free(s);
-    *v = (int) l;
-    return 0;
-}
+static const cf_key_t  zone_keys[] = {
+    { "name", CF_SCALAR, zone_name, NULL, 0, 0, 0 },
+    { "uri", CF_SCALAR, cf_set_str, NULL, CF_AT(zone_config_t, uri), 0, 0 },
+    CF_END
+};
 
-int
-cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms)
-{
-    char  *s;
+/* template.volume: { pool: STORAGE_POOL, backing: BASE_VOLUME,
+   format: qcow2|raw } ("base" is accepted for "backing") */
+static const cf_key_t  volume_keys[] = {
+    { "pool", CF_SCALAR, volume_name, NULL,
+      CF_AT(pool_config_t, vol_pool), 0, 0 },
+    { "backing", CF_SCALAR, volume_name, NULL,
+      CF_AT(pool_config_t, vol_backing), 0, 0 },
+    { "base", CF_SCALAR, volume_name, NULL,
+      CF_AT(pool_config_t, vol_backing), 0, 0 },
+    { "format", CF_SCALAR, volume_name, NULL,
+      CF_AT(pool_config_t, vol_format), 0, 0 },
+    CF_END
+};
 
-    if ((s = cf_scalar(c, n)) == NULL) {
-        return -1;
-    }
-    if (scaleset_duration_parse(s, strlen(s), 86400ULL * 1000, ms) != 0) {
-        cf_error(c, n, "bad duration \"%s\"", s);
-        free(s);
-        return -1;
-    }
-    free(s);
-    return 0;
-}
+static const cf_key_t  template_keys[] = {
+    { "domain", CF_SCALAR, template_domain, NULL, 0, 0, 0 },
+    { "volume", CF_MAP, template_volume, volume_keys, 0, 0, 0 },
+    { "version", CF_SCALAR, template_version, NULL, 0, 0, 0 },
+    CF_END
+};
+
+static const cf_key_t  address_keys[] = {
+    { "mode", CF_SCALAR, address_mode, NULL, 0, 0, 0 },
+    { "cidr", CF_SCALAR, address_cidr, NULL, 0, 0, 0 },
+    { "port", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, port),
+      1, 65535 },
+    { "ports", CF_SCALAR, address_ports, NULL, 0, 0, 0 },
+    CF_END
+};
+
+static const cf_key_t  capacity_keys[] = {
+    { "min", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, cap_min),
+      0, SCALER_CAPACITY_MAX },
+    { "max", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, cap_max),
+      0, SCALER_CAPACITY_MAX },
+    { "default", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(pool_config_t, cap_default), 0, SCALER_CAPACITY_MAX },
+    CF_END
+};
+
+/* health: { uri: /healthz, timeout: 1s, grace: 60s } */
+static const cf_key_t  health_keys[] = {
+    { "uri", CF_SCALAR, health_uri, NULL, 0, 0, 0 },
+    { "timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, health_timeout_ms), 10, 30000 },
+    { "grace", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, health_grace_ms), 0, 0 },
+    CF_END
+};
+
+static const cf_key_t  pool_keys[] = {
+    { "name", CF_SCALAR, pool_name, NULL, 0, 0, 0 },
+    { "zones", CF_LIST, pool_zones, zone_keys, 0, 0, 0 },
+    { "template", CF_MAP, cf_set_map, template_keys, 0, 0, 0 },
+    { "address", CF_MAP, pool_address, address_keys, 0, 0, 0 },
+    { "readiness", CF_SCALAR, pool_readiness, NULL, 0, 0, 0 },
+    { "capacity", CF_MAP, pool_capacity, capacity_keys, 0, 0, 0 },
+    { "scale_in_policy", CF_SCALAR, pool_scale_in, NULL, 0, 0, 0 },
+    { "drain_timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, drain_timeout_ms), 0, 0 },
+    { "rules", CF_LIST, cf_rules, cf_rule_keys, 0, 0, 0 },
+    { "schedules", CF_LIST, cf_schedules, cf_schedule_keys, 0, 0, 0 },
+    { "max_step", CF_SCALAR, cf_max_step, NULL, 0, 0, 0 },
+    { "health", CF_MAP, pool_health, health_keys, 0, 0, 0 },
+    CF_END
+};
+
+/* the file */
+static const cf_key_t  config_keys[] = {
+    { "redis", CF_MAP, cf_set_map, redis_keys, 0, 0, 0 },
+    { "api", CF_MAP, cf_set_map, api_keys, 0, 0, 0 },
+    { "interval", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, interval_ms), 100, 0 },
+    { "prometheus", CF_MAP, cf_prometheus, cf_prometheus_keys, 0, 0, 0 },
+    { "pools", CF_LIST, config_pools, pool_keys, 0, 0, 0 },
+    CF_END
+};
+
+/* --- redis, api -------------------------------------------------------- */
 
 static int
 parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
@@ -127,461 +202,572 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
         free(s);
         return -1;
     }
+    free(*host);
     *host = s;
     *port = (int) l;
     return 0;
 }
 
-char *
-cf_read_file(const char *path)
+static int
+redis_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    FILE   *f;
-    char   *buf;
-    long    len;
+    scaler_config_t  *cf = conf;
 
-    if ((f = fopen(path, "r")) == NULL) {
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0 || (buf = malloc(len + 1)) == NULL)
-    {
-        fclose(f);
-        return NULL;
-    }
-    if (fread(buf, 1, len, f) != (size_t) len) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
+    (void) key;
+    return parse_hostport(c, v, &cf->redis_host, &cf->redis_port);
 }
 
 static int
-parse_address(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
+redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    yaml_node_t  *k, *v;
-    char         *s, *slash, *dash;
-    int           have_cidr = 0, have_port = 0;
-    struct in_addr a;
-    long          len;
+    scaler_config_t  *cf = conf;
 
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "address") != 0) {
+    (void) key;
+    free(cf->prefix);
+    if ((cf->prefix = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "mode")) {
-            if ((s = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (strcmp(s, "static") == 0) {
-                p->addr_mode = ADDR_STATIC;
-            } else if (strcmp(s, "lease") == 0) {
-                p->addr_mode = ADDR_LEASE;
-            } else if (strcmp(s, "agent") == 0) {
-                p->addr_mode = ADDR_AGENT;
-            } else {
-                cf_error(c, v, "address mode \"%s\": expected static, lease "
-                         "or agent", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-        } else if (KEY(k, "cidr")) {
-            if ((s = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            slash = strchr(s, '/');
-            len = slash ? strtol(slash + 1, &dash, 10) : -1;
-            if (slash) {
-                *slash = '\0';
-            }
-            if (slash == NULL || *dash != '\0' || len < 8 || len > 32
-                || inet_pton(AF_INET, s, &a) != 1)
-            {
-                if (slash) {
-                    *slash = '/';
-                }
-                cf_error(c, v, "bad CIDR \"%s\"", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-            p->prefix_len = (int) len;
-            p->net = ntohl(a.s_addr)
-                     & (len == 32 ? 0xffffffffU : ~(0xffffffffU >> len));
-            if (len == 32) {
-                p->net = ntohl(a.s_addr);
-            }
-            have_cidr = 1;
-        } else if (KEY(k, "port")) {
-            if (cf_int(c, v, 1, 65535, &p->port) != 0) {
-                return -1;
-            }
-            have_port = 1;
-        } else if (KEY(k, "ports")) {
-            if ((s = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (sscanf(s, "%d-%d", &p->port_lo, &p->port_hi) != 2
-                || p->port_lo < 1 || p->port_hi > 65535
-                || p->port_lo > p->port_hi)
-            {
-                cf_error(c, v, "bad port range \"%s\"", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-            have_port = 1;
-        } else {
-            cf_error(c, k, "unknown key \"%s\" in address", k->data.scalar.value);
-            return -1;
-        }
-    }
-    if (p->addr_mode != ADDR_STATIC) {
-        /* the guest's own address, learnt from libvirt once it has one */
-        if (have_cidr || p->port_lo) {
-            cf_error(c, m, "address mode %s takes only port (cidr and "
-                     "ports are for mode static)",
-                     p->addr_mode == ADDR_LEASE ? "lease" : "agent");
-            return -1;
-        }
-        if (!have_port) {
-            cf_error(c, m, "address mode %s needs port",
-                     p->addr_mode == ADDR_LEASE ? "lease" : "agent");
-            return -1;
-        }
-        return 0;
-    }
-    if (!have_cidr || !have_port) {
-        cf_error(c, m, "address needs cidr and port (or ports)");
+    if (!scaleset_prefix_valid(cf->prefix, strlen(cf->prefix))) {
+        cf_error(c, v, "bad prefix \"%s\"", cf->prefix);
         return -1;
     }
     return 0;
 }
 
-/* template.volume: { pool: STORAGE_POOL, backing: BASE_VOLUME,
-   format: qcow2|raw } ("base" is accepted for "backing") */
 static int
-parse_volume(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
+api_listen(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    yaml_node_t  *k, *v;
-    char        **dst;
+    scaler_config_t  *cf = conf;
 
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "volume") != 0) {
+    (void) key;
+    return parse_hostport(c, v, &cf->api_host, &cf->api_port);
+}
+
+static int
+api_token_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    char             *s, *tok, *e;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    FOR_PAIRS(c, m, k, v) {
-        dst = KEY(k, "pool") ? &p->vol_pool
-              : KEY(k, "backing") || KEY(k, "base") ? &p->vol_backing
-              : KEY(k, "format") ? &p->vol_format : NULL;
-        if (dst == NULL) {
-            cf_error(c, k, "unknown key \"%s\" in volume",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-        if (*dst != NULL) {
-            cf_error(c, k, "volume: \"%s\" given twice",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-        if ((*dst = cf_scalar(c, v)) == NULL) {
-            return -1;
-        }
-        if (**dst == '\0' || strpbrk(*dst, "/") != NULL) {
-            cf_error(c, v, "volume: bad %s \"%s\"",
-                     (char *) k->data.scalar.value, *dst);
+    tok = cf_read_file(s);
+    if (tok == NULL) {
+        cf_error(c, v, "cannot read token_file \"%s\": %s", s,
+                 strerror(errno));
+        free(s);
+        return -1;
+    }
+    free(s);
+    e = tok + strlen(tok);
+    while (e > tok && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ')) {
+        *--e = '\0';
+    }
+    if (*tok == '\0') {
+        cf_error(c, v, "token_file is empty");
+        free(tok);
+        return -1;
+    }
+    /* sent in a header: one line of printable ASCII, no spaces */
+    for (e = tok; *e; e++) {
+        if (*e <= 0x20 || *e >= 0x7f) {
+            cf_error(c, v, "token_file: the token must be one word of "
+                     "printable ASCII");
+            free(tok);
             return -1;
         }
     }
+    if (e - tok > API_TOKEN_MAX) {
+        cf_error(c, v, "token_file: the token is longer than %d bytes",
+                 API_TOKEN_MAX);
+        free(tok);
+        return -1;
+    }
+    free(cf->token);
+    cf->token = tok;
+    return 0;
+}
+
+/* the dashboard's directory (GET /ui/) */
+static int
+api_ui(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    struct stat       st;
+    char             *s;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (stat(s, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cf_error(c, v, "api.ui \"%s\" is not a directory", s);
+        free(s);
+        return -1;
+    }
+    free(cf->ui_dir);
+    cf->ui_dir = s;
+    return 0;
+}
+
+/* --- pools ------------------------------------------------------------- */
+
+static int
+config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    pool_config_t    *p, *np;
+    yaml_node_t      *item;
+    uint64_t          seen;
+    int               i;
+
+    if ((cf->pools = calloc(cf_items(v) + 1, sizeof(*cf->pools))) == NULL) {
+        cf_error(c, v, "out of memory");
+        return -1;
+    }
+    FOR_ITEMS(c, v, item) {
+        p = &cf->pools[cf->npools++];
+        p->cap_max = SCALER_CAPACITY_MAX;
+        p->drain_timeout_ms = 30000;
+        p->readiness_tcp = 1;
+        if ((p->version = strdup("1")) == NULL) {
+            cf_error(c, item, "out of memory");
+            return -1;
+        }
+        if (cf_map(c, item, key->sub, p, "pool", &seen) != 0
+            || pool_finish(c, item, p, seen) != 0)
+        {
+            return -1;
+        }
+        for (i = 0; i < cf->npools - 1; i++) {
+            np = &cf->pools[i];
+            if (strcmp(np->name, p->name) == 0) {
+                cf_error(c, item, "duplicate pool \"%s\"", p->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* what a pool needs once all its keys are read */
+static int
+pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p, uint64_t seen)
+{
+    if (p->name == NULL) {
+        cf_error(c, m, "a pool needs a name");
+        return -1;
+    }
+    if (p->nzones == 0) {
+        cf_error(c, m, "pool \"%s\" needs at least one zone", p->name);
+        return -1;
+    }
+    if (p->template_text == NULL) {
+        cf_error(c, m, "pool \"%s\" needs template.domain", p->name);
+        return -1;
+    }
+    if (!cf_given(pool_keys, seen, "address")) {
+        cf_error(c, m, "pool \"%s\" needs an address section", p->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+pool_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+
+    (void) key;
+    if ((p->name = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (!scaleset_name_valid(p->name, strlen(p->name))
+        || strlen(p->name) > POOL_NAME_MAX)
+    {
+        cf_error(c, v, "bad pool name \"%s\": expected "
+                 "[A-Za-z0-9_.-]{1,%d} (its instance ids must be valid)",
+                 p->name, POOL_NAME_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+pool_zones(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    zone_config_t  *zc;
+    yaml_node_t    *z;
+    int             j;
+
+    FOR_ITEMS(c, v, z) {
+        if (p->nzones == SCALER_MAX_ZONES) {
+            cf_error(c, z, "more than %d zones", SCALER_MAX_ZONES);
+            return -1;
+        }
+        zc = &p->zones[p->nzones++];
+        if (cf_map(c, z, key->sub, zc, "zone", NULL) != 0) {
+            return -1;
+        }
+        if (zc->name == NULL || zc->uri == NULL) {
+            cf_error(c, z, "a zone needs name and uri");
+            return -1;
+        }
+        for (j = 0; j < p->nzones - 1; j++) {
+            if (strcmp(p->zones[j].name, zc->name) == 0) {
+                cf_error(c, z, "duplicate zone \"%s\"", zc->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+zone_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    zone_config_t  *zc = conf;
+
+    (void) key;
+    if ((zc->name = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (!scaleset_name_valid(zc->name, strlen(zc->name))) {
+        cf_error(c, v, "bad zone name \"%s\"", zc->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+template_domain(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+
+    (void) key;
+    if ((p->template_path = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    p->template_text = cf_read_file(p->template_path);
+    if (p->template_text == NULL) {
+        cf_error(c, v, "cannot read template \"%s\": %s", p->template_path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int
+template_volume(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    uint64_t        seen;
+
+    if (cf_map(c, v, key->sub, p, "volume", &seen) != 0) {
+        return -1;
+    }
+    if (cf_given(key->sub, seen, "backing")
+        && cf_given(key->sub, seen, "base"))
+    {
+        cf_error(c, v, "volume: backing and base are the same key");
+        return -1;
+    }
     if (p->vol_pool == NULL || p->vol_backing == NULL) {
-        cf_error(c, m, "volume needs pool and backing (the base volume)");
+        cf_error(c, v, "volume needs pool and backing (the base volume)");
         return -1;
     }
     if (p->vol_format == NULL) {
-        p->vol_format = strdup("qcow2");
+        if ((p->vol_format = strdup("qcow2")) == NULL) {
+            cf_error(c, v, "out of memory");
+            return -1;
+        }
     } else if (strcmp(p->vol_format, "qcow2") != 0
                && strcmp(p->vol_format, "raw") != 0)
     {
-        cf_error(c, m, "volume format \"%s\": expected qcow2 or raw",
+        cf_error(c, v, "volume format \"%s\": expected qcow2 or raw",
                  p->vol_format);
         return -1;
     }
     return 0;
 }
 
-/* health: { uri: /healthz, timeout: 1s, grace: 60s } */
+/* a storage pool or volume name: not empty, no "/" */
 static int
-parse_health(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
+volume_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    yaml_node_t  *k, *v;
+    char  **dst = (char **) ((char *) conf + key->offset);
 
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "health") != 0) {
+    if (cf_set_str(c, v, conf, key) != 0) {
         return -1;
     }
-    p->health_timeout_ms = 1000;
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "uri")) {
-            free(p->health_uri);
-            if ((p->health_uri = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (p->health_uri[0] != '/' || strpbrk(p->health_uri, " \t\r\n"))
-            {
-                cf_error(c, v, "health uri \"%s\": expected a path starting "
-                         "with / and without spaces", p->health_uri);
-                return -1;
-            }
-        } else if (KEY(k, "timeout")) {
-            if (cf_duration(c, v, &p->health_timeout_ms) != 0) {
-                return -1;
-            }
-            if (p->health_timeout_ms < 10 || p->health_timeout_ms > 30000) {
-                cf_error(c, v, "health timeout: expected 10ms..30s");
-                return -1;
-            }
-        } else if (KEY(k, "grace")) {
-            if (cf_duration(c, v, &p->health_grace_ms) != 0) {
-                return -1;
-            }
-        } else {
-            cf_error(c, k, "unknown key \"%s\" in health",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-    }
-    if (p->health_uri == NULL) {
-        cf_error(c, m, "health needs uri");
+    if (**dst == '\0' || strchr(*dst, '/') != NULL) {
+        cf_error(c, v, "volume: bad %s \"%s\"", key->name, *dst);
         return -1;
     }
     return 0;
 }
 
 static int
-parse_pool(cfctx_t *c, scaler_config_t *cf, yaml_node_t *m, pool_config_t *p)
+template_version(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    yaml_node_t  *k, *v, *k2, *v2, *cap = NULL, *zl = NULL, *tn = NULL;
-    yaml_node_item_t *it;
-    char         *s;
-    int           i, j, have_addr = 0, have_default = 0;
+    pool_config_t  *p = conf;
 
-    (void) cf;
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "pool") != 0) {
+    (void) key;
+    free(p->version);
+    if ((p->version = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    p->cap_min = 0;
-    p->cap_max = SCALER_CAPACITY_MAX;
-    p->cap_default = 0;
-    p->drain_timeout_ms = 30000;
-    p->readiness_tcp = 1;
-    p->version = strdup("1");
+    if (!scaleset_name_valid(p->version, strlen(p->version))) {
+        cf_error(c, v, "bad version \"%s\"", p->version);
+        return -1;
+    }
+    return 0;
+}
 
-    FOR_PAIRS(c, m, k, v) {
-        if (k->type != YAML_SCALAR_NODE) {
-            cf_error(c, k, "keys must be scalars");
+/* --- address ----------------------------------------------------------- */
+
+static int
+parse_cidr(cfctx_t *c, yaml_node_t *v, uint32_t *net, int *len)
+{
+    char           *s, *slash, *end;
+    long            l;
+    struct in_addr  a;
+
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    slash = strchr(s, '/');
+    l = slash ? strtol(slash + 1, &end, 10) : -1;
+    if (slash) {
+        *slash = '\0';
+    }
+    if (slash == NULL || slash[1] == '\0' || *end != '\0' || l < 8 || l > 32
+        || inet_pton(AF_INET, s, &a) != 1)
+    {
+        if (slash) {
+            *slash = '/';
+        }
+        cf_error(c, v, "bad CIDR \"%s\"", s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    *len = (int) l;
+    *net = ntohl(a.s_addr) & (l == 32 ? 0xffffffffU : ~(0xffffffffU >> l));
+    return 0;
+}
+
+static int
+pool_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    uint64_t        seen;
+    const char     *mode;
+
+    if (cf_map(c, v, key->sub, p, "address", &seen) != 0) {
+        return -1;
+    }
+    if (!cf_given(key->sub, seen, "port") && !cf_given(key->sub, seen, "ports")
+        && p->addr_mode != ADDR_STATIC)
+    {
+        cf_error(c, v, "address mode %s needs port",
+                 p->addr_mode == ADDR_LEASE ? "lease" : "agent");
+        return -1;
+    }
+    if (p->addr_mode != ADDR_STATIC) {
+        /* the guest's own address, learnt from libvirt once it has one,
+           and accepted only inside cidr */
+        mode = p->addr_mode == ADDR_LEASE ? "lease" : "agent";
+        if (cf_given(key->sub, seen, "ports")) {
+            cf_error(c, v, "address mode %s takes port and cidr (ports are "
+                     "for mode static)", mode);
             return -1;
         }
-        if (KEY(k, "name")) {
-            if ((p->name = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (!scaleset_name_valid(p->name, strlen(p->name))) {
-                cf_error(c, v, "bad pool name \"%s\"", p->name);
-                return -1;
-            }
-        } else if (KEY(k, "zones")) {
-            if (cf_expect(c, v, YAML_SEQUENCE_NODE, "zones") != 0) {
-                return -1;
-            }
-            zl = v;
-            for (it = v->data.sequence.items.start;
-                 it < v->data.sequence.items.top; it++)
-            {
-                yaml_node_t *z = cf_node(c, *it);
-                zone_config_t *zc;
-
-                if (cf_expect(c, z, YAML_MAPPING_NODE, "zone") != 0) {
-                    return -1;
-                }
-                if (p->nzones == SCALER_MAX_ZONES) {
-                    cf_error(c, z, "more than %d zones", SCALER_MAX_ZONES);
-                    return -1;
-                }
-                zc = &p->zones[p->nzones++];
-                FOR_PAIRS(c, z, k2, v2) {
-                    if (KEY(k2, "name")) {
-                        if ((zc->name = cf_scalar(c, v2)) == NULL) {
-                            return -1;
-                        }
-                        if (!scaleset_name_valid(zc->name, strlen(zc->name))) {
-                            cf_error(c, v2, "bad zone name \"%s\"", zc->name);
-                            return -1;
-                        }
-                        for (j = 0; j < p->nzones - 1; j++) {
-                            if (strcmp(p->zones[j].name, zc->name) == 0) {
-                                cf_error(c, v2, "duplicate zone \"%s\"",
-                                         zc->name);
-                                return -1;
-                            }
-                        }
-                    } else if (KEY(k2, "uri")) {
-                        if ((zc->uri = cf_scalar(c, v2)) == NULL) {
-                            return -1;
-                        }
-                    } else {
-                        cf_error(c, k2, "unknown key \"%s\" in zone",
-                                 (char *) k2->data.scalar.value);
-                        return -1;
-                    }
-                }
-                if (zc->name == NULL || zc->uri == NULL) {
-                    cf_error(c, z, "a zone needs name and uri");
-                    return -1;
-                }
-            }
-        } else if (KEY(k, "template")) {
-            if (cf_expect(c, v, YAML_MAPPING_NODE, "template") != 0) {
-                return -1;
-            }
-            tn = v;
-            FOR_PAIRS(c, v, k2, v2) {
-                if (KEY(k2, "domain")) {
-                    if ((p->template_path = cf_scalar(c, v2)) == NULL) {
-                        return -1;
-                    }
-                    p->template_text = cf_read_file(p->template_path);
-                    if (p->template_text == NULL) {
-                        cf_error(c, v2, "cannot read template \"%s\": %s",
-                                 p->template_path, strerror(errno));
-                        return -1;
-                    }
-                } else if (KEY(k2, "volume")) {
-                    if (parse_volume(c, v2, p) != 0) {
-                        return -1;
-                    }
-                } else if (KEY(k2, "version")) {
-                    free(p->version);
-                    if ((p->version = cf_scalar(c, v2)) == NULL) {
-                        return -1;
-                    }
-                    if (!scaleset_name_valid(p->version, strlen(p->version))) {
-                        cf_error(c, v2, "bad version \"%s\"", p->version);
-                        return -1;
-                    }
-                } else {
-                    cf_error(c, k2, "unknown key \"%s\" in template",
-                             (char *) k2->data.scalar.value);
-                    return -1;
-                }
-            }
-        } else if (KEY(k, "address")) {
-            if (parse_address(c, v, p) != 0) {
-                return -1;
-            }
-            have_addr = 1;
-        } else if (KEY(k, "readiness")) {
-            if ((s = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (strcmp(s, "tcp") == 0) {
-                p->readiness_tcp = 1;
-            } else if (strcmp(s, "none") == 0) {
-                p->readiness_tcp = 0;
-            } else {
-                cf_error(c, v, "readiness \"%s\": expected tcp or none", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-        } else if (KEY(k, "capacity")) {
-            if (cf_expect(c, v, YAML_MAPPING_NODE, "capacity") != 0) {
-                return -1;
-            }
-            cap = v;
-            FOR_PAIRS(c, v, k2, v2) {
-                int *dst = KEY(k2, "min") ? &p->cap_min
-                           : KEY(k2, "max") ? &p->cap_max
-                           : KEY(k2, "default") ? &p->cap_default : NULL;
-                if (dst == NULL) {
-                    cf_error(c, k2, "unknown key \"%s\" in capacity",
-                             (char *) k2->data.scalar.value);
-                    return -1;
-                }
-                if (cf_int(c, v2, 0, SCALER_CAPACITY_MAX, dst) != 0) {
-                    return -1;
-                }
-                have_default |= dst == &p->cap_default;
-            }
-        } else if (KEY(k, "scale_in_policy")) {
-            if ((s = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (policy_parse_name(s, &p->scale_in) != 0) {
-                cf_error(c, v, "scale_in_policy \"%s\": expected default, "
-                         "oldest or newest", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-        } else if (KEY(k, "drain_timeout")) {
-            if (cf_duration(c, v, &p->drain_timeout_ms) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "rules")) {
-            if (cf_rules(c, v, p) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "schedules")) {
-            if (cf_schedules(c, v, p) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "max_step")) {
-            if (cf_max_step(c, v, p) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "health")) {
-            if (parse_health(c, v, p) != 0) {
-                return -1;
-            }
-        } else {
-            cf_error(c, k, "unknown key \"%s\" in pool",
-                     (char *) k->data.scalar.value);
+        if (p->addr_mode == ADDR_AGENT && !cf_given(key->sub, seen, "cidr")) {
+            cf_error(c, v, "address mode agent needs cidr: the network the "
+                     "guest's reported address must be in");
             return -1;
         }
+        return 0;
     }
+    if (!cf_given(key->sub, seen, "cidr")
+        || (!cf_given(key->sub, seen, "port")
+            && !cf_given(key->sub, seen, "ports")))
+    {
+        cf_error(c, v, "address needs cidr and port (or ports)");
+        return -1;
+    }
+    return 0;
+}
 
-    if (p->name == NULL) {
-        cf_error(c, m, "a pool needs a name");
+static int
+address_mode(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    char           *s;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    if (zl == NULL || p->nzones == 0) {
-        cf_error(c, m, "pool \"%s\" needs at least one zone", p->name);
+    if (strcmp(s, "static") == 0) {
+        p->addr_mode = ADDR_STATIC;
+    } else if (strcmp(s, "lease") == 0) {
+        p->addr_mode = ADDR_LEASE;
+    } else if (strcmp(s, "agent") == 0) {
+        p->addr_mode = ADDR_AGENT;
+    } else {
+        cf_error(c, v, "address mode \"%s\": expected static, lease or agent",
+                 s);
+        free(s);
         return -1;
     }
-    if (tn == NULL || p->template_text == NULL) {
-        cf_error(c, m, "pool \"%s\" needs template.domain", p->name);
+    free(s);
+    return 0;
+}
+
+static int
+address_cidr(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+
+    (void) key;
+    return parse_cidr(c, v, &p->net, &p->prefix_len);
+}
+
+static int
+address_ports(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    char           *s, *dash;
+    uint64_t        lo, hi;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    if (!have_addr) {
-        cf_error(c, m, "pool \"%s\" needs an address section", p->name);
+    dash = strchr(s, '-');
+    if (dash == NULL
+        || scaleset_parse_u64(s, (size_t) (dash - s), 65535, &lo) != 0
+        || scaleset_parse_u64(dash + 1, strlen(dash + 1), 65535, &hi) != 0
+        || lo < 1 || lo > hi)
+    {
+        cf_error(c, v, "bad port range \"%s\"", s);
+        free(s);
         return -1;
     }
-    if (cap && !have_default) {
+    free(s);
+    p->port_lo = (int) lo;
+    p->port_hi = (int) hi;
+    return 0;
+}
+
+/* --- the rest of a pool ------------------------------------------------ */
+
+static int
+pool_readiness(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    char           *s;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (strcmp(s, "tcp") == 0) {
+        p->readiness_tcp = 1;
+    } else if (strcmp(s, "none") == 0) {
+        p->readiness_tcp = 0;
+    } else {
+        cf_error(c, v, "readiness \"%s\": expected tcp or none", s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    return 0;
+}
+
+static int
+pool_capacity(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    uint64_t        seen;
+
+    if (cf_map(c, v, key->sub, p, "capacity", &seen) != 0) {
+        return -1;
+    }
+    if (!cf_given(key->sub, seen, "default")) {
         p->cap_default = p->cap_min;    /* as a schedule's */
     }
-    if (cap && p->cap_min > p->cap_max) {
-        cf_error(c, cap, "capacity min %d > max %d", p->cap_min, p->cap_max);
+    if (p->cap_min > p->cap_max) {
+        cf_error(c, v, "capacity min %d > max %d", p->cap_min, p->cap_max);
         return -1;
     }
-    if (cap && (p->cap_default < p->cap_min || p->cap_default > p->cap_max)) {
-        cf_error(c, cap, "capacity default %d outside min..max %d..%d",
+    if (p->cap_default < p->cap_min || p->cap_default > p->cap_max) {
+        cf_error(c, v, "capacity default %d outside min..max %d..%d",
                  p->cap_default, p->cap_min, p->cap_max);
         return -1;
     }
-    i = 0;
-    return i;
+    return 0;
 }
+
+static int
+pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    char           *s;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (policy_parse_name(s, &p->scale_in) != 0) {
+        cf_error(c, v, "scale_in_policy \"%s\": expected default, oldest or "
+                 "newest", s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    return 0;
+}
+
+static int
+pool_health(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+
+    p->health_timeout_ms = 1000;
+    if (cf_map(c, v, key->sub, p, "health", NULL) != 0) {
+        return -1;
+    }
+    if (p->health_uri == NULL) {
+        cf_error(c, v, "health needs uri");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+health_uri(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+
+    (void) key;
+    if ((p->health_uri = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (p->health_uri[0] != '/' || strpbrk(p->health_uri, " \t\r\n")) {
+        cf_error(c, v, "health uri \"%s\": expected a path starting with / "
+                 "and without spaces", p->health_uri);
+        return -1;
+    }
+    return 0;
+}
+
+/* --- the file ---------------------------------------------------------- */
 
 scaler_config_t *
 config_load(const char *file, char *err, size_t errlen)
@@ -589,10 +775,8 @@ config_load(const char *file, char *err, size_t errlen)
     FILE             *f;
     yaml_parser_t     parser;
     cfctx_t           c;
-    yaml_node_t      *root, *k, *v, *k2, *v2;
-    yaml_node_item_t *it;
+    yaml_node_t      *root;
     scaler_config_t  *cf;
-    char             *s;
     int               i;
 
     memset(&c, 0, sizeof(c));
@@ -617,145 +801,28 @@ config_load(const char *file, char *err, size_t errlen)
     yaml_parser_delete(&parser);
     fclose(f);
 
-    cf = calloc(1, sizeof(*cf));
-    cf->file = strdup(file);
-    cf->redis_host = strdup("127.0.0.1");
+    if ((cf = calloc(1, sizeof(*cf))) == NULL
+        || (cf->file = strdup(file)) == NULL
+        || (cf->redis_host = strdup("127.0.0.1")) == NULL
+        || (cf->prefix = strdup(SCALESET_DEFAULT_PREFIX)) == NULL
+        || (cf->api_host = strdup("127.0.0.1")) == NULL)
+    {
+        snprintf(err, errlen, "%s:1: out of memory", file);
+        goto failed;
+    }
     cf->redis_port = 6379;
-    cf->prefix = strdup(SCALESET_DEFAULT_PREFIX);
-    cf->api_host = strdup("127.0.0.1");
     cf->api_port = 9180;
+    cf->ui_dir = NULL;                  /* ui_default_dir() */
     cf->interval_ms = 5000;
+    cf->api_timeout_ms = 10000;
 
     root = yaml_document_get_root_node(&c.doc);
     if (root == NULL) {
         snprintf(err, errlen, "%s:1: empty configuration", file);
         goto failed;
     }
-    if (cf_expect(&c, root, YAML_MAPPING_NODE, "configuration") != 0) {
+    if (cf_map(&c, root, config_keys, cf, "", NULL) != 0) {
         goto failed;
-    }
-
-    FOR_PAIRS(&c, root, k, v) {
-        if (k->type != YAML_SCALAR_NODE) {
-            cf_error(&c, k, "keys must be scalars");
-            goto failed;
-        }
-        if (KEY(k, "redis")) {
-            if (cf_expect(&c, v, YAML_MAPPING_NODE, "redis") != 0) {
-                goto failed;
-            }
-            FOR_PAIRS(&c, v, k2, v2) {
-                if (KEY(k2, "address")) {
-                    free(cf->redis_host);
-                    cf->redis_host = NULL;
-                    if (parse_hostport(&c, v2, &cf->redis_host,
-                                       &cf->redis_port) != 0)
-                    {
-                        goto failed;
-                    }
-                } else if (KEY(k2, "prefix")) {
-                    free(cf->prefix);
-                    if ((cf->prefix = cf_scalar(&c, v2)) == NULL) {
-                        goto failed;
-                    }
-                    if (!scaleset_prefix_valid(cf->prefix,
-                                               strlen(cf->prefix)))
-                    {
-                        cf_error(&c, v2, "bad prefix \"%s\"", cf->prefix);
-                        goto failed;
-                    }
-                } else {
-                    cf_error(&c, k2, "unknown key \"%s\" in redis",
-                             (char *) k2->data.scalar.value);
-                    goto failed;
-                }
-            }
-        } else if (KEY(k, "api")) {
-            if (cf_expect(&c, v, YAML_MAPPING_NODE, "api") != 0) {
-                goto failed;
-            }
-            FOR_PAIRS(&c, v, k2, v2) {
-                if (KEY(k2, "listen")) {
-                    free(cf->api_host);
-                    cf->api_host = NULL;
-                    if (parse_hostport(&c, v2, &cf->api_host, &cf->api_port)
-                        != 0)
-                    {
-                        goto failed;
-                    }
-                } else if (KEY(k2, "token_file")) {
-                    char *tok, *e;
-                    if ((s = cf_scalar(&c, v2)) == NULL) {
-                        goto failed;
-                    }
-                    tok = cf_read_file(s);
-                    if (tok == NULL) {
-                        cf_error(&c, v2, "cannot read token_file \"%s\": %s",
-                                 s, strerror(errno));
-                        free(s);
-                        goto failed;
-                    }
-                    free(s);
-                    e = tok + strlen(tok);
-                    while (e > tok && (e[-1] == '\n' || e[-1] == '\r'
-                                       || e[-1] == ' '))
-                    {
-                        *--e = '\0';
-                    }
-                    if (*tok == '\0') {
-                        cf_error(&c, v2, "token_file is empty");
-                        free(tok);
-                        goto failed;
-                    }
-                    free(cf->token);
-                    cf->token = tok;
-                } else {
-                    cf_error(&c, k2, "unknown key \"%s\" in api",
-                             (char *) k2->data.scalar.value);
-                    goto failed;
-                }
-            }
-        } else if (KEY(k, "interval")) {
-            if (cf_duration(&c, v, &cf->interval_ms) != 0) {
-                goto failed;
-            }
-            if (cf->interval_ms < 100) {
-                cf_error(&c, v, "interval below 100ms");
-                goto failed;
-            }
-        } else if (KEY(k, "prometheus")) {
-            if (cf_prometheus(&c, v, cf) != 0) {
-                goto failed;
-            }
-        } else if (KEY(k, "pools")) {
-            if (cf_expect(&c, v, YAML_SEQUENCE_NODE, "pools") != 0) {
-                goto failed;
-            }
-            for (it = v->data.sequence.items.start;
-                 it < v->data.sequence.items.top; it++)
-            {
-                pool_config_t *p;
-
-                cf->pools = realloc(cf->pools,
-                                    (cf->npools + 1) * sizeof(*cf->pools));
-                p = &cf->pools[cf->npools++];
-                memset(p, 0, sizeof(*p));
-                if (parse_pool(&c, cf, cf_node(&c, *it), p) != 0) {
-                    goto failed;
-                }
-                for (i = 0; i < cf->npools - 1; i++) {
-                    if (strcmp(cf->pools[i].name, p->name) == 0) {
-                        cf_error(&c, cf_node(&c, *it), "duplicate pool \"%s\"",
-                                 p->name);
-                        goto failed;
-                    }
-                }
-            }
-        } else {
-            cf_error(&c, k, "unknown key \"%s\"",
-                     (char *) k->data.scalar.value);
-            goto failed;
-        }
     }
 
     for (i = 0; i < cf->npools; i++) {
@@ -809,6 +876,7 @@ config_free(scaler_config_t *cf)
     free(cf->prefix);
     free(cf->api_host);
     free(cf->token);
+    free(cf->ui_dir);
     free(cf->prom_url);
     free(cf->prom_username);
     free(cf->prom_password);

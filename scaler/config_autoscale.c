@@ -2,7 +2,8 @@
  * config_autoscale.c: the autoscale part of the configuration: the
  * top-level prometheus block and each pool's rules, schedules and
  * max_step (docs/autoscale.md), into the pool's autoscale_config_t.
- * Every error is "file:line: reason", as in config.c.
+ * Key tables as in config.c (config_yaml.h); every error is
+ * "file:line: reason".
  */
 
 #include <errno.h>
@@ -15,128 +16,286 @@
 #include "scaleset_record.h"
 #include "config_yaml.h"
 
+/* a schedule while it is read: the keys that depend on others (cron,
+   start and end are read in the schedule's time zone) are kept as nodes
+   until the whole mapping is read */
+typedef struct {
+    autoscale_profile_config_t  *pr;
+    yaml_node_t                 *cron, *until, *start, *end, *capacity;
+} schedule_ctx_t;
 
-/* a file holding a secret: its first line */
-static char *
-cf_secret_file(cfctx_t *c, yaml_node_t *v, const char *what)
-{
-    char  *path, *text;
+/* a schedule's capacity: ints, -1 while not given */
+typedef struct {
+    int  min, max, def;
+} bounds_t;
 
-    if ((path = cf_scalar(c, v)) == NULL) {
-        return NULL;
-    }
-    if ((text = cf_read_file(path)) == NULL) {
-        cf_error(c, v, "%s \"%s\": %s", what, path, strerror(errno));
-        free(path);
-        return NULL;
-    }
-    free(path);
-    text[strcspn(text, "\r\n")] = '\0';
-    return text;
-}
+static int prom_url(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int prom_secret_file(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int rule_name(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int rule_query(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int rule_operator(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int rule_threshold(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int rule_action(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int action_value(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int rule_reduce(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int schedule_name(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int schedule_timezone(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int schedule_node(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int schedule_finish(cfctx_t *c, yaml_node_t *m, schedule_ctx_t *s);
+static int cf_cron(cfctx_t *c, yaml_node_t *v, cron_expr_t *e);
 
+/* --- the tables -------------------------------------------------------- */
+
+const cf_key_t  cf_prometheus_keys[] = {
+    { "url", CF_SCALAR, prom_url, NULL, 0, 0, 0 },
+    { "timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, prom_timeout_ms), 10, 60000 },
+    { "username", CF_SCALAR, cf_set_str, NULL,
+      CF_AT(scaler_config_t, prom_username), 0, 0 },
+    { "password", CF_SCALAR, cf_set_str, NULL,
+      CF_AT(scaler_config_t, prom_password), 0, 0 },
+    { "password_file", CF_SCALAR, prom_secret_file, NULL,
+      CF_AT(scaler_config_t, prom_password), 0, 0 },
+    { "bearer_token_file", CF_SCALAR, prom_secret_file, NULL,
+      CF_AT(scaler_config_t, prom_token), 0, 0 },
+    CF_END
+};
+
+/* action: { change: N } | { percent: P } | { exact: N } */
+static const cf_key_t  action_keys[] = {
+    { "change", CF_SCALAR, action_value, NULL, AUTOSCALE_ACTION_CHANGE,
+      -SCALER_CAPACITY_MAX, SCALER_CAPACITY_MAX },
+    { "percent", CF_SCALAR, action_value, NULL, AUTOSCALE_ACTION_PERCENT,
+      -100, 10000 },
+    { "exact", CF_SCALAR, action_value, NULL, AUTOSCALE_ACTION_EXACT,
+      0, SCALER_CAPACITY_MAX },
+    CF_END
+};
+
+const cf_key_t  cf_rule_keys[] = {
+    { "name", CF_SCALAR, rule_name, NULL, 0, 0, 0 },
+    { "query", CF_SCALAR, rule_query, NULL, 0, 0, 0 },
+    { "operator", CF_SCALAR, rule_operator, NULL, 0, 0, 0 },
+    { "threshold", CF_SCALAR, rule_threshold, NULL, 0, 0, 0 },
+    { "for", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(autoscale_rule_config_t, for_ms), 0, 0 },
+    { "cooldown", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(autoscale_rule_config_t, cooldown_ms), 0, 0 },
+    { "action", CF_MAP, rule_action, action_keys, 0, 0, 0 },
+    { "reduce", CF_SCALAR, rule_reduce, NULL, 0, 0, 0 },
+    { "per_instance", CF_SCALAR, cf_set_bool, NULL,
+      CF_AT(autoscale_rule_config_t, per_instance), 0, 0 },
+    CF_END
+};
+
+static const cf_key_t  bounds_keys[] = {
+    { "min", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, min),
+      0, SCALER_CAPACITY_MAX },
+    { "max", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, max),
+      0, SCALER_CAPACITY_MAX },
+    { "default", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, def),
+      0, SCALER_CAPACITY_MAX },
+    CF_END
+};
+
+const cf_key_t  cf_schedule_keys[] = {
+    { "name", CF_SCALAR, schedule_name, NULL, 0, 0, 0 },
+    { "timezone", CF_SCALAR, schedule_timezone, NULL, 0, 0, 0 },
+    { "cron", CF_SCALAR, schedule_node, NULL,
+      CF_AT(schedule_ctx_t, cron), 0, 0 },
+    { "until", CF_SCALAR, schedule_node, NULL,
+      CF_AT(schedule_ctx_t, until), 0, 0 },
+    { "start", CF_SCALAR, schedule_node, NULL,
+      CF_AT(schedule_ctx_t, start), 0, 0 },
+    { "end", CF_SCALAR, schedule_node, NULL,
+      CF_AT(schedule_ctx_t, end), 0, 0 },
+    { "capacity", CF_MAP, schedule_node, bounds_keys,
+      CF_AT(schedule_ctx_t, capacity), 0, 0 },
+    CF_END
+};
+
+/* --- prometheus -------------------------------------------------------- */
 
 int
-cf_prometheus(cfctx_t *c, yaml_node_t *m, scaler_config_t *cf)
+cf_prometheus(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    yaml_node_t  *k, *v;
+    scaler_config_t  *cf = conf;
+    uint64_t          seen;
 
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "prometheus") != 0) {
+    cf->prom_timeout_ms = 2000;
+    if (cf_map(c, v, key->sub, cf, "prometheus", &seen) != 0) {
         return -1;
     }
-    cf->prom_timeout_ms = 2000;
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "url")) {
-            free(cf->prom_url);
-            if ((cf->prom_url = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (strncmp(cf->prom_url, "http://", 7) != 0
-                && strncmp(cf->prom_url, "https://", 8) != 0)
-            {
-                cf_error(c, v, "prometheus url \"%s\": expected http:// or "
-                         "https://", cf->prom_url);
-                return -1;
-            }
-        } else if (KEY(k, "timeout")) {
-            if (cf_duration(c, v, &cf->prom_timeout_ms) != 0) {
-                return -1;
-            }
-            if (cf->prom_timeout_ms < 10 || cf->prom_timeout_ms > 60000) {
-                cf_error(c, v, "prometheus timeout: expected 10ms..60s");
-                return -1;
-            }
-        } else if (KEY(k, "username")) {
-            free(cf->prom_username);
-            if ((cf->prom_username = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-        } else if (KEY(k, "password")) {
-            free(cf->prom_password);
-            if ((cf->prom_password = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-        } else if (KEY(k, "password_file")) {
-            free(cf->prom_password);
-            cf->prom_password = cf_secret_file(c, v, "password_file");
-            if (cf->prom_password == NULL) {
-                return -1;
-            }
-        } else if (KEY(k, "bearer_token_file")) {
-            free(cf->prom_token);
-            cf->prom_token = cf_secret_file(c, v, "bearer_token_file");
-            if (cf->prom_token == NULL) {
-                return -1;
-            }
-        } else {
-            cf_error(c, k, "unknown key \"%s\" in prometheus",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
+    if (cf_given(key->sub, seen, "password")
+        && cf_given(key->sub, seen, "password_file"))
+    {
+        cf_error(c, v, "prometheus: password and password_file both given");
+        return -1;
     }
     if (cf->prom_url == NULL) {
-        cf_error(c, m, "prometheus needs url");
+        cf_error(c, v, "prometheus needs url");
         return -1;
     }
     if (cf->prom_password && cf->prom_username == NULL) {
-        cf_error(c, m, "prometheus password without username");
+        cf_error(c, v, "prometheus password without username");
         return -1;
     }
     return 0;
 }
 
+static int
+prom_url(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    (void) key;
+    if ((cf->prom_url = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (strncmp(cf->prom_url, "http://", 7) != 0
+        && strncmp(cf->prom_url, "https://", 8) != 0)
+    {
+        cf_error(c, v, "prometheus url \"%s\": expected http:// or https://",
+                 cf->prom_url);
+        return -1;
+    }
+    return 0;
+}
+
+/* a file holding a secret: its first line */
+static int
+prom_secret_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    char  **dst = (char **) ((char *) conf + key->offset);
+    char   *path;
+
+    if ((path = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    free(*dst);
+    if ((*dst = cf_read_file(path)) == NULL) {
+        cf_error(c, v, "%s \"%s\": %s", key->name, path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    free(path);
+    (*dst)[strcspn(*dst, "\r\n")] = '\0';
+    return 0;
+}
+
+/* --- rules ------------------------------------------------------------- */
+
+int
+cf_rules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t            *p = conf;
+    autoscale_rule_config_t  *rc;
+    yaml_node_t              *m;
+    uint64_t                  seen;
+    size_t                    i;
+    const char               *need;
+
+    if ((p->rules = calloc(cf_items(v) + 1, sizeof(*p->rules))) == NULL) {
+        cf_error(c, v, "out of memory");
+        return -1;
+    }
+    p->autoscale.nrules = 0;
+    p->rules_line = v->start_mark.line + 1;
+    FOR_ITEMS(c, v, m) {
+        rc = &p->rules[p->autoscale.nrules++];
+        rc->per_instance = 1;
+        if (cf_map(c, m, key->sub, rc, "rule", &seen) != 0) {
+            return -1;
+        }
+        need = rc->name[0] == '\0' ? "a name"
+               : rc->query == NULL ? "a query"
+               : !cf_given(key->sub, seen, "operator") ? "an operator"
+               : !cf_given(key->sub, seen, "threshold") ? "a threshold"
+               : !cf_given(key->sub, seen, "action") ? "an action" : NULL;
+        if (need) {
+            cf_error(c, m, "rule%s%s needs %s", rc->name[0] ? " " : "",
+                     rc->name, need);
+            return -1;
+        }
+        for (i = 0; i + 1 < p->autoscale.nrules; i++) {
+            if (strcmp(p->rules[i].name, rc->name) == 0) {
+                cf_error(c, m, "duplicate rule \"%s\"", rc->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
 
 static int
-cf_name(cfctx_t *c, yaml_node_t *v, char *buf, size_t size, const char *what)
+rule_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    char  *s;
+    autoscale_rule_config_t  *r = conf;
 
+    (void) key;
+    return cf_name(c, v, r->name, sizeof(r->name) - 1, "rule");
+}
+
+static int
+rule_query(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    autoscale_rule_config_t  *r = conf;
+
+    (void) key;
+    if ((r->query = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (r->query[0] == '\0') {
+        cf_error(c, v, "empty query");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+rule_operator(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    autoscale_rule_config_t  *r = conf;
+    char                     *s;
+
+    (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    if (!scaleset_name_valid(s, strlen(s)) || strlen(s) >= size) {
-        cf_error(c, v, "bad %s name \"%s\": expected [A-Za-z0-9_.-]{1,63}",
-                 what, s);
+    if (autoscale_op_parse(s, &r->op) != 0) {
+        cf_error(c, v, "operator \"%s\": expected >, >=, < or <=", s);
         free(s);
         return -1;
     }
-    snprintf(buf, size, "%s", s);
     free(s);
     return 0;
 }
 
-
 static int
-cf_number(cfctx_t *c, yaml_node_t *v, double *d)
+rule_threshold(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    char  *s, *end;
+    autoscale_rule_config_t  *r = conf;
+    char                     *s, *end;
 
+    (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
     }
     errno = 0;
-    *d = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno || !isfinite(*d)) {
+    r->threshold = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno || !isfinite(r->threshold)) {
         cf_error(c, v, "\"%s\" is not a number", s);
         free(s);
         return -1;
@@ -145,21 +304,54 @@ cf_number(cfctx_t *c, yaml_node_t *v, double *d)
     return 0;
 }
 
+static int
+rule_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    autoscale_rule_config_t  *r = conf;
+    uint64_t                  seen;
+
+    if (cf_map(c, v, key->sub, r, "action", &seen) != 0) {
+        return -1;
+    }
+    if (seen == 0 || (seen & (seen - 1)) != 0) {
+        cf_error(c, v, "action: expected exactly one of change, percent, "
+                 "exact");
+        return -1;
+    }
+    return 0;
+}
+
+/* the action's kind is the table's offset field */
+static int
+action_value(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    autoscale_rule_config_t  *r = conf;
+    int                       val;
+
+    if (cf_int(c, v, (int) key->lo, (int) key->hi, &val) != 0) {
+        return -1;
+    }
+    r->action = (autoscale_action_kind_t) key->offset;
+    if (r->action != AUTOSCALE_ACTION_EXACT && val == 0) {
+        cf_error(c, v, "an action of 0 never changes the capacity");
+        return -1;
+    }
+    r->value = val;
+    return 0;
+}
 
 static int
-cf_bool(cfctx_t *c, yaml_node_t *v, int *b)
+rule_reduce(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    char  *s;
+    autoscale_rule_config_t  *r = conf;
+    char                     *s;
 
+    (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0) {
-        *b = 1;
-    } else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0) {
-        *b = 0;
-    } else {
-        cf_error(c, v, "\"%s\": expected true or false", s);
+    if (s[0] == '\0' || prom_reduce_parse(s, &r->reduce) != 0) {
+        cf_error(c, v, "reduce \"%s\": expected sum, avg, max or min", s);
         free(s);
         return -1;
     }
@@ -167,166 +359,34 @@ cf_bool(cfctx_t *c, yaml_node_t *v, int *b)
     return 0;
 }
 
-
-/* action: { change: N } | { percent: P } | { exact: N } */
-static int
-cf_action(cfctx_t *c, yaml_node_t *m, autoscale_rule_config_t *r)
-{
-    int           n = 0, val;
-    yaml_node_t  *k, *v;
-
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "action") != 0) {
-        return -1;
-    }
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "change")) {
-            r->action = AUTOSCALE_ACTION_CHANGE;
-            if (cf_int(c, v, -SCALER_CAPACITY_MAX, SCALER_CAPACITY_MAX, &val) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "percent")) {
-            r->action = AUTOSCALE_ACTION_PERCENT;
-            if (cf_int(c, v, -100, 10000, &val) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "exact")) {
-            r->action = AUTOSCALE_ACTION_EXACT;
-            if (cf_int(c, v, 0, SCALER_CAPACITY_MAX, &val) != 0) {
-                return -1;
-            }
-        } else {
-            cf_error(c, k, "unknown action \"%s\": expected change, percent "
-                     "or exact", (char *) k->data.scalar.value);
-            return -1;
-        }
-        if (r->action != AUTOSCALE_ACTION_EXACT && val == 0) {
-            cf_error(c, v, "an action of 0 never changes the capacity");
-            return -1;
-        }
-        r->value = val;
-        n++;
-    }
-    if (n != 1) {
-        cf_error(c, m, "action: expected exactly one of change, percent, "
-                 "exact");
-        return -1;
-    }
-    return 0;
-}
-
-
-static int
-cf_rule(cfctx_t *c, yaml_node_t *m, autoscale_rule_config_t *r)
-{
-    char         *s;
-    int           have_op = 0, have_th = 0, have_action = 0;
-    yaml_node_t  *k, *v;
-
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "rule") != 0) {
-        return -1;
-    }
-    r->per_instance = 1;
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "name")) {
-            if (cf_name(c, v, r->name, sizeof(r->name), "rule") != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "query")) {
-            free((char *) r->query);
-            if ((r->query = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (r->query[0] == '\0') {
-                cf_error(c, v, "empty query");
-                return -1;
-            }
-        } else if (KEY(k, "operator")) {
-            if ((s = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (autoscale_op_parse(s, &r->op) != 0) {
-                cf_error(c, v, "operator \"%s\": expected >, >=, < or <=", s);
-                free(s);
-                return -1;
-            }
-            free(s);
-            have_op = 1;
-        } else if (KEY(k, "threshold")) {
-            if (cf_number(c, v, &r->threshold) != 0) {
-                return -1;
-            }
-            have_th = 1;
-        } else if (KEY(k, "for")) {
-            if (cf_duration(c, v, &r->for_ms) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "cooldown")) {
-            if (cf_duration(c, v, &r->cooldown_ms) != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "action")) {
-            if (cf_action(c, v, r) != 0) {
-                return -1;
-            }
-            have_action = 1;
-        } else if (KEY(k, "reduce")) {
-            if ((s = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (s[0] == '\0' || prom_reduce_parse(s, &r->reduce) != 0) {
-                cf_error(c, v, "reduce \"%s\": expected sum, avg, max or min",
-                         s);
-                free(s);
-                return -1;
-            }
-            free(s);
-        } else if (KEY(k, "per_instance")) {
-            if (cf_bool(c, v, &r->per_instance) != 0) {
-                return -1;
-            }
-        } else {
-            cf_error(c, k, "unknown key \"%s\" in rule",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-    }
-    if (r->name[0] == '\0' || r->query == NULL || !have_op || !have_th
-        || !have_action)
-    {
-        cf_error(c, m, "rule%s%s needs %s", r->name[0] ? " " : "", r->name,
-                 r->name[0] == '\0' ? "a name"
-                 : r->query == NULL ? "a query"
-                 : !have_op ? "an operator"
-                 : !have_th ? "a threshold" : "an action");
-        return -1;
-    }
-    return 0;
-}
-
+/* --- schedules --------------------------------------------------------- */
 
 int
-cf_rules(cfctx_t *c, yaml_node_t *seq, pool_config_t *p)
+cf_schedules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    size_t        i, n;
-    yaml_node_t  *r;
+    pool_config_t   *p = conf;
+    schedule_ctx_t   s;
+    yaml_node_t     *m;
+    size_t           i;
 
-    if (cf_expect(c, seq, YAML_SEQUENCE_NODE, "rules") != 0) {
+    if ((p->profiles = calloc(cf_items(v) + 1, sizeof(*p->profiles)))
+        == NULL)
+    {
+        cf_error(c, v, "out of memory");
         return -1;
     }
-    n = (size_t) (seq->data.sequence.items.top
-                  - seq->data.sequence.items.start);
-    p->rules = calloc(n ? n : 1, sizeof(*p->rules));
-    p->autoscale.nrules = 0;
-    p->rules_line = seq->start_mark.line + 1;
-    FOR_ITEMS(c, seq, r) {
-        autoscale_rule_config_t *rc = &p->rules[p->autoscale.nrules++];
-
-        if (cf_rule(c, r, rc) != 0) {
+    p->autoscale.nprofiles = 0;
+    FOR_ITEMS(c, v, m) {
+        memset(&s, 0, sizeof(s));
+        s.pr = &p->profiles[p->autoscale.nprofiles++];
+        if (cf_map(c, m, key->sub, &s, "schedule", NULL) != 0
+            || schedule_finish(c, m, &s) != 0)
+        {
             return -1;
         }
-        for (i = 0; i + 1 < p->autoscale.nrules; i++) {
-            if (strcmp(p->rules[i].name, rc->name) == 0) {
-                cf_error(c, r, "duplicate rule \"%s\"", rc->name);
+        for (i = 0; i + 1 < p->autoscale.nprofiles; i++) {
+            if (strcmp(p->profiles[i].name, s.pr->name) == 0) {
+                cf_error(c, m, "duplicate schedule \"%s\"", s.pr->name);
                 return -1;
             }
         }
@@ -334,51 +394,45 @@ cf_rules(cfctx_t *c, yaml_node_t *seq, pool_config_t *p)
     return 0;
 }
 
+static int
+schedule_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    schedule_ctx_t  *s = conf;
+
+    (void) key;
+    return cf_name(c, v, s->pr->name, sizeof(s->pr->name) - 1, "schedule");
+}
 
 static int
-cf_bounds(cfctx_t *c, yaml_node_t *m, autoscale_capacity_t *cap)
+schedule_timezone(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key)
 {
-    int           v3[3] = { -1, -1, -1 }, i;
-    yaml_node_t  *k, *v;
+    schedule_ctx_t  *s = conf;
+    char            *tz;
 
-    static const char *const  names[3] = { "min", "max", "default" };
-
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "capacity") != 0) {
+    (void) key;
+    if ((tz = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    FOR_PAIRS(c, m, k, v) {
-        for (i = 0; i < 3; i++) {
-            if (KEY(k, names[i])) {
-                break;
-            }
-        }
-        if (i == 3) {
-            cf_error(c, k, "unknown key \"%s\" in capacity",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-        if (cf_int(c, v, 0, SCALER_CAPACITY_MAX, &v3[i]) != 0) {
-            return -1;
-        }
-    }
-    if (v3[0] < 0 || v3[1] < 0) {
-        cf_error(c, m, "a schedule's capacity needs min and max");
+    if (strlen(tz) >= sizeof(s->pr->timezone) || !cron_tz_valid(tz)) {
+        cf_error(c, v, "unknown time zone \"%s\" (not a TZif file in "
+                 "/usr/share/zoneinfo)", tz);
+        free(tz);
         return -1;
     }
-    if (v3[2] < 0) {
-        v3[2] = v3[0];
-    }
-    if (v3[0] > v3[1] || v3[2] < v3[0] || v3[2] > v3[1]) {
-        cf_error(c, m, "capacity: expected min <= default <= max, got %d, "
-                 "%d, %d", v3[0], v3[2], v3[1]);
-        return -1;
-    }
-    cap->min = v3[0];
-    cap->max = v3[1];
-    cap->def = v3[2];
+    snprintf(s->pr->timezone, sizeof(s->pr->timezone), "%s", tz);
+    free(tz);
     return 0;
 }
 
+/* kept for schedule_finish() */
+static int
+schedule_node(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    (void) c;
+    *(yaml_node_t **) ((char *) conf + key->offset) = v;
+    return 0;
+}
 
 static int
 cf_cron(cfctx_t *c, yaml_node_t *v, cron_expr_t *e)
@@ -397,149 +451,100 @@ cf_cron(cfctx_t *c, yaml_node_t *v, cron_expr_t *e)
     return 0;
 }
 
-
 static int
-cf_schedule(cfctx_t *c, yaml_node_t *m, autoscale_profile_config_t *pr)
+schedule_finish(cfctx_t *c, yaml_node_t *m, schedule_ctx_t *s)
 {
-    char         *s;
-    yaml_node_t  *k, *v, *cron = NULL, *start = NULL, *end = NULL;
-    yaml_node_t  *until = NULL, *cap = NULL;
-    time_t       *t;
+    autoscale_profile_config_t  *pr = s->pr;
+    bounds_t                     b = { -1, -1, -1 };
+    yaml_node_t                 *v;
+    time_t                      *t;
+    char                        *text;
 
-    if (cf_expect(c, m, YAML_MAPPING_NODE, "schedule") != 0) {
-        return -1;
-    }
-    FOR_PAIRS(c, m, k, v) {
-        if (KEY(k, "name")) {
-            if (cf_name(c, v, pr->name, sizeof(pr->name), "schedule") != 0) {
-                return -1;
-            }
-        } else if (KEY(k, "timezone")) {
-            if ((s = cf_scalar(c, v)) == NULL) {
-                return -1;
-            }
-            if (strlen(s) >= sizeof(pr->timezone) || !cron_tz_valid(s)) {
-                cf_error(c, v, "unknown time zone \"%s\" (not in "
-                         "/usr/share/zoneinfo)", s);
-                free(s);
-                return -1;
-            }
-            snprintf(pr->timezone, sizeof(pr->timezone), "%s", s);
-            free(s);
-        } else if (KEY(k, "cron")) {
-            cron = v;
-        } else if (KEY(k, "until")) {
-            until = v;
-        } else if (KEY(k, "start")) {
-            start = v;
-        } else if (KEY(k, "end")) {
-            end = v;
-        } else if (KEY(k, "capacity")) {
-            cap = v;
-        } else {
-            cf_error(c, k, "unknown key \"%s\" in schedule",
-                     (char *) k->data.scalar.value);
-            return -1;
-        }
-    }
     if (pr->name[0] == '\0') {
         cf_error(c, m, "a schedule needs a name");
         return -1;
     }
-    if (cap == NULL) {
+    if (s->capacity == NULL) {
         cf_error(c, m, "schedule %s needs a capacity", pr->name);
         return -1;
     }
-    if (cf_bounds(c, cap, &pr->capacity) != 0) {
+    if (cf_map(c, s->capacity, bounds_keys, &b, "capacity", NULL) != 0) {
         return -1;
     }
-    if ((cron != NULL) == (start != NULL || end != NULL)) {
+    if (b.min < 0 || b.max < 0) {
+        cf_error(c, s->capacity, "a schedule's capacity needs min and max");
+        return -1;
+    }
+    if (b.def < 0) {
+        b.def = b.min;
+    }
+    if (b.min > b.max || b.def < b.min || b.def > b.max) {
+        cf_error(c, s->capacity, "capacity: expected min <= default <= max, "
+                 "got %d, %d, %d", b.min, b.def, b.max);
+        return -1;
+    }
+    pr->capacity.min = b.min;
+    pr->capacity.max = b.max;
+    pr->capacity.def = b.def;
+
+    if ((s->cron != NULL) == (s->start != NULL || s->end != NULL)) {
         cf_error(c, m, "schedule %s: expected either cron (recurring) or "
                  "start and end (fixed dates)", pr->name);
         return -1;
     }
-    if (cron) {
+    if (s->cron) {
         pr->kind = AUTOSCALE_PROFILE_RECURRING;
-        if (cf_cron(c, cron, &pr->cron) != 0) {
+        if (cf_cron(c, s->cron, &pr->cron) != 0) {
             return -1;
         }
-        pr->has_until = until != NULL;
-        return until ? cf_cron(c, until, &pr->until) : 0;
+        pr->has_until = s->until != NULL;
+        return s->until ? cf_cron(c, s->until, &pr->until) : 0;
     }
-    if (until) {
-        cf_error(c, until, "until is for a recurring schedule (cron)");
+    if (s->until) {
+        cf_error(c, s->until, "until is for a recurring schedule (cron)");
         return -1;
     }
-    if (start == NULL || end == NULL) {
+    if (s->start == NULL || s->end == NULL) {
         cf_error(c, m, "schedule %s needs both start and end", pr->name);
         return -1;
     }
     pr->kind = AUTOSCALE_PROFILE_FIXED;
-    for (v = start, t = &pr->start; v; v = v == start ? end : NULL,
-                                       t = &pr->end)
+    for (v = s->start, t = &pr->start; v;
+         v = v == s->start ? s->end : NULL, t = &pr->end)
     {
-        if ((s = cf_scalar(c, v)) == NULL) {
+        if ((text = cf_scalar(c, v)) == NULL) {
             return -1;
         }
-        if (cron_parse_datetime(s, pr->timezone, t) != 0) {
+        if (cron_parse_datetime(text, pr->timezone, t) != 0) {
             cf_error(c, v, "\"%s\": expected YYYY-MM-DD HH:MM[:SS] "
-                     "(or with Z / +HH:MM)", s);
-            free(s);
+                     "(or with Z / +HH:MM)", text);
+            free(text);
             return -1;
         }
-        free(s);
+        free(text);
     }
     if (pr->end <= pr->start) {
-        cf_error(c, end, "schedule %s ends before it starts", pr->name);
+        cf_error(c, s->end, "schedule %s ends before it starts", pr->name);
         return -1;
     }
     return 0;
 }
 
+/* --- the pool ---------------------------------------------------------- */
 
 int
-cf_schedules(cfctx_t *c, yaml_node_t *seq, pool_config_t *p)
+cf_max_step(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    size_t        i, n;
-    yaml_node_t  *s;
+    pool_config_t  *p = conf;
+    int             n;
 
-    if (cf_expect(c, seq, YAML_SEQUENCE_NODE, "schedules") != 0) {
-        return -1;
-    }
-    n = (size_t) (seq->data.sequence.items.top
-                  - seq->data.sequence.items.start);
-    p->profiles = calloc(n ? n : 1, sizeof(*p->profiles));
-    p->autoscale.nprofiles = 0;
-    FOR_ITEMS(c, seq, s) {
-        autoscale_profile_config_t *pr =
-            &p->profiles[p->autoscale.nprofiles++];
-
-        if (cf_schedule(c, s, pr) != 0) {
-            return -1;
-        }
-        for (i = 0; i + 1 < p->autoscale.nprofiles; i++) {
-            if (strcmp(p->profiles[i].name, pr->name) == 0) {
-                cf_error(c, s, "duplicate schedule \"%s\"", pr->name);
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
-
-int
-cf_max_step(cfctx_t *c, yaml_node_t *v, pool_config_t *p)
-{
-    int  n;
-
+    (void) key;
     if (cf_int(c, v, 0, SCALER_CAPACITY_MAX, &n) != 0) {
         return -1;
     }
     p->autoscale.max_step = n;
     return 0;
 }
-
 
 /* after the whole file: the default profile and the pointers */
 int
@@ -561,7 +566,6 @@ cf_autoscale_finish(cfctx_t *c, scaler_config_t *cf, pool_config_t *p)
     return 0;
 }
 
-
 void
 cf_autoscale_free(pool_config_t *p)
 {
@@ -575,7 +579,6 @@ cf_autoscale_free(pool_config_t *p)
     free(p->rules);
     free(p->profiles);
 }
-
 
 int
 config_autoscaled(const pool_config_t *p)

@@ -1,27 +1,21 @@
 /*
  * Cron expressions evaluated in an IANA timezone, and profile selection.
  *
- * Wall time <-> instant conversions use the C library with the system tz
- * database: TZ is switched with setenv() + tzset() under a mutex, the
- * conversion done with mktime()/localtime_r(), and the previous TZ put
- * back before the mutex is released.  glibc's localtime_r() does not
- * re-read TZ by itself, hence the explicit tzset().  The scaler calls
- * these from its event loop thread only; other threads (libvirt workers)
- * never read the local time zone, so the switch is not observable.
- * Calendar arithmetic (days, weekdays) is done on civil dates without
- * the library.
+ * Wall time <-> instant conversions read the zone's own rules from its
+ * TZif file (tz.c): no TZ environment variable, no tzset(), nothing the
+ * libvirt threads could see half-changed, and the same answers from any
+ * thread.  Calendar arithmetic (days, weekdays) is done on civil dates.
  */
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "autoscale.h"
+#include "tz.h"
 
 
 typedef struct {
@@ -30,31 +24,22 @@ typedef struct {
     int      d;         /* 1..31 */
 } civil_t;
 
-typedef struct {
-    char    *saved;
-    int      had;
-} tz_guard_t;
-
 
 static int cron_field(const char *s, size_t len, int lo, int hi,
     const char *const *names, uint64_t *bits, int *star, char *err,
     size_t errlen);
 static int cron_atom(const char *s, size_t len, int lo, int hi,
     const char *const *names, int *v);
-static void tz_enter(tz_guard_t *g, const char *tz);
-static void tz_leave(tz_guard_t *g);
-static int64_t days_from_civil(int y, int m, int d);
 static civil_t civil_from_days(int64_t z);
 static int days_in_month(int y, int m);
 static int day_matches(const cron_expr_t *c, civil_t cd, int64_t days);
-static int64_t wall_key(const struct tm *tm);
-static int wall_to_instant(int y, int mo, int d, int h, int mi, time_t *t);
-static int day_instants(const cron_expr_t *c, civil_t cd, time_t *out,
-    int max);
-static int local_days(time_t t, int64_t *days);
+static time_t wall_to_instant(const tz_t *z, int y, int mo, int d, int h,
+    int mi);
+static int day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd,
+    time_t *out, int max);
+static int64_t local_days(const tz_t *z, time_t t);
+static int digits(const char *s, int n);
 
-
-static pthread_mutex_t  tz_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const  month_names[] = {
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
@@ -276,95 +261,23 @@ cron_atom(const char *s, size_t len, int lo, int hi,
 
 /* --- time zones ------------------------------------------------------- */
 
-static void
-tz_enter(tz_guard_t *g, const char *tz)
-{
-    const char  *old;
-
-    pthread_mutex_lock(&tz_lock);
-
-    old = getenv("TZ");
-    g->had = (old != NULL);
-    g->saved = old ? strdup(old) : NULL;
-
-    setenv("TZ", (tz && tz[0]) ? tz : "UTC", 1);
-    tzset();
-}
-
-
-static void
-tz_leave(tz_guard_t *g)
-{
-    if (g->had && g->saved) {
-        setenv("TZ", g->saved, 1);
-    } else {
-        unsetenv("TZ");
-    }
-    free(g->saved);
-    tzset();
-
-    pthread_mutex_unlock(&tz_lock);
-}
-
-
 int
 cron_tz_valid(const char *tz)
 {
-    char         path[512];
-    const char  *dir;
-
-    if (tz == NULL || tz[0] == '\0' || strcmp(tz, "UTC") == 0) {
-        return 1;
-    }
-
-    /* glibc silently treats an unknown name as UTC: check the file */
-    if (tz[0] == '/' || strstr(tz, "..") != NULL) {
-        return 0;
-    }
-
-    dir = getenv("TZDIR");
-    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo",
-             tz);
-
-    return access(path, R_OK) == 0;
+    return tz_get(tz) != NULL;
 }
 
 
-/* --- civil calendar (Howard Hinnant's algorithms) --------------------- */
-
-static int64_t
-days_from_civil(int y, int m, int d)
-{
-    int64_t   era;
-    unsigned  yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned) (y - era * 400);
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-    return era * 146097 + (int64_t) doe - 719468;
-}
-
+/* --- civil calendar (tz.c's) ------------------------------------------ */
 
 static civil_t
 civil_from_days(int64_t z)
 {
-    civil_t   c;
-    int64_t   era, y;
-    unsigned  doe, yoe, doy, mp;
+    civil_t  c;
+    int64_t  y;
 
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = (unsigned) (z - era * 146097);
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    y = (int64_t) yoe + era * 400;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    c.d = (int) (doy - (153 * mp + 2) / 5 + 1);
-    c.m = (int) (mp < 10 ? mp + 3 : mp - 9);
-    c.y = (int) (y + (c.m <= 2));
+    tz_civil_from_days(z, &y, &c.m, &c.d);
+    c.y = (int) y;
 
     return c;
 }
@@ -373,9 +286,9 @@ civil_from_days(int64_t z)
 static int
 days_in_month(int y, int m)
 {
-    return (int) (days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1,
-                                  1)
-                  - days_from_civil(y, m, 1));
+    return (int) (tz_days_from_civil(m == 12 ? y + 1 : y,
+                                     m == 12 ? 1 : m + 1, 1)
+                  - tz_days_from_civil(y, m, 1));
 }
 
 
@@ -402,90 +315,23 @@ day_matches(const cron_expr_t *c, civil_t cd, int64_t days)
 }
 
 
-static int64_t
-wall_key(const struct tm *tm)
-{
-    return ((((int64_t) tm->tm_year * 13 + tm->tm_mon) * 32 + tm->tm_mday)
-            * 24 + tm->tm_hour) * 60 + tm->tm_min;
-}
-
-
 /*
- * The instant of a local wall time; TZ is set.  An existing wall time maps
- * to its first occurrence; one skipped by a DST gap maps to the end of the
- * gap (the first instant whose wall clock is past it).
+ * The instant of a local wall time in zone z: an existing wall time maps
+ * to its first occurrence; one skipped by a DST gap maps to the end of
+ * the gap (the first instant whose wall clock is past it).
  */
-static int
-wall_to_instant(int y, int mo, int d, int h, int mi, time_t *t)
+static time_t
+wall_to_instant(const tz_t *z, int y, int mo, int d, int h, int mi)
 {
-    static const int  isdst[3] = { -1, 0, 1 };
-    struct tm         tm, back;
-    time_t            x, best, lo, hi, mid;
-    int64_t           want;
-    int               i, found;
-
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    want = wall_key(&tm);
-
-    found = 0;
-    best = 0;
-    x = -1;
-
-    for (i = 0; i < 3; i++) {
-        struct tm  in = tm;
-
-        in.tm_isdst = isdst[i];
-        x = mktime(&in);
-        if (x == (time_t) -1) {
-            continue;
-        }
-        if (localtime_r(&x, &back) && wall_key(&back) == want) {
-            if (!found || x < best) {
-                best = x;
-            }
-            found = 1;
-        }
-    }
-
-    if (found) {
-        *t = best;
-        return 0;
-    }
-
-    if (x == (time_t) -1) {
-        return -1;
-    }
-
-    /* a gap: the smallest minute whose wall time is past the wanted one */
-    lo = x - 4 * 3600;
-    hi = x + 4 * 3600;
-    lo -= ((lo % 60) + 60) % 60;
-
-    while (hi - lo > 60) {
-        mid = lo + ((hi - lo) / 120) * 60;
-        if (localtime_r(&mid, &back) == NULL) {
-            return -1;
-        }
-        if (wall_key(&back) > want) {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-
-    *t = hi;
-    return 0;
+    return (time_t) tz_from_local(z, (tz_days_from_civil(y, mo, d) * 24 + h)
+                                     * 3600 + mi * 60);
 }
 
 
-/* the instants at which c fires on local day cd, ascending; TZ is set */
+/* the instants at which c fires on local day cd, ascending */
 static int
-day_instants(const cron_expr_t *c, civil_t cd, time_t *out, int max)
+day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd, time_t *out,
+    int max)
 {
     int     h, mi, n, i, j;
     time_t  t, tmp;
@@ -500,9 +346,7 @@ day_instants(const cron_expr_t *c, civil_t cd, time_t *out, int max)
             if (!((c->minute >> mi) & 1)) {
                 continue;
             }
-            if (wall_to_instant(cd.y, cd.m, cd.d, h, mi, &t) != 0) {
-                continue;
-            }
+            t = wall_to_instant(z, cd.y, cd.m, cd.d, h, mi);
             if (n > 0 && out[n - 1] == t) {
                 continue;       /* two gap times mapped to one instant */
             }
@@ -525,40 +369,31 @@ day_instants(const cron_expr_t *c, civil_t cd, time_t *out, int max)
 }
 
 
-static int
-local_days(time_t t, int64_t *days)
+/* the local day (days since 1970-01-01) of instant t */
+static int64_t
+local_days(const tz_t *z, time_t t)
 {
-    struct tm  tm;
+    int64_t  w = (int64_t) t + tz_offset(z, t);
 
-    if (localtime_r(&t, &tm) == NULL) {
-        return -1;
-    }
-
-    *days = days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    return 0;
+    return w / 86400 - (w % 86400 < 0);
 }
 
 
 int
 cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
 {
-    tz_guard_t  g;
-    time_t      inst[24 * 60];
-    int64_t     day, end;
-    civil_t     cd;
-    int         n, i, rc;
+    const tz_t  *z;
+    time_t       inst[24 * 60];
+    int64_t      day, end;
+    civil_t      cd;
+    int          n, i;
 
-    if (!cron_tz_valid(tz)) {
+    if ((z = tz_get(tz)) == NULL) {
         return -1;
     }
 
-    rc = -1;
-    tz_enter(&g, tz);
-
     /* a day earlier: a gap time of yesterday may map past t */
-    if (local_days(t, &day) != 0) {
-        goto done;
-    }
+    day = local_days(z, t);
 
     for (end = day + 366 * 28, day--; day <= end; day++) {
         cd = civil_from_days(day);
@@ -567,43 +402,34 @@ cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
             continue;
         }
 
-        n = day_instants(c, cd, inst, 24 * 60);
+        n = day_instants(z, c, cd, inst, 24 * 60);
 
         for (i = 0; i < n; i++) {
             if (inst[i] > t) {
                 *next = inst[i];
-                rc = 0;
-                goto done;
+                return 0;
             }
         }
     }
 
-done:
-
-    tz_leave(&g);
-    return rc;
+    return -1;
 }
 
 
 int
 cron_prev(const cron_expr_t *c, const char *tz, time_t t, time_t *prev)
 {
-    tz_guard_t  g;
-    time_t      inst[24 * 60];
-    int64_t     day, end;
-    civil_t     cd;
-    int         n, i, rc;
+    const tz_t  *z;
+    time_t       inst[24 * 60];
+    int64_t      day, end;
+    civil_t      cd;
+    int          n, i;
 
-    if (!cron_tz_valid(tz)) {
+    if ((z = tz_get(tz)) == NULL) {
         return -1;
     }
 
-    rc = -1;
-    tz_enter(&g, tz);
-
-    if (local_days(t, &day) != 0) {
-        goto done;
-    }
+    day = local_days(z, t);
 
     for (end = day - 400, day++; day >= end; day--) {
         cd = civil_from_days(day);
@@ -612,50 +438,69 @@ cron_prev(const cron_expr_t *c, const char *tz, time_t t, time_t *prev)
             continue;
         }
 
-        n = day_instants(c, cd, inst, 24 * 60);
+        n = day_instants(z, c, cd, inst, 24 * 60);
 
         for (i = n - 1; i >= 0; i--) {
             if (inst[i] <= t) {
                 *prev = inst[i];
-                rc = 0;
-                goto done;
+                return 0;
             }
         }
     }
 
-done:
+    return -1;
+}
 
-    tz_leave(&g);
-    return rc;
+
+/* the value of exactly n ASCII digits at s, or -1 (a sign, a space or a
+   short field is no number here) */
+static int
+digits(const char *s, int n)
+{
+    int  i, v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+
+    return v;
 }
 
 
 int
 cron_parse_datetime(const char *s, const char *tz, time_t *t)
 {
-    tz_guard_t  g;
-    int         y, mo, d, h, mi, sec, n, oh, om, rc;
-    char        sep, sign;
-    const char *p;
+    const tz_t  *z;
+    int          y, mo, d, h, mi, sec, oh, om;
+    const char  *p;
 
-    sec = 0;
-    n = 0;
-
-    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &n)
-        != 6 || (sep != ' ' && sep != 'T') || n != 16)
+    /* YYYY-MM-DD[T ]HH:MM[:SS][Z|(+|-)HH:MM], each field its digits */
+    if (strlen(s) < 16 || s[4] != '-' || s[7] != '-'
+        || (s[10] != ' ' && s[10] != 'T') || s[13] != ':')
     {
         return -1;
     }
 
-    p = s + n;
+    y = digits(s, 4);
+    mo = digits(s + 5, 2);
+    d = digits(s + 8, 2);
+    h = digits(s + 11, 2);
+    mi = digits(s + 14, 2);
+    sec = 0;
+    p = s + 16;
 
     if (*p == ':') {
-        if (!isdigit((unsigned char) p[1]) || !isdigit((unsigned char) p[2]))
-        {
+        if ((sec = digits(p + 1, 2)) < 0) {
             return -1;
         }
-        sec = (p[1] - '0') * 10 + (p[2] - '0');
         p += 3;
+    }
+
+    if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0) {
+        return -1;
     }
 
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)
@@ -665,34 +510,30 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
     }
 
     if (*p == 'Z' && p[1] == '\0') {
-        *t = (time_t) ((days_from_civil(y, mo, d) * 24 + h) * 3600
+        *t = (time_t) ((tz_days_from_civil(y, mo, d) * 24 + h) * 3600
                        + mi * 60 + sec);
         return 0;
     }
 
-    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':'
-        && sscanf(p, "%c%2d:%2d", &sign, &oh, &om) == 3 && oh < 24
-        && om < 60)
-    {
-        *t = (time_t) ((days_from_civil(y, mo, d) * 24 + h) * 3600
+    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        oh = digits(p + 1, 2);
+        om = digits(p + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59) {
+            return -1;
+        }
+        *t = (time_t) ((tz_days_from_civil(y, mo, d) * 24 + h) * 3600
                        + mi * 60 + sec)
-             - (sign == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+             - (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
         return 0;
     }
 
-    if (*p != '\0' || !cron_tz_valid(tz)) {
+    if (*p != '\0' || (z = tz_get(tz)) == NULL) {
         return -1;
     }
 
-    tz_enter(&g, tz);
-    rc = wall_to_instant(y, mo, d, h, mi, t);
-    tz_leave(&g);
+    *t = wall_to_instant(z, y, mo, d, h, mi) + sec;
 
-    if (rc == 0) {
-        *t += sec;
-    }
-
-    return rc;
+    return 0;
 }
 
 

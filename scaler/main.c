@@ -56,6 +56,9 @@ on_pass(scaler_t *s, unsigned long passes)
                  s->pools[0].capacity);
         reconcile_unlock(s);
         sd_notify(0, status);
+        reconcile_lock(s);
+        history_sample(s);
+        reconcile_unlock(s);
     }
     if (passes == 0) {
         sd_notify(0, "READY=1");        /* after the first pass */
@@ -134,6 +137,9 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             {
                 exit(1);
             }
+            if (!relisten) {
+                api_reconfigure();
+            }
             slog(NULL, NULL, "configuration reloaded");
         }
         sd_notify(0, "READY=1");
@@ -204,6 +210,7 @@ main(int argc, char **argv)
     registry_async_close(sc.areg);      /* after its users */
     reconcile_stop(&sc);
     vmstats_free();
+    history_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {
         event_free(sigs[i]);

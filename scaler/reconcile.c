@@ -273,7 +273,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps)
     ps->inst = NULL;
     ps->ninst = ps->cinst = 0;
     for (z = 0; z < p->nzones; z++) {
-        n = virt_list(ps->conns[z], p->name, p->zones[z].name, &vi);
+        n = virt_list(ps->conns[z], p, p->zones[z].name, &vi);
         zone_up[z] = n >= 0;
         ps->errors[ERR_LIBVIRT] += n < 0;
         if (zone_up[z] == ps->zone_down[z]) {

@@ -5,6 +5,7 @@
  * is retried on the next call (the caller keeps its state).
  */
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ struct registry {
     char           *prefix;
     redisContext   *c;
     int             down_logged;
+    int             many_logged;        /* REGISTRY_GATEWAYS_MAX */
+    char            bad_logged[SCALESET_KEY_MAX + 64];  /* "key id" */
 };
 
 static redisContext *reg_get(registry_t *r);
@@ -194,8 +197,12 @@ registry_drain_since(registry_t *r, const char *pool, const char *id)
         reg_drop(r);
         return 0;
     }
-    if (rep->type == REDIS_REPLY_STRING) {
-        ms = strtoull(rep->str, NULL, 10);
+    /* ours, but read from Redis: anything but a UNIX ms is unknown */
+    if (rep->type == REDIS_REPLY_STRING
+        && scaleset_parse_u64(rep->str, rep->len, SCALESET_UNIX_MS_MAX, &ms)
+           != 0)
+    {
+        ms = 0;
     }
     freeReplyObject(rep);
     return ms;
@@ -313,8 +320,32 @@ registry_next_seq(registry_t *r, const char *pool, long above)
         return -1;
     }
     v = rep->type == REDIS_REPLY_INTEGER ? (long) rep->integer : -1;
+    if (v > REGISTRY_SEQ_MAX) {
+        slog(pool, NULL, "redis: %s is %ld, above %ld: no new instances",
+             k, v, (long) REGISTRY_SEQ_MAX);
+        v = -1;
+    }
     freeReplyObject(rep);
     return v;
+}
+
+int
+registry_conns_add(long *sum, const char *rec, size_t len,
+    scaleset_error_t *err)
+{
+    scaleset_health_t  h;
+
+    if (scaleset_health_parse(rec, len, &h, err) != 0) {
+        return -1;
+    }
+    if (*sum < 0) {
+        *sum = 0;
+    }
+    /* h.conns <= SCALESET_HEALTH_COUNT_MAX, far below LONG_MAX; known
+       sums stay below REGISTRY_CONNS_UNKNOWN */
+    *sum = (long) h.conns >= REGISTRY_CONNS_UNKNOWN - *sum
+           ? REGISTRY_CONNS_UNKNOWN - 1 : *sum + (long) h.conns;
+    return 0;
 }
 
 long
@@ -322,15 +353,14 @@ registry_conns(registry_t *r, const char *pool, const char *id)
 {
     redisContext       *c = reg_get(r);
     redisReply         *keys, *rep, *list;
-    scaleset_health_t   h;
-    char                cursor[32];
+    char                cursor[32], what[sizeof(r->bad_logged)];
     scaleset_error_t    err;
     char                pat[SCALESET_KEY_MAX];
     long                sum = -1;
-    size_t              i;
+    size_t              i, nkeys = 0;
 
     if (c == NULL) {
-        return -1;
+        return REGISTRY_CONNS_UNKNOWN;
     }
     snprintf(pat, sizeof(pat), "%s{%s}:health:*", r->prefix, pool);
     /* SCAN, not KEYS: never blocks Redis on a big keyspace */
@@ -339,32 +369,62 @@ registry_conns(registry_t *r, const char *pool, const char *id)
         keys = redisCommand(c, "SCAN %s MATCH %s COUNT 200", cursor, pat);
         if (keys == NULL) {
             reg_drop(r);
-            return -1;
+            return REGISTRY_CONNS_UNKNOWN;
         }
         if (keys->type != REDIS_REPLY_ARRAY || keys->elements != 2
             || keys->element[0]->type != REDIS_REPLY_STRING
             || keys->element[1]->type != REDIS_REPLY_ARRAY)
         {
+            if (keys->type == REDIS_REPLY_ERROR) {
+                slog(pool, id, "redis: SCAN: %s", keys->str);
+            }
             freeReplyObject(keys);
-            return -1;
+            return REGISTRY_CONNS_UNKNOWN;
         }
         snprintf(cursor, sizeof(cursor), "%s", keys->element[0]->str);
         list = keys->element[1];
+        nkeys += list->elements;
+        if (nkeys > REGISTRY_GATEWAYS_MAX) {
+            if (!r->many_logged) {
+                slog(pool, id, "redis: more than %d keys %s: connections "
+                     "unknown", REGISTRY_GATEWAYS_MAX, pat);
+                r->many_logged = 1;
+            }
+            freeReplyObject(keys);
+            return REGISTRY_CONNS_UNKNOWN;
+        }
         for (i = 0; i < list->elements; i++) {
-            rep = redisCommand(c, "HGET %s %s", list->element[i]->str, id);
+            if (list->element[i]->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+            rep = redisCommand(c, "HGET %b %s", list->element[i]->str,
+                               list->element[i]->len, id);
             if (rep == NULL) {
                 reg_drop(r);
                 freeReplyObject(keys);
-                return -1;
+                return REGISTRY_CONNS_UNKNOWN;
             }
+            if (rep->type == REDIS_REPLY_ERROR) {
+                slog(pool, id, "redis: HGET: %s", rep->str);
+                freeReplyObject(rep);
+                freeReplyObject(keys);
+                return REGISTRY_CONNS_UNKNOWN;
+            }
+            /* a bad one is skipped, logged when it is a new one */
             if (rep->type == REDIS_REPLY_STRING
-                && scaleset_health_parse(rep->str, rep->len, &h, &err) == 0)
+                && registry_conns_add(&sum, rep->str, rep->len, &err) != 0
+                && snprintf(what, sizeof(what), "%s %s",
+                            list->element[i]->str, id) > 0
+                && strcmp(what, r->bad_logged) != 0)
             {
-                sum = (sum < 0 ? 0 : sum) + (long) h.conns;
+                slog(pool, id, "redis: bad health record in %s skipped: %s",
+                     list->element[i]->str, err.msg);
+                memcpy(r->bad_logged, what, sizeof(what));
             }
             freeReplyObject(rep);
         }
         freeReplyObject(keys);
     } while (strcmp(cursor, "0") != 0);
+    r->many_logged = 0;
     return sum;
 }

@@ -5,11 +5,14 @@
 #ifndef SCALER_H
 #define SCALER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "autoscale.h"
+#include "expo.h"
+#include "scaleset_record.h"
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
@@ -73,6 +76,8 @@ typedef struct {
     char           *api_host;
     int             api_port;
     char           *token;               /* from token_file, or NULL */
+    uint64_t        api_timeout_ms;      /* api.timeout */
+    char           *ui_dir;              /* api.ui, NULL: ui_default_dir() */
     uint64_t        interval_ms;
     char           *prom_url;            /* prometheus.url, or NULL */
     uint64_t        prom_timeout_ms;
@@ -120,6 +125,11 @@ char *template_add_metadata(const char *xml, const char *element);
    -1 when the range is exhausted.  Modes lease and agent have no address
    before the guest runs: "pending:N", distinct per n, never registered */
 int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
+/* 1 when ip (IPv4, host order), a guest's own address in mode lease or
+   agent, may be its instance's address: inside address.cidr when the
+   pool names one; else (lease only; agent needs cidr) anything but 0/8,
+   loopback, link-local, multicast and 240/4 */
+int addr_guest_ok(const pool_config_t *p, uint32_t ip);
 
 /* ready.c */
 /* 1 when address answers: a TCP connect, or with uri a GET answered 2xx
@@ -177,11 +187,13 @@ typedef struct virt_conn virt_conn_t;
 virt_conn_t *virt_open(const char *uri);
 void virt_close(virt_conn_t *vc);
 int virt_ok(virt_conn_t *vc);
-/* owned, live instances of pool in zone; returns count or -1; *out
+/* owned, live instances of pool p in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
    modes lease/agent, address is the guest's IPv4:port once known, else
-   "".  Running ones carry libvirt's CPU time and memory (stats) */
-int virt_list(virt_conn_t *vc, const char *pool, const char *zone,
+   "": the first address libvirt reports that addr_guest_ok() accepts
+   (others are logged, once while they stay the same).  Running ones
+   carry libvirt's CPU time and memory (stats) */
+int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     virt_instance_t **out);
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, char *err, size_t errlen);
@@ -208,8 +220,24 @@ int registry_capacity_set(registry_t *r, const char *pool, int cap);
 /* the next instance number: above every number used so far and above
    `above` (adopted instances) */
 long registry_next_seq(registry_t *r, const char *pool, long above);
-/* sum of conns over every gateway health report for id; -1: none */
+/* sum of conns over every gateway health report for id; -1: none.  A
+   record the codec refuses (a counter out of range, ...) is skipped and
+   logged; the sum saturates below REGISTRY_CONNS_UNKNOWN.  When the
+   reports cannot all be read (Redis unreachable or answering an error,
+   more than REGISTRY_GATEWAYS_MAX health keys) the connections are
+   unknown: REGISTRY_CONNS_UNKNOWN, which counts as busy (a drain waits
+   for its drain_timeout) */
+#define REGISTRY_CONNS_UNKNOWN LONG_MAX
+#define REGISTRY_GATEWAYS_MAX  1024
 long registry_conns(registry_t *r, const char *pool, const char *id);
+/* adds the conns of health record rec to *sum (-1: no record yet), as
+   registry_conns() sums them, saturating; -1 with *err when the codec
+   refuses rec (*sum unchanged) */
+int registry_conns_add(long *sum, const char *rec, size_t len,
+    scaleset_error_t *err);
+/* the highest instance number registry_next_seq() hands out: POOL-N must
+   be a valid id */
+#define REGISTRY_SEQ_MAX 999999999L
 void registry_free_list(char **l, int n);
 
 /* registry_async.c: the event loop's Redis writes, non-blocking (hiredis
@@ -330,25 +358,88 @@ int pool_actual(const pool_state_t *ps);
 /* api.c */
 struct event_base;
 int api_start(struct event_base *base, scaler_t *s);
+/* after a reload that kept the server: the new api.timeout */
+void api_reconfigure(void);
 void api_stop(void);
+/* the body of PUT .../capacity, {"capacity":N}: 0 with *cap, or -1 with
+   why (a JSON error, "\"capacity\" must be an integer") */
+int api_capacity_body(const char *body, size_t len, long long *cap,
+    char *why, size_t whylen);
+
+/* api_http.c: what the API's HTTP server lets in */
+#define API_TOKEN_MAX    1024           /* api.token_file's token */
+#define API_HEADERS_MAX  8192           /* a request's head */
+#define API_BODY_MAX     16384          /* a request's body */
+struct evhttp;
+/* evhttp's limits (head, body, read/write timeout) and the gate: when
+   token() returns a token, a connection whose first request's head does
+   not carry it passes that head without its body (nothing after it is
+   read) and no more; token() is asked for each connection */
+void api_http_limits(struct evhttp *http, uint64_t timeout_ms,
+    const char *(*token)(void));
+/* after evhttp_free(): the gates of connections it freed */
+void api_http_close(void);
+/* 1 when authorization is "Bearer TOKEN" (the scheme in any case), the
+   whole token compared in time that depends on its length only */
+int api_token_ok(const char *authorization, const char *token);
+/* for an API without a token (DNS rebinding): 1 when host, a Host header
+   (NULL: none), names localhost, a 127/8 or [::1] literal or
+   listen_host, with any port */
+int api_host_ok(const char *host, const char *listen_host);
+/* the gate's check of a request head (its bytes up to and with the empty
+   line): 1 when token is NULL or the head has exactly one Authorization
+   header, unfolded, that api_token_ok(); out (len bytes, or NULL) gets
+   the head without its Content-Length and Transfer-Encoding lines */
+int api_head_check(const char *head, size_t len, const char *token,
+    char *out, size_t *outlen);
+
+/* ui.c: the dashboard's files (GET /ui/...) from dir */
+struct evhttp_request;
+void ui_serve(struct evhttp_request *req, const char *dir, const char *path);
+/* the installed directory, ../share/scaleset/ui from the binary's, when
+   it exists, else the source tree's it was built from (SCALER_SRC_UI_DIR)
+   when that exists, else /usr/share/scaleset/ui */
+const char *ui_default_dir(void);
+/* the content type of a file name the dashboard may serve (one segment,
+   [A-Za-z0-9_.-], no leading dot, a known extension); NULL otherwise */
+const char *ui_content_type(const char *name);
+
+/* history.c: the last hour of each pool for the dashboard, by pool name
+   (kept across reloads); on the loop */
+struct json_t;
+/* a sample of every pool (at most one per 5 s): desired, running, the
+   rules' last values */
+void history_sample(scaler_t *s);
+/* a capacity change an autoscale decision made, with its rules */
+void history_decision(const char *pool, const autoscale_config_t *conf,
+    const autoscale_decision_t *d);
+/* a capacity set through the API */
+void history_manual(const char *pool, int previous, int capacity);
+/* {"pool","step_s","window_s","t":[ms],"series":{name:[v|null]},
+   "decisions":[newest first]} */
+struct json_t *history_json(const char *pool);
+void history_free(void);
 
 /* autoscaler.c: the autoscale runners of the daemon (one per pool with
    rules or schedules); kick asks for a reconcile pass soon */
-struct evbuffer;
 int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
 /* next: the reloaded state (configs matched by pool and rule name, before
    the old config is freed); home: where the state lives afterwards */
 void autoscaler_reload(scaler_t *next, scaler_t *home);
 void autoscaler_tick(scaler_t *s);
 autoscale_runner_t *autoscaler_runner(const char *pool);
-int autoscaler_metrics(struct evbuffer *out);
+/* the Prometheus client (NULL without prometheus.url): valid until the
+   next reload or autoscaler_stop() */
+prom_client_t *autoscaler_prom(void);
+/* the runners' families (autoscale_metrics_write()) */
+void autoscaler_metrics(expo_t *e);
 void autoscaler_stop(void);
 
 /* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of a
    pool's instances, as its pass listed them (on the pass thread);
    metrics: pools of s only (thread-safe) */
 void vmstats_pool(const pool_state_t *ps);
-int vmstats_metrics(struct evbuffer *out, scaler_t *s);
+void vmstats_metrics(expo_t *e, scaler_t *s);
 void vmstats_free(void);
 
 /* log.c */

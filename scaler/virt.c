@@ -21,6 +21,7 @@
  * not listed (replaced, never deleted).
  */
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ typedef struct {
     char             uuid[VIR_UUID_STRING_BUFLEN];
     virt_tag_info_t  info;
     char             learnt[80];        /* the guest's address, or "" */
+    char             refused[96];       /* addresses refused, last logged */
 } tag_entry_t;
 
 struct virt_conn {
@@ -64,8 +66,9 @@ static int owned(virDomainPtr dom, const char *pool, const char *id,
     virt_tag_t *tag);
 static int remove_domain(virConnectPtr c, virDomainPtr dom,
     const virt_tag_t *tag);
-static int guest_ipv4(virDomainPtr dom, unsigned src, char *buf,
-    size_t size);
+static int guest_ipv4(virDomainPtr dom, unsigned src,
+    const pool_config_t *p, char *buf, size_t size, char *refused,
+    size_t rsize);
 static char *pool_target(virStoragePoolPtr sp);
 static int read_tag(virDomainPtr dom, virt_tag_t *tag);
 static void dom_stats(virDomainStatsRecordPtr rec, virt_instance_t *vi);
@@ -278,28 +281,42 @@ remove_domain(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag)
     return virDomainUndefine(dom) == 0 ? 0 : -1;
 }
 
-/* the first IPv4 address of the guest (not loopback) from libvirt's
-   DHCP leases or the guest agent, as "A.B.C.D" */
+/* the first IPv4 address of the guest from libvirt's DHCP leases or the
+   guest agent that the pool accepts (addr_guest_ok), as "A.B.C.D": 0; -1
+   when libvirt has none; -2 when every one was refused (listed in
+   refused) */
 static int
-guest_ipv4(virDomainPtr dom, unsigned src, char *buf, size_t size)
+guest_ipv4(virDomainPtr dom, unsigned src, const pool_config_t *p,
+    char *buf, size_t size, char *refused, size_t rsize)
 {
     virDomainInterfacePtr  *ifs = NULL;
+    struct in_addr          in;
     int                     n, i, found = -1;
     unsigned                j;
+    size_t                  len = 0;
+    const char             *a;
 
+    refused[0] = '\0';
     if ((n = virDomainInterfaceAddresses(dom, &ifs, src, 0)) < 0) {
         return -1;
     }
     for (i = 0; i < n; i++) {
-        for (j = 0; found < 0 && j < ifs[i]->naddrs; j++) {
-            const char *a = ifs[i]->addrs[j].addr;
-
-            if (ifs[i]->addrs[j].type == VIR_IP_ADDR_TYPE_IPV4 && a
-                && strncmp(a, "127.", 4) != 0
-                && (ifs[i]->name == NULL || strcmp(ifs[i]->name, "lo") != 0))
+        for (j = 0; found != 0 && j < ifs[i]->naddrs; j++) {
+            a = ifs[i]->addrs[j].addr;
+            if (ifs[i]->addrs[j].type != VIR_IP_ADDR_TYPE_IPV4 || a == NULL
+                || (ifs[i]->name && strcmp(ifs[i]->name, "lo") == 0)
+                || inet_pton(AF_INET, a, &in) != 1)
             {
+                continue;
+            }
+            if (addr_guest_ok(p, ntohl(in.s_addr))) {
                 snprintf(buf, size, "%s", a);
                 found = 0;
+            } else if (len < rsize) {
+                /* what the guest claims, for the log */
+                len += (size_t) snprintf(refused + len, rsize - len, "%s%s",
+                                         len ? " " : "", a);
+                found = -2;
             }
         }
         virDomainInterfaceFree(ifs[i]);
@@ -381,18 +398,20 @@ tag_store(virt_conn_t *vc, tag_entry_t *seen, int n)
 }
 
 int
-virt_list(virt_conn_t *vc, const char *pool, const char *zone,
+virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     virt_instance_t **out)
 {
+    const char      *pool = p->name;
     virConnectPtr    c = virt_get(vc);
     virDomainStatsRecordPtr *recs = NULL;
     virDomainPtr     dom;
     virt_instance_t *res, *vi;
     tag_entry_t     *seen, *se, tag;
     virt_tag_t       fresh;
-    char             ip[64], *uuid = tag.uuid;
+    char             ip[64], *uuid = tag.uuid, refused[96];
     int              n, i, k = 0, state, reason, port, nseen = 0;
-    int              own;
+    int              own, rc;
+    struct in_addr   in;
 
     *out = NULL;
     if (c == NULL) {
@@ -423,6 +442,7 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
             se = &seen[nseen++];
             *se = tag;
             se->learnt[0] = '\0';      /* kept below while it runs */
+            se->refused[0] = '\0';
         }
         if (!own || strcmp(tag.info.zone, zone) != 0) {
             continue;
@@ -472,14 +492,33 @@ virt_list(virt_conn_t *vc, const char *pool, const char *zone,
                            : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
 
             port = atoi(tag.info.port);
-            if (tag.learnt[0]) {
+            /* a learnt address is checked again: a reload may have
+               changed the pool's network */
+            snprintf(ip, sizeof(ip), "%.*s", (int) strcspn(tag.learnt, ":"),
+                     tag.learnt);
+            if (tag.learnt[0] && inet_pton(AF_INET, ip, &in) == 1
+                && addr_guest_ok(p, ntohl(in.s_addr)))
+            {
                 snprintf(vi->address, sizeof(vi->address), "%s",
                          tag.learnt);
             } else if (port > 0
-                       && guest_ipv4(dom, src, ip, sizeof(ip)) == 0)
+                       && (rc = guest_ipv4(dom, src, p, ip, sizeof(ip),
+                                           refused, sizeof(refused))) != -1)
             {
-                snprintf(vi->address, sizeof(vi->address), "%s:%d", ip,
-                         port);
+                if (rc == 0) {
+                    snprintf(vi->address, sizeof(vi->address), "%s:%d", ip,
+                             port);
+                } else {
+                    if (strcmp(refused, tag.refused) != 0) {
+                        slog(pool, vi->id, "the guest's address %s is "
+                             "outside the pool's network: refused, not "
+                             "registered", refused);
+                    }
+                    if (se) {
+                        snprintf(se->refused, sizeof(se->refused), "%s",
+                                 refused);
+                    }
+                }
             }
             if (se) {
                 snprintf(se->learnt, sizeof(se->learnt), "%s", vi->address);

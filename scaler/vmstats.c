@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <event2/buffer.h>
 
 #include "scaler.h"
 
@@ -94,39 +93,34 @@ vmstats_pool(const pool_state_t *ps)
     free(l.v);
 }
 
-int
-vmstats_metrics(struct evbuffer *out, scaler_t *s)
+void
+vmstats_metrics(expo_t *e, scaler_t *s)
 {
     size_t  i;
+    int     m;
 
-    evbuffer_add_printf(out,
-        "# HELP scaleset_scaler_instance_cpu_seconds_total CPU time of the "
-        "instance's domain (libvirt)\n"
-        "# TYPE scaleset_scaler_instance_cpu_seconds_total counter\n");
     pthread_mutex_lock(&vs_lock);
-    for (i = 0; i < vs.n; i++) {
-        if (reconcile_pool(s, vs.v[i].pool) == NULL) {
-            continue;           /* a pool removed by a reload */
+    for (m = 0; m < 2; m++) {
+        if (m == 0) {
+            expo_family(e, "scaleset_scaler_instance_cpu_seconds_total",
+                        "counter", "CPU time of the instance's domain "
+                        "(libvirt).");
+        } else {
+            expo_family(e, "scaleset_scaler_instance_memory_bytes", "gauge",
+                        "Memory of the instance's domain (libvirt "
+                        "balloon).");
         }
-        evbuffer_add_printf(out, "scaleset_scaler_instance_cpu_seconds_total"
-                            "{pool=\"%s\",zone=\"%s\",instance=\"%s\"} %.9f\n",
-                            vs.v[i].pool, vs.v[i].zone, vs.v[i].id, vs.v[i].cpu_s);
-    }
-    evbuffer_add_printf(out,
-        "# HELP scaleset_scaler_instance_memory_bytes memory of the "
-        "instance's domain (libvirt balloon)\n"
-        "# TYPE scaleset_scaler_instance_memory_bytes gauge\n");
-    for (i = 0; i < vs.n; i++) {
-        if (reconcile_pool(s, vs.v[i].pool) == NULL) {
-            continue;
+        for (i = 0; i < vs.n; i++) {
+            if (reconcile_pool(s, vs.v[i].pool) == NULL) {
+                continue;           /* a pool removed by a reload */
+            }
+            expo_sample(e, m == 0 ? vs.v[i].cpu_s
+                           : (double) vs.v[i].mem_bytes,
+                        "pool", vs.v[i].pool, "zone", vs.v[i].zone,
+                        "instance", vs.v[i].id, NULL);
         }
-        evbuffer_add_printf(out, "scaleset_scaler_instance_memory_bytes"
-                            "{pool=\"%s\",zone=\"%s\",instance=\"%s\"} %llu\n",
-                            vs.v[i].pool, vs.v[i].zone, vs.v[i].id,
-                            vs.v[i].mem_bytes);
     }
     pthread_mutex_unlock(&vs_lock);
-    return 0;
 }
 
 void

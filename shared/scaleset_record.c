@@ -930,12 +930,11 @@ scaleset_health_state_name(scaleset_health_state_t state)
 }
 
 
-/* "name=N" with N up to 20 digits (uint64) */
-static int
-scaleset_parse_u64(const char *s, size_t len, uint64_t *v)
+int
+scaleset_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *v)
 {
     size_t    i;
-    uint64_t  n = 0;
+    uint64_t  n = 0, d;
 
     if (len == 0 || len > 20) {
         return -1;
@@ -945,10 +944,11 @@ scaleset_parse_u64(const char *s, size_t len, uint64_t *v)
         if (s[i] < '0' || s[i] > '9') {
             return -1;
         }
-        if (n > (UINT64_MAX - (uint64_t) (s[i] - '0')) / 10) {
+        d = (uint64_t) (s[i] - '0');
+        if (d > max || n > (max - d) / 10) {        /* n * 10 + d > max */
             return -1;
         }
-        n = n * 10 + (uint64_t) (s[i] - '0');
+        n = n * 10 + d;
     }
 
     *v = n;
@@ -964,7 +964,7 @@ scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
     char         q[48];
     size_t       i, wlen, nlen;
     unsigned     seen;
-    uint64_t    *field;
+    uint64_t    *field, max;
     const char  *w, *eq;
     int          first, k;
 
@@ -1043,14 +1043,18 @@ scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
         }
 
         field = k == 0 ? &h->conns : (k == 1 ? &h->fails : &h->checked);
+        max = k == 2 ? SCALESET_UNIX_MS_MAX : SCALESET_HEALTH_COUNT_MAX;
 
-        if (scaleset_parse_u64(eq + 1, (size_t) (w + wlen - eq - 1), field)
+        if (scaleset_parse_u64(eq + 1, (size_t) (w + wlen - eq - 1), max,
+                               field)
             != 0)
         {
             return scaleset_fail(err, SCALESET_ERR_PARAM_VALUE,
-                                 "%s: \"%s\" is not a number", fields[k],
+                                 "%s: \"%s\" is not a number in 0..%llu",
+                                 fields[k],
                                  scaleset_quote(q, sizeof(q), eq + 1,
-                                                (size_t) (w + wlen - eq - 1)));
+                                                (size_t) (w + wlen - eq - 1)),
+                                 (unsigned long long) max);
         }
     }
 
@@ -1080,6 +1084,14 @@ scaleset_health_format(const scaleset_health_t *h, char *buf, size_t size,
         return scaleset_fail(err, SCALESET_ERR_STATE,
                              "state: %u is not up, down or unchecked",
                              (unsigned) h->state);
+    }
+
+    if (h->conns > SCALESET_HEALTH_COUNT_MAX
+        || h->fails > SCALESET_HEALTH_COUNT_MAX
+        || h->checked > SCALESET_UNIX_MS_MAX)
+    {
+        return scaleset_fail(err, SCALESET_ERR_PARAM_VALUE,
+                             "conns, fails or checked out of range");
     }
 
     if (h->reason.len && !scaleset_name_valid(h->reason.data, h->reason.len)) {

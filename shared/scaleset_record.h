@@ -23,6 +23,12 @@
 #define SCALESET_MAX_FAILS_MAX     1000
 #define SCALESET_FAIL_TIMEOUT_MAX  (86400U * 1000U)   /* ms */
 
+/* health record counters: what one gateway can have (conns, fails) and
+   a wall clock up to the year 9999 (checked); larger values are refused,
+   so that sums over gateways stay far from overflow */
+#define SCALESET_HEALTH_COUNT_MAX  4294967295ULL              /* 2^32 - 1 */
+#define SCALESET_UNIX_MS_MAX       253402300799999ULL         /* 9999-12-31 */
+
 #define SCALESET_DEFAULT_WEIGHT        1
 #define SCALESET_DEFAULT_MAX_FAILS     1
 #define SCALESET_DEFAULT_FAIL_TIMEOUT  10000           /* ms, as nginx */
@@ -128,14 +134,17 @@ int scaleset_member_equal(const scaleset_member_t *a,
 /*
  * Parses "up|down|unchecked conns=N fails=N checked=UNIX_MS [reason=WORD]".
  * conns, fails and checked are required; reason is [A-Za-z0-9_.-]+.
- * Returns 0 or -1 with *err filled.
+ * conns and fails are 0..SCALESET_HEALTH_COUNT_MAX, checked is
+ * 0..SCALESET_UNIX_MS_MAX: a larger value is refused (PARAM_VALUE), never
+ * clamped or wrapped.  Returns 0 or -1 with *err filled.
  */
 int scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
     scaleset_error_t *err);
 
 /*
  * writes the health record; returns length, or -1 with *err: NOSPACE, an
- * unknown state or a reason that is not one word
+ * unknown state, a counter the parser would refuse or a reason that is not
+ * one word
  */
 int scaleset_health_format(const scaleset_health_t *h, char *buf, size_t size,
     scaleset_error_t *err);
@@ -154,6 +163,13 @@ const char *scaleset_errcode_name(scaleset_errcode_t code);
  */
 int scaleset_duration_parse(const char *s, size_t len, uint64_t max_ms,
     uint64_t *ms);
+
+
+/*
+ * An unsigned decimal number: 1..20 digits, no sign, no spaces, at most
+ * max.  0 with *v set, or -1 (nothing stored) when s is anything else.
+ */
+int scaleset_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *v);
 
 
 /* pool, zone, version and gateway names: [A-Za-z0-9_.-]{1,63} */

@@ -33,11 +33,20 @@ my $t = Scaleset::Test->new(need => [qw(redis prometheus scaler)]);
     my $out = qx{cd $root && $bin -t -c conf-examples/scaler.yaml 2>&1};
     is($? >> 8, 0, 'scaleset-scaler -t accepts conf-examples/scaler.yaml')
         or diag $out;
+    # the queries read series recorded by prometheus-rules.yml
+    # (t/prometheus_rules.t checks each is recorded there)
     my $ex = $t->read_file("$root/conf-examples/scaler.yaml");
-    like($ex, qr/rate\(scaleset_scaler_instance_cpu_seconds_total/,
+    my $rec = $t->read_file("$root/conf-examples/prometheus-rules.yml");
+    like($ex, qr/query: 'pool:scaleset_instance_cpu:avg_rate1m/,
          'the example has a CPU rule over the VM metrics');
-    like($ex, qr/scaleset_upstream_requests_total.*scaleset_upstream_member_up/,
+    like($rec, qr/record: pool:scaleset_instance_cpu:avg_rate1m\n\s+expr: .*rate\(scaleset_scaler_instance_cpu_seconds_total/,
+         'recorded from the host-side CPU counter');
+    like($ex, qr/query: 'pool:scaleset_upstream_requests_per_member:rate1m/,
          'and a requests-per-instance rule over the gateway metrics');
+    like($rec, qr/record: pool:scaleset_upstream_requests:rate1m\n\s+expr: .*scaleset_upstream_requests_total/,
+         'recorded from the requests');
+    like($rec, qr/record: pool:scaleset_upstream_members_up:count\n\s+expr: .*scaleset_upstream_member_up/,
+         'over the members up');
 }
 
 my $metrics = $t->dir . '/metrics.txt';

@@ -23,6 +23,7 @@ pool_set($r, 'web', { 'web-1' => addr($t, 'b1'), 'web-2' => addr($t, 'b2') });
 
 $t->start_nginx(workers => 2, http => <<'EOF');
     scaleset_redis 127.0.0.1:%%PORT_redis%%;
+    scaleset_allow 127.0.0.0/8 ::1 unix:%%DIR%%/;
     upstream web { scaleset web resync=30s; }
     server {
         listen 127.0.0.1:%%PORT_http%% reuseport;

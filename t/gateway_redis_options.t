@@ -58,11 +58,11 @@ $t->start_nginx(workers => 2, http => <<'EOF');
         location / { proxy_pass http://web; }
     }
 EOF
-ok($t->wait_for(sub { $t->log('nginx') =~ /redis \S+ unavailable \(AUTH: [^)]*\)/ },
+ok($t->wait_for(sub { $t->log('nginx') =~ /redis \S+ refused the credentials \(AUTH: WRONGPASS [^)]*\)/ },
                 timeout => 5, what => 'auth error'),
    'a refused AUTH is logged with the reason');
 sleep 1.5;
-my @n = $t->log('nginx') =~ /(redis \S+ unavailable)/g;
+my @n = $t->log('nginx') =~ /(redis \S+ (?:refused|unavailable))/g;
 is(scalar @n, 1, 'and only once');
 $c = count_backends($t, 'http', 10);
 is_deeply($c, { b1 => 5, b2 => 5 }, 'the members from the state file serve')

@@ -43,7 +43,8 @@ my $state = $t->read_file($file);
 like($state, qr/^# scaleset pool=web epoch=1$/m, 'state file header with the epoch');
 like($state, qr/^web-2 127\.0\.0\.1:\d+ weight=3 zone=z1 version=7$/m,
      'state file holds the member records');
-ok(!-e "$file.tmp", 'no temp file left behind');
+my @tmp = glob $t->dir . '/state/*tmp*';
+is(scalar @tmp, 0, 'no temp file left behind') or diag "@tmp";
 
 pool_set($r, 'web', { 'web-3' => addr($t, 'b3') });
 ok($t->wait_for(sub { $t->read_file($file) =~ /^web-3 /m }, timeout => 5,

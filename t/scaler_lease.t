@@ -5,7 +5,8 @@
 # interface, so the member records carry those addresses with the pool's
 # port.  readiness: none — nothing here connects to them (the addresses
 # are not on loopback).  A template without an interface gets no address
-# and is never registered.
+# and is never registered; in mode agent an address outside the pool's
+# address.cidr is refused and logged once.
 
 use strict;
 use warnings;
@@ -55,11 +56,17 @@ pools:
   - name: bare
     zones: [ { name: z1, uri: "test:///default" } ]
     template: { domain: %s/nonic.xml }
-    address: { mode: agent, port: 80 }
+    address: { mode: agent, port: 80, cidr: 192.168.122.0/24 }
+    readiness: none
+    capacity: { min: 0, max: 5, default: 1 }
+  - name: guarded
+    zones: [ { name: z1, uri: "test:///default" } ]
+    template: { domain: %s/lease.xml }
+    address: { mode: agent, port: 80, cidr: 10.99.0.0/16 }
     readiness: none
     capacity: { min: 0, max: 5, default: 1 }
 EOF
-    $t->port('redis'), $t->port('api'), $dir, $dir));
+    $t->port('redis'), $t->port('api'), $dir, $dir, $dir));
 my ($rc) = system($t->bin('scaleset-scaler'), '-t', '-c', $conf);
 is($rc, 0, 'scaleset-scaler -t accepts modes lease and agent');
 $t->spawn(name => 'scaler', wait_port => 'api',
@@ -91,6 +98,18 @@ is($p->{instances_list}[0]{address}, '', 'and has no address');
 is(scalar keys %{ $s->members('bare') }, 0, 'and is not registered');
 unlike($t->log('scaler'), qr/pool=bare .*member record/,
        'an instance without an address is not tried as a member');
+
+# the guest agent reports an address outside the pool's network: refused
+# and logged, never registered (#13: whatever the guest said was trusted)
+ok($t->wait_for(sub { $t->log('scaler') =~ /pool=guarded id=guarded-000001 the guest's address 192\.168\.122\.\d+ is outside the pool's network: refused/ },
+                timeout => 10, what => 'refusal logged'),
+   'an agent address outside address.cidr is refused and logged');
+select undef, undef, undef, 1;
+(undef, $p) = $s->api('GET', '/v1/pools/guarded');
+is($p->{instances_list}[0]{state}, 'booting', 'refused: it stays booting');
+is(scalar keys %{ $s->members('guarded') }, 0, 'and is not registered');
+my $n = () = $t->log('scaler') =~ /pool=guarded .*outside the pool's network/g;
+is($n, 1, 'logged once, not on every pass');
 
 ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 0 });
 ok($t->wait_for(sub { keys %{ $s->members('web') } == 0 }, timeout => 10,

@@ -19,6 +19,7 @@ libvirt-clients
 libvirt0
 libhiredis-dev
 redis-server
+redis-sentinel
 libcurl4-openssl-dev
 prometheus
 libcmocka-dev
@@ -26,10 +27,22 @@ libjansson-dev
 libyaml-dev
 libevent-dev
 libsystemd-dev
+systemd
 wrk
+pandoc
+debhelper
+dpkg-dev
+fakeroot
+lintian
+devscripts
 curl
 valgrind
+gdb
+strace
+nodejs
+chromium
 libredis-perl
+libyaml-libyaml-perl
 libvirt-daemon-system
 libvirt-daemon-driver-qemu
 qemu-system-x86
@@ -40,6 +53,9 @@ linux-image-cloud-amd64
 "
 
 missing=""
+# npm comes with some builds of nodejs (NodeSource's provides and conflicts
+# with Debian's npm package): asked for only when there is no npm
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 for p in $PACKAGES; do
     s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     case "$s" in

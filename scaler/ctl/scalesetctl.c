@@ -4,6 +4,9 @@
  *   scalesetctl ... show POOL
  *   scalesetctl ... scale POOL N [--wait]
  *   scalesetctl ... delete POOL ID
+ *   scalesetctl completion bash
+ * Exit: 0 ok, 1 refused (the API's message printed), 2 usage,
+ * 3 the API unreachable.
  */
 
 #include <stdio.h>
@@ -19,6 +22,10 @@ typedef struct {
     size_t   len;
 } buf_t;
 
+#define EXIT_REFUSED      1
+#define EXIT_USAGE        2
+#define EXIT_UNREACHABLE  3
+
 static const char  *api = "http://127.0.0.1:9180";
 static char        *token;
 static int          as_json;
@@ -26,7 +33,8 @@ static int          as_json;
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
 static long request(const char *method, const char *path, const char *body,
     json_t **out);
-static void usage(void);
+static void usage(FILE *f);
+static int cmd_completion(const char *shell);
 static int cmd_pools(void);
 static int cmd_show(const char *pool);
 static int cmd_scale(const char *pool, const char *n, int wait);
@@ -87,17 +95,25 @@ request(const char *method, const char *path, const char *body, json_t **out)
     return code;
 }
 
+/* a request that did not succeed: code 0 is an unreachable API (curl
+   printed why), otherwise the API's {"error"} message is printed */
 static int
 fail(long code, json_t *j)
 {
     json_t  *e = j ? json_object_get(j, "error") : NULL;
 
-    if (code) {
-        fprintf(stderr, "scalesetctl: %ld: %s\n", code,
-                json_is_string(e) ? json_string_value(e) : "error");
+    if (code == 0) {
+        json_decref(j);
+        return EXIT_UNREACHABLE;
+    }
+    if (json_is_string(e)) {
+        fprintf(stderr, "scalesetctl: %s\n", json_string_value(e));
+    } else {
+        fprintf(stderr, "scalesetctl: the API answered HTTP %ld without a "
+                "message\n", code);
     }
     json_decref(j);
-    return 1;
+    return EXIT_REFUSED;
 }
 
 static void
@@ -244,7 +260,7 @@ cmd_scale(const char *pool, const char *n, int wait)
 
     if (*n == '\0' || *end != '\0') {
         fprintf(stderr, "scalesetctl: capacity \"%s\" is not a number\n", n);
-        return 2;
+        return EXIT_USAGE;
     }
     snprintf(path, sizeof(path), "/v1/pools/%s/capacity", pool);
     snprintf(body, sizeof(body), "{\"capacity\":%ld}", want);
@@ -286,7 +302,7 @@ cmd_scale(const char *pool, const char *n, int wait)
         }
         if (time(NULL) - start > 600) {
             fprintf(stderr, "\nscalesetctl: gave up waiting\n");
-            return 1;
+            return EXIT_REFUSED;
         }
         usleep(200000);
     }
@@ -316,17 +332,106 @@ cmd_delete(const char *pool, const char *id)
     return 0;
 }
 
+/* the verbs: one table for dispatch, usage and completion */
+typedef struct {
+    const char  *name;
+    int          nargs;              /* words after the verb */
+    const char  *args;               /* for usage */
+    const char  *help;
+} ctl_cmd_t;
+
+static const ctl_cmd_t  ctl_cmds[] = {
+    { "pools",      0, "",               "list pools" },
+    { "show",       1, "POOL",           "a pool, its instances, autoscale" },
+    { "scale",      2, "POOL N [--wait]", "set the capacity (and wait for it)" },
+    { "delete",     2, "POOL ID",        "delete (and replace) one instance" },
+    { "completion", 1, "bash",           "print the bash completion script" },
+};
+
+#define NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
 static void
-usage(void)
+usage(FILE *f)
 {
-    fprintf(stderr,
-        "usage: scalesetctl [--api URL] [--token-file FILE] [--json] CMD\n"
-        "  pools                  list pools\n"
-        "  show POOL              a pool and its instances\n"
-        "  scale POOL N [--wait]  set the capacity (and wait for it)\n"
-        "  delete POOL ID         delete (and replace) one instance\n"
+    size_t  i;
+    char    line[64];
+
+    fprintf(f, "usage: scalesetctl [--api URL] [--token-file FILE] [--json] "
+            "COMMAND\n");
+    for (i = 0; i < NCMDS; i++) {
+        snprintf(line, sizeof(line), "%s %s", ctl_cmds[i].name,
+                 ctl_cmds[i].args);
+        fprintf(f, "  %-24s %s\n", line, ctl_cmds[i].help);
+    }
+    fprintf(f,
         "API from --api or SCALESET_API (default http://127.0.0.1:9180);\n"
-        "token from --token-file or SCALESET_TOKEN.\n");
+        "token from --token-file or SCALESET_TOKEN.\n"
+        "Exit status: 0 ok, 1 refused by the API, 2 usage, 3 API "
+        "unreachable.\n");
+}
+
+/* bash completion: verbs, options, pool names (scalesetctl pools) and
+   instance ids (scalesetctl show POOL), asked with the same --api and
+   token as the command line being completed */
+static int
+cmd_completion(const char *shell)
+{
+    size_t  i;
+
+    if (strcmp(shell, "bash") != 0) {
+        fprintf(stderr, "scalesetctl: no completion for \"%s\" (bash)\n",
+                shell);
+        return EXIT_USAGE;
+    }
+    printf("# bash completion for scalesetctl: "
+           "source <(scalesetctl completion bash)\n"
+           "_scalesetctl() {\n"
+           "    local cur=${COMP_WORDS[COMP_CWORD]} w i verb= pos=0 "
+           "opts=()\n"
+           "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
+           "        w=${COMP_WORDS[i]}\n"
+           "        case $w in\n"
+           "            --api|--token-file) opts+=(\"$w\" "
+           "\"${COMP_WORDS[i+1]}\"); ((i++)) ;;\n"
+           "            --*) ;;\n"
+           "            *) if [[ -z $verb ]]; then verb=$w; else ((pos++)); "
+           "fi ;;\n"
+           "        esac\n"
+           "    done\n"
+           "    case ${COMP_WORDS[COMP_CWORD-1]} in\n"
+           "        --token-file) COMPREPLY=($(compgen -f -- \"$cur\")); "
+           "return ;;\n"
+           "        --api) return ;;\n"
+           "    esac\n"
+           "    if [[ $cur == --* ]]; then\n"
+           "        COMPREPLY=($(compgen -W '--api --token-file --json --wait "
+           "--help' -- \"$cur\")); return\n"
+           "    fi\n"
+           "    if [[ -z $verb ]]; then\n"
+           "        COMPREPLY=($(compgen -W '");
+    for (i = 0; i < NCMDS; i++) {
+        printf("%s%s", i ? " " : "", ctl_cmds[i].name);
+    }
+    printf("' -- \"$cur\")); return\n"
+           "    fi\n"
+           "    case $verb:$pos in\n"
+           "        show:0|scale:0|delete:0)\n"
+           "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
+           "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
+           "        delete:1)\n"
+           "            local pool\n"
+           "            for ((i = 1; i < COMP_CWORD; i++)); do\n"
+           "                [[ ${COMP_WORDS[i]} == delete ]] && "
+           "pool=${COMP_WORDS[i+1]}\n"
+           "            done\n"
+           "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
+           "show \"$pool\" 2>/dev/null | awk '$1 ~ /-[0-9]+$/ { print $1 }')\" "
+           "-- \"$cur\")) ;;\n"
+           "        completion:0) COMPREPLY=($(compgen -W bash -- \"$cur\")) ;;\n"
+           "    esac\n"
+           "}\n"
+           "complete -F _scalesetctl scalesetctl\n");
+    return 0;
 }
 
 int
@@ -334,6 +439,7 @@ main(int argc, char **argv)
 {
     char        *args[8], *tf = NULL, *e;
     int          nargs = 0, wait = 0, i, rc;
+    size_t       k;
     FILE        *f;
     static char  tbuf[512];
 
@@ -352,19 +458,48 @@ main(int argc, char **argv)
             as_json = 1;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait = 1;
-        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            usage();
-            return 2;
+        } else if (strcmp(argv[i], "--help") == 0
+                   || strcmp(argv[i], "-h") == 0)
+        {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "scalesetctl: unknown option \"%s\"\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
         } else if (nargs < 8) {
             args[nargs++] = argv[i];
         }
+    }
+    for (k = 0; nargs > 0 && k < NCMDS; k++) {
+        if (strcmp(args[0], ctl_cmds[k].name) == 0) {
+            break;
+        }
+    }
+    if (nargs == 0 || k == NCMDS) {
+        if (nargs > 0) {
+            fprintf(stderr, "scalesetctl: unknown command \"%s\"\n", args[0]);
+        }
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (nargs - 1 != ctl_cmds[k].nargs) {
+        fprintf(stderr, "scalesetctl: usage: scalesetctl %s %s\n",
+                ctl_cmds[k].name, ctl_cmds[k].args);
+        return EXIT_USAGE;
+    }
+    if (strcmp(args[0], "completion") == 0) {
+        return cmd_completion(args[1]);
     }
     if (tf) {
         if ((f = fopen(tf, "r")) == NULL || fgets(tbuf, sizeof(tbuf), f)
                                             == NULL)
         {
             fprintf(stderr, "scalesetctl: cannot read %s\n", tf);
-            return 2;
+            if (f) {
+                fclose(f);
+            }
+            return EXIT_USAGE;
         }
         fclose(f);
         e = tbuf + strcspn(tbuf, "\r\n");
@@ -372,17 +507,14 @@ main(int argc, char **argv)
         token = tbuf;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (nargs == 1 && strcmp(args[0], "pools") == 0) {
+    if (strcmp(args[0], "pools") == 0) {
         rc = cmd_pools();
-    } else if (nargs == 2 && strcmp(args[0], "show") == 0) {
+    } else if (strcmp(args[0], "show") == 0) {
         rc = cmd_show(args[1]);
-    } else if (nargs == 3 && strcmp(args[0], "scale") == 0) {
+    } else if (strcmp(args[0], "scale") == 0) {
         rc = cmd_scale(args[1], args[2], wait);
-    } else if (nargs == 3 && strcmp(args[0], "delete") == 0) {
-        rc = cmd_delete(args[1], args[2]);
     } else {
-        usage();
-        rc = 2;
+        rc = cmd_delete(args[1], args[2]);
     }
     curl_global_cleanup();
     return rc;

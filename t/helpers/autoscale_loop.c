@@ -108,6 +108,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
     loop_t           *l = arg;
     struct evbuffer  *b;
+    expo_t            e;
     json_t           *j;
     char             *s;
 
@@ -120,7 +121,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
     if (sig == SIGUSR1) {
         b = evbuffer_new();
-        autoscale_metrics_write(b, &l->runner, 1);
+        expo_begin(&e, b);
+        autoscale_metrics_write(&e, &l->runner, 1);
+        if (expo_end(&e) != 0) {
+            printf("metrics: %s\n", e.why);
+        }
         printf("metrics-begin\n");
         fflush(stdout);
         evbuffer_write(b, 1);

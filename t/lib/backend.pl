@@ -5,6 +5,8 @@
 #
 # Each NAME answers "/..." with "NAME\n" (header X-Backend: NAME), "/healthz"
 # with "ok\n" and "/_hits" with the number of non-health requests served.
+# An address is HOST:PORT or unix:/PATH; every accepted connection (health
+# checks too) is counted in DIR/NAME.accepted.
 # Switches are read from DIR/NAME.ctl ("key=value ..." on one line) before
 # every request:
 #   status=CODE   status of "/..."        (default 200)
@@ -21,6 +23,7 @@ use warnings;
 
 use IO::Select;
 use IO::Socket::IP;
+use IO::Socket::UNIX;
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time);
 
@@ -35,17 +38,24 @@ die "usage: backend.pl --ctl DIR NAME=HOST:PORT ...\n"
     unless $ctl_dir && @specs;
 
 my $sel = IO::Select->new;
-my (%listener, %conn, %hits, %ctl_cache);
+my (%listener, %conn, %hits, %ctl_cache, %accepted);
 my @timers;    # [when, fh, response]
 
 for my $spec (@specs) {
     my ($name, $addr) = $spec =~ /^([^=]+)=(.+)$/ or die "bad spec $spec\n";
-    my ($host, $port) = $addr =~ /^\[?(.*?)\]?:(\d+)$/
-        or die "bad address $addr\n";
-    my $l = IO::Socket::IP->new(LocalHost => $host, LocalPort => $port,
-                                Listen => 1024, ReuseAddr => 1,
-                                Proto => 'tcp')
-        or die "listen $addr: $@\n";
+    my $l;
+    if ($addr =~ m{^unix:(/.+)$}) {
+        unlink $1;
+        $l = IO::Socket::UNIX->new(Local => $1, Listen => 1024)
+            or die "listen $addr: $!\n";
+    } else {
+        my ($host, $port) = $addr =~ /^\[?(.*?)\]?:(\d+)$/
+            or die "bad address $addr\n";
+        $l = IO::Socket::IP->new(LocalHost => $host, LocalPort => $port,
+                                 Listen => 1024, ReuseAddr => 1,
+                                 Proto => 'tcp')
+            or die "listen $addr: $@\n";
+    }
     $l->blocking(0);
     $listener{fileno $l} = { fh => $l, name => $name };
     $sel->add($l);
@@ -69,6 +79,15 @@ sub switches {
     my %sw = map { split /=/, $_, 2 } grep { /=/ } split ' ', $line;
     $ctl_cache{$name} = { key => $key, sw => \%sw };
     return \%sw;
+}
+
+sub count_accept {
+    my ($name) = @_;
+    my $path = "$ctl_dir/$name.accepted";
+    open my $fh, '>', "$path.tmp" or return;
+    print $fh ++$accepted{$name}, "\n";
+    close $fh;
+    rename "$path.tmp", $path;
 }
 
 sub drop {
@@ -157,6 +176,7 @@ while (1) {
         if ($l) {
             while (my $s = $fh->accept) {
                 $s->blocking(0);
+                count_accept($l->{name});
                 $conn{fileno $s} = { fh => $s, name => $l->{name}, buf => '' };
                 $sel->add($s);
             }

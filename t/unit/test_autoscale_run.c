@@ -106,11 +106,14 @@ static char *
 metrics_text(autoscale_runner_t *r)
 {
     struct evbuffer  *b;
+    expo_t            e;
     char             *s;
     size_t            n;
 
     b = evbuffer_new();
-    assert_int_equal(autoscale_metrics_write(b, &r, 1), 0);
+    expo_begin(&e, b);
+    autoscale_metrics_write(&e, &r, 1);
+    assert_int_equal(expo_end(&e), 0);
     n = evbuffer_get_length(b);
     s = malloc(n + 1);
     evbuffer_remove(b, s, n);

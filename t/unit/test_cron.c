@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
@@ -418,6 +420,27 @@ static const datetime_case_t  datetime_cases[] = {
     { "2026-01-01 00:00+2", "UTC", NULL },
     { "26-01-01 00:00", "UTC", NULL },
     { "", "UTC", NULL },
+    /* negative or padded fields (#13): every field is exactly its digits */
+    { "2024-01-01T-1:-1Z", "UTC", NULL },
+    { "2024-01-01T00:00+-1:-5", "UTC", NULL },
+    { "2024-01-01T00:00+01:-5", "UTC", NULL },
+    { "2024-01-01T00:00--1:00", "UTC", NULL },
+    { "2024-01-01T00:00+ 1:05", "UTC", NULL },
+    { "2024-01-01T-1:00", "UTC", NULL },
+    { "2024-01-01T00:-1", "Europe/Berlin", NULL },
+    { "2024-01-01  0:00", "UTC", NULL },
+    { "2024-01- 1 00:00", "UTC", NULL },
+    { "2024--1-01 00:00", "UTC", NULL },
+    { " 2024-01-01 00:00", "UTC", NULL },
+    { "+2024-01-01 00:00", "UTC", NULL },
+    { "2024-01-01 +1:00", "UTC", NULL },
+    { "2024-01-01 00:+1", "UTC", NULL },
+    { "2024-01-01T00:00:-1Z", "UTC", NULL },
+    { "2024-01-01T00:00+24:00", "UTC", NULL },
+    { "2024-01-01T00:00+01:60", "UTC", NULL },
+    { "2024-01-01T00:00+0100", "UTC", NULL },
+    { "2024-01-01T00:00:00+01:00", "UTC", "2023-12-31T23:00:00Z" },
+    { "2024-01-01T23:59:59-23:59", "UTC", "2024-01-02T23:58:59Z" },
 };
 
 
@@ -457,6 +480,76 @@ test_datetime(void **state)
 }
 
 
+/*
+ * Another thread (libvirt's, in the daemon) reading the process's local
+ * time and environment while cron converts in other zones must see
+ * neither change: the old code switched TZ with setenv() + tzset().
+ */
+typedef struct {
+    volatile int  stop;
+    long          seen_off;
+    char          seen_tz[64];
+    unsigned long reads;
+} watcher_t;
+
+static void *
+watch(void *arg)
+{
+    watcher_t   *w = arg;
+    struct tm    tm;
+    time_t       now = 1719835200;
+    const char  *tz;
+
+    while (!w->stop) {
+        localtime_r(&now, &tm);
+        if (tm.tm_gmtoff != 0 && w->seen_off == 0) {
+            w->seen_off = tm.tm_gmtoff;
+        }
+        tz = getenv("TZ");
+        if ((tz == NULL || strcmp(tz, "UTC0") != 0) && !w->seen_tz[0]) {
+            snprintf(w->seen_tz, sizeof(w->seen_tz), "%s", tz ? tz : "(unset)");
+        }
+        w->reads++;
+    }
+    return NULL;
+}
+
+static void
+test_no_environment(void **state)
+{
+    cron_expr_t   c;
+    pthread_t     th;
+    watcher_t     w;
+    time_t        t, next, start;
+    char          err[64];
+    int           i;
+
+    (void) state;
+    setenv("TZ", "UTC0", 1);
+    tzset();
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(cron_parse("30 2 * * *", &c, err, sizeof(err)), 0);
+    assert_int_equal(pthread_create(&th, NULL, watch, &w), 0);
+    start = time(NULL);
+    for (i = 0; time(NULL) - start < 2 && (i < 200 || w.reads < 100000);
+         i++)
+    {
+        t = utc("2026-03-28T12:00:00Z") + i * 3600;
+        assert_int_equal(cron_next(&c, i % 2 ? "Europe/Berlin"
+                                   : "Australia/Adelaide", t, &next), 0);
+    }
+    w.stop = 1;
+    pthread_join(th, NULL);
+    if (w.seen_off != 0 || w.seen_tz[0]) {
+        fail_msg("another thread saw offset %ld, TZ %s", w.seen_off,
+                 w.seen_tz[0] ? w.seen_tz : "UTC0");
+    }
+    assert_string_equal(getenv("TZ"), "UTC0");
+    unsetenv("TZ");
+    tzset();
+}
+
+
 int
 main(void)
 {
@@ -467,6 +560,7 @@ main(void)
         cmocka_unit_test(test_tz_valid),
         cmocka_unit_test(test_profiles),
         cmocka_unit_test(test_datetime),
+        cmocka_unit_test(test_no_environment),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

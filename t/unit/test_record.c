@@ -544,6 +544,18 @@ test_health(void **state)
         { "up conns=-1 fails=0 checked=1", SCALESET_ERR_PARAM_VALUE },
         { "up conns=99999999999999999999 fails=0 checked=1",
           SCALESET_ERR_PARAM_VALUE },
+        /* forged counters (#13): a sum of longs turned 5 connections
+           negative with this one */
+        { "up conns=18446744073709551516 fails=0 checked=1",
+          SCALESET_ERR_PARAM_VALUE },
+        { "up conns=9223372036854775807 fails=0 checked=1",
+          SCALESET_ERR_PARAM_VALUE },
+        { "up conns=4294967296 fails=0 checked=1", SCALESET_ERR_PARAM_VALUE },
+        { "up conns=0 fails=4294967296 checked=1", SCALESET_ERR_PARAM_VALUE },
+        { "up conns=0 fails=0 checked=253402300800000",
+          SCALESET_ERR_PARAM_VALUE },
+        { "up conns=+1 fails=0 checked=1", SCALESET_ERR_PARAM_VALUE },
+        { "up conns= 1 fails=0 checked=1", SCALESET_ERR_PARAM_VALUE },
         { "up conns=1 conns=2 fails=0 checked=1",
           SCALESET_ERR_PARAM_DUPLICATE },
         { "up conns=0 fails=0 checked=1 color=red",
@@ -578,13 +590,27 @@ test_health(void **state)
     scaleset_health_format(&h, buf, sizeof(buf), &err);
     assert_string_equal(buf, "unchecked conns=0 fails=0 checked=0");
 
+    /* the counters' bounds, both ways */
     h.state = SCALESET_HEALTH_UP;
-    h.conns = 18446744073709551615ULL;
+    h.conns = SCALESET_HEALTH_COUNT_MAX;
+    h.fails = SCALESET_HEALTH_COUNT_MAX;
+    h.checked = SCALESET_UNIX_MS_MAX;
     scaleset_health_format(&h, buf, sizeof(buf), &err);
-    assert_string_equal(buf,
-                        "up conns=18446744073709551615 fails=0 checked=0");
+    assert_string_equal(buf, "up conns=4294967295 fails=4294967295 "
+                        "checked=253402300799999");
     assert_int_equal(scaleset_health_parse(buf, strlen(buf), &h, &err), 0);
-    assert_int_equal(h.conns, 18446744073709551615ULL);
+    assert_int_equal(h.conns, SCALESET_HEALTH_COUNT_MAX);
+    assert_int_equal(h.checked, SCALESET_UNIX_MS_MAX);
+    h.conns = 18446744073709551516ULL;
+    assert_int_equal(scaleset_health_format(&h, buf, sizeof(buf), &err), -1);
+    assert_int_equal(err.code, SCALESET_ERR_PARAM_VALUE);
+    h.conns = 0;
+    h.checked = SCALESET_UNIX_MS_MAX + 1;
+    assert_int_equal(scaleset_health_format(&h, buf, sizeof(buf), &err), -1);
+    h.checked = 0;
+    h.fails = SCALESET_HEALTH_COUNT_MAX + 1;
+    assert_int_equal(scaleset_health_format(&h, buf, sizeof(buf), &err), -1);
+    h.fails = 0;
 
     assert_int_equal(scaleset_health_format(&h, buf, 10, &err), -1);
     assert_int_equal(err.code, SCALESET_ERR_NOSPACE);
@@ -621,6 +647,52 @@ test_health(void **state)
 
 
 /* --- durations, names, keys ------------------------------------------- */
+
+static void
+test_parse_u64(void **state)
+{
+    static const struct {
+        const char  *in;
+        uint64_t     max;
+        int          rc;
+        uint64_t     v;
+    } cases[] = {
+        { "0", 10, 0, 0 },
+        { "10", 10, 0, 10 },
+        { "11", 10, -1, 0 },
+        { "00000000000000000007", 7, 0, 7 },
+        { "000000000000000000007", UINT64_MAX, -1, 0 },   /* 21 digits */
+        { "18446744073709551615", UINT64_MAX, 0, UINT64_MAX },
+        { "18446744073709551616", UINT64_MAX, -1, 0 },
+        { "99999999999999999999", UINT64_MAX, -1, 0 },
+        { "4294967295", 4294967295ULL, 0, 4294967295ULL },
+        { "4294967296", 4294967295ULL, -1, 0 },
+        { "9", 0, -1, 0 },
+        { "0", 0, 0, 0 },
+        { "", 10, -1, 0 },
+        { "-1", 10, -1, 0 },
+        { "+1", 10, -1, 0 },
+        { " 1", 10, -1, 0 },
+        { "1 ", 10, -1, 0 },
+        { "1x", 10, -1, 0 },
+        { "0x1", 10, -1, 0 },
+    };
+    size_t    i;
+    uint64_t  v;
+
+    (void) state;
+    for (i = 0; i < N(cases); i++) {
+        v = 12345;
+        if (scaleset_parse_u64(cases[i].in, strlen(cases[i].in),
+                               cases[i].max, &v) != cases[i].rc)
+        {
+            fail_msg("\"%s\" max %llu: expected %d", cases[i].in,
+                     (unsigned long long) cases[i].max, cases[i].rc);
+        }
+        assert_true(v == (cases[i].rc == 0 ? cases[i].v : 12345));
+    }
+}
+
 
 static void
 test_duration(void **state)
@@ -776,6 +848,7 @@ main(void)
         cmocka_unit_test(test_member_format_refuses),
         cmocka_unit_test(test_member_roundtrip),
         cmocka_unit_test(test_health),
+        cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_names_and_keys),
         cmocka_unit_test(test_errcode_names),

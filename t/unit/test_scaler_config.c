@@ -137,7 +137,12 @@ test_volume_and_modes(void **state)
               "    template:\n"
               "      domain: %T\n"
               "      volume: { pool: images, base: b.img, format: raw }\n"
-              "    address: { port: 8080, mode: agent }\n", err, sizeof(err));
+              "    address: { port: 8080, mode: agent, cidr: 10.77.0.0/16 }\n"
+              "  - name: leased\n"
+              "    zones: [ { name: z1, uri: \"test:///default\" } ]\n"
+              "    template: { domain: %T }\n"
+              "    address: { mode: lease, port: 80, cidr: 192.168.122.0/24 }\n",
+              err, sizeof(err));
     if (cf == NULL) {
         fail_msg("%s", err);
     }
@@ -152,6 +157,13 @@ test_volume_and_modes(void **state)
     assert_string_equal(p->vol_backing, "b.img");
     assert_string_equal(p->vol_format, "raw");
     assert_int_equal(p->addr_mode, ADDR_AGENT);
+    assert_int_equal(p->net, 0x0a4d0000);
+    assert_int_equal(p->prefix_len, 16);
+    p = config_pool(cf, "web");
+    assert_int_equal(p->prefix_len, 0);         /* lease: no network given */
+    p = config_pool(cf, "leased");
+    assert_int_equal(p->net, 0xc0a87a00);
+    assert_int_equal(p->prefix_len, 24);
     config_free(cf);
 }
 
@@ -343,8 +355,12 @@ test_errors(void **state)
           "address mode \"dhcp\": expected static, lease or agent" },
         { POOL_HEAD
           "    template: { domain: %T }\n"
-          "    address: { mode: lease, cidr: 10.0.0.0/24, port: 80 }\n", 6,
-          "address mode lease takes only port" },
+          "    address: { mode: lease, cidr: 10.0.0.0/24, ports: 80-90 }\n",
+          6, "address mode lease takes port and cidr" },
+        { POOL_HEAD
+          "    template: { domain: %T }\n"
+          "    address: { mode: agent, port: 80 }\n", 6,
+          "address mode agent needs cidr" },
         { POOL_HEAD
           "    template: { domain: %T }\n"
           "    address:\n"
@@ -352,6 +368,87 @@ test_errors(void **state)
         { "pools:\n  - name: web\n    zones: z1\n", 3,
           "zones: expected a list" },
         { "pools: [\n", 2, "" },
+        /* a key that is no scalar (#13: its text was read from a
+           mapping or list node), at every level */
+        { "? []\n: 1\n", 1, "keys must be scalars, not a list" },
+        { "redis:\n  ? []\n  : 1\n", 2,
+          "redis: keys must be scalars, not a list" },
+        { "api:\n  ? { a: 1 }\n  : 1\n", 2,
+          "api: keys must be scalars, not a mapping" },
+        { "prometheus:\n  url: http://127.0.0.1:9090\n  ? [x]\n  : 1\n", 3,
+          "prometheus: keys must be scalars" },
+        { POOL_HEAD "    ? [a, b]\n    : 1\n", 5,
+          "pool: keys must be scalars" },
+        { "pools:\n  - name: web\n    zones:\n"
+          "      - { ? [z] : 1 }\n", 4, "zone: keys must be scalars" },
+        { POOL_HEAD "    template: { ? [] : 1 }\n", 5,
+          "template: keys must be scalars" },
+        { POOL_HEAD "    template:\n      domain: %T\n"
+          "      volume: { ? {} : 1 }\n", 7, "volume: keys must be scalars" },
+        { POOL_HEAD "    template: { domain: %T }\n"
+          "    address: { ? [] : 1 }\n", 6, "address: keys must be scalars" },
+        { POOL_OK "    capacity: { ? [] : 1 }\n", 7,
+          "capacity: keys must be scalars" },
+        { POOL_OK "    health: { ? [] : 1 }\n", 7,
+          "health: keys must be scalars" },
+        { "prometheus: { url: \"http://127.0.0.1:9090\" }\n" POOL_OK
+          "    rules:\n      - { ? [] : 1 }\n", 9, "rule: keys must be scalars" },
+        { "prometheus: { url: \"http://127.0.0.1:9090\" }\n" POOL_OK
+          "    rules:\n      - { name: r, action: { ? [] : 1 } }\n", 9,
+          "action: keys must be scalars" },
+        { POOL_OK "    schedules:\n      - { ? [] : 1 }\n", 8,
+          "schedule: keys must be scalars" },
+        { POOL_OK "    schedules:\n      - { name: s, cron: \"* * * * *\","
+          " capacity: { ? [] : 1 } }\n", 8, "capacity: keys must be scalars" },
+        /* a key given twice: refused (the first value leaked) */
+        { POOL_OK "    name: again\n", 7, "pool: \"name\" given twice" },
+        { "redis: { prefix: a }\nredis: { prefix: b }\n", 2,
+          "\"redis\" given twice" },
+        { "redis: { prefix: a, prefix: b }\n", 1,
+          "redis: \"prefix\" given twice" },
+        { "pools:\n  - name: web\n    zones:\n"
+          "      - { name: z1, name: z2, uri: x }\n", 4,
+          "zone: \"name\" given twice" },
+        { POOL_HEAD "    template: { domain: %T, domain: %T }\n", 5,
+          "template: \"domain\" given twice" },
+        { POOL_HEAD "    template:\n      domain: %T\n"
+          "      volume: { pool: a, backing: b, base: c }\n", 7,
+          "backing and base are the same key" },
+        { "prometheus: { url: \"http://127.0.0.1:9090\" }\n" POOL_OK
+          "    rules:\n      - { name: r, name: s }\n", 9,
+          "rule: \"name\" given twice" },
+        { "prometheus: { url: \"http://127.0.0.1:9090\" }\n" POOL_OK
+          "    rules:\n      - { name: r, query: a, query: b }\n", 9,
+          "rule: \"query\" given twice" },
+        { POOL_OK "    schedules:\n      - { name: s, name: t }\n", 8,
+          "schedule: \"name\" given twice" },
+        { "prometheus: { url: \"http://a\", url: \"http://b\" }\n", 1,
+          "prometheus: \"url\" given twice" },
+        /* a value of the wrong type, named by its key */
+        { "redis: 1\n", 1, "redis: expected a mapping" },
+        { POOL_OK "    capacity: [1, 2]\n", 7, "capacity: expected a mapping" },
+        { POOL_OK "    drain_timeout: { a: 1 }\n", 7,
+          "drain_timeout: expected a scalar" },
+        { POOL_OK "    rules: { a: 1 }\n", 7, "rules: expected a list" },
+        { "interval: 50ms\n", 1, "interval: expected 100ms.." },
+        /* an unknown key's text is printed safely, and cut */
+        { "\"a\\x01\\x7fb\": 1\n", 1, "unknown key \"a??b\"" },
+        { "\"k\\0j\": 1\n", 1, "unknown key \"k?j\"" },
+        { "redis: { address: \"127.0.0.1\\0:6379\" }\n", 1,
+          "a value with a NUL byte" },
+        /* pool names leave room for the instance numbers */
+        { "pools:\n  - name: "
+          "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd\n", 2,
+          "bad pool name" },
+        { POOL_OK "    address: { cidr: 127.0.1.0/24, ports: 1-+5 }\n", 7,
+          "\"address\" given twice" },
+        { POOL_HEAD "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, ports: \"1- 5\" }\n", 6,
+          "bad port range" },
+        { POOL_HEAD "    template: { domain: %T }\n"
+          "    address: { cidr: 127.0.1.0/24, ports: 5-1 }\n", 6,
+          "bad port range" },
+        { "api: { token_file: /dev/null }\n", 1, "token_file is empty" },
         { "api: { listen: 10.0.0.1:9180 }\n", 1, "token_file is required" },
     };
     scaler_config_t  *cf;

@@ -4,6 +4,7 @@
    with instances, a killed or never-started domain is failed and removed
    with its volume, a leftover volume is replaced, lease addresses */
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -172,7 +173,7 @@ test_volumes(void **state)
         virDomainFree(d);
     }
 
-    n = virt_list(vc, "web", "z1", &vi);
+    n = virt_list(vc, &p, "z1", &vi);
     assert_int_equal(n, 2);
     i = strcmp(vi[0].id, "web-000001") == 0 ? 0 : 1;
     assert_string_equal(vi[i].id, "web-000001");
@@ -180,7 +181,7 @@ test_volumes(void **state)
     assert_string_equal(vi[i].version, "1");
     assert_true(vi[i].active);
     free(vi);
-    assert_int_equal(virt_list(vc, "web", "z2", &vi), 0);
+    assert_int_equal(virt_list(vc, &p, "z2", &vi), 0);
     free(vi);
 
     assert_int_equal(virt_delete(vc, "web", "web-000002"), 0);
@@ -265,7 +266,7 @@ test_failed(void **state)
     assert_non_null(d);
     virDomainFree(d);
 
-    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].id, "web-000012");
     assert_false(has_domain("web-000014"));
     assert_true(has_volume("base.qcow2"));
@@ -300,7 +301,7 @@ test_lease(void **state)
     {
         fail_msg("%s", err);
     }
-    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     /* the test driver's lease for the interface, with the pool's port */
     assert_int_equal(sscanf(vi[0].address, "%u.%u.%u.%u:%u", &a, &b, &c, &d,
                             &port), 5);
@@ -309,20 +310,52 @@ test_lease(void **state)
     free(vi);
     assert_int_equal(virt_delete(vc, "web", "web-000021"), 0);
 
-    /* agent: the same through the guest agent's source */
+    /* a lease outside the pool's network (cidr given): refused */
+    p.net = 0x0a000000;
+    p.prefix_len = 8;
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000021", "pending:0",
+                                 err, sizeof(err)), 0);
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
+    assert_string_equal(vi[0].address, "");
+    free(vi);
+    assert_int_equal(virt_delete(vc, "web", "web-000021"), 0);
+
+    /* agent: the same through the guest agent's source, accepted only
+       inside the pool's network; outside it, refused until the network
+       changes (a reload) */
     p.addr_mode = ADDR_AGENT;
     p.port = 8080;
+    p.net = 0xc0a87a00;                         /* 192.168.122.0/24 */
+    p.prefix_len = 24;
     assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
                                  err, sizeof(err)), 0);
-    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    p.prefix_len = 0;                           /* no network: nothing */
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
+    assert_string_equal(vi[0].address, "");
+    free(vi);
+    p.net = 0xc0a87a80;                         /* 192.168.122.128/25 */
+    p.prefix_len = 25;
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
+    assert_true(vi[0].address[0] == '\0'
+                || strncmp(vi[0].address, "192.168.122.", 12) == 0);
+    free(vi);
+    p.net = 0xc0a87a00;
+    p.prefix_len = 24;
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_int_equal(sscanf(vi[0].address, "%u.%u.%u.%u:%u", &a, &b, &c, &d,
                             &port), 5);
     assert_int_equal(port, 8080);
     free(vi);
     /* asked again on the next listing (cached), same answer */
-    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_int_equal(sscanf(vi[0].address, "%u.%u.%u.%u:%u", &a, &b, &c, &d,
                             &port), 5);
+    free(vi);
+    /* the cached address is checked again when the network changes */
+    p.net = 0x0a000000;
+    p.prefix_len = 8;
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
+    assert_string_equal(vi[0].address, "");
     free(vi);
     assert_int_equal(virt_delete(vc, "web", "web-000022"), 0);
 
@@ -332,11 +365,60 @@ test_lease(void **state)
         "<memory>65536</memory><os><type>hvm</type></os></domain>";
     assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
                                  err, sizeof(err)), 0);
-    assert_int_equal(virt_list(vc, "web", "z1", &vi), 1);
+    assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
     free(vi);
     assert_int_equal(virt_delete(vc, "web", "web-000022"), 0);
     virt_close(vc);
+}
+
+static void
+test_guest_ok(void **state)
+{
+    static const struct {
+        addr_mode_t  mode;
+        const char  *cidr;          /* NULL: none */
+        const char  *ip;
+        int          ok;
+    } cases[] = {
+        { ADDR_AGENT, "10.77.0.0/16", "10.77.3.4", 1 },
+        { ADDR_AGENT, "10.77.0.0/16", "10.78.0.1", 0 },
+        { ADDR_AGENT, "10.77.0.0/16", "127.0.0.1", 0 },
+        { ADDR_AGENT, "10.77.0.0/16", "169.254.169.254", 0 },
+        { ADDR_AGENT, "10.77.0.5/32", "10.77.0.5", 1 },
+        { ADDR_AGENT, "10.77.0.5/32", "10.77.0.6", 0 },
+        { ADDR_AGENT, NULL, "10.77.3.4", 0 },      /* agent needs a cidr */
+        { ADDR_LEASE, NULL, "192.168.122.7", 1 },
+        { ADDR_LEASE, NULL, "127.0.0.1", 0 },
+        { ADDR_LEASE, NULL, "0.1.2.3", 0 },
+        { ADDR_LEASE, NULL, "169.254.169.254", 0 },
+        { ADDR_LEASE, NULL, "224.0.0.1", 0 },
+        { ADDR_LEASE, NULL, "255.255.255.255", 0 },
+        { ADDR_LEASE, "192.168.122.0/24", "192.168.123.1", 0 },
+        { ADDR_LEASE, "127.0.9.0/24", "127.0.9.3", 1 },   /* named: allowed */
+    };
+    pool_config_t   p;
+    struct in_addr  a;
+    size_t          i;
+    char            net[32], *slash;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pool_init(&p, cases[i].mode);
+        if (cases[i].cidr) {
+            snprintf(net, sizeof(net), "%s", cases[i].cidr);
+            slash = strchr(net, '/');
+            *slash = '\0';
+            inet_pton(AF_INET, net, &a);
+            p.prefix_len = atoi(slash + 1);
+            p.net = ntohl(a.s_addr);
+        }
+        inet_pton(AF_INET, cases[i].ip, &a);
+        if (addr_guest_ok(&p, ntohl(a.s_addr)) != cases[i].ok) {
+            fail_msg("%s in %s: expected %d", cases[i].ip,
+                     cases[i].cidr ? cases[i].cidr : "(none)", cases[i].ok);
+        }
+    }
 }
 
 int
@@ -347,6 +429,7 @@ main(void)
         cmocka_unit_test(test_volumes),
         cmocka_unit_test(test_failed),
         cmocka_unit_test(test_lease),
+        cmocka_unit_test(test_guest_ok),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

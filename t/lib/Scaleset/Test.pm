@@ -354,11 +354,16 @@ sub wait_for {
 
 # --- redis -------------------------------------------------------------
 
+# $t->start_redis(name => 'redis', conf => "more redis.conf lines",
+#                 replicaof => 'name of the master')
 sub start_redis {
     my ($self, %opt) = @_;
     $self->_need('redis');
     my $name = $opt{name} // 'redis';
     my $port = $self->port($name);
+    my $extra = $self->expand($opt{conf} // '');
+    $extra .= "\nreplicaof 127.0.0.1 " . $self->port($opt{replicaof}) . "\n"
+        if $opt{replicaof};
     my $conf = $self->write_file("$name.conf", <<"EOF");
 bind 127.0.0.1
 port $port
@@ -369,6 +374,7 @@ appendonly no
 daemonize no
 logfile ""
 protected-mode yes
+$extra
 EOF
     my $srv = $self->spawn(
         name => $name, cmd => [_which('redis-server'), $conf],
@@ -378,6 +384,65 @@ EOF
     return $srv;
 }
 
+# Redis Sentinel: sentinels (default s1, s2, s3) watching the redis
+# server named by monitor, on free ports, e.g.
+#   my @s = $t->start_sentinels(monitor => 'redis', master => 'mymaster');
+# names => [...], quorum (default: a majority), down_after (ms, 1000),
+# failover_timeout (ms, 5000).  Waits until every sentinel sees the
+# others and the replicas the master has.  Returns the sentinels' names.
+sub start_sentinels {
+    my ($self, %opt) = @_;
+    _which('redis-sentinel')
+        or Test::More::BAIL_OUT('redis-sentinel not found: run make deps');
+    my $master = $opt{master} // 'mymaster';
+    my $monitor = $opt{monitor} // 'redis';
+    my $mport = $self->port($monitor);
+    my @names = @{ $opt{names} // [qw(s1 s2 s3)] };
+    my $quorum = $opt{quorum} // int(@names / 2) + 1;
+    my $down = $opt{down_after} // 1000;
+    my $failover = $opt{failover_timeout} // 5000;
+    for my $name (@names) {
+        my $port = $self->port($name);
+        # sentinel rewrites its configuration file: one of its own
+        my $conf = $self->write_file("$name.conf", <<"EOF");
+bind 127.0.0.1
+port $port
+dir $self->{dir}
+daemonize no
+logfile ""
+sentinel monitor $master 127.0.0.1 $mport $quorum
+sentinel down-after-milliseconds $master $down
+sentinel failover-timeout $master $failover
+sentinel parallel-syncs $master 1
+EOF
+        my $srv = $self->spawn(name => $name,
+                               cmd => [_which('redis-sentinel'), $conf],
+                               wait => sub { _redis_ping($port) });
+        $srv->{port} = $port;
+    }
+    my $replicas = $self->redis($monitor, fresh => 1)
+                        ->info('replication')->{connected_slaves} // 0;
+    for my $name (@names) {
+        my $s = $self->redis($name, fresh => 1);
+        $self->wait_for(sub {
+            @{ $s->sentinel('sentinels', $master) } == @names - 1
+            && @{ $s->sentinel('replicas', $master) } == $replicas
+        }, timeout => 30, what => "$name sees the other sentinels")
+            or Test::More::BAIL_OUT("sentinel $name: no quorum");
+    }
+    return @names;
+}
+
+# the master's (host, port) as a sentinel names it now
+sub sentinel_master {
+    my ($self, $name, $master) = @_;
+    my $s = $self->redis($name, fresh => 1);
+    my $a = eval { $s->sentinel('get-master-addr-by-name',
+                                $master // 'mymaster') };
+    return $a ? @$a : ();
+}
+
+# answering: PONG, or refusing an unauthenticated PING (requirepass)
 sub _redis_ping {
     my ($port) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
@@ -385,10 +450,12 @@ sub _redis_ping {
     print $s "PING\r\n";
     my $line = <$s>;
     close $s;
-    return defined $line && $line =~ /^\+PONG/;
+    # a default user that needs a password answers too (an ACL test)
+    return defined $line && $line =~ /^(\+PONG|-NOAUTH)/;
 }
 
-# a Redis.pm client to the named redis (a fresh one when reconnect => 1)
+# a Redis.pm client to the named redis (a fresh one with fresh => 1;
+# password => P sends AUTH P on each connection)
 sub redis {
     my ($self, $name, %opt) = @_;
     $name //= 'redis';
@@ -398,7 +465,8 @@ sub redis {
                                            && !$opt{fresh};
     my $r = Redis->new(server => "127.0.0.1:$port", reconnect => 2,
                        every => 100_000, cnx_timeout => 2,
-                       read_timeout => 10);
+                       read_timeout => $opt{read_timeout} // 10,
+                       $opt{password} ? (password => $opt{password}) : ());
     $self->{redis_client}{$name} = $r unless $opt{fresh};
     return $r;
 }
@@ -565,10 +633,43 @@ sub http {
 }
 
 
+# the gateway's JSON status page (default: port 'http', /status),
+# decoded, or {} when it does not answer
+sub gateway_status {
+    my ($self, $port, $path) = @_;
+    require JSON::PP;
+    my ($code, $body) = $self->http_get($port // 'http', $path // '/status',
+                                        timeout => 2);
+    return eval { JSON::PP::decode_json($body // '') } // {};
+}
+
+# tools/loadgen: open-loop load at rate requests/s on
+# http://127.0.0.1:PORT/PATH (port => name or number, default 'http');
+# its counters with loadgen_stats, stopped like any server
+sub start_loadgen {
+    my ($self, %opt) = @_;
+    my $name = $opt{name} // 'loadgen';
+    my $rate = $self->write_file("$name.rate", ($opt{rate} // 100) . "\n");
+    my $url = 'http://127.0.0.1:' . $self->port($opt{port} // 'http')
+              . ($opt{path} // '/');
+    return $self->spawn(name => $name,
+                        cmd => [$^X, "$ROOT/tools/loadgen", $url, $rate,
+                                "$self->{dir}/$name.json"]);
+}
+
+sub loadgen_stats {
+    my ($self, $name) = @_;
+    require JSON::PP;
+    my $json = $self->read_file(($name // 'loadgen') . '.json') // '';
+    return eval { JSON::PP::decode_json($json) } // {};
+}
+
+
 # --- backends -----------------------------------------------------------
 
 # One process serving HTTP on several named loopback ports:
-#   $t->start_backends(b1 => 'port-or-name', b2 => ...)
+#   $t->start_backends(b1 => 'port-or-name', b2 => '127.0.0.2:PORT',
+#                      u => 'unix:/path')
 # Each answers "/" with "NAME\n" and "/healthz" with 200; switches are set
 # with $t->backend(NAME, ...) and read by the server before each request.
 sub start_backends {
@@ -578,20 +679,32 @@ sub start_backends {
     make_path($ctl);
     my @args;
     while (my ($b, $p) = splice @pairs, 0, 2) {
-        my $port = $self->port($p);
-        my $addr = $port =~ /:/ ? $port : "127.0.0.1:$port";
+        # a port (name), or an address: 127.0.0.2:PORT, [::1]:PORT,
+        # unix:/path
+        my $addr = $p =~ /:/ ? $p : '127.0.0.1:' . $self->port($p);
         push @args, "$b=$addr";
         $self->{backend_addr}{$b} = $addr;
     }
-    my @ports = map { (split /=/)[1] } @args;
+    my @addrs = map { (split /=/, $_, 2)[1] } @args;
     my $srv = $self->spawn(
         name => $name,
         cmd => [$^X, "$ROOT/t/lib/backend.pl", '--ctl', $ctl, @args],
         wait => sub {
-            !grep { my ($h, $pt) = split /:/; !port_open($pt, $h) } @ports
+            !grep {
+                /^unix:(.*)/ ? !-S $1
+                             : do { my ($h, $pt) = /^(.*):(\d+)$/;
+                                    !port_open($pt, $h) }
+            } @addrs
         },
     );
     return $srv;
+}
+
+# connections backend NAME accepted so far (health checks included)
+sub backend_accepted {
+    my ($self, $b) = @_;
+    my $n = $self->read_file("backends/$b.accepted") // 0;
+    return $n + 0;
 }
 
 sub backend {

@@ -1,0 +1,89 @@
+#!/usr/bin/perl
+# scalesetctl's exit status (0 ok, 1 refused by the API with its message,
+# 2 usage, 3 the API unreachable) and "completion bash": the script, run
+# by a real bash, completes verbs, options, pool names and instance ids
+# from a real scaler (and passes --api/--token-file on).
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Scaleset::Test;
+use Scaleset::Scaler;
+
+my $t = Scaleset::Test->new(need => [qw(redis scaler)]);
+my $ctl = $t->bin('scalesetctl');
+my $dir = $t->dir;
+
+sub run {
+    my ($cmd) = @_;
+    my $out = qx{$cmd 2>&1};
+    return ($? >> 8, $out);
+}
+
+# usage: 2, before any request (the API is not even there)
+my $closed = $t->port('closed');
+for my $c ('', 'nope', 'show', 'scale web', 'delete web', 'pools extra',
+           '--frobnicate pools', 'scale web three', 'completion zsh') {
+    my ($rc, $out) = run("$ctl --api http://127.0.0.1:$closed $c");
+    is($rc, 2, "'scalesetctl $c': usage, exit 2") or diag $out;
+}
+my ($rc, $out) = run("$ctl --help");
+is($rc, 0, '--help exits 0');
+like($out, qr/^  completion bash\s/m, 'usage lists completion');
+like($out, qr/Exit status: 0 ok, 1 refused by the API, 2 usage, 3 API unreachable/,
+     'and the exit codes');
+
+# unreachable: 3, with curl's reason
+($rc, $out) = run("$ctl --api http://127.0.0.1:$closed pools");
+is($rc, 3, 'API unreachable: exit 3');
+like($out, qr{^scalesetctl: http://127\.0\.0\.1:$closed/v1/pools: Couldn't connect}m,
+     'names the URL and why');
+
+$t->start_redis;
+$t->write_file('token', "tok\n");
+my $s = Scaleset::Scaler->new($t, api_extra => "token_file: $dir/token",
+    pools => [ { name => 'web', capacity => [0, 4, 2] },
+               { name => 'api', capacity => [0, 4, 0] } ]);
+$s->start;
+my $api = 'http://127.0.0.1:' . $t->port('api');
+$t->wait_for(sub { keys %{ $s->members('web') } == 2 }, timeout => 20,
+             what => '2 members');
+
+($rc, $out) = run("$ctl --api $api --token-file $dir/token pools");
+is($rc, 0, 'pools: exit 0');
+($rc, $out) = run("$ctl --api $api --token-file $dir/token scale web 9");
+is($rc, 1, 'refused: exit 1');
+is($out, "scalesetctl: capacity 9 is outside min..max 0..4\n", "the API's message");
+($rc, $out) = run("$ctl --api $api --token-file $dir/nope pools");
+is($rc, 2, 'unreadable token file: usage, exit 2');
+
+# completion, in bash
+($rc, $out) = run("$ctl completion bash");
+is($rc, 0, 'completion bash: exit 0');
+$t->write_file('completion.bash', $out);
+my $bindir = $t->build;
+$bindir = "$bindir/asan" if $ENV{SCALESET_ASAN_BINS};
+sub complete {
+    my (@words) = @_;
+    my $cword = $#words;
+    my $w = join ' ', map { "'$_'" } @words;
+    my $script = "PATH=$bindir:\$PATH; source $dir/completion.bash; "
+               . "COMP_WORDS=($w); COMP_CWORD=$cword; _scalesetctl; "
+               . 'printf "%s\n" "${COMPREPLY[@]}"';
+    $t->write_file('complete.sh', $script);
+    my $r = qx{bash $dir/complete.sh 2>&1};
+    return [ sort grep { length } split /\n/, $r ];
+}
+is_deeply(complete('scalesetctl', ''), [sort qw(completion delete pools scale show)],
+          'completes the verbs');
+is_deeply(complete('scalesetctl', 'sc'), ['scale'], 'a verb by prefix');
+is_deeply(complete('scalesetctl', '--t'), ['--token-file'], 'an option');
+is_deeply(complete('scalesetctl', '--api', $api, '--token-file', "$dir/token", 'show', ''),
+          [qw(api web)], 'pool names from the scaler, with --api and --token-file');
+is_deeply(complete('scalesetctl', '--api', $api, '--token-file', "$dir/token", 'delete', 'web', ''),
+          [sort keys %{ $s->members('web') }], 'instance ids of the pool');
+is_deeply(complete('scalesetctl', 'completion', ''), ['bash'], 'completion bash');
+
+$t->done;
