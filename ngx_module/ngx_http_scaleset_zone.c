@@ -56,6 +56,11 @@ static ngx_uint_t ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot,
     uint32_t backup);
 static void ngx_http_scaleset_ramp_weights(ngx_http_scaleset_slot_t *slots,
     ngx_uint_t *idx, uint32_t *w, ngx_uint_t n, ngx_uint_t cap);
+static ngx_http_scaleset_schedule_t *ngx_http_scaleset_spare(
+    ngx_http_scaleset_shctx_t *sh, ngx_http_scaleset_slot_t *slots,
+    ngx_uint_t *dp, ngx_uint_t *db, ngx_pool_t *pool, ngx_log_t *log);
+static void ngx_http_scaleset_switch(ngx_http_scaleset_shctx_t *sh,
+    ngx_http_scaleset_schedule_t *sched, ngx_uint_t dp, ngx_uint_t db);
 static ngx_uint_t ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
     ngx_http_scaleset_slot_t *slots, uint32_t backup, uint32_t *sched,
     ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool, ngx_log_t *log);
@@ -520,10 +525,10 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log)
 {
     int                            rc;
-    ngx_uint_t                     i, j, k, n, a, b, nslots, spare;
+    ngx_uint_t                     i, j, k, n, a, b, nslots;
     ngx_uint_t                     nmembers, nroom, nmoved, nnew, *order;
     ngx_uint_t                     *room, added, removed, changed;
-    ngx_uint_t                     np, nb, dp, db, dead;
+    ngx_uint_t                     dp, db, dead;
     ngx_pool_t                    *pool;
     ngx_array_t                    changes;
     ngx_http_scaleset_slot_t      *slots, *shadow, *slot, **ps;
@@ -738,14 +743,7 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
                                                            ngx_current_msec);
     }
 
-    spare = sh->current ^ 1;
-    sched = &sh->sched[spare];
-
-    np = ngx_http_scaleset_build(sh, shadow, 0, sched->entries,
-                                 sh->sched_cap, &dp, pool, log);
-    nb = ngx_http_scaleset_build(sh, shadow, SCALESET_MEMBER_BACKUP,
-                                 sched->entries + np, sh->sched_cap - np,
-                                 &db, pool, log);
+    sched = ngx_http_scaleset_spare(sh, shadow, &dp, &db, pool, log);
 
     /* the only section under the write lock: copies, no I/O */
 
@@ -757,15 +755,8 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
         slot->ramp = shadow[ch[i].slot].ramp;
     }
 
-    sched->nprimary = np;
-    sched->nbackup = nb;
+    ngx_http_scaleset_switch(sh, sched, dp, db);
 
-    /* the slots and the schedule before the switch to it */
-    ngx_memory_barrier();
-
-    sh->current = spare;
-    sh->primaries = dp;
-    sh->backups = db;
     sh->members = nmembers + added - removed;
     sh->epoch = epoch;
     sh->source = source;
@@ -816,7 +807,7 @@ ngx_int_t
 ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 {
     u_char                         level;
-    ngx_uint_t                     i, spare, np, nb, dp, db, moved, dead;
+    ngx_uint_t                     i, dp, db, moved, dead;
     ngx_msec_t                     now;
     ngx_pool_t                    *pool;
     ngx_http_scaleset_slot_t      *slot;
@@ -858,26 +849,11 @@ ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
         return NGX_DECLINED;
     }
 
-    spare = sh->current ^ 1;
-    sched = &sh->sched[spare];
-
-    np = ngx_http_scaleset_build(sh, sh->slots, 0, sched->entries,
-                                 sh->sched_cap, &dp, pool, log);
-    nb = ngx_http_scaleset_build(sh, sh->slots, SCALESET_MEMBER_BACKUP,
-                                 sched->entries + np, sh->sched_cap - np,
-                                 &db, pool, log);
+    sched = ngx_http_scaleset_spare(sh, sh->slots, &dp, &db, pool, log);
 
     dead = ngx_http_scaleset_wlock(sh->lock);
 
-    sched->nprimary = np;
-    sched->nbackup = nb;
-
-    /* the schedule before the switch to it */
-    ngx_memory_barrier();
-
-    sh->current = spare;
-    sh->primaries = dp;
-    sh->backups = db;
+    ngx_http_scaleset_switch(sh, sched, dp, db);
 
     ngx_http_scaleset_wunlock(sh->lock);
 
@@ -1172,6 +1148,48 @@ ngx_http_scaleset_ramp_weights(ngx_http_scaleset_slot_t *slots,
                                          / NGX_HTTP_SCALESET_RAMP_LEVELS);
         }
     }
+}
+
+
+/*
+ * The schedules of the slots as they will be into the spare buffer, under
+ * the build lock: the primaries', then the backups'; *dp and *db get their
+ * numbers of members.  Only a request that read the buffer before the last
+ * switch can still be reading it (see get_peer).
+ */
+
+static ngx_http_scaleset_schedule_t *
+ngx_http_scaleset_spare(ngx_http_scaleset_shctx_t *sh,
+    ngx_http_scaleset_slot_t *slots, ngx_uint_t *dp, ngx_uint_t *db,
+    ngx_pool_t *pool, ngx_log_t *log)
+{
+    ngx_http_scaleset_schedule_t  *sched;
+
+    sched = &sh->sched[sh->current ^ 1];
+
+    sched->nprimary = ngx_http_scaleset_build(sh, slots, 0, sched->entries,
+                                              sh->sched_cap, dp, pool, log);
+    sched->nbackup = ngx_http_scaleset_build(sh, slots,
+                                             SCALESET_MEMBER_BACKUP,
+                                             sched->entries + sched->nprimary,
+                                             sh->sched_cap - sched->nprimary,
+                                             db, pool, log);
+    return sched;
+}
+
+
+/* requests take the new schedule, under the write lock */
+
+static void
+ngx_http_scaleset_switch(ngx_http_scaleset_shctx_t *sh,
+    ngx_http_scaleset_schedule_t *sched, ngx_uint_t dp, ngx_uint_t db)
+{
+    /* the slots and the schedule before the switch to it */
+    ngx_memory_barrier();
+
+    sh->current = sched - sh->sched;
+    sh->primaries = dp;
+    sh->backups = db;
 }
 
 
