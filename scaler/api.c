@@ -41,6 +41,7 @@ static void reply_json(struct evhttp_request *req, int code, json_t *j);
 static void reply_error(struct evhttp_request *req, int code,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static json_t *pool_json(pool_state_t *ps, int detail);
+static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void metrics(struct evhttp_request *req);
 
 static void
@@ -74,11 +75,52 @@ reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
     reply_json(req, code, json_pack("{s:s}", "error", msg));
 }
 
+/* an instance as the last pass left it; detail: everything
+   GET /v1/pools/{pool}/instances lists (its gateways' reports too) */
+static json_t *
+instance_json(pool_state_t *ps, instance_t *in, int detail)
+{
+    json_t    *o, *health, *h;
+    report_t  *rp;
+    int        k;
+
+    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:o}", "id", in->id, "zone",
+                  ps->cf->zones[in->zone].name, "state",
+                  inst_state_name(in->state), "address", in->address,
+                  "version", in->model.version, "latest_model", in->latest,
+                  "created", in->model.created
+                             ? json_integer((json_int_t) in->model.created)
+                             : json_null());
+    if (!detail) {
+        return o;
+    }
+    health = json_object();
+    for (k = 0; k < in->nreports && in->report0 + k < ps->nreports; k++) {
+        rp = &ps->reports[in->report0 + k];
+        h = json_pack("{s:s,s:I,s:I,s:I}", "state",
+                      scaleset_health_state_name(rp->state), "conns",
+                      (json_int_t) (rp->conns > INT64_MAX ? INT64_MAX
+                                                          : rp->conns),
+                      "fails", (json_int_t) (rp->fails > INT64_MAX
+                                             ? INT64_MAX : rp->fails),
+                      "checked", (json_int_t) (rp->checked > INT64_MAX
+                                               ? INT64_MAX : rp->checked));
+        json_object_set_new(health, ps->gateways[rp->gateway], h);
+    }
+    json_object_set_new(o, "host", json_string(in->model.host));
+    json_object_set_new(o, "template", json_string(in->model.template));
+    json_object_set_new(o, "weight", json_integer(in->weight ? in->weight
+                                                             : 1));
+    json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
+    json_object_set_new(o, "health", health);
+    return o;
+}
+
 static json_t *
 pool_json(pool_state_t *ps, int detail)
 {
-    json_t  *j, *zones, *inst, *o;
-    int      z, i, n;
+    json_t  *j, *zones, *inst;
+    int      z, i, n, latest;
     autoscale_runner_t  *r;
 
     zones = json_object();
@@ -90,20 +132,20 @@ pool_json(pool_state_t *ps, int detail)
         }
         json_object_set_new(zones, ps->cf->zones[z].name, json_integer(n));
     }
-    j = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:b,s:o}",
+    for (i = 0, latest = 0; i < ps->ninst; i++) {
+        latest += ps->inst[i].latest;
+    }
+    j = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:s,s:i,s:b,s:o}",
                   "name", ps->cf->name, "capacity", ps->capacity,
                   "running", pool_actual(ps), "instances", ps->ninst,
                   "min", ps->cf->cap_min, "max", ps->cf->cap_max,
-                  "version", ps->cf->version, "redis", ps->redis_ok,
+                  "version", ps->cf->version, "digest", ps->digest,
+                  "latest_model_instances", latest, "redis", ps->redis_ok,
                   "zones", zones);
     if (detail) {
         inst = json_array();
         for (i = 0; i < ps->ninst; i++) {
-            instance_t *in = &ps->inst[i];
-            o = json_pack("{s:s,s:s,s:s,s:s}", "id", in->id, "zone",
-                          ps->cf->zones[in->zone].name, "state",
-                          inst_state_name(in->state), "address", in->address);
-            json_array_append_new(inst, o);
+            json_array_append_new(inst, instance_json(ps, &ps->inst[i], 0));
         }
         json_object_set_new(j, "instances_list", inst);
         if ((r = autoscaler_runner(ps->cf->name)) != NULL) {
@@ -234,7 +276,6 @@ capacity_stored(int ok, void *arg)
     if (ok && ps != NULL) {
         history_manual(w->pool, ps->capacity, w->capacity);
         ps->capacity = w->capacity;
-        ps->cap_gen++;
         reconcile_kick(api_s);
         slog(w->pool, NULL, "capacity set to %d", ps->capacity);
     }
@@ -355,12 +396,20 @@ int
 api_capacity_body(const char *body, size_t len, long long *cap, char *why,
     size_t whylen)
 {
+    char          *p;
     json_t        *j, *c;
     json_error_t   jerr;
 
     j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL) {
         snprintf(why, whylen, "bad JSON: %s", jerr.text);
+        /* jansson quotes the token it stopped in, which may be cut inside
+           a UTF-8 sequence: the JSON answer could not carry it */
+        for (p = why; *p != '\0'; p++) {
+            if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f) {
+                *p = '?';
+            }
+        }
         return -1;
     }
     c = json_object_get(j, "capacity");
@@ -500,6 +549,19 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         }
         /* answered when Redis has it (capacity_stored) */
         api_wait(req, pool, NULL, (int) cap);
+        return;
+    }
+    if (strcmp(path + n, "/instances") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        j = json_array();
+        for (i = 0; i < ps->ninst; i++) {
+            json_array_append_new(j, instance_json(ps, &ps->inst[i], 1));
+        }
+        reply_json(req, 200, json_pack("{s:s,s:o}", "pool", ps->cf->name,
+                                       "instances", j));
         return;
     }
     if (sscanf(path + n, "/instances/%127[^/]", id) == 1) {

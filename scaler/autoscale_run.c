@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "autoscale.h"
+#include "clock.h"
 
 
 typedef struct {
@@ -80,12 +81,9 @@ static json_t *number_or_null(double v);
 static uint64_t
 runner_clock(void *ctx)
 {
-    struct timespec  ts;
-
     (void) ctx;
-    clock_gettime(CLOCK_REALTIME, &ts);
 
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    return clock_unix_ms();
 }
 
 

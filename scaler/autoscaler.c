@@ -160,13 +160,12 @@ as_stored(int ok, void *arg)
     }
     if (!ok) {
         slog(st->pool, NULL, "autoscale: capacity %d not stored (redis "
-             "unreachable); applied until the next pass reads Redis",
-             st->capacity);
+             "unreachable): applied, Redis keeps the previous value until "
+             "a later write", st->capacity);
     }
     reconcile_lock(as_s);
     if ((ps = reconcile_pool(as_s, st->pool)) != NULL) {
         ps->capacity = st->capacity;
-        ps->cap_gen++;
     }
     reconcile_unlock(as_s);
     if (ps != NULL && as_kick) {
@@ -229,10 +228,10 @@ prom_open(const scaler_config_t *cf)
 static void
 drain(void)
 {
-    uint64_t  deadline = now_ms() + as_promcf.timeout_ms + 500;
+    uint64_t  deadline = clock_mono_ms() + as_promcf.timeout_ms + 500;
     size_t    i, busy;
 
-    while (as_base && now_ms() < deadline) {
+    while (as_base && clock_mono_ms() < deadline) {
         for (i = 0, busy = 0; i < as_n; i++) {
             busy += as_ent[i].runner
                     && autoscale_runner_inflight(as_ent[i].runner) > 0;

@@ -4,7 +4,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "scaler.h"
 
@@ -19,13 +18,4 @@ slog(const char *pool, const char *id, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "scaler:%s%s%s%s %s\n", pool ? " pool=" : "",
             pool ? pool : "", id ? " id=" : "", id ? id : "", msg);
-}
-
-uint64_t
-now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

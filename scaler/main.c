@@ -182,7 +182,7 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
-    srand((unsigned) getpid() ^ (unsigned) now_ms());
+    srand((unsigned) getpid() ^ (unsigned) clock_mono_ms());
     base = event_base_new();
     reconcile_init(&sc, cf, NULL);
     sc.areg = areg_open(cf);
@@ -209,7 +209,6 @@ main(int argc, char **argv)
     autoscaler_stop();
     registry_async_close(sc.areg);      /* after its users */
     reconcile_stop(&sc);
-    vmstats_free();
     history_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {

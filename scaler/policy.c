@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "scaler.h"
+#include "scaleset_record.h"
 
 int
 policy_place(const int *count, const int *usable, int nzones)
@@ -54,6 +55,41 @@ policy_scale_in(const policy_instance_t *inst, int n, int nzones,
         }
     }
     return best;
+}
+
+long
+policy_id_seq(const char *id)
+{
+    const char  *dash = strrchr(id, '-');
+    uint64_t     v;
+
+    if (dash == NULL
+        || scaleset_parse_u64(dash + 1, strlen(dash + 1),
+                              (uint64_t) POLICY_SEQ_MAX, &v) != 0)
+    {
+        return 0;
+    }
+    return (long) v;
+}
+
+int
+policy_stored_capacity(const char *raw, size_t len, int lo, int hi, int *cap)
+{
+    uint64_t  v;
+
+    if (scaleset_parse_u64(raw, len, UINT64_MAX, &v) != 0) {
+        return -1;          /* not a number, negative, or beyond 2^64 */
+    }
+    if (v < (uint64_t) lo) {
+        *cap = lo;
+        return 1;
+    }
+    if (v > (uint64_t) hi) {
+        *cap = hi;
+        return 1;
+    }
+    *cap = (int) v;
+    return 0;
 }
 
 int

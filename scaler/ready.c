@@ -20,21 +20,12 @@
 #include "scaler.h"
 #include "scaleset_check.h"
 
-static uint64_t
-mono_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* waits for events on fd until the deadline; 1 when they came */
 static int
 wait_fd(int fd, short events, uint64_t deadline)
 {
     struct pollfd  pfd = { fd, events, 0 };
-    uint64_t       now = mono_ms();
+    uint64_t       now = clock_mono_ms();
 
     if (now >= deadline) {
         return 0;
@@ -85,7 +76,7 @@ ready_check(const char *address, const char *uri, uint64_t timeout_ms,
     char                buf[2048], req[512];
     size_t              n = 0, sent = 0, rlen;
     ssize_t             r;
-    uint64_t            deadline = mono_ms() + timeout_ms;
+    uint64_t            deadline = clock_mono_ms() + timeout_ms;
     scaleset_head_t     h;
     scaleset_head_rc_t  rc = SCALESET_HEAD_AGAIN;
     int                 fd;

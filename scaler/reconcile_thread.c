@@ -51,18 +51,21 @@ reconcile_unlock(scaler_t *s)
 }
 
 
-/* a pool's pass on a private copy; published under the lock */
+/* a pool's pass on a private copy; published under the lock.  The
+   capacity is the loop's: read here, never written back */
 static void
 pass_pool(scaler_t *s, pool_state_t *ps)
 {
     pool_state_t  w;
     char        **dels;
-    unsigned      gen;
     int           i, j, nd;
 
     reconcile_lock(s);
     w = *ps;
     w.inst = NULL;
+    w.reports = NULL;
+    w.gateways = NULL;
+    w.nreports = w.ngateways = 0;
     if (ps->ninst > 0) {
         w.inst = malloc(ps->ninst * sizeof(instance_t));
         if (w.inst == NULL) {
@@ -78,41 +81,36 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->ndel = 0;
     w.del_ids = NULL;
     w.ndel = 0;
-    gen = ps->cap_gen;
     reconcile_unlock(s);
 
-    /* domains of instances the API deleted (already deregistered) */
-    for (i = 0; i < nd; i++) {
-        for (j = 0; j < w.ninst; j++) {
-            if (strcmp(w.inst[j].id, dels[i]) == 0) {
-                if (virt_delete(w.conns[w.inst[j].zone], w.cf->name,
-                                dels[i]) != 0)
-                {
-                    w.errors[ERR_DELETE]++;
-                    slog(w.cf->name, dels[i], "delete failed, the next pass "
-                         "retries");
-                }
-                w.inst[j].state = INST_DELETING;
-            }
-        }
-        free(dels[i]);
-    }
-    free(dels);
-
-    reconcile_pool_pass(s, &w);
-    vmstats_pool(&w);                   /* VM metrics, off the loop too */
+    reconcile_pool_pass(s, &w, dels, nd);   /* frees dels */
 
     reconcile_lock(s);
+    /* one the API deleted while the pass ran stays deleted in what is
+       published (no state, no metrics): the next pass deletes its domain */
+    for (i = 0; i < ps->ndel; i++) {
+        for (j = 0; j < w.ninst; j++) {
+            if (strcmp(w.inst[j].id, ps->del_ids[i]) == 0) {
+                w.inst[j].state = INST_DELETING;
+                w.inst[j].delete_asked = 1;
+            }
+        }
+    }
     free(ps->inst);
+    free(ps->reports);
+    free(ps->gateways);
     ps->inst = w.inst;
     ps->ninst = w.ninst;
     ps->cinst = w.cinst;
-    if (ps->cap_gen == gen) {
-        /* not set through the API or autoscale while the pass ran */
-        ps->capacity = w.capacity;
-    }
+    ps->reports = w.reports;
+    ps->nreports = w.nreports;
+    ps->gateways = w.gateways;
+    ps->ngateways = w.ngateways;
     ps->redis_ok = w.redis_ok;
+    ps->redis_lost = w.redis_lost;
+    ps->reports_lost = w.reports_lost;
     memcpy(ps->zone_down, w.zone_down, sizeof(ps->zone_down));
+    memcpy(ps->image, w.image, sizeof(ps->image));
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;
     ps->repairs = w.repairs;

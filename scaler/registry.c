@@ -1,11 +1,16 @@
 /*
- * registry.c: the Redis registry.  Member writes follow the write protocol
- * of DESIGN.md: one MULTI/EXEC with HSET or HDEL, INCR epoch and PUBLISH.
- * Commands have a short timeout; any failure drops the connection, which
- * is retried on the next call (the caller keeps its state).
+ * registry.c: the Redis registry of the passes, blocking, on the pass
+ * thread.  Writes are registry_tx.c's commands (the write protocol);
+ * reads bring a pool's stored state in as few round trips as it takes,
+ * bounded: the pool's own hashes by a script that refuses one beyond the
+ * bound before sending it, the gateways' reports (read-only keys for the
+ * scaler's ACL user, where Redis refuses a script) page by page with
+ * HSCAN, given up past the bound.  Commands have a 1 s timeout; any failure drops the
+ * connection, which is made again by the next call.  What went wrong is
+ * in registry_error(): the caller reports it, with the pool and id.
  */
 
-#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +26,36 @@ struct registry {
     char           *prefix;
     redisContext   *c;
     int             down_logged;
-    int             many_logged;        /* REGISTRY_GATEWAYS_MAX */
-    char            bad_logged[SCALESET_KEY_MAX + 64];  /* "key id" */
+    char            err[256];
 };
+
+/* KEYS[1] a hash, ARGV[1] the most fields: HGETALL, or an error reply
+   when the hash is larger (nothing of it sent) */
+static const char  hgetall_bounded[] =
+    "local n = redis.call('HLEN', KEYS[1]) "
+    "if n > tonumber(ARGV[1]) then "
+    "return redis.error_reply('TOOBIG ' .. n .. ' fields, more than ' "
+    ".. ARGV[1]) end "
+    "return redis.call('HGETALL', KEYS[1])";
+
+/* KEYS[1] seq, ARGV[1] the last number the plan took as handed out,
+   ARGV[2] the last one it hands out: refused (0) when another writer
+   handed out more meanwhile; a value that is no number is replaced */
+static const char  seq_reserve[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v and string.match(v, '^%d+$') "
+    "and tonumber(v) > tonumber(ARGV[1]) then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[2]) return 1";
 
 static redisContext *reg_get(registry_t *r);
 static void reg_drop(registry_t *r);
+static void reg_fail(registry_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int key(registry_t *r, char *buf, const char *pool,
     scaleset_key_kind_t kind);
 static int write_member(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t drain_since);
+static void hash_take(registry_hash_t *h, redisReply *rep);
 
 registry_t *
 registry_open(const char *host, int port, const char *prefix)
@@ -55,6 +80,22 @@ registry_close(registry_t *r)
     free(r);
 }
 
+const char *
+registry_error(const registry_t *r)
+{
+    return r->err;
+}
+
+static void
+reg_fail(registry_t *r, const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof(r->err), fmt, ap);
+    va_end(ap);
+}
+
 static redisContext *
 reg_get(registry_t *r)
 {
@@ -65,9 +106,10 @@ reg_get(registry_t *r)
     }
     r->c = redisConnectWithTimeout(r->host, r->port, tv);
     if (r->c == NULL || r->c->err) {
-        if (!r->down_logged) {
-            slog(NULL, NULL, "redis %s:%d unreachable: %s", r->host, r->port,
+        reg_fail(r, "redis %s:%d unreachable: %s", r->host, r->port,
                  r->c ? r->c->errstr : "out of memory");
+        if (!r->down_logged) {
+            slog(NULL, NULL, "%s", r->err);
             r->down_logged = 1;
         }
         reg_drop(r);
@@ -81,10 +123,14 @@ reg_get(registry_t *r)
     return r->c;
 }
 
+/* the connection failed mid-command: gone, made again next time */
 static void
 reg_drop(registry_t *r)
 {
     if (r->c) {
+        if (r->c->err) {
+            reg_fail(r, "redis: %s", r->c->errstr);
+        }
         redisFree(r->c);
         r->c = NULL;
     }
@@ -93,18 +139,59 @@ reg_drop(registry_t *r)
 static int
 key(registry_t *r, char *buf, const char *pool, scaleset_key_kind_t kind)
 {
-    return scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL);
+    if (scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL) < 0)
+    {
+        reg_fail(r, "no key for pool \"%s\"", pool);
+        return -1;
+    }
+    return 0;
 }
 
-/* PREFIX{POOL}:draining: id -> UNIX ms the drain began (the scaler's own
-   record, in the pool's hash slot, so drain_timeout survives a restart) */
+/* n replies of commands appended before; NULL when the connection
+   failed (dropped); each freed by the caller */
 static int
-drain_key(registry_t *r, char *buf, const char *pool)
+replies(registry_t *r, redisReply **rep, int n)
 {
-    int  n = snprintf(buf, SCALESET_KEY_MAX, "%s{%s}:draining", r->prefix,
-                      pool);
+    int  i, j;
 
-    return n > 0 && n < SCALESET_KEY_MAX ? 0 : -1;
+    for (i = 0; i < n; i++) {
+        if (redisGetReply(r->c, (void **) &rep[i]) != REDIS_OK) {
+            for (j = 0; j < i; j++) {
+                freeReplyObject(rep[j]);
+            }
+            reg_drop(r);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* runs tx's commands in one round trip; 0 when Redis did all of them */
+static int
+run_tx(registry_t *r, registry_tx_t *tx)
+{
+    redisReply  *rep[REGISTRY_TX_CMDS];
+    char         err[200];
+    int          i, rc = 0;
+
+    if (reg_get(r) == NULL) {
+        return -1;
+    }
+    for (i = 0; i < tx->n; i++) {
+        redisAppendCommandArgv(r->c, tx->cmd[i].argc, tx->cmd[i].argv,
+                               tx->cmd[i].argvlen);
+    }
+    if (replies(r, rep, tx->n) != 0) {
+        return -1;
+    }
+    for (i = 0; i < tx->n; i++) {
+        if (rc == 0 && registry_reply_failed(rep[i], err, sizeof(err))) {
+            reg_fail(r, "redis: %s", err);
+            rc = -1;
+        }
+        freeReplyObject(rep[i]);
+    }
+    return rc;
 }
 
 /* rec NULL: HDEL; drain_since > 0: the drain began then (recorded) */
@@ -112,53 +199,14 @@ static int
 write_member(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t drain_since)
 {
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           km[SCALESET_KEY_MAX], ke[SCALESET_KEY_MAX],
-                   kv[SCALESET_KEY_MAX], kd[SCALESET_KEY_MAX];
-    int            i, rc = 0;
+    registry_tx_t  tx;
 
-    if (c == NULL) {
-        return -1;
-    }
-    if (key(r, km, pool, SCALESET_KEY_MEMBERS) < 0
-        || key(r, ke, pool, SCALESET_KEY_EPOCH) < 0
-        || key(r, kv, pool, SCALESET_KEY_EVENTS) < 0
-        || drain_key(r, kd, pool) < 0)
+    if (registry_tx_member(&tx, r->prefix, pool, id, rec, drain_since) != 0)
     {
+        reg_fail(r, "no write for pool \"%s\" id \"%s\"", pool, id);
         return -1;
     }
-    /* the script runs inside the transaction, after INCR: it publishes
-       the new epoch */
-    redisAppendCommand(c, "MULTI");
-    if (rec) {
-        redisAppendCommand(c, "HSET %s %s %s", km, id, rec);
-    } else {
-        redisAppendCommand(c, "HDEL %s %s", km, id);
-    }
-    if (drain_since) {
-        redisAppendCommand(c, "HSETNX %s %s %llu", kd, id,
-                           (unsigned long long) drain_since);
-    } else {
-        redisAppendCommand(c, "HDEL %s %s", kd, id);
-    }
-    redisAppendCommand(c, "INCR %s", ke);
-    redisAppendCommand(c, "EVAL %s 1 %s %s",
-        "return redis.call('PUBLISH', ARGV[1], redis.call('GET', KEYS[1]))",
-        ke, kv);
-    redisAppendCommand(c, "EXEC");
-    for (i = 0; i < 6; i++) {
-        if (redisGetReply(c, (void **) &rep) != REDIS_OK) {
-            reg_drop(r);
-            return -1;
-        }
-        if (rep->type == REDIS_REPLY_ERROR) {
-            slog(pool, id, "redis: %s", rep->str);
-            rc = -1;
-        }
-        freeReplyObject(rep);
-    }
-    return rc;
+    return run_tx(r, &tx);
 }
 
 int
@@ -181,250 +229,343 @@ registry_del(registry_t *r, const char *pool, const char *id)
     return write_member(r, pool, id, NULL, 0);
 }
 
-uint64_t
-registry_drain_since(registry_t *r, const char *pool, const char *id)
-{
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           kd[SCALESET_KEY_MAX];
-    uint64_t       ms = 0;
-
-    if (c == NULL || drain_key(r, kd, pool) < 0) {
-        return 0;
-    }
-    rep = redisCommand(c, "HGET %s %s", kd, id);
-    if (rep == NULL) {
-        reg_drop(r);
-        return 0;
-    }
-    /* ours, but read from Redis: anything but a UNIX ms is unknown */
-    if (rep->type == REDIS_REPLY_STRING
-        && scaleset_parse_u64(rep->str, rep->len, SCALESET_UNIX_MS_MAX, &ms)
-           != 0)
-    {
-        ms = 0;
-    }
-    freeReplyObject(rep);
-    return ms;
-}
-
-int
-registry_members(registry_t *r, const char *pool, char ***ids, char ***recs)
-{
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           km[SCALESET_KEY_MAX];
-    size_t         i;
-    int            n;
-
-    *ids = NULL;
-    *recs = NULL;
-    if (c == NULL || key(r, km, pool, SCALESET_KEY_MEMBERS) < 0) {
-        return -1;
-    }
-    rep = redisCommand(c, "HGETALL %s", km);
-    if (rep == NULL) {
-        reg_drop(r);
-        return -1;
-    }
-    if (rep->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(rep);
-        return -1;
-    }
-    n = (int) rep->elements / 2;
-    *ids = calloc(n + 1, sizeof(char *));
-    *recs = calloc(n + 1, sizeof(char *));
-    for (i = 0; i + 1 < rep->elements; i += 2) {
-        (*ids)[i / 2] = strdup(rep->element[i]->str);
-        (*recs)[i / 2] = strdup(rep->element[i + 1]->str);
-    }
-    freeReplyObject(rep);
-    return n;
-}
-
 void
-registry_free_list(char **l, int n)
+registry_hash_free(registry_hash_t *h)
 {
     int  i;
 
-    if (l == NULL) {
-        return;
+    if (h->reply) {
+        freeReplyObject(h->reply);
+    }
+    for (i = 0; i < h->npages; i++) {
+        freeReplyObject(h->pages[i]);
+    }
+    free(h->pages);
+    free(h->field);
+    free(h->value);
+    free(h->flen);
+    free(h->vlen);
+    memset(h, 0, sizeof(*h));
+}
+
+/* the field/value pairs of arr (an HGETALL reply, an HSCAN page's) added
+   to h; -1 (h->err) when it is not a hash */
+static int
+hash_add(registry_hash_t *h, const redisReply *arr)
+{
+    size_t   i, n, k;
+    void    *p[4];
+
+    if (arr->type != REDIS_REPLY_ARRAY || arr->elements % 2 != 0) {
+        snprintf(h->err, sizeof(h->err), "not a hash");
+        return -1;
+    }
+    n = arr->elements / 2;
+    k = (size_t) h->n + n + 1;
+    p[0] = realloc(h->field, k * sizeof(*h->field));
+    h->field = p[0] ? p[0] : h->field;
+    p[1] = realloc(h->value, k * sizeof(*h->value));
+    h->value = p[1] ? p[1] : h->value;
+    p[2] = realloc(h->flen, k * sizeof(*h->flen));
+    h->flen = p[2] ? p[2] : h->flen;
+    p[3] = realloc(h->vlen, k * sizeof(*h->vlen));
+    h->vlen = p[3] ? p[3] : h->vlen;
+    if (!p[0] || !p[1] || !p[2] || !p[3]) {
+        snprintf(h->err, sizeof(h->err), "out of memory");
+        return -1;
     }
     for (i = 0; i < n; i++) {
-        free(l[i]);
+        if (arr->element[2 * i]->type != REDIS_REPLY_STRING
+            || arr->element[2 * i + 1]->type != REDIS_REPLY_STRING)
+        {
+            snprintf(h->err, sizeof(h->err), "not a hash");
+            return -1;
+        }
+        h->field[h->n] = arr->element[2 * i]->str;
+        h->flen[h->n] = arr->element[2 * i]->len;
+        h->value[h->n] = arr->element[2 * i + 1]->str;
+        h->vlen[h->n] = arr->element[2 * i + 1]->len;
+        h->n++;
     }
-    free(l);
+    return 0;
+}
+
+/* an HGETALL reply (or the bounded script's error) into h; rep is h's */
+static void
+hash_take(registry_hash_t *h, redisReply *rep)
+{
+    memset(h, 0, sizeof(*h));
+    h->reply = rep;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(h->err, sizeof(h->err), "%s", rep->str);
+        return;
+    }
+    h->ok = hash_add(h, rep) == 0;
+}
+
+/* key's hash page by page (HSCAN), refused beyond max fields; -1 when the
+   connection failed */
+static int
+hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
+{
+    redisReply  *rep;
+    void       **pages;
+    char         cursor[32];
+    const char  *argv[] = { "HSCAN", key, cursor, "COUNT", "1000" };
+
+    memset(h, 0, sizeof(*h));
+    snprintf(cursor, sizeof(cursor), "0");
+    do {
+        if ((rep = redisCommandArgv(r->c, 5, argv, NULL)) == NULL) {
+            reg_drop(r);
+            return -1;
+        }
+        pages = realloc(h->pages, (h->npages + 1) * sizeof(*pages));
+        if (pages == NULL) {
+            freeReplyObject(rep);
+            snprintf(h->err, sizeof(h->err), "out of memory");
+            return 0;
+        }
+        h->pages = pages;
+        h->pages[h->npages++] = rep;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            snprintf(h->err, sizeof(h->err), "%s", rep->str);
+            return 0;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2
+            || rep->element[0]->type != REDIS_REPLY_STRING)
+        {
+            snprintf(h->err, sizeof(h->err), "HSCAN: unexpected reply");
+            return 0;
+        }
+        if (hash_add(h, rep->element[1]) != 0) {
+            return 0;
+        }
+        if (h->n > max) {
+            snprintf(h->err, sizeof(h->err), "TOOBIG more than %d fields",
+                     max);
+            return 0;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+    } while (strcmp(cursor, "0") != 0);
+    h->ok = 1;
+    return 0;
+}
+
+/* a string value into buf as it is, or "?" (which no reader takes) when
+   it does not fit or holds a NUL */
+static void
+raw_copy(char *buf, size_t size, const redisReply *rep)
+{
+    if (rep->len >= size || memchr(rep->str, '\0', rep->len) != NULL) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    memcpy(buf, rep->str, rep->len);
+    buf[rep->len] = '\0';
+}
+
+static void
+append_hgetall(registry_t *r, const char *k, const char *max)
+{
+    const char  *argv[] = { "EVAL", hgetall_bounded, "1", k, max };
+
+    redisAppendCommandArgv(r->c, 5, argv, NULL);
 }
 
 int
-registry_capacity_get(registry_t *r, const char *pool, int *cap)
+registry_read_pool(registry_t *r, const char *pool, int max,
+    const scaleset_key_kind_t *kinds, int n, registry_hash_t *hashes,
+    char *seq, size_t seqlen)
 {
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           k[SCALESET_KEY_MAX];
-    int            rc = 0;
+    char         k[REGISTRY_READ_MAX][SCALESET_KEY_MAX];
+    char         ks[SCALESET_KEY_MAX], maxs[16];
+    const char  *get[] = { "GET", ks };
+    redisReply  *rep[REGISTRY_READ_MAX + 1];
+    int          i;
 
-    if (c == NULL || key(r, k, pool, SCALESET_KEY_CAPACITY) < 0) {
+    memset(hashes, 0, n * sizeof(*hashes));
+    seq[0] = '\0';
+    if (n > REGISTRY_READ_MAX || key(r, ks, pool, SCALESET_KEY_SEQ) < 0) {
         return -1;
     }
-    rep = redisCommand(c, "GET %s", k);
-    if (rep == NULL) {
+    for (i = 0; i < n; i++) {
+        if (key(r, k[i], pool, kinds[i]) < 0) {
+            return -1;
+        }
+    }
+    if (reg_get(r) == NULL) {
+        return -1;
+    }
+    snprintf(maxs, sizeof(maxs), "%d", max);
+    for (i = 0; i < n; i++) {
+        append_hgetall(r, k[i], maxs);
+    }
+    redisAppendCommandArgv(r->c, 2, get, NULL);
+    if (replies(r, rep, n + 1) != 0) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        hash_take(&hashes[i], rep[i]);
+        if (!hashes[i].ok) {
+            reg_fail(r, "%s: %s", k[i], hashes[i].err);
+        }
+    }
+    if (rep[n]->type == REDIS_REPLY_STRING) {
+        raw_copy(seq, seqlen, rep[n]);
+    } else if (rep[n]->type != REDIS_REPLY_NIL) {
+        snprintf(seq, seqlen, "?");     /* not a string: refused */
+    }
+    freeReplyObject(rep[n]);
+    return 0;
+}
+
+int
+registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
+    char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes, int *n,
+    int *skipped)
+{
+    redisReply        *scan, *list;
+    scaleset_slice_t   name;
+    char               pat[SCALESET_KEY_MAX], cursor[32];
+    char             (*keys)[SCALESET_KEY_MAX] = NULL;
+    const char        *argv[6];
+    size_t             i;
+    int                nk = 0, k, rc = -1;
+
+    *gw = NULL;
+    *hashes = NULL;
+    *n = 0;
+    *skipped = 0;
+    if (key(r, pat, pool, SCALESET_KEY_HEALTH_MATCH) < 0
+        || reg_get(r) == NULL
+        || (keys = calloc(maxgw > 0 ? maxgw : 1, sizeof(*keys))) == NULL)
+    {
+        free(keys);
+        return -1;
+    }
+    /* SCAN, not KEYS: never blocks Redis on a big keyspace */
+    snprintf(cursor, sizeof(cursor), "0");
+    do {
+        argv[0] = "SCAN"; argv[1] = cursor; argv[2] = "MATCH";
+        argv[3] = pat; argv[4] = "COUNT"; argv[5] = "1000";
+        if ((scan = redisCommandArgv(r->c, 6, argv, NULL)) == NULL) {
+            reg_drop(r);
+            goto done;
+        }
+        if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2
+            || scan->element[0]->type != REDIS_REPLY_STRING
+            || scan->element[1]->type != REDIS_REPLY_ARRAY)
+        {
+            reg_fail(r, "SCAN %s: unexpected reply", pat);
+            freeReplyObject(scan);
+            goto done;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", scan->element[0]->str);
+        list = scan->element[1];
+        for (i = 0; i < list->elements; i++) {
+            if (list->element[i]->type != REDIS_REPLY_STRING
+                || !scaleset_key_gateway(list->element[i]->str,
+                                         list->element[i]->len, r->prefix,
+                                         pool, &name))
+            {
+                (*skipped)++;
+                continue;
+            }
+            if (nk == maxgw) {
+                reg_fail(r, "%s: more than %d keys", pat, maxgw);
+                freeReplyObject(scan);
+                goto done;
+            }
+            snprintf(keys[nk++], SCALESET_KEY_MAX, "%s",
+                     list->element[i]->str);
+        }
+        freeReplyObject(scan);
+    } while (strcmp(cursor, "0") != 0);
+
+    /* every gateway's hash, page by page */
+    *gw = calloc(nk + 1, sizeof(**gw));
+    *hashes = calloc(nk + 1, sizeof(**hashes));
+    if (*gw == NULL || *hashes == NULL) {
+        reg_fail(r, "out of memory");
+        goto done;
+    }
+    for (k = 0; k < nk; k++) {
+        scaleset_key_gateway(keys[k], strlen(keys[k]), r->prefix, pool,
+                             &name);
+        snprintf((*gw)[k], sizeof((*gw)[k]), "%.*s", (int) name.len,
+                 name.data);
+        if (hash_scan(r, keys[k], max, &(*hashes)[k]) != 0) {
+            while (k >= 0) {
+                registry_hash_free(&(*hashes)[k--]);
+            }
+            goto done;
+        }
+    }
+    *n = nk;
+    rc = 0;
+done:
+    if (rc != 0) {
+        free(*gw);
+        free(*hashes);
+        *gw = NULL;
+        *hashes = NULL;
+    }
+    free(keys);
+    return rc;
+}
+
+int
+registry_seq_reserve(registry_t *r, const char *pool, long from, long to)
+{
+    char         k[SCALESET_KEY_MAX], f[24], v[24];
+    const char  *argv[] = { "EVAL", seq_reserve, "1", k, f, v };
+    redisReply  *rep;
+    int          rc;
+
+    if (key(r, k, pool, SCALESET_KEY_SEQ) < 0 || reg_get(r) == NULL) {
+        return -1;
+    }
+    snprintf(f, sizeof(f), "%ld", from);
+    snprintf(v, sizeof(v), "%ld", to);
+    if ((rep = redisCommandArgv(r->c, 6, argv, NULL)) == NULL) {
         reg_drop(r);
         return -1;
     }
-    if (rep->type == REDIS_REPLY_STRING) {
-        *cap = atoi(rep->str);
-        rc = 1;
+    if (rep->type == REDIS_REPLY_INTEGER) {
+        rc = rep->integer == 1;
+    } else {
+        reg_fail(r, "redis: %s", rep->type == REDIS_REPLY_ERROR ? rep->str
+                                  : "unexpected reply");
+        rc = -1;
     }
     freeReplyObject(rep);
     return rc;
 }
 
 int
-registry_capacity_set(registry_t *r, const char *pool, int cap)
+registry_capacity_get(registry_t *r, const char *pool, char *buf,
+    size_t size)
 {
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           k[SCALESET_KEY_MAX];
+    char         k[SCALESET_KEY_MAX];
+    const char  *argv[] = { "GET", k };
+    redisReply  *rep;
+    int          rc = 0;
 
-    if (c == NULL || key(r, k, pool, SCALESET_KEY_CAPACITY) < 0) {
+    if (key(r, k, pool, SCALESET_KEY_CAPACITY) < 0 || reg_get(r) == NULL) {
         return -1;
     }
-    rep = redisCommand(c, "SET %s %d", k, cap);
-    if (rep == NULL) {
+    if ((rep = redisCommandArgv(r->c, 2, argv, NULL)) == NULL) {
         reg_drop(r);
         return -1;
     }
-    freeReplyObject(rep);
-    return 0;
-}
-
-long
-registry_next_seq(registry_t *r, const char *pool, long above)
-{
-    redisContext  *c = reg_get(r);
-    redisReply    *rep;
-    char           k[SCALESET_KEY_MAX];
-    long           v;
-
-    if (c == NULL) {
-        return -1;
-    }
-    snprintf(k, sizeof(k), "%s{%s}:seq", r->prefix, pool);
-    rep = redisCommand(c, "EVAL %s 1 %s %ld",
-        "local v = redis.call('INCR', KEYS[1]) "
-        "if v <= tonumber(ARGV[1]) then v = tonumber(ARGV[1]) + 1 "
-        "redis.call('SET', KEYS[1], v) end return v", k, above);
-    if (rep == NULL) {
-        reg_drop(r);
-        return -1;
-    }
-    v = rep->type == REDIS_REPLY_INTEGER ? (long) rep->integer : -1;
-    if (v > REGISTRY_SEQ_MAX) {
-        slog(pool, NULL, "redis: %s is %ld, above %ld: no new instances",
-             k, v, (long) REGISTRY_SEQ_MAX);
-        v = -1;
+    if (rep->type == REDIS_REPLY_STRING) {
+        raw_copy(buf, size, rep);
+        rc = 1;
+    } else if (rep->type != REDIS_REPLY_NIL) {
+        reg_fail(r, "GET %s: not a string", k);
+        rc = -1;
     }
     freeReplyObject(rep);
-    return v;
-}
-
-int
-registry_conns_add(long *sum, const char *rec, size_t len,
-    scaleset_error_t *err)
-{
-    scaleset_health_t  h;
-
-    if (scaleset_health_parse(rec, len, &h, err) != 0) {
-        return -1;
-    }
-    if (*sum < 0) {
-        *sum = 0;
-    }
-    /* h.conns <= SCALESET_HEALTH_COUNT_MAX, far below LONG_MAX; known
-       sums stay below REGISTRY_CONNS_UNKNOWN */
-    *sum = (long) h.conns >= REGISTRY_CONNS_UNKNOWN - *sum
-           ? REGISTRY_CONNS_UNKNOWN - 1 : *sum + (long) h.conns;
-    return 0;
-}
-
-long
-registry_conns(registry_t *r, const char *pool, const char *id)
-{
-    redisContext       *c = reg_get(r);
-    redisReply         *keys, *rep, *list;
-    char                cursor[32], what[sizeof(r->bad_logged)];
-    scaleset_error_t    err;
-    char                pat[SCALESET_KEY_MAX];
-    long                sum = -1;
-    size_t              i, nkeys = 0;
-
-    if (c == NULL) {
-        return REGISTRY_CONNS_UNKNOWN;
-    }
-    snprintf(pat, sizeof(pat), "%s{%s}:health:*", r->prefix, pool);
-    /* SCAN, not KEYS: never blocks Redis on a big keyspace */
-    snprintf(cursor, sizeof(cursor), "0");
-    do {
-        keys = redisCommand(c, "SCAN %s MATCH %s COUNT 200", cursor, pat);
-        if (keys == NULL) {
-            reg_drop(r);
-            return REGISTRY_CONNS_UNKNOWN;
-        }
-        if (keys->type != REDIS_REPLY_ARRAY || keys->elements != 2
-            || keys->element[0]->type != REDIS_REPLY_STRING
-            || keys->element[1]->type != REDIS_REPLY_ARRAY)
-        {
-            if (keys->type == REDIS_REPLY_ERROR) {
-                slog(pool, id, "redis: SCAN: %s", keys->str);
-            }
-            freeReplyObject(keys);
-            return REGISTRY_CONNS_UNKNOWN;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", keys->element[0]->str);
-        list = keys->element[1];
-        nkeys += list->elements;
-        if (nkeys > REGISTRY_GATEWAYS_MAX) {
-            if (!r->many_logged) {
-                slog(pool, id, "redis: more than %d keys %s: connections "
-                     "unknown", REGISTRY_GATEWAYS_MAX, pat);
-                r->many_logged = 1;
-            }
-            freeReplyObject(keys);
-            return REGISTRY_CONNS_UNKNOWN;
-        }
-        for (i = 0; i < list->elements; i++) {
-            if (list->element[i]->type != REDIS_REPLY_STRING) {
-                continue;
-            }
-            rep = redisCommand(c, "HGET %b %s", list->element[i]->str,
-                               list->element[i]->len, id);
-            if (rep == NULL) {
-                reg_drop(r);
-                freeReplyObject(keys);
-                return REGISTRY_CONNS_UNKNOWN;
-            }
-            if (rep->type == REDIS_REPLY_ERROR) {
-                slog(pool, id, "redis: HGET: %s", rep->str);
-                freeReplyObject(rep);
-                freeReplyObject(keys);
-                return REGISTRY_CONNS_UNKNOWN;
-            }
-            /* a bad one is skipped, logged when it is a new one */
-            if (rep->type == REDIS_REPLY_STRING
-                && registry_conns_add(&sum, rep->str, rep->len, &err) != 0
-                && snprintf(what, sizeof(what), "%s %s",
-                            list->element[i]->str, id) > 0
-                && strcmp(what, r->bad_logged) != 0)
-            {
-                slog(pool, id, "redis: bad health record in %s skipped: %s",
-                     list->element[i]->str, err.msg);
-                memcpy(r->bad_logged, what, sizeof(what));
-            }
-            freeReplyObject(rep);
-        }
-        freeReplyObject(keys);
-    } while (strcmp(cursor, "0") != 0);
-    r->many_logged = 0;
-    return sum;
+    return rc;
 }

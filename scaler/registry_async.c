@@ -1,8 +1,7 @@
 /*
  * registry_async.c: the event loop's Redis writes, non-blocking (hiredis's
- * async API on its libevent adapter).  The same effects as registry.c's
- * registry_capacity_set() and registry_del(): the same keys, the member
- * removal in one MULTI/EXEC of the write protocol.
+ * async API on its libevent adapter).  The commands are registry_tx.c's,
+ * as registry.c's: the member removal is the write protocol's MULTI/EXEC.
  *
  * hiredis 0.14 has no command or connect timeout in its async API, so
  * every operation has a timer of its own (REGISTRY_ASYNC_TIMEOUT_MS): when
@@ -13,7 +12,6 @@
  * done, and its done callback runs once, whichever comes first.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +119,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     ra_op_t     *op = privdata;
     redisReply  *rep = reply;
+    char         err[256];
 
     (void) ac;
     op->queued--;
@@ -136,8 +135,8 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         op_finish(op, 0);
         return;
     }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        slog(op->pool, op->id[0] ? op->id : NULL, "redis: %s", rep->str);
+    if (registry_reply_failed(rep, err, sizeof(err))) {
+        slog(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
         op->failed = 1;
     }
     if (op->queued == 0) {
@@ -273,82 +272,62 @@ op_start(ra_op_t *op, int failed)
     evtimer_add(op->timer, &tv);
 }
 
-/* queues one command of op; -1 when hiredis refused it */
+/* queues tx's commands on op; -1 when hiredis refused one */
 static int
-op_cmd(ra_op_t *op, redisAsyncContext *ac, const char *fmt, ...)
+op_tx(ra_op_t *op, redisAsyncContext *ac, registry_tx_t *tx)
 {
-    va_list  ap;
-    int      rc;
+    int  i;
 
-    va_start(ap, fmt);
-    rc = redisvAsyncCommand(ac, on_reply, op, fmt, ap);
-    va_end(ap);
-    if (rc != REDIS_OK) {
-        return -1;
+    for (i = 0; i < tx->n; i++) {
+        if (redisAsyncCommandArgv(ac, on_reply, op, tx->cmd[i].argc,
+                                  tx->cmd[i].argv, tx->cmd[i].argvlen)
+            != REDIS_OK)
+        {
+            return -1;
+        }
+        op->queued++;
     }
-    op->queued++;
     return 0;
+}
+
+/* an op running tx; a failure before Redis is answered on the loop too.
+   A transaction cut short (hiredis refused a command: only when out of
+   memory) must not stay open: with commands queued, the timer at once
+   drops the connection (on_timeout) */
+static void
+op_run(registry_async_t *ra, const char *pool, const char *id, int built,
+    registry_tx_t *tx, registry_async_done_t done, void *arg)
+{
+    ra_op_t            *op = op_new(ra, pool, id, done, arg);
+    redisAsyncContext  *ac = NULL;
+
+    if (op == NULL) {
+        done(0, arg);
+        return;
+    }
+    op_start(op, built != 0 || (ac = ra_get(ra)) == NULL
+                 || op_tx(op, ac, tx) != 0);
 }
 
 void
 registry_async_capacity_set(registry_async_t *ra, const char *pool, int cap,
     registry_async_done_t done, void *arg)
 {
-    ra_op_t            *op = op_new(ra, pool, NULL, done, arg);
-    redisAsyncContext  *ac = NULL;
-    char                k[SCALESET_KEY_MAX];
-    int                 failed;
+    registry_tx_t  tx;
 
-    if (op == NULL) {
-        done(0, arg);
-        return;
-    }
-    failed = scaleset_key(k, sizeof(k), ra->prefix, pool,
-                          SCALESET_KEY_CAPACITY, NULL) < 0
-             || (ac = ra_get(ra)) == NULL
-             || op_cmd(op, ac, "SET %s %d", k, cap) != 0;
-    op_start(op, failed);
+    op_run(ra, pool, NULL, registry_tx_capacity(&tx, ra->prefix, pool, cap),
+           &tx, done, arg);
 }
 
 void
 registry_async_member_del(registry_async_t *ra, const char *pool,
     const char *id, registry_async_done_t done, void *arg)
 {
-    ra_op_t            *op = op_new(ra, pool, id, done, arg);
-    redisAsyncContext  *ac = NULL;
-    char                km[SCALESET_KEY_MAX], ke[SCALESET_KEY_MAX],
-                        kv[SCALESET_KEY_MAX], kd[SCALESET_KEY_MAX];
-    int                 n, failed;
+    registry_tx_t  tx;
 
-    if (op == NULL) {
-        done(0, arg);
-        return;
-    }
-    n = snprintf(kd, sizeof(kd), "%s{%s}:draining", ra->prefix, pool);
-    failed = scaleset_key(km, sizeof(km), ra->prefix, pool,
-                          SCALESET_KEY_MEMBERS, NULL) < 0
-             || scaleset_key(ke, sizeof(ke), ra->prefix, pool,
-                             SCALESET_KEY_EPOCH, NULL) < 0
-             || scaleset_key(kv, sizeof(kv), ra->prefix, pool,
-                             SCALESET_KEY_EVENTS, NULL) < 0
-             || n <= 0 || n >= (int) sizeof(kd)
-             || (ac = ra_get(ra)) == NULL;
-    /* registry.c's write_member() with rec NULL: one transaction; the
-       script publishes the new epoch */
-    if (!failed) {
-        failed = op_cmd(op, ac, "MULTI") != 0
-                 || op_cmd(op, ac, "HDEL %s %s", km, id) != 0
-                 || op_cmd(op, ac, "HDEL %s %s", kd, id) != 0
-                 || op_cmd(op, ac, "INCR %s", ke) != 0
-                 || op_cmd(op, ac, "EVAL %s 1 %s %s",
-                           "return redis.call('PUBLISH', ARGV[1], "
-                           "redis.call('GET', KEYS[1]))", ke, kv) != 0
-                 || op_cmd(op, ac, "EXEC") != 0;
-    }
-    /* a transaction cut short (hiredis refused a command: only when out
-       of memory) must not stay open: with commands queued, the timer
-       at once drops the connection (on_timeout) */
-    op_start(op, failed);
+    op_run(ra, pool, id,
+           registry_tx_member(&tx, ra->prefix, pool, id, NULL, 0), &tx,
+           done, arg);
 }
 
 void

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "autoscale.h"
+#include "clock.h"
 #include "expo.h"
 #include "scaleset_record.h"
 
@@ -109,6 +110,18 @@ int policy_place(const int *count, const int *usable, int nzones);
 int policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     scale_in_policy_t policy);
 int policy_parse_name(const char *s, scale_in_policy_t *p);
+/* the largest instance number: POOL-N is a valid id (63 bytes) for a
+   pool name of up to 53 */
+#define POLICY_SEQ_MAX  999999999L
+/* the number of an instance id POOL-NNNNNN; 0 when it has none (or one
+   above POLICY_SEQ_MAX) */
+long policy_id_seq(const char *id);
+/* a capacity stored in Redis (raw, len bytes), as the bounds lo..hi in
+   force take it: 0 with *cap when it is within them, 1 with *cap clamped
+   into them, -1 when it is no capacity (anything but 1..20 digits, or
+   above 2^64-1: negative, fractions, spaces, words) */
+int policy_stored_capacity(const char *raw, size_t len, int lo, int hi,
+    int *cap);
 
 /* template.c */
 /* XML-escapes s into a malloc'd string */
@@ -137,16 +150,45 @@ int addr_guest_ok(const pool_config_t *p, uint32_t ip);
 int ready_check(const char *address, const char *uri, uint64_t timeout_ms,
     char *why, size_t whylen);
 
+/* model.c: an instance's model (docs/design.md, "Lifecycle"): written
+   into its tag when it is created, read back by every listing */
+#define MODEL_DIGEST_LEN  64                /* SHA-256, hex */
+typedef struct {
+    char      version[SCALESET_NAME_MAX + 1];
+    char      digest[MODEL_DIGEST_LEN + 1]; /* of its template: "" in a
+                                               tag that predates it */
+    char      image[MODEL_DIGEST_LEN + 1];  /* of its base image: "" with
+                                               no template.volume (or an
+                                               older tag) */
+    char      template[SCALESET_NAME_MAX + 1];  /* its template's name:
+                                               "" for the pool's one */
+    char      host[256];                    /* the libvirt URI it runs on */
+    uint64_t  created;                      /* UNIX ms; 0 in an older tag */
+} virt_model_t;
+
+/* the digest of a pool's template: its domain XML as read and its
+   volume settings (pool, base, format) */
+void model_template_digest(const pool_config_t *p,
+    char out[MODEL_DIGEST_LEN + 1]);
+/* the digest of a base image: its path, size and modification time */
+void model_image_digest(const char *path, unsigned long long size,
+    const char *mtime, char out[MODEL_DIGEST_LEN + 1]);
+/* 1 when m is the model latest describes: the same version, and the
+   same template and image digests where both are known (a tag that
+   predates them, or a base image that could not be read, compares by
+   version) */
+int model_latest(const virt_model_t *latest, const virt_model_t *m);
+
 /* virt_xml.c */
 /* our tag in a domain's <metadata>, decoded */
 typedef struct {
-    char   pool[64];
-    char   id[64];
-    char   zone[64];
-    char   version[64];
-    char   address[80];
-    char   mode[16];
-    char   port[8];
+    char          pool[64];
+    char          id[64];
+    char          zone[64];
+    char          address[80];
+    char          mode[16];
+    char          port[8];
+    virt_model_t  model;
 } virt_tag_info_t;
 
 typedef struct {
@@ -162,17 +204,47 @@ void virt_xml_init(void);
 int virt_tag_parse(const char *xml, virt_tag_t *t);
 /* a storage pool's <target><path>, decoded, malloc'd; NULL when none */
 char *virt_pool_target(const char *pool_xml);
+/* a storage volume's <target><timestamps><mtime> into buf ("" when it
+   has none) */
+void virt_vol_mtime(const char *vol_xml, char *buf, size_t size);
+
+/* virt_stats.c: a running domain's host-side metrics, decoded from its
+   virConnectGetAllDomainStats record.  `have` says which fields are
+   known: a field that is not is unknown, never zero. */
+#define VMS_CPU     0x001           /* cpu_s */
+#define VMS_VCPUS   0x002           /* vcpus */
+#define VMS_ALLOC   0x004           /* mem_alloc */
+#define VMS_USED    0x008           /* mem_used */
+#define VMS_AVAIL   0x010           /* mem_avail (the guest's view only) */
+#define VMS_GUEST   0x020           /* mem_used is the guest's view */
+#define VMS_NET     0x040           /* net_rx, net_tx */
+#define VMS_DISK    0x080           /* disk_rd, disk_wr */
+
+typedef struct {
+    unsigned            have;       /* VMS_*; 0: not listed */
+    double              cpu_s;      /* cpu.time */
+    unsigned            vcpus;      /* vcpu.current */
+    uint64_t            mem_alloc;  /* balloon.current: given to the guest */
+    uint64_t            mem_used;   /* guest: total - available; else rss */
+    uint64_t            mem_avail;  /* the guest's available memory */
+    uint64_t            net_rx, net_tx;     /* over every interface */
+    uint64_t            disk_rd, disk_wr;   /* over every disk */
+} vm_stats_t;
+
+struct _virTypedParameter;
+/* the fields of a stats record's params (n of them) into *vm, have set
+   to those found */
+void virt_stats_decode(const struct _virTypedParameter *params, int n,
+    vm_stats_t *vm);
 
 /* virt.c */
 typedef struct {
-    char   id[64];
-    char   zone[64];
-    char   version[64];
-    char   address[80];
-    int    active;
-    int    stats;                   /* running: cpu_s and mem_bytes set */
-    double cpu_s;                   /* libvirt's cpu.time */
-    unsigned long long mem_bytes;   /* the balloon's current size */
+    char          id[64];
+    char          zone[64];
+    virt_model_t  model;            /* from its tag */
+    char          address[80];
+    int           active;
+    vm_stats_t    vm;               /* running: from the listing call */
 } virt_instance_t;
 
 typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
@@ -186,59 +258,111 @@ virt_health_t virt_classify(int state, int reason, int being_created);
 typedef struct virt_conn virt_conn_t;
 virt_conn_t *virt_open(const char *uri);
 void virt_close(virt_conn_t *vc);
-int virt_ok(virt_conn_t *vc);
 /* owned, live instances of pool p in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
    modes lease/agent, address is the guest's IPv4:port once known, else
    "": the first address libvirt reports that addr_guest_ok() accepts
    (others are logged, once while they stay the same).  Running ones
-   carry libvirt's CPU time and memory (stats) */
+   carry their metrics from the listing call (vm) */
 int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     virt_instance_t **out);
+/* defines, tags (with model, which must fit the tag) and starts id */
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
-    const char *id, const char *address, char *err, size_t errlen);
+    const char *id, const char *address, const virt_model_t *model,
+    char *err, size_t errlen);
+/* the digest of the pool's base image in this zone (model_image_digest
+   of template.volume's base: path, capacity, mtime); -1 when it cannot
+   be read, 1 when the pool has no volume ("") */
+int virt_image(virt_conn_t *vc, const pool_config_t *p,
+    char out[MODEL_DIGEST_LEN + 1]);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
+
+/* registry_tx.c: the scaler's Redis writes as commands (argv), built
+   once for both transports; the strings point into the tx and into the
+   caller's arguments (valid while those are) */
+#define REGISTRY_TX_CMDS  6
+#define REGISTRY_TX_ARGS  5
+typedef struct {
+    int          argc;
+    const char  *argv[REGISTRY_TX_ARGS];
+    size_t       argvlen[REGISTRY_TX_ARGS];
+} registry_cmd_t;
+
+typedef struct {
+    registry_cmd_t  cmd[REGISTRY_TX_CMDS];
+    int             n;
+    char            k[4][SCALESET_KEY_MAX];
+    char            num[24];
+} registry_tx_t;
+
+/* the write protocol for one member: MULTI, HSET members id rec (rec
+   NULL: HDEL), HSETNX draining id drain_since (0: HDEL draining id), INCR
+   epoch, the PUBLISH of the new epoch, EXEC; -1 when id, pool or prefix
+   is invalid */
+int registry_tx_member(registry_tx_t *tx, const char *prefix,
+    const char *pool, const char *id, const char *rec, uint64_t drain_since);
+/* SET PREFIX{POOL}:capacity cap */
+int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
+    const char *pool, int cap);
+/* 1 with err when a reply (a redisReply *) of a tx failed: none, an error,
+   or an EXEC whose array holds one */
+int registry_reply_failed(const void *reply, char *err, size_t errlen);
 
 /* registry.c */
 typedef struct registry registry_t;
 registry_t *registry_open(const char *host, int port, const char *prefix);
 void registry_close(registry_t *r);
-/* member ids/records of pool; -1 when Redis is unreachable */
-int registry_members(registry_t *r, const char *pool, char ***ids,
-    char ***recs);
+/* the text of the last failure of r ("" before any) */
+const char *registry_error(const registry_t *r);
+
+/* a hash as Redis sent it: fields and values point into the reply (or
+   the HSCAN pages) */
+typedef struct {
+    void         *reply;
+    void        **pages;
+    int           npages;
+    const char  **field, **value;
+    size_t       *flen, *vlen;
+    int           n;
+    int           ok;           /* read, at most max fields */
+    char          err[128];     /* !ok: why */
+} registry_hash_t;
+void registry_hash_free(registry_hash_t *h);
+
+/* the pool's stored state in one round trip: the hashes of kinds[] (at
+   most REGISTRY_READ_MAX; each refused, !ok, beyond max fields, the last
+   refusal in registry_error()) into hashes[], and PREFIX{POOL}:seq (as
+   it is, "" unset, "?" when it does not fit); -1 when Redis did not
+   answer */
+#define REGISTRY_READ_MAX  8
+int registry_read_pool(registry_t *r, const char *pool, int max,
+    const scaleset_key_kind_t *kinds, int n, registry_hash_t *hashes,
+    char *seq, size_t seqlen);
+/* every gateway's report hash PREFIX{POOL}:health:GATEWAY (found with
+   SCAN, read with HSCAN: read-only commands, as the scaler's ACL user has
+   them on those keys; each refused, !ok, beyond max fields; a key that is
+   no gateway's is skipped, *skipped of them); *gw and *hashes malloc'd,
+   *n of each; -1 when Redis did not answer or there are more than maxgw
+   gateways (registry_error() says "more than N keys") */
+int registry_read_health(registry_t *r, const char *pool, int maxgw,
+    int max, char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes,
+    int *n, int *skipped);
+/* reserves the instance numbers from + 1 .. to: PREFIX{POOL}:seq becomes
+   `to` unless it is a number above `from` (another writer handed those
+   out meanwhile: nothing reserved); 1 reserved, 0 refused, -1 failed */
+int registry_seq_reserve(registry_t *r, const char *pool, long from,
+    long to);
 int registry_set(registry_t *r, const char *pool, const char *id,
     const char *rec);
 int registry_del(registry_t *r, const char *pool, const char *id);
 /* rec has "drain": also records when the drain began (kept if set) */
 int registry_set_drain(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t since_ms);
-/* when the drain of id began (UNIX ms), 0 when unknown */
-uint64_t registry_drain_since(registry_t *r, const char *pool,
-    const char *id);
-int registry_capacity_get(registry_t *r, const char *pool, int *cap);
-int registry_capacity_set(registry_t *r, const char *pool, int cap);
-/* the next instance number: above every number used so far and above
-   `above` (adopted instances) */
-long registry_next_seq(registry_t *r, const char *pool, long above);
-/* sum of conns over every gateway health report for id; -1: none.  A
-   record the codec refuses (a counter out of range, ...) is skipped and
-   logged; the sum saturates below REGISTRY_CONNS_UNKNOWN.  When the
-   reports cannot all be read (Redis unreachable or answering an error,
-   more than REGISTRY_GATEWAYS_MAX health keys) the connections are
-   unknown: REGISTRY_CONNS_UNKNOWN, which counts as busy (a drain waits
-   for its drain_timeout) */
-#define REGISTRY_CONNS_UNKNOWN LONG_MAX
-#define REGISTRY_GATEWAYS_MAX  1024
-long registry_conns(registry_t *r, const char *pool, const char *id);
-/* adds the conns of health record rec to *sum (-1: no record yet), as
-   registry_conns() sums them, saturating; -1 with *err when the codec
-   refuses rec (*sum unchanged) */
-int registry_conns_add(long *sum, const char *rec, size_t len,
-    scaleset_error_t *err);
-/* the highest instance number registry_next_seq() hands out: POOL-N must
-   be a valid id */
-#define REGISTRY_SEQ_MAX 999999999L
-void registry_free_list(char **l, int n);
+/* the stored capacity as Redis has it ("?" when longer than size - 1
+   bytes or holding a NUL: no valid capacity is): 1, 0 when unset, -1 on
+   failure */
+int registry_capacity_get(registry_t *r, const char *pool, char *buf,
+    size_t size);
 
 /* registry_async.c: the event loop's Redis writes, non-blocking (hiredis
    async on the loop's event_base).  Each calls done(ok, arg) exactly once,
@@ -246,8 +370,7 @@ void registry_free_list(char **l, int n);
    when it failed, was unreachable or did not answer within
    REGISTRY_ASYNC_TIMEOUT_MS (the connection is then dropped and made
    again by the next operation; the write may still take effect if Redis
-   was only slow).  The effects are registry_capacity_set()'s and
-   registry_del()'s. */
+   was only slow).  The commands are registry_tx.c's. */
 #define REGISTRY_ASYNC_TIMEOUT_MS 1000
 struct event_base;
 typedef struct registry_async registry_async_t;
@@ -268,18 +391,32 @@ typedef enum {
     INST_DELETING
 } inst_state_t;
 
+/* one gateway's report on one instance (PREFIX{POOL}:health:GATEWAY) */
 typedef struct {
-    char          id[64];
+    int                      gateway;   /* index into the pool's gateways */
+    scaleset_health_state_t  state;
+    uint64_t                 conns;
+    uint64_t                 fails;
+    uint64_t                 checked;   /* UNIX ms of the gateway's check */
+} report_t;
+
+/* an instance as the last pass left it (the published state) */
+typedef struct {
+    char          id[SCALESET_ID_MAX + 1];
     int           zone;
-    long          seq;
+    long          seq;          /* the id's number */
     inst_state_t  state;
     char          address[80];
-    uint64_t      drain_since;
-    uint64_t      since;        /* created or first seen (now_ms()) */
-    int           present;
-    int           stats;        /* cpu_s, mem_bytes from this pass's list */
-    double        cpu_s;
-    unsigned long long mem_bytes;
+    virt_model_t  model;        /* from its tag: version, digests,
+                                   template, host, created */
+    int           latest;       /* model is the pool's latest */
+    uint64_t      seen;         /* UNIX ms this scaler first saw it */
+    uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
+    int           delete_asked; /* the API deleted it: its domain goes */
+    unsigned      weight;       /* its member record's; 0: unregistered */
+    int           report0;      /* its gateway reports: the pool's */
+    int           nreports;     /*   reports[report0 .. + nreports) */
+    vm_stats_t    vm;           /* from this pass's list (have 0: none) */
 } instance_t;
 
 /* what went wrong, for scaleset_scaler_errors_total{pool,kind} */
@@ -289,24 +426,36 @@ typedef enum {
     ERR_CREATE,             /* an instance could not be created */
     ERR_DELETE,             /* an instance's domain could not be deleted */
     ERR_ADDRESS,            /* no free address for a new instance */
+    ERR_REDIS_DATA,         /* a value read from Redis was refused or
+                               clamped */
     ERR_KIND_COUNT
 } err_kind_t;
 
-/* "libvirt", "redis", "create", "delete", "address" */
+/* "libvirt", "redis", "create", "delete", "address", "redis_data" */
 const char *err_kind_name(int kind);
 
 typedef struct {
     pool_config_t  *cf;
     virt_conn_t    *conns[SCALER_MAX_ZONES];
-    int             capacity;
+    int             capacity;           /* desired: the loop's, the one
+                                           owner (Redis persists it) */
+    char            digest[MODEL_DIGEST_LEN + 1];   /* the template's */
+    char            image[SCALER_MAX_ZONES][MODEL_DIGEST_LEN + 1];
+                                        /* each zone's base image, as last
+                                           read */
     instance_t     *inst;
     int             ninst, cinst;
+    report_t       *reports;            /* the last pass's gateway reports */
+    int             nreports;
+    char          (*gateways)[SCALESET_NAME_MAX + 1];
+    int             ngateways;
     int             redis_ok;
+    int             redis_lost;         /* logged as not read */
+    int             reports_lost;       /* the gateways' reports, too */
     int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
     unsigned long   errors[ERR_KIND_COUNT];
-    unsigned        cap_gen;             /* bumped by every capacity set */
     char          **del_ids;             /* API deletions for the pass */
     int             ndel;
 } pool_state_t;
@@ -329,12 +478,14 @@ typedef struct {
 } scaler_t;
 
 /* a pool's capacity is prev's pool of that name's (a reload: no Redis on
-   the loop), else the one stored in Redis, else its default */
+   the loop), else the one stored in Redis as the bounds in force take it
+   (policy_stored_capacity: clamped, or the default when it is no
+   capacity; logged and counted), else its default */
 int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
-/* one pass of every pool, here (before the thread runs, or in tests) */
-void reconcile_pass(scaler_t *s);
-/* one pool's pass on ps, with the pass connection s->preg */
-void reconcile_pool_pass(scaler_t *s, pool_state_t *ps);
+/* one pool's pass on ps (observe, plan, act: plan.h), with the pass
+   connection s->preg; dels: ids the API deleted (freed here) */
+void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels,
+    int ndel);
 /* the pass thread: done() is called on base's loop after every pass */
 struct event_base;
 int reconcile_start(scaler_t *s, struct event_base *base,
@@ -362,7 +513,8 @@ int api_start(struct event_base *base, scaler_t *s);
 void api_reconfigure(void);
 void api_stop(void);
 /* the body of PUT .../capacity, {"capacity":N}: 0 with *cap, or -1 with
-   why (a JSON error, "\"capacity\" must be an integer") */
+   why (a JSON error, "\"capacity\" must be an integer"; printable
+   ASCII) */
 int api_capacity_body(const char *body, size_t len, long long *cap,
     char *why, size_t whylen);
 
@@ -435,16 +587,12 @@ prom_client_t *autoscaler_prom(void);
 void autoscaler_metrics(expo_t *e);
 void autoscaler_stop(void);
 
-/* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of a
-   pool's instances, as its pass listed them (on the pass thread);
-   metrics: pools of s only (thread-safe) */
-void vmstats_pool(const pool_state_t *ps);
+/* vmstats.c: the host-side VM metrics of every pool's instances, from
+   the published state (the caller holds reconcile_lock()) */
 void vmstats_metrics(expo_t *e, scaler_t *s);
-void vmstats_free(void);
 
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-uint64_t now_ms(void);
 
 #endif /* SCALER_H */

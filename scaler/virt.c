@@ -53,6 +53,12 @@ struct virt_conn {
     int                ntags;
 };
 
+/* the listing call's groups and flags (virt_list) */
+#define LIST_STATS  (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL \
+                     | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON \
+                     | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK)
+#define LIST_FLAGS  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+
 /* ids whose virt_create is under way, in this process */
 static pthread_mutex_t   creating_lock = PTHREAD_MUTEX_INITIALIZER;
 static char            **creating;
@@ -116,18 +122,6 @@ virt_get(virt_conn_t *vc)
     }
     pthread_mutex_unlock(&vc->lock);
     return c;
-}
-
-int
-virt_ok(virt_conn_t *vc)
-{
-    virConnectPtr  c = virt_get(vc);
-
-    if (c == NULL) {
-        return 0;
-    }
-    virConnectClose(c);
-    return 1;
 }
 
 void
@@ -325,30 +319,30 @@ guest_ipv4(virDomainPtr dom, unsigned src, const pool_config_t *p,
     return found;
 }
 
-/* a running domain's CPU time and memory from its stats record; a driver
-   that leaves them out (the test driver) is asked virDomainGetInfo */
+/* a running domain's metrics from its stats record (virt_stats.c); a
+   driver whose records lack the CPU time is asked virDomainGetInfo for
+   CPU time, vCPUs and memory: the test driver, whose records have the
+   state only and which runs in this process (no RPC); the qemu driver
+   always reports cpu.time, so it never gets here */
 static void
 dom_stats(virDomainStatsRecordPtr rec, virt_instance_t *vi)
 {
-    virDomainInfo        info;
-    unsigned long long   ull;
-    int                  have_cpu, have_mem;
+    virDomainInfo  info;
+    vm_stats_t    *vm = &vi->vm;
 
-    have_cpu = virTypedParamsGetULLong(rec->params, rec->nparams, "cpu.time",
-                                       &ull) == 1;
-    vi->cpu_s = have_cpu ? ull / 1e9 : 0;
-    have_mem = virTypedParamsGetULLong(rec->params, rec->nparams,
-                                       "balloon.current", &ull) == 1;
-    vi->mem_bytes = have_mem ? ull * 1024 : 0;
-    if ((!have_cpu || !have_mem) && virDomainGetInfo(rec->dom, &info) == 0) {
-        if (!have_cpu) {
-            vi->cpu_s = info.cpuTime / 1e9;
+    virt_stats_decode(rec->params, rec->nparams, vm);
+    if (!(vm->have & VMS_CPU) && virDomainGetInfo(rec->dom, &info) == 0) {
+        vm->cpu_s = info.cpuTime / 1e9;
+        vm->have |= VMS_CPU;
+        if (!(vm->have & VMS_VCPUS) && info.nrVirtCpu > 0) {
+            vm->vcpus = info.nrVirtCpu;
+            vm->have |= VMS_VCPUS;
         }
-        if (!have_mem) {
-            vi->mem_bytes = (unsigned long long) info.memory * 1024;
+        if (!(vm->have & VMS_ALLOC)) {
+            vm->mem_alloc = (uint64_t) info.memory * 1024;
+            vm->have |= VMS_ALLOC;
         }
     }
-    vi->stats = 1;
 }
 
 static int
@@ -417,12 +411,12 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     if (c == NULL) {
         return -1;
     }
-    /* every domain with its state, CPU time and memory in one call (one
-       RPC on a real host) */
-    if ((n = virConnectGetAllDomainStats(c, VIR_DOMAIN_STATS_STATE
-                                         | VIR_DOMAIN_STATS_CPU_TOTAL
-                                         | VIR_DOMAIN_STATS_BALLOON,
-                                         &recs, 0)) < 0)
+    /* every domain with its state and metrics in one call (one RPC on a
+       real host); NOWAIT: a domain busy with another job (its monitor
+       hung, a long block job) lacks its balloon and block stats this
+       time instead of holding the pass up to libvirt's job timeout */
+    if ((n = virConnectGetAllDomainStats(c, LIST_STATS, &recs,
+                                         LIST_FLAGS)) < 0)
     {
         virConnectClose(c);
         return -1;
@@ -474,7 +468,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
             break;
         }
         snprintf(vi->zone, sizeof(vi->zone), "%s", zone);
-        snprintf(vi->version, sizeof(vi->version), "%s", tag.info.version);
+        vi->model = tag.info.model;
         snprintf(vi->address, sizeof(vi->address), "%s", tag.info.address);
         vi->active = state != VIR_DOMAIN_SHUTOFF
                      && state != VIR_DOMAIN_CRASHED
@@ -645,7 +639,8 @@ volume_path(virConnectPtr c, const pool_config_t *p, const char *id,
 
 int
 virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
-    const char *id, const char *address, char *err, size_t errlen)
+    const char *id, const char *address, const virt_model_t *model,
+    char *err, size_t errlen)
 {
     static const char *const keys[] = { "name", "uuid", "mac", "address",
         "port", "volume", "pool", "zone", "version" };
@@ -657,7 +652,7 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     char           md[8192], *xml = NULL, *full = NULL, *colon;
     virt_tag_t     tag;
     const char    *vals[9];
-    char          *e[6];
+    char          *e[10];
     unsigned       h = 5381;
     int            i, rc = -1;
 
@@ -703,21 +698,36 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     }
     vals[0] = id; vals[1] = uuid; vals[2] = mac; vals[3] = host;
     vals[4] = port; vals[5] = vpath; vals[6] = p->name; vals[7] = zone;
-    vals[8] = p->version;
+    vals[8] = model->version;
 
     e[0] = template_escape(p->name);
     e[1] = template_escape(id);
     e[2] = template_escape(zone);
-    e[3] = template_escape(p->version);
+    e[3] = template_escape(model->version);
     e[4] = template_escape(address);
     e[5] = template_escape(vpath);
+    e[6] = template_escape(model->digest);
+    e[7] = template_escape(model->image);
+    e[8] = template_escape(model->template);
+    e[9] = template_escape(model->host);
     snprintf(md, sizeof(md), "<%s:instance xmlns:%s=\"%s\" pool=\"%s\" "
              "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
-             "volume=\"%s\" mode=\"%s\" port=\"%s\"/>", SCALER_NS_PREFIX,
-             SCALER_NS_PREFIX, SCALER_NS, e[0], e[1], e[2], e[3], e[4], e[5],
-             mode_names[p->addr_mode], port);
-    for (i = 0; i < 6; i++) {
+             "volume=\"%s\" mode=\"%s\" port=\"%s\" digest=\"%s\" "
+             "image=\"%s\" template=\"%s\" host=\"%s\" created=\"%llu\"/>",
+             SCALER_NS_PREFIX, SCALER_NS_PREFIX, SCALER_NS, e[0], e[1], e[2],
+             e[3], e[4], e[5], mode_names[p->addr_mode], port, e[6], e[7],
+             e[8], e[9], (unsigned long long) model->created);
+    for (i = 0; i < 10; i++) {
         free(e[i]);
+    }
+    /* what is written must read back whole, or the domain would not be
+       known as ours */
+    if (virt_tag_parse(md, &tag) != 0 || strcmp(tag.info.id, id) != 0
+        || strcmp(tag.info.model.host, model->host) != 0)
+    {
+        snprintf(err, errlen, "the instance's tag does not fit (a value "
+                 "too long)");
+        goto done;
     }
     xml = template_render(p->template_text, keys, vals, 9);
     full = xml ? template_add_metadata(xml, md) : NULL;
@@ -754,6 +764,45 @@ done:
     if (dom) {
         virDomainFree(dom);
     }
+    virConnectClose(c);
+    return rc;
+}
+
+int
+virt_image(virt_conn_t *vc, const pool_config_t *p,
+    char out[MODEL_DIGEST_LEN + 1])
+{
+    virConnectPtr      c;
+    virStoragePoolPtr  sp;
+    virStorageVolPtr   vol = NULL;
+    virStorageVolInfo  info;
+    char              *path = NULL, *xml = NULL, mtime[64];
+    int                rc = -1;
+
+    out[0] = '\0';
+    if (p->vol_pool == NULL) {
+        return 1;
+    }
+    if ((c = virt_get(vc)) == NULL) {
+        return -1;
+    }
+    if ((sp = virStoragePoolLookupByName(c, p->vol_pool)) != NULL) {
+        if ((vol = virStorageVolLookupByName(sp, p->vol_backing)) != NULL
+            && virStorageVolGetInfo(vol, &info) == 0
+            && (path = virStorageVolGetPath(vol)) != NULL
+            && (xml = virStorageVolGetXMLDesc(vol, 0)) != NULL)
+        {
+            virt_vol_mtime(xml, mtime, sizeof(mtime));
+            model_image_digest(path, info.capacity, mtime, out);
+            rc = 0;
+        }
+        if (vol) {
+            virStorageVolFree(vol);
+        }
+        virStoragePoolFree(sp);
+    }
+    free(path);
+    free(xml);
     virConnectClose(c);
     return rc;
 }

@@ -65,6 +65,8 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 {
     xmlDocPtr   doc;
     xmlNodePtr  root;
+    char        created[24];
+    uint64_t    ms;
     int         rc = -1;
 
     memset(t, 0, sizeof(*t));
@@ -80,11 +82,24 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
                                            SCALER_NS) == 0))
         && PROP("pool", t->info.pool, 1) && PROP("id", t->info.id, 1)
         && PROP("zone", t->info.zone, 1)
-        && PROP("version", t->info.version, 0)
+        && PROP("version", t->info.model.version, 0)
         && PROP("address", t->info.address, 0)
         && PROP("volume", t->volume, 0) && PROP("mode", t->info.mode, 0)
-        && PROP("port", t->info.port, 0))
+        && PROP("port", t->info.port, 0)
+        /* the model (older tags have none of these: "") */
+        && PROP("digest", t->info.model.digest, 0)
+        && PROP("image", t->info.model.image, 0)
+        && PROP("template", t->info.model.template, 0)
+        && PROP("host", t->info.model.host, 0)
+        && PROP("created", created, 0))
     {
+        /* a creation time that is no number is unknown, not a reason to
+           disown the domain */
+        if (created[0] && scaleset_parse_u64(created, strlen(created),
+                                             SCALESET_UNIX_MS_MAX, &ms) == 0)
+        {
+            t->info.model.created = ms;
+        }
         rc = 0;
     }
     xmlFreeDoc(doc);
@@ -92,6 +107,44 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 }
 
 #undef PROP
+
+void
+virt_vol_mtime(const char *xml, char *buf, size_t size)
+{
+    xmlDocPtr   doc;
+    xmlNodePtr  root, n, m, k;
+    xmlChar    *v;
+
+    buf[0] = '\0';
+    if ((doc = xml_read(xml)) == NULL) {
+        return;
+    }
+    root = xmlDocGetRootElement(doc);
+    for (n = root ? root->children : NULL; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE
+            || strcmp((const char *) n->name, "target") != 0)
+        {
+            continue;
+        }
+        for (m = n->children; m; m = m->next) {
+            if (m->type != XML_ELEMENT_NODE
+                || strcmp((const char *) m->name, "timestamps") != 0)
+            {
+                continue;
+            }
+            for (k = m->children; k; k = k->next) {
+                if (k->type == XML_ELEMENT_NODE
+                    && strcmp((const char *) k->name, "mtime") == 0
+                    && (v = xmlNodeGetContent(k)) != NULL)
+                {
+                    snprintf(buf, size, "%s", (const char *) v);
+                    xmlFree(v);
+                }
+            }
+        }
+    }
+    xmlFreeDoc(doc);
+}
 
 char *
 virt_pool_target(const char *xml)

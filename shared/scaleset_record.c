@@ -1128,23 +1128,36 @@ scaleset_key(char *buf, size_t size, const char *prefix, const char *pool,
     scaleset_key_kind_t kind, const char *gateway)
 {
     int          rc;
+    size_t       i, k;
     const char  *suffix;
 
     if (prefix == NULL) {
         prefix = SCALESET_DEFAULT_PREFIX;
     }
 
-    if (!scaleset_prefix_valid(prefix, strlen(prefix))
-        || pool == NULL || !scaleset_name_valid(pool, strlen(pool)))
-    {
+    if (!scaleset_prefix_valid(prefix, strlen(prefix))) {
+        return -1;
+    }
+
+    if (kind == SCALESET_KEY_SCALER_LEASE) {
+        rc = snprintf(buf, size, "%sscaler:lease", prefix);
+        return (rc < 0 || (size_t) rc >= size) ? -1 : rc;
+    }
+
+    if (pool == NULL || !scaleset_name_valid(pool, strlen(pool))) {
         return -1;
     }
 
     switch (kind) {
-    case SCALESET_KEY_MEMBERS:  suffix = "members"; break;
-    case SCALESET_KEY_EPOCH:    suffix = "epoch"; break;
-    case SCALESET_KEY_EVENTS:   suffix = "events"; break;
-    case SCALESET_KEY_CAPACITY: suffix = "capacity"; break;
+    case SCALESET_KEY_MEMBERS:    suffix = "members"; break;
+    case SCALESET_KEY_EPOCH:      suffix = "epoch"; break;
+    case SCALESET_KEY_EVENTS:     suffix = "events"; break;
+    case SCALESET_KEY_CAPACITY:   suffix = "capacity"; break;
+    case SCALESET_KEY_DRAINING:   suffix = "draining"; break;
+    case SCALESET_KEY_SEQ:        suffix = "seq"; break;
+    case SCALESET_KEY_UPGRADE:    suffix = "upgrade"; break;
+    case SCALESET_KEY_PROTECTION: suffix = "protection"; break;
+    case SCALESET_KEY_LIFECYCLE:  suffix = "lifecycle"; break;
 
     case SCALESET_KEY_HEALTH:
         if (gateway == NULL || !scaleset_name_valid(gateway, strlen(gateway)))
@@ -1154,6 +1167,24 @@ scaleset_key(char *buf, size_t size, const char *prefix, const char *pool,
         rc = snprintf(buf, size, "%s{%s}:health:%s", prefix, pool, gateway);
         return (rc < 0 || (size_t) rc >= size) ? -1 : rc;
 
+    case SCALESET_KEY_HEALTH_MATCH:
+        /* Redis glob: a prefix's * ? [ ] \ match themselves only when
+           escaped; pool names hold none */
+        for (i = 0, k = 0; prefix[i]; i++) {
+            if (strchr("*?[]\\", prefix[i]) != NULL) {
+                if (k + 1 >= size) {
+                    return -1;
+                }
+                buf[k++] = '\\';
+            }
+            if (k + 1 >= size) {
+                return -1;
+            }
+            buf[k++] = prefix[i];
+        }
+        rc = snprintf(buf + k, size - k, "{%s}:health:*", pool);
+        return (rc < 0 || (size_t) rc >= size - k) ? -1 : (int) k + rc;
+
     default:
         return -1;
     }
@@ -1161,4 +1192,36 @@ scaleset_key(char *buf, size_t size, const char *prefix, const char *pool,
     rc = snprintf(buf, size, "%s{%s}:%s", prefix, pool, suffix);
 
     return (rc < 0 || (size_t) rc >= size) ? -1 : rc;
+}
+
+
+int
+scaleset_key_gateway(const char *key, size_t len, const char *prefix,
+    const char *pool, scaleset_slice_t *gateway)
+{
+    char    head[SCALESET_KEY_MAX];
+    int     n;
+
+    if (prefix == NULL) {
+        prefix = SCALESET_DEFAULT_PREFIX;
+    }
+
+    if (!scaleset_prefix_valid(prefix, strlen(prefix)) || pool == NULL
+        || !scaleset_name_valid(pool, strlen(pool)))
+    {
+        return 0;
+    }
+
+    n = snprintf(head, sizeof(head), "%s{%s}:health:", prefix, pool);
+    if (n < 0 || (size_t) n >= sizeof(head) || len <= (size_t) n
+        || memcmp(key, head, (size_t) n) != 0
+        || !scaleset_name_valid(key + n, len - (size_t) n))
+    {
+        return 0;
+    }
+
+    gateway->data = key + n;
+    gateway->len = len - (size_t) n;
+
+    return 1;
 }

@@ -187,7 +187,15 @@ typedef enum {
     SCALESET_KEY_EPOCH,         /* PREFIX{POOL}:epoch */
     SCALESET_KEY_EVENTS,        /* PREFIX{POOL}:events */
     SCALESET_KEY_CAPACITY,      /* PREFIX{POOL}:capacity */
-    SCALESET_KEY_HEALTH         /* PREFIX{POOL}:health:GATEWAY */
+    SCALESET_KEY_HEALTH,        /* PREFIX{POOL}:health:GATEWAY */
+    SCALESET_KEY_HEALTH_MATCH,  /* PREFIX{POOL}:health:* as a SCAN MATCH
+                                   pattern (glob bytes of PREFIX escaped) */
+    SCALESET_KEY_DRAINING,      /* PREFIX{POOL}:draining */
+    SCALESET_KEY_SEQ,           /* PREFIX{POOL}:seq */
+    SCALESET_KEY_UPGRADE,       /* PREFIX{POOL}:upgrade */
+    SCALESET_KEY_PROTECTION,    /* PREFIX{POOL}:protection */
+    SCALESET_KEY_LIFECYCLE,     /* PREFIX{POOL}:lifecycle (pub/sub) */
+    SCALESET_KEY_SCALER_LEASE   /* PREFIXscaler:lease (no pool) */
 } scaleset_key_kind_t;
 
 #define SCALESET_DEFAULT_PREFIX  "scaleset:"
@@ -195,10 +203,19 @@ typedef enum {
 /*
  * Builds a key of the Redis contract into buf, NUL-terminated, e.g.
  * "scaleset:{web}:members".  gateway is used (and required) only for
- * SCALESET_KEY_HEALTH.  Returns the length, or -1 when a name is invalid
- * or buf is too small.
+ * SCALESET_KEY_HEALTH; pool is ignored (and may be NULL) for
+ * SCALESET_KEY_SCALER_LEASE, the one key of all pools
+ * ("scaleset:scaler:lease").  Returns the length, or -1 when a name is
+ * invalid or buf is too small.
  */
 int scaleset_key(char *buf, size_t size, const char *prefix, const char *pool,
     scaleset_key_kind_t kind, const char *gateway);
+
+/*
+ * 1 when key (len bytes) is PREFIX{POOL}:health:GATEWAY with a valid
+ * gateway name, which *gateway then slices; 0 otherwise.
+ */
+int scaleset_key_gateway(const char *key, size_t len, const char *prefix,
+    const char *pool, scaleset_slice_t *gateway);
 
 #endif /* SCALESET_RECORD_H */

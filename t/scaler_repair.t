@@ -38,7 +38,7 @@ ok($t->wait_for(sub { exists $s->members('web')->{'web-000003'} },
                 timeout => 10, what => 'web-000003 registered'),
    'an instance ready within the grace period is registered');
 
-ok($t->wait_for(sub { $t->log('scaler') =~ /id=web-000002 not ready \(status 500\) within health\.grace/ },
+ok($t->wait_for(sub { $t->log('scaler') =~ /id=web-000002 deleted \(not ready \(status 500\) within health\.grace .*\) rule=repair/ },
                 timeout => 10, what => 'web-000002 repaired'),
    'one not ready within health.grace is deleted');
 cmp_ok(time - $t0, '>=', 3, 'not before the grace period is over');
@@ -50,7 +50,7 @@ is_deeply([sort keys %{ $s->members('web') }],
 my (undef, $p) = $s->api('GET', '/v1/pools/web');
 ok(!grep({ $_->{id} eq 'web-000002' } @{ $p->{instances_list} }),
    'the unready one is gone from the pool');
-unlike($t->log('scaler'), qr/id=web-00000[134] not ready/,
+unlike($t->log('scaler'), qr/id=web-00000[134] deleted/,
        'no other instance was repaired');
 my (undef, $metrics) = $t->http_get('api', '/metrics');
 like($metrics, qr/^scaleset_scaler_repairs_total\{pool="web"\} 1$/m,

@@ -2,6 +2,7 @@
  * scalesetctl: the command line client of the scaler's HTTP API.
  *   scalesetctl [--api URL] [--token-file F] [--json] pools
  *   scalesetctl ... show POOL
+ *   scalesetctl ... instances POOL
  *   scalesetctl ... scale POOL N [--wait]
  *   scalesetctl ... delete POOL ID
  *   scalesetctl completion bash
@@ -37,6 +38,7 @@ static void usage(FILE *f);
 static int cmd_completion(const char *shell);
 static int cmd_pools(void);
 static int cmd_show(const char *pool);
+static int cmd_instances(const char *pool);
 static int cmd_scale(const char *pool, const char *n, int wait);
 static int cmd_delete(const char *pool, const char *id);
 static int fail(long code, json_t *j);
@@ -213,6 +215,98 @@ print_autoscale(json_t *a)
     }
 }
 
+/* how long ago an instance was created: "42s", "3m", "5h", "2d"; "-"
+   when its tag does not say */
+static const char *
+age_of(json_t *in, char *buf, size_t size)
+{
+    json_t  *c = json_object_get(in, "created");
+    double   s;
+
+    if (!json_is_integer(c)) {
+        return "-";
+    }
+    s = (double) time(NULL) - json_integer_value(c) / 1000.0;
+    s = s < 0 ? 0 : s;
+    if (s < 120) {
+        snprintf(buf, size, "%.0fs", s);
+    } else if (s < 7200) {
+        snprintf(buf, size, "%.0fm", s / 60);
+    } else if (s < 172800) {
+        snprintf(buf, size, "%.0fh", s / 3600);
+    } else {
+        snprintf(buf, size, "%.0fd", s / 86400);
+    }
+    return buf;
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* each gateway's report "gw1:up/3", by gateway name */
+static void
+health_of(json_t *in, char *buf, size_t size)
+{
+    json_t       *hs = json_object_get(in, "health"), *h;
+    const char   *gw, *names[64];
+    size_t        n = 0, k, len = 0;
+
+    buf[0] = '\0';
+    json_object_foreach(hs, gw, h) {
+        if (n < 64) {
+            names[n++] = gw;
+        }
+    }
+    qsort(names, n, sizeof(*names), str_cmp);
+    for (k = 0; k < n && len < size; k++) {
+        h = json_object_get(hs, names[k]);
+        len += snprintf(buf + len, size - len, "%s%s:%s/%lld",
+                        len ? " " : "", names[k],
+                        json_string_value(json_object_get(h, "state")),
+                        json_integer_value(json_object_get(h, "conns")));
+    }
+}
+
+static int
+cmd_instances(const char *pool)
+{
+    json_t      *j = NULL, *in;
+    char         path[512], age[16], health[256];
+    size_t       i;
+    long         code;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances", pool);
+    if ((code = request("GET", path, NULL, &j)) != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+        json_decref(j);
+        return 0;
+    }
+    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %s\n", "ID", "ZONE",
+           "STATE", "VERSION", "LATEST", "AGE", "WEIGHT",
+           "HEALTH (gateway:state/conns)");
+    json_array_foreach(json_object_get(j, "instances"), i, in) {
+        health_of(in, health, sizeof(health));
+        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %s\n",
+               json_string_value(json_object_get(in, "id")),
+               json_string_value(json_object_get(in, "zone")),
+               json_string_value(json_object_get(in, "state")),
+               json_string_value(json_object_get(in, "version")),
+               json_is_true(json_object_get(in, "latest_model")) ? "yes"
+                                                                 : "no",
+               age_of(in, age, sizeof(age)),
+               json_integer_value(json_object_get(in, "weight")),
+               health[0] ? health : "-");
+    }
+    json_decref(j);
+    return 0;
+}
+
 static int
 cmd_show(const char *pool)
 {
@@ -228,17 +322,28 @@ cmd_show(const char *pool)
     if (as_json) {
         print_json(j);
     } else {
-        printf("pool %s: capacity %lld, running %lld (min %lld, max %lld)\n",
+        printf("pool %s: capacity %lld, running %lld (min %lld, max %lld), "
+               "version %s: %lld of %lld instances on the latest model\n",
                pool, json_integer_value(json_object_get(j, "capacity")),
                json_integer_value(json_object_get(j, "running")),
                json_integer_value(json_object_get(j, "min")),
-               json_integer_value(json_object_get(j, "max")));
-        printf("%-20s %-10s %-10s %s\n", "ID", "ZONE", "STATE", "ADDRESS");
+               json_integer_value(json_object_get(j, "max")),
+               json_string_value(json_object_get(j, "version")),
+               json_integer_value(json_object_get(j,
+                                                  "latest_model_instances")),
+               json_integer_value(json_object_get(j, "instances")));
+        printf("%-20s %-10s %-10s %-8s %-6s %-8s %s\n", "ID", "ZONE", "STATE",
+               "VERSION", "LATEST", "AGE", "ADDRESS");
         json_array_foreach(json_object_get(j, "instances_list"), i, in) {
-            printf("%-20s %-10s %-10s %s\n",
+            char  age[16];
+
+            printf("%-20s %-10s %-10s %-8s %-6s %-8s %s\n",
                    json_string_value(json_object_get(in, "id")),
                    json_string_value(json_object_get(in, "zone")),
                    json_string_value(json_object_get(in, "state")),
+                   json_string_value(json_object_get(in, "version")),
+                   json_is_true(json_object_get(in, "latest_model"))
+                   ? "yes" : "no", age_of(in, age, sizeof(age)),
                    json_string_value(json_object_get(in, "address")));
         }
         if (json_object_get(j, "autoscale")) {
@@ -343,6 +448,7 @@ typedef struct {
 static const ctl_cmd_t  ctl_cmds[] = {
     { "pools",      0, "",               "list pools" },
     { "show",       1, "POOL",           "a pool, its instances, autoscale" },
+    { "instances",  1, "POOL",           "its instances: model, age, health" },
     { "scale",      2, "POOL N [--wait]", "set the capacity (and wait for it)" },
     { "delete",     2, "POOL ID",        "delete (and replace) one instance" },
     { "completion", 1, "bash",           "print the bash completion script" },
@@ -415,7 +521,7 @@ cmd_completion(const char *shell)
     printf("' -- \"$cur\")); return\n"
            "    fi\n"
            "    case $verb:$pos in\n"
-           "        show:0|scale:0|delete:0)\n"
+           "        show:0|instances:0|scale:0|delete:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
            "        delete:1)\n"
@@ -511,6 +617,8 @@ main(int argc, char **argv)
         rc = cmd_pools();
     } else if (strcmp(args[0], "show") == 0) {
         rc = cmd_show(args[1]);
+    } else if (strcmp(args[0], "instances") == 0) {
+        rc = cmd_instances(args[1]);
     } else if (strcmp(args[0], "scale") == 0) {
         rc = cmd_scale(args[1], args[2], wait);
     } else {

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -72,6 +73,43 @@ test_scale_in(void **state)
     assert_int_equal(policy_scale_in(set1, 0, 2, SCALE_IN_DEFAULT), -1);
 }
 
+/* PREFIX{POOL}:capacity as read at start, against the bounds in force */
+static void
+test_stored_capacity(void **state)
+{
+    static const struct {
+        const char  *raw;
+        int          lo, hi, rc, cap;
+    } cases[] = {
+        { "2",    0, 3,  0, 2 },        /* taken as it is */
+        { "0",    0, 3,  0, 0 },
+        { "3",    0, 3,  0, 3 },
+        { "40",   0, 3,  1, 3 },        /* above max: clamped */
+        { "1",    2, 5,  1, 2 },        /* below min: clamped */
+        { "0040", 0, 50, 0, 40 },
+        { "18446744073709551615", 0, 3, 1, 3 },
+        { "99999999999999999999", 0, 3, -1, 0 },   /* beyond 2^64: refused */
+        { "-5",   0, 3, -1, 0 },
+        { "abc",  0, 3, -1, 0 },
+        { "2.5",  0, 3, -1, 0 },
+        { " 2",   0, 3, -1, 0 },
+        { "2\n",  0, 3, -1, 0 },
+        { "",     0, 3, -1, 0 },
+    };
+    size_t  i;
+    int     cap;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cap = -42;
+        assert_int_equal(policy_stored_capacity(cases[i].raw,
+                                                strlen(cases[i].raw),
+                                                cases[i].lo, cases[i].hi,
+                                                &cap), cases[i].rc);
+        assert_int_equal(cap, cases[i].rc < 0 ? -42 : cases[i].cap);
+    }
+}
+
 static void
 test_policy_names(void **state)
 {
@@ -93,6 +131,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_place),
         cmocka_unit_test(test_scale_in),
+        cmocka_unit_test(test_stored_capacity),
         cmocka_unit_test(test_policy_names),
     };
 

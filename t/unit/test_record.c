@@ -801,6 +801,73 @@ test_names_and_keys(void **state)
     assert_int_equal(scaleset_key(buf, (size_t) n, NULL, "web",
                                   SCALESET_KEY_MEMBERS, NULL), -1);
 
+    /* every key of the contract, from one builder */
+    {
+        static const struct {
+            scaleset_key_kind_t  kind;
+            const char          *prefix, *gateway, *want;
+        } keys[] = {
+            { SCALESET_KEY_DRAINING, NULL, NULL, "scaleset:{web}:draining" },
+            { SCALESET_KEY_SEQ, NULL, NULL, "scaleset:{web}:seq" },
+            { SCALESET_KEY_UPGRADE, NULL, NULL, "scaleset:{web}:upgrade" },
+            { SCALESET_KEY_PROTECTION, NULL, NULL,
+              "scaleset:{web}:protection" },
+            { SCALESET_KEY_LIFECYCLE, "p:", NULL, "p:{web}:lifecycle" },
+            { SCALESET_KEY_HEALTH_MATCH, NULL, NULL,
+              "scaleset:{web}:health:*" },
+            /* a prefix's glob bytes match only themselves */
+            { SCALESET_KEY_HEALTH_MATCH, "a*b?[c]\\:", NULL,
+              "a\\*b\\?\\[c\\]\\\\:{web}:health:*" },
+            { SCALESET_KEY_SCALER_LEASE, NULL, NULL,
+              "scaleset:scaler:lease" },
+        };
+        size_t  i;
+
+        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            n = scaleset_key(buf, sizeof(buf), keys[i].prefix, "web",
+                             keys[i].kind, keys[i].gateway);
+            assert_int_equal(n, (int) strlen(keys[i].want));
+            assert_string_equal(buf, keys[i].want);
+        }
+        assert_int_equal(scaleset_key(buf, sizeof(buf), NULL, NULL,
+                                      SCALESET_KEY_SCALER_LEASE, NULL),
+                         (int) strlen("scaleset:scaler:lease"));
+        assert_int_equal(scaleset_key(buf, sizeof(buf), NULL, NULL,
+                                      SCALESET_KEY_SEQ, NULL), -1);
+        assert_int_equal(scaleset_key(buf, 23, NULL, "web",
+                                      SCALESET_KEY_HEALTH_MATCH, NULL), -1);
+        assert_int_equal(scaleset_key(buf, 24, NULL, "web",
+                                      SCALESET_KEY_HEALTH_MATCH, NULL), 23);
+    }
+
+    /* the gateway of a health key */
+    {
+        static const struct {
+            const char  *key, *prefix, *pool, *gw;
+        } cases[] = {
+            { "scaleset:{web}:health:gw1", NULL, "web", "gw1" },
+            { "p:{web}:health:a.b-c", "p:", "web", "a.b-c" },
+            { "scaleset:{web}:health:", NULL, "web", NULL },
+            { "scaleset:{web}:health:g w", NULL, "web", NULL },
+            { "scaleset:{api}:health:gw1", NULL, "web", NULL },
+            { "scaleset:{web}:members", NULL, "web", NULL },
+            { "x:{web}:health:gw1", NULL, "web", NULL },
+        };
+        scaleset_slice_t  gw;
+        size_t            i;
+        int               ok;
+
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            ok = scaleset_key_gateway(cases[i].key, strlen(cases[i].key),
+                                      cases[i].prefix, cases[i].pool, &gw);
+            assert_int_equal(ok, cases[i].gw != NULL);
+            if (ok) {
+                assert_int_equal(gw.len, strlen(cases[i].gw));
+                assert_memory_equal(gw.data, cases[i].gw, gw.len);
+            }
+        }
+    }
+
     /* the longest key of the contract fits SCALESET_KEY_MAX */
     {
         char  prefix[SCALESET_PREFIX_MAX + 1], name[SCALESET_NAME_MAX + 1];

@@ -130,11 +130,36 @@ test_tag(void **state)
     assert_string_equal(t.info.pool, "web");
     assert_string_equal(t.info.id, "web-000001");
     assert_string_equal(t.info.zone, "z1");
-    assert_string_equal(t.info.version, "3");
+    assert_string_equal(t.info.model.version, "3");
     assert_string_equal(t.info.address, "127.0.0.1:20000");
     assert_string_equal(t.volume, "/var/lib/a&b <'\">/web-000001.qcow2");
     assert_string_equal(t.info.mode, "static");
     assert_string_equal(t.info.port, "20000");
+    /* a tag that predates the model's other parts: adopted, they are
+       unknown */
+    assert_string_equal(t.info.model.digest, "");
+    assert_string_equal(t.info.model.host, "");
+    assert_int_equal(t.info.model.created, 0);
+
+    /* the instance's model */
+    snprintf(xml, sizeof(xml), "<scaleset:instance xmlns:scaleset=\"%s\" "
+             "pool=\"web\" id=\"web-000002\" zone=\"z1\" version=\"4\" "
+             "digest=\"ab12\" image=\"cd34\" template=\"small\" "
+             "host=\"qemu+ssh://root@kvm1/system?keyfile=a&amp;b\" "
+             "created=\"1764000000123\"/>", SCALER_NS);
+    assert_int_equal(virt_tag_parse(xml, &t), 0);
+    assert_string_equal(t.info.model.version, "4");
+    assert_string_equal(t.info.model.digest, "ab12");
+    assert_string_equal(t.info.model.image, "cd34");
+    assert_string_equal(t.info.model.template, "small");
+    assert_string_equal(t.info.model.host,
+                        "qemu+ssh://root@kvm1/system?keyfile=a&b");
+    assert_int_equal(t.info.model.created, 1764000000123ULL);
+    /* a creation time that is no number is unknown; the tag is ours */
+    snprintf(xml, sizeof(xml), "<i:instance xmlns:i='%s' pool='p' id='x' "
+             "zone='z' created='-5'/>", SCALER_NS);
+    assert_int_equal(virt_tag_parse(xml, &t), 0);
+    assert_int_equal(t.info.model.created, 0);
 
     /* libvirt may hand it back with another prefix and quoting */
     snprintf(xml, sizeof(xml), "<i:instance xmlns:i='%s' pool='p&amp;q' "

@@ -74,6 +74,10 @@ pool_init(pool_config_t *p, addr_mode_t mode)
     p->port = 80;
 }
 
+/* the model every instance here is created with */
+static virt_model_t  model = { .version = "1", .digest = "t1",
+                               .host = URI, .created = 1764000000123ULL };
+
 static int
 has_volume(const char *name)
 {
@@ -146,9 +150,11 @@ test_volumes(void **state)
     (void) state;
     pool_init(&p, ADDR_STATIC);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000001",
-                                 "127.0.1.1:8080", err, sizeof(err)), 0);
+                                 "127.0.1.1:8080", &model, err,
+                                 sizeof(err)), 0);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000002",
-                                 "127.0.1.2:8080", err, sizeof(err)), 0);
+                                 "127.0.1.2:8080", &model, err,
+                                 sizeof(err)), 0);
     assert_true(has_volume("web-000001.qcow2"));
     assert_true(has_volume("web-000002.qcow2"));
 
@@ -178,11 +184,40 @@ test_volumes(void **state)
     i = strcmp(vi[0].id, "web-000001") == 0 ? 0 : 1;
     assert_string_equal(vi[i].id, "web-000001");
     assert_string_equal(vi[i].address, "127.0.1.1:8080");
-    assert_string_equal(vi[i].version, "1");
+    /* its model comes back from its tag */
+    assert_string_equal(vi[i].model.version, "1");
+    assert_string_equal(vi[i].model.digest, "t1");
+    assert_string_equal(vi[i].model.host, URI);
+    assert_int_equal(vi[i].model.created, 1764000000123ULL);
     assert_true(vi[i].active);
     free(vi);
     assert_int_equal(virt_list(vc, &p, "z2", &vi), 0);
     free(vi);
+
+    /* the base image's digest: its path, size and mtime */
+    {
+        char  d[MODEL_DIGEST_LEN + 1], want[MODEL_DIGEST_LEN + 1];
+        char  mtime[64];
+
+        v = virStorageVolLookupByName(sp, "base.qcow2");
+        xml = virStorageVolGetXMLDesc(v, 0);
+        virt_vol_mtime(xml, mtime, sizeof(mtime));
+        free(xml);
+        virStorageVolFree(v);
+        assert_int_equal(virt_image(vc, &p, d), 0);
+        model_image_digest("/default-pool/base.qcow2", 67108864, mtime, want);
+        assert_string_equal(d, want);
+        assert_int_equal(strlen(d), MODEL_DIGEST_LEN);
+        model_image_digest("/default-pool/base.qcow2", 67108865, mtime, want);
+        assert_string_not_equal(d, want);
+        p.vol_pool = NULL;
+        assert_int_equal(virt_image(vc, &p, d), 1);     /* no volume */
+        assert_string_equal(d, "");
+        p.vol_pool = "default-pool";
+        p.vol_backing = "missing.qcow2";
+        assert_int_equal(virt_image(vc, &p, d), -1);
+        p.vol_backing = "base.qcow2";
+    }
 
     assert_int_equal(virt_delete(vc, "web", "web-000002"), 0);
     assert_false(has_domain("web-000002"));
@@ -198,7 +233,8 @@ test_volumes(void **state)
     assert_non_null(v);
     virStorageVolFree(v);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000003",
-                                 "127.0.1.3:8080", err, sizeof(err)), 0);
+                                 "127.0.1.3:8080", &model, err,
+                                 sizeof(err)), 0);
     v = virStorageVolLookupByName(sp, "web-000003.qcow2");
     xml = virStorageVolGetXMLDesc(v, 0);
     assert_non_null(strstr(xml, "<backingStore>"));
@@ -208,7 +244,8 @@ test_volumes(void **state)
     /* a missing base volume: the create fails and leaves nothing */
     p.vol_backing = "nope.qcow2";
     assert_int_equal(virt_create(vc, &p, "z1", "web-000004",
-                                 "127.0.1.4:8080", err, sizeof(err)), -1);
+                                 "127.0.1.4:8080", &model, err,
+                                 sizeof(err)), -1);
     assert_non_null(strstr(err, "nope.qcow2"));
     assert_false(has_domain("web-000004"));
     assert_false(has_volume("web-000004.qcow2"));
@@ -232,9 +269,11 @@ test_failed(void **state)
     (void) state;
     pool_init(&p, ADDR_STATIC);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000011",
-                                 "127.0.1.1:8080", err, sizeof(err)), 0);
+                                 "127.0.1.1:8080", &model, err,
+                                 sizeof(err)), 0);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000012",
-                                 "127.0.1.2:8080", err, sizeof(err)), 0);
+                                 "127.0.1.2:8080", &model, err,
+                                 sizeof(err)), 0);
 
     /* the hypervisor's side: qemu of web-000011 dies (the domain stays
        defined, shut off) */
@@ -296,7 +335,7 @@ test_lease(void **state)
         "<memory>65536</memory><os><type>hvm</type></os><devices>"
         "<interface type='network'><source network='default'/>"
         "<mac address='{{mac}}'/></interface></devices></domain>";
-    if (virt_create(vc, &p, "z1", "web-000021", "pending:0", err,
+    if (virt_create(vc, &p, "z1", "web-000021", "pending:0", &model, err,
                     sizeof(err)) != 0)
     {
         fail_msg("%s", err);
@@ -314,7 +353,7 @@ test_lease(void **state)
     p.net = 0x0a000000;
     p.prefix_len = 8;
     assert_int_equal(virt_create(vc, &p, "z1", "web-000021", "pending:0",
-                                 err, sizeof(err)), 0);
+                                 &model, err, sizeof(err)), 0);
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
     free(vi);
@@ -328,7 +367,7 @@ test_lease(void **state)
     p.net = 0xc0a87a00;                         /* 192.168.122.0/24 */
     p.prefix_len = 24;
     assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
-                                 err, sizeof(err)), 0);
+                                 &model, err, sizeof(err)), 0);
     p.prefix_len = 0;                           /* no network: nothing */
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
@@ -364,7 +403,7 @@ test_lease(void **state)
     p.template_text = "<domain type='test'><name>{{name}}</name>"
         "<memory>65536</memory><os><type>hvm</type></os></domain>";
     assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
-                                 err, sizeof(err)), 0);
+                                 &model, err, sizeof(err)), 0);
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
     free(vi);

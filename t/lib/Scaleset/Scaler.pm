@@ -29,10 +29,12 @@ sub new {
 }
 
 # pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
+#              version => template version (1),
 #              extra => "yaml lines",
 #              template_extra => "volume: {...}" (more template keys) } ],
 # api_extra => 'token_file: ...',
-# top_extra => "top-level yaml lines" (e.g. the prometheus block)
+# top_extra => "top-level yaml lines" (e.g. the prometheus block),
+# bin => another scaleset-scaler (a benchmark's baseline build)
 sub write_config {
     my ($self) = @_;
     my $t = $self->{t};
@@ -48,7 +50,8 @@ sub write_config {
         $y .= "  - name: $p->{name}\n    zones:\n";
         $y .= qq(      - { name: $_->[0], uri: "$_->[1]" }\n)
             for @{ $p->{zones} // [['z1', 'test:///default']] };
-        $y .= "    template: { domain: $dir/dom.xml, version: 1"
+        $y .= "    template: { domain: $dir/dom.xml, version: "
+            . ($p->{version} // 1)
             . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n"
             . "    address: { mode: static, cidr: "
             . ($p->{cidr} // "127.0.1.0/24") . ", port: "
@@ -66,7 +69,8 @@ sub start {
     my ($self) = @_;
     my $conf = $self->write_config;
     return $self->{t}->spawn(name => 'scaler', wait_port => 'api',
-        cmd => [$self->{t}->bin('scaleset-scaler'), '-c', $conf]);
+        cmd => [$self->{opt}{bin} // $self->{t}->bin('scaleset-scaler'),
+                '-c', $conf]);
 }
 
 # (code, decoded body or raw text)

@@ -1,0 +1,347 @@
+/*
+ * act.c: a plan carried out (plan.h).  Each action is one idempotent step
+ * on Redis (the write protocol, registry.c) or libvirt (virt.c); a crash
+ * between two of them is recovered by the next pass's observation.  The
+ * actions run in the plan's order, except that the creations run last,
+ * 4 at a time per zone, once their instance numbers are reserved in
+ * PREFIX{POOL}:seq.  A delete removes the domain first and its member
+ * after, so a domain that could not be removed is never left running
+ * unregistered (the next pass would take it for a booting one).
+ *
+ * Success is logged as "VERB (REASON) rule=RULE", a failure as "KIND
+ * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
+ * counted in scaleset_scaler_errors_total.  The pool's instances become
+ * what the pass leaves, sorted by id.
+ */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+#define CREATE_WORKERS  4       /* concurrent creations per zone */
+
+typedef struct {
+    const action_t   *a;
+    virt_model_t      model;        /* written into its tag */
+    int               ok;
+    char              err[256];
+} create_t;
+
+typedef struct {
+    pool_state_t     *ps;
+    create_t         *c;
+    int               n, zone, next;
+    pthread_mutex_t   lock;
+} create_job_t;
+
+static int
+inst_cmp(const void *a, const void *b)
+{
+    return strcmp(((const instance_t *) a)->id,
+                  ((const instance_t *) b)->id);
+}
+
+/* the member record of an instance, from its own model, through the
+   shared codec (its canonical form) */
+static int
+member_record(const pool_config_t *p, const instance_t *in, int drain,
+    char *buf, size_t size, char *err, size_t errlen)
+{
+    char               raw[SCALESET_RECORD_MAX];
+    scaleset_member_t  m;
+    scaleset_error_t   e;
+
+    snprintf(raw, sizeof(raw), "%s zone=%s%s%s%s", in->address,
+             p->zones[in->zone].name, in->model.version[0] ? " version=" : "",
+             in->model.version, drain ? " drain" : "");
+    if (scaleset_member_parse(raw, strlen(raw), &m, &e) != 0
+        || scaleset_member_format(&m, buf, size, &e) < 0)
+    {
+        snprintf(err, errlen, "member record \"%s\": %s", raw, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
+    const char *err)
+{
+    slog(ps->cf->name, a->id[0] ? a->id : NULL, "%s failed: %s (%s) rule=%s",
+         act_kind_name(a->kind), err, a->reason, a->rule);
+    ps->errors[kind]++;
+}
+
+/* one action but a creation; 0 when done (st[] follows) */
+static int
+apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
+    const action_t *a, inst_state_t *st)
+{
+    const pool_config_t  *p = ps->cf;
+    const instance_t     *in = a->inst >= 0 ? &obs->inst[a->inst].in : NULL;
+    char                  rec[SCALESET_RECORD_MAX], err[256];
+
+    switch (a->kind) {
+    case ACT_REGISTER:
+    case ACT_DRAIN:
+        if (member_record(p, in, a->kind == ACT_DRAIN, rec, sizeof(rec),
+                          err, sizeof(err)) != 0)
+        {
+            failed(ps, a, ERR_REDIS_DATA, err);
+            return -1;
+        }
+        if ((a->kind == ACT_REGISTER
+             ? registry_set(reg, p->name, a->id, rec)
+             : registry_set_drain(reg, p->name, a->id, rec, obs->now)) != 0)
+        {
+            failed(ps, a, ERR_REDIS, registry_error(reg));
+            return -1;
+        }
+        st[a->inst] = a->kind == ACT_REGISTER ? INST_RUNNING : INST_DRAINING;
+        if (a->kind == ACT_REGISTER) {
+            slog(p->name, a->id, "registered %s (%s) rule=%s", rec,
+                 a->reason, a->rule);
+        } else {
+            slog(p->name, a->id, "draining (%s) rule=%s", a->reason,
+                 a->rule);
+        }
+        return 0;
+
+    case ACT_DEREGISTER:
+        if (registry_del(reg, p->name, a->id) != 0) {
+            failed(ps, a, ERR_REDIS, registry_error(reg));
+            return -1;
+        }
+        slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
+        return 0;
+
+    case ACT_DELETE:
+        if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
+            failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
+            return -1;
+        }
+        st[a->inst] = INST_DELETING;
+        slog(p->name, a->id, "deleted (%s) rule=%s", a->reason, a->rule);
+        /* its member (or none: HDEL is idempotent) after the domain; a
+           failure leaves a stray that the next pass deregisters */
+        if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
+            failed(ps, a, ERR_REDIS, registry_error(reg));
+        }
+        return 0;
+
+    default:
+        return -1;
+    }
+}
+
+/* creates the job's zone's instances, one at a time; the threads touch
+   only their own create_t */
+static void *
+create_worker(void *arg)
+{
+    create_job_t   *job = arg;
+    pool_state_t   *ps = job->ps;
+    create_t       *c;
+    int             i;
+
+    for (;;) {
+        pthread_mutex_lock(&job->lock);
+        while (job->next < job->n && job->c[job->next].a->zone != job->zone)
+        {
+            job->next++;
+        }
+        i = job->next++;
+        pthread_mutex_unlock(&job->lock);
+        if (i >= job->n) {
+            return NULL;
+        }
+        c = &job->c[i];
+        c->ok = virt_create(ps->conns[job->zone], ps->cf,
+                            ps->cf->zones[job->zone].name, c->a->id,
+                            c->a->address, &c->model, c->err,
+                            sizeof(c->err)) == 0;
+    }
+}
+
+static void
+create_all(pool_state_t *ps, create_t *c, int n)
+{
+    create_job_t  jobs[SCALER_MAX_ZONES];
+    pthread_t     th[SCALER_MAX_ZONES][CREATE_WORKERS];
+    int           started[SCALER_MAX_ZONES] = { 0 };
+    int           z, w;
+
+    for (z = 0; z < ps->cf->nzones; z++) {
+        jobs[z].ps = ps;
+        jobs[z].c = c;
+        jobs[z].n = n;
+        jobs[z].zone = z;
+        jobs[z].next = 0;
+        pthread_mutex_init(&jobs[z].lock, NULL);
+        for (w = 0; w < CREATE_WORKERS; w++) {
+            if (pthread_create(&th[z][w], NULL, create_worker, &jobs[z])
+                != 0)
+            {
+                break;
+            }
+            started[z]++;
+        }
+        if (started[z] == 0) {
+            create_worker(&jobs[z]);    /* no thread: do it here */
+        }
+    }
+    for (z = 0; z < ps->cf->nzones; z++) {
+        for (w = 0; w < started[z]; w++) {
+            pthread_join(th[z][w], NULL);
+        }
+        pthread_mutex_destroy(&jobs[z].lock);
+    }
+}
+
+/* the plan's creations: their numbers reserved, then made; the created
+   ones appended to ps->inst (room made by the caller) */
+static void
+creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
+    const plan_t *pl)
+{
+    const pool_config_t  *p = ps->cf;
+    create_t             *c;
+    instance_t           *in;
+    long                  first = 0, last = 0;
+    uint64_t              now = clock_unix_ms();
+    int                   i, n = 0, rc;
+
+    if (pl->creates == 0) {
+        return;
+    }
+    if ((c = calloc(pl->creates, sizeof(*c))) == NULL) {
+        slog(p->name, NULL, "out of memory: no creation this pass");
+        return;
+    }
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind == ACT_CREATE) {
+            /* the model the plan chose (the zone's latest), created now */
+            c[n].model = pl->act[i].model;
+            c[n].model.created = now;
+            c[n++].a = &pl->act[i];
+            first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
+            last = last > pl->act[i].seq ? last : pl->act[i].seq;
+        }
+    }
+    /* numbers first + 1 .. last: refused when another writer handed out
+       some meanwhile (the next pass plans above them) */
+    rc = registry_seq_reserve(reg, p->name, first - 1, last);
+    if (rc != 1) {
+        slog(p->name, NULL, "no creation this pass: instance numbers "
+             "%ld..%ld %s", first, last, rc == 0
+             ? "were handed out by another writer" : registry_error(reg));
+        ps->errors[ERR_REDIS]++;
+        free(c);
+        return;
+    }
+    create_all(ps, c, n);
+    for (i = 0; i < n; i++) {
+        const action_t *a = c[i].a;
+
+        if (!c[i].ok) {
+            failed(ps, a, ERR_CREATE, c[i].err);
+            continue;
+        }
+        slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
+             p->zones[a->zone].name, a->address, a->reason, a->rule);
+        ps->actions_up++;
+        in = &ps->inst[ps->ninst++];
+        memset(in, 0, sizeof(*in));
+        snprintf(in->id, sizeof(in->id), "%s", a->id);
+        snprintf(in->address, sizeof(in->address), "%s", a->address);
+        in->model = c[i].model;
+        in->latest = 1;
+        in->zone = a->zone;
+        in->seq = a->seq;
+        in->state = INST_BOOTING;
+        in->seen = obs->now;
+    }
+    free(c);
+}
+
+void
+act(registry_t *reg, pool_state_t *ps, observation_t *obs,
+    const plan_t *pl)
+{
+    const pool_config_t  *p = ps->cf;
+    inst_state_t         *st;
+    instance_t           *list, *in;
+    int                   i, n, cap;
+
+    st = calloc(obs->ninst + 1, sizeof(*st));
+    cap = obs->ninst + (pl ? pl->creates : 0);
+    list = calloc(cap + 1, sizeof(*list));
+    if (st == NULL || list == NULL) {
+        slog(p->name, NULL, "out of memory: no action this pass");
+        free(st);
+        free(list);
+        return;
+    }
+    for (i = 0; i < obs->ninst; i++) {
+        st[i] = plan_observed(obs, i);
+    }
+    for (i = 0; pl && i < pl->nnote; i++) {
+        slog(p->name, NULL, "%s rule=%s", pl->note[i].text, pl->note[i].rule);
+        if (pl->note[i].err < ERR_KIND_COUNT) {
+            ps->errors[pl->note[i].err]++;
+        }
+    }
+    for (i = 0; pl && i < pl->nact; i++) {
+        const action_t *a = &pl->act[i];
+
+        if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st) != 0) {
+            continue;
+        }
+        ps->actions_down += strcmp(a->rule, "scale_in") == 0;
+        ps->repairs += strcmp(a->rule, "repair") == 0;
+    }
+
+    /* the instances as the pass leaves them */
+    for (i = 0, n = 0; i < obs->ninst; i++) {
+        if (st[i] == INST_DELETING) {
+            continue;
+        }
+        in = &list[n++];
+        *in = obs->inst[i].in;
+        in->state = obs->inst[i].delete_asked ? INST_DELETING : st[i];
+        in->delete_asked = obs->inst[i].delete_asked;
+        in->weight = obs->inst[i].member >= 0
+                     && obs->members[obs->inst[i].member].valid
+                     ? obs->members[obs->inst[i].member].weight : 0;
+        if (st[i] == INST_DRAINING && in->drain_seen == 0) {
+            in->drain_seen = obs->now;
+        } else if (st[i] != INST_DRAINING) {
+            in->drain_seen = 0;
+        }
+    }
+    free(ps->inst);
+    ps->inst = list;
+    ps->ninst = n;
+    ps->cinst = cap + 1;
+    if (pl) {
+        creations(reg, ps, obs, pl);
+    }
+    if (ps->ninst > 1) {
+        qsort(ps->inst, ps->ninst, sizeof(*ps->inst), inst_cmp);
+    }
+    free(st);
+
+    /* the reports the instances point into */
+    free(ps->reports);
+    free(ps->gateways);
+    ps->reports = obs->reports;
+    ps->nreports = obs->nreports;
+    ps->gateways = obs->gateways;
+    ps->ngateways = obs->ngateways;
+    obs->reports = NULL;
+    obs->gateways = NULL;
+    obs->nreports = obs->ngateways = 0;
+}

@@ -1,0 +1,242 @@
+/*
+ * plan.h: a pool's reconcile pass as observe -> plan -> act
+ * (docs/design.md, "The reconcile pass").
+ *
+ *   observe.c   impure: every zone's owned domains (virt.c), the pool's
+ *               Redis state (members, drain starts, seq, every gateway's
+ *               health report; registry.c), the readiness of unregistered
+ *               instances (ready.c), the API's deletions; all of it
+ *               bounded and validated into one observation_t.
+ *   plan.c      pure: plan(input) -> a plan_t of actions, made by the
+ *               sub-planners in a fixed order (plan_steps[] in plan.c),
+ *               each a pure function of the same input and of the plan
+ *               so far, in a file of its own: plan_requests.c,
+ *               plan_members.c, plan_repair.c, plan_drain.c,
+ *               plan_capacity.c.  No I/O, no globals, no clock.
+ *   act.c       applies the actions (registry.c, virt.c), each one
+ *               idempotent, reports a failure once with pool and id, and
+ *               leaves the pool's instances as the pass ends.
+ *
+ * A sub-planner is void plan_NAME(const plan_input_t *in, plan_t *pl): it
+ * reads in->obs and the view pl->view[] (where each observed instance
+ * stands after the actions so far), and adds actions with plan_add() and
+ * notes with plan_note().  It acts only on instances no earlier step
+ * claimed (plan_free()), so the order decides who wins.
+ */
+
+#ifndef SCALER_PLAN_H
+#define SCALER_PLAN_H
+
+#include "scaler.h"
+
+/* the most fields of a Redis hash a pass reads (members, drain starts,
+   one gateway's reports): 4 x the largest pool; a larger hash is refused */
+#define OBS_HASH_MAX      (4 * SCALER_CAPACITY_MAX)
+/* the most gateways' reports a pass reads; more health keys than that
+   make every instance's connections unknown */
+#define OBS_GATEWAYS_MAX  1024
+/* how far in the future a stored time (a drain start, a creation time)
+   may be before it is refused as a lie: the clocks' skew */
+#define OBS_SKEW_MS       60000
+/* the largest instance number taken from PREFIX{POOL}:seq */
+#define OBS_SEQ_MAX       POLICY_SEQ_MAX
+
+/* a member of PREFIX{POOL}:members, decoded */
+typedef struct {
+    char          id[SCALESET_ID_MAX + 1];
+    int           valid;        /* its record parsed (else only id is set) */
+    int           zone;         /* its zone= among the pool's; -1: none */
+    char          address[80];
+    char          version[SCALESET_NAME_MAX + 1];
+    unsigned      weight;
+    unsigned      flags;        /* SCALESET_MEMBER_DRAIN, _DOWN, _BACKUP */
+    int           inst;         /* obs->inst of this id; -1: none (stray) */
+} obs_member_t;
+
+typedef enum {
+    READY_UNKNOWN = 0,          /* not probed: registered, zone down */
+    READY_YES,
+    READY_NO
+} obs_ready_t;
+
+/* an owned domain (or, in a zone that did not answer, one known before) */
+typedef struct {
+    instance_t    in;           /* from its domain and tag (virt_list) and
+                                   what this scaler remembers of it */
+    int           listed;       /* 0: its zone did not answer this pass */
+    int           member;       /* obs->members of this id; -1: none */
+    uint64_t      drain_since;  /* PREFIX{POOL}:draining, UNIX ms; 0: none
+                                   (or refused) */
+    obs_ready_t   ready;        /* probed when listed and not registered */
+    char          why[64];      /* READY_NO: "no address", "status 500" */
+    int           delete_asked; /* deleted through the API: domain goes */
+} obs_instance_t;
+
+typedef struct {
+    uint64_t          now;          /* UNIX ms of the observation */
+    int               nzones;
+    int               zone_up[SCALER_MAX_ZONES];
+    virt_model_t      latest[SCALER_MAX_ZONES];   /* the pool's model as a
+                                       new instance in that zone would
+                                       get it now (its base image as last
+                                       read there); created 0 */
+    int               redis_ok;     /* members read: else no plan */
+    char              redis_err[200];   /* !redis_ok: why */
+    int               drains_ok;    /* PREFIX{POOL}:draining read */
+    int               reports_ok;   /* every gateway's reports read */
+    char              reports_err[200];   /* !reports_ok: why */
+    long              seq;          /* PREFIX{POOL}:seq, the last instance
+                                       number handed out; 0 unset or no
+                                       number (replaced); -1 above
+                                       POLICY_SEQ_MAX: no new ids */
+    obs_instance_t   *inst;         /* sorted by id */
+    int               ninst;
+    obs_member_t     *members;      /* sorted by id */
+    int               nmembers;
+    report_t         *reports;      /* grouped by instance: each instance's
+                                       in->report0 .. + in->nreports */
+    int               nreports;
+    char            (*gateways)[SCALESET_NAME_MAX + 1];
+    int               ngateways;
+    int               refused;      /* values read from Redis and refused
+                                       (scaleset_scaler_errors_total
+                                       {kind="redis_data"}) */
+} observation_t;
+
+/* everything plan() depends on */
+typedef struct {
+    const pool_config_t   *cf;
+    const observation_t   *obs;
+    int                    capacity;    /* the loop's desired capacity */
+    uint64_t               now;         /* UNIX ms */
+} plan_input_t;
+
+typedef enum {
+    ACT_CREATE = 0,     /* define and start a new instance: id, zone,
+                           address */
+    ACT_REGISTER,       /* its member record, from its own model */
+    ACT_DRAIN,          /* its member record with drain, and the drain's
+                           start */
+    ACT_DEREGISTER,     /* HDEL a member that has no domain */
+    ACT_DELETE,         /* its domain deleted, then its member (if any) */
+    ACT_KIND_COUNT
+} act_kind_t;
+
+typedef struct {
+    act_kind_t    kind;
+    int           inst;         /* obs->inst; -1 for CREATE, DEREGISTER */
+    int           member;       /* obs->members: DEREGISTER, and DELETE of
+                                   a registered one; else -1 */
+    char          id[SCALESET_ID_MAX + 1];
+    int           zone;         /* the instance's (CREATE: where) */
+    long          seq;          /* CREATE: the id's number */
+    char          address[80];  /* CREATE */
+    virt_model_t  model;        /* CREATE: what it is made from (the
+                                   zone's latest; act sets created) */
+    const char   *rule;         /* "api", "stray", "ready", "record",
+                                   "repair", "drain", "scale_out",
+                                   "scale_in" */
+    char          reason[160];  /* why, for the log */
+} action_t;
+
+/* something a sub-planner could not do, for the log and the metrics */
+typedef struct {
+    err_kind_t    err;          /* ERR_KIND_COUNT: only logged */
+    const char   *rule;
+    char          text[160];
+} plan_note_t;
+
+/* where an observed instance stands after the actions so far */
+typedef struct {
+    inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
+                                   DRAINING, DELETING (it goes) */
+    int           claimed;      /* pl->act of the step that took it; -1 */
+} plan_view_t;
+
+typedef struct {
+    action_t     *act;
+    int           nact, cact;
+    plan_note_t  *note;
+    int           nnote, cnote;
+    plan_view_t  *view;         /* one per obs->inst */
+    long          next_seq;     /* the next instance number to hand out */
+    int           creates;      /* CREATE actions so far */
+    int           surge;        /* instances an earlier step keeps above
+                                   the capacity on purpose (an upgrade's
+                                   new ones while the old still serve):
+                                   scale-in stops at capacity + surge */
+    int           oom;          /* an allocation failed: act does nothing */
+} plan_t;
+
+/* plan.c */
+/* the sub-planners in the order they run (plan_steps[]) */
+typedef void (*plan_step_pt)(const plan_input_t *in, plan_t *pl);
+typedef struct {
+    const char    *name;
+    plan_step_pt   run;
+} plan_step_t;
+extern const plan_step_t  plan_steps[];
+
+/* runs every step (none when !obs->redis_ok); 0, or -1 when out of
+   memory (pl holds nothing then); plan_release() frees it either way */
+int plan(const plan_input_t *in, plan_t *pl);
+/* what plan() does before the steps: the view as observed, the next
+   instance number; a test runs one step after it.  0 or -1 (memory) */
+int plan_begin(const plan_input_t *in, plan_t *pl);
+void plan_release(plan_t *pl);
+/* obs->inst[i]'s state as observed: BOOTING (no readable member record),
+   RUNNING, DRAINING (its record has drain); as last known when Redis
+   was not read */
+inst_state_t plan_observed(const observation_t *obs, int i);
+/* adds an action (its view follows: REGISTER -> RUNNING, DRAIN ->
+   DRAINING, DELETE -> DELETING) and claims its instance; NULL when out of
+   memory (pl->oom) */
+action_t *plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind,
+    int inst, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void plan_note(plan_t *pl, err_kind_t err, const char *rule,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* 1 when no step claimed obs->inst[i] yet */
+int plan_free(const plan_t *pl, int i);
+/* instances that serve or will: booting, running, creating, in every
+   zone (those of a zone down count: they are not lost) */
+int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
+const char *act_kind_name(act_kind_t kind);
+
+/* the sub-planners, each in its own file, in plan_steps[] order */
+/* plan_requests.c: what the API asked for: deleted instances' domains */
+void plan_requests(const plan_input_t *in, plan_t *pl);
+/* plan_members.c: members without a domain deregistered (unless their
+   zone is down); after capacity: ready instances registered, records
+   that differ from the instance rewritten */
+void plan_strays(const plan_input_t *in, plan_t *pl);
+void plan_register(const plan_input_t *in, plan_t *pl);
+/* plan_repair.c: instances not ready within health.grace replaced */
+void plan_repair(const plan_input_t *in, plan_t *pl);
+/* plan_drain.c: draining instances deleted at zero connections or at
+   drain_timeout; held while the reports are unknown */
+void plan_drain(const plan_input_t *in, plan_t *pl);
+/* plan_capacity.c: new instances up to the capacity (placement, address,
+   id); above it, scale-in by scale_in_policy */
+void plan_capacity(const plan_input_t *in, plan_t *pl);
+
+/* observe.c */
+/* fills *obs for ps's pool: prev = ps's instances of the last pass (kept
+   for a zone that does not answer; what this scaler remembers), dels =
+   ids the API deleted; 0, or -1 when the member hash could not be read
+   (Redis did not answer, or it was refused: obs->redis_err says which;
+   obs then holds only the listing).  obs_release() frees it either way */
+int observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
+    observation_t *obs);
+void obs_release(observation_t *obs);
+/* the instance of id in obs (sorted), or NULL */
+const obs_instance_t *obs_instance(const observation_t *obs, const char *id);
+
+/* act.c */
+/* applies pl to ps's pool; ps->inst becomes the instances as the pass
+   leaves them, ps->reports/gateways the observation's reports; counters
+   and errors counted in ps */
+void act(registry_t *reg, pool_state_t *ps, observation_t *obs,
+    const plan_t *pl);
+
+#endif /* SCALER_PLAN_H */

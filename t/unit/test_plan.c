@@ -1,0 +1,723 @@
+/*
+ * plan(): what a pass decides, as a specification.  Each row is a pool
+ * as a pass observes it (zones, capacity, instances with their member
+ * records, readiness, drains and gateway reports) and the actions the
+ * plan must hold, in order, written "KIND ID [ZONE ADDRESS] RULE
+ * (REASON": a row's text is a prefix of the action as printed, so a row
+ * may leave the reason out.
+ *
+ * The pool: web, zones z1 z2 z3 (the row says how many), addresses
+ * 127.0.1.0/24 port 8080 (instance N at 127.0.1.N unless the row says),
+ * template version 2, drain_timeout 30 s, health.grace 60 s unless the
+ * row says.  "now" is 1 000 000 s.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "plan.h"
+
+#define NOW   1000000000ULL
+#define S     1000ULL
+#define NONE  (-1L)                 /* no report from that gateway */
+#define HUGE  (-2L)                 /* a report of conns=2^64-1 */
+
+typedef struct {
+    const char  *id;
+    int          zone;          /* 0 z1, 1 z2, 2 z3 */
+    const char  *state;         /* "booting" no member; "running";
+                                   "draining"; "bad" unparsable record */
+    const char  *ready;         /* NULL not probed, "yes", or the reason
+                                   it is not ("status 500") */
+    int          age_s;         /* since it was first seen */
+    int          drain_s;       /* draining: its recorded drain start, s
+                                   ago (0: none recorded) */
+    long         conns[3];      /* gateways gw1..gw3 (0 = "no report": use
+                                   NONE; rows list what gateways said) */
+    int          nreports;      /* how many of conns[] are reports */
+    const char  *address;       /* NULL: 127.0.1.N:8080 */
+    const char  *record_version;   /* NULL: the instance's ("1") */
+    int          api_delete;
+    int          created_s;     /* its tag's creation time, s ago (0: a
+                                   tag that predates it) */
+} ispec_t;
+
+typedef struct {
+    const char        *name;        /* the behaviour */
+    int                nzones;      /* 0: 1 */
+    const char        *down;        /* zones that did not answer: "z2" */
+    int                capacity;
+    long               seq;
+    scale_in_policy_t  policy;
+    int                grace_s;     /* 0: 60; -1: none */
+    int                drain_timeout_s;    /* 0: 30 */
+    int                reports_unknown;
+    int                redis_down;
+    const char        *cidr;        /* NULL: 127.0.1.0/24 */
+    ispec_t            inst[12];
+    const char        *strays[4];   /* members without a domain: "ID ZONE
+                                       [ADDRESS]", ZONE "-" for none,
+                                       "bad" for an unparsable record */
+    const char        *want[16];
+    const char        *notes[4];    /* prefixes of the notes */
+} case_t;
+
+static const case_t  cases[] = {
+
+    /* --- capacity: scale out ------------------------------------- */
+    { .name = "an empty pool gets its capacity, spread over the zones, at "
+              "the lowest addresses, numbered after seq",
+      .nzones = 2, .capacity = 3, .seq = 5,
+      .want = { "create web-000006 z1 127.0.1.1:8080 scale_out",
+                "create web-000007 z2 127.0.1.2:8080 scale_out",
+                "create web-000008 z1 127.0.1.3:8080 scale_out" } },
+
+    { .name = "new instances go to the zones with the fewest (zone "
+              "balance)",
+      .nzones = 3, .capacity = 5,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running" } },
+      .want = { "create web-000004 z3 127.0.1.4:8080 scale_out",
+                "create web-000005 z2 127.0.1.5:8080 scale_out" } },
+
+    { .name = "ids continue above every known id, also above seq and "
+              "above members of no domain",
+      .capacity = 3, .seq = 2,
+      .inst = { { "web-000009", 0, "running" } },
+      .strays = { "web-000012 z2" }, .nzones = 2, .down = "z2",
+      .want = { "create web-000013 z1", "create web-000014 z1" } },
+
+    { .name = "address allocation: the lowest address that no instance "
+              "and no member uses",
+      .nzones = 2, .down = "z2", .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .address = "127.0.1.3:8080" } },
+      .strays = { "web-000003 z2 127.0.1.2:8080" },
+      .want = { "create web-000004 z1 127.0.1.4:8080",
+                "create web-000005 z1 127.0.1.5:8080" } },
+
+    { .name = "no free address left: what fits is created, the rest is "
+              "noted as an address error",
+      .capacity = 4, .cidr = "127.0.1.0/30",
+      .inst = { { "web-000001", 0, "running" } },
+      .want = { "create web-000002 z1 127.0.1.2:8080 scale_out" },
+      .notes = { "no free address left" } },
+
+    { .name = "at capacity nothing happens",
+      .nzones = 2, .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "booting", "status 503", 5 } } },
+
+    { .name = "draining instances do not count: they are replaced",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 3 }, .nreports = 1 } },
+      .want = { "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
+    /* --- capacity: scale in -------------------------------------- */
+    { .name = "scale in: registered instances drain, from the largest "
+              "zone, highest id first (default policy)",
+      .nzones = 2, .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 1, "running" },
+                { "web-000005", 0, "running" } },
+      .want = { "drain web-000005 scale_in (capacity 2, 5 in service",
+                "drain web-000004 scale_in",
+                "drain web-000003 scale_in" } },
+
+    { .name = "scale-in policy oldest: the lowest ids, zones balanced "
+              "first",
+      .nzones = 2, .capacity = 2, .policy = SCALE_IN_OLDEST,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 1, "running" },
+                { "web-000005", 0, "running" } },
+      .want = { "drain web-000001 scale_in", "drain web-000002 scale_in",
+                "drain web-000003 scale_in" } },
+
+    { .name = "scale-in policy newest: the highest ids, zones balanced "
+              "first",
+      .nzones = 2, .capacity = 3, .policy = SCALE_IN_NEWEST,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000007", 1, "running" } },
+      .want = { "drain web-000003 scale_in" } },
+
+    { .name = "scale in: an unregistered instance is deleted, not "
+              "registered first",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes" } },
+      .want = { "delete web-000002 scale_in (capacity 1, 2 in service; "
+                "before registration" } },
+
+    /* --- drain waits ----------------------------------------------- */
+    { .name = "a draining instance with connections open waits",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 3, 0 }, .nreports = 2 } } },
+
+    { .name = "it goes once every gateway reports zero connections",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0, 0 }, .nreports = 3 } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
+    { .name = "no report at all counts as no connection open",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5 } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
+    { .name = "it goes at drain_timeout, connections or not",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 31,
+                  .conns = { 7 }, .nreports = 1 } },
+      .want = { "delete web-000002 drain (drain_timeout" } },
+
+    { .name = "Redis's reports unknown: the drain holds (unknown is not "
+              "zero)",
+      .capacity = 1, .reports_unknown = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5 } } },
+
+    { .name = "reports unknown, but drain_timeout is over: it goes",
+      .capacity = 1, .reports_unknown = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 40 } },
+      .want = { "delete web-000002 drain (drain_timeout" } },
+
+    { .name = "a drain whose start is not recorded counts from now: it "
+              "waits for its connections",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .conns = { 1 },
+                  .nreports = 1 } } },
+
+    { .name = "conns of 2^64-1 on one gateway plus others does not wrap "
+              "around to few",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { HUGE, 5 }, .nreports = 2 } } },
+
+    { .name = "drain_timeout 0: a drain does not wait",
+      .capacity = 1, .drain_timeout_s = -1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .conns = { 4 },
+                  .nreports = 1 } },
+      .want = { "delete web-000002 drain (drain_timeout" } },
+
+    /* --- readiness and repair ------------------------------------ */
+    { .name = "a ready instance is registered",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "booting", "yes", 2 } },
+      .want = { "register web-000001 ready" } },
+
+    { .name = "one not ready within health.grace is kept",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "booting", "status 500", 59 } } },
+
+    { .name = "one not ready after health.grace is deleted and replaced "
+              "in the same pass",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 61 } },
+      .want = { "delete web-000002 repair (not ready (status 500) within "
+                "health.grace (60000 ms)",
+                "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
+    { .name = "repairs are bounded: at most 1 in 20 of the capacity per "
+              "pass, at least 1",
+      .capacity = 3,
+      .inst = { { "web-000001", 0, "booting", "no address", 100 },
+                { "web-000002", 0, "booting", "connect", 100 },
+                { "web-000003", 0, "booting", "status 500", 100 } },
+      .want = { "delete web-000001 repair (not ready (no address)",
+                "create web-000004 z1 127.0.1.4:8080 scale_out" } },
+
+    { .name = "health.grace counts from the creation time in the tag, "
+              "so a restart does not start it over",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "booting", "status 500", 2,
+                  .created_s = 61 } },
+      .want = { "delete web-000001 repair", "create web-000002" } },
+
+    { .name = "a tag without a creation time: health.grace counts from "
+              "when this scaler first saw it",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "booting", "status 500", 2 } } },
+
+    { .name = "without health.grace nothing is repaired",
+      .capacity = 1, .grace_s = -1,
+      .inst = { { "web-000001", 0, "booting", "status 500", 1000 } } },
+
+    { .name = "an instance whose readiness is not known is not repaired",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "booting", NULL, 1000 } } },
+
+    /* --- a zone down --------------------------------------------- */
+    { .name = "a zone down: its instances are kept and counted, nothing "
+              "is created there",
+      .nzones = 2, .down = "z2", .capacity = 5,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "running" },
+                { "web-000003", 1, "booting", "no", 500 },
+                { "web-000004", 1, "draining", .drain_s = 500 } },
+      .want = { "create web-000005 z1 127.0.1.5:8080",
+                "create web-000006 z1 127.0.1.6:8080" } },
+
+    { .name = "a zone down: its members without a known domain stay",
+      .nzones = 2, .down = "z2", .capacity = 1,
+      .inst = { { "web-000001", 0, "running" } },
+      .strays = { "web-000002 z2", "web-000003 z1" },
+      .want = { "deregister web-000003 stray (no domain" } },
+
+    { .name = "scale in with a zone down: only instances of zones that "
+              "answer are chosen",
+      .nzones = 2, .down = "z2", .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "running" },
+                { "web-000003", 1, "running" } },
+      .want = { "drain web-000001 scale_in" } },
+
+    { .name = "every zone down: nothing is created",
+      .nzones = 2, .down = "z1 z2", .capacity = 2 },
+
+    /* --- members ---------------------------------------------------- */
+    { .name = "members without a domain are deregistered: one of ours, one "
+              "without a zone, one that does not parse",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" } },
+      .strays = { "web-000002 z1", "handmade -", "web-000003 bad" },
+      .want = { "deregister handmade stray", "deregister web-000002 stray",
+                "deregister web-000003 stray" } },
+
+    { .name = "a record with another version than its instance's own is "
+              "written again (the instance's model, not the pool's)",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running", .record_version = "2" },
+                { "web-000002", 0, "draining", .drain_s = 1,
+                  .conns = { 1 }, .nreports = 1, .record_version = "2" } },
+      .want = { "create web-000003",
+                "register web-000001 record (its record says version 2, "
+                "the instance's is 1",
+                "drain web-000002 record" } },
+
+    { .name = "an instance whose record does not parse is registered "
+              "again once ready",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "bad", "yes", 100 } },
+      .want = { "register web-000001 ready (ready; its record did not "
+                "parse" } },
+
+    /* --- what the API asked ------------------------------------------ */
+    { .name = "an instance deleted through the API: its domain goes, a "
+              "new one replaces it",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .api_delete = 1 } },
+      .want = { "delete web-000002 api",
+                "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
+    { .name = "API deletion in a zone that is down waits for it",
+      .nzones = 2, .down = "z2", .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "booting", .api_delete = 1 } } },
+
+    /* --- Redis -------------------------------------------------------- */
+    { .name = "Redis not read: nothing at all is decided",
+      .capacity = 5, .redis_down = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 1000 } } },
+};
+
+/* the pool every row runs on */
+static pool_config_t  pool;
+
+static void
+pool_for(const case_t *c)
+{
+    static const char *const zn[] = { "z1", "z2", "z3" };
+    int                      z;
+
+    memset(&pool, 0, sizeof(pool));
+    pool.name = (char *) "web";
+    pool.nzones = c->nzones ? c->nzones : 1;
+    for (z = 0; z < pool.nzones; z++) {
+        pool.zones[z].name = (char *) zn[z];
+        pool.zones[z].uri = (char *) "test:///default";
+    }
+    pool.version = (char *) "2";
+    pool.addr_mode = ADDR_STATIC;
+    pool.net = (127U << 24) | (1U << 8);
+    pool.prefix_len = c->cidr ? 30 : 24;
+    pool.port = 8080;
+    pool.readiness_tcp = 1;
+    pool.health_grace_ms = c->grace_s < 0 ? 0
+                           : (uint64_t) (c->grace_s ? c->grace_s : 60) * S;
+    pool.drain_timeout_ms = c->drain_timeout_s < 0 ? 0
+        : (uint64_t) (c->drain_timeout_s ? c->drain_timeout_s : 30) * S;
+    pool.scale_in = c->policy;
+    pool.cap_min = 0;
+    pool.cap_max = SCALER_CAPACITY_MAX;
+}
+
+static int
+zone_of(const char *name)
+{
+    int  z;
+
+    for (z = 0; z < pool.nzones; z++) {
+        if (strcmp(pool.zones[z].name, name) == 0) {
+            return z;
+        }
+    }
+    return -1;
+}
+
+static int
+member_cmp(const void *a, const void *b)
+{
+    return strcmp(((const obs_member_t *) a)->id,
+                  ((const obs_member_t *) b)->id);
+}
+
+static obs_member_t *
+member_add(observation_t *obs, const char *id)
+{
+    obs_member_t  *m = &obs->members[obs->nmembers++];
+
+    memset(m, 0, sizeof(*m));
+    snprintf(m->id, sizeof(m->id), "%s", id);
+    m->inst = -1;
+    m->zone = -1;
+    m->weight = 1;
+    return m;
+}
+
+/* the observation a row describes */
+static void
+observation_for(const case_t *c, observation_t *obs)
+{
+    const ispec_t   *is;
+    obs_instance_t  *o;
+    obs_member_t    *m;
+    char             id[64], zone[16], addr[80];
+    int              i, k, n;
+
+    memset(obs, 0, sizeof(*obs));
+    obs->now = NOW;
+    obs->nzones = pool.nzones;
+    for (i = 0; i < pool.nzones; i++) {
+        obs->zone_up[i] = c->down == NULL
+                          || strstr(c->down, pool.zones[i].name) == NULL;
+    }
+    obs->redis_ok = !c->redis_down;
+    obs->drains_ok = 1;
+    obs->reports_ok = !c->reports_unknown;
+    obs->seq = c->seq;
+    obs->inst = calloc(12, sizeof(*obs->inst));
+    obs->members = calloc(16, sizeof(*obs->members));
+    obs->reports = calloc(36, sizeof(*obs->reports));
+    obs->gateways = calloc(3, sizeof(*obs->gateways));
+    obs->ngateways = 3;
+    for (i = 0; i < 3; i++) {
+        snprintf(obs->gateways[i], sizeof(obs->gateways[i]), "gw%d", i + 1);
+    }
+    for (i = 0; i < 12 && c->inst[i].id; i++) {
+        is = &c->inst[i];
+        o = &obs->inst[obs->ninst++];
+        o->member = -1;
+        snprintf(o->in.id, sizeof(o->in.id), "%s", is->id);
+        o->in.zone = is->zone;
+        o->in.seq = strtol(strrchr(is->id, '-') + 1, NULL, 10);
+        if (is->address) {
+            snprintf(o->in.address, sizeof(o->in.address), "%s",
+                     is->address);
+        } else {
+            snprintf(o->in.address, sizeof(o->in.address),
+                     "127.0.1.%ld:8080", o->in.seq);
+        }
+        snprintf(o->in.model.version, sizeof(o->in.model.version), "1");
+        o->in.seen = NOW - (uint64_t) is->age_s * S;
+        o->in.model.created = is->created_s
+                              ? NOW - (uint64_t) is->created_s * S : 0;
+        o->listed = obs->zone_up[is->zone];
+        o->delete_asked = is->api_delete;
+        o->in.state = INST_RUNNING;     /* as last known */
+        if (is->drain_s) {
+            o->drain_since = NOW - (uint64_t) is->drain_s * S;
+        }
+        if (is->ready == NULL) {
+            o->ready = READY_UNKNOWN;
+        } else if (strcmp(is->ready, "yes") == 0) {
+            o->ready = READY_YES;
+        } else {
+            o->ready = READY_NO;
+            snprintf(o->why, sizeof(o->why), "%s", is->ready);
+        }
+        o->in.report0 = obs->nreports;
+        for (k = 0; k < is->nreports; k++) {
+            if (is->conns[k] == NONE) {
+                continue;
+            }
+            obs->reports[obs->nreports].gateway = k;
+            obs->reports[obs->nreports].state = SCALESET_HEALTH_UP;
+            obs->reports[obs->nreports].conns = is->conns[k] == HUGE
+                ? UINT64_MAX : (uint64_t) is->conns[k];
+            obs->reports[obs->nreports].checked = NOW - S;
+            obs->nreports++;
+            o->in.nreports++;
+        }
+        if (strcmp(is->state, "booting") == 0) {
+            continue;
+        }
+        m = member_add(obs, is->id);
+        if (strcmp(is->state, "bad") == 0) {
+            continue;
+        }
+        m->valid = 1;
+        m->zone = is->zone;
+        snprintf(m->address, sizeof(m->address), "%s", o->in.address);
+        snprintf(m->version, sizeof(m->version), "%s",
+                 is->record_version ? is->record_version : o->in.model.version);
+        m->flags = strcmp(is->state, "draining") == 0
+                   ? SCALESET_MEMBER_DRAIN : 0;
+    }
+    for (i = 0; i < 4 && c->strays[i]; i++) {
+        addr[0] = '\0';
+        n = sscanf(c->strays[i], "%63s %15s %79s", id, zone, addr);
+        m = member_add(obs, id);
+        if (n >= 2 && strcmp(zone, "bad") == 0) {
+            continue;
+        }
+        m->valid = 1;
+        m->zone = zone_of(zone);
+        snprintf(m->address, sizeof(m->address), "%s",
+                 addr[0] ? addr : "127.0.2.1:8080");
+    }
+    qsort(obs->members, obs->nmembers, sizeof(*obs->members), member_cmp);
+    for (k = 0; k < obs->nmembers; k++) {
+        for (i = 0; i < obs->ninst; i++) {
+            if (strcmp(obs->inst[i].in.id, obs->members[k].id) == 0) {
+                obs->members[k].inst = i;
+                obs->inst[i].member = k;
+            }
+        }
+    }
+}
+
+/* an action as the rows write it */
+static void
+render(const action_t *a, char *buf, size_t size)
+{
+    if (a->kind == ACT_CREATE) {
+        snprintf(buf, size, "%s %s %s %s %s (%s)", act_kind_name(a->kind),
+                 a->id, pool.zones[a->zone].name, a->address, a->rule,
+                 a->reason);
+    } else {
+        snprintf(buf, size, "%s %s %s (%s)", act_kind_name(a->kind), a->id,
+                 a->rule, a->reason);
+    }
+}
+
+/* want is got, or a prefix of it that ends at a word's end (or
+   anywhere in the reason, once it is open) */
+static int
+matches(const char *want, const char *got)
+{
+    size_t  n = strlen(want);
+
+    return strncmp(want, got, n) == 0
+           && (got[n] == '\0' || got[n] == ' ' || strchr(want, '(') != NULL);
+}
+
+static void
+test_table(void **state)
+{
+    const case_t   *c;
+    observation_t   obs;
+    plan_input_t    in;
+    plan_t          pl;
+    char            got[512];
+    size_t          i;
+    int             k, nwant, nnotes, fail = 0;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        c = &cases[i];
+        pool_for(c);
+        observation_for(c, &obs);
+        in.cf = &pool;
+        in.obs = &obs;
+        in.capacity = c->capacity;
+        in.now = NOW;
+        assert_int_equal(plan(&in, &pl), 0);
+        for (nwant = 0; nwant < 16 && c->want[nwant]; nwant++) {
+            /* counted */
+        }
+        for (nnotes = 0; nnotes < 4 && c->notes[nnotes]; nnotes++) {
+            /* counted */
+        }
+        for (k = 0; k < pl.nact || k < nwant; k++) {
+            if (k < pl.nact) {
+                render(&pl.act[k], got, sizeof(got));
+            }
+            if (k >= pl.nact || k >= nwant || !matches(c->want[k], got)) {
+                print_message("# %s\n#   action %d: want \"%s\"\n"
+                              "#   got \"%s\"\n", c->name, k,
+                              k < nwant ? c->want[k] : "(none)",
+                              k < pl.nact ? got : "(none)");
+                fail = 1;
+            }
+        }
+        for (k = 0; k < pl.nnote || k < nnotes; k++) {
+            if (k >= pl.nnote || k >= nnotes
+                || strncmp(pl.note[k].text, c->notes[k],
+                           strlen(c->notes[k])) != 0)
+            {
+                print_message("# %s\n#   note %d: want \"%s\" got \"%s\"\n",
+                              c->name, k, k < nnotes ? c->notes[k] : "",
+                              k < pl.nnote ? pl.note[k].text : "");
+                fail = 1;
+            }
+        }
+        plan_release(&pl);
+        obs_release(&obs);
+    }
+    assert_int_equal(fail, 0);
+}
+
+/* a pure function: the same input gives the same plan, and the input is
+   not changed */
+static void
+test_pure(void **state)
+{
+    observation_t   obs;
+    obs_instance_t  copy[12];
+    plan_input_t    in;
+    plan_t          a, b;
+    size_t          i;
+    int             k;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pool_for(&cases[i]);
+        observation_for(&cases[i], &obs);
+        memcpy(copy, obs.inst, obs.ninst * sizeof(*copy));
+        in.cf = &pool;
+        in.obs = &obs;
+        in.capacity = cases[i].capacity;
+        in.now = NOW;
+        assert_int_equal(plan(&in, &a), 0);
+        assert_int_equal(plan(&in, &b), 0);
+        assert_int_equal(a.nact, b.nact);
+        for (k = 0; k < a.nact; k++) {
+            assert_memory_equal(&a.act[k], &b.act[k], sizeof(a.act[k]));
+        }
+        assert_memory_equal(copy, obs.inst, obs.ninst * sizeof(*copy));
+        plan_release(&a);
+        plan_release(&b);
+        obs_release(&obs);
+    }
+}
+
+/* one step on its own, after plan_begin(): what a later step (an
+   upgrade's surge) hands the capacity step, and the model a creation
+   carries */
+static void
+test_step_capacity(void **state)
+{
+    static const case_t  c = {
+        .name = "three running, capacity 2", .capacity = 2,
+        .inst = { { "web-000001", 0, "running" },
+                  { "web-000002", 0, "running" },
+                  { "web-000003", 0, "running" } } };
+    observation_t  obs;
+    plan_input_t   in;
+    plan_t         pl;
+
+    (void) state;
+    pool_for(&c);
+    observation_for(&c, &obs);
+    in.cf = &pool;
+    in.obs = &obs;
+    in.capacity = 2;
+    in.now = NOW;
+
+    assert_int_equal(plan_begin(&in, &pl), 0);
+    pl.surge = 1;                   /* one kept above the capacity */
+    plan_capacity(&in, &pl);
+    assert_int_equal(pl.nact, 0);
+    plan_release(&pl);
+
+    assert_int_equal(plan_begin(&in, &pl), 0);
+    plan_capacity(&in, &pl);        /* no surge: one drains */
+    assert_int_equal(pl.nact, 1);
+    assert_int_equal(pl.act[0].kind, ACT_DRAIN);
+    assert_string_equal(pl.act[0].id, "web-000003");
+    assert_int_equal(pl.view[2].state, INST_DRAINING);
+    assert_int_equal(pl.view[2].claimed, 0);
+    assert_false(plan_free(&pl, 2));
+    plan_release(&pl);
+
+    /* a creation is made from the zone's latest model */
+    snprintf(obs.latest[0].version, sizeof(obs.latest[0].version), "2");
+    snprintf(obs.latest[0].digest, sizeof(obs.latest[0].digest), "t2");
+    in.capacity = 4;
+    assert_int_equal(plan_begin(&in, &pl), 0);
+    plan_capacity(&in, &pl);
+    assert_int_equal(pl.nact, 1);
+    assert_int_equal(pl.act[0].kind, ACT_CREATE);
+    assert_string_equal(pl.act[0].model.version, "2");
+    assert_string_equal(pl.act[0].model.digest, "t2");
+    assert_int_equal(pl.act[0].seq, 4);
+    plan_release(&pl);
+    obs_release(&obs);
+}
+
+/* the order the sub-planners run in is part of the specification */
+static void
+test_steps(void **state)
+{
+    static const char *const want[] = { "requests", "strays", "repair",
+        "drain", "capacity", "register" };
+    size_t  i;
+
+    (void) state;
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_non_null(plan_steps[i].run);
+        assert_string_equal(plan_steps[i].name, want[i]);
+    }
+    assert_null(plan_steps[i].run);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_pure),
+        cmocka_unit_test(test_step_capacity),
+        cmocka_unit_test(test_steps),
+    };
+
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
+}
