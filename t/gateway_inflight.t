@@ -55,12 +55,15 @@ sub member {
     return $m;
 }
 
-# a request to a that takes 4 s
-$t->backend('a', delay => 4);
+# a request to a that takes 10 s: longer than what follows takes on a
+# loaded machine
+$t->backend('a', delay => 10);
 my $out = $t->dir . '/slow.out';
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
-    my ($code, $body, $h) = $t->http_get('http', '/slow', timeout => 10);
+    require HTTP::Tiny;
+    my ($code, $body, $h) = $t->http_get('http', '/slow',
+        ua => HTTP::Tiny->new(timeout => 30, keep_alive => 0));
     open my $fh, '>', $out or POSIX::_exit(2);
     chomp $body if defined $body;
     print $fh join("\n", $code, $body // '', $h->{'x-up'} // ''), "\n";
@@ -73,10 +76,10 @@ ok($t->wait_for(sub { my $m = member('web-a'); $m && $m->{active} == 1 },
    'the slow request is in flight to a');
 
 # a goes, b takes its slot (the only one) and serves while the slow
-# request waits: at once, not at the next resync
+# request waits: at once, not at the next resync (60 s)
 pool_replace($r, 'web', { 'web-b' => addr($t, 'b') });
 ok($t->wait_for(sub { my ($c, $b) = $t->http_get('http', '/fast');
-                      $c == 200 && $b eq "b\n" }, timeout => 3,
+                      $c == 200 && $b eq "b\n" }, timeout => 6,
                 what => 'b serving'),
    'a member replacing another in a full pool serves at once');
 my ($c, $b) = $t->http_get('http', '/fast');
@@ -90,7 +93,7 @@ is($code, 200, 'the slow request answered');
 is($body, 'a', 'by the removed member');
 is($up, addr($t, 'a'), 'its $upstream_addr is the removed member\'s address');
 
-$t->wait_for(sub { ($t->read_file('nginx/up.log') // '') =~ m{^/slow } },
+$t->wait_for(sub { ($t->read_file('nginx/up.log') // '') =~ m{^/slow }m },
              what => 'the slow request logged');
 my ($line) = grep { m{^/slow } } split /\n/, $t->read_file('nginx/up.log');
 is($line, '/slow ' . addr($t, 'a') . ' 200',
