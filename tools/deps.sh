@@ -39,6 +39,7 @@ fakeroot
 lintian
 devscripts
 curl
+valgrind
 gdb
 strace
 nodejs
