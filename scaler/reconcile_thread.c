@@ -85,12 +85,23 @@ pass_pool(scaler_t *s, pool_state_t *ps, int read_only, int refresh)
         memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
     }
     w.cinst = w.ninst;
-    dels = ps->del_ids;
-    nd = ps->ndel;
-    ps->del_ids = NULL;
-    ps->ndel = 0;
+    dels = NULL;
+    nd = 0;
     w.del_ids = NULL;
     w.ndel = 0;
+    if (read_only) {
+        /* the API's requests wait for a pass that acts (this scaler's,
+           should it lead again) */
+        w.hand = NULL;
+        w.nhand = 0;
+    } else {
+        dels = ps->del_ids;
+        nd = ps->ndel;
+        ps->del_ids = NULL;
+        ps->ndel = 0;
+        ps->hand = NULL;                /* w.hand: this pass's */
+        ps->nhand = 0;
+    }
     reconcile_unlock(s);
 
     if (refresh && reconcile_capacity_stored(s->preg, &w) != 0) {
@@ -99,6 +110,7 @@ pass_pool(scaler_t *s, pool_state_t *ps, int read_only, int refresh)
     }
     w.read_only = read_only;
     reconcile_pool_pass(s, &w, dels, nd);   /* frees dels */
+    free(w.hand);
 
     reconcile_lock(s);
     /* one the API deleted while the pass ran stays deleted in what is
@@ -301,4 +313,20 @@ reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id)
         ps->ndel++;
     }
     reconcile_kick(s);
+}
+
+
+int
+reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r)
+{
+    hand_req_t  *h;
+
+    h = realloc(ps->hand, (ps->nhand + 1) * sizeof(*h));
+    if (h == NULL) {
+        return -1;
+    }
+    ps->hand = h;
+    h[ps->nhand++] = *r;
+    reconcile_kick(s);
+    return 0;
 }

@@ -82,7 +82,7 @@ my @verbs = sort(ctl_verbs());
 cmp_ok(scalar @verbs, '>=', 6, "scalesetctl's verbs: @verbs");
 is_deeply(complete('scalesetctl', ''), \@verbs, 'completes the verbs');
 is_deeply(complete('scalesetctl', 'sc'), ['scale'], 'a verb by prefix');
-is_deeply(complete('scalesetctl', '--t'), ['--token-file'], 'an option');
+is_deeply(complete('scalesetctl', '--t'), ['--template', '--token-file'], 'an option');
 is_deeply(complete('scalesetctl', '--api', $api, '--token-file', "$dir/token", 'show', ''),
           [qw(api web)], 'pool names from the scaler, with --api and --token-file');
 is_deeply(complete('scalesetctl', '--api', $api, '--token-file', "$dir/token", 'delete', 'web', ''),
