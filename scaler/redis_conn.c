@@ -28,6 +28,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ int
 redis_auth_argv(const redis_config_t *rc, const char *argv[3],
     size_t len[3])
 {
-    int  n = 0;
+    int  i, n = 0;
 
     if (rc->password == NULL) {
         return 0;
@@ -148,7 +149,7 @@ redis_auth_argv(const redis_config_t *rc, const char *argv[3],
         argv[n++] = rc->username;
     }
     argv[n++] = rc->password;
-    for (int i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         len[i] = strlen(argv[i]);
     }
     return n;

@@ -24,6 +24,7 @@
  * done, and its done callback runs once, whichever comes first.
  */
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
