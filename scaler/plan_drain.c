@@ -3,8 +3,11 @@
  * its drain began (PREFIX{POOL}:draining, so a restart does not start it
  * over; else when this scaler first saw it draining), or earlier once
  * every gateway that reports on it says conns=0 (no report at all counts
- * as none open).  While the reports cannot be read the drain holds: an
- * unknown count is not zero.
+ * as none open) in a report made since the drain began: a report whose
+ * last check is older may be from before the gateway stopped sending it
+ * requests, so its zero says nothing (one without a check time, from a
+ * gateway without active checks, is taken as it says).  While the
+ * reports cannot be read the drain holds: an unknown count is not zero.
  */
 
 #include <stdint.h>
@@ -12,16 +15,19 @@
 #include "plan.h"
 
 /* the connections the gateways report open on obs->inst[i] (saturating:
-   a report's conns is any uint64) */
+   a report's conns is any uint64); a report checked before since, the
+   drain's start, counts as connections open (unknown is not zero) */
 static uint64_t
-conns(const observation_t *obs, int i)
+conns(const observation_t *obs, int i, uint64_t since)
 {
     const obs_instance_t  *o = &obs->inst[i];
+    const report_t        *r;
     uint64_t               sum = 0, c;
     int                    k;
 
     for (k = 0; k < o->in.nreports; k++) {
-        c = obs->reports[o->in.report0 + k].conns;
+        r = &obs->reports[o->in.report0 + k];
+        c = r->checked != 0 && r->checked < since ? UINT64_MAX : r->conns;
         sum = c > UINT64_MAX - sum ? UINT64_MAX : sum + c;
     }
     return sum;
@@ -53,7 +59,7 @@ plan_drain(const plan_input_t *in, plan_t *pl)
         if (!obs->reports_ok) {
             continue;               /* unknown: the drain holds */
         }
-        if (conns(obs, i) == 0) {
+        if (conns(obs, i, since) == 0) {
             plan_add(pl, in, ACT_DELETE, i, "drain",
                      "no active connections");
         }

@@ -27,6 +27,7 @@
 #define S     1000ULL
 #define NONE  (-1L)                 /* no report from that gateway */
 #define HUGE  (-2L)                 /* a report of conns=2^64-1 */
+#define NOCHECK  (-1)               /* a report without a check time */
 
 typedef struct {
     const char  *id;
@@ -41,6 +42,8 @@ typedef struct {
     long         conns[3];      /* gateways gw1..gw3 (0 = "no report": use
                                    NONE; rows list what gateways said) */
     int          nreports;      /* how many of conns[] are reports */
+    int          checked_s[3];  /* each report's last check, s ago (0: 1;
+                                   NOCHECK: checked=0, no active checks) */
     const char  *address;       /* NULL: 127.0.1.N:8080 */
     const char  *record_version;   /* NULL: the instance's ("1") */
     int          api_delete;
@@ -181,6 +184,31 @@ static const case_t  cases[] = {
       .capacity = 1,
       .inst = { { "web-000001", 0, "running" },
                 { "web-000002", 0, "draining", .drain_s = 5 } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
+    { .name = "a report checked before the drain began says nothing of "
+              "it (the gateway may have sent requests since): the drain "
+              "holds",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0 }, .nreports = 1, .checked_s = { 6 } } } },
+
+    { .name = "one gateway's report is from before the drain, the "
+              "other's from after: it holds",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0 }, .nreports = 2,
+                  .checked_s = { 1, 7 } } } },
+
+    { .name = "a report without a check time (a gateway without active "
+              "checks) is taken as it says",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0 }, .nreports = 1,
+                  .checked_s = { NOCHECK } } },
       .want = { "delete web-000002 drain (no active connections" } },
 
     { .name = "it goes at drain_timeout, connections or not",
@@ -484,7 +512,9 @@ observation_for(const case_t *c, observation_t *obs)
             obs->reports[obs->nreports].state = SCALESET_HEALTH_UP;
             obs->reports[obs->nreports].conns = is->conns[k] == HUGE
                 ? UINT64_MAX : (uint64_t) is->conns[k];
-            obs->reports[obs->nreports].checked = NOW - S;
+            obs->reports[obs->nreports].checked
+                = is->checked_s[k] == NOCHECK ? 0
+                  : NOW - (is->checked_s[k] ? is->checked_s[k] : 1) * S;
             obs->nreports++;
             o->in.nreports++;
         }

@@ -7,6 +7,7 @@ package Scaleset::RealVM;
 # conf-examples/scaler-qemu.yaml with the test's paths, ports and URI.
 #
 #   my $tpl = Scaleset::RealVM::template($t, $lv);      # its path
+#   my $tpl = Scaleset::RealVM::template_with_seed($t, $lv);  # + {{seed}} cdrom
 #   my $lo = Scaleset::RealVM::port_range(8);           # $lo .. $lo + 7
 #   Scaleset::RealVM::start_gateway($t, 'rvm', metrics => 1);
 #   my $yaml = Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl,
@@ -44,6 +45,25 @@ sub template {
         $tpl =~ s/$re/$to/ or croak("conf-examples/qemu-domain.xml: no $re");
     }
     return $t->write_file('rvm-domain.xml', $tpl);
+}
+
+# the seed's cdrom (virtio-scsi, on {{seed}}) that template_with_seed
+# puts before the template's serial console
+our $SEED_CDROM = <<'EOF';
+    <controller type='scsi' model='virtio-scsi'/>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file='{{seed}}'/>
+      <target dev='sda' bus='scsi'/>
+      <readonly/>
+    </disk>
+EOF
+
+# template() with the NoCloud seed's cdrom: its path
+sub template_with_seed {
+    my ($t, $lv) = @_;
+    return template($t, $lv, qr/    <serial type='file'>\n/
+                                 => "$SEED_CDROM    <serial type='file'>\n");
 }
 
 # the first of $n consecutive free loopback ports, or undef
