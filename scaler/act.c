@@ -3,7 +3,7 @@
  * on Redis (the write protocol, registry.c) or libvirt (virt.c); a crash
  * between two of them is recovered by the next pass's observation.  The
  * actions run in the plan's order, except that the creations run last,
- * 4 at a time per zone, once their instance numbers are reserved in
+ * 4 at a time per host, once their instance numbers are reserved in
  * PREFIX{POOL}:seq.  A delete removes the domain first and its member
  * after, so a domain that could not be removed is never left running
  * unregistered (the next pass would take it for a booting one).
@@ -21,7 +21,7 @@
 
 #include "plan.h"
 
-#define CREATE_WORKERS  4       /* concurrent creations per zone */
+#define CREATE_WORKERS  4       /* concurrent creations per host */
 
 typedef struct {
     const action_t   *a;
@@ -33,7 +33,7 @@ typedef struct {
 typedef struct {
     pool_state_t     *ps;
     create_t         *c;
-    int               n, zone, next;
+    int               n, host, next;
     pthread_mutex_t   lock;
 } create_job_t;
 
@@ -50,13 +50,17 @@ static int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
     char *buf, size_t size, char *err, size_t errlen)
 {
-    char               raw[SCALESET_RECORD_MAX];
-    scaleset_member_t  m;
-    scaleset_error_t   e;
+    const zone_config_t  *zc = &p->zones[in->zone];
+    char                  raw[SCALESET_RECORD_MAX];
+    scaleset_member_t     m;
+    scaleset_error_t      e;
 
-    snprintf(raw, sizeof(raw), "%s zone=%s%s%s%s", in->address,
-             p->zones[in->zone].name, in->model.version[0] ? " version=" : "",
-             in->model.version, drain ? " drain" : "");
+    /* host= only in a zone of several hosts */
+    snprintf(raw, sizeof(raw), "%s zone=%s%s%s%s%s%s", in->address, zc->name,
+             zc->nhosts > 1 ? " host=" : "",
+             zc->nhosts > 1 ? p->hosts[in->host].name : "",
+             in->model.version[0] ? " version=" : "", in->model.version,
+             drain ? " drain" : "");
     if (scaleset_member_parse(raw, strlen(raw), &m, &e) != 0
         || scaleset_member_format(&m, buf, size, &e) < 0)
     {
@@ -119,7 +123,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         return 0;
 
     case ACT_DELETE:
-        if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
+        if (virt_delete(ps->conns[a->host], p->name, a->id) != 0) {
             failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
             return -1;
         }
@@ -137,7 +141,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
     }
 }
 
-/* creates the job's zone's instances, one at a time; the threads touch
+/* creates the job's host's instances, one at a time; the threads touch
    only their own create_t */
 static void *
 create_worker(void *arg)
@@ -149,7 +153,7 @@ create_worker(void *arg)
 
     for (;;) {
         pthread_mutex_lock(&job->lock);
-        while (job->next < job->n && job->c[job->next].a->zone != job->zone)
+        while (job->next < job->n && job->c[job->next].a->host != job->host)
         {
             job->next++;
         }
@@ -159,8 +163,8 @@ create_worker(void *arg)
             return NULL;
         }
         c = &job->c[i];
-        c->ok = virt_create(ps->conns[job->zone], ps->cf,
-                            ps->cf->zones[job->zone].name, c->a->id,
+        c->ok = virt_create(ps->conns[job->host], ps->cf,
+                            ps->cf->zones[c->a->zone].name, c->a->id,
                             c->a->address, &c->model, c->err,
                             sizeof(c->err)) == 0;
     }
@@ -169,35 +173,38 @@ create_worker(void *arg)
 static void
 create_all(pool_state_t *ps, create_t *c, int n)
 {
-    create_job_t  jobs[SCALER_MAX_ZONES];
-    pthread_t     th[SCALER_MAX_ZONES][CREATE_WORKERS];
-    int           started[SCALER_MAX_ZONES] = { 0 };
-    int           z, w;
+    create_job_t  jobs[SCALER_MAX_HOSTS];
+    pthread_t     th[SCALER_MAX_HOSTS][CREATE_WORKERS];
+    int           started[SCALER_MAX_HOSTS] = { 0 };
+    int           h, w, i, want;
 
-    for (z = 0; z < ps->cf->nzones; z++) {
-        jobs[z].ps = ps;
-        jobs[z].c = c;
-        jobs[z].n = n;
-        jobs[z].zone = z;
-        jobs[z].next = 0;
-        pthread_mutex_init(&jobs[z].lock, NULL);
-        for (w = 0; w < CREATE_WORKERS; w++) {
-            if (pthread_create(&th[z][w], NULL, create_worker, &jobs[z])
+    for (h = 0; h < ps->cf->nhosts; h++) {
+        for (i = 0, want = 0; i < n; i++) {
+            want += c[i].a->host == h;
+        }
+        jobs[h].ps = ps;
+        jobs[h].c = c;
+        jobs[h].n = want ? n : 0;
+        jobs[h].host = h;
+        jobs[h].next = 0;
+        pthread_mutex_init(&jobs[h].lock, NULL);
+        for (w = 0; w < CREATE_WORKERS && w < want; w++) {
+            if (pthread_create(&th[h][w], NULL, create_worker, &jobs[h])
                 != 0)
             {
                 break;
             }
-            started[z]++;
+            started[h]++;
         }
-        if (started[z] == 0) {
-            create_worker(&jobs[z]);    /* no thread: do it here */
+        if (want && started[h] == 0) {
+            create_worker(&jobs[h]);    /* no thread: do it here */
         }
     }
-    for (z = 0; z < ps->cf->nzones; z++) {
-        for (w = 0; w < started[z]; w++) {
-            pthread_join(th[z][w], NULL);
+    for (h = 0; h < ps->cf->nhosts; h++) {
+        for (w = 0; w < started[h]; w++) {
+            pthread_join(th[h][w], NULL);
         }
-        pthread_mutex_destroy(&jobs[z].lock);
+        pthread_mutex_destroy(&jobs[h].lock);
     }
 }
 
@@ -223,7 +230,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     }
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE) {
-            /* the model the plan chose (the zone's latest), created now */
+            /* the model the plan chose (the host's latest), created now */
             c[n].model = pl->act[i].model;
             c[n].model.created = now;
             c[n++].a = &pl->act[i];
@@ -250,8 +257,14 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             failed(ps, a, ERR_CREATE, c[i].err);
             continue;
         }
-        slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
-             p->zones[a->zone].name, a->address, a->reason, a->rule);
+        if (p->zones[a->zone].nhosts > 1) {
+            slog(p->name, a->id, "created in zone %s host %s at %s (%s) "
+                 "rule=%s", p->zones[a->zone].name, p->hosts[a->host].name,
+                 a->address, a->reason, a->rule);
+        } else {
+            slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
+                 p->zones[a->zone].name, a->address, a->reason, a->rule);
+        }
         ps->actions_up++;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
@@ -260,6 +273,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         in->model = c[i].model;
         in->latest = 1;
         in->zone = a->zone;
+        in->host = a->host;
         in->seq = a->seq;
         in->state = INST_BOOTING;
         in->seen = obs->now;

@@ -91,6 +91,8 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                   "created", in->model.created
                              ? json_integer((json_int_t) in->model.created)
                              : json_null());
+    json_object_set_new(o, "host_name",
+                        json_string(ps->cf->hosts[in->host].name));
     if (!detail) {
         return o;
     }
@@ -107,13 +109,39 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                                                ? INT64_MAX : rp->checked));
         json_object_set_new(health, ps->gateways[rp->gateway], h);
     }
-    json_object_set_new(o, "host", json_string(in->model.host));
+    /* the URI it runs on: its host's (the tag's for one created there) */
+    json_object_set_new(o, "host", json_string(ps->cf->hosts[in->host].uri));
     json_object_set_new(o, "template", json_string(in->model.template));
     json_object_set_new(o, "weight", json_integer(in->weight ? in->weight
                                                              : 1));
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
     json_object_set_new(o, "health", health);
     return o;
+}
+
+/* [{"zone","name","uri","up","instances","running"}]: the pool's hosts
+   as the last pass found them */
+static json_t *
+hosts_json(pool_state_t *ps)
+{
+    const host_config_t  *hc;
+    json_t               *a = json_array();
+    int                   h, i, n, run;
+
+    for (h = 0; h < ps->cf->nhosts; h++) {
+        hc = &ps->cf->hosts[h];
+        for (i = 0, n = 0, run = 0; i < ps->ninst; i++) {
+            n += ps->inst[i].host == h;
+            run += ps->inst[i].host == h
+                   && ps->inst[i].state == INST_RUNNING;
+        }
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b,s:i,s:i}",
+                              "zone", ps->cf->zones[hc->zone].name,
+                              "name", hc->name, "uri", hc->uri,
+                              "up", !ps->host_down[h], "instances", n,
+                              "running", run));
+    }
+    return a;
 }
 
 static json_t *
@@ -148,6 +176,7 @@ pool_json(pool_state_t *ps, int detail)
             json_array_append_new(inst, instance_json(ps, &ps->inst[i], 0));
         }
         json_object_set_new(j, "instances_list", inst);
+        json_object_set_new(j, "hosts", hosts_json(ps));
         if ((r = autoscaler_runner(ps->cf->name)) != NULL) {
             json_object_set_new(j, "autoscale", autoscale_runner_json(r));
         }

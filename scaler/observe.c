@@ -1,7 +1,8 @@
 /*
  * observe.c: what a pass knows of a pool, gathered before anything is
- * decided (plan.h).  Every zone's owned domains (one listing call each;
- * a zone that does not answer keeps what the last pass knew of it), the
+ * decided (plan.h).  Every host's owned domains (one listing call each,
+ * and its free memory; a host that does not answer keeps what the last
+ * pass knew of it), the
  * pool's stored state in Redis (members, drain starts, seq: one round
  * trip; every gateway's reports: a SCAN and one round trip), the
  * readiness of the unregistered instances, the API's deletions.
@@ -98,9 +99,7 @@ inst_add(observation_t *obs, int *cap)
     return n;
 }
 
-/* every zone's owned domains; a zone that does not answer keeps the
-   instances the last pass knew there (listed 0): they are not lost */
-/* the pool's latest model per zone; its base image read where the zone
+/* the pool's latest model per host; its base image read where the host
    answers (else the one read last) */
 static void
 latest_models(pool_state_t *ps, observation_t *obs)
@@ -108,100 +107,169 @@ latest_models(pool_state_t *ps, observation_t *obs)
     const pool_config_t  *p = ps->cf;
     virt_model_t         *m;
     char                  image[MODEL_DIGEST_LEN + 1];
-    int                   z, i;
+    int                   h, i;
 
-    for (z = 0; z < p->nzones; z++) {
-        m = &obs->latest[z];
+    for (h = 0; h < p->nhosts; h++) {
+        m = &obs->latest[h];
         snprintf(m->version, sizeof(m->version), "%s", p->version);
         snprintf(m->digest, sizeof(m->digest), "%s", ps->digest);
-        snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
-        if (obs->zone_up[z] && virt_image(ps->conns[z], p, image) >= 0) {
-            memcpy(ps->image[z], image, sizeof(image));
+        snprintf(m->host, sizeof(m->host), "%s", p->hosts[h].uri);
+        if (obs->host_up[h] && virt_image(ps->conns[h], p, image) >= 0) {
+            memcpy(ps->image[h], image, sizeof(image));
         }
-        memcpy(m->image, ps->image[z], sizeof(m->image));
+        memcpy(m->image, ps->image[h], sizeof(m->image));
     }
     for (i = 0; i < obs->ninst; i++) {
         obs_instance_t *o = &obs->inst[i];
 
-        o->in.latest = model_latest(&obs->latest[o->in.zone], &o->in.model);
+        o->in.latest = model_latest(&obs->latest[o->in.host], &o->in.model);
     }
+}
+
+/* "zone z1" or, in a zone of several hosts, "zone z1 host kvm2" */
+static void
+host_label(const pool_config_t *p, int h, char *buf, size_t size)
+{
+    const zone_config_t  *zc = &p->zones[p->hosts[h].zone];
+
+    if (zc->nhosts > 1) {
+        snprintf(buf, size, "zone %s host %s", zc->name, p->hosts[h].name);
+    } else {
+        snprintf(buf, size, "zone %s", zc->name);
+    }
+}
+
+/* one host's owned domains into obs; a host that does not answer keeps
+   the instances the last pass knew there (listed 0): they are not lost */
+static int
+list_host(pool_state_t *ps, int h, observation_t *obs, int *cap)
+{
+    const pool_config_t  *p = ps->cf;
+    const host_config_t  *hc = &p->hosts[h];
+    virt_instance_t      *vi;
+    obs_instance_t       *o;
+    instance_t           *prev;
+    char                  label[160];
+    int                   i, n;
+
+    n = virt_list(ps->conns[h], p, p->zones[hc->zone].name, &vi);
+    obs->host_up[h] = n >= 0;
+    host_label(p, h, label, sizeof(label));
+    if (n < 0) {
+        ps->errors[ERR_LIBVIRT]++;
+    }
+    if (obs->host_up[h] == ps->host_down[h]) {
+        slog(p->name, NULL, "%s (%s) %s", label, hc->uri, obs->host_up[h]
+             ? "is back"
+             : "unreachable: its instances are kept, no creation there");
+        ps->host_down[h] = !obs->host_up[h];
+    }
+    if (n < 0) {
+        for (i = 0; i < ps->ninst; i++) {
+            if (ps->inst[i].host != h) {
+                continue;
+            }
+            if ((o = inst_add(obs, cap)) == NULL) {
+                return -1;
+            }
+            o->in = ps->inst[i];
+            o->in.stats = 0;            /* not listed this pass */
+            o->in.report0 = o->in.nreports = 0;
+        }
+        return 0;
+    }
+    obs->host_free[h] = virt_free_memory(ps->conns[h]);
+    for (i = 0; i < n; i++) {
+        if (!scaleset_id_valid(vi[i].id, strlen(vi[i].id))
+            || (o = inst_add(obs, cap)) == NULL)
+        {
+            continue;
+        }
+        o->listed = 1;
+        snprintf(o->in.id, sizeof(o->in.id), "%s", vi[i].id);
+        snprintf(o->in.address, sizeof(o->in.address), "%s",
+                 vi[i].address);
+        o->in.model = vi[i].model;
+        if (o->in.model.created > obs->now + OBS_SKEW_MS) {
+            o->in.model.created = 0;    /* a creation still to come */
+            obs->refused++;
+        }
+        o->in.zone = hc->zone;
+        o->in.host = h;
+        o->in.seq = policy_id_seq(o->in.id);
+        o->in.state = INST_BOOTING;
+        o->in.seen = obs->now;
+        o->in.stats = vi[i].stats;
+        o->in.cpu_s = vi[i].cpu_s;
+        o->in.mem_bytes = vi[i].mem_bytes;
+        prev = ps->ninst ? bsearch(o->in.id, ps->inst, ps->ninst,
+                                   sizeof(*ps->inst), prev_cmp)
+                         : NULL;
+        if (prev != NULL) {
+            o->in.state = prev->state;
+            o->in.seen = prev->seen;
+            o->in.drain_seen = prev->drain_seen;
+            o->in.delete_asked = prev->delete_asked;
+        } else {
+            slog(p->name, o->in.id, "found domain in %s", label);
+        }
+    }
+    free(vi);
+    return 0;
+}
+
+/* an instance twice (two hosts' URIs reach the same hypervisor, or one
+   known on a host that is down was listed by another): the listed one,
+   then the one on the host its tag names, then the first host's */
+static int
+inst_better(const pool_config_t *p, const obs_instance_t *a,
+    const obs_instance_t *b)
+{
+    int  ma, mb;
+
+    if (a->listed != b->listed) {
+        return a->listed;
+    }
+    ma = strcmp(a->in.model.host, p->hosts[a->in.host].uri) == 0;
+    mb = strcmp(b->in.model.host, p->hosts[b->in.host].uri) == 0;
+    if (ma != mb) {
+        return ma;
+    }
+    return a->in.host < b->in.host;
 }
 
 static int
 list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
 {
     const pool_config_t  *p = ps->cf;
-    virt_instance_t      *vi;
     obs_instance_t       *o;
-    instance_t           *prev;
-    int                   z, i, n, cap = 0;
+    int                   z, h, i, k, cap = 0;
 
+    for (h = 0; h < p->nhosts; h++) {
+        if (list_host(ps, h, obs, &cap) != 0) {
+            return -1;
+        }
+    }
     for (z = 0; z < p->nzones; z++) {
-        n = virt_list(ps->conns[z], p, p->zones[z].name, &vi);
-        obs->zone_up[z] = n >= 0;
-        if (n < 0) {
-            ps->errors[ERR_LIBVIRT]++;
+        obs->zone_up[z] = 1;
+        for (h = 0; h < p->zones[z].nhosts; h++) {
+            obs->zone_up[z] &= obs->host_up[p->zones[z].host0 + h];
         }
-        if (obs->zone_up[z] == ps->zone_down[z]) {
-            slog(p->name, NULL, "zone %s (%s) %s", p->zones[z].name,
-                 p->zones[z].uri, obs->zone_up[z] ? "is back"
-                 : "unreachable: its instances are kept, no creation there");
-            ps->zone_down[z] = !obs->zone_up[z];
-        }
-        if (n < 0) {
-            for (i = 0; i < ps->ninst; i++) {
-                if (ps->inst[i].zone != z) {
-                    continue;
-                }
-                if ((o = inst_add(obs, &cap)) == NULL) {
-                    return -1;
-                }
-                o->in = ps->inst[i];
-                o->in.stats = 0;            /* not listed this pass */
-                o->in.report0 = o->in.nreports = 0;
-            }
-            continue;
-        }
-        for (i = 0; i < n; i++) {
-            if (!scaleset_id_valid(vi[i].id, strlen(vi[i].id))
-                || (o = inst_add(obs, &cap)) == NULL)
-            {
-                continue;
-            }
-            o->listed = 1;
-            snprintf(o->in.id, sizeof(o->in.id), "%s", vi[i].id);
-            snprintf(o->in.address, sizeof(o->in.address), "%s",
-                     vi[i].address);
-            o->in.model = vi[i].model;
-            if (o->in.model.created > obs->now + OBS_SKEW_MS) {
-                o->in.model.created = 0;    /* a creation still to come */
-                obs->refused++;
-            }
-            o->in.zone = z;
-            o->in.seq = policy_id_seq(o->in.id);
-            o->in.state = INST_BOOTING;
-            o->in.seen = obs->now;
-            o->in.stats = vi[i].stats;
-            o->in.cpu_s = vi[i].cpu_s;
-            o->in.mem_bytes = vi[i].mem_bytes;
-            prev = ps->ninst ? bsearch(o->in.id, ps->inst, ps->ninst,
-                                       sizeof(*ps->inst), prev_cmp)
-                             : NULL;
-            if (prev != NULL) {
-                o->in.state = prev->state;
-                o->in.seen = prev->seen;
-                o->in.drain_seen = prev->drain_seen;
-                o->in.delete_asked = prev->delete_asked;
-            } else {
-                slog(p->name, o->in.id, "found domain in zone %s",
-                     p->zones[z].name);
-            }
-        }
-        free(vi);
     }
     if (obs->ninst > 1) {
         qsort(obs->inst, obs->ninst, sizeof(*obs->inst), inst_cmp);
     }
+    for (i = 0, k = 0; i < obs->ninst; i++) {
+        if (k > 0 && strcmp(obs->inst[k - 1].in.id, obs->inst[i].in.id) == 0)
+        {
+            if (inst_better(p, &obs->inst[i], &obs->inst[k - 1])) {
+                obs->inst[k - 1] = obs->inst[i];
+            }
+            continue;
+        }
+        obs->inst[k++] = obs->inst[i];
+    }
+    obs->ninst = k;
     for (i = 0; i < obs->ninst; i++) {
         obs->inst[i].delete_asked |= obs->inst[i].in.delete_asked;
         obs->inst[i].in.delete_asked = 0;
@@ -230,6 +298,28 @@ zone_index(const pool_config_t *p, scaleset_slice_t name)
     return -1;
 }
 
+/* a host's index by its zone and name; -2 when the zone has none of that
+   name (or the zone is unknown) */
+static int
+host_index(const pool_config_t *p, int z, scaleset_slice_t name)
+{
+    const zone_config_t  *zc;
+    int                   h;
+
+    if (z < 0) {
+        return -2;
+    }
+    zc = &p->zones[z];
+    for (h = zc->host0; h < zc->host0 + zc->nhosts; h++) {
+        if (strlen(p->hosts[h].name) == name.len
+            && memcmp(p->hosts[h].name, name.data, name.len) == 0)
+        {
+            return h;
+        }
+    }
+    return -2;
+}
+
 static int
 read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
 {
@@ -251,6 +341,7 @@ read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
         memcpy(om->id, h->field[i], h->flen[i]);
         om->id[h->flen[i]] = '\0';
         om->zone = -1;
+        om->host = -1;
         om->inst = -1;
         if (scaleset_member_parse(h->value[i], h->vlen[i], &m, &err) != 0
             || m.address.len >= sizeof(om->address))
@@ -260,6 +351,7 @@ read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
         }
         om->valid = 1;
         om->zone = m.zone.len ? zone_index(ps->cf, m.zone) : -1;
+        om->host = m.host.len ? host_index(ps->cf, om->zone, m.host) : -1;
         memcpy(om->address, m.address.data, m.address.len);
         memcpy(om->version, m.version.data, m.version.len);
         om->weight = m.weight;
@@ -401,7 +493,7 @@ probe(const pool_config_t *p, observation_t *obs)
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || o->delete_asked
+        if (!plan_reachable(obs, i) || o->delete_asked
             || (o->member >= 0 && obs->members[o->member].valid))
         {
             continue;
@@ -443,6 +535,7 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     memset(obs, 0, sizeof(*obs));
     obs->now = clock_unix_ms();
     obs->nzones = ps->cf->nzones;
+    obs->nhosts = ps->cf->nhosts;
     if (list_zones(ps, dels, ndel, obs) != 0) {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
         return -1;

@@ -72,6 +72,15 @@ plan_free(const plan_t *pl, int i)
     return pl->view[i].claimed < 0;
 }
 
+int
+plan_reachable(const observation_t *obs, int i)
+{
+    const obs_instance_t  *o = &obs->inst[i];
+
+    return o->listed && o->in.host >= 0 && o->in.host < obs->nhosts
+           && obs->host_up[o->in.host];
+}
+
 action_t *
 plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
     const char *rule, const char *fmt, ...)
@@ -97,6 +106,7 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
     a->inst = inst;
     a->member = -1;
     a->zone = -1;
+    a->host = -1;
     a->rule = rule;
     va_start(ap, fmt);
     vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
@@ -105,6 +115,7 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         o = &in->obs->inst[inst];
         snprintf(a->id, sizeof(a->id), "%s", o->in.id);
         a->zone = o->in.zone;
+        a->host = o->in.host;
         a->member = o->member;
         pl->view[inst].claimed = pl->nact;
         switch (kind) {
@@ -145,12 +156,16 @@ plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt,
 }
 
 int
-plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
+plan_active_hosts(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host)
 {
-    int  i, z, n = 0;
+    int  i, z, h, n = 0;
 
     if (per_zone) {
         memset(per_zone, 0, SCALER_MAX_ZONES * sizeof(int));
+    }
+    if (per_host) {
+        memset(per_host, 0, SCALER_MAX_HOSTS * sizeof(int));
     }
     for (i = 0; i < in->obs->ninst; i++) {
         if (pl->view[i].state == INST_BOOTING
@@ -158,8 +173,12 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
         {
             n++;
             z = in->obs->inst[i].in.zone;
+            h = in->obs->inst[i].in.host;
             if (per_zone && z >= 0 && z < SCALER_MAX_ZONES) {
                 per_zone[z]++;
+            }
+            if (per_host && h >= 0 && h < SCALER_MAX_HOSTS) {
+                per_host[h]++;
             }
         }
     }
@@ -169,9 +188,18 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
             if (per_zone) {
                 per_zone[pl->act[i].zone]++;
             }
+            if (per_host && pl->act[i].host >= 0) {
+                per_host[pl->act[i].host]++;
+            }
         }
     }
     return n;
+}
+
+int
+plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
+{
+    return plan_active_hosts(in, pl, per_zone, NULL);
 }
 
 int

@@ -46,6 +46,9 @@ typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     int           valid;        /* its record parsed (else only id is set) */
     int           zone;         /* its zone= among the pool's; -1: none */
+    int           host;         /* its host= among its zone's hosts (an
+                                   index into the pool's); -1: none given,
+                                   -2: one its zone does not have */
     char          address[80];
     char          version[SCALESET_NAME_MAX + 1];
     unsigned      weight;
@@ -75,11 +78,19 @@ typedef struct {
 typedef struct {
     uint64_t          now;          /* UNIX ms of the observation */
     int               nzones;
-    int               zone_up[SCALER_MAX_ZONES];
-    virt_model_t      latest[SCALER_MAX_ZONES];   /* the pool's model as a
-                                       new instance in that zone would
+    int               zone_up[SCALER_MAX_ZONES];  /* every host of the zone
+                                       answered (its instances are all
+                                       known) */
+    int               nhosts;
+    int               host_up[SCALER_MAX_HOSTS];  /* the host answered: its
+                                       instances are listed */
+    unsigned long long host_free[SCALER_MAX_HOSTS];   /* its free memory
+                                       (virNodeGetFreeMemory), bytes; 0
+                                       unknown */
+    virt_model_t      latest[SCALER_MAX_HOSTS];   /* the pool's model as a
+                                       new instance on that host would
                                        get it now (its base image as last
-                                       read there); created 0 */
+                                       read there, its URI); created 0 */
     int               redis_ok;     /* members read: else no plan */
     char              redis_err[200];   /* !redis_ok: why */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
@@ -129,10 +140,12 @@ typedef struct {
                                    a registered one; else -1 */
     char          id[SCALESET_ID_MAX + 1];
     int           zone;         /* the instance's (CREATE: where) */
+    int           host;         /* the instance's host (CREATE: where);
+                                   -1: none (DEREGISTER) */
     long          seq;          /* CREATE: the id's number */
     char          address[80];  /* CREATE */
     virt_model_t  model;        /* CREATE: what it is made from (the
-                                   zone's latest; act sets created) */
+                                   host's latest; act sets created) */
     const char   *rule;         /* "api", "stray", "ready", "record",
                                    "repair", "drain", "scale_out",
                                    "scale_in" */
@@ -198,9 +211,15 @@ void plan_note(plan_t *pl, err_kind_t err, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
+/* 1 when obs->inst[i] was listed this pass by its host: it can be acted
+   on (an instance of a host that did not answer is kept as it was) */
+int plan_reachable(const observation_t *obs, int i);
 /* instances that serve or will: booting, running, creating, in every
-   zone (those of a zone down count: they are not lost) */
+   zone (those of a zone down count: they are not lost); per_zone
+   (SCALER_MAX_ZONES) and per_host (SCALER_MAX_HOSTS) may be NULL */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
+int plan_active_hosts(const plan_input_t *in, const plan_t *pl,
+    int *per_zone, int *per_host);
 const char *act_kind_name(act_kind_t kind);
 
 /* the sub-planners, each in its own file, in plan_steps[] order */

@@ -1,13 +1,15 @@
 /*
  * plan_capacity.c: the number of instances.  Below the capacity (counting
  * booting and running instances, of every zone, after what the earlier
- * steps took away), new ones are created, each in the usable zone with
- * the fewest (policy_place), at the lowest address that no instance and
- * no member uses, with the next instance number and the zone's latest
+ * steps took away), new ones are created, each in the zone with the
+ * fewest among those with a host that answers (policy_place), on that
+ * zone's answering host with the fewest, then the most free memory
+ * (policy_place_host), at the lowest address that no instance and no
+ * member uses, with the next instance number and that host's latest
  * model.  Above it (plus the surge an earlier step keeps on purpose), one
  * at a time by scale_in_policy (policy_scale_in: balance zones, then
- * highest id, or oldest / newest) among those of zones that answer: a
- * registered one drains, an unregistered one is deleted.
+ * their hosts, then highest id, or oldest / newest) among those of hosts
+ * that answer: a registered one drains, an unregistered one is deleted.
  */
 
 #include <stdio.h>
@@ -51,18 +53,35 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
     return used;
 }
 
+/* the host of zone z a new instance goes to (policy_place_host); -1 */
+static int
+place_host(const plan_input_t *in, int z, const int *hcount)
+{
+    const zone_config_t  *zc = &in->cf->zones[z];
+    int                   k;
+
+    k = policy_place_host(hcount + zc->host0, in->obs->host_free + zc->host0,
+                          in->obs->host_up + zc->host0, zc->nhosts);
+    return k < 0 ? -1 : zc->host0 + k;
+}
+
 static void
-scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
+scale_out(const plan_input_t *in, plan_t *pl, int active, int *count,
+    int *hcount)
 {
     const pool_config_t  *p = in->cf;
     char                (*used)[80], addr[80];
     action_t             *a;
-    int                   nused, k, knext = 0, z, want = in->capacity;
+    int                   usable[SCALER_MAX_ZONES];
+    int                   nused, k, knext = 0, z, h, want = in->capacity;
 
     if (in->obs->seq < 0) {
         plan_note(pl, ERR_REDIS_DATA, "scale_out", "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
         return;
+    }
+    for (z = 0; z < p->nzones; z++) {
+        usable[z] = place_host(in, z, hcount) >= 0;
     }
     used = used_addresses(in, pl, &nused);
     if (pl->oom) {
@@ -75,8 +94,10 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
                       (long) POLICY_SEQ_MAX);
             break;
         }
-        if ((z = policy_place(count, in->obs->zone_up, p->nzones)) < 0) {
-            break;                  /* no zone answers: nowhere to go */
+        if ((z = policy_place(count, usable, p->nzones)) < 0
+            || (h = place_host(in, z, hcount)) < 0)
+        {
+            break;                  /* no host answers: nowhere to go */
         }
         for (k = knext;; k++) {
             if (addr_static(p, k, addr, sizeof(addr)) != 0) {
@@ -101,12 +122,14 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
             break;
         }
         a->zone = z;
-        a->model = in->obs->latest[z];
+        a->host = h;
+        a->model = in->obs->latest[h];
         a->seq = pl->next_seq++;
         snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
         snprintf(a->address, sizeof(a->address), "%s", addr);
         active++;
         count[z]++;
+        hcount[h]++;
     }
     free(used);
 }
@@ -128,12 +151,13 @@ scale_in(const plan_input_t *in, plan_t *pl, int active)
     while (active > want + pl->surge) {
         for (nc = 0, i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
-            if (o->listed && obs->zone_up[o->in.zone] && plan_free(pl, i)
+            if (plan_reachable(obs, i) && plan_free(pl, i)
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING))
             {
                 cand[nc].id = o->in.id;
                 cand[nc].zone = o->in.zone;
+                cand[nc].host = o->in.host;
                 cand[nc].seq = o->in.seq;
                 map[nc++] = i;
             }
@@ -141,7 +165,7 @@ scale_in(const plan_input_t *in, plan_t *pl, int active)
         if ((c = policy_scale_in(cand, nc, in->cf->nzones,
                                  in->cf->scale_in)) < 0)
         {
-            break;                  /* the rest are in zones that are down */
+            break;                  /* the rest are on hosts that are down */
         }
         i = map[c];
         if (pl->view[i].state == INST_RUNNING) {
@@ -164,11 +188,11 @@ done:
 void
 plan_capacity(const plan_input_t *in, plan_t *pl)
 {
-    int  count[SCALER_MAX_ZONES], active;
+    int  count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS], active;
 
-    active = plan_active(in, pl, count);
+    active = plan_active_hosts(in, pl, count, hcount);
     if (active < in->capacity) {
-        scale_out(in, pl, active, count);
+        scale_out(in, pl, active, count, hcount);
     } else if (active > in->capacity + pl->surge) {
         scale_in(in, pl, active);
     }

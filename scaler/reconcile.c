@@ -129,8 +129,8 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
                            : ps->capacity > ps->cf->cap_max
                            ? ps->cf->cap_max : ps->capacity;
         }
-        for (j = 0; j < ps->cf->nzones; j++) {
-            ps->conns[j] = virt_open(ps->cf->zones[j].uri);
+        for (j = 0; j < ps->cf->nhosts; j++) {
+            ps->conns[j] = virt_open(ps->cf->hosts[j].uri);
         }
     }
     return 0;
@@ -142,7 +142,7 @@ reconcile_free(scaler_t *s)
     int  i, j;
 
     for (i = 0; i < s->npools; i++) {
-        for (j = 0; j < s->pools[i].cf->nzones; j++) {
+        for (j = 0; j < s->pools[i].cf->nhosts; j++) {
             virt_close(s->pools[i].conns[j]);
         }
         free(s->pools[i].inst);

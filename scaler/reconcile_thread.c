@@ -100,7 +100,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->redis_ok = w.redis_ok;
     ps->redis_lost = w.redis_lost;
     ps->reports_lost = w.reports_lost;
-    memcpy(ps->zone_down, w.zone_down, sizeof(ps->zone_down));
+    memcpy(ps->host_down, w.host_down, sizeof(ps->host_down));
     memcpy(ps->image, w.image, sizeof(ps->image));
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;

@@ -18,6 +18,8 @@
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
 #define SCALER_MAX_ZONES 16
+/* the most libvirt hosts of a pool, over all its zones */
+#define SCALER_MAX_HOSTS 64
 /* the most instances a pool (or any capacity in its config) may have:
    the cloud scale sets' maximum */
 #define SCALER_CAPACITY_MAX 1000
@@ -28,9 +30,21 @@ typedef enum {
     SCALE_IN_NEWEST
 } scale_in_policy_t;
 
+/* one libvirt connection: a zone's `uri`, or one of its `hosts` */
+typedef struct {
+    char      *uri;
+    char       name[SCALESET_NAME_MAX + 1];   /* host= of the member
+                                           record (zones of several
+                                           hosts): the URI's server when
+                                           that is a name unique in the
+                                           zone, else ZONE-N */
+    int        zone;                       /* index into the pool's zones */
+} host_config_t;
+
+/* a zone: its hosts are the pool's hosts[host0 .. host0 + nhosts) */
 typedef struct {
     char      *name;
-    char      *uri;
+    int        host0, nhosts;
 } zone_config_t;
 
 typedef enum {
@@ -43,6 +57,8 @@ typedef struct {
     char              *name;
     zone_config_t      zones[SCALER_MAX_ZONES];
     int                nzones;
+    host_config_t      hosts[SCALER_MAX_HOSTS];   /* zone by zone */
+    int                nhosts;
     char              *template_path;
     char              *template_text;     /* read at load time */
     char              *version;
@@ -101,12 +117,21 @@ int config_autoscaled(const pool_config_t *p);
 typedef struct {
     const char  *id;
     int          zone;        /* index into the pool's zones */
+    int          host;        /* index into the pool's hosts; -1: unknown */
     long         seq;         /* creation order (the id's number) */
 } policy_instance_t;
 
 /* zone for a new instance: fewest instances among usable ones; -1: none */
 int policy_place(const int *count, const int *usable, int nzones);
-/* index into inst[] of the instance to remove next; -1 when n == 0 */
+/* host for a new instance among a zone's n hosts (fault domains): among
+   the usable ones the one with the fewest instances of the pool, then the
+   most free memory (bytes, 0: unknown, counts as none), then the first;
+   -1 when none is usable */
+int policy_place_host(const int *count, const unsigned long long *free_mem,
+    const int *usable, int n);
+/* index into inst[] of the instance to remove next: among the largest
+   zones, then the largest hosts (of those zones' instances), the highest
+   id (oldest: the lowest); -1 when n == 0 */
 int policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     scale_in_policy_t policy);
 int policy_parse_name(const char *s, scale_in_policy_t *p);
@@ -162,7 +187,8 @@ typedef struct {
                                                older tag) */
     char      template[SCALESET_NAME_MAX + 1];  /* its template's name:
                                                "" for the pool's one */
-    char      host[256];                    /* the libvirt URI it runs on */
+    char      host[256];                    /* the libvirt URI it was
+                                               created on (its host's) */
     uint64_t  created;                      /* UNIX ms; 0 in an older tag */
 } virt_model_t;
 
@@ -249,6 +275,8 @@ int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
 int virt_image(virt_conn_t *vc, const pool_config_t *p,
     char out[MODEL_DIGEST_LEN + 1]);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
+/* the host's free memory in bytes (virNodeGetFreeMemory); 0 unknown */
+unsigned long long virt_free_memory(virt_conn_t *vc);
 
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
    once for both transports; the strings point into the tx and into the
@@ -377,6 +405,8 @@ typedef struct {
 typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     int           zone;
+    int           host;         /* index into the pool's hosts: where it
+                                   was listed (or created) */
     long          seq;          /* the id's number */
     inst_state_t  state;
     char          address[80];
@@ -411,12 +441,12 @@ const char *err_kind_name(int kind);
 
 typedef struct {
     pool_config_t  *cf;
-    virt_conn_t    *conns[SCALER_MAX_ZONES];
+    virt_conn_t    *conns[SCALER_MAX_HOSTS];   /* one per host */
     int             capacity;           /* desired: the loop's, the one
                                            owner (Redis persists it) */
     char            digest[MODEL_DIGEST_LEN + 1];   /* the template's */
-    char            image[SCALER_MAX_ZONES][MODEL_DIGEST_LEN + 1];
-                                        /* each zone's base image, as last
+    char            image[SCALER_MAX_HOSTS][MODEL_DIGEST_LEN + 1];
+                                        /* each host's base image, as last
                                            read */
     instance_t     *inst;
     int             ninst, cinst;
@@ -427,7 +457,7 @@ typedef struct {
     int             redis_ok;
     int             redis_lost;         /* logged as not read */
     int             reports_lost;       /* the gateways' reports, too */
-    int             zone_down[SCALER_MAX_ZONES];
+    int             host_down[SCALER_MAX_HOSTS];   /* logged as down */
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
     unsigned long   errors[ERR_KIND_COUNT];

@@ -1,5 +1,5 @@
 /*
- * virt.c: the hypervisor layer over libvirt, one connection per zone.
+ * virt.c: the hypervisor layer over libvirt, one connection per host.
  * Only domains carrying our <metadata> tag are ever listed or deleted.
  *
  * Each function is one blocking sequence of libvirt calls on one
@@ -799,6 +799,20 @@ virt_image(virt_conn_t *vc, const pool_config_t *p,
     free(xml);
     virConnectClose(c);
     return rc;
+}
+
+unsigned long long
+virt_free_memory(virt_conn_t *vc)
+{
+    virConnectPtr       c = virt_get(vc);
+    unsigned long long  n;
+
+    if (c == NULL) {
+        return 0;
+    }
+    n = virNodeGetFreeMemory(c);    /* 0 on error: unknown */
+    virConnectClose(c);
+    return n;
 }
 
 int

@@ -18,6 +18,11 @@ package Scaleset::Libvirtd;
 #   $lv->qemu_pid(NAME)  # the qemu pid of a running domain, or undef
 #   Scaleset::Libvirtd->skip_reason  # why a real-VM test cannot run, or undef
 #
+#   my $h = Scaleset::Libvirtd->test_host($t, 'h1');   # a "host" for the
+#   $h->uri      # scaler: test+unix:///default?socket=TMP/h1/run/libvirt-sock
+#   $h->pause; $h->resume   # SIGSTOP / SIGCONT of its libvirtd (a hung host)
+#   $h->virsh(ARGS)         # ($rc, $output) on its URI
+#
 # Why qemu:///system and not a private instance: the qemu driver's state
 # (/run/libvirt/qemu, its driver.pid lock, /var/lib/libvirt/qemu) and
 # virtlogd's socket are fixed for the privileged daemon; only the RPC
@@ -101,15 +106,7 @@ sub start {
                   timeout => 20);
     }
 
-    $t->write_file("$dir/libvirtd.conf", <<"EOC");
-unix_sock_dir = "$dir/run"
-unix_sock_group = "root"
-unix_sock_ro_perms = "0700"
-unix_sock_rw_perms = "0700"
-auth_unix_ro = "none"
-auth_unix_rw = "none"
-log_outputs = "3:file:$dir/libvirtd-debug.log"
-EOC
+    _write_conf($t, $dir);
     $self->{uri} = "qemu:///system?socket=$dir/run/libvirt-sock";
     $self->_spawn_libvirtd($opt{timeout} // 60);
     push @LIVE, $self;
@@ -124,6 +121,20 @@ EOC
     croak "vol-create-as base: $out" if $rc;
     $self->{base} = "$dir/pool/base.qcow2";
     return $self;
+}
+
+# DIR/libvirtd.conf: sockets in DIR/run for root only, no auth, a log
+sub _write_conf {
+    my ($t, $dir) = @_;
+    $t->write_file("$dir/libvirtd.conf", <<"EOC");
+unix_sock_dir = "$dir/run"
+unix_sock_group = "root"
+unix_sock_ro_perms = "0700"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:$dir/libvirtd-debug.log"
+EOC
 }
 
 sub _spawn_libvirtd {
@@ -148,6 +159,42 @@ sub start_daemon {
     my ($self) = @_;
     $self->_spawn_libvirtd(60);
 }
+
+# A libvirtd serving nothing but libvirt's test driver (libvirtd's own
+# copy of it: the client asks test+unix:///default?socket=...), so that a
+# test has hosts that are separate processes (one can be SIGSTOPped, as a
+# hung hypervisor) without real guests.  LIBVIRT_DRIVER_DIR points at an
+# empty directory, so libvirtd loads none of its stateful drivers (no
+# qemu: nothing of /run/libvirt/qemu, no driver lock, no realvm lock
+# needed, any number side by side); its sockets and pid file are in the
+# test's directory.  The daemon's test:///default lives while one client
+# is connected: build/t/helpers/virt_hold keeps one (no keepalive, so it
+# outlives a SIGSTOP), stopped with the daemon.
+sub test_host {
+    my ($class, $t, $name) = @_;
+    my $dir = $t->dir . "/$name";
+    make_path("$dir/run", "$dir/drivers");
+    _write_conf($t, $dir);
+    my $self = bless { t => $t, dir => $dir, name => "libvirtd-$name",
+                       owner => $$,
+                       uri => "test+unix:///default?socket=$dir/run/libvirt-sock" },
+                     $class;
+    $t->spawn(name => $self->{name},
+              cmd => [_which('libvirtd'), '--config', "$dir/libvirtd.conf",
+                      '--pid-file', "$dir/libvirtd.pid"],
+              env => { LIBVIRT_DRIVER_DIR => "$dir/drivers" },
+              wait => sub { -S "$dir/run/libvirt-sock"
+                            && ($self->virsh('list'))[0] == 0 },
+              timeout => 30);
+    my $hold = $t->build . '/t/helpers/virt_hold';
+    -x $hold or Test::More::BAIL_OUT("$hold not built: run make units");
+    $t->spawn(name => "hold-$name", cmd => [$hold, $self->{uri}],
+              wait => sub { ($t->log("hold-$name") // '') =~ /^held/m });
+    return $self;
+}
+
+sub pause  { $_[0]{t}->signal($_[0]{name}, 'STOP') }
+sub resume { $_[0]{t}->signal($_[0]{name}, 'CONT') }
 
 sub uri      { $_[0]{uri} }
 sub pool     { $_[0]{pool} }

@@ -28,7 +28,8 @@ sub new {
     return $self;
 }
 
-# pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
+# pools => [ { name, zones => [[z1, uri], [z2, [uri, uri]], ...] (a list
+#              of URIs: the zone's hosts), capacity => [min,max,def],
 #              version => template version (1),
 #              extra => "yaml lines",
 #              template_extra => "volume: {...}" (more template keys) } ],
@@ -47,8 +48,13 @@ sub write_config {
     for my $p (@{ $o->{pools} }) {
         my ($min, $max, $def) = @{ $p->{capacity} // [0, 20, 0] };
         $y .= "  - name: $p->{name}\n    zones:\n";
-        $y .= qq(      - { name: $_->[0], uri: "$_->[1]" }\n)
-            for @{ $p->{zones} // [['z1', 'test:///default']] };
+        for my $z (@{ $p->{zones} // [['z1', 'test:///default']] }) {
+            # [name, uri] or [name, [uri, uri, ...]]: a zone of hosts
+            $y .= ref $z->[1]
+                ? "      - { name: $z->[0], hosts: ["
+                  . join(', ', map { qq("$_") } @{ $z->[1] }) . "] }\n"
+                : qq(      - { name: $z->[0], uri: "$z->[1]" }\n);
+        }
         $y .= "    template: { domain: $dir/dom.xml, version: "
             . ($p->{version} // 1)
             . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n"
