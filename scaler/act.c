@@ -2,11 +2,17 @@
  * act.c: a plan carried out (plan.h).  Each action is one idempotent step
  * on Redis (the write protocol, registry.c) or libvirt (virt.c); a crash
  * between two of them is recovered by the next pass's observation.  The
- * actions run in the plan's order, except that the creations run last,
- * 4 at a time per host, once their instance numbers are reserved in
- * PREFIX{POOL}:seq.  A delete removes the domain first and its member
- * after, so a domain that could not be removed is never left running
- * unregistered (the next pass would take it for a booting one).
+ * actions run in the plan's order, except that the libvirt ones run on
+ * their host's workers (host.c), each with its deadline: the deletions
+ * start first, all at once, and the Redis actions run while they do; the
+ * creations run last, on their hosts (4 at a time per host), once their
+ * instance numbers are reserved in PREFIX{POOL}:seq.  A host that does
+ * not answer in time costs its own calls, not the others': a call past
+ * libvirt.timeout is given up (its outcome is what the next listing
+ * finds) and the host is not asked again until it returns.  A delete
+ * removes the domain first and its member after, so a domain that could
+ * not be removed is never left running unregistered (the next pass would
+ * take it for a booting one).
  *
  * Success is logged as "VERB (REASON) rule=RULE", a failure as "KIND
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
@@ -14,28 +20,29 @@
  * what the pass leaves, sorted by id.
  */
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "plan.h"
 
-#define CREATE_WORKERS  4       /* concurrent creations per host */
-
+/* a deletion or a creation on its host's worker, with what it needs
+   copied (a late one may outlive the pass and a reload: the
+   configuration is held) */
 typedef struct {
-    const action_t   *a;
-    virt_model_t      model;        /* written into its tag */
-    int               ok;
-    char              err[256];
-} create_t;
-
-typedef struct {
-    pool_state_t     *ps;
-    create_t         *c;
-    int               n, host, next;
-    pthread_mutex_t   lock;
-} create_job_t;
+    host_call_t          c;
+    scaler_config_t     *conf;
+    const pool_config_t *p;
+    const action_t      *a;             /* the pass's: read before the wait
+                                           only */
+    char                 id[SCALESET_ID_MAX + 1];
+    char                 zone[SCALESET_NAME_MAX + 1];
+    char                 address[80];
+    int                  create;        /* else a deletion */
+    virt_model_t         model;         /* a creation's: into its tag */
+    int                  rc;
+    char                 err[256];
+} virt_call_t;
 
 static int
 inst_cmp(const void *a, const void *b)
@@ -79,7 +86,8 @@ failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     ps->errors[kind]++;
 }
 
-/* one action but a creation; 0 when done (st[] follows) */
+/* one Redis action (register, drain, deregister); 0 when done (st[]
+   follows) */
 static int
 apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const action_t *a, inst_state_t *st)
@@ -122,103 +130,149 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
         return 0;
 
-    case ACT_DELETE:
-        if (virt_delete(ps->conns[a->host], p->name, a->id) != 0) {
-            failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
-            return -1;
-        }
-        st[a->inst] = INST_DELETING;
-        slog(p->name, a->id, "deleted (%s) rule=%s", a->reason, a->rule);
-        /* its member (or none: HDEL is idempotent) after the domain; a
-           failure leaves a stray that the next pass deregisters */
-        if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
-        }
-        return 0;
-
     default:
         return -1;
     }
 }
 
-/* creates the job's host's instances, one at a time; the threads touch
-   only their own create_t */
-static void *
-create_worker(void *arg)
+static void
+virt_run(virt_conn_t *vc, host_call_t *c)
 {
-    create_job_t   *job = arg;
-    pool_state_t   *ps = job->ps;
-    create_t       *c;
-    int             i;
+    virt_call_t  *v = (virt_call_t *) c;
 
-    for (;;) {
-        pthread_mutex_lock(&job->lock);
-        while (job->next < job->n && job->c[job->next].a->host != job->host)
-        {
-            job->next++;
-        }
-        i = job->next++;
-        pthread_mutex_unlock(&job->lock);
-        if (i >= job->n) {
-            return NULL;
-        }
-        c = &job->c[i];
-        c->ok = virt_create(ps->conns[job->host], ps->cf,
-                            ps->cf->zones[c->a->zone].name, c->a->id,
-                            c->a->address, &c->model, c->err,
-                            sizeof(c->err)) == 0;
+    if (v->create) {
+        v->rc = virt_create(vc, v->p, v->zone, v->id, v->address, &v->model,
+                            v->err, sizeof(v->err));
+    } else {
+        v->rc = virt_delete(vc, v->p->name, v->id);
     }
 }
 
 static void
-create_all(pool_state_t *ps, create_t *c, int n)
+virt_drop(host_call_t *c)
 {
-    create_job_t  jobs[SCALER_MAX_HOSTS];
-    pthread_t     th[SCALER_MAX_HOSTS][CREATE_WORKERS];
-    int           started[SCALER_MAX_HOSTS] = { 0 };
-    int           h, w, i, want;
+    virt_call_t  *v = (virt_call_t *) c;
 
-    for (h = 0; h < ps->cf->nhosts; h++) {
-        for (i = 0, want = 0; i < n; i++) {
-            want += c[i].a->host == h;
-        }
-        jobs[h].ps = ps;
-        jobs[h].c = c;
-        jobs[h].n = want ? n : 0;
-        jobs[h].host = h;
-        jobs[h].next = 0;
-        pthread_mutex_init(&jobs[h].lock, NULL);
-        for (w = 0; w < CREATE_WORKERS && w < want; w++) {
-            if (pthread_create(&th[h][w], NULL, create_worker, &jobs[h])
-                != 0)
-            {
-                break;
-            }
-            started[h]++;
-        }
-        if (want && started[h] == 0) {
-            create_worker(&jobs[h]);    /* no thread: do it here */
-        }
+    config_free(v->conf);
+    free(v);
+}
+
+/* a call for action a on its host; model NULL: a deletion */
+static virt_call_t *
+virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
+{
+    virt_call_t  *v = calloc(1, sizeof(*v));
+
+    if (v == NULL) {
+        return NULL;
     }
-    for (h = 0; h < ps->cf->nhosts; h++) {
-        for (w = 0; w < started[h]; w++) {
-            pthread_join(th[h][w], NULL);
-        }
-        pthread_mutex_destroy(&jobs[h].lock);
+    host_call_init(&v->c, virt_run, virt_drop);
+    v->conf = config_ref(ps->conf);
+    v->p = ps->cf;
+    v->a = a;
+    v->rc = -1;
+    snprintf(v->id, sizeof(v->id), "%s", a->id);
+    snprintf(v->zone, sizeof(v->zone), "%s", ps->cf->zones[a->zone].name);
+    snprintf(v->address, sizeof(v->address), "%s", a->address);
+    if (model) {
+        v->create = 1;
+        v->model = *model;
+    }
+    return v;
+}
+
+/* why a call did not do its work, for the log */
+static const char *
+virt_why(const pool_state_t *ps, const virt_call_t *v, char *buf,
+    size_t size)
+{
+    switch (v->c.outcome) {
+    case HOST_REFUSED:
+        return "its host is stalled: not asked";
+    case HOST_LATE:
+        snprintf(buf, size, "no answer within libvirt.timeout %llu ms: "
+                 "the next listing tells", (unsigned long long)
+                 ps->host_timeout_ms);
+        return buf;
+    case HOST_CANCELLED:
+        return "the pass was stopped";
+    default:
+        return v->err[0] ? v->err : "libvirt could not remove the domain";
     }
 }
 
-/* the plan's creations: their numbers reserved, then made; the created
-   ones appended to ps->inst (room made by the caller) */
+/* the plan's deletions, started on their hosts; the caller waits */
+static virt_call_t **
+deletions(pool_state_t *ps, const plan_t *pl, host_batch_t *b)
+{
+    virt_call_t  **d;
+    int            i;
+
+    if ((d = calloc(pl->nact + 1, sizeof(*d))) == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind != ACT_DELETE) {
+            continue;
+        }
+        if ((d[i] = virt_call(ps, &pl->act[i], NULL)) == NULL) {
+            failed(ps, &pl->act[i], ERR_DELETE, "out of memory");
+            continue;
+        }
+        host_submit(b, ps->hosts[pl->act[i].host], &d[i]->c);
+    }
+    return d;
+}
+
+/* the deletions' outcomes: the domain gone, then its member */
+static void
+deleted(registry_t *reg, pool_state_t *ps, const plan_t *pl,
+    virt_call_t **d, inst_state_t *st)
+{
+    const action_t  *a;
+    char             why[160];
+    int              i;
+
+    for (i = 0; i < pl->nact; i++) {
+        if (d[i] == NULL) {
+            continue;
+        }
+        a = &pl->act[i];
+        if (d[i]->c.outcome != HOST_DONE || d[i]->rc != 0) {
+            failed(ps, a, ERR_DELETE, virt_why(ps, d[i], why, sizeof(why)));
+        } else {
+            st[a->inst] = INST_DELETING;
+            slog(ps->cf->name, a->id, "deleted (%s) rule=%s", a->reason,
+                 a->rule);
+            ps->actions_down += strcmp(a->rule, "scale_in") == 0;
+            ps->repairs += strcmp(a->rule, "repair") == 0;
+            /* its member (or none: HDEL is idempotent) after the domain;
+               a failure leaves a stray that the next pass deregisters */
+            if (a->member >= 0
+                && registry_del(reg, ps->cf->name, a->id) != 0)
+            {
+                failed(ps, a, ERR_REDIS, registry_error(reg));
+            }
+        }
+        host_call_release(&d[i]->c);
+    }
+}
+
+/* the plan's creations: their numbers reserved, then made on their
+   hosts; the created ones appended to ps->inst (room made by the
+   caller) */
 static void
 creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     const plan_t *pl)
 {
     const pool_config_t  *p = ps->cf;
-    create_t             *c;
+    virt_call_t         **c;
+    host_batch_t          b;
     instance_t           *in;
+    virt_model_t          model;
     long                  first = 0, last = 0;
     uint64_t              now = clock_unix_ms();
+    char                  why[160];
     int                   i, n = 0, rc;
 
     if (pl->creates == 0) {
@@ -230,10 +284,6 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     }
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE) {
-            /* the model the plan chose (the host's latest), created now */
-            c[n].model = pl->act[i].model;
-            c[n].model.created = now;
-            c[n++].a = &pl->act[i];
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
             last = last > pl->act[i].seq ? last : pl->act[i].seq;
         }
@@ -249,12 +299,28 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         free(c);
         return;
     }
-    create_all(ps, c, n);
+    host_batch_init(&b, ps->cancel);
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind != ACT_CREATE) {
+            continue;
+        }
+        /* the model the plan chose (the host's latest), created now */
+        model = pl->act[i].model;
+        model.created = now;
+        if ((c[n] = virt_call(ps, &pl->act[i], &model)) == NULL) {
+            failed(ps, &pl->act[i], ERR_CREATE, "out of memory");
+            continue;
+        }
+        host_submit(&b, ps->hosts[pl->act[i].host], &c[n++]->c);
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
     for (i = 0; i < n; i++) {
-        const action_t *a = c[i].a;
+        const action_t *a = c[i]->a;
 
-        if (!c[i].ok) {
-            failed(ps, a, ERR_CREATE, c[i].err);
+        if (c[i]->c.outcome != HOST_DONE || c[i]->rc != 0) {
+            failed(ps, a, ERR_CREATE, virt_why(ps, c[i], why, sizeof(why)));
+            host_call_release(&c[i]->c);
             continue;
         }
         if (p->zones[a->zone].nhosts > 1) {
@@ -270,13 +336,14 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
         snprintf(in->address, sizeof(in->address), "%s", a->address);
-        in->model = c[i].model;
+        in->model = c[i]->model;
         in->latest = 1;
         in->zone = a->zone;
         in->host = a->host;
         in->seq = a->seq;
         in->state = INST_BOOTING;
         in->seen = obs->now;
+        host_call_release(&c[i]->c);
     }
     free(c);
 }
@@ -288,6 +355,8 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const pool_config_t  *p = ps->cf;
     inst_state_t         *st;
     instance_t           *list, *in;
+    host_batch_t          b;
+    virt_call_t         **dels;
     int                   i, n, cap;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
@@ -308,14 +377,25 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             ps->errors[pl->note[i].err]++;
         }
     }
+    /* the deletions run on their hosts while the Redis actions run */
+    host_batch_init(&b, ps->cancel);
+    dels = pl ? deletions(ps, pl, &b) : NULL;
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st) != 0) {
+        if (a->kind == ACT_CREATE || a->kind == ACT_DELETE
+            || apply(reg, ps, obs, a, st) != 0)
+        {
             continue;
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
         ps->repairs += strcmp(a->rule, "repair") == 0;
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
+    if (dels != NULL) {
+        deleted(reg, ps, pl, dels, st);
+        free(dels);
     }
 
     /* the instances as the pass leaves them */

@@ -204,6 +204,7 @@ metrics(struct evhttp_request *req)
     struct evbuffer  *b = evbuffer_new();
     expo_t            e;
     pool_state_t     *ps;
+    uint64_t          now;
     int               i, z, st;
 
     expo_begin(&e, b);
@@ -261,6 +262,39 @@ metrics(struct evhttp_request *req)
     for (i = 0; i < api_s->npools; i++) {
         ps = &api_s->pools[i];
         expo_sample(&e, ps->redis_ok, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_host_up", "gauge",
+                "1 if the pool's last pass listed the host (a libvirt "
+                "connection of a zone).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        for (z = 0; z < ps->cf->nhosts; z++) {
+            expo_sample(&e, !ps->host_down[z], "pool", ps->cf->name, "zone",
+                        ps->cf->zones[ps->cf->hosts[z].zone].name, "host",
+                        ps->cf->hosts[z].name, NULL);
+        }
+    }
+    expo_family(&e, "scaleset_scaler_pass_seconds", "gauge",
+                "How long the pool's last pass took.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->pass_ms / 1000.0, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_pass_running_seconds", "gauge",
+                "How long the pool's current pass has been running (0: "
+                "none is).");
+    now = clock_mono_ms();
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->pass_started && now > ps->pass_started
+                        ? (now - ps->pass_started) / 1000.0 : 0,
+                    "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_slow_passes_total", "counter",
+                "Passes that ran longer than slow_pass.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->slow_passes, "pool", ps->cf->name, NULL);
     }
     vmstats_metrics(&e, api_s);
     autoscaler_metrics(&e);

@@ -179,6 +179,17 @@ static const cf_key_t  pool_keys[] = {
     CF_END
 };
 
+/* libvirt: { timeout: 10s, keepalive_interval: 5s, keepalive_count: 3 } */
+static const cf_key_t  libvirt_keys[] = {
+    { "timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, libvirt_timeout_ms), 100, 3600000 },
+    { "keepalive_interval", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, ka_interval_ms), 0, 3600000 },
+    { "keepalive_count", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(scaler_config_t, ka_count), 0, 100 },
+    CF_END
+};
+
 /* the file */
 static const cf_key_t  config_keys[] = {
     { "redis", CF_MAP, cf_set_map, redis_keys, 0, 0, 0 },
@@ -187,6 +198,9 @@ static const cf_key_t  config_keys[] = {
       CF_AT(scaler_config_t, interval_ms), 100, 0 },
     { "prometheus", CF_MAP, cf_prometheus, cf_prometheus_keys, 0, 0, 0 },
     { "pools", CF_LIST, config_pools, pool_keys, 0, 0, 0 },
+    { "libvirt", CF_MAP, cf_set_map, libvirt_keys, 0, 0, 0 },
+    { "slow_pass", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, slow_pass_ms), 1000, 0 },
     CF_END
 };
 
@@ -949,6 +963,11 @@ config_load(const char *file, char *err, size_t errlen)
     cf->ui_dir = NULL;                  /* ui_default_dir() */
     cf->interval_ms = 5000;
     cf->api_timeout_ms = 10000;
+    cf->libvirt_timeout_ms = 10000;
+    cf->ka_interval_ms = 5000;
+    cf->ka_count = 3;
+    cf->slow_pass_ms = 120000;
+    cf->refs = 1;
 
     root = yaml_document_get_root_node(&c.doc);
     if (root == NULL) {
@@ -985,7 +1004,8 @@ config_free(scaler_config_t *cf)
 {
     int  i, j;
 
-    if (cf == NULL) {
+    if (cf == NULL || __atomic_sub_fetch(&cf->refs, 1, __ATOMIC_ACQ_REL) > 0)
+    {
         return;
     }
     for (i = 0; i < cf->npools; i++) {
@@ -1018,6 +1038,13 @@ config_free(scaler_config_t *cf)
     free(cf->prom_password);
     free(cf->prom_token);
     free(cf);
+}
+
+scaler_config_t *
+config_ref(scaler_config_t *cf)
+{
+    __atomic_add_fetch(&cf->refs, 1, __ATOMIC_ACQ_REL);
+    return cf;
 }
 
 pool_config_t *

@@ -99,14 +99,13 @@ inst_add(observation_t *obs, int *cap)
     return n;
 }
 
-/* the pool's latest model per host; its base image read where the host
-   answers (else the one read last) */
+/* the pool's latest model per host; its base image as read with the
+   host's listing (ps->image: the one read last where it did not answer) */
 static void
 latest_models(pool_state_t *ps, observation_t *obs)
 {
     const pool_config_t  *p = ps->cf;
     virt_model_t         *m;
-    char                  image[MODEL_DIGEST_LEN + 1];
     int                   h, i;
 
     for (h = 0; h < p->nhosts; h++) {
@@ -114,9 +113,6 @@ latest_models(pool_state_t *ps, observation_t *obs)
         snprintf(m->version, sizeof(m->version), "%s", p->version);
         snprintf(m->digest, sizeof(m->digest), "%s", ps->digest);
         snprintf(m->host, sizeof(m->host), "%s", p->hosts[h].uri);
-        if (obs->host_up[h] && virt_image(ps->conns[h], p, image) >= 0) {
-            memcpy(ps->image[h], image, sizeof(image));
-        }
         memcpy(m->image, ps->image[h], sizeof(m->image));
     }
     for (i = 0; i < obs->ninst; i++) {
@@ -139,29 +135,111 @@ host_label(const pool_config_t *p, int h, char *buf, size_t size)
     }
 }
 
-/* one host's owned domains into obs; a host that does not answer keeps
-   the instances the last pass knew there (listed 0): they are not lost */
+/* a host's listing on its worker: the owned domains, the free memory,
+   the base image's digest; the configuration held while it may run */
+typedef struct {
+    host_call_t          c;
+    scaler_config_t     *conf;
+    const pool_config_t *p;
+    int                  zone;
+    int                  n;             /* virt_list's: -1 failed */
+    virt_instance_t     *vi;
+    unsigned long long   free_mem;
+    int                  image_rc;      /* virt_image's */
+    char                 image[MODEL_DIGEST_LEN + 1];
+} list_call_t;
+
+static void
+list_run(virt_conn_t *vc, host_call_t *c)
+{
+    list_call_t  *l = (list_call_t *) c;
+
+    l->n = virt_list(vc, l->p, l->p->zones[l->zone].name, &l->vi);
+    if (l->n >= 0) {
+        l->free_mem = virt_free_memory(vc);
+        l->image_rc = virt_image(vc, l->p, l->image);
+    }
+}
+
+static void
+list_drop(host_call_t *c)
+{
+    list_call_t  *l = (list_call_t *) c;
+
+    free(l->vi);
+    config_free(l->conf);
+    free(l);
+}
+
+static list_call_t *
+list_call(pool_state_t *ps, int h)
+{
+    list_call_t  *l = calloc(1, sizeof(*l));
+
+    if (l == NULL) {
+        return NULL;
+    }
+    host_call_init(&l->c, list_run, list_drop);
+    l->conf = config_ref(ps->conf);
+    l->p = ps->cf;
+    l->zone = ps->cf->hosts[h].zone;
+    l->n = -1;
+    return l;
+}
+
+/* why host h gave no listing, for the log */
+static void
+list_why(pool_state_t *ps, int h, const list_call_t *l, char *buf,
+    size_t size)
+{
+    uint64_t  since = 0, now = clock_mono_ms();
+
+    if (l == NULL) {
+        snprintf(buf, size, "out of memory");
+    } else if (l->c.outcome == HOST_LATE) {
+        snprintf(buf, size, "no answer within libvirt.timeout %llu ms",
+                 (unsigned long long) ps->host_timeout_ms);
+    } else if (l->c.outcome == HOST_REFUSED
+               && host_stalled(ps->hosts[h], &since))
+    {
+        snprintf(buf, size, "a call has not returned for %llu s",
+                 (unsigned long long) (now > since ? now - since : 0) / 1000);
+    } else if (l->c.outcome == HOST_DONE) {
+        snprintf(buf, size, "libvirt error");
+    } else {
+        snprintf(buf, size, "not asked");
+    }
+}
+
+/* host h's listing into obs (vi taken from it); a host that did not
+   answer keeps the instances the last pass knew there (listed 0): they
+   are not lost */
 static int
-list_host(pool_state_t *ps, int h, observation_t *obs, int *cap)
+list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
+    int *cap)
 {
     const pool_config_t  *p = ps->cf;
     const host_config_t  *hc = &p->hosts[h];
     virt_instance_t      *vi;
     obs_instance_t       *o;
     instance_t           *prev;
-    char                  label[160];
+    char                  label[160], why[96];
     int                   i, n;
 
-    n = virt_list(ps->conns[h], p, p->zones[hc->zone].name, &vi);
+    n = l != NULL && l->c.outcome == HOST_DONE ? l->n : -1;
     obs->host_up[h] = n >= 0;
     host_label(p, h, label, sizeof(label));
     if (n < 0) {
         ps->errors[ERR_LIBVIRT]++;
     }
     if (obs->host_up[h] == ps->host_down[h]) {
-        slog(p->name, NULL, "%s (%s) %s", label, hc->uri, obs->host_up[h]
-             ? "is back"
-             : "unreachable: its instances are kept, no creation there");
+        if (obs->host_up[h]) {
+            slog(p->name, NULL, "%s (%s) is back", label, hc->uri);
+        } else {
+            list_why(ps, h, l, why, sizeof(why));
+            slog(p->name, NULL, "%s (%s) unreachable (%s): its instances "
+                 "are kept, no creation there", label, hc->uri, why);
+        }
         ps->host_down[h] = !obs->host_up[h];
     }
     if (n < 0) {
@@ -178,7 +256,11 @@ list_host(pool_state_t *ps, int h, observation_t *obs, int *cap)
         }
         return 0;
     }
-    obs->host_free[h] = virt_free_memory(ps->conns[h]);
+    obs->host_free[h] = l->free_mem;
+    if (l->image_rc >= 0) {
+        memcpy(ps->image[h], l->image, sizeof(l->image));
+    }
+    vi = l->vi;
     for (i = 0; i < n; i++) {
         if (!scaleset_id_valid(vi[i].id, strlen(vi[i].id))
             || (o = inst_add(obs, cap)) == NULL)
@@ -214,7 +296,6 @@ list_host(pool_state_t *ps, int h, observation_t *obs, int *cap)
             slog(p->name, o->in.id, "found domain in %s", label);
         }
     }
-    free(vi);
     return 0;
 }
 
@@ -243,12 +324,31 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
 {
     const pool_config_t  *p = ps->cf;
     obs_instance_t       *o;
-    int                   z, h, i, k, cap = 0;
+    list_call_t          *calls[SCALER_MAX_HOSTS];
+    host_batch_t          b;
+    int                   z, h, i, k, cap = 0, rc = 0;
 
+    /* every host's listing at once, each on its host's workers, each
+       with its deadline: a host that hangs costs one libvirt.timeout
+       (then none while it stays stuck), never the others' */
+    host_batch_init(&b, ps->cancel);
     for (h = 0; h < p->nhosts; h++) {
-        if (list_host(ps, h, obs, &cap) != 0) {
-            return -1;
+        if ((calls[h] = list_call(ps, h)) != NULL) {
+            host_submit(&b, ps->hosts[h], &calls[h]->c);
         }
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
+    for (h = 0; h < p->nhosts; h++) {
+        if (rc == 0 && list_host(ps, h, calls[h], obs, &cap) != 0) {
+            rc = -1;
+        }
+        if (calls[h] != NULL) {
+            host_call_release(&calls[h]->c);
+        }
+    }
+    if (rc != 0) {
+        return -1;
     }
     for (z = 0; z < p->nzones; z++) {
         obs->zone_up[z] = 1;
@@ -484,13 +584,20 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     free(refs);
 }
 
-/* the readiness of every listed, unregistered instance */
+/* the readiness of every listed, unregistered instance, probed all at
+   once */
 static void
 probe(const pool_config_t *p, observation_t *obs)
 {
     obs_instance_t  *o;
-    int              i;
+    ready_probe_t   *pr;
+    int             *map, i, n = 0;
 
+    if (obs->ninst == 0) {
+        return;
+    }
+    pr = calloc(obs->ninst, sizeof(*pr));
+    map = calloc(obs->ninst, sizeof(*map));
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
         if (!plan_reachable(obs, i) || o->delete_asked
@@ -510,11 +617,23 @@ probe(const pool_config_t *p, observation_t *obs)
             o->ready = READY_YES;       /* readiness: none */
             continue;
         }
-        o->ready = ready_check(o->in.address, p->health_uri,
-                               p->health_uri ? p->health_timeout_ms : 200,
-                               o->why, sizeof(o->why)) ? READY_YES
-                                                       : READY_NO;
+        if (pr == NULL || map == NULL) {
+            continue;                   /* out of memory: unknown */
+        }
+        pr[n].address = o->in.address;
+        map[n++] = i;
     }
+    if (n > 0) {
+        ready_check_all(pr, n, p->health_uri,
+                        p->health_uri ? p->health_timeout_ms : 200);
+    }
+    for (i = 0; i < n; i++) {
+        o = &obs->inst[map[i]];
+        o->ready = pr[i].ok ? READY_YES : READY_NO;
+        snprintf(o->why, sizeof(o->why), "%s", pr[i].why);
+    }
+    free(pr);
+    free(map);
 }
 
 /* the hashes a pass reads in its one round trip, in this order */

@@ -101,13 +101,15 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 
     s->cf = cf;
     s->reg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
-    s->preg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
     s->npools = cf->npools;
     s->pools = calloc(cf->npools, sizeof(*s->pools));
     for (i = 0; i < cf->npools; i++) {
         pool_state_t *ps = &s->pools[i];
 
         ps->cf = &cf->pools[i];
+        ps->conf = cf;
+        ps->preg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
+        ps->host_timeout_ms = cf->libvirt_timeout_ms;
         ps->capacity = ps->cf->cap_default;
         model_template_digest(ps->cf, ps->digest);
         known = 0;
@@ -129,8 +131,13 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
                            : ps->capacity > ps->cf->cap_max
                            ? ps->cf->cap_max : ps->capacity;
         }
+        /* each host's connection is opened by its first call, on its
+           worker: a host that does not answer never holds the loop */
         for (j = 0; j < ps->cf->nhosts; j++) {
-            ps->conns[j] = virt_open(ps->cf->hosts[j].uri);
+            ps->hosts[j] = host_new(ps->cf->hosts[j].uri,
+                                    (int) ((cf->ka_interval_ms + 999) / 1000),
+                                    (unsigned) cf->ka_count,
+                                    cf->libvirt_timeout_ms);
         }
     }
     return 0;
@@ -142,9 +149,11 @@ reconcile_free(scaler_t *s)
     int  i, j;
 
     for (i = 0; i < s->npools; i++) {
+        /* a host stuck in a call goes when that call returns */
         for (j = 0; j < s->pools[i].cf->nhosts; j++) {
-            virt_close(s->pools[i].conns[j]);
+            host_release(s->pools[i].hosts[j]);
         }
+        registry_close(s->pools[i].preg);
         free(s->pools[i].inst);
         free(s->pools[i].reports);
         free(s->pools[i].gateways);
@@ -155,7 +164,6 @@ reconcile_free(scaler_t *s)
     }
     free(s->pools);
     registry_close(s->reg);
-    registry_close(s->preg);
 }
 
 pool_state_t *
@@ -179,7 +187,9 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     plan_t         pl;
     int            i, ok;
 
-    ok = observe(s->preg, ps, dels, ndel, &obs) == 0;
+    (void) s;
+    memset(&pl, 0, sizeof(pl));
+    ok = observe(ps->preg, ps, dels, ndel, &obs) == 0;
     for (i = 0; i < ndel; i++) {
         free(dels[i]);
     }
@@ -193,7 +203,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
             ps->redis_lost = 1;
         }
         ps->redis_ok = 0;
-        act(s->preg, ps, &obs, NULL);   /* the listing, nothing done */
+        act(ps->preg, ps, &obs, NULL);  /* the listing, nothing done */
         obs_release(&obs);
         return;
     }
@@ -215,11 +225,13 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     in.obs = &obs;
     in.capacity = ps->capacity;
     in.now = clock_unix_ms();
-    if (plan(&in, &pl) != 0) {
+    if (ps->cancel && __atomic_load_n(ps->cancel, __ATOMIC_ACQUIRE)) {
+        act(ps->preg, ps, &obs, NULL);  /* stopping: nothing more done */
+    } else if (plan(&in, &pl) != 0) {
         slog(ps->cf->name, NULL, "out of memory: no plan this pass");
-        act(s->preg, ps, &obs, NULL);
+        act(ps->preg, ps, &obs, NULL);
     } else {
-        act(s->preg, ps, &obs, &pl);
+        act(ps->preg, ps, &obs, &pl);
     }
     plan_release(&pl);
     obs_release(&obs);

@@ -6,6 +6,7 @@
 #define SCALER_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -101,13 +102,21 @@ typedef struct {
     char           *prom_username;       /* basic auth, optional */
     char           *prom_password;
     char           *prom_token;          /* from bearer_token_file */
+    uint64_t        libvirt_timeout_ms;  /* libvirt.timeout: a call's deadline */
+    uint64_t        ka_interval_ms;      /* libvirt.keepalive_interval; 0 none */
+    int             ka_count;            /* libvirt.keepalive_count */
+    uint64_t        slow_pass_ms;        /* slow_pass: reported past this */
     pool_config_t  *pools;
     int             npools;
+    int             refs;                /* config_ref(); freed at 0 */
 } scaler_config_t;
 
 /* config.c */
 /* loads and validates FILE; NULL with "file:line: reason" in err */
 scaler_config_t *config_load(const char *file, char *err, size_t errlen);
+/* one more holder (a host's call that may outlive a reload); each
+   config_free() drops one, the last frees it (thread-safe) */
+scaler_config_t *config_ref(scaler_config_t *cf);
 void config_free(scaler_config_t *cf);
 pool_config_t *config_pool(scaler_config_t *cf, const char *name);
 /* 1 when the pool has rules or schedules (an autoscale runner) */
@@ -170,10 +179,16 @@ int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
 int addr_guest_ok(const pool_config_t *p, uint32_t ip);
 
 /* ready.c */
-/* 1 when address answers: a TCP connect, or with uri a GET answered 2xx
-   or 3xx, within timeout_ms; 0 with why ("connect", "status 503", ...) */
-int ready_check(const char *address, const char *uri, uint64_t timeout_ms,
-    char *why, size_t whylen);
+typedef struct {
+    const char  *address;       /* "A.B.C.D:PORT" */
+    int          ok;            /* 1: ready */
+    char         why[64];       /* !ok: "connect", "status 503", ... */
+} ready_probe_t;
+/* every probe at once (non-blocking, a bounded number in flight): ready
+   when address answers a TCP connect, or with uri a GET answered 2xx or
+   3xx, within timeout_ms of the probe's start */
+void ready_check_all(ready_probe_t *pr, int n, const char *uri,
+    uint64_t timeout_ms);
 
 /* model.c: an instance's model (docs/design.md, "Lifecycle"): written
    into its tag when it is created, read back by every listing */
@@ -255,7 +270,13 @@ typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
 virt_health_t virt_classify(int state, int reason, int being_created);
 
 typedef struct virt_conn virt_conn_t;
-virt_conn_t *virt_open(const char *uri);
+/* libvirt's event loop (virEventRegisterDefaultImpl) and a thread that
+   runs it, as keepalive needs; before any connection is opened */
+int virt_init(void);
+/* a host's connection, opened (and reopened after a failure) by the
+   first call that needs it, with keepalive (virConnectSetKeepAlive:
+   interval s, count; interval <= 0: none) when the driver has it */
+virt_conn_t *virt_open(const char *uri, int ka_interval, unsigned ka_count);
 void virt_close(virt_conn_t *vc);
 /* owned, live instances of pool p in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
@@ -277,6 +298,56 @@ int virt_image(virt_conn_t *vc, const pool_config_t *p,
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
 /* the host's free memory in bytes (virNodeGetFreeMemory); 0 unknown */
 unsigned long long virt_free_memory(virt_conn_t *vc);
+
+/* host.c: a host's libvirt calls on its own workers, each with a
+   deadline; a call past it is given up (HOST_LATE) and stalls its host
+   (every call refused at once) until it returns */
+typedef enum {
+    HOST_DONE = 0,                      /* ran to its end in time */
+    HOST_REFUSED,                       /* not run: the host is stalled */
+    HOST_LATE,                          /* past its deadline: unknown */
+    HOST_CANCELLED                      /* the pass was stopped */
+} host_outcome_t;
+typedef struct host host_t;
+typedef struct host_call host_call_t;
+typedef struct host_batch host_batch_t;
+/* a call: embedded first in the struct of its arguments and results */
+struct host_call {
+    void            (*run)(virt_conn_t *vc, host_call_t *c);
+    void            (*drop)(host_call_t *c);    /* frees the whole call */
+    host_outcome_t    outcome;          /* after host_wait() */
+    /* host.c's */
+    host_t           *host;
+    host_batch_t     *batch;
+    int               state, late, refs;
+    uint64_t          started;          /* mono ms */
+    host_call_t      *next, *bnext;
+};
+/* calls a pass waits for together (on its stack) */
+struct host_batch {
+    pthread_cond_t    cond;
+    host_call_t      *calls;
+    const int        *cancel;           /* set: give up every call */
+};
+host_t *host_new(const char *uri, int ka_interval, unsigned ka_count,
+    uint64_t timeout_ms);
+/* the host goes once its last call (a stuck one too) returns */
+void host_release(host_t *h);
+/* 1 when a call of h is past its deadline and has not returned; *since
+   the mono ms it started */
+int host_stalled(host_t *h, uint64_t *since);
+virt_conn_t *host_conn(host_t *h);
+void host_call_init(host_call_t *c, void (*run)(virt_conn_t *vc,
+    host_call_t *c), void (*drop)(host_call_t *c));
+/* the caller is done with c (its results read when HOST_DONE) */
+void host_call_release(host_call_t *c);
+void host_batch_init(host_batch_t *b, const int *cancel);
+/* c queued on h's workers, or refused (outcome HOST_REFUSED) when h is
+   stalled */
+void host_submit(host_batch_t *b, host_t *h, host_call_t *c);
+/* until every call of b ended, or passed its deadline, or cancel */
+void host_wait(host_batch_t *b);
+void host_batch_destroy(host_batch_t *b);
 
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
    once for both transports; the strings point into the tx and into the
@@ -441,7 +512,13 @@ const char *err_kind_name(int kind);
 
 typedef struct {
     pool_config_t  *cf;
-    virt_conn_t    *conns[SCALER_MAX_HOSTS];   /* one per host */
+    scaler_config_t *conf;              /* the whole of it (cf's): held by
+                                           host calls that outlive a pass */
+    host_t         *hosts[SCALER_MAX_HOSTS];   /* one per host: its
+                                           connection and workers */
+    uint64_t        host_timeout_ms;    /* libvirt.timeout */
+    registry_t     *preg;               /* the pool's pass connection */
+    const int      *cancel;             /* the pass thread's stop flag */
     int             capacity;           /* desired: the loop's, the one
                                            owner (Redis persists it) */
     char            digest[MODEL_DIGEST_LEN + 1];   /* the template's */
@@ -463,19 +540,25 @@ typedef struct {
     unsigned long   errors[ERR_KIND_COUNT];
     char          **del_ids;             /* API deletions for the pass */
     int             ndel;
+    /* the passes (the pass thread writes these under the lock) */
+    uint64_t        pass_started;       /* mono ms; 0: none running */
+    uint64_t        pass_ms;            /* the last one's duration */
+    unsigned long   passes;             /* ended */
+    unsigned long   slow_passes;        /* ran longer than slow_pass */
+    int             slow_reported;      /* the running one was */
 } pool_state_t;
 
 /*
- * The passes run on their own thread (reconcile.c) with their own Redis
- * connection, so libvirt and Redis never block the event loop.  The
- * thread works on a private copy of each pool's state and publishes it
- * under lock; the loop (API, autoscale, metrics) reads and changes the
- * published state under the same lock (reconcile_lock()).
+ * Each pool's passes run on a thread of their own (reconcile_thread.c)
+ * with their own Redis connection (ps->preg) and the pool's hosts' own
+ * workers (host.c), so libvirt and Redis never block the event loop nor
+ * another pool.  A pass works on a private copy of its pool's state and
+ * publishes it under lock; the loop (API, autoscale, metrics) reads and
+ * changes the published state under the same lock (reconcile_lock()).
  */
 typedef struct {
     scaler_config_t  *cf;
     registry_t       *reg;               /* reconcile_init()'s */
-    registry_t       *preg;              /* the pass thread's */
     registry_async_t *areg;              /* the loop's writes (main.c) */
     pool_state_t     *pools;
     int               npools;
@@ -487,17 +570,22 @@ typedef struct {
    (policy_stored_capacity: clamped, or the default when it is no
    capacity; logged and counted), else its default */
 int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
-/* one pool's pass on ps (observe, plan, act: plan.h), with the pass
-   connection s->preg; dels: ids the API deleted (freed here) */
+/* one pool's pass on ps (observe, plan, act: plan.h), with the pool's
+   pass connection ps->preg; dels: ids the API deleted (freed here) */
 void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels,
     int ndel);
-/* the pass thread: done() is called on base's loop after every pass */
+/* the pass threads, one per pool: done() is called on base's loop after
+   every pass, with the passes every pool has ended at least (0 until
+   each had its first) */
 struct event_base;
 int reconcile_start(scaler_t *s, struct event_base *base,
     void (*done)(scaler_t *s, unsigned long passes));
-/* a pass as soon as the current one (if any) ends */
+/* a pass of every pool as soon as its current one (if any) ends */
 void reconcile_kick(scaler_t *s);
-/* waits for the current pass to end, then stops the thread */
+/* the passes every pool has ended at least */
+unsigned long reconcile_passes(scaler_t *s);
+/* stops the threads: a pass waiting for a host gives up its calls (they
+   end on their own), one in a Redis command ends it first */
 void reconcile_stop(scaler_t *s);
 /* the published state: held by the loop while it reads or changes it
    (recursive) */
@@ -597,6 +685,14 @@ void autoscaler_stop(void);
 void vmstats_pool(const pool_state_t *ps);
 void vmstats_metrics(expo_t *e, scaler_t *s);
 void vmstats_free(void);
+
+/* watchdog.c: WATCHDOG=1 from the loop (every second, or half of
+   WATCHDOG_USEC), passes past slow_pass reported (log, STATUS=, metric);
+   s stays valid (a reload changes *s in place) */
+int watchdog_start(struct event_base *base, scaler_t *s);
+/* STATUS=: slow passes, then each pool's running/capacity */
+void watchdog_status(scaler_t *s);
+void watchdog_stop(void);
 
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)

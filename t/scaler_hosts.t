@@ -1,13 +1,16 @@
 #!/usr/bin/perl
 # scaler: a zone of two hosts (fault domains), each a libvirtd of its own
 # serving libvirt's test driver: instances spread 3/3, the member records
-# and the API say which host, scale-in keeps the hosts balanced.
+# and the API say which host, scale-in keeps the hosts balanced; one
+# host's libvirtd SIGSTOPped: the pass goes on with the other (new
+# instances there), the watchdog stays fed; SIGCONT: it is used again.
 
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes qw(time);
 use Scaleset::Test;
 use Scaleset::Scaler;
 use Scaleset::Libvirtd;
@@ -15,9 +18,12 @@ use Scaleset::Libvirtd;
 my $t = Scaleset::Test->new(need => [qw(redis scaler)]);
 $t->start_redis;
 my @h = map { Scaleset::Libvirtd->test_host($t, $_) } qw(h1 h2);
-my $s = Scaleset::Scaler->new($t, pools => [ { name => 'web',
-    zones => [['z1', [map { $_->uri } @h]]], capacity => [0, 10, 6] } ]);
-$s->start;
+my $s = Scaleset::Scaler->new($t,
+    top_extra => "libvirt: { timeout: 2s, keepalive_interval: 1s }\n",
+    pools => [ { name => 'web', zones => [['z1', [map { $_->uri } @h]]],
+                 capacity => [0, 10, 6] } ]);
+$s->notify_socket;
+$s->start(env => $s->notify_env(2_000_000));
 
 # the domains of the pool on a host, as its libvirtd has them
 sub domains {
@@ -70,5 +76,36 @@ is_deeply([ndomains($h[0]), ndomains($h[1])], [2, 2],
 is_deeply(by_host(), { 'z1-1' => 2, 'z1-2' => 2 }, 'and the members say so');
 my ($rc, $out) = $h[0]->virsh('list', '--all', '--name');
 like($out, qr/^test$/m, "the test driver's own domain was never touched");
+
+# host 2 hangs: the zone goes on with host 1
+$s->notices;
+$h[1]->pause;
+my $from = time;
+($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 6 });
+my @wd;
+ok($t->wait_for(sub { push @wd, grep { $_->[1] eq 'WATCHDOG=1' } $s->notices;
+                      ndomains($h[0]) == 4 && keys %{ $s->members('web') } == 6 },
+                timeout => 20, interval => 0.05, what => '4 on host 1'),
+   'with host 2 stopped, the new instances went to host 1');
+is_deeply(by_host(), { 'z1-1' => 4, 'z1-2' => 2 },
+          "host 2's instances and members kept");
+like($t->log('scaler'), qr/pool=web zone z1 host z1-2 \(\S+\) unreachable/,
+     'host 2 reported unreachable');
+my $until = time + 2;
+$t->wait_for(sub { push @wd, grep { $_->[1] eq 'WATCHDOG=1' } $s->notices;
+                   time > $until }, timeout => 5, interval => 0.05);
+my ($gap) = sort { $b <=> $a } map { $wd[$_][0] - $wd[$_ - 1][0] } 1 .. $#wd;
+ok(@wd >= 2 && $wd[0][0] - $from < 2 && $gap < 2,
+   sprintf('the watchdog stayed fed: %d x WATCHDOG=1, largest gap %.2f s',
+           scalar(@wd), $gap // 99));
+
+$h[1]->resume;
+ok($t->wait_for(sub { $t->log('scaler') =~ /zone z1 host z1-2 \(\S+\) is back/ },
+                timeout => 15, what => 'host 2 back'), 'host 2 is back');
+($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 8 });
+ok($t->wait_for(sub { ndomains($h[1]) == 4 && (by_host()->{'z1-2'} // 0) == 4 },
+                timeout => 15, what => '4 on host 2'),
+   'the next ones went to host 2, the one with fewer');
+is_deeply(by_host(), { 'z1-1' => 4, 'z1-2' => 4 }, '4/4');
 
 $t->done;

@@ -70,11 +70,47 @@ sub write_config {
     return "$dir/scaler.yaml";
 }
 
+# env => { ... }: more environment (NOTIFY_SOCKET, WATCHDOG_USEC)
 sub start {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
     my $conf = $self->write_config;
     return $self->{t}->spawn(name => 'scaler', wait_port => 'api',
+        env => $opt{env} // {},
         cmd => [$self->{t}->bin('scaleset-scaler'), '-c', $conf]);
+}
+
+# systemd's side of sd_notify: a datagram socket in the test's directory
+# for NOTIFY_SOCKET; ->notify_env($usec) the environment that points the
+# scaler at it (with WATCHDOG_USEC), ->notices the messages received
+# since the last call, each [time received, "WATCHDOG=1"]
+sub notify_socket {
+    my ($self) = @_;
+    require IO::Socket::UNIX;
+    require Time::HiRes;
+    my $path = $self->{t}->dir . '/notify.sock';
+    unlink $path;
+    $self->{notify} = IO::Socket::UNIX->new(Type => Socket::SOCK_DGRAM(),
+                                            Local => $path)
+        or die "notify socket $path: $!";
+    $self->{notify}->blocking(0);
+    $self->{notify_path} = $path;
+    return $path;
+}
+
+sub notify_env {
+    my ($self, $usec) = @_;
+    return { NOTIFY_SOCKET => $self->{notify_path},
+             ($usec ? (WATCHDOG_USEC => $usec) : ()) };
+}
+
+sub notices {
+    my ($self) = @_;
+    my @got;
+    while (defined(my $r = $self->{notify}->recv(my $buf, 4096))) {
+        last unless length $buf;
+        push @got, map { [Time::HiRes::time(), $_] } split /\n/, $buf;
+    }
+    return @got;
 }
 
 # (code, decoded body or raw text)
