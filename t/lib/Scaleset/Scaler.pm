@@ -34,7 +34,8 @@ sub new {
 #              extra => "yaml lines",
 #              template_extra => "volume: {...}" (more template keys) } ],
 # api_extra => 'token_file: ...',
-# top_extra => "top-level yaml lines" (e.g. the prometheus block)
+# top_extra => "top-level yaml lines" (e.g. the prometheus block),
+# bin => another scaleset-scaler (a benchmark's baseline build)
 sub write_config {
     my ($self) = @_;
     my $t = $self->{t};
@@ -76,7 +77,8 @@ sub start {
     my $conf = $self->write_config;
     return $self->{t}->spawn(name => 'scaler', wait_port => 'api',
         env => $opt{env} // {},
-        cmd => [$self->{t}->bin('scaleset-scaler'), '-c', $conf]);
+        cmd => [$self->{opt}{bin} // $self->{t}->bin('scaleset-scaler'),
+                '-c', $conf]);
 }
 
 # systemd's side of sd_notify: a datagram socket in the test's directory
