@@ -407,6 +407,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         *in = obs->inst[i].in;
         in->state = obs->inst[i].delete_asked ? INST_DELETING : st[i];
         in->delete_asked = obs->inst[i].delete_asked;
+        in->lost = pl ? pl->view[i].lost : obs->inst[i].in.lost;
         in->weight = obs->inst[i].member >= 0
                      && obs->members[obs->inst[i].member].valid
                      ? obs->members[obs->inst[i].member].weight : 0;

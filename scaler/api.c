@@ -274,6 +274,12 @@ metrics(struct evhttp_request *req)
                         ps->cf->hosts[z].name, NULL);
         }
     }
+    expo_family(&e, "scaleset_scaler_passes_total", "counter",
+                "Passes of the pool that ended.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->passes, "pool", ps->cf->name, NULL);
+    }
     expo_family(&e, "scaleset_scaler_pass_seconds", "gauge",
                 "How long the pool's last pass took.");
     for (i = 0; i < api_s->npools; i++) {

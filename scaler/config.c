@@ -201,6 +201,8 @@ static const cf_key_t  config_keys[] = {
     { "libvirt", CF_MAP, cf_set_map, libvirt_keys, 0, 0, 0 },
     { "slow_pass", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, slow_pass_ms), 1000, 0 },
+    { "zone_failover", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, zone_failover_ms), 1000, 0 },
     CF_END
 };
 
@@ -967,6 +969,7 @@ config_load(const char *file, char *err, size_t errlen)
     cf->ka_interval_ms = 5000;
     cf->ka_count = 3;
     cf->slow_pass_ms = 120000;
+    cf->zone_failover_ms = 300000;
     cf->refs = 1;
 
     root = yaml_document_get_root_node(&c.doc);
@@ -982,6 +985,8 @@ config_load(const char *file, char *err, size_t errlen)
         if (cf_autoscale_finish(&c, cf, &cf->pools[i]) != 0) {
             goto failed;
         }
+        /* the planner reads a pool's config only */
+        cf->pools[i].zone_failover_ms = cf->zone_failover_ms;
     }
 
     if (cf->token == NULL && strncmp(cf->api_host, "127.", 4) != 0) {

@@ -234,13 +234,34 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
     }
     if (obs->host_up[h] == ps->host_down[h]) {
         if (obs->host_up[h]) {
-            slog(p->name, NULL, "%s (%s) is back", label, hc->uri);
+            slog(p->name, NULL, "%s (%s) is back%s", label, hc->uri,
+                 ps->host_failed[h] ? " after its failover: its instances "
+                 "from before go where their capacity was rebuilt" : "");
         } else {
             list_why(ps, h, l, why, sizeof(why));
             slog(p->name, NULL, "%s (%s) unreachable (%s): its instances "
                  "are kept, no creation there", label, hc->uri, why);
         }
         ps->host_down[h] = !obs->host_up[h];
+    }
+    /* how long it has been unreachable, for zone_failover */
+    if (obs->host_up[h]) {
+        ps->host_down_since[h] = 0;
+        ps->host_failed[h] = 0;
+    } else if (ps->host_down_since[h] == 0) {
+        ps->host_down_since[h] = obs->now;
+    }
+    obs->host_down_since[h] = ps->host_down_since[h];
+    if (!obs->host_up[h] && !ps->host_failed[h]
+        && policy_failed_over(ps->host_down_since[h], obs->now,
+                              p->zone_failover_ms))
+    {
+        slog(p->name, NULL, "%s (%s) unreachable for %llu s (zone_failover "
+             "%llu s): its instances are counted as lost, their capacity "
+             "is rebuilt on the hosts that answer", label, hc->uri,
+             (unsigned long long) (obs->now - ps->host_down_since[h]) / 1000,
+             (unsigned long long) p->zone_failover_ms / 1000);
+        ps->host_failed[h] = 1;
     }
     if (n < 0) {
         for (i = 0; i < ps->ninst; i++) {
@@ -290,6 +311,7 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
             o->in.seen = prev->seen;
             o->in.drain_seen = prev->drain_seen;
             o->in.delete_asked = prev->delete_asked;
+            o->in.lost = prev->lost;
         } else {
             slog(p->name, o->in.id, "found domain in %s", label);
         }

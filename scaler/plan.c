@@ -13,9 +13,15 @@
  *   3. repair    instances not ready within health.grace go first, so
  *                that the capacity step replaces them in the same pass;
  *   4. drain     draining instances whose connections are done go;
- *   5. capacity  new instances up to the capacity, or scale-in above it,
- *                counting what the steps before took away;
- *   6. register  what is ready and stays is registered last, so an
+ *   5. failover  instances of a host that failed over (unreachable longer
+ *                than zone_failover: counted as lost from plan_begin on)
+ *                that are back go, as far as their capacity was rebuilt;
+ *   6. rebalance zones more than one apart get a new instance in the
+ *                smallest, kept above the capacity (surge) until it runs;
+ *   7. capacity  new instances up to the capacity, or scale-in above it,
+ *                counting what the steps before took away (the largest
+ *                zone gives once a rebalancing instance runs);
+ *   8. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
  * A new step (an upgrade, a warm pool, repair of running instances) is a
@@ -35,6 +41,8 @@ const plan_step_t  plan_steps[] = {
     { "strays",   plan_strays },
     { "repair",   plan_repair },
     { "drain",    plan_drain },
+    { "failover", plan_failover },
+    { "rebalance", plan_rebalance },
     { "capacity", plan_capacity },
     { "register", plan_register },
     { NULL, NULL }
@@ -168,8 +176,9 @@ plan_active_hosts(const plan_input_t *in, const plan_t *pl, int *per_zone,
         memset(per_host, 0, SCALER_MAX_HOSTS * sizeof(int));
     }
     for (i = 0; i < in->obs->ninst; i++) {
-        if (pl->view[i].state == INST_BOOTING
-            || pl->view[i].state == INST_RUNNING)
+        if (!pl->view[i].lost
+            && (pl->view[i].state == INST_BOOTING
+                || pl->view[i].state == INST_RUNNING))
         {
             n++;
             z = in->obs->inst[i].in.zone;
@@ -218,8 +227,16 @@ plan_begin(const plan_input_t *in, plan_t *pl)
        known, of a domain or of a member */
     top = obs->seq;
     for (i = 0; i < obs->ninst; i++) {
+        const obs_instance_t *o = &obs->inst[i];
+
         pl->view[i].state = plan_observed(obs, i);
         pl->view[i].claimed = -1;
+        /* lost: known so, or on a host unreachable for zone_failover */
+        pl->view[i].lost = o->in.lost
+            || (!plan_reachable(obs, i) && o->in.host >= 0
+                && o->in.host < obs->nhosts
+                && policy_failed_over(obs->host_down_since[o->in.host],
+                                      in->now, in->cf->zone_failover_ms));
         top = obs->inst[i].in.seq > top ? obs->inst[i].in.seq : top;
     }
     for (i = 0; i < obs->nmembers; i++) {

@@ -87,6 +87,9 @@ typedef struct {
     unsigned long long host_free[SCALER_MAX_HOSTS];   /* its free memory
                                        (virNodeGetFreeMemory), bytes; 0
                                        unknown */
+    uint64_t          host_down_since[SCALER_MAX_HOSTS];  /* UNIX ms it
+                                       has been unreachable since (this
+                                       scaler's count); 0: it answered */
     virt_model_t      latest[SCALER_MAX_HOSTS];   /* the pool's model as a
                                        new instance on that host would
                                        get it now (its base image as last
@@ -164,6 +167,9 @@ typedef struct {
     inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
                                    DRAINING, DELETING (it goes) */
     int           claimed;      /* pl->act of the step that took it; -1 */
+    int           lost;         /* counted as lost (its host failed over,
+                                   in->lost or now): not active, its
+                                   capacity rebuilt elsewhere */
 } plan_view_t;
 
 typedef struct {
@@ -215,7 +221,7 @@ int plan_free(const plan_t *pl, int i);
    on (an instance of a host that did not answer is kept as it was) */
 int plan_reachable(const observation_t *obs, int i);
 /* instances that serve or will: booting, running, creating, in every
-   zone (those of a zone down count: they are not lost); per_zone
+   zone (those of a zone down count, unless lost: view.lost); per_zone
    (SCALER_MAX_ZONES) and per_host (SCALER_MAX_HOSTS) may be NULL */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
 int plan_active_hosts(const plan_input_t *in, const plan_t *pl,
@@ -235,9 +241,27 @@ void plan_repair(const plan_input_t *in, plan_t *pl);
 /* plan_drain.c: draining instances deleted at zero connections or at
    drain_timeout; held while the reports are unknown */
 void plan_drain(const plan_input_t *in, plan_t *pl);
+/* plan_zones.c: a host unreachable longer than zone_failover has its
+   instances counted as lost (plan_begin), so the capacity step rebuilds
+   them elsewhere; back, they are drained and deleted where the capacity
+   stands without them (else counted again).  Zones more than one apart
+   are rebalanced, one move at a time: a new instance in the smallest
+   first (surge), then the capacity step drains one in the largest */
+void plan_failover(const plan_input_t *in, plan_t *pl);
+void plan_rebalance(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
+/* n new instances (fewer when no host, address or number is left:
+   noted), each placed as the capacity step places them: the zone with
+   the fewest, its host with the fewest then the most free memory, the
+   lowest free address, the next number, the host's latest model; reason
+   NULL: "capacity C, N in service".  The number made */
+int plan_scale_out(const plan_input_t *in, plan_t *pl, int n,
+    const char *rule, const char *reason);
+/* the host of zone z a new instance goes to (policy_place_host over
+   hcount, the instances per host); -1 when none of its hosts answers */
+int plan_place_host(const plan_input_t *in, int z, const int *hcount);
 
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept

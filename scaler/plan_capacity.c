@@ -24,8 +24,8 @@ addr_cmp(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* every address in use (instances and members), sorted; NULL when none
-   (or out of memory: pl->oom) */
+/* every address in use (instances, members and the plan's creations so
+   far), sorted; NULL when none (or out of memory: pl->oom) */
 static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
 {
     const observation_t  *obs = in->obs;
@@ -33,10 +33,11 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
     int                   i;
 
     *n = 0;
-    if (obs->ninst + obs->nmembers == 0) {
+    if (obs->ninst + obs->nmembers + pl->creates == 0) {
         return NULL;
     }
-    used = malloc((obs->ninst + obs->nmembers) * sizeof(*used));
+    used = malloc((obs->ninst + obs->nmembers + pl->creates)
+                  * sizeof(*used));
     if (used == NULL) {
         pl->oom = 1;
         return NULL;
@@ -49,13 +50,17 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
             memcpy(used[(*n)++], obs->members[i].address, sizeof(*used));
         }
     }
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind == ACT_CREATE) {
+            memcpy(used[(*n)++], pl->act[i].address, sizeof(*used));
+        }
+    }
     qsort(used, *n, sizeof(*used), addr_cmp);
     return used;
 }
 
-/* the host of zone z a new instance goes to (policy_place_host); -1 */
-static int
-place_host(const plan_input_t *in, int z, const int *hcount)
+int
+plan_place_host(const plan_input_t *in, int z, const int *hcount)
 {
     const zone_config_t  *zc = &in->cf->zones[z];
     int                   k;
@@ -65,37 +70,39 @@ place_host(const plan_input_t *in, int z, const int *hcount)
     return k < 0 ? -1 : zc->host0 + k;
 }
 
-static void
-scale_out(const plan_input_t *in, plan_t *pl, int active, int *count,
-    int *hcount)
+int
+plan_scale_out(const plan_input_t *in, plan_t *pl, int n, const char *rule,
+    const char *reason)
 {
     const pool_config_t  *p = in->cf;
     char                (*used)[80], addr[80];
     action_t             *a;
+    int                   count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS];
     int                   usable[SCALER_MAX_ZONES];
-    int                   nused, k, knext = 0, z, h, want = in->capacity;
+    int                   nused, k, knext = 0, z, h, active, made = 0;
 
     if (in->obs->seq < 0) {
-        plan_note(pl, ERR_REDIS_DATA, "scale_out", "seq is above %ld: no "
+        plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
-        return;
+        return 0;
     }
+    active = plan_active_hosts(in, pl, count, hcount);
     for (z = 0; z < p->nzones; z++) {
-        usable[z] = place_host(in, z, hcount) >= 0;
+        usable[z] = plan_place_host(in, z, hcount) >= 0;
     }
     used = used_addresses(in, pl, &nused);
     if (pl->oom) {
-        return;
+        return 0;
     }
-    while (active < want) {
+    while (made < n) {
         if (pl->next_seq > POLICY_SEQ_MAX) {
-            plan_note(pl, ERR_REDIS_DATA, "scale_out", "instance numbers "
+            plan_note(pl, ERR_REDIS_DATA, rule, "instance numbers "
                       "used up (%ld): no new instances",
                       (long) POLICY_SEQ_MAX);
             break;
         }
         if ((z = policy_place(count, usable, p->nzones)) < 0
-            || (h = place_host(in, z, hcount)) < 0)
+            || (h = plan_place_host(in, z, hcount)) < 0)
         {
             break;                  /* no host answers: nowhere to go */
         }
@@ -112,12 +119,13 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count,
             }
         }
         if (addr[0] == '\0') {
-            plan_note(pl, ERR_ADDRESS, "scale_out", "no free address left");
+            plan_note(pl, ERR_ADDRESS, rule, "no free address left");
             break;
         }
         knext = k + 1;
-        a = plan_add(pl, in, ACT_CREATE, -1, "scale_out", "capacity %d, "
-                     "%d in service", want, active);
+        a = reason ? plan_add(pl, in, ACT_CREATE, -1, rule, "%s", reason)
+                   : plan_add(pl, in, ACT_CREATE, -1, rule, "capacity %d, "
+                              "%d in service", in->capacity, active);
         if (a == NULL) {
             break;
         }
@@ -128,10 +136,12 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count,
         snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
         snprintf(a->address, sizeof(a->address), "%s", addr);
         active++;
+        made++;
         count[z]++;
         hcount[h]++;
     }
     free(used);
+    return made;
 }
 
 static void
@@ -152,6 +162,7 @@ scale_in(const plan_input_t *in, plan_t *pl, int active)
         for (nc = 0, i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
             if (plan_reachable(obs, i) && plan_free(pl, i)
+                && !pl->view[i].lost
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING))
             {
@@ -188,11 +199,11 @@ done:
 void
 plan_capacity(const plan_input_t *in, plan_t *pl)
 {
-    int  count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS], active;
+    int  active;
 
-    active = plan_active_hosts(in, pl, count, hcount);
+    active = plan_active(in, pl, NULL);
     if (active < in->capacity) {
-        scale_out(in, pl, active, count, hcount);
+        plan_scale_out(in, pl, in->capacity - active, "scale_out", NULL);
     } else if (active > in->capacity + pl->surge) {
         scale_in(in, pl, active);
     }

@@ -134,6 +134,13 @@ policy_stored_capacity(const char *raw, size_t len, int lo, int hi, int *cap)
 }
 
 int
+policy_failed_over(uint64_t down_since, uint64_t now, uint64_t failover_ms)
+{
+    return down_since != 0 && now >= down_since
+           && now - down_since >= failover_ms;
+}
+
+int
 policy_parse_name(const char *s, scale_in_policy_t *p)
 {
     if (strcmp(s, "default") == 0) {

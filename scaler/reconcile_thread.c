@@ -126,6 +126,9 @@ pass_pool(scaler_t *s, runner_t *r)
     ps->redis_lost = w.redis_lost;
     ps->reports_lost = w.reports_lost;
     memcpy(ps->host_down, w.host_down, sizeof(ps->host_down));
+    memcpy(ps->host_down_since, w.host_down_since,
+           sizeof(ps->host_down_since));
+    memcpy(ps->host_failed, w.host_failed, sizeof(ps->host_failed));
     memcpy(ps->image, w.image, sizeof(ps->image));
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;

@@ -78,6 +78,7 @@ typedef struct {
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
+    uint64_t           zone_failover_ms;  /* zone_failover (the file's) */
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
     autoscale_config_t          autoscale;
@@ -106,6 +107,7 @@ typedef struct {
     uint64_t        ka_interval_ms;      /* libvirt.keepalive_interval; 0 none */
     int             ka_count;            /* libvirt.keepalive_count */
     uint64_t        slow_pass_ms;        /* slow_pass: reported past this */
+    uint64_t        zone_failover_ms;    /* zone_failover */
     pool_config_t  *pools;
     int             npools;
     int             refs;                /* config_ref(); freed at 0 */
@@ -144,6 +146,11 @@ int policy_place_host(const int *count, const unsigned long long *free_mem,
 int policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     scale_in_policy_t policy);
 int policy_parse_name(const char *s, scale_in_policy_t *p);
+/* 1 when a host unreachable since down_since (UNIX ms, 0: it answers)
+   has been so for zone_failover at now: its capacity is rebuilt
+   elsewhere */
+int policy_failed_over(uint64_t down_since, uint64_t now,
+    uint64_t failover_ms);
 /* the largest instance number: POOL-N is a valid id (63 bytes) for a
    pool name of up to 53 */
 #define POLICY_SEQ_MAX  999999999L
@@ -514,6 +521,9 @@ typedef struct {
     uint64_t      seen;         /* UNIX ms this scaler first saw it */
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
     int           delete_asked; /* the API deleted it: its domain goes */
+    int           lost;         /* counted as lost: its host was
+                                   unreachable longer than zone_failover
+                                   (its capacity rebuilt elsewhere) */
     unsigned      weight;       /* its member record's; 0: unregistered */
     int           report0;      /* its gateway reports: the pool's */
     int           nreports;     /*   reports[report0 .. + nreports) */
@@ -560,6 +570,10 @@ typedef struct {
     int             redis_lost;         /* logged as not read */
     int             reports_lost;       /* the gateways' reports, too */
     int             host_down[SCALER_MAX_HOSTS];   /* logged as down */
+    uint64_t        host_down_since[SCALER_MAX_HOSTS];  /* UNIX ms it
+                                           was first unreachable; 0 up */
+    int             host_failed[SCALER_MAX_HOSTS];  /* logged as failed
+                                           over */
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
     unsigned long   errors[ERR_KIND_COUNT];

@@ -6,7 +6,7 @@
 # watchdog (fed by the event loop, counted on our own NOTIFY_SOCKET)
 # never misses WATCHDOG_USEC; the one slow pass is reported (log,
 # STATUS=, metric), the scaler is not killed.  SIGCONT: z2 is back and
-# the pool converges on it.
+# the pool converges on it (the zones rebalanced).
 
 use strict;
 use warnings;
@@ -37,6 +37,14 @@ sub zones {
     $n{ /zone=(\S+)/ ? $1 : '-' }++ for values %{ $s->members('web') };
     return \%n;
 }
+# members not draining, by zone
+sub serving_zones {
+    my %n;
+    for (values %{ $s->members('web') }) {
+        $n{ /zone=(\S+)/ ? $1 : '-' }++ unless / drain\b/;
+    }
+    return \%n;
+}
 sub capacity {
     my ($n) = @_;
     my ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => $n });
@@ -46,7 +54,8 @@ sub capacity {
 ok($t->wait_for(sub { notices(); (zones()->{z1} // 0) == 1
                                   && (zones()->{z2} // 0) == 1 },
                 timeout => 20, what => '1/1'), 'one instance per zone');
-ok(scalar(grep { $_->[1] eq 'READY=1' } @notices), 'READY=1 after the first passes');
+ok($t->wait_for(sub { grep { $_->[1] eq 'READY=1' } notices() },
+                what => 'READY=1'), 'READY=1 after the first passes');
 
 # z2 hangs
 $h[1]->pause;
@@ -97,13 +106,16 @@ like($m, qr/^scaleset_scaler_host_up\{pool="web",zone="z2",host="z2-1"\} 0$/m,
      'scaleset_scaler_host_up 0 for z2');
 ok($t->alive('scaler'), 'the scaler is alive');
 
-# z2 back: it converges (its instance registered, new ones go there)
+# z2 back: it converges (its instance registered, new ones go there, the
+# zones rebalance to 4/4, one move at a time)
 $h[1]->resume;
 ok($t->wait_for(sub { $t->log('scaler') =~ /zone z2 \(\S+\) is back/ },
                 timeout => 15, what => 'z2 back'), 'z2 is back');
 capacity(8);
-ok($t->wait_for(sub { (zones()->{z2} // 0) == 3 }, timeout => 15,
-                what => 'z2 at 3'), 'the new instances went to z2');
+ok($t->wait_for(sub { my $z = serving_zones();
+                      ($z->{z1} // 0) == 4 && ($z->{z2} // 0) == 4
+                      && keys %{ $s->members('web') } == 8 },
+                timeout => 30, what => '4/4'), 'z2 converged: 4/4');
 (undef, $m) = $t->http_get('api', '/metrics');
 like($m, qr/^scaleset_scaler_host_up\{pool="web",zone="z2",host="z2-1"\} 1$/m,
      'scaleset_scaler_host_up 1 again');

@@ -51,6 +51,8 @@ typedef struct {
                                    tag that predates it) */
     int          host;          /* its host in its zone: 0 first */
     int          record_nohost; /* its record has no host= */
+    int          lost;          /* counted as lost since its host failed
+                                   over (instance_t.lost) */
 } ispec_t;
 
 typedef struct {
@@ -59,6 +61,9 @@ typedef struct {
     const char        *down;        /* zones that did not answer: "z2",
                                        or hosts: "z1-2" */
     int                hosts[3];    /* each zone's hosts (0: 1) */
+    int                down_s;      /* how long .down have been
+                                       unreachable, s (zone_failover is
+                                       300 s) */
     unsigned long long free_mib[6]; /* each host's free memory, MiB (0:
                                        unknown) */
     int                capacity;
@@ -368,6 +373,119 @@ static const case_t  cases[] = {
       .want = { "register web-000001 record (its record says not host "
                 "z1-2" } },
 
+    /* --- zone failover (zone_failover 300 s) --------------------------- */
+    { .name = "a zone unreachable for less than zone_failover: its "
+              "instances still count",
+      .nzones = 2, .down = "z2", .down_s = 299, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running" },
+                { "web-000004", 1, "running" } } },
+
+    { .name = "unreachable for zone_failover: its instances are lost, not "
+              "deleted, and their capacity is rebuilt in the zones that "
+              "answer",
+      .nzones = 2, .down = "z2", .down_s = 300, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running" },
+                { "web-000004", 1, "booting", NULL, 900 } },
+      .want = { "create web-000005 z1 127.0.1.5:8080 scale_out (capacity 4, "
+                "2 in service",
+                "create web-000006 z1 127.0.1.6:8080 scale_out" } },
+
+    { .name = "failed over and still away: nothing more (its lost "
+              "instances and their members stay)",
+      .nzones = 2, .down = "z2", .down_s = 900, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running", .lost = 1 },
+                { "web-000004", 1, "running", .lost = 1 },
+                { "web-000005", 0, "running" },
+                { "web-000006", 0, "running" } } },
+
+    { .name = "back after its failover: its instances from before drain "
+              "(registered) or go (not): nothing runs twice",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running", .lost = 1 },
+                { "web-000004", 1, "booting", "yes", 900, .lost = 1 },
+                { "web-000005", 0, "running" },
+                { "web-000006", 0, "running" } },
+      .want = { "drain web-000003 failover (back from zone z2 host z2-1 "
+                "after its failover: its capacity was rebuilt (4 in service",
+                "delete web-000004 failover" } },
+
+    { .name = "back, its capacity not all rebuilt (no address, say): "
+              "those still needed count again",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running", .lost = 1 },
+                { "web-000004", 1, "running", .lost = 1 },
+                { "web-000005", 0, "running" } },
+      .want = { "drain web-000004 failover" } },
+
+    { .name = "a host of a zone of two failed over: rebuilt on its zone's "
+              "other host",
+      .hosts = { 2 }, .down = "z1-2", .down_s = 400, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running", .host = 1 },
+                { "web-000004", 0, "running", .host = 1 } },
+      .want = { "create web-000005 z1-1", "create web-000006 z1-1" } },
+
+    /* --- rebalance ------------------------------------------------- */
+    { .name = "zones 4 and 0 (one back): a new one in the smallest first, "
+              "kept above the capacity",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running" } },
+      .want = { "create web-000005 z2 127.0.1.5:8080 rebalance (zones z2 0, "
+                "z1 4: a new one in z2 first, then one of z1 goes" } },
+
+    { .name = "rebalance: while its new one boots, nothing drains",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running" },
+                { "web-000005", 1, "booting", "connect", 5 } } },
+
+    { .name = "rebalance: once it runs, the largest zone gives one",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running" },
+                { "web-000005", 1, "running" } },
+      .want = { "drain web-000004 scale_in (capacity 4, 5 in service" } },
+
+    { .name = "rebalance: one move at a time: none while one drains",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "draining", .drain_s = 5, .conns = { 2 },
+                  .nreports = 1 },
+                { "web-000005", 1, "running" } } },
+
+    { .name = "zones one apart: balanced",
+      .nzones = 2, .capacity = 3,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running" } } },
+
+    { .name = "a zone that does not answer is not rebalanced into",
+      .nzones = 2, .down = "z2", .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running" } } },
+
     /* --- members ---------------------------------------------------- */
     { .name = "members without a domain are deregistered: one of ours, one "
               "without a zone, one that does not parse",
@@ -453,6 +571,7 @@ pool_for(const case_t *c)
     pool.scale_in = c->policy;
     pool.cap_min = 0;
     pool.cap_max = SCALER_CAPACITY_MAX;
+    pool.zone_failover_ms = 300 * S;
 }
 
 static int
@@ -539,6 +658,8 @@ observation_for(const case_t *c, observation_t *obs)
         obs->host_up[i] = !word_in(c->down, zname)
                           && !word_in(c->down, pool.hosts[i].name);
         obs->host_free[i] = c->free_mib[i] << 20;
+        obs->host_down_since[i] = obs->host_up[i] ? 0
+                                  : NOW - (uint64_t) c->down_s * S;
     }
     for (i = 0; i < pool.nzones; i++) {
         obs->zone_up[i] = 1;
@@ -579,6 +700,7 @@ observation_for(const case_t *c, observation_t *obs)
                               ? NOW - (uint64_t) is->created_s * S : 0;
         o->listed = obs->host_up[o->in.host];
         o->delete_asked = is->api_delete;
+        o->in.lost = is->lost;
         o->in.state = INST_RUNNING;     /* as last known */
         if (is->drain_s) {
             o->drain_since = NOW - (uint64_t) is->drain_s * S;
@@ -825,7 +947,7 @@ static void
 test_steps(void **state)
 {
     static const char *const want[] = { "requests", "strays", "repair",
-        "drain", "capacity", "register" };
+        "drain", "failover", "rebalance", "capacity", "register" };
     size_t  i;
 
     (void) state;
