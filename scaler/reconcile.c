@@ -93,6 +93,77 @@ capacity_stored(registry_t *reg, pool_state_t *ps)
     ps->capacity = cap;
 }
 
+/* the index in ps's config of old's host h (same zone name, same URI);
+   -1 when the new configuration has no such host */
+static int
+same_host(const pool_config_t *p, const pool_config_t *op, int h)
+{
+    const zone_config_t  *zc;
+    int                   z, k;
+
+    for (z = 0; z < p->nzones; z++) {
+        zc = &p->zones[z];
+        if (strcmp(zc->name, op->zones[op->hosts[h].zone].name) != 0) {
+            continue;
+        }
+        for (k = zc->host0; k < zc->host0 + zc->nhosts; k++) {
+            if (strcmp(p->hosts[k].uri, op->hosts[h].uri) == 0) {
+                return k;
+            }
+        }
+    }
+    return -1;
+}
+
+/* a reload: what the old state knew of the hosts the new configuration
+   keeps (by zone name and URI), so that a host that does not answer the
+   new state's first pass still has its instances (they are not lost, and
+   not rebuilt elsewhere), its outage's start and its base image; and the
+   API's deletions not yet handed to a pass.  Under prev's lock */
+static void
+carry(pool_state_t *ps, const pool_state_t *old)
+{
+    int  map[SCALER_MAX_HOSTS];
+    int  h, i, n = 0;
+
+    for (h = 0; h < old->cf->nhosts; h++) {
+        map[h] = same_host(ps->cf, old->cf, h);
+        if (map[h] >= 0) {
+            ps->host_down[map[h]] = old->host_down[h];
+            ps->host_down_since[map[h]] = old->host_down_since[h];
+            ps->host_failed[map[h]] = old->host_failed[h];
+            memcpy(ps->image[map[h]], old->image[h], sizeof(old->image[h]));
+        }
+    }
+    if (old->ninst > 0
+        && (ps->inst = calloc(old->ninst, sizeof(*ps->inst))) != NULL)
+    {
+        for (i = 0; i < old->ninst; i++) {
+            h = old->inst[i].host;
+            if (h < 0 || h >= old->cf->nhosts || map[h] < 0) {
+                continue;           /* a host the reload removed */
+            }
+            ps->inst[n] = old->inst[i];
+            ps->inst[n].host = map[h];
+            ps->inst[n].zone = ps->cf->hosts[map[h]].zone;
+            ps->inst[n].report0 = ps->inst[n].nreports = 0;
+            n++;
+        }
+        ps->ninst = ps->cinst = n;
+    }
+    for (i = 0; i < old->ndel; i++) {
+        char **d = realloc(ps->del_ids, (ps->ndel + 1) * sizeof(char *));
+
+        if (d == NULL) {
+            break;
+        }
+        ps->del_ids = d;
+        if ((d[ps->ndel] = strdup(old->del_ids[i])) != NULL) {
+            ps->ndel++;
+        }
+    }
+}
+
 int
 reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 {
@@ -117,6 +188,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
             reconcile_lock(prev);
             if ((old = reconcile_pool(prev, ps->cf->name)) != NULL) {
                 ps->capacity = old->capacity;
+                carry(ps, old);
                 known = 1;
             }
             reconcile_unlock(prev);

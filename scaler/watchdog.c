@@ -7,8 +7,8 @@
  * does not answer is not a reason to be killed.  It is a reason to be
  * told: a pass that has not ended slow_pass after it began is logged
  * once, counted (scaleset_scaler_slow_passes_total{pool}) and shown in
- * STATUS= until it ends; STATUS= also says, after every pass, how each
- * pool stands.
+ * STATUS= until it ends; STATUS= also says, after a pass that changed
+ * it, how each pool stands.
  */
 
 #include <stdio.h>
@@ -25,10 +25,12 @@ static int            wd_enabled;       /* WATCHDOG_USEC set for us */
 
 static void on_tick(evutil_socket_t fd, short ev, void *arg);
 
-/* STATUS=: slow passes first, then the first pools' instances */
+/* STATUS=: slow passes first, then the first pools' instances; sent
+   when it changed (systemd keeps the last one) */
 void
 watchdog_status(scaler_t *s)
 {
+    static char    last[512];
     char           status[512];
     size_t         n;
     uint64_t       now = clock_mono_ms();
@@ -57,7 +59,10 @@ watchdog_status(scaler_t *s)
                                pool_actual(ps), ps->capacity);
     }
     reconcile_unlock(s);
-    sd_notify(0, status);
+    if (strcmp(status, last) != 0) {
+        memcpy(last, status, sizeof(last));
+        sd_notify(0, status);
+    }
 }
 
 /* passes past slow_pass, reported once each; 1 when one was now */

@@ -106,18 +106,45 @@ like($m, qr/^scaleset_scaler_host_up\{pool="web",zone="z2",host="z2-1"\} 0$/m,
      'scaleset_scaler_host_up 0 for z2');
 ok($t->alive('scaler'), 'the scaler is alive');
 
+# a reload while z2 hangs: the running pass gives its calls up, the new
+# state starts at once (the old host, stuck in its call, goes when that
+# call returns: after SIGCONT)
+my $t2 = time;
+$t->signal('scaler', 'HUP');
+ok($t->wait_for(sub { notices(); $t->log('scaler') =~ /configuration reloaded/ },
+                timeout => 10, what => 'reloaded'), 'reloaded while z2 hangs');
+cmp_ok(time - $t2, '<', 2, sprintf('at once: %.2f s', time - $t2));
+capacity(7);
+ok($t->wait_for(sub { notices(); (zones()->{z1} // 0) == 6 }, timeout => 15,
+                what => 'z1 at 6'), 'the reloaded state scales z1 out');
+my ($since_reload) = $t->log('scaler') =~ /configuration reloaded\n(.*)\z/s;
+unlike($since_reload, qr/found domain|unreachable/, 'the new state kept '
+       . "what the old one knew: the instances (z2's too: not rebuilt in "
+       . 'z1) and that z2 is down');
+
 # z2 back: it converges (its instance registered, new ones go there, the
 # zones rebalance to 4/4, one move at a time)
 $h[1]->resume;
-ok($t->wait_for(sub { $t->log('scaler') =~ /zone z2 \(\S+\) is back/ },
+ok($t->wait_for(sub { notices(); $t->log('scaler') =~ /zone z2 \(\S+\) is back/ },
                 timeout => 15, what => 'z2 back'), 'z2 is back');
 capacity(8);
-ok($t->wait_for(sub { my $z = serving_zones();
+ok($t->wait_for(sub { notices(); my $z = serving_zones();
                       ($z->{z1} // 0) == 4 && ($z->{z2} // 0) == 4
                       && keys %{ $s->members('web') } == 8 },
                 timeout => 30, what => '4/4'), 'z2 converged: 4/4');
 (undef, $m) = $t->http_get('api', '/metrics');
 like($m, qr/^scaleset_scaler_host_up\{pool="web",zone="z2",host="z2-1"\} 1$/m,
      'scaleset_scaler_host_up 1 again');
+
+# SIGTERM while a host hangs: the scaler does not wait for it
+$h[1]->pause;
+ok($t->wait_for(sub { notices(); $t->log('scaler') =~ /zone z2 \(\S+\) unreachable[^\n]*\n(?![\s\S]*is back)/ },
+                timeout => 15, what => 'z2 stuck again'), 'z2 hangs again');
+my $t3 = time;
+$t->stop('scaler');
+cmp_ok(time - $t3, '<', 3, sprintf('SIGTERM: the scaler exited in %.2f s '
+       . 'with a call stuck', time - $t3));
+like($t->log('scaler'), qr/signal 15: stopping\s*\z/, 'and cleanly');
+$h[1]->resume;
 
 $t->done;

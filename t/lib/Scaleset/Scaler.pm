@@ -107,17 +107,30 @@ sub notify_env {
 
 sub notices {
     my ($self) = @_;
-    my @got;
+    $self->_drain;
+    my @got = @{ $self->{noticed} // [] };
+    $self->{noticed} = [];
+    return @got;
+}
+
+# what came on the notify socket, kept for ->notices: read on every API
+# call and member read too, so that a test busy elsewhere never lets the
+# socket's queue (net.unix.max_dgram_qlen, 10) fill, which would block
+# the scaler's sd_notify() and with it its event loop
+sub _drain {
+    my ($self) = @_;
+    return unless $self->{notify};
     while (defined(my $r = $self->{notify}->recv(my $buf, 4096))) {
         last unless length $buf;
-        push @got, map { [Time::HiRes::time(), $_] } split /\n/, $buf;
+        push @{ $self->{noticed} },
+            map { [Time::HiRes::time(), $_] } split /\n/, $buf;
     }
-    return @got;
 }
 
 # (code, decoded body or raw text)
 sub api {
     my ($self, $method, $path, $body, %opt) = @_;
+    $self->_drain;
     my ($code, $text) = $self->{t}->http($method, 'api', $path,
         (defined $body ? (body => ref $body ? encode_json($body) : $body)
                        : ()),
@@ -139,6 +152,7 @@ sub guestsim {
 
 sub members {
     my ($self, $pool) = @_;
+    $self->_drain;
     return { $self->{t}->redis->hgetall("scaleset:{$pool}:members") };
 }
 
