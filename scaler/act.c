@@ -38,8 +38,10 @@ typedef struct {
     char                 id[SCALESET_ID_MAX + 1];
     char                 zone[SCALESET_NAME_MAX + 1];
     char                 address[80];
-    int                  create;        /* else a deletion */
-    virt_model_t         model;         /* a creation's: into its tag */
+    act_kind_t           kind;          /* CREATE, ADOPT or DELETE */
+    origin_t             origin;        /* a creation's */
+    virt_model_t         model;         /* a creation's or an adoption's:
+                                           into its tag */
     int                  rc;
     char                 err[256];
 } virt_call_t;
@@ -51,8 +53,8 @@ inst_cmp(const void *a, const void *b)
                   ((const instance_t *) b)->id);
 }
 
-/* the member record of an instance, from its own model, through the
-   shared codec (its canonical form) */
+/* the member record of an instance, from its own model and its
+   template's weight, through the shared codec (its canonical form) */
 static int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
     char *buf, size_t size, char *err, size_t errlen)
@@ -62,9 +64,12 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     scaleset_member_t     m;
     scaleset_error_t      e;
 
-    /* host= only in a zone of several hosts */
-    snprintf(raw, sizeof(raw), "%s zone=%s%s%s%s%s%s", in->address, zc->name,
-             zc->nhosts > 1 ? " host=" : "",
+    /* the weight is its template's (a flexible pool's capacity units:
+       the gateways share requests by it); host= only in a zone of
+       several hosts */
+    snprintf(raw, sizeof(raw), "%s weight=%d zone=%s%s%s%s%s%s",
+             in->address, in->tmpl >= 0 ? p->templates[in->tmpl].weight : 1,
+             zc->name, zc->nhosts > 1 ? " host=" : "",
              zc->nhosts > 1 ? p->hosts[in->host].name : "",
              in->model.version[0] ? " version=" : "", in->model.version,
              drain ? " drain" : "");
@@ -140,11 +145,18 @@ virt_run(virt_conn_t *vc, host_call_t *c)
 {
     virt_call_t  *v = (virt_call_t *) c;
 
-    if (v->create) {
+    switch (v->kind) {
+    case ACT_CREATE:
         v->rc = virt_create(vc, v->p, v->zone, v->id, v->address, &v->model,
-                            v->err, sizeof(v->err));
-    } else {
+                            v->origin, v->err, sizeof(v->err));
+        break;
+    case ACT_ADOPT:
+        v->rc = virt_adopt(vc, v->p, v->zone, v->id, &v->model, v->address,
+                           v->err, sizeof(v->err));
+        break;
+    default:
         v->rc = virt_delete(vc, v->p->name, v->id);
+        break;
     }
 }
 
@@ -157,7 +169,8 @@ virt_drop(host_call_t *c)
     free(v);
 }
 
-/* a call for action a on its host; model NULL: a deletion */
+/* a call for action a (a creation with model, an adoption, a
+   deletion) */
 static virt_call_t *
 virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
 {
@@ -174,10 +187,9 @@ virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
     snprintf(v->id, sizeof(v->id), "%s", a->id);
     snprintf(v->zone, sizeof(v->zone), "%s", ps->cf->zones[a->zone].name);
     snprintf(v->address, sizeof(v->address), "%s", a->address);
-    if (model) {
-        v->create = 1;
-        v->model = *model;
-    }
+    v->kind = a->kind;
+    v->origin = a->origin;
+    v->model = model ? *model : a->model;
     return v;
 }
 
@@ -197,49 +209,96 @@ virt_why(const pool_state_t *ps, const virt_call_t *v, char *buf,
     case HOST_CANCELLED:
         return "the pass was stopped";
     default:
-        return v->err[0] ? v->err : "libvirt could not remove the domain";
+        return v->err[0] ? v->err : v->kind == ACT_DELETE
+               ? "libvirt could not remove the domain" : "libvirt error";
     }
 }
 
-/* the plan's deletions, started on their hosts; the caller waits */
-static virt_call_t **
-deletions(pool_state_t *ps, const plan_t *pl, host_batch_t *b)
+/* the plan's deletions and adoptions on their hosts, started at once:
+   a deletion on its instance's host; an adoption on every host of its
+   zone (the domain is on one of them: the others answer that they have
+   none) */
+typedef struct {
+    int            act;                 /* pl->act index */
+    virt_call_t   *v;
+} virt_job_t;
+
+static virt_job_t *
+virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n)
 {
-    virt_call_t  **d;
-    int            i;
+    const zone_config_t  *zc;
+    virt_job_t           *j, *nj;
+    virt_call_t          *v;
+    int                   i, h, c = 0;
 
-    if ((d = calloc(pl->nact + 1, sizeof(*d))) == NULL) {
-        return NULL;
-    }
+    *n = 0;
+    j = NULL;
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind != ACT_DELETE) {
+        const action_t *a = &pl->act[i];
+
+        if (a->kind != ACT_DELETE && a->kind != ACT_ADOPT) {
             continue;
         }
-        if ((d[i] = virt_call(ps, &pl->act[i], NULL)) == NULL) {
-            failed(ps, &pl->act[i], ERR_DELETE, "out of memory");
-            continue;
+        zc = &ps->cf->zones[a->zone];
+        for (h = a->kind == ACT_DELETE ? a->host : zc->host0;
+             h < (a->kind == ACT_DELETE ? a->host + 1
+                                        : zc->host0 + zc->nhosts);
+             h++)
+        {
+            if (*n == c) {
+                c = c ? 2 * c : 16;
+                if ((nj = realloc(j, c * sizeof(*j))) == NULL) {
+                    failed(ps, a, ERR_DELETE, "out of memory");
+                    return j;
+                }
+                j = nj;
+            }
+            if ((v = virt_call(ps, a, NULL)) == NULL) {
+                failed(ps, a, a->kind == ACT_DELETE ? ERR_DELETE
+                       : ERR_CREATE, "out of memory");
+                continue;
+            }
+            if (a->kind == ACT_ADOPT) {
+                /* the tag names the host it is found on */
+                snprintf(v->model.host, sizeof(v->model.host), "%s",
+                         ps->cf->hosts[h].uri);
+            }
+            j[*n].act = i;
+            j[(*n)++].v = v;
+            host_submit(b, ps->hosts[h], &v->c);
         }
-        host_submit(b, ps->hosts[pl->act[i].host], &d[i]->c);
     }
-    return d;
+    return j;
 }
 
-/* the deletions' outcomes: the domain gone, then its member */
+/* their outcomes: a deletion's domain gone, then its member; an
+   adoption done on one host of the zone */
 static void
-deleted(registry_t *reg, pool_state_t *ps, const plan_t *pl,
-    virt_call_t **d, inst_state_t *st)
+virt_done(registry_t *reg, pool_state_t *ps, const plan_t *pl,
+    virt_job_t *j, int n, inst_state_t *st)
 {
     const action_t  *a;
+    virt_call_t     *v, *ok;
     char             why[160];
-    int              i;
+    int              k, e;
 
-    for (i = 0; i < pl->nact; i++) {
-        if (d[i] == NULL) {
-            continue;
+    for (k = 0; k < n; k = e) {
+        a = &pl->act[j[k].act];
+        /* the calls of one action are together */
+        for (e = k, ok = NULL; e < n && j[e].act == j[k].act; e++) {
+            v = j[e].v;
+            if (ok == NULL && v->c.outcome == HOST_DONE && v->rc == 0) {
+                ok = v;
+            }
         }
-        a = &pl->act[i];
-        if (d[i]->c.outcome != HOST_DONE || d[i]->rc != 0) {
-            failed(ps, a, ERR_DELETE, virt_why(ps, d[i], why, sizeof(why)));
+        v = j[k].v;
+        if (ok == NULL) {
+            failed(ps, a, a->kind == ACT_DELETE ? ERR_DELETE : ERR_CREATE,
+                   virt_why(ps, v, why, sizeof(why)));
+        } else if (a->kind == ACT_ADOPT) {
+            slog(ps->cf->name, a->id, "adopted in zone %s%s%s (%s) rule=%s",
+                 ps->cf->zones[a->zone].name, a->address[0] ? " at " : "",
+                 a->address, a->reason, a->rule);
         } else {
             st[a->inst] = INST_DELETING;
             slog(ps->cf->name, a->id, "deleted (%s) rule=%s", a->reason,
@@ -254,7 +313,9 @@ deleted(registry_t *reg, pool_state_t *ps, const plan_t *pl,
                 failed(ps, a, ERR_REDIS, registry_error(reg));
             }
         }
-        host_call_release(&d[i]->c);
+        for (; k < e; k++) {
+            host_call_release(&j[k].v->c);
+        }
     }
 }
 
@@ -323,20 +384,20 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             host_call_release(&c[i]->c);
             continue;
         }
-        if (p->zones[a->zone].nhosts > 1) {
-            slog(p->name, a->id, "created in zone %s host %s at %s (%s) "
-                 "rule=%s", p->zones[a->zone].name, p->hosts[a->host].name,
-                 a->address, a->reason, a->rule);
-        } else {
-            slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
-                 p->zones[a->zone].name, a->address, a->reason, a->rule);
-        }
+        slog(p->name, a->id, "created in zone %s%s%s at %s%s (%s) rule=%s",
+             p->zones[a->zone].name, p->zones[a->zone].nhosts > 1
+             ? " host " : "", p->zones[a->zone].nhosts > 1
+             ? p->hosts[a->host].name : "", a->address,
+             a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
+             a->rule);
         ps->actions_up++;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
         snprintf(in->address, sizeof(in->address), "%s", a->address);
         in->model = c[i]->model;
+        in->tmpl = a->tmpl;
+        in->origin = a->origin;
         in->latest = 1;
         in->zone = a->zone;
         in->host = a->host;
@@ -356,7 +417,8 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     inst_state_t         *st;
     instance_t           *list, *in;
     host_batch_t          b;
-    virt_call_t         **dels;
+    virt_job_t           *jobs;
+    int                   njobs = 0;
     int                   i, n, cap;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
@@ -379,12 +441,12 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     }
     /* the deletions run on their hosts while the Redis actions run */
     host_batch_init(&b, ps->cancel);
-    dels = pl ? deletions(ps, pl, &b) : NULL;
+    jobs = pl ? virt_actions(ps, pl, &b, &njobs) : NULL;
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
         if (a->kind == ACT_CREATE || a->kind == ACT_DELETE
-            || apply(reg, ps, obs, a, st) != 0)
+            || a->kind == ACT_ADOPT || apply(reg, ps, obs, a, st) != 0)
         {
             continue;
         }
@@ -393,9 +455,9 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     }
     host_wait(&b);
     host_batch_destroy(&b);
-    if (dels != NULL) {
-        deleted(reg, ps, pl, dels, st);
-        free(dels);
+    if (jobs != NULL) {
+        virt_done(reg, ps, pl, jobs, njobs, st);
+        free(jobs);
     }
 
     /* the instances as the pass leaves them */

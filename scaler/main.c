@@ -183,6 +183,9 @@ main(int argc, char **argv)
         slog(NULL, NULL, "libvirt's event loop could not start: no "
              "keepalive");
     }
+    if (seed_init() != 0) {
+        slog(NULL, NULL, "libisofs did not initialise: no NoCloud seeds");
+    }
     srand((unsigned) getpid() ^ (unsigned) clock_mono_ms());
     base = event_base_new();
     reconcile_init(&sc, cf, NULL);

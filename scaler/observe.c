@@ -104,21 +104,31 @@ inst_add(observation_t *obs, int *cap)
 static void
 latest_models(pool_state_t *ps, observation_t *obs)
 {
-    const pool_config_t  *p = ps->cf;
-    virt_model_t         *m;
-    int                   h, i;
+    const pool_config_t      *p = ps->cf;
+    const template_config_t  *t;
+    virt_model_t             *m;
+    int                       h, k, i;
 
-    for (h = 0; h < p->nhosts; h++) {
-        m = &obs->latest[h];
-        snprintf(m->version, sizeof(m->version), "%s", p->version);
-        snprintf(m->digest, sizeof(m->digest), "%s", ps->digest);
-        snprintf(m->host, sizeof(m->host), "%s", p->hosts[h].uri);
-        memcpy(m->image, ps->image[h], sizeof(m->image));
+    for (k = 0; k < p->ntemplates; k++) {
+        t = &p->templates[k];
+        for (h = 0; h < p->nhosts; h++) {
+            m = &obs->latest[k][h];
+            snprintf(m->version, sizeof(m->version), "%s", t->version);
+            snprintf(m->digest, sizeof(m->digest), "%s", ps->digest[k]);
+            snprintf(m->template, sizeof(m->template), "%s", t->name);
+            snprintf(m->host, sizeof(m->host), "%s", p->hosts[h].uri);
+            memcpy(m->image, ps->image[k][h], sizeof(m->image));
+        }
     }
     for (i = 0; i < obs->ninst; i++) {
         obs_instance_t *o = &obs->inst[i];
 
-        o->in.latest = model_latest(&obs->latest[o->in.host], &o->in.model);
+        /* an instance of a template the config no longer has is not of
+           the latest model */
+        o->in.tmpl = config_template(p, o->in.model.template);
+        o->in.latest = o->in.tmpl >= 0
+                       && model_latest(&obs->latest[o->in.tmpl][o->in.host],
+                                       &o->in.model);
     }
 }
 
@@ -145,19 +155,24 @@ typedef struct {
     int                  n;             /* virt_list's: -1 failed */
     virt_instance_t     *vi;
     unsigned long long   free_mem;
-    int                  image_rc;      /* virt_image's */
-    char                 image[MODEL_DIGEST_LEN + 1];
+    int                  image_rc[SCALER_MAX_TEMPLATES];    /* virt_image's,
+                                           each template's */
+    char                 image[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
 } list_call_t;
 
 static void
 list_run(virt_conn_t *vc, host_call_t *c)
 {
     list_call_t  *l = (list_call_t *) c;
+    int           k;
 
     l->n = virt_list(vc, l->p, l->p->zones[l->zone].name, &l->vi);
     if (l->n >= 0) {
         l->free_mem = virt_free_memory(vc);
-        l->image_rc = virt_image(vc, l->p, l->image);
+        for (k = 0; k < l->p->ntemplates; k++) {
+            l->image_rc[k] = virt_image(vc, &l->p->templates[k],
+                                        l->image[k]);
+        }
     }
 }
 
@@ -278,8 +293,10 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
         return 0;
     }
     obs->host_free[h] = l->free_mem;
-    if (l->image_rc >= 0) {
-        memcpy(ps->image[h], l->image, sizeof(l->image));
+    for (i = 0; i < p->ntemplates; i++) {
+        if (l->image_rc[i] >= 0) {
+            memcpy(ps->image[i][h], l->image[i], sizeof(l->image[i]));
+        }
     }
     vi = l->vi;
     for (i = 0; i < n; i++) {
@@ -293,6 +310,7 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
         snprintf(o->in.address, sizeof(o->in.address), "%s",
                  vi[i].address);
         o->in.model = vi[i].model;
+        o->in.origin = vi[i].origin;
         if (o->in.model.created > obs->now + OBS_SKEW_MS) {
             o->in.model.created = 0;    /* a creation still to come */
             obs->refused++;
@@ -675,6 +693,8 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     obs->now = clock_unix_ms();
     obs->nzones = ps->cf->nzones;
     obs->nhosts = ps->cf->nhosts;
+    obs->hand = ps->hand;
+    obs->nhand = ps->nhand;
     if (list_zones(ps, dels, ndel, obs) != 0) {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
         return -1;

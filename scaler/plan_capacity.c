@@ -1,17 +1,26 @@
 /*
- * plan_capacity.c: the number of instances.  Below the capacity (counting
- * booting and running instances, of every zone, after what the earlier
- * steps took away), new ones are created, each in the zone with the
- * fewest among those with a host that answers (policy_place), on that
- * zone's answering host with the fewest, then the most free memory
- * (policy_place_host), at the lowest address that no instance and no
- * member uses, with the next instance number and that host's latest
- * model.  Above it (plus the surge an earlier step keeps on purpose), one
- * at a time by scale_in_policy (policy_scale_in: balance zones, then
- * their hosts, then highest id, or oldest / newest) among those of hosts
- * that answer: a registered one drains, an unregistered one is deleted.
+ * plan_capacity.c: the number of instances, in capacity units (an
+ * instance provides its template's weight: 1 in a pool with one
+ * template).  Below the capacity (counting booting and running
+ * instances made for it, of every zone, after what the earlier steps
+ * took away; instances added by hand are outside it), new ones are
+ * created: from the template the mix asks for (plan_mix.c), each in the
+ * zone with the fewest of that template (then the fewest of all:
+ * policy_place) among those with a host that answers, on that zone's
+ * answering host with the fewest of the pool's instances, then the most
+ * free memory (policy_place_host), at the lowest address that no instance
+ * and no member uses, with the next instance number and its template's
+ * latest model on that host.  Above it (plus the surge an earlier step
+ * keeps on purpose), one at a time from the template furthest above its
+ * target, by scale_in_policy (policy_scale_in: balance zones, then their
+ * hosts, then highest id, or oldest / newest) among that template's
+ * instances on hosts that answer, while the units left still meet the
+ * capacity: a registered one drains, an unregistered one is deleted.  An
+ * instance of a template the config no longer has goes first.  Instances
+ * counted as lost (their host failed over: plan_zones.c) are not counted.
  */
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +33,7 @@ addr_cmp(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* every address in use (instances, members and the plan's creations so
+/* every address in use (instances, members, the plan's creations so
    far), sorted; NULL when none (or out of memory: pl->oom) */
 static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
 {
@@ -51,7 +60,7 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
         }
     }
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind == ACT_CREATE) {
+        if (pl->act[i].kind == ACT_CREATE || pl->act[i].kind == ACT_ADOPT) {
             memcpy(used[(*n)++], pl->act[i].address, sizeof(*used));
         }
     }
@@ -59,98 +68,299 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
     return used;
 }
 
+/* the lowest address from k on that used[] has not: its index, -1 when
+   the range is used up */
+static int
+next_free(const pool_config_t *p, char (*used)[80], int nused, int k,
+    char *addr, size_t size)
+{
+    for (;; k++) {
+        if (addr_static(p, k, addr, size) != 0) {
+            addr[0] = '\0';
+            return -1;
+        }
+        if (nused == 0
+            || bsearch(addr, used, nused, sizeof(*used), addr_cmp) == NULL)
+        {
+            return k;
+        }
+    }
+}
+
+int
+plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
+    size_t size)
+{
+    char  (*used)[80];
+    int     nused, k;
+
+    used = used_addresses(in, pl, &nused);
+    if (pl->oom) {
+        return -1;
+    }
+    k = next_free(in->cf, used, nused, 0, buf, size);
+    free(used);
+    return k < 0 ? -1 : 0;
+}
+
+/* the capacity's instances by template (the last index: of a template
+   the config no longer has) and zone, and their units */
+typedef struct {
+    mix_template_t  t[SCALER_MAX_TEMPLATES + 1];
+    int             n;                  /* the pool's templates */
+    int             count[SCALER_MAX_TEMPLATES + 1];
+    int             zone[SCALER_MAX_TEMPLATES + 1][SCALER_MAX_ZONES];
+    int             all[SCALER_MAX_ZONES];
+    int             host[SCALER_MAX_HOSTS];     /* of all templates */
+    int             target[SCALER_MAX_TEMPLATES + 1];
+    int             units;
+} mix_state_t;
+
+/* the weight of obs->inst[i]: its template's; for one the config no
+   longer has, its record's (1 unregistered) */
+static int
+inst_weight(const plan_input_t *in, int i)
+{
+    const obs_instance_t  *o = &in->obs->inst[i];
+
+    if (o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates) {
+        return in->cf->templates[o->in.tmpl].weight;
+    }
+    return o->member >= 0 && in->obs->members[o->member].valid
+           && in->obs->members[o->member].weight > 0
+           ? (int) in->obs->members[o->member].weight : 1;
+}
+
+static int
+inst_tmpl(const plan_input_t *in, int i)
+{
+    int  k = in->obs->inst[i].in.tmpl;
+
+    return k >= 0 && k < in->cf->ntemplates ? k : in->cf->ntemplates;
+}
+
+static void
+mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
+{
+    const pool_config_t  *p = in->cf;
+    const obs_instance_t *o;
+    int                   i, k, z;
+
+    memset(ms, 0, sizeof(*ms));
+    ms->n = p->ntemplates;
+    for (k = 0; k < p->ntemplates; k++) {
+        ms->t[k].weight = p->templates[k].weight;
+        ms->t[k].share = p->templates[k].mix;
+        ms->t[k].max_units = p->templates[k].max_percent
+            ? (int) ((long long) in->capacity * p->templates[k].max_percent
+                     / 100)
+            : INT_MAX;
+    }
+    ms->t[ms->n].weight = 1;            /* the orphans: never made */
+    for (i = 0; i < in->obs->ninst; i++) {
+        o = &in->obs->inst[i];
+        if (o->in.origin != ORIGIN_SCALED || pl->view[i].lost
+            || (pl->view[i].state != INST_BOOTING
+                && pl->view[i].state != INST_RUNNING))
+        {
+            continue;                   /* by hand, lost, or not in
+                                           service */
+        }
+        k = inst_tmpl(in, i);
+        z = o->in.zone;
+        ms->count[k]++;
+        ms->units += inst_weight(in, i);
+        if (z >= 0 && z < SCALER_MAX_ZONES) {
+            ms->zone[k][z]++;
+            ms->all[z]++;
+        }
+        if (o->in.host >= 0 && o->in.host < SCALER_MAX_HOSTS) {
+            ms->host[o->in.host]++;
+        }
+    }
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind == ACT_CREATE
+            && pl->act[i].origin == ORIGIN_SCALED)
+        {
+            k = pl->act[i].tmpl;
+            ms->count[k]++;
+            ms->units += ms->t[k].weight;
+            ms->zone[k][pl->act[i].zone]++;
+            ms->all[pl->act[i].zone]++;
+            if (pl->act[i].host >= 0) {
+                ms->host[pl->act[i].host]++;
+            }
+        }
+    }
+    mix_targets(ms->t, ms->n, p->mixed, in->capacity, ms->target);
+}
+
+/* the reason of a capacity action */
+static void
+reason(const plan_input_t *in, const mix_state_t *ms, int k, char *buf,
+    size_t size, const char *more)
+{
+    if (in->cf->flexible) {
+        snprintf(buf, size, "capacity %d, %d in service; template %s "
+                 "weight %d%s", in->capacity, ms->units,
+                 k < ms->n ? in->cf->templates[k].name : "(gone)",
+                 ms->t[k].weight, more);
+    } else {
+        snprintf(buf, size, "capacity %d, %d in service%s", in->capacity,
+                 ms->units, more);
+    }
+}
+
 int
 plan_place_host(const plan_input_t *in, int z, const int *hcount)
 {
+    static const int      none[SCALER_MAX_HOSTS];
     const zone_config_t  *zc = &in->cf->zones[z];
     int                   k;
 
-    k = policy_place_host(hcount + zc->host0, in->obs->host_free + zc->host0,
+    k = policy_place_host((hcount ? hcount : none) + zc->host0,
+                          in->obs->host_free + zc->host0,
                           in->obs->host_up + zc->host0, zc->nhosts);
     return k < 0 ? -1 : zc->host0 + k;
 }
 
-int
-plan_scale_out(const plan_input_t *in, plan_t *pl, int n, const char *rule,
-    const char *reason)
+/* the creations of a pass: the addresses in use, where the next is */
+typedef struct {
+    char    (*used)[80];
+    int       nused, knext;
+} addr_cursor_t;
+
+/* one new instance of template t made for the capacity: its zone (the
+   fewest of t, then of all, among zones with a host that answers), host,
+   address, number and model; 0, or -1 (noted) when none can be */
+static int
+create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
+    addr_cursor_t *ac, int t, const char *rule, const char *why)
 {
     const pool_config_t  *p = in->cf;
-    char                (*used)[80], addr[80];
+    char                  addr[80];
     action_t             *a;
-    int                   count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS];
+    int                   k, z, h, zc[SCALER_MAX_ZONES];
     int                   usable[SCALER_MAX_ZONES];
-    int                   nused, k, knext = 0, z, h, active, made = 0;
+
+    if (pl->next_seq > POLICY_SEQ_MAX) {
+        plan_note(pl, ERR_REDIS_DATA, rule, "instance numbers used up "
+                  "(%ld): no new instances", (long) POLICY_SEQ_MAX);
+        return -1;
+    }
+    /* the fewest of this template, then the fewest of all */
+    for (z = 0; z < p->nzones; z++) {
+        zc[z] = ms->zone[t][z] * (SCALER_CAPACITY_MAX + 1) + ms->all[z];
+        usable[z] = plan_place_host(in, z, ms->host) >= 0;
+    }
+    if ((z = policy_place(zc, usable, p->nzones)) < 0
+        || (h = plan_place_host(in, z, ms->host)) < 0)
+    {
+        return -1;                  /* no host answers: nowhere to go */
+    }
+    if ((k = next_free(p, ac->used, ac->nused, ac->knext, addr,
+                       sizeof(addr))) < 0)
+    {
+        plan_note(pl, ERR_ADDRESS, rule, "no free address left");
+        return -1;
+    }
+    ac->knext = k + 1;
+    if ((a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why)) == NULL) {
+        return -1;
+    }
+    a->zone = z;
+    a->host = h;
+    a->tmpl = t;
+    a->origin = ORIGIN_SCALED;
+    a->model = in->obs->latest[t][h];
+    a->seq = pl->next_seq++;
+    snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
+    snprintf(a->address, sizeof(a->address), "%s", addr);
+    ms->units += ms->t[t].weight;
+    ms->count[t]++;
+    ms->zone[t][z]++;
+    ms->all[z]++;
+    ms->host[h]++;
+    return 0;
+}
+
+/* up to n instances (n < 0: until the units meet the capacity), each of
+   template tmpl (-1: the one the mix asks for); the number made */
+static int
+scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
+    int tmpl, const char *rule, const char *why)
+{
+    const pool_config_t  *p = in->cf;
+    addr_cursor_t         ac = { NULL, 0, 0 };
+    char                  buf[160];
+    int                   t, made = 0, want = in->capacity;
 
     if (in->obs->seq < 0) {
         plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
         return 0;
     }
-    active = plan_active_hosts(in, pl, count, hcount);
-    for (z = 0; z < p->nzones; z++) {
-        usable[z] = plan_place_host(in, z, hcount) >= 0;
-    }
-    used = used_addresses(in, pl, &nused);
+    ac.used = used_addresses(in, pl, &ac.nused);
     if (pl->oom) {
         return 0;
     }
-    while (made < n) {
-        if (pl->next_seq > POLICY_SEQ_MAX) {
-            plan_note(pl, ERR_REDIS_DATA, rule, "instance numbers "
-                      "used up (%ld): no new instances",
-                      (long) POLICY_SEQ_MAX);
+    while (n < 0 ? ms->units < want : made < n) {
+        t = tmpl >= 0 ? tmpl
+            : mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
+                           want - ms->units > 0 ? want - ms->units : 1);
+        if (t < 0) {
+            plan_note(pl, ERR_KIND_COUNT, rule, "capacity %d: every "
+                      "template is at its max_percent", want);
             break;
         }
-        if ((z = policy_place(count, usable, p->nzones)) < 0
-            || (h = plan_place_host(in, z, hcount)) < 0)
-        {
-            break;                  /* no host answers: nowhere to go */
+        if (why == NULL) {
+            reason(in, ms, t, buf, sizeof(buf), "");
         }
-        for (k = knext;; k++) {
-            if (addr_static(p, k, addr, sizeof(addr)) != 0) {
-                addr[0] = '\0';
-                break;
-            }
-            if (nused == 0
-                || bsearch(addr, used, nused, sizeof(*used), addr_cmp)
-                   == NULL)
-            {
-                break;
-            }
-        }
-        if (addr[0] == '\0') {
-            plan_note(pl, ERR_ADDRESS, rule, "no free address left");
+        if (create_one(in, pl, ms, &ac, t, rule, why ? why : buf) != 0) {
             break;
         }
-        knext = k + 1;
-        a = reason ? plan_add(pl, in, ACT_CREATE, -1, rule, "%s", reason)
-                   : plan_add(pl, in, ACT_CREATE, -1, rule, "capacity %d, "
-                              "%d in service", in->capacity, active);
-        if (a == NULL) {
-            break;
-        }
-        a->zone = z;
-        a->host = h;
-        a->model = in->obs->latest[h];
-        a->seq = pl->next_seq++;
-        snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
-        snprintf(a->address, sizeof(a->address), "%s", addr);
-        active++;
         made++;
-        count[z]++;
-        hcount[h]++;
     }
-    free(used);
+    free(ac.used);
     return made;
 }
 
+int
+plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
+    const char *rule, const char *why)
+{
+    mix_state_t  ms;
+
+    mix_state(in, pl, &ms);
+    return scale_out(in, pl, &ms, n, tmpl, rule, why);
+}
+
+int
+plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host)
+{
+    mix_state_t  ms;
+
+    mix_state(in, pl, &ms);
+    if (per_zone) {
+        memcpy(per_zone, ms.all, sizeof(ms.all));
+    }
+    if (per_host) {
+        memcpy(per_host, ms.host, sizeof(ms.host));
+    }
+    return ms.units;
+}
+
 static void
-scale_in(const plan_input_t *in, plan_t *pl, int active)
+scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
 {
     const observation_t   *obs = in->obs;
     const obs_instance_t  *o;
     policy_instance_t     *cand;
-    int                   *map, nc, c, i, want = in->capacity;
+    char                   why[160];
+    int                   *map, nc, c, i, k, t, w;
+    int                    removable[SCALER_MAX_TEMPLATES + 1];
+    int                    want = in->capacity + pl->surge;
 
     cand = calloc(obs->ninst + 1, sizeof(*cand));
     map = calloc(obs->ninst + 1, sizeof(*map));
@@ -158,11 +368,31 @@ scale_in(const plan_input_t *in, plan_t *pl, int active)
         pl->oom = 1;
         goto done;
     }
-    while (active > want + pl->surge) {
+    while (ms->units > want) {
+        /* what each template could give: listed in a zone that answers,
+           not claimed, booting or running, made for the capacity */
+        memset(removable, 0, sizeof(removable));
+        for (i = 0; i < obs->ninst; i++) {
+            o = &obs->inst[i];
+            removable[inst_tmpl(in, i)] +=
+                plan_reachable(obs, i) && plan_free(pl, i)
+                && !pl->view[i].lost && o->in.origin == ORIGIN_SCALED
+                && (pl->view[i].state == INST_BOOTING
+                    || pl->view[i].state == INST_RUNNING);
+        }
+        if (removable[ms->n] > 0) {
+            t = ms->n;              /* of a template the config lost */
+        } else if ((t = mix_pick_in(ms->t, ms->n, ms->target, ms->count,
+                                    removable, ms->units - want)) < 0)
+        {
+            break;                  /* the rest are on hosts that are down,
+                                       or removing one undershoots */
+        }
         for (nc = 0, i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
             if (plan_reachable(obs, i) && plan_free(pl, i)
                 && !pl->view[i].lost
+                && o->in.origin == ORIGIN_SCALED && inst_tmpl(in, i) == t
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING))
             {
@@ -176,20 +406,27 @@ scale_in(const plan_input_t *in, plan_t *pl, int active)
         if ((c = policy_scale_in(cand, nc, in->cf->nzones,
                                  in->cf->scale_in)) < 0)
         {
-            break;                  /* the rest are on hosts that are down */
+            break;
         }
         i = map[c];
-        if (pl->view[i].state == INST_RUNNING) {
-            plan_add(pl, in, ACT_DRAIN, i, "scale_in", "capacity %d, %d in "
-                     "service", want, active);
-        } else {
-            plan_add(pl, in, ACT_DELETE, i, "scale_in", "capacity %d, %d in "
-                     "service; before registration", want, active);
-        }
+        w = inst_weight(in, i);
+        reason(in, ms, t, why, sizeof(why),
+               pl->view[i].state == INST_RUNNING ? ""
+               : "; before registration");
+        plan_add(pl, in, pl->view[i].state == INST_RUNNING ? ACT_DRAIN
+                                                           : ACT_DELETE,
+                 i, "scale_in", "%s", why);
         if (pl->oom) {
             break;
         }
-        active--;
+        ms->units -= w;
+        ms->count[t]--;
+        k = obs->inst[i].in.zone;
+        ms->zone[t][k]--;
+        ms->all[k]--;
+        if (obs->inst[i].in.host >= 0) {
+            ms->host[obs->inst[i].in.host]--;
+        }
     }
 done:
     free(cand);
@@ -199,12 +436,12 @@ done:
 void
 plan_capacity(const plan_input_t *in, plan_t *pl)
 {
-    int  active;
+    mix_state_t  ms;
 
-    active = plan_active(in, pl, NULL);
-    if (active < in->capacity) {
-        plan_scale_out(in, pl, in->capacity - active, "scale_out", NULL);
-    } else if (active > in->capacity + pl->surge) {
-        scale_in(in, pl, active);
+    mix_state(in, pl, &ms);
+    if (ms.units < in->capacity) {
+        scale_out(in, pl, &ms, -1, -1, "scale_out", NULL);
+    } else if (ms.units > in->capacity + pl->surge) {
+        scale_in(in, pl, &ms);
     }
 }

@@ -36,7 +36,7 @@ plan_failover(const plan_input_t *in, plan_t *pl)
     const pool_config_t   *p = in->cf;
     int                    i, active;
 
-    active = plan_active(in, pl, NULL);
+    active = plan_units(in, pl, NULL, NULL);
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
         if (!pl->view[i].lost || !plan_reachable(obs, i) || !plan_free(pl, i)
@@ -45,9 +45,14 @@ plan_failover(const plan_input_t *in, plan_t *pl)
         {
             continue;           /* still away, or already on its way out */
         }
+        if (o->in.origin != ORIGIN_SCALED) {
+            pl->view[i].lost = 0;   /* by hand: outside the capacity */
+            continue;
+        }
         if (active < in->capacity + pl->surge) {
             pl->view[i].lost = 0;   /* still needed: it counts again */
-            active++;
+            active += o->in.tmpl >= 0 && o->in.tmpl < p->ntemplates
+                      ? p->templates[o->in.tmpl].weight : 1;
             continue;
         }
         plan_add(pl, in, pl->view[i].state == INST_RUNNING ? ACT_DRAIN
@@ -62,19 +67,21 @@ void
 plan_rebalance(const plan_input_t *in, plan_t *pl)
 {
     const observation_t  *obs = in->obs;
+    const pool_config_t  *p = in->cf;
     int                   count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS];
-    int                   i, z, lo = -1, hi = -1, active, booting = 0;
+    int                   i, z, t, lo = -1, hi = -1, active, booting = 0;
     int                   going = 0, held = -1;
     char                  why[160];
 
     if (pl->creates > 0) {
         return;                 /* an earlier step adds one already */
     }
-    active = plan_active_hosts(in, pl, count, hcount);
+    active = plan_units(in, pl, count, hcount);
     for (i = 0; i < obs->ninst; i++) {
         switch (pl->view[i].state) {
         case INST_BOOTING:
-            if (!pl->view[i].lost) {
+            if (!pl->view[i].lost && obs->inst[i].in.origin == ORIGIN_SCALED)
+            {
                 booting++;
                 held = i;
             }
@@ -88,7 +95,7 @@ plan_rebalance(const plan_input_t *in, plan_t *pl)
         }
     }
     /* the zones that can take an instance: the smallest, the largest */
-    for (z = 0; z < in->cf->nzones; z++) {
+    for (z = 0; z < p->nzones; z++) {
         if (plan_place_host(in, z, hcount) < 0) {
             continue;
         }
@@ -104,19 +111,24 @@ plan_rebalance(const plan_input_t *in, plan_t *pl)
     }
     if (active == in->capacity + pl->surge && booting == 0) {
         snprintf(why, sizeof(why), "zones %s %d, %s %d: a new one in %s "
-                 "first, then one of %s goes", in->cf->zones[lo].name,
-                 count[lo], in->cf->zones[hi].name, count[hi],
-                 in->cf->zones[lo].name, in->cf->zones[hi].name);
-        if (plan_scale_out(in, pl, 1, "rebalance", why) == 1) {
-            pl->surge++;
+                 "first, then one of %s goes", p->zones[lo].name,
+                 count[lo], p->zones[hi].name, count[hi],
+                 p->zones[lo].name, p->zones[hi].name);
+        if (plan_scale_out(in, pl, 1, -1, "rebalance", why) == 1) {
+            t = pl->act[pl->nact - 1].tmpl;
+            pl->surge += p->templates[t].weight;
         }
         return;
     }
     /* a move under way: its new instance boots in a zone still short;
        it is kept above the capacity until it runs */
-    if (active == in->capacity + pl->surge + 1 && booting == 1
-        && count[obs->inst[held].in.zone] - 1 <= count[hi] - 2)
-    {
-        pl->surge++;
+    if (booting == 1) {
+        t = obs->inst[held].in.tmpl;
+        t = t >= 0 && t < p->ntemplates ? p->templates[t].weight : 1;
+        if (active == in->capacity + pl->surge + t
+            && count[obs->inst[held].in.zone] - 1 <= count[hi] - 2)
+        {
+            pl->surge += t;
+        }
     }
 }

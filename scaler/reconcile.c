@@ -124,15 +124,23 @@ static void
 carry(pool_state_t *ps, const pool_state_t *old)
 {
     int  map[SCALER_MAX_HOSTS];
-    int  h, i, n = 0;
+    int  h, i, k, t, n = 0;
 
     for (h = 0; h < old->cf->nhosts; h++) {
         map[h] = same_host(ps->cf, old->cf, h);
-        if (map[h] >= 0) {
-            ps->host_down[map[h]] = old->host_down[h];
-            ps->host_down_since[map[h]] = old->host_down_since[h];
-            ps->host_failed[map[h]] = old->host_failed[h];
-            memcpy(ps->image[map[h]], old->image[h], sizeof(old->image[h]));
+        if (map[h] < 0) {
+            continue;
+        }
+        ps->host_down[map[h]] = old->host_down[h];
+        ps->host_down_since[map[h]] = old->host_down_since[h];
+        ps->host_failed[map[h]] = old->host_failed[h];
+        /* each template's base image there, for a template of that name */
+        for (k = 0; k < old->cf->ntemplates; k++) {
+            t = config_template(ps->cf, old->cf->templates[k].name);
+            if (t >= 0) {
+                memcpy(ps->image[t][map[h]], old->image[k][h],
+                       sizeof(old->image[k][h]));
+            }
         }
     }
     if (old->ninst > 0
@@ -182,7 +190,9 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
         ps->preg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
         ps->host_timeout_ms = cf->libvirt_timeout_ms;
         ps->capacity = ps->cf->cap_default;
-        model_template_digest(ps->cf, ps->digest);
+        for (j = 0; j < ps->cf->ntemplates; j++) {
+            model_template_digest(&ps->cf->templates[j], ps->digest[j]);
+        }
         known = 0;
         if (prev != NULL) {
             reconcile_lock(prev);
@@ -233,6 +243,7 @@ reconcile_free(scaler_t *s)
             free(s->pools[i].del_ids[j]);
         }
         free(s->pools[i].del_ids);
+        free(s->pools[i].hand);
     }
     free(s->pools);
     registry_close(s->reg);

@@ -558,7 +558,10 @@ pool_for(const case_t *c)
             snprintf(h->name, sizeof(h->name), "%s-%d", zn[z], k + 1);
         }
     }
-    pool.version = (char *) "2";
+    pool.ntemplates = 1;
+    pool.templates[0].name = (char *) "";
+    pool.templates[0].version = (char *) "2";
+    pool.templates[0].weight = 1;
     pool.addr_mode = ADDR_STATIC;
     pool.net = (127U << 24) | (1U << 8);
     pool.prefix_len = c->cidr ? 30 : 24;
@@ -927,9 +930,9 @@ test_step_capacity(void **state)
     assert_false(plan_free(&pl, 2));
     plan_release(&pl);
 
-    /* a creation is made from its host's latest model */
-    snprintf(obs.latest[0].version, sizeof(obs.latest[0].version), "2");
-    snprintf(obs.latest[0].digest, sizeof(obs.latest[0].digest), "t2");
+    /* a creation is made from its template's latest model on its host */
+    snprintf(obs.latest[0][0].version, sizeof(obs.latest[0][0].version), "2");
+    snprintf(obs.latest[0][0].digest, sizeof(obs.latest[0][0].digest), "t2");
     in.capacity = 4;
     assert_int_equal(plan_begin(&in, &pl), 0);
     plan_capacity(&in, &pl);
@@ -946,8 +949,8 @@ test_step_capacity(void **state)
 static void
 test_steps(void **state)
 {
-    static const char *const want[] = { "requests", "strays", "repair",
-        "drain", "failover", "rebalance", "capacity", "register" };
+    static const char *const want[] = { "requests", "hand", "strays",
+        "repair", "drain", "failover", "rebalance", "capacity", "register" };
     size_t  i;
 
     (void) state;

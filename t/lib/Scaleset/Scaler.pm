@@ -32,7 +32,9 @@ sub new {
 #              of URIs: the zone's hosts), capacity => [min,max,def],
 #              version => template version (1),
 #              extra => "yaml lines",
-#              template_extra => "volume: {...}" (more template keys) } ],
+#              template_extra => "volume: {...}" (more template keys),
+#              templates => "    templates: ...\n" (YAML lines instead of
+#                            the template: line) } ],
 # api_extra => 'token_file: ...',
 # top_extra => "top-level yaml lines" (e.g. the prometheus block),
 # bin => another scaleset-scaler (a benchmark's baseline build)
@@ -56,10 +58,10 @@ sub write_config {
                   . join(', ', map { qq("$_") } @{ $z->[1] }) . "] }\n"
                 : qq(      - { name: $z->[0], uri: "$z->[1]" }\n);
         }
-        $y .= "    template: { domain: $dir/dom.xml, version: "
+        $y .= $p->{templates} // ("    template: { domain: $dir/dom.xml, version: "
             . ($p->{version} // 1)
-            . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n"
-            . "    address: { mode: static, cidr: "
+            . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n");
+        $y .= "    address: { mode: static, cidr: "
             . ($p->{cidr} // "127.0.1.0/24") . ", port: "
             . ($p->{port} // 8080) . " }\n"
             . "    readiness: " . ($p->{readiness} // 'none') . "\n"
