@@ -18,6 +18,10 @@
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
  * counted in scaleset_scaler_errors_total.  The pool's instances become
  * what the pass leaves, sorted by id.
+ *
+ * With a lease (ha.c) every write carries its fence: the first one it
+ * refuses ends the pass's actions (the lease is another's now), and
+ * virt.c refuses libvirt calls once the lease is not held.
  */
 
 #include <stdio.h>
@@ -91,6 +95,14 @@ failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     ps->errors[kind]++;
 }
 
+/* a write of a that Redis did not do: refused by the fence, or failed */
+static void
+write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
+{
+    failed(ps, a, registry_refused(reg) ? ERR_FENCED : ERR_REDIS,
+           registry_error(reg));
+}
+
 /* one Redis action (register, drain, deregister); 0 when done (st[]
    follows) */
 static int
@@ -114,7 +126,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
              ? registry_set(reg, p->name, a->id, rec)
              : registry_set_drain(reg, p->name, a->id, rec, obs->now)) != 0)
         {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = a->kind == ACT_REGISTER ? INST_RUNNING : INST_DRAINING;
@@ -129,7 +141,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DEREGISTER:
         if (registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
@@ -292,7 +304,9 @@ virt_done(registry_t *reg, pool_state_t *ps, const plan_t *pl,
             }
         }
         v = j[k].v;
-        if (ok == NULL) {
+        if (ok == NULL && !ha_acting()) {
+            failed(ps, a, ERR_FENCED, "this scaler does not hold the lease");
+        } else if (ok == NULL) {
             failed(ps, a, a->kind == ACT_DELETE ? ERR_DELETE : ERR_CREATE,
                    virt_why(ps, v, why, sizeof(why)));
         } else if (a->kind == ACT_ADOPT) {
@@ -310,7 +324,7 @@ virt_done(registry_t *reg, pool_state_t *ps, const plan_t *pl,
             if (a->member >= 0
                 && registry_del(reg, ps->cf->name, a->id) != 0)
             {
-                failed(ps, a, ERR_REDIS, registry_error(reg));
+                write_failed(ps, a, reg);
             }
         }
         for (; k < e; k++) {
@@ -356,7 +370,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         slog(p->name, NULL, "no creation this pass: instance numbers "
              "%ld..%ld %s", first, last, rc == 0
              ? "were handed out by another writer" : registry_error(reg));
-        ps->errors[ERR_REDIS]++;
+        ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         free(c);
         return;
     }
@@ -419,7 +433,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     host_batch_t          b;
     virt_job_t           *jobs;
     int                   njobs = 0;
-    int                   i, n, cap;
+    int                   i, n, cap, fenced = 0;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
     cap = obs->ninst + (pl ? pl->creates : 0);
@@ -446,8 +460,21 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         const action_t *a = &pl->act[i];
 
         if (a->kind == ACT_CREATE || a->kind == ACT_DELETE
-            || a->kind == ACT_ADOPT || apply(reg, ps, obs, a, st) != 0)
+            || a->kind == ACT_ADOPT)
         {
+            continue;
+        }
+        if (apply(reg, ps, obs, a, st) != 0) {
+            /* the lease is another's (the fence said so), or it ran out
+               while Redis did not answer: nothing more is written */
+            if (registry_refused(reg) || !ha_acting()) {
+                slog(p->name, NULL, "the lease is lost%s: the pass stops "
+                     "writing, %d more actions not done",
+                     registry_refused(reg) ? "" : " (ran out)",
+                     pl->nact - i - 1);
+                fenced = 1;
+                break;
+            }
             continue;
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
@@ -483,7 +510,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ps->inst = list;
     ps->ninst = n;
     ps->cinst = cap + 1;
-    if (pl) {
+    if (pl && !fenced) {
         creations(reg, ps, obs, pl);
     }
     if (ps->ninst > 1) {

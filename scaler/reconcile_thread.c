@@ -11,6 +11,14 @@
  * (API, autoscale, metrics, the watchdog) only ever holds the lock for
  * the time of a read or a small change.  A pipe tells the loop that a
  * pass ended (status, READY=1).
+ *
+ * With a lease (ha.c) each pass starts by asking for its role: the
+ * leader's passes act, their writes carrying the lease's fence (set on
+ * the pool's own connection); a standby's only observe (read_only), with
+ * the capacities read back from Redis for the API.  After a lease is
+ * taken, every pool's first pass reads the capacities the last leader
+ * stored before anything is decided, and only once all of them did does
+ * the API take writes (ha_ready()).
  */
 
 #include <errno.h>
@@ -29,6 +37,8 @@ typedef struct {
     pthread_t           tid;
     int                 want, started;
     int                 stop;           /* atomic: host waits read it */
+    int                 refreshed;      /* read the capacity back as a */
+    unsigned            ready_term;     /*   leader in this term */
 } runner_t;
 
 struct reconcile_thread_s {
@@ -61,15 +71,18 @@ reconcile_unlock(scaler_t *s)
 
 
 /* a pool's pass on a private copy; published under the lock.  The
-   capacity is the loop's: read here, never written back */
-static void
-pass_pool(scaler_t *s, runner_t *r)
+   capacity is the loop's: read here, never written back, except when
+   refresh (no API write, no autoscale meanwhile: a standby, or a leader
+   not ready yet) reads it from Redis first; a refresh that fails makes
+   the pass read-only and returns -1 */
+static int
+pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
 {
     pool_state_t  *ps = r->ps;
     pool_state_t   w;
     char         **dels;
     uint64_t       started, took;
-    int            i, j, nd;
+    int            i, j, nd, rc = 0;
 
     reconcile_lock(s);
     started = clock_mono_ms();
@@ -86,21 +99,35 @@ pass_pool(scaler_t *s, runner_t *r)
         if (w.inst == NULL) {
             ps->pass_started = 0;
             reconcile_unlock(s);
-            return;
+            return -1;
         }
         memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
     }
     w.cinst = w.ninst;
-    dels = ps->del_ids;
-    nd = ps->ndel;
-    ps->del_ids = NULL;
-    ps->ndel = 0;
+    dels = NULL;
+    nd = 0;
     w.del_ids = NULL;
     w.ndel = 0;
-    ps->hand = NULL;                    /* w.hand: this pass's */
-    ps->nhand = 0;
+    if (read_only) {
+        /* the API's requests wait for a pass that acts (this scaler's,
+           should it lead again) */
+        w.hand = NULL;
+        w.nhand = 0;
+    } else {
+        dels = ps->del_ids;
+        nd = ps->ndel;
+        ps->del_ids = NULL;
+        ps->ndel = 0;
+        ps->hand = NULL;                /* w.hand: this pass's */
+        ps->nhand = 0;
+    }
     reconcile_unlock(s);
 
+    if (refresh && reconcile_capacity_stored(ps->preg, &w) != 0) {
+        rc = -1;
+        read_only = 1;
+    }
+    w.read_only = read_only;
     reconcile_pool_pass(s, &w, dels, nd);   /* frees dels */
     free(w.hand);
 
@@ -137,8 +164,12 @@ pass_pool(scaler_t *s, runner_t *r)
     ps->actions_down = w.actions_down;
     ps->repairs = w.repairs;
     memcpy(ps->errors, w.errors, sizeof(ps->errors));
+    if (refresh && rc == 0) {
+        ps->capacity = w.capacity;
+    }
     took = clock_mono_ms() - started;
     ps->pass_ms = took;
+    ps->pass_ms_total += took;
     ps->pass_started = 0;
     ps->passes++;
     if (took > s->cf->slow_pass_ms) {
@@ -150,6 +181,7 @@ pass_pool(scaler_t *s, runner_t *r)
              (unsigned long long) s->cf->slow_pass_ms);
     }
     reconcile_unlock(s);
+    return rc;
 }
 
 
@@ -159,6 +191,10 @@ pass_thread(void *arg)
     runner_t                  *r = arg;
     scaler_t                  *s = r->s;
     struct reconcile_thread_s *th = s->thread;
+    int                        i, refresh, ok, all;
+    char                       fence[REGISTRY_FENCE_MAX + 1];
+    unsigned                   term;
+    ha_role_t                  role;
     char                       c = 'p';
 
     pthread_mutex_lock(&th->lock);
@@ -172,7 +208,30 @@ pass_thread(void *arg)
         r->want = 0;
         pthread_mutex_unlock(&th->lock);
 
-        pass_pool(s, r);
+        /* the role for this pass: its writes carry the fence of now */
+        role = ha_pass(fence, sizeof(fence), &term);
+        registry_fence(r->ps->preg, role == HA_OFF ? NULL : fence);
+        refresh = role == HA_STANDBY
+                  || (role == HA_LEADER && !ha_writable());
+        ok = pass_pool(s, r, role == HA_STANDBY, refresh) == 0;
+        if (role == HA_LEADER && refresh && ok) {
+            /* writable once every pool's pass read its capacity back in
+               this term */
+            pthread_mutex_lock(&th->lock);
+            r->ready_term = term;
+            r->refreshed = 1;
+            for (i = 0, all = 1; i < th->nrun; i++) {
+                all &= th->run[i].refreshed
+                       && th->run[i].ready_term == term;
+            }
+            pthread_mutex_unlock(&th->lock);
+            if (all) {
+                ha_ready(term);
+            }
+        }
+        if (role == HA_LEADER && r == &th->run[0]) {
+            ha_passed(term);            /* the first pool's passes */
+        }
         if (write(th->pipe[1], &c, 1) < 0 && errno != EAGAIN) {
             slog(r->ps->cf->name, NULL, "reconcile: cannot signal the "
                  "loop: %s", strerror(errno));

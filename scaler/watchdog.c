@@ -25,8 +25,8 @@ static int            wd_enabled;       /* WATCHDOG_USEC set for us */
 
 static void on_tick(evutil_socket_t fd, short ev, void *arg);
 
-/* STATUS=: slow passes first, then the first pools' instances; sent
-   when it changed (systemd keeps the last one) */
+/* STATUS=: the lease's role (with ha), slow passes, then the first
+   pools' instances; sent when it changed (systemd keeps the last one) */
 void
 watchdog_status(scaler_t *s)
 {
@@ -35,9 +35,13 @@ watchdog_status(scaler_t *s)
     size_t         n;
     uint64_t       now = clock_mono_ms();
     pool_state_t  *ps;
+    ha_status_t    ha;
     int            i;
 
-    n = (size_t) snprintf(status, sizeof(status), "STATUS=");
+    ha_status(&ha);
+    n = (size_t) snprintf(status, sizeof(status), "STATUS=%s",
+                          !ha.enabled ? "" : ha.leader ? "leading; "
+                          : "standing by; ");
     reconcile_lock(s);
     for (i = 0; i < s->npools && n < sizeof(status); i++) {
         ps = &s->pools[i];

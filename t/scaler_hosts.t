@@ -18,6 +18,11 @@ use Scaleset::Libvirtd;
 my $t = Scaleset::Test->new(need => [qw(redis scaler)]);
 $t->start_redis;
 my @h = map { Scaleset::Libvirtd->test_host($t, $_) } qw(h1 h2);
+# a domain that is no instance: never touched
+$t->write_file('other.xml', "<domain type='test'><name>other</name>"
+    . "<memory>65536</memory><os><type>hvm</type></os></domain>\n");
+my ($rc, $out) = $h[0]->virsh('define', $t->dir . '/other.xml');
+is($rc, 0, 'a domain of no pool defined on host 1') or diag $out;
 my $s = Scaleset::Scaler->new($t,
     top_extra => "libvirt: { timeout: 2s, keepalive_interval: 1s }\n",
     pools => [ { name => 'web', zones => [['z1', [map { $_->uri } @h]]],
@@ -74,8 +79,8 @@ $t->wait_for(sub { ndomains($h[0]) + ndomains($h[1]) == 4 }, timeout => 20,
 is_deeply([ndomains($h[0]), ndomains($h[1])], [2, 2],
           'scale-in left 2/2');
 is_deeply(by_host(), { 'z1-1' => 2, 'z1-2' => 2 }, 'and the members say so');
-my ($rc, $out) = $h[0]->virsh('list', '--all', '--name');
-like($out, qr/^test$/m, "the test driver's own domain was never touched");
+($rc, $out) = $h[0]->virsh('list', '--all', '--name');
+like($out, qr/^other$/m, 'the domain of no pool was never touched');
 
 # host 2 hangs: the zone goes on with host 1
 $s->notices;

@@ -18,10 +18,25 @@ package Scaleset::Libvirtd;
 #   $lv->qemu_pid(NAME)  # the qemu pid of a running domain, or undef
 #   Scaleset::Libvirtd->skip_reason  # why a real-VM test cannot run, or undef
 #
-#   my $h = Scaleset::Libvirtd->test_host($t, 'h1');   # a "host" for the
-#   $h->uri      # scaler: test+unix:///default?socket=TMP/h1/run/libvirt-sock
-#   $h->pause; $h->resume   # SIGSTOP / SIGCONT of its libvirtd (a hung host)
-#   $h->virsh(ARGS)         # ($rc, $output) on its URI
+#   my $lv = Scaleset::Libvirtd->start_test_driver($t, name => 'lvt');
+#   $lv->uri;        # test+unix:///default?socket=TMP/lvt/run/libvirt-sock
+#   $lv->domains;    # the names of the domains it has now
+#   $lv->defined;    # { name => times defined } from its event log
+#   $lv->pause; $lv->resume   # SIGSTOP / SIGCONT of it (a hung host)
+#   Scaleset::Libvirtd->test_host($t, 'h1')   # the same, named h1: a
+#                    # "host" of a zone for the scaler
+#
+# start_test_driver: libvirt's test driver (test:///default) served by a
+# libvirtd of its own to remote clients, so that several processes (two
+# scalers) share one embedded hypervisor, which each process's own
+# test:///default cannot, and so that a test has hosts that are processes
+# of their own (one can be SIGSTOPped, as a hung hypervisor).  No
+# hypervisor driver is loaded (LIBVIRT_DRIVER_DIR names an empty
+# directory), so nothing of the privileged daemon's fixed state is
+# touched: no lock, no virtlogd, any number at once.  A `virsh event
+# --loop` holds a connection the whole test (the driver's state lives as
+# long as one is open), without keepalive so that it outlives a SIGSTOP,
+# and logs every domain's lifecycle.
 #
 # Why qemu:///system and not a private instance: the qemu driver's state
 # (/run/libvirt/qemu, its driver.pid lock, /var/lib/libvirt/qemu) and
@@ -123,7 +138,7 @@ sub start {
     return $self;
 }
 
-# DIR/libvirtd.conf: sockets in DIR/run for root only, no auth, a log
+# libvirtd's sockets and log in dir, no authentication (root only)
 sub _write_conf {
     my ($t, $dir) = @_;
     $t->write_file("$dir/libvirtd.conf", <<"EOC");
@@ -135,6 +150,55 @@ auth_unix_ro = "none"
 auth_unix_rw = "none"
 log_outputs = "3:file:$dir/libvirtd-debug.log"
 EOC
+}
+
+sub start_test_driver {
+    my ($class, $t, %opt) = @_;
+    my $name = $opt{name} // 'libvirtd-test';
+    my $dir = $t->dir . "/$name";
+    my $self = bless { t => $t, dir => $dir, name => $name, domains => {},
+                       qemu => {}, owner => $$, test => 1 }, $class;
+    make_path("$dir/run", "$dir/drivers");
+    _write_conf($t, $dir);
+    $self->{uri} = "test+unix:///default?socket=$dir/run/libvirt-sock";
+    $t->spawn(name => $name,
+              cmd => [_which('libvirtd'), '--config', "$dir/libvirtd.conf",
+                      '--pid-file', "$dir/libvirtd.pid"],
+              env => { LIBVIRT_DRIVER_DIR => "$dir/drivers" },
+              wait => sub { -S "$dir/run/libvirt-sock"
+                            && ($self->virsh('list'))[0] == 0 },
+              timeout => $opt{timeout} // 30);
+    # the test driver's state lives while a connection is open
+    $t->spawn(name => "$name-events",
+              cmd => ['virsh', '-k', '0', '-c', $self->{uri}, 'event',
+                      '--all', '--loop', '--timestamp'],
+              wait => sub { 1 });
+    # its own default domain is not a scaler's: gone for good once the
+    # events' connection holds the state
+    $t->wait_for(sub {
+        $self->virsh('destroy', 'test');
+        $self->virsh('undefine', 'test');
+        !grep { $_ eq 'test' } $self->domains;
+    }, timeout => 10, what => 'the test driver\'s own domain gone')
+        or croak "$name: the test domain stays";
+    return $self;
+}
+
+# the names of the domains the (test) daemon has now
+sub domains {
+    my ($self) = @_;
+    my ($rc, $out) = $self->virsh('list', '--all', '--name');
+    return grep { length } split /\s+/, $out;
+}
+
+# name => how many times a domain of that name was defined, from the
+# event log of start_test_driver
+sub defined {
+    my ($self) = @_;
+    my %n;
+    my $log = $self->{t}->log("$self->{name}-events") // '';
+    $n{$1}++ while $log =~ /event 'lifecycle' for domain '?([^':\s]+)'?: Defined/g;
+    return \%n;
 }
 
 sub _spawn_libvirtd {
@@ -160,37 +224,10 @@ sub start_daemon {
     $self->_spawn_libvirtd(60);
 }
 
-# A libvirtd serving nothing but libvirt's test driver (libvirtd's own
-# copy of it: the client asks test+unix:///default?socket=...), so that a
-# test has hosts that are separate processes (one can be SIGSTOPped, as a
-# hung hypervisor) without real guests.  LIBVIRT_DRIVER_DIR points at an
-# empty directory, so libvirtd loads none of its stateful drivers (no
-# qemu: nothing of /run/libvirt/qemu, no driver lock, no realvm lock
-# needed, any number side by side); its sockets and pid file are in the
-# test's directory.  The daemon's test:///default lives while one client
-# is connected: build/t/helpers/virt_hold keeps one (no keepalive, so it
-# outlives a SIGSTOP), stopped with the daemon.
+# a zone's host for the scaler's tests: start_test_driver named NAME
 sub test_host {
     my ($class, $t, $name) = @_;
-    my $dir = $t->dir . "/$name";
-    make_path("$dir/run", "$dir/drivers");
-    _write_conf($t, $dir);
-    my $self = bless { t => $t, dir => $dir, name => "libvirtd-$name",
-                       owner => $$,
-                       uri => "test+unix:///default?socket=$dir/run/libvirt-sock" },
-                     $class;
-    $t->spawn(name => $self->{name},
-              cmd => [_which('libvirtd'), '--config', "$dir/libvirtd.conf",
-                      '--pid-file', "$dir/libvirtd.pid"],
-              env => { LIBVIRT_DRIVER_DIR => "$dir/drivers" },
-              wait => sub { -S "$dir/run/libvirt-sock"
-                            && ($self->virsh('list'))[0] == 0 },
-              timeout => 30);
-    my $hold = $t->build . '/t/helpers/virt_hold';
-    -x $hold or Test::More::BAIL_OUT("$hold not built: run make units");
-    $t->spawn(name => "hold-$name", cmd => [$hold, $self->{uri}],
-              wait => sub { ($t->log("hold-$name") // '') =~ /^held/m });
-    return $self;
+    return $class->start_test_driver($t, name => $name);
 }
 
 sub pause  { $_[0]{t}->signal($_[0]{name}, 'STOP') }
