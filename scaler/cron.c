@@ -1,5 +1,5 @@
 /*
- * Cron expressions evaluated in an IANA timezone, and profile selection.
+ * Cron expressions and date-times evaluated in an IANA timezone.
  *
  * Wall time <-> instant conversions read the zone's own rules from its
  * TZif file (tz.c): no TZ environment variable, no tzset(), nothing the
@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "autoscale.h"
+#include "cron.h"
 #include "tz.h"
 
 
@@ -534,89 +534,4 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
     *t = wall_to_instant(z, y, mo, d, h, mi) + sec;
 
     return 0;
-}
-
-
-/* --- profiles --------------------------------------------------------- */
-
-const autoscale_profile_config_t *
-autoscale_profile_active(const autoscale_profile_config_t *profiles,
-    size_t n, time_t t, time_t *since, time_t *until)
-{
-    const autoscale_profile_config_t  *p, *best, *fixed;
-    time_t                             start, best_start, end, next, change;
-    size_t                             i;
-
-    /* the answer may change at the next start or end of any profile */
-    change = t + 3600;
-    fixed = NULL;
-
-    for (i = 0; i < n; i++) {
-        p = &profiles[i];
-
-        if (p->kind == AUTOSCALE_PROFILE_FIXED) {
-            if (p->start > t && p->start < change) {
-                change = p->start;
-            }
-            if (p->end > t && p->end < change) {
-                change = p->end;
-            }
-            if (fixed == NULL && p->start <= t && t < p->end) {
-                fixed = p;
-            }
-
-        } else if (cron_next(&p->cron, p->timezone, t, &next) == 0
-                   && next < change)
-        {
-            change = next;
-        }
-    }
-
-    if (fixed) {
-        if (since) {
-            *since = fixed->start;
-        }
-        if (until) {
-            *until = change;
-        }
-        return fixed;
-    }
-
-    best = NULL;
-    best_start = 0;
-
-    for (i = 0; i < n; i++) {
-        p = &profiles[i];
-        if (p->kind != AUTOSCALE_PROFILE_RECURRING) {
-            continue;
-        }
-        if (cron_prev(&p->cron, p->timezone, t, &start) != 0) {
-            continue;
-        }
-        /* on a tie the first listed wins */
-        if (best == NULL || start > best_start) {
-            best = p;
-            best_start = start;
-        }
-    }
-
-    if (best && best->has_until
-        && cron_next(&best->until, best->timezone, best_start, &end) == 0)
-    {
-        if (end <= t) {
-            best = NULL;
-        } else if (end < change) {
-            change = end;
-        }
-    }
-
-    if (until) {
-        *until = change;
-    }
-
-    if (best && since) {
-        *since = best_start;
-    }
-
-    return best;
 }

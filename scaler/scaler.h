@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "autoscale.h"
+#include "autoscale_runner.h"
 #include "clock.h"
 #include "expo.h"
 #include "scaleset_record.h"
@@ -572,8 +572,8 @@ void history_manual(const char *pool, int previous, int capacity);
 struct json_t *history_json(const char *pool);
 void history_free(void);
 
-/* autoscaler.c: the autoscale runners of the daemon (one per pool with
-   rules or schedules); kick asks for a reconcile pass soon */
+/* autoscale_daemon.c: the autoscale runners of the daemon (one per pool
+   with rules or schedules); kick asks for a reconcile pass soon */
 int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
 /* next: the reloaded state (configs matched by pool and rule name, before
    the old config is freed); home: where the state lives afterwards */

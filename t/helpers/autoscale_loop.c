@@ -1,5 +1,5 @@
 /*
- * autoscale_loop CONFIG.json: one pool's autoscaler (scaler/autoscale_run.c
+ * autoscale_loop CONFIG.json: one pool's autoscaler (scaler/autoscale_runner.c
  * over scaler/prom.c) evaluated every interval on a libevent loop, the
  * decided capacity applied at once, as the daemon will.  For
  * t/autoscale_rules.t until the daemon wires it in.
@@ -30,7 +30,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "autoscale.h"
+#include "autoscale_runner.h"
 
 
 typedef struct {

@@ -1,5 +1,5 @@
 /*
- * autoscaler.c: the daemon's autoscale wiring (docs/autoscale.md, "In the
+ * autoscale_daemon.c: the daemon's autoscale wiring (docs/autoscale.md, "In the
  * daemon").  One Prometheus client, one runner per pool with rules or
  * schedules; every tick each runner evaluates from the desired capacity in
  * force, and a decision that changes it is stored in PREFIX{POOL}:capacity

@@ -1,5 +1,5 @@
 /*
- * Unit tests of scaler/autoscale_run.c on a libevent loop, Prometheus
+ * Unit tests of scaler/autoscale_runner.c on a libevent loop, Prometheus
  * unreachable (a bound port nobody listens on): evaluations complete with
  * no action, the explanation JSON and the metrics text carry the rules,
  * a reload keeps state by rule name, freeing with queries in flight calls
@@ -24,7 +24,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "autoscale.h"
+#include "autoscale_runner.h"
 
 
 typedef struct {
@@ -316,7 +316,7 @@ main(void)
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     cmocka_set_message_output(CM_OUTPUT_TAP);
-    rc = cmocka_run_group_tests_name("autoscale_run", tests, NULL, NULL);
+    rc = cmocka_run_group_tests_name("autoscale_runner", tests, NULL, NULL);
     curl_global_cleanup();
 
     return rc;
