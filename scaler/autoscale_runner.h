@@ -23,8 +23,11 @@ typedef struct autoscale_runner_s  autoscale_runner_t;
 typedef void (*autoscale_done_pt)(autoscale_runner_t *r,
     const autoscale_decision_t *d, void *arg);
 
-/* syslog priorities (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO) */
-typedef void (*autoscale_log_pt)(void *ctx, int prio, const char *msg);
+/* a line about pool at a syslog priority: LOG_WARNING (a rule without
+   data), LOG_INFO (data back, the profile in force, a scale-in skipped
+   for flapping), LOG_DEBUG (each decision that changes the capacity) */
+typedef void (*autoscale_log_pt)(void *ctx, int prio, const char *pool,
+    const char *msg);
 
 /*
  * A pool's autoscaler: runs every rule's query through prom, then the
@@ -34,7 +37,8 @@ typedef void (*autoscale_log_pt)(void *ctx, int prio, const char *msg);
 autoscale_runner_t *autoscale_runner_new(struct event_base *base,
     prom_client_t *prom, const char *pool, const autoscale_config_t *conf);
 
-/* optional hooks: a log sink (default: stderr) and a clock (UTC ms) */
+/* optional hooks: a log sink (default: stderr, "autoscale: pool=POOL
+   msg") and a clock (UTC ms) */
 void autoscale_runner_set_log(autoscale_runner_t *r, autoscale_log_pt log,
     void *ctx);
 void autoscale_runner_set_clock(autoscale_runner_t *r,

@@ -39,6 +39,8 @@ static int api_token_file(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int api_ui(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
+static int log_level(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
 static int config_pools(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int pool_name(cfctx_t *c, yaml_node_t *v, void *conf,
@@ -88,6 +90,11 @@ static const cf_key_t  api_keys[] = {
     { "timeout", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, api_timeout_ms), 100, 3600000 },
     { "ui", CF_SCALAR, api_ui, NULL, 0, 0, 0 },
+    CF_END
+};
+
+static const cf_key_t  log_keys[] = {
+    { "level", CF_SCALAR, log_level, NULL, 0, 0, 0 },
     CF_END
 };
 
@@ -168,6 +175,7 @@ static const cf_key_t  pool_keys[] = {
 static const cf_key_t  config_keys[] = {
     { "redis", CF_MAP, cf_set_map, redis_keys, 0, 0, 0 },
     { "api", CF_MAP, cf_set_map, api_keys, 0, 0, 0 },
+    { "log", CF_MAP, cf_set_map, log_keys, 0, 0, 0 },
     { "interval", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, interval_ms), 100, 0 },
     { "prometheus", CF_MAP, cf_prometheus, cf_prometheus_keys, 0, 0, 0 },
@@ -309,6 +317,30 @@ api_ui(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     }
     free(cf->ui_dir);
     cf->ui_dir = s;
+    return 0;
+}
+
+/* --- log --------------------------------------------------------------- */
+
+static int
+log_level(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    char             *s;
+    int               level;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if ((level = slog_level_parse(s)) < 0) {
+        cf_error(c, v, "log.level \"%s\": expected error, warn, info or "
+                 "debug", s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    cf->log_level = level;
     return 0;
 }
 
@@ -815,6 +847,7 @@ config_load(const char *file, char *err, size_t errlen)
     cf->ui_dir = NULL;                  /* ui_default_dir() */
     cf->interval_ms = 5000;
     cf->api_timeout_ms = 10000;
+    cf->log_level = SLOG_INFO;
 
     root = yaml_document_get_root_node(&c.doc);
     if (root == NULL) {

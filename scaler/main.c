@@ -30,7 +30,7 @@ areg_open(const scaler_config_t *cf)
                                                 cf->redis_port, cf->prefix);
 
     if (ra == NULL) {
-        slog(NULL, NULL, "out of memory");
+        slog_err(NULL, NULL, "out of memory");
         exit(1);
     }
     return ra;
@@ -96,8 +96,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
         sd_notify(0, "RELOADING=1");
         ncf = config_load(conf_file, err, sizeof(err));
         if (ncf == NULL) {
-            slog(NULL, NULL, "reload rejected, keeping the running "
-                 "configuration: %s", err);
+            slog_err(NULL, NULL, "reload rejected, keeping the running "
+                     "configuration: %s", err);
         } else {
             /* swap: the new state opens its connections before the old
                ones close (test:///default lives as long as one is open)
@@ -140,6 +140,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             if (!relisten) {
                 api_reconfigure();
             }
+            slog_set_level(sc.cf->log_level);
             slog(NULL, NULL, "configuration reloaded");
         }
         sd_notify(0, "READY=1");
@@ -170,11 +171,13 @@ main(int argc, char **argv)
         }
     }
     setvbuf(stderr, NULL, _IOLBF, 0);
+    slog_init();
     cf = config_load(conf_file, err, sizeof(err));
     if (cf == NULL) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    slog_set_level(cf->log_level);
     if (test) {
         printf("%s: configuration ok\n", conf_file);
         config_free(cf);

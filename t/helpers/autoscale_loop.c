@@ -153,10 +153,10 @@ capacity(json_t *a, autoscale_capacity_t *c)
 
 
 static void
-log_line(void *ctx, int prio, const char *msg)
+log_line(void *ctx, int prio, const char *pool, const char *msg)
 {
     (void) ctx;
-    printf("log %d %s\n", prio, msg);
+    printf("log %d pool=%s %s\n", prio, pool, msg);
     fflush(stdout);
 }
 
