@@ -38,6 +38,8 @@ static time_t wall_to_instant(const tz_t *z, int y, int mo, int d, int h,
 static int day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd,
     time_t *out, int max);
 static int64_t local_days(const tz_t *z, time_t t);
+static int cron_search(const cron_expr_t *c, const char *tz, time_t t,
+    int dir, int64_t days, time_t *found);
 static int digits(const char *s, int n);
 
 
@@ -379,23 +381,28 @@ local_days(const tz_t *z, time_t t)
 }
 
 
-int
-cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
+/*
+ * The first match after t (dir 1) or the last at or before t (dir -1),
+ * over the local days from the one before t's (after it, going back: a
+ * gap time of that day may map past t) and days more.
+ */
+static int
+cron_search(const cron_expr_t *c, const char *tz, time_t t, int dir,
+    int64_t days, time_t *found)
 {
     const tz_t  *z;
-    time_t       inst[24 * 60];
-    int64_t      day, end;
+    time_t       inst[24 * 60], v;
+    int64_t      day, i;
     civil_t      cd;
-    int          n, i;
+    int          n, k;
 
     if ((z = tz_get(tz)) == NULL) {
         return -1;
     }
 
-    /* a day earlier: a gap time of yesterday may map past t */
-    day = local_days(z, t);
+    day = local_days(z, t) - dir;
 
-    for (end = day + 366 * 28, day--; day <= end; day++) {
+    for (i = 0; i <= days + 1; i++, day += dir) {
         cd = civil_from_days(day);
 
         if (cd.d > days_in_month(cd.y, cd.m) || !day_matches(c, cd, day)) {
@@ -404,9 +411,11 @@ cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
 
         n = day_instants(z, c, cd, inst, 24 * 60);
 
-        for (i = 0; i < n; i++) {
-            if (inst[i] > t) {
-                *next = inst[i];
+        for (k = 0; k < n; k++) {
+            v = inst[dir > 0 ? k : n - 1 - k];
+
+            if (dir > 0 ? v > t : v <= t) {
+                *found = v;
                 return 0;
             }
         }
@@ -417,38 +426,16 @@ cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
 
 
 int
+cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
+{
+    return cron_search(c, tz, t, 1, 366 * 28, next);
+}
+
+
+int
 cron_prev(const cron_expr_t *c, const char *tz, time_t t, time_t *prev)
 {
-    const tz_t  *z;
-    time_t       inst[24 * 60];
-    int64_t      day, end;
-    civil_t      cd;
-    int          n, i;
-
-    if ((z = tz_get(tz)) == NULL) {
-        return -1;
-    }
-
-    day = local_days(z, t);
-
-    for (end = day - 400, day++; day >= end; day--) {
-        cd = civil_from_days(day);
-
-        if (!day_matches(c, cd, day)) {
-            continue;
-        }
-
-        n = day_instants(z, c, cd, inst, 24 * 60);
-
-        for (i = n - 1; i >= 0; i--) {
-            if (inst[i] <= t) {
-                *prev = inst[i];
-                return 0;
-            }
-        }
-    }
-
-    return -1;
+    return cron_search(c, tz, t, -1, 400, prev);
 }
 
 
