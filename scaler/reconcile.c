@@ -109,7 +109,9 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 
         ps->cf = &cf->pools[i];
         ps->capacity = ps->cf->cap_default;
-        model_template_digest(ps->cf, ps->digest);
+        for (j = 0; j < ps->cf->ntemplates; j++) {
+            model_template_digest(&ps->cf->templates[j], ps->digest[j]);
+        }
         known = 0;
         if (prev != NULL) {
             reconcile_lock(prev);
@@ -152,6 +154,7 @@ reconcile_free(scaler_t *s)
             free(s->pools[i].del_ids[j]);
         }
         free(s->pools[i].del_ids);
+        free(s->pools[i].hand);
     }
     free(s->pools);
     registry_close(s->reg);

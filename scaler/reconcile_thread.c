@@ -81,9 +81,12 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->ndel = 0;
     w.del_ids = NULL;
     w.ndel = 0;
+    ps->hand = NULL;                    /* w.hand: this pass's */
+    ps->nhand = 0;
     reconcile_unlock(s);
 
     reconcile_pool_pass(s, &w, dels, nd);   /* frees dels */
+    free(w.hand);
 
     reconcile_lock(s);
     /* one the API deleted while the pass ran stays deleted in what is
@@ -266,4 +269,20 @@ reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id)
         ps->ndel++;
     }
     reconcile_kick(s);
+}
+
+
+int
+reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r)
+{
+    hand_req_t  *h;
+
+    h = realloc(ps->hand, (ps->nhand + 1) * sizeof(*h));
+    if (h == NULL) {
+        return -1;
+    }
+    ps->hand = h;
+    h[ps->nhand++] = *r;
+    reconcile_kick(s);
+    return 0;
 }
