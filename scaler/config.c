@@ -110,11 +110,6 @@ static const cf_key_t  api_keys[] = {
     CF_END
 };
 
-static const cf_key_t  log_keys[] = {
-    { "level", CF_SCALAR, log_level, NULL, 0, 0, 0 },
-    CF_END
-};
-
 static const cf_key_t  zone_keys[] = {
     { "name", CF_SCALAR, zone_name, NULL, 0, 0, 0 },
     { "uri", CF_SCALAR, cf_set_str, NULL, CF_AT(zone_config_t, uri), 0, 0 },
@@ -189,6 +184,12 @@ static const cf_key_t  capacity_keys[] = {
       0, SCALER_CAPACITY_MAX },
     { "default", CF_SCALAR, cf_set_int, NULL,
       CF_AT(pool_config_t, cap_default), 0, SCALER_CAPACITY_MAX },
+    CF_END
+};
+
+/* log: { level: info }, at the file's top level as redis and api */
+static const cf_key_t  log_keys[] = {
+    { "level", CF_SCALAR, log_level, NULL, 0, 0, 0 },
     CF_END
 };
 
@@ -1211,9 +1212,9 @@ config_load(const char *file, char *err, size_t errlen)
     cf->redis_port = 6379;
     cf->api_port = 9180;
     cf->ui_dir = NULL;                  /* ui_default_dir() */
+    cf->log_level = SLOG_INFO;
     cf->interval_ms = 5000;
     cf->api_timeout_ms = 10000;
-    cf->log_level = SLOG_INFO;
 
     root = yaml_document_get_root_node(&c.doc);
     if (root == NULL) {
