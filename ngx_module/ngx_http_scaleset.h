@@ -103,7 +103,7 @@ typedef struct {
 
     ngx_sockaddr_t                  sockaddr;      /* socklen bytes */
 
-    /* active health checks (issue 4) */
+    /* active health checks */
     ngx_msec_t                      health_checked;
     ngx_msec_t                      health_since;
     uint64_t                        health_wall;   /* UNIX ms, last check */
