@@ -12,6 +12,10 @@
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
  * counted in scaleset_scaler_errors_total.  The pool's instances become
  * what the pass leaves, sorted by id.
+ *
+ * With a lease (ha.c) every write carries its fence: the first one it
+ * refuses ends the pass's actions (the lease is another's now), and
+ * virt.c refuses libvirt calls once the lease is not held.
  */
 
 #include <pthread.h>
@@ -78,6 +82,14 @@ failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     ps->errors[kind]++;
 }
 
+/* a write of a that Redis did not do: refused by the fence, or failed */
+static void
+write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
+{
+    failed(ps, a, registry_refused(reg) ? ERR_FENCED : ERR_REDIS,
+           registry_error(reg));
+}
+
 /* one action but a creation; 0 when done (st[] follows) */
 static int
 apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
@@ -100,7 +112,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
              ? registry_set(reg, p->name, a->id, rec)
              : registry_set_drain(reg, p->name, a->id, rec, obs->now)) != 0)
         {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = a->kind == ACT_REGISTER ? INST_RUNNING : INST_DRAINING;
@@ -115,7 +127,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DEREGISTER:
         if (registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
@@ -135,7 +147,9 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DELETE:
         if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
-            failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
+            failed(ps, a, ha_acting() ? ERR_DELETE : ERR_FENCED,
+                   ha_acting() ? "libvirt could not remove the domain"
+                               : "this scaler does not hold the lease");
             return -1;
         }
         st[a->inst] = INST_DELETING;
@@ -143,7 +157,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         /* its member (or none: HDEL is idempotent) after the domain; a
            failure leaves a stray that the next pass deregisters */
         if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
         }
         return 0;
 
@@ -253,7 +267,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         slog(p->name, NULL, "no creation this pass: instance numbers "
              "%ld..%ld %s", first, last, rc == 0
              ? "were handed out by another writer" : registry_error(reg));
-        ps->errors[ERR_REDIS]++;
+        ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         free(c);
         return;
     }
@@ -293,7 +307,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const pool_config_t  *p = ps->cf;
     inst_state_t         *st;
     instance_t           *list, *in;
-    int                   i, n, cap;
+    int                   i, n, cap, fenced = 0;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
     cap = obs->ninst + (pl ? pl->creates : 0);
@@ -316,7 +330,20 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st) != 0) {
+        if (a->kind == ACT_CREATE) {
+            continue;
+        }
+        if (apply(reg, ps, obs, a, st) != 0) {
+            /* the lease is another's (the fence said so), or it ran out
+               while Redis did not answer: nothing more is written */
+            if (registry_refused(reg) || !ha_acting()) {
+                slog(p->name, NULL, "the lease is lost%s: the pass stops "
+                     "writing, %d more actions not done",
+                     registry_refused(reg) ? "" : " (ran out)",
+                     pl->nact - i - 1);
+                fenced = 1;
+                break;
+            }
             continue;
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
@@ -345,7 +372,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ps->inst = list;
     ps->ninst = n;
     ps->cinst = cap + 1;
-    if (pl) {
+    if (pl && !fenced) {
         creations(reg, ps, obs, pl);
     }
     if (ps->ninst > 1) {

@@ -496,7 +496,9 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
         }
     }
     read_reports(reg, ps, obs);
-    probe(ps->cf, obs);
+    if (!ps->read_only) {
+        probe(ps->cf, obs);         /* a standby registers nothing */
+    }
     rc = 0;
 done:
     for (i = 0; i < H_COUNT; i++) {
