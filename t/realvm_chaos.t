@@ -13,13 +13,18 @@
 #     domain, its address that domain's port forward, the guest there
 #     serves its own name, no drain flag or drain start left over;
 #   - no qemu process of this test's but the domains'.
-# Each round picks where to kill: in a scale-out after the instance
-# numbers are reserved in Redis, after the define, the overlay, the seed,
-# the start (qemu's pid file) or while the guests boot; in a scale-in after the drain is written, the domain destroyed,
-# its volumes deleted, or at a random moment after the capacity change.
-# The moment is seen from libvirt's files (its persistent config, the
-# pool's directory, the qemu pid files) and Redis, polled every few ms,
-# plus a random delay; what each kill hit is printed.
+# Each round picks where to kill (each kind once before any twice): in a
+# scale-out once the instance numbers are reserved in Redis, with the
+# define in flight, defined but before its overlay, with the overlay in
+# flight, with the seed's upload in flight, before the start, with the
+# start in flight, or while the guests boot; in a scale-in once the drain
+# is written, with the destroy, the overlay's or the seed's delete or the
+# undefine in flight, before the undefine, or at a random moment.  The
+# kills at a libvirt call are made by a proxy on libvirtd's socket
+# (Scaleset::VirtProxy) at that exact call, of one of the instances that
+# come or go; the others after the moment was seen in Redis or qemu's pid
+# file and a random delay.  What each kill hit is printed.  The last
+# round scales to 0: nothing of the pool's is left in libvirt.
 # SCALESET_CHAOS_SEED=N replays a run's choices, SCALESET_CHAOS_ROUNDS
 # sets the number of rounds.
 use strict;
@@ -32,12 +37,12 @@ use Time::HiRes qw(time sleep);
 use Scaleset::Test;
 use Scaleset::Libvirtd;
 use Scaleset::RealVM;
+use Scaleset::VirtProxy;
 
 my $why = Scaleset::Libvirtd->skip_reason;
 plan skip_all => $why if $why;
 
 my $SEED = $ENV{SCALESET_CHAOS_SEED} // int(rand(1 << 30));
-srand($SEED);
 my $ROUNDS = $ENV{SCALESET_CHAOS_ROUNDS} // 10;
 diag("chaos seed $SEED (SCALESET_CHAOS_SEED=$SEED replays it)");
 
@@ -55,8 +60,12 @@ my $ud = $t->write_file('user-data', <<'EOF');
 printf '<!doctype html><h1>%s</h1>\n' '{{name}}' > /www/index.html
 EOF
 chmod 0644, $ud;
+# the scaler talks to libvirtd through a proxy that can kill it at an
+# exact call of libvirt's (Scaleset::VirtProxy)
+my $px = Scaleset::VirtProxy->start($t, $lv->uri);
 my $conf = $t->write_file('scaler.yaml',
     Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl, ports => $lo,
+        uri => $px->uri,
         drain_timeout => '5s',
         more => { qr/^      version: 1$/m => "      version: 1\n"
                   . "      cloud_init: { user_data: $ud }" }));
@@ -88,12 +97,34 @@ sub steps {
     return @s ? join('+', @s) : 'nothing';
 }
 
+# the rounds' choices from the seed (only they: the harness's temp dir
+# and ports stay random, a replay does not meet a run's leftovers)
+srand($SEED);
 # --- the rounds -----------------------------------------------------------
-my @caps = (2, 1, 3, 1, 3, 2, 3, 1, 2, 0);
-push @caps, map { $_ % 2 ? 1 : 3 } 1 .. $ROUNDS - @caps if $ROUNDS > @caps;
-@caps = @caps[0 .. $ROUNDS - 1];
-my @out_at = shuffle(qw(reserve define overlay seed start booting));
-my @in_at = shuffle(qw(drain destroy volumes undefine anytime));
+my @caps = (2, 1, 3, 1, 3, 2, 3, 1, 2);
+push @caps, map { $_ % 2 ? 1 : 3 } 1 .. $ROUNDS - 1 - @caps;
+@caps = (@caps[0 .. $ROUNDS - 2], 0);
+# where to kill: [name, before|after, libvirt call, which of them per
+# instance (of how many)], the call's kill made by the proxy (before: the
+# call never reaches libvirtd; after: it is in flight), or a moment seen
+# in Redis or the files
+my @out_at = shuffle(
+    ['reserve'],                                    # numbers reserved
+    ['define in flight', after => 'DOMAIN_DEFINE_XML', 1, 1],
+    ['defined, no overlay', before => 'STORAGE_VOL_CREATE_XML', 1, 2],
+    ['overlay in flight', after => 'STORAGE_VOL_CREATE_XML', 1, 2],
+    ['seed upload in flight', after => 'STORAGE_VOL_UPLOAD', 1, 1],
+    ['before the start', before => 'DOMAIN_CREATE', 1, 1],
+    ['start in flight', after => 'DOMAIN_CREATE', 1, 1],
+    ['booting']);                                   # qemu runs, + 0-6 s
+my @in_at = shuffle(
+    ['drain'],                                      # drain written
+    ['destroy in flight', after => 'DOMAIN_DESTROY', 1, 1],
+    ['overlay delete in flight', after => 'STORAGE_VOL_DELETE', 1, 2],
+    ['seed delete in flight', after => 'STORAGE_VOL_DELETE', 2, 2],
+    ['before the undefine', before => 'DOMAIN_UNDEFINE_FLAGS', 1, 1],
+    ['undefine in flight', after => 'DOMAIN_UNDEFINE_FLAGS', 1, 1],
+    ['anytime']);                                   # 0-1.5 s
 my (%ever, %gone);          # every id seen, the ids deleted
 my $maxid = 0;
 my $cap = 0;
@@ -103,51 +134,50 @@ my @hits;
 for my $r (1 .. @caps) {
     my $to = $caps[$r - 1];
     my $out = $to > $cap;
-    my $at = $out ? shift(@out_at) : shift(@in_at);
-    push @out_at, $at if $out;
-    push @in_at, $at unless $out;
+    my $mom = $out ? shift(@out_at) : shift(@in_at);
+    push @{ $out ? \@out_at : \@in_at }, $mom;
+    my ($at, $when, $proc, $k, $per) = @$mom;
     my $t_round = time;
     my $seq = $redis->get("$P:seq") // 0;
     my @new = map { id_of($_) } $seq + 1 .. $seq + ($out ? $to - $cap : 0);
     my %before = map { $_ => 1 } keys %{ members() };
+    # the call of one of the instances that come or go
+    my $nth = $proc ? $per * int(rand(abs($to - $cap))) + $k : 0;
+    $px->arm($proc, $nth, $when, $t->pid('scaler')) if $proc;
 
     my ($code) = $t->http('PUT', 'api', '/v1/pools/rvm/capacity',
                           body => qq({"capacity":$to}));
     is($code, 200, "round $r: capacity $cap -> $to");
     my $t_put = time;
 
-    # wait for the moment, then a random delay; files are polled alone
-    # once the leaving instances are known (a delete's steps are ms apart)
-    my ($seen, $delay, @leaving);
+    # the proxy's kill, or the moment and then a random delay
+    my ($seen, $delay, @leaving) = (0, 0);
     my $end = time + 60;
-    while (time < $end) {
-        if ($out) {
-            $seen = $at eq 'reserve' ? ($redis->get("$P:seq") // 0) > $seq
-                  : $at eq 'define'  ? grep({ -e defined_file($_) } @new)
-                  : $at eq 'overlay' ? grep({ -e "$pdir/$_.qcow2" } @new)
-                  : $at eq 'seed'    ? grep({ -e "$pdir/$_.seed.iso" } @new)
-                  :                    grep({ -e pid_file($_) } @new);
+    if ($proc) {
+        $seen = $px->fired(60);
+        $px->disarm unless $seen;
+        $at .= " ($when $proc #$nth)";
+    }
+    while (!$proc && time < $end) {
+        if ($at eq 'reserve') {
+            $seen = ($redis->get("$P:seq") // 0) > $seq;
+        } elsif ($at eq 'booting') {
+            $seen = grep({ -e pid_file($_) } @new);
         } elsif ($at eq 'anytime') {
             $seen = 1;
         } else {
-            unless (@leaving) {
-                my $m = members();
-                @leaving = grep { !exists $m->{$_} || $m->{$_} =~ /\bdrain\b/ }
-                           keys %before;
-            }
-            $seen = $at eq 'drain' ? scalar @leaving
-                  : $at eq 'destroy' ? grep({ !-e pid_file($_) } @leaving)
-                  : $at eq 'volumes' ? grep({ !-e "$pdir/$_.qcow2" } @leaving)
-                  : grep({ !-e defined_file($_) } @leaving);
+            my $m = members();
+            $seen = grep { !exists $m->{$_} || $m->{$_} =~ /\bdrain\b/ }
+                    keys %before;
         }
         last if $seen;
-        sleep(@leaving ? 0.0003 : 0.002);
+        sleep 0.002;
     }
-    $delay = $at eq 'booting' ? rand(6)
+    $delay = $proc ? 0
+           : $at eq 'booting' ? rand(6)
            : $at eq 'reserve' ? rand(0.01)
            : $at eq 'anytime' ? rand(1.5)
-           : $out || $at eq 'drain' ? rand(0.05)
-           : rand(0.004);          # a delete's steps are ms apart
+           : rand(0.05);
     sleep $delay;
     my $t_kill = time;
     $t->kill_server('scaler');
@@ -195,6 +225,10 @@ for my $r (1 .. @caps) {
     $cap = $to;
     note(sprintf 'round %d: %.1f s', $r, time - $t_round);
 }
+my @left = glob '/etc/libvirt/qemu/rvm-*.xml';
+is("@left", '', 'nothing of the pool\'s defined in libvirt');
+is(join(' ', grep { $_ ne 'base.qcow2' } $lv->volumes), '',
+   'no volume in the storage pool but the base');
 diag("what the kills hit:\n" . join("\n", @hits));
 diag(sprintf '%d rounds in %.0f s', scalar @caps, time - $t_all);
 

@@ -26,9 +26,9 @@ use Time::HiRes qw(time sleep);
 use Scaleset::Test;
 use Scaleset::Scaler;
 use Scaleset::Libvirtd;
+use Scaleset::VirtProxy;
 
 my $SEED = $ENV{SCALESET_CHAOS_SEED} // int(rand(1 << 30));
-srand($SEED);
 # fewer with the sanitizer build (make check-asan), whose restarts are
 # slower
 my $ROUNDS = $ENV{SCALESET_CHAOS_ROUNDS} // ($ENV{SCALESET_ASAN_BINS} ? 20 : 50);
@@ -47,10 +47,13 @@ is($rc, 0, 'a dir storage pool in the test driver') or diag $out;
                          '--format', 'qcow2');
 is($rc, 0, 'with a base volume') or diag $out;
 my $ud = $t->write_file('user-data', "#!/bin/sh\necho {{name}}\n");
+# the scaler talks to libvirtd through a proxy that can kill it at an
+# exact call (Scaleset::VirtProxy)
+my $px = Scaleset::VirtProxy->start($t, $lv->uri);
 
 my $s = Scaleset::Scaler->new($t, interval => '100ms',
     pools => [ { name => 'web', capacity => [0, 8, 0],
-                 zones => [['z1', $lv->uri]], cidr => '127.0.81.0/24',
+                 zones => [['z1', $px->uri]], cidr => '127.0.81.0/24',
                  template_extra => 'volume: { pool: chaos, backing: '
                      . "base.qcow2, format: qcow2 }, cloud_init: { user_data: $ud }",
                  drain_timeout => '5s' } ],
@@ -90,17 +93,9 @@ sub has {
     return length $h ? $h : '-';
 }
 
-# the lifecycle events logged since the last call
-my $evpos = 0;
-sub events {
-    open my $fh, '<', "$dir/lvt-events.log" or return '';
-    seek $fh, $evpos, 0;
-    local $/;
-    my $new = <$fh> // '';
-    $evpos += length $new;
-    return $new;
-}
-
+# the rounds' choices from the seed (only they: the harness's temp dir
+# and ports stay random, a replay does not meet a run's leftovers)
+srand($SEED);
 my (%ever, %gone, %hit);
 my ($maxid, $cap) = (0, 0);
 my $t0 = time;
@@ -108,32 +103,43 @@ my @bad;
 for my $r (1 .. $ROUNDS) {
     my $to;
     do { $to = int(rand(7)) } while $to == $cap;
-    my $seq = $redis->get("$P:seq") // 0;
     my %before = map { $_ => 1 } domains();
-    events();
     my $out = $to > $cap;
-    my @at = $out ? qw(defined started registered time)
-                  : qw(drain stopped undefined time);
-    my $at = $at[int rand @at];
+    my $n = abs($to - $cap);
+    # the moment: a call of libvirt's, the kill just before it reaches
+    # libvirtd or just after it was sent (the proxy's), the nth of them
+    # (a create: define, overlay and seed volumes, start; a delete:
+    # destroy, overlay and seed deleted, undefine), or a member
+    # registered or drained in Redis (then a random delay), or a random
+    # time
+    my @calls = $out ? ([DOMAIN_DEFINE_XML => $n], [STORAGE_VOL_CREATE_XML => 2 * $n],
+                        [DOMAIN_CREATE => $n])
+                     : ([DOMAIN_DESTROY => $n], [STORAGE_VOL_DELETE => 2 * $n],
+                        [DOMAIN_UNDEFINE_FLAGS => $n]);
+    my @at = ((map { my $c = $_; map { [$_, @$c] } qw(before after) } @calls),
+              [$out ? 'registered' : 'drain'], ['time']);
+    my ($at, $proc, $of) = @{ $at[int rand @at] };
+    my $nth = 1 + int rand($of // 1);
+    $px->arm($proc, $nth, $at, $t->pid('scaler')) if $proc;
     my $t_put = time;
     $s->api('PUT', '/v1/pools/web/capacity', { capacity => $to });
-    # the moment: a lifecycle event of libvirt's (a new domain defined or
-    # started, a leaving one stopped or undefined), a member registered
-    # or drained in Redis, or a random time; then a random delay
-    my $seen = $at eq 'time';
-    my $end = time + 5;
-    while (!$seen && time < $end) {
-        my $ev = events();
-        my $m = members();
-        $seen = $at eq 'defined' ? $ev =~ /'web-0*(\d+)': Defined/ && $1 > $seq
-              : $at eq 'started' ? $ev =~ /'web-0*(\d+)': Started/ && $1 > $seq
-              : $at eq 'stopped' ? $ev =~ /: Stopped/
-              : $at eq 'undefined' ? $ev =~ /: Undefined/
-              : $at eq 'registered' ? grep({ !$before{$_} } keys %$m)
-              : grep({ /\bdrain\b/ } values %$m);
-        sleep 0.001 unless $seen;
+    my ($seen, $delay) = (0, 0);
+    if ($proc) {
+        $seen = $px->fired(5);
+        $px->disarm unless $seen;
+        $at = "$at $proc #$nth";
+    } elsif ($at eq 'time') {
+        ($seen, $delay) = (1, rand(0.4));
+    } else {
+        my $end = time + 5;
+        while (!$seen && time < $end) {
+            my $m = members();
+            $seen = $at eq 'registered' ? grep({ !$before{$_} } keys %$m)
+                  : grep({ /\bdrain\b/ } values %$m);
+            sleep 0.001 unless $seen;
+        }
+        $delay = rand(0.01);
     }
-    my $delay = $at eq 'time' ? rand(0.4) : rand(0.01);
     sleep $delay;
     $t->kill_server('scaler');
     $delay = time - $t_put;

@@ -113,7 +113,8 @@ EOF
 }
 
 # conf-examples/scaler-qemu.yaml for pool rvm: Redis and API ports, the
-# libvirtd's URI and storage pool, template (a path), 8 ports from ports,
+# libvirtd's URI (uri => another: a proxy's) and storage pool, template
+# (a path), 8 ports from ports,
 # interval 500ms, drain_timeout; prometheus => PORT points the rules
 # there, else the rules and the prometheus block are left out (rules =>
 # 0); more => { regex => text } replaces more
@@ -126,7 +127,7 @@ sub scaler_yaml {
         qr/listen: 127\.0\.0\.1:9180/  => 'listen: 127.0.0.1:' . $t->port('api'),
         qr/^interval: 2s$/m              => 'interval: 500ms',
         qr/- name: vm$/m                 => '- name: rvm',
-        qr{uri: "qemu:///system"}        => 'uri: "' . $lv->uri . '"',
+        qr{uri: "qemu:///system"}        => 'uri: "' . ($opt{uri} // $lv->uri) . '"',
         qr{/etc/scaleset/qemu-domain\.xml} => $opt{template},
         qr/pool: scaleset,/              => 'pool: ' . $lv->pool . ',',
         qr/ports: 20000-20999/           => "ports: $lo-" . ($lo + 7),

@@ -808,8 +808,20 @@ sub done {
     Test::More::done_testing();
 }
 
+# $code runs once before the servers are stopped (done, or the cleanup
+# of a test that died), while they still run: a harness extension's
+# cleanup that needs them (Scaleset::Libvirtd removes its domains and
+# storage pool through libvirtd)
+sub before_stop {
+    my ($self, $code) = @_;
+    push @{ $self->{before_stop} }, $code;
+}
+
 sub stop_all {
     my ($self) = @_;
+    while (my $code = shift @{ $self->{before_stop} || [] }) {
+        $code->();
+    }
     for my $name (reverse @{ $self->{order} }) {
         $self->stop($name);
     }
