@@ -155,7 +155,7 @@ for my $r (1 .. @caps) {
     my $end = time + 60;
     if ($proc) {
         $seen = $px->fired(60);
-        $px->disarm unless $seen;
+        $seen ||= $px->disarm;
         $at .= " ($when $proc #$nth)";
     }
     while (!$proc && time < $end) {

@@ -126,7 +126,7 @@ for my $r (1 .. $ROUNDS) {
     my ($seen, $delay) = (0, 0);
     if ($proc) {
         $seen = $px->fired(5);
-        $px->disarm unless $seen;
+        $seen ||= $px->disarm;
         $at = "$at $proc #$nth";
     } elsif ($at eq 'time') {
         ($seen, $delay) = (1, rand(0.4));
@@ -159,6 +159,7 @@ for my $r (1 .. $ROUNDS) {
          . "'%s'%s: %s", $r, $cap, $to, $delay * 1000, $at,
          $seen ? '' : ' (not seen)', $what || 'nothing yet');
 
+    push @bad, "round $r: the moment '$at' did not come" unless $seen;
     $s->start;
     my ($ok, $why) = (0, '');
     my $cend = time + 30;

@@ -12,7 +12,7 @@ package Scaleset::VirtProxy;
 #   $px->uri;                      # the URI to give the scaler instead
 #   $px->arm(DOMAIN_DEFINE_XML => 1, 'before', $pid);
 #   $px->fired(5);                 # "before DOMAIN_DEFINE_XML #1" or undef
-#   $px->disarm;
+#   $px->disarm;                   # what fired meanwhile, if it did
 #
 # The wire format (libvirt's src/remote/remote_protocol.x, "RPC wire
 # format"): each message is a 4-byte big-endian length (the whole message,
@@ -66,11 +66,23 @@ sub start {
 
 sub uri { $_[0]{uri} }
 
+# a command; the answer ok, after a fired line that came first (a kill
+# just before a disarm), returned
 sub _cmd {
     my ($self, $line) = @_;
     syswrite($self->{ctl}, "$line\n");
-    my $r = $self->_line(10);
+    my ($r, $late);
+    while (defined($r = $self->_line(10)) && $r =~ /^fired /) {
+        $late = _fired($r);
+    }
     croak "VirtProxy: '$line': " . ($r // 'no answer') unless ($r // '') eq 'ok';
+    return $late;
+}
+
+sub _fired {
+    my ($l) = @_;
+    return undef unless defined $l && $l =~ /^fired (\d+) (\d+) (\w+)$/;
+    return "$3 " . ($NAME{$1} // $1) . " #$2";
 }
 
 # the next line from the proxy within $timeout s, or undef
@@ -97,14 +109,13 @@ sub arm {
     $self->_cmd("arm $p $nth $when $pid");
 }
 
+# no kill armed any more: what fired before the proxy heard it, or undef
 sub disarm { $_[0]->_cmd('disarm') }
 
 # what fired within $timeout s ("before DOMAIN_DEFINE_XML #1"), or undef
 sub fired {
     my ($self, $timeout) = @_;
-    my $l = $self->_line($timeout);
-    return undef unless defined $l && $l =~ /^fired (\d+) (\d+) (\w+)$/;
-    return "$3 " . ($NAME{$1} // $1) . " #$2";
+    return _fired($self->_line($timeout));
 }
 
 # --- the proxy process ----------------------------------------------------
