@@ -75,10 +75,33 @@ failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     ps->errors[kind]++;
 }
 
-/* one action but a creation; 0 when done (st[] follows) */
+/* the domain of a's instance, then its member (or none: HDEL is
+   idempotent); a failure of the second leaves a stray that the next pass
+   deregisters */
+static int
+remove_instance(registry_t *reg, pool_state_t *ps, const action_t *a,
+    inst_state_t *st, const char *how)
+{
+    const pool_config_t  *p = ps->cf;
+
+    if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
+        failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
+        return -1;
+    }
+    st[a->inst] = INST_DELETING;
+    slog(p->name, a->id, "deleted (%s%s%s) rule=%s", a->reason,
+         how ? "; " : "", how ? how : "", a->rule);
+    if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
+        failed(ps, a, ERR_REDIS, registry_error(reg));
+    }
+    return 0;
+}
+
+/* one action but a creation; 0 when done (st[] follows, stop[] gets the
+   time of a shutdown sent) */
 static int
 apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const action_t *a, inst_state_t *st)
+    const action_t *a, inst_state_t *st, uint64_t *stop)
 {
     const pool_config_t  *p = ps->cf;
     const instance_t     *in = a->inst >= 0 ? &obs->inst[a->inst].in : NULL;
@@ -119,18 +142,27 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         return 0;
 
     case ACT_DELETE:
-        if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
-            failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
-            return -1;
+        return remove_instance(reg, ps, a, st, NULL);
+
+    case ACT_STOP:
+        switch (virt_shutdown(ps->conns[a->zone], p->name, a->id)) {
+        case 0:
+            st[a->inst] = INST_STOPPING;
+            stop[a->inst] = obs->now;
+            slog(p->name, a->id, "stopping: ACPI shutdown sent, %llu ms "
+                 "to power off (%s) rule=%s",
+                 (unsigned long long) p->shutdown_timeout_ms, a->reason,
+                 a->rule);
+            return 0;
+        case 1:
+            /* off already (the test driver is at once) */
+            return remove_instance(reg, ps, a, st, "off after its ACPI "
+                                   "shutdown");
+        default:
+            /* no shutdown: destroyed as before */
+            return remove_instance(reg, ps, a, st, "the ACPI shutdown "
+                                   "failed: destroyed");
         }
-        st[a->inst] = INST_DELETING;
-        slog(p->name, a->id, "deleted (%s) rule=%s", a->reason, a->rule);
-        /* its member (or none: HDEL is idempotent) after the domain; a
-           failure leaves a stray that the next pass deregisters */
-        if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
-        }
-        return 0;
 
     default:
         return -1;
@@ -274,14 +306,17 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const pool_config_t  *p = ps->cf;
     inst_state_t         *st;
     instance_t           *list, *in;
+    uint64_t             *stop;
     int                   i, n, cap;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
+    stop = calloc(obs->ninst + 1, sizeof(*stop));
     cap = obs->ninst + (pl ? pl->creates : 0);
     list = calloc(cap + 1, sizeof(*list));
-    if (st == NULL || list == NULL) {
+    if (st == NULL || stop == NULL || list == NULL) {
         slog(p->name, NULL, "out of memory: no action this pass");
         free(st);
+        free(stop);
         free(list);
         return;
     }
@@ -297,7 +332,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st) != 0) {
+        if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st, stop) != 0) {
             continue;
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
@@ -311,15 +346,27 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         }
         in = &list[n++];
         *in = obs->inst[i].in;
-        in->state = obs->inst[i].delete_asked ? INST_DELETING : st[i];
-        in->delete_asked = obs->inst[i].delete_asked;
+        in->state = st[i];
         in->weight = obs->inst[i].member >= 0
                      && obs->members[obs->inst[i].member].valid
                      ? obs->members[obs->inst[i].member].weight : 0;
         if (st[i] == INST_DRAINING && in->drain_seen == 0) {
             in->drain_seen = obs->now;
-        } else if (st[i] != INST_DRAINING) {
+        } else if (st[i] != INST_DRAINING && st[i] != INST_STOPPING) {
             in->drain_seen = 0;
+        }
+        if (stop[i]) {
+            in->stop_since = stop[i];
+        } else if (st[i] != INST_STOPPING) {
+            in->stop_since = 0;
+        }
+        /* what its drain waits for, logged when it changes */
+        if (pl && strcmp(pl->view[i].hold, in->hold) != 0) {
+            if (pl->view[i].hold[0]) {
+                slog(p->name, in->id, "%s waits: %s", inst_state_name(st[i]),
+                     pl->view[i].hold);
+            }
+            memcpy(in->hold, pl->view[i].hold, sizeof(in->hold));
         }
     }
     free(ps->inst);
@@ -333,6 +380,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         qsort(ps->inst, ps->ninst, sizeof(*ps->inst), inst_cmp);
     }
     free(st);
+    free(stop);
 
     /* the reports the instances point into */
     free(ps->reports);

@@ -21,14 +21,17 @@
 static struct evhttp  *api_http;
 static scaler_t       *api_s;
 
-/* a PUT capacity or DELETE waiting for Redis (registry_async.c); req is
+/* a capacity change waiting for Redis (registry_async.c): a PUT
+   capacity, or a request with ?decrement=true (id, ask: queued for the
+   pass with the capacity, so that the pass sees both or neither); req is
    NULL once api_stop() freed it with its connection: the outcome is still
    applied, nobody is answered */
 typedef struct api_wait {
     struct evhttp_request  *req;
     char                    pool[128];
-    char                    id[128];      /* DELETE; "" for PUT */
-    int                     capacity;     /* PUT */
+    char                    id[128];      /* "" for PUT capacity */
+    unsigned                ask;          /* ASK_* for id */
+    int                     capacity;
     struct api_wait        *prev, *next;
 } api_wait_t;
 
@@ -44,6 +47,9 @@ static json_t *pool_json(pool_state_t *ps, int detail);
 static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void metrics(struct evhttp_request *req);
 
+static json_t *ask_json(const char *pool, const char *id, unsigned ask,
+    int capacity);
+
 static void
 reply_json(struct evhttp_request *req, int code, json_t *j)
 {
@@ -55,7 +61,8 @@ reply_json(struct evhttp_request *req, int code, json_t *j)
     json_decref(j);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
-    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 400
+    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 202
+                      ? "Accepted" : code == 400
                       ? "Bad Request" : code == 404 ? "Not Found"
                       : code == 401 ? "Unauthorized" : code == 403
                       ? "Forbidden" : code == 405
@@ -97,15 +104,17 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     health = json_object();
     for (k = 0; k < in->nreports && in->report0 + k < ps->nreports; k++) {
         rp = &ps->reports[in->report0 + k];
-        h = json_pack("{s:s,s:I,s:I,s:I}", "state",
+        h = json_pack("{s:s,s:I,s:I,s:I,s:I}", "state",
                       scaleset_health_state_name(rp->state), "conns",
                       (json_int_t) (rp->conns > INT64_MAX ? INT64_MAX
                                                           : rp->conns),
                       "fails", (json_int_t) (rp->fails > INT64_MAX
                                              ? INT64_MAX : rp->fails),
                       "checked", (json_int_t) (rp->checked > INT64_MAX
-                                               ? INT64_MAX : rp->checked));
-        json_object_set_new(health, ps->gateways[rp->gateway], h);
+                                               ? INT64_MAX : rp->checked),
+                      "at", (json_int_t) (rp->at > INT64_MAX ? INT64_MAX
+                                                             : rp->at));
+        json_object_set_new(health, ps->gateways[rp->gateway].name, h);
     }
     json_object_set_new(o, "host", json_string(in->model.host));
     json_object_set_new(o, "template", json_string(in->model.template));
@@ -276,16 +285,25 @@ capacity_stored(int ok, void *arg)
     if (ok && ps != NULL) {
         history_manual(w->pool, ps->capacity, w->capacity);
         ps->capacity = w->capacity;
+        slog(w->pool, w->id[0] ? w->id : NULL, "capacity set to %d%s",
+             ps->capacity, w->id[0] ? " (decrement)" : "");
+        if (w->id[0] && reconcile_ask(api_s, ps, w->id, w->ask) != 0) {
+            ok = -1;
+        }
         reconcile_kick(api_s);
-        slog(w->pool, NULL, "capacity set to %d", ps->capacity);
     }
     if (w->req == NULL) {
         /* its connection went with api_stop() */
+    } else if (ok < 0) {
+        reply_error(w->req, 503, "out of memory");
     } else if (!ok) {
         reply_error(w->req, 503, "redis unreachable");
     } else if (ps == NULL) {
         /* stored, but a reload removed the pool meanwhile */
         reply_error(w->req, 404, "no pool \"%s\"", w->pool);
+    } else if (w->id[0]) {
+        reply_json(w->req, 202, ask_json(w->pool, w->id, w->ask,
+                                         ps->capacity));
     } else {
         reply_json(w->req, 200, pool_json(ps, 0));
     }
@@ -293,46 +311,11 @@ capacity_stored(int ok, void *arg)
     free(w);
 }
 
-/* DELETE: the member removed from Redis (ok) or not */
-static void
-member_deleted(int ok, void *arg)
-{
-    api_wait_t    *w = arg;
-    pool_state_t  *ps;
-    int            i;
-
-    wait_unlink(w);
-    reconcile_lock(api_s);
-    ps = reconcile_pool(api_s, w->pool);
-    if (ok && ps != NULL) {
-        slog(w->pool, w->id, "deleted by API request");
-        for (i = 0; i < ps->ninst; i++) {
-            if (strcmp(ps->inst[i].id, w->id) == 0) {
-                ps->inst[i].state = INST_DELETING;
-            }
-        }
-        reconcile_delete_later(api_s, ps, w->id);
-    }
-    if (w->req == NULL) {
-        /* its connection went with api_stop() */
-    } else if (!ok) {
-        reply_error(w->req, 503, "delete of %s failed: redis unreachable",
-                    w->id);
-    } else if (ps == NULL) {
-        reply_error(w->req, 404, "no pool \"%s\"", w->pool);
-    } else {
-        reply_json(w->req, 200, json_pack("{s:s,s:s}", "deleted", w->id,
-                                          "pool", w->pool));
-    }
-    reconcile_unlock(api_s);
-    free(w);
-}
-
-/* the Redis write of a PUT capacity (id NULL) or a DELETE; req is
-   answered from its callback, on the loop */
+/* a capacity change, stored in Redis first (answered from its callback,
+   on the loop); with id, a request queued with it */
 static void
 api_wait(struct evhttp_request *req, const char *pool, const char *id,
-    int capacity)
+    unsigned ask, int capacity)
 {
     api_wait_t  *w = calloc(1, sizeof(*w));
 
@@ -343,18 +326,106 @@ api_wait(struct evhttp_request *req, const char *pool, const char *id,
     w->req = req;
     snprintf(w->pool, sizeof(w->pool), "%s", pool);
     snprintf(w->id, sizeof(w->id), "%s", id ? id : "");
+    w->ask = ask;
     w->capacity = capacity;
     w->next = api_waiting;
     if (api_waiting) {
         api_waiting->prev = w;
     }
     api_waiting = w;
-    if (id) {
-        registry_async_member_del(api_s->areg, pool, id, member_deleted, w);
-    } else {
-        registry_async_capacity_set(api_s->areg, pool, capacity,
-                                    capacity_stored, w);
+    registry_async_capacity_set(api_s->areg, pool, capacity,
+                                capacity_stored, w);
+}
+
+/* what a request asked, for its answer */
+static json_t *
+ask_json(const char *pool, const char *id, unsigned ask, int capacity)
+{
+    json_t  *j = json_pack("{s:s,s:s}", "pool", pool, "id", id);
+
+    if (ask & ASK_DELETE) {
+        json_object_set_new(j, "deleted", json_string(id));
+        json_object_set_new(j, "drain", json_boolean(!(ask & ASK_FORCE)));
     }
+    if (capacity >= 0) {
+        json_object_set_new(j, "capacity", json_integer(capacity));
+    }
+    return j;
+}
+
+/* the bounds in force: the active profile's (a schedule may allow more
+   than the default), else the pool's */
+static void
+bounds(pool_state_t *ps, long long *lo, long long *hi)
+{
+    autoscale_runner_t          *r;
+    const autoscale_decision_t  *d;
+
+    *lo = ps->cf->cap_min;
+    *hi = ps->cf->cap_max;
+    if ((r = autoscaler_runner(ps->cf->name)) != NULL
+        && (d = autoscale_runner_last(r)) != NULL)
+    {
+        *lo = d->bounds.min;
+        *hi = d->bounds.max;
+    }
+}
+
+/* ?NAME=true|false|1|0 of uri: 1, 0 (absent too), or -1 for another
+   value */
+static int
+query_flag(const char *uri, const char *name)
+{
+    struct evkeyvalq   q;
+    const char        *v, *qs = strchr(uri, '?');
+    int                rc = 0;
+
+    if (qs == NULL) {
+        return 0;
+    }
+    TAILQ_INIT(&q);
+    if (evhttp_parse_query_str(qs + 1, &q) != 0) {
+        return -1;
+    }
+    if ((v = evhttp_find_header(&q, name)) != NULL) {
+        rc = strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ? 1
+             : strcmp(v, "false") == 0 || strcmp(v, "0") == 0 ? 0 : -1;
+    }
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
+/* a request about instance id of ps (ask), with ?decrement=true the
+   capacity one lower with it: queued for the pass, answered 202 */
+static void
+instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
+    unsigned ask)
+{
+    const char  *uri = evhttp_request_get_uri(req);
+    long long    lo, hi;
+    int          dec = query_flag(uri, "decrement");
+
+    if (dec < 0) {
+        reply_error(req, 400, "decrement: expected true or false");
+        return;
+    }
+    if (dec) {
+        bounds(ps, &lo, &hi);
+        if (ps->capacity - 1 < lo) {
+            reply_error(req, 400, "decrement: capacity %d - 1 is below "
+                        "min %lld", ps->capacity, lo);
+            return;
+        }
+        api_wait(req, ps->cf->name, id, ask, ps->capacity - 1);
+        return;
+    }
+    if (reconcile_ask(api_s, ps, id, ask) != 0) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    slog(ps->cf->name, id, "%s asked through the API",
+         (ask & ASK_FORCE) ? "deletion (force)" : "deletion");
+    reply_json(req, 202, ask_json(ps->cf->name, id, ask, -1));
 }
 
 /* the published state is read and changed under the reconcile lock */
@@ -426,10 +497,8 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     json_t           *j;
     struct evbuffer  *in;
     size_t            len;
-    int               i, n, authorized;
+    int               i, n, m, force, authorized;
     long long         lo, hi, cap;
-    autoscale_runner_t *r;
-    const autoscale_decision_t *d;
 
     (void) arg;
     snprintf(path, sizeof(path), "%s", uri);
@@ -524,23 +593,14 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             reply_error(req, 400, "%s", why);
             return;
         }
-        /* the bounds in force: the active profile's (a schedule may
-           allow more than the default), else the pool's */
-        lo = ps->cf->cap_min;
-        hi = ps->cf->cap_max;
-        if ((r = autoscaler_runner(pool)) != NULL
-            && (d = autoscale_runner_last(r)) != NULL)
-        {
-            lo = d->bounds.min;
-            hi = d->bounds.max;
-        }
+        bounds(ps, &lo, &hi);
         if (cap < lo || cap > hi) {
             reply_error(req, 400, "capacity %lld is outside min..max "
                         "%lld..%lld", cap, lo, hi);
             return;
         }
         /* answered when Redis has it (capacity_stored) */
-        api_wait(req, pool, NULL, (int) cap);
+        api_wait(req, pool, NULL, 0, (int) cap);
         return;
     }
     if (strcmp(path + n, "/instances") == 0) {
@@ -556,11 +616,8 @@ api_handle_locked(struct evhttp_request *req, void *arg)
                                        "instances", j));
         return;
     }
-    if (sscanf(path + n, "/instances/%127[^/]", id) == 1) {
-        if (cmd != EVHTTP_REQ_DELETE) {
-            reply_error(req, 405, "method not allowed");
-            return;
-        }
+    m = 0;
+    if (sscanf(path + n, "/instances/%127[^/]%n", id, &m) == 1 && m > 0) {
         for (i = 0; i < ps->ninst; i++) {
             if (strcmp(ps->inst[i].id, id) == 0) {
                 break;
@@ -571,10 +628,19 @@ api_handle_locked(struct evhttp_request *req, void *arg)
                         pool);
             return;
         }
-        /* deregistered first (answered then: member_deleted), its
-           domain deleted by the next pass (at once) */
-        api_wait(req, pool, id, 0);
-        return;
+        if (path[n + m] == '\0') {
+            if (cmd != EVHTTP_REQ_DELETE) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            /* drained first unless forced: the pass does it */
+            if ((force = query_flag(uri, "force")) < 0) {
+                reply_error(req, 400, "force: expected true or false");
+                return;
+            }
+            instance_ask(req, ps, id, ASK_DELETE | (force ? ASK_FORCE : 0));
+            return;
+        }
     }
     reply_error(req, 404, "no such path");
 }

@@ -147,6 +147,20 @@ static const cf_key_t  health_keys[] = {
     CF_END
 };
 
+/* drain: { gateway_ttl: 30s } */
+static const cf_key_t  drain_keys[] = {
+    { "gateway_ttl", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, gateway_ttl_ms), 1000, 0 },
+    CF_END
+};
+
+/* termination: { shutdown_timeout: 30s } */
+static const cf_key_t  termination_keys[] = {
+    { "shutdown_timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, shutdown_timeout_ms), 0, 3600000 },
+    CF_END
+};
+
 static const cf_key_t  pool_keys[] = {
     { "name", CF_SCALAR, pool_name, NULL, 0, 0, 0 },
     { "zones", CF_LIST, pool_zones, zone_keys, 0, 0, 0 },
@@ -161,6 +175,8 @@ static const cf_key_t  pool_keys[] = {
     { "schedules", CF_LIST, cf_schedules, cf_schedule_keys, 0, 0, 0 },
     { "max_step", CF_SCALAR, cf_max_step, NULL, 0, 0, 0 },
     { "health", CF_MAP, pool_health, health_keys, 0, 0, 0 },
+    { "drain", CF_MAP, cf_set_map, drain_keys, 0, 0, 0 },
+    { "termination", CF_MAP, cf_set_map, termination_keys, 0, 0, 0 },
     CF_END
 };
 
@@ -331,6 +347,7 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         p = &cf->pools[cf->npools++];
         p->cap_max = SCALER_CAPACITY_MAX;
         p->drain_timeout_ms = 30000;
+        p->shutdown_timeout_ms = 30000;
         p->readiness_tcp = 1;
         if ((p->version = strdup("1")) == NULL) {
             cf_error(c, item, "out of memory");

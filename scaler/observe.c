@@ -22,7 +22,7 @@
 
 static int inst_cmp(const void *a, const void *b);
 static int member_cmp(const void *a, const void *b);
-static int list_zones(pool_state_t *ps, char **dels, int ndel,
+static int list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
     observation_t *obs);
 static int read_members(pool_state_t *ps, const registry_hash_t *h,
     observation_t *obs);
@@ -128,7 +128,8 @@ latest_models(pool_state_t *ps, observation_t *obs)
 }
 
 static int
-list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
+list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
+    observation_t *obs)
 {
     const pool_config_t  *p = ps->cf;
     virt_instance_t      *vi;
@@ -178,6 +179,7 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
                 obs->refused++;
             }
             o->in.zone = z;
+            o->off = !vi[i].active;
             o->in.seq = policy_id_seq(o->in.id);
             o->in.state = INST_BOOTING;
             o->in.seen = obs->now;
@@ -188,10 +190,13 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
                                        sizeof(*ps->inst), prev_cmp)
                              : NULL;
             if (prev != NULL) {
+                /* what this scaler remembers of it */
                 o->in.state = prev->state;
                 o->in.seen = prev->seen;
                 o->in.drain_seen = prev->drain_seen;
-                o->in.delete_asked = prev->delete_asked;
+                o->in.stop_since = prev->stop_since;
+                o->in.asked = prev->asked;
+                memcpy(o->in.hold, prev->hold, sizeof(o->in.hold));
             } else {
                 slog(p->name, o->in.id, "found domain in zone %s",
                      p->zones[z].name);
@@ -202,13 +207,11 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
     if (obs->ninst > 1) {
         qsort(obs->inst, obs->ninst, sizeof(*obs->inst), inst_cmp);
     }
-    for (i = 0; i < obs->ninst; i++) {
-        obs->inst[i].delete_asked |= obs->inst[i].in.delete_asked;
-        obs->inst[i].in.delete_asked = 0;
-    }
-    for (i = 0; i < ndel; i++) {
-        if ((o = (obs_instance_t *) obs_instance(obs, dels[i])) != NULL) {
-            o->delete_asked = 1;
+    /* the API's requests join what is still to do (an instance it
+       asked about and that is gone takes its request with it) */
+    for (i = 0; i < nasks; i++) {
+        if ((o = (obs_instance_t *) obs_instance(obs, asks[i].id)) != NULL) {
+            o->in.asked |= asks[i].ask;
         }
     }
     return 0;
@@ -314,6 +317,59 @@ rep_cmp(const void *a, const void *b)
                               : x->r.gateway - y->r.gateway;
 }
 
+/* the gateways this pass read (their names; *ng of them), then those
+   the last pass knew that are still present (plan_gateway_present):
+   their reports are not here, which holds a drain */
+static int
+gateways_merge(pool_state_t *ps, observation_t *obs,
+    char (*names)[SCALESET_NAME_MAX + 1], const registry_hash_t *hs, int ng)
+{
+    const gateway_t  *old;
+    gateway_t        *g;
+    int               i, k, n = 0;
+
+    obs->gateways = calloc(ng + ps->ngateways + 1, sizeof(*obs->gateways));
+    if (obs->gateways == NULL) {
+        return -1;
+    }
+    for (i = 0; i < ng; i++) {
+        g = &obs->gateways[n++];
+        memcpy(g->name, names[i], sizeof(g->name));
+        g->read = hs != NULL && hs[i].ok;
+        g->seen = obs->now;
+        g->ttl_ms = hs != NULL && hs[i].ttl_ms > 0
+                    ? (uint64_t) hs[i].ttl_ms : 0;
+        for (k = 0; k < ps->ngateways; k++) {
+            old = &ps->gateways[k];
+            if (strcmp(old->name, g->name) == 0) {
+                /* the key's full TTL: the largest remaining seen */
+                g->ttl_ms = old->ttl_ms > g->ttl_ms ? old->ttl_ms
+                                                    : g->ttl_ms;
+                if (!g->read) {
+                    g->seen = old->seen;
+                }
+                break;
+            }
+        }
+    }
+    for (k = 0; k < ps->ngateways; k++) {
+        old = &ps->gateways[k];
+        for (i = 0; i < ng; i++) {
+            if (strcmp(old->name, names[i]) == 0) {
+                break;
+            }
+        }
+        if (i == ng && plan_gateway_present(ps->cf, old, obs->now)) {
+            g = &obs->gateways[n++];
+            *g = *old;
+            g->read = 0;
+            g->at = 0;
+        }
+    }
+    obs->ngateways = n;
+    return 0;
+}
+
 /* every gateway's reports on our instances, grouped by instance */
 static void
 read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
@@ -322,35 +378,56 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     scaleset_health_t   h;
     scaleset_error_t    err;
     rep_ref_t          *refs = NULL;
+    char              (*names)[SCALESET_NAME_MAX + 1];
     int                 ng, skipped, g, i, k, n = 0, c = 0;
 
     if (registry_read_health(reg, ps->cf->name, OBS_GATEWAYS_MAX,
-                             OBS_HASH_MAX, &obs->gateways, &hs, &ng,
-                             &skipped) != 0)
+                             OBS_HASH_MAX, &names, &hs, &ng, &skipped) != 0)
     {
         snprintf(obs->reports_err, sizeof(obs->reports_err), "%s",
                  registry_error(reg));
         ps->errors[ERR_REDIS]++;
-        return;                     /* reports_ok 0: unknown */
+        /* reports_ok 0: unknown; the gateways known stay present */
+        gateways_merge(ps, obs, NULL, NULL, 0);
+        return;
     }
-    obs->ngateways = ng;
+    if (gateways_merge(ps, obs, names, hs, ng) != 0) {
+        snprintf(obs->reports_err, sizeof(obs->reports_err),
+                 "out of memory");
+        for (g = 0; g < ng; g++) {
+            registry_hash_free(&hs[g]);
+        }
+        free(hs);
+        free(names);
+        return;
+    }
+    free(names);
     obs->reports_ok = 1;
     obs->refused += skipped;
     for (g = 0; g < ng; g++) {
         if (!hs[g].ok) {
             obs->reports_ok = 0;    /* one gateway's reports unknown */
             snprintf(obs->reports_err, sizeof(obs->reports_err), "%s: %s",
-                     obs->gateways[g], hs[g].err);
+                     obs->gateways[g].name, hs[g].err);
             obs->refused++;
         }
         for (i = 0; i < hs[g].n; i++) {
-            if ((k = obs_index(obs, hs[g].field[i], hs[g].flen[i])) < 0) {
-                continue;
-            }
             if (scaleset_health_parse(hs[g].value[i], hs[g].vlen[i], &h,
                                       &err) != 0)
             {
                 obs->refused++;
+                continue;
+            }
+            /* a report made later than now is a lie (or a clock far
+               ahead): it does not count as made after a drain began */
+            if (h.at > obs->now + OBS_SKEW_MS) {
+                h.at = 0;
+                obs->refused++;
+            }
+            if (h.at > obs->gateways[g].at) {
+                obs->gateways[g].at = h.at;
+            }
+            if ((k = obs_index(obs, hs[g].field[i], hs[g].flen[i])) < 0) {
                 continue;
             }
             if (n == c) {
@@ -368,6 +445,7 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
             refs[n].r.conns = h.conns;
             refs[n].r.fails = h.fails;
             refs[n].r.checked = h.checked;
+            refs[n].r.at = h.at;
             n++;
         }
         registry_hash_free(&hs[g]);
@@ -401,7 +479,8 @@ probe(const pool_config_t *p, observation_t *obs)
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || o->delete_asked
+        if (!o->listed || !obs->zone_up[o->in.zone]
+            || (o->in.asked & ASK_DELETE)
             || (o->member >= 0 && obs->members[o->member].valid))
         {
             continue;
@@ -432,8 +511,8 @@ static const scaleset_key_kind_t  pool_hashes[] = {
 enum { H_MEMBERS = 0, H_DRAINING, H_COUNT };
 
 int
-observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
-    observation_t *obs)
+observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
+    int nasks, observation_t *obs)
 {
     registry_hash_t  h[H_COUNT];
     char             seq[32];
@@ -443,8 +522,9 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     memset(obs, 0, sizeof(*obs));
     obs->now = clock_unix_ms();
     obs->nzones = ps->cf->nzones;
-    if (list_zones(ps, dels, ndel, obs) != 0) {
+    if (list_zones(ps, asks, nasks, obs) != 0) {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
+        gateways_merge(ps, obs, NULL, NULL, 0);
         return -1;
     }
     latest_models(ps, obs);
@@ -453,6 +533,8 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "%s",
                  registry_error(reg));
+        /* the gateways known stay known: present until gateway_ttl */
+        gateways_merge(ps, obs, NULL, NULL, 0);
         return -1;
     }
     if (!h[H_MEMBERS].ok) {
@@ -488,6 +570,9 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     probe(ps->cf, obs);
     rc = 0;
 done:
+    if (rc != 0) {
+        gateways_merge(ps, obs, NULL, NULL, 0);
+    }
     for (i = 0; i < H_COUNT; i++) {
         registry_hash_free(&h[i]);
     }

@@ -44,7 +44,7 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete" };
+        "deregister", "delete", "stop" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -62,8 +62,65 @@ plan_observed(const observation_t *obs, int i)
         return INST_BOOTING;        /* not registered (or not readable) */
     }
     m = &obs->members[o->member];
-    return (m->flags & SCALESET_MEMBER_DRAIN) ? INST_DRAINING
-                                              : INST_RUNNING;
+    if (!(m->flags & SCALESET_MEMBER_DRAIN)) {
+        return INST_RUNNING;
+    }
+    /* its member keeps "drain" until the domain is gone */
+    return o->in.stop_since ? INST_STOPPING : INST_DRAINING;
+}
+
+uint64_t
+plan_gateway_ttl(const pool_config_t *cf, const gateway_t *g)
+{
+    if (cf->gateway_ttl_ms) {
+        return cf->gateway_ttl_ms;
+    }
+    return g->ttl_ms ? 3 * g->ttl_ms : 30000;
+}
+
+int
+plan_gateway_present(const pool_config_t *cf, const gateway_t *g,
+    uint64_t now)
+{
+    return g->read || now <= g->seen
+           || now - g->seen <= plan_gateway_ttl(cf, g);
+}
+
+plan_health_t
+plan_health(const plan_input_t *in, int i)
+{
+    const observation_t   *obs = in->obs;
+    const obs_instance_t  *o = &obs->inst[i];
+    const report_t        *r = NULL;
+    int                    g, k, up = 0, down = 0, n = 0;
+
+    if (!obs->reports_ok) {
+        return HEALTH_UNKNOWN;
+    }
+    for (g = 0; g < obs->ngateways; g++) {
+        if (!plan_gateway_present(in->cf, &obs->gateways[g], in->now)) {
+            continue;
+        }
+        if (!obs->gateways[g].read) {
+            return HEALTH_UNKNOWN;      /* a present gateway not heard */
+        }
+        for (k = 0; k < o->in.nreports; k++) {
+            r = &obs->reports[o->in.report0 + k];
+            if (r->gateway == g) {
+                break;
+            }
+        }
+        if (k == o->in.nreports
+            || r->state == SCALESET_HEALTH_UNCHECKED)
+        {
+            return HEALTH_UNKNOWN;      /* it has no opinion yet */
+        }
+        up += r->state == SCALESET_HEALTH_UP;
+        down += r->state == SCALESET_HEALTH_DOWN;
+        n++;
+    }
+    return n == 0 ? HEALTH_UNKNOWN : up == n ? HEALTH_UP
+           : down == n ? HEALTH_DOWN : HEALTH_MIXED;
 }
 
 int
@@ -111,6 +168,7 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         case ACT_REGISTER: pl->view[inst].state = INST_RUNNING; break;
         case ACT_DRAIN:    pl->view[inst].state = INST_DRAINING; break;
         case ACT_DELETE:   pl->view[inst].state = INST_DELETING; break;
+        case ACT_STOP:     pl->view[inst].state = INST_STOPPING; break;
         default:           break;
         }
     }

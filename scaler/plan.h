@@ -69,7 +69,8 @@ typedef struct {
                                    (or refused) */
     obs_ready_t   ready;        /* probed when listed and not registered */
     char          why[64];      /* READY_NO: "no address", "status 500" */
-    int           delete_asked; /* deleted through the API: domain goes */
+    int           off;          /* listed, its domain not running (shut
+                                   off after our ACPI shutdown) */
 } obs_instance_t;
 
 typedef struct {
@@ -96,7 +97,9 @@ typedef struct {
     report_t         *reports;      /* grouped by instance: each instance's
                                        in->report0 .. + in->nreports */
     int               nreports;
-    char            (*gateways)[SCALESET_NAME_MAX + 1];
+    gateway_t        *gateways;     /* those read this pass, then those
+                                       not read but still present (their
+                                       reports unknown: read 0) */
     int               ngateways;
     int               refused;      /* values read from Redis and refused
                                        (scaleset_scaler_errors_total
@@ -119,6 +122,8 @@ typedef enum {
                            start */
     ACT_DEREGISTER,     /* HDEL a member that has no domain */
     ACT_DELETE,         /* its domain deleted, then its member (if any) */
+    ACT_STOP,           /* drained: its ACPI shutdown (deleted at once
+                           if it is off already) */
     ACT_KIND_COUNT
 } act_kind_t;
 
@@ -149,8 +154,10 @@ typedef struct {
 /* where an observed instance stands after the actions so far */
 typedef struct {
     inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
-                                   DRAINING, DELETING (it goes) */
+                                   DRAINING, STOPPING, DELETING (it goes) */
     int           claimed;      /* pl->act of the step that took it; -1 */
+    char          hold[160];    /* what it waits for ("" nothing): logged
+                                   when it changes */
 } plan_view_t;
 
 typedef struct {
@@ -202,6 +209,21 @@ int plan_free(const plan_t *pl, int i);
    zone (those of a zone down count: they are not lost) */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
 const char *act_kind_name(act_kind_t kind);
+/* how long gateway g counts as present after its reports were last
+   read: drain.gateway_ttl, else 3 x its report key's TTL, else 30 s */
+uint64_t plan_gateway_ttl(const pool_config_t *cf, const gateway_t *g);
+/* 1 when g reported within plan_gateway_ttl() of now */
+int plan_gateway_present(const pool_config_t *cf, const gateway_t *g,
+    uint64_t now);
+
+/* obs->inst[i]'s health as every present gateway reports it (upgrades,
+   repair): UP when each of them reports it up, DOWN when each reports it
+   down, UNKNOWN when a report is missing or unreadable or there is no
+   gateway, MIXED otherwise */
+typedef enum {
+    HEALTH_UNKNOWN = 0, HEALTH_UP, HEALTH_DOWN, HEALTH_MIXED
+} plan_health_t;
+plan_health_t plan_health(const plan_input_t *in, int i);
 
 /* the sub-planners, each in its own file, in plan_steps[] order */
 /* plan_requests.c: what the API asked for: deleted instances' domains */
@@ -213,8 +235,10 @@ void plan_strays(const plan_input_t *in, plan_t *pl);
 void plan_register(const plan_input_t *in, plan_t *pl);
 /* plan_repair.c: instances not ready within health.grace replaced */
 void plan_repair(const plan_input_t *in, plan_t *pl);
-/* plan_drain.c: draining instances deleted at zero connections or at
-   drain_timeout; held while the reports are unknown */
+/* plan_drain.c: draining instances shut down (ACPI) once every present
+   gateway reported zero connections since the drain began, or at
+   drain_timeout; held while a report is unknown or older than the drain;
+   stopping instances deleted once off, or at shutdown_timeout */
 void plan_drain(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy */
@@ -222,12 +246,14 @@ void plan_capacity(const plan_input_t *in, plan_t *pl);
 
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept
-   for a zone that does not answer; what this scaler remembers), dels =
-   ids the API deleted; 0, or -1 when the member hash could not be read
-   (Redis did not answer, or it was refused: obs->redis_err says which;
-   obs then holds only the listing).  obs_release() frees it either way */
-int observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
-    observation_t *obs);
+   for a zone that does not answer; what this scaler remembers) and
+   gateways (kept while present), asks = the API's requests (ASK_* into
+   each instance's in.asked); 0, or -1 when the member hash could not be
+   read (Redis did not answer, or it was refused: obs->redis_err says
+   which; obs then holds only the listing and the gateways known).
+   obs_release() frees it either way */
+int observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
+    int nasks, observation_t *obs);
 void obs_release(observation_t *obs);
 /* the instance of id in obs (sorted), or NULL */
 const obs_instance_t *obs_instance(const observation_t *obs, const char *id);

@@ -1,8 +1,10 @@
 /*
- * plan_requests.c: what was asked through the API.  An instance deleted
- * through DELETE /v1/pools/{pool}/instances/{id} is deregistered by the
- * loop at once; its domain goes here (once its zone answers), before
- * anything the scaler decides by itself.
+ * plan_requests.c: what was asked through the API (reconcile_ask), before
+ * anything the scaler decides by itself.  DELETE
+ * /v1/pools/{pool}/instances/{id}: a registered instance drains (then
+ * goes as every drain does: plan_drain.c), an unregistered one is
+ * deleted at once; with ?force=true it is deleted at once, drained or
+ * not.  An instance of a zone that does not answer waits for it.
  */
 
 #include "plan.h"
@@ -10,14 +12,27 @@
 void
 plan_requests(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t  *obs = in->obs;
-    int                   i;
+    const observation_t   *obs = in->obs;
+    const obs_instance_t  *o;
+    int                    i;
 
     for (i = 0; i < obs->ninst; i++) {
-        if (obs->inst[i].delete_asked && obs->inst[i].listed
-            && plan_free(pl, i))
+        o = &obs->inst[i];
+        if (!(o->in.asked & ASK_DELETE) || !o->listed
+            || !obs->zone_up[o->in.zone] || !plan_free(pl, i))
         {
-            plan_add(pl, in, ACT_DELETE, i, "api", "deleted through the API");
+            continue;
         }
+        if (o->in.asked & ASK_FORCE) {
+            plan_add(pl, in, ACT_DELETE, i, "api", "deleted through the "
+                     "API (force: no drain)");
+        } else if (pl->view[i].state == INST_RUNNING) {
+            plan_add(pl, in, ACT_DRAIN, i, "api", "deleted through the "
+                     "API");
+        } else if (pl->view[i].state == INST_BOOTING) {
+            plan_add(pl, in, ACT_DELETE, i, "api", "deleted through the "
+                     "API; before registration");
+        }
+        /* draining, stopping: on its way already */
     }
 }

@@ -20,9 +20,9 @@ const char *
 inst_state_name(inst_state_t st)
 {
     static const char *const names[] = { "creating", "booting", "running",
-        "draining", "deleting" };
+        "draining", "deleting", "stopping" };
 
-    return names[st];
+    return (unsigned) st < INST_STATE_COUNT ? names[st] : "?";
 }
 
 const char *
@@ -148,10 +148,7 @@ reconcile_free(scaler_t *s)
         free(s->pools[i].inst);
         free(s->pools[i].reports);
         free(s->pools[i].gateways);
-        for (j = 0; j < s->pools[i].ndel; j++) {
-            free(s->pools[i].del_ids[j]);
-        }
-        free(s->pools[i].del_ids);
+        free(s->pools[i].asks);
     }
     free(s->pools);
     registry_close(s->reg);
@@ -172,18 +169,16 @@ reconcile_pool(scaler_t *s, const char *name)
 }
 
 void
-reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
+reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
+    int nasks)
 {
     observation_t  obs;
     plan_input_t   in;
     plan_t         pl;
-    int            i, ok;
+    int            ok;
 
-    ok = observe(s->preg, ps, dels, ndel, &obs) == 0;
-    for (i = 0; i < ndel; i++) {
-        free(dels[i]);
-    }
-    free(dels);
+    ok = observe(s->preg, ps, asks, nasks, &obs) == 0;
+    free(asks);
     ps->errors[ERR_REDIS_DATA] += obs.refused;
     if (!ok) {
         ps->errors[ERR_REDIS]++;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,8 +58,8 @@ static void
 pass_pool(scaler_t *s, pool_state_t *ps)
 {
     pool_state_t  w;
-    char        **dels;
-    int           nd;
+    pool_ask_t   *asks;
+    int           na;
 
     reconcile_lock(s);
     w = *ps;
@@ -74,16 +75,23 @@ pass_pool(scaler_t *s, pool_state_t *ps)
         }
         memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
     }
+    /* the gateways known (observe keeps those still present) */
+    if (ps->ngateways > 0
+        && (w.gateways = malloc(ps->ngateways * sizeof(gateway_t))) != NULL)
+    {
+        memcpy(w.gateways, ps->gateways, ps->ngateways * sizeof(gateway_t));
+        w.ngateways = ps->ngateways;
+    }
     w.cinst = w.ninst;
-    dels = ps->del_ids;
-    nd = ps->ndel;
-    ps->del_ids = NULL;
-    ps->ndel = 0;
-    w.del_ids = NULL;
-    w.ndel = 0;
+    asks = ps->asks;
+    na = ps->nasks;
+    ps->asks = NULL;
+    ps->nasks = 0;
+    w.asks = NULL;
+    w.nasks = 0;
     reconcile_unlock(s);
 
-    reconcile_pool_pass(s, &w, dels, nd);   /* frees dels */
+    reconcile_pool_pass(s, &w, asks, na);   /* frees asks */
     vmstats_pool(&w);                   /* VM metrics, off the loop too */
 
     reconcile_lock(s);
@@ -243,18 +251,28 @@ reconcile_stop(scaler_t *s)
 }
 
 
-void
-reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id)
+int
+reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id, unsigned ask)
 {
-    char  **d;
+    pool_ask_t  *a;
+    int          i;
 
-    d = realloc(ps->del_ids, (ps->ndel + 1) * sizeof(char *));
-    if (d == NULL) {
-        return;
+    for (i = 0; i < ps->nasks; i++) {
+        if (strcmp(ps->asks[i].id, id) == 0) {
+            ps->asks[i].ask |= ask;
+            reconcile_kick(s);
+            return 0;
+        }
     }
-    ps->del_ids = d;
-    if ((d[ps->ndel] = strdup(id)) != NULL) {
-        ps->ndel++;
+    a = realloc(ps->asks, (ps->nasks + 1) * sizeof(*a));
+    if (a == NULL) {
+        return -1;
     }
+    ps->asks = a;
+    a = &ps->asks[ps->nasks++];
+    memset(a, 0, sizeof(*a));
+    snprintf(a->id, sizeof(a->id), "%s", id);
+    a->ask = ask;
     reconcile_kick(s);
+    return 0;
 }

@@ -352,6 +352,23 @@ hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
     return 0;
 }
 
+/* key's PTTL into *ms (-1 no TTL, -2 no key); -1 when the connection
+   failed */
+static int
+key_ttl(registry_t *r, const char *key, long long *ms)
+{
+    const char  *argv[] = { "PTTL", key };
+    redisReply  *rep;
+
+    if ((rep = redisCommandArgv(r->c, 2, argv, NULL)) == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    *ms = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -2;
+    freeReplyObject(rep);
+    return 0;
+}
+
 /* a string value into buf as it is, or "?" (which no reader takes) when
    it does not fit or holds a NUL */
 static void
@@ -495,7 +512,9 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
                              &name);
         snprintf((*gw)[k], sizeof((*gw)[k]), "%.*s", (int) name.len,
                  name.data);
-        if (hash_scan(r, keys[k], max, &(*hashes)[k]) != 0) {
+        if (hash_scan(r, keys[k], max, &(*hashes)[k]) != 0
+            || key_ttl(r, keys[k], &(*hashes)[k].ttl_ms) != 0)
+        {
             while (k >= 0) {
                 registry_hash_free(&(*hashes)[k--]);
             }

@@ -1,7 +1,7 @@
 /*
  * registry_async.c: the event loop's Redis writes, non-blocking (hiredis's
  * async API on its libevent adapter).  The commands are registry_tx.c's,
- * as registry.c's: the member removal is the write protocol's MULTI/EXEC.
+ * as registry.c's.
  *
  * hiredis 0.14 has no command or connect timeout in its async API, so
  * every operation has a timer of its own (REGISTRY_ASYNC_TIMEOUT_MS): when
@@ -317,17 +317,6 @@ registry_async_capacity_set(registry_async_t *ra, const char *pool, int cap,
 
     op_run(ra, pool, NULL, registry_tx_capacity(&tx, ra->prefix, pool, cap),
            &tx, done, arg);
-}
-
-void
-registry_async_member_del(registry_async_t *ra, const char *pool,
-    const char *id, registry_async_done_t done, void *arg)
-{
-    registry_tx_t  tx;
-
-    op_run(ra, pool, id,
-           registry_tx_member(&tx, ra->prefix, pool, id, NULL, 0), &tx,
-           done, arg);
 }
 
 void

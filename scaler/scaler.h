@@ -61,6 +61,11 @@ typedef struct {
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
+    uint64_t           gateway_ttl_ms;    /* drain.gateway_ttl: 0 = 3 x each
+                                             gateway's report TTL */
+    uint64_t           shutdown_timeout_ms;   /* termination.
+                                             shutdown_timeout: ACPI, then
+                                             destroy; 0 = destroy at once */
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
     autoscale_config_t          autoscale;
@@ -220,13 +225,17 @@ typedef struct {
     unsigned long long mem_bytes;   /* the balloon's current size */
 } virt_instance_t;
 
-typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
+typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT, VIRT_OFF } virt_health_t;
 
+#define VIRT_DOING_CREATE  0x01u    /* between define and start */
+#define VIRT_DOING_STOP    0x02u    /* its ACPI shutdown was sent */
 /* an owned domain in libvirt state/reason (virDomainGetState): a defined
-   domain that is not running is failed (removed), unless being_created
-   (this process is between define and start); shut off by a migration,
-   a save or a snapshot revert it is left (not listed, never touched) */
-virt_health_t virt_classify(int state, int reason, int being_created);
+   domain that is not running is failed (removed), unless this process is
+   doing something to it (VIRT_DOING_*): between define and start it is
+   live, shut off after the shutdown this process sent it is off (listed,
+   inactive); shut off by a migration, a save or a snapshot revert it is
+   left (not listed, never touched) */
+virt_health_t virt_classify(int state, int reason, unsigned doing);
 
 typedef struct virt_conn virt_conn_t;
 virt_conn_t *virt_open(const char *uri);
@@ -249,6 +258,10 @@ int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
 int virt_image(virt_conn_t *vc, const pool_config_t *p,
     char out[MODEL_DIGEST_LEN + 1]);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
+/* asks the guest id to power off (virDomainShutdown: ACPI); until it is
+   deleted, the domain shut off is listed inactive instead of failed.  0
+   sent, 1 it is off already, -1 failed */
+int virt_shutdown(virt_conn_t *vc, const char *pool, const char *id);
 
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
    once for both transports; the strings point into the tx and into the
@@ -299,6 +312,8 @@ typedef struct {
     int           n;
     int           ok;           /* read, at most max fields */
     char          err[128];     /* !ok: why */
+    long long     ttl_ms;       /* registry_read_health: the key's PTTL
+                                   (-1 none, -2 unknown) */
 } registry_hash_t;
 void registry_hash_free(registry_hash_t *h);
 
@@ -354,14 +369,16 @@ registry_async_t *registry_async_open(struct event_base *base,
 void registry_async_close(registry_async_t *ra);
 void registry_async_capacity_set(registry_async_t *ra, const char *pool,
     int cap, registry_async_done_t done, void *arg);
-/* the member-removal transaction of the write protocol */
-void registry_async_member_del(registry_async_t *ra, const char *pool,
-    const char *id, registry_async_done_t done, void *arg);
 
 /* reconcile.c */
+/* docs/design.md, "Lifecycle": creating -> booting -> running ->
+   draining -> stopping -> deleting */
 typedef enum {
     INST_CREATING = 0, INST_BOOTING, INST_RUNNING, INST_DRAINING,
-    INST_DELETING
+    INST_DELETING,
+    INST_STOPPING,              /* drained: ACPI shutdown sent, waiting for
+                                   it to power off (shutdown_timeout) */
+    INST_STATE_COUNT
 } inst_state_t;
 
 /* one gateway's report on one instance (PREFIX{POOL}:health:GATEWAY) */
@@ -371,7 +388,26 @@ typedef struct {
     uint64_t                 conns;
     uint64_t                 fails;
     uint64_t                 checked;   /* UNIX ms of the gateway's check */
+    uint64_t                 at;        /* UNIX ms the gateway made the
+                                           report (its clock); 0: a record
+                                           without at= */
 } report_t;
+
+/* a gateway that reports on a pool: its health key was read this pass,
+   or was read within drain.gateway_ttl (it is still present: its report
+   holds a drain until it reports again) */
+typedef struct {
+    char          name[SCALESET_NAME_MAX + 1];
+    int           read;         /* its reports were read this pass */
+    uint64_t      at;           /* read: the newest at= of its records */
+    uint64_t      seen;         /* UNIX ms this scaler last read them */
+    uint64_t      ttl_ms;       /* its key's TTL, the largest seen; 0 */
+} gateway_t;
+
+/* what the API asked of an instance, carried out by the passes
+   (reconcile_ask) */
+#define ASK_DELETE    0x01u     /* drained (registered), then deleted */
+#define ASK_FORCE     0x02u     /* with ASK_DELETE: deleted at once */
 
 /* an instance as the last pass left it (the published state) */
 typedef struct {
@@ -385,7 +421,9 @@ typedef struct {
     int           latest;       /* model is the pool's latest */
     uint64_t      seen;         /* UNIX ms this scaler first saw it */
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
-    int           delete_asked; /* the API deleted it: its domain goes */
+    uint64_t      stop_since;   /* UNIX ms its ACPI shutdown was sent; 0 */
+    unsigned      asked;        /* ASK_*: what the API asked, not done */
+    char          hold[160];    /* what its drain waits for, as logged */
     unsigned      weight;       /* its member record's; 0: unregistered */
     int           report0;      /* its gateway reports: the pool's */
     int           nreports;     /*   reports[report0 .. + nreports) */
@@ -393,6 +431,11 @@ typedef struct {
     double        cpu_s;
     unsigned long long mem_bytes;
 } instance_t;
+
+typedef struct {
+    char          id[SCALESET_ID_MAX + 1];
+    unsigned      ask;          /* ASK_* */
+} pool_ask_t;
 
 /* what went wrong, for scaleset_scaler_errors_total{pool,kind} */
 typedef enum {
@@ -422,7 +465,8 @@ typedef struct {
     int             ninst, cinst;
     report_t       *reports;            /* the last pass's gateway reports */
     int             nreports;
-    char          (*gateways)[SCALESET_NAME_MAX + 1];
+    gateway_t      *gateways;           /* and its gateways: those read and
+                                           those still present */
     int             ngateways;
     int             redis_ok;
     int             redis_lost;         /* logged as not read */
@@ -431,8 +475,9 @@ typedef struct {
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
     unsigned long   errors[ERR_KIND_COUNT];
-    char          **del_ids;             /* API deletions for the pass */
-    int             ndel;
+    pool_ask_t     *asks;               /* the API's requests for the next
+                                           pass */
+    int             nasks;
 } pool_state_t;
 
 /*
@@ -458,9 +503,9 @@ typedef struct {
    capacity; logged and counted), else its default */
 int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
 /* one pool's pass on ps (observe, plan, act: plan.h), with the pass
-   connection s->preg; dels: ids the API deleted (freed here) */
-void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels,
-    int ndel);
+   connection s->preg; asks: the API's requests (freed here) */
+void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
+    int nasks);
 /* the pass thread: done() is called on base's loop after every pass */
 struct event_base;
 int reconcile_start(scaler_t *s, struct event_base *base,
@@ -473,9 +518,10 @@ void reconcile_stop(scaler_t *s);
    (recursive) */
 void reconcile_lock(scaler_t *s);
 void reconcile_unlock(scaler_t *s);
-/* under the lock: the API deleted id (deregistered): the pass deletes
-   its domain */
-void reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id);
+/* under the lock: the API asks ask (ASK_*) of instance id; the next
+   pass (kicked) carries it out.  0, or -1 when out of memory */
+int reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id,
+    unsigned ask);
 void reconcile_free(scaler_t *s);
 pool_state_t *reconcile_pool(scaler_t *s, const char *name);
 const char *inst_state_name(inst_state_t st);

@@ -4,7 +4,7 @@
  *   scalesetctl ... show POOL
  *   scalesetctl ... instances POOL
  *   scalesetctl ... scale POOL N [--wait]
- *   scalesetctl ... delete POOL ID
+ *   scalesetctl ... delete POOL ID [--force] [--decrement]
  *   scalesetctl completion bash
  * Exit: 0 ok, 1 refused (the API's message printed), 2 usage,
  * 3 the API unreachable.
@@ -30,6 +30,8 @@ typedef struct {
 static const char  *api = "http://127.0.0.1:9180";
 static char        *token;
 static int          as_json;
+/* options of some verbs */
+static int          opt_force, opt_decrement;
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
 static long request(const char *method, const char *path, const char *body,
@@ -417,21 +419,32 @@ cmd_scale(const char *pool, const char *n, int wait)
     return 0;
 }
 
+/* drained first (the pass does it: 202), unless --force */
 static int
 cmd_delete(const char *pool, const char *id)
 {
-    json_t  *j = NULL;
+    json_t  *j = NULL, *c;
     char     path[512];
     long     code;
 
-    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s", pool, id);
-    if ((code = request("DELETE", path, NULL, &j)) != 200) {
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s%s%s%s", pool,
+             id, opt_force || opt_decrement ? "?" : "",
+             opt_force ? "force=true" : "",
+             opt_decrement ? (opt_force ? "&decrement=true"
+                                        : "decrement=true") : "");
+    if ((code = request("DELETE", path, NULL, &j)) != 202 && code != 200) {
         return fail(code, j);
     }
     if (as_json) {
         print_json(j);
     } else {
-        printf("%s: deleted %s\n", pool, id);
+        c = json_object_get(j, "capacity");
+        printf("%s: %s %s%s", pool, id, opt_force ? "deleted at once"
+               : "drains, then it is deleted", json_is_integer(c)
+               ? ", capacity " : "\n");
+        if (json_is_integer(c)) {
+            printf("%lld\n", (long long) json_integer_value(c));
+        }
     }
     json_decref(j);
     return 0;
@@ -450,7 +463,8 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "show",       1, "POOL",           "a pool, its instances, autoscale" },
     { "instances",  1, "POOL",           "its instances: model, age, health" },
     { "scale",      2, "POOL N [--wait]", "set the capacity (and wait for it)" },
-    { "delete",     2, "POOL ID",        "delete (and replace) one instance" },
+    { "delete",     2, "POOL ID [--force] [--decrement]",
+      "drain and delete one instance (replaced unless --decrement)" },
     { "completion", 1, "bash",           "print the bash completion script" },
 };
 
@@ -460,14 +474,14 @@ static void
 usage(FILE *f)
 {
     size_t  i;
-    char    line[64];
+    char    line[96];
 
     fprintf(f, "usage: scalesetctl [--api URL] [--token-file FILE] [--json] "
             "COMMAND\n");
     for (i = 0; i < NCMDS; i++) {
         snprintf(line, sizeof(line), "%s %s", ctl_cmds[i].name,
                  ctl_cmds[i].args);
-        fprintf(f, "  %-24s %s\n", line, ctl_cmds[i].help);
+        fprintf(f, "  %-40s %s\n", line, ctl_cmds[i].help);
     }
     fprintf(f,
         "API from --api or SCALESET_API (default http://127.0.0.1:9180);\n"
@@ -511,7 +525,7 @@ cmd_completion(const char *shell)
            "    esac\n"
            "    if [[ $cur == --* ]]; then\n"
            "        COMPREPLY=($(compgen -W '--api --token-file --json --wait "
-           "--help' -- \"$cur\")); return\n"
+           "--force --decrement --help' -- \"$cur\")); return\n"
            "    fi\n"
            "    if [[ -z $verb ]]; then\n"
            "        COMPREPLY=($(compgen -W '");
@@ -564,6 +578,10 @@ main(int argc, char **argv)
             as_json = 1;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait = 1;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            opt_force = 1;
+        } else if (strcmp(argv[i], "--decrement") == 0) {
+            opt_decrement = 1;
         } else if (strcmp(argv[i], "--help") == 0
                    || strcmp(argv[i], "-h") == 0)
         {

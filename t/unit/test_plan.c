@@ -32,7 +32,9 @@ typedef struct {
     const char  *id;
     int          zone;          /* 0 z1, 1 z2, 2 z3 */
     const char  *state;         /* "booting" no member; "running";
-                                   "draining"; "bad" unparsable record */
+                                   "draining"; "stopping" (draining, its
+                                   shutdown sent stop_s ago); "bad"
+                                   unparsable record */
     const char  *ready;         /* NULL not probed, "yes", or the reason
                                    it is not ("status 500") */
     int          age_s;         /* since it was first seen */
@@ -43,9 +45,13 @@ typedef struct {
     int          nreports;      /* how many of conns[] are reports */
     const char  *address;       /* NULL: 127.0.1.N:8080 */
     const char  *record_version;   /* NULL: the instance's ("1") */
-    int          api_delete;
+    unsigned     asked;         /* ASK_*: the API's requests */
     int          created_s;     /* its tag's creation time, s ago (0: a
                                    tag that predates it) */
+    int          stop_s;        /* stopping: its shutdown sent s ago */
+    int          off;           /* listed, its domain shut off */
+    int          report_age_s[3];   /* its report from gw N made s ago
+                                   (0: 1 s ago) */
 } ispec_t;
 
 typedef struct {
@@ -58,6 +64,12 @@ typedef struct {
     int                grace_s;     /* 0: 60; -1: none */
     int                drain_timeout_s;    /* 0: 30 */
     int                reports_unknown;
+    int                gw_quiet_s[3];  /* gateway N's key not read: last
+                                       read s ago (0: read this pass) */
+    int                gw_ttl_s[3];    /* its key's TTL (0: unknown) */
+    int                gateway_ttl_s;  /* drain.gateway_ttl (0: default) */
+    int                shutdown_s;     /* termination.shutdown_timeout
+                                       (0: none, destroyed at once) */
     int                redis_down;
     const char        *cidr;        /* NULL: 127.0.1.0/24 */
     ispec_t            inst[12];
@@ -216,6 +228,76 @@ static const case_t  cases[] = {
                 { "web-000002", 0, "draining", .drain_s = 5,
                   .conns = { HUGE, 5 }, .nreports = 2 } } },
 
+    { .name = "a present gateway whose report expired (not read this "
+              "pass, read 5 s ago) holds the drain",
+      .capacity = 1, .gw_quiet_s = { 0, 5 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 8,
+                  .conns = { 0, 2 }, .nreports = 2 } } },
+
+    { .name = "a gateway not read for longer than its presence (default "
+              "30 s) does not hold it",
+      .capacity = 1, .gw_quiet_s = { 0, 31 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 8,
+                  .conns = { 0, 2 }, .nreports = 2 } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
+    { .name = "presence by default: 3 x the gateway's report TTL",
+      .capacity = 1, .gw_quiet_s = { 0, 10, 8 }, .gw_ttl_s = { 3, 3, 3 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 20 } } },
+
+    { .name = "... once it is past that, the gateway is gone",
+      .capacity = 1, .gw_quiet_s = { 0, 10, 10 }, .gw_ttl_s = { 3, 3, 3 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 20 } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
+    { .name = "drain.gateway_ttl sets the presence",
+      .capacity = 1, .gateway_ttl_s = 12, .gw_quiet_s = { 0, 11 },
+      .gw_ttl_s = { 3, 3 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 20 } } },
+
+    { .name = "a report made before the drain began does not count",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 3,
+                  .conns = { 0, 0 }, .nreports = 2,
+                  .report_age_s = { 1, 4 } } } },
+
+    { .name = "with termination.shutdown_timeout a drained instance is "
+              "shut down (ACPI) before it goes",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0 }, .nreports = 1 } },
+      .want = { "stop web-000002 drain (no active connections" } },
+
+    { .name = "a stopping instance whose domain is off is deleted",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "stopping", .stop_s = 2, .off = 1 } },
+      .want = { "delete web-000002 drain (powered off" } },
+
+    { .name = "one still on waits for its shutdown_timeout",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "stopping", .stop_s = 29 } } },
+
+    { .name = "... and is destroyed then",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "stopping", .stop_s = 31 } },
+      .want = { "delete web-000002 drain (shutdown_timeout: destroyed" } },
+
+    { .name = "a stopping instance is not counted: it is replaced",
+      .capacity = 2, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "stopping", .stop_s = 2 } },
+      .want = { "create web-000003" } },
+
     { .name = "drain_timeout 0: a drain does not wait",
       .capacity = 1, .drain_timeout_s = -1,
       .inst = { { "web-000001", 0, "running" },
@@ -331,14 +413,37 @@ static const case_t  cases[] = {
               "new one replaces it",
       .capacity = 2,
       .inst = { { "web-000001", 0, "running" },
-                { "web-000002", 0, "booting", .api_delete = 1 } },
-      .want = { "delete web-000002 api",
+                { "web-000002", 0, "booting", .asked = ASK_DELETE } },
+      .want = { "delete web-000002 api (deleted through the API; before "
+                "registration",
                 "create web-000003 z1 127.0.1.3:8080 scale_out" } },
 
     { .name = "API deletion in a zone that is down waits for it",
       .nzones = 2, .down = "z2", .capacity = 2,
       .inst = { { "web-000001", 0, "running" },
-                { "web-000002", 1, "booting", .api_delete = 1 } } },
+                { "web-000002", 1, "booting", .asked = ASK_DELETE } } },
+
+    { .name = "an API deletion drains a registered instance first; a new "
+              "one replaces it at once",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .asked = ASK_DELETE } },
+      .want = { "drain web-000002 api (deleted through the API",
+                "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
+    { .name = "?force=true: deleted at once, no drain",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running", .asked = ASK_DELETE
+                                                   | ASK_FORCE } },
+      .want = { "delete web-000001 api (deleted through the API (force",
+                "create web-000002 z1" } },
+
+    { .name = "an API deletion of a draining instance leaves its drain "
+              "as it is",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 2,
+                  .conns = { 1 }, .nreports = 1, .asked = ASK_DELETE } } },
 
     /* --- Redis -------------------------------------------------------- */
     { .name = "Redis not read: nothing at all is decided",
@@ -373,6 +478,8 @@ pool_for(const case_t *c)
                            : (uint64_t) (c->grace_s ? c->grace_s : 60) * S;
     pool.drain_timeout_ms = c->drain_timeout_s < 0 ? 0
         : (uint64_t) (c->drain_timeout_s ? c->drain_timeout_s : 30) * S;
+    pool.gateway_ttl_ms = (uint64_t) c->gateway_ttl_s * S;
+    pool.shutdown_timeout_ms = (uint64_t) c->shutdown_s * S;
     pool.scale_in = c->policy;
     pool.cap_min = 0;
     pool.cap_max = SCALER_CAPACITY_MAX;
@@ -438,7 +545,12 @@ observation_for(const case_t *c, observation_t *obs)
     obs->gateways = calloc(3, sizeof(*obs->gateways));
     obs->ngateways = 3;
     for (i = 0; i < 3; i++) {
-        snprintf(obs->gateways[i], sizeof(obs->gateways[i]), "gw%d", i + 1);
+        snprintf(obs->gateways[i].name, sizeof(obs->gateways[i].name),
+                 "gw%d", i + 1);
+        obs->gateways[i].read = c->gw_quiet_s[i] == 0;
+        obs->gateways[i].seen = NOW - (uint64_t) c->gw_quiet_s[i] * S;
+        obs->gateways[i].at = c->gw_quiet_s[i] ? 0 : NOW - S;
+        obs->gateways[i].ttl_ms = (uint64_t) c->gw_ttl_s[i] * S;
     }
     for (i = 0; i < 12 && c->inst[i].id; i++) {
         is = &c->inst[i];
@@ -459,7 +571,9 @@ observation_for(const case_t *c, observation_t *obs)
         o->in.model.created = is->created_s
                               ? NOW - (uint64_t) is->created_s * S : 0;
         o->listed = obs->zone_up[is->zone];
-        o->delete_asked = is->api_delete;
+        o->in.asked = is->asked;
+        o->off = is->off;
+        o->in.stop_since = is->stop_s ? NOW - (uint64_t) is->stop_s * S : 0;
         o->in.state = INST_RUNNING;     /* as last known */
         if (is->drain_s) {
             o->drain_since = NOW - (uint64_t) is->drain_s * S;
@@ -474,7 +588,7 @@ observation_for(const case_t *c, observation_t *obs)
         }
         o->in.report0 = obs->nreports;
         for (k = 0; k < is->nreports; k++) {
-            if (is->conns[k] == NONE) {
+            if (is->conns[k] == NONE || c->gw_quiet_s[k]) {
                 continue;
             }
             obs->reports[obs->nreports].gateway = k;
@@ -482,6 +596,11 @@ observation_for(const case_t *c, observation_t *obs)
             obs->reports[obs->nreports].conns = is->conns[k] == HUGE
                 ? UINT64_MAX : (uint64_t) is->conns[k];
             obs->reports[obs->nreports].checked = NOW - S;
+            obs->reports[obs->nreports].at = NOW - (uint64_t)
+                (is->report_age_s[k] ? is->report_age_s[k] : 1) * S;
+            if (obs->reports[obs->nreports].at < obs->gateways[k].at) {
+                obs->gateways[k].at = obs->reports[obs->nreports].at;
+            }
             obs->nreports++;
             o->in.nreports++;
         }
@@ -498,6 +617,7 @@ observation_for(const case_t *c, observation_t *obs)
         snprintf(m->version, sizeof(m->version), "%s",
                  is->record_version ? is->record_version : o->in.model.version);
         m->flags = strcmp(is->state, "draining") == 0
+                   || strcmp(is->state, "stopping") == 0
                    ? SCALESET_MEMBER_DRAIN : 0;
     }
     for (i = 0; i < 4 && c->strays[i]; i++) {
