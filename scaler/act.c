@@ -347,6 +347,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         in = &list[n++];
         *in = obs->inst[i].in;
         in->state = st[i];
+        in->protection = obs->inst[i].protection;
         in->weight = obs->inst[i].member >= 0
                      && obs->members[obs->inst[i].member].valid
                      ? obs->members[obs->inst[i].member].weight : 0;
@@ -373,6 +374,14 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ps->inst = list;
     ps->ninst = n;
     ps->cinst = cap + 1;
+    if (pl && pl->protected_above != ps->protected_above) {
+        if (pl->protected_above) {
+            slog(p->name, NULL, "%d instances above the capacity %d stay: "
+                 "every candidate for scale-in is protected",
+                 pl->protected_above, ps->capacity);
+        }
+        ps->protected_above = pl->protected_above;
+    }
     if (pl) {
         creations(reg, ps, obs, pl);
     }

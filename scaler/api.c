@@ -21,17 +21,18 @@
 static struct evhttp  *api_http;
 static scaler_t       *api_s;
 
-/* a capacity change waiting for Redis (registry_async.c): a PUT
-   capacity, or a request with ?decrement=true (id, ask: queued for the
-   pass with the capacity, so that the pass sees both or neither); req is
-   NULL once api_stop() freed it with its connection: the outcome is still
-   applied, nobody is answered */
+/* a request waiting for Redis (registry_async.c): a capacity change (a
+   PUT capacity, or a request with ?decrement=true: id, ask, queued for
+   the pass with the capacity, so that the pass sees both or neither) or a
+   protection; req is NULL once api_stop() freed it with its connection:
+   the outcome is still applied, nobody is answered */
 typedef struct api_wait {
     struct evhttp_request  *req;
     char                    pool[128];
     char                    id[128];      /* "" for PUT capacity */
     unsigned                ask;          /* ASK_* for id */
     int                     capacity;
+    protect_t               protection;   /* PUT protection */
     struct api_wait        *prev, *next;
 } api_wait_t;
 
@@ -49,6 +50,8 @@ static void metrics(struct evhttp_request *req);
 
 static json_t *ask_json(const char *pool, const char *id, unsigned ask,
     int capacity);
+static void protection_put(struct evhttp_request *req, pool_state_t *ps,
+    const char *id);
 
 static void
 reply_json(struct evhttp_request *req, int code, json_t *j)
@@ -91,13 +94,14 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     report_t  *rp;
     int        k;
 
-    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:o}", "id", in->id, "zone",
+    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:o,s:s}", "id", in->id, "zone",
                   ps->cf->zones[in->zone].name, "state",
                   inst_state_name(in->state), "address", in->address,
                   "version", in->model.version, "latest_model", in->latest,
                   "created", in->model.created
                              ? json_integer((json_int_t) in->model.created)
-                             : json_null());
+                             : json_null(),
+                  "protection", protect_name(in->protection));
     if (!detail) {
         return o;
     }
@@ -151,6 +155,9 @@ pool_json(pool_state_t *ps, int detail)
                   "version", ps->cf->version, "digest", ps->digest,
                   "latest_model_instances", latest, "redis", ps->redis_ok,
                   "zones", zones);
+    /* the pool says when it stays above its capacity, and why */
+    json_object_set_new(j, "protected_above_capacity",
+                        json_integer(ps->protected_above));
     if (detail) {
         inst = json_array();
         for (i = 0; i < ps->ninst; i++) {
@@ -311,28 +318,41 @@ capacity_stored(int ok, void *arg)
     free(w);
 }
 
+/* a request that waits for Redis, in api_waiting; NULL (answered 503)
+   when out of memory */
+static api_wait_t *
+wait_new(struct evhttp_request *req, const char *pool, const char *id)
+{
+    api_wait_t  *w = calloc(1, sizeof(*w));
+
+    if (w == NULL) {
+        reply_error(req, 503, "out of memory");
+        return NULL;
+    }
+    w->req = req;
+    snprintf(w->pool, sizeof(w->pool), "%s", pool);
+    snprintf(w->id, sizeof(w->id), "%s", id ? id : "");
+    w->next = api_waiting;
+    if (api_waiting) {
+        api_waiting->prev = w;
+    }
+    api_waiting = w;
+    return w;
+}
+
 /* a capacity change, stored in Redis first (answered from its callback,
    on the loop); with id, a request queued with it */
 static void
 api_wait(struct evhttp_request *req, const char *pool, const char *id,
     unsigned ask, int capacity)
 {
-    api_wait_t  *w = calloc(1, sizeof(*w));
+    api_wait_t  *w = wait_new(req, pool, id);
 
     if (w == NULL) {
-        reply_error(req, 503, "out of memory");
         return;
     }
-    w->req = req;
-    snprintf(w->pool, sizeof(w->pool), "%s", pool);
-    snprintf(w->id, sizeof(w->id), "%s", id ? id : "");
     w->ask = ask;
     w->capacity = capacity;
-    w->next = api_waiting;
-    if (api_waiting) {
-        api_waiting->prev = w;
-    }
-    api_waiting = w;
     registry_async_capacity_set(api_s->areg, pool, capacity,
                                 capacity_stored, w);
 }
@@ -428,6 +448,61 @@ instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
     reply_json(req, 202, ask_json(ps->cf->name, id, ask, -1));
 }
 
+/* PUT protection stored (ok) or not */
+static void
+protection_stored(int ok, void *arg)
+{
+    api_wait_t    *w = arg;
+    protect_t      p = w->protection;
+
+    wait_unlink(w);
+    reconcile_lock(api_s);
+    if (ok) {
+        slog(w->pool, w->id, "protection: %s", protect_name(p));
+        reconcile_kick(api_s);
+    }
+    if (w->req == NULL) {
+        /* its connection went with api_stop() */
+    } else if (!ok) {
+        reply_error(w->req, 503, "redis unreachable");
+    } else {
+        reply_json(w->req, 200, json_pack("{s:s,s:s,s:s,s:b,s:b}", "pool",
+                   w->pool, "id", w->id, "protection", protect_name(p),
+                   "scale_in", p >= PROTECT_SCALE_IN, "scale_set_actions",
+                   p == PROTECT_ALL));
+    }
+    reconcile_unlock(api_s);
+    free(w);
+}
+
+/* PUT .../instances/{id}/protection: PREFIX{POOL}:protection, answered
+   when Redis has it (a pass follows) */
+static void
+protection_put(struct evhttp_request *req, pool_state_t *ps, const char *id)
+{
+    struct evbuffer  *in = evhttp_request_get_input_buffer(req);
+    size_t            len = evbuffer_get_length(in);
+    api_wait_t       *w;
+    protect_t         p;
+    char              why[256];
+    const char       *fv[2];
+
+    if (api_protection_body(len ? (const char *) evbuffer_pullup(in, -1)
+                            : "", len, &p, why, sizeof(why)) != 0)
+    {
+        reply_error(req, 400, "%s", why);
+        return;
+    }
+    if ((w = wait_new(req, ps->cf->name, id)) == NULL) {
+        return;
+    }
+    w->protection = p;
+    fv[0] = w->id;
+    fv[1] = p == PROTECT_NONE ? NULL : protect_name(p);
+    registry_async_hash(api_s->areg, w->pool, SCALESET_KEY_PROTECTION, fv, 1,
+                        protection_stored, w);
+}
+
 /* the published state is read and changed under the reconcile lock */
 static void
 api_handle(struct evhttp_request *req, void *arg)
@@ -461,6 +536,47 @@ static const char *
 api_token(void)
 {
     return api_s ? api_s->cf->token : NULL;
+}
+
+int
+api_protection_body(const char *body, size_t len, protect_t *p, char *why,
+    size_t whylen)
+{
+    json_t        *j, *v;
+    json_error_t   jerr;
+    const char    *k;
+    int            in = 0, all = 0;
+
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        snprintf(why, whylen, "bad JSON: %s", jerr.text);
+        return -1;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        snprintf(why, whylen, "expected {\"scale_in\":B,"
+                 "\"scale_set_actions\":B}");
+        return -1;
+    }
+    json_object_foreach(j, k, v) {
+        if (strcmp(k, "scale_in") != 0 && strcmp(k, "scale_set_actions") != 0)
+        {
+            snprintf(why, whylen, "unknown key \"%.32s\" (scale_in, "
+                     "scale_set_actions)", k);
+            json_decref(j);
+            return -1;
+        }
+        if (!json_is_boolean(v)) {
+            snprintf(why, whylen, "\"%s\" must be true or false", k);
+            json_decref(j);
+            return -1;
+        }
+        *(strcmp(k, "scale_in") == 0 ? &in : &all) = json_is_true(v);
+    }
+    json_decref(j);
+    /* from scale-set actions is from scale-in too */
+    *p = all ? PROTECT_ALL : in ? PROTECT_SCALE_IN : PROTECT_NONE;
+    return 0;
 }
 
 int
@@ -639,6 +755,14 @@ api_handle_locked(struct evhttp_request *req, void *arg)
                 return;
             }
             instance_ask(req, ps, id, ASK_DELETE | (force ? ASK_FORCE : 0));
+            return;
+        }
+        if (strcmp(path + n + m, "/protection") == 0) {
+            if (cmd != EVHTTP_REQ_PUT) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            protection_put(req, ps, id);
             return;
         }
     }

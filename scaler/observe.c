@@ -504,11 +504,39 @@ probe(const pool_config_t *p, observation_t *obs)
     }
 }
 
+/* each instance's protection (PREFIX{POOL}:protection: "scale_in" or
+   "all"); a hash that cannot be read protects every instance (unknown is
+   not "none") */
+static void
+read_protection(const registry_hash_t *h, observation_t *obs)
+{
+    int  i, k;
+
+    obs->protection_ok = h->ok;
+    for (k = 0; !h->ok && k < obs->ninst; k++) {
+        obs->inst[k].protection = PROTECT_ALL;
+    }
+    for (i = 0; h->ok && i < h->n; i++) {
+        if ((k = obs_index(obs, h->field[i], h->flen[i])) < 0) {
+            continue;               /* not an instance of ours (any more) */
+        }
+        if (h->vlen[i] == 8 && memcmp(h->value[i], "scale_in", 8) == 0) {
+            obs->inst[k].protection = PROTECT_SCALE_IN;
+        } else if (h->vlen[i] == 3 && memcmp(h->value[i], "all", 3) == 0) {
+            obs->inst[k].protection = PROTECT_ALL;
+        } else {
+            /* a word of no meaning protects from everything */
+            obs->inst[k].protection = PROTECT_ALL;
+            obs->refused++;
+        }
+    }
+}
+
 /* the hashes a pass reads in its one round trip, in this order */
 static const scaleset_key_kind_t  pool_hashes[] = {
-    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING
+    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_PROTECTION
 };
-enum { H_MEMBERS = 0, H_DRAINING, H_COUNT };
+enum { H_MEMBERS = 0, H_DRAINING, H_PROTECTION, H_COUNT };
 
 int
 observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
@@ -555,6 +583,8 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
     } else {
         obs->refused++;
     }
+    read_protection(&h[H_PROTECTION], obs);
+    obs->refused += !h[H_PROTECTION].ok;
     if (seq[0] != '\0') {
         if (scaleset_parse_u64(seq, strlen(seq), UINT64_MAX, &v) != 0) {
             obs->refused++;         /* no number: replaced, numbering goes

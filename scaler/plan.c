@@ -129,6 +129,12 @@ plan_free(const plan_t *pl, int i)
     return pl->view[i].claimed < 0;
 }
 
+int
+plan_protected(const plan_input_t *in, int i, protect_t level)
+{
+    return in->obs->inst[i].protection >= level;
+}
+
 action_t *
 plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
     const char *rule, const char *fmt, ...)
@@ -269,6 +275,10 @@ plan(const plan_input_t *in, plan_t *pl)
         return -1;
     }
     if (in->obs->redis_ok) {
+        if (!in->obs->protection_ok) {
+            plan_note(pl, ERR_KIND_COUNT, "protection", "protections not "
+                      "read: every instance is taken as protected");
+        }
         for (i = 0; plan_steps[i].run; i++) {
             plan_steps[i].run(in, pl);
         }

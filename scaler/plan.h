@@ -71,6 +71,9 @@ typedef struct {
     char          why[64];      /* READY_NO: "no address", "status 500" */
     int           off;          /* listed, its domain not running (shut
                                    off after our ACPI shutdown) */
+    protect_t     protection;   /* PREFIX{POOL}:protection; PROTECT_ALL
+                                   for every instance when the hash could
+                                   not be read */
 } obs_instance_t;
 
 typedef struct {
@@ -84,6 +87,7 @@ typedef struct {
     int               redis_ok;     /* members read: else no plan */
     char              redis_err[200];   /* !redis_ok: why */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
+    int               protection_ok;    /* PREFIX{POOL}:protection read */
     int               reports_ok;   /* every gateway's reports read */
     char              reports_err[200];   /* !reports_ok: why */
     long              seq;          /* PREFIX{POOL}:seq, the last instance
@@ -172,6 +176,9 @@ typedef struct {
                                    the capacity on purpose (an upgrade's
                                    new ones while the old still serve):
                                    scale-in stops at capacity + surge */
+    int           protected_above;  /* instances above capacity + surge
+                                   that stay: every candidate for scale-in
+                                   is protected */
     int           oom;          /* an allocation failed: act does nothing */
 } plan_t;
 
@@ -205,6 +212,10 @@ void plan_note(plan_t *pl, err_kind_t err, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
+/* 1 when obs->inst[i] is protected at least at level (PROTECT_SCALE_IN:
+   from scale-in; PROTECT_ALL: from repair, upgrades and every other
+   scale-set action too) */
+int plan_protected(const plan_input_t *in, int i, protect_t level);
 /* instances that serve or will: booting, running, creating, in every
    zone (those of a zone down count: they are not lost) */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);

@@ -6,8 +6,10 @@
  * no member uses, with the next instance number and the zone's latest
  * model.  Above it (plus the surge an earlier step keeps on purpose), one
  * at a time by scale_in_policy (policy_scale_in: balance zones, then
- * highest id, or oldest / newest) among those of zones that answer: a
- * registered one drains, an unregistered one is deleted.
+ * highest id, or oldest / newest) among those of zones that answer and
+ * are not protected (from scale-in or from everything): a registered one
+ * drains, an unregistered one is deleted.  When only protected ones are
+ * left the pool stays above its capacity, and the plan says by how many.
  */
 
 #include <stdio.h>
@@ -129,6 +131,7 @@ scale_in(const plan_input_t *in, plan_t *pl, int active)
         for (nc = 0, i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
             if (o->listed && obs->zone_up[o->in.zone] && plan_free(pl, i)
+                && !plan_protected(in, i, PROTECT_SCALE_IN)
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING))
             {
@@ -141,7 +144,19 @@ scale_in(const plan_input_t *in, plan_t *pl, int active)
         if ((c = policy_scale_in(cand, nc, in->cf->nzones,
                                  in->cf->scale_in)) < 0)
         {
-            break;                  /* the rest are in zones that are down */
+            /* the rest are protected, or in zones that are down */
+            for (i = 0; i < obs->ninst; i++) {
+                o = &obs->inst[i];
+                if (o->listed && obs->zone_up[o->in.zone]
+                    && plan_protected(in, i, PROTECT_SCALE_IN)
+                    && (pl->view[i].state == INST_BOOTING
+                        || pl->view[i].state == INST_RUNNING))
+                {
+                    pl->protected_above = active - want - pl->surge;
+                    break;
+                }
+            }
+            break;
         }
         i = map[c];
         if (pl->view[i].state == INST_RUNNING) {

@@ -26,6 +26,14 @@ inst_state_name(inst_state_t st)
 }
 
 const char *
+protect_name(protect_t p)
+{
+    static const char *const names[] = { "none", "scale_in", "all" };
+
+    return (unsigned) p <= PROTECT_ALL ? names[p] : "?";
+}
+
+const char *
 err_kind_name(int kind)
 {
     static const char *const names[] = { "libvirt", "redis", "create",

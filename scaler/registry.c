@@ -229,6 +229,19 @@ registry_del(registry_t *r, const char *pool, const char *id)
     return write_member(r, pool, id, NULL, 0);
 }
 
+int
+registry_hash_write(registry_t *r, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n)
+{
+    registry_tx_t  tx;
+
+    if (registry_tx_hash(&tx, r->prefix, pool, kind, fv, n) != 0) {
+        reg_fail(r, "no write for pool \"%s\"", pool);
+        return -1;
+    }
+    return run_tx(r, &tx);
+}
+
 void
 registry_hash_free(registry_hash_t *h)
 {

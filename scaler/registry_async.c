@@ -320,6 +320,18 @@ registry_async_capacity_set(registry_async_t *ra, const char *pool, int cap,
 }
 
 void
+registry_async_hash(registry_async_t *ra, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n,
+    registry_async_done_t done, void *arg)
+{
+    registry_tx_t  tx;
+
+    op_run(ra, pool, n >= 1 ? fv[0] : NULL,
+           registry_tx_hash(&tx, ra->prefix, pool, kind, fv, n), &tx, done,
+           arg);
+}
+
+void
 registry_async_close(registry_async_t *ra)
 {
     if (ra == NULL) {

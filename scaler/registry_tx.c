@@ -51,7 +51,11 @@ registry_tx_member(registry_tx_t *tx, const char *prefix, const char *pool,
         || scaleset_key(tx->k[2], SCALESET_KEY_MAX, prefix, pool,
                         SCALESET_KEY_EPOCH, NULL) < 0
         || scaleset_key(tx->k[3], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_EVENTS, NULL) < 0)
+                        SCALESET_KEY_EVENTS, NULL) < 0
+        || scaleset_key(tx->k[4], SCALESET_KEY_MAX, prefix, pool,
+                        SCALESET_KEY_PROTECTION, NULL) < 0
+        || scaleset_key(tx->k[5], SCALESET_KEY_MAX, prefix, pool,
+                        SCALESET_KEY_STANDBY, NULL) < 0)
     {
         return -1;
     }
@@ -61,7 +65,10 @@ registry_tx_member(registry_tx_t *tx, const char *prefix, const char *pool,
     if (rec != NULL) {
         cmd(tx, 4, "HSET", tx->k[0], id, rec);
     } else {
+        /* the instance goes: what is kept about it, with it */
         cmd(tx, 3, "HDEL", tx->k[0], id);
+        cmd(tx, 3, "HDEL", tx->k[4], id);
+        cmd(tx, 3, "HDEL", tx->k[5], id);
     }
     if (drain_since > 0) {
         cmd(tx, 4, "HSETNX", tx->k[1], id, tx->num);
@@ -86,6 +93,43 @@ registry_tx_capacity(registry_tx_t *tx, const char *prefix, const char *pool,
     }
     snprintf(tx->num, sizeof(tx->num), "%d", cap);
     cmd(tx, 3, "SET", tx->k[0], tx->num);
+    return 0;
+}
+
+int
+registry_tx_hash(registry_tx_t *tx, const char *prefix, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n)
+{
+    registry_cmd_t  *c;
+    int              i;
+
+    memset(tx, 0, sizeof(*tx));
+    if (n < 1 || n > 5 || fv[0] == NULL
+        || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool, kind,
+                        NULL) < 0)
+    {
+        return -1;
+    }
+    if (fv[1] == NULL) {
+        if (n != 1) {
+            return -1;
+        }
+        cmd(tx, 3, "HDEL", tx->k[0], fv[0]);
+        return 0;
+    }
+    c = &tx->cmd[tx->n++];
+    c->argc = 2 + 2 * n;
+    c->argv[0] = "HSET";
+    c->argv[1] = tx->k[0];
+    for (i = 0; i < 2 * n; i++) {
+        if (fv[i] == NULL || strlen(fv[i]) > SCALESET_RECORD_MAX) {
+            return -1;
+        }
+        c->argv[2 + i] = fv[i];
+    }
+    for (i = 0; i < c->argc; i++) {
+        c->argvlen[i] = strlen(c->argv[i]);
+    }
     return 0;
 }
 

@@ -266,8 +266,8 @@ int virt_shutdown(virt_conn_t *vc, const char *pool, const char *id);
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
    once for both transports; the strings point into the tx and into the
    caller's arguments (valid while those are) */
-#define REGISTRY_TX_CMDS  6
-#define REGISTRY_TX_ARGS  5
+#define REGISTRY_TX_CMDS  8
+#define REGISTRY_TX_ARGS  12
 typedef struct {
     int          argc;
     const char  *argv[REGISTRY_TX_ARGS];
@@ -277,19 +277,25 @@ typedef struct {
 typedef struct {
     registry_cmd_t  cmd[REGISTRY_TX_CMDS];
     int             n;
-    char            k[4][SCALESET_KEY_MAX];
+    char            k[6][SCALESET_KEY_MAX];
     char            num[24];
 } registry_tx_t;
 
 /* the write protocol for one member: MULTI, HSET members id rec (rec
-   NULL: HDEL), HSETNX draining id drain_since (0: HDEL draining id), INCR
-   epoch, the PUBLISH of the new epoch, EXEC; -1 when id, pool or prefix
-   is invalid */
+   NULL: HDEL, and the instance's protection and standby fields go with
+   it), HSETNX draining id drain_since (0: HDEL draining id), INCR epoch,
+   the PUBLISH of the new epoch, EXEC; -1 when id, pool or prefix is
+   invalid */
 int registry_tx_member(registry_tx_t *tx, const char *prefix,
     const char *pool, const char *id, const char *rec, uint64_t drain_since);
 /* SET PREFIX{POOL}:capacity cap */
 int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
     const char *pool, int cap);
+/* HSET PREFIX{POOL}:KIND with n field/value pairs fv[2i], fv[2i+1] (at
+   most 5), or with fv[1] NULL (n 1) HDEL of field fv[0]; -1 when the key
+   or a value is invalid */
+int registry_tx_hash(registry_tx_t *tx, const char *prefix, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n);
 /* 1 with err when a reply (a redisReply *) of a tx failed: none, an error,
    or an EXEC whose array holds one */
 int registry_reply_failed(const void *reply, char *err, size_t errlen);
@@ -346,6 +352,9 @@ int registry_del(registry_t *r, const char *pool, const char *id);
 /* rec has "drain": also records when the drain began (kept if set) */
 int registry_set_drain(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t since_ms);
+/* registry_tx_hash() */
+int registry_hash_write(registry_t *r, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n);
 /* the stored capacity as Redis has it ("?" when longer than size - 1
    bytes or holding a NUL: no valid capacity is): 1, 0 when unset, -1 on
    failure */
@@ -369,6 +378,10 @@ registry_async_t *registry_async_open(struct event_base *base,
 void registry_async_close(registry_async_t *ra);
 void registry_async_capacity_set(registry_async_t *ra, const char *pool,
     int cap, registry_async_done_t done, void *arg);
+/* registry_tx_hash() */
+void registry_async_hash(registry_async_t *ra, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n,
+    registry_async_done_t done, void *arg);
 
 /* reconcile.c */
 /* docs/design.md, "Lifecycle": creating -> booting -> running ->
@@ -404,6 +417,18 @@ typedef struct {
     uint64_t      ttl_ms;       /* its key's TTL, the largest seen; 0 */
 } gateway_t;
 
+/* instance protection (PREFIX{POOL}:protection): from scale-in, or from
+   every scale-set action (scale-in, repair, upgrades, reimage); an
+   operator's explicit request is never blocked */
+typedef enum {
+    PROTECT_NONE = 0,
+    PROTECT_SCALE_IN,           /* "scale_in" */
+    PROTECT_ALL                 /* "all" */
+} protect_t;
+
+/* "none", "scale_in", "all" */
+const char *protect_name(protect_t p);
+
 /* what the API asked of an instance, carried out by the passes
    (reconcile_ask) */
 #define ASK_DELETE    0x01u     /* drained (registered), then deleted */
@@ -423,6 +448,7 @@ typedef struct {
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
     uint64_t      stop_since;   /* UNIX ms its ACPI shutdown was sent; 0 */
     unsigned      asked;        /* ASK_*: what the API asked, not done */
+    protect_t     protection;   /* as the last pass read it */
     char          hold[160];    /* what its drain waits for, as logged */
     unsigned      weight;       /* its member record's; 0: unregistered */
     int           report0;      /* its gateway reports: the pool's */
@@ -475,6 +501,9 @@ typedef struct {
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
     unsigned long   errors[ERR_KIND_COUNT];
+    int             protected_above;    /* instances kept above the
+                                           capacity: every candidate for
+                                           scale-in is protected */
     pool_ask_t     *asks;               /* the API's requests for the next
                                            pass */
     int             nasks;
@@ -536,6 +565,12 @@ void api_stop(void);
 /* the body of PUT .../capacity, {"capacity":N}: 0 with *cap, or -1 with
    why (a JSON error, "\"capacity\" must be an integer") */
 int api_capacity_body(const char *body, size_t len, long long *cap,
+    char *why, size_t whylen);
+/* the body of PUT .../instances/{id}/protection,
+   {"scale_in":B,"scale_set_actions":B} (each optional, false when
+   absent; scale_set_actions implies scale_in): 0 with *p, or -1 with
+   why */
+int api_protection_body(const char *body, size_t len, protect_t *p,
     char *why, size_t whylen);
 
 /* api_http.c: what the API's HTTP server lets in */

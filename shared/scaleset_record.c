@@ -1165,6 +1165,8 @@ scaleset_key(char *buf, size_t size, const char *prefix, const char *pool,
     case SCALESET_KEY_UPGRADE:    suffix = "upgrade"; break;
     case SCALESET_KEY_PROTECTION: suffix = "protection"; break;
     case SCALESET_KEY_LIFECYCLE:  suffix = "lifecycle"; break;
+    case SCALESET_KEY_STANDBY:    suffix = "standby"; break;
+    case SCALESET_KEY_REPAIR:     suffix = "repair"; break;
 
     case SCALESET_KEY_HEALTH:
         if (gateway == NULL || !scaleset_name_valid(gateway, strlen(gateway)))

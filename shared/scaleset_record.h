@@ -200,7 +200,9 @@ typedef enum {
     SCALESET_KEY_UPGRADE,       /* PREFIX{POOL}:upgrade */
     SCALESET_KEY_PROTECTION,    /* PREFIX{POOL}:protection */
     SCALESET_KEY_LIFECYCLE,     /* PREFIX{POOL}:lifecycle (pub/sub) */
-    SCALESET_KEY_SCALER_LEASE   /* PREFIXscaler:lease (no pool) */
+    SCALESET_KEY_SCALER_LEASE,  /* PREFIXscaler:lease (no pool) */
+    SCALESET_KEY_STANDBY,       /* PREFIX{POOL}:standby */
+    SCALESET_KEY_REPAIR         /* PREFIX{POOL}:repair */
 } scaleset_key_kind_t;
 
 #define SCALESET_DEFAULT_PREFIX  "scaleset:"

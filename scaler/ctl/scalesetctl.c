@@ -5,6 +5,7 @@
  *   scalesetctl ... instances POOL
  *   scalesetctl ... scale POOL N [--wait]
  *   scalesetctl ... delete POOL ID [--force] [--decrement]
+ *   scalesetctl ... protect POOL ID [--scale-in|--all|--off]
  *   scalesetctl completion bash
  * Exit: 0 ok, 1 refused (the API's message printed), 2 usage,
  * 3 the API unreachable.
@@ -32,6 +33,7 @@ static char        *token;
 static int          as_json;
 /* options of some verbs */
 static int          opt_force, opt_decrement;
+static int          opt_protect;        /* 1 --scale-in, 2 --all, 3 --off */
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
 static long request(const char *method, const char *path, const char *body,
@@ -272,6 +274,15 @@ health_of(json_t *in, char *buf, size_t size)
     }
 }
 
+/* an instance's protection for a table: "-", "scale_in", "all" */
+static const char *
+protection_of(json_t *in)
+{
+    const char  *p = json_string_value(json_object_get(in, "protection"));
+
+    return p == NULL || strcmp(p, "none") == 0 ? "-" : p;
+}
+
 static int
 cmd_instances(const char *pool)
 {
@@ -289,12 +300,12 @@ cmd_instances(const char *pool)
         json_decref(j);
         return 0;
     }
-    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %s\n", "ID", "ZONE",
-           "STATE", "VERSION", "LATEST", "AGE", "WEIGHT",
+    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %-8s %s\n", "ID", "ZONE",
+           "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "PROTECT",
            "HEALTH (gateway:state/conns)");
     json_array_foreach(json_object_get(j, "instances"), i, in) {
         health_of(in, health, sizeof(health));
-        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %s\n",
+        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %-8s %s\n",
                json_string_value(json_object_get(in, "id")),
                json_string_value(json_object_get(in, "zone")),
                json_string_value(json_object_get(in, "state")),
@@ -303,7 +314,7 @@ cmd_instances(const char *pool)
                                                                  : "no",
                age_of(in, age, sizeof(age)),
                json_integer_value(json_object_get(in, "weight")),
-               health[0] ? health : "-");
+               protection_of(in), health[0] ? health : "-");
     }
     json_decref(j);
     return 0;
@@ -420,6 +431,35 @@ cmd_scale(const char *pool, const char *n, int wait)
 }
 
 /* drained first (the pass does it: 202), unless --force */
+/* PUT .../protection: --scale-in (the default), --all, --off */
+static int
+cmd_protect(const char *pool, const char *id)
+{
+    json_t  *j = NULL;
+    char     path[512];
+    long     code;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s/protection",
+             pool, id);
+    if ((code = request("PUT", path, opt_protect == 2
+                        ? "{\"scale_in\":true,\"scale_set_actions\":true}"
+                        : opt_protect == 3
+                        ? "{\"scale_in\":false,\"scale_set_actions\":false}"
+                        : "{\"scale_in\":true,\"scale_set_actions\":false}",
+                        &j)) != 200)
+    {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        printf("%s: %s protected: %s\n", pool, id,
+               json_string_value(json_object_get(j, "protection")));
+    }
+    json_decref(j);
+    return 0;
+}
+
 static int
 cmd_delete(const char *pool, const char *id)
 {
@@ -465,6 +505,8 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "scale",      2, "POOL N [--wait]", "set the capacity (and wait for it)" },
     { "delete",     2, "POOL ID [--force] [--decrement]",
       "drain and delete one instance (replaced unless --decrement)" },
+    { "protect",    2, "POOL ID [--scale-in|--all|--off]",
+      "protect one from scale-in, or from every scale-set action" },
     { "completion", 1, "bash",           "print the bash completion script" },
 };
 
@@ -525,7 +567,8 @@ cmd_completion(const char *shell)
            "    esac\n"
            "    if [[ $cur == --* ]]; then\n"
            "        COMPREPLY=($(compgen -W '--api --token-file --json --wait "
-           "--force --decrement --help' -- \"$cur\")); return\n"
+           "--force --decrement --scale-in --all --off --help' -- "
+           "\"$cur\")); return\n"
            "    fi\n"
            "    if [[ -z $verb ]]; then\n"
            "        COMPREPLY=($(compgen -W '");
@@ -535,13 +578,13 @@ cmd_completion(const char *shell)
     printf("' -- \"$cur\")); return\n"
            "    fi\n"
            "    case $verb:$pos in\n"
-           "        show:0|instances:0|scale:0|delete:0)\n"
+           "        show:0|instances:0|scale:0|delete:0|protect:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
-           "        delete:1)\n"
+           "        delete:1|protect:1)\n"
            "            local pool\n"
            "            for ((i = 1; i < COMP_CWORD; i++)); do\n"
-           "                [[ ${COMP_WORDS[i]} == delete ]] && "
+           "                [[ ${COMP_WORDS[i]} == \"$verb\" ]] && "
            "pool=${COMP_WORDS[i+1]}\n"
            "            done\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
@@ -582,6 +625,12 @@ main(int argc, char **argv)
             opt_force = 1;
         } else if (strcmp(argv[i], "--decrement") == 0) {
             opt_decrement = 1;
+        } else if (strcmp(argv[i], "--scale-in") == 0) {
+            opt_protect = 1;
+        } else if (strcmp(argv[i], "--all") == 0) {
+            opt_protect = 2;
+        } else if (strcmp(argv[i], "--off") == 0) {
+            opt_protect = 3;
         } else if (strcmp(argv[i], "--help") == 0
                    || strcmp(argv[i], "-h") == 0)
         {
@@ -639,6 +688,8 @@ main(int argc, char **argv)
         rc = cmd_instances(args[1]);
     } else if (strcmp(args[0], "scale") == 0) {
         rc = cmd_scale(args[1], args[2], wait);
+    } else if (strcmp(args[0], "protect") == 0) {
+        rc = cmd_protect(args[1], args[2]);
     } else {
         rc = cmd_delete(args[1], args[2]);
     }

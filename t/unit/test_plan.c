@@ -52,6 +52,7 @@ typedef struct {
     int          off;           /* listed, its domain shut off */
     int          report_age_s[3];   /* its report from gw N made s ago
                                    (0: 1 s ago) */
+    protect_t    protect;
 } ispec_t;
 
 typedef struct {
@@ -76,8 +77,10 @@ typedef struct {
     const char        *strays[4];   /* members without a domain: "ID ZONE
                                        [ADDRESS]", ZONE "-" for none,
                                        "bad" for an unparsable record */
+    int                protection_unknown;
     const char        *want[16];
     const char        *notes[4];    /* prefixes of the notes */
+    int                above;       /* pl.protected_above */
 } case_t;
 
 static const case_t  cases[] = {
@@ -166,6 +169,38 @@ static const case_t  cases[] = {
                 { "web-000003", 0, "running" },
                 { "web-000007", 1, "running" } },
       .want = { "drain web-000003 scale_in" } },
+
+    /* --- protection ------------------------------------------------- */
+    { .name = "scale in never picks an instance protected from scale-in "
+              "or from everything: the next by policy goes",
+      .nzones = 2, .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "running" },
+                { "web-000003", 0, "running", .protect = PROTECT_ALL },
+                { "web-000004", 1, "running", .protect = PROTECT_SCALE_IN } },
+      .want = { "drain web-000002 scale_in", "drain web-000001 scale_in" } },
+
+    { .name = "when every candidate is protected the pool stays above its "
+              "capacity, and the plan says by how many",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .protect = PROTECT_SCALE_IN },
+                { "web-000003", 0, "booting", "yes", .protect = PROTECT_ALL },
+                { "web-000004", 0, "running", .protect = PROTECT_ALL } },
+      .want = { "drain web-000001 scale_in", "register web-000003 ready" },
+      .above = 2 },
+
+    { .name = "protections that cannot be read protect every instance",
+      .capacity = 1, .protection_unknown = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" } },
+      .notes = { "protections not read" }, .above = 1 },
+
+    { .name = "protection does not hold an operator's deletion",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running", .protect = PROTECT_ALL,
+                  .asked = ASK_DELETE } },
+      .want = { "drain web-000001 api", "create web-000002" } },
 
     { .name = "scale in: an unregistered instance is deleted, not "
               "registered first",
@@ -537,6 +572,7 @@ observation_for(const case_t *c, observation_t *obs)
     }
     obs->redis_ok = !c->redis_down;
     obs->drains_ok = 1;
+    obs->protection_ok = !c->protection_unknown;
     obs->reports_ok = !c->reports_unknown;
     obs->seq = c->seq;
     obs->inst = calloc(12, sizeof(*obs->inst));
@@ -572,6 +608,7 @@ observation_for(const case_t *c, observation_t *obs)
                               ? NOW - (uint64_t) is->created_s * S : 0;
         o->listed = obs->zone_up[is->zone];
         o->in.asked = is->asked;
+        o->protection = c->protection_unknown ? PROTECT_ALL : is->protect;
         o->off = is->off;
         o->in.stop_since = is->stop_s ? NOW - (uint64_t) is->stop_s * S : 0;
         o->in.state = INST_RUNNING;     /* as last known */
@@ -717,6 +754,11 @@ test_table(void **state)
                               k < pl.nnote ? pl.note[k].text : "");
                 fail = 1;
             }
+        }
+        if (pl.protected_above != c->above) {
+            print_message("# %s\n#   protected_above: want %d got %d\n",
+                          c->name, c->above, pl.protected_above);
+            fail = 1;
         }
         plan_release(&pl);
         obs_release(&obs);

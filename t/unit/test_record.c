@@ -830,6 +830,8 @@ test_names_and_keys(void **state)
             { SCALESET_KEY_PROTECTION, NULL, NULL,
               "scaleset:{web}:protection" },
             { SCALESET_KEY_LIFECYCLE, "p:", NULL, "p:{web}:lifecycle" },
+            { SCALESET_KEY_STANDBY, "p:", NULL, "p:{web}:standby" },
+            { SCALESET_KEY_REPAIR, "p:", NULL, "p:{web}:repair" },
             { SCALESET_KEY_HEALTH_MATCH, NULL, NULL,
               "scaleset:{web}:health:*" },
             /* a prefix's glob bytes match only themselves */

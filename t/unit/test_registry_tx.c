@@ -58,10 +58,12 @@ test_member(void **state)
           "INCR|p:{web}:epoch\n"
           "EVAL|" PUB "|1|p:{web}:epoch|p:{web}:events\n"
           "EXEC\n" },
-        /* removed, with its drain record */
+        /* removed, with its drain record, protection and standby */
         { NULL, 0,
           "MULTI\n"
           "HDEL|p:{web}:members|web-000001\n"
+          "HDEL|p:{web}:protection|web-000001\n"
+          "HDEL|p:{web}:standby|web-000001\n"
           "HDEL|p:{web}:draining|web-000001\n"
           "INCR|p:{web}:epoch\n"
           "EVAL|" PUB "|1|p:{web}:epoch|p:{web}:events\n"
@@ -101,6 +103,38 @@ test_capacity(void **state)
 }
 
 static void
+test_hash(void **state)
+{
+    static const char *const  set[] = { "web-000001", "all" };
+    static const char *const  del[] = { "web-000001", NULL };
+    static const char *const  two[] = { "state", "suspended", "failures",
+                                        "5" };
+    registry_tx_t  tx;
+    char           got[512];
+
+    (void) state;
+    assert_int_equal(registry_tx_hash(&tx, "p:", "web",
+                                      SCALESET_KEY_PROTECTION, set, 1), 0);
+    lines(&tx, got, sizeof(got));
+    assert_string_equal(got, "HSET|p:{web}:protection|web-000001|all\n");
+    assert_int_equal(registry_tx_hash(&tx, "p:", "web",
+                                      SCALESET_KEY_PROTECTION, del, 1), 0);
+    lines(&tx, got, sizeof(got));
+    assert_string_equal(got, "HDEL|p:{web}:protection|web-000001\n");
+    assert_int_equal(registry_tx_hash(&tx, "p:", "web", SCALESET_KEY_REPAIR,
+                                      two, 2), 0);
+    lines(&tx, got, sizeof(got));
+    assert_string_equal(got, "HSET|p:{web}:repair|state|suspended|failures|"
+                        "5\n");
+    assert_int_equal(registry_tx_hash(&tx, "p:", "w{b", SCALESET_KEY_REPAIR,
+                                      two, 2), -1);
+    assert_int_equal(registry_tx_hash(&tx, "p:", "web", SCALESET_KEY_REPAIR,
+                                      two, 0), -1);
+    assert_int_equal(registry_tx_hash(&tx, "p:", "web", SCALESET_KEY_REPAIR,
+                                      del, 2), -1);
+}
+
+static void
 test_replies(void **state)
 {
     redisReply   ok = { .type = REDIS_REPLY_STATUS, .str = "OK", .len = 2 };
@@ -131,6 +165,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_member),
         cmocka_unit_test(test_capacity),
+        cmocka_unit_test(test_hash),
         cmocka_unit_test(test_replies),
     };
 
