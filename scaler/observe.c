@@ -158,7 +158,7 @@ list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
                     return -1;
                 }
                 o->in = ps->inst[i];
-                o->in.stats = 0;            /* not listed this pass */
+                o->in.vm.have = 0;          /* not listed this pass */
                 o->in.report0 = o->in.nreports = 0;
             }
             continue;
@@ -183,9 +183,7 @@ list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
             o->in.seq = policy_id_seq(o->in.id);
             o->in.state = INST_BOOTING;
             o->in.seen = obs->now;
-            o->in.stats = vi[i].stats;
-            o->in.cpu_s = vi[i].cpu_s;
-            o->in.mem_bytes = vi[i].mem_bytes;
+            o->in.vm = vi[i].vm;
             prev = ps->ninst ? bsearch(o->in.id, ps->inst, ps->ninst,
                                        sizeof(*ps->inst), prev_cmp)
                              : NULL;

@@ -92,7 +92,6 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     reconcile_unlock(s);
 
     reconcile_pool_pass(s, &w, asks, na);   /* frees asks */
-    vmstats_pool(&w);                   /* VM metrics, off the loop too */
 
     reconcile_lock(s);
     free(ps->inst);
