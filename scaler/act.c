@@ -97,6 +97,28 @@ remove_instance(registry_t *reg, pool_state_t *ps, const action_t *a,
     return 0;
 }
 
+/* a restart or a reimage; 0 when done (st[] follows) */
+static int
+repair_domain(pool_state_t *ps, const action_t *a, inst_state_t *st)
+{
+    const pool_config_t  *p = ps->cf;
+    char                  err[256];
+    int                   rc;
+
+    rc = a->kind == ACT_RESTART
+         ? virt_reset(ps->conns[a->zone], p->name, a->id, err, sizeof(err))
+         : virt_reimage(ps->conns[a->zone], p, a->id, err, sizeof(err));
+    if (rc != 0) {
+        failed(ps, a, ERR_REPAIR, err);
+        return -1;
+    }
+    st[a->inst] = INST_REPAIRING;
+    slog(p->name, a->id, "%s (%s) rule=%s",
+         a->kind == ACT_RESTART ? "restarted" : "reimaged", a->reason,
+         a->rule);
+    return 0;
+}
+
 /* one action but a creation; 0 when done (st[] follows, stop[] gets the
    time of a shutdown sent) */
 static int
@@ -143,6 +165,10 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DELETE:
         return remove_instance(reg, ps, a, st, NULL);
+
+    case ACT_RESTART:
+    case ACT_REIMAGE:
+        return repair_domain(ps, a, st);
 
     case ACT_STOP:
         switch (virt_shutdown(ps->conns[a->zone], p->name, a->id)) {
@@ -234,16 +260,18 @@ create_all(pool_state_t *ps, create_t *c, int n)
 }
 
 /* the plan's creations: their numbers reserved, then made; the created
-   ones appended to ps->inst (room made by the caller) */
+   ones appended to ps->inst (room made by the caller); a failure is one
+   of the pool's repair failures (rs) */
 static void
 creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
-    const plan_t *pl)
+    const plan_t *pl, repair_state_t *rs)
 {
     const pool_config_t  *p = ps->cf;
     create_t             *c;
     instance_t           *in;
     long                  first = 0, last = 0;
     uint64_t              now = clock_unix_ms();
+    char                  why[320];
     int                   i, n = 0, rc;
 
     if (pl->creates == 0) {
@@ -280,6 +308,9 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
 
         if (!c[i].ok) {
             failed(ps, a, ERR_CREATE, c[i].err);
+            snprintf(why, sizeof(why), "%s could not be created: %s", a->id,
+                     c[i].err);
+            plan_repair_failed(rs, p, obs->now, ps->interval_ms, why);
             continue;
         }
         slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
@@ -295,8 +326,76 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         in->seq = a->seq;
         in->state = INST_BOOTING;
         in->seen = obs->now;
+        if (a->repair_of[0]) {
+            in->repair = IREP_REPLACEMENT;
+            in->repair_since = obs->now;
+            memcpy(in->repair_of, a->repair_of, sizeof(in->repair_of));
+        }
     }
     free(c);
+}
+
+/* what a pass leaves of an instance's repair: its down time, its part in
+   a repair (begun now when it is new), the end of a repair logged */
+static void
+keep_repair(const pool_state_t *ps, const plan_t *pl, int i,
+    const observation_t *obs, instance_t *in)
+{
+    const plan_view_t  *v = &pl->view[i];
+
+    switch (v->health) {
+    case HEALTH_DOWN:
+        in->down_since = in->down_since ? in->down_since : obs->now;
+        break;
+    case HEALTH_UNKNOWN:
+        break;                      /* unknown: neither down nor up */
+    default:
+        in->down_since = 0;
+    }
+    if (v->repair != in->repair) {
+        in->repair_since = v->repair != IREP_NONE ? obs->now : 0;
+        if (v->repair == IREP_NONE) {
+            in->repair_of[0] = '\0';
+        }
+        in->repair = v->repair;
+    }
+    if (v->repaired > 0) {
+        slog(ps->cf->name, in->id, "repaired: up on every gateway%s%s",
+             obs->inst[i].in.repair_of[0] ? ", replacing " : "",
+             obs->inst[i].in.repair_of);
+    } else if (v->repaired < 0) {
+        slog(ps->cf->name, in->id, "repair failed: %s (%u in a row)",
+             pl->repair.reason, pl->repair.failures);
+    }
+}
+
+/* the repair state the pass leaves, stored when it changed, its changes
+   logged */
+static void
+keep_repair_state(registry_t *reg, pool_state_t *ps,
+    const observation_t *obs, const repair_state_t *rs)
+{
+    const char  *pool = ps->cf->name;
+
+    if (rs->suspended && !obs->repair.suspended) {
+        slog(pool, NULL, "repairs suspended: %u failures in a row, the last "
+             "%s; creation backs off (POST /v1/pools/%s/repair/resume "
+             "resumes)", rs->failures, rs->reason, pool);
+    } else if (!rs->suspended && obs->repair.suspended) {
+        slog(pool, NULL, "repairs resumed");
+    }
+    if (rs->retry > obs->now && rs->retry != obs->repair.retry) {
+        slog(pool, NULL, "creation backs off for %llu ms (%u failures in a "
+             "row)", (unsigned long long) (rs->retry - obs->now),
+             rs->failures);
+    }
+    ps->repair = *rs;
+    if (!repair_equal(rs, &obs->repair)
+        && repair_store(reg, pool, rs) != 0)
+    {
+        slog(pool, NULL, "repair state not stored: %s", registry_error(reg));
+        ps->errors[ERR_REDIS]++;
+    }
 }
 
 void
@@ -307,16 +406,20 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     inst_state_t         *st;
     instance_t           *list, *in;
     uint64_t             *stop;
+    unsigned             *done;
+    repair_state_t        rs;
     int                   i, n, cap;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
     stop = calloc(obs->ninst + 1, sizeof(*stop));
+    done = calloc(obs->ninst + 1, sizeof(*done));
     cap = obs->ninst + (pl ? pl->creates : 0);
     list = calloc(cap + 1, sizeof(*list));
-    if (st == NULL || stop == NULL || list == NULL) {
+    if (st == NULL || stop == NULL || done == NULL || list == NULL) {
         slog(p->name, NULL, "out of memory: no action this pass");
         free(st);
         free(stop);
+        free(done);
         free(list);
         return;
     }
@@ -329,6 +432,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             ps->errors[pl->note[i].err]++;
         }
     }
+    rs = pl ? pl->repair : ps->repair;
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
@@ -337,6 +441,15 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
         ps->repairs += strcmp(a->rule, "repair") == 0;
+        if (a->kind == ACT_RESTART || a->kind == ACT_REIMAGE) {
+            done[a->inst] |= ASK_RESTART | ASK_REIMAGE;   /* asked: done */
+        }
+        /* an instance of ours ready: the failures in a row start over */
+        if (a->kind == ACT_REGISTER && strcmp(a->rule, "ready") == 0
+            && obs->inst[a->inst].in.repair != IREP_REPLACEMENT)
+        {
+            rs.failures = 0;
+        }
     }
 
     /* the instances as the pass leaves them */
@@ -347,6 +460,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         in = &list[n++];
         *in = obs->inst[i].in;
         in->state = st[i];
+        in->asked &= ~done[i];
         in->protection = obs->inst[i].protection;
         in->weight = obs->inst[i].member >= 0
                      && obs->members[obs->inst[i].member].valid
@@ -360,6 +474,9 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             in->stop_since = stop[i];
         } else if (st[i] != INST_STOPPING) {
             in->stop_since = 0;
+        }
+        if (pl) {
+            keep_repair(ps, pl, i, obs, in);
         }
         /* what its drain waits for, logged when it changes */
         if (pl && strcmp(pl->view[i].hold, in->hold) != 0) {
@@ -383,13 +500,16 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         ps->protected_above = pl->protected_above;
     }
     if (pl) {
-        creations(reg, ps, obs, pl);
+        creations(reg, ps, obs, pl, &rs);
+        ps->repairing = pl->repairing;
+        keep_repair_state(reg, ps, obs, &rs);
     }
     if (ps->ninst > 1) {
         qsort(ps->inst, ps->ninst, sizeof(*ps->inst), inst_cmp);
     }
     free(st);
     free(stop);
+    free(done);
 
     /* the reports the instances point into */
     free(ps->reports);

@@ -15,7 +15,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "scaler.h"
+#include "plan.h"
 #include "expo.h"
 
 static struct evhttp  *api_http;
@@ -33,6 +33,12 @@ typedef struct api_wait {
     unsigned                ask;          /* ASK_* for id */
     int                     capacity;
     protect_t               protection;   /* PUT protection */
+    /* once Redis has it, with its pool (looked up again: a reload may
+       have replaced it): what the request changes (-1: it could not),
+       and what it answers */
+    int                   (*apply)(struct api_wait *w, pool_state_t *ps);
+    json_t               *(*answer)(struct api_wait *w, pool_state_t *ps,
+                                    int *code);
     struct api_wait        *prev, *next;
 } api_wait_t;
 
@@ -129,6 +135,31 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     return o;
 }
 
+/* the pool's repairs: {"state","reason","failures","since","retry_at",
+   "in_progress","at_once","enabled","action","grace_ms"} */
+static json_t *
+repair_json(pool_state_t *ps)
+{
+    static const char *const  actions[] = { "replace", "restart", "reimage" };
+    const repair_state_t     *rs = &ps->repair;
+    uint64_t                  now = clock_unix_ms();
+
+    return json_pack("{s:s,s:s,s:i,s:o,s:o,s:i,s:i,s:b,s:s,s:I}",
+                     "state", repair_state_name(rs), "reason", rs->reason,
+                     "failures", (int) rs->failures,
+                     "since", rs->suspended
+                              ? json_integer((json_int_t) rs->since)
+                              : json_null(),
+                     "retry_at", rs->retry > now
+                                 ? json_integer((json_int_t) rs->retry)
+                                 : json_null(),
+                     "in_progress", ps->repairing,
+                     "at_once", plan_repair_most(ps->cf, ps->capacity),
+                     "enabled", ps->cf->repair_enabled,
+                     "action", actions[ps->cf->repair_action],
+                     "grace_ms", (json_int_t) ps->cf->repair_grace_ms);
+}
+
 static json_t *
 pool_json(pool_state_t *ps, int detail)
 {
@@ -158,6 +189,7 @@ pool_json(pool_state_t *ps, int detail)
     /* the pool says when it stays above its capacity, and why */
     json_object_set_new(j, "protected_above_capacity",
                         json_integer(ps->protected_above));
+    json_object_set_new(j, "repair", repair_json(ps));
     if (detail) {
         inst = json_array();
         for (i = 0; i < ps->ninst; i++) {
@@ -183,6 +215,35 @@ count_state(const pool_state_t *ps, int z, inst_state_t st)
     return n;
 }
 
+static double get_capacity(const pool_state_t *ps) { return ps->capacity; }
+static double get_repairs(const pool_state_t *ps) { return ps->repairs; }
+static double get_repairing(const pool_state_t *ps) { return ps->repairing; }
+static double get_redis(const pool_state_t *ps) { return ps->redis_ok; }
+static double
+get_failures(const pool_state_t *ps)
+{
+    return ps->repair.failures;
+}
+
+/* the families of one sample per pool */
+static const struct {
+    const char  *name, *type, *help;
+    double     (*get)(const pool_state_t *ps);
+} pool_families[] = {
+    { "scaleset_scaler_capacity_desired", "gauge",
+      "The capacity the scaler works towards.", get_capacity },
+    { "scaleset_scaler_repairs_total", "counter",
+      "Repairs begun: instances not ready within health.grace deleted, "
+      "instances down on every gateway replaced, restarted or reimaged.",
+      get_repairs },
+    { "scaleset_scaler_repairs_in_progress", "gauge",
+      "Repairs under way.", get_repairing },
+    { "scaleset_scaler_repair_failures", "gauge",
+      "Failures of new or repaired instances in a row.", get_failures },
+    { "scaleset_scaler_redis_up", "gauge",
+      "1 if the pool's last pass reached Redis.", get_redis },
+};
+
 /* the scaler's own families, family by family over the pools, then the
    VM metrics and the autoscale runners' */
 static void
@@ -194,11 +255,16 @@ metrics(struct evhttp_request *req)
     int               i, z, st;
 
     expo_begin(&e, b);
-    expo_family(&e, "scaleset_scaler_capacity_desired", "gauge",
-                "The capacity the scaler works towards.");
-    for (i = 0; i < api_s->npools; i++) {
-        ps = &api_s->pools[i];
-        expo_sample(&e, ps->capacity, "pool", ps->cf->name, NULL);
+    for (st = 0; st < (int) (sizeof(pool_families) / sizeof(*pool_families));
+         st++)
+    {
+        expo_family(&e, pool_families[st].name, pool_families[st].type,
+                    pool_families[st].help);
+        for (i = 0; i < api_s->npools; i++) {
+            ps = &api_s->pools[i];
+            expo_sample(&e, pool_families[st].get(ps), "pool", ps->cf->name,
+                        NULL);
+        }
     }
     expo_family(&e, "scaleset_scaler_capacity_actual", "gauge",
                 "Running (registered) instances per zone.");
@@ -213,7 +279,7 @@ metrics(struct evhttp_request *req)
                 "Instances by lifecycle state.");
     for (i = 0; i < api_s->npools; i++) {
         ps = &api_s->pools[i];
-        for (st = INST_CREATING; st <= INST_DELETING; st++) {
+        for (st = INST_CREATING; st < INST_STATE_COUNT; st++) {
             expo_sample(&e, count_state(ps, -1, (inst_state_t) st), "pool",
                         ps->cf->name, "state", inst_state_name(st), NULL);
         }
@@ -236,19 +302,17 @@ metrics(struct evhttp_request *req)
                         err_kind_name(st), NULL);
         }
     }
-    expo_family(&e, "scaleset_scaler_repairs_total", "counter",
-                "Instances replaced because they were not ready within "
-                "health.grace.");
+    expo_family(&e, "scaleset_scaler_repair_state", "gauge",
+                "1 for the state the pool's repairs are in (active, "
+                "suspended after repair.max_failures in a row).");
     for (i = 0; i < api_s->npools; i++) {
         ps = &api_s->pools[i];
-        expo_sample(&e, ps->repairs, "pool", ps->cf->name, NULL);
+        expo_sample(&e, !ps->repair.suspended, "pool", ps->cf->name, "state",
+                    "active", NULL);
+        expo_sample(&e, ps->repair.suspended, "pool", ps->cf->name, "state",
+                    "suspended", NULL);
     }
-    expo_family(&e, "scaleset_scaler_redis_up", "gauge",
-                "1 if the pool's last pass reached Redis.");
-    for (i = 0; i < api_s->npools; i++) {
-        ps = &api_s->pools[i];
-        expo_sample(&e, ps->redis_ok, "pool", ps->cf->name, NULL);
-    }
+
     vmstats_metrics(&e, api_s);
     autoscaler_metrics(&e);
     if (expo_end(&e) != 0) {
@@ -278,25 +342,20 @@ wait_unlink(api_wait_t *w)
     }
 }
 
-/* PUT capacity stored (ok) or not: the pool is looked up again, a reload
-   may have replaced the state since the request */
+/* a request's Redis write done (ok) or not: applied, then answered */
 static void
-capacity_stored(int ok, void *arg)
+stored(int ok, void *arg)
 {
     api_wait_t    *w = arg;
     pool_state_t  *ps;
+    json_t        *j;
+    int            code = 200;
 
     wait_unlink(w);
     reconcile_lock(api_s);
     ps = reconcile_pool(api_s, w->pool);
     if (ok && ps != NULL) {
-        history_manual(w->pool, ps->capacity, w->capacity);
-        ps->capacity = w->capacity;
-        slog(w->pool, w->id[0] ? w->id : NULL, "capacity set to %d%s",
-             ps->capacity, w->id[0] ? " (decrement)" : "");
-        if (w->id[0] && reconcile_ask(api_s, ps, w->id, w->ask) != 0) {
-            ok = -1;
-        }
+        ok = w->apply(w, ps) == 0 ? 1 : -1;
         reconcile_kick(api_s);
     }
     if (w->req == NULL) {
@@ -308,14 +367,33 @@ capacity_stored(int ok, void *arg)
     } else if (ps == NULL) {
         /* stored, but a reload removed the pool meanwhile */
         reply_error(w->req, 404, "no pool \"%s\"", w->pool);
-    } else if (w->id[0]) {
-        reply_json(w->req, 202, ask_json(w->pool, w->id, w->ask,
-                                         ps->capacity));
     } else {
-        reply_json(w->req, 200, pool_json(ps, 0));
+        j = w->answer(w, ps, &code);
+        reply_json(w->req, code, j);
     }
     reconcile_unlock(api_s);
     free(w);
+}
+
+/* PUT capacity (or a request with ?decrement=true) stored */
+static int
+capacity_apply(api_wait_t *w, pool_state_t *ps)
+{
+    history_manual(w->pool, ps->capacity, w->capacity);
+    ps->capacity = w->capacity;
+    slog(w->pool, w->id[0] ? w->id : NULL, "capacity set to %d%s",
+         ps->capacity, w->id[0] ? " (decrement)" : "");
+    return w->id[0] ? reconcile_ask(api_s, ps, w->id, w->ask) : 0;
+}
+
+static json_t *
+capacity_answer(api_wait_t *w, pool_state_t *ps, int *code)
+{
+    if (w->id[0]) {
+        *code = 202;
+        return ask_json(w->pool, w->id, w->ask, ps->capacity);
+    }
+    return pool_json(ps, 0);
 }
 
 /* a request that waits for Redis, in api_waiting; NULL (answered 503)
@@ -353,8 +431,9 @@ api_wait(struct evhttp_request *req, const char *pool, const char *id,
     }
     w->ask = ask;
     w->capacity = capacity;
-    registry_async_capacity_set(api_s->areg, pool, capacity,
-                                capacity_stored, w);
+    w->apply = capacity_apply;
+    w->answer = capacity_answer;
+    registry_async_capacity_set(api_s->areg, pool, capacity, stored, w);
 }
 
 /* what a request asked, for its answer */
@@ -366,6 +445,10 @@ ask_json(const char *pool, const char *id, unsigned ask, int capacity)
     if (ask & ASK_DELETE) {
         json_object_set_new(j, "deleted", json_string(id));
         json_object_set_new(j, "drain", json_boolean(!(ask & ASK_FORCE)));
+    }
+    if (ask & (ASK_RESTART | ASK_REIMAGE)) {
+        json_object_set_new(j, (ask & ASK_RESTART) ? "restart" : "reimage",
+                            json_true());
     }
     if (capacity >= 0) {
         json_object_set_new(j, "capacity", json_integer(capacity));
@@ -423,7 +506,8 @@ instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
 {
     const char  *uri = evhttp_request_get_uri(req);
     long long    lo, hi;
-    int          dec = query_flag(uri, "decrement");
+    /* a deletion may lower the capacity with it */
+    int          dec = (ask & ASK_DELETE) ? query_flag(uri, "decrement") : 0;
 
     if (dec < 0) {
         reply_error(req, 400, "decrement: expected true or false");
@@ -444,35 +528,31 @@ instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
         return;
     }
     slog(ps->cf->name, id, "%s asked through the API",
-         (ask & ASK_FORCE) ? "deletion (force)" : "deletion");
+         (ask & ASK_RESTART) ? "restart" : (ask & ASK_REIMAGE) ? "reimage"
+         : (ask & ASK_FORCE) ? "deletion (force)" : "deletion");
     reply_json(req, 202, ask_json(ps->cf->name, id, ask, -1));
 }
 
-/* PUT protection stored (ok) or not */
-static void
-protection_stored(int ok, void *arg)
+/* PUT protection stored */
+static int
+protection_apply(api_wait_t *w, pool_state_t *ps)
 {
-    api_wait_t    *w = arg;
-    protect_t      p = w->protection;
+    (void) ps;
+    slog(w->pool, w->id, "protection: %s", protect_name(w->protection));
+    return 0;
+}
 
-    wait_unlink(w);
-    reconcile_lock(api_s);
-    if (ok) {
-        slog(w->pool, w->id, "protection: %s", protect_name(p));
-        reconcile_kick(api_s);
-    }
-    if (w->req == NULL) {
-        /* its connection went with api_stop() */
-    } else if (!ok) {
-        reply_error(w->req, 503, "redis unreachable");
-    } else {
-        reply_json(w->req, 200, json_pack("{s:s,s:s,s:s,s:b,s:b}", "pool",
-                   w->pool, "id", w->id, "protection", protect_name(p),
-                   "scale_in", p >= PROTECT_SCALE_IN, "scale_set_actions",
-                   p == PROTECT_ALL));
-    }
-    reconcile_unlock(api_s);
-    free(w);
+static json_t *
+protection_answer(api_wait_t *w, pool_state_t *ps, int *code)
+{
+    protect_t  p = w->protection;
+
+    (void) ps;
+    (void) code;
+    return json_pack("{s:s,s:s,s:s,s:b,s:b}", "pool", w->pool, "id", w->id,
+                     "protection", protect_name(p), "scale_in",
+                     p >= PROTECT_SCALE_IN, "scale_set_actions",
+                     p == PROTECT_ALL);
 }
 
 /* PUT .../instances/{id}/protection: PREFIX{POOL}:protection, answered
@@ -497,10 +577,50 @@ protection_put(struct evhttp_request *req, pool_state_t *ps, const char *id)
         return;
     }
     w->protection = p;
+    w->apply = protection_apply;
+    w->answer = protection_answer;
     fv[0] = w->id;
     fv[1] = p == PROTECT_NONE ? NULL : protect_name(p);
     registry_async_hash(api_s->areg, w->pool, SCALESET_KEY_PROTECTION, fv, 1,
-                        protection_stored, w);
+                        stored, w);
+}
+
+/* POST .../repair/resume stored */
+static int
+resume_apply(api_wait_t *w, pool_state_t *ps)
+{
+    memset(&ps->repair, 0, sizeof(ps->repair));
+    slog(w->pool, NULL, "repairs resumed through the API");
+    return 0;
+}
+
+static json_t *
+resume_answer(api_wait_t *w, pool_state_t *ps, int *code)
+{
+    (void) code;
+    return json_pack("{s:s,s:o}", "pool", w->pool, "repair",
+                     repair_json(ps));
+}
+
+/* POST /v1/pools/{pool}/repair/resume: PREFIX{POOL}:repair back to
+   active without failures, answered when Redis has it */
+static void
+repair_resume(struct evhttp_request *req, pool_state_t *ps)
+{
+    repair_state_t  active;
+    api_wait_t     *w;
+    char            num[3][24];
+    const char     *fv[10];
+
+    if ((w = wait_new(req, ps->cf->name, NULL)) == NULL) {
+        return;
+    }
+    w->apply = resume_apply;
+    w->answer = resume_answer;
+    memset(&active, 0, sizeof(active));
+    repair_fields(&active, num, fv);
+    registry_async_hash(api_s->areg, w->pool, SCALESET_KEY_REPAIR, fv, 5,
+                        stored, w);
 }
 
 /* the published state is read and changed under the reconcile lock */
@@ -719,6 +839,14 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         api_wait(req, pool, NULL, 0, (int) cap);
         return;
     }
+    if (strcmp(path + n, "/repair/resume") == 0) {
+        if (cmd != EVHTTP_REQ_POST) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        repair_resume(req, ps);
+        return;
+    }
     if (strcmp(path + n, "/instances") == 0) {
         if (cmd != EVHTTP_REQ_GET) {
             reply_error(req, 405, "method not allowed");
@@ -755,6 +883,18 @@ api_handle_locked(struct evhttp_request *req, void *arg)
                 return;
             }
             instance_ask(req, ps, id, ASK_DELETE | (force ? ASK_FORCE : 0));
+            return;
+        }
+        if (strcmp(path + n + m, "/restart") == 0
+            || strcmp(path + n + m, "/reimage") == 0)
+        {
+            if (cmd != EVHTTP_REQ_POST) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            /* an operator's request: never held by protection */
+            instance_ask(req, ps, id, path[n + m + 3] == 's' ? ASK_RESTART
+                                                             : ASK_REIMAGE);
             return;
         }
         if (strcmp(path + n + m, "/protection") == 0) {

@@ -147,6 +147,24 @@ static const cf_key_t  health_keys[] = {
     CF_END
 };
 
+static int repair_action(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+
+/* repair: { enabled: true, grace: 10m, action: replace, max_percent: 5,
+   max_failures: 5 } */
+static const cf_key_t  repair_keys[] = {
+    { "enabled", CF_SCALAR, cf_set_bool, NULL,
+      CF_AT(pool_config_t, repair_enabled), 0, 0 },
+    { "grace", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, repair_grace_ms), 0, 0 },
+    { "action", CF_SCALAR, repair_action, NULL, 0, 0, 0 },
+    { "max_percent", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(pool_config_t, repair_max_percent), 1, 100 },
+    { "max_failures", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(pool_config_t, repair_max_failures), 1, 1000 },
+    CF_END
+};
+
 /* drain: { gateway_ttl: 30s } */
 static const cf_key_t  drain_keys[] = {
     { "gateway_ttl", CF_SCALAR, cf_set_duration, NULL,
@@ -177,6 +195,7 @@ static const cf_key_t  pool_keys[] = {
     { "health", CF_MAP, pool_health, health_keys, 0, 0, 0 },
     { "drain", CF_MAP, cf_set_map, drain_keys, 0, 0, 0 },
     { "termination", CF_MAP, cf_set_map, termination_keys, 0, 0, 0 },
+    { "repair", CF_MAP, cf_set_map, repair_keys, 0, 0, 0 },
     CF_END
 };
 
@@ -348,6 +367,11 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         p->cap_max = SCALER_CAPACITY_MAX;
         p->drain_timeout_ms = 30000;
         p->shutdown_timeout_ms = 30000;
+        p->repair_enabled = 1;
+        p->repair_grace_ms = 600000;
+        p->repair_action = REPAIR_REPLACE;
+        p->repair_max_percent = 5;
+        p->repair_max_failures = 5;
         p->readiness_tcp = 1;
         if ((p->version = strdup("1")) == NULL) {
             cf_error(c, item, "out of memory");
@@ -744,6 +768,32 @@ pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     if (policy_parse_name(s, &p->scale_in) != 0) {
         cf_error(c, v, "scale_in_policy \"%s\": expected default, oldest or "
                  "newest", s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    return 0;
+}
+
+static int
+repair_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    char           *s;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (strcmp(s, "replace") == 0) {
+        p->repair_action = REPAIR_REPLACE;
+    } else if (strcmp(s, "restart") == 0) {
+        p->repair_action = REPAIR_RESTART;
+    } else if (strcmp(s, "reimage") == 0) {
+        p->repair_action = REPAIR_REIMAGE;
+    } else {
+        cf_error(c, v, "repair action \"%s\": expected replace, restart or "
+                 "reimage", s);
         free(s);
         return -1;
     }

@@ -195,6 +195,11 @@ list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
                 o->in.stop_since = prev->stop_since;
                 o->in.asked = prev->asked;
                 memcpy(o->in.hold, prev->hold, sizeof(o->in.hold));
+                o->in.down_since = prev->down_since;
+                o->in.repair = prev->repair;
+                o->in.repair_since = prev->repair_since;
+                memcpy(o->in.repair_of, prev->repair_of,
+                       sizeof(o->in.repair_of));
             } else {
                 slog(p->name, o->in.id, "found domain in zone %s",
                      p->zones[z].name);
@@ -532,9 +537,10 @@ read_protection(const registry_hash_t *h, observation_t *obs)
 
 /* the hashes a pass reads in its one round trip, in this order */
 static const scaleset_key_kind_t  pool_hashes[] = {
-    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_PROTECTION
+    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_PROTECTION,
+    SCALESET_KEY_REPAIR
 };
-enum { H_MEMBERS = 0, H_DRAINING, H_PROTECTION, H_COUNT };
+enum { H_MEMBERS = 0, H_DRAINING, H_PROTECTION, H_REPAIR, H_COUNT };
 
 int
 observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
@@ -583,6 +589,12 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
     }
     read_protection(&h[H_PROTECTION], obs);
     obs->refused += !h[H_PROTECTION].ok;
+    /* the repair state as this scaler knew it, as Redis has it now */
+    obs->repair = ps->repair;
+    obs->repair_ok = h[H_REPAIR].ok;
+    obs->refused += h[H_REPAIR].ok
+                    ? repair_decode(&h[H_REPAIR], obs->now, &obs->repair)
+                    : 1;
     if (seq[0] != '\0') {
         if (scaleset_parse_u64(seq, strlen(seq), UINT64_MAX, &v) != 0) {
             obs->refused++;         /* no number: replaced, numbering goes

@@ -44,7 +44,7 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete", "stop" };
+        "deregister", "delete", "stop", "restart", "reimage" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -63,7 +63,8 @@ plan_observed(const observation_t *obs, int i)
     }
     m = &obs->members[o->member];
     if (!(m->flags & SCALESET_MEMBER_DRAIN)) {
-        return INST_RUNNING;
+        return o->in.repair == IREP_RESTARTED || o->in.repair == IREP_REIMAGED
+               ? INST_REPAIRING : INST_RUNNING;
     }
     /* its member keeps "drain" until the domain is gone */
     return o->in.stop_since ? INST_STOPPING : INST_DRAINING;
@@ -175,6 +176,10 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         case ACT_DRAIN:    pl->view[inst].state = INST_DRAINING; break;
         case ACT_DELETE:   pl->view[inst].state = INST_DELETING; break;
         case ACT_STOP:     pl->view[inst].state = INST_STOPPING; break;
+        case ACT_RESTART:  pl->view[inst].state = INST_REPAIRING;
+                           pl->view[inst].repair = IREP_RESTARTED; break;
+        case ACT_REIMAGE:  pl->view[inst].state = INST_REPAIRING;
+                           pl->view[inst].repair = IREP_REIMAGED; break;
         default:           break;
         }
     }
@@ -218,7 +223,8 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
     }
     for (i = 0; i < in->obs->ninst; i++) {
         if (pl->view[i].state == INST_BOOTING
-            || pl->view[i].state == INST_RUNNING)
+            || pl->view[i].state == INST_RUNNING
+            || pl->view[i].state == INST_REPAIRING)
         {
             n++;
             z = in->obs->inst[i].in.zone;
@@ -253,9 +259,13 @@ plan_begin(const plan_input_t *in, plan_t *pl)
     /* the next instance number: above the stored seq and above every id
        known, of a domain or of a member */
     top = obs->seq;
+    pl->repair = obs->repair;
+    pl->repair_most = plan_repair_most(in->cf, in->capacity);
     for (i = 0; i < obs->ninst; i++) {
         pl->view[i].state = plan_observed(obs, i);
         pl->view[i].claimed = -1;
+        pl->view[i].repair = obs->inst[i].in.repair;
+        pl->view[i].health = plan_health(in, i);
         top = obs->inst[i].in.seq > top ? obs->inst[i].in.seq : top;
     }
     for (i = 0; i < obs->nmembers; i++) {
@@ -291,10 +301,49 @@ plan(const plan_input_t *in, plan_t *pl)
 }
 
 void
+plan_repair_failed(repair_state_t *rs, const pool_config_t *cf,
+    uint64_t now, uint64_t interval_ms, const char *why)
+{
+    uint64_t  wait;
+    unsigned  k;
+
+    rs->failures++;
+    snprintf(rs->reason, sizeof(rs->reason), "%s", why);
+    if (!rs->suspended && rs->failures >= (unsigned) cf->repair_max_failures)
+    {
+        rs->suspended = 1;
+        rs->since = now;
+    }
+    /* the first failure is replaced at once; then interval x
+       2^(failures - 2), at most 128 x interval */
+    if (rs->failures < 2) {
+        return;
+    }
+    k = rs->failures - 2 < 7 ? rs->failures - 2 : 7;
+    wait = (interval_ms ? interval_ms : 1000) << k;
+    rs->retry = now + wait;
+}
+
+int
+plan_repair_most(const pool_config_t *cf, int capacity)
+{
+    int  most;
+
+    if (capacity < 20) {
+        most = 1;
+    } else {
+        most = (capacity * cf->repair_max_percent + 99) / 100;
+    }
+    most = most < 1 ? 1 : most;
+    return most > capacity ? capacity : most;
+}
+
+void
 plan_release(plan_t *pl)
 {
     free(pl->act);
     free(pl->note);
     free(pl->view);
+    free(pl->replacing);
     memset(pl, 0, sizeof(*pl));
 }

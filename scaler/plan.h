@@ -78,6 +78,9 @@ typedef struct {
 
 typedef struct {
     uint64_t          now;          /* UNIX ms of the observation */
+    repair_state_t    repair;       /* PREFIX{POOL}:repair (none: active,
+                                       no failure) */
+    int               repair_ok;    /* it was read */
     int               nzones;
     int               zone_up[SCALER_MAX_ZONES];
     virt_model_t      latest[SCALER_MAX_ZONES];   /* the pool's model as a
@@ -116,6 +119,8 @@ typedef struct {
     const observation_t   *obs;
     int                    capacity;    /* the loop's desired capacity */
     uint64_t               now;         /* UNIX ms */
+    uint64_t               interval_ms; /* between passes: the creation
+                                           backoff's unit */
 } plan_input_t;
 
 typedef enum {
@@ -128,6 +133,8 @@ typedef enum {
     ACT_DELETE,         /* its domain deleted, then its member (if any) */
     ACT_STOP,           /* drained: its ACPI shutdown (deleted at once
                            if it is off already) */
+    ACT_RESTART,        /* virDomainReset (repair, API) */
+    ACT_REIMAGE,        /* its overlay made again, started (repair, API) */
     ACT_KIND_COUNT
 } act_kind_t;
 
@@ -142,6 +149,8 @@ typedef struct {
     char          address[80];  /* CREATE */
     virt_model_t  model;        /* CREATE: what it is made from (the
                                    zone's latest; act sets created) */
+    char          repair_of[SCALESET_ID_MAX + 1];   /* CREATE: the
+                                   instance it replaces ("": none) */
     const char   *rule;         /* "api", "stray", "ready", "record",
                                    "repair", "drain", "scale_out",
                                    "scale_in" */
@@ -155,6 +164,12 @@ typedef struct {
     char          text[160];
 } plan_note_t;
 
+/* an instance's health as every present gateway reports it
+   (plan_health()) */
+typedef enum {
+    HEALTH_UNKNOWN = 0, HEALTH_UP, HEALTH_DOWN, HEALTH_MIXED
+} plan_health_t;
+
 /* where an observed instance stands after the actions so far */
 typedef struct {
     inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
@@ -162,6 +177,11 @@ typedef struct {
     int           claimed;      /* pl->act of the step that took it; -1 */
     char          hold[160];    /* what it waits for ("" nothing): logged
                                    when it changes */
+    plan_health_t health;       /* plan_health() this pass: act keeps
+                                   in.down_since */
+    inst_repair_t repair;       /* its part in a repair after this plan */
+    int           repaired;     /* its repair ended: 1 up again, -1 it
+                                   failed (logged, counted) */
 } plan_view_t;
 
 typedef struct {
@@ -179,6 +199,13 @@ typedef struct {
     int           protected_above;  /* instances above capacity + surge
                                    that stay: every candidate for scale-in
                                    is protected */
+    repair_state_t repair;      /* the pool's repairs after this plan */
+    int           repairing;    /* repairs under way after it */
+    int           repair_most;  /* at most that many at once */
+    char        (*replacing)[SCALESET_ID_MAX + 1];  /* replaced this pass:
+                                   the capacity step's first creations
+                                   replace them */
+    int           nreplacing;
     int           oom;          /* an allocation failed: act does nothing */
 } plan_t;
 
@@ -212,6 +239,17 @@ void plan_note(plan_t *pl, err_kind_t err, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
+/* a failure of a new or repaired instance (why: for the log and the
+   API): counted in a row; at repair.max_failures the pool's repairs are
+   suspended; from the second failure in a row on, creation backs off for
+   interval x 2^(failures - 2), at most 128 x interval */
+void plan_repair_failed(repair_state_t *rs, const pool_config_t *cf,
+    uint64_t now, uint64_t interval_ms, const char *why);
+/* how many repairs may be under way at once: one below 20 instances of
+   capacity, else repair.max_percent of it (rounded up), never more than
+   the capacity */
+int plan_repair_most(const pool_config_t *cf, int capacity);
+
 /* 1 when obs->inst[i] is protected at least at level (PROTECT_SCALE_IN:
    from scale-in; PROTECT_ALL: from repair, upgrades and every other
    scale-set action too) */
@@ -231,9 +269,6 @@ int plan_gateway_present(const pool_config_t *cf, const gateway_t *g,
    repair): UP when each of them reports it up, DOWN when each reports it
    down, UNKNOWN when a report is missing or unreadable or there is no
    gateway, MIXED otherwise */
-typedef enum {
-    HEALTH_UNKNOWN = 0, HEALTH_UP, HEALTH_DOWN, HEALTH_MIXED
-} plan_health_t;
 plan_health_t plan_health(const plan_input_t *in, int i);
 
 /* the sub-planners, each in its own file, in plan_steps[] order */
@@ -244,7 +279,11 @@ void plan_requests(const plan_input_t *in, plan_t *pl);
    that differ from the instance rewritten */
 void plan_strays(const plan_input_t *in, plan_t *pl);
 void plan_register(const plan_input_t *in, plan_t *pl);
-/* plan_repair.c: instances not ready within health.grace replaced */
+/* plan_repair.c: repairs under way end (up again, or failed); instances
+   not ready within health.grace are deleted; running ones down on every
+   present gateway longer than repair.grace are repaired by
+   repair.action, at most plan_repair_most() at once; nothing while the
+   pool's repairs are suspended */
 void plan_repair(const plan_input_t *in, plan_t *pl);
 /* plan_drain.c: draining instances shut down (ACPI) once every present
    gateway reported zero connections since the drain began, or at

@@ -4,7 +4,9 @@
  * steps took away), new ones are created, each in the usable zone with
  * the fewest (policy_place), at the lowest address that no instance and
  * no member uses, with the next instance number and the zone's latest
- * model.  Above it (plus the surge an earlier step keeps on purpose), one
+ * model; the first ones replace what the repair step replaced this pass
+ * (rule repair).  Nothing is created while the pool's creation backs off
+ * after failures (repair_state_t.retry).  Above it (plus the surge an earlier step keeps on purpose), one
  * at a time by scale_in_policy (policy_scale_in: balance zones, then
  * highest id, or oldest / newest) among those of zones that answer and
  * are not protected (from scale-in or from everything): a registered one
@@ -59,12 +61,16 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
     const pool_config_t  *p = in->cf;
     char                (*used)[80], addr[80];
     action_t             *a;
-    int                   nused, k, knext = 0, z, want = in->capacity;
+    int                   nused, k, knext = 0, z, rep = 0;
+    int                   want = in->capacity;
 
     if (in->obs->seq < 0) {
         plan_note(pl, ERR_REDIS_DATA, "scale_out", "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
         return;
+    }
+    if (pl->repair.retry > in->now) {
+        return;                     /* backing off after failures */
     }
     used = used_addresses(in, pl, &nused);
     if (pl->oom) {
@@ -97,8 +103,17 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
             break;
         }
         knext = k + 1;
-        a = plan_add(pl, in, ACT_CREATE, -1, "scale_out", "capacity %d, "
-                     "%d in service", want, active);
+        if (rep < pl->nreplacing) {
+            a = plan_add(pl, in, ACT_CREATE, -1, "repair", "replacing %s",
+                         pl->replacing[rep]);
+            if (a != NULL) {
+                memcpy(a->repair_of, pl->replacing[rep++],
+                       sizeof(a->repair_of));
+            }
+        } else {
+            a = plan_add(pl, in, ACT_CREATE, -1, "scale_out", "capacity %d, "
+                         "%d in service", want, active);
+        }
         if (a == NULL) {
             break;
         }

@@ -20,7 +20,7 @@ const char *
 inst_state_name(inst_state_t st)
 {
     static const char *const names[] = { "creating", "booting", "running",
-        "draining", "deleting", "stopping" };
+        "draining", "deleting", "stopping", "repairing" };
 
     return (unsigned) st < INST_STATE_COUNT ? names[st] : "?";
 }
@@ -37,7 +37,7 @@ const char *
 err_kind_name(int kind)
 {
     static const char *const names[] = { "libvirt", "redis", "create",
-        "delete", "address", "redis_data" };
+        "delete", "address", "redis_data", "repair" };
 
     return names[kind];
 }
@@ -117,12 +117,14 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 
         ps->cf = &cf->pools[i];
         ps->capacity = ps->cf->cap_default;
+        ps->interval_ms = cf->interval_ms;
         model_template_digest(ps->cf, ps->digest);
         known = 0;
         if (prev != NULL) {
             reconcile_lock(prev);
             if ((old = reconcile_pool(prev, ps->cf->name)) != NULL) {
                 ps->capacity = old->capacity;
+                ps->repair = old->repair;
                 known = 1;
             }
             reconcile_unlock(prev);
@@ -218,6 +220,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
     in.obs = &obs;
     in.capacity = ps->capacity;
     in.now = clock_unix_ms();
+    in.interval_ms = ps->interval_ms;
     if (plan(&in, &pl) != 0) {
         slog(ps->cf->name, NULL, "out of memory: no plan this pass");
         act(s->preg, ps, &obs, NULL);

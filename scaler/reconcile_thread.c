@@ -113,6 +113,8 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->actions_down = w.actions_down;
     ps->repairs = w.repairs;
     ps->protected_above = w.protected_above;
+    ps->repair = w.repair;
+    ps->repairing = w.repairing;
     memcpy(ps->errors, w.errors, sizeof(ps->errors));
     reconcile_unlock(s);
 }

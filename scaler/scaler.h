@@ -39,6 +39,14 @@ typedef enum {
     ADDR_AGENT                            /* qemu guest agent */
 } addr_mode_t;
 
+/* repair.action: what is done to a running instance that is down */
+typedef enum {
+    REPAIR_REPLACE = 0,         /* drained, deleted, a new one (new id) */
+    REPAIR_RESTART,             /* virDomainReset: same id, same disk */
+    REPAIR_REIMAGE              /* its overlay made again from the base,
+                                   same id */
+} repair_action_t;
+
 typedef struct {
     char              *name;
     zone_config_t      zones[SCALER_MAX_ZONES];
@@ -66,6 +74,11 @@ typedef struct {
     uint64_t           shutdown_timeout_ms;   /* termination.
                                              shutdown_timeout: ACPI, then
                                              destroy; 0 = destroy at once */
+    int                repair_enabled;    /* repair.enabled (1) */
+    uint64_t           repair_grace_ms;   /* repair.grace (10m) */
+    repair_action_t    repair_action;     /* repair.action (replace) */
+    int                repair_max_percent;    /* repair.max_percent (5) */
+    int                repair_max_failures;   /* repair.max_failures (5) */
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
     autoscale_config_t          autoscale;
@@ -289,6 +302,15 @@ int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
    deleted, the domain shut off is listed inactive instead of failed.  0
    sent, 1 it is off already, -1 failed */
 int virt_shutdown(virt_conn_t *vc, const char *pool, const char *id);
+/* resets id (virDomainReset; started if it is off): same disk; 0 or -1
+   with err */
+int virt_reset(virt_conn_t *vc, const char *pool, const char *id,
+    char *err, size_t errlen);
+/* id made again from its pool's base image: destroyed, its overlay
+   deleted and made again (template.volume; without one it is reset),
+   started; same id, same tag.  0 or -1 with err */
+int virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id,
+    char *err, size_t errlen);
 
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
    once for both transports; the strings point into the tx and into the
@@ -418,6 +440,8 @@ typedef enum {
     INST_DELETING,
     INST_STOPPING,              /* drained: ACPI shutdown sent, waiting for
                                    it to power off (shutdown_timeout) */
+    INST_REPAIRING,             /* restarted or reimaged (registered), until
+                                   it is up again */
     INST_STATE_COUNT
 } inst_state_t;
 
@@ -460,6 +484,44 @@ const char *protect_name(protect_t p);
    (reconcile_ask) */
 #define ASK_DELETE    0x01u     /* drained (registered), then deleted */
 #define ASK_FORCE     0x02u     /* with ASK_DELETE: deleted at once */
+#define ASK_RESTART   0x04u     /* POST .../restart */
+#define ASK_REIMAGE   0x08u     /* POST .../reimage */
+
+/* an instance's part in a repair (what this scaler remembers) */
+typedef enum {
+    IREP_NONE = 0,
+    IREP_REPLACED,              /* down: drained and deleted, replaced */
+    IREP_REPLACEMENT,           /* created for one replaced, until it is
+                                   up on every present gateway */
+    IREP_RESTARTED,             /* reset, until it is up again */
+    IREP_REIMAGED               /* made again from the base image, until
+                                   it is up again */
+} inst_repair_t;
+
+/* a pool's repairs (PREFIX{POOL}:repair): a circuit breaker over the
+   failures of new and repaired instances */
+typedef struct {
+    int           suspended;    /* no repair; creation backs off */
+    unsigned      failures;     /* in a row, since the last success */
+    uint64_t      since;        /* UNIX ms it was suspended */
+    uint64_t      retry;        /* UNIX ms before which nothing is
+                                   created (the backoff); 0 none */
+    char          reason[160];  /* the last failure */
+} repair_state_t;
+
+/* repair.c: the pool's repair state in PREFIX{POOL}:repair */
+/* "active" or "suspended" */
+const char *repair_state_name(const repair_state_t *rs);
+/* the hash h (read) over *rs (as known): its valid fields replace *rs's,
+   an empty hash is active without failures; returns the fields refused */
+int repair_decode(const registry_hash_t *h, uint64_t now,
+    repair_state_t *rs);
+int repair_equal(const repair_state_t *a, const repair_state_t *b);
+/* the hash's 5 field/value pairs for registry_tx_hash() (num: their
+   numbers' room) */
+void repair_fields(const repair_state_t *rs, char num[3][24],
+    const char *fv[10]);
+int repair_store(registry_t *reg, const char *pool, const repair_state_t *rs);
 
 /* an instance as the last pass left it (the published state) */
 typedef struct {
@@ -476,6 +538,12 @@ typedef struct {
     uint64_t      stop_since;   /* UNIX ms its ACPI shutdown was sent; 0 */
     unsigned      asked;        /* ASK_*: what the API asked, not done */
     protect_t     protection;   /* as the last pass read it */
+    uint64_t      down_since;   /* UNIX ms since every present gateway
+                                   reports it down; 0 */
+    inst_repair_t repair;       /* its part in a repair */
+    uint64_t      repair_since; /* UNIX ms that began */
+    char          repair_of[SCALESET_ID_MAX + 1];   /* a replacement: the
+                                   id it replaces */
     char          hold[160];    /* what its drain waits for, as logged */
     unsigned      weight;       /* its member record's; 0: unregistered */
     int           report0;      /* its gateway reports: the pool's */
@@ -497,10 +565,12 @@ typedef enum {
     ERR_ADDRESS,            /* no free address for a new instance */
     ERR_REDIS_DATA,         /* a value read from Redis was refused or
                                clamped */
+    ERR_REPAIR,             /* a restart or reimage failed */
     ERR_KIND_COUNT
 } err_kind_t;
 
-/* "libvirt", "redis", "create", "delete", "address", "redis_data" */
+/* "libvirt", "redis", "create", "delete", "address", "redis_data",
+   "repair" */
 const char *err_kind_name(int kind);
 
 typedef struct {
@@ -508,6 +578,7 @@ typedef struct {
     virt_conn_t    *conns[SCALER_MAX_ZONES];
     int             capacity;           /* desired: the loop's, the one
                                            owner (Redis persists it) */
+    uint64_t        interval_ms;        /* the scaler's interval */
     char            digest[MODEL_DIGEST_LEN + 1];   /* the template's */
     char            image[SCALER_MAX_ZONES][MODEL_DIGEST_LEN + 1];
                                         /* each zone's base image, as last
@@ -524,7 +595,11 @@ typedef struct {
     int             reports_lost;       /* the gateways' reports, too */
     int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down;
-    unsigned long   repairs;            /* not ready within health.grace */
+    unsigned long   repairs;            /* repairs begun: not ready within
+                                           health.grace, down, API */
+    repair_state_t  repair;             /* the circuit breaker, as the
+                                           last pass left it */
+    int             repairing;          /* repairs under way */
     unsigned long   errors[ERR_KIND_COUNT];
     int             protected_above;    /* instances kept above the
                                            capacity: every candidate for

@@ -828,11 +828,11 @@ virt_image(virt_conn_t *vc, const pool_config_t *p,
    (never touched) or libvirt does not answer, gone when there is no such
    domain */
 typedef int (*owned_pt)(virConnectPtr c, virDomainPtr dom,
-    const virt_tag_t *tag, const char *pool, const char *id);
+    const virt_tag_t *tag, const char *pool, const char *id, void *arg);
 
 static int
 on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
-    owned_pt fn)
+    owned_pt fn, void *arg)
 {
     virConnectPtr  c = virt_get(vc);
     virDomainPtr   dom;
@@ -847,7 +847,7 @@ on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
         return gone;
     }
     if (owned(dom, pool, id, &tag)) {
-        rc = fn(c, dom, &tag, pool, id);
+        rc = fn(c, dom, &tag, pool, id, arg);
     }
     virDomainFree(dom);
     virConnectClose(c);
@@ -856,9 +856,10 @@ on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
 
 static int
 delete_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
-    const char *pool, const char *id)
+    const char *pool, const char *id, void *arg)
 {
     (void) pool;
+    (void) arg;
     if (remove_domain(c, dom, tag) != 0) {
         return -1;
     }
@@ -869,15 +870,16 @@ delete_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
 int
 virt_delete(virt_conn_t *vc, const char *pool, const char *id)
 {
-    return on_owned(vc, pool, id, 0, delete_owned);     /* gone: done */
+    return on_owned(vc, pool, id, 0, delete_owned, NULL);   /* gone: done */
 }
 
 static int
 shutdown_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
-    const char *pool, const char *id)
+    const char *pool, const char *id, void *arg)
 {
     (void) c;
     (void) tag;
+    (void) arg;
     /* marked first: a list in between takes it for off, not failed */
     idset_mark(&stopping, id, 1);
     if (virDomainIsActive(dom) != 1) {
@@ -894,5 +896,88 @@ shutdown_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
 int
 virt_shutdown(virt_conn_t *vc, const char *pool, const char *id)
 {
-    return on_owned(vc, pool, id, 1, shutdown_owned);   /* gone: off */
+    return on_owned(vc, pool, id, 1, shutdown_owned, NULL); /* gone: off */
+}
+
+typedef struct {
+    const pool_config_t  *p;        /* reimage: its volume settings */
+    char                 *err;
+    size_t                errlen;
+} repair_arg_t;
+
+/* started again if it is off, else reset (the reset button) */
+static int
+reset_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
+    const char *pool, const char *id, void *arg)
+{
+    repair_arg_t  *ra = arg;
+
+    (void) c;
+    (void) tag;
+    (void) pool;
+    if (virDomainIsActive(dom) != 1 ? virDomainCreate(dom)
+                                    : virDomainReset(dom, 0))
+    {
+        snprintf(ra->err, ra->errlen, "reset: %s", virGetLastErrorMessage());
+        return -1;
+    }
+    idset_mark(&stopping, id, 0);
+    return 0;
+}
+
+int
+virt_reset(virt_conn_t *vc, const char *pool, const char *id, char *err,
+    size_t errlen)
+{
+    repair_arg_t  ra = { NULL, err, errlen };
+
+    snprintf(err, errlen, "no such domain");
+    return on_owned(vc, pool, id, -1, reset_owned, &ra);
+}
+
+/* destroyed, its own overlay (the tag's ID.qcow2) made again on the base
+   image, started; the tag (model, created) stays: a reimage is the same
+   instance with a fresh disk */
+static int
+reimage_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
+    const char *pool, const char *id, void *arg)
+{
+    repair_arg_t  *ra = arg;
+
+    if (ra->p->vol_pool == NULL || tag->volume[0] == '\0') {
+        return reset_owned(c, dom, tag, pool, id, arg);
+    }
+    ra->err[0] = '\0';
+    /* a list in between must not take it off for failed */
+    idset_mark(&creating, id, 1);
+    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0) {
+        snprintf(ra->err, ra->errlen, "destroy: %s",
+                 virGetLastErrorMessage());
+        idset_mark(&creating, id, 0);
+        return -1;
+    }
+    /* volume_make replaces the old overlay of that name */
+    if (volume_make(c, ra->p, id, tag->volume, ra->err, ra->errlen) != 0
+        || virDomainCreate(dom) != 0)
+    {
+        if (ra->err[0] == '\0') {
+            snprintf(ra->err, ra->errlen, "start: %s",
+                     virGetLastErrorMessage());
+        }
+        idset_mark(&creating, id, 0);
+        return -1;
+    }
+    idset_mark(&creating, id, 0);
+    idset_mark(&stopping, id, 0);
+    return 0;
+}
+
+int
+virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id,
+    char *err, size_t errlen)
+{
+    repair_arg_t  ra = { p, err, errlen };
+
+    snprintf(err, errlen, "no such domain");
+    return on_owned(vc, p->name, id, -1, reimage_owned, &ra);
 }

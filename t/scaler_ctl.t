@@ -76,7 +76,7 @@ sub complete {
     my $r = qx{bash $dir/complete.sh 2>&1};
     return [ sort grep { length } split /\n/, $r ];
 }
-is_deeply(complete('scalesetctl', ''), [sort qw(completion delete instances pools protect scale show)],
+is_deeply(complete('scalesetctl', ''), [sort qw(completion delete instances pools protect reimage repair-resume restart scale show)],
           'completes the verbs');
 is_deeply(complete('scalesetctl', 'sc'), ['scale'], 'a verb by prefix');
 is_deeply(complete('scalesetctl', '--t'), ['--token-file'], 'an option');

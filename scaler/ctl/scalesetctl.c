@@ -6,6 +6,8 @@
  *   scalesetctl ... scale POOL N [--wait]
  *   scalesetctl ... delete POOL ID [--force] [--decrement]
  *   scalesetctl ... protect POOL ID [--scale-in|--all|--off]
+ *   scalesetctl ... restart|reimage POOL ID
+ *   scalesetctl ... repair-resume POOL
  *   scalesetctl completion bash
  * Exit: 0 ok, 1 refused (the API's message printed), 2 usage,
  * 3 the API unreachable.
@@ -320,6 +322,39 @@ cmd_instances(const char *pool)
     return 0;
 }
 
+/* the pool's repairs and what holds it above its capacity, for show */
+static void
+print_repair(const char *pool, json_t *j)
+{
+    json_t      *r = json_object_get(j, "repair");
+    long long    above = json_integer_value(json_object_get(j,
+                                        "protected_above_capacity"));
+    const char  *state = json_string_value(json_object_get(r, "state"));
+
+    if (r == NULL || state == NULL) {
+        return;
+    }
+    if (strcmp(state, "suspended") == 0) {
+        printf("repair: SUSPENDED after %lld failures in a row, the last: "
+               "%s; creation backs off (scalesetctl repair-resume %s)\n",
+               json_integer_value(json_object_get(r, "failures")),
+               json_string_value(json_object_get(r, "reason")), pool);
+    } else {
+        printf("repair: %s, %s, %lld under way (at most %lld at once), "
+               "%lld failures in a row\n",
+               json_is_true(json_object_get(r, "enabled")) ? "active"
+                                                           : "disabled",
+               json_string_value(json_object_get(r, "action")),
+               json_integer_value(json_object_get(r, "in_progress")),
+               json_integer_value(json_object_get(r, "at_once")),
+               json_integer_value(json_object_get(r, "failures")));
+    }
+    if (above > 0) {
+        printf("%lld instances above the capacity: every candidate for "
+               "scale-in is protected\n", above);
+    }
+}
+
 static int
 cmd_show(const char *pool)
 {
@@ -359,6 +394,7 @@ cmd_show(const char *pool)
                    ? "yes" : "no", age_of(in, age, sizeof(age)),
                    json_string_value(json_object_get(in, "address")));
         }
+        print_repair(pool, j);
         if (json_object_get(j, "autoscale")) {
             print_autoscale(json_object_get(j, "autoscale"));
         }
@@ -431,6 +467,39 @@ cmd_scale(const char *pool, const char *n, int wait)
 }
 
 /* drained first (the pass does it: 202), unless --force */
+/* POST PATH (under /v1/pools/POOL), the answer printed as said */
+static int
+post(const char *pool, const char *sub, const char *said)
+{
+    json_t  *j = NULL;
+    char     path[512];
+    long     code;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s%s", pool, sub);
+    if ((code = request("POST", path, "", &j)) != 202 && code != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        printf("%s: %s\n", pool, said);
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* POST .../instances/ID/restart|reimage: done by the next pass */
+static int
+cmd_repair(const char *verb, const char *pool, const char *id)
+{
+    char  sub[256], said[256];
+
+    snprintf(sub, sizeof(sub), "/instances/%s/%s", id, verb);
+    snprintf(said, sizeof(said), "%s %s by the next pass", id,
+             strcmp(verb, "restart") == 0 ? "restarted" : "reimaged");
+    return post(pool, sub, said);
+}
+
 /* PUT .../protection: --scale-in (the default), --all, --off */
 static int
 cmd_protect(const char *pool, const char *id)
@@ -507,6 +576,9 @@ static const ctl_cmd_t  ctl_cmds[] = {
       "drain and delete one instance (replaced unless --decrement)" },
     { "protect",    2, "POOL ID [--scale-in|--all|--off]",
       "protect one from scale-in, or from every scale-set action" },
+    { "restart",    2, "POOL ID",        "restart one (virDomainReset)" },
+    { "reimage",    2, "POOL ID",        "make one again from the base image" },
+    { "repair-resume", 1, "POOL",        "resume the pool's suspended repairs" },
     { "completion", 1, "bash",           "print the bash completion script" },
 };
 
@@ -578,10 +650,11 @@ cmd_completion(const char *shell)
     printf("' -- \"$cur\")); return\n"
            "    fi\n"
            "    case $verb:$pos in\n"
-           "        show:0|instances:0|scale:0|delete:0|protect:0)\n"
+           "        show:0|instances:0|scale:0|delete:0|protect:0|restart:0|"
+           "reimage:0|repair-resume:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
-           "        delete:1|protect:1)\n"
+           "        delete:1|protect:1|restart:1|reimage:1)\n"
            "            local pool\n"
            "            for ((i = 1; i < COMP_CWORD; i++)); do\n"
            "                [[ ${COMP_WORDS[i]} == \"$verb\" ]] && "
@@ -690,6 +763,12 @@ main(int argc, char **argv)
         rc = cmd_scale(args[1], args[2], wait);
     } else if (strcmp(args[0], "protect") == 0) {
         rc = cmd_protect(args[1], args[2]);
+    } else if (strcmp(args[0], "restart") == 0
+               || strcmp(args[0], "reimage") == 0)
+    {
+        rc = cmd_repair(args[0], args[1], args[2]);
+    } else if (strcmp(args[0], "repair-resume") == 0) {
+        rc = post(args[1], "/repair/resume", "repairs resumed");
     } else {
         rc = cmd_delete(args[1], args[2]);
     }

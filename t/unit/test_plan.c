@@ -53,6 +53,12 @@ typedef struct {
     int          report_age_s[3];   /* its report from gw N made s ago
                                    (0: 1 s ago) */
     protect_t    protect;
+    const char  *health;        /* its reports' state: NULL up, "down",
+                                   "mixed" (gw1 down, the others up) */
+    int          down_s;        /* down on every gateway since s ago */
+    inst_repair_t repair;       /* its part in a repair ... */
+    int          repair_s;      /* ... begun s ago */
+    const char  *repair_of;
 } ispec_t;
 
 typedef struct {
@@ -78,9 +84,23 @@ typedef struct {
                                        [ADDRESS]", ZONE "-" for none,
                                        "bad" for an unparsable record */
     int                protection_unknown;
+    /* repair: (0: the defaults, enabled, grace 10 s, replace, 5 %, 5) */
+    int                repair_off;
+    int                repair_grace_s;
+    repair_action_t    repair_action;
+    int                max_failures;
+    int                suspended;       /* the pool's repairs, observed */
+    int                failures;
+    int                retry_s;         /* backing off s more */
     const char        *want[16];
     const char        *notes[4];    /* prefixes of the notes */
     int                above;       /* pl.protected_above */
+    int                want_failures;   /* pl.repair.failures + 1 (0:
+                                       not checked) */
+    int                want_suspended;  /* pl.repair.suspended + 1 (0: not
+                                       checked) */
+    int                want_repairing;  /* pl.repairing + 1 (0: not
+                                       checked) */
 } case_t;
 
 static const case_t  cases[] = {
@@ -388,6 +408,132 @@ static const case_t  cases[] = {
       .capacity = 1,
       .inst = { { "web-000001", 0, "booting", NULL, 1000 } } },
 
+    /* --- repair of running instances ----------------------------- */
+    { .name = "a running instance down on every gateway longer than "
+              "repair.grace is replaced: drained, and the pass's first "
+              "creation replaces it",
+      .capacity = 2, .want_repairing = 1 + 1,
+      .inst = { { "web-000001", 0, "running", .conns = { 0, 0 },
+                  .nreports = 2 },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 11 } },
+      .want = { "drain web-000002 repair (down on every gateway for 11000 "
+                "ms (repair.grace 10000 ms): replaced",
+                "create web-000003 z1 127.0.1.3:8080 repair (replacing "
+                "web-000002" } },
+
+    { .name = "down for less than repair.grace: kept",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 9 } } },
+
+    { .name = "down on one gateway, up on another: not down",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "mixed", .down_s = 100 } } },
+
+    { .name = "a present gateway that has not reported on it: its health "
+              "is unknown, not down",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0 },
+                  .nreports = 2, .health = "down", .down_s = 100 } } },
+
+    { .name = "repair.action restart: same id, reset",
+      .capacity = 2, .repair_action = REPAIR_RESTART,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 11 } },
+      .want = { "restart web-000002 repair (down on every gateway for "
+                "11000 ms (repair.grace 10000 ms): restarted" } },
+
+    { .name = "repair.action reimage: same id, made again",
+      .capacity = 2, .repair_action = REPAIR_REIMAGE,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 11 } },
+      .want = { "reimage web-000002 repair" } },
+
+    { .name = "repair.enabled false: nothing is repaired",
+      .capacity = 2, .repair_off = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100 } } },
+
+    { .name = "protected from scale-set actions: not repaired; from "
+              "scale-in only: repaired",
+      .capacity = 3,
+      .inst = { { "web-000001", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100,
+                  .protect = PROTECT_ALL },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100,
+                  .protect = PROTECT_SCALE_IN },
+                { "web-000003", 0, "running" } },
+      .want = { "drain web-000002 repair", "create web-000004 z1" } },
+
+    { .name = "one at a time below 20 instances: a replacement under way "
+              "holds the next repair",
+      .capacity = 3, .want_repairing = 1 + 1,
+      .inst = { { "web-000001", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100 },
+                { "web-000002", 0, "running" },
+                { "web-000004", 0, "booting", "status 503", 3,
+                  .repair = IREP_REPLACEMENT, .repair_s = 3,
+                  .repair_of = "web-000003" } } },
+
+    { .name = "a replacement up on every gateway is repaired: the "
+              "failures in a row start over",
+      .capacity = 2, .failures = 3, .want_failures = 0 + 1,
+      .want_repairing = 0 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000004", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .repair = IREP_REPLACEMENT, .repair_s = 5,
+                  .repair_of = "web-000003" } } },
+
+    { .name = "a restarted instance not up repair.grace after its restart "
+              "failed; at repair.max_failures repairs are suspended",
+      .capacity = 2, .failures = 4, .want_failures = 5 + 1,
+      .want_suspended = 1 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down",
+                  .repair = IREP_RESTARTED, .repair_s = 11 } } },
+
+    { .name = "suspended: nothing is repaired",
+      .capacity = 3, .suspended = 1, .failures = 5,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100 },
+                { "web-000003", 0, "booting", "status 500", 1000 } } },
+
+    { .name = "an instance not ready within health.grace is a failure; "
+              "the first is replaced at once",
+      .capacity = 2, .want_failures = 1 + 1, .want_suspended = 0 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 61 } },
+      .want = { "delete web-000002 repair (not ready (status 500)",
+                "create web-000003" } },
+
+    { .name = "... from the second in a row on, the creation that replaces "
+              "it backs off",
+      .capacity = 2, .failures = 1, .want_failures = 2 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 61 } },
+      .want = { "delete web-000002 repair (not ready (status 500)" } },
+
+    { .name = "while creation backs off nothing is created",
+      .capacity = 3, .failures = 2, .retry_s = 5,
+      .inst = { { "web-000001", 0, "running" } } },
+
+    { .name = "an operator's restart is not held by protection",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running", .protect = PROTECT_ALL,
+                  .asked = ASK_RESTART } },
+      .want = { "restart web-000001 api (restarted through the API" } },
+
     /* --- a zone down --------------------------------------------- */
     { .name = "a zone down: its instances are kept and counted, nothing "
               "is created there",
@@ -515,6 +661,12 @@ pool_for(const case_t *c)
         : (uint64_t) (c->drain_timeout_s ? c->drain_timeout_s : 30) * S;
     pool.gateway_ttl_ms = (uint64_t) c->gateway_ttl_s * S;
     pool.shutdown_timeout_ms = (uint64_t) c->shutdown_s * S;
+    pool.repair_enabled = !c->repair_off;
+    pool.repair_grace_ms = (uint64_t) (c->repair_grace_s ? c->repair_grace_s
+                                                         : 10) * S;
+    pool.repair_action = c->repair_action;
+    pool.repair_max_percent = 5;
+    pool.repair_max_failures = c->max_failures ? c->max_failures : 5;
     pool.scale_in = c->policy;
     pool.cap_min = 0;
     pool.cap_max = SCALER_CAPACITY_MAX;
@@ -573,6 +725,11 @@ observation_for(const case_t *c, observation_t *obs)
     obs->redis_ok = !c->redis_down;
     obs->drains_ok = 1;
     obs->protection_ok = !c->protection_unknown;
+    obs->repair_ok = 1;
+    obs->repair.suspended = c->suspended;
+    obs->repair.failures = (unsigned) c->failures;
+    obs->repair.since = c->suspended ? NOW - 100 * S : 0;
+    obs->repair.retry = c->retry_s ? NOW + (uint64_t) c->retry_s * S : 0;
     obs->reports_ok = !c->reports_unknown;
     obs->seq = c->seq;
     obs->inst = calloc(12, sizeof(*obs->inst));
@@ -609,6 +766,12 @@ observation_for(const case_t *c, observation_t *obs)
         o->listed = obs->zone_up[is->zone];
         o->in.asked = is->asked;
         o->protection = c->protection_unknown ? PROTECT_ALL : is->protect;
+        o->in.down_since = is->down_s ? NOW - (uint64_t) is->down_s * S : 0;
+        o->in.repair = is->repair;
+        o->in.repair_since = is->repair_s ? NOW - (uint64_t) is->repair_s * S
+                                          : 0;
+        snprintf(o->in.repair_of, sizeof(o->in.repair_of), "%s",
+                 is->repair_of ? is->repair_of : "");
         o->off = is->off;
         o->in.stop_since = is->stop_s ? NOW - (uint64_t) is->stop_s * S : 0;
         o->in.state = INST_RUNNING;     /* as last known */
@@ -629,7 +792,11 @@ observation_for(const case_t *c, observation_t *obs)
                 continue;
             }
             obs->reports[obs->nreports].gateway = k;
-            obs->reports[obs->nreports].state = SCALESET_HEALTH_UP;
+            obs->reports[obs->nreports].state =
+                is->health == NULL ? SCALESET_HEALTH_UP
+                : strcmp(is->health, "down") == 0
+                  || (strcmp(is->health, "mixed") == 0 && k == 0)
+                ? SCALESET_HEALTH_DOWN : SCALESET_HEALTH_UP;
             obs->reports[obs->nreports].conns = is->conns[k] == HUGE
                 ? UINT64_MAX : (uint64_t) is->conns[k];
             obs->reports[obs->nreports].checked = NOW - S;
@@ -725,6 +892,7 @@ test_table(void **state)
         in.obs = &obs;
         in.capacity = c->capacity;
         in.now = NOW;
+        in.interval_ms = 1000;
         assert_int_equal(plan(&in, &pl), 0);
         for (nwant = 0; nwant < 16 && c->want[nwant]; nwant++) {
             /* counted */
@@ -754,6 +922,17 @@ test_table(void **state)
                               k < pl.nnote ? pl.note[k].text : "");
                 fail = 1;
             }
+        }
+        if ((c->want_failures && (int) pl.repair.failures
+                                 != c->want_failures - 1)
+            || (c->want_suspended && pl.repair.suspended
+                                     != c->want_suspended - 1)
+            || (c->want_repairing && pl.repairing != c->want_repairing - 1))
+        {
+            print_message("# %s\n#   repair: failures %u suspended %d "
+                          "under way %d\n", c->name, pl.repair.failures,
+                          pl.repair.suspended, pl.repairing);
+            fail = 1;
         }
         if (pl.protected_above != c->above) {
             print_message("# %s\n#   protected_above: want %d got %d\n",
@@ -854,6 +1033,119 @@ test_step_capacity(void **state)
     obs_release(&obs);
 }
 
+/* 30 instances, 10 of them down: at most 2 repairs at once (5 % of 30,
+   rounded up), never more than the capacity */
+static void
+test_repair_budget(void **state)
+{
+    observation_t   obs;
+    plan_input_t    in;
+    plan_t          pl;
+    case_t          c;
+    int             i, k, n;
+
+    (void) state;
+    memset(&c, 0, sizeof(c));
+    c.capacity = 30;
+    pool_for(&c);
+    observation_for(&c, &obs);
+    obs.inst = realloc(obs.inst, 30 * sizeof(*obs.inst));
+    obs.members = realloc(obs.members, 30 * sizeof(*obs.members));
+    obs.reports = realloc(obs.reports, 30 * sizeof(*obs.reports));
+    memset(obs.inst, 0, 30 * sizeof(*obs.inst));
+    memset(obs.members, 0, 30 * sizeof(*obs.members));
+    obs.ninst = obs.nmembers = obs.nreports = 30;
+    obs.ngateways = 1;
+    pool.prefix_len = 16;
+    for (i = 0; i < 30; i++) {
+        snprintf(obs.inst[i].in.id, sizeof(obs.inst[i].in.id), "web-%06d",
+                 i + 1);
+        snprintf(obs.inst[i].in.address, sizeof(obs.inst[i].in.address),
+                 "127.0.1.%d:8080", i + 1);
+        obs.inst[i].in.seq = i + 1;
+        obs.inst[i].listed = 1;
+        obs.inst[i].member = i;
+        obs.inst[i].in.report0 = i;
+        obs.inst[i].in.nreports = 1;
+        obs.inst[i].in.down_since = i < 10 ? NOW - 100 * S : 0;
+        snprintf(obs.members[i].id, sizeof(obs.members[i].id), "%s",
+                 obs.inst[i].in.id);
+        obs.members[i].valid = 1;
+        obs.members[i].inst = i;
+        obs.members[i].zone = 0;
+        snprintf(obs.members[i].address, sizeof(obs.members[i].address),
+                 "%s", obs.inst[i].in.address);
+        obs.reports[i].gateway = 0;
+        obs.reports[i].at = NOW - S;
+        obs.reports[i].state = i < 10 ? SCALESET_HEALTH_DOWN
+                                      : SCALESET_HEALTH_UP;
+    }
+    in.cf = &pool;
+    in.obs = &obs;
+    in.capacity = 30;
+    in.now = NOW;
+    in.interval_ms = 1000;
+    assert_int_equal(plan_repair_most(&pool, 30), 2);
+    assert_int_equal(plan_repair_most(&pool, 19), 1);
+    assert_int_equal(plan_repair_most(&pool, 1000), 50);
+    assert_int_equal(plan_repair_most(&pool, 0), 0);
+
+    /* the first pass: two of the ten, each replaced */
+    assert_int_equal(plan(&in, &pl), 0);
+    for (k = n = 0; k < pl.nact; k++) {
+        n += pl.act[k].kind == ACT_DRAIN
+             && strcmp(pl.act[k].rule, "repair") == 0;
+    }
+    assert_int_equal(n, 2);
+    assert_int_equal(pl.repairing, 2);
+    assert_int_equal(pl.nreplacing, 2);
+    plan_release(&pl);
+
+    /* two replacements booting: no third repair */
+    obs.inst[0].in.repair = IREP_REPLACEMENT;
+    obs.inst[0].in.repair_since = NOW - S;
+    obs.inst[1].in.repair = IREP_RESTARTED;
+    obs.inst[1].in.repair_since = NOW - S;
+    assert_int_equal(plan(&in, &pl), 0);
+    for (k = n = 0; k < pl.nact; k++) {
+        n += strcmp(pl.act[k].rule, "repair") == 0;
+    }
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(pl.view[5].hold, "2 under way, at most 2"));
+    plan_release(&pl);
+    obs_release(&obs);
+}
+
+/* the circuit breaker's arithmetic */
+static void
+test_repair_failed(void **state)
+{
+    repair_state_t  rs;
+    int             i;
+
+    (void) state;
+    memset(&rs, 0, sizeof(rs));
+    memset(&pool, 0, sizeof(pool));
+    pool.repair_max_failures = 3;
+    /* one failure: replaced at once; then interval x 2^(failures - 2) */
+    plan_repair_failed(&rs, &pool, NOW, 100, "one");
+    assert_int_equal(rs.failures, 1);
+    assert_false(rs.suspended);
+    assert_int_equal(rs.retry, 0);
+    plan_repair_failed(&rs, &pool, NOW, 100, "two");
+    assert_int_equal(rs.retry, NOW + 100);
+    plan_repair_failed(&rs, &pool, NOW, 100, "three");
+    assert_true(rs.suspended);
+    assert_int_equal(rs.since, NOW);
+    assert_string_equal(rs.reason, "three");
+    assert_int_equal(rs.retry, NOW + 200);
+    for (i = 0; i < 20; i++) {
+        plan_repair_failed(&rs, &pool, NOW + 1, 100, "more");
+    }
+    assert_int_equal(rs.since, NOW);        /* suspended once */
+    assert_int_equal(rs.retry, NOW + 1 + 128 * 100);   /* at most 128 x */
+}
+
 /* the order the sub-planners run in is part of the specification */
 static void
 test_steps(void **state)
@@ -877,6 +1169,8 @@ main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_pure),
         cmocka_unit_test(test_step_capacity),
+        cmocka_unit_test(test_repair_budget),
+        cmocka_unit_test(test_repair_failed),
         cmocka_unit_test(test_steps),
     };
 
