@@ -44,8 +44,8 @@ inst_cmp(const void *a, const void *b)
                   ((const instance_t *) b)->id);
 }
 
-/* the member record of an instance, from its own model, through the
-   shared codec (its canonical form) */
+/* the member record of an instance, from its own model and its
+   template's weight, through the shared codec (its canonical form) */
 static int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
     char *buf, size_t size, char *err, size_t errlen)
@@ -54,7 +54,10 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     scaleset_member_t  m;
     scaleset_error_t   e;
 
-    snprintf(raw, sizeof(raw), "%s zone=%s%s%s%s", in->address,
+    /* the weight is its template's (a flexible pool's capacity units:
+       the gateways share requests by it) */
+    snprintf(raw, sizeof(raw), "%s weight=%d zone=%s%s%s%s", in->address,
+             in->tmpl >= 0 ? p->templates[in->tmpl].weight : 1,
              p->zones[in->zone].name, in->model.version[0] ? " version=" : "",
              in->model.version, drain ? " drain" : "");
     if (scaleset_member_parse(raw, strlen(raw), &m, &e) != 0
@@ -163,6 +166,18 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
         return 0;
 
+    case ACT_ADOPT:
+        if (virt_adopt(ps->conns[a->zone], p, p->zones[a->zone].name, a->id,
+                       &a->model, a->address, err, sizeof(err)) != 0)
+        {
+            failed(ps, a, ERR_CREATE, err);
+            return -1;
+        }
+        slog(p->name, a->id, "adopted in zone %s%s%s (%s) rule=%s",
+             p->zones[a->zone].name, a->address[0] ? " at " : "",
+             a->address, a->reason, a->rule);
+        return 0;
+
     case ACT_DELETE:
         return remove_instance(reg, ps, a, st, NULL);
 
@@ -219,7 +234,7 @@ create_worker(void *arg)
         c = &job->c[i];
         c->ok = virt_create(ps->conns[job->zone], ps->cf,
                             ps->cf->zones[job->zone].name, c->a->id,
-                            c->a->address, &c->model, c->err,
+                            c->a->address, &c->model, c->a->origin, c->err,
                             sizeof(c->err)) == 0;
     }
 }
@@ -313,14 +328,18 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             plan_repair_failed(rs, p, obs->now, ps->interval_ms, why);
             continue;
         }
-        slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
-             p->zones[a->zone].name, a->address, a->reason, a->rule);
+        slog(p->name, a->id, "created in zone %s at %s%s (%s) rule=%s",
+             p->zones[a->zone].name, a->address,
+             a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
+             a->rule);
         ps->actions_up++;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
         snprintf(in->address, sizeof(in->address), "%s", a->address);
         in->model = c[i].model;
+        in->tmpl = a->tmpl;
+        in->origin = a->origin;
         in->latest = 1;
         in->zone = a->zone;
         in->seq = a->seq;

@@ -71,7 +71,7 @@ reply_json(struct evhttp_request *req, int code, json_t *j)
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
     evhttp_send_reply(req, code, code == 200 ? "OK" : code == 202
-                      ? "Accepted" : code == 400
+                      ? "Accepted" : code == 409 ? "Conflict" : code == 400
                       ? "Bad Request" : code == 404 ? "Not Found"
                       : code == 401 ? "Unauthorized" : code == 403
                       ? "Forbidden" : code == 405
@@ -108,6 +108,8 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                              ? json_integer((json_int_t) in->model.created)
                              : json_null(),
                   "protection", protect_name(in->protection));
+    /* scaled, or added by hand: manual, adopted */
+    json_object_set_new(o, "origin", json_string(origin_name(in->origin)));
     if (!detail) {
         return o;
     }
@@ -128,8 +130,9 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     }
     json_object_set_new(o, "host", json_string(in->model.host));
     json_object_set_new(o, "template", json_string(in->model.template));
-    json_object_set_new(o, "weight", json_integer(in->weight ? in->weight
-                                                             : 1));
+    json_object_set_new(o, "weight", json_integer(in->weight
+                        ? (json_int_t) in->weight : in->tmpl >= 0
+                        ? ps->cf->templates[in->tmpl].weight : 1));
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
     json_object_set_new(o, "health", health);
     return o;
@@ -160,6 +163,36 @@ repair_json(pool_state_t *ps)
                      "grace_ms", (json_int_t) ps->cf->repair_grace_ms);
 }
 
+/* the pool's templates: each one's model, weight, share and instances
+   (by capacity units too) */
+static json_t *
+templates_json(pool_state_t *ps)
+{
+    const template_config_t  *t;
+    json_t                   *a = json_array();
+    int                       k, i, n, units;
+
+    for (k = 0; k < ps->cf->ntemplates; k++) {
+        t = &ps->cf->templates[k];
+        for (i = 0, n = 0, units = 0; i < ps->ninst; i++) {
+            if (ps->inst[i].tmpl == k && ps->inst[i].state != INST_DELETING)
+            {
+                n++;
+                units += t->weight;
+            }
+        }
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,"
+                                           "s:i,s:b}", "name", t->name,
+                                           "version", t->version, "digest",
+                                           ps->digest[k], "weight", t->weight,
+                                           "mix", t->mix, "max_percent",
+                                           t->max_percent, "instances", n,
+                                           "units", units, "cloud_init",
+                                           t->ci.user_data != NULL));
+    }
+    return a;
+}
+
 static json_t *
 pool_json(pool_state_t *ps, int detail)
 {
@@ -183,9 +216,10 @@ pool_json(pool_state_t *ps, int detail)
                   "name", ps->cf->name, "capacity", ps->capacity,
                   "running", pool_actual(ps), "instances", ps->ninst,
                   "min", ps->cf->cap_min, "max", ps->cf->cap_max,
-                  "version", ps->cf->version, "digest", ps->digest,
-                  "latest_model_instances", latest, "redis", ps->redis_ok,
-                  "zones", zones);
+                  "version", ps->cf->templates[0].version, "digest",
+                  ps->digest[0], "latest_model_instances", latest, "redis",
+                  ps->redis_ok, "zones", zones);
+    json_object_set_new(j, "templates", templates_json(ps));
     /* the pool says when it stays above its capacity, and why */
     json_object_set_new(j, "protected_above_capacity",
                         json_integer(ps->protected_above));
@@ -703,12 +737,20 @@ int
 api_capacity_body(const char *body, size_t len, long long *cap, char *why,
     size_t whylen)
 {
+    char          *p;
     json_t        *j, *c;
     json_error_t   jerr;
 
     j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL) {
         snprintf(why, whylen, "bad JSON: %s", jerr.text);
+        /* jansson quotes the token it stopped in, which may be cut inside
+           a UTF-8 sequence: the JSON answer could not carry it */
+        for (p = why; *p != '\0'; p++) {
+            if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f) {
+                *p = '?';
+            }
+        }
         return -1;
     }
     c = json_object_get(j, "capacity");
@@ -720,6 +762,157 @@ api_capacity_body(const char *body, size_t len, long long *cap, char *why,
     *cap = (long long) json_integer_value(c);
     json_decref(j);
     return 0;
+}
+
+/* a string member of a JSON object into buf: 0 (absent: ""), -1 with
+   why when it is no string or longer than size - 1 */
+static int
+body_string(json_t *j, const char *key, char *buf, size_t size, char *why,
+    size_t whylen)
+{
+    json_t  *v = json_object_get(j, key);
+
+    buf[0] = '\0';
+    if (v == NULL) {
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) >= size
+        || strlen(json_string_value(v)) != json_string_length(v))
+    {
+        snprintf(why, whylen, "\"%s\" must be a string of at most %zu "
+                 "bytes", key, size - 1);
+        return -1;
+    }
+    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+int
+api_hand_body(const char *body, size_t len, const pool_config_t *p,
+    int adopt, hand_req_t *r, char *why, size_t whylen)
+{
+    json_t        *j;
+    json_error_t   jerr;
+    const char    *k;
+    json_t        *v;
+    char           tmpl[SCALESET_NAME_MAX + 1], zone[SCALESET_NAME_MAX + 1];
+    char           addr[80];
+    int            z, rc = -1;
+    scaleset_member_t  m;
+    scaleset_error_t   e;
+
+    memset(r, 0, sizeof(*r));
+    r->origin = adopt ? ORIGIN_ADOPTED : ORIGIN_MANUAL;
+    r->zone = -1;
+    j = json_loadb(len ? body : "{}", len ? len : 2, JSON_REJECT_DUPLICATES,
+                   &jerr);
+    if (j == NULL || !json_is_object(j)) {
+        snprintf(why, whylen, "bad JSON: %s", j ? "not an object"
+                 : jerr.text);
+        json_decref(j);
+        return -1;
+    }
+    json_object_foreach(j, k, v) {
+        if (strcmp(k, "template") != 0 && strcmp(k, "zone") != 0
+            && (!adopt || (strcmp(k, "domain") != 0
+                           && strcmp(k, "address") != 0)))
+        {
+            snprintf(why, whylen, "unknown key \"%.64s\"", k);
+            goto done;
+        }
+    }
+    if (body_string(j, "template", tmpl, sizeof(tmpl), why, whylen) != 0
+        || body_string(j, "zone", zone, sizeof(zone), why, whylen) != 0
+        || body_string(j, "domain", r->domain, sizeof(r->domain), why,
+                       whylen) != 0
+        || body_string(j, "address", addr, sizeof(addr), why, whylen) != 0)
+    {
+        goto done;
+    }
+    if ((r->tmpl = config_template(p, tmpl)) < 0) {
+        snprintf(why, whylen, "no template \"%s\" in pool \"%s\"", tmpl,
+                 p->name);
+        goto done;
+    }
+    for (z = 0; zone[0] && z < p->nzones; z++) {
+        if (strcmp(p->zones[z].name, zone) == 0) {
+            r->zone = z;
+        }
+    }
+    if (zone[0] && r->zone < 0) {
+        snprintf(why, whylen, "no zone \"%s\" in pool \"%s\"", zone,
+                 p->name);
+        goto done;
+    }
+    if (adopt) {
+        if (r->zone < 0) {
+            snprintf(why, whylen, "\"zone\" is required: the zone whose "
+                     "libvirt has the domain");
+            goto done;
+        }
+        /* its name becomes its id */
+        if (!scaleset_id_valid(r->domain, strlen(r->domain))) {
+            snprintf(why, whylen, "\"domain\" must be a libvirt domain "
+                     "name that is a valid instance id ([A-Za-z0-9_.-], at "
+                     "most %d bytes)", SCALESET_ID_MAX);
+            goto done;
+        }
+        if (p->addr_mode == ADDR_STATIC) {
+            if (scaleset_member_parse(addr, strlen(addr), &m, &e) != 0
+                || m.address.len != strlen(addr)
+                || strncmp(addr, "unix:", 5) == 0)
+            {
+                snprintf(why, whylen, "\"address\" is required in address "
+                         "mode static: the domain's IP:PORT");
+                goto done;
+            }
+            snprintf(r->address, sizeof(r->address), "%s", addr);
+        }
+    }
+    rc = 0;
+done:
+    json_decref(j);
+    return rc;
+}
+
+/* POST /v1/pools/{pool}/instances[/adopt]: queued for the next pass */
+static void
+api_hand(struct evhttp_request *req, pool_state_t *ps, int adopt)
+{
+    struct evbuffer  *in = evhttp_request_get_input_buffer(req);
+    size_t            len = evbuffer_get_length(in);
+    hand_req_t        r;
+    char              why[256];
+    int               i;
+
+    if (api_hand_body(len ? (const char *) evbuffer_pullup(in, -1) : "",
+                      len, ps->cf, adopt, &r, why, sizeof(why)) != 0)
+    {
+        reply_error(req, 400, "%s", why);
+        return;
+    }
+    for (i = 0; adopt && i < ps->ninst; i++) {
+        if (strcmp(ps->inst[i].id, r.domain) == 0) {
+            reply_error(req, 409, "\"%s\" is an instance of pool \"%s\" "
+                        "already", r.domain, ps->cf->name);
+            return;
+        }
+    }
+    if (reconcile_hand_later(api_s, ps, &r) != 0) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    slog(ps->cf->name, adopt ? r.domain : NULL, "%s asked through the API "
+         "(template %s, zone %s)", adopt ? "adoption" : "an instance by hand",
+         ps->cf->templates[r.tmpl].name[0] ? ps->cf->templates[r.tmpl].name
+                                           : "(the pool's)",
+         r.zone >= 0 ? ps->cf->zones[r.zone].name : "(by placement)");
+    reply_json(req, 202, json_pack("{s:s,s:s,s:s,s:s,s:s}", "pool",
+                                   ps->cf->name, "origin",
+                                   origin_name(r.origin), "template",
+                                   ps->cf->templates[r.tmpl].name, "zone",
+                                   r.zone >= 0 ? ps->cf->zones[r.zone].name
+                                               : "", "domain", r.domain));
 }
 
 static void
@@ -845,6 +1038,18 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             return;
         }
         repair_resume(req, ps);
+        return;
+    }
+    if (strcmp(path + n, "/instances/adopt") == 0) {
+        if (cmd != EVHTTP_REQ_POST) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        api_hand(req, ps, 1);
+        return;
+    }
+    if (strcmp(path + n, "/instances") == 0 && cmd == EVHTTP_REQ_POST) {
+        api_hand(req, ps, 0);
         return;
     }
     if (strcmp(path + n, "/instances") == 0) {

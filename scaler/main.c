@@ -182,6 +182,9 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
+    if (seed_init() != 0) {
+        slog(NULL, NULL, "libisofs did not initialise: no NoCloud seeds");
+    }
     srand((unsigned) getpid() ^ (unsigned) clock_mono_ms());
     base = event_base_new();
     reconcile_init(&sc, cf, NULL);

@@ -9,6 +9,8 @@
  * The order, and why:
  *   1. requests  what the API asked (a deleted instance's domain goes)
  *                comes before anything the scaler decides by itself;
+ *      hand      so do instances asked for by hand (one more made, a
+ *                domain adopted), outside the capacity;
  *   2. strays    members without a domain leave the member hash;
  *   3. repair    instances not ready within health.grace go first, so
  *                that the capacity step replaces them in the same pass;
@@ -32,6 +34,7 @@
 
 const plan_step_t  plan_steps[] = {
     { "requests", plan_requests },
+    { "hand",     plan_hand },
     { "strays",   plan_strays },
     { "repair",   plan_repair },
     { "drain",    plan_drain },
@@ -44,7 +47,7 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete", "stop", "restart", "reimage" };
+        "deregister", "delete", "stop", "restart", "reimage", "adopt" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }

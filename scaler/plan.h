@@ -83,8 +83,9 @@ typedef struct {
     int               repair_ok;    /* it was read */
     int               nzones;
     int               zone_up[SCALER_MAX_ZONES];
-    virt_model_t      latest[SCALER_MAX_ZONES];   /* the pool's model as a
-                                       new instance in that zone would
+    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+                                    /* each template's model as a new
+                                       instance of it in that zone would
                                        get it now (its base image as last
                                        read there); created 0 */
     int               redis_ok;     /* members read: else no plan */
@@ -108,6 +109,9 @@ typedef struct {
                                        not read but still present (their
                                        reports unknown: read 0) */
     int               ngateways;
+    const hand_req_t *hand;         /* instances asked for by hand (the
+                                       pass's requests, pool_state_t) */
+    int               nhand;
     int               refused;      /* values read from Redis and refused
                                        (scaleset_scaler_errors_total
                                        {kind="redis_data"}) */
@@ -135,6 +139,8 @@ typedef enum {
                            if it is off already) */
     ACT_RESTART,        /* virDomainReset (repair, API) */
     ACT_REIMAGE,        /* its overlay made again, started (repair, API) */
+    ACT_ADOPT,          /* an operator's domain tagged into the pool: id
+                           (its name), zone, address, model */
     ACT_KIND_COUNT
 } act_kind_t;
 
@@ -147,10 +153,13 @@ typedef struct {
     int           zone;         /* the instance's (CREATE: where) */
     long          seq;          /* CREATE: the id's number */
     char          address[80];  /* CREATE */
-    virt_model_t  model;        /* CREATE: what it is made from (the
-                                   zone's latest; act sets created) */
+    virt_model_t  model;        /* CREATE: what it is made from (its
+                                   template's latest in the zone; act
+                                   sets created) */
     char          repair_of[SCALESET_ID_MAX + 1];   /* CREATE: the
                                    instance it replaces ("": none) */
+    int           tmpl;         /* CREATE: its template */
+    origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
     const char   *rule;         /* "api", "stray", "ready", "record",
                                    "repair", "drain", "scale_out",
                                    "scale_in" */
@@ -274,6 +283,9 @@ plan_health_t plan_health(const plan_input_t *in, int i);
 /* the sub-planners, each in its own file, in plan_steps[] order */
 /* plan_requests.c: what the API asked for: deleted instances' domains */
 void plan_requests(const plan_input_t *in, plan_t *pl);
+/* plan_hand.c: instances asked for by hand: one more created outside
+   the capacity (origin manual), an operator's domain adopted */
+void plan_hand(const plan_input_t *in, plan_t *pl);
 /* plan_members.c: members without a domain deregistered (unless their
    zone is down); after capacity: ready instances registered, records
    that differ from the instance rewritten */
@@ -293,6 +305,38 @@ void plan_drain(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
+/* the lowest address of the pool that no instance, no member and no
+   creation of the plan so far uses: 0, or -1 when none is left */
+int plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
+    size_t size);
+
+/* plan_mix.c: a flexible pool's templates by the mix (pure) */
+typedef struct {
+    int  weight;        /* the capacity units one instance provides */
+    int  share;         /* its share in mix: (0: not in it) */
+    int  max_units;     /* max_percent of the capacity, in units; INT_MAX:
+                           no bound */
+} mix_template_t;
+/* the template of the next instance given count[] of each, missing
+   units short of the capacity: mixed, the one that stands lowest against
+   its share after it ((units + weight) / share, first on ties); else the
+   first with room; one that fits within missing when the choice is
+   heavier; -1 when none has room */
+int mix_next(const mix_template_t *t, int n, int mixed, const int *count,
+    int missing);
+/* count[] of each template that a capacity (units) asks for: mix_next()
+   until the units reach it (or none has room) */
+void mix_targets(const mix_template_t *t, int n, int mixed, int capacity,
+    int *count);
+/* the template to create from: the one furthest below its target (in
+   units, first on ties) that has room, else mix_next(); -1: none */
+int mix_pick_out(const mix_template_t *t, int n, int mixed,
+    const int *target, const int *count, int missing);
+/* the template to take one instance from: the one furthest above its
+   target (in units; the later on ties) with a removable instance whose
+   weight is at most spare (the units above the capacity); -1: none */
+int mix_pick_in(const mix_template_t *t, int n, const int *target,
+    const int *count, const int *removable, int spare);
 
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept

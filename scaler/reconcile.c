@@ -118,7 +118,9 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
         ps->cf = &cf->pools[i];
         ps->capacity = ps->cf->cap_default;
         ps->interval_ms = cf->interval_ms;
-        model_template_digest(ps->cf, ps->digest);
+        for (j = 0; j < ps->cf->ntemplates; j++) {
+            model_template_digest(&ps->cf->templates[j], ps->digest[j]);
+        }
         known = 0;
         if (prev != NULL) {
             reconcile_lock(prev);
@@ -159,6 +161,7 @@ reconcile_free(scaler_t *s)
         free(s->pools[i].reports);
         free(s->pools[i].gateways);
         free(s->pools[i].asks);
+        free(s->pools[i].hand);
     }
     free(s->pools);
     registry_close(s->reg);

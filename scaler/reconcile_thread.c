@@ -89,9 +89,12 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->nasks = 0;
     w.asks = NULL;
     w.nasks = 0;
+    ps->hand = NULL;                    /* w.hand: this pass's */
+    ps->nhand = 0;
     reconcile_unlock(s);
 
     reconcile_pool_pass(s, &w, asks, na);   /* frees asks */
+    free(w.hand);
 
     reconcile_lock(s);
     free(ps->inst);
@@ -275,6 +278,22 @@ reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id, unsigned ask)
     memset(a, 0, sizeof(*a));
     snprintf(a->id, sizeof(a->id), "%s", id);
     a->ask = ask;
+    reconcile_kick(s);
+    return 0;
+}
+
+
+int
+reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r)
+{
+    hand_req_t  *h;
+
+    h = realloc(ps->hand, (ps->nhand + 1) * sizeof(*h));
+    if (h == NULL) {
+        return -1;
+    }
+    ps->hand = h;
+    h[ps->nhand++] = *r;
     reconcile_kick(s);
     return 0;
 }

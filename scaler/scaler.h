@@ -18,6 +18,8 @@
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
 #define SCALER_MAX_ZONES 16
+/* templates of a flexible pool (templates:); a pool with template: has 1 */
+#define SCALER_MAX_TEMPLATES 8
 /* the most instances a pool (or any capacity in its config) may have:
    the cloud scale sets' maximum */
 #define SCALER_CAPACITY_MAX 1000
@@ -46,17 +48,43 @@ typedef enum {
     REPAIR_REIMAGE              /* its overlay made again from the base,
                                    same id */
 } repair_action_t;
+/* template.cloud_init (docs/bootstrap.md): the files as read at load
+   time, each NULL when not given (user_data NULL: no cloud_init) */
+typedef struct {
+    char              *user_data_path, *user_data;
+    char              *meta_data_path, *meta_data;
+    char              *network_config_path, *network_config;
+    char              *vendor_data_path, *vendor_data;
+    char              *pool;              /* the seeds' storage pool:
+                                             cloud_init.pool, else
+                                             volume.pool */
+} cloud_init_config_t;
+
+/* what instances are made from: the pool's template, or one entry of a
+   flexible pool's templates */
+typedef struct {
+    char              *name;              /* "" for template: */
+    char              *path;              /* domain: the XML's file */
+    char              *text;              /* its text, read at load time */
+    char              *version;
+    char              *vol_pool;          /* volume: storage pool */
+    char              *vol_backing;       /* its base volume, or NULL */
+    char              *vol_format;        /* the base's format: qcow2, raw */
+    cloud_init_config_t  ci;
+    int                weight;            /* capacity units per instance (1) */
+    int                max_percent;       /* of the capacity; 0: no bound */
+    int                mix;               /* its share in mix: (0: none) */
+} template_config_t;
 
 typedef struct {
     char              *name;
     zone_config_t      zones[SCALER_MAX_ZONES];
     int                nzones;
-    char              *template_path;
-    char              *template_text;     /* read at load time */
-    char              *version;
-    char              *vol_pool;          /* template.volume: storage pool */
-    char              *vol_backing;       /* its base volume, or NULL */
-    char              *vol_format;        /* the base's format: qcow2, raw */
+    template_config_t  templates[SCALER_MAX_TEMPLATES];
+    int                ntemplates;        /* 1 with template: */
+    int                flexible;          /* templates: given */
+    int                mixed;             /* mix: given (else the first
+                                             template first) */
     addr_mode_t        addr_mode;
     uint32_t           net;               /* static: first address, host order */
     int                prefix_len;
@@ -114,6 +142,9 @@ void config_free(scaler_config_t *cf);
 pool_config_t *config_pool(scaler_config_t *cf, const char *name);
 /* 1 when the pool has rules or schedules (an autoscale runner) */
 int config_autoscaled(const pool_config_t *p);
+/* the index of p's template of that name ("" and NULL: the first, as
+   instances of a pool's single template carry no name); -1: none */
+int config_template(const pool_config_t *p, const char *name);
 
 /* policy.c */
 typedef struct {
@@ -147,6 +178,65 @@ char *template_escape(const char *s);
 /* replaces {{key}} by XML-escaped values; unknown keys stay; malloc'd */
 char *template_render(const char *tpl, const char *const *keys,
     const char *const *vals, int n);
+/* the same with the values as they are (the cloud-init files) */
+char *template_render_raw(const char *tpl, const char *const *keys,
+    const char *const *vals, int n);
+/* the variables of an instance's templates, in this order: name uuid
+   mac address port volume pool zone version seed template */
+enum {
+    TV_NAME = 0, TV_UUID, TV_MAC, TV_ADDRESS, TV_PORT, TV_VOLUME, TV_POOL,
+    TV_ZONE, TV_VERSION, TV_SEED, TV_TEMPLATE, TV_COUNT
+};
+extern const char *const  template_vars[TV_COUNT];
+
+/* cloudinit.c: an instance's NoCloud files (docs/bootstrap.md):
+   rendered from template.cloud_init with the values as they are, and
+   checked as cloud-init reads them (libyaml) */
+#define CLOUDINIT_FILE_MAX  (1 << 20)       /* one file, bytes */
+typedef enum {
+    CI_USER_DATA = 0, CI_META_DATA, CI_NETWORK_CONFIG, CI_VENDOR_DATA,
+    CI_FILES
+} ci_file_t;
+/* a file of the seed: its name on the cidata volume and its bytes */
+typedef struct {
+    const char  *name;              /* "user-data", "meta-data", ... */
+    char        *data;
+    size_t       len;
+} seed_file_t;
+/* "user-data", "meta-data", "network-config", "vendor-data" */
+const char *cloudinit_file_name(ci_file_t f);
+/* 0 when text is what cloud-init takes as file f: user-data and
+   vendor-data a "#cloud-config" YAML mapping or a "#!" script (taken as
+   it is), meta-data and network-config a YAML mapping (or empty
+   meta-data); -1 with *line (1-based) and why */
+int cloudinit_check(ci_file_t f, const char *text, unsigned long *line,
+    char *why, size_t whylen);
+/* the meta-data of an instance: rendered (NULL: none) with instance-id
+   and local-hostname added unless it sets them; malloc'd, NULL with why */
+char *cloudinit_meta_data(const char *rendered, const char *id,
+    const char *hostname, char *why, size_t whylen);
+/* the seed's files of an instance from ci, rendered with vals
+   (template_vars order) and checked: 0 with out[0 .. *n) (user-data and
+   meta-data always, the others when given), or -1 with "FILE:LINE:
+   reason" in err */
+int cloudinit_files(const cloud_init_config_t *ci, const char *const *vals,
+    seed_file_t out[CI_FILES], int *n, char *err, size_t errlen);
+void cloudinit_files_free(seed_file_t *f, int n);
+/* the config check of t's cloud_init (p read whole): every file rendered
+   with the values an instance of each zone would get (paths that only
+   libvirt knows as placeholders) must pass cloudinit_check; a variable
+   whose value breaks the YAML is named.  0, or -1 with "FILE:LINE:
+   reason" */
+int cloudinit_config_check(const pool_config_t *p,
+    const template_config_t *t, char *err, size_t errlen);
+
+/* seed.c: the NoCloud seed as an ISO 9660 image (libisofs) */
+/* once, before any thread makes a seed */
+int seed_init(void);
+/* an image labelled "cidata" with Rock Ridge and Joliet holding files
+   (in its root): 0 with *out (malloc'd) and *len, or -1 with err */
+int seed_image(const seed_file_t *files, int n, unsigned char **out,
+    size_t *len, char *err, size_t errlen);
 /* xml with element added to its <metadata> (created before </domain>
    when missing); malloc'd, NULL when xml has no </domain> */
 char *template_add_metadata(const char *xml, const char *element);
@@ -184,9 +274,9 @@ typedef struct {
     uint64_t  created;                      /* UNIX ms; 0 in an older tag */
 } virt_model_t;
 
-/* the digest of a pool's template: its domain XML as read and its
-   volume settings (pool, base, format) */
-void model_template_digest(const pool_config_t *p,
+/* the digest of a template: its domain XML as read, its volume settings
+   (pool, base, format) and its cloud_init files as read */
+void model_template_digest(const template_config_t *t,
     char out[MODEL_DIGEST_LEN + 1]);
 /* the digest of a base image: its path, size and modification time */
 void model_image_digest(const char *path, unsigned long long size,
@@ -196,6 +286,18 @@ void model_image_digest(const char *path, unsigned long long size,
    predates them, or a base image that could not be read, compares by
    version) */
 int model_latest(const virt_model_t *latest, const virt_model_t *m);
+
+/* how an instance came into its pool: made by the scaler for the
+   capacity, made through POST .../instances (one more by hand, outside
+   the capacity), or an operator's domain taken in (POST .../adopt) */
+typedef enum {
+    ORIGIN_SCALED = 0, ORIGIN_MANUAL, ORIGIN_ADOPTED
+} origin_t;
+/* "scaled", "manual", "adopted" */
+const char *origin_name(origin_t o);
+/* 0 with *o for a name origin_name() gives ("" is scaled: an older
+   tag); -1 otherwise */
+int origin_parse(const char *s, origin_t *o);
 
 /* virt_xml.c */
 /* our tag in a domain's <metadata>, decoded */
@@ -207,11 +309,13 @@ typedef struct {
     char          mode[16];
     char          port[8];
     virt_model_t  model;
+    origin_t      origin;
 } virt_tag_info_t;
 
 typedef struct {
     virt_tag_info_t  info;
     char             volume[4096];      /* the overlay's path */
+    char             seed[4096];        /* the NoCloud seed's path */
 } virt_tag_t;
 
 void virt_xml_init(void);
@@ -261,6 +365,7 @@ typedef struct {
     char          zone[64];
     virt_model_t  model;            /* from its tag */
     char          address[80];
+    origin_t      origin;           /* from its tag */
     int           active;
     vm_stats_t    vm;               /* running: from the listing call */
 } virt_instance_t;
@@ -288,14 +393,16 @@ void virt_close(virt_conn_t *vc);
    carry their metrics from the listing call (vm) */
 int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     virt_instance_t **out);
-/* defines, tags (with model, which must fit the tag) and starts id */
+/* defines, tags (with model, which must fit the tag, and origin) and
+   starts id from the template model->template names (its overlay and its
+   NoCloud seed made after the define) */
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, const virt_model_t *model,
-    char *err, size_t errlen);
-/* the digest of the pool's base image in this zone (model_image_digest
-   of template.volume's base: path, capacity, mtime); -1 when it cannot
-   be read, 1 when the pool has no volume ("") */
-int virt_image(virt_conn_t *vc, const pool_config_t *p,
+    origin_t origin, char *err, size_t errlen);
+/* the digest of a template's base image in this zone (model_image_digest
+   of its volume's base: path, capacity, mtime); -1 when it cannot be
+   read, 1 when the template has no volume ("") */
+int virt_image(virt_conn_t *vc, const template_config_t *t,
     char out[MODEL_DIGEST_LEN + 1]);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
 /* asks the guest id to power off (virDomainShutdown: ACPI); until it is
@@ -306,10 +413,26 @@ int virt_shutdown(virt_conn_t *vc, const char *pool, const char *id);
    with err */
 int virt_reset(virt_conn_t *vc, const char *pool, const char *id,
     char *err, size_t errlen);
-/* id made again from its pool's base image: destroyed, its overlay
-   deleted and made again (template.volume; without one it is reset),
-   started; same id, same tag.  0 or -1 with err */
+/* id made again from its template's base image: destroyed, its overlay
+   made again (its template's volume; without one it is reset) and its
+   seed written again (virt_seed_rewrite), started; same id, same tag.
+   0 or -1 with err */
 int virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id,
+    char *err, size_t errlen);
+/* the NoCloud seed of instance id written again (a reimage): rendered
+   from its template as the config has it now, with the instance's
+   identity (id, uuid, address, volume) as its tag and domain say; 0 also
+   when its template has no cloud_init */
+int virt_seed_rewrite(virt_conn_t *vc, const pool_config_t *p,
+    const char *id, char *err, size_t errlen);
+/* the operator's domain (of zone) taken into pool p: tagged as instance
+   `domain` (its name is its id) with origin adopted, model (its
+   template and version) and, in mode static, address (IP:PORT); started
+   when it is not running.  Never made, never removed as failed; deleted
+   only through the API.  -1 with err when there is no such domain or it
+   already carries a tag */
+int virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
+    const char *domain, const virt_model_t *model, const char *address,
     char *err, size_t errlen);
 
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
@@ -532,6 +655,10 @@ typedef struct {
     char          address[80];
     virt_model_t  model;        /* from its tag: version, digests,
                                    template, host, created */
+    int           tmpl;         /* its template (model.template) among the
+                                   pool's; -1: one the config no longer
+                                   has */
+    origin_t      origin;       /* from its tag */
     int           latest;       /* model is the pool's latest */
     uint64_t      seen;         /* UNIX ms this scaler first saw it */
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
@@ -555,6 +682,16 @@ typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     unsigned      ask;          /* ASK_* */
 } pool_ask_t;
+/* an instance asked for by hand through the API (POST .../instances,
+   POST .../instances/adopt), for the next pass */
+typedef struct {
+    origin_t      origin;       /* ORIGIN_MANUAL: one more made;
+                                   ORIGIN_ADOPTED: domain taken in */
+    int           tmpl;         /* its template */
+    int           zone;         /* -1 (manual): where placement says */
+    char          domain[SCALESET_ID_MAX + 1];  /* adopted: its name */
+    char          address[80];  /* adopted, mode static: IP:PORT */
+} hand_req_t;
 
 /* what went wrong, for scaleset_scaler_errors_total{pool,kind} */
 typedef enum {
@@ -579,10 +716,12 @@ typedef struct {
     int             capacity;           /* desired: the loop's, the one
                                            owner (Redis persists it) */
     uint64_t        interval_ms;        /* the scaler's interval */
-    char            digest[MODEL_DIGEST_LEN + 1];   /* the template's */
-    char            image[SCALER_MAX_ZONES][MODEL_DIGEST_LEN + 1];
-                                        /* each zone's base image, as last
-                                           read */
+    char            digest[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
+                                        /* each template's */
+    char            image[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES]
+                         [MODEL_DIGEST_LEN + 1];
+                                        /* each template's base image in
+                                           each zone, as last read */
     instance_t     *inst;
     int             ninst, cinst;
     report_t       *reports;            /* the last pass's gateway reports */
@@ -607,6 +746,9 @@ typedef struct {
     pool_ask_t     *asks;               /* the API's requests for the next
                                            pass */
     int             nasks;
+    hand_req_t     *hand;                /* API requests for instances by
+                                            hand, for the pass */
+    int             nhand;
 } pool_state_t;
 
 /*
@@ -651,6 +793,9 @@ void reconcile_unlock(scaler_t *s);
    pass (kicked) carries it out.  0, or -1 when out of memory */
 int reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id,
     unsigned ask);
+/* under the lock: an instance by hand for the next pass (kicked); -1
+   when out of memory */
+int reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r);
 void reconcile_free(scaler_t *s);
 pool_state_t *reconcile_pool(scaler_t *s, const char *name);
 const char *inst_state_name(inst_state_t st);
@@ -663,7 +808,8 @@ int api_start(struct event_base *base, scaler_t *s);
 void api_reconfigure(void);
 void api_stop(void);
 /* the body of PUT .../capacity, {"capacity":N}: 0 with *cap, or -1 with
-   why (a JSON error, "\"capacity\" must be an integer") */
+   why (a JSON error, "\"capacity\" must be an integer"; printable
+   ASCII) */
 int api_capacity_body(const char *body, size_t len, long long *cap,
     char *why, size_t whylen);
 /* the body of PUT .../instances/{id}/protection,
@@ -672,6 +818,13 @@ int api_capacity_body(const char *body, size_t len, long long *cap,
    why */
 int api_protection_body(const char *body, size_t len, protect_t *p,
     char *why, size_t whylen);
+
+/* the body of POST .../instances ({"template","zone"}, both optional) or
+   of POST .../instances/adopt (adopt: {"domain","zone"} required,
+   "address" IP:PORT in mode static, "template" optional) against pool p:
+   0 with *r, or -1 with why */
+int api_hand_body(const char *body, size_t len, const pool_config_t *p,
+    int adopt, hand_req_t *r, char *why, size_t whylen);
 
 /* api_http.c: what the API's HTTP server lets in */
 #define API_TOKEN_MAX    1024           /* api.token_file's token */

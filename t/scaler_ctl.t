@@ -76,10 +76,10 @@ sub complete {
     my $r = qx{bash $dir/complete.sh 2>&1};
     return [ sort grep { length } split /\n/, $r ];
 }
-is_deeply(complete('scalesetctl', ''), [sort qw(completion delete instances pools protect reimage repair-resume restart scale show)],
+is_deeply(complete('scalesetctl', ''), [sort qw(add adopt completion delete instances pools protect reimage repair-resume restart scale show)],
           'completes the verbs');
 is_deeply(complete('scalesetctl', 'sc'), ['scale'], 'a verb by prefix');
-is_deeply(complete('scalesetctl', '--t'), ['--token-file'], 'an option');
+is_deeply(complete('scalesetctl', '--t'), ['--template', '--token-file'], 'an option');
 is_deeply(complete('scalesetctl', '--api', $api, '--token-file', "$dir/token", 'show', ''),
           [qw(api web)], 'pool names from the scaler, with --api and --token-file');
 is_deeply(complete('scalesetctl', '--api', $api, '--token-file', "$dir/token", 'delete', 'web', ''),

@@ -145,7 +145,7 @@ my $before = $r->get('scaleset:{web}:seq');
 is($code, 202, 'POST .../reimage: accepted');
 ok($t->wait_for(sub { $log->() =~ /id=web-000004 reimaged \(reimaged through the API\) rule=api/ },
                 timeout => 10, what => 'reimaged'), 'reimaged');
-like($log->(), qr/id=web-000004 removing leftover volume web-000004\.qcow2/,
+like($log->(), qr/id=web-000004 replacing volume web-000004\.qcow2/,
      'its overlay made again on the base');
 ok($t->wait_for(sub { $log->() =~ /id=web-000004 repaired: up on every gateway$/m },
                 timeout => 15, what => 'web-000004 up again'),

@@ -8,6 +8,8 @@
  *   scalesetctl ... protect POOL ID [--scale-in|--all|--off]
  *   scalesetctl ... restart|reimage POOL ID
  *   scalesetctl ... repair-resume POOL
+ *   scalesetctl ... add POOL [--template T] [--zone Z]
+ *   scalesetctl ... adopt POOL DOMAIN --zone Z [--address A] [--template T]
  *   scalesetctl completion bash
  * Exit: 0 ok, 1 refused (the API's message printed), 2 usage,
  * 3 the API unreachable.
@@ -36,6 +38,7 @@ static int          as_json;
 /* options of some verbs */
 static int          opt_force, opt_decrement;
 static int          opt_protect;        /* 1 --scale-in, 2 --all, 3 --off */
+static const char  *opt_template, *opt_zone, *opt_address;   /* add, adopt */
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
 static long request(const char *method, const char *path, const char *body,
@@ -47,6 +50,7 @@ static int cmd_show(const char *pool);
 static int cmd_instances(const char *pool);
 static int cmd_scale(const char *pool, const char *n, int wait);
 static int cmd_delete(const char *pool, const char *id);
+static int cmd_hand(const char *pool, const char *domain);
 static int fail(long code, json_t *j);
 
 static size_t
@@ -302,12 +306,15 @@ cmd_instances(const char *pool)
         json_decref(j);
         return 0;
     }
-    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %-8s %s\n", "ID", "ZONE",
-           "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "PROTECT",
-           "HEALTH (gateway:state/conns)");
+    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %-10s %-8s %-8s %s\n", "ID",
+           "ZONE", "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "TEMPLATE",
+           "ORIGIN", "PROTECT", "HEALTH (gateway:state/conns)");
     json_array_foreach(json_object_get(j, "instances"), i, in) {
+        const char *tmpl = json_string_value(json_object_get(in, "template"));
+        const char *origin = json_string_value(json_object_get(in, "origin"));
+
         health_of(in, health, sizeof(health));
-        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %-8s %s\n",
+        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %-10s %-8s %-8s %s\n",
                json_string_value(json_object_get(in, "id")),
                json_string_value(json_object_get(in, "zone")),
                json_string_value(json_object_get(in, "state")),
@@ -316,6 +323,7 @@ cmd_instances(const char *pool)
                                                                  : "no",
                age_of(in, age, sizeof(age)),
                json_integer_value(json_object_get(in, "weight")),
+               tmpl && tmpl[0] ? tmpl : "-", origin ? origin : "-",
                protection_of(in), health[0] ? health : "-");
     }
     json_decref(j);
@@ -559,6 +567,50 @@ cmd_delete(const char *pool, const char *id)
     return 0;
 }
 
+/* add (domain NULL) or adopt: POST .../instances[/adopt]; the next pass
+   does it */
+static int
+cmd_hand(const char *pool, const char *domain)
+{
+    json_t  *j = NULL, *body = json_object();
+    char     path[512], *b;
+    long     code;
+
+    if (opt_template) {
+        json_object_set_new(body, "template", json_string(opt_template));
+    }
+    if (opt_zone) {
+        json_object_set_new(body, "zone", json_string(opt_zone));
+    }
+    if (domain) {
+        json_object_set_new(body, "domain", json_string(domain));
+        if (opt_address) {
+            json_object_set_new(body, "address", json_string(opt_address));
+        }
+    }
+    b = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances%s", pool,
+             domain ? "/adopt" : "");
+    code = request("POST", path, b ? b : "{}", &j);
+    free(b);
+    if (code != 202) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else if (domain) {
+        printf("%s: adopting %s (zone %s)\n", pool, domain, opt_zone);
+    } else {
+        printf("%s: one more instance (template %s, zone %s) asked for\n",
+               pool, json_string_value(json_object_get(j, "template"))[0]
+               ? json_string_value(json_object_get(j, "template"))
+               : "the pool's", opt_zone ? opt_zone : "by placement");
+    }
+    json_decref(j);
+    return 0;
+}
+
 /* the verbs: one table for dispatch, usage and completion */
 typedef struct {
     const char  *name;
@@ -579,6 +631,10 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "restart",    2, "POOL ID",        "restart one (virDomainReset)" },
     { "reimage",    2, "POOL ID",        "make one again from the base image" },
     { "repair-resume", 1, "POOL",        "resume the pool's suspended repairs" },
+    { "add",        1, "POOL [--template T] [--zone Z]",
+                                         "one more instance, by hand" },
+    { "adopt",      2, "POOL DOMAIN --zone Z",
+                                         "take a libvirt domain into the pool" },
     { "completion", 1, "bash",           "print the bash completion script" },
 };
 
@@ -627,6 +683,7 @@ cmd_completion(const char *shell)
            "        case $w in\n"
            "            --api|--token-file) opts+=(\"$w\" "
            "\"${COMP_WORDS[i+1]}\"); ((i++)) ;;\n"
+           "            --template|--zone|--address) ((i++)) ;;\n"
            "            --*) ;;\n"
            "            *) if [[ -z $verb ]]; then verb=$w; else ((pos++)); "
            "fi ;;\n"
@@ -635,12 +692,12 @@ cmd_completion(const char *shell)
            "    case ${COMP_WORDS[COMP_CWORD-1]} in\n"
            "        --token-file) COMPREPLY=($(compgen -f -- \"$cur\")); "
            "return ;;\n"
-           "        --api) return ;;\n"
+           "        --api|--template|--zone|--address) return ;;\n"
            "    esac\n"
            "    if [[ $cur == --* ]]; then\n"
            "        COMPREPLY=($(compgen -W '--api --token-file --json --wait "
-           "--force --decrement --scale-in --all --off --help' -- "
-           "\"$cur\")); return\n"
+           "--force --decrement --scale-in --all --off --template --zone "
+           "--address --help' -- \"$cur\")); return\n"
            "    fi\n"
            "    if [[ -z $verb ]]; then\n"
            "        COMPREPLY=($(compgen -W '");
@@ -651,7 +708,7 @@ cmd_completion(const char *shell)
            "    fi\n"
            "    case $verb:$pos in\n"
            "        show:0|instances:0|scale:0|delete:0|protect:0|restart:0|"
-           "reimage:0|repair-resume:0)\n"
+           "reimage:0|repair-resume:0|add:0|adopt:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
            "        delete:1|protect:1|restart:1|reimage:1)\n"
@@ -704,6 +761,12 @@ main(int argc, char **argv)
             opt_protect = 2;
         } else if (strcmp(argv[i], "--off") == 0) {
             opt_protect = 3;
+        } else if (strcmp(argv[i], "--template") == 0 && i + 1 < argc) {
+            opt_template = argv[++i];
+        } else if (strcmp(argv[i], "--zone") == 0 && i + 1 < argc) {
+            opt_zone = argv[++i];
+        } else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc) {
+            opt_address = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0
                    || strcmp(argv[i], "-h") == 0)
         {
@@ -769,6 +832,15 @@ main(int argc, char **argv)
         rc = cmd_repair(args[0], args[1], args[2]);
     } else if (strcmp(args[0], "repair-resume") == 0) {
         rc = post(args[1], "/repair/resume", "repairs resumed");
+    } else if (strcmp(args[0], "add") == 0) {
+        rc = cmd_hand(args[1], NULL);
+    } else if (strcmp(args[0], "adopt") == 0) {
+        if (opt_zone == NULL) {
+            fprintf(stderr, "scalesetctl: adopt needs --zone\n");
+            rc = EXIT_USAGE;
+        } else {
+            rc = cmd_hand(args[1], args[2]);
+        }
     } else {
         rc = cmd_delete(args[1], args[2]);
     }

@@ -649,7 +649,10 @@ pool_for(const case_t *c)
         pool.zones[z].name = (char *) zn[z];
         pool.zones[z].uri = (char *) "test:///default";
     }
-    pool.version = (char *) "2";
+    pool.ntemplates = 1;
+    pool.templates[0].name = (char *) "";
+    pool.templates[0].version = (char *) "2";
+    pool.templates[0].weight = 1;
     pool.addr_mode = ADDR_STATIC;
     pool.net = (127U << 24) | (1U << 8);
     pool.prefix_len = c->cidr ? 30 : 24;
@@ -1019,8 +1022,8 @@ test_step_capacity(void **state)
     plan_release(&pl);
 
     /* a creation is made from the zone's latest model */
-    snprintf(obs.latest[0].version, sizeof(obs.latest[0].version), "2");
-    snprintf(obs.latest[0].digest, sizeof(obs.latest[0].digest), "t2");
+    snprintf(obs.latest[0][0].version, sizeof(obs.latest[0][0].version), "2");
+    snprintf(obs.latest[0][0].digest, sizeof(obs.latest[0][0].digest), "t2");
     in.capacity = 4;
     assert_int_equal(plan_begin(&in, &pl), 0);
     plan_capacity(&in, &pl);
@@ -1150,8 +1153,8 @@ test_repair_failed(void **state)
 static void
 test_steps(void **state)
 {
-    static const char *const want[] = { "requests", "strays", "repair",
-        "drain", "capacity", "register" };
+    static const char *const want[] = { "requests", "hand", "strays",
+        "repair", "drain", "capacity", "register" };
     size_t  i;
 
     (void) state;

@@ -106,7 +106,7 @@ test_good(void **state)
     p = config_pool(cf, "web");
     assert_non_null(p);
     assert_int_equal(p->nzones, 2);
-    assert_string_equal(p->version, "7");
+    assert_string_equal(p->templates[0].version, "7");
     assert_int_equal(p->cap_default, 3);
     assert_int_equal(p->scale_in, SCALE_IN_OLDEST);
     assert_int_equal(p->drain_timeout_ms, 90000);
@@ -147,15 +147,15 @@ test_volume_and_modes(void **state)
         fail_msg("%s", err);
     }
     p = config_pool(cf, "web");
-    assert_string_equal(p->vol_pool, "default");
-    assert_string_equal(p->vol_backing, "web-base.qcow2");
-    assert_string_equal(p->vol_format, "qcow2");
+    assert_string_equal(p->templates[0].vol_pool, "default");
+    assert_string_equal(p->templates[0].vol_backing, "web-base.qcow2");
+    assert_string_equal(p->templates[0].vol_format, "qcow2");
     assert_int_equal(p->addr_mode, ADDR_LEASE);
     assert_int_equal(p->port, 80);
     p = config_pool(cf, "api");
-    assert_string_equal(p->vol_pool, "images");
-    assert_string_equal(p->vol_backing, "b.img");
-    assert_string_equal(p->vol_format, "raw");
+    assert_string_equal(p->templates[0].vol_pool, "images");
+    assert_string_equal(p->templates[0].vol_backing, "b.img");
+    assert_string_equal(p->templates[0].vol_format, "raw");
     assert_int_equal(p->addr_mode, ADDR_AGENT);
     assert_int_equal(p->net, 0x0a4d0000);
     assert_int_equal(p->prefix_len, 16);
@@ -450,6 +450,29 @@ test_errors(void **state)
           "bad port range" },
         { "api: { token_file: /dev/null }\n", 1, "token_file is empty" },
         { "api: { listen: 10.0.0.1:9180 }\n", 1, "token_file is required" },
+        /* a key that is a list or a mapping was printed as a scalar (a
+         * heap over-read); a key given twice leaked the first value
+         * (both found by fuzz/fuzz_config.c) */
+        { "redis:\n  ? []\n  : 1\n", 2, "keys must be scalars" },
+        { "pools:\n  - name: web\n    ? { a: 1 }\n    : 1\n", 3,
+          "keys must be scalars" },
+        { "interval: 5s\ninterval: 6s\n", 2,
+          "\"interval\" given twice" },
+        { POOL_HEAD "    name: other\n", 5,
+          "\"name\" given twice" },
+        { POOL_HEAD
+          "    template: { domain: %T, domain: %T }\n", 5,
+          "\"domain\" given twice" },
+        /* a directory's size, by fseek/ftell, was LONG_MAX: len + 1
+         * overflowed (UBSan; found by fuzz/fuzz_config.c) */
+        { POOL_HEAD
+          "    template: { domain: / }\n", 5,
+          "cannot read template \"/\": Is a directory" },
+        { "api: { token_file: /tmp }\n", 1,
+          "cannot read token_file \"/tmp\": Is a directory" },
+        { "prometheus: { url: \"http://127.0.0.1:1\", username: u,"
+          " password_file: /etc }\n", 1,
+          "password_file \"/etc\": Is a directory" },
     };
     scaler_config_t  *cf;
     char              err[512], want[600];
@@ -471,6 +494,176 @@ test_errors(void **state)
     }
 }
 
+static void
+put(const char *name, const char *text, char *path, size_t size)
+{
+    FILE  *f;
+
+    snprintf(path, size, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* templates: (a flexible pool) and template.cloud_init */
+static void
+test_templates(void **state)
+{
+    scaler_config_t  *cf;
+    pool_config_t    *p;
+    char              err[512], text[4096], want[600];
+    char              seedtpl[256], ud[256], bad[256], md[256];
+    size_t            i;
+    static const struct {
+        const char *yaml;           /* after POOL_HEAD; %S seed template,
+                                       %U user-data, %B bad user-data */
+        const char *file;           /* "yml", or "bad" for the user-data */
+        int         line;
+        const char *reason;
+    } errs[] = {
+        { "    template: { domain: %T }\n"
+          "    templates: [ { name: a, domain: %T } ]\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 2,
+          "template or templates, not both" },
+        { "    templates: [ { domain: %T } ]\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "needs a name" },
+        { "    templates: [ { name: a, domain: %T }, { name: a, domain: %T } ]\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "duplicate template \"a\"" },
+        { "    templates: [ { name: a, domain: %T, weight: 0 } ]\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "is not an integer in 1..1000" },
+        { "    templates: [ { name: a, domain: %T } ]\n"
+          "    mix: { b: 50 }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 6,
+          "mix: no template \"b\"" },
+        { "    templates: [ { name: a, domain: %T } ]\n"
+          "    mix: { a: 0 }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 6,
+          "add up to 0" },
+        { "    template: { domain: %T }\n"
+          "    mix: { a: 10 }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 2,
+          "mix is for templates" },
+        { "    template: { domain: %T, volume: { pool: p, backing: b },"
+          " cloud_init: { user_data: %U } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 2,
+          "has no {{seed}}" },
+        { "    template: { domain: %S, cloud_init: { user_data: %U } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 2,
+          "needs a storage pool" },
+        { "    template: { domain: %S, cloud_init: { meta_data: %U } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "cloud_init needs user_data" },
+        { "    template: { domain: %S, cloud_init: { user_data: %B,"
+          " pool: seeds } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "bad", 4,
+          "not YAML" },
+        { "    template: { domain: %S, cloud_init: { user_data: %T,"
+          " pool: seeds } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "tpl", 1,
+          "must start with #cloud-config" },
+        { "    template: { domain: %S, cloud_init: { user_data: %U,"
+          " pool: a/b } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "cloud_init: bad pool" },
+    };
+
+    (void) state;
+    put("seed.xml", "<domain type='test'><name>{{name}}</name><devices>"
+        "<disk type='file' device='cdrom'><source file='{{seed}}'/>"
+        "<target dev='sda' bus='sata'/></disk></devices></domain>\n",
+        seedtpl, sizeof(seedtpl));
+    put("ud", "#cloud-config\nhostname: {{name}}\nruncmd:\n"
+        "  - [sh, -c, 'echo {{zone}} {{version}}']\n", ud, sizeof(ud));
+    put("bad", "#cloud-config\npackages:\n  - nginx\n  oops: [\n", bad,
+        sizeof(bad));
+    put("md", "local-hostname: shop\n", md, sizeof(md));
+
+    snprintf(text, sizeof(text), POOL_HEAD
+             "      - { name: z2, uri: \"test:///default\" }\n"
+             "    templates:\n"
+             "      - { name: small, domain: %%T, version: 2 }\n"
+             "      - name: large\n"
+             "        domain: %s\n"
+             "        weight: 2\n"
+             "        max_percent: 60\n"
+             "        volume: { pool: images, backing: base.qcow2 }\n"
+             "        cloud_init: { user_data: %s, meta_data: %s }\n"
+             "    mix: { large: 30, small: 70 }\n"
+             "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+             "  - name: uni\n"
+             "    zones: [ { name: z1, uri: \"test:///default\" } ]\n"
+             "    template: { domain: %%T }\n"
+             "    address: { cidr: 127.0.2.0/24, port: 8080 }\n",
+             seedtpl, ud, md);
+    cf = load(text, err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    p = config_pool(cf, "web");
+    assert_int_equal(p->ntemplates, 2);
+    assert_true(p->flexible);
+    assert_true(p->mixed);
+    assert_string_equal(p->templates[0].name, "small");
+    assert_string_equal(p->templates[0].version, "2");
+    assert_int_equal(p->templates[0].weight, 1);
+    assert_int_equal(p->templates[0].mix, 70);
+    assert_null(p->templates[0].ci.user_data);
+    assert_string_equal(p->templates[1].name, "large");
+    assert_string_equal(p->templates[1].version, "1");
+    assert_int_equal(p->templates[1].weight, 2);
+    assert_int_equal(p->templates[1].max_percent, 60);
+    assert_int_equal(p->templates[1].mix, 30);
+    assert_non_null(strstr(p->templates[1].ci.user_data, "hostname"));
+    assert_string_equal(p->templates[1].ci.meta_data, "local-hostname: shop\n");
+    assert_string_equal(p->templates[1].ci.pool, "images");  /* volume's */
+    assert_int_equal(config_template(p, "large"), 1);
+    assert_int_equal(config_template(p, ""), 0);
+    assert_int_equal(config_template(p, "huge"), -1);
+    p = config_pool(cf, "uni");
+    assert_int_equal(p->ntemplates, 1);
+    assert_false(p->flexible);
+    assert_string_equal(p->templates[0].name, "");
+    config_free(cf);
+
+    for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        char  *o = text, *e;
+        const char *q;
+
+        o += sprintf(o, "%s", POOL_HEAD);
+        for (q = errs[i].yaml; *q; q++) {
+            if (q[0] == '%' && (q[1] == 'S' || q[1] == 'U' || q[1] == 'B')) {
+                o += sprintf(o, "%s", q[1] == 'S' ? seedtpl
+                             : q[1] == 'U' ? ud : bad);
+                q++;
+            } else {
+                *o++ = *q;
+            }
+        }
+        *o = '\0';
+        cf = load(text, err, sizeof(err));
+        if (cf != NULL) {
+            fail_msg("template case %zu loaded", i);
+        }
+        e = strcmp(errs[i].file, "bad") == 0 ? bad
+            : strcmp(errs[i].file, "tpl") == 0 ? tpl : yml;
+        snprintf(want, sizeof(want), "%s:%d: ", e, errs[i].line);
+        if (strncmp(err, want, strlen(want)) != 0
+            || strstr(err, errs[i].reason) == NULL)
+        {
+            fail_msg("template case %zu: got \"%s\", want \"%s%s\"", i, err,
+                     want, errs[i].reason);
+        }
+    }
+    unlink(seedtpl);
+    unlink(ud);
+    unlink(bad);
+    unlink(md);
+}
+
 int
 main(void)
 {
@@ -479,6 +672,7 @@ main(void)
         cmocka_unit_test(test_volume_and_modes),
         cmocka_unit_test(test_autoscale),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_templates),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -31,7 +31,9 @@ sub new {
 # pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
 #              version => template version (1),
 #              extra => "yaml lines",
-#              template_extra => "volume: {...}" (more template keys) } ],
+#              template_extra => "volume: {...}" (more template keys),
+#              templates => "    templates: ...\n" (YAML lines instead of
+#                            the template: line) } ],
 # api_extra => 'token_file: ...',
 # top_extra => "top-level yaml lines" (e.g. the prometheus block),
 # bin => another scaleset-scaler (a benchmark's baseline build)
@@ -50,10 +52,10 @@ sub write_config {
         $y .= "  - name: $p->{name}\n    zones:\n";
         $y .= qq(      - { name: $_->[0], uri: "$_->[1]" }\n)
             for @{ $p->{zones} // [['z1', 'test:///default']] };
-        $y .= "    template: { domain: $dir/dom.xml, version: "
+        $y .= $p->{templates} // ("    template: { domain: $dir/dom.xml, version: "
             . ($p->{version} // 1)
-            . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n"
-            . "    address: { mode: static, cidr: "
+            . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n");
+        $y .= "    address: { mode: static, cidr: "
             . ($p->{cidr} // "127.0.1.0/24") . ", port: "
             . ($p->{port} // 8080) . " }\n"
             . "    readiness: " . ($p->{readiness} // 'none') . "\n"
