@@ -130,7 +130,8 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 {
     const pool_config_t  *p = ps->cf;
     const instance_t     *in = a->inst >= 0 ? &obs->inst[a->inst].in : NULL;
-    char                  rec[SCALESET_RECORD_MAX], err[256];
+    char                  rec[SCALESET_RECORD_MAX], err[256], val[64];
+    int                   registered;
 
     switch (a->kind) {
     case ACT_REGISTER:
@@ -184,6 +185,29 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
     case ACT_RESTART:
     case ACT_REIMAGE:
         return repair_domain(ps, a, st);
+
+    case ACT_STANDBY:
+        /* registered: drained in the same transaction */
+        registered = a->member >= 0 && obs->members[a->member].valid;
+        snprintf(val, sizeof(val), "%llu%s", (unsigned long long) obs->now,
+                 (in->asked & ASK_DECREMENT) ? " decrement" : "");
+        if (registered
+            && member_record(p, in, 1, rec, sizeof(rec), err, sizeof(err))
+               != 0)
+        {
+            failed(ps, a, ERR_REDIS_DATA, err);
+            return -1;
+        }
+        if (registry_set_standby(reg, p->name, a->id, registered ? rec
+                                 : NULL, obs->now, val) != 0)
+        {
+            failed(ps, a, ERR_REDIS, registry_error(reg));
+            return -1;
+        }
+        st[a->inst] = INST_STANDBY;
+        slog(p->name, a->id, "on standby: drained, kept running (%s) "
+             "rule=%s", a->reason, a->rule);
+        return 0;
 
     case ACT_STOP:
         switch (virt_shutdown(ps->conns[a->zone], p->name, a->id)) {
@@ -480,6 +504,13 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         *in = obs->inst[i].in;
         in->state = st[i];
         in->asked &= ~done[i];
+        /* a standby asked and there, an active asked and done */
+        in->asked &= st[i] == INST_STANDBY ? ~(ASK_STANDBY | ASK_DECREMENT)
+                                           : ~ASK_ACTIVE;
+        in->standby = st[i] == INST_STANDBY
+                      ? (obs->inst[i].standby ? obs->inst[i].standby
+                         : (obs->inst[i].in.asked & ASK_DECREMENT) ? 2 : 1)
+                      : 0;
         in->protection = obs->inst[i].protection;
         in->weight = obs->inst[i].member >= 0
                      && obs->members[obs->inst[i].member].valid

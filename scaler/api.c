@@ -58,6 +58,8 @@ static json_t *ask_json(const char *pool, const char *id, unsigned ask,
     int capacity);
 static void protection_put(struct evhttp_request *req, pool_state_t *ps,
     const char *id);
+static void standby_post(struct evhttp_request *req, pool_state_t *ps,
+    instance_t *in, int on);
 
 static void
 reply_json(struct evhttp_request *req, int code, json_t *j)
@@ -416,7 +418,7 @@ capacity_apply(api_wait_t *w, pool_state_t *ps)
     history_manual(w->pool, ps->capacity, w->capacity);
     ps->capacity = w->capacity;
     slog(w->pool, w->id[0] ? w->id : NULL, "capacity set to %d%s",
-         ps->capacity, w->id[0] ? " (decrement)" : "");
+         ps->capacity, w->id[0] ? " with this instance's request" : "");
     return w->id[0] ? reconcile_ask(api_s, ps, w->id, w->ask) : 0;
 }
 
@@ -480,8 +482,10 @@ ask_json(const char *pool, const char *id, unsigned ask, int capacity)
         json_object_set_new(j, "deleted", json_string(id));
         json_object_set_new(j, "drain", json_boolean(!(ask & ASK_FORCE)));
     }
-    if (ask & (ASK_RESTART | ASK_REIMAGE)) {
-        json_object_set_new(j, (ask & ASK_RESTART) ? "restart" : "reimage",
+    if (ask & (ASK_RESTART | ASK_REIMAGE | ASK_STANDBY | ASK_ACTIVE)) {
+        json_object_set_new(j, (ask & ASK_RESTART) ? "restart"
+                               : (ask & ASK_REIMAGE) ? "reimage"
+                               : (ask & ASK_STANDBY) ? "standby" : "active",
                             json_true());
     }
     if (capacity >= 0) {
@@ -540,8 +544,9 @@ instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
 {
     const char  *uri = evhttp_request_get_uri(req);
     long long    lo, hi;
-    /* a deletion may lower the capacity with it */
-    int          dec = (ask & ASK_DELETE) ? query_flag(uri, "decrement") : 0;
+    /* a deletion or a standby may lower the capacity with it */
+    int          dec = (ask & (ASK_DELETE | ASK_STANDBY))
+                       ? query_flag(uri, "decrement") : 0;
 
     if (dec < 0) {
         reply_error(req, 400, "decrement: expected true or false");
@@ -554,7 +559,9 @@ instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
                         "min %lld", ps->capacity, lo);
             return;
         }
-        api_wait(req, ps->cf->name, id, ask, ps->capacity - 1);
+        api_wait(req, ps->cf->name, id,
+                 ask | ((ask & ASK_STANDBY) ? ASK_DECREMENT : 0),
+                 ps->capacity - 1);
         return;
     }
     if (reconcile_ask(api_s, ps, id, ask) != 0) {
@@ -563,6 +570,7 @@ instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
     }
     slog(ps->cf->name, id, "%s asked through the API",
          (ask & ASK_RESTART) ? "restart" : (ask & ASK_REIMAGE) ? "reimage"
+         : (ask & ASK_STANDBY) ? "standby" : (ask & ASK_ACTIVE) ? "active"
          : (ask & ASK_FORCE) ? "deletion (force)" : "deletion");
     reply_json(req, 202, ask_json(ps->cf->name, id, ask, -1));
 }
@@ -655,6 +663,37 @@ repair_resume(struct evhttp_request *req, pool_state_t *ps)
     repair_fields(&active, num, fv);
     registry_async_hash(api_s->areg, w->pool, SCALESET_KEY_REPAIR, fv, 5,
                         stored, w);
+}
+
+/* POST .../standby[?decrement=true] (on) or .../active (off): queued
+   for the pass; back in service raises the capacity again when its
+   standby lowered it */
+static void
+standby_post(struct evhttp_request *req, pool_state_t *ps, instance_t *in,
+    int on)
+{
+    long long  lo, hi;
+
+    if (on && in->state == INST_STANDBY) {
+        reply_error(req, 409, "%s is on standby already", in->id);
+    } else if (on && in->state != INST_RUNNING && in->state != INST_BOOTING
+               && in->state != INST_REPAIRING)
+    {
+        reply_error(req, 409, "%s is %s", in->id,
+                    inst_state_name(in->state));
+    } else if (!on && in->state != INST_STANDBY) {
+        reply_error(req, 409, "%s is not on standby", in->id);
+    } else if (on) {
+        instance_ask(req, ps, in->id, ASK_STANDBY);
+    } else {
+        bounds(ps, &lo, &hi);
+        if (in->standby == 2 && ps->capacity + 1 <= hi) {
+            api_wait(req, ps->cf->name, in->id, ASK_ACTIVE,
+                     ps->capacity + 1);
+        } else {
+            instance_ask(req, ps, in->id, ASK_ACTIVE);
+        }
+    }
 }
 
 /* the published state is read and changed under the reconcile lock */
@@ -1100,6 +1139,16 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             /* an operator's request: never held by protection */
             instance_ask(req, ps, id, path[n + m + 3] == 's' ? ASK_RESTART
                                                              : ASK_REIMAGE);
+            return;
+        }
+        if (strcmp(path + n + m, "/standby") == 0
+            || strcmp(path + n + m, "/active") == 0)
+        {
+            if (cmd != EVHTTP_REQ_POST) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            standby_post(req, ps, &ps->inst[i], path[n + m + 1] == 's');
             return;
         }
         if (strcmp(path + n + m, "/protection") == 0) {

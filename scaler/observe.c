@@ -546,12 +546,52 @@ read_protection(const registry_hash_t *h, observation_t *obs)
     }
 }
 
+/* the instances on standby (PREFIX{POOL}:standby: "UNIX_MS" or "UNIX_MS
+   decrement"); a value of no meaning still keeps one on standby (it is
+   not deleted for it), counted.  A hash that cannot be read keeps every
+   drained one as if it were: a drain is not ended on an unknown */
+static void
+read_standby(const registry_hash_t *h, observation_t *obs)
+{
+    const obs_member_t  *m;
+    uint64_t             ms;
+    size_t               n;
+    int                  i, k;
+
+    for (k = 0; !h->ok && k < obs->ninst; k++) {
+        m = obs->inst[k].member >= 0 ? &obs->members[obs->inst[k].member]
+                                     : NULL;
+        obs->inst[k].standby = m && m->valid
+                               && (m->flags & SCALESET_MEMBER_DRAIN);
+    }
+
+    for (i = 0; h->ok && i < h->n; i++) {
+        if ((k = obs_index(obs, h->field[i], h->flen[i])) < 0) {
+            continue;
+        }
+        n = memchr(h->value[i], ' ', h->vlen[i])
+            ? (size_t) ((const char *) memchr(h->value[i], ' ', h->vlen[i])
+                        - h->value[i])
+            : h->vlen[i];
+        obs->inst[k].standby = n < h->vlen[i]
+                               && h->vlen[i] - n == 10
+                               && memcmp(h->value[i] + n, " decrement", 10)
+                                  == 0 ? 2 : 1;
+        if (scaleset_parse_u64(h->value[i], n, SCALESET_UNIX_MS_MAX, &ms)
+            != 0 || (n < h->vlen[i] && obs->inst[k].standby != 2))
+        {
+            obs->refused++;
+        }
+    }
+}
+
 /* the hashes a pass reads in its one round trip, in this order */
 static const scaleset_key_kind_t  pool_hashes[] = {
     SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_PROTECTION,
-    SCALESET_KEY_REPAIR
+    SCALESET_KEY_REPAIR, SCALESET_KEY_STANDBY
 };
-enum { H_MEMBERS = 0, H_DRAINING, H_PROTECTION, H_REPAIR, H_COUNT };
+enum { H_MEMBERS = 0, H_DRAINING, H_PROTECTION, H_REPAIR, H_STANDBY,
+       H_COUNT };
 
 int
 observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
@@ -602,6 +642,8 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
     }
     read_protection(&h[H_PROTECTION], obs);
     obs->refused += !h[H_PROTECTION].ok;
+    read_standby(&h[H_STANDBY], obs);
+    obs->refused += !h[H_STANDBY].ok;
     /* the repair state as this scaler knew it, as Redis has it now */
     obs->repair = ps->repair;
     obs->repair_ok = h[H_REPAIR].ok;

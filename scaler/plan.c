@@ -47,7 +47,8 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete", "stop", "restart", "reimage", "adopt" };
+        "deregister", "delete", "stop", "restart", "reimage", "standby",
+        "adopt" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -60,6 +61,9 @@ plan_observed(const observation_t *obs, int i)
 
     if (!obs->redis_ok) {
         return o->in.state;         /* as last known */
+    }
+    if (o->standby) {
+        return INST_STANDBY;        /* registered drained, or not at all */
     }
     if (o->member < 0 || !obs->members[o->member].valid) {
         return INST_BOOTING;        /* not registered (or not readable) */
@@ -179,6 +183,7 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         case ACT_DRAIN:    pl->view[inst].state = INST_DRAINING; break;
         case ACT_DELETE:   pl->view[inst].state = INST_DELETING; break;
         case ACT_STOP:     pl->view[inst].state = INST_STOPPING; break;
+        case ACT_STANDBY:  pl->view[inst].state = INST_STANDBY; break;
         case ACT_RESTART:  pl->view[inst].state = INST_REPAIRING;
                            pl->view[inst].repair = IREP_RESTARTED; break;
         case ACT_REIMAGE:  pl->view[inst].state = INST_REPAIRING;

@@ -74,6 +74,8 @@ typedef struct {
     protect_t     protection;   /* PREFIX{POOL}:protection; PROTECT_ALL
                                    for every instance when the hash could
                                    not be read */
+    int           standby;      /* PREFIX{POOL}:standby: 1, 2 entered with
+                                   a decrement of the capacity */
 } obs_instance_t;
 
 typedef struct {
@@ -139,6 +141,8 @@ typedef enum {
                            if it is off already) */
     ACT_RESTART,        /* virDomainReset (repair, API) */
     ACT_REIMAGE,        /* its overlay made again, started (repair, API) */
+    ACT_STANDBY,        /* its standby record and (registered) its drain,
+                           in one transaction */
     ACT_ADOPT,          /* an operator's domain tagged into the pool: id
                            (its name), zone, address, model */
     ACT_KIND_COUNT

@@ -4,12 +4,35 @@
  * /v1/pools/{pool}/instances/{id}: a registered instance drains (then
  * goes as every drain does: plan_drain.c), an unregistered one is
  * deleted at once; with ?force=true it is deleted at once, drained or
- * not.  POST .../restart and .../reimage: restarted or reimaged (an
- * operator's repair: not held by protection, nor by the repair budget).
+ * not; one on standby (drained already) is stopped at once.  POST
+ * .../restart and .../reimage: restarted or reimaged (an operator's
+ * repair: not held by protection, nor by the repair budget).  POST
+ * .../standby: drained and kept running, out of the capacity (which
+ * replaces it); .../active: registered again.
  * An instance of a zone that does not answer waits for it.
  */
 
 #include "plan.h"
+
+/* standby: in service -> drained and kept; active: back in service */
+static void
+standby(const plan_input_t *in, plan_t *pl, int i)
+{
+    const obs_instance_t  *o = &in->obs->inst[i];
+    inst_state_t           st = pl->view[i].state;
+
+    if ((o->in.asked & ASK_STANDBY)
+        && (st == INST_RUNNING || st == INST_BOOTING
+            || st == INST_REPAIRING))
+    {
+        plan_add(pl, in, ACT_STANDBY, i, "api", "standby through the API%s",
+                 (o->in.asked & ASK_DECREMENT) ? "; the capacity lowered"
+                                               : "; replaced");
+    } else if ((o->in.asked & ASK_ACTIVE) && st == INST_STANDBY) {
+        plan_add(pl, in, ACT_REGISTER, i, "api", "active through the API: "
+                 "back in service");
+    }
+}
 
 void
 plan_requests(const plan_input_t *in, plan_t *pl)
@@ -23,6 +46,12 @@ plan_requests(const plan_input_t *in, plan_t *pl)
         if (!o->in.asked || !o->listed || !obs->zone_up[o->in.zone]
             || !plan_free(pl, i))
         {
+            continue;
+        }
+        if (!(o->in.asked & ASK_DELETE)
+            && (o->in.asked & (ASK_STANDBY | ASK_ACTIVE)))
+        {
+            standby(in, pl, i);
             continue;
         }
         if (!(o->in.asked & ASK_DELETE)) {
@@ -47,6 +76,11 @@ plan_requests(const plan_input_t *in, plan_t *pl)
         } else if (pl->view[i].state == INST_BOOTING) {
             plan_add(pl, in, ACT_DELETE, i, "api", "deleted through the "
                      "API; before registration");
+        } else if (pl->view[i].state == INST_STANDBY) {
+            plan_add(pl, in, in->cf->shutdown_timeout_ms ? ACT_STOP
+                                                         : ACT_DELETE,
+                     i, "api", "deleted through the API; on standby, "
+                     "drained");
         }
         /* draining, stopping: on its way already */
     }

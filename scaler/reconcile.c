@@ -20,7 +20,7 @@ const char *
 inst_state_name(inst_state_t st)
 {
     static const char *const names[] = { "creating", "booting", "running",
-        "draining", "deleting", "stopping", "repairing" };
+        "draining", "deleting", "stopping", "repairing", "standby" };
 
     return (unsigned) st < INST_STATE_COUNT ? names[st] : "?";
 }

@@ -230,6 +230,25 @@ registry_del(registry_t *r, const char *pool, const char *id)
 }
 
 int
+registry_set_standby(registry_t *r, const char *pool, const char *id,
+    const char *rec, uint64_t since_ms, const char *value)
+{
+    registry_tx_t  tx;
+    const char    *fv[2] = { id, value };
+
+    if (rec == NULL) {
+        return registry_hash_write(r, pool, SCALESET_KEY_STANDBY, fv, 1);
+    }
+    if (registry_tx_member_standby(&tx, r->prefix, pool, id, rec,
+                                   since_ms ? since_ms : 1, value) != 0)
+    {
+        reg_fail(r, "no write for pool \"%s\" id \"%s\"", pool, id);
+        return -1;
+    }
+    return run_tx(r, &tx);
+}
+
+int
 registry_hash_write(registry_t *r, const char *pool,
     scaleset_key_kind_t kind, const char *const *fv, int n)
 {

@@ -41,6 +41,15 @@ int
 registry_tx_member(registry_tx_t *tx, const char *prefix, const char *pool,
     const char *id, const char *rec, uint64_t drain_since)
 {
+    return registry_tx_member_standby(tx, prefix, pool, id, rec, drain_since,
+                                      NULL);
+}
+
+int
+registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
+    const char *pool, const char *id, const char *rec, uint64_t drain_since,
+    const char *standby)
+{
     memset(tx, 0, sizeof(*tx));
     if (id == NULL || !scaleset_id_valid(id, strlen(id))
         || (rec != NULL && strlen(rec) > SCALESET_RECORD_MAX)
@@ -64,6 +73,12 @@ registry_tx_member(registry_tx_t *tx, const char *prefix, const char *pool,
     cmd(tx, 1, "MULTI");
     if (rec != NULL) {
         cmd(tx, 4, "HSET", tx->k[0], id, rec);
+        if (standby != NULL) {
+            cmd(tx, 4, "HSET", tx->k[5], id, standby);
+        } else if (drain_since == 0) {
+            /* registered: in service, not on standby */
+            cmd(tx, 3, "HDEL", tx->k[5], id);
+        }
     } else {
         /* the instance goes: what is kept about it, with it */
         cmd(tx, 3, "HDEL", tx->k[0], id);

@@ -460,6 +460,12 @@ typedef struct {
    invalid */
 int registry_tx_member(registry_tx_t *tx, const char *prefix,
     const char *pool, const char *id, const char *rec, uint64_t drain_since);
+/* the same, a member registered without drain leaving standby (HDEL
+   standby id), or with standby (and a drain) entering it: HSET standby
+   id standby */
+int registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
+    const char *pool, const char *id, const char *rec, uint64_t drain_since,
+    const char *standby);
 /* SET PREFIX{POOL}:capacity cap */
 int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
     const char *pool, int cap);
@@ -527,6 +533,10 @@ int registry_set_drain(registry_t *r, const char *pool, const char *id,
 /* registry_tx_hash() */
 int registry_hash_write(registry_t *r, const char *pool,
     scaleset_key_kind_t kind, const char *const *fv, int n);
+/* id enters standby (PREFIX{POOL}:standby id value) and, registered (rec
+   with drain), drains in the same transaction */
+int registry_set_standby(registry_t *r, const char *pool, const char *id,
+    const char *rec, uint64_t since_ms, const char *value);
 /* the stored capacity as Redis has it ("?" when longer than size - 1
    bytes or holding a NUL: no valid capacity is): 1, 0 when unset, -1 on
    failure */
@@ -565,6 +575,8 @@ typedef enum {
                                    it to power off (shutdown_timeout) */
     INST_REPAIRING,             /* restarted or reimaged (registered), until
                                    it is up again */
+    INST_STANDBY,               /* drained from the gateways and kept
+                                   running for an operator, not counted */
     INST_STATE_COUNT
 } inst_state_t;
 
@@ -609,6 +621,10 @@ const char *protect_name(protect_t p);
 #define ASK_FORCE     0x02u     /* with ASK_DELETE: deleted at once */
 #define ASK_RESTART   0x04u     /* POST .../restart */
 #define ASK_REIMAGE   0x08u     /* POST .../reimage */
+#define ASK_STANDBY   0x10u     /* POST .../standby */
+#define ASK_ACTIVE    0x20u     /* POST .../active */
+#define ASK_DECREMENT 0x40u     /* with ASK_STANDBY: the capacity was
+                                   lowered for it (?decrement=true) */
 
 /* an instance's part in a repair (what this scaler remembers) */
 typedef enum {
@@ -665,6 +681,8 @@ typedef struct {
     uint64_t      stop_since;   /* UNIX ms its ACPI shutdown was sent; 0 */
     unsigned      asked;        /* ASK_*: what the API asked, not done */
     protect_t     protection;   /* as the last pass read it */
+    int           standby;      /* on standby (PREFIX{POOL}:standby): 1,
+                                   2 when entered with ?decrement=true */
     uint64_t      down_since;   /* UNIX ms since every present gateway
                                    reports it down; 0 */
     inst_repair_t repair;       /* its part in a repair */

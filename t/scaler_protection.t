@@ -1,5 +1,6 @@
 #!/usr/bin/perl
-# Instance protection under autoscale (issue 16, What to build 4): a real
+# Instance protection and standby under autoscale (issue 16, What to
+# build 4 and 5): a real
 # Prometheus, a real scaler on the test driver, real Redis.  An idle rule
 # scales the pool in to its min while two instances are protected: the
 # one protected from scale-in and the one protected from every scale-set
@@ -7,7 +8,10 @@
 # ids), the pool stays above its capacity and says so (API, log); taken
 # off, the protection no longer holds the instance; an operator's DELETE
 # is never blocked.  PUT .../protection and scalesetctl protect, stored in
-# PREFIX{POOL}:protection; bad bodies refused.
+# PREFIX{POOL}:protection; bad bodies refused.  Standby: drained and kept
+# running, out of the capacity (replaced; with --decrement the capacity
+# goes down instead, and back up when it is active again), never scaled
+# in, deleted only when asked.
 
 use strict;
 use warnings;
@@ -106,4 +110,56 @@ ok($t->wait_for(sub { !exists $s->members('web')->{'web-000003'} },
    'it is drained and deleted');
 ok(!$r->hexists('scaleset:{web}:protection', 'web-000003'),
    'its protection goes with its member');
+
+# --- standby ---------------------------------------------------------------
+sub pool { my (undef, $p) = $s->api('GET', '/v1/pools/web'); $p // {} }
+sub state_of {
+    my ($id) = @_;
+    my ($i) = grep { $_->{id} eq $id } @{ pool()->{instances_list} // [] };
+    return $i ? $i->{state} : 'gone';
+}
+sub in_service { grep { $_ !~ /\bdrain\b/ } values %{ $s->members('web') } }
+($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 3 });
+ok($t->wait_for(sub { in_service() == 3 }, timeout => 10,
+                what => '3 in service'), 'capacity 3: three in service');
+my ($a, $b) = (sort keys %{ $s->members('web') })[-2, -1];
+my $seq = $r->get('scaleset:{web}:seq');
+($rc, $out) = $ctl->('standby', 'web', $a, '--decrement');
+is($rc, 0, "scalesetctl standby web $a --decrement");
+is(pool()->{capacity}, 2, 'the capacity one lower');
+ok($t->wait_for(sub { state_of($a) eq 'standby' }, timeout => 5,
+                what => 'standby'), "$a is on standby");
+like($s->members('web')->{$a}, qr/\bdrain\b/, 'drained from the gateways');
+like($r->hget('scaleset:{web}:standby', $a), qr/^\d{13} decrement$/,
+     'recorded in PREFIX{POOL}:standby');
+sleep 1;
+is(state_of($a), 'standby', 'kept running, not deleted');
+is($r->get('scaleset:{web}:seq'), $seq, 'not replaced');
+($code) = $s->api('POST', "/v1/pools/web/instances/$a/standby");
+is($code, 409, 'standby again: 409');
+($rc, $out) = $ctl->('active', 'web', $a);
+is($rc, 0, "scalesetctl active web $a");
+is(pool()->{capacity}, 3, 'the capacity back up');
+ok($t->wait_for(sub { ($s->members('web')->{$a} // 'drain') !~ /\bdrain\b/ },
+                timeout => 5, what => 'in service'), "$a back in service");
+ok(!$r->hexists('scaleset:{web}:standby', $a), 'its standby record gone');
+($code) = $s->api('POST', "/v1/pools/web/instances/$a/active");
+is($code, 409, 'active when in service: 409');
+
+($rc, $out) = $ctl->('standby', 'web', $b);
+is($rc, 0, "scalesetctl standby web $b");
+ok($t->wait_for(sub { state_of($b) eq 'standby' && in_service() == 3 },
+                timeout => 10, what => 'replaced'),
+   "$b on standby, replaced: 3 in service again");
+set_load(1);
+ok($t->wait_for(sub { pool()->{capacity} == 1 && in_service() == 1 },
+                timeout => 20, what => 'scaled in'), 'idle: scaled in to 1');
+is(state_of($b), 'standby', 'the instance on standby is never scaled in');
+unlike($t->log('scaler'), qr/id=\Q$b\E (deleted|draining \(capacity)/,
+       'neither drained again nor deleted');
+($code) = $s->api('DELETE', "/v1/pools/web/instances/$b");
+is($code, 202, 'DELETE of the instance on standby');
+ok($t->wait_for(sub { state_of($b) eq 'gone' }, timeout => 10,
+                what => 'deleted'), 'deleted when asked');
+ok(!$r->hexists('scaleset:{web}:standby', $b), 'its record with it');
 $t->done;

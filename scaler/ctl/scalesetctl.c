@@ -7,6 +7,7 @@
  *   scalesetctl ... delete POOL ID [--force] [--decrement]
  *   scalesetctl ... protect POOL ID [--scale-in|--all|--off]
  *   scalesetctl ... restart|reimage POOL ID
+ *   scalesetctl ... standby POOL ID [--decrement], active POOL ID
  *   scalesetctl ... repair-resume POOL
  *   scalesetctl ... add POOL [--template T] [--zone Z]
  *   scalesetctl ... adopt POOL DOMAIN --zone Z [--address A] [--template T]
@@ -496,15 +497,21 @@ post(const char *pool, const char *sub, const char *said)
     return 0;
 }
 
-/* POST .../instances/ID/restart|reimage: done by the next pass */
+/* POST .../instances/ID/restart|reimage|standby|active: done by the
+   next pass */
 static int
-cmd_repair(const char *verb, const char *pool, const char *id)
+cmd_instance(const char *verb, const char *pool, const char *id)
 {
     char  sub[256], said[256];
 
-    snprintf(sub, sizeof(sub), "/instances/%s/%s", id, verb);
+    snprintf(sub, sizeof(sub), "/instances/%s/%s%s", id, verb,
+             opt_decrement && strcmp(verb, "standby") == 0
+             ? "?decrement=true" : "");
     snprintf(said, sizeof(said), "%s %s by the next pass", id,
-             strcmp(verb, "restart") == 0 ? "restarted" : "reimaged");
+             strcmp(verb, "restart") == 0 ? "restarted"
+             : strcmp(verb, "reimage") == 0 ? "reimaged"
+             : strcmp(verb, "standby") == 0 ? "on standby"
+                                            : "back in service");
     return post(pool, sub, said);
 }
 
@@ -631,6 +638,9 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "restart",    2, "POOL ID",        "restart one (virDomainReset)" },
     { "reimage",    2, "POOL ID",        "make one again from the base image" },
     { "repair-resume", 1, "POOL",        "resume the pool's suspended repairs" },
+    { "standby",    2, "POOL ID [--decrement]",
+      "drain one and keep it running, out of the capacity" },
+    { "active",     2, "POOL ID",        "take one on standby back into service" },
     { "add",        1, "POOL [--template T] [--zone Z]",
                                          "one more instance, by hand" },
     { "adopt",      2, "POOL DOMAIN --zone Z",
@@ -708,10 +718,10 @@ cmd_completion(const char *shell)
            "    fi\n"
            "    case $verb:$pos in\n"
            "        show:0|instances:0|scale:0|delete:0|protect:0|restart:0|"
-           "reimage:0|repair-resume:0|add:0|adopt:0)\n"
+           "reimage:0|repair-resume:0|standby:0|active:0|add:0|adopt:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
-           "        delete:1|protect:1|restart:1|reimage:1)\n"
+           "        delete:1|protect:1|restart:1|reimage:1|standby:1|active:1)\n"
            "            local pool\n"
            "            for ((i = 1; i < COMP_CWORD; i++)); do\n"
            "                [[ ${COMP_WORDS[i]} == \"$verb\" ]] && "
@@ -827,9 +837,11 @@ main(int argc, char **argv)
     } else if (strcmp(args[0], "protect") == 0) {
         rc = cmd_protect(args[1], args[2]);
     } else if (strcmp(args[0], "restart") == 0
-               || strcmp(args[0], "reimage") == 0)
+               || strcmp(args[0], "reimage") == 0
+               || strcmp(args[0], "standby") == 0
+               || strcmp(args[0], "active") == 0)
     {
-        rc = cmd_repair(args[0], args[1], args[2]);
+        rc = cmd_instance(args[0], args[1], args[2]);
     } else if (strcmp(args[0], "repair-resume") == 0) {
         rc = post(args[1], "/repair/resume", "repairs resumed");
     } else if (strcmp(args[0], "add") == 0) {

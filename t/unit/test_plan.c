@@ -33,7 +33,8 @@ typedef struct {
     int          zone;          /* 0 z1, 1 z2, 2 z3 */
     const char  *state;         /* "booting" no member; "running";
                                    "draining"; "stopping" (draining, its
-                                   shutdown sent stop_s ago); "bad"
+                                   shutdown sent stop_s ago); "standby"
+                                   (drained, on standby); "bad"
                                    unparsable record */
     const char  *ready;         /* NULL not probed, "yes", or the reason
                                    it is not ("status 500") */
@@ -534,6 +535,47 @@ static const case_t  cases[] = {
                   .asked = ASK_RESTART } },
       .want = { "restart web-000001 api (restarted through the API" } },
 
+    /* --- standby ------------------------------------------------------ */
+    { .name = "standby: a running instance drains and is kept, out of the "
+              "capacity: a new one replaces it",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .asked = ASK_STANDBY } },
+      .want = { "standby web-000002 api (standby through the API; replaced",
+                "create web-000003 z1" } },
+
+    { .name = "standby with a decrement: not replaced (the capacity is "
+              "lower already)",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running",
+                  .asked = ASK_STANDBY | ASK_DECREMENT } },
+      .want = { "standby web-000002 api (standby through the API; the "
+                "capacity lowered" } },
+
+    { .name = "on standby: never drained to its end, repaired or scaled "
+              "in, even down and long drained",
+      .capacity = 1, .drain_timeout_s = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "standby", .drain_s = 1000,
+                  .conns = { 0, 0, 0 }, .nreports = 3, .health = "down",
+                  .down_s = 1000 } },
+      .want = { "drain web-000002 scale_in" } },
+
+    { .name = "active: back in service",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "standby", .asked = ASK_ACTIVE } },
+      .want = { "register web-000002 api (active through the API" } },
+
+    { .name = "an API deletion of one on standby: stopped at once (it is "
+              "drained)",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "standby", .asked = ASK_DELETE } },
+      .want = { "stop web-000002 api (deleted through the API; on standby" } },
+
     /* --- a zone down --------------------------------------------- */
     { .name = "a zone down: its instances are kept and counted, nothing "
               "is created there",
@@ -825,7 +867,9 @@ observation_for(const case_t *c, observation_t *obs)
                  is->record_version ? is->record_version : o->in.model.version);
         m->flags = strcmp(is->state, "draining") == 0
                    || strcmp(is->state, "stopping") == 0
+                   || strcmp(is->state, "standby") == 0
                    ? SCALESET_MEMBER_DRAIN : 0;
+        o->standby = strcmp(is->state, "standby") == 0;
     }
     for (i = 0; i < 4 && c->strays[i]; i++) {
         addr[0] = '\0';

@@ -41,10 +41,11 @@ test_member(void **state)
         uint64_t     since;
         const char  *want;
     } cases[] = {
-        /* registered */
+        /* registered: in service (not on standby) */
         { "127.0.1.1:8080 zone=z1 version=1", 0,
           "MULTI\n"
           "HSET|p:{web}:members|web-000001|127.0.1.1:8080 zone=z1 version=1\n"
+          "HDEL|p:{web}:standby|web-000001\n"
           "HDEL|p:{web}:draining|web-000001\n"
           "INCR|p:{web}:epoch\n"
           "EVAL|" PUB "|1|p:{web}:epoch|p:{web}:events\n"
@@ -80,6 +81,19 @@ test_member(void **state)
         lines(&tx, got, sizeof(got));
         assert_string_equal(got, cases[i].want);
     }
+    /* standby: the drain and the standby record in one transaction */
+    assert_int_equal(registry_tx_member_standby(&tx, "p:", "web",
+                     "web-000001", "127.0.1.1:8080 zone=z1 drain", 7,
+                     "7 decrement"), 0);
+    lines(&tx, got, sizeof(got));
+    assert_string_equal(got, "MULTI\n"
+                        "HSET|p:{web}:members|web-000001|"
+                        "127.0.1.1:8080 zone=z1 drain\n"
+                        "HSET|p:{web}:standby|web-000001|7 decrement\n"
+                        "HSETNX|p:{web}:draining|web-000001|7\n"
+                        "INCR|p:{web}:epoch\n"
+                        "EVAL|" PUB "|1|p:{web}:epoch|p:{web}:events\n"
+                        "EXEC\n");
     /* nothing is built for what is not a valid id, pool or prefix */
     assert_int_equal(registry_tx_member(&tx, "p:", "web", "a b", NULL, 0), -1);
     assert_int_equal(registry_tx_member(&tx, "p:", "web", "", NULL, 0), -1);
