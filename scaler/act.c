@@ -100,6 +100,28 @@ remove_instance(registry_t *reg, pool_state_t *ps, const action_t *a,
     return 0;
 }
 
+/* the lifecycle event of action a done (the instance's state before and
+   after it), or NULL: not a transition (a record written again) */
+static const char *
+act_event(const action_t *a, inst_state_t before, inst_state_t after)
+{
+    switch (a->kind) {
+    case ACT_REGISTER:   return before != INST_RUNNING ? "registered" : NULL;
+    case ACT_DRAIN:      return before != INST_DRAINING ? "draining" : NULL;
+    case ACT_DEREGISTER: return "deregistered";
+    case ACT_DELETE:     return "deleted";
+    case ACT_STOP:       return after == INST_DELETING ? "deleted"
+                                                       : "stopping";
+    case ACT_RESTART:
+    case ACT_REIMAGE:    return "repairing";
+    case ACT_STANDBY:    return "standby";
+    case ACT_HOOK:       return after == INST_PENDING_LAUNCH
+                                ? "pending_launch" : "pending_terminate";
+    case ACT_ADOPT:      return "adopted";
+    default:             return NULL;
+    }
+}
+
 /* a restart or a reimage; 0 when done (st[] follows) */
 static int
 repair_domain(pool_state_t *ps, const action_t *a, inst_state_t *st)
@@ -181,6 +203,13 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DELETE:
         return remove_instance(reg, ps, a, st, NULL);
+
+    case ACT_HOOK:
+        st[a->inst] = a->hook == HOOK_LAUNCH ? INST_PENDING_LAUNCH
+                                             : INST_PENDING_TERMINATE;
+        slog(p->name, a->id, "%s (%s) rule=%s", inst_state_name(st[a->inst]),
+             a->reason, a->rule);
+        return 0;
 
     case ACT_RESTART:
     case ACT_REIMAGE:
@@ -350,12 +379,15 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             snprintf(why, sizeof(why), "%s could not be created: %s", a->id,
                      c[i].err);
             plan_repair_failed(rs, p, obs->now, ps->interval_ms, why);
+            events_emit(reg, p, a->id, "create_failed", "gone", a->rule,
+                        c[i].err);
             continue;
         }
         slog(p->name, a->id, "created in zone %s at %s%s (%s) rule=%s",
              p->zones[a->zone].name, a->address,
              a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
              a->rule);
+        events_emit(reg, p, a->id, "created", "booting", a->rule, a->reason);
         ps->actions_up++;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
@@ -378,13 +410,42 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     free(c);
 }
 
+/* where an instance waits in a hook (begun now when it is new; its last
+   heartbeat); the hook's results are used up */
+static void
+keep_hook(const plan_t *pl, int i, const observation_t *obs,
+    instance_t *in)
+{
+    int  k;
+
+    in->asked &= ~(ASK_CONTINUE | ASK_ABANDON | ASK_HEARTBEAT);
+    if (in->state != INST_PENDING_LAUNCH
+        && in->state != INST_PENDING_TERMINATE)
+    {
+        in->hook = HOOK_NONE;
+        in->hook_since = in->hook_beat = 0;
+        return;
+    }
+    for (k = 0; pl && k < pl->nact; k++) {
+        if (pl->act[k].kind == ACT_HOOK && pl->act[k].inst == i) {
+            in->hook = pl->act[k].hook;
+            in->hook_since = obs->now;
+            in->hook_beat = 0;
+        }
+    }
+    if (pl && pl->view[i].beat) {
+        in->hook_beat = obs->now;
+    }
+}
+
 /* what a pass leaves of an instance's repair: its down time, its part in
    a repair (begun now when it is new), the end of a repair logged */
 static void
-keep_repair(const pool_state_t *ps, const plan_t *pl, int i,
-    const observation_t *obs, instance_t *in)
+keep_repair(registry_t *reg, const pool_state_t *ps, const plan_t *pl,
+    int i, const observation_t *obs, instance_t *in)
 {
     const plan_view_t  *v = &pl->view[i];
+    char                why[128];
 
     switch (v->health) {
     case HEALTH_DOWN:
@@ -403,12 +464,17 @@ keep_repair(const pool_state_t *ps, const plan_t *pl, int i,
         in->repair = v->repair;
     }
     if (v->repaired > 0) {
-        slog(ps->cf->name, in->id, "repaired: up on every gateway%s%s",
-             obs->inst[i].in.repair_of[0] ? ", replacing " : "",
-             obs->inst[i].in.repair_of);
+        snprintf(why, sizeof(why), "up on every gateway%s%s",
+                 obs->inst[i].in.repair_of[0] ? ", replacing " : "",
+                 obs->inst[i].in.repair_of);
+        slog(ps->cf->name, in->id, "repaired: %s", why);
+        events_emit(reg, ps->cf, in->id, "repaired", inst_state_name(
+                    in->state), "repair", why);
     } else if (v->repaired < 0) {
         slog(ps->cf->name, in->id, "repair failed: %s (%u in a row)",
              pl->repair.reason, pl->repair.failures);
+        events_emit(reg, ps->cf, in->id, "repair_failed",
+                    inst_state_name(in->state), "repair", pl->repair.reason);
     }
 }
 
@@ -478,9 +544,20 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     rs = pl ? pl->repair : ps->repair;
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
+        inst_state_t    before = a->inst >= 0 ? st[a->inst] : INST_CREATING;
+        const char     *ev;
 
         if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st, stop) != 0) {
             continue;
+        }
+        if ((ev = act_event(a, before, a->inst >= 0 ? st[a->inst]
+                                       : INST_BOOTING)) != NULL)
+        {
+            events_emit(reg, p, a->id, ev,
+                        a->kind == ACT_DEREGISTER ? "gone"
+                        : inst_state_name(a->inst >= 0 ? st[a->inst]
+                                                       : INST_BOOTING),
+                        a->rule, a->reason);
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
         ps->repairs += strcmp(a->rule, "repair") == 0;
@@ -488,7 +565,8 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             done[a->inst] |= ASK_RESTART | ASK_REIMAGE;   /* asked: done */
         }
         /* an instance of ours ready: the failures in a row start over */
-        if (a->kind == ACT_REGISTER && strcmp(a->rule, "ready") == 0
+        if (a->kind == ACT_REGISTER
+            && (strcmp(a->rule, "ready") == 0 || strcmp(a->rule, "hook") == 0)
             && obs->inst[a->inst].in.repair != IREP_REPLACEMENT)
         {
             rs.failures = 0;
@@ -502,8 +580,13 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         }
         in = &list[n++];
         *in = obs->inst[i].in;
+        /* one a step holds without an action waits where it said */
+        if (pl && pl->view[i].claimed == -2) {
+            st[i] = pl->view[i].state;
+        }
         in->state = st[i];
         in->asked &= ~done[i];
+        keep_hook(pl, i, obs, in);
         /* a standby asked and there, an active asked and done */
         in->asked &= st[i] == INST_STANDBY ? ~(ASK_STANDBY | ASK_DECREMENT)
                                            : ~ASK_ACTIVE;
@@ -526,7 +609,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             in->stop_since = 0;
         }
         if (pl) {
-            keep_repair(ps, pl, i, obs, in);
+            keep_repair(reg, ps, pl, i, obs, in);
         }
         /* what its drain waits for, logged when it changes */
         if (pl && strcmp(pl->view[i].hold, in->hold) != 0) {

@@ -20,6 +20,7 @@
 
 static struct evhttp  *api_http;
 static scaler_t       *api_s;
+static struct event_base  *api_base;
 
 /* a request waiting for Redis (registry_async.c): a capacity change (a
    PUT capacity, or a request with ?decrement=true: id, ask, queued for
@@ -47,9 +48,8 @@ static api_wait_t     *api_waiting;
 static void api_handle(struct evhttp_request *req, void *arg);
 static const char *api_token(void);
 static const char *authorization(struct evkeyvalq *hdrs);
-static void reply_json(struct evhttp_request *req, int code, json_t *j);
-static void reply_error(struct evhttp_request *req, int code,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define reply_json   api_reply_json
+#define reply_error  api_reply_error
 static json_t *pool_json(pool_state_t *ps, int detail);
 static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void metrics(struct evhttp_request *req);
@@ -60,9 +60,11 @@ static void protection_put(struct evhttp_request *req, pool_state_t *ps,
     const char *id);
 static void standby_post(struct evhttp_request *req, pool_state_t *ps,
     instance_t *in, int on);
+static void lifecycle_post(struct evhttp_request *req, pool_state_t *ps,
+    instance_t *in);
 
-static void
-reply_json(struct evhttp_request *req, int code, json_t *j)
+void
+api_reply_json(struct evhttp_request *req, int code, json_t *j)
 {
     struct evbuffer  *b = evbuffer_new();
     char             *s = json_dumps(j, JSON_COMPACT);
@@ -81,8 +83,8 @@ reply_json(struct evhttp_request *req, int code, json_t *j)
     evbuffer_free(b);
 }
 
-static void
-reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+void
+api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 {
     va_list  ap;
     char     msg[256];
@@ -136,6 +138,20 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                         ? (json_int_t) in->weight : in->tmpl >= 0
                         ? ps->cf->templates[in->tmpl].weight : 1));
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
+    if (in->hook != HOOK_NONE) {
+        const hook_config_t  *h = in->hook == HOOK_LAUNCH
+                                  ? &ps->cf->hook_launch
+                                  : &ps->cf->hook_terminate;
+        uint64_t              from = in->hook_beat > in->hook_since
+                                     ? in->hook_beat : in->hook_since;
+
+        json_object_set_new(o, "hook", json_pack("{s:s,s:I,s:I,s:s}",
+                            "hook", in->hook == HOOK_LAUNCH ? "launch"
+                                                            : "terminate",
+                            "since", (json_int_t) in->hook_since,
+                            "timeout_at", (json_int_t) (from + h->timeout_ms),
+                            "default", h->abandon ? "abandon" : "continue"));
+    }
     json_object_set_new(o, "health", health);
     return o;
 }
@@ -256,6 +272,17 @@ static double get_repairs(const pool_state_t *ps) { return ps->repairs; }
 static double get_repairing(const pool_state_t *ps) { return ps->repairing; }
 static double get_redis(const pool_state_t *ps) { return ps->redis_ok; }
 static double
+get_event_count(const pool_state_t *ps, int k)
+{
+    unsigned long  c[4];
+
+    events_counts(ps->cf->name, c);
+    return c[k];
+}
+static double get_events(const pool_state_t *ps) { return get_event_count(ps, 0); }
+static double get_sent(const pool_state_t *ps) { return get_event_count(ps, 1); }
+static double get_lost(const pool_state_t *ps) { return get_event_count(ps, 2); }
+static double
 get_failures(const pool_state_t *ps)
 {
     return ps->repair.failures;
@@ -278,6 +305,13 @@ static const struct {
       "Failures of new or repaired instances in a row.", get_failures },
     { "scaleset_scaler_redis_up", "gauge",
       "1 if the pool's last pass reached Redis.", get_redis },
+    { "scaleset_scaler_lifecycle_events_total", "counter",
+      "Lifecycle events of the pool's instances.", get_events },
+    { "scaleset_scaler_webhook_sent_total", "counter",
+      "Lifecycle events hooks.webhook answered 2xx.", get_sent },
+    { "scaleset_scaler_webhook_dropped_total", "counter",
+      "Lifecycle events hooks.webhook never got (given up after its "
+      "retries, or its queue full).", get_lost },
 };
 
 /* the scaler's own families, family by family over the pools, then the
@@ -696,6 +730,46 @@ standby_post(struct evhttp_request *req, pool_state_t *ps, instance_t *in,
     }
 }
 
+/* POST .../lifecycle: the result (or a heartbeat) of the hook the
+   instance waits in, for the next pass */
+static void
+lifecycle_post(struct evhttp_request *req, pool_state_t *ps, instance_t *in)
+{
+    struct evbuffer  *b = evhttp_request_get_input_buffer(req);
+    size_t            len = evbuffer_get_length(b);
+    inst_hook_t       hook;
+    unsigned          ask;
+    char              why[256];
+
+    if (api_lifecycle_body(len ? (const char *) evbuffer_pullup(b, -1) : "",
+                           len, &hook, &ask, why, sizeof(why)) != 0)
+    {
+        reply_error(req, 400, "%s", why);
+        return;
+    }
+    if (in->state != (hook == HOOK_LAUNCH ? INST_PENDING_LAUNCH
+                                          : INST_PENDING_TERMINATE))
+    {
+        reply_error(req, 409, "%s does not wait in the %s hook (%s)", in->id,
+                    hook == HOOK_LAUNCH ? "launch" : "terminate",
+                    inst_state_name(in->state));
+        return;
+    }
+    if (reconcile_ask(api_s, ps, in->id, ask) != 0) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    slog(ps->cf->name, in->id, "%s hook: %s through the API",
+         hook == HOOK_LAUNCH ? "launch" : "terminate",
+         ask == ASK_HEARTBEAT ? "heartbeat" : ask == ASK_CONTINUE
+         ? "continue" : "abandon");
+    reply_json(req, 202, json_pack("{s:s,s:s,s:s,s:s}", "pool", ps->cf->name,
+               "id", in->id, "hook", hook == HOOK_LAUNCH ? "launch"
+               : "terminate", ask == ASK_HEARTBEAT ? "heartbeat" : "result",
+               ask == ASK_HEARTBEAT ? "true" : ask == ASK_CONTINUE
+               ? "continue" : "abandon"));
+}
+
 /* the published state is read and changed under the reconcile lock */
 static void
 api_handle(struct evhttp_request *req, void *arg)
@@ -729,6 +803,68 @@ static const char *
 api_token(void)
 {
     return api_s ? api_s->cf->token : NULL;
+}
+
+int
+api_lifecycle_body(const char *body, size_t len, inst_hook_t *hook,
+    unsigned *ask, char *why, size_t whylen)
+{
+    json_t        *j, *h, *r, *b;
+    json_error_t   jerr;
+    const char    *k;
+    json_t        *v;
+    int            rc = -1;
+
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        snprintf(why, whylen, "bad JSON: %s", jerr.text);
+        return -1;
+    }
+    h = json_object_get(j, "hook");
+    r = json_object_get(j, "result");
+    b = json_object_get(j, "heartbeat");
+    json_object_foreach(j, k, v) {
+        if (strcmp(k, "hook") != 0 && strcmp(k, "result") != 0
+            && strcmp(k, "heartbeat") != 0)
+        {
+            snprintf(why, whylen, "unknown key \"%.32s\" (hook, result, "
+                     "heartbeat)", k);
+            goto done;
+        }
+    }
+    if (!json_is_string(h) || (strcmp(json_string_value(h), "launch") != 0
+                               && strcmp(json_string_value(h), "terminate")
+                                  != 0))
+    {
+        snprintf(why, whylen, "\"hook\" must be \"launch\" or "
+                 "\"terminate\"");
+        goto done;
+    }
+    *hook = json_string_value(h)[0] == 'l' ? HOOK_LAUNCH : HOOK_TERMINATE;
+    if ((r == NULL) == (b == NULL)) {
+        snprintf(why, whylen, "give \"result\" or \"heartbeat\"");
+    } else if (b != NULL && !json_is_true(b)) {
+        snprintf(why, whylen, "\"heartbeat\" must be true");
+    } else if (b != NULL) {
+        *ask = ASK_HEARTBEAT;
+        rc = 0;
+    } else if (json_is_string(r)
+               && strcmp(json_string_value(r), "continue") == 0)
+    {
+        *ask = ASK_CONTINUE;
+        rc = 0;
+    } else if (json_is_string(r)
+               && strcmp(json_string_value(r), "abandon") == 0)
+    {
+        *ask = ASK_ABANDON;
+        rc = 0;
+    } else {
+        snprintf(why, whylen, "\"result\" must be \"continue\" or "
+                 "\"abandon\"");
+    }
+done:
+    json_decref(j);
+    return rc;
 }
 
 int
@@ -1071,6 +1207,14 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         api_wait(req, pool, NULL, 0, (int) cap);
         return;
     }
+    if (strcmp(path + n, "/events") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        api_events_get(req, api_base, ps->cf->name);
+        return;
+    }
     if (strcmp(path + n, "/repair/resume") == 0) {
         if (cmd != EVHTTP_REQ_POST) {
             reply_error(req, 405, "method not allowed");
@@ -1151,6 +1295,14 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             standby_post(req, ps, &ps->inst[i], path[n + m + 1] == 's');
             return;
         }
+        if (strcmp(path + n + m, "/lifecycle") == 0) {
+            if (cmd != EVHTTP_REQ_POST) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            lifecycle_post(req, ps, &ps->inst[i]);
+            return;
+        }
         if (strcmp(path + n + m, "/protection") == 0) {
             if (cmd != EVHTTP_REQ_PUT) {
                 reply_error(req, 405, "method not allowed");
@@ -1167,6 +1319,7 @@ int
 api_start(struct event_base *base, scaler_t *s)
 {
     api_s = s;
+    api_base = base;
     if ((api_http = evhttp_new(base)) == NULL) {
         slog(NULL, NULL, "api: out of memory");
         return -1;
@@ -1199,10 +1352,12 @@ api_stop(void)
 {
     api_wait_t  *w;
 
-    /* evhttp_free() frees the requests still waiting for Redis */
+    /* evhttp_free() frees the requests still waiting for Redis, and
+       those waiting for events */
     for (w = api_waiting; w; w = w->next) {
         w->req = NULL;
     }
+    api_events_stop();
     if (api_http) {
         evhttp_free(api_http);
         api_http = NULL;

@@ -98,6 +98,26 @@ inst_add(observation_t *obs, int *cap)
     return n;
 }
 
+/* what this scaler remembers of a listed instance from the last pass
+   (everything else comes from its domain and Redis) */
+static void
+remember(instance_t *in, const instance_t *prev)
+{
+    in->state = prev->state;
+    in->seen = prev->seen;
+    in->drain_seen = prev->drain_seen;
+    in->stop_since = prev->stop_since;
+    in->asked = prev->asked;
+    memcpy(in->hold, prev->hold, sizeof(in->hold));
+    in->down_since = prev->down_since;
+    in->repair = prev->repair;
+    in->repair_since = prev->repair_since;
+    memcpy(in->repair_of, prev->repair_of, sizeof(in->repair_of));
+    in->hook = prev->hook;
+    in->hook_since = prev->hook_since;
+    in->hook_beat = prev->hook_beat;
+}
+
 /* every zone's owned domains; a zone that does not answer keeps the
    instances the last pass knew there (listed 0): they are not lost */
 /* the pool's latest model per zone; its base image read where the zone
@@ -199,18 +219,7 @@ list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
                                        sizeof(*ps->inst), prev_cmp)
                              : NULL;
             if (prev != NULL) {
-                /* what this scaler remembers of it */
-                o->in.state = prev->state;
-                o->in.seen = prev->seen;
-                o->in.drain_seen = prev->drain_seen;
-                o->in.stop_since = prev->stop_since;
-                o->in.asked = prev->asked;
-                memcpy(o->in.hold, prev->hold, sizeof(o->in.hold));
-                o->in.down_since = prev->down_since;
-                o->in.repair = prev->repair;
-                o->in.repair_since = prev->repair_since;
-                memcpy(o->in.repair_of, prev->repair_of,
-                       sizeof(o->in.repair_of));
+                remember(&o->in, prev);
             } else {
                 slog(p->name, o->in.id, "found domain in zone %s",
                      p->zones[z].name);

@@ -12,11 +12,16 @@
  *      hand      so do instances asked for by hand (one more made, a
  *                domain adopted), outside the capacity;
  *   2. strays    members without a domain leave the member hash;
- *   3. repair    instances not ready within health.grace go first, so
- *                that the capacity step replaces them in the same pass;
- *   4. drain     draining instances whose connections are done go;
+ *   3. repair    repairs end; instances not ready within health.grace
+ *                go and down ones are repaired first, so that the
+ *                capacity step replaces them in the same pass;
+ *      terminate instances waiting in the terminate hook are shut down
+ *                once it is completed, before the drain step sees them;
+ *   4. drain     draining instances whose connections are done are shut
+ *                down (or wait in the terminate hook), stopped ones go;
  *   5. capacity  new instances up to the capacity, or scale-in above it,
  *                counting what the steps before took away;
+ *      launch    ready instances that stay wait in the launch hook;
  *   6. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
@@ -37,8 +42,10 @@ const plan_step_t  plan_steps[] = {
     { "hand",     plan_hand },
     { "strays",   plan_strays },
     { "repair",   plan_repair },
+    { "terminate", plan_terminate },
     { "drain",    plan_drain },
     { "capacity", plan_capacity },
+    { "launch",   plan_launch },
     { "register", plan_register },
     { NULL, NULL }
 };
@@ -48,7 +55,7 @@ act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
         "deregister", "delete", "stop", "restart", "reimage", "standby",
-        "adopt" };
+        "hook", "adopt" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -134,7 +141,14 @@ plan_health(const plan_input_t *in, int i)
 int
 plan_free(const plan_t *pl, int i)
 {
-    return pl->view[i].claimed < 0;
+    return pl->view[i].claimed == -1;
+}
+
+void
+plan_claim(plan_t *pl, int i, inst_state_t st)
+{
+    pl->view[i].claimed = -2;
+    pl->view[i].state = st;
 }
 
 int
@@ -184,6 +198,8 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         case ACT_DELETE:   pl->view[inst].state = INST_DELETING; break;
         case ACT_STOP:     pl->view[inst].state = INST_STOPPING; break;
         case ACT_STANDBY:  pl->view[inst].state = INST_STANDBY; break;
+        case ACT_HOOK:     pl->view[inst].state = INST_PENDING_LAUNCH;
+                           break;   /* plan_hook_enter() says which */
         case ACT_RESTART:  pl->view[inst].state = INST_REPAIRING;
                            pl->view[inst].repair = IREP_RESTARTED; break;
         case ACT_REIMAGE:  pl->view[inst].state = INST_REPAIRING;

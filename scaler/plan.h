@@ -143,6 +143,7 @@ typedef enum {
     ACT_REIMAGE,        /* its overlay made again, started (repair, API) */
     ACT_STANDBY,        /* its standby record and (registered) its drain,
                            in one transaction */
+    ACT_HOOK,           /* it begins to wait in a lifecycle hook (hook) */
     ACT_ADOPT,          /* an operator's domain tagged into the pool: id
                            (its name), zone, address, model */
     ACT_KIND_COUNT
@@ -162,6 +163,7 @@ typedef struct {
                                    sets created) */
     char          repair_of[SCALESET_ID_MAX + 1];   /* CREATE: the
                                    instance it replaces ("": none) */
+    inst_hook_t   hook;         /* HOOK: which one */
     int           tmpl;         /* CREATE: its template */
     origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
     const char   *rule;         /* "api", "stray", "ready", "record",
@@ -195,6 +197,7 @@ typedef struct {
     inst_repair_t repair;       /* its part in a repair after this plan */
     int           repaired;     /* its repair ended: 1 up again, -1 it
                                    failed (logged, counted) */
+    int           beat;         /* its hook's heartbeat came this pass */
 } plan_view_t;
 
 typedef struct {
@@ -252,6 +255,8 @@ void plan_note(plan_t *pl, err_kind_t err, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
+/* a step takes obs->inst[i] without an action (it waits: st) */
+void plan_claim(plan_t *pl, int i, inst_state_t st);
 /* a failure of a new or repaired instance (why: for the log and the
    API): counted in a row; at repair.max_failures the pool's repairs are
    suspended; from the second failure in a row on, creation backs off for
@@ -309,6 +314,16 @@ void plan_drain(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
+/* plan_hooks.c: lifecycle hooks.  plan_terminate (before drain):
+   instances waiting in the terminate hook are shut down once it is
+   completed or timed out; plan_launch (before register): ready ones wait
+   in the launch hook, registered on continue, deleted on abandon (a
+   failure of the pool), the hook's default at its timeout;
+   plan_hook_enter: a step makes obs->inst[i] wait in hook */
+void plan_terminate(const plan_input_t *in, plan_t *pl);
+void plan_launch(const plan_input_t *in, plan_t *pl);
+action_t *plan_hook_enter(const plan_input_t *in, plan_t *pl, int i,
+    inst_hook_t hook, const char *why);
 /* the lowest address of the pool that no instance, no member and no
    creation of the plan so far uses: 0, or -1 when none is left */
 int plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,

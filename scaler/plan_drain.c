@@ -9,7 +9,8 @@
  * gone quiet, a Redis that refused its writes), unreadable, or older
  * than the drain holds it: an unknown count is not zero.  Then the
  * instance is shut down (ACPI, ACT_STOP) and deleted once it is off, or
- * destroyed at termination.shutdown_timeout.
+ * destroyed at termination.shutdown_timeout; with a terminate hook it
+ * waits in it first (plan_hooks.c).
  */
 
 #include <stdint.h>
@@ -70,6 +71,19 @@ waits(const plan_input_t *in, int i, uint64_t since, uint64_t *sum,
     return 0;
 }
 
+/* the drain of obs->inst[i] is over (why): it waits in the terminate
+   hook, or is shut down */
+static void
+drained(const plan_input_t *in, plan_t *pl, int i, act_kind_t end,
+    const char *why)
+{
+    if (in->cf->hook_terminate.on) {
+        plan_hook_enter(in, pl, i, HOOK_TERMINATE, why);
+    } else {
+        plan_add(pl, in, end, i, "drain", "%s", why);
+    }
+}
+
 static void
 draining(const plan_input_t *in, plan_t *pl, int i)
 {
@@ -83,14 +97,14 @@ draining(const plan_input_t *in, plan_t *pl, int i)
     since = o->drain_since ? o->drain_since
             : o->in.drain_seen ? o->in.drain_seen : in->now;
     if (in->now >= since && in->now - since >= in->cf->drain_timeout_ms) {
-        plan_add(pl, in, end, i, "drain", "drain_timeout");
+        drained(in, pl, i, end, "drain_timeout");
         return;
     }
     if (waits(in, i, since, &open, why, sizeof(pl->view[i].hold))) {
         return;                     /* unknown: the drain holds */
     }
     if (open == 0) {
-        plan_add(pl, in, end, i, "drain", "no active connections");
+        drained(in, pl, i, end, "no active connections");
     } else {
         snprintf(why, sizeof(pl->view[i].hold), "%llu connections open",
                  (unsigned long long) open);

@@ -43,10 +43,11 @@ plan_requests(const plan_input_t *in, plan_t *pl)
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!o->in.asked || !o->listed || !obs->zone_up[o->in.zone]
-            || !plan_free(pl, i))
+        if (!(o->in.asked & (ASK_DELETE | ASK_RESTART | ASK_REIMAGE
+                             | ASK_STANDBY | ASK_ACTIVE))
+            || !o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i))
         {
-            continue;
+            continue;               /* a hook's result: plan_hooks.c */
         }
         if (!(o->in.asked & ASK_DELETE)
             && (o->in.asked & (ASK_STANDBY | ASK_ACTIVE)))
@@ -54,7 +55,9 @@ plan_requests(const plan_input_t *in, plan_t *pl)
             standby(in, pl, i);
             continue;
         }
-        if (!(o->in.asked & ASK_DELETE)) {
+        if (!(o->in.asked & ASK_DELETE)
+            && (o->in.asked & (ASK_RESTART | ASK_REIMAGE)))
+        {
             if (pl->view[i].state == INST_BOOTING
                 || pl->view[i].state == INST_RUNNING
                 || pl->view[i].state == INST_REPAIRING)

@@ -20,7 +20,8 @@ const char *
 inst_state_name(inst_state_t st)
 {
     static const char *const names[] = { "creating", "booting", "running",
-        "draining", "deleting", "stopping", "repairing", "standby" };
+        "draining", "deleting", "stopping", "repairing", "standby",
+        "pending_launch", "pending_terminate" };
 
     return (unsigned) st < INST_STATE_COUNT ? names[st] : "?";
 }

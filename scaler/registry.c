@@ -249,6 +249,31 @@ registry_set_standby(registry_t *r, const char *pool, const char *id,
 }
 
 int
+registry_publish(registry_t *r, const char *pool, scaleset_key_kind_t kind,
+    const char *msg)
+{
+    char         k[SCALESET_KEY_MAX];
+    const char  *argv[] = { "PUBLISH", k, msg };
+    redisReply  *rep;
+    int          rc;
+
+    if (key(r, k, pool, kind) < 0 || reg_get(r) == NULL) {
+        return -1;
+    }
+    if ((rep = redisCommandArgv(r->c, 3, argv, NULL)) == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    rc = rep->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    if (rc != 0) {
+        reg_fail(r, "PUBLISH %s: %s", k, rep->type == REDIS_REPLY_ERROR
+                                         ? rep->str : "unexpected reply");
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int
 registry_hash_write(registry_t *r, const char *pool,
     scaleset_key_kind_t kind, const char *const *fv, int n)
 {

@@ -76,6 +76,16 @@ typedef struct {
     int                mix;               /* its share in mix: (0: none) */
 } template_config_t;
 
+/* hooks.launch, hooks.terminate: an instance waits (pending_launch before
+   its registration, pending_terminate after its drain) until an operator
+   completes it, or until timeout, then default */
+typedef struct {
+    int                on;                /* the hook is configured */
+    uint64_t           timeout_ms;        /* its timeout (5m) */
+    int                abandon;           /* default: abandon (1) or
+                                             continue (0) */
+} hook_config_t;
+
 typedef struct {
     char              *name;
     zone_config_t      zones[SCALER_MAX_ZONES];
@@ -107,6 +117,10 @@ typedef struct {
     repair_action_t    repair_action;     /* repair.action (replace) */
     int                repair_max_percent;    /* repair.max_percent (5) */
     int                repair_max_failures;   /* repair.max_failures (5) */
+    hook_config_t      hook_launch;       /* hooks.launch */
+    hook_config_t      hook_terminate;    /* hooks.terminate */
+    char              *webhook;           /* hooks.webhook: every
+                                             lifecycle event POSTed there */
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
     autoscale_config_t          autoscale;
@@ -533,6 +547,9 @@ int registry_set_drain(registry_t *r, const char *pool, const char *id,
 /* registry_tx_hash() */
 int registry_hash_write(registry_t *r, const char *pool,
     scaleset_key_kind_t kind, const char *const *fv, int n);
+/* PUBLISH PREFIX{POOL}:KIND msg */
+int registry_publish(registry_t *r, const char *pool,
+    scaleset_key_kind_t kind, const char *msg);
 /* id enters standby (PREFIX{POOL}:standby id value) and, registered (rec
    with drain), drains in the same transaction */
 int registry_set_standby(registry_t *r, const char *pool, const char *id,
@@ -577,6 +594,9 @@ typedef enum {
                                    it is up again */
     INST_STANDBY,               /* drained from the gateways and kept
                                    running for an operator, not counted */
+    INST_PENDING_LAUNCH,        /* ready, waiting for the launch hook */
+    INST_PENDING_TERMINATE,     /* drained, waiting for the terminate
+                                   hook */
     INST_STATE_COUNT
 } inst_state_t;
 
@@ -625,6 +645,17 @@ const char *protect_name(protect_t p);
 #define ASK_ACTIVE    0x20u     /* POST .../active */
 #define ASK_DECREMENT 0x40u     /* with ASK_STANDBY: the capacity was
                                    lowered for it (?decrement=true) */
+#define ASK_CONTINUE  0x80u     /* POST .../lifecycle: the pending hook's
+                                   result continue */
+#define ASK_ABANDON   0x100u    /* ... abandon */
+#define ASK_HEARTBEAT 0x200u    /* ... {"heartbeat":true} */
+
+/* the lifecycle hook an instance waits in */
+typedef enum {
+    HOOK_NONE = 0,
+    HOOK_LAUNCH,                /* ready, not registered yet */
+    HOOK_TERMINATE              /* drained, not shut down yet */
+} inst_hook_t;
 
 /* an instance's part in a repair (what this scaler remembers) */
 typedef enum {
@@ -662,7 +693,9 @@ void repair_fields(const repair_state_t *rs, char num[3][24],
     const char *fv[10]);
 int repair_store(registry_t *reg, const char *pool, const repair_state_t *rs);
 
-/* an instance as the last pass left it (the published state) */
+/* an instance as the last pass left it (the published state); what this
+   scaler remembers of it from pass to pass (the state, times, asks,
+   repair, hook) is copied by observe.c's remember() */
 typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     int           zone;
@@ -683,6 +716,9 @@ typedef struct {
     protect_t     protection;   /* as the last pass read it */
     int           standby;      /* on standby (PREFIX{POOL}:standby): 1,
                                    2 when entered with ?decrement=true */
+    inst_hook_t   hook;         /* the hook it waits in */
+    uint64_t      hook_since;   /* UNIX ms it began waiting */
+    uint64_t      hook_beat;    /* UNIX ms of its last heartbeat; 0 */
     uint64_t      down_since;   /* UNIX ms since every present gateway
                                    reports it down; 0 */
     inst_repair_t repair;       /* its part in a repair */
@@ -821,7 +857,27 @@ int pool_actual(const pool_state_t *ps);
 
 /* api.c */
 struct event_base;
+struct evhttp_request;
+struct json_t;
 int api_start(struct event_base *base, scaler_t *s);
+/* an answer: j (stolen), or {"error":...} */
+void api_reply_json(struct evhttp_request *req, int code, struct json_t *j);
+void api_reply_error(struct evhttp_request *req, int code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* the body of POST .../lifecycle, {"hook":"launch|terminate","result":
+   "continue|abandon"} or {"hook":...,"heartbeat":true}: 0 with *hook and
+   *ask (ASK_CONTINUE, ASK_ABANDON or ASK_HEARTBEAT), or -1 with why */
+int api_lifecycle_body(const char *body, size_t len, inst_hook_t *hook,
+    unsigned *ask, char *why, size_t whylen);
+
+/* api_events.c: GET /v1/pools/{pool}/events?since=SEQ[&wait=S], a long
+   poll answered when a pass made events (api_events_wake(), on the loop
+   after each pass) or after S seconds (at most 60) */
+void api_events_get(struct evhttp_request *req, struct event_base *base,
+    const char *pool);
+void api_events_wake(void);
+/* before the API's server goes: the waiting requests are dropped */
+void api_events_stop(void);
 /* after a reload that kept the server: the new api.timeout */
 void api_reconfigure(void);
 void api_stop(void);
@@ -916,6 +972,26 @@ void autoscaler_stop(void);
 /* vmstats.c: the host-side VM metrics of every pool's instances, from
    the published state (the caller holds reconcile_lock()) */
 void vmstats_metrics(expo_t *e, scaler_t *s);
+
+/* events.c: lifecycle events (JSON {"pool","id","event","state","reason",
+   "rule","at","seq"}): published on PREFIX{POOL}:lifecycle, kept for the
+   API (the last 1000 per pool), POSTed to hooks.webhook in order by a
+   thread of their own */
+int events_start(void);
+/* the webhook thread stops (before curl's global cleanup) */
+void events_stop(void);
+/* what is kept, and what was not delivered (after the passes stopped) */
+void events_free(void);
+/* from a pass (reg: its connection, NULL: not published) */
+void events_emit(registry_t *reg, const pool_config_t *p, const char *id,
+    const char *event, const char *state, const char *rule,
+    const char *reason);
+/* pool's events after seq since, oldest first (a JSON array, the caller
+   owns it); *last: the newest seq */
+struct json_t *events_since(const char *pool, unsigned long long since,
+    unsigned long long *last);
+/* emitted, webhook sent, webhook dropped or given up, not published */
+void events_counts(const char *pool, unsigned long counts[4]);
 
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)

@@ -76,7 +76,7 @@ sub complete {
     my $r = qx{bash $dir/complete.sh 2>&1};
     return [ sort grep { length } split /\n/, $r ];
 }
-is_deeply(complete('scalesetctl', ''), [sort qw(active add adopt completion delete instances pools protect reimage repair-resume restart scale show standby)],
+is_deeply(complete('scalesetctl', ''), [sort qw(active add adopt complete completion delete events instances pools protect reimage repair-resume restart scale show standby)],
           'completes the verbs');
 is_deeply(complete('scalesetctl', 'sc'), ['scale'], 'a verb by prefix');
 is_deeply(complete('scalesetctl', '--t'), ['--template', '--token-file'], 'an option');

@@ -8,6 +8,8 @@
  *   scalesetctl ... protect POOL ID [--scale-in|--all|--off]
  *   scalesetctl ... restart|reimage POOL ID
  *   scalesetctl ... standby POOL ID [--decrement], active POOL ID
+ *   scalesetctl ... complete POOL ID --hook H (--result R | --heartbeat)
+ *   scalesetctl ... events POOL [--follow]
  *   scalesetctl ... repair-resume POOL
  *   scalesetctl ... add POOL [--template T] [--zone Z]
  *   scalesetctl ... adopt POOL DOMAIN --zone Z [--address A] [--template T]
@@ -39,6 +41,9 @@ static int          as_json;
 /* options of some verbs */
 static int          opt_force, opt_decrement;
 static int          opt_protect;        /* 1 --scale-in, 2 --all, 3 --off */
+static const char  *opt_hook, *opt_result;      /* complete */
+static int          opt_heartbeat, opt_follow;  /* complete, events */
+static long         req_timeout = 10;   /* seconds, a request's whole */
 static const char  *opt_template, *opt_zone, *opt_address;   /* add, adopt */
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
@@ -83,7 +88,7 @@ request(const char *method, const char *path, const char *body, json_t **out)
     snprintf(url, sizeof(url), "%s%s", api, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, req_timeout);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     if (token) {
@@ -515,6 +520,102 @@ cmd_instance(const char *verb, const char *pool, const char *id)
     return post(pool, sub, said);
 }
 
+/* POST .../instances/ID/lifecycle: a hook's result or heartbeat */
+static int
+cmd_complete(const char *pool, const char *id)
+{
+    json_t  *j = NULL, *body;
+    char     path[512], *s;
+    long     code;
+
+    if (opt_hook == NULL || (opt_result == NULL) == !opt_heartbeat) {
+        fprintf(stderr, "scalesetctl: usage: scalesetctl complete POOL ID "
+                "--hook launch|terminate (--result continue|abandon | "
+                "--heartbeat)\n");
+        return EXIT_USAGE;
+    }
+    body = opt_heartbeat ? json_pack("{s:s,s:b}", "hook", opt_hook,
+                                     "heartbeat", 1)
+                         : json_pack("{s:s,s:s}", "hook", opt_hook,
+                                     "result", opt_result);
+    s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s/lifecycle",
+             pool, id);
+    code = request("POST", path, s, &j);
+    free(s);
+    if (code != 202) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        printf("%s: %s %s hook: %s\n", pool, id, opt_hook,
+               opt_heartbeat ? "heartbeat" : opt_result);
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* an event as a line: time, id, event, state (reason) rule=RULE */
+static void
+print_event(json_t *e)
+{
+    char       when[32], *s;
+    time_t     t;
+    long long  at = json_integer_value(json_object_get(e, "at"));
+
+    if (as_json) {
+        s = json_dumps(e, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        return;
+    }
+    t = (time_t) (at / 1000);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
+    printf("%s.%03lldZ %s %-18s %-17s (%s) rule=%s\n", when, at % 1000,
+           json_string_value(json_object_get(e, "id")),
+           json_string_value(json_object_get(e, "event")),
+           json_string_value(json_object_get(e, "state")),
+           json_string_value(json_object_get(e, "reason")),
+           json_string_value(json_object_get(e, "rule")));
+}
+
+/* GET .../events: those kept, and with --follow every new one as it
+   comes (a long poll of 25 s, again and again) */
+static int
+cmd_events(const char *pool)
+{
+    json_t              *j, *e;
+    char                 path[512];
+    unsigned long long   since = 0;
+    size_t               i;
+    long                 code;
+    int                  first = 1;
+
+    req_timeout = 40;
+    for (;;) {
+        j = NULL;
+        /* the first answer is what is kept: from then on, wait */
+        snprintf(path, sizeof(path), "/v1/pools/%s/events?since=%llu%s",
+                 pool, since, first ? "" : "&wait=25");
+        first = 0;
+        if ((code = request("GET", path, NULL, &j)) != 200) {
+            return fail(code, j);
+        }
+        json_array_foreach(json_object_get(j, "events"), i, e) {
+            print_event(e);
+        }
+        fflush(stdout);
+        since = (unsigned long long) json_integer_value(json_object_get(j,
+                                                                  "last"));
+        json_decref(j);
+        if (!opt_follow) {
+            return 0;
+        }
+    }
+}
+
 /* PUT .../protection: --scale-in (the default), --all, --off */
 static int
 cmd_protect(const char *pool, const char *id)
@@ -641,6 +742,9 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "standby",    2, "POOL ID [--decrement]",
       "drain one and keep it running, out of the capacity" },
     { "active",     2, "POOL ID",        "take one on standby back into service" },
+    { "complete",   2, "POOL ID --hook H --result R",
+      "complete a lifecycle hook (or --heartbeat)" },
+    { "events",     1, "POOL [--follow]", "the pool's lifecycle events" },
     { "add",        1, "POOL [--template T] [--zone Z]",
                                          "one more instance, by hand" },
     { "adopt",      2, "POOL DOMAIN --zone Z",
@@ -707,7 +811,8 @@ cmd_completion(const char *shell)
            "    if [[ $cur == --* ]]; then\n"
            "        COMPREPLY=($(compgen -W '--api --token-file --json --wait "
            "--force --decrement --scale-in --all --off --template --zone "
-           "--address --help' -- \"$cur\")); return\n"
+           "--address --hook --result --heartbeat --follow --help' -- "
+           "\"$cur\")); return\n"
            "    fi\n"
            "    if [[ -z $verb ]]; then\n"
            "        COMPREPLY=($(compgen -W '");
@@ -718,10 +823,12 @@ cmd_completion(const char *shell)
            "    fi\n"
            "    case $verb:$pos in\n"
            "        show:0|instances:0|scale:0|delete:0|protect:0|restart:0|"
-           "reimage:0|repair-resume:0|standby:0|active:0|add:0|adopt:0)\n"
+           "reimage:0|repair-resume:0|standby:0|active:0|complete:0|"
+           "events:0|add:0|adopt:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
-           "        delete:1|protect:1|restart:1|reimage:1|standby:1|active:1)\n"
+           "        delete:1|protect:1|restart:1|reimage:1|standby:1|active:1|"
+           "complete:1)\n"
            "            local pool\n"
            "            for ((i = 1; i < COMP_CWORD; i++)); do\n"
            "                [[ ${COMP_WORDS[i]} == \"$verb\" ]] && "
@@ -765,6 +872,14 @@ main(int argc, char **argv)
             opt_force = 1;
         } else if (strcmp(argv[i], "--decrement") == 0) {
             opt_decrement = 1;
+        } else if (strcmp(argv[i], "--hook") == 0 && i + 1 < argc) {
+            opt_hook = argv[++i];
+        } else if (strcmp(argv[i], "--result") == 0 && i + 1 < argc) {
+            opt_result = argv[++i];
+        } else if (strcmp(argv[i], "--heartbeat") == 0) {
+            opt_heartbeat = 1;
+        } else if (strcmp(argv[i], "--follow") == 0) {
+            opt_follow = 1;
         } else if (strcmp(argv[i], "--scale-in") == 0) {
             opt_protect = 1;
         } else if (strcmp(argv[i], "--all") == 0) {
@@ -842,6 +957,10 @@ main(int argc, char **argv)
                || strcmp(args[0], "active") == 0)
     {
         rc = cmd_instance(args[0], args[1], args[2]);
+    } else if (strcmp(args[0], "complete") == 0) {
+        rc = cmd_complete(args[1], args[2]);
+    } else if (strcmp(args[0], "events") == 0) {
+        rc = cmd_events(args[1]);
     } else if (strcmp(args[0], "repair-resume") == 0) {
         rc = post(args[1], "/repair/resume", "repairs resumed");
     } else if (strcmp(args[0], "add") == 0) {

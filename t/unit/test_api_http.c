@@ -239,6 +239,53 @@ test_protection_body(void **state)
     }
 }
 
+static void
+test_lifecycle_body(void **state)
+{
+    static const struct {
+        const char   *body;
+        int           rc;
+        inst_hook_t   hook;
+        unsigned      ask;
+    } cases[] = {
+        { "{\"hook\":\"launch\",\"result\":\"continue\"}", 0,
+          HOOK_LAUNCH, ASK_CONTINUE },
+        { "{\"hook\":\"terminate\",\"result\":\"abandon\"}", 0,
+          HOOK_TERMINATE, ASK_ABANDON },
+        { "{\"hook\":\"launch\",\"heartbeat\":true}", 0, HOOK_LAUNCH,
+          ASK_HEARTBEAT },
+        { "{\"hook\":\"launch\",\"heartbeat\":false}", -1, 0, 0 },
+        { "{\"hook\":\"launch\"}", -1, 0, 0 },
+        { "{\"hook\":\"launch\",\"result\":\"continue\","
+          "\"heartbeat\":true}", -1, 0, 0 },
+        { "{\"hook\":\"boot\",\"result\":\"continue\"}", -1, 0, 0 },
+        { "{\"hook\":\"launch\",\"result\":\"CONTINUE\"}", -1, 0, 0 },
+        { "{\"hook\":\"launch\",\"result\":\"continue\",\"x\":1}", -1,
+          0, 0 },
+        { "{\"result\":\"continue\"}", -1, 0, 0 },
+        { "[]", -1, 0, 0 },
+        { "", -1, 0, 0 },
+    };
+    char         why[128];
+    inst_hook_t  hook;
+    unsigned     ask;
+    size_t       i;
+
+    (void) state;
+    for (i = 0; i < N(cases); i++) {
+        hook = HOOK_NONE;
+        ask = 0;
+        if (api_lifecycle_body(cases[i].body, strlen(cases[i].body), &hook,
+                               &ask, why, sizeof(why)) != cases[i].rc
+            || (cases[i].rc == 0 && (hook != cases[i].hook
+                                     || ask != cases[i].ask)))
+        {
+            fail_msg("\"%s\": rc, hook or ask wrong (%d %u)", cases[i].body,
+                     (int) hook, ask);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -248,6 +295,7 @@ main(void)
         cmocka_unit_test(test_head),
         cmocka_unit_test(test_capacity_body),
         cmocka_unit_test(test_protection_body),
+        cmocka_unit_test(test_lifecycle_body),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

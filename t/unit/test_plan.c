@@ -60,6 +60,9 @@ typedef struct {
     inst_repair_t repair;       /* its part in a repair ... */
     int          repair_s;      /* ... begun s ago */
     const char  *repair_of;
+    inst_hook_t  hook;          /* it waits in a hook ... */
+    int          hook_s;        /* ... since s ago */
+    int          beat_s;        /* its last heartbeat s ago (0: none) */
 } ispec_t;
 
 typedef struct {
@@ -93,6 +96,11 @@ typedef struct {
     int                suspended;       /* the pool's repairs, observed */
     int                failures;
     int                retry_s;         /* backing off s more */
+    int                launch_s;        /* hooks.launch.timeout (0: no
+                                           launch hook) */
+    int                launch_continue; /* its default continue */
+    int                terminate_s;     /* hooks.terminate.timeout */
+    int                terminate_abandon;
     const char        *want[16];
     const char        *notes[4];    /* prefixes of the notes */
     int                above;       /* pl.protected_above */
@@ -576,6 +584,82 @@ static const case_t  cases[] = {
                 { "web-000002", 0, "standby", .asked = ASK_DELETE } },
       .want = { "stop web-000002 api (deleted through the API; on standby" } },
 
+    /* --- lifecycle hooks -------------------------------------------- */
+    { .name = "a launch hook: a ready instance waits before registration",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 2 } },
+      .want = { "hook web-000001 hook (ready; waiting for the launch hook "
+                "(60000 ms, then abandon)" } },
+
+    { .name = "waiting in it: nothing happens, it is not replaced",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 20,
+                  .hook = HOOK_LAUNCH, .hook_s = 10 } } },
+
+    { .name = "continue registers it",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 20,
+                  .hook = HOOK_LAUNCH, .hook_s = 10,
+                  .asked = ASK_CONTINUE } },
+      .want = { "register web-000001 hook (launch hook: continue" } },
+
+    { .name = "abandon deletes it (a failure; the next pass replaces it: "
+              "the capacity step counted it)",
+      .capacity = 1, .launch_s = 60, .want_failures = 1 + 1,
+      .inst = { { "web-000001", 0, "booting", "yes", 20,
+                  .hook = HOOK_LAUNCH, .hook_s = 10, .asked = ASK_ABANDON } },
+      .want = { "delete web-000001 hook (launch hook: abandon" } },
+
+    { .name = "at its timeout the default applies (abandon) ...",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 70,
+                  .hook = HOOK_LAUNCH, .hook_s = 61 } },
+      .want = { "delete web-000001 hook (launch hook: abandon (its default, "
+                "at its timeout" } },
+
+    { .name = "... or continue",
+      .capacity = 1, .launch_s = 60, .launch_continue = 1,
+      .inst = { { "web-000001", 0, "booting", "yes", 70,
+                  .hook = HOOK_LAUNCH, .hook_s = 61 } },
+      .want = { "register web-000001 hook (launch hook: continue (its "
+                "default" } },
+
+    { .name = "a heartbeat starts its timeout again",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 100,
+                  .hook = HOOK_LAUNCH, .hook_s = 90, .beat_s = 30 } } },
+
+    { .name = "a terminate hook: a drained instance waits before its "
+              "shutdown",
+      .capacity = 1, .terminate_s = 60, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0, 0 }, .nreports = 3 } },
+      .want = { "hook web-000002 hook (no active connections; waiting for "
+                "the terminate hook (60000 ms, then continue)" } },
+
+    { .name = "waiting in it, not shut down",
+      .capacity = 1, .terminate_s = 60, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40 } } },
+
+    { .name = "either result shuts it down",
+      .capacity = 1, .terminate_s = 60, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40,
+                  .asked = ASK_ABANDON } },
+      .want = { "stop web-000002 hook (terminate hook: abandon" } },
+
+    { .name = "at its timeout, the default",
+      .capacity = 1, .terminate_s = 60, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 80,
+                  .hook = HOOK_TERMINATE, .hook_s = 61 } },
+      .want = { "stop web-000002 hook (terminate hook: continue (its "
+                "default" } },
+
     /* --- a zone down --------------------------------------------- */
     { .name = "a zone down: its instances are kept and counted, nothing "
               "is created there",
@@ -712,6 +796,12 @@ pool_for(const case_t *c)
     pool.repair_action = c->repair_action;
     pool.repair_max_percent = 5;
     pool.repair_max_failures = c->max_failures ? c->max_failures : 5;
+    pool.hook_launch.on = c->launch_s > 0;
+    pool.hook_launch.timeout_ms = (uint64_t) c->launch_s * S;
+    pool.hook_launch.abandon = !c->launch_continue;
+    pool.hook_terminate.on = c->terminate_s > 0;
+    pool.hook_terminate.timeout_ms = (uint64_t) c->terminate_s * S;
+    pool.hook_terminate.abandon = c->terminate_abandon;
     pool.scale_in = c->policy;
     pool.cap_min = 0;
     pool.cap_max = SCALER_CAPACITY_MAX;
@@ -817,6 +907,9 @@ observation_for(const case_t *c, observation_t *obs)
                                           : 0;
         snprintf(o->in.repair_of, sizeof(o->in.repair_of), "%s",
                  is->repair_of ? is->repair_of : "");
+        o->in.hook = is->hook;
+        o->in.hook_since = is->hook_s ? NOW - (uint64_t) is->hook_s * S : 0;
+        o->in.hook_beat = is->beat_s ? NOW - (uint64_t) is->beat_s * S : 0;
         o->off = is->off;
         o->in.stop_since = is->stop_s ? NOW - (uint64_t) is->stop_s * S : 0;
         o->in.state = INST_RUNNING;     /* as last known */
@@ -1198,7 +1291,7 @@ static void
 test_steps(void **state)
 {
     static const char *const want[] = { "requests", "hand", "strays",
-        "repair", "drain", "capacity", "register" };
+        "repair", "terminate", "drain", "capacity", "launch", "register" };
     size_t  i;
 
     (void) state;
