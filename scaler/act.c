@@ -12,6 +12,10 @@
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
  * counted in scaleset_scaler_errors_total.  The pool's instances become
  * what the pass leaves, sorted by id.
+ *
+ * With a lease (ha.c) every write carries its fence: the first one it
+ * refuses ends the pass's actions (the lease is another's now), and
+ * virt.c refuses libvirt calls once the lease is not held.
  */
 
 #include <pthread.h>
@@ -78,6 +82,14 @@ failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     ps->errors[kind]++;
 }
 
+/* a write of a that Redis did not do: refused by the fence, or failed */
+static void
+write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
+{
+    failed(ps, a, registry_refused(reg) ? ERR_FENCED : ERR_REDIS,
+           registry_error(reg));
+}
+
 /* the domain of a's instance, then its member (or none: HDEL is
    idempotent); a failure of the second leaves a stray that the next pass
    deregisters */
@@ -88,14 +100,16 @@ remove_instance(registry_t *reg, pool_state_t *ps, const action_t *a,
     const pool_config_t  *p = ps->cf;
 
     if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
-        failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
+        failed(ps, a, ha_acting() ? ERR_DELETE : ERR_FENCED,
+               ha_acting() ? "libvirt could not remove the domain"
+                           : "this scaler does not hold the lease");
         return -1;
     }
     st[a->inst] = INST_DELETING;
     slog(p->name, a->id, "deleted (%s%s%s) rule=%s", a->reason,
          how ? "; " : "", how ? how : "", a->rule);
     if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-        failed(ps, a, ERR_REDIS, registry_error(reg));
+        write_failed(ps, a, reg);
     }
     return 0;
 }
@@ -168,7 +182,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
              ? registry_set(reg, p->name, a->id, rec)
              : registry_set_drain(reg, p->name, a->id, rec, obs->now)) != 0)
         {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = a->kind == ACT_REGISTER ? INST_RUNNING : INST_DRAINING;
@@ -183,7 +197,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DEREGISTER:
         if (registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
@@ -230,7 +244,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         if (registry_set_standby(reg, p->name, a->id, registered ? rec
                                  : NULL, obs->now, val) != 0)
         {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = INST_STANDBY;
@@ -366,7 +380,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         slog(p->name, NULL, "no creation this pass: instance numbers "
              "%ld..%ld %s", first, last, rc == 0
              ? "were handed out by another writer" : registry_error(reg));
-        ps->errors[ERR_REDIS]++;
+        ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         free(c);
         return;
     }
@@ -517,7 +531,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     uint64_t             *stop;
     unsigned             *done;
     repair_state_t        rs;
-    int                   i, n, cap;
+    int                   i, n, cap, fenced = 0;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
     stop = calloc(obs->ninst + 1, sizeof(*stop));
@@ -547,7 +561,20 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         inst_state_t    before = a->inst >= 0 ? st[a->inst] : INST_CREATING;
         const char     *ev;
 
-        if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st, stop) != 0) {
+        if (a->kind == ACT_CREATE) {
+            continue;
+        }
+        if (apply(reg, ps, obs, a, st, stop) != 0) {
+            /* the lease is another's (the fence said so), or it ran out
+               while Redis did not answer: nothing more is written */
+            if (registry_refused(reg) || !ha_acting()) {
+                slog(p->name, NULL, "the lease is lost%s: the pass stops "
+                     "writing, %d more actions not done",
+                     registry_refused(reg) ? "" : " (ran out)",
+                     pl->nact - i - 1);
+                fenced = 1;
+                break;
+            }
             continue;
         }
         if ((ev = act_event(a, before, a->inst >= 0 ? st[a->inst]
@@ -632,7 +659,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         }
         ps->protected_above = pl->protected_above;
     }
-    if (pl) {
+    if (pl && !fenced) {
         creations(reg, ps, obs, pl, &rs);
         ps->repairing = pl->repairing;
         keep_repair_state(reg, ps, obs, &rs);

@@ -56,6 +56,9 @@ static void metrics(struct evhttp_request *req);
 
 static json_t *ask_json(const char *pool, const char *id, unsigned ask,
     int capacity);
+static json_t *ha_json(void);
+static int ha_refuse(struct evhttp_request *req);
+static const char *redis_reason(void);
 static void protection_put(struct evhttp_request *req, pool_state_t *ps,
     const char *id);
 static void standby_post(struct evhttp_request *req, pool_state_t *ps,
@@ -79,7 +82,8 @@ api_reply_json(struct evhttp_request *req, int code, json_t *j)
                       ? "Bad Request" : code == 404 ? "Not Found"
                       : code == 401 ? "Unauthorized" : code == 403
                       ? "Forbidden" : code == 405
-                      ? "Method Not Allowed" : "Error", b);
+                      ? "Method Not Allowed" : code == 503
+                      ? "Service Unavailable" : "Error", b);
     evbuffer_free(b);
 }
 
@@ -322,6 +326,7 @@ metrics(struct evhttp_request *req)
     struct evbuffer  *b = evbuffer_new();
     expo_t            e;
     pool_state_t     *ps;
+    ha_status_t       ha;
     int               i, z, st;
 
     expo_begin(&e, b);
@@ -383,6 +388,18 @@ metrics(struct evhttp_request *req)
                     "suspended", NULL);
     }
 
+    ha_status(&ha);
+    expo_family(&e, "scaleset_scaler_ha_leader", "gauge",
+                "1 if this scaler leads (holds the lease, or runs without "
+                "ha).");
+    expo_sample(&e, ha.leader, NULL);
+    expo_family(&e, "scaleset_scaler_ha_leases_taken_total", "counter",
+                "Times this scaler took the lease.");
+    expo_sample(&e, ha.acquired, NULL);
+    expo_family(&e, "scaleset_scaler_ha_leases_lost_total", "counter",
+                "Times this scaler lost the lease (taken, expired, or a write "
+                "refused by the fence).");
+    expo_sample(&e, ha.lost, NULL);
     vmstats_metrics(&e, api_s);
     autoscaler_metrics(&e);
     if (expo_end(&e) != 0) {
@@ -432,8 +449,10 @@ stored(int ok, void *arg)
         /* its connection went with api_stop() */
     } else if (ok < 0) {
         reply_error(w->req, 503, "out of memory");
+    } else if (!ok && ha_refuse(w->req)) {
+        /* the lease was lost meanwhile: the fence refused it */
     } else if (!ok) {
-        reply_error(w->req, 503, "redis unreachable");
+        reply_error(w->req, 503, "%s", redis_reason());
     } else if (ps == NULL) {
         /* stored, but a reload removed the pool meanwhile */
         reply_error(w->req, 404, "no pool \"%s\"", w->pool);
@@ -464,6 +483,65 @@ capacity_answer(api_wait_t *w, pool_state_t *ps, int *code)
         return ask_json(w->pool, w->id, w->ask, ps->capacity);
     }
     return pool_json(ps, 0);
+}
+
+/* why the loop's write failed, for the client */
+static const char *
+redis_reason(void)
+{
+    return strstr(registry_async_error(api_s->areg), "refused the "
+                  "credentials") != NULL
+           ? "redis refused the scaler's credentials" : "redis unreachable";
+}
+
+/* GET /v1/ha */
+static json_t *
+ha_json(void)
+{
+    ha_status_t  st;
+
+    ha_status(&st);
+    return json_pack("{s:b,s:b,s:b,s:b,s:s,s:o,s:I,s:I,s:o,s:I,s:I,s:I}",
+                     "enabled", st.enabled, "leader", st.leader, "acting",
+                     st.acting, "ready", st.ready, "self", st.self,
+                     "leader_url", st.leader_url[0]
+                                   ? json_string(st.leader_url)
+                                   : json_null(),
+                     "lease_ms", (json_int_t) st.lease_ms, "lease_left_ms",
+                     (json_int_t) st.left_ms, "since", st.since
+                     ? json_integer((json_int_t) st.since) : json_null(),
+                     "passes", (json_int_t) st.term_passes, "leases_taken",
+                     (json_int_t) st.acquired, "leases_lost",
+                     (json_int_t) st.lost);
+}
+
+/* a write this scaler may not take (a standby, or a leader still
+   reading the pool state): 503 naming the leader; 1 when answered */
+static int
+ha_refuse(struct evhttp_request *req)
+{
+    ha_status_t  st;
+    char         msg[HA_URL_MAX + 64];
+
+    if (ha_writable()) {
+        return 0;
+    }
+    ha_status(&st);
+    if (st.leader) {
+        snprintf(msg, sizeof(msg), "this scaler just took the lease and is "
+                 "reading the pools' state: retry in a moment");
+    } else if (st.leader_url[0]) {
+        snprintf(msg, sizeof(msg), "this scaler is a standby: writes go to "
+                 "the leader at %s", st.leader_url);
+    } else {
+        snprintf(msg, sizeof(msg), "this scaler is a standby and no leader "
+                 "is known yet: retry in a moment");
+    }
+    reply_json(req, 503, json_pack("{s:s,s:o}", "error", msg, "leader_url",
+                                   st.leader_url[0]
+                                   ? json_string(st.leader_url)
+                                   : json_null()));
+    return 1;
 }
 
 /* a request that waits for Redis, in api_waiting; NULL (answered 503)
@@ -1143,6 +1221,21 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/metrics") == 0) {
         metrics(req);
+        return;
+    }
+    if (strcmp(path, "/v1/ha") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        reply_json(req, 200, ha_json());
+        return;
+    }
+    /* a standby answers reads from what it observes; writes are the
+       leader's (ha.c) */
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD
+        && strncmp(path, "/v1/", 4) == 0 && ha_refuse(req))
+    {
         return;
     }
     if (strcmp(path, "/v1/pools") == 0) {

@@ -32,9 +32,23 @@ static int mix_resolve(cfctx_t *c, yaml_node_t *m, pool_config_t *p);
 static int cloud_init_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
     template_config_t *t);
 
+static int config_redis(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
 static int redis_address(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int redis_username(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int redis_sentinel(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int sentinel_master(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int config_ha(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int api_listen(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
@@ -93,9 +107,30 @@ static int health_uri(cfctx_t *c, yaml_node_t *v, void *conf,
 
 /* --- the tables -------------------------------------------------------- */
 
+/* redis.sentinel: { master: NAME, addresses: [IP:PORT, ...] } */
+static const cf_key_t  sentinel_keys[] = {
+    { "master", CF_SCALAR, sentinel_master, NULL, 0, 0, 0 },
+    { "addresses", CF_LIST, sentinel_addresses, NULL, 0, 0, 0 },
+    CF_END
+};
+
 static const cf_key_t  redis_keys[] = {
     { "address", CF_SCALAR, redis_address, NULL, 0, 0, 0 },
     { "prefix", CF_SCALAR, redis_prefix, NULL, 0, 0, 0 },
+    { "username", CF_SCALAR, redis_username, NULL, 0, 0, 0 },
+    { "password_file", CF_SCALAR, cf_set_secret_file, NULL,
+      CF_AT(scaler_config_t, redis.password), 0, 0 },
+    { "db", CF_SCALAR, cf_set_int, NULL, CF_AT(scaler_config_t, redis.db),
+      0, 2147483647 },
+    { "sentinel", CF_MAP, redis_sentinel, sentinel_keys, 0, 0, 0 },
+    CF_END
+};
+
+/* ha: { lease: 10s, advertise: URL } */
+static const cf_key_t  ha_keys[] = {
+    { "lease", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, ha_lease_ms), 1000, 3600000 },
+    { "advertise", CF_SCALAR, ha_advertise, NULL, 0, 0, 0 },
     CF_END
 };
 
@@ -277,7 +312,8 @@ static const cf_key_t  pool_keys[] = {
 
 /* the file */
 static const cf_key_t  config_keys[] = {
-    { "redis", CF_MAP, cf_set_map, redis_keys, 0, 0, 0 },
+    { "redis", CF_MAP, config_redis, redis_keys, 0, 0, 0 },
+    { "ha", CF_MAP, config_ha, ha_keys, 0, 0, 0 },
     { "api", CF_MAP, cf_set_map, api_keys, 0, 0, 0 },
     { "interval", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, interval_ms), 100, 0 },
@@ -287,6 +323,38 @@ static const cf_key_t  config_keys[] = {
 };
 
 /* --- redis, api -------------------------------------------------------- */
+
+/* 1 when s is one word of printable ASCII (no spaces, nothing to quote
+   in a header or a command), 1..max bytes */
+static int
+one_word(const char *s, size_t max)
+{
+    size_t  i;
+
+    for (i = 0; s[i]; i++) {
+        if (s[i] <= 0x20 || s[i] >= 0x7f) {
+            return 0;
+        }
+    }
+    return i > 0 && i <= max;
+}
+
+/* a string key that must be one word (one_word) into *dst */
+static int
+word_key(cfctx_t *c, yaml_node_t *v, char **dst, size_t max,
+    const char *what)
+{
+    free(*dst);
+    if ((*dst = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (!one_word(*dst, max)) {
+        cf_error(c, v, "redis: bad %s \"%s\": expected one word of printable "
+                 "ASCII, up to %zu bytes", what, *dst, max);
+        return -1;
+    }
+    return 0;
+}
 
 static int
 parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
@@ -319,13 +387,178 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
     return 0;
 }
 
+/* the redis block once all its keys are read: one way to find Redis,
+   credentials that make sense */
+static int
+config_redis(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    uint64_t          seen;
+
+    if (cf_map(c, v, key->sub, cf, "redis", &seen) != 0) {
+        return -1;
+    }
+    if (cf_given(key->sub, seen, "address")
+        && cf_given(key->sub, seen, "sentinel"))
+    {
+        cf_error(c, v, "redis: address and sentinel exclude each other (the "
+                 "sentinels name the master)");
+        return -1;
+    }
+    if (cf->redis.username && cf->redis.password == NULL) {
+        cf_error(c, v, "redis: username \"%s\" needs password_file",
+                 cf->redis.username);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 redis_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     scaler_config_t  *cf = conf;
 
     (void) key;
-    return parse_hostport(c, v, &cf->redis_host, &cf->redis_port);
+    return parse_hostport(c, v, &cf->redis.addr.host, &cf->redis.addr.port);
+}
+
+/* an ACL user name: sent as an AUTH argument, one word */
+static int
+redis_username(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    (void) key;
+    return word_key(c, v, &cf->redis.username, 128, "username");
+}
+
+static int
+redis_sentinel(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    if (cf_map(c, v, key->sub, cf, "sentinel", NULL) != 0) {
+        return -1;
+    }
+    if (cf->redis.master == NULL || cf->redis.nsentinels == 0) {
+        cf_error(c, v, "redis: sentinel needs master and addresses");
+        return -1;
+    }
+    return 0;
+}
+
+/* the master's name as the sentinels know it (sentinel monitor NAME) */
+static int
+sentinel_master(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    (void) key;
+    return word_key(c, v, &cf->redis.master, 128, "sentinel master name");
+}
+
+static int
+sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    redis_addr_t     *a;
+    yaml_node_item_t *it;
+    yaml_node_t      *n;
+    int               i;
+
+    (void) key;
+    for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++)
+    {
+        n = cf_node(c, *it);
+        if (cf->redis.nsentinels == REDIS_SENTINELS_MAX) {
+            cf_error(c, n, "redis: more than %d sentinels",
+                     REDIS_SENTINELS_MAX);
+            return -1;
+        }
+        if (cf_expect(c, n, CF_SCALAR, "a sentinel address") != 0) {
+            return -1;
+        }
+        a = &cf->redis.sentinels[cf->redis.nsentinels];
+        if (parse_hostport(c, n, &a->host, &a->port) != 0) {
+            return -1;
+        }
+        cf->redis.nsentinels++;
+        for (i = 0; i < cf->redis.nsentinels - 1; i++) {
+            if (cf->redis.sentinels[i].port == a->port
+                && strcmp(cf->redis.sentinels[i].host, a->host) == 0)
+            {
+                cf_error(c, n, "redis: sentinel %s:%d listed twice", a->host,
+                         a->port);
+                return -1;
+            }
+        }
+    }
+    if (cf->redis.nsentinels == 0) {
+        cf_error(c, v, "redis: sentinel addresses is empty");
+        return -1;
+    }
+    return 0;
+}
+
+int
+config_redis_same(const redis_config_t *a, const redis_config_t *b)
+{
+#define SAME(x, y) ((x) == NULL ? (y) == NULL : (y) != NULL && !strcmp(x, y))
+    int  i;
+
+    if (a->addr.port != b->addr.port || !SAME(a->addr.host, b->addr.host)
+        || !SAME(a->username, b->username) || !SAME(a->password, b->password)
+        || a->db != b->db || !SAME(a->master, b->master)
+        || a->nsentinels != b->nsentinels)
+    {
+        return 0;
+    }
+    for (i = 0; i < a->nsentinels; i++) {
+        if (a->sentinels[i].port != b->sentinels[i].port
+            || !SAME(a->sentinels[i].host, b->sentinels[i].host))
+        {
+            return 0;
+        }
+    }
+    return 1;
+#undef SAME
+}
+
+/* --- ha ---------------------------------------------------------------- */
+
+static int
+config_ha(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    cf->ha_lease_ms = 10000;
+    return cf_map(c, v, key->sub, cf, "ha", NULL);
+}
+
+/* the URL other scalers and clients reach this one's API at: named in
+   the lease, so a standby's 503 says where the leader is */
+static int
+ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    (void) key;
+    free(cf->ha_advertise);
+    if ((cf->ha_advertise = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if ((strncmp(cf->ha_advertise, "http://", 7) != 0
+         && strncmp(cf->ha_advertise, "https://", 8) != 0)
+        || !one_word(cf->ha_advertise, 200))
+    {
+        cf_error(c, v, "ha: advertise \"%s\": expected an http:// or "
+                 "https:// URL of up to 200 bytes without spaces",
+                 cf->ha_advertise);
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -382,15 +615,13 @@ api_token_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         return -1;
     }
     /* sent in a header: one line of printable ASCII, no spaces */
-    for (e = tok; *e; e++) {
-        if (*e <= 0x20 || *e >= 0x7f) {
-            cf_error(c, v, "token_file: the token must be one word of "
-                     "printable ASCII");
-            free(tok);
-            return -1;
-        }
+    if (!one_word(tok, strlen(tok))) {
+        cf_error(c, v, "token_file: the token must be one word of "
+                 "printable ASCII");
+        free(tok);
+        return -1;
     }
-    if (e - tok > API_TOKEN_MAX) {
+    if (strlen(tok) > API_TOKEN_MAX) {
         cf_error(c, v, "token_file: the token is longer than %d bytes",
                  API_TOKEN_MAX);
         free(tok);
@@ -1323,14 +1554,14 @@ config_load(const char *file, char *err, size_t errlen)
 
     if ((cf = calloc(1, sizeof(*cf))) == NULL
         || (cf->file = strdup(file)) == NULL
-        || (cf->redis_host = strdup("127.0.0.1")) == NULL
+        || (cf->redis.addr.host = strdup("127.0.0.1")) == NULL
         || (cf->prefix = strdup(SCALESET_DEFAULT_PREFIX)) == NULL
         || (cf->api_host = strdup("127.0.0.1")) == NULL)
     {
         snprintf(err, errlen, "%s:1: out of memory", file);
         goto failed;
     }
-    cf->redis_port = 6379;
+    cf->redis.addr.port = 6379;
     cf->api_port = 9180;
     cf->ui_dir = NULL;                  /* ui_default_dir() */
     cf->interval_ms = 5000;
@@ -1407,7 +1638,14 @@ config_free(scaler_config_t *cf)
     }
     free(cf->pools);
     free(cf->file);
-    free(cf->redis_host);
+    free(cf->redis.addr.host);
+    free(cf->redis.username);
+    free(cf->redis.password);
+    free(cf->redis.master);
+    for (i = 0; i < cf->redis.nsentinels; i++) {
+        free(cf->redis.sentinels[i].host);
+    }
+    free(cf->ha_advertise);
     free(cf->prefix);
     free(cf->api_host);
     free(cf->token);

@@ -671,7 +671,9 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
         }
     }
     read_reports(reg, ps, obs);
-    probe(ps->cf, obs);
+    if (!ps->read_only) {
+        probe(ps->cf, obs);         /* a standby registers nothing */
+    }
     rc = 0;
 done:
     if (rc != 0) {

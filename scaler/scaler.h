@@ -129,10 +129,27 @@ typedef struct {
     unsigned long               rules_line;  /* for "rules need prometheus" */
 } pool_config_t;
 
+/* redis: where the scaler's Redis is and how it logs in (redis_conn.c) */
+#define REDIS_SENTINELS_MAX  16
+
+typedef struct {
+    char           *host;               /* IPv4 or IPv6 literal */
+    int             port;
+} redis_addr_t;
+
+typedef struct {
+    redis_addr_t    addr;               /* redis.address (no sentinel) */
+    char           *username;           /* ACL user, or NULL (default) */
+    char           *password;           /* from password_file, or NULL */
+    int             db;
+    char           *master;             /* sentinel.master, or NULL */
+    redis_addr_t    sentinels[REDIS_SENTINELS_MAX];
+    int             nsentinels;
+} redis_config_t;
+
 typedef struct {
     char           *file;
-    char           *redis_host;
-    int             redis_port;
+    redis_config_t  redis;
     char           *prefix;
     char           *api_host;
     int             api_port;
@@ -145,6 +162,8 @@ typedef struct {
     char           *prom_username;       /* basic auth, optional */
     char           *prom_password;
     char           *prom_token;          /* from bearer_token_file */
+    uint64_t        ha_lease_ms;         /* ha.lease; 0: no ha block */
+    char           *ha_advertise;        /* ha.advertise, or NULL */
     pool_config_t  *pools;
     int             npools;
 } scaler_config_t;
@@ -156,6 +175,8 @@ void config_free(scaler_config_t *cf);
 pool_config_t *config_pool(scaler_config_t *cf, const char *name);
 /* 1 when the pool has rules or schedules (an autoscale runner) */
 int config_autoscaled(const pool_config_t *p);
+/* 1 when a and b reach the same Redis the same way */
+int config_redis_same(const redis_config_t *a, const redis_config_t *b);
 /* the index of p's template of that name ("" and NULL: the first, as
    instances of a pool's single template carry no name); -1: none */
 int config_template(const pool_config_t *p, const char *name);
@@ -449,11 +470,80 @@ int virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *domain, const virt_model_t *model, const char *address,
     char *err, size_t errlen);
 
+/* redis_conn.c: every connection the scaler makes to Redis: AUTH
+   [username] password (or a PING), SELECT db, and with redis.sentinel the
+   master asked of the sentinels and checked with ROLE (docs/scaler.md,
+   "Redis") */
+#define REDIS_HOST_MAX          64
+#define REDIS_AUTH_RETRY_MS     10000   /* after refused credentials */
+#define REDIS_AUTH_LOG_MS       60000   /* a refusal logged this often */
+#define REDIS_SENTINEL_CHECK_MS 1000    /* a connection in use re-asks */
+
+typedef enum {
+    REDIS_FAIL_NONE = 0,
+    REDIS_FAIL_CONNECT,         /* unreachable, timed out, lost */
+    REDIS_FAIL_AUTH,            /* credentials refused (or none given) */
+    REDIS_FAIL_SETUP,           /* SELECT or ROLE refused */
+    REDIS_FAIL_SENTINEL,        /* no sentinel named the master */
+    REDIS_FAIL_ROLE             /* the one named is not a master (yet) */
+} redis_fail_t;
+
+/* deep copies (a connection outlives the configuration it came from) */
+int redis_config_copy(redis_config_t *dst, const redis_config_t *src);
+void redis_config_release(redis_config_t *rc);
+/* AUTH [username] password as argv; 0 (nothing) without a password */
+int redis_auth_argv(const redis_config_t *rc, const char *argv[3],
+    size_t len[3]);
+/* " of user U" (or "") for messages */
+const char *redis_who(const redis_config_t *rc, char *buf, size_t size);
+/* 1 when host (len bytes) is an IPv4 or IPv6 literal */
+int redis_addr_literal(const char *host, size_t len);
+/* a SENTINEL get-master-addr-by-name reply (redisReply *): 0 with the
+   master's IP literal and port; -1 with why (an error, nil: unknown, not
+   two strings, a name that is no IP literal, a bad port) */
+int redis_sentinel_reply(const void *reply, char *host, size_t size,
+    int *port, const char **why);
+/* a ROLE reply: 1 master, 0 replica or sentinel, -1 not a ROLE reply */
+int redis_role_master(const void *reply);
+
+/* where the master is now: found by the blocking connections, followed
+   by the loop's (thread-safe) */
+typedef struct redis_topo redis_topo_t;
+redis_topo_t *redis_topo_new(void);
+void redis_topo_free(redis_topo_t *t);
+/* 0 with the master's address, -1 when none was found yet; *gen changes
+   whenever the address does */
+int redis_topo_get(redis_topo_t *t, char *host, size_t size, int *port,
+    unsigned *gen);
+/* the master of gen failed (a failover may be why): the next blocking
+   use asks the sentinels */
+void redis_topo_stale(redis_topo_t *t, unsigned gen);
+
+/* one blocking connection (one thread's); who prefixes its log lines */
+typedef struct redis_conn redis_conn_t;
+redis_conn_t *redis_conn_new(const redis_config_t *cfg, redis_topo_t *topo,
+    uint64_t timeout_ms, const char *who);
+void redis_conn_free(redis_conn_t *rc);
+/* a ready connection to the master, or NULL (redis_conn_error(),
+   redis_conn_failure()); refused credentials are not tried again for
+   REDIS_AUTH_RETRY_MS */
+struct redisContext;
+struct redisContext *redis_conn_get(redis_conn_t *rc);
+/* the connection failed mid-command: it goes, the next get makes one */
+void redis_conn_drop(redis_conn_t *rc);
+const char *redis_conn_error(const redis_conn_t *rc);
+redis_fail_t redis_conn_failure(const redis_conn_t *rc);
+
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
    once for both transports; the strings point into the tx and into the
-   caller's arguments (valid while those are) */
-#define REGISTRY_TX_CMDS  8
-#define REGISTRY_TX_ARGS  12
+   caller's arguments (valid while those are).  Every write is a script;
+   with a fence (the lease's value as this scaler holds it, ha.c) the
+   script first compares it with PREFIXscaler:lease and refuses the whole
+   write with an error "FENCED ..." when it differs */
+#define REGISTRY_TX_CMDS  4
+#define REGISTRY_TX_ARGS  18
+#define REGISTRY_FENCED   "FENCED"
+#define REGISTRY_FENCE_MAX  255             /* the lease's value (ha.c) */
 typedef struct {
     int          argc;
     const char  *argv[REGISTRY_TX_ARGS];
@@ -464,40 +554,59 @@ typedef struct {
     registry_cmd_t  cmd[REGISTRY_TX_CMDS];
     int             n;
     char            k[6][SCALESET_KEY_MAX];
-    char            num[24];
+    char            lease[SCALESET_KEY_MAX];
+    char            nkeys[REGISTRY_TX_CMDS][4];
+    char            num[24], num2[24];
+    char            copy[2048];     /* registry_tx_hash's fields and values:
+                                       a queued write outlives its caller */
 } registry_tx_t;
 
-/* the write protocol for one member: MULTI, HSET members id rec (rec
+/* the write protocol for one member, one script: HSET members id rec (rec
    NULL: HDEL, and the instance's protection and standby fields go with
    it), HSETNX draining id drain_since (0: HDEL draining id), INCR epoch,
-   the PUBLISH of the new epoch, EXEC; -1 when id, pool or prefix is
-   invalid */
+   PUBLISH events with the new epoch (the script's answer); -1 when id,
+   pool or prefix is invalid.  fence NULL: unfenced (no ha) */
 int registry_tx_member(registry_tx_t *tx, const char *prefix,
-    const char *pool, const char *id, const char *rec, uint64_t drain_since);
-/* the same, a member registered without drain leaving standby (HDEL
-   standby id), or with standby (and a drain) entering it: HSET standby
+    const char *fence, const char *pool, const char *id, const char *rec,
+    uint64_t drain_since);
+/* the same; a member registered without drain leaves standby (HDEL
+   standby id), one with standby (and a drain) enters it: HSET standby
    id standby */
 int registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
-    const char *pool, const char *id, const char *rec, uint64_t drain_since,
-    const char *standby);
+    const char *fence, const char *pool, const char *id, const char *rec,
+    uint64_t drain_since, const char *standby);
 /* SET PREFIX{POOL}:capacity cap */
 int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
-    const char *pool, int cap);
+    const char *fence, const char *pool, int cap);
+/* reserves the instance numbers from + 1 .. to: PREFIX{POOL}:seq becomes
+   `to` unless it is a number above `from`; the script answers 1 reserved,
+   0 refused */
+int registry_tx_seq(registry_tx_t *tx, const char *prefix, const char *fence,
+    const char *pool, long from, long to);
 /* HSET PREFIX{POOL}:KIND with n field/value pairs fv[2i], fv[2i+1] (at
-   most 5), or with fv[1] NULL (n 1) HDEL of field fv[0]; -1 when the key
-   or a value is invalid */
-int registry_tx_hash(registry_tx_t *tx, const char *prefix, const char *pool,
-    scaleset_key_kind_t kind, const char *const *fv, int n);
+   most 5, copied into tx), or with fv[1] NULL (n 1) HDEL of field fv[0];
+   -1 when the key or a value is invalid or they do not fit */
+int registry_tx_hash(registry_tx_t *tx, const char *prefix, const char *fence,
+    const char *pool, scaleset_key_kind_t kind, const char *const *fv, int n);
 /* 1 with err when a reply (a redisReply *) of a tx failed: none, an error,
    or an EXEC whose array holds one */
 int registry_reply_failed(const void *reply, char *err, size_t errlen);
+/* 1 when err (an error reply's text) is the fence's refusal */
+int registry_error_fenced(const char *err);
 
 /* registry.c */
 typedef struct registry registry_t;
-registry_t *registry_open(const char *host, int port, const char *prefix);
+registry_t *registry_open(const redis_config_t *cfg, redis_topo_t *topo,
+    const char *prefix);
 void registry_close(registry_t *r);
 /* the text of the last failure of r ("" before any) */
 const char *registry_error(const registry_t *r);
+/* what kind of failure the last one was (REDIS_FAIL_AUTH: credentials) */
+redis_fail_t registry_failure(const registry_t *r);
+/* 1 when the last write was refused by the fence: the lease is lost */
+int registry_refused(const registry_t *r);
+/* the fence every write carries from now on (ha_fence()), or NULL */
+void registry_fence(registry_t *r, const char *fence);
 
 /* a hash as Redis sent it: fields and values point into the reply (or
    the HSCAN pages) */
@@ -533,9 +642,9 @@ int registry_read_pool(registry_t *r, const char *pool, int max,
 int registry_read_health(registry_t *r, const char *pool, int maxgw,
     int max, char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes,
     int *n, int *skipped);
-/* reserves the instance numbers from + 1 .. to: PREFIX{POOL}:seq becomes
-   `to` unless it is a number above `from` (another writer handed those
-   out meanwhile: nothing reserved); 1 reserved, 0 refused, -1 failed */
+/* reserves the instance numbers from + 1 .. to (registry_tx_seq: not when
+   another writer handed those out meanwhile); 1 reserved, 0 refused, -1
+   failed */
 int registry_seq_reserve(registry_t *r, const char *pool, long from,
     long to);
 int registry_set(registry_t *r, const char *pool, const char *id,
@@ -571,8 +680,13 @@ int registry_capacity_get(registry_t *r, const char *pool, char *buf,
 struct event_base;
 typedef struct registry_async registry_async_t;
 typedef void (*registry_async_done_t)(int ok, void *arg);
+/* topo: followed with redis.sentinel (the blocking connections find the
+   master) */
 registry_async_t *registry_async_open(struct event_base *base,
-    const char *host, int port, const char *prefix);
+    const redis_config_t *cfg, redis_topo_t *topo, const char *prefix);
+/* why the last operation failed ("redis ... refused the credentials ...",
+   "redis ... unreachable from the loop: ...") */
+const char *registry_async_error(const registry_async_t *ra);
 /* the pending operations fail (done(0, arg)) before it returns */
 void registry_async_close(registry_async_t *ra);
 void registry_async_capacity_set(registry_async_t *ra, const char *pool,
@@ -581,6 +695,68 @@ void registry_async_capacity_set(registry_async_t *ra, const char *pool,
 void registry_async_hash(registry_async_t *ra, const char *pool,
     scaleset_key_kind_t kind, const char *const *fv, int n,
     registry_async_done_t done, void *arg);
+
+/* ha.c: several scalers, one acting (ha: { lease }): the lease
+   PREFIXscaler:lease on a thread of its own, the fence every write
+   carries, the lease as the passes, the API and virt.c ask for it */
+#define HA_URL_MAX  224
+
+typedef enum { HA_OFF = 0, HA_LEADER, HA_STANDBY } ha_role_t;
+
+/* the lease as this scaler knows it (mono ms) */
+typedef struct {
+    int          leader;
+    uint64_t     valid_until;
+} ha_lease_t;
+
+typedef enum {
+    HA_GOT = 0,                 /* SET NX PX took it */
+    HA_HELD_ELSEWHERE,          /* another holds it */
+    HA_KEPT,                    /* renewed */
+    HA_GONE,                    /* not ours anymore (expired, taken) */
+    HA_NO_ANSWER                /* Redis did not answer */
+} ha_result_t;
+
+/* the lease after an attempt sent at `sent` answered r by `now` */
+void ha_lease_step(ha_lease_t *l, ha_result_t r, uint64_t sent, uint64_t now,
+    uint64_t lease_ms);
+/* 1 while leading with more than a quarter of the lease left */
+int ha_lease_acting(const ha_lease_t *l, uint64_t now, uint64_t lease_ms);
+/* when to try next after an attempt sent at `sent` answered r */
+uint64_t ha_lease_next(ha_result_t r, uint64_t sent, uint64_t lease_ms);
+
+/* without cf->ha_lease_ms: nothing (every scaler acts, unfenced); else
+   the lease thread, a byte written to notify_fd at each change of role */
+int ha_start(const scaler_config_t *cf, redis_topo_t *topo, int notify_fd);
+/* the thread stopped, the lease released when held */
+void ha_stop(void);
+/* the fence of a write made now: 0 without ha (unfenced), else 1 with the
+   lease's value as held (or "-", which no lease has, when standing by) */
+int ha_fence(char *buf, size_t size);
+/* 1 when this scaler may act on libvirt now (always without ha) */
+int ha_acting(void);
+/* a pass's role as it starts: HA_LEADER only while acting, with the fence
+   its writes carry and the term (changes with each lease taken) */
+ha_role_t ha_pass(char *fence, size_t size, unsigned *term);
+/* the pass of term read the capacities back: the API and autoscale may
+   write from now on (ha_writable()) */
+void ha_ready(unsigned term);
+/* a pass as leader of term ended */
+void ha_passed(unsigned term);
+/* 1 when API writes and autoscale decisions are this scaler's */
+int ha_writable(void);
+/* a write carrying fence was refused by it: that lease is over */
+void ha_fenced(const char *fence);
+
+typedef struct {
+    int              enabled, leader, acting, ready;
+    char             self[HA_URL_MAX];
+    char             leader_url[HA_URL_MAX];    /* "" unknown */
+    uint64_t         lease_ms, left_ms;
+    uint64_t         since;                     /* UNIX ms; 0 standby */
+    unsigned long    term_passes, acquired, lost;
+} ha_status_t;
+void ha_status(ha_status_t *st);
 
 /* reconcile.c */
 /* docs/design.md, "Lifecycle": creating -> booting -> running ->
@@ -756,12 +932,15 @@ typedef enum {
     ERR_ADDRESS,            /* no free address for a new instance */
     ERR_REDIS_DATA,         /* a value read from Redis was refused or
                                clamped */
+    ERR_AUTH,               /* Redis refused the scaler's credentials */
+    ERR_FENCED,             /* a write refused by the fence: the lease
+                               was lost (ha) */
     ERR_REPAIR,             /* a restart or reimage failed */
     ERR_KIND_COUNT
 } err_kind_t;
 
 /* "libvirt", "redis", "create", "delete", "address", "redis_data",
-   "repair" */
+   "auth", "fenced", "repair" */
 const char *err_kind_name(int kind);
 
 typedef struct {
@@ -800,6 +979,8 @@ typedef struct {
     pool_ask_t     *asks;               /* the API's requests for the next
                                            pass */
     int             nasks;
+    int             read_only;          /* this pass observes only (a
+                                           standby's, ha.c) */
     hand_req_t     *hand;                /* API requests for instances by
                                             hand, for the pass */
     int             nhand;
@@ -814,6 +995,7 @@ typedef struct {
  */
 typedef struct {
     scaler_config_t  *cf;
+    redis_topo_t     *topo;              /* where the master is (main.c) */
     registry_t       *reg;               /* reconcile_init()'s */
     registry_t       *preg;              /* the pass thread's */
     registry_async_t *areg;              /* the loop's writes (main.c) */
@@ -825,8 +1007,12 @@ typedef struct {
 /* a pool's capacity is prev's pool of that name's (a reload: no Redis on
    the loop), else the one stored in Redis as the bounds in force take it
    (policy_stored_capacity: clamped, or the default when it is no
-   capacity; logged and counted), else its default */
+   capacity; logged and counted), else its default.  s->topo is set */
 int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
+/* ps->capacity from the one stored in Redis, as reconcile_init() takes it
+   (with reg: the pass thread's, for a lease just taken); 0 read (or
+   unset: kept), -1 when Redis did not answer */
+int reconcile_capacity_stored(registry_t *reg, pool_state_t *ps);
 /* one pool's pass on ps (observe, plan, act: plan.h), with the pass
    connection s->preg; asks: the API's requests (freed here) */
 void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,

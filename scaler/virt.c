@@ -19,6 +19,12 @@
  * reconcile deregisters its member and replaces it.  One shut off because
  * it was migrated away, saved or reverted to a snapshot is left alone and
  * not listed (replaced, never deleted).
+ *
+ * With several scalers (ha.c) only the lease holder changes anything:
+ * every define, start, removal, adoption and seed rewrite asks
+ * ha_acting() first (a standby's
+ * listing leaves a failed domain for the leader, and never takes the
+ * leader's half-made domain for a failed one).
  */
 
 #include <arpa/inet.h>
@@ -459,6 +465,11 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
                 memset(vi, 0, sizeof(*vi));
                 continue;
             }
+            if (!ha_acting()) {
+                /* not listed; the lease holder removes it */
+                memset(vi, 0, sizeof(*vi));
+                continue;
+            }
             slog(pool, vi->id, "domain not running (state %d reason %d): "
                  "failed, removing it", state, reason);
             if (owned(dom, pool, tag.info.id, &fresh)) {
@@ -736,6 +747,11 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     }
     /* tagged from the start: a crash after this leaves a domain we own,
        whose removal removes its volumes */
+    if (!ha_acting()) {
+        snprintf(err, errlen, "not defined: this scaler does not hold the "
+                 "lease");
+        goto done;
+    }
     if ((dom = virDomainDefineXML(c, full)) == NULL) {
         snprintf(err, errlen, "define: %s", virGetLastErrorMessage());
         goto done;
@@ -749,6 +765,11 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         && seed_make(c, p, t, &v, id, spath, err, errlen) != 0)
     {
         goto failed;
+    }
+    if (!ha_acting()) {
+        /* defined, not started: the lease holder's listing removes it */
+        snprintf(err, errlen, "not started: this scaler lost the lease");
+        goto done;
     }
     if (virDomainCreate(dom) != 0) {
         snprintf(err, errlen, "start: %s", virGetLastErrorMessage());
@@ -782,6 +803,11 @@ virt_seed_rewrite(virt_conn_t *vc, const pool_config_t *p, const char *id,
     char           uuid[VIR_UUID_STRING_BUFLEN];
     int            tn, rc = -1;
 
+    if (!ha_acting()) {
+        snprintf(err, errlen, "not rewritten: this scaler does not hold the "
+                 "lease");
+        return -1;
+    }
     if ((c = virt_get(vc)) == NULL) {
         snprintf(err, errlen, "no libvirt connection");
         return -1;
@@ -875,7 +901,10 @@ on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
         virConnectClose(c);
         return gone;
     }
-    if (owned(dom, pool, id, &tag)) {
+    /* never touch a domain that is not ours, nor without the lease */
+    if (!ha_acting()) {
+        slog(pool, id, "not changed: this scaler does not hold the lease");
+    } else if (owned(dom, pool, id, &tag)) {
         rc = fn(c, dom, &tag, pool, id, arg);
     }
     virDomainFree(dom);
@@ -1050,6 +1079,11 @@ virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     unsigned       flags = 0;
     int            rc = -1;
 
+    if (!ha_acting()) {
+        snprintf(err, errlen, "not adopted: this scaler does not hold the "
+                 "lease");
+        return -1;
+    }
     if ((c = virt_get(vc)) == NULL) {
         snprintf(err, errlen, "zone %s: no libvirt connection", zone);
         return -1;

@@ -11,6 +11,7 @@
  *   scalesetctl ... complete POOL ID --hook H (--result R | --heartbeat)
  *   scalesetctl ... events POOL [--follow]
  *   scalesetctl ... repair-resume POOL
+ *   scalesetctl ... ha
  *   scalesetctl ... add POOL [--template T] [--zone Z]
  *   scalesetctl ... adopt POOL DOMAIN --zone Z [--address A] [--template T]
  *   scalesetctl completion bash
@@ -56,6 +57,7 @@ static int cmd_show(const char *pool);
 static int cmd_instances(const char *pool);
 static int cmd_scale(const char *pool, const char *n, int wait);
 static int cmd_delete(const char *pool, const char *id);
+static int cmd_ha(void);
 static int cmd_hand(const char *pool, const char *domain);
 static int fail(long code, json_t *j);
 
@@ -719,6 +721,50 @@ cmd_hand(const char *pool, const char *domain)
     return 0;
 }
 
+/* GET /v1/ha: who leads, as this scaler knows it */
+static int
+cmd_ha(void)
+{
+    json_t      *j = NULL, *lu;
+    long         code = request("GET", "/v1/ha", NULL, &j);
+    const char  *self;
+    json_int_t   since;
+    time_t       t;
+    char         when[32];
+
+    if (code != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+        json_decref(j);
+        return 0;
+    }
+    self = json_string_value(json_object_get(j, "self"));
+    lu = json_object_get(j, "leader_url");
+    if (!json_is_true(json_object_get(j, "enabled"))) {
+        printf("%s: no ha block: it runs alone and leads\n", api);
+    } else if (json_is_true(json_object_get(j, "leader"))) {
+        since = json_integer_value(json_object_get(j, "since"));
+        t = (time_t) (since / 1000);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+                 localtime(&t));
+        printf("%s: leader since %s%s (lease %lld ms, %lld ms left, %lld "
+               "passes)\n", self ? self : api, when,
+               json_is_true(json_object_get(j, "ready")) ? ""
+               : ", reading the pools' state",
+               (long long) json_integer_value(json_object_get(j, "lease_ms")),
+               (long long) json_integer_value(json_object_get(j,
+                                                  "lease_left_ms")),
+               (long long) json_integer_value(json_object_get(j, "passes")));
+    } else {
+        printf("%s: standby\nleader: %s\n", self ? self : api,
+               json_is_string(lu) ? json_string_value(lu) : "none known");
+    }
+    json_decref(j);
+    return 0;
+}
+
 /* the verbs: one table for dispatch, usage and completion */
 typedef struct {
     const char  *name;
@@ -745,6 +791,7 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "complete",   2, "POOL ID --hook H --result R",
       "complete a lifecycle hook (or --heartbeat)" },
     { "events",     1, "POOL [--follow]", "the pool's lifecycle events" },
+    { "ha",         0, "",               "who leads (several scalers, ha:)" },
     { "add",        1, "POOL [--template T] [--zone Z]",
                                          "one more instance, by hand" },
     { "adopt",      2, "POOL DOMAIN --zone Z",
@@ -963,6 +1010,8 @@ main(int argc, char **argv)
         rc = cmd_events(args[1]);
     } else if (strcmp(args[0], "repair-resume") == 0) {
         rc = post(args[1], "/repair/resume", "repairs resumed");
+    } else if (strcmp(args[0], "ha") == 0) {
+        rc = cmd_ha();
     } else if (strcmp(args[0], "add") == 0) {
         rc = cmd_hand(args[1], NULL);
     } else if (strcmp(args[0], "adopt") == 0) {

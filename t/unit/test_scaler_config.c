@@ -13,7 +13,7 @@
 #include "scaler.h"
 
 static char  dir[] = "/tmp/scaler-config-XXXXXX";
-static char  tpl[256], yml[256];
+static char  tpl[256], yml[256], pw[256], empty[256];
 
 #define POOL_HEAD                                                           \
     "pools:\n"                                                              \
@@ -29,11 +29,14 @@ load(const char *text, char *err, size_t errlen)
     const char *p;
     size_t n = 0;
 
-    /* %T stands for the template path */
+    /* %T stands for the template path, %D for the directory */
     t = malloc(strlen(text) + strlen(tpl) * 4 + 1);
     for (p = text; *p; p++) {
         if (p[0] == '%' && p[1] == 'T') {
             n += sprintf(t + n, "%s", tpl);
+            p++;
+        } else if (p[0] == '%' && p[1] == 'D') {
+            n += sprintf(t + n, "%s", dir);
             p++;
         } else {
             t[n++] = *p;
@@ -60,6 +63,14 @@ setup(void **state)
     f = fopen(tpl, "w");
     fputs("<domain type='test'><name>{{name}}</name></domain>\n", f);
     fclose(f);
+    snprintf(pw, sizeof(pw), "%s/pw", dir);
+    f = fopen(pw, "w");
+    fputs("s3cret\nsecond line\n", f);
+    fclose(f);
+    snprintf(empty, sizeof(empty), "%s/empty", dir);
+    f = fopen(empty, "w");
+    fputs("\n", f);
+    fclose(f);
     return 0;
 }
 
@@ -69,6 +80,8 @@ teardown(void **state)
     (void) state;
     unlink(tpl);
     unlink(yml);
+    unlink(pw);
+    unlink(empty);
     rmdir(dir);
     return 0;
 }
@@ -99,7 +112,13 @@ test_good(void **state)
     if (cf == NULL) {
         fail_msg("%s", err);
     }
-    assert_int_equal(cf->redis_port, 6390);
+    assert_int_equal(cf->redis.addr.port, 6390);
+    assert_string_equal(cf->redis.addr.host, "127.0.0.1");
+    assert_null(cf->redis.username);
+    assert_null(cf->redis.password);
+    assert_int_equal(cf->redis.db, 0);
+    assert_null(cf->redis.master);
+    assert_int_equal(cf->ha_lease_ms, 0);
     assert_string_equal(cf->prefix, "x:");
     assert_int_equal(cf->api_port, 9999);
     assert_int_equal(cf->interval_ms, 1000);
@@ -264,6 +283,52 @@ test_autoscale(void **state)
 }
 
 static void
+test_redis_ha(void **state)
+{
+    scaler_config_t  *cf, *cf2;
+    redis_config_t    copy;
+    char              err[512];
+
+    (void) state;
+    cf = load("redis:\n"
+              "  username: scaler\n"
+              "  password_file: %D/pw\n"
+              "  db: 3\n"
+              "  sentinel: { master: mymaster, addresses: [\"127.0.0.1:26379\","
+              " \"127.0.0.2:26380\"] }\n"
+              "ha: { lease: 3s, advertise: \"http://10.0.0.5:9180\" }\n"
+              POOL_OK, err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_string_equal(cf->redis.username, "scaler");
+    assert_string_equal(cf->redis.password, "s3cret");  /* the first line */
+    assert_int_equal(cf->redis.db, 3);
+    assert_string_equal(cf->redis.master, "mymaster");
+    assert_int_equal(cf->redis.nsentinels, 2);
+    assert_string_equal(cf->redis.sentinels[1].host, "127.0.0.2");
+    assert_int_equal(cf->redis.sentinels[1].port, 26380);
+    assert_int_equal(cf->ha_lease_ms, 3000);
+    assert_string_equal(cf->ha_advertise, "http://10.0.0.5:9180");
+    /* a deep copy compares the same; another database does not */
+    assert_int_equal(redis_config_copy(&copy, &cf->redis), 0);
+    assert_int_equal(config_redis_same(&copy, &cf->redis), 1);
+    copy.db = 4;
+    assert_int_equal(config_redis_same(&copy, &cf->redis), 0);
+    redis_config_release(&copy);
+    /* ha: {} has the default lease */
+    cf2 = load("ha: {}\n" POOL_OK, err, sizeof(err));
+    if (cf2 == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(cf2->ha_lease_ms, 10000);
+    assert_null(cf2->ha_advertise);
+    assert_int_equal(config_redis_same(&cf->redis, &cf2->redis), 0);
+    config_free(cf2);
+    config_free(cf);
+}
+
+static void
 test_errors(void **state)
 {
     static const struct {
@@ -277,6 +342,35 @@ test_errors(void **state)
         { "redis: { address: localhost }\n", 1, "expected ADDRESS:PORT" },
         { "redis:\n  address: 127.0.0.1:6379\n  port: 1\n", 3,
           "unknown key \"port\" in redis" },
+        { "redis: { username: scaler }\n", 1,
+          "redis: username \"scaler\" needs password_file" },
+        { "redis: { username: \"a b\", password_file: %D/pw }\n", 1,
+          "redis: bad username \"a b\"" },
+        { "redis: { password_file: %D/none }\n", 1,
+          "password_file \"" },
+        { "redis: { password_file: %D/empty }\n", 1,
+          "holds nothing on its first line" },
+        { "redis: { db: -1 }\n", 1, "" },
+        { "redis:\n  address: 127.0.0.1:6379\n"
+          "  sentinel: { master: m, addresses: [\"127.0.0.1:26379\"] }\n", 2,
+          "redis: address and sentinel exclude each other" },
+        { "redis:\n  sentinel: { master: m }\n", 2,
+          "redis: sentinel needs master and addresses" },
+        { "redis:\n  sentinel: { master: m, addresses: [] }\n", 2,
+          "redis: sentinel addresses is empty" },
+        { "redis:\n  sentinel: { master: m, addresses: [localhost:1] }\n", 2,
+          "expected IPv4-ADDRESS:PORT" },
+        { "redis:\n  sentinel:\n    master: m\n    addresses:\n"
+          "      - 127.0.0.1:26379\n      - 127.0.0.1:26379\n", 6,
+          "redis: sentinel 127.0.0.1:26379 listed twice" },
+        { "redis:\n  sentinel: { master: m, addresses: [{a: 1}] }\n", 2,
+          "a sentinel address: expected a scalar" },
+        { "redis:\n  sentinel: { master: \"a b\", addresses: [\"1.2.3.4:1\"] }"
+          "\n", 2, "redis: bad sentinel master name" },
+        { "ha: { lease: 500ms }\n", 1, "" },
+        { "ha: { advertise: \"ftp://x\" }\n", 1,
+          "ha: advertise \"ftp://x\": expected an http:// or https:// URL" },
+        { "ha: { leases: 1s }\n", 1, "unknown key \"leases\" in ha" },
         { POOL_HEAD
           "    template: { domain: %T }\n"
           "    address: { cidr: 127.0.1.0/33, port: 8080 }\n", 6,
@@ -671,6 +765,7 @@ main(void)
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_volume_and_modes),
         cmocka_unit_test(test_autoscale),
+        cmocka_unit_test(test_redis_ha),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_templates),
     };
