@@ -56,6 +56,8 @@ static int api_token_file(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int api_ui(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
+static int log_level(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
 static int config_pools(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int pool_name(cfctx_t *c, yaml_node_t *v, void *conf,
@@ -220,6 +222,12 @@ static const cf_key_t  capacity_keys[] = {
     CF_END
 };
 
+/* log: { level: info }, at the file's top level as redis and api */
+static const cf_key_t  log_keys[] = {
+    { "level", CF_SCALAR, log_level, NULL, 0, 0, 0 },
+    CF_END
+};
+
 /* health: { uri: /healthz, timeout: 1s, grace: 60s } */
 static const cf_key_t  health_keys[] = {
     { "uri", CF_SCALAR, health_uri, NULL, 0, 0, 0 },
@@ -315,6 +323,7 @@ static const cf_key_t  config_keys[] = {
     { "redis", CF_MAP, config_redis, redis_keys, 0, 0, 0 },
     { "ha", CF_MAP, config_ha, ha_keys, 0, 0, 0 },
     { "api", CF_MAP, cf_set_map, api_keys, 0, 0, 0 },
+    { "log", CF_MAP, cf_set_map, log_keys, 0, 0, 0 },
     { "interval", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, interval_ms), 100, 0 },
     { "prometheus", CF_MAP, cf_prometheus, cf_prometheus_keys, 0, 0, 0 },
@@ -651,6 +660,30 @@ api_ui(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     }
     free(cf->ui_dir);
     cf->ui_dir = s;
+    return 0;
+}
+
+/* --- log --------------------------------------------------------------- */
+
+static int
+log_level(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    char             *s;
+    int               level;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if ((level = slog_level_parse(s)) < 0) {
+        cf_error(c, v, "log.level \"%s\": expected error, warn, info or "
+                 "debug", s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    cf->log_level = level;
     return 0;
 }
 
@@ -1564,6 +1597,7 @@ config_load(const char *file, char *err, size_t errlen)
     cf->redis.addr.port = 6379;
     cf->api_port = 9180;
     cf->ui_dir = NULL;                  /* ui_default_dir() */
+    cf->log_level = SLOG_INFO;
     cf->interval_ms = 5000;
     cf->api_timeout_ms = 10000;
 

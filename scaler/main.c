@@ -35,7 +35,7 @@ areg_open(const scaler_config_t *cf, redis_topo_t *topo)
                                                 cf->prefix);
 
     if (ra == NULL) {
-        slog(NULL, NULL, "out of memory");
+        slog_err(NULL, NULL, "out of memory");
         exit(1);
     }
     return ra;
@@ -47,7 +47,7 @@ topo_new(void)
     redis_topo_t  *t = redis_topo_new();
 
     if (t == NULL) {
-        slog(NULL, NULL, "out of memory");
+        slog_err(NULL, NULL, "out of memory");
         exit(1);
     }
     return t;
@@ -141,8 +141,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
         sd_notify(0, "RELOADING=1");
         ncf = config_load(conf_file, err, sizeof(err));
         if (ncf == NULL) {
-            slog(NULL, NULL, "reload rejected, keeping the running "
-                 "configuration: %s", err);
+            slog_err(NULL, NULL, "reload rejected, keeping the running "
+                     "configuration: %s", err);
         } else {
             /* swap: the new state opens its connections before the old
                ones close (test:///default lives as long as one is open)
@@ -208,6 +208,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             if (!relisten) {
                 api_reconfigure();
             }
+            slog_set_level(sc.cf->log_level);
             slog(NULL, NULL, "configuration reloaded");
         }
         sd_notify(0, "READY=1");
@@ -238,11 +239,13 @@ main(int argc, char **argv)
         }
     }
     setvbuf(stderr, NULL, _IOLBF, 0);
+    slog_init();
     cf = config_load(conf_file, err, sizeof(err));
     if (cf == NULL) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    slog_set_level(cf->log_level);
     if (test) {
         printf("%s: configuration ok\n", conf_file);
         config_free(cf);
@@ -251,12 +254,13 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
     if (seed_init() != 0) {
-        slog(NULL, NULL, "libisofs did not initialise: no NoCloud seeds");
+        slog_warn(NULL, NULL, "libisofs did not initialise: no NoCloud "
+                  "seeds");
     }
     srand((unsigned) getpid() ^ (unsigned) clock_mono_ms());
     base = event_base_new();
     if (pipe2(ha_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-        slog(NULL, NULL, "no pipe: %s", strerror(errno));
+        slog_err(NULL, NULL, "no pipe: %s", strerror(errno));
         return 1;
     }
     ha_ev = event_new(base, ha_pipe[0], EV_READ | EV_PERSIST, on_ha, NULL);

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "autoscale.h"
+#include "autoscale_runner.h"
 #include "clock.h"
 #include "expo.h"
 #include "scaleset_record.h"
@@ -157,6 +157,7 @@ typedef struct {
     uint64_t        api_timeout_ms;      /* api.timeout */
     char           *ui_dir;              /* api.ui, NULL: ui_default_dir() */
     uint64_t        interval_ms;
+    int             log_level;           /* log.level: SLOG_* */
     char           *prom_url;            /* prometheus.url, or NULL */
     uint64_t        prom_timeout_ms;
     char           *prom_username;       /* basic auth, optional */
@@ -1140,8 +1141,8 @@ void history_manual(const char *pool, int previous, int capacity);
 struct json_t *history_json(const char *pool);
 void history_free(void);
 
-/* autoscaler.c: the autoscale runners of the daemon (one per pool with
-   rules or schedules); kick asks for a reconcile pass soon */
+/* autoscale_daemon.c: the autoscale runners of the daemon (one per pool
+   with rules or schedules); kick asks for a reconcile pass soon */
 int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
 /* next: the reloaded state (configs matched by pool and rule name, before
    the old config is freed); home: where the state lives afterwards */
@@ -1182,5 +1183,33 @@ void events_counts(const char *pool, unsigned long counts[4]);
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* levels: syslog's priorities; slog() logs at SLOG_INFO */
+#define SLOG_ERR    3
+#define SLOG_WARN   4
+#define SLOG_INFO   6
+#define SLOG_DEBUG  7
+/* a line at level (below the threshold: nothing, not even formatted)
+   with the pool and the instance id as fields (each NULL: none) */
+void slogl(int level, const char *pool, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define slog_err(pool, id, ...)    slogl(SLOG_ERR, pool, id, __VA_ARGS__)
+#define slog_warn(pool, id, ...)   slogl(SLOG_WARN, pool, id, __VA_ARGS__)
+#define slog_debug(pool, id, ...)  slogl(SLOG_DEBUG, pool, id, __VA_ARGS__)
+/* "error", "warn", "info", "debug" and back (-1: none of them) */
+int slog_level_parse(const char *name);
+const char *slog_level_name(int level);
+/* the threshold (log.level; SLOG_INFO until set); any thread may log */
+void slog_set_level(int level);
+int slog_enabled(int level);
+/* stderr is the journal's stream: "<N>" priorities from now on */
+void slog_init(void);
+/* 1 when env, JOURNAL_STREAM's "DEVICE:INODE", names the file of st */
+struct stat;
+int slog_journal_match(const char *env, const struct stat *st);
+/* a whole line into buf (size >= 2): "[<N>]scaler: [LEVEL: ][pool=P ]
+   [id=I ]msg\n", cut to fit but always one line (msg's CR and LF become
+   spaces) ending in a newline; returns its length */
+size_t slog_format(char *buf, size_t size, int level, int journal,
+    const char *pool, const char *id, const char *msg);
 
 #endif /* SCALER_H */
