@@ -2,44 +2,72 @@
  * act.c: a plan carried out (plan.h).  Each action is one idempotent step
  * on Redis (the write protocol, registry.c) or libvirt (virt.c); a crash
  * between two of them is recovered by the next pass's observation.  The
- * actions run in the plan's order, except that the creations run last,
- * 4 at a time per zone, once their instance numbers are reserved in
- * PREFIX{POOL}:seq.  A delete removes the domain first and its member
- * after, so a domain that could not be removed is never left running
- * unregistered (the next pass would take it for a booting one).
+ * actions run in the plan's order, except that the libvirt ones run on
+ * their host's workers (host.c), each with its deadline: the deletions,
+ * adoptions, shutdowns, restarts and reimages start first, all at once,
+ * and the Redis actions run while they do; the creations run last, on
+ * their hosts (4 at a time per host), once their instance numbers are
+ * reserved in PREFIX{POOL}:seq.  A host that does not answer in time
+ * costs its own calls, not the others': a call past libvirt.timeout is
+ * given up (its outcome is what the next listing finds) and the host is
+ * not asked again until it returns.  A delete removes the domain first
+ * and its member after, so a domain that could not be removed is never
+ * left running unregistered (the next pass would take it for a booting
+ * one).  A stop sends the ACPI shutdown; a domain off already, or that
+ * refused it, is removed at once.
  *
  * Success is logged as "VERB (REASON) rule=RULE", a failure as "KIND
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
- * counted in scaleset_scaler_errors_total.  The pool's instances become
- * what the pass leaves, sorted by id.
+ * counted in scaleset_scaler_errors_total; every transition is a
+ * lifecycle event (events.c).  The pool's instances become what the pass
+ * leaves, sorted by id.
  *
  * With a lease (ha.c) every write carries its fence: the first one it
  * refuses ends the pass's actions (the lease is another's now), and
  * virt.c refuses libvirt calls once the lease is not held.
  */
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "plan.h"
 
-#define CREATE_WORKERS  4       /* concurrent creations per zone */
-
+/* a libvirt action on its host's worker, with what it needs copied (a
+   late one may outlive the pass and a reload: the configuration is
+   held) */
 typedef struct {
-    const action_t   *a;
-    virt_model_t      model;        /* written into its tag */
-    int               ok;
-    char              err[256];
-} create_t;
+    host_call_t          c;
+    scaler_config_t     *conf;
+    const pool_config_t *p;
+    const action_t      *a;             /* the pass's: read before the wait
+                                           only */
+    char                 id[SCALESET_ID_MAX + 1];
+    char                 zone[SCALESET_NAME_MAX + 1];
+    char                 address[80];
+    act_kind_t           kind;          /* CREATE, ADOPT, DELETE, STOP,
+                                           RESTART or REIMAGE */
+    origin_t             origin;        /* a creation's */
+    virt_model_t         model;         /* a creation's or an adoption's:
+                                           into its tag */
+    int                  shut;          /* a STOP's virt_shutdown(): 0 sent,
+                                           1 off already, -1 refused (then
+                                           rc is its removal's) */
+    int                  rc;
+    char                 err[256];
+} virt_call_t;
 
+/* what one pass's actions change, shared by the Redis actions and the
+   libvirt ones' outcomes */
 typedef struct {
-    pool_state_t     *ps;
-    create_t         *c;
-    int               n, zone, next;
-    pthread_mutex_t   lock;
-} create_job_t;
+    registry_t          *reg;
+    pool_state_t        *ps;
+    observation_t       *obs;
+    inst_state_t        *st;            /* each instance's state */
+    uint64_t            *stop;          /* when its shutdown was sent */
+    unsigned            *done;          /* the API's asks it carried out */
+    repair_state_t       rs;            /* the pool's repairs */
+} pass_t;
 
 static int
 inst_cmp(const void *a, const void *b)
@@ -54,16 +82,20 @@ static int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
     char *buf, size_t size, char *err, size_t errlen)
 {
-    char               raw[SCALESET_RECORD_MAX];
-    scaleset_member_t  m;
-    scaleset_error_t   e;
+    const zone_config_t  *zc = &p->zones[in->zone];
+    char                  raw[SCALESET_RECORD_MAX];
+    scaleset_member_t     m;
+    scaleset_error_t      e;
 
     /* the weight is its template's (a flexible pool's capacity units:
-       the gateways share requests by it) */
-    snprintf(raw, sizeof(raw), "%s weight=%d zone=%s%s%s%s", in->address,
-             in->tmpl >= 0 ? p->templates[in->tmpl].weight : 1,
-             p->zones[in->zone].name, in->model.version[0] ? " version=" : "",
-             in->model.version, drain ? " drain" : "");
+       the gateways share requests by it); host= only in a zone of
+       several hosts */
+    snprintf(raw, sizeof(raw), "%s weight=%d zone=%s%s%s%s%s%s",
+             in->address, in->tmpl >= 0 ? p->templates[in->tmpl].weight : 1,
+             zc->name, zc->nhosts > 1 ? " host=" : "",
+             zc->nhosts > 1 ? p->hosts[in->host].name : "",
+             in->model.version[0] ? " version=" : "", in->model.version,
+             drain ? " drain" : "");
     if (scaleset_member_parse(raw, strlen(raw), &m, &e) != 0
         || scaleset_member_format(&m, buf, size, &e) < 0)
     {
@@ -90,30 +122,6 @@ write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
            registry_error(reg));
 }
 
-/* the domain of a's instance, then its member (or none: HDEL is
-   idempotent); a failure of the second leaves a stray that the next pass
-   deregisters */
-static int
-remove_instance(registry_t *reg, pool_state_t *ps, const action_t *a,
-    inst_state_t *st, const char *how)
-{
-    const pool_config_t  *p = ps->cf;
-
-    if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
-        failed(ps, a, ha_acting() ? ERR_DELETE : ERR_FENCED,
-               ha_acting() ? "libvirt could not remove the domain"
-                           : "this scaler does not hold the lease");
-        return -1;
-    }
-    st[a->inst] = INST_DELETING;
-    slog(p->name, a->id, "deleted (%s%s%s) rule=%s", a->reason,
-         how ? "; " : "", how ? how : "", a->rule);
-    if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-        write_failed(ps, a, reg);
-    }
-    return 0;
-}
-
 /* the lifecycle event of action a done (the instance's state before and
    after it), or NULL: not a transition (a record written again) */
 static const char *
@@ -136,33 +144,39 @@ act_event(const action_t *a, inst_state_t before, inst_state_t after)
     }
 }
 
-/* a restart or a reimage; 0 when done (st[] follows) */
-static int
-repair_domain(pool_state_t *ps, const action_t *a, inst_state_t *st)
+/* what follows action a done (the instance was before): its event, the
+   counters, the API's ask carried out, the failures in a row starting
+   over once an instance of ours is ready */
+static void
+succeeded(pass_t *x, const action_t *a, inst_state_t before)
 {
-    const pool_config_t  *p = ps->cf;
-    char                  err[256];
-    int                   rc;
+    const pool_config_t  *p = x->ps->cf;
+    inst_state_t          after = a->inst >= 0 ? x->st[a->inst]
+                                               : INST_BOOTING;
+    const char           *ev;
 
-    rc = a->kind == ACT_RESTART
-         ? virt_reset(ps->conns[a->zone], p->name, a->id, err, sizeof(err))
-         : virt_reimage(ps->conns[a->zone], p, a->id, err, sizeof(err));
-    if (rc != 0) {
-        failed(ps, a, ERR_REPAIR, err);
-        return -1;
+    if ((ev = act_event(a, before, after)) != NULL) {
+        events_emit(x->reg, p, a->id, ev, a->kind == ACT_DEREGISTER
+                    ? "gone" : inst_state_name(after), a->rule, a->reason);
     }
-    st[a->inst] = INST_REPAIRING;
-    slog(p->name, a->id, "%s (%s) rule=%s",
-         a->kind == ACT_RESTART ? "restarted" : "reimaged", a->reason,
-         a->rule);
-    return 0;
+    x->ps->actions_down += strcmp(a->rule, "scale_in") == 0;
+    x->ps->repairs += strcmp(a->rule, "repair") == 0;
+    if (a->kind == ACT_RESTART || a->kind == ACT_REIMAGE) {
+        x->done[a->inst] |= ASK_RESTART | ASK_REIMAGE;  /* asked: done */
+    }
+    if (a->kind == ACT_REGISTER
+        && (strcmp(a->rule, "ready") == 0 || strcmp(a->rule, "hook") == 0)
+        && x->obs->inst[a->inst].in.repair != IREP_REPLACEMENT)
+    {
+        x->rs.failures = 0;
+    }
 }
 
-/* one action but a creation; 0 when done (st[] follows, stop[] gets the
-   time of a shutdown sent) */
+/* one action of Redis or none (register, drain, deregister, standby,
+   hook); 0 when done (st[] follows) */
 static int
 apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const action_t *a, inst_state_t *st, uint64_t *stop)
+    const action_t *a, inst_state_t *st)
 {
     const pool_config_t  *p = ps->cf;
     const instance_t     *in = a->inst >= 0 ? &obs->inst[a->inst].in : NULL;
@@ -203,31 +217,12 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
         return 0;
 
-    case ACT_ADOPT:
-        if (virt_adopt(ps->conns[a->zone], p, p->zones[a->zone].name, a->id,
-                       &a->model, a->address, err, sizeof(err)) != 0)
-        {
-            failed(ps, a, ERR_CREATE, err);
-            return -1;
-        }
-        slog(p->name, a->id, "adopted in zone %s%s%s (%s) rule=%s",
-             p->zones[a->zone].name, a->address[0] ? " at " : "",
-             a->address, a->reason, a->rule);
-        return 0;
-
-    case ACT_DELETE:
-        return remove_instance(reg, ps, a, st, NULL);
-
     case ACT_HOOK:
         st[a->inst] = a->hook == HOOK_LAUNCH ? INST_PENDING_LAUNCH
                                              : INST_PENDING_TERMINATE;
         slog(p->name, a->id, "%s (%s) rule=%s", inst_state_name(st[a->inst]),
              a->reason, a->rule);
         return 0;
-
-    case ACT_RESTART:
-    case ACT_REIMAGE:
-        return repair_domain(ps, a, st);
 
     case ACT_STANDBY:
         /* registered: drained in the same transaction */
@@ -252,108 +247,252 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
              "rule=%s", a->reason, a->rule);
         return 0;
 
-    case ACT_STOP:
-        switch (virt_shutdown(ps->conns[a->zone], p->name, a->id)) {
-        case 0:
-            st[a->inst] = INST_STOPPING;
-            stop[a->inst] = obs->now;
-            slog(p->name, a->id, "stopping: ACPI shutdown sent, %llu ms "
-                 "to power off (%s) rule=%s",
-                 (unsigned long long) p->shutdown_timeout_ms, a->reason,
-                 a->rule);
-            return 0;
-        case 1:
-            /* off already (the test driver is at once) */
-            return remove_instance(reg, ps, a, st, "off after its ACPI "
-                                   "shutdown");
-        default:
-            /* no shutdown: destroyed as before */
-            return remove_instance(reg, ps, a, st, "the ACPI shutdown "
-                                   "failed: destroyed");
-        }
-
     default:
         return -1;
     }
 }
 
-/* creates the job's zone's instances, one at a time; the threads touch
-   only their own create_t */
-static void *
-create_worker(void *arg)
+/* the actions that run on a host's workers before the creations */
+static int
+virt_kind(act_kind_t kind)
 {
-    create_job_t   *job = arg;
-    pool_state_t   *ps = job->ps;
-    create_t       *c;
-    int             i;
+    return kind == ACT_DELETE || kind == ACT_ADOPT || kind == ACT_STOP
+           || kind == ACT_RESTART || kind == ACT_REIMAGE;
+}
 
-    for (;;) {
-        pthread_mutex_lock(&job->lock);
-        while (job->next < job->n && job->c[job->next].a->zone != job->zone)
-        {
-            job->next++;
-        }
-        i = job->next++;
-        pthread_mutex_unlock(&job->lock);
-        if (i >= job->n) {
-            return NULL;
-        }
-        c = &job->c[i];
-        c->ok = virt_create(ps->conns[job->zone], ps->cf,
-                            ps->cf->zones[job->zone].name, c->a->id,
-                            c->a->address, &c->model, c->a->origin, c->err,
-                            sizeof(c->err)) == 0;
+/* the error counted when such an action fails */
+static err_kind_t
+virt_err(act_kind_t kind)
+{
+    return kind == ACT_ADOPT || kind == ACT_CREATE ? ERR_CREATE
+           : kind == ACT_RESTART || kind == ACT_REIMAGE ? ERR_REPAIR
+           : ERR_DELETE;
+}
+
+static void
+virt_run(virt_conn_t *vc, host_call_t *c)
+{
+    virt_call_t  *v = (virt_call_t *) c;
+
+    switch (v->kind) {
+    case ACT_CREATE:
+        v->rc = virt_create(vc, v->p, v->zone, v->id, v->address, &v->model,
+                            v->origin, v->err, sizeof(v->err));
+        break;
+    case ACT_ADOPT:
+        v->rc = virt_adopt(vc, v->p, v->zone, v->id, &v->model, v->address,
+                           v->err, sizeof(v->err));
+        break;
+    case ACT_STOP:
+        /* off already, or no shutdown: removed at once */
+        v->shut = virt_shutdown(vc, v->p->name, v->id);
+        v->rc = v->shut == 0 ? 0 : virt_delete(vc, v->p->name, v->id);
+        break;
+    case ACT_RESTART:
+        v->rc = virt_reset(vc, v->p->name, v->id, v->err, sizeof(v->err));
+        break;
+    case ACT_REIMAGE:
+        v->rc = virt_reimage(vc, v->p, v->id, v->err, sizeof(v->err));
+        break;
+    default:
+        v->rc = virt_delete(vc, v->p->name, v->id);
+        break;
     }
 }
 
 static void
-create_all(pool_state_t *ps, create_t *c, int n)
+virt_drop(host_call_t *c)
 {
-    create_job_t  jobs[SCALER_MAX_ZONES];
-    pthread_t     th[SCALER_MAX_ZONES][CREATE_WORKERS];
-    int           started[SCALER_MAX_ZONES] = { 0 };
-    int           z, w;
+    virt_call_t  *v = (virt_call_t *) c;
 
-    for (z = 0; z < ps->cf->nzones; z++) {
-        jobs[z].ps = ps;
-        jobs[z].c = c;
-        jobs[z].n = n;
-        jobs[z].zone = z;
-        jobs[z].next = 0;
-        pthread_mutex_init(&jobs[z].lock, NULL);
-        for (w = 0; w < CREATE_WORKERS; w++) {
-            if (pthread_create(&th[z][w], NULL, create_worker, &jobs[z])
-                != 0)
-            {
-                break;
-            }
-            started[z]++;
-        }
-        if (started[z] == 0) {
-            create_worker(&jobs[z]);    /* no thread: do it here */
-        }
+    config_free(v->conf);
+    free(v);
+}
+
+/* a call for action a (a creation with model, an adoption, a
+   deletion, a stop, a restart, a reimage) */
+static virt_call_t *
+virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
+{
+    virt_call_t  *v = calloc(1, sizeof(*v));
+
+    if (v == NULL) {
+        return NULL;
     }
-    for (z = 0; z < ps->cf->nzones; z++) {
-        for (w = 0; w < started[z]; w++) {
-            pthread_join(th[z][w], NULL);
-        }
-        pthread_mutex_destroy(&jobs[z].lock);
+    host_call_init(&v->c, virt_run, virt_drop);
+    v->conf = config_ref(ps->conf);
+    v->p = ps->cf;
+    v->a = a;
+    v->rc = -1;
+    snprintf(v->id, sizeof(v->id), "%s", a->id);
+    snprintf(v->zone, sizeof(v->zone), "%s", ps->cf->zones[a->zone].name);
+    snprintf(v->address, sizeof(v->address), "%s", a->address);
+    v->kind = a->kind;
+    v->origin = a->origin;
+    v->model = model ? *model : a->model;
+    return v;
+}
+
+/* why a call did not do its work, for the log */
+static const char *
+virt_why(const pool_state_t *ps, const virt_call_t *v, char *buf,
+    size_t size)
+{
+    switch (v->c.outcome) {
+    case HOST_REFUSED:
+        return "its host is stalled: not asked";
+    case HOST_LATE:
+        snprintf(buf, size, "no answer within libvirt.timeout %llu ms: "
+                 "the next listing tells", (unsigned long long)
+                 ps->host_timeout_ms);
+        return buf;
+    case HOST_CANCELLED:
+        return "the pass was stopped";
+    default:
+        return v->err[0] ? v->err
+               : v->kind == ACT_DELETE || v->kind == ACT_STOP
+               ? "libvirt could not remove the domain" : "libvirt error";
     }
 }
 
-/* the plan's creations: their numbers reserved, then made; the created
-   ones appended to ps->inst (room made by the caller); a failure is one
-   of the pool's repair failures (rs) */
+/* the plan's libvirt actions but creations on their hosts, started at
+   once: a deletion, stop, restart or reimage on its instance's host; an
+   adoption on every host of its zone (the domain is on one of them: the
+   others answer that they have none) */
+typedef struct {
+    int            act;                 /* pl->act index */
+    virt_call_t   *v;
+} virt_job_t;
+
+static virt_job_t *
+virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n)
+{
+    const zone_config_t  *zc;
+    virt_job_t           *j, *nj;
+    virt_call_t          *v;
+    int                   i, h, c = 0;
+
+    *n = 0;
+    j = NULL;
+    for (i = 0; i < pl->nact; i++) {
+        const action_t *a = &pl->act[i];
+
+        if (!virt_kind(a->kind)) {
+            continue;
+        }
+        zc = &ps->cf->zones[a->zone];
+        for (h = a->kind != ACT_ADOPT ? a->host : zc->host0;
+             h < (a->kind != ACT_ADOPT ? a->host + 1
+                                       : zc->host0 + zc->nhosts);
+             h++)
+        {
+            if (*n == c) {
+                c = c ? 2 * c : 16;
+                if ((nj = realloc(j, c * sizeof(*j))) == NULL) {
+                    failed(ps, a, virt_err(a->kind), "out of memory");
+                    return j;
+                }
+                j = nj;
+            }
+            if ((v = virt_call(ps, a, NULL)) == NULL) {
+                failed(ps, a, virt_err(a->kind), "out of memory");
+                continue;
+            }
+            if (a->kind == ACT_ADOPT) {
+                /* the tag names the host it is found on */
+                snprintf(v->model.host, sizeof(v->model.host), "%s",
+                         ps->cf->hosts[h].uri);
+            }
+            j[*n].act = i;
+            j[(*n)++].v = v;
+            host_submit(b, ps->hosts[h], &v->c);
+        }
+    }
+    return j;
+}
+
+/* their outcomes: a deletion's domain gone, then its member; a stop's
+   shutdown sent (or the domain removed); a restart or reimage done; an
+   adoption done on one host of the zone */
+static void
+virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
+{
+    pool_state_t    *ps = x->ps;
+    const char      *pool = ps->cf->name;
+    const action_t  *a;
+    virt_call_t     *v, *ok;
+    inst_state_t     before;
+    char             why[160];
+    int              k, e;
+
+    for (k = 0; k < n; k = e) {
+        a = &pl->act[j[k].act];
+        /* the calls of one action are together */
+        for (e = k, ok = NULL; e < n && j[e].act == j[k].act; e++) {
+            v = j[e].v;
+            if (ok == NULL && v->c.outcome == HOST_DONE && v->rc == 0) {
+                ok = v;
+            }
+        }
+        v = j[k].v;
+        before = a->inst >= 0 ? x->st[a->inst] : INST_CREATING;
+        if (ok == NULL && !ha_acting()) {
+            failed(ps, a, ERR_FENCED, "this scaler does not hold the lease");
+        } else if (ok == NULL) {
+            failed(ps, a, virt_err(a->kind),
+                   virt_why(ps, v, why, sizeof(why)));
+        } else if (a->kind == ACT_ADOPT) {
+            slog(pool, a->id, "adopted in zone %s%s%s (%s) rule=%s",
+                 ps->cf->zones[a->zone].name, a->address[0] ? " at " : "",
+                 a->address, a->reason, a->rule);
+            succeeded(x, a, before);
+        } else if (a->kind == ACT_RESTART || a->kind == ACT_REIMAGE) {
+            x->st[a->inst] = INST_REPAIRING;
+            slog(pool, a->id, "%s (%s) rule=%s", a->kind == ACT_RESTART
+                 ? "restarted" : "reimaged", a->reason, a->rule);
+            succeeded(x, a, before);
+        } else if (a->kind == ACT_STOP && ok->shut == 0) {
+            x->st[a->inst] = INST_STOPPING;
+            x->stop[a->inst] = x->obs->now;
+            slog(pool, a->id, "stopping: ACPI shutdown sent, %llu ms to "
+                 "power off (%s) rule=%s",
+                 (unsigned long long) ps->cf->shutdown_timeout_ms,
+                 a->reason, a->rule);
+            succeeded(x, a, before);
+        } else {
+            x->st[a->inst] = INST_DELETING;
+            slog(pool, a->id, "deleted (%s%s) rule=%s", a->reason,
+                 a->kind != ACT_STOP ? ""
+                 : ok->shut == 1 ? "; off after its ACPI shutdown"
+                 : "; the ACPI shutdown failed: destroyed", a->rule);
+            succeeded(x, a, before);
+            /* its member (or none: HDEL is idempotent) after the domain;
+               a failure leaves a stray that the next pass deregisters */
+            if (a->member >= 0 && registry_del(x->reg, pool, a->id) != 0) {
+                write_failed(ps, a, x->reg);
+            }
+        }
+        for (; k < e; k++) {
+            host_call_release(&j[k].v->c);
+        }
+    }
+}
+
+/* the plan's creations: their numbers reserved, then made on their
+   hosts; the created ones appended to ps->inst (room made by the
+   caller); a failure is one of the pool's repair failures (rs) */
 static void
 creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     const plan_t *pl, repair_state_t *rs)
 {
     const pool_config_t  *p = ps->cf;
-    create_t             *c;
+    virt_call_t         **c;
+    host_batch_t          b;
     instance_t           *in;
+    virt_model_t          model;
     long                  first = 0, last = 0;
     uint64_t              now = clock_unix_ms();
-    char                  why[320];
+    char                  why[160], what[400];
     int                   i, n = 0, rc;
 
     if (pl->creates == 0) {
@@ -365,10 +504,6 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     }
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE) {
-            /* the model the plan chose (the zone's latest), created now */
-            c[n].model = pl->act[i].model;
-            c[n].model.created = now;
-            c[n++].a = &pl->act[i];
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
             last = last > pl->act[i].seq ? last : pl->act[i].seq;
         }
@@ -384,21 +519,40 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         free(c);
         return;
     }
-    create_all(ps, c, n);
-    for (i = 0; i < n; i++) {
-        const action_t *a = c[i].a;
-
-        if (!c[i].ok) {
-            failed(ps, a, ERR_CREATE, c[i].err);
-            snprintf(why, sizeof(why), "%s could not be created: %s", a->id,
-                     c[i].err);
-            plan_repair_failed(rs, p, obs->now, ps->interval_ms, why);
-            events_emit(reg, p, a->id, "create_failed", "gone", a->rule,
-                        c[i].err);
+    host_batch_init(&b, ps->cancel);
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind != ACT_CREATE) {
             continue;
         }
-        slog(p->name, a->id, "created in zone %s at %s%s (%s) rule=%s",
-             p->zones[a->zone].name, a->address,
+        /* the model the plan chose (the host's latest), created now */
+        model = pl->act[i].model;
+        model.created = now;
+        if ((c[n] = virt_call(ps, &pl->act[i], &model)) == NULL) {
+            failed(ps, &pl->act[i], ERR_CREATE, "out of memory");
+            continue;
+        }
+        host_submit(&b, ps->hosts[pl->act[i].host], &c[n++]->c);
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
+    for (i = 0; i < n; i++) {
+        const action_t *a = c[i]->a;
+
+        if (c[i]->c.outcome != HOST_DONE || c[i]->rc != 0) {
+            const char *w = virt_why(ps, c[i], why, sizeof(why));
+
+            failed(ps, a, ERR_CREATE, w);
+            snprintf(what, sizeof(what), "%s could not be created: %s",
+                     a->id, w);
+            plan_repair_failed(rs, p, obs->now, ps->interval_ms, what);
+            events_emit(reg, p, a->id, "create_failed", "gone", a->rule, w);
+            host_call_release(&c[i]->c);
+            continue;
+        }
+        slog(p->name, a->id, "created in zone %s%s%s at %s%s (%s) rule=%s",
+             p->zones[a->zone].name, p->zones[a->zone].nhosts > 1
+             ? " host " : "", p->zones[a->zone].nhosts > 1
+             ? p->hosts[a->host].name : "", a->address,
              a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
              a->rule);
         events_emit(reg, p, a->id, "created", "booting", a->rule, a->reason);
@@ -407,11 +561,12 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
         snprintf(in->address, sizeof(in->address), "%s", a->address);
-        in->model = c[i].model;
+        in->model = c[i]->model;
         in->tmpl = a->tmpl;
         in->origin = a->origin;
         in->latest = 1;
         in->zone = a->zone;
+        in->host = a->host;
         in->seq = a->seq;
         in->state = INST_BOOTING;
         in->seen = obs->now;
@@ -420,6 +575,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             in->repair_since = obs->now;
             memcpy(in->repair_of, a->repair_of, sizeof(in->repair_of));
         }
+        host_call_release(&c[i]->c);
     }
     free(c);
 }
@@ -530,7 +686,10 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     instance_t           *list, *in;
     uint64_t             *stop;
     unsigned             *done;
-    repair_state_t        rs;
+    host_batch_t          b;
+    virt_job_t           *jobs;
+    pass_t                x;
+    int                   njobs = 0;
     int                   i, n, cap, fenced = 0;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
@@ -555,16 +714,24 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             ps->errors[pl->note[i].err]++;
         }
     }
-    rs = pl ? pl->repair : ps->repair;
+    x.reg = reg;
+    x.ps = ps;
+    x.obs = obs;
+    x.st = st;
+    x.stop = stop;
+    x.done = done;
+    x.rs = pl ? pl->repair : ps->repair;
+    /* the libvirt actions run on their hosts while the Redis actions run */
+    host_batch_init(&b, ps->cancel);
+    jobs = pl ? virt_actions(ps, pl, &b, &njobs) : NULL;
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
         inst_state_t    before = a->inst >= 0 ? st[a->inst] : INST_CREATING;
-        const char     *ev;
 
-        if (a->kind == ACT_CREATE) {
+        if (a->kind == ACT_CREATE || virt_kind(a->kind)) {
             continue;
         }
-        if (apply(reg, ps, obs, a, st, stop) != 0) {
+        if (apply(reg, ps, obs, a, st) != 0) {
             /* the lease is another's (the fence said so), or it ran out
                while Redis did not answer: nothing more is written */
             if (registry_refused(reg) || !ha_acting()) {
@@ -577,27 +744,13 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             }
             continue;
         }
-        if ((ev = act_event(a, before, a->inst >= 0 ? st[a->inst]
-                                       : INST_BOOTING)) != NULL)
-        {
-            events_emit(reg, p, a->id, ev,
-                        a->kind == ACT_DEREGISTER ? "gone"
-                        : inst_state_name(a->inst >= 0 ? st[a->inst]
-                                                       : INST_BOOTING),
-                        a->rule, a->reason);
-        }
-        ps->actions_down += strcmp(a->rule, "scale_in") == 0;
-        ps->repairs += strcmp(a->rule, "repair") == 0;
-        if (a->kind == ACT_RESTART || a->kind == ACT_REIMAGE) {
-            done[a->inst] |= ASK_RESTART | ASK_REIMAGE;   /* asked: done */
-        }
-        /* an instance of ours ready: the failures in a row start over */
-        if (a->kind == ACT_REGISTER
-            && (strcmp(a->rule, "ready") == 0 || strcmp(a->rule, "hook") == 0)
-            && obs->inst[a->inst].in.repair != IREP_REPLACEMENT)
-        {
-            rs.failures = 0;
-        }
+        succeeded(&x, a, before);
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
+    if (jobs != NULL) {
+        virt_done(&x, pl, jobs, njobs);
+        free(jobs);
     }
 
     /* the instances as the pass leaves them */
@@ -622,6 +775,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
                          : (obs->inst[i].in.asked & ASK_DECREMENT) ? 2 : 1)
                       : 0;
         in->protection = obs->inst[i].protection;
+        in->lost = pl ? pl->view[i].lost : obs->inst[i].in.lost;
         in->weight = obs->inst[i].member >= 0
                      && obs->members[obs->inst[i].member].valid
                      ? obs->members[obs->inst[i].member].weight : 0;
@@ -660,9 +814,9 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         ps->protected_above = pl->protected_above;
     }
     if (pl && !fenced) {
-        creations(reg, ps, obs, pl, &rs);
+        creations(reg, ps, obs, pl, &x.rs);
         ps->repairing = pl->repairing;
-        keep_repair_state(reg, ps, obs, &rs);
+        keep_repair_state(reg, ps, obs, &x.rs);
     }
     if (ps->ninst > 1) {
         qsort(ps->inst, ps->ninst, sizeof(*ps->inst), inst_cmp);

@@ -46,6 +46,9 @@ typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     int           valid;        /* its record parsed (else only id is set) */
     int           zone;         /* its zone= among the pool's; -1: none */
+    int           host;         /* its host= among its zone's hosts (an
+                                   index into the pool's); -1: none given,
+                                   -2: one its zone does not have */
     char          address[80];
     char          version[SCALESET_NAME_MAX + 1];
     unsigned      weight;
@@ -84,12 +87,23 @@ typedef struct {
                                        no failure) */
     int               repair_ok;    /* it was read */
     int               nzones;
-    int               zone_up[SCALER_MAX_ZONES];
-    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+    int               zone_up[SCALER_MAX_ZONES];  /* every host of the zone
+                                       answered (its instances are all
+                                       known) */
+    int               nhosts;
+    int               host_up[SCALER_MAX_HOSTS];  /* the host answered: its
+                                       instances are listed */
+    unsigned long long host_free[SCALER_MAX_HOSTS];   /* its free memory
+                                       (virNodeGetFreeMemory), bytes; 0
+                                       unknown */
+    uint64_t          host_down_since[SCALER_MAX_HOSTS];  /* UNIX ms it
+                                       has been unreachable since (this
+                                       scaler's count); 0: it answered */
+    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
                                     /* each template's model as a new
-                                       instance of it in that zone would
+                                       instance of it on that host would
                                        get it now (its base image as last
-                                       read there); created 0 */
+                                       read there, its URI); created 0 */
     int               redis_ok;     /* members read: else no plan */
     char              redis_err[200];   /* !redis_ok: why */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
@@ -156,10 +170,12 @@ typedef struct {
                                    a registered one; else -1 */
     char          id[SCALESET_ID_MAX + 1];
     int           zone;         /* the instance's (CREATE: where) */
+    int           host;         /* the instance's host (CREATE: where);
+                                   -1: none (DEREGISTER) */
     long          seq;          /* CREATE: the id's number */
     char          address[80];  /* CREATE */
     virt_model_t  model;        /* CREATE: what it is made from (its
-                                   template's latest in the zone; act
+                                   template's latest on the host; act
                                    sets created) */
     char          repair_of[SCALESET_ID_MAX + 1];   /* CREATE: the
                                    instance it replaces ("": none) */
@@ -198,6 +214,9 @@ typedef struct {
     int           repaired;     /* its repair ended: 1 up again, -1 it
                                    failed (logged, counted) */
     int           beat;         /* its hook's heartbeat came this pass */
+    int           lost;         /* counted as lost (its host failed over,
+                                   in->lost or now): not active, its
+                                   capacity rebuilt elsewhere */
 } plan_view_t;
 
 typedef struct {
@@ -272,9 +291,15 @@ int plan_repair_most(const pool_config_t *cf, int capacity);
    from scale-in; PROTECT_ALL: from repair, upgrades and every other
    scale-set action too) */
 int plan_protected(const plan_input_t *in, int i, protect_t level);
+/* 1 when obs->inst[i] was listed this pass by its host: it can be acted
+   on (an instance of a host that did not answer is kept as it was) */
+int plan_reachable(const observation_t *obs, int i);
 /* instances that serve or will: booting, running, creating, in every
-   zone (those of a zone down count: they are not lost) */
+   zone (those of a zone down count, unless lost: view.lost); per_zone
+   (SCALER_MAX_ZONES) and per_host (SCALER_MAX_HOSTS) may be NULL */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
+int plan_active_hosts(const plan_input_t *in, const plan_t *pl,
+    int *per_zone, int *per_host);
 const char *act_kind_name(act_kind_t kind);
 /* how long gateway g counts as present after its reports were last
    read: drain.gateway_ttl, else 3 x its report key's TTL, else 30 s */
@@ -311,6 +336,14 @@ void plan_repair(const plan_input_t *in, plan_t *pl);
    drain_timeout; held while a report is unknown or older than the drain;
    stopping instances deleted once off, or at shutdown_timeout */
 void plan_drain(const plan_input_t *in, plan_t *pl);
+/* plan_zones.c: a host unreachable longer than zone_failover has its
+   instances counted as lost (plan_begin), so the capacity step rebuilds
+   them elsewhere; back, they are drained and deleted where the capacity
+   stands without them (else counted again).  Zones more than one apart
+   are rebalanced, one move at a time: a new instance in the smallest
+   first (surge), then the capacity step drains one in the largest */
+void plan_failover(const plan_input_t *in, plan_t *pl);
+void plan_rebalance(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
@@ -324,6 +357,25 @@ void plan_terminate(const plan_input_t *in, plan_t *pl);
 void plan_launch(const plan_input_t *in, plan_t *pl);
 action_t *plan_hook_enter(const plan_input_t *in, plan_t *pl, int i,
     inst_hook_t hook, const char *why);
+/* n new instances made for the capacity (fewer when no host, address,
+   number or template is left: noted), each of template tmpl (-1: the one
+   the mix asks for), placed as the capacity step places them: the zone
+   with the fewest of the template then of all, its host with the fewest
+   then the most free memory, the lowest free address, the next number,
+   the template's latest model on the host; why NULL: the capacity
+   step's reason.  The number made */
+int plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
+    const char *rule, const char *why);
+/* the capacity units of the instances made for it (origin scaled) that
+   serve or will (booting, running, creations so far; not lost), and
+   per_zone / per_host (SCALER_MAX_ZONES / _HOSTS, may be NULL) how many
+   of them each has */
+int plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host);
+/* the host of zone z a new instance goes to (policy_place_host over
+   hcount, the instances per host, NULL: none); -1 when none of its hosts
+   answers */
+int plan_place_host(const plan_input_t *in, int z, const int *hcount);
 /* the lowest address of the pool that no instance, no member and no
    creation of the plan so far uses: 0, or -1 when none is left */
 int plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,

@@ -85,8 +85,8 @@ plan_terminate(const plan_input_t *in, plan_t *pl)
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (o->in.hook != HOOK_TERMINATE || !o->listed
-            || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+        if (o->in.hook != HOOK_TERMINATE || !plan_reachable(obs, i)
+            || !plan_free(pl, i)
             || pl->view[i].state != INST_DRAINING)
         {
             continue;
@@ -116,7 +116,7 @@ plan_launch(const plan_input_t *in, plan_t *pl)
     }
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_BOOTING || o->ready != READY_YES
             || o->in.origin == ORIGIN_ADOPTED)
         {

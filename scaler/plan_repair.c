@@ -144,7 +144,7 @@ not_ready(const plan_input_t *in, plan_t *pl)
     most = in->capacity / 20 > 1 ? in->capacity / 20 : 1;
     for (i = 0; i < obs->ninst && n < most && !pl->repair.suspended; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_BOOTING || o->ready != READY_NO
             || o->in.origin != ORIGIN_SCALED)   /* by hand: the API's */
         {
@@ -186,7 +186,7 @@ down(const plan_input_t *in, plan_t *pl)
     busy = under_way(in, pl);
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_RUNNING
             || pl->view[i].repair != IREP_NONE || o->in.asked
             || (d = down_for(in, pl, i)) <= p->repair_grace_ms)

@@ -45,7 +45,7 @@ plan_requests(const plan_input_t *in, plan_t *pl)
         o = &obs->inst[i];
         if (!(o->in.asked & (ASK_DELETE | ASK_RESTART | ASK_REIMAGE
                              | ASK_STANDBY | ASK_ACTIVE))
-            || !o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i))
+            || !plan_reachable(obs, i) || !plan_free(pl, i))
         {
             continue;               /* a hook's result: plan_hooks.c */
         }

@@ -155,7 +155,7 @@ static void
 test_volumes(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     virStorageVolPtr  v;
     char              err[256], *xml;
@@ -275,7 +275,7 @@ static void
 test_failed(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     virDomainPtr      d;
     char              err[256];
@@ -337,7 +337,7 @@ static void
 test_lease(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     char              err[256];
     unsigned          a, b, c, d, port;
