@@ -806,6 +806,17 @@ static const case_t  cases[] = {
                 "after its failover: its capacity was rebuilt (4 in service",
                 "delete web-000004 failover" } },
 
+    { .name = "back after its failover, protected from scale-in: it "
+              "stays and counts, an unprotected one is scaled in instead",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running", .lost = 1,
+                  .protect = PROTECT_SCALE_IN },
+                { "web-000005", 0, "running" },
+                { "web-000006", 0, "running" } },
+      .want = { "drain web-000006 scale_in" } },
+
     { .name = "back, its capacity not all rebuilt (no address, say): "
               "those still needed count again",
       .nzones = 2, .capacity = 4,
