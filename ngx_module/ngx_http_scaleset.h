@@ -326,6 +326,24 @@ struct ngx_http_scaleset_main_conf_s {
 };
 
 
+/*
+ * A caller of ngx_http_scaleset_redis_argv() waiting for the reply: pending
+ * until it (or the connection's end) arrives, then done, if set, gets
+ * hiredis's reply, or NULL when the connection went.
+ */
+typedef struct ngx_http_scaleset_redis_wait_s  ngx_http_scaleset_redis_wait_t;
+
+typedef void (*ngx_http_scaleset_redis_done_pt)(
+    ngx_http_scaleset_redis_wait_t *wait, void *reply);
+
+struct ngx_http_scaleset_redis_wait_s {
+    const char                       *what;
+    ngx_http_scaleset_redis_done_pt   done;
+    void                             *data;
+    ngx_uint_t                        pending;
+};
+
+
 /* this process's Redis side (ngx_http_scaleset_redis.c, _sentinel.c) */
 typedef struct {
     ngx_cycle_t                    *cycle;
@@ -351,6 +369,7 @@ typedef struct {
     ngx_msec_t                      report_logged;
     ngx_uint_t                      failures;
     ngx_uint_t                      auth_failures;
+    ngx_uint_t                      serial;        /* connections made */
 
     unsigned                        holder:1;
     unsigned                        closing:1;
@@ -449,8 +468,11 @@ void ngx_http_scaleset_redis_shutdown(void);
 ngx_uint_t ngx_http_scaleset_redis_ready(void);
 ngx_uint_t ngx_http_scaleset_redis_busy(void);
 const char *ngx_http_scaleset_redis_kind(ngx_uint_t kind);
+ngx_uint_t ngx_http_scaleset_redis_serial(void);
 ngx_int_t ngx_http_scaleset_redis_argv(const char *what, int argc,
-    const char **argv, const size_t *argvlen, ngx_uint_t *pending);
+    const char **argv, const size_t *argvlen,
+    ngx_http_scaleset_redis_wait_t *wait);
+void ngx_http_scaleset_redis_refused(const char *what, const char *str);
 ngx_uint_t ngx_http_scaleset_redis_stale(ngx_http_scaleset_srv_conf_t *sscf,
     uint64_t *since);
 struct redisAsyncContext *ngx_http_scaleset_redis_open(
@@ -478,9 +500,6 @@ const char *ngx_http_scaleset_hiredis_refusal(void);
 
 /* ngx_http_scaleset_report.c */
 ngx_int_t ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle);
-size_t ngx_http_scaleset_health_record(ngx_http_scaleset_srv_conf_t *sscf,
-    ngx_http_scaleset_slot_t *slot, ngx_msec_t now, u_char *buf,
-    size_t size);
 
 /* ngx_http_scaleset_check.c */
 char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -49,7 +49,7 @@ static void ngx_http_scaleset_on_reply(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r,
     void *data);
-static void ngx_http_scaleset_on_pending(redisAsyncContext *ac, void *r,
+static void ngx_http_scaleset_on_wait(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_role(redisAsyncContext *ac, void *r,
     void *data);
@@ -154,7 +154,11 @@ ngx_http_scaleset_redis_shutdown(void)
 }
 
 
-/* 1 when this process holds the lease and its connections are up */
+/*
+ * 1 when this process holds the lease and its connections are up; a
+ * holder that stalled and lost the lease to another worker sends nothing
+ * more, even before its tick notices
+ */
 
 ngx_uint_t
 ngx_http_scaleset_redis_ready(void)
@@ -163,7 +167,17 @@ ngx_http_scaleset_redis_ready(void)
 
     w = ngx_http_scaleset_worker;
 
-    return w != NULL && w->holder && w->up && w->cmd != NULL;
+    return w != NULL && w->holder && w->up && w->cmd != NULL
+           && w->smcf->sh->lease_pid == (ngx_atomic_uint_t) ngx_pid;
+}
+
+
+/* changes with every connection this process makes to Redis */
+
+ngx_uint_t
+ngx_http_scaleset_redis_serial(void)
+{
+    return ngx_http_scaleset_worker ? ngx_http_scaleset_worker->serial : 0;
 }
 
 
@@ -191,15 +205,15 @@ ngx_http_scaleset_redis_busy(void)
 
 
 /*
- * Sends a command on the command connection of the lease holder; the
- * reply is only checked for an error, logged with what.  With pending,
- * *pending is set until the reply (or the connection's end) arrives, so
- * a caller sends nothing more meanwhile.
+ * Sends a command on the command connection of the lease holder; an error
+ * reply is logged with what (ngx_http_scaleset_redis_refused).  With wait,
+ * wait->pending is set until the reply (or the connection's end) arrives,
+ * so a caller sends nothing more meanwhile, and wait->done gets the reply.
  */
 
 ngx_int_t
 ngx_http_scaleset_redis_argv(const char *what, int argc, const char **argv,
-    const size_t *argvlen, ngx_uint_t *pending)
+    const size_t *argvlen, ngx_http_scaleset_redis_wait_t *wait)
 {
     int                         rc;
     ngx_http_scaleset_redis_t  *w;
@@ -210,11 +224,13 @@ ngx_http_scaleset_redis_argv(const char *what, int argc, const char **argv,
 
     w = ngx_http_scaleset_worker;
 
-    if (pending) {
-        rc = redisAsyncCommandArgv(w->cmd, ngx_http_scaleset_on_pending,
-                                   pending, argc, argv, argvlen);
+    if (wait) {
+        wait->what = what;
+
+        rc = redisAsyncCommandArgv(w->cmd, ngx_http_scaleset_on_wait, wait,
+                                   argc, argv, argvlen);
         if (rc == REDIS_OK) {
-            *pending = 1;
+            wait->pending = 1;
         }
 
     } else {
@@ -803,6 +819,7 @@ ngx_http_scaleset_check_up(ngx_http_scaleset_redis_t *w)
     }
 
     w->up = 1;
+    w->serial++;
     w->failures = 0;
     w->auth_failures = 0;
     w->smcf->sh->redis_up = 1;
@@ -993,9 +1010,6 @@ ngx_http_scaleset_on_reply(redisAsyncContext *ac, void *r, void *data)
 static void
 ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r, void *data)
 {
-    const char *what = data;
-
-    ngx_uint_t                  kind;
     redisReply                 *reply = r;
     ngx_http_scaleset_redis_t  *w = ac->data;
 
@@ -1003,17 +1017,34 @@ ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r, void *data)
         return;
     }
 
-    kind = ngx_http_scaleset_error_kind(reply->str);
+    ngx_http_scaleset_redis_refused(data, reply->str);
+}
 
-    if (ngx_strncmp(reply->str, "NOAUTH", 6) == 0
-        || (w->smcf->sentinel.len
-            && ngx_strncmp(reply->str, "READONLY", 8) == 0))
-    {
-        ngx_http_scaleset_redis_fail(w, kind, what, reply->str);
+
+/* an error reply (str) to a write of the lease holder's: what */
+
+void
+ngx_http_scaleset_redis_refused(const char *what, const char *str)
+{
+    ngx_uint_t                  kind;
+    ngx_http_scaleset_redis_t  *w;
+
+    w = ngx_http_scaleset_worker;
+
+    if (w == NULL || w->cmd == NULL) {
         return;
     }
 
-    ngx_http_scaleset_redis_error(w, kind, what, reply->str);
+    kind = ngx_http_scaleset_error_kind(str);
+
+    if (ngx_strncmp(str, "NOAUTH", 6) == 0
+        || (w->smcf->sentinel.len && ngx_strncmp(str, "READONLY", 8) == 0))
+    {
+        ngx_http_scaleset_redis_fail(w, kind, what, str);
+        return;
+    }
+
+    ngx_http_scaleset_redis_error(w, kind, what, str);
 
     if (ngx_current_msec - w->report_logged >= NGX_HTTP_SCALESET_AUTH_LOG
         || w->report_logged == 0)
@@ -1021,21 +1052,25 @@ ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r, void *data)
         w->report_logged = ngx_current_msec;
         ngx_log_error(NGX_LOG_ERR, w->log, 0,
                       "scaleset: redis %s refused a %s: %s", w->name, what,
-                      reply->str);
+                      str);
     }
 }
 
 
-/* the end of a caller's transaction: it may send the next one */
+/* the end of a caller's command: it may send the next one */
 
 static void
-ngx_http_scaleset_on_pending(redisAsyncContext *ac, void *r, void *data)
+ngx_http_scaleset_on_wait(redisAsyncContext *ac, void *r, void *data)
 {
-    ngx_uint_t *pending = data;
+    ngx_http_scaleset_redis_wait_t *wait = data;
 
-    *pending = 0;
+    wait->pending = 0;
 
-    ngx_http_scaleset_on_report(ac, r, "health report");
+    ngx_http_scaleset_on_report(ac, r, (void *) wait->what);
+
+    if (wait->done) {
+        wait->done(wait, r);
+    }
 }
 
 
