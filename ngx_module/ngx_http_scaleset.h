@@ -21,6 +21,8 @@
 
 #define NGX_HTTP_SCALESET_DEFAULT_MAX_MEMBERS  256
 #define NGX_HTTP_SCALESET_DEFAULT_RESYNC       5000     /* ms */
+/* resyncs answered by the epoch and the size before one reads the hash */
+#define NGX_HTTP_SCALESET_RESYNC_PROBES        12
 
 /* schedule entries per member and the minimum schedule length */
 #define NGX_HTTP_SCALESET_SCHED_PER_MEMBER     4
@@ -292,9 +294,20 @@ typedef struct {
 
     /* lease holder, per process */
     unsigned                        fetching:1;
-    unsigned                        refetch:1;
+    unsigned                        refetch:1;     /* a read of the hash
+                                                      after this one */
+    unsigned                        full:1;        /* this one reads the
+                                                      hash, whatever the
+                                                      epoch says */
+    unsigned                        read_ok:1;     /* the last read of the
+                                                      hash was applied */
     unsigned                        empty_logged:1;
     ngx_msec_t                      next_resync;
+    uint64_t                        read_epoch;    /* of that read */
+    ngx_uint_t                      read_fields;   /* the hash's, then */
+    ngx_int_t                       probe_fields;  /* HLEN now, -1: unknown */
+    ngx_uint_t                      probes;        /* resyncs since the last
+                                                      full read */
     ngx_array_t                    *logged;        /* crc32 of bad records */
     ngx_uint_t                      full_logged;
     ngx_http_scaleset_state_t      *state;         /* its writer */

@@ -35,7 +35,10 @@ static void ngx_http_scaleset_close(ngx_http_scaleset_redis_t *w);
 static void ngx_http_scaleset_check_up(ngx_http_scaleset_redis_t *w);
 static ngx_uint_t ngx_http_scaleset_error_kind(const char *str);
 static void ngx_http_scaleset_fetch(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t full);
+static void ngx_http_scaleset_fetched(ngx_http_scaleset_redis_t *w,
     ngx_http_scaleset_srv_conf_t *sscf);
+static uint64_t ngx_http_scaleset_epoch(redisReply *e);
 static void ngx_http_scaleset_refuse(ngx_http_scaleset_redis_t *w,
     ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t n);
 static ngx_uint_t ngx_http_scaleset_hash_max(
@@ -54,6 +57,8 @@ static void ngx_http_scaleset_on_wait(redisAsyncContext *ac, void *r,
 static void ngx_http_scaleset_on_role(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_scaleset_on_epoch(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r,
     void *data);
@@ -375,7 +380,7 @@ ngx_http_scaleset_tick(ngx_event_t *ev)
     for (i = 0; i < w->smcf->pools.nelts; i++) {
         if ((ngx_msec_int_t) (now - pools[i]->next_resync) >= 0) {
             pools[i]->next_resync = now + pools[i]->resync;
-            ngx_http_scaleset_fetch(w, pools[i]);
+            ngx_http_scaleset_fetch(w, pools[i], 0);
         }
     }
 
@@ -556,7 +561,7 @@ ngx_http_scaleset_connect(ngx_http_scaleset_redis_t *w)
     for (i = 0; i < n; i++) {
         pools[i]->fetching = 0;
         pools[i]->refetch = 0;
-        ngx_http_scaleset_fetch(w, pools[i]);
+        ngx_http_scaleset_fetch(w, pools[i], 1);
     }
 
     return;
@@ -636,6 +641,7 @@ ngx_http_scaleset_close(ngx_http_scaleset_redis_t *w)
     for (i = 0; i < w->smcf->pools.nelts; i++) {
         pools[i]->fetching = 0;
         pools[i]->refetch = 0;
+        pools[i]->read_ok = 0;
     }
 
     if (w->up) {
@@ -864,26 +870,91 @@ ngx_http_scaleset_hash_max(ngx_http_scaleset_srv_conf_t *sscf)
 }
 
 
+/*
+ * A read of a pool: HLEN members and GET epoch first, then, when asked
+ * (full: on connect, on a message, every NGX_HTTP_SCALESET_RESYNC_PROBES
+ * resyncs) or when either moved since the last read that was applied,
+ * MULTI/HGETALL/GET/EXEC.  Every writer increments the epoch (the write
+ * protocol), so a resync that finds the epoch and the size as they were
+ * confirms the members without reading and parsing max_members records.
+ */
+
 static void
 ngx_http_scaleset_fetch(ngx_http_scaleset_redis_t *w,
-    ngx_http_scaleset_srv_conf_t *sscf)
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t full)
 {
     if (w->cmd == NULL) {
         return;
     }
 
     if (sscf->fetching) {
-        sscf->refetch = 1;
+        /* a resync is answered by the read in flight */
+        sscf->refetch |= full;
         return;
     }
 
+    /*
+     * every few resyncs read the hash anyway: a write that broke the
+     * protocol (no INCR of the epoch) costs at most that long
+     */
+
+    if (full || ++sscf->probes >= NGX_HTTP_SCALESET_RESYNC_PROBES) {
+        full = 1;
+        sscf->probes = 0;
+    }
+
     sscf->fetching = 1;
+    sscf->full = full;
+    sscf->probe_fields = -1;
     sscf->next_resync = ngx_current_msec + sscf->resync;
 
     /* its size first: a hash far beyond max_members is not read */
 
     redisAsyncCommand(w->cmd, ngx_http_scaleset_on_hlen, sscf, "HLEN %b",
                       sscf->key_members.data, sscf->key_members.len);
+    redisAsyncCommand(w->cmd, ngx_http_scaleset_on_epoch, sscf, "GET %b",
+                      sscf->key_epoch.data, sscf->key_epoch.len);
+}
+
+
+/* the end of a read: the connection is usable, a full read may follow */
+
+static void
+ngx_http_scaleset_fetched(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf)
+{
+    sscf->fetching = 0;
+
+    w->cmd_ready = 1;
+    ngx_http_scaleset_check_up(w);
+
+    if (sscf->refetch && w->cmd) {
+        sscf->refetch = 0;
+        ngx_http_scaleset_fetch(w, sscf, 1);
+    }
+}
+
+
+/* an epoch as read: 0 for none */
+
+static uint64_t
+ngx_http_scaleset_epoch(redisReply *e)
+{
+    size_t    i;
+    uint64_t  epoch;
+
+    epoch = 0;
+
+    if (e->type == REDIS_REPLY_STRING) {
+        for (i = 0; i < e->len && e->str[i] >= '0' && e->str[i] <= '9'; i++) {
+            epoch = epoch * 10 + (e->str[i] - '0');
+        }
+
+    } else if (e->type == REDIS_REPLY_INTEGER) {
+        epoch = (uint64_t) e->integer;
+    }
+
+    return epoch;
 }
 
 
@@ -1164,7 +1235,7 @@ ngx_http_scaleset_on_message(redisAsyncContext *ac, void *r, void *data)
                            reply->element[2]->type == REDIS_REPLY_STRING
                            ? reply->element[2]->str : "");
 
-            ngx_http_scaleset_fetch(w, pools[i]);
+            ngx_http_scaleset_fetch(w, pools[i], 1);
         }
     }
 }
@@ -1178,30 +1249,75 @@ ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r, void *data)
     redisReply                 *reply = r;
     ngx_http_scaleset_redis_t  *w = ac->data;
 
+    /* the GET that follows ends the probe, also when this one failed */
+
     if (reply == NULL || ac != w->cmd) {
-        sscf->fetching = 0;
         return;
     }
 
-    if (reply->type == REDIS_REPLY_INTEGER
-        && reply->integer > (long long) ngx_http_scaleset_hash_max(sscf))
-    {
-        sscf->fetching = 0;
-        ngx_http_scaleset_refuse(w, sscf, (ngx_uint_t) reply->integer);
-        goto done;
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        sscf->probe_fields = reply->integer > NGX_MAX_INT_T_VALUE
+                             ? NGX_MAX_INT_T_VALUE
+                             : reply->integer < 0 ? -1
+                             : (ngx_int_t) reply->integer;
+        return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR
         && ngx_http_scaleset_error_kind(reply->str)
            == NGX_HTTP_SCALESET_REDIS_AUTH)
     {
-        sscf->fetching = 0;
         ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_AUTH, "HLEN",
                                      reply->str);
+    }
+
+    /* other errors are judged at the read's EXEC */
+}
+
+
+static void
+ngx_http_scaleset_on_epoch(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_scaleset_srv_conf_t *sscf = data;
+
+    ngx_time_t                 *tp;
+    redisReply                 *reply = r;
+    ngx_http_scaleset_redis_t  *w = ac->data;
+
+    if (reply == NULL || ac != w->cmd) {
+        sscf->fetching = 0;
+        return;
+    }
+
+    if (sscf->probe_fields > (ngx_int_t) ngx_http_scaleset_hash_max(sscf)) {
+        sscf->read_ok = 0;
+        ngx_http_scaleset_refuse(w, sscf, (ngx_uint_t) sscf->probe_fields);
+        ngx_http_scaleset_fetched(w, sscf);
+        return;
+    }
+
+    if (!sscf->full && sscf->read_ok
+        && reply->type != REDIS_REPLY_ERROR
+        && sscf->probe_fields == (ngx_int_t) sscf->read_fields
+        && ngx_http_scaleset_epoch(reply) == sscf->read_epoch
+        && w->smcf->sh->lease_pid == (ngx_atomic_uint_t) ngx_pid)
+    {
+        /* the members as they were: confirmed, not read again */
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                       "scaleset redis: pool \"%V\" epoch %uL unchanged",
+                       &sscf->pool, sscf->read_epoch);
+
+        tp = ngx_timeofday();
+        sscf->sh->synced = (uint64_t) tp->sec * 1000 + tp->msec;
+
+        ngx_http_scaleset_fetched(w, sscf);
         return;
     }
 
     /* one snapshot of the hash and the epoch; errors are judged there */
+
+    sscf->read_ok = 0;
 
     redisAsyncCommand(w->cmd, NULL, NULL, "MULTI");
     redisAsyncCommand(w->cmd, NULL, NULL, "HGETALL %b",
@@ -1209,18 +1325,6 @@ ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r, void *data)
     redisAsyncCommand(w->cmd, NULL, NULL, "GET %b",
                       sscf->key_epoch.data, sscf->key_epoch.len);
     redisAsyncCommand(w->cmd, ngx_http_scaleset_on_exec, sscf, "EXEC");
-
-    return;
-
-done:
-
-    w->cmd_ready = 1;
-    ngx_http_scaleset_check_up(w);
-
-    if (sscf->refetch && w->cmd) {
-        sscf->refetch = 0;
-        ngx_http_scaleset_fetch(w, sscf);
-    }
 }
 
 
@@ -1232,13 +1336,13 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
     redisReply                  *reply = r;
     ngx_http_scaleset_redis_t   *w = ac->data;
 
-    sscf->fetching = 0;
-
     if (reply == NULL || ac != w->cmd) {
+        sscf->fetching = 0;
         return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
+        sscf->fetching = 0;
         ngx_http_scaleset_redis_fail(w,
                                      ngx_http_scaleset_error_kind(reply->str),
                                      "EXEC", reply->str);
@@ -1258,6 +1362,7 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
                           reply->element[0]->str);
 
         } else {
+            sscf->fetching = 0;
             ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_PROTOCOL,
                                          "EXEC", "unexpected reply");
             return;
@@ -1276,13 +1381,7 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
         (void) ngx_http_scaleset_apply_reply(w, sscf, reply);
     }
 
-    w->cmd_ready = 1;
-    ngx_http_scaleset_check_up(w);
-
-    if (sscf->refetch && w->cmd) {
-        sscf->refetch = 0;
-        ngx_http_scaleset_fetch(w, sscf);
-    }
+    ngx_http_scaleset_fetched(w, sscf);
 }
 
 
@@ -1300,8 +1399,6 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
 
     h = reply->element[0];
     e = reply->element[1];
-
-    epoch = 0;
 
     sscf->sh->refused_size = 0;
 
@@ -1328,14 +1425,7 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
 
     sscf->empty_logged = 0;
 
-    if (e->type == REDIS_REPLY_STRING) {
-        for (i = 0; i < e->len && e->str[i] >= '0' && e->str[i] <= '9'; i++) {
-            epoch = epoch * 10 + (e->str[i] - '0');
-        }
-
-    } else if (e->type == REDIS_REPLY_INTEGER) {
-        epoch = (uint64_t) e->integer;
-    }
+    epoch = ngx_http_scaleset_epoch(e);
 
     pool = ngx_create_pool(4096, w->log);
     if (pool == NULL) {
@@ -1383,6 +1473,11 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
     if (rc != NGX_ERROR) {
         tp = ngx_timeofday();
         sscf->sh->synced = (uint64_t) tp->sec * 1000 + tp->msec;
+
+        /* what the next resync compares */
+        sscf->read_ok = 1;
+        sscf->read_epoch = epoch;
+        sscf->read_fields = h->elements / 2;
     }
 
     if (rc == NGX_OK || old != epoch) {
