@@ -144,7 +144,7 @@ static void
 test_volumes(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     virStorageVolPtr  v;
     char              err[256], *xml;
@@ -264,7 +264,7 @@ static void
 test_failed(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     virDomainPtr      d;
     char              err[256];
@@ -326,7 +326,7 @@ static void
 test_lease(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     char              err[256];
     unsigned          a, b, c, d, port;
