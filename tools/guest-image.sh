@@ -25,8 +25,6 @@
 #                          /30: the frames end at the host's tap, which has
 #                          no address and no bridge, so they go nowhere)
 #             answers with the switches in force: "mem=N cpu=on|off net=on|off"
-# The ACPI power button (virDomainShutdown) powers it off at once
-# (busybox acpid, /etc/acpi/PWRF/00000080: poweroff -f).
 # The virtio balloon driver is loaded, so with a stats period on the
 # domain's <memballoon> libvirt reports the guest's memory statistics.
 # The uplink (DHCP, port 80) is the NIC with qemu's default MAC
@@ -58,8 +56,7 @@ cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 
 # modules in load order: the deps of each (from modules.dep) first
-# (button and evdev: the ACPI power button as an input device, for acpid)
-want="virtio_pci virtio_net virtio_blk virtio_balloon virtio_scsi sr_mod isofs button evdev"
+want="virtio_pci virtio_net virtio_blk virtio_balloon virtio_scsi sr_mod isofs"
 order=""
 add_mod() {   # $1 = path relative to MODDIR
     case " $order " in *" $1 "*) return ;; esac
@@ -163,24 +160,12 @@ if [ -n "$spare" ]; then
     arp -i "$spare" -s 169.254.77.1 02:00:00:77:00:01
 fi
 
-# the ACPI power button (virDomainShutdown) powers the guest off:
-# busybox acpid runs /etc/acpi/PWRF/00000080 on its press
-acpid -c /etc/acpi
 httpd -p 80 -h /www
 echo "scaleset-guest: $name serving on port 80"
 # keep PID 1 alive; reap children
 while :; do sleep 3600; done
 INIT
 chmod 755 "$root/init"
-
-mkdir -p "$root/etc/acpi/PWRF"
-cat > "$root/etc/acpi/PWRF/00000080" <<'PWRF'
-#!/bin/sh
-echo "scaleset-guest: ACPI power button: powering off" > /dev/console
-sync
-poweroff -f
-PWRF
-chmod 755 "$root/etc/acpi/PWRF/00000080"
 
 cat > "$root/etc/udhcpc/default.script" <<'DHCP'
 #!/bin/sh
