@@ -18,8 +18,10 @@
 # define in flight, defined but before its overlay, with the overlay in
 # flight, with the seed's upload in flight, before the start, with the
 # start in flight, or while the guests boot; in a scale-in once the drain
-# is written, with the destroy, the overlay's or the seed's delete or the
-# undefine in flight, before the undefine, or at a random moment.  The
+# is written, with the ACPI shutdown in flight, with the destroy in
+# flight (termination.shutdown_timeout 2 s: the tiny guest ignores ACPI),
+# off but before its delete, with the overlay's or the seed's delete or
+# the undefine in flight, before the undefine, or at a random moment.  The
 # kills at a libvirt call are made by a proxy on libvirtd's socket
 # (Scaleset::VirtProxy) at that exact call, of one of the instances that
 # come or go; the others after the moment was seen in Redis or qemu's pid
@@ -68,7 +70,12 @@ my $conf = $t->write_file('scaler.yaml',
         uri => $px->uri,
         drain_timeout => '5s',
         more => { qr/^      version: 1$/m => "      version: 1\n"
-                  . "      cloud_init: { user_data: $ud }" }));
+                  . "      cloud_init: { user_data: $ud }",
+                  # the drained guest asked to power off (ACPI), which the
+                  # tiny guest ignores: destroyed 2 s later
+                  qr/^    scale_in_policy: default$/m
+                  => "    scale_in_policy: default\n"
+                  . "    termination: { shutdown_timeout: 2s }" }));
 
 sub start_scaler {
     $t->spawn(name => 'scaler', wait_port => 'api', timeout => 30,
@@ -119,7 +126,9 @@ my @out_at = shuffle(
     ['booting']);                                   # qemu runs, + 0-6 s
 my @in_at = shuffle(
     ['drain'],                                      # drain written
+    ['shutdown in flight', after => 'DOMAIN_SHUTDOWN', 1, 1],
     ['destroy in flight', after => 'DOMAIN_DESTROY', 1, 1],
+    ['off, before its delete', before => 'STORAGE_VOL_DELETE', 1, 2],
     ['overlay delete in flight', after => 'STORAGE_VOL_DELETE', 1, 2],
     ['seed delete in flight', after => 'STORAGE_VOL_DELETE', 2, 2],
     ['before the undefine', before => 'DOMAIN_UNDEFINE_FLAGS', 1, 1],
@@ -298,6 +307,7 @@ sub state_dump {
                 ($lv->virsh('list', '--all'))[1],
                 join(' ', $lv->volumes),
                 'qemu: ' . join(' ', qemu_of_test()),
+                'the proxy: ' . ($t->alive('virtproxy') ? 'runs' : 'gone'),
                 'scaler log (last 30 lines):',
                 (split /\n/, $t->log('scaler') // '')[-30 .. -1]);
 }

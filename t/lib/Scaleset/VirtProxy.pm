@@ -35,6 +35,7 @@ our %PROC = (
     DOMAIN_CREATE            => 9,
     DOMAIN_DEFINE_XML        => 11,
     DOMAIN_DESTROY           => 12,
+    DOMAIN_SHUTDOWN          => 33,
     STORAGE_VOL_CREATE_XML   => 93,
     STORAGE_VOL_DELETE       => 94,
     STORAGE_VOL_UPLOAD       => 208,
@@ -70,7 +71,9 @@ sub uri { $_[0]{uri} }
 # just before a disarm), returned
 sub _cmd {
     my ($self, $line) = @_;
-    syswrite($self->{ctl}, "$line\n");
+    local $SIG{PIPE} = 'IGNORE';
+    defined syswrite($self->{ctl}, "$line\n")
+        or croak "VirtProxy: '$line': the proxy is gone ($!)";
     my ($r, $late);
     while (defined($r = $self->_line(10)) && $r =~ /^fired /) {
         $late = _fired($r);
@@ -122,6 +125,10 @@ sub fired {
 
 sub serve {
     my ($listen, $to, $ctlpath) = @_;
+    # a reply for a client killed meanwhile: EPIPE, that connection closed
+    # (the signal would end the proxy, and with it every later scaler's
+    # way to libvirtd)
+    $SIG{PIPE} = 'IGNORE';
     unlink $listen, $ctlpath;
     my $ls = IO::Socket::UNIX->new(Local => $listen, Listen => 16,
                                    Type => SOCK_STREAM) or die "$listen: $!";
