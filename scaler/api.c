@@ -526,12 +526,8 @@ static void
 api_wait(struct evhttp_request *req, const char *pool, const char *id,
     int capacity)
 {
-    api_wait_t  *w = calloc(1, sizeof(*w));
+    api_wait_t  *w = xcalloc(1, sizeof(*w));
 
-    if (w == NULL) {
-        reply_error(req, 503, "out of memory");
-        return;
-    }
     w->req = req;
     snprintf(w->pool, sizeof(w->pool), "%s", pool);
     snprintf(w->id, sizeof(w->id), "%s", id ? id : "");
@@ -749,10 +745,7 @@ api_hand(struct evhttp_request *req, pool_state_t *ps, int adopt)
             return;
         }
     }
-    if (reconcile_hand_later(api_s, ps, &r) != 0) {
-        reply_error(req, 503, "out of memory");
-        return;
-    }
+    reconcile_hand_later(api_s, ps, &r);
     slog(ps->cf->name, adopt ? r.domain : NULL, "%s asked through the API "
          "(template %s, zone %s)", adopt ? "adoption" : "an instance by hand",
          ps->cf->templates[r.tmpl].name[0] ? ps->cf->templates[r.tmpl].name

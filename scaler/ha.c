@@ -368,9 +368,6 @@ ha_start(const scaler_config_t *cf, redis_topo_t *topo, int notify_fd)
     /* a command never takes longer than a quarter of the lease */
     timeout = cf->ha_lease_ms / 4 < 1000 ? cf->ha_lease_ms / 4 : 1000;
     ha.conn = redis_conn_new(&cf->redis, topo, timeout, "ha: ");
-    if (ha.conn == NULL) {
-        return -1;
-    }
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&ha.cond, &a);

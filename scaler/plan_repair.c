@@ -34,11 +34,9 @@ plan_repair(const plan_input_t *in, plan_t *pl)
         if (in->now < since || in->now - since < p->health_grace_ms) {
             continue;
         }
-        if (plan_add(pl, in, ACT_DELETE, i, "repair", "not ready (%s) "
-                     "within health.grace (%llu ms), to be replaced",
-                     o->why, (unsigned long long) p->health_grace_ms))
-        {
-            n++;
-        }
+        plan_add(pl, in, ACT_DELETE, i, "repair", "not ready (%s) within "
+                 "health.grace (%llu ms), to be replaced", o->why,
+                 (unsigned long long) p->health_grace_ms);
+        n++;
     }
 }

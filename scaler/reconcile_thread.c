@@ -95,12 +95,7 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     w.nreports = w.ngateways = 0;
     w.cancel = &r->stop;
     if (ps->ninst > 0) {
-        w.inst = malloc(ps->ninst * sizeof(instance_t));
-        if (w.inst == NULL) {
-            ps->pass_started = 0;
-            reconcile_unlock(s);
-            return -1;
-        }
+        w.inst = xmalloc(ps->ninst * sizeof(instance_t));
         memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
     }
     w.cinst = w.ninst;
@@ -287,12 +282,9 @@ reconcile_start(scaler_t *s, struct event_base *base,
     runner_t                  *r;
     int                        i, rc = 0;
 
-    th = calloc(1, sizeof(*th));
-    if (th == NULL) {
-        return -1;
-    }
-    th->run = calloc(s->npools + 1, sizeof(*th->run));
-    if (th->run == NULL || pipe2(th->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+    th = xcalloc(1, sizeof(*th));
+    th->run = xcalloc(s->npools + 1, sizeof(*th->run));
+    if (pipe2(th->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         free(th->run);
         free(th);
         return -1;
@@ -377,31 +369,16 @@ reconcile_stop(scaler_t *s)
 void
 reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id)
 {
-    char  **d;
-
-    d = realloc(ps->del_ids, (ps->ndel + 1) * sizeof(char *));
-    if (d == NULL) {
-        return;
-    }
-    ps->del_ids = d;
-    if ((d[ps->ndel] = strdup(id)) != NULL) {
-        ps->ndel++;
-    }
+    ps->del_ids = xrealloc(ps->del_ids, (ps->ndel + 1) * sizeof(char *));
+    ps->del_ids[ps->ndel++] = xstrdup(id);
     reconcile_kick(s);
 }
 
 
-int
+void
 reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r)
 {
-    hand_req_t  *h;
-
-    h = realloc(ps->hand, (ps->nhand + 1) * sizeof(*h));
-    if (h == NULL) {
-        return -1;
-    }
-    ps->hand = h;
-    h[ps->nhand++] = *r;
+    ps->hand = xrealloc(ps->hand, (ps->nhand + 1) * sizeof(*ps->hand));
+    ps->hand[ps->nhand++] = *r;
     reconcile_kick(s);
-    return 0;
 }

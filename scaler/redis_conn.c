@@ -81,10 +81,10 @@ static void fail(redis_conn_t *rc, redis_fail_t kind, const char *fmt, ...)
 static char *
 dup0(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
-int
+void
 redis_config_copy(redis_config_t *dst, const redis_config_t *src)
 {
     int  i;
@@ -97,24 +97,10 @@ redis_config_copy(redis_config_t *dst, const redis_config_t *src)
     dst->username = dup0(src->username);
     dst->password = dup0(src->password);
     dst->master = dup0(src->master);
-    if ((src->addr.host && !dst->addr.host)
-        || (src->username && !dst->username)
-        || (src->password && !dst->password)
-        || (src->master && !dst->master))
-    {
-        redis_config_release(dst);
-        return -1;
-    }
     for (i = 0; i < src->nsentinels; i++) {
         dst->sentinels[i].port = src->sentinels[i].port;
-        if ((dst->sentinels[i].host = strdup(src->sentinels[i].host))
-            == NULL)
-        {
-            redis_config_release(dst);
-            return -1;
-        }
+        dst->sentinels[i].host = xstrdup(src->sentinels[i].host);
     }
-    return 0;
 }
 
 void
@@ -256,11 +242,9 @@ redis_role_master(const void *reply)
 redis_topo_t *
 redis_topo_new(void)
 {
-    redis_topo_t  *t = calloc(1, sizeof(*t));
+    redis_topo_t  *t = xcalloc(1, sizeof(*t));
 
-    if (t != NULL) {
-        pthread_mutex_init(&t->lock, NULL);
-    }
+    pthread_mutex_init(&t->lock, NULL);
     return t;
 }
 
@@ -337,15 +321,9 @@ redis_conn_t *
 redis_conn_new(const redis_config_t *cfg, redis_topo_t *topo,
     uint64_t timeout_ms, const char *who)
 {
-    redis_conn_t  *rc = calloc(1, sizeof(*rc));
+    redis_conn_t  *rc = xcalloc(1, sizeof(*rc));
 
-    if (rc == NULL) {
-        return NULL;
-    }
-    if (redis_config_copy(&rc->cfg, cfg) != 0) {
-        free(rc);
-        return NULL;
-    }
+    redis_config_copy(&rc->cfg, cfg);
     rc->topo = topo;
     rc->timeout_ms = timeout_ms;
     snprintf(rc->who, sizeof(rc->who), "%s", who ? who : "");

@@ -85,19 +85,12 @@ registry_async_t *
 registry_async_open(struct event_base *base, const redis_config_t *cfg,
     redis_topo_t *topo, const char *prefix)
 {
-    registry_async_t  *ra = calloc(1, sizeof(*ra));
+    registry_async_t  *ra = xcalloc(1, sizeof(*ra));
 
-    if (ra == NULL) {
-        return NULL;
-    }
     ra->base = base;
     ra->topo = topo;
-    ra->prefix = strdup(prefix);
-    if (ra->prefix == NULL || redis_config_copy(&ra->cfg, cfg) != 0) {
-        free(ra->prefix);
-        free(ra);
-        return NULL;
-    }
+    ra->prefix = xstrdup(prefix);
+    redis_config_copy(&ra->cfg, cfg);
     return ra;
 }
 
@@ -454,11 +447,8 @@ static ra_op_t *
 op_new(registry_async_t *ra, const char *pool, const char *id,
     registry_async_done_t done, void *arg)
 {
-    ra_op_t  *op = calloc(1, sizeof(*op));
+    ra_op_t  *op = xcalloc(1, sizeof(*op));
 
-    if (op == NULL) {
-        return NULL;
-    }
     op->timer = evtimer_new(ra->base, on_timeout, op);
     if (op->timer == NULL) {
         free(op);

@@ -219,10 +219,7 @@ vol_seed_make(virConnectPtr c, const char *pool, const char *spool,
         return -1;
     }
     leftover(sp, pool, id, name);
-    if ((e_name = template_escape(name)) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
+    e_name = template_escape(name);
     snprintf(xml, sizeof(xml),
              "<volume><name>%s</name>"
              "<capacity unit='bytes'>%zu</capacity>"
