@@ -232,8 +232,8 @@ host_submit(host_batch_t *b, host_t *h, host_call_t *c)
     }
     if (h->nthreads == 0) {
         pthread_mutex_unlock(&hosts_lock);
-        slog(NULL, NULL, "host: no thread (%s): call refused",
-             strerror(errno));
+        slog_err(NULL, NULL, "host: no thread (%s): call refused",
+                 strerror(errno));
         return;
     }
     c->host = h;

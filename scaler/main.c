@@ -221,8 +221,8 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
     if (virt_init() != 0) {
-        slog(NULL, NULL, "libvirt's event loop could not start: no "
-             "keepalive");
+        slog_warn(NULL, NULL, "libvirt's event loop could not start: no "
+                  "keepalive");
     }
     if (seed_init() != 0) {
         slog_warn(NULL, NULL, "libisofs did not initialise: no NoCloud "

@@ -422,9 +422,9 @@ redis_conn_get(redis_conn_t *rc)
         {
             rc->sentinel = (k + 1) % rc->cfg.nsentinels;
         } else if (port != rc->port || strcmp(host, rc->host) != 0) {
-            slog(NULL, NULL, "%sredis master \"%s\" moved from %s:%d to "
-                 "%s:%d: connecting to it", rc->who, rc->cfg.master,
-                 rc->host, rc->port, host, port);
+            slog_warn(NULL, NULL, "%sredis master \"%s\" moved from %s:%d to "
+                      "%s:%d: connecting to it", rc->who, rc->cfg.master,
+                      rc->host, rc->port, host, port);
             conn_close(rc);
         } else {
             topo_set(rc->topo, host, port, &rc->gen);   /* confirmed */
@@ -504,9 +504,9 @@ ask_sentinels(redis_conn_t *rc, char *host, size_t size, int *port)
             return 0;
         }
         if (!(rc->sentinel_logged & (1u << k))) {
-            slog(NULL, NULL, "%ssentinel %s:%d (master \"%s\"): %s", rc->who,
-                 rc->cfg.sentinels[k].host, rc->cfg.sentinels[k].port,
-                 rc->cfg.master, why);
+            slog_warn(NULL, NULL, "%ssentinel %s:%d (master \"%s\"): %s",
+                      rc->who, rc->cfg.sentinels[k].host,
+                      rc->cfg.sentinels[k].port, rc->cfg.master, why);
             rc->sentinel_logged |= 1u << k;
         }
         if (len < sizeof(all)) {
@@ -642,16 +642,16 @@ failed:
         rc->auth_failures++;
         rc->retry_at = now + REDIS_AUTH_RETRY_MS;
         if (!was_refused || now - rc->auth_logged >= REDIS_AUTH_LOG_MS) {
-            slog(NULL, NULL, "%s%s: %lu attempts, retrying every %ds",
-                 rc->who, rc->err, rc->auth_failures,
-                 REDIS_AUTH_RETRY_MS / 1000);
+            slog_err(NULL, NULL, "%s%s: %lu attempts, retrying every %ds",
+                     rc->who, rc->err, rc->auth_failures,
+                     REDIS_AUTH_RETRY_MS / 1000);
             rc->auth_logged = now;
         }
         rc->down_logged = 1;
         return NULL;
     }
     if (!rc->down_logged) {
-        slog(NULL, NULL, "%s%s", rc->who, rc->err);
+        slog_warn(NULL, NULL, "%s%s", rc->who, rc->err);
         rc->down_logged = 1;
     }
     return NULL;

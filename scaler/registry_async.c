@@ -116,7 +116,7 @@ ra_log_down(registry_async_t *ra, const char *why)
     ra_fail(ra, "redis %s:%d unreachable from the loop: %s", ra->host,
             ra->port, why);
     if (!ra->down_logged) {
-        slog(NULL, NULL, "%s", ra->err);
+        slog_warn(NULL, NULL, "%s", ra->err);
         ra->down_logged = 1;
     }
 }
@@ -186,7 +186,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (registry_reply_failed(rep, err, sizeof(err))) {
-        slog(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
+        slog_warn(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
         ra_fail(ra, "redis: %s", err);
         op->failed = 1;
         if (op->fenced && registry_error_fenced(err)) {
@@ -362,8 +362,8 @@ on_hello(redisAsyncContext *ac, void *reply, void *privdata)
     if (now - ra->refused_logged >= REDIS_AUTH_LOG_MS
         || ra->refused_logged == 0)
     {
-        slog(NULL, NULL, "%s (the loop's writes: retrying every %ds)",
-             ra->err, REDIS_AUTH_RETRY_MS / 1000);
+        slog_err(NULL, NULL, "%s (the loop's writes: retrying every %ds)",
+                 ra->err, REDIS_AUTH_RETRY_MS / 1000);
         ra->refused_logged = now;
     }
     ra_drop(ra);
