@@ -2,9 +2,10 @@
  * act.c: a plan carried out (plan.h).  Each action is one idempotent step
  * on Redis (the write protocol, registry.c) or libvirt (virt.c); a crash
  * between two of them is recovered by the next pass's observation.  The
- * actions run in the plan's order, except that the creations run last,
- * 4 at a time per zone, once their instance numbers are reserved in
- * PREFIX{POOL}:seq.  A delete removes the domain first and its member
+ * actions run in the plan's order, except that the wakes of warm
+ * instances run first (a scale-out waits for nothing else; act_warm.c)
+ * and the creations last, create_concurrency (4) at a time per zone,
+ * once their instance numbers are reserved in PREFIX{POOL}:seq.  A delete removes the domain first and its member
  * after, so a domain that could not be removed is never left running
  * unregistered (the next pass would take it for a booting one).
  *
@@ -20,8 +21,6 @@
 #include <string.h>
 
 #include "plan.h"
-
-#define CREATE_WORKERS  4       /* concurrent creations per zone */
 
 typedef struct {
     const action_t   *a;
@@ -46,7 +45,7 @@ inst_cmp(const void *a, const void *b)
 
 /* the member record of an instance, from its own model, through the
    shared codec (its canonical form) */
-static int
+int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
     char *buf, size_t size, char *err, size_t errlen)
 {
@@ -66,8 +65,8 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     return 0;
 }
 
-static void
-failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
+void
+act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     const char *err)
 {
     slog(ps->cf->name, a->id[0] ? a->id : NULL, "%s failed: %s (%s) rule=%s",
@@ -90,14 +89,14 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         if (member_record(p, in, a->kind == ACT_DRAIN, rec, sizeof(rec),
                           err, sizeof(err)) != 0)
         {
-            failed(ps, a, ERR_REDIS_DATA, err);
+            act_failed(ps, a, ERR_REDIS_DATA, err);
             return -1;
         }
         if ((a->kind == ACT_REGISTER
              ? registry_set(reg, p->name, a->id, rec)
              : registry_set_drain(reg, p->name, a->id, rec, obs->now)) != 0)
         {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            act_failed(ps, a, ERR_REDIS, registry_error(reg));
             return -1;
         }
         st[a->inst] = a->kind == ACT_REGISTER ? INST_RUNNING : INST_DRAINING;
@@ -112,7 +111,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DEREGISTER:
         if (registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            act_failed(ps, a, ERR_REDIS, registry_error(reg));
             return -1;
         }
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
@@ -120,7 +119,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DELETE:
         if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
-            failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
+            act_failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
             return -1;
         }
         st[a->inst] = INST_DELETING;
@@ -128,9 +127,12 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         /* its member (or none: HDEL is idempotent) after the domain; a
            failure leaves a stray that the next pass deregisters */
         if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            act_failed(ps, a, ERR_REDIS, registry_error(reg));
         }
         return 0;
+
+    case ACT_PARK:
+        return act_park(reg, ps, obs, a, st);
 
     default:
         return -1;
@@ -159,10 +161,10 @@ create_worker(void *arg)
             return NULL;
         }
         c = &job->c[i];
-        c->ok = virt_create(ps->conns[job->zone], ps->cf,
-                            ps->cf->zones[job->zone].name, c->a->id,
-                            c->a->address, &c->model, c->err,
-                            sizeof(c->err)) == 0;
+        c->ok = (c->a->warm ? virt_create_warm : virt_create)(
+                    ps->conns[job->zone], ps->cf,
+                    ps->cf->zones[job->zone].name, c->a->id, c->a->address,
+                    &c->model, c->err, sizeof(c->err)) == 0;
     }
 }
 
@@ -170,7 +172,7 @@ static void
 create_all(pool_state_t *ps, create_t *c, int n)
 {
     create_job_t  jobs[SCALER_MAX_ZONES];
-    pthread_t     th[SCALER_MAX_ZONES][CREATE_WORKERS];
+    pthread_t     th[SCALER_MAX_ZONES][SCALER_CREATE_MAX];
     int           started[SCALER_MAX_ZONES] = { 0 };
     int           z, w;
 
@@ -181,7 +183,9 @@ create_all(pool_state_t *ps, create_t *c, int n)
         jobs[z].zone = z;
         jobs[z].next = 0;
         pthread_mutex_init(&jobs[z].lock, NULL);
-        for (w = 0; w < CREATE_WORKERS; w++) {
+        for (w = 0; w < ps->cf->create_concurrency && w < SCALER_CREATE_MAX;
+             w++)
+        {
             if (pthread_create(&th[z][w], NULL, create_worker, &jobs[z])
                 != 0)
             {
@@ -247,12 +251,12 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         const action_t *a = c[i].a;
 
         if (!c[i].ok) {
-            failed(ps, a, ERR_CREATE, c[i].err);
+            act_failed(ps, a, ERR_CREATE, c[i].err);
             continue;
         }
         slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
              p->zones[a->zone].name, a->address, a->reason, a->rule);
-        ps->actions_up++;
+        ps->actions_up += !a->warm;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
@@ -261,7 +265,8 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         in->latest = 1;
         in->zone = a->zone;
         in->seq = a->seq;
-        in->state = INST_BOOTING;
+        in->warm = a->warm;
+        in->state = a->warm ? INST_WARM : INST_BOOTING;
         in->seen = obs->now;
     }
     free(c);
@@ -294,10 +299,15 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             ps->errors[pl->note[i].err]++;
         }
     }
+    if (pl) {
+        act_wake_all(reg, ps, obs, pl, st);
+    }
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st) != 0) {
+        if (a->kind == ACT_CREATE || a->kind == ACT_WAKE
+            || apply(reg, ps, obs, a, st) != 0)
+        {
             continue;
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;

@@ -41,6 +41,7 @@ static void reply_json(struct evhttp_request *req, int code, json_t *j);
 static void reply_error(struct evhttp_request *req, int code,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static json_t *pool_json(pool_state_t *ps, int detail);
+static int count_state(const pool_state_t *ps, int z, inst_state_t st);
 static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void metrics(struct evhttp_request *req);
 
@@ -112,6 +113,7 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     json_object_set_new(o, "weight", json_integer(in->weight ? in->weight
                                                              : 1));
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
+    json_object_set_new(o, "power", json_string(virt_power_name(in->power)));
     json_object_set_new(o, "health", health);
     return o;
 }
@@ -142,6 +144,11 @@ pool_json(pool_state_t *ps, int detail)
                   "version", ps->cf->version, "digest", ps->digest,
                   "latest_model_instances", latest, "redis", ps->redis_ok,
                   "zones", zones);
+    json_object_set_new(j, "warm_pool", json_pack("{s:i,s:s,s:b,s:i}",
+                        "size", ps->cf->warm.size, "state",
+                        warm_state_name(ps->cf->warm.state),
+                        "reuse_on_scale_in", ps->cf->warm.reuse,
+                        "instances", count_state(ps, -1, INST_WARM)));
     if (detail) {
         inst = json_array();
         for (i = 0; i < ps->ninst; i++) {
@@ -197,7 +204,7 @@ metrics(struct evhttp_request *req)
                 "Instances by lifecycle state.");
     for (i = 0; i < api_s->npools; i++) {
         ps = &api_s->pools[i];
-        for (st = INST_CREATING; st <= INST_DELETING; st++) {
+        for (st = INST_CREATING; st < INST_STATE_COUNT; st++) {
             expo_sample(&e, count_state(ps, -1, (inst_state_t) st), "pool",
                         ps->cf->name, "state", inst_state_name(st), NULL);
         }
@@ -226,6 +233,20 @@ metrics(struct evhttp_request *req)
     for (i = 0; i < api_s->npools; i++) {
         ps = &api_s->pools[i];
         expo_sample(&e, ps->repairs, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_warm_pool_size", "gauge",
+                "The warm instances the pool keeps ready beyond its "
+                "capacity (warm_pool.size).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->cf->warm.size, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_warm_wakes_total", "counter",
+                "Warm instances taken into service (failed wakes are "
+                "errors_total{kind=\"wake\"}).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->wakes, "pool", ps->cf->name, NULL);
     }
     expo_family(&e, "scaleset_scaler_redis_up", "gauge",
                 "1 if the pool's last pass reached Redis.");

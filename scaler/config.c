@@ -161,6 +161,9 @@ static const cf_key_t  pool_keys[] = {
     { "schedules", CF_LIST, cf_schedules, cf_schedule_keys, 0, 0, 0 },
     { "max_step", CF_SCALAR, cf_max_step, NULL, 0, 0, 0 },
     { "health", CF_MAP, pool_health, health_keys, 0, 0, 0 },
+    { "warm_pool", CF_MAP, cf_warm_pool, cf_warm_keys, 0, 0, 0 },
+    { "create_concurrency", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(pool_config_t, create_concurrency), 1, SCALER_CREATE_MAX },
     CF_END
 };
 
@@ -332,6 +335,8 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         p->cap_max = SCALER_CAPACITY_MAX;
         p->drain_timeout_ms = 30000;
         p->readiness_tcp = 1;
+        p->create_concurrency = 4;
+        cf_warm_defaults(p);
         if ((p->version = strdup("1")) == NULL) {
             cf_error(c, item, "out of memory");
             return -1;

@@ -182,6 +182,8 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
             o->in.state = INST_BOOTING;
             o->in.seen = obs->now;
             o->in.vm = vi[i].vm;
+            o->in.warm = vi[i].warm;
+            o->in.power = vi[i].power;
             prev = ps->ninst ? bsearch(o->in.id, ps->inst, ps->ninst,
                                        sizeof(*ps->inst), prev_cmp)
                              : NULL;
@@ -400,9 +402,10 @@ probe(const pool_config_t *p, observation_t *obs)
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
         if (!o->listed || !obs->zone_up[o->in.zone] || o->delete_asked
-            || (o->member >= 0 && obs->members[o->member].valid))
+            || (o->member >= 0 && obs->members[o->member].valid)
+            || o->in.power != POWER_RUNNING)
         {
-            continue;
+            continue;               /* a paused or saved one cannot answer */
         }
         /* lease / agent: no address until libvirt knows the guest's */
         if (o->in.address[0] == '\0'
@@ -412,14 +415,8 @@ probe(const pool_config_t *p, observation_t *obs)
             snprintf(o->why, sizeof(o->why), "no address");
             continue;
         }
-        if (!p->readiness_tcp && p->health_uri == NULL) {
-            o->ready = READY_YES;       /* readiness: none */
-            continue;
-        }
-        o->ready = ready_check(o->in.address, p->health_uri,
-                               p->health_uri ? p->health_timeout_ms : 200,
-                               o->why, sizeof(o->why)) ? READY_YES
-                                                       : READY_NO;
+        o->ready = ready_pool(p, o->in.address, o->why, sizeof(o->why))
+                   ? READY_YES : READY_NO;
     }
 }
 

@@ -12,10 +12,15 @@
  *   2. strays    members without a domain leave the member hash;
  *   3. repair    instances not ready within health.grace go first, so
  *                that the capacity step replaces them in the same pass;
- *   4. drain     draining instances whose connections are done go;
- *   5. capacity  new instances up to the capacity, or scale-in above it,
+ *   4. warm      warm instances are taken for a scale-out before any is
+ *                created, and drained ones go back to the warm pool
+ *                (reuse_on_scale_in) before the drain step deletes them;
+ *   5. drain     draining instances whose connections are done go;
+ *   6. capacity  new instances up to the capacity, or scale-in above it,
  *                counting what the steps before took away;
- *   6. register  what is ready and stays is registered last, so an
+ *   7. warm_fill the warm pool refilled (or cut) once the capacity has
+ *                what it needs;
+ *   8. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
  * A new step (an upgrade, a warm pool, repair of running instances) is a
@@ -34,8 +39,10 @@ const plan_step_t  plan_steps[] = {
     { "requests", plan_requests },
     { "strays",   plan_strays },
     { "repair",   plan_repair },
+    { "warm",     plan_warm },
     { "drain",    plan_drain },
     { "capacity", plan_capacity },
+    { "warm_fill", plan_warm_fill },
     { "register", plan_register },
     { NULL, NULL }
 };
@@ -44,7 +51,7 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete" };
+        "deregister", "delete", "wake", "park" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -59,7 +66,8 @@ plan_observed(const observation_t *obs, int i)
         return o->in.state;         /* as last known */
     }
     if (o->member < 0 || !obs->members[o->member].valid) {
-        return INST_BOOTING;        /* not registered (or not readable) */
+        /* not registered (or not readable): in the warm pool or not */
+        return o->in.warm ? INST_WARM : INST_BOOTING;
     }
     m = &obs->members[o->member];
     return (m->flags & SCALESET_MEMBER_DRAIN) ? INST_DRAINING
@@ -111,6 +119,8 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         case ACT_REGISTER: pl->view[inst].state = INST_RUNNING; break;
         case ACT_DRAIN:    pl->view[inst].state = INST_DRAINING; break;
         case ACT_DELETE:   pl->view[inst].state = INST_DELETING; break;
+        case ACT_WAKE:     pl->view[inst].state = INST_BOOTING; break;
+        case ACT_PARK:     pl->view[inst].state = INST_WARM; break;
         default:           break;
         }
     }
@@ -164,7 +174,7 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
         }
     }
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind == ACT_CREATE) {
+        if (pl->act[i].kind == ACT_CREATE && !pl->act[i].warm) {
             n++;
             if (per_zone) {
                 per_zone[pl->act[i].zone]++;

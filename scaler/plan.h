@@ -12,7 +12,8 @@
  *               each a pure function of the same input and of the plan
  *               so far, in a file of its own: plan_requests.c,
  *               plan_members.c, plan_repair.c, plan_drain.c,
- *               plan_capacity.c.  No I/O, no globals, no clock.
+ *               plan_capacity.c, plan_warm.c.  No I/O, no globals, no
+ *               clock.
  *   act.c       applies the actions (registry.c, virt.c), each one
  *               idempotent, reports a failure once with pool and id, and
  *               leaves the pool's instances as the pass ends.
@@ -119,6 +120,10 @@ typedef enum {
                            start */
     ACT_DEREGISTER,     /* HDEL a member that has no domain */
     ACT_DELETE,         /* its domain deleted, then its member (if any) */
+    ACT_WAKE,           /* out of the warm pool: resumed or restored, its
+                           readiness checked again, registered */
+    ACT_PARK,           /* into the warm pool: deregistered (if it was),
+                           tagged warm, kept as warm_pool.state */
     ACT_KIND_COUNT
 } act_kind_t;
 
@@ -133,9 +138,11 @@ typedef struct {
     char          address[80];  /* CREATE */
     virt_model_t  model;        /* CREATE: what it is made from (the
                                    zone's latest; act sets created) */
+    int           warm;         /* CREATE: for the warm pool (tagged so;
+                                   not counted as in service) */
     const char   *rule;         /* "api", "stray", "ready", "record",
                                    "repair", "drain", "scale_out",
-                                   "scale_in" */
+                                   "scale_in", "warm" */
     char          reason[160];  /* why, for the log */
 } action_t;
 
@@ -149,7 +156,7 @@ typedef struct {
 /* where an observed instance stands after the actions so far */
 typedef struct {
     inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
-                                   DRAINING, DELETING (it goes) */
+                                   DRAINING, DELETING (it goes), WARM */
     int           claimed;      /* pl->act of the step that took it; -1 */
 } plan_view_t;
 
@@ -185,12 +192,12 @@ int plan(const plan_input_t *in, plan_t *pl);
 int plan_begin(const plan_input_t *in, plan_t *pl);
 void plan_release(plan_t *pl);
 /* obs->inst[i]'s state as observed: BOOTING (no readable member record),
-   RUNNING, DRAINING (its record has drain); as last known when Redis
-   was not read */
+   RUNNING, DRAINING (its record has drain), WARM (no member record, its
+   tag says warm); as last known when Redis was not read */
 inst_state_t plan_observed(const observation_t *obs, int i);
 /* adds an action (its view follows: REGISTER -> RUNNING, DRAIN ->
-   DRAINING, DELETE -> DELETING) and claims its instance; NULL when out of
-   memory (pl->oom) */
+   DRAINING, DELETE -> DELETING, WAKE -> BOOTING, PARK -> WARM) and claims
+   its instance; NULL when out of memory (pl->oom) */
 action_t *plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind,
     int inst, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -198,8 +205,9 @@ void plan_note(plan_t *pl, err_kind_t err, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
-/* instances that serve or will: booting, running, creating, in every
-   zone (those of a zone down count: they are not lost) */
+/* instances that serve or will: booting, running, creating (not for the
+   warm pool), in every zone (those of a zone down count: they are not
+   lost) */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
 const char *act_kind_name(act_kind_t kind);
 
@@ -216,9 +224,26 @@ void plan_repair(const plan_input_t *in, plan_t *pl);
 /* plan_drain.c: draining instances deleted at zero connections or at
    drain_timeout; held while the reports are unknown */
 void plan_drain(const plan_input_t *in, plan_t *pl);
+typedef enum { DRAIN_HOLDS = 0, DRAIN_EMPTY, DRAIN_TIMEOUT } drain_over_t;
+/* whether the drain of obs->inst[i] (draining, listed) is over: its
+   gateways report no connection open, or drain_timeout passed */
+drain_over_t plan_drain_over(const plan_input_t *in, int i);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
+/* up to n new instances as scale-out makes them (the zone with the fewest
+   in count[], SCALER_MAX_ZONES, which follows; a free address; the next
+   number; the zone's latest model), for rule, warm ones when warm, each
+   with reason; how many were planned */
+int plan_create(const plan_input_t *in, plan_t *pl, int n, int *count,
+    const char *rule, int warm, const char *reason);
+/* plan_warm.c: the warm pool.  plan_warm, before drain: outdated or never
+   ready warm instances go, drained ones come back (reuse_on_scale_in),
+   warm ones are taken for a scale-out first (woken), ready ones kept as
+   warm_pool.state (parked); plan_warm_fill, after capacity: the warm pool
+   refilled to its size, or cut to it */
+void plan_warm(const plan_input_t *in, plan_t *pl);
+void plan_warm_fill(const plan_input_t *in, plan_t *pl);
 
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept
@@ -238,5 +263,24 @@ const obs_instance_t *obs_instance(const observation_t *obs, const char *id);
    and errors counted in ps */
 void act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const plan_t *pl);
+/* a failed action, logged once ("KIND failed: ERR (REASON) rule=RULE")
+   and counted as kind */
+void act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
+    const char *err);
+/* the member record of an instance, from its own model, through the
+   shared codec; 0, or -1 with err */
+int member_record(const pool_config_t *p, const instance_t *in, int drain,
+    char *buf, size_t size, char *err, size_t errlen);
+
+/* act_warm.c: the warm pool's actions */
+/* every ACT_WAKE of pl at once: resumed or restored, tags cleared, then
+   their readiness polled together until each passes (registered at once)
+   or warm_pool.wake_timeout (deleted: the next pass replaces it); st[]
+   follows */
+void act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
+    const plan_t *pl, inst_state_t *st);
+/* one ACT_PARK; 0 when done (st[] follows) */
+int act_park(registry_t *reg, pool_state_t *ps, observation_t *obs,
+    const action_t *a, inst_state_t *st);
 
 #endif /* SCALER_PLAN_H */

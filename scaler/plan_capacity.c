@@ -7,7 +7,8 @@
  * model.  Above it (plus the surge an earlier step keeps on purpose), one
  * at a time by scale_in_policy (policy_scale_in: balance zones, then
  * highest id, or oldest / newest) among those of zones that answer: a
- * registered one drains, an unregistered one is deleted.
+ * registered one drains, an unregistered one is deleted.  plan_create()
+ * is how any step makes new instances (the warm pool's too).
  */
 
 #include <stdio.h>
@@ -22,8 +23,8 @@ addr_cmp(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* every address in use (instances and members), sorted; NULL when none
-   (or out of memory: pl->oom) */
+/* every address in use (instances, members and this plan's creations),
+   sorted; NULL when none (or out of memory: pl->oom) */
 static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
 {
     const observation_t  *obs = in->obs;
@@ -31,10 +32,11 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
     int                   i;
 
     *n = 0;
-    if (obs->ninst + obs->nmembers == 0) {
+    if (obs->ninst + obs->nmembers + pl->creates == 0) {
         return NULL;
     }
-    used = malloc((obs->ninst + obs->nmembers) * sizeof(*used));
+    used = malloc((obs->ninst + obs->nmembers + pl->creates)
+                  * sizeof(*used));
     if (used == NULL) {
         pl->oom = 1;
         return NULL;
@@ -47,32 +49,37 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
             memcpy(used[(*n)++], obs->members[i].address, sizeof(*used));
         }
     }
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind == ACT_CREATE) {
+            memcpy(used[(*n)++], pl->act[i].address, sizeof(*used));
+        }
+    }
     qsort(used, *n, sizeof(*used), addr_cmp);
     return used;
 }
 
-static void
-scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
+int
+plan_create(const plan_input_t *in, plan_t *pl, int n, int *count,
+    const char *rule, int warm, const char *reason)
 {
     const pool_config_t  *p = in->cf;
     char                (*used)[80], addr[80];
     action_t             *a;
-    int                   nused, k, knext = 0, z, want = in->capacity;
+    int                   nused, k, knext = 0, z, made = 0;
 
     if (in->obs->seq < 0) {
-        plan_note(pl, ERR_REDIS_DATA, "scale_out", "seq is above %ld: no "
-                  "new instances", (long) POLICY_SEQ_MAX);
-        return;
+        plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no new "
+                  "instances", (long) POLICY_SEQ_MAX);
+        return 0;
     }
     used = used_addresses(in, pl, &nused);
     if (pl->oom) {
-        return;
+        return 0;
     }
-    while (active < want) {
+    while (made < n) {
         if (pl->next_seq > POLICY_SEQ_MAX) {
-            plan_note(pl, ERR_REDIS_DATA, "scale_out", "instance numbers "
-                      "used up (%ld): no new instances",
-                      (long) POLICY_SEQ_MAX);
+            plan_note(pl, ERR_REDIS_DATA, rule, "instance numbers used up "
+                      "(%ld): no new instances", (long) POLICY_SEQ_MAX);
             break;
         }
         if ((z = policy_place(count, in->obs->zone_up, p->nzones)) < 0) {
@@ -91,24 +98,36 @@ scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
             }
         }
         if (addr[0] == '\0') {
-            plan_note(pl, ERR_ADDRESS, "scale_out", "no free address left");
+            plan_note(pl, ERR_ADDRESS, rule, "no free address left");
             break;
         }
         knext = k + 1;
-        a = plan_add(pl, in, ACT_CREATE, -1, "scale_out", "capacity %d, "
-                     "%d in service", want, active);
-        if (a == NULL) {
+        if ((a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", reason))
+            == NULL)
+        {
             break;
         }
+        a->warm = warm;
         a->zone = z;
         a->model = in->obs->latest[z];
         a->seq = pl->next_seq++;
         snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
         snprintf(a->address, sizeof(a->address), "%s", addr);
-        active++;
+        made++;
         count[z]++;
     }
     free(used);
+    return made;
+}
+
+static void
+scale_out(const plan_input_t *in, plan_t *pl, int active, int *count)
+{
+    char  reason[64];
+
+    snprintf(reason, sizeof(reason), "capacity %d, %d in service",
+             in->capacity, active);
+    plan_create(in, pl, in->capacity - active, count, "scale_out", 0, reason);
 }
 
 static void

@@ -27,12 +27,29 @@ conns(const observation_t *obs, int i)
     return sum;
 }
 
+drain_over_t
+plan_drain_over(const plan_input_t *in, int i)
+{
+    const observation_t   *obs = in->obs;
+    const obs_instance_t  *o = &obs->inst[i];
+    uint64_t               since;
+
+    since = o->drain_since ? o->drain_since
+            : o->in.drain_seen ? o->in.drain_seen : in->now;
+    if (in->now >= since && in->now - since >= in->cf->drain_timeout_ms) {
+        return DRAIN_TIMEOUT;
+    }
+    if (!obs->reports_ok) {
+        return DRAIN_HOLDS;         /* unknown: the drain holds */
+    }
+    return conns(obs, i) == 0 ? DRAIN_EMPTY : DRAIN_HOLDS;
+}
+
 void
 plan_drain(const plan_input_t *in, plan_t *pl)
 {
     const observation_t   *obs = in->obs;
     const obs_instance_t  *o;
-    uint64_t               since;
     int                    i;
 
     for (i = 0; i < obs->ninst; i++) {
@@ -42,20 +59,16 @@ plan_drain(const plan_input_t *in, plan_t *pl)
         {
             continue;
         }
-        since = o->drain_since ? o->drain_since
-                : o->in.drain_seen ? o->in.drain_seen : in->now;
-        if (in->now >= since
-            && in->now - since >= in->cf->drain_timeout_ms)
-        {
+        switch (plan_drain_over(in, i)) {
+        case DRAIN_TIMEOUT:
             plan_add(pl, in, ACT_DELETE, i, "drain", "drain_timeout");
-            continue;
-        }
-        if (!obs->reports_ok) {
-            continue;               /* unknown: the drain holds */
-        }
-        if (conns(obs, i) == 0) {
+            break;
+        case DRAIN_EMPTY:
             plan_add(pl, in, ACT_DELETE, i, "drain",
                      "no active connections");
+            break;
+        case DRAIN_HOLDS:
+            break;
         }
     }
 }

@@ -130,3 +130,15 @@ ready_check(const char *address, const char *uri, uint64_t timeout_ms,
     }
     return 1;
 }
+
+int
+ready_pool(const pool_config_t *p, const char *address, char *why,
+    size_t whylen)
+{
+    if (!p->readiness_tcp && p->health_uri == NULL) {
+        return 1;                   /* readiness: none */
+    }
+    return ready_check(address, p->health_uri,
+                       p->health_uri ? p->health_timeout_ms : 200, why,
+                       whylen);
+}

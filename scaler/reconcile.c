@@ -20,7 +20,7 @@ const char *
 inst_state_name(inst_state_t st)
 {
     static const char *const names[] = { "creating", "booting", "running",
-        "draining", "deleting" };
+        "draining", "deleting", "warm" };
 
     return names[st];
 }
@@ -29,7 +29,7 @@ const char *
 err_kind_name(int kind)
 {
     static const char *const names[] = { "libvirt", "redis", "create",
-        "delete", "address", "redis_data" };
+        "delete", "address", "redis_data", "wake" };
 
     return names[kind];
 }

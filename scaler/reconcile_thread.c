@@ -114,6 +114,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;
     ps->repairs = w.repairs;
+    ps->wakes = w.wakes;
     memcpy(ps->errors, w.errors, sizeof(ps->errors));
     reconcile_unlock(s);
 }

@@ -21,6 +21,8 @@
 /* the most instances a pool (or any capacity in its config) may have:
    the cloud scale sets' maximum */
 #define SCALER_CAPACITY_MAX 1000
+/* the most creations a pass runs at once in a zone (create_concurrency) */
+#define SCALER_CREATE_MAX   16
 
 typedef enum {
     SCALE_IN_DEFAULT = 0,
@@ -32,6 +34,21 @@ typedef struct {
     char      *name;
     char      *uri;
 } zone_config_t;
+
+/* warm_pool.state: what a warm instance is kept as */
+typedef enum {
+    WARM_PAUSED = 0,                      /* virDomainSuspend: in memory */
+    WARM_SAVED,                           /* virDomainManagedSave: on disk */
+    WARM_RUNNING                          /* booted and left running */
+} warm_state_t;
+
+/* warm_pool: instances kept ready beyond the capacity (config_warm.c) */
+typedef struct {
+    int                size;              /* 0: no warm pool */
+    warm_state_t       state;
+    int                reuse;             /* reuse_on_scale_in */
+    uint64_t           wake_timeout_ms;   /* to pass readiness again */
+} warm_config_t;
 
 typedef enum {
     ADDR_STATIC = 0,                      /* from cidr + port or ports */
@@ -61,6 +78,8 @@ typedef struct {
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
+    int                create_concurrency;    /* creations at once per zone */
+    warm_config_t      warm;
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
     autoscale_config_t          autoscale;
@@ -88,6 +107,10 @@ typedef struct {
     pool_config_t  *pools;
     int             npools;
 } scaler_config_t;
+
+/* config_warm.c */
+/* "paused", "saved", "running" */
+const char *warm_state_name(warm_state_t st);
 
 /* config.c */
 /* loads and validates FILE; NULL with "file:line: reason" in err */
@@ -149,6 +172,10 @@ int addr_guest_ok(const pool_config_t *p, uint32_t ip);
    or 3xx, within timeout_ms; 0 with why ("connect", "status 503", ...) */
 int ready_check(const char *address, const char *uri, uint64_t timeout_ms,
     char *why, size_t whylen);
+/* the pool's own readiness of address: none (1), its health.uri within
+   health.timeout, or a TCP connect within 200 ms */
+int ready_pool(const pool_config_t *p, const char *address, char *why,
+    size_t whylen);
 
 /* model.c: an instance's model (docs/design.md, "Lifecycle"): written
    into its tag when it is created, read back by every listing */
@@ -189,6 +216,7 @@ typedef struct {
     char          mode[16];
     char          port[8];
     virt_model_t  model;
+    int           warm;             /* warm="yes": in the warm pool */
 } virt_tag_info_t;
 
 typedef struct {
@@ -197,6 +225,10 @@ typedef struct {
 } virt_tag_t;
 
 void virt_xml_init(void);
+/* xml (an instance element as virDomainGetMetadata returns it) with
+   warm="yes" when warm, without warm otherwise; malloc'd, NULL when xml
+   does not parse */
+char *virt_tag_set_warm(const char *xml, int warm);
 /* 0 when xml is an instance element (in SCALER_NS or, as libvirt returns
    it, in none) with pool, id and zone
    (other attributes "" when absent); -1 otherwise or when a value does
@@ -238,12 +270,22 @@ void virt_stats_decode(const struct _virTypedParameter *params, int n,
     vm_stats_t *vm);
 
 /* virt.c */
+/* what a domain's vCPUs do: run, paused (virDomainSuspend, or by qemu),
+   saved to disk (a managed save, shut off) */
+typedef enum {
+    POWER_RUNNING = 0, POWER_PAUSED, POWER_SAVED
+} virt_power_t;
+/* "running", "paused", "saved" */
+const char *virt_power_name(virt_power_t p);
+
 typedef struct {
     char          id[64];
     char          zone[64];
     virt_model_t  model;            /* from its tag */
     char          address[80];
     int           active;
+    int           warm;             /* its tag says warm="yes" */
+    virt_power_t  power;
     vm_stats_t    vm;               /* running: from the listing call */
 } virt_instance_t;
 
@@ -252,8 +294,11 @@ typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
 /* an owned domain in libvirt state/reason (virDomainGetState): a defined
    domain that is not running is failed (removed), unless being_created
    (this process is between define and start); shut off by a migration,
-   a save or a snapshot revert it is left (not listed, never touched) */
-virt_health_t virt_classify(int state, int reason, int being_created);
+   a save or a snapshot revert it is left (not listed, never touched);
+   a warm one shut off (but by a migration or a snapshot revert) is live:
+   saved into the warm pool, if virt_list finds its managed save */
+virt_health_t virt_classify(int state, int reason, int being_created,
+    int warm);
 
 typedef struct virt_conn virt_conn_t;
 virt_conn_t *virt_open(const char *uri);
@@ -270,6 +315,19 @@ int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, const virt_model_t *model,
     char *err, size_t errlen);
+/* the same, tagged warm="yes": an instance for the warm pool */
+int virt_create_warm(virt_conn_t *vc, const pool_config_t *p,
+    const char *zone, const char *id, const char *address,
+    const virt_model_t *model, char *err, size_t errlen);
+/* id into the warm pool: tagged warm, then kept as st (suspended, managed
+   saved, or running: resumed or restored); 0, or -1 with err */
+int virt_park(virt_conn_t *vc, const char *pool, const char *id,
+    warm_state_t st, char *err, size_t errlen);
+/* id out of the warm pool: resumed (paused) or restored from its managed
+   save (saved), then its tag without warm; *was its power before; 0, or
+   -1 with err */
+int virt_wake(virt_conn_t *vc, const char *pool, const char *id,
+    virt_power_t *was, char *err, size_t errlen);
 /* the digest of the pool's base image in this zone (model_image_digest
    of template.volume's base: path, capacity, mtime); -1 when it cannot
    be read, 1 when the pool has no volume ("") */
@@ -388,7 +446,10 @@ void registry_async_member_del(registry_async_t *ra, const char *pool,
 /* reconcile.c */
 typedef enum {
     INST_CREATING = 0, INST_BOOTING, INST_RUNNING, INST_DRAINING,
-    INST_DELETING
+    INST_DELETING,
+    INST_WARM,                  /* in the warm pool: booting towards it,
+                                   or kept paused, saved or running */
+    INST_STATE_COUNT
 } inst_state_t;
 
 /* one gateway's report on one instance (PREFIX{POOL}:health:GATEWAY) */
@@ -414,6 +475,8 @@ typedef struct {
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
     int           delete_asked; /* the API deleted it: its domain goes */
     unsigned      weight;       /* its member record's; 0: unregistered */
+    int           warm;         /* its tag says it is in the warm pool */
+    virt_power_t  power;        /* as listed */
     int           report0;      /* its gateway reports: the pool's */
     int           nreports;     /*   reports[report0 .. + nreports) */
     vm_stats_t    vm;           /* from this pass's list (have 0: none) */
@@ -428,10 +491,13 @@ typedef enum {
     ERR_ADDRESS,            /* no free address for a new instance */
     ERR_REDIS_DATA,         /* a value read from Redis was refused or
                                clamped */
+    ERR_WAKE,               /* a warm instance could not be woken (or was
+                               not ready again in time): deleted */
     ERR_KIND_COUNT
 } err_kind_t;
 
-/* "libvirt", "redis", "create", "delete", "address", "redis_data" */
+/* "libvirt", "redis", "create", "delete", "address", "redis_data",
+   "wake" */
 const char *err_kind_name(int kind);
 
 typedef struct {
@@ -455,6 +521,7 @@ typedef struct {
     int             zone_down[SCALER_MAX_ZONES];
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
+    unsigned long   wakes;              /* warm instances put in service */
     unsigned long   errors[ERR_KIND_COUNT];
     char          **del_ids;             /* API deletions for the pass */
     int             ndel;

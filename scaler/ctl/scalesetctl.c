@@ -274,7 +274,8 @@ static int
 cmd_instances(const char *pool)
 {
     json_t      *j = NULL, *in;
-    char         path[512], age[16], health[256];
+    char         path[512], age[16], health[256], state[32];
+    const char  *st, *pw;
     size_t       i;
     long         code;
 
@@ -287,15 +288,23 @@ cmd_instances(const char *pool)
         json_decref(j);
         return 0;
     }
-    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %s\n", "ID", "ZONE",
+    printf("%-20s %-8s %-12s %-8s %-6s %-8s %-6s %s\n", "ID", "ZONE",
            "STATE", "VERSION", "LATEST", "AGE", "WEIGHT",
            "HEALTH (gateway:state/conns)");
     json_array_foreach(json_object_get(j, "instances"), i, in) {
         health_of(in, health, sizeof(health));
-        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %s\n",
+        /* a warm one says how it waits: warm/paused */
+        st = json_string_value(json_object_get(in, "state"));
+        pw = json_string_value(json_object_get(in, "power"));
+        if (st && pw && strcmp(st, "warm") == 0) {
+            snprintf(state, sizeof(state), "%s/%s", st, pw);
+        } else {
+            snprintf(state, sizeof(state), "%s", st ? st : "?");
+        }
+        printf("%-20s %-8s %-12s %-8s %-6s %-8s %-6lld %s\n",
                json_string_value(json_object_get(in, "id")),
                json_string_value(json_object_get(in, "zone")),
-               json_string_value(json_object_get(in, "state")),
+               state,
                json_string_value(json_object_get(in, "version")),
                json_is_true(json_object_get(in, "latest_model")) ? "yes"
                                                                  : "no",

@@ -27,6 +27,7 @@
 #define S     1000ULL
 #define NONE  (-1L)                 /* no report from that gateway */
 #define HUGE  (-2L)                 /* a report of conns=2^64-1 */
+#define DOWN  (-3L)                 /* a report of the state down */
 
 typedef struct {
     const char  *id;
@@ -46,6 +47,9 @@ typedef struct {
     int          api_delete;
     int          created_s;     /* its tag's creation time, s ago (0: a
                                    tag that predates it) */
+    const char  *warm;          /* its tag says warm, and it is "paused",
+                                   "saved" or "running"; NULL: not warm */
+    int          outdated;      /* its model is not the latest */
 } ispec_t;
 
 typedef struct {
@@ -60,6 +64,10 @@ typedef struct {
     int                reports_unknown;
     int                redis_down;
     const char        *cidr;        /* NULL: 127.0.1.0/24 */
+    int                warm_size;   /* warm_pool.size */
+    warm_state_t       warm_state;
+    int                warm_reuse;  /* reuse_on_scale_in */
+    int                cap_max;     /* 0: SCALER_CAPACITY_MAX */
     ispec_t            inst[12];
     const char        *strays[4];   /* members without a domain: "ID ZONE
                                        [ADDRESS]", ZONE "-" for none,
@@ -340,6 +348,190 @@ static const case_t  cases[] = {
       .inst = { { "web-000001", 0, "running" },
                 { "web-000002", 1, "booting", .api_delete = 1 } } },
 
+    /* --- the warm pool ----------------------------------------------- */
+    { .name = "warm pool size 2, scale 2 -> 4: both warm instances are "
+              "woken (no creation for the capacity), the pool refilled to 2",
+      .capacity = 4, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "booting", .warm = "paused" },
+                { "web-000004", 0, "booting", .warm = "paused" } },
+      .want = { "wake web-000003 scale_out (capacity 4, 2 in service; from "
+                "the warm pool (paused)",
+                "wake web-000004 scale_out (capacity 4, 3 in service",
+                "create web-000005 z1 127.0.1.5:8080 warm (warm pool 0 of 2",
+                "create web-000006 z1 127.0.1.6:8080 warm" } },
+
+    { .name = "warm instances are neither counted in the capacity nor "
+              "scaled in",
+      .capacity = 1, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "booting", .warm = "paused" },
+                { "web-000004", 0, "booting", .warm = "paused" } },
+      .want = { "drain web-000002 scale_in (capacity 1, 2 in service" } },
+
+    { .name = "the fastest first: running and ready, then paused, then "
+              "saved; ready ones before one still booting; a saved one "
+              "left is kept paused",
+      .capacity = 3, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "saved" },
+                { "web-000003", 0, "booting", .warm = "paused" },
+                { "web-000004", 0, "booting", "connect", 5,
+                  .warm = "running" },
+                { "web-000005", 0, "booting", "yes", .warm = "running" } },
+      .want = { "wake web-000005 scale_out (capacity 3, 1 in service; from "
+                "the warm pool (running)",
+                "wake web-000003 scale_out (capacity 3, 2 in service; from "
+                "the warm pool (paused)",
+                "park web-000002 warm (saved, kept paused" } },
+
+    { .name = "one still booting is taken when no ready one is left",
+      .capacity = 2, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "connect", 5,
+                  .warm = "running" } },
+      .want = { "wake web-000002 scale_out (capacity 2, 1 in service; from "
+                "the warm pool (booting)",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "zone balance: the warm instance of the zone with the "
+              "fewest in service first",
+      .nzones = 2, .capacity = 3, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "booting", .warm = "saved" },
+                { "web-000004", 1, "booting", .warm = "saved" } },
+      .want = { "wake web-000004 scale_out",
+                "create web-000005 z2 127.0.1.5:8080 warm" },
+      .warm_state = WARM_SAVED },
+
+    { .name = "more wanted than the warm pool holds: the rest is created, "
+              "then the pool refilled",
+      .capacity = 4, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused" } },
+      .want = { "wake web-000002 scale_out",
+                "create web-000003 z1 127.0.1.3:8080 scale_out (capacity 4, "
+                "2 in service",
+                "create web-000004 z1 127.0.1.4:8080 scale_out",
+                "create web-000005 z1 127.0.1.5:8080 warm (warm pool 0 of 1" } },
+
+    { .name = "no refill while the capacity is not reached (no address "
+              "left)",
+      .capacity = 3, .warm_size = 2, .cidr = "127.0.1.0/30",
+      .inst = { { "web-000001", 0, "running" } },
+      .want = { "create web-000002 z1 127.0.1.2:8080 scale_out" },
+      .notes = { "no free address left" } },
+
+    { .name = "an outdated warm instance is never woken: deleted, and "
+              "replaced by one of the latest model",
+      .capacity = 2, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused",
+                  .outdated = 1 } },
+      .want = { "delete web-000002 warm (warm, model version 1 is not the "
+                "latest: replaced",
+                "create web-000003 z1 127.0.1.3:8080 scale_out",
+                "create web-000004 z1 127.0.1.4:8080 warm" } },
+
+    { .name = "a warm instance not ready within health.grace is repaired",
+      .capacity = 1, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 5,
+                  .created_s = 61, .warm = "running" } },
+      .want = { "delete web-000002 repair (warm, not ready (status 500) "
+                "within health.grace",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "a ready warm instance is parked in warm_pool.state; one not "
+              "ready yet waits",
+      .capacity = 1, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5, .warm = "running" },
+                { "web-000003", 0, "booting", "connect", 5,
+                  .warm = "running" } },
+      .want = { "park web-000002 warm (ready, kept paused" } },
+
+    { .name = "warm_pool.state running: a ready one is left running",
+      .capacity = 1, .warm_size = 1, .warm_state = WARM_RUNNING,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5,
+                  .warm = "running" } } },
+
+    { .name = "reuse_on_scale_in: a drained instance of the latest model "
+              "goes back to the warm pool instead of being deleted",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0 }, .nreports = 2 } },
+      .want = { "park web-000002 warm (drained, back to the warm pool "
+                "(reuse_on_scale_in, 1 warm)" } },
+
+    { .name = "reuse_on_scale_in: beyond the size while in service and "
+              "warm stay within capacity.max; not an outdated one, not one "
+              "cut off at drain_timeout, not one a gateway reports down",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .cap_max = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .outdated = 1, .conns = { 0 }, .nreports = 1 },
+                { "web-000003", 0, "draining", .drain_s = 31,
+                  .conns = { 2 }, .nreports = 1 },
+                { "web-000004", 0, "draining", .drain_s = 5,
+                  .conns = { DOWN }, .nreports = 1 },
+                { "web-000005", 0, "booting", .warm = "paused" },
+                { "web-000006", 0, "draining", .drain_s = 5 },
+                { "web-000007", 0, "draining", .drain_s = 5,
+                  .conns = { 0 }, .nreports = 1 },
+                { "web-000008", 0, "draining", .drain_s = 5,
+                  .conns = { 0 }, .nreports = 1 } },
+      .want = { "park web-000006 warm (drained, back to the warm pool "
+                "(reuse_on_scale_in, 2 warm)",
+                "park web-000007 warm (drained, back to the warm pool "
+                "(reuse_on_scale_in, 3 warm)",
+                "delete web-000002 drain (no active connections",
+                "delete web-000003 drain (drain_timeout",
+                "delete web-000004 drain (no active connections",
+                "delete web-000008 drain (no active connections" } },
+
+    { .name = "without reuse_on_scale_in a drained instance is deleted",
+      .capacity = 1, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5 } },
+      .want = { "delete web-000002 drain (no active connections",
+                "create web-000003 z1 127.0.1.3:8080 warm (warm pool 0 of 2",
+                "create web-000004 z1 127.0.1.4:8080 warm" } },
+
+    { .name = "a warm pool above its size is cut: the furthest from ready "
+              "first, then the highest id",
+      .capacity = 1, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused" },
+                { "web-000003", 0, "booting", .warm = "paused" },
+                { "web-000004", 0, "booting", "connect", 5,
+                  .warm = "running" } },
+      .want = { "delete web-000004 warm (warm pool above what it keeps (3 "
+                "of 1",
+                "delete web-000003 warm (warm pool above what it keeps (2 "
+                "of 1" } },
+
+    { .name = "size 0: the warm instances left serve a scale-out, the rest "
+              "go",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused" },
+                { "web-000003", 0, "booting", .warm = "saved" } },
+      .want = { "wake web-000002 scale_out",
+                "delete web-000003 warm (warm pool above what it keeps (1 "
+                "of 0" } },
+
+    { .name = "a zone down: its warm instances are counted, not touched",
+      .nzones = 2, .down = "z2", .capacity = 2, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "booting", .warm = "paused" } },
+      .want = { "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
     /* --- Redis -------------------------------------------------------- */
     { .name = "Redis not read: nothing at all is decided",
       .capacity = 5, .redis_down = 1,
@@ -375,7 +567,11 @@ pool_for(const case_t *c)
         : (uint64_t) (c->drain_timeout_s ? c->drain_timeout_s : 30) * S;
     pool.scale_in = c->policy;
     pool.cap_min = 0;
-    pool.cap_max = SCALER_CAPACITY_MAX;
+    pool.cap_max = c->cap_max ? c->cap_max : SCALER_CAPACITY_MAX;
+    pool.warm.size = c->warm_size;
+    pool.warm.state = c->warm_state;
+    pool.warm.reuse = c->warm_reuse;
+    pool.warm.wake_timeout_ms = 10 * S;
 }
 
 static int
@@ -459,6 +655,12 @@ observation_for(const case_t *c, observation_t *obs)
         o->in.model.created = is->created_s
                               ? NOW - (uint64_t) is->created_s * S : 0;
         o->listed = obs->zone_up[is->zone];
+        o->in.latest = !is->outdated;
+        o->in.warm = is->warm != NULL;
+        o->in.power = is->warm == NULL ? POWER_RUNNING
+                      : strcmp(is->warm, "paused") == 0 ? POWER_PAUSED
+                      : strcmp(is->warm, "saved") == 0 ? POWER_SAVED
+                      : POWER_RUNNING;
         o->delete_asked = is->api_delete;
         o->in.state = INST_RUNNING;     /* as last known */
         if (is->drain_s) {
@@ -478,9 +680,11 @@ observation_for(const case_t *c, observation_t *obs)
                 continue;
             }
             obs->reports[obs->nreports].gateway = k;
-            obs->reports[obs->nreports].state = SCALESET_HEALTH_UP;
+            obs->reports[obs->nreports].state = is->conns[k] == DOWN
+                ? SCALESET_HEALTH_DOWN : SCALESET_HEALTH_UP;
             obs->reports[obs->nreports].conns = is->conns[k] == HUGE
-                ? UINT64_MAX : (uint64_t) is->conns[k];
+                ? UINT64_MAX : is->conns[k] == DOWN ? 0
+                : (uint64_t) is->conns[k];
             obs->reports[obs->nreports].checked = NOW - S;
             obs->nreports++;
             o->in.nreports++;
@@ -697,7 +901,7 @@ static void
 test_steps(void **state)
 {
     static const char *const want[] = { "requests", "strays", "repair",
-        "drain", "capacity", "register" };
+        "warm", "drain", "capacity", "warm_fill", "register" };
     size_t  i;
 
     (void) state;

@@ -1,0 +1,306 @@
+/*
+ * plan_warm.c: the warm pool (warm_pool: size, state, reuse_on_scale_in;
+ * docs/scaler.md, "Warm pool").  Warm instances are made like any other
+ * (plan_create, tagged warm), boot and pass their readiness check, then
+ * are kept paused, saved or running (parked); they are never registered
+ * and never counted in the capacity (their view is INST_WARM).
+ *
+ * plan_warm, before the drain step:
+ *   - a warm instance whose model is not the latest goes (the refill
+ *     makes one of the latest: an upgrade replaces the warm pool too);
+ *     one not ready within health.grace of its creation goes (repair);
+ *   - with reuse_on_scale_in, a draining instance whose drain is over
+ *     (no connection left, no gateway reporting it down), on the latest
+ *     model, goes back to the warm pool instead of being deleted, beyond
+ *     its size if need be, as long as in service and warm stay within
+ *     capacity.max (AWS's warm pools keep up to the group's maximum);
+ *   - below the capacity, warm instances are taken first (woken: resumed
+ *     or restored, checked again, registered): ready ones before those
+ *     still booting, in the zone with the fewest in service, the fastest
+ *     state first (running, paused, saved), lowest id;
+ *   - above what it may hold (its size; with reuse_on_scale_in up to
+ *     capacity.max in all), the warm pool is cut: those furthest from
+ *     ready first, then the highest id;
+ *   - the ready ones left are parked in warm_pool.state.
+ * plan_warm_fill, after the capacity step: once the capacity has what it
+ * asks, the warm pool is refilled to its size (new instances placed where
+ * in service plus warm are fewest).
+ * Warm instances of a zone that does not answer are counted, not touched.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "plan.h"
+
+/* a warm instance this step may act on */
+static int
+warm_free(const plan_input_t *in, const plan_t *pl, int i)
+{
+    const obs_instance_t  *o = &in->obs->inst[i];
+
+    return o->listed && in->obs->zone_up[o->in.zone] && plan_free(pl, i)
+           && pl->view[i].state == INST_WARM;
+}
+
+/* ready to serve once woken: parked, or running and answering */
+static int
+warm_ready(const obs_instance_t *o)
+{
+    return o->in.power != POWER_RUNNING || o->ready == READY_YES;
+}
+
+/* how fast a warm instance serves once woken: 0 fastest */
+static int
+wake_rank(const obs_instance_t *o)
+{
+    switch (o->in.power) {
+    case POWER_RUNNING: return o->ready == READY_YES ? 0 : 3;
+    case POWER_PAUSED:  return 1;
+    default:            return 2;
+    }
+}
+
+/* the warm pool as the view has it, and the warm creations so far; per
+   zone (SCALER_MAX_ZONES) added to count when given */
+static int
+warm_count(const plan_input_t *in, const plan_t *pl, int *count)
+{
+    int  i, n = 0;
+
+    for (i = 0; i < in->obs->ninst; i++) {
+        if (pl->view[i].state == INST_WARM) {
+            n++;
+            if (count) {
+                count[in->obs->inst[i].in.zone]++;
+            }
+        }
+    }
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind == ACT_CREATE && pl->act[i].warm) {
+            n++;
+            if (count) {
+                count[pl->act[i].zone]++;
+            }
+        }
+    }
+    return n;
+}
+
+/* no gateway reports it down (its readiness is checked again when it is
+   woken) */
+static int
+healthy(const observation_t *obs, const obs_instance_t *o)
+{
+    int  k;
+
+    for (k = 0; k < o->in.nreports; k++) {
+        if (obs->reports[o->in.report0 + k].state == SCALESET_HEALTH_DOWN) {
+            return 0;
+        }
+    }
+    return obs->reports_ok;
+}
+
+/* the most warm instances the pool keeps: its size; with
+   reuse_on_scale_in, those scaled in too, up to capacity.max in all */
+static int
+warm_most(const plan_input_t *in)
+{
+    const pool_config_t  *p = in->cf;
+    int                   room = p->cap_max - in->capacity;
+
+    return p->warm.reuse && room > p->warm.size ? room : p->warm.size;
+}
+
+/* outdated and never ready warm instances go */
+static void
+replace(const plan_input_t *in, plan_t *pl)
+{
+    const obs_instance_t  *o;
+    uint64_t               since, grace = in->cf->health_grace_ms;
+    int                    i;
+
+    for (i = 0; i < in->obs->ninst; i++) {
+        o = &in->obs->inst[i];
+        if (!warm_free(in, pl, i)) {
+            continue;
+        }
+        since = o->in.model.created ? o->in.model.created : o->in.seen;
+        if (!o->in.latest) {
+            plan_add(pl, in, ACT_DELETE, i, "warm", "warm, model version "
+                     "%s is not the latest: replaced", o->in.model.version);
+        } else if (grace && o->in.power == POWER_RUNNING
+                   && o->ready == READY_NO && in->now >= since
+                   && in->now - since >= grace)
+        {
+            plan_add(pl, in, ACT_DELETE, i, "repair", "warm, not ready (%s) "
+                     "within health.grace (%llu ms), to be replaced",
+                     o->why, (unsigned long long) grace);
+        }
+    }
+}
+
+/* reuse_on_scale_in: drained instances back into the warm pool */
+static void
+reuse(const plan_input_t *in, plan_t *pl)
+{
+    const observation_t   *obs = in->obs;
+    const obs_instance_t  *o;
+    int                    i, n;
+
+    n = warm_count(in, pl, NULL);
+    for (i = 0; i < obs->ninst && n < warm_most(in); i++) {
+        o = &obs->inst[i];
+        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+            || pl->view[i].state != INST_DRAINING || !o->in.latest
+            || !healthy(obs, o) || plan_drain_over(in, i) != DRAIN_EMPTY)
+        {
+            continue;
+        }
+        if (plan_add(pl, in, ACT_PARK, i, "warm", "drained, back to the "
+                     "warm pool (reuse_on_scale_in, %d warm)", n + 1))
+        {
+            n++;
+        }
+    }
+}
+
+/* below the capacity: warm instances first */
+static void
+wake(const plan_input_t *in, plan_t *pl)
+{
+    const obs_instance_t  *o, *b;
+    int                    count[SCALER_MAX_ZONES], active, i, best;
+
+    active = plan_active(in, pl, count);
+    while (active < in->capacity) {
+        best = -1;
+        for (i = 0; i < in->obs->ninst; i++) {
+            o = &in->obs->inst[i];
+            if (!warm_free(in, pl, i) || !o->in.latest) {
+                continue;
+            }
+            if (best < 0) {
+                best = i;
+                continue;
+            }
+            b = &in->obs->inst[best];
+            if (warm_ready(o) != warm_ready(b)) {
+                best = warm_ready(o) ? i : best;
+            } else if (count[o->in.zone] != count[b->in.zone]) {
+                best = count[o->in.zone] < count[b->in.zone] ? i : best;
+            } else if (wake_rank(o) < wake_rank(b)) {
+                best = i;           /* ids ascend: the lowest of a rank */
+            }
+        }
+        if (best < 0) {
+            break;                  /* the rest are created */
+        }
+        o = &in->obs->inst[best];
+        if (plan_add(pl, in, ACT_WAKE, best, "scale_out", "capacity %d, %d "
+                     "in service; from the warm pool (%s)", in->capacity,
+                     active, warm_ready(o) ? virt_power_name(o->in.power)
+                                           : "booting") == NULL)
+        {
+            break;
+        }
+        count[o->in.zone]++;
+        active++;
+    }
+}
+
+/* 1 when o is kept as the pool's warm_pool.state now */
+static int
+parked(const pool_config_t *p, const obs_instance_t *o)
+{
+    switch (p->warm.state) {
+    case WARM_PAUSED: return o->in.power == POWER_PAUSED;
+    case WARM_SAVED:  return o->in.power == POWER_SAVED;
+    default:          return o->in.power == POWER_RUNNING;
+    }
+}
+
+/* the ready ones left: kept as warm_pool.state */
+static void
+park(const plan_input_t *in, plan_t *pl)
+{
+    const obs_instance_t  *o;
+    int                    i;
+
+    for (i = 0; i < in->obs->ninst; i++) {
+        o = &in->obs->inst[i];
+        if (warm_free(in, pl, i) && warm_ready(o) && !parked(in->cf, o)) {
+            plan_add(pl, in, ACT_PARK, i, "warm", "%s, kept %s",
+                     o->in.power == POWER_RUNNING ? "ready"
+                     : virt_power_name(o->in.power),
+                     warm_state_name(in->cf->warm.state));
+        }
+    }
+}
+
+/* how far a warm instance is from serving, for the cut: larger first */
+static int
+cut_rank(const obs_instance_t *o)
+{
+    return warm_ready(o) ? wake_rank(o) : 4;
+}
+
+/* above what it may hold (a reload made it smaller, size 0, a scale-out
+   into reused ones): the rest go */
+static void
+cut(const plan_input_t *in, plan_t *pl)
+{
+    const obs_instance_t  *o, *b;
+    int                    n, i, best, most = warm_most(in);
+
+    for (n = warm_count(in, pl, NULL); n > most; n--) {
+        best = -1;
+        for (i = 0; i < in->obs->ninst; i++) {
+            o = &in->obs->inst[i];
+            if (!warm_free(in, pl, i)) {
+                continue;
+            }
+            b = best >= 0 ? &in->obs->inst[best] : NULL;
+            if (b == NULL || cut_rank(o) >= cut_rank(b)) {
+                best = i;           /* ids ascend: the highest of a rank */
+            }
+        }
+        if (best < 0
+            || plan_add(pl, in, ACT_DELETE, best, "warm", "warm pool above "
+                        "what it keeps (%d of %d)", n, most) == NULL)
+        {
+            break;
+        }
+    }
+}
+
+void
+plan_warm(const plan_input_t *in, plan_t *pl)
+{
+    replace(in, pl);
+    if (in->cf->warm.reuse) {
+        reuse(in, pl);
+    }
+    wake(in, pl);
+    cut(in, pl);
+    park(in, pl);
+}
+
+void
+plan_warm_fill(const plan_input_t *in, plan_t *pl)
+{
+    int   count[SCALER_MAX_ZONES], n;
+    char  reason[64];
+
+    n = warm_count(in, pl, NULL);
+    if (n >= in->cf->warm.size
+        || plan_active(in, pl, count) < in->capacity)
+    {
+        return;                     /* full, or the capacity first */
+    }
+    warm_count(in, pl, count);
+    snprintf(reason, sizeof(reason), "warm pool %d of %d", n,
+             in->cf->warm.size);
+    plan_create(in, pl, in->cf->warm.size - n, count, "warm", 1, reason);
+}
