@@ -4,8 +4,8 @@
  * Wake: what a scale-out waits for, so act runs the wakes first, all of
  * a pass's together: each warm instance is resumed (paused) or restored
  * from its managed save (saved) and its tag loses warm (virt_wake); then
- * the readiness of those that were ready when parked is polled, all in
- * turn, and each is registered the moment it passes.  One whose wake
+ * the readiness of those that were ready when parked is polled, all at
+ * once (ready_pool_all), and each is registered the moment it passes.  One whose wake
  * fails, or that does not pass within warm_pool.wake_timeout, is deleted
  * (counted as a wake error); the next pass replaces it.  A warm instance
  * taken while still booting only loses its tag: it is registered once
@@ -88,9 +88,10 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     struct timespec       pause = { 0, WAKE_POLL_MS * 1000000L };
     obs_instance_t       *o;
     wake_t               *w;
+    ready_job_t          *jobs;
     uint64_t              deadline;
     char                  err[256];
-    int                   i, n = 0, pending = 0;
+    int                   i, k, *of, n = 0, pending = 0;
 
     for (i = 0; i < pl->nact; i++) {
         n += pl->act[i].kind == ACT_WAKE;
@@ -98,9 +99,12 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     if (n == 0) {
         return;
     }
-    if ((w = calloc(n, sizeof(*w))) == NULL) {
+    w = calloc(n, sizeof(*w));
+    jobs = calloc(n, sizeof(*jobs));
+    of = calloc(n, sizeof(*of));
+    if (w == NULL || jobs == NULL || of == NULL) {
         slog(p->name, NULL, "out of memory: no wake this pass");
-        return;
+        goto done;
     }
     for (i = 0, n = 0; i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
@@ -133,14 +137,20 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     }
     deadline = clock_mono_ms() + p->warm.wake_timeout_ms;
     while (pending > 0) {
-        for (i = 0; i < n; i++) {
-            if (w[i].check
-                && ready_pool(p, obs->inst[w[i].a->inst].in.address,
-                              w[i].why, sizeof(w[i].why)))
-            {
-                w[i].check = 0;
+        /* those still to pass, checked together */
+        for (i = 0, k = 0; i < n; i++) {
+            if (w[i].check) {
+                jobs[k].address = obs->inst[w[i].a->inst].in.address;
+                of[k++] = i;
+            }
+        }
+        ready_pool_all(p, jobs, k);
+        for (i = 0; i < k; i++) {
+            snprintf(w[of[i]].why, sizeof(w[of[i]].why), "%s", jobs[i].why);
+            if (jobs[i].ok) {
+                w[of[i]].check = 0;
                 pending--;
-                (void) wake_register(reg, ps, obs, &w[i], st);
+                (void) wake_register(reg, ps, obs, &w[of[i]], st);
             }
         }
         if (pending == 0 || clock_mono_ms() >= deadline) {
@@ -156,7 +166,10 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
             wake_failed(ps, w[i].a, err, st);
         }
     }
+done:
     free(w);
+    free(jobs);
+    free(of);
 }
 
 int

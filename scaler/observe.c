@@ -392,13 +392,21 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     free(refs);
 }
 
-/* the readiness of every listed, unregistered instance */
+/* the readiness of every listed, unregistered instance, all at once */
 static void
 probe(const pool_config_t *p, observation_t *obs)
 {
     obs_instance_t  *o;
-    int              i;
+    ready_job_t     *jobs;
+    int             *of, i, n = 0;
 
+    jobs = calloc(obs->ninst + 1, sizeof(*jobs));
+    of = calloc(obs->ninst + 1, sizeof(*of));
+    if (jobs == NULL || of == NULL) {
+        free(jobs);
+        free(of);
+        return;                     /* READY_UNKNOWN: nothing registered */
+    }
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
         if (!o->listed || !obs->zone_up[o->in.zone] || o->delete_asked
@@ -415,9 +423,17 @@ probe(const pool_config_t *p, observation_t *obs)
             snprintf(o->why, sizeof(o->why), "no address");
             continue;
         }
-        o->ready = ready_pool(p, o->in.address, o->why, sizeof(o->why))
-                   ? READY_YES : READY_NO;
+        jobs[n].address = o->in.address;
+        of[n++] = i;
     }
+    ready_pool_all(p, jobs, n);
+    for (i = 0; i < n; i++) {
+        o = &obs->inst[of[i]];
+        o->ready = jobs[i].ok ? READY_YES : READY_NO;
+        snprintf(o->why, sizeof(o->why), "%s", jobs[i].why);
+    }
+    free(jobs);
+    free(of);
 }
 
 /* the hashes a pass reads in its one round trip, in this order */

@@ -3,11 +3,14 @@
  * address, or, when the pool has health.uri, an HTTP GET of it answered
  * with a 2xx or 3xx status within the timeout (the response head parsed by
  * the parser the gateway's health checks use).  Blocking, with a bound:
- * called from the reconcile thread, never from the event loop.
+ * called from the reconcile thread, never from the event loop; many at
+ * once on threads of their own (ready_pool_all), so a pass waits for one
+ * timeout, not for the sum of them.
  */
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,4 +144,51 @@ ready_pool(const pool_config_t *p, const char *address, char *why,
     return ready_check(address, p->health_uri,
                        p->health_uri ? p->health_timeout_ms : 200, why,
                        whylen);
+}
+
+/* ready_pool_all's threads: each takes the next job */
+typedef struct {
+    const pool_config_t  *p;
+    ready_job_t          *jobs;
+    int                   n, next;
+    pthread_mutex_t       lock;
+} ready_run_t;
+
+static void *
+ready_worker(void *arg)
+{
+    ready_run_t  *r = arg;
+    ready_job_t  *j;
+    int           i;
+
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        i = r->next++;
+        pthread_mutex_unlock(&r->lock);
+        if (i >= r->n) {
+            return NULL;
+        }
+        j = &r->jobs[i];
+        j->ok = ready_pool(r->p, j->address, j->why, sizeof(j->why));
+    }
+}
+
+void
+ready_pool_all(const pool_config_t *p, ready_job_t *jobs, int n)
+{
+    ready_run_t  r = { p, jobs, n, 0, PTHREAD_MUTEX_INITIALIZER };
+    pthread_t    th[READY_THREADS];
+    int          k, started = 0;
+
+    for (k = 0; n > 1 && k < n && k < READY_THREADS; k++) {
+        if (pthread_create(&th[k], NULL, ready_worker, &r) != 0) {
+            break;
+        }
+        started++;
+    }
+    ready_worker(&r);               /* this thread too (all of it for one) */
+    for (k = 0; k < started; k++) {
+        pthread_join(th[k], NULL);
+    }
+    pthread_mutex_destroy(&r.lock);
 }

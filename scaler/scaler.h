@@ -176,6 +176,14 @@ int ready_check(const char *address, const char *uri, uint64_t timeout_ms,
    health.timeout, or a TCP connect within 200 ms */
 int ready_pool(const pool_config_t *p, const char *address, char *why,
     size_t whylen);
+/* ready_pool of each job at once, READY_THREADS threads at most */
+#define READY_THREADS  16
+typedef struct {
+    const char  *address;
+    int          ok;
+    char         why[64];
+} ready_job_t;
+void ready_pool_all(const pool_config_t *p, ready_job_t *jobs, int n);
 
 /* model.c: an instance's model (docs/design.md, "Lifecycle"): written
    into its tag when it is created, read back by every listing */
