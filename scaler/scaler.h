@@ -588,7 +588,8 @@ int api_start(struct event_base *base, scaler_t *s);
 void api_reconfigure(void);
 void api_stop(void);
 /* the body of PUT .../capacity, {"capacity":N}: 0 with *cap, or -1 with
-   why (a JSON error, "\"capacity\" must be an integer") */
+   why (a JSON error, "\"capacity\" must be an integer"; printable
+   ASCII) */
 int api_capacity_body(const char *body, size_t len, long long *cap,
     char *why, size_t whylen);
 
