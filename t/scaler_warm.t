@@ -101,14 +101,17 @@ like($metrics, qr/^scaleset_scaler_instances\{pool="web",state="warm"\} 2$/m,
      'metrics: 2 instances in state warm');
 like($metrics, qr/^scaleset_scaler_warm_pool_size\{pool="web"\} 2$/m,
      'metrics: warm pool size');
-my $out = `SCALESET_API=http://127.0.0.1:${\ $t->port('api')} @{[ $t->bin('scalesetctl') ]} instances web 2>&1`;
+my $sctl = "SCALESET_API=http://127.0.0.1:${\ $t->port('api')} "
+         . $t->bin('scalesetctl');
+my $out = `$sctl instances web 2>&1`;
 like($out, qr/^\Q$w[0]\E\s+z1\s+warm\/paused\s/m,
      'scalesetctl instances: warm/paused');
 
 # --- 2 -> 4: both warm instances taken, the pool refilled ----------------
 my $mark = length $t->log('scaler');
-my ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 4 });
-is($code, 200, 'capacity 4');
+$out = `$sctl scale web 4 --wait 2>&1`;
+is($? >> 8, 0, 'scalesetctl scale web 4 --wait: done (the warm pool is '
+   . 'not waited for)') or diag $out;
 ok($t->wait_for(sub { keys %{ $s->members('web') } == 4 }, timeout => 10,
                 what => '4 members'), '4 members');
 $m = $s->members('web');
@@ -127,7 +130,7 @@ ok($t->wait_for(sub { my @n = warm_ids('web', 'paused');
 my @refill = warm_ids('web');
 
 # --- 4 -> 3: the drained one goes back to the warm pool -------------------
-($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 3 });
+my ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 3 });
 is($code, 200, 'capacity 3');
 my ($gone) = grep { !exists $s->members('web')->{$_} } keys %$m;
 ok($t->wait_for(sub { keys %{ $s->members('web') } == 3
@@ -164,7 +167,7 @@ my ($addr) = map { $_->{address} } grep { $_->{id} eq $bad } instances('web');
 $t->write_file("$ctl/$bad", "dead\n");
 my ($host, $port) = split /:/, $addr;
 ok($t->wait_for(sub { !Scaleset::Test::port_open($port, $host) },
-                timeout => 5, what => "$bad not listening"),
+                timeout => 20, what => "$bad not listening"),
    "$bad no longer answers");
 $mark = length $t->log('scaler');
 ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 4 });

@@ -368,7 +368,7 @@ cmd_scale(const char *pool, const char *n, int wait)
 {
     json_t  *j = NULL;
     char     path[512], body[64], *end;
-    long     code, want = strtol(n, &end, 10), run, inst, last = -1;
+    long     code, want = strtol(n, &end, 10), run, inst, warm, last = -1;
     int      tty = isatty(STDOUT_FILENO), k, w;
     time_t   start = time(NULL);
 
@@ -395,6 +395,10 @@ cmd_scale(const char *pool, const char *n, int wait)
         }
         run = json_integer_value(json_object_get(j, "running"));
         inst = json_integer_value(json_object_get(j, "instances"));
+        /* the warm pool's instances are beyond the capacity */
+        warm = json_integer_value(json_object_get(json_object_get(j,
+                                  "warm_pool"), "instances"));
+        inst -= warm;
         json_decref(j);
         if (tty && !as_json) {
             w = want ? (int) (40 * (run < want ? run : want) / want) : 40;
