@@ -1,12 +1,14 @@
 # Real VMs: warm pools (conf-examples/scaler-qemu.yaml as two pools with a
 # warm_pool of 1 each, through a libvirtd the test starts, Redis and nginx
 # with the module).
-#   rvwp (state paused) and rvws (state saved): each boots one warm guest,
-#     which passes /healthz and is suspended (qemu keeps running, paused) or
-#     managed-saved (a save file, no qemu);
+#   rvwp (state paused, size 1) and rvws (state saved, size 2): the warm
+#     guests boot, pass /healthz and are suspended (qemu keeps running,
+#     paused) or managed-saved (a save file each, no qemu);
 #   a scaler restart finds them as they were (the warm state is libvirt's);
-#   capacity 1 on each: the paused guest resumes, the saved one restores,
-#     both serve their names through the gateway (times printed);
+#   capacity 1 on each: the paused guest resumes and serves its name
+#     through the gateway; of the saved ones, the first to be woken has
+#     a save file cut short: its restore fails, it is deleted, and the
+#     other one restores and serves (times printed);
 #   warm_pool size 0 and capacity 0 (SIGHUP): no domain, no overlay
 #     volume, no managed-save file, no qemu process left.
 use strict;
@@ -38,15 +40,15 @@ Scaleset::RealVM::start_gateway($t, [qw(rvwp rvws)]);
 
 # the example's pool twice: rvwp on ports lo..lo+3, rvws on lo+4..lo+7
 sub conf {
-    my ($size) = @_;
+    my ($paused, $saved) = @_;
     return $t->write_file('scaler.yaml', Scaleset::RealVM::scaler_yaml_pools(
         $t, $lv, template => $tpl, drain_timeout => '5s', pools => [
         { name => 'rvwp', ports => $lo,
-          extra => "    warm_pool: { size: $size, state: paused }\n" },
+          extra => "    warm_pool: { size: $paused, state: paused }\n" },
         { name => 'rvws', ports => $lo + 4,
-          extra => "    warm_pool: { size: $size, state: saved }\n" } ]));
+          extra => "    warm_pool: { size: $saved, state: saved }\n" } ]));
 }
-my $conf = conf(1);
+my $conf = conf(1, 2);
 
 sub start_scaler {
     $t->spawn(name => 'scaler', wait_port => 'api', timeout => 30,
@@ -60,9 +62,10 @@ sub instances {
 }
 sub warm {
     my ($pool, $power) = @_;
-    my @w = grep { $_->{state} eq 'warm' && $_->{power} eq $power }
+    my @w = sort map { $_->{id} }
+            grep { $_->{state} eq 'warm' && $_->{power} eq $power }
             instances($pool);
-    return @w == 1 ? $w[0]{id} : undef;
+    return @w;
 }
 sub members {
     my ($pool) = @_;
@@ -71,11 +74,12 @@ sub members {
 start_scaler();
 
 # --- one warm guest each, parked -----------------------------------------
-my ($p, $s);
-ok($t->wait_for(sub { $p = warm('rvwp', 'paused'); $s = warm('rvws', 'saved');
+my ($p, $bad, $s);
+ok($t->wait_for(sub { ($p) = warm('rvwp', 'paused');
+                      ($bad, $s) = warm('rvws', 'saved');
                       $p && $s },
                 timeout => 240, interval => 0.5, what => 'warm guests parked'),
-   'a warm guest paused in rvwp, one saved in rvws')
+   'a warm guest paused in rvwp, two saved in rvws')
     or diag(($lv->virsh('list', '--all'))[1]);
 is(keys(%{ members("rvwp") }) + keys(%{ members("rvws") }), 0,
    'neither is registered');
@@ -93,10 +97,10 @@ $t->stop('scaler');
 my $before = length $t->log('scaler');
 start_scaler();
 ok($t->wait_for(sub { (() = substr($t->log('scaler'), $before)
-                              =~ /found domain/g) >= 2 },
-                timeout => 20, what => 'adoption'), 'restarted: both found');
-ok($t->wait_for(sub { (warm('rvwp', 'paused') // '') eq $p
-                      && (warm('rvws', 'saved') // '') eq $s },
+                              =~ /found domain/g) >= 3 },
+                timeout => 20, what => 'adoption'), 'restarted: all found');
+ok($t->wait_for(sub { "@{[ warm('rvwp', 'paused') ]}" eq $p
+                      && "@{[ warm('rvws', 'saved') ]}" eq "$bad $s" },
                 timeout => 10, what => 'warm again'),
    'still warm: paused and saved');
 unlike(substr($t->log('scaler'), $before), qr/created in zone|deleted|parked/,
@@ -104,6 +108,8 @@ unlike(substr($t->log('scaler'), $before), qr/created in zone|deleted|parked/,
 is($lv->qemu_pid($p), $ppid, 'the same paused qemu');
 
 # --- scale-out: resumed and restored, serving -------------------------------
+# the saved guest woken first (the lowest id) has its save cut short
+truncate("$SAVE_DIR/$bad.save", 4096) or die "truncate: $!";
 my (%served, %registered);
 for my $case ([rvwp => $p, 'paused'], [rvws => $s, 'saved']) {
     my ($pool, $id, $state) = @$case;
@@ -122,13 +128,18 @@ for my $case ([rvwp => $p, 'paused'], [rvws => $s, 'saved']) {
          "$id woken from $state");
 }
 note(sprintf('decision -> registered, -> serving through the gateway: '
-             . 'paused %.2f s, %.2f s; saved %.2f s, %.2f s',
-             $registered{paused} // -1, $served{paused},
+             . 'paused %.2f s, %.2f s; saved %.2f s, %.2f s (after a failed '
+             . 'restore)', $registered{paused} // -1, $served{paused},
              $registered{saved} // -1, $served{saved}));
 ok(!-e "$SAVE_DIR/$s.save", "$s: the managed save is gone once restored");
+like($t->log('scaler'), qr/id=\Q$bad\E wake failed: restore: /,
+     "$bad: its restore failed");
+like($t->log('scaler'), qr/id=\Q$bad\E deleted \(its wake failed, to be replaced\) rule=warm/,
+     "$bad: deleted");
+ok(!exists members('rvws')->{$bad}, "$bad: never registered");
 
 # --- nothing left behind ------------------------------------------------------
-$conf = conf(0);
+$conf = conf(0, 0);
 $t->signal('scaler', 'HUP');
 ok($t->wait_for(sub { $t->log('scaler') =~ /configuration reloaded/ },
                 timeout => 20), 'reloaded with warm_pool size 0');
