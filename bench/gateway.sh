@@ -169,6 +169,8 @@ same two backend addresses as the 2-member case.
 | stock nginx, 2 000 \`server\` lines | $m_stock2k | ${RPS[stock2k]} |
 | module, 2 000 members | $m_mod2k | ${RPS[mod2k]} |
 
+- requests/s ratios, the noisy figure (±10 % between runs on this shared
+  VM; the instruction counts of bench/gateway-ipr.pl are the exact one):
 - module / stock nginx (2 members): **$(ratio "$m_mod" "$m_stock")** (target >= 0.98)
 - module 2 000 / 2 members: **$(ratio "$m_mod2k" "$m_mod")** (target >= 0.95);
   stock nginx 2 000 / 2 servers for comparison: $(ratio "$m_stock2k" "$m_stock")

@@ -1057,7 +1057,8 @@ ngx_http_scaleset_init_process(ngx_cycle_t *cycle)
     }
 #endif
 
-    if (ngx_http_scaleset_check_init_process(cycle) != NGX_OK
+    if (ngx_http_scaleset_balancer_init_process(cycle) != NGX_OK
+        || ngx_http_scaleset_check_init_process(cycle) != NGX_OK
         || ngx_http_scaleset_report_init_process(cycle) != NGX_OK)
     {
         return NGX_ERROR;

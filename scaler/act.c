@@ -13,6 +13,10 @@
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
  * counted in scaleset_scaler_errors_total.  The pool's instances become
  * what the pass leaves, sorted by id.
+ *
+ * With a lease (ha.c) every write carries its fence: the first one it
+ * refuses ends the pass's actions (the lease is another's now), and
+ * virt.c refuses libvirt calls once the lease is not held.
  */
 
 #include <pthread.h>
@@ -43,8 +47,8 @@ inst_cmp(const void *a, const void *b)
                   ((const instance_t *) b)->id);
 }
 
-/* the member record of an instance, from its own model, through the
-   shared codec (its canonical form) */
+/* the member record of an instance, from its own model and its
+   template's weight, through the shared codec (its canonical form) */
 int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
     char *buf, size_t size, char *err, size_t errlen)
@@ -53,7 +57,10 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     scaleset_member_t  m;
     scaleset_error_t   e;
 
-    snprintf(raw, sizeof(raw), "%s zone=%s%s%s%s", in->address,
+    /* the weight is its template's (a flexible pool's capacity units:
+       the gateways share requests by it) */
+    snprintf(raw, sizeof(raw), "%s weight=%d zone=%s%s%s%s", in->address,
+             in->tmpl >= 0 ? p->templates[in->tmpl].weight : 1,
              p->zones[in->zone].name, in->model.version[0] ? " version=" : "",
              in->model.version, drain ? " drain" : "");
     if (scaleset_member_parse(raw, strlen(raw), &m, &e) != 0
@@ -65,13 +72,34 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     return 0;
 }
 
-void
-act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
+static void
+failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     const char *err)
 {
     slog(ps->cf->name, a->id[0] ? a->id : NULL, "%s failed: %s (%s) rule=%s",
          act_kind_name(a->kind), err, a->reason, a->rule);
     ps->errors[kind]++;
+}
+
+/* a write of a that Redis did not do: refused by the fence, or failed */
+static void
+write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
+{
+    failed(ps, a, registry_refused(reg) ? ERR_FENCED : ERR_REDIS,
+           registry_error(reg));
+}
+
+void
+act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
+    const char *err)
+{
+    failed(ps, a, kind, err);
+}
+
+void
+act_write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
+{
+    write_failed(ps, a, reg);
 }
 
 /* one action but a creation; 0 when done (st[] follows) */
@@ -89,14 +117,14 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         if (member_record(p, in, a->kind == ACT_DRAIN, rec, sizeof(rec),
                           err, sizeof(err)) != 0)
         {
-            act_failed(ps, a, ERR_REDIS_DATA, err);
+            failed(ps, a, ERR_REDIS_DATA, err);
             return -1;
         }
         if ((a->kind == ACT_REGISTER
              ? registry_set(reg, p->name, a->id, rec)
              : registry_set_drain(reg, p->name, a->id, rec, obs->now)) != 0)
         {
-            act_failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = a->kind == ACT_REGISTER ? INST_RUNNING : INST_DRAINING;
@@ -111,15 +139,29 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DEREGISTER:
         if (registry_del(reg, p->name, a->id) != 0) {
-            act_failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
         return 0;
 
+    case ACT_ADOPT:
+        if (virt_adopt(ps->conns[a->zone], p, p->zones[a->zone].name, a->id,
+                       &a->model, a->address, err, sizeof(err)) != 0)
+        {
+            failed(ps, a, ERR_CREATE, err);
+            return -1;
+        }
+        slog(p->name, a->id, "adopted in zone %s%s%s (%s) rule=%s",
+             p->zones[a->zone].name, a->address[0] ? " at " : "",
+             a->address, a->reason, a->rule);
+        return 0;
+
     case ACT_DELETE:
         if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
-            act_failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
+            failed(ps, a, ha_acting() ? ERR_DELETE : ERR_FENCED,
+                   ha_acting() ? "libvirt could not remove the domain"
+                               : "this scaler does not hold the lease");
             return -1;
         }
         st[a->inst] = INST_DELETING;
@@ -127,7 +169,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         /* its member (or none: HDEL is idempotent) after the domain; a
            failure leaves a stray that the next pass deregisters */
         if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-            act_failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
         }
         return 0;
 
@@ -161,10 +203,17 @@ create_worker(void *arg)
             return NULL;
         }
         c = &job->c[i];
-        c->ok = (c->a->warm ? virt_create_warm : virt_create)(
-                    ps->conns[job->zone], ps->cf,
-                    ps->cf->zones[job->zone].name, c->a->id, c->a->address,
-                    &c->model, c->err, sizeof(c->err)) == 0;
+        if (c->a->warm) {
+            c->ok = virt_create_warm(ps->conns[job->zone], ps->cf,
+                                     ps->cf->zones[job->zone].name, c->a->id,
+                                     c->a->address, &c->model, c->err,
+                                     sizeof(c->err)) == 0;
+        } else {
+            c->ok = virt_create(ps->conns[job->zone], ps->cf,
+                                ps->cf->zones[job->zone].name, c->a->id,
+                                c->a->address, &c->model, c->a->origin,
+                                c->err, sizeof(c->err)) == 0;
+        }
     }
 }
 
@@ -242,7 +291,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         slog(p->name, NULL, "no creation this pass: instance numbers "
              "%ld..%ld %s", first, last, rc == 0
              ? "were handed out by another writer" : registry_error(reg));
-        ps->errors[ERR_REDIS]++;
+        ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         free(c);
         return;
     }
@@ -251,17 +300,21 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         const action_t *a = c[i].a;
 
         if (!c[i].ok) {
-            act_failed(ps, a, ERR_CREATE, c[i].err);
+            failed(ps, a, ERR_CREATE, c[i].err);
             continue;
         }
-        slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
-             p->zones[a->zone].name, a->address, a->reason, a->rule);
+        slog(p->name, a->id, "created in zone %s at %s%s (%s) rule=%s",
+             p->zones[a->zone].name, a->address,
+             a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
+             a->rule);
         ps->actions_up += !a->warm;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
         snprintf(in->address, sizeof(in->address), "%s", a->address);
         in->model = c[i].model;
+        in->tmpl = a->tmpl;
+        in->origin = a->origin;
         in->latest = 1;
         in->zone = a->zone;
         in->seq = a->seq;
@@ -279,7 +332,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const pool_config_t  *p = ps->cf;
     inst_state_t         *st;
     instance_t           *list, *in;
-    int                   i, n, cap;
+    int                   i, n, cap, fenced = 0;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
     cap = obs->ninst + (pl ? pl->creates : 0);
@@ -305,9 +358,20 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if (a->kind == ACT_CREATE || a->kind == ACT_WAKE
-            || apply(reg, ps, obs, a, st) != 0)
-        {
+        if (a->kind == ACT_CREATE || a->kind == ACT_WAKE) {
+            continue;
+        }
+        if (apply(reg, ps, obs, a, st) != 0) {
+            /* the lease is another's (the fence said so), or it ran out
+               while Redis did not answer: nothing more is written */
+            if (registry_refused(reg) || !ha_acting()) {
+                slog(p->name, NULL, "the lease is lost%s: the pass stops "
+                     "writing, %d more actions not done",
+                     registry_refused(reg) ? "" : " (ran out)",
+                     pl->nact - i - 1);
+                fenced = 1;
+                break;
+            }
             continue;
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
@@ -336,7 +400,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ps->inst = list;
     ps->ninst = n;
     ps->cinst = cap + 1;
-    if (pl) {
+    if (pl && !fenced) {
         creations(reg, ps, obs, pl);
     }
     if (ps->ninst > 1) {

@@ -69,7 +69,7 @@ wake_register(registry_t *reg, pool_state_t *ps, observation_t *obs,
         return -1;
     }
     if (registry_set(reg, p->name, a->id, rec) != 0) {
-        act_failed(ps, a, ERR_REDIS, registry_error(reg));
+        act_write_failed(ps, a, reg);
         return -1;
     }
     st[a->inst] = INST_RUNNING;
@@ -183,7 +183,7 @@ act_park(registry_t *reg, pool_state_t *ps, observation_t *obs,
     /* out of the member hash first: a warm instance is never registered */
     if (a->member >= 0) {
         if (registry_del(reg, p->name, a->id) != 0) {
-            act_failed(ps, a, ERR_REDIS, registry_error(reg));
+            act_write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = INST_BOOTING;

@@ -122,6 +122,10 @@ as_decided(as_entry_t *e, const autoscale_decision_t *d)
     if (d->capacity == ps->capacity) {
         return;
     }
+    if (!ha_writable()) {
+        /* the lease went while the queries ran: the leader decides */
+        return;
+    }
     history_decision(e->pool, &ps->cf->autoscale, d);
     st = malloc(sizeof(*st));
     if (st == NULL) {
@@ -155,6 +159,12 @@ as_stored(int ok, void *arg)
         e->storing--;
     }
     if (as_s == NULL) {                 /* stopped */
+        free(st);
+        return;
+    }
+    if (!ok && !ha_writable()) {
+        slog(st->pool, NULL, "autoscale: capacity %d not stored: this "
+             "scaler does not lead anymore", st->capacity);
         free(st);
         return;
     }

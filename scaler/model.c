@@ -67,12 +67,44 @@ digest(const char *const *parts, int n, char out[MODEL_DIGEST_LEN + 1])
 }
 
 void
-model_template_digest(const pool_config_t *p, char out[MODEL_DIGEST_LEN + 1])
+model_template_digest(const template_config_t *t,
+    char out[MODEL_DIGEST_LEN + 1])
 {
-    const char  *parts[] = { "template", p->template_text, p->vol_pool,
-                             p->vol_backing, p->vol_format };
+    const char  *parts[] = { "template", t->text, t->vol_pool,
+                             t->vol_backing, t->vol_format,
+                             /* only with cloud_init: a template without
+                                keeps the digest it had before */
+                             "cloud_init", t->ci.user_data, t->ci.meta_data,
+                             t->ci.network_config, t->ci.vendor_data,
+                             t->ci.pool };
 
-    digest(parts, 5, out);
+    digest(parts, t->ci.user_data ? 11 : 5, out);
+}
+
+const char *
+origin_name(origin_t o)
+{
+    static const char *const names[] = { "scaled", "manual", "adopted" };
+
+    return (unsigned) o <= ORIGIN_ADOPTED ? names[o] : "?";
+}
+
+int
+origin_parse(const char *s, origin_t *o)
+{
+    int  i;
+
+    if (s[0] == '\0') {
+        *o = ORIGIN_SCALED;         /* a tag that predates origins */
+        return 0;
+    }
+    for (i = ORIGIN_SCALED; i <= ORIGIN_ADOPTED; i++) {
+        if (strcmp(s, origin_name((origin_t) i)) == 0) {
+            *o = (origin_t) i;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 void

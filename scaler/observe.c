@@ -105,25 +105,35 @@ inst_add(observation_t *obs, int *cap)
 static void
 latest_models(pool_state_t *ps, observation_t *obs)
 {
-    const pool_config_t  *p = ps->cf;
-    virt_model_t         *m;
-    char                  image[MODEL_DIGEST_LEN + 1];
-    int                   z, i;
+    const pool_config_t      *p = ps->cf;
+    const template_config_t  *t;
+    virt_model_t             *m;
+    char                      image[MODEL_DIGEST_LEN + 1];
+    int                       z, k, i;
 
-    for (z = 0; z < p->nzones; z++) {
-        m = &obs->latest[z];
-        snprintf(m->version, sizeof(m->version), "%s", p->version);
-        snprintf(m->digest, sizeof(m->digest), "%s", ps->digest);
-        snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
-        if (obs->zone_up[z] && virt_image(ps->conns[z], p, image) >= 0) {
-            memcpy(ps->image[z], image, sizeof(image));
+    for (k = 0; k < p->ntemplates; k++) {
+        t = &p->templates[k];
+        for (z = 0; z < p->nzones; z++) {
+            m = &obs->latest[k][z];
+            snprintf(m->version, sizeof(m->version), "%s", t->version);
+            snprintf(m->digest, sizeof(m->digest), "%s", ps->digest[k]);
+            snprintf(m->template, sizeof(m->template), "%s", t->name);
+            snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
+            if (obs->zone_up[z] && virt_image(ps->conns[z], t, image) >= 0) {
+                memcpy(ps->image[k][z], image, sizeof(image));
+            }
+            memcpy(m->image, ps->image[k][z], sizeof(m->image));
         }
-        memcpy(m->image, ps->image[z], sizeof(m->image));
     }
     for (i = 0; i < obs->ninst; i++) {
         obs_instance_t *o = &obs->inst[i];
 
-        o->in.latest = model_latest(&obs->latest[o->in.zone], &o->in.model);
+        /* an instance of a template the config no longer has is not of
+           the latest model */
+        o->in.tmpl = config_template(p, o->in.model.template);
+        o->in.latest = o->in.tmpl >= 0
+                       && model_latest(&obs->latest[o->in.tmpl][o->in.zone],
+                                       &o->in.model);
     }
 }
 
@@ -173,6 +183,7 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
             snprintf(o->in.address, sizeof(o->in.address), "%s",
                      vi[i].address);
             o->in.model = vi[i].model;
+            o->in.origin = vi[i].origin;
             if (o->in.model.created > obs->now + OBS_SKEW_MS) {
                 o->in.model.created = 0;    /* a creation still to come */
                 obs->refused++;
@@ -454,6 +465,8 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     memset(obs, 0, sizeof(*obs));
     obs->now = clock_unix_ms();
     obs->nzones = ps->cf->nzones;
+    obs->hand = ps->hand;
+    obs->nhand = ps->nhand;
     if (list_zones(ps, dels, ndel, obs) != 0) {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
         return -1;
@@ -496,7 +509,9 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
         }
     }
     read_reports(reg, ps, obs);
-    probe(ps->cf, obs);
+    if (!ps->read_only) {
+        probe(ps->cf, obs);         /* a standby registers nothing */
+    }
     rc = 0;
 done:
     for (i = 0; i < H_COUNT; i++) {

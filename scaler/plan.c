@@ -9,6 +9,8 @@
  * The order, and why:
  *   1. requests  what the API asked (a deleted instance's domain goes)
  *                comes before anything the scaler decides by itself;
+ *      hand      so do instances asked for by hand (one more made, a
+ *                domain adopted), outside the capacity;
  *   2. strays    members without a domain leave the member hash;
  *   3. repair    instances not ready within health.grace go first, so
  *                that the capacity step replaces them in the same pass;
@@ -18,12 +20,12 @@
  *   5. drain     draining instances whose connections are done go;
  *   6. capacity  new instances up to the capacity, or scale-in above it,
  *                counting what the steps before took away;
- *   7. warm_fill the warm pool refilled (or cut) once the capacity has
- *                what it needs;
+ *   7. warm_fill the warm pool refilled once the capacity has what it
+ *                needs;
  *   8. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
- * A new step (an upgrade, a warm pool, repair of running instances) is a
+ * A new step (an upgrade, repair of running instances) is a
  * function in a file of its own, put in this table where it belongs; it
  * acts only on instances no earlier step claimed (plan_free()).
  */
@@ -37,6 +39,7 @@
 
 const plan_step_t  plan_steps[] = {
     { "requests", plan_requests },
+    { "hand",     plan_hand },
     { "strays",   plan_strays },
     { "repair",   plan_repair },
     { "warm",     plan_warm },
@@ -51,7 +54,7 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete", "wake", "park" };
+        "deregister", "delete", "adopt", "wake", "park" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }

@@ -77,8 +77,9 @@ typedef struct {
     uint64_t          now;          /* UNIX ms of the observation */
     int               nzones;
     int               zone_up[SCALER_MAX_ZONES];
-    virt_model_t      latest[SCALER_MAX_ZONES];   /* the pool's model as a
-                                       new instance in that zone would
+    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+                                    /* each template's model as a new
+                                       instance of it in that zone would
                                        get it now (its base image as last
                                        read there); created 0 */
     int               redis_ok;     /* members read: else no plan */
@@ -99,6 +100,9 @@ typedef struct {
     int               nreports;
     char            (*gateways)[SCALESET_NAME_MAX + 1];
     int               ngateways;
+    const hand_req_t *hand;         /* instances asked for by hand (the
+                                       pass's requests, pool_state_t) */
+    int               nhand;
     int               refused;      /* values read from Redis and refused
                                        (scaleset_scaler_errors_total
                                        {kind="redis_data"}) */
@@ -120,6 +124,8 @@ typedef enum {
                            start */
     ACT_DEREGISTER,     /* HDEL a member that has no domain */
     ACT_DELETE,         /* its domain deleted, then its member (if any) */
+    ACT_ADOPT,          /* an operator's domain tagged into the pool: id
+                           (its name), zone, address, model */
     ACT_WAKE,           /* out of the warm pool: resumed or restored, its
                            readiness checked again, registered */
     ACT_PARK,           /* into the warm pool: deregistered (if it was),
@@ -136,10 +142,13 @@ typedef struct {
     int           zone;         /* the instance's (CREATE: where) */
     long          seq;          /* CREATE: the id's number */
     char          address[80];  /* CREATE */
-    virt_model_t  model;        /* CREATE: what it is made from (the
-                                   zone's latest; act sets created) */
+    virt_model_t  model;        /* CREATE: what it is made from (its
+                                   template's latest in the zone; act
+                                   sets created) */
+    int           tmpl;         /* CREATE: its template */
+    origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
     int           warm;         /* CREATE: for the warm pool (tagged so;
-                                   not counted as in service) */
+                                   not counted in the capacity) */
     const char   *rule;         /* "api", "stray", "ready", "record",
                                    "repair", "drain", "scale_out",
                                    "scale_in", "warm" */
@@ -214,6 +223,9 @@ const char *act_kind_name(act_kind_t kind);
 /* the sub-planners, each in its own file, in plan_steps[] order */
 /* plan_requests.c: what the API asked for: deleted instances' domains */
 void plan_requests(const plan_input_t *in, plan_t *pl);
+/* plan_hand.c: instances asked for by hand: one more created outside
+   the capacity (origin manual), an operator's domain adopted */
+void plan_hand(const plan_input_t *in, plan_t *pl);
 /* plan_members.c: members without a domain deregistered (unless their
    zone is down); after capacity: ready instances registered, records
    that differ from the instance rewritten */
@@ -231,19 +243,58 @@ drain_over_t plan_drain_over(const plan_input_t *in, int i);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
-/* up to n new instances as scale-out makes them (the zone with the fewest
-   in count[], SCALER_MAX_ZONES, which follows; a free address; the next
-   number; the zone's latest model), for rule, warm ones when warm, each
-   with reason; how many were planned */
-int plan_create(const plan_input_t *in, plan_t *pl, int n, int *count,
-    const char *rule, int warm, const char *reason);
+/* the capacity units in service or coming (booting, running, created;
+   made for the capacity: not by hand, not warm), and per_zone
+   (SCALER_MAX_ZONES, may be NULL) those instances by zone */
+int plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone);
+/* the units obs->inst[i] provides: its template's weight */
+int plan_weight(const plan_input_t *in, int i);
+/* up to n new instances for the warm pool, made as scale-out makes them
+   (a free address, the next number, the latest model) from the template
+   the mix would add next, each in the zone with the fewest in count[]
+   (SCALER_MAX_ZONES: in service and warm; it follows), with reason; how
+   many were planned */
+int plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *count,
+    const char *reason);
 /* plan_warm.c: the warm pool.  plan_warm, before drain: outdated or never
    ready warm instances go, drained ones come back (reuse_on_scale_in),
    warm ones are taken for a scale-out first (woken), ready ones kept as
    warm_pool.state (parked); plan_warm_fill, after capacity: the warm pool
-   refilled to its size, or cut to it */
+   refilled to its size */
 void plan_warm(const plan_input_t *in, plan_t *pl);
 void plan_warm_fill(const plan_input_t *in, plan_t *pl);
+/* the lowest address of the pool that no instance, no member and no
+   creation of the plan so far uses: 0, or -1 when none is left */
+int plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
+    size_t size);
+
+/* plan_mix.c: a flexible pool's templates by the mix (pure) */
+typedef struct {
+    int  weight;        /* the capacity units one instance provides */
+    int  share;         /* its share in mix: (0: not in it) */
+    int  max_units;     /* max_percent of the capacity, in units; INT_MAX:
+                           no bound */
+} mix_template_t;
+/* the template of the next instance given count[] of each, missing
+   units short of the capacity: mixed, the one that stands lowest against
+   its share after it ((units + weight) / share, first on ties); else the
+   first with room; one that fits within missing when the choice is
+   heavier; -1 when none has room */
+int mix_next(const mix_template_t *t, int n, int mixed, const int *count,
+    int missing);
+/* count[] of each template that a capacity (units) asks for: mix_next()
+   until the units reach it (or none has room) */
+void mix_targets(const mix_template_t *t, int n, int mixed, int capacity,
+    int *count);
+/* the template to create from: the one furthest below its target (in
+   units, first on ties) that has room, else mix_next(); -1: none */
+int mix_pick_out(const mix_template_t *t, int n, int mixed,
+    const int *target, const int *count, int missing);
+/* the template to take one instance from: the one furthest above its
+   target (in units; the later on ties) with a removable instance whose
+   weight is at most spare (the units above the capacity); -1: none */
+int mix_pick_in(const mix_template_t *t, int n, const int *target,
+    const int *count, const int *removable, int spare);
 
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept
@@ -267,6 +318,9 @@ void act(registry_t *reg, pool_state_t *ps, observation_t *obs,
    and counted as kind */
 void act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     const char *err);
+/* a Redis write of a that failed: refused by the fence (the lease is
+   lost: ERR_FENCED), or not done (ERR_REDIS) */
+void act_write_failed(pool_state_t *ps, const action_t *a, registry_t *reg);
 /* the member record of an instance, from its own model, through the
    shared codec; 0, or -1 with err */
 int member_record(const pool_config_t *p, const instance_t *in, int drain,

@@ -1,7 +1,7 @@
 /*
  * plan_warm.c: the warm pool (warm_pool: size, state, reuse_on_scale_in;
  * docs/scaler.md, "Warm pool").  Warm instances are made like any other
- * (plan_create, tagged warm), boot and pass their readiness check, then
+ * (plan_create_warm, tagged warm), boot and pass their readiness check, then
  * are kept paused, saved or running (parked); they are never registered
  * and never counted in the capacity (their view is INST_WARM).
  *
@@ -17,7 +17,8 @@
  *   - below the capacity, warm instances are taken first (woken: resumed
  *     or restored, checked again, registered): ready ones before those
  *     still booting, in the zone with the fewest in service, the fastest
- *     state first (running, paused, saved), lowest id;
+ *     state first (running, paused, saved), lowest id, until the
+ *     capacity's units are there (a flexible pool's weights);
  *   - above what it may hold (its size; with reuse_on_scale_in up to
  *     capacity.max in all), the warm pool is cut: those furthest from
  *     ready first, then the highest id;
@@ -171,10 +172,10 @@ static void
 wake(const plan_input_t *in, plan_t *pl)
 {
     const obs_instance_t  *o, *b;
-    int                    count[SCALER_MAX_ZONES], active, i, best;
+    int                    count[SCALER_MAX_ZONES], units, i, best;
 
-    active = plan_active(in, pl, count);
-    while (active < in->capacity) {
+    units = plan_units(in, pl, count);
+    while (units < in->capacity) {
         best = -1;
         for (i = 0; i < in->obs->ninst; i++) {
             o = &in->obs->inst[i];
@@ -200,13 +201,13 @@ wake(const plan_input_t *in, plan_t *pl)
         o = &in->obs->inst[best];
         if (plan_add(pl, in, ACT_WAKE, best, "scale_out", "capacity %d, %d "
                      "in service; from the warm pool (%s)", in->capacity,
-                     active, warm_ready(o) ? virt_power_name(o->in.power)
-                                           : "booting") == NULL)
+                     units, warm_ready(o) ? virt_power_name(o->in.power)
+                                          : "booting") == NULL)
         {
             break;
         }
         count[o->in.zone]++;
-        active++;
+        units += plan_weight(in, best);
     }
 }
 
@@ -294,13 +295,12 @@ plan_warm_fill(const plan_input_t *in, plan_t *pl)
     char  reason[64];
 
     n = warm_count(in, pl, NULL);
-    if (n >= in->cf->warm.size
-        || plan_active(in, pl, count) < in->capacity)
+    if (n >= in->cf->warm.size || plan_units(in, pl, count) < in->capacity)
     {
         return;                     /* full, or the capacity first */
     }
     warm_count(in, pl, count);
     snprintf(reason, sizeof(reason), "warm pool %d of %d", n,
              in->cf->warm.size);
-    plan_create(in, pl, in->cf->warm.size - n, count, "warm", 1, reason);
+    plan_create_warm(in, pl, in->cf->warm.size - n, count, reason);
 }

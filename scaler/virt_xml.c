@@ -65,7 +65,7 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 {
     xmlDocPtr   doc;
     xmlNodePtr  root;
-    char        created[24], warm[8];
+    char        created[24], origin[16], warm[8];
     uint64_t    ms;
     int         rc = -1;
 
@@ -91,7 +91,10 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
         && PROP("image", t->info.model.image, 0)
         && PROP("template", t->info.model.template, 0)
         && PROP("host", t->info.model.host, 0)
-        && PROP("created", created, 0) && PROP("warm", warm, 0))
+        && PROP("created", created, 0)
+        && PROP("seed", t->seed, 0) && PROP("origin", origin, 0)
+        && origin_parse(origin, &t->info.origin) == 0
+        && PROP("warm", warm, 0))
     {
         t->info.warm = strcmp(warm, "yes") == 0;
         /* a creation time that is no number is unknown, not a reason to

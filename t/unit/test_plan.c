@@ -555,7 +555,10 @@ pool_for(const case_t *c)
         pool.zones[z].name = (char *) zn[z];
         pool.zones[z].uri = (char *) "test:///default";
     }
-    pool.version = (char *) "2";
+    pool.ntemplates = 1;
+    pool.templates[0].name = (char *) "";
+    pool.templates[0].version = (char *) "2";
+    pool.templates[0].weight = 1;
     pool.addr_mode = ADDR_STATIC;
     pool.net = (127U << 24) | (1U << 8);
     pool.prefix_len = c->cidr ? 30 : 24;
@@ -882,8 +885,8 @@ test_step_capacity(void **state)
     plan_release(&pl);
 
     /* a creation is made from the zone's latest model */
-    snprintf(obs.latest[0].version, sizeof(obs.latest[0].version), "2");
-    snprintf(obs.latest[0].digest, sizeof(obs.latest[0].digest), "t2");
+    snprintf(obs.latest[0][0].version, sizeof(obs.latest[0][0].version), "2");
+    snprintf(obs.latest[0][0].digest, sizeof(obs.latest[0][0].digest), "t2");
     in.capacity = 4;
     assert_int_equal(plan_begin(&in, &pl), 0);
     plan_capacity(&in, &pl);
@@ -900,8 +903,8 @@ test_step_capacity(void **state)
 static void
 test_steps(void **state)
 {
-    static const char *const want[] = { "requests", "strays", "repair",
-        "warm", "drain", "capacity", "warm_fill", "register" };
+    static const char *const want[] = { "requests", "hand", "strays",
+        "repair", "warm", "drain", "capacity", "warm_fill", "register" };
     size_t  i;
 
     (void) state;

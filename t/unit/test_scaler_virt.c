@@ -66,11 +66,14 @@ pool_init(pool_config_t *p, addr_mode_t mode)
 {
     memset(p, 0, sizeof(*p));
     p->name = "web";
-    p->version = "1";
-    p->template_text = (char *) TPL;
-    p->vol_pool = "default-pool";
-    p->vol_backing = "base.qcow2";
-    p->vol_format = "qcow2";
+    p->ntemplates = 1;
+    p->templates[0].name = "";
+    p->templates[0].version = "1";
+    p->templates[0].weight = 1;
+    p->templates[0].text = (char *) TPL;
+    p->templates[0].vol_pool = "default-pool";
+    p->templates[0].vol_backing = "base.qcow2";
+    p->templates[0].vol_format = "qcow2";
     p->addr_mode = mode;
     p->port = 80;
 }
@@ -164,10 +167,10 @@ test_volumes(void **state)
     (void) state;
     pool_init(&p, ADDR_STATIC);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000001",
-                                 "127.0.1.1:8080", &model, err,
+                                 "127.0.1.1:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000002",
-                                 "127.0.1.2:8080", &model, err,
+                                 "127.0.1.2:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
     assert_true(has_volume("web-000001.qcow2"));
     assert_true(has_volume("web-000002.qcow2"));
@@ -218,19 +221,19 @@ test_volumes(void **state)
         virt_vol_mtime(xml, mtime, sizeof(mtime));
         free(xml);
         virStorageVolFree(v);
-        assert_int_equal(virt_image(vc, &p, d), 0);
+        assert_int_equal(virt_image(vc, &p.templates[0], d), 0);
         model_image_digest("/default-pool/base.qcow2", 67108864, mtime, want);
         assert_string_equal(d, want);
         assert_int_equal(strlen(d), MODEL_DIGEST_LEN);
         model_image_digest("/default-pool/base.qcow2", 67108865, mtime, want);
         assert_string_not_equal(d, want);
-        p.vol_pool = NULL;
-        assert_int_equal(virt_image(vc, &p, d), 1);     /* no volume */
+        p.templates[0].vol_pool = NULL;
+        assert_int_equal(virt_image(vc, &p.templates[0], d), 1);     /* no volume */
         assert_string_equal(d, "");
-        p.vol_pool = "default-pool";
-        p.vol_backing = "missing.qcow2";
-        assert_int_equal(virt_image(vc, &p, d), -1);
-        p.vol_backing = "base.qcow2";
+        p.templates[0].vol_pool = "default-pool";
+        p.templates[0].vol_backing = "missing.qcow2";
+        assert_int_equal(virt_image(vc, &p.templates[0], d), -1);
+        p.templates[0].vol_backing = "base.qcow2";
     }
 
     assert_int_equal(virt_delete(vc, "web", "web-000002"), 0);
@@ -247,7 +250,7 @@ test_volumes(void **state)
     assert_non_null(v);
     virStorageVolFree(v);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000003",
-                                 "127.0.1.3:8080", &model, err,
+                                 "127.0.1.3:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
     v = virStorageVolLookupByName(sp, "web-000003.qcow2");
     xml = virStorageVolGetXMLDesc(v, 0);
@@ -256,9 +259,9 @@ test_volumes(void **state)
     virStorageVolFree(v);
 
     /* a missing base volume: the create fails and leaves nothing */
-    p.vol_backing = "nope.qcow2";
+    p.templates[0].vol_backing = "nope.qcow2";
     assert_int_equal(virt_create(vc, &p, "z1", "web-000004",
-                                 "127.0.1.4:8080", &model, err,
+                                 "127.0.1.4:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), -1);
     assert_non_null(strstr(err, "nope.qcow2"));
     assert_false(has_domain("web-000004"));
@@ -283,10 +286,10 @@ test_failed(void **state)
     (void) state;
     pool_init(&p, ADDR_STATIC);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000011",
-                                 "127.0.1.1:8080", &model, err,
+                                 "127.0.1.1:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000012",
-                                 "127.0.1.2:8080", &model, err,
+                                 "127.0.1.2:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
 
     /* the hypervisor's side: qemu of web-000011 dies (the domain stays
@@ -298,13 +301,13 @@ test_failed(void **state)
        define and start) */
     {
         pool_config_t q = p;
-        q.template_text = "<domain type='test'><name>{{name}}</name>"
+        q.templates[0].text = "<domain type='test'><name>{{name}}</name>"
             "<memory>65536</memory><os><type>hvm</type></os>"
             "<metadata><scaleset:instance xmlns:scaleset='"
             SCALER_NS "' pool='web' id='web-000013' zone='z1' "
             "volume='/default-pool/web-000013.qcow2'/></metadata>"
             "</domain>";
-        d = virDomainDefineXML(hv, q.template_text);
+        d = virDomainDefineXML(hv, q.templates[0].text);
         assert_non_null(d);
         virDomainFree(d);
     }
@@ -344,12 +347,12 @@ test_lease(void **state)
 
     (void) state;
     pool_init(&p, ADDR_LEASE);
-    p.vol_pool = NULL;
-    p.template_text = "<domain type='test'><name>{{name}}</name>"
+    p.templates[0].vol_pool = NULL;
+    p.templates[0].text = "<domain type='test'><name>{{name}}</name>"
         "<memory>65536</memory><os><type>hvm</type></os><devices>"
         "<interface type='network'><source network='default'/>"
         "<mac address='{{mac}}'/></interface></devices></domain>";
-    if (virt_create(vc, &p, "z1", "web-000021", "pending:0", &model, err,
+    if (virt_create(vc, &p, "z1", "web-000021", "pending:0", &model, ORIGIN_SCALED, err,
                     sizeof(err)) != 0)
     {
         fail_msg("%s", err);
@@ -367,7 +370,7 @@ test_lease(void **state)
     p.net = 0x0a000000;
     p.prefix_len = 8;
     assert_int_equal(virt_create(vc, &p, "z1", "web-000021", "pending:0",
-                                 &model, err, sizeof(err)), 0);
+                                 &model, ORIGIN_SCALED, err, sizeof(err)), 0);
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
     free(vi);
@@ -381,7 +384,7 @@ test_lease(void **state)
     p.net = 0xc0a87a00;                         /* 192.168.122.0/24 */
     p.prefix_len = 24;
     assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
-                                 &model, err, sizeof(err)), 0);
+                                 &model, ORIGIN_SCALED, err, sizeof(err)), 0);
     p.prefix_len = 0;                           /* no network: nothing */
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
@@ -414,10 +417,10 @@ test_lease(void **state)
 
     /* the address belongs to the domain, not to the name: a new domain
        under the same name (without an interface) has none */
-    p.template_text = "<domain type='test'><name>{{name}}</name>"
+    p.templates[0].text = "<domain type='test'><name>{{name}}</name>"
         "<memory>65536</memory><os><type>hvm</type></os></domain>";
     assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
-                                 &model, err, sizeof(err)), 0);
+                                 &model, ORIGIN_SCALED, err, sizeof(err)), 0);
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
     free(vi);

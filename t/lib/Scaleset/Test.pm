@@ -514,7 +514,8 @@ EOF
 
 # Writes NAME/nginx.conf and starts nginx in the foreground with a master.
 #   http => text (inside http {}), main => text, workers => N,
-#   wait => [port names to wait for], name => 'nginx'
+#   wait => [port names to wait for], name => 'nginx',
+#   wrap => [command and arguments to run nginx under, e.g. valgrind]
 sub start_nginx {
     my ($self, %opt) = @_;
     $self->_need($opt{no_module} ? 'nginx' : 'module');
@@ -526,18 +527,21 @@ sub start_nginx {
     my @ports = $conf =~ /listen\s+127\.0\.0\.1:(\d+)/g;
     my $srv = $self->spawn(
         name => $name,
-        cmd => [_which('nginx'), '-p', "$self->{dir}/$name/", '-c', $conf,
+        cmd => [@{ $opt{wrap} || [] },
+                _which('nginx'), '-p', "$self->{dir}/$name/", '-c', $conf,
                 '-e', "$self->{dir}/$name/error.log"],
         env => \%NGINX_ENV,
+        # the workers first: once they run, each port is tried once (a
+        # counted test sees the same connections every start)
         wait => sub {
-            return 0 if grep { !port_open($_) } @ports;
-            return 1 if $opt{conf};
-            my @w = $self->nginx_workers($name);
-            return @w >= ($opt{workers} // 2);
+            return 0 if !$opt{conf}
+                        && $self->nginx_workers($name) < ($opt{workers} // 2);
+            return !grep { !port_open($_) } @ports;
         },
         stop_signal => 'QUIT',
         timeout => $opt{timeout} // 20,
-        extra => { conf => $conf, error_log => "$self->{dir}/$name/error.log" },
+        extra => { conf => $conf, error_log => "$self->{dir}/$name/error.log",
+                   wrapped => $opt{wrap} ? 1 : 0 },
     );
     push @{ $self->{nginx_names} }, $name;
     return $srv;
@@ -557,10 +561,12 @@ sub nginx_test {
     return ($? >> 8, $out);
 }
 
-# pids of the current worker processes of an nginx started by us
+# pids of the current worker processes of an nginx started by us (under a
+# wrapper, which keeps its own command line: every child of the master)
 sub nginx_workers {
     my ($self, $name) = @_;
     my $master = $self->pid($name // 'nginx') or return ();
+    my $wrapped = $self->{servers}{$name // 'nginx'}{wrapped};
     my @w;
     opendir my $d, '/proc' or return ();
     for my $p (grep { /^\d+$/ } readdir $d) {
@@ -572,7 +578,8 @@ sub nginx_workers {
         open my $c, '<', "/proc/$p/cmdline" or next;
         my $cmd = <$c> // '';
         close $c;
-        push @w, $p if $cmd =~ /worker process/ && $cmd !~ /shutting down/;
+        push @w, $p if $wrapped
+                       || ($cmd =~ /worker process/ && $cmd !~ /shutting down/);
     }
     closedir $d;
     @w = sort { $a <=> $b } @w;
