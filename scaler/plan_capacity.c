@@ -201,12 +201,33 @@ reason(const plan_input_t *in, const mix_state_t *ms, int k, char *buf,
     }
 }
 
+/* a creation for the capacity (or for the warm pool) of template t in
+   zone z at addr, with the next number; NULL when out of memory */
+static action_t *
+create(const plan_input_t *in, plan_t *pl, const char *rule,
+    const char *why, int t, int z, const char *addr, int warm)
+{
+    action_t  *a;
+
+    if ((a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why)) == NULL) {
+        return NULL;
+    }
+    a->warm = warm;
+    a->zone = z;
+    a->tmpl = t;
+    a->origin = ORIGIN_SCALED;
+    a->model = in->obs->latest[t][z];
+    a->seq = pl->next_seq++;
+    snprintf(a->id, sizeof(a->id), "%s-%06ld", in->cf->name, a->seq);
+    snprintf(a->address, sizeof(a->address), "%s", addr);
+    return a;
+}
+
 static void
 scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
 {
     const pool_config_t  *p = in->cf;
     char                (*used)[80], addr[80], why[160];
-    action_t             *a;
     int                   nused, k, knext = 0, z, t, zc[SCALER_MAX_ZONES];
     int                   want = in->capacity;
 
@@ -246,17 +267,9 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         }
         knext = k + 1;
         reason(in, ms, t, why, sizeof(why), "");
-        a = plan_add(pl, in, ACT_CREATE, -1, "scale_out", "%s", why);
-        if (a == NULL) {
+        if (create(in, pl, "scale_out", why, t, z, addr, 0) == NULL) {
             break;
         }
-        a->zone = z;
-        a->tmpl = t;
-        a->origin = ORIGIN_SCALED;
-        a->model = in->obs->latest[t][z];
-        a->seq = pl->next_seq++;
-        snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
-        snprintf(a->address, sizeof(a->address), "%s", addr);
         ms->units += ms->t[t].weight;
         ms->count[t]++;
         ms->zone[t][z]++;
@@ -366,7 +379,6 @@ plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *count,
 {
     const pool_config_t  *p = in->cf;
     char                (*used)[80], addr[80];
-    action_t             *a;
     mix_state_t           ms;
     int                   nused, k, knext = 0, z, t, made = 0;
 
@@ -391,19 +403,9 @@ plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *count,
             break;
         }
         knext = k + 1;
-        if ((a = plan_add(pl, in, ACT_CREATE, -1, "warm", "%s", why))
-            == NULL)
-        {
+        if (create(in, pl, "warm", why, t, z, addr, 1) == NULL) {
             break;
         }
-        a->warm = 1;
-        a->zone = z;
-        a->tmpl = t;
-        a->origin = ORIGIN_SCALED;
-        a->model = in->obs->latest[t][z];
-        a->seq = pl->next_seq++;
-        snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
-        snprintf(a->address, sizeof(a->address), "%s", addr);
         ms.count[t]++;
         count[z]++;
         made++;
