@@ -11,7 +11,7 @@
  *     one not ready within health.grace of its creation goes (repair);
  *   - with reuse_on_scale_in, a draining instance whose drain is over
  *     (no connection left, no gateway reporting it down), on the latest
- *     model, goes back to the warm pool instead of being deleted, beyond
+ *     model and made for the capacity (not by hand), goes back to the warm pool instead of being deleted, beyond
  *     its size if need be, as long as in service and warm stay within
  *     capacity.max (AWS's warm pools keep up to the group's maximum);
  *   - below the capacity, warm instances are taken first (woken: resumed
@@ -155,6 +155,7 @@ reuse(const plan_input_t *in, plan_t *pl)
         o = &obs->inst[i];
         if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
             || pl->view[i].state != INST_DRAINING || !o->in.latest
+            || o->in.origin != ORIGIN_SCALED
             || !healthy(obs, o) || plan_drain_over(in, i) != DRAIN_EMPTY)
         {
             continue;

@@ -50,6 +50,7 @@ typedef struct {
     const char  *warm;          /* its tag says warm, and it is "paused",
                                    "saved" or "running"; NULL: not warm */
     int          outdated;      /* its model is not the latest */
+    int          manual;        /* made by hand (origin manual) */
 } ispec_t;
 
 typedef struct {
@@ -495,6 +496,13 @@ static const case_t  cases[] = {
                 "delete web-000004 drain (no active connections",
                 "delete web-000008 drain (no active connections" } },
 
+    { .name = "reuse_on_scale_in: not one made by hand",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5, .manual = 1 },
+                { "web-000003", 0, "booting", .warm = "paused" } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
     { .name = "without reuse_on_scale_in a drained instance is deleted",
       .capacity = 1, .warm_size = 2,
       .inst = { { "web-000001", 0, "running" },
@@ -659,6 +667,7 @@ observation_for(const case_t *c, observation_t *obs)
                               ? NOW - (uint64_t) is->created_s * S : 0;
         o->listed = obs->zone_up[is->zone];
         o->in.latest = !is->outdated;
+        o->in.origin = is->manual ? ORIGIN_MANUAL : ORIGIN_SCALED;
         o->in.warm = is->warm != NULL;
         o->in.power = is->warm == NULL ? POWER_RUNNING
                       : strcmp(is->warm, "paused") == 0 ? POWER_PAUSED
