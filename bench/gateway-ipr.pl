@@ -21,13 +21,13 @@ use strict;
 use warnings;
 
 use FindBin;
-use lib "$FindBin::Bin/../t/lib", "$FindBin::Bin/..";
+use lib "$FindBin::Bin/../t/lib", "$FindBin::Bin/lib";
 
 use Time::HiRes qw(time);
 use Scaleset::Test;
 use Scaleset::Pool;
 use Scaleset::Callgrind;
-use bench::lib qw(machine median);
+use Scaleset::Bench qw(machine median);
 
 my $REPEAT = $ENV{REPEAT} // 3;
 my $N = $ENV{N} // 4000;

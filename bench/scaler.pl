@@ -15,8 +15,8 @@ use Time::HiRes qw(time sleep);
 use POSIX ();
 use Scaleset::Test;
 use Scaleset::Scaler;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median row);
 
 my $n = (shift // 1000) + 0;
 my $rounds = $ENV{ROUNDS} // 3;

@@ -13,8 +13,8 @@ use Time::HiRes qw(time sleep);
 use Scaleset::Test;
 use Scaleset::Scaler;
 use Scaleset::Libvirtd;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median row);
 
 my $n = (shift // 100) + 0;
 my $rounds = $ENV{ROUNDS} // 3;

@@ -12,8 +12,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median prove_runs row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median prove_runs row);
 
 my $rounds = $ENV{ROUNDS} // 5;
 my @runs = prove_runs('scaler_sentinel.t', $rounds);

@@ -55,7 +55,7 @@
 #define NGX_HTTP_SCALESET_SOURCE_STATE         1
 #define NGX_HTTP_SCALESET_SOURCE_REDIS         2
 
-/* health state of a slot (issue 4: active checks fill these in) */
+/* health state of a slot (active checks fill these in) */
 #define NGX_HTTP_SCALESET_HEALTH_UNCHECKED     0
 #define NGX_HTTP_SCALESET_HEALTH_UP            1
 #define NGX_HTTP_SCALESET_HEALTH_DOWN          2
@@ -103,7 +103,7 @@ typedef struct {
 
     ngx_sockaddr_t                  sockaddr;      /* socklen bytes */
 
-    /* active health checks (issue 4) */
+    /* active health checks */
     ngx_msec_t                      health_checked;
     ngx_msec_t                      health_since;
     uint64_t                        health_wall;   /* UNIX ms, last check */
@@ -392,6 +392,8 @@ ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, u_char *id, size_t id_len, u_char *rec,
     size_t rec_len, ngx_uint_t log_once, ngx_log_t *log);
 ngx_int_t ngx_http_scaleset_refilter(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
+ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_log_t *log);
 
 /* ngx_http_scaleset_allow.c */

@@ -21,8 +21,6 @@ typedef struct {
 
 
 static ngx_uint_t ngx_http_scaleset_sched_cap(ngx_uint_t max_members);
-static ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
-    ngx_log_t *log);
 static ngx_int_t ngx_http_scaleset_take_over(
     ngx_http_scaleset_srv_conf_t *sscf, ngx_http_scaleset_shctx_t *from,
     ngx_log_t *log);
@@ -120,6 +118,11 @@ ngx_http_scaleset_init_main_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/*
+ * A pool's zone: kept across a reload (NGX_OK), or new and empty
+ * (NGX_DONE), to be filled by the caller.
+ */
+
 ngx_int_t
 ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
@@ -207,17 +210,9 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                   &sscf->pool, shm_zone->shm.size, sscf->max_members,
                   sizeof(ngx_http_scaleset_slot_t), size / sscf->max_members);
 
-    /* a new zone: start from the last known membership, if any */
+    /* new and empty: where its members come from is the caller's choice */
 
-    if (ngx_http_scaleset_inherit(sscf, shm_zone->shm.log) == NGX_OK) {
-        return NGX_OK;
-    }
-
-    if (sscf->state_file.len) {
-        (void) ngx_http_scaleset_state_load(sscf, shm_zone->shm.log);
-    }
-
-    return NGX_OK;
+    return NGX_DONE;
 }
 
 
@@ -249,9 +244,10 @@ ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
 /*
  * A pool's zone was recreated on reload (its size changed): the members
  * move over from the previous cycle's zone, which is still mapped.
+ * NGX_DECLINED when there is no such zone.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 {
     ngx_int_t                        rc;

@@ -2,16 +2,18 @@
  * act_warm.c: the warm pool's actions (plan.h; decided by plan_warm.c).
  *
  * Wake: what a scale-out waits for, so act runs the wakes first, all of
- * a pass's together: each warm instance is resumed (paused) or restored
- * from its managed save (saved) and its tag loses warm (virt_wake); then
- * the readiness of those that were ready when parked is polled, all at
- * once (ready_pool_all), and each is registered the moment it passes.  One whose wake
- * fails, or that does not pass within warm_pool.wake_timeout, is deleted
- * (counted as a wake error); the next pass replaces it.  A warm instance
- * taken while still booting only loses its tag: it is registered once
- * ready, as any booting instance.
- * Park: a drained instance (reuse_on_scale_in) leaves the member hash
- * first; then tagged warm and kept as warm_pool.state (virt_park).
+ * a pass's together, on their hosts' workers (act_virt): each warm
+ * instance is resumed (paused) or restored from its managed save (saved)
+ * and its tag loses warm (virt_wake); then the readiness of those that
+ * were ready when parked is checked, all at once (ready_pool_check), every
+ * WAKE_POLL_MS, and each is registered the moment it passes.  One whose
+ * wake fails, or that does not pass within warm_pool.wake_timeout, is
+ * deleted (counted as a wake error); the next pass replaces it.  A warm
+ * instance taken while still booting only loses its tag: it is
+ * registered once ready, as any booting instance.
+ * Park: run by act.c with the deletions (virt_park: tagged warm, kept as
+ * warm_pool.state); act_parked() then takes a drained one out of the
+ * member hash.
  */
 
 #include <stdio.h>
@@ -26,32 +28,10 @@
 typedef struct {
     const action_t  *a;
     int              check;     /* its readiness to be checked now */
-    virt_power_t     was;
+    int              failed;
     uint64_t         woken;     /* clock_mono_ms() once woken */
-    char             why[64];
+    char             why[256];
 } wake_t;
-
-/* the connection of the instance's zone */
-static virt_conn_t *
-conn_of(pool_state_t *ps, const action_t *a)
-{
-    return ps->conns[a->zone];
-}
-
-/* a wake that failed: the instance is deleted, the next pass replaces it */
-static void
-wake_failed(pool_state_t *ps, const action_t *a, const char *err,
-    inst_state_t *st)
-{
-    act_failed(ps, a, ERR_WAKE, err);
-    if (virt_delete(conn_of(ps, a), ps->cf->name, a->id) != 0) {
-        act_failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
-        return;
-    }
-    st[a->inst] = INST_DELETING;
-    slog(ps->cf->name, a->id, "deleted (its wake failed, to be replaced) "
-         "rule=warm");
-}
 
 /* w's instance registered; 0, or -1 (logged) */
 static int
@@ -80,18 +60,82 @@ wake_register(registry_t *reg, pool_state_t *ps, observation_t *obs,
     return 0;
 }
 
+/* those of w[] whose check is still due, checked together */
+static void
+wake_check(registry_t *reg, pool_state_t *ps, observation_t *obs,
+    wake_t *w, int n, ready_probe_t *pr, int *of, int *pending,
+    inst_state_t *st)
+{
+    int  i, k;
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (w[i].check) {
+            memset(&pr[k], 0, sizeof(pr[k]));
+            pr[k].address = obs->inst[w[i].a->inst].in.address;
+            of[k++] = i;
+        }
+    }
+    ready_pool_check(ps->cf, pr, k);
+    for (i = 0; i < k; i++) {
+        snprintf(w[of[i]].why, sizeof(w[of[i]].why), "%s", pr[i].why);
+        if (pr[i].ok) {
+            w[of[i]].check = 0;
+            (*pending)--;
+            (void) wake_register(reg, ps, obs, &w[of[i]], st);
+        }
+    }
+}
+
+/* the failed wakes' instances deleted, on their hosts at once */
+static void
+wake_delete(pool_state_t *ps, wake_t *w, int n, inst_state_t *st)
+{
+    const action_t  **acts;
+    act_virt_t       *res;
+    int               i, k = 0;
+
+    acts = calloc(n + 1, sizeof(*acts));
+    res = calloc(n + 1, sizeof(*res));
+    if (acts == NULL || res == NULL) {
+        free(acts);
+        free(res);
+        return;                     /* the next pass finds them */
+    }
+    for (i = 0; i < n; i++) {
+        if (w[i].failed) {
+            act_failed(ps, w[i].a, ERR_WAKE, w[i].why);
+            acts[k++] = w[i].a;
+        }
+    }
+    if (k > 0) {
+        act_virt(ps, acts, k, ACT_DELETE, res);
+    }
+    for (i = 0; i < k; i++) {
+        if (!res[i].ok) {
+            act_failed(ps, acts[i], ERR_DELETE, res[i].err);
+            continue;
+        }
+        st[acts[i]->inst] = INST_DELETING;
+        slog(ps->cf->name, acts[i]->id, "deleted (its wake failed, to be "
+             "replaced) rule=warm");
+    }
+    free(acts);
+    free(res);
+}
+
 void
 act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const plan_t *pl, inst_state_t *st)
 {
     const pool_config_t  *p = ps->cf;
     struct timespec       pause = { 0, WAKE_POLL_MS * 1000000L };
+    const action_t      **acts;
+    act_virt_t           *res;
     obs_instance_t       *o;
+    ready_probe_t        *pr;
     wake_t               *w;
-    ready_job_t          *jobs;
-    uint64_t              deadline;
-    char                  err[256];
-    int                   i, k, *of, n = 0, pending = 0;
+    uint64_t              deadline, now;
+    int                   i, *of, n = 0, pending = 0;
 
     for (i = 0; i < pl->nact; i++) {
         n += pl->act[i].kind == ACT_WAKE;
@@ -100,59 +144,48 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
         return;
     }
     w = calloc(n, sizeof(*w));
-    jobs = calloc(n, sizeof(*jobs));
+    acts = calloc(n, sizeof(*acts));
+    res = calloc(n, sizeof(*res));
+    pr = calloc(n, sizeof(*pr));
     of = calloc(n, sizeof(*of));
-    if (w == NULL || jobs == NULL || of == NULL) {
+    if (w == NULL || acts == NULL || res == NULL || pr == NULL
+        || of == NULL)
+    {
         slog(p->name, NULL, "out of memory: no wake this pass");
         goto done;
     }
     for (i = 0, n = 0; i < pl->nact; i++) {
-        const action_t *a = &pl->act[i];
-
-        if (a->kind != ACT_WAKE) {
+        if (pl->act[i].kind == ACT_WAKE) {
+            acts[n++] = &pl->act[i];
+        }
+    }
+    act_virt(ps, acts, n, ACT_WAKE, res);
+    now = clock_mono_ms();
+    for (i = 0; i < n; i++) {
+        o = &obs->inst[acts[i]->inst];
+        w[i].a = acts[i];
+        w[i].woken = now;
+        if (!res[i].ok) {
+            w[i].failed = 1;
+            snprintf(w[i].why, sizeof(w[i].why), "%s", res[i].err);
             continue;
         }
-        o = &obs->inst[a->inst];
-        w[n].a = a;
         /* parked ones passed their check before; one still booting is
            registered by a later pass, when ready */
-        w[n].check = o->in.power != POWER_RUNNING || o->ready == READY_YES;
-        if (virt_wake(conn_of(ps, a), p->name, a->id, &w[n].was, err,
-                      sizeof(err)) != 0)
-        {
-            wake_failed(ps, a, err, st);
-            continue;
-        }
-        w[n].woken = clock_mono_ms();
+        w[i].check = o->in.power != POWER_RUNNING || o->ready == READY_YES;
         o->in.warm = 0;
         o->in.power = POWER_RUNNING;
-        st[a->inst] = INST_BOOTING;
+        st[acts[i]->inst] = INST_BOOTING;
         ps->actions_up++;
-        ps->wakes += !w[n].check;   /* the others once registered */
-        slog(p->name, a->id, "woken from %s (%s) rule=%s",
-             w[n].check ? virt_power_name(w[n].was) : "booting", a->reason,
-             a->rule);
-        pending += w[n].check;
-        n++;
+        ps->wakes += !w[i].check;   /* the others once registered */
+        slog(p->name, acts[i]->id, "woken from %s (%s) rule=%s",
+             w[i].check ? virt_power_name(res[i].was) : "booting",
+             acts[i]->reason, acts[i]->rule);
+        pending += w[i].check;
     }
-    deadline = clock_mono_ms() + p->warm.wake_timeout_ms;
+    deadline = now + p->warm.wake_timeout_ms;
     while (pending > 0) {
-        /* those still to pass, checked together */
-        for (i = 0, k = 0; i < n; i++) {
-            if (w[i].check) {
-                jobs[k].address = obs->inst[w[i].a->inst].in.address;
-                of[k++] = i;
-            }
-        }
-        ready_pool_all(p, jobs, k);
-        for (i = 0; i < k; i++) {
-            snprintf(w[of[i]].why, sizeof(w[of[i]].why), "%s", jobs[i].why);
-            if (jobs[i].ok) {
-                w[of[i]].check = 0;
-                pending--;
-                (void) wake_register(reg, ps, obs, &w[of[i]], st);
-            }
-        }
+        wake_check(reg, ps, obs, w, n, pr, of, &pending, st);
         if (pending == 0 || clock_mono_ms() >= deadline) {
             break;
         }
@@ -160,40 +193,32 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     }
     for (i = 0; i < n; i++) {
         if (w[i].check) {
-            snprintf(err, sizeof(err), "not ready (%s) within "
-                     "warm_pool.wake_timeout (%llu ms)", w[i].why,
+            char  last[64];
+
+            snprintf(last, sizeof(last), "%s", w[i].why);
+            w[i].failed = 1;
+            snprintf(w[i].why, sizeof(w[i].why), "not ready (%s) within "
+                     "warm_pool.wake_timeout (%llu ms)",
+                     last[0] ? last : "no answer",
                      (unsigned long long) p->warm.wake_timeout_ms);
-            wake_failed(ps, w[i].a, err, st);
         }
     }
+    wake_delete(ps, w, n, st);
 done:
     free(w);
-    free(jobs);
+    free(acts);
+    free(res);
+    free(pr);
     free(of);
 }
 
-int
-act_park(registry_t *reg, pool_state_t *ps, observation_t *obs,
+void
+act_parked(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const action_t *a, inst_state_t *st)
 {
     const pool_config_t  *p = ps->cf;
     obs_instance_t       *o = &obs->inst[a->inst];
-    char                  err[256];
 
-    /* out of the member hash first: a warm instance is never registered */
-    if (a->member >= 0) {
-        if (registry_del(reg, p->name, a->id) != 0) {
-            act_write_failed(ps, a, reg);
-            return -1;
-        }
-        st[a->inst] = INST_BOOTING;
-    }
-    if (virt_park(conn_of(ps, a), p->name, a->id, p->warm.state, err,
-                  sizeof(err)) != 0)
-    {
-        act_failed(ps, a, ERR_LIBVIRT, err);
-        return -1;
-    }
     o->in.warm = 1;
     o->in.power = p->warm.state == WARM_PAUSED ? POWER_PAUSED
                   : p->warm.state == WARM_SAVED ? POWER_SAVED
@@ -201,5 +226,9 @@ act_park(registry_t *reg, pool_state_t *ps, observation_t *obs,
     st[a->inst] = INST_WARM;
     slog(p->name, a->id, "parked %s (%s) rule=%s",
          warm_state_name(p->warm.state), a->reason, a->rule);
-    return 0;
+    /* a drained one leaves the member hash (and its drain start); a
+       failure leaves it registered and warm: parked again next pass */
+    if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
+        act_write_failed(ps, a, reg);
+    }
 }

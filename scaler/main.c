@@ -1,7 +1,7 @@
 /*
  * main.c: scaleset-scaler.  One libevent loop: reconcile timer, HTTP API,
- * signals (HUP reload, TERM/INT stop after the current step), sd_notify,
- * the lease's changes (ha.c, through a pipe).
+ * signals (HUP reload, TERM/INT stop after the current step), sd_notify
+ * (the watchdog: watchdog.c), the lease's changes (ha.c, through a pipe).
  */
 
 #include <fcntl.h>
@@ -35,7 +35,7 @@ areg_open(const scaler_config_t *cf, redis_topo_t *topo)
                                                 cf->prefix);
 
     if (ra == NULL) {
-        slog(NULL, NULL, "out of memory");
+        slog_err(NULL, NULL, "out of memory");
         exit(1);
     }
     return ra;
@@ -47,7 +47,7 @@ topo_new(void)
     redis_topo_t  *t = redis_topo_new();
 
     if (t == NULL) {
-        slog(NULL, NULL, "out of memory");
+        slog_err(NULL, NULL, "out of memory");
         exit(1);
     }
     return t;
@@ -81,31 +81,23 @@ kick(void)
     reconcile_kick(&sc);
 }
 
-/* on the loop after every pass of the reconcile thread */
+/* on the loop after every pass of a pool (the watchdog is fed by its
+   own timer, watchdog.c, not by the passes) */
 static void
 on_pass(scaler_t *s, unsigned long passes)
 {
-    char  status[128];
+    static int  ready;
 
-    ha_status_t  ha;
-
-    ha_status(&ha);
+    watchdog_status(s);
     if (s->npools > 0) {
-        reconcile_lock(s);
-        snprintf(status, sizeof(status), "STATUS=%s%d pools; %s: %d/%d "
-                 "running", !ha.enabled ? "" : ha.leader ? "leading; "
-                 : "standing by; ", s->npools, s->pools[0].cf->name,
-                 pool_actual(&s->pools[0]), s->pools[0].capacity);
-        reconcile_unlock(s);
-        sd_notify(0, status);
         reconcile_lock(s);
         history_sample(s);
         reconcile_unlock(s);
     }
-    if (passes == 0) {
-        sd_notify(0, "READY=1");        /* after the first pass */
+    if (!ready && (passes > 0 || s->npools == 0)) {
+        sd_notify(0, "READY=1");        /* every pool had its first pass */
+        ready = 1;
     }
-    sd_notify(0, "WATCHDOG=1");
 }
 
 static void
@@ -140,8 +132,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
         sd_notify(0, "RELOADING=1");
         ncf = config_load(conf_file, err, sizeof(err));
         if (ncf == NULL) {
-            slog(NULL, NULL, "reload rejected, keeping the running "
-                 "configuration: %s", err);
+            slog_err(NULL, NULL, "reload rejected, keeping the running "
+                     "configuration: %s", err);
         } else {
             /* swap: the new state opens its connections before the old
                ones close (test:///default lives as long as one is open)
@@ -207,6 +199,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             if (!relisten) {
                 api_reconfigure();
             }
+            slog_set_level(sc.cf->log_level);
             slog(NULL, NULL, "configuration reloaded");
         }
         sd_notify(0, "READY=1");
@@ -237,11 +230,13 @@ main(int argc, char **argv)
         }
     }
     setvbuf(stderr, NULL, _IOLBF, 0);
+    slog_init();
     cf = config_load(conf_file, err, sizeof(err));
     if (cf == NULL) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    slog_set_level(cf->log_level);
     if (test) {
         printf("%s: configuration ok\n", conf_file);
         config_free(cf);
@@ -249,13 +244,18 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
+    if (virt_init() != 0) {
+        slog(NULL, NULL, "libvirt's event loop could not start: no "
+             "keepalive");
+    }
     if (seed_init() != 0) {
-        slog(NULL, NULL, "libisofs did not initialise: no NoCloud seeds");
+        slog_warn(NULL, NULL, "libisofs did not initialise: no NoCloud "
+                  "seeds");
     }
     srand((unsigned) getpid() ^ (unsigned) clock_mono_ms());
     base = event_base_new();
     if (pipe2(ha_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-        slog(NULL, NULL, "no pipe: %s", strerror(errno));
+        slog_err(NULL, NULL, "no pipe: %s", strerror(errno));
         return 1;
     }
     ha_ev = event_new(base, ha_pipe[0], EV_READ | EV_PERSIST, on_ha, NULL);
@@ -282,8 +282,10 @@ main(int argc, char **argv)
     }
     autoscaler_tick(&sc);
     arm();
+    watchdog_start(base, &sc);
     event_base_dispatch(base);
 
+    watchdog_stop();
     api_stop();
     evtimer_del(tick);
     autoscaler_stop();

@@ -18,11 +18,17 @@
  *                created, and drained ones go back to the warm pool
  *                (reuse_on_scale_in) before the drain step deletes them;
  *   5. drain     draining instances whose connections are done go;
- *   6. capacity  new instances up to the capacity, or scale-in above it,
- *                counting what the steps before took away;
- *   7. warm_fill the warm pool refilled once the capacity has what it
+ *   6. failover  instances of a host that failed over (unreachable longer
+ *                than zone_failover: counted as lost from plan_begin on)
+ *                that are back go, as far as their capacity was rebuilt;
+ *   7. rebalance zones more than one apart get a new instance in the
+ *                smallest, kept above the capacity (surge) until it runs;
+ *   8. capacity  new instances up to the capacity, or scale-in above it,
+ *                counting what the steps before took away (the largest
+ *                zone gives once a rebalancing instance runs);
+ *   9. warm_fill the warm pool refilled once the capacity has what it
  *                needs;
- *   8. register  what is ready and stays is registered last, so an
+ *  10. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
  * A new step (an upgrade, repair of running instances) is a
@@ -44,6 +50,8 @@ const plan_step_t  plan_steps[] = {
     { "repair",   plan_repair },
     { "warm",     plan_warm },
     { "drain",    plan_drain },
+    { "failover", plan_failover },
+    { "rebalance", plan_rebalance },
     { "capacity", plan_capacity },
     { "warm_fill", plan_warm_fill },
     { "register", plan_register },
@@ -83,6 +91,15 @@ plan_free(const plan_t *pl, int i)
     return pl->view[i].claimed < 0;
 }
 
+int
+plan_reachable(const observation_t *obs, int i)
+{
+    const obs_instance_t  *o = &obs->inst[i];
+
+    return o->listed && o->in.host >= 0 && o->in.host < obs->nhosts
+           && obs->host_up[o->in.host];
+}
+
 action_t *
 plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
     const char *rule, const char *fmt, ...)
@@ -108,6 +125,7 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
     a->inst = inst;
     a->member = -1;
     a->zone = -1;
+    a->host = -1;
     a->rule = rule;
     va_start(ap, fmt);
     vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
@@ -116,6 +134,7 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         o = &in->obs->inst[inst];
         snprintf(a->id, sizeof(a->id), "%s", o->in.id);
         a->zone = o->in.zone;
+        a->host = o->in.host;
         a->member = o->member;
         pl->view[inst].claimed = pl->nact;
         switch (kind) {
@@ -158,21 +177,30 @@ plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt,
 }
 
 int
-plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
+plan_active_hosts(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host)
 {
-    int  i, z, n = 0;
+    int  i, z, h, n = 0;
 
     if (per_zone) {
         memset(per_zone, 0, SCALER_MAX_ZONES * sizeof(int));
     }
+    if (per_host) {
+        memset(per_host, 0, SCALER_MAX_HOSTS * sizeof(int));
+    }
     for (i = 0; i < in->obs->ninst; i++) {
-        if (pl->view[i].state == INST_BOOTING
-            || pl->view[i].state == INST_RUNNING)
+        if (!pl->view[i].lost
+            && (pl->view[i].state == INST_BOOTING
+                || pl->view[i].state == INST_RUNNING))
         {
             n++;
             z = in->obs->inst[i].in.zone;
+            h = in->obs->inst[i].in.host;
             if (per_zone && z >= 0 && z < SCALER_MAX_ZONES) {
                 per_zone[z]++;
+            }
+            if (per_host && h >= 0 && h < SCALER_MAX_HOSTS) {
+                per_host[h]++;
             }
         }
     }
@@ -182,9 +210,18 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
             if (per_zone) {
                 per_zone[pl->act[i].zone]++;
             }
+            if (per_host && pl->act[i].host >= 0) {
+                per_host[pl->act[i].host]++;
+            }
         }
     }
     return n;
+}
+
+int
+plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
+{
+    return plan_active_hosts(in, pl, per_zone, NULL);
 }
 
 int
@@ -203,8 +240,16 @@ plan_begin(const plan_input_t *in, plan_t *pl)
        known, of a domain or of a member */
     top = obs->seq;
     for (i = 0; i < obs->ninst; i++) {
+        const obs_instance_t *o = &obs->inst[i];
+
         pl->view[i].state = plan_observed(obs, i);
         pl->view[i].claimed = -1;
+        /* lost: known so, or on a host unreachable for zone_failover */
+        pl->view[i].lost = o->in.lost
+            || (!plan_reachable(obs, i) && o->in.host >= 0
+                && o->in.host < obs->nhosts
+                && policy_failed_over(obs->host_down_since[o->in.host],
+                                      in->now, in->cf->zone_failover_ms));
         top = obs->inst[i].in.seq > top ? obs->inst[i].in.seq : top;
     }
     for (i = 0; i < obs->nmembers; i++) {

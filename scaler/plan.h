@@ -47,6 +47,9 @@ typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     int           valid;        /* its record parsed (else only id is set) */
     int           zone;         /* its zone= among the pool's; -1: none */
+    int           host;         /* its host= among its zone's hosts (an
+                                   index into the pool's); -1: none given,
+                                   -2: one its zone does not have */
     char          address[80];
     char          version[SCALESET_NAME_MAX + 1];
     unsigned      weight;
@@ -76,12 +79,23 @@ typedef struct {
 typedef struct {
     uint64_t          now;          /* UNIX ms of the observation */
     int               nzones;
-    int               zone_up[SCALER_MAX_ZONES];
-    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+    int               zone_up[SCALER_MAX_ZONES];  /* every host of the zone
+                                       answered (its instances are all
+                                       known) */
+    int               nhosts;
+    int               host_up[SCALER_MAX_HOSTS];  /* the host answered: its
+                                       instances are listed */
+    unsigned long long host_free[SCALER_MAX_HOSTS];   /* its free memory
+                                       (virNodeGetFreeMemory), bytes; 0
+                                       unknown */
+    uint64_t          host_down_since[SCALER_MAX_HOSTS];  /* UNIX ms it
+                                       has been unreachable since (this
+                                       scaler's count); 0: it answered */
+    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
                                     /* each template's model as a new
-                                       instance of it in that zone would
+                                       instance of it on that host would
                                        get it now (its base image as last
-                                       read there); created 0 */
+                                       read there, its URI); created 0 */
     int               redis_ok;     /* members read: else no plan */
     char              redis_err[200];   /* !redis_ok: why */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
@@ -140,10 +154,12 @@ typedef struct {
                                    a registered one; else -1 */
     char          id[SCALESET_ID_MAX + 1];
     int           zone;         /* the instance's (CREATE: where) */
+    int           host;         /* the instance's host (CREATE: where);
+                                   -1: none (DEREGISTER) */
     long          seq;          /* CREATE: the id's number */
     char          address[80];  /* CREATE */
     virt_model_t  model;        /* CREATE: what it is made from (its
-                                   template's latest in the zone; act
+                                   template's latest on the host; act
                                    sets created) */
     int           tmpl;         /* CREATE: its template */
     origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
@@ -167,6 +183,9 @@ typedef struct {
     inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
                                    DRAINING, DELETING (it goes), WARM */
     int           claimed;      /* pl->act of the step that took it; -1 */
+    int           lost;         /* counted as lost (its host failed over,
+                                   in->lost or now): not active, its
+                                   capacity rebuilt elsewhere */
 } plan_view_t;
 
 typedef struct {
@@ -214,10 +233,16 @@ void plan_note(plan_t *pl, err_kind_t err, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
+/* 1 when obs->inst[i] was listed this pass by its host: it can be acted
+   on (an instance of a host that did not answer is kept as it was) */
+int plan_reachable(const observation_t *obs, int i);
 /* instances that serve or will: booting, running, creating (not for the
-   warm pool), in every zone (those of a zone down count: they are not
-   lost) */
+   warm pool), in every zone (those of a zone down count, unless lost:
+   view.lost); per_zone (SCALER_MAX_ZONES) and per_host
+   (SCALER_MAX_HOSTS) may be NULL */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
+int plan_active_hosts(const plan_input_t *in, const plan_t *pl,
+    int *per_zone, int *per_host);
 const char *act_kind_name(act_kind_t kind);
 
 /* the sub-planners, each in its own file, in plan_steps[] order */
@@ -240,22 +265,46 @@ typedef enum { DRAIN_HOLDS = 0, DRAIN_EMPTY, DRAIN_TIMEOUT } drain_over_t;
 /* whether the drain of obs->inst[i] (draining, listed) is over: its
    gateways report no connection open, or drain_timeout passed */
 drain_over_t plan_drain_over(const plan_input_t *in, int i);
+/* plan_zones.c: a host unreachable longer than zone_failover has its
+   instances counted as lost (plan_begin), so the capacity step rebuilds
+   them elsewhere; back, they are drained and deleted where the capacity
+   stands without them (else counted again).  Zones more than one apart
+   are rebalanced, one move at a time: a new instance in the smallest
+   first (surge), then the capacity step drains one in the largest */
+void plan_failover(const plan_input_t *in, plan_t *pl);
+void plan_rebalance(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
-/* the capacity units in service or coming (booting, running, created;
-   made for the capacity: not by hand, not warm), and per_zone
-   (SCALER_MAX_ZONES, may be NULL) those instances by zone */
-int plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone);
+/* n new instances made for the capacity (fewer when no host, address,
+   number or template is left: noted), each of template tmpl (-1: the one
+   the mix asks for), placed as the capacity step places them: the zone
+   with the fewest of the template then of all, its host with the fewest
+   then the most free memory, the lowest free address, the next number,
+   the template's latest model on the host; why NULL: the capacity
+   step's reason.  The number made */
+int plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
+    const char *rule, const char *why);
+/* the capacity units of the instances made for it (origin scaled, not
+   warm) that serve or will (booting, running, creations so far; not
+   lost), and per_zone / per_host (SCALER_MAX_ZONES / _HOSTS, may be
+   NULL) how many of them each has */
+int plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host);
 /* the units obs->inst[i] provides: its template's weight */
 int plan_weight(const plan_input_t *in, int i);
 /* up to n new instances for the warm pool, made as scale-out makes them
-   (a free address, the next number, the latest model) from the template
-   the mix would add next, each in the zone with the fewest in count[]
-   (SCALER_MAX_ZONES: in service and warm; it follows), with reason; how
-   many were planned */
-int plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *count,
-    const char *reason);
+   (a free address, the next number, the latest model on the host) from
+   the template the mix would add next, each in the zone with the fewest
+   in zcount[] (SCALER_MAX_ZONES: in service and warm), on its host with
+   the fewest in hcount[] (SCALER_MAX_HOSTS); both follow; with reason.
+   How many were planned */
+int plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
+    int *hcount, const char *reason);
+/* the host of zone z a new instance goes to (policy_place_host over
+   hcount, the instances per host, NULL: none); -1 when none of its hosts
+   answers */
+int plan_place_host(const plan_input_t *in, int z, const int *hcount);
 /* plan_warm.c: the warm pool.  plan_warm, before drain: outdated or never
    ready warm instances go, drained ones come back (reuse_on_scale_in),
    warm ones are taken for a scale-out first (woken), ready ones kept as
@@ -321,6 +370,17 @@ void act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
 /* a Redis write of a that failed: refused by the fence (the lease is
    lost: ERR_FENCED), or not done (ERR_REDIS) */
 void act_write_failed(pool_state_t *ps, const action_t *a, registry_t *reg);
+/* the outcome of one libvirt call of act_virt() */
+typedef struct {
+    int           ok;
+    virt_power_t  was;              /* a wake's: the power before */
+    char          err[256];
+} act_virt_t;
+/* the libvirt call kind (ACT_WAKE, ACT_DELETE) for each of acts[0..n)
+   on its instance's host, all at once, each within libvirt.timeout;
+   out[i] is acts[i]'s outcome */
+void act_virt(pool_state_t *ps, const action_t *const *acts, int n,
+    act_kind_t kind, act_virt_t *out);
 /* the member record of an instance, from its own model, through the
    shared codec; 0, or -1 with err */
 int member_record(const pool_config_t *p, const instance_t *in, int drain,
@@ -333,8 +393,10 @@ int member_record(const pool_config_t *p, const instance_t *in, int drain,
    follows */
 void act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const plan_t *pl, inst_state_t *st);
-/* one ACT_PARK; 0 when done (st[] follows) */
-int act_park(registry_t *reg, pool_state_t *ps, observation_t *obs,
+/* after an ACT_PARK's virt_park succeeded (act.c runs it with the
+   deletions): logged, st[] and the instance follow, a drained one's
+   member removed */
+void act_parked(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const action_t *a, inst_state_t *st);
 
 #endif /* SCALER_PLAN_H */

@@ -5,17 +5,21 @@
  * instances made for it, of every zone, after what the earlier steps
  * took away; instances added by hand are outside it), new ones are
  * created: from the template the mix asks for (plan_mix.c), each in the
- * usable zone with the fewest of that template (then the fewest of all:
- * policy_place), at the lowest address that no instance and no member
- * uses, with the next instance number and its template's latest model
- * there.  Above it (plus the surge an earlier step keeps on purpose), one
- * at a time from the template furthest above its target, by
- * scale_in_policy (policy_scale_in: balance zones, then highest id, or
- * oldest / newest) among that template's instances in zones that
- * answer, while the units left still meet the capacity: a registered one
- * drains, an unregistered one is deleted.  An instance of a template the
- * config no longer has goes first.  Warm instances (the warm pool's) are
- * outside the capacity; plan_create_warm() makes them as scale-out does.
+ * zone with the fewest of that template (then the fewest of all:
+ * policy_place) among those with a host that answers, on that zone's
+ * answering host with the fewest of the pool's instances, then the most
+ * free memory (policy_place_host), at the lowest address that no instance
+ * and no member uses, with the next instance number and its template's
+ * latest model on that host.  Above it (plus the surge an earlier step
+ * keeps on purpose), one at a time from the template furthest above its
+ * target, by scale_in_policy (policy_scale_in: balance zones, then their
+ * hosts, then highest id, or oldest / newest) among that template's
+ * instances on hosts that answer, while the units left still meet the
+ * capacity: a registered one drains, an unregistered one is deleted.  An
+ * instance of a template the config no longer has goes first.  Instances
+ * counted as lost (their host failed over: plan_zones.c) are not counted.
+ * Warm instances (the warm pool's) are outside the capacity;
+ * plan_create_warm() makes them as scale-out does.
  */
 
 #include <limits.h>
@@ -109,6 +113,7 @@ typedef struct {
     int             count[SCALER_MAX_TEMPLATES + 1];
     int             zone[SCALER_MAX_TEMPLATES + 1][SCALER_MAX_ZONES];
     int             all[SCALER_MAX_ZONES];
+    int             host[SCALER_MAX_HOSTS];     /* of all templates */
     int             target[SCALER_MAX_TEMPLATES + 1];
     int             units;
 } mix_state_t;
@@ -156,11 +161,12 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
     ms->t[ms->n].weight = 1;            /* the orphans: never made */
     for (i = 0; i < in->obs->ninst; i++) {
         o = &in->obs->inst[i];
-        if (o->in.origin != ORIGIN_SCALED
+        if (o->in.origin != ORIGIN_SCALED || pl->view[i].lost
             || (pl->view[i].state != INST_BOOTING
                 && pl->view[i].state != INST_RUNNING))
         {
-            continue;                   /* by hand, or not in service */
+            continue;                   /* by hand, lost, or not in
+                                           service */
         }
         k = inst_tmpl(in, i);
         z = o->in.zone;
@@ -169,6 +175,9 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
         if (z >= 0 && z < SCALER_MAX_ZONES) {
             ms->zone[k][z]++;
             ms->all[z]++;
+        }
+        if (o->in.host >= 0 && o->in.host < SCALER_MAX_HOSTS) {
+            ms->host[o->in.host]++;
         }
     }
     for (i = 0; i < pl->nact; i++) {
@@ -180,6 +189,9 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
             ms->units += ms->t[k].weight;
             ms->zone[k][pl->act[i].zone]++;
             ms->all[pl->act[i].zone]++;
+            if (pl->act[i].host >= 0) {
+                ms->host[pl->act[i].host]++;
+            }
         }
     }
     mix_targets(ms->t, ms->n, p->mixed, in->capacity, ms->target);
@@ -201,81 +213,160 @@ reason(const plan_input_t *in, const mix_state_t *ms, int k, char *buf,
     }
 }
 
-/* a creation for the capacity (or for the warm pool) of template t in
-   zone z at addr, with the next number; NULL when out of memory */
-static action_t *
-create(const plan_input_t *in, plan_t *pl, const char *rule,
-    const char *why, int t, int z, const char *addr, int warm)
+int
+plan_place_host(const plan_input_t *in, int z, const int *hcount)
 {
-    action_t  *a;
+    static const int      none[SCALER_MAX_HOSTS];
+    const zone_config_t  *zc = &in->cf->zones[z];
+    int                   k;
 
+    k = policy_place_host((hcount ? hcount : none) + zc->host0,
+                          in->obs->host_free + zc->host0,
+                          in->obs->host_up + zc->host0, zc->nhosts);
+    return k < 0 ? -1 : zc->host0 + k;
+}
+
+/* the creations of a pass: the addresses in use, where the next is */
+typedef struct {
+    char    (*used)[80];
+    int       nused, knext;
+} addr_cursor_t;
+
+/* a creation of template t in zone z on host h, at the next free address
+   of ac, with the next number: for the capacity, or (warm) for the warm
+   pool; NULL when out of memory or (noted) out of addresses */
+static action_t *
+create(const plan_input_t *in, plan_t *pl, addr_cursor_t *ac, int t, int z,
+    int h, const char *rule, const char *why, int warm)
+{
+    char       addr[80];
+    action_t  *a;
+    int        k;
+
+    if ((k = next_free(in->cf, ac->used, ac->nused, ac->knext, addr,
+                       sizeof(addr))) < 0)
+    {
+        plan_note(pl, ERR_ADDRESS, rule, "no free address left");
+        return NULL;
+    }
+    ac->knext = k + 1;
     if ((a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why)) == NULL) {
         return NULL;
     }
     a->warm = warm;
     a->zone = z;
+    a->host = h;
     a->tmpl = t;
     a->origin = ORIGIN_SCALED;
-    a->model = in->obs->latest[t][z];
+    a->model = in->obs->latest[t][h];
     a->seq = pl->next_seq++;
     snprintf(a->id, sizeof(a->id), "%s-%06ld", in->cf->name, a->seq);
     snprintf(a->address, sizeof(a->address), "%s", addr);
     return a;
 }
 
-static void
-scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
+/* one new instance of template t made for the capacity: its zone (the
+   fewest of t, then of all, among zones with a host that answers), host,
+   address, number and model; 0, or -1 (noted) when none can be */
+static int
+create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
+    addr_cursor_t *ac, int t, const char *rule, const char *why)
 {
     const pool_config_t  *p = in->cf;
-    char                (*used)[80], addr[80], why[160];
-    int                   nused, k, knext = 0, z, t, zc[SCALER_MAX_ZONES];
-    int                   want = in->capacity;
+    int                   z, h, zc[SCALER_MAX_ZONES];
+    int                   usable[SCALER_MAX_ZONES];
+
+    if (pl->next_seq > POLICY_SEQ_MAX) {
+        plan_note(pl, ERR_REDIS_DATA, rule, "instance numbers used up "
+                  "(%ld): no new instances", (long) POLICY_SEQ_MAX);
+        return -1;
+    }
+    /* the fewest of this template, then the fewest of all */
+    for (z = 0; z < p->nzones; z++) {
+        zc[z] = ms->zone[t][z] * (SCALER_CAPACITY_MAX + 1) + ms->all[z];
+        usable[z] = plan_place_host(in, z, ms->host) >= 0;
+    }
+    if ((z = policy_place(zc, usable, p->nzones)) < 0
+        || (h = plan_place_host(in, z, ms->host)) < 0)
+    {
+        return -1;                  /* no host answers: nowhere to go */
+    }
+    if (create(in, pl, ac, t, z, h, rule, why, 0) == NULL) {
+        return -1;
+    }
+    ms->units += ms->t[t].weight;
+    ms->count[t]++;
+    ms->zone[t][z]++;
+    ms->all[z]++;
+    ms->host[h]++;
+    return 0;
+}
+
+/* up to n instances (n < 0: until the units meet the capacity), each of
+   template tmpl (-1: the one the mix asks for); the number made */
+static int
+scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
+    int tmpl, const char *rule, const char *why)
+{
+    const pool_config_t  *p = in->cf;
+    addr_cursor_t         ac = { NULL, 0, 0 };
+    char                  buf[160];
+    int                   t, made = 0, want = in->capacity;
 
     if (in->obs->seq < 0) {
-        plan_note(pl, ERR_REDIS_DATA, "scale_out", "seq is above %ld: no "
+        plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
-        return;
+        return 0;
     }
-    used = used_addresses(in, pl, &nused);
+    ac.used = used_addresses(in, pl, &ac.nused);
     if (pl->oom) {
-        return;
+        return 0;
     }
-    while (ms->units < want) {
-        if (pl->next_seq > POLICY_SEQ_MAX) {
-            plan_note(pl, ERR_REDIS_DATA, "scale_out", "instance numbers "
-                      "used up (%ld): no new instances",
-                      (long) POLICY_SEQ_MAX);
-            break;
-        }
-        if ((t = mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
-                              want - ms->units)) < 0)
-        {
-            plan_note(pl, ERR_KIND_COUNT, "scale_out", "capacity %d: every "
+    while (n < 0 ? ms->units < want : made < n) {
+        t = tmpl >= 0 ? tmpl
+            : mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
+                           want - ms->units > 0 ? want - ms->units : 1);
+        if (t < 0) {
+            plan_note(pl, ERR_KIND_COUNT, rule, "capacity %d: every "
                       "template is at its max_percent", want);
             break;
         }
-        /* the fewest of this template, then the fewest of all */
-        for (z = 0; z < p->nzones; z++) {
-            zc[z] = ms->zone[t][z] * (SCALER_CAPACITY_MAX + 1) + ms->all[z];
+        if (why == NULL) {
+            reason(in, ms, t, buf, sizeof(buf), "");
         }
-        if ((z = policy_place(zc, in->obs->zone_up, p->nzones)) < 0) {
-            break;                  /* no zone answers: nowhere to go */
-        }
-        if ((k = next_free(p, used, nused, knext, addr, sizeof(addr))) < 0) {
-            plan_note(pl, ERR_ADDRESS, "scale_out", "no free address left");
+        if (create_one(in, pl, ms, &ac, t, rule, why ? why : buf) != 0) {
             break;
         }
-        knext = k + 1;
-        reason(in, ms, t, why, sizeof(why), "");
-        if (create(in, pl, "scale_out", why, t, z, addr, 0) == NULL) {
-            break;
-        }
-        ms->units += ms->t[t].weight;
-        ms->count[t]++;
-        ms->zone[t][z]++;
-        ms->all[z]++;
+        made++;
     }
-    free(used);
+    free(ac.used);
+    return made;
+}
+
+int
+plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
+    const char *rule, const char *why)
+{
+    mix_state_t  ms;
+
+    mix_state(in, pl, &ms);
+    return scale_out(in, pl, &ms, n, tmpl, rule, why);
+}
+
+int
+plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host)
+{
+    mix_state_t  ms;
+
+    mix_state(in, pl, &ms);
+    if (per_zone) {
+        memcpy(per_zone, ms.all, sizeof(ms.all));
+    }
+    if (per_host) {
+        memcpy(per_host, ms.host, sizeof(ms.host));
+    }
+    return ms.units;
 }
 
 static void
@@ -302,8 +393,8 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         for (i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
             removable[inst_tmpl(in, i)] +=
-                o->listed && obs->zone_up[o->in.zone] && plan_free(pl, i)
-                && o->in.origin == ORIGIN_SCALED
+                plan_reachable(obs, i) && plan_free(pl, i)
+                && !pl->view[i].lost && o->in.origin == ORIGIN_SCALED
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING);
         }
@@ -312,18 +403,20 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         } else if ((t = mix_pick_in(ms->t, ms->n, ms->target, ms->count,
                                     removable, ms->units - want)) < 0)
         {
-            break;                  /* the rest are in zones that are down,
+            break;                  /* the rest are on hosts that are down,
                                        or removing one undershoots */
         }
         for (nc = 0, i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
-            if (o->listed && obs->zone_up[o->in.zone] && plan_free(pl, i)
+            if (plan_reachable(obs, i) && plan_free(pl, i)
+                && !pl->view[i].lost
                 && o->in.origin == ORIGIN_SCALED && inst_tmpl(in, i) == t
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING))
             {
                 cand[nc].id = o->in.id;
                 cand[nc].zone = o->in.zone;
+                cand[nc].host = o->in.host;
                 cand[nc].seq = o->in.seq;
                 map[nc++] = i;
             }
@@ -349,22 +442,13 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         k = obs->inst[i].in.zone;
         ms->zone[t][k]--;
         ms->all[k]--;
+        if (obs->inst[i].in.host >= 0) {
+            ms->host[obs->inst[i].in.host]--;
+        }
     }
 done:
     free(cand);
     free(map);
-}
-
-int
-plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone)
-{
-    mix_state_t  ms;
-
-    mix_state(in, pl, &ms);
-    if (per_zone) {
-        memcpy(per_zone, ms.all, sizeof(ms.all));
-    }
-    return ms.units;
 }
 
 int
@@ -374,43 +458,41 @@ plan_weight(const plan_input_t *in, int i)
 }
 
 int
-plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *count,
-    const char *why)
+plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
+    int *hcount, const char *why)
 {
     const pool_config_t  *p = in->cf;
-    char                (*used)[80], addr[80];
+    addr_cursor_t         ac = { NULL, 0, 0 };
     mix_state_t           ms;
-    int                   nused, k, knext = 0, z, t, made = 0;
+    int                   z, h, t, made = 0, usable[SCALER_MAX_ZONES];
 
     if (in->obs->seq < 0) {
         return 0;                   /* noted by the capacity step */
     }
     mix_state(in, pl, &ms);
-    used = used_addresses(in, pl, &nused);
+    ac.used = used_addresses(in, pl, &ac.nused);
     if (pl->oom) {
         return 0;
     }
+    for (z = 0; z < p->nzones; z++) {
+        usable[z] = plan_place_host(in, z, hcount) >= 0;
+    }
     while (made < n && pl->next_seq <= POLICY_SEQ_MAX) {
-        /* the template the mix would add next; the zone with the fewest
-           in service and warm */
+        /* the template the mix would add next; the zone, then its host,
+           with the fewest in service and warm */
         if ((t = mix_next(ms.t, ms.n, p->mixed, ms.count, INT_MAX / 2)) < 0
-            || (z = policy_place(count, in->obs->zone_up, p->nzones)) < 0)
+            || (z = policy_place(zcount, usable, p->nzones)) < 0
+            || (h = plan_place_host(in, z, hcount)) < 0
+            || create(in, pl, &ac, t, z, h, "warm", why, 1) == NULL)
         {
             break;
         }
-        if ((k = next_free(p, used, nused, knext, addr, sizeof(addr))) < 0) {
-            plan_note(pl, ERR_ADDRESS, "warm", "no free address left");
-            break;
-        }
-        knext = k + 1;
-        if (create(in, pl, "warm", why, t, z, addr, 1) == NULL) {
-            break;
-        }
         ms.count[t]++;
-        count[z]++;
+        zcount[z]++;
+        hcount[h]++;
         made++;
     }
-    free(used);
+    free(ac.used);
     return made;
 }
 
@@ -421,7 +503,7 @@ plan_capacity(const plan_input_t *in, plan_t *pl)
 
     mix_state(in, pl, &ms);
     if (ms.units < in->capacity) {
-        scale_out(in, pl, &ms);
+        scale_out(in, pl, &ms, -1, -1, "scale_out", NULL);
     } else if (ms.units > in->capacity + pl->surge) {
         scale_in(in, pl, &ms);
     }

@@ -48,13 +48,11 @@ plan_drain_over(const plan_input_t *in, int i)
 void
 plan_drain(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    int                    i;
+    const observation_t  *obs = in->obs;
+    int                   i;
 
     for (i = 0; i < obs->ninst; i++) {
-        o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_DRAINING)
         {
             continue;

@@ -26,7 +26,9 @@
  * plan_warm_fill, after the capacity step: once the capacity has what it
  * asks, the warm pool is refilled to its size (new instances placed where
  * in service plus warm are fewest).
- * Warm instances of a zone that does not answer are counted, not touched.
+ * Warm instances of a host that does not answer are counted, not touched;
+ * one of a host that failed over is not lost when it is back (it served
+ * nobody: nothing would run twice), it is warm again.
  */
 
 #include <stdio.h>
@@ -38,9 +40,7 @@
 static int
 warm_free(const plan_input_t *in, const plan_t *pl, int i)
 {
-    const obs_instance_t  *o = &in->obs->inst[i];
-
-    return o->listed && in->obs->zone_up[o->in.zone] && plan_free(pl, i)
+    return plan_reachable(in->obs, i) && plan_free(pl, i)
            && pl->view[i].state == INST_WARM;
 }
 
@@ -63,26 +63,36 @@ wake_rank(const obs_instance_t *o)
 }
 
 /* the warm pool as the view has it, and the warm creations so far; per
-   zone (SCALER_MAX_ZONES) added to count when given */
+   zone (SCALER_MAX_ZONES) and per host (SCALER_MAX_HOSTS) added to
+   zcount and hcount when given */
 static int
-warm_count(const plan_input_t *in, const plan_t *pl, int *count)
+warm_count(const plan_input_t *in, const plan_t *pl, int *zcount,
+    int *hcount)
 {
-    int  i, n = 0;
+    int  i, z, h, n = 0;
 
-    for (i = 0; i < in->obs->ninst; i++) {
-        if (pl->view[i].state == INST_WARM) {
-            n++;
-            if (count) {
-                count[in->obs->inst[i].in.zone]++;
+    for (i = 0; i < in->obs->ninst + pl->nact; i++) {
+        if (i < in->obs->ninst) {
+            if (pl->view[i].state != INST_WARM) {
+                continue;
             }
+            z = in->obs->inst[i].in.zone;
+            h = in->obs->inst[i].in.host;
+        } else {
+            const action_t  *a = &pl->act[i - in->obs->ninst];
+
+            if (a->kind != ACT_CREATE || !a->warm) {
+                continue;
+            }
+            z = a->zone;
+            h = a->host;
         }
-    }
-    for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind == ACT_CREATE && pl->act[i].warm) {
-            n++;
-            if (count) {
-                count[pl->act[i].zone]++;
-            }
+        n++;
+        if (zcount && z >= 0 && z < SCALER_MAX_ZONES) {
+            zcount[z]++;
+        }
+        if (hcount && h >= 0 && h < SCALER_MAX_HOSTS) {
+            hcount[h]++;
         }
     }
     return n;
@@ -150,10 +160,10 @@ reuse(const plan_input_t *in, plan_t *pl)
     const obs_instance_t  *o;
     int                    i, n;
 
-    n = warm_count(in, pl, NULL);
+    n = warm_count(in, pl, NULL, NULL);
     for (i = 0; i < obs->ninst && n < warm_most(in); i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_DRAINING || !o->in.latest
             || o->in.origin != ORIGIN_SCALED
             || !healthy(obs, o) || plan_drain_over(in, i) != DRAIN_EMPTY)
@@ -175,7 +185,7 @@ wake(const plan_input_t *in, plan_t *pl)
     const obs_instance_t  *o, *b;
     int                    count[SCALER_MAX_ZONES], units, i, best;
 
-    units = plan_units(in, pl, count);
+    units = plan_units(in, pl, count, NULL);
     while (units < in->capacity) {
         best = -1;
         for (i = 0; i < in->obs->ninst; i++) {
@@ -256,7 +266,7 @@ cut(const plan_input_t *in, plan_t *pl)
     const obs_instance_t  *o, *b;
     int                    n, i, best, most = warm_most(in);
 
-    for (n = warm_count(in, pl, NULL); n > most; n--) {
+    for (n = warm_count(in, pl, NULL, NULL); n > most; n--) {
         best = -1;
         for (i = 0; i < in->obs->ninst; i++) {
             o = &in->obs->inst[i];
@@ -280,6 +290,13 @@ cut(const plan_input_t *in, plan_t *pl)
 void
 plan_warm(const plan_input_t *in, plan_t *pl)
 {
+    int  i;
+
+    for (i = 0; i < in->obs->ninst; i++) {
+        if (pl->view[i].state == INST_WARM && plan_reachable(in->obs, i)) {
+            pl->view[i].lost = 0;   /* back from a failover: warm again */
+        }
+    }
     replace(in, pl);
     if (in->cf->warm.reuse) {
         reuse(in, pl);
@@ -292,16 +309,17 @@ plan_warm(const plan_input_t *in, plan_t *pl)
 void
 plan_warm_fill(const plan_input_t *in, plan_t *pl)
 {
-    int   count[SCALER_MAX_ZONES], n;
+    int   zcount[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS], n;
     char  reason[64];
 
-    n = warm_count(in, pl, NULL);
-    if (n >= in->cf->warm.size || plan_units(in, pl, count) < in->capacity)
+    n = warm_count(in, pl, NULL, NULL);
+    if (n >= in->cf->warm.size
+        || plan_units(in, pl, zcount, hcount) < in->capacity)
     {
         return;                     /* full, or the capacity first */
     }
-    warm_count(in, pl, count);
+    warm_count(in, pl, zcount, hcount);
     snprintf(reason, sizeof(reason), "warm pool %d of %d", n,
              in->cf->warm.size);
-    plan_create_warm(in, pl, in->cf->warm.size - n, count, reason);
+    plan_create_warm(in, pl, in->cf->warm.size - n, zcount, hcount, reason);
 }

@@ -158,7 +158,7 @@ static void
 test_volumes(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     virStorageVolPtr  v;
     char              err[256], *xml;
@@ -278,7 +278,7 @@ static void
 test_failed(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     virDomainPtr      d;
     char              err[256];
@@ -340,7 +340,7 @@ static void
 test_lease(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     char              err[256];
     unsigned          a, b, c, d, port;
@@ -497,7 +497,7 @@ static void
 test_warm(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t   vi;
     virt_power_t      was;
     virDomainPtr      d;

@@ -17,6 +17,7 @@ use IO::Socket::INET;
 use POSIX qw(:sys_wait_h setsid);
 use Socket qw(SOL_SOCKET SO_REUSEADDR);
 use Time::HiRes qw(time sleep);
+use Scaleset::NginxConf;
 use Test::More ();
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -476,40 +477,16 @@ sub redis {
 
 sub nginx_conf {
     my ($self, %opt) = @_;
-    my $dir = $self->{dir};
     my $name = $opt{name} // 'nginx';
-    my $workers = $opt{workers} // 2;
-    my $user = $> == 0 ? "user root;\n" : '';
-    my $module = $opt{module} // $MODULE;
-    my $load = $opt{no_module} ? '' : "load_module $module;\n";
-    my $main = $self->expand($opt{main} // '');
-    my $http = $self->expand($opt{http} // '');
-    my $events = $self->expand($opt{events} // 'worker_connections 1024;');
-    my $level = $opt{log_level} // 'info';
-    make_path("$dir/$name");
-
-    return <<"EOF";
-$load${user}daemon off;
-master_process on;
-worker_processes $workers;
-pid $dir/$name/nginx.pid;
-error_log $dir/$name/error.log $level;
-$main
-events {
-    $events
-}
-
-http {
-    access_log off;
-    client_body_temp_path $dir/$name/client_body;
-    proxy_temp_path $dir/$name/proxy;
-    fastcgi_temp_path $dir/$name/fastcgi;
-    uwsgi_temp_path $dir/$name/uwsgi;
-    scgi_temp_path $dir/$name/scgi;
-
-$http
-}
-EOF
+    make_path("$self->{dir}/$name");
+    return Scaleset::NginxConf::text(
+        dir       => "$self->{dir}/$name",
+        module    => $opt{no_module} ? undef : $opt{module} // $MODULE,
+        workers   => $opt{workers} // 2,
+        log_level => $opt{log_level} // 'info',
+        main      => $self->expand($opt{main} // ''),
+        events    => $self->expand($opt{events} // 'worker_connections 1024;'),
+        http      => $self->expand($opt{http} // ''));
 }
 
 # Writes NAME/nginx.conf and starts nginx in the foreground with a master.
