@@ -24,8 +24,8 @@ use Time::HiRes qw(time sleep);
 use Scaleset::Test;
 use Scaleset::Scaler;
 use Scaleset::Libvirtd;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median row);
 
 my $rounds = $ENV{ROUNDS} // 3;
 my $n = $ENV{N} // 40;
