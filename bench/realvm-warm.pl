@@ -27,8 +27,8 @@ use Time::HiRes qw(time);
 use Scaleset::Test;
 use Scaleset::Libvirtd;
 use Scaleset::RealVM;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median row);
 
 my $why = Scaleset::Libvirtd->skip_reason;
 if ($why) {
