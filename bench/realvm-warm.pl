@@ -234,7 +234,7 @@ printf "\n0 → 6 guests on the cold pool (~190 MiB of qemu each), decision "
      . "to every one up in the gateway, $bursts runs each:\n\n"
      . "| 0 → 6 | median | all |\n|---|---|---|\n";
 row('capacity 6 at once, `create_concurrency: 4` (the default: 4 defines '
-    . 'and starts at once in the zone)', '%.1f s', @{ $burst{4} });
+    . 'and starts at once on the host)', '%.1f s', @{ $burst{4} });
 row('capacity 6 at once, `create_concurrency: 1` (the starts one after '
     . 'another, the boots overlapping)', '%.1f s', @{ $burst{1} });
 row('one guest at a time (capacity 1, 2, ... 6, each once the one before '
