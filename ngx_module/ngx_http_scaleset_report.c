@@ -135,15 +135,19 @@ ngx_http_scaleset_health_record(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_slot_t *slot, ngx_msec_t now, u_char *buf, size_t size)
 {
     int                  n;
+    ngx_time_t          *tp;
     scaleset_error_t     err;
     scaleset_health_t    h;
     const char          *reason;
 
     ngx_memzero(&h, sizeof(scaleset_health_t));
 
+    tp = ngx_timeofday();
+
     h.conns = slot->active;
     h.fails = slot->health_fails;
     h.checked = slot->health_wall;
+    h.at = (uint64_t) tp->sec * 1000 + tp->msec;
     reason = NULL;
 
     if (sscf->check) {

@@ -54,6 +54,8 @@ wake_register(registry_t *reg, pool_state_t *ps, observation_t *obs,
     }
     st[a->inst] = INST_RUNNING;
     ps->wakes++;
+    events_emit(reg, p, a->id, "registered", "running", a->rule,
+                "ready again after its wake");
     slog(p->name, a->id, "registered %s (ready %llu ms after its wake) "
          "rule=%s", rec,
          (unsigned long long) (clock_mono_ms() - w->woken), a->rule);
@@ -88,7 +90,8 @@ wake_check(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
 /* the failed wakes' instances deleted, on their hosts at once */
 static void
-wake_delete(pool_state_t *ps, wake_t *w, int n, inst_state_t *st)
+wake_delete(registry_t *reg, pool_state_t *ps, wake_t *w, int n,
+    inst_state_t *st)
 {
     const action_t  **acts;
     act_virt_t       *res;
@@ -118,6 +121,8 @@ wake_delete(pool_state_t *ps, wake_t *w, int n, inst_state_t *st)
         st[acts[i]->inst] = INST_DELETING;
         slog(ps->cf->name, acts[i]->id, "deleted (its wake failed, to be "
              "replaced) rule=warm");
+        events_emit(reg, ps->cf, acts[i]->id, "deleted", "gone", "warm",
+                    "its wake failed, to be replaced");
     }
     free(acts);
     free(res);
@@ -181,6 +186,8 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
         slog(p->name, acts[i]->id, "woken from %s (%s) rule=%s",
              w[i].check ? virt_power_name(res[i].was) : "booting",
              acts[i]->reason, acts[i]->rule);
+        events_emit(reg, p, acts[i]->id, "woken", "booting", acts[i]->rule,
+                    acts[i]->reason);
         pending += w[i].check;
     }
     deadline = now + p->warm.wake_timeout_ms;
@@ -203,7 +210,7 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
                      (unsigned long long) p->warm.wake_timeout_ms);
         }
     }
-    wake_delete(ps, w, n, st);
+    wake_delete(reg, ps, w, n, st);
 done:
     free(w);
     free(acts);

@@ -10,16 +10,21 @@
  * answering host with the fewest of the pool's instances, then the most
  * free memory (policy_place_host), at the lowest address that no instance
  * and no member uses, with the next instance number and its template's
- * latest model on that host.  Above it (plus the surge an earlier step
- * keeps on purpose), one at a time from the template furthest above its
- * target, by scale_in_policy (policy_scale_in: balance zones, then their
- * hosts, then highest id, or oldest / newest) among that template's
- * instances on hosts that answer, while the units left still meet the
- * capacity: a registered one drains, an unregistered one is deleted.  An
- * instance of a template the config no longer has goes first.  Instances
- * counted as lost (their host failed over: plan_zones.c) are not counted.
- * Warm instances (the warm pool's) are outside the capacity;
- * plan_create_warm() makes them as scale-out does.
+ * latest model on that host; the first ones replace what the repair step
+ * replaced this pass (rule repair).  Nothing is created while the pool's
+ * creation backs off after failures (repair_state_t.retry).  Above it
+ * (plus the surge an earlier step keeps on purpose), one at a time from
+ * the template furthest above its target, by scale_in_policy
+ * (policy_scale_in: balance zones, then their hosts, then highest id, or
+ * oldest / newest) among that template's instances on hosts that answer
+ * and not protected (from scale-in or from everything), while the units
+ * left still meet the capacity: a registered one drains, an unregistered
+ * one is deleted.  An instance of a template the config no longer has
+ * goes first.  Instances counted as lost (their host failed over:
+ * plan_zones.c) are not counted.  When only protected ones are left the
+ * pool stays above its capacity, and the plan says by how many
+ * (pl->protected_above).  Warm instances (the warm pool's) are outside
+ * the capacity; plan_create_warm() makes them as scale-out does.
  */
 
 #include <limits.h>
@@ -163,7 +168,8 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
         o = &in->obs->inst[i];
         if (o->in.origin != ORIGIN_SCALED || pl->view[i].lost
             || (pl->view[i].state != INST_BOOTING
-                && pl->view[i].state != INST_RUNNING))
+                && pl->view[i].state != INST_RUNNING
+                && pl->view[i].state != INST_REPAIRING))
         {
             continue;                   /* by hand, lost, or not in
                                            service */
@@ -311,12 +317,15 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
     const pool_config_t  *p = in->cf;
     addr_cursor_t         ac = { NULL, 0, 0 };
     char                  buf[160];
-    int                   t, made = 0, want = in->capacity;
+    int                   t, made = 0, want = in->capacity, rep = 0;
 
     if (in->obs->seq < 0) {
         plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
         return 0;
+    }
+    if (pl->repair.retry > in->now) {
+        return 0;                   /* backing off after failures */
     }
     ac.used = used_addresses(in, pl, &ac.nused);
     if (pl->oom) {
@@ -334,7 +343,17 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
         if (why == NULL) {
             reason(in, ms, t, buf, sizeof(buf), "");
         }
-        if (create_one(in, pl, ms, &ac, t, rule, why ? why : buf) != 0) {
+        if (n < 0 && rep < pl->nreplacing) {
+            /* the repair step's replacements first */
+            snprintf(buf, sizeof(buf), "replacing %s", pl->replacing[rep]);
+            if (create_one(in, pl, ms, &ac, t, "repair", buf) != 0) {
+                break;
+            }
+            memcpy(pl->act[pl->nact - 1].repair_of, pl->replacing[rep++],
+                   sizeof(pl->act[0].repair_of));
+        } else if (create_one(in, pl, ms, &ac, t, rule,
+                              why ? why : buf) != 0)
+        {
             break;
         }
         made++;
@@ -376,7 +395,7 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
     const obs_instance_t  *o;
     policy_instance_t     *cand;
     char                   why[160];
-    int                   *map, nc, c, i, k, t, w;
+    int                   *map, nc, c, i, k, t, w, held;
     int                    removable[SCALER_MAX_TEMPLATES + 1];
     int                    want = in->capacity + pl->surge;
 
@@ -390,27 +409,36 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         /* what each template could give: listed in a zone that answers,
            not claimed, booting or running, made for the capacity */
         memset(removable, 0, sizeof(removable));
-        for (i = 0; i < obs->ninst; i++) {
+        for (i = 0, held = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
-            removable[inst_tmpl(in, i)] +=
-                plan_reachable(obs, i) && plan_free(pl, i)
+            k = plan_reachable(obs, i) && plan_free(pl, i)
                 && !pl->view[i].lost && o->in.origin == ORIGIN_SCALED
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING);
+            /* protected: never taken, but said */
+            held += k && plan_protected(in, i, PROTECT_SCALE_IN);
+            removable[inst_tmpl(in, i)] +=
+                k && !plan_protected(in, i, PROTECT_SCALE_IN);
         }
         if (removable[ms->n] > 0) {
             t = ms->n;              /* of a template the config lost */
         } else if ((t = mix_pick_in(ms->t, ms->n, ms->target, ms->count,
                                     removable, ms->units - want)) < 0)
         {
-            break;                  /* the rest are on hosts that are down,
-                                       or removing one undershoots */
+            /* the rest are on hosts that are down, protected, or
+               removing one undershoots */
+            for (k = 0, c = 0; k <= ms->n; k++) {
+                c += removable[k];
+            }
+            pl->protected_above = held && c == 0 ? ms->units - want : 0;
+            break;
         }
         for (nc = 0, i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
             if (plan_reachable(obs, i) && plan_free(pl, i)
                 && !pl->view[i].lost
                 && o->in.origin == ORIGIN_SCALED && inst_tmpl(in, i) == t
+                && !plan_protected(in, i, PROTECT_SCALE_IN)
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING))
             {

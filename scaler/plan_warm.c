@@ -8,7 +8,9 @@
  * plan_warm, before the drain step:
  *   - a warm instance whose model is not the latest goes (the refill
  *     makes one of the latest: an upgrade replaces the warm pool too);
- *     one not ready within health.grace of its creation goes (repair);
+ *     one not ready within health.grace of its creation goes (repair:
+ *     a failure, counted as plan_repair.c counts a new instance's, so a
+ *     template that never boots suspends the refill too);
  *   - with reuse_on_scale_in, a draining instance whose drain is over
  *     (no connection left, no gateway reporting it down), on the latest
  *     model and made for the capacity (not by hand), goes back to the warm pool instead of being deleted, beyond
@@ -25,7 +27,8 @@
  *   - the ready ones left are parked in warm_pool.state.
  * plan_warm_fill, after the capacity step: once the capacity has what it
  * asks, the warm pool is refilled to its size (new instances placed where
- * in service plus warm are fewest).
+ * in service plus warm are fewest), unless creation backs off after
+ * failures or the pool's repairs are suspended.
  * Warm instances of a host that does not answer are counted, not touched;
  * one of a host that failed over is not lost when it is back (it served
  * nobody: nothing would run twice), it is warm again.
@@ -130,6 +133,7 @@ replace(const plan_input_t *in, plan_t *pl)
 {
     const obs_instance_t  *o;
     uint64_t               since, grace = in->cf->health_grace_ms;
+    char                   why[200];
     int                    i;
 
     for (i = 0; i < in->obs->ninst; i++) {
@@ -143,11 +147,18 @@ replace(const plan_input_t *in, plan_t *pl)
                      "%s is not the latest: replaced", o->in.model.version);
         } else if (grace && o->in.power == POWER_RUNNING
                    && o->ready == READY_NO && in->now >= since
-                   && in->now - since >= grace)
+                   && in->now - since >= grace && !pl->repair.suspended
+                   && plan_add(pl, in, ACT_DELETE, i, "repair", "warm, not "
+                               "ready (%s) within health.grace (%llu ms), to "
+                               "be replaced", o->why,
+                               (unsigned long long) grace))
         {
-            plan_add(pl, in, ACT_DELETE, i, "repair", "warm, not ready (%s) "
-                     "within health.grace (%llu ms), to be replaced",
-                     o->why, (unsigned long long) grace);
+            /* a failure as a new instance's (plan_repair.c): a template
+               that never boots suspends the refill too */
+            snprintf(why, sizeof(why), "%s (warm) not ready within "
+                     "health.grace (%s)", o->in.id, o->why);
+            plan_repair_failed(&pl->repair, in->cf, in->now, in->interval_ms,
+                               why);
         }
     }
 }
@@ -314,9 +325,12 @@ plan_warm_fill(const plan_input_t *in, plan_t *pl)
 
     n = warm_count(in, pl, NULL, NULL);
     if (n >= in->cf->warm.size
-        || plan_units(in, pl, zcount, hcount) < in->capacity)
+        || plan_units(in, pl, zcount, hcount) < in->capacity
+        || pl->repair.retry > in->now || pl->repair.suspended)
     {
-        return;                     /* full, or the capacity first */
+        return;                     /* full, the capacity first, or
+                                       creation backs off (repairs
+                                       suspended: plan_repair.c) */
     }
     warm_count(in, pl, zcount, hcount);
     snprintf(reason, sizeof(reason), "warm pool %d of %d", n,
