@@ -25,6 +25,9 @@
  *     capacity.max in all), the warm pool is cut: those furthest from
  *     ready first, then the highest id;
  *   - the ready ones left are parked in warm_pool.state.
+ * Protection (plan_protected) holds here as for instances in service: one
+ * protected from scale-set actions is not replaced, one protected from
+ * scale-in (or more) not cut.
  * plan_warm_fill, after the capacity step: once the capacity has what it
  * asks, the warm pool is refilled to its size (new instances placed where
  * in service plus warm are fewest), unless creation backs off after
@@ -138,7 +141,7 @@ replace(const plan_input_t *in, plan_t *pl)
 
     for (i = 0; i < in->obs->ninst; i++) {
         o = &in->obs->inst[i];
-        if (!warm_free(in, pl, i)) {
+        if (!warm_free(in, pl, i) || plan_protected(in, i, PROTECT_ALL)) {
             continue;
         }
         since = o->in.model.created ? o->in.model.created : o->in.seen;
@@ -281,7 +284,9 @@ cut(const plan_input_t *in, plan_t *pl)
         best = -1;
         for (i = 0; i < in->obs->ninst; i++) {
             o = &in->obs->inst[i];
-            if (!warm_free(in, pl, i)) {
+            if (!warm_free(in, pl, i)
+                || plan_protected(in, i, PROTECT_SCALE_IN))
+            {
                 continue;
             }
             b = best >= 0 ? &in->obs->inst[best] : NULL;

@@ -1152,6 +1152,19 @@ static const case_t  cases[] = {
                 "delete web-000003 warm (warm pool above what it keeps (2 "
                 "of 1" } },
 
+    { .name = "protection holds in the warm pool: one protected from "
+              "scale-set actions is not replaced when outdated, one "
+              "protected from scale-in is not cut",
+      .capacity = 1, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused",
+                  .outdated = 1, .protect = PROTECT_ALL },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .protect = PROTECT_SCALE_IN },
+                { "web-000004", 0, "booting", .warm = "paused" } },
+      .want = { "delete web-000004 warm (warm pool above what it keeps (3 "
+                "of 1" } },
+
     { .name = "size 0: the warm instances left serve a scale-out, the rest "
               "go",
       .capacity = 2,
