@@ -8,7 +8,9 @@
  * were ready when parked is checked, all at once (ready_pool_check), every
  * WAKE_POLL_MS, and each is registered the moment it passes.  One whose
  * wake fails, or that does not pass within warm_pool.wake_timeout, is
- * deleted (counted as a wake error); the next pass replaces it.  A warm
+ * deleted (counted as a wake error); the next pass replaces it.  A pass
+ * stopped meanwhile (a reload) leaves those not ready yet awake and
+ * unregistered: the next pass registers them once ready.  A warm
  * instance taken while still booting only loses its tag: it is
  * registered once ready, as any booting instance.
  * Park: run by act.c with the deletions (virt_park: tagged warm, kept as
@@ -140,7 +142,7 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ready_probe_t        *pr;
     wake_t               *w;
     uint64_t              deadline, now;
-    int                   i, *of, n = 0, pending = 0;
+    int                   i, *of, n = 0, pending = 0, cancelled = 0;
 
     for (i = 0; i < pl->nact; i++) {
         n += pl->act[i].kind == ACT_WAKE;
@@ -196,9 +198,16 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
         if (pending == 0 || clock_mono_ms() >= deadline) {
             break;
         }
+        if (ps->cancel && __atomic_load_n(ps->cancel, __ATOMIC_ACQUIRE)) {
+            /* the pass is stopped (a reload, the end): those not ready
+               yet are awake and unregistered, booting for the next
+               pass, which registers them once ready */
+            cancelled = 1;
+            break;
+        }
         nanosleep(&pause, NULL);
     }
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n && !cancelled; i++) {
         if (w[i].check) {
             char  last[64];
 
