@@ -154,7 +154,7 @@ typedef enum {
     ACT_DELETE,         /* its domain deleted, then its member (if any) */
     ACT_STOP,           /* drained: its ACPI shutdown (deleted at once
                            if it is off already) */
-    ACT_RESTART,        /* virDomainReset (repair, API) */
+    ACT_RESTART,        /* a power cycle (repair, API) */
     ACT_REIMAGE,        /* its overlay made again, started (repair, API) */
     ACT_STANDBY,        /* its standby record and (registered) its drain,
                            in one transaction */

@@ -5,8 +5,8 @@
  *   1. Repairs under way end: a replacement, a restarted or a reimaged
  *      instance that is registered and up on every present gateway is
  *      repaired (a success: the failures in a row start over); one that
- *      is not up repair.grace after its repair began (a replacement:
- *      health.grace + repair.grace) failed.
+ *      is not up health.grace + repair.grace after its repair began
+ *      (each of them boots: a new one, a power cycle, a new disk) failed.
  *   2. An instance not ready (no address, or its readiness check
  *      failing) health.grace after it was created (its tag's time; or
  *      first seen, for a tag that predates it) is deleted, a failure;
@@ -74,9 +74,7 @@ progress(const plan_input_t *in, plan_t *pl)
             pl->repair.failures = 0;        /* a success */
             continue;
         }
-        limit = cf->repair_grace_ms
-                + (o->in.repair == IREP_REPLACEMENT ? cf->health_grace_ms
-                                                    : 0);
+        limit = cf->repair_grace_ms + cf->health_grace_ms;
         if (in->now >= o->in.repair_since
             && in->now - o->in.repair_since > limit)
         {

@@ -77,7 +77,7 @@ typedef enum {
 /* repair.action: what is done to a running instance that is down */
 typedef enum {
     REPAIR_REPLACE = 0,         /* drained, deleted, a new one (new id) */
-    REPAIR_RESTART,             /* virDomainReset: same id, same disk */
+    REPAIR_RESTART,             /* a power cycle: same id, same disk */
     REPAIR_REIMAGE              /* its overlay made again from the base,
                                    same id */
 } repair_action_t;
@@ -557,8 +557,9 @@ int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
    deleted, the domain shut off is listed inactive instead of failed.  0
    sent, 1 it is off already, -1 failed */
 int virt_shutdown(virt_conn_t *vc, const char *pool, const char *id);
-/* resets id (virDomainReset; started if it is off): same disk; 0 or -1
-   with err */
+/* resets id: a power cycle (virDomainDestroy, virDomainCreate; started
+   if it is off), not virDomainReset, which a domain with on_reboot
+   destroy takes for a shutdown; same disk; 0 or -1 with err */
 int virt_reset(virt_conn_t *vc, const char *pool, const char *id,
     char *err, size_t errlen);
 /* id made again from its template's base image: destroyed, its overlay

@@ -1102,10 +1102,17 @@ reset_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
     (void) c;
     (void) tag;
     (void) pool;
-    if (virDomainIsActive(dom) != 1 ? virDomainCreate(dom)
-                                    : virDomainReset(dom, 0))
-    {
-        snprintf(ra->err, ra->errlen, "reset: %s", virGetLastErrorMessage());
+    /* a power cycle, not virDomainReset: a guest reset is a shutdown for
+       a domain with <on_reboot>destroy</on_reboot> (qemu -no-reboot, as
+       conf-examples/qemu-domain.xml has it), which would leave it off */
+    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0) {
+        snprintf(ra->err, ra->errlen, "reset (destroy): %s",
+                 virGetLastErrorMessage());
+        return -1;
+    }
+    if (virDomainCreate(dom) != 0) {
+        snprintf(ra->err, ra->errlen, "reset (start): %s",
+                 virGetLastErrorMessage());
         return -1;
     }
     idset_mark(&stopping, id, 0);
@@ -1117,9 +1124,14 @@ virt_reset(virt_conn_t *vc, const char *pool, const char *id, char *err,
     size_t errlen)
 {
     repair_arg_t  ra = { NULL, err, errlen };
+    int           rc;
 
     snprintf(err, errlen, "no such domain");
-    return on_owned(vc, pool, id, -1, reset_owned, &ra);
+    /* a list in between must not take it off for failed */
+    idset_mark(&creating, id, 1);
+    rc = on_owned(vc, pool, id, -1, reset_owned, &ra);
+    idset_mark(&creating, id, 0);
+    return rc;
 }
 
 /* destroyed and its own overlay (the tag's ID.qcow2) made again on its

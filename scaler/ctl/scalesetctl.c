@@ -795,7 +795,7 @@ static const ctl_cmd_t  ctl_cmds[] = {
       "drain and delete one instance (replaced unless --decrement)" },
     { "protect",    2, "POOL ID [--scale-in|--all|--off]",
       "protect one from scale-in, or from every scale-set action" },
-    { "restart",    2, "POOL ID",        "restart one (virDomainReset)" },
+    { "restart",    2, "POOL ID",        "restart one (power cycle)" },
     { "reimage",    2, "POOL ID",        "make one again from the base image" },
     { "repair-resume", 1, "POOL",        "resume the pool's suspended repairs" },
     { "standby",    2, "POOL ID [--decrement]",

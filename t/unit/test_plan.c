@@ -526,14 +526,25 @@ static const case_t  cases[] = {
                   .nreports = 3, .repair = IREP_REPLACEMENT, .repair_s = 5,
                   .repair_of = "web-000003" } } },
 
-    { .name = "a restarted instance not up repair.grace after its restart "
-              "failed; at repair.max_failures repairs are suspended",
+    { .name = "a restarted instance still booting past repair.grace is "
+              "no failure yet: a power cycle boots, health.grace + "
+              "repair.grace",
+      .capacity = 2, .failures = 4, .want_failures = 4 + 1,
+      .want_suspended = 0 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down",
+                  .repair = IREP_RESTARTED, .repair_s = 11 } } },
+
+    { .name = "a restarted instance not up health.grace + repair.grace "
+              "after its restart failed; at repair.max_failures repairs "
+              "are suspended",
       .capacity = 2, .failures = 4, .want_failures = 5 + 1,
       .want_suspended = 1 + 1,
       .inst = { { "web-000001", 0, "running" },
                 { "web-000002", 0, "running", .conns = { 0, 0, 0 },
                   .nreports = 3, .health = "down",
-                  .repair = IREP_RESTARTED, .repair_s = 11 } } },
+                  .repair = IREP_RESTARTED, .repair_s = 71 } } },
 
     { .name = "suspended: nothing is repaired",
       .capacity = 3, .suspended = 1, .failures = 5,
