@@ -343,11 +343,8 @@ virt_drop(host_call_t *c)
 static virt_call_t *
 virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
 {
-    virt_call_t  *v = calloc(1, sizeof(*v));
+    virt_call_t  *v = xcalloc(1, sizeof(*v));
 
-    if (v == NULL) {
-        return NULL;
-    }
     host_call_init(&v->c, virt_run, virt_drop);
     v->conf = config_ref(ps->conf);
     v->p = ps->cf;
@@ -403,32 +400,22 @@ act_virt(pool_state_t *ps, const action_t *const *acts, int n,
     char           why[160];
     int            i;
 
-    if ((v = calloc(n + 1, sizeof(*v))) == NULL) {
-        for (i = 0; i < n; i++) {
-            out[i].ok = 0;
-            snprintf(out[i].err, sizeof(out[i].err), "out of memory");
-        }
-        return;
-    }
+    v = xcalloc(n + 1, sizeof(*v));
     host_batch_init(&b, ps->cancel);
     for (i = 0; i < n; i++) {
-        if ((v[i] = virt_call(ps, acts[i], NULL)) != NULL) {
-            v[i]->kind = kind;
-            host_submit(&b, ps->hosts[acts[i]->host], &v[i]->c);
-        }
+        v[i] = virt_call(ps, acts[i], NULL);
+        v[i]->kind = kind;
+        host_submit(&b, ps->hosts[acts[i]->host], &v[i]->c);
     }
     host_wait(&b);
     host_batch_destroy(&b);
     for (i = 0; i < n; i++) {
-        out[i].ok = v[i] && v[i]->c.outcome == HOST_DONE && v[i]->rc == 0;
-        out[i].was = v[i] ? v[i]->was : POWER_RUNNING;
+        out[i].ok = v[i]->c.outcome == HOST_DONE && v[i]->rc == 0;
+        out[i].was = v[i]->was;
         snprintf(out[i].err, sizeof(out[i].err), "%s",
-                 v[i] == NULL ? "out of memory"
-                 : !ha_acting() ? "this scaler does not hold the lease"
+                 !ha_acting() ? "this scaler does not hold the lease"
                  : virt_why(ps, v[i], why, sizeof(why)));
-        if (v[i]) {
-            host_call_release(&v[i]->c);
-        }
+        host_call_release(&v[i]->c);
     }
     free(v);
 }
@@ -437,7 +424,7 @@ static virt_job_t *
 virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n)
 {
     const zone_config_t  *zc;
-    virt_job_t           *j, *nj;
+    virt_job_t           *j;
     virt_call_t          *v;
     int                   i, h, c = 0;
 
@@ -459,16 +446,9 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n)
         {
             if (*n == c) {
                 c = c ? 2 * c : 16;
-                if ((nj = realloc(j, c * sizeof(*j))) == NULL) {
-                    failed(ps, a, virt_err(a->kind), "out of memory");
-                    return j;
-                }
-                j = nj;
+                j = xrealloc(j, c * sizeof(*j));
             }
-            if ((v = virt_call(ps, a, NULL)) == NULL) {
-                failed(ps, a, virt_err(a->kind), "out of memory");
-                continue;
-            }
+            v = virt_call(ps, a, NULL);
             if (a->kind == ACT_ADOPT) {
                 /* the tag names the host it is found on */
                 snprintf(v->model.host, sizeof(v->model.host), "%s",
@@ -573,14 +553,8 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     if (pl->creates == 0) {
         return;
     }
-    c = calloc(pl->creates, sizeof(*c));
-    sent = calloc(pl->creates, 1);
-    if (c == NULL || sent == NULL) {
-        slog(p->name, NULL, "out of memory: no creation this pass");
-        free(c);
-        free(sent);
-        return;
-    }
+    c = xcalloc(pl->creates, sizeof(*c));
+    sent = xcalloc(pl->creates, 1);
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE) {
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
@@ -606,11 +580,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         /* the model the plan chose (the host's latest), created now */
         model = pl->act[i].model;
         model.created = now;
-        if ((c[n] = virt_call(ps, &pl->act[i], &model)) == NULL) {
-            failed(ps, &pl->act[i], ERR_CREATE, "out of memory");
-            continue;
-        }
-        n++;
+        c[n++] = virt_call(ps, &pl->act[i], &model);
     }
     /* create_concurrency at a time per host: a round's creations start
        together, the next round once they have ended */
@@ -790,19 +760,11 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     int                   njobs = 0;
     int                   i, n, cap, fenced = 0;
 
-    st = calloc(obs->ninst + 1, sizeof(*st));
-    stop = calloc(obs->ninst + 1, sizeof(*stop));
-    done = calloc(obs->ninst + 1, sizeof(*done));
+    st = xcalloc(obs->ninst + 1, sizeof(*st));
+    stop = xcalloc(obs->ninst + 1, sizeof(*stop));
+    done = xcalloc(obs->ninst + 1, sizeof(*done));
     cap = obs->ninst + (pl ? pl->creates : 0);
-    list = calloc(cap + 1, sizeof(*list));
-    if (st == NULL || stop == NULL || done == NULL || list == NULL) {
-        slog(p->name, NULL, "out of memory: no action this pass");
-        free(st);
-        free(stop);
-        free(done);
-        free(list);
-        return;
-    }
+    list = xcalloc(cap + 1, sizeof(*list));
     for (i = 0; i < obs->ninst; i++) {
         st[i] = plan_observed(obs, i);
     }

@@ -99,13 +99,8 @@ wake_delete(registry_t *reg, pool_state_t *ps, wake_t *w, int n,
     act_virt_t       *res;
     int               i, k = 0;
 
-    acts = calloc(n + 1, sizeof(*acts));
-    res = calloc(n + 1, sizeof(*res));
-    if (acts == NULL || res == NULL) {
-        free(acts);
-        free(res);
-        return;                     /* the next pass finds them */
-    }
+    acts = xcalloc(n + 1, sizeof(*acts));
+    res = xcalloc(n + 1, sizeof(*res));
     for (i = 0; i < n; i++) {
         if (w[i].failed) {
             act_failed(ps, w[i].a, ERR_WAKE, w[i].why);
@@ -150,17 +145,11 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     if (n == 0) {
         return;
     }
-    w = calloc(n, sizeof(*w));
-    acts = calloc(n, sizeof(*acts));
-    res = calloc(n, sizeof(*res));
-    pr = calloc(n, sizeof(*pr));
-    of = calloc(n, sizeof(*of));
-    if (w == NULL || acts == NULL || res == NULL || pr == NULL
-        || of == NULL)
-    {
-        slog(p->name, NULL, "out of memory: no wake this pass");
-        goto done;
-    }
+    w = xcalloc(n, sizeof(*w));
+    acts = xcalloc(n, sizeof(*acts));
+    res = xcalloc(n, sizeof(*res));
+    pr = xcalloc(n, sizeof(*pr));
+    of = xcalloc(n, sizeof(*of));
     for (i = 0, n = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_WAKE) {
             acts[n++] = &pl->act[i];
@@ -220,7 +209,6 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
         }
     }
     wake_delete(reg, ps, w, n, st);
-done:
     free(w);
     free(acts);
     free(res);

@@ -41,7 +41,7 @@ addr_cmp(const void *a, const void *b)
 }
 
 /* every address in use (instances, members, the plan's creations so
-   far), sorted; NULL when none (or out of memory: pl->oom) */
+   far), sorted; NULL when none */
 static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
 {
     const observation_t  *obs = in->obs;
@@ -52,12 +52,8 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
     if (obs->ninst + obs->nmembers + pl->creates == 0) {
         return NULL;
     }
-    used = malloc((obs->ninst + obs->nmembers + pl->creates)
-                  * sizeof(*used));
-    if (used == NULL) {
-        pl->oom = 1;
-        return NULL;
-    }
+    used = xmalloc((obs->ninst + obs->nmembers + pl->creates)
+                   * sizeof(*used));
     for (i = 0; i < obs->ninst; i++) {
         memcpy(used[(*n)++], obs->inst[i].in.address, sizeof(*used));
     }
@@ -102,9 +98,6 @@ plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
     int     nused, k;
 
     used = used_addresses(in, pl, &nused);
-    if (pl->oom) {
-        return -1;
-    }
     k = next_free(in->cf, used, nused, 0, buf, size);
     free(used);
     return k < 0 ? -1 : 0;
@@ -240,7 +233,7 @@ typedef struct {
 
 /* a creation of template t in zone z on host h, at the next free address
    of ac, with the next number: for the capacity, or (warm) for the warm
-   pool; NULL when out of memory or (noted) out of addresses */
+   pool; NULL (noted) when no address is left */
 static action_t *
 create(const plan_input_t *in, plan_t *pl, addr_cursor_t *ac, int t, int z,
     int h, const char *rule, const char *why, int warm)
@@ -256,9 +249,7 @@ create(const plan_input_t *in, plan_t *pl, addr_cursor_t *ac, int t, int z,
         return NULL;
     }
     ac->knext = k + 1;
-    if ((a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why)) == NULL) {
-        return NULL;
-    }
+    a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why);
     a->warm = warm;
     a->zone = z;
     a->host = h;
@@ -328,9 +319,6 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
         return 0;                   /* backing off after failures */
     }
     ac.used = used_addresses(in, pl, &ac.nused);
-    if (pl->oom) {
-        return 0;
-    }
     while (n < 0 ? ms->units < want : made < n) {
         t = tmpl >= 0 ? tmpl
             : mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
@@ -399,12 +387,8 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
     int                    removable[SCALER_MAX_TEMPLATES + 1];
     int                    want = in->capacity + pl->surge;
 
-    cand = calloc(obs->ninst + 1, sizeof(*cand));
-    map = calloc(obs->ninst + 1, sizeof(*map));
-    if (cand == NULL || map == NULL) {
-        pl->oom = 1;
-        goto done;
-    }
+    cand = xcalloc(obs->ninst + 1, sizeof(*cand));
+    map = xcalloc(obs->ninst + 1, sizeof(*map));
     while (ms->units > want) {
         /* what each template could give: listed in a zone that answers,
            not claimed, booting or running, made for the capacity */
@@ -462,9 +446,6 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         plan_add(pl, in, pl->view[i].state == INST_RUNNING ? ACT_DRAIN
                                                            : ACT_DELETE,
                  i, "scale_in", "%s", why);
-        if (pl->oom) {
-            break;
-        }
         ms->units -= w;
         ms->count[t]--;
         k = obs->inst[i].in.zone;
@@ -474,7 +455,6 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
             ms->host[obs->inst[i].in.host]--;
         }
     }
-done:
     free(cand);
     free(map);
 }
@@ -499,9 +479,6 @@ plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
     }
     mix_state(in, pl, &ms);
     ac.used = used_addresses(in, pl, &ac.nused);
-    if (pl->oom) {
-        return 0;
-    }
     for (z = 0; z < p->nzones; z++) {
         usable[z] = plan_place_host(in, z, hcount) >= 0;
     }

@@ -150,12 +150,11 @@ replace(const plan_input_t *in, plan_t *pl)
                      "%s is not the latest: replaced", o->in.model.version);
         } else if (grace && o->in.power == POWER_RUNNING
                    && o->ready == READY_NO && in->now >= since
-                   && in->now - since >= grace && !pl->repair.suspended
-                   && plan_add(pl, in, ACT_DELETE, i, "repair", "warm, not "
-                               "ready (%s) within health.grace (%llu ms), to "
-                               "be replaced", o->why,
-                               (unsigned long long) grace))
+                   && in->now - since >= grace && !pl->repair.suspended)
         {
+            plan_add(pl, in, ACT_DELETE, i, "repair", "warm, not ready (%s) "
+                     "within health.grace (%llu ms), to be replaced", o->why,
+                     (unsigned long long) grace);
             /* a failure as a new instance's (plan_repair.c): a template
                that never boots suspends the refill too */
             snprintf(why, sizeof(why), "%s (warm) not ready within "
@@ -184,11 +183,9 @@ reuse(const plan_input_t *in, plan_t *pl)
         {
             continue;
         }
-        if (plan_add(pl, in, ACT_PARK, i, "warm", "drained, back to the "
-                     "warm pool (reuse_on_scale_in, %d warm)", n + 1))
-        {
-            n++;
-        }
+        plan_add(pl, in, ACT_PARK, i, "warm", "drained, back to the warm "
+                 "pool (reuse_on_scale_in, %d warm)", n + 1);
+        n++;
     }
 }
 
@@ -224,13 +221,9 @@ wake(const plan_input_t *in, plan_t *pl)
             break;                  /* the rest are created */
         }
         o = &in->obs->inst[best];
-        if (plan_add(pl, in, ACT_WAKE, best, "scale_out", "capacity %d, %d "
-                     "in service; from the warm pool (%s)", in->capacity,
-                     units, warm_ready(o) ? virt_power_name(o->in.power)
-                                          : "booting") == NULL)
-        {
-            break;
-        }
+        plan_add(pl, in, ACT_WAKE, best, "scale_out", "capacity %d, %d in "
+                 "service; from the warm pool (%s)", in->capacity, units,
+                 warm_ready(o) ? virt_power_name(o->in.power) : "booting");
         count[o->in.zone]++;
         units += plan_weight(in, best);
     }
@@ -294,12 +287,11 @@ cut(const plan_input_t *in, plan_t *pl)
                 best = i;           /* ids ascend: the highest of a rank */
             }
         }
-        if (best < 0
-            || plan_add(pl, in, ACT_DELETE, best, "warm", "warm pool above "
-                        "what it keeps (%d of %d)", n, most) == NULL)
-        {
+        if (best < 0) {
             break;
         }
+        plan_add(pl, in, ACT_DELETE, best, "warm", "warm pool above what it "
+                 "keeps (%d of %d)", n, most);
     }
 }
 

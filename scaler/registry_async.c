@@ -85,19 +85,12 @@ registry_async_t *
 registry_async_open(struct event_base *base, const redis_config_t *cfg,
     redis_topo_t *topo, const char *prefix)
 {
-    registry_async_t  *ra = calloc(1, sizeof(*ra));
+    registry_async_t  *ra = xcalloc(1, sizeof(*ra));
 
-    if (ra == NULL) {
-        return NULL;
-    }
     ra->base = base;
     ra->topo = topo;
-    ra->prefix = strdup(prefix);
-    if (ra->prefix == NULL || redis_config_copy(&ra->cfg, cfg) != 0) {
-        free(ra->prefix);
-        free(ra);
-        return NULL;
-    }
+    ra->prefix = xstrdup(prefix);
+    redis_config_copy(&ra->cfg, cfg);
     return ra;
 }
 
@@ -123,7 +116,7 @@ ra_log_down(registry_async_t *ra, const char *why)
     ra_fail(ra, "redis %s:%d unreachable from the loop: %s", ra->host,
             ra->port, why);
     if (!ra->down_logged) {
-        slog(NULL, NULL, "%s", ra->err);
+        slog_warn(NULL, NULL, "%s", ra->err);
         ra->down_logged = 1;
     }
 }
@@ -193,7 +186,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (registry_reply_failed(rep, err, sizeof(err))) {
-        slog(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
+        slog_warn(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
         ra_fail(ra, "redis: %s", err);
         op->failed = 1;
         if (op->fenced && registry_error_fenced(err)) {
@@ -369,8 +362,8 @@ on_hello(redisAsyncContext *ac, void *reply, void *privdata)
     if (now - ra->refused_logged >= REDIS_AUTH_LOG_MS
         || ra->refused_logged == 0)
     {
-        slog(NULL, NULL, "%s (the loop's writes: retrying every %ds)",
-             ra->err, REDIS_AUTH_RETRY_MS / 1000);
+        slog_err(NULL, NULL, "%s (the loop's writes: retrying every %ds)",
+                 ra->err, REDIS_AUTH_RETRY_MS / 1000);
         ra->refused_logged = now;
     }
     ra_drop(ra);
@@ -454,11 +447,8 @@ static ra_op_t *
 op_new(registry_async_t *ra, const char *pool, const char *id,
     registry_async_done_t done, void *arg)
 {
-    ra_op_t  *op = calloc(1, sizeof(*op));
+    ra_op_t  *op = xcalloc(1, sizeof(*op));
 
-    if (op == NULL) {
-        return NULL;
-    }
     op->timer = evtimer_new(ra->base, on_timeout, op);
     if (op->timer == NULL) {
         free(op);

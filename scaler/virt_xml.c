@@ -202,7 +202,7 @@ virt_pool_target(const char *xml)
                 && strcmp((const char *) m->name, "path") == 0)
             {
                 v = xmlNodeGetContent(m);
-                r = v ? strdup((const char *) v) : NULL;
+                r = v ? xstrdup((const char *) v) : NULL;
                 xmlFree(v);
                 break;
             }
