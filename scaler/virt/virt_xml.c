@@ -133,7 +133,7 @@ virt_tag_set_warm(const char *xml, int warm)
         }
         /* the element alone, without an XML declaration */
         if (xmlNodeDump(buf, doc, root, 0, 0) > 0) {
-            r = strdup((const char *) xmlBufferContent(buf));
+            r = xstrdup((const char *) xmlBufferContent(buf));
         }
         xmlBufferFree(buf);
     }
