@@ -127,4 +127,10 @@ int cf_max_step(cfctx_t *c, yaml_node_t *v, void *conf,
 int cf_autoscale_finish(cfctx_t *c, scaler_config_t *cf, pool_config_t *p);
 void cf_autoscale_free(pool_config_t *p);
 
+/* config_warm.c: warm_pool */
+extern const cf_key_t  cf_warm_keys[];
+int cf_warm_pool(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+void cf_warm_defaults(pool_config_t *p);
+
 #endif /* SCALER_CONFIG_YAML_H */
