@@ -25,6 +25,9 @@
 
 typedef struct {
     const action_t   *a;
+    pool_config_t     cf;           /* what it is made from: the pool's
+                                       template, or the recipe of the
+                                       model it gets (a rollback's) */
     virt_model_t      model;        /* written into its tag */
     int               ok;
     char              err[256];
@@ -159,10 +162,11 @@ create_worker(void *arg)
             return NULL;
         }
         c = &job->c[i];
-        c->ok = virt_create(ps->conns[job->zone], ps->cf,
-                            ps->cf->zones[job->zone].name, c->a->id,
-                            c->a->address, &c->model, c->err,
-                            sizeof(c->err)) == 0;
+        c->ok = c->err[0] == '\0'
+                && virt_create(ps->conns[job->zone], &c->cf,
+                               ps->cf->zones[job->zone].name, c->a->id,
+                               c->a->address, &c->model, c->err,
+                               sizeof(c->err)) == 0;
     }
 }
 
@@ -201,11 +205,31 @@ create_all(pool_state_t *ps, create_t *c, int n)
     }
 }
 
+/* the template a creation of model m is made from: the pool's, or for
+   another model (a rollback's) the recipe observe kept of it */
+static void
+create_from(const pool_state_t *ps, create_t *c)
+{
+    if (strcmp(c->model.digest, ps->digest) == 0) {
+        c->cf = *ps->cf;
+    } else if (ps->recipe.template_text != NULL
+               && strcmp(c->model.digest, ps->recipe.digest) == 0)
+    {
+        virt_recipe_pool(ps->cf, &ps->recipe, &c->cf);
+    } else {
+        c->cf = *ps->cf;
+        snprintf(c->err, sizeof(c->err), "no recipe of version %s (template "
+                 "digest %.12s) to make it from", c->model.version,
+                 c->model.digest);
+    }
+}
+
 /* the plan's creations: their numbers reserved, then made; the created
-   ones appended to ps->inst (room made by the caller) */
+   ones appended to ps->inst (room made by the caller); the upgrade's
+   only when its record was written (upgrade_ok) */
 static void
 creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
-    const plan_t *pl)
+    const plan_t *pl, int upgrade_ok)
 {
     const pool_config_t  *p = ps->cf;
     create_t             *c;
@@ -217,15 +241,26 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     if (pl->creates == 0) {
         return;
     }
+    for (i = 0; i < pl->nact; i++) {
+        n += pl->act[i].kind == ACT_CREATE
+             && (upgrade_ok || strcmp(pl->act[i].rule, "upgrade") != 0);
+    }
+    if (n == 0) {
+        return;
+    }
+    n = 0;
     if ((c = calloc(pl->creates, sizeof(*c))) == NULL) {
         slog(p->name, NULL, "out of memory: no creation this pass");
         return;
     }
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind == ACT_CREATE) {
-            /* the model the plan chose (the zone's latest), created now */
+        if (pl->act[i].kind == ACT_CREATE
+            && (upgrade_ok || strcmp(pl->act[i].rule, "upgrade") != 0))
+        {
+            /* the model the plan chose (pl->target), created now */
             c[n].model = pl->act[i].model;
             c[n].model.created = now;
+            create_from(ps, &c[n]);
             c[n++].a = &pl->act[i];
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
             last = last > pl->act[i].seq ? last : pl->act[i].seq;
@@ -258,13 +293,58 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         snprintf(in->id, sizeof(in->id), "%s", a->id);
         snprintf(in->address, sizeof(in->address), "%s", a->address);
         in->model = c[i].model;
-        in->latest = 1;
+        in->latest = model_latest(&pl->target[a->zone], &in->model);
         in->zone = a->zone;
         in->seq = a->seq;
         in->state = INST_BOOTING;
         in->seen = obs->now;
     }
     free(c);
+}
+
+/* the upgrade record written as the plan leaves it (compare-and-set on
+   the generation observed); 0 when it is */
+static int
+upgrade_write(registry_t *reg, pool_state_t *ps, const observation_t *obs,
+    const plan_t *pl, const action_t *a)
+{
+    const upgrade_t  *u = &pl->upgrade;
+    char             *ids = NULL;
+    uint64_t          gen = 0;
+    size_t            len = 0;
+    int               rc, k;
+
+    rc = registry_upgrade_write(reg, ps->cf->name, u, obs->upgrade.gen, &gen);
+    if (rc != 1) {
+        slog(ps->cf->name, NULL, "upgrade failed: %s (%s) rule=%s",
+             rc == 0 ? "the record changed meanwhile (the API): this "
+             "pass's upgrade actions are not carried out"
+             : registry_error(reg), a->reason, a->rule);
+        if (rc < 0) {
+            ps->errors[ERR_REDIS]++;
+        }
+        return -1;
+    }
+    if (u->nids > 0 && (ids = malloc(u->nids * (SCALESET_ID_MAX + 1)))
+                       != NULL)
+    {
+        for (k = 0; k < u->nids; k++) {
+            len += (size_t) sprintf(ids + len, "%s%s", k ? " " : "",
+                                    u->ids[k]);
+        }
+    }
+    slog(ps->cf->name, NULL, "upgrade %s (%s)%s%s rule=%s",
+         upgrade_state_name(u->state), pl->upgrade_log[0] ? pl->upgrade_log
+         : a->reason, ids ? " batch instances: " : "", ids ? ids : "",
+         a->rule);
+    free(ids);
+    if (upgrade_copy(&ps->upgrade, u) == 0) {
+        ps->upgrade.gen = gen;
+    }
+    for (k = 0; k < 3; k++) {
+        ps->upgrade_batches[k] += (unsigned long) pl->batches[k];
+    }
+    return 0;
 }
 
 void
@@ -274,7 +354,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const pool_config_t  *p = ps->cf;
     inst_state_t         *st;
     instance_t           *list, *in;
-    int                   i, n, cap;
+    int                   i, n, cap, upgrade_ok = 1;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
     cap = obs->ninst + (pl ? pl->creates : 0);
@@ -294,10 +374,22 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             ps->errors[pl->note[i].err]++;
         }
     }
+    if (obs->upgrade_ok && upgrade_copy(&ps->upgrade, &obs->upgrade) != 0)
+    {
+        upgrade_free(&ps->upgrade);
+    }
     for (i = 0; pl && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if (a->kind == ACT_CREATE || apply(reg, ps, obs, a, st) != 0) {
+        if (a->kind == ACT_UPGRADE) {
+            /* what the upgrade decided rests on its record */
+            upgrade_ok = upgrade_write(reg, ps, obs, pl, a) == 0;
+            continue;
+        }
+        if (a->kind == ACT_CREATE
+            || (!upgrade_ok && strcmp(a->rule, "upgrade") == 0)
+            || apply(reg, ps, obs, a, st) != 0)
+        {
             continue;
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
@@ -312,6 +404,9 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         in = &list[n++];
         *in = obs->inst[i].in;
         in->state = obs->inst[i].delete_asked ? INST_DELETING : st[i];
+        if (pl) {
+            in->latest = model_latest(&pl->target[in->zone], &in->model);
+        }
         in->delete_asked = obs->inst[i].delete_asked;
         in->weight = obs->inst[i].member >= 0
                      && obs->members[obs->inst[i].member].valid
@@ -327,7 +422,10 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ps->ninst = n;
     ps->cinst = cap + 1;
     if (pl) {
-        creations(reg, ps, obs, pl);
+        ps->model = pl->target[0];
+        ps->previous_ok = obs->previous_ok;
+        memcpy(ps->images, obs->images, sizeof(ps->images));
+        creations(reg, ps, obs, pl, upgrade_ok);
     }
     if (ps->ninst > 1) {
         qsort(ps->inst, ps->ninst, sizeof(*ps->inst), inst_cmp);

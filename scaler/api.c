@@ -38,8 +38,6 @@ static void api_handle(struct evhttp_request *req, void *arg);
 static const char *api_token(void);
 static const char *authorization(struct evkeyvalq *hdrs);
 static void reply_json(struct evhttp_request *req, int code, json_t *j);
-static void reply_error(struct evhttp_request *req, int code,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static json_t *pool_json(pool_state_t *ps, int detail);
 static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void metrics(struct evhttp_request *req);
@@ -57,14 +55,21 @@ reply_json(struct evhttp_request *req, int code, json_t *j)
                       "application/json");
     evhttp_send_reply(req, code, code == 200 ? "OK" : code == 400
                       ? "Bad Request" : code == 404 ? "Not Found"
+                      : code == 409 ? "Conflict"
                       : code == 401 ? "Unauthorized" : code == 403
                       ? "Forbidden" : code == 405
                       ? "Method Not Allowed" : "Error", b);
     evbuffer_free(b);
 }
 
-static void
-reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+void
+api_reply_json(struct evhttp_request *req, int code, json_t *j)
+{
+    reply_json(req, code, j);
+}
+
+void
+api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 {
     va_list  ap;
     char     msg[256];
@@ -135,13 +140,22 @@ pool_json(pool_state_t *ps, int detail)
     for (i = 0, latest = 0; i < ps->ninst; i++) {
         latest += ps->inst[i].latest;
     }
-    j = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:s,s:i,s:b,s:o}",
+    /* the pool's model: what new instances get (the previous one after
+       a rollback) */
+    j = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:s,s:i,s:b,s:o,s:{s:s,s:i,"
+                  "s:i,s:i}}",
                   "name", ps->cf->name, "capacity", ps->capacity,
                   "running", pool_actual(ps), "instances", ps->ninst,
                   "min", ps->cf->cap_min, "max", ps->cf->cap_max,
-                  "version", ps->cf->version, "digest", ps->digest,
+                  "version", ps->model.version[0] ? ps->model.version
+                                                  : ps->cf->version,
+                  "digest", ps->model.version[0] ? ps->model.digest
+                                                 : ps->digest,
                   "latest_model_instances", latest, "redis", ps->redis_ok,
-                  "zones", zones);
+                  "zones", zones, "upgrade", "state",
+                  upgrade_state_name(ps->upgrade.state), "batch",
+                  (int) ps->upgrade.batch, "batches",
+                  (int) ps->upgrade.batches, "outdated", pool_outdated(ps));
     if (detail) {
         inst = json_array();
         for (i = 0; i < ps->ninst; i++) {
@@ -227,6 +241,38 @@ metrics(struct evhttp_request *req)
         ps = &api_s->pools[i];
         expo_sample(&e, ps->repairs, "pool", ps->cf->name, NULL);
     }
+    expo_family(&e, "scaleset_scaler_upgrade_state", "gauge",
+                "1 for the state the pool's upgrade is in (idle, rolling, "
+                "paused, rolling_back, failed, cancelled, done).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        for (st = UPGRADE_IDLE; st < UPGRADE_STATE_COUNT; st++) {
+            expo_sample(&e, (ps->upgrade.state == UPGRADE_NONE
+                             ? UPGRADE_IDLE : (int) ps->upgrade.state) == st,
+                        "pool", ps->cf->name, "state",
+                        upgrade_state_name((upgrade_state_t) st), NULL);
+        }
+    }
+    expo_family(&e, "scaleset_scaler_instances_outdated", "gauge",
+                "Instances booting or running that are not on the pool's "
+                "model.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, pool_outdated(ps), "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_upgrade_batches_total", "counter",
+                "Upgrade batches ended, by result (succeeded, failed: a "
+                "threshold exceeded, rolled_back: a rollback's batch).");
+    for (i = 0; i < api_s->npools; i++) {
+        static const char *const results[] = { "succeeded", "failed",
+                                               "rolled_back" };
+
+        ps = &api_s->pools[i];
+        for (st = 0; st < 3; st++) {
+            expo_sample(&e, ps->upgrade_batches[st], "pool", ps->cf->name,
+                        "result", results[st], NULL);
+        }
+    }
     expo_family(&e, "scaleset_scaler_redis_up", "gauge",
                 "1 if the pool's last pass reached Redis.");
     for (i = 0; i < api_s->npools; i++) {
@@ -238,7 +284,7 @@ metrics(struct evhttp_request *req)
     if (expo_end(&e) != 0) {
         slog(NULL, NULL, "metrics: %s", e.why);
         evbuffer_free(b);
-        reply_error(req, 500, "metrics: %s", e.why);
+        api_reply_error(req, 500, "metrics: %s", e.why);
         return;
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -282,10 +328,10 @@ capacity_stored(int ok, void *arg)
     if (w->req == NULL) {
         /* its connection went with api_stop() */
     } else if (!ok) {
-        reply_error(w->req, 503, "redis unreachable");
+        api_reply_error(w->req, 503, "redis unreachable");
     } else if (ps == NULL) {
         /* stored, but a reload removed the pool meanwhile */
-        reply_error(w->req, 404, "no pool \"%s\"", w->pool);
+        api_reply_error(w->req, 404, "no pool \"%s\"", w->pool);
     } else {
         reply_json(w->req, 200, pool_json(ps, 0));
     }
@@ -316,10 +362,10 @@ member_deleted(int ok, void *arg)
     if (w->req == NULL) {
         /* its connection went with api_stop() */
     } else if (!ok) {
-        reply_error(w->req, 503, "delete of %s failed: redis unreachable",
+        api_reply_error(w->req, 503, "delete of %s failed: redis unreachable",
                     w->id);
     } else if (ps == NULL) {
-        reply_error(w->req, 404, "no pool \"%s\"", w->pool);
+        api_reply_error(w->req, 404, "no pool \"%s\"", w->pool);
     } else {
         reply_json(w->req, 200, json_pack("{s:s,s:s}", "deleted", w->id,
                                           "pool", w->pool));
@@ -337,7 +383,7 @@ api_wait(struct evhttp_request *req, const char *pool, const char *id,
     api_wait_t  *w = calloc(1, sizeof(*w));
 
     if (w == NULL) {
-        reply_error(req, 503, "out of memory");
+        api_reply_error(req, 503, "out of memory");
         return;
     }
     w->req = req;
@@ -455,7 +501,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         return;
     }
     if (!authorized) {
-        reply_error(req, 401, "missing or wrong bearer token");
+        api_reply_error(req, 401, "missing or wrong bearer token");
         return;
     }
     /* without a token, a browser page whose name resolves to loopback
@@ -463,7 +509,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     host = evhttp_find_header(hdrs, "Host");
     if (api_s->cf->token == NULL && !api_host_ok(host, api_s->cf->api_host))
     {
-        reply_error(req, 403, "Host \"%.64s\" is not this API: without "
+        api_reply_error(req, 403, "Host \"%.64s\" is not this API: without "
                     "api.token_file only localhost, 127.0.0.0/8, [::1] and "
                     "%s are served", host, api_s->cf->api_host);
         return;
@@ -474,7 +520,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/v1/pools") == 0) {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         j = json_array();
@@ -487,16 +533,16 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     n = 0;
     pool[0] = id[0] = '\0';
     if (sscanf(path, "/v1/pools/%127[^/]%n", pool, &n) != 1) {
-        reply_error(req, 404, "no such path");
+        api_reply_error(req, 404, "no such path");
         return;
     }
     if ((ps = reconcile_pool(api_s, pool)) == NULL) {
-        reply_error(req, 404, "no pool \"%s\"", pool);
+        api_reply_error(req, 404, "no pool \"%s\"", pool);
         return;
     }
     if (path[n] == '\0') {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         reply_json(req, 200, pool_json(ps, 1));
@@ -504,7 +550,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path + n, "/history") == 0) {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         reply_json(req, 200, history_json(pool));
@@ -512,7 +558,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path + n, "/capacity") == 0) {
         if (cmd != EVHTTP_REQ_PUT) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         /* evhttp bounds the body (API_BODY_MAX) */
@@ -521,7 +567,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         if (api_capacity_body(len ? (const char *) evbuffer_pullup(in, -1)
                               : "", len, &cap, why, sizeof(why)) != 0)
         {
-            reply_error(req, 400, "%s", why);
+            api_reply_error(req, 400, "%s", why);
             return;
         }
         /* the bounds in force: the active profile's (a schedule may
@@ -535,7 +581,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             hi = d->bounds.max;
         }
         if (cap < lo || cap > hi) {
-            reply_error(req, 400, "capacity %lld is outside min..max "
+            api_reply_error(req, 400, "capacity %lld is outside min..max "
                         "%lld..%lld", cap, lo, hi);
             return;
         }
@@ -543,9 +589,15 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         api_wait(req, pool, NULL, (int) cap);
         return;
     }
+    if (strcmp(path + n, "/upgrade") == 0
+        || strncmp(path + n, "/upgrade/", 9) == 0)
+    {
+        api_upgrade(req, api_s, ps, path + n + 8);
+        return;
+    }
     if (strcmp(path + n, "/instances") == 0) {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         j = json_array();
@@ -558,7 +610,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (sscanf(path + n, "/instances/%127[^/]", id) == 1) {
         if (cmd != EVHTTP_REQ_DELETE) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         for (i = 0; i < ps->ninst; i++) {
@@ -567,7 +619,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             }
         }
         if (i == ps->ninst) {
-            reply_error(req, 404, "no instance \"%s\" in pool \"%s\"", id,
+            api_reply_error(req, 404, "no instance \"%s\" in pool \"%s\"", id,
                         pool);
             return;
         }
@@ -576,7 +628,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         api_wait(req, pool, id, 0);
         return;
     }
-    reply_error(req, 404, "no such path");
+    api_reply_error(req, 404, "no such path");
 }
 
 int
@@ -619,6 +671,7 @@ api_stop(void)
     for (w = api_waiting; w; w = w->next) {
         w->req = NULL;
     }
+    api_upgrade_stop();
     if (api_http) {
         evhttp_free(api_http);
         api_http = NULL;

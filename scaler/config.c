@@ -161,6 +161,7 @@ static const cf_key_t  pool_keys[] = {
     { "schedules", CF_LIST, cf_schedules, cf_schedule_keys, 0, 0, 0 },
     { "max_step", CF_SCALAR, cf_max_step, NULL, 0, 0, 0 },
     { "health", CF_MAP, pool_health, health_keys, 0, 0, 0 },
+    { "upgrade", CF_MAP, cf_set_map, cf_upgrade_keys, 0, 0, 0 },
     CF_END
 };
 
@@ -332,6 +333,7 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         p->cap_max = SCALER_CAPACITY_MAX;
         p->drain_timeout_ms = 30000;
         p->readiness_tcp = 1;
+        cf_upgrade_defaults(p);
         if ((p->version = strdup("1")) == NULL) {
             cf_error(c, item, "out of memory");
             return -1;
@@ -739,15 +741,9 @@ pool_health(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     pool_config_t  *p = conf;
 
+    /* without uri, health.grace alone: readiness stays `readiness` */
     p->health_timeout_ms = 1000;
-    if (cf_map(c, v, key->sub, p, "health", NULL) != 0) {
-        return -1;
-    }
-    if (p->health_uri == NULL) {
-        cf_error(c, v, "health needs uri");
-        return -1;
-    }
-    return 0;
+    return cf_map(c, v, key->sub, p, "health", NULL);
 }
 
 static int

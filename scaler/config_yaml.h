@@ -120,4 +120,8 @@ int cf_max_step(cfctx_t *c, yaml_node_t *v, void *conf,
 int cf_autoscale_finish(cfctx_t *c, scaler_config_t *cf, pool_config_t *p);
 void cf_autoscale_free(pool_config_t *p);
 
+/* config_upgrade.c: a pool's upgrade: block */
+extern const cf_key_t  cf_upgrade_keys[];
+void cf_upgrade_defaults(pool_config_t *p);
+
 #endif /* SCALER_CONFIG_YAML_H */

@@ -95,3 +95,21 @@ model_latest(const virt_model_t *latest, const virt_model_t *m)
            && (!latest->image[0] || !m->image[0]
                || strcmp(latest->image, m->image) == 0);
 }
+
+void
+model_images_digest(const virt_model_t *latest, int nzones,
+    char out[MODEL_DIGEST_LEN + 1])
+{
+    const char  *parts[SCALER_MAX_ZONES + 1];
+    int          z, any = 0;
+
+    parts[0] = "images";
+    for (z = 0; z < nzones && z < SCALER_MAX_ZONES; z++) {
+        parts[z + 1] = latest[z].image;
+        any |= latest[z].image[0] != '\0';
+    }
+    out[0] = '\0';
+    if (any) {
+        digest(parts, z + 1, out);
+    }
+}

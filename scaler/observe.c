@@ -116,6 +116,12 @@ latest_models(pool_state_t *ps, observation_t *obs)
         snprintf(m->digest, sizeof(m->digest), "%s", ps->digest);
         snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
         if (obs->zone_up[z] && virt_image(ps->conns[z], p, image) >= 0) {
+            if (ps->image[z][0] && strcmp(ps->image[z], image) != 0) {
+                slog(p->name, NULL, "zone %s: the base image %s changed "
+                     "(digest %.12s -> %.12s)", p->zones[z].name,
+                     p->vol_backing ? p->vol_backing : "", ps->image[z],
+                     image);
+            }
             memcpy(ps->image[z], image, sizeof(image));
         }
         memcpy(m->image, ps->image[z], sizeof(m->image));
@@ -125,6 +131,115 @@ latest_models(pool_state_t *ps, observation_t *obs)
 
         o->in.latest = model_latest(&obs->latest[o->in.zone], &o->in.model);
     }
+    model_images_digest(obs->latest, p->nzones, obs->images);
+}
+
+/* the upgrade record: refused whole when a field is (a bad record skips
+   that record only: no upgrade step until the API writes a new one) */
+static void
+read_upgrade(const registry_hash_t *h, observation_t *obs)
+{
+    upgrade_t  *u = &obs->upgrade;
+    char        why[128];
+
+    if (!h->ok) {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", h->err);
+        obs->refused++;
+        return;
+    }
+    if (upgrade_decode(h->field, h->flen, h->value, h->vlen, h->n, u, why,
+                       sizeof(why)) != 0)
+    {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", why);
+        obs->refused++;
+        return;
+    }
+    if (u->started > obs->now + OBS_SKEW_MS
+        || u->batch_started > obs->now + OBS_SKEW_MS
+        || u->batch_done > obs->now + OBS_SKEW_MS
+        || u->updated > obs->now + OBS_SKEW_MS)
+    {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "a time in "
+                 "the future");
+        upgrade_free(u);
+        obs->refused++;
+        return;
+    }
+    obs->upgrade_ok = 1;
+}
+
+/* the previous model (the record's from) as a new instance in each zone
+   would get it: its recipe from an instance of it (kept in ps until the
+   record names another), its base image read where the zone answers */
+static void
+previous_model(pool_state_t *ps, observation_t *obs)
+{
+    const upgrade_t  *u = &obs->upgrade;
+    const char       *colon;
+    pool_config_t     rp;
+    virt_model_t     *m;
+    virt_recipe_t     r;
+    char              version[SCALESET_NAME_MAX + 1];
+    char              image[MODEL_DIGEST_LEN + 1];
+    int               i, z;
+
+    if (!obs->upgrade_ok || u->state == UPGRADE_NONE
+        || u->state == UPGRADE_IDLE || (colon = strchr(u->from, ':')) == NULL
+        || colon[1] == '\0')
+    {
+        return;                     /* no previous model, or a tag that
+                                       predates digests: none to make */
+    }
+    snprintf(version, sizeof(version), "%.*s", (int) (colon - u->from),
+             u->from);
+    if (strcmp(ps->recipe.digest, colon + 1) != 0
+        && (strcmp(ps->recipe_tried, colon + 1) != 0
+            || obs->now >= ps->recipe_tried_at + 60000))
+    {
+        /* looked for again at most once a minute while none has it */
+        virt_recipe_free(&ps->recipe);
+        snprintf(ps->recipe_tried, sizeof(ps->recipe_tried), "%s",
+                 colon + 1);
+        ps->recipe_tried_at = obs->now;
+        for (i = 0; i < obs->ninst; i++) {
+            const obs_instance_t *o = &obs->inst[i];
+
+            if (!o->listed || !obs->zone_up[o->in.zone]
+                || strcmp(o->in.model.digest, colon + 1) != 0
+                || virt_recipe(ps->conns[o->in.zone], ps->cf->name, o->in.id,
+                               &r) != 0)
+            {
+                continue;
+            }
+            virt_recipe_pool(ps->cf, &r, &rp);
+            model_template_digest(&rp, r.digest);
+            if (strcmp(r.digest, colon + 1) == 0) {
+                ps->recipe = r;
+                slog(ps->cf->name, o->in.id, "recipe read: the previous "
+                     "model (template digest %.12s) can be made again",
+                     r.digest);
+                break;
+            }
+            virt_recipe_free(&r);       /* not what it says it is */
+        }
+    }
+    if (ps->recipe.template_text == NULL
+        || strcmp(ps->recipe.digest, colon + 1) != 0)
+    {
+        return;
+    }
+    virt_recipe_pool(ps->cf, &ps->recipe, &rp);
+    for (z = 0; z < ps->cf->nzones; z++) {
+        m = &obs->previous[z];
+        snprintf(m->version, sizeof(m->version), "%s", version);
+        snprintf(m->digest, sizeof(m->digest), "%s", colon + 1);
+        snprintf(m->host, sizeof(m->host), "%s", ps->cf->zones[z].uri);
+        if (obs->zone_up[z] && virt_image(ps->conns[z], &rp, image) >= 0) {
+            memcpy(ps->previous_image[z], image, sizeof(image));
+        }
+        memcpy(m->image, ps->previous_image[z], sizeof(m->image));
+    }
+    obs->previous_ok = 1;
 }
 
 static int
@@ -427,9 +542,9 @@ probe(const pool_config_t *p, observation_t *obs)
 
 /* the hashes a pass reads in its one round trip, in this order */
 static const scaleset_key_kind_t  pool_hashes[] = {
-    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING
+    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_UPGRADE
 };
-enum { H_MEMBERS = 0, H_DRAINING, H_COUNT };
+enum { H_MEMBERS = 0, H_DRAINING, H_UPGRADE, H_COUNT };
 
 int
 observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
@@ -484,6 +599,8 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
             obs->seq = (long) v;
         }
     }
+    read_upgrade(&h[H_UPGRADE], obs);
+    previous_model(ps, obs);
     read_reports(reg, ps, obs);
     probe(ps->cf, obs);
     rc = 0;
@@ -501,5 +618,6 @@ obs_release(observation_t *obs)
     free(obs->members);
     free(obs->reports);
     free(obs->gateways);
+    upgrade_free(&obs->upgrade);
     memset(obs, 0, sizeof(*obs));
 }

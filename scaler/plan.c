@@ -13,9 +13,12 @@
  *   3. repair    instances not ready within health.grace go first, so
  *                that the capacity step replaces them in the same pass;
  *   4. drain     draining instances whose connections are done go;
- *   5. capacity  new instances up to the capacity, or scale-in above it,
+ *   5. upgrade   outdated instances are replaced batch by batch (or
+ *                rolled back): it chooses the model new instances get
+ *                and the surge the capacity step keeps;
+ *   6. capacity  new instances up to the capacity, or scale-in above it,
  *                counting what the steps before took away;
- *   6. register  what is ready and stays is registered last, so an
+ *   7. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
  * A new step (an upgrade, a warm pool, repair of running instances) is a
@@ -35,6 +38,7 @@ const plan_step_t  plan_steps[] = {
     { "strays",   plan_strays },
     { "repair",   plan_repair },
     { "drain",    plan_drain },
+    { "upgrade",  plan_upgrade },
     { "capacity", plan_capacity },
     { "register", plan_register },
     { NULL, NULL }
@@ -44,7 +48,7 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete" };
+        "deregister", "delete", "upgrade" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -175,6 +179,38 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
 }
 
 int
+plan_healthy(const observation_t *obs, int i)
+{
+    const obs_instance_t  *o = &obs->inst[i];
+    const obs_member_t    *m;
+    int                    k, up = 0;
+
+    if (o->member < 0 || !obs->members[o->member].valid) {
+        return 0;                   /* not registered */
+    }
+    m = &obs->members[o->member];
+    if (m->flags & (SCALESET_MEMBER_DRAIN | SCALESET_MEMBER_DOWN)) {
+        return 0;
+    }
+    if (!obs->reports_ok) {
+        return -1;
+    }
+    /* one report per gateway at most (a field of its hash) */
+    for (k = 0; k < o->in.nreports; k++) {
+        up += obs->reports[o->in.report0 + k].state == SCALESET_HEALTH_UP;
+    }
+    return up == obs->ngateways;
+}
+
+int
+plan_on_target(const plan_input_t *in, const plan_t *pl, int i)
+{
+    const obs_instance_t  *o = &in->obs->inst[i];
+
+    return model_latest(&pl->target[o->in.zone], &o->in.model);
+}
+
+int
 plan_begin(const plan_input_t *in, plan_t *pl)
 {
     const observation_t  *obs = in->obs;
@@ -199,6 +235,7 @@ plan_begin(const plan_input_t *in, plan_t *pl)
         top = v > top ? v : top;
     }
     pl->next_seq = top + 1;
+    memcpy(pl->target, obs->latest, sizeof(pl->target));
     return 0;
 }
 
@@ -228,5 +265,6 @@ plan_release(plan_t *pl)
     free(pl->act);
     free(pl->note);
     free(pl->view);
+    upgrade_free(&pl->upgrade);
     memset(pl, 0, sizeof(*pl));
 }

@@ -12,7 +12,8 @@
  *               each a pure function of the same input and of the plan
  *               so far, in a file of its own: plan_requests.c,
  *               plan_members.c, plan_repair.c, plan_drain.c,
- *               plan_capacity.c.  No I/O, no globals, no clock.
+ *               plan_upgrade.c, plan_capacity.c.  No I/O, no globals,
+ *               no clock.
  *   act.c       applies the actions (registry.c, virt.c), each one
  *               idempotent, reports a failure once with pool and id, and
  *               leaves the pool's instances as the pass ends.
@@ -101,6 +102,17 @@ typedef struct {
     int               refused;      /* values read from Redis and refused
                                        (scaleset_scaler_errors_total
                                        {kind="redis_data"}) */
+    /* the upgrade (plan_upgrade.c): PREFIX{POOL}:upgrade as read, the
+       digest of the zones' base images, and the previous model (the
+       record's from, as an instance of it records how it was made: its
+       recipe, virt_recipe()) as a new instance in each zone would get it */
+    int               upgrade_ok;   /* read and valid, or absent (state
+                                       UPGRADE_NONE): else no upgrade step */
+    char              upgrade_err[160];
+    upgrade_t         upgrade;
+    char              images[MODEL_DIGEST_LEN + 1];
+    virt_model_t      previous[SCALER_MAX_ZONES];
+    int               previous_ok;  /* a recipe of from was found */
 } observation_t;
 
 /* everything plan() depends on */
@@ -119,6 +131,10 @@ typedef enum {
                            start */
     ACT_DEREGISTER,     /* HDEL a member that has no domain */
     ACT_DELETE,         /* its domain deleted, then its member (if any) */
+    ACT_UPGRADE,        /* the upgrade record written (pl->upgrade),
+                           compare-and-set on the generation observed;
+                           when it is not, the rest of the upgrade's
+                           actions are not carried out */
     ACT_KIND_COUNT
 } act_kind_t;
 
@@ -134,8 +150,8 @@ typedef struct {
     virt_model_t  model;        /* CREATE: what it is made from (the
                                    zone's latest; act sets created) */
     const char   *rule;         /* "api", "stray", "ready", "record",
-                                   "repair", "drain", "scale_out",
-                                   "scale_in" */
+                                   "repair", "drain", "upgrade",
+                                   "scale_out", "scale_in" */
     char          reason[160];  /* why, for the log */
 } action_t;
 
@@ -165,6 +181,16 @@ typedef struct {
                                    the capacity on purpose (an upgrade's
                                    new ones while the old still serve):
                                    scale-in stops at capacity + surge */
+    virt_model_t  target[SCALER_MAX_ZONES];   /* the model a new instance
+                                   in each zone gets: the zone's latest,
+                                   or the previous one while an upgrade
+                                   rolls back (and after) */
+    upgrade_t     upgrade;      /* the upgrade record as the pass leaves
+                                   it (ACT_UPGRADE writes it) */
+    char          upgrade_log[512];     /* what happened to it, for the
+                                   log of that write */
+    int           batches[3];   /* batches ended: succeeded, failed,
+                                   rolled back (upgrade_batches_total) */
     int           oom;          /* an allocation failed: act does nothing */
 } plan_t;
 
@@ -201,6 +227,17 @@ int plan_free(const plan_t *pl, int i);
 /* instances that serve or will: booting, running, creating, in every
    zone (those of a zone down count: they are not lost) */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
+/* obs->inst[i]'s health for upgrades and repair: 1 when it is registered
+   (not draining, not down) and every gateway that reports for the pool
+   reports it up; 0 when not; -1 unknown (the reports were not read) */
+int plan_healthy(const observation_t *obs, int i);
+/* 1 when obs->inst[i] is on the model new instances get (pl->target) */
+int plan_on_target(const plan_input_t *in, const plan_t *pl, int i);
+/* a new instance in zone z (its address, id and pl->target[z]); NULL
+   when none can be made (noted) or out of memory */
+action_t *plan_create(const plan_input_t *in, plan_t *pl, int z,
+    const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 const char *act_kind_name(act_kind_t kind);
 
 /* the sub-planners, each in its own file, in plan_steps[] order */
@@ -216,8 +253,12 @@ void plan_repair(const plan_input_t *in, plan_t *pl);
 /* plan_drain.c: draining instances deleted at zero connections or at
    drain_timeout; held while the reports are unknown */
 void plan_drain(const plan_input_t *in, plan_t *pl);
+/* plan_upgrade.c: the upgrade record's state machine and its batches:
+   outdated instances replaced in health-gated batches, rolled back on a
+   breach (docs/upgrades.md) */
+void plan_upgrade(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
-   id); above it, scale-in by scale_in_policy */
+   id); above it, scale-in by scale_in_policy, outdated instances first */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
 
 /* observe.c */

@@ -93,6 +93,41 @@ capacity_stored(registry_t *reg, pool_state_t *ps)
     ps->capacity = cap;
 }
 
+/* a reload keeps what the last pass knew of the pool's instances (in
+   zones the new configuration still has): the API shows them until the
+   first pass, and that pass knows when it first saw each (health.grace,
+   drains) instead of finding every domain again */
+static void
+carry_instances(pool_state_t *ps, const pool_state_t *old)
+{
+    instance_t  *in;
+    int          i, z;
+
+    if (old->ninst == 0
+        || (ps->inst = calloc(old->ninst, sizeof(*ps->inst))) == NULL)
+    {
+        return;
+    }
+    ps->cinst = old->ninst;
+    for (i = 0; i < old->ninst; i++) {
+        for (z = 0; z < ps->cf->nzones; z++) {
+            if (strcmp(ps->cf->zones[z].name,
+                       old->cf->zones[old->inst[i].zone].name) == 0)
+            {
+                break;
+            }
+        }
+        if (z == ps->cf->nzones) {
+            continue;               /* its zone is gone from the pool */
+        }
+        in = &ps->inst[ps->ninst++];
+        *in = old->inst[i];
+        in->zone = z;
+        in->report0 = in->nreports = 0;     /* the reports stay the old
+                                               state's */
+    }
+}
+
 int
 reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 {
@@ -115,6 +150,11 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
             reconcile_lock(prev);
             if ((old = reconcile_pool(prev, ps->cf->name)) != NULL) {
                 ps->capacity = old->capacity;
+                carry_instances(ps, old);
+                /* the upgrade as last read, until the first pass */
+                if (upgrade_copy(&ps->upgrade, &old->upgrade) != 0) {
+                    memset(&ps->upgrade, 0, sizeof(ps->upgrade));
+                }
                 known = 1;
             }
             reconcile_unlock(prev);
@@ -152,6 +192,8 @@ reconcile_free(scaler_t *s)
             free(s->pools[i].del_ids[j]);
         }
         free(s->pools[i].del_ids);
+        upgrade_free(&s->pools[i].upgrade);
+        virt_recipe_free(&s->pools[i].recipe);
     }
     free(s->pools);
     registry_close(s->reg);
@@ -209,6 +251,15 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     } else if (obs.reports_ok && ps->reports_lost) {
         slog(ps->cf->name, NULL, "gateway reports read again");
         ps->reports_lost = 0;
+    }
+    if (!obs.upgrade_ok && !ps->upgrade_lost) {
+        slog(ps->cf->name, NULL, "upgrade record refused (%s): no upgrade "
+             "step until it is written again (POST /v1/pools/%s/upgrade)",
+             obs.upgrade_err, ps->cf->name);
+        ps->upgrade_lost = 1;
+    } else if (obs.upgrade_ok && ps->upgrade_lost) {
+        slog(ps->cf->name, NULL, "upgrade record read again");
+        ps->upgrade_lost = 0;
     }
     ps->redis_ok = 1;
     in.cf = ps->cf;

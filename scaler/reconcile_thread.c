@@ -75,6 +75,14 @@ pass_pool(scaler_t *s, pool_state_t *ps)
         memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
     }
     w.cinst = w.ninst;
+    /* the pass publishes its own copy of the upgrade record; the recipe
+       is the pass thread's alone (moved back below) */
+    w.upgrade.ids = NULL;
+    w.upgrade.nids = 0;
+    if (upgrade_copy(&w.upgrade, &ps->upgrade) != 0) {
+        w.upgrade.ids = NULL;
+        w.upgrade.nids = 0;
+    }
     dels = ps->del_ids;
     nd = ps->ndel;
     ps->del_ids = NULL;
@@ -105,6 +113,18 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;
     ps->repairs = w.repairs;
+    upgrade_free(&ps->upgrade);
+    ps->upgrade = w.upgrade;
+    ps->upgrade_lost = w.upgrade_lost;
+    ps->model = w.model;
+    memcpy(ps->images, w.images, sizeof(ps->images));
+    ps->previous_ok = w.previous_ok;
+    ps->recipe = w.recipe;
+    memcpy(ps->recipe_tried, w.recipe_tried, sizeof(ps->recipe_tried));
+    ps->recipe_tried_at = w.recipe_tried_at;
+    memcpy(ps->previous_image, w.previous_image, sizeof(ps->previous_image));
+    memcpy(ps->upgrade_batches, w.upgrade_batches,
+           sizeof(ps->upgrade_batches));
     memcpy(ps->errors, w.errors, sizeof(ps->errors));
     reconcile_unlock(s);
 }

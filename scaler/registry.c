@@ -544,6 +544,41 @@ registry_seq_reserve(registry_t *r, const char *pool, long from, long to)
 }
 
 int
+registry_upgrade_write(registry_t *r, const char *pool, const upgrade_t *u,
+    uint64_t expect, uint64_t *gen)
+{
+    registry_upgrade_tx_t  tx;
+    redisReply            *rep;
+    char                   e[24];
+    int                    rc = -1;
+
+    snprintf(e, sizeof(e), "%llu", (unsigned long long) expect);
+    if (registry_tx_upgrade(&tx, r->prefix, pool, u, e) != 0) {
+        reg_fail(r, "no upgrade record for pool \"%s\"", pool);
+        return -1;
+    }
+    if (reg_get(r) == NULL) {
+        registry_tx_upgrade_free(&tx);
+        return -1;
+    }
+    rep = redisCommandArgv(r->c, tx.argc, tx.argv, tx.argvlen);
+    registry_tx_upgrade_free(&tx);
+    if (rep == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    if (rep->type == REDIS_REPLY_INTEGER) {
+        rc = rep->integer > 0;
+        *gen = rep->integer > 0 ? (uint64_t) rep->integer : 0;
+    } else {
+        reg_fail(r, "redis: %s", rep->type == REDIS_REPLY_ERROR ? rep->str
+                                  : "unexpected reply");
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int
 registry_capacity_get(registry_t *r, const char *pool, char *buf,
     size_t size)
 {

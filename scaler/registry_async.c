@@ -45,6 +45,7 @@ struct ra_op {
     int                    queued;      /* reply callbacks still to come */
     int                    failed;      /* an error reply */
     int                    finished;    /* done called */
+    long long             *result;      /* an integer reply, when asked */
     ra_op_t               *prev, *next; /* in ra->ops until finished */
 };
 
@@ -138,6 +139,8 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (registry_reply_failed(rep, err, sizeof(err))) {
         slog(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
         op->failed = 1;
+    } else if (op->result && rep->type == REDIS_REPLY_INTEGER) {
+        *op->result = rep->integer;
     }
     if (op->queued == 0) {
         op_finish(op, !op->failed);
@@ -328,6 +331,34 @@ registry_async_member_del(registry_async_t *ra, const char *pool,
     op_run(ra, pool, id,
            registry_tx_member(&tx, ra->prefix, pool, id, NULL, 0), &tx,
            done, arg);
+}
+
+void
+registry_async_upgrade_write(registry_async_t *ra, const char *pool,
+    const upgrade_t *u, const char *expect, long long *result,
+    registry_async_done_t done, void *arg)
+{
+    registry_upgrade_tx_t  tx;
+    ra_op_t               *op;
+    redisAsyncContext     *ac = NULL;
+    int                    failed;
+
+    *result = 0;
+    if ((op = op_new(ra, pool, NULL, done, arg)) == NULL) {
+        done(0, arg);
+        return;
+    }
+    op->result = result;
+    failed = registry_tx_upgrade(&tx, ra->prefix, pool, u, expect) != 0;
+    if (!failed) {
+        /* hiredis copies the arguments into its output buffer */
+        failed = (ac = ra_get(ra)) == NULL
+                 || redisAsyncCommandArgv(ac, on_reply, op, tx.argc,
+                                          tx.argv, tx.argvlen) != REDIS_OK;
+        op->queued += !failed;
+        registry_tx_upgrade_free(&tx);
+    }
+    op_start(op, failed);
 }
 
 void

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
 
@@ -87,6 +88,56 @@ registry_tx_capacity(registry_tx_t *tx, const char *prefix, const char *pool,
     snprintf(tx->num, sizeof(tx->num), "%d", cap);
     cmd(tx, 3, "SET", tx->k[0], tx->num);
     return 0;
+}
+
+/* KEYS[1] the upgrade hash, ARGV[1] the gen expected ("*": any), then
+   field value pairs: the record replaced whole, its gen incremented */
+static const char  upgrade_cas[] =
+    "local g = redis.call('HGET', KEYS[1], 'gen') "
+    "if ARGV[1] ~= '*' and (g or '0') ~= ARGV[1] then return 0 end "
+    "local n = (tonumber(g) or 0) + 1 "
+    "redis.call('DEL', KEYS[1]) "
+    "redis.call('HSET', KEYS[1], 'gen', tostring(n), unpack(ARGV, 2)) "
+    "return n";
+
+int
+registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
+    const char *pool, const upgrade_t *u, const char *expect)
+{
+    size_t  size = upgrade_encode_size(u);
+    int     n;
+
+    memset(tx, 0, sizeof(*tx));
+    if (scaleset_key(tx->key, SCALESET_KEY_MAX, prefix, pool,
+                     SCALESET_KEY_UPGRADE, NULL) < 0
+        || strlen(expect) >= sizeof(tx->expect)
+        || (tx->buf = malloc(size)) == NULL)
+    {
+        return -1;
+    }
+    snprintf(tx->expect, sizeof(tx->expect), "%s", expect);
+    tx->argv[0] = "EVAL";
+    tx->argv[1] = upgrade_cas;
+    tx->argv[2] = "1";
+    tx->argv[3] = tx->key;
+    tx->argv[4] = tx->expect;
+    n = upgrade_encode(u, tx->buf, size, tx->argv + 5, tx->argvlen + 5);
+    if (n < 0) {
+        registry_tx_upgrade_free(tx);
+        return -1;
+    }
+    tx->argc = 5 + 2 * n;
+    for (n = 0; n < 5; n++) {
+        tx->argvlen[n] = strlen(tx->argv[n]);
+    }
+    return 0;
+}
+
+void
+registry_tx_upgrade_free(registry_upgrade_tx_t *tx)
+{
+    free(tx->buf);
+    tx->buf = NULL;
 }
 
 int

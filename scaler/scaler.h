@@ -17,6 +17,9 @@
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
+/* an instance's recipe, beside its tag (virt_recipe_t) */
+#define SCALER_NS_RECIPE "https://scaleset.dev/xmlns/recipe/1"
+#define SCALER_NS_RECIPE_PREFIX "recipe"
 #define SCALER_MAX_ZONES 16
 /* the most instances a pool (or any capacity in its config) may have:
    the cloud scale sets' maximum */
@@ -38,6 +41,26 @@ typedef enum {
     ADDR_LEASE,                           /* libvirt network DHCP lease */
     ADDR_AGENT                            /* qemu guest agent */
 } addr_mode_t;
+
+/* upgrade: the pool's upgrade policy (config_upgrade.c; docs/upgrades.md) */
+typedef enum {
+    UPGRADE_MANUAL = 0,                   /* only when the API asks */
+    UPGRADE_AUTOMATIC,                    /* every outdated one at once */
+    UPGRADE_ROLLING                       /* in health-gated batches */
+} upgrade_mode_t;
+
+typedef struct {
+    upgrade_mode_t     mode;
+    int                max_batch_percent;
+    int                max_unhealthy_percent;          /* before a batch */
+    int                max_unhealthy_upgraded_percent; /* after a batch */
+    uint64_t           pause_ms;          /* between batches */
+    int                surge;             /* new ones first */
+    int                prioritize_unhealthy;
+    int                cross_zone;        /* 0: one zone at a time */
+    int                rollback;          /* on a breach */
+    int                image;             /* a new base image starts one */
+} upgrade_config_t;
 
 typedef struct {
     char              *name;
@@ -61,6 +84,7 @@ typedef struct {
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
+    upgrade_config_t   upgrade;
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
     autoscale_config_t          autoscale;
@@ -178,6 +202,86 @@ void model_image_digest(const char *path, unsigned long long size,
    predates them, or a base image that could not be read, compares by
    version) */
 int model_latest(const virt_model_t *latest, const virt_model_t *m);
+/* the digest of a pool's base images, one per zone in zone order (""
+   when no zone has one: no template.volume) */
+void model_images_digest(const virt_model_t *latest, int nzones,
+    char out[MODEL_DIGEST_LEN + 1]);
+
+/* upgrade.c: the upgrade record PREFIX{POOL}:upgrade (docs/upgrades.md),
+   decoded and encoded; pure */
+typedef enum {
+    UPGRADE_NONE = 0,           /* no record */
+    UPGRADE_IDLE,               /* none ran yet: the model it started from */
+    UPGRADE_RUNNING,            /* "rolling": batches */
+    UPGRADE_PAUSED,             /* between two batches (upgrade.pause) */
+    UPGRADE_ROLLING_BACK,       /* batches back to the previous model */
+    UPGRADE_FAILED,             /* a breach: nothing more replaced */
+    UPGRADE_CANCELLED,          /* through the API */
+    UPGRADE_DONE,               /* every instance on the model */
+    UPGRADE_STATE_COUNT
+} upgrade_state_t;
+
+typedef enum {
+    UPGRADE_FORWARD = 0,        /* to the pool's model */
+    UPGRADE_BACK_BREACH,        /* back: a health threshold was exceeded */
+    UPGRADE_BACK_API            /* back: POST .../upgrade/rollback */
+} upgrade_rollback_t;
+
+/* a model as the record names it: "VERSION:DIGEST" (its template) */
+#define UPGRADE_MODEL_MAX   (SCALESET_NAME_MAX + 1 + MODEL_DIGEST_LEN)
+#define UPGRADE_ERROR_MAX   255
+#define UPGRADE_FIELDS      18          /* what upgrade_encode() writes */
+
+typedef struct {
+    upgrade_state_t     state;
+    int                 automatic;      /* all at once (mode automatic) */
+    char                from[UPGRADE_MODEL_MAX + 1];
+    char                to[UPGRADE_MODEL_MAX + 1];
+    char                from_image[MODEL_DIGEST_LEN + 1];   /* images of */
+    char                to_image[MODEL_DIGEST_LEN + 1];     /* the zones */
+    long                batch;          /* the current (or last) one, 1.. */
+    long                batches;        /* as estimated at its start */
+    long                upgraded;       /* old instances replaced */
+    long                failed;         /* upgraded ones unhealthy */
+    uint64_t            started;        /* UNIX ms */
+    uint64_t            batch_started;  /* 0: no batch under way */
+    uint64_t            batch_done;     /* the last one ended */
+    uint64_t            updated;
+    char                zone[SCALESET_NAME_MAX + 1];    /* the batch's */
+    char              (*ids)[SCALESET_ID_MAX + 1];     /* the batch's old
+                                           instances, sorted; malloc'd */
+    int                 nids;
+    upgrade_rollback_t  rollback;
+    char                error[UPGRADE_ERROR_MAX + 1];
+    uint64_t            gen;            /* its writes; 0: no record */
+} upgrade_t;
+
+/* "idle", "rolling", "paused", "rolling_back", "failed", "cancelled",
+   "done"; "idle" for UPGRADE_NONE */
+const char *upgrade_state_name(upgrade_state_t st);
+/* 1 while an upgrade runs: rolling, paused, rolling_back */
+int upgrade_running(upgrade_state_t st);
+/* the record from a hash's n fields and values (lengths given): 0, or -1
+   with why when a field is refused (a state that is no state, a number
+   beyond its bound, an id that is no id, more than SCALER_CAPACITY_MAX
+   of them, a model or digest of the wrong form); unknown fields are
+   ignored.  u->ids is malloc'd (upgrade_free()) */
+int upgrade_decode(const char *const *field, const size_t *flen,
+    const char *const *value, const size_t *vlen, int n, upgrade_t *u,
+    char *why, size_t whylen);
+/* the record as field/value pairs (2 * UPGRADE_FIELDS argv), the values
+   formatted into buf (at least upgrade_encode_size(u)); the pair count, or
+   -1 when buf is too small */
+int upgrade_encode(const upgrade_t *u, char *buf, size_t size,
+    const char **argv, size_t *argvlen);
+size_t upgrade_encode_size(const upgrade_t *u);
+/* a deep copy (dst's ids replaced); -1 when out of memory */
+int upgrade_copy(upgrade_t *dst, const upgrade_t *src);
+void upgrade_free(upgrade_t *u);
+/* 1 when id is one of the batch's */
+int upgrade_has(const upgrade_t *u, const char *id);
+/* "VERSION:DIGEST" of m */
+void upgrade_model(const virt_model_t *m, char *buf, size_t size);
 
 /* virt_xml.c */
 /* our tag in a domain's <metadata>, decoded */
@@ -202,6 +306,27 @@ void virt_xml_init(void);
    (other attributes "" when absent); -1 otherwise or when a value does
    not fit */
 int virt_tag_parse(const char *xml, virt_tag_t *t);
+/* how an instance was made, kept in its domain's <metadata> beside its
+   tag: the domain template as read (base64 in the element's text) and
+   the volume settings, so that its model can be made again after the
+   pool moved on (an upgrade's rollback) */
+typedef struct {
+    char   digest[MODEL_DIGEST_LEN + 1];   /* model_template_digest() of
+                                              it, computed when read */
+    char  *template_text;                  /* malloc'd, NULL: none */
+    char  *vol_pool, *vol_backing, *vol_format;    /* NULL: no volume */
+} virt_recipe_t;
+
+/* the recipe element of pool p's template, malloc'd (NULL: memory) */
+char *virt_recipe_xml(const pool_config_t *p);
+/* the recipe element libvirt gives back into *r (malloc'd strings,
+   virt_recipe_free()); -1 when it is none */
+int virt_recipe_parse(const char *xml, virt_recipe_t *r);
+void virt_recipe_free(virt_recipe_t *r);
+/* p with r's template and volume, as virt_create() and virt_image() take
+   it (out's strings are r's and p's: valid while both are) */
+void virt_recipe_pool(const pool_config_t *p, const virt_recipe_t *r,
+    pool_config_t *out);
 /* a storage pool's <target><path>, decoded, malloc'd; NULL when none */
 char *virt_pool_target(const char *pool_xml);
 /* a storage volume's <target><timestamps><mtime> into buf ("" when it
@@ -249,6 +374,10 @@ int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
 int virt_image(virt_conn_t *vc, const pool_config_t *p,
     char out[MODEL_DIGEST_LEN + 1]);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
+/* the recipe instance id of pool carries (virt_recipe_parse); -1 when it
+   has none (created before recipes, or not ours) or libvirt failed */
+int virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
+    virt_recipe_t *r);
 
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
    once for both transports; the strings point into the tx and into the
@@ -277,6 +406,23 @@ int registry_tx_member(registry_tx_t *tx, const char *prefix,
 /* SET PREFIX{POOL}:capacity cap */
 int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
     const char *pool, int cap);
+/* the upgrade record's write: one EVAL that replaces the hash whole (and
+   increments its gen) when its gen is still expect ("*": whatever it is,
+   for the API's writes over a refused record); its reply is the new gen,
+   0 when refused.  The values are formatted into tx->buf (malloc'd:
+   registry_tx_upgrade_free) */
+#define REGISTRY_UPGRADE_ARGS  (5 + 2 * UPGRADE_FIELDS)
+typedef struct {
+    int          argc;
+    const char  *argv[REGISTRY_UPGRADE_ARGS];
+    size_t       argvlen[REGISTRY_UPGRADE_ARGS];
+    char         key[SCALESET_KEY_MAX];
+    char         expect[24];
+    char        *buf;
+} registry_upgrade_tx_t;
+int registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
+    const char *pool, const upgrade_t *u, const char *expect);
+void registry_tx_upgrade_free(registry_upgrade_tx_t *tx);
 /* 1 with err when a reply (a redisReply *) of a tx failed: none, an error,
    or an EXEC whose array holds one */
 int registry_reply_failed(const void *reply, char *err, size_t errlen);
@@ -331,6 +477,11 @@ int registry_del(registry_t *r, const char *pool, const char *id);
 /* rec has "drain": also records when the drain began (kept if set) */
 int registry_set_drain(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t since_ms);
+/* writes u as the pool's upgrade record if its gen is still expect (0:
+   no record): 1 (*gen the new one), 0 refused (another writer, the API,
+   changed it), -1 failed */
+int registry_upgrade_write(registry_t *r, const char *pool,
+    const upgrade_t *u, uint64_t expect, uint64_t *gen);
 /* the stored capacity as Redis has it ("?" when longer than size - 1
    bytes or holding a NUL: no valid capacity is): 1, 0 when unset, -1 on
    failure */
@@ -357,6 +508,11 @@ void registry_async_capacity_set(registry_async_t *ra, const char *pool,
 /* the member-removal transaction of the write protocol */
 void registry_async_member_del(registry_async_t *ra, const char *pool,
     const char *id, registry_async_done_t done, void *arg);
+/* the upgrade record's write (registry_tx_upgrade); *result (set before
+   done) is the new gen, 0 when refused (the record changed meanwhile) */
+void registry_async_upgrade_write(registry_async_t *ra, const char *pool,
+    const upgrade_t *u, const char *expect, long long *result,
+    registry_async_done_t done, void *arg);
 
 /* reconcile.c */
 typedef enum {
@@ -433,6 +589,19 @@ typedef struct {
     unsigned long   errors[ERR_KIND_COUNT];
     char          **del_ids;             /* API deletions for the pass */
     int             ndel;
+    /* upgrades (plan_upgrade.c): the record as the last pass left it,
+       the model new instances get, the previous model's recipe (the
+       pass thread's), the batches ended */
+    upgrade_t       upgrade;
+    int             upgrade_lost;       /* logged as refused */
+    char            images[MODEL_DIGEST_LEN + 1];   /* obs->images */
+    virt_model_t    model;              /* zone 0's target */
+    int             previous_ok;
+    virt_recipe_t   recipe;
+    char            recipe_tried[MODEL_DIGEST_LEN + 1];
+    uint64_t        recipe_tried_at;
+    char            previous_image[SCALER_MAX_ZONES][MODEL_DIGEST_LEN + 1];
+    unsigned long   upgrade_batches[3]; /* succeeded, failed, rolled_back */
 } pool_state_t;
 
 /*
@@ -491,6 +660,24 @@ void api_stop(void);
    why (a JSON error, "\"capacity\" must be an integer") */
 int api_capacity_body(const char *body, size_t len, long long *cap,
     char *why, size_t whylen);
+/* api.c's answers, for the API's other files */
+struct evhttp_request;
+void api_reply_json(struct evhttp_request *req, int code, struct json_t *j);
+void api_reply_error(struct evhttp_request *req, int code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/* api_upgrade.c: GET|POST /v1/pools/{pool}/upgrade, POST .../cancel,
+   POST .../rollback (docs/upgrades.md); on the loop, under the reconcile
+   lock */
+/* the upgrade as the last pass left it, with the live counts */
+struct json_t *api_upgrade_json(const pool_state_t *ps);
+/* what (the path after /upgrade: "", "/cancel", "/rollback") asked */
+void api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
+    const char *what);
+/* instances of ps booting or running, not on its model (outdated) */
+int pool_outdated(const pool_state_t *ps);
+/* api_stop(): the requests waiting for Redis lose their connection */
+void api_upgrade_stop(void);
 
 /* api_http.c: what the API's HTTP server lets in */
 #define API_TOKEN_MAX    1024           /* api.token_file's token */

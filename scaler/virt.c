@@ -644,6 +644,7 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     unsigned char  raw[16];
     char           uuid[40], mac[20], host[64], port[8], vpath[4096];
     char           md[8192], *xml = NULL, *full = NULL, *colon;
+    char          *recipe = NULL, *tagged = NULL;
     virt_tag_t     tag;
     const char    *vals[9];
     char          *e[10];
@@ -724,9 +725,13 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         goto done;
     }
     xml = template_render(p->template_text, keys, vals, 9);
-    full = xml ? template_add_metadata(xml, md) : NULL;
+    /* the tag, and beside it how the instance is made (its recipe) */
+    tagged = xml ? template_add_metadata(xml, md) : NULL;
+    recipe = virt_recipe_xml(p);
+    full = tagged && recipe ? template_add_metadata(tagged, recipe) : NULL;
     if (full == NULL) {
-        snprintf(err, errlen, "template has no </domain>");
+        snprintf(err, errlen, recipe ? "template has no </domain>"
+                                     : "out of memory");
         goto done;
     }
     /* tagged from the start: a crash after this leaves a domain we own */
@@ -754,6 +759,8 @@ failed:
 done:
     creating_mark(id, 0);
     free(xml);
+    free(tagged);
+    free(recipe);
     free(full);
     if (dom) {
         virDomainFree(dom);
@@ -797,6 +804,33 @@ virt_image(virt_conn_t *vc, const pool_config_t *p,
     }
     free(path);
     free(xml);
+    virConnectClose(c);
+    return rc;
+}
+
+int
+virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
+    virt_recipe_t *r)
+{
+    virConnectPtr  c = virt_get(vc);
+    virDomainPtr   dom;
+    virt_tag_t     tag;
+    char          *m = NULL;
+    int            rc = -1;
+
+    memset(r, 0, sizeof(*r));
+    if (c == NULL) {
+        return -1;
+    }
+    if ((dom = virDomainLookupByName(c, id)) != NULL) {
+        if (owned(dom, pool, id, &tag)) {
+            m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                     SCALER_NS_RECIPE, 0);
+            rc = m ? virt_recipe_parse(m, r) : -1;
+            free(m);
+        }
+        virDomainFree(dom);
+    }
     virConnectClose(c);
     return rc;
 }

@@ -1,14 +1,17 @@
 /*
  * virt_xml.c: reading back the XML libvirt gives us — our instance tag
- * in a domain's <metadata> and a storage pool's target directory — with
- * libxml2, so entities written escaped come back decoded.
+ * and recipe in a domain's <metadata> and a storage pool's target
+ * directory — with libxml2, so entities written escaped come back
+ * decoded; and the recipe element written beside the tag.
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <openssl/evp.h>
 
 #include "scaler.h"
 
@@ -177,4 +180,131 @@ virt_pool_target(const char *xml)
     }
     xmlFreeDoc(doc);
     return r;
+}
+
+/* --- recipes ------------------------------------------------------------ */
+
+char *
+virt_recipe_xml(const pool_config_t *p)
+{
+    const char     *t = p->template_text ? p->template_text : "";
+    size_t          n = strlen(t), b64len = 4 * ((n + 2) / 3) + 1, len;
+    unsigned char  *b64;
+    char           *e[3], *xml;
+
+    if ((b64 = malloc(b64len)) == NULL) {
+        return NULL;
+    }
+    EVP_EncodeBlock(b64, (const unsigned char *) t, (int) n);
+    e[0] = template_escape(p->vol_pool ? p->vol_pool : "");
+    e[1] = template_escape(p->vol_backing ? p->vol_backing : "");
+    e[2] = template_escape(p->vol_format ? p->vol_format : "");
+    len = b64len + 512 + strlen(e[0]) + strlen(e[1]) + strlen(e[2]);
+    if ((xml = malloc(len)) != NULL) {
+        snprintf(xml, len, "<%s:recipe xmlns:%s=\"%s\" volume=\"%s\" "
+                 "pool=\"%s\" backing=\"%s\" format=\"%s\">%s</%s:recipe>",
+                 SCALER_NS_RECIPE_PREFIX, SCALER_NS_RECIPE_PREFIX,
+                 SCALER_NS_RECIPE, p->vol_pool ? "yes" : "no", e[0], e[1],
+                 e[2], (const char *) b64, SCALER_NS_RECIPE_PREFIX);
+    }
+    free(e[0]);
+    free(e[1]);
+    free(e[2]);
+    free(b64);
+    return xml;
+}
+
+static char *
+prop_dup(xmlNodePtr n, const char *name)
+{
+    xmlChar  *v = xmlGetProp(n, (const xmlChar *) name);
+    char     *r = v ? strdup((const char *) v) : NULL;
+
+    xmlFree(v);
+    return r;
+}
+
+int
+virt_recipe_parse(const char *xml, virt_recipe_t *r)
+{
+    xmlDocPtr       doc;
+    xmlNodePtr      root;
+    xmlChar        *text = NULL;
+    char           *vol = NULL;
+    unsigned char  *raw = NULL;
+    size_t          n, pad;
+    int             len, rc = -1;
+
+    memset(r, 0, sizeof(*r));
+    if ((doc = xml_read(xml)) == NULL) {
+        return -1;
+    }
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || strcmp((const char *) root->name, "recipe") != 0
+        || (root->ns != NULL && (root->ns->href == NULL
+                                 || strcmp((const char *) root->ns->href,
+                                           SCALER_NS_RECIPE) != 0))
+        || (text = xmlNodeGetContent(root)) == NULL
+        || (vol = prop_dup(root, "volume")) == NULL)
+    {
+        goto done;
+    }
+    n = strlen((const char *) text);
+    if (n % 4 != 0) {
+        goto done;
+    }
+    if ((raw = malloc(n / 4 * 3 + 1)) == NULL) {
+        goto done;
+    }
+    len = EVP_DecodeBlock(raw, text, (int) n);
+    if (len < 0) {
+        goto done;
+    }
+    /* EVP_DecodeBlock counts the padding as bytes */
+    pad = (n >= 1 && text[n - 1] == '=') + (n >= 2 && text[n - 2] == '=');
+    raw[len - pad] = '\0';
+    if (memchr(raw, '\0', len - pad) != NULL) {
+        goto done;                  /* a template is text */
+    }
+    r->template_text = (char *) raw;
+    raw = NULL;
+    if (strcmp(vol, "yes") == 0) {
+        r->vol_pool = prop_dup(root, "pool");
+        r->vol_backing = prop_dup(root, "backing");
+        r->vol_format = prop_dup(root, "format");
+        if (r->vol_pool == NULL || r->vol_backing == NULL
+            || r->vol_format == NULL)
+        {
+            virt_recipe_free(r);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(raw);
+    free(vol);
+    xmlFree(text);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+void
+virt_recipe_free(virt_recipe_t *r)
+{
+    free(r->template_text);
+    free(r->vol_pool);
+    free(r->vol_backing);
+    free(r->vol_format);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+virt_recipe_pool(const pool_config_t *p, const virt_recipe_t *r,
+    pool_config_t *out)
+{
+    *out = *p;
+    out->template_text = r->template_text;
+    out->vol_pool = r->vol_pool;
+    out->vol_backing = r->vol_backing;
+    out->vol_format = r->vol_format;
 }

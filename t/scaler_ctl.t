@@ -76,7 +76,8 @@ sub complete {
     my $r = qx{bash $dir/complete.sh 2>&1};
     return [ sort grep { length } split /\n/, $r ];
 }
-is_deeply(complete('scalesetctl', ''), [sort qw(completion delete instances pools scale show)],
+is_deeply(complete('scalesetctl', ''), [sort qw(completion delete instances pools
+          rollback scale show upgrade upgrade-cancel upgrade-status)],
           'completes the verbs');
 is_deeply(complete('scalesetctl', 'sc'), ['scale'], 'a verb by prefix');
 is_deeply(complete('scalesetctl', '--t'), ['--token-file'], 'an option');

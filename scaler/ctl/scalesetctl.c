@@ -5,6 +5,8 @@
  *   scalesetctl ... instances POOL
  *   scalesetctl ... scale POOL N [--wait]
  *   scalesetctl ... delete POOL ID
+ *   scalesetctl ... upgrade POOL [--wait], upgrade-status POOL,
+ *                   upgrade-cancel POOL, rollback POOL [--wait]
  *   scalesetctl completion bash
  * Exit: 0 ok, 1 refused (the API's message printed), 2 usage,
  * 3 the API unreachable.
@@ -18,22 +20,18 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "ctl.h"
+
 typedef struct {
     char    *data;
     size_t   len;
 } buf_t;
 
-#define EXIT_REFUSED      1
-#define EXIT_USAGE        2
-#define EXIT_UNREACHABLE  3
-
 static const char  *api = "http://127.0.0.1:9180";
 static char        *token;
-static int          as_json;
+int                 as_json;
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
-static long request(const char *method, const char *path, const char *body,
-    json_t **out);
 static void usage(FILE *f);
 static int cmd_completion(const char *shell);
 static int cmd_pools(void);
@@ -41,7 +39,6 @@ static int cmd_show(const char *pool);
 static int cmd_instances(const char *pool);
 static int cmd_scale(const char *pool, const char *n, int wait);
 static int cmd_delete(const char *pool, const char *id);
-static int fail(long code, json_t *j);
 
 static size_t
 on_data(char *p, size_t sz, size_t n, void *ud)
@@ -59,7 +56,7 @@ on_data(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-static long
+long
 request(const char *method, const char *path, const char *body, json_t **out)
 {
     CURL               *c = curl_easy_init();
@@ -99,7 +96,7 @@ request(const char *method, const char *path, const char *body, json_t **out)
 
 /* a request that did not succeed: code 0 is an unreachable API (curl
    printed why), otherwise the API's {"error"} message is printed */
-static int
+int
 fail(long code, json_t *j)
 {
     json_t  *e = j ? json_object_get(j, "error") : NULL;
@@ -118,7 +115,7 @@ fail(long code, json_t *j)
     return EXIT_REFUSED;
 }
 
-static void
+void
 print_json(json_t *j)
 {
     char  *s = json_dumps(j, JSON_INDENT(2));
@@ -451,6 +448,10 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "instances",  1, "POOL",           "its instances: model, age, health" },
     { "scale",      2, "POOL N [--wait]", "set the capacity (and wait for it)" },
     { "delete",     2, "POOL ID",        "delete (and replace) one instance" },
+    { "upgrade",    1, "POOL [--wait]",  "start an upgrade (and wait)" },
+    { "upgrade-status", 1, "POOL",       "the upgrade: state, batch, counts" },
+    { "upgrade-cancel", 1, "POOL",       "cancel the upgrade" },
+    { "rollback",   1, "POOL [--wait]",  "roll the upgrade back (and wait)" },
     { "completion", 1, "bash",           "print the bash completion script" },
 };
 
@@ -521,7 +522,8 @@ cmd_completion(const char *shell)
     printf("' -- \"$cur\")); return\n"
            "    fi\n"
            "    case $verb:$pos in\n"
-           "        show:0|instances:0|scale:0|delete:0)\n"
+           "        show:0|instances:0|scale:0|delete:0|upgrade:0"
+           "|upgrade-status:0|upgrade-cancel:0|rollback:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
            "        delete:1)\n"
@@ -621,6 +623,14 @@ main(int argc, char **argv)
         rc = cmd_instances(args[1]);
     } else if (strcmp(args[0], "scale") == 0) {
         rc = cmd_scale(args[1], args[2], wait);
+    } else if (strcmp(args[0], "upgrade") == 0) {
+        rc = cmd_upgrade(args[1], wait);
+    } else if (strcmp(args[0], "upgrade-status") == 0) {
+        rc = cmd_upgrade_status(args[1]);
+    } else if (strcmp(args[0], "upgrade-cancel") == 0) {
+        rc = cmd_upgrade_cancel(args[1]);
+    } else if (strcmp(args[0], "rollback") == 0) {
+        rc = cmd_rollback(args[1], wait);
     } else {
         rc = cmd_delete(args[1], args[2]);
     }

@@ -46,6 +46,10 @@ typedef struct {
     int          api_delete;
     int          created_s;     /* its tag's creation time, s ago (0: a
                                    tag that predates it) */
+    const char  *version;       /* its model's: NULL "1" */
+    const char  *health;        /* "up" / "down": a report of that state
+                                   from every gateway (conns 0) */
+    const char  *image;         /* its model's base image digest */
 } ispec_t;
 
 typedef struct {
@@ -66,6 +70,25 @@ typedef struct {
                                        "bad" for an unparsable record */
     const char        *want[16];
     const char        *notes[4];    /* prefixes of the notes */
+    /* upgrades */
+    const char        *latest;      /* the pool's latest version (NULL
+                                       "1", every instance's) */
+    const char        *latest_image;    /* the zones' base image */
+    const char        *images;      /* their digest (obs->images) */
+    const char        *rec;         /* the upgrade record: "STATE [from=V]
+                                       [to=V] [batch=N] [batches=N]
+                                       [ids=ID,ID] [started_s=S]
+                                       [batch_s=S] [done_s=S]
+                                       [rollback=breach|api] [zone=Z]
+                                       [to_image=D]"; NULL: "idle to=LATEST",
+                                       "-": no record, "?": not read */
+    const char        *upgrade;     /* upgrade keys that differ from the
+                                       defaults: "mode=manual batch=34
+                                       unhealthy=N upgraded=N pause=S
+                                       surge=0 prioritize=0 cross=1
+                                       rollback=0 image=1" */
+    int                ngw;         /* gateways reporting (0: 3) */
+    int                no_previous; /* no recipe of the previous model */
 } case_t;
 
 static const case_t  cases[] = {
@@ -345,10 +368,514 @@ static const case_t  cases[] = {
       .capacity = 5, .redis_down = 1,
       .inst = { { "web-000001", 0, "running" },
                 { "web-000002", 0, "booting", "status 500", 1000 } } },
+
+    /* --- upgrades (plan_upgrade.c; docs/upgrades.md) ----------------------
+       A pool of 6 on z1 (1 3 5) and z2 (2 4 6), healthy (up in the one
+       gateway's report) on version 1, its template now at version 2;
+       health.grace 60 s */
+#define UP(id, z)      { id, z, "running", .health = "up" }
+#define UP2(id, z, c)  { id, z, "running", .health = "up", .version = "2", \
+                         .created_s = c }
+#define DOWN2(id, z, c) { id, z, "running", .health = "down", \
+                         .version = "2", .created_s = c }
+#define SIX  UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0), \
+             UP("web-000004", 1), UP("web-000005", 0), UP("web-000006", 1)
+#define UPGRADE_POOL(cap, v)  .nzones = 2, .capacity = cap, .latest = v, \
+                              .ngw = 1
+
+    { .name = "a template change starts a rolling upgrade: batches of 20 % "
+              "of the capacity (at least 1), zone z1 first, the oldest "
+              "first; with surge its replacement comes first (the old one "
+              "serves on)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .inst = { SIX },
+      .want = { "record rolling 1/6 web-000001 (started (the template "
+                "changed): version 1 -> 2, 6 outdated; batch 1 of 6 in "
+                "zone z1: web-000001 -> version 2)",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2 (batch 1: "
+                "a replacement on version 2)" } },
+
+    { .name = "max_batch_percent 34 of 6: batches of 2, one zone at a "
+              "time (4 in all)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34",
+      .inst = { SIX },
+      .want = { "record rolling 1/4 web-000001 web-000003 (started (the "
+                "template changed): version 1 -> 2, 6 outdated; batch 1 of "
+                "4 in zone z1: web-000001 web-000003 -> version 2)",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2",
+                "create web-000008 z1 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "mode manual: a template change marks the instances "
+              "outdated, nothing else",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "mode=manual",
+      .inst = { SIX } },
+
+    { .name = "mode manual, started through the API (a record rolling to "
+              "the pool's model, no from yet): the batches begin",
+      UPGRADE_POOL(6, "2"), .rec = "rolling to=2 started_s=1",
+      .upgrade = "mode=manual batch=34", .inst = { SIX },
+      .want = { "record rolling 1/4 web-000001 web-000003 (batch 1 of 4 in "
+                "zone z1: web-000001 web-000003 -> version 2)",
+                "create web-000007 z1", "create web-000008 z1" } },
+
+    { .name = "surge: the batch's old instances drain once their "
+              "replacements serve (healthy ones left >= the capacity)",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=10 zone=z1",
+      .inst = { SIX, UP2("web-000007", 0, 5), UP2("web-000008", 0, 5) },
+      .want = { "drain web-000001 upgrade (batch 1: replaced (its "
+                "replacement serves)",
+                "drain web-000003 upgrade (batch 1: replaced (its "
+                "replacement serves)" } },
+
+    { .name = "surge: while the replacements boot, the old ones serve "
+              "(the capacity never drops)",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=10 zone=z1",
+      .inst = { SIX,
+                { "web-000007", 0, "booting", "yes", .version = "2",
+                  .created_s = 2 },
+                { "web-000008", 0, "booting", "yes", .version = "2",
+                  .created_s = 2 } },
+      .want = { "register web-000007 ready", "register web-000008 ready" } },
+
+    { .name = "surge: one replacement healthy, one old instance drains",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=10 zone=z1",
+      .inst = { SIX, UP2("web-000007", 0, 5),
+                { "web-000008", 0, "booting", NULL, .version = "2",
+                  .created_s = 5 } },
+      .want = { "drain web-000001 upgrade (batch 1: replaced (its "
+                "replacement serves)" } },
+
+    { .name = "no surge: the batch drains at once and the capacity step "
+              "creates the replacements (4 of 6 serve meanwhile)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34 surge=0",
+      .inst = { SIX },
+      .want = { "record rolling 1/4 web-000001 web-000003 (started",
+                "drain web-000001 upgrade (batch 1: replaced (no surge: "
+                "drained first)",
+                "drain web-000003 upgrade (batch 1: replaced (no surge",
+                "create web-000007 z1 127.0.1.7:8080 scale_out v2",
+                "create web-000008 z1 127.0.1.8:8080 scale_out v2" } },
+
+    { .name = "a batch ends when its old instances no longer serve, the "
+              "pool is at its capacity and the new ones are healthy; the "
+              "next one starts in the same zone",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1 started_s=30",
+      .inst = { { "web-000001", 0, "draining", .drain_s = 5, .conns = { 1 },
+                  .nreports = 1 },
+                UP("web-000002", 1),
+                { "web-000003", 0, "draining", .drain_s = 5, .conns = { 1 },
+                  .nreports = 1 },
+                UP("web-000004", 1), UP("web-000005", 0), UP("web-000006", 1),
+                UP2("web-000007", 0, 15), UP2("web-000008", 0, 15) },
+      .want = { "record rolling 2/4 web-000005 (batch 1 of 4 done: 2 "
+                "replaced, 2 of 2 on the model healthy; batch 2 of 4 in "
+                "zone z1: web-000005 -> version 2)",
+                "create web-000009 z1 127.0.1.9:8080 upgrade v2" } },
+
+    { .name = "one zone at a time: z1 done, z2 is next",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=2 batches=4 done_s=1 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000006", 1),
+                UP2("web-000007", 0, 60), UP2("web-000008", 0, 60),
+                UP2("web-000009", 0, 30) },
+      .want = { "record rolling 3/4 web-000002 web-000004 (batch 3 of 4 in "
+                "zone z2: web-000002 web-000004 -> version 2)",
+                "create web-000010 z2 127.0.1.1:8080 upgrade v2",
+                "create web-000011 z2 127.0.1.3:8080 upgrade v2" } },
+
+    { .name = "cross_zone: a batch takes the oldest of every zone",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34 cross=1",
+      .inst = { SIX },
+      .want = { "record rolling 1/3 web-000001 web-000002 (started (the "
+                "template changed): version 1 -> 2, 6 outdated; batch 1 of "
+                "3: web-000001 web-000002 -> version 2)",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2",
+                "create web-000008 z2 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "prioritize_unhealthy: the zone of an unhealthy instance "
+              "first, and it first in its batch (drained at once: it "
+              "serves nothing)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34",
+      .inst = { UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0),
+                { "web-000004", 1, "running", .health = "down",
+                  .age_s = 100 },
+                UP("web-000005", 0), UP("web-000006", 1) },
+      .want = { "record rolling 1/4 web-000002 web-000004 (started (the "
+                "template changed): version 1 -> 2, 6 outdated; batch 1 of "
+                "4 in zone z2: web-000004 web-000002 -> version 2)",
+                "drain web-000004 upgrade (batch 1: replaced (unhealthy)",
+                "create web-000007 z2 127.0.1.7:8080 upgrade v2",
+                "create web-000008 z2 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "before a batch, more than max_unhealthy_percent of the pool "
+              "unhealthy: a breach, rolled back",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 done_s=1 zone=z1 "
+             "started_s=60",
+      .inst = { UP("web-000002", 1),
+                { "web-000004", 1, "running", .health = "down",
+                  .age_s = 100 },
+                UP("web-000005", 0),
+                { "web-000006", 1, "running", .health = "down",
+                  .age_s = 100 },
+                UP2("web-000007", 0, 50), UP2("web-000008", 0, 50) },
+      .want = { "record rolling_back (before batch 2: 2 of 6 instances "
+                "unhealthy (more than max_unhealthy_percent 20): rolling "
+                "back to version 1)" } },
+
+    { .name = "after a batch, more than max_unhealthy_upgraded_percent of "
+              "the upgraded unhealthy after health.grace: rolled back; with "
+              "surge the old ones never drained, the new ones go",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=100 zone=z1",
+      .inst = { SIX, DOWN2("web-000007", 0, 90), DOWN2("web-000008", 0, 90) },
+      .want = { "record rolling_back (after batch 1: 2 of 2 upgraded "
+                "instances unhealthy (more than "
+                "max_unhealthy_upgraded_percent 20): rolling back to "
+                "version 1)",
+                "drain web-000008 scale_in", "drain web-000007 scale_in" } },
+
+    { .name = "upgraded instances within health.grace are not judged yet",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1",
+      .inst = { SIX, DOWN2("web-000007", 0, 10),
+                DOWN2("web-000008", 0, 10) } },
+
+    { .name = "rolling back: the upgraded instances are replaced in "
+              "batches by the previous model (made from its recipe)",
+      UPGRADE_POOL(6, "2"),
+      .rec = "rolling_back from=1 to=2 rollback=breach started_s=100",
+      .inst = { UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP2("web-000005", 0, 50),
+                UP2("web-000006", 1, 50) },
+      .want = { "record rolling_back 1/2 web-000005 (batch 1 of 2 in zone "
+                "z1: web-000005 -> version 1)",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v1 (batch 1: "
+                "a replacement on version 1)" } },
+
+    { .name = "rolled back: failed, and why",
+      UPGRADE_POOL(6, "2"),
+      .rec = "rolling_back from=1 to=2 rollback=breach batch=2 batches=2 "
+             "done_s=1",
+      .inst = { SIX },
+      .want = { "record failed (rolled back: 6 instances on version 1)" } },
+
+    { .name = "after a rollback new instances keep the previous model "
+              "until an upgrade starts again",
+      UPGRADE_POOL(7, "2"), .rec = "failed from=1 to=2 "
+                                          "rollback=breach",
+      .inst = { SIX },
+      .want = { "create web-000007 z1 127.0.1.7:8080 scale_out v1" } },
+
+    { .name = "after a rollback, another template change lifts the "
+              "previous model (mode manual: outdated, nothing else)",
+      UPGRADE_POOL(7, "3"), .upgrade = "mode=manual",
+      .rec = "failed from=1 to=2 rollback=breach",
+      .inst = { SIX },
+      .want = { "create web-000007 z1 127.0.1.7:8080 scale_out v3" } },
+
+    { .name = "a rollback whose previous model cannot be made (no instance "
+              "of it left to take its recipe from): failed",
+      UPGRADE_POOL(6, "2"), .no_previous = 1,
+      .rec = "rolling_back from=1 to=2 rollback=breach",
+      .inst = { SIX },
+      .want = { "record failed (the rollback stops: no instance of the "
+                "previous model left to take its recipe from)" } },
+
+    { .name = "rollback off: a breach fails the upgrade, nothing more is "
+              "replaced; with surge the failed batch's new instances go",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 rollback=0",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=100 zone=z1",
+      .inst = { SIX, DOWN2("web-000007", 0, 90), DOWN2("web-000008", 0, 90) },
+      .want = { "record failed (failed: after batch 1: 2 of 2 upgraded "
+                "instances unhealthy (more than "
+                "max_unhealthy_upgraded_percent 20); rollback is off: "
+                "nothing more is replaced)",
+                "drain web-000007 upgrade (batch 1: its batch failed",
+                "drain web-000008 upgrade (batch 1: its batch failed" } },
+
+    { .name = "pause: a batch done, the upgrade pauses",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 pause=30",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1), UP2("web-000007", 0, 15),
+                UP2("web-000008", 0, 15) },
+      .want = { "record paused (batch 1 of 4 done: 2 replaced, 2 of 2 on "
+                "the model healthy)" } },
+
+    { .name = "paused: nothing until the pause is over",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 pause=30",
+      .rec = "paused from=1 to=2 batch=1 batches=4 done_s=10 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1), UP2("web-000007", 0, 15),
+                UP2("web-000008", 0, 15) } },
+
+    { .name = "paused: the pause over, the next batch",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 pause=30",
+      .rec = "paused from=1 to=2 batch=1 batches=4 done_s=31 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1), UP2("web-000007", 0, 35),
+                UP2("web-000008", 0, 35) },
+      .want = { "record rolling 2/4 web-000005 (batch 2 of 4 in zone z1: "
+                "web-000005 -> version 2)",
+                "create web-000009 z1 127.0.1.1:8080 upgrade v2" } },
+
+    { .name = "a restart mid-batch resumes the same batch: only the missing "
+              "replacement is created, no instance is picked again",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1",
+      .inst = { SIX, { "web-000007", 0, "booting", NULL, .version = "2",
+                       .created_s = 15 } },
+      .want = { "create web-000008 z1 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "never two upgrades at once: a template change while one "
+              "rolls retargets it",
+      UPGRADE_POOL(6, "3"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1",
+      .inst = { SIX,
+                { "web-000007", 0, "booting", NULL, .version = "2",
+                  .created_s = 15 },
+                { "web-000008", 0, "booting", NULL, .version = "2",
+                  .created_s = 15 } },
+      .want = { "record rolling 1/4 web-000001 web-000003 (retargeted to "
+                "version 3 (was 2))" } },
+
+    { .name = "autoscale during an upgrade: scale-in takes outdated "
+              "instances first",
+      UPGRADE_POOL(4, "2"), .rec = "cancelled from=1 to=2",
+      .inst = { UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP2("web-000005", 0, 100),
+                UP2("web-000006", 1, 100) },
+      .want = { "drain web-000004 scale_in", "drain web-000003 scale_in" } },
+
+    { .name = "the gateways' reports unknown: the upgrade waits, the "
+              "batch's old instances serve beside their replacements",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34", .reports_unknown = 1,
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=10 zone=z1",
+      .inst = { SIX, UP2("web-000007", 0, 5), UP2("web-000008", 0, 5) } },
+
+    { .name = "upgrade.image: a changed base image starts a rolling "
+              "upgrade, logged with the old and new digests",
+      .nzones = 2, .capacity = 2, .ngw = 1, .upgrade = "image=1",
+      .latest_image = "bbbbbbbbbbbbbbbb", .images = "i2",
+      .rec = "idle to=1 to_image=i1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa" },
+                { "web-000002", 1, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa" } },
+      .want = { "record rolling 1/2 web-000001 (started (the base image "
+                "changed: z1 aaaaaaaaaaaa -> bbbbbbbbbbbb z2 aaaaaaaaaaaa "
+                "-> bbbbbbbbbbbb): version 1 -> 1, 2 outdated; batch 1 of "
+                "2 in zone z1: web-000001 -> version 1)",
+                "create web-000003 z1 127.0.1.3:8080 upgrade v1" } },
+
+    { .name = "without upgrade.image a changed base image makes the "
+              "instances outdated, and nothing starts",
+      .nzones = 2, .capacity = 2, .ngw = 1,
+      .latest_image = "bbbbbbbbbbbbbbbb", .images = "i2",
+      .rec = "idle to=1 to_image=i1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa" },
+                { "web-000002", 1, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa" } } },
+
+    { .name = "mode automatic: every outdated instance at once, in every "
+              "zone (with surge, all replacements first)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "mode=automatic",
+      .inst = { SIX },
+      .want = { "record rolling 1/1 web-000001 web-000002 web-000003 "
+                "web-000004 web-000005 web-000006 (started (the template "
+                "changed): version 1 -> 2, 6 outdated; batch 1 of 1: "
+                "web-000001 web-000002 web-000003 web-000004 web-000005 "
+                "web-000006 -> version 2)",
+                "create web-000007 z1", "create web-000008 z1",
+                "create web-000009 z1", "create web-000010 z2",
+                "create web-000011 z2", "create web-000012 z2" } },
+
+    { .name = "the last batch done: done",
+      UPGRADE_POOL(6, "2"),
+      .rec = "rolling from=1 to=2 batch=4 batches=4 done_s=1 started_s=100",
+      .inst = { UP2("web-000007", 0, 60), UP2("web-000008", 1, 60),
+                UP2("web-000009", 0, 60), UP2("web-000010", 1, 60),
+                UP2("web-000011", 0, 60), UP2("web-000012", 1, 60) },
+      .want = { "record done (done: 6 instances on version 2 (4 batches))" } },
+
+    { .name = "no record and nothing outdated: the record names the model "
+              "the pool is on",
+      .capacity = 1, .rec = "-", .inst = { UP("web-000001", 0) },
+      .want = { "record idle (the pool is on version 1)" } },
+
+    { .name = "cancelled: nothing more is replaced",
+      UPGRADE_POOL(6, "2"), .rec = "cancelled from=1 to=2", .inst = { SIX } },
+
+    { .name = "a record that could not be read: no upgrade step",
+      UPGRADE_POOL(6, "2"), .rec = "?", .inst = { SIX } },
+#undef UP
+#undef UP2
+#undef DOWN2
+#undef SIX
+#undef UPGRADE_POOL
 };
 
 /* the pool every row runs on */
 static pool_config_t  pool;
+
+/* the upgrade policy: the defaults of docs/upgrades.md, then the row's */
+static void
+upgrade_for(const char *spec)
+{
+    upgrade_config_t  *u = &pool.upgrade;
+    char               k[32];
+    const char        *p = spec;
+    long               v;
+    int                n;
+
+    u->mode = UPGRADE_ROLLING;
+    u->max_batch_percent = 20;
+    u->max_unhealthy_percent = 20;
+    u->max_unhealthy_upgraded_percent = 20;
+    u->pause_ms = 0;
+    u->surge = 1;
+    u->prioritize_unhealthy = 1;
+    u->cross_zone = 0;
+    u->rollback = 1;
+    u->image = 0;
+    while (p && *p) {
+        if (sscanf(p, " mode=%31s%n", k, &n) == 1) {
+            u->mode = strcmp(k, "manual") == 0 ? UPGRADE_MANUAL
+                      : strcmp(k, "automatic") == 0 ? UPGRADE_AUTOMATIC
+                      : UPGRADE_ROLLING;
+        } else if (sscanf(p, " %31[a-z]=%ld%n", k, &v, &n) == 2) {
+            if (strcmp(k, "batch") == 0) {
+                u->max_batch_percent = (int) v;
+            } else if (strcmp(k, "unhealthy") == 0) {
+                u->max_unhealthy_percent = (int) v;
+            } else if (strcmp(k, "upgraded") == 0) {
+                u->max_unhealthy_upgraded_percent = (int) v;
+            } else if (strcmp(k, "pause") == 0) {
+                u->pause_ms = (uint64_t) v * S;
+            } else if (strcmp(k, "surge") == 0) {
+                u->surge = (int) v;
+            } else if (strcmp(k, "prioritize") == 0) {
+                u->prioritize_unhealthy = (int) v;
+            } else if (strcmp(k, "cross") == 0) {
+                u->cross_zone = (int) v;
+            } else if (strcmp(k, "rollback") == 0) {
+                u->rollback = (int) v;
+            } else if (strcmp(k, "image") == 0) {
+                u->image = (int) v;
+            } else {
+                fail_msg("upgrade spec: unknown key %s", k);
+            }
+        } else {
+            fail_msg("upgrade spec: \"%s\"", p);
+        }
+        p += n;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* "V" as the record names a model: "V:" (the rows' models have no
+   template digest) */
+static void
+rec_model(char *buf, size_t size, const char *v)
+{
+    snprintf(buf, size, "%.*s:", (int) size - 2, v);
+}
+
+/* the upgrade record a row describes */
+static void
+record_for(const case_t *c, observation_t *obs)
+{
+    upgrade_t   *u = &obs->upgrade;
+    const char  *spec = c->rec, *p;
+    char         k[32], val[256], *id, *save;
+    int          n;
+
+    memset(u, 0, sizeof(*u));
+    obs->upgrade_ok = 1;
+    if (spec == NULL) {
+        u->state = UPGRADE_IDLE;
+        u->gen = 1;
+        rec_model(u->to, sizeof(u->to), c->latest ? c->latest : "1");
+        snprintf(u->to_image, sizeof(u->to_image), "%s",
+                 c->images ? c->images : "");
+        return;
+    }
+    if (strcmp(spec, "-") == 0) {
+        return;                         /* no record */
+    }
+    if (strcmp(spec, "?") == 0) {
+        obs->upgrade_ok = 0;
+        return;
+    }
+    u->gen = 1;
+    sscanf(spec, "%31s%n", k, &n);
+    for (u->state = UPGRADE_IDLE; u->state < UPGRADE_STATE_COUNT; u->state++) {
+        if (strcmp(upgrade_state_name(u->state), k) == 0) {
+            break;
+        }
+    }
+    assert_true(u->state < UPGRADE_STATE_COUNT);
+    for (p = spec + n; sscanf(p, " %31[a-z_]=%255s%n", k, val, &n) == 2;
+         p += n)
+    {
+        if (strcmp(k, "from") == 0) {
+            rec_model(u->from, sizeof(u->from), val);
+        } else if (strcmp(k, "to") == 0) {
+            rec_model(u->to, sizeof(u->to), val);
+        } else if (strcmp(k, "to_image") == 0) {
+            snprintf(u->to_image, sizeof(u->to_image), "%.64s", val);
+        } else if (strcmp(k, "batch") == 0) {
+            u->batch = atol(val);
+        } else if (strcmp(k, "batches") == 0) {
+            u->batches = atol(val);
+        } else if (strcmp(k, "started_s") == 0) {
+            u->started = NOW - (uint64_t) atol(val) * S;
+        } else if (strcmp(k, "batch_s") == 0) {
+            u->batch_started = NOW - (uint64_t) atol(val) * S;
+        } else if (strcmp(k, "done_s") == 0) {
+            u->batch_done = NOW - (uint64_t) atol(val) * S;
+        } else if (strcmp(k, "rollback") == 0) {
+            u->rollback = strcmp(val, "api") == 0 ? UPGRADE_BACK_API
+                          : UPGRADE_BACK_BREACH;
+        } else if (strcmp(k, "zone") == 0) {
+            snprintf(u->zone, sizeof(u->zone), "%.63s", val);
+        } else if (strcmp(k, "ids") == 0) {
+            u->ids = calloc(12, sizeof(*u->ids));
+            for (id = strtok_r(val, ",", &save); id;
+                 id = strtok_r(NULL, ",", &save))
+            {
+                snprintf(u->ids[u->nids++], sizeof(*u->ids), "%s", id);
+            }
+            qsort(u->ids, u->nids, sizeof(*u->ids), id_cmp);
+        } else {
+            fail_msg("record spec: unknown key %s", k);
+        }
+    }
+}
 
 static void
 pool_for(const case_t *c)
@@ -376,6 +903,7 @@ pool_for(const case_t *c)
     pool.scale_in = c->policy;
     pool.cap_min = 0;
     pool.cap_max = SCALER_CAPACITY_MAX;
+    upgrade_for(c->upgrade);
 }
 
 static int
@@ -436,9 +964,28 @@ observation_for(const case_t *c, observation_t *obs)
     obs->members = calloc(16, sizeof(*obs->members));
     obs->reports = calloc(36, sizeof(*obs->reports));
     obs->gateways = calloc(3, sizeof(*obs->gateways));
-    obs->ngateways = 3;
+    obs->ngateways = c->ngw ? c->ngw : 3;
     for (i = 0; i < 3; i++) {
         snprintf(obs->gateways[i], sizeof(obs->gateways[i]), "gw%d", i + 1);
+    }
+    /* the pool's latest model, and the upgrade's previous one */
+    for (i = 0; i < pool.nzones; i++) {
+        snprintf(obs->latest[i].version, sizeof(obs->latest[i].version),
+                 "%s", c->latest ? c->latest : "1");
+        snprintf(obs->latest[i].image, sizeof(obs->latest[i].image), "%s",
+                 c->latest_image ? c->latest_image : "");
+    }
+    snprintf(obs->images, sizeof(obs->images), "%s",
+             c->images ? c->images : "");
+    record_for(c, obs);
+    if (obs->upgrade.from[0] && !c->no_previous) {
+        obs->previous_ok = 1;
+        for (i = 0; i < pool.nzones; i++) {
+            snprintf(obs->previous[i].version,
+                     sizeof(obs->previous[i].version), "%.*s",
+                     (int) strcspn(obs->upgrade.from, ":"),
+                     obs->upgrade.from);
+        }
     }
     for (i = 0; i < 12 && c->inst[i].id; i++) {
         is = &c->inst[i];
@@ -454,7 +1001,10 @@ observation_for(const case_t *c, observation_t *obs)
             snprintf(o->in.address, sizeof(o->in.address),
                      "127.0.1.%ld:8080", o->in.seq);
         }
-        snprintf(o->in.model.version, sizeof(o->in.model.version), "1");
+        snprintf(o->in.model.version, sizeof(o->in.model.version), "%s",
+                 is->version ? is->version : "1");
+        snprintf(o->in.model.image, sizeof(o->in.model.image), "%s",
+                 is->image ? is->image : "");
         o->in.seen = NOW - (uint64_t) is->age_s * S;
         o->in.model.created = is->created_s
                               ? NOW - (uint64_t) is->created_s * S : 0;
@@ -473,6 +1023,14 @@ observation_for(const case_t *c, observation_t *obs)
             snprintf(o->why, sizeof(o->why), "%s", is->ready);
         }
         o->in.report0 = obs->nreports;
+        for (k = 0; is->health && k < obs->ngateways; k++) {
+            obs->reports[obs->nreports].gateway = k;
+            obs->reports[obs->nreports].state = strcmp(is->health, "up") == 0
+                ? SCALESET_HEALTH_UP : SCALESET_HEALTH_DOWN;
+            obs->reports[obs->nreports].checked = NOW - S;
+            obs->nreports++;
+            o->in.nreports++;
+        }
         for (k = 0; k < is->nreports; k++) {
             if (is->conns[k] == NONE) {
                 continue;
@@ -523,14 +1081,31 @@ observation_for(const case_t *c, observation_t *obs)
     }
 }
 
-/* an action as the rows write it */
+/* an action as the rows write it: creations with the version they get,
+   the upgrade record's write as "record STATE [BATCH/BATCHES IDS]" */
 static void
-render(const action_t *a, char *buf, size_t size)
+render(const plan_t *pl, const action_t *a, char *buf, size_t size)
 {
+    const upgrade_t  *u = &pl->upgrade;
+    size_t            len;
+    int               k;
+
     if (a->kind == ACT_CREATE) {
-        snprintf(buf, size, "%s %s %s %s %s (%s)", act_kind_name(a->kind),
-                 a->id, pool.zones[a->zone].name, a->address, a->rule,
-                 a->reason);
+        snprintf(buf, size, "%s %s %s %s %s v%s (%s)",
+                 act_kind_name(a->kind), a->id, pool.zones[a->zone].name,
+                 a->address, a->rule, a->model.version, a->reason);
+    } else if (a->kind == ACT_UPGRADE) {
+        len = (size_t) snprintf(buf, size, "record %s",
+                                upgrade_state_name(u->state));
+        if (u->nids > 0) {
+            len += (size_t) snprintf(buf + len, size - len, " %ld/%ld",
+                                     u->batch, u->batches);
+        }
+        for (k = 0; k < u->nids; k++) {
+            len += (size_t) snprintf(buf + len, size - len, " %s",
+                                     u->ids[k]);
+        }
+        snprintf(buf + len, size - len, " (%s)", pl->upgrade_log);
     } else {
         snprintf(buf, size, "%s %s %s (%s)", act_kind_name(a->kind), a->id,
                  a->rule, a->reason);
@@ -555,7 +1130,7 @@ test_table(void **state)
     observation_t   obs;
     plan_input_t    in;
     plan_t          pl;
-    char            got[512];
+    char            got[1024];
     size_t          i;
     int             k, nwant, nnotes, fail = 0;
 
@@ -577,7 +1152,7 @@ test_table(void **state)
         }
         for (k = 0; k < pl.nact || k < nwant; k++) {
             if (k < pl.nact) {
-                render(&pl.act[k], got, sizeof(got));
+                render(&pl, &pl.act[k], got, sizeof(got));
             }
             if (k >= pl.nact || k >= nwant || !matches(c->want[k], got)) {
                 print_message("# %s\n#   action %d: want \"%s\"\n"
@@ -697,7 +1272,7 @@ static void
 test_steps(void **state)
 {
     static const char *const want[] = { "requests", "strays", "repair",
-        "drain", "capacity", "register" };
+        "drain", "upgrade", "capacity", "register" };
     size_t  i;
 
     (void) state;
