@@ -2,7 +2,8 @@
 #
 #   make            the module (build/ngx_http_scaleset_module.so) and the
 #                   scaler binaries (build/scaleset-scaler, build/scalesetctl)
-#   make check      deps + build (and make deb) + every test under prove
+#   make check      deps + build (and make deb) + every test under prove,
+#                   and check-fuzz
 #   make install    PREFIX (/usr/local), DESTDIR, sysconfdir; the module
 #                   into nginx's module directory
 #   make deb        the Debian packages into build/deb/ (debian/)
@@ -13,6 +14,10 @@
 #   make demo       a scale set on loopback, live, for DEMO_SECONDS (180)
 #   make bench      every benchmark; results written into docs/benchmarks.md
 #   make deps       install the Debian packages the project needs
+#   make fuzz       every libFuzzer target in fuzz/ for FUZZ_SECONDS (60)
+#                   each, from its seed corpus (fuzz/corpus/TARGET)
+#   make check-fuzz every target for FUZZ_CHECK_SECONDS (10) each (part of
+#                   make check): a parser regression fails the build
 #   make guest-image the tiny real-VM test guest (build/guest: kernel +
 #                   initramfs, tools/guest-image.sh)
 
@@ -83,7 +88,7 @@ PROVE_FLAGS ?= -It/lib --timer
 
 .PHONY: all module scaler man units deps node-deps check check-asan check-unit \
         check-integration demo bench install install-module install-scaler \
-        deb clean
+        deb clean fuzz fuzzers check-fuzz
 
 all: module scaler
 
@@ -290,6 +295,56 @@ $(BUILD)/asan/t/%: t/unit/%.c $(BUILD)/asan/libscaler.a
 	$(CC) $(SC_CFLAGS) $(SAN) -o $@ $< $(BUILD)/asan/libscaler.a \
 	    $(SC_LDLIBS) -lcmocka
 
+# --- fuzzing (libFuzzer) ----------------------------------------------------
+#
+# Each fuzz/fuzz_NAME.c is a libFuzzer target, built with Debian's clang
+# and its ASan + UBSan (+ LeakSanitizer) runtimes against the project's
+# sources rebuilt the same way (build/fuzz/libscaler.a).  A run starts
+# from the seed corpus fuzz/corpus/NAME, kept in the repo, and writes what
+# it finds into build/fuzz/corpus/NAME (never the repo); a crash, a leak,
+# a timeout or a failed property is written to build/fuzz/artifacts/ and
+# fails the run.  Reproduce one with: build/fuzz/fuzz_NAME FILE
+
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_CHECK_SECONDS ?= 10
+FUZZ_TIMEOUT  ?= 25
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                 -fno-omit-frame-pointer
+FUZZ_CFLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -MMD -MP \
+                 -Ishared -Iscaler -Ifuzz $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_SRCS     := $(wildcard fuzz/fuzz_*.c)
+FUZZ_NAMES    := $(FUZZ_SRCS:fuzz/fuzz_%.c=%)
+FUZZ_TARGETS  ?= $(FUZZ_NAMES)
+FUZZERS       := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_NICE     ?= 0
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/libscaler.a: $(LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o) \
+                           $(SHARED_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(BUILD)/fuzz/libscaler.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(BUILD)/fuzz/libscaler.a $(SC_LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+# tools/fuzz.sh runs each target in turn (log: build/fuzz/NAME.log) and
+# fails when any found something; FUZZ_NICE=19 for long runs on a shared
+# machine
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) FUZZ_NICE=$(FUZZ_NICE) \
+	    sh tools/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+check-fuzz: $(FUZZERS)
+	@FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) FUZZ_NICE=$(FUZZ_NICE) \
+	    sh tools/fuzz.sh $(BUILD)/fuzz $(FUZZ_CHECK_SECONDS) $(FUZZ_NAMES)
+
 # --- tests --------------------------------------------------------------
 
 deps:
@@ -325,6 +380,7 @@ check: deps
 	$(MAKE) all units man guest-image
 	$(MAKE) deb
 	$(MAKE) check-asan
+	$(MAKE) check-fuzz
 	$(PROVE) $(PROVE_FLAGS) $(UNITS) t/*.t
 
 check-unit: units

@@ -38,6 +38,7 @@ sub define_guest {
     my ($name, $port) = @_;
     my %v = (name => $name,
              uuid => `cat /proc/sys/kernel/random/uuid` =~ s/\s//gr,
+             mac => sprintf('52:54:00:00:02:%02x', $port % 256),
              address => '127.0.0.1', port => $port,
              volume => $lv->overlay($name));
     (my $xml = $tmpl) =~ s/\{\{(\w+)\}\}/$v{$1} \/\/ ''/ge;

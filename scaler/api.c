@@ -442,12 +442,20 @@ int
 api_capacity_body(const char *body, size_t len, long long *cap, char *why,
     size_t whylen)
 {
+    char          *p;
     json_t        *j, *c;
     json_error_t   jerr;
 
     j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL) {
         snprintf(why, whylen, "bad JSON: %s", jerr.text);
+        /* jansson quotes the token it stopped in, which may be cut inside
+           a UTF-8 sequence: the JSON answer could not carry it */
+        for (p = why; *p != '\0'; p++) {
+            if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f) {
+                *p = '?';
+            }
+        }
         return -1;
     }
     c = json_object_get(j, "capacity");

@@ -5,11 +5,14 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
+#include <sys/stat.h>
 
 #include "scaler.h"
 #include "scaleset_record.h"
@@ -313,25 +316,54 @@ cf_set_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 char *
 cf_read_file(const char *path)
 {
-    FILE   *f;
-    char   *buf;
-    long    len;
+    int          fd, e;
+    char        *buf;
+    size_t       len, n;
+    ssize_t      r = 0;
+    struct stat  st;
 
-    if ((f = fopen(path, "r")) == NULL) {
+    /* O_NONBLOCK: a FIFO is not waited on */
+    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
         return NULL;
     }
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0 || (buf = malloc(len + 1)) == NULL)
-    {
-        fclose(f);
-        return NULL;
+    if (fstat(fd, &st) != 0) {
+        goto failed;
     }
-    if (fread(buf, 1, len, f) != (size_t) len) {
+    /* a directory's size (by fseek/ftell: LONG_MAX) is no length to
+       allocate; a device or FIFO reads as its st_size, 0 */
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        goto failed;
+    }
+    if (st.st_size > CF_FILE_MAX) {
+        errno = EFBIG;
+        goto failed;
+    }
+    len = (size_t) st.st_size;
+    if ((buf = malloc(len + 1)) == NULL) {
+        goto failed;
+    }
+    for (n = 0; n < len; n += (size_t) r) {
+        r = read(fd, buf + n, len - n);
+        if (r == -1 && errno == EINTR) {
+            r = 0;
+            continue;
+        }
+        if (r <= 0) {
+            break;              /* shrunk meanwhile: what is there */
+        }
+    }
+    if (n < len && r == -1) {
         free(buf);
-        fclose(f);
-        return NULL;
+        goto failed;
     }
-    buf[len] = '\0';
-    fclose(f);
+    buf[n] = '\0';
+    close(fd);
     return buf;
+
+failed:
+    e = errno;
+    close(fd);
+    errno = e;
+    return NULL;
 }

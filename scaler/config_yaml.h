@@ -102,7 +102,10 @@ int cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms);
 /* a name of [A-Za-z0-9_.-]{1,max} into buf (size > max) */
 int cf_name(cfctx_t *c, yaml_node_t *v, char *buf, size_t max,
     const char *what);
-/* a whole file, NUL-terminated and malloc'd; NULL with errno */
+/* a whole file of at most CF_FILE_MAX bytes (a device or FIFO: its
+   st_size, 0), NUL-terminated and malloc'd; NULL with errno (EISDIR,
+   EFBIG, ...) */
+#define CF_FILE_MAX  (1024 * 1024)
 char *cf_read_file(const char *path);
 
 /* config_autoscale.c: the tables' special cases */

@@ -209,7 +209,6 @@ main(int argc, char **argv)
     autoscaler_stop();
     registry_async_close(sc.areg);      /* after its users */
     reconcile_stop(&sc);
-    vmstats_free();
     history_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {

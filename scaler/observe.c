@@ -272,7 +272,7 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
                     return -1;
                 }
                 o->in = ps->inst[i];
-                o->in.stats = 0;            /* not listed this pass */
+                o->in.vm.have = 0;          /* not listed this pass */
                 o->in.report0 = o->in.nreports = 0;
             }
             continue;
@@ -296,9 +296,7 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
             o->in.seq = policy_id_seq(o->in.id);
             o->in.state = INST_BOOTING;
             o->in.seen = obs->now;
-            o->in.stats = vi[i].stats;
-            o->in.cpu_s = vi[i].cpu_s;
-            o->in.mem_bytes = vi[i].mem_bytes;
+            o->in.vm = vi[i].vm;
             prev = ps->ninst ? bsearch(o->in.id, ps->inst, ps->ninst,
                                        sizeof(*ps->inst), prev_cmp)
                              : NULL;

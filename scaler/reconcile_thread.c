@@ -58,7 +58,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
 {
     pool_state_t  w;
     char        **dels;
-    int           nd;
+    int           i, j, nd;
 
     reconcile_lock(s);
     w = *ps;
@@ -92,9 +92,18 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     reconcile_unlock(s);
 
     reconcile_pool_pass(s, &w, dels, nd);   /* frees dels */
-    vmstats_pool(&w);                   /* VM metrics, off the loop too */
 
     reconcile_lock(s);
+    /* one the API deleted while the pass ran stays deleted in what is
+       published (no state, no metrics): the next pass deletes its domain */
+    for (i = 0; i < ps->ndel; i++) {
+        for (j = 0; j < w.ninst; j++) {
+            if (strcmp(w.inst[j].id, ps->del_ids[i]) == 0) {
+                w.inst[j].state = INST_DELETING;
+                w.inst[j].delete_asked = 1;
+            }
+        }
+    }
     free(ps->inst);
     free(ps->reports);
     free(ps->gateways);

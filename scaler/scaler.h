@@ -333,16 +333,43 @@ char *virt_pool_target(const char *pool_xml);
    has none) */
 void virt_vol_mtime(const char *vol_xml, char *buf, size_t size);
 
+/* virt_stats.c: a running domain's host-side metrics, decoded from its
+   virConnectGetAllDomainStats record.  `have` says which fields are
+   known: a field that is not is unknown, never zero. */
+#define VMS_CPU     0x001           /* cpu_s */
+#define VMS_VCPUS   0x002           /* vcpus */
+#define VMS_ALLOC   0x004           /* mem_alloc */
+#define VMS_USED    0x008           /* mem_used */
+#define VMS_AVAIL   0x010           /* mem_avail (the guest's view only) */
+#define VMS_GUEST   0x020           /* mem_used is the guest's view */
+#define VMS_NET     0x040           /* net_rx, net_tx */
+#define VMS_DISK    0x080           /* disk_rd, disk_wr */
+
+typedef struct {
+    unsigned            have;       /* VMS_*; 0: not listed */
+    double              cpu_s;      /* cpu.time */
+    unsigned            vcpus;      /* vcpu.current */
+    uint64_t            mem_alloc;  /* balloon.current: given to the guest */
+    uint64_t            mem_used;   /* guest: total - available; else rss */
+    uint64_t            mem_avail;  /* the guest's available memory */
+    uint64_t            net_rx, net_tx;     /* over every interface */
+    uint64_t            disk_rd, disk_wr;   /* over every disk */
+} vm_stats_t;
+
+struct _virTypedParameter;
+/* the fields of a stats record's params (n of them) into *vm, have set
+   to those found */
+void virt_stats_decode(const struct _virTypedParameter *params, int n,
+    vm_stats_t *vm);
+
 /* virt.c */
 typedef struct {
-    char   id[64];
-    char   zone[64];
-    virt_model_t model;             /* from its tag */
-    char   address[80];
-    int    active;
-    int    stats;                   /* running: cpu_s and mem_bytes set */
-    double cpu_s;                   /* libvirt's cpu.time */
-    unsigned long long mem_bytes;   /* the balloon's current size */
+    char          id[64];
+    char          zone[64];
+    virt_model_t  model;            /* from its tag */
+    char          address[80];
+    int           active;
+    vm_stats_t    vm;               /* running: from the listing call */
 } virt_instance_t;
 
 typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
@@ -361,7 +388,7 @@ void virt_close(virt_conn_t *vc);
    modes lease/agent, address is the guest's IPv4:port once known, else
    "": the first address libvirt reports that addr_guest_ok() accepts
    (others are logged, once while they stay the same).  Running ones
-   carry libvirt's CPU time and memory (stats) */
+   carry their metrics from the listing call (vm) */
 int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     virt_instance_t **out);
 /* defines, tags (with model, which must fit the tag) and starts id */
@@ -545,9 +572,7 @@ typedef struct {
     unsigned      weight;       /* its member record's; 0: unregistered */
     int           report0;      /* its gateway reports: the pool's */
     int           nreports;     /*   reports[report0 .. + nreports) */
-    int           stats;        /* cpu_s, mem_bytes from this pass's list */
-    double        cpu_s;
-    unsigned long long mem_bytes;
+    vm_stats_t    vm;           /* from this pass's list (have 0: none) */
 } instance_t;
 
 /* what went wrong, for scaleset_scaler_errors_total{pool,kind} */
@@ -657,7 +682,8 @@ int api_start(struct event_base *base, scaler_t *s);
 void api_reconfigure(void);
 void api_stop(void);
 /* the body of PUT .../capacity, {"capacity":N}: 0 with *cap, or -1 with
-   why (a JSON error, "\"capacity\" must be an integer") */
+   why (a JSON error, "\"capacity\" must be an integer"; printable
+   ASCII) */
 int api_capacity_body(const char *body, size_t len, long long *cap,
     char *why, size_t whylen);
 /* api.c's answers, for the API's other files */
@@ -748,12 +774,9 @@ prom_client_t *autoscaler_prom(void);
 void autoscaler_metrics(expo_t *e);
 void autoscaler_stop(void);
 
-/* vmstats.c: host-side VM metrics (libvirt CPU time and memory) of a
-   pool's instances, as its pass listed them (on the pass thread);
-   metrics: pools of s only (thread-safe) */
-void vmstats_pool(const pool_state_t *ps);
+/* vmstats.c: the host-side VM metrics of every pool's instances, from
+   the published state (the caller holds reconcile_lock()) */
 void vmstats_metrics(expo_t *e, scaler_t *s);
-void vmstats_free(void);
 
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)

@@ -1,133 +1,111 @@
 /*
- * vmstats.c: host-side VM metrics from libvirt, so CPU-based autoscale
- * rules need no agent in the guest.  A pass lists each zone with one
- * virConnectGetAllDomainStats(STATE | CPU_TOTAL | BALLOON) (virt.c); the
- * running instances' CPU time and memory from it are kept until the next
- * pass and exported as
+ * vmstats.c: host-side VM metrics from libvirt, so autoscale rules on
+ * CPU, memory and network need no agent in the guest.  A pass lists each
+ * zone with one virConnectGetAllDomainStats call (virt.c) and each
+ * running instance carries what it reported (instance_t.vm, decoded by
+ * virt_stats.c) in the published pool state; /metrics exports it from
+ * there, one family after the other, each with the labels pool, zone
+ * and id (the instance's; not "instance", which Prometheus sets to the
+ * scrape target and would rename ours to exported_instance):
  *
- *   scaleset_scaler_instance_cpu_seconds_total{pool,zone,instance}
- *   scaleset_scaler_instance_memory_bytes{pool,zone,instance}
+ *   scaleset_scaler_instance_cpu_seconds_total{pool,zone,id}
+ *   scaleset_scaler_instance_vcpus
+ *   scaleset_scaler_instance_memory_allocated_bytes
+ *   scaleset_scaler_instance_memory_used_bytes{...,source="guest|host"}
+ *   scaleset_scaler_instance_memory_available_bytes
+ *   scaleset_scaler_instance_network_receive_bytes_total
+ *   scaleset_scaler_instance_network_transmit_bytes_total
+ *   scaleset_scaler_instance_disk_read_bytes_total
+ *   scaleset_scaler_instance_disk_written_bytes_total
  *
- * A driver whose stats lack cpu.time / balloon.current (the test driver
- * returns only the state) is asked virDomainGetInfo for that domain.  An
- * instance that is gone from the pool, or in a zone that did not answer
- * the pass, is gone from the next export.
+ * A value the instance's record did not have is not exported (unknown is
+ * not zero).  An instance gone from the pool, being deleted, or in a zone
+ * that did not answer the last pass has none.
  */
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "scaler.h"
 
 typedef struct {
-    char                 pool[64];
-    char                 zone[64];
-    char                 id[64];
-    double               cpu_s;
-    unsigned long long   mem_bytes;
-} vmstat_t;
+    const char  *name;
+    const char  *type;
+    unsigned     need;              /* VMS_* bits the value needs */
+    int          source;            /* a label source="guest|host" */
+    double     (*value)(const vm_stats_t *vm);
+    const char  *help;
+} vm_family_t;
 
-typedef struct {
-    vmstat_t  *v;
-    size_t     n, c;
-} vmstats_t;
+static double v_cpu(const vm_stats_t *vm) { return vm->cpu_s; }
+static double v_vcpus(const vm_stats_t *vm) { return vm->vcpus; }
+static double v_alloc(const vm_stats_t *vm) { return vm->mem_alloc; }
+static double v_used(const vm_stats_t *vm) { return vm->mem_used; }
+static double v_avail(const vm_stats_t *vm) { return vm->mem_avail; }
+static double v_rx(const vm_stats_t *vm) { return vm->net_rx; }
+static double v_tx(const vm_stats_t *vm) { return vm->net_tx; }
+static double v_rd(const vm_stats_t *vm) { return vm->disk_rd; }
+static double v_wr(const vm_stats_t *vm) { return vm->disk_wr; }
 
-static pthread_mutex_t  vs_lock = PTHREAD_MUTEX_INITIALIZER;
-static vmstats_t        vs;            /* every pool's, under vs_lock */
-
-static vmstat_t *
-vs_add(vmstats_t *l)
-{
-    vmstat_t  *n;
-
-    if (l->n == l->c) {
-        n = realloc(l->v, (l->c ? l->c * 2 : 16) * sizeof(*l->v));
-        if (n == NULL) {
-            return NULL;
-        }
-        l->v = n;
-        l->c = l->c ? l->c * 2 : 16;
-    }
-    memset(&l->v[l->n], 0, sizeof(*l->v));
-    return &l->v[l->n++];
-}
-
-void
-vmstats_pool(const pool_state_t *ps)
-{
-    vmstats_t          l = { NULL, 0, 0 };
-    vmstat_t          *v;
-    const instance_t  *in;
-    size_t             i, k;
-    int                j;
-
-    for (j = 0; j < ps->ninst; j++) {
-        in = &ps->inst[j];
-        if (!in->stats || in->state == INST_DELETING
-            || (v = vs_add(&l)) == NULL)
-        {
-            continue;
-        }
-        snprintf(v->pool, sizeof(v->pool), "%s", ps->cf->name);
-        snprintf(v->zone, sizeof(v->zone), "%s",
-                 ps->cf->zones[in->zone].name);
-        snprintf(v->id, sizeof(v->id), "%s", in->id);
-        v->cpu_s = in->cpu_s;
-        v->mem_bytes = in->mem_bytes;
-    }
-    pthread_mutex_lock(&vs_lock);
-    for (i = 0, k = 0; i < vs.n; i++) {
-        if (strcmp(vs.v[i].pool, ps->cf->name) != 0) {
-            vs.v[k++] = vs.v[i];
-        }
-    }
-    vs.n = k;
-    for (i = 0; i < l.n; i++) {
-        if ((v = vs_add(&vs)) != NULL) {
-            *v = l.v[i];
-        }
-    }
-    pthread_mutex_unlock(&vs_lock);
-    free(l.v);
-}
+static const vm_family_t  families[] = {
+    { "scaleset_scaler_instance_cpu_seconds_total", "counter", VMS_CPU, 0,
+      v_cpu, "CPU time of the instance's domain, all vCPUs (libvirt "
+      "cpu.time)." },
+    { "scaleset_scaler_instance_vcpus", "gauge", VMS_VCPUS, 0, v_vcpus,
+      "vCPUs of the instance's domain (libvirt vcpu.current)." },
+    { "scaleset_scaler_instance_memory_allocated_bytes", "gauge", VMS_ALLOC,
+      0, v_alloc, "Memory the host gives the instance: the balloon's current "
+      "size (libvirt balloon.current)." },
+    { "scaleset_scaler_instance_memory_used_bytes", "gauge", VMS_USED, 1,
+      v_used, "Memory the instance uses: source=\"guest\" the guest's total "
+      "minus its available memory (its balloon driver reports), "
+      "source=\"host\" qemu's resident memory on the host." },
+    { "scaleset_scaler_instance_memory_available_bytes", "gauge", VMS_AVAIL,
+      0, v_avail, "Memory available to the guest's programs (its MemAvailable, "
+      "libvirt balloon.usable), as its balloon driver reports it." },
+    { "scaleset_scaler_instance_network_receive_bytes_total", "counter",
+      VMS_NET, 0, v_rx, "Bytes the instance received, over its interfaces "
+      "(libvirt net.N.rx.bytes)." },
+    { "scaleset_scaler_instance_network_transmit_bytes_total", "counter",
+      VMS_NET, 0, v_tx, "Bytes the instance sent, over its interfaces "
+      "(libvirt net.N.tx.bytes)." },
+    { "scaleset_scaler_instance_disk_read_bytes_total", "counter", VMS_DISK,
+      0, v_rd, "Bytes the instance read from its disks (libvirt "
+      "block.N.rd.bytes)." },
+    { "scaleset_scaler_instance_disk_written_bytes_total", "counter",
+      VMS_DISK, 0, v_wr, "Bytes the instance wrote to its disks (libvirt "
+      "block.N.wr.bytes)." },
+};
 
 void
 vmstats_metrics(expo_t *e, scaler_t *s)
 {
-    size_t  i;
-    int     m;
+    const vm_family_t  *f;
+    const pool_state_t *ps;
+    const instance_t   *in;
+    size_t              k;
+    int                 i, j;
 
-    pthread_mutex_lock(&vs_lock);
-    for (m = 0; m < 2; m++) {
-        if (m == 0) {
-            expo_family(e, "scaleset_scaler_instance_cpu_seconds_total",
-                        "counter", "CPU time of the instance's domain "
-                        "(libvirt).");
-        } else {
-            expo_family(e, "scaleset_scaler_instance_memory_bytes", "gauge",
-                        "Memory of the instance's domain (libvirt "
-                        "balloon).");
-        }
-        for (i = 0; i < vs.n; i++) {
-            if (reconcile_pool(s, vs.v[i].pool) == NULL) {
-                continue;           /* a pool removed by a reload */
+    for (k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+        f = &families[k];
+        expo_family(e, f->name, f->type, f->help);
+        for (i = 0; i < s->npools; i++) {
+            ps = &s->pools[i];
+            for (j = 0; j < ps->ninst; j++) {
+                in = &ps->inst[j];
+                if ((in->vm.have & f->need) != f->need
+                    || in->state == INST_DELETING)
+                {
+                    continue;
+                }
+                if (f->source) {
+                    expo_sample(e, f->value(&in->vm), "pool", ps->cf->name,
+                                "zone", ps->cf->zones[in->zone].name, "id",
+                                in->id, "source", in->vm.have & VMS_GUEST
+                                ? "guest" : "host", NULL);
+                } else {
+                    expo_sample(e, f->value(&in->vm), "pool", ps->cf->name,
+                                "zone", ps->cf->zones[in->zone].name, "id",
+                                in->id, NULL);
+                }
             }
-            expo_sample(e, m == 0 ? vs.v[i].cpu_s
-                           : (double) vs.v[i].mem_bytes,
-                        "pool", vs.v[i].pool, "zone", vs.v[i].zone,
-                        "instance", vs.v[i].id, NULL);
         }
     }
-    pthread_mutex_unlock(&vs_lock);
-}
-
-void
-vmstats_free(void)
-{
-    pthread_mutex_lock(&vs_lock);
-    free(vs.v);
-    memset(&vs, 0, sizeof(vs));
-    pthread_mutex_unlock(&vs_lock);
 }

@@ -9,7 +9,7 @@
 # A manual capacity is held until a rule acts, and the rule moves on from
 # it.  Host-side VM metrics follow the instances; scalesetctl show
 # explains the rules; SIGHUP adds and removes runners and keeps rule
-# state; conf-examples/scaler.yaml passes -t.
+# state; conf-examples/scaler.yaml and scaler-qemu.yaml pass -t.
 
 use strict;
 use warnings;
@@ -37,16 +37,28 @@ my $t = Scaleset::Test->new(need => [qw(redis prometheus scaler)]);
     # (t/prometheus_rules.t checks each is recorded there)
     my $ex = $t->read_file("$root/conf-examples/scaler.yaml");
     my $rec = $t->read_file("$root/conf-examples/prometheus-rules.yml");
-    like($ex, qr/query: 'pool:scaleset_instance_cpu:avg_rate1m/,
+    like($ex, qr/query: 'pool:scaleset_instance_cpu:percent_rate1m/,
          'the example has a CPU rule over the VM metrics');
-    like($rec, qr/record: pool:scaleset_instance_cpu:avg_rate1m\n\s+expr: .*rate\(scaleset_scaler_instance_cpu_seconds_total/,
-         'recorded from the host-side CPU counter');
+    like($rec, qr/record: pool:scaleset_instance_cpu:percent_rate1m\n\s+expr: .*rate\(scaleset_scaler_instance_cpu_seconds_total.*scaleset_scaler_instance_vcpus/,
+         'recorded from the host-side CPU counter over the vCPUs');
     like($ex, qr/query: 'pool:scaleset_upstream_requests_per_member:rate1m/,
          'and a requests-per-instance rule over the gateway metrics');
     like($rec, qr/record: pool:scaleset_upstream_requests:rate1m\n\s+expr: .*scaleset_upstream_requests_total/,
          'recorded from the requests');
     like($rec, qr/record: pool:scaleset_upstream_members_up:count\n\s+expr: .*scaleset_upstream_member_up/,
          'over the members up');
+    # the real-guest example with its rules of every kind (its template
+    # path made this checkout's; t/realvm_metrics.t runs them)
+    my $q = $t->read_file("$root/conf-examples/scaler-qemu.yaml");
+    $q =~ s{/etc/scaleset/qemu-domain\.xml}{$root/conf-examples/qemu-domain.xml};
+    my $f = $t->write_file('scaler-qemu.yaml', $q);
+    $out = qx{$bin -t -c $f 2>&1};
+    is($? >> 8, 0, 'scaleset-scaler -t accepts conf-examples/scaler-qemu.yaml')
+        or diag $out;
+    for my $k (qw(cpu memory network)) {
+        like($q, qr/- name: $k-high\n\s+query: 'pool:scaleset_instance_$k\w*:/,
+             "it has a $k rule over the VM metrics");
+    }
 }
 
 my $metrics = $t->dir . '/metrics.txt';
@@ -171,7 +183,7 @@ like($t->log('scaler'), qr/pool=web autoscale out rule=busy: 3 -> 5/,
 sub vm_series {
     my ($m, $metric) = @_;
     my %v;
-    $v{$1} = $2 while $m =~ /^scaleset_scaler_instance_${metric}\{pool="web",zone="z1",instance="([^"]+)"\} (\S+)$/mg;
+    $v{$1} = $2 while $m =~ /^scaleset_scaler_instance_${metric}\{pool="web",zone="z1",id="([^"]+)"\} (\S+)$/mg;
     return \%v;
 }
 my @ids = sort keys %{ $s->members('web') };
@@ -181,9 +193,9 @@ ok($t->wait_for(sub { join(',', sort keys %{ vm_series(scaler_metrics(),
                 what => 'cpu series'),
    'instance_cpu_seconds_total for each running instance')
     or diag scaler_metrics();
-my $mem = vm_series(scaler_metrics(), 'memory_bytes');
+my $mem = vm_series(scaler_metrics(), 'memory_allocated_bytes');
 ok(@ids == 5 && !grep({ ($mem->{$_} // 0) != 64 * 1048576 } @ids),
-   'instance_memory_bytes: the domain\'s 64 MiB') or diag explain $mem;
+   'instance_memory_allocated_bytes: the domain\'s 64 MiB') or diag explain $mem;
 my $cpu = vm_series(scaler_metrics(), 'cpu_seconds_total');
 ok(!grep({ $cpu->{$_} <= 0 } @ids), 'cpu seconds are positive');
 ok($t->wait_for(sub {
@@ -191,7 +203,6 @@ ok($t->wait_for(sub {
         $d && @{ $d->{result} } && $d->{result}[0]{value}[1] == 5 },
         timeout => 10, what => 'prometheus has the VM metrics'),
    'Prometheus scrapes them from the scaler');
-
 ok($t->wait_for(sub { pool('web')->{capacity} == 6 }, timeout => 10,
                 what => 'capacity 6', interval => 0.05),
    'next step: 5 -> 6 (clamped to max)');

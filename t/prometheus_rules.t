@@ -87,17 +87,19 @@ for my $m (sort keys %pending) {
 }
 
 # the example autoscale rules query recorded series this file records
-my $scaler = LoadFile("$root/conf-examples/scaler.yaml");
-my $n = 0;
-for my $p (@{ $scaler->{pools} }) {
-    for my $r (@{ $p->{rules} || [] }) {
-        for my $series ($r->{query} =~ /\b([a-z_]+:[a-z0-9_:]+)/g) {
-            $n++;
-            ok($recorded{$series}, "scaler.yaml rule $r->{name}: $series is recorded");
+for my $ex (qw(scaler.yaml scaler-qemu.yaml)) {
+    my $scaler = LoadFile("$root/conf-examples/$ex");
+    my $n = 0;
+    for my $p (@{ $scaler->{pools} }) {
+        for my $r (@{ $p->{rules} || [] }) {
+            for my $series ($r->{query} =~ /\b([a-z_]+:[a-z0-9_:]+)/g) {
+                $n++;
+                ok($recorded{$series}, "$ex rule $r->{name}: $series is recorded");
+            }
         }
     }
+    cmp_ok($n, '>=', 2, "the rules of $ex use recorded series");
 }
-cmp_ok($n, '>=', 2, 'the example rules use recorded series');
 
 my $prom = LoadFile("$root/conf-examples/prometheus.yml");
 ok((grep { /(^|\/)prometheus-rules\.yml$/ } @{ $prom->{rule_files} || [] }),

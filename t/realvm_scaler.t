@@ -1,5 +1,6 @@
 # Real VMs through the whole stack: libvirtd started by the test, a zone
-# on qemu:///system, the scaler on conf-examples/scaler-qemu.yaml (a pool
+# on qemu:///system, the scaler on conf-examples/scaler-qemu.yaml (without
+# its rules; a pool
 # on conf-examples/qemu-domain.xml: qcow2 overlays on a base volume,
 # (127.0.0.1, port) addresses for qemu's host port forwards), Redis and
 # nginx with the module.
@@ -18,80 +19,32 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time sleep);
-use IO::Socket::INET;
 use Scaleset::Test;
 use Scaleset::Libvirtd;
+use Scaleset::RealVM;
 
 my $why = Scaleset::Libvirtd->skip_reason;
 plan skip_all => $why if $why;
-
-my $root = Scaleset::Test->root;
-my $guest = "$root/build/guest";
-unless (-f "$guest/vmlinuz" && -f "$guest/initramfs.gz") {
-    system('make', '-C', $root, 'guest-image') == 0
-        or BAIL_OUT('guest image build failed');
-}
 
 my $t = Scaleset::Test->new(need => [qw(redis nginx scaler)]);
 my $lv = Scaleset::Libvirtd->start($t);
 $lv->track_prefix('rvm-');
 $lv->purge;       # rvm-* domains a killed earlier run left defined
-my $dir = $t->dir;
-
-# qemu runs as libvirt-qemu: guest files and the template in 0755 dirs
-my $gdir = $lv->dir . '/guest';
-mkdir $gdir; chmod 0755, $gdir;
-for my $f (qw(vmlinuz initramfs.gz)) {
-    system('install', '-m', '0644', "$guest/$f", "$gdir/$f") == 0 or die;
-}
-my $tpl = $t->read_file("$root/conf-examples/qemu-domain.xml");
-$tpl =~ s/GUEST_DIR/$gdir/g;
-$tpl =~ s/LOG_DIR/$lv->log_dir/ge;
-$t->write_file('rvm-domain.xml', $tpl);
+my $tpl = Scaleset::RealVM::template($t, $lv);
 
 # 8 consecutive free ports for the guests' host port forwards
-my $lo = free_range(8);
+my $lo = Scaleset::RealVM::port_range(8);
 ok($lo, "port range $lo-" . ($lo + 7));
 
 $t->start_redis;
 my $redis = $t->redis;
-$t->start_nginx(workers => 2, http => <<'EOF');
-    scaleset_redis 127.0.0.1:%%PORT_redis%%;
-    scaleset_gateway_id gw1;
-    upstream rvm {
-        scaleset rvm resync=1s;
-        scaleset_health_check uri=/healthz interval=500ms timeout=400ms
-                              fails=1 passes=1;
-    }
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-        location / {
-            proxy_pass http://rvm;
-            proxy_next_upstream error timeout http_502;
-            proxy_connect_timeout 1s;
-            proxy_read_timeout 3s;
-        }
-        location = /scaleset/status { scaleset_status; }
-    }
-EOF
+Scaleset::RealVM::start_gateway($t, 'rvm');
 
-# the shipped example, with this test's paths, ports and URI
-my $y = $t->read_file("$root/conf-examples/scaler-qemu.yaml");
-my %sub = (
-    qr/address: 127\.0\.0\.1:6379/ => 'address: 127.0.0.1:' . $t->port('redis'),
-    qr/listen: 127\.0\.0\.1:9180/  => 'listen: 127.0.0.1:' . $t->port('api'),
-    qr/^interval: 2s$/m              => 'interval: 500ms',
-    qr/- name: vm$/m                 => '- name: rvm',
-    qr{uri: "qemu:///system"}        => 'uri: "' . $lv->uri . '"',
-    qr{/etc/scaleset/qemu-domain\.xml} => "$dir/rvm-domain.xml",
-    qr/pool: scaleset,/              => 'pool: ' . $lv->pool . ',',
-    qr/ports: 20000-20999/           => "ports: $lo-" . ($lo + 7),
-    qr/drain_timeout: 30s/           => 'drain_timeout: 5s',
-);
-while (my ($re, $to) = each %sub) {
-    $y =~ s/$re/$to/ or BAIL_OUT("conf-examples/scaler-qemu.yaml: no $re");
-}
-my $conf = $t->write_file('scaler.yaml', $y);
+# the shipped example, with this test's paths, ports and URI (its rules
+# left out: this test sets the capacity itself)
+my $conf = $t->write_file('scaler.yaml',
+    Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl, ports => $lo,
+                                  drain_timeout => '5s'));
 
 sub start_scaler {
     $t->spawn(name => 'scaler', wait_port => 'api', timeout => 30,
@@ -251,21 +204,4 @@ sub diag_state {
     diag(($lv->virsh('list', '--all'))[1]);
     my (undef, $s) = $t->http_get('http', '/scaleset/status');
     diag($s // '');
-}
-
-sub free_range {
-    my ($n) = @_;
-    for (1 .. 50) {
-        my $base = 20000 + int(rand(9000));
-        my @s;
-        for my $p ($base .. $base + $n - 1) {
-            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                LocalPort => $p, Proto => 'tcp', Listen => 1) or last;
-            push @s, $s;
-        }
-        my $ok = @s == $n;
-        close $_ for @s;
-        return $base if $ok;
-    }
-    return undef;
 }

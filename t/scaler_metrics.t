@@ -48,7 +48,13 @@ $t->wait_for(sub {
 
 for my $fam (qw(capacity_desired capacity_actual instances errors_total
                 redis_up repairs_total instance_changes_total
-                instance_cpu_seconds_total instance_memory_bytes
+                instance_cpu_seconds_total instance_vcpus
+                instance_memory_allocated_bytes instance_memory_used_bytes
+                instance_memory_available_bytes
+                instance_network_receive_bytes_total
+                instance_network_transmit_bytes_total
+                instance_disk_read_bytes_total
+                instance_disk_written_bytes_total
                 rule_value metric_errors_total autoscale_bounds)) {
     like($text, qr/^# HELP scaleset_scaler_$fam \S/m, "HELP for $fam");
     like($text, qr/^# TYPE scaleset_scaler_$fam (gauge|counter)$/m,

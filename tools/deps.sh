@@ -49,6 +49,8 @@ qemu-utils
 busybox-static
 cpio
 linux-image-cloud-amd64
+clang
+libclang-rt-dev
 "
 
 missing=""

@@ -9,6 +9,20 @@
 #             scaleset.health=fail or after GET /cgi-bin/health?fail
 #             (GET /cgi-bin/health?ok restores it)
 #   /         a page naming the instance (scaleset.name=NAME on the cmdline)
+#   /cgi-bin/load?...   load switches for the host-side metrics tests:
+#             mem=MIB   hold MIB MiB of the guest's memory (0 frees it)
+#             cpu=on|off   keep the vCPU busy
+#             net=on|off   send ICMP out of the second NIC (1400 bytes a ms,
+#                          ~3 Mbit/s under TCG)
+#                          (to a neighbour entry of its own on a link-local
+#                          /30: the frames end at the host's tap, which has
+#                          no address and no bridge, so they go nowhere)
+#             answers with the switches in force: "mem=N cpu=on|off net=on|off"
+# The virtio balloon driver is loaded, so with a stats period on the
+# domain's <memballoon> libvirt reports the guest's memory statistics.
+# The uplink (DHCP, port 80) is the NIC with qemu's default MAC
+# 52:54:00:12:34:56 (the user-mode NIC of conf-examples/qemu-domain.xml),
+# else eth0; the first other NIC is the one net=on sends on.
 # Everything comes from Debian packages: linux-image-cloud-amd64,
 # busybox-static, cpio.
 set -eu
@@ -30,12 +44,12 @@ trap 'rm -rf "$STAGE"' EXIT INT TERM
 
 root=$STAGE/root
 mkdir -p "$root/bin" "$root/sbin" "$root/etc/udhcpc" "$root/proc" "$root/sys" \
-         "$root/dev" "$root/tmp" "$root/www/cgi-bin" "$root/lib/modules" "$root/root"
+         "$root/dev" "$root/tmp" "$root/run" "$root/www/cgi-bin" "$root/lib/modules" "$root/root"
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 
 # modules in load order: the deps of each (from modules.dep) first
-want="virtio_pci virtio_net virtio_blk"
+want="virtio_pci virtio_net virtio_blk virtio_balloon"
 order=""
 add_mod() {   # $1 = path relative to MODDIR
     case " $order " in *" $1 "*) return ;; esac
@@ -71,6 +85,7 @@ export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /run/mem && mount -t ramfs ramfs /run/mem
 while read m; do insmod /lib/modules/$m 2>/dev/null; done < /lib/modules/order
 
 name=unnamed
@@ -85,11 +100,28 @@ hostname "$name"
 echo "$name" > /www/name
 printf '<!doctype html><title>%s</title><h1>%s</h1>\n' "$name" "$name" > /www/index.html
 
+# the uplink: qemu's default MAC (user-mode NIC), else eth0; the first
+# other NIC carries the net=on load
+up=eth0 spare=
+for d in /sys/class/net/eth*; do
+    [ -e "$d" ] || continue
+    [ "$(cat $d/address)" = 52:54:00:12:34:56 ] && up=${d##*/}
+done
+for d in /sys/class/net/eth*; do
+    [ -e "$d" ] && [ "${d##*/}" != "$up" ] && { spare=${d##*/}; break; }
+done
+echo "$spare" > /run/spare-nic
+
 ip link set lo up
-ip link set eth0 up
-if ! udhcpc -i eth0 -n -q -t 5 -T 1 -s /etc/udhcpc/default.script >/dev/null 2>&1; then
-    ip addr add 10.0.2.15/24 dev eth0
+ip link set "$up" up
+if ! udhcpc -i "$up" -n -q -t 5 -T 1 -s /etc/udhcpc/default.script >/dev/null 2>&1; then
+    ip addr add 10.0.2.15/24 dev "$up"
     ip route add default via 10.0.2.2
+fi
+if [ -n "$spare" ]; then
+    ip link set "$spare" up
+    ip addr add 169.254.77.2/30 dev "$spare"
+    arp -i "$spare" -s 169.254.77.1 02:00:00:77:00:01
 fi
 
 httpd -p 80 -h /www
@@ -126,6 +158,35 @@ if [ -e /www/healthz ]; then s=ok; else s=fail; fi
 printf 'Content-Type: text/plain\r\n\r\n%s\n' "$s"
 CGI
 chmod 755 "$root/www/cgi-bin/health"
+
+# load switches (see the top): the memory is a file on a ramfs (not
+# reclaimable, no size limit: the guest's MemAvailable drops by its size),
+# the
+# loads are detached children whose PIDs are kept in /run
+cat > "$root/www/cgi-bin/load" <<'CGI'
+#!/bin/sh
+stop() { [ -f /run/$1.pid ] && kill $(cat /run/$1.pid) 2>/dev/null; rm -f /run/$1.pid; }
+for kv in $(echo "$QUERY_STRING" | tr '&' ' '); do
+    case "$kv" in
+        mem=*)
+            n=${kv#mem=}
+            case "$n" in ''|*[!0-9]*) n=0 ;; esac
+            rm -f /run/mem/fill
+            [ "$n" -gt 0 ] && dd if=/dev/zero of=/run/mem/fill bs=1M count=$n 2>/dev/null
+            echo "$n" > /run/mem.mib ;;
+        cpu=on)
+            [ -f /run/cpu.pid ] || { setsid sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $! > /run/cpu.pid; } ;;
+        cpu=off) stop cpu ;;
+        net=on)
+            nic=$(cat /run/spare-nic)
+            [ -n "$nic" ] && { [ -f /run/net.pid ] || { setsid ping -q -s 1400 -i 0.001 -I "$nic" 169.254.77.1 </dev/null >/dev/null 2>&1 & echo $! > /run/net.pid; }; } ;;
+        net=off) stop net ;;
+    esac
+done
+on() { [ -f /run/$1.pid ] && echo on || echo off; }
+printf 'Content-Type: text/plain\r\n\r\nmem=%s cpu=%s net=%s\n' "$(cat /run/mem.mib 2>/dev/null || echo 0)" "$(on cpu)" "$(on net)"
+CGI
+chmod 755 "$root/www/cgi-bin/load"
 
 # reproducible archive: fixed mtimes, sorted names, numeric root owner
 find "$root" -exec touch -h -d "@$EPOCH" {} +

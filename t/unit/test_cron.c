@@ -274,6 +274,15 @@ test_tz_valid(void **state)
     assert_false(cron_tz_valid("Mars/Olympus_Mons"));
     assert_false(cron_tz_valid("../../etc/passwd"));
     assert_false(cron_tz_valid("/etc/localtime"));
+    /* what glibc would silently read as UTC: a directory of the
+     * database, or one of its files that is no zone (found by
+     * fuzz/fuzz_cron.c) */
+    assert_false(cron_tz_valid("."));
+    assert_false(cron_tz_valid("Europe"));
+    assert_false(cron_tz_valid("Europe/"));
+    assert_false(cron_tz_valid("zone.tab"));
+    assert_false(cron_tz_valid("tzdata.zi"));
+    assert_true(cron_tz_valid("Etc/UTC"));
 }
 
 
@@ -441,6 +450,12 @@ static const datetime_case_t  datetime_cases[] = {
     { "2024-01-01T00:00+0100", "UTC", NULL },
     { "2024-01-01T00:00:00+01:00", "UTC", "2023-12-31T23:00:00Z" },
     { "2024-01-01T23:59:59-23:59", "UTC", "2024-01-02T23:58:59Z" },
+    /* the same, found by fuzz/fuzz_cron.c */
+    { "2024-01-01T00:00-+1:05", "UTC", NULL },
+    { "2024-01-01T+1:05Z", "UTC", NULL },
+    { "2024- 1-01 00:00", "UTC", NULL },
+    { "2024-01-01 00: 5", "UTC", NULL },
+    { "2024-01-01 00:00+01: 5", "UTC", NULL },
 };
 
 

@@ -450,6 +450,29 @@ test_errors(void **state)
           "bad port range" },
         { "api: { token_file: /dev/null }\n", 1, "token_file is empty" },
         { "api: { listen: 10.0.0.1:9180 }\n", 1, "token_file is required" },
+        /* a key that is a list or a mapping was printed as a scalar (a
+         * heap over-read); a key given twice leaked the first value
+         * (both found by fuzz/fuzz_config.c) */
+        { "redis:\n  ? []\n  : 1\n", 2, "keys must be scalars" },
+        { "pools:\n  - name: web\n    ? { a: 1 }\n    : 1\n", 3,
+          "keys must be scalars" },
+        { "interval: 5s\ninterval: 6s\n", 2,
+          "\"interval\" given twice" },
+        { POOL_HEAD "    name: other\n", 5,
+          "\"name\" given twice" },
+        { POOL_HEAD
+          "    template: { domain: %T, domain: %T }\n", 5,
+          "\"domain\" given twice" },
+        /* a directory's size, by fseek/ftell, was LONG_MAX: len + 1
+         * overflowed (UBSan; found by fuzz/fuzz_config.c) */
+        { POOL_HEAD
+          "    template: { domain: / }\n", 5,
+          "cannot read template \"/\": Is a directory" },
+        { "api: { token_file: /tmp }\n", 1,
+          "cannot read token_file \"/tmp\": Is a directory" },
+        { "prometheus: { url: \"http://127.0.0.1:1\", username: u,"
+          " password_file: /etc }\n", 1,
+          "password_file \"/etc\": Is a directory" },
     };
     scaler_config_t  *cf;
     char              err[512], want[600];

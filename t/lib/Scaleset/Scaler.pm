@@ -33,7 +33,8 @@ sub new {
 #              extra => "yaml lines",
 #              template_extra => "volume: {...}" (more template keys) } ],
 # api_extra => 'token_file: ...',
-# top_extra => "top-level yaml lines" (e.g. the prometheus block)
+# top_extra => "top-level yaml lines" (e.g. the prometheus block),
+# bin => another scaleset-scaler (a benchmark's baseline build)
 sub write_config {
     my ($self) = @_;
     my $t = $self->{t};
@@ -68,7 +69,8 @@ sub start {
     my ($self) = @_;
     my $conf = $self->write_config;
     return $self->{t}->spawn(name => 'scaler', wait_port => 'api',
-        cmd => [$self->{t}->bin('scaleset-scaler'), '-c', $conf]);
+        cmd => [$self->{opt}{bin} // $self->{t}->bin('scaleset-scaler'),
+                '-c', $conf]);
 }
 
 # (code, decoded body or raw text)

@@ -739,11 +739,16 @@ sub start_prometheus {
                . "    scrape_interval: $interval\n"
                . "    static_configs:\n      - targets: [$targets]\n";
     }
+    my $rule_files = '';
+    if (defined $opt{rules}) {
+        my $f = $self->write_file("$name/rules.yml", $opt{rules});
+        $rule_files = "rule_files:\n  - '$f'\n";
+    }
     my $yml = $self->write_file("$name/prometheus.yml", <<"EOF");
 global:
   scrape_interval: $interval
   evaluation_interval: $interval
-scrape_configs:
+${rule_files}scrape_configs:
 $jobs
 EOF
     my $srv = $self->spawn(

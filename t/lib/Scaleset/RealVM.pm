@@ -1,0 +1,131 @@
+package Scaleset::RealVM;
+
+# What the real-VM tests that run the scaler share (t/realvm_scaler.t,
+# t/realvm_metrics.t): the tiny guest and conf-examples/qemu-domain.xml
+# ready for a Scaleset::Libvirtd, free host ports for the guests' port
+# forwards, the gateway in front of them, and
+# conf-examples/scaler-qemu.yaml with the test's paths, ports and URI.
+#
+#   my $tpl = Scaleset::RealVM::template($t, $lv);      # its path
+#   my $lo = Scaleset::RealVM::port_range(8);           # $lo .. $lo + 7
+#   Scaleset::RealVM::start_gateway($t, 'rvm', metrics => 1);
+#   my $yaml = Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl,
+#       ports => $lo, drain_timeout => '5s', rules => 0);
+
+use strict;
+use warnings;
+use Carp qw(croak);
+use IO::Socket::INET;
+
+# the guest (built by make guest-image when missing) copied where qemu
+# (libvirt-qemu) can read it, and the example template with its paths;
+# %sub: more replacements (regex => text) of the template; returns the
+# template's path
+sub template {
+    my ($t, $lv, %sub) = @_;
+    my $root = $t->root;
+    my $guest = "$root/build/guest";
+    unless (-f "$guest/vmlinuz" && -f "$guest/initramfs.gz") {
+        system('make', '-C', $root, 'guest-image') == 0
+            or croak('guest image build failed');
+    }
+    my $gdir = $lv->dir . '/guest';
+    mkdir $gdir;
+    chmod 0755, $gdir;
+    for my $f (qw(vmlinuz initramfs.gz)) {
+        system('install', '-m', '0644', "$guest/$f", "$gdir/$f") == 0
+            or croak("install $f");
+    }
+    my $tpl = $t->read_file("$root/conf-examples/qemu-domain.xml");
+    $tpl =~ s/GUEST_DIR/$gdir/g;
+    my $logs = $lv->log_dir;
+    $tpl =~ s/LOG_DIR/$logs/g;
+    while (my ($re, $to) = each %sub) {
+        $tpl =~ s/$re/$to/ or croak("conf-examples/qemu-domain.xml: no $re");
+    }
+    return $t->write_file('rvm-domain.xml', $tpl);
+}
+
+# the first of $n consecutive free loopback ports, or undef
+sub port_range {
+    my ($n) = @_;
+    for (1 .. 50) {
+        my $base = 20000 + int(rand(9000));
+        my @s;
+        for my $p ($base .. $base + $n - 1) {
+            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                LocalPort => $p, Proto => 'tcp', Listen => 1) or last;
+            push @s, $s;
+        }
+        my $ok = @s == $n;
+        close $_ for @s;
+        return $base if $ok;
+    }
+    return undef;
+}
+
+# nginx with the module in front of pool $pool (Redis must run): checks
+# of /healthz every 500 ms, a failed upstream retried; metrics => 1 adds
+# /metrics (scaleset_metrics)
+sub start_gateway {
+    my ($t, $pool, %opt) = @_;
+    my $metrics = $opt{metrics}
+                ? "        location = /metrics { scaleset_metrics; }\n" : '';
+    return $t->start_nginx(workers => $opt{workers} // 2, http => <<"EOF");
+    scaleset_redis 127.0.0.1:%%PORT_redis%%;
+    scaleset_gateway_id gw1;
+    upstream $pool {
+        scaleset $pool resync=1s;
+        scaleset_health_check uri=/healthz interval=500ms timeout=400ms
+                              fails=1 passes=1;
+    }
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / {
+            proxy_pass http://$pool;
+            proxy_next_upstream error timeout http_502;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 3s;
+        }
+        location = /scaleset/status { scaleset_status; }
+$metrics    }
+EOF
+}
+
+# conf-examples/scaler-qemu.yaml for pool rvm: Redis and API ports, the
+# libvirtd's URI and storage pool, template (a path), 8 ports from ports,
+# interval 500ms, drain_timeout; prometheus => PORT points the rules
+# there, else the rules and the prometheus block are left out (rules =>
+# 0); more => { regex => text } replaces more
+sub scaler_yaml {
+    my ($t, $lv, %opt) = @_;
+    my $y = $t->read_file($t->root . '/conf-examples/scaler-qemu.yaml');
+    my $lo = $opt{ports};
+    my %sub = (
+        qr/address: 127\.0\.0\.1:6379/ => 'address: 127.0.0.1:' . $t->port('redis'),
+        qr/listen: 127\.0\.0\.1:9180/  => 'listen: 127.0.0.1:' . $t->port('api'),
+        qr/^interval: 2s$/m              => 'interval: 500ms',
+        qr/- name: vm$/m                 => '- name: rvm',
+        qr{uri: "qemu:///system"}        => 'uri: "' . $lv->uri . '"',
+        qr{/etc/scaleset/qemu-domain\.xml} => $opt{template},
+        qr/pool: scaleset,/              => 'pool: ' . $lv->pool . ',',
+        qr/ports: 20000-20999/           => "ports: $lo-" . ($lo + 7),
+        qr/drain_timeout: 30s/           => 'drain_timeout: '
+                                            . ($opt{drain_timeout} // '5s'),
+        %{ $opt{more} // {} },
+    );
+    if ($opt{prometheus}) {
+        $sub{qr{url: "http://127\.0\.0\.1:9090"}}
+            = "url: \"http://127.0.0.1:$opt{prometheus}\"";
+        $sub{qr/\{pool="vm"/} = '{pool="rvm"';
+    } else {
+        $sub{qr/^prometheus: .*\n/m} = '';
+        $sub{qr/^    # autoscale .*/ms} = '';
+    }
+    while (my ($re, $to) = each %sub) {
+        $y =~ s/$re/$to/g or croak("conf-examples/scaler-qemu.yaml: no $re");
+    }
+    return $y;
+}
+
+1;
