@@ -28,28 +28,13 @@ use Time::HiRes qw(time sleep);
 use JSON::PP;
 use Scaleset::Test;
 use Scaleset::Scaler;
+use Scaleset::RealVM;
 
 my $t = Scaleset::Test->new(need => [qw(redis nginx scaler)]);
 my $dir = $t->dir;
 $t->start_redis;
-$t->start_nginx(workers => 2, http => <<'EOF');
-    scaleset_redis 127.0.0.1:%%PORT_redis%%;
-    scaleset_gateway_id gw1;
-    upstream web {
-        scaleset web resync=1s;
-        scaleset_health_check uri=/healthz interval=300ms timeout=250ms
-                              fails=1 passes=1 mandatory;
-    }
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-        location / {
-            proxy_pass http://web;
-            proxy_next_upstream error timeout http_502;
-            proxy_connect_timeout 1s;
-        }
-        location = /status { scaleset_status; }
-    }
-EOF
+Scaleset::RealVM::start_gateway($t, 'web', workers => 2,
+    check => 'interval=300ms timeout=250ms fails=1 passes=1 mandatory');
 
 my %pool = (name => 'web', capacity => [0, 12, 6],
             zones => [['z1', 'test:///default'], ['z2', 'test:///default']],
@@ -73,7 +58,7 @@ my ($floor, $at_floor);   # the fewest members up in the gateway since
                           # reset, and the members then
 sub up_members {
     my ($all) = @_;
-    my $st = $t->gateway_status('http', '/status');
+    my $st = $t->gateway_status('http', '/scaleset/status');
     my $m = $st->{pools}{web}{members} or return undef;
     $$all = $m if $all;
     return [ grep { $_->{state} eq 'up' } @$m ];

@@ -1,7 +1,8 @@
 package Scaleset::RealVM;
 
 # What the real-VM tests that run the scaler share (t/realvm_scaler.t,
-# t/realvm_metrics.t): the tiny guest and conf-examples/qemu-domain.xml
+# t/realvm_metrics.t, t/realvm_upgrade.t; the gateway also serves the
+# test driver's upgrade tests): the tiny guest and conf-examples/qemu-domain.xml
 # ready for a Scaleset::Libvirtd, free host ports for the guests' port
 # forwards, the gateway in front of them, and
 # conf-examples/scaler-qemu.yaml with the test's paths, ports and URI.
@@ -65,19 +66,21 @@ sub port_range {
 }
 
 # nginx with the module in front of pool $pool (Redis must run): checks
-# of /healthz every 500 ms, a failed upstream retried; metrics => 1 adds
+# of /healthz every 500 ms (check => 'interval=... timeout=... fails=...
+# passes=...' instead), a failed upstream retried; metrics => 1 adds
 # /metrics (scaleset_metrics)
 sub start_gateway {
     my ($t, $pool, %opt) = @_;
     my $metrics = $opt{metrics}
                 ? "        location = /metrics { scaleset_metrics; }\n" : '';
+    my $check = $opt{check}
+                // 'interval=500ms timeout=400ms fails=1 passes=1';
     return $t->start_nginx(workers => $opt{workers} // 2, http => <<"EOF");
     scaleset_redis 127.0.0.1:%%PORT_redis%%;
     scaleset_gateway_id gw1;
     upstream $pool {
         scaleset $pool resync=1s;
-        scaleset_health_check uri=/healthz interval=500ms timeout=400ms
-                              fails=1 passes=1;
+        scaleset_health_check uri=/healthz $check;
     }
     server {
         listen 127.0.0.1:%%PORT_http%%;
