@@ -59,6 +59,7 @@
 typedef struct {
     int           inst;
     act_kind_t    kind;             /* ACT_DRAIN, ACT_DELETE */
+    long          batch;            /* the batch it is for */
     const char   *why;
 } up_step_t;
 
@@ -77,6 +78,8 @@ typedef struct {
     up_step_t               *steps;     /* decided, added after the
                                            record's write */
     int                      nsteps;
+    char                    *taken;     /* per instance: a step decided
+                                           for it this pass */
     int                      creates[SCALER_MAX_ZONES];
     int                      surge;
 } up_t;
@@ -124,8 +127,10 @@ step(up_t *u, int i, act_kind_t kind, const char *why)
         return;
     }
     u->steps = n;
+    u->taken[i] = 1;
     n[u->nsteps].inst = i;
     n[u->nsteps].kind = kind;
+    n[u->nsteps].batch = u->out->batch;
     n[u->nsteps++].why = why;
 }
 
@@ -139,12 +144,29 @@ counted(const up_t *u, int i)
            && !u->obs->inst[i].delete_asked;
 }
 
-/* serving or booting in the view (no earlier step took it away) */
+/* serving or booting in the view (no earlier step took it away, no step
+   of this one decided for it) */
 static int
 active(const up_t *u, int i)
 {
-    return u->pl->view[i].state == INST_BOOTING
-           || u->pl->view[i].state == INST_RUNNING;
+    return !u->taken[i] && (u->pl->view[i].state == INST_BOOTING
+                            || u->pl->view[i].state == INST_RUNNING);
+}
+
+/* plan_active() with what this step decided so far */
+static int
+active_count(const up_t *u)
+{
+    int  i, z, n = plan_active(u->in, u->pl, NULL);
+
+    for (i = 0; i < u->obs->ninst; i++) {
+        n -= u->taken[i] && (u->pl->view[i].state == INST_BOOTING
+                             || u->pl->view[i].state == INST_RUNNING);
+    }
+    for (z = 0; z < SCALER_MAX_ZONES; z++) {
+        n += u->creates[z];
+    }
+    return n;
 }
 
 static uint64_t
@@ -318,7 +340,7 @@ run_batch(up_t *u, int *b, int nb)
         u->surge = 0;
         return;
     }
-    need = in->capacity + nb - plan_active(in, u->pl, NULL);
+    need = in->capacity + nb - active_count(u);
     for (k = 0; k < nb && need > 0; k++) {
         z = u->obs->inst[b[k]].in.zone;
         if (u->obs->zone_up[z]) {
@@ -327,7 +349,7 @@ run_batch(up_t *u, int *b, int nb)
         }
     }
     for (i = 0; i < u->obs->ninst; i++) {
-        healthy += u->pl->view[i].state == INST_RUNNING
+        healthy += u->pl->view[i].state == INST_RUNNING && !u->taken[i]
                    && plan_healthy(u->obs, i) == 1;
     }
     for (k = 0; k < nb; k++) {
@@ -553,9 +575,13 @@ advance(up_t *u)
             }
             /* those of a zone that does not answer still count */
             u->surge += uc->surge ? nball - nb : 0;
-            goto done;
+            if (!uc->surge || u->surge > 0) {
+                goto done;
+            }
+            /* with surge, the last old ones drain now: the batch ends in
+               this pass if the rest holds */
         }
-        if (unsettled > 0 || plan_active(u->in, u->pl, NULL) < u->in->capacity)
+        if (unsettled > 0 || active_count(u) < u->in->capacity)
         {
             goto done;              /* its replacements are coming up */
         }
@@ -742,7 +768,7 @@ emit(up_t *u)
     }
     for (k = 0; k < u->nsteps && !pl->oom; k++) {
         plan_add(pl, u->in, u->steps[k].kind, u->steps[k].inst, "upgrade",
-                 "batch %ld: %s", u->out->batch, u->steps[k].why);
+                 "batch %ld: %s", u->steps[k].batch, u->steps[k].why);
     }
     for (z = 0; z < u->obs->nzones && !pl->oom; z++) {
         for (k = 0; k < u->creates[z]; k++) {
@@ -778,7 +804,10 @@ plan_upgrade(const plan_input_t *in, plan_t *pl)
     u.now = in->now;
     u.grace = in->cf->health_grace_ms ? in->cf->health_grace_ms
                                       : UPGRADE_GRACE_DEFAULT_MS;
-    if (upgrade_copy(u.out, u.rec) != 0) {
+    if (upgrade_copy(u.out, u.rec) != 0
+        || (u.taken = calloc(obs->ninst + 1, 1)) == NULL)
+    {
+        free(u.taken);
         pl->oom = 1;
         return;
     }
@@ -814,4 +843,5 @@ plan_upgrade(const plan_input_t *in, plan_t *pl)
     }
     emit(&u);
     free(u.steps);
+    free(u.taken);
 }

@@ -17,6 +17,9 @@
 #   mode manual, version 4: the instances are outdated and nothing else
 #     happens until `scalesetctl upgrade web --wait` (a line per batch),
 #     which ends with every instance on version 4;
+#   `scalesetctl rollback web --wait`: back to version 2 (surge: never
+#     fewer than 6 up), cancelled and rolled back; a second one refused;
+#   version 5, POST .../upgrade then .../upgrade/cancel: no batch after;
 #   0 failed client requests through all of it.
 
 use strict;
@@ -203,7 +206,10 @@ like($lines, qr/^web: rolling, batch 1 of 4: web-\d+ web-\d+: \d+\/\d+ on versio
 like($lines, qr/^web: upgrade done: 6 instances on version 4$/m, 'and the end');
 cmp_ok($floor // 6, '>=', 6, 'surge again: never fewer than 6 up')
     or diag $at_floor;
-is_deeply([sort values %{ versions() }], [(4) x 6], 'all on version 4');
+ok($t->wait_for(sub { my $v = versions(); keys %$v == 6
+                      && !grep { $_ ne '4' } values %$v }, timeout => 15,
+                what => 'members on version 4'),
+   'all on version 4 (once the last drains are over)');
 
 my ($rc, $st) = (undef, `SCALESET_API=$api @{[ $t->bin('scalesetctl') ]} upgrade-status web`);
 like($st, qr/^pool web: upgrade done \(mode rolling\), version 2 -> 4, batch 4 of 4$/m,
@@ -214,6 +220,44 @@ is($j->{state}, 'done', 'upgrade-status --json');
 my $err = `SCALESET_API=$api @{[ $t->bin('scalesetctl') ]} upgrade-cancel web 2>&1`;
 is($? >> 8, 1, 'upgrade-cancel with nothing to cancel: exit 1');
 like($err, qr/no upgrade to cancel \(it is done\)/, 'the API\'s reason');
+
+# --- rollback through the API: back to version 2 -------------------------------
+
+$floor = undef;
+my @rb = `SCALESET_API=$api @{[ $t->bin('scalesetctl') ]} rollback web --wait 2>&1`;
+is($? >> 8, 0, 'scalesetctl rollback web --wait: exit 0') or diag @rb;
+like($rb[-1] // '', qr/^web: rolled back: 6 instances on version 2$/,
+     'it says so');
+$u = upgrade();
+is($u->{state}, 'cancelled', 'a rollback through the API ends cancelled');
+ok($u->{rolled_back}, 'rolled back');
+is($u->{model}{version}, '2', 'the pool\'s model is version 2 again');
+cmp_ok($floor // 6, '>=', 6, 'never fewer than 6 up while rolling back');
+ok($t->wait_for(sub { my $v = versions(); keys %$v == 6
+                      && !grep { $_ ne '2' } values %$v }, timeout => 15,
+                what => 'members on version 2'), 'all on version 2');
+$err = `SCALESET_API=$api @{[ $t->bin('scalesetctl') ]} rollback web 2>&1`;
+is($? >> 8, 1, 'a second rollback: exit 1');
+like($err, qr/rolled back to version 2 already/, 'refused, with the reason');
+
+# --- cancel: nothing more is replaced -----------------------------------------
+
+reload(5, mode => 'manual', max_batch_percent => 34);
+ok($t->wait_for(sub { (upgrade()->{left} // 0) == 6 }, timeout => 10,
+                what => '6 outdated'), 'version 5: 6 outdated');
+my ($c1) = $s->api('POST', '/v1/pools/web/upgrade', {});
+is($c1, 200, 'POST /v1/pools/web/upgrade');
+my ($c2) = $s->api('POST', '/v1/pools/web/upgrade', {});
+is($c2, 409, 'a second POST while it rolls: 409');
+my ($c3, $cu) = $s->api('POST', '/v1/pools/web/upgrade/cancel', {});
+is($c3, 200, 'POST .../upgrade/cancel');
+is($cu->{state}, 'cancelled', 'cancelled');
+my $at = length $t->log('scaler');
+sleep 2;
+unlike(substr($t->log('scaler'), $at), qr/upgrade rolling/,
+       'no batch starts after the cancel');
+is(upgrade()->{state}, 'cancelled', 'it stays cancelled');
+cmp_ok(upgrade()->{left}, '>', 0, 'outdated instances are left as they are');
 
 # --- the load ----------------------------------------------------------------
 
@@ -226,11 +270,13 @@ ok(!$ls->{versions}{3}, 'and never by the bad version 3');
 
 # the metrics
 my (undef, $m) = $t->http_get('api', '/metrics');
-like($m, qr/^scaleset_scaler_upgrade_state\{pool="web",state="done"\} 1$/m,
+like($m, qr/^scaleset_scaler_upgrade_state\{pool="web",state="cancelled"\} 1$/m,
      'scaleset_scaler_upgrade_state');
-like($m, qr/^scaleset_scaler_instances_outdated\{pool="web"\} 0$/m,
+like($m, qr/^scaleset_scaler_upgrade_state\{pool="web",state="rolling"\} 0$/m,
+     'every state exported');
+like($m, qr/^scaleset_scaler_instances_outdated\{pool="web"\} [1-6]$/m,
      'scaleset_scaler_instances_outdated');
-like($m, qr/^scaleset_scaler_upgrade_batches_total\{pool="web",result="succeeded"\} [1-9]/m,
-     'scaleset_scaler_upgrade_batches_total succeeded');
+like($m, qr/^scaleset_scaler_upgrade_batches_total\{pool="web",result="succeeded"\} \d+$/m,
+     'scaleset_scaler_upgrade_batches_total');
 
 $t->done;

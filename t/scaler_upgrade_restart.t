@@ -94,6 +94,12 @@ unlink "$dir/guestsim/version-2";       # the new guests listen now
 ok($t->wait_for(sub { (record()->{state} // '') eq 'done' }, timeout => 60,
                 interval => 0.1, what => 'done'),
    'after the restart the upgrade completes');
+# the last batch's old instances finish their drain after done
+ok($t->wait_for(sub { my $m = $s->members('web');
+                      join(' ', sort keys %$m) eq join(' ', @{ domains() })
+                      && keys %$m == 4 }, timeout => 15,
+                what => 'members = domains'),
+   'no orphan: the members are exactly the domains');
 my $log2 = substr($t->log('scaler'), length $log1);
 unlike($log2, qr/started \(the template changed\)/,
        'the restarted scaler did not start another upgrade');
@@ -121,11 +127,7 @@ my %seen;
 $seen{$_}++ for map { split ' ' } @in;
 is_deeply([sort keys %seen], \@v1, 'the batches are the 4 version 1 ones');
 ok(!grep({ $_ > 1 } values %seen), 'none in two batches');
-ok($t->wait_for(sub { my $m = $s->members('web');
-                      join(' ', sort keys %$m) eq join(' ', @{ domains() })
-                      && keys %$m == 4 }, timeout => 15,
-                what => 'members = domains'),
-   'no orphan: the members are exactly the domains');
+
 my $m = $s->members('web');
 ok(!grep({ !/ version=2$/ } values %$m), 'all on version 2');
 is(scalar(grep { my $d = $_; grep { $_ eq $d } @v1 } @{ domains() }), 0,

@@ -418,15 +418,21 @@ static const case_t  cases[] = {
                 "create web-000007 z1", "create web-000008 z1" } },
 
     { .name = "surge: the batch's old instances drain once their "
-              "replacements serve (healthy ones left >= the capacity)",
+              "replacements serve (healthy ones left >= the capacity); "
+              "the batch ends with them, the next starts in the same pass",
       UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
       .rec = "rolling from=1 to=2 batch=1 batches=4 "
              "ids=web-000001,web-000003 batch_s=10 zone=z1",
       .inst = { SIX, UP2("web-000007", 0, 5), UP2("web-000008", 0, 5) },
-      .want = { "drain web-000001 upgrade (batch 1: replaced (its "
+      .want = { "record rolling 2/4 web-000005 (batch 1 of 4 done: 2 "
+                "replaced, 2 of 2 on the model healthy; batch 2 of 4 in "
+                "zone z1: web-000005 -> version 2)",
+                "drain web-000001 upgrade (batch 1: replaced (its "
                 "replacement serves)",
                 "drain web-000003 upgrade (batch 1: replaced (its "
-                "replacement serves)" } },
+                "replacement serves)",
+                "create web-000009 z1 127.0.1.9:8080 upgrade v2 (batch 2: "
+                "a replacement on version 2)" } },
 
     { .name = "surge: while the replacements boot, the old ones serve "
               "(the capacity never drops)",
