@@ -46,13 +46,17 @@ $s->guestsim($t->dir . '/guestsim');
 my $ctl = $t->bin('scalesetctl');
 my $api = 'http://127.0.0.1:' . $t->port('api');
 
-my $floor;
+my ($floor, $at_floor);
 sub up {            # members up in the gateway: { id => version }
     my $st = $t->gateway_status('http', '/scaleset/status');
     my $m = $st->{pools}{web}{members} or return undef;
     my %up = map { $_->{id} => $_->{version} }
              grep { $_->{state} eq 'up' } @$m;
-    $floor = keys %up if !defined $floor || keys %up < $floor;
+    if (!defined $floor || keys %up < $floor) {
+        $floor = keys %up;
+        $at_floor = join ' ', map { "$_->{id}:$_->{state}:$_->{version}" }
+                              grep { $_->{state} ne 'up' } @$m;
+    }
     return \%up;
 }
 # until every one of n members up is on version v (sampling)
@@ -89,6 +93,8 @@ for my $n (@sizes) {
         all_on($n, $pool{version}, 600) or die "bench: rolling $n failed\n";
         push @{ $roll{$n} }, time - $t0;
         push @{ $roll_floor{$n} }, $floor;
+        print STDERR "rolling floor $floor; not up then: $at_floor\n"
+            if $ENV{BENCH_DEBUG};
         my (undef, $u) = $s->api('GET', '/v1/pools/web/upgrade');
         push @{ $batches{$n} }, $u->{batches};
 

@@ -357,12 +357,14 @@ run_batch(up_t *u, int *b, int nb)
         if (u->pl->view[i].state != INST_RUNNING) {
             step(u, i, ACT_DELETE, "replaced (not registered)");
             gone++;
-        } else if (plan_healthy(u->obs, i) != 1) {
+        } else if (settled_bad(u, i)) {
             step(u, i, ACT_DRAIN, "replaced (unhealthy)");
             gone++;
-        } else if (healthy - 1 >= in->capacity) {
+        } else if (healthy - (plan_healthy(u->obs, i) == 1) >= in->capacity) {
+            /* a young one not reported healthy yet may serve all the
+               same: it waits like a healthy one */
             step(u, i, ACT_DRAIN, "replaced (its replacement serves)");
-            healthy--;
+            healthy -= plan_healthy(u->obs, i) == 1;
             gone++;
         }
     }
@@ -375,11 +377,12 @@ id_cmp(const void *a, const void *b)
     return strcmp(a, b);
 }
 
+/* 0 for an unhealthy one (not healthy within its time) when those go
+   first */
 static int
 batch_cmp_key(const up_t *u, int i)
 {
-    return u->uc->prioritize_unhealthy && plan_healthy(u->obs, i) != 1
-           ? 0 : 1;
+    return u->uc->prioritize_unhealthy && settled_bad(u, i) ? 0 : 1;
 }
 
 /* the next batch: from one zone (the last one's while it has outdated

@@ -520,6 +520,17 @@ static const case_t  cases[] = {
                 "create web-000007 z2 127.0.1.7:8080 upgrade v2",
                 "create web-000008 z2 127.0.1.8:8080 upgrade v2" } },
 
+    { .name = "an instance not reported healthy yet but within its time "
+              "is young, not unhealthy: not first, not drained before the "
+              "replacements serve",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34",
+      .inst = { UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP("web-000005", 0),
+                { "web-000006", 1, "running", .health = "down",
+                  .age_s = 2 } },
+      .want = { "record rolling 1/4 web-000001 web-000003 (started",
+                "create web-000007 z1", "create web-000008 z1" } },
+
     { .name = "before a batch, more than max_unhealthy_percent of the pool "
               "unhealthy: a breach, rolled back",
       UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
