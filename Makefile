@@ -34,7 +34,7 @@ CC          ?= cc
 OPT         ?= -g -O2
 WARN        := -Wall -Wextra -Werror
 PKGS        := libvirt libxml-2.0 hiredis jansson yaml-0.1 libevent libevent_pthreads \
-               libcurl libsystemd libcrypto
+               libcurl libsystemd libcrypto libisofs-1
 PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SC_CFLAGS    = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP \
@@ -273,6 +273,13 @@ $(BUILD)/t/%: t/unit/%.c $(BUILD)/libscaler.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SC_CFLAGS) -o $@ $< $(BUILD)/libscaler.a $(SC_LDLIBS) -lcmocka
 
+# the module's schedule builder is plain C: its test links that file alone
+SCHED_SRCS  := ngx_module/ngx_http_scaleset_sched.c
+
+$(BUILD)/t/test_sched: t/unit/test_sched.c $(SCHED_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_CFLAGS) -Ingx_module -o $@ $< $(SCHED_SRCS) -lcmocka
+
 # the same sources, every object rebuilt with the sanitizers
 $(BUILD)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -294,6 +301,10 @@ $(BUILD)/asan/t/%: t/unit/%.c $(BUILD)/asan/libscaler.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SC_CFLAGS) $(SAN) -o $@ $< $(BUILD)/asan/libscaler.a \
 	    $(SC_LDLIBS) -lcmocka
+
+$(BUILD)/asan/t/test_sched: t/unit/test_sched.c $(SCHED_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SC_CFLAGS) $(SAN) -Ingx_module -o $@ $< $(SCHED_SRCS) -lcmocka
 
 # --- fuzzing (libFuzzer) ----------------------------------------------------
 #

@@ -11,7 +11,7 @@
 # under test (1 worker each, on CPU 1), redis and wrk on CPU 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/lib.sh
+. bench/lib/bench.sh
 
 ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-5}
@@ -113,7 +113,7 @@ declare -A RPS
 for round in $(seq 1 "$ROUNDS"); do
     for cfg in off on; do
         p=$([ $cfg = off ] && echo "$G_OFF" || echo "$G_ON")
-        v=$(taskset -c 0 bash -c ". bench/lib.sh; bench_wrk http://127.0.0.1:$p/ $SECS $CONNS 1")
+        v=$(taskset -c 0 bash -c ". bench/lib/bench.sh; bench_wrk http://127.0.0.1:$p/ $SECS $CONNS 1")
         RPS[$cfg]="${RPS[$cfg]:-} $v"
         echo "round $round $cfg $v" >&2
     done
@@ -152,7 +152,7 @@ death_run() {
                  scaleset_health_check uri=/ interval=500ms timeout=250ms fails=1 passes=1; }
 $(proxy_server "$gport" u)" load
 
-    perl bench/gateway-death.pl "$gport" "$vport" "$DIR/victim-$mode-$i/nginx.pid"
+    perl bench/lib/gateway-death.pl "$gport" "$vport" "$DIR/victim-$mode-$i/nginx.pid"
 }
 
 declare -A DEATH

@@ -13,7 +13,7 @@
 # times each; medians are reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/lib.sh
+. bench/lib/bench.sh
 
 ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-5}
@@ -119,7 +119,7 @@ for round in $(seq 1 "$ROUNDS"); do
             stock2k) p=$G_STOCK2K ;; mod2k) p=$G_MOD2K ;;
         esac
         a0=$(curl -s "http://127.0.0.1:$B1/status" | awk 'NR==3 {print $1}')
-        v=$(taskset -c 0 bash -c ". bench/lib.sh; bench_wrk http://127.0.0.1:$p/ $SECS $CONNS 1")
+        v=$(taskset -c 0 bash -c ". bench/lib/bench.sh; bench_wrk http://127.0.0.1:$p/ $SECS $CONNS 1")
         a1=$(curl -s "http://127.0.0.1:$B1/status" | awk 'NR==3 {print $1}')
         echo "round $round $cfg backend accepts $((a1 - a0))" >&2
         RPS[$cfg]="${RPS[$cfg]:-} $v"
@@ -148,7 +148,7 @@ start_nginx prop "$G_PROP" "
     scaleset_redis 127.0.0.1:$REDIS;
     upstream u { scaleset prop; }
 $(proxy_server "$G_PROP" u)" load
-prop=$(perl bench/gateway-propagation.pl "$REDIS" "$G_PROP" "$B1" "$B2" "$CHANGES")
+prop=$(perl bench/lib/gateway-propagation.pl "$REDIS" "$G_PROP" "$B1" "$B2" "$CHANGES")
 
 cat <<EOF
 ### Gateway (bench/gateway.sh)
@@ -169,6 +169,8 @@ same two backend addresses as the 2-member case.
 | stock nginx, 2 000 \`server\` lines | $m_stock2k | ${RPS[stock2k]} |
 | module, 2 000 members | $m_mod2k | ${RPS[mod2k]} |
 
+- requests/s ratios, the noisy figure (±10 % between runs on this shared
+  VM; the instruction counts of bench/gateway-ipr.pl are the exact one):
 - module / stock nginx (2 members): **$(ratio "$m_mod" "$m_stock")** (target >= 0.98)
 - module 2 000 / 2 members: **$(ratio "$m_mod2k" "$m_mod")** (target >= 0.95);
   stock nginx 2 000 / 2 servers for comparison: $(ratio "$m_stock2k" "$m_stock")

@@ -14,8 +14,8 @@ use lib "$FindBin::Bin/../t/lib";
 use Time::HiRes qw(time);
 use Scaleset::Test;
 use Scaleset::Libvirtd;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median);
 
 my $n = shift // 5;
 my $why = Scaleset::Libvirtd->skip_reason;

@@ -10,8 +10,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median prove_runs);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median prove_runs);
 
 my $rounds = $ENV{ROUNDS} // 3;
 my @runs = prove_runs('realvm_scaler.t', $rounds);

@@ -21,8 +21,8 @@ use File::Copy qw(copy);
 use Scaleset::Test;
 use Scaleset::Libvirtd;
 use Scaleset::RealVM;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median row);
 
 if (my $why = Scaleset::Libvirtd->skip_reason) {
     print STDERR "realvm-upgrade: skipped ($why)\n";

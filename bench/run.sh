@@ -14,7 +14,7 @@
 # results.  A failed script keeps them too and makes run.sh exit 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/lib.sh
+. bench/lib/bench.sh
 
 DOC=docs/benchmarks.md
 scripts=("$@")
@@ -43,14 +43,14 @@ for s in "${scripts[@]}"; do
     echo "   $(( $(date +%s) - start )) s, exit $rc" >&2
     case $rc in
         0)  cat "build/bench/$name.md"
-            perl bench/splice.pl "$DOC" "$name" "build/bench/$name.md" ;;
+            perl bench/lib/splice.pl "$DOC" "$name" "build/bench/$name.md" ;;
         77) echo "   skipped: $DOC keeps the last results of $name" >&2 ;;
         *)  echo "   FAILED: $DOC keeps the last results of $name" >&2
             failed+=("$s") ;;
     esac
 done
 printf 'Machine: %s\n' "$machine" > build/bench/machine.md
-perl bench/splice.pl "$DOC" machine build/bench/machine.md
+perl bench/lib/splice.pl "$DOC" machine build/bench/machine.md
 if [ ${#failed[@]} -gt 0 ]; then
     echo "bench: failed: ${failed[*]}" >&2
     exit 1

@@ -2,8 +2,10 @@
 # Scaler benchmark: 0 -> 1000 registered instances on test:///default and
 # back to 0; RSS and CPU per reconcile pass at 1000; ROUNDS (3) rounds on
 # one scaler, medians.  Prints a markdown section for docs/benchmarks.md.
+# With HA_LEASE=10s the scaler runs with ha (alone: it takes the lease,
+# every write fenced), for a side-by-side of the fence's cost.
 # bench-section: scaler
-#   [ROUNDS=3] perl bench/scaler.pl [N]
+#   [ROUNDS=3] [HA_LEASE=10s] perl bench/scaler.pl [N]
 
 use strict;
 use warnings;
@@ -13,8 +15,8 @@ use Time::HiRes qw(time sleep);
 use POSIX ();
 use Scaleset::Test;
 use Scaleset::Scaler;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median row);
 
 my $n = (shift // 1000) + 0;
 my $rounds = $ENV{ROUNDS} // 3;
@@ -22,10 +24,18 @@ my $interval_ms = 200;
 my $t = Scaleset::Test->new(need => [qw(redis scaler)]);
 $t->start_redis;
 my $s = Scaleset::Scaler->new($t, interval => "${interval_ms}ms",
+    ($ENV{HA_LEASE} ? (top_extra => "ha: { lease: $ENV{HA_LEASE} }\n") : ()),
     pools => [ { name => 'web', cidr => '127.1.0.0/16',
     zones => [['z1', 'test:///default'], ['z2', 'test:///default']],
     capacity => [0, 1000, 0] } ]);
 my $srv = $s->start;
+if ($ENV{HA_LEASE}) {
+    my $t0 = time;
+    until ((($s->api('GET', '/v1/ha'))[1] // {})->{ready}) {
+        die "scaler bench: no lease in 20 s\n" if time - $t0 > 20;
+        sleep 0.02;
+    }
+}
 my $redis = $t->redis;
 my $count = sub { $redis->hlen('scaleset:{web}:members') };
 

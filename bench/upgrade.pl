@@ -20,8 +20,8 @@ use Time::HiRes qw(time sleep);
 use Scaleset::Test;
 use Scaleset::Scaler;
 use Scaleset::RealVM;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median row);
 
 my @sizes = map { $_ + 0 } @ARGV ? @ARGV : (10, 100);
 my $rounds = $ENV{ROUNDS} // 3;

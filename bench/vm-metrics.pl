@@ -28,8 +28,8 @@ use Scaleset::Test;
 use Scaleset::Scaler;
 use Scaleset::Libvirtd;
 use Scaleset::RealVM;
-use lib "$FindBin::Bin/..";
-use bench::lib qw(machine median row);
+use lib "$FindBin::Bin/lib";
+use Scaleset::Bench qw(machine median row);
 
 my $n = (shift // 1000) + 0;
 my $rounds = $ENV{ROUNDS} // 3;

@@ -6,7 +6,8 @@
  * those under fuzz/data/, relative to the repo root.
  * Properties: a configuration is loaded and freed without a leak or a bad
  * access (LeakSanitizer, ASan); a refused one has a message
- * "FILE:LINE: reason"; what is loaded has valid, distinct pool names, each
+ * "FILE:LINE: reason", FILE the configuration or a file it names (a
+ * cloud_init file is refused at its own line); what is loaded has valid, distinct pool names, each
  * with a zone.
  */
 
@@ -31,8 +32,23 @@ check_error(const char *err, size_t size)
     FUZZ_CHECK(fuzz_terminated(err, size), "unterminated error");
 
     n = strlen(cfg_path);
-    FUZZ_CHECK(strncmp(err, cfg_path, n) == 0 && err[n] == ':',
-               "error \"%s\" does not start with the file name", err);
+    if (strncmp(err, cfg_path, n) != 0 || err[n] != ':') {
+        /* or a file the configuration names (a cloud_init file whose own
+           line is wrong): a path that exists */
+        char  other[512];
+
+        p = strstr(err, ": ");
+        while (p > err && isdigit((unsigned char) p[-1])) {
+            p--;
+        }
+        n = p && p > err && p[-1] == ':' ? (size_t) (p - 1 - err) : 0;
+        FUZZ_CHECK(n > 0 && n < sizeof(other),
+                   "error \"%s\" does not start with a file name", err);
+        memcpy(other, err, n);
+        other[n] = '\0';
+        FUZZ_CHECK(access(other, F_OK) == 0, "error \"%s\" names no file "
+                   "(neither the configuration nor one it names)", err);
+    }
 
     p = err + n + 1;
     FUZZ_CHECK(isdigit((unsigned char) *p), "error \"%s\" has no line", err);

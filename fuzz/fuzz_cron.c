@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "fuzz.h"
-#include "autoscale.h"
+#include "cron.h"
 
 
 #define ZONEINFO  "/usr/share/zoneinfo"

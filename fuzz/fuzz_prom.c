@@ -12,7 +12,7 @@
 #include <math.h>
 
 #include "fuzz.h"
-#include "autoscale.h"
+#include "prom.h"
 
 
 int

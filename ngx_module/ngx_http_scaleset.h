@@ -16,6 +16,8 @@
 #include <scaleset_record.h>
 #include <scaleset_check.h>
 
+#include "ngx_http_scaleset_sched.h"
+
 
 #define NGX_HTTP_SCALESET_DEFAULT_MAX_MEMBERS  256
 #define NGX_HTTP_SCALESET_DEFAULT_RESYNC       5000     /* ms */
@@ -53,7 +55,7 @@
 #define NGX_HTTP_SCALESET_SOURCE_STATE         1
 #define NGX_HTTP_SCALESET_SOURCE_REDIS         2
 
-/* health state of a slot (issue 4: active checks fill these in) */
+/* health state of a slot (active checks fill these in) */
 #define NGX_HTTP_SCALESET_HEALTH_UNCHECKED     0
 #define NGX_HTTP_SCALESET_HEALTH_UP            1
 #define NGX_HTTP_SCALESET_HEALTH_DOWN          2
@@ -63,46 +65,53 @@
 
 
 /*
- * One member in shared memory.  The identity and the address are written
- * only by the lease holder under the pool's write lock; the counters are
- * updated atomically by every worker.  A slot's generation changes each
- * time it is given to another member or freed, so free_peer never counts
- * into a reused slot.
+ * One member in shared memory.  The member (identity, address, weight,
+ * flags) is written only by the lease holder, or the master at start: under
+ * the pool's write lock for the status page, reports and checks, and as a
+ * seqlock for requests, which take no lock.  The generation is odd while
+ * the slot is given to another member or freed, and even and new after.
+ * A request counts itself in active, then checks that the slot still has
+ * the generation it chose (ngx_http_scaleset_get_peer); apply gives a slot
+ * to a new member only when nothing is counted in it, unless the pool has
+ * no other room, and free_peer counts only into the generation it chose.
+ * The counters are atomic; active is never reset, only given back.
  */
 typedef struct {
-    /* what a request touches: the first cache line and the address */
+    /* the first cache line: what every request reads or counts */
     ngx_atomic_t                    generation;
     ngx_atomic_t                    active;        /* requests in flight */
     ngx_atomic_t                    requests;      /* total */
     ngx_atomic_t                    fails;         /* nginx's peer->fails */
-    ngx_msec_t                      accessed;      /* last failure */
-    ngx_msec_t                      checked;       /* last probe or failure */
+    ngx_atomic_t                    checked;       /* ms: last probe or
+                                                      failure */
     uint32_t                        weight;
     uint32_t                        max_fails;
     uint32_t                        fail_timeout;  /* ms */
-    socklen_t                       socklen;
-
-    /* the second line: responses, then an IPv4 address in full */
-    ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */
-    ngx_sockaddr_t                  sockaddr;      /* socklen bytes */
-
-    ngx_atomic_t                    fails_total;
-
-    /* active health checks (issue 4) */
-    ngx_msec_t                      health_checked;
-    ngx_msec_t                      health_since;
-    uint32_t                        health_fails;
-    uint32_t                        health_passes;
+    uint32_t                        flags;         /* SCALESET_MEMBER_* */
+    uint8_t                         in_use;
     uint8_t                         health;        /* ..._HEALTH_* */
     uint8_t                         health_reason;
     uint8_t                         health_owner;
-    uint8_t                         in_use;
-    uint32_t                        health_latency; /* ms, last check */
+    socklen_t                       socklen;
+
+    /* the second line: what the end of a request counts */
+    ngx_atomic_t                    responses[5];  /* 1xx .. 5xx */
+    ngx_atomic_t                    accessed;      /* ms: last failure; of
+                                                      a freed slot, when it
+                                                      was freed */
+    ngx_atomic_t                    fails_total;
+
+    ngx_sockaddr_t                  sockaddr;      /* socklen bytes */
+
+    /* active health checks */
+    ngx_msec_t                      health_checked;
+    ngx_msec_t                      health_since;
     uint64_t                        health_wall;   /* UNIX ms, last check */
+    uint32_t                        health_fails;
+    uint32_t                        health_passes;
+    uint32_t                        health_latency; /* ms, last check */
 
-    /* the member, lease holder only */
-    uint32_t                        flags;         /* SCALESET_MEMBER_* */
-
+    /* the member's names, lease holder only */
     u_char                          id_len;
     u_char                          zone_len;
     u_char                          version_len;
@@ -112,6 +121,14 @@ typedef struct {
     u_char                          zone[SCALESET_NAME_MAX + 1];
     u_char                          version[SCALESET_NAME_MAX + 1];
 } ngx_http_scaleset_slot_t;
+
+
+/* a schedule: slot numbers, primaries then backups */
+typedef struct {
+    uint32_t                       *entries;       /* sched_cap */
+    ngx_uint_t                      nprimary;
+    ngx_uint_t                      nbackup;
+} ngx_http_scaleset_schedule_t;
 
 
 /*
@@ -137,7 +154,7 @@ typedef struct {
 
 
 /* changes whenever the layout of the shared structures does */
-#define NGX_HTTP_SCALESET_LAYOUT               0x5ca1e002
+#define NGX_HTTP_SCALESET_LAYOUT               0x5ca1e003
 
 /* one pool's shared state: the slots and two schedule buffers */
 typedef struct {
@@ -151,13 +168,18 @@ typedef struct {
 
     ngx_http_scaleset_lock_t       *lock;          /* its own pages */
 
+    /*
+     * requests read sched[current] without the lock; apply and rebuild
+     * build the other one and then switch (a request that read a schedule
+     * being rebuilt still finds slot numbers only, and checks the slot it
+     * chose)
+     */
+    ngx_atomic_t                    current;
+    ngx_http_scaleset_schedule_t    sched[2];
+
     /* under the lock */
-    ngx_uint_t                      current;       /* schedule buffer */
-    ngx_uint_t                      nprimary;      /* schedule entries */
-    ngx_uint_t                      nbackup;
     ngx_uint_t                      primaries;     /* distinct members */
     ngx_uint_t                      backups;
-    uint32_t                       *sched[2];      /* primaries, then backups */
 
     ngx_uint_t                      members;       /* slots in use */
     uint64_t                        epoch;
@@ -215,6 +237,7 @@ typedef struct {
 
 
 typedef struct ngx_http_scaleset_main_conf_s  ngx_http_scaleset_main_conf_t;
+typedef struct ngx_http_scaleset_peer_s  ngx_http_scaleset_peer_t;
 typedef struct ngx_http_scaleset_state_s  ngx_http_scaleset_state_t;
 
 
@@ -263,6 +286,9 @@ typedef struct {
     ngx_http_upstream_server_t     *placeholder;
     ngx_http_scaleset_check_conf_t *check;         /* NULL: no checks */
     ngx_http_scaleset_allow_t      *allow;         /* NULL: the default */
+
+    /* this worker's peers: the members' addresses, by slot (balancer.c) */
+    ngx_http_scaleset_peer_t      **peers;
 
     /* lease holder, per process */
     unsigned                        fetching:1;
@@ -364,6 +390,8 @@ ngx_int_t ngx_http_scaleset_add_member(ngx_http_scaleset_srv_conf_t *sscf,
     size_t rec_len, ngx_uint_t log_once, ngx_log_t *log);
 ngx_int_t ngx_http_scaleset_refilter(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_log_t *log);
+ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
+    ngx_log_t *log);
 
 /* ngx_http_scaleset_allow.c */
 char *ngx_http_scaleset_allow(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -414,6 +442,7 @@ ngx_http_scaleset_runlock(ngx_http_scaleset_lock_t *lock)
 /* ngx_http_scaleset_balancer.c */
 ngx_int_t ngx_http_scaleset_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
+ngx_int_t ngx_http_scaleset_balancer_init_process(ngx_cycle_t *cycle);
 
 /* ngx_http_scaleset_redis.c */
 ngx_int_t ngx_http_scaleset_redis_init_process(ngx_cycle_t *cycle);

@@ -1,8 +1,8 @@
 
 /*
  * ngx_http_scaleset_module: upstream membership held in Redis, applied
- * live in every worker.  This file: directives, configuration, process
- * hooks.
+ * live in every worker.  This file: directives, configuration, where a new
+ * zone's members come from, process hooks.
  */
 
 
@@ -29,6 +29,8 @@ static char *ngx_http_scaleset_state_path(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_scaleset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_scaleset_init_pool_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
 static ngx_int_t ngx_http_scaleset_keys(ngx_conf_t *cf,
     ngx_http_scaleset_main_conf_t *smcf, ngx_http_scaleset_srv_conf_t *sscf);
 static ngx_int_t ngx_http_scaleset_init_module(ngx_cycle_t *cycle);
@@ -919,7 +921,7 @@ ngx_http_scaleset(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    sscf->shm_zone->init = ngx_http_scaleset_init_zone;
+    sscf->shm_zone->init = ngx_http_scaleset_init_pool_zone;
     sscf->shm_zone->data = sscf;
 
     pp = ngx_array_push(&smcf->pools);
@@ -964,6 +966,37 @@ invalid:
                        "invalid parameter \"%V\" in \"scaleset\"",
                        &value[i]);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * A pool's zone at start or reload: kept with its members, or new; a new
+ * one starts from the last known membership: the previous cycle's zone of
+ * the pool (recreated with another size), else its state file.
+ */
+
+static ngx_int_t
+ngx_http_scaleset_init_pool_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_int_t                      rc;
+    ngx_http_scaleset_srv_conf_t  *sscf;
+
+    rc = ngx_http_scaleset_init_zone(shm_zone, data);
+    if (rc != NGX_DONE) {
+        return rc;
+    }
+
+    sscf = shm_zone->data;
+
+    if (ngx_http_scaleset_inherit(sscf, shm_zone->shm.log) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (sscf->state_file.len) {
+        (void) ngx_http_scaleset_state_load(sscf, shm_zone->shm.log);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1057,7 +1090,8 @@ ngx_http_scaleset_init_process(ngx_cycle_t *cycle)
     }
 #endif
 
-    if (ngx_http_scaleset_check_init_process(cycle) != NGX_OK
+    if (ngx_http_scaleset_balancer_init_process(cycle) != NGX_OK
+        || ngx_http_scaleset_check_init_process(cycle) != NGX_OK
         || ngx_http_scaleset_report_init_process(cycle) != NGX_OK)
     {
         return NGX_ERROR;

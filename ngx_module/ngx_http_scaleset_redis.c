@@ -57,6 +57,8 @@ static void ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r,
     void *data);
+static void ngx_http_scaleset_fetched(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf);
 static void ngx_http_scaleset_on_message(redisAsyncContext *ac, void *r,
     void *data);
 static ngx_int_t ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
@@ -1179,13 +1181,7 @@ ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r, void *data)
 
 done:
 
-    w->cmd_ready = 1;
-    ngx_http_scaleset_check_up(w);
-
-    if (sscf->refetch && w->cmd) {
-        sscf->refetch = 0;
-        ngx_http_scaleset_fetch(w, sscf);
-    }
+    ngx_http_scaleset_fetched(w, sscf);
 }
 
 
@@ -1241,6 +1237,16 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
         (void) ngx_http_scaleset_apply_reply(w, sscf, reply);
     }
 
+    ngx_http_scaleset_fetched(w, sscf);
+}
+
+
+/* a pool's read ended, whatever came of it: the next one may start */
+
+static void
+ngx_http_scaleset_fetched(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf)
+{
     w->cmd_ready = 1;
     ngx_http_scaleset_check_up(w);
 

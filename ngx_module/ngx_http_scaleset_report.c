@@ -27,6 +27,16 @@ typedef struct {
     ngx_log_t                      *log;
     ngx_uint_t                      pending;       /* the last one unanswered */
     ngx_uint_t                      skipped;
+
+    /*
+     * the HSET's arguments, made at the first report of this worker and
+     * kept: a report every period would otherwise allocate and free up to
+     * max_members records, and the heap nginx's request pools come from
+     * would change under them every second
+     */
+    const char                    **argv;
+    size_t                         *argvlen;
+    u_char                         *text;
 } ngx_http_scaleset_report_t;
 
 
@@ -175,11 +185,10 @@ ngx_http_scaleset_report(ngx_event_t *ev)
 {
     ngx_http_scaleset_report_t *rp = ev->data;
 
-    u_char                      *p, *ttl;
+    u_char                      *p, ttl[NGX_INT_T_LEN];
     size_t                      *argvlen, len;
     ngx_uint_t                   i, n, argc;
     ngx_msec_t                   now;
-    ngx_pool_t                  *pool;
     const char                 **argv;
     ngx_http_scaleset_slot_t    *slot;
     ngx_http_scaleset_shctx_t   *sh;
@@ -211,22 +220,26 @@ ngx_http_scaleset_report(ngx_event_t *ev)
     sh = rp->sscf->sh;
     now = ngx_current_msec;
 
-    pool = ngx_create_pool(4096, rp->log);
-    if (pool == NULL) {
-        return;
-    }
-
     /* HSET key id record ... for at most max_members members */
 
-    n = sh->max_members;
-    argv = ngx_palloc(pool, (2 + 2 * n) * sizeof(char *));
-    argvlen = ngx_palloc(pool, (2 + 2 * n) * sizeof(size_t));
-    p = ngx_pnalloc(pool, n * (SCALESET_ID_MAX + 1 + SCALESET_RECORD_MAX));
-    ttl = ngx_pnalloc(pool, NGX_INT_T_LEN);
+    if (rp->argv == NULL) {
+        n = sh->max_members;
 
-    if (argv == NULL || argvlen == NULL || p == NULL || ttl == NULL) {
-        goto done;
+        rp->argv = ngx_palloc(ngx_cycle->pool, (2 + 2 * n) * sizeof(char *));
+        rp->argvlen = ngx_palloc(ngx_cycle->pool,
+                                 (2 + 2 * n) * sizeof(size_t));
+        rp->text = ngx_pnalloc(ngx_cycle->pool,
+                               n * (SCALESET_ID_MAX + 1 + SCALESET_RECORD_MAX));
+
+        if (rp->argv == NULL || rp->argvlen == NULL || rp->text == NULL) {
+            rp->argv = NULL;
+            return;
+        }
     }
+
+    argv = rp->argv;
+    argvlen = rp->argvlen;
+    p = rp->text;
 
     argv[0] = "HSET";
     argvlen[0] = 4;
@@ -286,8 +299,4 @@ ngx_http_scaleset_report(ngx_event_t *ev)
     (void) ngx_http_scaleset_redis_argv("health report", 1,
                                         (const char *[]) { "EXEC" },
                                         (size_t []) { 4 }, &rp->pending);
-
-done:
-
-    ngx_destroy_pool(pool);
 }

@@ -1,7 +1,8 @@
 
 /*
  * ngx_http_scaleset_module: the shared slots of a pool, the membership
- * diff that rewrites them, and the precomputed balancing schedule.
+ * diff that rewrites them, and the balancing schedule built from them
+ * (the algorithm is in ngx_http_scaleset_sched.c).
  */
 
 
@@ -19,19 +20,7 @@ typedef struct {
 } ngx_http_scaleset_change_t;
 
 
-typedef struct {
-    uint32_t                        weight;
-    ngx_uint_t                      first;     /* index in order[] */
-    ngx_uint_t                      n;
-    ngx_uint_t                      head;      /* rotation */
-    int64_t                         base;      /* -T * picks of the head */
-    ngx_uint_t                      picks;
-} ngx_http_scaleset_wgroup_t;
-
-
 static ngx_uint_t ngx_http_scaleset_sched_cap(ngx_uint_t max_members);
-static ngx_int_t ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf,
-    ngx_log_t *log);
 static ngx_int_t ngx_http_scaleset_take_over(
     ngx_http_scaleset_srv_conf_t *sscf, ngx_http_scaleset_shctx_t *from,
     ngx_log_t *log);
@@ -47,27 +36,32 @@ static int ngx_libc_cdecl ngx_http_scaleset_cmp_members(const void *a,
     const void *b);
 static int ngx_libc_cdecl ngx_http_scaleset_cmp_slots_ptr(const void *a,
     const void *b);
-static int ngx_libc_cdecl ngx_http_scaleset_cmp_u32(const void *a,
+static int ngx_libc_cdecl ngx_http_scaleset_cmp_retired(const void *a,
     const void *b);
 static void ngx_http_scaleset_lock_recovered(
     ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t dead, ngx_log_t *log);
 static void ngx_http_scaleset_build_lock(ngx_http_scaleset_shctx_t *sh);
 static void ngx_http_scaleset_build_unlock(ngx_http_scaleset_shctx_t *sh);
-static ngx_uint_t ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b);
 static int ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot,
     ngx_str_t *id);
 static ngx_uint_t ngx_http_scaleset_slot_differs(
     ngx_http_scaleset_slot_t *slot, scaleset_member_t *m);
 static void ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
     ngx_http_scaleset_member_t *mb, ngx_uint_t renew);
+static void ngx_http_scaleset_slot_params(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m);
 static ngx_uint_t ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot,
     uint32_t backup);
 static void ngx_http_scaleset_ramp_weights(ngx_http_scaleset_slot_t *slots,
     ngx_uint_t *idx, uint32_t *w, ngx_uint_t n, ngx_uint_t cap);
+static ngx_http_scaleset_schedule_t *ngx_http_scaleset_spare(
+    ngx_http_scaleset_shctx_t *sh, ngx_http_scaleset_slot_t *slots,
+    ngx_uint_t *dp, ngx_uint_t *db, ngx_pool_t *pool, ngx_log_t *log);
+static void ngx_http_scaleset_switch(ngx_http_scaleset_shctx_t *sh,
+    ngx_http_scaleset_schedule_t *sched, ngx_uint_t dp, ngx_uint_t db);
 static ngx_uint_t ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
-    ngx_http_scaleset_slot_t *slots, ngx_uint_t *in_use, uint32_t backup,
-    uint32_t *sched, ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool,
-    ngx_log_t *log);
+    ngx_http_scaleset_slot_t *slots, uint32_t backup, uint32_t *sched,
+    ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool, ngx_log_t *log);
 
 
 size_t
@@ -123,6 +117,11 @@ ngx_http_scaleset_init_main_zone(ngx_shm_zone_t *shm_zone, void *data)
     return NGX_OK;
 }
 
+
+/*
+ * A pool's zone: kept across a reload (NGX_OK), or new and empty
+ * (NGX_DONE), to be filled by the caller.
+ */
 
 ngx_int_t
 ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
@@ -199,8 +198,8 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->slot_size = sizeof(ngx_http_scaleset_slot_t);
     sh->sched_cap = cap;
     sh->slots = (ngx_http_scaleset_slot_t *) (sh + 1);
-    sh->sched[0] = (uint32_t *) (sh->slots + sscf->max_members);
-    sh->sched[1] = sh->sched[0] + cap;
+    sh->sched[0].entries = (uint32_t *) (sh->slots + sscf->max_members);
+    sh->sched[1].entries = sh->sched[0].entries + cap;
 
     shpool->data = sh;
     sscf->sh = sh;
@@ -211,17 +210,9 @@ ngx_http_scaleset_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                   &sscf->pool, shm_zone->shm.size, sscf->max_members,
                   sizeof(ngx_http_scaleset_slot_t), size / sscf->max_members);
 
-    /* a new zone: start from the last known membership, if any */
+    /* new and empty: where its members come from is the caller's choice */
 
-    if (ngx_http_scaleset_inherit(sscf, shm_zone->shm.log) == NGX_OK) {
-        return NGX_OK;
-    }
-
-    if (sscf->state_file.len) {
-        (void) ngx_http_scaleset_state_load(sscf, shm_zone->shm.log);
-    }
-
-    return NGX_OK;
+    return NGX_DONE;
 }
 
 
@@ -253,9 +244,10 @@ ngx_http_scaleset_slot_member(ngx_http_scaleset_slot_t *slot,
 /*
  * A pool's zone was recreated on reload (its size changed): the members
  * move over from the previous cycle's zone, which is still mapped.
+ * NGX_DECLINED when there is no such zone.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_scaleset_inherit(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 {
     ngx_int_t                        rc;
@@ -513,28 +505,33 @@ log:
 
 
 /*
- * Makes the slots hold exactly the given members: same id keeps its slot
- * (and its counters while the address stays), a new id takes a free slot,
- * a missing id frees its slot.  The new schedule is built off-lock into
- * the spare buffer; the write lock covers only the slot copies and the
- * buffer flip.  Only the lease holder (or the master at start) calls this.
+ * Makes the slots hold exactly the given members: a known id keeps its
+ * slot (and its counters), a missing id frees its slot, a new id takes a
+ * slot, and an id at a new address moves to another slot (the old one is
+ * freed).  A freed slot drains the requests counted in it before another
+ * member gets it: a new member takes a free slot first, then the slot freed
+ * longest ago, then one freed by this change (see the slot's comment).
+ * The new schedule is built off-lock into the spare buffer; the write lock
+ * covers only the slot copies and the buffer switch.  Only the lease holder
+ * (or the master at start) calls this.
  */
 
 ngx_int_t
 ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_array_t *members, uint64_t epoch, ngx_uint_t source, ngx_log_t *log)
 {
-    int                          rc;
-    uint32_t                    *sched;
-    ngx_uint_t                   i, j, n, nslots, *in_use, *order, spare;
-    ngx_uint_t                   added, removed, changed, nfree, *free_slots;
-    ngx_uint_t                   np, nb, dp, db, nmembers, dead;
-    ngx_pool_t                  *pool;
-    ngx_array_t                  changes;
-    ngx_http_scaleset_slot_t    *slots, *shadow, *slot;
-    ngx_http_scaleset_shctx_t   *sh;
-    ngx_http_scaleset_member_t  *mb;
-    ngx_http_scaleset_change_t  *ch;
+    int                            rc;
+    ngx_uint_t                     i, j, k, n, a, b, nslots;
+    ngx_uint_t                     nmembers, nroom, nmoved, nnew, *order;
+    ngx_uint_t                     *room, added, removed, changed;
+    ngx_uint_t                     dp, db, dead;
+    ngx_pool_t                    *pool;
+    ngx_array_t                    changes;
+    ngx_http_scaleset_slot_t      *slots, *shadow, *slot, **ps;
+    ngx_http_scaleset_shctx_t     *sh;
+    ngx_http_scaleset_member_t    *mb, **moved, **fresh;
+    ngx_http_scaleset_change_t    *ch;
+    ngx_http_scaleset_schedule_t  *sched;
 
     sh = sscf->sh;
     slots = sh->slots;
@@ -572,140 +569,159 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
 
     n = j;
 
-    /* the current slots in id order */
-
     order = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_uint_t));
-    free_slots = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_uint_t));
-    in_use = ngx_pcalloc(pool, nslots * sizeof(ngx_uint_t));
+    room = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_uint_t));
+    ps = ngx_palloc(pool, (nslots + 1) * sizeof(ngx_http_scaleset_slot_t *));
+    moved = ngx_palloc(pool, (n + 1) * sizeof(ngx_http_scaleset_member_t *));
+    fresh = ngx_palloc(pool, (n + 1) * sizeof(ngx_http_scaleset_member_t *));
     shadow = ngx_palloc(pool, nslots * sizeof(ngx_http_scaleset_slot_t));
 
-    if (order == NULL || free_slots == NULL || in_use == NULL
-        || shadow == NULL)
+    if (order == NULL || room == NULL || ps == NULL || moved == NULL
+        || fresh == NULL || shadow == NULL)
     {
         goto failed;
     }
 
+    /* room for new members: the free slots, then the draining ones */
+
     nmembers = 0;
-    nfree = 0;
+    nroom = 0;
+    k = 0;
 
     for (i = 0; i < nslots; i++) {
         if (slots[i].in_use) {
             order[nmembers++] = i;
 
+        } else if (slots[i].active == 0) {
+            room[nroom++] = i;
+
         } else {
-            free_slots[nfree++] = i;
+            ps[k++] = &slots[i];
         }
     }
 
-    /* merge the sorted members with the slots sorted by id */
+    ngx_qsort(ps, k, sizeof(ngx_http_scaleset_slot_t *),
+              ngx_http_scaleset_cmp_retired);
+
+    for (i = 0; i < k; i++) {
+        room[nroom++] = ps[i] - slots;
+    }
+
+    /* the current members in id order, merged with the new ones */
+
+    for (i = 0; i < nmembers; i++) {
+        ps[i] = &slots[order[i]];
+    }
+
+    ngx_qsort(ps, nmembers, sizeof(ngx_http_scaleset_slot_t *),
+              ngx_http_scaleset_cmp_slots_ptr);
+
+    for (i = 0; i < nmembers; i++) {
+        order[i] = ps[i] - slots;
+    }
 
     added = 0;
     removed = 0;
     changed = 0;
+    nmoved = 0;
+    nnew = 0;
+    a = 0;
+    b = 0;
 
-    {
-        ngx_uint_t  a, b, fi;
+    while (a < n || b < nmembers) {
 
-        ngx_http_scaleset_slot_t  **ps;
+        if (a < n && b < nmembers) {
+            rc = ngx_http_scaleset_slot_cmp(&slots[order[b]], &mb[a].id);
 
-        ps = ngx_palloc(pool, (nmembers + 1) * sizeof(void *));
-        if (ps == NULL) {
-            goto failed;
+        } else {
+            rc = (a < n) ? 1 : -1;
         }
 
-        for (i = 0; i < nmembers; i++) {
-            ps[i] = &slots[order[i]];
+        if (rc > 0) {
+            fresh[nnew++] = &mb[a++];
+            continue;
         }
 
-        ngx_qsort(ps, nmembers, sizeof(void *),
-                  ngx_http_scaleset_cmp_slots_ptr);
+        slot = &slots[order[b]];
 
-        for (i = 0; i < nmembers; i++) {
-            order[i] = ps[i] - slots;
-        }
-
-        a = 0;
-        b = 0;
-        fi = 0;
-
-        while (a < n || b < nmembers) {
-
-            if (a < n && b < nmembers) {
-                rc = ngx_http_scaleset_slot_cmp(&slots[order[b]], &mb[a].id);
-
-            } else {
-                rc = (a < n) ? 1 : -1;
-            }
-
-            ch = NULL;
-
-            if (rc == 0) {
-                in_use[order[b]] = 1;
-
-                if (ngx_http_scaleset_slot_differs(&slots[order[b]],
-                                                   &mb[a].m))
-                {
-                    ch = ngx_array_push(&changes);
-                    if (ch == NULL) {
-                        goto failed;
-                    }
-
-                    ch->slot = order[b];
-                    ch->member = &mb[a];
-                    ch->renew = (slots[order[b]].socklen != mb[a].m.socklen
-                                 || ngx_memcmp(&slots[order[b]].sockaddr,
-                                               &mb[a].m.sockaddr,
-                                               mb[a].m.socklen)
-                                    != 0);
-                    changed++;
-                }
-
-                a++;
-                b++;
-
-            } else if (rc > 0) {
-                /* a new member */
-
-                if (fi == nfree) {
-                    (void) ngx_atomic_fetch_add(&sh->skipped_full, 1);
-
-                    if (sscf->full_logged != epoch + 1) {
-                        sscf->full_logged = epoch + 1;
-                        ngx_log_error(NGX_LOG_ERR, log, 0,
-                                      "scaleset: pool \"%V\" is full "
-                                      "(max_members=%ui): member \"%V\" "
-                                      "skipped", &sscf->pool, nslots,
-                                      &mb[a].id);
-                    }
-
-                    a++;
-                    continue;
-                }
-
-                ch = ngx_array_push(&changes);
-                if (ch == NULL) {
-                    goto failed;
-                }
-
-                ch->slot = free_slots[fi++];
-                ch->member = &mb[a];
-                ch->renew = 1;
-                in_use[ch->slot] = 1;
-                added++;
-                a++;
-
-            } else {
+        if (rc == 0
+            && slot->socklen == mb[a].m.socklen
+            && ngx_memcmp(&slot->sockaddr, &mb[a].m.sockaddr,
+                          mb[a].m.socklen)
+               == 0)
+        {
+            if (ngx_http_scaleset_slot_differs(slot, &mb[a].m)) {
                 ch = ngx_array_push(&changes);
                 if (ch == NULL) {
                     goto failed;
                 }
 
                 ch->slot = order[b];
-                ch->member = NULL;
-                ch->renew = 1;
-                removed++;
-                b++;
+                ch->member = &mb[a];
+                ch->renew = 0;
+                changed++;
             }
+
+            a++;
+            b++;
+            continue;
+        }
+
+        /* a member gone, or at a new address: its slot is freed */
+
+        ch = ngx_array_push(&changes);
+        if (ch == NULL) {
+            goto failed;
+        }
+
+        ch->slot = order[b];
+        ch->member = NULL;
+        ch->renew = 1;
+        room[nroom++] = order[b];
+        b++;
+
+        if (rc == 0) {
+            moved[nmoved++] = &mb[a++];
+            changed++;
+
+        } else {
+            removed++;
+        }
+    }
+
+    /*
+     * the moved members take a slot first: each freed one, so none of them
+     * is left without
+     */
+
+    for (i = 0, k = 0; i < nmoved + nnew; i++) {
+        mb = (i < nmoved) ? moved[i] : fresh[i - nmoved];
+
+        if (k == nroom) {
+            (void) ngx_atomic_fetch_add(&sh->skipped_full, 1);
+
+            if (sscf->full_logged != epoch + 1) {
+                sscf->full_logged = epoch + 1;
+                ngx_log_error(NGX_LOG_ERR, log, 0,
+                              "scaleset: pool \"%V\" is full "
+                              "(max_members=%ui): member \"%V\" skipped",
+                              &sscf->pool, nslots, &mb->id);
+            }
+
+            continue;
+        }
+
+        ch = ngx_array_push(&changes);
+        if (ch == NULL) {
+            goto failed;
+        }
+
+        ch->slot = room[k++];
+        ch->member = mb;
+        ch->renew = 1;
+
+        if (i >= nmoved) {
+            added++;
         }
     }
 
@@ -723,14 +739,7 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
                                                            ngx_current_msec);
     }
 
-    spare = sh->current ^ 1;
-    sched = sh->sched[spare];
-
-    np = ngx_http_scaleset_build(sh, shadow, in_use, 0, sched, sh->sched_cap,
-                                 &dp, pool, log);
-    nb = ngx_http_scaleset_build(sh, shadow, in_use, SCALESET_MEMBER_BACKUP,
-                                 sched + np, sh->sched_cap - np, &db, pool,
-                                 log);
+    sched = ngx_http_scaleset_spare(sh, shadow, &dp, &db, pool, log);
 
     /* the only section under the write lock: copies, no I/O */
 
@@ -742,11 +751,8 @@ ngx_http_scaleset_apply(ngx_http_scaleset_srv_conf_t *sscf,
         slot->ramp = shadow[ch[i].slot].ramp;
     }
 
-    sh->current = spare;
-    sh->nprimary = np;
-    sh->nbackup = nb;
-    sh->primaries = dp;
-    sh->backups = db;
+    ngx_http_scaleset_switch(sh, sched, dp, db);
+
     sh->members = nmembers + added - removed;
     sh->epoch = epoch;
     sh->source = source;
@@ -796,26 +802,19 @@ failed:
 ngx_int_t
 ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 {
-    u_char                       level;
-    uint32_t                    *sched;
-    ngx_uint_t                   i, spare, np, nb, dp, db, *in_use, moved;
-    ngx_uint_t                   dead;
-    ngx_msec_t                   now;
-    ngx_pool_t                  *pool;
-    ngx_http_scaleset_slot_t    *slot;
-    ngx_http_scaleset_shctx_t   *sh;
+    u_char                         level;
+    ngx_uint_t                     i, dp, db, moved, dead;
+    ngx_msec_t                     now;
+    ngx_pool_t                    *pool;
+    ngx_http_scaleset_slot_t      *slot;
+    ngx_http_scaleset_shctx_t     *sh;
+    ngx_http_scaleset_schedule_t  *sched;
 
     sh = sscf->sh;
     now = ngx_current_msec;
 
     pool = ngx_create_pool(4096, log);
     if (pool == NULL) {
-        return NGX_ERROR;
-    }
-
-    in_use = ngx_palloc(pool, sh->max_members * sizeof(ngx_uint_t));
-    if (in_use == NULL) {
-        ngx_destroy_pool(pool);
         return NGX_ERROR;
     }
 
@@ -827,7 +826,6 @@ ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
 
     for (i = 0; i < sh->max_members; i++) {
         slot = &sh->slots[i];
-        in_use[i] = slot->in_use;
 
         if (!slot->in_use) {
             continue;
@@ -847,22 +845,11 @@ ngx_http_scaleset_rebuild(ngx_http_scaleset_srv_conf_t *sscf, ngx_log_t *log)
         return NGX_DECLINED;
     }
 
-    spare = sh->current ^ 1;
-    sched = sh->sched[spare];
-
-    np = ngx_http_scaleset_build(sh, sh->slots, in_use, 0, sched,
-                                 sh->sched_cap, &dp, pool, log);
-    nb = ngx_http_scaleset_build(sh, sh->slots, in_use,
-                                 SCALESET_MEMBER_BACKUP, sched + np,
-                                 sh->sched_cap - np, &db, pool, log);
+    sched = ngx_http_scaleset_spare(sh, sh->slots, &dp, &db, pool, log);
 
     dead = ngx_http_scaleset_wlock(sh->lock);
 
-    sh->current = spare;
-    sh->nprimary = np;
-    sh->nbackup = nb;
-    sh->primaries = dp;
-    sh->backups = db;
+    ngx_http_scaleset_switch(sh, sched, dp, db);
 
     ngx_http_scaleset_wunlock(sh->lock);
 
@@ -958,6 +945,22 @@ ngx_http_scaleset_cmp_slots_ptr(const void *a, const void *b)
 }
 
 
+/* the slots freed longest ago first */
+
+static int ngx_libc_cdecl
+ngx_http_scaleset_cmp_retired(const void *a, const void *b)
+{
+    ngx_http_scaleset_slot_t  *sa = *(ngx_http_scaleset_slot_t **) a;
+    ngx_http_scaleset_slot_t  *sb = *(ngx_http_scaleset_slot_t **) b;
+
+    if (sa->accessed == sb->accessed) {
+        return 0;
+    }
+
+    return ((ngx_msec_int_t) (sa->accessed - sb->accessed) < 0) ? -1 : 1;
+}
+
+
 static int
 ngx_http_scaleset_slot_cmp(ngx_http_scaleset_slot_t *slot, ngx_str_t *id)
 {
@@ -976,9 +979,9 @@ static ngx_uint_t
 ngx_http_scaleset_slot_differs(ngx_http_scaleset_slot_t *slot,
     scaleset_member_t *m)
 {
-    return slot->socklen != m->socklen
-           || ngx_memcmp(&slot->sockaddr, &m->sockaddr, m->socklen) != 0
-           || slot->weight != m->weight
+    /* the address is the same: another one moves the member */
+
+    return slot->weight != m->weight
            || slot->max_fails != m->max_fails
            || slot->fail_timeout != m->fail_timeout
            || slot->flags != m->flags
@@ -992,51 +995,76 @@ ngx_http_scaleset_slot_differs(ngx_http_scaleset_slot_t *slot,
 }
 
 
+/*
+ * renew: the slot gets another member (mb) or none (mb == NULL), written
+ * as a seqlock (odd generation while written, a new even one after) and
+ * with the member's counters started again, except active, which the
+ * requests still counted in the slot give back; else the same member at
+ * the same address gets its new parameters in place.
+ */
+
 static void
 ngx_http_scaleset_slot_write(ngx_http_scaleset_slot_t *slot,
     ngx_http_scaleset_member_t *mb, ngx_uint_t renew)
 {
-    scaleset_member_t  *m;
-
-    if (renew) {
-        slot->generation++;
-        slot->active = 0;
-        slot->requests = 0;
-        slot->fails = 0;
-        slot->fails_total = 0;
-        ngx_memzero((void *) slot->responses, sizeof(slot->responses));
-        slot->accessed = 0;
-        slot->checked = 0;
-        slot->health = NGX_HTTP_SCALESET_HEALTH_UNCHECKED;
-        slot->health_fails = 0;
-        slot->health_passes = 0;
-        slot->health_checked = 0;
-        slot->health_since = ngx_current_msec;
-        slot->health_reason = 0;
-        slot->health_latency = 0;
-        slot->health_wall = 0;
-        slot->ramp = 0;
-    }
-
-    if (mb == NULL) {
-        slot->in_use = 0;
-        slot->id_len = 0;
+    if (!renew) {
+        ngx_http_scaleset_slot_params(slot, &mb->m);
         return;
     }
 
-    m = &mb->m;
+    slot->generation |= 1;
+    ngx_memory_barrier();
 
-    slot->in_use = 1;
+    slot->requests = 0;
+    slot->fails = 0;
+    slot->fails_total = 0;
+    ngx_memzero((void *) slot->responses, sizeof(slot->responses));
+    slot->accessed = 0;
+    slot->checked = 0;
+    slot->health = NGX_HTTP_SCALESET_HEALTH_UNCHECKED;
+    slot->health_fails = 0;
+    slot->health_passes = 0;
+    slot->health_checked = 0;
+    slot->health_since = ngx_current_msec;
+    slot->health_reason = 0;
+    slot->health_latency = 0;
+    slot->health_wall = 0;
+    slot->ramp = 0;
+
+    if (mb == NULL) {
+        /* no request counts into a freed slot: accessed is the lease's */
+        slot->in_use = 0;
+        slot->id_len = 0;
+        slot->accessed = ngx_current_msec;
+
+    } else {
+        slot->socklen = mb->m.socklen;
+        ngx_memcpy(&slot->sockaddr, &mb->m.sockaddr, mb->m.socklen);
+
+        slot->id_len = (u_char) ngx_min(mb->id.len, SCALESET_ID_MAX);
+        ngx_memcpy(slot->id, mb->id.data, slot->id_len);
+        slot->id[slot->id_len] = '\0';
+
+        ngx_http_scaleset_slot_params(slot, &mb->m);
+
+        slot->in_use = 1;
+    }
+
+    ngx_memory_barrier();
+    slot->generation++;
+}
+
+
+/* what a member may change without a new slot */
+
+static void
+ngx_http_scaleset_slot_params(ngx_http_scaleset_slot_t *slot,
+    scaleset_member_t *m)
+{
     slot->weight = m->weight;
     slot->max_fails = m->max_fails;
     slot->fail_timeout = m->fail_timeout;
     slot->flags = m->flags;
-    slot->socklen = m->socklen;
-    ngx_memcpy(&slot->sockaddr, &m->sockaddr, m->socklen);
-
-    slot->id_len = (u_char) ngx_min(mb->id.len, SCALESET_ID_MAX);
-    ngx_memcpy(slot->id, mb->id.data, slot->id_len);
-    slot->id[slot->id_len] = '\0';
 
     /* a slice of length 0 may have a NULL data pointer: no memcpy then */
 
@@ -1072,21 +1100,6 @@ ngx_http_scaleset_eligible(ngx_http_scaleset_slot_t *slot, uint32_t backup)
     /* health is judged per request: members come back without a rebuild */
 
     return 1;
-}
-
-
-static ngx_uint_t
-ngx_http_scaleset_gcd(ngx_uint_t a, ngx_uint_t b)
-{
-    ngx_uint_t  t;
-
-    while (b) {
-        t = a % b;
-        a = b;
-        b = t;
-    }
-
-    return a;
 }
 
 
@@ -1134,50 +1147,80 @@ ngx_http_scaleset_ramp_weights(ngx_http_scaleset_slot_t *slots,
 }
 
 
-static int ngx_libc_cdecl
-ngx_http_scaleset_cmp_u32(const void *a, const void *b)
-{
-    uint32_t  x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+/*
+ * The schedules of the slots as they will be into the spare buffer, under
+ * the build lock: the primaries', then the backups'; *dp and *db get their
+ * numbers of members.  Only a request that read the buffer before the last
+ * switch can still be reading it (see get_peer).
+ */
 
-    return (x > y) - (x < y);
+static ngx_http_scaleset_schedule_t *
+ngx_http_scaleset_spare(ngx_http_scaleset_shctx_t *sh,
+    ngx_http_scaleset_slot_t *slots, ngx_uint_t *dp, ngx_uint_t *db,
+    ngx_pool_t *pool, ngx_log_t *log)
+{
+    ngx_http_scaleset_schedule_t  *sched;
+
+    sched = &sh->sched[sh->current ^ 1];
+
+    sched->nprimary = ngx_http_scaleset_build(sh, slots, 0, sched->entries,
+                                              sh->sched_cap, dp, pool, log);
+    sched->nbackup = ngx_http_scaleset_build(sh, slots,
+                                             SCALESET_MEMBER_BACKUP,
+                                             sched->entries + sched->nprimary,
+                                             sh->sched_cap - sched->nprimary,
+                                             db, pool, log);
+    return sched;
+}
+
+
+/* requests take the new schedule, under the write lock */
+
+static void
+ngx_http_scaleset_switch(ngx_http_scaleset_shctx_t *sh,
+    ngx_http_scaleset_schedule_t *sched, ngx_uint_t dp, ngx_uint_t db)
+{
+    /* the slots and the schedule before the switch to it */
+    ngx_memory_barrier();
+
+    sh->current = sched - sh->sched;
+    sh->primaries = dp;
+    sh->backups = db;
 }
 
 
 /*
- * Writes one period of nginx's smooth weighted round robin over the
- * eligible slots (in slot order) into sched and returns its length.
- *
- * Weights are first divided by their gcd (the sequence is the same).  At
- * step t a member's current weight is t * w - T * picks, so members of the
- * same weight keep their relative order: each weight group is a rotating
- * queue and a step compares only the group heads, O(T * distinct weights)
- * instead of O(T * n).  When the period would not fit the buffer the
- * weights are scaled down to fit (shares then approximate).
+ * The schedule of the eligible slots (in slot order) into sched: nginx's
+ * smooth weighted round robin (ngx_http_scaleset_sched.c) over their
+ * weights, slow start levels applied; returns its length and the number
+ * of members in it.
  */
 
 static ngx_uint_t
 ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
-    ngx_http_scaleset_slot_t *slots, ngx_uint_t *in_use, uint32_t backup,
-    uint32_t *sched, ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool,
-    ngx_log_t *log)
+    ngx_http_scaleset_slot_t *slots, uint32_t backup, uint32_t *sched,
+    ngx_uint_t cap, ngx_uint_t *distinct, ngx_pool_t *pool, ngx_log_t *log)
 {
-    int64_t                      cw, best_cw;
-    uint32_t                    *w, *ws;
-    ngx_uint_t                   i, j, n, g, total, t, ngroups, best;
-    ngx_uint_t                  *idx, *order;
-    ngx_http_scaleset_wgroup_t  *groups, *grp;
+    void        *work;
+    size_t       len;
+    uint32_t    *w;
+    uint64_t     scaled;
+    ngx_uint_t   i, n, *idx;
 
-    n = 0;
+    *distinct = 0;
 
     idx = ngx_palloc(pool, sh->max_members * sizeof(ngx_uint_t));
     w = ngx_palloc(pool, sh->max_members * sizeof(uint32_t));
-    if (idx == NULL || w == NULL) {
-        *distinct = 0;
+    work = ngx_palloc(pool,
+                      ngx_http_scaleset_sched_work_size(sh->max_members));
+    if (idx == NULL || w == NULL || work == NULL) {
         return 0;
     }
 
+    n = 0;
+
     for (i = 0; i < sh->max_members; i++) {
-        if (in_use[i] && ngx_http_scaleset_eligible(&slots[i], backup)) {
+        if (ngx_http_scaleset_eligible(&slots[i], backup)) {
             idx[n] = i;
             w[n] = slots[i].weight ? slots[i].weight : 1;
             n++;
@@ -1186,119 +1229,22 @@ ngx_http_scaleset_build(ngx_http_scaleset_shctx_t *sh,
 
     *distinct = n;
 
-    if (n == 0) {
-        return 0;
-    }
+    /* the builder takes no more members than entries */
+    ngx_http_scaleset_ramp_weights(slots, idx, w, ngx_min(n, cap), cap);
 
-    if (n > cap) {
-        /* cannot happen: cap >= 4 * max_members */
-        n = cap;
-    }
+    len = ngx_http_scaleset_sched_build(w, n, sched, cap, work, &scaled);
 
-    ngx_http_scaleset_ramp_weights(slots, idx, w, n, cap);
-
-    g = w[0];
-    total = 0;
-    for (i = 0; i < n; i++) {
-        g = ngx_http_scaleset_gcd(g, w[i]);
-        total += w[i];
-    }
-
-    total = 0;
-    for (i = 0; i < n; i++) {
-        w[i] /= g;
-        total += w[i];
-    }
-
-    if (total > cap) {
+    if (scaled) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "scaleset: total weight %ui is more than the schedule "
-                      "holds (%ui): weights are scaled down", total, cap);
-
-        t = total;
-        total = 0;
-        for (i = 0; i < n; i++) {
-            w[i] = ngx_max(1, (uint64_t) w[i] * (cap - n) / t);
-            total += w[i];
-        }
+                      "scaleset: total weight %uL is more than the schedule "
+                      "holds (%ui): weights are scaled down", scaled, cap);
     }
 
-    if (total == n) {
-        /* all weights equal: the members in order */
-        for (i = 0; i < n; i++) {
-            sched[i] = (uint32_t) idx[i];
-        }
+    /* member positions to slots */
 
-        return n;
+    for (i = 0; i < len; i++) {
+        sched[i] = (uint32_t) idx[sched[i]];
     }
 
-    /* group members by weight, each group keeping slot order */
-
-    ws = ngx_palloc(pool, n * sizeof(uint32_t));
-    order = ngx_palloc(pool, n * sizeof(ngx_uint_t));
-    groups = ngx_palloc(pool, n * sizeof(ngx_http_scaleset_wgroup_t));
-    if (ws == NULL || order == NULL || groups == NULL) {
-        return 0;
-    }
-
-    ngx_memcpy(ws, w, n * sizeof(uint32_t));
-    ngx_qsort(ws, n, sizeof(uint32_t), ngx_http_scaleset_cmp_u32);
-
-    ngroups = 0;
-    for (i = 0; i < n; i++) {
-        if (i == 0 || ws[i] != ws[i - 1]) {
-            grp = &groups[ngroups++];
-            grp->weight = ws[i];
-            grp->n = 0;
-            grp->head = 0;
-            grp->picks = 0;
-        }
-    }
-
-    /* order[] holds the members of each group contiguously */
-    j = 0;
-    for (g = 0; g < ngroups; g++) {
-        groups[g].first = j;
-        for (i = 0; i < n; i++) {
-            if (w[i] == groups[g].weight) {
-                order[j++] = i;
-                groups[g].n++;
-            }
-        }
-    }
-
-    /*
-     * Within a group the head has the fewest picks and, among equals, the
-     * lowest slot; the group head's picks are tracked per rotation: a
-     * member at rotation position k has picks = base + (k < head ? 1 : 0)
-     * where base = group picks / group size.
-     */
-
-    for (t = 1; t <= total; t++) {
-        best = NGX_CONF_UNSET_UINT;
-        best_cw = 0;
-
-        for (g = 0; g < ngroups; g++) {
-            grp = &groups[g];
-
-            cw = (int64_t) t * grp->weight
-                 - (int64_t) total * (int64_t) (grp->picks / grp->n);
-
-            if (best == NGX_CONF_UNSET_UINT || cw > best_cw
-                || (cw == best_cw
-                    && idx[order[grp->first + grp->head]]
-                       < idx[order[groups[best].first + groups[best].head]]))
-            {
-                best = g;
-                best_cw = cw;
-            }
-        }
-
-        grp = &groups[best];
-        sched[t - 1] = (uint32_t) idx[order[grp->first + grp->head]];
-        grp->picks++;
-        grp->head = (grp->head + 1) % grp->n;
-    }
-
-    return total;
+    return len;
 }

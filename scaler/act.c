@@ -12,6 +12,10 @@
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
  * counted in scaleset_scaler_errors_total.  The pool's instances become
  * what the pass leaves, sorted by id.
+ *
+ * With a lease (ha.c) every write carries its fence: the first one it
+ * refuses ends the pass's actions (the lease is another's now), and
+ * virt.c refuses libvirt calls once the lease is not held.
  */
 
 #include <pthread.h>
@@ -47,8 +51,8 @@ inst_cmp(const void *a, const void *b)
                   ((const instance_t *) b)->id);
 }
 
-/* the member record of an instance, from its own model, through the
-   shared codec (its canonical form) */
+/* the member record of an instance, from its own model and its
+   template's weight, through the shared codec (its canonical form) */
 static int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
     char *buf, size_t size, char *err, size_t errlen)
@@ -57,7 +61,10 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
     scaleset_member_t  m;
     scaleset_error_t   e;
 
-    snprintf(raw, sizeof(raw), "%s zone=%s%s%s%s", in->address,
+    /* the weight is its template's (a flexible pool's capacity units:
+       the gateways share requests by it) */
+    snprintf(raw, sizeof(raw), "%s weight=%d zone=%s%s%s%s", in->address,
+             in->tmpl >= 0 ? p->templates[in->tmpl].weight : 1,
              p->zones[in->zone].name, in->model.version[0] ? " version=" : "",
              in->model.version, drain ? " drain" : "");
     if (scaleset_member_parse(raw, strlen(raw), &m, &e) != 0
@@ -76,6 +83,14 @@ failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     slog(ps->cf->name, a->id[0] ? a->id : NULL, "%s failed: %s (%s) rule=%s",
          act_kind_name(a->kind), err, a->reason, a->rule);
     ps->errors[kind]++;
+}
+
+/* a write of a that Redis did not do: refused by the fence, or failed */
+static void
+write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
+{
+    failed(ps, a, registry_refused(reg) ? ERR_FENCED : ERR_REDIS,
+           registry_error(reg));
 }
 
 /* one action but a creation; 0 when done (st[] follows) */
@@ -100,7 +115,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
              ? registry_set(reg, p->name, a->id, rec)
              : registry_set_drain(reg, p->name, a->id, rec, obs->now)) != 0)
         {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = a->kind == ACT_REGISTER ? INST_RUNNING : INST_DRAINING;
@@ -115,15 +130,29 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
     case ACT_DEREGISTER:
         if (registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
             return -1;
         }
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
         return 0;
 
+    case ACT_ADOPT:
+        if (virt_adopt(ps->conns[a->zone], p, p->zones[a->zone].name, a->id,
+                       &a->model, a->address, err, sizeof(err)) != 0)
+        {
+            failed(ps, a, ERR_CREATE, err);
+            return -1;
+        }
+        slog(p->name, a->id, "adopted in zone %s%s%s (%s) rule=%s",
+             p->zones[a->zone].name, a->address[0] ? " at " : "",
+             a->address, a->reason, a->rule);
+        return 0;
+
     case ACT_DELETE:
         if (virt_delete(ps->conns[a->zone], p->name, a->id) != 0) {
-            failed(ps, a, ERR_DELETE, "libvirt could not remove the domain");
+            failed(ps, a, ha_acting() ? ERR_DELETE : ERR_FENCED,
+                   ha_acting() ? "libvirt could not remove the domain"
+                               : "this scaler does not hold the lease");
             return -1;
         }
         st[a->inst] = INST_DELETING;
@@ -131,7 +160,7 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         /* its member (or none: HDEL is idempotent) after the domain; a
            failure leaves a stray that the next pass deregisters */
         if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-            failed(ps, a, ERR_REDIS, registry_error(reg));
+            write_failed(ps, a, reg);
         }
         return 0;
 
@@ -165,8 +194,8 @@ create_worker(void *arg)
         c->ok = c->err[0] == '\0'
                 && virt_create(ps->conns[job->zone], &c->cf,
                                ps->cf->zones[job->zone].name, c->a->id,
-                               c->a->address, &c->model, c->err,
-                               sizeof(c->err)) == 0;
+                               c->a->address, &c->model, c->a->origin,
+                               c->err, sizeof(c->err)) == 0;
     }
 }
 
@@ -205,23 +234,30 @@ create_all(pool_state_t *ps, create_t *c, int n)
     }
 }
 
-/* the template a creation of model m is made from: the pool's, or for
-   another model (a rollback's) the recipe observe kept of it */
+/* what a creation of its model is made from: the pool's template, or
+   for another model (a rollback's) the recipe observe kept of it, in
+   place of its template in c->cf */
 static void
 create_from(const pool_state_t *ps, create_t *c)
 {
-    if (strcmp(c->model.digest, ps->digest) == 0) {
-        c->cf = *ps->cf;
-    } else if (ps->recipe.template_text != NULL
-               && strcmp(c->model.digest, ps->recipe.digest) == 0)
+    int  k = c->a->tmpl;
+
+    c->cf = *ps->cf;
+    if (k < 0 || k >= ps->cf->ntemplates
+        || strcmp(c->model.digest, ps->digest[k]) == 0)
     {
-        virt_recipe_pool(ps->cf, &ps->recipe, &c->cf);
-    } else {
-        c->cf = *ps->cf;
-        snprintf(c->err, sizeof(c->err), "no recipe of version %s (template "
-                 "digest %.12s) to make it from", c->model.version,
-                 c->model.digest);
+        return;
     }
+    if (ps->recipe[k].text != NULL
+        && strcmp(c->model.digest, ps->recipe[k].digest) == 0)
+    {
+        virt_recipe_template(&ps->cf->templates[k], &ps->recipe[k],
+                             &c->cf.templates[k]);
+        return;
+    }
+    snprintf(c->err, sizeof(c->err), "no recipe of version %s (template "
+             "digest %.12s) to make it from", c->model.version,
+             c->model.digest);
 }
 
 /* the plan's creations: their numbers reserved, then made; the created
@@ -258,10 +294,11 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             && (upgrade_ok || strcmp(pl->act[i].rule, "upgrade") != 0))
         {
             /* the model the plan chose (pl->target), created now */
+            c[n].a = &pl->act[i];
             c[n].model = pl->act[i].model;
             c[n].model.created = now;
             create_from(ps, &c[n]);
-            c[n++].a = &pl->act[i];
+            n++;
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
             last = last > pl->act[i].seq ? last : pl->act[i].seq;
         }
@@ -273,7 +310,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         slog(p->name, NULL, "no creation this pass: instance numbers "
              "%ld..%ld %s", first, last, rc == 0
              ? "were handed out by another writer" : registry_error(reg));
-        ps->errors[ERR_REDIS]++;
+        ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         free(c);
         return;
     }
@@ -285,15 +322,21 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             failed(ps, a, ERR_CREATE, c[i].err);
             continue;
         }
-        slog(p->name, a->id, "created in zone %s at %s (%s) rule=%s",
-             p->zones[a->zone].name, a->address, a->reason, a->rule);
+        slog(p->name, a->id, "created in zone %s at %s%s (%s) rule=%s",
+             p->zones[a->zone].name, a->address,
+             a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
+             a->rule);
         ps->actions_up++;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
         snprintf(in->address, sizeof(in->address), "%s", a->address);
         in->model = c[i].model;
-        in->latest = model_latest(&pl->target[a->zone], &in->model);
+        in->tmpl = a->tmpl;
+        in->origin = a->origin;
+        in->latest = a->tmpl >= 0
+                     && model_latest(&pl->target[a->tmpl][a->zone],
+                                     &in->model);
         in->zone = a->zone;
         in->seq = a->seq;
         in->state = INST_BOOTING;
@@ -347,6 +390,21 @@ upgrade_write(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     return 0;
 }
 
+/* a write failed because the lease is another's (the fence said so), or
+   it ran out while Redis did not answer: logged, nothing more is to be
+   written this pass */
+static int
+lease_lost(registry_t *reg, const pool_config_t *p, int left)
+{
+    if (!registry_refused(reg) && ha_acting()) {
+        return 0;
+    }
+    slog(p->name, NULL, "the lease is lost%s: the pass stops writing, %d "
+         "more actions not done", registry_refused(reg) ? "" : " (ran out)",
+         left);
+    return 1;
+}
+
 void
 act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const plan_t *pl)
@@ -354,7 +412,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const pool_config_t  *p = ps->cf;
     inst_state_t         *st;
     instance_t           *list, *in;
-    int                   i, n, cap, upgrade_ok = 1;
+    int                   i, n, cap, fenced = 0, upgrade_ok = 1;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
     cap = obs->ninst + (pl ? pl->creates : 0);
@@ -384,12 +442,22 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         if (a->kind == ACT_UPGRADE) {
             /* what the upgrade decided rests on its record */
             upgrade_ok = upgrade_write(reg, ps, obs, pl, a) == 0;
+            if (!upgrade_ok && lease_lost(reg, p, pl->nact - i - 1)) {
+                fenced = 1;
+                break;
+            }
             continue;
         }
         if (a->kind == ACT_CREATE
-            || (!upgrade_ok && strcmp(a->rule, "upgrade") == 0)
-            || apply(reg, ps, obs, a, st) != 0)
+            || (!upgrade_ok && strcmp(a->rule, "upgrade") == 0))
         {
+            continue;
+        }
+        if (apply(reg, ps, obs, a, st) != 0) {
+            if (lease_lost(reg, p, pl->nact - i - 1)) {
+                fenced = 1;
+                break;
+            }
             continue;
         }
         ps->actions_down += strcmp(a->rule, "scale_in") == 0;
@@ -405,7 +473,9 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         *in = obs->inst[i].in;
         in->state = obs->inst[i].delete_asked ? INST_DELETING : st[i];
         if (pl) {
-            in->latest = model_latest(&pl->target[in->zone], &in->model);
+            in->latest = in->tmpl >= 0 && in->tmpl < p->ntemplates
+                         && model_latest(&pl->target[in->tmpl][in->zone],
+                                         &in->model);
         }
         in->delete_asked = obs->inst[i].delete_asked;
         in->weight = obs->inst[i].member >= 0
@@ -422,9 +492,13 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ps->ninst = n;
     ps->cinst = cap + 1;
     if (pl) {
-        ps->model = pl->target[0];
+        ps->model = pl->target[0][0];
+        upgrade_pool_model(obs->latest, p->ntemplates, ps->key,
+                           sizeof(ps->key));
         ps->previous_ok = obs->previous_ok;
         memcpy(ps->images, obs->images, sizeof(ps->images));
+    }
+    if (pl && !fenced) {
         creations(reg, ps, obs, pl, upgrade_ok);
     }
     if (ps->ninst > 1) {

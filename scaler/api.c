@@ -39,6 +39,9 @@ static const char *api_token(void);
 static const char *authorization(struct evkeyvalq *hdrs);
 static void reply_json(struct evhttp_request *req, int code, json_t *j);
 static json_t *pool_json(pool_state_t *ps, int detail);
+static json_t *ha_json(void);
+static int ha_refuse(struct evhttp_request *req);
+static const char *redis_reason(void);
 static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void metrics(struct evhttp_request *req);
 
@@ -53,12 +56,14 @@ reply_json(struct evhttp_request *req, int code, json_t *j)
     json_decref(j);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
-    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 400
+    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 202
+                      ? "Accepted" : code == 409 ? "Conflict" : code == 400
                       ? "Bad Request" : code == 404 ? "Not Found"
                       : code == 409 ? "Conflict"
                       : code == 401 ? "Unauthorized" : code == 403
                       ? "Forbidden" : code == 405
-                      ? "Method Not Allowed" : "Error", b);
+                      ? "Method Not Allowed" : code == 503
+                      ? "Service Unavailable" : "Error", b);
     evbuffer_free(b);
 }
 
@@ -96,6 +101,8 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                   "created", in->model.created
                              ? json_integer((json_int_t) in->model.created)
                              : json_null());
+    /* scaled, or added by hand: manual, adopted */
+    json_object_set_new(o, "origin", json_string(origin_name(in->origin)));
     if (!detail) {
         return o;
     }
@@ -114,11 +121,42 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     }
     json_object_set_new(o, "host", json_string(in->model.host));
     json_object_set_new(o, "template", json_string(in->model.template));
-    json_object_set_new(o, "weight", json_integer(in->weight ? in->weight
-                                                             : 1));
+    json_object_set_new(o, "weight", json_integer(in->weight
+                        ? (json_int_t) in->weight : in->tmpl >= 0
+                        ? ps->cf->templates[in->tmpl].weight : 1));
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
     json_object_set_new(o, "health", health);
     return o;
+}
+
+/* the pool's templates: each one's model, weight, share and instances
+   (by capacity units too) */
+static json_t *
+templates_json(pool_state_t *ps)
+{
+    const template_config_t  *t;
+    json_t                   *a = json_array();
+    int                       k, i, n, units;
+
+    for (k = 0; k < ps->cf->ntemplates; k++) {
+        t = &ps->cf->templates[k];
+        for (i = 0, n = 0, units = 0; i < ps->ninst; i++) {
+            if (ps->inst[i].tmpl == k && ps->inst[i].state != INST_DELETING)
+            {
+                n++;
+                units += t->weight;
+            }
+        }
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,"
+                                           "s:i,s:b}", "name", t->name,
+                                           "version", t->version, "digest",
+                                           ps->digest[k], "weight", t->weight,
+                                           "mix", t->mix, "max_percent",
+                                           t->max_percent, "instances", n,
+                                           "units", units, "cloud_init",
+                                           t->ci.user_data != NULL));
+    }
+    return a;
 }
 
 static json_t *
@@ -148,14 +186,15 @@ pool_json(pool_state_t *ps, int detail)
                   "running", pool_actual(ps), "instances", ps->ninst,
                   "min", ps->cf->cap_min, "max", ps->cf->cap_max,
                   "version", ps->model.version[0] ? ps->model.version
-                                                  : ps->cf->version,
+                                                  : ps->cf->templates[0].version,
                   "digest", ps->model.version[0] ? ps->model.digest
-                                                 : ps->digest,
+                                                 : ps->digest[0],
                   "latest_model_instances", latest, "redis", ps->redis_ok,
                   "zones", zones, "upgrade", "state",
                   upgrade_state_name(ps->upgrade.state), "batch",
                   (int) ps->upgrade.batch, "batches",
                   (int) ps->upgrade.batches, "outdated", pool_outdated(ps));
+    json_object_set_new(j, "templates", templates_json(ps));
     if (detail) {
         inst = json_array();
         for (i = 0; i < ps->ninst; i++) {
@@ -189,6 +228,7 @@ metrics(struct evhttp_request *req)
     struct evbuffer  *b = evbuffer_new();
     expo_t            e;
     pool_state_t     *ps;
+    ha_status_t       ha;
     int               i, z, st;
 
     expo_begin(&e, b);
@@ -279,6 +319,18 @@ metrics(struct evhttp_request *req)
         ps = &api_s->pools[i];
         expo_sample(&e, ps->redis_ok, "pool", ps->cf->name, NULL);
     }
+    ha_status(&ha);
+    expo_family(&e, "scaleset_scaler_ha_leader", "gauge",
+                "1 if this scaler leads (holds the lease, or runs without "
+                "ha).");
+    expo_sample(&e, ha.leader, NULL);
+    expo_family(&e, "scaleset_scaler_ha_leases_taken_total", "counter",
+                "Times this scaler took the lease.");
+    expo_sample(&e, ha.acquired, NULL);
+    expo_family(&e, "scaleset_scaler_ha_leases_lost_total", "counter",
+                "Times this scaler lost the lease (taken, expired, or a write "
+                "refused by the fence).");
+    expo_sample(&e, ha.lost, NULL);
     vmstats_metrics(&e, api_s);
     autoscaler_metrics(&e);
     if (expo_end(&e) != 0) {
@@ -327,8 +379,10 @@ capacity_stored(int ok, void *arg)
     }
     if (w->req == NULL) {
         /* its connection went with api_stop() */
+    } else if (!ok && ha_refuse(w->req)) {
+        /* the lease was lost meanwhile: the fence refused it */
     } else if (!ok) {
-        api_reply_error(w->req, 503, "redis unreachable");
+        api_reply_error(w->req, 503, "%s", redis_reason());
     } else if (ps == NULL) {
         /* stored, but a reload removed the pool meanwhile */
         api_reply_error(w->req, 404, "no pool \"%s\"", w->pool);
@@ -361,9 +415,11 @@ member_deleted(int ok, void *arg)
     }
     if (w->req == NULL) {
         /* its connection went with api_stop() */
+    } else if (!ok && ha_refuse(w->req)) {
+        /* the lease was lost meanwhile: the fence refused it */
     } else if (!ok) {
-        api_reply_error(w->req, 503, "delete of %s failed: redis unreachable",
-                    w->id);
+        api_reply_error(w->req, 503, "delete of %s failed: %s", w->id,
+                        redis_reason());
     } else if (ps == NULL) {
         api_reply_error(w->req, 404, "no pool \"%s\"", w->pool);
     } else {
@@ -372,6 +428,65 @@ member_deleted(int ok, void *arg)
     }
     reconcile_unlock(api_s);
     free(w);
+}
+
+/* why the loop's write failed, for the client */
+static const char *
+redis_reason(void)
+{
+    return strstr(registry_async_error(api_s->areg), "refused the "
+                  "credentials") != NULL
+           ? "redis refused the scaler's credentials" : "redis unreachable";
+}
+
+/* GET /v1/ha */
+static json_t *
+ha_json(void)
+{
+    ha_status_t  st;
+
+    ha_status(&st);
+    return json_pack("{s:b,s:b,s:b,s:b,s:s,s:o,s:I,s:I,s:o,s:I,s:I,s:I}",
+                     "enabled", st.enabled, "leader", st.leader, "acting",
+                     st.acting, "ready", st.ready, "self", st.self,
+                     "leader_url", st.leader_url[0]
+                                   ? json_string(st.leader_url)
+                                   : json_null(),
+                     "lease_ms", (json_int_t) st.lease_ms, "lease_left_ms",
+                     (json_int_t) st.left_ms, "since", st.since
+                     ? json_integer((json_int_t) st.since) : json_null(),
+                     "passes", (json_int_t) st.term_passes, "leases_taken",
+                     (json_int_t) st.acquired, "leases_lost",
+                     (json_int_t) st.lost);
+}
+
+/* a write this scaler may not take (a standby, or a leader still
+   reading the pool state): 503 naming the leader; 1 when answered */
+static int
+ha_refuse(struct evhttp_request *req)
+{
+    ha_status_t  st;
+    char         msg[HA_URL_MAX + 64];
+
+    if (ha_writable()) {
+        return 0;
+    }
+    ha_status(&st);
+    if (st.leader) {
+        snprintf(msg, sizeof(msg), "this scaler just took the lease and is "
+                 "reading the pools' state: retry in a moment");
+    } else if (st.leader_url[0]) {
+        snprintf(msg, sizeof(msg), "this scaler is a standby: writes go to "
+                 "the leader at %s", st.leader_url);
+    } else {
+        snprintf(msg, sizeof(msg), "this scaler is a standby and no leader "
+                 "is known yet: retry in a moment");
+    }
+    reply_json(req, 503, json_pack("{s:s,s:o}", "error", msg, "leader_url",
+                                   st.leader_url[0]
+                                   ? json_string(st.leader_url)
+                                   : json_null()));
+    return 1;
 }
 
 /* the Redis write of a PUT capacity (id NULL) or a DELETE; req is
@@ -469,6 +584,157 @@ api_capacity_body(const char *body, size_t len, long long *cap, char *why,
     return 0;
 }
 
+/* a string member of a JSON object into buf: 0 (absent: ""), -1 with
+   why when it is no string or longer than size - 1 */
+static int
+body_string(json_t *j, const char *key, char *buf, size_t size, char *why,
+    size_t whylen)
+{
+    json_t  *v = json_object_get(j, key);
+
+    buf[0] = '\0';
+    if (v == NULL) {
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) >= size
+        || strlen(json_string_value(v)) != json_string_length(v))
+    {
+        snprintf(why, whylen, "\"%s\" must be a string of at most %zu "
+                 "bytes", key, size - 1);
+        return -1;
+    }
+    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+int
+api_hand_body(const char *body, size_t len, const pool_config_t *p,
+    int adopt, hand_req_t *r, char *why, size_t whylen)
+{
+    json_t        *j;
+    json_error_t   jerr;
+    const char    *k;
+    json_t        *v;
+    char           tmpl[SCALESET_NAME_MAX + 1], zone[SCALESET_NAME_MAX + 1];
+    char           addr[80];
+    int            z, rc = -1;
+    scaleset_member_t  m;
+    scaleset_error_t   e;
+
+    memset(r, 0, sizeof(*r));
+    r->origin = adopt ? ORIGIN_ADOPTED : ORIGIN_MANUAL;
+    r->zone = -1;
+    j = json_loadb(len ? body : "{}", len ? len : 2, JSON_REJECT_DUPLICATES,
+                   &jerr);
+    if (j == NULL || !json_is_object(j)) {
+        snprintf(why, whylen, "bad JSON: %s", j ? "not an object"
+                 : jerr.text);
+        json_decref(j);
+        return -1;
+    }
+    json_object_foreach(j, k, v) {
+        if (strcmp(k, "template") != 0 && strcmp(k, "zone") != 0
+            && (!adopt || (strcmp(k, "domain") != 0
+                           && strcmp(k, "address") != 0)))
+        {
+            snprintf(why, whylen, "unknown key \"%.64s\"", k);
+            goto done;
+        }
+    }
+    if (body_string(j, "template", tmpl, sizeof(tmpl), why, whylen) != 0
+        || body_string(j, "zone", zone, sizeof(zone), why, whylen) != 0
+        || body_string(j, "domain", r->domain, sizeof(r->domain), why,
+                       whylen) != 0
+        || body_string(j, "address", addr, sizeof(addr), why, whylen) != 0)
+    {
+        goto done;
+    }
+    if ((r->tmpl = config_template(p, tmpl)) < 0) {
+        snprintf(why, whylen, "no template \"%s\" in pool \"%s\"", tmpl,
+                 p->name);
+        goto done;
+    }
+    for (z = 0; zone[0] && z < p->nzones; z++) {
+        if (strcmp(p->zones[z].name, zone) == 0) {
+            r->zone = z;
+        }
+    }
+    if (zone[0] && r->zone < 0) {
+        snprintf(why, whylen, "no zone \"%s\" in pool \"%s\"", zone,
+                 p->name);
+        goto done;
+    }
+    if (adopt) {
+        if (r->zone < 0) {
+            snprintf(why, whylen, "\"zone\" is required: the zone whose "
+                     "libvirt has the domain");
+            goto done;
+        }
+        /* its name becomes its id */
+        if (!scaleset_id_valid(r->domain, strlen(r->domain))) {
+            snprintf(why, whylen, "\"domain\" must be a libvirt domain "
+                     "name that is a valid instance id ([A-Za-z0-9_.-], at "
+                     "most %d bytes)", SCALESET_ID_MAX);
+            goto done;
+        }
+        if (p->addr_mode == ADDR_STATIC) {
+            if (scaleset_member_parse(addr, strlen(addr), &m, &e) != 0
+                || m.address.len != strlen(addr)
+                || strncmp(addr, "unix:", 5) == 0)
+            {
+                snprintf(why, whylen, "\"address\" is required in address "
+                         "mode static: the domain's IP:PORT");
+                goto done;
+            }
+            snprintf(r->address, sizeof(r->address), "%s", addr);
+        }
+    }
+    rc = 0;
+done:
+    json_decref(j);
+    return rc;
+}
+
+/* POST /v1/pools/{pool}/instances[/adopt]: queued for the next pass */
+static void
+api_hand(struct evhttp_request *req, pool_state_t *ps, int adopt)
+{
+    struct evbuffer  *in = evhttp_request_get_input_buffer(req);
+    size_t            len = evbuffer_get_length(in);
+    hand_req_t        r;
+    char              why[256];
+    int               i;
+
+    if (api_hand_body(len ? (const char *) evbuffer_pullup(in, -1) : "",
+                      len, ps->cf, adopt, &r, why, sizeof(why)) != 0)
+    {
+        api_reply_error(req, 400, "%s", why);
+        return;
+    }
+    for (i = 0; adopt && i < ps->ninst; i++) {
+        if (strcmp(ps->inst[i].id, r.domain) == 0) {
+            api_reply_error(req, 409, "\"%s\" is an instance of pool \"%s\" "
+                        "already", r.domain, ps->cf->name);
+            return;
+        }
+    }
+    if (reconcile_hand_later(api_s, ps, &r) != 0) {
+        api_reply_error(req, 503, "out of memory");
+        return;
+    }
+    slog(ps->cf->name, adopt ? r.domain : NULL, "%s asked through the API "
+         "(template %s, zone %s)", adopt ? "adoption" : "an instance by hand",
+         ps->cf->templates[r.tmpl].name[0] ? ps->cf->templates[r.tmpl].name
+                                           : "(the pool's)",
+         r.zone >= 0 ? ps->cf->zones[r.zone].name : "(by placement)");
+    reply_json(req, 202, json_pack("{s:s,s:s,s:s,s:s,s:s}", "pool",
+                                   ps->cf->name, "origin",
+                                   origin_name(r.origin), "template",
+                                   ps->cf->templates[r.tmpl].name, "zone",
+                                   r.zone >= 0 ? ps->cf->zones[r.zone].name
+                                               : "", "domain", r.domain));
+}
+
 static void
 api_handle_locked(struct evhttp_request *req, void *arg)
 {
@@ -524,6 +790,21 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/metrics") == 0) {
         metrics(req);
+        return;
+    }
+    if (strcmp(path, "/v1/ha") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            api_reply_error(req, 405, "method not allowed");
+            return;
+        }
+        reply_json(req, 200, ha_json());
+        return;
+    }
+    /* a standby answers reads from what it observes; writes are the
+       leader's (ha.c) */
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD
+        && strncmp(path, "/v1/", 4) == 0 && ha_refuse(req))
+    {
         return;
     }
     if (strcmp(path, "/v1/pools") == 0) {
@@ -601,6 +882,18 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         || strncmp(path + n, "/upgrade/", 9) == 0)
     {
         api_upgrade(req, api_s, ps, path + n + 8);
+        return;
+    }
+    if (strcmp(path + n, "/instances/adopt") == 0) {
+        if (cmd != EVHTTP_REQ_POST) {
+            api_reply_error(req, 405, "method not allowed");
+            return;
+        }
+        api_hand(req, ps, 1);
+        return;
+    }
+    if (strcmp(path + n, "/instances") == 0 && cmd == EVHTTP_REQ_POST) {
+        api_hand(req, ps, 0);
         return;
     }
     if (strcmp(path + n, "/instances") == 0) {

@@ -105,9 +105,10 @@ api_upgrade_json(const pool_state_t *ps)
                                      || u->state == UPGRADE_CANCELLED),
                   "error", u->error,
                   "model", "version", ps->model.version[0]
-                                      ? ps->model.version : ps->cf->version,
+                                      ? ps->model.version
+                                      : ps->cf->templates[0].version,
                   "digest", ps->model.version[0] ? ps->model.digest
-                                                 : ps->digest,
+                                                 : ps->digest[0],
                   "previous_known", ps->previous_ok);
     json_object_set_new(j, "policy", json_pack("{s:s,s:i,s:i,s:i,s:I,s:b,"
                         "s:b,s:b,s:b,s:b}", "mode", modes[uc->mode],
@@ -255,8 +256,13 @@ api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
         memset(&rec, 0, sizeof(rec));
         rec.state = UPGRADE_RUNNING;
         rec.automatic = ps->cf->upgrade.mode == UPGRADE_AUTOMATIC;
-        snprintf(rec.to, sizeof(rec.to), "%s:%s", ps->cf->version,
-                 ps->digest);
+        /* the pass corrects it should the model have moved since */
+        if (ps->key[0]) {
+            snprintf(rec.to, sizeof(rec.to), "%s", ps->key);
+        } else {
+            snprintf(rec.to, sizeof(rec.to), "%s:%s",
+                     ps->cf->templates[0].version, ps->digest[0]);
+        }
         memcpy(rec.to_image, ps->images, sizeof(rec.to_image));
         memcpy(rec.from_image, u->to_image, sizeof(rec.from_image));
         rec.started = rec.updated = clock_unix_ms();

@@ -1,6 +1,6 @@
 /*
  * clock.c: the scaler's clocks, in ms.  One header of its own, so that
- * the autoscale modules (autoscale.h) use it without the daemon's.
+ * the autoscale modules (autoscale_runner.h) use it without the daemon's.
  */
 
 #ifndef SCALER_CLOCK_H

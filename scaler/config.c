@@ -28,16 +28,35 @@ static int parse_hostport(cfctx_t *c, yaml_node_t *n, char **host,
 static int parse_cidr(cfctx_t *c, yaml_node_t *v, uint32_t *net, int *len);
 static int pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
     uint64_t seen);
+static int mix_resolve(cfctx_t *c, yaml_node_t *m, pool_config_t *p);
+static int cloud_init_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
+    template_config_t *t);
 
+static int config_redis(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
 static int redis_address(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int redis_username(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int redis_sentinel(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int sentinel_master(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int config_ha(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int api_listen(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int api_token_file(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int api_ui(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int log_level(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int config_pools(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
@@ -47,7 +66,21 @@ static int pool_zones(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int zone_name(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
+static int pool_template(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_templates(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int pool_mix(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int template_name(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
 static int template_domain(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int template_cloud_init(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int cloud_init_file(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int cloud_init_pool(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int template_volume(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
@@ -76,9 +109,30 @@ static int health_uri(cfctx_t *c, yaml_node_t *v, void *conf,
 
 /* --- the tables -------------------------------------------------------- */
 
+/* redis.sentinel: { master: NAME, addresses: [IP:PORT, ...] } */
+static const cf_key_t  sentinel_keys[] = {
+    { "master", CF_SCALAR, sentinel_master, NULL, 0, 0, 0 },
+    { "addresses", CF_LIST, sentinel_addresses, NULL, 0, 0, 0 },
+    CF_END
+};
+
 static const cf_key_t  redis_keys[] = {
     { "address", CF_SCALAR, redis_address, NULL, 0, 0, 0 },
     { "prefix", CF_SCALAR, redis_prefix, NULL, 0, 0, 0 },
+    { "username", CF_SCALAR, redis_username, NULL, 0, 0, 0 },
+    { "password_file", CF_SCALAR, cf_set_secret_file, NULL,
+      CF_AT(scaler_config_t, redis.password), 0, 0 },
+    { "db", CF_SCALAR, cf_set_int, NULL, CF_AT(scaler_config_t, redis.db),
+      0, 2147483647 },
+    { "sentinel", CF_MAP, redis_sentinel, sentinel_keys, 0, 0, 0 },
+    CF_END
+};
+
+/* ha: { lease: 10s, advertise: URL } */
+static const cf_key_t  ha_keys[] = {
+    { "lease", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, ha_lease_ms), 1000, 3600000 },
+    { "advertise", CF_SCALAR, ha_advertise, NULL, 0, 0, 0 },
     CF_END
 };
 
@@ -101,13 +155,29 @@ static const cf_key_t  zone_keys[] = {
    format: qcow2|raw } ("base" is accepted for "backing") */
 static const cf_key_t  volume_keys[] = {
     { "pool", CF_SCALAR, volume_name, NULL,
-      CF_AT(pool_config_t, vol_pool), 0, 0 },
+      CF_AT(template_config_t, vol_pool), 0, 0 },
     { "backing", CF_SCALAR, volume_name, NULL,
-      CF_AT(pool_config_t, vol_backing), 0, 0 },
+      CF_AT(template_config_t, vol_backing), 0, 0 },
     { "base", CF_SCALAR, volume_name, NULL,
-      CF_AT(pool_config_t, vol_backing), 0, 0 },
+      CF_AT(template_config_t, vol_backing), 0, 0 },
     { "format", CF_SCALAR, volume_name, NULL,
-      CF_AT(pool_config_t, vol_format), 0, 0 },
+      CF_AT(template_config_t, vol_format), 0, 0 },
+    CF_END
+};
+
+/* template.cloud_init (docs/bootstrap.md): each file's key is at the
+   offset of its path, the text follows it (cloud_init_file) */
+static const cf_key_t  cloud_init_keys[] = {
+    { "user_data", CF_SCALAR, cloud_init_file, NULL,
+      CF_AT(cloud_init_config_t, user_data_path), 0, 0 },
+    { "meta_data", CF_SCALAR, cloud_init_file, NULL,
+      CF_AT(cloud_init_config_t, meta_data_path), 0, 0 },
+    { "network_config", CF_SCALAR, cloud_init_file, NULL,
+      CF_AT(cloud_init_config_t, network_config_path), 0, 0 },
+    { "vendor_data", CF_SCALAR, cloud_init_file, NULL,
+      CF_AT(cloud_init_config_t, vendor_data_path), 0, 0 },
+    { "pool", CF_SCALAR, cloud_init_pool, NULL,
+      CF_AT(cloud_init_config_t, pool), 0, 0 },
     CF_END
 };
 
@@ -115,6 +185,21 @@ static const cf_key_t  template_keys[] = {
     { "domain", CF_SCALAR, template_domain, NULL, 0, 0, 0 },
     { "volume", CF_MAP, template_volume, volume_keys, 0, 0, 0 },
     { "version", CF_SCALAR, template_version, NULL, 0, 0, 0 },
+    { "cloud_init", CF_MAP, template_cloud_init, cloud_init_keys, 0, 0, 0 },
+    CF_END
+};
+
+/* an entry of a flexible pool's templates: */
+static const cf_key_t  templates_keys[] = {
+    { "name", CF_SCALAR, template_name, NULL, 0, 0, 0 },
+    { "domain", CF_SCALAR, template_domain, NULL, 0, 0, 0 },
+    { "volume", CF_MAP, template_volume, volume_keys, 0, 0, 0 },
+    { "version", CF_SCALAR, template_version, NULL, 0, 0, 0 },
+    { "cloud_init", CF_MAP, template_cloud_init, cloud_init_keys, 0, 0, 0 },
+    { "weight", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(template_config_t, weight), 1, SCALER_CAPACITY_MAX },
+    { "max_percent", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(template_config_t, max_percent), 1, 100 },
     CF_END
 };
 
@@ -137,6 +222,12 @@ static const cf_key_t  capacity_keys[] = {
     CF_END
 };
 
+/* log: { level: info }, at the file's top level as redis and api */
+static const cf_key_t  log_keys[] = {
+    { "level", CF_SCALAR, log_level, NULL, 0, 0, 0 },
+    CF_END
+};
+
 /* health: { uri: /healthz, timeout: 1s, grace: 60s } */
 static const cf_key_t  health_keys[] = {
     { "uri", CF_SCALAR, health_uri, NULL, 0, 0, 0 },
@@ -150,7 +241,9 @@ static const cf_key_t  health_keys[] = {
 static const cf_key_t  pool_keys[] = {
     { "name", CF_SCALAR, pool_name, NULL, 0, 0, 0 },
     { "zones", CF_LIST, pool_zones, zone_keys, 0, 0, 0 },
-    { "template", CF_MAP, cf_set_map, template_keys, 0, 0, 0 },
+    { "template", CF_MAP, pool_template, template_keys, 0, 0, 0 },
+    { "templates", CF_LIST, pool_templates, templates_keys, 0, 0, 0 },
+    { "mix", CF_MAP, pool_mix, NULL, 0, 0, 0 },
     { "address", CF_MAP, pool_address, address_keys, 0, 0, 0 },
     { "readiness", CF_SCALAR, pool_readiness, NULL, 0, 0, 0 },
     { "capacity", CF_MAP, pool_capacity, capacity_keys, 0, 0, 0 },
@@ -167,8 +260,10 @@ static const cf_key_t  pool_keys[] = {
 
 /* the file */
 static const cf_key_t  config_keys[] = {
-    { "redis", CF_MAP, cf_set_map, redis_keys, 0, 0, 0 },
+    { "redis", CF_MAP, config_redis, redis_keys, 0, 0, 0 },
+    { "ha", CF_MAP, config_ha, ha_keys, 0, 0, 0 },
     { "api", CF_MAP, cf_set_map, api_keys, 0, 0, 0 },
+    { "log", CF_MAP, cf_set_map, log_keys, 0, 0, 0 },
     { "interval", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, interval_ms), 100, 0 },
     { "prometheus", CF_MAP, cf_prometheus, cf_prometheus_keys, 0, 0, 0 },
@@ -177,6 +272,38 @@ static const cf_key_t  config_keys[] = {
 };
 
 /* --- redis, api -------------------------------------------------------- */
+
+/* 1 when s is one word of printable ASCII (no spaces, nothing to quote
+   in a header or a command), 1..max bytes */
+static int
+one_word(const char *s, size_t max)
+{
+    size_t  i;
+
+    for (i = 0; s[i]; i++) {
+        if (s[i] <= 0x20 || s[i] >= 0x7f) {
+            return 0;
+        }
+    }
+    return i > 0 && i <= max;
+}
+
+/* a string key that must be one word (one_word) into *dst */
+static int
+word_key(cfctx_t *c, yaml_node_t *v, char **dst, size_t max,
+    const char *what)
+{
+    free(*dst);
+    if ((*dst = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (!one_word(*dst, max)) {
+        cf_error(c, v, "redis: bad %s \"%s\": expected one word of printable "
+                 "ASCII, up to %zu bytes", what, *dst, max);
+        return -1;
+    }
+    return 0;
+}
 
 static int
 parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
@@ -209,13 +336,178 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
     return 0;
 }
 
+/* the redis block once all its keys are read: one way to find Redis,
+   credentials that make sense */
+static int
+config_redis(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    uint64_t          seen;
+
+    if (cf_map(c, v, key->sub, cf, "redis", &seen) != 0) {
+        return -1;
+    }
+    if (cf_given(key->sub, seen, "address")
+        && cf_given(key->sub, seen, "sentinel"))
+    {
+        cf_error(c, v, "redis: address and sentinel exclude each other (the "
+                 "sentinels name the master)");
+        return -1;
+    }
+    if (cf->redis.username && cf->redis.password == NULL) {
+        cf_error(c, v, "redis: username \"%s\" needs password_file",
+                 cf->redis.username);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 redis_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     scaler_config_t  *cf = conf;
 
     (void) key;
-    return parse_hostport(c, v, &cf->redis_host, &cf->redis_port);
+    return parse_hostport(c, v, &cf->redis.addr.host, &cf->redis.addr.port);
+}
+
+/* an ACL user name: sent as an AUTH argument, one word */
+static int
+redis_username(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    (void) key;
+    return word_key(c, v, &cf->redis.username, 128, "username");
+}
+
+static int
+redis_sentinel(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    if (cf_map(c, v, key->sub, cf, "sentinel", NULL) != 0) {
+        return -1;
+    }
+    if (cf->redis.master == NULL || cf->redis.nsentinels == 0) {
+        cf_error(c, v, "redis: sentinel needs master and addresses");
+        return -1;
+    }
+    return 0;
+}
+
+/* the master's name as the sentinels know it (sentinel monitor NAME) */
+static int
+sentinel_master(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    (void) key;
+    return word_key(c, v, &cf->redis.master, 128, "sentinel master name");
+}
+
+static int
+sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    redis_addr_t     *a;
+    yaml_node_item_t *it;
+    yaml_node_t      *n;
+    int               i;
+
+    (void) key;
+    for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++)
+    {
+        n = cf_node(c, *it);
+        if (cf->redis.nsentinels == REDIS_SENTINELS_MAX) {
+            cf_error(c, n, "redis: more than %d sentinels",
+                     REDIS_SENTINELS_MAX);
+            return -1;
+        }
+        if (cf_expect(c, n, CF_SCALAR, "a sentinel address") != 0) {
+            return -1;
+        }
+        a = &cf->redis.sentinels[cf->redis.nsentinels];
+        if (parse_hostport(c, n, &a->host, &a->port) != 0) {
+            return -1;
+        }
+        cf->redis.nsentinels++;
+        for (i = 0; i < cf->redis.nsentinels - 1; i++) {
+            if (cf->redis.sentinels[i].port == a->port
+                && strcmp(cf->redis.sentinels[i].host, a->host) == 0)
+            {
+                cf_error(c, n, "redis: sentinel %s:%d listed twice", a->host,
+                         a->port);
+                return -1;
+            }
+        }
+    }
+    if (cf->redis.nsentinels == 0) {
+        cf_error(c, v, "redis: sentinel addresses is empty");
+        return -1;
+    }
+    return 0;
+}
+
+int
+config_redis_same(const redis_config_t *a, const redis_config_t *b)
+{
+#define SAME(x, y) ((x) == NULL ? (y) == NULL : (y) != NULL && !strcmp(x, y))
+    int  i;
+
+    if (a->addr.port != b->addr.port || !SAME(a->addr.host, b->addr.host)
+        || !SAME(a->username, b->username) || !SAME(a->password, b->password)
+        || a->db != b->db || !SAME(a->master, b->master)
+        || a->nsentinels != b->nsentinels)
+    {
+        return 0;
+    }
+    for (i = 0; i < a->nsentinels; i++) {
+        if (a->sentinels[i].port != b->sentinels[i].port
+            || !SAME(a->sentinels[i].host, b->sentinels[i].host))
+        {
+            return 0;
+        }
+    }
+    return 1;
+#undef SAME
+}
+
+/* --- ha ---------------------------------------------------------------- */
+
+static int
+config_ha(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    cf->ha_lease_ms = 10000;
+    return cf_map(c, v, key->sub, cf, "ha", NULL);
+}
+
+/* the URL other scalers and clients reach this one's API at: named in
+   the lease, so a standby's 503 says where the leader is */
+static int
+ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+
+    (void) key;
+    free(cf->ha_advertise);
+    if ((cf->ha_advertise = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if ((strncmp(cf->ha_advertise, "http://", 7) != 0
+         && strncmp(cf->ha_advertise, "https://", 8) != 0)
+        || !one_word(cf->ha_advertise, 200))
+    {
+        cf_error(c, v, "ha: advertise \"%s\": expected an http:// or "
+                 "https:// URL of up to 200 bytes without spaces",
+                 cf->ha_advertise);
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -272,15 +564,13 @@ api_token_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         return -1;
     }
     /* sent in a header: one line of printable ASCII, no spaces */
-    for (e = tok; *e; e++) {
-        if (*e <= 0x20 || *e >= 0x7f) {
-            cf_error(c, v, "token_file: the token must be one word of "
-                     "printable ASCII");
-            free(tok);
-            return -1;
-        }
+    if (!one_word(tok, strlen(tok))) {
+        cf_error(c, v, "token_file: the token must be one word of "
+                 "printable ASCII");
+        free(tok);
+        return -1;
     }
-    if (e - tok > API_TOKEN_MAX) {
+    if (strlen(tok) > API_TOKEN_MAX) {
         cf_error(c, v, "token_file: the token is longer than %d bytes",
                  API_TOKEN_MAX);
         free(tok);
@@ -313,6 +603,30 @@ api_ui(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     return 0;
 }
 
+/* --- log --------------------------------------------------------------- */
+
+static int
+log_level(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    scaler_config_t  *cf = conf;
+    char             *s;
+    int               level;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if ((level = slog_level_parse(s)) < 0) {
+        cf_error(c, v, "log.level \"%s\": expected error, warn, info or "
+                 "debug", s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    cf->log_level = level;
+    return 0;
+}
+
 /* --- pools ------------------------------------------------------------- */
 
 static int
@@ -334,10 +648,6 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         p->drain_timeout_ms = 30000;
         p->readiness_tcp = 1;
         cf_upgrade_defaults(p);
-        if ((p->version = strdup("1")) == NULL) {
-            cf_error(c, item, "out of memory");
-            return -1;
-        }
         if (cf_map(c, item, key->sub, p, "pool", &seen) != 0
             || pool_finish(c, item, p, seen) != 0)
         {
@@ -358,6 +668,8 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p, uint64_t seen)
 {
+    int  i;
+
     if (p->name == NULL) {
         cf_error(c, m, "a pool needs a name");
         return -1;
@@ -366,9 +678,31 @@ pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p, uint64_t seen)
         cf_error(c, m, "pool \"%s\" needs at least one zone", p->name);
         return -1;
     }
-    if (p->template_text == NULL) {
-        cf_error(c, m, "pool \"%s\" needs template.domain", p->name);
+    if (cf_given(pool_keys, seen, "template")
+        && cf_given(pool_keys, seen, "templates"))
+    {
+        cf_error(c, m, "pool \"%s\": template or templates, not both",
+                 p->name);
         return -1;
+    }
+    if (p->ntemplates == 0) {
+        cf_error(c, m, "pool \"%s\" needs template (or templates)",
+                 p->name);
+        return -1;
+    }
+    if (cf_given(pool_keys, seen, "mix") && !p->flexible) {
+        cf_error(c, m, "pool \"%s\": mix is for templates:", p->name);
+        return -1;
+    }
+    if (p->mixed && mix_resolve(c, m, p) != 0) {
+        return -1;
+    }
+    for (i = 0; i < p->ntemplates; i++) {
+        if (p->templates[i].ci.user_data != NULL
+            && cloud_init_finish(c, m, p, &p->templates[i]) != 0)
+        {
+            return -1;
+        }
     }
     if (!cf_given(pool_keys, seen, "address")) {
         cf_error(c, m, "pool \"%s\" needs an address section", p->name);
@@ -444,18 +778,225 @@ zone_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     return 0;
 }
 
+/* --- templates -------------------------------------------------------- */
+
+/* a template's entry, its defaults set */
+static template_config_t *
+template_new(cfctx_t *c, yaml_node_t *v, pool_config_t *p)
+{
+    template_config_t  *t;
+
+    if (p->ntemplates == SCALER_MAX_TEMPLATES) {
+        cf_error(c, v, "more than %d templates", SCALER_MAX_TEMPLATES);
+        return NULL;
+    }
+    t = &p->templates[p->ntemplates++];
+    t->weight = 1;
+    if ((t->version = strdup("1")) == NULL) {
+        cf_error(c, v, "out of memory");
+        return NULL;
+    }
+    return t;
+}
+
+/* what a template needs once its keys are read */
+static int
+template_done(cfctx_t *c, yaml_node_t *v, template_config_t *t)
+{
+    if (t->name == NULL && (t->name = strdup("")) == NULL) {
+        cf_error(c, v, "out of memory");
+        return -1;
+    }
+    if (t->text == NULL) {
+        cf_error(c, v, "template%s%s needs domain", t->name[0] ? " " : "",
+                 t->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+pool_template(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t      *p = conf;
+    template_config_t  *t;
+
+    if ((t = template_new(c, v, p)) == NULL
+        || cf_map(c, v, key->sub, t, "template", NULL) != 0)
+    {
+        return -1;
+    }
+    return template_done(c, v, t);
+}
+
+/* templates: a list of named templates (a flexible pool) */
+static int
+pool_templates(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t      *p = conf;
+    template_config_t  *t;
+    yaml_node_t        *item;
+    int                 j;
+
+    p->flexible = 1;
+    FOR_ITEMS(c, v, item) {
+        if ((t = template_new(c, item, p)) == NULL
+            || cf_map(c, item, key->sub, t, "template", NULL) != 0)
+        {
+            return -1;
+        }
+        if (t->name == NULL) {
+            cf_error(c, item, "an entry of templates needs a name");
+            return -1;
+        }
+        if (template_done(c, item, t) != 0) {
+            return -1;
+        }
+        for (j = 0; j < p->ntemplates - 1; j++) {
+            if (strcmp(p->templates[j].name, t->name) == 0) {
+                cf_error(c, item, "duplicate template \"%s\"", t->name);
+                return -1;
+            }
+        }
+    }
+    if (p->ntemplates == 0) {
+        cf_error(c, v, "templates: at least one template");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+template_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    template_config_t  *t = conf;
+
+    (void) key;
+    if ((t->name = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (!scaleset_name_valid(t->name, strlen(t->name))) {
+        cf_error(c, v, "bad template name \"%s\": expected "
+                 "[A-Za-z0-9_.-]{1,63}", t->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* mix: { TEMPLATE: SHARE, ... }: its shape here, its names once the
+   templates are read (mix_resolve) */
+static int
+pool_mix(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t     *p = conf;
+    yaml_node_pair_t  *pair;
+    yaml_node_t       *k, *val;
+    int                share;
+
+    (void) key;
+    for (pair = v->data.mapping.pairs.start;
+         pair < v->data.mapping.pairs.top; pair++)
+    {
+        k = cf_node(c, pair->key);
+        val = cf_node(c, pair->value);
+        if (cf_expect(c, k, CF_SCALAR, "mix: a template's name") != 0
+            || cf_int(c, val, 0, 100, &share) != 0)
+        {
+            return -1;
+        }
+    }
+    if (v->data.mapping.pairs.start == v->data.mapping.pairs.top) {
+        cf_error(c, v, "mix: at least one template");
+        return -1;
+    }
+    p->mixed = 1;
+    return 0;
+}
+
+/* the mix's names are the pool's templates, each once; shares that add
+   up to more than 0 */
+static int
+mix_resolve(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
+{
+    yaml_node_pair_t  *pair, *mp;
+    yaml_node_t       *k, *v = NULL;
+    int                t, share, sum = 0;
+    char               name[SCALESET_NAME_MAX + 1];
+
+    for (mp = m->data.mapping.pairs.start; mp < m->data.mapping.pairs.top;
+         mp++)
+    {
+        k = cf_node(c, mp->key);
+        if (k->type == CF_SCALAR && k->data.scalar.length == 3
+            && memcmp(k->data.scalar.value, "mix", 3) == 0)
+        {
+            v = cf_node(c, mp->value);
+        }
+    }
+    if (v == NULL) {
+        return 0;
+    }
+    for (pair = v->data.mapping.pairs.start;
+         pair < v->data.mapping.pairs.top; pair++)
+    {
+        k = cf_node(c, pair->key);
+        if (cf_name(c, k, name, SCALESET_NAME_MAX, "mix: template") != 0) {
+            return -1;
+        }
+        if ((t = config_template(p, name)) < 0 || name[0] == '\0') {
+            cf_error(c, k, "mix: no template \"%s\"", name);
+            return -1;
+        }
+        if (p->templates[t].mix != 0) {
+            cf_error(c, k, "mix: template \"%s\" given twice", name);
+            return -1;
+        }
+        if (cf_int(c, cf_node(c, pair->value), 0, 100, &share) != 0) {
+            return -1;
+        }
+        /* a share of 0 is kept apart from "not in the mix" by -1 */
+        p->templates[t].mix = share ? share : -1;
+        sum += share;
+    }
+    if (sum == 0) {
+        cf_error(c, v, "mix: the shares add up to 0");
+        return -1;
+    }
+    for (t = 0; t < p->ntemplates; t++) {
+        p->templates[t].mix = p->templates[t].mix < 0 ? 0
+                              : p->templates[t].mix;
+    }
+    return 0;
+}
+
+int
+config_template(const pool_config_t *p, const char *name)
+{
+    int  t;
+
+    if (name == NULL || name[0] == '\0') {
+        return p->ntemplates > 0 ? 0 : -1;
+    }
+    for (t = 0; t < p->ntemplates; t++) {
+        if (strcmp(p->templates[t].name, name) == 0) {
+            return t;
+        }
+    }
+    return -1;
+}
+
 static int
 template_domain(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
+    template_config_t  *t = conf;
 
     (void) key;
-    if ((p->template_path = cf_scalar(c, v)) == NULL) {
+    if ((t->path = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    p->template_text = cf_read_file(p->template_path);
-    if (p->template_text == NULL) {
-        cf_error(c, v, "cannot read template \"%s\": %s", p->template_path,
+    t->text = cf_read_file(t->path);
+    if (t->text == NULL) {
+        cf_error(c, v, "cannot read template \"%s\": %s", t->path,
                  strerror(errno));
         return -1;
     }
@@ -465,10 +1006,10 @@ template_domain(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 template_volume(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    uint64_t        seen;
+    template_config_t  *t = conf;
+    uint64_t            seen;
 
-    if (cf_map(c, v, key->sub, p, "volume", &seen) != 0) {
+    if (cf_map(c, v, key->sub, t, "volume", &seen) != 0) {
         return -1;
     }
     if (cf_given(key->sub, seen, "backing")
@@ -477,20 +1018,20 @@ template_volume(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         cf_error(c, v, "volume: backing and base are the same key");
         return -1;
     }
-    if (p->vol_pool == NULL || p->vol_backing == NULL) {
+    if (t->vol_pool == NULL || t->vol_backing == NULL) {
         cf_error(c, v, "volume needs pool and backing (the base volume)");
         return -1;
     }
-    if (p->vol_format == NULL) {
-        if ((p->vol_format = strdup("qcow2")) == NULL) {
+    if (t->vol_format == NULL) {
+        if ((t->vol_format = strdup("qcow2")) == NULL) {
             cf_error(c, v, "out of memory");
             return -1;
         }
-    } else if (strcmp(p->vol_format, "qcow2") != 0
-               && strcmp(p->vol_format, "raw") != 0)
+    } else if (strcmp(t->vol_format, "qcow2") != 0
+               && strcmp(t->vol_format, "raw") != 0)
     {
         cf_error(c, v, "volume format \"%s\": expected qcow2 or raw",
-                 p->vol_format);
+                 t->vol_format);
         return -1;
     }
     return 0;
@@ -498,7 +1039,8 @@ template_volume(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 
 /* a storage pool or volume name: not empty, no "/" */
 static int
-volume_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+storage_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key,
+    const char *what)
 {
     char  **dst = (char **) ((char *) conf + key->offset);
 
@@ -506,24 +1048,112 @@ volume_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         return -1;
     }
     if (**dst == '\0' || strchr(*dst, '/') != NULL) {
-        cf_error(c, v, "volume: bad %s \"%s\"", key->name, *dst);
+        cf_error(c, v, "%s: bad %s \"%s\"", what, key->name, *dst);
         return -1;
     }
     return 0;
 }
 
 static int
+volume_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    return storage_name(c, v, conf, key, "volume");
+}
+
+static int
+cloud_init_pool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    return storage_name(c, v, conf, key, "cloud_init");
+}
+
+static int
 template_version(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
+    template_config_t  *t = conf;
 
     (void) key;
-    free(p->version);
-    if ((p->version = cf_scalar(c, v)) == NULL) {
+    free(t->version);
+    if ((t->version = cf_scalar(c, v)) == NULL) {
         return -1;
     }
-    if (!scaleset_name_valid(p->version, strlen(p->version))) {
-        cf_error(c, v, "bad version \"%s\"", p->version);
+    if (!scaleset_name_valid(t->version, strlen(t->version))) {
+        cf_error(c, v, "bad version \"%s\"", t->version);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+template_cloud_init(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key)
+{
+    template_config_t  *t = conf;
+
+    if (cf_map(c, v, key->sub, &t->ci, "cloud_init", NULL) != 0) {
+        return -1;
+    }
+    if (t->ci.user_data == NULL) {
+        cf_error(c, v, "cloud_init needs user_data");
+        return -1;
+    }
+    return 0;
+}
+
+/* a template's cloud_init once the pool is read: the seeds' storage
+   pool, {{seed}} in the domain, the files as they render (cloudinit.c:
+   "FILE:LINE: reason" of the file itself) */
+static int
+cloud_init_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
+    template_config_t *t)
+{
+    char  err[512];
+
+    if (t->ci.pool == NULL && t->vol_pool != NULL
+        && (t->ci.pool = strdup(t->vol_pool)) == NULL)
+    {
+        cf_error(c, m, "out of memory");
+        return -1;
+    }
+    if (t->ci.pool == NULL) {
+        cf_error(c, m, "pool \"%s\": cloud_init needs a storage pool for "
+                 "the seeds: cloud_init.pool, or a volume", p->name);
+        return -1;
+    }
+    if (strstr(t->text, "{{seed}}") == NULL) {
+        cf_error(c, m, "pool \"%s\": cloud_init, but the domain template "
+                 "%s has no {{seed}} (the seed's cdrom disk)", p->name,
+                 t->path);
+        return -1;
+    }
+    if (cloudinit_config_check(p, t, err, sizeof(err)) != 0) {
+        if (!c->failed) {
+            c->failed = 1;
+            snprintf(c->err, c->errlen, "%s", err);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* a cloud_init file: its path at key->offset, its text right after */
+static int
+cloud_init_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    char  **path = (char **) ((char *) conf + key->offset);
+    char  **text = path + 1;
+
+    if (cf_set_str(c, v, conf, key) != 0) {
+        return -1;
+    }
+    free(*text);
+    if ((*text = cf_read_file(*path)) == NULL) {
+        cf_error(c, v, "cannot read cloud_init %s \"%s\": %s", key->name,
+                 *path, strerror(errno));
+        return -1;
+    }
+    if (strlen(*text) > CLOUDINIT_FILE_MAX) {
+        cf_error(c, v, "cloud_init %s \"%s\" is larger than %d bytes",
+                 key->name, *path, CLOUDINIT_FILE_MAX);
         return -1;
     }
     return 0;
@@ -799,16 +1429,17 @@ config_load(const char *file, char *err, size_t errlen)
 
     if ((cf = calloc(1, sizeof(*cf))) == NULL
         || (cf->file = strdup(file)) == NULL
-        || (cf->redis_host = strdup("127.0.0.1")) == NULL
+        || (cf->redis.addr.host = strdup("127.0.0.1")) == NULL
         || (cf->prefix = strdup(SCALESET_DEFAULT_PREFIX)) == NULL
         || (cf->api_host = strdup("127.0.0.1")) == NULL)
     {
         snprintf(err, errlen, "%s:1: out of memory", file);
         goto failed;
     }
-    cf->redis_port = 6379;
+    cf->redis.addr.port = 6379;
     cf->api_port = 9180;
     cf->ui_dir = NULL;                  /* ui_default_dir() */
+    cf->log_level = SLOG_INFO;
     cf->interval_ms = 5000;
     cf->api_timeout_ms = 10000;
 
@@ -853,12 +1484,26 @@ config_free(scaler_config_t *cf)
     for (i = 0; i < cf->npools; i++) {
         pool_config_t *p = &cf->pools[i];
         free(p->name);
-        free(p->template_path);
-        free(p->template_text);
-        free(p->version);
-        free(p->vol_pool);
-        free(p->vol_backing);
-        free(p->vol_format);
+        for (j = 0; j < p->ntemplates; j++) {
+            template_config_t *t = &p->templates[j];
+
+            free(t->name);
+            free(t->path);
+            free(t->text);
+            free(t->version);
+            free(t->vol_pool);
+            free(t->vol_backing);
+            free(t->vol_format);
+            free(t->ci.user_data_path);
+            free(t->ci.user_data);
+            free(t->ci.meta_data_path);
+            free(t->ci.meta_data);
+            free(t->ci.network_config_path);
+            free(t->ci.network_config);
+            free(t->ci.vendor_data_path);
+            free(t->ci.vendor_data);
+            free(t->ci.pool);
+        }
         free(p->health_uri);
         cf_autoscale_free(p);
         for (j = 0; j < p->nzones; j++) {
@@ -868,7 +1513,14 @@ config_free(scaler_config_t *cf)
     }
     free(cf->pools);
     free(cf->file);
-    free(cf->redis_host);
+    free(cf->redis.addr.host);
+    free(cf->redis.username);
+    free(cf->redis.password);
+    free(cf->redis.master);
+    for (i = 0; i < cf->redis.nsentinels; i++) {
+        free(cf->redis.sentinels[i].host);
+    }
+    free(cf->ha_advertise);
     free(cf->prefix);
     free(cf->api_host);
     free(cf->token);

@@ -31,8 +31,6 @@ typedef struct {
 
 static int prom_url(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
-static int prom_secret_file(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
 static int rule_name(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int rule_query(cfctx_t *c, yaml_node_t *v, void *conf,
@@ -66,9 +64,9 @@ const cf_key_t  cf_prometheus_keys[] = {
       CF_AT(scaler_config_t, prom_username), 0, 0 },
     { "password", CF_SCALAR, cf_set_str, NULL,
       CF_AT(scaler_config_t, prom_password), 0, 0 },
-    { "password_file", CF_SCALAR, prom_secret_file, NULL,
+    { "password_file", CF_SCALAR, cf_set_secret_file, NULL,
       CF_AT(scaler_config_t, prom_password), 0, 0 },
-    { "bearer_token_file", CF_SCALAR, prom_secret_file, NULL,
+    { "bearer_token_file", CF_SCALAR, cf_set_secret_file, NULL,
       CF_AT(scaler_config_t, prom_token), 0, 0 },
     CF_END
 };
@@ -175,26 +173,6 @@ prom_url(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 }
 
 /* a file holding a secret: its first line */
-static int
-prom_secret_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
-{
-    char  **dst = (char **) ((char *) conf + key->offset);
-    char   *path;
-
-    if ((path = cf_scalar(c, v)) == NULL) {
-        return -1;
-    }
-    free(*dst);
-    if ((*dst = cf_read_file(path)) == NULL) {
-        cf_error(c, v, "%s \"%s\": %s", key->name, path, strerror(errno));
-        free(path);
-        return -1;
-    }
-    free(path);
-    (*dst)[strcspn(*dst, "\r\n")] = '\0';
-    return 0;
-}
-
 /* --- rules ------------------------------------------------------------- */
 
 int

@@ -308,6 +308,33 @@ cf_set_bool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 }
 
 int
+cf_set_secret_file(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key)
+{
+    char  **dst = (char **) ((char *) conf + key->offset);
+    char   *path;
+
+    if ((path = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    free(*dst);
+    if ((*dst = cf_read_file(path)) == NULL) {
+        cf_error(c, v, "%s \"%s\": %s", key->name, path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    (*dst)[strcspn(*dst, "\r\n")] = '\0';
+    if ((*dst)[0] == '\0') {
+        cf_error(c, v, "%s \"%s\" holds nothing on its first line",
+                 key->name, path);
+        free(path);
+        return -1;
+    }
+    free(path);
+    return 0;
+}
+
+int
 cf_set_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     return cf_map(c, v, key->sub, conf, key->name, NULL);

@@ -93,6 +93,10 @@ int cf_set_duration(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 int cf_set_bool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
 int cf_set_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
+/* a secret from a file (char *): its first line, which must not be empty
+   (a password file, a bearer token file) */
+int cf_set_secret_file(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
 
 /* a malloc'd copy of a scalar's value; NULL (error set) otherwise */
 char *cf_scalar(cfctx_t *c, yaml_node_t *n);

@@ -1,5 +1,5 @@
 /*
- * Cron expressions evaluated in an IANA timezone, and profile selection.
+ * Cron expressions and date-times evaluated in an IANA timezone.
  *
  * Wall time <-> instant conversions read the zone's own rules from its
  * TZif file (tz.c): no TZ environment variable, no tzset(), nothing the
@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "autoscale.h"
+#include "cron.h"
 #include "tz.h"
 
 
@@ -38,6 +38,8 @@ static time_t wall_to_instant(const tz_t *z, int y, int mo, int d, int h,
 static int day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd,
     time_t *out, int max);
 static int64_t local_days(const tz_t *z, time_t t);
+static int cron_search(const cron_expr_t *c, const char *tz, time_t t,
+    int dir, int64_t days, time_t *found);
 static int digits(const char *s, int n);
 
 
@@ -379,23 +381,28 @@ local_days(const tz_t *z, time_t t)
 }
 
 
-int
-cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
+/*
+ * The first match after t (dir 1) or the last at or before t (dir -1),
+ * over the local days from the one before t's (after it, going back: a
+ * gap time of that day may map past t) and days more.
+ */
+static int
+cron_search(const cron_expr_t *c, const char *tz, time_t t, int dir,
+    int64_t days, time_t *found)
 {
     const tz_t  *z;
-    time_t       inst[24 * 60];
-    int64_t      day, end;
+    time_t       inst[24 * 60], v;
+    int64_t      day, i;
     civil_t      cd;
-    int          n, i;
+    int          n, k;
 
     if ((z = tz_get(tz)) == NULL) {
         return -1;
     }
 
-    /* a day earlier: a gap time of yesterday may map past t */
-    day = local_days(z, t);
+    day = local_days(z, t) - dir;
 
-    for (end = day + 366 * 28, day--; day <= end; day++) {
+    for (i = 0; i <= days + 1; i++, day += dir) {
         cd = civil_from_days(day);
 
         if (cd.d > days_in_month(cd.y, cd.m) || !day_matches(c, cd, day)) {
@@ -404,9 +411,11 @@ cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
 
         n = day_instants(z, c, cd, inst, 24 * 60);
 
-        for (i = 0; i < n; i++) {
-            if (inst[i] > t) {
-                *next = inst[i];
+        for (k = 0; k < n; k++) {
+            v = inst[dir > 0 ? k : n - 1 - k];
+
+            if (dir > 0 ? v > t : v <= t) {
+                *found = v;
                 return 0;
             }
         }
@@ -417,38 +426,16 @@ cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
 
 
 int
+cron_next(const cron_expr_t *c, const char *tz, time_t t, time_t *next)
+{
+    return cron_search(c, tz, t, 1, 366 * 28, next);
+}
+
+
+int
 cron_prev(const cron_expr_t *c, const char *tz, time_t t, time_t *prev)
 {
-    const tz_t  *z;
-    time_t       inst[24 * 60];
-    int64_t      day, end;
-    civil_t      cd;
-    int          n, i;
-
-    if ((z = tz_get(tz)) == NULL) {
-        return -1;
-    }
-
-    day = local_days(z, t);
-
-    for (end = day - 400, day++; day >= end; day--) {
-        cd = civil_from_days(day);
-
-        if (!day_matches(c, cd, day)) {
-            continue;
-        }
-
-        n = day_instants(z, c, cd, inst, 24 * 60);
-
-        for (i = n - 1; i >= 0; i--) {
-            if (inst[i] <= t) {
-                *prev = inst[i];
-                return 0;
-            }
-        }
-    }
-
-    return -1;
+    return cron_search(c, tz, t, -1, 400, prev);
 }
 
 
@@ -534,89 +521,4 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
     *t = wall_to_instant(z, y, mo, d, h, mi) + sec;
 
     return 0;
-}
-
-
-/* --- profiles --------------------------------------------------------- */
-
-const autoscale_profile_config_t *
-autoscale_profile_active(const autoscale_profile_config_t *profiles,
-    size_t n, time_t t, time_t *since, time_t *until)
-{
-    const autoscale_profile_config_t  *p, *best, *fixed;
-    time_t                             start, best_start, end, next, change;
-    size_t                             i;
-
-    /* the answer may change at the next start or end of any profile */
-    change = t + 3600;
-    fixed = NULL;
-
-    for (i = 0; i < n; i++) {
-        p = &profiles[i];
-
-        if (p->kind == AUTOSCALE_PROFILE_FIXED) {
-            if (p->start > t && p->start < change) {
-                change = p->start;
-            }
-            if (p->end > t && p->end < change) {
-                change = p->end;
-            }
-            if (fixed == NULL && p->start <= t && t < p->end) {
-                fixed = p;
-            }
-
-        } else if (cron_next(&p->cron, p->timezone, t, &next) == 0
-                   && next < change)
-        {
-            change = next;
-        }
-    }
-
-    if (fixed) {
-        if (since) {
-            *since = fixed->start;
-        }
-        if (until) {
-            *until = change;
-        }
-        return fixed;
-    }
-
-    best = NULL;
-    best_start = 0;
-
-    for (i = 0; i < n; i++) {
-        p = &profiles[i];
-        if (p->kind != AUTOSCALE_PROFILE_RECURRING) {
-            continue;
-        }
-        if (cron_prev(&p->cron, p->timezone, t, &start) != 0) {
-            continue;
-        }
-        /* on a tie the first listed wins */
-        if (best == NULL || start > best_start) {
-            best = p;
-            best_start = start;
-        }
-    }
-
-    if (best && best->has_until
-        && cron_next(&best->until, best->timezone, best_start, &end) == 0)
-    {
-        if (end <= t) {
-            best = NULL;
-        } else if (end < change) {
-            change = end;
-        }
-    }
-
-    if (until) {
-        *until = change;
-    }
-
-    if (best && since) {
-        *since = best_start;
-    }
-
-    return best;
 }

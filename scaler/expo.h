@@ -1,7 +1,7 @@
 /*
  * expo.h: the scaler's one writer of the Prometheus text exposition
  * format 0.0.4 (api.c's /metrics and every file that adds families to
- * it: vmstats.c, autoscale_run.c, autoscaler.c).
+ * it: vmstats.c, autoscale_runner.c, autoscale_daemon.c).
  *
  *   expo_t e;
  *   expo_begin(&e, buf);

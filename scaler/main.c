@@ -1,8 +1,11 @@
 /*
  * main.c: scaleset-scaler.  One libevent loop: reconcile timer, HTTP API,
- * signals (HUP reload, TERM/INT stop after the current step), sd_notify.
+ * signals (HUP reload, TERM/INT stop after the current step), sd_notify,
+ * the lease's changes (ha.c, through a pipe).
  */
 
+#include <fcntl.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,8 @@
 
 static struct event_base  *base;
 static struct event       *tick;
+static struct event       *ha_ev;
+static int                 ha_pipe[2] = { -1, -1 };
 static scaler_t            sc;
 static const char         *conf_file;
 
@@ -24,16 +29,49 @@ static void arm(void);
 static void kick(void);
 
 static registry_async_t *
-areg_open(const scaler_config_t *cf)
+areg_open(const scaler_config_t *cf, redis_topo_t *topo)
 {
-    registry_async_t  *ra = registry_async_open(base, cf->redis_host,
-                                                cf->redis_port, cf->prefix);
+    registry_async_t  *ra = registry_async_open(base, &cf->redis, topo,
+                                                cf->prefix);
 
     if (ra == NULL) {
-        slog(NULL, NULL, "out of memory");
+        slog_err(NULL, NULL, "out of memory");
         exit(1);
     }
     return ra;
+}
+
+static redis_topo_t *
+topo_new(void)
+{
+    redis_topo_t  *t = redis_topo_new();
+
+    if (t == NULL) {
+        slog_err(NULL, NULL, "out of memory");
+        exit(1);
+    }
+    return t;
+}
+
+/* the lease changed hands (ha.c): a pass at once, in its new role */
+static void
+on_ha(evutil_socket_t fd, short ev, void *arg)
+{
+    char  buf[64];
+
+    (void) ev; (void) arg;
+    while (read(fd, buf, sizeof(buf)) > 0) {
+        /* drain */
+    }
+    reconcile_kick(&sc);
+}
+
+static void
+ha_begin(const scaler_config_t *cf, redis_topo_t *topo)
+{
+    if (ha_start(cf, topo, ha_pipe[1]) != 0) {
+        exit(1);
+    }
 }
 
 /* a reconcile pass soon (an autoscale decision changed the capacity) */
@@ -49,11 +87,15 @@ on_pass(scaler_t *s, unsigned long passes)
 {
     char  status[128];
 
+    ha_status_t  ha;
+
+    ha_status(&ha);
     if (s->npools > 0) {
         reconcile_lock(s);
-        snprintf(status, sizeof(status), "STATUS=%d pools; %s: %d/%d running",
-                 s->npools, s->pools[0].cf->name, pool_actual(&s->pools[0]),
-                 s->pools[0].capacity);
+        snprintf(status, sizeof(status), "STATUS=%s%d pools; %s: %d/%d "
+                 "running", !ha.enabled ? "" : ha.leader ? "leading; "
+                 : "standing by; ", s->npools, s->pools[0].cf->name,
+                 pool_actual(&s->pools[0]), s->pools[0].capacity);
         reconcile_unlock(s);
         sd_notify(0, status);
         reconcile_lock(s);
@@ -81,7 +123,9 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 {
     (void) fd; (void) ev; (void) arg;
     reconcile_kick(&sc);
-    autoscaler_tick(&sc);
+    if (ha_writable()) {
+        autoscaler_tick(&sc);           /* the leader's decisions only */
+    }
     arm();
 }
 
@@ -96,8 +140,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
         sd_notify(0, "RELOADING=1");
         ncf = config_load(conf_file, err, sizeof(err));
         if (ncf == NULL) {
-            slog(NULL, NULL, "reload rejected, keeping the running "
-                 "configuration: %s", err);
+            slog_err(NULL, NULL, "reload rejected, keeping the running "
+                     "configuration: %s", err);
         } else {
             /* swap: the new state opens its connections before the old
                ones close (test:///default lives as long as one is open)
@@ -110,28 +154,51 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
                                    || strcmp(ncf->api_host,
                                              sc.cf->api_host) != 0;
 
+            int                redis_same = config_redis_same(&ncf->redis,
+                                                  &sc.cf->redis)
+                                   && strcmp(ncf->prefix, sc.cf->prefix) == 0;
+            int                ha_same = redis_same
+                                   && ncf->ha_lease_ms == sc.cf->ha_lease_ms
+                                   && (ncf->ha_advertise == NULL
+                                       ? sc.cf->ha_advertise == NULL
+                                       : sc.cf->ha_advertise != NULL
+                                         && strcmp(ncf->ha_advertise,
+                                                   sc.cf->ha_advertise) == 0)
+                                   && (ncf->ha_advertise != NULL
+                                       || !relisten);
+            redis_topo_t      *old_topo = NULL;
+
             memset(&ns, 0, sizeof(ns));
-            reconcile_init(&ns, ncf, &sc);
             /* the loop's Redis writes in flight finish on the connection
                they started on unless Redis moved */
-            if (ncf->redis_port == sc.cf->redis_port
-                && strcmp(ncf->redis_host, sc.cf->redis_host) == 0
-                && strcmp(ncf->prefix, sc.cf->prefix) == 0)
-            {
+            if (redis_same) {
+                ns.topo = sc.topo;
                 ns.areg = sc.areg;
             } else {
+                old_topo = sc.topo;
+                ns.topo = topo_new();
                 old = sc.areg;
-                ns.areg = areg_open(ncf);
+                ns.areg = areg_open(ncf, ns.topo);
             }
+            reconcile_init(&ns, ncf, &sc);
             autoscaler_reload(&ns, &sc);    /* before the old config goes */
             if (relisten) {
                 api_stop();
             }
             reconcile_stop(&sc);            /* the current pass ends first */
+            if (!ha_same) {
+                /* another Redis or lease: given up (released), taken
+                   again on the new terms */
+                ha_stop();
+            }
             reconcile_free(&sc);
             config_free(sc.cf);
             sc = ns;
             registry_async_close(old);      /* its writes fail (503) */
+            redis_topo_free(old_topo);      /* after its users */
+            if (!ha_same) {
+                ha_begin(sc.cf, sc.topo);
+            }
             if ((relisten && api_start(base, &sc) != 0)
                 || reconcile_start(&sc, base, on_pass) != 0)
             {
@@ -140,6 +207,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             if (!relisten) {
                 api_reconfigure();
             }
+            slog_set_level(sc.cf->log_level);
             slog(NULL, NULL, "configuration reloaded");
         }
         sd_notify(0, "READY=1");
@@ -170,11 +238,13 @@ main(int argc, char **argv)
         }
     }
     setvbuf(stderr, NULL, _IOLBF, 0);
+    slog_init();
     cf = config_load(conf_file, err, sizeof(err));
     if (cf == NULL) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    slog_set_level(cf->log_level);
     if (test) {
         printf("%s: configuration ok\n", conf_file);
         config_free(cf);
@@ -182,10 +252,24 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
+    if (seed_init() != 0) {
+        slog_warn(NULL, NULL, "libisofs did not initialise: no NoCloud "
+                  "seeds");
+    }
     srand((unsigned) getpid() ^ (unsigned) clock_mono_ms());
     base = event_base_new();
-    reconcile_init(&sc, cf, NULL);
-    sc.areg = areg_open(cf);
+    if (pipe2(ha_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        slog_err(NULL, NULL, "no pipe: %s", strerror(errno));
+        return 1;
+    }
+    ha_ev = event_new(base, ha_pipe[0], EV_READ | EV_PERSIST, on_ha, NULL);
+    event_add(ha_ev, NULL);
+    sc.topo = topo_new();
+    if (reconcile_init(&sc, cf, NULL) != 0) {
+        return 1;
+    }
+    sc.areg = areg_open(cf, sc.topo);
+    ha_begin(cf, sc.topo);
     if (api_start(base, &sc) != 0) {
         return 1;
     }
@@ -209,12 +293,17 @@ main(int argc, char **argv)
     autoscaler_stop();
     registry_async_close(sc.areg);      /* after its users */
     reconcile_stop(&sc);
+    ha_stop();                          /* after the last pass: released */
+    event_free(ha_ev);
+    close(ha_pipe[0]);
+    close(ha_pipe[1]);
     history_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {
         event_free(sigs[i]);
     }
     reconcile_free(&sc);
+    redis_topo_free(sc.topo);
     config_free(sc.cf);
     event_base_free(base);
     return 0;

@@ -67,12 +67,44 @@ digest(const char *const *parts, int n, char out[MODEL_DIGEST_LEN + 1])
 }
 
 void
-model_template_digest(const pool_config_t *p, char out[MODEL_DIGEST_LEN + 1])
+model_template_digest(const template_config_t *t,
+    char out[MODEL_DIGEST_LEN + 1])
 {
-    const char  *parts[] = { "template", p->template_text, p->vol_pool,
-                             p->vol_backing, p->vol_format };
+    const char  *parts[] = { "template", t->text, t->vol_pool,
+                             t->vol_backing, t->vol_format,
+                             /* only with cloud_init: a template without
+                                keeps the digest it had before */
+                             "cloud_init", t->ci.user_data, t->ci.meta_data,
+                             t->ci.network_config, t->ci.vendor_data,
+                             t->ci.pool };
 
-    digest(parts, 5, out);
+    digest(parts, t->ci.user_data ? 11 : 5, out);
+}
+
+const char *
+origin_name(origin_t o)
+{
+    static const char *const names[] = { "scaled", "manual", "adopted" };
+
+    return (unsigned) o <= ORIGIN_ADOPTED ? names[o] : "?";
+}
+
+int
+origin_parse(const char *s, origin_t *o)
+{
+    int  i;
+
+    if (s[0] == '\0') {
+        *o = ORIGIN_SCALED;         /* a tag that predates origins */
+        return 0;
+    }
+    for (i = ORIGIN_SCALED; i <= ORIGIN_ADOPTED; i++) {
+        if (strcmp(s, origin_name((origin_t) i)) == 0) {
+            *o = (origin_t) i;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 void
@@ -97,19 +129,37 @@ model_latest(const virt_model_t *latest, const virt_model_t *m)
 }
 
 void
-model_images_digest(const virt_model_t *latest, int nzones,
-    char out[MODEL_DIGEST_LEN + 1])
+model_images_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
+    int ntemplates, int nzones, char out[MODEL_DIGEST_LEN + 1])
 {
-    const char  *parts[SCALER_MAX_ZONES + 1];
-    int          z, any = 0;
+    const char  *parts[1 + SCALER_MAX_TEMPLATES * SCALER_MAX_ZONES];
+    int          k, z, n = 0, any = 0;
 
-    parts[0] = "images";
-    for (z = 0; z < nzones && z < SCALER_MAX_ZONES; z++) {
-        parts[z + 1] = latest[z].image;
-        any |= latest[z].image[0] != '\0';
+    parts[n++] = "images";
+    for (k = 0; k < ntemplates && k < SCALER_MAX_TEMPLATES; k++) {
+        for (z = 0; z < nzones && z < SCALER_MAX_ZONES; z++) {
+            parts[n++] = latest[k][z].image;
+            any |= latest[k][z].image[0] != '\0';
+        }
     }
     out[0] = '\0';
     if (any) {
-        digest(parts, z + 1, out);
+        digest(parts, n, out);
     }
+}
+
+void
+model_templates_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
+    int ntemplates, char out[MODEL_DIGEST_LEN + 1])
+{
+    const char  *parts[1 + 3 * SCALER_MAX_TEMPLATES];
+    int          k, n = 0;
+
+    parts[n++] = "templates";
+    for (k = 0; k < ntemplates && k < SCALER_MAX_TEMPLATES; k++) {
+        parts[n++] = latest[k][0].template;
+        parts[n++] = latest[k][0].version;
+        parts[n++] = latest[k][0].digest;
+    }
+    digest(parts, n, out);
 }

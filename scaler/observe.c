@@ -105,33 +105,47 @@ inst_add(observation_t *obs, int *cap)
 static void
 latest_models(pool_state_t *ps, observation_t *obs)
 {
-    const pool_config_t  *p = ps->cf;
-    virt_model_t         *m;
-    char                  image[MODEL_DIGEST_LEN + 1];
-    int                   z, i;
+    const pool_config_t      *p = ps->cf;
+    const template_config_t  *t;
+    virt_model_t             *m;
+    char                      image[MODEL_DIGEST_LEN + 1];
+    int                       z, k, i;
 
-    for (z = 0; z < p->nzones; z++) {
-        m = &obs->latest[z];
-        snprintf(m->version, sizeof(m->version), "%s", p->version);
-        snprintf(m->digest, sizeof(m->digest), "%s", ps->digest);
-        snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
-        if (obs->zone_up[z] && virt_image(ps->conns[z], p, image) >= 0) {
-            if (ps->image[z][0] && strcmp(ps->image[z], image) != 0) {
-                slog(p->name, NULL, "zone %s: the base image %s changed "
-                     "(digest %.12s -> %.12s)", p->zones[z].name,
-                     p->vol_backing ? p->vol_backing : "", ps->image[z],
-                     image);
+    for (k = 0; k < p->ntemplates; k++) {
+        t = &p->templates[k];
+        for (z = 0; z < p->nzones; z++) {
+            m = &obs->latest[k][z];
+            snprintf(m->version, sizeof(m->version), "%s", t->version);
+            snprintf(m->digest, sizeof(m->digest), "%s", ps->digest[k]);
+            snprintf(m->template, sizeof(m->template), "%s", t->name);
+            snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
+            if (obs->zone_up[z] && virt_image(ps->conns[z], t, image) >= 0) {
+                if (ps->image[k][z][0]
+                    && strcmp(ps->image[k][z], image) != 0)
+                {
+                    slog(p->name, NULL, "zone %s: the base image %s%s%s "
+                         "changed (digest %.12s -> %.12s)",
+                         p->zones[z].name,
+                         t->vol_backing ? t->vol_backing : "",
+                         t->name[0] ? " of template " : "", t->name,
+                         ps->image[k][z], image);
+                }
+                memcpy(ps->image[k][z], image, sizeof(image));
             }
-            memcpy(ps->image[z], image, sizeof(image));
+            memcpy(m->image, ps->image[k][z], sizeof(m->image));
         }
-        memcpy(m->image, ps->image[z], sizeof(m->image));
     }
     for (i = 0; i < obs->ninst; i++) {
         obs_instance_t *o = &obs->inst[i];
 
-        o->in.latest = model_latest(&obs->latest[o->in.zone], &o->in.model);
+        /* an instance of a template the config no longer has is not of
+           the latest model */
+        o->in.tmpl = config_template(p, o->in.model.template);
+        o->in.latest = o->in.tmpl >= 0
+                       && model_latest(&obs->latest[o->in.tmpl][o->in.zone],
+                                       &o->in.model);
     }
-    model_images_digest(obs->latest, p->nzones, obs->images);
+    model_images_digest(obs->latest, p->ntemplates, p->nzones, obs->images);
 }
 
 /* the upgrade record: refused whole when a field is (a bad record skips
@@ -168,78 +182,110 @@ read_upgrade(const registry_hash_t *h, observation_t *obs)
     obs->upgrade_ok = 1;
 }
 
-/* the previous model (the record's from) as a new instance in each zone
-   would get it: its recipe from an instance of it (kept in ps until the
-   record names another), its base image read where the zone answers */
+/* the recipe of template k's model of this digest: kept in ps, else
+   from an instance of it (looked for again at most once a minute while
+   none has it); 0 when ps->recipe[k] is it */
+static int
+recipe_of(pool_state_t *ps, observation_t *obs, int k, const char *digest)
+{
+    const template_config_t  *t = &ps->cf->templates[k];
+    template_config_t         rt;
+    virt_recipe_t            *keep = &ps->recipe[k], r;
+    int                       i;
+
+    if (strcmp(keep->digest, digest) == 0 && keep->text != NULL) {
+        return 0;
+    }
+    if (strcmp(ps->recipe_tried[k], digest) == 0
+        && obs->now < ps->recipe_tried_at[k] + 60000)
+    {
+        return -1;
+    }
+    virt_recipe_free(keep);
+    snprintf(ps->recipe_tried[k], sizeof(ps->recipe_tried[k]), "%s", digest);
+    ps->recipe_tried_at[k] = obs->now;
+    for (i = 0; i < obs->ninst; i++) {
+        const obs_instance_t *o = &obs->inst[i];
+
+        if (!o->listed || !obs->zone_up[o->in.zone] || o->in.tmpl != k
+            || strcmp(o->in.model.digest, digest) != 0
+            || virt_recipe(ps->conns[o->in.zone], ps->cf->name, o->in.id,
+                           &r) != 0)
+        {
+            continue;
+        }
+        virt_recipe_template(t, &r, &rt);
+        model_template_digest(&rt, r.digest);
+        if (strcmp(r.digest, digest) == 0) {
+            *keep = r;
+            slog(ps->cf->name, o->in.id, "recipe read: the previous model "
+                 "(template %s%sdigest %.12s) can be made again",
+                 t->name, t->name[0] ? " " : "", r.digest);
+            return 0;
+        }
+        virt_recipe_free(&r);           /* not what it says it is */
+    }
+    return -1;
+}
+
+/* the previous model (each template's from in the record) as a new
+   instance in each zone would get it: the template as the config has it
+   when only its version changed, else made from the recipe an instance
+   of it carries; its base image read where the zone answers */
 static void
 previous_model(pool_state_t *ps, observation_t *obs)
 {
-    const upgrade_t  *u = &obs->upgrade;
-    const char       *colon;
-    pool_config_t     rp;
-    virt_model_t     *m;
-    virt_recipe_t     r;
-    char              version[SCALESET_NAME_MAX + 1];
-    char              image[MODEL_DIGEST_LEN + 1];
-    int               i, z;
+    const pool_config_t      *p = ps->cf;
+    const upgrade_t          *u = &obs->upgrade;
+    const template_config_t  *t;
+    template_config_t         rt;
+    virt_model_t             *m;
+    char                      from[UPGRADE_MODEL_MAX + 1];
+    char                      image[MODEL_DIGEST_LEN + 1];
+    const char               *colon;
+    int                       k, z, ok = 1, any = 0;
 
     if (!obs->upgrade_ok || u->state == UPGRADE_NONE
-        || u->state == UPGRADE_IDLE || (colon = strchr(u->from, ':')) == NULL
-        || colon[1] == '\0')
-    {
-        return;                     /* no previous model, or a tag that
-                                       predates digests: none to make */
-    }
-    snprintf(version, sizeof(version), "%.*s", (int) (colon - u->from),
-             u->from);
-    if (strcmp(ps->recipe.digest, colon + 1) != 0
-        && (strcmp(ps->recipe_tried, colon + 1) != 0
-            || obs->now >= ps->recipe_tried_at + 60000))
-    {
-        /* looked for again at most once a minute while none has it */
-        virt_recipe_free(&ps->recipe);
-        snprintf(ps->recipe_tried, sizeof(ps->recipe_tried), "%s",
-                 colon + 1);
-        ps->recipe_tried_at = obs->now;
-        for (i = 0; i < obs->ninst; i++) {
-            const obs_instance_t *o = &obs->inst[i];
-
-            if (!o->listed || !obs->zone_up[o->in.zone]
-                || strcmp(o->in.model.digest, colon + 1) != 0
-                || virt_recipe(ps->conns[o->in.zone], ps->cf->name, o->in.id,
-                               &r) != 0)
-            {
-                continue;
-            }
-            virt_recipe_pool(ps->cf, &r, &rp);
-            model_template_digest(&rp, r.digest);
-            if (strcmp(r.digest, colon + 1) == 0) {
-                ps->recipe = r;
-                slog(ps->cf->name, o->in.id, "recipe read: the previous "
-                     "model (template digest %.12s) can be made again",
-                     r.digest);
-                break;
-            }
-            virt_recipe_free(&r);       /* not what it says it is */
-        }
-    }
-    if (ps->recipe.template_text == NULL
-        || strcmp(ps->recipe.digest, colon + 1) != 0)
+        || u->state == UPGRADE_IDLE)
     {
         return;
     }
-    virt_recipe_pool(ps->cf, &ps->recipe, &rp);
-    for (z = 0; z < ps->cf->nzones; z++) {
-        m = &obs->previous[z];
-        snprintf(m->version, sizeof(m->version), "%s", version);
-        snprintf(m->digest, sizeof(m->digest), "%s", colon + 1);
-        snprintf(m->host, sizeof(m->host), "%s", ps->cf->zones[z].uri);
-        if (obs->zone_up[z] && virt_image(ps->conns[z], &rp, image) >= 0) {
-            memcpy(ps->previous_image[z], image, sizeof(image));
+    for (k = 0; k < p->ntemplates; k++) {
+        t = &p->templates[k];
+        if (!upgrade_from(u, t->name, from, sizeof(from))) {
+            /* the template did not move: its previous is its latest */
+            memcpy(obs->previous[k], obs->latest[k], sizeof(obs->previous[k]));
+            continue;
         }
-        memcpy(m->image, ps->previous_image[z], sizeof(m->image));
+        any = 1;
+        colon = strchr(from, ':');
+        if (colon == NULL || colon[1] == '\0') {
+            ok = 0;                 /* a tag that predates digests */
+            continue;
+        }
+        rt = *t;
+        if (strcmp(colon + 1, ps->digest[k]) != 0) {
+            if (recipe_of(ps, obs, k, colon + 1) != 0) {
+                ok = 0;
+                continue;
+            }
+            virt_recipe_template(t, &ps->recipe[k], &rt);
+        }
+        for (z = 0; z < p->nzones; z++) {
+            m = &obs->previous[k][z];
+            snprintf(m->version, sizeof(m->version), "%.*s",
+                     (int) (colon - from), from);
+            snprintf(m->digest, sizeof(m->digest), "%s", colon + 1);
+            snprintf(m->template, sizeof(m->template), "%s", t->name);
+            snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
+            if (obs->zone_up[z] && virt_image(ps->conns[z], &rt, image) >= 0)
+            {
+                memcpy(ps->previous_image[k][z], image, sizeof(image));
+            }
+            memcpy(m->image, ps->previous_image[k][z], sizeof(m->image));
+        }
     }
-    obs->previous_ok = 1;
+    obs->previous_ok = any && ok;
 }
 
 static int
@@ -288,6 +334,7 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
             snprintf(o->in.address, sizeof(o->in.address), "%s",
                      vi[i].address);
             o->in.model = vi[i].model;
+            o->in.origin = vi[i].origin;
             if (o->in.model.created > obs->now + OBS_SKEW_MS) {
                 o->in.model.created = 0;    /* a creation still to come */
                 obs->refused++;
@@ -556,6 +603,8 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     memset(obs, 0, sizeof(*obs));
     obs->now = clock_unix_ms();
     obs->nzones = ps->cf->nzones;
+    obs->hand = ps->hand;
+    obs->nhand = ps->nhand;
     if (list_zones(ps, dels, ndel, obs) != 0) {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
         return -1;
@@ -600,7 +649,9 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     read_upgrade(&h[H_UPGRADE], obs);
     previous_model(ps, obs);
     read_reports(reg, ps, obs);
-    probe(ps->cf, obs);
+    if (!ps->read_only) {
+        probe(ps->cf, obs);         /* a standby registers nothing */
+    }
     rc = 0;
 done:
     for (i = 0; i < H_COUNT; i++) {

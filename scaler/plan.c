@@ -9,6 +9,8 @@
  * The order, and why:
  *   1. requests  what the API asked (a deleted instance's domain goes)
  *                comes before anything the scaler decides by itself;
+ *      hand      so do instances asked for by hand (one more made, a
+ *                domain adopted), outside the capacity;
  *   2. strays    members without a domain leave the member hash;
  *   3. repair    instances not ready within health.grace go first, so
  *                that the capacity step replaces them in the same pass;
@@ -35,6 +37,7 @@
 
 const plan_step_t  plan_steps[] = {
     { "requests", plan_requests },
+    { "hand",     plan_hand },
     { "strays",   plan_strays },
     { "repair",   plan_repair },
     { "drain",    plan_drain },
@@ -48,7 +51,7 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete", "upgrade" };
+        "deregister", "delete", "adopt", "upgrade" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -207,7 +210,10 @@ plan_on_target(const plan_input_t *in, const plan_t *pl, int i)
 {
     const obs_instance_t  *o = &in->obs->inst[i];
 
-    return model_latest(&pl->target[o->in.zone], &o->in.model);
+    /* one of a template the config no longer has is on no model */
+    return o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates
+           && model_latest(&pl->target[o->in.tmpl][o->in.zone],
+                           &o->in.model);
 }
 
 int

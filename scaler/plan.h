@@ -77,8 +77,9 @@ typedef struct {
     uint64_t          now;          /* UNIX ms of the observation */
     int               nzones;
     int               zone_up[SCALER_MAX_ZONES];
-    virt_model_t      latest[SCALER_MAX_ZONES];   /* the pool's model as a
-                                       new instance in that zone would
+    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+                                    /* each template's model as a new
+                                       instance of it in that zone would
                                        get it now (its base image as last
                                        read there); created 0 */
     int               redis_ok;     /* members read: else no plan */
@@ -99,6 +100,9 @@ typedef struct {
     int               nreports;
     char            (*gateways)[SCALESET_NAME_MAX + 1];
     int               ngateways;
+    const hand_req_t *hand;         /* instances asked for by hand (the
+                                       pass's requests, pool_state_t) */
+    int               nhand;
     int               refused;      /* values read from Redis and refused
                                        (scaleset_scaler_errors_total
                                        {kind="redis_data"}) */
@@ -111,7 +115,7 @@ typedef struct {
     char              upgrade_err[160];
     upgrade_t         upgrade;
     char              images[MODEL_DIGEST_LEN + 1];
-    virt_model_t      previous[SCALER_MAX_ZONES];
+    virt_model_t      previous[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
     int               previous_ok;  /* a recipe of from was found */
 } observation_t;
 
@@ -131,6 +135,8 @@ typedef enum {
                            start */
     ACT_DEREGISTER,     /* HDEL a member that has no domain */
     ACT_DELETE,         /* its domain deleted, then its member (if any) */
+    ACT_ADOPT,          /* an operator's domain tagged into the pool: id
+                           (its name), zone, address, model */
     ACT_UPGRADE,        /* the upgrade record written (pl->upgrade),
                            compare-and-set on the generation observed;
                            when it is not, the rest of the upgrade's
@@ -147,8 +153,11 @@ typedef struct {
     int           zone;         /* the instance's (CREATE: where) */
     long          seq;          /* CREATE: the id's number */
     char          address[80];  /* CREATE */
-    virt_model_t  model;        /* CREATE: what it is made from (the
-                                   zone's latest; act sets created) */
+    virt_model_t  model;        /* CREATE: what it is made from (its
+                                   template's latest in the zone; act
+                                   sets created) */
+    int           tmpl;         /* CREATE: its template */
+    origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
     const char   *rule;         /* "api", "stray", "ready", "record",
                                    "repair", "drain", "upgrade",
                                    "scale_out", "scale_in" */
@@ -181,10 +190,11 @@ typedef struct {
                                    the capacity on purpose (an upgrade's
                                    new ones while the old still serve):
                                    scale-in stops at capacity + surge */
-    virt_model_t  target[SCALER_MAX_ZONES];   /* the model a new instance
-                                   in each zone gets: the zone's latest,
-                                   or the previous one while an upgrade
-                                   rolls back (and after) */
+    virt_model_t  target[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+                                /* the model a new instance of each
+                                   template in each zone gets: its
+                                   latest, or the previous one while an
+                                   upgrade rolls back (and after) */
     upgrade_t     upgrade;      /* the upgrade record as the pass leaves
                                    it (ACT_UPGRADE writes it) */
     char          upgrade_log[512];     /* what happened to it, for the
@@ -233,16 +243,20 @@ int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
 int plan_healthy(const observation_t *obs, int i);
 /* 1 when obs->inst[i] is on the model new instances get (pl->target) */
 int plan_on_target(const plan_input_t *in, const plan_t *pl, int i);
-/* a new instance in zone z (its address, id and pl->target[z]); NULL
-   when none can be made (noted) or out of memory */
-action_t *plan_create(const plan_input_t *in, plan_t *pl, int z,
+/* a new instance of template tmpl in zone z (its address, id and
+   pl->target[tmpl][z]); NULL when none can be made (noted) or out of
+   memory */
+action_t *plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
     const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 6, 7)));
 const char *act_kind_name(act_kind_t kind);
 
 /* the sub-planners, each in its own file, in plan_steps[] order */
 /* plan_requests.c: what the API asked for: deleted instances' domains */
 void plan_requests(const plan_input_t *in, plan_t *pl);
+/* plan_hand.c: instances asked for by hand: one more created outside
+   the capacity (origin manual), an operator's domain adopted */
+void plan_hand(const plan_input_t *in, plan_t *pl);
 /* plan_members.c: members without a domain deregistered (unless their
    zone is down); after capacity: ready instances registered, records
    that differ from the instance rewritten */
@@ -260,6 +274,38 @@ void plan_upgrade(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy, outdated instances first */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
+/* the lowest address of the pool that no instance, no member and no
+   creation of the plan so far uses: 0, or -1 when none is left */
+int plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
+    size_t size);
+
+/* plan_mix.c: a flexible pool's templates by the mix (pure) */
+typedef struct {
+    int  weight;        /* the capacity units one instance provides */
+    int  share;         /* its share in mix: (0: not in it) */
+    int  max_units;     /* max_percent of the capacity, in units; INT_MAX:
+                           no bound */
+} mix_template_t;
+/* the template of the next instance given count[] of each, missing
+   units short of the capacity: mixed, the one that stands lowest against
+   its share after it ((units + weight) / share, first on ties); else the
+   first with room; one that fits within missing when the choice is
+   heavier; -1 when none has room */
+int mix_next(const mix_template_t *t, int n, int mixed, const int *count,
+    int missing);
+/* count[] of each template that a capacity (units) asks for: mix_next()
+   until the units reach it (or none has room) */
+void mix_targets(const mix_template_t *t, int n, int mixed, int capacity,
+    int *count);
+/* the template to create from: the one furthest below its target (in
+   units, first on ties) that has room, else mix_next(); -1: none */
+int mix_pick_out(const mix_template_t *t, int n, int mixed,
+    const int *target, const int *count, int missing);
+/* the template to take one instance from: the one furthest above its
+   target (in units; the later on ties) with a removable instance whose
+   weight is at most spare (the units above the capacity); -1: none */
+int mix_pick_in(const mix_template_t *t, int n, const int *target,
+    const int *count, const int *removable, int spare);
 
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept

@@ -3,7 +3,8 @@
  * domain leaves it (plan_strays, early: a member of a zone that does not
  * answer stays, its domain is not lost); a ready instance that stays
  * enters it, and a record that no longer says what its instance is (its
- * address, zone, or its own model's version) is written again
+ * address, zone, its template's weight, or its own model's version) is
+ * written again
  * (plan_register, last: nothing scaled in is registered first).
  */
 
@@ -54,6 +55,13 @@ differs(const plan_input_t *in, const obs_instance_t *o,
     }
     if (m->zone < 0 || strcmp(in->cf->zones[m->zone].name, zone) != 0) {
         snprintf(what, size, "not zone %s", zone);
+        return 1;
+    }
+    if (o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates
+        && m->weight != (unsigned) in->cf->templates[o->in.tmpl].weight)
+    {
+        snprintf(what, size, "weight %u, its template's is %d", m->weight,
+                 in->cf->templates[o->in.tmpl].weight);
         return 1;
     }
     if (strcmp(m->version, o->in.model.version) != 0) {

@@ -25,7 +25,8 @@ plan_repair(const plan_input_t *in, plan_t *pl)
     for (i = 0; i < obs->ninst && n < most; i++) {
         o = &obs->inst[i];
         if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
-            || pl->view[i].state != INST_BOOTING || o->ready != READY_NO)
+            || pl->view[i].state != INST_BOOTING || o->ready != READY_NO
+            || o->in.origin != ORIGIN_SCALED)   /* by hand: the API's */
         {
             continue;
         }

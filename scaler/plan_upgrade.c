@@ -80,8 +80,8 @@ typedef struct {
     int                      nsteps;
     char                    *taken;     /* per instance: a step decided
                                            for it this pass */
-    int                      creates[SCALER_MAX_ZONES];
-    int                      surge;
+    int                      creates[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+    int                      surge;     /* in capacity units */
 } up_t;
 
 /* protection from scale-set actions (PREFIX{POOL}:protection, issue 16):
@@ -153,18 +153,46 @@ active(const up_t *u, int i)
                             || u->pl->view[i].state == INST_RUNNING);
 }
 
-/* plan_active() with what this step decided so far */
+/* obs->inst[i]'s template for what it is replaced with: its own, or
+   the first for one of a template the config no longer has */
 static int
-active_count(const up_t *u)
+tmpl_of(const up_t *u, int i)
 {
-    int  i, z, n = plan_active(u->in, u->pl, NULL);
+    int  k = u->obs->inst[i].in.tmpl;
+
+    return k >= 0 && k < u->in->cf->ntemplates ? k : 0;
+}
+
+/* the capacity units obs->inst[i] provides (its template's weight) */
+static int
+units(const up_t *u, int i)
+{
+    return u->in->cf->templates[tmpl_of(u, i)].weight;
+}
+
+/* the units serving or booting for the capacity, with what this step
+   decided so far (instances added by hand are outside it) */
+static int
+active_units(const up_t *u)
+{
+    const plan_t  *pl = u->pl;
+    int            i, k, z, n = 0;
 
     for (i = 0; i < u->obs->ninst; i++) {
-        n -= u->taken[i] && (u->pl->view[i].state == INST_BOOTING
-                             || u->pl->view[i].state == INST_RUNNING);
+        n += active(u, i) && u->obs->inst[i].in.origin == ORIGIN_SCALED
+             ? units(u, i) : 0;
     }
-    for (z = 0; z < SCALER_MAX_ZONES; z++) {
-        n += u->creates[z];
+    for (i = 0; i < pl->nact; i++) {
+        if (pl->act[i].kind == ACT_CREATE
+            && pl->act[i].origin == ORIGIN_SCALED)
+        {
+            n += u->in->cf->templates[pl->act[i].tmpl].weight;
+        }
+    }
+    for (k = 0; k < u->in->cf->ntemplates; k++) {
+        for (z = 0; z < SCALER_MAX_ZONES; z++) {
+            n += u->creates[k][z] * u->in->cf->templates[k].weight;
+        }
     }
     return n;
 }
@@ -191,12 +219,15 @@ initializing(const up_t *u, int i)
            && u->now < born(&u->obs->inst[i]) + u->grace;
 }
 
+/* on its template's latest model (the config's) */
 static int
 on_forward(const up_t *u, int i)
 {
     const obs_instance_t  *o = &u->obs->inst[i];
 
-    return model_latest(&u->obs->latest[o->in.zone], &o->in.model);
+    return o->in.tmpl >= 0 && o->in.tmpl < u->in->cf->ntemplates
+           && model_latest(&u->obs->latest[o->in.tmpl][o->in.zone],
+                           &o->in.model);
 }
 
 /* an outdated instance the upgrade may replace now */
@@ -205,9 +236,11 @@ eligible(const up_t *u, int i)
 {
     const obs_instance_t  *o = &u->obs->inst[i];
 
+    /* made for the capacity: one added by hand, or adopted, is the
+       operator's */
     return active(u, i) && plan_free(u->pl, i) && o->listed
            && u->obs->zone_up[o->in.zone] && !o->delete_asked
-           && !upgrade_protected(u, i)
+           && o->in.origin == ORIGIN_SCALED && !upgrade_protected(u, i)
            && !plan_on_target(u->in, u->pl, i);
 }
 
@@ -262,14 +295,16 @@ clear_batch(up_t *u)
 static int
 previous_differs(const up_t *u)
 {
-    int  z;
+    int  k, z;
 
-    for (z = 0; z < u->obs->nzones; z++) {
-        if (!model_latest(&u->obs->latest[z], &u->obs->previous[z])
-            || strcmp(u->obs->latest[z].version, u->obs->previous[z].version)
-               != 0)
-        {
-            return 1;
+    for (k = 0; k < u->in->cf->ntemplates; k++) {
+        for (z = 0; z < u->obs->nzones; z++) {
+            if (!model_latest(&u->obs->latest[k][z], &u->obs->previous[k][z])
+                || strcmp(u->obs->latest[k][z].version,
+                          u->obs->previous[k][z].version) != 0)
+            {
+                return 1;
+            }
         }
     }
     return 0;
@@ -329,7 +364,7 @@ static void
 run_batch(up_t *u, int *b, int nb)
 {
     const plan_input_t  *in = u->in;
-    int                  k, i, z, need, healthy = 0, gone = 0;
+    int                  k, i, z, t, need, healthy = 0, left = 0, bu = 0;
 
     if (!u->uc->surge) {
         for (k = 0; k < nb; k++) {
@@ -340,35 +375,43 @@ run_batch(up_t *u, int *b, int nb)
         u->surge = 0;
         return;
     }
-    need = in->capacity + nb - active_count(u);
+    /* in capacity units: a replacement of each old one's template in its
+       zone, while the pool holds fewer than capacity + the batch */
+    for (k = 0; k < nb; k++) {
+        bu += units(u, b[k]);
+    }
+    need = in->capacity + bu - active_units(u);
     for (k = 0; k < nb && need > 0; k++) {
         z = u->obs->inst[b[k]].in.zone;
+        t = tmpl_of(u, b[k]);
         if (u->obs->zone_up[z]) {
-            u->creates[z]++;
-            need--;
+            u->creates[t][z]++;
+            need -= in->cf->templates[t].weight;
         }
     }
     for (i = 0; i < u->obs->ninst; i++) {
         healthy += u->pl->view[i].state == INST_RUNNING && !u->taken[i]
-                   && plan_healthy(u->obs, i) == 1;
+                   && u->obs->inst[i].in.origin == ORIGIN_SCALED
+                   && plan_healthy(u->obs, i) == 1 ? units(u, i) : 0;
     }
     for (k = 0; k < nb; k++) {
         i = b[k];
         if (u->pl->view[i].state != INST_RUNNING) {
             step(u, i, ACT_DELETE, "replaced (not registered)");
-            gone++;
         } else if (settled_bad(u, i)) {
             step(u, i, ACT_DRAIN, "replaced (unhealthy)");
-            gone++;
-        } else if (healthy - (plan_healthy(u->obs, i) == 1) >= in->capacity) {
+        } else if (healthy - (plan_healthy(u->obs, i) == 1 ? units(u, i) : 0)
+                   >= in->capacity)
+        {
             /* a young one not reported healthy yet may serve all the
                same: it waits like a healthy one */
             step(u, i, ACT_DRAIN, "replaced (its replacement serves)");
-            healthy -= plan_healthy(u->obs, i) == 1;
-            gone++;
+            healthy -= plan_healthy(u->obs, i) == 1 ? units(u, i) : 0;
+        } else {
+            left += units(u, i);
         }
     }
-    u->surge = nb - gone;
+    u->surge = left;
 }
 
 static int
@@ -475,8 +518,8 @@ next_batch(up_t *u, int *cand, int nc)
     event(u, "batch %ld of %ld%s%s: %s -> version %s", out->batch,
           out->batches, z >= 0 ? " in zone " : "",
           z >= 0 ? in->cf->zones[z].name : "", ids,
-          u->pl->target[z >= 0 ? z : 0].version[0]
-          ? u->pl->target[z >= 0 ? z : 0].version
+          u->pl->target[0][z >= 0 ? z : 0].version[0]
+          ? u->pl->target[0][z >= 0 ? z : 0].version
           : version_of(u->back ? out->from : out->to, v, sizeof(v)));
     run_batch(u, cand, n);
 }
@@ -502,7 +545,8 @@ advance(up_t *u)
     {
         if (strcmp(out->to, u->key) != 0) {
             event(u, "retargeted to version %s (was %s)",
-                  obs->latest[0].version, version_of(out->to, v, sizeof(v)));
+                  obs->latest[0][0].version,
+                  version_of(out->to, v, sizeof(v)));
         }
         snprintf(out->to, sizeof(out->to), "%s", u->key);
         memcpy(out->to_image, obs->images, sizeof(out->to_image));
@@ -584,7 +628,7 @@ advance(up_t *u)
             /* with surge, the last old ones drain now: the batch ends in
                this pass if the rest holds */
         }
-        if (unsettled > 0 || active_count(u) < u->in->capacity)
+        if (unsettled > 0 || active_units(u) < u->in->capacity)
         {
             goto done;              /* its replacements are coming up */
         }
@@ -633,7 +677,7 @@ advance(up_t *u)
             out->state = UPGRADE_DONE;
             out->error[0] = '\0';
             event(u, "done: %d instances on version %s (%ld batches)", upg,
-                  obs->latest[0].version, out->batch);
+                  obs->latest[0][0].version, out->batch);
         }
         goto done;
     }
@@ -680,7 +724,7 @@ start(up_t *u, const char *why)
     }
     u->changed = 1;
     event(u, "started (%s): version %s -> %s, %d outdated", why,
-          version_of(was, v, sizeof(v)), u->obs->latest[0].version, n);
+          version_of(was, v, sizeof(v)), u->obs->latest[0][0].version, n);
     advance(u);
 }
 
@@ -701,7 +745,7 @@ maybe_start(up_t *u)
             continue;
         }
         n++;
-        l = &obs->latest[obs->inst[i].in.zone];
+        l = &obs->latest[tmpl_of(u, i)][obs->inst[i].in.zone];
         nimg += strcmp(m->version, l->version) == 0
                 && strcmp(m->digest, l->digest) == 0;
     }
@@ -714,7 +758,7 @@ maybe_start(up_t *u)
         {
             out->state = rec->state == UPGRADE_NONE ? UPGRADE_IDLE
                                                     : rec->state;
-            event(u, "the pool is on version %s", obs->latest[0].version);
+            event(u, "the pool is on version %s", obs->latest[0][0].version);
             snprintf(out->to, sizeof(out->to), "%s", u->key);
             memcpy(out->to_image, obs->images, sizeof(out->to_image));
             u->changed = 1;
@@ -734,14 +778,15 @@ maybe_start(up_t *u)
                 const obs_instance_t *o = &obs->inst[i];
 
                 if (o->in.zone == z && counted(u, i) && !on_forward(u, i)
-                    && strcmp(o->in.model.image, obs->latest[z].image) != 0)
+                    && strcmp(o->in.model.image,
+                              obs->latest[tmpl_of(u, i)][z].image) != 0)
                 {
                     len += snprintf(why + len, sizeof(why) - len,
                                     " %s %.12s -> %.12s",
                                     u->in->cf->zones[z].name,
                                     o->in.model.image[0] ? o->in.model.image
                                                          : "none",
-                                    obs->latest[z].image);
+                                    obs->latest[tmpl_of(u, i)][z].image);
                     break;
                 }
             }
@@ -760,7 +805,7 @@ emit(up_t *u)
     plan_t    *pl = u->pl;
     action_t  *a;
     char       v[SCALESET_NAME_MAX + 1];
-    int        k, z;
+    int        k, t, z;
 
     if (u->changed) {
         a = plan_add(pl, u->in, ACT_UPGRADE, -1, "upgrade", "%s",
@@ -773,14 +818,18 @@ emit(up_t *u)
         plan_add(pl, u->in, u->steps[k].kind, u->steps[k].inst, "upgrade",
                  "batch %ld: %s", u->steps[k].batch, u->steps[k].why);
     }
-    for (z = 0; z < u->obs->nzones && !pl->oom; z++) {
-        for (k = 0; k < u->creates[z]; k++) {
-            if (plan_create(u->in, pl, z, "upgrade", "batch %ld: a "
-                            "replacement on version %s", u->out->batch,
-                            pl->target[z].version[0] ? pl->target[z].version
-                            : version_of(u->out->to, v, sizeof(v))) == NULL)
-            {
-                break;
+    for (t = 0; t < u->in->cf->ntemplates && !pl->oom; t++) {
+        for (z = 0; z < u->obs->nzones && !pl->oom; z++) {
+            for (k = 0; k < u->creates[t][z]; k++) {
+                if (plan_create(u->in, pl, t, z, "upgrade", "batch %ld: a "
+                                "replacement on version %s", u->out->batch,
+                                pl->target[t][z].version[0]
+                                ? pl->target[t][z].version
+                                : version_of(u->out->to, v, sizeof(v)))
+                    == NULL)
+                {
+                    break;
+                }
             }
         }
     }
@@ -814,7 +863,7 @@ plan_upgrade(const plan_input_t *in, plan_t *pl)
         pl->oom = 1;
         return;
     }
-    upgrade_model(&obs->latest[0], u.key, sizeof(u.key));
+    upgrade_pool_model(obs->latest, in->cf->ntemplates, u.key, sizeof(u.key));
     /* back: rolling back, or rolled back while the template is still
        the one it rolled back from (a new one is a new intent) */
     u.back = u.rec->state == UPGRADE_ROLLING_BACK

@@ -15,7 +15,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "autoscale.h"
+#include "prom.h"
 
 
 #define PROM_BODY_MAX  (4 * 1024 * 1024)
@@ -74,6 +74,23 @@ prom_status_name(prom_status_t status)
 {
     return (unsigned) status < PROM_STATUS_COUNT ? prom_status_names[status]
                                                  : "unknown";
+}
+
+
+int
+prom_reduce_parse(const char *s, prom_reduce_t *r)
+{
+    static const char *const  names[] = { "", "sum", "avg", "max", "min" };
+    int                       i;
+
+    for (i = 0; i < 5; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *r = (prom_reduce_t) i;
+            return 0;
+        }
+    }
+
+    return -1;
 }
 
 

@@ -29,7 +29,7 @@ const char *
 err_kind_name(int kind)
 {
     static const char *const names[] = { "libvirt", "redis", "create",
-        "delete", "address", "redis_data" };
+        "delete", "address", "redis_data", "auth", "fenced" };
 
     return names[kind];
 }
@@ -66,24 +66,23 @@ bounds_now(const pool_config_t *p, int *lo, int *hi)
 }
 
 /* the capacity stored for ps's pool, as the bounds in force take it */
-static void
-capacity_stored(registry_t *reg, pool_state_t *ps)
+int
+reconcile_capacity_stored(registry_t *reg, pool_state_t *ps)
 {
     const pool_config_t  *p = ps->cf;
     char                  raw[32];
     int                   lo, hi, cap, rc;
 
-    if (registry_capacity_get(reg, p->name, raw, sizeof(raw)) != 1) {
-        return;                 /* unset, or Redis down: the default */
+    if ((rc = registry_capacity_get(reg, p->name, raw, sizeof(raw))) != 1) {
+        return rc;              /* unset: kept; Redis down: -1 */
     }
     bounds_now(p, &lo, &hi);
     rc = policy_stored_capacity(raw, strlen(raw), lo, hi, &cap);
     if (rc < 0) {
         slog(p->name, NULL, "stored capacity \"%s\" refused (not a "
-             "number of instances): the default %d is used", raw,
-             ps->capacity);
+             "number of instances): %d is kept", raw, ps->capacity);
         ps->errors[ERR_REDIS_DATA]++;
-        return;
+        return 0;
     }
     if (rc > 0) {
         slog(p->name, NULL, "stored capacity \"%s\" is outside the "
@@ -91,6 +90,7 @@ capacity_stored(registry_t *reg, pool_state_t *ps)
         ps->errors[ERR_REDIS_DATA]++;
     }
     ps->capacity = cap;
+    return 0;
 }
 
 /* a reload keeps what the last pass knew of the pool's instances (in
@@ -135,8 +135,12 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
     int            i, j, known;
 
     s->cf = cf;
-    s->reg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
-    s->preg = registry_open(cf->redis_host, cf->redis_port, cf->prefix);
+    s->reg = registry_open(&cf->redis, s->topo, cf->prefix);
+    s->preg = registry_open(&cf->redis, s->topo, cf->prefix);
+    if (s->reg == NULL || s->preg == NULL) {
+        slog(NULL, NULL, "out of memory");
+        return -1;
+    }
     s->npools = cf->npools;
     s->pools = calloc(cf->npools, sizeof(*s->pools));
     for (i = 0; i < cf->npools; i++) {
@@ -144,7 +148,9 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 
         ps->cf = &cf->pools[i];
         ps->capacity = ps->cf->cap_default;
-        model_template_digest(ps->cf, ps->digest);
+        for (j = 0; j < ps->cf->ntemplates; j++) {
+            model_template_digest(&ps->cf->templates[j], ps->digest[j]);
+        }
         known = 0;
         if (prev != NULL) {
             reconcile_lock(prev);
@@ -160,7 +166,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
             reconcile_unlock(prev);
         }
         if (!known) {
-            capacity_stored(s->reg, ps);
+            reconcile_capacity_stored(s->reg, ps);
         }
         /* new bounds of a reload hold at once (a pool with schedules is
            clamped by its autoscaler to the profile in force) */
@@ -193,7 +199,10 @@ reconcile_free(scaler_t *s)
         }
         free(s->pools[i].del_ids);
         upgrade_free(&s->pools[i].upgrade);
-        virt_recipe_free(&s->pools[i].recipe);
+        for (j = 0; j < SCALER_MAX_TEMPLATES; j++) {
+            virt_recipe_free(&s->pools[i].recipe[j]);
+        }
+        free(s->pools[i].hand);
     }
     free(s->pools);
     registry_close(s->reg);
@@ -228,7 +237,8 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     free(dels);
     ps->errors[ERR_REDIS_DATA] += obs.refused;
     if (!ok) {
-        ps->errors[ERR_REDIS]++;
+        ps->errors[registry_failure(s->preg) == REDIS_FAIL_AUTH ? ERR_AUTH
+                   : ERR_REDIS]++;
         if (!ps->redis_lost) {
             slog(ps->cf->name, NULL, "members not read (%s): no action "
                  "until they are", obs.redis_err);
@@ -262,6 +272,11 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
         ps->upgrade_lost = 0;
     }
     ps->redis_ok = 1;
+    if (ps->read_only) {
+        act(s->preg, ps, &obs, NULL);   /* a standby's view, nothing done */
+        obs_release(&obs);
+        return;
+    }
     in.cf = ps->cf;
     in.obs = &obs;
     in.capacity = ps->capacity;

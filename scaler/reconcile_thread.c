@@ -8,6 +8,13 @@
  * lock; the loop (API, autoscale, metrics) only ever holds the lock for
  * the time of a read or a small change.  A pipe tells the loop that a
  * pass ended (sd_notify, status).
+ *
+ * With a lease (ha.c) each round of passes starts by asking for its role:
+ * the leader's passes act, their writes carrying the lease's fence; a
+ * standby's only observe (read_only), with the capacities read back from
+ * Redis for the API.  The first round after a lease is taken reads the
+ * capacities the last leader stored before anything is decided, and only
+ * then does the API take writes (ha_ready()).
  */
 
 #include <errno.h>
@@ -52,13 +59,16 @@ reconcile_unlock(scaler_t *s)
 
 
 /* a pool's pass on a private copy; published under the lock.  The
-   capacity is the loop's: read here, never written back */
-static void
-pass_pool(scaler_t *s, pool_state_t *ps)
+   capacity is the loop's: read here, never written back, except when
+   refresh (no API write, no autoscale meanwhile: a standby, or a leader
+   not ready yet) reads it from Redis first; a refresh that fails makes
+   the pass read-only and returns -1 */
+static int
+pass_pool(scaler_t *s, pool_state_t *ps, int read_only, int refresh)
 {
     pool_state_t  w;
     char        **dels;
-    int           i, j, nd;
+    int           i, j, nd, rc = 0;
 
     reconcile_lock(s);
     w = *ps;
@@ -70,7 +80,7 @@ pass_pool(scaler_t *s, pool_state_t *ps)
         w.inst = malloc(ps->ninst * sizeof(instance_t));
         if (w.inst == NULL) {
             reconcile_unlock(s);
-            return;
+            return -1;
         }
         memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
     }
@@ -83,15 +93,32 @@ pass_pool(scaler_t *s, pool_state_t *ps)
         w.upgrade.ids = NULL;
         w.upgrade.nids = 0;
     }
-    dels = ps->del_ids;
-    nd = ps->ndel;
-    ps->del_ids = NULL;
-    ps->ndel = 0;
+    dels = NULL;
+    nd = 0;
     w.del_ids = NULL;
     w.ndel = 0;
+    if (read_only) {
+        /* the API's requests wait for a pass that acts (this scaler's,
+           should it lead again) */
+        w.hand = NULL;
+        w.nhand = 0;
+    } else {
+        dels = ps->del_ids;
+        nd = ps->ndel;
+        ps->del_ids = NULL;
+        ps->ndel = 0;
+        ps->hand = NULL;                /* w.hand: this pass's */
+        ps->nhand = 0;
+    }
     reconcile_unlock(s);
 
+    if (refresh && reconcile_capacity_stored(s->preg, &w) != 0) {
+        rc = -1;
+        read_only = 1;
+    }
+    w.read_only = read_only;
     reconcile_pool_pass(s, &w, dels, nd);   /* frees dels */
+    free(w.hand);
 
     reconcile_lock(s);
     /* one the API deleted while the pass ran stays deleted in what is
@@ -128,14 +155,19 @@ pass_pool(scaler_t *s, pool_state_t *ps)
     ps->model = w.model;
     memcpy(ps->images, w.images, sizeof(ps->images));
     ps->previous_ok = w.previous_ok;
-    ps->recipe = w.recipe;
+    memcpy(ps->recipe, w.recipe, sizeof(ps->recipe));
     memcpy(ps->recipe_tried, w.recipe_tried, sizeof(ps->recipe_tried));
-    ps->recipe_tried_at = w.recipe_tried_at;
+    memcpy(ps->recipe_tried_at, w.recipe_tried_at,
+           sizeof(ps->recipe_tried_at));
     memcpy(ps->previous_image, w.previous_image, sizeof(ps->previous_image));
     memcpy(ps->upgrade_batches, w.upgrade_batches,
            sizeof(ps->upgrade_batches));
     memcpy(ps->errors, w.errors, sizeof(ps->errors));
+    if (refresh && rc == 0) {
+        ps->capacity = w.capacity;
+    }
     reconcile_unlock(s);
+    return rc;
 }
 
 
@@ -144,8 +176,11 @@ pass_thread(void *arg)
 {
     scaler_t                  *s = arg;
     struct reconcile_thread_s *th = s->thread;
-    int                        i;
+    int                        i, refresh, ok;
     char                       c = 'p';
+    char                       fence[REGISTRY_FENCE_MAX + 1];
+    unsigned                   term;
+    ha_role_t                  role;
 
     pthread_mutex_lock(&th->lock);
     for (;;) {
@@ -158,8 +193,21 @@ pass_thread(void *arg)
         th->want = 0;
         pthread_mutex_unlock(&th->lock);
 
+        /* the role for this round: its writes carry the fence of now */
+        role = ha_pass(fence, sizeof(fence), &term);
+        registry_fence(s->preg, role == HA_OFF ? NULL : fence);
+        refresh = role == HA_STANDBY
+                  || (role == HA_LEADER && !ha_writable());
+        ok = 1;
         for (i = 0; i < s->npools; i++) {
-            pass_pool(s, &s->pools[i]);
+            ok &= pass_pool(s, &s->pools[i], role == HA_STANDBY,
+                            refresh) == 0;
+        }
+        if (role == HA_LEADER && refresh && ok) {
+            ha_ready(term);
+        }
+        if (role == HA_LEADER) {
+            ha_passed(term);
         }
         if (write(th->pipe[1], &c, 1) < 0 && errno != EAGAIN) {
             slog(NULL, NULL, "reconcile: cannot signal the loop: %s",
@@ -286,4 +334,20 @@ reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id)
         ps->ndel++;
     }
     reconcile_kick(s);
+}
+
+
+int
+reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r)
+{
+    hand_req_t  *h;
+
+    h = realloc(ps->hand, (ps->nhand + 1) * sizeof(*h));
+    if (h == NULL) {
+        return -1;
+    }
+    ps->hand = h;
+    h[ps->nhand++] = *r;
+    reconcile_kick(s);
+    return 0;
 }

@@ -5,9 +5,11 @@
  * bounded: the pool's own hashes by a script that refuses one beyond the
  * bound before sending it, the gateways' reports (read-only keys for the
  * scaler's ACL user, where Redis refuses a script) page by page with
- * HSCAN, given up past the bound.  Commands have a 1 s timeout; any failure drops the
- * connection, which is made again by the next call.  What went wrong is
- * in registry_error(): the caller reports it, with the pool and id.
+ * HSCAN, given up past the bound.  Commands have a 1 s timeout; any
+ * failure drops the connection, which is made again by the next call
+ * (redis_conn.c: credentials, database, Sentinel).  Writes carry the
+ * fence the pass set (registry_fence()).  What went wrong is in
+ * registry_error(): the caller reports it, with the pool and id.
  */
 
 #include <stdarg.h>
@@ -21,11 +23,13 @@
 #include "scaleset_record.h"
 
 struct registry {
-    char           *host;
-    int             port;
+    redis_conn_t   *conn;
     char           *prefix;
-    redisContext   *c;
-    int             down_logged;
+    redisContext   *c;              /* conn's, while a call uses it */
+    char            fence[REGISTRY_FENCE_MAX + 1];
+    int             fenced;         /* fence[0] != '\0': writes carry it */
+    redis_fail_t    failure;        /* of the last failed call */
+    int             refused;        /* the last failure was the fence */
     char            err[256];
 };
 
@@ -38,17 +42,9 @@ static const char  hgetall_bounded[] =
     ".. ARGV[1]) end "
     "return redis.call('HGETALL', KEYS[1])";
 
-/* KEYS[1] seq, ARGV[1] the last number the plan took as handed out,
-   ARGV[2] the last one it hands out: refused (0) when another writer
-   handed out more meanwhile; a value that is no number is replaced */
-static const char  seq_reserve[] =
-    "local v = redis.call('GET', KEYS[1]) "
-    "if v and string.match(v, '^%d+$') "
-    "and tonumber(v) > tonumber(ARGV[1]) then return 0 end "
-    "redis.call('SET', KEYS[1], ARGV[2]) return 1";
-
 static redisContext *reg_get(registry_t *r);
 static void reg_drop(registry_t *r);
+static void reg_drop_now(registry_t *r);
 static void reg_fail(registry_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int key(registry_t *r, char *buf, const char *pool,
@@ -58,13 +54,20 @@ static int write_member(registry_t *r, const char *pool, const char *id,
 static void hash_take(registry_hash_t *h, redisReply *rep);
 
 registry_t *
-registry_open(const char *host, int port, const char *prefix)
+registry_open(const redis_config_t *cfg, redis_topo_t *topo,
+    const char *prefix)
 {
     registry_t  *r = calloc(1, sizeof(*r));
 
-    r->host = strdup(host);
-    r->port = port;
+    if (r == NULL) {
+        return NULL;
+    }
+    r->conn = redis_conn_new(cfg, topo, 1000, NULL);
     r->prefix = strdup(prefix);
+    if (r->conn == NULL || r->prefix == NULL) {
+        registry_close(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -74,8 +77,7 @@ registry_close(registry_t *r)
     if (r == NULL) {
         return;
     }
-    reg_drop(r);
-    free(r->host);
+    redis_conn_free(r->conn);
     free(r->prefix);
     free(r);
 }
@@ -86,39 +88,52 @@ registry_error(const registry_t *r)
     return r->err;
 }
 
+redis_fail_t
+registry_failure(const registry_t *r)
+{
+    return r->failure;
+}
+
+int
+registry_refused(const registry_t *r)
+{
+    return r->refused;
+}
+
+void
+registry_fence(registry_t *r, const char *fence)
+{
+    snprintf(r->fence, sizeof(r->fence), "%s", fence ? fence : "");
+    r->fenced = fence != NULL;
+}
+
+/* the fence of the writes, or NULL (unfenced) */
+static const char *
+fence_of(const registry_t *r)
+{
+    return r->fenced ? r->fence : NULL;
+}
+
 static void
 reg_fail(registry_t *r, const char *fmt, ...)
 {
     va_list  ap;
 
+    r->failure = REDIS_FAIL_CONNECT;
     va_start(ap, fmt);
     vsnprintf(r->err, sizeof(r->err), fmt, ap);
     va_end(ap);
 }
 
+/* the connection for a call (made again after a failure: redis_conn.c
+   logs that once); NULL with the reason in r->err */
 static redisContext *
 reg_get(registry_t *r)
 {
-    struct timeval  tv = { 1, 0 };
-
-    if (r->c) {
-        return r->c;
-    }
-    r->c = redisConnectWithTimeout(r->host, r->port, tv);
-    if (r->c == NULL || r->c->err) {
-        reg_fail(r, "redis %s:%d unreachable: %s", r->host, r->port,
-                 r->c ? r->c->errstr : "out of memory");
-        if (!r->down_logged) {
-            slog(NULL, NULL, "%s", r->err);
-            r->down_logged = 1;
-        }
-        reg_drop(r);
-        return NULL;
-    }
-    redisSetTimeout(r->c, tv);
-    if (r->down_logged) {
-        slog(NULL, NULL, "redis %s:%d connected", r->host, r->port);
-        r->down_logged = 0;
+    r->refused = 0;
+    if ((r->c = redis_conn_get(r->conn)) == NULL) {
+        snprintf(r->err, sizeof(r->err), "%s", redis_conn_error(r->conn));
+        r->failure = redis_conn_failure(r->conn);
     }
     return r->c;
 }
@@ -131,8 +146,8 @@ reg_drop(registry_t *r)
         if (r->c->err) {
             reg_fail(r, "redis: %s", r->c->errstr);
         }
-        redisFree(r->c);
         r->c = NULL;
+        redis_conn_drop(r->conn);
     }
 }
 
@@ -166,9 +181,19 @@ replies(registry_t *r, redisReply **rep, int n)
     return 0;
 }
 
-/* runs tx's commands in one round trip; 0 when Redis did all of them */
+/* a connection that answers but may not be written (a former master):
+   dropped, so the next call finds the master */
+static void
+reg_drop_now(registry_t *r)
+{
+    r->c = NULL;
+    redis_conn_drop(r->conn);
+}
+
+/* runs tx's commands in one round trip; 0 when Redis did all of them
+   (*answer, when not NULL: the last one's integer answer, else -1) */
 static int
-run_tx(registry_t *r, registry_tx_t *tx)
+run_tx(registry_t *r, registry_tx_t *tx, long long *answer)
 {
     redisReply  *rep[REGISTRY_TX_CMDS];
     char         err[200];
@@ -187,9 +212,19 @@ run_tx(registry_t *r, registry_tx_t *tx)
     for (i = 0; i < tx->n; i++) {
         if (rc == 0 && registry_reply_failed(rep[i], err, sizeof(err))) {
             reg_fail(r, "redis: %s", err);
+            r->refused = registry_error_fenced(err);
             rc = -1;
+        } else if (rc == 0 && i == tx->n - 1 && answer != NULL) {
+            *answer = rep[i]->type == REDIS_REPLY_INTEGER
+                      ? rep[i]->integer : -1;
         }
         freeReplyObject(rep[i]);
+    }
+    if (r->refused) {
+        ha_fenced(r->fence);    /* that lease is over */
+    }
+    if (rc != 0 && strstr(r->err, "READONLY") != NULL) {
+        reg_drop_now(r);        /* a replica now: ask where the master is */
     }
     return rc;
 }
@@ -201,12 +236,13 @@ write_member(registry_t *r, const char *pool, const char *id,
 {
     registry_tx_t  tx;
 
-    if (registry_tx_member(&tx, r->prefix, pool, id, rec, drain_since) != 0)
+    if (registry_tx_member(&tx, r->prefix, fence_of(r), pool, id, rec,
+                           drain_since) != 0)
     {
         reg_fail(r, "no write for pool \"%s\" id \"%s\"", pool, id);
         return -1;
     }
-    return run_tx(r, &tx);
+    return run_tx(r, &tx, NULL);
 }
 
 int
@@ -518,29 +554,21 @@ done:
 int
 registry_seq_reserve(registry_t *r, const char *pool, long from, long to)
 {
-    char         k[SCALESET_KEY_MAX], f[24], v[24];
-    const char  *argv[] = { "EVAL", seq_reserve, "1", k, f, v };
-    redisReply  *rep;
-    int          rc;
+    registry_tx_t  tx;
+    long long      answer;
 
-    if (key(r, k, pool, SCALESET_KEY_SEQ) < 0 || reg_get(r) == NULL) {
+    if (registry_tx_seq(&tx, r->prefix, fence_of(r), pool, from, to) != 0) {
+        reg_fail(r, "no reservation for pool \"%s\"", pool);
         return -1;
     }
-    snprintf(f, sizeof(f), "%ld", from);
-    snprintf(v, sizeof(v), "%ld", to);
-    if ((rep = redisCommandArgv(r->c, 6, argv, NULL)) == NULL) {
-        reg_drop(r);
+    if (run_tx(r, &tx, &answer) != 0) {
         return -1;
     }
-    if (rep->type == REDIS_REPLY_INTEGER) {
-        rc = rep->integer == 1;
-    } else {
-        reg_fail(r, "redis: %s", rep->type == REDIS_REPLY_ERROR ? rep->str
-                                  : "unexpected reply");
-        rc = -1;
+    if (answer != 0 && answer != 1) {
+        reg_fail(r, "redis: unexpected answer to the reservation");
+        return -1;
     }
-    freeReplyObject(rep);
-    return rc;
+    return (int) answer;
 }
 
 int
@@ -549,11 +577,11 @@ registry_upgrade_write(registry_t *r, const char *pool, const upgrade_t *u,
 {
     registry_upgrade_tx_t  tx;
     redisReply            *rep;
-    char                   e[24];
+    char                   e[24], err[200];
     int                    rc = -1;
 
     snprintf(e, sizeof(e), "%llu", (unsigned long long) expect);
-    if (registry_tx_upgrade(&tx, r->prefix, pool, u, e) != 0) {
+    if (registry_tx_upgrade(&tx, r->prefix, fence_of(r), pool, u, e) != 0) {
         reg_fail(r, "no upgrade record for pool \"%s\"", pool);
         return -1;
     }
@@ -567,14 +595,22 @@ registry_upgrade_write(registry_t *r, const char *pool, const upgrade_t *u,
         reg_drop(r);
         return -1;
     }
-    if (rep->type == REDIS_REPLY_INTEGER) {
+    if (registry_reply_failed(rep, err, sizeof(err))) {
+        reg_fail(r, "redis: %s", err);
+        r->refused = registry_error_fenced(err);
+        if (r->refused) {
+            ha_fenced(r->fence);        /* that lease is over */
+        }
+    } else if (rep->type == REDIS_REPLY_INTEGER) {
         rc = rep->integer > 0;
         *gen = rep->integer > 0 ? (uint64_t) rep->integer : 0;
     } else {
-        reg_fail(r, "redis: %s", rep->type == REDIS_REPLY_ERROR ? rep->str
-                                  : "unexpected reply");
+        reg_fail(r, "redis: unexpected reply to the upgrade record");
     }
     freeReplyObject(rep);
+    if (rc < 0 && strstr(r->err, "READONLY") != NULL) {
+        reg_drop_now(r);        /* a replica now: ask where the master is */
+    }
     return rc;
 }
 

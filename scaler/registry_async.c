@@ -1,7 +1,19 @@
 /*
  * registry_async.c: the event loop's Redis writes, non-blocking (hiredis's
  * async API on its libevent adapter).  The commands are registry_tx.c's,
- * as registry.c's: the member removal is the write protocol's MULTI/EXEC.
+ * as registry.c's: the member removal is the write protocol's script,
+ * fenced like every write when the scaler holds a lease (ha.c).
+ *
+ * A connection is ready once its first commands answered: AUTH [username]
+ * password (or a PING, so that a Redis that wants a password says so),
+ * SELECT db, and with Sentinel a ROLE that must say master.  Operations
+ * issued before that wait for it (nothing is sent as another user if
+ * AUTH fails); refused credentials fail every operation at once for
+ * REDIS_AUTH_RETRY_MS, logged once a minute.  With Sentinel the master is
+ * the one the blocking connections found (redis_topo_t, redis_conn.c):
+ * the loop never asks a sentinel itself (hiredis 0.14 has no Sentinel),
+ * follows the address when it changes, and marks it stale when it fails
+ * (lost, READONLY, not a master), so the next blocking use asks again.
  *
  * hiredis 0.14 has no command or connect timeout in its async API, so
  * every operation has a timer of its own (REGISTRY_ASYNC_TIMEOUT_MS): when
@@ -12,6 +24,8 @@
  * done, and its done callback runs once, whichever comes first.
  */
 
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +41,19 @@ typedef struct ra_op ra_op_t;
 
 struct registry_async {
     struct event_base   *base;
-    char                *host;
-    int                  port;
+    redis_config_t       cfg;           /* a copy: outlives reloads */
+    redis_topo_t        *topo;
     char                *prefix;
     redisAsyncContext   *ac;            /* NULL: connect on the next op */
+    char                 host[REDIS_HOST_MAX];
+    int                  port;
+    unsigned             gen;           /* the topology's, for ac */
+    int                  hello;         /* ac's first replies to come */
     ra_op_t             *ops;           /* not finished yet */
+    uint64_t             refused_until; /* credentials: fail until then */
+    uint64_t             refused_logged;
     int                  down_logged;
+    char                 err[256];      /* the last failure */
 };
 
 struct ra_op {
@@ -42,6 +63,13 @@ struct ra_op {
     void                  *arg;
     char                   pool[64];
     char                   id[64];
+    char                   fence[REGISTRY_FENCE_MAX + 1];
+    int                    fenced;
+    registry_tx_t          tx;          /* its strings point into op */
+    registry_upgrade_tx_t *utx;         /* instead of tx: the upgrade
+                                           record's write (malloc'd) */
+    int                    waiting;     /* for the connection to be ready */
+    int                    doomed;      /* fail_waiting() fails it */
     int                    queued;      /* reply callbacks still to come */
     int                    failed;      /* an error reply */
     int                    finished;    /* done called */
@@ -50,10 +78,15 @@ struct ra_op {
 };
 
 static void ra_drop(registry_async_t *ra);
+static void fail_waiting(registry_async_t *ra);
+static void ra_fail(registry_async_t *ra, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void op_finish(ra_op_t *op, int ok);
+static int op_tx(ra_op_t *op, redisAsyncContext *ac);
 
 registry_async_t *
-registry_async_open(struct event_base *base, const char *host, int port,
-    const char *prefix)
+registry_async_open(struct event_base *base, const redis_config_t *cfg,
+    redis_topo_t *topo, const char *prefix)
 {
     registry_async_t  *ra = calloc(1, sizeof(*ra));
 
@@ -61,11 +94,9 @@ registry_async_open(struct event_base *base, const char *host, int port,
         return NULL;
     }
     ra->base = base;
-    ra->host = strdup(host);
-    ra->port = port;
+    ra->topo = topo;
     ra->prefix = strdup(prefix);
-    if (ra->host == NULL || ra->prefix == NULL) {
-        free(ra->host);
+    if (ra->prefix == NULL || redis_config_copy(&ra->cfg, cfg) != 0) {
         free(ra->prefix);
         free(ra);
         return NULL;
@@ -73,13 +104,39 @@ registry_async_open(struct event_base *base, const char *host, int port,
     return ra;
 }
 
+const char *
+registry_async_error(const registry_async_t *ra)
+{
+    return ra->err;
+}
+
+static void
+ra_fail(registry_async_t *ra, const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ra->err, sizeof(ra->err), fmt, ap);
+    va_end(ap);
+}
+
 static void
 ra_log_down(registry_async_t *ra, const char *why)
 {
+    ra_fail(ra, "redis %s:%d unreachable from the loop: %s", ra->host,
+            ra->port, why);
     if (!ra->down_logged) {
-        slog(NULL, NULL, "redis %s:%d unreachable from the loop: %s",
-             ra->host, ra->port, why);
+        slog(NULL, NULL, "%s", ra->err);
         ra->down_logged = 1;
+    }
+}
+
+/* the master failed in a way a failover explains */
+static void
+ra_stale(registry_async_t *ra)
+{
+    if (ra->cfg.master) {
+        redis_topo_stale(ra->topo, ra->gen);
     }
 }
 
@@ -110,6 +167,10 @@ op_finish(ra_op_t *op, int ok)
     }
     if (op->queued == 0) {
         event_free(op->timer);
+        if (op->utx) {
+            registry_tx_upgrade_free(op->utx);
+            free(op->utx);
+        }
         free(op);
     }
 }
@@ -118,9 +179,10 @@ op_finish(ra_op_t *op, int ok)
 static void
 on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    ra_op_t     *op = privdata;
-    redisReply  *rep = reply;
-    char         err[256];
+    ra_op_t           *op = privdata;
+    registry_async_t  *ra = op->ra;
+    redisReply        *rep = reply;
+    char               err[256];
 
     (void) ac;
     op->queued--;
@@ -132,13 +194,21 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (rep == NULL) {
-        ra_log_down(op->ra, "connection lost");   /* unless logged */
+        ra_log_down(ra, "connection lost");   /* unless logged */
+        ra_stale(ra);
         op_finish(op, 0);
         return;
     }
     if (registry_reply_failed(rep, err, sizeof(err))) {
         slog(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
+        ra_fail(ra, "redis: %s", err);
         op->failed = 1;
+        if (op->fenced && registry_error_fenced(err)) {
+            ha_fenced(op->fence);       /* that lease is over */
+        } else if (strncmp(err, "READONLY", 8) == 0) {
+            ra_stale(ra);               /* a replica now */
+            ra_drop(ra);
+        }
     } else if (op->result && rep->type == REDIS_REPLY_INTEGER) {
         *op->result = rep->integer;
     }
@@ -157,12 +227,20 @@ on_timeout(evutil_socket_t fd, short ev, void *arg)
     (void) fd; (void) ev;
     if (op->queued > 0) {
         ra_log_down(ra, "timed out");
+        ra_stale(ra);
         /* a hung Redis holds every command behind op's too: the
            connection goes first, so that a done callback's new write
            gets a new one; op's replies (all on it) are NULL now, which
            finishes and frees op */
         ra_drop(ra);
         return;
+    }
+    if (op->waiting) {
+        /* the connection never got ready: it goes, with its waiters */
+        ra_log_down(ra, "timed out");
+        ra_stale(ra);
+        op->waiting = 0;
+        ra_drop(ra);
     }
     op_finish(op, 0);
 }
@@ -174,9 +252,12 @@ on_connect(const redisAsyncContext *ac, int status)
 
     if (status != REDIS_OK) {
         /* hiredis frees ac after this (and fails its commands) */
-        ra_log_down(ra, ac->errstr);
         if (ra->ac == ac) {
+            ra_log_down(ra, ac->errstr);
             ra->ac = NULL;
+            ra->hello = 0;
+            ra_stale(ra);
+            fail_waiting(ra);
         }
     }
 }
@@ -190,10 +271,36 @@ on_disconnect(const redisAsyncContext *ac, int status)
     /* freed by hiredis after this */
     if (ra->ac == ac) {
         ra->ac = NULL;
+        ra->hello = 0;
+        fail_waiting(ra);
     }
 }
 
-/* drops the connection: its pending callbacks run with a NULL reply */
+/* the ops waiting for a connection that will not be ready fail (those
+   their done callbacks start wait for the next one) */
+static void
+fail_waiting(registry_async_t *ra)
+{
+    ra_op_t  *op;
+
+    for (op = ra->ops; op; op = op->next) {
+        op->doomed = op->waiting;
+    }
+    for (;;) {
+        for (op = ra->ops; op && !op->doomed; op = op->next) {
+            /* find one */
+        }
+        if (op == NULL) {
+            return;
+        }
+        op->waiting = 0;
+        op->doomed = 0;
+        op_finish(op, 0);
+    }
+}
+
+/* drops the connection: its pending callbacks run with a NULL reply, the
+   ops waiting for it fail */
 static void
 ra_drop(registry_async_t *ra)
 {
@@ -201,19 +308,118 @@ ra_drop(registry_async_t *ra)
 
     if (ac != NULL) {
         ra->ac = NULL;
-        redisAsyncFree(ac);
+        ra->hello = 0;
+        redisAsyncFree(ac);             /* later, inside a callback */
+    }
+    fail_waiting(ra);
+}
+
+/* the connection is ready: the waiting ops go */
+static void
+ra_ready(registry_async_t *ra)
+{
+    ra_op_t  *op, *next;
+
+    for (op = ra->ops; op; op = next) {
+        next = op->next;
+        if (op->waiting) {
+            op->waiting = 0;
+            if (op_tx(op, ra->ac) != 0) {
+                /* a transaction cut short (out of memory) must not stay:
+                   the timer at once drops the connection */
+                struct timeval  now = { 0, 0 };
+
+                op->waiting = op->queued == 0;
+                evtimer_add(op->timer, &now);
+            }
+        }
     }
 }
 
+/* one reply of a connection's first commands (AUTH or PING, SELECT,
+   ROLE); privdata: which (0, 1, 2) */
+static void
+on_hello(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    registry_async_t  *ra = ac->data;
+    redisReply        *r = reply;
+    intptr_t           step = (intptr_t) privdata;
+    uint64_t           now = clock_mono_ms();
+    char               user[96];
+
+    if (ra->ac != ac || ra->hello == 0) {
+        return;                         /* dropped meanwhile */
+    }
+    if (r == NULL) {
+        return;                         /* on_disconnect, the timers */
+    }
+    if (step == 0 && r->type == REDIS_REPLY_ERROR
+        && (ra->cfg.password || strncmp(r->str, "NOAUTH", 6) == 0))
+    {
+        ra_fail(ra, "redis %s:%d refused the credentials%s (%s: %s)",
+                ra->host, ra->port, redis_who(&ra->cfg, user, sizeof(user)),
+                ra->cfg.password ? "AUTH" : "no redis.password_file", r->str);
+    } else if (step > 0 && r->type == REDIS_REPLY_ERROR) {
+        ra_fail(ra, "redis %s:%d refused %s: %s", ra->host, ra->port,
+                step == 1 ? "SELECT" : "ROLE", r->str);
+    } else if (step == 2 && redis_role_master(r) != 1) {
+        ra_fail(ra, "redis %s:%d is not the master", ra->host, ra->port);
+        ra_stale(ra);
+        ra_drop(ra);
+        return;
+    } else {
+        if (--ra->hello == 0) {
+            ra_ready(ra);
+        }
+        return;
+    }
+    /* refused: only the operator can fix it */
+    ra->refused_until = now + REDIS_AUTH_RETRY_MS;
+    if (now - ra->refused_logged >= REDIS_AUTH_LOG_MS
+        || ra->refused_logged == 0)
+    {
+        slog(NULL, NULL, "%s (the loop's writes: retrying every %ds)",
+             ra->err, REDIS_AUTH_RETRY_MS / 1000);
+        ra->refused_logged = now;
+    }
+    ra_drop(ra);
+}
+
+/* the connection (made with its first commands), or NULL (ra->err) */
 static redisAsyncContext *
 ra_get(registry_async_t *ra)
 {
     redisAsyncContext  *ac;
+    const char         *argv[3];
+    size_t              len[3];
+    char                host[REDIS_HOST_MAX], db[16];
+    int                 port, n;
+    unsigned            gen = 0;
 
+    if (clock_mono_ms() < ra->refused_until) {
+        return NULL;                    /* ra->err says why */
+    }
+    if (ra->cfg.master) {
+        if (redis_topo_get(ra->topo, host, sizeof(host), &port, &gen) != 0)
+        {
+            ra_fail(ra, "redis master \"%s\" not known yet (no sentinel "
+                    "answered)", ra->cfg.master);
+            return NULL;
+        }
+        if (ra->ac && gen != ra->gen) {
+            ra_drop(ra);                /* it moved */
+        }
+    } else {
+        snprintf(host, sizeof(host), "%s", ra->cfg.addr.host);
+        port = ra->cfg.addr.port;
+    }
     if (ra->ac) {
         return ra->ac;
     }
-    ac = redisAsyncConnect(ra->host, ra->port);
+    snprintf(ra->host, sizeof(ra->host), "%s", host);
+    ra->port = port;
+    ra->gen = gen;
+    ac = redisAsyncConnect(host, port);
     if (ac == NULL) {
         ra_log_down(ra, "out of memory");
         return NULL;
@@ -231,6 +437,25 @@ ra_get(registry_async_t *ra)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     ra->ac = ac;
+    ra->hello = 0;
+    n = redis_auth_argv(&ra->cfg, argv, len);
+    if (n > 0) {
+        redisAsyncCommandArgv(ac, on_hello, (void *) 0, n, argv, len);
+    } else {
+        redisAsyncCommand(ac, on_hello, (void *) 0, "PING");
+    }
+    ra->hello++;
+    if (ra->cfg.db != 0) {
+        snprintf(db, sizeof(db), "%d", ra->cfg.db);
+        argv[0] = "SELECT";
+        argv[1] = db;
+        redisAsyncCommandArgv(ac, on_hello, (void *) 1, 2, argv, NULL);
+        ra->hello++;
+    }
+    if (ra->cfg.master) {
+        redisAsyncCommand(ac, on_hello, (void *) 2, "ROLE");
+        ra->hello++;
+    }
     return ac;
 }
 
@@ -253,6 +478,8 @@ op_new(registry_async_t *ra, const char *pool, const char *id,
     op->arg = arg;
     snprintf(op->pool, sizeof(op->pool), "%s", pool);
     snprintf(op->id, sizeof(op->id), "%s", id ? id : "");
+    /* the fence of the lease held now (ha.c), or none without ha */
+    op->fenced = ha_fence(op->fence, sizeof(op->fence));
     op->next = ra->ops;
     if (ra->ops) {
         ra->ops->prev = op;
@@ -261,26 +488,23 @@ op_new(registry_async_t *ra, const char *pool, const char *id,
     return op;
 }
 
-/* cmds queued (or not: failed is set), the op waits for its replies or
-   its timer; a failure before Redis is answered on the loop too */
-static void
-op_start(ra_op_t *op, int failed)
-{
-    struct timeval  tv = { 0, 0 };
-
-    if (!failed) {
-        tv.tv_sec = REGISTRY_ASYNC_TIMEOUT_MS / 1000;
-        tv.tv_usec = (REGISTRY_ASYNC_TIMEOUT_MS % 1000) * 1000;
-    }
-    evtimer_add(op->timer, &tv);
-}
-
-/* queues tx's commands on op; -1 when hiredis refused one */
+/* queues op's commands; -1 when hiredis refused one */
 static int
-op_tx(ra_op_t *op, redisAsyncContext *ac, registry_tx_t *tx)
+op_tx(ra_op_t *op, redisAsyncContext *ac)
 {
-    int  i;
+    registry_tx_t  *tx = &op->tx;
+    int             i;
 
+    if (op->utx) {
+        if (redisAsyncCommandArgv(ac, on_reply, op, op->utx->argc,
+                                  op->utx->argv, op->utx->argvlen)
+            != REDIS_OK)
+        {
+            return -1;
+        }
+        op->queued++;
+        return 0;
+    }
     for (i = 0; i < tx->n; i++) {
         if (redisAsyncCommandArgv(ac, on_reply, op, tx->cmd[i].argc,
                                   tx->cmd[i].argv, tx->cmd[i].argvlen)
@@ -293,44 +517,65 @@ op_tx(ra_op_t *op, redisAsyncContext *ac, registry_tx_t *tx)
     return 0;
 }
 
-/* an op running tx; a failure before Redis is answered on the loop too.
-   A transaction cut short (hiredis refused a command: only when out of
-   memory) must not stay open: with commands queued, the timer at once
-   drops the connection (on_timeout) */
+/* op's tx (built into op) sent now or once the connection is ready; a
+   failure before Redis is answered on the loop too.  A transaction cut
+   short (hiredis refused a command: only when out of memory) must not
+   stay open: with commands queued, the timer at once drops the
+   connection (on_timeout) */
 static void
-op_run(registry_async_t *ra, const char *pool, const char *id, int built,
-    registry_tx_t *tx, registry_async_done_t done, void *arg)
+op_run(ra_op_t *op, int built)
 {
-    ra_op_t            *op = op_new(ra, pool, id, done, arg);
+    registry_async_t   *ra = op->ra;
     redisAsyncContext  *ac = NULL;
+    struct timeval      tv = { 0, 0 };
+    int                 failed;
 
-    if (op == NULL) {
-        done(0, arg);
-        return;
+    if (built != 0) {
+        ra_fail(ra, "no write for pool \"%s\"", op->pool);
+        failed = 1;
+    } else if ((ac = ra_get(ra)) == NULL) {
+        failed = 1;
+    } else if (ra->hello > 0) {
+        op->waiting = 1;
+        failed = 0;
+    } else {
+        failed = op_tx(op, ac) != 0;
     }
-    op_start(op, built != 0 || (ac = ra_get(ra)) == NULL
-                 || op_tx(op, ac, tx) != 0);
+    if (!failed) {
+        tv.tv_sec = REGISTRY_ASYNC_TIMEOUT_MS / 1000;
+        tv.tv_usec = (REGISTRY_ASYNC_TIMEOUT_MS % 1000) * 1000;
+    }
+    evtimer_add(op->timer, &tv);
 }
 
 void
 registry_async_capacity_set(registry_async_t *ra, const char *pool, int cap,
     registry_async_done_t done, void *arg)
 {
-    registry_tx_t  tx;
+    ra_op_t  *op = op_new(ra, pool, NULL, done, arg);
 
-    op_run(ra, pool, NULL, registry_tx_capacity(&tx, ra->prefix, pool, cap),
-           &tx, done, arg);
+    if (op == NULL) {
+        done(0, arg);
+        return;
+    }
+    op_run(op, registry_tx_capacity(&op->tx, ra->prefix,
+                                    op->fenced ? op->fence : NULL, op->pool,
+                                    cap));
 }
 
 void
 registry_async_member_del(registry_async_t *ra, const char *pool,
     const char *id, registry_async_done_t done, void *arg)
 {
-    registry_tx_t  tx;
+    ra_op_t  *op = op_new(ra, pool, id, done, arg);
 
-    op_run(ra, pool, id,
-           registry_tx_member(&tx, ra->prefix, pool, id, NULL, 0), &tx,
-           done, arg);
+    if (op == NULL) {
+        done(0, arg);
+        return;
+    }
+    op_run(op, registry_tx_member(&op->tx, ra->prefix,
+                                  op->fenced ? op->fence : NULL, op->pool,
+                                  op->id, NULL, 0));
 }
 
 void
@@ -338,27 +583,21 @@ registry_async_upgrade_write(registry_async_t *ra, const char *pool,
     const upgrade_t *u, const char *expect, long long *result,
     registry_async_done_t done, void *arg)
 {
-    registry_upgrade_tx_t  tx;
-    ra_op_t               *op;
-    redisAsyncContext     *ac = NULL;
-    int                    failed;
+    ra_op_t  *op = op_new(ra, pool, NULL, done, arg);
+    int       built = -1;
 
     *result = 0;
-    if ((op = op_new(ra, pool, NULL, done, arg)) == NULL) {
+    if (op == NULL) {
         done(0, arg);
         return;
     }
     op->result = result;
-    failed = registry_tx_upgrade(&tx, ra->prefix, pool, u, expect) != 0;
-    if (!failed) {
-        /* hiredis copies the arguments into its output buffer */
-        failed = (ac = ra_get(ra)) == NULL
-                 || redisAsyncCommandArgv(ac, on_reply, op, tx.argc,
-                                          tx.argv, tx.argvlen) != REDIS_OK;
-        op->queued += !failed;
-        registry_tx_upgrade_free(&tx);
+    if ((op->utx = calloc(1, sizeof(*op->utx))) != NULL) {
+        built = registry_tx_upgrade(op->utx, ra->prefix,
+                                    op->fenced ? op->fence : NULL, op->pool,
+                                    u, expect);
     }
-    op_start(op, failed);
+    op_run(op, built);
 }
 
 void
@@ -370,9 +609,10 @@ registry_async_close(registry_async_t *ra)
     /* the pending ops fail: their replies are NULL */
     ra_drop(ra);
     while (ra->ops) {
+        ra->ops->waiting = 0;
         op_finish(ra->ops, 0);
     }
-    free(ra->host);
+    redis_config_release(&ra->cfg);
     free(ra->prefix);
     free(ra);
 }

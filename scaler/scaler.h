@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "autoscale.h"
+#include "autoscale_runner.h"
 #include "clock.h"
 #include "expo.h"
 #include "scaleset_record.h"
@@ -21,6 +21,8 @@
 #define SCALER_NS_RECIPE "https://scaleset.dev/xmlns/recipe/1"
 #define SCALER_NS_RECIPE_PREFIX "recipe"
 #define SCALER_MAX_ZONES 16
+/* templates of a flexible pool (templates:); a pool with template: has 1 */
+#define SCALER_MAX_TEMPLATES 8
 /* the most instances a pool (or any capacity in its config) may have:
    the cloud scale sets' maximum */
 #define SCALER_CAPACITY_MAX 1000
@@ -61,17 +63,43 @@ typedef struct {
     int                rollback;          /* on a breach */
     int                image;             /* a new base image starts one */
 } upgrade_config_t;
+/* template.cloud_init (docs/bootstrap.md): the files as read at load
+   time, each NULL when not given (user_data NULL: no cloud_init) */
+typedef struct {
+    char              *user_data_path, *user_data;
+    char              *meta_data_path, *meta_data;
+    char              *network_config_path, *network_config;
+    char              *vendor_data_path, *vendor_data;
+    char              *pool;              /* the seeds' storage pool:
+                                             cloud_init.pool, else
+                                             volume.pool */
+} cloud_init_config_t;
+
+/* what instances are made from: the pool's template, or one entry of a
+   flexible pool's templates */
+typedef struct {
+    char              *name;              /* "" for template: */
+    char              *path;              /* domain: the XML's file */
+    char              *text;              /* its text, read at load time */
+    char              *version;
+    char              *vol_pool;          /* volume: storage pool */
+    char              *vol_backing;       /* its base volume, or NULL */
+    char              *vol_format;        /* the base's format: qcow2, raw */
+    cloud_init_config_t  ci;
+    int                weight;            /* capacity units per instance (1) */
+    int                max_percent;       /* of the capacity; 0: no bound */
+    int                mix;               /* its share in mix: (0: none) */
+} template_config_t;
 
 typedef struct {
     char              *name;
     zone_config_t      zones[SCALER_MAX_ZONES];
     int                nzones;
-    char              *template_path;
-    char              *template_text;     /* read at load time */
-    char              *version;
-    char              *vol_pool;          /* template.volume: storage pool */
-    char              *vol_backing;       /* its base volume, or NULL */
-    char              *vol_format;        /* the base's format: qcow2, raw */
+    template_config_t  templates[SCALER_MAX_TEMPLATES];
+    int                ntemplates;        /* 1 with template: */
+    int                flexible;          /* templates: given */
+    int                mixed;             /* mix: given (else the first
+                                             template first) */
     addr_mode_t        addr_mode;
     uint32_t           net;               /* static: first address, host order */
     int                prefix_len;
@@ -93,10 +121,27 @@ typedef struct {
     unsigned long               rules_line;  /* for "rules need prometheus" */
 } pool_config_t;
 
+/* redis: where the scaler's Redis is and how it logs in (redis_conn.c) */
+#define REDIS_SENTINELS_MAX  16
+
+typedef struct {
+    char           *host;               /* IPv4 or IPv6 literal */
+    int             port;
+} redis_addr_t;
+
+typedef struct {
+    redis_addr_t    addr;               /* redis.address (no sentinel) */
+    char           *username;           /* ACL user, or NULL (default) */
+    char           *password;           /* from password_file, or NULL */
+    int             db;
+    char           *master;             /* sentinel.master, or NULL */
+    redis_addr_t    sentinels[REDIS_SENTINELS_MAX];
+    int             nsentinels;
+} redis_config_t;
+
 typedef struct {
     char           *file;
-    char           *redis_host;
-    int             redis_port;
+    redis_config_t  redis;
     char           *prefix;
     char           *api_host;
     int             api_port;
@@ -104,11 +149,14 @@ typedef struct {
     uint64_t        api_timeout_ms;      /* api.timeout */
     char           *ui_dir;              /* api.ui, NULL: ui_default_dir() */
     uint64_t        interval_ms;
+    int             log_level;           /* log.level: SLOG_* */
     char           *prom_url;            /* prometheus.url, or NULL */
     uint64_t        prom_timeout_ms;
     char           *prom_username;       /* basic auth, optional */
     char           *prom_password;
     char           *prom_token;          /* from bearer_token_file */
+    uint64_t        ha_lease_ms;         /* ha.lease; 0: no ha block */
+    char           *ha_advertise;        /* ha.advertise, or NULL */
     pool_config_t  *pools;
     int             npools;
 } scaler_config_t;
@@ -120,6 +168,11 @@ void config_free(scaler_config_t *cf);
 pool_config_t *config_pool(scaler_config_t *cf, const char *name);
 /* 1 when the pool has rules or schedules (an autoscale runner) */
 int config_autoscaled(const pool_config_t *p);
+/* 1 when a and b reach the same Redis the same way */
+int config_redis_same(const redis_config_t *a, const redis_config_t *b);
+/* the index of p's template of that name ("" and NULL: the first, as
+   instances of a pool's single template carry no name); -1: none */
+int config_template(const pool_config_t *p, const char *name);
 
 /* policy.c */
 typedef struct {
@@ -153,6 +206,65 @@ char *template_escape(const char *s);
 /* replaces {{key}} by XML-escaped values; unknown keys stay; malloc'd */
 char *template_render(const char *tpl, const char *const *keys,
     const char *const *vals, int n);
+/* the same with the values as they are (the cloud-init files) */
+char *template_render_raw(const char *tpl, const char *const *keys,
+    const char *const *vals, int n);
+/* the variables of an instance's templates, in this order: name uuid
+   mac address port volume pool zone version seed template */
+enum {
+    TV_NAME = 0, TV_UUID, TV_MAC, TV_ADDRESS, TV_PORT, TV_VOLUME, TV_POOL,
+    TV_ZONE, TV_VERSION, TV_SEED, TV_TEMPLATE, TV_COUNT
+};
+extern const char *const  template_vars[TV_COUNT];
+
+/* cloudinit.c: an instance's NoCloud files (docs/bootstrap.md):
+   rendered from template.cloud_init with the values as they are, and
+   checked as cloud-init reads them (libyaml) */
+#define CLOUDINIT_FILE_MAX  (1 << 20)       /* one file, bytes */
+typedef enum {
+    CI_USER_DATA = 0, CI_META_DATA, CI_NETWORK_CONFIG, CI_VENDOR_DATA,
+    CI_FILES
+} ci_file_t;
+/* a file of the seed: its name on the cidata volume and its bytes */
+typedef struct {
+    const char  *name;              /* "user-data", "meta-data", ... */
+    char        *data;
+    size_t       len;
+} seed_file_t;
+/* "user-data", "meta-data", "network-config", "vendor-data" */
+const char *cloudinit_file_name(ci_file_t f);
+/* 0 when text is what cloud-init takes as file f: user-data and
+   vendor-data a "#cloud-config" YAML mapping or a "#!" script (taken as
+   it is), meta-data and network-config a YAML mapping (or empty
+   meta-data); -1 with *line (1-based) and why */
+int cloudinit_check(ci_file_t f, const char *text, unsigned long *line,
+    char *why, size_t whylen);
+/* the meta-data of an instance: rendered (NULL: none) with instance-id
+   and local-hostname added unless it sets them; malloc'd, NULL with why */
+char *cloudinit_meta_data(const char *rendered, const char *id,
+    const char *hostname, char *why, size_t whylen);
+/* the seed's files of an instance from ci, rendered with vals
+   (template_vars order) and checked: 0 with out[0 .. *n) (user-data and
+   meta-data always, the others when given), or -1 with "FILE:LINE:
+   reason" in err */
+int cloudinit_files(const cloud_init_config_t *ci, const char *const *vals,
+    seed_file_t out[CI_FILES], int *n, char *err, size_t errlen);
+void cloudinit_files_free(seed_file_t *f, int n);
+/* the config check of t's cloud_init (p read whole): every file rendered
+   with the values an instance of each zone would get (paths that only
+   libvirt knows as placeholders) must pass cloudinit_check; a variable
+   whose value breaks the YAML is named.  0, or -1 with "FILE:LINE:
+   reason" */
+int cloudinit_config_check(const pool_config_t *p,
+    const template_config_t *t, char *err, size_t errlen);
+
+/* seed.c: the NoCloud seed as an ISO 9660 image (libisofs) */
+/* once, before any thread makes a seed */
+int seed_init(void);
+/* an image labelled "cidata" with Rock Ridge and Joliet holding files
+   (in its root): 0 with *out (malloc'd) and *len, or -1 with err */
+int seed_image(const seed_file_t *files, int n, unsigned char **out,
+    size_t *len, char *err, size_t errlen);
 /* xml with element added to its <metadata> (created before </domain>
    when missing); malloc'd, NULL when xml has no </domain> */
 char *template_add_metadata(const char *xml, const char *element);
@@ -190,9 +302,9 @@ typedef struct {
     uint64_t  created;                      /* UNIX ms; 0 in an older tag */
 } virt_model_t;
 
-/* the digest of a pool's template: its domain XML as read and its
-   volume settings (pool, base, format) */
-void model_template_digest(const pool_config_t *p,
+/* the digest of a template: its domain XML as read, its volume settings
+   (pool, base, format) and its cloud_init files as read */
+void model_template_digest(const template_config_t *t,
     char out[MODEL_DIGEST_LEN + 1]);
 /* the digest of a base image: its path, size and modification time */
 void model_image_digest(const char *path, unsigned long long size,
@@ -202,10 +314,14 @@ void model_image_digest(const char *path, unsigned long long size,
    predates them, or a base image that could not be read, compares by
    version) */
 int model_latest(const virt_model_t *latest, const virt_model_t *m);
-/* the digest of a pool's base images, one per zone in zone order (""
-   when no zone has one: no template.volume) */
-void model_images_digest(const virt_model_t *latest, int nzones,
-    char out[MODEL_DIGEST_LEN + 1]);
+/* the digest of a pool's base images, each template's in each zone in
+   order ("" when none has one: no volume) */
+void model_images_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
+    int ntemplates, int nzones, char out[MODEL_DIGEST_LEN + 1]);
+/* the digest of a flexible pool's templates: each one's name, version
+   and template digest (latest[k][0]) */
+void model_templates_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
+    int ntemplates, char out[MODEL_DIGEST_LEN + 1]);
 
 /* upgrade.c: the upgrade record PREFIX{POOL}:upgrade (docs/upgrades.md),
    decoded and encoded; pure */
@@ -230,13 +346,18 @@ typedef enum {
 /* a model as the record names it: "VERSION:DIGEST" (its template) */
 #define UPGRADE_MODEL_MAX   (SCALESET_NAME_MAX + 1 + MODEL_DIGEST_LEN)
 #define UPGRADE_ERROR_MAX   255
-#define UPGRADE_FIELDS      18          /* what upgrade_encode() writes */
+#define UPGRADE_FIELDS      19          /* what upgrade_encode() writes */
+/* a flexible pool's from, per template: "NAME=VERSION:DIGEST ..." ("-"
+   for the pool's unnamed template) */
+#define UPGRADE_FROM_MAX    (SCALER_MAX_TEMPLATES                           \
+                             * (SCALESET_NAME_MAX + 2 + UPGRADE_MODEL_MAX))
 
 typedef struct {
     upgrade_state_t     state;
     int                 automatic;      /* all at once (mode automatic) */
     char                from[UPGRADE_MODEL_MAX + 1];
     char                to[UPGRADE_MODEL_MAX + 1];
+    char                from_templates[UPGRADE_FROM_MAX + 1];
     char                from_image[MODEL_DIGEST_LEN + 1];   /* images of */
     char                to_image[MODEL_DIGEST_LEN + 1];     /* the zones */
     long                batch;          /* the current (or last) one, 1.. */
@@ -282,6 +403,28 @@ void upgrade_free(upgrade_t *u);
 int upgrade_has(const upgrade_t *u, const char *id);
 /* "VERSION:DIGEST" of m */
 void upgrade_model(const virt_model_t *m, char *buf, size_t size);
+/* the pool's model as the record names it: its template's
+   "VERSION:DIGEST", or for a flexible pool the first template's version
+   and model_templates_digest() */
+void upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_ZONES],
+    int ntemplates, char *buf, size_t size);
+/* the model template name (""  for the pool's one) was on when the
+   upgrade started ("VERSION:DIGEST" into buf): 1, or 0 when the record
+   does not say (the template was not outdated then) */
+int upgrade_from(const upgrade_t *u, const char *name, char *buf,
+    size_t size);
+
+/* how an instance came into its pool: made by the scaler for the
+   capacity, made through POST .../instances (one more by hand, outside
+   the capacity), or an operator's domain taken in (POST .../adopt) */
+typedef enum {
+    ORIGIN_SCALED = 0, ORIGIN_MANUAL, ORIGIN_ADOPTED
+} origin_t;
+/* "scaled", "manual", "adopted" */
+const char *origin_name(origin_t o);
+/* 0 with *o for a name origin_name() gives ("" is scaled: an older
+   tag); -1 otherwise */
+int origin_parse(const char *s, origin_t *o);
 
 /* virt_xml.c */
 /* our tag in a domain's <metadata>, decoded */
@@ -293,11 +436,13 @@ typedef struct {
     char          mode[16];
     char          port[8];
     virt_model_t  model;
+    origin_t      origin;
 } virt_tag_info_t;
 
 typedef struct {
     virt_tag_info_t  info;
     char             volume[4096];      /* the overlay's path */
+    char             seed[4096];        /* the NoCloud seed's path */
 } virt_tag_t;
 
 void virt_xml_init(void);
@@ -307,26 +452,28 @@ void virt_xml_init(void);
    not fit */
 int virt_tag_parse(const char *xml, virt_tag_t *t);
 /* how an instance was made, kept in its domain's <metadata> beside its
-   tag: the domain template as read (base64 in the element's text) and
-   the volume settings, so that its model can be made again after the
-   pool moved on (an upgrade's rollback) */
+   tag: its template's domain XML as read, volume settings and cloud_init
+   files as read (each base64 in an element of its own), so that its
+   model can be made again after the pool moved on (a rollback) */
 typedef struct {
     char   digest[MODEL_DIGEST_LEN + 1];   /* model_template_digest() of
                                               it, computed when read */
-    char  *template_text;                  /* malloc'd, NULL: none */
+    char  *text;                           /* malloc'd, NULL: none */
     char  *vol_pool, *vol_backing, *vol_format;    /* NULL: no volume */
+    char  *user_data, *meta_data, *network_config, *vendor_data;
+    char  *ci_pool;                        /* NULL: no cloud_init */
 } virt_recipe_t;
 
-/* the recipe element of pool p's template, malloc'd (NULL: memory) */
-char *virt_recipe_xml(const pool_config_t *p);
+/* the recipe element of template t, malloc'd (NULL: memory) */
+char *virt_recipe_xml(const template_config_t *t);
 /* the recipe element libvirt gives back into *r (malloc'd strings,
    virt_recipe_free()); -1 when it is none */
 int virt_recipe_parse(const char *xml, virt_recipe_t *r);
 void virt_recipe_free(virt_recipe_t *r);
-/* p with r's template and volume, as virt_create() and virt_image() take
-   it (out's strings are r's and p's: valid while both are) */
-void virt_recipe_pool(const pool_config_t *p, const virt_recipe_t *r,
-    pool_config_t *out);
+/* t made of r instead: its domain XML, volume and cloud_init (out's
+   strings are r's and t's: valid while both are) */
+void virt_recipe_template(const template_config_t *t, const virt_recipe_t *r,
+    template_config_t *out);
 /* a storage pool's <target><path>, decoded, malloc'd; NULL when none */
 char *virt_pool_target(const char *pool_xml);
 /* a storage volume's <target><timestamps><mtime> into buf ("" when it
@@ -368,6 +515,7 @@ typedef struct {
     char          zone[64];
     virt_model_t  model;            /* from its tag */
     char          address[80];
+    origin_t      origin;           /* from its tag */
     int           active;
     vm_stats_t    vm;               /* running: from the listing call */
 } virt_instance_t;
@@ -391,26 +539,112 @@ void virt_close(virt_conn_t *vc);
    carry their metrics from the listing call (vm) */
 int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     virt_instance_t **out);
-/* defines, tags (with model, which must fit the tag) and starts id */
+/* defines, tags (with model, which must fit the tag, and origin) and
+   starts id from the template model->template names (its overlay and its
+   NoCloud seed made after the define) */
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, const virt_model_t *model,
-    char *err, size_t errlen);
-/* the digest of the pool's base image in this zone (model_image_digest
-   of template.volume's base: path, capacity, mtime); -1 when it cannot
-   be read, 1 when the pool has no volume ("") */
-int virt_image(virt_conn_t *vc, const pool_config_t *p,
+    origin_t origin, char *err, size_t errlen);
+/* the digest of a template's base image in this zone (model_image_digest
+   of its volume's base: path, capacity, mtime); -1 when it cannot be
+   read, 1 when the template has no volume ("") */
+int virt_image(virt_conn_t *vc, const template_config_t *t,
     char out[MODEL_DIGEST_LEN + 1]);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
 /* the recipe instance id of pool carries (virt_recipe_parse); -1 when it
    has none (created before recipes, or not ours) or libvirt failed */
 int virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
     virt_recipe_t *r);
+/* the NoCloud seed of instance id written again (a reimage): rendered
+   from its template as the config has it now, with the instance's
+   identity (id, uuid, address, volume) as its tag and domain say; 0 also
+   when its template has no cloud_init */
+int virt_seed_rewrite(virt_conn_t *vc, const pool_config_t *p,
+    const char *id, char *err, size_t errlen);
+/* the operator's domain (of zone) taken into pool p: tagged as instance
+   `domain` (its name is its id) with origin adopted, model (its
+   template and version) and, in mode static, address (IP:PORT); started
+   when it is not running.  Never made, never removed as failed; deleted
+   only through the API.  -1 with err when there is no such domain or it
+   already carries a tag */
+int virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
+    const char *domain, const virt_model_t *model, const char *address,
+    char *err, size_t errlen);
+
+/* redis_conn.c: every connection the scaler makes to Redis: AUTH
+   [username] password (or a PING), SELECT db, and with redis.sentinel the
+   master asked of the sentinels and checked with ROLE (docs/scaler.md,
+   "Redis") */
+#define REDIS_HOST_MAX          64
+#define REDIS_AUTH_RETRY_MS     10000   /* after refused credentials */
+#define REDIS_AUTH_LOG_MS       60000   /* a refusal logged this often */
+#define REDIS_SENTINEL_CHECK_MS 1000    /* a connection in use re-asks */
+
+typedef enum {
+    REDIS_FAIL_NONE = 0,
+    REDIS_FAIL_CONNECT,         /* unreachable, timed out, lost */
+    REDIS_FAIL_AUTH,            /* credentials refused (or none given) */
+    REDIS_FAIL_SETUP,           /* SELECT or ROLE refused */
+    REDIS_FAIL_SENTINEL,        /* no sentinel named the master */
+    REDIS_FAIL_ROLE             /* the one named is not a master (yet) */
+} redis_fail_t;
+
+/* deep copies (a connection outlives the configuration it came from) */
+int redis_config_copy(redis_config_t *dst, const redis_config_t *src);
+void redis_config_release(redis_config_t *rc);
+/* AUTH [username] password as argv; 0 (nothing) without a password */
+int redis_auth_argv(const redis_config_t *rc, const char *argv[3],
+    size_t len[3]);
+/* " of user U" (or "") for messages */
+const char *redis_who(const redis_config_t *rc, char *buf, size_t size);
+/* 1 when host (len bytes) is an IPv4 or IPv6 literal */
+int redis_addr_literal(const char *host, size_t len);
+/* a SENTINEL get-master-addr-by-name reply (redisReply *): 0 with the
+   master's IP literal and port; -1 with why (an error, nil: unknown, not
+   two strings, a name that is no IP literal, a bad port) */
+int redis_sentinel_reply(const void *reply, char *host, size_t size,
+    int *port, const char **why);
+/* a ROLE reply: 1 master, 0 replica or sentinel, -1 not a ROLE reply */
+int redis_role_master(const void *reply);
+
+/* where the master is now: found by the blocking connections, followed
+   by the loop's (thread-safe) */
+typedef struct redis_topo redis_topo_t;
+redis_topo_t *redis_topo_new(void);
+void redis_topo_free(redis_topo_t *t);
+/* 0 with the master's address, -1 when none was found yet; *gen changes
+   whenever the address does */
+int redis_topo_get(redis_topo_t *t, char *host, size_t size, int *port,
+    unsigned *gen);
+/* the master of gen failed (a failover may be why): the next blocking
+   use asks the sentinels */
+void redis_topo_stale(redis_topo_t *t, unsigned gen);
+
+/* one blocking connection (one thread's); who prefixes its log lines */
+typedef struct redis_conn redis_conn_t;
+redis_conn_t *redis_conn_new(const redis_config_t *cfg, redis_topo_t *topo,
+    uint64_t timeout_ms, const char *who);
+void redis_conn_free(redis_conn_t *rc);
+/* a ready connection to the master, or NULL (redis_conn_error(),
+   redis_conn_failure()); refused credentials are not tried again for
+   REDIS_AUTH_RETRY_MS */
+struct redisContext;
+struct redisContext *redis_conn_get(redis_conn_t *rc);
+/* the connection failed mid-command: it goes, the next get makes one */
+void redis_conn_drop(redis_conn_t *rc);
+const char *redis_conn_error(const redis_conn_t *rc);
+redis_fail_t redis_conn_failure(const redis_conn_t *rc);
 
 /* registry_tx.c: the scaler's Redis writes as commands (argv), built
    once for both transports; the strings point into the tx and into the
-   caller's arguments (valid while those are) */
-#define REGISTRY_TX_CMDS  6
-#define REGISTRY_TX_ARGS  5
+   caller's arguments (valid while those are).  Every write is a script;
+   with a fence (the lease's value as this scaler holds it, ha.c) the
+   script first compares it with PREFIXscaler:lease and refuses the whole
+   write with an error "FENCED ..." when it differs */
+#define REGISTRY_TX_CMDS  4
+#define REGISTRY_TX_ARGS  16
+#define REGISTRY_FENCED   "FENCED"
+#define REGISTRY_FENCE_MAX  255             /* the lease's value (ha.c) */
 typedef struct {
     int          argc;
     const char  *argv[REGISTRY_TX_ARGS];
@@ -421,45 +655,65 @@ typedef struct {
     registry_cmd_t  cmd[REGISTRY_TX_CMDS];
     int             n;
     char            k[4][SCALESET_KEY_MAX];
-    char            num[24];
+    char            lease[SCALESET_KEY_MAX];
+    char            nkeys[REGISTRY_TX_CMDS][4];
+    char            num[24], num2[24];
 } registry_tx_t;
 
-/* the write protocol for one member: MULTI, HSET members id rec (rec
+/* the write protocol for one member, one script: HSET members id rec (rec
    NULL: HDEL), HSETNX draining id drain_since (0: HDEL draining id), INCR
-   epoch, the PUBLISH of the new epoch, EXEC; -1 when id, pool or prefix
-   is invalid */
+   epoch, PUBLISH events with the new epoch (the script's answer); -1 when
+   id, pool or prefix is invalid.  fence NULL: unfenced (no ha) */
 int registry_tx_member(registry_tx_t *tx, const char *prefix,
-    const char *pool, const char *id, const char *rec, uint64_t drain_since);
+    const char *fence, const char *pool, const char *id, const char *rec,
+    uint64_t drain_since);
 /* SET PREFIX{POOL}:capacity cap */
 int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
-    const char *pool, int cap);
+    const char *fence, const char *pool, int cap);
+/* reserves the instance numbers from + 1 .. to: PREFIX{POOL}:seq becomes
+   `to` unless it is a number above `from`; the script answers 1 reserved,
+   0 refused */
+int registry_tx_seq(registry_tx_t *tx, const char *prefix, const char *fence,
+    const char *pool, long from, long to);
 /* the upgrade record's write: one EVAL that replaces the hash whole (and
    increments its gen) when its gen is still expect ("*": whatever it is,
-   for the API's writes over a refused record); its reply is the new gen,
-   0 when refused.  The values are formatted into tx->buf (malloc'd:
-   registry_tx_upgrade_free) */
-#define REGISTRY_UPGRADE_ARGS  (5 + 2 * UPGRADE_FIELDS)
+   for the API's writes over a refused record), fenced as every write;
+   its reply is the new gen, 0 when refused.  The values are formatted
+   into tx->buf (malloc'd: registry_tx_upgrade_free) */
+#define REGISTRY_UPGRADE_ARGS  (7 + 2 * UPGRADE_FIELDS)
 typedef struct {
     int          argc;
     const char  *argv[REGISTRY_UPGRADE_ARGS];
     size_t       argvlen[REGISTRY_UPGRADE_ARGS];
     char         key[SCALESET_KEY_MAX];
+    char         lease[SCALESET_KEY_MAX];
+    char         nkeys[4];
     char         expect[24];
     char        *buf;
 } registry_upgrade_tx_t;
 int registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
-    const char *pool, const upgrade_t *u, const char *expect);
+    const char *fence, const char *pool, const upgrade_t *u,
+    const char *expect);
 void registry_tx_upgrade_free(registry_upgrade_tx_t *tx);
 /* 1 with err when a reply (a redisReply *) of a tx failed: none, an error,
    or an EXEC whose array holds one */
 int registry_reply_failed(const void *reply, char *err, size_t errlen);
+/* 1 when err (an error reply's text) is the fence's refusal */
+int registry_error_fenced(const char *err);
 
 /* registry.c */
 typedef struct registry registry_t;
-registry_t *registry_open(const char *host, int port, const char *prefix);
+registry_t *registry_open(const redis_config_t *cfg, redis_topo_t *topo,
+    const char *prefix);
 void registry_close(registry_t *r);
 /* the text of the last failure of r ("" before any) */
 const char *registry_error(const registry_t *r);
+/* what kind of failure the last one was (REDIS_FAIL_AUTH: credentials) */
+redis_fail_t registry_failure(const registry_t *r);
+/* 1 when the last write was refused by the fence: the lease is lost */
+int registry_refused(const registry_t *r);
+/* the fence every write carries from now on (ha_fence()), or NULL */
+void registry_fence(registry_t *r, const char *fence);
 
 /* a hash as Redis sent it: fields and values point into the reply (or
    the HSCAN pages) */
@@ -493,9 +747,9 @@ int registry_read_pool(registry_t *r, const char *pool, int max,
 int registry_read_health(registry_t *r, const char *pool, int maxgw,
     int max, char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes,
     int *n, int *skipped);
-/* reserves the instance numbers from + 1 .. to: PREFIX{POOL}:seq becomes
-   `to` unless it is a number above `from` (another writer handed those
-   out meanwhile: nothing reserved); 1 reserved, 0 refused, -1 failed */
+/* reserves the instance numbers from + 1 .. to (registry_tx_seq: not when
+   another writer handed those out meanwhile); 1 reserved, 0 refused, -1
+   failed */
 int registry_seq_reserve(registry_t *r, const char *pool, long from,
     long to);
 int registry_set(registry_t *r, const char *pool, const char *id,
@@ -526,8 +780,13 @@ int registry_capacity_get(registry_t *r, const char *pool, char *buf,
 struct event_base;
 typedef struct registry_async registry_async_t;
 typedef void (*registry_async_done_t)(int ok, void *arg);
+/* topo: followed with redis.sentinel (the blocking connections find the
+   master) */
 registry_async_t *registry_async_open(struct event_base *base,
-    const char *host, int port, const char *prefix);
+    const redis_config_t *cfg, redis_topo_t *topo, const char *prefix);
+/* why the last operation failed ("redis ... refused the credentials ...",
+   "redis ... unreachable from the loop: ...") */
+const char *registry_async_error(const registry_async_t *ra);
 /* the pending operations fail (done(0, arg)) before it returns */
 void registry_async_close(registry_async_t *ra);
 void registry_async_capacity_set(registry_async_t *ra, const char *pool,
@@ -540,6 +799,68 @@ void registry_async_member_del(registry_async_t *ra, const char *pool,
 void registry_async_upgrade_write(registry_async_t *ra, const char *pool,
     const upgrade_t *u, const char *expect, long long *result,
     registry_async_done_t done, void *arg);
+
+/* ha.c: several scalers, one acting (ha: { lease }): the lease
+   PREFIXscaler:lease on a thread of its own, the fence every write
+   carries, the lease as the passes, the API and virt.c ask for it */
+#define HA_URL_MAX  224
+
+typedef enum { HA_OFF = 0, HA_LEADER, HA_STANDBY } ha_role_t;
+
+/* the lease as this scaler knows it (mono ms) */
+typedef struct {
+    int          leader;
+    uint64_t     valid_until;
+} ha_lease_t;
+
+typedef enum {
+    HA_GOT = 0,                 /* SET NX PX took it */
+    HA_HELD_ELSEWHERE,          /* another holds it */
+    HA_KEPT,                    /* renewed */
+    HA_GONE,                    /* not ours anymore (expired, taken) */
+    HA_NO_ANSWER                /* Redis did not answer */
+} ha_result_t;
+
+/* the lease after an attempt sent at `sent` answered r by `now` */
+void ha_lease_step(ha_lease_t *l, ha_result_t r, uint64_t sent, uint64_t now,
+    uint64_t lease_ms);
+/* 1 while leading with more than a quarter of the lease left */
+int ha_lease_acting(const ha_lease_t *l, uint64_t now, uint64_t lease_ms);
+/* when to try next after an attempt sent at `sent` answered r */
+uint64_t ha_lease_next(ha_result_t r, uint64_t sent, uint64_t lease_ms);
+
+/* without cf->ha_lease_ms: nothing (every scaler acts, unfenced); else
+   the lease thread, a byte written to notify_fd at each change of role */
+int ha_start(const scaler_config_t *cf, redis_topo_t *topo, int notify_fd);
+/* the thread stopped, the lease released when held */
+void ha_stop(void);
+/* the fence of a write made now: 0 without ha (unfenced), else 1 with the
+   lease's value as held (or "-", which no lease has, when standing by) */
+int ha_fence(char *buf, size_t size);
+/* 1 when this scaler may act on libvirt now (always without ha) */
+int ha_acting(void);
+/* a pass's role as it starts: HA_LEADER only while acting, with the fence
+   its writes carry and the term (changes with each lease taken) */
+ha_role_t ha_pass(char *fence, size_t size, unsigned *term);
+/* the pass of term read the capacities back: the API and autoscale may
+   write from now on (ha_writable()) */
+void ha_ready(unsigned term);
+/* a pass as leader of term ended */
+void ha_passed(unsigned term);
+/* 1 when API writes and autoscale decisions are this scaler's */
+int ha_writable(void);
+/* a write carrying fence was refused by it: that lease is over */
+void ha_fenced(const char *fence);
+
+typedef struct {
+    int              enabled, leader, acting, ready;
+    char             self[HA_URL_MAX];
+    char             leader_url[HA_URL_MAX];    /* "" unknown */
+    uint64_t         lease_ms, left_ms;
+    uint64_t         since;                     /* UNIX ms; 0 standby */
+    unsigned long    term_passes, acquired, lost;
+} ha_status_t;
+void ha_status(ha_status_t *st);
 
 /* reconcile.c */
 typedef enum {
@@ -565,6 +886,10 @@ typedef struct {
     char          address[80];
     virt_model_t  model;        /* from its tag: version, digests,
                                    template, host, created */
+    int           tmpl;         /* its template (model.template) among the
+                                   pool's; -1: one the config no longer
+                                   has */
+    origin_t      origin;       /* from its tag */
     int           latest;       /* model is the pool's latest */
     uint64_t      seen;         /* UNIX ms this scaler first saw it */
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
@@ -575,6 +900,17 @@ typedef struct {
     vm_stats_t    vm;           /* from this pass's list (have 0: none) */
 } instance_t;
 
+/* an instance asked for by hand through the API (POST .../instances,
+   POST .../instances/adopt), for the next pass */
+typedef struct {
+    origin_t      origin;       /* ORIGIN_MANUAL: one more made;
+                                   ORIGIN_ADOPTED: domain taken in */
+    int           tmpl;         /* its template */
+    int           zone;         /* -1 (manual): where placement says */
+    char          domain[SCALESET_ID_MAX + 1];  /* adopted: its name */
+    char          address[80];  /* adopted, mode static: IP:PORT */
+} hand_req_t;
+
 /* what went wrong, for scaleset_scaler_errors_total{pool,kind} */
 typedef enum {
     ERR_LIBVIRT = 0,        /* a zone's libvirt did not answer a pass */
@@ -584,10 +920,14 @@ typedef enum {
     ERR_ADDRESS,            /* no free address for a new instance */
     ERR_REDIS_DATA,         /* a value read from Redis was refused or
                                clamped */
+    ERR_AUTH,               /* Redis refused the scaler's credentials */
+    ERR_FENCED,             /* a write refused by the fence: the lease
+                               was lost (ha) */
     ERR_KIND_COUNT
 } err_kind_t;
 
-/* "libvirt", "redis", "create", "delete", "address", "redis_data" */
+/* "libvirt", "redis", "create", "delete", "address", "redis_data",
+   "auth", "fenced" */
 const char *err_kind_name(int kind);
 
 typedef struct {
@@ -595,10 +935,12 @@ typedef struct {
     virt_conn_t    *conns[SCALER_MAX_ZONES];
     int             capacity;           /* desired: the loop's, the one
                                            owner (Redis persists it) */
-    char            digest[MODEL_DIGEST_LEN + 1];   /* the template's */
-    char            image[SCALER_MAX_ZONES][MODEL_DIGEST_LEN + 1];
-                                        /* each zone's base image, as last
-                                           read */
+    char            digest[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
+                                        /* each template's */
+    char            image[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES]
+                         [MODEL_DIGEST_LEN + 1];
+                                        /* each template's base image in
+                                           each zone, as last read */
     instance_t     *inst;
     int             ninst, cinst;
     report_t       *reports;            /* the last pass's gateway reports */
@@ -620,13 +962,24 @@ typedef struct {
     upgrade_t       upgrade;
     int             upgrade_lost;       /* logged as refused */
     char            images[MODEL_DIGEST_LEN + 1];   /* obs->images */
-    virt_model_t    model;              /* zone 0's target */
+    virt_model_t    model;              /* template 0, zone 0's target */
+    char            key[UPGRADE_MODEL_MAX + 1];   /* the pool's latest
+                                           model as the record names it
+                                           (upgrade_pool_model); "" before
+                                           a pass */
     int             previous_ok;
-    virt_recipe_t   recipe;
-    char            recipe_tried[MODEL_DIGEST_LEN + 1];
-    uint64_t        recipe_tried_at;
-    char            previous_image[SCALER_MAX_ZONES][MODEL_DIGEST_LEN + 1];
+    virt_recipe_t   recipe[SCALER_MAX_TEMPLATES];   /* each template's
+                                           previous model's */
+    char            recipe_tried[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
+    uint64_t        recipe_tried_at[SCALER_MAX_TEMPLATES];
+    char            previous_image[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES]
+                                  [MODEL_DIGEST_LEN + 1];
     unsigned long   upgrade_batches[3]; /* succeeded, failed, rolled_back */
+    int             read_only;          /* this pass observes only (a
+                                           standby's, ha.c) */
+    hand_req_t     *hand;                /* API requests for instances by
+                                            hand, for the pass */
+    int             nhand;
 } pool_state_t;
 
 /*
@@ -638,6 +991,7 @@ typedef struct {
  */
 typedef struct {
     scaler_config_t  *cf;
+    redis_topo_t     *topo;              /* where the master is (main.c) */
     registry_t       *reg;               /* reconcile_init()'s */
     registry_t       *preg;              /* the pass thread's */
     registry_async_t *areg;              /* the loop's writes (main.c) */
@@ -649,8 +1003,12 @@ typedef struct {
 /* a pool's capacity is prev's pool of that name's (a reload: no Redis on
    the loop), else the one stored in Redis as the bounds in force take it
    (policy_stored_capacity: clamped, or the default when it is no
-   capacity; logged and counted), else its default */
+   capacity; logged and counted), else its default.  s->topo is set */
 int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
+/* ps->capacity from the one stored in Redis, as reconcile_init() takes it
+   (with reg: the pass thread's, for a lease just taken); 0 read (or
+   unset: kept), -1 when Redis did not answer */
+int reconcile_capacity_stored(registry_t *reg, pool_state_t *ps);
 /* one pool's pass on ps (observe, plan, act: plan.h), with the pass
    connection s->preg; dels: ids the API deleted (freed here) */
 void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels,
@@ -670,6 +1028,9 @@ void reconcile_unlock(scaler_t *s);
 /* under the lock: the API deleted id (deregistered): the pass deletes
    its domain */
 void reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id);
+/* under the lock: an instance by hand for the next pass (kicked); -1
+   when out of memory */
+int reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r);
 void reconcile_free(scaler_t *s);
 pool_state_t *reconcile_pool(scaler_t *s, const char *name);
 const char *inst_state_name(inst_state_t st);
@@ -704,6 +1065,13 @@ void api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
 int pool_outdated(const pool_state_t *ps);
 /* api_stop(): the requests waiting for Redis lose their connection */
 void api_upgrade_stop(void);
+
+/* the body of POST .../instances ({"template","zone"}, both optional) or
+   of POST .../instances/adopt (adopt: {"domain","zone"} required,
+   "address" IP:PORT in mode static, "template" optional) against pool p:
+   0 with *r, or -1 with why */
+int api_hand_body(const char *body, size_t len, const pool_config_t *p,
+    int adopt, hand_req_t *r, char *why, size_t whylen);
 
 /* api_http.c: what the API's HTTP server lets in */
 #define API_TOKEN_MAX    1024           /* api.token_file's token */
@@ -759,8 +1127,8 @@ void history_manual(const char *pool, int previous, int capacity);
 struct json_t *history_json(const char *pool);
 void history_free(void);
 
-/* autoscaler.c: the autoscale runners of the daemon (one per pool with
-   rules or schedules); kick asks for a reconcile pass soon */
+/* autoscale_daemon.c: the autoscale runners of the daemon (one per pool
+   with rules or schedules); kick asks for a reconcile pass soon */
 int autoscaler_start(struct event_base *base, scaler_t *s, void (*kick)(void));
 /* next: the reloaded state (configs matched by pool and rule name, before
    the old config is freed); home: where the state lives afterwards */
@@ -781,5 +1149,33 @@ void vmstats_metrics(expo_t *e, scaler_t *s);
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* levels: syslog's priorities; slog() logs at SLOG_INFO */
+#define SLOG_ERR    3
+#define SLOG_WARN   4
+#define SLOG_INFO   6
+#define SLOG_DEBUG  7
+/* a line at level (below the threshold: nothing, not even formatted)
+   with the pool and the instance id as fields (each NULL: none) */
+void slogl(int level, const char *pool, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define slog_err(pool, id, ...)    slogl(SLOG_ERR, pool, id, __VA_ARGS__)
+#define slog_warn(pool, id, ...)   slogl(SLOG_WARN, pool, id, __VA_ARGS__)
+#define slog_debug(pool, id, ...)  slogl(SLOG_DEBUG, pool, id, __VA_ARGS__)
+/* "error", "warn", "info", "debug" and back (-1: none of them) */
+int slog_level_parse(const char *name);
+const char *slog_level_name(int level);
+/* the threshold (log.level; SLOG_INFO until set); any thread may log */
+void slog_set_level(int level);
+int slog_enabled(int level);
+/* stderr is the journal's stream: "<N>" priorities from now on */
+void slog_init(void);
+/* 1 when env, JOURNAL_STREAM's "DEVICE:INODE", names the file of st */
+struct stat;
+int slog_journal_match(const char *env, const struct stat *st);
+/* a whole line into buf (size >= 2): "[<N>]scaler: [LEVEL: ][pool=P ]
+   [id=I ]msg\n", cut to fit but always one line (msg's CR and LF become
+   spaces) ending in a newline; returns its length */
+size_t slog_format(char *buf, size_t size, int level, int journal,
+    const char *pool, const char *id, const char *msg);
 
 #endif /* SCALER_H */

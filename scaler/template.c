@@ -1,11 +1,20 @@
 /*
- * template.c: domain template rendering with XML escaping.
+ * template.c: template rendering: the domain XML with its values
+ * XML-escaped, the cloud-init files with their values as they are.
  */
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "scaler.h"
+
+const char *const  template_vars[TV_COUNT] = {
+    "name", "uuid", "mac", "address", "port", "volume", "pool", "zone",
+    "version", "seed", "template"
+};
+
+static char *render(const char *tpl, const char *const *keys,
+    const char *const *vals, int n, int xml);
 
 char *
 template_escape(const char *s)
@@ -39,6 +48,20 @@ char *
 template_render(const char *tpl, const char *const *keys,
     const char *const *vals, int n)
 {
+    return render(tpl, keys, vals, n, 1);
+}
+
+char *
+template_render_raw(const char *tpl, const char *const *keys,
+    const char *const *vals, int n)
+{
+    return render(tpl, keys, vals, n, 0);
+}
+
+static char *
+render(const char *tpl, const char *const *keys, const char *const *vals,
+    int n, int xml)
+{
     size_t       cap = strlen(tpl) + 256, len = 0, kl, vl;
     char        *out = malloc(cap), *esc, *tmp;
     const char  *p = tpl, *end;
@@ -56,7 +79,8 @@ template_render(const char *tpl, const char *const *keys,
             for (i = 0; i < n; i++) {
                 if (strlen(keys[i]) == kl && memcmp(keys[i], p + 2, kl) == 0)
                 {
-                    esc = template_escape(vals[i] ? vals[i] : "");
+                    esc = xml ? template_escape(vals[i] ? vals[i] : "")
+                              : strdup(vals[i] ? vals[i] : "");
                     break;
                 }
             }

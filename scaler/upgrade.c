@@ -16,6 +16,8 @@
 #define UPGRADE_COUNT_MAX   1000000000ULL   /* batch, batches, counts */
 #define UPGRADE_GEN_MAX     (1ULL << 53)
 
+static int model_ok(const char *s, size_t len);
+
 static const char *const  state_names[] = { "idle", "idle", "rolling",
     "paused", "rolling_back", "failed", "cancelled", "done" };
 static const char *const  rollback_names[] = { "", "breach", "api" };
@@ -37,6 +39,72 @@ void
 upgrade_model(const virt_model_t *m, char *buf, size_t size)
 {
     snprintf(buf, size, "%s:%s", m->version, m->digest);
+}
+
+void
+upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_ZONES],
+    int ntemplates, char *buf, size_t size)
+{
+    char  d[MODEL_DIGEST_LEN + 1];
+
+    if (ntemplates <= 1) {
+        upgrade_model(&latest[0][0], buf, size);
+        return;
+    }
+    model_templates_digest(latest, ntemplates, d);
+    snprintf(buf, size, "%s:%s", latest[0][0].version, d);
+}
+
+int
+upgrade_from(const upgrade_t *u, const char *name, char *buf, size_t size)
+{
+    const char  *p = u->from_templates, *eq, *end;
+    size_t       n = strlen(name);
+
+    if (u->from_templates[0] == '\0') {
+        /* a pool of one template: from is its */
+        snprintf(buf, size, "%s", u->from);
+        return name[0] == '\0' && u->from[0] != '\0';
+    }
+    while (*p) {
+        end = p + strcspn(p, " ");
+        eq = memchr(p, '=', (size_t) (end - p));
+        if (eq != NULL
+            && ((n == 0 && eq - p == 1 && *p == '-')
+                || ((size_t) (eq - p) == n && memcmp(p, name, n) == 0)))
+        {
+            snprintf(buf, size, "%.*s", (int) (end - eq - 1), eq + 1);
+            return 1;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* "NAME=VERSION:DIGEST ..." (NAME "-": the unnamed template) */
+static int
+from_templates_ok(const char *s, size_t len)
+{
+    size_t  i = 0, j, e;
+    int     n = 0;
+
+    while (i < len) {
+        for (j = i; j < len && s[j] != ' '; j++) {
+            /* the word */
+        }
+        for (e = i; e < j && s[e] != '='; e++) {
+            /* its name */
+        }
+        if (e == j || e == i || ++n > SCALER_MAX_TEMPLATES
+            || !((e - i == 1 && s[i] == '-') || scaleset_name_valid(s + i,
+                                                                    e - i))
+            || !model_ok(s + e + 1, j - e - 1) || j - e - 1 == 0)
+        {
+            return 0;
+        }
+        i = j + 1;
+    }
+    return 1;
 }
 
 static int
@@ -214,6 +282,15 @@ upgrade_decode(const char *const *field, const size_t *flen,
             memcpy(eq(f, fl, "from") ? u->from : u->to, s, l);
             continue;
         }
+        if (eq(f, fl, "from_templates")) {
+            if (l > UPGRADE_FROM_MAX || !from_templates_ok(s, l)) {
+                snprintf(why, whylen, "from_templates is no list of "
+                         "NAME=VERSION:DIGEST");
+                goto refused;
+            }
+            memcpy(u->from_templates, s, l);
+            continue;
+        }
         if (eq(f, fl, "from_image") || eq(f, fl, "to_image")) {
             if (l != 0 && !hex64(s, l)) {
                 snprintf(why, whylen, "%.*s is no digest", (int) fl, f);
@@ -305,7 +382,7 @@ refused:
 size_t
 upgrade_encode_size(const upgrade_t *u)
 {
-    return 2048 + (size_t) u->nids * (SCALESET_ID_MAX + 1);
+    return 2048 + UPGRADE_FROM_MAX + (size_t) u->nids * (SCALESET_ID_MAX + 1);
 }
 
 int
@@ -332,6 +409,7 @@ upgrade_encode(const upgrade_t *u, char *buf, size_t size,
     PAIR("state", "%s", upgrade_state_name(u->state));
     PAIR("mode", "%s", u->automatic ? "automatic" : "rolling");
     PAIR("from", "%s", u->from);
+    PAIR("from_templates", "%s", u->from_templates);
     PAIR("to", "%s", u->to);
     PAIR("from_image", "%s", u->from_image);
     PAIR("to_image", "%s", u->to_image);

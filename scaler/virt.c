@@ -19,6 +19,12 @@
  * reconcile deregisters its member and replaces it.  One shut off because
  * it was migrated away, saved or reverted to a snapshot is left alone and
  * not listed (replaced, never deleted).
+ *
+ * With several scalers (ha.c) only the lease holder changes anything:
+ * every define, start, removal, adoption and seed rewrite asks
+ * ha_acting() first (a standby's
+ * listing leaves a failed domain for the leader, and never takes the
+ * leader's half-made domain for a failed one).
  */
 
 #include <arpa/inet.h>
@@ -31,6 +37,7 @@
 #include <libvirt/virterror.h>
 
 #include "scaler.h"
+#include "virt_vol.h"
 
 /* what a list learnt of a tagged domain, by UUID, for the next list.
    Our tag is written when the domain is defined and never changed, so it
@@ -75,11 +82,8 @@ static int remove_domain(virConnectPtr c, virDomainPtr dom,
 static int guest_ipv4(virDomainPtr dom, unsigned src,
     const pool_config_t *p, char *buf, size_t size, char *refused,
     size_t rsize);
-static char *pool_target(virStoragePoolPtr sp);
 static int read_tag(virDomainPtr dom, virt_tag_t *tag);
 static void dom_stats(virDomainStatsRecordPtr rec, virt_instance_t *vi);
-static int volume_make(virConnectPtr c, const pool_config_t *p,
-    const char *id, const char *path, char *err, size_t errlen);
 
 static void
 virt_silence(void *ud, virErrorPtr err)
@@ -240,29 +244,15 @@ owned(virDomainPtr dom, const char *pool, const char *id, virt_tag_t *tag)
 static int
 remove_domain(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag)
 {
-    virStorageVolPtr  vol;
-    const char       *base;
-    size_t            n;
-
     if (virDomainIsActive(dom) == 1) {
         virDomainDestroy(dom);
     }
-    /* only the instance's own overlay, ID.qcow2, whatever the tag says */
-    if (tag->volume[0] && tag->info.id[0]
-        && (base = strrchr(tag->volume, '/')) != NULL
-        && strncmp(base + 1, tag->info.id, (n = strlen(tag->info.id))) == 0
-        && strcmp(base + 1 + n, ".qcow2") == 0
-        && (vol = virStorageVolLookupByPath(c, tag->volume)) != NULL)
-    {
-        if (virStorageVolDelete(vol, 0) == 0) {
-            slog(tag->info.pool, tag->info.id, "volume %s deleted",
-                 tag->volume);
-        } else {
-            slog(tag->info.pool, tag->info.id, "volume %s: %s", tag->volume,
-                 virGetLastErrorMessage());
-        }
-        virStorageVolFree(vol);
-    }
+    /* only the instance's own overlay and seed, ID.qcow2 and
+       ID.seed.iso, whatever the tag says */
+    vol_delete_own(c, tag->info.pool, tag->info.id, tag->volume,
+                   VOL_OVERLAY_SUFFIX);
+    vol_delete_own(c, tag->info.pool, tag->info.id, tag->seed,
+                   VOL_SEED_SUFFIX);
     /* UEFI guests have an nvram file, which plain undefine refuses */
     if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM
                                | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
@@ -454,6 +444,16 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         }
         switch (virt_classify(state, reason, creating_has(vi->id))) {
         case VIRT_FAILED:
+            if (tag.info.origin == ORIGIN_ADOPTED) {
+                /* the operator's domain: never removed but by the API */
+                memset(vi, 0, sizeof(*vi));
+                continue;
+            }
+            if (!ha_acting()) {
+                /* not listed; the lease holder removes it */
+                memset(vi, 0, sizeof(*vi));
+                continue;
+            }
             slog(pool, vi->id, "domain not running (state %d reason %d): "
                  "failed, removing it", state, reason);
             if (owned(dom, pool, tag.info.id, &fresh)) {
@@ -469,6 +469,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         }
         snprintf(vi->zone, sizeof(vi->zone), "%s", zone);
         vi->model = tag.info.model;
+        vi->origin = tag.info.origin;
         snprintf(vi->address, sizeof(vi->address), "%s", tag.info.address);
         vi->active = state != VIR_DOMAIN_SHUTOFF
                      && state != VIR_DOMAIN_CRASHED
@@ -529,142 +530,165 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     return k;
 }
 
-/* the directory of a storage pool (<target><path>), malloc'd */
-static char *
-pool_target(virStoragePoolPtr sp)
+/* our tag for an instance: its values escaped; what is written must read
+   back whole (into *back), or the domain would not be known as ours */
+static int
+tag_build(char *md, size_t size, const char *pool, const char *id,
+    const char *zone, const virt_model_t *model, const char *address,
+    const char *volume, const char *seed, const char *mode,
+    const char *port, origin_t origin, virt_tag_t *back)
 {
-    char  *xml = virStoragePoolGetXMLDesc(sp, 0), *r;
+    char  *e[11];
+    int    i, n, ok;
 
-    r = virt_pool_target(xml);
-    free(xml);
-    return r;
+    e[0] = template_escape(pool);
+    e[1] = template_escape(id);
+    e[2] = template_escape(zone);
+    e[3] = template_escape(model->version);
+    e[4] = template_escape(address);
+    e[5] = template_escape(volume);
+    e[6] = template_escape(model->digest);
+    e[7] = template_escape(model->image);
+    e[8] = template_escape(model->template);
+    e[9] = template_escape(model->host);
+    e[10] = template_escape(seed);
+    for (i = 0, ok = 1; i < 11; i++) {
+        ok &= e[i] != NULL;
+    }
+    n = ok ? snprintf(md, size, "<%s:instance xmlns:%s=\"%s\" pool=\"%s\" "
+                      "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
+                      "volume=\"%s\" mode=\"%s\" port=\"%s\" digest=\"%s\" "
+                      "image=\"%s\" template=\"%s\" host=\"%s\" "
+                      "created=\"%llu\"%s%s%s%s%s%s/>",
+                      SCALER_NS_PREFIX, SCALER_NS_PREFIX, SCALER_NS, e[0],
+                      e[1], e[2], e[3], e[4], e[5], mode, port, e[6], e[7],
+                      e[8], e[9], (unsigned long long) model->created,
+                      seed[0] ? " seed=\"" : "", e[10],
+                      seed[0] ? "\"" : "",
+                      origin != ORIGIN_SCALED ? " origin=\"" : "",
+                      origin != ORIGIN_SCALED ? origin_name(origin) : "",
+                      origin != ORIGIN_SCALED ? "\"" : "")
+           : -1;
+    for (i = 0; i < 11; i++) {
+        free(e[i]);
+    }
+    return n >= 0 && (size_t) n < size && virt_tag_parse(md, back) == 0
+           && strcmp(back->info.id, id) == 0
+           && strcmp(back->info.model.host, model->host) == 0
+           && strcmp(back->seed, seed) == 0 ? 0 : -1;
 }
 
-/* the overlay ID.qcow2 on the pool's base volume, at path; a leftover of
-   an interrupted create or delete is replaced */
-static int
-volume_make(virConnectPtr c, const pool_config_t *p, const char *id,
-    const char *path, char *err, size_t errlen)
-{
-    virStoragePoolPtr  sp;
-    virStorageVolPtr   base = NULL, vol = NULL;
-    virStorageVolInfo  info;
-    char               name[80], xml[8192], *bpath = NULL, *vpath = NULL;
-    char              *e_name = NULL, *e_bpath = NULL;
-    int                rc = -1;
+/* an instance's values for its templates (template_vars order); the
+   strings point into id, zone, address, vpath, spath, t and into v's
+   buffers */
+typedef struct {
+    const char  *vals[TV_COUNT];
+    char         uuid[40], mac[20], host[64], port[8];
+} inst_vars_t;
 
-    snprintf(name, sizeof(name), "%s.qcow2", id);
-    if ((sp = virStoragePoolLookupByName(c, p->vol_pool)) == NULL) {
-        snprintf(err, errlen, "storage pool %s: %s", p->vol_pool,
-                 virGetLastErrorMessage());
+static void
+inst_vars(inst_vars_t *v, const pool_config_t *p, const template_config_t *t,
+    const char *zone, const char *id, const char *address, const char *uuid,
+    const char *vpath, const char *spath, const char *version)
+{
+    unsigned  h = 5381;
+    char     *colon;
+    int       i;
+
+    for (i = 0; id[i]; i++) {
+        h = h * 33 + (unsigned char) id[i];
+    }
+    snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
+    snprintf(v->mac, sizeof(v->mac), "52:54:00:%02x:%02x:%02x",
+             (h >> 16) & 255, (h >> 8) & 255, h & 255);
+    if (p->addr_mode == ADDR_STATIC) {
+        snprintf(v->host, sizeof(v->host), "%s", address);
+        colon = strrchr(v->host, ':');
+        snprintf(v->port, sizeof(v->port), "%s", colon ? colon + 1 : "");
+        if (colon) {
+            *colon = '\0';
+        }
+    } else {
+        /* the guest's address is learnt later (virt_list) */
+        v->host[0] = '\0';
+        snprintf(v->port, sizeof(v->port), "%d", p->port);
+    }
+    v->vals[TV_NAME] = id;
+    v->vals[TV_UUID] = v->uuid;
+    v->vals[TV_MAC] = v->mac;
+    v->vals[TV_ADDRESS] = v->host;
+    v->vals[TV_PORT] = v->port;
+    v->vals[TV_VOLUME] = vpath;
+    v->vals[TV_POOL] = p->name;
+    v->vals[TV_ZONE] = zone;
+    v->vals[TV_VERSION] = version;
+    v->vals[TV_SEED] = spath;
+    v->vals[TV_TEMPLATE] = t->name;
+}
+
+/* the seed image of an instance: its files rendered (cloudinit.c) and
+   laid out (seed.c); malloc'd into *img */
+static int
+seed_build(const template_config_t *t, const inst_vars_t *v,
+    unsigned char **img, size_t *len, char *err, size_t errlen)
+{
+    seed_file_t  files[CI_FILES];
+    int          n, rc;
+
+    if (cloudinit_files(&t->ci, v->vals, files, &n, err, errlen) != 0) {
         return -1;
     }
-    if ((base = virStorageVolLookupByName(sp, p->vol_backing)) == NULL
-        || virStorageVolGetInfo(base, &info) != 0
-        || (bpath = virStorageVolGetPath(base)) == NULL)
-    {
-        snprintf(err, errlen, "base volume %s in %s: %s", p->vol_backing,
-                 p->vol_pool, virGetLastErrorMessage());
-        goto done;
-    }
-    if ((vol = virStorageVolLookupByName(sp, name)) != NULL) {
-        slog(p->name, id, "removing leftover volume %s", name);
-        virStorageVolDelete(vol, 0);
-        virStorageVolFree(vol);
-        vol = NULL;
-    }
-    e_name = template_escape(name);
-    e_bpath = template_escape(bpath);
-    snprintf(xml, sizeof(xml),
-             "<volume><name>%s</name>"
-             "<capacity unit='bytes'>%llu</capacity>"
-             "<target><format type='qcow2'/></target>"
-             "<backingStore><path>%s</path><format type='%s'/>"
-             "</backingStore></volume>", e_name,
-             (unsigned long long) info.capacity, e_bpath, p->vol_format);
-    if ((vol = virStorageVolCreateXML(sp, xml, 0)) == NULL) {
-        snprintf(err, errlen, "volume %s: %s", name,
-                 virGetLastErrorMessage());
-        goto done;
-    }
-    vpath = virStorageVolGetPath(vol);
-    if (vpath == NULL || strcmp(vpath, path) != 0) {
-        snprintf(err, errlen, "volume %s is at %s, not %s (storage pool "
-                 "%s must be a directory pool)", name,
-                 vpath ? vpath : "?", path, p->vol_pool);
-        virStorageVolDelete(vol, 0);
-        goto done;
-    }
-    rc = 0;
-done:
-    free(e_name);
-    free(e_bpath);
-    free(bpath);
-    free(vpath);
-    if (vol) {
-        virStorageVolFree(vol);
-    }
-    if (base) {
-        virStorageVolFree(base);
-    }
-    virStoragePoolFree(sp);
+    rc = seed_image(files, n, img, len, err, errlen);
+    cloudinit_files_free(files, n);
     return rc;
 }
 
-/* where the overlay of id goes: DIR/ID.qcow2 of the storage pool */
+/* the seed of id made and put into its volume at spath */
 static int
-volume_path(virConnectPtr c, const pool_config_t *p, const char *id,
-    char *buf, size_t size, char *err, size_t errlen)
+seed_make(virConnectPtr c, const pool_config_t *p,
+    const template_config_t *t, const inst_vars_t *v, const char *id,
+    const char *spath, char *err, size_t errlen)
 {
-    virStoragePoolPtr  sp;
-    char              *dir;
+    unsigned char  *img;
+    size_t          len;
+    int             rc;
 
-    if ((sp = virStoragePoolLookupByName(c, p->vol_pool)) == NULL) {
-        snprintf(err, errlen, "storage pool %s: %s", p->vol_pool,
-                 virGetLastErrorMessage());
+    if (seed_build(t, v, &img, &len, err, errlen) != 0) {
         return -1;
     }
-    dir = pool_target(sp);
-    virStoragePoolFree(sp);
-    if (dir == NULL || dir[0] != '/') {
-        snprintf(err, errlen, "storage pool %s has no target path",
-                 p->vol_pool);
-        free(dir);
-        return -1;
-    }
-    snprintf(buf, size, "%s/%s.qcow2", dir, id);
-    free(dir);
-    return 0;
+    rc = vol_seed_make(c, p->name, t->ci.pool, id, spath, img, len, err,
+                       errlen);
+    free(img);
+    return rc;
 }
 
 int
 virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, const virt_model_t *model,
-    char *err, size_t errlen)
+    origin_t origin, char *err, size_t errlen)
 {
-    static const char *const keys[] = { "name", "uuid", "mac", "address",
-        "port", "volume", "pool", "zone", "version" };
     static const char *const mode_names[] = { "static", "lease", "agent" };
+    const template_config_t  *t;
     virConnectPtr  c;
     virDomainPtr   dom = NULL;
     unsigned char  raw[16];
-    char           uuid[40], mac[20], host[64], port[8], vpath[4096];
-    char           md[8192], *xml = NULL, *full = NULL, *colon;
+    char           uuid[40], vpath[4096], spath[4096];
+    char           md[16384], *xml = NULL, *full = NULL;
     char          *recipe = NULL, *tagged = NULL;
     virt_tag_t     tag;
-    const char    *vals[9];
-    char          *e[10];
-    unsigned       h = 5381;
-    int            i, rc = -1;
+    inst_vars_t    v;
+    int            i, tn, rc = -1;
 
+    if ((tn = config_template(p, model->template)) < 0) {
+        snprintf(err, errlen, "no template \"%s\"", model->template);
+        return -1;
+    }
+    t = &p->templates[tn];
     if ((c = virt_get(vc)) == NULL) {
         snprintf(err, errlen, "zone %s: no libvirt connection", zone);
         return -1;
     }
     creating_mark(id, 1);
-    for (i = 0; id[i]; i++) {
-        h = h * 33 + (unsigned char) id[i];
-    }
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
         for (i = 0; i < 16; i++) {
             raw[i] = (unsigned char) (rand() & 0xff);
@@ -676,77 +700,64 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
              "%02x%02x-%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2],
              raw[3], raw[4], raw[5], raw[6], raw[7], raw[8], raw[9], raw[10],
              raw[11], raw[12], raw[13], raw[14], raw[15]);
-    snprintf(mac, sizeof(mac), "52:54:00:%02x:%02x:%02x", (h >> 16) & 255,
-             (h >> 8) & 255, h & 255);
-    if (p->addr_mode == ADDR_STATIC) {
-        snprintf(host, sizeof(host), "%s", address);
-        colon = strrchr(host, ':');
-        snprintf(port, sizeof(port), "%s", colon ? colon + 1 : "");
-        if (colon) {
-            *colon = '\0';
-        }
-    } else {
-        /* the guest's address is learnt later (virt_list) */
-        host[0] = '\0';
+    if (p->addr_mode != ADDR_STATIC) {
         address = "";
-        snprintf(port, sizeof(port), "%d", p->port);
     }
-    vpath[0] = '\0';
-    if (p->vol_pool
-        && volume_path(c, p, id, vpath, sizeof(vpath), err, errlen) != 0)
+    vpath[0] = spath[0] = '\0';
+    if ((t->vol_pool
+         && vol_path(c, t->vol_pool, id, VOL_OVERLAY_SUFFIX, vpath,
+                     sizeof(vpath), err, errlen) != 0)
+        || (t->ci.user_data
+            && vol_path(c, t->ci.pool, id, VOL_SEED_SUFFIX, spath,
+                        sizeof(spath), err, errlen) != 0))
     {
         goto done;
     }
-    vals[0] = id; vals[1] = uuid; vals[2] = mac; vals[3] = host;
-    vals[4] = port; vals[5] = vpath; vals[6] = p->name; vals[7] = zone;
-    vals[8] = model->version;
-
-    e[0] = template_escape(p->name);
-    e[1] = template_escape(id);
-    e[2] = template_escape(zone);
-    e[3] = template_escape(model->version);
-    e[4] = template_escape(address);
-    e[5] = template_escape(vpath);
-    e[6] = template_escape(model->digest);
-    e[7] = template_escape(model->image);
-    e[8] = template_escape(model->template);
-    e[9] = template_escape(model->host);
-    snprintf(md, sizeof(md), "<%s:instance xmlns:%s=\"%s\" pool=\"%s\" "
-             "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
-             "volume=\"%s\" mode=\"%s\" port=\"%s\" digest=\"%s\" "
-             "image=\"%s\" template=\"%s\" host=\"%s\" created=\"%llu\"/>",
-             SCALER_NS_PREFIX, SCALER_NS_PREFIX, SCALER_NS, e[0], e[1], e[2],
-             e[3], e[4], e[5], mode_names[p->addr_mode], port, e[6], e[7],
-             e[8], e[9], (unsigned long long) model->created);
-    for (i = 0; i < 10; i++) {
-        free(e[i]);
-    }
-    /* what is written must read back whole, or the domain would not be
-       known as ours */
-    if (virt_tag_parse(md, &tag) != 0 || strcmp(tag.info.id, id) != 0
-        || strcmp(tag.info.model.host, model->host) != 0)
+    inst_vars(&v, p, t, zone, id, address, uuid, vpath, spath,
+              model->version);
+    if (tag_build(md, sizeof(md), p->name, id, zone, model, address, vpath,
+                  spath, mode_names[p->addr_mode], v.port, origin, &tag)
+        != 0)
     {
         snprintf(err, errlen, "the instance's tag does not fit (a value "
                  "too long)");
         goto done;
     }
-    xml = template_render(p->template_text, keys, vals, 9);
+    xml = template_render(t->text, template_vars, v.vals, TV_COUNT);
     /* the tag, and beside it how the instance is made (its recipe) */
     tagged = xml ? template_add_metadata(xml, md) : NULL;
-    recipe = virt_recipe_xml(p);
+    recipe = virt_recipe_xml(t);
     full = tagged && recipe ? template_add_metadata(tagged, recipe) : NULL;
     if (full == NULL) {
         snprintf(err, errlen, recipe ? "template has no </domain>"
                                      : "out of memory");
         goto done;
     }
-    /* tagged from the start: a crash after this leaves a domain we own */
+    /* tagged from the start: a crash after this leaves a domain we own,
+       whose removal removes its volumes */
+    if (!ha_acting()) {
+        snprintf(err, errlen, "not defined: this scaler does not hold the "
+                 "lease");
+        goto done;
+    }
     if ((dom = virDomainDefineXML(c, full)) == NULL) {
         snprintf(err, errlen, "define: %s", virGetLastErrorMessage());
         goto done;
     }
-    if (p->vol_pool && volume_make(c, p, id, vpath, err, errlen) != 0) {
+    if (t->vol_pool
+        && vol_overlay_make(c, p, t, id, vpath, err, errlen) != 0)
+    {
         goto failed;
+    }
+    if (t->ci.user_data
+        && seed_make(c, p, t, &v, id, spath, err, errlen) != 0)
+    {
+        goto failed;
+    }
+    if (!ha_acting()) {
+        /* defined, not started: the lease holder's listing removes it */
+        snprintf(err, errlen, "not started: this scaler lost the lease");
+        goto done;
     }
     if (virDomainCreate(dom) != 0) {
         snprintf(err, errlen, "start: %s", virGetLastErrorMessage());
@@ -756,12 +767,7 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     goto done;
 
 failed:
-    if (virt_tag_parse(md, &tag) == 0) {
-        remove_domain(c, dom, &tag);
-    } else {
-        virDomainDestroy(dom);
-        virDomainUndefine(dom);
-    }
+    remove_domain(c, dom, &tag);
 done:
     creating_mark(id, 0);
     free(xml);
@@ -776,7 +782,56 @@ done:
 }
 
 int
-virt_image(virt_conn_t *vc, const pool_config_t *p,
+virt_seed_rewrite(virt_conn_t *vc, const pool_config_t *p, const char *id,
+    char *err, size_t errlen)
+{
+    const template_config_t  *t;
+    virConnectPtr  c;
+    virDomainPtr   dom;
+    virt_tag_t     tag;
+    inst_vars_t    v;
+    char           uuid[VIR_UUID_STRING_BUFLEN];
+    int            tn, rc = -1;
+
+    if (!ha_acting()) {
+        snprintf(err, errlen, "not rewritten: this scaler does not hold the "
+                 "lease");
+        return -1;
+    }
+    if ((c = virt_get(vc)) == NULL) {
+        snprintf(err, errlen, "no libvirt connection");
+        return -1;
+    }
+    if ((dom = virDomainLookupByName(c, id)) == NULL) {
+        snprintf(err, errlen, "no domain %s", id);
+        virConnectClose(c);
+        return -1;
+    }
+    if (!owned(dom, p->name, id, &tag)) {
+        snprintf(err, errlen, "domain %s is not an instance of %s", id,
+                 p->name);
+    } else if ((tn = config_template(p, tag.info.model.template)) < 0) {
+        snprintf(err, errlen, "no template \"%s\"",
+                 tag.info.model.template);
+    } else if ((t = &p->templates[tn])->ci.user_data == NULL
+               || tag.seed[0] == '\0')
+    {
+        rc = 0;                     /* it has no seed: nothing to write */
+    } else if (virDomainGetUUIDString(dom, uuid) != 0) {
+        snprintf(err, errlen, "uuid: %s", virGetLastErrorMessage());
+    } else {
+        /* the values it was made with; the template's version now */
+        inst_vars(&v, p, t, tag.info.zone, id, tag.info.address, uuid,
+                  tag.volume, tag.seed, t->version);
+        rc = seed_make(c, p, t, &v, id, tag.seed, err, errlen);
+    }
+    virDomainFree(dom);
+    virConnectClose(c);
+    return rc;
+}
+
+int
+virt_image(virt_conn_t *vc, const template_config_t *t,
     char out[MODEL_DIGEST_LEN + 1])
 {
     virConnectPtr      c;
@@ -787,14 +842,14 @@ virt_image(virt_conn_t *vc, const pool_config_t *p,
     int                rc = -1;
 
     out[0] = '\0';
-    if (p->vol_pool == NULL) {
+    if (t->vol_pool == NULL) {
         return 1;
     }
     if ((c = virt_get(vc)) == NULL) {
         return -1;
     }
-    if ((sp = virStoragePoolLookupByName(c, p->vol_pool)) != NULL) {
-        if ((vol = virStorageVolLookupByName(sp, p->vol_backing)) != NULL
+    if ((sp = virStoragePoolLookupByName(c, t->vol_pool)) != NULL) {
+        if ((vol = virStorageVolLookupByName(sp, t->vol_backing)) != NULL
             && virStorageVolGetInfo(vol, &info) == 0
             && (path = virStorageVolGetPath(vol)) != NULL
             && (xml = virStorageVolGetXMLDesc(vol, 0)) != NULL)
@@ -856,10 +911,88 @@ virt_delete(virt_conn_t *vc, const char *pool, const char *id)
         virConnectClose(c);
         return 0;           /* already gone */
     }
-    /* never touch a domain that is not ours */
-    if (owned(dom, pool, id, &tag)) {
+    /* never touch a domain that is not ours, nor without the lease */
+    if (!ha_acting()) {
+        slog(pool, id, "not deleted: this scaler does not hold the lease");
+    } else if (owned(dom, pool, id, &tag)) {
         rc = remove_domain(c, dom, &tag);
     }
+    virDomainFree(dom);
+    virConnectClose(c);
+    return rc;
+}
+
+int
+virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
+    const char *domain, const virt_model_t *model, const char *address,
+    char *err, size_t errlen)
+{
+    static const char *const mode_names[] = { "static", "lease", "agent" };
+    virConnectPtr  c;
+    virDomainPtr   dom;
+    virt_tag_t     tag, back;
+    char           md[16384], port[8];
+    const char    *el, *head = "<" SCALER_NS_PREFIX ":instance xmlns:"
+                               SCALER_NS_PREFIX "=\"" SCALER_NS "\" ";
+    unsigned       flags = 0;
+    int            rc = -1;
+
+    if (!ha_acting()) {
+        snprintf(err, errlen, "not adopted: this scaler does not hold the "
+                 "lease");
+        return -1;
+    }
+    if ((c = virt_get(vc)) == NULL) {
+        snprintf(err, errlen, "zone %s: no libvirt connection", zone);
+        return -1;
+    }
+    if ((dom = virDomainLookupByName(c, domain)) == NULL) {
+        snprintf(err, errlen, "no domain \"%s\" in zone %s", domain, zone);
+        virConnectClose(c);
+        return -1;
+    }
+    if (read_tag(dom, &tag)) {
+        snprintf(err, errlen, "domain \"%s\" is already instance %s of "
+                 "pool %s", domain, tag.info.id, tag.info.pool);
+        goto done;
+    }
+    snprintf(port, sizeof(port), "%d", p->port);
+    if (p->addr_mode == ADDR_STATIC) {
+        snprintf(port, sizeof(port), "%s", strrchr(address, ':')
+                 ? strrchr(address, ':') + 1 : "");
+    } else {
+        address = "";
+    }
+    if (tag_build(md, sizeof(md), p->name, domain, zone, model, address, "",
+                  "", mode_names[p->addr_mode], port, ORIGIN_ADOPTED, &back)
+        != 0 || strncmp(md, head, strlen(head)) != 0)
+    {
+        snprintf(err, errlen, "the instance's tag does not fit (a value "
+                 "too long)");
+        goto done;
+    }
+    /* libvirt puts the element into our namespace itself */
+    el = md + strlen(head) - strlen("<instance ");
+    memcpy((char *) el, "<instance ", strlen("<instance "));
+    if (virDomainIsPersistent(dom) == 1) {
+        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+    }
+    if (virDomainIsActive(dom) == 1) {
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    }
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, el,
+                             SCALER_NS_PREFIX, SCALER_NS, flags) != 0)
+    {
+        snprintf(err, errlen, "tag: %s", virGetLastErrorMessage());
+        goto done;
+    }
+    /* an adopted domain serves: one that is off is started */
+    if (virDomainIsActive(dom) != 1 && virDomainCreate(dom) != 0) {
+        slog(p->name, domain, "adopted, but it does not start: %s",
+             virGetLastErrorMessage());
+    }
+    rc = 0;
+done:
     virDomainFree(dom);
     virConnectClose(c);
     return rc;

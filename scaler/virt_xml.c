@@ -68,7 +68,7 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 {
     xmlDocPtr   doc;
     xmlNodePtr  root;
-    char        created[24];
+    char        created[24], origin[16];
     uint64_t    ms;
     int         rc = -1;
 
@@ -94,7 +94,9 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
         && PROP("image", t->info.model.image, 0)
         && PROP("template", t->info.model.template, 0)
         && PROP("host", t->info.model.host, 0)
-        && PROP("created", created, 0))
+        && PROP("created", created, 0)
+        && PROP("seed", t->seed, 0) && PROP("origin", origin, 0)
+        && origin_parse(origin, &t->info.origin) == 0)
     {
         /* a creation time that is no number is unknown, not a reason to
            disown the domain */
@@ -184,33 +186,74 @@ virt_pool_target(const char *xml)
 
 /* --- recipes ------------------------------------------------------------ */
 
-char *
-virt_recipe_xml(const pool_config_t *p)
+/* <recipe:NAME>BASE64</recipe:NAME> of s (NULL: nothing), malloc'd */
+static char *
+b64_element(const char *name, const char *s)
 {
-    const char     *t = p->template_text ? p->template_text : "";
-    size_t          n = strlen(t), b64len = 4 * ((n + 2) / 3) + 1, len;
+    size_t          n, len;
     unsigned char  *b64;
-    char           *e[3], *xml;
+    char           *el;
 
-    if ((b64 = malloc(b64len)) == NULL) {
+    if (s == NULL) {
+        return strdup("");
+    }
+    n = strlen(s);
+    len = 4 * ((n + 2) / 3) + 1;
+    if ((b64 = malloc(len)) == NULL) {
         return NULL;
     }
-    EVP_EncodeBlock(b64, (const unsigned char *) t, (int) n);
-    e[0] = template_escape(p->vol_pool ? p->vol_pool : "");
-    e[1] = template_escape(p->vol_backing ? p->vol_backing : "");
-    e[2] = template_escape(p->vol_format ? p->vol_format : "");
-    len = b64len + 512 + strlen(e[0]) + strlen(e[1]) + strlen(e[2]);
-    if ((xml = malloc(len)) != NULL) {
-        snprintf(xml, len, "<%s:recipe xmlns:%s=\"%s\" volume=\"%s\" "
-                 "pool=\"%s\" backing=\"%s\" format=\"%s\">%s</%s:recipe>",
-                 SCALER_NS_RECIPE_PREFIX, SCALER_NS_RECIPE_PREFIX,
-                 SCALER_NS_RECIPE, p->vol_pool ? "yes" : "no", e[0], e[1],
-                 e[2], (const char *) b64, SCALER_NS_RECIPE_PREFIX);
+    EVP_EncodeBlock(b64, (const unsigned char *) s, (int) n);
+    len += 2 * strlen(name) + 2 * sizeof(SCALER_NS_RECIPE_PREFIX) + 8;
+    if ((el = malloc(len)) != NULL) {
+        snprintf(el, len, "<%s:%s>%s</%s:%s>", SCALER_NS_RECIPE_PREFIX, name,
+                 (const char *) b64, SCALER_NS_RECIPE_PREFIX, name);
     }
-    free(e[0]);
-    free(e[1]);
-    free(e[2]);
     free(b64);
+    return el;
+}
+
+char *
+virt_recipe_xml(const template_config_t *t)
+{
+    static const char *const names[] = { "domain", "user_data", "meta_data",
+        "network_config", "vendor_data" };
+    const char  *texts[5];
+    char        *el[5] = { NULL }, *a[4], *xml = NULL;
+    size_t       len = 1024;
+    int          i, ok = 1;
+
+    texts[0] = t->text ? t->text : "";
+    texts[1] = t->ci.user_data;
+    texts[2] = t->ci.meta_data;
+    texts[3] = t->ci.network_config;
+    texts[4] = t->ci.vendor_data;
+    for (i = 0; i < 5; i++) {
+        ok &= (el[i] = b64_element(names[i], texts[i])) != NULL;
+        len += el[i] ? strlen(el[i]) : 0;
+    }
+    a[0] = template_escape(t->vol_pool ? t->vol_pool : "");
+    a[1] = template_escape(t->vol_backing ? t->vol_backing : "");
+    a[2] = template_escape(t->vol_format ? t->vol_format : "");
+    a[3] = template_escape(t->ci.pool ? t->ci.pool : "");
+    for (i = 0; i < 4; i++) {
+        ok &= a[i] != NULL;
+        len += a[i] ? strlen(a[i]) : 0;
+    }
+    if (ok && (xml = malloc(len)) != NULL) {
+        snprintf(xml, len, "<%s:recipe xmlns:%s=\"%s\" volume=\"%s\" "
+                 "pool=\"%s\" backing=\"%s\" format=\"%s\" "
+                 "cloud_init=\"%s\" ci_pool=\"%s\">%s%s%s%s%s</%s:recipe>",
+                 SCALER_NS_RECIPE_PREFIX, SCALER_NS_RECIPE_PREFIX,
+                 SCALER_NS_RECIPE, t->vol_pool ? "yes" : "no", a[0], a[1],
+                 a[2], t->ci.user_data ? "yes" : "no", a[3], el[0], el[1],
+                 el[2], el[3], el[4], SCALER_NS_RECIPE_PREFIX);
+    }
+    for (i = 0; i < 5; i++) {
+        free(el[i]);
+    }
+    for (i = 0; i < 4; i++) {
+        free(a[i]);
+    }
     return xml;
 }
 
@@ -224,16 +267,42 @@ prop_dup(xmlNodePtr n, const char *name)
     return r;
 }
 
+/* an element's base64 text decoded (a text: no NUL), malloc'd; NULL when
+   it is none */
+static char *
+b64_text(xmlNodePtr n)
+{
+    xmlChar        *text = xmlNodeGetContent(n);
+    unsigned char  *raw = NULL;
+    size_t          len, pad;
+    int             got;
+
+    if (text == NULL || (len = strlen((const char *) text)) % 4 != 0
+        || (raw = malloc(len / 4 * 3 + 1)) == NULL
+        || (got = EVP_DecodeBlock(raw, text, (int) len)) < 0)
+    {
+        free(raw);
+        xmlFree(text);
+        return NULL;
+    }
+    /* EVP_DecodeBlock counts the padding as bytes */
+    pad = (len >= 1 && text[len - 1] == '=') + (len >= 2 && text[len - 2] == '=');
+    raw[got - pad] = '\0';
+    xmlFree(text);
+    if (memchr(raw, '\0', got - pad) != NULL) {
+        free(raw);
+        return NULL;
+    }
+    return (char *) raw;
+}
+
 int
 virt_recipe_parse(const char *xml, virt_recipe_t *r)
 {
-    xmlDocPtr       doc;
-    xmlNodePtr      root;
-    xmlChar        *text = NULL;
-    char           *vol = NULL;
-    unsigned char  *raw = NULL;
-    size_t          n, pad;
-    int             len, rc = -1;
+    xmlDocPtr   doc;
+    xmlNodePtr  root, n;
+    char       *vol = NULL, *ci = NULL, **dst;
+    int         rc = -1;
 
     memset(r, 0, sizeof(*r));
     if ((doc = xml_read(xml)) == NULL) {
@@ -244,46 +313,58 @@ virt_recipe_parse(const char *xml, virt_recipe_t *r)
         || (root->ns != NULL && (root->ns->href == NULL
                                  || strcmp((const char *) root->ns->href,
                                            SCALER_NS_RECIPE) != 0))
-        || (text = xmlNodeGetContent(root)) == NULL
-        || (vol = prop_dup(root, "volume")) == NULL)
+        || (vol = prop_dup(root, "volume")) == NULL
+        || (ci = prop_dup(root, "cloud_init")) == NULL)
     {
         goto done;
     }
-    n = strlen((const char *) text);
-    if (n % 4 != 0) {
+    for (n = root->children; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE) {
+            continue;
+        }
+        dst = strcmp((const char *) n->name, "domain") == 0 ? &r->text
+              : strcmp((const char *) n->name, "user_data") == 0
+                ? &r->user_data
+              : strcmp((const char *) n->name, "meta_data") == 0
+                ? &r->meta_data
+              : strcmp((const char *) n->name, "network_config") == 0
+                ? &r->network_config
+              : strcmp((const char *) n->name, "vendor_data") == 0
+                ? &r->vendor_data : NULL;
+        if (dst == NULL || *dst != NULL) {
+            continue;               /* not ours, or twice: the first */
+        }
+        if (n->children == NULL) {
+            continue;               /* empty: not in the template */
+        }
+        if ((*dst = b64_text(n)) == NULL) {
+            goto done;
+        }
+    }
+    if (r->text == NULL) {
         goto done;
     }
-    if ((raw = malloc(n / 4 * 3 + 1)) == NULL) {
+    if (strcmp(vol, "yes") == 0
+        && ((r->vol_pool = prop_dup(root, "pool")) == NULL
+            || (r->vol_backing = prop_dup(root, "backing")) == NULL
+            || (r->vol_format = prop_dup(root, "format")) == NULL))
+    {
         goto done;
     }
-    len = EVP_DecodeBlock(raw, text, (int) n);
-    if (len < 0) {
-        goto done;
-    }
-    /* EVP_DecodeBlock counts the padding as bytes */
-    pad = (n >= 1 && text[n - 1] == '=') + (n >= 2 && text[n - 2] == '=');
-    raw[len - pad] = '\0';
-    if (memchr(raw, '\0', len - pad) != NULL) {
-        goto done;                  /* a template is text */
-    }
-    r->template_text = (char *) raw;
-    raw = NULL;
-    if (strcmp(vol, "yes") == 0) {
-        r->vol_pool = prop_dup(root, "pool");
-        r->vol_backing = prop_dup(root, "backing");
-        r->vol_format = prop_dup(root, "format");
-        if (r->vol_pool == NULL || r->vol_backing == NULL
-            || r->vol_format == NULL)
+    if (strcmp(ci, "yes") == 0) {
+        if (r->user_data == NULL
+            || (r->ci_pool = prop_dup(root, "ci_pool")) == NULL)
         {
-            virt_recipe_free(r);
             goto done;
         }
     }
     rc = 0;
 done:
-    free(raw);
+    if (rc != 0) {
+        virt_recipe_free(r);
+    }
     free(vol);
-    xmlFree(text);
+    free(ci);
     xmlFreeDoc(doc);
     return rc;
 }
@@ -291,20 +372,30 @@ done:
 void
 virt_recipe_free(virt_recipe_t *r)
 {
-    free(r->template_text);
+    free(r->text);
     free(r->vol_pool);
     free(r->vol_backing);
     free(r->vol_format);
+    free(r->user_data);
+    free(r->meta_data);
+    free(r->network_config);
+    free(r->vendor_data);
+    free(r->ci_pool);
     memset(r, 0, sizeof(*r));
 }
 
 void
-virt_recipe_pool(const pool_config_t *p, const virt_recipe_t *r,
-    pool_config_t *out)
+virt_recipe_template(const template_config_t *t, const virt_recipe_t *r,
+    template_config_t *out)
 {
-    *out = *p;
-    out->template_text = r->template_text;
+    *out = *t;
+    out->text = r->text;
     out->vol_pool = r->vol_pool;
     out->vol_backing = r->vol_backing;
     out->vol_format = r->vol_format;
+    out->ci.user_data = r->user_data;
+    out->ci.meta_data = r->user_data ? r->meta_data : NULL;
+    out->ci.network_config = r->user_data ? r->network_config : NULL;
+    out->ci.vendor_data = r->user_data ? r->vendor_data : NULL;
+    out->ci.pool = r->user_data ? r->ci_pool : NULL;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # Autoscale rules against a real Prometheus scraping values the test
-# controls, through the pool autoscaler (scaler/autoscale_run.c) in the
+# controls, through the pool autoscaler (scaler/autoscale_runner.c) in the
 # autoscale_loop driver: scale out by the rule's step only after for:,
 # cooldown respected, scale in only when ALL in-rules hold, flapping
 # (skipped and partial), a fixed-date profile window clamping capacity,
@@ -163,7 +163,7 @@ ok(!grep({ $_->{cap} != $dead->{cap} || $_->{dir} ne 'none' } @dead),
    'no action while prometheus is unreachable');
 cmp_ok($dead[-1]{rules}{idle}{errors}, '>', $dead[0]{rules}{idle}{errors},
        'the error count rises');
-my @logged = $t->log('rules') =~ /^log \d pool web rule idle: no value \(unreachable/mg;
+my @logged = $t->log('rules') =~ /^log 4 pool=web rule idle: no value \(unreachable/mg;
 is(scalar @logged, 1, 'logged once, not per evaluation');
 
 $t->signal('rules', 'USR1');
@@ -213,7 +213,7 @@ $t->stop('rules');
                           what => 'flapping skip');
     ok($skip && $skip->{cap} == 4,
        'avg 40 on 4 would be 53.3 on 3: scale-in skipped (flapping)');
-    like($t->log('flap'), qr/^log \d pool web: 4 -> 4: flapping: scale-in skipped/m,
+    like($t->log('flap'), qr/^log 6 pool=web 4 -> 4: flapping: scale-in skipped/m,
          'the skip is logged');
 
     set_metrics('scaleset_test_load:a' => 30, 'scaleset_test_load:b' => 30,

@@ -125,7 +125,9 @@ ok($t->wait_for(sub { members('web') eq 'web-u' }, timeout => 5,
     or diag members('web');
 like($t->log('nginx'), qr/member "web-1" removed: its address is not allowed by "scaleset_allow"/,
      'the removal is logged');
-is(members('api'), '', 'api lost its member too');
+ok($t->wait_for(sub { members('api') eq '' }, timeout => 5,
+                what => 'api narrowed'),
+   'api lost its member too') or diag members('api');
 my $b1 = $t->backend_accepted('b1');
 sleep 1;
 is($t->backend_accepted('b1'), $b1, 'no connection to the removed member since');

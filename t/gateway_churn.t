@@ -2,6 +2,10 @@
 # Membership churn under load: members are replaced hundreds of times
 # while clients keep sending requests; no request fails, no counter goes
 # wrong (active requests return to zero), nothing is logged above error.
+# A second pool is kept full (max_members = members), so every new member
+# takes the slot of the one it replaces while requests to that one may
+# still be in flight: the slot is rewritten under requests that read it
+# without a lock.
 
 use strict;
 use warnings;
@@ -21,18 +25,23 @@ $t->start_backends(b1 => 'b1', b2 => 'b2', b3 => 'b3');
 $t->backend($_, delay => 0.005) for qw(b1 b2 b3);
 
 pool_set($r, 'web', { 'web-0' => addr($t, 'b1') });
+pool_set($r, 'full', { 'full-0' => addr($t, 'b2') });
 
 $t->start_nginx(workers => 2, http => <<'EOF');
     scaleset_redis 127.0.0.1:%%PORT_redis%%;
     upstream web { scaleset web max_members=8 balance=least_conn resync=200ms; }
+    upstream full { scaleset full max_members=4 resync=200ms; }
     server {
         listen 127.0.0.1:%%PORT_http%% reuseport;
         location / { proxy_pass http://web; }
+        location /full { proxy_pass http://full; }
         location = /status { scaleset_status; }
     }
 EOF
 $t->wait_for(sub { my ($c) = $t->http_get('http', '/'); $c == 200 },
              what => 'served');
+$t->wait_for(sub { my ($c) = $t->http_get('http', '/full'); $c == 200 },
+             what => 'full served');
 
 my $stop = $t->dir . '/stop';
 my @kids;
@@ -42,7 +51,7 @@ for my $k (1 .. 4) {
         my ($n, $bad) = (0, 0);
         my %seen;
         until (-e $stop) {
-            my ($code) = $t->http_get('http', '/');
+            my ($code) = $t->http_get('http', $n % 2 ? '/full' : '/');
             $n++;
             $bad++ if $code != 200;
             $seen{$code}++;
@@ -63,6 +72,10 @@ for my $i (1 .. 300) {
     my %set = ("web-$i" => addr($t, $b[$i % 3]) . ' weight=' . (1 + $i % 4));
     my @del = $i > 3 ? ("web-" . ($i - 4)) : ('web-0');
     Scaleset::Pool::_run($r, 'web', \%set, \@del, 'add');
+    # full: four members, one replaced per change in the same transaction
+    Scaleset::Pool::_run($r, 'full',
+        { "full-$i" => addr($t, $b[($i + 1) % 3]) },
+        $i >= 4 ? ["full-" . ($i - 4)] : [], 'add');
     sleep 0.01;
 }
 my $dt = time - $t0;
@@ -92,12 +105,15 @@ sleep 0.3;
 my $c = count_backends($t, 'http', 30);
 is_deeply([sort keys %$c], [qw(b1 b2 b3)], 'the final members serve')
     or diag explain $c;
+$c = count_backends($t, 'http', 30, '/full');
+is_deeply([sort keys %$c], [qw(b1 b2 b3)], 'the full pool\'s final members serve')
+    or diag explain $c;
 
 my ($code, $status) = $t->http_get('http', '/status');
 is($code, 200, 'status');
 my @active = $status =~ /"active":(\d+)/g;
-is(scalar @active, 4, 'four members in the status') or diag $status;
-is_deeply(\@active, [0, 0, 0, 0], 'active requests back at zero after the churn')
+is(scalar @active, 8, 'four members of each pool in the status') or diag $status;
+is_deeply(\@active, [(0) x 8], 'active requests back at zero after the churn')
     or diag $status;
 
 $t->done;

@@ -39,8 +39,12 @@ $t->start_nginx(workers => 2, http => <<'EOF');
     }
 EOF
 
+# requests answered before both members' first checks passed are the
+# gateway's 502s: only the proxied ones are counted below
+my $proxied = 0;
 ok($t->wait_for(sub {
     my $c = count_backends($t, 'http', 6);
+    $proxied += ($c->{b1} // 0) + ($c->{b2} // 0);
     ($c->{b1} // 0) && ($c->{b2} // 0);
 }, timeout => 5, what => 'both up'), 'both members serve');
 
@@ -74,7 +78,8 @@ is($m{'web-1'}{health}, 'up', 'member health');
 is($m{'web-1'}{reason}, 'pass', 'member health reason');
 cmp_ok($m{'web-1'}{last_check}, '>', 1.6e12, 'last check time (UNIX ms)');
 ok(defined $m{'web-1'}{check_latency_ms}, 'check latency');
-cmp_ok($m{'web-1'}{requests} + $m{'web-2'}{requests}, '>=', 36,
+cmp_ok($m{'web-1'}{requests} + $m{'web-2'}{requests}, '>=',
+       $proxied + ($codes{200} // 0) + ($codes{503} // 0),
        'requests: every proxied request counted');
 cmp_ok($codes{503} // 0, '>', 0, 'the failing member answered 503s');
 is($m{'web-2'}{responses}{'5xx'}, $codes{503} // 0,

@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Scaleset::Test;
 use Scaleset::Scaler;
+use Scaleset::Sources qw(ctl_verbs);
 
 my $t = Scaleset::Test->new(need => [qw(redis scaler)]);
 my $ctl = $t->bin('scalesetctl');
@@ -76,11 +77,15 @@ sub complete {
     my $r = qx{bash $dir/complete.sh 2>&1};
     return [ sort grep { length } split /\n/, $r ];
 }
-is_deeply(complete('scalesetctl', ''), [sort qw(completion delete instances pools
-          rollback scale show upgrade upgrade-cancel upgrade-status)],
-          'completes the verbs');
+# every verb of scalesetctl's table (read from its source)
+my @verbs = sort(ctl_verbs());
+cmp_ok(scalar @verbs, '>=', 6, "scalesetctl's verbs: @verbs");
+my %verb = map { $_ => 1 } @verbs;
+ok(!grep({ !$verb{$_} } qw(upgrade upgrade-status upgrade-cancel rollback)),
+   'the upgrade verbs are among them');
+is_deeply(complete('scalesetctl', ''), \@verbs, 'completes the verbs');
 is_deeply(complete('scalesetctl', 'sc'), ['scale'], 'a verb by prefix');
-is_deeply(complete('scalesetctl', '--t'), ['--token-file'], 'an option');
+is_deeply(complete('scalesetctl', '--t'), ['--template', '--token-file'], 'an option');
 is_deeply(complete('scalesetctl', '--api', $api, '--token-file', "$dir/token", 'show', ''),
           [qw(api web)], 'pool names from the scaler, with --api and --token-file');
 is_deeply(complete('scalesetctl', '--api', $api, '--token-file', "$dir/token", 'delete', 'web', ''),

@@ -2,8 +2,9 @@
 # Redis lying about connections: a health record with a forged conns
 # (2^63 - 1, which a signed sum with a real gateway's conns=5 overflows
 # to a negative number, whichever order SCAN returns them in; the
-# issue's 2^64 - 100 depends on that order and is in the unit test
-# t/unit/test_registry.c) must not end a drain: the forged record is refused by
+# issue's 2^64 - 100 depends on that order and is in the codec's unit
+# test t/unit/test_shared_record.c and in t/scaler_redis_input.t) must
+# not end a drain: the forged record is refused by
 # the codec (out of range), the real connections keep the instance
 # draining until they reach 0; records at the codec's bound (2^32 - 1) are
 # accepted and counted; connections that cannot be known (more than 1024

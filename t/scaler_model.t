@@ -137,9 +137,9 @@ my $ctl = sub {
 };
 my ($rc, $out) = $ctl->('instances', 'web');
 is($rc, 0, 'scalesetctl instances web');
-like($out, qr/^ID\s+ZONE\s+STATE\s+VERSION\s+LATEST\s+AGE\s+WEIGHT\s+HEALTH/m,
+like($out, qr/^ID\s+ZONE\s+STATE\s+VERSION\s+LATEST\s+AGE\s+WEIGHT\s+TEMPLATE\s+ORIGIN\s+HEALTH/m,
      'a table');
-like($out, qr/^web-000001\s+z1\s+draining\s+1\s+no\s+\d+s\s+1\s+gw1:up\/2 gw2:down\/0$/m,
+like($out, qr/^web-000001\s+z1\s+draining\s+1\s+no\s+\d+s\s+1\s+-\s+scaled\s+gw1:up\/2 gw2:down\/0$/m,
      'a row per instance with its model, age and reports');
 like($out, qr/^web-000003\s+z1\s+\S+\s+2\s+yes\s/m, 'the latest model: yes');
 ($rc, $out) = $ctl->('--json', 'instances', 'web');

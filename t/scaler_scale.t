@@ -10,46 +10,16 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
 use Scaleset::Test;
+use Scaleset::Scaler;
 
 my $t = Scaleset::Test->new(need => [qw(redis scaler)]);
-my $r = $t->start_redis;
+$t->start_redis;
 my $redis = $t->redis;
-my $dir = $t->dir;
-my $api = $t->port('api');
-
-open my $fh, '>', "$dir/dom.xml" or die;
-print $fh <<'EOF2';
-<domain type='test'>
-  <name>{{name}}</name>
-  <uuid>{{uuid}}</uuid>
-  <description>{{pool}} {{zone}} {{version}} {{address}}</description>
-  <memory unit='MiB'>64</memory>
-  <os><type arch='x86_64'>hvm</type></os>
-</domain>
-EOF2
-close $fh;
-
-open $fh, '>', "$dir/scaler.yaml" or die;
-print $fh <<"EOF2";
-redis: { address: 127.0.0.1:$r->{port} }
-api: { listen: 127.0.0.1:$api }
-interval: 200ms
-pools:
-  - name: web
-    zones:
-      - { name: z1, uri: "test:///default" }
-      - { name: z2, uri: "test:///default" }
-    template: { domain: $dir/dom.xml, version: "3" }
-    address: { mode: static, cidr: 127.0.1.0/24, port: 8080 }
-    readiness: none
-    capacity: { min: 0, max: 10, default: 0 }
-    drain_timeout: 5s
-EOF2
-close $fh;
-
-$t->spawn(name => 'scaler', wait_port => 'api',
-          cmd => [$t->bin('scaleset-scaler'), '-c',
-                  "$dir/scaler.yaml"]);
+# two zones, template version 3, readiness none, drain_timeout 5s
+my $s = Scaleset::Scaler->new($t, pools => [ { name => 'web',
+    zones => [['z1', 'test:///default'], ['z2', 'test:///default']],
+    version => 3, capacity => [0, 10, 0] } ]);
+$s->start;
 
 my $members = sub { $redis->hgetall('scaleset:{web}:members') };
 my $json = JSON::PP->new;

@@ -27,6 +27,9 @@ libjansson-dev
 libyaml-dev
 libevent-dev
 libsystemd-dev
+libisofs-dev
+libarchive-tools
+cloud-init
 systemd
 wrk
 pandoc
@@ -36,6 +39,7 @@ fakeroot
 lintian
 devscripts
 curl
+valgrind
 gdb
 strace
 nodejs

@@ -18,6 +18,13 @@
 #             and its base image ("image N" from its disk; "image none"
 #             for a disk without the label)
 #   /image    the base image's name alone
+# and reads its NoCloud seed as cloud-init would for script user-data:
+# the block device labelled cidata (findfs; a virtio-scsi cdrom:
+# docs/bootstrap.md)
+# is mounted read-only at /cidata, the hostname comes from local-hostname
+# and /www/instance-id from instance-id in meta-data, and a user-data that
+# starts with #! is run once before httpd starts (its output in
+# /tmp/user-data.log).
 #   /cgi-bin/load?...   load switches for the host-side metrics tests:
 #             mem=MIB   hold MIB MiB of the guest's memory (0 frees it)
 #             cpu=on|off   keep the vCPU busy
@@ -58,7 +65,7 @@ cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 
 # modules in load order: the deps of each (from modules.dep) first
-want="virtio_pci virtio_net virtio_blk virtio_balloon"
+want="virtio_pci virtio_net virtio_blk virtio_balloon virtio_scsi sr_mod isofs"
 order=""
 add_mod() {   # $1 = path relative to MODDIR
     case " $order " in *" $1 "*) return ;; esac
@@ -115,6 +122,35 @@ image=$(dd if=/dev/vda bs=64 count=1 2>/dev/null | tr -d '\000' \
 echo "${image:-none}" > /www/image
 printf '<!doctype html><title>%s</title><h1>%s</h1><p>image %s</p>\n' \
     "$name" "$name" "${image:-none}" > /www/index.html
+
+# the NoCloud seed: with a virtio-scsi controller, wait (10 s at most) for
+# the volume labelled cidata (busybox's findfs reads the label as
+# cloud-init's ds-identify does with blkid)
+seed=
+if ls /sys/bus/virtio/drivers/virtio_scsi 2>/dev/null | grep -q virtio; then
+    i=0
+    while [ $i -lt 100 ]; do
+        seed=$(findfs LABEL=cidata 2>/dev/null || findfs LABEL=CIDATA 2>/dev/null)
+        [ -n "$seed" ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+fi
+if [ -n "$seed" ] && mkdir -p /cidata && mount -t iso9660 -o ro "$seed" /cidata; then
+    md() { sed -n "s/^$1:[[:space:]]*//p" /cidata/meta-data 2>/dev/null | head -n 1 | tr -d "\"'\r"; }
+    iid=$(md instance-id)
+    lh=$(md local-hostname)
+    [ -n "$lh" ] && hostname "$lh"
+    echo "${iid:-none}" > /www/instance-id
+    echo "${lh:-$name}" > /www/hostname
+    if head -c 2 /cidata/user-data 2>/dev/null | grep -q '^#!'; then
+        cp /cidata/user-data /tmp/user-data
+        chmod 700 /tmp/user-data
+        /tmp/user-data > /tmp/user-data.log 2>&1
+        echo "scaleset-guest: user-data exited $?"
+    fi
+    echo "scaleset-guest: seed $seed instance-id ${iid:-none}"
+fi
 
 # the uplink: qemu's default MAC (user-mode NIC), else eth0; the first
 # other NIC carries the net=on load

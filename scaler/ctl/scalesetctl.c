@@ -7,6 +7,9 @@
  *   scalesetctl ... delete POOL ID
  *   scalesetctl ... upgrade POOL [--wait], upgrade-status POOL,
  *                   upgrade-cancel POOL, rollback POOL [--wait]
+ *   scalesetctl ... ha
+ *   scalesetctl ... add POOL [--template T] [--zone Z]
+ *   scalesetctl ... adopt POOL DOMAIN --zone Z [--address A] [--template T]
  *   scalesetctl completion bash
  * Exit: 0 ok, 1 refused (the API's message printed), 2 usage,
  * 3 the API unreachable.
@@ -30,6 +33,7 @@ typedef struct {
 static const char  *api = "http://127.0.0.1:9180";
 static char        *token;
 int                 as_json;
+static const char  *opt_template, *opt_zone, *opt_address;   /* add, adopt */
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
 static void usage(FILE *f);
@@ -39,6 +43,8 @@ static int cmd_show(const char *pool);
 static int cmd_instances(const char *pool);
 static int cmd_scale(const char *pool, const char *n, int wait);
 static int cmd_delete(const char *pool, const char *id);
+static int cmd_ha(void);
+static int cmd_hand(const char *pool, const char *domain);
 
 static size_t
 on_data(char *p, size_t sz, size_t n, void *ud)
@@ -284,12 +290,15 @@ cmd_instances(const char *pool)
         json_decref(j);
         return 0;
     }
-    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %s\n", "ID", "ZONE",
-           "STATE", "VERSION", "LATEST", "AGE", "WEIGHT",
-           "HEALTH (gateway:state/conns)");
+    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %-10s %-8s %s\n", "ID",
+           "ZONE", "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "TEMPLATE",
+           "ORIGIN", "HEALTH (gateway:state/conns)");
     json_array_foreach(json_object_get(j, "instances"), i, in) {
+        const char *tmpl = json_string_value(json_object_get(in, "template"));
+        const char *origin = json_string_value(json_object_get(in, "origin"));
+
         health_of(in, health, sizeof(health));
-        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %s\n",
+        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %-10s %-8s %s\n",
                json_string_value(json_object_get(in, "id")),
                json_string_value(json_object_get(in, "zone")),
                json_string_value(json_object_get(in, "state")),
@@ -298,6 +307,7 @@ cmd_instances(const char *pool)
                                                                  : "no",
                age_of(in, age, sizeof(age)),
                json_integer_value(json_object_get(in, "weight")),
+               tmpl && tmpl[0] ? tmpl : "-", origin ? origin : "-",
                health[0] ? health : "-");
     }
     json_decref(j);
@@ -434,6 +444,94 @@ cmd_delete(const char *pool, const char *id)
     return 0;
 }
 
+/* add (domain NULL) or adopt: POST .../instances[/adopt]; the next pass
+   does it */
+static int
+cmd_hand(const char *pool, const char *domain)
+{
+    json_t  *j = NULL, *body = json_object();
+    char     path[512], *b;
+    long     code;
+
+    if (opt_template) {
+        json_object_set_new(body, "template", json_string(opt_template));
+    }
+    if (opt_zone) {
+        json_object_set_new(body, "zone", json_string(opt_zone));
+    }
+    if (domain) {
+        json_object_set_new(body, "domain", json_string(domain));
+        if (opt_address) {
+            json_object_set_new(body, "address", json_string(opt_address));
+        }
+    }
+    b = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances%s", pool,
+             domain ? "/adopt" : "");
+    code = request("POST", path, b ? b : "{}", &j);
+    free(b);
+    if (code != 202) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else if (domain) {
+        printf("%s: adopting %s (zone %s)\n", pool, domain, opt_zone);
+    } else {
+        printf("%s: one more instance (template %s, zone %s) asked for\n",
+               pool, json_string_value(json_object_get(j, "template"))[0]
+               ? json_string_value(json_object_get(j, "template"))
+               : "the pool's", opt_zone ? opt_zone : "by placement");
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* GET /v1/ha: who leads, as this scaler knows it */
+static int
+cmd_ha(void)
+{
+    json_t      *j = NULL, *lu;
+    long         code = request("GET", "/v1/ha", NULL, &j);
+    const char  *self;
+    json_int_t   since;
+    time_t       t;
+    char         when[32];
+
+    if (code != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+        json_decref(j);
+        return 0;
+    }
+    self = json_string_value(json_object_get(j, "self"));
+    lu = json_object_get(j, "leader_url");
+    if (!json_is_true(json_object_get(j, "enabled"))) {
+        printf("%s: no ha block: it runs alone and leads\n", api);
+    } else if (json_is_true(json_object_get(j, "leader"))) {
+        since = json_integer_value(json_object_get(j, "since"));
+        t = (time_t) (since / 1000);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+                 localtime(&t));
+        printf("%s: leader since %s%s (lease %lld ms, %lld ms left, %lld "
+               "passes)\n", self ? self : api, when,
+               json_is_true(json_object_get(j, "ready")) ? ""
+               : ", reading the pools' state",
+               (long long) json_integer_value(json_object_get(j, "lease_ms")),
+               (long long) json_integer_value(json_object_get(j,
+                                                  "lease_left_ms")),
+               (long long) json_integer_value(json_object_get(j, "passes")));
+    } else {
+        printf("%s: standby\nleader: %s\n", self ? self : api,
+               json_is_string(lu) ? json_string_value(lu) : "none known");
+    }
+    json_decref(j);
+    return 0;
+}
+
 /* the verbs: one table for dispatch, usage and completion */
 typedef struct {
     const char  *name;
@@ -452,6 +550,11 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "upgrade-status", 1, "POOL",       "the upgrade: state, batch, counts" },
     { "upgrade-cancel", 1, "POOL",       "cancel the upgrade" },
     { "rollback",   1, "POOL [--wait]",  "roll the upgrade back (and wait)" },
+    { "ha",         0, "",               "who leads (several scalers, ha:)" },
+    { "add",        1, "POOL [--template T] [--zone Z]",
+                                         "one more instance, by hand" },
+    { "adopt",      2, "POOL DOMAIN --zone Z",
+                                         "take a libvirt domain into the pool" },
     { "completion", 1, "bash",           "print the bash completion script" },
 };
 
@@ -461,14 +564,14 @@ static void
 usage(FILE *f)
 {
     size_t  i;
-    char    line[64];
+    char    line[80];
 
     fprintf(f, "usage: scalesetctl [--api URL] [--token-file FILE] [--json] "
             "COMMAND\n");
     for (i = 0; i < NCMDS; i++) {
         snprintf(line, sizeof(line), "%s %s", ctl_cmds[i].name,
                  ctl_cmds[i].args);
-        fprintf(f, "  %-24s %s\n", line, ctl_cmds[i].help);
+        fprintf(f, "  %-36s %s\n", line, ctl_cmds[i].help);
     }
     fprintf(f,
         "API from --api or SCALESET_API (default http://127.0.0.1:9180);\n"
@@ -500,6 +603,7 @@ cmd_completion(const char *shell)
            "        case $w in\n"
            "            --api|--token-file) opts+=(\"$w\" "
            "\"${COMP_WORDS[i+1]}\"); ((i++)) ;;\n"
+           "            --template|--zone|--address) ((i++)) ;;\n"
            "            --*) ;;\n"
            "            *) if [[ -z $verb ]]; then verb=$w; else ((pos++)); "
            "fi ;;\n"
@@ -508,11 +612,11 @@ cmd_completion(const char *shell)
            "    case ${COMP_WORDS[COMP_CWORD-1]} in\n"
            "        --token-file) COMPREPLY=($(compgen -f -- \"$cur\")); "
            "return ;;\n"
-           "        --api) return ;;\n"
+           "        --api|--template|--zone|--address) return ;;\n"
            "    esac\n"
            "    if [[ $cur == --* ]]; then\n"
            "        COMPREPLY=($(compgen -W '--api --token-file --json --wait "
-           "--help' -- \"$cur\")); return\n"
+           "--template --zone --address --help' -- \"$cur\")); return\n"
            "    fi\n"
            "    if [[ -z $verb ]]; then\n"
            "        COMPREPLY=($(compgen -W '");
@@ -522,8 +626,8 @@ cmd_completion(const char *shell)
     printf("' -- \"$cur\")); return\n"
            "    fi\n"
            "    case $verb:$pos in\n"
-           "        show:0|instances:0|scale:0|delete:0|upgrade:0"
-           "|upgrade-status:0|upgrade-cancel:0|rollback:0)\n"
+           "        show:0|instances:0|scale:0|delete:0|add:0|adopt:0"
+           "|upgrade:0|upgrade-status:0|upgrade-cancel:0|rollback:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
            "        delete:1)\n"
@@ -566,6 +670,12 @@ main(int argc, char **argv)
             as_json = 1;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait = 1;
+        } else if (strcmp(argv[i], "--template") == 0 && i + 1 < argc) {
+            opt_template = argv[++i];
+        } else if (strcmp(argv[i], "--zone") == 0 && i + 1 < argc) {
+            opt_zone = argv[++i];
+        } else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc) {
+            opt_address = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0
                    || strcmp(argv[i], "-h") == 0)
         {
@@ -631,6 +741,17 @@ main(int argc, char **argv)
         rc = cmd_upgrade_cancel(args[1]);
     } else if (strcmp(args[0], "rollback") == 0) {
         rc = cmd_rollback(args[1], wait);
+    } else if (strcmp(args[0], "ha") == 0) {
+        rc = cmd_ha();
+    } else if (strcmp(args[0], "add") == 0) {
+        rc = cmd_hand(args[1], NULL);
+    } else if (strcmp(args[0], "adopt") == 0) {
+        if (opt_zone == NULL) {
+            fprintf(stderr, "scalesetctl: adopt needs --zone\n");
+            rc = EXIT_USAGE;
+        } else {
+            rc = cmd_hand(args[1], args[2]);
+        }
     } else {
         rc = cmd_delete(args[1], args[2]);
     }

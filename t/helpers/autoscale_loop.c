@@ -1,5 +1,5 @@
 /*
- * autoscale_loop CONFIG.json: one pool's autoscaler (scaler/autoscale_run.c
+ * autoscale_loop CONFIG.json: one pool's autoscaler (scaler/autoscale_runner.c
  * over scaler/prom.c) evaluated every interval on a libevent loop, the
  * decided capacity applied at once, as the daemon will.  For
  * t/autoscale_rules.t until the daemon wires it in.
@@ -30,7 +30,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "autoscale.h"
+#include "autoscale_runner.h"
 
 
 typedef struct {
@@ -153,10 +153,10 @@ capacity(json_t *a, autoscale_capacity_t *c)
 
 
 static void
-log_line(void *ctx, int prio, const char *msg)
+log_line(void *ctx, int prio, const char *pool, const char *msg)
 {
     (void) ctx;
-    printf("log %d %s\n", prio, msg);
+    printf("log %d pool=%s %s\n", prio, pool, msg);
     fflush(stdout);
 }
 

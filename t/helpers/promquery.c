@@ -12,7 +12,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "autoscale.h"
+#include "prom.h"
 
 
 static void

@@ -1,6 +1,7 @@
 /*
  * Unit tests of scaler/cron.c: parsing, next/previous matches in IANA time
- * zones across DST changes, and profile selection.
+ * zones across DST changes, and the profile selection made of them
+ * (autoscale_profile_active() in scaler/autoscale_decision.c).
  */
 
 #include <stdarg.h>
@@ -13,7 +14,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "autoscale.h"
+#include "autoscale_decision.h"
 
 
 static time_t

@@ -53,20 +53,20 @@ test_latest(void **state)
 static void
 test_digests(void **state)
 {
-    pool_config_t  p;
-    char           a[MODEL_DIGEST_LEN + 1], b[MODEL_DIGEST_LEN + 1];
+    template_config_t  p;
+    char               a[MODEL_DIGEST_LEN + 1], b[MODEL_DIGEST_LEN + 1];
 
     (void) state;
     memset(&p, 0, sizeof(p));
-    p.template_text = (char *) "<domain>{{name}}</domain>";
+    p.text = (char *) "<domain>{{name}}</domain>";
     model_template_digest(&p, a);
     assert_int_equal(strlen(a), MODEL_DIGEST_LEN);
     model_template_digest(&p, b);
     assert_string_equal(a, b);                  /* a function of it */
-    p.template_text = (char *) "<domain>{{name}} </domain>";
+    p.text = (char *) "<domain>{{name}} </domain>";
     model_template_digest(&p, b);
     assert_string_not_equal(a, b);              /* the template's text */
-    p.template_text = (char *) "<domain>{{name}}</domain>";
+    p.text = (char *) "<domain>{{name}}</domain>";
     p.vol_pool = (char *) "default";
     p.vol_backing = (char *) "base.qcow2";
     model_template_digest(&p, b);

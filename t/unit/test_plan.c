@@ -907,7 +907,10 @@ pool_for(const case_t *c)
         pool.zones[z].name = (char *) zn[z];
         pool.zones[z].uri = (char *) "test:///default";
     }
-    pool.version = (char *) "2";
+    pool.ntemplates = 1;
+    pool.templates[0].name = (char *) "";
+    pool.templates[0].version = (char *) "2";
+    pool.templates[0].weight = 1;
     pool.addr_mode = ADDR_STATIC;
     pool.net = (127U << 24) | (1U << 8);
     pool.prefix_len = c->cidr ? 30 : 24;
@@ -987,10 +990,10 @@ observation_for(const case_t *c, observation_t *obs)
     }
     /* the pool's latest model, and the upgrade's previous one */
     for (i = 0; i < pool.nzones; i++) {
-        snprintf(obs->latest[i].version, sizeof(obs->latest[i].version),
+        snprintf(obs->latest[0][i].version, sizeof(obs->latest[0][i].version),
                  "%s", c->latest ? c->latest : "1");
-        snprintf(obs->latest[i].image, sizeof(obs->latest[i].image), "%s",
-                 c->latest_image ? c->latest_image : "");
+        snprintf(obs->latest[0][i].image, sizeof(obs->latest[0][i].image),
+                 "%s", c->latest_image ? c->latest_image : "");
     }
     snprintf(obs->images, sizeof(obs->images), "%s",
              c->images ? c->images : "");
@@ -998,8 +1001,8 @@ observation_for(const case_t *c, observation_t *obs)
     if (obs->upgrade.from[0] && !c->no_previous) {
         obs->previous_ok = 1;
         for (i = 0; i < pool.nzones; i++) {
-            snprintf(obs->previous[i].version,
-                     sizeof(obs->previous[i].version), "%.*s",
+            snprintf(obs->previous[0][i].version,
+                     sizeof(obs->previous[0][i].version), "%.*s",
                      (int) strcspn(obs->upgrade.from, ":"),
                      obs->upgrade.from);
         }
@@ -1270,8 +1273,8 @@ test_step_capacity(void **state)
     plan_release(&pl);
 
     /* a creation is made from the zone's latest model */
-    snprintf(obs.latest[0].version, sizeof(obs.latest[0].version), "2");
-    snprintf(obs.latest[0].digest, sizeof(obs.latest[0].digest), "t2");
+    snprintf(obs.latest[0][0].version, sizeof(obs.latest[0][0].version), "2");
+    snprintf(obs.latest[0][0].digest, sizeof(obs.latest[0][0].digest), "t2");
     in.capacity = 4;
     assert_int_equal(plan_begin(&in, &pl), 0);
     plan_capacity(&in, &pl);
@@ -1288,8 +1291,8 @@ test_step_capacity(void **state)
 static void
 test_steps(void **state)
 {
-    static const char *const want[] = { "requests", "strays", "repair",
-        "drain", "upgrade", "capacity", "register" };
+    static const char *const want[] = { "requests", "hand", "strays",
+        "repair", "drain", "upgrade", "capacity", "register" };
     size_t  i;
 
     (void) state;

@@ -20,7 +20,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "autoscale.h"
+#include "prom.h"
 
 
 typedef struct {

@@ -31,7 +31,17 @@ lines(const registry_tx_t *tx, char *buf, size_t size)
     }
 }
 
-#define PUB "return redis.call('PUBLISH', ARGV[1], redis.call('GET', KEYS[1]))"
+/* the scripts, as registry_tx.c has them */
+#define FENCE "if redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then " \
+    "return redis.error_reply('FENCED the lease is not held by this " \
+    "scaler') end "
+#define MEMBER "if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) " \
+    "else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end " \
+    "if ARGV[3] == '0' then redis.call('HDEL', KEYS[2], ARGV[1]) " \
+    "else redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) end " \
+    "local e = redis.call('INCR', KEYS[3]) " \
+    "redis.call('PUBLISH', ARGV[4], e) return e"
+#define KEYS3 "p:{web}:members|p:{web}:draining|p:{web}:epoch"
 
 static void
 test_member(void **state)
@@ -39,65 +49,97 @@ test_member(void **state)
     static const struct {
         const char  *rec;
         uint64_t     since;
+        const char  *fence;
         const char  *want;
     } cases[] = {
         /* registered */
-        { "127.0.1.1:8080 zone=z1 version=1", 0,
-          "MULTI\n"
-          "HSET|p:{web}:members|web-000001|127.0.1.1:8080 zone=z1 version=1\n"
-          "HDEL|p:{web}:draining|web-000001\n"
-          "INCR|p:{web}:epoch\n"
-          "EVAL|" PUB "|1|p:{web}:epoch|p:{web}:events\n"
-          "EXEC\n" },
+        { "127.0.1.1:8080 zone=z1 version=1", 0, NULL,
+          "EVAL|" MEMBER "|3|" KEYS3 "|web-000001|"
+          "127.0.1.1:8080 zone=z1 version=1|0|p:{web}:events\n" },
         /* a drain begins: its start is kept if set already */
-        { "127.0.1.1:8080 zone=z1 version=1 drain", 1764000000123ULL,
-          "MULTI\n"
-          "HSET|p:{web}:members|web-000001|"
-          "127.0.1.1:8080 zone=z1 version=1 drain\n"
-          "HSETNX|p:{web}:draining|web-000001|1764000000123\n"
-          "INCR|p:{web}:epoch\n"
-          "EVAL|" PUB "|1|p:{web}:epoch|p:{web}:events\n"
-          "EXEC\n" },
+        { "127.0.1.1:8080 zone=z1 version=1 drain", 1764000000123ULL, NULL,
+          "EVAL|" MEMBER "|3|" KEYS3 "|web-000001|"
+          "127.0.1.1:8080 zone=z1 version=1 drain|1764000000123|"
+          "p:{web}:events\n" },
         /* removed, with its drain record */
-        { NULL, 0,
-          "MULTI\n"
-          "HDEL|p:{web}:members|web-000001\n"
-          "HDEL|p:{web}:draining|web-000001\n"
-          "INCR|p:{web}:epoch\n"
-          "EVAL|" PUB "|1|p:{web}:epoch|p:{web}:events\n"
-          "EXEC\n" },
+        { NULL, 0, NULL,
+          "EVAL|" MEMBER "|3|" KEYS3 "|web-000001||0|p:{web}:events\n" },
+        /* fenced: the lease the last key, the value held the last
+           argument, the comparison first */
+        { NULL, 0, "0123456789abcdef0123456789abcdef http://s1:9180",
+          "EVAL|" FENCE MEMBER "|4|" KEYS3 "|p:scaler:lease|web-000001||0|"
+          "p:{web}:events|0123456789abcdef0123456789abcdef http://s1:9180\n" },
+        /* a standby's fence matches no lease */
+        { "127.0.1.1:8080", 0, "-",
+          "EVAL|" FENCE MEMBER "|4|" KEYS3 "|p:scaler:lease|web-000001|"
+          "127.0.1.1:8080|0|p:{web}:events|-\n" },
     };
     registry_tx_t  tx;
-    char           got[2048];
+    char           got[4096], big[REGISTRY_FENCE_MAX + 2];
     size_t         i;
 
     (void) state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(registry_tx_member(&tx, "p:", "web", "web-000001",
-                                            cases[i].rec, cases[i].since), 0);
+        assert_int_equal(registry_tx_member(&tx, "p:", cases[i].fence, "web",
+                                            "web-000001", cases[i].rec,
+                                            cases[i].since), 0);
         lines(&tx, got, sizeof(got));
         assert_string_equal(got, cases[i].want);
     }
-    /* nothing is built for what is not a valid id, pool or prefix */
-    assert_int_equal(registry_tx_member(&tx, "p:", "web", "a b", NULL, 0), -1);
-    assert_int_equal(registry_tx_member(&tx, "p:", "web", "", NULL, 0), -1);
-    assert_int_equal(registry_tx_member(&tx, "p:", "w{b", "web-1", NULL, 0),
+    /* nothing is built for what is not a valid id, pool, prefix, record
+       or fence */
+    assert_int_equal(registry_tx_member(&tx, "p:", NULL, "web", "a b", NULL,
+                                        0), -1);
+    assert_int_equal(registry_tx_member(&tx, "p:", NULL, "web", "", NULL, 0),
                      -1);
-    assert_int_equal(registry_tx_member(&tx, "a b", "web", "web-1", NULL, 0),
-                     -1);
+    assert_int_equal(registry_tx_member(&tx, "p:", NULL, "w{b", "web-1", NULL,
+                                        0), -1);
+    assert_int_equal(registry_tx_member(&tx, "a b", NULL, "web", "web-1",
+                                        NULL, 0), -1);
+    assert_int_equal(registry_tx_member(&tx, "p:", NULL, "web", "web-1", "",
+                                        0), -1);
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(registry_tx_member(&tx, "p:", big, "web", "web-1", NULL,
+                                        0), -1);
 }
 
 static void
-test_capacity(void **state)
+test_capacity_seq(void **state)
 {
     registry_tx_t  tx;
-    char           got[512];
+    char           got[1024];
 
     (void) state;
-    assert_int_equal(registry_tx_capacity(&tx, NULL, "web", 7), 0);
+    assert_int_equal(registry_tx_capacity(&tx, NULL, NULL, "web", 7), 0);
     lines(&tx, got, sizeof(got));
-    assert_string_equal(got, "SET|scaleset:{web}:capacity|7\n");
-    assert_int_equal(registry_tx_capacity(&tx, NULL, "web", -1), -1);
+    assert_string_equal(got, "EVAL|return redis.call('SET', KEYS[1], "
+                        "ARGV[1])|1|scaleset:{web}:capacity|7\n");
+    assert_int_equal(registry_tx_capacity(&tx, NULL, "v", "web", 7), 0);
+    lines(&tx, got, sizeof(got));
+    assert_string_equal(got, "EVAL|" FENCE "return redis.call('SET', "
+                        "KEYS[1], ARGV[1])|2|scaleset:{web}:capacity|"
+                        "scaleset:scaler:lease|7|v\n");
+    assert_int_equal(registry_tx_capacity(&tx, NULL, NULL, "web", -1), -1);
+
+    assert_int_equal(registry_tx_seq(&tx, "p:", "v", "web", 4, 9), 0);
+    lines(&tx, got, sizeof(got));
+    assert_non_null(strstr(got, "|2|p:{web}:seq|p:scaler:lease|4|9|v\n"));
+    assert_int_equal(strncmp(got, "EVAL|" FENCE "local v = redis.call('GET'",
+                             strlen("EVAL|" FENCE "local v")), 0);
+    assert_int_equal(registry_tx_seq(&tx, "p:", NULL, "web", 4, 3), -1);
+}
+
+static void
+test_fenced_error(void **state)
+{
+    (void) state;
+    assert_int_equal(registry_error_fenced("FENCED the lease is not held"),
+                     1);
+    assert_int_equal(registry_error_fenced("FENCED"), 1);
+    assert_int_equal(registry_error_fenced("FENCEDX"), 0);
+    assert_int_equal(registry_error_fenced("ERR FENCED"), 0);
+    assert_int_equal(registry_error_fenced("NOPERM"), 0);
 }
 
 static void
@@ -130,7 +172,8 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_member),
-        cmocka_unit_test(test_capacity),
+        cmocka_unit_test(test_capacity_seq),
+        cmocka_unit_test(test_fenced_error),
         cmocka_unit_test(test_replies),
     };
 

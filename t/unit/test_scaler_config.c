@@ -13,7 +13,7 @@
 #include "scaler.h"
 
 static char  dir[] = "/tmp/scaler-config-XXXXXX";
-static char  tpl[256], yml[256];
+static char  tpl[256], yml[256], pw[256], empty[256];
 
 #define POOL_HEAD                                                           \
     "pools:\n"                                                              \
@@ -29,11 +29,14 @@ load(const char *text, char *err, size_t errlen)
     const char *p;
     size_t n = 0;
 
-    /* %T stands for the template path */
+    /* %T stands for the template path, %D for the directory */
     t = malloc(strlen(text) + strlen(tpl) * 4 + 1);
     for (p = text; *p; p++) {
         if (p[0] == '%' && p[1] == 'T') {
             n += sprintf(t + n, "%s", tpl);
+            p++;
+        } else if (p[0] == '%' && p[1] == 'D') {
+            n += sprintf(t + n, "%s", dir);
             p++;
         } else {
             t[n++] = *p;
@@ -60,6 +63,14 @@ setup(void **state)
     f = fopen(tpl, "w");
     fputs("<domain type='test'><name>{{name}}</name></domain>\n", f);
     fclose(f);
+    snprintf(pw, sizeof(pw), "%s/pw", dir);
+    f = fopen(pw, "w");
+    fputs("s3cret\nsecond line\n", f);
+    fclose(f);
+    snprintf(empty, sizeof(empty), "%s/empty", dir);
+    f = fopen(empty, "w");
+    fputs("\n", f);
+    fclose(f);
     return 0;
 }
 
@@ -69,6 +80,8 @@ teardown(void **state)
     (void) state;
     unlink(tpl);
     unlink(yml);
+    unlink(pw);
+    unlink(empty);
     rmdir(dir);
     return 0;
 }
@@ -99,14 +112,20 @@ test_good(void **state)
     if (cf == NULL) {
         fail_msg("%s", err);
     }
-    assert_int_equal(cf->redis_port, 6390);
+    assert_int_equal(cf->redis.addr.port, 6390);
+    assert_string_equal(cf->redis.addr.host, "127.0.0.1");
+    assert_null(cf->redis.username);
+    assert_null(cf->redis.password);
+    assert_int_equal(cf->redis.db, 0);
+    assert_null(cf->redis.master);
+    assert_int_equal(cf->ha_lease_ms, 0);
     assert_string_equal(cf->prefix, "x:");
     assert_int_equal(cf->api_port, 9999);
     assert_int_equal(cf->interval_ms, 1000);
     p = config_pool(cf, "web");
     assert_non_null(p);
     assert_int_equal(p->nzones, 2);
-    assert_string_equal(p->version, "7");
+    assert_string_equal(p->templates[0].version, "7");
     assert_int_equal(p->cap_default, 3);
     assert_int_equal(p->scale_in, SCALE_IN_OLDEST);
     assert_int_equal(p->drain_timeout_ms, 90000);
@@ -147,15 +166,15 @@ test_volume_and_modes(void **state)
         fail_msg("%s", err);
     }
     p = config_pool(cf, "web");
-    assert_string_equal(p->vol_pool, "default");
-    assert_string_equal(p->vol_backing, "web-base.qcow2");
-    assert_string_equal(p->vol_format, "qcow2");
+    assert_string_equal(p->templates[0].vol_pool, "default");
+    assert_string_equal(p->templates[0].vol_backing, "web-base.qcow2");
+    assert_string_equal(p->templates[0].vol_format, "qcow2");
     assert_int_equal(p->addr_mode, ADDR_LEASE);
     assert_int_equal(p->port, 80);
     p = config_pool(cf, "api");
-    assert_string_equal(p->vol_pool, "images");
-    assert_string_equal(p->vol_backing, "b.img");
-    assert_string_equal(p->vol_format, "raw");
+    assert_string_equal(p->templates[0].vol_pool, "images");
+    assert_string_equal(p->templates[0].vol_backing, "b.img");
+    assert_string_equal(p->templates[0].vol_format, "raw");
     assert_int_equal(p->addr_mode, ADDR_AGENT);
     assert_int_equal(p->net, 0x0a4d0000);
     assert_int_equal(p->prefix_len, 16);
@@ -264,6 +283,52 @@ test_autoscale(void **state)
 }
 
 static void
+test_redis_ha(void **state)
+{
+    scaler_config_t  *cf, *cf2;
+    redis_config_t    copy;
+    char              err[512];
+
+    (void) state;
+    cf = load("redis:\n"
+              "  username: scaler\n"
+              "  password_file: %D/pw\n"
+              "  db: 3\n"
+              "  sentinel: { master: mymaster, addresses: [\"127.0.0.1:26379\","
+              " \"127.0.0.2:26380\"] }\n"
+              "ha: { lease: 3s, advertise: \"http://10.0.0.5:9180\" }\n"
+              POOL_OK, err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_string_equal(cf->redis.username, "scaler");
+    assert_string_equal(cf->redis.password, "s3cret");  /* the first line */
+    assert_int_equal(cf->redis.db, 3);
+    assert_string_equal(cf->redis.master, "mymaster");
+    assert_int_equal(cf->redis.nsentinels, 2);
+    assert_string_equal(cf->redis.sentinels[1].host, "127.0.0.2");
+    assert_int_equal(cf->redis.sentinels[1].port, 26380);
+    assert_int_equal(cf->ha_lease_ms, 3000);
+    assert_string_equal(cf->ha_advertise, "http://10.0.0.5:9180");
+    /* a deep copy compares the same; another database does not */
+    assert_int_equal(redis_config_copy(&copy, &cf->redis), 0);
+    assert_int_equal(config_redis_same(&copy, &cf->redis), 1);
+    copy.db = 4;
+    assert_int_equal(config_redis_same(&copy, &cf->redis), 0);
+    redis_config_release(&copy);
+    /* ha: {} has the default lease */
+    cf2 = load("ha: {}\n" POOL_OK, err, sizeof(err));
+    if (cf2 == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(cf2->ha_lease_ms, 10000);
+    assert_null(cf2->ha_advertise);
+    assert_int_equal(config_redis_same(&cf->redis, &cf2->redis), 0);
+    config_free(cf2);
+    config_free(cf);
+}
+
+static void
 test_errors(void **state)
 {
     static const struct {
@@ -277,6 +342,35 @@ test_errors(void **state)
         { "redis: { address: localhost }\n", 1, "expected ADDRESS:PORT" },
         { "redis:\n  address: 127.0.0.1:6379\n  port: 1\n", 3,
           "unknown key \"port\" in redis" },
+        { "redis: { username: scaler }\n", 1,
+          "redis: username \"scaler\" needs password_file" },
+        { "redis: { username: \"a b\", password_file: %D/pw }\n", 1,
+          "redis: bad username \"a b\"" },
+        { "redis: { password_file: %D/none }\n", 1,
+          "password_file \"" },
+        { "redis: { password_file: %D/empty }\n", 1,
+          "holds nothing on its first line" },
+        { "redis: { db: -1 }\n", 1, "" },
+        { "redis:\n  address: 127.0.0.1:6379\n"
+          "  sentinel: { master: m, addresses: [\"127.0.0.1:26379\"] }\n", 2,
+          "redis: address and sentinel exclude each other" },
+        { "redis:\n  sentinel: { master: m }\n", 2,
+          "redis: sentinel needs master and addresses" },
+        { "redis:\n  sentinel: { master: m, addresses: [] }\n", 2,
+          "redis: sentinel addresses is empty" },
+        { "redis:\n  sentinel: { master: m, addresses: [localhost:1] }\n", 2,
+          "expected IPv4-ADDRESS:PORT" },
+        { "redis:\n  sentinel:\n    master: m\n    addresses:\n"
+          "      - 127.0.0.1:26379\n      - 127.0.0.1:26379\n", 6,
+          "redis: sentinel 127.0.0.1:26379 listed twice" },
+        { "redis:\n  sentinel: { master: m, addresses: [{a: 1}] }\n", 2,
+          "a sentinel address: expected a scalar" },
+        { "redis:\n  sentinel: { master: \"a b\", addresses: [\"1.2.3.4:1\"] }"
+          "\n", 2, "redis: bad sentinel master name" },
+        { "ha: { lease: 500ms }\n", 1, "" },
+        { "ha: { advertise: \"ftp://x\" }\n", 1,
+          "ha: advertise \"ftp://x\": expected an http:// or https:// URL" },
+        { "ha: { leases: 1s }\n", 1, "unknown key \"leases\" in ha" },
         { POOL_HEAD
           "    template: { domain: %T }\n"
           "    address: { cidr: 127.0.1.0/33, port: 8080 }\n", 6,
@@ -494,6 +588,176 @@ test_errors(void **state)
     }
 }
 
+static void
+put(const char *name, const char *text, char *path, size_t size)
+{
+    FILE  *f;
+
+    snprintf(path, size, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* templates: (a flexible pool) and template.cloud_init */
+static void
+test_templates(void **state)
+{
+    scaler_config_t  *cf;
+    pool_config_t    *p;
+    char              err[512], text[4096], want[600];
+    char              seedtpl[256], ud[256], bad[256], md[256];
+    size_t            i;
+    static const struct {
+        const char *yaml;           /* after POOL_HEAD; %S seed template,
+                                       %U user-data, %B bad user-data */
+        const char *file;           /* "yml", or "bad" for the user-data */
+        int         line;
+        const char *reason;
+    } errs[] = {
+        { "    template: { domain: %T }\n"
+          "    templates: [ { name: a, domain: %T } ]\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 2,
+          "template or templates, not both" },
+        { "    templates: [ { domain: %T } ]\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "needs a name" },
+        { "    templates: [ { name: a, domain: %T }, { name: a, domain: %T } ]\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "duplicate template \"a\"" },
+        { "    templates: [ { name: a, domain: %T, weight: 0 } ]\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "is not an integer in 1..1000" },
+        { "    templates: [ { name: a, domain: %T } ]\n"
+          "    mix: { b: 50 }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 6,
+          "mix: no template \"b\"" },
+        { "    templates: [ { name: a, domain: %T } ]\n"
+          "    mix: { a: 0 }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 6,
+          "add up to 0" },
+        { "    template: { domain: %T }\n"
+          "    mix: { a: 10 }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 2,
+          "mix is for templates" },
+        { "    template: { domain: %T, volume: { pool: p, backing: b },"
+          " cloud_init: { user_data: %U } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 2,
+          "has no {{seed}}" },
+        { "    template: { domain: %S, cloud_init: { user_data: %U } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 2,
+          "needs a storage pool" },
+        { "    template: { domain: %S, cloud_init: { meta_data: %U } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "cloud_init needs user_data" },
+        { "    template: { domain: %S, cloud_init: { user_data: %B,"
+          " pool: seeds } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "bad", 4,
+          "not YAML" },
+        { "    template: { domain: %S, cloud_init: { user_data: %T,"
+          " pool: seeds } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "tpl", 1,
+          "must start with #cloud-config" },
+        { "    template: { domain: %S, cloud_init: { user_data: %U,"
+          " pool: a/b } }\n"
+          "    address: { cidr: 127.0.1.0/24, port: 8080 }\n", "yml", 5,
+          "cloud_init: bad pool" },
+    };
+
+    (void) state;
+    put("seed.xml", "<domain type='test'><name>{{name}}</name><devices>"
+        "<disk type='file' device='cdrom'><source file='{{seed}}'/>"
+        "<target dev='sda' bus='sata'/></disk></devices></domain>\n",
+        seedtpl, sizeof(seedtpl));
+    put("ud", "#cloud-config\nhostname: {{name}}\nruncmd:\n"
+        "  - [sh, -c, 'echo {{zone}} {{version}}']\n", ud, sizeof(ud));
+    put("bad", "#cloud-config\npackages:\n  - nginx\n  oops: [\n", bad,
+        sizeof(bad));
+    put("md", "local-hostname: shop\n", md, sizeof(md));
+
+    snprintf(text, sizeof(text), POOL_HEAD
+             "      - { name: z2, uri: \"test:///default\" }\n"
+             "    templates:\n"
+             "      - { name: small, domain: %%T, version: 2 }\n"
+             "      - name: large\n"
+             "        domain: %s\n"
+             "        weight: 2\n"
+             "        max_percent: 60\n"
+             "        volume: { pool: images, backing: base.qcow2 }\n"
+             "        cloud_init: { user_data: %s, meta_data: %s }\n"
+             "    mix: { large: 30, small: 70 }\n"
+             "    address: { cidr: 127.0.1.0/24, port: 8080 }\n"
+             "  - name: uni\n"
+             "    zones: [ { name: z1, uri: \"test:///default\" } ]\n"
+             "    template: { domain: %%T }\n"
+             "    address: { cidr: 127.0.2.0/24, port: 8080 }\n",
+             seedtpl, ud, md);
+    cf = load(text, err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    p = config_pool(cf, "web");
+    assert_int_equal(p->ntemplates, 2);
+    assert_true(p->flexible);
+    assert_true(p->mixed);
+    assert_string_equal(p->templates[0].name, "small");
+    assert_string_equal(p->templates[0].version, "2");
+    assert_int_equal(p->templates[0].weight, 1);
+    assert_int_equal(p->templates[0].mix, 70);
+    assert_null(p->templates[0].ci.user_data);
+    assert_string_equal(p->templates[1].name, "large");
+    assert_string_equal(p->templates[1].version, "1");
+    assert_int_equal(p->templates[1].weight, 2);
+    assert_int_equal(p->templates[1].max_percent, 60);
+    assert_int_equal(p->templates[1].mix, 30);
+    assert_non_null(strstr(p->templates[1].ci.user_data, "hostname"));
+    assert_string_equal(p->templates[1].ci.meta_data, "local-hostname: shop\n");
+    assert_string_equal(p->templates[1].ci.pool, "images");  /* volume's */
+    assert_int_equal(config_template(p, "large"), 1);
+    assert_int_equal(config_template(p, ""), 0);
+    assert_int_equal(config_template(p, "huge"), -1);
+    p = config_pool(cf, "uni");
+    assert_int_equal(p->ntemplates, 1);
+    assert_false(p->flexible);
+    assert_string_equal(p->templates[0].name, "");
+    config_free(cf);
+
+    for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        char  *o = text, *e;
+        const char *q;
+
+        o += sprintf(o, "%s", POOL_HEAD);
+        for (q = errs[i].yaml; *q; q++) {
+            if (q[0] == '%' && (q[1] == 'S' || q[1] == 'U' || q[1] == 'B')) {
+                o += sprintf(o, "%s", q[1] == 'S' ? seedtpl
+                             : q[1] == 'U' ? ud : bad);
+                q++;
+            } else {
+                *o++ = *q;
+            }
+        }
+        *o = '\0';
+        cf = load(text, err, sizeof(err));
+        if (cf != NULL) {
+            fail_msg("template case %zu loaded", i);
+        }
+        e = strcmp(errs[i].file, "bad") == 0 ? bad
+            : strcmp(errs[i].file, "tpl") == 0 ? tpl : yml;
+        snprintf(want, sizeof(want), "%s:%d: ", e, errs[i].line);
+        if (strncmp(err, want, strlen(want)) != 0
+            || strstr(err, errs[i].reason) == NULL)
+        {
+            fail_msg("template case %zu: got \"%s\", want \"%s%s\"", i, err,
+                     want, errs[i].reason);
+        }
+    }
+    unlink(seedtpl);
+    unlink(ud);
+    unlink(bad);
+    unlink(md);
+}
+
 int
 main(void)
 {
@@ -501,7 +765,9 @@ main(void)
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_volume_and_modes),
         cmocka_unit_test(test_autoscale),
+        cmocka_unit_test(test_redis_ha),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_templates),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

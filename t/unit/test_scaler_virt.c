@@ -65,11 +65,14 @@ pool_init(pool_config_t *p, addr_mode_t mode)
 {
     memset(p, 0, sizeof(*p));
     p->name = "web";
-    p->version = "1";
-    p->template_text = (char *) TPL;
-    p->vol_pool = "default-pool";
-    p->vol_backing = "base.qcow2";
-    p->vol_format = "qcow2";
+    p->ntemplates = 1;
+    p->templates[0].name = "";
+    p->templates[0].version = "1";
+    p->templates[0].weight = 1;
+    p->templates[0].text = (char *) TPL;
+    p->templates[0].vol_pool = "default-pool";
+    p->templates[0].vol_backing = "base.qcow2";
+    p->templates[0].vol_format = "qcow2";
     p->addr_mode = mode;
     p->port = 80;
 }
@@ -150,10 +153,10 @@ test_volumes(void **state)
     (void) state;
     pool_init(&p, ADDR_STATIC);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000001",
-                                 "127.0.1.1:8080", &model, err,
+                                 "127.0.1.1:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000002",
-                                 "127.0.1.2:8080", &model, err,
+                                 "127.0.1.2:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
     assert_true(has_volume("web-000001.qcow2"));
     assert_true(has_volume("web-000002.qcow2"));
@@ -204,19 +207,19 @@ test_volumes(void **state)
         virt_vol_mtime(xml, mtime, sizeof(mtime));
         free(xml);
         virStorageVolFree(v);
-        assert_int_equal(virt_image(vc, &p, d), 0);
+        assert_int_equal(virt_image(vc, &p.templates[0], d), 0);
         model_image_digest("/default-pool/base.qcow2", 67108864, mtime, want);
         assert_string_equal(d, want);
         assert_int_equal(strlen(d), MODEL_DIGEST_LEN);
         model_image_digest("/default-pool/base.qcow2", 67108865, mtime, want);
         assert_string_not_equal(d, want);
-        p.vol_pool = NULL;
-        assert_int_equal(virt_image(vc, &p, d), 1);     /* no volume */
+        p.templates[0].vol_pool = NULL;
+        assert_int_equal(virt_image(vc, &p.templates[0], d), 1);     /* no volume */
         assert_string_equal(d, "");
-        p.vol_pool = "default-pool";
-        p.vol_backing = "missing.qcow2";
-        assert_int_equal(virt_image(vc, &p, d), -1);
-        p.vol_backing = "base.qcow2";
+        p.templates[0].vol_pool = "default-pool";
+        p.templates[0].vol_backing = "missing.qcow2";
+        assert_int_equal(virt_image(vc, &p.templates[0], d), -1);
+        p.templates[0].vol_backing = "base.qcow2";
     }
 
     assert_int_equal(virt_delete(vc, "web", "web-000002"), 0);
@@ -233,7 +236,7 @@ test_volumes(void **state)
     assert_non_null(v);
     virStorageVolFree(v);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000003",
-                                 "127.0.1.3:8080", &model, err,
+                                 "127.0.1.3:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
     v = virStorageVolLookupByName(sp, "web-000003.qcow2");
     xml = virStorageVolGetXMLDesc(v, 0);
@@ -242,9 +245,9 @@ test_volumes(void **state)
     virStorageVolFree(v);
 
     /* a missing base volume: the create fails and leaves nothing */
-    p.vol_backing = "nope.qcow2";
+    p.templates[0].vol_backing = "nope.qcow2";
     assert_int_equal(virt_create(vc, &p, "z1", "web-000004",
-                                 "127.0.1.4:8080", &model, err,
+                                 "127.0.1.4:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), -1);
     assert_non_null(strstr(err, "nope.qcow2"));
     assert_false(has_domain("web-000004"));
@@ -266,46 +269,49 @@ test_recipe(void **state)
         "<domain type='test'><name>{{name}}</name><uuid>{{uuid}}</uuid>\n"
         "  <description>v2 &amp; \"quoted\" 'x' \xc3\xa9</description>\n"
         "<memory>65536</memory><os><type>hvm</type></os></domain>\n";
-    pool_config_t  p, rp;
-    virt_conn_t   *vc = virt_open(URI);
-    virt_recipe_t  r;
-    char           err[256], want[MODEL_DIGEST_LEN + 1], *xml;
+    pool_config_t      p, rp;
+    template_config_t  rt;
+    virt_conn_t       *vc = virt_open(URI);
+    virt_recipe_t      r;
+    char               err[256], want[MODEL_DIGEST_LEN + 1], *xml;
 
     (void) state;
     pool_init(&p, ADDR_STATIC);
-    p.template_text = (char *) TPL2;
-    p.vol_pool = p.vol_backing = p.vol_format = NULL;  /* no volume */
+    p.templates[0].text = (char *) TPL2;
+    p.templates[0].vol_pool = p.templates[0].vol_backing = NULL;
+    p.templates[0].vol_format = NULL;                   /* no volume */
     assert_int_equal(virt_create(vc, &p, "z1", "web-000011",
-                                 "127.0.1.11:8080", &model, err,
-                                 sizeof(err)), 0);
+                                 "127.0.1.11:8080", &model, ORIGIN_SCALED,
+                                 err, sizeof(err)), 0);
     assert_int_equal(virt_recipe(vc, "web", "web-000011", &r), 0);
-    assert_string_equal(r.template_text, TPL2);
+    assert_string_equal(r.text, TPL2);
     assert_null(r.vol_pool);
-    virt_recipe_pool(&p, &r, &rp);
-    model_template_digest(&rp, r.digest);
-    model_template_digest(&p, want);
+    virt_recipe_template(&p.templates[0], &r, &rt);
+    model_template_digest(&rt, r.digest);
+    model_template_digest(&p.templates[0], want);
     assert_string_equal(r.digest, want);
     virt_recipe_free(&r);
 
     /* with a volume; a domain made from a recipe carries that recipe */
     pool_init(&p, ADDR_STATIC);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000012",
-                                 "127.0.1.12:8080", &model, err,
-                                 sizeof(err)), 0);
+                                 "127.0.1.12:8080", &model, ORIGIN_SCALED,
+                                 err, sizeof(err)), 0);
     assert_int_equal(virt_recipe(vc, "web", "web-000012", &r), 0);
-    assert_string_equal(r.template_text, TPL);
+    assert_string_equal(r.text, TPL);
     assert_string_equal(r.vol_pool, "default-pool");
     assert_string_equal(r.vol_backing, "base.qcow2");
     assert_string_equal(r.vol_format, "qcow2");
     pool_init(&p, ADDR_STATIC);
-    p.template_text = (char *) TPL2;        /* the pool moved on */
-    virt_recipe_pool(&p, &r, &rp);
+    p.templates[0].text = (char *) TPL2;    /* the pool moved on */
+    rp = p;
+    virt_recipe_template(&p.templates[0], &r, &rp.templates[0]);
     assert_int_equal(virt_create(vc, &rp, "z1", "web-000013",
-                                 "127.0.1.13:8080", &model, err,
-                                 sizeof(err)), 0);
+                                 "127.0.1.13:8080", &model, ORIGIN_SCALED,
+                                 err, sizeof(err)), 0);
     virt_recipe_free(&r);
     assert_int_equal(virt_recipe(vc, "web", "web-000013", &r), 0);
-    assert_string_equal(r.template_text, TPL);
+    assert_string_equal(r.text, TPL);
     virt_recipe_free(&r);
 
     /* none for another pool's id, nor for a domain without one */
@@ -318,9 +324,9 @@ test_recipe(void **state)
                      -1);
     assert_int_equal(virt_recipe_parse("<recipe volume='yes'>YQ==</recipe>",
                                        &r), -1);          /* no pool */
-    xml = virt_recipe_xml(&p);
+    xml = virt_recipe_xml(&p.templates[0]);
     assert_int_equal(virt_recipe_parse(xml, &r), 0);
-    assert_string_equal(r.template_text, TPL2);
+    assert_string_equal(r.text, TPL2);
     virt_recipe_free(&r);
     free(xml);
 
@@ -342,10 +348,10 @@ test_failed(void **state)
     (void) state;
     pool_init(&p, ADDR_STATIC);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000011",
-                                 "127.0.1.1:8080", &model, err,
+                                 "127.0.1.1:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
     assert_int_equal(virt_create(vc, &p, "z1", "web-000012",
-                                 "127.0.1.2:8080", &model, err,
+                                 "127.0.1.2:8080", &model, ORIGIN_SCALED, err,
                                  sizeof(err)), 0);
 
     /* the hypervisor's side: qemu of web-000011 dies (the domain stays
@@ -357,13 +363,13 @@ test_failed(void **state)
        define and start) */
     {
         pool_config_t q = p;
-        q.template_text = "<domain type='test'><name>{{name}}</name>"
+        q.templates[0].text = "<domain type='test'><name>{{name}}</name>"
             "<memory>65536</memory><os><type>hvm</type></os>"
             "<metadata><scaleset:instance xmlns:scaleset='"
             SCALER_NS "' pool='web' id='web-000013' zone='z1' "
             "volume='/default-pool/web-000013.qcow2'/></metadata>"
             "</domain>";
-        d = virDomainDefineXML(hv, q.template_text);
+        d = virDomainDefineXML(hv, q.templates[0].text);
         assert_non_null(d);
         virDomainFree(d);
     }
@@ -403,12 +409,12 @@ test_lease(void **state)
 
     (void) state;
     pool_init(&p, ADDR_LEASE);
-    p.vol_pool = NULL;
-    p.template_text = "<domain type='test'><name>{{name}}</name>"
+    p.templates[0].vol_pool = NULL;
+    p.templates[0].text = "<domain type='test'><name>{{name}}</name>"
         "<memory>65536</memory><os><type>hvm</type></os><devices>"
         "<interface type='network'><source network='default'/>"
         "<mac address='{{mac}}'/></interface></devices></domain>";
-    if (virt_create(vc, &p, "z1", "web-000021", "pending:0", &model, err,
+    if (virt_create(vc, &p, "z1", "web-000021", "pending:0", &model, ORIGIN_SCALED, err,
                     sizeof(err)) != 0)
     {
         fail_msg("%s", err);
@@ -426,7 +432,7 @@ test_lease(void **state)
     p.net = 0x0a000000;
     p.prefix_len = 8;
     assert_int_equal(virt_create(vc, &p, "z1", "web-000021", "pending:0",
-                                 &model, err, sizeof(err)), 0);
+                                 &model, ORIGIN_SCALED, err, sizeof(err)), 0);
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
     free(vi);
@@ -440,7 +446,7 @@ test_lease(void **state)
     p.net = 0xc0a87a00;                         /* 192.168.122.0/24 */
     p.prefix_len = 24;
     assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
-                                 &model, err, sizeof(err)), 0);
+                                 &model, ORIGIN_SCALED, err, sizeof(err)), 0);
     p.prefix_len = 0;                           /* no network: nothing */
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
@@ -473,10 +479,10 @@ test_lease(void **state)
 
     /* the address belongs to the domain, not to the name: a new domain
        under the same name (without an interface) has none */
-    p.template_text = "<domain type='test'><name>{{name}}</name>"
+    p.templates[0].text = "<domain type='test'><name>{{name}}</name>"
         "<memory>65536</memory><os><type>hvm</type></os></domain>";
     assert_int_equal(virt_create(vc, &p, "z1", "web-000022", "pending:0",
-                                 &model, err, sizeof(err)), 0);
+                                 &model, ORIGIN_SCALED, err, sizeof(err)), 0);
     assert_int_equal(virt_list(vc, &p, "z1", &vi), 1);
     assert_string_equal(vi[0].address, "");
     free(vi);

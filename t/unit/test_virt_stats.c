@@ -198,11 +198,15 @@ test_listing_test_driver(void **state)
     (void) state;
     memset(&p, 0, sizeof(p));
     p.name = "st";
-    p.version = "1";
-    p.template_text = (char *) TPL;
+    p.ntemplates = 1;
+    p.templates[0].name = "";
+    p.templates[0].version = "1";
+    p.templates[0].weight = 1;
+    p.templates[0].text = (char *) TPL;
     p.addr_mode = ADDR_STATIC;
     assert_int_equal(virt_create(vc, &p, "z1", "st-000001", "127.0.0.1:80",
-                                 &model, err, sizeof(err)), 0);
+                                 &model, ORIGIN_SCALED, err, sizeof(err)),
+                     0);
     n = virt_list(vc, &p, "z1", &vi);
     assert_int_equal(n, 1);
     assert_int_equal(vi[0].vm.have, VMS_CPU | VMS_VCPUS | VMS_ALLOC);

@@ -18,6 +18,21 @@ package Scaleset::Libvirtd;
 #   $lv->qemu_pid(NAME)  # the qemu pid of a running domain, or undef
 #   Scaleset::Libvirtd->skip_reason  # why a real-VM test cannot run, or undef
 #
+#   my $lv = Scaleset::Libvirtd->start_test_driver($t, name => 'lvt');
+#   $lv->uri;        # test+unix:///default?socket=TMP/lvt/run/libvirt-sock
+#   $lv->domains;    # the names of the domains it has now
+#   $lv->defined;    # { name => times defined } from its event log
+#
+# start_test_driver: libvirt's test driver (test:///default) served by a
+# libvirtd of its own to remote clients, so that several processes (two
+# scalers) share one embedded hypervisor, which each process's own
+# test:///default cannot.  No hypervisor driver is loaded
+# (LIBVIRT_DRIVER_DIR names an empty directory), so nothing of the
+# privileged daemon's fixed state is touched: no lock, no virtlogd, any
+# number at once.  A `virsh event --loop` holds a connection the whole
+# test (the driver's state lives as long as one is open) and logs every
+# domain's lifecycle.
+#
 # Why qemu:///system and not a private instance: the qemu driver's state
 # (/run/libvirt/qemu, its driver.pid lock, /var/lib/libvirt/qemu) and
 # virtlogd's socket are fixed for the privileged daemon; only the RPC
@@ -101,15 +116,7 @@ sub start {
                   timeout => 20);
     }
 
-    $t->write_file("$dir/libvirtd.conf", <<"EOC");
-unix_sock_dir = "$dir/run"
-unix_sock_group = "root"
-unix_sock_ro_perms = "0700"
-unix_sock_rw_perms = "0700"
-auth_unix_ro = "none"
-auth_unix_rw = "none"
-log_outputs = "3:file:$dir/libvirtd-debug.log"
-EOC
+    _write_conf($t, $dir);
     $self->{uri} = "qemu:///system?socket=$dir/run/libvirt-sock";
     $self->_spawn_libvirtd($opt{timeout} // 60);
     push @LIVE, $self;
@@ -124,6 +131,69 @@ EOC
     croak "vol-create-as base: $out" if $rc;
     $self->{base} = "$dir/pool/base.qcow2";
     return $self;
+}
+
+# libvirtd's sockets and log in dir, no authentication (root only)
+sub _write_conf {
+    my ($t, $dir) = @_;
+    $t->write_file("$dir/libvirtd.conf", <<"EOC");
+unix_sock_dir = "$dir/run"
+unix_sock_group = "root"
+unix_sock_ro_perms = "0700"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:$dir/libvirtd-debug.log"
+EOC
+}
+
+sub start_test_driver {
+    my ($class, $t, %opt) = @_;
+    my $name = $opt{name} // 'libvirtd-test';
+    my $dir = $t->dir . "/$name";
+    my $self = bless { t => $t, dir => $dir, name => $name, domains => {},
+                       qemu => {}, owner => $$, test => 1 }, $class;
+    make_path("$dir/run", "$dir/drivers");
+    _write_conf($t, $dir);
+    $self->{uri} = "test+unix:///default?socket=$dir/run/libvirt-sock";
+    $t->spawn(name => $name,
+              cmd => [_which('libvirtd'), '--config', "$dir/libvirtd.conf",
+                      '--pid-file', "$dir/libvirtd.pid"],
+              env => { LIBVIRT_DRIVER_DIR => "$dir/drivers" },
+              wait => sub { -S "$dir/run/libvirt-sock"
+                            && ($self->virsh('list'))[0] == 0 },
+              timeout => $opt{timeout} // 30);
+    # the test driver's state lives while a connection is open
+    $t->spawn(name => "$name-events",
+              cmd => ['virsh', '-c', $self->{uri}, 'event', '--all',
+                      '--loop', '--timestamp'],
+              wait => sub { 1 });
+    # its own default domain is not a scaler's: gone for good once the
+    # events' connection holds the state
+    $t->wait_for(sub {
+        $self->virsh('destroy', 'test');
+        $self->virsh('undefine', 'test');
+        !grep { $_ eq 'test' } $self->domains;
+    }, timeout => 10, what => 'the test driver\'s own domain gone')
+        or croak "$name: the test domain stays";
+    return $self;
+}
+
+# the names of the domains the (test) daemon has now
+sub domains {
+    my ($self) = @_;
+    my ($rc, $out) = $self->virsh('list', '--all', '--name');
+    return grep { length } split /\s+/, $out;
+}
+
+# name => how many times a domain of that name was defined, from the
+# event log of start_test_driver
+sub defined {
+    my ($self) = @_;
+    my %n;
+    my $log = $self->{t}->log("$self->{name}-events") // '';
+    $n{$1}++ while $log =~ /event 'lifecycle' for domain '?([^':\s]+)'?: Defined/g;
+    return \%n;
 }
 
 sub _spawn_libvirtd {

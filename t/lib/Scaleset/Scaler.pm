@@ -31,17 +31,25 @@ sub new {
 # pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
 #              version => template version (1),
 #              extra => "yaml lines",
-#              template_extra => "volume: {...}" (more template keys) } ],
+#              template_extra => "volume: {...}" (more template keys),
+#              templates => "    templates: ...\n" (YAML lines instead of
+#                            the template: line) } ],
 # api_extra => 'token_file: ...',
 # top_extra => "top-level yaml lines" (e.g. the prometheus block),
+# redis => 'the redis mapping's keys' (default: the address of the server
+#           named redis), redis_extra => 'more of its keys',
+# api_port => name of the API's port (default api), name => the server's
+#           name (default scaler; also the config file's, NAME.yaml)
 # bin => another scaleset-scaler (a benchmark's baseline build)
 sub write_config {
     my ($self) = @_;
     my $t = $self->{t};
     my $o = $self->{opt};
     my $dir = $t->dir;
-    my $y = "redis: { address: 127.0.0.1:" . $t->port('redis') . " }\n"
-          . "api: { listen: 127.0.0.1:" . $t->port('api')
+    my $redis = $o->{redis} // "address: 127.0.0.1:" . $t->port('redis');
+    my $y = "redis: { $redis"
+          . ($o->{redis_extra} ? ", $o->{redis_extra}" : '') . " }\n"
+          . "api: { listen: 127.0.0.1:" . $t->port($o->{api_port} // 'api')
           . ($o->{api_extra} ? ", $o->{api_extra}" : '') . " }\n"
           . "interval: " . ($o->{interval} // '200ms') . "\n"
           . ($o->{top_extra} // '') . "pools:\n";
@@ -50,10 +58,10 @@ sub write_config {
         $y .= "  - name: $p->{name}\n    zones:\n";
         $y .= qq(      - { name: $_->[0], uri: "$_->[1]" }\n)
             for @{ $p->{zones} // [['z1', 'test:///default']] };
-        $y .= "    template: { domain: $dir/dom.xml, version: "
+        $y .= $p->{templates} // ("    template: { domain: $dir/dom.xml, version: "
             . ($p->{version} // 1)
-            . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n"
-            . "    address: { mode: static, cidr: "
+            . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n");
+        $y .= "    address: { mode: static, cidr: "
             . ($p->{cidr} // "127.0.1.0/24") . ", port: "
             . ($p->{port} // 8080) . " }\n"
             . "    readiness: " . ($p->{readiness} // 'none') . "\n"
@@ -61,14 +69,16 @@ sub write_config {
             . "    drain_timeout: " . ($p->{drain_timeout} // '5s') . "\n"
             . ($p->{extra} // '');
     }
-    $t->write_file('scaler.yaml', $y);
-    return "$dir/scaler.yaml";
+    my $name = $o->{name} // 'scaler';
+    $t->write_file("$name.yaml", $y);
+    return "$dir/$name.yaml";
 }
 
 sub start {
     my ($self) = @_;
     my $conf = $self->write_config;
-    return $self->{t}->spawn(name => 'scaler', wait_port => 'api',
+    return $self->{t}->spawn(name => $self->{opt}{name} // 'scaler',
+        wait_port => $self->{opt}{api_port} // 'api',
         cmd => [$self->{opt}{bin} // $self->{t}->bin('scaleset-scaler'),
                 '-c', $conf]);
 }
@@ -76,7 +86,8 @@ sub start {
 # (code, decoded body or raw text)
 sub api {
     my ($self, $method, $path, $body, %opt) = @_;
-    my ($code, $text) = $self->{t}->http($method, 'api', $path,
+    my ($code, $text) = $self->{t}->http($method,
+        $self->{opt}{api_port} // 'api', $path,
         (defined $body ? (body => ref $body ? encode_json($body) : $body)
                        : ()),
         %opt);

@@ -17,6 +17,7 @@ use IO::Socket::INET;
 use POSIX qw(:sys_wait_h setsid);
 use Socket qw(SOL_SOCKET SO_REUSEADDR);
 use Time::HiRes qw(time sleep);
+use Scaleset::NginxConf;
 use Test::More ();
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -476,45 +477,22 @@ sub redis {
 
 sub nginx_conf {
     my ($self, %opt) = @_;
-    my $dir = $self->{dir};
     my $name = $opt{name} // 'nginx';
-    my $workers = $opt{workers} // 2;
-    my $user = $> == 0 ? "user root;\n" : '';
-    my $module = $opt{module} // $MODULE;
-    my $load = $opt{no_module} ? '' : "load_module $module;\n";
-    my $main = $self->expand($opt{main} // '');
-    my $http = $self->expand($opt{http} // '');
-    my $events = $self->expand($opt{events} // 'worker_connections 1024;');
-    my $level = $opt{log_level} // 'info';
-    make_path("$dir/$name");
-
-    return <<"EOF";
-$load${user}daemon off;
-master_process on;
-worker_processes $workers;
-pid $dir/$name/nginx.pid;
-error_log $dir/$name/error.log $level;
-$main
-events {
-    $events
-}
-
-http {
-    access_log off;
-    client_body_temp_path $dir/$name/client_body;
-    proxy_temp_path $dir/$name/proxy;
-    fastcgi_temp_path $dir/$name/fastcgi;
-    uwsgi_temp_path $dir/$name/uwsgi;
-    scgi_temp_path $dir/$name/scgi;
-
-$http
-}
-EOF
+    make_path("$self->{dir}/$name");
+    return Scaleset::NginxConf::text(
+        dir       => "$self->{dir}/$name",
+        module    => $opt{no_module} ? undef : $opt{module} // $MODULE,
+        workers   => $opt{workers} // 2,
+        log_level => $opt{log_level} // 'info',
+        main      => $self->expand($opt{main} // ''),
+        events    => $self->expand($opt{events} // 'worker_connections 1024;'),
+        http      => $self->expand($opt{http} // ''));
 }
 
 # Writes NAME/nginx.conf and starts nginx in the foreground with a master.
 #   http => text (inside http {}), main => text, workers => N,
-#   wait => [port names to wait for], name => 'nginx'
+#   wait => [port names to wait for], name => 'nginx',
+#   wrap => [command and arguments to run nginx under, e.g. valgrind]
 sub start_nginx {
     my ($self, %opt) = @_;
     $self->_need($opt{no_module} ? 'nginx' : 'module');
@@ -526,18 +504,21 @@ sub start_nginx {
     my @ports = $conf =~ /listen\s+127\.0\.0\.1:(\d+)/g;
     my $srv = $self->spawn(
         name => $name,
-        cmd => [_which('nginx'), '-p', "$self->{dir}/$name/", '-c', $conf,
+        cmd => [@{ $opt{wrap} || [] },
+                _which('nginx'), '-p', "$self->{dir}/$name/", '-c', $conf,
                 '-e', "$self->{dir}/$name/error.log"],
         env => \%NGINX_ENV,
+        # the workers first: once they run, each port is tried once (a
+        # counted test sees the same connections every start)
         wait => sub {
-            return 0 if grep { !port_open($_) } @ports;
-            return 1 if $opt{conf};
-            my @w = $self->nginx_workers($name);
-            return @w >= ($opt{workers} // 2);
+            return 0 if !$opt{conf}
+                        && $self->nginx_workers($name) < ($opt{workers} // 2);
+            return !grep { !port_open($_) } @ports;
         },
         stop_signal => 'QUIT',
         timeout => $opt{timeout} // 20,
-        extra => { conf => $conf, error_log => "$self->{dir}/$name/error.log" },
+        extra => { conf => $conf, error_log => "$self->{dir}/$name/error.log",
+                   wrapped => $opt{wrap} ? 1 : 0 },
     );
     push @{ $self->{nginx_names} }, $name;
     return $srv;
@@ -557,10 +538,12 @@ sub nginx_test {
     return ($? >> 8, $out);
 }
 
-# pids of the current worker processes of an nginx started by us
+# pids of the current worker processes of an nginx started by us (under a
+# wrapper, which keeps its own command line: every child of the master)
 sub nginx_workers {
     my ($self, $name) = @_;
     my $master = $self->pid($name // 'nginx') or return ();
+    my $wrapped = $self->{servers}{$name // 'nginx'}{wrapped};
     my @w;
     opendir my $d, '/proc' or return ();
     for my $p (grep { /^\d+$/ } readdir $d) {
@@ -572,7 +555,8 @@ sub nginx_workers {
         open my $c, '<', "/proc/$p/cmdline" or next;
         my $cmd = <$c> // '';
         close $c;
-        push @w, $p if $cmd =~ /worker process/ && $cmd !~ /shutting down/;
+        push @w, $p if $wrapped
+                       || ($cmd =~ /worker process/ && $cmd !~ /shutting down/);
     }
     closedir $d;
     @w = sort { $a <=> $b } @w;

@@ -17,7 +17,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "autoscale.h"
+#include "autoscale_runner.h"
 #include "clock.h"
 
 
@@ -98,9 +98,9 @@ runner_log(autoscale_runner_t *r, int prio, const char *fmt, ...)
     va_end(ap);
 
     if (r->log) {
-        r->log(r->log_ctx, prio, msg);
+        r->log(r->log_ctx, prio, r->pool, msg);
     } else {
-        fprintf(stderr, "autoscale: %s\n", msg);
+        fprintf(stderr, "autoscale: pool=%s %s\n", r->pool, msg);
     }
 }
 
@@ -320,19 +320,19 @@ runner_decide(autoscale_runner_t *r)
         }
 
         if (ex->status != PROM_OK) {
-            runner_log(r, LOG_WARNING, "pool %s rule %s: no value (%s%s%s), "
-                       "no action for this rule", r->pool, rule->name,
+            runner_log(r, LOG_WARNING, "rule %s: no value (%s%s%s), "
+                       "no action for this rule", rule->name,
                        prom_status_name(ex->status),
                        r->detail[i][0] ? ": " : "", r->detail[i]);
         } else {
-            runner_log(r, LOG_NOTICE, "pool %s rule %s: value again (%g)",
-                       r->pool, rule->name, ex->value);
+            runner_log(r, LOG_INFO, "rule %s: value again (%g)", rule->name,
+                       ex->value);
         }
     }
 
     if (!r->profile_known || d->profile != r->profile) {
-        runner_log(r, LOG_NOTICE, "pool %s: profile %s (min %" PRId64
-                   ", max %" PRId64 ", default %" PRId64 ")", r->pool,
+        runner_log(r, LOG_INFO, "profile %s (min %" PRId64 ", max %" PRId64
+                   ", default %" PRId64 ")",
                    d->profile ? d->profile->name : "default", d->bounds.min,
                    d->bounds.max, d->bounds.def);
         r->profile = d->profile;
@@ -344,8 +344,9 @@ runner_decide(autoscale_runner_t *r)
     }
 
     if (d->capacity != d->previous || d->flapping) {
-        runner_log(r, d->flapping == 2 ? LOG_NOTICE : LOG_INFO,
-                   "pool %s: %s", r->pool, d->reason);
+        /* a change is the caller's to log (it knows whether it applies) */
+        runner_log(r, d->flapping == 2 ? LOG_INFO : LOG_DEBUG, "%s",
+                   d->reason);
     }
 
     done = r->done;

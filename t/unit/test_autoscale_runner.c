@@ -1,5 +1,5 @@
 /*
- * Unit tests of scaler/autoscale_run.c on a libevent loop, Prometheus
+ * Unit tests of scaler/autoscale_runner.c on a libevent loop, Prometheus
  * unreachable (a bound port nobody listens on): evaluations complete with
  * no action, the explanation JSON and the metrics text carry the rules,
  * a reload keeps state by rule name, freeing with queries in flight calls
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,7 +25,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "autoscale.h"
+#include "autoscale_runner.h"
 
 
 typedef struct {
@@ -32,6 +33,8 @@ typedef struct {
     int                  calls;
     int64_t              capacity;
     int                  logs;
+    int                  warnings;
+    int                  last_prio;
     char                 last_log[512];
 } ctx_t;
 
@@ -66,12 +69,16 @@ on_done(autoscale_runner_t *r, const autoscale_decision_t *d, void *arg)
 
 
 static void
-on_log(void *arg, int prio, const char *msg)
+on_log(void *arg, int prio, const char *pool, const char *msg)
 {
     ctx_t  *c = arg;
 
-    (void) prio;
+    /* the pool is a field of its own, not in the text */
+    assert_string_equal(pool, "web");
+    assert_null(strstr(msg, "web"));
     c->logs++;
+    c->warnings += prio == LOG_WARNING;
+    c->last_prio = prio;
     snprintf(c->last_log, sizeof(c->last_log), "%s", msg);
 }
 
@@ -172,8 +179,13 @@ test_unreachable_no_action(void **state)
     assert_int_equal(c.capacity, 5);
     assert_int_equal(autoscale_runner_state(r)[0]
                      .errors[PROM_ERR_UNREACHABLE], 1);
-    /* two rules lost their data, the profile became known: logged */
+    /* two rules lost their data (warnings), the profile became known:
+       logged */
     assert_int_equal(c.logs, 3);
+    assert_int_equal(c.warnings, 2);
+    assert_int_equal(c.last_prio, LOG_INFO);
+    assert_string_equal(c.last_log, "profile default (min 2, max 10, "
+                        "default 2)");
 
     /* again: no new log lines for the same state */
     assert_int_equal(autoscale_runner_evaluate(r, 5, on_done, &c), 0);
@@ -233,6 +245,8 @@ test_unreachable_no_action(void **state)
     event_base_dispatch(c.base);
     assert_int_equal(c.capacity, 3);
     assert_non_null(strstr(c.last_log, "below default 3"));
+    /* a decision is debug: the daemon logs the ones it applies */
+    assert_int_equal(c.last_prio, LOG_DEBUG);
 
     /* reload in the middle of an evaluation: it is abandoned */
     assert_int_equal(autoscale_runner_evaluate(r, 5, on_done, &c), 0);
@@ -316,7 +330,7 @@ main(void)
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     cmocka_set_message_output(CM_OUTPUT_TAP);
-    rc = cmocka_run_group_tests_name("autoscale_run", tests, NULL, NULL);
+    rc = cmocka_run_group_tests_name("autoscale_runner", tests, NULL, NULL);
     curl_global_cleanup();
 
     return rc;

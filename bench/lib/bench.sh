@@ -1,5 +1,6 @@
-# Helpers for bench/*.sh scripts (sourced).  Benchmarks report medians of
-# repeated runs and ratios measured side by side in the same run.
+# Helpers for bench/*.sh scripts (sourced, from the top of the tree:
+# . bench/lib/bench.sh).  Benchmarks report medians of repeated runs and
+# ratios measured side by side in the same run.
 
 # a free TCP port on 127.0.0.1
 bench_free_port() {
@@ -39,30 +40,16 @@ bench_machine() {
 # Starts an nginx of one worker in the background, logs under $DIR/NAME,
 # its pid appended to the PIDS array:
 #   bench_nginx NAME PORT CPU-MASK HTTP-TEXT [load]
-# with "load" the module ($MODULE) is loaded.  Waits until PORT listens.
+# with "load" the module ($MODULE) is loaded.  Its nginx.conf is the tests'
+# (bench/lib/nginx-conf.pl).  Waits until PORT listens.
 bench_nginx() {
-    local name=$1 port=$2 mask=$3 http=$4 load=${5:-} user=""
-    [ "$(id -u)" = 0 ] && user="user root;"
+    local name=$1 port=$2 mask=$3 http=$4 load=${5:-}
     mkdir -p "$DIR/$name"
-    cat > "$DIR/$name/nginx.conf" <<CONF
-${load:+load_module $MODULE;}
-$user
-daemon off;
-worker_processes 1;
-worker_cpu_affinity $mask;
-pid $DIR/$name/nginx.pid;
-error_log $DIR/$name/error.log notice;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $DIR/$name/cb;
-    proxy_temp_path $DIR/$name/px;
-    fastcgi_temp_path $DIR/$name/fc;
-    uwsgi_temp_path $DIR/$name/uw;
-    scgi_temp_path $DIR/$name/sc;
-$http
-}
-CONF
+    printf '%s\n' "$http" | perl bench/lib/nginx-conf.pl --dir "$DIR/$name" \
+        ${load:+--module "$MODULE"} --workers 1 --log-level notice \
+        --main "worker_cpu_affinity $mask;" \
+        --events "worker_connections 4096;" > "$DIR/$name/nginx.conf" \
+        || return 1
     # not on our stdout: a $(...) around a caller would wait for nginx
     nginx -p "$DIR/$name/" -c "$DIR/$name/nginx.conf" \
         -e "$DIR/$name/error.log" > "$DIR/$name/out.log" 2>&1 &

@@ -1,5 +1,5 @@
 /*
- * autoscaler.c: the daemon's autoscale wiring (docs/autoscale.md, "In the
+ * autoscale_daemon.c: the daemon's autoscale wiring (docs/autoscale.md, "In the
  * daemon").  One Prometheus client, one runner per pool with rules or
  * schedules; every tick each runner evaluates from the desired capacity in
  * force, and a decision that changes it is stored in PREFIX{POOL}:capacity
@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <curl/curl.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -40,34 +39,18 @@ static size_t              as_n;
 static int                 as_curl;
 static int                 as_draining;
 
-static void as_log(void *ctx, int prio, const char *msg);
+static void as_log(void *ctx, int prio, const char *pool, const char *msg);
 static void as_done(autoscale_runner_t *r, const autoscale_decision_t *d,
     void *arg);
 
+/* the runner's lines, at their priorities (syslog's, as slogl's levels);
+   its decision lines are debug: as_decided logs the ones it applies, with
+   their rules */
 static void
-as_log(void *ctx, int prio, const char *msg)
+as_log(void *ctx, int prio, const char *pool, const char *msg)
 {
-    size_t  len;
-    char    pool[64];
-
     (void) ctx;
-    /* the runner's own decision line (LOG_INFO) is replaced by as_done's,
-       which names the rules; "pool NAME: ..." / "pool NAME rule ..."
-       become pool=NAME */
-    if (prio == LOG_INFO) {
-        return;
-    }
-    if (strncmp(msg, "pool ", 5) == 0) {
-        len = strcspn(msg + 5, " :");
-        if (len > 0 && len < sizeof(pool)) {
-            snprintf(pool, sizeof(pool), "%.*s", (int) len, msg + 5);
-            msg += 5 + len;
-            msg += *msg == ':';
-            slog(pool, NULL, "autoscale:%s", msg);
-            return;
-        }
-    }
-    slog(NULL, NULL, "autoscale: %s", msg);
+    slogl(prio, pool, NULL, "autoscale: %s", msg);
 }
 
 static void as_decided(as_entry_t *e, const autoscale_decision_t *d);
@@ -122,10 +105,14 @@ as_decided(as_entry_t *e, const autoscale_decision_t *d)
     if (d->capacity == ps->capacity) {
         return;
     }
+    if (!ha_writable()) {
+        /* the lease went while the queries ran: the leader decides */
+        return;
+    }
     history_decision(e->pool, &ps->cf->autoscale, d);
     st = malloc(sizeof(*st));
     if (st == NULL) {
-        slog(e->pool, NULL, "autoscale: out of memory");
+        slog_err(e->pool, NULL, "autoscale: out of memory");
         return;
     }
     snprintf(st->pool, sizeof(st->pool), "%s", e->pool);
@@ -158,10 +145,16 @@ as_stored(int ok, void *arg)
         free(st);
         return;
     }
+    if (!ok && !ha_writable()) {
+        slog_warn(st->pool, NULL, "autoscale: capacity %d not stored: "
+                  "this scaler does not lead anymore", st->capacity);
+        free(st);
+        return;
+    }
     if (!ok) {
-        slog(st->pool, NULL, "autoscale: capacity %d not stored (redis "
-             "unreachable): applied, Redis keeps the previous value until "
-             "a later write", st->capacity);
+        slog_warn(st->pool, NULL, "autoscale: capacity %d not stored (redis "
+                  "unreachable): applied, Redis keeps the previous value "
+                  "until a later write", st->capacity);
     }
     reconcile_lock(as_s);
     if ((ps = reconcile_pool(as_s, st->pool)) != NULL) {
@@ -219,7 +212,8 @@ prom_open(const scaler_config_t *cf)
     as_promcf.bearer_token = dup0(cf->prom_token);
     as_prom = cf->prom_url ? prom_client_new(as_base, &as_promcf) : NULL;
     if (cf->prom_url && as_prom == NULL) {
-        slog(NULL, NULL, "autoscale: cannot create the prometheus client");
+        slog_err(NULL, NULL, "autoscale: cannot create the prometheus "
+                 "client");
     }
 }
 
@@ -295,7 +289,7 @@ entries_sync(scaler_t *s)
             e->runner = autoscale_runner_new(as_base, as_prom, p->name,
                                              &p->autoscale);
             if (e->runner == NULL) {
-                slog(p->name, NULL, "autoscale: out of memory");
+                slog_err(p->name, NULL, "autoscale: out of memory");
                 continue;
             }
             autoscale_runner_set_log(e->runner, as_log, NULL);

@@ -1,7 +1,9 @@
-package bench::lib;
+package Scaleset::Bench;
 
-# Helpers for the Perl benchmarks that measure through a test of t/: run
-# it ROUNDS times and collect what it reports (its diag/note lines).
+# Helpers for the Perl benchmarks (bench/*.pl: use lib "$FindBin::Bin/lib";
+# use Scaleset::Bench qw(...)): the machine line, medians, table rows, and
+# a test of t/ run ROUNDS times to collect what it reports (its diag/note
+# lines).
 
 use strict;
 use warnings;
@@ -10,10 +12,10 @@ use Exporter 'import';
 
 our @EXPORT_OK = qw(machine median prove_runs row);
 
-my $ROOT = "$FindBin::Bin/..";
+my $ROOT = "$FindBin::Bin/..";     # bench/ is the script's directory
 
 sub machine {
-    my $m = `bash -c '. "$ROOT/bench/lib.sh"; bench_machine'`;
+    my $m = `bash -c '. "$ROOT/bench/lib/bench.sh"; bench_machine'`;
     chomp $m;
     return $m;
 }

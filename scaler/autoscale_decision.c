@@ -1,13 +1,14 @@
 /*
  * The autoscale decision: a pure function of (config, observations, rule
- * state, current capacity, clock).  The semantics are in docs/autoscale.md.
+ * state, current capacity, clock), and the profile in force at an instant
+ * (the schedules).  The semantics are in docs/autoscale.md.
  */
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "autoscale.h"
+#include "autoscale_decision.h"
 
 
 static int rule_holds(const autoscale_rule_config_t *r, double v);
@@ -58,20 +59,88 @@ autoscale_op_parse(const char *s, autoscale_op_t *op)
 }
 
 
-int
-prom_reduce_parse(const char *s, prom_reduce_t *r)
-{
-    static const char *const  names[] = { "", "sum", "avg", "max", "min" };
-    int                       i;
+/* --- profiles: the one in force (docs/autoscale.md, "Schedules") ---- */
 
-    for (i = 0; i < 5; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            *r = (prom_reduce_t) i;
-            return 0;
+const autoscale_profile_config_t *
+autoscale_profile_active(const autoscale_profile_config_t *profiles,
+    size_t n, time_t t, time_t *since, time_t *until)
+{
+    const autoscale_profile_config_t  *p, *best, *fixed;
+    time_t                             start, best_start, end, next, change;
+    size_t                             i;
+
+    /* the answer may change at the next start or end of any profile */
+    change = t + 3600;
+    fixed = NULL;
+
+    for (i = 0; i < n; i++) {
+        p = &profiles[i];
+
+        if (p->kind == AUTOSCALE_PROFILE_FIXED) {
+            if (p->start > t && p->start < change) {
+                change = p->start;
+            }
+            if (p->end > t && p->end < change) {
+                change = p->end;
+            }
+            if (fixed == NULL && p->start <= t && t < p->end) {
+                fixed = p;
+            }
+
+        } else if (cron_next(&p->cron, p->timezone, t, &next) == 0
+                   && next < change)
+        {
+            change = next;
         }
     }
 
-    return -1;
+    if (fixed) {
+        if (since) {
+            *since = fixed->start;
+        }
+        if (until) {
+            *until = change;
+        }
+        return fixed;
+    }
+
+    best = NULL;
+    best_start = 0;
+
+    for (i = 0; i < n; i++) {
+        p = &profiles[i];
+        if (p->kind != AUTOSCALE_PROFILE_RECURRING) {
+            continue;
+        }
+        if (cron_prev(&p->cron, p->timezone, t, &start) != 0) {
+            continue;
+        }
+        /* on a tie the first listed wins */
+        if (best == NULL || start > best_start) {
+            best = p;
+            best_start = start;
+        }
+    }
+
+    if (best && best->has_until
+        && cron_next(&best->until, best->timezone, best_start, &end) == 0)
+    {
+        if (end <= t) {
+            best = NULL;
+        } else if (end < change) {
+            change = end;
+        }
+    }
+
+    if (until) {
+        *until = change;
+    }
+
+    if (best && since) {
+        *since = best_start;
+    }
+
+    return best;
 }
 
 

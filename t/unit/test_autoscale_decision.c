@@ -1,6 +1,6 @@
 /*
- * Unit tests of scaler/autoscale.c, the pure decision: scenarios of
- * evaluations (clock, observed values, capacity in force) against the
+ * Unit tests of scaler/autoscale_decision.c, the pure decision: scenarios
+ * of evaluations (clock, observed values, capacity in force) against the
  * expected capacity, over rules x windows x cooldowns x profiles x clamps,
  * percent rounding and flapping.
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "autoscale.h"
+#include "autoscale_decision.h"
 
 
 #define T0      1800000000ULL           /* 2027-01-15, no profile */
@@ -467,5 +467,6 @@ main(void)
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);
-    return cmocka_run_group_tests_name("autoscale", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("autoscale_decision", tests, NULL,
+                                       NULL);
 }

@@ -923,5 +923,5 @@ main(void)
 
     cmocka_set_message_output(CM_OUTPUT_TAP);
 
-    return cmocka_run_group_tests_name("record", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("shared_record", tests, NULL, NULL);
 }

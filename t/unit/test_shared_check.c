@@ -220,5 +220,5 @@ main(void)
 
     cmocka_set_message_output(CM_OUTPUT_TAP);
 
-    return cmocka_run_group_tests_name("check", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("shared_check", tests, NULL, NULL);
 }
