@@ -101,6 +101,8 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                   "created", in->model.created
                              ? json_integer((json_int_t) in->model.created)
                              : json_null());
+    json_object_set_new(o, "host_name",
+                        json_string(ps->cf->hosts[in->host].name));
     /* scaled, or added by hand: manual, adopted */
     json_object_set_new(o, "origin", json_string(origin_name(in->origin)));
     if (!detail) {
@@ -119,7 +121,8 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                                                ? INT64_MAX : rp->checked));
         json_object_set_new(health, ps->gateways[rp->gateway], h);
     }
-    json_object_set_new(o, "host", json_string(in->model.host));
+    /* the URI it runs on: its host's (the tag's for one created there) */
+    json_object_set_new(o, "host", json_string(ps->cf->hosts[in->host].uri));
     json_object_set_new(o, "template", json_string(in->model.template));
     json_object_set_new(o, "weight", json_integer(in->weight
                         ? (json_int_t) in->weight : in->tmpl >= 0
@@ -127,6 +130,31 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
     json_object_set_new(o, "health", health);
     return o;
+}
+
+/* [{"zone","name","uri","up","instances","running"}]: the pool's hosts
+   as the last pass found them */
+static json_t *
+hosts_json(pool_state_t *ps)
+{
+    const host_config_t  *hc;
+    json_t               *a = json_array();
+    int                   h, i, n, run;
+
+    for (h = 0; h < ps->cf->nhosts; h++) {
+        hc = &ps->cf->hosts[h];
+        for (i = 0, n = 0, run = 0; i < ps->ninst; i++) {
+            n += ps->inst[i].host == h;
+            run += ps->inst[i].host == h
+                   && ps->inst[i].state == INST_RUNNING;
+        }
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b,s:i,s:i}",
+                              "zone", ps->cf->zones[hc->zone].name,
+                              "name", hc->name, "uri", hc->uri,
+                              "up", !ps->host_down[h], "instances", n,
+                              "running", run));
+    }
+    return a;
 }
 
 /* the pool's templates: each one's model, weight, share and instances
@@ -201,6 +229,7 @@ pool_json(pool_state_t *ps, int detail)
             json_array_append_new(inst, instance_json(ps, &ps->inst[i], 0));
         }
         json_object_set_new(j, "instances_list", inst);
+        json_object_set_new(j, "hosts", hosts_json(ps));
         if ((r = autoscaler_runner(ps->cf->name)) != NULL) {
             json_object_set_new(j, "autoscale", autoscale_runner_json(r));
         }
@@ -228,6 +257,7 @@ metrics(struct evhttp_request *req)
     struct evbuffer  *b = evbuffer_new();
     expo_t            e;
     pool_state_t     *ps;
+    uint64_t          now;
     ha_status_t       ha;
     int               i, z, st;
 
@@ -318,6 +348,53 @@ metrics(struct evhttp_request *req)
     for (i = 0; i < api_s->npools; i++) {
         ps = &api_s->pools[i];
         expo_sample(&e, ps->redis_ok, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_host_up", "gauge",
+                "1 if the pool's last pass listed the host (a libvirt "
+                "connection of a zone).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        for (z = 0; z < ps->cf->nhosts; z++) {
+            expo_sample(&e, !ps->host_down[z], "pool", ps->cf->name, "zone",
+                        ps->cf->zones[ps->cf->hosts[z].zone].name, "host",
+                        ps->cf->hosts[z].name, NULL);
+        }
+    }
+    expo_family(&e, "scaleset_scaler_passes_total", "counter",
+                "Passes of the pool that ended.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->passes, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_pass_seconds_total", "counter",
+                "Time the pool's passes that ended took (with "
+                "passes_total: their mean).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->pass_ms_total / 1000.0, "pool", ps->cf->name,
+                    NULL);
+    }
+    expo_family(&e, "scaleset_scaler_pass_seconds", "gauge",
+                "How long the pool's last pass took.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->pass_ms / 1000.0, "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_pass_running_seconds", "gauge",
+                "How long the pool's current pass has been running (0: "
+                "none is).");
+    now = clock_mono_ms();
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->pass_started && now > ps->pass_started
+                        ? (now - ps->pass_started) / 1000.0 : 0,
+                    "pool", ps->cf->name, NULL);
+    }
+    expo_family(&e, "scaleset_scaler_slow_passes_total", "counter",
+                "Passes that ran longer than slow_pass.");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        expo_sample(&e, ps->slow_passes, "pool", ps->cf->name, NULL);
     }
     ha_status(&ha);
     expo_family(&e, "scaleset_scaler_ha_leader", "gauge",

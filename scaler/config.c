@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
+#include <libxml/uri.h>
 
 #include "scaler.h"
 #include "scaleset_record.h"
@@ -66,6 +67,11 @@ static int pool_zones(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int zone_name(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
+static int zone_node(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int zone_hosts(cfctx_t *c, yaml_node_t *z, pool_config_t *p,
+    zone_config_t *zc, yaml_node_t *uri, yaml_node_t *hosts);
+static void host_names(pool_config_t *p, zone_config_t *zc);
 static int pool_template(cfctx_t *c, yaml_node_t *v, void *conf,
     const cf_key_t *key);
 static int pool_templates(cfctx_t *c, yaml_node_t *v, void *conf,
@@ -145,9 +151,18 @@ static const cf_key_t  api_keys[] = {
     CF_END
 };
 
+/* a zone being read: its keys' nodes, checked together once it is */
+typedef struct {
+    zone_config_t  *zc;
+    yaml_node_t    *uri;
+    yaml_node_t    *hosts;
+} zone_parse_t;
+
+/* { name, uri } or { name, hosts: [URI, ...] } */
 static const cf_key_t  zone_keys[] = {
     { "name", CF_SCALAR, zone_name, NULL, 0, 0, 0 },
-    { "uri", CF_SCALAR, cf_set_str, NULL, CF_AT(zone_config_t, uri), 0, 0 },
+    { "uri", CF_SCALAR, zone_node, NULL, CF_AT(zone_parse_t, uri), 0, 0 },
+    { "hosts", CF_LIST, zone_node, NULL, CF_AT(zone_parse_t, hosts), 0, 0 },
     CF_END
 };
 
@@ -258,6 +273,17 @@ static const cf_key_t  pool_keys[] = {
     CF_END
 };
 
+/* libvirt: { timeout: 10s, keepalive_interval: 5s, keepalive_count: 3 } */
+static const cf_key_t  libvirt_keys[] = {
+    { "timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, libvirt_timeout_ms), 100, 3600000 },
+    { "keepalive_interval", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, ka_interval_ms), 0, 3600000 },
+    { "keepalive_count", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(scaler_config_t, ka_count), 0, 100 },
+    CF_END
+};
+
 /* the file */
 static const cf_key_t  config_keys[] = {
     { "redis", CF_MAP, config_redis, redis_keys, 0, 0, 0 },
@@ -268,6 +294,11 @@ static const cf_key_t  config_keys[] = {
       CF_AT(scaler_config_t, interval_ms), 100, 0 },
     { "prometheus", CF_MAP, cf_prometheus, cf_prometheus_keys, 0, 0, 0 },
     { "pools", CF_LIST, config_pools, pool_keys, 0, 0, 0 },
+    { "libvirt", CF_MAP, cf_set_map, libvirt_keys, 0, 0, 0 },
+    { "slow_pass", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, slow_pass_ms), 1000, 0 },
+    { "zone_failover", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(scaler_config_t, zone_failover_ms), 1000, 0 },
     CF_END
 };
 
@@ -736,6 +767,7 @@ pool_zones(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     pool_config_t  *p = conf;
     zone_config_t  *zc;
+    zone_parse_t    zp;
     yaml_node_t    *z;
     int             j;
 
@@ -745,11 +777,13 @@ pool_zones(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
             return -1;
         }
         zc = &p->zones[p->nzones++];
-        if (cf_map(c, z, key->sub, zc, "zone", NULL) != 0) {
+        memset(&zp, 0, sizeof(zp));
+        zp.zc = zc;
+        if (cf_map(c, z, key->sub, &zp, "zone", NULL) != 0) {
             return -1;
         }
-        if (zc->name == NULL || zc->uri == NULL) {
-            cf_error(c, z, "a zone needs name and uri");
+        if (zc->name == NULL || (zp.uri == NULL && zp.hosts == NULL)) {
+            cf_error(c, z, "a zone needs name and uri (or hosts)");
             return -1;
         }
         for (j = 0; j < p->nzones - 1; j++) {
@@ -758,14 +792,121 @@ pool_zones(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
                 return -1;
             }
         }
+        if (zone_hosts(c, z, p, zc, zp.uri, zp.hosts) != 0) {
+            return -1;
+        }
     }
     return 0;
+}
+
+/* the zone's hosts appended to the pool's: its uri, or each of hosts */
+static int
+zone_hosts(cfctx_t *c, yaml_node_t *z, pool_config_t *p, zone_config_t *zc,
+    yaml_node_t *uri, yaml_node_t *hosts)
+{
+    yaml_node_item_t  *it;
+    yaml_node_t       *n;
+    host_config_t     *h;
+    int                j;
+
+    if (uri != NULL && hosts != NULL) {
+        cf_error(c, z, "zone \"%s\": uri and hosts are exclusive (a "
+                 "single host is hosts: [URI])", zc->name);
+        return -1;
+    }
+    zc->host0 = p->nhosts;
+    if (hosts != NULL
+        && hosts->data.sequence.items.top == hosts->data.sequence.items.start)
+    {
+        cf_error(c, hosts, "zone \"%s\": hosts is empty", zc->name);
+        return -1;
+    }
+    it = hosts ? hosts->data.sequence.items.start : NULL;
+    for (;;) {
+        if (hosts == NULL) {
+            n = uri;
+        } else if (it < hosts->data.sequence.items.top) {
+            n = cf_node(c, *it++);
+        } else {
+            break;
+        }
+        if (p->nhosts == SCALER_MAX_HOSTS) {
+            cf_error(c, n, "more than %d hosts in pool", SCALER_MAX_HOSTS);
+            return -1;
+        }
+        h = &p->hosts[p->nhosts];
+        if ((h->uri = cf_scalar(c, n)) == NULL) {
+            return -1;
+        }
+        p->nhosts++;
+        h->zone = (int) (zc - p->zones);
+        zc->nhosts++;
+        if (h->uri[0] == '\0' || strpbrk(h->uri, " \t\r\n")) {
+            cf_error(c, n, "zone \"%s\": \"%s\" is no libvirt URI",
+                     zc->name, h->uri);
+            return -1;
+        }
+        for (j = zc->host0; j < p->nhosts - 1; j++) {
+            if (strcmp(p->hosts[j].uri, h->uri) == 0) {
+                cf_error(c, n, "zone \"%s\": duplicate host \"%s\"",
+                         zc->name, h->uri);
+                return -1;
+            }
+        }
+        if (hosts == NULL) {
+            break;
+        }
+    }
+    host_names(p, zc);
+    return 0;
+}
+
+/* the server of a libvirt URI (qemu+ssh://root@kvm2:22/system: kvm2)
+   into buf, "" when it has none or it is no name */
+static void
+uri_server(const char *uri, char *buf, size_t size)
+{
+    xmlURIPtr  u = xmlParseURI(uri);
+
+    buf[0] = '\0';
+    if (u != NULL && u->server != NULL && strlen(u->server) < size
+        && scaleset_name_valid(u->server, strlen(u->server)))
+    {
+        snprintf(buf, size, "%s", u->server);
+    }
+    xmlFreeURI(u);
+}
+
+/* each host's name in the zone: its URI's server, unless one of them has
+   none or two have the same; then ZONE-1, ZONE-2, ... for all of them */
+static void
+host_names(pool_config_t *p, zone_config_t *zc)
+{
+    host_config_t  *h;
+    char            name[SCALESET_NAME_MAX + 16];
+    int             k, j, unique = 1;
+
+    for (k = 0; k < zc->nhosts; k++) {
+        h = &p->hosts[zc->host0 + k];
+        uri_server(h->uri, h->name, sizeof(h->name));
+        unique &= h->name[0] != '\0';
+        for (j = 0; j < k && unique; j++) {
+            unique = strcmp(p->hosts[zc->host0 + j].name, h->name) != 0;
+        }
+    }
+    for (k = 0; !unique && k < zc->nhosts; k++) {
+        /* at most 64 hosts: ZONE cut to 60 bytes keeps a valid name */
+        snprintf(name, sizeof(name), "%.60s-%d", zc->name, k + 1);
+        name[SCALESET_NAME_MAX] = '\0';
+        memcpy(p->hosts[zc->host0 + k].name, name, SCALESET_NAME_MAX + 1);
+    }
 }
 
 static int
 zone_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    zone_config_t  *zc = conf;
+    zone_parse_t   *zp = conf;
+    zone_config_t  *zc = zp->zc;
 
     (void) key;
     if ((zc->name = cf_scalar(c, v)) == NULL) {
@@ -775,6 +916,15 @@ zone_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         cf_error(c, v, "bad zone name \"%s\"", zc->name);
         return -1;
     }
+    return 0;
+}
+
+/* uri, hosts: the node, checked with the rest of the zone */
+static int
+zone_node(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    (void) c;
+    *(yaml_node_t **) ((char *) conf + key->offset) = v;
     return 0;
 }
 
@@ -1442,6 +1592,12 @@ config_load(const char *file, char *err, size_t errlen)
     cf->log_level = SLOG_INFO;
     cf->interval_ms = 5000;
     cf->api_timeout_ms = 10000;
+    cf->libvirt_timeout_ms = 10000;
+    cf->ka_interval_ms = 5000;
+    cf->ka_count = 3;
+    cf->slow_pass_ms = 120000;
+    cf->zone_failover_ms = 300000;
+    cf->refs = 1;
 
     root = yaml_document_get_root_node(&c.doc);
     if (root == NULL) {
@@ -1456,6 +1612,8 @@ config_load(const char *file, char *err, size_t errlen)
         if (cf_autoscale_finish(&c, cf, &cf->pools[i]) != 0) {
             goto failed;
         }
+        /* the planner reads a pool's config only */
+        cf->pools[i].zone_failover_ms = cf->zone_failover_ms;
     }
 
     if (cf->token == NULL && strncmp(cf->api_host, "127.", 4) != 0) {
@@ -1478,7 +1636,8 @@ config_free(scaler_config_t *cf)
 {
     int  i, j;
 
-    if (cf == NULL) {
+    if (cf == NULL || __atomic_sub_fetch(&cf->refs, 1, __ATOMIC_ACQ_REL) > 0)
+    {
         return;
     }
     for (i = 0; i < cf->npools; i++) {
@@ -1508,7 +1667,9 @@ config_free(scaler_config_t *cf)
         cf_autoscale_free(p);
         for (j = 0; j < p->nzones; j++) {
             free(p->zones[j].name);
-            free(p->zones[j].uri);
+        }
+        for (j = 0; j < p->nhosts; j++) {
+            free(p->hosts[j].uri);
         }
     }
     free(cf->pools);
@@ -1530,6 +1691,13 @@ config_free(scaler_config_t *cf)
     free(cf->prom_password);
     free(cf->prom_token);
     free(cf);
+}
+
+scaler_config_t *
+config_ref(scaler_config_t *cf)
+{
+    __atomic_add_fetch(&cf->refs, 1, __ATOMIC_ACQ_REL);
+    return cf;
 }
 
 pool_config_t *

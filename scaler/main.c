@@ -1,7 +1,7 @@
 /*
  * main.c: scaleset-scaler.  One libevent loop: reconcile timer, HTTP API,
- * signals (HUP reload, TERM/INT stop after the current step), sd_notify,
- * the lease's changes (ha.c, through a pipe).
+ * signals (HUP reload, TERM/INT stop after the current step), sd_notify
+ * (the watchdog: watchdog.c), the lease's changes (ha.c, through a pipe).
  */
 
 #include <fcntl.h>
@@ -81,31 +81,23 @@ kick(void)
     reconcile_kick(&sc);
 }
 
-/* on the loop after every pass of the reconcile thread */
+/* on the loop after every pass of a pool (the watchdog is fed by its
+   own timer, watchdog.c, not by the passes) */
 static void
 on_pass(scaler_t *s, unsigned long passes)
 {
-    char  status[128];
+    static int  ready;
 
-    ha_status_t  ha;
-
-    ha_status(&ha);
+    watchdog_status(s);
     if (s->npools > 0) {
-        reconcile_lock(s);
-        snprintf(status, sizeof(status), "STATUS=%s%d pools; %s: %d/%d "
-                 "running", !ha.enabled ? "" : ha.leader ? "leading; "
-                 : "standing by; ", s->npools, s->pools[0].cf->name,
-                 pool_actual(&s->pools[0]), s->pools[0].capacity);
-        reconcile_unlock(s);
-        sd_notify(0, status);
         reconcile_lock(s);
         history_sample(s);
         reconcile_unlock(s);
     }
-    if (passes == 0) {
-        sd_notify(0, "READY=1");        /* after the first pass */
+    if (!ready && (passes > 0 || s->npools == 0)) {
+        sd_notify(0, "READY=1");        /* every pool had its first pass */
+        ready = 1;
     }
-    sd_notify(0, "WATCHDOG=1");
 }
 
 static void
@@ -252,6 +244,10 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
+    if (virt_init() != 0) {
+        slog(NULL, NULL, "libvirt's event loop could not start: no "
+             "keepalive");
+    }
     if (seed_init() != 0) {
         slog_warn(NULL, NULL, "libisofs did not initialise: no NoCloud "
                   "seeds");
@@ -286,8 +282,10 @@ main(int argc, char **argv)
     }
     autoscaler_tick(&sc);
     arm();
+    watchdog_start(base, &sc);
     event_base_dispatch(base);
 
+    watchdog_stop();
     api_stop();
     evtimer_del(tick);
     autoscaler_stop();

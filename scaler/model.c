@@ -129,17 +129,17 @@ model_latest(const virt_model_t *latest, const virt_model_t *m)
 }
 
 void
-model_images_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
-    int ntemplates, int nzones, char out[MODEL_DIGEST_LEN + 1])
+model_images_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
+    int ntemplates, int nhosts, char out[MODEL_DIGEST_LEN + 1])
 {
-    const char  *parts[1 + SCALER_MAX_TEMPLATES * SCALER_MAX_ZONES];
-    int          k, z, n = 0, any = 0;
+    const char  *parts[1 + SCALER_MAX_TEMPLATES * SCALER_MAX_HOSTS];
+    int          k, h, n = 0, any = 0;
 
     parts[n++] = "images";
     for (k = 0; k < ntemplates && k < SCALER_MAX_TEMPLATES; k++) {
-        for (z = 0; z < nzones && z < SCALER_MAX_ZONES; z++) {
-            parts[n++] = latest[k][z].image;
-            any |= latest[k][z].image[0] != '\0';
+        for (h = 0; h < nhosts && h < SCALER_MAX_HOSTS; h++) {
+            parts[n++] = latest[k][h].image;
+            any |= latest[k][h].image[0] != '\0';
         }
     }
     out[0] = '\0';
@@ -149,7 +149,7 @@ model_images_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
 }
 
 void
-model_templates_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
+model_templates_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
     int ntemplates, char out[MODEL_DIGEST_LEN + 1])
 {
     const char  *parts[1 + 3 * SCALER_MAX_TEMPLATES];

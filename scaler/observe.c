@@ -1,10 +1,13 @@
 /*
  * observe.c: what a pass knows of a pool, gathered before anything is
- * decided (plan.h).  Every zone's owned domains (one listing call each;
- * a zone that does not answer keeps what the last pass knew of it), the
+ * decided (plan.h).  Every host's owned domains (one listing call each,
+ * and its free memory; a host that does not answer keeps what the last
+ * pass knew of it), the
  * pool's stored state in Redis (members, drain starts, seq: one round
  * trip; every gateway's reports: a SCAN and one round trip), the
- * readiness of the unregistered instances, the API's deletions.
+ * readiness of the unregistered instances, the API's deletions; with an
+ * upgrade under way, the previous model (from the recipe an instance of
+ * it carries, read on its host's worker) and its base image per host.
  *
  * Everything read is input: hashes are bounded (OBS_HASH_MAX fields,
  * OBS_GATEWAYS_MAX gateways) in Redis itself; ids, records and numbers
@@ -98,41 +101,25 @@ inst_add(observation_t *obs, int *cap)
     return n;
 }
 
-/* every zone's owned domains; a zone that does not answer keeps the
-   instances the last pass knew there (listed 0): they are not lost */
-/* the pool's latest model per zone; its base image read where the zone
-   answers (else the one read last) */
+/* the pool's latest model per host; its base image as read with the
+   host's listing (ps->image: the one read last where it did not answer) */
 static void
 latest_models(pool_state_t *ps, observation_t *obs)
 {
     const pool_config_t      *p = ps->cf;
     const template_config_t  *t;
     virt_model_t             *m;
-    char                      image[MODEL_DIGEST_LEN + 1];
-    int                       z, k, i;
+    int                       h, k, i;
 
     for (k = 0; k < p->ntemplates; k++) {
         t = &p->templates[k];
-        for (z = 0; z < p->nzones; z++) {
-            m = &obs->latest[k][z];
+        for (h = 0; h < p->nhosts; h++) {
+            m = &obs->latest[k][h];
             snprintf(m->version, sizeof(m->version), "%s", t->version);
             snprintf(m->digest, sizeof(m->digest), "%s", ps->digest[k]);
             snprintf(m->template, sizeof(m->template), "%s", t->name);
-            snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
-            if (obs->zone_up[z] && virt_image(ps->conns[z], t, image) >= 0) {
-                if (ps->image[k][z][0]
-                    && strcmp(ps->image[k][z], image) != 0)
-                {
-                    slog(p->name, NULL, "zone %s: the base image %s%s%s "
-                         "changed (digest %.12s -> %.12s)",
-                         p->zones[z].name,
-                         t->vol_backing ? t->vol_backing : "",
-                         t->name[0] ? " of template " : "", t->name,
-                         ps->image[k][z], image);
-                }
-                memcpy(ps->image[k][z], image, sizeof(image));
-            }
-            memcpy(m->image, ps->image[k][z], sizeof(m->image));
+            snprintf(m->host, sizeof(m->host), "%s", p->hosts[h].uri);
+            memcpy(m->image, ps->image[k][h], sizeof(m->image));
         }
     }
     for (i = 0; i < obs->ninst; i++) {
@@ -142,226 +129,297 @@ latest_models(pool_state_t *ps, observation_t *obs)
            the latest model */
         o->in.tmpl = config_template(p, o->in.model.template);
         o->in.latest = o->in.tmpl >= 0
-                       && model_latest(&obs->latest[o->in.tmpl][o->in.zone],
+                       && model_latest(&obs->latest[o->in.tmpl][o->in.host],
                                        &o->in.model);
     }
-    model_images_digest(obs->latest, p->ntemplates, p->nzones, obs->images);
+    model_images_digest(obs->latest, p->ntemplates, p->nhosts, obs->images);
 }
 
-/* the upgrade record: refused whole when a field is (a bad record skips
-   that record only: no upgrade step until the API writes a new one) */
+/* "zone z1" or, in a zone of several hosts, "zone z1 host kvm2" */
 static void
-read_upgrade(const registry_hash_t *h, observation_t *obs)
+host_label(const pool_config_t *p, int h, char *buf, size_t size)
 {
-    upgrade_t  *u = &obs->upgrade;
-    char        why[128];
+    const zone_config_t  *zc = &p->zones[p->hosts[h].zone];
 
-    if (!h->ok) {
-        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", h->err);
-        obs->refused++;
-        return;
+    if (zc->nhosts > 1) {
+        snprintf(buf, size, "zone %s host %s", zc->name, p->hosts[h].name);
+    } else {
+        snprintf(buf, size, "zone %s", zc->name);
     }
-    if (upgrade_decode(h->field, h->flen, h->value, h->vlen, h->n, u, why,
-                       sizeof(why)) != 0)
-    {
-        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", why);
-        obs->refused++;
-        return;
-    }
-    if (u->started > obs->now + OBS_SKEW_MS
-        || u->batch_started > obs->now + OBS_SKEW_MS
-        || u->batch_done > obs->now + OBS_SKEW_MS
-        || u->updated > obs->now + OBS_SKEW_MS)
-    {
-        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "a time in "
-                 "the future");
-        upgrade_free(u);
-        obs->refused++;
-        return;
-    }
-    obs->upgrade_ok = 1;
 }
 
-/* the recipe of template k's model of this digest: kept in ps, else
-   from an instance of it (looked for again at most once a minute while
-   none has it); 0 when ps->recipe[k] is it */
-static int
-recipe_of(pool_state_t *ps, observation_t *obs, int k, const char *digest)
-{
-    const template_config_t  *t = &ps->cf->templates[k];
-    template_config_t         rt;
-    virt_recipe_t            *keep = &ps->recipe[k], r;
-    int                       i;
+/* a host's listing on its worker: the owned domains, the free memory,
+   the base image's digest; the configuration held while it may run */
+typedef struct {
+    host_call_t          c;
+    scaler_config_t     *conf;
+    const pool_config_t *p;
+    int                  zone;
+    int                  n;             /* virt_list's: -1 failed */
+    virt_instance_t     *vi;
+    unsigned long long   free_mem;
+    int                  image_rc[SCALER_MAX_TEMPLATES];    /* virt_image's,
+                                           each template's */
+    char                 image[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
+} list_call_t;
 
-    if (strcmp(keep->digest, digest) == 0 && keep->text != NULL) {
+static void
+list_run(virt_conn_t *vc, host_call_t *c)
+{
+    list_call_t  *l = (list_call_t *) c;
+    int           k;
+
+    l->n = virt_list(vc, l->p, l->p->zones[l->zone].name, &l->vi);
+    if (l->n >= 0) {
+        l->free_mem = virt_free_memory(vc);
+        for (k = 0; k < l->p->ntemplates; k++) {
+            l->image_rc[k] = virt_image(vc, &l->p->templates[k],
+                                        l->image[k]);
+        }
+    }
+}
+
+static void
+list_drop(host_call_t *c)
+{
+    list_call_t  *l = (list_call_t *) c;
+
+    free(l->vi);
+    config_free(l->conf);
+    free(l);
+}
+
+static list_call_t *
+list_call(pool_state_t *ps, int h)
+{
+    list_call_t  *l = calloc(1, sizeof(*l));
+
+    if (l == NULL) {
+        return NULL;
+    }
+    host_call_init(&l->c, list_run, list_drop);
+    l->conf = config_ref(ps->conf);
+    l->p = ps->cf;
+    l->zone = ps->cf->hosts[h].zone;
+    l->n = -1;
+    return l;
+}
+
+/* why host h gave no listing, for the log */
+static void
+list_why(pool_state_t *ps, int h, const list_call_t *l, char *buf,
+    size_t size)
+{
+    uint64_t  since = 0, now = clock_mono_ms();
+
+    if (l == NULL) {
+        snprintf(buf, size, "out of memory");
+    } else if (l->c.outcome == HOST_LATE) {
+        snprintf(buf, size, "no answer within libvirt.timeout %llu ms",
+                 (unsigned long long) ps->host_timeout_ms);
+    } else if (l->c.outcome == HOST_REFUSED
+               && host_stalled(ps->hosts[h], &since))
+    {
+        snprintf(buf, size, "a call has not returned for %llu s",
+                 (unsigned long long) (now > since ? now - since : 0) / 1000);
+    } else if (l->c.outcome == HOST_DONE) {
+        snprintf(buf, size, "libvirt error");
+    } else {
+        snprintf(buf, size, "not asked");
+    }
+}
+
+/* host h's listing into obs (vi taken from it); a host that did not
+   answer keeps the instances the last pass knew there (listed 0): they
+   are not lost */
+static int
+list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
+    int *cap)
+{
+    const pool_config_t  *p = ps->cf;
+    const host_config_t  *hc = &p->hosts[h];
+    virt_instance_t      *vi;
+    obs_instance_t       *o;
+    instance_t           *prev;
+    char                  label[160], why[96];
+    int                   i, n;
+
+    n = l != NULL && l->c.outcome == HOST_DONE ? l->n : -1;
+    obs->host_up[h] = n >= 0;
+    host_label(p, h, label, sizeof(label));
+    if (n < 0) {
+        ps->errors[ERR_LIBVIRT]++;
+    }
+    if (obs->host_up[h] == ps->host_down[h]) {
+        if (obs->host_up[h]) {
+            slog(p->name, NULL, "%s (%s) is back%s", label, hc->uri,
+                 ps->host_failed[h] ? " after its failover: its instances "
+                 "from before go where their capacity was rebuilt" : "");
+        } else {
+            list_why(ps, h, l, why, sizeof(why));
+            slog(p->name, NULL, "%s (%s) unreachable (%s): its instances "
+                 "are kept, no creation there", label, hc->uri, why);
+        }
+        ps->host_down[h] = !obs->host_up[h];
+    }
+    /* how long it has been unreachable, for zone_failover */
+    if (obs->host_up[h]) {
+        ps->host_down_since[h] = 0;
+        ps->host_failed[h] = 0;
+    } else if (ps->host_down_since[h] == 0) {
+        ps->host_down_since[h] = obs->now;
+    }
+    obs->host_down_since[h] = ps->host_down_since[h];
+    if (!obs->host_up[h] && !ps->host_failed[h]
+        && policy_failed_over(ps->host_down_since[h], obs->now,
+                              p->zone_failover_ms))
+    {
+        slog(p->name, NULL, "%s (%s) unreachable for %llu s (zone_failover "
+             "%llu s): its instances are counted as lost, their capacity "
+             "is rebuilt on the hosts that answer", label, hc->uri,
+             (unsigned long long) (obs->now - ps->host_down_since[h]) / 1000,
+             (unsigned long long) p->zone_failover_ms / 1000);
+        ps->host_failed[h] = 1;
+    }
+    if (n < 0) {
+        for (i = 0; i < ps->ninst; i++) {
+            if (ps->inst[i].host != h) {
+                continue;
+            }
+            if ((o = inst_add(obs, cap)) == NULL) {
+                return -1;
+            }
+            o->in = ps->inst[i];
+            o->in.vm.have = 0;          /* not listed this pass */
+            o->in.report0 = o->in.nreports = 0;
+        }
         return 0;
     }
-    if (strcmp(ps->recipe_tried[k], digest) == 0
-        && obs->now < ps->recipe_tried_at[k] + 60000)
-    {
-        return -1;
+    obs->host_free[h] = l->free_mem;
+    for (i = 0; i < p->ntemplates; i++) {
+        if (l->image_rc[i] < 0) {
+            continue;
+        }
+        if (ps->image[i][h][0] && strcmp(ps->image[i][h], l->image[i]) != 0) {
+            slog(p->name, NULL, "%s: the base image %s%s%s changed (digest "
+                 "%.12s -> %.12s)", label,
+                 p->templates[i].vol_backing ? p->templates[i].vol_backing
+                                             : "",
+                 p->templates[i].name[0] ? " of template " : "",
+                 p->templates[i].name, ps->image[i][h], l->image[i]);
+        }
+        memcpy(ps->image[i][h], l->image[i], sizeof(l->image[i]));
     }
-    virt_recipe_free(keep);
-    snprintf(ps->recipe_tried[k], sizeof(ps->recipe_tried[k]), "%s", digest);
-    ps->recipe_tried_at[k] = obs->now;
-    for (i = 0; i < obs->ninst; i++) {
-        const obs_instance_t *o = &obs->inst[i];
-
-        if (!o->listed || !obs->zone_up[o->in.zone] || o->in.tmpl != k
-            || strcmp(o->in.model.digest, digest) != 0
-            || virt_recipe(ps->conns[o->in.zone], ps->cf->name, o->in.id,
-                           &r) != 0)
+    vi = l->vi;
+    for (i = 0; i < n; i++) {
+        if (!scaleset_id_valid(vi[i].id, strlen(vi[i].id))
+            || (o = inst_add(obs, cap)) == NULL)
         {
             continue;
         }
-        virt_recipe_template(t, &r, &rt);
-        model_template_digest(&rt, r.digest);
-        if (strcmp(r.digest, digest) == 0) {
-            *keep = r;
-            slog(ps->cf->name, o->in.id, "recipe read: the previous model "
-                 "(template %s%sdigest %.12s) can be made again",
-                 t->name, t->name[0] ? " " : "", r.digest);
-            return 0;
+        o->listed = 1;
+        snprintf(o->in.id, sizeof(o->in.id), "%s", vi[i].id);
+        snprintf(o->in.address, sizeof(o->in.address), "%s",
+                 vi[i].address);
+        o->in.model = vi[i].model;
+        o->in.origin = vi[i].origin;
+        if (o->in.model.created > obs->now + OBS_SKEW_MS) {
+            o->in.model.created = 0;    /* a creation still to come */
+            obs->refused++;
         }
-        virt_recipe_free(&r);           /* not what it says it is */
+        o->in.zone = hc->zone;
+        o->in.host = h;
+        o->in.seq = policy_id_seq(o->in.id);
+        o->in.state = INST_BOOTING;
+        o->in.seen = obs->now;
+        o->in.vm = vi[i].vm;
+        prev = ps->ninst ? bsearch(o->in.id, ps->inst, ps->ninst,
+                                   sizeof(*ps->inst), prev_cmp)
+                         : NULL;
+        if (prev != NULL) {
+            o->in.state = prev->state;
+            o->in.seen = prev->seen;
+            o->in.drain_seen = prev->drain_seen;
+            o->in.delete_asked = prev->delete_asked;
+            o->in.lost = prev->lost;
+        } else {
+            slog(p->name, o->in.id, "found domain in %s", label);
+        }
     }
-    return -1;
+    return 0;
 }
 
-/* the previous model (each template's from in the record) as a new
-   instance in each zone would get it: the template as the config has it
-   when only its version changed, else made from the recipe an instance
-   of it carries; its base image read where the zone answers */
-static void
-previous_model(pool_state_t *ps, observation_t *obs)
+/* an instance twice (two hosts' URIs reach the same hypervisor, or one
+   known on a host that is down was listed by another): the listed one,
+   then the one on the host its tag names, then the first host's */
+static int
+inst_better(const pool_config_t *p, const obs_instance_t *a,
+    const obs_instance_t *b)
 {
-    const pool_config_t      *p = ps->cf;
-    const upgrade_t          *u = &obs->upgrade;
-    const template_config_t  *t;
-    template_config_t         rt;
-    virt_model_t             *m;
-    char                      from[UPGRADE_MODEL_MAX + 1];
-    char                      image[MODEL_DIGEST_LEN + 1];
-    const char               *colon;
-    int                       k, z, ok = 1, any = 0;
+    int  ma, mb;
 
-    if (!obs->upgrade_ok || u->state == UPGRADE_NONE
-        || u->state == UPGRADE_IDLE)
-    {
-        return;
+    if (a->listed != b->listed) {
+        return a->listed;
     }
-    for (k = 0; k < p->ntemplates; k++) {
-        t = &p->templates[k];
-        if (!upgrade_from(u, t->name, from, sizeof(from))) {
-            /* the template did not move: its previous is its latest */
-            memcpy(obs->previous[k], obs->latest[k], sizeof(obs->previous[k]));
-            continue;
-        }
-        any = 1;
-        colon = strchr(from, ':');
-        if (colon == NULL || colon[1] == '\0') {
-            ok = 0;                 /* a tag that predates digests */
-            continue;
-        }
-        rt = *t;
-        if (strcmp(colon + 1, ps->digest[k]) != 0) {
-            if (recipe_of(ps, obs, k, colon + 1) != 0) {
-                ok = 0;
-                continue;
-            }
-            virt_recipe_template(t, &ps->recipe[k], &rt);
-        }
-        for (z = 0; z < p->nzones; z++) {
-            m = &obs->previous[k][z];
-            snprintf(m->version, sizeof(m->version), "%.*s",
-                     (int) (colon - from), from);
-            snprintf(m->digest, sizeof(m->digest), "%s", colon + 1);
-            snprintf(m->template, sizeof(m->template), "%s", t->name);
-            snprintf(m->host, sizeof(m->host), "%s", p->zones[z].uri);
-            if (obs->zone_up[z] && virt_image(ps->conns[z], &rt, image) >= 0)
-            {
-                memcpy(ps->previous_image[k][z], image, sizeof(image));
-            }
-            memcpy(m->image, ps->previous_image[k][z], sizeof(m->image));
-        }
+    ma = strcmp(a->in.model.host, p->hosts[a->in.host].uri) == 0;
+    mb = strcmp(b->in.model.host, p->hosts[b->in.host].uri) == 0;
+    if (ma != mb) {
+        return ma;
     }
-    obs->previous_ok = any && ok;
+    return a->in.host < b->in.host;
 }
 
 static int
 list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
 {
     const pool_config_t  *p = ps->cf;
-    virt_instance_t      *vi;
     obs_instance_t       *o;
-    instance_t           *prev;
-    int                   z, i, n, cap = 0;
+    list_call_t          *calls[SCALER_MAX_HOSTS];
+    host_batch_t          b;
+    int                   z, h, i, k, cap = 0, rc = 0;
 
+    /* every host's listing at once, each on its host's workers, each
+       with its deadline: a host that hangs costs one libvirt.timeout
+       (then none while it stays stuck), never the others' */
+    host_batch_init(&b, ps->cancel);
+    for (h = 0; h < p->nhosts; h++) {
+        if ((calls[h] = list_call(ps, h)) != NULL) {
+            host_submit(&b, ps->hosts[h], &calls[h]->c);
+        }
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
+    for (h = 0; h < p->nhosts; h++) {
+        if (rc == 0 && list_host(ps, h, calls[h], obs, &cap) != 0) {
+            rc = -1;
+        }
+        if (calls[h] != NULL) {
+            host_call_release(&calls[h]->c);
+        }
+    }
+    if (rc != 0) {
+        return -1;
+    }
     for (z = 0; z < p->nzones; z++) {
-        n = virt_list(ps->conns[z], p, p->zones[z].name, &vi);
-        obs->zone_up[z] = n >= 0;
-        if (n < 0) {
-            ps->errors[ERR_LIBVIRT]++;
+        obs->zone_up[z] = 1;
+        for (h = 0; h < p->zones[z].nhosts; h++) {
+            obs->zone_up[z] &= obs->host_up[p->zones[z].host0 + h];
         }
-        if (obs->zone_up[z] == ps->zone_down[z]) {
-            slog(p->name, NULL, "zone %s (%s) %s", p->zones[z].name,
-                 p->zones[z].uri, obs->zone_up[z] ? "is back"
-                 : "unreachable: its instances are kept, no creation there");
-            ps->zone_down[z] = !obs->zone_up[z];
-        }
-        if (n < 0) {
-            for (i = 0; i < ps->ninst; i++) {
-                if (ps->inst[i].zone != z) {
-                    continue;
-                }
-                if ((o = inst_add(obs, &cap)) == NULL) {
-                    return -1;
-                }
-                o->in = ps->inst[i];
-                o->in.vm.have = 0;          /* not listed this pass */
-                o->in.report0 = o->in.nreports = 0;
-            }
-            continue;
-        }
-        for (i = 0; i < n; i++) {
-            if (!scaleset_id_valid(vi[i].id, strlen(vi[i].id))
-                || (o = inst_add(obs, &cap)) == NULL)
-            {
-                continue;
-            }
-            o->listed = 1;
-            snprintf(o->in.id, sizeof(o->in.id), "%s", vi[i].id);
-            snprintf(o->in.address, sizeof(o->in.address), "%s",
-                     vi[i].address);
-            o->in.model = vi[i].model;
-            o->in.origin = vi[i].origin;
-            if (o->in.model.created > obs->now + OBS_SKEW_MS) {
-                o->in.model.created = 0;    /* a creation still to come */
-                obs->refused++;
-            }
-            o->in.zone = z;
-            o->in.seq = policy_id_seq(o->in.id);
-            o->in.state = INST_BOOTING;
-            o->in.seen = obs->now;
-            o->in.vm = vi[i].vm;
-            prev = ps->ninst ? bsearch(o->in.id, ps->inst, ps->ninst,
-                                       sizeof(*ps->inst), prev_cmp)
-                             : NULL;
-            if (prev != NULL) {
-                o->in.state = prev->state;
-                o->in.seen = prev->seen;
-                o->in.drain_seen = prev->drain_seen;
-                o->in.delete_asked = prev->delete_asked;
-            } else {
-                slog(p->name, o->in.id, "found domain in zone %s",
-                     p->zones[z].name);
-            }
-        }
-        free(vi);
     }
     if (obs->ninst > 1) {
         qsort(obs->inst, obs->ninst, sizeof(*obs->inst), inst_cmp);
     }
+    for (i = 0, k = 0; i < obs->ninst; i++) {
+        if (k > 0 && strcmp(obs->inst[k - 1].in.id, obs->inst[i].in.id) == 0)
+        {
+            if (inst_better(p, &obs->inst[i], &obs->inst[k - 1])) {
+                obs->inst[k - 1] = obs->inst[i];
+            }
+            continue;
+        }
+        obs->inst[k++] = obs->inst[i];
+    }
+    obs->ninst = k;
     for (i = 0; i < obs->ninst; i++) {
         obs->inst[i].delete_asked |= obs->inst[i].in.delete_asked;
         obs->inst[i].in.delete_asked = 0;
@@ -390,6 +448,28 @@ zone_index(const pool_config_t *p, scaleset_slice_t name)
     return -1;
 }
 
+/* a host's index by its zone and name; -2 when the zone has none of that
+   name (or the zone is unknown) */
+static int
+host_index(const pool_config_t *p, int z, scaleset_slice_t name)
+{
+    const zone_config_t  *zc;
+    int                   h;
+
+    if (z < 0) {
+        return -2;
+    }
+    zc = &p->zones[z];
+    for (h = zc->host0; h < zc->host0 + zc->nhosts; h++) {
+        if (strlen(p->hosts[h].name) == name.len
+            && memcmp(p->hosts[h].name, name.data, name.len) == 0)
+        {
+            return h;
+        }
+    }
+    return -2;
+}
+
 static int
 read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
 {
@@ -411,6 +491,7 @@ read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
         memcpy(om->id, h->field[i], h->flen[i]);
         om->id[h->flen[i]] = '\0';
         om->zone = -1;
+        om->host = -1;
         om->inst = -1;
         if (scaleset_member_parse(h->value[i], h->vlen[i], &m, &err) != 0
             || m.address.len >= sizeof(om->address))
@@ -420,6 +501,7 @@ read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
         }
         om->valid = 1;
         om->zone = m.zone.len ? zone_index(ps->cf, m.zone) : -1;
+        om->host = m.host.len ? host_index(ps->cf, om->zone, m.host) : -1;
         memcpy(om->address, m.address.data, m.address.len);
         memcpy(om->version, m.version.data, m.version.len);
         om->weight = m.weight;
@@ -552,16 +634,23 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     free(refs);
 }
 
-/* the readiness of every listed, unregistered instance */
+/* the readiness of every listed, unregistered instance, probed all at
+   once */
 static void
 probe(const pool_config_t *p, observation_t *obs)
 {
     obs_instance_t  *o;
-    int              i;
+    ready_probe_t   *pr;
+    int             *map, i, n = 0;
 
+    if (obs->ninst == 0) {
+        return;
+    }
+    pr = calloc(obs->ninst, sizeof(*pr));
+    map = calloc(obs->ninst, sizeof(*map));
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || o->delete_asked
+        if (!plan_reachable(obs, i) || o->delete_asked
             || (o->member >= 0 && obs->members[o->member].valid))
         {
             continue;
@@ -578,11 +667,304 @@ probe(const pool_config_t *p, observation_t *obs)
             o->ready = READY_YES;       /* readiness: none */
             continue;
         }
-        o->ready = ready_check(o->in.address, p->health_uri,
-                               p->health_uri ? p->health_timeout_ms : 200,
-                               o->why, sizeof(o->why)) ? READY_YES
-                                                       : READY_NO;
+        if (pr == NULL || map == NULL) {
+            continue;                   /* out of memory: unknown */
+        }
+        pr[n].address = o->in.address;
+        map[n++] = i;
     }
+    if (n > 0) {
+        ready_check_all(pr, n, p->health_uri,
+                        p->health_uri ? p->health_timeout_ms : 200);
+    }
+    for (i = 0; i < n; i++) {
+        o = &obs->inst[map[i]];
+        o->ready = pr[i].ok ? READY_YES : READY_NO;
+        snprintf(o->why, sizeof(o->why), "%s", pr[i].why);
+    }
+    free(pr);
+    free(map);
+}
+
+/* the upgrade record: refused whole when a field is (a bad record skips
+   that record only: no upgrade step until the API writes a new one) */
+static void
+read_upgrade(const registry_hash_t *h, observation_t *obs)
+{
+    upgrade_t  *u = &obs->upgrade;
+    char        why[128];
+
+    if (!h->ok) {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", h->err);
+        obs->refused++;
+        return;
+    }
+    if (upgrade_decode(h->field, h->flen, h->value, h->vlen, h->n, u, why,
+                       sizeof(why)) != 0)
+    {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", why);
+        obs->refused++;
+        return;
+    }
+    if (u->started > obs->now + OBS_SKEW_MS
+        || u->batch_started > obs->now + OBS_SKEW_MS
+        || u->batch_done > obs->now + OBS_SKEW_MS
+        || u->updated > obs->now + OBS_SKEW_MS)
+    {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "a time in "
+                 "the future");
+        upgrade_free(u);
+        obs->refused++;
+        return;
+    }
+    obs->upgrade_ok = 1;
+}
+
+/* an instance's recipe read on its host's worker (virt_recipe); the call
+   owns what it read until the pass takes it */
+typedef struct {
+    host_call_t    c;
+    char           pool[SCALESET_NAME_MAX + 1];
+    char           id[SCALESET_ID_MAX + 1];
+    int            rc;
+    virt_recipe_t  r;
+} recipe_call_t;
+
+static void
+recipe_run(virt_conn_t *vc, host_call_t *c)
+{
+    recipe_call_t  *rc = (recipe_call_t *) c;
+
+    rc->rc = virt_recipe(vc, rc->pool, rc->id, &rc->r);
+}
+
+static void
+recipe_drop(host_call_t *c)
+{
+    recipe_call_t  *rc = (recipe_call_t *) c;
+
+    if (rc->rc == 0) {
+        virt_recipe_free(&rc->r);
+    }
+    free(rc);
+}
+
+/* obs->inst[i]'s recipe, read on its host within libvirt.timeout; 0 and
+   *r (the caller's to free), or -1 */
+static int
+read_recipe(pool_state_t *ps, const observation_t *obs, int i,
+    virt_recipe_t *r)
+{
+    const obs_instance_t  *o = &obs->inst[i];
+    recipe_call_t         *rc = calloc(1, sizeof(*rc));
+    host_batch_t           b;
+    int                    ok;
+
+    if (rc == NULL) {
+        return -1;
+    }
+    host_call_init(&rc->c, recipe_run, recipe_drop);
+    snprintf(rc->pool, sizeof(rc->pool), "%s", ps->cf->name);
+    snprintf(rc->id, sizeof(rc->id), "%s", o->in.id);
+    rc->rc = -1;
+    host_batch_init(&b, ps->cancel);
+    host_submit(&b, ps->hosts[o->in.host], &rc->c);
+    host_wait(&b);
+    host_batch_destroy(&b);
+    ok = rc->c.outcome == HOST_DONE && rc->rc == 0;
+    if (ok) {
+        *r = rc->r;                 /* taken */
+        rc->rc = -1;
+    }
+    host_call_release(&rc->c);
+    return ok ? 0 : -1;
+}
+
+/* the recipe of template k's model of this digest: kept in ps, else
+   from an instance of it (looked for again at most once a minute while
+   none has it); 0 when ps->recipe[k] is it */
+static int
+recipe_of(pool_state_t *ps, observation_t *obs, int k, const char *digest)
+{
+    const template_config_t  *t = &ps->cf->templates[k];
+    template_config_t         rt;
+    virt_recipe_t            *keep = &ps->recipe[k], r;
+    int                       i;
+
+    if (strcmp(keep->digest, digest) == 0 && keep->text != NULL) {
+        return 0;
+    }
+    if (strcmp(ps->recipe_tried[k], digest) == 0
+        && obs->now < ps->recipe_tried_at[k] + 60000)
+    {
+        return -1;
+    }
+    virt_recipe_free(keep);
+    snprintf(ps->recipe_tried[k], sizeof(ps->recipe_tried[k]), "%s", digest);
+    ps->recipe_tried_at[k] = obs->now;
+    for (i = 0; i < obs->ninst; i++) {
+        const obs_instance_t *o = &obs->inst[i];
+
+        if (!plan_reachable(obs, i) || o->in.tmpl != k
+            || strcmp(o->in.model.digest, digest) != 0
+            || read_recipe(ps, obs, i, &r) != 0)
+        {
+            continue;
+        }
+        virt_recipe_template(t, &r, &rt);
+        model_template_digest(&rt, r.digest);
+        if (strcmp(r.digest, digest) == 0) {
+            *keep = r;
+            slog(ps->cf->name, o->in.id, "recipe read: the previous model "
+                 "(template %s%sdigest %.12s) can be made again",
+                 t->name, t->name[0] ? " " : "", r.digest);
+            return 0;
+        }
+        virt_recipe_free(&r);           /* not what it says it is */
+    }
+    return -1;
+}
+
+/* a base image's digest read on a host's worker (virt_image) for a
+   template made of a recipe: the call owns copies of its volume settings
+   (a late one may outlive the recipe) */
+typedef struct {
+    host_call_t        c;
+    template_config_t  t;               /* volume settings only */
+    int                rc;
+    char               image[MODEL_DIGEST_LEN + 1];
+} image_call_t;
+
+static void
+image_run(virt_conn_t *vc, host_call_t *c)
+{
+    image_call_t  *ic = (image_call_t *) c;
+
+    ic->rc = virt_image(vc, &ic->t, ic->image);
+}
+
+static void
+image_drop(host_call_t *c)
+{
+    image_call_t  *ic = (image_call_t *) c;
+
+    free(ic->t.vol_pool);
+    free(ic->t.vol_backing);
+    free(ic->t.vol_format);
+    free(ic);
+}
+
+static image_call_t *
+image_call(const template_config_t *rt)
+{
+    image_call_t  *ic = calloc(1, sizeof(*ic));
+
+    if (ic == NULL) {
+        return NULL;
+    }
+    host_call_init(&ic->c, image_run, image_drop);
+    ic->rc = -1;
+    if ((rt->vol_pool && (ic->t.vol_pool = strdup(rt->vol_pool)) == NULL)
+        || (rt->vol_backing
+            && (ic->t.vol_backing = strdup(rt->vol_backing)) == NULL)
+        || (rt->vol_format
+            && (ic->t.vol_format = strdup(rt->vol_format)) == NULL))
+    {
+        image_drop(&ic->c);
+        return NULL;
+    }
+    return ic;
+}
+
+/* template k's previous base image on every host that answers, made of
+   rt; kept in ps->previous_image where a host does not */
+static void
+previous_images(pool_state_t *ps, observation_t *obs, int k,
+    const template_config_t *rt)
+{
+    const pool_config_t  *p = ps->cf;
+    image_call_t         *calls[SCALER_MAX_HOSTS];
+    host_batch_t          b;
+    int                   h;
+
+    host_batch_init(&b, ps->cancel);
+    for (h = 0; h < p->nhosts; h++) {
+        calls[h] = obs->host_up[h] ? image_call(rt) : NULL;
+        if (calls[h] != NULL) {
+            host_submit(&b, ps->hosts[h], &calls[h]->c);
+        }
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
+    for (h = 0; h < p->nhosts; h++) {
+        if (calls[h] == NULL) {
+            continue;
+        }
+        if (calls[h]->c.outcome == HOST_DONE && calls[h]->rc >= 0) {
+            memcpy(ps->previous_image[k][h], calls[h]->image,
+                   sizeof(calls[h]->image));
+        }
+        host_call_release(&calls[h]->c);
+    }
+}
+
+/* the previous model (each template's from in the record) as a new
+   instance on each host would get it: the template as the config has it
+   when only its version changed (its base images are the latest's),
+   else made from the recipe an instance of it carries, its base image
+   read where the host answers */
+static void
+previous_model(pool_state_t *ps, observation_t *obs)
+{
+    const pool_config_t      *p = ps->cf;
+    const upgrade_t          *u = &obs->upgrade;
+    const template_config_t  *t;
+    template_config_t         rt;
+    virt_model_t             *m;
+    char                      from[UPGRADE_MODEL_MAX + 1];
+    const char               *colon;
+    int                       k, h, ok = 1, any = 0, recipe;
+
+    if (!obs->upgrade_ok || u->state == UPGRADE_NONE
+        || u->state == UPGRADE_IDLE)
+    {
+        return;
+    }
+    for (k = 0; k < p->ntemplates; k++) {
+        t = &p->templates[k];
+        if (!upgrade_from(u, t->name, from, sizeof(from))) {
+            /* the template did not move: its previous is its latest */
+            memcpy(obs->previous[k], obs->latest[k], sizeof(obs->previous[k]));
+            continue;
+        }
+        any = 1;
+        colon = strchr(from, ':');
+        if (colon == NULL || colon[1] == '\0') {
+            ok = 0;                 /* a tag that predates digests */
+            continue;
+        }
+        rt = *t;
+        recipe = strcmp(colon + 1, ps->digest[k]) != 0;
+        if (recipe) {
+            if (recipe_of(ps, obs, k, colon + 1) != 0) {
+                ok = 0;
+                continue;
+            }
+            virt_recipe_template(t, &ps->recipe[k], &rt);
+            previous_images(ps, obs, k, &rt);
+        }
+        for (h = 0; h < p->nhosts; h++) {
+            m = &obs->previous[k][h];
+            snprintf(m->version, sizeof(m->version), "%.*s",
+                     (int) (colon - from), from);
+            snprintf(m->digest, sizeof(m->digest), "%s", colon + 1);
+            snprintf(m->template, sizeof(m->template), "%s", t->name);
+            snprintf(m->host, sizeof(m->host), "%s", p->hosts[h].uri);
+            memcpy(m->image, recipe ? ps->previous_image[k][h]
+                                    : ps->image[k][h], sizeof(m->image));
+        }
+    }
+    obs->previous_ok = any && ok;
 }
 
 /* the hashes a pass reads in its one round trip, in this order */
@@ -603,6 +985,7 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     memset(obs, 0, sizeof(*obs));
     obs->now = clock_unix_ms();
     obs->nzones = ps->cf->nzones;
+    obs->nhosts = ps->cf->nhosts;
     obs->hand = ps->hand;
     obs->nhand = ps->nhand;
     if (list_zones(ps, dels, ndel, obs) != 0) {

@@ -18,9 +18,16 @@
  *   5. upgrade   outdated instances are replaced batch by batch (or
  *                rolled back): it chooses the model new instances get
  *                and the surge the capacity step keeps;
- *   6. capacity  new instances up to the capacity, or scale-in above it,
- *                counting what the steps before took away;
- *   7. register  what is ready and stays is registered last, so an
+ *   6. failover  instances of a host that failed over (unreachable longer
+ *                than zone_failover: counted as lost from plan_begin on)
+ *                that are back go, as far as their capacity was rebuilt;
+ *   7. rebalance zones more than one apart get a new instance in the
+ *                smallest, kept above the capacity (surge) until it runs
+ *                (not while an upgrade moves instances);
+ *   8. capacity  new instances up to the capacity, or scale-in above it,
+ *                counting what the steps before took away (the largest
+ *                zone gives once a rebalancing instance runs);
+ *   9. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
  * A new step (an upgrade, a warm pool, repair of running instances) is a
@@ -42,6 +49,8 @@ const plan_step_t  plan_steps[] = {
     { "repair",   plan_repair },
     { "drain",    plan_drain },
     { "upgrade",  plan_upgrade },
+    { "failover", plan_failover },
+    { "rebalance", plan_rebalance },
     { "capacity", plan_capacity },
     { "register", plan_register },
     { NULL, NULL }
@@ -79,6 +88,15 @@ plan_free(const plan_t *pl, int i)
     return pl->view[i].claimed < 0;
 }
 
+int
+plan_reachable(const observation_t *obs, int i)
+{
+    const obs_instance_t  *o = &obs->inst[i];
+
+    return o->listed && o->in.host >= 0 && o->in.host < obs->nhosts
+           && obs->host_up[o->in.host];
+}
+
 action_t *
 plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
     const char *rule, const char *fmt, ...)
@@ -104,6 +122,7 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
     a->inst = inst;
     a->member = -1;
     a->zone = -1;
+    a->host = -1;
     a->rule = rule;
     va_start(ap, fmt);
     vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
@@ -112,6 +131,7 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         o = &in->obs->inst[inst];
         snprintf(a->id, sizeof(a->id), "%s", o->in.id);
         a->zone = o->in.zone;
+        a->host = o->in.host;
         a->member = o->member;
         pl->view[inst].claimed = pl->nact;
         switch (kind) {
@@ -152,21 +172,30 @@ plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt,
 }
 
 int
-plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
+plan_active_hosts(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host)
 {
-    int  i, z, n = 0;
+    int  i, z, h, n = 0;
 
     if (per_zone) {
         memset(per_zone, 0, SCALER_MAX_ZONES * sizeof(int));
     }
+    if (per_host) {
+        memset(per_host, 0, SCALER_MAX_HOSTS * sizeof(int));
+    }
     for (i = 0; i < in->obs->ninst; i++) {
-        if (pl->view[i].state == INST_BOOTING
-            || pl->view[i].state == INST_RUNNING)
+        if (!pl->view[i].lost
+            && (pl->view[i].state == INST_BOOTING
+                || pl->view[i].state == INST_RUNNING))
         {
             n++;
             z = in->obs->inst[i].in.zone;
+            h = in->obs->inst[i].in.host;
             if (per_zone && z >= 0 && z < SCALER_MAX_ZONES) {
                 per_zone[z]++;
+            }
+            if (per_host && h >= 0 && h < SCALER_MAX_HOSTS) {
+                per_host[h]++;
             }
         }
     }
@@ -176,9 +205,18 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
             if (per_zone) {
                 per_zone[pl->act[i].zone]++;
             }
+            if (per_host && pl->act[i].host >= 0) {
+                per_host[pl->act[i].host]++;
+            }
         }
     }
     return n;
+}
+
+int
+plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
+{
+    return plan_active_hosts(in, pl, per_zone, NULL);
 }
 
 int
@@ -212,7 +250,8 @@ plan_on_target(const plan_input_t *in, const plan_t *pl, int i)
 
     /* one of a template the config no longer has is on no model */
     return o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates
-           && model_latest(&pl->target[o->in.tmpl][o->in.zone],
+           && o->in.host >= 0 && o->in.host < in->cf->nhosts
+           && model_latest(&pl->target[o->in.tmpl][o->in.host],
                            &o->in.model);
 }
 
@@ -232,8 +271,16 @@ plan_begin(const plan_input_t *in, plan_t *pl)
        known, of a domain or of a member */
     top = obs->seq;
     for (i = 0; i < obs->ninst; i++) {
+        const obs_instance_t *o = &obs->inst[i];
+
         pl->view[i].state = plan_observed(obs, i);
         pl->view[i].claimed = -1;
+        /* lost: known so, or on a host unreachable for zone_failover */
+        pl->view[i].lost = o->in.lost
+            || (!plan_reachable(obs, i) && o->in.host >= 0
+                && o->in.host < obs->nhosts
+                && policy_failed_over(obs->host_down_since[o->in.host],
+                                      in->now, in->cf->zone_failover_ms));
         top = obs->inst[i].in.seq > top ? obs->inst[i].in.seq : top;
     }
     for (i = 0; i < obs->nmembers; i++) {

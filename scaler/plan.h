@@ -47,6 +47,9 @@ typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     int           valid;        /* its record parsed (else only id is set) */
     int           zone;         /* its zone= among the pool's; -1: none */
+    int           host;         /* its host= among its zone's hosts (an
+                                   index into the pool's); -1: none given,
+                                   -2: one its zone does not have */
     char          address[80];
     char          version[SCALESET_NAME_MAX + 1];
     unsigned      weight;
@@ -76,12 +79,23 @@ typedef struct {
 typedef struct {
     uint64_t          now;          /* UNIX ms of the observation */
     int               nzones;
-    int               zone_up[SCALER_MAX_ZONES];
-    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+    int               zone_up[SCALER_MAX_ZONES];  /* every host of the zone
+                                       answered (its instances are all
+                                       known) */
+    int               nhosts;
+    int               host_up[SCALER_MAX_HOSTS];  /* the host answered: its
+                                       instances are listed */
+    unsigned long long host_free[SCALER_MAX_HOSTS];   /* its free memory
+                                       (virNodeGetFreeMemory), bytes; 0
+                                       unknown */
+    uint64_t          host_down_since[SCALER_MAX_HOSTS];  /* UNIX ms it
+                                       has been unreachable since (this
+                                       scaler's count); 0: it answered */
+    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
                                     /* each template's model as a new
-                                       instance of it in that zone would
+                                       instance of it on that host would
                                        get it now (its base image as last
-                                       read there); created 0 */
+                                       read there, its URI); created 0 */
     int               redis_ok;     /* members read: else no plan */
     char              redis_err[200];   /* !redis_ok: why */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
@@ -107,15 +121,16 @@ typedef struct {
                                        (scaleset_scaler_errors_total
                                        {kind="redis_data"}) */
     /* the upgrade (plan_upgrade.c): PREFIX{POOL}:upgrade as read, the
-       digest of the zones' base images, and the previous model (the
+       digest of the hosts' base images, and the previous model (the
        record's from, as an instance of it records how it was made: its
-       recipe, virt_recipe()) as a new instance in each zone would get it */
+       recipe, virt_recipe()) as a new instance on each host would get
+       it */
     int               upgrade_ok;   /* read and valid, or absent (state
                                        UPGRADE_NONE): else no upgrade step */
     char              upgrade_err[160];
     upgrade_t         upgrade;
     char              images[MODEL_DIGEST_LEN + 1];
-    virt_model_t      previous[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+    virt_model_t      previous[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
     int               previous_ok;  /* a recipe of from was found */
 } observation_t;
 
@@ -151,10 +166,12 @@ typedef struct {
                                    a registered one; else -1 */
     char          id[SCALESET_ID_MAX + 1];
     int           zone;         /* the instance's (CREATE: where) */
+    int           host;         /* the instance's host (CREATE: where);
+                                   -1: none (DEREGISTER) */
     long          seq;          /* CREATE: the id's number */
     char          address[80];  /* CREATE */
     virt_model_t  model;        /* CREATE: what it is made from (its
-                                   template's latest in the zone; act
+                                   template's latest on the host; act
                                    sets created) */
     int           tmpl;         /* CREATE: its template */
     origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
@@ -176,6 +193,9 @@ typedef struct {
     inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
                                    DRAINING, DELETING (it goes) */
     int           claimed;      /* pl->act of the step that took it; -1 */
+    int           lost;         /* counted as lost (its host failed over,
+                                   in->lost or now): not active, its
+                                   capacity rebuilt elsewhere */
 } plan_view_t;
 
 typedef struct {
@@ -190,9 +210,9 @@ typedef struct {
                                    the capacity on purpose (an upgrade's
                                    new ones while the old still serve):
                                    scale-in stops at capacity + surge */
-    virt_model_t  target[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+    virt_model_t  target[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
                                 /* the model a new instance of each
-                                   template in each zone gets: its
+                                   template on each host gets: its
                                    latest, or the previous one while an
                                    upgrade rolls back (and after) */
     upgrade_t     upgrade;      /* the upgrade record as the pass leaves
@@ -234,8 +254,12 @@ void plan_note(plan_t *pl, err_kind_t err, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
+/* 1 when obs->inst[i] was listed this pass by its host: it can be acted
+   on (an instance of a host that did not answer is kept as it was) */
+int plan_reachable(const observation_t *obs, int i);
 /* instances that serve or will: booting, running, creating, in every
-   zone (those of a zone down count: they are not lost) */
+   zone (those of a zone down count, unless lost: view.lost); per_zone
+   (SCALER_MAX_ZONES) and per_host (SCALER_MAX_HOSTS) may be NULL */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
 /* obs->inst[i]'s health for upgrades and repair: 1 when it is registered
    (not draining, not down) and every gateway that reports for the pool
@@ -243,12 +267,15 @@ int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
 int plan_healthy(const observation_t *obs, int i);
 /* 1 when obs->inst[i] is on the model new instances get (pl->target) */
 int plan_on_target(const plan_input_t *in, const plan_t *pl, int i);
-/* a new instance of template tmpl in zone z (its address, id and
-   pl->target[tmpl][z]); NULL when none can be made (noted) or out of
+/* a new instance of template tmpl in zone z made for the capacity (on
+   the zone's host plan_place_host() picks, its address, id and
+   pl->target[tmpl][host]); NULL when none can be made (noted) or out of
    memory */
 action_t *plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
     const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+int plan_active_hosts(const plan_input_t *in, const plan_t *pl,
+    int *per_zone, int *per_host);
 const char *act_kind_name(act_kind_t kind);
 
 /* the sub-planners, each in its own file, in plan_steps[] order */
@@ -271,9 +298,36 @@ void plan_drain(const plan_input_t *in, plan_t *pl);
    outdated instances replaced in health-gated batches, rolled back on a
    breach (docs/upgrades.md) */
 void plan_upgrade(const plan_input_t *in, plan_t *pl);
+/* plan_zones.c: a host unreachable longer than zone_failover has its
+   instances counted as lost (plan_begin), so the capacity step rebuilds
+   them elsewhere; back, they are drained and deleted where the capacity
+   stands without them (else counted again).  Zones more than one apart
+   are rebalanced, one move at a time: a new instance in the smallest
+   first (surge), then the capacity step drains one in the largest */
+void plan_failover(const plan_input_t *in, plan_t *pl);
+void plan_rebalance(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy, outdated instances first */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
+/* n new instances made for the capacity (fewer when no host, address,
+   number or template is left: noted), each of template tmpl (-1: the one
+   the mix asks for), placed as the capacity step places them: the zone
+   with the fewest of the template then of all, its host with the fewest
+   then the most free memory, the lowest free address, the next number,
+   the template's latest model on the host; why NULL: the capacity
+   step's reason.  The number made */
+int plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
+    const char *rule, const char *why);
+/* the capacity units of the instances made for it (origin scaled) that
+   serve or will (booting, running, creations so far; not lost), and
+   per_zone / per_host (SCALER_MAX_ZONES / _HOSTS, may be NULL) how many
+   of them each has */
+int plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host);
+/* the host of zone z a new instance goes to (policy_place_host over
+   hcount, the instances per host, NULL: none); -1 when none of its hosts
+   answers */
+int plan_place_host(const plan_input_t *in, int z, const int *hcount);
 /* the lowest address of the pool that no instance, no member and no
    creation of the plan so far uses: 0, or -1 when none is left */
 int plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,

@@ -5,23 +5,26 @@
  * instances made for it, of every zone, after what the earlier steps
  * took away; instances added by hand are outside it), new ones are
  * created: from the template the mix asks for (plan_mix.c), each in the
- * usable zone with the fewest of that template (then the fewest of all:
- * policy_place), at the lowest address that no instance and no member
- * uses, with the next instance number and the model new instances of
- * its template get there (pl->target: the latest, or the previous one
- * while an upgrade rolls back).  Above it (plus the surge an earlier step
- * keeps on purpose), one at a time from the template furthest above its
- * target, by scale_in_policy (policy_scale_in: balance zones, then highest
- * id, or oldest / newest) among that template's instances in zones that
- * answer, outdated ones (not on pl->target) first, while the units left
- * still meet the capacity: a registered one drains, an unregistered one
- * is deleted.  An instance of a template the config no longer has goes
- * first.
+ * zone with the fewest of that template (then the fewest of all:
+ * policy_place) among those with a host that answers, on that zone's
+ * answering host with the fewest of the pool's instances, then the most
+ * free memory (policy_place_host), at the lowest address that no instance
+ * and no member uses, with the next instance number and the model new
+ * instances of its template get on that host (pl->target: the latest, or
+ * the previous one while an upgrade rolls back).  Above it (plus the
+ * surge an earlier step keeps on purpose), one at a time from the
+ * template furthest above its target, by scale_in_policy
+ * (policy_scale_in: balance zones, then their hosts, then highest id, or
+ * oldest / newest) among that template's instances on hosts that answer,
+ * outdated ones (not on pl->target) first, while the units left still
+ * meet the capacity: a registered one drains, an unregistered one is
+ * deleted.  An instance of a template the config no longer has goes
+ * first.  Instances counted as lost (their host failed over:
+ * plan_zones.c) are not counted.
  */
 
-#include <stdarg.h>
-
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,44 +107,6 @@ plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
     return k < 0 ? -1 : 0;
 }
 
-action_t *
-plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
-    const char *rule, const char *fmt, ...)
-{
-    const pool_config_t  *p = in->cf;
-    char                (*used)[80], addr[80];
-    action_t             *a = NULL;
-    va_list               ap;
-    int                   nused;
-
-    if (in->obs->seq < 0 || pl->next_seq > POLICY_SEQ_MAX) {
-        plan_note(pl, ERR_REDIS_DATA, rule, "instance numbers used up "
-                  "(%ld): no new instances", (long) POLICY_SEQ_MAX);
-        return NULL;
-    }
-    used = used_addresses(in, pl, &nused);
-    if (pl->oom) {
-        return NULL;
-    }
-    if (next_free(p, used, nused, 0, addr, sizeof(addr)) < 0) {
-        plan_note(pl, ERR_ADDRESS, rule, "no free address left");
-    } else if ((a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", "")) != NULL)
-    {
-        va_start(ap, fmt);
-        vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
-        va_end(ap);
-        a->zone = z;
-        a->tmpl = tmpl;
-        a->origin = ORIGIN_SCALED;
-        a->model = pl->target[tmpl][z];
-        a->seq = pl->next_seq++;
-        snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
-        snprintf(a->address, sizeof(a->address), "%s", addr);
-    }
-    free(used);
-    return a;
-}
-
 /* the capacity's instances by template (the last index: of a template
    the config no longer has) and zone, and their units */
 typedef struct {
@@ -150,6 +115,7 @@ typedef struct {
     int             count[SCALER_MAX_TEMPLATES + 1];
     int             zone[SCALER_MAX_TEMPLATES + 1][SCALER_MAX_ZONES];
     int             all[SCALER_MAX_ZONES];
+    int             host[SCALER_MAX_HOSTS];     /* of all templates */
     int             target[SCALER_MAX_TEMPLATES + 1];
     int             units;
 } mix_state_t;
@@ -197,11 +163,12 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
     ms->t[ms->n].weight = 1;            /* the orphans: never made */
     for (i = 0; i < in->obs->ninst; i++) {
         o = &in->obs->inst[i];
-        if (o->in.origin != ORIGIN_SCALED
+        if (o->in.origin != ORIGIN_SCALED || pl->view[i].lost
             || (pl->view[i].state != INST_BOOTING
                 && pl->view[i].state != INST_RUNNING))
         {
-            continue;                   /* by hand, or not in service */
+            continue;                   /* by hand, lost, or not in
+                                           service */
         }
         k = inst_tmpl(in, i);
         z = o->in.zone;
@@ -210,6 +177,9 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
         if (z >= 0 && z < SCALER_MAX_ZONES) {
             ms->zone[k][z]++;
             ms->all[z]++;
+        }
+        if (o->in.host >= 0 && o->in.host < SCALER_MAX_HOSTS) {
+            ms->host[o->in.host]++;
         }
     }
     for (i = 0; i < pl->nact; i++) {
@@ -221,6 +191,9 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
             ms->units += ms->t[k].weight;
             ms->zone[k][pl->act[i].zone]++;
             ms->all[pl->act[i].zone]++;
+            if (pl->act[i].host >= 0) {
+                ms->host[pl->act[i].host]++;
+            }
         }
     }
     mix_targets(ms->t, ms->n, p->mixed, in->capacity, ms->target);
@@ -242,68 +215,174 @@ reason(const plan_input_t *in, const mix_state_t *ms, int k, char *buf,
     }
 }
 
-static void
-scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
+int
+plan_place_host(const plan_input_t *in, int z, const int *hcount)
+{
+    static const int      none[SCALER_MAX_HOSTS];
+    const zone_config_t  *zc = &in->cf->zones[z];
+    int                   k;
+
+    k = policy_place_host((hcount ? hcount : none) + zc->host0,
+                          in->obs->host_free + zc->host0,
+                          in->obs->host_up + zc->host0, zc->nhosts);
+    return k < 0 ? -1 : zc->host0 + k;
+}
+
+/* the creations of a pass: the addresses in use, where the next is */
+typedef struct {
+    char    (*used)[80];
+    int       nused, knext;
+} addr_cursor_t;
+
+/* one new instance of template t made for the capacity: its zone (zone,
+   or with zone -1 the fewest of t, then of all, among zones with a host
+   that answers), host, address, number and model; 0, or -1 (noted) when
+   none can be */
+static int
+create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
+    addr_cursor_t *ac, int t, int zone, const char *rule, const char *why)
 {
     const pool_config_t  *p = in->cf;
-    char                (*used)[80], addr[80], why[160];
+    char                  addr[80];
     action_t             *a;
-    int                   nused, k, knext = 0, z, t, zc[SCALER_MAX_ZONES];
-    int                   want = in->capacity;
+    int                   k, z, h, zc[SCALER_MAX_ZONES];
+    int                   usable[SCALER_MAX_ZONES];
+
+    if (pl->next_seq > POLICY_SEQ_MAX) {
+        plan_note(pl, ERR_REDIS_DATA, rule, "instance numbers used up "
+                  "(%ld): no new instances", (long) POLICY_SEQ_MAX);
+        return -1;
+    }
+    /* the fewest of this template, then the fewest of all */
+    for (z = 0; z < p->nzones; z++) {
+        zc[z] = ms->zone[t][z] * (SCALER_CAPACITY_MAX + 1) + ms->all[z];
+        usable[z] = plan_place_host(in, z, ms->host) >= 0;
+    }
+    if ((z = zone >= 0 ? zone : policy_place(zc, usable, p->nzones)) < 0
+        || (h = plan_place_host(in, z, ms->host)) < 0)
+    {
+        return -1;                  /* no host answers: nowhere to go */
+    }
+    if ((k = next_free(p, ac->used, ac->nused, ac->knext, addr,
+                       sizeof(addr))) < 0)
+    {
+        plan_note(pl, ERR_ADDRESS, rule, "no free address left");
+        return -1;
+    }
+    ac->knext = k + 1;
+    if ((a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why)) == NULL) {
+        return -1;
+    }
+    a->zone = z;
+    a->host = h;
+    a->tmpl = t;
+    a->origin = ORIGIN_SCALED;
+    a->model = pl->target[t][h];
+    a->seq = pl->next_seq++;
+    snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
+    snprintf(a->address, sizeof(a->address), "%s", addr);
+    ms->units += ms->t[t].weight;
+    ms->count[t]++;
+    ms->zone[t][z]++;
+    ms->all[z]++;
+    ms->host[h]++;
+    return 0;
+}
+
+/* up to n instances (n < 0: until the units meet the capacity), each of
+   template tmpl (-1: the one the mix asks for); the number made */
+static int
+scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
+    int tmpl, const char *rule, const char *why)
+{
+    const pool_config_t  *p = in->cf;
+    addr_cursor_t         ac = { NULL, 0, 0 };
+    char                  buf[160];
+    int                   t, made = 0, want = in->capacity;
 
     if (in->obs->seq < 0) {
-        plan_note(pl, ERR_REDIS_DATA, "scale_out", "seq is above %ld: no "
+        plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
-        return;
+        return 0;
     }
-    used = used_addresses(in, pl, &nused);
+    ac.used = used_addresses(in, pl, &ac.nused);
     if (pl->oom) {
-        return;
+        return 0;
     }
-    while (ms->units < want) {
-        if (pl->next_seq > POLICY_SEQ_MAX) {
-            plan_note(pl, ERR_REDIS_DATA, "scale_out", "instance numbers "
-                      "used up (%ld): no new instances",
-                      (long) POLICY_SEQ_MAX);
-            break;
-        }
-        if ((t = mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
-                              want - ms->units)) < 0)
-        {
-            plan_note(pl, ERR_KIND_COUNT, "scale_out", "capacity %d: every "
+    while (n < 0 ? ms->units < want : made < n) {
+        t = tmpl >= 0 ? tmpl
+            : mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
+                           want - ms->units > 0 ? want - ms->units : 1);
+        if (t < 0) {
+            plan_note(pl, ERR_KIND_COUNT, rule, "capacity %d: every "
                       "template is at its max_percent", want);
             break;
         }
-        /* the fewest of this template, then the fewest of all */
-        for (z = 0; z < p->nzones; z++) {
-            zc[z] = ms->zone[t][z] * (SCALER_CAPACITY_MAX + 1) + ms->all[z];
+        if (why == NULL) {
+            reason(in, ms, t, buf, sizeof(buf), "");
         }
-        if ((z = policy_place(zc, in->obs->zone_up, p->nzones)) < 0) {
-            break;                  /* no zone answers: nowhere to go */
-        }
-        if ((k = next_free(p, used, nused, knext, addr, sizeof(addr))) < 0) {
-            plan_note(pl, ERR_ADDRESS, "scale_out", "no free address left");
+        if (create_one(in, pl, ms, &ac, t, -1, rule, why ? why : buf) != 0)
+        {
             break;
         }
-        knext = k + 1;
-        reason(in, ms, t, why, sizeof(why), "");
-        a = plan_add(pl, in, ACT_CREATE, -1, "scale_out", "%s", why);
-        if (a == NULL) {
-            break;
-        }
-        a->zone = z;
-        a->tmpl = t;
-        a->origin = ORIGIN_SCALED;
-        a->model = pl->target[t][z];
-        a->seq = pl->next_seq++;
-        snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
-        snprintf(a->address, sizeof(a->address), "%s", addr);
-        ms->units += ms->t[t].weight;
-        ms->count[t]++;
-        ms->zone[t][z]++;
-        ms->all[z]++;
+        made++;
     }
-    free(used);
+    free(ac.used);
+    return made;
+}
+
+int
+plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
+    const char *rule, const char *why)
+{
+    mix_state_t  ms;
+
+    mix_state(in, pl, &ms);
+    return scale_out(in, pl, &ms, n, tmpl, rule, why);
+}
+
+action_t *
+plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
+    const char *rule, const char *fmt, ...)
+{
+    mix_state_t    ms;
+    addr_cursor_t  ac = { NULL, 0, 0 };
+    char           why[160];
+    va_list        ap;
+    int            rc;
+
+    if (in->obs->seq < 0) {
+        plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
+                  "new instances", (long) POLICY_SEQ_MAX);
+        return NULL;
+    }
+    ac.used = used_addresses(in, pl, &ac.nused);
+    if (pl->oom) {
+        return NULL;
+    }
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    mix_state(in, pl, &ms);
+    rc = create_one(in, pl, &ms, &ac, tmpl, z, rule, why);
+    free(ac.used);
+    return rc == 0 ? &pl->act[pl->nact - 1] : NULL;
+}
+
+int
+plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
+    int *per_host)
+{
+    mix_state_t  ms;
+
+    mix_state(in, pl, &ms);
+    if (per_zone) {
+        memcpy(per_zone, ms.all, sizeof(ms.all));
+    }
+    if (per_host) {
+        memcpy(per_host, ms.host, sizeof(ms.host));
+    }
+    return ms.units;
 }
 
 static void
@@ -330,8 +409,8 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         for (i = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
             removable[inst_tmpl(in, i)] +=
-                o->listed && obs->zone_up[o->in.zone] && plan_free(pl, i)
-                && o->in.origin == ORIGIN_SCALED
+                plan_reachable(obs, i) && plan_free(pl, i)
+                && !pl->view[i].lost && o->in.origin == ORIGIN_SCALED
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING);
         }
@@ -340,7 +419,7 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         } else if ((t = mix_pick_in(ms->t, ms->n, ms->target, ms->count,
                                     removable, ms->units - want)) < 0)
         {
-            break;                  /* the rest are in zones that are down,
+            break;                  /* the rest are on hosts that are down,
                                        or removing one undershoots */
         }
         /* the outdated ones first (an upgrade's work done by the way),
@@ -348,7 +427,8 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         for (outdated = 1; outdated >= 0; outdated--) {
             for (nc = 0, i = 0; i < obs->ninst; i++) {
                 o = &obs->inst[i];
-                if (o->listed && obs->zone_up[o->in.zone] && plan_free(pl, i)
+                if (plan_reachable(obs, i) && plan_free(pl, i)
+                    && !pl->view[i].lost
                     && o->in.origin == ORIGIN_SCALED && inst_tmpl(in, i) == t
                     && (pl->view[i].state == INST_BOOTING
                         || pl->view[i].state == INST_RUNNING)
@@ -356,6 +436,7 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
                 {
                     cand[nc].id = o->in.id;
                     cand[nc].zone = o->in.zone;
+                    cand[nc].host = o->in.host;
                     cand[nc].seq = o->in.seq;
                     map[nc++] = i;
                 }
@@ -385,6 +466,9 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         k = obs->inst[i].in.zone;
         ms->zone[t][k]--;
         ms->all[k]--;
+        if (obs->inst[i].in.host >= 0) {
+            ms->host[obs->inst[i].in.host]--;
+        }
     }
 done:
     free(cand);
@@ -398,7 +482,7 @@ plan_capacity(const plan_input_t *in, plan_t *pl)
 
     mix_state(in, pl, &ms);
     if (ms.units < in->capacity) {
-        scale_out(in, pl, &ms);
+        scale_out(in, pl, &ms, -1, -1, "scale_out", NULL);
     } else if (ms.units > in->capacity + pl->surge) {
         scale_in(in, pl, &ms);
     }

@@ -37,7 +37,7 @@ plan_drain(const plan_input_t *in, plan_t *pl)
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_DRAINING)
         {
             continue;

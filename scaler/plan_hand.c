@@ -63,18 +63,25 @@ manual(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
     const pool_config_t  *p = in->cf;
     action_t             *a;
     char                  addr[80];
-    int                   count[SCALER_MAX_ZONES], z = r->zone;
+    int                   count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS];
+    int                   usable[SCALER_MAX_ZONES], z = r->zone, h = -1;
 
     if (in->obs->seq < 0 || pl->next_seq > POLICY_SEQ_MAX) {
         plan_note(pl, ERR_REDIS_DATA, "api", "instance by hand: instance "
                   "numbers used up");
         return;
     }
+    plan_active_hosts(in, pl, count, hcount);
     if (z < 0) {
-        plan_active(in, pl, count);
-        z = policy_place(count, in->obs->zone_up, p->nzones);
+        for (z = 0; z < p->nzones; z++) {
+            usable[z] = plan_place_host(in, z, hcount) >= 0;
+        }
+        z = policy_place(count, usable, p->nzones);
     }
-    if (z < 0 || z >= p->nzones || !in->obs->zone_up[z]) {
+    if (z >= 0 && z < p->nzones) {
+        h = plan_place_host(in, z, hcount);
+    }
+    if (h < 0) {
         plan_note(pl, ERR_CREATE, "api", "instance by hand: zone %s does "
                   "not answer", z >= 0 && z < p->nzones ? p->zones[z].name
                                                         : "(none)");
@@ -93,9 +100,10 @@ manual(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
         return;
     }
     a->zone = z;
+    a->host = h;
     a->tmpl = r->tmpl;
     a->origin = ORIGIN_MANUAL;
-    a->model = in->obs->latest[r->tmpl][z];
+    a->model = in->obs->latest[r->tmpl][h];
     a->seq = pl->next_seq++;
     snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
     snprintf(a->address, sizeof(a->address), "%s", addr);
@@ -115,7 +123,7 @@ adopt(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
                   "instance or member of that id", r->domain);
         return;
     }
-    if (!in->obs->zone_up[r->zone]) {
+    if (plan_place_host(in, r->zone, NULL) < 0) {
         plan_note(pl, ERR_LIBVIRT, "api", "adopt %s: zone %s does not "
                   "answer", r->domain, p->zones[r->zone].name);
         return;
@@ -140,8 +148,9 @@ adopt(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
     a->zone = r->zone;
     a->tmpl = r->tmpl;
     a->origin = ORIGIN_ADOPTED;
-    /* not made from the template: its name and version, no digests */
-    a->model = in->obs->latest[r->tmpl][r->zone];
+    /* not made from the template: its name and version, no digests (act
+       asks every host of the zone, the tag names the one that has it) */
+    a->model = in->obs->latest[r->tmpl][p->zones[r->zone].host0];
     a->model.digest[0] = a->model.image[0] = '\0';
     snprintf(a->address, sizeof(a->address), "%s", addr);
 }

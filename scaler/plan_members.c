@@ -3,8 +3,8 @@
  * domain leaves it (plan_strays, early: a member of a zone that does not
  * answer stays, its domain is not lost); a ready instance that stays
  * enters it, and a record that no longer says what its instance is (its
- * address, zone, its template's weight, or its own model's version) is
- * written again
+ * address, zone, host in a zone of several, its template's weight, or
+ * its own model's version) is written again
  * (plan_register, last: nothing scaled in is registered first).
  */
 
@@ -26,8 +26,11 @@ plan_strays(const plan_input_t *in, plan_t *pl)
         if (m->inst >= 0) {
             continue;
         }
-        if (m->valid && m->zone >= 0 && !obs->zone_up[m->zone]) {
-            continue;               /* its zone did not answer */
+        if (m->valid && (m->host >= 0 ? !obs->host_up[m->host]
+                         : m->zone >= 0 && !obs->zone_up[m->zone]))
+        {
+            continue;               /* its host (or a host of its zone,
+                                       when it names none) did not answer */
         }
         a = plan_add(pl, in, ACT_DEREGISTER, -1, "stray", "no domain");
         if (a != NULL) {
@@ -57,6 +60,15 @@ differs(const plan_input_t *in, const obs_instance_t *o,
         snprintf(what, size, "not zone %s", zone);
         return 1;
     }
+    /* host= in a zone of several hosts, none in a zone of one */
+    if (in->cf->zones[o->in.zone].nhosts > 1 ? m->host != o->in.host
+                                             : m->host != -1)
+    {
+        snprintf(what, size, "not host %s",
+                 in->cf->zones[o->in.zone].nhosts > 1
+                 ? in->cf->hosts[o->in.host].name : "none");
+        return 1;
+    }
     if (o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates
         && m->weight != (unsigned) in->cf->templates[o->in.tmpl].weight)
     {
@@ -83,7 +95,7 @@ plan_register(const plan_input_t *in, plan_t *pl)
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)) {
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)) {
             continue;
         }
         switch (pl->view[i].state) {

@@ -24,7 +24,7 @@ plan_repair(const plan_input_t *in, plan_t *pl)
     most = in->capacity / 20 > 1 ? in->capacity / 20 : 1;
     for (i = 0; i < obs->ninst && n < most; i++) {
         o = &obs->inst[i];
-        if (!o->listed || !obs->zone_up[o->in.zone] || !plan_free(pl, i)
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_BOOTING || o->ready != READY_NO
             || o->in.origin != ORIGIN_SCALED)   /* by hand: the API's */
         {

@@ -134,23 +134,25 @@ step(up_t *u, int i, act_kind_t kind, const char *why)
     n[u->nsteps++].why = why;
 }
 
-/* an instance that counts: it serves or will (as observed) */
+/* an instance that counts: it serves or will (as observed; one counted
+   as lost, its host failed over, does not) */
 static int
 counted(const up_t *u, int i)
 {
     inst_state_t  st = plan_observed(u->obs, i);
 
     return (st == INST_BOOTING || st == INST_RUNNING)
-           && !u->obs->inst[i].delete_asked;
+           && !u->obs->inst[i].delete_asked && !u->pl->view[i].lost;
 }
 
 /* serving or booting in the view (no earlier step took it away, no step
-   of this one decided for it) */
+   of this one decided for it, not lost) */
 static int
 active(const up_t *u, int i)
 {
-    return !u->taken[i] && (u->pl->view[i].state == INST_BOOTING
-                            || u->pl->view[i].state == INST_RUNNING);
+    return !u->taken[i] && !u->pl->view[i].lost
+           && (u->pl->view[i].state == INST_BOOTING
+               || u->pl->view[i].state == INST_RUNNING);
 }
 
 /* obs->inst[i]'s template for what it is replaced with: its own, or
@@ -226,7 +228,8 @@ on_forward(const up_t *u, int i)
     const obs_instance_t  *o = &u->obs->inst[i];
 
     return o->in.tmpl >= 0 && o->in.tmpl < u->in->cf->ntemplates
-           && model_latest(&u->obs->latest[o->in.tmpl][o->in.zone],
+           && o->in.host >= 0 && o->in.host < u->in->cf->nhosts
+           && model_latest(&u->obs->latest[o->in.tmpl][o->in.host],
                            &o->in.model);
 }
 
@@ -238,8 +241,8 @@ eligible(const up_t *u, int i)
 
     /* made for the capacity: one added by hand, or adopted, is the
        operator's */
-    return active(u, i) && plan_free(u->pl, i) && o->listed
-           && u->obs->zone_up[o->in.zone] && !o->delete_asked
+    return active(u, i) && plan_free(u->pl, i) && plan_reachable(u->obs, i)
+           && !o->delete_asked
            && o->in.origin == ORIGIN_SCALED && !upgrade_protected(u, i)
            && !plan_on_target(u->in, u->pl, i);
 }
@@ -290,18 +293,18 @@ clear_batch(up_t *u)
     u->out->zone[0] = '\0';
 }
 
-/* the previous model is a different one in some zone: a rollback can
+/* the previous model is a different one on some host: a rollback can
    make something else than the pool's model */
 static int
 previous_differs(const up_t *u)
 {
-    int  k, z;
+    int  k, h;
 
     for (k = 0; k < u->in->cf->ntemplates; k++) {
-        for (z = 0; z < u->obs->nzones; z++) {
-            if (!model_latest(&u->obs->latest[k][z], &u->obs->previous[k][z])
-                || strcmp(u->obs->latest[k][z].version,
-                          u->obs->previous[k][z].version) != 0)
+        for (h = 0; h < u->in->cf->nhosts; h++) {
+            if (!model_latest(&u->obs->latest[k][h], &u->obs->previous[k][h])
+                || strcmp(u->obs->latest[k][h].version,
+                          u->obs->previous[k][h].version) != 0)
             {
                 return 1;
             }
@@ -384,7 +387,7 @@ run_batch(up_t *u, int *b, int nb)
     for (k = 0; k < nb && need > 0; k++) {
         z = u->obs->inst[b[k]].in.zone;
         t = tmpl_of(u, b[k]);
-        if (u->obs->zone_up[z]) {
+        if (plan_place_host(in, z, NULL) >= 0) {     /* a host answers */
             u->creates[t][z]++;
             need -= in->cf->templates[t].weight;
         }
@@ -518,8 +521,8 @@ next_batch(up_t *u, int *cand, int nc)
     event(u, "batch %ld of %ld%s%s: %s -> version %s", out->batch,
           out->batches, z >= 0 ? " in zone " : "",
           z >= 0 ? in->cf->zones[z].name : "", ids,
-          u->pl->target[0][z >= 0 ? z : 0].version[0]
-          ? u->pl->target[0][z >= 0 ? z : 0].version
+          u->pl->target[0][z >= 0 ? in->cf->zones[z].host0 : 0].version[0]
+          ? u->pl->target[0][z >= 0 ? in->cf->zones[z].host0 : 0].version
           : version_of(u->back ? out->from : out->to, v, sizeof(v)));
     run_batch(u, cand, n);
 }
@@ -563,7 +566,7 @@ advance(up_t *u)
             continue;
         }
         nball++;                    /* still serving, or booting */
-        if (obs->inst[i].listed && obs->zone_up[obs->inst[i].in.zone]) {
+        if (plan_reachable(obs, i)) {
             b[nb++] = i;            /* and can be replaced now */
         }
     }
@@ -604,7 +607,7 @@ advance(up_t *u)
                 /* the failed batch's new ones never served: they go */
                 for (i = 0; i < obs->ninst; i++) {
                     if (counted(u, i) && active(u, i) && plan_free(u->pl, i)
-                        && obs->inst[i].listed
+                        && plan_reachable(obs, i)
                         && plan_on_target(u->in, u->pl, i)
                         && settled_bad(u, i))
                     {
@@ -745,7 +748,7 @@ maybe_start(up_t *u)
             continue;
         }
         n++;
-        l = &obs->latest[tmpl_of(u, i)][obs->inst[i].in.zone];
+        l = &obs->latest[tmpl_of(u, i)][obs->inst[i].in.host];
         nimg += strcmp(m->version, l->version) == 0
                 && strcmp(m->digest, l->digest) == 0;
     }
@@ -779,14 +782,16 @@ maybe_start(up_t *u)
 
                 if (o->in.zone == z && counted(u, i) && !on_forward(u, i)
                     && strcmp(o->in.model.image,
-                              obs->latest[tmpl_of(u, i)][z].image) != 0)
+                              obs->latest[tmpl_of(u, i)][o->in.host].image)
+                       != 0)
                 {
                     len += snprintf(why + len, sizeof(why) - len,
                                     " %s %.12s -> %.12s",
                                     u->in->cf->zones[z].name,
                                     o->in.model.image[0] ? o->in.model.image
                                                          : "none",
-                                    obs->latest[tmpl_of(u, i)][z].image);
+                                    obs->latest[tmpl_of(u, i)][o->in.host]
+                                    .image);
                     break;
                 }
             }
@@ -823,8 +828,10 @@ emit(up_t *u)
             for (k = 0; k < u->creates[t][z]; k++) {
                 if (plan_create(u->in, pl, t, z, "upgrade", "batch %ld: a "
                                 "replacement on version %s", u->out->batch,
-                                pl->target[t][z].version[0]
-                                ? pl->target[t][z].version
+                                pl->target[t][u->in->cf->zones[z].host0]
+                                .version[0]
+                                ? pl->target[t][u->in->cf->zones[z].host0]
+                                  .version
                                 : version_of(u->out->to, v, sizeof(v)))
                     == NULL)
                 {
@@ -833,7 +840,7 @@ emit(up_t *u)
             }
         }
     }
-    pl->surge = u->surge;
+    pl->surge += u->surge;
     snprintf(pl->upgrade_log, sizeof(pl->upgrade_log), "%s", u->log);
 }
 

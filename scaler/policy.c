@@ -1,5 +1,5 @@
 /*
- * policy.c: pure decisions: zone placement and scale-in choice.
+ * policy.c: pure decisions: zone and host placement and scale-in choice.
  */
 
 #include <string.h>
@@ -21,11 +21,31 @@ policy_place(const int *count, const int *usable, int nzones)
 }
 
 int
+policy_place_host(const int *count, const unsigned long long *free_mem,
+    const int *usable, int n)
+{
+    int  i, best = -1;
+
+    for (i = 0; i < n; i++) {
+        if (!usable[i]) {
+            continue;
+        }
+        if (best < 0 || count[i] < count[best]
+            || (count[i] == count[best] && free_mem[i] > free_mem[best]))
+        {
+            best = i;
+        }
+    }
+    return best;
+}
+
+int
 policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     scale_in_policy_t policy)
 {
     int  count[SCALER_MAX_ZONES] = { 0 };
-    int  i, big = 0, best = -1;
+    int  hcount[SCALER_MAX_HOSTS] = { 0 };
+    int  i, big = 0, hbig = -1, best = -1;
 
     if (n <= 0) {
         return -1;
@@ -34,6 +54,9 @@ policy_scale_in(const policy_instance_t *inst, int n, int nzones,
         if (inst[i].zone >= 0 && inst[i].zone < nzones) {
             count[inst[i].zone]++;
         }
+        if (inst[i].host >= 0 && inst[i].host < SCALER_MAX_HOSTS) {
+            hcount[inst[i].host]++;
+        }
     }
     /* balance zones first: only the largest zones give an instance */
     for (i = 0; i < nzones; i++) {
@@ -41,9 +64,27 @@ policy_scale_in(const policy_instance_t *inst, int n, int nzones,
             big = i;
         }
     }
+    /* then hosts: the largest host among those zones' instances */
     for (i = 0; i < n; i++) {
         if (inst[i].zone >= 0 && inst[i].zone < nzones
             && count[inst[i].zone] != count[big])
+        {
+            continue;
+        }
+        if (inst[i].host >= 0 && inst[i].host < SCALER_MAX_HOSTS
+            && (hbig < 0 || hcount[inst[i].host] > hbig))
+        {
+            hbig = hcount[inst[i].host];
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (inst[i].zone >= 0 && inst[i].zone < nzones
+            && count[inst[i].zone] != count[big])
+        {
+            continue;
+        }
+        if (inst[i].host >= 0 && inst[i].host < SCALER_MAX_HOSTS
+            && hcount[inst[i].host] != hbig)
         {
             continue;
         }
@@ -90,6 +131,13 @@ policy_stored_capacity(const char *raw, size_t len, int lo, int hi, int *cap)
     }
     *cap = (int) v;
     return 0;
+}
+
+int
+policy_failed_over(uint64_t down_since, uint64_t now, uint64_t failover_ms)
+{
+    return down_since != 0 && now >= down_since
+           && now - down_since >= failover_ms;
 }
 
 int

@@ -93,38 +93,82 @@ reconcile_capacity_stored(registry_t *reg, pool_state_t *ps)
     return 0;
 }
 
-/* a reload keeps what the last pass knew of the pool's instances (in
-   zones the new configuration still has): the API shows them until the
-   first pass, and that pass knows when it first saw each (health.grace,
-   drains) instead of finding every domain again */
-static void
-carry_instances(pool_state_t *ps, const pool_state_t *old)
+/* the index in ps's config of old's host h (same zone name, same URI);
+   -1 when the new configuration has no such host */
+static int
+same_host(const pool_config_t *p, const pool_config_t *op, int h)
 {
-    instance_t  *in;
-    int          i, z;
+    const zone_config_t  *zc;
+    int                   z, k;
 
-    if (old->ninst == 0
-        || (ps->inst = calloc(old->ninst, sizeof(*ps->inst))) == NULL)
-    {
-        return;
-    }
-    ps->cinst = old->ninst;
-    for (i = 0; i < old->ninst; i++) {
-        for (z = 0; z < ps->cf->nzones; z++) {
-            if (strcmp(ps->cf->zones[z].name,
-                       old->cf->zones[old->inst[i].zone].name) == 0)
-            {
-                break;
+    for (z = 0; z < p->nzones; z++) {
+        zc = &p->zones[z];
+        if (strcmp(zc->name, op->zones[op->hosts[h].zone].name) != 0) {
+            continue;
+        }
+        for (k = zc->host0; k < zc->host0 + zc->nhosts; k++) {
+            if (strcmp(p->hosts[k].uri, op->hosts[h].uri) == 0) {
+                return k;
             }
         }
-        if (z == ps->cf->nzones) {
-            continue;               /* its zone is gone from the pool */
+    }
+    return -1;
+}
+
+/* a reload: what the old state knew of the hosts the new configuration
+   keeps (by zone name and URI), so that a host that does not answer the
+   new state's first pass still has its instances (they are not lost, and
+   not rebuilt elsewhere), its outage's start and its base image; and the
+   API's deletions not yet handed to a pass.  Under prev's lock */
+static void
+carry(pool_state_t *ps, const pool_state_t *old)
+{
+    int  map[SCALER_MAX_HOSTS];
+    int  h, i, k, t, n = 0;
+
+    for (h = 0; h < old->cf->nhosts; h++) {
+        map[h] = same_host(ps->cf, old->cf, h);
+        if (map[h] < 0) {
+            continue;
         }
-        in = &ps->inst[ps->ninst++];
-        *in = old->inst[i];
-        in->zone = z;
-        in->report0 = in->nreports = 0;     /* the reports stay the old
-                                               state's */
+        ps->host_down[map[h]] = old->host_down[h];
+        ps->host_down_since[map[h]] = old->host_down_since[h];
+        ps->host_failed[map[h]] = old->host_failed[h];
+        /* each template's base image there, for a template of that name */
+        for (k = 0; k < old->cf->ntemplates; k++) {
+            t = config_template(ps->cf, old->cf->templates[k].name);
+            if (t >= 0) {
+                memcpy(ps->image[t][map[h]], old->image[k][h],
+                       sizeof(old->image[k][h]));
+            }
+        }
+    }
+    if (old->ninst > 0
+        && (ps->inst = calloc(old->ninst, sizeof(*ps->inst))) != NULL)
+    {
+        for (i = 0; i < old->ninst; i++) {
+            h = old->inst[i].host;
+            if (h < 0 || h >= old->cf->nhosts || map[h] < 0) {
+                continue;           /* a host the reload removed */
+            }
+            ps->inst[n] = old->inst[i];
+            ps->inst[n].host = map[h];
+            ps->inst[n].zone = ps->cf->hosts[map[h]].zone;
+            ps->inst[n].report0 = ps->inst[n].nreports = 0;
+            n++;
+        }
+        ps->ninst = ps->cinst = n;
+    }
+    for (i = 0; i < old->ndel; i++) {
+        char **d = realloc(ps->del_ids, (ps->ndel + 1) * sizeof(char *));
+
+        if (d == NULL) {
+            break;
+        }
+        ps->del_ids = d;
+        if ((d[ps->ndel] = strdup(old->del_ids[i])) != NULL) {
+            ps->ndel++;
+        }
     }
 }
 
@@ -136,8 +180,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 
     s->cf = cf;
     s->reg = registry_open(&cf->redis, s->topo, cf->prefix);
-    s->preg = registry_open(&cf->redis, s->topo, cf->prefix);
-    if (s->reg == NULL || s->preg == NULL) {
+    if (s->reg == NULL) {
         slog(NULL, NULL, "out of memory");
         return -1;
     }
@@ -147,6 +190,14 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
         pool_state_t *ps = &s->pools[i];
 
         ps->cf = &cf->pools[i];
+        ps->conf = cf;
+        if ((ps->preg = registry_open(&cf->redis, s->topo, cf->prefix))
+            == NULL)
+        {
+            slog(NULL, NULL, "out of memory");
+            return -1;
+        }
+        ps->host_timeout_ms = cf->libvirt_timeout_ms;
         ps->capacity = ps->cf->cap_default;
         for (j = 0; j < ps->cf->ntemplates; j++) {
             model_template_digest(&ps->cf->templates[j], ps->digest[j]);
@@ -156,7 +207,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
             reconcile_lock(prev);
             if ((old = reconcile_pool(prev, ps->cf->name)) != NULL) {
                 ps->capacity = old->capacity;
-                carry_instances(ps, old);
+                carry(ps, old);
                 /* the upgrade as last read, until the first pass */
                 if (upgrade_copy(&ps->upgrade, &old->upgrade) != 0) {
                     memset(&ps->upgrade, 0, sizeof(ps->upgrade));
@@ -175,8 +226,13 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
                            : ps->capacity > ps->cf->cap_max
                            ? ps->cf->cap_max : ps->capacity;
         }
-        for (j = 0; j < ps->cf->nzones; j++) {
-            ps->conns[j] = virt_open(ps->cf->zones[j].uri);
+        /* each host's connection is opened by its first call, on its
+           worker: a host that does not answer never holds the loop */
+        for (j = 0; j < ps->cf->nhosts; j++) {
+            ps->hosts[j] = host_new(ps->cf->hosts[j].uri,
+                                    (int) ((cf->ka_interval_ms + 999) / 1000),
+                                    (unsigned) cf->ka_count,
+                                    cf->libvirt_timeout_ms);
         }
     }
     return 0;
@@ -188,9 +244,11 @@ reconcile_free(scaler_t *s)
     int  i, j;
 
     for (i = 0; i < s->npools; i++) {
-        for (j = 0; j < s->pools[i].cf->nzones; j++) {
-            virt_close(s->pools[i].conns[j]);
+        /* a host stuck in a call goes when that call returns */
+        for (j = 0; j < s->pools[i].cf->nhosts; j++) {
+            host_release(s->pools[i].hosts[j]);
         }
+        registry_close(s->pools[i].preg);
         free(s->pools[i].inst);
         free(s->pools[i].reports);
         free(s->pools[i].gateways);
@@ -206,7 +264,6 @@ reconcile_free(scaler_t *s)
     }
     free(s->pools);
     registry_close(s->reg);
-    registry_close(s->preg);
 }
 
 pool_state_t *
@@ -230,14 +287,16 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     plan_t         pl;
     int            i, ok;
 
-    ok = observe(s->preg, ps, dels, ndel, &obs) == 0;
+    (void) s;
+    memset(&pl, 0, sizeof(pl));
+    ok = observe(ps->preg, ps, dels, ndel, &obs) == 0;
     for (i = 0; i < ndel; i++) {
         free(dels[i]);
     }
     free(dels);
     ps->errors[ERR_REDIS_DATA] += obs.refused;
     if (!ok) {
-        ps->errors[registry_failure(s->preg) == REDIS_FAIL_AUTH ? ERR_AUTH
+        ps->errors[registry_failure(ps->preg) == REDIS_FAIL_AUTH ? ERR_AUTH
                    : ERR_REDIS]++;
         if (!ps->redis_lost) {
             slog(ps->cf->name, NULL, "members not read (%s): no action "
@@ -245,7 +304,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
             ps->redis_lost = 1;
         }
         ps->redis_ok = 0;
-        act(s->preg, ps, &obs, NULL);   /* the listing, nothing done */
+        act(ps->preg, ps, &obs, NULL);  /* the listing, nothing done */
         obs_release(&obs);
         return;
     }
@@ -273,7 +332,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     }
     ps->redis_ok = 1;
     if (ps->read_only) {
-        act(s->preg, ps, &obs, NULL);   /* a standby's view, nothing done */
+        act(ps->preg, ps, &obs, NULL);  /* a standby's view, nothing done */
         obs_release(&obs);
         return;
     }
@@ -281,11 +340,13 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     in.obs = &obs;
     in.capacity = ps->capacity;
     in.now = clock_unix_ms();
-    if (plan(&in, &pl) != 0) {
+    if (ps->cancel && __atomic_load_n(ps->cancel, __ATOMIC_ACQUIRE)) {
+        act(ps->preg, ps, &obs, NULL);  /* stopping: nothing more done */
+    } else if (plan(&in, &pl) != 0) {
         slog(ps->cf->name, NULL, "out of memory: no plan this pass");
-        act(s->preg, ps, &obs, NULL);
+        act(ps->preg, ps, &obs, NULL);
     } else {
-        act(s->preg, ps, &obs, &pl);
+        act(ps->preg, ps, &obs, &pl);
     }
     plan_release(&pl);
     obs_release(&obs);

@@ -1,20 +1,24 @@
 /*
- * reconcile_thread.c: the reconcile passes off the event loop.  libvirt
- * calls can take seconds on real hosts (a define, a start, a destroy, an
- * unreachable qemu+ssh:// host) and the pass talks to Redis with blocking
- * hiredis, so the passes run on one thread of their own, with their own
- * Redis connection (s->preg).  Each pass takes a private copy of a pool's
- * state under the lock, works on it unlocked, and publishes it under the
- * lock; the loop (API, autoscale, metrics) only ever holds the lock for
+ * reconcile_thread.c: the reconcile passes off the event loop, one
+ * thread per pool.  libvirt calls can take seconds on real hosts (a
+ * define, a start, a destroy, an unreachable qemu+ssh:// host) and a pass
+ * talks to Redis with blocking hiredis, so each pool's passes run on a
+ * thread of their own, with the pool's own Redis connection
+ * (ps->preg) and its hosts' own workers (host.c, each call with a
+ * deadline): a pool whose host hangs neither holds the loop nor another
+ * pool.  Each pass takes a private copy of its pool's state under the
+ * lock, works on it unlocked, and publishes it under the lock; the loop
+ * (API, autoscale, metrics, the watchdog) only ever holds the lock for
  * the time of a read or a small change.  A pipe tells the loop that a
- * pass ended (sd_notify, status).
+ * pass ended (status, READY=1).
  *
- * With a lease (ha.c) each round of passes starts by asking for its role:
- * the leader's passes act, their writes carrying the lease's fence; a
- * standby's only observe (read_only), with the capacities read back from
- * Redis for the API.  The first round after a lease is taken reads the
- * capacities the last leader stored before anything is decided, and only
- * then does the API take writes (ha_ready()).
+ * With a lease (ha.c) each pass starts by asking for its role: the
+ * leader's passes act, their writes carrying the lease's fence (set on
+ * the pool's own connection); a standby's only observe (read_only), with
+ * the capacities read back from Redis for the API.  After a lease is
+ * taken, every pool's first pass reads the capacities the last leader
+ * stored before anything is decided, and only once all of them did does
+ * the API take writes (ha_ready()).
  */
 
 #include <errno.h>
@@ -27,16 +31,24 @@
 
 #include "scaler.h"
 
-struct reconcile_thread_s {
+typedef struct {
+    scaler_t           *s;
+    pool_state_t       *ps;
     pthread_t           tid;
+    int                 want, started;
+    int                 stop;           /* atomic: host waits read it */
+    int                 refreshed;      /* read the capacity back as a */
+    unsigned            ready_term;     /*   leader in this term */
+} runner_t;
+
+struct reconcile_thread_s {
     pthread_mutex_t     lock;           /* recursive */
-    pthread_cond_t      cond;
-    int                 want, stop, started;
+    pthread_cond_t      cond;           /* the runners wait here */
     int                 pipe[2];
     struct event       *ev;
-    unsigned long       passes;
+    runner_t           *run;
+    int                 nrun;
     void              (*done)(scaler_t *s, unsigned long passes);
-    scaler_t           *s;
 };
 
 
@@ -64,21 +76,28 @@ reconcile_unlock(scaler_t *s)
    not ready yet) reads it from Redis first; a refresh that fails makes
    the pass read-only and returns -1 */
 static int
-pass_pool(scaler_t *s, pool_state_t *ps, int read_only, int refresh)
+pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
 {
-    pool_state_t  w;
-    char        **dels;
-    int           i, j, nd, rc = 0;
+    pool_state_t  *ps = r->ps;
+    pool_state_t   w;
+    char         **dels;
+    uint64_t       started, took;
+    int            i, j, nd, rc = 0;
 
     reconcile_lock(s);
+    started = clock_mono_ms();
+    ps->pass_started = started;
+    ps->slow_reported = 0;
     w = *ps;
     w.inst = NULL;
     w.reports = NULL;
     w.gateways = NULL;
     w.nreports = w.ngateways = 0;
+    w.cancel = &r->stop;
     if (ps->ninst > 0) {
         w.inst = malloc(ps->ninst * sizeof(instance_t));
         if (w.inst == NULL) {
+            ps->pass_started = 0;
             reconcile_unlock(s);
             return -1;
         }
@@ -112,7 +131,7 @@ pass_pool(scaler_t *s, pool_state_t *ps, int read_only, int refresh)
     }
     reconcile_unlock(s);
 
-    if (refresh && reconcile_capacity_stored(s->preg, &w) != 0) {
+    if (refresh && reconcile_capacity_stored(ps->preg, &w) != 0) {
         rc = -1;
         read_only = 1;
     }
@@ -144,7 +163,10 @@ pass_pool(scaler_t *s, pool_state_t *ps, int read_only, int refresh)
     ps->redis_ok = w.redis_ok;
     ps->redis_lost = w.redis_lost;
     ps->reports_lost = w.reports_lost;
-    memcpy(ps->zone_down, w.zone_down, sizeof(ps->zone_down));
+    memcpy(ps->host_down, w.host_down, sizeof(ps->host_down));
+    memcpy(ps->host_down_since, w.host_down_since,
+           sizeof(ps->host_down_since));
+    memcpy(ps->host_failed, w.host_failed, sizeof(ps->host_failed));
     memcpy(ps->image, w.image, sizeof(ps->image));
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;
@@ -166,6 +188,19 @@ pass_pool(scaler_t *s, pool_state_t *ps, int read_only, int refresh)
     if (refresh && rc == 0) {
         ps->capacity = w.capacity;
     }
+    took = clock_mono_ms() - started;
+    ps->pass_ms = took;
+    ps->pass_ms_total += took;
+    ps->pass_started = 0;
+    ps->passes++;
+    if (took > s->cf->slow_pass_ms) {
+        if (!ps->slow_reported) {
+            ps->slow_passes++;          /* ended before the loop saw it */
+        }
+        slog(ps->cf->name, NULL, "slow pass: took %llu ms (slow_pass "
+             "%llu ms)", (unsigned long long) took,
+             (unsigned long long) s->cf->slow_pass_ms);
+    }
     reconcile_unlock(s);
     return rc;
 }
@@ -174,51 +209,76 @@ pass_pool(scaler_t *s, pool_state_t *ps, int read_only, int refresh)
 static void *
 pass_thread(void *arg)
 {
-    scaler_t                  *s = arg;
+    runner_t                  *r = arg;
+    scaler_t                  *s = r->s;
     struct reconcile_thread_s *th = s->thread;
-    int                        i, refresh, ok;
-    char                       c = 'p';
+    int                        i, refresh, ok, all;
     char                       fence[REGISTRY_FENCE_MAX + 1];
     unsigned                   term;
     ha_role_t                  role;
+    char                       c = 'p';
 
     pthread_mutex_lock(&th->lock);
     for (;;) {
-        while (!th->want && !th->stop) {
+        while (!r->want && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
             pthread_cond_wait(&th->cond, &th->lock);
         }
-        if (th->stop) {
+        if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
             break;
         }
-        th->want = 0;
+        r->want = 0;
         pthread_mutex_unlock(&th->lock);
 
-        /* the role for this round: its writes carry the fence of now */
+        /* the role for this pass: its writes carry the fence of now */
         role = ha_pass(fence, sizeof(fence), &term);
-        registry_fence(s->preg, role == HA_OFF ? NULL : fence);
+        registry_fence(r->ps->preg, role == HA_OFF ? NULL : fence);
         refresh = role == HA_STANDBY
                   || (role == HA_LEADER && !ha_writable());
-        ok = 1;
-        for (i = 0; i < s->npools; i++) {
-            ok &= pass_pool(s, &s->pools[i], role == HA_STANDBY,
-                            refresh) == 0;
-        }
+        ok = pass_pool(s, r, role == HA_STANDBY, refresh) == 0;
         if (role == HA_LEADER && refresh && ok) {
-            ha_ready(term);
+            /* writable once every pool's pass read its capacity back in
+               this term */
+            pthread_mutex_lock(&th->lock);
+            r->ready_term = term;
+            r->refreshed = 1;
+            for (i = 0, all = 1; i < th->nrun; i++) {
+                all &= th->run[i].refreshed
+                       && th->run[i].ready_term == term;
+            }
+            pthread_mutex_unlock(&th->lock);
+            if (all) {
+                ha_ready(term);
+            }
         }
-        if (role == HA_LEADER) {
-            ha_passed(term);
+        if (role == HA_LEADER && r == &th->run[0]) {
+            ha_passed(term);            /* the first pool's passes */
         }
         if (write(th->pipe[1], &c, 1) < 0 && errno != EAGAIN) {
-            slog(NULL, NULL, "reconcile: cannot signal the loop: %s",
-                 strerror(errno));
+            slog(r->ps->cf->name, NULL, "reconcile: cannot signal the "
+                 "loop: %s", strerror(errno));
         }
 
         pthread_mutex_lock(&th->lock);
-        th->passes++;
     }
     pthread_mutex_unlock(&th->lock);
     return NULL;
+}
+
+
+unsigned long
+reconcile_passes(scaler_t *s)
+{
+    unsigned long  least = 0;
+    int            i;
+
+    reconcile_lock(s);
+    for (i = 0; i < s->npools; i++) {
+        if (i == 0 || s->pools[i].passes < least) {
+            least = s->pools[i].passes;
+        }
+    }
+    reconcile_unlock(s);
+    return least;
 }
 
 
@@ -228,17 +288,13 @@ on_pass_done(evutil_socket_t fd, short ev, void *arg)
     scaler_t                  *s = arg;
     struct reconcile_thread_s *th = s->thread;
     char                       buf[64];
-    unsigned long              passes;
 
     (void) ev;
     while (read(fd, buf, sizeof(buf)) > 0) {
         /* drain */
     }
-    pthread_mutex_lock(&th->lock);
-    passes = th->passes;
-    pthread_mutex_unlock(&th->lock);
     if (th->done) {
-        th->done(s, passes);
+        th->done(s, reconcile_passes(s));
     }
 }
 
@@ -249,12 +305,16 @@ reconcile_start(scaler_t *s, struct event_base *base,
 {
     struct reconcile_thread_s *th;
     pthread_mutexattr_t        a;
+    runner_t                  *r;
+    int                        i, rc = 0;
 
     th = calloc(1, sizeof(*th));
     if (th == NULL) {
         return -1;
     }
-    if (pipe2(th->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+    th->run = calloc(s->npools + 1, sizeof(*th->run));
+    if (th->run == NULL || pipe2(th->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        free(th->run);
         free(th);
         return -1;
     }
@@ -264,19 +324,25 @@ reconcile_start(scaler_t *s, struct event_base *base,
     pthread_mutexattr_destroy(&a);
     pthread_cond_init(&th->cond, NULL);
     th->done = done;
-    th->s = s;
-    th->want = 1;                       /* the first pass at once */
+    th->nrun = s->npools;
     th->ev = event_new(base, th->pipe[0], EV_READ | EV_PERSIST,
                        on_pass_done, s);
     event_add(th->ev, NULL);
     s->thread = th;
-    if (pthread_create(&th->tid, NULL, pass_thread, s) != 0) {
-        slog(NULL, NULL, "reconcile: no thread (%s): passes stop",
-             strerror(errno));
-        return -1;
+    for (i = 0; i < s->npools; i++) {
+        r = &th->run[i];
+        r->s = s;
+        r->ps = &s->pools[i];
+        r->want = 1;                    /* the first pass at once */
+        if (pthread_create(&r->tid, NULL, pass_thread, r) != 0) {
+            slog(r->ps->cf->name, NULL, "reconcile: no thread (%s): "
+                 "passes stop", strerror(errno));
+            rc = -1;
+            continue;
+        }
+        r->started = 1;
     }
-    th->started = 1;
-    return 0;
+    return rc;
 }
 
 
@@ -284,13 +350,16 @@ void
 reconcile_kick(scaler_t *s)
 {
     struct reconcile_thread_s *th = s->thread;
+    int                        i;
 
     if (th == NULL) {
         return;
     }
     pthread_mutex_lock(&th->lock);
-    th->want = 1;
-    pthread_cond_signal(&th->cond);
+    for (i = 0; i < th->nrun; i++) {
+        th->run[i].want = 1;
+    }
+    pthread_cond_broadcast(&th->cond);
     pthread_mutex_unlock(&th->lock);
 }
 
@@ -299,22 +368,28 @@ void
 reconcile_stop(scaler_t *s)
 {
     struct reconcile_thread_s *th = s->thread;
+    int                        i;
 
     if (th == NULL) {
         return;
     }
     pthread_mutex_lock(&th->lock);
-    th->stop = 1;
-    pthread_cond_signal(&th->cond);
+    for (i = 0; i < th->nrun; i++) {
+        __atomic_store_n(&th->run[i].stop, 1, __ATOMIC_RELEASE);
+    }
+    pthread_cond_broadcast(&th->cond);
     pthread_mutex_unlock(&th->lock);
-    if (th->started) {
-        pthread_join(th->tid, NULL);
+    for (i = 0; i < th->nrun; i++) {
+        if (th->run[i].started) {
+            pthread_join(th->run[i].tid, NULL);
+        }
     }
     event_free(th->ev);
     close(th->pipe[0]);
     close(th->pipe[1]);
     pthread_cond_destroy(&th->cond);
     pthread_mutex_destroy(&th->lock);
+    free(th->run);
     free(th);
     s->thread = NULL;
 }

@@ -6,6 +6,7 @@
 #define SCALER_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -21,6 +22,8 @@
 #define SCALER_NS_RECIPE "https://scaleset.dev/xmlns/recipe/1"
 #define SCALER_NS_RECIPE_PREFIX "recipe"
 #define SCALER_MAX_ZONES 16
+/* the most libvirt hosts of a pool, over all its zones */
+#define SCALER_MAX_HOSTS 64
 /* templates of a flexible pool (templates:); a pool with template: has 1 */
 #define SCALER_MAX_TEMPLATES 8
 /* the most instances a pool (or any capacity in its config) may have:
@@ -33,9 +36,21 @@ typedef enum {
     SCALE_IN_NEWEST
 } scale_in_policy_t;
 
+/* one libvirt connection: a zone's `uri`, or one of its `hosts` */
+typedef struct {
+    char      *uri;
+    char       name[SCALESET_NAME_MAX + 1];   /* host= of the member
+                                           record (zones of several
+                                           hosts): the URI's server when
+                                           that is a name unique in the
+                                           zone, else ZONE-N */
+    int        zone;                       /* index into the pool's zones */
+} host_config_t;
+
+/* a zone: its hosts are the pool's hosts[host0 .. host0 + nhosts) */
 typedef struct {
     char      *name;
-    char      *uri;
+    int        host0, nhosts;
 } zone_config_t;
 
 typedef enum {
@@ -95,6 +110,8 @@ typedef struct {
     char              *name;
     zone_config_t      zones[SCALER_MAX_ZONES];
     int                nzones;
+    host_config_t      hosts[SCALER_MAX_HOSTS];   /* zone by zone */
+    int                nhosts;
     template_config_t  templates[SCALER_MAX_TEMPLATES];
     int                ntemplates;        /* 1 with template: */
     int                flexible;          /* templates: given */
@@ -113,6 +130,7 @@ typedef struct {
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
     upgrade_config_t   upgrade;
+    uint64_t           zone_failover_ms;  /* zone_failover (the file's) */
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
     autoscale_config_t          autoscale;
@@ -155,15 +173,24 @@ typedef struct {
     char           *prom_username;       /* basic auth, optional */
     char           *prom_password;
     char           *prom_token;          /* from bearer_token_file */
+    uint64_t        libvirt_timeout_ms;  /* libvirt.timeout: a call's deadline */
+    uint64_t        ka_interval_ms;      /* libvirt.keepalive_interval; 0 none */
+    int             ka_count;            /* libvirt.keepalive_count */
+    uint64_t        slow_pass_ms;        /* slow_pass: reported past this */
+    uint64_t        zone_failover_ms;    /* zone_failover */
     uint64_t        ha_lease_ms;         /* ha.lease; 0: no ha block */
     char           *ha_advertise;        /* ha.advertise, or NULL */
     pool_config_t  *pools;
     int             npools;
+    int             refs;                /* config_ref(); freed at 0 */
 } scaler_config_t;
 
 /* config.c */
 /* loads and validates FILE; NULL with "file:line: reason" in err */
 scaler_config_t *config_load(const char *file, char *err, size_t errlen);
+/* one more holder (a host's call that may outlive a reload); each
+   config_free() drops one, the last frees it (thread-safe) */
+scaler_config_t *config_ref(scaler_config_t *cf);
 void config_free(scaler_config_t *cf);
 pool_config_t *config_pool(scaler_config_t *cf, const char *name);
 /* 1 when the pool has rules or schedules (an autoscale runner) */
@@ -178,15 +205,29 @@ int config_template(const pool_config_t *p, const char *name);
 typedef struct {
     const char  *id;
     int          zone;        /* index into the pool's zones */
+    int          host;        /* index into the pool's hosts; -1: unknown */
     long         seq;         /* creation order (the id's number) */
 } policy_instance_t;
 
 /* zone for a new instance: fewest instances among usable ones; -1: none */
 int policy_place(const int *count, const int *usable, int nzones);
-/* index into inst[] of the instance to remove next; -1 when n == 0 */
+/* host for a new instance among a zone's n hosts (fault domains): among
+   the usable ones the one with the fewest instances of the pool, then the
+   most free memory (bytes, 0: unknown, counts as none), then the first;
+   -1 when none is usable */
+int policy_place_host(const int *count, const unsigned long long *free_mem,
+    const int *usable, int n);
+/* index into inst[] of the instance to remove next: among the largest
+   zones, then the largest hosts (of those zones' instances), the highest
+   id (oldest: the lowest); -1 when n == 0 */
 int policy_scale_in(const policy_instance_t *inst, int n, int nzones,
     scale_in_policy_t policy);
 int policy_parse_name(const char *s, scale_in_policy_t *p);
+/* 1 when a host unreachable since down_since (UNIX ms, 0: it answers)
+   has been so for zone_failover at now: its capacity is rebuilt
+   elsewhere */
+int policy_failed_over(uint64_t down_since, uint64_t now,
+    uint64_t failover_ms);
 /* the largest instance number: POOL-N is a valid id (63 bytes) for a
    pool name of up to 53 */
 #define POLICY_SEQ_MAX  999999999L
@@ -281,10 +322,16 @@ int addr_static(const pool_config_t *p, int n, char *buf, size_t size);
 int addr_guest_ok(const pool_config_t *p, uint32_t ip);
 
 /* ready.c */
-/* 1 when address answers: a TCP connect, or with uri a GET answered 2xx
-   or 3xx, within timeout_ms; 0 with why ("connect", "status 503", ...) */
-int ready_check(const char *address, const char *uri, uint64_t timeout_ms,
-    char *why, size_t whylen);
+typedef struct {
+    const char  *address;       /* "A.B.C.D:PORT" */
+    int          ok;            /* 1: ready */
+    char         why[64];       /* !ok: "connect", "status 503", ... */
+} ready_probe_t;
+/* every probe at once (non-blocking, a bounded number in flight): ready
+   when address answers a TCP connect, or with uri a GET answered 2xx or
+   3xx, within timeout_ms of the probe's start */
+void ready_check_all(ready_probe_t *pr, int n, const char *uri,
+    uint64_t timeout_ms);
 
 /* model.c: an instance's model (docs/design.md, "Lifecycle"): written
    into its tag when it is created, read back by every listing */
@@ -298,7 +345,8 @@ typedef struct {
                                                older tag) */
     char      template[SCALESET_NAME_MAX + 1];  /* its template's name:
                                                "" for the pool's one */
-    char      host[256];                    /* the libvirt URI it runs on */
+    char      host[256];                    /* the libvirt URI it was
+                                               created on (its host's) */
     uint64_t  created;                      /* UNIX ms; 0 in an older tag */
 } virt_model_t;
 
@@ -314,13 +362,13 @@ void model_image_digest(const char *path, unsigned long long size,
    predates them, or a base image that could not be read, compares by
    version) */
 int model_latest(const virt_model_t *latest, const virt_model_t *m);
-/* the digest of a pool's base images, each template's in each zone in
+/* the digest of a pool's base images, each template's on each host in
    order ("" when none has one: no volume) */
-void model_images_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
-    int ntemplates, int nzones, char out[MODEL_DIGEST_LEN + 1]);
+void model_images_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
+    int ntemplates, int nhosts, char out[MODEL_DIGEST_LEN + 1]);
 /* the digest of a flexible pool's templates: each one's name, version
    and template digest (latest[k][0]) */
-void model_templates_digest(const virt_model_t latest[][SCALER_MAX_ZONES],
+void model_templates_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
     int ntemplates, char out[MODEL_DIGEST_LEN + 1]);
 
 /* upgrade.c: the upgrade record PREFIX{POOL}:upgrade (docs/upgrades.md),
@@ -406,7 +454,7 @@ void upgrade_model(const virt_model_t *m, char *buf, size_t size);
 /* the pool's model as the record names it: its template's
    "VERSION:DIGEST", or for a flexible pool the first template's version
    and model_templates_digest() */
-void upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_ZONES],
+void upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_HOSTS],
     int ntemplates, char *buf, size_t size);
 /* the model template name (""  for the pool's one) was on when the
    upgrade started ("VERSION:DIGEST" into buf): 1, or 0 when the record
@@ -470,6 +518,9 @@ char *virt_recipe_xml(const template_config_t *t);
    virt_recipe_free()); -1 when it is none */
 int virt_recipe_parse(const char *xml, virt_recipe_t *r);
 void virt_recipe_free(virt_recipe_t *r);
+/* a copy of from of its own (malloc'd strings); 0, or -1 (memory: to
+   holds nothing) */
+int virt_recipe_copy(virt_recipe_t *to, const virt_recipe_t *from);
 /* t made of r instead: its domain XML, volume and cloud_init (out's
    strings are r's and t's: valid while both are) */
 void virt_recipe_template(const template_config_t *t, const virt_recipe_t *r,
@@ -529,7 +580,13 @@ typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
 virt_health_t virt_classify(int state, int reason, int being_created);
 
 typedef struct virt_conn virt_conn_t;
-virt_conn_t *virt_open(const char *uri);
+/* libvirt's event loop (virEventRegisterDefaultImpl) and a thread that
+   runs it, as keepalive needs; before any connection is opened */
+int virt_init(void);
+/* a host's connection, opened (and reopened after a failure) by the
+   first call that needs it, with keepalive (virConnectSetKeepAlive:
+   interval s, count; interval <= 0: none) when the driver has it */
+virt_conn_t *virt_open(const char *uri, int ka_interval, unsigned ka_count);
 void virt_close(virt_conn_t *vc);
 /* owned, live instances of pool p in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
@@ -555,6 +612,58 @@ int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
    has none (created before recipes, or not ours) or libvirt failed */
 int virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
     virt_recipe_t *r);
+/* the host's free memory in bytes (virNodeGetFreeMemory); 0 unknown */
+unsigned long long virt_free_memory(virt_conn_t *vc);
+
+/* host.c: a host's libvirt calls on its own workers, each with a
+   deadline; a call past it is given up (HOST_LATE) and stalls its host
+   (every call refused at once) until it returns */
+typedef enum {
+    HOST_DONE = 0,                      /* ran to its end in time */
+    HOST_REFUSED,                       /* not run: the host is stalled */
+    HOST_LATE,                          /* past its deadline: unknown */
+    HOST_CANCELLED                      /* the pass was stopped */
+} host_outcome_t;
+typedef struct host host_t;
+typedef struct host_call host_call_t;
+typedef struct host_batch host_batch_t;
+/* a call: embedded first in the struct of its arguments and results */
+struct host_call {
+    void            (*run)(virt_conn_t *vc, host_call_t *c);
+    void            (*drop)(host_call_t *c);    /* frees the whole call */
+    host_outcome_t    outcome;          /* after host_wait() */
+    /* host.c's */
+    host_t           *host;
+    host_batch_t     *batch;
+    int               state, late, refs;
+    uint64_t          started;          /* mono ms */
+    host_call_t      *next, *bnext;
+};
+/* calls a pass waits for together (on its stack) */
+struct host_batch {
+    pthread_cond_t    cond;
+    host_call_t      *calls;
+    const int        *cancel;           /* set: give up every call */
+};
+host_t *host_new(const char *uri, int ka_interval, unsigned ka_count,
+    uint64_t timeout_ms);
+/* the host goes once its last call (a stuck one too) returns */
+void host_release(host_t *h);
+/* 1 when a call of h is past its deadline and has not returned; *since
+   the mono ms it started */
+int host_stalled(host_t *h, uint64_t *since);
+virt_conn_t *host_conn(host_t *h);
+void host_call_init(host_call_t *c, void (*run)(virt_conn_t *vc,
+    host_call_t *c), void (*drop)(host_call_t *c));
+/* the caller is done with c (its results read when HOST_DONE) */
+void host_call_release(host_call_t *c);
+void host_batch_init(host_batch_t *b, const int *cancel);
+/* c queued on h's workers, or refused (outcome HOST_REFUSED) when h is
+   stalled */
+void host_submit(host_batch_t *b, host_t *h, host_call_t *c);
+/* until every call of b ended, or passed its deadline, or cancel */
+void host_wait(host_batch_t *b);
+void host_batch_destroy(host_batch_t *b);
 /* the NoCloud seed of instance id written again (a reimage): rendered
    from its template as the config has it now, with the instance's
    identity (id, uuid, address, volume) as its tag and domain say; 0 also
@@ -881,6 +990,8 @@ typedef struct {
 typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     int           zone;
+    int           host;         /* index into the pool's hosts: where it
+                                   was listed (or created) */
     long          seq;          /* the id's number */
     inst_state_t  state;
     char          address[80];
@@ -894,6 +1005,9 @@ typedef struct {
     uint64_t      seen;         /* UNIX ms this scaler first saw it */
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
     int           delete_asked; /* the API deleted it: its domain goes */
+    int           lost;         /* counted as lost: its host was
+                                   unreachable longer than zone_failover
+                                   (its capacity rebuilt elsewhere) */
     unsigned      weight;       /* its member record's; 0: unregistered */
     int           report0;      /* its gateway reports: the pool's */
     int           nreports;     /*   reports[report0 .. + nreports) */
@@ -932,15 +1046,21 @@ const char *err_kind_name(int kind);
 
 typedef struct {
     pool_config_t  *cf;
-    virt_conn_t    *conns[SCALER_MAX_ZONES];
+    scaler_config_t *conf;              /* the whole of it (cf's): held by
+                                           host calls that outlive a pass */
+    host_t         *hosts[SCALER_MAX_HOSTS];   /* one per host: its
+                                           connection and workers */
+    uint64_t        host_timeout_ms;    /* libvirt.timeout */
+    registry_t     *preg;               /* the pool's pass connection */
+    const int      *cancel;             /* the pass thread's stop flag */
     int             capacity;           /* desired: the loop's, the one
                                            owner (Redis persists it) */
     char            digest[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
                                         /* each template's */
-    char            image[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES]
+    char            image[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS]
                          [MODEL_DIGEST_LEN + 1];
-                                        /* each template's base image in
-                                           each zone, as last read */
+                                        /* each template's base image on
+                                           each host, as last read */
     instance_t     *inst;
     int             ninst, cinst;
     report_t       *reports;            /* the last pass's gateway reports */
@@ -950,7 +1070,11 @@ typedef struct {
     int             redis_ok;
     int             redis_lost;         /* logged as not read */
     int             reports_lost;       /* the gateways' reports, too */
-    int             zone_down[SCALER_MAX_ZONES];
+    int             host_down[SCALER_MAX_HOSTS];   /* logged as down */
+    uint64_t        host_down_since[SCALER_MAX_HOSTS];  /* UNIX ms it
+                                           was first unreachable; 0 up */
+    int             host_failed[SCALER_MAX_HOSTS];  /* logged as failed
+                                           over */
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* not ready within health.grace */
     unsigned long   errors[ERR_KIND_COUNT];
@@ -975,6 +1099,13 @@ typedef struct {
     char            previous_image[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES]
                                   [MODEL_DIGEST_LEN + 1];
     unsigned long   upgrade_batches[3]; /* succeeded, failed, rolled_back */
+    /* the passes (the pass thread writes these under the lock) */
+    uint64_t        pass_started;       /* mono ms; 0: none running */
+    uint64_t        pass_ms;            /* the last one's duration */
+    uint64_t        pass_ms_total;      /* all of theirs */
+    unsigned long   passes;             /* ended */
+    unsigned long   slow_passes;        /* ran longer than slow_pass */
+    int             slow_reported;      /* the running one was */
     int             read_only;          /* this pass observes only (a
                                            standby's, ha.c) */
     hand_req_t     *hand;                /* API requests for instances by
@@ -983,17 +1114,17 @@ typedef struct {
 } pool_state_t;
 
 /*
- * The passes run on their own thread (reconcile.c) with their own Redis
- * connection, so libvirt and Redis never block the event loop.  The
- * thread works on a private copy of each pool's state and publishes it
- * under lock; the loop (API, autoscale, metrics) reads and changes the
- * published state under the same lock (reconcile_lock()).
+ * Each pool's passes run on a thread of their own (reconcile_thread.c)
+ * with their own Redis connection (ps->preg) and the pool's hosts' own
+ * workers (host.c), so libvirt and Redis never block the event loop nor
+ * another pool.  A pass works on a private copy of its pool's state and
+ * publishes it under lock; the loop (API, autoscale, metrics) reads and
+ * changes the published state under the same lock (reconcile_lock()).
  */
 typedef struct {
     scaler_config_t  *cf;
     redis_topo_t     *topo;              /* where the master is (main.c) */
     registry_t       *reg;               /* reconcile_init()'s */
-    registry_t       *preg;              /* the pass thread's */
     registry_async_t *areg;              /* the loop's writes (main.c) */
     pool_state_t     *pools;
     int               npools;
@@ -1009,17 +1140,22 @@ int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
    (with reg: the pass thread's, for a lease just taken); 0 read (or
    unset: kept), -1 when Redis did not answer */
 int reconcile_capacity_stored(registry_t *reg, pool_state_t *ps);
-/* one pool's pass on ps (observe, plan, act: plan.h), with the pass
-   connection s->preg; dels: ids the API deleted (freed here) */
+/* one pool's pass on ps (observe, plan, act: plan.h), with the pool's
+   pass connection ps->preg; dels: ids the API deleted (freed here) */
 void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels,
     int ndel);
-/* the pass thread: done() is called on base's loop after every pass */
+/* the pass threads, one per pool: done() is called on base's loop after
+   every pass, with the passes every pool has ended at least (0 until
+   each had its first) */
 struct event_base;
 int reconcile_start(scaler_t *s, struct event_base *base,
     void (*done)(scaler_t *s, unsigned long passes));
-/* a pass as soon as the current one (if any) ends */
+/* a pass of every pool as soon as its current one (if any) ends */
 void reconcile_kick(scaler_t *s);
-/* waits for the current pass to end, then stops the thread */
+/* the passes every pool has ended at least */
+unsigned long reconcile_passes(scaler_t *s);
+/* stops the threads: a pass waiting for a host gives up its calls (they
+   end on their own), one in a Redis command ends it first */
 void reconcile_stop(scaler_t *s);
 /* the published state: held by the loop while it reads or changes it
    (recursive) */
@@ -1145,6 +1281,14 @@ void autoscaler_stop(void);
 /* vmstats.c: the host-side VM metrics of every pool's instances, from
    the published state (the caller holds reconcile_lock()) */
 void vmstats_metrics(expo_t *e, scaler_t *s);
+
+/* watchdog.c: WATCHDOG=1 from the loop (every second, or half of
+   WATCHDOG_USEC), passes past slow_pass reported (log, STATUS=, metric);
+   s stays valid (a reload changes *s in place) */
+int watchdog_start(struct event_base *base, scaler_t *s);
+/* STATUS=: slow passes, then each pool's running/capacity */
+void watchdog_status(scaler_t *s);
+void watchdog_stop(void);
 
 /* log.c */
 void slog(const char *pool, const char *id, const char *fmt, ...)

@@ -42,7 +42,7 @@ upgrade_model(const virt_model_t *m, char *buf, size_t size)
 }
 
 void
-upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_ZONES],
+upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_HOSTS],
     int ntemplates, char *buf, size_t size)
 {
     char  d[MODEL_DIGEST_LEN + 1];

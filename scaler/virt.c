@@ -1,5 +1,5 @@
 /*
- * virt.c: the hypervisor layer over libvirt, one connection per zone.
+ * virt.c: the hypervisor layer over libvirt, one connection per host.
  * Only domains carrying our <metadata> tag are ever listed or deleted.
  *
  * Each function is one blocking sequence of libvirt calls on one
@@ -54,6 +54,8 @@ typedef struct {
 
 struct virt_conn {
     char              *uri;
+    int                ka_interval;     /* keepalive: s, <= 0 none */
+    unsigned           ka_count;
     virConnectPtr      conn;
     pthread_mutex_t    lock;
     tag_entry_t       *tags;            /* sorted by uuid: the last list */
@@ -92,21 +94,79 @@ virt_silence(void *ud, virErrorPtr err)
     (void) err;
 }
 
+/* libvirt's default event loop: keepalive pings and their timeouts, and
+   a remote connection's I/O when no call is waiting, run here */
+static void *
+event_loop(void *arg)
+{
+    (void) arg;
+    for (;;) {
+        if (virEventRunDefaultImpl() < 0) {
+            slog(NULL, NULL, "libvirt event loop: %s",
+                 virGetLastErrorMessage());
+        }
+    }
+    return NULL;
+}
+
+int
+virt_init(void)
+{
+    pthread_t       tid;
+    pthread_attr_t  a;
+    int             rc;
+
+    virSetErrorFunc(NULL, virt_silence);
+    if (virEventRegisterDefaultImpl() != 0) {
+        return -1;
+    }
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&tid, &a, event_loop, NULL);
+    pthread_attr_destroy(&a);
+    return rc == 0 ? 0 : -1;
+}
+
 virt_conn_t *
-virt_open(const char *uri)
+virt_open(const char *uri, int ka_interval, unsigned ka_count)
 {
     virt_conn_t  *vc = calloc(1, sizeof(*vc));
 
     virSetErrorFunc(NULL, virt_silence);
-    vc->uri = strdup(uri);
+    if (vc == NULL || (vc->uri = strdup(uri)) == NULL) {
+        free(vc);
+        return NULL;
+    }
+    vc->ka_interval = ka_interval;
+    vc->ka_count = ka_count;
     pthread_mutex_init(&vc->lock, NULL);
-    virt_get(vc);
     return vc;
+}
+
+/* the embedded test:///default keeps its state while one connection of
+   the process is open: one is held for the process's life, so that a
+   reload (old connections closed, new ones opened later by their
+   workers) does not lose it */
+static void
+embedded_hold(const char *uri)
+{
+    static pthread_mutex_t  hold_lock = PTHREAD_MUTEX_INITIALIZER;
+    static virConnectPtr    held;
+
+    if (strcmp(uri, "test:///default") != 0) {
+        return;
+    }
+    pthread_mutex_lock(&hold_lock);
+    if (held == NULL) {
+        held = virConnectOpen(uri);
+    }
+    pthread_mutex_unlock(&hold_lock);
 }
 
 /* the connection, reopened after a failure; a new reference the caller
    drops with virConnectClose, so another thread's reconnect cannot close
-   it under the caller */
+   it under the caller.  Opening may block (a host that does not answer):
+   it runs on the host's worker, never on the loop */
 static virConnectPtr
 virt_get(virt_conn_t *vc)
 {
@@ -118,7 +178,14 @@ virt_get(virt_conn_t *vc)
         vc->conn = NULL;
     }
     if (vc->conn == NULL) {
+        embedded_hold(vc->uri);
         vc->conn = virConnectOpen(vc->uri);
+        /* keepalive: a dead or hung remote host ends the calls waiting
+           on it; a driver without it (test:///, qemu:///) refuses,
+           harmlessly */
+        if (vc->conn && vc->ka_interval > 0) {
+            virConnectSetKeepAlive(vc->conn, vc->ka_interval, vc->ka_count);
+        }
     }
     c = vc->conn;
     if (c) {
@@ -867,6 +934,20 @@ virt_image(virt_conn_t *vc, const template_config_t *t,
     free(xml);
     virConnectClose(c);
     return rc;
+}
+
+unsigned long long
+virt_free_memory(virt_conn_t *vc)
+{
+    virConnectPtr       c = virt_get(vc);
+    unsigned long long  n;
+
+    if (c == NULL) {
+        return 0;
+    }
+    n = virNodeGetFreeMemory(c);    /* 0 on error: unknown */
+    virConnectClose(c);
+    return n;
 }
 
 int

@@ -286,7 +286,8 @@ b64_text(xmlNodePtr n)
         return NULL;
     }
     /* EVP_DecodeBlock counts the padding as bytes */
-    pad = (len >= 1 && text[len - 1] == '=') + (len >= 2 && text[len - 2] == '=');
+    pad = (len >= 1 && text[len - 1] == '=')
+          + (len >= 2 && text[len - 2] == '=');
     raw[got - pad] = '\0';
     xmlFree(text);
     if (memchr(raw, '\0', got - pad) != NULL) {
@@ -382,6 +383,30 @@ virt_recipe_free(virt_recipe_t *r)
     free(r->vendor_data);
     free(r->ci_pool);
     memset(r, 0, sizeof(*r));
+}
+
+int
+virt_recipe_copy(virt_recipe_t *to, const virt_recipe_t *from)
+{
+    char        **dst[] = { &to->text, &to->vol_pool, &to->vol_backing,
+                            &to->vol_format, &to->user_data, &to->meta_data,
+                            &to->network_config, &to->vendor_data,
+                            &to->ci_pool };
+    const char   *src[] = { from->text, from->vol_pool, from->vol_backing,
+                            from->vol_format, from->user_data,
+                            from->meta_data, from->network_config,
+                            from->vendor_data, from->ci_pool };
+    size_t        k;
+
+    memset(to, 0, sizeof(*to));
+    memcpy(to->digest, from->digest, sizeof(to->digest));
+    for (k = 0; k < sizeof(src) / sizeof(src[0]); k++) {
+        if (src[k] != NULL && (*dst[k] = strdup(src[k])) == NULL) {
+            virt_recipe_free(to);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void

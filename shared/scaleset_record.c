@@ -418,6 +418,7 @@ typedef enum {
     SCALESET_P_MAX_FAILS,
     SCALESET_P_FAIL_TIMEOUT,
     SCALESET_P_ZONE,
+    SCALESET_P_HOST,
     SCALESET_P_VERSION,
     SCALESET_P_DRAIN,
     SCALESET_P_DOWN,
@@ -434,6 +435,7 @@ static const struct {
     { "max_fails", 9, 0 },
     { "fail_timeout", 12, 0 },
     { "zone", 4, 0 },
+    { "host", 4, 0 },
     { "version", 7, 0 },
     { "drain", 5, SCALESET_MEMBER_DRAIN },
     { "down", 4, SCALESET_MEMBER_DOWN },
@@ -531,6 +533,7 @@ scaleset_member_param(const char *w, size_t wlen, scaleset_member_t *m,
         return 0;
 
     case SCALESET_P_ZONE:
+    case SCALESET_P_HOST:
     case SCALESET_P_VERSION:
         if (!scaleset_name_valid(val, vlen)) {
             return scaleset_fail(err, SCALESET_ERR_PARAM_VALUE,
@@ -542,6 +545,9 @@ scaleset_member_param(const char *w, size_t wlen, scaleset_member_t *m,
         if (p == SCALESET_P_ZONE) {
             m->zone.data = val;
             m->zone.len = vlen;
+        } else if (p == SCALESET_P_HOST) {
+            m->host.data = val;
+            m->host.len = vlen;
         } else {
             m->version.data = val;
             m->version.len = vlen;
@@ -708,7 +714,7 @@ scaleset_append_duration(char *buf, size_t size, size_t *n, unsigned ms)
 }
 
 
-/* a zone or version slice: absent, or a valid name */
+/* a zone, host or version slice: absent, or a valid name */
 static int
 scaleset_member_check_name(const char *what, scaleset_slice_t s,
     scaleset_error_t *err)
@@ -785,6 +791,7 @@ scaleset_member_check(const scaleset_member_t *m, scaleset_error_t *err)
     }
 
     if (scaleset_member_check_name("zone", m->zone, err) != 0
+        || scaleset_member_check_name("host", m->host, err) != 0
         || scaleset_member_check_name("version", m->version, err) != 0)
     {
         return -1;
@@ -864,6 +871,11 @@ scaleset_member_format(const scaleset_member_t *m, char *buf, size_t size,
                         m->zone.data);
     }
 
+    if (m->host.len) {
+        scaleset_append(buf, size, &n, " host=%.*s", (int) m->host.len,
+                        m->host.data);
+    }
+
     if (m->version.len) {
         scaleset_append(buf, size, &n, " version=%.*s",
                         (int) m->version.len, m->version.data);
@@ -908,6 +920,7 @@ scaleset_member_equal(const scaleset_member_t *a, const scaleset_member_t *b)
            && a->fail_timeout == b->fail_timeout
            && a->flags == b->flags
            && scaleset_slice_equal(a->zone, b->zone)
+           && scaleset_slice_equal(a->host, b->host)
            && scaleset_slice_equal(a->version, b->version);
 }
 

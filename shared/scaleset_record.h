@@ -76,6 +76,8 @@ typedef struct {
     unsigned                 max_fails;    /* 0..SCALESET_MAX_FAILS_MAX */
     unsigned                 fail_timeout; /* ms, 0..SCALESET_FAIL_TIMEOUT_MAX */
     scaleset_slice_t         zone;         /* len 0: none */
+    scaleset_slice_t         host;         /* len 0: none; the fault
+                                              domain inside the zone */
     scaleset_slice_t         version;      /* len 0: none */
     unsigned                 flags;        /* SCALESET_MEMBER_* */
 } scaleset_member_t;
@@ -98,7 +100,8 @@ typedef struct {
 
 /*
  * Parses a member record "ADDRESS [weight=N] [max_fails=N]
- * [fail_timeout=TIME] [zone=NAME] [version=V] [drain] [down] [backup]".
+ * [fail_timeout=TIME] [zone=NAME] [host=NAME] [version=V] [drain] [down]
+ * [backup]".
  * ADDRESS is an IPv4 literal with port, "[IPv6]:port" or "unix:/abs/path";
  * never a DNS name.  Parameters are separated by one or more spaces or tabs,
  * in any order, each at most once.  Returns 0 and fills *m (slices point
@@ -121,8 +124,8 @@ int scaleset_member_format(const scaleset_member_t *m, char *buf, size_t size,
 
 /*
  * 0 when *m is a member a parser would accept (address family and port,
- * unix path, weight 1..1000, max_fails, fail_timeout, zone and version
- * names, known flags); -1 with *err naming the first thing wrong.
+ * unix path, weight 1..1000, max_fails, fail_timeout, zone, host and
+ * version names, known flags); -1 with *err naming the first thing wrong.
  * scaleset_member_format() calls it and refuses such a member.
  */
 int scaleset_member_check(const scaleset_member_t *m, scaleset_error_t *err);
@@ -172,7 +175,7 @@ int scaleset_duration_parse(const char *s, size_t len, uint64_t max_ms,
 int scaleset_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *v);
 
 
-/* pool, zone, version and gateway names: [A-Za-z0-9_.-]{1,63} */
+/* pool, zone, host, version and gateway names: [A-Za-z0-9_.-]{1,63} */
 int scaleset_name_valid(const char *s, size_t len);
 
 /* instance ids: [A-Za-z0-9_.-]{1,63}, e.g. "web-000001" */

@@ -102,14 +102,17 @@ like($admin->get('scaleset:scaler:lease') // '', qr/^[0-9a-f]{32} http:/,
 my %users = map { /\buser=(\S+)/ ? ($1 => 1) : () } split /\n/, $admin->client_list;
 ok($users{'scaleset-gw1'} && $users{'scaleset-scaler'},
    'Redis lists both sides\' connections under their users');
+# open connections on both before one is drained: a report written after
+# the drain was seen could come after the pass that deletes it
+$admin->hset('scaleset:{app}:health:gw1', $_,
+             'up conns=3 fails=0 checked=' . int(time * 1000))
+    for keys %{ $members->() };
 my ($code) = $s->api('PUT', '/v1/pools/app/capacity', { capacity => 1 });
 is($code, 200, 'PUT capacity (a fenced SET) under its ACL');
 my $drained;
 ok($t->wait_for(sub { ($drained) = grep { $members->()->{$_} =~ /\bdrain\b/ }
                                        keys %{ $members->() }; $drained },
                 timeout => 10, what => 'drain'), 'a drain (HSETNX draining)');
-$admin->hset('scaleset:{app}:health:gw1', $drained,
-             'up conns=3 fails=0 checked=' . int(time * 1000));
 sleep 1;
 ok(exists $members->()->{$drained}, 'the gateway report (SCAN, HSCAN) holds it');
 $admin->hset('scaleset:{app}:health:gw1', $drained,

@@ -55,7 +55,10 @@ for my $fam (qw(capacity_desired capacity_actual instances errors_total
                 instance_network_transmit_bytes_total
                 instance_disk_read_bytes_total
                 instance_disk_written_bytes_total
-                rule_value metric_errors_total autoscale_bounds)) {
+                rule_value metric_errors_total autoscale_bounds
+                host_up passes_total pass_seconds_total pass_seconds
+                pass_running_seconds
+                slow_passes_total)) {
     like($text, qr/^# HELP scaleset_scaler_$fam \S/m, "HELP for $fam");
     like($text, qr/^# TYPE scaleset_scaler_$fam (gauge|counter)$/m,
          "TYPE for $fam");

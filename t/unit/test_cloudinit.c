@@ -209,7 +209,10 @@ flex_pool(const char *user_data, const char *spool)
     pool.name = (char *) "web";
     pool.nzones = 1;
     pool.zones[0].name = (char *) "z1";
-    pool.zones[0].uri = (char *) "test:///default";
+    pool.zones[0].nhosts = 1;
+    pool.nhosts = 1;
+    pool.hosts[0].uri = (char *) "test:///default";
+    snprintf(pool.hosts[0].name, sizeof(pool.hosts[0].name), "z1-1");
     pool.ntemplates = 1;
     pool.addr_mode = ADDR_STATIC;
     pool.net = (127U << 24) | (1U << 8);
@@ -286,7 +289,7 @@ test_instance(void **state)
     pool.templates[0].ci.meta_data =
         (char *) "local-hostname: shop-{{name}}\n";
     pool.templates[0].ci.meta_data_path = (char *) "md.yaml";
-    vc = virt_open("test:///default");
+    vc = virt_open("test:///default", 0, 0);
     if (virt_create(vc, &pool, "z1", "web-000007", "127.0.1.7:8080", &model,
                     ORIGIN_SCALED, err, sizeof(err)) != 0)
     {

@@ -142,7 +142,12 @@ flex_pool(void)
     pool.nzones = 2;
     pool.zones[0].name = (char *) "z1";
     pool.zones[1].name = (char *) "z2";
-    pool.zones[0].uri = pool.zones[1].uri = (char *) "test:///default";
+    pool.zones[0].host0 = 0;
+    pool.zones[1].host0 = 1;
+    pool.zones[0].nhosts = pool.zones[1].nhosts = 1;
+    pool.nhosts = 2;
+    pool.hosts[0].uri = pool.hosts[1].uri = (char *) "test:///default";
+    pool.hosts[1].zone = 1;
     pool.ntemplates = 2;
     pool.flexible = 1;
     pool.mixed = 1;
@@ -174,6 +179,8 @@ flex_obs(observation_t *obs, const char *const *inst, int n)
     obs->now = NOW;
     obs->nzones = 2;
     obs->zone_up[0] = obs->zone_up[1] = 1;
+    obs->nhosts = 2;
+    obs->host_up[0] = obs->host_up[1] = 1;
     obs->redis_ok = obs->drains_ok = obs->reports_ok = 1;
     obs->inst = calloc(n + 1, sizeof(*obs->inst));
     obs->members = calloc(n + 1, sizeof(*obs->members));
@@ -191,6 +198,7 @@ flex_obs(observation_t *obs, const char *const *inst, int n)
         o = &obs->inst[obs->ninst++];
         snprintf(o->in.id, sizeof(o->in.id), "%s", id);
         o->in.zone = z - 1;
+        o->in.host = z - 1;         /* one host per zone */
         o->in.seq = strtol(strrchr(id, '-') + 1, NULL, 10);
         snprintf(o->in.address, sizeof(o->in.address), "127.0.1.%ld:8080",
                  o->in.seq);
@@ -207,6 +215,7 @@ flex_obs(observation_t *obs, const char *const *inst, int n)
         snprintf(m->address, sizeof(m->address), "%s", o->in.address);
         m->valid = 1;
         m->zone = o->in.zone;
+        m->host = -1;               /* zones of one host: no host= */
         m->weight = o->in.tmpl >= 0 ? pool.templates[o->in.tmpl].weight : 3;
         m->inst = i;
     }

@@ -3,10 +3,13 @@
  * as a pass observes it (zones, capacity, instances with their member
  * records, readiness, drains and gateway reports) and the actions the
  * plan must hold, in order, written "KIND ID [ZONE ADDRESS] RULE
- * (REASON": a row's text is a prefix of the action as printed, so a row
- * may leave the reason out.
+ * (REASON" (a creation in a zone of several hosts names its host, "z1-2",
+ * instead of its zone): a row's text is a prefix of the action as
+ * printed, so a row may leave the reason out.
  *
- * The pool: web, zones z1 z2 z3 (the row says how many), addresses
+ * The pool: web, zones z1 z2 z3 (the row says how many), each of one host
+ * unless the row gives .hosts (hosts z1-1, z1-2, ... in zone order; an
+ * instance's .host is its index in its zone), addresses
  * 127.0.1.0/24 port 8080 (instance N at 127.0.1.N unless the row says),
  * template version 2, drain_timeout 30 s, health.grace 60 s unless the
  * row says.  "now" is 1 000 000 s.
@@ -50,12 +53,23 @@ typedef struct {
     const char  *health;        /* "up" / "down": a report of that state
                                    from every gateway (conns 0) */
     const char  *image;         /* its model's base image digest */
+    int          host;          /* its host in its zone: 0 first */
+    int          record_nohost; /* its record has no host= */
+    int          lost;          /* counted as lost since its host failed
+                                   over (instance_t.lost) */
 } ispec_t;
 
 typedef struct {
     const char        *name;        /* the behaviour */
     int                nzones;      /* 0: 1 */
-    const char        *down;        /* zones that did not answer: "z2" */
+    const char        *down;        /* zones that did not answer: "z2",
+                                       or hosts: "z1-2" */
+    int                hosts[3];    /* each zone's hosts (0: 1) */
+    int                down_s;      /* how long .down have been
+                                       unreachable, s (zone_failover is
+                                       300 s) */
+    unsigned long long free_mib[6]; /* each host's free memory, MiB (0:
+                                       unknown) */
     int                capacity;
     long               seq;
     scale_in_policy_t  policy;
@@ -67,7 +81,8 @@ typedef struct {
     ispec_t            inst[12];
     const char        *strays[4];   /* members without a domain: "ID ZONE
                                        [ADDRESS]", ZONE "-" for none,
-                                       "bad" for an unparsable record */
+                                       "bad" for an unparsable record, a
+                                       host ("z1-2") for host= */
     const char        *want[16];
     const char        *notes[4];    /* prefixes of the notes */
     /* upgrades */
@@ -322,6 +337,178 @@ static const case_t  cases[] = {
     { .name = "every zone down: nothing is created",
       .nzones = 2, .down = "z1 z2", .capacity = 2 },
 
+    /* --- zones of several hosts (fault domains) ---------------------- */
+    { .name = "a zone of two hosts: new instances spread over them, the "
+              "one with the fewest first",
+      .hosts = { 2 }, .capacity = 5,
+      .inst = { { "web-000001", 0, "running", .host = 1 } },
+      .want = { "create web-000002 z1-1 127.0.1.2:8080 scale_out",
+                "create web-000003 z1-1 127.0.1.3:8080 scale_out",
+                "create web-000004 z1-2 127.0.1.4:8080 scale_out",
+                "create web-000005 z1-1 127.0.1.5:8080 scale_out" } },
+
+    { .name = "hosts with as many instances: the one with the most free "
+              "memory",
+      .hosts = { 3 }, .capacity = 3, .free_mib = { 100, 300, 200 },
+      .inst = { { "web-000001", 0, "running" } },
+      .want = { "create web-000002 z1-2", "create web-000003 z1-3" } },
+
+    { .name = "zones first, then their hosts",
+      .nzones = 2, .hosts = { 2, 1 }, .capacity = 4,
+      .want = { "create web-000001 z1-1", "create web-000002 z2",
+                "create web-000003 z1-2", "create web-000004 z2" } },
+
+    { .name = "a host down: the zone's other host takes the new ones, its "
+              "instances are kept and counted",
+      .hosts = { 2 }, .down = "z1-2", .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .host = 1 },
+                { "web-000003", 0, "booting", "no", 500, .host = 1 } },
+      .want = { "create web-000004 z1-1" } },
+
+    { .name = "scale in keeps hosts balanced: the largest host gives",
+      .hosts = { 2 }, .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running", .host = 1 } },
+      .want = { "drain web-000003 scale_in", "drain web-000002 scale_in" } },
+
+    { .name = "scale in with a host down: only those of hosts that answer",
+      .hosts = { 2 }, .down = "z1-1", .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running", .host = 1 } },
+      .want = { "drain web-000003 scale_in" } },
+
+    { .name = "a host down: members on it stay, and those that name no "
+              "host in its zone; others go",
+      .hosts = { 2 }, .down = "z1-2", .capacity = 1,
+      .inst = { { "web-000001", 0, "running" } },
+      .strays = { "web-000005 z1-2", "web-000006 z1-1", "web-000007 z1" },
+      .want = { "deregister web-000006 stray" } },
+
+    { .name = "a record without host= in a zone of several is written "
+              "again",
+      .hosts = { 2 }, .capacity = 1,
+      .inst = { { "web-000001", 0, "running", .host = 1,
+                  .record_nohost = 1 } },
+      .want = { "register web-000001 record (its record says not host "
+                "z1-2" } },
+
+    /* --- zone failover (zone_failover 300 s) --------------------------- */
+    { .name = "a zone unreachable for less than zone_failover: its "
+              "instances still count",
+      .nzones = 2, .down = "z2", .down_s = 299, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running" },
+                { "web-000004", 1, "running" } } },
+
+    { .name = "unreachable for zone_failover: its instances are lost, not "
+              "deleted, and their capacity is rebuilt in the zones that "
+              "answer",
+      .nzones = 2, .down = "z2", .down_s = 300, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running" },
+                { "web-000004", 1, "booting", NULL, 900 } },
+      .want = { "create web-000005 z1 127.0.1.5:8080 scale_out v1 (capacity "
+                "4, 2 in service",
+                "create web-000006 z1 127.0.1.6:8080 scale_out" } },
+
+    { .name = "failed over and still away: nothing more (its lost "
+              "instances and their members stay)",
+      .nzones = 2, .down = "z2", .down_s = 900, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running", .lost = 1 },
+                { "web-000004", 1, "running", .lost = 1 },
+                { "web-000005", 0, "running" },
+                { "web-000006", 0, "running" } } },
+
+    { .name = "back after its failover: its instances from before drain "
+              "(registered) or go (not): nothing runs twice",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running", .lost = 1 },
+                { "web-000004", 1, "booting", "yes", 900, .lost = 1 },
+                { "web-000005", 0, "running" },
+                { "web-000006", 0, "running" } },
+      .want = { "drain web-000003 failover (back from zone z2 host z2-1 "
+                "after its failover: its capacity was rebuilt (4 in service",
+                "delete web-000004 failover" } },
+
+    { .name = "back, its capacity not all rebuilt (no address, say): "
+              "those still needed count again",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running", .lost = 1 },
+                { "web-000004", 1, "running", .lost = 1 },
+                { "web-000005", 0, "running" } },
+      .want = { "drain web-000004 failover" } },
+
+    { .name = "a host of a zone of two failed over: rebuilt on its zone's "
+              "other host",
+      .hosts = { 2 }, .down = "z1-2", .down_s = 400, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running", .host = 1 },
+                { "web-000004", 0, "running", .host = 1 } },
+      .want = { "create web-000005 z1-1", "create web-000006 z1-1" } },
+
+    /* --- rebalance ------------------------------------------------- */
+    { .name = "zones 4 and 0 (one back): a new one in the smallest first, "
+              "kept above the capacity",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running" } },
+      .want = { "create web-000005 z2 127.0.1.5:8080 rebalance v1 (zones z2 "
+                "0, z1 4: a new one in z2 first, then one of z1 goes" } },
+
+    { .name = "rebalance: while its new one boots, nothing drains",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running" },
+                { "web-000005", 1, "booting", "connect", 5 } } },
+
+    { .name = "rebalance: once it runs, the largest zone gives one",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running" },
+                { "web-000005", 1, "running" } },
+      .want = { "drain web-000004 scale_in (capacity 4, 5 in service" } },
+
+    { .name = "rebalance: one move at a time: none while one drains",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "draining", .drain_s = 5, .conns = { 2 },
+                  .nreports = 1 },
+                { "web-000005", 1, "running" } } },
+
+    { .name = "zones one apart: balanced",
+      .nzones = 2, .capacity = 3,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running" } } },
+
+    { .name = "a zone that does not answer is not rebalanced into",
+      .nzones = 2, .down = "z2", .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "running" },
+                { "web-000004", 0, "running" } } },
+
     /* --- members ---------------------------------------------------- */
     { .name = "members without a domain are deregistered: one of ours, one "
               "without a zone, one that does not parse",
@@ -403,6 +590,33 @@ static const case_t  cases[] = {
                 "4 in zone z1: web-000001 web-000003 -> version 2)",
                 "create web-000007 z1 127.0.1.7:8080 upgrade v2",
                 "create web-000008 z1 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "a zone of two hosts: the replacement goes to the batch's "
+              "zone, on its host with the fewest instances",
+      UPGRADE_POOL(6, "2"), .hosts = { 2 }, .rec = "idle to=1",
+      .inst = { SIX },
+      .want = { "record rolling 1/6 web-000001",
+                "create web-000007 z1-2 127.0.1.7:8080 upgrade v2" } },
+
+    { .name = "an instance counted as lost (its host failed over) is no "
+              "batch's: the oldest of those that answer goes first",
+      UPGRADE_POOL(6, "2"), .hosts = { 2 }, .down = "z1-2", .down_s = 400,
+      .rec = "idle to=1",
+      .inst = { { "web-000001", 0, "running", .health = "up", .host = 1,
+                  .lost = 1 },
+                UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1) },
+      .want = { "record rolling 1/5 web-000003",
+                "create web-000007 z1-1 127.0.1.7:8080 upgrade v2" } },
+
+    { .name = "no rebalance while an upgrade runs (its zones one at a "
+              "time): zones 4 and 2 during the pause",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 pause=30",
+      .rec = "paused from=1 to=2 batch=2 batches=4 done_s=10 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000005", 0),
+                UP2("web-000007", 0, 5), UP2("web-000008", 0, 5),
+                UP2("web-000009", 0, 8) } },
 
     { .name = "mode manual: a template change marks the instances "
               "outdated, nothing else",
@@ -898,14 +1112,22 @@ static void
 pool_for(const case_t *c)
 {
     static const char *const zn[] = { "z1", "z2", "z3" };
-    int                      z;
+    int                      z, k;
 
     memset(&pool, 0, sizeof(pool));
     pool.name = (char *) "web";
     pool.nzones = c->nzones ? c->nzones : 1;
     for (z = 0; z < pool.nzones; z++) {
         pool.zones[z].name = (char *) zn[z];
-        pool.zones[z].uri = (char *) "test:///default";
+        pool.zones[z].host0 = pool.nhosts;
+        pool.zones[z].nhosts = c->hosts[z] ? c->hosts[z] : 1;
+        for (k = 0; k < pool.zones[z].nhosts; k++) {
+            host_config_t *h = &pool.hosts[pool.nhosts++];
+
+            h->uri = (char *) "test:///default";
+            h->zone = z;
+            snprintf(h->name, sizeof(h->name), "%s-%d", zn[z], k + 1);
+        }
     }
     pool.ntemplates = 1;
     pool.templates[0].name = (char *) "";
@@ -924,6 +1146,7 @@ pool_for(const case_t *c)
     pool.cap_min = 0;
     pool.cap_max = SCALER_CAPACITY_MAX;
     upgrade_for(c->upgrade);
+    pool.zone_failover_ms = 300 * S;
 }
 
 static int
@@ -934,6 +1157,35 @@ zone_of(const char *name)
     for (z = 0; z < pool.nzones; z++) {
         if (strcmp(pool.zones[z].name, name) == 0) {
             return z;
+        }
+    }
+    return -1;
+}
+
+/* 1 when word is one of the space-separated words of list */
+static int
+word_in(const char *list, const char *word)
+{
+    size_t       n = strlen(word);
+    const char  *p = list;
+
+    while (p != NULL && (p = strstr(p, word)) != NULL) {
+        if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ')) {
+            return 1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+static int
+host_of(const char *name)
+{
+    int  h;
+
+    for (h = 0; h < pool.nhosts; h++) {
+        if (strcmp(pool.hosts[h].name, name) == 0) {
+            return h;
         }
     }
     return -1;
@@ -955,6 +1207,7 @@ member_add(observation_t *obs, const char *id)
     snprintf(m->id, sizeof(m->id), "%s", id);
     m->inst = -1;
     m->zone = -1;
+    m->host = -1;
     m->weight = 1;
     return m;
 }
@@ -972,9 +1225,22 @@ observation_for(const case_t *c, observation_t *obs)
     memset(obs, 0, sizeof(*obs));
     obs->now = NOW;
     obs->nzones = pool.nzones;
+    obs->nhosts = pool.nhosts;
+    for (i = 0; i < pool.nhosts; i++) {
+        const char *zname = pool.zones[pool.hosts[i].zone].name;
+
+        /* "z2" downs every host of z2; "z1-2" only that one */
+        obs->host_up[i] = !word_in(c->down, zname)
+                          && !word_in(c->down, pool.hosts[i].name);
+        obs->host_free[i] = c->free_mib[i] << 20;
+        obs->host_down_since[i] = obs->host_up[i] ? 0
+                                  : NOW - (uint64_t) c->down_s * S;
+    }
     for (i = 0; i < pool.nzones; i++) {
-        obs->zone_up[i] = c->down == NULL
-                          || strstr(c->down, pool.zones[i].name) == NULL;
+        obs->zone_up[i] = 1;
+        for (k = 0; k < pool.zones[i].nhosts; k++) {
+            obs->zone_up[i] &= obs->host_up[pool.zones[i].host0 + k];
+        }
     }
     obs->redis_ok = !c->redis_down;
     obs->drains_ok = 1;
@@ -988,8 +1254,9 @@ observation_for(const case_t *c, observation_t *obs)
     for (i = 0; i < 3; i++) {
         snprintf(obs->gateways[i], sizeof(obs->gateways[i]), "gw%d", i + 1);
     }
-    /* the pool's latest model, and the upgrade's previous one */
-    for (i = 0; i < pool.nzones; i++) {
+    /* the pool's latest model on every host, and the upgrade's previous
+       one */
+    for (i = 0; i < pool.nhosts; i++) {
         snprintf(obs->latest[0][i].version, sizeof(obs->latest[0][i].version),
                  "%s", c->latest ? c->latest : "1");
         snprintf(obs->latest[0][i].image, sizeof(obs->latest[0][i].image),
@@ -1000,7 +1267,7 @@ observation_for(const case_t *c, observation_t *obs)
     record_for(c, obs);
     if (obs->upgrade.from[0] && !c->no_previous) {
         obs->previous_ok = 1;
-        for (i = 0; i < pool.nzones; i++) {
+        for (i = 0; i < pool.nhosts; i++) {
             snprintf(obs->previous[0][i].version,
                      sizeof(obs->previous[0][i].version), "%.*s",
                      (int) strcspn(obs->upgrade.from, ":"),
@@ -1013,6 +1280,7 @@ observation_for(const case_t *c, observation_t *obs)
         o->member = -1;
         snprintf(o->in.id, sizeof(o->in.id), "%s", is->id);
         o->in.zone = is->zone;
+        o->in.host = pool.zones[is->zone].host0 + is->host;
         o->in.seq = strtol(strrchr(is->id, '-') + 1, NULL, 10);
         if (is->address) {
             snprintf(o->in.address, sizeof(o->in.address), "%s",
@@ -1028,8 +1296,9 @@ observation_for(const case_t *c, observation_t *obs)
         o->in.seen = NOW - (uint64_t) is->age_s * S;
         o->in.model.created = is->created_s
                               ? NOW - (uint64_t) is->created_s * S : 0;
-        o->listed = obs->zone_up[is->zone];
+        o->listed = obs->host_up[o->in.host];
         o->delete_asked = is->api_delete;
+        o->in.lost = is->lost;
         o->in.state = INST_RUNNING;     /* as last known */
         if (is->drain_s) {
             o->drain_since = NOW - (uint64_t) is->drain_s * S;
@@ -1072,6 +1341,8 @@ observation_for(const case_t *c, observation_t *obs)
         }
         m->valid = 1;
         m->zone = is->zone;
+        m->host = pool.zones[is->zone].nhosts > 1 && !is->record_nohost
+                  ? o->in.host : -1;
         snprintf(m->address, sizeof(m->address), "%s", o->in.address);
         snprintf(m->version, sizeof(m->version), "%s",
                  is->record_version ? is->record_version : o->in.model.version);
@@ -1087,6 +1358,9 @@ observation_for(const case_t *c, observation_t *obs)
         }
         m->valid = 1;
         m->zone = zone_of(zone);
+        if (m->zone < 0 && (m->host = host_of(zone)) >= 0) {
+            m->zone = pool.hosts[m->host].zone;     /* "z1-2": a host */
+        }
         snprintf(m->address, sizeof(m->address), "%s",
                  addr[0] ? addr : "127.0.2.1:8080");
     }
@@ -1112,7 +1386,9 @@ render(const plan_t *pl, const action_t *a, char *buf, size_t size)
 
     if (a->kind == ACT_CREATE) {
         snprintf(buf, size, "%s %s %s %s %s v%s (%s)",
-                 act_kind_name(a->kind), a->id, pool.zones[a->zone].name,
+                 act_kind_name(a->kind), a->id,
+                 pool.zones[a->zone].nhosts > 1 ? pool.hosts[a->host].name
+                                                : pool.zones[a->zone].name,
                  a->address, a->rule, a->model.version, a->reason);
     } else if (a->kind == ACT_UPGRADE) {
         len = (size_t) snprintf(buf, size, "record %s",
@@ -1272,7 +1548,7 @@ test_step_capacity(void **state)
     assert_false(plan_free(&pl, 2));
     plan_release(&pl);
 
-    /* a creation is made from the zone's latest model */
+    /* a creation is made from its template's latest model on its host */
     snprintf(obs.latest[0][0].version, sizeof(obs.latest[0][0].version), "2");
     snprintf(obs.latest[0][0].digest, sizeof(obs.latest[0][0].digest), "t2");
     in.capacity = 4;
@@ -1292,7 +1568,8 @@ static void
 test_steps(void **state)
 {
     static const char *const want[] = { "requests", "hand", "strays",
-        "repair", "drain", "upgrade", "capacity", "register" };
+        "repair", "drain", "upgrade", "failover", "rebalance", "capacity",
+        "register" };
     size_t  i;
 
     (void) state;

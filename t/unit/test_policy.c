@@ -1,4 +1,4 @@
-/* policy.c: zone placement and scale-in choice, as tables */
+/* policy.c: zone and host placement and scale-in choice, as tables */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,14 +36,32 @@ test_scale_in(void **state)
 {
     /* zone a: 1, 4, 5; zone b: 2, 3 */
     static const policy_instance_t  set1[] = {
-        { "p-1", 0, 1 }, { "p-2", 1, 2 }, { "p-3", 1, 3 }, { "p-4", 0, 4 },
-        { "p-5", 0, 5 } };
+        { "p-1", 0, -1, 1 }, { "p-2", 1, -1, 2 }, { "p-3", 1, -1, 3 }, { "p-4", 0, -1, 4 },
+        { "p-5", 0, -1, 5 } };
     /* balanced: a: 1, 3; b: 2, 4 */
     static const policy_instance_t  set2[] = {
-        { "p-1", 0, 1 }, { "p-2", 1, 2 }, { "p-3", 0, 3 }, { "p-4", 1, 4 } };
+        { "p-1", 0, -1, 1 }, { "p-2", 1, -1, 2 }, { "p-3", 0, -1, 3 }, { "p-4", 1, -1, 4 } };
     /* zone b larger, holds the oldest and the newest */
     static const policy_instance_t  set3[] = {
-        { "p-1", 1, 1 }, { "p-2", 0, 2 }, { "p-3", 1, 3 }, { "p-9", 1, 9 } };
+        { "p-1", 1, -1, 1 }, { "p-2", 0, -1, 2 }, { "p-3", 1, -1, 3 }, { "p-9", 1, -1, 9 } };
+    /* zones of several hosts: zones balanced first, then the hosts of
+       the largest zones, then the policy's order */
+    /* zone 0: host 0 has 1, 2, 3; host 1 has 4; zone 1: host 2 has 5, 6 */
+    static const policy_instance_t  hset1[] = {
+        { "p-1", 0, 0, 1 }, { "p-2", 0, 0, 2 }, { "p-3", 0, 0, 3 },
+        { "p-4", 0, 1, 4 }, { "p-5", 1, 2, 5 }, { "p-6", 1, 2, 6 } };
+    /* zones 2 / 2, zone 1's host 3 holds 2: it gives first */
+    static const policy_instance_t  hset2[] = {
+        { "p-1", 0, 0, 1 }, { "p-2", 0, 1, 2 }, { "p-3", 1, 3, 3 },
+        { "p-4", 1, 3, 4 } };
+    /* hosts balanced 2 / 2 in one zone: the policy decides */
+    static const policy_instance_t  hset3[] = {
+        { "p-1", 0, 0, 1 }, { "p-2", 0, 1, 2 }, { "p-3", 0, 0, 3 },
+        { "p-4", 0, 1, 4 } };
+    /* one of unknown host: it competes with the largest host's */
+    static const policy_instance_t  hset4[] = {
+        { "p-1", 0, 0, 1 }, { "p-2", 0, 0, 2 }, { "p-7", 0, -1, 7 },
+        { "p-4", 0, 1, 4 } };
     static const struct {
         const policy_instance_t  *set;
         int                       n, nzones;
@@ -59,6 +77,15 @@ test_scale_in(void **state)
         { set3, 4, 2, SCALE_IN_OLDEST,  "p-1" },
         { set3, 1, 2, SCALE_IN_DEFAULT, "p-1" },
         { set2, 4, 1, SCALE_IN_OLDEST,  "p-1" },   /* zone out of range */
+        { hset1, 6, 2, SCALE_IN_DEFAULT, "p-3" },   /* host 0, not p-4 */
+        { hset1, 6, 2, SCALE_IN_OLDEST,  "p-1" },
+        { hset1, 6, 2, SCALE_IN_NEWEST,  "p-3" },
+        { hset2, 4, 2, SCALE_IN_DEFAULT, "p-4" },
+        { hset2, 4, 2, SCALE_IN_OLDEST,  "p-3" },   /* not p-1: host 3 */
+        { hset3, 4, 1, SCALE_IN_DEFAULT, "p-4" },
+        { hset3, 4, 1, SCALE_IN_OLDEST,  "p-1" },
+        { hset4, 4, 1, SCALE_IN_DEFAULT, "p-7" },
+        { hset4, 4, 1, SCALE_IN_OLDEST,  "p-1" },
     };
     size_t  i;
     int     k;
@@ -68,9 +95,42 @@ test_scale_in(void **state)
         k = policy_scale_in(cases[i].set, cases[i].n, cases[i].nzones,
                             cases[i].pol);
         assert_true(k >= 0);
-        assert_string_equal(cases[i].set[k].id, cases[i].want);
+        if (strcmp(cases[i].set[k].id, cases[i].want) != 0) {
+            fail_msg("case %zu: want %s, got %s", i, cases[i].want,
+                     cases[i].set[k].id);
+        }
     }
     assert_int_equal(policy_scale_in(set1, 0, 2, SCALE_IN_DEFAULT), -1);
+}
+
+/* a zone's hosts (fault domains): fewest of the pool's instances, then
+   the most free memory, then the first */
+static void
+test_place_host(void **state)
+{
+    static const struct {
+        int                 count[3];
+        unsigned long long  free_mem[3];
+        int                 usable[3], n, want;
+    } cases[] = {
+        { { 0, 0, 0 }, { 0, 0, 0 }, { 1, 1, 1 }, 3, 0 },  /* tie: first */
+        { { 1, 0, 0 }, { 0, 0, 0 }, { 1, 1, 1 }, 3, 1 },  /* fewest */
+        { { 1, 0, 0 }, { 9, 4, 8 }, { 1, 1, 1 }, 3, 2 },  /* then memory */
+        { { 0, 1, 0 }, { 1, 9, 2 }, { 1, 1, 1 }, 3, 2 },  /* count first */
+        { { 2, 2, 2 }, { 0, 5, 0 }, { 1, 1, 1 }, 3, 1 },  /* 0: unknown */
+        { { 0, 3, 3 }, { 9, 1, 2 }, { 0, 1, 1 }, 3, 2 },  /* fewest is down */
+        { { 3, 1, 2 }, { 0, 0, 0 }, { 0, 0, 0 }, 3, -1 }, /* none usable */
+        { { 4, 0, 0 }, { 0, 0, 0 }, { 1, 0, 0 }, 1, 0 },  /* one host */
+        { { 3, 3, 0 }, { 1, 1, 1 }, { 1, 1, 1 }, 2, 0 },  /* n bounds it */
+    };
+    size_t  i;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(policy_place_host(cases[i].count, cases[i].free_mem,
+                                           cases[i].usable, cases[i].n),
+                         cases[i].want);
+    }
 }
 
 /* PREFIX{POOL}:capacity as read at start, against the bounds in force */
@@ -131,6 +191,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_place),
         cmocka_unit_test(test_scale_in),
+        cmocka_unit_test(test_place_host),
         cmocka_unit_test(test_stored_capacity),
         cmocka_unit_test(test_policy_names),
     };

@@ -138,6 +138,57 @@ test_good(void **state)
     config_free(cf);
 }
 
+/* zones of several hosts: hosts listed zone by zone, named after their
+   URI's server when those are unique names, else ZONE-N */
+static void
+test_hosts(void **state)
+{
+    scaler_config_t  *cf;
+    pool_config_t    *p;
+    char              err[512];
+
+    (void) state;
+    cf = load("pools:\n"
+              "  - name: web\n"
+              "    zones:\n"
+              "      - { name: z1, uri: \"qemu+ssh://root@kvm1/system\" }\n"
+              "      - name: z2\n"
+              "        hosts:\n"
+              "          - \"qemu+ssh://root@kvm2:2222/system?no_tty=1\"\n"
+              "          - \"qemu+ssh://kvm3/system\"\n"
+              "      - name: z3\n"
+              "        hosts: [\"test+unix:///default?socket=/a\","
+              " \"test+unix:///default?socket=/b\"]\n"
+              "      - { name: z4, hosts: [\"qemu://h/system\","
+              " \"qemu+tcp://h/system\"] }\n"
+              "    template: { domain: %T }\n"
+              "    address: { cidr: 127.0.1.0/24, port: 8080 }\n",
+              err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    p = config_pool(cf, "web");
+    assert_int_equal(p->nzones, 4);
+    assert_int_equal(p->nhosts, 7);
+    assert_int_equal(p->zones[0].host0, 0);
+    assert_int_equal(p->zones[0].nhosts, 1);
+    assert_string_equal(p->hosts[0].uri, "qemu+ssh://root@kvm1/system");
+    assert_string_equal(p->hosts[0].name, "kvm1");
+    assert_int_equal(p->zones[1].host0, 1);
+    assert_int_equal(p->zones[1].nhosts, 2);
+    assert_string_equal(p->hosts[1].name, "kvm2");
+    assert_string_equal(p->hosts[2].name, "kvm3");
+    assert_int_equal(p->hosts[2].zone, 1);
+    /* no server in the URI: ZONE-N */
+    assert_string_equal(p->hosts[3].name, "z3-1");
+    assert_string_equal(p->hosts[4].name, "z3-2");
+    assert_string_equal(p->hosts[4].uri, "test+unix:///default?socket=/b");
+    /* the same server twice: ZONE-N for all of the zone's */
+    assert_string_equal(p->hosts[5].name, "z4-1");
+    assert_string_equal(p->hosts[6].name, "z4-2");
+    config_free(cf);
+}
+
 static void
 test_volume_and_modes(void **state)
 {
@@ -461,6 +512,23 @@ test_errors(void **state)
           "      mode: agent\n", 7, "address mode agent needs port" },
         { "pools:\n  - name: web\n    zones: z1\n", 3,
           "zones: expected a list" },
+        { "pools:\n  - name: web\n    zones:\n      - { name: z1 }\n", 4,
+          "a zone needs name and uri (or hosts)" },
+        { "pools:\n  - name: web\n    zones:\n"
+          "      - { name: z1, uri: a, hosts: [b] }\n", 4,
+          "uri and hosts are exclusive" },
+        { "pools:\n  - name: web\n    zones:\n"
+          "      - { name: z1, hosts: [] }\n", 4, "hosts is empty" },
+        { "pools:\n  - name: web\n    zones:\n"
+          "      - name: z1\n        hosts:\n          - a:///x\n"
+          "          - a:///x\n", 7, "duplicate host \"a:///x\"" },
+        { "pools:\n  - name: web\n    zones:\n"
+          "      - { name: z1, hosts: [\"a b\"] }\n", 4,
+          "\"a b\" is no libvirt URI" },
+        { "pools:\n  - name: web\n    zones:\n"
+          "      - { name: z1, hosts: [[x]] }\n", 4, "expected a scalar" },
+        { "pools:\n  - name: web\n    zones:\n"
+          "      - { name: z1, hosts: x }\n", 4, "hosts: expected a list" },
         { "pools: [\n", 2, "" },
         /* a key that is no scalar (#13: its text was read from a
            mapping or list node), at every level */
@@ -763,6 +831,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_good),
+        cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_volume_and_modes),
         cmocka_unit_test(test_autoscale),
         cmocka_unit_test(test_redis_ha),

@@ -144,7 +144,7 @@ static void
 test_volumes(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     virStorageVolPtr  v;
     char              err[256], *xml;
@@ -271,7 +271,7 @@ test_recipe(void **state)
         "<memory>65536</memory><os><type>hvm</type></os></domain>\n";
     pool_config_t      p, rp;
     template_config_t  rt;
-    virt_conn_t       *vc = virt_open(URI);
+    virt_conn_t       *vc = virt_open(URI, 0, 0);
     virt_recipe_t      r;
     char               err[256], want[MODEL_DIGEST_LEN + 1], *xml;
 
@@ -340,7 +340,7 @@ static void
 test_failed(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     virDomainPtr      d;
     char              err[256];
@@ -402,7 +402,7 @@ static void
 test_lease(void **state)
 {
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open(URI);
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
     virt_instance_t  *vi;
     char              err[256];
     unsigned          a, b, c, d, port;

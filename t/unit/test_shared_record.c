@@ -31,6 +31,9 @@ static const good_case_t  good_cases[] = {
     { "127.0.1.7:8080", "127.0.1.7:8080" },
     { "127.0.1.7:8080 weight=2 zone=z1 version=3",
       "127.0.1.7:8080 weight=2 zone=z1 version=3" },
+    /* a zone of several hosts: host= after zone= */
+    { "127.0.1.7:8080 version=3 host=kvm2 zone=z1",
+      "127.0.1.7:8080 zone=z1 host=kvm2 version=3" },
     { "  10.0.0.1:1\t weight=1 max_fails=1 fail_timeout=10s  ",
       "10.0.0.1:1" },
     { "10.0.0.1:65535 backup down drain version=v2.1 zone=eu-1 "
@@ -192,6 +195,11 @@ static const bad_case_t  bad_cases[] = {
     { "127.0.0.1:80 zone=a/b", 0, SCALESET_ERR_PARAM_VALUE, "zone" },
     { "127.0.0.1:80 zone={x}", 0, SCALESET_ERR_PARAM_VALUE, "zone" },
     { "127.0.0.1:80 version=a,b", 0, SCALESET_ERR_PARAM_VALUE, "version" },
+    { "127.0.0.1:80 host=", 0, SCALESET_ERR_PARAM_VALUE, "host" },
+    { "127.0.0.1:80 host=qemu+ssh://kvm1/system", 0,
+      SCALESET_ERR_PARAM_VALUE, "host" },
+    { "127.0.0.1:80 host=a host=b", 0, SCALESET_ERR_PARAM_DUPLICATE,
+      "host" },
     { "127.0.0.1:80 slow_start=10s", 0, SCALESET_ERR_PARAM_UNKNOWN,
       "slow_start" },
     { "127.0.0.1:80 Weight=2", 0, SCALESET_ERR_PARAM_UNKNOWN, "Weight" },
@@ -440,7 +448,7 @@ test_member_roundtrip(void **state)
     int                n1, n2, k, j, count;
     char               rec[SCALESET_RECORD_MAX], c1[SCALESET_RECORD_MAX],
                        c2[SCALESET_RECORD_MAX];
-    const char        *words[8];
+    const char        *words[9];
     size_t             len, nw;
     unsigned           seed;
     scaleset_error_t   err;
@@ -456,6 +464,7 @@ test_member_roundtrip(void **state)
         { "fail_timeout=10s", "fail_timeout=500ms", "fail_timeout=2m",
           "fail_timeout=1h1s" },
         { "zone=z1", "zone=eu-west.1", "zone=Z_2", "zone=a" },
+        { "host=kvm1", "host=z2-1", "host=10.0.0.7", "host=h" },
         { "version=1", "version=v3", "version=2026.11", "version=x-y" },
         { "drain", "drain", "drain", "drain" },
         { "down", "down", "down", "down" },
@@ -473,7 +482,7 @@ test_member_roundtrip(void **state)
         nw = 0;
 
         /* a random subset of parameters, in a random order */
-        for (j = 0; j < 8; j++) {
+        for (j = 0; j < (int) N(params); j++) {
             if ((seed >> (j + 8)) & 1) {
                 words[nw++] = params[j][(seed >> (2 * j)) & 3];
             }

@@ -190,7 +190,7 @@ test_listing_test_driver(void **state)
     virt_model_t      model = { .version = "1", .digest = "t1",
                                     .host = "test:///default" };
     pool_config_t     p;
-    virt_conn_t      *vc = virt_open("test:///default");
+    virt_conn_t      *vc = virt_open("test:///default", 0, 0);
     virt_instance_t  *vi;
     char              err[256];
     int               n;

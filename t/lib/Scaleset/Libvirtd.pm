@@ -22,16 +22,21 @@ package Scaleset::Libvirtd;
 #   $lv->uri;        # test+unix:///default?socket=TMP/lvt/run/libvirt-sock
 #   $lv->domains;    # the names of the domains it has now
 #   $lv->defined;    # { name => times defined } from its event log
+#   $lv->pause; $lv->resume   # SIGSTOP / SIGCONT of it (a hung host)
+#   Scaleset::Libvirtd->test_host($t, 'h1')   # the same, named h1: a
+#                    # "host" of a zone for the scaler
 #
 # start_test_driver: libvirt's test driver (test:///default) served by a
 # libvirtd of its own to remote clients, so that several processes (two
 # scalers) share one embedded hypervisor, which each process's own
-# test:///default cannot.  No hypervisor driver is loaded
-# (LIBVIRT_DRIVER_DIR names an empty directory), so nothing of the
-# privileged daemon's fixed state is touched: no lock, no virtlogd, any
-# number at once.  A `virsh event --loop` holds a connection the whole
-# test (the driver's state lives as long as one is open) and logs every
-# domain's lifecycle.
+# test:///default cannot, and so that a test has hosts that are processes
+# of their own (one can be SIGSTOPped, as a hung hypervisor).  No
+# hypervisor driver is loaded (LIBVIRT_DRIVER_DIR names an empty
+# directory), so nothing of the privileged daemon's fixed state is
+# touched: no lock, no virtlogd, any number at once.  A `virsh event
+# --loop` holds a connection the whole test (the driver's state lives as
+# long as one is open), without keepalive so that it outlives a SIGSTOP,
+# and logs every domain's lifecycle.
 #
 # Why qemu:///system and not a private instance: the qemu driver's state
 # (/run/libvirt/qemu, its driver.pid lock, /var/lib/libvirt/qemu) and
@@ -165,8 +170,8 @@ sub start_test_driver {
               timeout => $opt{timeout} // 30);
     # the test driver's state lives while a connection is open
     $t->spawn(name => "$name-events",
-              cmd => ['virsh', '-c', $self->{uri}, 'event', '--all',
-                      '--loop', '--timestamp'],
+              cmd => ['virsh', '-k', '0', '-c', $self->{uri}, 'event',
+                      '--all', '--loop', '--timestamp'],
               wait => sub { 1 });
     # its own default domain is not a scaler's: gone for good once the
     # events' connection holds the state
@@ -218,6 +223,15 @@ sub start_daemon {
     my ($self) = @_;
     $self->_spawn_libvirtd(60);
 }
+
+# a zone's host for the scaler's tests: start_test_driver named NAME
+sub test_host {
+    my ($class, $t, $name) = @_;
+    return $class->start_test_driver($t, name => $name);
+}
+
+sub pause  { $_[0]{t}->signal($_[0]{name}, 'STOP') }
+sub resume { $_[0]{t}->signal($_[0]{name}, 'CONT') }
 
 sub uri      { $_[0]{uri} }
 sub pool     { $_[0]{pool} }

@@ -28,7 +28,8 @@ sub new {
     return $self;
 }
 
-# pools => [ { name, zones => [[z1, uri], ...], capacity => [min,max,def],
+# pools => [ { name, zones => [[z1, uri], [z2, [uri, uri]], ...] (a list
+#              of URIs: the zone's hosts), capacity => [min,max,def],
 #              version => template version (1),
 #              extra => "yaml lines",
 #              template_extra => "volume: {...}" (more template keys),
@@ -56,8 +57,13 @@ sub write_config {
     for my $p (@{ $o->{pools} }) {
         my ($min, $max, $def) = @{ $p->{capacity} // [0, 20, 0] };
         $y .= "  - name: $p->{name}\n    zones:\n";
-        $y .= qq(      - { name: $_->[0], uri: "$_->[1]" }\n)
-            for @{ $p->{zones} // [['z1', 'test:///default']] };
+        for my $z (@{ $p->{zones} // [['z1', 'test:///default']] }) {
+            # [name, uri] or [name, [uri, uri, ...]]: a zone of hosts
+            $y .= ref $z->[1]
+                ? "      - { name: $z->[0], hosts: ["
+                  . join(', ', map { qq("$_") } @{ $z->[1] }) . "] }\n"
+                : qq(      - { name: $z->[0], uri: "$z->[1]" }\n);
+        }
         $y .= $p->{templates} // ("    template: { domain: $dir/dom.xml, version: "
             . ($p->{version} // 1)
             . ($p->{template_extra} ? ", $p->{template_extra}" : '') . " }\n");
@@ -74,18 +80,67 @@ sub write_config {
     return "$dir/$name.yaml";
 }
 
+# env => { ... }: more environment (NOTIFY_SOCKET, WATCHDOG_USEC)
 sub start {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
     my $conf = $self->write_config;
     return $self->{t}->spawn(name => $self->{opt}{name} // 'scaler',
         wait_port => $self->{opt}{api_port} // 'api',
+        env => $opt{env} // {},
         cmd => [$self->{opt}{bin} // $self->{t}->bin('scaleset-scaler'),
                 '-c', $conf]);
+}
+
+# systemd's side of sd_notify: a datagram socket in the test's directory
+# for NOTIFY_SOCKET; ->notify_env($usec) the environment that points the
+# scaler at it (with WATCHDOG_USEC), ->notices the messages received
+# since the last call, each [time received, "WATCHDOG=1"]
+sub notify_socket {
+    my ($self) = @_;
+    require IO::Socket::UNIX;
+    require Time::HiRes;
+    my $path = $self->{t}->dir . '/notify.sock';
+    unlink $path;
+    $self->{notify} = IO::Socket::UNIX->new(Type => Socket::SOCK_DGRAM(),
+                                            Local => $path)
+        or die "notify socket $path: $!";
+    $self->{notify}->blocking(0);
+    $self->{notify_path} = $path;
+    return $path;
+}
+
+sub notify_env {
+    my ($self, $usec) = @_;
+    return { NOTIFY_SOCKET => $self->{notify_path},
+             ($usec ? (WATCHDOG_USEC => $usec) : ()) };
+}
+
+sub notices {
+    my ($self) = @_;
+    $self->_drain;
+    my @got = @{ $self->{noticed} // [] };
+    $self->{noticed} = [];
+    return @got;
+}
+
+# what came on the notify socket, kept for ->notices: read on every API
+# call and member read too, so that a test busy elsewhere never lets the
+# socket's queue (net.unix.max_dgram_qlen, 10) fill, which would block
+# the scaler's sd_notify() and with it its event loop
+sub _drain {
+    my ($self) = @_;
+    return unless $self->{notify};
+    while (defined(my $r = $self->{notify}->recv(my $buf, 4096))) {
+        last unless length $buf;
+        push @{ $self->{noticed} },
+            map { [Time::HiRes::time(), $_] } split /\n/, $buf;
+    }
 }
 
 # (code, decoded body or raw text)
 sub api {
     my ($self, $method, $path, $body, %opt) = @_;
+    $self->_drain;
     my ($code, $text) = $self->{t}->http($method,
         $self->{opt}{api_port} // 'api', $path,
         (defined $body ? (body => ref $body ? encode_json($body) : $body)
@@ -108,6 +163,7 @@ sub guestsim {
 
 sub members {
     my ($self, $pool) = @_;
+    $self->_drain;
     return { $self->{t}->redis->hgetall("scaleset:{$pool}:members") };
 }
 
