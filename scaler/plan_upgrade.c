@@ -749,8 +749,10 @@ maybe_start(up_t *u)
         }
         n++;
         l = &obs->latest[tmpl_of(u, i)][obs->inst[i].in.host];
-        nimg += strcmp(m->version, l->version) == 0
-                && strcmp(m->digest, l->digest) == 0;
+        /* on another base image (another file at the path, or a new
+           version directory named in the config: then its template
+           digest changed too) */
+        nimg += l->image[0] && strcmp(m->image, l->image) != 0;
     }
     if (n == 0) {
         /* nothing outdated: the record names the model the pool is on */
@@ -766,10 +768,6 @@ maybe_start(up_t *u)
             memcpy(out->to_image, obs->images, sizeof(out->to_image));
             u->changed = 1;
         }
-        return;
-    }
-    if (u->uc->mode != UPGRADE_MANUAL && strcmp(rec->to, u->key) != 0) {
-        start(u, "the template changed");
         return;
     }
     if (u->uc->image && nimg > 0 && strcmp(rec->to_image, obs->images) != 0)
@@ -800,6 +798,10 @@ maybe_start(up_t *u)
             }
         }
         start(u, why);
+        return;
+    }
+    if (u->uc->mode != UPGRADE_MANUAL && strcmp(rec->to, u->key) != 0) {
+        start(u, "the template changed");
     }
 }
 

@@ -18,8 +18,9 @@
 #   mode manual, version 4: the instances are outdated and nothing else
 #     happens until `scalesetctl upgrade web --wait` (a line per batch),
 #     which ends with every instance on version 4;
-#   `scalesetctl rollback web --wait`: back to version 2 (surge: never
-#     fewer than 6 up), cancelled and rolled back; a second one refused;
+#   `scalesetctl rollback web --wait` on a terminal (a progress bar): back
+#     to version 2 (surge: never fewer than 6 up), cancelled and rolled
+#     back; a second one refused;
 #   version 5, POST .../upgrade then .../upgrade/cancel: no batch after;
 #   0 failed client requests through all of it.
 
@@ -30,6 +31,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time sleep);
 use JSON::PP;
+use IO::Select;
 use Scaleset::Test;
 use Scaleset::Scaler;
 use Scaleset::RealVM;
@@ -230,15 +232,34 @@ like($err, qr/no upgrade to cancel \(it is done\)/, 'the API\'s reason');
 # --- rollback through the API: back to version 2 -------------------------------
 
 $floor = undef;
-my @rb = `SCALESET_API=$api @{[ $t->bin('scalesetctl') ]} rollback web --wait 2>&1`;
-is($? >> 8, 0, 'scalesetctl rollback web --wait: exit 0') or diag @rb;
+# on a terminal (script(1) gives it one): a progress bar, redrawn
+# read as it comes while the gateway is sampled for the fewest up
+my $ctl_bin = $t->bin('scalesetctl');
+local $ENV{SCALESET_API} = $api;
+open(my $rbh, '-|', 'script', '-qec', "$ctl_bin rollback web --wait",
+     '/dev/null') or die "script: $!";
+my ($tty, $sel) = ('', IO::Select->new($rbh));
+my $rb_deadline = time + 120;
+while (time < $rb_deadline) {
+    sample();
+    next unless $sel->can_read(0.05);
+    last unless sysread($rbh, my $chunk, 4096);
+    $tty .= $chunk;
+}
+close $rbh;
+is($? >> 8, 0, 'scalesetctl rollback web --wait on a terminal: exit 0')
+    or diag $tty;
+like($tty, qr/\rweb \[[#.]{40}\] \d+\/\d+ on version \d+, rolling_back batch \d+\/\d+ /,
+     'a progress bar on a terminal');
+my @rb = grep { length } split /\r?\n|\r/, $tty;
 like($rb[-1] // '', qr/^web: rolled back: 6 instances on version 2$/,
      'it says so');
 $u = upgrade();
 is($u->{state}, 'cancelled', 'a rollback through the API ends cancelled');
 ok($u->{rolled_back}, 'rolled back');
 is($u->{model}{version}, '2', 'the pool\'s model is version 2 again');
-cmp_ok($floor // 6, '>=', 6, 'never fewer than 6 up while rolling back');
+ok(defined $floor && $floor >= 6, 'never fewer than 6 up while rolling '
+   . 'back (fewest seen: ' . ($floor // 'none') . ')') or diag $at_floor;
 ok($t->wait_for(sub { my $v = versions(); keys %$v == 6
                       && !grep { $_ ne '2' } values %$v }, timeout => 15,
                 what => 'members on version 2'), 'all on version 2');
@@ -255,8 +276,14 @@ my ($c1) = $s->api('POST', '/v1/pools/web/upgrade', {});
 is($c1, 200, 'POST /v1/pools/web/upgrade');
 my ($c2) = $s->api('POST', '/v1/pools/web/upgrade', {});
 is($c2, 409, 'a second POST while it rolls: 409');
-my ($c3, $cu) = $s->api('POST', '/v1/pools/web/upgrade/cancel', {});
-is($c3, 200, 'POST .../upgrade/cancel');
+# a pass that wrote the record meanwhile makes the API refuse (409, "ask
+# again": compare-and-set on its generation): asked again, as it says
+my ($c3, $cu);
+$t->wait_for(sub {
+    ($c3, $cu) = $s->api('POST', '/v1/pools/web/upgrade/cancel', {});
+    !($c3 == 409 && ($cu->{error} // '') =~ /changed meanwhile/);
+}, timeout => 10, what => 'the cancel not refused by a pass meanwhile');
+is($c3, 200, 'POST .../upgrade/cancel') or diag explain $cu;
 is($cu->{state}, 'cancelled', 'cancelled');
 my $at = length $t->log('scaler');
 sleep 2;

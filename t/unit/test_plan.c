@@ -53,6 +53,7 @@ typedef struct {
     const char  *health;        /* "up" / "down": a report of that state
                                    from every gateway (conns 0) */
     const char  *image;         /* its model's base image digest */
+    const char  *digest;        /* its model's template digest: NULL "" */
     int          host;          /* its host in its zone: 0 first */
     int          record_nohost; /* its record has no host= */
     int          lost;          /* counted as lost since its host failed
@@ -89,6 +90,8 @@ typedef struct {
     const char        *latest;      /* the pool's latest version (NULL
                                        "1", every instance's) */
     const char        *latest_image;    /* the zones' base image */
+    const char        *latest_digest;   /* the template's digest (NULL
+                                       "") */
     const char        *images;      /* their digest (obs->images) */
     const char        *rec;         /* the upgrade record: "STATE [from=V]
                                        [to=V] [batch=N] [batches=N]
@@ -914,6 +917,23 @@ static const case_t  cases[] = {
                 "2 in zone z1: web-000001 -> version 1)",
                 "create web-000003 z1 127.0.1.3:8080 upgrade v1" } },
 
+    { .name = "upgrade.image: a new version directory named in the "
+              "config (its base image and so the template digest changed) "
+              "starts one as a changed base image, in mode manual too",
+      .nzones = 2, .capacity = 2, .ngw = 1, .upgrade = "image=1 mode=manual",
+      .latest_image = "bbbbbbbbbbbbbbbb", .images = "i2",
+      .latest_digest = "t2",
+      .rec = "idle to=1:t1 to_image=i1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa", .digest = "t1" },
+                { "web-000002", 1, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa", .digest = "t1" } },
+      .want = { "record rolling 1/2 web-000001 (started (the base image "
+                "changed: z1 aaaaaaaaaaaa -> bbbbbbbbbbbb z2 aaaaaaaaaaaa "
+                "-> bbbbbbbbbbbb): version 1 -> 1, 2 outdated; batch 1 of "
+                "2 in zone z1: web-000001 -> version 1)",
+                "create web-000003 z1 127.0.1.3:8080 upgrade v1" } },
+
     { .name = "without upgrade.image a changed base image makes the "
               "instances outdated, and nothing starts",
       .nzones = 2, .capacity = 2, .ngw = 1,
@@ -1261,6 +1281,9 @@ observation_for(const case_t *c, observation_t *obs)
                  "%s", c->latest ? c->latest : "1");
         snprintf(obs->latest[0][i].image, sizeof(obs->latest[0][i].image),
                  "%s", c->latest_image ? c->latest_image : "");
+        snprintf(obs->latest[0][i].digest,
+                 sizeof(obs->latest[0][i].digest), "%s",
+                 c->latest_digest ? c->latest_digest : "");
     }
     snprintf(obs->images, sizeof(obs->images), "%s",
              c->images ? c->images : "");
@@ -1293,6 +1316,8 @@ observation_for(const case_t *c, observation_t *obs)
                  is->version ? is->version : "1");
         snprintf(o->in.model.image, sizeof(o->in.model.image), "%s",
                  is->image ? is->image : "");
+        snprintf(o->in.model.digest, sizeof(o->in.model.digest), "%s",
+                 is->digest ? is->digest : "");
         o->in.seen = NOW - (uint64_t) is->age_s * S;
         o->in.model.created = is->created_s
                               ? NOW - (uint64_t) is->created_s * S : 0;
