@@ -30,7 +30,8 @@ if (my $why = Scaleset::Libvirtd->skip_reason) {
 }
 my $rounds = $ENV{ROUNDS} // 2;
 my $root = Scaleset::Test->root;
-system('make', '-C', $root, 'guest-image') == 0 or die "guest-image\n";
+# make's own lines go to stderr: stdout is the results' section
+system("make -s -C '$root' guest-image 1>&2") == 0 or die "guest-image\n";
 my $t = Scaleset::Test->new(need => [qw(redis nginx scaler)]);
 my $lv = Scaleset::Libvirtd->start($t);
 $lv->track_prefix('rvm-');
