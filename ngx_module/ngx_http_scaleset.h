@@ -21,6 +21,8 @@
 
 #define NGX_HTTP_SCALESET_DEFAULT_MAX_MEMBERS  256
 #define NGX_HTTP_SCALESET_DEFAULT_RESYNC       5000     /* ms */
+/* resyncs answered by the epoch and the size before one reads the hash */
+#define NGX_HTTP_SCALESET_RESYNC_PROBES        12
 
 /* schedule entries per member and the minimum schedule length */
 #define NGX_HTTP_SCALESET_SCHED_PER_MEMBER     4
@@ -292,9 +294,20 @@ typedef struct {
 
     /* lease holder, per process */
     unsigned                        fetching:1;
-    unsigned                        refetch:1;
+    unsigned                        refetch:1;     /* a read of the hash
+                                                      after this one */
+    unsigned                        full:1;        /* this one reads the
+                                                      hash, whatever the
+                                                      epoch says */
+    unsigned                        read_ok:1;     /* the last read of the
+                                                      hash was applied */
     unsigned                        empty_logged:1;
     ngx_msec_t                      next_resync;
+    uint64_t                        read_epoch;    /* of that read */
+    ngx_uint_t                      read_fields;   /* the hash's, then */
+    ngx_int_t                       probe_fields;  /* HLEN now, -1: unknown */
+    ngx_uint_t                      probes;        /* resyncs since the last
+                                                      full read */
     ngx_array_t                    *logged;        /* crc32 of bad records */
     ngx_uint_t                      full_logged;
     ngx_http_scaleset_state_t      *state;         /* its writer */
@@ -326,6 +339,24 @@ struct ngx_http_scaleset_main_conf_s {
 };
 
 
+/*
+ * A caller of ngx_http_scaleset_redis_argv() waiting for the reply: pending
+ * until it (or the connection's end) arrives, then done, if set, gets
+ * hiredis's reply, or NULL when the connection went.
+ */
+typedef struct ngx_http_scaleset_redis_wait_s  ngx_http_scaleset_redis_wait_t;
+
+typedef void (*ngx_http_scaleset_redis_done_pt)(
+    ngx_http_scaleset_redis_wait_t *wait, void *reply);
+
+struct ngx_http_scaleset_redis_wait_s {
+    const char                       *what;
+    ngx_http_scaleset_redis_done_pt   done;
+    void                             *data;
+    ngx_uint_t                        pending;
+};
+
+
 /* this process's Redis side (ngx_http_scaleset_redis.c, _sentinel.c) */
 typedef struct {
     ngx_cycle_t                    *cycle;
@@ -351,6 +382,7 @@ typedef struct {
     ngx_msec_t                      report_logged;
     ngx_uint_t                      failures;
     ngx_uint_t                      auth_failures;
+    ngx_uint_t                      serial;        /* connections made */
 
     unsigned                        holder:1;
     unsigned                        closing:1;
@@ -451,8 +483,11 @@ void ngx_http_scaleset_redis_shutdown(void);
 ngx_uint_t ngx_http_scaleset_redis_ready(void);
 ngx_uint_t ngx_http_scaleset_redis_busy(void);
 const char *ngx_http_scaleset_redis_kind(ngx_uint_t kind);
+ngx_uint_t ngx_http_scaleset_redis_serial(void);
 ngx_int_t ngx_http_scaleset_redis_argv(const char *what, int argc,
-    const char **argv, const size_t *argvlen, ngx_uint_t *pending);
+    const char **argv, const size_t *argvlen,
+    ngx_http_scaleset_redis_wait_t *wait);
+void ngx_http_scaleset_redis_refused(const char *what, const char *str);
 ngx_uint_t ngx_http_scaleset_redis_stale(ngx_http_scaleset_srv_conf_t *sscf,
     uint64_t *since);
 struct redisAsyncContext *ngx_http_scaleset_redis_open(
@@ -480,9 +515,6 @@ const char *ngx_http_scaleset_hiredis_refusal(void);
 
 /* ngx_http_scaleset_report.c */
 ngx_int_t ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle);
-size_t ngx_http_scaleset_health_record(ngx_http_scaleset_srv_conf_t *sscf,
-    ngx_http_scaleset_slot_t *slot, ngx_msec_t now, u_char *buf,
-    size_t size);
 
 /* ngx_http_scaleset_check.c */
 char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,

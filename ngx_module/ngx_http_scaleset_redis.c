@@ -35,7 +35,10 @@ static void ngx_http_scaleset_close(ngx_http_scaleset_redis_t *w);
 static void ngx_http_scaleset_check_up(ngx_http_scaleset_redis_t *w);
 static ngx_uint_t ngx_http_scaleset_error_kind(const char *str);
 static void ngx_http_scaleset_fetch(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t full);
+static void ngx_http_scaleset_fetched(ngx_http_scaleset_redis_t *w,
     ngx_http_scaleset_srv_conf_t *sscf);
+static uint64_t ngx_http_scaleset_epoch(redisReply *e);
 static void ngx_http_scaleset_refuse(ngx_http_scaleset_redis_t *w,
     ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t n);
 static ngx_uint_t ngx_http_scaleset_hash_max(
@@ -49,16 +52,16 @@ static void ngx_http_scaleset_on_reply(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r,
     void *data);
-static void ngx_http_scaleset_on_pending(redisAsyncContext *ac, void *r,
+static void ngx_http_scaleset_on_wait(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_role(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r,
     void *data);
+static void ngx_http_scaleset_on_epoch(redisAsyncContext *ac, void *r,
+    void *data);
 static void ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r,
     void *data);
-static void ngx_http_scaleset_fetched(ngx_http_scaleset_redis_t *w,
-    ngx_http_scaleset_srv_conf_t *sscf);
 static void ngx_http_scaleset_on_message(redisAsyncContext *ac, void *r,
     void *data);
 static ngx_int_t ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
@@ -156,7 +159,11 @@ ngx_http_scaleset_redis_shutdown(void)
 }
 
 
-/* 1 when this process holds the lease and its connections are up */
+/*
+ * 1 when this process holds the lease and its connections are up; a
+ * holder that stalled and lost the lease to another worker sends nothing
+ * more, even before its tick notices
+ */
 
 ngx_uint_t
 ngx_http_scaleset_redis_ready(void)
@@ -165,7 +172,17 @@ ngx_http_scaleset_redis_ready(void)
 
     w = ngx_http_scaleset_worker;
 
-    return w != NULL && w->holder && w->up && w->cmd != NULL;
+    return w != NULL && w->holder && w->up && w->cmd != NULL
+           && w->smcf->sh->lease_pid == (ngx_atomic_uint_t) ngx_pid;
+}
+
+
+/* changes with every connection this process makes to Redis */
+
+ngx_uint_t
+ngx_http_scaleset_redis_serial(void)
+{
+    return ngx_http_scaleset_worker ? ngx_http_scaleset_worker->serial : 0;
 }
 
 
@@ -193,15 +210,15 @@ ngx_http_scaleset_redis_busy(void)
 
 
 /*
- * Sends a command on the command connection of the lease holder; the
- * reply is only checked for an error, logged with what.  With pending,
- * *pending is set until the reply (or the connection's end) arrives, so
- * a caller sends nothing more meanwhile.
+ * Sends a command on the command connection of the lease holder; an error
+ * reply is logged with what (ngx_http_scaleset_redis_refused).  With wait,
+ * wait->pending is set until the reply (or the connection's end) arrives,
+ * so a caller sends nothing more meanwhile, and wait->done gets the reply.
  */
 
 ngx_int_t
 ngx_http_scaleset_redis_argv(const char *what, int argc, const char **argv,
-    const size_t *argvlen, ngx_uint_t *pending)
+    const size_t *argvlen, ngx_http_scaleset_redis_wait_t *wait)
 {
     int                         rc;
     ngx_http_scaleset_redis_t  *w;
@@ -212,11 +229,13 @@ ngx_http_scaleset_redis_argv(const char *what, int argc, const char **argv,
 
     w = ngx_http_scaleset_worker;
 
-    if (pending) {
-        rc = redisAsyncCommandArgv(w->cmd, ngx_http_scaleset_on_pending,
-                                   pending, argc, argv, argvlen);
+    if (wait) {
+        wait->what = what;
+
+        rc = redisAsyncCommandArgv(w->cmd, ngx_http_scaleset_on_wait, wait,
+                                   argc, argv, argvlen);
         if (rc == REDIS_OK) {
-            *pending = 1;
+            wait->pending = 1;
         }
 
     } else {
@@ -361,7 +380,7 @@ ngx_http_scaleset_tick(ngx_event_t *ev)
     for (i = 0; i < w->smcf->pools.nelts; i++) {
         if ((ngx_msec_int_t) (now - pools[i]->next_resync) >= 0) {
             pools[i]->next_resync = now + pools[i]->resync;
-            ngx_http_scaleset_fetch(w, pools[i]);
+            ngx_http_scaleset_fetch(w, pools[i], 0);
         }
     }
 
@@ -542,7 +561,7 @@ ngx_http_scaleset_connect(ngx_http_scaleset_redis_t *w)
     for (i = 0; i < n; i++) {
         pools[i]->fetching = 0;
         pools[i]->refetch = 0;
-        ngx_http_scaleset_fetch(w, pools[i]);
+        ngx_http_scaleset_fetch(w, pools[i], 1);
     }
 
     return;
@@ -622,6 +641,7 @@ ngx_http_scaleset_close(ngx_http_scaleset_redis_t *w)
     for (i = 0; i < w->smcf->pools.nelts; i++) {
         pools[i]->fetching = 0;
         pools[i]->refetch = 0;
+        pools[i]->read_ok = 0;
     }
 
     if (w->up) {
@@ -805,6 +825,7 @@ ngx_http_scaleset_check_up(ngx_http_scaleset_redis_t *w)
     }
 
     w->up = 1;
+    w->serial++;
     w->failures = 0;
     w->auth_failures = 0;
     w->smcf->sh->redis_up = 1;
@@ -849,26 +870,91 @@ ngx_http_scaleset_hash_max(ngx_http_scaleset_srv_conf_t *sscf)
 }
 
 
+/*
+ * A read of a pool: HLEN members and GET epoch first, then, when asked
+ * (full: on connect, on a message, every NGX_HTTP_SCALESET_RESYNC_PROBES
+ * resyncs) or when either moved since the last read that was applied,
+ * MULTI/HGETALL/GET/EXEC.  Every writer increments the epoch (the write
+ * protocol), so a resync that finds the epoch and the size as they were
+ * confirms the members without reading and parsing max_members records.
+ */
+
 static void
 ngx_http_scaleset_fetch(ngx_http_scaleset_redis_t *w,
-    ngx_http_scaleset_srv_conf_t *sscf)
+    ngx_http_scaleset_srv_conf_t *sscf, ngx_uint_t full)
 {
     if (w->cmd == NULL) {
         return;
     }
 
     if (sscf->fetching) {
-        sscf->refetch = 1;
+        /* a resync is answered by the read in flight */
+        sscf->refetch |= full;
         return;
     }
 
+    /*
+     * every few resyncs read the hash anyway: a write that broke the
+     * protocol (no INCR of the epoch) costs at most that long
+     */
+
+    if (full || ++sscf->probes >= NGX_HTTP_SCALESET_RESYNC_PROBES) {
+        full = 1;
+        sscf->probes = 0;
+    }
+
     sscf->fetching = 1;
+    sscf->full = full;
+    sscf->probe_fields = -1;
     sscf->next_resync = ngx_current_msec + sscf->resync;
 
     /* its size first: a hash far beyond max_members is not read */
 
     redisAsyncCommand(w->cmd, ngx_http_scaleset_on_hlen, sscf, "HLEN %b",
                       sscf->key_members.data, sscf->key_members.len);
+    redisAsyncCommand(w->cmd, ngx_http_scaleset_on_epoch, sscf, "GET %b",
+                      sscf->key_epoch.data, sscf->key_epoch.len);
+}
+
+
+/* the end of a read: the connection is usable, a full read may follow */
+
+static void
+ngx_http_scaleset_fetched(ngx_http_scaleset_redis_t *w,
+    ngx_http_scaleset_srv_conf_t *sscf)
+{
+    sscf->fetching = 0;
+
+    w->cmd_ready = 1;
+    ngx_http_scaleset_check_up(w);
+
+    if (sscf->refetch && w->cmd) {
+        sscf->refetch = 0;
+        ngx_http_scaleset_fetch(w, sscf, 1);
+    }
+}
+
+
+/* an epoch as read: 0 for none */
+
+static uint64_t
+ngx_http_scaleset_epoch(redisReply *e)
+{
+    size_t    i;
+    uint64_t  epoch;
+
+    epoch = 0;
+
+    if (e->type == REDIS_REPLY_STRING) {
+        for (i = 0; i < e->len && e->str[i] >= '0' && e->str[i] <= '9'; i++) {
+            epoch = epoch * 10 + (e->str[i] - '0');
+        }
+
+    } else if (e->type == REDIS_REPLY_INTEGER) {
+        epoch = (uint64_t) e->integer;
+    }
+
+    return epoch;
 }
 
 
@@ -995,9 +1081,6 @@ ngx_http_scaleset_on_reply(redisAsyncContext *ac, void *r, void *data)
 static void
 ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r, void *data)
 {
-    const char *what = data;
-
-    ngx_uint_t                  kind;
     redisReply                 *reply = r;
     ngx_http_scaleset_redis_t  *w = ac->data;
 
@@ -1005,17 +1088,34 @@ ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r, void *data)
         return;
     }
 
-    kind = ngx_http_scaleset_error_kind(reply->str);
+    ngx_http_scaleset_redis_refused(data, reply->str);
+}
 
-    if (ngx_strncmp(reply->str, "NOAUTH", 6) == 0
-        || (w->smcf->sentinel.len
-            && ngx_strncmp(reply->str, "READONLY", 8) == 0))
-    {
-        ngx_http_scaleset_redis_fail(w, kind, what, reply->str);
+
+/* an error reply (str) to a write of the lease holder's: what */
+
+void
+ngx_http_scaleset_redis_refused(const char *what, const char *str)
+{
+    ngx_uint_t                  kind;
+    ngx_http_scaleset_redis_t  *w;
+
+    w = ngx_http_scaleset_worker;
+
+    if (w == NULL || w->cmd == NULL) {
         return;
     }
 
-    ngx_http_scaleset_redis_error(w, kind, what, reply->str);
+    kind = ngx_http_scaleset_error_kind(str);
+
+    if (ngx_strncmp(str, "NOAUTH", 6) == 0
+        || (w->smcf->sentinel.len && ngx_strncmp(str, "READONLY", 8) == 0))
+    {
+        ngx_http_scaleset_redis_fail(w, kind, what, str);
+        return;
+    }
+
+    ngx_http_scaleset_redis_error(w, kind, what, str);
 
     if (ngx_current_msec - w->report_logged >= NGX_HTTP_SCALESET_AUTH_LOG
         || w->report_logged == 0)
@@ -1023,21 +1123,25 @@ ngx_http_scaleset_on_report(redisAsyncContext *ac, void *r, void *data)
         w->report_logged = ngx_current_msec;
         ngx_log_error(NGX_LOG_ERR, w->log, 0,
                       "scaleset: redis %s refused a %s: %s", w->name, what,
-                      reply->str);
+                      str);
     }
 }
 
 
-/* the end of a caller's transaction: it may send the next one */
+/* the end of a caller's command: it may send the next one */
 
 static void
-ngx_http_scaleset_on_pending(redisAsyncContext *ac, void *r, void *data)
+ngx_http_scaleset_on_wait(redisAsyncContext *ac, void *r, void *data)
 {
-    ngx_uint_t *pending = data;
+    ngx_http_scaleset_redis_wait_t *wait = data;
 
-    *pending = 0;
+    wait->pending = 0;
 
-    ngx_http_scaleset_on_report(ac, r, "health report");
+    ngx_http_scaleset_on_report(ac, r, (void *) wait->what);
+
+    if (wait->done) {
+        wait->done(wait, r);
+    }
 }
 
 
@@ -1131,7 +1235,7 @@ ngx_http_scaleset_on_message(redisAsyncContext *ac, void *r, void *data)
                            reply->element[2]->type == REDIS_REPLY_STRING
                            ? reply->element[2]->str : "");
 
-            ngx_http_scaleset_fetch(w, pools[i]);
+            ngx_http_scaleset_fetch(w, pools[i], 1);
         }
     }
 }
@@ -1145,30 +1249,75 @@ ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r, void *data)
     redisReply                 *reply = r;
     ngx_http_scaleset_redis_t  *w = ac->data;
 
+    /* the GET that follows ends the probe, also when this one failed */
+
     if (reply == NULL || ac != w->cmd) {
-        sscf->fetching = 0;
         return;
     }
 
-    if (reply->type == REDIS_REPLY_INTEGER
-        && reply->integer > (long long) ngx_http_scaleset_hash_max(sscf))
-    {
-        sscf->fetching = 0;
-        ngx_http_scaleset_refuse(w, sscf, (ngx_uint_t) reply->integer);
-        goto done;
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        sscf->probe_fields = reply->integer > NGX_MAX_INT_T_VALUE
+                             ? NGX_MAX_INT_T_VALUE
+                             : reply->integer < 0 ? -1
+                             : (ngx_int_t) reply->integer;
+        return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR
         && ngx_http_scaleset_error_kind(reply->str)
            == NGX_HTTP_SCALESET_REDIS_AUTH)
     {
-        sscf->fetching = 0;
         ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_AUTH, "HLEN",
                                      reply->str);
+    }
+
+    /* other errors are judged at the read's EXEC */
+}
+
+
+static void
+ngx_http_scaleset_on_epoch(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_scaleset_srv_conf_t *sscf = data;
+
+    ngx_time_t                 *tp;
+    redisReply                 *reply = r;
+    ngx_http_scaleset_redis_t  *w = ac->data;
+
+    if (reply == NULL || ac != w->cmd) {
+        sscf->fetching = 0;
+        return;
+    }
+
+    if (sscf->probe_fields > (ngx_int_t) ngx_http_scaleset_hash_max(sscf)) {
+        sscf->read_ok = 0;
+        ngx_http_scaleset_refuse(w, sscf, (ngx_uint_t) sscf->probe_fields);
+        ngx_http_scaleset_fetched(w, sscf);
+        return;
+    }
+
+    if (!sscf->full && sscf->read_ok
+        && reply->type != REDIS_REPLY_ERROR
+        && sscf->probe_fields == (ngx_int_t) sscf->read_fields
+        && ngx_http_scaleset_epoch(reply) == sscf->read_epoch
+        && w->smcf->sh->lease_pid == (ngx_atomic_uint_t) ngx_pid)
+    {
+        /* the members as they were: confirmed, not read again */
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                       "scaleset redis: pool \"%V\" epoch %uL unchanged",
+                       &sscf->pool, sscf->read_epoch);
+
+        tp = ngx_timeofday();
+        sscf->sh->synced = (uint64_t) tp->sec * 1000 + tp->msec;
+
+        ngx_http_scaleset_fetched(w, sscf);
         return;
     }
 
     /* one snapshot of the hash and the epoch; errors are judged there */
+
+    sscf->read_ok = 0;
 
     redisAsyncCommand(w->cmd, NULL, NULL, "MULTI");
     redisAsyncCommand(w->cmd, NULL, NULL, "HGETALL %b",
@@ -1176,12 +1325,6 @@ ngx_http_scaleset_on_hlen(redisAsyncContext *ac, void *r, void *data)
     redisAsyncCommand(w->cmd, NULL, NULL, "GET %b",
                       sscf->key_epoch.data, sscf->key_epoch.len);
     redisAsyncCommand(w->cmd, ngx_http_scaleset_on_exec, sscf, "EXEC");
-
-    return;
-
-done:
-
-    ngx_http_scaleset_fetched(w, sscf);
 }
 
 
@@ -1193,13 +1336,13 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
     redisReply                  *reply = r;
     ngx_http_scaleset_redis_t   *w = ac->data;
 
-    sscf->fetching = 0;
-
     if (reply == NULL || ac != w->cmd) {
+        sscf->fetching = 0;
         return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
+        sscf->fetching = 0;
         ngx_http_scaleset_redis_fail(w,
                                      ngx_http_scaleset_error_kind(reply->str),
                                      "EXEC", reply->str);
@@ -1219,6 +1362,7 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
                           reply->element[0]->str);
 
         } else {
+            sscf->fetching = 0;
             ngx_http_scaleset_redis_fail(w, NGX_HTTP_SCALESET_REDIS_PROTOCOL,
                                          "EXEC", "unexpected reply");
             return;
@@ -1241,22 +1385,6 @@ ngx_http_scaleset_on_exec(redisAsyncContext *ac, void *r, void *data)
 }
 
 
-/* a pool's read ended, whatever came of it: the next one may start */
-
-static void
-ngx_http_scaleset_fetched(ngx_http_scaleset_redis_t *w,
-    ngx_http_scaleset_srv_conf_t *sscf)
-{
-    w->cmd_ready = 1;
-    ngx_http_scaleset_check_up(w);
-
-    if (sscf->refetch && w->cmd) {
-        sscf->refetch = 0;
-        ngx_http_scaleset_fetch(w, sscf);
-    }
-}
-
-
 static ngx_int_t
 ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
     ngx_http_scaleset_srv_conf_t *sscf, redisReply *reply)
@@ -1271,8 +1399,6 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
 
     h = reply->element[0];
     e = reply->element[1];
-
-    epoch = 0;
 
     sscf->sh->refused_size = 0;
 
@@ -1299,14 +1425,7 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
 
     sscf->empty_logged = 0;
 
-    if (e->type == REDIS_REPLY_STRING) {
-        for (i = 0; i < e->len && e->str[i] >= '0' && e->str[i] <= '9'; i++) {
-            epoch = epoch * 10 + (e->str[i] - '0');
-        }
-
-    } else if (e->type == REDIS_REPLY_INTEGER) {
-        epoch = (uint64_t) e->integer;
-    }
+    epoch = ngx_http_scaleset_epoch(e);
 
     pool = ngx_create_pool(4096, w->log);
     if (pool == NULL) {
@@ -1354,6 +1473,11 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
     if (rc != NGX_ERROR) {
         tp = ngx_timeofday();
         sscf->sh->synced = (uint64_t) tp->sec * 1000 + tp->msec;
+
+        /* what the next resync compares */
+        sscf->read_ok = 1;
+        sscf->read_epoch = epoch;
+        sscf->read_fields = h->elements / 2;
     }
 
     if (rc == NGX_OK || old != epoch) {

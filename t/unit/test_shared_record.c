@@ -624,6 +624,32 @@ test_health(void **state)
     assert_int_equal(scaleset_health_format(&h, buf, 10, &err), -1);
     assert_int_equal(err.code, SCALESET_ERR_NOSPACE);
 
+    /* every buffer size: refused until the record and its NUL fit, and
+       nothing written past the size it was given */
+    h.state = SCALESET_HEALTH_DOWN;
+    h.conns = 10;
+    h.fails = 9;
+    h.checked = 1763800000100ULL;
+    h.reason.data = "status_503";
+    h.reason.len = 10;
+    rec = "down conns=10 fails=9 checked=1763800000100 reason=status_503";
+    for (i = 0; i <= strlen(rec) + 1; i++) {
+        memset(buf, '#', sizeof(buf));
+        n = scaleset_health_format(&h, buf, i, &err);
+        if (i <= strlen(rec)) {
+            assert_int_equal(n, -1);
+            assert_int_equal(err.code, SCALESET_ERR_NOSPACE);
+        } else {
+            assert_int_equal(n, (int) strlen(rec));
+            assert_string_equal(buf, rec);
+        }
+        assert_int_equal(buf[i], '#');
+    }
+    h.reason.len = 0;
+    h.conns = 0;
+    h.fails = 0;
+    h.checked = 0;
+
     /* what the parser would refuse is not written */
     h.state = (scaleset_health_state_t) 7;
     assert_int_equal(scaleset_health_format(&h, buf, sizeof(buf), &err), -1);

@@ -21,7 +21,11 @@ package Scaleset::Callgrind;
 # handlers): the lease tick, resyncs, health reports and check scans cost
 # per second, not per request, and callgrind stretches seconds unevenly.
 # Everything of nginx's own on the request path is collected, stock or
-# with the module.  What those handlers allocate still shapes the heap
+# with the module.  With background => 1 those handlers are collected
+# too: the count is then the worker's whole work while the N requests
+# ran, its own clock's share depending on how long they took (the
+# method of shared/tools/ipr-bench.sh, without its start-up in the
+# difference); {seconds} says how long that was.  What those handlers allocate still shapes the heap
 # nginx's request pools come from: glibc's malloc is the part of the count
 # that differs between runs.
 #
@@ -36,6 +40,7 @@ use warnings;
 
 use Carp qw(croak);
 use File::Basename qw(basename);
+use Time::HiRes qw(time);
 
 # the module's handlers of timers and Redis events, not collected (none
 # of them calls another: a nested one would turn collection back on)
@@ -131,7 +136,8 @@ sub measure {
                  "--callgrind-out-file=$dir/callgrind.%p",
                  '--dump-before=ngx_http_send_response',
                  (map { "--toggle-collect=$_" }
-                      'ngx_http_send_response', @BACKGROUND),
+                      'ngx_http_send_response',
+                      $c{background} ? () : @BACKGROUND),
                  '--collect-atstart=yes'],
         timeout => 120);
     my $master = $t->pid($name);
@@ -142,10 +148,12 @@ sub measure {
     # one connection; the proxied paths all of the same length
     my $url = 'http://127.0.0.1:' . $t->port('gw');
     my $dump = "-o /dev/null '$url/_dump'";
+    my $t0 = time;
     my @codes = `curl -s -w '%{http_code}\\n' -o /dev/null '$url/w[000001-${\ sprintf('%06d', $w)}]' $dump $dump -o /dev/null '$url/[0000001-${\ sprintf('%07d', $n)}]' $dump`;
     my $ok = grep { /^200$/ } @codes;
     croak "$name: $ok of " . ($w + $n + 3) . " requests answered 200"
         if $ok != $w + $n + 3;
+    my $seconds = time - $t0;           # warm-up included
 
     $t->stop($name, grace => 120);
 
@@ -156,7 +164,7 @@ sub measure {
         $self{$f} = (($p->{self}{$f} // 0) - ($d->{self}{$f} // 0)) / $n;
     }
     return { ipr => ($p->{total} - $d->{total}) / $n, warmup => $w, n => $n,
-             self => \%self, parts => \@parts };
+             seconds => $seconds, self => \%self, parts => \@parts };
 }
 
 # The functions whose per-request self cost differs most between two
