@@ -34,6 +34,8 @@ typedef struct {
     uint64_t                        conns;
     uint64_t                        fails;
     uint64_t                        checked;
+    uint64_t                        at;            /* when it was made (not
+                                                      compared) */
     const char                     *reason;        /* a static name, NULL */
     ngx_uint_t                      state;         /* SCALESET_HEALTH_* */
     ngx_uint_t                      written;       /* in the hash */
@@ -201,10 +203,15 @@ ngx_http_scaleset_report_view(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_slot_t *slot, ngx_msec_t now,
     ngx_http_scaleset_report_seen_t *v)
 {
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
     v->generation = slot->generation;
     v->conns = slot->active;
     v->fails = slot->health_fails;
     v->checked = slot->health_wall;
+    v->at = (uint64_t) tp->sec * 1000 + tp->msec;
     v->reason = NULL;
 
     if (sscf->check) {
@@ -258,6 +265,7 @@ ngx_http_scaleset_report_format(ngx_http_scaleset_report_seen_t *v,
     h.conns = v->conns;
     h.fails = v->fails;
     h.checked = v->checked;
+    h.at = v->at;
 
     if (v->reason) {
         h.reason.data = v->reason;
@@ -421,7 +429,16 @@ again:
                 goto again;
             }
 
-            if (ngx_http_scaleset_report_same(seen, &v)) {
+            /*
+             * a draining member's record is written at every report: the
+             * scaler counts only reports made after its drain began
+             * (docs/scaler.md, "Drains"), and an unchanged conns=0 would
+             * otherwise hold the drain until drain_timeout
+             */
+
+            if (ngx_http_scaleset_report_same(seen, &v)
+                && !(slot->flags & SCALESET_MEMBER_DRAIN))
+            {
                 continue;
             }
         }

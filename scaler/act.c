@@ -3,25 +3,29 @@
  * on Redis (the write protocol, registry.c) or libvirt (virt.c); a crash
  * between two of them is recovered by the next pass's observation.  The
  * actions run in the plan's order, except that the libvirt ones run on
- * their host's workers (host.c), each with its deadline: the deletions
- * start first, all at once, and the Redis actions run while they do; the
- * creations run last, on their hosts (4 at a time per host), once their
- * instance numbers are reserved in PREFIX{POOL}:seq.  A host that does
- * not answer in time costs its own calls, not the others': a call past
- * libvirt.timeout is given up (its outcome is what the next listing
- * finds) and the host is not asked again until it returns.  A delete
- * removes the domain first and its member after, so a domain that could
- * not be removed is never left running unregistered (the next pass would
- * take it for a booting one).
+ * their host's workers (host.c), each with its deadline: the deletions,
+ * adoptions, shutdowns, restarts and reimages start first, all at once,
+ * and the Redis actions run while they do; the creations run last, on
+ * their hosts (4 at a time per host), once their instance numbers are
+ * reserved in PREFIX{POOL}:seq.  A host that does not answer in time
+ * costs its own calls, not the others': a call past libvirt.timeout is
+ * given up (its outcome is what the next listing finds) and the host is
+ * not asked again until it returns.  A delete removes the domain first
+ * and its member after, so a domain that could not be removed is never
+ * left running unregistered (the next pass would take it for a booting
+ * one).  A stop sends the ACPI shutdown; a domain off already, or that
+ * refused it, is removed at once.
  *
  * Success is logged as "VERB (REASON) rule=RULE", a failure as "KIND
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
- * counted in scaleset_scaler_errors_total.  The pool's instances become
- * what the pass leaves, sorted by id.
+ * counted in scaleset_scaler_errors_total; every transition is a
+ * lifecycle event (events.c).  The pool's instances become what the pass
+ * leaves, sorted by id.
  *
  * With a lease (ha.c) every write carries its fence: the first one it
  * refuses ends the pass's actions (the lease is another's now), and
  * virt.c refuses libvirt calls once the lease is not held.
+
  *
  * An upgrade's record (ACT_UPGRADE) is written before anything else
  * runs: when it cannot be (the API changed it meanwhile, Redis failed),
@@ -36,9 +40,9 @@
 
 #include "plan.h"
 
-/* a deletion or a creation on its host's worker, with what it needs
-   copied (a late one may outlive the pass and a reload: the
-   configuration is held) */
+/* a libvirt action on its host's worker, with what it needs copied (a
+   late one may outlive the pass and a reload: the configuration is
+   held) */
 typedef struct {
     host_call_t          c;
     scaler_config_t     *conf;
@@ -48,7 +52,8 @@ typedef struct {
     char                 id[SCALESET_ID_MAX + 1];
     char                 zone[SCALESET_NAME_MAX + 1];
     char                 address[80];
-    act_kind_t           kind;          /* CREATE, ADOPT or DELETE */
+    act_kind_t           kind;          /* CREATE, ADOPT, DELETE, STOP,
+                                           RESTART or REIMAGE */
     origin_t             origin;        /* a creation's */
     virt_model_t         model;         /* a creation's or an adoption's:
                                            into its tag */
@@ -56,9 +61,24 @@ typedef struct {
                                            pool's configuration with that
                                            template made of it (p = &cf) */
     virt_recipe_t        recipe;        /* the call's copy of it */
+    int                  shut;          /* a STOP's virt_shutdown(): 0 sent,
+                                           1 off already, -1 refused (then
+                                           rc is its removal's) */
     int                  rc;
     char                 err[256];
 } virt_call_t;
+
+/* what one pass's actions change, shared by the Redis actions and the
+   libvirt ones' outcomes */
+typedef struct {
+    registry_t          *reg;
+    pool_state_t        *ps;
+    observation_t       *obs;
+    inst_state_t        *st;            /* each instance's state */
+    uint64_t            *stop;          /* when its shutdown was sent */
+    unsigned            *done;          /* the API's asks it carried out */
+    repair_state_t       rs;            /* the pool's repairs */
+} pass_t;
 
 static int
 inst_cmp(const void *a, const void *b)
@@ -113,15 +133,66 @@ write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
            registry_error(reg));
 }
 
-/* one Redis action (register, drain, deregister); 0 when done (st[]
-   follows) */
+/* the lifecycle event of action a done (the instance's state before and
+   after it), or NULL: not a transition (a record written again) */
+static const char *
+act_event(const action_t *a, inst_state_t before, inst_state_t after)
+{
+    switch (a->kind) {
+    case ACT_REGISTER:   return before != INST_RUNNING ? "registered" : NULL;
+    case ACT_DRAIN:      return before != INST_DRAINING ? "draining" : NULL;
+    case ACT_DEREGISTER: return "deregistered";
+    case ACT_DELETE:     return "deleted";
+    case ACT_STOP:       return after == INST_DELETING ? "deleted"
+                                                       : "stopping";
+    case ACT_RESTART:
+    case ACT_REIMAGE:    return "repairing";
+    case ACT_STANDBY:    return "standby";
+    case ACT_HOOK:       return after == INST_PENDING_LAUNCH
+                                ? "pending_launch" : "pending_terminate";
+    case ACT_ADOPT:      return "adopted";
+    default:             return NULL;
+    }
+}
+
+/* what follows action a done (the instance was before): its event, the
+   counters, the API's ask carried out, the failures in a row starting
+   over once an instance of ours is ready */
+static void
+succeeded(pass_t *x, const action_t *a, inst_state_t before)
+{
+    const pool_config_t  *p = x->ps->cf;
+    inst_state_t          after = a->inst >= 0 ? x->st[a->inst]
+                                               : INST_BOOTING;
+    const char           *ev;
+
+    if ((ev = act_event(a, before, after)) != NULL) {
+        events_emit(x->reg, p, a->id, ev, a->kind == ACT_DEREGISTER
+                    ? "gone" : inst_state_name(after), a->rule, a->reason);
+    }
+    x->ps->actions_down += strcmp(a->rule, "scale_in") == 0;
+    x->ps->repairs += strcmp(a->rule, "repair") == 0;
+    if (a->kind == ACT_RESTART || a->kind == ACT_REIMAGE) {
+        x->done[a->inst] |= ASK_RESTART | ASK_REIMAGE;  /* asked: done */
+    }
+    if (a->kind == ACT_REGISTER
+        && (strcmp(a->rule, "ready") == 0 || strcmp(a->rule, "hook") == 0)
+        && x->obs->inst[a->inst].in.repair != IREP_REPLACEMENT)
+    {
+        x->rs.failures = 0;
+    }
+}
+
+/* one action of Redis or none (register, drain, deregister, standby,
+   hook); 0 when done (st[] follows) */
 static int
 apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const action_t *a, inst_state_t *st)
 {
     const pool_config_t  *p = ps->cf;
     const instance_t     *in = a->inst >= 0 ? &obs->inst[a->inst].in : NULL;
-    char                  rec[SCALESET_RECORD_MAX], err[256];
+    char                  rec[SCALESET_RECORD_MAX], err[256], val[64];
+    int                   registered;
 
     switch (a->kind) {
     case ACT_REGISTER:
@@ -157,9 +228,56 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         slog(p->name, a->id, "deregistered (%s) rule=%s", a->reason, a->rule);
         return 0;
 
+    case ACT_HOOK:
+        st[a->inst] = a->hook == HOOK_LAUNCH ? INST_PENDING_LAUNCH
+                                             : INST_PENDING_TERMINATE;
+        slog(p->name, a->id, "%s (%s) rule=%s", inst_state_name(st[a->inst]),
+             a->reason, a->rule);
+        return 0;
+
+    case ACT_STANDBY:
+        /* registered: drained in the same transaction */
+        registered = a->member >= 0 && obs->members[a->member].valid;
+        snprintf(val, sizeof(val), "%llu%s", (unsigned long long) obs->now,
+                 (in->asked & ASK_DECREMENT) ? " decrement" : "");
+        if (registered
+            && member_record(p, in, 1, rec, sizeof(rec), err, sizeof(err))
+               != 0)
+        {
+            failed(ps, a, ERR_REDIS_DATA, err);
+            return -1;
+        }
+        if (registry_set_standby(reg, p->name, a->id, registered ? rec
+                                 : NULL, obs->now, val) != 0)
+        {
+            write_failed(ps, a, reg);
+            return -1;
+        }
+        st[a->inst] = INST_STANDBY;
+        slog(p->name, a->id, "on standby: drained, kept running (%s) "
+             "rule=%s", a->reason, a->rule);
+        return 0;
+
     default:
         return -1;
     }
+}
+
+/* the actions that run on a host's workers before the creations */
+static int
+virt_kind(act_kind_t kind)
+{
+    return kind == ACT_DELETE || kind == ACT_ADOPT || kind == ACT_STOP
+           || kind == ACT_RESTART || kind == ACT_REIMAGE;
+}
+
+/* the error counted when such an action fails */
+static err_kind_t
+virt_err(act_kind_t kind)
+{
+    return kind == ACT_ADOPT || kind == ACT_CREATE ? ERR_CREATE
+           : kind == ACT_RESTART || kind == ACT_REIMAGE ? ERR_REPAIR
+           : ERR_DELETE;
 }
 
 static void
@@ -175,6 +293,17 @@ virt_run(virt_conn_t *vc, host_call_t *c)
     case ACT_ADOPT:
         v->rc = virt_adopt(vc, v->p, v->zone, v->id, &v->model, v->address,
                            v->err, sizeof(v->err));
+        break;
+    case ACT_STOP:
+        /* off already, or no shutdown: removed at once */
+        v->shut = virt_shutdown(vc, v->p->name, v->id);
+        v->rc = v->shut == 0 ? 0 : virt_delete(vc, v->p->name, v->id);
+        break;
+    case ACT_RESTART:
+        v->rc = virt_reset(vc, v->p->name, v->id, v->err, sizeof(v->err));
+        break;
+    case ACT_REIMAGE:
+        v->rc = virt_reimage(vc, v->p, v->id, v->err, sizeof(v->err));
         break;
     default:
         v->rc = virt_delete(vc, v->p->name, v->id);
@@ -193,7 +322,7 @@ virt_drop(host_call_t *c)
 }
 
 /* a call for action a (a creation with model, an adoption, a
-   deletion) */
+   deletion, a stop, a restart, a reimage) */
 static virt_call_t *
 virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
 {
@@ -271,15 +400,16 @@ virt_why(const pool_state_t *ps, const virt_call_t *v, char *buf,
     case HOST_CANCELLED:
         return "the pass was stopped";
     default:
-        return v->err[0] ? v->err : v->kind == ACT_DELETE
+        return v->err[0] ? v->err
+               : v->kind == ACT_DELETE || v->kind == ACT_STOP
                ? "libvirt could not remove the domain" : "libvirt error";
     }
 }
 
-/* the plan's deletions and adoptions on their hosts, started at once:
-   a deletion on its instance's host; an adoption on every host of its
-   zone (the domain is on one of them: the others answer that they have
-   none) */
+/* the plan's libvirt actions but creations on their hosts, started at
+   once: a deletion, stop, restart or reimage on its instance's host; an
+   adoption on every host of its zone (the domain is on one of them: the
+   others answer that they have none) */
 typedef struct {
     int            act;                 /* pl->act index */
     virt_call_t   *v;
@@ -299,28 +429,25 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
     for (i = 0; i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if ((a->kind != ACT_DELETE && a->kind != ACT_ADOPT)
-            || held(a, upgrade_ok))
-        {
+        if (!virt_kind(a->kind) || held(a, upgrade_ok)) {
             continue;
         }
         zc = &ps->cf->zones[a->zone];
-        for (h = a->kind == ACT_DELETE ? a->host : zc->host0;
-             h < (a->kind == ACT_DELETE ? a->host + 1
-                                        : zc->host0 + zc->nhosts);
+        for (h = a->kind != ACT_ADOPT ? a->host : zc->host0;
+             h < (a->kind != ACT_ADOPT ? a->host + 1
+                                       : zc->host0 + zc->nhosts);
              h++)
         {
             if (*n == c) {
                 c = c ? 2 * c : 16;
                 if ((nj = realloc(j, c * sizeof(*j))) == NULL) {
-                    failed(ps, a, ERR_DELETE, "out of memory");
+                    failed(ps, a, virt_err(a->kind), "out of memory");
                     return j;
                 }
                 j = nj;
             }
             if ((v = virt_call(ps, a, NULL)) == NULL) {
-                failed(ps, a, a->kind == ACT_DELETE ? ERR_DELETE
-                       : ERR_CREATE, "out of memory");
+                failed(ps, a, virt_err(a->kind), "out of memory");
                 continue;
             }
             if (a->kind == ACT_ADOPT) {
@@ -336,14 +463,17 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
     return j;
 }
 
-/* their outcomes: a deletion's domain gone, then its member; an
+/* their outcomes: a deletion's domain gone, then its member; a stop's
+   shutdown sent (or the domain removed); a restart or reimage done; an
    adoption done on one host of the zone */
 static void
-virt_done(registry_t *reg, pool_state_t *ps, const plan_t *pl,
-    virt_job_t *j, int n, inst_state_t *st)
+virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
 {
+    pool_state_t    *ps = x->ps;
+    const char      *pool = ps->cf->name;
     const action_t  *a;
     virt_call_t     *v, *ok;
+    inst_state_t     before;
     char             why[160];
     int              k, e;
 
@@ -357,27 +487,41 @@ virt_done(registry_t *reg, pool_state_t *ps, const plan_t *pl,
             }
         }
         v = j[k].v;
+        before = a->inst >= 0 ? x->st[a->inst] : INST_CREATING;
         if (ok == NULL && !ha_acting()) {
             failed(ps, a, ERR_FENCED, "this scaler does not hold the lease");
         } else if (ok == NULL) {
-            failed(ps, a, a->kind == ACT_DELETE ? ERR_DELETE : ERR_CREATE,
+            failed(ps, a, virt_err(a->kind),
                    virt_why(ps, v, why, sizeof(why)));
         } else if (a->kind == ACT_ADOPT) {
-            slog(ps->cf->name, a->id, "adopted in zone %s%s%s (%s) rule=%s",
+            slog(pool, a->id, "adopted in zone %s%s%s (%s) rule=%s",
                  ps->cf->zones[a->zone].name, a->address[0] ? " at " : "",
                  a->address, a->reason, a->rule);
+            succeeded(x, a, before);
+        } else if (a->kind == ACT_RESTART || a->kind == ACT_REIMAGE) {
+            x->st[a->inst] = INST_REPAIRING;
+            slog(pool, a->id, "%s (%s) rule=%s", a->kind == ACT_RESTART
+                 ? "restarted" : "reimaged", a->reason, a->rule);
+            succeeded(x, a, before);
+        } else if (a->kind == ACT_STOP && ok->shut == 0) {
+            x->st[a->inst] = INST_STOPPING;
+            x->stop[a->inst] = x->obs->now;
+            slog(pool, a->id, "stopping: ACPI shutdown sent, %llu ms to "
+                 "power off (%s) rule=%s",
+                 (unsigned long long) ps->cf->shutdown_timeout_ms,
+                 a->reason, a->rule);
+            succeeded(x, a, before);
         } else {
-            st[a->inst] = INST_DELETING;
-            slog(ps->cf->name, a->id, "deleted (%s) rule=%s", a->reason,
-                 a->rule);
-            ps->actions_down += strcmp(a->rule, "scale_in") == 0;
-            ps->repairs += strcmp(a->rule, "repair") == 0;
+            x->st[a->inst] = INST_DELETING;
+            slog(pool, a->id, "deleted (%s%s) rule=%s", a->reason,
+                 a->kind != ACT_STOP ? ""
+                 : ok->shut == 1 ? "; off after its ACPI shutdown"
+                 : "; the ACPI shutdown failed: destroyed", a->rule);
+            succeeded(x, a, before);
             /* its member (or none: HDEL is idempotent) after the domain;
                a failure leaves a stray that the next pass deregisters */
-            if (a->member >= 0
-                && registry_del(reg, ps->cf->name, a->id) != 0)
-            {
-                write_failed(ps, a, reg);
+            if (a->member >= 0 && registry_del(x->reg, pool, a->id) != 0) {
+                write_failed(ps, a, x->reg);
             }
         }
         for (; k < e; k++) {
@@ -388,10 +532,11 @@ virt_done(registry_t *reg, pool_state_t *ps, const plan_t *pl,
 
 /* the plan's creations: their numbers reserved, then made on their
    hosts; the created ones appended to ps->inst (room made by the
-   caller); the upgrade's only when its record was written (upgrade_ok) */
+   caller); a failure is one of the pool's repair failures (rs); the
+   upgrade's only when its record was written (upgrade_ok) */
 static void
 creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
-    const plan_t *pl, int upgrade_ok)
+    const plan_t *pl, repair_state_t *rs, int upgrade_ok)
 {
     const pool_config_t  *p = ps->cf;
     virt_call_t         **c;
@@ -400,7 +545,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     virt_model_t          model;
     long                  first = 0, last = 0;
     uint64_t              now = clock_unix_ms();
-    char                  why[160];
+    char                  why[160], what[400];
     int                   i, n = 0, rc;
 
     if (pl->creates == 0) {
@@ -457,7 +602,13 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         const action_t *a = c[i]->a;
 
         if (c[i]->c.outcome != HOST_DONE || c[i]->rc != 0) {
-            failed(ps, a, ERR_CREATE, virt_why(ps, c[i], why, sizeof(why)));
+            const char *w = virt_why(ps, c[i], why, sizeof(why));
+
+            failed(ps, a, ERR_CREATE, w);
+            snprintf(what, sizeof(what), "%s could not be created: %s",
+                     a->id, w);
+            plan_repair_failed(rs, p, obs->now, ps->interval_ms, what);
+            events_emit(reg, p, a->id, "create_failed", "gone", a->rule, w);
             host_call_release(&c[i]->c);
             continue;
         }
@@ -467,6 +618,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
              ? p->hosts[a->host].name : "", a->address,
              a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
              a->rule);
+        events_emit(reg, p, a->id, "created", "booting", a->rule, a->reason);
         ps->actions_up++;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
@@ -483,9 +635,111 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         in->seq = a->seq;
         in->state = INST_BOOTING;
         in->seen = obs->now;
+        if (a->repair_of[0]) {
+            in->repair = IREP_REPLACEMENT;
+            in->repair_since = obs->now;
+            memcpy(in->repair_of, a->repair_of, sizeof(in->repair_of));
+        }
         host_call_release(&c[i]->c);
     }
     free(c);
+}
+
+/* where an instance waits in a hook (begun now when it is new; its last
+   heartbeat); the hook's results are used up */
+static void
+keep_hook(const plan_t *pl, int i, const observation_t *obs,
+    instance_t *in)
+{
+    int  k;
+
+    in->asked &= ~(ASK_CONTINUE | ASK_ABANDON | ASK_HEARTBEAT);
+    if (in->state != INST_PENDING_LAUNCH
+        && in->state != INST_PENDING_TERMINATE)
+    {
+        in->hook = HOOK_NONE;
+        in->hook_since = in->hook_beat = 0;
+        return;
+    }
+    for (k = 0; pl && k < pl->nact; k++) {
+        if (pl->act[k].kind == ACT_HOOK && pl->act[k].inst == i) {
+            in->hook = pl->act[k].hook;
+            in->hook_since = obs->now;
+            in->hook_beat = 0;
+        }
+    }
+    if (pl && pl->view[i].beat) {
+        in->hook_beat = obs->now;
+    }
+}
+
+/* what a pass leaves of an instance's repair: its down time, its part in
+   a repair (begun now when it is new), the end of a repair logged */
+static void
+keep_repair(registry_t *reg, const pool_state_t *ps, const plan_t *pl,
+    int i, const observation_t *obs, instance_t *in)
+{
+    const plan_view_t  *v = &pl->view[i];
+    char                why[128];
+
+    switch (v->health) {
+    case HEALTH_DOWN:
+        in->down_since = in->down_since ? in->down_since : obs->now;
+        break;
+    case HEALTH_UNKNOWN:
+        break;                      /* unknown: neither down nor up */
+    default:
+        in->down_since = 0;
+    }
+    if (v->repair != in->repair) {
+        in->repair_since = v->repair != IREP_NONE ? obs->now : 0;
+        if (v->repair == IREP_NONE) {
+            in->repair_of[0] = '\0';
+        }
+        in->repair = v->repair;
+    }
+    if (v->repaired > 0) {
+        snprintf(why, sizeof(why), "up on every gateway%s%s",
+                 obs->inst[i].in.repair_of[0] ? ", replacing " : "",
+                 obs->inst[i].in.repair_of);
+        slog(ps->cf->name, in->id, "repaired: %s", why);
+        events_emit(reg, ps->cf, in->id, "repaired", inst_state_name(
+                    in->state), "repair", why);
+    } else if (v->repaired < 0) {
+        slog(ps->cf->name, in->id, "repair failed: %s (%u in a row)",
+             pl->repair.reason, pl->repair.failures);
+        events_emit(reg, ps->cf, in->id, "repair_failed",
+                    inst_state_name(in->state), "repair", pl->repair.reason);
+    }
+}
+
+/* the repair state the pass leaves, stored when it changed, its changes
+   logged */
+static void
+keep_repair_state(registry_t *reg, pool_state_t *ps,
+    const observation_t *obs, const repair_state_t *rs)
+{
+    const char  *pool = ps->cf->name;
+
+    if (rs->suspended && !obs->repair.suspended) {
+        slog(pool, NULL, "repairs suspended: %u failures in a row, the last "
+             "%s; creation backs off (POST /v1/pools/%s/repair/resume "
+             "resumes)", rs->failures, rs->reason, pool);
+    } else if (!rs->suspended && obs->repair.suspended) {
+        slog(pool, NULL, "repairs resumed");
+    }
+    if (rs->retry > obs->now && rs->retry != obs->repair.retry) {
+        slog(pool, NULL, "creation backs off for %llu ms (%u failures in a "
+             "row)", (unsigned long long) (rs->retry - obs->now),
+             rs->failures);
+    }
+    ps->repair = *rs;
+    if (!repair_equal(rs, &obs->repair)
+        && repair_store(reg, pool, rs) != 0)
+    {
+        slog(pool, NULL, "repair state not stored: %s", registry_error(reg));
+        ps->errors[ERR_REDIS]++;
+    }
 }
 
 /* the upgrade record written as the plan leaves it (compare-and-set on
@@ -555,18 +809,25 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const pool_config_t  *p = ps->cf;
     inst_state_t         *st;
     instance_t           *list, *in;
+    uint64_t             *stop;
+    unsigned             *done;
     host_batch_t          b;
     virt_job_t           *jobs;
+    pass_t                x;
     const plan_input_t    pin = { .cf = ps->cf, .obs = obs };
     int                   njobs = 0;
     int                   i, n, cap, fenced = 0, upgrade_ok = 1;
 
     st = calloc(obs->ninst + 1, sizeof(*st));
+    stop = calloc(obs->ninst + 1, sizeof(*stop));
+    done = calloc(obs->ninst + 1, sizeof(*done));
     cap = obs->ninst + (pl ? pl->creates : 0);
     list = calloc(cap + 1, sizeof(*list));
-    if (st == NULL || list == NULL) {
+    if (st == NULL || stop == NULL || done == NULL || list == NULL) {
         slog(p->name, NULL, "out of memory: no action this pass");
         free(st);
+        free(stop);
+        free(done);
         free(list);
         return;
     }
@@ -579,6 +840,13 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             ps->errors[pl->note[i].err]++;
         }
     }
+    x.reg = reg;
+    x.ps = ps;
+    x.obs = obs;
+    x.st = st;
+    x.stop = stop;
+    x.done = done;
+    x.rs = pl ? pl->repair : ps->repair;
     if (obs->upgrade_ok && upgrade_copy(&ps->upgrade, &obs->upgrade) != 0)
     {
         upgrade_free(&ps->upgrade);
@@ -591,16 +859,16 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             break;
         }
     }
-    /* the deletions run on their hosts while the Redis actions run */
+    /* the libvirt actions run on their hosts while the Redis actions run */
     host_batch_init(&b, ps->cancel);
     jobs = pl && !fenced ? virt_actions(ps, pl, &b, &njobs, upgrade_ok)
                          : NULL;
     for (i = 0; pl && !fenced && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
+        inst_state_t    before = a->inst >= 0 ? st[a->inst] : INST_CREATING;
 
-        if (a->kind == ACT_CREATE || a->kind == ACT_DELETE
-            || a->kind == ACT_ADOPT || a->kind == ACT_UPGRADE
-            || held(a, upgrade_ok))
+        if (a->kind == ACT_CREATE || virt_kind(a->kind)
+            || a->kind == ACT_UPGRADE || held(a, upgrade_ok))
         {
             continue;
         }
@@ -611,13 +879,12 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             }
             continue;
         }
-        ps->actions_down += strcmp(a->rule, "scale_in") == 0;
-        ps->repairs += strcmp(a->rule, "repair") == 0;
+        succeeded(&x, a, before);
     }
     host_wait(&b);
     host_batch_destroy(&b);
     if (jobs != NULL) {
-        virt_done(reg, ps, pl, jobs, njobs, st);
+        virt_done(&x, pl, jobs, njobs);
         free(jobs);
     }
 
@@ -628,27 +895,64 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         }
         in = &list[n++];
         *in = obs->inst[i].in;
-        in->state = obs->inst[i].delete_asked ? INST_DELETING : st[i];
+        /* one a step holds without an action waits where it said */
+        if (pl && pl->view[i].claimed == -2) {
+            st[i] = pl->view[i].state;
+        }
+        in->state = st[i];
         if (pl) {
             /* on the model new instances get (the previous one while an
                upgrade rolls back and after) */
             in->latest = plan_on_target(&pin, pl, i);
         }
-        in->delete_asked = obs->inst[i].delete_asked;
+        in->asked &= ~done[i];
+        keep_hook(pl, i, obs, in);
+        /* a standby asked and there, an active asked and done */
+        in->asked &= st[i] == INST_STANDBY ? ~(ASK_STANDBY | ASK_DECREMENT)
+                                           : ~ASK_ACTIVE;
+        in->standby = st[i] == INST_STANDBY
+                      ? (obs->inst[i].standby ? obs->inst[i].standby
+                         : (obs->inst[i].in.asked & ASK_DECREMENT) ? 2 : 1)
+                      : 0;
+        in->protection = obs->inst[i].protection;
         in->lost = pl ? pl->view[i].lost : obs->inst[i].in.lost;
         in->weight = obs->inst[i].member >= 0
                      && obs->members[obs->inst[i].member].valid
                      ? obs->members[obs->inst[i].member].weight : 0;
         if (st[i] == INST_DRAINING && in->drain_seen == 0) {
             in->drain_seen = obs->now;
-        } else if (st[i] != INST_DRAINING) {
+        } else if (st[i] != INST_DRAINING && st[i] != INST_STOPPING) {
             in->drain_seen = 0;
+        }
+        if (stop[i]) {
+            in->stop_since = stop[i];
+        } else if (st[i] != INST_STOPPING) {
+            in->stop_since = 0;
+        }
+        if (pl) {
+            keep_repair(reg, ps, pl, i, obs, in);
+        }
+        /* what its drain waits for, logged when it changes */
+        if (pl && strcmp(pl->view[i].hold, in->hold) != 0) {
+            if (pl->view[i].hold[0]) {
+                slog(p->name, in->id, "%s waits: %s", inst_state_name(st[i]),
+                     pl->view[i].hold);
+            }
+            memcpy(in->hold, pl->view[i].hold, sizeof(in->hold));
         }
     }
     free(ps->inst);
     ps->inst = list;
     ps->ninst = n;
     ps->cinst = cap + 1;
+    if (pl && pl->protected_above != ps->protected_above) {
+        if (pl->protected_above) {
+            slog(p->name, NULL, "%d instances above the capacity %d stay: "
+                 "every candidate for scale-in is protected",
+                 pl->protected_above, ps->capacity);
+        }
+        ps->protected_above = pl->protected_above;
+    }
     if (pl) {
         ps->model = pl->target[0][0];
         upgrade_pool_model(obs->latest, p->ntemplates, ps->key,
@@ -657,12 +961,16 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         memcpy(ps->images, obs->images, sizeof(ps->images));
     }
     if (pl && !fenced) {
-        creations(reg, ps, obs, pl, upgrade_ok);
+        creations(reg, ps, obs, pl, &x.rs, upgrade_ok);
+        ps->repairing = pl->repairing;
+        keep_repair_state(reg, ps, obs, &x.rs);
     }
     if (ps->ninst > 1) {
         qsort(ps->inst, ps->ninst, sizeof(*ps->inst), inst_cmp);
     }
     free(st);
+    free(stop);
+    free(done);
 
     /* the reports the instances point into */
     free(ps->reports);

@@ -15,20 +15,31 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "scaler.h"
+#include "plan.h"
 #include "expo.h"
 
 static struct evhttp  *api_http;
 static scaler_t       *api_s;
+static struct event_base  *api_base;
 
-/* a PUT capacity or DELETE waiting for Redis (registry_async.c); req is
-   NULL once api_stop() freed it with its connection: the outcome is still
-   applied, nobody is answered */
+/* a request waiting for Redis (registry_async.c): a capacity change (a
+   PUT capacity, or a request with ?decrement=true: id, ask, queued for
+   the pass with the capacity, so that the pass sees both or neither) or a
+   protection; req is NULL once api_stop() freed it with its connection:
+   the outcome is still applied, nobody is answered */
 typedef struct api_wait {
     struct evhttp_request  *req;
     char                    pool[128];
-    char                    id[128];      /* DELETE; "" for PUT */
-    int                     capacity;     /* PUT */
+    char                    id[128];      /* "" for PUT capacity */
+    unsigned                ask;          /* ASK_* for id */
+    int                     capacity;
+    protect_t               protection;   /* PUT protection */
+    /* once Redis has it, with its pool (looked up again: a reload may
+       have replaced it): what the request changes (-1: it could not),
+       and what it answers */
+    int                   (*apply)(struct api_wait *w, pool_state_t *ps);
+    json_t               *(*answer)(struct api_wait *w, pool_state_t *ps,
+                                    int *code);
     struct api_wait        *prev, *next;
 } api_wait_t;
 
@@ -37,16 +48,26 @@ static api_wait_t     *api_waiting;
 static void api_handle(struct evhttp_request *req, void *arg);
 static const char *api_token(void);
 static const char *authorization(struct evkeyvalq *hdrs);
-static void reply_json(struct evhttp_request *req, int code, json_t *j);
+#define reply_json   api_reply_json
+#define reply_error  api_reply_error
 static json_t *pool_json(pool_state_t *ps, int detail);
-static json_t *ha_json(void);
-static int ha_refuse(struct evhttp_request *req);
-static const char *redis_reason(void);
 static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void metrics(struct evhttp_request *req);
 
-static void
-reply_json(struct evhttp_request *req, int code, json_t *j)
+static json_t *ask_json(const char *pool, const char *id, unsigned ask,
+    int capacity);
+static json_t *ha_json(void);
+static int ha_refuse(struct evhttp_request *req);
+static const char *redis_reason(void);
+static void protection_put(struct evhttp_request *req, pool_state_t *ps,
+    const char *id);
+static void standby_post(struct evhttp_request *req, pool_state_t *ps,
+    instance_t *in, int on);
+static void lifecycle_post(struct evhttp_request *req, pool_state_t *ps,
+    instance_t *in);
+
+void
+api_reply_json(struct evhttp_request *req, int code, json_t *j)
 {
     struct evbuffer  *b = evbuffer_new();
     char             *s = json_dumps(j, JSON_COMPACT);
@@ -65,12 +86,6 @@ reply_json(struct evhttp_request *req, int code, json_t *j)
                       ? "Method Not Allowed" : code == 503
                       ? "Service Unavailable" : "Error", b);
     evbuffer_free(b);
-}
-
-void
-api_reply_json(struct evhttp_request *req, int code, json_t *j)
-{
-    reply_json(req, code, j);
 }
 
 void
@@ -94,13 +109,14 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     report_t  *rp;
     int        k;
 
-    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:o}", "id", in->id, "zone",
+    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:o,s:s}", "id", in->id, "zone",
                   ps->cf->zones[in->zone].name, "state",
                   inst_state_name(in->state), "address", in->address,
                   "version", in->model.version, "latest_model", in->latest,
                   "created", in->model.created
                              ? json_integer((json_int_t) in->model.created)
-                             : json_null());
+                             : json_null(),
+                  "protection", protect_name(in->protection));
     json_object_set_new(o, "host_name",
                         json_string(ps->cf->hosts[in->host].name));
     /* scaled, or added by hand: manual, adopted */
@@ -111,15 +127,17 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
     health = json_object();
     for (k = 0; k < in->nreports && in->report0 + k < ps->nreports; k++) {
         rp = &ps->reports[in->report0 + k];
-        h = json_pack("{s:s,s:I,s:I,s:I}", "state",
+        h = json_pack("{s:s,s:I,s:I,s:I,s:I}", "state",
                       scaleset_health_state_name(rp->state), "conns",
                       (json_int_t) (rp->conns > INT64_MAX ? INT64_MAX
                                                           : rp->conns),
                       "fails", (json_int_t) (rp->fails > INT64_MAX
                                              ? INT64_MAX : rp->fails),
                       "checked", (json_int_t) (rp->checked > INT64_MAX
-                                               ? INT64_MAX : rp->checked));
-        json_object_set_new(health, ps->gateways[rp->gateway], h);
+                                               ? INT64_MAX : rp->checked),
+                      "at", (json_int_t) (rp->at > INT64_MAX ? INT64_MAX
+                                                             : rp->at));
+        json_object_set_new(health, ps->gateways[rp->gateway].name, h);
     }
     /* the URI it runs on: its host's (the tag's for one created there) */
     json_object_set_new(o, "host", json_string(ps->cf->hosts[in->host].uri));
@@ -128,8 +146,47 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                         ? (json_int_t) in->weight : in->tmpl >= 0
                         ? ps->cf->templates[in->tmpl].weight : 1));
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
+    if (in->hook != HOOK_NONE) {
+        const hook_config_t  *h = in->hook == HOOK_LAUNCH
+                                  ? &ps->cf->hook_launch
+                                  : &ps->cf->hook_terminate;
+        uint64_t              from = in->hook_beat > in->hook_since
+                                     ? in->hook_beat : in->hook_since;
+
+        json_object_set_new(o, "hook", json_pack("{s:s,s:I,s:I,s:s}",
+                            "hook", in->hook == HOOK_LAUNCH ? "launch"
+                                                            : "terminate",
+                            "since", (json_int_t) in->hook_since,
+                            "timeout_at", (json_int_t) (from + h->timeout_ms),
+                            "default", h->abandon ? "abandon" : "continue"));
+    }
     json_object_set_new(o, "health", health);
     return o;
+}
+
+/* the pool's repairs: {"state","reason","failures","since","retry_at",
+   "in_progress","at_once","enabled","action","grace_ms"} */
+static json_t *
+repair_json(pool_state_t *ps)
+{
+    static const char *const  actions[] = { "replace", "restart", "reimage" };
+    const repair_state_t     *rs = &ps->repair;
+    uint64_t                  now = clock_unix_ms();
+
+    return json_pack("{s:s,s:s,s:i,s:o,s:o,s:i,s:i,s:b,s:s,s:I}",
+                     "state", repair_state_name(rs), "reason", rs->reason,
+                     "failures", (int) rs->failures,
+                     "since", rs->suspended
+                              ? json_integer((json_int_t) rs->since)
+                              : json_null(),
+                     "retry_at", rs->retry > now
+                                 ? json_integer((json_int_t) rs->retry)
+                                 : json_null(),
+                     "in_progress", ps->repairing,
+                     "at_once", plan_repair_most(ps->cf, ps->capacity),
+                     "enabled", ps->cf->repair_enabled,
+                     "action", actions[ps->cf->repair_action],
+                     "grace_ms", (json_int_t) ps->cf->repair_grace_ms);
 }
 
 /* [{"zone","name","uri","up","instances","running"}]: the pool's hosts
@@ -223,6 +280,10 @@ pool_json(pool_state_t *ps, int detail)
                   (int) ps->upgrade.batch, "batches",
                   (int) ps->upgrade.batches, "outdated", pool_outdated(ps));
     json_object_set_new(j, "templates", templates_json(ps));
+    /* the pool says when it stays above its capacity, and why */
+    json_object_set_new(j, "protected_above_capacity",
+                        json_integer(ps->protected_above));
+    json_object_set_new(j, "repair", repair_json(ps));
     if (detail) {
         inst = json_array();
         for (i = 0; i < ps->ninst; i++) {
@@ -249,6 +310,61 @@ count_state(const pool_state_t *ps, int z, inst_state_t st)
     return n;
 }
 
+static double get_capacity(const pool_state_t *ps) { return ps->capacity; }
+static double get_repairs(const pool_state_t *ps) { return ps->repairs; }
+static double get_repairing(const pool_state_t *ps) { return ps->repairing; }
+static double get_redis(const pool_state_t *ps) { return ps->redis_ok; }
+static double
+get_event_count(const pool_state_t *ps, int k)
+{
+    unsigned long  c[4];
+
+    events_counts(ps->cf->name, c);
+    return c[k];
+}
+static double get_events(const pool_state_t *ps) { return get_event_count(ps, 0); }
+static double get_sent(const pool_state_t *ps) { return get_event_count(ps, 1); }
+static double get_lost(const pool_state_t *ps) { return get_event_count(ps, 2); }
+static double
+get_failures(const pool_state_t *ps)
+{
+    return ps->repair.failures;
+}
+static double
+get_outdated(const pool_state_t *ps)
+{
+    return pool_outdated(ps);
+}
+
+/* the families of one sample per pool */
+static const struct {
+    const char  *name, *type, *help;
+    double     (*get)(const pool_state_t *ps);
+} pool_families[] = {
+    { "scaleset_scaler_capacity_desired", "gauge",
+      "The capacity the scaler works towards.", get_capacity },
+    { "scaleset_scaler_repairs_total", "counter",
+      "Repairs begun: instances not ready within health.grace deleted, "
+      "instances down on every gateway replaced, restarted or reimaged.",
+      get_repairs },
+    { "scaleset_scaler_repairs_in_progress", "gauge",
+      "Repairs under way.", get_repairing },
+    { "scaleset_scaler_repair_failures", "gauge",
+      "Failures of new or repaired instances in a row.", get_failures },
+    { "scaleset_scaler_redis_up", "gauge",
+      "1 if the pool's last pass reached Redis.", get_redis },
+    { "scaleset_scaler_instances_outdated", "gauge",
+      "Instances booting or running that are not on the pool's model.",
+      get_outdated },
+    { "scaleset_scaler_lifecycle_events_total", "counter",
+      "Lifecycle events of the pool's instances.", get_events },
+    { "scaleset_scaler_webhook_sent_total", "counter",
+      "Lifecycle events hooks.webhook answered 2xx.", get_sent },
+    { "scaleset_scaler_webhook_dropped_total", "counter",
+      "Lifecycle events hooks.webhook never got (given up after its "
+      "retries, or its queue full).", get_lost },
+};
+
 /* the scaler's own families, family by family over the pools, then the
    VM metrics and the autoscale runners' */
 static void
@@ -262,11 +378,16 @@ metrics(struct evhttp_request *req)
     int               i, z, st;
 
     expo_begin(&e, b);
-    expo_family(&e, "scaleset_scaler_capacity_desired", "gauge",
-                "The capacity the scaler works towards.");
-    for (i = 0; i < api_s->npools; i++) {
-        ps = &api_s->pools[i];
-        expo_sample(&e, ps->capacity, "pool", ps->cf->name, NULL);
+    for (st = 0; st < (int) (sizeof(pool_families) / sizeof(*pool_families));
+         st++)
+    {
+        expo_family(&e, pool_families[st].name, pool_families[st].type,
+                    pool_families[st].help);
+        for (i = 0; i < api_s->npools; i++) {
+            ps = &api_s->pools[i];
+            expo_sample(&e, pool_families[st].get(ps), "pool", ps->cf->name,
+                        NULL);
+        }
     }
     expo_family(&e, "scaleset_scaler_capacity_actual", "gauge",
                 "Running (registered) instances per zone.");
@@ -281,7 +402,7 @@ metrics(struct evhttp_request *req)
                 "Instances by lifecycle state.");
     for (i = 0; i < api_s->npools; i++) {
         ps = &api_s->pools[i];
-        for (st = INST_CREATING; st <= INST_DELETING; st++) {
+        for (st = INST_CREATING; st < INST_STATE_COUNT; st++) {
             expo_sample(&e, count_state(ps, -1, (inst_state_t) st), "pool",
                         ps->cf->name, "state", inst_state_name(st), NULL);
         }
@@ -304,12 +425,15 @@ metrics(struct evhttp_request *req)
                         err_kind_name(st), NULL);
         }
     }
-    expo_family(&e, "scaleset_scaler_repairs_total", "counter",
-                "Instances replaced because they were not ready within "
-                "health.grace.");
+    expo_family(&e, "scaleset_scaler_repair_state", "gauge",
+                "1 for the state the pool's repairs are in (active, "
+                "suspended after repair.max_failures in a row).");
     for (i = 0; i < api_s->npools; i++) {
         ps = &api_s->pools[i];
-        expo_sample(&e, ps->repairs, "pool", ps->cf->name, NULL);
+        expo_sample(&e, !ps->repair.suspended, "pool", ps->cf->name, "state",
+                    "active", NULL);
+        expo_sample(&e, ps->repair.suspended, "pool", ps->cf->name, "state",
+                    "suspended", NULL);
     }
     expo_family(&e, "scaleset_scaler_upgrade_state", "gauge",
                 "1 for the state the pool's upgrade is in (idle, rolling, "
@@ -322,13 +446,6 @@ metrics(struct evhttp_request *req)
                         "pool", ps->cf->name, "state",
                         upgrade_state_name((upgrade_state_t) st), NULL);
         }
-    }
-    expo_family(&e, "scaleset_scaler_instances_outdated", "gauge",
-                "Instances booting or running that are not on the pool's "
-                "model.");
-    for (i = 0; i < api_s->npools; i++) {
-        ps = &api_s->pools[i];
-        expo_sample(&e, pool_outdated(ps), "pool", ps->cf->name, NULL);
     }
     expo_family(&e, "scaleset_scaler_upgrade_batches_total", "counter",
                 "Upgrade batches ended, by result (succeeded, failed: a "
@@ -343,12 +460,7 @@ metrics(struct evhttp_request *req)
                         "result", results[st], NULL);
         }
     }
-    expo_family(&e, "scaleset_scaler_redis_up", "gauge",
-                "1 if the pool's last pass reached Redis.");
-    for (i = 0; i < api_s->npools; i++) {
-        ps = &api_s->pools[i];
-        expo_sample(&e, ps->redis_ok, "pool", ps->cf->name, NULL);
-    }
+
     expo_family(&e, "scaleset_scaler_host_up", "gauge",
                 "1 if the pool's last pass listed the host (a libvirt "
                 "connection of a zone).");
@@ -437,25 +549,26 @@ wait_unlink(api_wait_t *w)
     }
 }
 
-/* PUT capacity stored (ok) or not: the pool is looked up again, a reload
-   may have replaced the state since the request */
+/* a request's Redis write done (ok) or not: applied, then answered */
 static void
-capacity_stored(int ok, void *arg)
+stored(int ok, void *arg)
 {
     api_wait_t    *w = arg;
     pool_state_t  *ps;
+    json_t        *j;
+    int            code = 200;
 
     wait_unlink(w);
     reconcile_lock(api_s);
     ps = reconcile_pool(api_s, w->pool);
     if (ok && ps != NULL) {
-        history_manual(w->pool, ps->capacity, w->capacity);
-        ps->capacity = w->capacity;
+        ok = w->apply(w, ps) == 0 ? 1 : -1;
         reconcile_kick(api_s);
-        slog(w->pool, NULL, "capacity set to %d", ps->capacity);
     }
     if (w->req == NULL) {
         /* its connection went with api_stop() */
+    } else if (ok < 0) {
+        reply_error(w->req, 503, "out of memory");
     } else if (!ok && ha_refuse(w->req)) {
         /* the lease was lost meanwhile: the fence refused it */
     } else if (!ok) {
@@ -464,47 +577,32 @@ capacity_stored(int ok, void *arg)
         /* stored, but a reload removed the pool meanwhile */
         api_reply_error(w->req, 404, "no pool \"%s\"", w->pool);
     } else {
-        reply_json(w->req, 200, pool_json(ps, 0));
+        j = w->answer(w, ps, &code);
+        reply_json(w->req, code, j);
     }
     reconcile_unlock(api_s);
     free(w);
 }
 
-/* DELETE: the member removed from Redis (ok) or not */
-static void
-member_deleted(int ok, void *arg)
+/* PUT capacity (or a request with ?decrement=true) stored */
+static int
+capacity_apply(api_wait_t *w, pool_state_t *ps)
 {
-    api_wait_t    *w = arg;
-    pool_state_t  *ps;
-    int            i;
+    history_manual(w->pool, ps->capacity, w->capacity);
+    ps->capacity = w->capacity;
+    slog(w->pool, w->id[0] ? w->id : NULL, "capacity set to %d%s",
+         ps->capacity, w->id[0] ? " with this instance's request" : "");
+    return w->id[0] ? reconcile_ask(api_s, ps, w->id, w->ask) : 0;
+}
 
-    wait_unlink(w);
-    reconcile_lock(api_s);
-    ps = reconcile_pool(api_s, w->pool);
-    if (ok && ps != NULL) {
-        slog(w->pool, w->id, "deleted by API request");
-        for (i = 0; i < ps->ninst; i++) {
-            if (strcmp(ps->inst[i].id, w->id) == 0) {
-                ps->inst[i].state = INST_DELETING;
-            }
-        }
-        reconcile_delete_later(api_s, ps, w->id);
+static json_t *
+capacity_answer(api_wait_t *w, pool_state_t *ps, int *code)
+{
+    if (w->id[0]) {
+        *code = 202;
+        return ask_json(w->pool, w->id, w->ask, ps->capacity);
     }
-    if (w->req == NULL) {
-        /* its connection went with api_stop() */
-    } else if (!ok && ha_refuse(w->req)) {
-        /* the lease was lost meanwhile: the fence refused it */
-    } else if (!ok) {
-        api_reply_error(w->req, 503, "delete of %s failed: %s", w->id,
-                        redis_reason());
-    } else if (ps == NULL) {
-        api_reply_error(w->req, 404, "no pool \"%s\"", w->pool);
-    } else {
-        reply_json(w->req, 200, json_pack("{s:s,s:s}", "deleted", w->id,
-                                          "pool", w->pool));
-    }
-    reconcile_unlock(api_s);
-    free(w);
+    return pool_json(ps, 0);
 }
 
 /* why the loop's write failed, for the client */
@@ -566,33 +664,308 @@ ha_refuse(struct evhttp_request *req)
     return 1;
 }
 
-/* the Redis write of a PUT capacity (id NULL) or a DELETE; req is
-   answered from its callback, on the loop */
-static void
-api_wait(struct evhttp_request *req, const char *pool, const char *id,
-    int capacity)
+/* a request that waits for Redis, in api_waiting; NULL (answered 503)
+   when out of memory */
+static api_wait_t *
+wait_new(struct evhttp_request *req, const char *pool, const char *id)
 {
     api_wait_t  *w = calloc(1, sizeof(*w));
 
     if (w == NULL) {
-        api_reply_error(req, 503, "out of memory");
-        return;
+        reply_error(req, 503, "out of memory");
+        return NULL;
     }
     w->req = req;
     snprintf(w->pool, sizeof(w->pool), "%s", pool);
     snprintf(w->id, sizeof(w->id), "%s", id ? id : "");
-    w->capacity = capacity;
     w->next = api_waiting;
     if (api_waiting) {
         api_waiting->prev = w;
     }
     api_waiting = w;
-    if (id) {
-        registry_async_member_del(api_s->areg, pool, id, member_deleted, w);
-    } else {
-        registry_async_capacity_set(api_s->areg, pool, capacity,
-                                    capacity_stored, w);
+    return w;
+}
+
+/* a capacity change, stored in Redis first (answered from its callback,
+   on the loop); with id, a request queued with it */
+static void
+api_wait(struct evhttp_request *req, const char *pool, const char *id,
+    unsigned ask, int capacity)
+{
+    api_wait_t  *w = wait_new(req, pool, id);
+
+    if (w == NULL) {
+        return;
     }
+    w->ask = ask;
+    w->capacity = capacity;
+    w->apply = capacity_apply;
+    w->answer = capacity_answer;
+    registry_async_capacity_set(api_s->areg, pool, capacity, stored, w);
+}
+
+/* what a request asked, for its answer */
+static json_t *
+ask_json(const char *pool, const char *id, unsigned ask, int capacity)
+{
+    json_t  *j = json_pack("{s:s,s:s}", "pool", pool, "id", id);
+
+    if (ask & ASK_DELETE) {
+        json_object_set_new(j, "deleted", json_string(id));
+        json_object_set_new(j, "drain", json_boolean(!(ask & ASK_FORCE)));
+    }
+    if (ask & (ASK_RESTART | ASK_REIMAGE | ASK_STANDBY | ASK_ACTIVE)) {
+        json_object_set_new(j, (ask & ASK_RESTART) ? "restart"
+                               : (ask & ASK_REIMAGE) ? "reimage"
+                               : (ask & ASK_STANDBY) ? "standby" : "active",
+                            json_true());
+    }
+    if (capacity >= 0) {
+        json_object_set_new(j, "capacity", json_integer(capacity));
+    }
+    return j;
+}
+
+/* the bounds in force: the active profile's (a schedule may allow more
+   than the default), else the pool's */
+static void
+bounds(pool_state_t *ps, long long *lo, long long *hi)
+{
+    autoscale_runner_t          *r;
+    const autoscale_decision_t  *d;
+
+    *lo = ps->cf->cap_min;
+    *hi = ps->cf->cap_max;
+    if ((r = autoscaler_runner(ps->cf->name)) != NULL
+        && (d = autoscale_runner_last(r)) != NULL)
+    {
+        *lo = d->bounds.min;
+        *hi = d->bounds.max;
+    }
+}
+
+/* ?NAME=true|false|1|0 of uri: 1, 0 (absent too), or -1 for another
+   value */
+static int
+query_flag(const char *uri, const char *name)
+{
+    struct evkeyvalq   q;
+    const char        *v, *qs = strchr(uri, '?');
+    int                rc = 0;
+
+    if (qs == NULL) {
+        return 0;
+    }
+    TAILQ_INIT(&q);
+    if (evhttp_parse_query_str(qs + 1, &q) != 0) {
+        return -1;
+    }
+    if ((v = evhttp_find_header(&q, name)) != NULL) {
+        rc = strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ? 1
+             : strcmp(v, "false") == 0 || strcmp(v, "0") == 0 ? 0 : -1;
+    }
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
+/* a request about instance id of ps (ask), with ?decrement=true the
+   capacity one lower with it: queued for the pass, answered 202 */
+static void
+instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
+    unsigned ask)
+{
+    const char  *uri = evhttp_request_get_uri(req);
+    long long    lo, hi;
+    /* a deletion or a standby may lower the capacity with it */
+    int          dec = (ask & (ASK_DELETE | ASK_STANDBY))
+                       ? query_flag(uri, "decrement") : 0;
+
+    if (dec < 0) {
+        reply_error(req, 400, "decrement: expected true or false");
+        return;
+    }
+    if (dec) {
+        bounds(ps, &lo, &hi);
+        if (ps->capacity - 1 < lo) {
+            reply_error(req, 400, "decrement: capacity %d - 1 is below "
+                        "min %lld", ps->capacity, lo);
+            return;
+        }
+        api_wait(req, ps->cf->name, id,
+                 ask | ((ask & ASK_STANDBY) ? ASK_DECREMENT : 0),
+                 ps->capacity - 1);
+        return;
+    }
+    if (reconcile_ask(api_s, ps, id, ask) != 0) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    slog(ps->cf->name, id, "%s asked through the API",
+         (ask & ASK_RESTART) ? "restart" : (ask & ASK_REIMAGE) ? "reimage"
+         : (ask & ASK_STANDBY) ? "standby" : (ask & ASK_ACTIVE) ? "active"
+         : (ask & ASK_FORCE) ? "deletion (force)" : "deletion");
+    reply_json(req, 202, ask_json(ps->cf->name, id, ask, -1));
+}
+
+/* PUT protection stored */
+static int
+protection_apply(api_wait_t *w, pool_state_t *ps)
+{
+    (void) ps;
+    slog(w->pool, w->id, "protection: %s", protect_name(w->protection));
+    return 0;
+}
+
+static json_t *
+protection_answer(api_wait_t *w, pool_state_t *ps, int *code)
+{
+    protect_t  p = w->protection;
+
+    (void) ps;
+    (void) code;
+    return json_pack("{s:s,s:s,s:s,s:b,s:b}", "pool", w->pool, "id", w->id,
+                     "protection", protect_name(p), "scale_in",
+                     p >= PROTECT_SCALE_IN, "scale_set_actions",
+                     p == PROTECT_ALL);
+}
+
+/* PUT .../instances/{id}/protection: PREFIX{POOL}:protection, answered
+   when Redis has it (a pass follows) */
+static void
+protection_put(struct evhttp_request *req, pool_state_t *ps, const char *id)
+{
+    struct evbuffer  *in = evhttp_request_get_input_buffer(req);
+    size_t            len = evbuffer_get_length(in);
+    api_wait_t       *w;
+    protect_t         p;
+    char              why[256];
+    const char       *fv[2];
+
+    if (api_protection_body(len ? (const char *) evbuffer_pullup(in, -1)
+                            : "", len, &p, why, sizeof(why)) != 0)
+    {
+        reply_error(req, 400, "%s", why);
+        return;
+    }
+    if ((w = wait_new(req, ps->cf->name, id)) == NULL) {
+        return;
+    }
+    w->protection = p;
+    w->apply = protection_apply;
+    w->answer = protection_answer;
+    fv[0] = w->id;
+    fv[1] = p == PROTECT_NONE ? NULL : protect_name(p);
+    registry_async_hash(api_s->areg, w->pool, SCALESET_KEY_PROTECTION, fv, 1,
+                        stored, w);
+}
+
+/* POST .../repair/resume stored */
+static int
+resume_apply(api_wait_t *w, pool_state_t *ps)
+{
+    memset(&ps->repair, 0, sizeof(ps->repair));
+    slog(w->pool, NULL, "repairs resumed through the API");
+    return 0;
+}
+
+static json_t *
+resume_answer(api_wait_t *w, pool_state_t *ps, int *code)
+{
+    (void) code;
+    return json_pack("{s:s,s:o}", "pool", w->pool, "repair",
+                     repair_json(ps));
+}
+
+/* POST /v1/pools/{pool}/repair/resume: PREFIX{POOL}:repair back to
+   active without failures, answered when Redis has it */
+static void
+repair_resume(struct evhttp_request *req, pool_state_t *ps)
+{
+    repair_state_t  active;
+    api_wait_t     *w;
+    char            num[3][24];
+    const char     *fv[10];
+
+    if ((w = wait_new(req, ps->cf->name, NULL)) == NULL) {
+        return;
+    }
+    w->apply = resume_apply;
+    w->answer = resume_answer;
+    memset(&active, 0, sizeof(active));
+    repair_fields(&active, num, fv);
+    registry_async_hash(api_s->areg, w->pool, SCALESET_KEY_REPAIR, fv, 5,
+                        stored, w);
+}
+
+/* POST .../standby[?decrement=true] (on) or .../active (off): queued
+   for the pass; back in service raises the capacity again when its
+   standby lowered it */
+static void
+standby_post(struct evhttp_request *req, pool_state_t *ps, instance_t *in,
+    int on)
+{
+    long long  lo, hi;
+
+    if (on && in->state == INST_STANDBY) {
+        reply_error(req, 409, "%s is on standby already", in->id);
+    } else if (on && in->state != INST_RUNNING && in->state != INST_BOOTING
+               && in->state != INST_REPAIRING)
+    {
+        reply_error(req, 409, "%s is %s", in->id,
+                    inst_state_name(in->state));
+    } else if (!on && in->state != INST_STANDBY) {
+        reply_error(req, 409, "%s is not on standby", in->id);
+    } else if (on) {
+        instance_ask(req, ps, in->id, ASK_STANDBY);
+    } else {
+        bounds(ps, &lo, &hi);
+        if (in->standby == 2 && ps->capacity + 1 <= hi) {
+            api_wait(req, ps->cf->name, in->id, ASK_ACTIVE,
+                     ps->capacity + 1);
+        } else {
+            instance_ask(req, ps, in->id, ASK_ACTIVE);
+        }
+    }
+}
+
+/* POST .../lifecycle: the result (or a heartbeat) of the hook the
+   instance waits in, for the next pass */
+static void
+lifecycle_post(struct evhttp_request *req, pool_state_t *ps, instance_t *in)
+{
+    struct evbuffer  *b = evhttp_request_get_input_buffer(req);
+    size_t            len = evbuffer_get_length(b);
+    inst_hook_t       hook;
+    unsigned          ask;
+    char              why[256];
+
+    if (api_lifecycle_body(len ? (const char *) evbuffer_pullup(b, -1) : "",
+                           len, &hook, &ask, why, sizeof(why)) != 0)
+    {
+        reply_error(req, 400, "%s", why);
+        return;
+    }
+    if (in->state != (hook == HOOK_LAUNCH ? INST_PENDING_LAUNCH
+                                          : INST_PENDING_TERMINATE))
+    {
+        reply_error(req, 409, "%s does not wait in the %s hook (%s)", in->id,
+                    hook == HOOK_LAUNCH ? "launch" : "terminate",
+                    inst_state_name(in->state));
+        return;
+    }
+    if (reconcile_ask(api_s, ps, in->id, ask) != 0) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    slog(ps->cf->name, in->id, "%s hook: %s through the API",
+         hook == HOOK_LAUNCH ? "launch" : "terminate",
+         ask == ASK_HEARTBEAT ? "heartbeat" : ask == ASK_CONTINUE
+         ? "continue" : "abandon");
+    reply_json(req, 202, json_pack("{s:s,s:s,s:s,s:s}", "pool", ps->cf->name,
+               "id", in->id, "hook", hook == HOOK_LAUNCH ? "launch"
+               : "terminate", ask == ASK_HEARTBEAT ? "heartbeat" : "result",
+               ask == ASK_HEARTBEAT ? "true" : ask == ASK_CONTINUE
+               ? "continue" : "abandon"));
 }
 
 /* the published state is read and changed under the reconcile lock */
@@ -628,6 +1001,109 @@ static const char *
 api_token(void)
 {
     return api_s ? api_s->cf->token : NULL;
+}
+
+int
+api_lifecycle_body(const char *body, size_t len, inst_hook_t *hook,
+    unsigned *ask, char *why, size_t whylen)
+{
+    json_t        *j, *h, *r, *b;
+    json_error_t   jerr;
+    const char    *k;
+    json_t        *v;
+    int            rc = -1;
+
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        snprintf(why, whylen, "bad JSON: %s", jerr.text);
+        return -1;
+    }
+    h = json_object_get(j, "hook");
+    r = json_object_get(j, "result");
+    b = json_object_get(j, "heartbeat");
+    json_object_foreach(j, k, v) {
+        if (strcmp(k, "hook") != 0 && strcmp(k, "result") != 0
+            && strcmp(k, "heartbeat") != 0)
+        {
+            snprintf(why, whylen, "unknown key \"%.32s\" (hook, result, "
+                     "heartbeat)", k);
+            goto done;
+        }
+    }
+    if (!json_is_string(h) || (strcmp(json_string_value(h), "launch") != 0
+                               && strcmp(json_string_value(h), "terminate")
+                                  != 0))
+    {
+        snprintf(why, whylen, "\"hook\" must be \"launch\" or "
+                 "\"terminate\"");
+        goto done;
+    }
+    *hook = json_string_value(h)[0] == 'l' ? HOOK_LAUNCH : HOOK_TERMINATE;
+    if ((r == NULL) == (b == NULL)) {
+        snprintf(why, whylen, "give \"result\" or \"heartbeat\"");
+    } else if (b != NULL && !json_is_true(b)) {
+        snprintf(why, whylen, "\"heartbeat\" must be true");
+    } else if (b != NULL) {
+        *ask = ASK_HEARTBEAT;
+        rc = 0;
+    } else if (json_is_string(r)
+               && strcmp(json_string_value(r), "continue") == 0)
+    {
+        *ask = ASK_CONTINUE;
+        rc = 0;
+    } else if (json_is_string(r)
+               && strcmp(json_string_value(r), "abandon") == 0)
+    {
+        *ask = ASK_ABANDON;
+        rc = 0;
+    } else {
+        snprintf(why, whylen, "\"result\" must be \"continue\" or "
+                 "\"abandon\"");
+    }
+done:
+    json_decref(j);
+    return rc;
+}
+
+int
+api_protection_body(const char *body, size_t len, protect_t *p, char *why,
+    size_t whylen)
+{
+    json_t        *j, *v;
+    json_error_t   jerr;
+    const char    *k;
+    int            in = 0, all = 0;
+
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        snprintf(why, whylen, "bad JSON: %s", jerr.text);
+        return -1;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        snprintf(why, whylen, "expected {\"scale_in\":B,"
+                 "\"scale_set_actions\":B}");
+        return -1;
+    }
+    json_object_foreach(j, k, v) {
+        if (strcmp(k, "scale_in") != 0 && strcmp(k, "scale_set_actions") != 0)
+        {
+            snprintf(why, whylen, "unknown key \"%.32s\" (scale_in, "
+                     "scale_set_actions)", k);
+            json_decref(j);
+            return -1;
+        }
+        if (!json_is_boolean(v)) {
+            snprintf(why, whylen, "\"%s\" must be true or false", k);
+            json_decref(j);
+            return -1;
+        }
+        *(strcmp(k, "scale_in") == 0 ? &in : &all) = json_is_true(v);
+    }
+    json_decref(j);
+    /* from scale-set actions is from scale-in too */
+    *p = all ? PROTECT_ALL : in ? PROTECT_SCALE_IN : PROTECT_NONE;
+    return 0;
 }
 
 int
@@ -823,10 +1299,8 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     json_t           *j;
     struct evbuffer  *in;
     size_t            len;
-    int               i, n, authorized;
+    int               i, n, m, force, authorized;
     long long         lo, hi, cap;
-    autoscale_runner_t *r;
-    const autoscale_decision_t *d;
 
     (void) arg;
     snprintf(path, sizeof(path), "%s", uri);
@@ -936,23 +1410,30 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             api_reply_error(req, 400, "%s", why);
             return;
         }
-        /* the bounds in force: the active profile's (a schedule may
-           allow more than the default), else the pool's */
-        lo = ps->cf->cap_min;
-        hi = ps->cf->cap_max;
-        if ((r = autoscaler_runner(pool)) != NULL
-            && (d = autoscale_runner_last(r)) != NULL)
-        {
-            lo = d->bounds.min;
-            hi = d->bounds.max;
-        }
+        bounds(ps, &lo, &hi);
         if (cap < lo || cap > hi) {
             api_reply_error(req, 400, "capacity %lld is outside min..max "
                         "%lld..%lld", cap, lo, hi);
             return;
         }
         /* answered when Redis has it (capacity_stored) */
-        api_wait(req, pool, NULL, (int) cap);
+        api_wait(req, pool, NULL, 0, (int) cap);
+        return;
+    }
+    if (strcmp(path + n, "/events") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        api_events_get(req, api_base, ps->cf->name);
+        return;
+    }
+    if (strcmp(path + n, "/repair/resume") == 0) {
+        if (cmd != EVHTTP_REQ_POST) {
+            reply_error(req, 405, "method not allowed");
+            return;
+        }
+        repair_resume(req, ps);
         return;
     }
     if (strcmp(path + n, "/upgrade") == 0
@@ -986,11 +1467,8 @@ api_handle_locked(struct evhttp_request *req, void *arg)
                                        "instances", j));
         return;
     }
-    if (sscanf(path + n, "/instances/%127[^/]", id) == 1) {
-        if (cmd != EVHTTP_REQ_DELETE) {
-            api_reply_error(req, 405, "method not allowed");
-            return;
-        }
+    m = 0;
+    if (sscanf(path + n, "/instances/%127[^/]%n", id, &m) == 1 && m > 0) {
         for (i = 0; i < ps->ninst; i++) {
             if (strcmp(ps->inst[i].id, id) == 0) {
                 break;
@@ -1001,10 +1479,57 @@ api_handle_locked(struct evhttp_request *req, void *arg)
                         pool);
             return;
         }
-        /* deregistered first (answered then: member_deleted), its
-           domain deleted by the next pass (at once) */
-        api_wait(req, pool, id, 0);
-        return;
+        if (path[n + m] == '\0') {
+            if (cmd != EVHTTP_REQ_DELETE) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            /* drained first unless forced: the pass does it */
+            if ((force = query_flag(uri, "force")) < 0) {
+                reply_error(req, 400, "force: expected true or false");
+                return;
+            }
+            instance_ask(req, ps, id, ASK_DELETE | (force ? ASK_FORCE : 0));
+            return;
+        }
+        if (strcmp(path + n + m, "/restart") == 0
+            || strcmp(path + n + m, "/reimage") == 0)
+        {
+            if (cmd != EVHTTP_REQ_POST) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            /* an operator's request: never held by protection */
+            instance_ask(req, ps, id, path[n + m + 3] == 's' ? ASK_RESTART
+                                                             : ASK_REIMAGE);
+            return;
+        }
+        if (strcmp(path + n + m, "/standby") == 0
+            || strcmp(path + n + m, "/active") == 0)
+        {
+            if (cmd != EVHTTP_REQ_POST) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            standby_post(req, ps, &ps->inst[i], path[n + m + 1] == 's');
+            return;
+        }
+        if (strcmp(path + n + m, "/lifecycle") == 0) {
+            if (cmd != EVHTTP_REQ_POST) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            lifecycle_post(req, ps, &ps->inst[i]);
+            return;
+        }
+        if (strcmp(path + n + m, "/protection") == 0) {
+            if (cmd != EVHTTP_REQ_PUT) {
+                reply_error(req, 405, "method not allowed");
+                return;
+            }
+            protection_put(req, ps, id);
+            return;
+        }
     }
     api_reply_error(req, 404, "no such path");
 }
@@ -1013,6 +1538,7 @@ int
 api_start(struct event_base *base, scaler_t *s)
 {
     api_s = s;
+    api_base = base;
     if ((api_http = evhttp_new(base)) == NULL) {
         slog(NULL, NULL, "api: out of memory");
         return -1;
@@ -1045,11 +1571,13 @@ api_stop(void)
 {
     api_wait_t  *w;
 
-    /* evhttp_free() frees the requests still waiting for Redis */
+    /* evhttp_free() frees the requests still waiting for Redis, and
+       those waiting for events */
     for (w = api_waiting; w; w = w->next) {
         w->req = NULL;
     }
     api_upgrade_stop();
+    api_events_stop();
     if (api_http) {
         evhttp_free(api_http);
         api_http = NULL;

@@ -253,6 +253,63 @@ static const cf_key_t  health_keys[] = {
     CF_END
 };
 
+static int repair_action(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+
+/* repair: { enabled: true, grace: 10m, action: replace, max_percent: 5,
+   max_failures: 5 } */
+static const cf_key_t  repair_keys[] = {
+    { "enabled", CF_SCALAR, cf_set_bool, NULL,
+      CF_AT(pool_config_t, repair_enabled), 0, 0 },
+    { "grace", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, repair_grace_ms), 0, 0 },
+    { "action", CF_SCALAR, repair_action, NULL, 0, 0, 0 },
+    { "max_percent", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(pool_config_t, repair_max_percent), 1, 100 },
+    { "max_failures", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(pool_config_t, repair_max_failures), 1, 1000 },
+    CF_END
+};
+
+static int hook_map(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int hook_default(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+static int hooks_webhook(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+
+/* hooks.launch, hooks.terminate: { timeout: 5m, default: continue } */
+static const cf_key_t  hook_keys[] = {
+    { "timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(hook_config_t, timeout_ms), 1000, 0 },
+    { "default", CF_SCALAR, hook_default, NULL, 0, 0, 0 },
+    CF_END
+};
+
+/* hooks: { launch: {...}, terminate: {...}, webhook: URL } */
+static const cf_key_t  hooks_keys[] = {
+    { "launch", CF_MAP, hook_map, hook_keys,
+      CF_AT(pool_config_t, hook_launch), 0, 0 },
+    { "terminate", CF_MAP, hook_map, hook_keys,
+      CF_AT(pool_config_t, hook_terminate), 0, 0 },
+    { "webhook", CF_SCALAR, hooks_webhook, NULL, 0, 0, 0 },
+    CF_END
+};
+
+/* drain: { gateway_ttl: 30s } */
+static const cf_key_t  drain_keys[] = {
+    { "gateway_ttl", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, gateway_ttl_ms), 1000, 0 },
+    CF_END
+};
+
+/* termination: { shutdown_timeout: 30s } */
+static const cf_key_t  termination_keys[] = {
+    { "shutdown_timeout", CF_SCALAR, cf_set_duration, NULL,
+      CF_AT(pool_config_t, shutdown_timeout_ms), 0, 3600000 },
+    CF_END
+};
+
 static const cf_key_t  pool_keys[] = {
     { "name", CF_SCALAR, pool_name, NULL, 0, 0, 0 },
     { "zones", CF_LIST, pool_zones, zone_keys, 0, 0, 0 },
@@ -270,6 +327,10 @@ static const cf_key_t  pool_keys[] = {
     { "max_step", CF_SCALAR, cf_max_step, NULL, 0, 0, 0 },
     { "health", CF_MAP, pool_health, health_keys, 0, 0, 0 },
     { "upgrade", CF_MAP, cf_set_map, cf_upgrade_keys, 0, 0, 0 },
+    { "drain", CF_MAP, cf_set_map, drain_keys, 0, 0, 0 },
+    { "termination", CF_MAP, cf_set_map, termination_keys, 0, 0, 0 },
+    { "repair", CF_MAP, cf_set_map, repair_keys, 0, 0, 0 },
+    { "hooks", CF_MAP, cf_set_map, hooks_keys, 0, 0, 0 },
     CF_END
 };
 
@@ -677,6 +738,12 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         p = &cf->pools[cf->npools++];
         p->cap_max = SCALER_CAPACITY_MAX;
         p->drain_timeout_ms = 30000;
+        p->shutdown_timeout_ms = 30000;
+        p->repair_enabled = 1;
+        p->repair_grace_ms = 600000;
+        p->repair_action = REPAIR_REPLACE;
+        p->repair_max_percent = 5;
+        p->repair_max_failures = 5;
         p->readiness_tcp = 1;
         cf_upgrade_defaults(p);
         if (cf_map(c, item, key->sub, p, "pool", &seen) != 0
@@ -1517,6 +1584,93 @@ pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 }
 
 static int
+repair_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    char           *s;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (strcmp(s, "replace") == 0) {
+        p->repair_action = REPAIR_REPLACE;
+    } else if (strcmp(s, "restart") == 0) {
+        p->repair_action = REPAIR_RESTART;
+    } else if (strcmp(s, "reimage") == 0) {
+        p->repair_action = REPAIR_REIMAGE;
+    } else {
+        cf_error(c, v, "repair action \"%s\": expected replace, restart or "
+                 "reimage", s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    return 0;
+}
+
+/* hooks.launch / terminate: on, 5m; the launch hook abandons by default,
+   the terminate hook continues (AWS's defaults) */
+static int
+hook_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    hook_config_t  *h = (hook_config_t *) ((char *) conf + key->offset);
+
+    h->on = 1;
+    h->timeout_ms = 300000;
+    h->abandon = strcmp(key->name, "launch") == 0;
+    return cf_map(c, v, key->sub, h, key->name, NULL);
+}
+
+static int
+hook_default(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    hook_config_t  *h = conf;
+    char           *s;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (strcmp(s, "continue") == 0 || strcmp(s, "abandon") == 0) {
+        h->abandon = s[0] == 'a';
+        free(s);
+        return 0;
+    }
+    cf_error(c, v, "hook default \"%s\": expected continue or abandon", s);
+    free(s);
+    return -1;
+}
+
+/* an http:// or https:// URL of printable ASCII */
+static int
+hooks_webhook(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
+{
+    pool_config_t  *p = conf;
+    char           *s, *e;
+
+    (void) key;
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    for (e = s; *e > 0x20 && *e < 0x7f; e++) {
+        /* printable */
+    }
+    if (*e != '\0' || (strncmp(s, "http://", 7) != 0
+                       && strncmp(s, "https://", 8) != 0)
+        || strlen(s) > 1024)
+    {
+        cf_error(c, v, "hooks.webhook \"%s\": expected an http:// or "
+                 "https:// URL (no spaces, up to 1024 bytes)", s);
+        free(s);
+        return -1;
+    }
+    free(p->webhook);
+    p->webhook = s;
+    return 0;
+}
+
+static int
 pool_health(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     pool_config_t  *p = conf;
@@ -1664,6 +1818,7 @@ config_free(scaler_config_t *cf)
             free(t->ci.pool);
         }
         free(p->health_uri);
+        free(p->webhook);
         cf_autoscale_free(p);
         for (j = 0; j < p->nzones; j++) {
             free(p->zones[j].name);

@@ -94,6 +94,7 @@ on_pass(scaler_t *s, unsigned long passes)
         history_sample(s);
         reconcile_unlock(s);
     }
+    api_events_wake();                  /* the events it made */
     if (!ready && (passes > 0 || s->npools == 0)) {
         sd_notify(0, "READY=1");        /* every pool had its first pass */
         ready = 1;
@@ -269,7 +270,8 @@ main(int argc, char **argv)
     if (api_start(base, &sc) != 0) {
         return 1;
     }
-    autoscaler_start(base, &sc, kick);
+    autoscaler_start(base, &sc, kick);      /* curl's global init */
+    events_start();
     for (i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
         evsignal_add(sigs[i], NULL);
@@ -288,6 +290,7 @@ main(int argc, char **argv)
     watchdog_stop();
     api_stop();
     evtimer_del(tick);
+    events_stop();                      /* before curl's global cleanup */
     autoscaler_stop();
     registry_async_close(sc.areg);      /* after its users */
     reconcile_stop(&sc);
@@ -295,6 +298,7 @@ main(int argc, char **argv)
     event_free(ha_ev);
     close(ha_pipe[0]);
     close(ha_pipe[1]);
+    events_free();                      /* the passes are over */
     history_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {

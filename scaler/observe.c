@@ -25,7 +25,7 @@
 
 static int inst_cmp(const void *a, const void *b);
 static int member_cmp(const void *a, const void *b);
-static int list_zones(pool_state_t *ps, char **dels, int ndel,
+static int list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
     observation_t *obs);
 static int read_members(pool_state_t *ps, const registry_hash_t *h,
     observation_t *obs);
@@ -99,6 +99,27 @@ inst_add(observation_t *obs, int *cap)
     memset(n, 0, sizeof(*n));
     n->member = -1;
     return n;
+}
+
+/* what this scaler remembers of a listed instance from the last pass
+   (everything else comes from its domain and Redis) */
+static void
+remember(instance_t *in, const instance_t *prev)
+{
+    in->state = prev->state;
+    in->seen = prev->seen;
+    in->drain_seen = prev->drain_seen;
+    in->stop_since = prev->stop_since;
+    in->asked = prev->asked;
+    memcpy(in->hold, prev->hold, sizeof(in->hold));
+    in->down_since = prev->down_since;
+    in->repair = prev->repair;
+    in->repair_since = prev->repair_since;
+    memcpy(in->repair_of, prev->repair_of, sizeof(in->repair_of));
+    in->hook = prev->hook;
+    in->hook_since = prev->hook_since;
+    in->hook_beat = prev->hook_beat;
+    in->lost = prev->lost;
 }
 
 /* the pool's latest model per host; its base image as read with the
@@ -329,6 +350,7 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
         }
         o->in.zone = hc->zone;
         o->in.host = h;
+        o->off = !vi[i].active;
         o->in.seq = policy_id_seq(o->in.id);
         o->in.state = INST_BOOTING;
         o->in.seen = obs->now;
@@ -337,11 +359,7 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
                                    sizeof(*ps->inst), prev_cmp)
                          : NULL;
         if (prev != NULL) {
-            o->in.state = prev->state;
-            o->in.seen = prev->seen;
-            o->in.drain_seen = prev->drain_seen;
-            o->in.delete_asked = prev->delete_asked;
-            o->in.lost = prev->lost;
+            remember(&o->in, prev);
         } else {
             slog(p->name, o->in.id, "found domain in %s", label);
         }
@@ -370,7 +388,8 @@ inst_better(const pool_config_t *p, const obs_instance_t *a,
 }
 
 static int
-list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
+list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
+    observation_t *obs)
 {
     const pool_config_t  *p = ps->cf;
     obs_instance_t       *o;
@@ -420,13 +439,11 @@ list_zones(pool_state_t *ps, char **dels, int ndel, observation_t *obs)
         obs->inst[k++] = obs->inst[i];
     }
     obs->ninst = k;
-    for (i = 0; i < obs->ninst; i++) {
-        obs->inst[i].delete_asked |= obs->inst[i].in.delete_asked;
-        obs->inst[i].in.delete_asked = 0;
-    }
-    for (i = 0; i < ndel; i++) {
-        if ((o = (obs_instance_t *) obs_instance(obs, dels[i])) != NULL) {
-            o->delete_asked = 1;
+    /* the API's requests join what is still to do (an instance it
+       asked about and that is gone takes its request with it) */
+    for (i = 0; i < nasks; i++) {
+        if ((o = (obs_instance_t *) obs_instance(obs, asks[i].id)) != NULL) {
+            o->in.asked |= asks[i].ask;
         }
     }
     return 0;
@@ -556,6 +573,59 @@ rep_cmp(const void *a, const void *b)
                               : x->r.gateway - y->r.gateway;
 }
 
+/* the gateways this pass read (their names; *ng of them), then those
+   the last pass knew that are still present (plan_gateway_present):
+   their reports are not here, which holds a drain */
+static int
+gateways_merge(pool_state_t *ps, observation_t *obs,
+    char (*names)[SCALESET_NAME_MAX + 1], const registry_hash_t *hs, int ng)
+{
+    const gateway_t  *old;
+    gateway_t        *g;
+    int               i, k, n = 0;
+
+    obs->gateways = calloc(ng + ps->ngateways + 1, sizeof(*obs->gateways));
+    if (obs->gateways == NULL) {
+        return -1;
+    }
+    for (i = 0; i < ng; i++) {
+        g = &obs->gateways[n++];
+        memcpy(g->name, names[i], sizeof(g->name));
+        g->read = hs != NULL && hs[i].ok;
+        g->seen = obs->now;
+        g->ttl_ms = hs != NULL && hs[i].ttl_ms > 0
+                    ? (uint64_t) hs[i].ttl_ms : 0;
+        for (k = 0; k < ps->ngateways; k++) {
+            old = &ps->gateways[k];
+            if (strcmp(old->name, g->name) == 0) {
+                /* the key's full TTL: the largest remaining seen */
+                g->ttl_ms = old->ttl_ms > g->ttl_ms ? old->ttl_ms
+                                                    : g->ttl_ms;
+                if (!g->read) {
+                    g->seen = old->seen;
+                }
+                break;
+            }
+        }
+    }
+    for (k = 0; k < ps->ngateways; k++) {
+        old = &ps->gateways[k];
+        for (i = 0; i < ng; i++) {
+            if (strcmp(old->name, names[i]) == 0) {
+                break;
+            }
+        }
+        if (i == ng && plan_gateway_present(ps->cf, old, obs->now)) {
+            g = &obs->gateways[n++];
+            *g = *old;
+            g->read = 0;
+            g->at = 0;
+        }
+    }
+    obs->ngateways = n;
+    return 0;
+}
+
 /* every gateway's reports on our instances, grouped by instance */
 static void
 read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
@@ -564,35 +634,56 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     scaleset_health_t   h;
     scaleset_error_t    err;
     rep_ref_t          *refs = NULL;
+    char              (*names)[SCALESET_NAME_MAX + 1];
     int                 ng, skipped, g, i, k, n = 0, c = 0;
 
     if (registry_read_health(reg, ps->cf->name, OBS_GATEWAYS_MAX,
-                             OBS_HASH_MAX, &obs->gateways, &hs, &ng,
-                             &skipped) != 0)
+                             OBS_HASH_MAX, &names, &hs, &ng, &skipped) != 0)
     {
         snprintf(obs->reports_err, sizeof(obs->reports_err), "%s",
                  registry_error(reg));
         ps->errors[ERR_REDIS]++;
-        return;                     /* reports_ok 0: unknown */
+        /* reports_ok 0: unknown; the gateways known stay present */
+        gateways_merge(ps, obs, NULL, NULL, 0);
+        return;
     }
-    obs->ngateways = ng;
+    if (gateways_merge(ps, obs, names, hs, ng) != 0) {
+        snprintf(obs->reports_err, sizeof(obs->reports_err),
+                 "out of memory");
+        for (g = 0; g < ng; g++) {
+            registry_hash_free(&hs[g]);
+        }
+        free(hs);
+        free(names);
+        return;
+    }
+    free(names);
     obs->reports_ok = 1;
     obs->refused += skipped;
     for (g = 0; g < ng; g++) {
         if (!hs[g].ok) {
             obs->reports_ok = 0;    /* one gateway's reports unknown */
             snprintf(obs->reports_err, sizeof(obs->reports_err), "%s: %s",
-                     obs->gateways[g], hs[g].err);
+                     obs->gateways[g].name, hs[g].err);
             obs->refused++;
         }
         for (i = 0; i < hs[g].n; i++) {
-            if ((k = obs_index(obs, hs[g].field[i], hs[g].flen[i])) < 0) {
-                continue;
-            }
             if (scaleset_health_parse(hs[g].value[i], hs[g].vlen[i], &h,
                                       &err) != 0)
             {
                 obs->refused++;
+                continue;
+            }
+            /* a report made later than now is a lie (or a clock far
+               ahead): it does not count as made after a drain began */
+            if (h.at > obs->now + OBS_SKEW_MS) {
+                h.at = 0;
+                obs->refused++;
+            }
+            if (h.at > obs->gateways[g].at) {
+                obs->gateways[g].at = h.at;
+            }
+            if ((k = obs_index(obs, hs[g].field[i], hs[g].flen[i])) < 0) {
                 continue;
             }
             if (n == c) {
@@ -610,6 +701,7 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
             refs[n].r.conns = h.conns;
             refs[n].r.fails = h.fails;
             refs[n].r.checked = h.checked;
+            refs[n].r.at = h.at;
             n++;
         }
         registry_hash_free(&hs[g]);
@@ -650,7 +742,7 @@ probe(const pool_config_t *p, observation_t *obs)
     map = calloc(obs->ninst, sizeof(*map));
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
-        if (!plan_reachable(obs, i) || o->delete_asked
+        if (!plan_reachable(obs, i) || (o->in.asked & ASK_DELETE)
             || (o->member >= 0 && obs->members[o->member].valid))
         {
             continue;
@@ -967,15 +1059,84 @@ previous_model(pool_state_t *ps, observation_t *obs)
     obs->previous_ok = any && ok;
 }
 
+/* each instance's protection (PREFIX{POOL}:protection: "scale_in" or
+   "all"); a hash that cannot be read protects every instance (unknown is
+   not "none") */
+static void
+read_protection(const registry_hash_t *h, observation_t *obs)
+{
+    int  i, k;
+
+    obs->protection_ok = h->ok;
+    for (k = 0; !h->ok && k < obs->ninst; k++) {
+        obs->inst[k].protection = PROTECT_ALL;
+    }
+    for (i = 0; h->ok && i < h->n; i++) {
+        if ((k = obs_index(obs, h->field[i], h->flen[i])) < 0) {
+            continue;               /* not an instance of ours (any more) */
+        }
+        if (h->vlen[i] == 8 && memcmp(h->value[i], "scale_in", 8) == 0) {
+            obs->inst[k].protection = PROTECT_SCALE_IN;
+        } else if (h->vlen[i] == 3 && memcmp(h->value[i], "all", 3) == 0) {
+            obs->inst[k].protection = PROTECT_ALL;
+        } else {
+            /* a word of no meaning protects from everything */
+            obs->inst[k].protection = PROTECT_ALL;
+            obs->refused++;
+        }
+    }
+}
+
+/* the instances on standby (PREFIX{POOL}:standby: "UNIX_MS" or "UNIX_MS
+   decrement"); a value of no meaning still keeps one on standby (it is
+   not deleted for it), counted.  A hash that cannot be read keeps every
+   drained one as if it were: a drain is not ended on an unknown */
+static void
+read_standby(const registry_hash_t *h, observation_t *obs)
+{
+    const obs_member_t  *m;
+    uint64_t             ms;
+    size_t               n;
+    int                  i, k;
+
+    for (k = 0; !h->ok && k < obs->ninst; k++) {
+        m = obs->inst[k].member >= 0 ? &obs->members[obs->inst[k].member]
+                                     : NULL;
+        obs->inst[k].standby = m && m->valid
+                               && (m->flags & SCALESET_MEMBER_DRAIN);
+    }
+
+    for (i = 0; h->ok && i < h->n; i++) {
+        if ((k = obs_index(obs, h->field[i], h->flen[i])) < 0) {
+            continue;
+        }
+        n = memchr(h->value[i], ' ', h->vlen[i])
+            ? (size_t) ((const char *) memchr(h->value[i], ' ', h->vlen[i])
+                        - h->value[i])
+            : h->vlen[i];
+        obs->inst[k].standby = n < h->vlen[i]
+                               && h->vlen[i] - n == 10
+                               && memcmp(h->value[i] + n, " decrement", 10)
+                                  == 0 ? 2 : 1;
+        if (scaleset_parse_u64(h->value[i], n, SCALESET_UNIX_MS_MAX, &ms)
+            != 0 || (n < h->vlen[i] && obs->inst[k].standby != 2))
+        {
+            obs->refused++;
+        }
+    }
+}
+
 /* the hashes a pass reads in its one round trip, in this order */
 static const scaleset_key_kind_t  pool_hashes[] = {
-    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_UPGRADE
+    SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_PROTECTION,
+    SCALESET_KEY_REPAIR, SCALESET_KEY_STANDBY, SCALESET_KEY_UPGRADE
 };
-enum { H_MEMBERS = 0, H_DRAINING, H_UPGRADE, H_COUNT };
+enum { H_MEMBERS = 0, H_DRAINING, H_PROTECTION, H_REPAIR, H_STANDBY,
+       H_UPGRADE, H_COUNT };
 
 int
-observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
-    observation_t *obs)
+observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
+    int nasks, observation_t *obs)
 {
     registry_hash_t  h[H_COUNT];
     char             seq[32];
@@ -988,8 +1149,9 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     obs->nhosts = ps->cf->nhosts;
     obs->hand = ps->hand;
     obs->nhand = ps->nhand;
-    if (list_zones(ps, dels, ndel, obs) != 0) {
+    if (list_zones(ps, asks, nasks, obs) != 0) {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
+        gateways_merge(ps, obs, NULL, NULL, 0);
         return -1;
     }
     latest_models(ps, obs);
@@ -998,6 +1160,8 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "%s",
                  registry_error(reg));
+        /* the gateways known stay known: present until gateway_ttl */
+        gateways_merge(ps, obs, NULL, NULL, 0);
         return -1;
     }
     if (!h[H_MEMBERS].ok) {
@@ -1018,6 +1182,16 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     } else {
         obs->refused++;
     }
+    read_protection(&h[H_PROTECTION], obs);
+    obs->refused += !h[H_PROTECTION].ok;
+    read_standby(&h[H_STANDBY], obs);
+    obs->refused += !h[H_STANDBY].ok;
+    /* the repair state as this scaler knew it, as Redis has it now */
+    obs->repair = ps->repair;
+    obs->repair_ok = h[H_REPAIR].ok;
+    obs->refused += h[H_REPAIR].ok
+                    ? repair_decode(&h[H_REPAIR], obs->now, &obs->repair)
+                    : 1;
     if (seq[0] != '\0') {
         if (scaleset_parse_u64(seq, strlen(seq), UINT64_MAX, &v) != 0) {
             obs->refused++;         /* no number: replaced, numbering goes
@@ -1037,6 +1211,9 @@ observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
     }
     rc = 0;
 done:
+    if (rc != 0) {
+        gateways_merge(ps, obs, NULL, NULL, 0);
+    }
     for (i = 0; i < H_COUNT; i++) {
         registry_hash_free(&h[i]);
     }

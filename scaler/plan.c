@@ -12,12 +12,17 @@
  *      hand      so do instances asked for by hand (one more made, a
  *                domain adopted), outside the capacity;
  *   2. strays    members without a domain leave the member hash;
- *   3. repair    instances not ready within health.grace go first, so
- *                that the capacity step replaces them in the same pass;
- *   4. drain     draining instances whose connections are done go;
+ *   3. repair    repairs end; instances not ready within health.grace
+ *                go and down ones are repaired first, so that the
+ *                capacity step replaces them in the same pass;
+ *      terminate instances waiting in the terminate hook are shut down
+ *                once it is completed, before the drain step sees them;
+ *   4. drain     draining instances whose connections are done are shut
+ *                down (or wait in the terminate hook), stopped ones go;
  *   5. upgrade   outdated instances are replaced batch by batch (or
  *                rolled back): it chooses the model new instances get
- *                and the surge the capacity step keeps;
+ *                and the surge the capacity step keeps (a repairing
+ *                instance is unhealthy, a protected one is left alone);
  *   6. failover  instances of a host that failed over (unreachable longer
  *                than zone_failover: counted as lost from plan_begin on)
  *                that are back go, as far as their capacity was rebuilt;
@@ -27,6 +32,7 @@
  *   8. capacity  new instances up to the capacity, or scale-in above it,
  *                counting what the steps before took away (the largest
  *                zone gives once a rebalancing instance runs);
+ *      launch    ready instances that stay wait in the launch hook;
  *   9. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
@@ -47,11 +53,13 @@ const plan_step_t  plan_steps[] = {
     { "hand",     plan_hand },
     { "strays",   plan_strays },
     { "repair",   plan_repair },
+    { "terminate", plan_terminate },
     { "drain",    plan_drain },
     { "upgrade",  plan_upgrade },
     { "failover", plan_failover },
     { "rebalance", plan_rebalance },
     { "capacity", plan_capacity },
+    { "launch",   plan_launch },
     { "register", plan_register },
     { NULL, NULL }
 };
@@ -60,7 +68,8 @@ const char *
 act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete", "adopt", "upgrade" };
+        "deregister", "delete", "stop", "restart", "reimage", "standby",
+        "hook", "adopt", "upgrade" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -74,18 +83,92 @@ plan_observed(const observation_t *obs, int i)
     if (!obs->redis_ok) {
         return o->in.state;         /* as last known */
     }
+    if (o->standby) {
+        return INST_STANDBY;        /* registered drained, or not at all */
+    }
     if (o->member < 0 || !obs->members[o->member].valid) {
         return INST_BOOTING;        /* not registered (or not readable) */
     }
     m = &obs->members[o->member];
-    return (m->flags & SCALESET_MEMBER_DRAIN) ? INST_DRAINING
-                                              : INST_RUNNING;
+    if (!(m->flags & SCALESET_MEMBER_DRAIN)) {
+        return o->in.repair == IREP_RESTARTED || o->in.repair == IREP_REIMAGED
+               ? INST_REPAIRING : INST_RUNNING;
+    }
+    /* its member keeps "drain" until the domain is gone */
+    return o->in.stop_since ? INST_STOPPING : INST_DRAINING;
+}
+
+uint64_t
+plan_gateway_ttl(const pool_config_t *cf, const gateway_t *g)
+{
+    if (cf->gateway_ttl_ms) {
+        return cf->gateway_ttl_ms;
+    }
+    return g->ttl_ms ? 3 * g->ttl_ms : 30000;
+}
+
+int
+plan_gateway_present(const pool_config_t *cf, const gateway_t *g,
+    uint64_t now)
+{
+    return g->read || now <= g->seen
+           || now - g->seen <= plan_gateway_ttl(cf, g);
+}
+
+plan_health_t
+plan_health(const plan_input_t *in, int i)
+{
+    const observation_t   *obs = in->obs;
+    const obs_instance_t  *o = &obs->inst[i];
+    const report_t        *r = NULL;
+    int                    g, k, up = 0, down = 0, n = 0;
+
+    if (!obs->reports_ok) {
+        return HEALTH_UNKNOWN;
+    }
+    for (g = 0; g < obs->ngateways; g++) {
+        if (!plan_gateway_present(in->cf, &obs->gateways[g], in->now)) {
+            continue;
+        }
+        if (!obs->gateways[g].read) {
+            return HEALTH_UNKNOWN;      /* a present gateway not heard */
+        }
+        for (k = 0; k < o->in.nreports; k++) {
+            r = &obs->reports[o->in.report0 + k];
+            if (r->gateway == g) {
+                break;
+            }
+        }
+        if (k == o->in.nreports
+            || r->state == SCALESET_HEALTH_UNCHECKED)
+        {
+            return HEALTH_UNKNOWN;      /* it has no opinion yet */
+        }
+        up += r->state == SCALESET_HEALTH_UP;
+        down += r->state == SCALESET_HEALTH_DOWN;
+        n++;
+    }
+    return n == 0 ? HEALTH_UNKNOWN : up == n ? HEALTH_UP
+           : down == n ? HEALTH_DOWN : HEALTH_MIXED;
 }
 
 int
 plan_free(const plan_t *pl, int i)
 {
-    return pl->view[i].claimed < 0;
+    return pl->view[i].claimed == -1;
+}
+
+void
+plan_claim(plan_t *pl, int i, inst_state_t st)
+{
+    pl->view[i].claimed = -2;
+    pl->view[i].state = st;
+}
+
+int
+plan_protected(const plan_input_t *in, int i, protect_t level)
+{
+    return in->obs->inst[i].protection >= level;
 }
 
 int
@@ -138,6 +221,14 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         case ACT_REGISTER: pl->view[inst].state = INST_RUNNING; break;
         case ACT_DRAIN:    pl->view[inst].state = INST_DRAINING; break;
         case ACT_DELETE:   pl->view[inst].state = INST_DELETING; break;
+        case ACT_STOP:     pl->view[inst].state = INST_STOPPING; break;
+        case ACT_STANDBY:  pl->view[inst].state = INST_STANDBY; break;
+        case ACT_HOOK:     pl->view[inst].state = INST_PENDING_LAUNCH;
+                           break;   /* plan_hook_enter() says which */
+        case ACT_RESTART:  pl->view[inst].state = INST_REPAIRING;
+                           pl->view[inst].repair = IREP_RESTARTED; break;
+        case ACT_REIMAGE:  pl->view[inst].state = INST_REPAIRING;
+                           pl->view[inst].repair = IREP_REIMAGED; break;
         default:           break;
         }
     }
@@ -186,7 +277,8 @@ plan_active_hosts(const plan_input_t *in, const plan_t *pl, int *per_zone,
     for (i = 0; i < in->obs->ninst; i++) {
         if (!pl->view[i].lost
             && (pl->view[i].state == INST_BOOTING
-                || pl->view[i].state == INST_RUNNING))
+                || pl->view[i].state == INST_RUNNING
+                || pl->view[i].state == INST_REPAIRING))
         {
             n++;
             z = in->obs->inst[i].in.zone;
@@ -220,11 +312,11 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
 }
 
 int
-plan_healthy(const observation_t *obs, int i)
+plan_healthy(const plan_input_t *in, int i)
 {
+    const observation_t   *obs = in->obs;
     const obs_instance_t  *o = &obs->inst[i];
     const obs_member_t    *m;
-    int                    k, up = 0;
 
     if (o->member < 0 || !obs->members[o->member].valid) {
         return 0;                   /* not registered */
@@ -236,11 +328,9 @@ plan_healthy(const observation_t *obs, int i)
     if (!obs->reports_ok) {
         return -1;
     }
-    /* one report per gateway at most (a field of its hash) */
-    for (k = 0; k < o->in.nreports; k++) {
-        up += obs->reports[o->in.report0 + k].state == SCALESET_HEALTH_UP;
-    }
-    return up == obs->ngateways;
+    /* up in the report of every present gateway (a missing report, or
+       one without an opinion yet, is not up) */
+    return plan_health(in, i) == HEALTH_UP;
 }
 
 int
@@ -270,11 +360,15 @@ plan_begin(const plan_input_t *in, plan_t *pl)
     /* the next instance number: above the stored seq and above every id
        known, of a domain or of a member */
     top = obs->seq;
+    pl->repair = obs->repair;
+    pl->repair_most = plan_repair_most(in->cf, in->capacity);
     for (i = 0; i < obs->ninst; i++) {
         const obs_instance_t *o = &obs->inst[i];
 
         pl->view[i].state = plan_observed(obs, i);
         pl->view[i].claimed = -1;
+        pl->view[i].repair = obs->inst[i].in.repair;
+        pl->view[i].health = plan_health(in, i);
         /* lost: known so, or on a host unreachable for zone_failover */
         pl->view[i].lost = o->in.lost
             || (!plan_reachable(obs, i) && o->in.host >= 0
@@ -301,6 +395,10 @@ plan(const plan_input_t *in, plan_t *pl)
         return -1;
     }
     if (in->obs->redis_ok) {
+        if (!in->obs->protection_ok) {
+            plan_note(pl, ERR_KIND_COUNT, "protection", "protections not "
+                      "read: every instance is taken as protected");
+        }
         for (i = 0; plan_steps[i].run; i++) {
             plan_steps[i].run(in, pl);
         }
@@ -313,11 +411,50 @@ plan(const plan_input_t *in, plan_t *pl)
 }
 
 void
+plan_repair_failed(repair_state_t *rs, const pool_config_t *cf,
+    uint64_t now, uint64_t interval_ms, const char *why)
+{
+    uint64_t  wait;
+    unsigned  k;
+
+    rs->failures++;
+    snprintf(rs->reason, sizeof(rs->reason), "%s", why);
+    if (!rs->suspended && rs->failures >= (unsigned) cf->repair_max_failures)
+    {
+        rs->suspended = 1;
+        rs->since = now;
+    }
+    /* the first failure is replaced at once; then interval x
+       2^(failures - 2), at most 128 x interval */
+    if (rs->failures < 2) {
+        return;
+    }
+    k = rs->failures - 2 < 7 ? rs->failures - 2 : 7;
+    wait = (interval_ms ? interval_ms : 1000) << k;
+    rs->retry = now + wait;
+}
+
+int
+plan_repair_most(const pool_config_t *cf, int capacity)
+{
+    int  most;
+
+    if (capacity < 20) {
+        most = 1;
+    } else {
+        most = (capacity * cf->repair_max_percent + 99) / 100;
+    }
+    most = most < 1 ? 1 : most;
+    return most > capacity ? capacity : most;
+}
+
+void
 plan_release(plan_t *pl)
 {
     free(pl->act);
     free(pl->note);
     free(pl->view);
     upgrade_free(&pl->upgrade);
+    free(pl->replacing);
     memset(pl, 0, sizeof(*pl));
 }

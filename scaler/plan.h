@@ -73,11 +73,20 @@ typedef struct {
                                    (or refused) */
     obs_ready_t   ready;        /* probed when listed and not registered */
     char          why[64];      /* READY_NO: "no address", "status 500" */
-    int           delete_asked; /* deleted through the API: domain goes */
+    int           off;          /* listed, its domain not running (shut
+                                   off after our ACPI shutdown) */
+    protect_t     protection;   /* PREFIX{POOL}:protection; PROTECT_ALL
+                                   for every instance when the hash could
+                                   not be read */
+    int           standby;      /* PREFIX{POOL}:standby: 1, 2 entered with
+                                   a decrement of the capacity */
 } obs_instance_t;
 
 typedef struct {
     uint64_t          now;          /* UNIX ms of the observation */
+    repair_state_t    repair;       /* PREFIX{POOL}:repair (none: active,
+                                       no failure) */
+    int               repair_ok;    /* it was read */
     int               nzones;
     int               zone_up[SCALER_MAX_ZONES];  /* every host of the zone
                                        answered (its instances are all
@@ -99,6 +108,7 @@ typedef struct {
     int               redis_ok;     /* members read: else no plan */
     char              redis_err[200];   /* !redis_ok: why */
     int               drains_ok;    /* PREFIX{POOL}:draining read */
+    int               protection_ok;    /* PREFIX{POOL}:protection read */
     int               reports_ok;   /* every gateway's reports read */
     char              reports_err[200];   /* !reports_ok: why */
     long              seq;          /* PREFIX{POOL}:seq, the last instance
@@ -112,7 +122,9 @@ typedef struct {
     report_t         *reports;      /* grouped by instance: each instance's
                                        in->report0 .. + in->nreports */
     int               nreports;
-    char            (*gateways)[SCALESET_NAME_MAX + 1];
+    gateway_t        *gateways;     /* those read this pass, then those
+                                       not read but still present (their
+                                       reports unknown: read 0) */
     int               ngateways;
     const hand_req_t *hand;         /* instances asked for by hand (the
                                        pass's requests, pool_state_t) */
@@ -140,6 +152,8 @@ typedef struct {
     const observation_t   *obs;
     int                    capacity;    /* the loop's desired capacity */
     uint64_t               now;         /* UNIX ms */
+    uint64_t               interval_ms; /* between passes: the creation
+                                           backoff's unit */
 } plan_input_t;
 
 typedef enum {
@@ -150,6 +164,13 @@ typedef enum {
                            start */
     ACT_DEREGISTER,     /* HDEL a member that has no domain */
     ACT_DELETE,         /* its domain deleted, then its member (if any) */
+    ACT_STOP,           /* drained: its ACPI shutdown (deleted at once
+                           if it is off already) */
+    ACT_RESTART,        /* a power cycle (repair, API) */
+    ACT_REIMAGE,        /* its overlay made again, started (repair, API) */
+    ACT_STANDBY,        /* its standby record and (registered) its drain,
+                           in one transaction */
+    ACT_HOOK,           /* it begins to wait in a lifecycle hook (hook) */
     ACT_ADOPT,          /* an operator's domain tagged into the pool: id
                            (its name), zone, address, model */
     ACT_UPGRADE,        /* the upgrade record written (pl->upgrade),
@@ -173,6 +194,9 @@ typedef struct {
     virt_model_t  model;        /* CREATE: what it is made from (its
                                    template's latest on the host; act
                                    sets created) */
+    char          repair_of[SCALESET_ID_MAX + 1];   /* CREATE: the
+                                   instance it replaces ("": none) */
+    inst_hook_t   hook;         /* HOOK: which one */
     int           tmpl;         /* CREATE: its template */
     origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
     const char   *rule;         /* "api", "stray", "ready", "record",
@@ -188,11 +212,25 @@ typedef struct {
     char          text[160];
 } plan_note_t;
 
+/* an instance's health as every present gateway reports it
+   (plan_health()) */
+typedef enum {
+    HEALTH_UNKNOWN = 0, HEALTH_UP, HEALTH_DOWN, HEALTH_MIXED
+} plan_health_t;
+
 /* where an observed instance stands after the actions so far */
 typedef struct {
     inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
-                                   DRAINING, DELETING (it goes) */
+                                   DRAINING, STOPPING, DELETING (it goes) */
     int           claimed;      /* pl->act of the step that took it; -1 */
+    char          hold[160];    /* what it waits for ("" nothing): logged
+                                   when it changes */
+    plan_health_t health;       /* plan_health() this pass: act keeps
+                                   in.down_since */
+    inst_repair_t repair;       /* its part in a repair after this plan */
+    int           repaired;     /* its repair ended: 1 up again, -1 it
+                                   failed (logged, counted) */
+    int           beat;         /* its hook's heartbeat came this pass */
     int           lost;         /* counted as lost (its host failed over,
                                    in->lost or now): not active, its
                                    capacity rebuilt elsewhere */
@@ -221,6 +259,16 @@ typedef struct {
                                    log of that write */
     int           batches[3];   /* batches ended: succeeded, failed,
                                    rolled back (upgrade_batches_total) */
+    int           protected_above;  /* instances above capacity + surge
+                                   that stay: every candidate for scale-in
+                                   is protected */
+    repair_state_t repair;      /* the pool's repairs after this plan */
+    int           repairing;    /* repairs under way after it */
+    int           repair_most;  /* at most that many at once */
+    char        (*replacing)[SCALESET_ID_MAX + 1];  /* replaced this pass:
+                                   the capacity step's first creations
+                                   replace them */
+    int           nreplacing;
     int           oom;          /* an allocation failed: act does nothing */
 } plan_t;
 
@@ -254,6 +302,23 @@ void plan_note(plan_t *pl, err_kind_t err, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
+/* a step takes obs->inst[i] without an action (it waits: st) */
+void plan_claim(plan_t *pl, int i, inst_state_t st);
+/* a failure of a new or repaired instance (why: for the log and the
+   API): counted in a row; at repair.max_failures the pool's repairs are
+   suspended; from the second failure in a row on, creation backs off for
+   interval x 2^(failures - 2), at most 128 x interval */
+void plan_repair_failed(repair_state_t *rs, const pool_config_t *cf,
+    uint64_t now, uint64_t interval_ms, const char *why);
+/* how many repairs may be under way at once: one below 20 instances of
+   capacity, else repair.max_percent of it (rounded up), never more than
+   the capacity */
+int plan_repair_most(const pool_config_t *cf, int capacity);
+
+/* 1 when obs->inst[i] is protected at least at level (PROTECT_SCALE_IN:
+   from scale-in; PROTECT_ALL: from repair, upgrades and every other
+   scale-set action too) */
+int plan_protected(const plan_input_t *in, int i, protect_t level);
 /* 1 when obs->inst[i] was listed this pass by its host: it can be acted
    on (an instance of a host that did not answer is kept as it was) */
 int plan_reachable(const observation_t *obs, int i);
@@ -261,10 +326,11 @@ int plan_reachable(const observation_t *obs, int i);
    zone (those of a zone down count, unless lost: view.lost); per_zone
    (SCALER_MAX_ZONES) and per_host (SCALER_MAX_HOSTS) may be NULL */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
-/* obs->inst[i]'s health for upgrades and repair: 1 when it is registered
-   (not draining, not down) and every gateway that reports for the pool
-   reports it up; 0 when not; -1 unknown (the reports were not read) */
-int plan_healthy(const observation_t *obs, int i);
+/* obs->inst[i]'s health for upgrades: 1 when it is registered (not
+   draining, not down) and up in the report of every present gateway
+   (plan_health() HEALTH_UP); 0 when not; -1 unknown (the reports were
+   not read) */
+int plan_healthy(const plan_input_t *in, int i);
 /* 1 when obs->inst[i] is on the model new instances get (pl->target) */
 int plan_on_target(const plan_input_t *in, const plan_t *pl, int i);
 /* a new instance of template tmpl in zone z made for the capacity (on
@@ -277,6 +343,18 @@ action_t *plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
 int plan_active_hosts(const plan_input_t *in, const plan_t *pl,
     int *per_zone, int *per_host);
 const char *act_kind_name(act_kind_t kind);
+/* how long gateway g counts as present after its reports were last
+   read: drain.gateway_ttl, else 3 x its report key's TTL, else 30 s */
+uint64_t plan_gateway_ttl(const pool_config_t *cf, const gateway_t *g);
+/* 1 when g reported within plan_gateway_ttl() of now */
+int plan_gateway_present(const pool_config_t *cf, const gateway_t *g,
+    uint64_t now);
+
+/* obs->inst[i]'s health as every present gateway reports it (upgrades,
+   repair): UP when each of them reports it up, DOWN when each reports it
+   down, UNKNOWN when a report is missing or unreadable or there is no
+   gateway, MIXED otherwise */
+plan_health_t plan_health(const plan_input_t *in, int i);
 
 /* the sub-planners, each in its own file, in plan_steps[] order */
 /* plan_requests.c: what the API asked for: deleted instances' domains */
@@ -289,10 +367,16 @@ void plan_hand(const plan_input_t *in, plan_t *pl);
    that differ from the instance rewritten */
 void plan_strays(const plan_input_t *in, plan_t *pl);
 void plan_register(const plan_input_t *in, plan_t *pl);
-/* plan_repair.c: instances not ready within health.grace replaced */
+/* plan_repair.c: repairs under way end (up again, or failed); instances
+   not ready within health.grace are deleted; running ones down on every
+   present gateway longer than repair.grace are repaired by
+   repair.action, at most plan_repair_most() at once; nothing while the
+   pool's repairs are suspended */
 void plan_repair(const plan_input_t *in, plan_t *pl);
-/* plan_drain.c: draining instances deleted at zero connections or at
-   drain_timeout; held while the reports are unknown */
+/* plan_drain.c: draining instances shut down (ACPI) once every present
+   gateway reported zero connections since the drain began, or at
+   drain_timeout; held while a report is unknown or older than the drain;
+   stopping instances deleted once off, or at shutdown_timeout */
 void plan_drain(const plan_input_t *in, plan_t *pl);
 /* plan_upgrade.c: the upgrade record's state machine and its batches:
    outdated instances replaced in health-gated batches, rolled back on a
@@ -309,6 +393,16 @@ void plan_rebalance(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
    id); above it, scale-in by scale_in_policy, outdated instances first */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
+/* plan_hooks.c: lifecycle hooks.  plan_terminate (before drain):
+   instances waiting in the terminate hook are shut down once it is
+   completed or timed out; plan_launch (before register): ready ones wait
+   in the launch hook, registered on continue, deleted on abandon (a
+   failure of the pool), the hook's default at its timeout;
+   plan_hook_enter: a step makes obs->inst[i] wait in hook */
+void plan_terminate(const plan_input_t *in, plan_t *pl);
+void plan_launch(const plan_input_t *in, plan_t *pl);
+action_t *plan_hook_enter(const plan_input_t *in, plan_t *pl, int i,
+    inst_hook_t hook, const char *why);
 /* n new instances made for the capacity (fewer when no host, address,
    number or template is left: noted), each of template tmpl (-1: the one
    the mix asks for), placed as the capacity step places them: the zone
@@ -363,12 +457,14 @@ int mix_pick_in(const mix_template_t *t, int n, const int *target,
 
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept
-   for a zone that does not answer; what this scaler remembers), dels =
-   ids the API deleted; 0, or -1 when the member hash could not be read
-   (Redis did not answer, or it was refused: obs->redis_err says which;
-   obs then holds only the listing).  obs_release() frees it either way */
-int observe(registry_t *reg, pool_state_t *ps, char **dels, int ndel,
-    observation_t *obs);
+   for a zone that does not answer; what this scaler remembers) and
+   gateways (kept while present), asks = the API's requests (ASK_* into
+   each instance's in.asked); 0, or -1 when the member hash could not be
+   read (Redis did not answer, or it was refused: obs->redis_err says
+   which; obs then holds only the listing and the gateways known).
+   obs_release() frees it either way */
+int observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
+    int nasks, observation_t *obs);
 void obs_release(observation_t *obs);
 /* the instance of id in obs (sorted), or NULL */
 const obs_instance_t *obs_instance(const observation_t *obs, const char *id);

@@ -11,16 +11,21 @@
  * free memory (policy_place_host), at the lowest address that no instance
  * and no member uses, with the next instance number and the model new
  * instances of its template get on that host (pl->target: the latest, or
- * the previous one while an upgrade rolls back).  Above it (plus the
- * surge an earlier step keeps on purpose), one at a time from the
- * template furthest above its target, by scale_in_policy
- * (policy_scale_in: balance zones, then their hosts, then highest id, or
- * oldest / newest) among that template's instances on hosts that answer,
- * outdated ones (not on pl->target) first, while the units left still
- * meet the capacity: a registered one drains, an unregistered one is
- * deleted.  An instance of a template the config no longer has goes
- * first.  Instances counted as lost (their host failed over:
- * plan_zones.c) are not counted.
+ * the previous one while an upgrade rolls back); the first ones replace
+ * what the repair step replaced this pass (rule repair).  Nothing is
+ * created while the pool's creation backs off after failures
+ * (repair_state_t.retry).  Above it (plus the surge an earlier step keeps
+ * on purpose), one at a time from the template furthest above its
+ * target, by scale_in_policy (policy_scale_in: balance zones, then their
+ * hosts, then highest id, or oldest / newest) among that template's
+ * instances on hosts that answer and not protected (from scale-in or
+ * from everything), outdated ones (not on pl->target) first, while the
+ * units left still meet the capacity: a registered one drains, an
+ * unregistered one is deleted.  An instance of a template the config no
+ * longer has goes first.  Instances counted as lost (their host failed
+ * over: plan_zones.c) are not counted.  When only protected ones are
+ * left the pool stays above its capacity, and the plan says by how many
+ * (pl->protected_above).
  */
 
 #include <limits.h>
@@ -165,7 +170,8 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
         o = &in->obs->inst[i];
         if (o->in.origin != ORIGIN_SCALED || pl->view[i].lost
             || (pl->view[i].state != INST_BOOTING
-                && pl->view[i].state != INST_RUNNING))
+                && pl->view[i].state != INST_RUNNING
+                && pl->view[i].state != INST_REPAIRING))
         {
             continue;                   /* by hand, lost, or not in
                                            service */
@@ -298,12 +304,15 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
     const pool_config_t  *p = in->cf;
     addr_cursor_t         ac = { NULL, 0, 0 };
     char                  buf[160];
-    int                   t, made = 0, want = in->capacity;
+    int                   t, made = 0, want = in->capacity, rep = 0;
 
     if (in->obs->seq < 0) {
         plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
         return 0;
+    }
+    if (pl->repair.retry > in->now) {
+        return 0;                   /* backing off after failures */
     }
     ac.used = used_addresses(in, pl, &ac.nused);
     if (pl->oom) {
@@ -321,7 +330,16 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
         if (why == NULL) {
             reason(in, ms, t, buf, sizeof(buf), "");
         }
-        if (create_one(in, pl, ms, &ac, t, -1, rule, why ? why : buf) != 0)
+        if (n < 0 && rep < pl->nreplacing) {
+            /* the repair step's replacements first */
+            snprintf(buf, sizeof(buf), "replacing %s", pl->replacing[rep]);
+            if (create_one(in, pl, ms, &ac, t, -1, "repair", buf) != 0) {
+                break;
+            }
+            memcpy(pl->act[pl->nact - 1].repair_of, pl->replacing[rep++],
+                   sizeof(pl->act[0].repair_of));
+        } else if (create_one(in, pl, ms, &ac, t, -1, rule,
+                              why ? why : buf) != 0)
         {
             break;
         }
@@ -355,6 +373,9 @@ plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
         plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
                   "new instances", (long) POLICY_SEQ_MAX);
         return NULL;
+    }
+    if (pl->repair.retry > in->now) {
+        return NULL;                /* backing off after failures */
     }
     ac.used = used_addresses(in, pl, &ac.nused);
     if (pl->oom) {
@@ -392,7 +413,7 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
     const obs_instance_t  *o;
     policy_instance_t     *cand;
     char                   why[160];
-    int                   *map, nc, c, i, k, t, w, outdated;
+    int                   *map, nc, c, i, k, t, w, held, outdated;
     int                    removable[SCALER_MAX_TEMPLATES + 1];
     int                    want = in->capacity + pl->surge;
 
@@ -406,21 +427,29 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         /* what each template could give: listed in a zone that answers,
            not claimed, booting or running, made for the capacity */
         memset(removable, 0, sizeof(removable));
-        for (i = 0; i < obs->ninst; i++) {
+        for (i = 0, held = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
-            removable[inst_tmpl(in, i)] +=
-                plan_reachable(obs, i) && plan_free(pl, i)
+            k = plan_reachable(obs, i) && plan_free(pl, i)
                 && !pl->view[i].lost && o->in.origin == ORIGIN_SCALED
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING);
+            /* protected: never taken, but said */
+            held += k && plan_protected(in, i, PROTECT_SCALE_IN);
+            removable[inst_tmpl(in, i)] +=
+                k && !plan_protected(in, i, PROTECT_SCALE_IN);
         }
         if (removable[ms->n] > 0) {
             t = ms->n;              /* of a template the config lost */
         } else if ((t = mix_pick_in(ms->t, ms->n, ms->target, ms->count,
                                     removable, ms->units - want)) < 0)
         {
-            break;                  /* the rest are on hosts that are down,
-                                       or removing one undershoots */
+            /* the rest are on hosts that are down, protected, or
+               removing one undershoots */
+            for (k = 0, c = 0; k <= ms->n; k++) {
+                c += removable[k];
+            }
+            pl->protected_above = held && c == 0 ? ms->units - want : 0;
+            break;
         }
         /* the outdated ones first (an upgrade's work done by the way),
            then any */
@@ -430,6 +459,7 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
                 if (plan_reachable(obs, i) && plan_free(pl, i)
                     && !pl->view[i].lost
                     && o->in.origin == ORIGIN_SCALED && inst_tmpl(in, i) == t
+                    && !plan_protected(in, i, PROTECT_SCALE_IN)
                     && (pl->view[i].state == INST_BOOTING
                         || pl->view[i].state == INST_RUNNING)
                     && (!outdated || !plan_on_target(in, pl, i)))

@@ -1,61 +1,149 @@
 /*
- * plan_drain.c: when a draining instance goes.  At drain_timeout after
- * its drain began (PREFIX{POOL}:draining, so a restart does not start it
- * over; else when this scaler first saw it draining), or earlier once
- * every gateway that reports on it says conns=0 (no report at all counts
- * as none open).  While the reports cannot be read the drain holds: an
- * unknown count is not zero.
+ * plan_drain.c: when a draining instance stops, and when a stopping one
+ * goes.  A drain ends at drain_timeout after it began
+ * (PREFIX{POOL}:draining, so a restart does not start it over; else when
+ * this scaler first saw it draining; else now), or earlier once every
+ * present gateway (one that reported within drain.gateway_ttl) has
+ * reported since the drain began and all those reports say conns=0.  A
+ * present gateway whose report is missing (its key expired: a gateway
+ * gone quiet, a Redis that refused its writes), unreadable, or older
+ * than the drain holds it: an unknown count is not zero.  Then the
+ * instance is shut down (ACPI, ACT_STOP) and deleted once it is off, or
+ * destroyed at termination.shutdown_timeout; with a terminate hook it
+ * waits in it first (plan_hooks.c).
  */
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "plan.h"
 
-/* the connections the gateways report open on obs->inst[i] (saturating:
-   a report's conns is any uint64) */
-static uint64_t
-conns(const observation_t *obs, int i)
+/* 1 with what it waits for in why when the reports cannot tell yet how
+   many connections obs->inst[i] has open; else 0 with their sum in *sum
+   (saturating: a report's conns is any uint64) */
+static int
+waits(const plan_input_t *in, int i, uint64_t since, uint64_t *sum,
+    char *why, size_t size)
 {
+    const observation_t   *obs = in->obs;
     const obs_instance_t  *o = &obs->inst[i];
-    uint64_t               sum = 0, c;
+    const gateway_t       *g;
+    const report_t        *r;
+    uint64_t               c;
     int                    k;
 
-    for (k = 0; k < o->in.nreports; k++) {
-        c = obs->reports[o->in.report0 + k].conns;
-        sum = c > UINT64_MAX - sum ? UINT64_MAX : sum + c;
+    *sum = 0;
+    if (!obs->reports_ok) {
+        snprintf(why, size, "the gateways' reports could not be read");
+        return 1;
     }
-    return sum;
+    for (k = 0; k < obs->ngateways; k++) {
+        g = &obs->gateways[k];
+        if (!plan_gateway_present(in->cf, g, in->now)) {
+            continue;
+        }
+        if (!g->read) {
+            snprintf(why, size, "gateway %s has not reported for %llu s",
+                     g->name, (unsigned long long)
+                     (in->now > g->seen ? (in->now - g->seen) / 1000 : 0));
+            return 1;
+        }
+        if (g->at < since) {
+            snprintf(why, size, "gateway %s has not reported since the "
+                     "drain began", g->name);
+            return 1;
+        }
+    }
+    for (k = 0; k < o->in.nreports; k++) {
+        r = &obs->reports[o->in.report0 + k];
+        g = &obs->gateways[r->gateway];
+        if (!plan_gateway_present(in->cf, g, in->now)) {
+            continue;
+        }
+        if (r->at < since) {
+            snprintf(why, size, "gateway %s's report on it is older than "
+                     "the drain", g->name);
+            return 1;
+        }
+        c = r->conns;
+        *sum = c > UINT64_MAX - *sum ? UINT64_MAX : *sum + c;
+    }
+    return 0;
+}
+
+/* the drain of obs->inst[i] is over (why): it waits in the terminate
+   hook, or is shut down */
+static void
+drained(const plan_input_t *in, plan_t *pl, int i, act_kind_t end,
+    const char *why)
+{
+    if (in->cf->hook_terminate.on) {
+        plan_hook_enter(in, pl, i, HOOK_TERMINATE, why);
+    } else {
+        plan_add(pl, in, end, i, "drain", "%s", why);
+    }
+}
+
+static void
+draining(const plan_input_t *in, plan_t *pl, int i)
+{
+    const obs_instance_t  *o = &in->obs->inst[i];
+    uint64_t               since, open;
+    char                  *why = pl->view[i].hold;
+    /* shutdown_timeout 0: no ACPI shutdown, destroyed at once */
+    act_kind_t             end = in->cf->shutdown_timeout_ms ? ACT_STOP
+                                                             : ACT_DELETE;
+
+    since = o->drain_since ? o->drain_since
+            : o->in.drain_seen ? o->in.drain_seen : in->now;
+    if (in->now >= since && in->now - since >= in->cf->drain_timeout_ms) {
+        drained(in, pl, i, end, "drain_timeout");
+        return;
+    }
+    if (waits(in, i, since, &open, why, sizeof(pl->view[i].hold))) {
+        return;                     /* unknown: the drain holds */
+    }
+    if (open == 0) {
+        drained(in, pl, i, end, "no active connections");
+    } else {
+        snprintf(why, sizeof(pl->view[i].hold), "%llu connections open",
+                 (unsigned long long) open);
+    }
+}
+
+static void
+stopping(const plan_input_t *in, plan_t *pl, int i)
+{
+    const obs_instance_t  *o = &in->obs->inst[i];
+    uint64_t               since = o->in.stop_since;
+
+    if (o->off) {
+        plan_add(pl, in, ACT_DELETE, i, "drain", "powered off");
+    } else if (in->now >= since
+               && in->now - since >= in->cf->shutdown_timeout_ms)
+    {
+        plan_add(pl, in, ACT_DELETE, i, "drain", "shutdown_timeout: "
+                 "destroyed");
+    } else {
+        snprintf(pl->view[i].hold, sizeof(pl->view[i].hold), "powering "
+                 "off");
+    }
 }
 
 void
 plan_drain(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    uint64_t               since;
-    int                    i;
+    const observation_t  *obs = in->obs;
+    int                   i;
 
     for (i = 0; i < obs->ninst; i++) {
-        o = &obs->inst[i];
-        if (!plan_reachable(obs, i) || !plan_free(pl, i)
-            || pl->view[i].state != INST_DRAINING)
-        {
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)) {
             continue;
         }
-        since = o->drain_since ? o->drain_since
-                : o->in.drain_seen ? o->in.drain_seen : in->now;
-        if (in->now >= since
-            && in->now - since >= in->cf->drain_timeout_ms)
-        {
-            plan_add(pl, in, ACT_DELETE, i, "drain", "drain_timeout");
-            continue;
-        }
-        if (!obs->reports_ok) {
-            continue;               /* unknown: the drain holds */
-        }
-        if (conns(obs, i) == 0) {
-            plan_add(pl, in, ACT_DELETE, i, "drain",
-                     "no active connections");
+        if (pl->view[i].state == INST_DRAINING) {
+            draining(in, pl, i);
+        } else if (pl->view[i].state == INST_STOPPING) {
+            stopping(in, pl, i);
         }
     }
 }

@@ -41,8 +41,11 @@
  *   nothing more is replaced (with surge the failed batch's unhealthy new
  *   instances go).
  * "Healthy" is plan_healthy(): registered and up in the report of every
- * gateway that reports for the pool.  While the reports are unknown the
- * upgrade waits (nothing is judged, nothing started).
+ * present gateway; an instance being repaired is unhealthy.  While the
+ * reports are unknown the upgrade waits (nothing is judged, nothing
+ * started).  An instance protected from scale-set actions is never
+ * replaced; one being repaired, or that the API asked something of, is
+ * left to that first.
  */
 
 #include <stdarg.h>
@@ -84,15 +87,22 @@ typedef struct {
     int                      surge;     /* in capacity units */
 } up_t;
 
-/* protection from scale-set actions (PREFIX{POOL}:protection, issue 16):
-   an instance an upgrade must leave as it is.  The hook: nothing is
-   protected until that observation exists */
+/* protected from scale-set actions (PREFIX{POOL}:protection "all"): an
+   instance the upgrade leaves as it is (protection from scale-in alone
+   does not keep it from an upgrade) */
 static int
 upgrade_protected(const up_t *u, int i)
 {
-    (void) u;
-    (void) i;
-    return 0;
+    return plan_protected(u->in, i, PROTECT_ALL);
+}
+
+/* registered in the view (it drains before it goes): running, or being
+   repaired in place (restarted, reimaged) */
+static int
+registered(const up_t *u, int i)
+{
+    return u->pl->view[i].state == INST_RUNNING
+           || u->pl->view[i].state == INST_REPAIRING;
 }
 
 static void
@@ -141,8 +151,10 @@ counted(const up_t *u, int i)
 {
     inst_state_t  st = plan_observed(u->obs, i);
 
-    return (st == INST_BOOTING || st == INST_RUNNING)
-           && !u->obs->inst[i].delete_asked && !u->pl->view[i].lost;
+    return (st == INST_BOOTING || st == INST_RUNNING
+            || st == INST_REPAIRING)
+           && !(u->obs->inst[i].in.asked & ASK_DELETE)
+           && !u->pl->view[i].lost;
 }
 
 /* serving or booting in the view (no earlier step took it away, no step
@@ -152,7 +164,8 @@ active(const up_t *u, int i)
 {
     return !u->taken[i] && !u->pl->view[i].lost
            && (u->pl->view[i].state == INST_BOOTING
-               || u->pl->view[i].state == INST_RUNNING);
+               || u->pl->view[i].state == INST_RUNNING
+               || u->pl->view[i].state == INST_REPAIRING);
 }
 
 /* obs->inst[i]'s template for what it is replaced with: its own, or
@@ -205,19 +218,30 @@ born(const obs_instance_t *o)
     return o->in.model.created ? o->in.model.created : o->in.seen;
 }
 
-/* not healthy, and its time to become healthy is over */
+/* being repaired (restarted or reimaged in place): unhealthy, whatever
+   the gateways say meanwhile */
+static int
+repairing(const up_t *u, int i)
+{
+    /* until the repair step saw it up again this pass */
+    return plan_observed(u->obs, i) == INST_REPAIRING
+           && u->pl->view[i].repaired <= 0;
+}
+
+/* not healthy, and its time to become healthy is over (or repairing) */
 static int
 settled_bad(const up_t *u, int i)
 {
-    return plan_healthy(u->obs, i) == 0
-           && u->now >= born(&u->obs->inst[i]) + u->grace;
+    return repairing(u, i)
+           || (plan_healthy(u->in, i) == 0
+               && u->now >= born(&u->obs->inst[i]) + u->grace);
 }
 
 /* not healthy yet, still within its time */
 static int
 initializing(const up_t *u, int i)
 {
-    return plan_healthy(u->obs, i) == 0
+    return !repairing(u, i) && plan_healthy(u->in, i) == 0
            && u->now < born(&u->obs->inst[i]) + u->grace;
 }
 
@@ -240,9 +264,10 @@ eligible(const up_t *u, int i)
     const obs_instance_t  *o = &u->obs->inst[i];
 
     /* made for the capacity: one added by hand, or adopted, is the
-       operator's */
+       operator's; one the API asked something of, or being repaired, is
+       left to that first */
     return active(u, i) && plan_free(u->pl, i) && plan_reachable(u->obs, i)
-           && !o->delete_asked
+           && !o->in.asked && !repairing(u, i)
            && o->in.origin == ORIGIN_SCALED && !upgrade_protected(u, i)
            && !plan_on_target(u->in, u->pl, i);
 }
@@ -371,8 +396,7 @@ run_batch(up_t *u, int *b, int nb)
 
     if (!u->uc->surge) {
         for (k = 0; k < nb; k++) {
-            step(u, b[k], u->pl->view[b[k]].state == INST_RUNNING
-                          ? ACT_DRAIN : ACT_DELETE,
+            step(u, b[k], registered(u, b[k]) ? ACT_DRAIN : ACT_DELETE,
                  "replaced (no surge: drained first)");
         }
         u->surge = 0;
@@ -395,21 +419,21 @@ run_batch(up_t *u, int *b, int nb)
     for (i = 0; i < u->obs->ninst; i++) {
         healthy += u->pl->view[i].state == INST_RUNNING && !u->taken[i]
                    && u->obs->inst[i].in.origin == ORIGIN_SCALED
-                   && plan_healthy(u->obs, i) == 1 ? units(u, i) : 0;
+                   && plan_healthy(u->in, i) == 1 ? units(u, i) : 0;
     }
     for (k = 0; k < nb; k++) {
         i = b[k];
-        if (u->pl->view[i].state != INST_RUNNING) {
+        if (!registered(u, i)) {
             step(u, i, ACT_DELETE, "replaced (not registered)");
         } else if (settled_bad(u, i)) {
             step(u, i, ACT_DRAIN, "replaced (unhealthy)");
-        } else if (healthy - (plan_healthy(u->obs, i) == 1 ? units(u, i) : 0)
+        } else if (healthy - (plan_healthy(u->in, i) == 1 ? units(u, i) : 0)
                    >= in->capacity)
         {
             /* a young one not reported healthy yet may serve all the
                same: it waits like a healthy one */
             step(u, i, ACT_DRAIN, "replaced (its replacement serves)");
-            healthy -= plan_healthy(u->obs, i) == 1 ? units(u, i) : 0;
+            healthy -= plan_healthy(u->in, i) == 1 ? units(u, i) : 0;
         } else {
             left += units(u, i);
         }
@@ -611,8 +635,8 @@ advance(up_t *u)
                         && plan_on_target(u->in, u->pl, i)
                         && settled_bad(u, i))
                     {
-                        step(u, i, u->pl->view[i].state == INST_RUNNING
-                                   ? ACT_DRAIN : ACT_DELETE,
+                        step(u, i, registered(u, i) ? ACT_DRAIN
+                                                    : ACT_DELETE,
                              "its batch failed");
                     }
                 }

@@ -11,7 +11,8 @@
  * lost instances are back from before the failure: as long as the pool
  * stands at its capacity without them, each is drained (registered) or
  * deleted (not), so nothing runs twice; one the capacity still needs
- * (it could not all be rebuilt) counts again instead.
+ * (it could not all be rebuilt), or one protected from scale-in, counts
+ * again instead (the capacity step then scales in another).
  *
  * Rebalance.  When the zones that can take instances are more than one
  * apart and nothing is on its way in or out (no instance booting,
@@ -50,8 +51,12 @@ plan_failover(const plan_input_t *in, plan_t *pl)
             pl->view[i].lost = 0;   /* by hand: outside the capacity */
             continue;
         }
-        if (active < in->capacity + pl->surge) {
-            pl->view[i].lost = 0;   /* still needed: it counts again */
+        if (active < in->capacity + pl->surge
+            || plan_protected(in, i, PROTECT_SCALE_IN))
+        {
+            /* still needed, or protected from scale-in (then the
+               capacity step takes another): it counts again */
+            pl->view[i].lost = 0;
             active += o->in.tmpl >= 0 && o->in.tmpl < p->ntemplates
                       ? p->templates[o->in.tmpl].weight : 1;
             continue;

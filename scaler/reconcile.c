@@ -20,16 +20,25 @@ const char *
 inst_state_name(inst_state_t st)
 {
     static const char *const names[] = { "creating", "booting", "running",
-        "draining", "deleting" };
+        "draining", "deleting", "stopping", "repairing", "standby",
+        "pending_launch", "pending_terminate" };
 
-    return names[st];
+    return (unsigned) st < INST_STATE_COUNT ? names[st] : "?";
+}
+
+const char *
+protect_name(protect_t p)
+{
+    static const char *const names[] = { "none", "scale_in", "all" };
+
+    return (unsigned) p <= PROTECT_ALL ? names[p] : "?";
 }
 
 const char *
 err_kind_name(int kind)
 {
     static const char *const names[] = { "libvirt", "redis", "create",
-        "delete", "address", "redis_data", "auth", "fenced" };
+        "delete", "address", "redis_data", "auth", "fenced", "repair" };
 
     return names[kind];
 }
@@ -119,7 +128,7 @@ same_host(const pool_config_t *p, const pool_config_t *op, int h)
    keeps (by zone name and URI), so that a host that does not answer the
    new state's first pass still has its instances (they are not lost, and
    not rebuilt elsewhere), its outage's start and its base image; and the
-   API's deletions not yet handed to a pass.  Under prev's lock */
+   API's requests not yet handed to a pass.  Under prev's lock */
 static void
 carry(pool_state_t *ps, const pool_state_t *old)
 {
@@ -159,16 +168,11 @@ carry(pool_state_t *ps, const pool_state_t *old)
         }
         ps->ninst = ps->cinst = n;
     }
-    for (i = 0; i < old->ndel; i++) {
-        char **d = realloc(ps->del_ids, (ps->ndel + 1) * sizeof(char *));
-
-        if (d == NULL) {
-            break;
-        }
-        ps->del_ids = d;
-        if ((d[ps->ndel] = strdup(old->del_ids[i])) != NULL) {
-            ps->ndel++;
-        }
+    if (old->nasks > 0
+        && (ps->asks = calloc(old->nasks, sizeof(*ps->asks))) != NULL)
+    {
+        memcpy(ps->asks, old->asks, old->nasks * sizeof(*ps->asks));
+        ps->nasks = old->nasks;
     }
 }
 
@@ -199,6 +203,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
         }
         ps->host_timeout_ms = cf->libvirt_timeout_ms;
         ps->capacity = ps->cf->cap_default;
+        ps->interval_ms = cf->interval_ms;
         for (j = 0; j < ps->cf->ntemplates; j++) {
             model_template_digest(&ps->cf->templates[j], ps->digest[j]);
         }
@@ -207,6 +212,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
             reconcile_lock(prev);
             if ((old = reconcile_pool(prev, ps->cf->name)) != NULL) {
                 ps->capacity = old->capacity;
+                ps->repair = old->repair;
                 carry(ps, old);
                 /* the upgrade as last read, until the first pass */
                 if (upgrade_copy(&ps->upgrade, &old->upgrade) != 0) {
@@ -252,10 +258,7 @@ reconcile_free(scaler_t *s)
         free(s->pools[i].inst);
         free(s->pools[i].reports);
         free(s->pools[i].gateways);
-        for (j = 0; j < s->pools[i].ndel; j++) {
-            free(s->pools[i].del_ids[j]);
-        }
-        free(s->pools[i].del_ids);
+        free(s->pools[i].asks);
         upgrade_free(&s->pools[i].upgrade);
         for (j = 0; j < SCALER_MAX_TEMPLATES; j++) {
             virt_recipe_free(&s->pools[i].recipe[j]);
@@ -280,20 +283,18 @@ reconcile_pool(scaler_t *s, const char *name)
 }
 
 void
-reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
+reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
+    int nasks)
 {
     observation_t  obs;
     plan_input_t   in;
     plan_t         pl;
-    int            i, ok;
+    int            ok;
 
     (void) s;
     memset(&pl, 0, sizeof(pl));
-    ok = observe(ps->preg, ps, dels, ndel, &obs) == 0;
-    for (i = 0; i < ndel; i++) {
-        free(dels[i]);
-    }
-    free(dels);
+    ok = observe(ps->preg, ps, asks, nasks, &obs) == 0;
+    free(asks);
     ps->errors[ERR_REDIS_DATA] += obs.refused;
     if (!ok) {
         ps->errors[registry_failure(ps->preg) == REDIS_FAIL_AUTH ? ERR_AUTH
@@ -340,6 +341,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels, int ndel)
     in.obs = &obs;
     in.capacity = ps->capacity;
     in.now = clock_unix_ms();
+    in.interval_ms = ps->interval_ms;
     if (ps->cancel && __atomic_load_n(ps->cancel, __ATOMIC_ACQUIRE)) {
         act(ps->preg, ps, &obs, NULL);  /* stopping: nothing more done */
     } else if (plan(&in, &pl) != 0) {

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -80,9 +81,9 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
 {
     pool_state_t  *ps = r->ps;
     pool_state_t   w;
-    char         **dels;
+    pool_ask_t    *asks;
     uint64_t       started, took;
-    int            i, j, nd, rc = 0;
+    int            na, rc = 0;
 
     reconcile_lock(s);
     started = clock_mono_ms();
@@ -103,6 +104,13 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
         }
         memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
     }
+    /* the gateways known (observe keeps those still present) */
+    if (ps->ngateways > 0
+        && (w.gateways = malloc(ps->ngateways * sizeof(gateway_t))) != NULL)
+    {
+        memcpy(w.gateways, ps->gateways, ps->ngateways * sizeof(gateway_t));
+        w.ngateways = ps->ngateways;
+    }
     w.cinst = w.ninst;
     /* the pass publishes its own copy of the upgrade record; the recipe
        is the pass thread's alone (moved back below) */
@@ -112,20 +120,20 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
         w.upgrade.ids = NULL;
         w.upgrade.nids = 0;
     }
-    dels = NULL;
-    nd = 0;
-    w.del_ids = NULL;
-    w.ndel = 0;
+    asks = NULL;
+    na = 0;
+    w.asks = NULL;
+    w.nasks = 0;
     if (read_only) {
         /* the API's requests wait for a pass that acts (this scaler's,
            should it lead again) */
         w.hand = NULL;
         w.nhand = 0;
     } else {
-        dels = ps->del_ids;
-        nd = ps->ndel;
-        ps->del_ids = NULL;
-        ps->ndel = 0;
+        asks = ps->asks;
+        na = ps->nasks;
+        ps->asks = NULL;
+        ps->nasks = 0;
         ps->hand = NULL;                /* w.hand: this pass's */
         ps->nhand = 0;
     }
@@ -136,20 +144,10 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
         read_only = 1;
     }
     w.read_only = read_only;
-    reconcile_pool_pass(s, &w, dels, nd);   /* frees dels */
+    reconcile_pool_pass(s, &w, asks, na);   /* frees asks */
     free(w.hand);
 
     reconcile_lock(s);
-    /* one the API deleted while the pass ran stays deleted in what is
-       published (no state, no metrics): the next pass deletes its domain */
-    for (i = 0; i < ps->ndel; i++) {
-        for (j = 0; j < w.ninst; j++) {
-            if (strcmp(w.inst[j].id, ps->del_ids[i]) == 0) {
-                w.inst[j].state = INST_DELETING;
-                w.inst[j].delete_asked = 1;
-            }
-        }
-    }
     free(ps->inst);
     free(ps->reports);
     free(ps->gateways);
@@ -171,10 +169,14 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;
     ps->repairs = w.repairs;
+    ps->protected_above = w.protected_above;
+    ps->repair = w.repair;
+    ps->repairing = w.repairing;
     upgrade_free(&ps->upgrade);
     ps->upgrade = w.upgrade;
     ps->upgrade_lost = w.upgrade_lost;
     ps->model = w.model;
+    memcpy(ps->key, w.key, sizeof(ps->key));
     memcpy(ps->images, w.images, sizeof(ps->images));
     ps->previous_ok = w.previous_ok;
     memcpy(ps->recipe, w.recipe, sizeof(ps->recipe));
@@ -395,20 +397,30 @@ reconcile_stop(scaler_t *s)
 }
 
 
-void
-reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id)
+int
+reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id, unsigned ask)
 {
-    char  **d;
+    pool_ask_t  *a;
+    int          i;
 
-    d = realloc(ps->del_ids, (ps->ndel + 1) * sizeof(char *));
-    if (d == NULL) {
-        return;
+    for (i = 0; i < ps->nasks; i++) {
+        if (strcmp(ps->asks[i].id, id) == 0) {
+            ps->asks[i].ask |= ask;
+            reconcile_kick(s);
+            return 0;
+        }
     }
-    ps->del_ids = d;
-    if ((d[ps->ndel] = strdup(id)) != NULL) {
-        ps->ndel++;
+    a = realloc(ps->asks, (ps->nasks + 1) * sizeof(*a));
+    if (a == NULL) {
+        return -1;
     }
+    ps->asks = a;
+    a = &ps->asks[ps->nasks++];
+    memset(a, 0, sizeof(*a));
+    snprintf(a->id, sizeof(a->id), "%s", id);
+    a->ask = ask;
     reconcile_kick(s);
+    return 0;
 }
 
 

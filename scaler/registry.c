@@ -265,6 +265,65 @@ registry_del(registry_t *r, const char *pool, const char *id)
     return write_member(r, pool, id, NULL, 0);
 }
 
+int
+registry_set_standby(registry_t *r, const char *pool, const char *id,
+    const char *rec, uint64_t since_ms, const char *value)
+{
+    registry_tx_t  tx;
+    const char    *fv[2] = { id, value };
+
+    if (rec == NULL) {
+        return registry_hash_write(r, pool, SCALESET_KEY_STANDBY, fv, 1);
+    }
+    if (registry_tx_member_standby(&tx, r->prefix, fence_of(r), pool, id,
+                                   rec, since_ms ? since_ms : 1, value) != 0)
+    {
+        reg_fail(r, "no write for pool \"%s\" id \"%s\"", pool, id);
+        return -1;
+    }
+    return run_tx(r, &tx, NULL);
+}
+
+int
+registry_publish(registry_t *r, const char *pool, scaleset_key_kind_t kind,
+    const char *msg)
+{
+    char         k[SCALESET_KEY_MAX];
+    const char  *argv[] = { "PUBLISH", k, msg };
+    redisReply  *rep;
+    int          rc;
+
+    if (key(r, k, pool, kind) < 0 || reg_get(r) == NULL) {
+        return -1;
+    }
+    if ((rep = redisCommandArgv(r->c, 3, argv, NULL)) == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    rc = rep->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    if (rc != 0) {
+        reg_fail(r, "PUBLISH %s: %s", k, rep->type == REDIS_REPLY_ERROR
+                                         ? rep->str : "unexpected reply");
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int
+registry_hash_write(registry_t *r, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n)
+{
+    registry_tx_t  tx;
+
+    if (registry_tx_hash(&tx, r->prefix, fence_of(r), pool, kind, fv, n)
+        != 0)
+    {
+        reg_fail(r, "no write for pool \"%s\"", pool);
+        return -1;
+    }
+    return run_tx(r, &tx, NULL);
+}
+
 void
 registry_hash_free(registry_hash_t *h)
 {
@@ -385,6 +444,23 @@ hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
     } while (strcmp(cursor, "0") != 0);
     h->ok = 1;
+    return 0;
+}
+
+/* key's PTTL into *ms (-1 no TTL, -2 no key); -1 when the connection
+   failed */
+static int
+key_ttl(registry_t *r, const char *key, long long *ms)
+{
+    const char  *argv[] = { "PTTL", key };
+    redisReply  *rep;
+
+    if ((rep = redisCommandArgv(r->c, 2, argv, NULL)) == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    *ms = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -2;
+    freeReplyObject(rep);
     return 0;
 }
 
@@ -531,7 +607,9 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
                              &name);
         snprintf((*gw)[k], sizeof((*gw)[k]), "%.*s", (int) name.len,
                  name.data);
-        if (hash_scan(r, keys[k], max, &(*hashes)[k]) != 0) {
+        if (hash_scan(r, keys[k], max, &(*hashes)[k]) != 0
+            || key_ttl(r, keys[k], &(*hashes)[k].ttl_ms) != 0)
+        {
             while (k >= 0) {
                 registry_hash_free(&(*hashes)[k--]);
             }

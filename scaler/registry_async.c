@@ -1,8 +1,8 @@
 /*
  * registry_async.c: the event loop's Redis writes, non-blocking (hiredis's
  * async API on its libevent adapter).  The commands are registry_tx.c's,
- * as registry.c's: the member removal is the write protocol's script,
- * fenced like every write when the scaler holds a lease (ha.c).
+ * as registry.c's, fenced like every write when the scaler holds a lease
+ * (ha.c).
  *
  * A connection is ready once its first commands answered: AUTH [username]
  * password (or a PING, so that a Redis that wants a password says so),
@@ -564,18 +564,19 @@ registry_async_capacity_set(registry_async_t *ra, const char *pool, int cap,
 }
 
 void
-registry_async_member_del(registry_async_t *ra, const char *pool,
-    const char *id, registry_async_done_t done, void *arg)
+registry_async_hash(registry_async_t *ra, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n,
+    registry_async_done_t done, void *arg)
 {
-    ra_op_t  *op = op_new(ra, pool, id, done, arg);
+    ra_op_t  *op = op_new(ra, pool, n >= 1 ? fv[0] : NULL, done, arg);
 
     if (op == NULL) {
         done(0, arg);
         return;
     }
-    op_run(op, registry_tx_member(&op->tx, ra->prefix,
-                                  op->fenced ? op->fence : NULL, op->pool,
-                                  op->id, NULL, 0));
+    op_run(op, registry_tx_hash(&op->tx, ra->prefix,
+                                op->fenced ? op->fence : NULL, op->pool,
+                                kind, fv, n));
 }
 
 void

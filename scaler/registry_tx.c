@@ -35,18 +35,36 @@
     "return redis.error_reply('" REGISTRY_FENCED                             \
     " the lease is not held by this scaler') end "
 
-/* KEYS[1] members, [2] draining, [3] epoch; ARGV[1] id, [2] the record
-   ("": the member goes), [3] the drain's start ("0": no drain), [4] the
-   events channel: the member and its drain record, then the new epoch
-   published */
+/* KEYS[1] members, [2] draining, [3] epoch, [4] protection, [5] standby;
+   ARGV[1] id, [2] the record ("": the member goes, and what is kept of
+   the instance, its protection and standby, with it), [3] the drain's
+   start ("0": no drain), [4] the events channel, [5] its standby record
+   ("": none; a registration without drain leaves standby): the member,
+   its drain and standby records, then the new epoch published */
 #define MEMBER_WRITE                                                         \
     "if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) "            \
-    "else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end "                \
+    "redis.call('HDEL', KEYS[4], ARGV[1]) "                                  \
+    "redis.call('HDEL', KEYS[5], ARGV[1]) "                                  \
+    "else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "                    \
+    "if ARGV[5] ~= '' then redis.call('HSET', KEYS[5], ARGV[1], ARGV[5]) "   \
+    "elseif ARGV[3] == '0' then redis.call('HDEL', KEYS[5], ARGV[1]) end "   \
+    "end "                                                                   \
     "if ARGV[3] == '0' then redis.call('HDEL', KEYS[2], ARGV[1]) "           \
     "else redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) end "              \
     "local e = redis.call('INCR', KEYS[3]) "                                 \
     "redis.call('PUBLISH', ARGV[4], e) "                                     \
     "return e"
+
+/* KEYS[1] a hash; ARGV[1] n, then n field/value pairs: HSET */
+#define HASH_SET                                                             \
+    "local n = tonumber(ARGV[1]) "                                           \
+    "for i = 1, n do "                                                       \
+    "redis.call('HSET', KEYS[1], ARGV[2 * i], ARGV[2 * i + 1]) end "         \
+    "return n"
+
+/* KEYS[1] a hash; ARGV[1] a field: HDEL */
+#define HASH_DEL                                                             \
+    "return redis.call('HDEL', KEYS[1], ARGV[1])"
 
 /* KEYS[1] capacity, ARGV[1] the capacity */
 #define CAPACITY_WRITE                                                       \
@@ -69,6 +87,12 @@ static const char *const  capacity_write[2] = {
 };
 static const char *const  seq_reserve[2] = {
     SEQ_RESERVE, FENCE_CHECK SEQ_RESERVE
+};
+static const char *const  hash_set[2] = {
+    HASH_SET, FENCE_CHECK HASH_SET
+};
+static const char *const  hash_del[2] = {
+    HASH_DEL, FENCE_CHECK HASH_DEL
 };
 
 /*
@@ -123,7 +147,16 @@ int
 registry_tx_member(registry_tx_t *tx, const char *prefix, const char *fence,
     const char *pool, const char *id, const char *rec, uint64_t drain_since)
 {
-    const char  *keys[3], *args[4];
+    return registry_tx_member_standby(tx, prefix, fence, pool, id, rec,
+                                      drain_since, NULL);
+}
+
+int
+registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
+    const char *fence, const char *pool, const char *id, const char *rec,
+    uint64_t drain_since, const char *standby)
+{
+    const char  *keys[5], *args[5];
 
     memset(tx, 0, sizeof(*tx));
     if (id == NULL || !scaleset_id_valid(id, strlen(id))
@@ -135,7 +168,13 @@ registry_tx_member(registry_tx_t *tx, const char *prefix, const char *fence,
         || scaleset_key(tx->k[2], SCALESET_KEY_MAX, prefix, pool,
                         SCALESET_KEY_EPOCH, NULL) < 0
         || scaleset_key(tx->k[3], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_EVENTS, NULL) < 0)
+                        SCALESET_KEY_EVENTS, NULL) < 0
+        || scaleset_key(tx->k[4], SCALESET_KEY_MAX, prefix, pool,
+                        SCALESET_KEY_PROTECTION, NULL) < 0
+        || scaleset_key(tx->k[5], SCALESET_KEY_MAX, prefix, pool,
+                        SCALESET_KEY_STANDBY, NULL) < 0
+        || (standby != NULL && (rec == NULL || *standby == '\0'
+                                || strlen(standby) > SCALESET_RECORD_MAX)))
     {
         return -1;
     }
@@ -144,11 +183,14 @@ registry_tx_member(registry_tx_t *tx, const char *prefix, const char *fence,
     keys[0] = tx->k[0];
     keys[1] = tx->k[1];
     keys[2] = tx->k[2];
+    keys[3] = tx->k[4];
+    keys[4] = tx->k[5];
     args[0] = id;
     args[1] = rec ? rec : "";
     args[2] = tx->num;
     args[3] = tx->k[3];
-    return tx_script(tx, member_write, prefix, fence, 3, keys, 4, args);
+    args[4] = standby ? standby : "";
+    return tx_script(tx, member_write, prefix, fence, 5, keys, 5, args);
 }
 
 int
@@ -266,6 +308,44 @@ registry_tx_upgrade_free(registry_upgrade_tx_t *tx)
 {
     free(tx->buf);
     tx->buf = NULL;
+}
+
+int
+registry_tx_hash(registry_tx_t *tx, const char *prefix, const char *fence,
+    const char *pool, scaleset_key_kind_t kind, const char *const *fv, int n)
+{
+    const char  *keys[1], *args[11];
+    size_t       used = 0, len;
+    int          i;
+
+    memset(tx, 0, sizeof(*tx));
+    if (n < 1 || n > 5 || fv[0] == NULL
+        || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool, kind,
+                        NULL) < 0)
+    {
+        return -1;
+    }
+    keys[0] = tx->k[0];
+    /* copied: an asynchronous write may wait for its connection */
+    for (i = 0; i < (fv[1] == NULL ? 1 : 2 * n); i++) {
+        if (fv[i] == NULL || (len = strlen(fv[i])) > SCALESET_RECORD_MAX
+            || used + len + 1 > sizeof(tx->copy))
+        {
+            return -1;
+        }
+        memcpy(tx->copy + used, fv[i], len + 1);
+        args[1 + i] = tx->copy + used;
+        used += len + 1;
+    }
+    if (fv[1] == NULL) {
+        if (n != 1) {
+            return -1;
+        }
+        return tx_script(tx, hash_del, prefix, fence, 1, keys, 1, args + 1);
+    }
+    snprintf(tx->num, sizeof(tx->num), "%d", n);
+    args[0] = tx->num;
+    return tx_script(tx, hash_set, prefix, fence, 1, keys, 1 + 2 * n, args);
 }
 
 int

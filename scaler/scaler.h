@@ -78,6 +78,13 @@ typedef struct {
     int                rollback;          /* on a breach */
     int                image;             /* a new base image starts one */
 } upgrade_config_t;
+/* repair.action: what is done to a running instance that is down */
+typedef enum {
+    REPAIR_REPLACE = 0,         /* drained, deleted, a new one (new id) */
+    REPAIR_RESTART,             /* a power cycle: same id, same disk */
+    REPAIR_REIMAGE              /* its overlay made again from the base,
+                                   same id */
+} repair_action_t;
 /* template.cloud_init (docs/bootstrap.md): the files as read at load
    time, each NULL when not given (user_data NULL: no cloud_init) */
 typedef struct {
@@ -106,6 +113,16 @@ typedef struct {
     int                mix;               /* its share in mix: (0: none) */
 } template_config_t;
 
+/* hooks.launch, hooks.terminate: an instance waits (pending_launch before
+   its registration, pending_terminate after its drain) until an operator
+   completes it, or until timeout, then default */
+typedef struct {
+    int                on;                /* the hook is configured */
+    uint64_t           timeout_ms;        /* its timeout (5m) */
+    int                abandon;           /* default: abandon (1) or
+                                             continue (0) */
+} hook_config_t;
+
 typedef struct {
     char              *name;
     zone_config_t      zones[SCALER_MAX_ZONES];
@@ -130,6 +147,20 @@ typedef struct {
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
     upgrade_config_t   upgrade;
+    uint64_t           gateway_ttl_ms;    /* drain.gateway_ttl: 0 = 3 x each
+                                             gateway's report TTL */
+    uint64_t           shutdown_timeout_ms;   /* termination.
+                                             shutdown_timeout: ACPI, then
+                                             destroy; 0 = destroy at once */
+    int                repair_enabled;    /* repair.enabled (1) */
+    uint64_t           repair_grace_ms;   /* repair.grace (10m) */
+    repair_action_t    repair_action;     /* repair.action (replace) */
+    int                repair_max_percent;    /* repair.max_percent (5) */
+    int                repair_max_failures;   /* repair.max_failures (5) */
+    hook_config_t      hook_launch;       /* hooks.launch */
+    hook_config_t      hook_terminate;    /* hooks.terminate */
+    char              *webhook;           /* hooks.webhook: every
+                                             lifecycle event POSTed there */
     uint64_t           zone_failover_ms;  /* zone_failover (the file's) */
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
@@ -571,13 +602,17 @@ typedef struct {
     vm_stats_t    vm;               /* running: from the listing call */
 } virt_instance_t;
 
-typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT } virt_health_t;
+typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT, VIRT_OFF } virt_health_t;
 
+#define VIRT_DOING_CREATE  0x01u    /* between define and start */
+#define VIRT_DOING_STOP    0x02u    /* its ACPI shutdown was sent */
 /* an owned domain in libvirt state/reason (virDomainGetState): a defined
-   domain that is not running is failed (removed), unless being_created
-   (this process is between define and start); shut off by a migration,
-   a save or a snapshot revert it is left (not listed, never touched) */
-virt_health_t virt_classify(int state, int reason, int being_created);
+   domain that is not running is failed (removed), unless this process is
+   doing something to it (VIRT_DOING_*): between define and start it is
+   live, shut off after the shutdown this process sent it is off (listed,
+   inactive); shut off by a migration, a save or a snapshot revert it is
+   left (not listed, never touched) */
+virt_health_t virt_classify(int state, int reason, unsigned doing);
 
 typedef struct virt_conn virt_conn_t;
 /* libvirt's event loop (virEventRegisterDefaultImpl) and a thread that
@@ -612,6 +647,21 @@ int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
    has none (created before recipes, or not ours) or libvirt failed */
 int virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
     virt_recipe_t *r);
+/* asks the guest id to power off (virDomainShutdown: ACPI); until it is
+   deleted, the domain shut off is listed inactive instead of failed.  0
+   sent, 1 it is off already, -1 failed */
+int virt_shutdown(virt_conn_t *vc, const char *pool, const char *id);
+/* resets id: a power cycle (virDomainDestroy, virDomainCreate; started
+   if it is off), not virDomainReset, which a domain with on_reboot
+   destroy takes for a shutdown; same disk; 0 or -1 with err */
+int virt_reset(virt_conn_t *vc, const char *pool, const char *id,
+    char *err, size_t errlen);
+/* id made again from its template's base image: destroyed, its overlay
+   made again (its template's volume; without one it is reset) and its
+   seed written again (virt_seed_rewrite), started; same id, same tag.
+   0 or -1 with err */
+int virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id,
+    char *err, size_t errlen);
 /* the host's free memory in bytes (virNodeGetFreeMemory); 0 unknown */
 unsigned long long virt_free_memory(virt_conn_t *vc);
 
@@ -751,7 +801,7 @@ redis_fail_t redis_conn_failure(const redis_conn_t *rc);
    script first compares it with PREFIXscaler:lease and refuses the whole
    write with an error "FENCED ..." when it differs */
 #define REGISTRY_TX_CMDS  4
-#define REGISTRY_TX_ARGS  16
+#define REGISTRY_TX_ARGS  18
 #define REGISTRY_FENCED   "FENCED"
 #define REGISTRY_FENCE_MAX  255             /* the lease's value (ha.c) */
 typedef struct {
@@ -763,19 +813,28 @@ typedef struct {
 typedef struct {
     registry_cmd_t  cmd[REGISTRY_TX_CMDS];
     int             n;
-    char            k[4][SCALESET_KEY_MAX];
+    char            k[6][SCALESET_KEY_MAX];
     char            lease[SCALESET_KEY_MAX];
     char            nkeys[REGISTRY_TX_CMDS][4];
     char            num[24], num2[24];
+    char            copy[2048];     /* registry_tx_hash's fields and values:
+                                       a queued write outlives its caller */
 } registry_tx_t;
 
 /* the write protocol for one member, one script: HSET members id rec (rec
-   NULL: HDEL), HSETNX draining id drain_since (0: HDEL draining id), INCR
-   epoch, PUBLISH events with the new epoch (the script's answer); -1 when
-   id, pool or prefix is invalid.  fence NULL: unfenced (no ha) */
+   NULL: HDEL, and the instance's protection and standby fields go with
+   it), HSETNX draining id drain_since (0: HDEL draining id), INCR epoch,
+   PUBLISH events with the new epoch (the script's answer); -1 when id,
+   pool or prefix is invalid.  fence NULL: unfenced (no ha) */
 int registry_tx_member(registry_tx_t *tx, const char *prefix,
     const char *fence, const char *pool, const char *id, const char *rec,
     uint64_t drain_since);
+/* the same; a member registered without drain leaves standby (HDEL
+   standby id), one with standby (and a drain) enters it: HSET standby
+   id standby */
+int registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
+    const char *fence, const char *pool, const char *id, const char *rec,
+    uint64_t drain_since, const char *standby);
 /* SET PREFIX{POOL}:capacity cap */
 int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
     const char *fence, const char *pool, int cap);
@@ -804,6 +863,11 @@ int registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
     const char *fence, const char *pool, const upgrade_t *u,
     const char *expect);
 void registry_tx_upgrade_free(registry_upgrade_tx_t *tx);
+/* HSET PREFIX{POOL}:KIND with n field/value pairs fv[2i], fv[2i+1] (at
+   most 5, copied into tx), or with fv[1] NULL (n 1) HDEL of field fv[0];
+   -1 when the key or a value is invalid or they do not fit */
+int registry_tx_hash(registry_tx_t *tx, const char *prefix, const char *fence,
+    const char *pool, scaleset_key_kind_t kind, const char *const *fv, int n);
 /* 1 with err when a reply (a redisReply *) of a tx failed: none, an error,
    or an EXEC whose array holds one */
 int registry_reply_failed(const void *reply, char *err, size_t errlen);
@@ -835,6 +899,8 @@ typedef struct {
     int           n;
     int           ok;           /* read, at most max fields */
     char          err[128];     /* !ok: why */
+    long long     ttl_ms;       /* registry_read_health: the key's PTTL
+                                   (-1 none, -2 unknown) */
 } registry_hash_t;
 void registry_hash_free(registry_hash_t *h);
 
@@ -872,6 +938,16 @@ int registry_set_drain(registry_t *r, const char *pool, const char *id,
    changed it), -1 failed */
 int registry_upgrade_write(registry_t *r, const char *pool,
     const upgrade_t *u, uint64_t expect, uint64_t *gen);
+/* registry_tx_hash() */
+int registry_hash_write(registry_t *r, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n);
+/* PUBLISH PREFIX{POOL}:KIND msg */
+int registry_publish(registry_t *r, const char *pool,
+    scaleset_key_kind_t kind, const char *msg);
+/* id enters standby (PREFIX{POOL}:standby id value) and, registered (rec
+   with drain), drains in the same transaction */
+int registry_set_standby(registry_t *r, const char *pool, const char *id,
+    const char *rec, uint64_t since_ms, const char *value);
 /* the stored capacity as Redis has it ("?" when longer than size - 1
    bytes or holding a NUL: no valid capacity is): 1, 0 when unset, -1 on
    failure */
@@ -900,13 +976,14 @@ const char *registry_async_error(const registry_async_t *ra);
 void registry_async_close(registry_async_t *ra);
 void registry_async_capacity_set(registry_async_t *ra, const char *pool,
     int cap, registry_async_done_t done, void *arg);
-/* the member-removal transaction of the write protocol */
-void registry_async_member_del(registry_async_t *ra, const char *pool,
-    const char *id, registry_async_done_t done, void *arg);
 /* the upgrade record's write (registry_tx_upgrade); *result (set before
    done) is the new gen, 0 when refused (the record changed meanwhile) */
 void registry_async_upgrade_write(registry_async_t *ra, const char *pool,
     const upgrade_t *u, const char *expect, long long *result,
+    registry_async_done_t done, void *arg);
+/* registry_tx_hash() */
+void registry_async_hash(registry_async_t *ra, const char *pool,
+    scaleset_key_kind_t kind, const char *const *fv, int n,
     registry_async_done_t done, void *arg);
 
 /* ha.c: several scalers, one acting (ha: { lease }): the lease
@@ -972,9 +1049,21 @@ typedef struct {
 void ha_status(ha_status_t *st);
 
 /* reconcile.c */
+/* docs/design.md, "Lifecycle": creating -> booting -> running ->
+   draining -> stopping -> deleting */
 typedef enum {
     INST_CREATING = 0, INST_BOOTING, INST_RUNNING, INST_DRAINING,
-    INST_DELETING
+    INST_DELETING,
+    INST_STOPPING,              /* drained: ACPI shutdown sent, waiting for
+                                   it to power off (shutdown_timeout) */
+    INST_REPAIRING,             /* restarted or reimaged (registered), until
+                                   it is up again */
+    INST_STANDBY,               /* drained from the gateways and kept
+                                   running for an operator, not counted */
+    INST_PENDING_LAUNCH,        /* ready, waiting for the launch hook */
+    INST_PENDING_TERMINATE,     /* drained, waiting for the terminate
+                                   hook */
+    INST_STATE_COUNT
 } inst_state_t;
 
 /* one gateway's report on one instance (PREFIX{POOL}:health:GATEWAY) */
@@ -984,9 +1073,95 @@ typedef struct {
     uint64_t                 conns;
     uint64_t                 fails;
     uint64_t                 checked;   /* UNIX ms of the gateway's check */
+    uint64_t                 at;        /* UNIX ms the gateway made the
+                                           report (its clock); 0: a record
+                                           without at= */
 } report_t;
 
-/* an instance as the last pass left it (the published state) */
+/* a gateway that reports on a pool: its health key was read this pass,
+   or was read within drain.gateway_ttl (it is still present: its report
+   holds a drain until it reports again) */
+typedef struct {
+    char          name[SCALESET_NAME_MAX + 1];
+    int           read;         /* its reports were read this pass */
+    uint64_t      at;           /* read: the newest at= of its records */
+    uint64_t      seen;         /* UNIX ms this scaler last read them */
+    uint64_t      ttl_ms;       /* its key's TTL, the largest seen; 0 */
+} gateway_t;
+
+/* instance protection (PREFIX{POOL}:protection): from scale-in, or from
+   every scale-set action (scale-in, repair, upgrades, reimage); an
+   operator's explicit request is never blocked */
+typedef enum {
+    PROTECT_NONE = 0,
+    PROTECT_SCALE_IN,           /* "scale_in" */
+    PROTECT_ALL                 /* "all" */
+} protect_t;
+
+/* "none", "scale_in", "all" */
+const char *protect_name(protect_t p);
+
+/* what the API asked of an instance, carried out by the passes
+   (reconcile_ask) */
+#define ASK_DELETE    0x01u     /* drained (registered), then deleted */
+#define ASK_FORCE     0x02u     /* with ASK_DELETE: deleted at once */
+#define ASK_RESTART   0x04u     /* POST .../restart */
+#define ASK_REIMAGE   0x08u     /* POST .../reimage */
+#define ASK_STANDBY   0x10u     /* POST .../standby */
+#define ASK_ACTIVE    0x20u     /* POST .../active */
+#define ASK_DECREMENT 0x40u     /* with ASK_STANDBY: the capacity was
+                                   lowered for it (?decrement=true) */
+#define ASK_CONTINUE  0x80u     /* POST .../lifecycle: the pending hook's
+                                   result continue */
+#define ASK_ABANDON   0x100u    /* ... abandon */
+#define ASK_HEARTBEAT 0x200u    /* ... {"heartbeat":true} */
+
+/* the lifecycle hook an instance waits in */
+typedef enum {
+    HOOK_NONE = 0,
+    HOOK_LAUNCH,                /* ready, not registered yet */
+    HOOK_TERMINATE              /* drained, not shut down yet */
+} inst_hook_t;
+
+/* an instance's part in a repair (what this scaler remembers) */
+typedef enum {
+    IREP_NONE = 0,
+    IREP_REPLACED,              /* down: drained and deleted, replaced */
+    IREP_REPLACEMENT,           /* created for one replaced, until it is
+                                   up on every present gateway */
+    IREP_RESTARTED,             /* reset, until it is up again */
+    IREP_REIMAGED               /* made again from the base image, until
+                                   it is up again */
+} inst_repair_t;
+
+/* a pool's repairs (PREFIX{POOL}:repair): a circuit breaker over the
+   failures of new and repaired instances */
+typedef struct {
+    int           suspended;    /* no repair; creation backs off */
+    unsigned      failures;     /* in a row, since the last success */
+    uint64_t      since;        /* UNIX ms it was suspended */
+    uint64_t      retry;        /* UNIX ms before which nothing is
+                                   created (the backoff); 0 none */
+    char          reason[160];  /* the last failure */
+} repair_state_t;
+
+/* repair.c: the pool's repair state in PREFIX{POOL}:repair */
+/* "active" or "suspended" */
+const char *repair_state_name(const repair_state_t *rs);
+/* the hash h (read) over *rs (as known): its valid fields replace *rs's,
+   an empty hash is active without failures; returns the fields refused */
+int repair_decode(const registry_hash_t *h, uint64_t now,
+    repair_state_t *rs);
+int repair_equal(const repair_state_t *a, const repair_state_t *b);
+/* the hash's 5 field/value pairs for registry_tx_hash() (num: their
+   numbers' room) */
+void repair_fields(const repair_state_t *rs, char num[3][24],
+    const char *fv[10]);
+int repair_store(registry_t *reg, const char *pool, const repair_state_t *rs);
+
+/* an instance as the last pass left it (the published state); what this
+   scaler remembers of it from pass to pass (the state, times, asks,
+   repair, hook) is copied by observe.c's remember() */
 typedef struct {
     char          id[SCALESET_ID_MAX + 1];
     int           zone;
@@ -1004,7 +1179,21 @@ typedef struct {
     int           latest;       /* model is the pool's latest */
     uint64_t      seen;         /* UNIX ms this scaler first saw it */
     uint64_t      drain_seen;   /* UNIX ms it first saw it draining; 0 */
-    int           delete_asked; /* the API deleted it: its domain goes */
+    uint64_t      stop_since;   /* UNIX ms its ACPI shutdown was sent; 0 */
+    unsigned      asked;        /* ASK_*: what the API asked, not done */
+    protect_t     protection;   /* as the last pass read it */
+    int           standby;      /* on standby (PREFIX{POOL}:standby): 1,
+                                   2 when entered with ?decrement=true */
+    inst_hook_t   hook;         /* the hook it waits in */
+    uint64_t      hook_since;   /* UNIX ms it began waiting */
+    uint64_t      hook_beat;    /* UNIX ms of its last heartbeat; 0 */
+    uint64_t      down_since;   /* UNIX ms since every present gateway
+                                   reports it down; 0 */
+    inst_repair_t repair;       /* its part in a repair */
+    uint64_t      repair_since; /* UNIX ms that began */
+    char          repair_of[SCALESET_ID_MAX + 1];   /* a replacement: the
+                                   id it replaces */
+    char          hold[160];    /* what its drain waits for, as logged */
     int           lost;         /* counted as lost: its host was
                                    unreachable longer than zone_failover
                                    (its capacity rebuilt elsewhere) */
@@ -1014,6 +1203,10 @@ typedef struct {
     vm_stats_t    vm;           /* from this pass's list (have 0: none) */
 } instance_t;
 
+typedef struct {
+    char          id[SCALESET_ID_MAX + 1];
+    unsigned      ask;          /* ASK_* */
+} pool_ask_t;
 /* an instance asked for by hand through the API (POST .../instances,
    POST .../instances/adopt), for the next pass */
 typedef struct {
@@ -1037,11 +1230,12 @@ typedef enum {
     ERR_AUTH,               /* Redis refused the scaler's credentials */
     ERR_FENCED,             /* a write refused by the fence: the lease
                                was lost (ha) */
+    ERR_REPAIR,             /* a restart or reimage failed */
     ERR_KIND_COUNT
 } err_kind_t;
 
 /* "libvirt", "redis", "create", "delete", "address", "redis_data",
-   "auth", "fenced" */
+   "auth", "fenced", "repair" */
 const char *err_kind_name(int kind);
 
 typedef struct {
@@ -1055,6 +1249,7 @@ typedef struct {
     const int      *cancel;             /* the pass thread's stop flag */
     int             capacity;           /* desired: the loop's, the one
                                            owner (Redis persists it) */
+    uint64_t        interval_ms;        /* the scaler's interval */
     char            digest[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
                                         /* each template's */
     char            image[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS]
@@ -1065,7 +1260,8 @@ typedef struct {
     int             ninst, cinst;
     report_t       *reports;            /* the last pass's gateway reports */
     int             nreports;
-    char          (*gateways)[SCALESET_NAME_MAX + 1];
+    gateway_t      *gateways;           /* and its gateways: those read and
+                                           those still present */
     int             ngateways;
     int             redis_ok;
     int             redis_lost;         /* logged as not read */
@@ -1076,10 +1272,18 @@ typedef struct {
     int             host_failed[SCALER_MAX_HOSTS];  /* logged as failed
                                            over */
     unsigned long   actions_up, actions_down;
-    unsigned long   repairs;            /* not ready within health.grace */
+    unsigned long   repairs;            /* repairs begun: not ready within
+                                           health.grace, down, API */
+    repair_state_t  repair;             /* the circuit breaker, as the
+                                           last pass left it */
+    int             repairing;          /* repairs under way */
     unsigned long   errors[ERR_KIND_COUNT];
-    char          **del_ids;             /* API deletions for the pass */
-    int             ndel;
+    int             protected_above;    /* instances kept above the
+                                           capacity: every candidate for
+                                           scale-in is protected */
+    pool_ask_t     *asks;               /* the API's requests for the next
+                                           pass */
+    int             nasks;
     /* upgrades (plan_upgrade.c): the record as the last pass left it,
        the model new instances get, the previous model's recipe (the
        pass thread's), the batches ended */
@@ -1096,7 +1300,7 @@ typedef struct {
                                            previous model's */
     char            recipe_tried[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
     uint64_t        recipe_tried_at[SCALER_MAX_TEMPLATES];
-    char            previous_image[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES]
+    char            previous_image[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS]
                                   [MODEL_DIGEST_LEN + 1];
     unsigned long   upgrade_batches[3]; /* succeeded, failed, rolled_back */
     /* the passes (the pass thread writes these under the lock) */
@@ -1141,9 +1345,9 @@ int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
    unset: kept), -1 when Redis did not answer */
 int reconcile_capacity_stored(registry_t *reg, pool_state_t *ps);
 /* one pool's pass on ps (observe, plan, act: plan.h), with the pool's
-   pass connection ps->preg; dels: ids the API deleted (freed here) */
-void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, char **dels,
-    int ndel);
+   pass connection ps->preg; asks: the API's requests (freed here) */
+void reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
+    int nasks);
 /* the pass threads, one per pool: done() is called on base's loop after
    every pass, with the passes every pool has ended at least (0 until
    each had its first) */
@@ -1161,9 +1365,10 @@ void reconcile_stop(scaler_t *s);
    (recursive) */
 void reconcile_lock(scaler_t *s);
 void reconcile_unlock(scaler_t *s);
-/* under the lock: the API deleted id (deregistered): the pass deletes
-   its domain */
-void reconcile_delete_later(scaler_t *s, pool_state_t *ps, const char *id);
+/* under the lock: the API asks ask (ASK_*) of instance id; the next
+   pass (kicked) carries it out.  0, or -1 when out of memory */
+int reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id,
+    unsigned ask);
 /* under the lock: an instance by hand for the next pass (kicked); -1
    when out of memory */
 int reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r);
@@ -1174,7 +1379,27 @@ int pool_actual(const pool_state_t *ps);
 
 /* api.c */
 struct event_base;
+struct evhttp_request;
+struct json_t;
 int api_start(struct event_base *base, scaler_t *s);
+/* an answer: j (stolen), or {"error":...} */
+void api_reply_json(struct evhttp_request *req, int code, struct json_t *j);
+void api_reply_error(struct evhttp_request *req, int code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* the body of POST .../lifecycle, {"hook":"launch|terminate","result":
+   "continue|abandon"} or {"hook":...,"heartbeat":true}: 0 with *hook and
+   *ask (ASK_CONTINUE, ASK_ABANDON or ASK_HEARTBEAT), or -1 with why */
+int api_lifecycle_body(const char *body, size_t len, inst_hook_t *hook,
+    unsigned *ask, char *why, size_t whylen);
+
+/* api_events.c: GET /v1/pools/{pool}/events?since=SEQ[&wait=S], a long
+   poll answered when a pass made events (api_events_wake(), on the loop
+   after each pass) or after S seconds (at most 60) */
+void api_events_get(struct evhttp_request *req, struct event_base *base,
+    const char *pool);
+void api_events_wake(void);
+/* before the API's server goes: the waiting requests are dropped */
+void api_events_stop(void);
 /* after a reload that kept the server: the new api.timeout */
 void api_reconfigure(void);
 void api_stop(void);
@@ -1201,6 +1426,12 @@ void api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
 int pool_outdated(const pool_state_t *ps);
 /* api_stop(): the requests waiting for Redis lose their connection */
 void api_upgrade_stop(void);
+/* the body of PUT .../instances/{id}/protection,
+   {"scale_in":B,"scale_set_actions":B} (each optional, false when
+   absent; scale_set_actions implies scale_in): 0 with *p, or -1 with
+   why */
+int api_protection_body(const char *body, size_t len, protect_t *p,
+    char *why, size_t whylen);
 
 /* the body of POST .../instances ({"template","zone"}, both optional) or
    of POST .../instances/adopt (adopt: {"domain","zone"} required,
@@ -1281,6 +1512,26 @@ void autoscaler_stop(void);
 /* vmstats.c: the host-side VM metrics of every pool's instances, from
    the published state (the caller holds reconcile_lock()) */
 void vmstats_metrics(expo_t *e, scaler_t *s);
+
+/* events.c: lifecycle events (JSON {"pool","id","event","state","reason",
+   "rule","at","seq"}): published on PREFIX{POOL}:lifecycle, kept for the
+   API (the last 1000 per pool), POSTed to hooks.webhook in order by a
+   thread of their own */
+int events_start(void);
+/* the webhook thread stops (before curl's global cleanup) */
+void events_stop(void);
+/* what is kept, and what was not delivered (after the passes stopped) */
+void events_free(void);
+/* from a pass (reg: its connection, NULL: not published) */
+void events_emit(registry_t *reg, const pool_config_t *p, const char *id,
+    const char *event, const char *state, const char *rule,
+    const char *reason);
+/* pool's events after seq since, oldest first (a JSON array, the caller
+   owns it); *last: the newest seq */
+struct json_t *events_since(const char *pool, unsigned long long since,
+    unsigned long long *last);
+/* emitted, webhook sent, webhook dropped or given up, not published */
+void events_counts(const char *pool, unsigned long counts[4]);
 
 /* watchdog.c: WATCHDOG=1 from the loop (every second, or half of
    WATCHDOG_USEC), passes past slow_pass reported (log, STATUS=, metric);

@@ -68,15 +68,22 @@ struct virt_conn {
                      | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK)
 #define LIST_FLAGS  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
-/* ids whose virt_create is under way, in this process */
-static pthread_mutex_t   creating_lock = PTHREAD_MUTEX_INITIALIZER;
-static char            **creating;
-static int               ncreating, ccreating;
+/* ids this process is doing something to that a list must know of: a
+   create under way (defined, not started yet), a shutdown sent (off is
+   the goal, not a failure) */
+typedef struct {
+    pthread_mutex_t   lock;
+    char            **id;
+    int               n, cap;
+} idset_t;
+
+static idset_t  creating = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
+static idset_t  stopping = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
 
 static void virt_silence(void *ud, virErrorPtr err);
 static virConnectPtr virt_get(virt_conn_t *vc);
-static void creating_mark(const char *id, int on);
-static int creating_has(const char *id);
+static void idset_mark(idset_t *set, const char *id, int on);
+static int idset_has(idset_t *set, const char *id);
 static int owned(virDomainPtr dom, const char *pool, const char *id,
     virt_tag_t *tag);
 static int remove_domain(virConnectPtr c, virDomainPtr dom,
@@ -211,55 +218,56 @@ virt_close(virt_conn_t *vc)
 }
 
 static void
-creating_mark(const char *id, int on)
+idset_mark(idset_t *set, const char *id, int on)
 {
     int  i;
 
-    pthread_mutex_lock(&creating_lock);
-    if (on) {
-        /* out of memory: not marked (a pass may then see the domain
-           between define and start as failed, and remove it) */
-        if (ncreating == ccreating) {
-            int    c = ccreating ? ccreating * 2 : 16;
-            char **n = realloc(creating, c * sizeof(char *));
-
-            if (n == NULL) {
-                pthread_mutex_unlock(&creating_lock);
-                return;
-            }
-            creating = n;
-            ccreating = c;
-        }
-        if ((creating[ncreating] = strdup(id)) != NULL) {
-            ncreating++;
-        }
-    } else {
-        for (i = 0; i < ncreating; i++) {
-            if (strcmp(creating[i], id) == 0) {
-                free(creating[i]);
-                creating[i] = creating[--ncreating];
-                break;
-            }
+    pthread_mutex_lock(&set->lock);
+    for (i = 0; i < set->n; i++) {
+        if (strcmp(set->id[i], id) == 0) {
+            break;
         }
     }
-    pthread_mutex_unlock(&creating_lock);
+    if (on && i == set->n) {
+        /* out of memory: not marked (a pass may then see the domain
+           between define and start, or shut off, as failed, and remove
+           it) */
+        if (set->n == set->cap) {
+            int    c = set->cap ? set->cap * 2 : 16;
+            char **n = realloc(set->id, c * sizeof(char *));
+
+            if (n == NULL) {
+                pthread_mutex_unlock(&set->lock);
+                return;
+            }
+            set->id = n;
+            set->cap = c;
+        }
+        if ((set->id[set->n] = strdup(id)) != NULL) {
+            set->n++;
+        }
+    } else if (!on && i < set->n) {
+        free(set->id[i]);
+        set->id[i] = set->id[--set->n];
+    }
+    pthread_mutex_unlock(&set->lock);
 }
 
 static int
-creating_has(const char *id)
+idset_has(idset_t *set, const char *id)
 {
     int  i, found = 0;
 
-    pthread_mutex_lock(&creating_lock);
-    for (i = 0; i < ncreating && !found; i++) {
-        found = strcmp(creating[i], id) == 0;
+    pthread_mutex_lock(&set->lock);
+    for (i = 0; i < set->n && !found; i++) {
+        found = strcmp(set->id[i], id) == 0;
     }
-    pthread_mutex_unlock(&creating_lock);
+    pthread_mutex_unlock(&set->lock);
     return found;
 }
 
 virt_health_t
-virt_classify(int state, int reason, int being_created)
+virt_classify(int state, int reason, unsigned doing)
 {
     switch (state) {
     case VIR_DOMAIN_SHUTOFF:
@@ -271,12 +279,15 @@ virt_classify(int state, int reason, int being_created)
                use elsewhere (shared storage) or wanted back */
             return VIRT_LEFT;
         }
+        if (doing & VIRT_DOING_STOP) {
+            return VIRT_OFF;        /* the shutdown we asked for */
+        }
         /* fall through */
     case VIR_DOMAIN_CRASHED:
         /* defined, not running: qemu died (crashed), destroyed or shut
            down, failed to start, or never started (reason unknown) —
            unless this process is starting it right now */
-        return being_created ? VIRT_LIVE : VIRT_FAILED;
+        return (doing & VIRT_DOING_CREATE) ? VIRT_LIVE : VIRT_FAILED;
     default:
         /* running, paused, blocked, shutting down, suspended, nostate */
         return VIRT_LIVE;
@@ -509,7 +520,12 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
             state = VIR_DOMAIN_NOSTATE;
             reason = 0;
         }
-        switch (virt_classify(state, reason, creating_has(vi->id))) {
+        switch (virt_classify(state, reason,
+                              (idset_has(&creating, vi->id)
+                               ? VIRT_DOING_CREATE : 0)
+                              | (idset_has(&stopping, vi->id)
+                                 ? VIRT_DOING_STOP : 0)))
+        {
         case VIRT_FAILED:
             if (tag.info.origin == ORIGIN_ADOPTED) {
                 /* the operator's domain: never removed but by the API */
@@ -531,6 +547,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         case VIRT_LEFT:
             memset(vi, 0, sizeof(*vi));
             continue;
+        case VIRT_OFF:
         case VIRT_LIVE:
             break;
         }
@@ -755,7 +772,7 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         snprintf(err, errlen, "zone %s: no libvirt connection", zone);
         return -1;
     }
-    creating_mark(id, 1);
+    idset_mark(&creating, id, 1);
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
         for (i = 0; i < 16; i++) {
             raw[i] = (unsigned char) (rand() & 0xff);
@@ -836,7 +853,7 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
 failed:
     remove_domain(c, dom, &tag);
 done:
-    creating_mark(id, 0);
+    idset_mark(&creating, id, 0);
     free(xml);
     free(tagged);
     free(recipe);
@@ -977,8 +994,15 @@ virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
     return rc;
 }
 
-int
-virt_delete(virt_conn_t *vc, const char *pool, const char *id)
+/* fn on pool's domain id with its tag, read now; -1 when it is another's
+   (never touched) or libvirt does not answer, gone when there is no such
+   domain */
+typedef int (*owned_pt)(virConnectPtr c, virDomainPtr dom,
+    const virt_tag_t *tag, const char *pool, const char *id, void *arg);
+
+static int
+on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
+    owned_pt fn, void *arg)
 {
     virConnectPtr  c = virt_get(vc);
     virDomainPtr   dom;
@@ -990,16 +1014,180 @@ virt_delete(virt_conn_t *vc, const char *pool, const char *id)
     }
     if ((dom = virDomainLookupByName(c, id)) == NULL) {
         virConnectClose(c);
-        return 0;           /* already gone */
+        return gone;
     }
     /* never touch a domain that is not ours, nor without the lease */
     if (!ha_acting()) {
-        slog(pool, id, "not deleted: this scaler does not hold the lease");
+        slog(pool, id, "not changed: this scaler does not hold the lease");
     } else if (owned(dom, pool, id, &tag)) {
-        rc = remove_domain(c, dom, &tag);
+        rc = fn(c, dom, &tag, pool, id, arg);
     }
     virDomainFree(dom);
     virConnectClose(c);
+    return rc;
+}
+
+static int
+delete_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
+    const char *pool, const char *id, void *arg)
+{
+    (void) pool;
+    (void) arg;
+    if (remove_domain(c, dom, tag) != 0) {
+        return -1;
+    }
+    idset_mark(&stopping, id, 0);
+    return 0;
+}
+
+int
+virt_delete(virt_conn_t *vc, const char *pool, const char *id)
+{
+    /* never touch a domain that is not ours; gone: done */
+    return on_owned(vc, pool, id, 0, delete_owned, NULL);
+}
+
+static int
+shutdown_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
+    const char *pool, const char *id, void *arg)
+{
+    (void) c;
+    (void) tag;
+    (void) arg;
+    /* marked first: a list in between takes it for off, not failed */
+    idset_mark(&stopping, id, 1);
+    if (virDomainIsActive(dom) != 1) {
+        return 1;
+    }
+    if (virDomainShutdown(dom) != 0) {
+        slog(pool, id, "ACPI shutdown: %s", virGetLastErrorMessage());
+        return -1;
+    }
+    /* the test driver is off at once; a real guest takes time */
+    return virDomainIsActive(dom) == 1 ? 0 : 1;
+}
+
+int
+virt_shutdown(virt_conn_t *vc, const char *pool, const char *id)
+{
+    return on_owned(vc, pool, id, 1, shutdown_owned, NULL); /* gone: off */
+}
+
+typedef struct {
+    const pool_config_t  *p;        /* reimage: its templates */
+    char                 *err;
+    size_t                errlen;
+} repair_arg_t;
+
+/* started again if it is off, else reset (the reset button) */
+static int
+reset_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
+    const char *pool, const char *id, void *arg)
+{
+    repair_arg_t  *ra = arg;
+
+    (void) c;
+    (void) tag;
+    (void) pool;
+    /* a power cycle, not virDomainReset: a guest reset is a shutdown for
+       a domain with <on_reboot>destroy</on_reboot> (qemu -no-reboot, as
+       conf-examples/qemu-domain.xml has it), which would leave it off */
+    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0) {
+        snprintf(ra->err, ra->errlen, "reset (destroy): %s",
+                 virGetLastErrorMessage());
+        return -1;
+    }
+    if (virDomainCreate(dom) != 0) {
+        snprintf(ra->err, ra->errlen, "reset (start): %s",
+                 virGetLastErrorMessage());
+        return -1;
+    }
+    idset_mark(&stopping, id, 0);
+    return 0;
+}
+
+int
+virt_reset(virt_conn_t *vc, const char *pool, const char *id, char *err,
+    size_t errlen)
+{
+    repair_arg_t  ra = { NULL, err, errlen };
+    int           rc;
+
+    snprintf(err, errlen, "no such domain");
+    /* a list in between must not take it off for failed */
+    idset_mark(&creating, id, 1);
+    rc = on_owned(vc, pool, id, -1, reset_owned, &ra);
+    idset_mark(&creating, id, 0);
+    return rc;
+}
+
+/* destroyed and its own overlay (the tag's ID.qcow2) made again on its
+   template's base image; not started yet (its seed comes first); 1 when
+   its template has no volume (nothing to make again) */
+static int
+reimage_disk_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
+    const char *pool, const char *id, void *arg)
+{
+    repair_arg_t              *ra = arg;
+    const template_config_t   *t;
+    int                        tn;
+
+    (void) pool;
+    if ((tn = config_template(ra->p, tag->info.model.template)) < 0) {
+        snprintf(ra->err, ra->errlen, "no template \"%s\"",
+                 tag->info.model.template);
+        return -1;
+    }
+    t = &ra->p->templates[tn];
+    if (t->vol_pool == NULL || tag->volume[0] == '\0') {
+        return 1;
+    }
+    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0) {
+        snprintf(ra->err, ra->errlen, "destroy: %s",
+                 virGetLastErrorMessage());
+        return -1;
+    }
+    /* the old overlay of that name is replaced */
+    return vol_overlay_make(c, ra->p, t, id, tag->volume, ra->err,
+                            ra->errlen) == 0 ? 0 : -1;
+}
+
+static int
+start_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
+    const char *pool, const char *id, void *arg)
+{
+    repair_arg_t  *ra = arg;
+
+    (void) c;
+    (void) tag;
+    (void) pool;
+    if (virDomainIsActive(dom) != 1 && virDomainCreate(dom) != 0) {
+        snprintf(ra->err, ra->errlen, "start: %s", virGetLastErrorMessage());
+        return -1;
+    }
+    idset_mark(&stopping, id, 0);
+    return 0;
+}
+
+int
+virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id,
+    char *err, size_t errlen)
+{
+    repair_arg_t  ra = { p, err, errlen };
+    int           rc;
+
+    snprintf(err, errlen, "no such domain");
+    /* a list in between must not take it off for failed */
+    idset_mark(&creating, id, 1);
+    rc = on_owned(vc, p->name, id, -1, reimage_disk_owned, &ra);
+    if (rc == 1) {
+        rc = on_owned(vc, p->name, id, -1, reset_owned, &ra);
+    } else if (rc == 0) {
+        /* a new disk gets a new seed (the template's files as now) */
+        rc = virt_seed_rewrite(vc, p, id, err, errlen) == 0
+             ? on_owned(vc, p->name, id, -1, start_owned, &ra) : -1;
+    }
+    idset_mark(&creating, id, 0);
     return rc;
 }
 

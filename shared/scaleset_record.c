@@ -1016,7 +1016,7 @@ scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
     int          first, k;
 
     static const char *const  fields[] = { "conns", "fails", "checked",
-                                           "reason" };
+                                           "reason", "at" };
 
     memset(h, 0, sizeof(*h));
 
@@ -1051,13 +1051,13 @@ scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
         eq = memchr(w, '=', wlen);
         nlen = eq ? (size_t) (eq - w) : wlen;
 
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < 5; k++) {
             if (strlen(fields[k]) == nlen && memcmp(fields[k], w, nlen) == 0) {
                 break;
             }
         }
 
-        if (k == 4) {
+        if (k == 5) {
             return scaleset_fail(err, SCALESET_ERR_PARAM_UNKNOWN,
                                  "unknown field \"%s\"",
                                  scaleset_quote(q, sizeof(q), w, nlen));
@@ -1089,8 +1089,9 @@ scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
             continue;
         }
 
-        field = k == 0 ? &h->conns : (k == 1 ? &h->fails : &h->checked);
-        max = k == 2 ? SCALESET_UNIX_MS_MAX : SCALESET_HEALTH_COUNT_MAX;
+        field = k == 0 ? &h->conns : k == 1 ? &h->fails
+                : k == 2 ? &h->checked : &h->at;
+        max = k >= 2 ? SCALESET_UNIX_MS_MAX : SCALESET_HEALTH_COUNT_MAX;
 
         if (scaleset_parse_u64(eq + 1, (size_t) (w + wlen - eq - 1), max,
                                field)
@@ -1136,10 +1137,11 @@ scaleset_health_format(const scaleset_health_t *h, char *buf, size_t size,
 
     if (h->conns > SCALESET_HEALTH_COUNT_MAX
         || h->fails > SCALESET_HEALTH_COUNT_MAX
-        || h->checked > SCALESET_UNIX_MS_MAX)
+        || h->checked > SCALESET_UNIX_MS_MAX
+        || h->at > SCALESET_UNIX_MS_MAX)
     {
         return scaleset_fail(err, SCALESET_ERR_PARAM_VALUE,
-                             "conns, fails or checked out of range");
+                             "conns, fails, checked or at out of range");
     }
 
     if (h->reason.len && !scaleset_name_valid(h->reason.data, h->reason.len)) {
@@ -1159,6 +1161,11 @@ scaleset_health_format(const scaleset_health_t *h, char *buf, size_t size,
     scaleset_append_u64(buf, size, &n, h->fails);
     scaleset_append_str(buf, size, &n, " checked=", 9);
     scaleset_append_u64(buf, size, &n, h->checked);
+
+    if (h->at) {
+        scaleset_append(buf, size, &n, " at=%llu",
+                        (unsigned long long) h->at);
+    }
 
     if (h->reason.len) {
         scaleset_append_str(buf, size, &n, " reason=", 8);
@@ -1210,6 +1217,8 @@ scaleset_key(char *buf, size_t size, const char *prefix, const char *pool,
     case SCALESET_KEY_UPGRADE:    suffix = "upgrade"; break;
     case SCALESET_KEY_PROTECTION: suffix = "protection"; break;
     case SCALESET_KEY_LIFECYCLE:  suffix = "lifecycle"; break;
+    case SCALESET_KEY_STANDBY:    suffix = "standby"; break;
+    case SCALESET_KEY_REPAIR:     suffix = "repair"; break;
 
     case SCALESET_KEY_HEALTH:
         if (gateway == NULL || !scaleset_name_valid(gateway, strlen(gateway)))

@@ -94,6 +94,9 @@ typedef struct {
     uint64_t                 conns;        /* active connections */
     uint64_t                 fails;        /* consecutive failed checks */
     uint64_t                 checked;      /* UNIX ms of the last check */
+    uint64_t                 at;           /* UNIX ms the record was made
+                                              (the report's time); 0:
+                                              not given */
     scaleset_slice_t         reason;       /* len 0: none; one WORD */
 } scaleset_health_t;
 
@@ -135,19 +138,21 @@ int scaleset_member_equal(const scaleset_member_t *a,
     const scaleset_member_t *b);
 
 /*
- * Parses "up|down|unchecked conns=N fails=N checked=UNIX_MS [reason=WORD]".
- * conns, fails and checked are required; reason is [A-Za-z0-9_.-]+.
- * conns and fails are 0..SCALESET_HEALTH_COUNT_MAX, checked is
- * 0..SCALESET_UNIX_MS_MAX: a larger value is refused (PARAM_VALUE), never
- * clamped or wrapped.  Returns 0 or -1 with *err filled.
+ * Parses "up|down|unchecked conns=N fails=N checked=UNIX_MS [at=UNIX_MS]
+ * [reason=WORD]".  conns, fails and checked are required; at (when the
+ * gateway made the report) is optional, 0 when absent; reason is
+ * [A-Za-z0-9_.-]+.  conns and fails are 0..SCALESET_HEALTH_COUNT_MAX,
+ * checked and at 0..SCALESET_UNIX_MS_MAX: a larger value is refused
+ * (PARAM_VALUE), never clamped or wrapped.  Returns 0 or -1 with *err
+ * filled.
  */
 int scaleset_health_parse(const char *rec, size_t len, scaleset_health_t *h,
     scaleset_error_t *err);
 
 /*
- * writes the health record; returns length, or -1 with *err: NOSPACE, an
- * unknown state, a counter the parser would refuse or a reason that is not
- * one word
+ * writes the health record (at= only when not 0); returns length, or -1
+ * with *err: NOSPACE, an unknown state, a counter the parser would refuse
+ * or a reason that is not one word
  */
 int scaleset_health_format(const scaleset_health_t *h, char *buf, size_t size,
     scaleset_error_t *err);
@@ -198,7 +203,9 @@ typedef enum {
     SCALESET_KEY_UPGRADE,       /* PREFIX{POOL}:upgrade */
     SCALESET_KEY_PROTECTION,    /* PREFIX{POOL}:protection */
     SCALESET_KEY_LIFECYCLE,     /* PREFIX{POOL}:lifecycle (pub/sub) */
-    SCALESET_KEY_SCALER_LEASE   /* PREFIXscaler:lease (no pool) */
+    SCALESET_KEY_SCALER_LEASE,  /* PREFIXscaler:lease (no pool) */
+    SCALESET_KEY_STANDBY,       /* PREFIX{POOL}:standby */
+    SCALESET_KEY_REPAIR         /* PREFIX{POOL}:repair */
 } scaleset_key_kind_t;
 
 #define SCALESET_DEFAULT_PREFIX  "scaleset:"

@@ -47,7 +47,7 @@ sub fields { my %h = $r->hgetall($key); return join ' ', sort keys %h }
 
 ok($t->wait_for(sub { fields() eq 'web-1 web-2 web-3' }, timeout => 10,
                 what => 'health report'), 'the report holds the 3 members');
-like($r->hget($key, 'web-1') // '', qr/^unchecked conns=0 fails=0 checked=0$/,
+like($r->hget($key, 'web-1') // '', qr/^unchecked conns=0 fails=0 checked=0 at=\d+$/,
      'health record of a member');
 
 # idle: reports keep the hash alive and write no record
@@ -65,6 +65,20 @@ my $reads = calls('hgetall') - $hgetall;
 cmp_ok($reads, '>=', 1, "the members are still read in full ($reads reads)");
 cmp_ok($reads, '<=', 4, "an unchanged resync does not read them ($reads "
        . 'reads in ' . (calls('hlen') - $hlen) . ' resyncs)');
+
+# a draining member's record is written at every report, with the time
+# it was made (the scaler counts only reports made after a drain began);
+# the others' records are not written again
+sub at_of { ($r->hget($key, $_[0]) // '') =~ / at=(\d+)/ ? $1 : 0 }
+my ($at2, $at3) = (at_of('web-2'), at_of('web-3'));
+$r->hset('scaleset:{web}:members', 'web-2', addr($t, 'b2') . ' drain');
+$r->incr('scaleset:{web}:epoch');
+ok($t->wait_for(sub { at_of('web-2') > $at2 + 2000 }, timeout => 10,
+                what => 'web-2 rewritten'),
+   'the draining member\'s record is written again, its at= moving on');
+is(at_of('web-3'), $at3, 'an idle one\'s is not');
+$r->hset('scaleset:{web}:members', 'web-2', addr($t, 'b2'));
+$r->incr('scaleset:{web}:epoch');
 
 # a change through the write protocol is applied at the next resync even
 # without the message: the epoch moved

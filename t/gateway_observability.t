@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use JSON::PP;
+use Time::HiRes qw(time);
 use Test::More;
 use Scaleset::Test;
 use Scaleset::Pool;
@@ -127,8 +128,10 @@ my $key = 'scaleset:{web}:health:gw1';
 ok($t->wait_for(sub { $r->hlen($key) == 2 }, timeout => 5,
                 what => 'health report'), 'health report written');
 my %rep = $r->hgetall($key);
-like($rep{'web-1'}, qr/^up conns=\d+ fails=0 checked=\d{13}$/,
-     'health record of a member');
+like($rep{'web-1'}, qr/^up conns=\d+ fails=0 checked=\d{13} at=(\d{13})$/,
+     'health record of a member, with the time it was made');
+my ($at) = $rep{'web-1'} =~ / at=(\d+)/;
+cmp_ok(abs($at - time * 1000), '<', 5000, 'at= is the gateway\'s clock now');
 my $ttl = $r->pttl($key);
 ok($ttl > 0 && $ttl <= 3000, "health report expires ($ttl ms)");
 

@@ -113,10 +113,14 @@ my $drained;
 ok($t->wait_for(sub { ($drained) = grep { $members->()->{$_} =~ /\bdrain\b/ }
                                        keys %{ $members->() }; $drained },
                 timeout => 10, what => 'drain'), 'a drain (HSETNX draining)');
+$admin->hset('scaleset:{app}:health:gw1', $drained,
+             'up conns=3 fails=0 checked=' . int(time * 1000)
+             . ' at=' . int(time * 1000));
 sleep 1;
 ok(exists $members->()->{$drained}, 'the gateway report (SCAN, HSCAN) holds it');
 $admin->hset('scaleset:{app}:health:gw1', $drained,
-             'up conns=0 fails=0 checked=' . int(time * 1000));
+             'up conns=0 fails=0 checked=' . int(time * 1000)
+             . ' at=' . int(time * 1000));
 ok($t->wait_for(sub { !exists $members->()->{$drained} }, timeout => 10,
                 what => 'deleted'), 'then it is deleted (HDEL)');
 is($admin->get('scaleset:{app}:capacity'), 1, 'the capacity is stored');

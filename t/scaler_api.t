@@ -65,15 +65,42 @@ $t->wait_for(sub { keys %{ $s->members('web') } == 2 }, timeout => 10,
              what => '2 members');
 ($code, $b) = $s->api('DELETE', '/v1/pools/web/instances/web-000001',
                       undef, %auth);
-is($code, 200, 'instance deleted') or diag explain $b;
-ok(!exists $s->members('web')->{'web-000001'}, 'member removed at once');
+is($code, 202, 'instance deletion accepted') or diag explain $b;
+is_deeply($b, { pool => 'web', id => 'web-000001', deleted => 'web-000001',
+                drain => JSON::PP::true() }, 'it drains first');
+ok($t->wait_for(sub { !exists $s->members('web')->{'web-000001'} },
+                timeout => 5, what => 'member removed'),
+   'member removed (no gateway reports a connection)');
+like($t->log('scaler'), qr/id=web-000001 draining \(deleted through the API\) rule=api/,
+     'drained first');
+
 $t->wait_for(sub { my $m = $s->members('web'); keys %$m == 2
                    && exists $m->{'web-000003'} }, timeout => 10,
              what => 'replacement');
 ok(exists $s->members('web')->{'web-000003'}, 'replaced with a new id');
 
+($code, $b) = $s->api('DELETE',
+    '/v1/pools/web/instances/web-000002?force=maybe', undef, %auth);
+is($code, 400, 'force=maybe: 400');
+($code, $b) = $s->api('DELETE',
+    '/v1/pools/web/instances/web-000002?decrement=true&force=true', undef,
+    %auth);
+is($code, 202, 'DELETE ?decrement=true&force=true: accepted');
+is($b->{capacity}, 1, 'the capacity one lower');
+ok(!$b->{drain}, 'no drain');
+ok($t->wait_for(sub { my $m = $s->members('web');
+                      keys %$m == 1 && $m->{'web-000003'} },
+                timeout => 5, what => 'one left'),
+   'deleted, not replaced');
+like($t->log('scaler'), qr/id=web-000002 deleted \(deleted through the API \(force: no drain\)\) rule=api/,
+     'deleted at once');
+($code, $b) = $s->api('DELETE',
+    '/v1/pools/web/instances/web-000003?decrement=true', undef, %auth);
+is($code, 400, 'decrement below min: 400');
+like($b->{error}, qr/below min 1/, 'says so');
+
 my (undef, $metrics) = $t->http('GET', 'api', '/metrics', %auth);
-like($metrics, qr/^scaleset_scaler_capacity_desired\{pool="web"\} 2$/m,
+like($metrics, qr/^scaleset_scaler_capacity_desired\{pool="web"\} 1$/m,
      'metrics: desired capacity');
 
 $t->done;

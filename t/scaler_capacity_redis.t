@@ -49,7 +49,7 @@ for my $case ([40, 'web-000001', 'web-000004'],
     my ($v, $gone, $new) = @$case;
     $r->set($key, $v);
     my ($code) = $s->api('DELETE', "/v1/pools/web/instances/$gone");
-    is($code, 200, "SET $v in Redis, then DELETE $gone");
+    is($code, 202, "SET $v in Redis, then DELETE $gone");
     ok($t->wait_for(sub { my $m = $s->members('web');
                           $m->{$new} && !$m->{$gone} && keys %$m == 3 },
                     what => "$new replacing $gone"),

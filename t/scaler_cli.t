@@ -56,7 +56,9 @@ is($out, "scalesetctl: no pool \"nope\"\n", 'unknown pool: the message');
 my ($id) = sort keys %{ $s->members('web') };
 ($rc, $out) = ctl('delete', 'web', $id);
 is($rc, 0, "delete $id");
-ok(!exists $s->members('web')->{$id}, 'member gone');
+is($out, "web: $id drains, then it is deleted\n", 'says it drains first');
+ok($t->wait_for(sub { !exists $s->members('web')->{$id} }, timeout => 5,
+                what => 'member gone'), 'member gone');
 
 $out = qx{$ctl --api $api pools 2>&1};
 is($? >> 8, 1, 'no token: exit 1');

@@ -49,7 +49,7 @@ ok($t->wait_for(sub { !exists $s->members('web')->{$drained} },
 my $dt = time - $t_drain;
 cmp_ok($dt, '>=', 2.5, sprintf 'not before drain_timeout (%.1f s)', $dt);
 cmp_ok($dt, '<', 4.3, 'counted from the drain, not from the reload');
-like($t->log('scaler'), qr/id=\Q$drained\E deleted \(drain_timeout\)/,
+like($t->log('scaler'), qr/id=\Q$drained\E deleted \(drain_timeout[;)]/,
      'logged as a drain_timeout');
 # the reloaded state starts from what the running one knew of the
 # instances: the API lists them meanwhile, nothing is "found" again

@@ -205,7 +205,7 @@ ok(exists instances()->{'shop-db'}, 'never takes the adopted domain');
 ok(exists instances()->{ $manual->{id} }, 'nor the one added by hand');
 
 ($c2) = $s->api('DELETE', '/v1/pools/web/instances/shop-db');
-is($c2, 200, 'removed by API');
+is($c2, 202, 'removed by API (accepted: drained, then deleted)');
 ok($t->wait_for(sub { !exists instances()->{'shop-db'}
                       && !exists $s->members('web')->{'shop-db'} },
                 timeout => 20, what => 'shop-db gone'), 'then it goes');

@@ -125,10 +125,12 @@ is($in{'web-000003'}{state}, 'running',
    'the one on the latest model stays');
 is($in{'web-000002'}{state}, 'draining', 'a drained one');
 is_deeply($i1->{health}{gw1}, { state => 'up', conns => 2, fails => 0,
-                                checked => $now }, 'gw1\'s report');
+                                checked => $now, at => 0 },
+          'gw1\'s report (at 0: a record without at=)');
 is($i1->{health}{gw2}{state}, 'down', 'gw2\'s report');
 is_deeply($in{'web-000003'}{health}, { gw1 => { state => 'up', conns => 2,
-          fails => 0, checked => $now } }, 'one gateway reports on 3');
+          fails => 0, checked => $now, at => 0 } },
+          'one gateway reports on 3');
 
 # scalesetctl instances
 my $ctl = sub {
@@ -137,9 +139,9 @@ my $ctl = sub {
 };
 my ($rc, $out) = $ctl->('instances', 'web');
 is($rc, 0, 'scalesetctl instances web');
-like($out, qr/^ID\s+ZONE\s+STATE\s+VERSION\s+LATEST\s+AGE\s+WEIGHT\s+TEMPLATE\s+ORIGIN\s+HEALTH/m,
+like($out, qr/^ID\s+ZONE\s+STATE\s+VERSION\s+LATEST\s+AGE\s+WEIGHT\s+TEMPLATE\s+ORIGIN\s+PROTECT\s+HEALTH/m,
      'a table');
-like($out, qr/^web-000001\s+z1\s+draining\s+1\s+no\s+\d+s\s+1\s+-\s+scaled\s+gw1:up\/2 gw2:down\/0$/m,
+like($out, qr/^web-000001\s+z1\s+draining\s+1\s+no\s+\d+s\s+1\s+-\s+scaled\s+-\s+gw1:up\/2 gw2:down\/0$/m,
      'a row per instance with its model, age and reports');
 like($out, qr/^web-000003\s+z1\s+\S+\s+2\s+yes\s/m, 'the latest model: yes');
 ($rc, $out) = $ctl->('--json', 'instances', 'web');

@@ -91,13 +91,14 @@ is(ref $pb && $pb->{error}, 'redis unreachable', 'with the reason');
 cmp_ok($pdt, '<', 1.5, sprintf('within the timeout (%.0f ms)', $pdt * 1000));
 cmp_ok($pdt, '>', $tooearly, 'after the GETs were answered');
 
-# DELETE: the member-removal transaction times out the same way
+# DELETE ?decrement=true: its capacity write times out the same way (and
+# nothing is deleted)
 $t0 = time;
-($code, $q) = $s->api('DELETE', "/v1/pools/web/instances/$ids[0]");
+($code, $q) = $s->api('DELETE',
+                      "/v1/pools/web/instances/$ids[0]?decrement=true");
 my $ddt = time - $t0;
-is($code, 503, 'DELETE with Redis stopped: 503');
-is(ref $q && $q->{error}, "delete of $ids[0] failed: redis unreachable",
-   'with the reason');
+is($code, 503, 'DELETE ?decrement=true with Redis stopped: 503');
+is(ref $q && $q->{error}, "redis unreachable", 'with the reason');
 cmp_ok($ddt, '<', 1.5, sprintf('within the timeout (%.0f ms)', $ddt * 1000));
 ($code, $q) = $s->api('GET', '/v1/pools/web');
 my ($inst) = grep { $_->{id} eq $ids[0] } @{ $q->{instances_list} || [] };
@@ -151,11 +152,15 @@ is($t->redis->get('scaleset:{web}:capacity'), 4, 'Redis has the capacity');
 ($code, $q) = $s->api('GET', '/v1/pools/web');
 is($q->{capacity}, 4, 'and the API');
 my $epoch = $t->redis->get('scaleset:{web}:epoch');
-($code, $q) = $s->api('DELETE', "/v1/pools/web/instances/$ids[1]");
-is($code, 200, 'DELETE works again');
-is_deeply($q, { deleted => $ids[1], pool => 'web' }, 'its answer');
-ok(!$t->redis->hexists('scaleset:{web}:members', $ids[1]),
-   'the member is removed in Redis');
+($code, $q) = $s->api('DELETE',
+                      "/v1/pools/web/instances/$ids[1]?decrement=true");
+is($code, 202, 'DELETE ?decrement=true works again');
+is_deeply($q, { deleted => $ids[1], pool => 'web', id => $ids[1],
+                drain => JSON::PP::true(), capacity => 3 }, 'its answer');
+ok($t->wait_for(sub { !$t->redis->hexists('scaleset:{web}:members',
+                                          $ids[1]) },
+                timeout => 5, what => 'member removed'),
+   'the member is removed in Redis (drained: no gateway)');
 cmp_ok($t->redis->get('scaleset:{web}:epoch'), '>', $epoch,
        'the epoch was incremented');
 ok($t->wait_for(sub { my (undef, $p) = $s->api('GET', '/v1/pools/web');
@@ -163,8 +168,9 @@ ok($t->wait_for(sub { my (undef, $p) = $s->api('GET', '/v1/pools/web');
                            @{ $p->{instances_list} } },
                 timeout => 10, what => "$ids[1] gone"),
    'the deleted instance goes');
-ok($t->wait_for(sub { keys %{ $s->members('web') } == 4 }, timeout => 10,
-                what => '4 members'), 'and the pool converges on 4');
+ok($t->wait_for(sub { keys %{ $s->members('web') } == 3 }, timeout => 10,
+                what => '3 members'),
+   'and the pool converges on 3 (decremented, not replaced)');
 like($t->log('scaler'), qr/redis \S+ unreachable from the loop: timed out/,
      'the failed writes logged');
 like($t->log('scaler'), qr/redis \S+ answers the loop again/,

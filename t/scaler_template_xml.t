@@ -18,28 +18,11 @@ $t->start_redis;
 my $dir = $t->dir;
 my $weird = q{/srv/sc & 'q' <x> "d"};
 
-$t->write_file('node.xml', <<'EOF2');
-<node>
-  <pool type='dir'>
-    <name>images</name>
-    <uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>
-    <capacity>100000000000</capacity>
-    <allocation>0</allocation>
-    <available>100000000000</available>
-    <source/>
-    <target><path>/srv/sc &amp; &apos;q&apos; &lt;x&gt; &quot;d&quot;</path></target>
-    <volume type='file'>
-      <name>base.qcow2</name>
-      <capacity unit='MiB'>64</capacity>
-      <target><format type='qcow2'/></target>
-    </volume>
-  </pool>
-</node>
-EOF2
-
-my $s = Scaleset::Scaler->new($t, pools => [ { name => 'web',
-    zones => [['z1', "test://$dir/node.xml"]], capacity => [0, 10, 0],
-    template_extra => 'volume: { pool: images, backing: base.qcow2 }' } ]);
+my %pool = (name => 'web', capacity => [0, 10, 0],
+    template_extra => 'volume: { pool: images, backing: base.qcow2 }');
+my $s = Scaleset::Scaler->new($t, pools => [ \%pool ]);
+$pool{zones} = [['z1', $s->volume_node(
+    target => q{/srv/sc &amp; &apos;q&apos; &lt;x&gt; &quot;d&quot;})]];
 # the overlay is the domain's disk: its path is rendered into the XML
 $t->write_file('dom.xml', <<'EOF2');
 <domain type='test'>

@@ -110,7 +110,7 @@ is($? >> 8, 0, 'promtool check metrics passes') or diag $out;
 # a deleted instance: gone with the next pass, and stays gone
 my $victim = $web[1];
 my ($code) = $s->api('DELETE', "/v1/pools/web/instances/$victim");
-is($code, 200, "DELETE $victim");
+is($code, 202, "DELETE $victim (accepted: drained, then deleted)");
 my $t0 = time;
 ok($t->wait_for(sub { !exists series(metrics(), 'cpu_seconds_total', 'web')->{$victim} },
                 timeout => 2, interval => 0.02, what => 'victim gone'),

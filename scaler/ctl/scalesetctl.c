@@ -4,7 +4,13 @@
  *   scalesetctl ... show POOL
  *   scalesetctl ... instances POOL
  *   scalesetctl ... scale POOL N [--wait]
- *   scalesetctl ... delete POOL ID
+ *   scalesetctl ... delete POOL ID [--force] [--decrement]
+ *   scalesetctl ... protect POOL ID [--scale-in|--all|--off]
+ *   scalesetctl ... restart|reimage POOL ID
+ *   scalesetctl ... standby POOL ID [--decrement], active POOL ID
+ *   scalesetctl ... complete POOL ID --hook H (--result R | --heartbeat)
+ *   scalesetctl ... events POOL [--follow]
+ *   scalesetctl ... repair-resume POOL
  *   scalesetctl ... upgrade POOL [--wait], upgrade-status POOL,
  *                   upgrade-cancel POOL, rollback POOL [--wait]
  *   scalesetctl ... ha
@@ -32,7 +38,13 @@ typedef struct {
 
 static const char  *api = "http://127.0.0.1:9180";
 static char        *token;
-int                 as_json;
+int                 as_json;            /* ctl.h */
+/* options of some verbs */
+static int          opt_force, opt_decrement;
+static int          opt_protect;        /* 1 --scale-in, 2 --all, 3 --off */
+static const char  *opt_hook, *opt_result;      /* complete */
+static int          opt_heartbeat, opt_follow;  /* complete, events */
+static long         req_timeout = 10;   /* seconds, a request's whole */
 static const char  *opt_template, *opt_zone, *opt_address;   /* add, adopt */
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
@@ -75,7 +87,7 @@ request(const char *method, const char *path, const char *body, json_t **out)
     snprintf(url, sizeof(url), "%s%s", api, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, req_timeout);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     if (token) {
@@ -273,6 +285,15 @@ health_of(json_t *in, char *buf, size_t size)
     }
 }
 
+/* an instance's protection for a table: "-", "scale_in", "all" */
+static const char *
+protection_of(json_t *in)
+{
+    const char  *p = json_string_value(json_object_get(in, "protection"));
+
+    return p == NULL || strcmp(p, "none") == 0 ? "-" : p;
+}
+
 static int
 cmd_instances(const char *pool)
 {
@@ -290,15 +311,15 @@ cmd_instances(const char *pool)
         json_decref(j);
         return 0;
     }
-    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %-10s %-8s %s\n", "ID",
+    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %-10s %-8s %-8s %s\n", "ID",
            "ZONE", "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "TEMPLATE",
-           "ORIGIN", "HEALTH (gateway:state/conns)");
+           "ORIGIN", "PROTECT", "HEALTH (gateway:state/conns)");
     json_array_foreach(json_object_get(j, "instances"), i, in) {
         const char *tmpl = json_string_value(json_object_get(in, "template"));
         const char *origin = json_string_value(json_object_get(in, "origin"));
 
         health_of(in, health, sizeof(health));
-        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %-10s %-8s %s\n",
+        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %-10s %-8s %-8s %s\n",
                json_string_value(json_object_get(in, "id")),
                json_string_value(json_object_get(in, "zone")),
                json_string_value(json_object_get(in, "state")),
@@ -308,10 +329,43 @@ cmd_instances(const char *pool)
                age_of(in, age, sizeof(age)),
                json_integer_value(json_object_get(in, "weight")),
                tmpl && tmpl[0] ? tmpl : "-", origin ? origin : "-",
-               health[0] ? health : "-");
+               protection_of(in), health[0] ? health : "-");
     }
     json_decref(j);
     return 0;
+}
+
+/* the pool's repairs and what holds it above its capacity, for show */
+static void
+print_repair(const char *pool, json_t *j)
+{
+    json_t      *r = json_object_get(j, "repair");
+    long long    above = json_integer_value(json_object_get(j,
+                                        "protected_above_capacity"));
+    const char  *state = json_string_value(json_object_get(r, "state"));
+
+    if (r == NULL || state == NULL) {
+        return;
+    }
+    if (strcmp(state, "suspended") == 0) {
+        printf("repair: SUSPENDED after %lld failures in a row, the last: "
+               "%s; creation backs off (scalesetctl repair-resume %s)\n",
+               json_integer_value(json_object_get(r, "failures")),
+               json_string_value(json_object_get(r, "reason")), pool);
+    } else {
+        printf("repair: %s, %s, %lld under way (at most %lld at once), "
+               "%lld failures in a row\n",
+               json_is_true(json_object_get(r, "enabled")) ? "active"
+                                                           : "disabled",
+               json_string_value(json_object_get(r, "action")),
+               json_integer_value(json_object_get(r, "in_progress")),
+               json_integer_value(json_object_get(r, "at_once")),
+               json_integer_value(json_object_get(r, "failures")));
+    }
+    if (above > 0) {
+        printf("%lld instances above the capacity: every candidate for "
+               "scale-in is protected\n", above);
+    }
 }
 
 static int
@@ -353,6 +407,7 @@ cmd_show(const char *pool)
                    ? "yes" : "no", age_of(in, age, sizeof(age)),
                    json_string_value(json_object_get(in, "address")));
         }
+        print_repair(pool, j);
         if (json_object_get(j, "autoscale")) {
             print_autoscale(json_object_get(j, "autoscale"));
         }
@@ -424,21 +479,196 @@ cmd_scale(const char *pool, const char *n, int wait)
     return 0;
 }
 
+/* drained first (the pass does it: 202), unless --force */
+/* POST PATH (under /v1/pools/POOL), the answer printed as said */
 static int
-cmd_delete(const char *pool, const char *id)
+post(const char *pool, const char *sub, const char *said)
 {
     json_t  *j = NULL;
     char     path[512];
     long     code;
 
-    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s", pool, id);
-    if ((code = request("DELETE", path, NULL, &j)) != 200) {
+    snprintf(path, sizeof(path), "/v1/pools/%s%s", pool, sub);
+    if ((code = request("POST", path, "", &j)) != 202 && code != 200) {
         return fail(code, j);
     }
     if (as_json) {
         print_json(j);
     } else {
-        printf("%s: deleted %s\n", pool, id);
+        printf("%s: %s\n", pool, said);
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* POST .../instances/ID/restart|reimage|standby|active: done by the
+   next pass */
+static int
+cmd_instance(const char *verb, const char *pool, const char *id)
+{
+    char  sub[256], said[256];
+
+    snprintf(sub, sizeof(sub), "/instances/%s/%s%s", id, verb,
+             opt_decrement && strcmp(verb, "standby") == 0
+             ? "?decrement=true" : "");
+    snprintf(said, sizeof(said), "%s %s by the next pass", id,
+             strcmp(verb, "restart") == 0 ? "restarted"
+             : strcmp(verb, "reimage") == 0 ? "reimaged"
+             : strcmp(verb, "standby") == 0 ? "on standby"
+                                            : "back in service");
+    return post(pool, sub, said);
+}
+
+/* POST .../instances/ID/lifecycle: a hook's result or heartbeat */
+static int
+cmd_complete(const char *pool, const char *id)
+{
+    json_t  *j = NULL, *body;
+    char     path[512], *s;
+    long     code;
+
+    if (opt_hook == NULL || (opt_result == NULL) == !opt_heartbeat) {
+        fprintf(stderr, "scalesetctl: usage: scalesetctl complete POOL ID "
+                "--hook launch|terminate (--result continue|abandon | "
+                "--heartbeat)\n");
+        return EXIT_USAGE;
+    }
+    body = opt_heartbeat ? json_pack("{s:s,s:b}", "hook", opt_hook,
+                                     "heartbeat", 1)
+                         : json_pack("{s:s,s:s}", "hook", opt_hook,
+                                     "result", opt_result);
+    s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s/lifecycle",
+             pool, id);
+    code = request("POST", path, s, &j);
+    free(s);
+    if (code != 202) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        printf("%s: %s %s hook: %s\n", pool, id, opt_hook,
+               opt_heartbeat ? "heartbeat" : opt_result);
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* an event as a line: time, id, event, state (reason) rule=RULE */
+static void
+print_event(json_t *e)
+{
+    char       when[32], *s;
+    time_t     t;
+    long long  at = json_integer_value(json_object_get(e, "at"));
+
+    if (as_json) {
+        s = json_dumps(e, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        return;
+    }
+    t = (time_t) (at / 1000);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
+    printf("%s.%03lldZ %s %-18s %-17s (%s) rule=%s\n", when, at % 1000,
+           json_string_value(json_object_get(e, "id")),
+           json_string_value(json_object_get(e, "event")),
+           json_string_value(json_object_get(e, "state")),
+           json_string_value(json_object_get(e, "reason")),
+           json_string_value(json_object_get(e, "rule")));
+}
+
+/* GET .../events: those kept, and with --follow every new one as it
+   comes (a long poll of 25 s, again and again) */
+static int
+cmd_events(const char *pool)
+{
+    json_t              *j, *e;
+    char                 path[512];
+    unsigned long long   since = 0;
+    size_t               i;
+    long                 code;
+    int                  first = 1;
+
+    req_timeout = 40;
+    for (;;) {
+        j = NULL;
+        /* the first answer is what is kept: from then on, wait */
+        snprintf(path, sizeof(path), "/v1/pools/%s/events?since=%llu%s",
+                 pool, since, first ? "" : "&wait=25");
+        first = 0;
+        if ((code = request("GET", path, NULL, &j)) != 200) {
+            return fail(code, j);
+        }
+        json_array_foreach(json_object_get(j, "events"), i, e) {
+            print_event(e);
+        }
+        fflush(stdout);
+        since = (unsigned long long) json_integer_value(json_object_get(j,
+                                                                  "last"));
+        json_decref(j);
+        if (!opt_follow) {
+            return 0;
+        }
+    }
+}
+
+/* PUT .../protection: --scale-in (the default), --all, --off */
+static int
+cmd_protect(const char *pool, const char *id)
+{
+    json_t  *j = NULL;
+    char     path[512];
+    long     code;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s/protection",
+             pool, id);
+    if ((code = request("PUT", path, opt_protect == 2
+                        ? "{\"scale_in\":true,\"scale_set_actions\":true}"
+                        : opt_protect == 3
+                        ? "{\"scale_in\":false,\"scale_set_actions\":false}"
+                        : "{\"scale_in\":true,\"scale_set_actions\":false}",
+                        &j)) != 200)
+    {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        printf("%s: %s protected: %s\n", pool, id,
+               json_string_value(json_object_get(j, "protection")));
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int
+cmd_delete(const char *pool, const char *id)
+{
+    json_t  *j = NULL, *c;
+    char     path[512];
+    long     code;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s%s%s%s", pool,
+             id, opt_force || opt_decrement ? "?" : "",
+             opt_force ? "force=true" : "",
+             opt_decrement ? (opt_force ? "&decrement=true"
+                                        : "decrement=true") : "");
+    if ((code = request("DELETE", path, NULL, &j)) != 202 && code != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+    } else {
+        c = json_object_get(j, "capacity");
+        printf("%s: %s %s%s", pool, id, opt_force ? "deleted at once"
+               : "drains, then it is deleted", json_is_integer(c)
+               ? ", capacity " : "\n");
+        if (json_is_integer(c)) {
+            printf("%lld\n", (long long) json_integer_value(c));
+        }
     }
     json_decref(j);
     return 0;
@@ -545,7 +775,19 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "show",       1, "POOL",           "a pool, its instances, autoscale" },
     { "instances",  1, "POOL",           "its instances: model, age, health" },
     { "scale",      2, "POOL N [--wait]", "set the capacity (and wait for it)" },
-    { "delete",     2, "POOL ID",        "delete (and replace) one instance" },
+    { "delete",     2, "POOL ID [--force] [--decrement]",
+      "drain and delete one instance (replaced unless --decrement)" },
+    { "protect",    2, "POOL ID [--scale-in|--all|--off]",
+      "protect one from scale-in, or from every scale-set action" },
+    { "restart",    2, "POOL ID",        "restart one (power cycle)" },
+    { "reimage",    2, "POOL ID",        "make one again from the base image" },
+    { "repair-resume", 1, "POOL",        "resume the pool's suspended repairs" },
+    { "standby",    2, "POOL ID [--decrement]",
+      "drain one and keep it running, out of the capacity" },
+    { "active",     2, "POOL ID",        "take one on standby back into service" },
+    { "complete",   2, "POOL ID --hook H --result R",
+      "complete a lifecycle hook (or --heartbeat)" },
+    { "events",     1, "POOL [--follow]", "the pool's lifecycle events" },
     { "upgrade",    1, "POOL [--wait]",  "start an upgrade (and wait)" },
     { "upgrade-status", 1, "POOL",       "the upgrade: state, batch, counts" },
     { "upgrade-cancel", 1, "POOL",       "cancel the upgrade" },
@@ -564,14 +806,14 @@ static void
 usage(FILE *f)
 {
     size_t  i;
-    char    line[80];
+    char    line[96];
 
     fprintf(f, "usage: scalesetctl [--api URL] [--token-file FILE] [--json] "
             "COMMAND\n");
     for (i = 0; i < NCMDS; i++) {
         snprintf(line, sizeof(line), "%s %s", ctl_cmds[i].name,
                  ctl_cmds[i].args);
-        fprintf(f, "  %-36s %s\n", line, ctl_cmds[i].help);
+        fprintf(f, "  %-40s %s\n", line, ctl_cmds[i].help);
     }
     fprintf(f,
         "API from --api or SCALESET_API (default http://127.0.0.1:9180);\n"
@@ -616,7 +858,9 @@ cmd_completion(const char *shell)
            "    esac\n"
            "    if [[ $cur == --* ]]; then\n"
            "        COMPREPLY=($(compgen -W '--api --token-file --json --wait "
-           "--template --zone --address --help' -- \"$cur\")); return\n"
+           "--force --decrement --scale-in --all --off --template --zone "
+           "--address --hook --result --heartbeat --follow --help' -- "
+           "\"$cur\")); return\n"
            "    fi\n"
            "    if [[ -z $verb ]]; then\n"
            "        COMPREPLY=($(compgen -W '");
@@ -626,14 +870,17 @@ cmd_completion(const char *shell)
     printf("' -- \"$cur\")); return\n"
            "    fi\n"
            "    case $verb:$pos in\n"
-           "        show:0|instances:0|scale:0|delete:0|add:0|adopt:0"
-           "|upgrade:0|upgrade-status:0|upgrade-cancel:0|rollback:0)\n"
+           "        show:0|instances:0|scale:0|delete:0|protect:0|restart:0|"
+           "reimage:0|repair-resume:0|standby:0|active:0|complete:0|"
+           "events:0|add:0|adopt:0|upgrade:0|upgrade-status:0|"
+           "upgrade-cancel:0|rollback:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
-           "        delete:1)\n"
+           "        delete:1|protect:1|restart:1|reimage:1|standby:1|active:1|"
+           "complete:1)\n"
            "            local pool\n"
            "            for ((i = 1; i < COMP_CWORD; i++)); do\n"
-           "                [[ ${COMP_WORDS[i]} == delete ]] && "
+           "                [[ ${COMP_WORDS[i]} == \"$verb\" ]] && "
            "pool=${COMP_WORDS[i+1]}\n"
            "            done\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
@@ -670,6 +917,24 @@ main(int argc, char **argv)
             as_json = 1;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait = 1;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            opt_force = 1;
+        } else if (strcmp(argv[i], "--decrement") == 0) {
+            opt_decrement = 1;
+        } else if (strcmp(argv[i], "--hook") == 0 && i + 1 < argc) {
+            opt_hook = argv[++i];
+        } else if (strcmp(argv[i], "--result") == 0 && i + 1 < argc) {
+            opt_result = argv[++i];
+        } else if (strcmp(argv[i], "--heartbeat") == 0) {
+            opt_heartbeat = 1;
+        } else if (strcmp(argv[i], "--follow") == 0) {
+            opt_follow = 1;
+        } else if (strcmp(argv[i], "--scale-in") == 0) {
+            opt_protect = 1;
+        } else if (strcmp(argv[i], "--all") == 0) {
+            opt_protect = 2;
+        } else if (strcmp(argv[i], "--off") == 0) {
+            opt_protect = 3;
         } else if (strcmp(argv[i], "--template") == 0 && i + 1 < argc) {
             opt_template = argv[++i];
         } else if (strcmp(argv[i], "--zone") == 0 && i + 1 < argc) {
@@ -733,6 +998,20 @@ main(int argc, char **argv)
         rc = cmd_instances(args[1]);
     } else if (strcmp(args[0], "scale") == 0) {
         rc = cmd_scale(args[1], args[2], wait);
+    } else if (strcmp(args[0], "protect") == 0) {
+        rc = cmd_protect(args[1], args[2]);
+    } else if (strcmp(args[0], "restart") == 0
+               || strcmp(args[0], "reimage") == 0
+               || strcmp(args[0], "standby") == 0
+               || strcmp(args[0], "active") == 0)
+    {
+        rc = cmd_instance(args[0], args[1], args[2]);
+    } else if (strcmp(args[0], "complete") == 0) {
+        rc = cmd_complete(args[1], args[2]);
+    } else if (strcmp(args[0], "events") == 0) {
+        rc = cmd_events(args[1]);
+    } else if (strcmp(args[0], "repair-resume") == 0) {
+        rc = post(args[1], "/repair/resume", "repairs resumed");
     } else if (strcmp(args[0], "upgrade") == 0) {
         rc = cmd_upgrade(args[1], wait);
     } else if (strcmp(args[0], "upgrade-status") == 0) {

@@ -200,6 +200,92 @@ test_capacity_body(void **state)
     assert_int_equal(cap, 5);
 }
 
+static void
+test_protection_body(void **state)
+{
+    static const struct {
+        const char  *body;
+        int          rc;
+        protect_t    p;
+    } cases[] = {
+        { "{\"scale_in\":true,\"scale_set_actions\":false}", 0,
+          PROTECT_SCALE_IN },
+        { "{\"scale_in\":true,\"scale_set_actions\":true}", 0, PROTECT_ALL },
+        /* from every scale-set action is from scale-in too */
+        { "{\"scale_set_actions\":true}", 0, PROTECT_ALL },
+        { "{\"scale_in\":false}", 0, PROTECT_NONE },
+        { "{}", 0, PROTECT_NONE },
+        { "{\"scale_in\":1}", -1, 0 },
+        { "{\"scale_in\":\"true\"}", -1, 0 },
+        { "{\"scale_in\":true,\"scale_in\":false}", -1, 0 },
+        { "{\"scale_in\":true,\"all\":true}", -1, 0 },
+        { "[true]", -1, 0 },
+        { "", -1, 0 },
+    };
+    char       why[128];
+    protect_t  p;
+    size_t     i;
+
+    (void) state;
+    for (i = 0; i < N(cases); i++) {
+        p = (protect_t) 9;
+        if (api_protection_body(cases[i].body, strlen(cases[i].body), &p,
+                                why, sizeof(why)) != cases[i].rc
+            || (cases[i].rc == 0 && p != cases[i].p))
+        {
+            fail_msg("\"%s\": rc or protection wrong (%d)", cases[i].body,
+                     (int) p);
+        }
+    }
+}
+
+static void
+test_lifecycle_body(void **state)
+{
+    static const struct {
+        const char   *body;
+        int           rc;
+        inst_hook_t   hook;
+        unsigned      ask;
+    } cases[] = {
+        { "{\"hook\":\"launch\",\"result\":\"continue\"}", 0,
+          HOOK_LAUNCH, ASK_CONTINUE },
+        { "{\"hook\":\"terminate\",\"result\":\"abandon\"}", 0,
+          HOOK_TERMINATE, ASK_ABANDON },
+        { "{\"hook\":\"launch\",\"heartbeat\":true}", 0, HOOK_LAUNCH,
+          ASK_HEARTBEAT },
+        { "{\"hook\":\"launch\",\"heartbeat\":false}", -1, 0, 0 },
+        { "{\"hook\":\"launch\"}", -1, 0, 0 },
+        { "{\"hook\":\"launch\",\"result\":\"continue\","
+          "\"heartbeat\":true}", -1, 0, 0 },
+        { "{\"hook\":\"boot\",\"result\":\"continue\"}", -1, 0, 0 },
+        { "{\"hook\":\"launch\",\"result\":\"CONTINUE\"}", -1, 0, 0 },
+        { "{\"hook\":\"launch\",\"result\":\"continue\",\"x\":1}", -1,
+          0, 0 },
+        { "{\"result\":\"continue\"}", -1, 0, 0 },
+        { "[]", -1, 0, 0 },
+        { "", -1, 0, 0 },
+    };
+    char         why[128];
+    inst_hook_t  hook;
+    unsigned     ask;
+    size_t       i;
+
+    (void) state;
+    for (i = 0; i < N(cases); i++) {
+        hook = HOOK_NONE;
+        ask = 0;
+        if (api_lifecycle_body(cases[i].body, strlen(cases[i].body), &hook,
+                               &ask, why, sizeof(why)) != cases[i].rc
+            || (cases[i].rc == 0 && (hook != cases[i].hook
+                                     || ask != cases[i].ask)))
+        {
+            fail_msg("\"%s\": rc, hook or ask wrong (%d %u)", cases[i].body,
+                     (int) hook, ask);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -208,6 +294,8 @@ main(void)
         cmocka_unit_test(test_host),
         cmocka_unit_test(test_head),
         cmocka_unit_test(test_capacity_body),
+        cmocka_unit_test(test_protection_body),
+        cmocka_unit_test(test_lifecycle_body),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -225,7 +225,7 @@ flex_obs(observation_t *obs, const char *const *inst, int n)
 static void
 run(observation_t *obs, int capacity, char *out, size_t size)
 {
-    plan_input_t  in = { &pool, obs, capacity, NOW };
+    plan_input_t  in = { &pool, obs, capacity, NOW, 1000 };
     plan_t        pl;
     size_t        len = 0;
     int           i, k;

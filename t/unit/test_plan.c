@@ -35,7 +35,10 @@ typedef struct {
     const char  *id;
     int          zone;          /* 0 z1, 1 z2, 2 z3 */
     const char  *state;         /* "booting" no member; "running";
-                                   "draining"; "bad" unparsable record */
+                                   "draining"; "stopping" (draining, its
+                                   shutdown sent stop_s ago); "standby"
+                                   (drained, on standby); "bad"
+                                   unparsable record */
     const char  *ready;         /* NULL not probed, "yes", or the reason
                                    it is not ("status 500") */
     int          age_s;         /* since it was first seen */
@@ -46,14 +49,29 @@ typedef struct {
     int          nreports;      /* how many of conns[] are reports */
     const char  *address;       /* NULL: 127.0.1.N:8080 */
     const char  *record_version;   /* NULL: the instance's ("1") */
-    int          api_delete;
+    unsigned     asked;         /* ASK_*: the API's requests */
     int          created_s;     /* its tag's creation time, s ago (0: a
                                    tag that predates it) */
     const char  *version;       /* its model's: NULL "1" */
-    const char  *health;        /* "up" / "down": a report of that state
-                                   from every gateway (conns 0) */
     const char  *image;         /* its model's base image digest */
     const char  *digest;        /* its model's template digest: NULL "" */
+    int          stop_s;        /* stopping: its shutdown sent s ago */
+    int          off;           /* listed, its domain shut off */
+    int          report_age_s[3];   /* its report from gw N made s ago
+                                   (0: 1 s ago) */
+    protect_t    protect;
+    const char  *health;        /* with nreports, its reports' state:
+                                   NULL up, "down", "mixed" (gw1 down, the
+                                   others up); without, "up" / "down": a
+                                   report of that state from every gateway
+                                   (conns 0), NULL none */
+    int          down_s;        /* down on every gateway since s ago */
+    inst_repair_t repair;       /* its part in a repair ... */
+    int          repair_s;      /* ... begun s ago */
+    const char  *repair_of;
+    inst_hook_t  hook;          /* it waits in a hook ... */
+    int          hook_s;        /* ... since s ago */
+    int          beat_s;        /* its last heartbeat s ago (0: none) */
     int          host;          /* its host in its zone: 0 first */
     int          record_nohost; /* its record has no host= */
     int          lost;          /* counted as lost since its host failed
@@ -77,6 +95,12 @@ typedef struct {
     int                grace_s;     /* 0: 60; -1: none */
     int                drain_timeout_s;    /* 0: 30 */
     int                reports_unknown;
+    int                gw_quiet_s[3];  /* gateway N's key not read: last
+                                       read s ago (0: read this pass) */
+    int                gw_ttl_s[3];    /* its key's TTL (0: unknown) */
+    int                gateway_ttl_s;  /* drain.gateway_ttl (0: default) */
+    int                shutdown_s;     /* termination.shutdown_timeout
+                                       (0: none, destroyed at once) */
     int                redis_down;
     const char        *cidr;        /* NULL: 127.0.1.0/24 */
     ispec_t            inst[12];
@@ -84,6 +108,20 @@ typedef struct {
                                        [ADDRESS]", ZONE "-" for none,
                                        "bad" for an unparsable record, a
                                        host ("z1-2") for host= */
+    int                protection_unknown;
+    /* repair: (0: the defaults, enabled, grace 10 s, replace, 5 %, 5) */
+    int                repair_off;
+    int                repair_grace_s;
+    repair_action_t    repair_action;
+    int                max_failures;
+    int                suspended;       /* the pool's repairs, observed */
+    int                failures;
+    int                retry_s;         /* backing off s more */
+    int                launch_s;        /* hooks.launch.timeout (0: no
+                                           launch hook) */
+    int                launch_continue; /* its default continue */
+    int                terminate_s;     /* hooks.terminate.timeout */
+    int                terminate_abandon;
     const char        *want[16];
     const char        *notes[4];    /* prefixes of the notes */
     /* upgrades */
@@ -107,6 +145,13 @@ typedef struct {
                                        rollback=0 image=1" */
     int                ngw;         /* gateways reporting (0: 3) */
     int                no_previous; /* no recipe of the previous model */
+    int                above;       /* pl.protected_above */
+    int                want_failures;   /* pl.repair.failures + 1 (0:
+                                       not checked) */
+    int                want_suspended;  /* pl.repair.suspended + 1 (0: not
+                                       checked) */
+    int                want_repairing;  /* pl.repairing + 1 (0: not
+                                       checked) */
 } case_t;
 
 static const case_t  cases[] = {
@@ -196,6 +241,38 @@ static const case_t  cases[] = {
                 { "web-000007", 1, "running" } },
       .want = { "drain web-000003 scale_in" } },
 
+    /* --- protection ------------------------------------------------- */
+    { .name = "scale in never picks an instance protected from scale-in "
+              "or from everything: the next by policy goes",
+      .nzones = 2, .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "running" },
+                { "web-000003", 0, "running", .protect = PROTECT_ALL },
+                { "web-000004", 1, "running", .protect = PROTECT_SCALE_IN } },
+      .want = { "drain web-000002 scale_in", "drain web-000001 scale_in" } },
+
+    { .name = "when every candidate is protected the pool stays above its "
+              "capacity, and the plan says by how many",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .protect = PROTECT_SCALE_IN },
+                { "web-000003", 0, "booting", "yes", .protect = PROTECT_ALL },
+                { "web-000004", 0, "running", .protect = PROTECT_ALL } },
+      .want = { "drain web-000001 scale_in", "register web-000003 ready" },
+      .above = 2 },
+
+    { .name = "protections that cannot be read protect every instance",
+      .capacity = 1, .protection_unknown = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" } },
+      .notes = { "protections not read" }, .above = 1 },
+
+    { .name = "protection does not hold an operator's deletion",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running", .protect = PROTECT_ALL,
+                  .asked = ASK_DELETE } },
+      .want = { "drain web-000001 api", "create web-000002" } },
+
     { .name = "scale in: an unregistered instance is deleted, not "
               "registered first",
       .capacity = 1,
@@ -257,6 +334,76 @@ static const case_t  cases[] = {
                 { "web-000002", 0, "draining", .drain_s = 5,
                   .conns = { HUGE, 5 }, .nreports = 2 } } },
 
+    { .name = "a present gateway whose report expired (not read this "
+              "pass, read 5 s ago) holds the drain",
+      .capacity = 1, .gw_quiet_s = { 0, 5 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 8,
+                  .conns = { 0, 2 }, .nreports = 2 } } },
+
+    { .name = "a gateway not read for longer than its presence (default "
+              "30 s) does not hold it",
+      .capacity = 1, .gw_quiet_s = { 0, 31 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 8,
+                  .conns = { 0, 2 }, .nreports = 2 } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
+    { .name = "presence by default: 3 x the gateway's report TTL",
+      .capacity = 1, .gw_quiet_s = { 0, 10, 8 }, .gw_ttl_s = { 3, 3, 3 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 20 } } },
+
+    { .name = "... once it is past that, the gateway is gone",
+      .capacity = 1, .gw_quiet_s = { 0, 10, 10 }, .gw_ttl_s = { 3, 3, 3 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 20 } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
+    { .name = "drain.gateway_ttl sets the presence",
+      .capacity = 1, .gateway_ttl_s = 12, .gw_quiet_s = { 0, 11 },
+      .gw_ttl_s = { 3, 3 },
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 20 } } },
+
+    { .name = "a report made before the drain began does not count",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 3,
+                  .conns = { 0, 0 }, .nreports = 2,
+                  .report_age_s = { 1, 4 } } } },
+
+    { .name = "with termination.shutdown_timeout a drained instance is "
+              "shut down (ACPI) before it goes",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0 }, .nreports = 1 } },
+      .want = { "stop web-000002 drain (no active connections" } },
+
+    { .name = "a stopping instance whose domain is off is deleted",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "stopping", .stop_s = 2, .off = 1 } },
+      .want = { "delete web-000002 drain (powered off" } },
+
+    { .name = "one still on waits for its shutdown_timeout",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "stopping", .stop_s = 29 } } },
+
+    { .name = "... and is destroyed then",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "stopping", .stop_s = 31 } },
+      .want = { "delete web-000002 drain (shutdown_timeout: destroyed" } },
+
+    { .name = "a stopping instance is not counted: it is replaced",
+      .capacity = 2, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "stopping", .stop_s = 2 } },
+      .want = { "create web-000003" } },
+
     { .name = "drain_timeout 0: a drain does not wait",
       .capacity = 1, .drain_timeout_s = -1,
       .inst = { { "web-000001", 0, "running" },
@@ -311,6 +458,260 @@ static const case_t  cases[] = {
     { .name = "an instance whose readiness is not known is not repaired",
       .capacity = 1,
       .inst = { { "web-000001", 0, "booting", NULL, 1000 } } },
+
+    /* --- repair of running instances ----------------------------- */
+    { .name = "a running instance down on every gateway longer than "
+              "repair.grace is replaced: drained, and the pass's first "
+              "creation replaces it",
+      .capacity = 2, .want_repairing = 1 + 1,
+      .inst = { { "web-000001", 0, "running", .conns = { 0, 0 },
+                  .nreports = 2 },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 11 } },
+      .want = { "drain web-000002 repair (down on every gateway for 11000 "
+                "ms (repair.grace 10000 ms): replaced",
+                "create web-000003 z1 127.0.1.3:8080 repair v1 (replacing "
+                "web-000002" } },
+
+    { .name = "down for less than repair.grace: kept",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 9 } } },
+
+    { .name = "down on one gateway, up on another: not down",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "mixed", .down_s = 100 } } },
+
+    { .name = "a present gateway that has not reported on it: its health "
+              "is unknown, not down",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0 },
+                  .nreports = 2, .health = "down", .down_s = 100 } } },
+
+    { .name = "repair.action restart: same id, reset",
+      .capacity = 2, .repair_action = REPAIR_RESTART,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 11 } },
+      .want = { "restart web-000002 repair (down on every gateway for "
+                "11000 ms (repair.grace 10000 ms): restarted" } },
+
+    { .name = "repair.action reimage: same id, made again",
+      .capacity = 2, .repair_action = REPAIR_REIMAGE,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 11 } },
+      .want = { "reimage web-000002 repair" } },
+
+    { .name = "repair.enabled false: nothing is repaired",
+      .capacity = 2, .repair_off = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100 } } },
+
+    { .name = "protected from scale-set actions: not repaired; from "
+              "scale-in only: repaired",
+      .capacity = 3,
+      .inst = { { "web-000001", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100,
+                  .protect = PROTECT_ALL },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100,
+                  .protect = PROTECT_SCALE_IN },
+                { "web-000003", 0, "running" } },
+      .want = { "drain web-000002 repair", "create web-000004 z1" } },
+
+    { .name = "one at a time below 20 instances: a replacement under way "
+              "holds the next repair",
+      .capacity = 3, .want_repairing = 1 + 1,
+      .inst = { { "web-000001", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100 },
+                { "web-000002", 0, "running" },
+                { "web-000004", 0, "booting", "status 503", 3,
+                  .repair = IREP_REPLACEMENT, .repair_s = 3,
+                  .repair_of = "web-000003" } } },
+
+    { .name = "a replacement up on every gateway is repaired: the "
+              "failures in a row start over",
+      .capacity = 2, .failures = 3, .want_failures = 0 + 1,
+      .want_repairing = 0 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000004", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .repair = IREP_REPLACEMENT, .repair_s = 5,
+                  .repair_of = "web-000003" } } },
+
+    { .name = "a restarted instance still booting past repair.grace is "
+              "no failure yet: a power cycle boots, health.grace + "
+              "repair.grace",
+      .capacity = 2, .failures = 4, .want_failures = 4 + 1,
+      .want_suspended = 0 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down",
+                  .repair = IREP_RESTARTED, .repair_s = 11 } } },
+
+    { .name = "a restarted instance not up health.grace + repair.grace "
+              "after its restart failed; at repair.max_failures repairs "
+              "are suspended",
+      .capacity = 2, .failures = 4, .want_failures = 5 + 1,
+      .want_suspended = 1 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down",
+                  .repair = IREP_RESTARTED, .repair_s = 71 } } },
+
+    { .name = "suspended: nothing is repaired",
+      .capacity = 3, .suspended = 1, .failures = 5,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .conns = { 0, 0, 0 },
+                  .nreports = 3, .health = "down", .down_s = 100 },
+                { "web-000003", 0, "booting", "status 500", 1000 } } },
+
+    { .name = "an instance not ready within health.grace is a failure; "
+              "the first is replaced at once",
+      .capacity = 2, .want_failures = 1 + 1, .want_suspended = 0 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 61 } },
+      .want = { "delete web-000002 repair (not ready (status 500)",
+                "create web-000003" } },
+
+    { .name = "... from the second in a row on, the creation that replaces "
+              "it backs off",
+      .capacity = 2, .failures = 1, .want_failures = 2 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 61 } },
+      .want = { "delete web-000002 repair (not ready (status 500)" } },
+
+    { .name = "while creation backs off nothing is created",
+      .capacity = 3, .failures = 2, .retry_s = 5,
+      .inst = { { "web-000001", 0, "running" } } },
+
+    { .name = "an operator's restart is not held by protection",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running", .protect = PROTECT_ALL,
+                  .asked = ASK_RESTART } },
+      .want = { "restart web-000001 api (restarted through the API" } },
+
+    /* --- standby ------------------------------------------------------ */
+    { .name = "standby: a running instance drains and is kept, out of the "
+              "capacity: a new one replaces it",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .asked = ASK_STANDBY } },
+      .want = { "standby web-000002 api (standby through the API; replaced",
+                "create web-000003 z1" } },
+
+    { .name = "standby with a decrement: not replaced (the capacity is "
+              "lower already)",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running",
+                  .asked = ASK_STANDBY | ASK_DECREMENT } },
+      .want = { "standby web-000002 api (standby through the API; the "
+                "capacity lowered" } },
+
+    { .name = "on standby: never drained to its end, repaired or scaled "
+              "in, even down and long drained",
+      .capacity = 1, .drain_timeout_s = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "standby", .drain_s = 1000,
+                  .conns = { 0, 0, 0 }, .nreports = 3, .health = "down",
+                  .down_s = 1000 } },
+      .want = { "drain web-000002 scale_in" } },
+
+    { .name = "active: back in service",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "standby", .asked = ASK_ACTIVE } },
+      .want = { "register web-000002 api (active through the API" } },
+
+    { .name = "an API deletion of one on standby: stopped at once (it is "
+              "drained)",
+      .capacity = 1, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "standby", .asked = ASK_DELETE } },
+      .want = { "stop web-000002 api (deleted through the API; on standby" } },
+
+    /* --- lifecycle hooks -------------------------------------------- */
+    { .name = "a launch hook: a ready instance waits before registration",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 2 } },
+      .want = { "hook web-000001 hook (ready; waiting for the launch hook "
+                "(60000 ms, then abandon)" } },
+
+    { .name = "waiting in it: nothing happens, it is not replaced",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 20,
+                  .hook = HOOK_LAUNCH, .hook_s = 10 } } },
+
+    { .name = "continue registers it",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 20,
+                  .hook = HOOK_LAUNCH, .hook_s = 10,
+                  .asked = ASK_CONTINUE } },
+      .want = { "register web-000001 hook (launch hook: continue" } },
+
+    { .name = "abandon deletes it (a failure; the next pass replaces it: "
+              "the capacity step counted it)",
+      .capacity = 1, .launch_s = 60, .want_failures = 1 + 1,
+      .inst = { { "web-000001", 0, "booting", "yes", 20,
+                  .hook = HOOK_LAUNCH, .hook_s = 10, .asked = ASK_ABANDON } },
+      .want = { "delete web-000001 hook (launch hook: abandon" } },
+
+    { .name = "at its timeout the default applies (abandon) ...",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 70,
+                  .hook = HOOK_LAUNCH, .hook_s = 61 } },
+      .want = { "delete web-000001 hook (launch hook: abandon (its default, "
+                "at its timeout" } },
+
+    { .name = "... or continue",
+      .capacity = 1, .launch_s = 60, .launch_continue = 1,
+      .inst = { { "web-000001", 0, "booting", "yes", 70,
+                  .hook = HOOK_LAUNCH, .hook_s = 61 } },
+      .want = { "register web-000001 hook (launch hook: continue (its "
+                "default" } },
+
+    { .name = "a heartbeat starts its timeout again",
+      .capacity = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "booting", "yes", 100,
+                  .hook = HOOK_LAUNCH, .hook_s = 90, .beat_s = 30 } } },
+
+    { .name = "a terminate hook: a drained instance waits before its "
+              "shutdown",
+      .capacity = 1, .terminate_s = 60, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0, 0 }, .nreports = 3 } },
+      .want = { "hook web-000002 hook (no active connections; waiting for "
+                "the terminate hook (60000 ms, then continue)" } },
+
+    { .name = "waiting in it, not shut down",
+      .capacity = 1, .terminate_s = 60, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40 } } },
+
+    { .name = "either result shuts it down",
+      .capacity = 1, .terminate_s = 60, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40,
+                  .asked = ASK_ABANDON } },
+      .want = { "stop web-000002 hook (terminate hook: abandon" } },
+
+    { .name = "at its timeout, the default",
+      .capacity = 1, .terminate_s = 60, .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 80,
+                  .hook = HOOK_TERMINATE, .hook_s = 61 } },
+      .want = { "stop web-000002 hook (terminate hook: continue (its "
+                "default" } },
 
     /* --- a zone down --------------------------------------------- */
     { .name = "a zone down: its instances are kept and counted, nothing "
@@ -443,6 +844,17 @@ static const case_t  cases[] = {
                 "after its failover: its capacity was rebuilt (4 in service",
                 "delete web-000004 failover" } },
 
+    { .name = "back after its failover, protected from scale-in: it "
+              "stays and counts, an unprotected one is scaled in instead",
+      .nzones = 2, .capacity = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 1, "running", .lost = 1,
+                  .protect = PROTECT_SCALE_IN },
+                { "web-000005", 0, "running" },
+                { "web-000006", 0, "running" } },
+      .want = { "drain web-000006 scale_in" } },
+
     { .name = "back, its capacity not all rebuilt (no address, say): "
               "those still needed count again",
       .nzones = 2, .capacity = 4,
@@ -544,14 +956,37 @@ static const case_t  cases[] = {
               "new one replaces it",
       .capacity = 2,
       .inst = { { "web-000001", 0, "running" },
-                { "web-000002", 0, "booting", .api_delete = 1 } },
-      .want = { "delete web-000002 api",
+                { "web-000002", 0, "booting", .asked = ASK_DELETE } },
+      .want = { "delete web-000002 api (deleted through the API; before "
+                "registration",
                 "create web-000003 z1 127.0.1.3:8080 scale_out" } },
 
     { .name = "API deletion in a zone that is down waits for it",
       .nzones = 2, .down = "z2", .capacity = 2,
       .inst = { { "web-000001", 0, "running" },
-                { "web-000002", 1, "booting", .api_delete = 1 } } },
+                { "web-000002", 1, "booting", .asked = ASK_DELETE } } },
+
+    { .name = "an API deletion drains a registered instance first; a new "
+              "one replaces it at once",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .asked = ASK_DELETE } },
+      .want = { "drain web-000002 api (deleted through the API",
+                "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
+    { .name = "?force=true: deleted at once, no drain",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running", .asked = ASK_DELETE
+                                                   | ASK_FORCE } },
+      .want = { "delete web-000001 api (deleted through the API (force",
+                "create web-000002 z1" } },
+
+    { .name = "an API deletion of a draining instance leaves its drain "
+              "as it is",
+      .capacity = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 2,
+                  .conns = { 1 }, .nreports = 1, .asked = ASK_DELETE } } },
 
     /* --- Redis -------------------------------------------------------- */
     { .name = "Redis not read: nothing at all is decided",
@@ -747,6 +1182,53 @@ static const case_t  cases[] = {
                   .age_s = 2 } },
       .want = { "record rolling 1/4 web-000001 web-000003 (started",
                 "create web-000007 z1", "create web-000008 z1" } },
+
+    { .name = "before a batch, an instance being repaired (restarted in "
+              "place) counts as unhealthy, young as it is: a breach",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 done_s=1 zone=z1 "
+             "started_s=60",
+      .inst = { UP("web-000002", 1),
+                { "web-000004", 1, "running", .health = "down",
+                  .created_s = 5, .repair = IREP_RESTARTED, .repair_s = 5 },
+                UP("web-000005", 0),
+                { "web-000006", 1, "running", .health = "down",
+                  .created_s = 5, .repair = IREP_RESTARTED, .repair_s = 5 },
+                UP2("web-000007", 0, 50), UP2("web-000008", 0, 50) },
+      .want = { "record rolling_back (before batch 2: 2 of 6 instances "
+                "unhealthy (more than max_unhealthy_percent 20)" } },
+
+    { .name = "an instance protected from scale-set actions is left as it "
+              "is: the batch takes the next one, the upgrade ends without "
+              "it",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .protect = PROTECT_ALL },
+                UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1) },
+      .want = { "record rolling 1/5 web-000003",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2" } },
+
+    { .name = "protected from scale-set actions, the last outdated one: "
+              "the upgrade is done",
+      UPGRADE_POOL(2, "2"), .upgrade = "batch=50",
+      .rec = "rolling from=1 to=2 batch=1 batches=1 done_s=1 zone=z2",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .protect = PROTECT_ALL },
+                UP2("web-000003", 1, 50) },
+      .want = { "record done" } },
+
+    { .name = "protected from scale-in only: an upgrade replaces it all "
+              "the same",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .protect = PROTECT_SCALE_IN },
+                UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1) },
+      .want = { "record rolling 1/6 web-000001",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2" } },
 
     { .name = "before a batch, more than max_unhealthy_percent of the pool "
               "unhealthy: a breach, rolled back",
@@ -1162,6 +1644,20 @@ pool_for(const case_t *c)
                            : (uint64_t) (c->grace_s ? c->grace_s : 60) * S;
     pool.drain_timeout_ms = c->drain_timeout_s < 0 ? 0
         : (uint64_t) (c->drain_timeout_s ? c->drain_timeout_s : 30) * S;
+    pool.gateway_ttl_ms = (uint64_t) c->gateway_ttl_s * S;
+    pool.shutdown_timeout_ms = (uint64_t) c->shutdown_s * S;
+    pool.repair_enabled = !c->repair_off;
+    pool.repair_grace_ms = (uint64_t) (c->repair_grace_s ? c->repair_grace_s
+                                                         : 10) * S;
+    pool.repair_action = c->repair_action;
+    pool.repair_max_percent = 5;
+    pool.repair_max_failures = c->max_failures ? c->max_failures : 5;
+    pool.hook_launch.on = c->launch_s > 0;
+    pool.hook_launch.timeout_ms = (uint64_t) c->launch_s * S;
+    pool.hook_launch.abandon = !c->launch_continue;
+    pool.hook_terminate.on = c->terminate_s > 0;
+    pool.hook_terminate.timeout_ms = (uint64_t) c->terminate_s * S;
+    pool.hook_terminate.abandon = c->terminate_abandon;
     pool.scale_in = c->policy;
     pool.cap_min = 0;
     pool.cap_max = SCALER_CAPACITY_MAX;
@@ -1264,6 +1760,12 @@ observation_for(const case_t *c, observation_t *obs)
     }
     obs->redis_ok = !c->redis_down;
     obs->drains_ok = 1;
+    obs->protection_ok = !c->protection_unknown;
+    obs->repair_ok = 1;
+    obs->repair.suspended = c->suspended;
+    obs->repair.failures = (unsigned) c->failures;
+    obs->repair.since = c->suspended ? NOW - 100 * S : 0;
+    obs->repair.retry = c->retry_s ? NOW + (uint64_t) c->retry_s * S : 0;
     obs->reports_ok = !c->reports_unknown;
     obs->seq = c->seq;
     obs->inst = calloc(12, sizeof(*obs->inst));
@@ -1272,7 +1774,12 @@ observation_for(const case_t *c, observation_t *obs)
     obs->gateways = calloc(3, sizeof(*obs->gateways));
     obs->ngateways = c->ngw ? c->ngw : 3;
     for (i = 0; i < 3; i++) {
-        snprintf(obs->gateways[i], sizeof(obs->gateways[i]), "gw%d", i + 1);
+        snprintf(obs->gateways[i].name, sizeof(obs->gateways[i].name),
+                 "gw%d", i + 1);
+        obs->gateways[i].read = c->gw_quiet_s[i] == 0;
+        obs->gateways[i].seen = NOW - (uint64_t) c->gw_quiet_s[i] * S;
+        obs->gateways[i].at = c->gw_quiet_s[i] ? 0 : NOW - S;
+        obs->gateways[i].ttl_ms = (uint64_t) c->gw_ttl_s[i] * S;
     }
     /* the pool's latest model on every host, and the upgrade's previous
        one */
@@ -1322,8 +1829,20 @@ observation_for(const case_t *c, observation_t *obs)
         o->in.model.created = is->created_s
                               ? NOW - (uint64_t) is->created_s * S : 0;
         o->listed = obs->host_up[o->in.host];
-        o->delete_asked = is->api_delete;
         o->in.lost = is->lost;
+        o->in.asked = is->asked;
+        o->protection = c->protection_unknown ? PROTECT_ALL : is->protect;
+        o->in.down_since = is->down_s ? NOW - (uint64_t) is->down_s * S : 0;
+        o->in.repair = is->repair;
+        o->in.repair_since = is->repair_s ? NOW - (uint64_t) is->repair_s * S
+                                          : 0;
+        snprintf(o->in.repair_of, sizeof(o->in.repair_of), "%s",
+                 is->repair_of ? is->repair_of : "");
+        o->in.hook = is->hook;
+        o->in.hook_since = is->hook_s ? NOW - (uint64_t) is->hook_s * S : 0;
+        o->in.hook_beat = is->beat_s ? NOW - (uint64_t) is->beat_s * S : 0;
+        o->off = is->off;
+        o->in.stop_since = is->stop_s ? NOW - (uint64_t) is->stop_s * S : 0;
         o->in.state = INST_RUNNING;     /* as last known */
         if (is->drain_s) {
             o->drain_since = NOW - (uint64_t) is->drain_s * S;
@@ -1337,23 +1856,38 @@ observation_for(const case_t *c, observation_t *obs)
             snprintf(o->why, sizeof(o->why), "%s", is->ready);
         }
         o->in.report0 = obs->nreports;
-        for (k = 0; is->health && k < obs->ngateways; k++) {
+        for (k = 0; is->health && is->nreports == 0 && k < obs->ngateways;
+             k++)
+        {
             obs->reports[obs->nreports].gateway = k;
             obs->reports[obs->nreports].state = strcmp(is->health, "up") == 0
                 ? SCALESET_HEALTH_UP : SCALESET_HEALTH_DOWN;
             obs->reports[obs->nreports].checked = NOW - S;
+            obs->reports[obs->nreports].at = NOW - S;
+            if (obs->reports[obs->nreports].at < obs->gateways[k].at) {
+                obs->gateways[k].at = obs->reports[obs->nreports].at;
+            }
             obs->nreports++;
             o->in.nreports++;
         }
         for (k = 0; k < is->nreports; k++) {
-            if (is->conns[k] == NONE) {
+            if (is->conns[k] == NONE || c->gw_quiet_s[k]) {
                 continue;
             }
             obs->reports[obs->nreports].gateway = k;
-            obs->reports[obs->nreports].state = SCALESET_HEALTH_UP;
+            obs->reports[obs->nreports].state =
+                is->health == NULL ? SCALESET_HEALTH_UP
+                : strcmp(is->health, "down") == 0
+                  || (strcmp(is->health, "mixed") == 0 && k == 0)
+                ? SCALESET_HEALTH_DOWN : SCALESET_HEALTH_UP;
             obs->reports[obs->nreports].conns = is->conns[k] == HUGE
                 ? UINT64_MAX : (uint64_t) is->conns[k];
             obs->reports[obs->nreports].checked = NOW - S;
+            obs->reports[obs->nreports].at = NOW - (uint64_t)
+                (is->report_age_s[k] ? is->report_age_s[k] : 1) * S;
+            if (obs->reports[obs->nreports].at < obs->gateways[k].at) {
+                obs->gateways[k].at = obs->reports[obs->nreports].at;
+            }
             obs->nreports++;
             o->in.nreports++;
         }
@@ -1372,7 +1906,10 @@ observation_for(const case_t *c, observation_t *obs)
         snprintf(m->version, sizeof(m->version), "%s",
                  is->record_version ? is->record_version : o->in.model.version);
         m->flags = strcmp(is->state, "draining") == 0
+                   || strcmp(is->state, "stopping") == 0
+                   || strcmp(is->state, "standby") == 0
                    ? SCALESET_MEMBER_DRAIN : 0;
+        o->standby = strcmp(is->state, "standby") == 0;
     }
     for (i = 0; i < 4 && c->strays[i]; i++) {
         addr[0] = '\0';
@@ -1464,6 +2001,7 @@ test_table(void **state)
         in.obs = &obs;
         in.capacity = c->capacity;
         in.now = NOW;
+        in.interval_ms = 1000;
         assert_int_equal(plan(&in, &pl), 0);
         for (nwant = 0; nwant < 16 && c->want[nwant]; nwant++) {
             /* counted */
@@ -1493,6 +2031,22 @@ test_table(void **state)
                               k < pl.nnote ? pl.note[k].text : "");
                 fail = 1;
             }
+        }
+        if ((c->want_failures && (int) pl.repair.failures
+                                 != c->want_failures - 1)
+            || (c->want_suspended && pl.repair.suspended
+                                     != c->want_suspended - 1)
+            || (c->want_repairing && pl.repairing != c->want_repairing - 1))
+        {
+            print_message("# %s\n#   repair: failures %u suspended %d "
+                          "under way %d\n", c->name, pl.repair.failures,
+                          pl.repair.suspended, pl.repairing);
+            fail = 1;
+        }
+        if (pl.protected_above != c->above) {
+            print_message("# %s\n#   protected_above: want %d got %d\n",
+                          c->name, c->above, pl.protected_above);
+            fail = 1;
         }
         plan_release(&pl);
         obs_release(&obs);
@@ -1588,13 +2142,126 @@ test_step_capacity(void **state)
     obs_release(&obs);
 }
 
+/* 30 instances, 10 of them down: at most 2 repairs at once (5 % of 30,
+   rounded up), never more than the capacity */
+static void
+test_repair_budget(void **state)
+{
+    observation_t   obs;
+    plan_input_t    in;
+    plan_t          pl;
+    case_t          c;
+    int             i, k, n;
+
+    (void) state;
+    memset(&c, 0, sizeof(c));
+    c.capacity = 30;
+    pool_for(&c);
+    observation_for(&c, &obs);
+    obs.inst = realloc(obs.inst, 30 * sizeof(*obs.inst));
+    obs.members = realloc(obs.members, 30 * sizeof(*obs.members));
+    obs.reports = realloc(obs.reports, 30 * sizeof(*obs.reports));
+    memset(obs.inst, 0, 30 * sizeof(*obs.inst));
+    memset(obs.members, 0, 30 * sizeof(*obs.members));
+    obs.ninst = obs.nmembers = obs.nreports = 30;
+    obs.ngateways = 1;
+    pool.prefix_len = 16;
+    for (i = 0; i < 30; i++) {
+        snprintf(obs.inst[i].in.id, sizeof(obs.inst[i].in.id), "web-%06d",
+                 i + 1);
+        snprintf(obs.inst[i].in.address, sizeof(obs.inst[i].in.address),
+                 "127.0.1.%d:8080", i + 1);
+        obs.inst[i].in.seq = i + 1;
+        obs.inst[i].listed = 1;
+        obs.inst[i].member = i;
+        obs.inst[i].in.report0 = i;
+        obs.inst[i].in.nreports = 1;
+        obs.inst[i].in.down_since = i < 10 ? NOW - 100 * S : 0;
+        snprintf(obs.members[i].id, sizeof(obs.members[i].id), "%s",
+                 obs.inst[i].in.id);
+        obs.members[i].valid = 1;
+        obs.members[i].inst = i;
+        obs.members[i].zone = 0;
+        snprintf(obs.members[i].address, sizeof(obs.members[i].address),
+                 "%s", obs.inst[i].in.address);
+        obs.reports[i].gateway = 0;
+        obs.reports[i].at = NOW - S;
+        obs.reports[i].state = i < 10 ? SCALESET_HEALTH_DOWN
+                                      : SCALESET_HEALTH_UP;
+    }
+    in.cf = &pool;
+    in.obs = &obs;
+    in.capacity = 30;
+    in.now = NOW;
+    in.interval_ms = 1000;
+    assert_int_equal(plan_repair_most(&pool, 30), 2);
+    assert_int_equal(plan_repair_most(&pool, 19), 1);
+    assert_int_equal(plan_repair_most(&pool, 1000), 50);
+    assert_int_equal(plan_repair_most(&pool, 0), 0);
+
+    /* the first pass: two of the ten, each replaced */
+    assert_int_equal(plan(&in, &pl), 0);
+    for (k = n = 0; k < pl.nact; k++) {
+        n += pl.act[k].kind == ACT_DRAIN
+             && strcmp(pl.act[k].rule, "repair") == 0;
+    }
+    assert_int_equal(n, 2);
+    assert_int_equal(pl.repairing, 2);
+    assert_int_equal(pl.nreplacing, 2);
+    plan_release(&pl);
+
+    /* two replacements booting: no third repair */
+    obs.inst[0].in.repair = IREP_REPLACEMENT;
+    obs.inst[0].in.repair_since = NOW - S;
+    obs.inst[1].in.repair = IREP_RESTARTED;
+    obs.inst[1].in.repair_since = NOW - S;
+    assert_int_equal(plan(&in, &pl), 0);
+    for (k = n = 0; k < pl.nact; k++) {
+        n += strcmp(pl.act[k].rule, "repair") == 0;
+    }
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(pl.view[5].hold, "2 under way, at most 2"));
+    plan_release(&pl);
+    obs_release(&obs);
+}
+
+/* the circuit breaker's arithmetic */
+static void
+test_repair_failed(void **state)
+{
+    repair_state_t  rs;
+    int             i;
+
+    (void) state;
+    memset(&rs, 0, sizeof(rs));
+    memset(&pool, 0, sizeof(pool));
+    pool.repair_max_failures = 3;
+    /* one failure: replaced at once; then interval x 2^(failures - 2) */
+    plan_repair_failed(&rs, &pool, NOW, 100, "one");
+    assert_int_equal(rs.failures, 1);
+    assert_false(rs.suspended);
+    assert_int_equal(rs.retry, 0);
+    plan_repair_failed(&rs, &pool, NOW, 100, "two");
+    assert_int_equal(rs.retry, NOW + 100);
+    plan_repair_failed(&rs, &pool, NOW, 100, "three");
+    assert_true(rs.suspended);
+    assert_int_equal(rs.since, NOW);
+    assert_string_equal(rs.reason, "three");
+    assert_int_equal(rs.retry, NOW + 200);
+    for (i = 0; i < 20; i++) {
+        plan_repair_failed(&rs, &pool, NOW + 1, 100, "more");
+    }
+    assert_int_equal(rs.since, NOW);        /* suspended once */
+    assert_int_equal(rs.retry, NOW + 1 + 128 * 100);   /* at most 128 x */
+}
+
 /* the order the sub-planners run in is part of the specification */
 static void
 test_steps(void **state)
 {
     static const char *const want[] = { "requests", "hand", "strays",
-        "repair", "drain", "upgrade", "failover", "rebalance", "capacity",
-        "register" };
+        "repair", "terminate", "drain", "upgrade", "failover", "rebalance",
+        "capacity", "launch", "register" };
     size_t  i;
 
     (void) state;
@@ -1612,6 +2279,8 @@ main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_pure),
         cmocka_unit_test(test_step_capacity),
+        cmocka_unit_test(test_repair_budget),
+        cmocka_unit_test(test_repair_failed),
         cmocka_unit_test(test_steps),
     };
 

@@ -137,7 +137,18 @@ test_classify(void **state)
                      VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT, 0), VIRT_LEFT);
     /* ... unless this process is starting it right now */
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_UNKNOWN, 1), VIRT_LIVE);
+                     VIR_DOMAIN_SHUTOFF_UNKNOWN, VIRT_DOING_CREATE),
+                     VIRT_LIVE);
+    /* shut down after the ACPI shutdown this process sent: off, the
+       goal; crashed meanwhile it failed all the same */
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_SHUTDOWN, VIRT_DOING_STOP), VIRT_OFF);
+    assert_int_equal(virt_classify(VIR_DOMAIN_CRASHED, 0, VIRT_DOING_STOP),
+                     VIRT_FAILED);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTDOWN, 0, VIRT_DOING_STOP),
+                     VIRT_LIVE);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_SAVED, VIRT_DOING_STOP), VIRT_LEFT);
 }
 
 static void

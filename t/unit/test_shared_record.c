@@ -576,6 +576,12 @@ test_health(void **state)
         { "up conns=0 fails=0 checked=1 reason=", SCALESET_ERR_PARAM_VALUE },
         { "up conns=0\n fails=0 checked=1", SCALESET_ERR_BAD_BYTE },
         { "up conns=0 fails=0 checked=1 \x7f", SCALESET_ERR_BAD_BYTE },
+        { "up conns=0 fails=0 checked=1 at=", SCALESET_ERR_PARAM_VALUE },
+        { "up conns=0 fails=0 checked=1 at=-5", SCALESET_ERR_PARAM_VALUE },
+        { "up conns=0 fails=0 checked=1 at=253402300800000",
+          SCALESET_ERR_PARAM_VALUE },
+        { "up conns=0 fails=0 checked=1 at=1 at=2",
+          SCALESET_ERR_PARAM_DUPLICATE },
     };
 
     (void) state;
@@ -598,6 +604,17 @@ test_health(void **state)
     assert_int_equal(h.reason.len, 0);
     scaleset_health_format(&h, buf, sizeof(buf), &err);
     assert_string_equal(buf, "unchecked conns=0 fails=0 checked=0");
+    assert_int_equal(h.at, 0);
+
+    /* the time the report was made, optional */
+    rec = "up conns=1 fails=0 checked=1763800000000 at=1763800000450";
+    assert_int_equal(scaleset_health_parse(rec, strlen(rec), &h, &err), 0);
+    assert_int_equal(h.at, 1763800000450ULL);
+    scaleset_health_format(&h, buf, sizeof(buf), &err);
+    assert_string_equal(buf, rec);
+    h.at = SCALESET_UNIX_MS_MAX + 1;
+    assert_int_equal(scaleset_health_format(&h, buf, sizeof(buf), &err), -1);
+    h.at = 0;
 
     /* the counters' bounds, both ways */
     h.state = SCALESET_HEALTH_UP;
@@ -848,6 +865,8 @@ test_names_and_keys(void **state)
             { SCALESET_KEY_PROTECTION, NULL, NULL,
               "scaleset:{web}:protection" },
             { SCALESET_KEY_LIFECYCLE, "p:", NULL, "p:{web}:lifecycle" },
+            { SCALESET_KEY_STANDBY, "p:", NULL, "p:{web}:standby" },
+            { SCALESET_KEY_REPAIR, "p:", NULL, "p:{web}:repair" },
             { SCALESET_KEY_HEALTH_MATCH, NULL, NULL,
               "scaleset:{web}:health:*" },
             /* a prefix's glob bytes match only themselves */

@@ -80,6 +80,36 @@ sub write_config {
     return "$dir/$name.yaml";
 }
 
+# a libvirt test driver node (test:///FILE.xml, per connection) with a
+# dir storage pool "images" at DIR/images (or target => a path, XML
+# escaped) holding base.qcow2, for pools with template.volume:
+# { pool: images, backing: base.qcow2 }; its URI
+sub volume_node {
+    my ($self, %opt) = @_;
+    my $t = $self->{t};
+    my $dir = $t->dir;
+    my $target = $opt{target} // "$dir/images";
+    $t->write_file('node.xml', <<"EOF2");
+<node>
+  <pool type='dir'>
+    <name>images</name>
+    <uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>
+    <capacity>100000000000</capacity>
+    <allocation>0</allocation>
+    <available>100000000000</available>
+    <source/>
+    <target><path>$target</path></target>
+    <volume type='file'>
+      <name>base.qcow2</name>
+      <capacity unit='MiB'>64</capacity>
+      <target><format type='qcow2'/></target>
+    </volume>
+  </pool>
+</node>
+EOF2
+    return "test://$dir/node.xml";
+}
+
 # env => { ... }: more environment (NOTIFY_SOCKET, WATCHDOG_USEC)
 sub start {
     my ($self, %opt) = @_;
@@ -150,13 +180,20 @@ sub api {
     return ($code, $data);
 }
 
-# tools/guestsim following this scaler's pool (default web), switches in
-# control dir $ctl, extra guestsim arguments after it
+# tools/guestsim following this scaler's pool web, switches in control
+# dir $ctl, extra guestsim arguments after it
 sub guestsim {
     my ($self, $ctl, @extra) = @_;
+    return $self->guestsim_for('web', $ctl, @extra);
+}
+
+# the same for another pool (its server is named guestsim-POOL)
+sub guestsim_for {
+    my ($self, $pool, $ctl, @extra) = @_;
     my $t = $self->{t};
-    return $t->spawn(name => 'guestsim', cmd => [$^X, $t->root . '/tools/guestsim',
-        '--api', 'http://127.0.0.1:' . $t->port('api'), '--pool', 'web',
+    return $t->spawn(name => $pool eq 'web' ? 'guestsim' : "guestsim-$pool",
+        cmd => [$^X, $t->root . '/tools/guestsim',
+        '--api', 'http://127.0.0.1:' . $t->port('api'), '--pool', $pool,
         '--control', $ctl, '--interval', '0.1', @extra],
         wait => sub { 1 });
 }

@@ -705,6 +705,29 @@ sub backend_hits {
 
 # --- prometheus ----------------------------------------------------------
 
+# t/lib/metrics_endpoint.pl serving the text of set_metrics on port
+# NAME (default 'metrics') for a Prometheus to scrape; returns its port
+sub start_metrics {
+    my ($self, %opt) = @_;
+    my $name = $opt{name} // 'metrics';
+    my $port = $self->port($name);
+    $self->set_metrics($opt{text} // '', name => $name);
+    $self->spawn(name => $name,
+                 cmd => [$^X, "$ROOT/t/lib/metrics_endpoint.pl", $port,
+                         "$self->{dir}/$name.txt"],
+                 wait_port => $name);
+    return $port;
+}
+
+# what start_metrics serves from now on (replaced whole, atomically)
+sub set_metrics {
+    my ($self, $text, %opt) = @_;
+    my $name = $opt{name} // 'metrics';
+    $self->write_file("$name.tmp", $text);
+    rename "$self->{dir}/$name.tmp", "$self->{dir}/$name.txt"
+        or croak "rename: $!";
+}
+
 #   scrape => ['127.0.0.1:PORT', ...] or { job => [targets] },
 #   interval => '1s', rules => text of a rules file
 sub start_prometheus {
