@@ -270,8 +270,9 @@ pool_json(pool_state_t *ps, int detail)
                   "name", ps->cf->name, "capacity", ps->capacity,
                   "running", pool_actual(ps), "instances", ps->ninst,
                   "min", ps->cf->cap_min, "max", ps->cf->cap_max,
-                  "version", ps->model.version[0] ? ps->model.version
-                                                  : ps->cf->templates[0].version,
+                  "version", ps->model.version[0]
+                             ? ps->model.version
+                             : ps->cf->templates[0].version,
                   "digest", ps->model.version[0] ? ps->model.digest
                                                  : ps->digest[0],
                   "latest_model_instances", latest, "redis", ps->redis_ok,
