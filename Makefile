@@ -20,6 +20,9 @@
 #                   make check): a parser regression fails the build
 #   make guest-image the tiny real-VM test guest (build/guest: kernel,
 #                   initramfs and two base images, tools/guest-image.sh)
+#   make format     the daemon's house style (.clang-format: nginx's layout)
+#                   applied to scaler/ and scaler/ctl/ in place
+#   make check-format fails where a file of scaler/ differs from it
 
 SHELL       := /bin/bash
 BUILD       := build
@@ -88,7 +91,7 @@ PROVE_FLAGS ?= -It/lib --timer
 
 .PHONY: all module scaler man units deps node-deps check check-asan check-unit \
         check-integration demo bench install install-module install-scaler \
-        deb clean fuzz fuzzers check-fuzz
+        deb clean fuzz fuzzers check-fuzz format check-format
 
 all: module scaler
 
@@ -425,6 +428,16 @@ demo: deps
 bench: deps
 	$(MAKE) all guest-image
 	bash bench/run.sh
+
+# the daemon's layout (.clang-format); the module keeps nginx's by hand
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS  := $(wildcard scaler/*.c scaler/*.h scaler/ctl/*.c scaler/ctl/*.h)
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+check-format:
+	$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(BUILD)

@@ -58,6 +58,8 @@ static void ngx_http_scaleset_check_read(ngx_event_t *ev);
 static void ngx_http_scaleset_check_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_scaleset_check_connected(
     ngx_http_scaleset_check_peer_t *cp);
+static void ngx_http_scaleset_check_io_failed(
+    ngx_http_scaleset_check_peer_t *cp, ngx_event_t *ev, ssize_t n);
 static scaleset_check_result_t ngx_http_scaleset_check_answer(
     ngx_http_scaleset_check_peer_t *cp, ngx_uint_t closed);
 static void ngx_http_scaleset_check_done(ngx_http_scaleset_check_peer_t *cp,
@@ -587,17 +589,7 @@ ngx_http_scaleset_check_write(ngx_event_t *ev)
             continue;
         }
 
-        if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
-            if (ngx_handle_write_event(ev, 0) != NGX_OK) {
-                ngx_http_scaleset_check_done(peer, SCALESET_CHECK_INTERNAL);
-            }
-            return;
-        }
-
-        ngx_http_scaleset_check_done(peer,
-                                     ngx_socket_errno == NGX_ECONNRESET
-                                     ? SCALESET_CHECK_RESET
-                                     : SCALESET_CHECK_CLOSED);
+        ngx_http_scaleset_check_io_failed(peer, ev, n);
         return;
     }
 
@@ -680,19 +672,41 @@ ngx_http_scaleset_check_read(ngx_event_t *ev)
             return;
         }
 
-        if (ngx_socket_errno == NGX_EAGAIN) {
-            if (ngx_handle_read_event(ev, 0) != NGX_OK) {
-                ngx_http_scaleset_check_done(peer, SCALESET_CHECK_INTERNAL);
-            }
-            return;
-        }
-
-        ngx_http_scaleset_check_done(peer,
-                                     ngx_socket_errno == NGX_ECONNRESET
-                                     ? SCALESET_CHECK_RESET
-                                     : SCALESET_CHECK_CLOSED);
+        ngx_http_scaleset_check_io_failed(peer, ev, n);
         return;
     }
+}
+
+
+/*
+ * send() or recv() on ev's connection returned n (-1, or 0 from send):
+ * EAGAIN waits for ev again, anything else ends the check as a reset or
+ * a close.
+ */
+
+static void
+ngx_http_scaleset_check_io_failed(ngx_http_scaleset_check_peer_t *peer,
+    ngx_event_t *ev, ssize_t n)
+{
+    ngx_err_t  err;
+    ngx_int_t  rc;
+
+    err = ngx_socket_errno;
+
+    if (n == -1 && err == NGX_EAGAIN) {
+        rc = ev->write ? ngx_handle_write_event(ev, 0)
+                       : ngx_handle_read_event(ev, 0);
+
+        if (rc != NGX_OK) {
+            ngx_http_scaleset_check_done(peer, SCALESET_CHECK_INTERNAL);
+        }
+
+        return;
+    }
+
+    ngx_http_scaleset_check_done(peer, err == NGX_ECONNRESET
+                                       ? SCALESET_CHECK_RESET
+                                       : SCALESET_CHECK_CLOSED);
 }
 
 

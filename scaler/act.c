@@ -326,11 +326,8 @@ virt_drop(host_call_t *c)
 static virt_call_t *
 virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
 {
-    virt_call_t  *v = calloc(1, sizeof(*v));
+    virt_call_t  *v = xcalloc(1, sizeof(*v));
 
-    if (v == NULL) {
-        return NULL;
-    }
     host_call_init(&v->c, virt_run, virt_drop);
     v->conf = config_ref(ps->conf);
     v->p = ps->cf;
@@ -420,7 +417,7 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
     int upgrade_ok)
 {
     const zone_config_t  *zc;
-    virt_job_t           *j, *nj;
+    virt_job_t           *j;
     virt_call_t          *v;
     int                   i, h, c = 0;
 
@@ -440,16 +437,9 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
         {
             if (*n == c) {
                 c = c ? 2 * c : 16;
-                if ((nj = realloc(j, c * sizeof(*j))) == NULL) {
-                    failed(ps, a, virt_err(a->kind), "out of memory");
-                    return j;
-                }
-                j = nj;
+                j = xrealloc(j, c * sizeof(*j));
             }
-            if ((v = virt_call(ps, a, NULL)) == NULL) {
-                failed(ps, a, virt_err(a->kind), "out of memory");
-                continue;
-            }
+            v = virt_call(ps, a, NULL);
             if (a->kind == ACT_ADOPT) {
                 /* the tag names the host it is found on */
                 snprintf(v->model.host, sizeof(v->model.host), "%s",
@@ -551,10 +541,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     if (pl->creates == 0) {
         return;
     }
-    if ((c = calloc(pl->creates, sizeof(*c))) == NULL) {
-        slog(p->name, NULL, "out of memory: no creation this pass");
-        return;
-    }
+    c = xcalloc(pl->creates, sizeof(*c));
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE && !held(&pl->act[i], upgrade_ok)) {
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
@@ -585,10 +572,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
            previous one while rolling back), created now */
         model = pl->act[i].model;
         model.created = now;
-        if ((c[n] = virt_call(ps, &pl->act[i], &model)) == NULL) {
-            failed(ps, &pl->act[i], ERR_CREATE, "out of memory");
-            continue;
-        }
+        c[n] = virt_call(ps, &pl->act[i], &model);
         if (create_from(ps, c[n]) != 0) {
             failed(ps, &pl->act[i], ERR_CREATE, c[n]->err);
             host_call_release(&c[n]->c);
@@ -765,9 +749,8 @@ upgrade_write(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         }
         return -1;
     }
-    if (u->nids > 0 && (ids = malloc(u->nids * (SCALESET_ID_MAX + 1)))
-                       != NULL)
-    {
+    if (u->nids > 0) {
+        ids = xmalloc(u->nids * (SCALESET_ID_MAX + 1));
         for (k = 0; k < u->nids; k++) {
             len += (size_t) sprintf(ids + len, "%s%s", k ? " " : "",
                                     u->ids[k]);
@@ -818,19 +801,11 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     int                   njobs = 0;
     int                   i, n, cap, fenced = 0, upgrade_ok = 1;
 
-    st = calloc(obs->ninst + 1, sizeof(*st));
-    stop = calloc(obs->ninst + 1, sizeof(*stop));
-    done = calloc(obs->ninst + 1, sizeof(*done));
+    st = xcalloc(obs->ninst + 1, sizeof(*st));
+    stop = xcalloc(obs->ninst + 1, sizeof(*stop));
+    done = xcalloc(obs->ninst + 1, sizeof(*done));
     cap = obs->ninst + (pl ? pl->creates : 0);
-    list = calloc(cap + 1, sizeof(*list));
-    if (st == NULL || stop == NULL || done == NULL || list == NULL) {
-        slog(p->name, NULL, "out of memory: no action this pass");
-        free(st);
-        free(stop);
-        free(done);
-        free(list);
-        return;
-    }
+    list = xcalloc(cap + 1, sizeof(*list));
     for (i = 0; i < obs->ninst; i++) {
         st[i] = plan_observed(obs, i);
     }

@@ -31,6 +31,9 @@ addr_static(const pool_config_t *p, int n, char *buf, size_t size)
                  (a >> 8) & 255, a & 255, p->port_lo + n);
         return 0;
     }
+    if (p->prefix_len < 8) {
+        return -1;              /* no cidr (parse_cidr takes /8../32) */
+    }
     hosts = p->prefix_len >= 31 ? (p->prefix_len == 32 ? 1 : 2)
             : (1U << (32 - p->prefix_len)) - 2;
     if ((uint32_t) n >= hosts) {

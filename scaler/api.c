@@ -593,7 +593,10 @@ capacity_apply(api_wait_t *w, pool_state_t *ps)
     ps->capacity = w->capacity;
     slog(w->pool, w->id[0] ? w->id : NULL, "capacity set to %d%s",
          ps->capacity, w->id[0] ? " with this instance's request" : "");
-    return w->id[0] ? reconcile_ask(api_s, ps, w->id, w->ask) : 0;
+    if (w->id[0]) {
+        reconcile_ask(api_s, ps, w->id, w->ask);
+    }
+    return 0;
 }
 
 static json_t *
@@ -665,17 +668,12 @@ ha_refuse(struct evhttp_request *req)
     return 1;
 }
 
-/* a request that waits for Redis, in api_waiting; NULL (answered 503)
-   when out of memory */
+/* a request that waits for Redis, in api_waiting */
 static api_wait_t *
 wait_new(struct evhttp_request *req, const char *pool, const char *id)
 {
-    api_wait_t  *w = calloc(1, sizeof(*w));
+    api_wait_t  *w = xcalloc(1, sizeof(*w));
 
-    if (w == NULL) {
-        reply_error(req, 503, "out of memory");
-        return NULL;
-    }
     w->req = req;
     snprintf(w->pool, sizeof(w->pool), "%s", pool);
     snprintf(w->id, sizeof(w->id), "%s", id ? id : "");
@@ -695,9 +693,6 @@ api_wait(struct evhttp_request *req, const char *pool, const char *id,
 {
     api_wait_t  *w = wait_new(req, pool, id);
 
-    if (w == NULL) {
-        return;
-    }
     w->ask = ask;
     w->capacity = capacity;
     w->apply = capacity_apply;
@@ -797,10 +792,7 @@ instance_ask(struct evhttp_request *req, pool_state_t *ps, const char *id,
                  ps->capacity - 1);
         return;
     }
-    if (reconcile_ask(api_s, ps, id, ask) != 0) {
-        reply_error(req, 503, "out of memory");
-        return;
-    }
+    reconcile_ask(api_s, ps, id, ask);
     slog(ps->cf->name, id, "%s asked through the API",
          (ask & ASK_RESTART) ? "restart" : (ask & ASK_REIMAGE) ? "reimage"
          : (ask & ASK_STANDBY) ? "standby" : (ask & ASK_ACTIVE) ? "active"
@@ -848,9 +840,7 @@ protection_put(struct evhttp_request *req, pool_state_t *ps, const char *id)
         reply_error(req, 400, "%s", why);
         return;
     }
-    if ((w = wait_new(req, ps->cf->name, id)) == NULL) {
-        return;
-    }
+    w = wait_new(req, ps->cf->name, id);
     w->protection = p;
     w->apply = protection_apply;
     w->answer = protection_answer;
@@ -887,9 +877,7 @@ repair_resume(struct evhttp_request *req, pool_state_t *ps)
     char            num[3][24];
     const char     *fv[10];
 
-    if ((w = wait_new(req, ps->cf->name, NULL)) == NULL) {
-        return;
-    }
+    w = wait_new(req, ps->cf->name, NULL);
     w->apply = resume_apply;
     w->answer = resume_answer;
     memset(&active, 0, sizeof(active));
@@ -954,10 +942,7 @@ lifecycle_post(struct evhttp_request *req, pool_state_t *ps, instance_t *in)
                     inst_state_name(in->state));
         return;
     }
-    if (reconcile_ask(api_s, ps, in->id, ask) != 0) {
-        reply_error(req, 503, "out of memory");
-        return;
-    }
+    reconcile_ask(api_s, ps, in->id, ask);
     slog(ps->cf->name, in->id, "%s hook: %s through the API",
          hook == HOOK_LAUNCH ? "launch" : "terminate",
          ask == ASK_HEARTBEAT ? "heartbeat" : ask == ASK_CONTINUE
@@ -1272,10 +1257,7 @@ api_hand(struct evhttp_request *req, pool_state_t *ps, int adopt)
             return;
         }
     }
-    if (reconcile_hand_later(api_s, ps, &r) != 0) {
-        api_reply_error(req, 503, "out of memory");
-        return;
-    }
+    reconcile_hand_later(api_s, ps, &r);
     slog(ps->cf->name, adopt ? r.domain : NULL, "%s asked through the API "
          "(template %s, zone %s)", adopt ? "adoption" : "an instance by hand",
          ps->cf->templates[r.tmpl].name[0] ? ps->cf->templates[r.tmpl].name

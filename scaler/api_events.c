@@ -135,9 +135,8 @@ api_events_get(struct evhttp_request *req, struct event_base *base,
         return;
     }
     json_decref(events);
-    if ((w = calloc(1, sizeof(*w))) == NULL
-        || (w->timer = evtimer_new(base, on_timeout, w)) == NULL)
-    {
+    w = xcalloc(1, sizeof(*w));
+    if ((w->timer = evtimer_new(base, on_timeout, w)) == NULL) {
         free(w);
         api_reply_error(req, 503, "out of memory");
         return;

@@ -220,19 +220,17 @@ gate_new(struct event_base *base, void *arg)
     if (gate_token() == NULL) {
         return bev;                     /* no token to check */
     }
-    if ((g = calloc(1, sizeof(*g))) == NULL
-        || (g->held = evbuffer_new()) == NULL
+    g = xcalloc(1, sizeof(*g));
+    if ((g->held = evbuffer_new()) == NULL
         || (g->timer = evtimer_new(base, gate_timer, g)) == NULL
         || (g->cb = evbuffer_add_cb(bufferevent_get_input(bev), gate_input,
                                     g)) == NULL)
     {
-        if (g) {
-            if (g->timer) {
-                event_free(g->timer);
-            }
-            if (g->held) {
-                evbuffer_free(g->held);
-            }
+        if (g->timer) {
+            event_free(g->timer);
+        }
+        if (g->held) {
+            evbuffer_free(g->held);
         }
         free(g);
         bufferevent_free(bev);
@@ -291,7 +289,8 @@ gate_decide(gate_t *g, struct evbuffer *buf)
     }
     /* without the token: its head without a body, then nothing (no head
        within the limit: what there is, which evhttp refuses) */
-    if (end && (out = malloc(end)) != NULL) {
+    if (end) {
+        out = xmalloc(end);
         api_head_check(head, end, token, out, &outlen);
         evbuffer_add(buf, out, outlen);
         free(out);

@@ -180,14 +180,9 @@ static void
 write_record(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
     upgrade_t *rec)
 {
-    up_wait_t  *w = calloc(1, sizeof(*w));
+    up_wait_t  *w = xcalloc(1, sizeof(*w));
     char        expect[24];
 
-    if (w == NULL) {
-        upgrade_free(rec);
-        api_reply_error(req, 503, "out of memory");
-        return;
-    }
     w->req = req;
     w->s = s;
     snprintf(w->pool, sizeof(w->pool), "%s", ps->cf->name);

@@ -110,11 +110,7 @@ as_decided(as_entry_t *e, const autoscale_decision_t *d)
         return;
     }
     history_decision(e->pool, &ps->cf->autoscale, d);
-    st = malloc(sizeof(*st));
-    if (st == NULL) {
-        slog_err(e->pool, NULL, "autoscale: out of memory");
-        return;
-    }
+    st = xmalloc(sizeof(*st));
     snprintf(st->pool, sizeof(st->pool), "%s", e->pool);
     st->capacity = (int) d->capacity;
     e->storing++;
@@ -192,7 +188,7 @@ prom_conf_free(void)
 static char *
 dup0(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
 prom_client_t *
@@ -260,8 +256,8 @@ entries_sync(scaler_t *s)
     size_t       n = 0, j;
     int          i;
 
-    ne = calloc(s->npools ? s->npools : 1, sizeof(*ne));
-    for (i = 0; ne && i < s->npools; i++) {
+    ne = xcalloc(s->npools ? s->npools : 1, sizeof(*ne));
+    for (i = 0; i < s->npools; i++) {
         pool_config_t *p = s->pools[i].cf;
         as_entry_t    *e = &ne[n];
 
@@ -279,17 +275,15 @@ entries_sync(scaler_t *s)
                 break;
             }
         }
-        if (j < as_n
-            && autoscale_runner_reconfigure(as_ent[j].runner,
-                                            &p->autoscale) == 0)
-        {
+        if (j < as_n) {
+            autoscale_runner_reconfigure(as_ent[j].runner, &p->autoscale);
             e->runner = as_ent[j].runner;
             as_ent[j].runner = NULL;
         } else {
             e->runner = autoscale_runner_new(as_base, as_prom, p->name,
                                              &p->autoscale);
             if (e->runner == NULL) {
-                slog_err(p->name, NULL, "autoscale: out of memory");
+                slog_err(p->name, NULL, "autoscale: no timer (libevent)");
                 continue;
             }
             autoscale_runner_set_log(e->runner, as_log, NULL);
@@ -384,10 +378,7 @@ autoscaler_metrics(expo_t *e)
     if (as_n == 0) {
         return;
     }
-    if ((rs = calloc(as_n, sizeof(*rs))) == NULL) {
-        expo_fail(e, "out of memory");
-        return;
-    }
+    rs = xcalloc(as_n, sizeof(*rs));
     for (i = 0; i < as_n; i++) {
         rs[i] = as_ent[i].runner;
     }

@@ -19,6 +19,7 @@
 
 #include "autoscale_runner.h"
 #include "clock.h"
+#include "xmalloc.h"
 
 
 typedef struct {
@@ -65,7 +66,7 @@ struct autoscale_runner_s {
 };
 
 
-static int runner_alloc(autoscale_runner_t *r, const autoscale_config_t *c,
+static void runner_alloc(autoscale_runner_t *r, const autoscale_config_t *c,
     autoscale_rule_state_t **state, autoscale_rule_explain_t **ex,
     autoscale_obs_t **obs, char (**detail)[256]);
 static void runner_on_result(const prom_result_t *res, void *arg);
@@ -105,7 +106,7 @@ runner_log(autoscale_runner_t *r, int prio, const char *fmt, ...)
 }
 
 
-static int
+static void
 runner_alloc(autoscale_runner_t *r, const autoscale_config_t *c,
     autoscale_rule_state_t **state, autoscale_rule_explain_t **ex,
     autoscale_obs_t **obs, char (**detail)[256])
@@ -114,20 +115,10 @@ runner_alloc(autoscale_runner_t *r, const autoscale_config_t *c,
 
     (void) r;
 
-    *state = calloc(n, sizeof(**state));
-    *ex = calloc(n, sizeof(**ex));
-    *obs = calloc(n, sizeof(**obs));
-    *detail = calloc(n, sizeof(**detail));
-
-    if (*state == NULL || *ex == NULL || *obs == NULL || *detail == NULL) {
-        free(*state);
-        free(*ex);
-        free(*obs);
-        free(*detail);
-        return -1;
-    }
-
-    return 0;
+    *state = xcalloc(n, sizeof(**state));
+    *ex = xcalloc(n, sizeof(**ex));
+    *obs = xcalloc(n, sizeof(**obs));
+    *detail = xcalloc(n, sizeof(**detail));
 }
 
 
@@ -137,10 +128,7 @@ autoscale_runner_new(struct event_base *base, prom_client_t *prom,
 {
     autoscale_runner_t  *r;
 
-    r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return NULL;
-    }
+    r = xcalloc(1, sizeof(*r));
 
     snprintf(r->pool, sizeof(r->pool), "%s", pool);
     r->base = base;
@@ -149,16 +137,11 @@ autoscale_runner_new(struct event_base *base, prom_client_t *prom,
     r->now_ms = runner_clock;
 
     r->kick = evtimer_new(base, runner_kick, r);
-    if (r->kick == NULL
-        || runner_alloc(r, conf, &r->state, &r->explain, &r->obs, &r->detail)
-           != 0)
-    {
-        if (r->kick) {
-            event_free(r->kick);
-        }
+    if (r->kick == NULL) {
         free(r);
         return NULL;
     }
+    runner_alloc(r, conf, &r->state, &r->explain, &r->obs, &r->detail);
 
     r->decision.rules = r->explain;
 
@@ -210,16 +193,13 @@ autoscale_runner_evaluate(autoscale_runner_t *r, int64_t current,
         r->obs[i].value = NAN;
         snprintf(r->detail[i], sizeof(r->detail[i]), "query not started");
 
-        q = malloc(sizeof(*q));
-        if (q) {
-            q->runner = r;
-            q->gen = r->gen;
-            q->index = i;
-        }
+        q = xmalloc(sizeof(*q));
+        q->runner = r;
+        q->gen = r->gen;
+        q->index = i;
 
-        if (q == NULL
-            || prom_query(r->prom, rule->query, rule->reduce,
-                          runner_on_result, q) != 0)
+        if (prom_query(r->prom, rule->query, rule->reduce, runner_on_result,
+                       q) != 0)
         {
             /* counts as unreachable: no action for this rule */
             free(q);
@@ -357,7 +337,7 @@ runner_decide(autoscale_runner_t *r)
 }
 
 
-int
+void
 autoscale_runner_reconfigure(autoscale_runner_t *r,
     const autoscale_config_t *conf)
 {
@@ -367,9 +347,7 @@ autoscale_runner_reconfigure(autoscale_runner_t *r,
     char                     (*detail)[256];
     size_t                     i, j;
 
-    if (runner_alloc(r, conf, &state, &ex, &obs, &detail) != 0) {
-        return -1;
-    }
+    runner_alloc(r, conf, &state, &ex, &obs, &detail);
 
     for (i = 0; i < conf->nrules; i++) {
         for (j = 0; j < r->conf->nrules; j++) {
@@ -402,8 +380,6 @@ autoscale_runner_reconfigure(autoscale_runner_t *r,
     r->running = 0;
     r->done = NULL;
     evtimer_del(r->kick);
-
-    return 0;
 }
 
 

@@ -32,7 +32,8 @@ typedef void (*autoscale_log_pt)(void *ctx, int prio, const char *pool,
 /*
  * A pool's autoscaler: runs every rule's query through prom, then the
  * decision.  conf (and the strings it points at) must outlive the runner
- * or the next autoscale_runner_reconfigure().  Returns NULL on ENOMEM.
+ * or the next autoscale_runner_reconfigure().  NULL when libevent's
+ * timer could not be made.
  */
 autoscale_runner_t *autoscale_runner_new(struct event_base *base,
     prom_client_t *prom, const char *pool, const autoscale_config_t *conf);
@@ -56,9 +57,9 @@ int autoscale_runner_evaluate(autoscale_runner_t *r, int64_t current,
 /*
  * A reloaded config: the state of rules whose name is unchanged is kept
  * (windows, cooldowns, counters); a running evaluation is abandoned
- * without calling its done.  Returns 0, or -1 on ENOMEM (old config kept).
+ * without calling its done.
  */
-int autoscale_runner_reconfigure(autoscale_runner_t *r,
+void autoscale_runner_reconfigure(autoscale_runner_t *r,
     const autoscale_config_t *conf);
 
 /*

@@ -146,22 +146,16 @@ cloudinit_check(ci_file_t f, const char *text, unsigned long *line,
 typedef struct {
     char    *buf;
     size_t   len, cap;
-    int      oom;
 } out_t;
 
 static int
 out_write(void *data, unsigned char *buffer, size_t size)
 {
     out_t  *o = data;
-    char   *n;
 
     if (o->len + size + 1 > o->cap) {
         o->cap = (o->len + size + 1) * 2;
-        if ((n = realloc(o->buf, o->cap)) == NULL) {
-            o->oom = 1;
-            return 0;
-        }
-        o->buf = n;
+        o->buf = xrealloc(o->buf, o->cap);
     }
     memcpy(o->buf + o->len, buffer, size);
     o->len += size;
@@ -209,7 +203,7 @@ cloudinit_meta_data(const char *rendered, const char *id,
     yaml_emitter_t   em;
     yaml_node_t     *root;
     unsigned long    line;
-    out_t            o = { NULL, 0, 0, 0 };
+    out_t            o = { NULL, 0, 0 };
     int              map, ok;
 
     if (yaml_doc(rendered ? rendered : "", &doc, &line, why, whylen) != 0) {
@@ -225,7 +219,7 @@ cloudinit_meta_data(const char *rendered, const char *id,
         && has_key(&doc, root, "local-hostname"))
     {
         yaml_document_delete(&doc);
-        return strdup(rendered);    /* it says both itself: as written */
+        return xstrdup(rendered);    /* it says both itself: as written */
     }
     if (root == NULL) {
         /* an empty meta-data: a document of its own */
@@ -256,7 +250,7 @@ cloudinit_meta_data(const char *rendered, const char *id,
     yaml_emitter_set_unicode(&em, 1);
     /* dump takes the document (deleted either way) */
     ok = yaml_emitter_dump(&em, &doc) && yaml_emitter_close(&em)
-         && yaml_emitter_flush(&em) && !o.oom;
+         && yaml_emitter_flush(&em);
     yaml_emitter_delete(&em);
     if (!ok) {
         snprintf(why, whylen, "meta-data could not be written as YAML");
@@ -308,11 +302,7 @@ cloudinit_files(const cloud_init_config_t *ci, const char *const *vals,
         }
         text = src[f] ? template_render_raw(src[f], template_vars, vals,
                                             TV_COUNT)
-                      : strdup("");
-        if (text == NULL) {
-            snprintf(err, errlen, "out of memory");
-            goto failed;
-        }
+                      : xstrdup("");
         if (src[f] && cloudinit_check((ci_file_t) f, text, &line, why,
                                       sizeof(why)) != 0)
         {
@@ -419,12 +409,7 @@ cloudinit_config_check(const pool_config_t *p, const template_config_t *t,
             continue;
         }
         /* the file itself, every variable a plain word */
-        if ((text = template_render_raw(src[f], template_vars, safe,
-                                        TV_COUNT)) == NULL)
-        {
-            snprintf(err, errlen, "%s:1: out of memory", path[f]);
-            return -1;
-        }
+        text = template_render_raw(src[f], template_vars, safe, TV_COUNT);
         rc = cloudinit_check((ci_file_t) f, text, &line, why, sizeof(why));
         free(text);
         if (rc != 0) {
@@ -439,12 +424,8 @@ cloudinit_config_check(const pool_config_t *p, const template_config_t *t,
             for (v = 0; v < TV_COUNT; v++) {
                 memcpy(one, safe, sizeof(one));
                 one[v] = vals[v];
-                if ((text = template_render_raw(src[f], template_vars, one,
-                                                TV_COUNT)) == NULL)
-                {
-                    snprintf(err, errlen, "%s:1: out of memory", path[f]);
-                    return -1;
-                }
+                text = template_render_raw(src[f], template_vars, one,
+                                           TV_COUNT);
                 rc = cloudinit_check((ci_file_t) f, text, &line, why,
                                      sizeof(why));
                 free(text);

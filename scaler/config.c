@@ -730,10 +730,7 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     uint64_t          seen;
     int               i;
 
-    if ((cf->pools = calloc(cf_items(v) + 1, sizeof(*cf->pools))) == NULL) {
-        cf_error(c, v, "out of memory");
-        return -1;
-    }
+    cf->pools = xcalloc(cf_items(v) + 1, sizeof(*cf->pools));
     FOR_ITEMS(c, v, item) {
         p = &cf->pools[cf->npools++];
         p->cap_max = SCALER_CAPACITY_MAX;
@@ -1009,10 +1006,7 @@ template_new(cfctx_t *c, yaml_node_t *v, pool_config_t *p)
     }
     t = &p->templates[p->ntemplates++];
     t->weight = 1;
-    if ((t->version = strdup("1")) == NULL) {
-        cf_error(c, v, "out of memory");
-        return NULL;
-    }
+    t->version = xstrdup("1");
     return t;
 }
 
@@ -1020,9 +1014,8 @@ template_new(cfctx_t *c, yaml_node_t *v, pool_config_t *p)
 static int
 template_done(cfctx_t *c, yaml_node_t *v, template_config_t *t)
 {
-    if (t->name == NULL && (t->name = strdup("")) == NULL) {
-        cf_error(c, v, "out of memory");
-        return -1;
+    if (t->name == NULL) {
+        t->name = xstrdup("");
     }
     if (t->text == NULL) {
         cf_error(c, v, "template%s%s needs domain", t->name[0] ? " " : "",
@@ -1240,10 +1233,7 @@ template_volume(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         return -1;
     }
     if (t->vol_format == NULL) {
-        if ((t->vol_format = strdup("qcow2")) == NULL) {
-            cf_error(c, v, "out of memory");
-            return -1;
-        }
+        t->vol_format = xstrdup("qcow2");
     } else if (strcmp(t->vol_format, "qcow2") != 0
                && strcmp(t->vol_format, "raw") != 0)
     {
@@ -1325,11 +1315,8 @@ cloud_init_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
 {
     char  err[512];
 
-    if (t->ci.pool == NULL && t->vol_pool != NULL
-        && (t->ci.pool = strdup(t->vol_pool)) == NULL)
-    {
-        cf_error(c, m, "out of memory");
-        return -1;
+    if (t->ci.pool == NULL && t->vol_pool != NULL) {
+        t->ci.pool = xstrdup(t->vol_pool);
     }
     if (t->ci.pool == NULL) {
         cf_error(c, m, "pool \"%s\": cloud_init needs a storage pool for "
@@ -1731,15 +1718,11 @@ config_load(const char *file, char *err, size_t errlen)
     yaml_parser_delete(&parser);
     fclose(f);
 
-    if ((cf = calloc(1, sizeof(*cf))) == NULL
-        || (cf->file = strdup(file)) == NULL
-        || (cf->redis.addr.host = strdup("127.0.0.1")) == NULL
-        || (cf->prefix = strdup(SCALESET_DEFAULT_PREFIX)) == NULL
-        || (cf->api_host = strdup("127.0.0.1")) == NULL)
-    {
-        snprintf(err, errlen, "%s:1: out of memory", file);
-        goto failed;
-    }
+    cf = xcalloc(1, sizeof(*cf));
+    cf->file = xstrdup(file);
+    cf->redis.addr.host = xstrdup("127.0.0.1");
+    cf->prefix = xstrdup(SCALESET_DEFAULT_PREFIX);
+    cf->api_host = xstrdup("127.0.0.1");
     cf->redis.addr.port = 6379;
     cf->api_port = 9180;
     cf->ui_dir = NULL;                  /* ui_default_dir() */

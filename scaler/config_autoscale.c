@@ -185,10 +185,7 @@ cf_rules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     size_t                    i;
     const char               *need;
 
-    if ((p->rules = calloc(cf_items(v) + 1, sizeof(*p->rules))) == NULL) {
-        cf_error(c, v, "out of memory");
-        return -1;
-    }
+    p->rules = xcalloc(cf_items(v) + 1, sizeof(*p->rules));
     p->autoscale.nrules = 0;
     p->rules_line = v->start_mark.line + 1;
     FOR_ITEMS(c, v, m) {
@@ -347,12 +344,7 @@ cf_schedules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     yaml_node_t     *m;
     size_t           i;
 
-    if ((p->profiles = calloc(cf_items(v) + 1, sizeof(*p->profiles)))
-        == NULL)
-    {
-        cf_error(c, v, "out of memory");
-        return -1;
-    }
+    p->profiles = xcalloc(cf_items(v) + 1, sizeof(*p->profiles));
     p->autoscale.nprofiles = 0;
     FOR_ITEMS(c, v, m) {
         memset(&s, 0, sizeof(s));

@@ -185,10 +185,7 @@ cf_scalar(cfctx_t *c, yaml_node_t *n)
         cf_error(c, n, "a value with a NUL byte");
         return NULL;
     }
-    s = strndup((char *) n->data.scalar.value, n->data.scalar.length);
-    if (s == NULL) {
-        cf_error(c, n, "out of memory");
-    }
+    s = xstrndup((char *) n->data.scalar.value, n->data.scalar.length);
     return s;
 }
 
@@ -367,9 +364,7 @@ cf_read_file(const char *path)
         goto failed;
     }
     len = (size_t) st.st_size;
-    if ((buf = malloc(len + 1)) == NULL) {
-        goto failed;
-    }
+    buf = xmalloc(len + 1);
     for (n = 0; n < len; n += (size_t) r) {
         r = read(fd, buf + n, len - n);
         if (r == -1 && errno == EINTR) {

@@ -69,12 +69,8 @@ pool_of(const char *name)
             return pools[i];
         }
     }
-    if ((pe = calloc(1, sizeof(*pe))) == NULL
-        || (n = realloc(pools, (npools + 1) * sizeof(*n))) == NULL)
-    {
-        free(pe);
-        return NULL;
-    }
+    pe = xcalloc(1, sizeof(*pe));
+    n = xrealloc(pools, (npools + 1) * sizeof(*n));
     snprintf(pe->pool, sizeof(pe->pool), "%s", name);
     pools = n;
     pools[npools++] = pe;
@@ -296,22 +292,15 @@ events_emit(registry_t *reg, const pool_config_t *p, const char *id,
     pe->ring[pe->next] = j;
     pe->next = (pe->next + 1) % EVENTS_KEPT;
     if (p->webhook) {
-        it = queued < WEBHOOK_QUEUE_MAX ? calloc(1, sizeof(*it)) : NULL;
-        if (it != NULL) {
-            it->url = strdup(p->webhook);
-            it->body = strdup(body);
-        }
-        if (it == NULL || it->url == NULL || it->body == NULL) {
+        if (queued >= WEBHOOK_QUEUE_MAX) {
             if (pe->dropped++ == 0 || pe->dropped % 1000 == 0) {
                 slog(p->name, id, "webhook queue full (%d): event "
                      "dropped (%lu so far)", WEBHOOK_QUEUE_MAX, pe->dropped);
             }
-            if (it != NULL) {
-                free(it->url);
-                free(it->body);
-                free(it);
-            }
         } else {
+            it = xcalloc(1, sizeof(*it));
+            it->url = xstrdup(p->webhook);
+            it->body = xstrdup(body);
             it->pe = pe;
             if (queue_tail) {
                 queue_tail->next = it;

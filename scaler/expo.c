@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "expo.h"
+#include "xmalloc.h"
 
 static int name_ok(const char *s, int colons);
 static void add_escaped(expo_t *e, const char *s, int quotes);
@@ -100,7 +101,6 @@ void
 expo_family(expo_t *e, const char *name, const char *type, const char *help)
 {
     size_t   i;
-    char   **n;
 
     if (e->failed) {
         return;
@@ -122,19 +122,10 @@ expo_family(expo_t *e, const char *name, const char *type, const char *help)
         }
     }
     if (e->nseen == e->cseen) {
-        n = realloc(e->seen, (e->cseen ? e->cseen * 2 : 16) * sizeof(*n));
-        if (n == NULL) {
-            expo_fail(e, "out of memory");
-            return;
-        }
-        e->seen = n;
         e->cseen = e->cseen ? e->cseen * 2 : 16;
+        e->seen = xrealloc(e->seen, e->cseen * sizeof(*e->seen));
     }
-    if ((e->seen[e->nseen] = strdup(name)) == NULL) {
-        expo_fail(e, "out of memory");
-        return;
-    }
-    e->nseen++;
+    e->seen[e->nseen++] = xstrdup(name);
     if (evbuffer_add_printf(e->out, "# HELP %s ", name) < 0) {
         expo_fail(e, "out of memory");
         return;

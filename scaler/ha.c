@@ -237,7 +237,7 @@ notify(void)
     if (ha.notify_fd >= 0 && write(ha.notify_fd, &c, 1) < 0
         && errno != EAGAIN)
     {
-        slog(NULL, NULL, "ha: cannot signal the loop: %s", strerror(errno));
+        slog_err(NULL, NULL, "ha: cannot signal the loop: %s", strerror(errno));
     }
 }
 
@@ -249,7 +249,7 @@ lose(const char *why)
     ha.l.valid_until = 0;
     ha.lost++;
     ha.value[0] = '\0';
-    slog(NULL, NULL, "ha: standing by: %s", why);
+    slog_warn(NULL, NULL, "ha: standing by: %s", why);
     notify();
 }
 
@@ -313,8 +313,8 @@ ha_thread(void *arg)
             }
         }
         if (r == HA_NO_ANSWER && !ha.unreached) {
-            slog(NULL, NULL, "ha: the lease could not be %s: %s",
-                 leader ? "renewed" : "asked for", err);
+            slog_warn(NULL, NULL, "ha: the lease could not be %s: %s",
+                      leader ? "renewed" : "asked for", err);
             ha.unreached = 1;
         } else if (r != HA_NO_ANSWER && ha.unreached) {
             slog(NULL, NULL, "ha: Redis answers the lease again");
@@ -356,7 +356,7 @@ ha_start(const scaler_config_t *cf, redis_topo_t *topo, int notify_fd)
     if (scaleset_key(ha.key, sizeof(ha.key), cf->prefix, NULL,
                      SCALESET_KEY_SCALER_LEASE, NULL) < 0)
     {
-        slog(NULL, NULL, "ha: no lease key for prefix \"%s\"", cf->prefix);
+        slog_err(NULL, NULL, "ha: no lease key for prefix \"%s\"", cf->prefix);
         return -1;
     }
     if (cf->ha_advertise) {
@@ -368,9 +368,6 @@ ha_start(const scaler_config_t *cf, redis_topo_t *topo, int notify_fd)
     /* a command never takes longer than a quarter of the lease */
     timeout = cf->ha_lease_ms / 4 < 1000 ? cf->ha_lease_ms / 4 : 1000;
     ha.conn = redis_conn_new(&cf->redis, topo, timeout, "ha: ");
-    if (ha.conn == NULL) {
-        return -1;
-    }
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&ha.cond, &a);
@@ -382,7 +379,7 @@ ha_start(const scaler_config_t *cf, redis_topo_t *topo, int notify_fd)
     ha.value[0] = ha.leader[0] = '\0';
     ha.enabled = 1;
     if (pthread_create(&ha.tid, NULL, ha_thread, NULL) != 0) {
-        slog(NULL, NULL, "ha: no thread (%s)", strerror(errno));
+        slog_err(NULL, NULL, "ha: no thread (%s)", strerror(errno));
         redis_conn_free(ha.conn);
         ha.conn = NULL;
         ha.enabled = 0;

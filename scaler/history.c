@@ -106,9 +106,7 @@ hist_pool(const char *pool, int create)
     {
         return NULL;
     }
-    if ((hist[nhist] = calloc(1, sizeof(history_pool_t))) == NULL) {
-        return NULL;
-    }
+    hist[nhist] = xcalloc(1, sizeof(history_pool_t));
     snprintf(hist[nhist]->pool, sizeof(hist[nhist]->pool), "%s", pool);
     for (i = 0; i < HISTORY_TRAFFIC; i++) {
         hist[nhist]->traffic[i].h = hist[nhist];

@@ -53,15 +53,9 @@ host_t *
 host_new(const char *uri, int ka_interval, unsigned ka_count,
     uint64_t timeout_ms)
 {
-    host_t  *h = calloc(1, sizeof(*h));
+    host_t  *h = xcalloc(1, sizeof(*h));
 
-    if (h == NULL) {
-        return NULL;
-    }
-    if ((h->vc = virt_open(uri, ka_interval, ka_count)) == NULL) {
-        free(h);
-        return NULL;
-    }
+    h->vc = virt_open(uri, ka_interval, ka_count);
     h->timeout_ms = timeout_ms;
     pthread_cond_init(&h->cond, NULL);
     return h;
@@ -238,8 +232,8 @@ host_submit(host_batch_t *b, host_t *h, host_call_t *c)
     }
     if (h->nthreads == 0) {
         pthread_mutex_unlock(&hosts_lock);
-        slog(NULL, NULL, "host: no thread (%s): call refused",
-             strerror(errno));
+        slog_err(NULL, NULL, "host: no thread (%s): call refused",
+                 strerror(errno));
         return;
     }
     c->host = h;

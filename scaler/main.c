@@ -28,31 +28,6 @@ static void on_signal(evutil_socket_t sig, short ev, void *arg);
 static void arm(void);
 static void kick(void);
 
-static registry_async_t *
-areg_open(const scaler_config_t *cf, redis_topo_t *topo)
-{
-    registry_async_t  *ra = registry_async_open(base, &cf->redis, topo,
-                                                cf->prefix);
-
-    if (ra == NULL) {
-        slog_err(NULL, NULL, "out of memory");
-        exit(1);
-    }
-    return ra;
-}
-
-static redis_topo_t *
-topo_new(void)
-{
-    redis_topo_t  *t = redis_topo_new();
-
-    if (t == NULL) {
-        slog_err(NULL, NULL, "out of memory");
-        exit(1);
-    }
-    return t;
-}
-
 /* the lease changed hands (ha.c): a pass at once, in its new role */
 static void
 on_ha(evutil_socket_t fd, short ev, void *arg)
@@ -169,9 +144,10 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
                 ns.areg = sc.areg;
             } else {
                 old_topo = sc.topo;
-                ns.topo = topo_new();
+                ns.topo = redis_topo_new();
                 old = sc.areg;
-                ns.areg = areg_open(ncf, ns.topo);
+                ns.areg = registry_async_open(base, &ncf->redis, ns.topo,
+                                              ncf->prefix);
             }
             reconcile_init(&ns, ncf, &sc);
             autoscaler_reload(&ns, &sc);    /* before the old config goes */
@@ -246,8 +222,8 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
     if (virt_init() != 0) {
-        slog(NULL, NULL, "libvirt's event loop could not start: no "
-             "keepalive");
+        slog_warn(NULL, NULL, "libvirt's event loop could not start: no "
+                  "keepalive");
     }
     if (seed_init() != 0) {
         slog_warn(NULL, NULL, "libisofs did not initialise: no NoCloud "
@@ -261,11 +237,9 @@ main(int argc, char **argv)
     }
     ha_ev = event_new(base, ha_pipe[0], EV_READ | EV_PERSIST, on_ha, NULL);
     event_add(ha_ev, NULL);
-    sc.topo = topo_new();
-    if (reconcile_init(&sc, cf, NULL) != 0) {
-        return 1;
-    }
-    sc.areg = areg_open(cf, sc.topo);
+    sc.topo = redis_topo_new();
+    reconcile_init(&sc, cf, NULL);
+    sc.areg = registry_async_open(base, &cf->redis, sc.topo, cf->prefix);
     ha_begin(cf, sc.topo);
     if (api_start(base, &sc) != 0) {
         return 1;

@@ -25,9 +25,9 @@
 
 static int inst_cmp(const void *a, const void *b);
 static int member_cmp(const void *a, const void *b);
-static int list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
+static void list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
     observation_t *obs);
-static int read_members(pool_state_t *ps, const registry_hash_t *h,
+static void read_members(pool_state_t *ps, const registry_hash_t *h,
     observation_t *obs);
 static void read_drains(const registry_hash_t *h, observation_t *obs);
 static void read_reports(registry_t *reg, pool_state_t *ps,
@@ -89,11 +89,7 @@ inst_add(observation_t *obs, int *cap)
 
     if (obs->ninst == *cap) {
         *cap = *cap ? *cap * 2 : 16;
-        n = realloc(obs->inst, *cap * sizeof(*obs->inst));
-        if (n == NULL) {
-            return NULL;
-        }
-        obs->inst = n;
+        obs->inst = xrealloc(obs->inst, *cap * sizeof(*obs->inst));
     }
     n = &obs->inst[obs->ninst++];
     memset(n, 0, sizeof(*n));
@@ -213,11 +209,8 @@ list_drop(host_call_t *c)
 static list_call_t *
 list_call(pool_state_t *ps, int h)
 {
-    list_call_t  *l = calloc(1, sizeof(*l));
+    list_call_t  *l = xcalloc(1, sizeof(*l));
 
-    if (l == NULL) {
-        return NULL;
-    }
     host_call_init(&l->c, list_run, list_drop);
     l->conf = config_ref(ps->conf);
     l->p = ps->cf;
@@ -233,9 +226,7 @@ list_why(pool_state_t *ps, int h, const list_call_t *l, char *buf,
 {
     uint64_t  since = 0, now = clock_mono_ms();
 
-    if (l == NULL) {
-        snprintf(buf, size, "out of memory");
-    } else if (l->c.outcome == HOST_LATE) {
+    if (l->c.outcome == HOST_LATE) {
         snprintf(buf, size, "no answer within libvirt.timeout %llu ms",
                  (unsigned long long) ps->host_timeout_ms);
     } else if (l->c.outcome == HOST_REFUSED
@@ -253,7 +244,7 @@ list_why(pool_state_t *ps, int h, const list_call_t *l, char *buf,
 /* host h's listing into obs (vi taken from it); a host that did not
    answer keeps the instances the last pass knew there (listed 0): they
    are not lost */
-static int
+static void
 list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
     int *cap)
 {
@@ -265,7 +256,7 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
     char                  label[160], why[96];
     int                   i, n;
 
-    n = l != NULL && l->c.outcome == HOST_DONE ? l->n : -1;
+    n = l->c.outcome == HOST_DONE ? l->n : -1;
     obs->host_up[h] = n >= 0;
     host_label(p, h, label, sizeof(label));
     if (n < 0) {
@@ -307,14 +298,12 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
             if (ps->inst[i].host != h) {
                 continue;
             }
-            if ((o = inst_add(obs, cap)) == NULL) {
-                return -1;
-            }
+            o = inst_add(obs, cap);
             o->in = ps->inst[i];
             o->in.vm.have = 0;          /* not listed this pass */
             o->in.report0 = o->in.nreports = 0;
         }
-        return 0;
+        return;
     }
     obs->host_free[h] = l->free_mem;
     for (i = 0; i < p->ntemplates; i++) {
@@ -333,11 +322,10 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
     }
     vi = l->vi;
     for (i = 0; i < n; i++) {
-        if (!scaleset_id_valid(vi[i].id, strlen(vi[i].id))
-            || (o = inst_add(obs, cap)) == NULL)
-        {
+        if (!scaleset_id_valid(vi[i].id, strlen(vi[i].id))) {
             continue;
         }
+        o = inst_add(obs, cap);
         o->listed = 1;
         snprintf(o->in.id, sizeof(o->in.id), "%s", vi[i].id);
         snprintf(o->in.address, sizeof(o->in.address), "%s",
@@ -364,7 +352,6 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
             slog(p->name, o->in.id, "found domain in %s", label);
         }
     }
-    return 0;
 }
 
 /* an instance twice (two hosts' URIs reach the same hypervisor, or one
@@ -387,7 +374,7 @@ inst_better(const pool_config_t *p, const obs_instance_t *a,
     return a->in.host < b->in.host;
 }
 
-static int
+static void
 list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
     observation_t *obs)
 {
@@ -395,29 +382,21 @@ list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
     obs_instance_t       *o;
     list_call_t          *calls[SCALER_MAX_HOSTS];
     host_batch_t          b;
-    int                   z, h, i, k, cap = 0, rc = 0;
+    int                   z, h, i, k, cap = 0;
 
     /* every host's listing at once, each on its host's workers, each
        with its deadline: a host that hangs costs one libvirt.timeout
        (then none while it stays stuck), never the others' */
     host_batch_init(&b, ps->cancel);
     for (h = 0; h < p->nhosts; h++) {
-        if ((calls[h] = list_call(ps, h)) != NULL) {
-            host_submit(&b, ps->hosts[h], &calls[h]->c);
-        }
+        calls[h] = list_call(ps, h);
+        host_submit(&b, ps->hosts[h], &calls[h]->c);
     }
     host_wait(&b);
     host_batch_destroy(&b);
     for (h = 0; h < p->nhosts; h++) {
-        if (rc == 0 && list_host(ps, h, calls[h], obs, &cap) != 0) {
-            rc = -1;
-        }
-        if (calls[h] != NULL) {
-            host_call_release(&calls[h]->c);
-        }
-    }
-    if (rc != 0) {
-        return -1;
+        list_host(ps, h, calls[h], obs, &cap);
+        host_call_release(&calls[h]->c);
     }
     for (z = 0; z < p->nzones; z++) {
         obs->zone_up[z] = 1;
@@ -446,7 +425,6 @@ list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
             o->in.asked |= asks[i].ask;
         }
     }
-    return 0;
 }
 
 /* a zone's index by name, -1 when the pool has none of that name */
@@ -487,7 +465,7 @@ host_index(const pool_config_t *p, int z, scaleset_slice_t name)
     return -2;
 }
 
-static int
+static void
 read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
 {
     scaleset_member_t   m;
@@ -495,10 +473,7 @@ read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
     obs_member_t       *om;
     int                 i, k;
 
-    obs->members = calloc(h->n + 1, sizeof(*obs->members));
-    if (obs->members == NULL) {
-        return -1;
-    }
+    obs->members = xcalloc(h->n + 1, sizeof(*obs->members));
     for (i = 0; i < h->n; i++) {
         if (!scaleset_id_valid(h->field[i], h->flen[i])) {
             obs->refused++;         /* no id: not ours to judge */
@@ -535,7 +510,6 @@ read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
             obs->inst[i].member = k;
         }
     }
-    return 0;
 }
 
 static void
@@ -576,7 +550,7 @@ rep_cmp(const void *a, const void *b)
 /* the gateways this pass read (their names; *ng of them), then those
    the last pass knew that are still present (plan_gateway_present):
    their reports are not here, which holds a drain */
-static int
+static void
 gateways_merge(pool_state_t *ps, observation_t *obs,
     char (*names)[SCALESET_NAME_MAX + 1], const registry_hash_t *hs, int ng)
 {
@@ -584,10 +558,7 @@ gateways_merge(pool_state_t *ps, observation_t *obs,
     gateway_t        *g;
     int               i, k, n = 0;
 
-    obs->gateways = calloc(ng + ps->ngateways + 1, sizeof(*obs->gateways));
-    if (obs->gateways == NULL) {
-        return -1;
-    }
+    obs->gateways = xcalloc(ng + ps->ngateways + 1, sizeof(*obs->gateways));
     for (i = 0; i < ng; i++) {
         g = &obs->gateways[n++];
         memcpy(g->name, names[i], sizeof(g->name));
@@ -623,7 +594,6 @@ gateways_merge(pool_state_t *ps, observation_t *obs,
         }
     }
     obs->ngateways = n;
-    return 0;
 }
 
 /* every gateway's reports on our instances, grouped by instance */
@@ -647,16 +617,7 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
         gateways_merge(ps, obs, NULL, NULL, 0);
         return;
     }
-    if (gateways_merge(ps, obs, names, hs, ng) != 0) {
-        snprintf(obs->reports_err, sizeof(obs->reports_err),
-                 "out of memory");
-        for (g = 0; g < ng; g++) {
-            registry_hash_free(&hs[g]);
-        }
-        free(hs);
-        free(names);
-        return;
-    }
+    gateways_merge(ps, obs, names, hs, ng);
     free(names);
     obs->reports_ok = 1;
     obs->refused += skipped;
@@ -687,13 +648,8 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
                 continue;
             }
             if (n == c) {
-                rep_ref_t *nr = realloc(refs, (c = c ? c * 2 : 64)
-                                              * sizeof(*refs));
-                if (nr == NULL) {
-                    obs->reports_ok = 0;
-                    break;
-                }
-                refs = nr;
+                c = c ? c * 2 : 64;
+                refs = xrealloc(refs, c * sizeof(*refs));
             }
             refs[n].inst = k;
             refs[n].r.gateway = g;
@@ -710,10 +666,8 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     if (n > 1) {
         qsort(refs, n, sizeof(*refs), rep_cmp);
     }
-    if (n > 0 && (obs->reports = malloc(n * sizeof(*obs->reports))) == NULL)
-    {
-        obs->reports_ok = 0;
-        n = 0;
+    if (n > 0) {
+        obs->reports = xmalloc(n * sizeof(*obs->reports));
     }
     for (i = 0; i < n; i++) {
         obs->reports[i] = refs[i].r;
@@ -738,8 +692,8 @@ probe(const pool_config_t *p, observation_t *obs)
     if (obs->ninst == 0) {
         return;
     }
-    pr = calloc(obs->ninst, sizeof(*pr));
-    map = calloc(obs->ninst, sizeof(*map));
+    pr = xcalloc(obs->ninst, sizeof(*pr));
+    map = xcalloc(obs->ninst, sizeof(*map));
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
         if (!plan_reachable(obs, i) || (o->in.asked & ASK_DELETE)
@@ -758,9 +712,6 @@ probe(const pool_config_t *p, observation_t *obs)
         if (!p->readiness_tcp && p->health_uri == NULL) {
             o->ready = READY_YES;       /* readiness: none */
             continue;
-        }
-        if (pr == NULL || map == NULL) {
-            continue;                   /* out of memory: unknown */
         }
         pr[n].address = o->in.address;
         map[n++] = i;
@@ -848,13 +799,10 @@ read_recipe(pool_state_t *ps, const observation_t *obs, int i,
     virt_recipe_t *r)
 {
     const obs_instance_t  *o = &obs->inst[i];
-    recipe_call_t         *rc = calloc(1, sizeof(*rc));
+    recipe_call_t         *rc = xcalloc(1, sizeof(*rc));
     host_batch_t           b;
     int                    ok;
 
-    if (rc == NULL) {
-        return -1;
-    }
     host_call_init(&rc->c, recipe_run, recipe_drop);
     snprintf(rc->pool, sizeof(rc->pool), "%s", ps->cf->name);
     snprintf(rc->id, sizeof(rc->id), "%s", o->in.id);
@@ -949,22 +897,13 @@ image_drop(host_call_t *c)
 static image_call_t *
 image_call(const template_config_t *rt)
 {
-    image_call_t  *ic = calloc(1, sizeof(*ic));
+    image_call_t  *ic = xcalloc(1, sizeof(*ic));
 
-    if (ic == NULL) {
-        return NULL;
-    }
     host_call_init(&ic->c, image_run, image_drop);
     ic->rc = -1;
-    if ((rt->vol_pool && (ic->t.vol_pool = strdup(rt->vol_pool)) == NULL)
-        || (rt->vol_backing
-            && (ic->t.vol_backing = strdup(rt->vol_backing)) == NULL)
-        || (rt->vol_format
-            && (ic->t.vol_format = strdup(rt->vol_format)) == NULL))
-    {
-        image_drop(&ic->c);
-        return NULL;
-    }
+    ic->t.vol_pool = rt->vol_pool ? xstrdup(rt->vol_pool) : NULL;
+    ic->t.vol_backing = rt->vol_backing ? xstrdup(rt->vol_backing) : NULL;
+    ic->t.vol_format = rt->vol_format ? xstrdup(rt->vol_format) : NULL;
     return ic;
 }
 
@@ -1149,11 +1088,7 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
     obs->nhosts = ps->cf->nhosts;
     obs->hand = ps->hand;
     obs->nhand = ps->nhand;
-    if (list_zones(ps, asks, nasks, obs) != 0) {
-        snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
-        gateways_merge(ps, obs, NULL, NULL, 0);
-        return -1;
-    }
+    list_zones(ps, asks, nasks, obs);
     latest_models(ps, obs);
     if (registry_read_pool(reg, ps->cf->name, OBS_HASH_MAX, pool_hashes,
                            H_COUNT, h, seq, sizeof(seq)) != 0)
@@ -1171,10 +1106,7 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
         obs->refused++;
         goto done;
     }
-    if (read_members(ps, &h[H_MEMBERS], obs) != 0) {
-        snprintf(obs->redis_err, sizeof(obs->redis_err), "out of memory");
-        goto done;
-    }
+    read_members(ps, &h[H_MEMBERS], obs);
     obs->redis_ok = 1;
     obs->drains_ok = h[H_DRAINING].ok;
     if (h[H_DRAINING].ok) {

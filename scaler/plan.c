@@ -189,14 +189,9 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
     va_list                ap;
 
     if (pl->nact == pl->cact) {
-        int       c = pl->cact ? pl->cact * 2 : 16;
-        action_t *n = realloc(pl->act, c * sizeof(*n));
+        int  c = pl->cact ? pl->cact * 2 : 16;
 
-        if (n == NULL) {
-            pl->oom = 1;
-            return NULL;
-        }
-        pl->act = n;
+        pl->act = xrealloc(pl->act, c * sizeof(*pl->act));
         pl->cact = c;
     }
     a = &pl->act[pl->nact];
@@ -244,14 +239,9 @@ plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt,
     va_list       ap;
 
     if (pl->nnote == pl->cnote) {
-        int          c = pl->cnote ? pl->cnote * 2 : 4;
-        plan_note_t *nn = realloc(pl->note, c * sizeof(*nn));
+        int  c = pl->cnote ? pl->cnote * 2 : 4;
 
-        if (nn == NULL) {
-            pl->oom = 1;
-            return;
-        }
-        pl->note = nn;
+        pl->note = xrealloc(pl->note, c * sizeof(*pl->note));
         pl->cnote = c;
     }
     n = &pl->note[pl->nnote++];
@@ -345,7 +335,7 @@ plan_on_target(const plan_input_t *in, const plan_t *pl, int i)
                            &o->in.model);
 }
 
-int
+void
 plan_begin(const plan_input_t *in, plan_t *pl)
 {
     const observation_t  *obs = in->obs;
@@ -353,10 +343,7 @@ plan_begin(const plan_input_t *in, plan_t *pl)
     int                   i;
 
     memset(pl, 0, sizeof(*pl));
-    pl->view = calloc(obs->ninst + 1, sizeof(*pl->view));
-    if (pl->view == NULL) {
-        return -1;
-    }
+    pl->view = xcalloc(obs->ninst + 1, sizeof(*pl->view));
     /* the next instance number: above the stored seq and above every id
        known, of a domain or of a member */
     top = obs->seq;
@@ -383,17 +370,14 @@ plan_begin(const plan_input_t *in, plan_t *pl)
     }
     pl->next_seq = top + 1;
     memcpy(pl->target, obs->latest, sizeof(pl->target));
-    return 0;
 }
 
-int
+void
 plan(const plan_input_t *in, plan_t *pl)
 {
     int  i;
 
-    if (plan_begin(in, pl) != 0) {
-        return -1;
-    }
+    plan_begin(in, pl);
     if (in->obs->redis_ok) {
         if (!in->obs->protection_ok) {
             plan_note(pl, ERR_KIND_COUNT, "protection", "protections not "
@@ -403,11 +387,6 @@ plan(const plan_input_t *in, plan_t *pl)
             plan_steps[i].run(in, pl);
         }
     }
-    if (pl->oom) {
-        plan_release(pl);
-        return -1;
-    }
-    return 0;
 }
 
 void

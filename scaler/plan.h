@@ -269,7 +269,6 @@ typedef struct {
                                    the capacity step's first creations
                                    replace them */
     int           nreplacing;
-    int           oom;          /* an allocation failed: act does nothing */
 } plan_t;
 
 /* plan.c */
@@ -281,20 +280,18 @@ typedef struct {
 } plan_step_t;
 extern const plan_step_t  plan_steps[];
 
-/* runs every step (none when !obs->redis_ok); 0, or -1 when out of
-   memory (pl holds nothing then); plan_release() frees it either way */
-int plan(const plan_input_t *in, plan_t *pl);
+/* runs every step (none when !obs->redis_ok); plan_release() frees pl */
+void plan(const plan_input_t *in, plan_t *pl);
 /* what plan() does before the steps: the view as observed, the next
-   instance number; a test runs one step after it.  0 or -1 (memory) */
-int plan_begin(const plan_input_t *in, plan_t *pl);
+   instance number; a test runs one step after it */
+void plan_begin(const plan_input_t *in, plan_t *pl);
 void plan_release(plan_t *pl);
 /* obs->inst[i]'s state as observed: BOOTING (no readable member record),
    RUNNING, DRAINING (its record has drain); as last known when Redis
    was not read */
 inst_state_t plan_observed(const observation_t *obs, int i);
 /* adds an action (its view follows: REGISTER -> RUNNING, DRAIN ->
-   DRAINING, DELETE -> DELETING) and claims its instance; NULL when out of
-   memory (pl->oom) */
+   DRAINING, DELETE -> DELETING) and claims its instance; never NULL */
 action_t *plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind,
     int inst, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));

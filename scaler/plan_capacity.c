@@ -43,7 +43,7 @@ addr_cmp(const void *a, const void *b)
 }
 
 /* every address in use (instances, members, the plan's creations so
-   far), sorted; NULL when none (or out of memory: pl->oom) */
+   far), sorted; NULL when none */
 static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
 {
     const observation_t  *obs = in->obs;
@@ -54,12 +54,8 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
     if (obs->ninst + obs->nmembers + pl->creates == 0) {
         return NULL;
     }
-    used = malloc((obs->ninst + obs->nmembers + pl->creates)
-                  * sizeof(*used));
-    if (used == NULL) {
-        pl->oom = 1;
-        return NULL;
-    }
+    used = xmalloc((obs->ninst + obs->nmembers + pl->creates)
+                   * sizeof(*used));
     for (i = 0; i < obs->ninst; i++) {
         memcpy(used[(*n)++], obs->inst[i].in.address, sizeof(*used));
     }
@@ -104,9 +100,6 @@ plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
     int     nused, k;
 
     used = used_addresses(in, pl, &nused);
-    if (pl->oom) {
-        return -1;
-    }
     k = next_free(in->cf, used, nused, 0, buf, size);
     free(used);
     return k < 0 ? -1 : 0;
@@ -276,9 +269,7 @@ create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
         return -1;
     }
     ac->knext = k + 1;
-    if ((a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why)) == NULL) {
-        return -1;
-    }
+    a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why);
     a->zone = z;
     a->host = h;
     a->tmpl = t;
@@ -315,9 +306,6 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
         return 0;                   /* backing off after failures */
     }
     ac.used = used_addresses(in, pl, &ac.nused);
-    if (pl->oom) {
-        return 0;
-    }
     while (n < 0 ? ms->units < want : made < n) {
         t = tmpl >= 0 ? tmpl
             : mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
@@ -378,9 +366,6 @@ plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
         return NULL;                /* backing off after failures */
     }
     ac.used = used_addresses(in, pl, &ac.nused);
-    if (pl->oom) {
-        return NULL;
-    }
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
@@ -417,12 +402,8 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
     int                    removable[SCALER_MAX_TEMPLATES + 1];
     int                    want = in->capacity + pl->surge;
 
-    cand = calloc(obs->ninst + 1, sizeof(*cand));
-    map = calloc(obs->ninst + 1, sizeof(*map));
-    if (cand == NULL || map == NULL) {
-        pl->oom = 1;
-        goto done;
-    }
+    cand = xcalloc(obs->ninst + 1, sizeof(*cand));
+    map = xcalloc(obs->ninst + 1, sizeof(*map));
     while (ms->units > want) {
         /* what each template could give: listed in a zone that answers,
            not claimed, booting or running, made for the capacity */
@@ -488,9 +469,6 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         plan_add(pl, in, pl->view[i].state == INST_RUNNING ? ACT_DRAIN
                                                            : ACT_DELETE,
                  i, "scale_in", "%s", why);
-        if (pl->oom) {
-            break;
-        }
         ms->units -= w;
         ms->count[t]--;
         k = obs->inst[i].in.zone;
@@ -500,7 +478,6 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
             ms->host[obs->inst[i].in.host]--;
         }
     }
-done:
     free(cand);
     free(map);
 }

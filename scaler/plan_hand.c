@@ -96,9 +96,6 @@ manual(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
                  p->templates[r->tmpl].name[0] ? p->templates[r->tmpl].name
                                                : "(the pool's)",
                  r->zone < 0 ? ", zone by placement" : "");
-    if (a == NULL) {
-        return;
-    }
     a->zone = z;
     a->host = h;
     a->tmpl = r->tmpl;
@@ -141,9 +138,6 @@ adopt(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
     a = plan_add(pl, in, ACT_ADOPT, -1, "api", "by hand: template %s",
                  p->templates[r->tmpl].name[0] ? p->templates[r->tmpl].name
                                                : "(the pool's)");
-    if (a == NULL) {
-        return;
-    }
     snprintf(a->id, sizeof(a->id), "%s", r->domain);
     a->zone = r->zone;
     a->tmpl = r->tmpl;

@@ -33,11 +33,9 @@ plan_strays(const plan_input_t *in, plan_t *pl)
                                        when it names none) did not answer */
         }
         a = plan_add(pl, in, ACT_DEREGISTER, -1, "stray", "no domain");
-        if (a != NULL) {
-            a->member = k;
-            a->zone = m->zone;
-            memcpy(a->id, m->id, sizeof(a->id));
-        }
+        a->member = k;
+        a->zone = m->zone;
+        memcpy(a->id, m->id, sizeof(a->id));
     }
 }
 

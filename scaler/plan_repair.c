@@ -174,7 +174,6 @@ down(const plan_input_t *in, plan_t *pl)
     const observation_t   *obs = in->obs;
     const obs_instance_t  *o;
     char                 (*r)[SCALESET_ID_MAX + 1];
-    action_t              *a;
     uint64_t               d;
     int                    i, busy;
 
@@ -209,37 +208,27 @@ down(const plan_input_t *in, plan_t *pl)
         }
         switch (p->repair_action) {
         case REPAIR_RESTART:
-            a = plan_add(pl, in, ACT_RESTART, i, "repair", "down on every "
-                         "gateway for %llu ms (repair.grace %llu ms): "
-                         "restarted", (unsigned long long) d,
-                         (unsigned long long) p->repair_grace_ms);
+            plan_add(pl, in, ACT_RESTART, i, "repair", "down on every "
+                     "gateway for %llu ms (repair.grace %llu ms): "
+                     "restarted", (unsigned long long) d,
+                     (unsigned long long) p->repair_grace_ms);
             break;
         case REPAIR_REIMAGE:
-            a = plan_add(pl, in, ACT_REIMAGE, i, "repair", "down on every "
-                         "gateway for %llu ms (repair.grace %llu ms): "
-                         "reimaged", (unsigned long long) d,
-                         (unsigned long long) p->repair_grace_ms);
+            plan_add(pl, in, ACT_REIMAGE, i, "repair", "down on every "
+                     "gateway for %llu ms (repair.grace %llu ms): "
+                     "reimaged", (unsigned long long) d,
+                     (unsigned long long) p->repair_grace_ms);
             break;
         default:
-            a = plan_add(pl, in, ACT_DRAIN, i, "repair", "down on every "
-                         "gateway for %llu ms (repair.grace %llu ms): "
-                         "replaced", (unsigned long long) d,
-                         (unsigned long long) p->repair_grace_ms);
-            if (a == NULL) {
-                break;
-            }
-            r = realloc(pl->replacing, (pl->nreplacing + 1) * sizeof(*r));
-            if (r == NULL) {
-                pl->oom = 1;
-                return;
-            }
+            plan_add(pl, in, ACT_DRAIN, i, "repair", "down on every "
+                     "gateway for %llu ms (repair.grace %llu ms): "
+                     "replaced", (unsigned long long) d,
+                     (unsigned long long) p->repair_grace_ms);
+            r = xrealloc(pl->replacing, (pl->nreplacing + 1) * sizeof(*r));
             pl->replacing = r;
             memcpy(r[pl->nreplacing++], o->in.id, sizeof(*r));
             pl->view[i].repair = IREP_REPLACED;
             break;
-        }
-        if (a == NULL) {
-            return;
         }
         busy++;
     }

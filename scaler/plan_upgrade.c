@@ -131,11 +131,7 @@ step(up_t *u, int i, act_kind_t kind, const char *why)
 {
     up_step_t  *n;
 
-    n = realloc(u->steps, (u->nsteps + 1) * sizeof(*n));
-    if (n == NULL) {
-        u->pl->oom = 1;
-        return;
-    }
+    n = xrealloc(u->steps, (u->nsteps + 1) * sizeof(*n));
     u->steps = n;
     u->taken[i] = 1;
     n[u->nsteps].inst = i;
@@ -522,10 +518,7 @@ next_batch(up_t *u, int *cand, int nc)
         left = (nc + size - 1) / size;
     }
     upgrade_free(out);
-    if ((out->ids = calloc(n, sizeof(*out->ids))) == NULL) {
-        u->pl->oom = 1;
-        return;
-    }
+    out->ids = xcalloc(n, sizeof(*out->ids));
     for (k = 0; k < n; k++) {
         snprintf(out->ids[k], sizeof(out->ids[k]), "%s",
                  in->obs->inst[cand[k]].in.id);
@@ -579,12 +572,8 @@ advance(up_t *u)
         memcpy(out->to_image, obs->images, sizeof(out->to_image));
         u->changed = 1;
     }
-    b = calloc(obs->ninst + 1, sizeof(*b));
-    cand = calloc(obs->ninst + 1, sizeof(*cand));
-    if (b == NULL || cand == NULL) {
-        u->pl->oom = 1;
-        goto done;
-    }
+    b = xcalloc(obs->ninst + 1, sizeof(*b));
+    cand = xcalloc(obs->ninst + 1, sizeof(*cand));
     for (i = 0; i < obs->ninst; i++) {
         if (!upgrade_has(out, obs->inst[i].in.id) || !active(u, i)) {
             continue;
@@ -845,12 +834,12 @@ emit(up_t *u)
             return;
         }
     }
-    for (k = 0; k < u->nsteps && !pl->oom; k++) {
+    for (k = 0; k < u->nsteps; k++) {
         plan_add(pl, u->in, u->steps[k].kind, u->steps[k].inst, "upgrade",
                  "batch %ld: %s", u->steps[k].batch, u->steps[k].why);
     }
-    for (t = 0; t < u->in->cf->ntemplates && !pl->oom; t++) {
-        for (z = 0; z < u->obs->nzones && !pl->oom; z++) {
+    for (t = 0; t < u->in->cf->ntemplates; t++) {
+        for (z = 0; z < u->obs->nzones; z++) {
             for (k = 0; k < u->creates[t][z]; k++) {
                 if (plan_create(u->in, pl, t, z, "upgrade", "batch %ld: a "
                                 "replacement on version %s", u->out->batch,
@@ -889,13 +878,8 @@ plan_upgrade(const plan_input_t *in, plan_t *pl)
     u.now = in->now;
     u.grace = in->cf->health_grace_ms ? in->cf->health_grace_ms
                                       : UPGRADE_GRACE_DEFAULT_MS;
-    if (upgrade_copy(u.out, u.rec) != 0
-        || (u.taken = calloc(obs->ninst + 1, 1)) == NULL)
-    {
-        free(u.taken);
-        pl->oom = 1;
-        return;
-    }
+    upgrade_copy(u.out, u.rec);
+    u.taken = xcalloc(obs->ninst + 1, 1);
     upgrade_pool_model(obs->latest, in->cf->ntemplates, u.key, sizeof(u.key));
     /* back: rolling back, or rolled back while the template is still
        the one it rolled back from (a new one is a new intent) */

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "prom.h"
+#include "xmalloc.h"
 
 
 #define PROM_BODY_MAX  (4 * 1024 * 1024)
@@ -260,17 +261,11 @@ prom_client_new(struct event_base *base, const prom_config_t *conf)
     prom_client_t  *c;
     size_t          l;
 
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        return NULL;
-    }
+    c = xcalloc(1, sizeof(*c));
 
     c->base = base;
     c->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 2000;
-    c->url = strdup(conf->url);
-    if (c->url == NULL) {
-        goto failed;
-    }
+    c->url = xstrdup(conf->url);
 
     l = strlen(c->url);
     while (l > 0 && c->url[l - 1] == '/') {
@@ -280,20 +275,14 @@ prom_client_new(struct event_base *base, const prom_config_t *conf)
     if (conf->username) {
         l = strlen(conf->username) + 2
             + (conf->password ? strlen(conf->password) : 0);
-        c->userpwd = malloc(l);
-        if (c->userpwd == NULL) {
-            goto failed;
-        }
+        c->userpwd = xmalloc(l);
         snprintf(c->userpwd, l, "%s:%s", conf->username,
                  conf->password ? conf->password : "");
     }
 
     if (conf->bearer_token) {
         l = strlen(conf->bearer_token) + sizeof("Authorization: Bearer ");
-        c->auth_header = malloc(l);
-        if (c->auth_header == NULL) {
-            goto failed;
-        }
+        c->auth_header = xmalloc(l);
         snprintf(c->auth_header, l, "Authorization: Bearer %s",
                  conf->bearer_token);
     }
@@ -351,10 +340,7 @@ prom_query(prom_client_t *c, const char *query, prom_reduce_t reduce,
     char        *esc, *url;
     size_t       l;
 
-    req = calloc(1, sizeof(*req));
-    if (req == NULL) {
-        return -1;
-    }
+    req = xcalloc(1, sizeof(*req));
 
     req->client = c;
     req->reduce = reduce;
@@ -369,16 +355,14 @@ prom_query(prom_client_t *c, const char *query, prom_reduce_t reduce,
 
     esc = curl_easy_escape(req->easy, query, 0);
     /* Prometheus gives up too, rather than evaluating for nobody */
-    l = strlen(c->url) + sizeof("/api/v1/query?timeout=ms&query=") + 20
-        + (esc ? strlen(esc) : 0);
-    url = malloc(l);
-    if (esc == NULL || url == NULL) {
-        curl_free(esc);
-        free(url);
+    if (esc == NULL) {
         curl_easy_cleanup(req->easy);
         free(req);
         return -1;
     }
+    l = strlen(c->url) + sizeof("/api/v1/query?timeout=ms&query=") + 20
+        + strlen(esc);
+    url = xmalloc(l);
     snprintf(url, l, "%s/api/v1/query?timeout=%llums&query=%s", c->url,
              (unsigned long long) c->timeout_ms, esc);
     curl_free(esc);
@@ -450,20 +434,14 @@ prom_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     prom_req_t  *req = userdata;
     size_t       n = size * nmemb;
-    char        *p;
 
     if (req->len + n > PROM_BODY_MAX) {
         req->too_big = 1;
         return 0;
     }
 
-    p = realloc(req->body, req->len + n + 1);
-    if (p == NULL) {
-        return 0;
-    }
-
-    memcpy(p + req->len, ptr, n);
-    req->body = p;
+    req->body = xrealloc(req->body, req->len + n + 1);
+    memcpy(req->body + req->len, ptr, n);
     req->len += n;
     req->body[req->len] = '\0';
 

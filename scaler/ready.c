@@ -183,13 +183,7 @@ ready_check_all(ready_probe_t *pr, int n, const char *uri,
     if (n <= 0) {
         return;
     }
-    if ((p = calloc((size_t) n, sizeof(*p))) == NULL) {
-        for (i = 0; i < n; i++) {
-            pr[i].ok = 0;
-            snprintf(pr[i].why, sizeof(pr[i].why), "out of memory");
-        }
-        return;
-    }
+    p = xcalloc((size_t) n, sizeof(*p));
     for (i = 0; i < n; i++) {
         p[i].pr = &pr[i];
         p[i].fd = -1;

@@ -152,9 +152,8 @@ carry(pool_state_t *ps, const pool_state_t *old)
             }
         }
     }
-    if (old->ninst > 0
-        && (ps->inst = calloc(old->ninst, sizeof(*ps->inst))) != NULL)
-    {
+    if (old->ninst > 0) {
+        ps->inst = xcalloc(old->ninst, sizeof(*ps->inst));
         for (i = 0; i < old->ninst; i++) {
             h = old->inst[i].host;
             if (h < 0 || h >= old->cf->nhosts || map[h] < 0) {
@@ -168,15 +167,14 @@ carry(pool_state_t *ps, const pool_state_t *old)
         }
         ps->ninst = ps->cinst = n;
     }
-    if (old->nasks > 0
-        && (ps->asks = calloc(old->nasks, sizeof(*ps->asks))) != NULL)
-    {
+    if (old->nasks > 0) {
+        ps->asks = xcalloc(old->nasks, sizeof(*ps->asks));
         memcpy(ps->asks, old->asks, old->nasks * sizeof(*ps->asks));
         ps->nasks = old->nasks;
     }
 }
 
-int
+void
 reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 {
     pool_state_t  *old;
@@ -184,23 +182,14 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 
     s->cf = cf;
     s->reg = registry_open(&cf->redis, s->topo, cf->prefix);
-    if (s->reg == NULL) {
-        slog(NULL, NULL, "out of memory");
-        return -1;
-    }
     s->npools = cf->npools;
-    s->pools = calloc(cf->npools, sizeof(*s->pools));
+    s->pools = xcalloc(cf->npools, sizeof(*s->pools));
     for (i = 0; i < cf->npools; i++) {
         pool_state_t *ps = &s->pools[i];
 
         ps->cf = &cf->pools[i];
         ps->conf = cf;
-        if ((ps->preg = registry_open(&cf->redis, s->topo, cf->prefix))
-            == NULL)
-        {
-            slog(NULL, NULL, "out of memory");
-            return -1;
-        }
+        ps->preg = registry_open(&cf->redis, s->topo, cf->prefix);
         ps->host_timeout_ms = cf->libvirt_timeout_ms;
         ps->capacity = ps->cf->cap_default;
         ps->interval_ms = cf->interval_ms;
@@ -241,7 +230,6 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
                                     cf->libvirt_timeout_ms);
         }
     }
-    return 0;
 }
 
 void
@@ -344,10 +332,8 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
     in.interval_ms = ps->interval_ms;
     if (ps->cancel && __atomic_load_n(ps->cancel, __ATOMIC_ACQUIRE)) {
         act(ps->preg, ps, &obs, NULL);  /* stopping: nothing more done */
-    } else if (plan(&in, &pl) != 0) {
-        slog(ps->cf->name, NULL, "out of memory: no plan this pass");
-        act(ps->preg, ps, &obs, NULL);
     } else {
+        plan(&in, &pl);
         act(ps->preg, ps, &obs, &pl);
     }
     plan_release(&pl);

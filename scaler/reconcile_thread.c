@@ -96,18 +96,12 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     w.nreports = w.ngateways = 0;
     w.cancel = &r->stop;
     if (ps->ninst > 0) {
-        w.inst = malloc(ps->ninst * sizeof(instance_t));
-        if (w.inst == NULL) {
-            ps->pass_started = 0;
-            reconcile_unlock(s);
-            return -1;
-        }
+        w.inst = xmalloc(ps->ninst * sizeof(instance_t));
         memcpy(w.inst, ps->inst, ps->ninst * sizeof(instance_t));
     }
     /* the gateways known (observe keeps those still present) */
-    if (ps->ngateways > 0
-        && (w.gateways = malloc(ps->ngateways * sizeof(gateway_t))) != NULL)
-    {
+    if (ps->ngateways > 0) {
+        w.gateways = xmalloc(ps->ngateways * sizeof(gateway_t));
         memcpy(w.gateways, ps->gateways, ps->ngateways * sizeof(gateway_t));
         w.ngateways = ps->ngateways;
     }
@@ -310,12 +304,9 @@ reconcile_start(scaler_t *s, struct event_base *base,
     runner_t                  *r;
     int                        i, rc = 0;
 
-    th = calloc(1, sizeof(*th));
-    if (th == NULL) {
-        return -1;
-    }
-    th->run = calloc(s->npools + 1, sizeof(*th->run));
-    if (th->run == NULL || pipe2(th->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+    th = xcalloc(1, sizeof(*th));
+    th->run = xcalloc(s->npools + 1, sizeof(*th->run));
+    if (pipe2(th->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         free(th->run);
         free(th);
         return -1;
@@ -397,7 +388,7 @@ reconcile_stop(scaler_t *s)
 }
 
 
-int
+void
 reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id, unsigned ask)
 {
     pool_ask_t  *a;
@@ -407,34 +398,22 @@ reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id, unsigned ask)
         if (strcmp(ps->asks[i].id, id) == 0) {
             ps->asks[i].ask |= ask;
             reconcile_kick(s);
-            return 0;
+            return;
         }
     }
-    a = realloc(ps->asks, (ps->nasks + 1) * sizeof(*a));
-    if (a == NULL) {
-        return -1;
-    }
-    ps->asks = a;
+    ps->asks = xrealloc(ps->asks, (ps->nasks + 1) * sizeof(*ps->asks));
     a = &ps->asks[ps->nasks++];
     memset(a, 0, sizeof(*a));
     snprintf(a->id, sizeof(a->id), "%s", id);
     a->ask = ask;
     reconcile_kick(s);
-    return 0;
 }
 
 
-int
+void
 reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r)
 {
-    hand_req_t  *h;
-
-    h = realloc(ps->hand, (ps->nhand + 1) * sizeof(*h));
-    if (h == NULL) {
-        return -1;
-    }
-    ps->hand = h;
-    h[ps->nhand++] = *r;
+    ps->hand = xrealloc(ps->hand, (ps->nhand + 1) * sizeof(*ps->hand));
+    ps->hand[ps->nhand++] = *r;
     reconcile_kick(s);
-    return 0;
 }

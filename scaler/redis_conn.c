@@ -81,10 +81,10 @@ static void fail(redis_conn_t *rc, redis_fail_t kind, const char *fmt, ...)
 static char *
 dup0(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
-int
+void
 redis_config_copy(redis_config_t *dst, const redis_config_t *src)
 {
     int  i;
@@ -97,24 +97,10 @@ redis_config_copy(redis_config_t *dst, const redis_config_t *src)
     dst->username = dup0(src->username);
     dst->password = dup0(src->password);
     dst->master = dup0(src->master);
-    if ((src->addr.host && !dst->addr.host)
-        || (src->username && !dst->username)
-        || (src->password && !dst->password)
-        || (src->master && !dst->master))
-    {
-        redis_config_release(dst);
-        return -1;
-    }
     for (i = 0; i < src->nsentinels; i++) {
         dst->sentinels[i].port = src->sentinels[i].port;
-        if ((dst->sentinels[i].host = strdup(src->sentinels[i].host))
-            == NULL)
-        {
-            redis_config_release(dst);
-            return -1;
-        }
+        dst->sentinels[i].host = xstrdup(src->sentinels[i].host);
     }
-    return 0;
 }
 
 void
@@ -256,11 +242,9 @@ redis_role_master(const void *reply)
 redis_topo_t *
 redis_topo_new(void)
 {
-    redis_topo_t  *t = calloc(1, sizeof(*t));
+    redis_topo_t  *t = xcalloc(1, sizeof(*t));
 
-    if (t != NULL) {
-        pthread_mutex_init(&t->lock, NULL);
-    }
+    pthread_mutex_init(&t->lock, NULL);
     return t;
 }
 
@@ -337,15 +321,9 @@ redis_conn_t *
 redis_conn_new(const redis_config_t *cfg, redis_topo_t *topo,
     uint64_t timeout_ms, const char *who)
 {
-    redis_conn_t  *rc = calloc(1, sizeof(*rc));
+    redis_conn_t  *rc = xcalloc(1, sizeof(*rc));
 
-    if (rc == NULL) {
-        return NULL;
-    }
-    if (redis_config_copy(&rc->cfg, cfg) != 0) {
-        free(rc);
-        return NULL;
-    }
+    redis_config_copy(&rc->cfg, cfg);
     rc->topo = topo;
     rc->timeout_ms = timeout_ms;
     snprintf(rc->who, sizeof(rc->who), "%s", who ? who : "");
@@ -444,9 +422,9 @@ redis_conn_get(redis_conn_t *rc)
         {
             rc->sentinel = (k + 1) % rc->cfg.nsentinels;
         } else if (port != rc->port || strcmp(host, rc->host) != 0) {
-            slog(NULL, NULL, "%sredis master \"%s\" moved from %s:%d to "
-                 "%s:%d: connecting to it", rc->who, rc->cfg.master,
-                 rc->host, rc->port, host, port);
+            slog_warn(NULL, NULL, "%sredis master \"%s\" moved from %s:%d to "
+                      "%s:%d: connecting to it", rc->who, rc->cfg.master,
+                      rc->host, rc->port, host, port);
             conn_close(rc);
         } else {
             topo_set(rc->topo, host, port, &rc->gen);   /* confirmed */
@@ -526,9 +504,9 @@ ask_sentinels(redis_conn_t *rc, char *host, size_t size, int *port)
             return 0;
         }
         if (!(rc->sentinel_logged & (1u << k))) {
-            slog(NULL, NULL, "%ssentinel %s:%d (master \"%s\"): %s", rc->who,
-                 rc->cfg.sentinels[k].host, rc->cfg.sentinels[k].port,
-                 rc->cfg.master, why);
+            slog_warn(NULL, NULL, "%ssentinel %s:%d (master \"%s\"): %s",
+                      rc->who, rc->cfg.sentinels[k].host,
+                      rc->cfg.sentinels[k].port, rc->cfg.master, why);
             rc->sentinel_logged |= 1u << k;
         }
         if (len < sizeof(all)) {
@@ -664,16 +642,16 @@ failed:
         rc->auth_failures++;
         rc->retry_at = now + REDIS_AUTH_RETRY_MS;
         if (!was_refused || now - rc->auth_logged >= REDIS_AUTH_LOG_MS) {
-            slog(NULL, NULL, "%s%s: %lu attempts, retrying every %ds",
-                 rc->who, rc->err, rc->auth_failures,
-                 REDIS_AUTH_RETRY_MS / 1000);
+            slog_err(NULL, NULL, "%s%s: %lu attempts, retrying every %ds",
+                     rc->who, rc->err, rc->auth_failures,
+                     REDIS_AUTH_RETRY_MS / 1000);
             rc->auth_logged = now;
         }
         rc->down_logged = 1;
         return NULL;
     }
     if (!rc->down_logged) {
-        slog(NULL, NULL, "%s%s", rc->who, rc->err);
+        slog_warn(NULL, NULL, "%s%s", rc->who, rc->err);
         rc->down_logged = 1;
     }
     return NULL;

@@ -57,17 +57,10 @@ registry_t *
 registry_open(const redis_config_t *cfg, redis_topo_t *topo,
     const char *prefix)
 {
-    registry_t  *r = calloc(1, sizeof(*r));
+    registry_t  *r = xcalloc(1, sizeof(*r));
 
-    if (r == NULL) {
-        return NULL;
-    }
     r->conn = redis_conn_new(cfg, topo, 1000, NULL);
-    r->prefix = strdup(prefix);
-    if (r->conn == NULL || r->prefix == NULL) {
-        registry_close(r);
-        return NULL;
-    }
+    r->prefix = xstrdup(prefix);
     return r;
 }
 
@@ -349,7 +342,6 @@ static int
 hash_add(registry_hash_t *h, const redisReply *arr)
 {
     size_t   i, n, k;
-    void    *p[4];
 
     if (arr->type != REDIS_REPLY_ARRAY || arr->elements % 2 != 0) {
         snprintf(h->err, sizeof(h->err), "not a hash");
@@ -357,18 +349,10 @@ hash_add(registry_hash_t *h, const redisReply *arr)
     }
     n = arr->elements / 2;
     k = (size_t) h->n + n + 1;
-    p[0] = realloc(h->field, k * sizeof(*h->field));
-    h->field = p[0] ? p[0] : h->field;
-    p[1] = realloc(h->value, k * sizeof(*h->value));
-    h->value = p[1] ? p[1] : h->value;
-    p[2] = realloc(h->flen, k * sizeof(*h->flen));
-    h->flen = p[2] ? p[2] : h->flen;
-    p[3] = realloc(h->vlen, k * sizeof(*h->vlen));
-    h->vlen = p[3] ? p[3] : h->vlen;
-    if (!p[0] || !p[1] || !p[2] || !p[3]) {
-        snprintf(h->err, sizeof(h->err), "out of memory");
-        return -1;
-    }
+    h->field = xrealloc(h->field, k * sizeof(*h->field));
+    h->value = xrealloc(h->value, k * sizeof(*h->value));
+    h->flen = xrealloc(h->flen, k * sizeof(*h->flen));
+    h->vlen = xrealloc(h->vlen, k * sizeof(*h->vlen));
     for (i = 0; i < n; i++) {
         if (arr->element[2 * i]->type != REDIS_REPLY_STRING
             || arr->element[2 * i + 1]->type != REDIS_REPLY_STRING)
@@ -404,7 +388,6 @@ static int
 hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
 {
     redisReply  *rep;
-    void       **pages;
     char         cursor[32];
     const char  *argv[] = { "HSCAN", key, cursor, "COUNT", "1000" };
 
@@ -415,13 +398,7 @@ hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
             reg_drop(r);
             return -1;
         }
-        pages = realloc(h->pages, (h->npages + 1) * sizeof(*pages));
-        if (pages == NULL) {
-            freeReplyObject(rep);
-            snprintf(h->err, sizeof(h->err), "out of memory");
-            return 0;
-        }
-        h->pages = pages;
+        h->pages = xrealloc(h->pages, (h->npages + 1) * sizeof(*h->pages));
         h->pages[h->npages++] = rep;
         if (rep->type == REDIS_REPLY_ERROR) {
             snprintf(h->err, sizeof(h->err), "%s", rep->str);
@@ -550,12 +527,11 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
     *n = 0;
     *skipped = 0;
     if (key(r, pat, pool, SCALESET_KEY_HEALTH_MATCH) < 0
-        || reg_get(r) == NULL
-        || (keys = calloc(maxgw > 0 ? maxgw : 1, sizeof(*keys))) == NULL)
+        || reg_get(r) == NULL)
     {
-        free(keys);
         return -1;
     }
+    keys = xcalloc(maxgw > 0 ? maxgw : 1, sizeof(*keys));
     /* SCAN, not KEYS: never blocks Redis on a big keyspace */
     snprintf(cursor, sizeof(cursor), "0");
     do {
@@ -596,12 +572,8 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
     } while (strcmp(cursor, "0") != 0);
 
     /* every gateway's hash, page by page */
-    *gw = calloc(nk + 1, sizeof(**gw));
-    *hashes = calloc(nk + 1, sizeof(**hashes));
-    if (*gw == NULL || *hashes == NULL) {
-        reg_fail(r, "out of memory");
-        goto done;
-    }
+    *gw = xcalloc(nk + 1, sizeof(**gw));
+    *hashes = xcalloc(nk + 1, sizeof(**hashes));
     for (k = 0; k < nk; k++) {
         scaleset_key_gateway(keys[k], strlen(keys[k]), r->prefix, pool,
                              &name);

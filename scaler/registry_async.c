@@ -88,19 +88,12 @@ registry_async_t *
 registry_async_open(struct event_base *base, const redis_config_t *cfg,
     redis_topo_t *topo, const char *prefix)
 {
-    registry_async_t  *ra = calloc(1, sizeof(*ra));
+    registry_async_t  *ra = xcalloc(1, sizeof(*ra));
 
-    if (ra == NULL) {
-        return NULL;
-    }
     ra->base = base;
     ra->topo = topo;
-    ra->prefix = strdup(prefix);
-    if (ra->prefix == NULL || redis_config_copy(&ra->cfg, cfg) != 0) {
-        free(ra->prefix);
-        free(ra);
-        return NULL;
-    }
+    ra->prefix = xstrdup(prefix);
+    redis_config_copy(&ra->cfg, cfg);
     return ra;
 }
 
@@ -126,7 +119,7 @@ ra_log_down(registry_async_t *ra, const char *why)
     ra_fail(ra, "redis %s:%d unreachable from the loop: %s", ra->host,
             ra->port, why);
     if (!ra->down_logged) {
-        slog(NULL, NULL, "%s", ra->err);
+        slog_warn(NULL, NULL, "%s", ra->err);
         ra->down_logged = 1;
     }
 }
@@ -200,7 +193,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (registry_reply_failed(rep, err, sizeof(err))) {
-        slog(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
+        slog_warn(op->pool, op->id[0] ? op->id : NULL, "redis: %s", err);
         ra_fail(ra, "redis: %s", err);
         op->failed = 1;
         if (op->fenced && registry_error_fenced(err)) {
@@ -378,8 +371,8 @@ on_hello(redisAsyncContext *ac, void *reply, void *privdata)
     if (now - ra->refused_logged >= REDIS_AUTH_LOG_MS
         || ra->refused_logged == 0)
     {
-        slog(NULL, NULL, "%s (the loop's writes: retrying every %ds)",
-             ra->err, REDIS_AUTH_RETRY_MS / 1000);
+        slog_err(NULL, NULL, "%s (the loop's writes: retrying every %ds)",
+                 ra->err, REDIS_AUTH_RETRY_MS / 1000);
         ra->refused_logged = now;
     }
     ra_drop(ra);
@@ -463,11 +456,8 @@ static ra_op_t *
 op_new(registry_async_t *ra, const char *pool, const char *id,
     registry_async_done_t done, void *arg)
 {
-    ra_op_t  *op = calloc(1, sizeof(*op));
+    ra_op_t  *op = xcalloc(1, sizeof(*op));
 
-    if (op == NULL) {
-        return NULL;
-    }
     op->timer = evtimer_new(ra->base, on_timeout, op);
     if (op->timer == NULL) {
         free(op);
@@ -593,11 +583,10 @@ registry_async_upgrade_write(registry_async_t *ra, const char *pool,
         return;
     }
     op->result = result;
-    if ((op->utx = calloc(1, sizeof(*op->utx))) != NULL) {
-        built = registry_tx_upgrade(op->utx, ra->prefix,
-                                    op->fenced ? op->fence : NULL, op->pool,
-                                    u, expect);
-    }
+    op->utx = xcalloc(1, sizeof(*op->utx));
+    built = registry_tx_upgrade(op->utx, ra->prefix,
+                                op->fenced ? op->fence : NULL, op->pool, u,
+                                expect);
     op_run(op, built);
 }
 

@@ -270,11 +270,11 @@ registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
         || (fenced
             && (strlen(fence) > REGISTRY_FENCE_MAX
                 || scaleset_key(tx->lease, SCALESET_KEY_MAX, prefix, NULL,
-                                SCALESET_KEY_SCALER_LEASE, NULL) < 0))
-        || (tx->buf = malloc(size)) == NULL)
+                                SCALESET_KEY_SCALER_LEASE, NULL) < 0)))
     {
         return -1;
     }
+    tx->buf = xmalloc(size);
     snprintf(tx->expect, sizeof(tx->expect), "%s", expect);
     snprintf(tx->nkeys, sizeof(tx->nkeys), "%d", 1 + fenced);
     tx->argv[0] = "EVAL";

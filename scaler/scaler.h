@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "expo.h"
 #include "scaleset_record.h"
+#include "xmalloc.h"
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
@@ -749,7 +750,7 @@ typedef enum {
 } redis_fail_t;
 
 /* deep copies (a connection outlives the configuration it came from) */
-int redis_config_copy(redis_config_t *dst, const redis_config_t *src);
+void redis_config_copy(redis_config_t *dst, const redis_config_t *src);
 void redis_config_release(redis_config_t *rc);
 /* AUTH [username] password as argv; 0 (nothing) without a password */
 int redis_auth_argv(const redis_config_t *rc, const char *argv[3],
@@ -1339,7 +1340,7 @@ typedef struct {
    the loop), else the one stored in Redis as the bounds in force take it
    (policy_stored_capacity: clamped, or the default when it is no
    capacity; logged and counted), else its default.  s->topo is set */
-int reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
+void reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
 /* ps->capacity from the one stored in Redis, as reconcile_init() takes it
    (with reg: the pass thread's, for a lease just taken); 0 read (or
    unset: kept), -1 when Redis did not answer */
@@ -1366,12 +1367,11 @@ void reconcile_stop(scaler_t *s);
 void reconcile_lock(scaler_t *s);
 void reconcile_unlock(scaler_t *s);
 /* under the lock: the API asks ask (ASK_*) of instance id; the next
-   pass (kicked) carries it out.  0, or -1 when out of memory */
-int reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id,
+   pass (kicked) carries it out */
+void reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id,
     unsigned ask);
-/* under the lock: an instance by hand for the next pass (kicked); -1
-   when out of memory */
-int reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r);
+/* under the lock: an instance by hand for the next pass (kicked) */
+void reconcile_hand_later(scaler_t *s, pool_state_t *ps, const hand_req_t *r);
 void reconcile_free(scaler_t *s);
 pool_state_t *reconcile_pool(scaler_t *s, const char *name);
 const char *inst_state_name(inst_state_t st);

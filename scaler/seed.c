@@ -73,10 +73,7 @@ drain(struct burn_source *bs, unsigned char **out, size_t *len, char *err,
         snprintf(err, errlen, "seed image: size %lld", (long long) size);
         return -1;
     }
-    if ((buf = malloc((size_t) size)) == NULL) {
-        snprintf(err, errlen, "seed image: out of memory");
-        return -1;
-    }
+    buf = xmalloc((size_t) size);
     while (off < (size_t) size) {
         r = bs->read_xt(bs, buf + off, SEED_BLOCK);
         if (r != SEED_BLOCK) {
@@ -116,10 +113,7 @@ seed_image(const seed_file_t *files, int n, unsigned char **out,
     iso_image_set_application_id(img, "scaleset");
     for (i = 0; i < n; i++) {
         /* the stream owns its buffer (freed with it) */
-        if ((copy = malloc(files[i].len ? files[i].len : 1)) == NULL) {
-            snprintf(err, errlen, "seed image: out of memory");
-            goto done;
-        }
+        copy = xmalloc(files[i].len);
         memcpy(copy, files[i].data, files[i].len);
         if ((rc = iso_memory_stream_new(copy, files[i].len, &st)) < 0) {
             free(copy);

@@ -27,9 +27,7 @@ template_escape(const char *s)
         n += (*p == '&') ? 5 : (*p == '<' || *p == '>') ? 4
              : (*p == '"' || *p == '\'') ? 6 : 1;
     }
-    if ((out = malloc(n + 1)) == NULL) {
-        return NULL;
-    }
+    out = xmalloc(n + 1);
     for (o = out, p = s; *p; p++) {
         switch (*p) {
         case '&':  memcpy(o, "&amp;", 5); o += 5; break;
@@ -63,13 +61,10 @@ render(const char *tpl, const char *const *keys, const char *const *vals,
     int n, int xml)
 {
     size_t       cap = strlen(tpl) + 256, len = 0, kl, vl;
-    char        *out = malloc(cap), *esc, *tmp;
+    char        *out = xmalloc(cap), *esc;
     const char  *p = tpl, *end;
     int          i;
 
-    if (out == NULL) {
-        return NULL;
-    }
     while (*p) {
         esc = NULL;
         vl = 1;
@@ -80,7 +75,7 @@ render(const char *tpl, const char *const *keys, const char *const *vals,
                 if (strlen(keys[i]) == kl && memcmp(keys[i], p + 2, kl) == 0)
                 {
                     esc = xml ? template_escape(vals[i] ? vals[i] : "")
-                              : strdup(vals[i] ? vals[i] : "");
+                              : xstrdup(vals[i] ? vals[i] : "");
                     break;
                 }
             }
@@ -90,12 +85,7 @@ render(const char *tpl, const char *const *keys, const char *const *vals,
         }
         if (len + vl + 1 > cap) {
             cap = (len + vl + 1) * 2;
-            if ((tmp = realloc(out, cap)) == NULL) {
-                free(out);
-                free(esc);
-                return NULL;
-            }
-            out = tmp;
+            out = xrealloc(out, cap);
         }
         if (esc) {
             memcpy(out + len, esc, vl);
@@ -138,10 +128,7 @@ template_add_metadata(const char *xml, const char *element)
         close = "</metadata>";
     }
     head = at - xml;
-    out = malloc(strlen(xml) + el + strlen(open) + strlen(close) + 1);
-    if (out == NULL) {
-        return NULL;
-    }
+    out = xmalloc(strlen(xml) + el + strlen(open) + strlen(close) + 1);
     memcpy(out, xml, head);
     strcpy(out + head, open);
     strcat(out + head, element);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "tz.h"
+#include "xmalloc.h"
 
 #define TZ_FILE_MAX    (1024 * 1024)  /* a real one is under 4 KiB */
 #define TZ_TRANS_MAX   65536
@@ -158,15 +159,11 @@ tz_parse(const unsigned char *p, size_t len, char *err, size_t errlen)
         fail(err, errlen, "leap-second zones (right/) are not supported");
         return NULL;
     }
-    if ((z = calloc(1, sizeof(*z))) == NULL
-        || (z->types = calloc(cnt[4], sizeof(*z->types))) == NULL
-        || (cnt[3] && ((z->trans = calloc(cnt[3], sizeof(*z->trans)))
-                       == NULL
-                       || (z->idx = calloc(cnt[3], 1)) == NULL)))
-    {
-        tz_free(z);
-        fail(err, errlen, "out of memory");
-        return NULL;
+    z = xcalloc(1, sizeof(*z));
+    z->types = xcalloc(cnt[4], sizeof(*z->types));
+    if (cnt[3]) {
+        z->trans = xcalloc(cnt[3], sizeof(*z->trans));
+        z->idx = xcalloc(cnt[3], 1);
     }
     z->ntrans = cnt[3];
     z->ntypes = cnt[4];
@@ -591,9 +588,7 @@ tz_get(const char *name)
         z = e->z;
         goto done;
     }
-    if ((buf = malloc((size_t) st.st_size)) == NULL) {
-        goto done;
-    }
+    buf = xmalloc((size_t) st.st_size);
     for (got = 0; got < (size_t) st.st_size; got += (size_t) n) {
         n = read(fd, buf + got, (size_t) st.st_size - got);
         if (n <= 0 && !(n < 0 && errno == EINTR)) {
@@ -606,11 +601,7 @@ tz_get(const char *name)
     }
     /* a changed file: a new entry in front, the old one kept (its zone
        may be in use) */
-    if ((e = calloc(1, sizeof(*e))) == NULL) {
-        tz_free(z);
-        z = NULL;
-        goto done;
-    }
+    e = xcalloc(1, sizeof(*e));
     snprintf(e->name, sizeof(e->name), "%s", name);
     e->dev = st.st_dev;
     e->ino = st.st_ino;

@@ -147,8 +147,8 @@ ui_serve(struct evhttp_request *req, const char *dir, const char *path)
         return;
     }
     if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-        slog(NULL, NULL, "api: dashboard directory %s: %s", dir,
-             strerror(errno));
+        slog_warn(NULL, NULL, "api: dashboard directory %s: %s", dir,
+                  strerror(errno));
         ui_reply(req, 404, "Not Found", "dashboard not installed");
         return;
     }

@@ -187,9 +187,7 @@ ids_parse(const char *s, size_t len, upgrade_t *u)
     if (n == 0) {
         return 0;
     }
-    if ((u->ids = calloc(n, sizeof(*u->ids))) == NULL) {
-        return -1;
-    }
+    u->ids = xcalloc(n, sizeof(*u->ids));
     while (i < len) {
         while (i < len && s[i] == ' ') {
             i++;
@@ -454,9 +452,7 @@ upgrade_copy(upgrade_t *dst, const upgrade_t *src)
         return 0;
     }
     if (src->nids > 0) {
-        if ((ids = malloc(src->nids * sizeof(*src->ids))) == NULL) {
-            return -1;
-        }
+        ids = xmalloc(src->nids * sizeof(*src->ids));
         memcpy(ids, src->ids, src->nids * sizeof(*src->ids));
     }
     free(dst->ids);

@@ -137,13 +137,10 @@ virt_init(void)
 virt_conn_t *
 virt_open(const char *uri, int ka_interval, unsigned ka_count)
 {
-    virt_conn_t  *vc = calloc(1, sizeof(*vc));
+    virt_conn_t  *vc = xcalloc(1, sizeof(*vc));
 
     virSetErrorFunc(NULL, virt_silence);
-    if (vc == NULL || (vc->uri = strdup(uri)) == NULL) {
-        free(vc);
-        return NULL;
-    }
+    vc->uri = xstrdup(uri);
     vc->ka_interval = ka_interval;
     vc->ka_count = ka_count;
     pthread_mutex_init(&vc->lock, NULL);
@@ -229,23 +226,11 @@ idset_mark(idset_t *set, const char *id, int on)
         }
     }
     if (on && i == set->n) {
-        /* out of memory: not marked (a pass may then see the domain
-           between define and start, or shut off, as failed, and remove
-           it) */
         if (set->n == set->cap) {
-            int    c = set->cap ? set->cap * 2 : 16;
-            char **n = realloc(set->id, c * sizeof(char *));
-
-            if (n == NULL) {
-                pthread_mutex_unlock(&set->lock);
-                return;
-            }
-            set->id = n;
-            set->cap = c;
+            set->cap = set->cap ? set->cap * 2 : 16;
+            set->id = xrealloc(set->id, set->cap * sizeof(char *));
         }
-        if ((set->id[set->n] = strdup(id)) != NULL) {
-            set->n++;
-        }
+        set->id[set->n++] = xstrdup(id);
     } else if (!on && i < set->n) {
         free(set->id[i]);
         set->id[i] = set->id[--set->n];
@@ -489,8 +474,8 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         virConnectClose(c);
         return -1;
     }
-    res = calloc(n + 1, sizeof(*res));
-    seen = calloc(n + 1, sizeof(*seen));
+    res = xcalloc(n + 1, sizeof(*res));
+    seen = xcalloc(n + 1, sizeof(*seen));
     for (i = 0; i < n; i++) {
         dom = recs[i]->dom;
         if (virDomainGetUUIDString(dom, uuid) != 0) {
@@ -500,7 +485,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
             continue;               /* not tagged by a scaleset scaler */
         }
         se = NULL;
-        if (uuid[0] && seen) {
+        if (uuid[0]) {
             se = &seen[nseen++];
             *se = tag;
             se->learnt[0] = '\0';      /* kept below while it runs */
@@ -606,9 +591,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         k++;
     }
     virDomainStatsRecordListFree(recs);
-    if (seen) {
-        tag_store(vc, seen, nseen);
-    }
+    tag_store(vc, seen, nseen);
     virConnectClose(c);
     *out = res;
     return k;
@@ -623,7 +606,7 @@ tag_build(char *md, size_t size, const char *pool, const char *id,
     const char *port, origin_t origin, virt_tag_t *back)
 {
     char  *e[11];
-    int    i, n, ok;
+    int    i, n;
 
     e[0] = template_escape(pool);
     e[1] = template_escape(id);
@@ -636,23 +619,18 @@ tag_build(char *md, size_t size, const char *pool, const char *id,
     e[8] = template_escape(model->template);
     e[9] = template_escape(model->host);
     e[10] = template_escape(seed);
-    for (i = 0, ok = 1; i < 11; i++) {
-        ok &= e[i] != NULL;
-    }
-    n = ok ? snprintf(md, size, "<%s:instance xmlns:%s=\"%s\" pool=\"%s\" "
-                      "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
-                      "volume=\"%s\" mode=\"%s\" port=\"%s\" digest=\"%s\" "
-                      "image=\"%s\" template=\"%s\" host=\"%s\" "
-                      "created=\"%llu\"%s%s%s%s%s%s/>",
-                      SCALER_NS_PREFIX, SCALER_NS_PREFIX, SCALER_NS, e[0],
-                      e[1], e[2], e[3], e[4], e[5], mode, port, e[6], e[7],
-                      e[8], e[9], (unsigned long long) model->created,
-                      seed[0] ? " seed=\"" : "", e[10],
-                      seed[0] ? "\"" : "",
-                      origin != ORIGIN_SCALED ? " origin=\"" : "",
-                      origin != ORIGIN_SCALED ? origin_name(origin) : "",
-                      origin != ORIGIN_SCALED ? "\"" : "")
-           : -1;
+    n = snprintf(md, size, "<%s:instance xmlns:%s=\"%s\" pool=\"%s\" "
+                 "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
+                 "volume=\"%s\" mode=\"%s\" port=\"%s\" digest=\"%s\" "
+                 "image=\"%s\" template=\"%s\" host=\"%s\" "
+                 "created=\"%llu\"%s%s%s%s%s%s/>",
+                 SCALER_NS_PREFIX, SCALER_NS_PREFIX, SCALER_NS, e[0], e[1],
+                 e[2], e[3], e[4], e[5], mode, port, e[6], e[7], e[8], e[9],
+                 (unsigned long long) model->created,
+                 seed[0] ? " seed=\"" : "", e[10], seed[0] ? "\"" : "",
+                 origin != ORIGIN_SCALED ? " origin=\"" : "",
+                 origin != ORIGIN_SCALED ? origin_name(origin) : "",
+                 origin != ORIGIN_SCALED ? "\"" : "");
     for (i = 0; i < 11; i++) {
         free(e[i]);
     }

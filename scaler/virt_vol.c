@@ -61,7 +61,7 @@ leftover(virStoragePoolPtr sp, const char *pool, const char *id,
     virStorageVolPtr  vol;
 
     if ((vol = virStorageVolLookupByName(sp, name)) != NULL) {
-        slog(pool, id, "replacing volume %s", name);
+        slog_warn(pool, id, "replacing volume %s", name);
         virStorageVolDelete(vol, 0);
         virStorageVolFree(vol);
     }
@@ -219,10 +219,7 @@ vol_seed_make(virConnectPtr c, const char *pool, const char *spool,
         return -1;
     }
     leftover(sp, pool, id, name);
-    if ((e_name = template_escape(name)) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
+    e_name = template_escape(name);
     snprintf(xml, sizeof(xml),
              "<volume><name>%s</name>"
              "<capacity unit='bytes'>%zu</capacity>"
@@ -301,7 +298,7 @@ vol_delete_own(virConnectPtr c, const char *pool, const char *id,
         if (virStorageVolDelete(vol, 0) == 0) {
             slog(pool, id, "volume %s deleted", path);
         } else {
-            slog(pool, id, "volume %s: %s", path, virGetLastErrorMessage());
+            slog_err(pool, id, "volume %s: %s", path, virGetLastErrorMessage());
         }
         virStorageVolFree(vol);
     }
@@ -310,6 +307,6 @@ vol_delete_own(virConnectPtr c, const char *pool, const char *id,
     if (is_test_driver(c) && strcmp(suffix, VOL_SEED_SUFFIX) == 0
         && unlink(path) != 0 && errno != ENOENT)
     {
-        slog(pool, id, "seed %s: %s", path, strerror(errno));
+        slog_err(pool, id, "seed %s: %s", path, strerror(errno));
     }
 }

@@ -174,7 +174,7 @@ virt_pool_target(const char *xml)
                 && strcmp((const char *) m->name, "path") == 0)
             {
                 v = xmlNodeGetContent(m);
-                r = v ? strdup((const char *) v) : NULL;
+                r = v ? xstrdup((const char *) v) : NULL;
                 xmlFree(v);
                 break;
             }
@@ -195,19 +195,16 @@ b64_element(const char *name, const char *s)
     char           *el;
 
     if (s == NULL) {
-        return strdup("");
+        return xstrdup("");
     }
     n = strlen(s);
     len = 4 * ((n + 2) / 3) + 1;
-    if ((b64 = malloc(len)) == NULL) {
-        return NULL;
-    }
+    b64 = xmalloc(len);
     EVP_EncodeBlock(b64, (const unsigned char *) s, (int) n);
     len += 2 * strlen(name) + 2 * sizeof(SCALER_NS_RECIPE_PREFIX) + 8;
-    if ((el = malloc(len)) != NULL) {
-        snprintf(el, len, "<%s:%s>%s</%s:%s>", SCALER_NS_RECIPE_PREFIX, name,
-                 (const char *) b64, SCALER_NS_RECIPE_PREFIX, name);
-    }
+    el = xmalloc(len);
+    snprintf(el, len, "<%s:%s>%s</%s:%s>", SCALER_NS_RECIPE_PREFIX, name,
+             (const char *) b64, SCALER_NS_RECIPE_PREFIX, name);
     free(b64);
     return el;
 }
@@ -239,7 +236,8 @@ virt_recipe_xml(const template_config_t *t)
         ok &= a[i] != NULL;
         len += a[i] ? strlen(a[i]) : 0;
     }
-    if (ok && (xml = malloc(len)) != NULL) {
+    if (ok) {
+        xml = xmalloc(len);
         snprintf(xml, len, "<%s:recipe xmlns:%s=\"%s\" volume=\"%s\" "
                  "pool=\"%s\" backing=\"%s\" format=\"%s\" "
                  "cloud_init=\"%s\" ci_pool=\"%s\">%s%s%s%s%s</%s:recipe>",
@@ -261,7 +259,7 @@ static char *
 prop_dup(xmlNodePtr n, const char *name)
 {
     xmlChar  *v = xmlGetProp(n, (const xmlChar *) name);
-    char     *r = v ? strdup((const char *) v) : NULL;
+    char     *r = v ? xstrdup((const char *) v) : NULL;
 
     xmlFree(v);
     return r;
@@ -278,7 +276,7 @@ b64_text(xmlNodePtr n)
     int             got;
 
     if (text == NULL || (len = strlen((const char *) text)) % 4 != 0
-        || (raw = malloc(len / 4 * 3 + 1)) == NULL
+        || (raw = xmalloc(len / 4 * 3 + 1)) == NULL
         || (got = EVP_DecodeBlock(raw, text, (int) len)) < 0)
     {
         free(raw);
@@ -401,10 +399,7 @@ virt_recipe_copy(virt_recipe_t *to, const virt_recipe_t *from)
     memset(to, 0, sizeof(*to));
     memcpy(to->digest, from->digest, sizeof(to->digest));
     for (k = 0; k < sizeof(src) / sizeof(src[0]); k++) {
-        if (src[k] != NULL && (*dst[k] = strdup(src[k])) == NULL) {
-            virt_recipe_free(to);
-            return -1;
-        }
+        *dst[k] = src[k] != NULL ? xstrdup(src[k]) : NULL;
     }
     return 0;
 }

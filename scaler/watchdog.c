@@ -88,10 +88,10 @@ check_slow(scaler_t *s)
         ps->slow_reported = 1;
         ps->slow_passes++;
         any = 1;
-        slog(ps->cf->name, NULL, "slow pass: running for %llu ms "
-             "(slow_pass %llu ms); reported, the scaler goes on",
-             (unsigned long long) (now - ps->pass_started),
-             (unsigned long long) s->cf->slow_pass_ms);
+        slog_warn(ps->cf->name, NULL, "slow pass: running for %llu ms "
+                  "(slow_pass %llu ms); reported, the scaler goes on",
+                  (unsigned long long) (now - ps->pass_started),
+                  (unsigned long long) s->cf->slow_pass_ms);
     }
     reconcile_unlock(s);
     return any;

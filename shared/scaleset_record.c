@@ -264,18 +264,79 @@ scaleset_parse_port(const char *p, size_t plen, uint64_t *port,
 }
 
 
+/* what both IP forms share: the host h (hlen bytes) as a literal of
+   family af, then the port from p to the end of the address s (len
+   bytes, quoted in errors), into m->sockaddr */
+static int
+scaleset_parse_inet(int af, const char *s, size_t len, const char *h,
+    size_t hlen, const char *p, scaleset_member_t *m, scaleset_error_t *err)
+{
+    char                  host[INET6_ADDRSTRLEN + 1], q[48];
+    size_t                plen = (size_t) (s + len - p);
+    uint64_t              port;
+    void                 *addr;
+    const char           *what;
+    struct sockaddr_in   *sin = (struct sockaddr_in *) &m->sockaddr;
+    struct sockaddr_in6  *sin6 = (struct sockaddr_in6 *) &m->sockaddr;
+
+    if (af == AF_INET6) {
+        addr = &sin6->sin6_addr;
+        what = "an IPv6 literal";
+    } else {
+        addr = &sin->sin_addr;
+        what = "an IP address literal (no DNS names)";
+    }
+
+    if (hlen == 0
+        || hlen > (af == AF_INET6 ? INET6_ADDRSTRLEN : INET_ADDRSTRLEN))
+    {
+        return scaleset_fail(err, SCALESET_ERR_ADDRESS,
+                             "address: \"%s\" is not %s",
+                             scaleset_quote(q, sizeof(q), h, hlen), what);
+    }
+
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+
+    if (inet_pton(af, host, addr) != 1) {
+        return scaleset_fail(err, SCALESET_ERR_ADDRESS,
+                             "address: \"%s\" is not %s",
+                             scaleset_quote(q, sizeof(q), host, hlen), what);
+    }
+
+    if (plen == 0) {
+        return scaleset_fail(err, SCALESET_ERR_PORT,
+                             "address: \"%s\" has no port",
+                             scaleset_quote(q, sizeof(q), s, len));
+    }
+
+    if (scaleset_parse_port(p, plen, &port, err) != 0) {
+        return -1;
+    }
+
+    if (af == AF_INET6) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t) port);
+        m->socklen = sizeof(struct sockaddr_in6);
+    } else {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t) port);
+        m->socklen = sizeof(struct sockaddr_in);
+    }
+
+    return 0;
+}
+
+
 /* "[v6]:port", "v4:port" or "unix:/path" into m->sockaddr */
 static int
 scaleset_parse_address(const char *s, size_t len, scaleset_member_t *m,
     scaleset_error_t *err)
 {
-    char                  host[INET6_ADDRSTRLEN + 1], q[48];
-    size_t                hlen, plen;
-    uint64_t              port;
+    char                  q[48];
+    size_t                plen;
     const char           *p, *colon, *close;
     struct sockaddr_un   *sun;
-    struct sockaddr_in   *sin;
-    struct sockaddr_in6  *sin6;
 
     memset(&m->sockaddr, 0, sizeof(m->sockaddr));
 
@@ -318,7 +379,6 @@ scaleset_parse_address(const char *s, size_t len, scaleset_member_t *m,
                                  scaleset_quote(q, sizeof(q), s, len));
         }
 
-        hlen = (size_t) (close - s - 1);
         if (close + 1 == s + len) {
             return scaleset_fail(err, SCALESET_ERR_PORT,
                                  "address: \"%s\" has no port",
@@ -331,32 +391,9 @@ scaleset_parse_address(const char *s, size_t len, scaleset_member_t *m,
                                  scaleset_quote(q, sizeof(q), s, len));
         }
 
-        if (hlen == 0 || hlen > INET6_ADDRSTRLEN) {
-            return scaleset_fail(err, SCALESET_ERR_ADDRESS,
-                                 "address: \"%s\" is not an IPv6 literal",
-                                 scaleset_quote(q, sizeof(q), s, len));
-        }
-
-        memcpy(host, s + 1, hlen);
-        host[hlen] = '\0';
-        p = close + 2;
-        plen = (size_t) (s + len - p);
-
-        sin6 = (struct sockaddr_in6 *) &m->sockaddr;
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-            return scaleset_fail(err, SCALESET_ERR_ADDRESS,
-                                 "address: \"%s\" is not an IPv6 literal",
-                                 scaleset_quote(q, sizeof(q), host, hlen));
-        }
-
-        if (scaleset_parse_port(p, plen, &port, err) != 0) {
-            return -1;
-        }
-
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t) port);
-        m->socklen = sizeof(struct sockaddr_in6);
-        return 0;
+        return scaleset_parse_inet(AF_INET6, s, len, s + 1,
+                                   (size_t) (close - s - 1), close + 2, m,
+                                   err);
     }
 
     colon = memchr(s, ':', len);
@@ -366,7 +403,6 @@ scaleset_parse_address(const char *s, size_t len, scaleset_member_t *m,
                              scaleset_quote(q, sizeof(q), s, len));
     }
 
-    hlen = (size_t) (colon - s);
     if (memchr(colon + 1, ':', (size_t) (s + len - colon - 1)) != NULL) {
         return scaleset_fail(err, SCALESET_ERR_ADDRESS,
                              "address: \"%s\": IPv6 addresses need brackets, "
@@ -374,41 +410,8 @@ scaleset_parse_address(const char *s, size_t len, scaleset_member_t *m,
                              scaleset_quote(q, sizeof(q), s, len));
     }
 
-    p = colon + 1;
-    plen = (size_t) (s + len - p);
-
-    sin = (struct sockaddr_in *) &m->sockaddr;
-    if (hlen == 0 || hlen > INET_ADDRSTRLEN) {
-        return scaleset_fail(err, SCALESET_ERR_ADDRESS,
-                             "address: \"%s\" is not an IPv4 literal",
-                             scaleset_quote(q, sizeof(q), s, hlen));
-    }
-
-    memcpy(host, s, hlen);
-    host[hlen] = '\0';
-
-    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-        return scaleset_fail(err, SCALESET_ERR_ADDRESS,
-                             "address: \"%s\" is not an IP address literal "
-                             "(no DNS names)",
-                             scaleset_quote(q, sizeof(q), host, hlen));
-    }
-
-    if (plen == 0) {
-        return scaleset_fail(err, SCALESET_ERR_PORT,
-                             "address: \"%s\" has no port",
-                             scaleset_quote(q, sizeof(q), s, len));
-    }
-
-    if (scaleset_parse_port(p, plen, &port, err) != 0) {
-        return -1;
-    }
-
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t) port);
-    m->socklen = sizeof(struct sockaddr_in);
-
-    return 0;
+    return scaleset_parse_inet(AF_INET, s, len, s, (size_t) (colon - s),
+                               colon + 1, m, err);
 }
 
 

@@ -47,7 +47,10 @@ $t->wait_for(sub { keys %{ $s->members('web') } == 3 }, timeout => 10,
 my $m = $s->members('web');
 is_deeply([sort keys %$m], [sort map { $_->{id} } @{ $p->{instances_list} }],
           'the same instances registered again');
-like($t->log('scaler'), qr/redis .* unreachable/, 'outage logged');
-like($t->log('scaler'), qr/redis .* connected/, 'recovery logged');
+# a degraded state is a warning, its end routine (log levels, issue 15)
+like($t->log('scaler'), qr/^scaler: warn: redis \S+ unreachable/m,
+     'outage logged as a warning');
+like($t->log('scaler'), qr/^scaler: redis \S+ connected/m,
+     'recovery logged at info');
 
 $t->done;

@@ -54,6 +54,7 @@ busybox-static
 cpio
 linux-image-cloud-amd64
 clang
+clang-format
 libclang-rt-dev
 "
 

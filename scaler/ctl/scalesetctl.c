@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include "xmalloc.h"
 
 #include "ctl.h"
 
@@ -62,12 +63,8 @@ static size_t
 on_data(char *p, size_t sz, size_t n, void *ud)
 {
     buf_t  *b = ud;
-    char   *d = realloc(b->data, b->len + sz * n + 1);
 
-    if (d == NULL) {
-        return 0;
-    }
-    b->data = d;
+    b->data = xrealloc(b->data, b->len + sz * n + 1);
     memcpy(b->data + b->len, p, sz * n);
     b->len += sz * n;
     b->data[b->len] = '\0';
