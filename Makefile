@@ -21,7 +21,7 @@
 #   make guest-image the tiny real-VM test guest (build/guest: kernel,
 #                   initramfs and two base images, tools/guest-image.sh)
 #   make format     the daemon's house style (.clang-format: nginx's layout)
-#                   applied to scaler/ and scaler/ctl/ in place
+#                   applied to scaler/ and its folders in place
 #   make check-format fails where a file of scaler/ differs from it
 
 SHELL       := /bin/bash
@@ -41,14 +41,23 @@ PKGS        := libvirt libxml-2.0 hiredis jansson yaml-0.1 libevent libevent_pth
 PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SC_CFLAGS    = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP \
-               -Ishared -Iscaler $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+               -Ishared $(SC_INCS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 SC_LDLIBS    = $(PKG_LIBS) -lpthread -lm
 SAN          := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 
 SHARED_SRCS := $(wildcard shared/*.c)
-LIB_SRCS    := $(filter-out scaler/main.c,$(wildcard scaler/*.c))
+# the daemon's sources: scaler/*.c and its parts' folders, scaler/PART/*.c
+# (docs/design.md, "Layout"); scalesetctl's (scaler/ctl/) are its own.  A
+# file left at scaler/ builds as one in a folder does.  Every folder with
+# sources or headers is on the include path, so a file includes "plan.h"
+# wherever either of them lives.
 CTL_SRCS    := $(wildcard scaler/ctl/*.c)
+LIB_SRCS    := $(filter-out scaler/main.c $(CTL_SRCS),\
+                 $(wildcard scaler/*.c scaler/*/*.c))
+SC_DIRS     := scaler $(filter-out scaler/ctl scaler/ui,$(patsubst %/,%,\
+                 $(sort $(dir $(wildcard scaler/*/*.c scaler/*/*.h)))))
+SC_INCS     := $(SC_DIRS:%=-I%)
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 HELPER_SRCS := $(wildcard t/helpers/*.c)
 NGX_SRCS    := $(sort $(wildcard ngx_module/*.c ngx_module/*.h \
@@ -156,8 +165,10 @@ $(BUILD)/ui-dirs.stamp: FORCE
 	@cmp -s $@.new $@ 2>/dev/null && rm -f $@.new || mv $@.new $@
 
 UI_DEFS := -DSCALER_SRC_UI_DIR='"$(SRC_UI_DIR)"'
-$(BUILD)/obj/scaler/ui.o $(BUILD)/asan/obj/scaler/ui.o: EXTRA_CFLAGS += $(UI_DEFS)
-$(BUILD)/obj/scaler/ui.o $(BUILD)/asan/obj/scaler/ui.o: $(BUILD)/ui-dirs.stamp
+UI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter %/ui.c,$(LIB_SRCS))) \
+           $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(filter %/ui.c,$(LIB_SRCS)))
+$(UI_OBJS): EXTRA_CFLAGS += $(UI_DEFS)
+$(UI_OBJS): $(BUILD)/ui-dirs.stamp
 
 $(BUILD)/libscaler.a: $(LIB_OBJS) $(SHARED_OBJS)
 	@mkdir -p $(dir $@)
@@ -326,7 +337,7 @@ FUZZ_TIMEOUT  ?= 25
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all \
                  -fno-omit-frame-pointer
 FUZZ_CFLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -MMD -MP \
-                 -Ishared -Iscaler -Ifuzz $(PKG_CFLAGS) $(FUZZ_SAN)
+                 -Ishared $(SC_INCS) -Ifuzz $(PKG_CFLAGS) $(FUZZ_SAN)
 FUZZ_SRCS     := $(wildcard fuzz/fuzz_*.c)
 FUZZ_NAMES    := $(FUZZ_SRCS:fuzz/fuzz_%.c=%)
 FUZZ_TARGETS  ?= $(FUZZ_NAMES)
@@ -431,7 +442,7 @@ bench: deps
 
 # the daemon's layout (.clang-format); the module keeps nginx's by hand
 CLANG_FORMAT ?= clang-format
-FORMAT_SRCS  := $(wildcard scaler/*.c scaler/*.h scaler/ctl/*.c scaler/ctl/*.h)
+FORMAT_SRCS  := $(wildcard scaler/*.c scaler/*.h scaler/*/*.c scaler/*/*.h)
 
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_SRCS)

@@ -12,7 +12,7 @@
 #           long the request took against the same request with no drain,
 #           and whether it ended whole.
 #
-# Medians over the rounds.  The real-VM figure is not measured here.
+# Medians over the rounds.  The real-VM figure: bench/realvm-care.pl.
 # bench-section: instance-care
 #   [ROUNDS=3 GRACE=2 SECS=3] perl bench/instance-care.pl
 
@@ -20,12 +20,11 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
-use HTTP::Tiny;
 use Time::HiRes qw(time sleep);
 use Scaleset::Test;
 use Scaleset::Scaler;
 use lib "$FindBin::Bin/lib";
-use Scaleset::Bench qw(machine median row);
+use Scaleset::Bench qw(long_outcome machine median row);
 
 my $rounds = $ENV{ROUNDS} // 3;
 my $grace = $ENV{GRACE} // 2;
@@ -81,32 +80,14 @@ sub four_up {
                         timeout => 60, what => '4 up');
 }
 
-# a long request in a process of its own; its status and seconds in
-# NAME.out when it ends
+# a long request through the gateway, in a process of its own
 my $nreq = 0;
 sub long_request {
-    my $name = 'req' . ++$nreq;
-    $t->spawn(name => $name, cmd => [$^X, '-MHTTP::Tiny',
-        '-MTime::HiRes=time', '-e', <<'EOF',
-my $t0 = time;
-my $res = HTTP::Tiny->new(timeout => 120)->post($ARGV[0]);
-open my $f, '>', "$ARGV[1].tmp" or die;
-printf $f "%d %.3f %d", $res->{status}, time - $t0, length($res->{content});
-close $f;
-rename "$ARGV[1].tmp", $ARGV[1];
-EOF
-        'http://127.0.0.1:' . $t->port('http') . "/slow/$secs",
-        "$dir/$name.out"]);
-    return $name;
+    return Scaleset::Bench::long_request($t, 'req' . ++$nreq, 'POST',
+        'http://127.0.0.1:' . $t->port('http') . "/slow/$secs");
 }
 
-sub outcome {
-    my ($name) = @_;
-    $t->wait_for(sub { defined $t->read_file("$name.out") },
-                 timeout => $secs + 60, what => "$name ended")
-        or die "instance-care: $name did not end\n";
-    return split ' ', $t->read_file("$name.out");
-}
+sub outcome { return long_outcome($t, $_[0], $secs + 60) }
 
 # the instance holding the one request open
 sub holder {

@@ -1,5 +1,5 @@
 /*
- * The API's request bodies (api_capacity_body() in scaler/api.c): PUT
+ * The API's request bodies (api_capacity_body() in scaler/api/api.c): PUT
  * /v1/pools/NAME/capacity's {"capacity": N}, at most API_BODY_MAX bytes
  * as the API reads it.
  * Properties: no leak or bad access; a refusal has a reason the JSON

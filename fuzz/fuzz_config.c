@@ -1,6 +1,6 @@
 /*
- * The scaler's YAML configuration loader (scaler/config.c,
- * scaler/config_autoscale.c), fed through a memfd so that config_load()
+ * The scaler's YAML configuration loader (scaler/config/config.c,
+ * scaler/config/config_autoscale.c), fed through a memfd so that config_load()
  * reads a file as it does in production.  Files the configuration names
  * (template.domain, token_file, ...) are read by path: the seeds name
  * those under fuzz/data/, relative to the repo root.

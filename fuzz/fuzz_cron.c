@@ -1,6 +1,6 @@
 /*
- * Cron expressions and time zones (scaler/cron.c).  The input is up to
- * three lines: a cron expression, a time zone name, a date-time.
+ * Cron expressions and time zones (scaler/autoscale/cron.c).  The input
+ * is up to three lines: a cron expression, a time zone name, a date-time.
  * Properties:
  * - a parsed expression sets only bits of its fields' ranges, at least one
  *   in each;

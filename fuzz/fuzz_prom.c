@@ -1,5 +1,5 @@
 /*
- * The Prometheus query response decoder (scaler/prom.c,
+ * The Prometheus query response decoder (scaler/autoscale/prom.c,
  * prom_parse_response).  The first input byte picks the HTTP status
  * (200 three times in four, else 400 or 503), the second the reduce;
  * the rest is the body.

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# The scaler's Prometheus client (scaler/prom.c, through the promquery
+# The scaler's Prometheus client (scaler/autoscale/prom.c, through the promquery
 # driver) against a real Prometheus scraping a metrics endpoint whose
 # values the test controls: a value and its change, several series with
 # and without reduce, an empty vector, a PromQL error, an infinite value,

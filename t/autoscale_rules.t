@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # Autoscale rules against a real Prometheus scraping values the test
-# controls, through the pool autoscaler (scaler/autoscale_runner.c) in the
+# controls, through the pool autoscaler (scaler/autoscale/autoscale_runner.c) in the
 # autoscale_loop driver: scale out by the rule's step only after for:,
 # cooldown respected, scale in only when ALL in-rules hold, flapping
 # (skipped and partial), a fixed-date profile window clamping capacity,

@@ -18,7 +18,7 @@
 #                 not empty, as `P...` (`P` for a bare word), or as a
 #                 list item "- `P...`" that says "default" or "required".
 #   config key K  (a full path: `pools[].template.volume.pool`, from the
-#                 cf_key_t tables of scaler/config*.c) is the
+#                 cf_key_t tables of scaler/config/config*.c) is the
 #                 first cell of a table row in docs/scaler.md or
 #                 docs/autoscale.md whose "default" column is not empty
 #                 (nor only a dash).

@@ -148,7 +148,7 @@ ok($t->wait_for(sub { !grep { /\.seed\.iso$/ } $lv->volumes }, timeout => 30),
    'no seed volume left');
 
 ($code) = $t->http('DELETE', 'api', '/v1/pools/rvm/instances/rvm-shop');
-is($code, 200, 'removed by API');
+is($code, 202, 'removed by API: accepted, drained first (issue 16)');
 ok($t->wait_for(sub {
     my (undef, $l) = $lv->virsh('list', '--all', '--name');
     $l !~ /^rvm-shop$/m;

@@ -14,6 +14,8 @@
 #   /healthz  200 "ok"; 404 when the kernel command line carries
 #             scaleset.health=fail or after GET /cgi-bin/health?fail
 #             (GET /cgi-bin/health?ok restores it)
+#   /cgi-bin/slow?N   a long request: its head at once, then a line a
+#             second for N seconds (1-120, default 5), then "done"
 #   /         a page naming the instance (scaleset.name=NAME on the cmdline)
 #             and its base image ("image N" from its disk; "image none"
 #             for a disk without the label)
@@ -34,6 +36,10 @@
 #                          /30: the frames end at the host's tap, which has
 #                          no address and no bridge, so they go nowhere)
 #             answers with the switches in force: "mem=N cpu=on|off net=on|off"
+# The ACPI power button (virDomainShutdown) powers it off at once: a
+# watcher per "Power Button" input device (button + evdev) reads one event
+# from its /dev/input/eventN, syncs and runs poweroff -f (reboot(2): PID 1
+# is this shell, not an init that would act on a signal).
 # The virtio balloon driver is loaded, so with a stats period on the
 # domain's <memballoon> libvirt reports the guest's memory statistics.
 # The uplink (DHCP, port 80) is the NIC with qemu's default MAC
@@ -65,7 +71,8 @@ cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 
 # modules in load order: the deps of each (from modules.dep) first
-want="virtio_pci virtio_net virtio_blk virtio_balloon virtio_scsi sr_mod isofs"
+# (button and evdev: the ACPI power button as an input device)
+want="virtio_pci virtio_net virtio_blk virtio_balloon virtio_scsi sr_mod isofs button evdev"
 order=""
 add_mod() {   # $1 = path relative to MODDIR
     case " $order " in *" $1 "*) return ;; esac
@@ -103,6 +110,19 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /run/mem && mount -t ramfs ramfs /run/mem
 while read m; do insmod /lib/modules/$m 2>/dev/null; done < /lib/modules/order
+
+# the ACPI power button (virDomainShutdown): any event read from a "Power
+# Button" input device powers the guest off (one 24-byte input_event)
+pwr=0
+for e in /sys/class/input/event*; do
+    [ "$(cat "$e/device/name" 2>/dev/null)" = "Power Button" ] || continue
+    [ -c "/dev/input/${e##*/}" ] || continue
+    (dd if="/dev/input/${e##*/}" of=/dev/null bs=24 count=1 2>/dev/null &&
+     echo "scaleset-guest: ACPI power button: powering off" > /dev/console &&
+     sync && poweroff -f) </dev/null >/dev/null 2>&1 &
+    pwr=$((pwr + 1))
+done
+echo "scaleset-guest: $pwr power button watcher(s)"
 
 name=unnamed
 for w in $(cat /proc/cmdline); do
@@ -210,6 +230,20 @@ if [ -e /www/healthz ]; then s=ok; else s=fail; fi
 printf 'Content-Type: text/plain\r\n\r\n%s\n' "$s"
 CGI
 chmod 755 "$root/www/cgi-bin/health"
+
+# a long request (see the top): a line a second, so a proxy's read
+# timeout between reads does not end it
+cat > "$root/www/cgi-bin/slow" <<'CGI'
+#!/bin/sh
+n=$QUERY_STRING
+case "$n" in ''|*[!0-9]*) n=5 ;; esac
+[ "$n" -ge 1 ] && [ "$n" -le 120 ] || n=5
+printf 'Content-Type: text/plain\r\n\r\n'
+i=0
+while [ $i -lt $n ]; do sleep 1; i=$((i + 1)); echo "$i"; done
+echo done
+CGI
+chmod 755 "$root/www/cgi-bin/slow"
 
 # load switches (see the top): the memory is a file on a ramfs (not
 # reclaimable, no size limit: the guest's MemAvailable drops by its size),

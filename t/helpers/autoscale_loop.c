@@ -1,7 +1,8 @@
 /*
- * autoscale_loop CONFIG.json: one pool's autoscaler (scaler/autoscale_runner.c
- * over scaler/prom.c) evaluated every interval on a libevent loop, the
- * decided capacity applied at once, as the daemon will.  For
+ * autoscale_loop CONFIG.json: one pool's autoscaler
+ * (scaler/autoscale/autoscale_runner.c over scaler/autoscale/prom.c)
+ * evaluated every interval on a libevent loop, the decided capacity
+ * applied at once, as the daemon will.  For
  * t/autoscale_rules.t until the daemon wires it in.
  *
  *   { "prometheus": "http://127.0.0.1:9090", "interval_ms": 500,

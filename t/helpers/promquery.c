@@ -1,8 +1,9 @@
 /*
  * promquery URL QUERY [REDUCE [TIMEOUT_MS]]: one instant query through
- * scaler/prom.c on a libevent loop; prints "STATUS VALUE DETAIL" (VALUE
- * "-" on an error).  Used by t/autoscale_prom.t against a real Prometheus.
- * PROM_TOKEN, PROM_USER and PROM_PASSWORD set the optional credentials.
+ * scaler/autoscale/prom.c on a libevent loop; prints "STATUS VALUE
+ * DETAIL" (VALUE "-" on an error).  Used by t/autoscale_prom.t against a
+ * real Prometheus.  PROM_TOKEN, PROM_USER and PROM_PASSWORD set the
+ * optional credentials.
  */
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests of api_capacity_body() (scaler/api.c): the body of PUT
+ * Unit tests of api_capacity_body() (scaler/api/api.c): the body of PUT
  * /v1/pools/NAME/capacity.
  */
 

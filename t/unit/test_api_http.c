@@ -1,5 +1,5 @@
 /*
- * Unit tests of scaler/api_http.c's pure checks: the bearer token (whole,
+ * Unit tests of scaler/api/api_http.c's pure checks: the bearer token (whole,
  * any length, scheme in any case), the Host names an API without a token
  * serves, and the gate's reading of a request head (one unfolded
  * Authorization header; the head without its body-framing lines).

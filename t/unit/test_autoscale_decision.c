@@ -1,8 +1,8 @@
 /*
- * Unit tests of scaler/autoscale_decision.c, the pure decision: scenarios
- * of evaluations (clock, observed values, capacity in force) against the
- * expected capacity, over rules x windows x cooldowns x profiles x clamps,
- * percent rounding and flapping.
+ * Unit tests of scaler/autoscale/autoscale_decision.c, the pure decision:
+ * scenarios of evaluations (clock, observed values, capacity in force)
+ * against the expected capacity, over rules x windows x cooldowns x
+ * profiles x clamps, percent rounding and flapping.
  */
 
 #include <stdarg.h>

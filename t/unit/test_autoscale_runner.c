@@ -1,9 +1,10 @@
 /*
- * Unit tests of scaler/autoscale_runner.c on a libevent loop, Prometheus
- * unreachable (a bound port nobody listens on): evaluations complete with
- * no action, the explanation JSON and the metrics text carry the rules,
- * a reload keeps state by rule name, freeing with queries in flight calls
- * nothing.  t/autoscale_rules.t runs it against a real Prometheus.
+ * Unit tests of scaler/autoscale/autoscale_runner.c on a libevent loop,
+ * Prometheus unreachable (a bound port nobody listens on): evaluations
+ * complete with no action, the explanation JSON and the metrics text
+ * carry the rules, a reload keeps state by rule name, freeing with
+ * queries in flight calls nothing.  t/autoscale_rules.t runs it against
+ * a real Prometheus.
  */
 
 #include <stdarg.h>

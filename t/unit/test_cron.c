@@ -1,7 +1,8 @@
 /*
- * Unit tests of scaler/cron.c: parsing, next/previous matches in IANA time
- * zones across DST changes, and the profile selection made of them
- * (autoscale_profile_active() in scaler/autoscale_decision.c).
+ * Unit tests of scaler/autoscale/cron.c: parsing, next/previous matches
+ * in IANA time zones across DST changes, and the profile selection made
+ * of them (autoscale_profile_active() in
+ * scaler/autoscale/autoscale_decision.c).
  */
 
 #include <stdarg.h>

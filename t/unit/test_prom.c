@@ -1,8 +1,8 @@
 /*
- * Unit tests of scaler/prom.c: response decoding (table), and the client
- * on a libevent loop against a closed port (unreachable) and a listening
- * socket that never answers (timeout).  t/autoscale_prom.t runs it
- * against a real Prometheus.
+ * Unit tests of scaler/autoscale/prom.c: response decoding (table), and
+ * the client on a libevent loop against a closed port (unreachable) and
+ * a listening socket that never answers (timeout).  t/autoscale_prom.t
+ * runs it against a real Prometheus.
  */
 
 #include <stdarg.h>

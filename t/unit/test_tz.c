@@ -1,6 +1,6 @@
 /*
- * Unit tests of scaler/tz.c, our TZif reader: offsets on both sides of
- * DST changes and local times in gaps and repeats (Europe/Berlin,
+ * Unit tests of scaler/autoscale/tz.c, our TZif reader: offsets on both
+ * sides of DST changes and local times in gaps and repeats (Europe/Berlin,
  * America/New_York, Australia/Adelaide with its 30-minute offset,
  * Australia/Lord_Howe whose DST is 30 minutes, values from GNU date);
  * every zone tested agrees with glibc's localtime_r() from 1970 to 2100

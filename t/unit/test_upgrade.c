@@ -1,5 +1,5 @@
 /*
- * The upgrade record (scaler/upgrade.c): what a pass reads from
+ * The upgrade record (scaler/pass/upgrade.c): what a pass reads from
  * PREFIX{POOL}:upgrade is input, checked field by field; what it writes
  * reads back the same.
  */

@@ -17,6 +17,7 @@ use strict;
 use warnings;
 use Carp qw(croak);
 use IO::Socket::INET;
+use HTTP::Tiny;
 
 # the guest (built by make guest-image when missing) copied where qemu
 # (libvirt-qemu) can read it, and the example template with its paths;
@@ -129,6 +130,20 @@ sub scaler_yaml {
         $y =~ s/$re/$to/g or croak("conf-examples/scaler-qemu.yaml: no $re");
     }
     return $y;
+}
+
+# the guest's own health switch (tools/guest-image.sh's
+# /cgi-bin/health?ok|fail) for instance $id of $pool, through the host
+# port forward its member in Redis names: true when the guest answers
+# with the state asked for
+sub guest_switch {
+    my ($t, $pool, $id, $to) = @_;
+    my ($addr) = ($t->redis->hget("scaleset:{$pool}:members", $id) // '')
+                 =~ /^(\S+)/;
+    return 0 unless $addr;
+    my $res = HTTP::Tiny->new(timeout => 5)
+                        ->get("http://$addr/cgi-bin/health?$to");
+    return $res->{success} && $res->{content} =~ /\b$to\b/;
 }
 
 1;

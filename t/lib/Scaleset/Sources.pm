@@ -125,7 +125,7 @@ sub directives {
 }
 
 # every YAML key path the scaler accepts (sorted), from the key tables of
-# scaler/config*.c (config_yaml.h): static const cf_key_t NAME[] = {
+# scaler/config/config*.c (config_yaml.h): static const cf_key_t NAME[] = {
 # { "key", CF_SCALAR|CF_MAP|CF_LIST, handler, SUB_TABLE|NULL, ... }, ...
 # CF_END };  config_keys is the file; a key with a SUB_TABLE has those
 # keys below it (a CF_LIST one as "key[]", its items' keys)
@@ -134,7 +134,7 @@ sub config_keys {
     $ok //= sub { $_[0] };
     $root //= $ROOT;
     my (%keys, @strings, %tables, %reached);
-    for my $f (sort glob "$root/scaler/config*.c") {
+    for my $f (grep { m{/config[^/]*\.c$} } scaler_sources($root)) {
         my $text = c_mask(slurp($f), \@strings);
         while ($text =~ /\bcf_key_t\s+(\w+)\s*\[\s*\]\s*=\s*\{(.*?)\bCF_END\b/sg) {
             my ($name, $body) = ($1, $2);
@@ -219,6 +219,17 @@ sub ctl_verbs {
     return sort keys %v;
 }
 
+# the daemon's C files: scaler/*.c and those of its parts' folders
+# (scaler/PART/*.c), not scalesetctl's (scaler/ctl/); a file still at the
+# root is found as one in a folder is
+sub scaler_sources {
+    my ($root) = @_;
+    $root //= $ROOT;
+    my @files = grep { !m{/scaler/ctl/} }
+        glob("$root/scaler/*.c"), glob("$root/scaler/*/*.c");
+    return sort @files;
+}
+
 # { metric name => type } of every family the gateway (ngx_module/) and
 # the scaler (scaler/) export: "# TYPE NAME TYPE" lines of their string
 # literals (adjacent literals joined as C does), expo_family() calls and
@@ -229,7 +240,7 @@ sub metrics {
     $ok //= sub { $_[0] };
     $root //= $ROOT;
     my %m;
-    for my $f (sort(glob("$root/ngx_module/*.c"), glob("$root/scaler/*.c"))) {
+    for my $f (sort(glob("$root/ngx_module/*.c")), scaler_sources($root)) {
         my @strings;
         my $text = c_mask(slurp($f), \@strings);
         # adjacent literals, as the compiler joins them
