@@ -54,8 +54,9 @@ Scaleset::RealVM::start_gateway($t, 'rvm',
 my $conf = $t->write_file('scaler.yaml',
     Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl, ports => $lo,
         drain_timeout => '5s',
-        # the tiny guest does not power off on ACPI (t/realvm_repair.t):
-        # a drained one is destroyed at termination.shutdown_timeout
+        # a drained guest that has not powered off on ACPI within
+        # termination.shutdown_timeout is destroyed: 5 s, within the
+        # test's wait for the last one (the default is 30 s)
         more => { qr/upgrade: \{ image: true \}/
                   => "upgrade: { image: true, max_batch_percent: 34 }\n"
                   . "    termination: { shutdown_timeout: 5s }" }));
