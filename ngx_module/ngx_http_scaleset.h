@@ -311,6 +311,9 @@ typedef struct {
     ngx_array_t                    *logged;        /* crc32 of bad records */
     ngx_uint_t                      full_logged;
     ngx_http_scaleset_state_t      *state;         /* its writer */
+
+    /* this process's health checks (ngx_http_scaleset_check.c) */
+    struct ngx_http_scaleset_check_pool_s  *checks;
 } ngx_http_scaleset_srv_conf_t;
 
 
@@ -520,6 +523,7 @@ ngx_int_t ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle);
 char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_scaleset_check_init_process(ngx_cycle_t *cycle);
+void ngx_http_scaleset_check_added(ngx_http_scaleset_srv_conf_t *sscf);
 ngx_uint_t ngx_http_scaleset_check_usable(ngx_http_scaleset_srv_conf_t *sscf,
     ngx_http_scaleset_slot_t *slot, ngx_msec_t now);
 ngx_uint_t ngx_http_scaleset_check_ramp(ngx_http_scaleset_srv_conf_t *sscf,

@@ -5,6 +5,9 @@
  * loop: connect, send an HTTP/1.0 GET, read the answer, each step bounded
  * by one timeout.  Every outcome goes through ngx_http_scaleset_check_done(),
  * the only place that moves a member between unchecked, up and down.
+ * A member the lease holder adds is checked by it at once, whichever
+ * worker owns its slot (ngx_http_scaleset_check_added()): the owner takes
+ * over from that first result.
  */
 
 
@@ -307,6 +310,7 @@ ngx_http_scaleset_check_init_process(ngx_cycle_t *cycle)
         cp->sscf = sscf;
         cp->conf = sscf->check;
         cp->log = cycle->log;
+        sscf->checks = cp;
 
         for (j = 0; j < sscf->sh->max_members; j++) {
             cp->peers[j].cp = cp;
@@ -322,6 +326,61 @@ ngx_http_scaleset_check_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * After the lease holder applied a membership from Redis: the members
+ * just added, never checked, are checked now by this worker, whoever owns
+ * their slot, instead of at the owner's next scan.  A new member still
+ * gets no traffic before its first passing check with mandatory.
+ */
+
+void
+ngx_http_scaleset_check_added(ngx_http_scaleset_srv_conf_t *sscf)
+{
+    ngx_uint_t                       i;
+    ngx_http_scaleset_slot_t        *slot;
+    ngx_http_scaleset_shctx_t       *sh;
+    ngx_http_scaleset_check_pool_t  *cp;
+    ngx_http_scaleset_check_peer_t  *peer;
+
+    cp = sscf->checks;
+
+    if (cp == NULL || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    sh = sscf->sh;
+
+    for (i = 0; i < sh->max_members; i++) {
+        slot = &sh->slots[i];
+        peer = &cp->peers[i];
+
+        if (!slot->in_use || slot->health_checked != 0
+            || slot->health != NGX_HTTP_SCALESET_HEALTH_UNCHECKED
+            || (peer->known && peer->generation == slot->generation))
+        {
+            continue;
+        }
+
+        if (peer->busy) {
+            ngx_http_scaleset_check_close(peer);
+        }
+
+        peer->known = 1;
+        peer->generation = slot->generation;
+        peer->next = ngx_current_msec;
+
+        /* the owner's next check counts from this one (its result
+           follows): no second first check while this one runs */
+        slot->health_checked = ngx_current_msec;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cp->log, 0,
+                       "scaleset check: slot %ui added, checked now", i);
+
+        ngx_http_scaleset_check_start(peer);
+    }
 }
 
 
@@ -377,14 +436,19 @@ ngx_http_scaleset_check_scan(ngx_event_t *ev)
         }
 
         if (!peer->known || peer->generation != slot->generation) {
-            /* a new member in this slot: check it at once */
+            /* a new member in this slot: check it at once, unless the
+               lease holder checks it already (health_checked is reset
+               when the slot is given to a member) */
             if (peer->busy) {
                 ngx_http_scaleset_check_close(peer);
             }
 
             peer->known = 1;
             peer->generation = slot->generation;
-            peer->next = now;
+            peer->next = slot->health_checked
+                         ? ngx_http_scaleset_check_next(cp->conf,
+                                                        slot->health_checked)
+                         : now;
             slot->health_owner = (uint8_t) me;
         }
 

@@ -1470,6 +1470,10 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
     rc = ngx_http_scaleset_apply(sscf, &members, epoch,
                                  NGX_HTTP_SCALESET_SOURCE_REDIS, w->log);
 
+    if (rc == NGX_OK) {
+        ngx_http_scaleset_check_added(sscf);
+    }
+
     if (rc != NGX_ERROR) {
         tp = ngx_timeofday();
         sscf->sh->synced = (uint64_t) tp->sec * 1000 + tp->msec;

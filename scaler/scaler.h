@@ -30,6 +30,9 @@
 /* the most instances a pool (or any capacity in its config) may have:
    the cloud scale sets' maximum */
 #define SCALER_CAPACITY_MAX 1000
+/* the most creations a pass runs at once on a host (create_concurrency):
+   a host's worker threads (host.c) */
+#define SCALER_CREATE_MAX   4
 
 typedef enum {
     SCALE_IN_DEFAULT = 0,
@@ -53,6 +56,21 @@ typedef struct {
     char      *name;
     int        host0, nhosts;
 } zone_config_t;
+
+/* warm_pool.state: what a warm instance is kept as */
+typedef enum {
+    WARM_PAUSED = 0,                      /* virDomainSuspend: in memory */
+    WARM_SAVED,                           /* virDomainManagedSave: on disk */
+    WARM_RUNNING                          /* booted and left running */
+} warm_state_t;
+
+/* warm_pool: instances kept ready beyond the capacity (config_warm.c) */
+typedef struct {
+    int                size;              /* 0: no warm pool */
+    warm_state_t       state;
+    int                reuse;             /* reuse_on_scale_in */
+    uint64_t           wake_timeout_ms;   /* to pass readiness again */
+} warm_config_t;
 
 typedef enum {
     ADDR_STATIC = 0,                      /* from cidr + port or ports */
@@ -163,6 +181,8 @@ typedef struct {
     char              *webhook;           /* hooks.webhook: every
                                              lifecycle event POSTed there */
     uint64_t           zone_failover_ms;  /* zone_failover (the file's) */
+    int                create_concurrency;    /* creations at once per host */
+    warm_config_t      warm;
     /* autoscale (config_autoscale.c): rules, schedules, max_step; the
        arrays and the queries are owned here, autoscale points at them */
     autoscale_config_t          autoscale;
@@ -216,6 +236,10 @@ typedef struct {
     int             npools;
     int             refs;                /* config_ref(); freed at 0 */
 } scaler_config_t;
+
+/* config_warm.c */
+/* "paused", "saved", "running" */
+const char *warm_state_name(warm_state_t st);
 
 /* config.c */
 /* loads and validates FILE; NULL with "file:line: reason" in err */
@@ -364,6 +388,9 @@ typedef struct {
    3xx, within timeout_ms of the probe's start */
 void ready_check_all(ready_probe_t *pr, int n, const char *uri,
     uint64_t timeout_ms);
+/* ready_check_all by the pool's readiness: none (all ready), its
+   health.uri within health.timeout, or a TCP connect within 200 ms */
+void ready_pool_check(const pool_config_t *p, ready_probe_t *pr, int n);
 
 /* model.c: an instance's model (docs/design.md, "Lifecycle"): written
    into its tag when it is created, read back by every listing */
@@ -517,6 +544,7 @@ typedef struct {
     char          port[8];
     virt_model_t  model;
     origin_t      origin;
+    int           warm;             /* warm="yes": in the warm pool */
 } virt_tag_info_t;
 
 typedef struct {
@@ -526,6 +554,10 @@ typedef struct {
 } virt_tag_t;
 
 void virt_xml_init(void);
+/* xml (an instance element as virDomainGetMetadata returns it) with
+   warm="yes" when warm, without warm otherwise; malloc'd, NULL when xml
+   does not parse */
+char *virt_tag_set_warm(const char *xml, int warm);
 /* 0 when xml is an instance element (in SCALER_NS or, as libvirt returns
    it, in none) with pool, id and zone
    (other attributes "" when absent); -1 otherwise or when a value does
@@ -593,6 +625,14 @@ void virt_stats_decode(const struct _virTypedParameter *params, int n,
     vm_stats_t *vm);
 
 /* virt.c */
+/* what a domain's vCPUs do: run, paused (virDomainSuspend, or by qemu),
+   saved to disk (a managed save, shut off) */
+typedef enum {
+    POWER_RUNNING = 0, POWER_PAUSED, POWER_SAVED
+} virt_power_t;
+/* "running", "paused", "saved" */
+const char *virt_power_name(virt_power_t p);
+
 typedef struct {
     char          id[64];
     char          zone[64];
@@ -600,6 +640,8 @@ typedef struct {
     char          address[80];
     origin_t      origin;           /* from its tag */
     int           active;
+    int           warm;             /* its tag says warm="yes" */
+    virt_power_t  power;
     vm_stats_t    vm;               /* running: from the listing call */
 } virt_instance_t;
 
@@ -612,8 +654,10 @@ typedef enum { VIRT_LIVE = 0, VIRT_FAILED, VIRT_LEFT, VIRT_OFF } virt_health_t;
    doing something to it (VIRT_DOING_*): between define and start it is
    live, shut off after the shutdown this process sent it is off (listed,
    inactive); shut off by a migration, a save or a snapshot revert it is
-   left (not listed, never touched) */
-virt_health_t virt_classify(int state, int reason, unsigned doing);
+   left (not listed, never touched); a warm one shut off (but by a
+   migration or a snapshot revert) is live: saved into the warm pool, if
+   virt_list finds its managed save */
+virt_health_t virt_classify(int state, int reason, unsigned doing, int warm);
 
 typedef struct virt_conn virt_conn_t;
 /* libvirt's event loop (virEventRegisterDefaultImpl) and a thread that
@@ -638,6 +682,20 @@ int virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
 int virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, const virt_model_t *model,
     origin_t origin, char *err, size_t errlen);
+/* the same, origin scaled and tagged warm="yes": an instance for the warm
+   pool */
+int virt_create_warm(virt_conn_t *vc, const pool_config_t *p,
+    const char *zone, const char *id, const char *address,
+    const virt_model_t *model, char *err, size_t errlen);
+/* id into the warm pool: tagged warm, then kept as st (suspended, managed
+   saved, or running: resumed or restored); 0, or -1 with err */
+int virt_park(virt_conn_t *vc, const char *pool, const char *id,
+    warm_state_t st, char *err, size_t errlen);
+/* id out of the warm pool: resumed (paused) or restored from its managed
+   save (saved), then its tag without warm; *was its power before; 0, or
+   -1 with err */
+int virt_wake(virt_conn_t *vc, const char *pool, const char *id,
+    virt_power_t *was, char *err, size_t errlen);
 /* the digest of a template's base image in this zone (model_image_digest
    of its volume's base: path, capacity, mtime); -1 when it cannot be
    read, 1 when the template has no volume ("") */
@@ -1055,6 +1113,8 @@ void ha_status(ha_status_t *st);
 typedef enum {
     INST_CREATING = 0, INST_BOOTING, INST_RUNNING, INST_DRAINING,
     INST_DELETING,
+    INST_WARM,                  /* in the warm pool: booting towards it,
+                                   or kept paused, saved or running */
     INST_STOPPING,              /* drained: ACPI shutdown sent, waiting for
                                    it to power off (shutdown_timeout) */
     INST_REPAIRING,             /* restarted or reimaged (registered), until
@@ -1199,6 +1259,8 @@ typedef struct {
                                    unreachable longer than zone_failover
                                    (its capacity rebuilt elsewhere) */
     unsigned      weight;       /* its member record's; 0: unregistered */
+    int           warm;         /* its tag says it is in the warm pool */
+    virt_power_t  power;        /* as listed */
     int           report0;      /* its gateway reports: the pool's */
     int           nreports;     /*   reports[report0 .. + nreports) */
     vm_stats_t    vm;           /* from this pass's list (have 0: none) */
@@ -1231,12 +1293,14 @@ typedef enum {
     ERR_AUTH,               /* Redis refused the scaler's credentials */
     ERR_FENCED,             /* a write refused by the fence: the lease
                                was lost (ha) */
+    ERR_WAKE,               /* a warm instance could not be woken (or was
+                               not ready again in time): deleted */
     ERR_REPAIR,             /* a restart or reimage failed */
     ERR_KIND_COUNT
 } err_kind_t;
 
 /* "libvirt", "redis", "create", "delete", "address", "redis_data",
-   "auth", "fenced", "repair" */
+   "auth", "fenced", "wake", "repair" */
 const char *err_kind_name(int kind);
 
 typedef struct {
@@ -1275,6 +1339,7 @@ typedef struct {
     unsigned long   actions_up, actions_down;
     unsigned long   repairs;            /* repairs begun: not ready within
                                            health.grace, down, API */
+    unsigned long   wakes;              /* warm instances put in service */
     repair_state_t  repair;             /* the circuit breaker, as the
                                            last pass left it */
     int             repairing;          /* repairs under way */

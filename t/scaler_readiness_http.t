@@ -3,12 +3,15 @@
 # that path answers 2xx/3xx; an instance whose /healthz fails (500), or
 # that accepts connections but never answers (a listener of the test's own
 # that never accepts: past health.timeout), stays booting until it serves.
+# The readiness checks of a pass run at once: five instances that never
+# answer within health.timeout (2 s) do not hold up a sixth that does.
 
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes qw(time);
 use Scaleset::Test;
 use Scaleset::Scaler;
 
@@ -18,7 +21,10 @@ my $gport = $t->port('guest');
 my $s = Scaleset::Scaler->new($t, pools => [ { name => 'web',
     readiness => 'tcp', cidr => '127.0.6.0/24', port => $gport,
     capacity => [0, 5, 0],
-    extra => "    health: { uri: /healthz, timeout: 300ms, grace: 60s }\n" } ]);
+    extra => "    health: { uri: /healthz, timeout: 300ms, grace: 60s }\n" },
+  { name => 'par', cidr => '127.0.7.0/24', port => $gport,
+    capacity => [0, 6, 0],
+    extra => "    health: { uri: /healthz, timeout: 2s }\n" } ]);
 $s->start;
 my $ctl = $t->dir . '/guestctl';
 mkdir $ctl;
@@ -49,6 +55,25 @@ close $hang;
 unlink "$ctl/web-000002", "$ctl/web-000003";
 ok($t->wait_for(sub { keys %{ $s->members('web') } == 3 }, timeout => 10,
                 what => '3 members'), 'both registered once /healthz answers');
+
+# pool par: .1 .. .5 accept and never answer, .6 answers
+my @silent = map {
+    IO::Socket::INET->new(LocalAddr => "127.0.7.$_", LocalPort => $gport,
+                          Listen => 16, ReuseAddr => 1)
+        or die "listen 127.0.7.$_:$gport: $!";
+} 1 .. 5;
+$t->start_backends(par6 => "127.0.7.6:$gport");
+my $t0 = time;
+($code) = $s->api('PUT', '/v1/pools/par/capacity', { capacity => 6 });
+is($code, 200, 'par: capacity 6');
+ok($t->wait_for(sub { exists $s->members('par')->{'par-000006'} },
+                timeout => 20, what => 'par-000006'),
+   'the instance that answers is registered');
+my $dt = time - $t0;
+cmp_ok($dt, '<', 6, sprintf('within %.1f s: the five silent ones were '
+       . 'checked at once (one after another a pass takes 10 s)', $dt));
+is(scalar keys %{ $s->members('par') }, 1, 'the silent ones are not');
+close $_ for @silent;
 
 my $bin = $t->bin('scaleset-scaler');
 for my $bad (["{ uri: healthz }", qr/health uri "healthz": expected a path/],

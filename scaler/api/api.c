@@ -51,6 +51,7 @@ static const char *authorization(struct evkeyvalq *hdrs);
 #define reply_json   api_reply_json
 #define reply_error  api_reply_error
 static json_t *pool_json(pool_state_t *ps, int detail);
+static int count_state(const pool_state_t *ps, int z, inst_state_t st);
 static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void metrics(struct evhttp_request *req);
 
@@ -146,6 +147,7 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                         ? (json_int_t) in->weight : in->tmpl >= 0
                         ? ps->cf->templates[in->tmpl].weight : 1));
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
+    json_object_set_new(o, "power", json_string(virt_power_name(in->power)));
     if (in->hook != HOOK_NONE) {
         const hook_config_t  *h = in->hook == HOOK_LAUNCH
                                   ? &ps->cf->hook_launch
@@ -281,6 +283,11 @@ pool_json(pool_state_t *ps, int detail)
                   (int) ps->upgrade.batch, "batches",
                   (int) ps->upgrade.batches, "outdated", pool_outdated(ps));
     json_object_set_new(j, "templates", templates_json(ps));
+    json_object_set_new(j, "warm_pool", json_pack("{s:i,s:s,s:b,s:i}",
+                        "size", ps->cf->warm.size, "state",
+                        warm_state_name(ps->cf->warm.state),
+                        "reuse_on_scale_in", ps->cf->warm.reuse,
+                        "instances", count_state(ps, -1, INST_WARM)));
     /* the pool says when it stays above its capacity, and why */
     json_object_set_new(j, "protected_above_capacity",
                         json_integer(ps->protected_above));
@@ -315,6 +322,8 @@ static double get_capacity(const pool_state_t *ps) { return ps->capacity; }
 static double get_repairs(const pool_state_t *ps) { return ps->repairs; }
 static double get_repairing(const pool_state_t *ps) { return ps->repairing; }
 static double get_redis(const pool_state_t *ps) { return ps->redis_ok; }
+static double get_warm_size(const pool_state_t *ps) { return ps->cf->warm.size; }
+static double get_wakes(const pool_state_t *ps) { return ps->wakes; }
 static double
 get_event_count(const pool_state_t *ps, int k)
 {
@@ -357,6 +366,12 @@ static const struct {
     { "scaleset_scaler_instances_outdated", "gauge",
       "Instances booting or running that are not on the pool's model.",
       get_outdated },
+    { "scaleset_scaler_warm_pool_size", "gauge",
+      "The warm instances the pool keeps ready beyond its capacity "
+      "(warm_pool.size).", get_warm_size },
+    { "scaleset_scaler_warm_wakes_total", "counter",
+      "Warm instances taken into service (failed wakes are "
+      "errors_total{kind=\"wake\"}).", get_wakes },
     { "scaleset_scaler_lifecycle_events_total", "counter",
       "Lifecycle events of the pool's instances.", get_events },
     { "scaleset_scaler_webhook_sent_total", "counter",

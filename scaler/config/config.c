@@ -327,6 +327,9 @@ static const cf_key_t  pool_keys[] = {
     { "max_step", CF_SCALAR, cf_max_step, NULL, 0, 0, 0 },
     { "health", CF_MAP, pool_health, health_keys, 0, 0, 0 },
     { "upgrade", CF_MAP, cf_set_map, cf_upgrade_keys, 0, 0, 0 },
+    { "warm_pool", CF_MAP, cf_warm_pool, cf_warm_keys, 0, 0, 0 },
+    { "create_concurrency", CF_SCALAR, cf_set_int, NULL,
+      CF_AT(pool_config_t, create_concurrency), 1, SCALER_CREATE_MAX },
     { "drain", CF_MAP, cf_set_map, drain_keys, 0, 0, 0 },
     { "termination", CF_MAP, cf_set_map, termination_keys, 0, 0, 0 },
     { "repair", CF_MAP, cf_set_map, repair_keys, 0, 0, 0 },
@@ -743,6 +746,8 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         p->repair_max_failures = 5;
         p->readiness_tcp = 1;
         cf_upgrade_defaults(p);
+        p->create_concurrency = 4;
+        cf_warm_defaults(p);
         if (cf_map(c, item, key->sub, p, "pool", &seen) != 0
             || pool_finish(c, item, p, seen) != 0)
         {

@@ -130,5 +130,10 @@ void cf_autoscale_free(pool_config_t *p);
 /* config_upgrade.c: a pool's upgrade: block */
 extern const cf_key_t  cf_upgrade_keys[];
 void cf_upgrade_defaults(pool_config_t *p);
+/* config_warm.c: warm_pool */
+extern const cf_key_t  cf_warm_keys[];
+int cf_warm_pool(cfctx_t *c, yaml_node_t *v, void *conf,
+    const cf_key_t *key);
+void cf_warm_defaults(pool_config_t *p);
 
 #endif /* SCALER_CONFIG_YAML_H */

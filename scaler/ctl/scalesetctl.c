@@ -295,7 +295,8 @@ static int
 cmd_instances(const char *pool)
 {
     json_t      *j = NULL, *in;
-    char         path[512], age[16], health[256];
+    char         path[512], age[16], health[256], state[32];
+    const char  *st, *pw;
     size_t       i;
     long         code;
 
@@ -308,7 +309,7 @@ cmd_instances(const char *pool)
         json_decref(j);
         return 0;
     }
-    printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6s %-10s %-8s %-8s %s\n", "ID",
+    printf("%-20s %-8s %-12s %-8s %-6s %-8s %-6s %-10s %-8s %-8s %s\n", "ID",
            "ZONE", "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "TEMPLATE",
            "ORIGIN", "PROTECT", "HEALTH (gateway:state/conns)");
     json_array_foreach(json_object_get(j, "instances"), i, in) {
@@ -316,10 +317,18 @@ cmd_instances(const char *pool)
         const char *origin = json_string_value(json_object_get(in, "origin"));
 
         health_of(in, health, sizeof(health));
-        printf("%-20s %-8s %-10s %-8s %-6s %-8s %-6lld %-10s %-8s %-8s %s\n",
+        /* a warm one says how it waits: warm/paused */
+        st = json_string_value(json_object_get(in, "state"));
+        pw = json_string_value(json_object_get(in, "power"));
+        if (st && pw && strcmp(st, "warm") == 0) {
+            snprintf(state, sizeof(state), "%s/%s", st, pw);
+        } else {
+            snprintf(state, sizeof(state), "%s", st ? st : "?");
+        }
+        printf("%-20s %-8s %-12s %-8s %-6s %-8s %-6lld %-10s %-8s %-8s %s\n",
                json_string_value(json_object_get(in, "id")),
                json_string_value(json_object_get(in, "zone")),
-               json_string_value(json_object_get(in, "state")),
+               state,
                json_string_value(json_object_get(in, "version")),
                json_is_true(json_object_get(in, "latest_model")) ? "yes"
                                                                  : "no",
@@ -418,7 +427,7 @@ cmd_scale(const char *pool, const char *n, int wait)
 {
     json_t  *j = NULL;
     char     path[512], body[64], *end;
-    long     code, want = strtol(n, &end, 10), run, inst, last = -1;
+    long     code, want = strtol(n, &end, 10), run, inst, warm, last = -1;
     int      tty = isatty(STDOUT_FILENO), k, w;
     time_t   start = time(NULL);
 
@@ -445,6 +454,10 @@ cmd_scale(const char *pool, const char *n, int wait)
         }
         run = json_integer_value(json_object_get(j, "running"));
         inst = json_integer_value(json_object_get(j, "instances"));
+        /* the warm pool's instances are beyond the capacity */
+        warm = json_integer_value(json_object_get(json_object_get(j,
+                                  "warm_pool"), "instances"));
+        inst -= warm;
         json_decref(j);
         if (tty && !as_json) {
             w = want ? (int) (40 * (run < want ? run : want) / want) : 40;

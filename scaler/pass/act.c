@@ -3,18 +3,20 @@
  * on Redis (the write protocol, registry.c) or libvirt (virt.c); a crash
  * between two of them is recovered by the next pass's observation.  The
  * actions run in the plan's order, except that the libvirt ones run on
- * their host's workers (host.c), each with its deadline: the deletions,
- * adoptions, shutdowns, restarts and reimages start first, all at once,
- * and the Redis actions run while they do; the creations run last, on
- * their hosts (4 at a time per host), once their instance numbers are
- * reserved in PREFIX{POOL}:seq.  A host that does not answer in time
- * costs its own calls, not the others': a call past libvirt.timeout is
- * given up (its outcome is what the next listing finds) and the host is
- * not asked again until it returns.  A delete removes the domain first
- * and its member after, so a domain that could not be removed is never
- * left running unregistered (the next pass would take it for a booting
- * one).  A stop sends the ACPI shutdown; a domain off already, or that
- * refused it, is removed at once.
+ * their host's workers (host.c), each with its deadline: the wakes of
+ * warm instances first (a scale-out waits for nothing else; act_warm.c),
+ * then the deletions, parks, adoptions, shutdowns, restarts and reimages
+ * start, all at once, and the Redis actions run while they do; the
+ * creations run last, on their hosts (create_concurrency, 4, at a time
+ * per host), once their instance numbers are reserved in
+ * PREFIX{POOL}:seq.  A host that does not answer in time costs its own
+ * calls, not the others': a call past libvirt.timeout is given up (its
+ * outcome is what the next listing finds) and the host is not asked
+ * again until it returns.  A delete removes the domain first and its
+ * member after, so a domain that could not be removed is never left
+ * running unregistered (the next pass would take it for a booting one).
+ * A stop sends the ACPI shutdown; a domain off already, or that refused
+ * it, is removed at once.
  *
  * Success is logged as "VERB (REASON) rule=RULE", a failure as "KIND
  * failed: ERROR (REASON) rule=RULE", once, with the pool and id, and
@@ -53,8 +55,10 @@ typedef struct {
     char                 zone[SCALESET_NAME_MAX + 1];
     char                 address[80];
     act_kind_t           kind;          /* CREATE, ADOPT, DELETE, STOP,
-                                           RESTART or REIMAGE */
+                                           RESTART, REIMAGE, WAKE or PARK */
     origin_t             origin;        /* a creation's */
+    int                  warm;          /* a creation's: for the warm pool */
+    virt_power_t         was;           /* a wake's: its power before */
     virt_model_t         model;         /* a creation's or an adoption's:
                                            into its tag */
     pool_config_t        cf;            /* a creation from a recipe: the
@@ -89,7 +93,7 @@ inst_cmp(const void *a, const void *b)
 
 /* the member record of an instance, from its own model and its
    template's weight, through the shared codec (its canonical form) */
-static int
+int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
     char *buf, size_t size, char *err, size_t errlen)
 {
@@ -133,6 +137,19 @@ write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
            registry_error(reg));
 }
 
+void
+act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
+    const char *err)
+{
+    failed(ps, a, kind, err);
+}
+
+void
+act_write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
+{
+    write_failed(ps, a, reg);
+}
+
 /* the lifecycle event of action a done (the instance's state before and
    after it), or NULL: not a transition (a record written again) */
 static const char *
@@ -151,6 +168,7 @@ act_event(const action_t *a, inst_state_t before, inst_state_t after)
     case ACT_HOOK:       return after == INST_PENDING_LAUNCH
                                 ? "pending_launch" : "pending_terminate";
     case ACT_ADOPT:      return "adopted";
+    case ACT_PARK:       return before != INST_WARM ? "parked" : NULL;
     default:             return NULL;
     }
 }
@@ -268,7 +286,7 @@ static int
 virt_kind(act_kind_t kind)
 {
     return kind == ACT_DELETE || kind == ACT_ADOPT || kind == ACT_STOP
-           || kind == ACT_RESTART || kind == ACT_REIMAGE;
+           || kind == ACT_RESTART || kind == ACT_REIMAGE || kind == ACT_PARK;
 }
 
 /* the error counted when such an action fails */
@@ -277,7 +295,7 @@ virt_err(act_kind_t kind)
 {
     return kind == ACT_ADOPT || kind == ACT_CREATE ? ERR_CREATE
            : kind == ACT_RESTART || kind == ACT_REIMAGE ? ERR_REPAIR
-           : ERR_DELETE;
+           : kind == ACT_PARK ? ERR_LIBVIRT : ERR_DELETE;
 }
 
 static void
@@ -287,8 +305,19 @@ virt_run(virt_conn_t *vc, host_call_t *c)
 
     switch (v->kind) {
     case ACT_CREATE:
-        v->rc = virt_create(vc, v->p, v->zone, v->id, v->address, &v->model,
-                            v->origin, v->err, sizeof(v->err));
+        v->rc = v->warm
+                ? virt_create_warm(vc, v->p, v->zone, v->id, v->address,
+                                   &v->model, v->err, sizeof(v->err))
+                : virt_create(vc, v->p, v->zone, v->id, v->address,
+                              &v->model, v->origin, v->err, sizeof(v->err));
+        break;
+    case ACT_WAKE:
+        v->rc = virt_wake(vc, v->p->name, v->id, &v->was, v->err,
+                          sizeof(v->err));
+        break;
+    case ACT_PARK:
+        v->rc = virt_park(vc, v->p->name, v->id, v->p->warm.state, v->err,
+                          sizeof(v->err));
         break;
     case ACT_ADOPT:
         v->rc = virt_adopt(vc, v->p, v->zone, v->id, &v->model, v->address,
@@ -338,6 +367,7 @@ virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
     snprintf(v->address, sizeof(v->address), "%s", a->address);
     v->kind = a->kind;
     v->origin = a->origin;
+    v->warm = a->warm;
     v->model = model ? *model : a->model;
     return v;
 }
@@ -412,6 +442,35 @@ typedef struct {
     virt_call_t   *v;
 } virt_job_t;
 
+void
+act_virt(pool_state_t *ps, const action_t *const *acts, int n,
+    act_kind_t kind, act_virt_t *out)
+{
+    virt_call_t  **v;
+    host_batch_t   b;
+    char           why[160];
+    int            i;
+
+    v = xcalloc(n + 1, sizeof(*v));
+    host_batch_init(&b, ps->cancel);
+    for (i = 0; i < n; i++) {
+        v[i] = virt_call(ps, acts[i], NULL);
+        v[i]->kind = kind;
+        host_submit(&b, ps->hosts[acts[i]->host], &v[i]->c);
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
+    for (i = 0; i < n; i++) {
+        out[i].ok = v[i]->c.outcome == HOST_DONE && v[i]->rc == 0;
+        out[i].was = v[i]->was;
+        snprintf(out[i].err, sizeof(out[i].err), "%s",
+                 !ha_acting() ? "this scaler does not hold the lease"
+                 : virt_why(ps, v[i], why, sizeof(why)));
+        host_call_release(&v[i]->c);
+    }
+    free(v);
+}
+
 static virt_job_t *
 virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
     int upgrade_ok)
@@ -429,6 +488,8 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
         if (!virt_kind(a->kind) || held(a, upgrade_ok)) {
             continue;
         }
+        /* a deletion or a park on its instance's host, an adoption on
+           each of its zone's */
         zc = &ps->cf->zones[a->zone];
         for (h = a->kind != ACT_ADOPT ? a->host : zc->host0;
              h < (a->kind != ACT_ADOPT ? a->host + 1
@@ -455,7 +516,8 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
 
 /* their outcomes: a deletion's domain gone, then its member; a stop's
    shutdown sent (or the domain removed); a restart or reimage done; an
-   adoption done on one host of the zone */
+   adoption done on one host of the zone; a park done, then its member
+   gone (a drained one's) */
 static void
 virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
 {
@@ -483,6 +545,9 @@ virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
         } else if (ok == NULL) {
             failed(ps, a, virt_err(a->kind),
                    virt_why(ps, v, why, sizeof(why)));
+        } else if (a->kind == ACT_PARK) {
+            act_parked(x->reg, ps, x->obs, a, x->st);
+            succeeded(x, a, before);
         } else if (a->kind == ACT_ADOPT) {
             slog(pool, a->id, "adopted in zone %s%s%s (%s) rule=%s",
                  ps->cf->zones[a->zone].name, a->address[0] ? " at " : "",
@@ -535,13 +600,14 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     virt_model_t          model;
     long                  first = 0, last = 0;
     uint64_t              now = clock_unix_ms();
-    char                  why[160], what[400];
-    int                   i, n = 0, rc;
+    char                  why[160], what[400], *sent;
+    int                   i, h, n = 0, left, rc;
 
     if (pl->creates == 0) {
         return;
     }
     c = xcalloc(pl->creates, sizeof(*c));
+    sent = xcalloc(pl->creates, 1);
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE && !held(&pl->act[i], upgrade_ok)) {
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
@@ -550,6 +616,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     }
     if (last == 0) {
         free(c);
+        free(sent);
         return;                     /* only the upgrade's, held */
     }
     /* numbers first + 1 .. last: refused when another writer handed out
@@ -561,9 +628,9 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
              ? "were handed out by another writer" : registry_error(reg));
         ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         free(c);
+        free(sent);
         return;
     }
-    host_batch_init(&b, ps->cancel);
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind != ACT_CREATE || held(&pl->act[i], upgrade_ok)) {
             continue;
@@ -578,10 +645,26 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             host_call_release(&c[n]->c);
             continue;
         }
-        host_submit(&b, ps->hosts[pl->act[i].host], &c[n++]->c);
+        n++;
     }
-    host_wait(&b);
-    host_batch_destroy(&b);
+    /* create_concurrency at a time per host: a round's creations start
+       together, the next round once they have ended */
+    for (left = n; left > 0; ) {
+        int  per_host[SCALER_MAX_HOSTS] = { 0 };
+
+        host_batch_init(&b, ps->cancel);
+        for (i = 0; i < n; i++) {
+            h = c[i]->a->host;
+            if (!sent[i] && per_host[h] < p->create_concurrency) {
+                per_host[h]++;
+                sent[i] = 1;
+                left--;
+                host_submit(&b, ps->hosts[h], &c[i]->c);
+            }
+        }
+        host_wait(&b);
+        host_batch_destroy(&b);
+    }
     for (i = 0; i < n; i++) {
         const action_t *a = c[i]->a;
 
@@ -602,8 +685,9 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
              ? p->hosts[a->host].name : "", a->address,
              a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
              a->rule);
-        events_emit(reg, p, a->id, "created", "booting", a->rule, a->reason);
-        ps->actions_up++;
+        events_emit(reg, p, a->id, "created", a->warm ? "warm" : "booting",
+                    a->rule, a->reason);
+        ps->actions_up += !a->warm;
         in = &ps->inst[ps->ninst++];
         memset(in, 0, sizeof(*in));
         snprintf(in->id, sizeof(in->id), "%s", a->id);
@@ -617,7 +701,8 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         in->zone = a->zone;
         in->host = a->host;
         in->seq = a->seq;
-        in->state = INST_BOOTING;
+        in->warm = a->warm;
+        in->state = a->warm ? INST_WARM : INST_BOOTING;
         in->seen = obs->now;
         if (a->repair_of[0]) {
             in->repair = IREP_REPLACEMENT;
@@ -627,6 +712,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         host_call_release(&c[i]->c);
     }
     free(c);
+    free(sent);
 }
 
 /* where an instance waits in a hook (begun now when it is new; its last
@@ -834,7 +920,11 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             break;
         }
     }
-    /* the libvirt actions run on their hosts while the Redis actions run */
+    /* the wakes first, then the other libvirt actions run on their hosts
+       while the Redis actions run */
+    if (pl && !fenced) {
+        act_wake_all(reg, ps, obs, pl, st);
+    }
     host_batch_init(&b, ps->cancel);
     jobs = pl && !fenced ? virt_actions(ps, pl, &b, &njobs, upgrade_ok)
                          : NULL;
@@ -842,8 +932,9 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         const action_t *a = &pl->act[i];
         inst_state_t    before = a->inst >= 0 ? st[a->inst] : INST_CREATING;
 
-        if (a->kind == ACT_CREATE || virt_kind(a->kind)
-            || a->kind == ACT_UPGRADE || held(a, upgrade_ok))
+        if (a->kind == ACT_CREATE || a->kind == ACT_WAKE
+            || virt_kind(a->kind) || a->kind == ACT_UPGRADE
+            || held(a, upgrade_ok))
         {
             continue;
         }

@@ -343,6 +343,8 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
         o->in.state = INST_BOOTING;
         o->in.seen = obs->now;
         o->in.vm = vi[i].vm;
+        o->in.warm = vi[i].warm;
+        o->in.power = vi[i].power;
         prev = ps->ninst ? bsearch(o->in.id, ps->inst, ps->ninst,
                                    sizeof(*ps->inst), prev_cmp)
                          : NULL;
@@ -697,9 +699,10 @@ probe(const pool_config_t *p, observation_t *obs)
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
         if (!plan_reachable(obs, i) || (o->in.asked & ASK_DELETE)
-            || (o->member >= 0 && obs->members[o->member].valid))
+            || (o->member >= 0 && obs->members[o->member].valid)
+            || o->in.power != POWER_RUNNING)
         {
-            continue;
+            continue;               /* a paused or saved one cannot answer */
         }
         /* lease / agent: no address until libvirt knows the guest's */
         if (o->in.address[0] == '\0'

@@ -17,26 +17,32 @@
  *                capacity step replaces them in the same pass;
  *      terminate instances waiting in the terminate hook are shut down
  *                once it is completed, before the drain step sees them;
- *   4. drain     draining instances whose connections are done are shut
+ *   4. warm      warm instances are taken for a scale-out before any is
+ *                created, and drained ones go back to the warm pool
+ *                (reuse_on_scale_in) before the drain step shuts them
+ *                down;
+ *   5. drain     draining instances whose connections are done are shut
  *                down (or wait in the terminate hook), stopped ones go;
- *   5. upgrade   outdated instances are replaced batch by batch (or
+ *   6. upgrade   outdated instances are replaced batch by batch (or
  *                rolled back): it chooses the model new instances get
  *                and the surge the capacity step keeps (a repairing
  *                instance is unhealthy, a protected one is left alone);
- *   6. failover  instances of a host that failed over (unreachable longer
+ *   7. failover  instances of a host that failed over (unreachable longer
  *                than zone_failover: counted as lost from plan_begin on)
  *                that are back go, as far as their capacity was rebuilt;
- *   7. rebalance zones more than one apart get a new instance in the
+ *   8. rebalance zones more than one apart get a new instance in the
  *                smallest, kept above the capacity (surge) until it runs
  *                (not while an upgrade moves instances);
- *   8. capacity  new instances up to the capacity, or scale-in above it,
+ *   9. capacity  new instances up to the capacity, or scale-in above it,
  *                counting what the steps before took away (the largest
  *                zone gives once a rebalancing instance runs);
+ *  10. warm_fill the warm pool refilled once the capacity has what it
+ *                needs;
  *      launch    ready instances that stay wait in the launch hook;
- *   9. register  what is ready and stays is registered last, so an
+ *  11. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
- * A new step (an upgrade, a warm pool, repair of running instances) is a
+ * A new step (an upgrade, repair of running instances) is a
  * function in a file of its own, put in this table where it belongs; it
  * acts only on instances no earlier step claimed (plan_free()).
  */
@@ -54,11 +60,13 @@ const plan_step_t  plan_steps[] = {
     { "strays",   plan_strays },
     { "repair",   plan_repair },
     { "terminate", plan_terminate },
+    { "warm",     plan_warm },
     { "drain",    plan_drain },
     { "upgrade",  plan_upgrade },
     { "failover", plan_failover },
     { "rebalance", plan_rebalance },
     { "capacity", plan_capacity },
+    { "warm_fill", plan_warm_fill },
     { "launch",   plan_launch },
     { "register", plan_register },
     { NULL, NULL }
@@ -69,7 +77,7 @@ act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
         "deregister", "delete", "stop", "restart", "reimage", "standby",
-        "hook", "adopt", "upgrade" };
+        "hook", "adopt", "upgrade", "wake", "park" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -87,7 +95,8 @@ plan_observed(const observation_t *obs, int i)
         return INST_STANDBY;        /* registered drained, or not at all */
     }
     if (o->member < 0 || !obs->members[o->member].valid) {
-        return INST_BOOTING;        /* not registered (or not readable) */
+        /* not registered (or not readable): in the warm pool or not */
+        return o->in.warm ? INST_WARM : INST_BOOTING;
     }
     m = &obs->members[o->member];
     if (!(m->flags & SCALESET_MEMBER_DRAIN)) {
@@ -216,6 +225,8 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         case ACT_REGISTER: pl->view[inst].state = INST_RUNNING; break;
         case ACT_DRAIN:    pl->view[inst].state = INST_DRAINING; break;
         case ACT_DELETE:   pl->view[inst].state = INST_DELETING; break;
+        case ACT_WAKE:     pl->view[inst].state = INST_BOOTING; break;
+        case ACT_PARK:     pl->view[inst].state = INST_WARM; break;
         case ACT_STOP:     pl->view[inst].state = INST_STOPPING; break;
         case ACT_STANDBY:  pl->view[inst].state = INST_STANDBY; break;
         case ACT_HOOK:     pl->view[inst].state = INST_PENDING_LAUNCH;
@@ -282,7 +293,7 @@ plan_active_hosts(const plan_input_t *in, const plan_t *pl, int *per_zone,
         }
     }
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind == ACT_CREATE) {
+        if (pl->act[i].kind == ACT_CREATE && !pl->act[i].warm) {
             n++;
             if (per_zone) {
                 per_zone[pl->act[i].zone]++;

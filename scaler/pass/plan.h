@@ -12,8 +12,8 @@
  *               each a pure function of the same input and of the plan
  *               so far, in a file of its own: plan_requests.c,
  *               plan_members.c, plan_repair.c, plan_drain.c,
- *               plan_upgrade.c, plan_capacity.c.  No I/O, no globals,
- *               no clock.
+ *               plan_upgrade.c, plan_capacity.c, plan_warm.c.  No I/O,
+ *               no globals, no clock.
  *   act.c       applies the actions (registry.c, virt.c), each one
  *               idempotent, reports a failure once with pool and id, and
  *               leaves the pool's instances as the pass ends.
@@ -177,6 +177,10 @@ typedef enum {
                            compare-and-set on the generation observed;
                            when it is not, the rest of the upgrade's
                            actions are not carried out */
+    ACT_WAKE,           /* out of the warm pool: resumed or restored, its
+                           readiness checked again, registered */
+    ACT_PARK,           /* into the warm pool: deregistered (if it was),
+                           tagged warm, kept as warm_pool.state */
     ACT_KIND_COUNT
 } act_kind_t;
 
@@ -199,9 +203,11 @@ typedef struct {
     inst_hook_t   hook;         /* HOOK: which one */
     int           tmpl;         /* CREATE: its template */
     origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
+    int           warm;         /* CREATE: for the warm pool (tagged so;
+                                   not counted in the capacity) */
     const char   *rule;         /* "api", "stray", "ready", "record",
                                    "repair", "drain", "upgrade",
-                                   "scale_out", "scale_in" */
+                                   "scale_out", "scale_in", "warm" */
     char          reason[160];  /* why, for the log */
 } action_t;
 
@@ -221,7 +227,8 @@ typedef enum {
 /* where an observed instance stands after the actions so far */
 typedef struct {
     inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
-                                   DRAINING, STOPPING, DELETING (it goes) */
+                                   DRAINING, STOPPING, DELETING (it goes),
+                                   WARM */
     int           claimed;      /* pl->act of the step that took it; -1 */
     char          hold[160];    /* what it waits for ("" nothing): logged
                                    when it changes */
@@ -287,11 +294,12 @@ void plan(const plan_input_t *in, plan_t *pl);
 void plan_begin(const plan_input_t *in, plan_t *pl);
 void plan_release(plan_t *pl);
 /* obs->inst[i]'s state as observed: BOOTING (no readable member record),
-   RUNNING, DRAINING (its record has drain); as last known when Redis
-   was not read */
+   RUNNING, DRAINING (its record has drain), WARM (no member record, its
+   tag says warm); as last known when Redis was not read */
 inst_state_t plan_observed(const observation_t *obs, int i);
 /* adds an action (its view follows: REGISTER -> RUNNING, DRAIN ->
-   DRAINING, DELETE -> DELETING) and claims its instance; never NULL */
+   DRAINING, DELETE -> DELETING, WAKE -> BOOTING, PARK -> WARM) and claims
+   its instance; never NULL */
 action_t *plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind,
     int inst, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -319,9 +327,10 @@ int plan_protected(const plan_input_t *in, int i, protect_t level);
 /* 1 when obs->inst[i] was listed this pass by its host: it can be acted
    on (an instance of a host that did not answer is kept as it was) */
 int plan_reachable(const observation_t *obs, int i);
-/* instances that serve or will: booting, running, creating, in every
-   zone (those of a zone down count, unless lost: view.lost); per_zone
-   (SCALER_MAX_ZONES) and per_host (SCALER_MAX_HOSTS) may be NULL */
+/* instances that serve or will: booting, running, creating (not for the
+   warm pool), in every zone (those of a zone down count, unless lost:
+   view.lost); per_zone (SCALER_MAX_ZONES) and per_host
+   (SCALER_MAX_HOSTS) may be NULL */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
 /* obs->inst[i]'s health for upgrades: 1 when it is registered (not
    draining, not down) and up in the report of every present gateway
@@ -379,6 +388,10 @@ void plan_drain(const plan_input_t *in, plan_t *pl);
    outdated instances replaced in health-gated batches, rolled back on a
    breach (docs/upgrades.md) */
 void plan_upgrade(const plan_input_t *in, plan_t *pl);
+typedef enum { DRAIN_HOLDS = 0, DRAIN_EMPTY, DRAIN_TIMEOUT } drain_over_t;
+/* whether the drain of obs->inst[i] (draining, listed) is over: its
+   gateways report no connection open, or drain_timeout passed */
+drain_over_t plan_drain_over(const plan_input_t *in, int i);
 /* plan_zones.c: a host unreachable longer than zone_failover has its
    instances counted as lost (plan_begin), so the capacity step rebuilds
    them elsewhere; back, they are drained and deleted where the capacity
@@ -409,16 +422,33 @@ action_t *plan_hook_enter(const plan_input_t *in, plan_t *pl, int i,
    step's reason.  The number made */
 int plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
     const char *rule, const char *why);
-/* the capacity units of the instances made for it (origin scaled) that
-   serve or will (booting, running, creations so far; not lost), and
-   per_zone / per_host (SCALER_MAX_ZONES / _HOSTS, may be NULL) how many
-   of them each has */
+/* the capacity units of the instances made for it (origin scaled, not
+   warm) that serve or will (booting, running, creations so far; not
+   lost), and per_zone / per_host (SCALER_MAX_ZONES / _HOSTS, may be
+   NULL) how many of them each has */
 int plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
     int *per_host);
+/* the units obs->inst[i] provides: its template's weight */
+int plan_weight(const plan_input_t *in, int i);
+/* up to n new instances for the warm pool, made as scale-out makes them
+   (a free address, the next number, the latest model on the host) from
+   the template the mix would add next, each in the zone with the fewest
+   in zcount[] (SCALER_MAX_ZONES: in service and warm), on its host with
+   the fewest in hcount[] (SCALER_MAX_HOSTS); both follow; with reason.
+   How many were planned */
+int plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
+    int *hcount, const char *reason);
 /* the host of zone z a new instance goes to (policy_place_host over
    hcount, the instances per host, NULL: none); -1 when none of its hosts
    answers */
 int plan_place_host(const plan_input_t *in, int z, const int *hcount);
+/* plan_warm.c: the warm pool.  plan_warm, before drain: outdated or never
+   ready warm instances go, drained ones come back (reuse_on_scale_in),
+   warm ones are taken for a scale-out first (woken), ready ones kept as
+   warm_pool.state (parked); plan_warm_fill, after capacity: the warm pool
+   refilled to its size */
+void plan_warm(const plan_input_t *in, plan_t *pl);
+void plan_warm_fill(const plan_input_t *in, plan_t *pl);
 /* the lowest address of the pool that no instance, no member and no
    creation of the plan so far uses: 0, or -1 when none is left */
 int plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
@@ -472,5 +502,40 @@ const obs_instance_t *obs_instance(const observation_t *obs, const char *id);
    and errors counted in ps */
 void act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const plan_t *pl);
+/* a failed action, logged once ("KIND failed: ERR (REASON) rule=RULE")
+   and counted as kind */
+void act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
+    const char *err);
+/* a Redis write of a that failed: refused by the fence (the lease is
+   lost: ERR_FENCED), or not done (ERR_REDIS) */
+void act_write_failed(pool_state_t *ps, const action_t *a, registry_t *reg);
+/* the outcome of one libvirt call of act_virt() */
+typedef struct {
+    int           ok;
+    virt_power_t  was;              /* a wake's: the power before */
+    char          err[256];
+} act_virt_t;
+/* the libvirt call kind (ACT_WAKE, ACT_DELETE) for each of acts[0..n)
+   on its instance's host, all at once, each within libvirt.timeout;
+   out[i] is acts[i]'s outcome */
+void act_virt(pool_state_t *ps, const action_t *const *acts, int n,
+    act_kind_t kind, act_virt_t *out);
+/* the member record of an instance, from its own model, through the
+   shared codec; 0, or -1 with err */
+int member_record(const pool_config_t *p, const instance_t *in, int drain,
+    char *buf, size_t size, char *err, size_t errlen);
+
+/* act_warm.c: the warm pool's actions */
+/* every ACT_WAKE of pl at once: resumed or restored, tags cleared, then
+   their readiness polled together until each passes (registered at once)
+   or warm_pool.wake_timeout (deleted: the next pass replaces it); st[]
+   follows */
+void act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
+    const plan_t *pl, inst_state_t *st);
+/* after an ACT_PARK's virt_park succeeded (act.c runs it with the
+   deletions): logged, st[] and the instance follow, a drained one's
+   member removed */
+void act_parked(registry_t *reg, pool_state_t *ps, observation_t *obs,
+    const action_t *a, inst_state_t *st);
 
 #endif /* SCALER_PLAN_H */

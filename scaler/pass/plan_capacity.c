@@ -25,7 +25,8 @@
  * longer has goes first.  Instances counted as lost (their host failed
  * over: plan_zones.c) are not counted.  When only protected ones are
  * left the pool stays above its capacity, and the plan says by how many
- * (pl->protected_above).
+ * (pl->protected_above).  Warm instances (the warm pool's) are outside
+ * the capacity; plan_create_warm() makes them as scale-out does.
  */
 
 #include <limits.h>
@@ -183,7 +184,7 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
     }
     for (i = 0; i < pl->nact; i++) {
         if (pl->act[i].kind == ACT_CREATE
-            && pl->act[i].origin == ORIGIN_SCALED)
+            && pl->act[i].origin == ORIGIN_SCALED && !pl->act[i].warm)
         {
             k = pl->act[i].tmpl;
             ms->count[k]++;
@@ -233,6 +234,37 @@ typedef struct {
     int       nused, knext;
 } addr_cursor_t;
 
+/* a creation of template t in zone z on host h, at the next free address
+   of ac, with the next number: for the capacity, or (warm) for the warm
+   pool; NULL (noted) when no address is left */
+static action_t *
+create(const plan_input_t *in, plan_t *pl, addr_cursor_t *ac, int t, int z,
+    int h, const char *rule, const char *why, int warm)
+{
+    char       addr[80];
+    action_t  *a;
+    int        k;
+
+    if ((k = next_free(in->cf, ac->used, ac->nused, ac->knext, addr,
+                       sizeof(addr))) < 0)
+    {
+        plan_note(pl, ERR_ADDRESS, rule, "no free address left");
+        return NULL;
+    }
+    ac->knext = k + 1;
+    a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why);
+    a->warm = warm;
+    a->zone = z;
+    a->host = h;
+    a->tmpl = t;
+    a->origin = ORIGIN_SCALED;
+    a->model = pl->target[t][h];
+    a->seq = pl->next_seq++;
+    snprintf(a->id, sizeof(a->id), "%s-%06ld", in->cf->name, a->seq);
+    snprintf(a->address, sizeof(a->address), "%s", addr);
+    return a;
+}
+
 /* one new instance of template t made for the capacity: its zone (zone,
    or with zone -1 the fewest of t, then of all, among zones with a host
    that answers), host, address, number and model; 0, or -1 (noted) when
@@ -242,9 +274,7 @@ create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
     addr_cursor_t *ac, int t, int zone, const char *rule, const char *why)
 {
     const pool_config_t  *p = in->cf;
-    char                  addr[80];
-    action_t             *a;
-    int                   k, z, h, zc[SCALER_MAX_ZONES];
+    int                   z, h, zc[SCALER_MAX_ZONES];
     int                   usable[SCALER_MAX_ZONES];
 
     if (pl->next_seq > POLICY_SEQ_MAX) {
@@ -262,22 +292,9 @@ create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
     {
         return -1;                  /* no host answers: nowhere to go */
     }
-    if ((k = next_free(p, ac->used, ac->nused, ac->knext, addr,
-                       sizeof(addr))) < 0)
-    {
-        plan_note(pl, ERR_ADDRESS, rule, "no free address left");
+    if (create(in, pl, ac, t, z, h, rule, why, 0) == NULL) {
         return -1;
     }
-    ac->knext = k + 1;
-    a = plan_add(pl, in, ACT_CREATE, -1, rule, "%s", why);
-    a->zone = z;
-    a->host = h;
-    a->tmpl = t;
-    a->origin = ORIGIN_SCALED;
-    a->model = pl->target[t][h];
-    a->seq = pl->next_seq++;
-    snprintf(a->id, sizeof(a->id), "%s-%06ld", p->name, a->seq);
-    snprintf(a->address, sizeof(a->address), "%s", addr);
     ms->units += ms->t[t].weight;
     ms->count[t]++;
     ms->zone[t][z]++;
@@ -480,6 +497,48 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
     }
     free(cand);
     free(map);
+}
+
+int
+plan_weight(const plan_input_t *in, int i)
+{
+    return inst_weight(in, i);
+}
+
+int
+plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
+    int *hcount, const char *why)
+{
+    const pool_config_t  *p = in->cf;
+    addr_cursor_t         ac = { NULL, 0, 0 };
+    mix_state_t           ms;
+    int                   z, h, t, made = 0, usable[SCALER_MAX_ZONES];
+
+    if (in->obs->seq < 0) {
+        return 0;                   /* noted by the capacity step */
+    }
+    mix_state(in, pl, &ms);
+    ac.used = used_addresses(in, pl, &ac.nused);
+    for (z = 0; z < p->nzones; z++) {
+        usable[z] = plan_place_host(in, z, hcount) >= 0;
+    }
+    while (made < n && pl->next_seq <= POLICY_SEQ_MAX) {
+        /* the template the mix would add next; the zone, then its host,
+           with the fewest in service and warm */
+        if ((t = mix_next(ms.t, ms.n, p->mixed, ms.count, INT_MAX / 2)) < 0
+            || (z = policy_place(zcount, usable, p->nzones)) < 0
+            || (h = plan_place_host(in, z, hcount)) < 0
+            || create(in, pl, &ac, t, z, h, "warm", why, 1) == NULL)
+        {
+            break;
+        }
+        ms.count[t]++;
+        zcount[z]++;
+        hcount[h]++;
+        made++;
+    }
+    free(ac.used);
+    return made;
 }
 
 void

@@ -84,30 +84,54 @@ drained(const plan_input_t *in, plan_t *pl, int i, act_kind_t end,
     }
 }
 
-static void
-draining(const plan_input_t *in, plan_t *pl, int i)
+/* whether the drain of obs->inst[i] is over: drain_timeout passed, or
+   every present gateway says it has no connection open; else it holds
+   (why says for what) */
+static drain_over_t
+drain_over(const plan_input_t *in, int i, char *why, size_t size)
 {
     const obs_instance_t  *o = &in->obs->inst[i];
     uint64_t               since, open;
-    char                  *why = pl->view[i].hold;
-    /* shutdown_timeout 0: no ACPI shutdown, destroyed at once */
-    act_kind_t             end = in->cf->shutdown_timeout_ms ? ACT_STOP
-                                                             : ACT_DELETE;
 
     since = o->drain_since ? o->drain_since
             : o->in.drain_seen ? o->in.drain_seen : in->now;
     if (in->now >= since && in->now - since >= in->cf->drain_timeout_ms) {
-        drained(in, pl, i, end, "drain_timeout");
-        return;
+        return DRAIN_TIMEOUT;
     }
-    if (waits(in, i, since, &open, why, sizeof(pl->view[i].hold))) {
-        return;                     /* unknown: the drain holds */
+    if (waits(in, i, since, &open, why, size)) {
+        return DRAIN_HOLDS;         /* unknown: the drain holds */
     }
-    if (open == 0) {
-        drained(in, pl, i, end, "no active connections");
-    } else {
-        snprintf(why, sizeof(pl->view[i].hold), "%llu connections open",
+    if (open > 0) {
+        snprintf(why, size, "%llu connections open",
                  (unsigned long long) open);
+        return DRAIN_HOLDS;
+    }
+    return DRAIN_EMPTY;
+}
+
+drain_over_t
+plan_drain_over(const plan_input_t *in, int i)
+{
+    char  why[160];
+
+    return drain_over(in, i, why, sizeof(why));
+}
+
+static void
+draining(const plan_input_t *in, plan_t *pl, int i)
+{
+    /* shutdown_timeout 0: no ACPI shutdown, destroyed at once */
+    act_kind_t  end = in->cf->shutdown_timeout_ms ? ACT_STOP : ACT_DELETE;
+
+    switch (drain_over(in, i, pl->view[i].hold, sizeof(pl->view[i].hold))) {
+    case DRAIN_TIMEOUT:
+        drained(in, pl, i, end, "drain_timeout");
+        break;
+    case DRAIN_EMPTY:
+        drained(in, pl, i, end, "no active connections");
+        break;
+    case DRAIN_HOLDS:
+        break;
     }
 }
 

@@ -235,3 +235,18 @@ ready_check_all(ready_probe_t *pr, int n, const char *uri,
     }
     free(p);
 }
+
+void
+ready_pool_check(const pool_config_t *p, ready_probe_t *pr, int n)
+{
+    int  i;
+
+    if (!p->readiness_tcp && p->health_uri == NULL) {
+        for (i = 0; i < n; i++) {
+            pr[i].ok = 1;           /* readiness: none */
+        }
+        return;
+    }
+    ready_check_all(pr, n, p->health_uri,
+                    p->health_uri ? p->health_timeout_ms : 200);
+}

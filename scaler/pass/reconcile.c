@@ -20,7 +20,7 @@ const char *
 inst_state_name(inst_state_t st)
 {
     static const char *const names[] = { "creating", "booting", "running",
-        "draining", "deleting", "stopping", "repairing", "standby",
+        "draining", "deleting", "warm", "stopping", "repairing", "standby",
         "pending_launch", "pending_terminate" };
 
     return (unsigned) st < INST_STATE_COUNT ? names[st] : "?";
@@ -38,7 +38,8 @@ const char *
 err_kind_name(int kind)
 {
     static const char *const names[] = { "libvirt", "redis", "create",
-        "delete", "address", "redis_data", "auth", "fenced", "repair" };
+        "delete", "address", "redis_data", "auth", "fenced", "wake",
+        "repair" };
 
     return names[kind];
 }

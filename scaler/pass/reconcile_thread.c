@@ -163,6 +163,7 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     ps->actions_up = w.actions_up;
     ps->actions_down = w.actions_down;
     ps->repairs = w.repairs;
+    ps->wakes = w.wakes;
     ps->protected_above = w.protected_above;
     ps->repair = w.repair;
     ps->repairing = w.repairing;

@@ -26,7 +26,7 @@
 
 #include "scaler.h"
 
-#define HOST_WORKERS  4         /* calls of one host at a time */
+#define HOST_WORKERS  SCALER_CREATE_MAX     /* calls of one host at a time */
 
 typedef enum {
     CALL_QUEUED = 0, CALL_RUNNING, CALL_ENDED

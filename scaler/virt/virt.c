@@ -18,7 +18,10 @@
  * started after a crash) is failed: it is removed here and not listed, so
  * reconcile deregisters its member and replaces it.  One shut off because
  * it was migrated away, saved or reverted to a snapshot is left alone and
- * not listed (replaced, never deleted).
+ * not listed (replaced, never deleted) — unless its tag says warm: then
+ * its managed save is its warm state, and without one it is failed.
+ * Park, wake: a warm instance's tag and state (the warm pool, plan_warm.c);
+ * the tag changes only there, and the cache follows.
  *
  * With several scalers (ha.c) only the lease holder changes anything:
  * every define, start, removal, adoption and seed rewrite asks
@@ -93,6 +96,10 @@ static int guest_ipv4(virDomainPtr dom, unsigned src,
     size_t rsize);
 static int read_tag(virDomainPtr dom, virt_tag_t *tag);
 static void dom_stats(virDomainStatsRecordPtr rec, virt_instance_t *vi);
+static int create_domain(virt_conn_t *vc, const pool_config_t *p,
+    const char *zone, const char *id, const char *address,
+    const virt_model_t *model, origin_t origin, int warm, char *err,
+    size_t errlen);
 
 static void
 virt_silence(void *ud, virErrorPtr err)
@@ -252,10 +259,18 @@ idset_has(idset_t *set, const char *id)
 }
 
 virt_health_t
-virt_classify(int state, int reason, unsigned doing)
+virt_classify(int state, int reason, unsigned doing, int warm)
 {
     switch (state) {
     case VIR_DOMAIN_SHUTOFF:
+        if (warm && reason != VIR_DOMAIN_SHUTOFF_MIGRATED
+            && reason != VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT)
+        {
+            /* saved into the warm pool: live if its managed save is
+               there (virt_list asks; a libvirtd restart forgets the
+               reason "saved") */
+            return VIRT_LIVE;
+        }
         if (reason == VIR_DOMAIN_SHUTOFF_MIGRATED
             || reason == VIR_DOMAIN_SHUTOFF_SAVED
             || reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT)
@@ -458,6 +473,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     char             ip[64], *uuid = tag.uuid, refused[96];
     int              n, i, k = 0, state, reason, port, nseen = 0;
     int              own, rc;
+    virt_health_t    health;
     struct in_addr   in;
 
     *out = NULL;
@@ -505,12 +521,17 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
             state = VIR_DOMAIN_NOSTATE;
             reason = 0;
         }
-        switch (virt_classify(state, reason,
-                              (idset_has(&creating, vi->id)
-                               ? VIRT_DOING_CREATE : 0)
-                              | (idset_has(&stopping, vi->id)
-                                 ? VIRT_DOING_STOP : 0)))
+        health = virt_classify(state, reason,
+                               (idset_has(&creating, vi->id)
+                                ? VIRT_DOING_CREATE : 0)
+                               | (idset_has(&stopping, vi->id)
+                                  ? VIRT_DOING_STOP : 0), tag.info.warm);
+        if (health == VIRT_LIVE && state == VIR_DOMAIN_SHUTOFF
+            && virDomainHasManagedSaveImage(dom, 0) != 1)
         {
+            health = VIRT_FAILED;   /* warm, but its save is gone */
+        }
+        switch (health) {
         case VIRT_FAILED:
             if (tag.info.origin == ORIGIN_ADOPTED) {
                 /* the operator's domain: never removed but by the API */
@@ -543,6 +564,10 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         vi->active = state != VIR_DOMAIN_SHUTOFF
                      && state != VIR_DOMAIN_CRASHED
                      && state != VIR_DOMAIN_NOSTATE;
+        vi->warm = tag.info.warm;
+        vi->power = state == VIR_DOMAIN_PAUSED ? POWER_PAUSED
+                    : state == VIR_DOMAIN_SHUTOFF ? POWER_SAVED
+                    : POWER_RUNNING;
         if (vi->active) {
             dom_stats(recs[i], vi);
         }
@@ -603,7 +628,7 @@ static int
 tag_build(char *md, size_t size, const char *pool, const char *id,
     const char *zone, const virt_model_t *model, const char *address,
     const char *volume, const char *seed, const char *mode,
-    const char *port, origin_t origin, virt_tag_t *back)
+    const char *port, origin_t origin, int warm, virt_tag_t *back)
 {
     char  *e[11];
     int    i, n;
@@ -623,21 +648,23 @@ tag_build(char *md, size_t size, const char *pool, const char *id,
                  "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
                  "volume=\"%s\" mode=\"%s\" port=\"%s\" digest=\"%s\" "
                  "image=\"%s\" template=\"%s\" host=\"%s\" "
-                 "created=\"%llu\"%s%s%s%s%s%s/>",
+                 "created=\"%llu\"%s%s%s%s%s%s%s/>",
                  SCALER_NS_PREFIX, SCALER_NS_PREFIX, SCALER_NS, e[0], e[1],
                  e[2], e[3], e[4], e[5], mode, port, e[6], e[7], e[8], e[9],
                  (unsigned long long) model->created,
                  seed[0] ? " seed=\"" : "", e[10], seed[0] ? "\"" : "",
                  origin != ORIGIN_SCALED ? " origin=\"" : "",
                  origin != ORIGIN_SCALED ? origin_name(origin) : "",
-                 origin != ORIGIN_SCALED ? "\"" : "");
+                 origin != ORIGIN_SCALED ? "\"" : "",
+                 warm ? " warm=\"yes\"" : "");
     for (i = 0; i < 11; i++) {
         free(e[i]);
     }
     return n >= 0 && (size_t) n < size && virt_tag_parse(md, back) == 0
            && strcmp(back->info.id, id) == 0
            && strcmp(back->info.model.host, model->host) == 0
-           && strcmp(back->seed, seed) == 0 ? 0 : -1;
+           && strcmp(back->seed, seed) == 0 && back->info.warm == warm
+           ? 0 : -1;
 }
 
 /* an instance's values for its templates (template_vars order); the
@@ -729,6 +756,25 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     const char *id, const char *address, const virt_model_t *model,
     origin_t origin, char *err, size_t errlen)
 {
+    return create_domain(vc, p, zone, id, address, model, origin, 0, err,
+                         errlen);
+}
+
+int
+virt_create_warm(virt_conn_t *vc, const pool_config_t *p, const char *zone,
+    const char *id, const char *address, const virt_model_t *model,
+    char *err, size_t errlen)
+{
+    return create_domain(vc, p, zone, id, address, model, ORIGIN_SCALED, 1,
+                         err, errlen);
+}
+
+/* virt_create, into the warm pool when warm (its tag says so) */
+static int
+create_domain(virt_conn_t *vc, const pool_config_t *p, const char *zone,
+    const char *id, const char *address, const virt_model_t *model,
+    origin_t origin, int warm, char *err, size_t errlen)
+{
     static const char *const mode_names[] = { "static", "lease", "agent" };
     const template_config_t  *t;
     virConnectPtr  c;
@@ -778,7 +824,8 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     inst_vars(&v, p, t, zone, id, address, uuid, vpath, spath,
               model->version);
     if (tag_build(md, sizeof(md), p->name, id, zone, model, address, vpath,
-                  spath, mode_names[p->addr_mode], v.port, origin, &tag)
+                  spath, mode_names[p->addr_mode], v.port, origin, warm,
+                  &tag)
         != 0)
     {
         snprintf(err, errlen, "the instance's tag does not fit (a value "
@@ -1211,7 +1258,8 @@ virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         address = "";
     }
     if (tag_build(md, sizeof(md), p->name, domain, zone, model, address, "",
-                  "", mode_names[p->addr_mode], port, ORIGIN_ADOPTED, &back)
+                  "", mode_names[p->addr_mode], port, ORIGIN_ADOPTED, 0,
+                  &back)
         != 0 || strncmp(md, head, strlen(head)) != 0)
     {
         snprintf(err, errlen, "the instance's tag does not fit (a value "
@@ -1243,4 +1291,182 @@ done:
     virDomainFree(dom);
     virConnectClose(c);
     return rc;
+}
+
+/* --- the warm pool ------------------------------------------------------ */
+
+const char *
+virt_power_name(virt_power_t p)
+{
+    static const char *const names[] = { "running", "paused", "saved" };
+
+    return (unsigned) p <= POWER_SAVED ? names[p] : "?";
+}
+
+/* dom's tag with warm set or not, in its live and persistent definitions
+   (the persistent one alone while it is shut off: a managed save keeps
+   the live one it was saved with); the cache follows */
+static int
+tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err,
+    size_t errlen)
+{
+    tag_entry_t   key, *hit;
+    char         *cur, *xml;
+    unsigned      flags = VIR_DOMAIN_AFFECT_CONFIG;
+    int           rc;
+
+    cur = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS,
+                               0);
+    xml = cur ? virt_tag_set_warm(cur, warm) : NULL;
+    free(cur);
+    if (xml == NULL) {
+        snprintf(err, errlen, "its tag could not be read");
+        return -1;
+    }
+    if (virDomainIsActive(dom) == 1) {
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    }
+    rc = virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
+                              SCALER_NS_PREFIX, SCALER_NS, flags);
+    free(xml);
+    if (rc != 0) {
+        snprintf(err, errlen, "tag: %s", virGetLastErrorMessage());
+        return -1;
+    }
+    if (virDomainGetUUIDString(dom, key.uuid) == 0) {
+        pthread_mutex_lock(&vc->lock);
+        hit = vc->ntags ? bsearch(&key, vc->tags, vc->ntags, sizeof(key),
+                                  tag_cmp)
+                        : NULL;
+        if (hit) {
+            hit->info.warm = warm;
+        }
+        pthread_mutex_unlock(&vc->lock);
+    }
+    return 0;
+}
+
+/* pool's domain id on a new reference *c to vc's connection, with its
+   tag and libvirt state; NULL with err (and nothing to close) */
+static virDomainPtr
+warm_lookup(virt_conn_t *vc, const char *pool, const char *id,
+    virConnectPtr *c, virt_tag_t *tag, int *state, char *err, size_t errlen)
+{
+    virDomainPtr  dom;
+    int           reason;
+
+    if (!ha_acting()) {
+        snprintf(err, errlen, "this scaler does not hold the lease");
+        return NULL;
+    }
+    if ((*c = virt_get(vc)) == NULL) {
+        snprintf(err, errlen, "no libvirt connection");
+        return NULL;
+    }
+    if ((dom = virDomainLookupByName(*c, id)) == NULL) {
+        snprintf(err, errlen, "no domain: %s", virGetLastErrorMessage());
+    } else if (!owned(dom, pool, id, tag)) {
+        snprintf(err, errlen, "the domain is not ours");
+    } else if (virDomainGetState(dom, state, &reason, 0) != 0) {
+        snprintf(err, errlen, "state: %s", virGetLastErrorMessage());
+    } else {
+        return dom;
+    }
+    if (dom) {
+        virDomainFree(dom);
+    }
+    virConnectClose(*c);
+    return NULL;
+}
+
+int
+virt_park(virt_conn_t *vc, const char *pool, const char *id,
+    warm_state_t st, char *err, size_t errlen)
+{
+    virConnectPtr  c;
+    virDomainPtr   dom;
+    virt_tag_t     tag;
+    const char    *what = NULL;
+    int            state, rc = 0;
+
+    dom = warm_lookup(vc, pool, id, &c, &tag, &state, err, errlen);
+    if (dom == NULL) {
+        return -1;
+    }
+    /* tagged first: whatever happens next, it is a warm instance */
+    if (!tag.info.warm && tag_warm(vc, dom, 1, err, errlen) != 0) {
+        rc = -1;
+        goto done;
+    }
+    switch (st) {
+    case WARM_PAUSED:
+        if (state == VIR_DOMAIN_SHUTOFF) {
+            what = "start paused";
+            rc = virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED);
+        } else if (state != VIR_DOMAIN_PAUSED) {
+            what = "suspend";
+            rc = virDomainSuspend(dom);
+        }
+        break;
+    case WARM_SAVED:
+        if (state != VIR_DOMAIN_SHUTOFF) {
+            /* restored running, whatever its state now */
+            what = "managed save";
+            rc = virDomainManagedSave(dom, VIR_DOMAIN_SAVE_RUNNING);
+        }
+        break;
+    case WARM_RUNNING:
+        if (state == VIR_DOMAIN_PAUSED) {
+            what = "resume";
+            rc = virDomainResume(dom);
+        } else if (state == VIR_DOMAIN_SHUTOFF) {
+            what = "restore";
+            rc = virDomainCreate(dom);
+        }
+        break;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", what, virGetLastErrorMessage());
+    }
+done:
+    virDomainFree(dom);
+    virConnectClose(c);
+    return rc == 0 ? 0 : -1;
+}
+
+int
+virt_wake(virt_conn_t *vc, const char *pool, const char *id,
+    virt_power_t *was, char *err, size_t errlen)
+{
+    virConnectPtr  c;
+    virDomainPtr   dom;
+    virt_tag_t     tag;
+    int            state, rc = 0;
+
+    *was = POWER_RUNNING;
+    dom = warm_lookup(vc, pool, id, &c, &tag, &state, err, errlen);
+    if (dom == NULL) {
+        return -1;
+    }
+    if (state == VIR_DOMAIN_PAUSED) {
+        *was = POWER_PAUSED;
+        if ((rc = virDomainResume(dom)) != 0) {
+            snprintf(err, errlen, "resume: %s", virGetLastErrorMessage());
+        }
+    } else if (state == VIR_DOMAIN_SHUTOFF) {
+        *was = POWER_SAVED;
+        /* from its managed save, never a boot from scratch */
+        if (virDomainHasManagedSaveImage(dom, 0) != 1) {
+            snprintf(err, errlen, "restore: no managed save image");
+            rc = -1;
+        } else if ((rc = virDomainCreate(dom)) != 0) {
+            snprintf(err, errlen, "restore: %s", virGetLastErrorMessage());
+        }
+    }
+    if (rc == 0 && tag.info.warm) {
+        rc = tag_warm(vc, dom, 0, err, errlen);
+    }
+    virDomainFree(dom);
+    virConnectClose(c);
+    return rc == 0 ? 0 : -1;
 }

@@ -68,7 +68,7 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 {
     xmlDocPtr   doc;
     xmlNodePtr  root;
-    char        created[24], origin[16];
+    char        created[24], origin[16], warm[8];
     uint64_t    ms;
     int         rc = -1;
 
@@ -96,8 +96,10 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
         && PROP("host", t->info.model.host, 0)
         && PROP("created", created, 0)
         && PROP("seed", t->seed, 0) && PROP("origin", origin, 0)
-        && origin_parse(origin, &t->info.origin) == 0)
+        && origin_parse(origin, &t->info.origin) == 0
+        && PROP("warm", warm, 0))
     {
+        t->info.warm = strcmp(warm, "yes") == 0;
         /* a creation time that is no number is unknown, not a reason to
            disown the domain */
         if (created[0] && scaleset_parse_u64(created, strlen(created),
@@ -112,6 +114,35 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 }
 
 #undef PROP
+
+char *
+virt_tag_set_warm(const char *xml, int warm)
+{
+    xmlDocPtr     doc;
+    xmlNodePtr    root;
+    xmlBufferPtr  buf;
+    char         *r = NULL;
+
+    if ((doc = xml_read(xml)) == NULL) {
+        return NULL;
+    }
+    root = xmlDocGetRootElement(doc);
+    if (root != NULL && (buf = xmlBufferCreate()) != NULL) {
+        if (warm) {
+            xmlSetProp(root, (const xmlChar *) "warm",
+                       (const xmlChar *) "yes");
+        } else {
+            xmlUnsetProp(root, (const xmlChar *) "warm");
+        }
+        /* the element alone, without an XML declaration */
+        if (xmlNodeDump(buf, doc, root, 0, 0) > 0) {
+            r = xstrdup((const char *) xmlBufferContent(buf));
+        }
+        xmlBufferFree(buf);
+    }
+    xmlFreeDoc(doc);
+    return r;
+}
 
 void
 virt_vol_mtime(const char *xml, char *buf, size_t size)

@@ -30,6 +30,7 @@
 #define S     1000ULL
 #define NONE  (-1L)                 /* no report from that gateway */
 #define HUGE  (-2L)                 /* a report of conns=2^64-1 */
+#define DOWN  (-3L)                 /* a report of the state down */
 
 typedef struct {
     const char  *id;
@@ -55,6 +56,10 @@ typedef struct {
     const char  *version;       /* its model's: NULL "1" */
     const char  *image;         /* its model's base image digest */
     const char  *digest;        /* its model's template digest: NULL "" */
+    const char  *warm;          /* its tag says warm, and it is "paused",
+                                   "saved" or "running"; NULL: not warm */
+    int          outdated;      /* its model is not the latest */
+    int          manual;        /* made by hand (origin manual) */
     int          stop_s;        /* stopping: its shutdown sent s ago */
     int          off;           /* listed, its domain shut off */
     int          report_age_s[3];   /* its report from gw N made s ago
@@ -103,6 +108,10 @@ typedef struct {
                                        (0: none, destroyed at once) */
     int                redis_down;
     const char        *cidr;        /* NULL: 127.0.1.0/24 */
+    int                warm_size;   /* warm_pool.size */
+    warm_state_t       warm_state;
+    int                warm_reuse;  /* reuse_on_scale_in */
+    int                cap_max;     /* 0: SCALER_CAPACITY_MAX */
     ispec_t            inst[12];
     const char        *strays[4];   /* members without a domain: "ID ZONE
                                        [ADDRESS]", ZONE "-" for none,
@@ -988,6 +997,260 @@ static const case_t  cases[] = {
                 { "web-000002", 0, "draining", .drain_s = 2,
                   .conns = { 1 }, .nreports = 1, .asked = ASK_DELETE } } },
 
+    /* --- the warm pool ----------------------------------------------- */
+    { .name = "warm pool size 2, scale 2 -> 4: both warm instances are "
+              "woken (no creation for the capacity), the pool refilled to 2",
+      .capacity = 4, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "booting", .warm = "paused" },
+                { "web-000004", 0, "booting", .warm = "paused" } },
+      .want = { "wake web-000003 scale_out (capacity 4, 2 in service; from "
+                "the warm pool (paused)",
+                "wake web-000004 scale_out (capacity 4, 3 in service",
+                "create web-000005 z1 127.0.1.5:8080 warm v1"
+                " (warm pool 0 of 2",
+                "create web-000006 z1 127.0.1.6:8080 warm" } },
+
+    { .name = "warm instances are neither counted in the capacity nor "
+              "scaled in",
+      .capacity = 1, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "booting", .warm = "paused" },
+                { "web-000004", 0, "booting", .warm = "paused" } },
+      .want = { "drain web-000002 scale_in (capacity 1, 2 in service" } },
+
+    { .name = "the fastest first: running and ready, then paused, then "
+              "saved; ready ones before one still booting; a saved one "
+              "left is kept paused",
+      .capacity = 3, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "saved" },
+                { "web-000003", 0, "booting", .warm = "paused" },
+                { "web-000004", 0, "booting", "connect", 5,
+                  .warm = "running" },
+                { "web-000005", 0, "booting", "yes", .warm = "running" } },
+      .want = { "wake web-000005 scale_out (capacity 3, 1 in service; from "
+                "the warm pool (running)",
+                "wake web-000003 scale_out (capacity 3, 2 in service; from "
+                "the warm pool (paused)",
+                "park web-000002 warm (saved, kept paused" } },
+
+    { .name = "one still booting is taken when no ready one is left",
+      .capacity = 2, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "connect", 5,
+                  .warm = "running" } },
+      .want = { "wake web-000002 scale_out (capacity 2, 1 in service; from "
+                "the warm pool (booting)",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "zone balance: the warm instance of the zone with the "
+              "fewest in service first",
+      .nzones = 2, .capacity = 3, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running" },
+                { "web-000003", 0, "booting", .warm = "saved" },
+                { "web-000004", 1, "booting", .warm = "saved" } },
+      .want = { "wake web-000004 scale_out",
+                "create web-000005 z2 127.0.1.5:8080 warm" },
+      .warm_state = WARM_SAVED },
+
+    { .name = "more wanted than the warm pool holds: the rest is created, "
+              "then the pool refilled",
+      .capacity = 4, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused" } },
+      .want = { "wake web-000002 scale_out",
+                "create web-000003 z1 127.0.1.3:8080 scale_out v1"
+                " (capacity 4, "
+                "2 in service",
+                "create web-000004 z1 127.0.1.4:8080 scale_out",
+                "create web-000005 z1 127.0.1.5:8080 warm v1"
+                " (warm pool 0 of 1" } },
+
+    { .name = "no refill while the capacity is not reached (no address "
+              "left)",
+      .capacity = 3, .warm_size = 2, .cidr = "127.0.1.0/30",
+      .inst = { { "web-000001", 0, "running" } },
+      .want = { "create web-000002 z1 127.0.1.2:8080 scale_out" },
+      .notes = { "no free address left" } },
+
+    { .name = "an outdated warm instance is never woken: deleted, and "
+              "replaced by one of the latest model",
+      .capacity = 2, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused",
+                  .outdated = 1 } },
+      .want = { "delete web-000002 warm (warm, model version 1 is not the "
+                "latest: replaced",
+                "create web-000003 z1 127.0.1.3:8080 scale_out",
+                "create web-000004 z1 127.0.1.4:8080 warm" } },
+
+    { .name = "a warm instance not ready within health.grace is repaired: "
+              "a failure of the pool, as a new instance's",
+      .capacity = 1, .warm_size = 1, .want_failures = 1 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 5,
+                  .created_s = 61, .warm = "running" } },
+      .want = { "delete web-000002 repair (warm, not ready (status 500) "
+                "within health.grace",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "... from the second failure in a row on, the refill backs "
+              "off with the capacity's creations",
+      .capacity = 1, .warm_size = 1, .failures = 1, .want_failures = 2 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 5,
+                  .created_s = 61, .warm = "running" } },
+      .want = { "delete web-000002 repair (warm, not ready (status 500) "
+                "within health.grace" } },
+
+    { .name = "repairs suspended (a template that never boots): a warm "
+              "instance never ready stays, nothing is made for the warm "
+              "pool",
+      .capacity = 1, .warm_size = 2, .suspended = 1, .failures = 5,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 5,
+                  .created_s = 61, .warm = "running" } } },
+
+    { .name = "a ready warm instance is parked in warm_pool.state; one not "
+              "ready yet waits",
+      .capacity = 1, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5, .warm = "running" },
+                { "web-000003", 0, "booting", "connect", 5,
+                  .warm = "running" } },
+      .want = { "park web-000002 warm (ready, kept paused" } },
+
+    { .name = "warm_pool.state running: a ready one is left running",
+      .capacity = 1, .warm_size = 1, .warm_state = WARM_RUNNING,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5,
+                  .warm = "running" } } },
+
+    { .name = "reuse_on_scale_in: a drained instance of the latest model "
+              "goes back to the warm pool instead of being deleted",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0 }, .nreports = 2 } },
+      .want = { "park web-000002 warm (drained, back to the warm pool "
+                "(reuse_on_scale_in, 1 warm)" } },
+
+    { .name = "reuse_on_scale_in: beyond the size while in service and "
+              "warm stay within capacity.max; not an outdated one, not one "
+              "cut off at drain_timeout, not one a gateway reports down",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .cap_max = 4,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .outdated = 1, .conns = { 0 }, .nreports = 1 },
+                { "web-000003", 0, "draining", .drain_s = 31,
+                  .conns = { 2 }, .nreports = 1 },
+                { "web-000004", 0, "draining", .drain_s = 5,
+                  .conns = { DOWN }, .nreports = 1 },
+                { "web-000005", 0, "booting", .warm = "paused" },
+                { "web-000006", 0, "draining", .drain_s = 5 },
+                { "web-000007", 0, "draining", .drain_s = 5,
+                  .conns = { 0 }, .nreports = 1 },
+                { "web-000008", 0, "draining", .drain_s = 5,
+                  .conns = { 0 }, .nreports = 1 } },
+      .want = { "park web-000006 warm (drained, back to the warm pool "
+                "(reuse_on_scale_in, 2 warm)",
+                "park web-000007 warm (drained, back to the warm pool "
+                "(reuse_on_scale_in, 3 warm)",
+                "delete web-000002 drain (no active connections",
+                "delete web-000003 drain (drain_timeout",
+                "delete web-000004 drain (no active connections",
+                "delete web-000008 drain (no active connections" } },
+
+    { .name = "reuse_on_scale_in: not one made by hand",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5, .manual = 1 },
+                { "web-000003", 0, "booting", .warm = "paused" } },
+      .want = { "delete web-000002 drain (no active connections" } },
+
+    { .name = "without reuse_on_scale_in a drained instance is deleted",
+      .capacity = 1, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5 } },
+      .want = { "delete web-000002 drain (no active connections",
+                "create web-000003 z1 127.0.1.3:8080 warm v1"
+                " (warm pool 0 of 2",
+                "create web-000004 z1 127.0.1.4:8080 warm" } },
+
+    { .name = "a warm pool above its size is cut: the furthest from ready "
+              "first, then the highest id",
+      .capacity = 1, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused" },
+                { "web-000003", 0, "booting", .warm = "paused" },
+                { "web-000004", 0, "booting", "connect", 5,
+                  .warm = "running" } },
+      .want = { "delete web-000004 warm (warm pool above what it keeps (3 "
+                "of 1",
+                "delete web-000003 warm (warm pool above what it keeps (2 "
+                "of 1" } },
+
+    { .name = "protection holds in the warm pool: one protected from "
+              "scale-set actions is not replaced when outdated, one "
+              "protected from scale-in is not cut",
+      .capacity = 1, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused",
+                  .outdated = 1, .protect = PROTECT_ALL },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .protect = PROTECT_SCALE_IN },
+                { "web-000004", 0, "booting", .warm = "paused" } },
+      .want = { "delete web-000004 warm (warm pool above what it keeps (3 "
+                "of 1" } },
+
+    { .name = "size 0: the warm instances left serve a scale-out, the rest "
+              "go",
+      .capacity = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused" },
+                { "web-000003", 0, "booting", .warm = "saved" } },
+      .want = { "wake web-000002 scale_out",
+                "delete web-000003 warm (warm pool above what it keeps (1 "
+                "of 0" } },
+
+    { .name = "a zone down: its warm instances are counted, not touched",
+      .nzones = 2, .down = "z2", .capacity = 2, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "booting", .warm = "paused" } },
+      .want = { "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
+    { .name = "a host down: its warm instances are counted, not woken; "
+              "the zone's other host gives its warm one",
+      .hosts = { 2 }, .down = "z1-2", .capacity = 2, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .host = 1 },
+                { "web-000003", 0, "booting", .warm = "paused" } },
+      .want = { "wake web-000003 scale_out",
+                "create web-000004 z1-1 127.0.1.4:8080 warm v1 (warm pool 1 "
+                "of 2" } },
+
+    { .name = "the refill goes to the zone's host with the fewest in "
+              "service and warm",
+      .hosts = { 2 }, .capacity = 2, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "running", .host = 1 },
+                { "web-000003", 0, "booting", .warm = "paused" } },
+      .want = { "create web-000004 z1-2 127.0.1.4:8080 warm v1 (warm pool 1 "
+                "of 2" } },
+
+    { .name = "a warm instance back from its host's failover is warm "
+              "again: woken for a scale-out, not drained or deleted",
+      .nzones = 2, .capacity = 2, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 1, "booting", .warm = "paused",
+                  .lost = 1 } },
+      .want = { "wake web-000002 scale_out",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
     /* --- Redis -------------------------------------------------------- */
     { .name = "Redis not read: nothing at all is decided",
       .capacity = 5, .redis_down = 1,
@@ -1660,9 +1923,13 @@ pool_for(const case_t *c)
     pool.hook_terminate.abandon = c->terminate_abandon;
     pool.scale_in = c->policy;
     pool.cap_min = 0;
-    pool.cap_max = SCALER_CAPACITY_MAX;
+    pool.cap_max = c->cap_max ? c->cap_max : SCALER_CAPACITY_MAX;
     upgrade_for(c->upgrade);
     pool.zone_failover_ms = 300 * S;
+    pool.warm.size = c->warm_size;
+    pool.warm.state = c->warm_state;
+    pool.warm.reuse = c->warm_reuse;
+    pool.warm.wake_timeout_ms = 10 * S;
 }
 
 static int
@@ -1829,6 +2096,13 @@ observation_for(const case_t *c, observation_t *obs)
         o->in.model.created = is->created_s
                               ? NOW - (uint64_t) is->created_s * S : 0;
         o->listed = obs->host_up[o->in.host];
+        o->in.latest = !is->outdated;
+        o->in.origin = is->manual ? ORIGIN_MANUAL : ORIGIN_SCALED;
+        o->in.warm = is->warm != NULL;
+        o->in.power = is->warm == NULL ? POWER_RUNNING
+                      : strcmp(is->warm, "paused") == 0 ? POWER_PAUSED
+                      : strcmp(is->warm, "saved") == 0 ? POWER_SAVED
+                      : POWER_RUNNING;
         o->in.lost = is->lost;
         o->in.asked = is->asked;
         o->protection = c->protection_unknown ? PROTECT_ALL : is->protect;
@@ -1876,12 +2150,14 @@ observation_for(const case_t *c, observation_t *obs)
             }
             obs->reports[obs->nreports].gateway = k;
             obs->reports[obs->nreports].state =
-                is->health == NULL ? SCALESET_HEALTH_UP
+                is->conns[k] == DOWN ? SCALESET_HEALTH_DOWN
+                : is->health == NULL ? SCALESET_HEALTH_UP
                 : strcmp(is->health, "down") == 0
                   || (strcmp(is->health, "mixed") == 0 && k == 0)
                 ? SCALESET_HEALTH_DOWN : SCALESET_HEALTH_UP;
             obs->reports[obs->nreports].conns = is->conns[k] == HUGE
-                ? UINT64_MAX : (uint64_t) is->conns[k];
+                ? UINT64_MAX : is->conns[k] == DOWN ? 0
+                : (uint64_t) is->conns[k];
             obs->reports[obs->nreports].checked = NOW - S;
             obs->reports[obs->nreports].at = NOW - (uint64_t)
                 (is->report_age_s[k] ? is->report_age_s[k] : 1) * S;
@@ -2260,8 +2536,8 @@ static void
 test_steps(void **state)
 {
     static const char *const want[] = { "requests", "hand", "strays",
-        "repair", "terminate", "drain", "upgrade", "failover", "rebalance",
-        "capacity", "launch", "register" };
+        "repair", "terminate", "warm", "drain", "upgrade", "failover",
+        "rebalance", "capacity", "warm_fill", "launch", "register" };
     size_t  i;
 
     (void) state;

@@ -333,6 +333,49 @@ test_autoscale(void **state)
     config_free(cf);
 }
 
+/* warm_pool and create_concurrency: given, and their defaults */
+static void
+test_warm(void **state)
+{
+    scaler_config_t  *cf;
+    pool_config_t    *p;
+    char              err[512];
+
+    (void) state;
+    cf = load(POOL_OK
+              "    warm_pool: { size: 3, state: saved, reuse_on_scale_in: true,"
+              " wake_timeout: 2s }\n"
+              "    create_concurrency: 1\n"
+              "  - name: api\n"
+              "    zones: [ { name: z1, uri: \"test:///default\" } ]\n"
+              "    template: { domain: %T }\n"
+              "    address: { cidr: 127.0.2.0/24, port: 8080 }\n"
+              "    warm_pool: { size: 1 }\n"
+              "  - name: cold\n"
+              "    zones: [ { name: z1, uri: \"test:///default\" } ]\n"
+              "    template: { domain: %T }\n"
+              "    address: { cidr: 127.0.3.0/24, port: 8080 }\n",
+              err, sizeof(err));
+    if (cf == NULL) {
+        fail_msg("%s", err);
+    }
+    p = config_pool(cf, "web");
+    assert_int_equal(p->warm.size, 3);
+    assert_int_equal(p->warm.state, WARM_SAVED);
+    assert_true(p->warm.reuse);
+    assert_int_equal(p->warm.wake_timeout_ms, 2000);
+    assert_int_equal(p->create_concurrency, 1);
+    p = config_pool(cf, "api");
+    assert_int_equal(p->warm.size, 1);
+    assert_int_equal(p->warm.state, WARM_PAUSED);
+    assert_false(p->warm.reuse);
+    assert_int_equal(p->warm.wake_timeout_ms, 10000);
+    p = config_pool(cf, "cold");
+    assert_int_equal(p->warm.size, 0);
+    assert_int_equal(p->create_concurrency, 4);
+    config_free(cf);
+}
+
 static void
 test_redis_ha(void **state)
 {
@@ -388,6 +431,16 @@ test_errors(void **state)
         const char  *reason;
     } cases[] = {
         { "bogus: 1\n", 1, "unknown key \"bogus\"" },
+        { POOL_OK "    warm_pool: { size: 2, state: asleep }\n", 7,
+          "warm_pool state \"asleep\": expected paused, saved or running" },
+        { POOL_OK "    warm_pool: { size: 1001 }\n", 7,
+          "\"1001\" is not an integer in 0..1000" },
+        { POOL_OK "    warm_pool: { size: 1, colour: blue }\n", 7,
+          "unknown key \"colour\" in warm_pool" },
+        { POOL_OK "    warm_pool: { wake_timeout: 1ms }\n", 7,
+          "wake_timeout: expected 100ms..600000ms" },
+        { POOL_OK "    create_concurrency: 0\n", 7,
+          "\"0\" is not an integer in 1..4" },
         { "interval: 5s\ninterval2: 1\n", 2, "unknown key \"interval2\"" },
         { "interval: fast\n", 1, "bad duration \"fast\"" },
         { "redis: { address: localhost }\n", 1, "expected ADDRESS:PORT" },
@@ -834,6 +887,7 @@ main(void)
         cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_volume_and_modes),
         cmocka_unit_test(test_autoscale),
+        cmocka_unit_test(test_warm),
         cmocka_unit_test(test_redis_ha),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_templates),

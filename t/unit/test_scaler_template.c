@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -177,6 +178,32 @@ test_tag(void **state)
     assert_int_equal(virt_tag_parse("<instance pool=\"p\" id=\"x&lt;\" "
                                     "zone=\"z\"/>", &t), 0);
     assert_string_equal(t.info.id, "x<");
+    assert_false(t.info.warm);
+
+    /* in the warm pool: warm="yes" set and taken away, the rest kept
+       (escaped as it was) */
+    {
+        char *w = virt_tag_set_warm("<instance pool=\"p\" id=\"x&lt;\" "
+                                    "zone=\"z\"/>", 1), *c;
+
+        assert_non_null(w);
+        assert_int_equal(virt_tag_parse(w, &t), 0);
+        assert_true(t.info.warm);
+        assert_string_equal(t.info.id, "x<");
+        assert_null(strstr(w, "<?xml"));
+        c = virt_tag_set_warm(w, 0);
+        assert_non_null(c);
+        assert_null(strstr(c, "warm"));
+        assert_int_equal(virt_tag_parse(c, &t), 0);
+        assert_false(t.info.warm);
+        assert_string_equal(t.info.id, "x<");
+        free(w);
+        free(c);
+        assert_null(virt_tag_set_warm("<instance", 1));
+    }
+    assert_int_equal(virt_tag_parse("<instance pool='p' id='x' zone='z' "
+                                    "warm='no'/>", &t), 0);
+    assert_false(t.info.warm);
 
     /* not ours, not whole, not well-formed, too long */
     assert_int_equal(virt_tag_parse("<o:instance xmlns:o='urn:other' "

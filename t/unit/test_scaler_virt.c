@@ -2,7 +2,8 @@
    every connection of this process, so the test plays the hypervisor's
    side through its own connection): qcow2 overlays appear and disappear
    with instances, a killed or never-started domain is failed and removed
-   with its volume, a leftover volume is replaced, lease addresses */
+   with its volume, a leftover volume is replaced, lease addresses; warm
+   instances parked paused or saved and woken, their tag following */
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -110,45 +111,60 @@ test_classify(void **state)
 {
     (void) state;
     assert_int_equal(virt_classify(VIR_DOMAIN_RUNNING,
-                     VIR_DOMAIN_RUNNING_BOOTED, 0), VIRT_LIVE);
+                     VIR_DOMAIN_RUNNING_BOOTED, 0, 0), VIRT_LIVE);
     assert_int_equal(virt_classify(VIR_DOMAIN_PAUSED,
-                     VIR_DOMAIN_PAUSED_IOERROR, 0), VIRT_LIVE);
-    assert_int_equal(virt_classify(VIR_DOMAIN_BLOCKED, 0, 0), VIRT_LIVE);
-    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTDOWN, 0, 0), VIRT_LIVE);
+                     VIR_DOMAIN_PAUSED_IOERROR, 0, 0), VIRT_LIVE);
+    assert_int_equal(virt_classify(VIR_DOMAIN_BLOCKED, 0, 0, 0), VIRT_LIVE);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTDOWN, 0, 0, 0), VIRT_LIVE);
     /* qemu killed / crashed, destroyed, shut down, failed to start */
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_CRASHED, 0), VIRT_FAILED);
+                     VIR_DOMAIN_SHUTOFF_CRASHED, 0, 0), VIRT_FAILED);
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_DESTROYED, 0), VIRT_FAILED);
+                     VIR_DOMAIN_SHUTOFF_DESTROYED, 0, 0), VIRT_FAILED);
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_SHUTDOWN, 0), VIRT_FAILED);
+                     VIR_DOMAIN_SHUTOFF_SHUTDOWN, 0, 0), VIRT_FAILED);
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_FAILED, 0), VIRT_FAILED);
-    assert_int_equal(virt_classify(VIR_DOMAIN_CRASHED, 0, 0), VIRT_FAILED);
+                     VIR_DOMAIN_SHUTOFF_FAILED, 0, 0), VIRT_FAILED);
+    assert_int_equal(virt_classify(VIR_DOMAIN_CRASHED, 0, 0, 0), VIRT_FAILED);
     /* defined, never started: a crash between define and start ... */
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_UNKNOWN, 0), VIRT_FAILED);
+                     VIR_DOMAIN_SHUTOFF_UNKNOWN, 0, 0), VIRT_FAILED);
     /* an operator's doing: not listed, never removed */
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_MIGRATED, 0), VIRT_LEFT);
+                     VIR_DOMAIN_SHUTOFF_MIGRATED, 0, 0), VIRT_LEFT);
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_SAVED, 0), VIRT_LEFT);
+                     VIR_DOMAIN_SHUTOFF_SAVED, 0, 0), VIRT_LEFT);
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT, 0), VIRT_LEFT);
+                     VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT, 0, 0), VIRT_LEFT);
     /* ... unless this process is starting it right now */
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_UNKNOWN, VIRT_DOING_CREATE),
+                     VIR_DOMAIN_SHUTOFF_UNKNOWN, VIRT_DOING_CREATE, 0),
                      VIRT_LIVE);
     /* shut down after the ACPI shutdown this process sent: off, the
        goal; crashed meanwhile it failed all the same */
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_SHUTDOWN, VIRT_DOING_STOP), VIRT_OFF);
-    assert_int_equal(virt_classify(VIR_DOMAIN_CRASHED, 0, VIRT_DOING_STOP),
-                     VIRT_FAILED);
-    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTDOWN, 0, VIRT_DOING_STOP),
-                     VIRT_LIVE);
+                     VIR_DOMAIN_SHUTOFF_SHUTDOWN, VIRT_DOING_STOP, 0),
+                     VIRT_OFF);
+    assert_int_equal(virt_classify(VIR_DOMAIN_CRASHED, 0, VIRT_DOING_STOP,
+                     0), VIRT_FAILED);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTDOWN, 0, VIRT_DOING_STOP,
+                     0), VIRT_LIVE);
     assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
-                     VIR_DOMAIN_SHUTOFF_SAVED, VIRT_DOING_STOP), VIRT_LEFT);
+                     VIR_DOMAIN_SHUTOFF_SAVED, VIRT_DOING_STOP, 0),
+                     VIRT_LEFT);
+    /* a warm instance shut off is saved into the warm pool, whatever the
+       reason (a libvirtd restart forgets "saved"): live, if the listing
+       finds its managed save (test_warm) */
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_SAVED, 0, 1), VIRT_LIVE);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_UNKNOWN, 0, 1), VIRT_LIVE);
+    assert_int_equal(virt_classify(VIR_DOMAIN_CRASHED, 0, 0, 1),
+                     VIRT_FAILED);
+    assert_int_equal(virt_classify(VIR_DOMAIN_SHUTOFF,
+                     VIR_DOMAIN_SHUTOFF_MIGRATED, 0, 1), VIRT_LEFT);
+    assert_int_equal(virt_classify(VIR_DOMAIN_PAUSED,
+                     VIR_DOMAIN_PAUSED_USER, 0, 1), VIRT_LIVE);
 }
 
 static void
@@ -550,16 +566,116 @@ test_guest_ok(void **state)
     }
 }
 
+/* the one instance of pool warm listed (the test asserts there is one) */
+static virt_instance_t
+listed_one(virt_conn_t *vc, pool_config_t *p)
+{
+    virt_instance_t  *vi, one;
+
+    assert_int_equal(virt_list(vc, p, "z1", &vi), 1);
+    one = vi[0];
+    free(vi);
+    return one;
+}
+
+/* a warm instance: created tagged warm, parked paused, woken (resumed,
+   its tag without warm), parked again saved (a managed save: shut off,
+   still listed), woken from it; a warm one whose managed save is gone is
+   failed and removed */
+static void
+test_warm(void **state)
+{
+    pool_config_t     p;
+    virt_conn_t      *vc = virt_open(URI, 0, 0);
+    virt_instance_t   vi;
+    virt_power_t      was;
+    virDomainPtr      d;
+    char              err[256];
+    int               st, reason;
+
+    (void) state;
+    pool_init(&p, ADDR_STATIC);
+    p.name = "warm";
+    assert_int_equal(virt_create_warm(vc, &p, "z1", "warm-000001",
+                                      "127.0.1.1:8080", &model, err,
+                                      sizeof(err)), 0);
+    vi = listed_one(vc, &p);
+    assert_true(vi.warm);
+    assert_int_equal(vi.power, POWER_RUNNING);
+
+    assert_int_equal(virt_park(vc, "warm", "warm-000001", WARM_PAUSED, err,
+                               sizeof(err)), 0);
+    d = virDomainLookupByName(hv, "warm-000001");
+    assert_int_equal(virDomainGetState(d, &st, &reason, 0), 0);
+    assert_int_equal(st, VIR_DOMAIN_PAUSED);
+    vi = listed_one(vc, &p);
+    assert_true(vi.warm);
+    assert_int_equal(vi.power, POWER_PAUSED);
+
+    assert_int_equal(virt_wake(vc, "warm", "warm-000001", &was, err,
+                               sizeof(err)), 0);
+    assert_int_equal(was, POWER_PAUSED);
+    assert_int_equal(virDomainGetState(d, &st, &reason, 0), 0);
+    assert_int_equal(st, VIR_DOMAIN_RUNNING);
+    vi = listed_one(vc, &p);
+    assert_false(vi.warm);              /* the cache followed the tag */
+    assert_int_equal(vi.power, POWER_RUNNING);
+    {
+        char *xml = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT,
+                                         SCALER_NS, 0);
+
+        assert_non_null(xml);
+        assert_null(strstr(xml, "warm="));
+        assert_non_null(strstr(xml, "id=\"warm-000001\""));
+        free(xml);
+    }
+
+    /* saved: shut off with a managed save, listed as warm and saved */
+    assert_int_equal(virt_park(vc, "warm", "warm-000001", WARM_SAVED, err,
+                               sizeof(err)), 0);
+    assert_int_equal(virDomainGetState(d, &st, &reason, 0), 0);
+    assert_int_equal(st, VIR_DOMAIN_SHUTOFF);
+    assert_int_equal(virDomainHasManagedSaveImage(d, 0), 1);
+    vi = listed_one(vc, &p);
+    assert_true(vi.warm);
+    assert_int_equal(vi.power, POWER_SAVED);
+    assert_false(vi.active);
+    assert_int_equal(virt_wake(vc, "warm", "warm-000001", &was, err,
+                               sizeof(err)), 0);
+    assert_int_equal(was, POWER_SAVED);
+    assert_int_equal(virDomainGetState(d, &st, &reason, 0), 0);
+    assert_int_equal(st, VIR_DOMAIN_RUNNING);
+    assert_int_equal(virDomainHasManagedSaveImage(d, 0), 0);
+
+    /* saved, then its managed save removed behind our back: failed */
+    assert_int_equal(virt_park(vc, "warm", "warm-000001", WARM_SAVED, err,
+                               sizeof(err)), 0);
+    assert_int_equal(virDomainManagedSaveRemove(d, 0), 0);
+    {
+        virt_instance_t *l;
+
+        assert_int_equal(virt_list(vc, &p, "z1", &l), 0);
+        free(l);
+    }
+    assert_false(has_domain("warm-000001"));
+    assert_false(has_volume("warm-000001.qcow2"));
+    virDomainFree(d);
+    virt_close(vc);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_warm),
         cmocka_unit_test(test_volumes),
-        cmocka_unit_test(test_recipe),
         cmocka_unit_test(test_failed),
         cmocka_unit_test(test_lease),
         cmocka_unit_test(test_guest_ok),
+        /* last: run before test_lease (after warm's test_warm), the
+           test driver's agent address of test_lease came back empty */
+        cmocka_unit_test(test_recipe),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -12,6 +12,9 @@ package Scaleset::RealVM;
 #   Scaleset::RealVM::start_gateway($t, 'rvm', metrics => 1);
 #   my $yaml = Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl,
 #       ports => $lo, drain_timeout => '5s', rules => 0);
+#   Scaleset::RealVM::start_gateway($t, [qw(a b)]);     # ports http_a, http_b
+#   Scaleset::RealVM::scaler_yaml_pools($t, $lv, template => $tpl,
+#       pools => [ { name => 'a', ports => $lo, extra => "    k: v\n" } ]);
 
 use strict;
 use warnings;
@@ -69,24 +72,29 @@ sub port_range {
 # nginx with the module in front of pool $pool (Redis must run): checks
 # of /healthz every 500 ms (check => 'interval=... timeout=... fails=...
 # passes=...' instead), a failed upstream retried; metrics => 1 adds
-# /metrics (scaleset_metrics)
+# /metrics (scaleset_metrics).  $pool may be a list of pools: each gets
+# its upstream and a server of its own on port "http_POOL" (one pool:
+# "http")
 sub start_gateway {
     my ($t, $pool, %opt) = @_;
+    my @pools = ref $pool ? @$pool : ($pool);
     my $metrics = $opt{metrics}
                 ? "        location = /metrics { scaleset_metrics; }\n" : '';
     my $check = $opt{check}
                 // 'interval=500ms timeout=400ms fails=1 passes=1';
-    return $t->start_nginx(workers => $opt{workers} // 2, http => <<"EOF");
-    scaleset_redis 127.0.0.1:%%PORT_redis%%;
-    scaleset_gateway_id gw1;
-    upstream $pool {
-        scaleset $pool resync=1s;
+    my $http = "    scaleset_redis 127.0.0.1:%%PORT_redis%%;\n"
+             . "    scaleset_gateway_id gw1;\n";
+    for my $p (@pools) {
+        my $port = ref $pool ? "http_$p" : 'http';
+        $http .= <<"EOF";
+    upstream $p {
+        scaleset $p resync=1s;
         scaleset_health_check uri=/healthz $check;
     }
     server {
-        listen 127.0.0.1:%%PORT_http%%;
+        listen 127.0.0.1:%%PORT_$port%%;
         location / {
-            proxy_pass http://$pool;
+            proxy_pass http://$p;
             proxy_next_upstream error timeout http_502;
             proxy_connect_timeout 1s;
             proxy_read_timeout 3s;
@@ -94,6 +102,8 @@ sub start_gateway {
         location = /scaleset/status { scaleset_status; }
 $metrics    }
 EOF
+    }
+    return $t->start_nginx(workers => $opt{workers} // 2, http => $http);
 }
 
 # conf-examples/scaler-qemu.yaml for pool rvm: Redis and API ports, the
@@ -130,6 +140,26 @@ sub scaler_yaml {
         $y =~ s/$re/$to/g or croak("conf-examples/scaler-qemu.yaml: no $re");
     }
     return $y;
+}
+
+# the example's pool as several: pools => [ { name, ports => FIRST,
+# nports => N (4), extra => "more pool keys" } ], each pool block of
+# scaler_yaml (the same %opt) renamed, on its own ports, with extra after
+# its capacity line
+sub scaler_yaml_pools {
+    my ($t, $lv, %opt) = @_;
+    my $y = scaler_yaml($t, $lv, %opt, ports => $opt{pools}[0]{ports});
+    my ($head, $pool) = $y =~ /^(.*?\n)(  - name: rvm\n.*)$/s
+        or croak('conf-examples/scaler-qemu.yaml: no pool rvm');
+    for my $p (@{ $opt{pools} }) {
+        (my $b = $pool) =~ s/- name: rvm/- name: $p->{name}/;
+        my $hi = $p->{ports} + ($p->{nports} // 4) - 1;
+        $b =~ s/ports: \d+-\d+/ports: $p->{ports}-$hi/ or croak('no ports');
+        $b =~ s/^(    capacity: .*\n)/$1 . ($p->{extra} \/\/ '')/me
+            or croak('no capacity');
+        $head .= $b;
+    }
+    return $head;
 }
 
 # the guest's own health switch (tools/guest-image.sh's

@@ -1,0 +1,336 @@
+/*
+ * plan_warm.c: the warm pool (warm_pool: size, state, reuse_on_scale_in;
+ * docs/scaler.md, "Warm pool").  Warm instances are made like any other
+ * (plan_create_warm, tagged warm), boot and pass their readiness check, then
+ * are kept paused, saved or running (parked); they are never registered
+ * and never counted in the capacity (their view is INST_WARM).
+ *
+ * plan_warm, before the drain step:
+ *   - a warm instance whose model is not the latest goes (the refill
+ *     makes one of the latest: an upgrade replaces the warm pool too);
+ *     one not ready within health.grace of its creation goes (repair:
+ *     a failure, counted as plan_repair.c counts a new instance's, so a
+ *     template that never boots suspends the refill too);
+ *   - with reuse_on_scale_in, a draining instance whose drain is over
+ *     (no connection left, no gateway reporting it down), on the latest
+ *     model and made for the capacity (not by hand), goes back to the warm pool instead of being deleted, beyond
+ *     its size if need be, as long as in service and warm stay within
+ *     capacity.max (AWS's warm pools keep up to the group's maximum);
+ *   - below the capacity, warm instances are taken first (woken: resumed
+ *     or restored, checked again, registered): ready ones before those
+ *     still booting, in the zone with the fewest in service, the fastest
+ *     state first (running, paused, saved), lowest id, until the
+ *     capacity's units are there (a flexible pool's weights);
+ *   - above what it may hold (its size; with reuse_on_scale_in up to
+ *     capacity.max in all), the warm pool is cut: those furthest from
+ *     ready first, then the highest id;
+ *   - the ready ones left are parked in warm_pool.state.
+ * Protection (plan_protected) holds here as for instances in service: one
+ * protected from scale-set actions is not replaced, one protected from
+ * scale-in (or more) not cut.
+ * plan_warm_fill, after the capacity step: once the capacity has what it
+ * asks, the warm pool is refilled to its size (new instances placed where
+ * in service plus warm are fewest), unless creation backs off after
+ * failures or the pool's repairs are suspended.
+ * Warm instances of a host that does not answer are counted, not touched;
+ * one of a host that failed over is not lost when it is back (it served
+ * nobody: nothing would run twice), it is warm again.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "plan.h"
+
+/* a warm instance this step may act on */
+static int
+warm_free(const plan_input_t *in, const plan_t *pl, int i)
+{
+    return plan_reachable(in->obs, i) && plan_free(pl, i)
+           && pl->view[i].state == INST_WARM;
+}
+
+/* ready to serve once woken: parked, or running and answering */
+static int
+warm_ready(const obs_instance_t *o)
+{
+    return o->in.power != POWER_RUNNING || o->ready == READY_YES;
+}
+
+/* how fast a warm instance serves once woken: 0 fastest */
+static int
+wake_rank(const obs_instance_t *o)
+{
+    switch (o->in.power) {
+    case POWER_RUNNING: return o->ready == READY_YES ? 0 : 3;
+    case POWER_PAUSED:  return 1;
+    default:            return 2;
+    }
+}
+
+/* the warm pool as the view has it, and the warm creations so far; per
+   zone (SCALER_MAX_ZONES) and per host (SCALER_MAX_HOSTS) added to
+   zcount and hcount when given */
+static int
+warm_count(const plan_input_t *in, const plan_t *pl, int *zcount,
+    int *hcount)
+{
+    int  i, z, h, n = 0;
+
+    for (i = 0; i < in->obs->ninst + pl->nact; i++) {
+        if (i < in->obs->ninst) {
+            if (pl->view[i].state != INST_WARM) {
+                continue;
+            }
+            z = in->obs->inst[i].in.zone;
+            h = in->obs->inst[i].in.host;
+        } else {
+            const action_t  *a = &pl->act[i - in->obs->ninst];
+
+            if (a->kind != ACT_CREATE || !a->warm) {
+                continue;
+            }
+            z = a->zone;
+            h = a->host;
+        }
+        n++;
+        if (zcount && z >= 0 && z < SCALER_MAX_ZONES) {
+            zcount[z]++;
+        }
+        if (hcount && h >= 0 && h < SCALER_MAX_HOSTS) {
+            hcount[h]++;
+        }
+    }
+    return n;
+}
+
+/* no gateway reports it down (its readiness is checked again when it is
+   woken) */
+static int
+healthy(const observation_t *obs, const obs_instance_t *o)
+{
+    int  k;
+
+    for (k = 0; k < o->in.nreports; k++) {
+        if (obs->reports[o->in.report0 + k].state == SCALESET_HEALTH_DOWN) {
+            return 0;
+        }
+    }
+    return obs->reports_ok;
+}
+
+/* the most warm instances the pool keeps: its size; with
+   reuse_on_scale_in, those scaled in too, up to capacity.max in all */
+static int
+warm_most(const plan_input_t *in)
+{
+    const pool_config_t  *p = in->cf;
+    int                   room = p->cap_max - in->capacity;
+
+    return p->warm.reuse && room > p->warm.size ? room : p->warm.size;
+}
+
+/* outdated and never ready warm instances go */
+static void
+replace(const plan_input_t *in, plan_t *pl)
+{
+    const obs_instance_t  *o;
+    uint64_t               since, grace = in->cf->health_grace_ms;
+    char                   why[200];
+    int                    i;
+
+    for (i = 0; i < in->obs->ninst; i++) {
+        o = &in->obs->inst[i];
+        if (!warm_free(in, pl, i) || plan_protected(in, i, PROTECT_ALL)) {
+            continue;
+        }
+        since = o->in.model.created ? o->in.model.created : o->in.seen;
+        if (!o->in.latest) {
+            plan_add(pl, in, ACT_DELETE, i, "warm", "warm, model version "
+                     "%s is not the latest: replaced", o->in.model.version);
+        } else if (grace && o->in.power == POWER_RUNNING
+                   && o->ready == READY_NO && in->now >= since
+                   && in->now - since >= grace && !pl->repair.suspended)
+        {
+            plan_add(pl, in, ACT_DELETE, i, "repair", "warm, not ready (%s) "
+                     "within health.grace (%llu ms), to be replaced", o->why,
+                     (unsigned long long) grace);
+            /* a failure as a new instance's (plan_repair.c): a template
+               that never boots suspends the refill too */
+            snprintf(why, sizeof(why), "%s (warm) not ready within "
+                     "health.grace (%s)", o->in.id, o->why);
+            plan_repair_failed(&pl->repair, in->cf, in->now, in->interval_ms,
+                               why);
+        }
+    }
+}
+
+/* reuse_on_scale_in: drained instances back into the warm pool */
+static void
+reuse(const plan_input_t *in, plan_t *pl)
+{
+    const observation_t   *obs = in->obs;
+    const obs_instance_t  *o;
+    int                    i, n;
+
+    n = warm_count(in, pl, NULL, NULL);
+    for (i = 0; i < obs->ninst && n < warm_most(in); i++) {
+        o = &obs->inst[i];
+        if (!plan_reachable(obs, i) || !plan_free(pl, i)
+            || pl->view[i].state != INST_DRAINING || !o->in.latest
+            || o->in.origin != ORIGIN_SCALED
+            || !healthy(obs, o) || plan_drain_over(in, i) != DRAIN_EMPTY)
+        {
+            continue;
+        }
+        plan_add(pl, in, ACT_PARK, i, "warm", "drained, back to the warm "
+                 "pool (reuse_on_scale_in, %d warm)", n + 1);
+        n++;
+    }
+}
+
+/* below the capacity: warm instances first */
+static void
+wake(const plan_input_t *in, plan_t *pl)
+{
+    const obs_instance_t  *o, *b;
+    int                    count[SCALER_MAX_ZONES], units, i, best;
+
+    units = plan_units(in, pl, count, NULL);
+    while (units < in->capacity) {
+        best = -1;
+        for (i = 0; i < in->obs->ninst; i++) {
+            o = &in->obs->inst[i];
+            if (!warm_free(in, pl, i) || !o->in.latest) {
+                continue;
+            }
+            if (best < 0) {
+                best = i;
+                continue;
+            }
+            b = &in->obs->inst[best];
+            if (warm_ready(o) != warm_ready(b)) {
+                best = warm_ready(o) ? i : best;
+            } else if (count[o->in.zone] != count[b->in.zone]) {
+                best = count[o->in.zone] < count[b->in.zone] ? i : best;
+            } else if (wake_rank(o) < wake_rank(b)) {
+                best = i;           /* ids ascend: the lowest of a rank */
+            }
+        }
+        if (best < 0) {
+            break;                  /* the rest are created */
+        }
+        o = &in->obs->inst[best];
+        plan_add(pl, in, ACT_WAKE, best, "scale_out", "capacity %d, %d in "
+                 "service; from the warm pool (%s)", in->capacity, units,
+                 warm_ready(o) ? virt_power_name(o->in.power) : "booting");
+        count[o->in.zone]++;
+        units += plan_weight(in, best);
+    }
+}
+
+/* 1 when o is kept as the pool's warm_pool.state now */
+static int
+parked(const pool_config_t *p, const obs_instance_t *o)
+{
+    switch (p->warm.state) {
+    case WARM_PAUSED: return o->in.power == POWER_PAUSED;
+    case WARM_SAVED:  return o->in.power == POWER_SAVED;
+    default:          return o->in.power == POWER_RUNNING;
+    }
+}
+
+/* the ready ones left: kept as warm_pool.state */
+static void
+park(const plan_input_t *in, plan_t *pl)
+{
+    const obs_instance_t  *o;
+    int                    i;
+
+    for (i = 0; i < in->obs->ninst; i++) {
+        o = &in->obs->inst[i];
+        if (warm_free(in, pl, i) && warm_ready(o) && !parked(in->cf, o)) {
+            plan_add(pl, in, ACT_PARK, i, "warm", "%s, kept %s",
+                     o->in.power == POWER_RUNNING ? "ready"
+                     : virt_power_name(o->in.power),
+                     warm_state_name(in->cf->warm.state));
+        }
+    }
+}
+
+/* how far a warm instance is from serving, for the cut: larger first */
+static int
+cut_rank(const obs_instance_t *o)
+{
+    return warm_ready(o) ? wake_rank(o) : 4;
+}
+
+/* above what it may hold (a reload made it smaller, size 0, a scale-out
+   into reused ones): the rest go */
+static void
+cut(const plan_input_t *in, plan_t *pl)
+{
+    const obs_instance_t  *o, *b;
+    int                    n, i, best, most = warm_most(in);
+
+    for (n = warm_count(in, pl, NULL, NULL); n > most; n--) {
+        best = -1;
+        for (i = 0; i < in->obs->ninst; i++) {
+            o = &in->obs->inst[i];
+            if (!warm_free(in, pl, i)
+                || plan_protected(in, i, PROTECT_SCALE_IN))
+            {
+                continue;
+            }
+            b = best >= 0 ? &in->obs->inst[best] : NULL;
+            if (b == NULL || cut_rank(o) >= cut_rank(b)) {
+                best = i;           /* ids ascend: the highest of a rank */
+            }
+        }
+        if (best < 0) {
+            break;
+        }
+        plan_add(pl, in, ACT_DELETE, best, "warm", "warm pool above what it "
+                 "keeps (%d of %d)", n, most);
+    }
+}
+
+void
+plan_warm(const plan_input_t *in, plan_t *pl)
+{
+    int  i;
+
+    for (i = 0; i < in->obs->ninst; i++) {
+        if (pl->view[i].state == INST_WARM && plan_reachable(in->obs, i)) {
+            pl->view[i].lost = 0;   /* back from a failover: warm again */
+        }
+    }
+    replace(in, pl);
+    if (in->cf->warm.reuse) {
+        reuse(in, pl);
+    }
+    wake(in, pl);
+    cut(in, pl);
+    park(in, pl);
+}
+
+void
+plan_warm_fill(const plan_input_t *in, plan_t *pl)
+{
+    int   zcount[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS], n;
+    char  reason[64];
+
+    n = warm_count(in, pl, NULL, NULL);
+    if (n >= in->cf->warm.size
+        || plan_units(in, pl, zcount, hcount) < in->capacity
+        || pl->repair.retry > in->now || pl->repair.suspended)
+    {
+        return;                     /* full, the capacity first, or
+                                       creation backs off (repairs
+                                       suspended: plan_repair.c) */
+    }
+    warm_count(in, pl, zcount, hcount);
+    snprintf(reason, sizeof(reason), "warm pool %d of %d", n,
+             in->cf->warm.size);
+    plan_create_warm(in, pl, in->cf->warm.size - n, zcount, hcount, reason);
+}
