@@ -128,11 +128,33 @@ is_deeply([sort map { "$_->{labels}{instance_id} $_->{targets}[0]" } @$tg],
           ["web-000001 $ia:$gport", "web-000002 $ib:$gport"],
           'file_sd targets: every serving instance');
 
+# connections it took before it died: one that sent nothing yet, one
+# waiting for its answer (a slow one); a dead guest's connections die
+# with it, unanswered (the gateway then retries the request elsewhere),
+# never a 500 from a guest that is gone
+$t->write_file("$ctl/web-000002", "slow 3\n");
+my $idle = IO::Socket::INET->new(PeerAddr => $ib, PeerPort => $gport,
+                                 Timeout => 5) or die "$ib: $!";
+my $waiting = IO::Socket::INET->new(PeerAddr => $ib, PeerPort => $gport,
+                                    Timeout => 5) or die "$ib: $!";
+print $waiting "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+sleep 0.5;          # both accepted, the second one read
 $t->write_file("$ctl/web-000002", "dead\n");
 $t->wait_for(sub { !IO::Socket::INET->new(PeerAddr => $ib, PeerPort => $gport) },
              timeout => 5, what => 'web-000002 dead');
 ok(!IO::Socket::INET->new(PeerAddr => $ib, PeerPort => $gport),
    '"dead": nothing listens');
+print $idle "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+for my $c ([$idle, 'a connection it had taken, its request sent after the death'],
+           [$waiting, 'a request it was answering when it died']) {
+    my $sel = IO::Select->new($c->[0]);
+    my ($got, $n) = ('', 1);
+    while ($n && $sel->can_read(5)) {
+        $n = sysread($c->[0], my $buf, 4096);
+        $got .= $buf if $n;
+    }
+    is($got, '', "\"dead\": $c->[1] is closed unanswered");
+}
 $t->wait_for(sub { @{ decode_json($t->read_file("$dir/targets.json")) } == 1 },
              timeout => 5, what => 'targets rewritten');
 pass('the target list drops it');

@@ -58,9 +58,40 @@ ok(!(grep { kill 0, $_ } @pids), 'every process is gone after the death')
     or diag("left: " . join ' ', grep { kill 0, $_ } @pids);
 ok(!(grep { Scaleset::Test::port_open($_) } @ports),
    'no port is listening any more');
-ok($dir && -d $dir, 'the failed run kept its directory for inspection');
+like($dir // '', qr{/scaleset-run-[^/]+$}, 'a running test\'s directory is scaleset-run-*');
+my ($kept) = $out =~ /test files kept in (\S+)/;
+ok($kept && -d $kept && -f "$kept/redis.log",
+   'the failed run kept its directory for inspection');
+is($kept, ($dir // '') =~ s{/scaleset-run-}{/scaleset-test-}r,
+   'renamed scaleset-test-* once the test ended');
+ok(!-e $dir, 'under its new name only');
 like($out, qr/--- redis log/, 'the failed run printed the server logs');
-File::Path::remove_tree($dir) if $dir && $dir =~ m{/scaleset-test-};
+File::Path::remove_tree($kept) if $kept && $kept =~ m{/scaleset-test-};
+
+# a running test's directory removed by something else (a clean-up of
+# /tmp by hand): the logs of its running servers are still read, and the
+# harness says what happened
+my $rm = $t->write_file('removed.pl', <<"PERL" . <<'PERL');
+use lib '$lib';
+PERL
+use strict; use warnings;
+use File::Path ();
+use Test::More;
+use Scaleset::Test;
+my $t = Scaleset::Test->new(need => [qw(redis)]);
+$t->start_redis;
+File::Path::remove_tree($t->dir);
+my $log = $t->log('redis') // '';
+print "LOG ", ($log =~ /Ready to accept connections/ ? 'read' : 'lost'), "\n";
+print "PING ", $t->redis->ping, "\n";
+ok(1);
+$t->done;
+PERL
+$out = `$^X $rm 2>&1`;
+like($out, qr/^LOG read$/m, 'a running server\'s log is read after its directory was removed');
+like($out, qr/^PING PONG$/m, 'and the server still answers');
+like($out, qr{scaleset-run-\S+ was removed while the test ran, by something other than this test},
+     'the harness says the directory was removed under it');
 
 # a test script killed by TERM while its servers run stops them too
 my $sleeper = $t->write_file('sleeps.pl', <<"PERL" . <<'PERL');

@@ -121,10 +121,14 @@ sub start {
                   timeout => 20);
     }
 
+    _forget_stale_pools();
     _write_conf($t, $dir);
     $self->{uri} = "qemu:///system?socket=$dir/run/libvirt-sock";
     $self->_spawn_libvirtd($opt{timeout} // 60);
     push @LIVE, $self;
+    # before $t->done stops libvirtd: else its domains stay defined
+    # (/etc/libvirt/qemu) and its pool in /run/libvirt/storage
+    $t->before_stop(sub { $self->cleanup });
 
     $self->{pool} = 'scaleset-test-' . $$;
     $self->{pool_dir} = "$dir/pool";
@@ -139,6 +143,19 @@ sub start {
 }
 
 # libvirtd's sockets and log in dir, no authentication (root only)
+# the transient storage pools of earlier tests that libvirtd would load
+# again (/run/libvirt/storage: a test killed before its cleanup), whose
+# directory is gone: forgotten.  Only while holding the real-VM lock, so
+# no other test's libvirtd runs.
+sub _forget_stale_pools {
+    for my $f (glob '/run/libvirt/storage/scaleset-test-*.xml') {
+        open my $fh, '<', $f or next;
+        local $/;
+        my ($path) = (<$fh> // '') =~ m{<target>\s*<path>([^<]+)</path>};
+        unlink $f if defined $path && !-d $path;
+    }
+}
+
 sub _write_conf {
     my ($t, $dir) = @_;
     $t->write_file("$dir/libvirtd.conf", <<"EOC");

@@ -8,6 +8,7 @@ package Scaleset::RealVM;
 # conf-examples/scaler-qemu.yaml with the test's paths, ports and URI.
 #
 #   my $tpl = Scaleset::RealVM::template($t, $lv);      # its path
+#   my $tpl = Scaleset::RealVM::template_with_seed($t, $lv);  # + {{seed}} cdrom
 #   my $lo = Scaleset::RealVM::port_range(8);           # $lo .. $lo + 7
 #   Scaleset::RealVM::start_gateway($t, 'rvm', metrics => 1);
 #   my $yaml = Scaleset::RealVM::scaler_yaml($t, $lv, template => $tpl,
@@ -49,6 +50,25 @@ sub template {
         $tpl =~ s/$re/$to/ or croak("conf-examples/qemu-domain.xml: no $re");
     }
     return $t->write_file('rvm-domain.xml', $tpl);
+}
+
+# the seed's cdrom (virtio-scsi, on {{seed}}) that template_with_seed
+# puts before the template's serial console
+our $SEED_CDROM = <<'EOF';
+    <controller type='scsi' model='virtio-scsi'/>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file='{{seed}}'/>
+      <target dev='sda' bus='scsi'/>
+      <readonly/>
+    </disk>
+EOF
+
+# template() with the NoCloud seed's cdrom: its path
+sub template_with_seed {
+    my ($t, $lv) = @_;
+    return template($t, $lv, qr/    <serial type='file'>\n/
+                                 => "$SEED_CDROM    <serial type='file'>\n");
 }
 
 # the first of $n consecutive free loopback ports, or undef
@@ -107,7 +127,8 @@ EOF
 }
 
 # conf-examples/scaler-qemu.yaml for pool rvm: Redis and API ports, the
-# libvirtd's URI and storage pool, template (a path), 8 ports from ports,
+# libvirtd's URI (uri => another: a proxy's) and storage pool, template
+# (a path), 8 ports from ports,
 # interval 500ms, drain_timeout; prometheus => PORT points the rules
 # there, else the rules and the prometheus block are left out (rules =>
 # 0); more => { regex => text } replaces more
@@ -120,7 +141,7 @@ sub scaler_yaml {
         qr/listen: 127\.0\.0\.1:9180/  => 'listen: 127.0.0.1:' . $t->port('api'),
         qr/^interval: 2s$/m              => 'interval: 500ms',
         qr/- name: vm$/m                 => '- name: rvm',
-        qr{uri: "qemu:///system"}        => 'uri: "' . $lv->uri . '"',
+        qr{uri: "qemu:///system"}        => 'uri: "' . ($opt{uri} // $lv->uri) . '"',
         qr{/etc/scaleset/qemu-domain\.xml} => $opt{template},
         qr/pool: scaleset,/              => 'pool: ' . $lv->pool . ',',
         qr/ports: 20000-20999/           => "ports: $lo-" . ($lo + 7),

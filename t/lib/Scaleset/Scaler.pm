@@ -21,10 +21,15 @@ my $TEMPLATE = <<'EOF2';
 </domain>
 EOF2
 
+# devices => "XML lines": a <devices> block for the template (disks on
+# {{volume}} and {{seed}})
 sub new {
     my ($class, $t, %opt) = @_;
     my $self = bless { t => $t, opt => \%opt, json => JSON::PP->new }, $class;
-    $t->write_file('dom.xml', $TEMPLATE);
+    my $tpl = $TEMPLATE;
+    $tpl =~ s{</domain>}{  <devices>\n$opt{devices}  </devices>\n</domain>}
+        if $opt{devices};
+    $t->write_file('dom.xml', $tpl);
     return $self;
 }
 

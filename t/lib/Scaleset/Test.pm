@@ -68,8 +68,12 @@ END {
 sub new {
     my ($class, %opt) = @_;
 
+    # a running test's directory is scaleset-run-*; one kept after the
+    # test (failed, or SCALESET_KEEP) is renamed scaleset-test-*, so that
+    # clearing kept ones (rm -rf /tmp/scaleset-test-*) never removes the
+    # directory of a test still running
     my $self = bless {
-        dir      => tempdir('scaleset-test-XXXXXX', TMPDIR => 1),
+        dir      => tempdir('scaleset-run-XXXXXX', TMPDIR => 1),
         ports    => {},
         servers  => {},      # name -> { pid, log, ... }
         order    => [],
@@ -334,7 +338,20 @@ sub log {
     my ($self, $name) = @_;
     my $s = $self->{servers}{$name} // $self->{stopped}{$name};
     my $log = $s ? ($s->{error_log} // $s->{log}) : "$self->{dir}/$name.log";
-    return $self->read_file($log);
+    my $text = $self->read_file($log);
+    return $text if defined $text || !$s || $s->{stopped} || $s->{error_log};
+    # the file is gone while its server runs (the directory removed by
+    # something else): its output is still the server's stdout
+    $self->_dir_gone;
+    return $self->read_file("/proc/$s->{pid}/fd/1");
+}
+
+# says once that the test's directory went away under it
+sub _dir_gone {
+    my ($self) = @_;
+    return if -d $self->{dir} || $self->{gone}++;
+    Test::More::diag("$self->{dir} was removed while the test ran, by "
+                     . "something other than this test");
 }
 
 sub wait_for {
@@ -814,8 +831,20 @@ sub done {
     Test::More::done_testing();
 }
 
+# $code runs once before the servers are stopped (done, or the cleanup
+# of a test that died), while they still run: a harness extension's
+# cleanup that needs them (Scaleset::Libvirtd removes its domains and
+# storage pool through libvirtd)
+sub before_stop {
+    my ($self, $code) = @_;
+    push @{ $self->{before_stop} }, $code;
+}
+
 sub stop_all {
     my ($self) = @_;
+    while (my $code = shift @{ $self->{before_stop} || [] }) {
+        $code->();
+    }
     for my $name (reverse @{ $self->{order} }) {
         $self->stop($name);
     }
@@ -840,8 +869,12 @@ sub _cleanup {
 
     $self->stop_all;
 
-    if ($failed || $ENV{SCALESET_KEEP}) {
-        Test::More::diag("test files kept in $self->{dir}");
+    if (!-d $self->{dir}) {
+        $self->_dir_gone;
+    } elsif ($failed || $ENV{SCALESET_KEEP}) {
+        my $kept = $self->{dir} =~ s{/scaleset-run-([^/]+)$}{/scaleset-test-$1}r;
+        $kept = $self->{dir} unless rename $self->{dir}, $kept;
+        Test::More::diag("test files kept in $kept");
     } else {
         File::Path::remove_tree($self->{dir});
     }
