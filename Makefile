@@ -18,8 +18,8 @@
 #                   each, from its seed corpus (fuzz/corpus/TARGET)
 #   make check-fuzz every target for FUZZ_CHECK_SECONDS (10) each (part of
 #                   make check): a parser regression fails the build
-#   make guest-image the tiny real-VM test guest (build/guest: kernel +
-#                   initramfs, tools/guest-image.sh)
+#   make guest-image the tiny real-VM test guest (build/guest: kernel,
+#                   initramfs and two base images, tools/guest-image.sh)
 #   make format     the daemon's house style (.clang-format: nginx's layout)
 #                   applied to scaler/ and its folders in place
 #   make check-format fails where a file of scaler/ differs from it
@@ -396,9 +396,9 @@ $(NODE_DEPS): t/browser/package.json t/browser/package-lock.json
 
 GUEST       := $(BUILD)/guest
 
-guest-image: $(GUEST)/initramfs.gz
+guest-image: $(GUEST)/initramfs.gz $(GUEST)/image-1.qcow2 $(GUEST)/image-2.qcow2
 
-$(GUEST)/initramfs.gz: tools/guest-image.sh
+$(GUEST)/initramfs.gz $(GUEST)/image-1.qcow2 $(GUEST)/image-2.qcow2 &: tools/guest-image.sh
 	sh tools/guest-image.sh $(GUEST)
 
 check: deps

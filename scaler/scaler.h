@@ -19,6 +19,9 @@
 
 #define SCALER_NS        "https://scaleset.dev/xmlns/instance/1"
 #define SCALER_NS_PREFIX "scaleset"
+/* an instance's recipe, beside its tag (virt_recipe_t) */
+#define SCALER_NS_RECIPE "https://scaleset.dev/xmlns/recipe/1"
+#define SCALER_NS_RECIPE_PREFIX "recipe"
 #define SCALER_MAX_ZONES 16
 /* the most libvirt hosts of a pool, over all its zones */
 #define SCALER_MAX_HOSTS 64
@@ -75,6 +78,25 @@ typedef enum {
     ADDR_AGENT                            /* qemu guest agent */
 } addr_mode_t;
 
+/* upgrade: the pool's upgrade policy (config_upgrade.c; docs/upgrades.md) */
+typedef enum {
+    UPGRADE_MANUAL = 0,                   /* only when the API asks */
+    UPGRADE_AUTOMATIC,                    /* every outdated one at once */
+    UPGRADE_ROLLING                       /* in health-gated batches */
+} upgrade_mode_t;
+
+typedef struct {
+    upgrade_mode_t     mode;
+    int                max_batch_percent;
+    int                max_unhealthy_percent;          /* before a batch */
+    int                max_unhealthy_upgraded_percent; /* after a batch */
+    uint64_t           pause_ms;          /* between batches */
+    int                surge;             /* new ones first */
+    int                prioritize_unhealthy;
+    int                cross_zone;        /* 0: one zone at a time */
+    int                rollback;          /* on a breach */
+    int                image;             /* a new base image starts one */
+} upgrade_config_t;
 /* repair.action: what is done to a running instance that is down */
 typedef enum {
     REPAIR_REPLACE = 0,         /* drained, deleted, a new one (new id) */
@@ -143,6 +165,7 @@ typedef struct {
     int                cap_min, cap_max, cap_default;
     scale_in_policy_t  scale_in;
     uint64_t           drain_timeout_ms;
+    upgrade_config_t   upgrade;
     uint64_t           gateway_ttl_ms;    /* drain.gateway_ttl: 0 = 3 x each
                                              gateway's report TTL */
     uint64_t           shutdown_timeout_ms;   /* termination.
@@ -398,6 +421,105 @@ void model_image_digest(const char *path, unsigned long long size,
    predates them, or a base image that could not be read, compares by
    version) */
 int model_latest(const virt_model_t *latest, const virt_model_t *m);
+/* the digest of a pool's base images, each template's on each host in
+   order ("" when none has one: no volume) */
+void model_images_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
+    int ntemplates, int nhosts, char out[MODEL_DIGEST_LEN + 1]);
+/* the digest of a flexible pool's templates: each one's name, version
+   and template digest (latest[k][0]) */
+void model_templates_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
+    int ntemplates, char out[MODEL_DIGEST_LEN + 1]);
+
+/* upgrade.c: the upgrade record PREFIX{POOL}:upgrade (docs/upgrades.md),
+   decoded and encoded; pure */
+typedef enum {
+    UPGRADE_NONE = 0,           /* no record */
+    UPGRADE_IDLE,               /* none ran yet: the model it started from */
+    UPGRADE_RUNNING,            /* "rolling": batches */
+    UPGRADE_PAUSED,             /* between two batches (upgrade.pause) */
+    UPGRADE_ROLLING_BACK,       /* batches back to the previous model */
+    UPGRADE_FAILED,             /* a breach: nothing more replaced */
+    UPGRADE_CANCELLED,          /* through the API */
+    UPGRADE_DONE,               /* every instance on the model */
+    UPGRADE_STATE_COUNT
+} upgrade_state_t;
+
+typedef enum {
+    UPGRADE_FORWARD = 0,        /* to the pool's model */
+    UPGRADE_BACK_BREACH,        /* back: a health threshold was exceeded */
+    UPGRADE_BACK_API            /* back: POST .../upgrade/rollback */
+} upgrade_rollback_t;
+
+/* a model as the record names it: "VERSION:DIGEST" (its template) */
+#define UPGRADE_MODEL_MAX   (SCALESET_NAME_MAX + 1 + MODEL_DIGEST_LEN)
+#define UPGRADE_ERROR_MAX   255
+#define UPGRADE_FIELDS      19          /* what upgrade_encode() writes */
+/* a flexible pool's from, per template: "NAME=VERSION:DIGEST ..." ("-"
+   for the pool's unnamed template) */
+#define UPGRADE_FROM_MAX    (SCALER_MAX_TEMPLATES                           \
+                             * (SCALESET_NAME_MAX + 2 + UPGRADE_MODEL_MAX))
+
+typedef struct {
+    upgrade_state_t     state;
+    int                 automatic;      /* all at once (mode automatic) */
+    char                from[UPGRADE_MODEL_MAX + 1];
+    char                to[UPGRADE_MODEL_MAX + 1];
+    char                from_templates[UPGRADE_FROM_MAX + 1];
+    char                from_image[MODEL_DIGEST_LEN + 1];   /* images of */
+    char                to_image[MODEL_DIGEST_LEN + 1];     /* the zones */
+    long                batch;          /* the current (or last) one, 1.. */
+    long                batches;        /* as estimated at its start */
+    long                upgraded;       /* old instances replaced */
+    long                failed;         /* upgraded ones unhealthy */
+    uint64_t            started;        /* UNIX ms */
+    uint64_t            batch_started;  /* 0: no batch under way */
+    uint64_t            batch_done;     /* the last one ended */
+    uint64_t            updated;
+    char                zone[SCALESET_NAME_MAX + 1];    /* the batch's */
+    char              (*ids)[SCALESET_ID_MAX + 1];     /* the batch's old
+                                           instances, sorted; malloc'd */
+    int                 nids;
+    upgrade_rollback_t  rollback;
+    char                error[UPGRADE_ERROR_MAX + 1];
+    uint64_t            gen;            /* its writes; 0: no record */
+} upgrade_t;
+
+/* "idle", "rolling", "paused", "rolling_back", "failed", "cancelled",
+   "done"; "idle" for UPGRADE_NONE */
+const char *upgrade_state_name(upgrade_state_t st);
+/* 1 while an upgrade runs: rolling, paused, rolling_back */
+int upgrade_running(upgrade_state_t st);
+/* the record from a hash's n fields and values (lengths given): 0, or -1
+   with why when a field is refused (a state that is no state, a number
+   beyond its bound, an id that is no id, more than SCALER_CAPACITY_MAX
+   of them, a model or digest of the wrong form); unknown fields are
+   ignored.  u->ids is malloc'd (upgrade_free()) */
+int upgrade_decode(const char *const *field, const size_t *flen,
+    const char *const *value, const size_t *vlen, int n, upgrade_t *u,
+    char *why, size_t whylen);
+/* the record as field/value pairs (2 * UPGRADE_FIELDS argv), the values
+   formatted into buf (at least upgrade_encode_size(u)); the pair count, or
+   -1 when buf is too small */
+int upgrade_encode(const upgrade_t *u, char *buf, size_t size,
+    const char **argv, size_t *argvlen);
+size_t upgrade_encode_size(const upgrade_t *u);
+/* a deep copy (dst's ids replaced); -1 when out of memory */
+int upgrade_copy(upgrade_t *dst, const upgrade_t *src);
+void upgrade_free(upgrade_t *u);
+/* 1 when id is one of the batch's */
+int upgrade_has(const upgrade_t *u, const char *id);
+/* "VERSION:DIGEST" of m */
+void upgrade_model(const virt_model_t *m, char *buf, size_t size);
+/* the pool's model as the record names it: its template's
+   "VERSION:DIGEST", or for a flexible pool the first template's version
+   and model_templates_digest() */
+void upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_HOSTS],
+    int ntemplates, char *buf, size_t size);
+/* the model template name (""  for the pool's one) was on when the
+   upgrade started ("VERSION:DIGEST" into buf): 1, or 0 when the record
+   does not say (the template was not outdated then) */
+int upgrade_from(const upgrade_t *u, const char *name, char *buf,
+    size_t size);
 
 /* how an instance came into its pool: made by the scaler for the
    capacity, made through POST .../instances (one more by hand, outside
@@ -441,6 +563,32 @@ char *virt_tag_set_warm(const char *xml, int warm);
    (other attributes "" when absent); -1 otherwise or when a value does
    not fit */
 int virt_tag_parse(const char *xml, virt_tag_t *t);
+/* how an instance was made, kept in its domain's <metadata> beside its
+   tag: its template's domain XML as read, volume settings and cloud_init
+   files as read (each base64 in an element of its own), so that its
+   model can be made again after the pool moved on (a rollback) */
+typedef struct {
+    char   digest[MODEL_DIGEST_LEN + 1];   /* model_template_digest() of
+                                              it, computed when read */
+    char  *text;                           /* malloc'd, NULL: none */
+    char  *vol_pool, *vol_backing, *vol_format;    /* NULL: no volume */
+    char  *user_data, *meta_data, *network_config, *vendor_data;
+    char  *ci_pool;                        /* NULL: no cloud_init */
+} virt_recipe_t;
+
+/* the recipe element of template t, malloc'd (NULL: memory) */
+char *virt_recipe_xml(const template_config_t *t);
+/* the recipe element libvirt gives back into *r (malloc'd strings,
+   virt_recipe_free()); -1 when it is none */
+int virt_recipe_parse(const char *xml, virt_recipe_t *r);
+void virt_recipe_free(virt_recipe_t *r);
+/* a copy of from of its own (malloc'd strings); 0, or -1 (memory: to
+   holds nothing) */
+int virt_recipe_copy(virt_recipe_t *to, const virt_recipe_t *from);
+/* t made of r instead: its domain XML, volume and cloud_init (out's
+   strings are r's and t's: valid while both are) */
+void virt_recipe_template(const template_config_t *t, const virt_recipe_t *r,
+    template_config_t *out);
 /* a storage pool's <target><path>, decoded, malloc'd; NULL when none */
 char *virt_pool_target(const char *pool_xml);
 /* a storage volume's <target><timestamps><mtime> into buf ("" when it
@@ -554,6 +702,10 @@ int virt_wake(virt_conn_t *vc, const char *pool, const char *id,
 int virt_image(virt_conn_t *vc, const template_config_t *t,
     char out[MODEL_DIGEST_LEN + 1]);
 int virt_delete(virt_conn_t *vc, const char *pool, const char *id);
+/* the recipe instance id of pool carries (virt_recipe_parse); -1 when it
+   has none (created before recipes, or not ours) or libvirt failed */
+int virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
+    virt_recipe_t *r);
 /* asks the guest id to power off (virDomainShutdown: ACPI); until it is
    deleted, the domain shut off is listed inactive instead of failed.  0
    sent, 1 it is off already, -1 failed */
@@ -750,6 +902,26 @@ int registry_tx_capacity(registry_tx_t *tx, const char *prefix,
    0 refused */
 int registry_tx_seq(registry_tx_t *tx, const char *prefix, const char *fence,
     const char *pool, long from, long to);
+/* the upgrade record's write: one EVAL that replaces the hash whole (and
+   increments its gen) when its gen is still expect ("*": whatever it is,
+   for the API's writes over a refused record), fenced as every write;
+   its reply is the new gen, 0 when refused.  The values are formatted
+   into tx->buf (malloc'd: registry_tx_upgrade_free) */
+#define REGISTRY_UPGRADE_ARGS  (7 + 2 * UPGRADE_FIELDS)
+typedef struct {
+    int          argc;
+    const char  *argv[REGISTRY_UPGRADE_ARGS];
+    size_t       argvlen[REGISTRY_UPGRADE_ARGS];
+    char         key[SCALESET_KEY_MAX];
+    char         lease[SCALESET_KEY_MAX];
+    char         nkeys[4];
+    char         expect[24];
+    char        *buf;
+} registry_upgrade_tx_t;
+int registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
+    const char *fence, const char *pool, const upgrade_t *u,
+    const char *expect);
+void registry_tx_upgrade_free(registry_upgrade_tx_t *tx);
 /* HSET PREFIX{POOL}:KIND with n field/value pairs fv[2i], fv[2i+1] (at
    most 5, copied into tx), or with fv[1] NULL (n 1) HDEL of field fv[0];
    -1 when the key or a value is invalid or they do not fit */
@@ -820,6 +992,11 @@ int registry_del(registry_t *r, const char *pool, const char *id);
 /* rec has "drain": also records when the drain began (kept if set) */
 int registry_set_drain(registry_t *r, const char *pool, const char *id,
     const char *rec, uint64_t since_ms);
+/* writes u as the pool's upgrade record if its gen is still expect (0:
+   no record): 1 (*gen the new one), 0 refused (another writer, the API,
+   changed it), -1 failed */
+int registry_upgrade_write(registry_t *r, const char *pool,
+    const upgrade_t *u, uint64_t expect, uint64_t *gen);
 /* registry_tx_hash() */
 int registry_hash_write(registry_t *r, const char *pool,
     scaleset_key_kind_t kind, const char *const *fv, int n);
@@ -858,6 +1035,11 @@ const char *registry_async_error(const registry_async_t *ra);
 void registry_async_close(registry_async_t *ra);
 void registry_async_capacity_set(registry_async_t *ra, const char *pool,
     int cap, registry_async_done_t done, void *arg);
+/* the upgrade record's write (registry_tx_upgrade); *result (set before
+   done) is the new gen, 0 when refused (the record changed meanwhile) */
+void registry_async_upgrade_write(registry_async_t *ra, const char *pool,
+    const upgrade_t *u, const char *expect, long long *result,
+    registry_async_done_t done, void *arg);
 /* registry_tx_hash() */
 void registry_async_hash(registry_async_t *ra, const char *pool,
     scaleset_key_kind_t kind, const char *const *fv, int n,
@@ -1168,6 +1350,25 @@ typedef struct {
     pool_ask_t     *asks;               /* the API's requests for the next
                                            pass */
     int             nasks;
+    /* upgrades (plan_upgrade.c): the record as the last pass left it,
+       the model new instances get, the previous model's recipe (the
+       pass thread's), the batches ended */
+    upgrade_t       upgrade;
+    int             upgrade_lost;       /* logged as refused */
+    char            images[MODEL_DIGEST_LEN + 1];   /* obs->images */
+    virt_model_t    model;              /* template 0, zone 0's target */
+    char            key[UPGRADE_MODEL_MAX + 1];   /* the pool's latest
+                                           model as the record names it
+                                           (upgrade_pool_model); "" before
+                                           a pass */
+    int             previous_ok;
+    virt_recipe_t   recipe[SCALER_MAX_TEMPLATES];   /* each template's
+                                           previous model's */
+    char            recipe_tried[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
+    uint64_t        recipe_tried_at[SCALER_MAX_TEMPLATES];
+    char            previous_image[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS]
+                                  [MODEL_DIGEST_LEN + 1];
+    unsigned long   upgrade_batches[3]; /* succeeded, failed, rolled_back */
     /* the passes (the pass thread writes these under the lock) */
     uint64_t        pass_started;       /* mono ms; 0: none running */
     uint64_t        pass_ms;            /* the last one's duration */
@@ -1272,6 +1473,24 @@ void api_stop(void);
    ASCII) */
 int api_capacity_body(const char *body, size_t len, long long *cap,
     char *why, size_t whylen);
+/* api.c's answers, for the API's other files */
+struct evhttp_request;
+void api_reply_json(struct evhttp_request *req, int code, struct json_t *j);
+void api_reply_error(struct evhttp_request *req, int code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/* api_upgrade.c: GET|POST /v1/pools/{pool}/upgrade, POST .../cancel,
+   POST .../rollback (docs/upgrades.md); on the loop, under the reconcile
+   lock */
+/* the upgrade as the last pass left it, with the live counts */
+struct json_t *api_upgrade_json(const pool_state_t *ps);
+/* what (the path after /upgrade: "", "/cancel", "/rollback") asked */
+void api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
+    const char *what);
+/* instances of ps booting or running, not on its model (outdated) */
+int pool_outdated(const pool_state_t *ps);
+/* api_stop(): the requests waiting for Redis lose their connection */
+void api_upgrade_stop(void);
 /* the body of PUT .../instances/{id}/protection,
    {"scale_in":B,"scale_set_actions":B} (each optional, false when
    absent; scale_set_actions implies scale_in): 0 with *p, or -1 with

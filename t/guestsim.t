@@ -5,8 +5,9 @@
 # latency follows load per instance: 4 requests at once to an instance
 # with one worker and cost 200 ms end at ~0.2, 0.4, 0.6, 0.8 s; with 4
 # workers all at ~0.2 s.  A slow instance never delays another one; the
-# switches fail/dead work; /metrics counts requests and busy time; the
-# file_sd target list names every serving instance.
+# switches fail/dead work, per instance and per version (every instance
+# of a version, as a bad release); /metrics counts requests and busy
+# time; the file_sd target list names every serving instance.
 
 use strict;
 use warnings;
@@ -66,8 +67,8 @@ sub burst {
 }
 
 my ($took, $bodies) = burst($ia, 1);
-like($bodies->[0], qr/^HTTP\/1\.1 200 .*\r\n\r\nweb-000001\n$/s,
-     'an instance answers with its name');
+like($bodies->[0], qr/^HTTP\/1\.1 200 .*\r\n\r\nweb-000001 version=1\n$/s,
+     'an instance answers with its name and its model\'s version');
 cmp_ok($took->[0], '>=', 0.19, 'after its cost (200 ms)');
 
 ($took) = burst($ia, 4);
@@ -93,7 +94,7 @@ cmp_ok($took->[0], '<', 0.5,
        'an instance answers at once while another is slow');
 my $t0 = time;
 my $got = join '', <$slow>;
-like($got, qr/web-000002\n$/, 'the slow one answers too');
+like($got, qr/web-000002 version=1\n$/, 'the slow one answers too');
 cmp_ok(time - $t0, '>=', 1.0, 'later (slow 1.5)');
 ($took, $bodies) = burst($ib, 1, '/healthz');
 cmp_ok($took->[0], '>=', 1.4, '"slow" delays /healthz too');
@@ -103,6 +104,15 @@ $t->write_file("$ctl/web-000002", "fail\n");
 like($bodies->[0], qr/^HTTP\/1\.1 500 /, '"fail": 500 on /');
 (undef, $bodies) = burst($ib, 1, '/healthz');
 like($bodies->[0], qr/^HTTP\/1\.1 500 /, '"fail": 500 on /healthz');
+
+# a version's switch: every instance of version 1 fails
+$t->write_file("$ctl/version-1", "fail\n");
+(undef, $bodies) = burst($ia, 1, '/healthz');
+like($bodies->[0], qr/^HTTP\/1\.1 500 /,
+     '"fail" in version-1: an instance of version 1 fails /healthz');
+unlink "$ctl/version-1";
+(undef, $bodies) = burst($ia, 1, '/healthz');
+like($bodies->[0], qr/^HTTP\/1\.1 200 /, 'and passes once it is gone');
 
 (undef, $bodies) = burst($ia, 1, '/metrics');
 my ($req) = $bodies->[0] =~ /^guestsim_requests_total\{instance_id="web-000001"\} (\d+)$/m;

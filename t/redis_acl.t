@@ -125,6 +125,8 @@ ok($t->wait_for(sub { !exists $members->()->{$drained} }, timeout => 10,
                 what => 'deleted'), 'then it is deleted (HDEL)');
 is($admin->get('scaleset:{app}:capacity'), 1, 'the capacity is stored');
 cmp_ok($admin->get('scaleset:{app}:seq') // 0, '>=', 2, 'and the sequence');
+is($admin->hget('scaleset:{app}:upgrade', 'state'), 'idle',
+   'the upgrade record is written (EVAL: HGETALL, HDEL, HSET)');
 my $pttl = $admin->pttl('scaleset:scaler:lease');
 cmp_ok($pttl, '>', 1000, "the lease is renewed (PEXPIRE through the selector): ${pttl} ms left");
 unlike($t->log('scaler'), qr/NOPERM|no permissions|redis: |could not be renewed/,

@@ -80,6 +80,9 @@ sub complete {
 # every verb of scalesetctl's table (read from its source)
 my @verbs = sort(ctl_verbs());
 cmp_ok(scalar @verbs, '>=', 6, "scalesetctl's verbs: @verbs");
+my %verb = map { $_ => 1 } @verbs;
+ok(!grep({ !$verb{$_} } qw(upgrade upgrade-status upgrade-cancel rollback)),
+   'the upgrade verbs are among them');
 is_deeply(complete('scalesetctl', ''), \@verbs, 'completes the verbs');
 is_deeply(complete('scalesetctl', 'sc'), ['scale'], 'a verb by prefix');
 is_deeply(complete('scalesetctl', '--t'), ['--template', '--token-file'], 'an option');

@@ -41,8 +41,10 @@ $t->write_file('node.xml', "<node>\n"
     . "</node>\n");
 
 my $s = Scaleset::Scaler->new($t, pools => [
+    # manual: a new version marks instances outdated, nothing replaces
+    # them here (t/scaler_upgrade*.t)
     { name => 'web', capacity => [0, 5, 2], cidr => '127.0.6.0/24',
-      drain_timeout => '60s' },
+      drain_timeout => '60s', extra => "    upgrade: { mode: manual }\n" },
     { name => 'old', capacity => [0, 5, 2], cidr => '127.0.4.0/24',
       port => 9, readiness => 'tcp',
       zones => [['z1', "test://$dir/node.xml"]],
@@ -67,7 +69,9 @@ unlike($t->log('scaler'), qr/id=old-000002 deleted/,
        'one whose tag has no creation time gets its grace from now');
 
 # the pool moves to version 2 (SIGHUP); two v2 instances join, then the
-# pool shrinks to 1: the drained ones keep their own version
+# pool shrinks to 1 (scale-in takes the outdated ones first, then the
+# highest id: 1, 2, 4 drain, 3 stays): the drained ones keep their own
+# version
 $s->{opt}{pools}[0]{version} = 2;
 $s->write_config;
 $t->signal('scaler', 'HUP');
@@ -116,7 +120,9 @@ my $i1 = $in{'web-000001'};
 is($i1->{host}, 'test:///default', 'host: the zone\'s URI');
 is($i1->{template}, '', 'template: the pool\'s one');
 is($i1->{weight}, 1, 'weight');
-is($i1->{state}, 'running', 'state');
+is($i1->{state}, 'draining', 'state: an outdated one drained first');
+is($in{'web-000003'}{state}, 'running',
+   'the one on the latest model stays');
 is($in{'web-000002'}{state}, 'draining', 'a drained one');
 is_deeply($i1->{health}{gw1}, { state => 'up', conns => 2, fails => 0,
                                 checked => $now, at => 0 },
@@ -135,7 +141,7 @@ my ($rc, $out) = $ctl->('instances', 'web');
 is($rc, 0, 'scalesetctl instances web');
 like($out, qr/^ID\s+ZONE\s+STATE\s+VERSION\s+LATEST\s+AGE\s+WEIGHT\s+TEMPLATE\s+ORIGIN\s+PROTECT\s+HEALTH/m,
      'a table');
-like($out, qr/^web-000001\s+z1\s+running\s+1\s+no\s+\d+s\s+1\s+-\s+scaled\s+-\s+gw1:up\/2 gw2:down\/0$/m,
+like($out, qr/^web-000001\s+z1\s+draining\s+1\s+no\s+\d+s\s+1\s+-\s+scaled\s+-\s+gw1:up\/2 gw2:down\/0$/m,
      'a row per instance with its model, age and reports');
 like($out, qr/^web-000003\s+z1\s+\S+\s+2\s+yes\s/m, 'the latest model: yes');
 ($rc, $out) = $ctl->('--json', 'instances', 'web');

@@ -37,7 +37,8 @@ is($two->{state}, 'booting', 'it stays booting');
 
 require HTTP::Tiny;
 my $res = HTTP::Tiny->new(timeout => 2)->get("http://127.0.5.1:$gport/");
-is($res->{content}, "web-000001\n", 'guest simulator names the instance');
+is($res->{content}, "web-000001 version=1\n",
+   'guest simulator names the instance and its version');
 
 unlink "$ctl/web-000002";
 $t->wait_for(sub { keys %{ $s->members('web') } == 3 }, timeout => 10,

@@ -77,11 +77,16 @@ close $_ for @silent;
 
 my $bin = $t->bin('scaleset-scaler');
 for my $bad (["{ uri: healthz }", qr/health uri "healthz": expected a path/],
-             ["{ timeout: 1s }", qr/health needs uri/],
+             ["{ grace: 1x }", qr/bad duration "1x"/],
              ["{ uri: /h, wait: 1s }", qr/unknown key "wait" in health/]) {
     $s->{opt}{pools}[0]{extra} = "    health: $bad->[0]\n";
     my $conf = $s->write_config;
     my $out = qx{$bin -t -c $conf 2>&1};
     like($out, $bad->[1], "health $bad->[0] refused with its reason");
 }
+# health.grace alone (no uri): readiness stays as `readiness` says
+$s->{opt}{pools}[0]{extra} = "    health: { grace: 30s }\n";
+my $conf = $s->write_config;
+like(qx{$bin -t -c $conf 2>&1}, qr/configuration ok/,
+     'health: { grace: 30s } without uri is a configuration');
 $t->done;

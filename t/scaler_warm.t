@@ -7,8 +7,8 @@
 #     no domain defined for the capacity), then the pool refills to 2;
 #   - 4 -> 3: the drained instance goes back to the warm pool (reuse);
 #   - template version 2 (SIGHUP): the warm instances of version 1 are
-#     replaced by ones of version 2; those in service are left (no upgrade
-#     is configured);
+#     replaced by ones of version 2; those in service are left (upgrade
+#     mode manual: no rolling upgrade starts);
 #   - a warm instance that does not come back (it no longer answers after
 #     its wake) is deleted and replaced;
 #   - a node whose warm domains are saved and paused (test:///FILE.xml,
@@ -47,7 +47,8 @@ $t->write_file('node.xml', "<node>\n"
     . "</node>\n");
 
 my $warm = "    warm_pool: { size: 2, state: paused, reuse_on_scale_in: true, "
-         . "wake_timeout: 1s }\n";
+         . "wake_timeout: 1s }\n"
+         . "    upgrade: { mode: manual }\n";     # in service: left as is
 my $saved = "    warm_pool: { size: 2, state: saved }\n";
 my $s = Scaleset::Scaler->new($t, pools => [
     { name => 'web', readiness => 'tcp', cidr => '127.0.8.0/24',

@@ -3,6 +3,12 @@
 #   vmlinuz        the kernel of Debian's linux-image-cloud-amd64
 #   initramfs.gz   busybox-static + the virtio modules + /init, a cpio.gz
 #                  built reproducibly (fixed mtimes, sorted entries, newc)
+#   image-1.qcow2, image-2.qcow2
+#                  two base images (1 MiB, qcow2) for the instances' disk
+#                  (template.volume's base): their first sector says
+#                  "scaleset-image N", which the guest reads from /dev/vda
+#                  and names on its page, so an upgrade from one base
+#                  image to the other shows in every answer
 # The guest brings up eth0 (DHCP from qemu user networking, static
 # 10.0.2.15/24 as fallback) and serves HTTP on port 80 with busybox httpd:
 #   /healthz  200 "ok"; 404 when the kernel command line carries
@@ -11,6 +17,9 @@
 #   /cgi-bin/slow?N   a long request: its head at once, then a line a
 #             second for N seconds (1-120, default 5), then "done"
 #   /         a page naming the instance (scaleset.name=NAME on the cmdline)
+#             and its base image ("image N" from its disk; "image none"
+#             for a disk without the label)
+#   /image    the base image's name alone
 # and reads its NoCloud seed as cloud-init would for script user-data:
 # the block device labelled cidata (findfs; a virtio-scsi cdrom:
 # docs/bootstrap.md)
@@ -37,7 +46,7 @@
 # 52:54:00:12:34:56 (the user-mode NIC of conf-examples/qemu-domain.xml),
 # else eth0; the first other NIC is the one net=on sends on.
 # Everything comes from Debian packages: linux-image-cloud-amd64,
-# busybox-static, cpio.
+# busybox-static, cpio, qemu-utils (qemu-img).
 set -eu
 
 OUT=${1:-build/guest}
@@ -125,7 +134,14 @@ done
 [ "${health:-ok}" = fail ] || echo ok > /www/healthz
 hostname "$name"
 echo "$name" > /www/name
-printf '<!doctype html><title>%s</title><h1>%s</h1>\n' "$name" "$name" > /www/index.html
+# the base image, from the label in the disk's first sector (the disk
+# may take a moment to appear after virtio_blk)
+for i in 1 2 3 4 5; do [ -b /dev/vda ] && break; sleep 1; done
+image=$(dd if=/dev/vda bs=64 count=1 2>/dev/null | tr -d '\000' \
+        | sed -n 's/^scaleset-image \([A-Za-z0-9._-]*\).*/\1/p')
+echo "${image:-none}" > /www/image
+printf '<!doctype html><title>%s</title><h1>%s</h1><p>image %s</p>\n' \
+    "$name" "$name" "${image:-none}" > /www/index.html
 
 # the NoCloud seed: with a virtio-scsi controller, wait (10 s at most) for
 # the volume labelled cidata (busybox's findfs reads the label as
@@ -266,6 +282,16 @@ find "$root" -exec touch -h -d "@$EPOCH" {} +
 cp "/boot/vmlinuz-$KVER" "$STAGE/vmlinuz"
 install -m 0644 "$STAGE/vmlinuz" "$OUT/vmlinuz"
 install -m 0644 "$STAGE/initramfs.gz" "$OUT/initramfs.gz"
+
+# the two base images: 1 MiB, the label in the first sector
+command -v qemu-img >/dev/null || { echo "guest-image: qemu-img missing (make deps)" >&2; exit 1; }
+for n in 1 2; do
+    head -c 1048576 /dev/zero > "$STAGE/image-$n.raw"
+    printf 'scaleset-image %s\n' "$n" \
+        | dd of="$STAGE/image-$n.raw" conv=notrunc status=none
+    qemu-img convert -q -f raw -O qcow2 "$STAGE/image-$n.raw" "$STAGE/image-$n.qcow2"
+    install -m 0644 "$STAGE/image-$n.qcow2" "$OUT/image-$n.qcow2"
+done
 echo "$KVER" > "$OUT/kernel-version"
 chmod 0755 "$OUT"
-echo "guest-image: $OUT/vmlinuz ($KVER), $OUT/initramfs.gz ($(wc -c < "$OUT/initramfs.gz") bytes)"
+echo "guest-image: $OUT/vmlinuz ($KVER), $OUT/initramfs.gz ($(wc -c < "$OUT/initramfs.gz") bytes), $OUT/image-1.qcow2, $OUT/image-2.qcow2"

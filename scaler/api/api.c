@@ -81,6 +81,7 @@ api_reply_json(struct evhttp_request *req, int code, json_t *j)
     evhttp_send_reply(req, code, code == 200 ? "OK" : code == 202
                       ? "Accepted" : code == 409 ? "Conflict" : code == 400
                       ? "Bad Request" : code == 404 ? "Not Found"
+                      : code == 409 ? "Conflict"
                       : code == 401 ? "Unauthorized" : code == 403
                       ? "Forbidden" : code == 405
                       ? "Method Not Allowed" : code == 503
@@ -264,13 +265,23 @@ pool_json(pool_state_t *ps, int detail)
     for (i = 0, latest = 0; i < ps->ninst; i++) {
         latest += ps->inst[i].latest;
     }
-    j = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:s,s:i,s:b,s:o}",
+    /* the pool's model: what new instances get (the previous one after
+       a rollback) */
+    j = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:s,s:i,s:b,s:o,s:{s:s,s:i,"
+                  "s:i,s:i}}",
                   "name", ps->cf->name, "capacity", ps->capacity,
                   "running", pool_actual(ps), "instances", ps->ninst,
                   "min", ps->cf->cap_min, "max", ps->cf->cap_max,
-                  "version", ps->cf->templates[0].version, "digest",
-                  ps->digest[0], "latest_model_instances", latest, "redis",
-                  ps->redis_ok, "zones", zones);
+                  "version", ps->model.version[0]
+                             ? ps->model.version
+                             : ps->cf->templates[0].version,
+                  "digest", ps->model.version[0] ? ps->model.digest
+                                                 : ps->digest[0],
+                  "latest_model_instances", latest, "redis", ps->redis_ok,
+                  "zones", zones, "upgrade", "state",
+                  upgrade_state_name(ps->upgrade.state), "batch",
+                  (int) ps->upgrade.batch, "batches",
+                  (int) ps->upgrade.batches, "outdated", pool_outdated(ps));
     json_object_set_new(j, "templates", templates_json(ps));
     json_object_set_new(j, "warm_pool", json_pack("{s:i,s:s,s:b,s:i}",
                         "size", ps->cf->warm.size, "state",
@@ -329,6 +340,11 @@ get_failures(const pool_state_t *ps)
 {
     return ps->repair.failures;
 }
+static double
+get_outdated(const pool_state_t *ps)
+{
+    return pool_outdated(ps);
+}
 
 /* the families of one sample per pool */
 static const struct {
@@ -347,6 +363,9 @@ static const struct {
       "Failures of new or repaired instances in a row.", get_failures },
     { "scaleset_scaler_redis_up", "gauge",
       "1 if the pool's last pass reached Redis.", get_redis },
+    { "scaleset_scaler_instances_outdated", "gauge",
+      "Instances booting or running that are not on the pool's model.",
+      get_outdated },
     { "scaleset_scaler_warm_pool_size", "gauge",
       "The warm instances the pool keeps ready beyond its capacity "
       "(warm_pool.size).", get_warm_size },
@@ -432,6 +451,31 @@ metrics(struct evhttp_request *req)
         expo_sample(&e, ps->repair.suspended, "pool", ps->cf->name, "state",
                     "suspended", NULL);
     }
+    expo_family(&e, "scaleset_scaler_upgrade_state", "gauge",
+                "1 for the state the pool's upgrade is in (idle, rolling, "
+                "paused, rolling_back, failed, cancelled, done).");
+    for (i = 0; i < api_s->npools; i++) {
+        ps = &api_s->pools[i];
+        for (st = UPGRADE_IDLE; st < UPGRADE_STATE_COUNT; st++) {
+            expo_sample(&e, (ps->upgrade.state == UPGRADE_NONE
+                             ? UPGRADE_IDLE : (int) ps->upgrade.state) == st,
+                        "pool", ps->cf->name, "state",
+                        upgrade_state_name((upgrade_state_t) st), NULL);
+        }
+    }
+    expo_family(&e, "scaleset_scaler_upgrade_batches_total", "counter",
+                "Upgrade batches ended, by result (succeeded, failed: a "
+                "threshold exceeded, rolled_back: a rollback's batch).");
+    for (i = 0; i < api_s->npools; i++) {
+        static const char *const results[] = { "succeeded", "failed",
+                                               "rolled_back" };
+
+        ps = &api_s->pools[i];
+        for (st = 0; st < 3; st++) {
+            expo_sample(&e, ps->upgrade_batches[st], "pool", ps->cf->name,
+                        "result", results[st], NULL);
+        }
+    }
 
     expo_family(&e, "scaleset_scaler_host_up", "gauge",
                 "1 if the pool's last pass listed the host (a libvirt "
@@ -497,7 +541,7 @@ metrics(struct evhttp_request *req)
     if (expo_end(&e) != 0) {
         slog(NULL, NULL, "metrics: %s", e.why);
         evbuffer_free(b);
-        reply_error(req, 500, "metrics: %s", e.why);
+        api_reply_error(req, 500, "metrics: %s", e.why);
         return;
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -544,10 +588,10 @@ stored(int ok, void *arg)
     } else if (!ok && ha_refuse(w->req)) {
         /* the lease was lost meanwhile: the fence refused it */
     } else if (!ok) {
-        reply_error(w->req, 503, "%s", redis_reason());
+        api_reply_error(w->req, 503, "%s", redis_reason());
     } else if (ps == NULL) {
         /* stored, but a reload removed the pool meanwhile */
-        reply_error(w->req, 404, "no pool \"%s\"", w->pool);
+        api_reply_error(w->req, 404, "no pool \"%s\"", w->pool);
     } else {
         j = w->answer(w, ps, &code);
         reply_json(w->req, code, j);
@@ -1218,12 +1262,12 @@ api_hand(struct evhttp_request *req, pool_state_t *ps, int adopt)
     if (api_hand_body(len ? (const char *) evbuffer_pullup(in, -1) : "",
                       len, ps->cf, adopt, &r, why, sizeof(why)) != 0)
     {
-        reply_error(req, 400, "%s", why);
+        api_reply_error(req, 400, "%s", why);
         return;
     }
     for (i = 0; adopt && i < ps->ninst; i++) {
         if (strcmp(ps->inst[i].id, r.domain) == 0) {
-            reply_error(req, 409, "\"%s\" is an instance of pool \"%s\" "
+            api_reply_error(req, 409, "\"%s\" is an instance of pool \"%s\" "
                         "already", r.domain, ps->cf->name);
             return;
         }
@@ -1280,7 +1324,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         return;
     }
     if (!authorized) {
-        reply_error(req, 401, "missing or wrong bearer token");
+        api_reply_error(req, 401, "missing or wrong bearer token");
         return;
     }
     /* without a token, a browser page whose name resolves to loopback
@@ -1288,7 +1332,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     host = evhttp_find_header(hdrs, "Host");
     if (api_s->cf->token == NULL && !api_host_ok(host, api_s->cf->api_host))
     {
-        reply_error(req, 403, "Host \"%.64s\" is not this API: without "
+        api_reply_error(req, 403, "Host \"%.64s\" is not this API: without "
                     "api.token_file only localhost, 127.0.0.0/8, [::1] and "
                     "%s are served", host, api_s->cf->api_host);
         return;
@@ -1299,7 +1343,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/v1/ha") == 0) {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         reply_json(req, 200, ha_json());
@@ -1314,7 +1358,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/v1/pools") == 0) {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         j = json_array();
@@ -1327,16 +1371,16 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     n = 0;
     pool[0] = id[0] = '\0';
     if (sscanf(path, "/v1/pools/%127[^/]%n", pool, &n) != 1) {
-        reply_error(req, 404, "no such path");
+        api_reply_error(req, 404, "no such path");
         return;
     }
     if ((ps = reconcile_pool(api_s, pool)) == NULL) {
-        reply_error(req, 404, "no pool \"%s\"", pool);
+        api_reply_error(req, 404, "no pool \"%s\"", pool);
         return;
     }
     if (path[n] == '\0') {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         reply_json(req, 200, pool_json(ps, 1));
@@ -1344,7 +1388,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path + n, "/history") == 0) {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         reply_json(req, 200, history_json(pool));
@@ -1352,7 +1396,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path + n, "/capacity") == 0) {
         if (cmd != EVHTTP_REQ_PUT) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         /* evhttp bounds the body (API_BODY_MAX) */
@@ -1361,12 +1405,12 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         if (api_capacity_body(len ? (const char *) evbuffer_pullup(in, -1)
                               : "", len, &cap, why, sizeof(why)) != 0)
         {
-            reply_error(req, 400, "%s", why);
+            api_reply_error(req, 400, "%s", why);
             return;
         }
         bounds(ps, &lo, &hi);
         if (cap < lo || cap > hi) {
-            reply_error(req, 400, "capacity %lld is outside min..max "
+            api_reply_error(req, 400, "capacity %lld is outside min..max "
                         "%lld..%lld", cap, lo, hi);
             return;
         }
@@ -1390,9 +1434,15 @@ api_handle_locked(struct evhttp_request *req, void *arg)
         repair_resume(req, ps);
         return;
     }
+    if (strcmp(path + n, "/upgrade") == 0
+        || strncmp(path + n, "/upgrade/", 9) == 0)
+    {
+        api_upgrade(req, api_s, ps, path + n + 8);
+        return;
+    }
     if (strcmp(path + n, "/instances/adopt") == 0) {
         if (cmd != EVHTTP_REQ_POST) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         api_hand(req, ps, 1);
@@ -1404,7 +1454,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path + n, "/instances") == 0) {
         if (cmd != EVHTTP_REQ_GET) {
-            reply_error(req, 405, "method not allowed");
+            api_reply_error(req, 405, "method not allowed");
             return;
         }
         j = json_array();
@@ -1423,7 +1473,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             }
         }
         if (i == ps->ninst) {
-            reply_error(req, 404, "no instance \"%s\" in pool \"%s\"", id,
+            api_reply_error(req, 404, "no instance \"%s\" in pool \"%s\"", id,
                         pool);
             return;
         }
@@ -1479,7 +1529,7 @@ api_handle_locked(struct evhttp_request *req, void *arg)
             return;
         }
     }
-    reply_error(req, 404, "no such path");
+    api_reply_error(req, 404, "no such path");
 }
 
 int
@@ -1524,6 +1574,7 @@ api_stop(void)
     for (w = api_waiting; w; w = w->next) {
         w->req = NULL;
     }
+    api_upgrade_stop();
     api_events_stop();
     if (api_http) {
         evhttp_free(api_http);

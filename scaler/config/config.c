@@ -326,6 +326,7 @@ static const cf_key_t  pool_keys[] = {
     { "schedules", CF_LIST, cf_schedules, cf_schedule_keys, 0, 0, 0 },
     { "max_step", CF_SCALAR, cf_max_step, NULL, 0, 0, 0 },
     { "health", CF_MAP, pool_health, health_keys, 0, 0, 0 },
+    { "upgrade", CF_MAP, cf_set_map, cf_upgrade_keys, 0, 0, 0 },
     { "warm_pool", CF_MAP, cf_warm_pool, cf_warm_keys, 0, 0, 0 },
     { "create_concurrency", CF_SCALAR, cf_set_int, NULL,
       CF_AT(pool_config_t, create_concurrency), 1, SCALER_CREATE_MAX },
@@ -744,6 +745,7 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
         p->repair_max_percent = 5;
         p->repair_max_failures = 5;
         p->readiness_tcp = 1;
+        cf_upgrade_defaults(p);
         p->create_concurrency = 4;
         cf_warm_defaults(p);
         if (cf_map(c, item, key->sub, p, "pool", &seen) != 0
@@ -1665,15 +1667,9 @@ pool_health(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     pool_config_t  *p = conf;
 
+    /* without uri, health.grace alone: readiness stays `readiness` */
     p->health_timeout_ms = 1000;
-    if (cf_map(c, v, key->sub, p, "health", NULL) != 0) {
-        return -1;
-    }
-    if (p->health_uri == NULL) {
-        cf_error(c, v, "health needs uri");
-        return -1;
-    }
-    return 0;
+    return cf_map(c, v, key->sub, p, "health", NULL);
 }
 
 static int

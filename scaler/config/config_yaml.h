@@ -127,6 +127,9 @@ int cf_max_step(cfctx_t *c, yaml_node_t *v, void *conf,
 int cf_autoscale_finish(cfctx_t *c, scaler_config_t *cf, pool_config_t *p);
 void cf_autoscale_free(pool_config_t *p);
 
+/* config_upgrade.c: a pool's upgrade: block */
+extern const cf_key_t  cf_upgrade_keys[];
+void cf_upgrade_defaults(pool_config_t *p);
 /* config_warm.c: warm_pool */
 extern const cf_key_t  cf_warm_keys[];
 int cf_warm_pool(cfctx_t *c, yaml_node_t *v, void *conf,

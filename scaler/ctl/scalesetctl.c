@@ -11,6 +11,8 @@
  *   scalesetctl ... complete POOL ID --hook H (--result R | --heartbeat)
  *   scalesetctl ... events POOL [--follow]
  *   scalesetctl ... repair-resume POOL
+ *   scalesetctl ... upgrade POOL [--wait], upgrade-status POOL,
+ *                   upgrade-cancel POOL, rollback POOL [--wait]
  *   scalesetctl ... ha
  *   scalesetctl ... add POOL [--template T] [--zone Z]
  *   scalesetctl ... adopt POOL DOMAIN --zone Z [--address A] [--template T]
@@ -28,18 +30,16 @@
 #include <jansson.h>
 #include "xmalloc.h"
 
+#include "ctl.h"
+
 typedef struct {
     char    *data;
     size_t   len;
 } buf_t;
 
-#define EXIT_REFUSED      1
-#define EXIT_USAGE        2
-#define EXIT_UNREACHABLE  3
-
 static const char  *api = "http://127.0.0.1:9180";
 static char        *token;
-static int          as_json;
+int                 as_json;            /* ctl.h */
 /* options of some verbs */
 static int          opt_force, opt_decrement;
 static int          opt_protect;        /* 1 --scale-in, 2 --all, 3 --off */
@@ -49,8 +49,6 @@ static long         req_timeout = 10;   /* seconds, a request's whole */
 static const char  *opt_template, *opt_zone, *opt_address;   /* add, adopt */
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
-static long request(const char *method, const char *path, const char *body,
-    json_t **out);
 static void usage(FILE *f);
 static int cmd_completion(const char *shell);
 static int cmd_pools(void);
@@ -60,7 +58,6 @@ static int cmd_scale(const char *pool, const char *n, int wait);
 static int cmd_delete(const char *pool, const char *id);
 static int cmd_ha(void);
 static int cmd_hand(const char *pool, const char *domain);
-static int fail(long code, json_t *j);
 
 static size_t
 on_data(char *p, size_t sz, size_t n, void *ud)
@@ -74,7 +71,7 @@ on_data(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-static long
+long
 request(const char *method, const char *path, const char *body, json_t **out)
 {
     CURL               *c = curl_easy_init();
@@ -114,7 +111,7 @@ request(const char *method, const char *path, const char *body, json_t **out)
 
 /* a request that did not succeed: code 0 is an unreachable API (curl
    printed why), otherwise the API's {"error"} message is printed */
-static int
+int
 fail(long code, json_t *j)
 {
     json_t  *e = j ? json_object_get(j, "error") : NULL;
@@ -133,7 +130,7 @@ fail(long code, json_t *j)
     return EXIT_REFUSED;
 }
 
-static void
+void
 print_json(json_t *j)
 {
     char  *s = json_dumps(j, JSON_INDENT(2));
@@ -801,6 +798,10 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "complete",   2, "POOL ID --hook H --result R",
       "complete a lifecycle hook (or --heartbeat)" },
     { "events",     1, "POOL [--follow]", "the pool's lifecycle events" },
+    { "upgrade",    1, "POOL [--wait]",  "start an upgrade (and wait)" },
+    { "upgrade-status", 1, "POOL",       "the upgrade: state, batch, counts" },
+    { "upgrade-cancel", 1, "POOL",       "cancel the upgrade" },
+    { "rollback",   1, "POOL [--wait]",  "roll the upgrade back (and wait)" },
     { "ha",         0, "",               "who leads (several scalers, ha:)" },
     { "add",        1, "POOL [--template T] [--zone Z]",
                                          "one more instance, by hand" },
@@ -881,7 +882,8 @@ cmd_completion(const char *shell)
            "    case $verb:$pos in\n"
            "        show:0|instances:0|scale:0|delete:0|protect:0|restart:0|"
            "reimage:0|repair-resume:0|standby:0|active:0|complete:0|"
-           "events:0|add:0|adopt:0)\n"
+           "events:0|add:0|adopt:0|upgrade:0|upgrade-status:0|"
+           "upgrade-cancel:0|rollback:0)\n"
            "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
            "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
            "        delete:1|protect:1|restart:1|reimage:1|standby:1|active:1|"
@@ -1020,6 +1022,14 @@ main(int argc, char **argv)
         rc = cmd_events(args[1]);
     } else if (strcmp(args[0], "repair-resume") == 0) {
         rc = post(args[1], "/repair/resume", "repairs resumed");
+    } else if (strcmp(args[0], "upgrade") == 0) {
+        rc = cmd_upgrade(args[1], wait);
+    } else if (strcmp(args[0], "upgrade-status") == 0) {
+        rc = cmd_upgrade_status(args[1]);
+    } else if (strcmp(args[0], "upgrade-cancel") == 0) {
+        rc = cmd_upgrade_cancel(args[1]);
+    } else if (strcmp(args[0], "rollback") == 0) {
+        rc = cmd_rollback(args[1], wait);
     } else if (strcmp(args[0], "ha") == 0) {
         rc = cmd_ha();
     } else if (strcmp(args[0], "add") == 0) {

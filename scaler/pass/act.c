@@ -27,6 +27,13 @@
  * With a lease (ha.c) every write carries its fence: the first one it
  * refuses ends the pass's actions (the lease is another's now), and
  * virt.c refuses libvirt calls once the lease is not held.
+
+ *
+ * An upgrade's record (ACT_UPGRADE) is written before anything else
+ * runs: when it cannot be (the API changed it meanwhile, Redis failed),
+ * none of the upgrade's actions is carried out, so that a crash always
+ * resumes the batch the record names.  A creation of another model than
+ * the pool's (a rollback's) is made from the recipe observe kept of it.
  */
 
 #include <stdio.h>
@@ -54,6 +61,10 @@ typedef struct {
     virt_power_t         was;           /* a wake's: its power before */
     virt_model_t         model;         /* a creation's or an adoption's:
                                            into its tag */
+    pool_config_t        cf;            /* a creation from a recipe: the
+                                           pool's configuration with that
+                                           template made of it (p = &cf) */
+    virt_recipe_t        recipe;        /* the call's copy of it */
     int                  shut;          /* a STOP's virt_shutdown(): 0 sent,
                                            1 off already, -1 refused (then
                                            rc is its removal's) */
@@ -334,6 +345,7 @@ virt_drop(host_call_t *c)
 {
     virt_call_t  *v = (virt_call_t *) c;
 
+    virt_recipe_free(&v->recipe);
     config_free(v->conf);
     free(v);
 }
@@ -358,6 +370,45 @@ virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
     v->warm = a->warm;
     v->model = model ? *model : a->model;
     return v;
+}
+
+/* what a creation of its model is made from: the pool's template, or
+   for another model (a rollback's) a copy of the recipe observe kept of
+   it, in place of its template; -1 (v->err says why) when there is none */
+static int
+create_from(const pool_state_t *ps, virt_call_t *v)
+{
+    int  k = v->a->tmpl;
+
+    if (k < 0 || k >= ps->cf->ntemplates
+        || strcmp(v->model.digest, ps->digest[k]) == 0)
+    {
+        return 0;
+    }
+    if (ps->recipe[k].text == NULL
+        || strcmp(v->model.digest, ps->recipe[k].digest) != 0)
+    {
+        snprintf(v->err, sizeof(v->err), "no recipe of version %s "
+                 "(template digest %.12s) to make it from", v->model.version,
+                 v->model.digest);
+        return -1;
+    }
+    if (virt_recipe_copy(&v->recipe, &ps->recipe[k]) != 0) {
+        snprintf(v->err, sizeof(v->err), "out of memory");
+        return -1;
+    }
+    v->cf = *ps->cf;
+    virt_recipe_template(&ps->cf->templates[k], &v->recipe,
+                         &v->cf.templates[k]);
+    v->p = &v->cf;
+    return 0;
+}
+
+/* an upgrade's action while its record could not be written: not done */
+static int
+held(const action_t *a, int upgrade_ok)
+{
+    return !upgrade_ok && strcmp(a->rule, "upgrade") == 0;
 }
 
 /* why a call did not do its work, for the log */
@@ -421,7 +472,8 @@ act_virt(pool_state_t *ps, const action_t *const *acts, int n,
 }
 
 static virt_job_t *
-virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n)
+virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
+    int upgrade_ok)
 {
     const zone_config_t  *zc;
     virt_job_t           *j;
@@ -433,7 +485,7 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n)
     for (i = 0; i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if (!virt_kind(a->kind)) {
+        if (!virt_kind(a->kind) || held(a, upgrade_ok)) {
             continue;
         }
         /* a deletion or a park on its instance's host, an adoption on
@@ -535,10 +587,11 @@ virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
 
 /* the plan's creations: their numbers reserved, then made on their
    hosts; the created ones appended to ps->inst (room made by the
-   caller); a failure is one of the pool's repair failures (rs) */
+   caller); a failure is one of the pool's repair failures (rs); the
+   upgrade's only when its record was written (upgrade_ok) */
 static void
 creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
-    const plan_t *pl, repair_state_t *rs)
+    const plan_t *pl, repair_state_t *rs, int upgrade_ok)
 {
     const pool_config_t  *p = ps->cf;
     virt_call_t         **c;
@@ -556,10 +609,15 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     c = xcalloc(pl->creates, sizeof(*c));
     sent = xcalloc(pl->creates, 1);
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind == ACT_CREATE) {
+        if (pl->act[i].kind == ACT_CREATE && !held(&pl->act[i], upgrade_ok)) {
             first = first && first < pl->act[i].seq ? first : pl->act[i].seq;
             last = last > pl->act[i].seq ? last : pl->act[i].seq;
         }
+    }
+    if (last == 0) {
+        free(c);
+        free(sent);
+        return;                     /* only the upgrade's, held */
     }
     /* numbers first + 1 .. last: refused when another writer handed out
        some meanwhile (the next pass plans above them) */
@@ -574,13 +632,20 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         return;
     }
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind != ACT_CREATE) {
+        if (pl->act[i].kind != ACT_CREATE || held(&pl->act[i], upgrade_ok)) {
             continue;
         }
-        /* the model the plan chose (the host's latest), created now */
+        /* the model the plan chose (pl->target: the host's latest, or the
+           previous one while rolling back), created now */
         model = pl->act[i].model;
         model.created = now;
-        c[n++] = virt_call(ps, &pl->act[i], &model);
+        c[n] = virt_call(ps, &pl->act[i], &model);
+        if (create_from(ps, c[n]) != 0) {
+            failed(ps, &pl->act[i], ERR_CREATE, c[n]->err);
+            host_call_release(&c[n]->c);
+            continue;
+        }
+        n++;
     }
     /* create_concurrency at a time per host: a round's creations start
        together, the next round once they have ended */
@@ -630,7 +695,9 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         in->model = c[i]->model;
         in->tmpl = a->tmpl;
         in->origin = a->origin;
-        in->latest = 1;
+        in->latest = a->tmpl >= 0 && a->host >= 0
+                     && model_latest(&pl->target[a->tmpl][a->host],
+                                     &in->model);
         in->zone = a->zone;
         in->host = a->host;
         in->seq = a->seq;
@@ -745,6 +812,65 @@ keep_repair_state(registry_t *reg, pool_state_t *ps,
     }
 }
 
+/* the upgrade record written as the plan leaves it (compare-and-set on
+   the generation observed); 0 when it is */
+static int
+upgrade_write(registry_t *reg, pool_state_t *ps, const observation_t *obs,
+    const plan_t *pl, const action_t *a)
+{
+    const upgrade_t  *u = &pl->upgrade;
+    char             *ids = NULL;
+    uint64_t          gen = 0;
+    size_t            len = 0;
+    int               rc, k;
+
+    rc = registry_upgrade_write(reg, ps->cf->name, u, obs->upgrade.gen, &gen);
+    if (rc != 1) {
+        slog(ps->cf->name, NULL, "upgrade failed: %s (%s) rule=%s",
+             rc == 0 ? "the record changed meanwhile (the API): this "
+             "pass's upgrade actions are not carried out"
+             : registry_error(reg), a->reason, a->rule);
+        if (rc < 0) {
+            ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
+        }
+        return -1;
+    }
+    if (u->nids > 0) {
+        ids = xmalloc(u->nids * (SCALESET_ID_MAX + 1));
+        for (k = 0; k < u->nids; k++) {
+            len += (size_t) sprintf(ids + len, "%s%s", k ? " " : "",
+                                    u->ids[k]);
+        }
+    }
+    slog(ps->cf->name, NULL, "upgrade %s (%s)%s%s rule=%s",
+         upgrade_state_name(u->state), pl->upgrade_log[0] ? pl->upgrade_log
+         : a->reason, ids ? " batch instances: " : "", ids ? ids : "",
+         a->rule);
+    free(ids);
+    if (upgrade_copy(&ps->upgrade, u) == 0) {
+        ps->upgrade.gen = gen;
+    }
+    for (k = 0; k < 3; k++) {
+        ps->upgrade_batches[k] += (unsigned long) pl->batches[k];
+    }
+    return 0;
+}
+
+/* a write failed because the lease is another's (the fence said so), or
+   it ran out while Redis did not answer: logged, nothing more is to be
+   written this pass */
+static int
+lease_lost(registry_t *reg, const pool_config_t *p, int left)
+{
+    if (!registry_refused(reg) && ha_acting()) {
+        return 0;
+    }
+    slog(p->name, NULL, "the lease is lost%s: the pass stops writing, %d "
+         "more actions not done", registry_refused(reg) ? "" : " (ran out)",
+         left);
+    return 1;
+}
+
 void
 act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     const plan_t *pl)
@@ -757,8 +883,9 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     host_batch_t          b;
     virt_job_t           *jobs;
     pass_t                x;
+    const plan_input_t    pin = { .cf = ps->cf, .obs = obs };
     int                   njobs = 0;
-    int                   i, n, cap, fenced = 0;
+    int                   i, n, cap, fenced = 0, upgrade_ok = 1;
 
     st = xcalloc(obs->ninst + 1, sizeof(*st));
     stop = xcalloc(obs->ninst + 1, sizeof(*stop));
@@ -781,30 +908,38 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     x.stop = stop;
     x.done = done;
     x.rs = pl ? pl->repair : ps->repair;
+    if (obs->upgrade_ok && upgrade_copy(&ps->upgrade, &obs->upgrade) != 0)
+    {
+        upgrade_free(&ps->upgrade);
+    }
+    /* the upgrade's record first: what it decided rests on it */
+    for (i = 0; pl && i < pl->nact; i++) {
+        if (pl->act[i].kind == ACT_UPGRADE) {
+            upgrade_ok = upgrade_write(reg, ps, obs, pl, &pl->act[i]) == 0;
+            fenced = !upgrade_ok && lease_lost(reg, p, pl->nact - 1);
+            break;
+        }
+    }
     /* the wakes first, then the other libvirt actions run on their hosts
        while the Redis actions run */
-    if (pl) {
+    if (pl && !fenced) {
         act_wake_all(reg, ps, obs, pl, st);
     }
     host_batch_init(&b, ps->cancel);
-    jobs = pl ? virt_actions(ps, pl, &b, &njobs) : NULL;
-    for (i = 0; pl && i < pl->nact; i++) {
+    jobs = pl && !fenced ? virt_actions(ps, pl, &b, &njobs, upgrade_ok)
+                         : NULL;
+    for (i = 0; pl && !fenced && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
         inst_state_t    before = a->inst >= 0 ? st[a->inst] : INST_CREATING;
 
         if (a->kind == ACT_CREATE || a->kind == ACT_WAKE
-            || virt_kind(a->kind))
+            || virt_kind(a->kind) || a->kind == ACT_UPGRADE
+            || held(a, upgrade_ok))
         {
             continue;
         }
         if (apply(reg, ps, obs, a, st) != 0) {
-            /* the lease is another's (the fence said so), or it ran out
-               while Redis did not answer: nothing more is written */
-            if (registry_refused(reg) || !ha_acting()) {
-                slog(p->name, NULL, "the lease is lost%s: the pass stops "
-                     "writing, %d more actions not done",
-                     registry_refused(reg) ? "" : " (ran out)",
-                     pl->nact - i - 1);
+            if (lease_lost(reg, p, pl->nact - i - 1)) {
                 fenced = 1;
                 break;
             }
@@ -831,6 +966,11 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
             st[i] = pl->view[i].state;
         }
         in->state = st[i];
+        if (pl) {
+            /* on the model new instances get (the previous one while an
+               upgrade rolls back and after) */
+            in->latest = plan_on_target(&pin, pl, i);
+        }
         in->asked &= ~done[i];
         keep_hook(pl, i, obs, in);
         /* a standby asked and there, an active asked and done */
@@ -879,8 +1019,15 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         }
         ps->protected_above = pl->protected_above;
     }
+    if (pl) {
+        ps->model = pl->target[0][0];
+        upgrade_pool_model(obs->latest, p->ntemplates, ps->key,
+                           sizeof(ps->key));
+        ps->previous_ok = obs->previous_ok;
+        memcpy(ps->images, obs->images, sizeof(ps->images));
+    }
     if (pl && !fenced) {
-        creations(reg, ps, obs, pl, &x.rs);
+        creations(reg, ps, obs, pl, &x.rs, upgrade_ok);
         ps->repairing = pl->repairing;
         keep_repair_state(reg, ps, obs, &x.rs);
     }

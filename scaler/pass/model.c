@@ -127,3 +127,39 @@ model_latest(const virt_model_t *latest, const virt_model_t *m)
            && (!latest->image[0] || !m->image[0]
                || strcmp(latest->image, m->image) == 0);
 }
+
+void
+model_images_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
+    int ntemplates, int nhosts, char out[MODEL_DIGEST_LEN + 1])
+{
+    const char  *parts[1 + SCALER_MAX_TEMPLATES * SCALER_MAX_HOSTS];
+    int          k, h, n = 0, any = 0;
+
+    parts[n++] = "images";
+    for (k = 0; k < ntemplates && k < SCALER_MAX_TEMPLATES; k++) {
+        for (h = 0; h < nhosts && h < SCALER_MAX_HOSTS; h++) {
+            parts[n++] = latest[k][h].image;
+            any |= latest[k][h].image[0] != '\0';
+        }
+    }
+    out[0] = '\0';
+    if (any) {
+        digest(parts, n, out);
+    }
+}
+
+void
+model_templates_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
+    int ntemplates, char out[MODEL_DIGEST_LEN + 1])
+{
+    const char  *parts[1 + 3 * SCALER_MAX_TEMPLATES];
+    int          k, n = 0;
+
+    parts[n++] = "templates";
+    for (k = 0; k < ntemplates && k < SCALER_MAX_TEMPLATES; k++) {
+        parts[n++] = latest[k][0].template;
+        parts[n++] = latest[k][0].version;
+        parts[n++] = latest[k][0].digest;
+    }
+    digest(parts, n, out);
+}

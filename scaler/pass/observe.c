@@ -5,7 +5,9 @@
  * pass knew of it), the
  * pool's stored state in Redis (members, drain starts, seq: one round
  * trip; every gateway's reports: a SCAN and one round trip), the
- * readiness of the unregistered instances, the API's deletions.
+ * readiness of the unregistered instances, the API's deletions; with an
+ * upgrade under way, the previous model (from the recipe an instance of
+ * it carries, read on its host's worker) and its base image per host.
  *
  * Everything read is input: hashes are bounded (OBS_HASH_MAX fields,
  * OBS_GATEWAYS_MAX gateways) in Redis itself; ids, records and numbers
@@ -147,6 +149,7 @@ latest_models(pool_state_t *ps, observation_t *obs)
                        && model_latest(&obs->latest[o->in.tmpl][o->in.host],
                                        &o->in.model);
     }
+    model_images_digest(obs->latest, p->ntemplates, p->nhosts, obs->images);
 }
 
 /* "zone z1" or, in a zone of several hosts, "zone z1 host kvm2" */
@@ -304,9 +307,18 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
     }
     obs->host_free[h] = l->free_mem;
     for (i = 0; i < p->ntemplates; i++) {
-        if (l->image_rc[i] >= 0) {
-            memcpy(ps->image[i][h], l->image[i], sizeof(l->image[i]));
+        if (l->image_rc[i] < 0) {
+            continue;
         }
+        if (ps->image[i][h][0] && strcmp(ps->image[i][h], l->image[i]) != 0) {
+            slog(p->name, NULL, "%s: the base image %s%s%s changed (digest "
+                 "%.12s -> %.12s)", label,
+                 p->templates[i].vol_backing ? p->templates[i].vol_backing
+                                             : "",
+                 p->templates[i].name[0] ? " of template " : "",
+                 p->templates[i].name, ps->image[i][h], l->image[i]);
+        }
+        memcpy(ps->image[i][h], l->image[i], sizeof(l->image[i]));
     }
     vi = l->vi;
     for (i = 0; i < n; i++) {
@@ -720,6 +732,275 @@ probe(const pool_config_t *p, observation_t *obs)
     free(map);
 }
 
+/* the upgrade record: refused whole when a field is (a bad record skips
+   that record only: no upgrade step until the API writes a new one) */
+static void
+read_upgrade(const registry_hash_t *h, observation_t *obs)
+{
+    upgrade_t  *u = &obs->upgrade;
+    char        why[128];
+
+    if (!h->ok) {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", h->err);
+        obs->refused++;
+        return;
+    }
+    if (upgrade_decode(h->field, h->flen, h->value, h->vlen, h->n, u, why,
+                       sizeof(why)) != 0)
+    {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", why);
+        obs->refused++;
+        return;
+    }
+    if (u->started > obs->now + OBS_SKEW_MS
+        || u->batch_started > obs->now + OBS_SKEW_MS
+        || u->batch_done > obs->now + OBS_SKEW_MS
+        || u->updated > obs->now + OBS_SKEW_MS)
+    {
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "a time in "
+                 "the future");
+        upgrade_free(u);
+        obs->refused++;
+        return;
+    }
+    obs->upgrade_ok = 1;
+}
+
+/* an instance's recipe read on its host's worker (virt_recipe); the call
+   owns what it read until the pass takes it */
+typedef struct {
+    host_call_t    c;
+    char           pool[SCALESET_NAME_MAX + 1];
+    char           id[SCALESET_ID_MAX + 1];
+    int            rc;
+    virt_recipe_t  r;
+} recipe_call_t;
+
+static void
+recipe_run(virt_conn_t *vc, host_call_t *c)
+{
+    recipe_call_t  *rc = (recipe_call_t *) c;
+
+    rc->rc = virt_recipe(vc, rc->pool, rc->id, &rc->r);
+}
+
+static void
+recipe_drop(host_call_t *c)
+{
+    recipe_call_t  *rc = (recipe_call_t *) c;
+
+    if (rc->rc == 0) {
+        virt_recipe_free(&rc->r);
+    }
+    free(rc);
+}
+
+/* obs->inst[i]'s recipe, read on its host within libvirt.timeout; 0 and
+   *r (the caller's to free), or -1 */
+static int
+read_recipe(pool_state_t *ps, const observation_t *obs, int i,
+    virt_recipe_t *r)
+{
+    const obs_instance_t  *o = &obs->inst[i];
+    recipe_call_t         *rc = xcalloc(1, sizeof(*rc));
+    host_batch_t           b;
+    int                    ok;
+
+    host_call_init(&rc->c, recipe_run, recipe_drop);
+    snprintf(rc->pool, sizeof(rc->pool), "%s", ps->cf->name);
+    snprintf(rc->id, sizeof(rc->id), "%s", o->in.id);
+    rc->rc = -1;
+    host_batch_init(&b, ps->cancel);
+    host_submit(&b, ps->hosts[o->in.host], &rc->c);
+    host_wait(&b);
+    host_batch_destroy(&b);
+    ok = rc->c.outcome == HOST_DONE && rc->rc == 0;
+    if (ok) {
+        *r = rc->r;                 /* taken */
+        rc->rc = -1;
+    }
+    host_call_release(&rc->c);
+    return ok ? 0 : -1;
+}
+
+/* the recipe of template k's model of this digest: kept in ps, else
+   from an instance of it (looked for again at most once a minute while
+   none has it); 0 when ps->recipe[k] is it */
+static int
+recipe_of(pool_state_t *ps, observation_t *obs, int k, const char *digest)
+{
+    const template_config_t  *t = &ps->cf->templates[k];
+    template_config_t         rt;
+    virt_recipe_t            *keep = &ps->recipe[k], r;
+    int                       i;
+
+    if (strcmp(keep->digest, digest) == 0 && keep->text != NULL) {
+        return 0;
+    }
+    if (strcmp(ps->recipe_tried[k], digest) == 0
+        && obs->now < ps->recipe_tried_at[k] + 60000)
+    {
+        return -1;
+    }
+    virt_recipe_free(keep);
+    snprintf(ps->recipe_tried[k], sizeof(ps->recipe_tried[k]), "%s", digest);
+    ps->recipe_tried_at[k] = obs->now;
+    for (i = 0; i < obs->ninst; i++) {
+        const obs_instance_t *o = &obs->inst[i];
+
+        if (!plan_reachable(obs, i) || o->in.tmpl != k
+            || strcmp(o->in.model.digest, digest) != 0
+            || read_recipe(ps, obs, i, &r) != 0)
+        {
+            continue;
+        }
+        virt_recipe_template(t, &r, &rt);
+        model_template_digest(&rt, r.digest);
+        if (strcmp(r.digest, digest) == 0) {
+            *keep = r;
+            slog(ps->cf->name, o->in.id, "recipe read: the previous model "
+                 "(template %s%sdigest %.12s) can be made again",
+                 t->name, t->name[0] ? " " : "", r.digest);
+            return 0;
+        }
+        virt_recipe_free(&r);           /* not what it says it is */
+    }
+    return -1;
+}
+
+/* a base image's digest read on a host's worker (virt_image) for a
+   template made of a recipe: the call owns copies of its volume settings
+   (a late one may outlive the recipe) */
+typedef struct {
+    host_call_t        c;
+    template_config_t  t;               /* volume settings only */
+    int                rc;
+    char               image[MODEL_DIGEST_LEN + 1];
+} image_call_t;
+
+static void
+image_run(virt_conn_t *vc, host_call_t *c)
+{
+    image_call_t  *ic = (image_call_t *) c;
+
+    ic->rc = virt_image(vc, &ic->t, ic->image);
+}
+
+static void
+image_drop(host_call_t *c)
+{
+    image_call_t  *ic = (image_call_t *) c;
+
+    free(ic->t.vol_pool);
+    free(ic->t.vol_backing);
+    free(ic->t.vol_format);
+    free(ic);
+}
+
+static image_call_t *
+image_call(const template_config_t *rt)
+{
+    image_call_t  *ic = xcalloc(1, sizeof(*ic));
+
+    host_call_init(&ic->c, image_run, image_drop);
+    ic->rc = -1;
+    ic->t.vol_pool = rt->vol_pool ? xstrdup(rt->vol_pool) : NULL;
+    ic->t.vol_backing = rt->vol_backing ? xstrdup(rt->vol_backing) : NULL;
+    ic->t.vol_format = rt->vol_format ? xstrdup(rt->vol_format) : NULL;
+    return ic;
+}
+
+/* template k's previous base image on every host that answers, made of
+   rt; kept in ps->previous_image where a host does not */
+static void
+previous_images(pool_state_t *ps, observation_t *obs, int k,
+    const template_config_t *rt)
+{
+    const pool_config_t  *p = ps->cf;
+    image_call_t         *calls[SCALER_MAX_HOSTS];
+    host_batch_t          b;
+    int                   h;
+
+    host_batch_init(&b, ps->cancel);
+    for (h = 0; h < p->nhosts; h++) {
+        calls[h] = obs->host_up[h] ? image_call(rt) : NULL;
+        if (calls[h] != NULL) {
+            host_submit(&b, ps->hosts[h], &calls[h]->c);
+        }
+    }
+    host_wait(&b);
+    host_batch_destroy(&b);
+    for (h = 0; h < p->nhosts; h++) {
+        if (calls[h] == NULL) {
+            continue;
+        }
+        if (calls[h]->c.outcome == HOST_DONE && calls[h]->rc >= 0) {
+            memcpy(ps->previous_image[k][h], calls[h]->image,
+                   sizeof(calls[h]->image));
+        }
+        host_call_release(&calls[h]->c);
+    }
+}
+
+/* the previous model (each template's from in the record) as a new
+   instance on each host would get it: the template as the config has it
+   when only its version changed (its base images are the latest's),
+   else made from the recipe an instance of it carries, its base image
+   read where the host answers */
+static void
+previous_model(pool_state_t *ps, observation_t *obs)
+{
+    const pool_config_t      *p = ps->cf;
+    const upgrade_t          *u = &obs->upgrade;
+    const template_config_t  *t;
+    template_config_t         rt;
+    virt_model_t             *m;
+    char                      from[UPGRADE_MODEL_MAX + 1];
+    const char               *colon;
+    int                       k, h, ok = 1, any = 0, recipe;
+
+    if (!obs->upgrade_ok || u->state == UPGRADE_NONE
+        || u->state == UPGRADE_IDLE)
+    {
+        return;
+    }
+    for (k = 0; k < p->ntemplates; k++) {
+        t = &p->templates[k];
+        if (!upgrade_from(u, t->name, from, sizeof(from))) {
+            /* the template did not move: its previous is its latest */
+            memcpy(obs->previous[k], obs->latest[k], sizeof(obs->previous[k]));
+            continue;
+        }
+        any = 1;
+        colon = strchr(from, ':');
+        if (colon == NULL || colon[1] == '\0') {
+            ok = 0;                 /* a tag that predates digests */
+            continue;
+        }
+        rt = *t;
+        recipe = strcmp(colon + 1, ps->digest[k]) != 0;
+        if (recipe) {
+            if (recipe_of(ps, obs, k, colon + 1) != 0) {
+                ok = 0;
+                continue;
+            }
+            virt_recipe_template(t, &ps->recipe[k], &rt);
+            previous_images(ps, obs, k, &rt);
+        }
+        for (h = 0; h < p->nhosts; h++) {
+            m = &obs->previous[k][h];
+            snprintf(m->version, sizeof(m->version), "%.*s",
+                     (int) (colon - from), from);
+            snprintf(m->digest, sizeof(m->digest), "%s", colon + 1);
+            snprintf(m->template, sizeof(m->template), "%s", t->name);
+            snprintf(m->host, sizeof(m->host), "%s", p->hosts[h].uri);
+            memcpy(m->image, recipe ? ps->previous_image[k][h]
+                                    : ps->image[k][h], sizeof(m->image));
+        }
+    }
+    obs->previous_ok = any && ok;
+}
+
 /* each instance's protection (PREFIX{POOL}:protection: "scale_in" or
    "all"); a hash that cannot be read protects every instance (unknown is
    not "none") */
@@ -790,10 +1071,10 @@ read_standby(const registry_hash_t *h, observation_t *obs)
 /* the hashes a pass reads in its one round trip, in this order */
 static const scaleset_key_kind_t  pool_hashes[] = {
     SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_PROTECTION,
-    SCALESET_KEY_REPAIR, SCALESET_KEY_STANDBY
+    SCALESET_KEY_REPAIR, SCALESET_KEY_STANDBY, SCALESET_KEY_UPGRADE
 };
 enum { H_MEMBERS = 0, H_DRAINING, H_PROTECTION, H_REPAIR, H_STANDBY,
-       H_COUNT };
+       H_UPGRADE, H_COUNT };
 
 int
 observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
@@ -857,6 +1138,8 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
             obs->seq = (long) v;
         }
     }
+    read_upgrade(&h[H_UPGRADE], obs);
+    previous_model(ps, obs);
     read_reports(reg, ps, obs);
     if (!ps->read_only) {
         probe(ps->cf, obs);         /* a standby registers nothing */
@@ -879,5 +1162,6 @@ obs_release(observation_t *obs)
     free(obs->members);
     free(obs->reports);
     free(obs->gateways);
+    upgrade_free(&obs->upgrade);
     memset(obs, 0, sizeof(*obs));
 }

@@ -23,18 +23,23 @@
  *                down;
  *   5. drain     draining instances whose connections are done are shut
  *                down (or wait in the terminate hook), stopped ones go;
- *   6. failover  instances of a host that failed over (unreachable longer
+ *   6. upgrade   outdated instances are replaced batch by batch (or
+ *                rolled back): it chooses the model new instances get
+ *                and the surge the capacity step keeps (a repairing
+ *                instance is unhealthy, a protected one is left alone);
+ *   7. failover  instances of a host that failed over (unreachable longer
  *                than zone_failover: counted as lost from plan_begin on)
  *                that are back go, as far as their capacity was rebuilt;
- *   7. rebalance zones more than one apart get a new instance in the
- *                smallest, kept above the capacity (surge) until it runs;
- *   8. capacity  new instances up to the capacity, or scale-in above it,
+ *   8. rebalance zones more than one apart get a new instance in the
+ *                smallest, kept above the capacity (surge) until it runs
+ *                (not while an upgrade moves instances);
+ *   9. capacity  new instances up to the capacity, or scale-in above it,
  *                counting what the steps before took away (the largest
  *                zone gives once a rebalancing instance runs);
- *   9. warm_fill the warm pool refilled once the capacity has what it
+ *  10. warm_fill the warm pool refilled once the capacity has what it
  *                needs;
  *      launch    ready instances that stay wait in the launch hook;
- *  10. register  what is ready and stays is registered last, so an
+ *  11. register  what is ready and stays is registered last, so an
  *                instance scaled in before registration is never
  *                registered first.
  * A new step (an upgrade, repair of running instances) is a
@@ -57,6 +62,7 @@ const plan_step_t  plan_steps[] = {
     { "terminate", plan_terminate },
     { "warm",     plan_warm },
     { "drain",    plan_drain },
+    { "upgrade",  plan_upgrade },
     { "failover", plan_failover },
     { "rebalance", plan_rebalance },
     { "capacity", plan_capacity },
@@ -71,7 +77,7 @@ act_kind_name(act_kind_t kind)
 {
     static const char *const names[] = { "create", "register", "drain",
         "deregister", "delete", "stop", "restart", "reimage", "standby",
-        "hook", "adopt", "wake", "park" };
+        "hook", "adopt", "upgrade", "wake", "park" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -306,6 +312,40 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
     return plan_active_hosts(in, pl, per_zone, NULL);
 }
 
+int
+plan_healthy(const plan_input_t *in, int i)
+{
+    const observation_t   *obs = in->obs;
+    const obs_instance_t  *o = &obs->inst[i];
+    const obs_member_t    *m;
+
+    if (o->member < 0 || !obs->members[o->member].valid) {
+        return 0;                   /* not registered */
+    }
+    m = &obs->members[o->member];
+    if (m->flags & (SCALESET_MEMBER_DRAIN | SCALESET_MEMBER_DOWN)) {
+        return 0;
+    }
+    if (!obs->reports_ok) {
+        return -1;
+    }
+    /* up in the report of every present gateway (a missing report, or
+       one without an opinion yet, is not up) */
+    return plan_health(in, i) == HEALTH_UP;
+}
+
+int
+plan_on_target(const plan_input_t *in, const plan_t *pl, int i)
+{
+    const obs_instance_t  *o = &in->obs->inst[i];
+
+    /* one of a template the config no longer has is on no model */
+    return o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates
+           && o->in.host >= 0 && o->in.host < in->cf->nhosts
+           && model_latest(&pl->target[o->in.tmpl][o->in.host],
+                           &o->in.model);
+}
+
 void
 plan_begin(const plan_input_t *in, plan_t *pl)
 {
@@ -340,6 +380,7 @@ plan_begin(const plan_input_t *in, plan_t *pl)
         top = v > top ? v : top;
     }
     pl->next_seq = top + 1;
+    memcpy(pl->target, obs->latest, sizeof(pl->target));
 }
 
 void
@@ -403,6 +444,7 @@ plan_release(plan_t *pl)
     free(pl->act);
     free(pl->note);
     free(pl->view);
+    upgrade_free(&pl->upgrade);
     free(pl->replacing);
     memset(pl, 0, sizeof(*pl));
 }

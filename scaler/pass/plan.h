@@ -12,8 +12,8 @@
  *               each a pure function of the same input and of the plan
  *               so far, in a file of its own: plan_requests.c,
  *               plan_members.c, plan_repair.c, plan_drain.c,
- *               plan_capacity.c, plan_warm.c.  No I/O, no globals, no
- *               clock.
+ *               plan_upgrade.c, plan_capacity.c, plan_warm.c.  No I/O,
+ *               no globals, no clock.
  *   act.c       applies the actions (registry.c, virt.c), each one
  *               idempotent, reports a failure once with pool and id, and
  *               leaves the pool's instances as the pass ends.
@@ -132,6 +132,18 @@ typedef struct {
     int               refused;      /* values read from Redis and refused
                                        (scaleset_scaler_errors_total
                                        {kind="redis_data"}) */
+    /* the upgrade (plan_upgrade.c): PREFIX{POOL}:upgrade as read, the
+       digest of the hosts' base images, and the previous model (the
+       record's from, as an instance of it records how it was made: its
+       recipe, virt_recipe()) as a new instance on each host would get
+       it */
+    int               upgrade_ok;   /* read and valid, or absent (state
+                                       UPGRADE_NONE): else no upgrade step */
+    char              upgrade_err[160];
+    upgrade_t         upgrade;
+    char              images[MODEL_DIGEST_LEN + 1];
+    virt_model_t      previous[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
+    int               previous_ok;  /* a recipe of from was found */
 } observation_t;
 
 /* everything plan() depends on */
@@ -161,6 +173,10 @@ typedef enum {
     ACT_HOOK,           /* it begins to wait in a lifecycle hook (hook) */
     ACT_ADOPT,          /* an operator's domain tagged into the pool: id
                            (its name), zone, address, model */
+    ACT_UPGRADE,        /* the upgrade record written (pl->upgrade),
+                           compare-and-set on the generation observed;
+                           when it is not, the rest of the upgrade's
+                           actions are not carried out */
     ACT_WAKE,           /* out of the warm pool: resumed or restored, its
                            readiness checked again, registered */
     ACT_PARK,           /* into the warm pool: deregistered (if it was),
@@ -190,8 +206,8 @@ typedef struct {
     int           warm;         /* CREATE: for the warm pool (tagged so;
                                    not counted in the capacity) */
     const char   *rule;         /* "api", "stray", "ready", "record",
-                                   "repair", "drain", "scale_out",
-                                   "scale_in", "warm" */
+                                   "repair", "drain", "upgrade",
+                                   "scale_out", "scale_in", "warm" */
     char          reason[160];  /* why, for the log */
 } action_t;
 
@@ -239,6 +255,17 @@ typedef struct {
                                    the capacity on purpose (an upgrade's
                                    new ones while the old still serve):
                                    scale-in stops at capacity + surge */
+    virt_model_t  target[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
+                                /* the model a new instance of each
+                                   template on each host gets: its
+                                   latest, or the previous one while an
+                                   upgrade rolls back (and after) */
+    upgrade_t     upgrade;      /* the upgrade record as the pass leaves
+                                   it (ACT_UPGRADE writes it) */
+    char          upgrade_log[512];     /* what happened to it, for the
+                                   log of that write */
+    int           batches[3];   /* batches ended: succeeded, failed,
+                                   rolled back (upgrade_batches_total) */
     int           protected_above;  /* instances above capacity + surge
                                    that stay: every candidate for scale-in
                                    is protected */
@@ -305,6 +332,20 @@ int plan_reachable(const observation_t *obs, int i);
    view.lost); per_zone (SCALER_MAX_ZONES) and per_host
    (SCALER_MAX_HOSTS) may be NULL */
 int plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone);
+/* obs->inst[i]'s health for upgrades: 1 when it is registered (not
+   draining, not down) and up in the report of every present gateway
+   (plan_health() HEALTH_UP); 0 when not; -1 unknown (the reports were
+   not read) */
+int plan_healthy(const plan_input_t *in, int i);
+/* 1 when obs->inst[i] is on the model new instances get (pl->target) */
+int plan_on_target(const plan_input_t *in, const plan_t *pl, int i);
+/* a new instance of template tmpl in zone z made for the capacity (on
+   the zone's host plan_place_host() picks, its address, id and
+   pl->target[tmpl][host]); NULL when none can be made (noted) or out of
+   memory */
+action_t *plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
+    const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 int plan_active_hosts(const plan_input_t *in, const plan_t *pl,
     int *per_zone, int *per_host);
 const char *act_kind_name(act_kind_t kind);
@@ -343,6 +384,10 @@ void plan_repair(const plan_input_t *in, plan_t *pl);
    drain_timeout; held while a report is unknown or older than the drain;
    stopping instances deleted once off, or at shutdown_timeout */
 void plan_drain(const plan_input_t *in, plan_t *pl);
+/* plan_upgrade.c: the upgrade record's state machine and its batches:
+   outdated instances replaced in health-gated batches, rolled back on a
+   breach (docs/upgrades.md) */
+void plan_upgrade(const plan_input_t *in, plan_t *pl);
 typedef enum { DRAIN_HOLDS = 0, DRAIN_EMPTY, DRAIN_TIMEOUT } drain_over_t;
 /* whether the drain of obs->inst[i] (draining, listed) is over: its
    gateways report no connection open, or drain_timeout passed */
@@ -356,7 +401,7 @@ drain_over_t plan_drain_over(const plan_input_t *in, int i);
 void plan_failover(const plan_input_t *in, plan_t *pl);
 void plan_rebalance(const plan_input_t *in, plan_t *pl);
 /* plan_capacity.c: new instances up to the capacity (placement, address,
-   id); above it, scale-in by scale_in_policy */
+   id); above it, scale-in by scale_in_policy, outdated instances first */
 void plan_capacity(const plan_input_t *in, plan_t *pl);
 /* plan_hooks.c: lifecycle hooks.  plan_terminate (before drain):
    instances waiting in the terminate hook are shut down once it is

@@ -9,25 +9,28 @@
  * policy_place) among those with a host that answers, on that zone's
  * answering host with the fewest of the pool's instances, then the most
  * free memory (policy_place_host), at the lowest address that no instance
- * and no member uses, with the next instance number and its template's
- * latest model on that host; the first ones replace what the repair step
- * replaced this pass (rule repair).  Nothing is created while the pool's
- * creation backs off after failures (repair_state_t.retry).  Above it
- * (plus the surge an earlier step keeps on purpose), one at a time from
- * the template furthest above its target, by scale_in_policy
- * (policy_scale_in: balance zones, then their hosts, then highest id, or
- * oldest / newest) among that template's instances on hosts that answer
- * and not protected (from scale-in or from everything), while the units
- * left still meet the capacity: a registered one drains, an unregistered
- * one is deleted.  An instance of a template the config no longer has
- * goes first.  Instances counted as lost (their host failed over:
- * plan_zones.c) are not counted.  When only protected ones are left the
- * pool stays above its capacity, and the plan says by how many
+ * and no member uses, with the next instance number and the model new
+ * instances of its template get on that host (pl->target: the latest, or
+ * the previous one while an upgrade rolls back); the first ones replace
+ * what the repair step replaced this pass (rule repair).  Nothing is
+ * created while the pool's creation backs off after failures
+ * (repair_state_t.retry).  Above it (plus the surge an earlier step keeps
+ * on purpose), one at a time from the template furthest above its
+ * target, by scale_in_policy (policy_scale_in: balance zones, then their
+ * hosts, then highest id, or oldest / newest) among that template's
+ * instances on hosts that answer and not protected (from scale-in or
+ * from everything), outdated ones (not on pl->target) first, while the
+ * units left still meet the capacity: a registered one drains, an
+ * unregistered one is deleted.  An instance of a template the config no
+ * longer has goes first.  Instances counted as lost (their host failed
+ * over: plan_zones.c) are not counted.  When only protected ones are
+ * left the pool stays above its capacity, and the plan says by how many
  * (pl->protected_above).  Warm instances (the warm pool's) are outside
  * the capacity; plan_create_warm() makes them as scale-out does.
  */
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,19 +258,20 @@ create(const plan_input_t *in, plan_t *pl, addr_cursor_t *ac, int t, int z,
     a->host = h;
     a->tmpl = t;
     a->origin = ORIGIN_SCALED;
-    a->model = in->obs->latest[t][h];
+    a->model = pl->target[t][h];
     a->seq = pl->next_seq++;
     snprintf(a->id, sizeof(a->id), "%s-%06ld", in->cf->name, a->seq);
     snprintf(a->address, sizeof(a->address), "%s", addr);
     return a;
 }
 
-/* one new instance of template t made for the capacity: its zone (the
-   fewest of t, then of all, among zones with a host that answers), host,
-   address, number and model; 0, or -1 (noted) when none can be */
+/* one new instance of template t made for the capacity: its zone (zone,
+   or with zone -1 the fewest of t, then of all, among zones with a host
+   that answers), host, address, number and model; 0, or -1 (noted) when
+   none can be */
 static int
 create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
-    addr_cursor_t *ac, int t, const char *rule, const char *why)
+    addr_cursor_t *ac, int t, int zone, const char *rule, const char *why)
 {
     const pool_config_t  *p = in->cf;
     int                   z, h, zc[SCALER_MAX_ZONES];
@@ -283,7 +287,7 @@ create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
         zc[z] = ms->zone[t][z] * (SCALER_CAPACITY_MAX + 1) + ms->all[z];
         usable[z] = plan_place_host(in, z, ms->host) >= 0;
     }
-    if ((z = policy_place(zc, usable, p->nzones)) < 0
+    if ((z = zone >= 0 ? zone : policy_place(zc, usable, p->nzones)) < 0
         || (h = plan_place_host(in, z, ms->host)) < 0)
     {
         return -1;                  /* no host answers: nowhere to go */
@@ -334,12 +338,12 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
         if (n < 0 && rep < pl->nreplacing) {
             /* the repair step's replacements first */
             snprintf(buf, sizeof(buf), "replacing %s", pl->replacing[rep]);
-            if (create_one(in, pl, ms, &ac, t, "repair", buf) != 0) {
+            if (create_one(in, pl, ms, &ac, t, -1, "repair", buf) != 0) {
                 break;
             }
             memcpy(pl->act[pl->nact - 1].repair_of, pl->replacing[rep++],
                    sizeof(pl->act[0].repair_of));
-        } else if (create_one(in, pl, ms, &ac, t, rule,
+        } else if (create_one(in, pl, ms, &ac, t, -1, rule,
                               why ? why : buf) != 0)
         {
             break;
@@ -358,6 +362,34 @@ plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
 
     mix_state(in, pl, &ms);
     return scale_out(in, pl, &ms, n, tmpl, rule, why);
+}
+
+action_t *
+plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
+    const char *rule, const char *fmt, ...)
+{
+    mix_state_t    ms;
+    addr_cursor_t  ac = { NULL, 0, 0 };
+    char           why[160];
+    va_list        ap;
+    int            rc;
+
+    if (in->obs->seq < 0) {
+        plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
+                  "new instances", (long) POLICY_SEQ_MAX);
+        return NULL;
+    }
+    if (pl->repair.retry > in->now) {
+        return NULL;                /* backing off after failures */
+    }
+    ac.used = used_addresses(in, pl, &ac.nused);
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    mix_state(in, pl, &ms);
+    rc = create_one(in, pl, &ms, &ac, tmpl, z, rule, why);
+    free(ac.used);
+    return rc == 0 ? &pl->act[pl->nact - 1] : NULL;
 }
 
 int
@@ -383,7 +415,7 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
     const obs_instance_t  *o;
     policy_instance_t     *cand;
     char                   why[160];
-    int                   *map, nc, c, i, k, t, w, held;
+    int                   *map, nc, c, i, k, t, w, held, outdated;
     int                    removable[SCALER_MAX_TEMPLATES + 1];
     int                    want = in->capacity + pl->surge;
 
@@ -417,20 +449,28 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
             pl->protected_above = held && c == 0 ? ms->units - want : 0;
             break;
         }
-        for (nc = 0, i = 0; i < obs->ninst; i++) {
-            o = &obs->inst[i];
-            if (plan_reachable(obs, i) && plan_free(pl, i)
-                && !pl->view[i].lost
-                && o->in.origin == ORIGIN_SCALED && inst_tmpl(in, i) == t
-                && !plan_protected(in, i, PROTECT_SCALE_IN)
-                && (pl->view[i].state == INST_BOOTING
-                    || pl->view[i].state == INST_RUNNING))
-            {
-                cand[nc].id = o->in.id;
-                cand[nc].zone = o->in.zone;
-                cand[nc].host = o->in.host;
-                cand[nc].seq = o->in.seq;
-                map[nc++] = i;
+        /* the outdated ones first (an upgrade's work done by the way),
+           then any */
+        for (outdated = 1; outdated >= 0; outdated--) {
+            for (nc = 0, i = 0; i < obs->ninst; i++) {
+                o = &obs->inst[i];
+                if (plan_reachable(obs, i) && plan_free(pl, i)
+                    && !pl->view[i].lost
+                    && o->in.origin == ORIGIN_SCALED && inst_tmpl(in, i) == t
+                    && !plan_protected(in, i, PROTECT_SCALE_IN)
+                    && (pl->view[i].state == INST_BOOTING
+                        || pl->view[i].state == INST_RUNNING)
+                    && (!outdated || !plan_on_target(in, pl, i)))
+                {
+                    cand[nc].id = o->in.id;
+                    cand[nc].zone = o->in.zone;
+                    cand[nc].host = o->in.host;
+                    cand[nc].seq = o->in.seq;
+                    map[nc++] = i;
+                }
+            }
+            if (nc > 0) {
+                break;
             }
         }
         if ((c = policy_scale_in(cand, nc, in->cf->nzones,

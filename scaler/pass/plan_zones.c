@@ -21,7 +21,8 @@
  * the fewest), kept above the capacity (surge) while it boots; once it
  * runs the pool is one above its capacity and the capacity step drains
  * one from the largest zone (scale-in balances zones first).  Then the
- * next move, one at a time.
+ * next move, one at a time.  Not while an upgrade runs (it replaces
+ * instances zone by zone, its surge unbalancing them on purpose).
  */
 
 #include <stdio.h>
@@ -78,8 +79,10 @@ plan_rebalance(const plan_input_t *in, plan_t *pl)
     int                   going = 0, held = -1;
     char                  why[160];
 
-    if (pl->creates > 0) {
-        return;                 /* an earlier step adds one already */
+    if (pl->creates > 0 || upgrade_running(pl->upgrade.state)) {
+        return;                 /* an earlier step adds one already, or an
+                                   upgrade moves instances (its zones one
+                                   at a time) */
     }
     active = plan_units(in, pl, count, hcount);
     for (i = 0; i < obs->ninst; i++) {

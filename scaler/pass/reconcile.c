@@ -204,6 +204,10 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
                 ps->capacity = old->capacity;
                 ps->repair = old->repair;
                 carry(ps, old);
+                /* the upgrade as last read, until the first pass */
+                if (upgrade_copy(&ps->upgrade, &old->upgrade) != 0) {
+                    memset(&ps->upgrade, 0, sizeof(ps->upgrade));
+                }
                 known = 1;
             }
             reconcile_unlock(prev);
@@ -244,6 +248,10 @@ reconcile_free(scaler_t *s)
         free(s->pools[i].reports);
         free(s->pools[i].gateways);
         free(s->pools[i].asks);
+        upgrade_free(&s->pools[i].upgrade);
+        for (j = 0; j < SCALER_MAX_TEMPLATES; j++) {
+            virt_recipe_free(&s->pools[i].recipe[j]);
+        }
         free(s->pools[i].hand);
     }
     free(s->pools);
@@ -302,6 +310,15 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
     } else if (obs.reports_ok && ps->reports_lost) {
         slog(ps->cf->name, NULL, "gateway reports read again");
         ps->reports_lost = 0;
+    }
+    if (!obs.upgrade_ok && !ps->upgrade_lost) {
+        slog(ps->cf->name, NULL, "upgrade record refused (%s): no upgrade "
+             "step until it is written again (POST /v1/pools/%s/upgrade)",
+             obs.upgrade_err, ps->cf->name);
+        ps->upgrade_lost = 1;
+    } else if (obs.upgrade_ok && ps->upgrade_lost) {
+        slog(ps->cf->name, NULL, "upgrade record read again");
+        ps->upgrade_lost = 0;
     }
     ps->redis_ok = 1;
     if (ps->read_only) {

@@ -106,6 +106,14 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
         w.ngateways = ps->ngateways;
     }
     w.cinst = w.ninst;
+    /* the pass publishes its own copy of the upgrade record; the recipe
+       is the pass thread's alone (moved back below) */
+    w.upgrade.ids = NULL;
+    w.upgrade.nids = 0;
+    if (upgrade_copy(&w.upgrade, &ps->upgrade) != 0) {
+        w.upgrade.ids = NULL;
+        w.upgrade.nids = 0;
+    }
     asks = NULL;
     na = 0;
     w.asks = NULL;
@@ -159,6 +167,20 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     ps->protected_above = w.protected_above;
     ps->repair = w.repair;
     ps->repairing = w.repairing;
+    upgrade_free(&ps->upgrade);
+    ps->upgrade = w.upgrade;
+    ps->upgrade_lost = w.upgrade_lost;
+    ps->model = w.model;
+    memcpy(ps->key, w.key, sizeof(ps->key));
+    memcpy(ps->images, w.images, sizeof(ps->images));
+    ps->previous_ok = w.previous_ok;
+    memcpy(ps->recipe, w.recipe, sizeof(ps->recipe));
+    memcpy(ps->recipe_tried, w.recipe_tried, sizeof(ps->recipe_tried));
+    memcpy(ps->recipe_tried_at, w.recipe_tried_at,
+           sizeof(ps->recipe_tried_at));
+    memcpy(ps->previous_image, w.previous_image, sizeof(ps->previous_image));
+    memcpy(ps->upgrade_batches, w.upgrade_batches,
+           sizeof(ps->upgrade_batches));
     memcpy(ps->errors, w.errors, sizeof(ps->errors));
     if (refresh && rc == 0) {
         ps->capacity = w.capacity;

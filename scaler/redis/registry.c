@@ -622,6 +622,49 @@ registry_seq_reserve(registry_t *r, const char *pool, long from, long to)
 }
 
 int
+registry_upgrade_write(registry_t *r, const char *pool, const upgrade_t *u,
+    uint64_t expect, uint64_t *gen)
+{
+    registry_upgrade_tx_t  tx;
+    redisReply            *rep;
+    char                   e[24], err[200];
+    int                    rc = -1;
+
+    snprintf(e, sizeof(e), "%llu", (unsigned long long) expect);
+    if (registry_tx_upgrade(&tx, r->prefix, fence_of(r), pool, u, e) != 0) {
+        reg_fail(r, "no upgrade record for pool \"%s\"", pool);
+        return -1;
+    }
+    if (reg_get(r) == NULL) {
+        registry_tx_upgrade_free(&tx);
+        return -1;
+    }
+    rep = redisCommandArgv(r->c, tx.argc, tx.argv, tx.argvlen);
+    registry_tx_upgrade_free(&tx);
+    if (rep == NULL) {
+        reg_drop(r);
+        return -1;
+    }
+    if (registry_reply_failed(rep, err, sizeof(err))) {
+        reg_fail(r, "redis: %s", err);
+        r->refused = registry_error_fenced(err);
+        if (r->refused) {
+            ha_fenced(r->fence);        /* that lease is over */
+        }
+    } else if (rep->type == REDIS_REPLY_INTEGER) {
+        rc = rep->integer > 0;
+        *gen = rep->integer > 0 ? (uint64_t) rep->integer : 0;
+    } else {
+        reg_fail(r, "redis: unexpected reply to the upgrade record");
+    }
+    freeReplyObject(rep);
+    if (rc < 0 && strstr(r->err, "READONLY") != NULL) {
+        reg_drop_now(r);        /* a replica now: ask where the master is */
+    }
+    return rc;
+}
+
+int
 registry_capacity_get(registry_t *r, const char *pool, char *buf,
     size_t size)
 {

@@ -66,11 +66,14 @@ struct ra_op {
     char                   fence[REGISTRY_FENCE_MAX + 1];
     int                    fenced;
     registry_tx_t          tx;          /* its strings point into op */
+    registry_upgrade_tx_t *utx;         /* instead of tx: the upgrade
+                                           record's write (malloc'd) */
     int                    waiting;     /* for the connection to be ready */
     int                    doomed;      /* fail_waiting() fails it */
     int                    queued;      /* reply callbacks still to come */
     int                    failed;      /* an error reply */
     int                    finished;    /* done called */
+    long long             *result;      /* an integer reply, when asked */
     ra_op_t               *prev, *next; /* in ra->ops until finished */
 };
 
@@ -157,6 +160,10 @@ op_finish(ra_op_t *op, int ok)
     }
     if (op->queued == 0) {
         event_free(op->timer);
+        if (op->utx) {
+            registry_tx_upgrade_free(op->utx);
+            free(op->utx);
+        }
         free(op);
     }
 }
@@ -195,6 +202,8 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             ra_stale(ra);               /* a replica now */
             ra_drop(ra);
         }
+    } else if (op->result && rep->type == REDIS_REPLY_INTEGER) {
+        *op->result = rep->integer;
     }
     if (op->queued == 0) {
         op_finish(op, !op->failed);
@@ -476,6 +485,16 @@ op_tx(ra_op_t *op, redisAsyncContext *ac)
     registry_tx_t  *tx = &op->tx;
     int             i;
 
+    if (op->utx) {
+        if (redisAsyncCommandArgv(ac, on_reply, op, op->utx->argc,
+                                  op->utx->argv, op->utx->argvlen)
+            != REDIS_OK)
+        {
+            return -1;
+        }
+        op->queued++;
+        return 0;
+    }
     for (i = 0; i < tx->n; i++) {
         if (redisAsyncCommandArgv(ac, on_reply, op, tx->cmd[i].argc,
                                   tx->cmd[i].argv, tx->cmd[i].argvlen)
@@ -548,6 +567,27 @@ registry_async_hash(registry_async_t *ra, const char *pool,
     op_run(op, registry_tx_hash(&op->tx, ra->prefix,
                                 op->fenced ? op->fence : NULL, op->pool,
                                 kind, fv, n));
+}
+
+void
+registry_async_upgrade_write(registry_async_t *ra, const char *pool,
+    const upgrade_t *u, const char *expect, long long *result,
+    registry_async_done_t done, void *arg)
+{
+    ra_op_t  *op = op_new(ra, pool, NULL, done, arg);
+    int       built = -1;
+
+    *result = 0;
+    if (op == NULL) {
+        done(0, arg);
+        return;
+    }
+    op->result = result;
+    op->utx = xcalloc(1, sizeof(*op->utx));
+    built = registry_tx_upgrade(op->utx, ra->prefix,
+                                op->fenced ? op->fence : NULL, op->pool, u,
+                                expect);
+    op_run(op, built);
 }
 
 void

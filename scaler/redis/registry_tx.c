@@ -21,6 +21,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
 
@@ -229,6 +230,84 @@ registry_tx_seq(registry_tx_t *tx, const char *prefix, const char *fence,
     args[0] = tx->num;
     args[1] = tx->num2;
     return tx_script(tx, seq_reserve, prefix, fence, 1, keys, 2, args);
+}
+
+/* KEYS[1] the upgrade hash, ARGV[1] the gen expected ("*": any), then
+   field value pairs up to ARGV[LAST] (the last one, or the one before the
+   fence): the record replaced whole (its other fields deleted), its gen
+   incremented; 0 when the gen is not the one expected.  HGETALL rather
+   than HGET and DEL, so that the scaler's ACL user needs no more */
+#define UPGRADE_WRITE                                                        \
+    "local cur = redis.call('HGETALL', KEYS[1]) "                            \
+    "local g = nil "                                                         \
+    "for i = 1, #cur, 2 do if cur[i] == 'gen' then g = cur[i + 1] end end "  \
+    "if ARGV[1] ~= '*' and (g or '0') ~= ARGV[1] then return 0 end "         \
+    "local keep = { gen = true } "                                           \
+    "for i = 2, LAST, 2 do keep[ARGV[i]] = true end "                        \
+    "for i = 1, #cur, 2 do "                                                 \
+    "if not keep[cur[i]] then redis.call('HDEL', KEYS[1], cur[i]) end end "  \
+    "local n = (tonumber(g) or 0) + 1 "                                      \
+    "redis.call('HSET', KEYS[1], 'gen', tostring(n), unpack(ARGV, 2, LAST)) " \
+    "return n"
+
+static const char *const  upgrade_write[2] = {
+    "local LAST = #ARGV " UPGRADE_WRITE,
+    FENCE_CHECK "local LAST = #ARGV - 1 " UPGRADE_WRITE
+};
+
+int
+registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
+    const char *fence, const char *pool, const upgrade_t *u,
+    const char *expect)
+{
+    size_t  size = upgrade_encode_size(u);
+    int     n, i, fenced = fence != NULL;
+
+    memset(tx, 0, sizeof(*tx));
+    if (scaleset_key(tx->key, SCALESET_KEY_MAX, prefix, pool,
+                     SCALESET_KEY_UPGRADE, NULL) < 0
+        || strlen(expect) >= sizeof(tx->expect)
+        || (fenced
+            && (strlen(fence) > REGISTRY_FENCE_MAX
+                || scaleset_key(tx->lease, SCALESET_KEY_MAX, prefix, NULL,
+                                SCALESET_KEY_SCALER_LEASE, NULL) < 0)))
+    {
+        return -1;
+    }
+    tx->buf = xmalloc(size);
+    snprintf(tx->expect, sizeof(tx->expect), "%s", expect);
+    snprintf(tx->nkeys, sizeof(tx->nkeys), "%d", 1 + fenced);
+    tx->argv[0] = "EVAL";
+    tx->argv[1] = upgrade_write[fenced];
+    tx->argv[2] = tx->nkeys;
+    tx->argv[3] = tx->key;
+    tx->argc = 4;
+    if (fenced) {
+        tx->argv[tx->argc++] = tx->lease;
+    }
+    tx->argv[tx->argc++] = tx->expect;
+    n = upgrade_encode(u, tx->buf, size, tx->argv + tx->argc,
+                       tx->argvlen + tx->argc);
+    if (n < 0) {
+        registry_tx_upgrade_free(tx);
+        return -1;
+    }
+    for (i = 0; i < tx->argc; i++) {
+        tx->argvlen[i] = strlen(tx->argv[i]);
+    }
+    tx->argc += 2 * n;
+    if (fenced) {
+        tx->argv[tx->argc] = fence;
+        tx->argvlen[tx->argc++] = strlen(fence);
+    }
+    return 0;
+}
+
+void
+registry_tx_upgrade_free(registry_upgrade_tx_t *tx)
+{
+    free(tx->buf);
+    tx->buf = NULL;
 }
 
 int

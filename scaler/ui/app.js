@@ -313,16 +313,22 @@ function renderUpgrade(sec, poolName, up) {
   button.hidden = up === null;
   if (!up || !up.state || up.state === "idle") { box.hidden = true; return; }
   box.hidden = false;
-  const done = Number(up.upgraded || 0), fail = Number(up.failed || 0);
-  const all = Number(up.total || up.instances || 0) || (done + fail + Number(up.left || 0));
+  // GET /v1/pools/{pool}/upgrade (docs/upgrades.md): from/to are
+  // {version, digest}; on_model and left are the live counts
+  const v = m => (m && typeof m === "object") ? m.version : m;
+  const on = Number(up.on_model || 0), left = Number(up.left || 0);
+  const fail = Number(up.failed || 0);
+  const ids = Array.isArray(up.instances) ? up.instances.join(" ") : "";
   $(".upgrade-text", sec).textContent =
-    up.state + (up.from !== undefined ? ": " + up.from + " → " + up.to : "") +
-    (up.batch !== undefined ? ", batch " + up.batch + " of " + up.batches : "") +
-    ", " + done + " upgraded" + (fail ? ", " + fail + " failed" : "") +
+    up.state + (up.from ? ": version " + v(up.from) + " → " + v(up.to) : "") +
+    (up.batches ? ", batch " + up.batch + " of " + up.batches : "") +
+    (up.zone ? " in zone " + up.zone : "") + (ids ? " (" + ids + ")" : "") +
+    ", " + on + " on the model, " + left + " outdated" +
+    (fail ? ", " + fail + " unhealthy" : "") +
     (up.error ? " — " + up.error : "");
   const bar = $(".upgrade-progress", sec);
-  bar.max = all || 1;
-  bar.value = done;
+  bar.max = (on + left) || 1;
+  bar.value = on;
 }
 
 function renderAutoscale(sec, a) {

@@ -782,6 +782,7 @@ create_domain(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     unsigned char  raw[16];
     char           uuid[40], vpath[4096], spath[4096];
     char           md[16384], *xml = NULL, *full = NULL;
+    char          *recipe = NULL, *tagged = NULL;
     virt_tag_t     tag;
     inst_vars_t    v;
     int            i, tn, rc = -1;
@@ -832,9 +833,13 @@ create_domain(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         goto done;
     }
     xml = template_render(t->text, template_vars, v.vals, TV_COUNT);
-    full = template_add_metadata(xml, md);
+    /* the tag, and beside it how the instance is made (its recipe) */
+    tagged = xml ? template_add_metadata(xml, md) : NULL;
+    recipe = virt_recipe_xml(t);
+    full = tagged && recipe ? template_add_metadata(tagged, recipe) : NULL;
     if (full == NULL) {
-        snprintf(err, errlen, "template has no </domain>");
+        snprintf(err, errlen, recipe ? "template has no </domain>"
+                                     : "out of memory");
         goto done;
     }
     /* tagged from the start: a crash after this leaves a domain we own,
@@ -875,6 +880,8 @@ failed:
 done:
     idset_mark(&creating, id, 0);
     free(xml);
+    free(tagged);
+    free(recipe);
     free(full);
     if (dom) {
         virDomainFree(dom);
@@ -983,6 +990,33 @@ virt_free_memory(virt_conn_t *vc)
     n = virNodeGetFreeMemory(c);    /* 0 on error: unknown */
     virConnectClose(c);
     return n;
+}
+
+int
+virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
+    virt_recipe_t *r)
+{
+    virConnectPtr  c = virt_get(vc);
+    virDomainPtr   dom;
+    virt_tag_t     tag;
+    char          *m = NULL;
+    int            rc = -1;
+
+    memset(r, 0, sizeof(*r));
+    if (c == NULL) {
+        return -1;
+    }
+    if ((dom = virDomainLookupByName(c, id)) != NULL) {
+        if (owned(dom, pool, id, &tag)) {
+            m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                     SCALER_NS_RECIPE, 0);
+            rc = m ? virt_recipe_parse(m, r) : -1;
+            free(m);
+        }
+        virDomainFree(dom);
+    }
+    virConnectClose(c);
+    return rc;
 }
 
 /* fn on pool's domain id with its tag, read now; -1 when it is another's

@@ -1,14 +1,17 @@
 /*
  * virt_xml.c: reading back the XML libvirt gives us — our instance tag
- * in a domain's <metadata> and a storage pool's target directory — with
- * libxml2, so entities written escaped come back decoded.
+ * and recipe in a domain's <metadata> and a storage pool's target
+ * directory — with libxml2, so entities written escaped come back
+ * decoded; and the recipe element written beside the tag.
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <openssl/evp.h>
 
 #include "scaler.h"
 
@@ -210,4 +213,240 @@ virt_pool_target(const char *xml)
     }
     xmlFreeDoc(doc);
     return r;
+}
+
+/* --- recipes ------------------------------------------------------------ */
+
+/* <recipe:NAME>BASE64</recipe:NAME> of s (NULL: nothing), malloc'd */
+static char *
+b64_element(const char *name, const char *s)
+{
+    size_t          n, len;
+    unsigned char  *b64;
+    char           *el;
+
+    if (s == NULL) {
+        return xstrdup("");
+    }
+    n = strlen(s);
+    len = 4 * ((n + 2) / 3) + 1;
+    b64 = xmalloc(len);
+    EVP_EncodeBlock(b64, (const unsigned char *) s, (int) n);
+    len += 2 * strlen(name) + 2 * sizeof(SCALER_NS_RECIPE_PREFIX) + 8;
+    el = xmalloc(len);
+    snprintf(el, len, "<%s:%s>%s</%s:%s>", SCALER_NS_RECIPE_PREFIX, name,
+             (const char *) b64, SCALER_NS_RECIPE_PREFIX, name);
+    free(b64);
+    return el;
+}
+
+char *
+virt_recipe_xml(const template_config_t *t)
+{
+    static const char *const names[] = { "domain", "user_data", "meta_data",
+        "network_config", "vendor_data" };
+    const char  *texts[5];
+    char        *el[5] = { NULL }, *a[4], *xml = NULL;
+    size_t       len = 1024;
+    int          i, ok = 1;
+
+    texts[0] = t->text ? t->text : "";
+    texts[1] = t->ci.user_data;
+    texts[2] = t->ci.meta_data;
+    texts[3] = t->ci.network_config;
+    texts[4] = t->ci.vendor_data;
+    for (i = 0; i < 5; i++) {
+        ok &= (el[i] = b64_element(names[i], texts[i])) != NULL;
+        len += el[i] ? strlen(el[i]) : 0;
+    }
+    a[0] = template_escape(t->vol_pool ? t->vol_pool : "");
+    a[1] = template_escape(t->vol_backing ? t->vol_backing : "");
+    a[2] = template_escape(t->vol_format ? t->vol_format : "");
+    a[3] = template_escape(t->ci.pool ? t->ci.pool : "");
+    for (i = 0; i < 4; i++) {
+        ok &= a[i] != NULL;
+        len += a[i] ? strlen(a[i]) : 0;
+    }
+    if (ok) {
+        xml = xmalloc(len);
+        snprintf(xml, len, "<%s:recipe xmlns:%s=\"%s\" volume=\"%s\" "
+                 "pool=\"%s\" backing=\"%s\" format=\"%s\" "
+                 "cloud_init=\"%s\" ci_pool=\"%s\">%s%s%s%s%s</%s:recipe>",
+                 SCALER_NS_RECIPE_PREFIX, SCALER_NS_RECIPE_PREFIX,
+                 SCALER_NS_RECIPE, t->vol_pool ? "yes" : "no", a[0], a[1],
+                 a[2], t->ci.user_data ? "yes" : "no", a[3], el[0], el[1],
+                 el[2], el[3], el[4], SCALER_NS_RECIPE_PREFIX);
+    }
+    for (i = 0; i < 5; i++) {
+        free(el[i]);
+    }
+    for (i = 0; i < 4; i++) {
+        free(a[i]);
+    }
+    return xml;
+}
+
+static char *
+prop_dup(xmlNodePtr n, const char *name)
+{
+    xmlChar  *v = xmlGetProp(n, (const xmlChar *) name);
+    char     *r = v ? xstrdup((const char *) v) : NULL;
+
+    xmlFree(v);
+    return r;
+}
+
+/* an element's base64 text decoded (a text: no NUL), malloc'd; NULL when
+   it is none */
+static char *
+b64_text(xmlNodePtr n)
+{
+    xmlChar        *text = xmlNodeGetContent(n);
+    unsigned char  *raw = NULL;
+    size_t          len, pad;
+    int             got;
+
+    if (text == NULL || (len = strlen((const char *) text)) % 4 != 0
+        || (raw = xmalloc(len / 4 * 3 + 1)) == NULL
+        || (got = EVP_DecodeBlock(raw, text, (int) len)) < 0)
+    {
+        free(raw);
+        xmlFree(text);
+        return NULL;
+    }
+    /* EVP_DecodeBlock counts the padding as bytes */
+    pad = (len >= 1 && text[len - 1] == '=')
+          + (len >= 2 && text[len - 2] == '=');
+    raw[got - pad] = '\0';
+    xmlFree(text);
+    if (memchr(raw, '\0', got - pad) != NULL) {
+        free(raw);
+        return NULL;
+    }
+    return (char *) raw;
+}
+
+int
+virt_recipe_parse(const char *xml, virt_recipe_t *r)
+{
+    xmlDocPtr   doc;
+    xmlNodePtr  root, n;
+    char       *vol = NULL, *ci = NULL, **dst;
+    int         rc = -1;
+
+    memset(r, 0, sizeof(*r));
+    if ((doc = xml_read(xml)) == NULL) {
+        return -1;
+    }
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL || strcmp((const char *) root->name, "recipe") != 0
+        || (root->ns != NULL && (root->ns->href == NULL
+                                 || strcmp((const char *) root->ns->href,
+                                           SCALER_NS_RECIPE) != 0))
+        || (vol = prop_dup(root, "volume")) == NULL
+        || (ci = prop_dup(root, "cloud_init")) == NULL)
+    {
+        goto done;
+    }
+    for (n = root->children; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE) {
+            continue;
+        }
+        dst = strcmp((const char *) n->name, "domain") == 0 ? &r->text
+              : strcmp((const char *) n->name, "user_data") == 0
+                ? &r->user_data
+              : strcmp((const char *) n->name, "meta_data") == 0
+                ? &r->meta_data
+              : strcmp((const char *) n->name, "network_config") == 0
+                ? &r->network_config
+              : strcmp((const char *) n->name, "vendor_data") == 0
+                ? &r->vendor_data : NULL;
+        if (dst == NULL || *dst != NULL) {
+            continue;               /* not ours, or twice: the first */
+        }
+        if (n->children == NULL) {
+            continue;               /* empty: not in the template */
+        }
+        if ((*dst = b64_text(n)) == NULL) {
+            goto done;
+        }
+    }
+    if (r->text == NULL) {
+        goto done;
+    }
+    if (strcmp(vol, "yes") == 0
+        && ((r->vol_pool = prop_dup(root, "pool")) == NULL
+            || (r->vol_backing = prop_dup(root, "backing")) == NULL
+            || (r->vol_format = prop_dup(root, "format")) == NULL))
+    {
+        goto done;
+    }
+    if (strcmp(ci, "yes") == 0) {
+        if (r->user_data == NULL
+            || (r->ci_pool = prop_dup(root, "ci_pool")) == NULL)
+        {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    if (rc != 0) {
+        virt_recipe_free(r);
+    }
+    free(vol);
+    free(ci);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+void
+virt_recipe_free(virt_recipe_t *r)
+{
+    free(r->text);
+    free(r->vol_pool);
+    free(r->vol_backing);
+    free(r->vol_format);
+    free(r->user_data);
+    free(r->meta_data);
+    free(r->network_config);
+    free(r->vendor_data);
+    free(r->ci_pool);
+    memset(r, 0, sizeof(*r));
+}
+
+int
+virt_recipe_copy(virt_recipe_t *to, const virt_recipe_t *from)
+{
+    char        **dst[] = { &to->text, &to->vol_pool, &to->vol_backing,
+                            &to->vol_format, &to->user_data, &to->meta_data,
+                            &to->network_config, &to->vendor_data,
+                            &to->ci_pool };
+    const char   *src[] = { from->text, from->vol_pool, from->vol_backing,
+                            from->vol_format, from->user_data,
+                            from->meta_data, from->network_config,
+                            from->vendor_data, from->ci_pool };
+    size_t        k;
+
+    memset(to, 0, sizeof(*to));
+    memcpy(to->digest, from->digest, sizeof(to->digest));
+    for (k = 0; k < sizeof(src) / sizeof(src[0]); k++) {
+        *dst[k] = src[k] != NULL ? xstrdup(src[k]) : NULL;
+    }
+    return 0;
+}
+
+void
+virt_recipe_template(const template_config_t *t, const virt_recipe_t *r,
+    template_config_t *out)
+{
+    *out = *t;
+    out->text = r->text;
+    out->vol_pool = r->vol_pool;
+    out->vol_backing = r->vol_backing;
+    out->vol_format = r->vol_format;
+    out->ci.user_data = r->user_data;
+    out->ci.meta_data = r->user_data ? r->meta_data : NULL;
+    out->ci.network_config = r->user_data ? r->network_config : NULL;
+    out->ci.vendor_data = r->user_data ? r->vendor_data : NULL;
+    out->ci.pool = r->user_data ? r->ci_pool : NULL;
 }

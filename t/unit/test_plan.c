@@ -53,6 +53,9 @@ typedef struct {
     unsigned     asked;         /* ASK_*: the API's requests */
     int          created_s;     /* its tag's creation time, s ago (0: a
                                    tag that predates it) */
+    const char  *version;       /* its model's: NULL "1" */
+    const char  *image;         /* its model's base image digest */
+    const char  *digest;        /* its model's template digest: NULL "" */
     const char  *warm;          /* its tag says warm, and it is "paused",
                                    "saved" or "running"; NULL: not warm */
     int          outdated;      /* its model is not the latest */
@@ -62,8 +65,11 @@ typedef struct {
     int          report_age_s[3];   /* its report from gw N made s ago
                                    (0: 1 s ago) */
     protect_t    protect;
-    const char  *health;        /* its reports' state: NULL up, "down",
-                                   "mixed" (gw1 down, the others up) */
+    const char  *health;        /* with nreports, its reports' state:
+                                   NULL up, "down", "mixed" (gw1 down, the
+                                   others up); without, "up" / "down": a
+                                   report of that state from every gateway
+                                   (conns 0), NULL none */
     int          down_s;        /* down on every gateway since s ago */
     inst_repair_t repair;       /* its part in a repair ... */
     int          repair_s;      /* ... begun s ago */
@@ -127,6 +133,27 @@ typedef struct {
     int                terminate_abandon;
     const char        *want[16];
     const char        *notes[4];    /* prefixes of the notes */
+    /* upgrades */
+    const char        *latest;      /* the pool's latest version (NULL
+                                       "1", every instance's) */
+    const char        *latest_image;    /* the zones' base image */
+    const char        *latest_digest;   /* the template's digest (NULL
+                                       "") */
+    const char        *images;      /* their digest (obs->images) */
+    const char        *rec;         /* the upgrade record: "STATE [from=V]
+                                       [to=V] [batch=N] [batches=N]
+                                       [ids=ID,ID] [started_s=S]
+                                       [batch_s=S] [done_s=S]
+                                       [rollback=breach|api] [zone=Z]
+                                       [to_image=D]"; NULL: "idle to=LATEST",
+                                       "-": no record, "?": not read */
+    const char        *upgrade;     /* upgrade keys that differ from the
+                                       defaults: "mode=manual batch=34
+                                       unhealthy=N upgraded=N pause=S
+                                       surge=0 prioritize=0 cross=1
+                                       rollback=0 image=1" */
+    int                ngw;         /* gateways reporting (0: 3) */
+    int                no_previous; /* no recipe of the previous model */
     int                above;       /* pl.protected_above */
     int                want_failures;   /* pl.repair.failures + 1 (0:
                                        not checked) */
@@ -452,7 +479,7 @@ static const case_t  cases[] = {
                   .nreports = 3, .health = "down", .down_s = 11 } },
       .want = { "drain web-000002 repair (down on every gateway for 11000 "
                 "ms (repair.grace 10000 ms): replaced",
-                "create web-000003 z1 127.0.1.3:8080 repair (replacing "
+                "create web-000003 z1 127.0.1.3:8080 repair v1 (replacing "
                 "web-000002" } },
 
     { .name = "down for less than repair.grace: kept",
@@ -799,8 +826,8 @@ static const case_t  cases[] = {
                 { "web-000002", 0, "running" },
                 { "web-000003", 1, "running" },
                 { "web-000004", 1, "booting", NULL, 900 } },
-      .want = { "create web-000005 z1 127.0.1.5:8080 scale_out (capacity 4, "
-                "2 in service",
+      .want = { "create web-000005 z1 127.0.1.5:8080 scale_out v1 (capacity "
+                "4, 2 in service",
                 "create web-000006 z1 127.0.1.6:8080 scale_out" } },
 
     { .name = "failed over and still away: nothing more (its lost "
@@ -864,8 +891,8 @@ static const case_t  cases[] = {
                 { "web-000002", 0, "running" },
                 { "web-000003", 0, "running" },
                 { "web-000004", 0, "running" } },
-      .want = { "create web-000005 z2 127.0.1.5:8080 rebalance (zones z2 0, "
-                "z1 4: a new one in z2 first, then one of z1 goes" } },
+      .want = { "create web-000005 z2 127.0.1.5:8080 rebalance v1 (zones z2 "
+                "0, z1 4: a new one in z2 first, then one of z1 goes" } },
 
     { .name = "rebalance: while its new one boots, nothing drains",
       .nzones = 2, .capacity = 4,
@@ -981,7 +1008,8 @@ static const case_t  cases[] = {
       .want = { "wake web-000003 scale_out (capacity 4, 2 in service; from "
                 "the warm pool (paused)",
                 "wake web-000004 scale_out (capacity 4, 3 in service",
-                "create web-000005 z1 127.0.1.5:8080 warm (warm pool 0 of 2",
+                "create web-000005 z1 127.0.1.5:8080 warm v1"
+                " (warm pool 0 of 2",
                 "create web-000006 z1 127.0.1.6:8080 warm" } },
 
     { .name = "warm instances are neither counted in the capacity nor "
@@ -1035,10 +1063,12 @@ static const case_t  cases[] = {
       .inst = { { "web-000001", 0, "running" },
                 { "web-000002", 0, "booting", .warm = "paused" } },
       .want = { "wake web-000002 scale_out",
-                "create web-000003 z1 127.0.1.3:8080 scale_out (capacity 4, "
+                "create web-000003 z1 127.0.1.3:8080 scale_out v1"
+                " (capacity 4, "
                 "2 in service",
                 "create web-000004 z1 127.0.1.4:8080 scale_out",
-                "create web-000005 z1 127.0.1.5:8080 warm (warm pool 0 of 1" } },
+                "create web-000005 z1 127.0.1.5:8080 warm v1"
+                " (warm pool 0 of 1" } },
 
     { .name = "no refill while the capacity is not reached (no address "
               "left)",
@@ -1147,7 +1177,8 @@ static const case_t  cases[] = {
       .inst = { { "web-000001", 0, "running" },
                 { "web-000002", 0, "draining", .drain_s = 5 } },
       .want = { "delete web-000002 drain (no active connections",
-                "create web-000003 z1 127.0.1.3:8080 warm (warm pool 0 of 2",
+                "create web-000003 z1 127.0.1.3:8080 warm v1"
+                " (warm pool 0 of 2",
                 "create web-000004 z1 127.0.1.4:8080 warm" } },
 
     { .name = "a warm pool above its size is cut: the furthest from ready "
@@ -1199,7 +1230,7 @@ static const case_t  cases[] = {
                 { "web-000002", 0, "booting", .warm = "paused", .host = 1 },
                 { "web-000003", 0, "booting", .warm = "paused" } },
       .want = { "wake web-000003 scale_out",
-                "create web-000004 z1-1 127.0.1.4:8080 warm (warm pool 1 "
+                "create web-000004 z1-1 127.0.1.4:8080 warm v1 (warm pool 1 "
                 "of 2" } },
 
     { .name = "the refill goes to the zone's host with the fewest in "
@@ -1208,7 +1239,7 @@ static const case_t  cases[] = {
       .inst = { { "web-000001", 0, "running" },
                 { "web-000002", 0, "running", .host = 1 },
                 { "web-000003", 0, "booting", .warm = "paused" } },
-      .want = { "create web-000004 z1-2 127.0.1.4:8080 warm (warm pool 1 "
+      .want = { "create web-000004 z1-2 127.0.1.4:8080 warm v1 (warm pool 1 "
                 "of 2" } },
 
     { .name = "a warm instance back from its host's failover is warm "
@@ -1225,10 +1256,622 @@ static const case_t  cases[] = {
       .capacity = 5, .redis_down = 1,
       .inst = { { "web-000001", 0, "running" },
                 { "web-000002", 0, "booting", "status 500", 1000 } } },
+
+    /* --- upgrades (plan_upgrade.c; docs/upgrades.md) ----------------------
+       A pool of 6 on z1 (1 3 5) and z2 (2 4 6), healthy (up in the one
+       gateway's report) on version 1, its template now at version 2;
+       health.grace 60 s */
+#define UP(id, z)      { id, z, "running", .health = "up" }
+#define UP2(id, z, c)  { id, z, "running", .health = "up", .version = "2", \
+                         .created_s = c }
+#define DOWN2(id, z, c) { id, z, "running", .health = "down", \
+                         .version = "2", .created_s = c }
+#define SIX  UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0), \
+             UP("web-000004", 1), UP("web-000005", 0), UP("web-000006", 1)
+#define UPGRADE_POOL(cap, v)  .nzones = 2, .capacity = cap, .latest = v, \
+                              .ngw = 1
+
+    { .name = "a template change starts a rolling upgrade: batches of 20 % "
+              "of the capacity (at least 1), zone z1 first, the oldest "
+              "first; with surge its replacement comes first (the old one "
+              "serves on)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .inst = { SIX },
+      .want = { "record rolling 1/6 web-000001 (started (the template "
+                "changed): version 1 -> 2, 6 outdated; batch 1 of 6 in "
+                "zone z1: web-000001 -> version 2)",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2 (batch 1: "
+                "a replacement on version 2)" } },
+
+    { .name = "max_batch_percent 34 of 6: batches of 2, one zone at a "
+              "time (4 in all)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34",
+      .inst = { SIX },
+      .want = { "record rolling 1/4 web-000001 web-000003 (started (the "
+                "template changed): version 1 -> 2, 6 outdated; batch 1 of "
+                "4 in zone z1: web-000001 web-000003 -> version 2)",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2",
+                "create web-000008 z1 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "a zone of two hosts: the replacement goes to the batch's "
+              "zone, on its host with the fewest instances",
+      UPGRADE_POOL(6, "2"), .hosts = { 2 }, .rec = "idle to=1",
+      .inst = { SIX },
+      .want = { "record rolling 1/6 web-000001",
+                "create web-000007 z1-2 127.0.1.7:8080 upgrade v2" } },
+
+    { .name = "an instance counted as lost (its host failed over) is no "
+              "batch's: the oldest of those that answer goes first",
+      UPGRADE_POOL(6, "2"), .hosts = { 2 }, .down = "z1-2", .down_s = 400,
+      .rec = "idle to=1",
+      .inst = { { "web-000001", 0, "running", .health = "up", .host = 1,
+                  .lost = 1 },
+                UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1) },
+      .want = { "record rolling 1/5 web-000003",
+                "create web-000007 z1-1 127.0.1.7:8080 upgrade v2" } },
+
+    { .name = "no rebalance while an upgrade runs (its zones one at a "
+              "time): zones 4 and 2 during the pause",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 pause=30",
+      .rec = "paused from=1 to=2 batch=2 batches=4 done_s=10 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000005", 0),
+                UP2("web-000007", 0, 5), UP2("web-000008", 0, 5),
+                UP2("web-000009", 0, 8) } },
+
+    { .name = "mode manual: a template change marks the instances "
+              "outdated, nothing else",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "mode=manual",
+      .inst = { SIX } },
+
+    { .name = "mode manual, started through the API (a record rolling to "
+              "the pool's model, no from yet): the batches begin",
+      UPGRADE_POOL(6, "2"), .rec = "rolling to=2 started_s=1",
+      .upgrade = "mode=manual batch=34", .inst = { SIX },
+      .want = { "record rolling 1/4 web-000001 web-000003 (batch 1 of 4 in "
+                "zone z1: web-000001 web-000003 -> version 2)",
+                "create web-000007 z1", "create web-000008 z1" } },
+
+    { .name = "surge: the batch's old instances drain once their "
+              "replacements serve (healthy ones left >= the capacity); "
+              "the batch ends with them, the next starts in the same pass",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=10 zone=z1",
+      .inst = { SIX, UP2("web-000007", 0, 5), UP2("web-000008", 0, 5) },
+      .want = { "record rolling 2/4 web-000005 (batch 1 of 4 done: 2 "
+                "replaced, 2 of 2 on the model healthy; batch 2 of 4 in "
+                "zone z1: web-000005 -> version 2)",
+                "drain web-000001 upgrade (batch 1: replaced (its "
+                "replacement serves)",
+                "drain web-000003 upgrade (batch 1: replaced (its "
+                "replacement serves)",
+                "create web-000009 z1 127.0.1.9:8080 upgrade v2 (batch 2: "
+                "a replacement on version 2)" } },
+
+    { .name = "surge: while the replacements boot, the old ones serve "
+              "(the capacity never drops)",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=10 zone=z1",
+      .inst = { SIX,
+                { "web-000007", 0, "booting", "yes", .version = "2",
+                  .created_s = 2 },
+                { "web-000008", 0, "booting", "yes", .version = "2",
+                  .created_s = 2 } },
+      .want = { "register web-000007 ready", "register web-000008 ready" } },
+
+    { .name = "surge: one replacement healthy, one old instance drains",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=10 zone=z1",
+      .inst = { SIX, UP2("web-000007", 0, 5),
+                { "web-000008", 0, "booting", NULL, .version = "2",
+                  .created_s = 5 } },
+      .want = { "drain web-000001 upgrade (batch 1: replaced (its "
+                "replacement serves)" } },
+
+    { .name = "no surge: the batch drains at once and the capacity step "
+              "creates the replacements (4 of 6 serve meanwhile)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34 surge=0",
+      .inst = { SIX },
+      .want = { "record rolling 1/4 web-000001 web-000003 (started",
+                "drain web-000001 upgrade (batch 1: replaced (no surge: "
+                "drained first)",
+                "drain web-000003 upgrade (batch 1: replaced (no surge",
+                "create web-000007 z1 127.0.1.7:8080 scale_out v2",
+                "create web-000008 z1 127.0.1.8:8080 scale_out v2" } },
+
+    { .name = "a batch ends when its old instances no longer serve, the "
+              "pool is at its capacity and the new ones are healthy; the "
+              "next one starts in the same zone",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1 started_s=30",
+      .inst = { { "web-000001", 0, "draining", .drain_s = 5, .conns = { 1 },
+                  .nreports = 1 },
+                UP("web-000002", 1),
+                { "web-000003", 0, "draining", .drain_s = 5, .conns = { 1 },
+                  .nreports = 1 },
+                UP("web-000004", 1), UP("web-000005", 0), UP("web-000006", 1),
+                UP2("web-000007", 0, 15), UP2("web-000008", 0, 15) },
+      .want = { "record rolling 2/4 web-000005 (batch 1 of 4 done: 2 "
+                "replaced, 2 of 2 on the model healthy; batch 2 of 4 in "
+                "zone z1: web-000005 -> version 2)",
+                "create web-000009 z1 127.0.1.9:8080 upgrade v2" } },
+
+    { .name = "one zone at a time: z1 done, z2 is next",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=2 batches=4 done_s=1 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000006", 1),
+                UP2("web-000007", 0, 60), UP2("web-000008", 0, 60),
+                UP2("web-000009", 0, 30) },
+      .want = { "record rolling 3/4 web-000002 web-000004 (batch 3 of 4 in "
+                "zone z2: web-000002 web-000004 -> version 2)",
+                "create web-000010 z2 127.0.1.1:8080 upgrade v2",
+                "create web-000011 z2 127.0.1.3:8080 upgrade v2" } },
+
+    { .name = "cross_zone: a batch takes the oldest of every zone",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34 cross=1",
+      .inst = { SIX },
+      .want = { "record rolling 1/3 web-000001 web-000002 (started (the "
+                "template changed): version 1 -> 2, 6 outdated; batch 1 of "
+                "3: web-000001 web-000002 -> version 2)",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2",
+                "create web-000008 z2 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "prioritize_unhealthy: the zone of an unhealthy instance "
+              "first, and it first in its batch (drained at once: it "
+              "serves nothing)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34",
+      .inst = { UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0),
+                { "web-000004", 1, "running", .health = "down",
+                  .age_s = 100 },
+                UP("web-000005", 0), UP("web-000006", 1) },
+      .want = { "record rolling 1/4 web-000002 web-000004 (started (the "
+                "template changed): version 1 -> 2, 6 outdated; batch 1 of "
+                "4 in zone z2: web-000004 web-000002 -> version 2)",
+                "drain web-000004 upgrade (batch 1: replaced (unhealthy)",
+                "create web-000007 z2 127.0.1.7:8080 upgrade v2",
+                "create web-000008 z2 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "an instance not reported healthy yet but within its time "
+              "is young, not unhealthy: not first, not drained before the "
+              "replacements serve",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "batch=34",
+      .inst = { UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP("web-000005", 0),
+                { "web-000006", 1, "running", .health = "down",
+                  .age_s = 2 } },
+      .want = { "record rolling 1/4 web-000001 web-000003 (started",
+                "create web-000007 z1", "create web-000008 z1" } },
+
+    { .name = "before a batch, an instance being repaired (restarted in "
+              "place) counts as unhealthy, young as it is: a breach",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 done_s=1 zone=z1 "
+             "started_s=60",
+      .inst = { UP("web-000002", 1),
+                { "web-000004", 1, "running", .health = "down",
+                  .created_s = 5, .repair = IREP_RESTARTED, .repair_s = 5 },
+                UP("web-000005", 0),
+                { "web-000006", 1, "running", .health = "down",
+                  .created_s = 5, .repair = IREP_RESTARTED, .repair_s = 5 },
+                UP2("web-000007", 0, 50), UP2("web-000008", 0, 50) },
+      .want = { "record rolling_back (before batch 2: 2 of 6 instances "
+                "unhealthy (more than max_unhealthy_percent 20)" } },
+
+    { .name = "an instance protected from scale-set actions is left as it "
+              "is: the batch takes the next one, the upgrade ends without "
+              "it",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .protect = PROTECT_ALL },
+                UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1) },
+      .want = { "record rolling 1/5 web-000003",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2" } },
+
+    { .name = "protected from scale-set actions, the last outdated one: "
+              "the upgrade is done",
+      UPGRADE_POOL(2, "2"), .upgrade = "batch=50",
+      .rec = "rolling from=1 to=2 batch=1 batches=1 done_s=1 zone=z2",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .protect = PROTECT_ALL },
+                UP2("web-000003", 1, 50) },
+      .want = { "record done" } },
+
+    { .name = "protected from scale-in only: an upgrade replaces it all "
+              "the same",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .protect = PROTECT_SCALE_IN },
+                UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1) },
+      .want = { "record rolling 1/6 web-000001",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v2" } },
+
+    { .name = "before a batch, more than max_unhealthy_percent of the pool "
+              "unhealthy: a breach, rolled back",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 done_s=1 zone=z1 "
+             "started_s=60",
+      .inst = { UP("web-000002", 1),
+                { "web-000004", 1, "running", .health = "down",
+                  .age_s = 100 },
+                UP("web-000005", 0),
+                { "web-000006", 1, "running", .health = "down",
+                  .age_s = 100 },
+                UP2("web-000007", 0, 50), UP2("web-000008", 0, 50) },
+      .want = { "record rolling_back (before batch 2: 2 of 6 instances "
+                "unhealthy (more than max_unhealthy_percent 20): rolling "
+                "back to version 1)" } },
+
+    { .name = "after a batch, more than max_unhealthy_upgraded_percent of "
+              "the upgraded unhealthy after health.grace: rolled back; with "
+              "surge the old ones never drained, the new ones go",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=100 zone=z1",
+      .inst = { SIX, DOWN2("web-000007", 0, 90), DOWN2("web-000008", 0, 90) },
+      .want = { "record rolling_back (after batch 1: 2 of 2 upgraded "
+                "instances unhealthy (more than "
+                "max_unhealthy_upgraded_percent 20): rolling back to "
+                "version 1)",
+                "drain web-000008 scale_in", "drain web-000007 scale_in" } },
+
+    { .name = "upgraded instances within health.grace are not judged yet",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1",
+      .inst = { SIX, DOWN2("web-000007", 0, 10),
+                DOWN2("web-000008", 0, 10) } },
+
+    { .name = "rolling back: the upgraded instances are replaced in "
+              "batches by the previous model (made from its recipe)",
+      UPGRADE_POOL(6, "2"),
+      .rec = "rolling_back from=1 to=2 rollback=breach started_s=100",
+      .inst = { UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP2("web-000005", 0, 50),
+                UP2("web-000006", 1, 50) },
+      .want = { "record rolling_back 1/2 web-000005 (batch 1 of 2 in zone "
+                "z1: web-000005 -> version 1)",
+                "create web-000007 z1 127.0.1.7:8080 upgrade v1 (batch 1: "
+                "a replacement on version 1)" } },
+
+    { .name = "rolled back: failed, and why",
+      UPGRADE_POOL(6, "2"),
+      .rec = "rolling_back from=1 to=2 rollback=breach batch=2 batches=2 "
+             "done_s=1",
+      .inst = { SIX },
+      .want = { "record failed (rolled back: 6 instances on version 1)" } },
+
+    { .name = "after a rollback new instances keep the previous model "
+              "until an upgrade starts again",
+      UPGRADE_POOL(7, "2"), .rec = "failed from=1 to=2 "
+                                          "rollback=breach",
+      .inst = { SIX },
+      .want = { "create web-000007 z1 127.0.1.7:8080 scale_out v1" } },
+
+    { .name = "after a rollback, another template change lifts the "
+              "previous model (mode manual: outdated, nothing else)",
+      UPGRADE_POOL(7, "3"), .upgrade = "mode=manual",
+      .rec = "failed from=1 to=2 rollback=breach",
+      .inst = { SIX },
+      .want = { "create web-000007 z1 127.0.1.7:8080 scale_out v3" } },
+
+    { .name = "a rollback whose previous model cannot be made (no instance "
+              "of it left to take its recipe from): failed",
+      UPGRADE_POOL(6, "2"), .no_previous = 1,
+      .rec = "rolling_back from=1 to=2 rollback=breach",
+      .inst = { SIX },
+      .want = { "record failed (the rollback stops: no instance of the "
+                "previous model left to take its recipe from)" } },
+
+    { .name = "rollback off: a breach fails the upgrade, nothing more is "
+              "replaced; with surge the failed batch's new instances go",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 rollback=0",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=100 zone=z1",
+      .inst = { SIX, DOWN2("web-000007", 0, 90), DOWN2("web-000008", 0, 90) },
+      .want = { "record failed (failed: after batch 1: 2 of 2 upgraded "
+                "instances unhealthy (more than "
+                "max_unhealthy_upgraded_percent 20); rollback is off: "
+                "nothing more is replaced)",
+                "drain web-000007 upgrade (batch 1: its batch failed",
+                "drain web-000008 upgrade (batch 1: its batch failed" } },
+
+    { .name = "pause: a batch done, the upgrade pauses",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 pause=30",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1), UP2("web-000007", 0, 15),
+                UP2("web-000008", 0, 15) },
+      .want = { "record paused (batch 1 of 4 done: 2 replaced, 2 of 2 on "
+                "the model healthy)" } },
+
+    { .name = "paused: nothing until the pause is over",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 pause=30",
+      .rec = "paused from=1 to=2 batch=1 batches=4 done_s=10 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1), UP2("web-000007", 0, 15),
+                UP2("web-000008", 0, 15) } },
+
+    { .name = "paused: the pause over, the next batch",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34 pause=30",
+      .rec = "paused from=1 to=2 batch=1 batches=4 done_s=31 zone=z1",
+      .inst = { UP("web-000002", 1), UP("web-000004", 1), UP("web-000005", 0),
+                UP("web-000006", 1), UP2("web-000007", 0, 35),
+                UP2("web-000008", 0, 35) },
+      .want = { "record rolling 2/4 web-000005 (batch 2 of 4 in zone z1: "
+                "web-000005 -> version 2)",
+                "create web-000009 z1 127.0.1.1:8080 upgrade v2" } },
+
+    { .name = "a restart mid-batch resumes the same batch: only the missing "
+              "replacement is created, no instance is picked again",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1",
+      .inst = { SIX, { "web-000007", 0, "booting", NULL, .version = "2",
+                       .created_s = 15 } },
+      .want = { "create web-000008 z1 127.0.1.8:8080 upgrade v2" } },
+
+    { .name = "never two upgrades at once: a template change while one "
+              "rolls retargets it",
+      UPGRADE_POOL(6, "3"), .upgrade = "batch=34",
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=20 zone=z1",
+      .inst = { SIX,
+                { "web-000007", 0, "booting", NULL, .version = "2",
+                  .created_s = 15 },
+                { "web-000008", 0, "booting", NULL, .version = "2",
+                  .created_s = 15 } },
+      .want = { "record rolling 1/4 web-000001 web-000003 (retargeted to "
+                "version 3 (was 2))" } },
+
+    { .name = "autoscale during an upgrade: scale-in takes outdated "
+              "instances first",
+      UPGRADE_POOL(4, "2"), .rec = "cancelled from=1 to=2",
+      .inst = { UP("web-000001", 0), UP("web-000002", 1), UP("web-000003", 0),
+                UP("web-000004", 1), UP2("web-000005", 0, 100),
+                UP2("web-000006", 1, 100) },
+      .want = { "drain web-000004 scale_in", "drain web-000003 scale_in" } },
+
+    { .name = "the gateways' reports unknown: the upgrade waits, the "
+              "batch's old instances serve beside their replacements",
+      UPGRADE_POOL(6, "2"), .upgrade = "batch=34", .reports_unknown = 1,
+      .rec = "rolling from=1 to=2 batch=1 batches=4 "
+             "ids=web-000001,web-000003 batch_s=10 zone=z1",
+      .inst = { SIX, UP2("web-000007", 0, 5), UP2("web-000008", 0, 5) } },
+
+    { .name = "upgrade.image: a changed base image starts a rolling "
+              "upgrade, logged with the old and new digests",
+      .nzones = 2, .capacity = 2, .ngw = 1, .upgrade = "image=1",
+      .latest_image = "bbbbbbbbbbbbbbbb", .images = "i2",
+      .rec = "idle to=1 to_image=i1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa" },
+                { "web-000002", 1, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa" } },
+      .want = { "record rolling 1/2 web-000001 (started (the base image "
+                "changed: z1 aaaaaaaaaaaa -> bbbbbbbbbbbb z2 aaaaaaaaaaaa "
+                "-> bbbbbbbbbbbb): version 1 -> 1, 2 outdated; batch 1 of "
+                "2 in zone z1: web-000001 -> version 1)",
+                "create web-000003 z1 127.0.1.3:8080 upgrade v1" } },
+
+    { .name = "upgrade.image: a new version directory named in the "
+              "config (its base image and so the template digest changed) "
+              "starts one as a changed base image, in mode manual too",
+      .nzones = 2, .capacity = 2, .ngw = 1, .upgrade = "image=1 mode=manual",
+      .latest_image = "bbbbbbbbbbbbbbbb", .images = "i2",
+      .latest_digest = "t2",
+      .rec = "idle to=1:t1 to_image=i1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa", .digest = "t1" },
+                { "web-000002", 1, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa", .digest = "t1" } },
+      .want = { "record rolling 1/2 web-000001 (started (the base image "
+                "changed: z1 aaaaaaaaaaaa -> bbbbbbbbbbbb z2 aaaaaaaaaaaa "
+                "-> bbbbbbbbbbbb): version 1 -> 1, 2 outdated; batch 1 of "
+                "2 in zone z1: web-000001 -> version 1)",
+                "create web-000003 z1 127.0.1.3:8080 upgrade v1" } },
+
+    { .name = "without upgrade.image a changed base image makes the "
+              "instances outdated, and nothing starts",
+      .nzones = 2, .capacity = 2, .ngw = 1,
+      .latest_image = "bbbbbbbbbbbbbbbb", .images = "i2",
+      .rec = "idle to=1 to_image=i1",
+      .inst = { { "web-000001", 0, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa" },
+                { "web-000002", 1, "running", .health = "up",
+                  .image = "aaaaaaaaaaaaaaaa" } } },
+
+    { .name = "mode automatic: every outdated instance at once, in every "
+              "zone (with surge, all replacements first)",
+      UPGRADE_POOL(6, "2"), .rec = "idle to=1", .upgrade = "mode=automatic",
+      .inst = { SIX },
+      .want = { "record rolling 1/1 web-000001 web-000002 web-000003 "
+                "web-000004 web-000005 web-000006 (started (the template "
+                "changed): version 1 -> 2, 6 outdated; batch 1 of 1: "
+                "web-000001 web-000002 web-000003 web-000004 web-000005 "
+                "web-000006 -> version 2)",
+                "create web-000007 z1", "create web-000008 z1",
+                "create web-000009 z1", "create web-000010 z2",
+                "create web-000011 z2", "create web-000012 z2" } },
+
+    { .name = "the last batch done: done",
+      UPGRADE_POOL(6, "2"),
+      .rec = "rolling from=1 to=2 batch=4 batches=4 done_s=1 started_s=100",
+      .inst = { UP2("web-000007", 0, 60), UP2("web-000008", 1, 60),
+                UP2("web-000009", 0, 60), UP2("web-000010", 1, 60),
+                UP2("web-000011", 0, 60), UP2("web-000012", 1, 60) },
+      .want = { "record done (done: 6 instances on version 2 (4 batches))" } },
+
+    { .name = "no record and nothing outdated: the record names the model "
+              "the pool is on",
+      .capacity = 1, .rec = "-", .inst = { UP("web-000001", 0) },
+      .want = { "record idle (the pool is on version 1)" } },
+
+    { .name = "cancelled: nothing more is replaced",
+      UPGRADE_POOL(6, "2"), .rec = "cancelled from=1 to=2", .inst = { SIX } },
+
+    { .name = "a record that could not be read: no upgrade step",
+      UPGRADE_POOL(6, "2"), .rec = "?", .inst = { SIX } },
+#undef UP
+#undef UP2
+#undef DOWN2
+#undef SIX
+#undef UPGRADE_POOL
 };
 
 /* the pool every row runs on */
 static pool_config_t  pool;
+
+/* the upgrade policy: the defaults of docs/upgrades.md, then the row's */
+static void
+upgrade_for(const char *spec)
+{
+    upgrade_config_t  *u = &pool.upgrade;
+    char               k[32];
+    const char        *p = spec;
+    long               v;
+    int                n;
+
+    u->mode = UPGRADE_ROLLING;
+    u->max_batch_percent = 20;
+    u->max_unhealthy_percent = 20;
+    u->max_unhealthy_upgraded_percent = 20;
+    u->pause_ms = 0;
+    u->surge = 1;
+    u->prioritize_unhealthy = 1;
+    u->cross_zone = 0;
+    u->rollback = 1;
+    u->image = 0;
+    while (p && *p) {
+        if (sscanf(p, " mode=%31s%n", k, &n) == 1) {
+            u->mode = strcmp(k, "manual") == 0 ? UPGRADE_MANUAL
+                      : strcmp(k, "automatic") == 0 ? UPGRADE_AUTOMATIC
+                      : UPGRADE_ROLLING;
+        } else if (sscanf(p, " %31[a-z]=%ld%n", k, &v, &n) == 2) {
+            if (strcmp(k, "batch") == 0) {
+                u->max_batch_percent = (int) v;
+            } else if (strcmp(k, "unhealthy") == 0) {
+                u->max_unhealthy_percent = (int) v;
+            } else if (strcmp(k, "upgraded") == 0) {
+                u->max_unhealthy_upgraded_percent = (int) v;
+            } else if (strcmp(k, "pause") == 0) {
+                u->pause_ms = (uint64_t) v * S;
+            } else if (strcmp(k, "surge") == 0) {
+                u->surge = (int) v;
+            } else if (strcmp(k, "prioritize") == 0) {
+                u->prioritize_unhealthy = (int) v;
+            } else if (strcmp(k, "cross") == 0) {
+                u->cross_zone = (int) v;
+            } else if (strcmp(k, "rollback") == 0) {
+                u->rollback = (int) v;
+            } else if (strcmp(k, "image") == 0) {
+                u->image = (int) v;
+            } else {
+                fail_msg("upgrade spec: unknown key %s", k);
+            }
+        } else {
+            fail_msg("upgrade spec: \"%s\"", p);
+        }
+        p += n;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* "V" as the record names a model: "V:" (the rows' models have no
+   template digest) */
+static void
+rec_model(char *buf, size_t size, const char *v)
+{
+    snprintf(buf, size, "%.*s:", (int) size - 2, v);
+}
+
+/* the upgrade record a row describes */
+static void
+record_for(const case_t *c, observation_t *obs)
+{
+    upgrade_t   *u = &obs->upgrade;
+    const char  *spec = c->rec, *p;
+    char         k[32], val[256], *id, *save;
+    int          n;
+
+    memset(u, 0, sizeof(*u));
+    obs->upgrade_ok = 1;
+    if (spec == NULL) {
+        u->state = UPGRADE_IDLE;
+        u->gen = 1;
+        rec_model(u->to, sizeof(u->to), c->latest ? c->latest : "1");
+        snprintf(u->to_image, sizeof(u->to_image), "%s",
+                 c->images ? c->images : "");
+        return;
+    }
+    if (strcmp(spec, "-") == 0) {
+        return;                         /* no record */
+    }
+    if (strcmp(spec, "?") == 0) {
+        obs->upgrade_ok = 0;
+        return;
+    }
+    u->gen = 1;
+    sscanf(spec, "%31s%n", k, &n);
+    for (u->state = UPGRADE_IDLE; u->state < UPGRADE_STATE_COUNT; u->state++) {
+        if (strcmp(upgrade_state_name(u->state), k) == 0) {
+            break;
+        }
+    }
+    assert_true(u->state < UPGRADE_STATE_COUNT);
+    for (p = spec + n; sscanf(p, " %31[a-z_]=%255s%n", k, val, &n) == 2;
+         p += n)
+    {
+        if (strcmp(k, "from") == 0) {
+            rec_model(u->from, sizeof(u->from), val);
+        } else if (strcmp(k, "to") == 0) {
+            rec_model(u->to, sizeof(u->to), val);
+        } else if (strcmp(k, "to_image") == 0) {
+            snprintf(u->to_image, sizeof(u->to_image), "%.64s", val);
+        } else if (strcmp(k, "batch") == 0) {
+            u->batch = atol(val);
+        } else if (strcmp(k, "batches") == 0) {
+            u->batches = atol(val);
+        } else if (strcmp(k, "started_s") == 0) {
+            u->started = NOW - (uint64_t) atol(val) * S;
+        } else if (strcmp(k, "batch_s") == 0) {
+            u->batch_started = NOW - (uint64_t) atol(val) * S;
+        } else if (strcmp(k, "done_s") == 0) {
+            u->batch_done = NOW - (uint64_t) atol(val) * S;
+        } else if (strcmp(k, "rollback") == 0) {
+            u->rollback = strcmp(val, "api") == 0 ? UPGRADE_BACK_API
+                          : UPGRADE_BACK_BREACH;
+        } else if (strcmp(k, "zone") == 0) {
+            snprintf(u->zone, sizeof(u->zone), "%.63s", val);
+        } else if (strcmp(k, "ids") == 0) {
+            u->ids = calloc(12, sizeof(*u->ids));
+            for (id = strtok_r(val, ",", &save); id;
+                 id = strtok_r(NULL, ",", &save))
+            {
+                snprintf(u->ids[u->nids++], sizeof(*u->ids), "%s", id);
+            }
+            qsort(u->ids, u->nids, sizeof(*u->ids), id_cmp);
+        } else {
+            fail_msg("record spec: unknown key %s", k);
+        }
+    }
+}
 
 static void
 pool_for(const case_t *c)
@@ -1281,6 +1924,7 @@ pool_for(const case_t *c)
     pool.scale_in = c->policy;
     pool.cap_min = 0;
     pool.cap_max = c->cap_max ? c->cap_max : SCALER_CAPACITY_MAX;
+    upgrade_for(c->upgrade);
     pool.zone_failover_ms = 300 * S;
     pool.warm.size = c->warm_size;
     pool.warm.state = c->warm_state;
@@ -1395,7 +2039,7 @@ observation_for(const case_t *c, observation_t *obs)
     obs->members = calloc(16, sizeof(*obs->members));
     obs->reports = calloc(36, sizeof(*obs->reports));
     obs->gateways = calloc(3, sizeof(*obs->gateways));
-    obs->ngateways = 3;
+    obs->ngateways = c->ngw ? c->ngw : 3;
     for (i = 0; i < 3; i++) {
         snprintf(obs->gateways[i].name, sizeof(obs->gateways[i].name),
                  "gw%d", i + 1);
@@ -1403,6 +2047,29 @@ observation_for(const case_t *c, observation_t *obs)
         obs->gateways[i].seen = NOW - (uint64_t) c->gw_quiet_s[i] * S;
         obs->gateways[i].at = c->gw_quiet_s[i] ? 0 : NOW - S;
         obs->gateways[i].ttl_ms = (uint64_t) c->gw_ttl_s[i] * S;
+    }
+    /* the pool's latest model on every host, and the upgrade's previous
+       one */
+    for (i = 0; i < pool.nhosts; i++) {
+        snprintf(obs->latest[0][i].version, sizeof(obs->latest[0][i].version),
+                 "%s", c->latest ? c->latest : "1");
+        snprintf(obs->latest[0][i].image, sizeof(obs->latest[0][i].image),
+                 "%s", c->latest_image ? c->latest_image : "");
+        snprintf(obs->latest[0][i].digest,
+                 sizeof(obs->latest[0][i].digest), "%s",
+                 c->latest_digest ? c->latest_digest : "");
+    }
+    snprintf(obs->images, sizeof(obs->images), "%s",
+             c->images ? c->images : "");
+    record_for(c, obs);
+    if (obs->upgrade.from[0] && !c->no_previous) {
+        obs->previous_ok = 1;
+        for (i = 0; i < pool.nhosts; i++) {
+            snprintf(obs->previous[0][i].version,
+                     sizeof(obs->previous[0][i].version), "%.*s",
+                     (int) strcspn(obs->upgrade.from, ":"),
+                     obs->upgrade.from);
+        }
     }
     for (i = 0; i < 12 && c->inst[i].id; i++) {
         is = &c->inst[i];
@@ -1419,7 +2086,12 @@ observation_for(const case_t *c, observation_t *obs)
             snprintf(o->in.address, sizeof(o->in.address),
                      "127.0.1.%ld:8080", o->in.seq);
         }
-        snprintf(o->in.model.version, sizeof(o->in.model.version), "1");
+        snprintf(o->in.model.version, sizeof(o->in.model.version), "%s",
+                 is->version ? is->version : "1");
+        snprintf(o->in.model.image, sizeof(o->in.model.image), "%s",
+                 is->image ? is->image : "");
+        snprintf(o->in.model.digest, sizeof(o->in.model.digest), "%s",
+                 is->digest ? is->digest : "");
         o->in.seen = NOW - (uint64_t) is->age_s * S;
         o->in.model.created = is->created_s
                               ? NOW - (uint64_t) is->created_s * S : 0;
@@ -1458,6 +2130,20 @@ observation_for(const case_t *c, observation_t *obs)
             snprintf(o->why, sizeof(o->why), "%s", is->ready);
         }
         o->in.report0 = obs->nreports;
+        for (k = 0; is->health && is->nreports == 0 && k < obs->ngateways;
+             k++)
+        {
+            obs->reports[obs->nreports].gateway = k;
+            obs->reports[obs->nreports].state = strcmp(is->health, "up") == 0
+                ? SCALESET_HEALTH_UP : SCALESET_HEALTH_DOWN;
+            obs->reports[obs->nreports].checked = NOW - S;
+            obs->reports[obs->nreports].at = NOW - S;
+            if (obs->reports[obs->nreports].at < obs->gateways[k].at) {
+                obs->gateways[k].at = obs->reports[obs->nreports].at;
+            }
+            obs->nreports++;
+            o->in.nreports++;
+        }
         for (k = 0; k < is->nreports; k++) {
             if (is->conns[k] == NONE || c->gw_quiet_s[k]) {
                 continue;
@@ -1527,18 +2213,33 @@ observation_for(const case_t *c, observation_t *obs)
     }
 }
 
-/* an action as the rows write it */
+/* an action as the rows write it: creations with the version they get,
+   the upgrade record's write as "record STATE [BATCH/BATCHES IDS]" */
 static void
-render(const action_t *a, char *buf, size_t size)
+render(const plan_t *pl, const action_t *a, char *buf, size_t size)
 {
-    if (a->kind == ACT_CREATE && pool.zones[a->zone].nhosts > 1) {
-        snprintf(buf, size, "%s %s %s %s %s (%s)", act_kind_name(a->kind),
-                 a->id, pool.hosts[a->host].name, a->address, a->rule,
-                 a->reason);
-    } else if (a->kind == ACT_CREATE) {
-        snprintf(buf, size, "%s %s %s %s %s (%s)", act_kind_name(a->kind),
-                 a->id, pool.zones[a->zone].name, a->address, a->rule,
-                 a->reason);
+    const upgrade_t  *u = &pl->upgrade;
+    size_t            len;
+    int               k;
+
+    if (a->kind == ACT_CREATE) {
+        snprintf(buf, size, "%s %s %s %s %s v%s (%s)",
+                 act_kind_name(a->kind), a->id,
+                 pool.zones[a->zone].nhosts > 1 ? pool.hosts[a->host].name
+                                                : pool.zones[a->zone].name,
+                 a->address, a->rule, a->model.version, a->reason);
+    } else if (a->kind == ACT_UPGRADE) {
+        len = (size_t) snprintf(buf, size, "record %s",
+                                upgrade_state_name(u->state));
+        if (u->nids > 0) {
+            len += (size_t) snprintf(buf + len, size - len, " %ld/%ld",
+                                     u->batch, u->batches);
+        }
+        for (k = 0; k < u->nids; k++) {
+            len += (size_t) snprintf(buf + len, size - len, " %s",
+                                     u->ids[k]);
+        }
+        snprintf(buf + len, size - len, " (%s)", pl->upgrade_log);
     } else {
         snprintf(buf, size, "%s %s %s (%s)", act_kind_name(a->kind), a->id,
                  a->rule, a->reason);
@@ -1563,7 +2264,7 @@ test_table(void **state)
     observation_t   obs;
     plan_input_t    in;
     plan_t          pl;
-    char            got[512];
+    char            got[1024];
     size_t          i;
     int             k, nwant, nnotes, fail = 0;
 
@@ -1586,7 +2287,7 @@ test_table(void **state)
         }
         for (k = 0; k < pl.nact || k < nwant; k++) {
             if (k < pl.nact) {
-                render(&pl.act[k], got, sizeof(got));
+                render(&pl, &pl.act[k], got, sizeof(got));
             }
             if (k >= pl.nact || k >= nwant || !matches(c->want[k], got)) {
                 print_message("# %s\n#   action %d: want \"%s\"\n"
@@ -1835,8 +2536,8 @@ static void
 test_steps(void **state)
 {
     static const char *const want[] = { "requests", "hand", "strays",
-        "repair", "terminate", "warm", "drain", "failover", "rebalance",
-        "capacity", "warm_fill", "launch", "register" };
+        "repair", "terminate", "warm", "drain", "upgrade", "failover",
+        "rebalance", "capacity", "warm_fill", "launch", "register" };
     size_t  i;
 
     (void) state;

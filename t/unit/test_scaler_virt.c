@@ -287,6 +287,82 @@ test_volumes(void **state)
     virt_close(vc);
 }
 
+/* the recipe beside the tag: the template as it was read and the volume
+   settings come back the same, and make the same model again */
+static void
+test_recipe(void **state)
+{
+    static const char *TPL2 =
+        "<domain type='test'><name>{{name}}</name><uuid>{{uuid}}</uuid>\n"
+        "  <description>v2 &amp; \"quoted\" 'x' \xc3\xa9</description>\n"
+        "<memory>65536</memory><os><type>hvm</type></os></domain>\n";
+    pool_config_t      p, rp;
+    template_config_t  rt;
+    virt_conn_t       *vc = virt_open(URI, 0, 0);
+    virt_recipe_t      r;
+    char               err[256], want[MODEL_DIGEST_LEN + 1], *xml;
+
+    (void) state;
+    pool_init(&p, ADDR_STATIC);
+    p.templates[0].text = (char *) TPL2;
+    p.templates[0].vol_pool = p.templates[0].vol_backing = NULL;
+    p.templates[0].vol_format = NULL;                   /* no volume */
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000011",
+                                 "127.0.1.11:8080", &model, ORIGIN_SCALED,
+                                 err, sizeof(err)), 0);
+    assert_int_equal(virt_recipe(vc, "web", "web-000011", &r), 0);
+    assert_string_equal(r.text, TPL2);
+    assert_null(r.vol_pool);
+    virt_recipe_template(&p.templates[0], &r, &rt);
+    model_template_digest(&rt, r.digest);
+    model_template_digest(&p.templates[0], want);
+    assert_string_equal(r.digest, want);
+    virt_recipe_free(&r);
+
+    /* with a volume; a domain made from a recipe carries that recipe */
+    pool_init(&p, ADDR_STATIC);
+    assert_int_equal(virt_create(vc, &p, "z1", "web-000012",
+                                 "127.0.1.12:8080", &model, ORIGIN_SCALED,
+                                 err, sizeof(err)), 0);
+    assert_int_equal(virt_recipe(vc, "web", "web-000012", &r), 0);
+    assert_string_equal(r.text, TPL);
+    assert_string_equal(r.vol_pool, "default-pool");
+    assert_string_equal(r.vol_backing, "base.qcow2");
+    assert_string_equal(r.vol_format, "qcow2");
+    pool_init(&p, ADDR_STATIC);
+    p.templates[0].text = (char *) TPL2;    /* the pool moved on */
+    rp = p;
+    virt_recipe_template(&p.templates[0], &r, &rp.templates[0]);
+    assert_int_equal(virt_create(vc, &rp, "z1", "web-000013",
+                                 "127.0.1.13:8080", &model, ORIGIN_SCALED,
+                                 err, sizeof(err)), 0);
+    virt_recipe_free(&r);
+    assert_int_equal(virt_recipe(vc, "web", "web-000013", &r), 0);
+    assert_string_equal(r.text, TPL);
+    virt_recipe_free(&r);
+
+    /* none for another pool's id, nor for a domain without one */
+    assert_int_equal(virt_recipe(vc, "api", "web-000012", &r), -1);
+    assert_int_equal(virt_recipe(vc, "web", "web-000099", &r), -1);
+    /* what is not a recipe is refused */
+    assert_int_equal(virt_recipe_parse("<recipe xmlns='urn:x' "
+                                       "volume='no'>YQ==</recipe>", &r), -1);
+    assert_int_equal(virt_recipe_parse("<recipe volume='no'>Y</recipe>", &r),
+                     -1);
+    assert_int_equal(virt_recipe_parse("<recipe volume='yes'>YQ==</recipe>",
+                                       &r), -1);          /* no pool */
+    xml = virt_recipe_xml(&p.templates[0]);
+    assert_int_equal(virt_recipe_parse(xml, &r), 0);
+    assert_string_equal(r.text, TPL2);
+    virt_recipe_free(&r);
+    free(xml);
+
+    assert_int_equal(virt_delete(vc, "web", "web-000011"), 0);
+    assert_int_equal(virt_delete(vc, "web", "web-000012"), 0);
+    assert_int_equal(virt_delete(vc, "web", "web-000013"), 0);
+    virt_close(vc);
+}
+
 static void
 test_failed(void **state)
 {
@@ -597,6 +673,9 @@ main(void)
         cmocka_unit_test(test_failed),
         cmocka_unit_test(test_lease),
         cmocka_unit_test(test_guest_ok),
+        /* last: run before test_lease (after warm's test_warm), the
+           test driver's agent address of test_lease came back empty */
+        cmocka_unit_test(test_recipe),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -1,7 +1,8 @@
 package Scaleset::RealVM;
 
 # What the real-VM tests that run the scaler share (t/realvm_scaler.t,
-# t/realvm_metrics.t): the tiny guest and conf-examples/qemu-domain.xml
+# t/realvm_metrics.t, t/realvm_upgrade.t; the gateway also serves the
+# test driver's upgrade tests): the tiny guest and conf-examples/qemu-domain.xml
 # ready for a Scaleset::Libvirtd, free host ports for the guests' port
 # forwards, the gateway in front of them, and
 # conf-examples/scaler-qemu.yaml with the test's paths, ports and URI.
@@ -89,7 +90,8 @@ sub port_range {
 }
 
 # nginx with the module in front of pool $pool (Redis must run): checks
-# of /healthz every 500 ms, a failed upstream retried; metrics => 1 adds
+# of /healthz every 500 ms (check => 'interval=... timeout=... fails=...
+# passes=...' instead), a failed upstream retried; metrics => 1 adds
 # /metrics (scaleset_metrics).  $pool may be a list of pools: each gets
 # its upstream and a server of its own on port "http_POOL" (one pool:
 # "http")
@@ -98,6 +100,8 @@ sub start_gateway {
     my @pools = ref $pool ? @$pool : ($pool);
     my $metrics = $opt{metrics}
                 ? "        location = /metrics { scaleset_metrics; }\n" : '';
+    my $check = $opt{check}
+                // 'interval=500ms timeout=400ms fails=1 passes=1';
     my $http = "    scaleset_redis 127.0.0.1:%%PORT_redis%%;\n"
              . "    scaleset_gateway_id gw1;\n";
     for my $p (@pools) {
@@ -105,8 +109,7 @@ sub start_gateway {
         $http .= <<"EOF";
     upstream $p {
         scaleset $p resync=1s;
-        scaleset_health_check uri=/healthz interval=500ms timeout=400ms
-                              fails=1 passes=1;
+        scaleset_health_check uri=/healthz $check;
     }
     server {
         listen 127.0.0.1:%%PORT_$port%%;
