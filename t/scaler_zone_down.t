@@ -24,6 +24,8 @@ my %zones;
 $zones{$_}++ for map { /zone=(\S+)/ } values %{ $s->members('web') };
 is_deeply(\%zones, { z1 => 3 }, 'all in z1 while z2 is unreachable');
 like($t->log('scaler'), qr/pool=web zone z2 .* unreachable/, 'outage logged');
+like($t->log('scaler'), qr/^scaler: warn: pool=web zone z2 \(\S+\) unreachable \(/m,
+     'at level warn: worked around (no creation there), not routine');
 my (undef, $metrics) = $t->http_get('api', '/metrics');
 like($metrics, qr/^scaleset_scaler_errors_total\{pool="web",kind="libvirt"\} [1-9]\d*$/m,
      'the failed listings counted as errors of kind libvirt');

@@ -539,7 +539,7 @@ metrics(struct evhttp_request *req)
     vmstats_metrics(&e, api_s);
     autoscaler_metrics(&e);
     if (expo_end(&e) != 0) {
-        slog(NULL, NULL, "metrics: %s", e.why);
+        slog_err(NULL, NULL, "metrics: %s", e.why);
         evbuffer_free(b);
         api_reply_error(req, 500, "metrics: %s", e.why);
         return;
@@ -1538,7 +1538,7 @@ api_start(struct event_base *base, scaler_t *s)
     api_s = s;
     api_base = base;
     if ((api_http = evhttp_new(base)) == NULL) {
-        slog(NULL, NULL, "api: out of memory");
+        slog_err(NULL, NULL, "api: out of memory");
         return -1;
     }
     evhttp_set_allowed_methods(api_http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT
@@ -1549,8 +1549,8 @@ api_start(struct event_base *base, scaler_t *s)
     if (evhttp_bind_socket(api_http, s->cf->api_host,
                            (ev_uint16_t) s->cf->api_port) != 0)
     {
-        slog(NULL, NULL, "api: cannot listen on %s:%d", s->cf->api_host,
-             s->cf->api_port);
+        slog_err(NULL, NULL, "api: cannot listen on %s:%d", s->cf->api_host,
+                 s->cf->api_port);
         return -1;
     }
     return 0;

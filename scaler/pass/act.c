@@ -124,8 +124,9 @@ static void
 failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
     const char *err)
 {
-    slog(ps->cf->name, a->id[0] ? a->id : NULL, "%s failed: %s (%s) rule=%s",
-         act_kind_name(a->kind), err, a->reason, a->rule);
+    slog_warn(ps->cf->name, a->id[0] ? a->id : NULL,
+              "%s failed: %s (%s) rule=%s", act_kind_name(a->kind), err,
+              a->reason, a->rule);
     ps->errors[kind]++;
 }
 
@@ -623,9 +624,9 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
        some meanwhile (the next pass plans above them) */
     rc = registry_seq_reserve(reg, p->name, first - 1, last);
     if (rc != 1) {
-        slog(p->name, NULL, "no creation this pass: instance numbers "
-             "%ld..%ld %s", first, last, rc == 0
-             ? "were handed out by another writer" : registry_error(reg));
+        slog_warn(p->name, NULL, "no creation this pass: instance numbers "
+                  "%ld..%ld %s", first, last, rc == 0
+                  ? "were handed out by another writer" : registry_error(reg));
         ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         free(c);
         free(sent);
@@ -776,8 +777,8 @@ keep_repair(registry_t *reg, const pool_state_t *ps, const plan_t *pl,
         events_emit(reg, ps->cf, in->id, "repaired", inst_state_name(
                     in->state), "repair", why);
     } else if (v->repaired < 0) {
-        slog(ps->cf->name, in->id, "repair failed: %s (%u in a row)",
-             pl->repair.reason, pl->repair.failures);
+        slog_warn(ps->cf->name, in->id, "repair failed: %s (%u in a row)",
+                  pl->repair.reason, pl->repair.failures);
         events_emit(reg, ps->cf, in->id, "repair_failed",
                     inst_state_name(in->state), "repair", pl->repair.reason);
     }
@@ -792,22 +793,23 @@ keep_repair_state(registry_t *reg, pool_state_t *ps,
     const char  *pool = ps->cf->name;
 
     if (rs->suspended && !obs->repair.suspended) {
-        slog(pool, NULL, "repairs suspended: %u failures in a row, the last "
-             "%s; creation backs off (POST /v1/pools/%s/repair/resume "
-             "resumes)", rs->failures, rs->reason, pool);
+        slog_err(pool, NULL, "repairs suspended: %u failures in a row, the "
+                 "last %s; creation backs off (POST /v1/pools/%s/repair/"
+                 "resume resumes)", rs->failures, rs->reason, pool);
     } else if (!rs->suspended && obs->repair.suspended) {
         slog(pool, NULL, "repairs resumed");
     }
     if (rs->retry > obs->now && rs->retry != obs->repair.retry) {
-        slog(pool, NULL, "creation backs off for %llu ms (%u failures in a "
-             "row)", (unsigned long long) (rs->retry - obs->now),
-             rs->failures);
+        slog_warn(pool, NULL, "creation backs off for %llu ms (%u failures "
+                  "in a row)", (unsigned long long) (rs->retry - obs->now),
+                  rs->failures);
     }
     ps->repair = *rs;
     if (!repair_equal(rs, &obs->repair)
         && repair_store(reg, pool, rs) != 0)
     {
-        slog(pool, NULL, "repair state not stored: %s", registry_error(reg));
+        slog_warn(pool, NULL, "repair state not stored: %s",
+                  registry_error(reg));
         ps->errors[ERR_REDIS]++;
     }
 }
@@ -826,10 +828,10 @@ upgrade_write(registry_t *reg, pool_state_t *ps, const observation_t *obs,
 
     rc = registry_upgrade_write(reg, ps->cf->name, u, obs->upgrade.gen, &gen);
     if (rc != 1) {
-        slog(ps->cf->name, NULL, "upgrade failed: %s (%s) rule=%s",
-             rc == 0 ? "the record changed meanwhile (the API): this "
-             "pass's upgrade actions are not carried out"
-             : registry_error(reg), a->reason, a->rule);
+        slog_warn(ps->cf->name, NULL, "upgrade failed: %s (%s) rule=%s",
+                  rc == 0 ? "the record changed meanwhile (the API): this "
+                  "pass's upgrade actions are not carried out"
+                  : registry_error(reg), a->reason, a->rule);
         if (rc < 0) {
             ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         }
@@ -865,9 +867,9 @@ lease_lost(registry_t *reg, const pool_config_t *p, int left)
     if (!registry_refused(reg) && ha_acting()) {
         return 0;
     }
-    slog(p->name, NULL, "the lease is lost%s: the pass stops writing, %d "
-         "more actions not done", registry_refused(reg) ? "" : " (ran out)",
-         left);
+    slog_warn(p->name, NULL, "the lease is lost%s: the pass stops writing, "
+              "%d more actions not done",
+              registry_refused(reg) ? "" : " (ran out)", left);
     return 1;
 }
 
@@ -896,7 +898,8 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         st[i] = plan_observed(obs, i);
     }
     for (i = 0; pl && i < pl->nnote; i++) {
-        slog(p->name, NULL, "%s rule=%s", pl->note[i].text, pl->note[i].rule);
+        slog_warn(p->name, NULL, "%s rule=%s", pl->note[i].text,
+                  pl->note[i].rule);
         if (pl->note[i].err < ERR_KIND_COUNT) {
             ps->errors[pl->note[i].err]++;
         }

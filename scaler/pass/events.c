@@ -171,8 +171,8 @@ webhook_thread(void *arg)
                 break;
             }
             if (try == 1) {
-                slog(it->pe->pool, NULL, "webhook %s: %s: retrying",
-                     it->url, why);
+                slog_warn(it->pe->pool, NULL, "webhook %s: %s: retrying",
+                          it->url, why);
             }
             if (try < WEBHOOK_TRIES && pause_ms(wait)) {
                 break;              /* stopping */
@@ -185,8 +185,8 @@ webhook_thread(void *arg)
             it->pe->sent++;
         } else if (!stopping) {
             it->pe->failed++;
-            slog(it->pe->pool, NULL, "webhook %s: %s after %d tries: "
-                 "event dropped", it->url, why, WEBHOOK_TRIES);
+            slog_warn(it->pe->pool, NULL, "webhook %s: %s after %d tries: "
+                      "event dropped", it->url, why, WEBHOOK_TRIES);
         }
         if (ok || !stopping) {
             queue_head = it->next;
@@ -213,7 +213,7 @@ events_start(void)
     stopping = 0;
     pthread_mutex_unlock(&ev_lock);
     if (pthread_create(&wh_thread, NULL, webhook_thread, NULL) != 0) {
-        slog(NULL, NULL, "events: no webhook thread");
+        slog_err(NULL, NULL, "events: no webhook thread");
         return -1;
     }
     started = 1;
@@ -246,8 +246,8 @@ events_free(void)
         free(it);
     }
     if (left) {
-        slog(NULL, NULL, "events: %d webhook events not delivered at exit",
-             left);
+        slog_warn(NULL, NULL, "events: %d webhook events not delivered at "
+                  "exit", left);
     }
     queue_tail = NULL;
     queued = 0;
@@ -294,8 +294,9 @@ events_emit(registry_t *reg, const pool_config_t *p, const char *id,
     if (p->webhook) {
         if (queued >= WEBHOOK_QUEUE_MAX) {
             if (pe->dropped++ == 0 || pe->dropped % 1000 == 0) {
-                slog(p->name, id, "webhook queue full (%d): event "
-                     "dropped (%lu so far)", WEBHOOK_QUEUE_MAX, pe->dropped);
+                slog_warn(p->name, id, "webhook queue full (%d): event "
+                          "dropped (%lu so far)", WEBHOOK_QUEUE_MAX,
+                          pe->dropped);
             }
         } else {
             it = xcalloc(1, sizeof(*it));

@@ -269,8 +269,8 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
                  "from before go where their capacity was rebuilt" : "");
         } else {
             list_why(ps, h, l, why, sizeof(why));
-            slog(p->name, NULL, "%s (%s) unreachable (%s): its instances "
-                 "are kept, no creation there", label, hc->uri, why);
+            slog_warn(p->name, NULL, "%s (%s) unreachable (%s): its instances "
+                      "are kept, no creation there", label, hc->uri, why);
         }
         ps->host_down[h] = !obs->host_up[h];
     }
@@ -286,11 +286,13 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
         && policy_failed_over(ps->host_down_since[h], obs->now,
                               p->zone_failover_ms))
     {
-        slog(p->name, NULL, "%s (%s) unreachable for %llu s (zone_failover "
-             "%llu s): its instances are counted as lost, their capacity "
-             "is rebuilt on the hosts that answer", label, hc->uri,
-             (unsigned long long) (obs->now - ps->host_down_since[h]) / 1000,
-             (unsigned long long) p->zone_failover_ms / 1000);
+        slog_err(p->name, NULL, "%s (%s) unreachable for %llu s "
+                 "(zone_failover %llu s): its instances are counted as lost, "
+                 "their capacity is rebuilt on the hosts that answer", label,
+                 hc->uri,
+                 (unsigned long long) (obs->now - ps->host_down_since[h])
+                 / 1000,
+                 (unsigned long long) p->zone_failover_ms / 1000);
         ps->host_failed[h] = 1;
     }
     if (n < 0) {

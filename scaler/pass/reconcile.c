@@ -89,14 +89,14 @@ reconcile_capacity_stored(registry_t *reg, pool_state_t *ps)
     bounds_now(p, &lo, &hi);
     rc = policy_stored_capacity(raw, strlen(raw), lo, hi, &cap);
     if (rc < 0) {
-        slog(p->name, NULL, "stored capacity \"%s\" refused (not a "
-             "number of instances): %d is kept", raw, ps->capacity);
+        slog_warn(p->name, NULL, "stored capacity \"%s\" refused (not a "
+                  "number of instances): %d is kept", raw, ps->capacity);
         ps->errors[ERR_REDIS_DATA]++;
         return 0;
     }
     if (rc > 0) {
-        slog(p->name, NULL, "stored capacity \"%s\" is outside the "
-             "bounds in force %d..%d: clamped to %d", raw, lo, hi, cap);
+        slog_warn(p->name, NULL, "stored capacity \"%s\" is outside the "
+                  "bounds in force %d..%d: clamped to %d", raw, lo, hi, cap);
         ps->errors[ERR_REDIS_DATA]++;
     }
     ps->capacity = cap;
@@ -289,8 +289,8 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
         ps->errors[registry_failure(ps->preg) == REDIS_FAIL_AUTH ? ERR_AUTH
                    : ERR_REDIS]++;
         if (!ps->redis_lost) {
-            slog(ps->cf->name, NULL, "members not read (%s): no action "
-                 "until they are", obs.redis_err);
+            slog_warn(ps->cf->name, NULL, "members not read (%s): no action "
+                      "until they are", obs.redis_err);
             ps->redis_lost = 1;
         }
         ps->redis_ok = 0;
@@ -303,18 +303,18 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
         ps->redis_lost = 0;
     }
     if (!obs.reports_ok && !ps->reports_lost) {
-        slog(ps->cf->name, NULL, "gateway reports not read (%s): "
-             "connections unknown, drains wait for drain_timeout",
-             obs.reports_err);
+        slog_warn(ps->cf->name, NULL, "gateway reports not read (%s): "
+                  "connections unknown, drains wait for drain_timeout",
+                  obs.reports_err);
         ps->reports_lost = 1;
     } else if (obs.reports_ok && ps->reports_lost) {
         slog(ps->cf->name, NULL, "gateway reports read again");
         ps->reports_lost = 0;
     }
     if (!obs.upgrade_ok && !ps->upgrade_lost) {
-        slog(ps->cf->name, NULL, "upgrade record refused (%s): no upgrade "
-             "step until it is written again (POST /v1/pools/%s/upgrade)",
-             obs.upgrade_err, ps->cf->name);
+        slog_err(ps->cf->name, NULL, "upgrade record refused (%s): no upgrade "
+                 "step until it is written again (POST /v1/pools/%s/upgrade)",
+                 obs.upgrade_err, ps->cf->name);
         ps->upgrade_lost = 1;
     } else if (obs.upgrade_ok && ps->upgrade_lost) {
         slog(ps->cf->name, NULL, "upgrade record read again");

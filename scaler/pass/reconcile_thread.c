@@ -194,9 +194,9 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
         if (!ps->slow_reported) {
             ps->slow_passes++;          /* ended before the loop saw it */
         }
-        slog(ps->cf->name, NULL, "slow pass: took %llu ms (slow_pass "
-             "%llu ms)", (unsigned long long) took,
-             (unsigned long long) s->cf->slow_pass_ms);
+        slog_warn(ps->cf->name, NULL, "slow pass: took %llu ms (slow_pass "
+                  "%llu ms)", (unsigned long long) took,
+                  (unsigned long long) s->cf->slow_pass_ms);
     }
     reconcile_unlock(s);
     return rc;
@@ -251,8 +251,8 @@ pass_thread(void *arg)
             ha_passed(term);            /* the first pool's passes */
         }
         if (write(th->pipe[1], &c, 1) < 0 && errno != EAGAIN) {
-            slog(r->ps->cf->name, NULL, "reconcile: cannot signal the "
-                 "loop: %s", strerror(errno));
+            slog_err(r->ps->cf->name, NULL, "reconcile: cannot signal the "
+                     "loop: %s", strerror(errno));
         }
 
         pthread_mutex_lock(&th->lock);
@@ -329,8 +329,8 @@ reconcile_start(scaler_t *s, struct event_base *base,
         r->ps = &s->pools[i];
         r->want = 1;                    /* the first pass at once */
         if (pthread_create(&r->tid, NULL, pass_thread, r) != 0) {
-            slog(r->ps->cf->name, NULL, "reconcile: no thread (%s): "
-                 "passes stop", strerror(errno));
+            slog_err(r->ps->cf->name, NULL, "reconcile: no thread (%s): "
+                     "passes stop", strerror(errno));
             rc = -1;
             continue;
         }

@@ -116,8 +116,8 @@ event_loop(void *arg)
     (void) arg;
     for (;;) {
         if (virEventRunDefaultImpl() < 0) {
-            slog(NULL, NULL, "libvirt event loop: %s",
-                 virGetLastErrorMessage());
+            slog_err(NULL, NULL, "libvirt event loop: %s",
+                     virGetLastErrorMessage());
         }
     }
     return NULL;
@@ -543,8 +543,8 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
                 memset(vi, 0, sizeof(*vi));
                 continue;
             }
-            slog(pool, vi->id, "domain not running (state %d reason %d): "
-                 "failed, removing it", state, reason);
+            slog_warn(pool, vi->id, "domain not running (state %d reason %d): "
+                      "failed, removing it", state, reason);
             if (owned(dom, pool, tag.info.id, &fresh)) {
                 remove_domain(c, dom, &fresh);
             }
@@ -599,9 +599,9 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
                              port);
                 } else {
                     if (strcmp(refused, tag.refused) != 0) {
-                        slog(pool, vi->id, "the guest's address %s is "
-                             "outside the pool's network: refused, not "
-                             "registered", refused);
+                        slog_warn(pool, vi->id, "the guest's address %s is "
+                                  "outside the pool's network: refused, not "
+                                  "registered", refused);
                     }
                     if (se) {
                         snprintf(se->refused, sizeof(se->refused), "%s",
@@ -1043,7 +1043,8 @@ on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
     }
     /* never touch a domain that is not ours, nor without the lease */
     if (!ha_acting()) {
-        slog(pool, id, "not changed: this scaler does not hold the lease");
+        slog_warn(pool, id, "not changed: this scaler does not hold the "
+                  "lease");
     } else if (owned(dom, pool, id, &tag)) {
         rc = fn(c, dom, &tag, pool, id, arg);
     }
@@ -1085,7 +1086,7 @@ shutdown_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
         return 1;
     }
     if (virDomainShutdown(dom) != 0) {
-        slog(pool, id, "ACPI shutdown: %s", virGetLastErrorMessage());
+        slog_warn(pool, id, "ACPI shutdown: %s", virGetLastErrorMessage());
         return -1;
     }
     /* the test driver is off at once; a real guest takes time */
@@ -1283,8 +1284,8 @@ virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     }
     /* an adopted domain serves: one that is off is started */
     if (virDomainIsActive(dom) != 1 && virDomainCreate(dom) != 0) {
-        slog(p->name, domain, "adopted, but it does not start: %s",
-             virGetLastErrorMessage());
+        slog_warn(p->name, domain, "adopted, but it does not start: %s",
+                  virGetLastErrorMessage());
     }
     rc = 0;
 done:
