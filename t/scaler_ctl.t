@@ -57,6 +57,17 @@ is($rc, 0, 'pools: exit 0');
 ($rc, $out) = run("$ctl --api $api --token-file $dir/token scale web 9");
 is($rc, 1, 'refused: exit 1');
 is($out, "scalesetctl: capacity 9 is outside min..max 0..4\n", "the API's message");
+# history: the capacity change just made, newest first, with its source
+($rc, $out) = run("$ctl --api $api --token-file $dir/token scale web 3");
+is($rc, 0, 'scale web 3: exit 0');
+($rc, $out) = run("$ctl --api $api --token-file $dir/token history web");
+is($rc, 0, 'history: exit 0') or diag $out;
+like($out, qr/^pool web: \d+ samples every 5s over the last 3600s$/m, 'history: its window');
+like($out, qr/^\S+ \S+ +api +2 -> 3 /m, 'history: the change 2 -> 3 by the API') or diag $out;
+($rc, $out) = run("$ctl --api $api --token-file $dir/token --json history web");
+like($out, qr/"decisions"/, 'history --json: the API\'s object');
+($rc, $out) = run("$ctl --api $api --token-file $dir/token history nope");
+is($rc, 1, 'history of no such pool: refused, exit 1') or diag $out;
 ($rc, $out) = run("$ctl --api $api --token-file $dir/nope pools");
 is($rc, 2, 'unreadable token file: usage, exit 2');
 

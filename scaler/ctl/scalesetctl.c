@@ -53,6 +53,7 @@ static void usage(FILE *f);
 static int cmd_completion(const char *shell);
 static int cmd_pools(void);
 static int cmd_show(const char *pool);
+static int cmd_history(const char *pool);
 static int cmd_instances(const char *pool);
 static int cmd_scale(const char *pool, const char *n, int wait);
 static int cmd_delete(const char *pool, const char *id);
@@ -772,6 +773,63 @@ cmd_ha(void)
     return 0;
 }
 
+/* GET /v1/pools/POOL/history: the last capacity changes with the rule
+   values that made them, and each series' latest sample */
+static int
+cmd_history(const char *pool)
+{
+    json_t      *j = NULL, *d, *series, *v, *a, *r;
+    const char  *name;
+    char         path[512], when[32];
+    size_t       i, k, n;
+    long         code;
+    time_t       t;
+
+    snprintf(path, sizeof(path), "/v1/pools/%s/history", pool);
+    if ((code = request("GET", path, NULL, &j)) != 200) {
+        return fail(code, j);
+    }
+    if (as_json) {
+        print_json(j);
+        json_decref(j);
+        return 0;
+    }
+    n = json_array_size(json_object_get(j, "t"));
+    printf("pool %s: %zu samples every %llds over the last %llds\n", pool, n,
+           (long long) json_integer_value(json_object_get(j, "step_s")),
+           (long long) json_integer_value(json_object_get(j, "window_s")));
+    series = json_object_get(j, "series");
+    json_object_foreach(series, name, a) {
+        v = json_array_get(a, json_array_size(a) - 1);
+        if (json_is_number(v)) {
+            printf("  %-24s %g\n", name, json_number_value(v));
+        } else {
+            printf("  %-24s -\n", name);
+        }
+    }
+    printf("%-19s %-9s %-9s %s\n", "TIME", "SOURCE", "CAPACITY", "REASON");
+    json_array_foreach(json_object_get(j, "decisions"), i, d) {
+        t = (time_t) (json_integer_value(json_object_get(d, "at")) / 1000);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+        printf("%-19s %-9s %3lld -> %-3lld %s\n", when,
+               json_string_value(json_object_get(d, "source")),
+               (long long) json_integer_value(json_object_get(d, "previous")),
+               (long long) json_integer_value(json_object_get(d, "capacity")),
+               json_string_value(json_object_get(d, "reason")));
+        json_array_foreach(json_object_get(d, "rules"), k, r) {
+            printf("%-19s   rule %s: %g %s %g%s\n", "",
+                   json_string_value(json_object_get(r, "name")),
+                   json_number_value(json_object_get(r, "value")),
+                   json_string_value(json_object_get(r, "operator")),
+                   json_number_value(json_object_get(r, "threshold")),
+                   json_is_true(json_object_get(r, "fired")) ? ", fired"
+                   : "");
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
 /* the verbs: one table for dispatch, usage and completion */
 typedef struct {
     const char  *name;
@@ -784,6 +842,7 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "pools",      0, "",               "list pools" },
     { "show",       1, "POOL",           "a pool, its instances, autoscale" },
     { "instances",  1, "POOL",           "its instances: model, age, health" },
+    { "history",    1, "POOL",           "capacity changes and their rules" },
     { "scale",      2, "POOL N [--wait]", "set the capacity (and wait for it)" },
     { "delete",     2, "POOL ID [--force] [--decrement]",
       "drain and delete one instance (replaced unless --decrement)" },
@@ -1004,6 +1063,8 @@ main(int argc, char **argv)
         rc = cmd_pools();
     } else if (strcmp(args[0], "show") == 0) {
         rc = cmd_show(args[1]);
+    } else if (strcmp(args[0], "history") == 0) {
+        rc = cmd_history(args[1]);
     } else if (strcmp(args[0], "instances") == 0) {
         rc = cmd_instances(args[1]);
     } else if (strcmp(args[0], "scale") == 0) {
