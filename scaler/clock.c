@@ -12,7 +12,7 @@
 static uint64_t
 ms(clockid_t id)
 {
-    struct timespec  ts;
+    struct timespec ts;
 
     clock_gettime(id, &ts);
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;

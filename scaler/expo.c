@@ -12,7 +12,7 @@
 #include "expo.h"
 #include "xmalloc.h"
 
-static int name_ok(const char *s, int colons);
+static int  name_ok(const char *s, int colons);
 static void add_escaped(expo_t *e, const char *s, int quotes);
 static void add_value(expo_t *e, double v);
 
@@ -36,7 +36,7 @@ expo_fail(expo_t *e, const char *why)
 static int
 name_ok(const char *s, int colons)
 {
-    const char  *p;
+    const char *p;
 
     if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9')) {
         return 0;
@@ -56,15 +56,19 @@ name_ok(const char *s, int colons)
 static void
 add_escaped(expo_t *e, const char *s, int quotes)
 {
-    const char  *run = s;
+    const char *run = s;
 
     for (; *s; s++) {
         if (*s != '\\' && *s != '\n' && !(quotes && *s == '"')) {
             continue;
         }
         if (evbuffer_add(e->out, run, (size_t) (s - run)) != 0
-            || evbuffer_add(e->out, *s == '\n' ? "\\n" : *s == '"' ? "\\\""
-                            : "\\\\", 2) != 0)
+            || evbuffer_add(e->out,
+                            *s == '\n'  ? "\\n"
+                            : *s == '"' ? "\\\""
+                                        : "\\\\",
+                            2)
+                   != 0)
         {
             expo_fail(e, "out of memory");
             return;
@@ -79,7 +83,7 @@ add_escaped(expo_t *e, const char *s, int quotes)
 static void
 add_value(expo_t *e, double v)
 {
-    char  buf[40];
+    char buf[40];
 
     if (isnan(v)) {
         snprintf(buf, sizeof(buf), "NaN");
@@ -100,7 +104,7 @@ add_value(expo_t *e, double v)
 void
 expo_family(expo_t *e, const char *name, const char *type, const char *help)
 {
-    size_t   i;
+    size_t i;
 
     if (e->failed) {
         return;
@@ -139,9 +143,9 @@ expo_family(expo_t *e, const char *name, const char *type, const char *help)
 void
 expo_sample(expo_t *e, double value, ...)
 {
-    va_list      ap;
-    const char  *k, *v;
-    int          first = 1;
+    va_list     ap;
+    const char *k, *v;
+    int         first = 1;
 
     if (e->failed) {
         return;
@@ -161,8 +165,7 @@ expo_sample(expo_t *e, double value, ...)
             expo_fail(e, "invalid label name");
             break;
         }
-        if (evbuffer_add_printf(e->out, "%s%s=\"", first ? "{" : ",", k) < 0)
-        {
+        if (evbuffer_add_printf(e->out, "%s%s=\"", first ? "{" : ",", k) < 0) {
             expo_fail(e, "out of memory");
             break;
         }
@@ -186,7 +189,7 @@ expo_sample(expo_t *e, double value, ...)
 int
 expo_end(expo_t *e)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < e->nseen; i++) {
         free(e->seen[i]);

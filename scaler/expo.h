@@ -27,19 +27,18 @@
 struct evbuffer;
 
 typedef struct {
-    struct evbuffer  *out;
-    char            **seen;         /* families begun, malloc'd names */
-    size_t            nseen, cseen;
-    int               failed;
-    const char       *why;          /* the first error, for logs */
+    struct evbuffer *out;
+    char           **seen; /* families begun, malloc'd names */
+    size_t           nseen, cseen;
+    int              failed;
+    const char      *why; /* the first error, for logs */
 } expo_t;
 
 void expo_begin(expo_t *e, struct evbuffer *out);
 void expo_family(expo_t *e, const char *name, const char *type,
-    const char *help);
+                 const char *help);
 /* label name/value pairs, then NULL */
-void expo_sample(expo_t *e, double value, ...)
-    __attribute__((sentinel));
+void expo_sample(expo_t *e, double value, ...) __attribute__((sentinel));
 /* a failure of the caller's (why: a literal), sticking as the writer's */
 void expo_fail(expo_t *e, const char *why);
 /* frees what expo_begin() set up; 0, or -1 when something failed */

@@ -24,16 +24,16 @@
 #include "scaler.h"
 
 _Static_assert(SLOG_ERR == LOG_ERR && SLOG_WARN == LOG_WARNING
-               && SLOG_INFO == LOG_INFO && SLOG_DEBUG == LOG_DEBUG,
+                   && SLOG_INFO == LOG_INFO && SLOG_DEBUG == LOG_DEBUG,
                "slog levels are syslog priorities");
 
 /* set on the loop (start, reload), read by every thread that logs */
-static atomic_int  slog_threshold = SLOG_INFO;
-static atomic_int  slog_journal;
+static atomic_int slog_threshold = SLOG_INFO;
+static atomic_int slog_journal;
 
 static const struct {
-    int          level;
-    const char  *name;
+    int         level;
+    const char *name;
 } slog_levels[] = {
     { SLOG_ERR, "error" },
     { SLOG_WARN, "warn" },
@@ -41,16 +41,16 @@ static const struct {
     { SLOG_DEBUG, "debug" },
 };
 
-#define SLOG_NLEVELS  (sizeof(slog_levels) / sizeof(slog_levels[0]))
+#define SLOG_NLEVELS (sizeof(slog_levels) / sizeof(slog_levels[0]))
 
-static void slogv(int level, const char *pool, const char *id,
-    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static void slogv(int level, const char *pool, const char *id, const char *fmt,
+                  va_list ap) __attribute__((format(printf, 4, 0)));
 
 
 int
 slog_level_parse(const char *name)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < SLOG_NLEVELS; i++) {
         if (strcmp(name, slog_levels[i].name) == 0) {
@@ -63,7 +63,7 @@ slog_level_parse(const char *name)
 const char *
 slog_level_name(int level)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < SLOG_NLEVELS; i++) {
         if (slog_levels[i].level == level) {
@@ -88,8 +88,8 @@ slog_enabled(int level)
 int
 slog_journal_match(const char *env, const struct stat *st)
 {
-    unsigned long long  dev, ino;
-    char               *end;
+    unsigned long long dev, ino;
+    char              *end;
 
     if (env == NULL || st == NULL) {
         return 0;
@@ -113,21 +113,21 @@ slog_journal_match(const char *env, const struct stat *st)
 void
 slog_init(void)
 {
-    struct stat  st;
+    struct stat st;
 
     atomic_store(&slog_journal,
                  fstat(STDERR_FILENO, &st) == 0
-                 && slog_journal_match(getenv("JOURNAL_STREAM"), &st));
+                     && slog_journal_match(getenv("JOURNAL_STREAM"), &st));
 }
 
 size_t
 slog_format(char *buf, size_t size, int level, int journal, const char *pool,
-    const char *id, const char *msg)
+            const char *id, const char *msg)
 {
-    const char  *word;
-    char         prio[8];
-    size_t       len, i;
-    int          n;
+    const char *word;
+    char        prio[8];
+    size_t      len, i;
+    int         n;
 
     if (size < 2) {
         return 0;
@@ -138,11 +138,11 @@ slog_format(char *buf, size_t size, int level, int journal, const char *pool,
     }
     /* info (and notice) lines carry no level word */
     word = level == SLOG_ERR || level == SLOG_WARN || level == SLOG_DEBUG
-           ? slog_level_name(level) : NULL;
-    n = snprintf(buf, size, "%sscaler:%s%s%s%s%s%s%s ", prio,
-                 word ? " " : "", word ? word : "", word ? ":" : "",
-                 pool ? " pool=" : "", pool ? pool : "",
-                 id ? " id=" : "", id ? id : "");
+               ? slog_level_name(level)
+               : NULL;
+    n = snprintf(buf, size, "%sscaler:%s%s%s%s%s%s%s ", prio, word ? " " : "",
+                 word ? word : "", word ? ":" : "", pool ? " pool=" : "",
+                 pool ? pool : "", id ? " id=" : "", id ? id : "");
     len = n < 0 ? 0 : (size_t) n < size - 1 ? (size_t) n : size - 2;
     /* the message, on one line whatever it holds; the newline always */
     for (i = 0; msg[i] != '\0' && len < size - 2; i++) {
@@ -154,10 +154,9 @@ slog_format(char *buf, size_t size, int level, int journal, const char *pool,
 }
 
 static void
-slogv(int level, const char *pool, const char *id, const char *fmt,
-    va_list ap)
+slogv(int level, const char *pool, const char *id, const char *fmt, va_list ap)
 {
-    char  msg[512], line[768];
+    char msg[512], line[768];
 
     if (level < SLOG_ERR) {
         level = SLOG_ERR;
@@ -168,15 +167,15 @@ slogv(int level, const char *pool, const char *id, const char *fmt,
         return;
     }
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    slog_format(line, sizeof(line), level, atomic_load(&slog_journal), pool,
-                id, msg);
+    slog_format(line, sizeof(line), level, atomic_load(&slog_journal), pool, id,
+                msg);
     fputs(line, stderr);
 }
 
 void
 slogl(int level, const char *pool, const char *id, const char *fmt, ...)
 {
-    va_list  ap;
+    va_list ap;
 
     va_start(ap, fmt);
     slogv(level, pool, id, fmt, ap);
@@ -186,7 +185,7 @@ slogl(int level, const char *pool, const char *id, const char *fmt, ...)
 void
 slog(const char *pool, const char *id, const char *fmt, ...)
 {
-    va_list  ap;
+    va_list ap;
 
     va_start(ap, fmt);
     slogv(SLOG_INFO, pool, id, fmt, ap);

@@ -16,12 +16,12 @@
 
 #include "scaler.h"
 
-static struct event_base  *base;
-static struct event       *tick;
-static struct event       *ha_ev;
-static int                 ha_pipe[2] = { -1, -1 };
-static scaler_t            sc;
-static const char         *conf_file;
+static struct event_base *base;
+static struct event      *tick;
+static struct event      *ha_ev;
+static int                ha_pipe[2] = { -1, -1 };
+static scaler_t           sc;
+static const char        *conf_file;
 
 static void on_tick(evutil_socket_t fd, short ev, void *arg);
 static void on_signal(evutil_socket_t sig, short ev, void *arg);
@@ -32,9 +32,10 @@ static void kick(void);
 static void
 on_ha(evutil_socket_t fd, short ev, void *arg)
 {
-    char  buf[64];
+    char buf[64];
 
-    (void) ev; (void) arg;
+    (void) ev;
+    (void) arg;
     while (read(fd, buf, sizeof(buf)) > 0) {
         /* drain */
     }
@@ -61,7 +62,7 @@ kick(void)
 static void
 on_pass(scaler_t *s, unsigned long passes)
 {
-    static int  ready;
+    static int ready;
 
     watchdog_status(s);
     if (s->npools > 0) {
@@ -69,9 +70,9 @@ on_pass(scaler_t *s, unsigned long passes)
         history_sample(s);
         reconcile_unlock(s);
     }
-    api_events_wake();                  /* the events it made */
+    api_events_wake(); /* the events it made */
     if (!ready && (passes > 0 || s->npools == 0)) {
-        sd_notify(0, "READY=1");        /* every pool had its first pass */
+        sd_notify(0, "READY=1"); /* every pool had its first pass */
         ready = 1;
     }
 }
@@ -79,7 +80,7 @@ on_pass(scaler_t *s, unsigned long passes)
 static void
 arm(void)
 {
-    struct timeval  tv;
+    struct timeval tv;
 
     tv.tv_sec = sc.cf->interval_ms / 1000;
     tv.tv_usec = (sc.cf->interval_ms % 1000) * 1000;
@@ -89,10 +90,12 @@ arm(void)
 static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
-    (void) fd; (void) ev; (void) arg;
+    (void) fd;
+    (void) ev;
+    (void) arg;
     reconcile_kick(&sc);
     if (ha_writable()) {
-        autoscaler_tick(&sc);           /* the leader's decisions only */
+        autoscaler_tick(&sc); /* the leader's decisions only */
     }
     arm();
 }
@@ -100,41 +103,41 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 static void
 on_signal(evutil_socket_t sig, short ev, void *arg)
 {
-    scaler_config_t  *ncf;
-    char              err[512];
+    scaler_config_t *ncf;
+    char             err[512];
 
-    (void) ev; (void) arg;
+    (void) ev;
+    (void) arg;
     if (sig == SIGHUP) {
         sd_notify(0, "RELOADING=1");
         ncf = config_load(conf_file, err, sizeof(err));
         if (ncf == NULL) {
-            slog_err(NULL, NULL, "reload rejected, keeping the running "
-                     "configuration: %s", err);
+            slog_err(NULL, NULL,
+                     "reload rejected, keeping the running "
+                     "configuration: %s",
+                     err);
         } else {
             /* swap: the new state opens its connections before the old
                ones close (test:///default lives as long as one is open)
                and adopts the domains and members on its first pass */
-            scaler_t           ns;
-            registry_async_t  *old = NULL;
+            scaler_t          ns;
+            registry_async_t *old = NULL;
             /* the API's server (and the requests waiting for Redis on it)
                stays unless it is to listen elsewhere */
-            int                relisten = ncf->api_port != sc.cf->api_port
-                                   || strcmp(ncf->api_host,
-                                             sc.cf->api_host) != 0;
+            int relisten = ncf->api_port != sc.cf->api_port
+                           || strcmp(ncf->api_host, sc.cf->api_host) != 0;
 
-            int                redis_same = config_redis_same(&ncf->redis,
-                                                  &sc.cf->redis)
-                                   && strcmp(ncf->prefix, sc.cf->prefix) == 0;
-            int                ha_same = redis_same
-                                   && ncf->ha_lease_ms == sc.cf->ha_lease_ms
-                                   && (ncf->ha_advertise == NULL
-                                       ? sc.cf->ha_advertise == NULL
-                                       : sc.cf->ha_advertise != NULL
-                                         && strcmp(ncf->ha_advertise,
-                                                   sc.cf->ha_advertise) == 0)
-                                   && (ncf->ha_advertise != NULL
-                                       || !relisten);
-            redis_topo_t      *old_topo = NULL;
+            int redis_same = config_redis_same(&ncf->redis, &sc.cf->redis)
+                             && strcmp(ncf->prefix, sc.cf->prefix) == 0;
+            int ha_same =
+                redis_same && ncf->ha_lease_ms == sc.cf->ha_lease_ms
+                && (ncf->ha_advertise == NULL
+                        ? sc.cf->ha_advertise == NULL
+                        : sc.cf->ha_advertise != NULL
+                              && strcmp(ncf->ha_advertise, sc.cf->ha_advertise)
+                                     == 0)
+                && (ncf->ha_advertise != NULL || !relisten);
+            redis_topo_t *old_topo = NULL;
 
             memset(&ns, 0, sizeof(ns));
             /* the loop's Redis writes in flight finish on the connection
@@ -150,11 +153,11 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
                                               ncf->prefix);
             }
             reconcile_init(&ns, ncf, &sc);
-            autoscaler_reload(&ns, &sc);    /* before the old config goes */
+            autoscaler_reload(&ns, &sc); /* before the old config goes */
             if (relisten) {
                 api_stop();
             }
-            reconcile_stop(&sc);            /* the current pass ends first */
+            reconcile_stop(&sc); /* the current pass ends first */
             if (!ha_same) {
                 /* another Redis or lease: given up (released), taken
                    again on the new terms */
@@ -163,8 +166,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             reconcile_free(&sc);
             config_free(sc.cf);
             sc = ns;
-            registry_async_close(old);      /* its writes fail (503) */
-            redis_topo_free(old_topo);      /* after its users */
+            registry_async_close(old); /* its writes fail (503) */
+            redis_topo_free(old_topo); /* after its users */
             if (!ha_same) {
                 ha_begin(sc.cf, sc.topo);
             }
@@ -190,17 +193,21 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 int
 main(int argc, char **argv)
 {
-    scaler_config_t  *cf;
-    struct event     *sigs[3];
-    char              err[512];
-    int               opt, test = 0, i;
-    int               signums[3] = { SIGHUP, SIGTERM, SIGINT };
+    scaler_config_t *cf;
+    struct event    *sigs[3];
+    char             err[512];
+    int              opt, test = 0, i;
+    int              signums[3] = { SIGHUP, SIGTERM, SIGINT };
 
     conf_file = "/etc/scaleset/scaler.yaml";
     while ((opt = getopt(argc, argv, "c:th")) != -1) {
         switch (opt) {
-        case 'c': conf_file = optarg; break;
-        case 't': test = 1; break;
+        case 'c':
+            conf_file = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
         default:
             fprintf(stderr, "usage: scaleset-scaler [-t] [-c FILE]\n");
             return 2;
@@ -222,11 +229,13 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     virt_xml_init();
     if (virt_init() != 0) {
-        slog_warn(NULL, NULL, "libvirt's event loop could not start: no "
+        slog_warn(NULL, NULL,
+                  "libvirt's event loop could not start: no "
                   "keepalive");
     }
     if (seed_init() != 0) {
-        slog_warn(NULL, NULL, "libisofs did not initialise: no NoCloud "
+        slog_warn(NULL, NULL,
+                  "libisofs did not initialise: no NoCloud "
                   "seeds");
     }
     srand((unsigned) getpid() ^ (unsigned) clock_mono_ms());
@@ -244,15 +253,15 @@ main(int argc, char **argv)
     if (api_start(base, &sc) != 0) {
         return 1;
     }
-    autoscaler_start(base, &sc, kick);      /* curl's global init */
+    autoscaler_start(base, &sc, kick); /* curl's global init */
     events_start();
     for (i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(base, signums[i], on_signal, NULL);
         evsignal_add(sigs[i], NULL);
     }
     tick = evtimer_new(base, on_tick, NULL);
-    slog(NULL, NULL, "listening on %s:%d, %d pools", cf->api_host,
-         cf->api_port, cf->npools);
+    slog(NULL, NULL, "listening on %s:%d, %d pools", cf->api_host, cf->api_port,
+         cf->npools);
     if (reconcile_start(&sc, base, on_pass) != 0) {
         return 1;
     }
@@ -264,15 +273,15 @@ main(int argc, char **argv)
     watchdog_stop();
     api_stop();
     evtimer_del(tick);
-    events_stop();                      /* before curl's global cleanup */
+    events_stop(); /* before curl's global cleanup */
     autoscaler_stop();
-    registry_async_close(sc.areg);      /* after its users */
+    registry_async_close(sc.areg); /* after its users */
     reconcile_stop(&sc);
-    ha_stop();                          /* after the last pass: released */
+    ha_stop(); /* after the last pass: released */
     event_free(ha_ev);
     close(ha_pipe[0]);
     close(ha_pipe[1]);
-    events_free();                      /* the passes are over */
+    events_free(); /* the passes are over */
     history_free();
     event_free(tick);
     for (i = 0; i < 3; i++) {

@@ -18,10 +18,10 @@
 
 #include "scaler.h"
 
-static struct event  *wd_timer;
-static scaler_t      *wd_s;
-static uint64_t       wd_tick_ms;
-static int            wd_enabled;       /* WATCHDOG_USEC set for us */
+static struct event *wd_timer;
+static scaler_t     *wd_s;
+static uint64_t      wd_tick_ms;
+static int           wd_enabled; /* WATCHDOG_USEC set for us */
 
 static void on_tick(evutil_socket_t fd, short ev, void *arg);
 
@@ -30,26 +30,27 @@ static void on_tick(evutil_socket_t fd, short ev, void *arg);
 void
 watchdog_status(scaler_t *s)
 {
-    static char    last[512];
-    char           status[512];
-    size_t         n;
-    uint64_t       now = clock_mono_ms();
-    pool_state_t  *ps;
-    ha_status_t    ha;
-    int            i;
+    static char   last[512];
+    char          status[512];
+    size_t        n;
+    uint64_t      now = clock_mono_ms();
+    pool_state_t *ps;
+    ha_status_t   ha;
+    int           i;
 
     ha_status(&ha);
     n = (size_t) snprintf(status, sizeof(status), "STATUS=%s",
-                          !ha.enabled ? "" : ha.leader ? "leading; "
-                          : "standing by; ");
+                          !ha.enabled ? ""
+                          : ha.leader ? "leading; "
+                                      : "standing by; ");
     reconcile_lock(s);
     for (i = 0; i < s->npools && n < sizeof(status); i++) {
         ps = &s->pools[i];
         if (ps->slow_reported && ps->pass_started) {
-            n += (size_t) snprintf(status + n, sizeof(status) - n,
-                                   "slow pass: %s running for %llu s; ",
-                                   ps->cf->name, (unsigned long long)
-                                   (now - ps->pass_started) / 1000);
+            n += (size_t) snprintf(
+                status + n, sizeof(status) - n,
+                "slow pass: %s running for %llu s; ", ps->cf->name,
+                (unsigned long long) (now - ps->pass_started) / 1000);
         }
     }
     if (n < sizeof(status)) {
@@ -73,9 +74,9 @@ watchdog_status(scaler_t *s)
 static int
 check_slow(scaler_t *s)
 {
-    uint64_t       now = clock_mono_ms();
-    pool_state_t  *ps;
-    int            i, any = 0;
+    uint64_t      now = clock_mono_ms();
+    pool_state_t *ps;
+    int           i, any = 0;
 
     reconcile_lock(s);
     for (i = 0; i < s->npools; i++) {
@@ -88,7 +89,8 @@ check_slow(scaler_t *s)
         ps->slow_reported = 1;
         ps->slow_passes++;
         any = 1;
-        slog_warn(ps->cf->name, NULL, "slow pass: running for %llu ms "
+        slog_warn(ps->cf->name, NULL,
+                  "slow pass: running for %llu ms "
                   "(slow_pass %llu ms); reported, the scaler goes on",
                   (unsigned long long) (now - ps->pass_started),
                   (unsigned long long) s->cf->slow_pass_ms);
@@ -100,7 +102,7 @@ check_slow(scaler_t *s)
 static void
 arm(void)
 {
-    struct timeval  tv;
+    struct timeval tv;
 
     tv.tv_sec = (time_t) (wd_tick_ms / 1000);
     tv.tv_usec = (suseconds_t) (wd_tick_ms % 1000) * 1000;
@@ -110,7 +112,9 @@ arm(void)
 static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
-    (void) fd; (void) ev; (void) arg;
+    (void) fd;
+    (void) ev;
+    (void) arg;
     if (wd_enabled) {
         sd_notify(0, "WATCHDOG=1");
     }
@@ -123,7 +127,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 int
 watchdog_start(struct event_base *base, scaler_t *s)
 {
-    uint64_t  usec = 0;
+    uint64_t usec = 0;
 
     wd_s = s;
     wd_enabled = sd_watchdog_enabled(0, &usec) > 0;

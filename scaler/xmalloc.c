@@ -18,15 +18,14 @@
 _Noreturn void
 xmalloc_oom(size_t size, const char *file, int line)
 {
-    slog_err(NULL, NULL, "out of memory: %zu bytes at %s:%d", size, file,
-             line);
+    slog_err(NULL, NULL, "out of memory: %zu bytes at %s:%d", size, file, line);
     abort();
 }
 
 void *
 xmalloc_at(size_t size, const char *file, int line)
 {
-    void  *p;
+    void *p;
 
     if ((p = malloc(size ? size : 1)) == NULL) {
         xmalloc_oom(size, file, line);
@@ -37,7 +36,7 @@ xmalloc_at(size_t size, const char *file, int line)
 void *
 xcalloc_at(size_t n, size_t size, const char *file, int line)
 {
-    void  *p;
+    void *p;
 
     if (size != 0 && n > SIZE_MAX / size) {
         xmalloc_oom(SIZE_MAX, file, line);
@@ -54,7 +53,7 @@ xcalloc_at(size_t n, size_t size, const char *file, int line)
 void *
 xrealloc_at(void *p, size_t size, const char *file, int line)
 {
-    void  *np;
+    void *np;
 
     if ((np = realloc(p, size ? size : 1)) == NULL) {
         xmalloc_oom(size, file, line);
@@ -65,7 +64,7 @@ xrealloc_at(void *p, size_t size, const char *file, int line)
 char *
 xstrdup_at(const char *s, const char *file, int line)
 {
-    size_t  len = strlen(s) + 1;
+    size_t len = strlen(s) + 1;
 
     return memcpy(xmalloc_at(len, file, line), s, len);
 }
@@ -73,8 +72,8 @@ xstrdup_at(const char *s, const char *file, int line)
 char *
 xstrndup_at(const char *s, size_t n, const char *file, int line)
 {
-    size_t  len = strnlen(s, n);
-    char   *p = xmalloc_at(len + 1, file, line);
+    size_t len = strnlen(s, n);
+    char  *p = xmalloc_at(len + 1, file, line);
 
     memcpy(p, s, len);
     p[len] = '\0';
@@ -84,9 +83,9 @@ xstrndup_at(const char *s, size_t n, const char *file, int line)
 char *
 xasprintf_at(const char *file, int line, const char *fmt, ...)
 {
-    va_list  ap;
-    char    *p;
-    int      n;
+    va_list ap;
+    char   *p;
+    int     n;
 
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);

@@ -13,12 +13,12 @@
 
 #include <stddef.h>
 
-#define xmalloc(size)        xmalloc_at(size, __FILE__, __LINE__)
-#define xcalloc(n, size)     xcalloc_at(n, size, __FILE__, __LINE__)
-#define xrealloc(p, size)    xrealloc_at(p, size, __FILE__, __LINE__)
-#define xstrdup(s)           xstrdup_at(s, __FILE__, __LINE__)
-#define xstrndup(s, n)       xstrndup_at(s, n, __FILE__, __LINE__)
-#define xasprintf(...)       xasprintf_at(__FILE__, __LINE__, __VA_ARGS__)
+#define xmalloc(size)     xmalloc_at(size, __FILE__, __LINE__)
+#define xcalloc(n, size)  xcalloc_at(n, size, __FILE__, __LINE__)
+#define xrealloc(p, size) xrealloc_at(p, size, __FILE__, __LINE__)
+#define xstrdup(s)        xstrdup_at(s, __FILE__, __LINE__)
+#define xstrndup(s, n)    xstrndup_at(s, n, __FILE__, __LINE__)
+#define xasprintf(...)    xasprintf_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* never NULL; a size of 0 allocates 1 byte */
 void *xmalloc_at(size_t size, const char *file, int line);

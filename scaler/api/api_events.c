@@ -18,22 +18,22 @@
 
 #include "scaler.h"
 
-#define EVENTS_WAIT_MAX  60
+#define EVENTS_WAIT_MAX 60
 
 typedef struct waiter {
-    struct evhttp_request  *req;
-    struct event           *timer;
-    char                    pool[SCALESET_NAME_MAX + 1];
-    unsigned long long      since;
-    struct waiter          *next;
+    struct evhttp_request *req;
+    struct event          *timer;
+    char                   pool[SCALESET_NAME_MAX + 1];
+    unsigned long long     since;
+    struct waiter         *next;
 } waiter_t;
 
-static waiter_t  *waiters;
+static waiter_t *waiters;
 
 static void
 unlink_waiter(waiter_t *w)
 {
-    waiter_t  **p;
+    waiter_t **p;
 
     for (p = &waiters; *p; p = &(*p)->next) {
         if (*p == w) {
@@ -47,14 +47,14 @@ unlink_waiter(waiter_t *w)
 static void
 answer(waiter_t *w, json_t *events, unsigned long long last)
 {
-    struct evhttp_connection  *conn = evhttp_request_get_connection(w->req);
+    struct evhttp_connection *conn = evhttp_request_get_connection(w->req);
 
     if (conn) {
         evhttp_connection_set_closecb(conn, NULL, NULL);
     }
-    api_reply_json(w->req, 200, json_pack("{s:s,s:o,s:I}", "pool", w->pool,
-                                          "events", events, "last",
-                                          (json_int_t) last));
+    api_reply_json(w->req, 200,
+                   json_pack("{s:s,s:o,s:I}", "pool", w->pool, "events", events,
+                             "last", (json_int_t) last));
     unlink_waiter(w);
     event_free(w->timer);
     free(w);
@@ -63,11 +63,12 @@ answer(waiter_t *w, json_t *events, unsigned long long last)
 static void
 on_timeout(evutil_socket_t fd, short ev, void *arg)
 {
-    waiter_t            *w = arg;
-    unsigned long long   last;
-    json_t              *events;
+    waiter_t          *w = arg;
+    unsigned long long last;
+    json_t            *events;
 
-    (void) fd; (void) ev;
+    (void) fd;
+    (void) ev;
     events = events_since(w->pool, w->since, &last);
     answer(w, events, last);
 }
@@ -76,7 +77,7 @@ on_timeout(evutil_socket_t fd, short ev, void *arg)
 static void
 on_close(struct evhttp_connection *conn, void *arg)
 {
-    waiter_t  *w = arg;
+    waiter_t *w = arg;
 
     (void) conn;
     unlink_waiter(w);
@@ -87,12 +88,12 @@ on_close(struct evhttp_connection *conn, void *arg)
 /* ?name=N of the uri, 0..max: 0 absent; -1 for another value */
 static long long
 query_num(const char *uri, const char *name, unsigned long long max,
-    unsigned long long *v)
+          unsigned long long *v)
 {
-    struct evkeyvalq   q;
-    const char        *s, *qs = strchr(uri, '?');
-    uint64_t           n;
-    long long          rc = 0;
+    struct evkeyvalq q;
+    const char      *s, *qs = strchr(uri, '?');
+    uint64_t         n;
+    long long        rc = 0;
 
     *v = 0;
     if (qs == NULL) {
@@ -112,13 +113,13 @@ query_num(const char *uri, const char *name, unsigned long long max,
 
 void
 api_events_get(struct evhttp_request *req, struct event_base *base,
-    const char *pool)
+               const char *pool)
 {
-    const char           *uri = evhttp_request_get_uri(req);
-    unsigned long long    since, wait, last;
-    struct timeval        tv;
-    json_t               *events;
-    waiter_t             *w;
+    const char        *uri = evhttp_request_get_uri(req);
+    unsigned long long since, wait, last;
+    struct timeval     tv;
+    json_t            *events;
+    waiter_t          *w;
 
     if (query_num(uri, "since", UINT64_MAX, &since) != 0
         || query_num(uri, "wait", EVENTS_WAIT_MAX, &wait) != 0)
@@ -129,9 +130,9 @@ api_events_get(struct evhttp_request *req, struct event_base *base,
     }
     events = events_since(pool, since, &last);
     if (json_array_size(events) > 0 || wait == 0) {
-        api_reply_json(req, 200, json_pack("{s:s,s:o,s:I}", "pool", pool,
-                                           "events", events, "last",
-                                           (json_int_t) last));
+        api_reply_json(req, 200,
+                       json_pack("{s:s,s:o,s:I}", "pool", pool, "events",
+                                 events, "last", (json_int_t) last));
         return;
     }
     json_decref(events);
@@ -149,16 +150,16 @@ api_events_get(struct evhttp_request *req, struct event_base *base,
     tv.tv_sec = (time_t) wait;
     tv.tv_usec = 0;
     evtimer_add(w->timer, &tv);
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req),
-                                  on_close, w);
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close,
+                                  w);
 }
 
 void
 api_events_wake(void)
 {
-    waiter_t            *w, *next;
-    json_t              *events;
-    unsigned long long   last;
+    waiter_t          *w, *next;
+    json_t            *events;
+    unsigned long long last;
 
     for (w = waiters; w; w = next) {
         next = w->next;
@@ -174,8 +175,8 @@ api_events_wake(void)
 void
 api_events_stop(void)
 {
-    waiter_t                  *w;
-    struct evhttp_connection  *conn;
+    waiter_t                 *w;
+    struct evhttp_connection *conn;
 
     while ((w = waiters) != NULL) {
         waiters = w->next;

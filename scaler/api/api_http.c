@@ -33,26 +33,26 @@
    reference on the bufferevent, so evhttp freeing the connection
    meanwhile leaves it (and its buffer, whose callback this is) alive */
 typedef struct gate_s {
-    struct bufferevent        *bev;
-    struct evbuffer_cb_entry  *cb;
-    struct evbuffer           *held;     /* the head so far */
-    struct event              *timer;    /* cleanup, once decided or gone */
-    int                        decided;
-    int                        busy;     /* inside its own callback */
-    struct gate_s             *prev, *next;
+    struct bufferevent       *bev;
+    struct evbuffer_cb_entry *cb;
+    struct evbuffer          *held;  /* the head so far */
+    struct event             *timer; /* cleanup, once decided or gone */
+    int                       decided;
+    int                       busy; /* inside its own callback */
+    struct gate_s            *prev, *next;
 } gate_t;
 
-static const char  *(*gate_token)(void);       /* the token in force */
-static gate_t        *gates;                    /* not yet cleaned up */
-static struct timeval  gate_check = { 1, 0 };
+static const char *(*gate_token)(void); /* the token in force */
+static gate_t        *gates;            /* not yet cleaned up */
+static struct timeval gate_check = { 1, 0 };
 
 static struct bufferevent *gate_new(struct event_base *base, void *arg);
-static void gate_input(struct evbuffer *buf,
-    const struct evbuffer_cb_info *info, void *arg);
-static void gate_decide(gate_t *g, struct evbuffer *buf);
-static void gate_timer(evutil_socket_t fd, short what, void *arg);
-static void gate_free(gate_t *g);
-static int header_is(const char *line, size_t len, const char *name);
+static void                gate_input(struct evbuffer               *buf,
+                                      const struct evbuffer_cb_info *info, void *arg);
+static void                gate_decide(gate_t *g, struct evbuffer *buf);
+static void   gate_timer(evutil_socket_t fd, short what, void *arg);
+static void   gate_free(gate_t *g);
+static int    header_is(const char *line, size_t len, const char *name);
 static size_t head_end(const char *p, size_t len);
 
 /* --- pure checks --------------------------------------------------------- */
@@ -60,9 +60,9 @@ static size_t head_end(const char *p, size_t len);
 int
 api_token_ok(const char *authorization, const char *token)
 {
-    volatile unsigned char  d;
-    size_t                  i, tl, al;
-    const char             *a = authorization;
+    volatile unsigned char d;
+    size_t                 i, tl, al;
+    const char            *a = authorization;
 
     if (a == NULL || token == NULL || strncasecmp(a, "Bearer ", 7) != 0) {
         return 0;
@@ -82,11 +82,11 @@ api_token_ok(const char *authorization, const char *token)
 int
 api_host_ok(const char *host, const char *listen_host)
 {
-    char    name[256];
-    size_t  n;
+    char   name[256];
+    size_t n;
 
     if (host == NULL) {
-        return 1;               /* HTTP/1.0 without Host: no browser */
+        return 1; /* HTTP/1.0 without Host: no browser */
     }
     /* the name without ":port", IPv6 literals in brackets */
     if (host[0] == '[') {
@@ -99,8 +99,8 @@ api_host_ok(const char *host, const char *listen_host)
         n = strcspn(host, ":");
     }
     if (n == 0 || n >= sizeof(name)
-        || (host[n] == ':' && strspn(host + n + 1, "0123456789")
-                              != strlen(host + n + 1)))
+        || (host[n] == ':'
+            && strspn(host + n + 1, "0123456789") != strlen(host + n + 1)))
     {
         return 0;
     }
@@ -119,7 +119,7 @@ api_host_ok(const char *host, const char *listen_host)
 static int
 header_is(const char *line, size_t len, const char *name)
 {
-    size_t  n = strlen(name);
+    size_t n = strlen(name);
 
     return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
 }
@@ -129,7 +129,7 @@ header_is(const char *line, size_t len, const char *name)
 static size_t
 head_end(const char *p, size_t len)
 {
-    const char  *nl, *line = p, *end = p + len;
+    const char *nl, *line = p, *end = p + len;
 
     while ((nl = memchr(line, '\n', (size_t) (end - line))) != NULL) {
         if (nl == line || (nl == line + 1 && line[0] == '\r')) {
@@ -141,13 +141,13 @@ head_end(const char *p, size_t len)
 }
 
 int
-api_head_check(const char *head, size_t len, const char *token,
-    char *out, size_t *outlen)
+api_head_check(const char *head, size_t len, const char *token, char *out,
+               size_t *outlen)
 {
-    const char  *line, *nl, *end = head + len, *value = NULL;
-    size_t       ll, vl = 0, o = 0;
-    int          nauth = 0, first = 1, dropping = 0, keep, in_auth = 0;
-    char         auth[API_TOKEN_MAX + 64];
+    const char *line, *nl, *end = head + len, *value = NULL;
+    size_t      ll, vl = 0, o = 0;
+    int         nauth = 0, first = 1, dropping = 0, keep, in_auth = 0;
+    char        auth[API_TOKEN_MAX + 64];
 
     for (line = head; line < end; line = nl + 1) {
         nl = memchr(line, '\n', (size_t) (end - line));
@@ -158,7 +158,7 @@ api_head_check(const char *head, size_t len, const char *token,
         }
         keep = 1;
         if (first) {
-            first = 0;                          /* the request line */
+            first = 0; /* the request line */
         } else if (ll > 0 && (line[0] == ' ' || line[0] == '\t')) {
             /* a folded line belongs to the header before it; a folded
                Authorization is not taken */
@@ -207,24 +207,23 @@ api_head_check(const char *head, size_t len, const char *token,
 static struct bufferevent *
 gate_new(struct event_base *base, void *arg)
 {
-    struct bufferevent  *bev;
-    gate_t              *g;
+    struct bufferevent *bev;
+    gate_t             *g;
 
     (void) arg;
     /* evhttp sets the socket (bufferevent_setfd) */
-    if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))
-        == NULL)
+    if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
     {
         return NULL;
     }
     if (gate_token() == NULL) {
-        return bev;                     /* no token to check */
+        return bev; /* no token to check */
     }
     g = xcalloc(1, sizeof(*g));
     if ((g->held = evbuffer_new()) == NULL
         || (g->timer = evtimer_new(base, gate_timer, g)) == NULL
-        || (g->cb = evbuffer_add_cb(bufferevent_get_input(bev), gate_input,
-                                    g)) == NULL)
+        || (g->cb = evbuffer_add_cb(bufferevent_get_input(bev), gate_input, g))
+               == NULL)
     {
         if (g->timer) {
             event_free(g->timer);
@@ -249,10 +248,9 @@ gate_new(struct event_base *base, void *arg)
 
 /* bytes arrived, before evhttp reads them */
 static void
-gate_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
+gate_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
-    gate_t  *g = arg;
+    gate_t *g = arg;
 
     if (g->busy || g->decided || info->n_added == 0) {
         return;
@@ -266,9 +264,9 @@ gate_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 static void
 gate_decide(gate_t *g, struct evbuffer *buf)
 {
-    const char  *token = gate_token();
-    char        *head, *out;
-    size_t       len, n, end, outlen;
+    const char *token = gate_token();
+    char       *head, *out;
+    size_t      len, n, end, outlen;
 
     len = evbuffer_get_length(g->held);
     n = len < API_HEADERS_MAX + 4 ? len : API_HEADERS_MAX + 4;
@@ -277,12 +275,11 @@ gate_decide(gate_t *g, struct evbuffer *buf)
     }
     end = head_end(head, n);
     if (end == 0 && n < API_HEADERS_MAX + 4) {
-        return;                         /* wait for the rest of the head */
+        return; /* wait for the rest of the head */
     }
     g->decided = 1;
-    event_active(g->timer, EV_TIMEOUT, 0);      /* cleanup, on the loop */
-    if (token == NULL || (end && api_head_check(head, end, token, NULL,
-                                                NULL)))
+    event_active(g->timer, EV_TIMEOUT, 0); /* cleanup, on the loop */
+    if (token == NULL || (end && api_head_check(head, end, token, NULL, NULL)))
     {
         evbuffer_add_buffer(buf, g->held);
         return;
@@ -313,7 +310,7 @@ gate_timer(evutil_socket_t fd, short what, void *arg)
     (void) what;
     bufferevent_getcb(g->bev, &readcb, NULL, &eventcb, NULL);
     if (!g->decided && (readcb != NULL || eventcb != NULL)) {
-        evtimer_add(g->timer, &gate_check);     /* still reading a head */
+        evtimer_add(g->timer, &gate_check); /* still reading a head */
         return;
     }
     gate_free(g);
@@ -347,9 +344,9 @@ api_http_close(void)
 
 void
 api_http_limits(struct evhttp *http, uint64_t timeout_ms,
-    const char *(*token)(void))
+                const char *(*token)(void) )
 {
-    struct timeval  tv;
+    struct timeval tv;
 
     tv.tv_sec = (time_t) (timeout_ms / 1000);
     tv.tv_usec = (suseconds_t) (timeout_ms % 1000) * 1000;

@@ -22,24 +22,25 @@
 #include "scaler.h"
 
 typedef struct up_wait {
-    struct evhttp_request  *req;        /* NULL once api_stop() freed it */
-    scaler_t               *s;
-    char                    pool[128];
-    upgrade_t               rec;        /* what is written */
-    long long               result;
-    struct up_wait         *prev, *next;
+    struct evhttp_request *req; /* NULL once api_stop() freed it */
+    scaler_t              *s;
+    char                   pool[128];
+    upgrade_t              rec; /* what is written */
+    long long              result;
+    struct up_wait        *prev, *next;
 } up_wait_t;
 
-static up_wait_t  *waiting;
+static up_wait_t *waiting;
 
 int
 pool_outdated(const pool_state_t *ps)
 {
-    int  i, n = 0;
+    int i, n = 0;
 
     for (i = 0; i < ps->ninst; i++) {
         n += (ps->inst[i].state == INST_BOOTING
-              || ps->inst[i].state == INST_RUNNING) && !ps->inst[i].latest;
+              || ps->inst[i].state == INST_RUNNING)
+             && !ps->inst[i].latest;
     }
     return n;
 }
@@ -48,7 +49,7 @@ pool_outdated(const pool_state_t *ps)
 static json_t *
 model_json(const char *m)
 {
-    size_t  v = strcspn(m, ":");
+    size_t v = strcspn(m, ":");
 
     if (m[0] == '\0') {
         return json_null();
@@ -79,48 +80,44 @@ api_upgrade_json(const pool_state_t *ps)
     }
     for (i = 0; i < ps->ninst; i++) {
         on += (ps->inst[i].state == INST_BOOTING
-               || ps->inst[i].state == INST_RUNNING) && ps->inst[i].latest;
+               || ps->inst[i].state == INST_RUNNING)
+              && ps->inst[i].latest;
     }
-    j = json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:i,"
-                  "s:o,s:o,s:o,s:s,s:o,s:o,s:b,s:s,s:{s:s,s:s},s:b}",
-                  "pool", ps->cf->name,
-                  "state", upgrade_state_name(u->state),
-                  "mode", u->state == UPGRADE_NONE ? modes[uc->mode]
-                          : u->automatic ? "automatic" : "rolling",
-                  "from", model_json(u->from), "to", model_json(u->to),
-                  "from_image", u->from_image, "to_image", u->to_image,
-                  "batch", (json_int_t) u->batch,
-                  "batches", (json_int_t) u->batches,
-                  "upgraded", (json_int_t) u->upgraded,
-                  "failed", (json_int_t) u->failed,
-                  "on_model", on, "left", pool_outdated(ps),
-                  "started", ms_json(u->started),
-                  "updated", ms_json(u->updated),
-                  "batch_started", ms_json(u->batch_started),
-                  "zone", u->zone, "instances", ids,
-                  "rollback", why[u->rollback] ? json_string(why[u->rollback])
-                                               : json_null(),
-                  "rolled_back", u->rollback != UPGRADE_FORWARD
-                                 && (u->state == UPGRADE_FAILED
-                                     || u->state == UPGRADE_CANCELLED),
-                  "error", u->error,
-                  "model", "version", ps->model.version[0]
-                                      ? ps->model.version
-                                      : ps->cf->templates[0].version,
-                  "digest", ps->model.version[0] ? ps->model.digest
-                                                 : ps->digest[0],
-                  "previous_known", ps->previous_ok);
-    json_object_set_new(j, "policy", json_pack("{s:s,s:i,s:i,s:i,s:I,s:b,"
-                        "s:b,s:b,s:b,s:b}", "mode", modes[uc->mode],
-                        "max_batch_percent", uc->max_batch_percent,
-                        "max_unhealthy_percent", uc->max_unhealthy_percent,
-                        "max_unhealthy_upgraded_percent",
-                        uc->max_unhealthy_upgraded_percent,
-                        "pause_ms", (json_int_t) uc->pause_ms,
-                        "surge", uc->surge, "prioritize_unhealthy",
-                        uc->prioritize_unhealthy, "cross_zone",
-                        uc->cross_zone, "rollback", uc->rollback, "image",
-                        uc->image));
+    j = json_pack(
+        "{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:i,"
+        "s:o,s:o,s:o,s:s,s:o,s:o,s:b,s:s,s:{s:s,s:s},s:b}",
+        "pool", ps->cf->name, "state", upgrade_state_name(u->state), "mode",
+        u->state == UPGRADE_NONE ? modes[uc->mode]
+        : u->automatic           ? "automatic"
+                                 : "rolling",
+        "from", model_json(u->from), "to", model_json(u->to), "from_image",
+        u->from_image, "to_image", u->to_image, "batch", (json_int_t) u->batch,
+        "batches", (json_int_t) u->batches, "upgraded",
+        (json_int_t) u->upgraded, "failed", (json_int_t) u->failed, "on_model",
+        on, "left", pool_outdated(ps), "started", ms_json(u->started),
+        "updated", ms_json(u->updated), "batch_started",
+        ms_json(u->batch_started), "zone", u->zone, "instances", ids,
+        "rollback",
+        why[u->rollback] ? json_string(why[u->rollback]) : json_null(),
+        "rolled_back",
+        u->rollback != UPGRADE_FORWARD
+            && (u->state == UPGRADE_FAILED || u->state == UPGRADE_CANCELLED),
+        "error", u->error, "model", "version",
+        ps->model.version[0] ? ps->model.version : ps->cf->templates[0].version,
+        "digest", ps->model.version[0] ? ps->model.digest : ps->digest[0],
+        "previous_known", ps->previous_ok);
+    json_object_set_new(
+        j, "policy",
+        json_pack("{s:s,s:i,s:i,s:i,s:I,s:b,"
+                  "s:b,s:b,s:b,s:b}",
+                  "mode", modes[uc->mode], "max_batch_percent",
+                  uc->max_batch_percent, "max_unhealthy_percent",
+                  uc->max_unhealthy_percent, "max_unhealthy_upgraded_percent",
+                  uc->max_unhealthy_upgraded_percent, "pause_ms",
+                  (json_int_t) uc->pause_ms, "surge", uc->surge,
+                  "prioritize_unhealthy", uc->prioritize_unhealthy,
+                  "cross_zone", uc->cross_zone, "rollback", uc->rollback,
+                  "image", uc->image));
     return j;
 }
 
@@ -141,8 +138,8 @@ unlink_wait(up_wait_t *w)
 static void
 written(int ok, void *arg)
 {
-    up_wait_t     *w = arg;
-    pool_state_t  *ps;
+    up_wait_t    *w = arg;
+    pool_state_t *ps;
 
     unlink_wait(w);
     reconcile_lock(w->s);
@@ -162,7 +159,8 @@ written(int ok, void *arg)
     } else if (!ok) {
         api_reply_error(w->req, 503, "redis unreachable");
     } else if (w->result <= 0) {
-        api_reply_error(w->req, 409, "the upgrade changed meanwhile: ask "
+        api_reply_error(w->req, 409,
+                        "the upgrade changed meanwhile: ask "
                         "again");
     } else if (ps == NULL) {
         api_reply_error(w->req, 404, "no pool \"%s\"", w->pool);
@@ -178,10 +176,10 @@ written(int ok, void *arg)
    when the last pass refused the record: the API's is the way out) */
 static void
 write_record(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
-    upgrade_t *rec)
+             upgrade_t *rec)
 {
-    up_wait_t  *w = xcalloc(1, sizeof(*w));
-    char        expect[24];
+    up_wait_t *w = xcalloc(1, sizeof(*w));
+    char       expect[24];
 
     w->req = req;
     w->s = s;
@@ -195,19 +193,18 @@ write_record(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
     snprintf(expect, sizeof(expect), "%llu",
              (unsigned long long) ps->upgrade.gen);
     registry_async_upgrade_write(s->areg, w->pool, &w->rec,
-                                 ps->upgrade_lost ? "*" : expect,
-                                 &w->result, written, w);
+                                 ps->upgrade_lost ? "*" : expect, &w->result,
+                                 written, w);
 }
 
 void
 api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
-    const char *what)
+            const char *what)
 {
-    const upgrade_t  *u = &ps->upgrade;
-    upgrade_t         rec;
-    char              v[SCALESET_NAME_MAX + 1];
-    int               post = evhttp_request_get_command(req)
-                             == EVHTTP_REQ_POST;
+    const upgrade_t *u = &ps->upgrade;
+    upgrade_t        rec;
+    char             v[SCALESET_NAME_MAX + 1];
+    int              post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
 
     if (strcmp(what, "") == 0 && !post) {
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
@@ -242,9 +239,10 @@ api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
         /* a new upgrade to the pool's model; the pass fills in from */
         if (upgrade_running(u->state)) {
             upgrade_free(&rec);
-            api_reply_error(req, 409, "an upgrade is %s already (batch %ld "
-                            "of %ld)", upgrade_state_name(u->state),
-                            u->batch, u->batches);
+            api_reply_error(req, 409,
+                            "an upgrade is %s already (batch %ld "
+                            "of %ld)",
+                            upgrade_state_name(u->state), u->batch, u->batches);
             return;
         }
         upgrade_free(&rec);
@@ -271,9 +269,10 @@ api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
         upgrade_free(&rec);
         rec.batch_started = 0;
         rec.state = UPGRADE_CANCELLED;
-        snprintf(rec.error, sizeof(rec.error), "cancelled through the API"
-                 "%s", u->state == UPGRADE_ROLLING_BACK
-                 ? " while rolling back" : "");
+        snprintf(rec.error, sizeof(rec.error),
+                 "cancelled through the API"
+                 "%s",
+                 u->state == UPGRADE_ROLLING_BACK ? " while rolling back" : "");
     } else {
         if (u->state == UPGRADE_ROLLING_BACK
             || (u->rollback != UPGRADE_FORWARD
@@ -281,22 +280,26 @@ api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
                     || u->state == UPGRADE_CANCELLED)))
         {
             upgrade_free(&rec);
-            api_reply_error(req, 409, "the upgrade is %s to version %s "
-                            "already", u->state == UPGRADE_ROLLING_BACK
-                            ? "rolling back" : "rolled back", v);
+            api_reply_error(req, 409,
+                            "the upgrade is %s to version %s "
+                            "already",
+                            u->state == UPGRADE_ROLLING_BACK ? "rolling back"
+                                                             : "rolled back",
+                            v);
             return;
         }
         if (u->state == UPGRADE_NONE || u->state == UPGRADE_IDLE
-            || u->from[0] == '\0')
-        {
+            || u->from[0] == '\0') {
             upgrade_free(&rec);
             api_reply_error(req, 409, "no upgrade to roll back");
             return;
         }
         if (!ps->previous_ok) {
             upgrade_free(&rec);
-            api_reply_error(req, 409, "no instance of version %s left to "
-                            "take its recipe from: no rollback", v);
+            api_reply_error(req, 409,
+                            "no instance of version %s left to "
+                            "take its recipe from: no rollback",
+                            v);
             return;
         }
         upgrade_free(&rec);
@@ -305,8 +308,10 @@ api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
         rec.batches = 0;
         rec.state = UPGRADE_ROLLING_BACK;
         rec.rollback = UPGRADE_BACK_API;
-        snprintf(rec.error, sizeof(rec.error), "rolled back to version %s "
-                 "through the API", v);
+        snprintf(rec.error, sizeof(rec.error),
+                 "rolled back to version %s "
+                 "through the API",
+                 v);
     }
     write_record(req, s, ps, &rec);
 }
@@ -314,7 +319,7 @@ api_upgrade(struct evhttp_request *req, scaler_t *s, pool_state_t *ps,
 void
 api_upgrade_stop(void)
 {
-    up_wait_t  *w;
+    up_wait_t *w;
 
     for (w = waiting; w; w = w->next) {
         w->req = NULL;

@@ -19,45 +19,45 @@
 
 #include "scaler.h"
 
-#define HISTORY_STEP_MS    5000
-#define HISTORY_SLOTS      720          /* one hour of 5 s steps */
-#define HISTORY_SERIES     34           /* desired, running, 32 rules */
-#define HISTORY_DECISIONS  20
-#define HISTORY_POOLS      64
+#define HISTORY_STEP_MS   5000
+#define HISTORY_SLOTS     720 /* one hour of 5 s steps */
+#define HISTORY_SERIES    34  /* desired, running, 32 rules */
+#define HISTORY_DECISIONS 20
+#define HISTORY_POOLS     64
 
 typedef struct {
-    char             name[AUTOSCALE_NAME_MAX + 8];   /* "desired", "rule:busy" */
-    double           v[HISTORY_SLOTS];
+    char   name[AUTOSCALE_NAME_MAX + 8]; /* "desired", "rule:busy" */
+    double v[HISTORY_SLOTS];
 } history_series_t;
 
 /* the gateways' traffic of a pool from Prometheus: the last answers */
-#define HISTORY_TRAFFIC    2
+#define HISTORY_TRAFFIC 2
 
-typedef struct history_pool_s  history_pool_t;
+typedef struct history_pool_s history_pool_t;
 
 typedef struct {
-    history_pool_t  *h;
-    int              which;
-    int              inflight;
-    prom_client_t   *client;              /* the one asked */
-    double           value;               /* NaN: no answer */
+    history_pool_t *h;
+    int             which;
+    int             inflight;
+    prom_client_t  *client; /* the one asked */
+    double          value;  /* NaN: no answer */
 } history_query_t;
 
 struct history_pool_s {
     char             pool[64];
-    uint64_t         t[HISTORY_SLOTS];    /* UNIX ms, 0: empty */
-    int              head;                /* next slot */
-    int              n;                   /* slots filled */
+    uint64_t         t[HISTORY_SLOTS]; /* UNIX ms, 0: empty */
+    int              head;             /* next slot */
+    int              n;                /* slots filled */
     history_series_t series[HISTORY_SERIES];
     int              nseries;
-    json_t          *decisions[HISTORY_DECISIONS];  /* oldest first */
+    json_t          *decisions[HISTORY_DECISIONS]; /* oldest first */
     int              ndecisions;
     history_query_t  traffic[HISTORY_TRAFFIC];
 };
 
 static const struct {
-    const char  *series;
-    const char  *query;                   /* %s: the pool */
+    const char *series;
+    const char *query; /* %s: the pool */
 } hist_traffic[HISTORY_TRAFFIC] = {
     { "requests_per_s",
       "sum(irate(scaleset_upstream_requests_total{pool=\"%s\"}[1m]))" },
@@ -65,21 +65,21 @@ static const struct {
       "sum(scaleset_upstream_active_connections{pool=\"%s\"})" },
 };
 
-static history_pool_t  *hist[HISTORY_POOLS];
-static int              nhist;
-static pthread_mutex_t  hist_lock = PTHREAD_MUTEX_INITIALIZER;
+static history_pool_t *hist[HISTORY_POOLS];
+static int             nhist;
+static pthread_mutex_t hist_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static history_pool_t *hist_pool(const char *pool, int create);
-static int hist_series(history_pool_t *h, const char *name);
-static void hist_decision(const char *pool, json_t *d);
-static json_t *num_or_null(double v);
-static void hist_traffic_done(const prom_result_t *res, void *arg);
-static void hist_traffic_ask(history_pool_t *h);
+static int             hist_series(history_pool_t *h, const char *name);
+static void            hist_decision(const char *pool, json_t *d);
+static json_t         *num_or_null(double v);
+static void            hist_traffic_done(const prom_result_t *res, void *arg);
+static void            hist_traffic_ask(history_pool_t *h);
 
 static uint64_t
 wall_ms(void)
 {
-    struct timespec  ts;
+    struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -94,7 +94,7 @@ num_or_null(double v)
 static history_pool_t *
 hist_pool(const char *pool, int create)
 {
-    int  i;
+    int i;
 
     for (i = 0; i < nhist; i++) {
         if (strcmp(hist[i]->pool, pool) == 0) {
@@ -102,8 +102,7 @@ hist_pool(const char *pool, int create)
         }
     }
     if (!create || nhist == HISTORY_POOLS
-        || strlen(pool) >= sizeof(hist[0]->pool))
-    {
+        || strlen(pool) >= sizeof(hist[0]->pool)) {
         return NULL;
     }
     hist[nhist] = xcalloc(1, sizeof(history_pool_t));
@@ -121,7 +120,7 @@ hist_pool(const char *pool, int create)
 static int
 hist_series(history_pool_t *h, const char *name)
 {
-    int  i, k;
+    int i, k;
 
     for (i = 0; i < h->nseries; i++) {
         if (strcmp(h->series[i].name, name) == 0) {
@@ -144,7 +143,7 @@ hist_series(history_pool_t *h, const char *name)
 static void
 hist_traffic_done(const prom_result_t *res, void *arg)
 {
-    history_query_t  *q = arg;
+    history_query_t *q = arg;
 
     pthread_mutex_lock(&hist_lock);
     q->inflight = 0;
@@ -156,10 +155,10 @@ hist_traffic_done(const prom_result_t *res, void *arg)
 static void
 hist_traffic_ask(history_pool_t *h)
 {
-    prom_client_t    *c = autoscaler_prom();
-    history_query_t  *q;
-    char              query[256];
-    int               i;
+    prom_client_t   *c = autoscaler_prom();
+    history_query_t *q;
+    char             query[256];
+    int              i;
 
     for (i = 0; i < HISTORY_TRAFFIC; i++) {
         q = &h->traffic[i];
@@ -168,25 +167,25 @@ hist_traffic_ask(history_pool_t *h)
             continue;
         }
         if (q->inflight && q->client == c) {
-            continue;                   /* still waiting */
+            continue; /* still waiting */
         }
         snprintf(query, sizeof(query), hist_traffic[i].query, h->pool);
         q->client = c;
-        q->inflight = prom_query(c, query, PROM_REDUCE_NONE,
-                                 hist_traffic_done, q) == 0;
+        q->inflight =
+            prom_query(c, query, PROM_REDUCE_NONE, hist_traffic_done, q) == 0;
     }
 }
 
 void
 history_sample(scaler_t *s)
 {
-    pool_state_t                *ps;
-    history_pool_t              *h;
-    autoscale_runner_t          *r;
-    const autoscale_decision_t  *d;
-    uint64_t                     now = wall_ms();
-    char                         name[AUTOSCALE_NAME_MAX + 8];
-    int                          i, j, k, slot, prev;
+    pool_state_t               *ps;
+    history_pool_t             *h;
+    autoscale_runner_t         *r;
+    const autoscale_decision_t *d;
+    uint64_t                    now = wall_ms();
+    char                        name[AUTOSCALE_NAME_MAX + 8];
+    int                         i, j, k, slot, prev;
 
     pthread_mutex_lock(&hist_lock);
     for (i = 0; i < s->npools; i++) {
@@ -243,7 +242,7 @@ history_sample(scaler_t *s)
 static void
 hist_decision(const char *pool, json_t *d)
 {
-    history_pool_t  *h;
+    history_pool_t *h;
 
     pthread_mutex_lock(&hist_lock);
     if ((h = hist_pool(pool, 1)) == NULL) {
@@ -263,32 +262,31 @@ hist_decision(const char *pool, json_t *d)
 
 void
 history_decision(const char *pool, const autoscale_config_t *conf,
-    const autoscale_decision_t *d)
+                 const autoscale_decision_t *d)
 {
-    json_t          *j, *rules, *o;
-    size_t           i;
+    json_t *j, *rules, *o;
+    size_t  i;
 
-    j = json_pack("{s:I,s:s,s:I,s:I,s:s,s:s,s:o}",
-                  "at", (json_int_t) wall_ms(), "source", "autoscale",
-                  "previous", (json_int_t) d->previous,
-                  "capacity", (json_int_t) d->capacity,
-                  "direction", autoscale_dir_name(d->direction),
-                  "reason", d->reason, "rules", json_array());
+    j = json_pack("{s:I,s:s,s:I,s:I,s:s,s:s,s:o}", "at", (json_int_t) wall_ms(),
+                  "source", "autoscale", "previous", (json_int_t) d->previous,
+                  "capacity", (json_int_t) d->capacity, "direction",
+                  autoscale_dir_name(d->direction), "reason", d->reason,
+                  "rules", json_array());
     if (j == NULL) {
         return;
     }
     rules = json_object_get(j, "rules");
     for (i = 0; d->rules && i < conf->nrules; i++) {
-        o = json_pack("{s:s,s:s,s:f,s:b,s:b,s:s}",
-                      "name", conf->rules[i].name,
+        o = json_pack("{s:s,s:s,s:f,s:b,s:b,s:s}", "name", conf->rules[i].name,
                       "operator", autoscale_op_name(conf->rules[i].op),
-                      "threshold", conf->rules[i].threshold,
-                      "holds", d->rules[i].holds, "fired", d->rules[i].fired,
-                      "status", prom_status_name(d->rules[i].status));
+                      "threshold", conf->rules[i].threshold, "holds",
+                      d->rules[i].holds, "fired", d->rules[i].fired, "status",
+                      prom_status_name(d->rules[i].status));
         if (o != NULL) {
-            json_object_set_new(o, "value", d->rules[i].status == PROM_OK
-                                ? num_or_null(d->rules[i].value)
-                                : json_null());
+            json_object_set_new(o, "value",
+                                d->rules[i].status == PROM_OK
+                                    ? num_or_null(d->rules[i].value)
+                                    : json_null());
             json_array_append_new(rules, o);
         }
     }
@@ -298,12 +296,14 @@ history_decision(const char *pool, const autoscale_config_t *conf,
 void
 history_manual(const char *pool, int previous, int capacity)
 {
-    json_t          *j;
+    json_t *j;
 
-    j = json_pack("{s:I,s:s,s:i,s:i,s:s,s:s,s:[]}", "at", (json_int_t) wall_ms(),
-                  "source", "api", "previous", previous, "capacity", capacity,
-                  "direction", capacity > previous ? "out"
-                               : capacity < previous ? "in" : "none",
+    j = json_pack("{s:I,s:s,s:i,s:i,s:s,s:s,s:[]}", "at",
+                  (json_int_t) wall_ms(), "source", "api", "previous", previous,
+                  "capacity", capacity, "direction",
+                  capacity > previous   ? "out"
+                  : capacity < previous ? "in"
+                                        : "none",
                   "reason", "capacity set through the API", "rules");
     if (j == NULL) {
         return;
@@ -314,14 +314,14 @@ history_manual(const char *pool, int previous, int capacity)
 json_t *
 history_json(const char *pool)
 {
-    history_pool_t  *h;
-    json_t          *j, *t, *series, *a;
-    int              i, k, slot;
+    history_pool_t *h;
+    json_t         *j, *t, *series, *a;
+    int             i, k, slot;
 
-    j = json_pack("{s:s,s:i,s:i,s:[],s:{},s:[]}", "pool", pool,
-                  "step_s", HISTORY_STEP_MS / 1000,
-                  "window_s", HISTORY_STEP_MS / 1000 * HISTORY_SLOTS,
-                  "t", "series", "decisions");
+    j = json_pack("{s:s,s:i,s:i,s:[],s:{},s:[]}", "pool", pool, "step_s",
+                  HISTORY_STEP_MS / 1000, "window_s",
+                  HISTORY_STEP_MS / 1000 * HISTORY_SLOTS, "t", "series",
+                  "decisions");
     if (j == NULL) {
         return NULL;
     }
@@ -342,7 +342,7 @@ history_json(const char *pool)
             json_object_set_new(series, h->series[k].name, a);
         }
         a = json_object_get(j, "decisions");
-        for (i = h->ndecisions - 1; i >= 0; i--) {      /* newest first */
+        for (i = h->ndecisions - 1; i >= 0; i--) { /* newest first */
             json_array_append(a, h->decisions[i]);
         }
     }
@@ -353,7 +353,7 @@ history_json(const char *pool)
 void
 history_free(void)
 {
-    int  i, k;
+    int i, k;
 
     pthread_mutex_lock(&hist_lock);
     for (i = 0; i < nhist; i++) {

@@ -29,32 +29,32 @@
 #define SCALER_SRC_UI_DIR ""
 #endif
 
-#define UI_FILE_MAX  (4 * 1024 * 1024)
+#define UI_FILE_MAX (4 * 1024 * 1024)
 
 static const struct {
-    const char  *ext;
-    const char  *type;
+    const char *ext;
+    const char *type;
 } ui_types[] = {
     { ".html", "text/html; charset=utf-8" },
-    { ".js",   "text/javascript; charset=utf-8" },
-    { ".css",  "text/css; charset=utf-8" },
-    { ".svg",  "image/svg+xml" },
-    { ".png",  "image/png" },
-    { ".ico",  "image/x-icon" },
+    { ".js", "text/javascript; charset=utf-8" },
+    { ".css", "text/css; charset=utf-8" },
+    { ".svg", "image/svg+xml" },
+    { ".png", "image/png" },
+    { ".ico", "image/x-icon" },
     { ".json", "application/json" },
-    { ".txt",  "text/plain; charset=utf-8" },
+    { ".txt", "text/plain; charset=utf-8" },
 };
 
-static void ui_reply(struct evhttp_request *req, int code,
-    const char *reason, const char *msg);
+static void ui_reply(struct evhttp_request *req, int code, const char *reason,
+                     const char *msg);
 
 const char *
 ui_default_dir(void)
 {
-    static char  dir[PATH_MAX];
-    char         exe[PATH_MAX], *slash;
-    ssize_t      n;
-    struct stat  st;
+    static char dir[PATH_MAX];
+    char        exe[PATH_MAX], *slash;
+    ssize_t     n;
+    struct stat st;
 
     /* dir has room for exe's directory and UI_REL_DIR */
     n = readlink("/proc/self/exe", exe, sizeof(exe) - sizeof(UI_REL_DIR));
@@ -80,8 +80,8 @@ ui_default_dir(void)
 const char *
 ui_content_type(const char *name)
 {
-    const char  *p, *dot;
-    size_t       i;
+    const char *p, *dot;
+    size_t      i;
 
     if (name[0] == '\0' || name[0] == '.' || strlen(name) > 128) {
         return NULL;
@@ -107,9 +107,9 @@ ui_content_type(const char *name)
 
 static void
 ui_reply(struct evhttp_request *req, int code, const char *reason,
-    const char *msg)
+         const char *msg)
 {
-    struct evbuffer  *b = evbuffer_new();
+    struct evbuffer *b = evbuffer_new();
 
     evbuffer_add_printf(b, "%s\n", msg);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -121,13 +121,13 @@ ui_reply(struct evhttp_request *req, int code, const char *reason,
 void
 ui_serve(struct evhttp_request *req, const char *dir, const char *path)
 {
-    struct evkeyvalq  *h = evhttp_request_get_output_headers(req);
+    struct evkeyvalq    *h = evhttp_request_get_output_headers(req);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const char        *name, *type;
-    struct evbuffer   *b;
-    struct stat        st;
-    int                dfd, fd;
-    char               len[32];
+    const char          *name, *type;
+    struct evbuffer     *b;
+    struct stat          st;
+    int                  dfd, fd;
+    char                 len[32];
 
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         ui_reply(req, 405, "Method Not Allowed", "method not allowed");
@@ -158,8 +158,7 @@ ui_serve(struct evhttp_request *req, const char *dir, const char *path)
         ui_reply(req, 404, "Not Found", "not found");
         return;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
-        || st.st_size > UI_FILE_MAX)
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > UI_FILE_MAX)
     {
         close(fd);
         ui_reply(req, 404, "Not Found", "not found");

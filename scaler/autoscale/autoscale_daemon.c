@@ -17,31 +17,31 @@
 #include "scaler.h"
 
 typedef struct {
-    char                 pool[64];
-    autoscale_runner_t  *runner;
-    int64_t              asked;     /* the capacity the evaluation started from */
-    int                  storing;   /* its decisions waiting for Redis */
+    char                pool[64];
+    autoscale_runner_t *runner;
+    int64_t             asked;   /* the capacity the evaluation started from */
+    int                 storing; /* its decisions waiting for Redis */
 } as_entry_t;
 
 /* a decision's capacity on its way to Redis */
 typedef struct {
-    char                 pool[64];
-    int                  capacity;
+    char pool[64];
+    int  capacity;
 } as_store_t;
 
-static struct event_base  *as_base;
-static scaler_t           *as_s;
-static void              (*as_kick)(void);
-static prom_client_t      *as_prom;
-static prom_config_t       as_promcf;
-static as_entry_t         *as_ent;
-static size_t              as_n;
-static int                 as_curl;
-static int                 as_draining;
+static struct event_base *as_base;
+static scaler_t          *as_s;
+static void (*as_kick)(void);
+static prom_client_t *as_prom;
+static prom_config_t  as_promcf;
+static as_entry_t    *as_ent;
+static size_t         as_n;
+static int            as_curl;
+static int            as_draining;
 
 static void as_log(void *ctx, int prio, const char *pool, const char *msg);
 static void as_done(autoscale_runner_t *r, const autoscale_decision_t *d,
-    void *arg);
+                    void *arg);
 
 /* the runner's lines, at their priorities (syslog's, as slogl's levels);
    its decision lines are debug: as_decided logs the ones it applies, with
@@ -59,7 +59,7 @@ static void as_stored(int ok, void *arg);
 static void
 as_done(autoscale_runner_t *r, const autoscale_decision_t *d, void *arg)
 {
-    as_entry_t    *e = arg;
+    as_entry_t *e = arg;
 
     (void) r;
     if (as_s == NULL || as_draining) {
@@ -74,10 +74,10 @@ as_done(autoscale_runner_t *r, const autoscale_decision_t *d, void *arg)
 static void
 as_decided(as_entry_t *e, const autoscale_decision_t *d)
 {
-    pool_state_t  *ps;
-    as_store_t    *st;
-    char           rules[256];
-    size_t         i, len = 0;
+    pool_state_t *ps;
+    as_store_t   *st;
+    char          rules[256];
+    size_t        i, len = 0;
 
     ps = reconcile_pool(as_s, e->pool);
     if (ps == NULL) {
@@ -114,8 +114,8 @@ as_decided(as_entry_t *e, const autoscale_decision_t *d)
     snprintf(st->pool, sizeof(st->pool), "%s", e->pool);
     st->capacity = (int) d->capacity;
     e->storing++;
-    registry_async_capacity_set(as_s->areg, e->pool, st->capacity,
-                                as_stored, st);
+    registry_async_capacity_set(as_s->areg, e->pool, st->capacity, as_stored,
+                                st);
 }
 
 /* a decision's capacity stored in Redis (ok) or not: applied either way,
@@ -124,10 +124,10 @@ as_decided(as_entry_t *e, const autoscale_decision_t *d)
 static void
 as_stored(int ok, void *arg)
 {
-    as_store_t    *st = arg;
-    as_entry_t    *e;
-    pool_state_t  *ps;
-    size_t         i;
+    as_store_t   *st = arg;
+    as_entry_t   *e;
+    pool_state_t *ps;
+    size_t        i;
 
     for (i = 0, e = NULL; i < as_n; i++) {
         if (strcmp(as_ent[i].pool, st->pool) == 0) {
@@ -137,20 +137,24 @@ as_stored(int ok, void *arg)
     if (e != NULL && e->storing > 0) {
         e->storing--;
     }
-    if (as_s == NULL) {                 /* stopped */
+    if (as_s == NULL) { /* stopped */
         free(st);
         return;
     }
     if (!ok && !ha_writable()) {
-        slog_warn(st->pool, NULL, "autoscale: capacity %d not stored: "
-                  "this scaler does not lead anymore", st->capacity);
+        slog_warn(st->pool, NULL,
+                  "autoscale: capacity %d not stored: "
+                  "this scaler does not lead anymore",
+                  st->capacity);
         free(st);
         return;
     }
     if (!ok) {
-        slog_warn(st->pool, NULL, "autoscale: capacity %d not stored (redis "
+        slog_warn(st->pool, NULL,
+                  "autoscale: capacity %d not stored (redis "
                   "unreachable): applied, Redis keeps the previous value "
-                  "until a later write", st->capacity);
+                  "until a later write",
+                  st->capacity);
     }
     reconcile_lock(as_s);
     if ((ps = reconcile_pool(as_s, st->pool)) != NULL) {
@@ -208,7 +212,8 @@ prom_open(const scaler_config_t *cf)
     as_promcf.bearer_token = dup0(cf->prom_token);
     as_prom = cf->prom_url ? prom_client_new(as_base, &as_promcf) : NULL;
     if (cf->prom_url && as_prom == NULL) {
-        slog_err(NULL, NULL, "autoscale: cannot create the prometheus "
+        slog_err(NULL, NULL,
+                 "autoscale: cannot create the prometheus "
                  "client");
     }
 }
@@ -218,8 +223,8 @@ prom_open(const scaler_config_t *cf)
 static void
 drain(void)
 {
-    uint64_t  deadline = clock_mono_ms() + as_promcf.timeout_ms + 500;
-    size_t    i, busy;
+    uint64_t deadline = clock_mono_ms() + as_promcf.timeout_ms + 500;
+    size_t   i, busy;
 
     while (as_base && clock_mono_ms() < deadline) {
         for (i = 0, busy = 0; i < as_n; i++) {
@@ -238,7 +243,7 @@ drain(void)
 static void
 entries_free(void)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < as_n; i++) {
         autoscale_runner_free(as_ent[i].runner);
@@ -252,9 +257,9 @@ entries_free(void)
 static void
 entries_sync(scaler_t *s)
 {
-    as_entry_t  *ne;
-    size_t       n = 0, j;
-    int          i;
+    as_entry_t *ne;
+    size_t      n = 0, j;
+    int         i;
 
     ne = xcalloc(s->npools ? s->npools : 1, sizeof(*ne));
     for (i = 0; i < s->npools; i++) {
@@ -280,8 +285,8 @@ entries_sync(scaler_t *s)
             e->runner = as_ent[j].runner;
             as_ent[j].runner = NULL;
         } else {
-            e->runner = autoscale_runner_new(as_base, as_prom, p->name,
-                                             &p->autoscale);
+            e->runner =
+                autoscale_runner_new(as_base, as_prom, p->name, &p->autoscale);
             if (e->runner == NULL) {
                 slog_err(p->name, NULL, "autoscale: no timer (libevent)");
                 continue;
@@ -322,11 +327,11 @@ autoscaler_reload(scaler_t *s, scaler_t *home)
         /* another Prometheus: the runners hold the old client */
         drain();
         entries_free();
-        prom_client_free(as_prom);     /* after its runners */
+        prom_client_free(as_prom); /* after its runners */
         as_prom = NULL;
         prom_open(s->cf);
-        slog(NULL, NULL, "autoscale: prometheus %s", s->cf->prom_url
-             ? s->cf->prom_url : "none");
+        slog(NULL, NULL, "autoscale: prometheus %s",
+             s->cf->prom_url ? s->cf->prom_url : "none");
     }
     entries_sync(s);
 }
@@ -334,8 +339,8 @@ autoscaler_reload(scaler_t *s, scaler_t *home)
 void
 autoscaler_tick(scaler_t *s)
 {
-    pool_state_t  *ps;
-    size_t         i;
+    pool_state_t *ps;
+    size_t        i;
 
     as_s = s;
     for (i = 0; i < as_n; i++) {
@@ -359,7 +364,7 @@ autoscaler_tick(scaler_t *s)
 autoscale_runner_t *
 autoscaler_runner(const char *pool)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < as_n; i++) {
         if (strcmp(as_ent[i].pool, pool) == 0) {
@@ -372,8 +377,8 @@ autoscaler_runner(const char *pool)
 void
 autoscaler_metrics(expo_t *e)
 {
-    autoscale_runner_t  **rs;
-    size_t                i;
+    autoscale_runner_t **rs;
+    size_t               i;
 
     if (as_n == 0) {
         return;

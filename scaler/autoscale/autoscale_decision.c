@@ -11,13 +11,13 @@
 #include "autoscale_decision.h"
 
 
-static int rule_holds(const autoscale_rule_config_t *r, double v);
-static int64_t rule_result(const autoscale_rule_config_t *r,
-    int64_t current);
+static int     rule_holds(const autoscale_rule_config_t *r, double v);
+static int64_t rule_result(const autoscale_rule_config_t *r, int64_t current);
 static int64_t clamp(int64_t v, const autoscale_capacity_t *b);
-static int projection_safe(const autoscale_config_t *conf,
-    const autoscale_obs_t *obs, autoscale_rule_explain_t *ex,
-    int64_t current, int64_t n);
+static int     projection_safe(const autoscale_config_t *conf,
+                               const autoscale_obs_t    *obs,
+                               autoscale_rule_explain_t *ex, int64_t current,
+                               int64_t n);
 
 
 const char *
@@ -37,7 +37,7 @@ autoscale_dir_name(autoscale_dir_t dir)
 const char *
 autoscale_op_name(autoscale_op_t op)
 {
-    static const char *const  names[] = { ">", ">=", "<", "<=" };
+    static const char *const names[] = { ">", ">=", "<", "<=" };
 
     return (unsigned) op < 4 ? names[op] : "?";
 }
@@ -46,7 +46,7 @@ autoscale_op_name(autoscale_op_t op)
 int
 autoscale_op_parse(const char *s, autoscale_op_t *op)
 {
-    autoscale_op_t  i;
+    autoscale_op_t i;
 
     for (i = AUTOSCALE_OP_GT; i <= AUTOSCALE_OP_LE; i++) {
         if (strcmp(s, autoscale_op_name(i)) == 0) {
@@ -62,12 +62,12 @@ autoscale_op_parse(const char *s, autoscale_op_t *op)
 /* --- profiles: the one in force (docs/autoscale.md, "Schedules") ---- */
 
 const autoscale_profile_config_t *
-autoscale_profile_active(const autoscale_profile_config_t *profiles,
-    size_t n, time_t t, time_t *since, time_t *until)
+autoscale_profile_active(const autoscale_profile_config_t *profiles, size_t n,
+                         time_t t, time_t *since, time_t *until)
 {
-    const autoscale_profile_config_t  *p, *best, *fixed;
-    time_t                             start, best_start, end, next, change;
-    size_t                             i;
+    const autoscale_profile_config_t *p, *best, *fixed;
+    time_t                            start, best_start, end, next, change;
+    size_t                            i;
 
     /* the answer may change at the next start or end of any profile */
     change = t + 3600;
@@ -88,8 +88,7 @@ autoscale_profile_active(const autoscale_profile_config_t *profiles,
             }
 
         } else if (cron_next(&p->cron, p->timezone, t, &next) == 0
-                   && next < change)
-        {
+                   && next < change) {
             change = next;
         }
     }
@@ -166,7 +165,7 @@ rule_holds(const autoscale_rule_config_t *r, double v)
 static int64_t
 rule_result(const autoscale_rule_config_t *r, int64_t current)
 {
-    int64_t  delta, v;
+    int64_t delta, v;
 
     switch (r->action) {
     case AUTOSCALE_ACTION_CHANGE:
@@ -176,8 +175,8 @@ rule_result(const autoscale_rule_config_t *r, int64_t current)
     case AUTOSCALE_ACTION_PERCENT:
         /* rounded away from zero: +10 % of 3 is +1, -10 % of 3 is -1;
          * in integers, so 10 % of 10 is exactly 1 */
-        delta = (current < 0 ? 0 : current)
-                * (r->value < 0 ? -r->value : r->value);
+        delta =
+            (current < 0 ? 0 : current) * (r->value < 0 ? -r->value : r->value);
         delta = (delta + 99) / 100;
         v = current + (r->value < 0 ? -delta : delta);
         break;
@@ -212,21 +211,19 @@ clamp(int64_t v, const autoscale_capacity_t *b)
  */
 static int
 projection_safe(const autoscale_config_t *conf, const autoscale_obs_t *obs,
-    autoscale_rule_explain_t *ex, int64_t current, int64_t n)
+                autoscale_rule_explain_t *ex, int64_t current, int64_t n)
 {
-    const autoscale_rule_config_t  *r;
-    double                          p;
-    size_t                          i;
-    int                             safe;
+    const autoscale_rule_config_t *r;
+    double                         p;
+    size_t                         i;
+    int                            safe;
 
     safe = 1;
 
     for (i = 0; i < conf->nrules; i++) {
         r = &conf->rules[i];
 
-        if (ex[i].direction != AUTOSCALE_DIR_OUT
-            || ex[i].status != PROM_OK)
-        {
+        if (ex[i].direction != AUTOSCALE_DIR_OUT || ex[i].status != PROM_OK) {
             continue;
         }
 
@@ -251,34 +248,35 @@ projection_safe(const autoscale_config_t *conf, const autoscale_obs_t *obs,
 
 int64_t
 autoscale_decide(const autoscale_config_t *conf, const autoscale_obs_t *obs,
-    autoscale_rule_state_t *state, int64_t current, uint64_t now_ms,
-    autoscale_decision_t *d)
+                 autoscale_rule_state_t *state, int64_t current,
+                 uint64_t now_ms, autoscale_decision_t *d)
 {
-    const autoscale_profile_config_t  *profile;
+    const autoscale_profile_config_t *profile;
 
     profile = autoscale_profile_active(conf->profiles, conf->nprofiles,
                                        (time_t) (now_ms / 1000), NULL, NULL);
 
-    return autoscale_decide_profile(conf, profile, obs, state, current,
-                                    now_ms, d);
+    return autoscale_decide_profile(conf, profile, obs, state, current, now_ms,
+                                    d);
 }
 
 
 int64_t
-autoscale_decide_profile(const autoscale_config_t *conf,
-    const autoscale_profile_config_t *profile, const autoscale_obs_t *obs,
-    autoscale_rule_state_t *state, int64_t current, uint64_t now_ms,
-    autoscale_decision_t *d)
+autoscale_decide_profile(const autoscale_config_t         *conf,
+                         const autoscale_profile_config_t *profile,
+                         const autoscale_obs_t            *obs,
+                         autoscale_rule_state_t *state, int64_t current,
+                         uint64_t now_ms, autoscale_decision_t *d)
 {
-    const autoscale_rule_config_t  *r;
-    autoscale_rule_explain_t       *ex;
-    autoscale_rule_state_t         *st;
-    autoscale_capacity_t            b;
-    prom_status_t                   status;
-    int64_t                         base, out_best, in_best, target, n;
-    size_t                          i, nin, nin_fired, nerr;
-    int                             out_fired, out_holding;
-    char                            why[128];
+    const autoscale_rule_config_t *r;
+    autoscale_rule_explain_t      *ex;
+    autoscale_rule_state_t        *st;
+    autoscale_capacity_t           b;
+    prom_status_t                  status;
+    int64_t                        base, out_best, in_best, target, n;
+    size_t                         i, nin, nin_fired, nerr;
+    int                            out_fired, out_holding;
+    char                           why[128];
 
     ex = d->rules;
     memset(d, 0, sizeof(*d));
@@ -331,9 +329,9 @@ autoscale_decide_profile(const autoscale_config_t *conf,
             ex[i].direction = AUTOSCALE_DIR_NONE;
         } else {
             /* change/percent with nothing to change (e.g. 0 instances) */
-            ex[i].direction = (r->value > 0) ? AUTOSCALE_DIR_OUT
+            ex[i].direction = (r->value > 0)   ? AUTOSCALE_DIR_OUT
                               : (r->value < 0) ? AUTOSCALE_DIR_IN
-                              : AUTOSCALE_DIR_NONE;
+                                               : AUTOSCALE_DIR_NONE;
         }
 
         if (ex[i].direction == AUTOSCALE_DIR_IN) {
@@ -342,8 +340,8 @@ autoscale_decide_profile(const autoscale_config_t *conf,
 
         if (st->last_action_ms && now_ms < st->last_action_ms + r->cooldown_ms)
         {
-            ex[i].cooldown_left_ms = st->last_action_ms + r->cooldown_ms
-                                     - now_ms;
+            ex[i].cooldown_left_ms =
+                st->last_action_ms + r->cooldown_ms - now_ms;
         }
 
         if (status != PROM_OK) {
@@ -360,9 +358,8 @@ autoscale_decide_profile(const autoscale_config_t *conf,
 
         if (!ex[i].holds) {
             st->held_since_ms = 0;
-            snprintf(ex[i].reason, sizeof(ex[i].reason),
-                     "%g %s %g is false", obs[i].value,
-                     autoscale_op_name(r->op), r->threshold);
+            snprintf(ex[i].reason, sizeof(ex[i].reason), "%g %s %g is false",
+                     obs[i].value, autoscale_op_name(r->op), r->threshold);
             continue;
         }
 
@@ -386,8 +383,8 @@ autoscale_decide_profile(const autoscale_config_t *conf,
         if (ex[i].cooldown_left_ms) {
             snprintf(ex[i].reason, sizeof(ex[i].reason),
                      "held, in cooldown for %llus",
-                     (unsigned long long)
-                     (ex[i].cooldown_left_ms + 999) / 1000);
+                     (unsigned long long) (ex[i].cooldown_left_ms + 999)
+                         / 1000);
             continue;
         }
 
@@ -440,9 +437,9 @@ autoscale_decide_profile(const autoscale_config_t *conf,
 
     } else if (nin_fired > 0) {
         snprintf(why, sizeof(why), "%s",
-                 nerr ? "no scale-in: metrics missing"
+                 nerr          ? "no scale-in: metrics missing"
                  : out_holding ? "no scale-in: a scale-out rule holds"
-                 : "no scale-in: not all scale-in rules fired");
+                               : "no scale-in: not all scale-in rules fired");
 
     } else {
         snprintf(why, sizeof(why), "no rule fired");
@@ -505,12 +502,13 @@ autoscale_decide_profile(const autoscale_config_t *conf,
 
     d->capacity = target;
 
-    snprintf(d->reason, sizeof(d->reason), "%lld -> %lld%s: %s "
+    snprintf(d->reason, sizeof(d->reason),
+             "%lld -> %lld%s: %s "
              "(profile %s, min %lld, max %lld)",
              (long long) current, (long long) target,
              base != current ? " (clamped)" : "", why,
-             d->profile ? d->profile->name : "default",
-             (long long) b.min, (long long) b.max);
+             d->profile ? d->profile->name : "default", (long long) b.min,
+             (long long) b.max);
 
     return target;
 }

@@ -23,60 +23,61 @@
 
 
 typedef struct {
-    autoscale_runner_t     *runner;
-    uint64_t                gen;
-    size_t                  index;
+    autoscale_runner_t *runner;
+    uint64_t            gen;
+    size_t              index;
 } query_ctx_t;
 
 struct autoscale_runner_s {
-    char                        pool[AUTOSCALE_NAME_MAX];
-    struct event_base          *base;
-    prom_client_t              *prom;
-    const autoscale_config_t   *conf;
+    char                      pool[AUTOSCALE_NAME_MAX];
+    struct event_base        *base;
+    prom_client_t            *prom;
+    const autoscale_config_t *conf;
 
-    autoscale_rule_state_t     *state;
-    autoscale_rule_explain_t   *explain;
-    autoscale_obs_t            *obs;
-    char                      (*detail)[256];
+    autoscale_rule_state_t   *state;
+    autoscale_rule_explain_t *explain;
+    autoscale_obs_t          *obs;
+    char (*detail)[256];
 
-    autoscale_decision_t        decision;
-    int                         have_decision;
-    uint64_t                    evaluated_ms;
+    autoscale_decision_t              decision;
+    int                               have_decision;
+    uint64_t                          evaluated_ms;
     const autoscale_profile_config_t *profile;
-    int                         profile_known;
-    const autoscale_profile_config_t *cached;  /* selection ... */
-    time_t                      cached_until;   /* ... valid before this */
-    int                         cache_valid;
-    uint64_t                    flapping[3];
+    int                               profile_known;
+    const autoscale_profile_config_t *cached;       /* selection ... */
+    time_t                            cached_until; /* ... valid before this */
+    int                               cache_valid;
+    uint64_t                          flapping[3];
 
-    uint64_t                    gen;
-    size_t                      pending;
-    size_t                      inflight;
-    int                         running;
-    int                         dying;
-    int64_t                     current;
-    autoscale_done_pt           done;
-    void                       *done_arg;
-    struct event               *kick;
+    uint64_t          gen;
+    size_t            pending;
+    size_t            inflight;
+    int               running;
+    int               dying;
+    int64_t           current;
+    autoscale_done_pt done;
+    void             *done_arg;
+    struct event     *kick;
 
-    autoscale_log_pt            log;
-    void                       *log_ctx;
-    uint64_t                  (*now_ms)(void *ctx);
-    void                       *clock_ctx;
+    autoscale_log_pt log;
+    void            *log_ctx;
+    uint64_t (*now_ms)(void *ctx);
+    void *clock_ctx;
 };
 
 
 static void runner_alloc(autoscale_runner_t *r, const autoscale_config_t *c,
-    autoscale_rule_state_t **state, autoscale_rule_explain_t **ex,
-    autoscale_obs_t **obs, char (**detail)[256]);
+                         autoscale_rule_state_t   **state,
+                         autoscale_rule_explain_t **ex, autoscale_obs_t **obs,
+                         char (**detail)[256]);
 static void runner_on_result(const prom_result_t *res, void *arg);
 static void runner_kick(evutil_socket_t fd, short what, void *arg);
 static void runner_decide(autoscale_runner_t *r);
-static void runner_log(autoscale_runner_t *r, int prio, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
+static void runner_log(autoscale_runner_t *r, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static uint64_t runner_clock(void *ctx);
-static void runner_release(autoscale_runner_t *r);
-static json_t *number_or_null(double v);
+static void     runner_release(autoscale_runner_t *r);
+static json_t  *number_or_null(double v);
 
 
 static uint64_t
@@ -91,8 +92,8 @@ runner_clock(void *ctx)
 static void
 runner_log(autoscale_runner_t *r, int prio, const char *fmt, ...)
 {
-    va_list  ap;
-    char     msg[512];
+    va_list ap;
+    char    msg[512];
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -108,10 +109,10 @@ runner_log(autoscale_runner_t *r, int prio, const char *fmt, ...)
 
 static void
 runner_alloc(autoscale_runner_t *r, const autoscale_config_t *c,
-    autoscale_rule_state_t **state, autoscale_rule_explain_t **ex,
-    autoscale_obs_t **obs, char (**detail)[256])
+             autoscale_rule_state_t **state, autoscale_rule_explain_t **ex,
+             autoscale_obs_t **obs, char (**detail)[256])
 {
-    size_t  n = c->nrules ? c->nrules : 1;
+    size_t n = c->nrules ? c->nrules : 1;
 
     (void) r;
 
@@ -124,9 +125,9 @@ runner_alloc(autoscale_runner_t *r, const autoscale_config_t *c,
 
 autoscale_runner_t *
 autoscale_runner_new(struct event_base *base, prom_client_t *prom,
-    const char *pool, const autoscale_config_t *conf)
+                     const char *pool, const autoscale_config_t *conf)
 {
-    autoscale_runner_t  *r;
+    autoscale_runner_t *r;
 
     r = xcalloc(1, sizeof(*r));
 
@@ -150,8 +151,7 @@ autoscale_runner_new(struct event_base *base, prom_client_t *prom,
 
 
 void
-autoscale_runner_set_log(autoscale_runner_t *r, autoscale_log_pt log,
-    void *ctx)
+autoscale_runner_set_log(autoscale_runner_t *r, autoscale_log_pt log, void *ctx)
 {
     r->log = log;
     r->log_ctx = ctx;
@@ -159,8 +159,8 @@ autoscale_runner_set_log(autoscale_runner_t *r, autoscale_log_pt log,
 
 
 void
-autoscale_runner_set_clock(autoscale_runner_t *r,
-    uint64_t (*now_ms)(void *ctx), void *ctx)
+autoscale_runner_set_clock(autoscale_runner_t *r, uint64_t (*now_ms)(void *ctx),
+                           void               *ctx)
 {
     r->now_ms = now_ms ? now_ms : runner_clock;
     r->clock_ctx = ctx;
@@ -169,12 +169,12 @@ autoscale_runner_set_clock(autoscale_runner_t *r,
 
 int
 autoscale_runner_evaluate(autoscale_runner_t *r, int64_t current,
-    autoscale_done_pt done, void *arg)
+                          autoscale_done_pt done, void *arg)
 {
-    const autoscale_rule_config_t  *rule;
-    query_ctx_t                    *q;
-    struct timeval                  tv = { 0, 0 };
-    size_t                          i;
+    const autoscale_rule_config_t *rule;
+    query_ctx_t                   *q;
+    struct timeval                 tv = { 0, 0 };
+    size_t                         i;
 
     if (r->running || r->dying) {
         return -1;
@@ -198,9 +198,8 @@ autoscale_runner_evaluate(autoscale_runner_t *r, int64_t current,
         q->gen = r->gen;
         q->index = i;
 
-        if (prom_query(r->prom, rule->query, rule->reduce, runner_on_result,
-                       q) != 0)
-        {
+        if (prom_query(r->prom, rule->query, rule->reduce, runner_on_result, q)
+            != 0) {
             /* counts as unreachable: no action for this rule */
             free(q);
             r->pending--;
@@ -232,8 +231,8 @@ runner_kick(evutil_socket_t fd, short what, void *arg)
 static void
 runner_on_result(const prom_result_t *res, void *arg)
 {
-    query_ctx_t         *q = arg;
-    autoscale_runner_t  *r = q->runner;
+    query_ctx_t        *q = arg;
+    autoscale_runner_t *r = q->runner;
 
     r->inflight--;
 
@@ -263,12 +262,12 @@ runner_on_result(const prom_result_t *res, void *arg)
 static void
 runner_decide(autoscale_runner_t *r)
 {
-    const autoscale_rule_config_t  *rule;
-    autoscale_rule_explain_t       *ex;
-    autoscale_decision_t           *d;
-    autoscale_done_pt               done;
-    time_t                          now;
-    size_t                          i;
+    const autoscale_rule_config_t *rule;
+    autoscale_rule_explain_t      *ex;
+    autoscale_decision_t          *d;
+    autoscale_done_pt              done;
+    time_t                         now;
+    size_t                         i;
 
     d = &r->decision;
     d->rules = r->explain;
@@ -277,16 +276,14 @@ runner_decide(autoscale_runner_t *r)
 
     /* time zones are switched only when the selection may change */
     if (!r->cache_valid || now >= r->cached_until
-        || now < r->cached_until - 3600)
-    {
-        r->cached = autoscale_profile_active(r->conf->profiles,
-                                             r->conf->nprofiles, now, NULL,
-                                             &r->cached_until);
+        || now < r->cached_until - 3600) {
+        r->cached = autoscale_profile_active(
+            r->conf->profiles, r->conf->nprofiles, now, NULL, &r->cached_until);
         r->cache_valid = 1;
     }
 
-    autoscale_decide_profile(r->conf, r->cached, r->obs, r->state,
-                             r->current, r->evaluated_ms, d);
+    autoscale_decide_profile(r->conf, r->cached, r->obs, r->state, r->current,
+                             r->evaluated_ms, d);
     r->have_decision = 1;
     r->running = 0;
 
@@ -300,9 +297,10 @@ runner_decide(autoscale_runner_t *r)
         }
 
         if (ex->status != PROM_OK) {
-            runner_log(r, LOG_WARNING, "rule %s: no value (%s%s%s), "
-                       "no action for this rule", rule->name,
-                       prom_status_name(ex->status),
+            runner_log(r, LOG_WARNING,
+                       "rule %s: no value (%s%s%s), "
+                       "no action for this rule",
+                       rule->name, prom_status_name(ex->status),
                        r->detail[i][0] ? ": " : "", r->detail[i]);
         } else {
             runner_log(r, LOG_INFO, "rule %s: value again (%g)", rule->name,
@@ -311,7 +309,8 @@ runner_decide(autoscale_runner_t *r)
     }
 
     if (!r->profile_known || d->profile != r->profile) {
-        runner_log(r, LOG_INFO, "profile %s (min %" PRId64 ", max %" PRId64
+        runner_log(r, LOG_INFO,
+                   "profile %s (min %" PRId64 ", max %" PRId64
                    ", default %" PRId64 ")",
                    d->profile ? d->profile->name : "default", d->bounds.min,
                    d->bounds.max, d->bounds.def);
@@ -325,8 +324,7 @@ runner_decide(autoscale_runner_t *r)
 
     if (d->capacity != d->previous || d->flapping) {
         /* a change is the caller's to log (it knows whether it applies) */
-        runner_log(r, d->flapping == 2 ? LOG_INFO : LOG_DEBUG, "%s",
-                   d->reason);
+        runner_log(r, d->flapping == 2 ? LOG_INFO : LOG_DEBUG, "%s", d->reason);
     }
 
     done = r->done;
@@ -338,14 +336,14 @@ runner_decide(autoscale_runner_t *r)
 
 
 void
-autoscale_runner_reconfigure(autoscale_runner_t *r,
-    const autoscale_config_t *conf)
+autoscale_runner_reconfigure(autoscale_runner_t       *r,
+                             const autoscale_config_t *conf)
 {
-    autoscale_rule_state_t    *state;
-    autoscale_rule_explain_t  *ex;
-    autoscale_obs_t           *obs;
-    char                     (*detail)[256];
-    size_t                     i, j;
+    autoscale_rule_state_t   *state;
+    autoscale_rule_explain_t *ex;
+    autoscale_obs_t          *obs;
+    char(*detail)[256];
+    size_t i, j;
 
     runner_alloc(r, conf, &state, &ex, &obs, &detail);
 
@@ -448,12 +446,12 @@ number_or_null(double v)
 json_t *
 autoscale_runner_json(const autoscale_runner_t *r)
 {
-    const autoscale_rule_config_t   *rule;
-    const autoscale_rule_explain_t  *ex;
-    const autoscale_decision_t      *d;
-    json_t                          *o, *rules, *jr, *errs;
-    size_t                           i;
-    int                              k;
+    const autoscale_rule_config_t  *rule;
+    const autoscale_rule_explain_t *ex;
+    const autoscale_decision_t     *d;
+    json_t                         *o, *rules, *jr, *errs;
+    size_t                          i;
+    int                             k;
 
     o = json_object();
     rules = json_array();
@@ -471,9 +469,9 @@ autoscale_runner_json(const autoscale_runner_t *r)
     if (d) {
         json_object_set_new(o, "evaluated_at_ms",
                             json_integer((json_int_t) r->evaluated_ms));
-        json_object_set_new(o, "profile", json_string(d->profile
-                                                      ? d->profile->name
-                                                      : "default"));
+        json_object_set_new(
+            o, "profile",
+            json_string(d->profile ? d->profile->name : "default"));
         json_object_set_new(o, "min", json_integer(d->bounds.min));
         json_object_set_new(o, "max", json_integer(d->bounds.max));
         json_object_set_new(o, "default", json_integer(d->bounds.def));
@@ -482,9 +480,9 @@ autoscale_runner_json(const autoscale_runner_t *r)
         json_object_set_new(o, "direction",
                             json_string(autoscale_dir_name(d->direction)));
         json_object_set_new(o, "flapping",
-                            json_string(d->flapping == 1 ? "partial"
+                            json_string(d->flapping == 1   ? "partial"
                                         : d->flapping == 2 ? "skipped"
-                                        : "none"));
+                                                           : "none"));
         json_object_set_new(o, "reason", json_string(d->reason));
     }
 
@@ -508,31 +506,30 @@ autoscale_runner_json(const autoscale_runner_t *r)
 
         if (d) {
             json_object_set_new(jr, "direction",
-                                json_string(autoscale_dir_name(
-                                    ex->direction)));
+                                json_string(autoscale_dir_name(ex->direction)));
             json_object_set_new(jr, "status",
                                 json_string(prom_status_name(ex->status)));
             if (ex->status != PROM_OK && r->detail[i][0]) {
                 json_object_set_new(jr, "error", json_string(r->detail[i]));
             }
-            json_object_set_new(jr, "value", ex->status == PROM_OK
-                                ? number_or_null(ex->value) : json_null());
+            json_object_set_new(jr, "value",
+                                ex->status == PROM_OK
+                                    ? number_or_null(ex->value)
+                                    : json_null());
             json_object_set_new(jr, "holds", json_boolean(ex->holds));
             json_object_set_new(jr, "fired", json_boolean(ex->fired));
-            json_object_set_new(jr, "held_s",
-                                json_real(ex->held_ms / 1000.0));
+            json_object_set_new(jr, "held_s", json_real(ex->held_ms / 1000.0));
             json_object_set_new(jr, "cooldown_left_s",
                                 json_real(ex->cooldown_left_ms / 1000.0));
             json_object_set_new(jr, "result", json_integer(ex->result));
-            json_object_set_new(jr, "projected",
-                                number_or_null(ex->projected));
+            json_object_set_new(jr, "projected", number_or_null(ex->projected));
             json_object_set_new(jr, "reason", json_string(ex->reason));
         }
 
         for (k = 1; k < PROM_STATUS_COUNT; k++) {
-            json_object_set_new(errs, prom_status_name((prom_status_t) k),
-                                json_integer((json_int_t)
-                                             r->state[i].errors[k]));
+            json_object_set_new(
+                errs, prom_status_name((prom_status_t) k),
+                json_integer((json_int_t) r->state[i].errors[k]));
         }
         json_object_set_new(jr, "errors", errs);
 
@@ -548,13 +545,12 @@ autoscale_runner_json(const autoscale_runner_t *r)
 /* --- metrics ------------------------------------------------------------ */
 
 void
-autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners,
-    size_t n)
+autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners, size_t n)
 {
     static const struct {
-        const char  *name;
-        const char  *type;
-        const char  *help;
+        const char *name;
+        const char *type;
+        const char *help;
     } gauges[4] = {
         { "scaleset_scaler_rule_value", "gauge",
           "The last value of the rule's query (NaN: none)." },
@@ -565,7 +561,7 @@ autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners,
         { "scaleset_scaler_rule_cooldown_seconds", "gauge",
           "Remaining cooldown of the rule." },
     };
-    static const char *const  bounds[3] = { "min", "max", "default" };
+    static const char *const        bounds[3] = { "min", "max", "default" };
     const autoscale_runner_t       *r;
     const autoscale_rule_config_t  *rule;
     const autoscale_rule_explain_t *ex;
@@ -594,8 +590,7 @@ autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners,
                     v = ex->cooldown_left_ms / 1000.0;
                 }
 
-                expo_sample(e, v, "pool", r->pool, "rule", rule->name,
-                            NULL);
+                expo_sample(e, v, "pool", r->pool, "rule", rule->name, NULL);
             }
         }
     }
@@ -608,8 +603,8 @@ autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners,
         for (j = 0; j < r->conf->nrules; j++) {
             rule = &r->conf->rules[j];
             for (k = 1; k < PROM_STATUS_COUNT; k++) {
-                expo_sample(e, (double) r->state[j].errors[k], "pool",
-                            r->pool, "rule", rule->name, "kind",
+                expo_sample(e, (double) r->state[j].errors[k], "pool", r->pool,
+                            "rule", rule->name, "kind",
                             prom_status_name((prom_status_t) k), NULL);
             }
         }
@@ -637,8 +632,8 @@ autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners,
     for (i = 0; i < n; i++) {
         r = runners[i];
         for (k = 1; k <= 2; k++) {
-            expo_sample(e, (double) r->flapping[k], "pool", r->pool,
-                        "outcome", k == 1 ? "partial" : "skipped", NULL);
+            expo_sample(e, (double) r->flapping[k], "pool", r->pool, "outcome",
+                        k == 1 ? "partial" : "skipped", NULL);
         }
     }
 
@@ -651,12 +646,14 @@ autoscale_metrics_write(expo_t *e, autoscale_runner_t *const *runners,
             continue;
         }
         for (k = 0; k < 3; k++) {
-            expo_sample(e, (double) (k == 0 ? r->decision.bounds.min
-                                     : k == 1 ? r->decision.bounds.max
-                                     : r->decision.bounds.def),
+            expo_sample(e,
+                        (double) (k == 0   ? r->decision.bounds.min
+                                  : k == 1 ? r->decision.bounds.max
+                                           : r->decision.bounds.def),
                         "pool", r->pool, "profile",
                         r->decision.profile ? r->decision.profile->name
-                        : "default", "bound", bounds[k], NULL);
+                                            : "default",
+                        "bound", bounds[k], NULL);
         }
     }
 }

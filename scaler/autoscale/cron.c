@@ -19,43 +19,42 @@
 
 
 typedef struct {
-    int      y;
-    int      m;         /* 1..12 */
-    int      d;         /* 1..31 */
+    int y;
+    int m; /* 1..12 */
+    int d; /* 1..31 */
 } civil_t;
 
 
-static int cron_field(const char *s, size_t len, int lo, int hi,
-    const char *const *names, uint64_t *bits, int *star, char *err,
-    size_t errlen);
-static int cron_atom(const char *s, size_t len, int lo, int hi,
-    const char *const *names, int *v);
+static int     cron_field(const char *s, size_t len, int lo, int hi,
+                          const char *const *names, uint64_t *bits, int *star,
+                          char *err, size_t errlen);
+static int     cron_atom(const char *s, size_t len, int lo, int hi,
+                         const char *const *names, int *v);
 static civil_t civil_from_days(int64_t z);
-static int days_in_month(int y, int m);
-static int day_matches(const cron_expr_t *c, civil_t cd, int64_t days);
-static time_t wall_to_instant(const tz_t *z, int y, int mo, int d, int h,
-    int mi);
-static int day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd,
-    time_t *out, int max);
+static int     days_in_month(int y, int m);
+static int     day_matches(const cron_expr_t *c, civil_t cd, int64_t days);
+static time_t  wall_to_instant(const tz_t *z, int y, int mo, int d, int h,
+                               int mi);
+static int     day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd,
+                            time_t *out, int max);
 static int64_t local_days(const tz_t *z, time_t t);
-static int cron_search(const cron_expr_t *c, const char *tz, time_t t,
-    int dir, int64_t days, time_t *found);
+static int cron_search(const cron_expr_t *c, const char *tz, time_t t, int dir,
+                       int64_t days, time_t *found);
 static int digits(const char *s, int n);
 
 
-static const char *const  month_names[] = {
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-    "nov", "dec", NULL
-};
+static const char *const month_names[] = { "jan", "feb", "mar", "apr", "may",
+                                           "jun", "jul", "aug", "sep", "oct",
+                                           "nov", "dec", NULL };
 
-static const char *const  dow_names[] = {
-    "sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL
-};
+static const char *const dow_names[] = { "sun", "mon", "tue", "wed",
+                                         "thu", "fri", "sat", NULL };
 
 
 int
 cron_parse(const char *s, cron_expr_t *c, char *err, size_t errlen)
 {
+    /* clang-format off */
     static const struct {
         const char         *what;
         int                 lo, hi;
@@ -67,9 +66,10 @@ cron_parse(const char *s, cron_expr_t *c, char *err, size_t errlen)
         { "month", 1, 12, month_names },
         { "day of week", 0, 7, dow_names },
     };
-    const char  *p, *start;
-    uint64_t     bits[5];
-    int          star[5], i;
+    /* clang-format on */
+    const char *p, *start;
+    uint64_t    bits[5];
+    int         star[5], i;
 
     memset(c, 0, sizeof(*c));
     p = s;
@@ -93,7 +93,7 @@ cron_parse(const char *s, cron_expr_t *c, char *err, size_t errlen)
                        fields[i].names, &bits[i], &star[i], err, errlen)
             != 0)
         {
-            size_t  l = strlen(err);
+            size_t l = strlen(err);
             snprintf(err + l, errlen > l ? errlen - l : 0, " in %s field",
                      fields[i].what);
             return -1;
@@ -123,12 +123,11 @@ cron_parse(const char *s, cron_expr_t *c, char *err, size_t errlen)
 
 
 static int
-cron_field(const char *s, size_t len, int lo, int hi,
-    const char *const *names, uint64_t *bits, int *star, char *err,
-    size_t errlen)
+cron_field(const char *s, size_t len, int lo, int hi, const char *const *names,
+           uint64_t *bits, int *star, char *err, size_t errlen)
 {
-    const char  *p, *end, *item_end, *slash, *dash;
-    int          a, b, step, v;
+    const char *p, *end, *item_end, *slash, *dash;
+    int         a, b, step, v;
 
     *bits = 0;
     *star = (len >= 1 && s[0] == '*');
@@ -150,9 +149,9 @@ cron_field(const char *s, size_t len, int lo, int hi,
         step = 1;
 
         if (slash) {
-            char   buf[8];
-            char  *e;
-            long   l;
+            char  buf[8];
+            char *e;
+            long  l;
 
             if (item_end - slash - 1 <= 0 || item_end - slash - 1 >= 8) {
                 snprintf(err, errlen, "bad step");
@@ -162,8 +161,7 @@ cron_field(const char *s, size_t len, int lo, int hi,
             buf[item_end - slash - 1] = '\0';
             l = strtol(buf, &e, 10);
             if (*e != '\0' || !isdigit((unsigned char) buf[0]) || l < 1
-                || l > hi)
-            {
+                || l > hi) {
                 snprintf(err, errlen, "bad step \"%s\"", buf);
                 return -1;
             }
@@ -181,8 +179,8 @@ cron_field(const char *s, size_t len, int lo, int hi,
 
             if (dash) {
                 if (cron_atom(p, dash - p, lo, hi, names, &a) != 0
-                    || cron_atom(dash + 1, slash - dash - 1, lo, hi, names,
-                                 &b) != 0)
+                    || cron_atom(dash + 1, slash - dash - 1, lo, hi, names, &b)
+                           != 0)
                 {
                     snprintf(err, errlen, "bad range \"%.*s\"",
                              (int) (slash - p), p);
@@ -221,11 +219,11 @@ cron_field(const char *s, size_t len, int lo, int hi,
 
 
 static int
-cron_atom(const char *s, size_t len, int lo, int hi,
-    const char *const *names, int *v)
+cron_atom(const char *s, size_t len, int lo, int hi, const char *const *names,
+          int *v)
 {
-    size_t  i;
-    int     n;
+    size_t i;
+    int    n;
 
     if (len == 0 || len > 3) {
         return -1;
@@ -275,8 +273,8 @@ cron_tz_valid(const char *tz)
 static civil_t
 civil_from_days(int64_t z)
 {
-    civil_t  c;
-    int64_t  y;
+    civil_t c;
+    int64_t y;
 
     tz_civil_from_days(z, &y, &c.m, &c.d);
     c.y = (int) y;
@@ -288,16 +286,16 @@ civil_from_days(int64_t z)
 static int
 days_in_month(int y, int m)
 {
-    return (int) (tz_days_from_civil(m == 12 ? y + 1 : y,
-                                     m == 12 ? 1 : m + 1, 1)
-                  - tz_days_from_civil(y, m, 1));
+    return (
+        int) (tz_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1)
+              - tz_days_from_civil(y, m, 1));
 }
 
 
 static int
 day_matches(const cron_expr_t *c, civil_t cd, int64_t days)
 {
-    int  wd, dom_ok, dow_ok;
+    int wd, dom_ok, dow_ok;
 
     if (!(c->month & (1u << cd.m))) {
         return 0;
@@ -325,18 +323,18 @@ day_matches(const cron_expr_t *c, civil_t cd, int64_t days)
 static time_t
 wall_to_instant(const tz_t *z, int y, int mo, int d, int h, int mi)
 {
-    return (time_t) tz_from_local(z, (tz_days_from_civil(y, mo, d) * 24 + h)
-                                     * 3600 + mi * 60);
+    return (time_t) tz_from_local(
+        z, (tz_days_from_civil(y, mo, d) * 24 + h) * 3600 + mi * 60);
 }
 
 
 /* the instants at which c fires on local day cd, ascending */
 static int
 day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd, time_t *out,
-    int max)
+             int max)
 {
-    int     h, mi, n, i, j;
-    time_t  t, tmp;
+    int    h, mi, n, i, j;
+    time_t t, tmp;
 
     n = 0;
 
@@ -350,7 +348,7 @@ day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd, time_t *out,
             }
             t = wall_to_instant(z, cd.y, cd.m, cd.d, h, mi);
             if (n > 0 && out[n - 1] == t) {
-                continue;       /* two gap times mapped to one instant */
+                continue; /* two gap times mapped to one instant */
             }
             if (n < max) {
                 out[n++] = t;
@@ -375,7 +373,7 @@ day_instants(const tz_t *z, const cron_expr_t *c, civil_t cd, time_t *out,
 static int64_t
 local_days(const tz_t *z, time_t t)
 {
-    int64_t  w = (int64_t) t + tz_offset(z, t);
+    int64_t w = (int64_t) t + tz_offset(z, t);
 
     return w / 86400 - (w % 86400 < 0);
 }
@@ -388,13 +386,13 @@ local_days(const tz_t *z, time_t t)
  */
 static int
 cron_search(const cron_expr_t *c, const char *tz, time_t t, int dir,
-    int64_t days, time_t *found)
+            int64_t days, time_t *found)
 {
-    const tz_t  *z;
-    time_t       inst[24 * 60], v;
-    int64_t      day, i;
-    civil_t      cd;
-    int          n, k;
+    const tz_t *z;
+    time_t      inst[24 * 60], v;
+    int64_t     day, i;
+    civil_t     cd;
+    int         n, k;
 
     if ((z = tz_get(tz)) == NULL) {
         return -1;
@@ -444,7 +442,7 @@ cron_prev(const cron_expr_t *c, const char *tz, time_t t, time_t *prev)
 static int
 digits(const char *s, int n)
 {
-    int  i, v = 0;
+    int i, v = 0;
 
     for (i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') {
@@ -460,9 +458,9 @@ digits(const char *s, int n)
 int
 cron_parse_datetime(const char *s, const char *tz, time_t *t)
 {
-    const tz_t  *z;
-    int          y, mo, d, h, mi, sec, oh, om;
-    const char  *p;
+    const tz_t *z;
+    int         y, mo, d, h, mi, sec, oh, om;
+    const char *p;
 
     /* YYYY-MM-DD[T ]HH:MM[:SS][Z|(+|-)HH:MM], each field its digits */
     if (strlen(s) < 16 || s[4] != '-' || s[7] != '-'
@@ -497,8 +495,8 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
     }
 
     if (*p == 'Z' && p[1] == '\0') {
-        *t = (time_t) ((tz_days_from_civil(y, mo, d) * 24 + h) * 3600
-                       + mi * 60 + sec);
+        *t = (time_t) ((tz_days_from_civil(y, mo, d) * 24 + h) * 3600 + mi * 60
+                       + sec);
         return 0;
     }
 
@@ -508,8 +506,8 @@ cron_parse_datetime(const char *s, const char *tz, time_t *t)
         if (oh < 0 || oh > 23 || om < 0 || om > 59) {
             return -1;
         }
-        *t = (time_t) ((tz_days_from_civil(y, mo, d) * 24 + h) * 3600
-                       + mi * 60 + sec)
+        *t = (time_t) ((tz_days_from_civil(y, mo, d) * 24 + h) * 3600 + mi * 60
+                       + sec)
              - (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
         return 0;
     }

@@ -12,13 +12,13 @@
 
 /* a parsed 5-field cron expression; see cron_parse() */
 typedef struct {
-    uint64_t                 minute;        /* bit 0..59 */
-    uint32_t                 hour;          /* bit 0..23 */
-    uint32_t                 dom;           /* bit 1..31 */
-    uint16_t                 month;         /* bit 1..12 */
-    uint8_t                  dow;           /* bit 0..6, 0 = Sunday */
-    unsigned                 dom_star:1;    /* field was "*" (or "*" /N) */
-    unsigned                 dow_star:1;
+    uint64_t minute;       /* bit 0..59 */
+    uint32_t hour;         /* bit 0..23 */
+    uint32_t dom;          /* bit 1..31 */
+    uint16_t month;        /* bit 1..12 */
+    uint8_t  dow;          /* bit 0..6, 0 = Sunday */
+    unsigned dom_star : 1; /* field was "*" (or "*" /N) */
+    unsigned dow_star : 1;
 } cron_expr_t;
 
 /*

@@ -19,54 +19,54 @@
 #include "xmalloc.h"
 
 
-#define PROM_BODY_MAX  (4 * 1024 * 1024)
+#define PROM_BODY_MAX (4 * 1024 * 1024)
 
 
-typedef struct prom_req_s  prom_req_t;
+typedef struct prom_req_s prom_req_t;
 
 struct prom_req_s {
-    prom_client_t      *client;
-    CURL               *easy;
-    struct curl_slist  *headers;
-    char               *body;
-    size_t              len;
-    int                 too_big;
-    prom_reduce_t       reduce;
-    prom_handler_pt     handler;
-    void               *arg;
-    char                errbuf[CURL_ERROR_SIZE];
-    prom_req_t         *next;
-    prom_req_t         *prev;
+    prom_client_t     *client;
+    CURL              *easy;
+    struct curl_slist *headers;
+    char              *body;
+    size_t             len;
+    int                too_big;
+    prom_reduce_t      reduce;
+    prom_handler_pt    handler;
+    void              *arg;
+    char               errbuf[CURL_ERROR_SIZE];
+    prom_req_t        *next;
+    prom_req_t        *prev;
 };
 
 struct prom_client_s {
-    struct event_base  *base;
-    CURLM              *multi;
-    struct event       *timer;
-    char               *url;
-    char               *userpwd;
-    char               *auth_header;
-    uint64_t            timeout_ms;
-    prom_req_t         *reqs;
+    struct event_base *base;
+    CURLM             *multi;
+    struct event      *timer;
+    char              *url;
+    char              *userpwd;
+    char              *auth_header;
+    uint64_t           timeout_ms;
+    prom_req_t        *reqs;
 };
 
 
-static int prom_socket_cb(CURL *easy, curl_socket_t s, int what,
-    void *userp, void *socketp);
-static int prom_timer_cb(CURLM *multi, long timeout_ms, void *userp);
-static void prom_event_cb(evutil_socket_t fd, short events, void *arg);
-static void prom_timeout_cb(evutil_socket_t fd, short events, void *arg);
-static void prom_check_done(prom_client_t *c);
-static void prom_finish(prom_req_t *req, CURLcode code);
-static void prom_req_free(prom_req_t *req);
+static int    prom_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+                             void *socketp);
+static int    prom_timer_cb(CURLM *multi, long timeout_ms, void *userp);
+static void   prom_event_cb(evutil_socket_t fd, short events, void *arg);
+static void   prom_timeout_cb(evutil_socket_t fd, short events, void *arg);
+static void   prom_check_done(prom_client_t *c);
+static void   prom_finish(prom_req_t *req, CURLcode code);
+static void   prom_req_free(prom_req_t *req);
 static size_t prom_write_cb(char *ptr, size_t size, size_t nmemb,
-    void *userdata);
+                            void *userdata);
 static prom_status_t prom_sample(json_t *pair, double *v);
 
 
-static const char *const  prom_status_names[PROM_STATUS_COUNT] = {
-    "ok", "unreachable", "timeout", "http", "prometheus", "empty",
-    "multiple", "nan", "parse"
+static const char *const prom_status_names[PROM_STATUS_COUNT] = {
+    "ok",    "unreachable", "timeout", "http", "prometheus",
+    "empty", "multiple",    "nan",     "parse"
 };
 
 
@@ -81,8 +81,8 @@ prom_status_name(prom_status_t status)
 int
 prom_reduce_parse(const char *s, prom_reduce_t *r)
 {
-    static const char *const  names[] = { "", "sum", "avg", "max", "min" };
-    int                       i;
+    static const char *const names[] = { "", "sum", "avg", "max", "min" };
+    int                      i;
 
     for (i = 0; i < 5; i++) {
         if (strcmp(s, names[i]) == 0) {
@@ -100,8 +100,8 @@ prom_reduce_parse(const char *s, prom_reduce_t *r)
 static prom_status_t
 prom_sample(json_t *pair, double *v)
 {
-    const char  *s;
-    char        *end;
+    const char *s;
+    char       *end;
 
     /* [ <unix time>, "<value>" ] */
     if (!json_is_array(pair) || json_array_size(pair) != 2
@@ -123,14 +123,14 @@ prom_sample(json_t *pair, double *v)
 
 prom_status_t
 prom_parse_response(long http_code, const char *body, size_t len,
-    prom_reduce_t reduce, prom_result_t *res)
+                    prom_reduce_t reduce, prom_result_t *res)
 {
-    json_t        *root, *data, *result, *item;
-    json_error_t   jerr;
-    const char    *status, *type, *etype, *emsg;
-    double         v, acc;
-    size_t         i, n;
-    prom_status_t  rc;
+    json_t       *root, *data, *result, *item;
+    json_error_t  jerr;
+    const char   *status, *type, *etype, *emsg;
+    double        v, acc;
+    size_t        i, n;
+    prom_status_t rc;
 
     memset(res, 0, sizeof(*res));
     res->http_code = http_code;
@@ -203,8 +203,8 @@ prom_parse_response(long http_code, const char *body, size_t len,
 
     if (n > 1 && reduce == PROM_REDUCE_NONE) {
         res->status = PROM_ERR_MULTIPLE;
-        snprintf(res->detail, sizeof(res->detail),
-                 "%zu series and no reduce", n);
+        snprintf(res->detail, sizeof(res->detail), "%zu series and no reduce",
+                 n);
         goto done;
     }
 
@@ -217,8 +217,7 @@ prom_parse_response(long http_code, const char *body, size_t len,
         if (rc != PROM_OK) {
             res->status = rc;
             snprintf(res->detail, sizeof(res->detail), "series %zu: %s", i,
-                     rc == PROM_ERR_NAN ? "not a finite number"
-                                        : "bad sample");
+                     rc == PROM_ERR_NAN ? "not a finite number" : "bad sample");
             goto done;
         }
 
@@ -258,8 +257,8 @@ done:
 prom_client_t *
 prom_client_new(struct event_base *base, const prom_config_t *conf)
 {
-    prom_client_t  *c;
-    size_t          l;
+    prom_client_t *c;
+    size_t         l;
 
     c = xcalloc(1, sizeof(*c));
 
@@ -334,11 +333,11 @@ prom_client_free(prom_client_t *c)
 
 int
 prom_query(prom_client_t *c, const char *query, prom_reduce_t reduce,
-    prom_handler_pt handler, void *arg)
+           prom_handler_pt handler, void *arg)
 {
-    prom_req_t  *req;
-    char        *esc, *url;
-    size_t       l;
+    prom_req_t *req;
+    char       *esc, *url;
+    size_t      l;
 
     req = xcalloc(1, sizeof(*req));
 
@@ -410,7 +409,7 @@ prom_query(prom_client_t *c, const char *query, prom_reduce_t reduce,
 static void
 prom_req_free(prom_req_t *req)
 {
-    prom_client_t  *c = req->client;
+    prom_client_t *c = req->client;
 
     if (req->prev) {
         req->prev->next = req->next;
@@ -432,8 +431,8 @@ prom_req_free(prom_req_t *req)
 static size_t
 prom_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    prom_req_t  *req = userdata;
-    size_t       n = size * nmemb;
+    prom_req_t *req = userdata;
+    size_t      n = size * nmemb;
 
     if (req->len + n > PROM_BODY_MAX) {
         req->too_big = 1;
@@ -451,11 +450,11 @@ prom_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 static int
 prom_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
-    void *socketp)
+               void *socketp)
 {
-    prom_client_t  *c = userp;
-    struct event   *ev = socketp;
-    short           kind;
+    prom_client_t *c = userp;
+    struct event  *ev = socketp;
+    short          kind;
 
     (void) easy;
 
@@ -489,8 +488,8 @@ prom_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 static int
 prom_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-    prom_client_t   *c = userp;
-    struct timeval   tv;
+    prom_client_t *c = userp;
+    struct timeval tv;
 
     (void) multi;
 
@@ -510,8 +509,8 @@ prom_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static void
 prom_event_cb(evutil_socket_t fd, short events, void *arg)
 {
-    prom_client_t  *c = arg;
-    int             running, flags;
+    prom_client_t *c = arg;
+    int            running, flags;
 
     flags = ((events & EV_READ) ? CURL_CSELECT_IN : 0)
             | ((events & EV_WRITE) ? CURL_CSELECT_OUT : 0);
@@ -524,8 +523,8 @@ prom_event_cb(evutil_socket_t fd, short events, void *arg)
 static void
 prom_timeout_cb(evutil_socket_t fd, short events, void *arg)
 {
-    prom_client_t  *c = arg;
-    int             running;
+    prom_client_t *c = arg;
+    int            running;
 
     (void) fd;
     (void) events;
@@ -538,9 +537,9 @@ prom_timeout_cb(evutil_socket_t fd, short events, void *arg)
 static void
 prom_check_done(prom_client_t *c)
 {
-    CURLMsg     *msg;
-    prom_req_t  *req;
-    int          left;
+    CURLMsg    *msg;
+    prom_req_t *req;
+    int         left;
 
     while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE) {
@@ -559,10 +558,10 @@ prom_check_done(prom_client_t *c)
 static void
 prom_finish(prom_req_t *req, CURLcode code)
 {
-    prom_result_t     res;
-    prom_handler_pt   handler;
-    void             *arg;
-    long              http;
+    prom_result_t   res;
+    prom_handler_pt handler;
+    void           *arg;
+    long            http;
 
     memset(&res, 0, sizeof(res));
     res.value = NAN;

@@ -19,69 +19,73 @@
 #include "tz.h"
 #include "xmalloc.h"
 
-#define TZ_FILE_MAX    (1024 * 1024)  /* a real one is under 4 KiB */
-#define TZ_TRANS_MAX   65536
-#define TZ_OFF_MAX     (26 * 3600)    /* RFC 8536: -89999..93599 */
-#define TZ_NAME_MAX    255
+#define TZ_FILE_MAX  (1024 * 1024) /* a real one is under 4 KiB */
+#define TZ_TRANS_MAX 65536
+#define TZ_OFF_MAX   (26 * 3600) /* RFC 8536: -89999..93599 */
+#define TZ_NAME_MAX  255
 
 /* a day of a POSIX rule: Jn (1..365, no Feb 29), n (0..365), Mm.w.d */
 typedef struct {
-    char     kind;                    /* 'J', 'D' or 'M' */
-    int      a, b, c;                 /* n, or m, w, d */
-    long     time;                    /* seconds after local midnight */
+    char kind;    /* 'J', 'D' or 'M' */
+    int  a, b, c; /* n, or m, w, d */
+    long time;    /* seconds after local midnight */
 } tz_date_t;
 
 typedef struct {
-    long       std_off, dst_off;      /* seconds east */
-    int        has_dst;
-    tz_date_t  start, end;            /* start in standard, end in DST time */
+    long      std_off, dst_off; /* seconds east */
+    int       has_dst;
+    tz_date_t start, end; /* start in standard, end in DST time */
 } tz_rule_t;
 
 struct tz {
-    int64_t    *trans;                /* ascending */
-    uint8_t    *idx;                  /* type of each transition */
-    size_t      ntrans;
-    long       *types;                /* utoff of each type */
-    size_t      ntypes;
-    int         has_rule;
-    tz_rule_t   rule;
+    int64_t  *trans; /* ascending */
+    uint8_t  *idx;   /* type of each transition */
+    size_t    ntrans;
+    long     *types; /* utoff of each type */
+    size_t    ntypes;
+    int       has_rule;
+    tz_rule_t rule;
 };
 
 typedef struct tz_entry {
-    char              name[TZ_NAME_MAX + 1];
-    dev_t             dev;
-    ino_t             ino;
-    off_t             size;
-    struct timespec   mtime;
-    tz_t             *z;
-    struct tz_entry  *next;
+    char             name[TZ_NAME_MAX + 1];
+    dev_t            dev;
+    ino_t            ino;
+    off_t            size;
+    struct timespec  mtime;
+    tz_t            *z;
+    struct tz_entry *next;
 } tz_entry_t;
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static uint32_t be32(const unsigned char *p);
-static int64_t be64(const unsigned char *p);
-static int name_ok(const char *name);
-static int parse_rule(const char *s, tz_rule_t *r);
+static uint32_t    be32(const unsigned char *p);
+static int64_t     be64(const unsigned char *p);
+static int         name_ok(const char *name);
+static int         parse_rule(const char *s, tz_rule_t *r);
 static const char *parse_name(const char *s);
 static const char *parse_hms(const char *s, long maxh, long *v);
 static const char *parse_date(const char *s, tz_date_t *d);
-static int64_t floor_div(int64_t a, int64_t b);
-static int64_t rule_local(const tz_date_t *d, int64_t y);
-static long rule_offset(const tz_rule_t *r, int64_t t);
+static int64_t     floor_div(int64_t a, int64_t b);
+static int64_t     rule_local(const tz_date_t *d, int64_t y);
+static long        rule_offset(const tz_rule_t *r, int64_t t);
 
-static pthread_mutex_t  tz_lock = PTHREAD_MUTEX_INITIALIZER;
-static tz_entry_t      *tz_cache;        /* newest first, under tz_lock */
-static const char      *tz_dir;
-static long             utc_types[1];
-static tz_t             tz_utc = { NULL, NULL, 0, utc_types, 1, 0,
-                                   { 0, 0, 0, { 0, 0, 0, 0, 0 },
-                                     { 0, 0, 0, 0, 0 } } };
+static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+static tz_entry_t     *tz_cache; /* newest first, under tz_lock */
+static const char     *tz_dir;
+static long            utc_types[1];
+static tz_t            tz_utc = { NULL,
+                                  NULL,
+                                  0,
+                                  utc_types,
+                                  1,
+                                  0,
+                                  { 0, 0, 0, { 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0 } } };
 
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
 {
-    va_list  ap;
+    va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -92,8 +96,8 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 static uint32_t
 be32(const unsigned char *p)
 {
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-           | (uint32_t) p[2] << 8 | p[3];
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8
+           | p[3];
 }
 
 static int64_t
@@ -107,12 +111,12 @@ be64(const unsigned char *p)
 tz_t *
 tz_parse(const unsigned char *p, size_t len, char *err, size_t errlen)
 {
-    const unsigned char  *h, *d, *end = p + len, *f;
-    uint32_t              cnt[6];
-    size_t                tsize, need, i;
-    tz_t                 *z;
-    char                  footer[256];
-    int                   v2;
+    const unsigned char *h, *d, *end = p + len, *f;
+    uint32_t             cnt[6];
+    size_t               tsize, need, i;
+    tz_t                *z;
+    char                 footer[256];
+    int                  v2;
 
     /* counts: isutcnt isstdcnt leapcnt timecnt typecnt charcnt */
     if (len < 44 || memcmp(p, "TZif", 4) != 0) {
@@ -130,8 +134,8 @@ tz_parse(const unsigned char *p, size_t len, char *err, size_t errlen)
         for (i = 0; i < 6; i++) {
             cnt[i] = be32(h + 20 + 4 * i);
         }
-        if (cnt[3] > TZ_TRANS_MAX || cnt[4] == 0 || cnt[4] > 256
-            || cnt[5] == 0 || cnt[5] > 4096 || cnt[2] > 4096
+        if (cnt[3] > TZ_TRANS_MAX || cnt[4] == 0 || cnt[4] > 256 || cnt[5] == 0
+            || cnt[5] > 4096 || cnt[2] > 4096
             || (cnt[0] != 0 && cnt[0] != cnt[4])
             || (cnt[1] != 0 && cnt[1] != cnt[4]))
         {
@@ -169,8 +173,8 @@ tz_parse(const unsigned char *p, size_t len, char *err, size_t errlen)
     z->ntypes = cnt[4];
     d = h + 44;
     for (i = 0; i < z->ntrans; i++) {
-        z->trans[i] = tsize == 8 ? be64(d + 8 * i)
-                      : (int64_t) (int32_t) be32(d + 4 * i);
+        z->trans[i] =
+            tsize == 8 ? be64(d + 8 * i) : (int64_t) (int32_t) be32(d + 4 * i);
         if (i > 0 && z->trans[i] <= z->trans[i - 1]) {
             tz_free(z);
             fail(err, errlen, "TZif transitions out of order");
@@ -189,8 +193,7 @@ tz_parse(const unsigned char *p, size_t len, char *err, size_t errlen)
     for (i = 0; i < z->ntypes; i++, d += 6) {
         z->types[i] = (long) (int32_t) be32(d);
         if (z->types[i] < -TZ_OFF_MAX || z->types[i] > TZ_OFF_MAX) {
-            fail(err, errlen, "TZif UTC offset %ld out of range",
-                 z->types[i]);
+            fail(err, errlen, "TZif UTC offset %ld out of range", z->types[i]);
             tz_free(z);
             return NULL;
         }
@@ -211,8 +214,10 @@ tz_parse(const unsigned char *p, size_t len, char *err, size_t errlen)
         if (footer[0] != '\0') {
             if (parse_rule(footer, &z->rule) != 0) {
                 tz_free(z);
-                fail(err, errlen, "TZif footer \"%s\": not a POSIX TZ "
-                     "rule", footer);
+                fail(err, errlen,
+                     "TZif footer \"%s\": not a POSIX TZ "
+                     "rule",
+                     footer);
                 return NULL;
             }
             z->has_rule = 1;
@@ -239,14 +244,13 @@ tz_free(tz_t *z)
 static const char *
 parse_name(const char *s)
 {
-    const char  *p = s;
+    const char *p = s;
 
     if (*p == '<') {
         for (p++; (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
                   || (*p >= '0' && *p <= '9') || *p == '+' || *p == '-';
              p++)
-        {
-        }
+        {}
         return *p == '>' && p - s >= 4 ? p + 1 : NULL;
     }
     while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')) {
@@ -259,8 +263,8 @@ parse_name(const char *s)
 static const char *
 parse_hms(const char *s, long maxh, long *v)
 {
-    long  sign = 1, part[3] = { 0, 0, 0 }, n;
-    int   i;
+    long sign = 1, part[3] = { 0, 0, 0 }, n;
+    int  i;
 
     if (*s == '+' || *s == '-') {
         sign = *s++ == '-' ? -1 : 1;
@@ -291,8 +295,8 @@ parse_hms(const char *s, long maxh, long *v)
 static const char *
 parse_date(const char *s, tz_date_t *d)
 {
-    long  n[3];
-    int   i, parts;
+    long n[3];
+    int  i, parts;
 
     d->kind = *s == 'J' ? 'J' : *s == 'M' ? 'M' : 'D';
     s += d->kind != 'D';
@@ -310,8 +314,8 @@ parse_date(const char *s, tz_date_t *d)
     }
     if ((d->kind == 'J' && (n[0] < 1 || n[0] > 365))
         || (d->kind == 'D' && n[0] > 365)
-        || (d->kind == 'M' && (n[0] < 1 || n[0] > 12 || n[1] < 1
-                               || n[1] > 5 || n[2] > 6)))
+        || (d->kind == 'M'
+            && (n[0] < 1 || n[0] > 12 || n[1] < 1 || n[1] > 5 || n[2] > 6)))
     {
         return NULL;
     }
@@ -330,14 +334,13 @@ parse_date(const char *s, tz_date_t *d)
 static int
 parse_rule(const char *s, tz_rule_t *r)
 {
-    long  off;
+    long off;
 
     memset(r, 0, sizeof(*r));
-    if ((s = parse_name(s)) == NULL || (s = parse_hms(s, 24, &off)) == NULL)
-    {
+    if ((s = parse_name(s)) == NULL || (s = parse_hms(s, 24, &off)) == NULL) {
         return -1;
     }
-    r->std_off = -off;                  /* POSIX counts west */
+    r->std_off = -off; /* POSIX counts west */
     r->dst_off = r->std_off;
     if (*s == '\0') {
         return 0;
@@ -357,9 +360,8 @@ parse_rule(const char *s, tz_rule_t *r)
         /* POSIX's default rule: the US one */
         s = ",M3.2.0,M11.1.0";
     }
-    if (*s != ',' || (s = parse_date(s + 1, &r->start)) == NULL
-        || *s != ',' || (s = parse_date(s + 1, &r->end)) == NULL
-        || *s != '\0')
+    if (*s != ',' || (s = parse_date(s + 1, &r->start)) == NULL || *s != ','
+        || (s = parse_date(s + 1, &r->end)) == NULL || *s != '\0')
     {
         return -1;
     }
@@ -376,14 +378,13 @@ floor_div(int64_t a, int64_t b)
 int64_t
 tz_days_from_civil(int64_t y, int m, int d)
 {
-    int64_t   era;
-    unsigned  yoe, doy, doe;
+    int64_t  era;
+    unsigned yoe, doy, doe;
 
     y -= m <= 2;
     era = floor_div(y, 400);
     yoe = (unsigned) (y - era * 400);
-    doy = (153 * (unsigned) (m + (m > 2 ? -3 : 9)) + 2) / 5
-          + (unsigned) d - 1;
+    doy = (153 * (unsigned) (m + (m > 2 ? -3 : 9)) + 2) / 5 + (unsigned) d - 1;
     doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + (int64_t) doe - 719468;
 }
@@ -392,8 +393,8 @@ tz_days_from_civil(int64_t y, int m, int d)
 static int64_t
 rule_local(const tz_date_t *d, int64_t y)
 {
-    int64_t  day, first;
-    int      leap, wd, dim, md;
+    int64_t day, first;
+    int     leap, wd, dim, md;
 
     leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (d->kind == 'J') {
@@ -402,12 +403,13 @@ rule_local(const tz_date_t *d, int64_t y)
         day = tz_days_from_civil(y, 1, 1) + d->a;
     } else {
         first = tz_days_from_civil(y, d->a, 1);
-        wd = (int) ((first % 7 + 7 + 4) % 7);      /* 1970-01-01: Thu */
+        wd = (int) ((first % 7 + 7 + 4) % 7); /* 1970-01-01: Thu */
         md = 1 + (d->c - wd + 7) % 7 + 7 * (d->b - 1);
         dim = (int) (tz_days_from_civil(d->a == 12 ? y + 1 : y,
-                                     d->a == 12 ? 1 : d->a + 1, 1) - first);
+                                        d->a == 12 ? 1 : d->a + 1, 1)
+                     - first);
         while (md > dim) {
-            md -= 7;                                /* week 5: the last */
+            md -= 7; /* week 5: the last */
         }
         day = first + md - 1;
     }
@@ -417,8 +419,8 @@ rule_local(const tz_date_t *d, int64_t y)
 void
 tz_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
 {
-    int64_t   z = days + 719468, era = floor_div(z, 146097);
-    unsigned  doe, yoe, doy, mp;
+    int64_t  z = days + 719468, era = floor_div(z, 146097);
+    unsigned doe, yoe, doy, mp;
 
     doe = (unsigned) (z - era * 146097);
     yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
@@ -432,8 +434,8 @@ tz_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
 static long
 rule_offset(const tz_rule_t *r, int64_t t)
 {
-    int64_t  y, start, end;
-    int      m, d;
+    int64_t y, start, end;
+    int     m, d;
 
     if (!r->has_dst) {
         return r->std_off;
@@ -454,19 +456,19 @@ rule_offset(const tz_rule_t *r, int64_t t)
 long
 tz_offset(const tz_t *z, int64_t t)
 {
-    size_t  lo, hi, mid;
+    size_t lo, hi, mid;
 
     if (z->ntrans == 0 || t < z->trans[0]) {
         /* before the first transition: type 0 (RFC 8536 3.2), or the
            rule of a zone that has no transitions at all */
         return z->ntrans == 0 && z->has_rule ? rule_offset(&z->rule, t)
-               : z->types[0];
+                                             : z->types[0];
     }
     if (t > z->trans[z->ntrans - 1] && z->has_rule) {
         return rule_offset(&z->rule, t);
     }
     lo = 0;
-    hi = z->ntrans;                       /* trans[lo] <= t < trans[hi] */
+    hi = z->ntrans; /* trans[lo] <= t < trans[hi] */
     while (hi - lo > 1) {
         mid = lo + (hi - lo) / 2;
         if (z->trans[mid] <= t) {
@@ -481,9 +483,9 @@ tz_offset(const tz_t *z, int64_t t)
 int64_t
 tz_from_local(const tz_t *z, int64_t w)
 {
-    long     cand[3], o, omin, omax;
-    int64_t  t, best = 0, lo, hi, mid;
-    int      i, found = 0;
+    long    cand[3], o, omin, omax;
+    int64_t t, best = 0, lo, hi, mid;
+    int     i, found = 0;
 
     /* the offsets in force around w: offsets are at most 26 h, and real
        zones never change twice within 54 h */
@@ -524,7 +526,7 @@ tz_from_local(const tz_t *z, int64_t w)
 static int
 name_ok(const char *name)
 {
-    const char  *p;
+    const char *p;
 
     if (strlen(name) > TZ_NAME_MAX || name[0] == '/' || name[0] == '.'
         || strstr(name, "..") != NULL || strstr(name, "//") != NULL)
@@ -533,8 +535,8 @@ name_ok(const char *name)
     }
     for (p = name; *p; p++) {
         if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
-              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '+'
-              || *p == '-' || *p == '.' || *p == '/'))
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '+' || *p == '-'
+              || *p == '.' || *p == '/'))
         {
             return 0;
         }
@@ -545,14 +547,14 @@ name_ok(const char *name)
 const tz_t *
 tz_get(const char *name)
 {
-    char            path[4096 + TZ_NAME_MAX + 2], err[128];
-    unsigned char  *buf = NULL;
-    struct stat     st;
-    tz_entry_t     *e;
-    tz_t           *z = NULL;
-    ssize_t         n;
-    size_t          got;
-    int             fd;
+    char           path[4096 + TZ_NAME_MAX + 2], err[128];
+    unsigned char *buf = NULL;
+    struct stat    st;
+    tz_entry_t    *e;
+    tz_t          *z = NULL;
+    ssize_t        n;
+    size_t         got;
+    int            fd;
 
     if (name == NULL || name[0] == '\0' || strcmp(name, "UTC") == 0) {
         return &tz_utc;
@@ -578,11 +580,11 @@ tz_get(const char *name)
     }
     for (e = tz_cache; e; e = e->next) {
         if (strcmp(e->name, name) == 0) {
-            break;            /* the newest entry of this name */
+            break; /* the newest entry of this name */
         }
     }
-    if (e && e->dev == st.st_dev && e->ino == st.st_ino
-        && e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec
+    if (e && e->dev == st.st_dev && e->ino == st.st_ino && e->size == st.st_size
+        && e->mtime.tv_sec == st.st_mtim.tv_sec
         && e->mtime.tv_nsec == st.st_mtim.tv_nsec)
     {
         z = e->z;

@@ -44,11 +44,10 @@ int64_t tz_from_local(const tz_t *z, int64_t w);
 /* the civil calendar (proleptic Gregorian, Howard Hinnant's algorithms):
    the day number (days since 1970-01-01) of y-m-d, and back */
 int64_t tz_days_from_civil(int64_t y, int m, int d);
-void tz_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+void    tz_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 
 /* a TZif image, parsed (tz_get()'s parser, for tests); NULL with err */
-tz_t *tz_parse(const unsigned char *p, size_t len, char *err,
-    size_t errlen);
-void tz_free(tz_t *z);
+tz_t *tz_parse(const unsigned char *p, size_t len, char *err, size_t errlen);
+void  tz_free(tz_t *z);
 
 #endif /* SCALER_TZ_H */

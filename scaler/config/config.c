@@ -22,127 +22,125 @@
 
 /* the longest pool name: its instance ids POOL-NNNNNN, numbers up to
    REGISTRY_SEQ_MAX, must be valid ids */
-#define POOL_NAME_MAX  (SCALESET_ID_MAX - 10)
+#define POOL_NAME_MAX (SCALESET_ID_MAX - 10)
 
-static int parse_hostport(cfctx_t *c, yaml_node_t *n, char **host,
-    int *port);
+static int parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port);
 static int parse_cidr(cfctx_t *c, yaml_node_t *v, uint32_t *net, int *len);
 static int pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
-    uint64_t seen);
+                       uint64_t seen);
 static int mix_resolve(cfctx_t *c, yaml_node_t *m, pool_config_t *p);
 static int cloud_init_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
-    template_config_t *t);
+                             template_config_t *t);
 
-static int config_redis(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int redis_address(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int redis_username(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int redis_sentinel(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int sentinel_master(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int config_ha(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int api_listen(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int api_token_file(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int api_ui(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int log_level(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int config_pools(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_name(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_zones(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int zone_name(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int zone_node(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int zone_hosts(cfctx_t *c, yaml_node_t *z, pool_config_t *p,
-    zone_config_t *zc, yaml_node_t *uri, yaml_node_t *hosts);
+static int  config_redis(cfctx_t *c, yaml_node_t *v, void *conf,
+                         const cf_key_t *key);
+static int  redis_address(cfctx_t *c, yaml_node_t *v, void *conf,
+                          const cf_key_t *key);
+static int  redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf,
+                         const cf_key_t *key);
+static int  redis_username(cfctx_t *c, yaml_node_t *v, void *conf,
+                           const cf_key_t *key);
+static int  redis_sentinel(cfctx_t *c, yaml_node_t *v, void *conf,
+                           const cf_key_t *key);
+static int  sentinel_master(cfctx_t *c, yaml_node_t *v, void *conf,
+                            const cf_key_t *key);
+static int  sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf,
+                               const cf_key_t *key);
+static int  config_ha(cfctx_t *c, yaml_node_t *v, void *conf,
+                      const cf_key_t *key);
+static int  ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf,
+                         const cf_key_t *key);
+static int  api_listen(cfctx_t *c, yaml_node_t *v, void *conf,
+                       const cf_key_t *key);
+static int  api_token_file(cfctx_t *c, yaml_node_t *v, void *conf,
+                           const cf_key_t *key);
+static int  api_ui(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
+static int  log_level(cfctx_t *c, yaml_node_t *v, void *conf,
+                      const cf_key_t *key);
+static int  config_pools(cfctx_t *c, yaml_node_t *v, void *conf,
+                         const cf_key_t *key);
+static int  pool_name(cfctx_t *c, yaml_node_t *v, void *conf,
+                      const cf_key_t *key);
+static int  pool_zones(cfctx_t *c, yaml_node_t *v, void *conf,
+                       const cf_key_t *key);
+static int  zone_name(cfctx_t *c, yaml_node_t *v, void *conf,
+                      const cf_key_t *key);
+static int  zone_node(cfctx_t *c, yaml_node_t *v, void *conf,
+                      const cf_key_t *key);
+static int  zone_hosts(cfctx_t *c, yaml_node_t *z, pool_config_t *p,
+                       zone_config_t *zc, yaml_node_t *uri, yaml_node_t *hosts);
 static void host_names(pool_config_t *p, zone_config_t *zc);
-static int pool_template(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_templates(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_mix(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int template_name(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int template_domain(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int template_cloud_init(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int cloud_init_file(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int cloud_init_pool(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int template_volume(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int volume_name(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int template_version(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_address(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int address_mode(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int address_cidr(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int address_ports(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_readiness(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_capacity(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int pool_health(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-static int health_uri(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+static int  pool_template(cfctx_t *c, yaml_node_t *v, void *conf,
+                          const cf_key_t *key);
+static int  pool_templates(cfctx_t *c, yaml_node_t *v, void *conf,
+                           const cf_key_t *key);
+static int  pool_mix(cfctx_t *c, yaml_node_t *v, void *conf,
+                     const cf_key_t *key);
+static int  template_name(cfctx_t *c, yaml_node_t *v, void *conf,
+                          const cf_key_t *key);
+static int  template_domain(cfctx_t *c, yaml_node_t *v, void *conf,
+                            const cf_key_t *key);
+static int  template_cloud_init(cfctx_t *c, yaml_node_t *v, void *conf,
+                                const cf_key_t *key);
+static int  cloud_init_file(cfctx_t *c, yaml_node_t *v, void *conf,
+                            const cf_key_t *key);
+static int  cloud_init_pool(cfctx_t *c, yaml_node_t *v, void *conf,
+                            const cf_key_t *key);
+static int  template_volume(cfctx_t *c, yaml_node_t *v, void *conf,
+                            const cf_key_t *key);
+static int  volume_name(cfctx_t *c, yaml_node_t *v, void *conf,
+                        const cf_key_t *key);
+static int  template_version(cfctx_t *c, yaml_node_t *v, void *conf,
+                             const cf_key_t *key);
+static int  pool_address(cfctx_t *c, yaml_node_t *v, void *conf,
+                         const cf_key_t *key);
+static int  address_mode(cfctx_t *c, yaml_node_t *v, void *conf,
+                         const cf_key_t *key);
+static int  address_cidr(cfctx_t *c, yaml_node_t *v, void *conf,
+                         const cf_key_t *key);
+static int  address_ports(cfctx_t *c, yaml_node_t *v, void *conf,
+                          const cf_key_t *key);
+static int  pool_readiness(cfctx_t *c, yaml_node_t *v, void *conf,
+                           const cf_key_t *key);
+static int  pool_capacity(cfctx_t *c, yaml_node_t *v, void *conf,
+                          const cf_key_t *key);
+static int  pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf,
+                          const cf_key_t *key);
+static int  pool_health(cfctx_t *c, yaml_node_t *v, void *conf,
+                        const cf_key_t *key);
+static int  health_uri(cfctx_t *c, yaml_node_t *v, void *conf,
+                       const cf_key_t *key);
 
 /* --- the tables -------------------------------------------------------- */
 
 /* redis.sentinel: { master: NAME, addresses: [IP:PORT, ...] } */
-static const cf_key_t  sentinel_keys[] = {
+static const cf_key_t sentinel_keys[] = {
     { "master", CF_SCALAR, sentinel_master, NULL, 0, 0, 0 },
     { "addresses", CF_LIST, sentinel_addresses, NULL, 0, 0, 0 },
     CF_END
 };
 
-static const cf_key_t  redis_keys[] = {
+static const cf_key_t redis_keys[] = {
     { "address", CF_SCALAR, redis_address, NULL, 0, 0, 0 },
     { "prefix", CF_SCALAR, redis_prefix, NULL, 0, 0, 0 },
     { "username", CF_SCALAR, redis_username, NULL, 0, 0, 0 },
     { "password_file", CF_SCALAR, cf_set_secret_file, NULL,
       CF_AT(scaler_config_t, redis.password), 0, 0 },
-    { "db", CF_SCALAR, cf_set_int, NULL, CF_AT(scaler_config_t, redis.db),
-      0, 2147483647 },
+    { "db", CF_SCALAR, cf_set_int, NULL, CF_AT(scaler_config_t, redis.db), 0,
+      2147483647 },
     { "sentinel", CF_MAP, redis_sentinel, sentinel_keys, 0, 0, 0 },
     CF_END
 };
 
 /* ha: { lease: 10s, advertise: URL } */
-static const cf_key_t  ha_keys[] = {
+static const cf_key_t ha_keys[] = {
     { "lease", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, ha_lease_ms), 1000, 3600000 },
     { "advertise", CF_SCALAR, ha_advertise, NULL, 0, 0, 0 },
     CF_END
 };
 
-static const cf_key_t  api_keys[] = {
+static const cf_key_t api_keys[] = {
     { "listen", CF_SCALAR, api_listen, NULL, 0, 0, 0 },
     { "token_file", CF_SCALAR, api_token_file, NULL, 0, 0, 0 },
     { "timeout", CF_SCALAR, cf_set_duration, NULL,
@@ -153,13 +151,13 @@ static const cf_key_t  api_keys[] = {
 
 /* a zone being read: its keys' nodes, checked together once it is */
 typedef struct {
-    zone_config_t  *zc;
-    yaml_node_t    *uri;
-    yaml_node_t    *hosts;
+    zone_config_t *zc;
+    yaml_node_t   *uri;
+    yaml_node_t   *hosts;
 } zone_parse_t;
 
 /* { name, uri } or { name, hosts: [URI, ...] } */
-static const cf_key_t  zone_keys[] = {
+static const cf_key_t zone_keys[] = {
     { "name", CF_SCALAR, zone_name, NULL, 0, 0, 0 },
     { "uri", CF_SCALAR, zone_node, NULL, CF_AT(zone_parse_t, uri), 0, 0 },
     { "hosts", CF_LIST, zone_node, NULL, CF_AT(zone_parse_t, hosts), 0, 0 },
@@ -168,9 +166,9 @@ static const cf_key_t  zone_keys[] = {
 
 /* template.volume: { pool: STORAGE_POOL, backing: BASE_VOLUME,
    format: qcow2|raw } ("base" is accepted for "backing") */
-static const cf_key_t  volume_keys[] = {
-    { "pool", CF_SCALAR, volume_name, NULL,
-      CF_AT(template_config_t, vol_pool), 0, 0 },
+static const cf_key_t volume_keys[] = {
+    { "pool", CF_SCALAR, volume_name, NULL, CF_AT(template_config_t, vol_pool),
+      0, 0 },
     { "backing", CF_SCALAR, volume_name, NULL,
       CF_AT(template_config_t, vol_backing), 0, 0 },
     { "base", CF_SCALAR, volume_name, NULL,
@@ -182,7 +180,7 @@ static const cf_key_t  volume_keys[] = {
 
 /* template.cloud_init (docs/bootstrap.md): each file's key is at the
    offset of its path, the text follows it (cloud_init_file) */
-static const cf_key_t  cloud_init_keys[] = {
+static const cf_key_t cloud_init_keys[] = {
     { "user_data", CF_SCALAR, cloud_init_file, NULL,
       CF_AT(cloud_init_config_t, user_data_path), 0, 0 },
     { "meta_data", CF_SCALAR, cloud_init_file, NULL,
@@ -196,7 +194,7 @@ static const cf_key_t  cloud_init_keys[] = {
     CF_END
 };
 
-static const cf_key_t  template_keys[] = {
+static const cf_key_t template_keys[] = {
     { "domain", CF_SCALAR, template_domain, NULL, 0, 0, 0 },
     { "volume", CF_MAP, template_volume, volume_keys, 0, 0, 0 },
     { "version", CF_SCALAR, template_version, NULL, 0, 0, 0 },
@@ -205,46 +203,46 @@ static const cf_key_t  template_keys[] = {
 };
 
 /* an entry of a flexible pool's templates: */
-static const cf_key_t  templates_keys[] = {
+static const cf_key_t templates_keys[] = {
     { "name", CF_SCALAR, template_name, NULL, 0, 0, 0 },
     { "domain", CF_SCALAR, template_domain, NULL, 0, 0, 0 },
     { "volume", CF_MAP, template_volume, volume_keys, 0, 0, 0 },
     { "version", CF_SCALAR, template_version, NULL, 0, 0, 0 },
     { "cloud_init", CF_MAP, template_cloud_init, cloud_init_keys, 0, 0, 0 },
-    { "weight", CF_SCALAR, cf_set_int, NULL,
-      CF_AT(template_config_t, weight), 1, SCALER_CAPACITY_MAX },
+    { "weight", CF_SCALAR, cf_set_int, NULL, CF_AT(template_config_t, weight),
+      1, SCALER_CAPACITY_MAX },
     { "max_percent", CF_SCALAR, cf_set_int, NULL,
       CF_AT(template_config_t, max_percent), 1, 100 },
     CF_END
 };
 
-static const cf_key_t  address_keys[] = {
+static const cf_key_t address_keys[] = {
     { "mode", CF_SCALAR, address_mode, NULL, 0, 0, 0 },
     { "cidr", CF_SCALAR, address_cidr, NULL, 0, 0, 0 },
-    { "port", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, port),
-      1, 65535 },
+    { "port", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, port), 1,
+      65535 },
     { "ports", CF_SCALAR, address_ports, NULL, 0, 0, 0 },
     CF_END
 };
 
-static const cf_key_t  capacity_keys[] = {
-    { "min", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, cap_min),
+static const cf_key_t capacity_keys[] = {
+    { "min", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, cap_min), 0,
+      SCALER_CAPACITY_MAX },
+    { "max", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, cap_max), 0,
+      SCALER_CAPACITY_MAX },
+    { "default", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, cap_default),
       0, SCALER_CAPACITY_MAX },
-    { "max", CF_SCALAR, cf_set_int, NULL, CF_AT(pool_config_t, cap_max),
-      0, SCALER_CAPACITY_MAX },
-    { "default", CF_SCALAR, cf_set_int, NULL,
-      CF_AT(pool_config_t, cap_default), 0, SCALER_CAPACITY_MAX },
     CF_END
 };
 
 /* log: { level: info }, at the file's top level as redis and api */
-static const cf_key_t  log_keys[] = {
+static const cf_key_t log_keys[] = {
     { "level", CF_SCALAR, log_level, NULL, 0, 0, 0 },
-    CF_END
+    CF_END,
 };
 
 /* health: { uri: /healthz, timeout: 1s, grace: 60s } */
-static const cf_key_t  health_keys[] = {
+static const cf_key_t health_keys[] = {
     { "uri", CF_SCALAR, health_uri, NULL, 0, 0, 0 },
     { "timeout", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(pool_config_t, health_timeout_ms), 10, 30000 },
@@ -254,11 +252,11 @@ static const cf_key_t  health_keys[] = {
 };
 
 static int repair_action(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                         const cf_key_t *key);
 
 /* repair: { enabled: true, grace: 10m, action: replace, max_percent: 5,
    max_failures: 5 } */
-static const cf_key_t  repair_keys[] = {
+static const cf_key_t repair_keys[] = {
     { "enabled", CF_SCALAR, cf_set_bool, NULL,
       CF_AT(pool_config_t, repair_enabled), 0, 0 },
     { "grace", CF_SCALAR, cf_set_duration, NULL,
@@ -272,14 +270,14 @@ static const cf_key_t  repair_keys[] = {
 };
 
 static int hook_map(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                    const cf_key_t *key);
 static int hook_default(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                        const cf_key_t *key);
 static int hooks_webhook(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                         const cf_key_t *key);
 
 /* hooks.launch, hooks.terminate: { timeout: 5m, default: continue } */
-static const cf_key_t  hook_keys[] = {
+static const cf_key_t hook_keys[] = {
     { "timeout", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(hook_config_t, timeout_ms), 1000, 0 },
     { "default", CF_SCALAR, hook_default, NULL, 0, 0, 0 },
@@ -287,9 +285,9 @@ static const cf_key_t  hook_keys[] = {
 };
 
 /* hooks: { launch: {...}, terminate: {...}, webhook: URL } */
-static const cf_key_t  hooks_keys[] = {
-    { "launch", CF_MAP, hook_map, hook_keys,
-      CF_AT(pool_config_t, hook_launch), 0, 0 },
+static const cf_key_t hooks_keys[] = {
+    { "launch", CF_MAP, hook_map, hook_keys, CF_AT(pool_config_t, hook_launch),
+      0, 0 },
     { "terminate", CF_MAP, hook_map, hook_keys,
       CF_AT(pool_config_t, hook_terminate), 0, 0 },
     { "webhook", CF_SCALAR, hooks_webhook, NULL, 0, 0, 0 },
@@ -297,20 +295,20 @@ static const cf_key_t  hooks_keys[] = {
 };
 
 /* drain: { gateway_ttl: 30s } */
-static const cf_key_t  drain_keys[] = {
+static const cf_key_t drain_keys[] = {
     { "gateway_ttl", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(pool_config_t, gateway_ttl_ms), 1000, 0 },
     CF_END
 };
 
 /* termination: { shutdown_timeout: 30s } */
-static const cf_key_t  termination_keys[] = {
+static const cf_key_t termination_keys[] = {
     { "shutdown_timeout", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(pool_config_t, shutdown_timeout_ms), 0, 3600000 },
     CF_END
 };
 
-static const cf_key_t  pool_keys[] = {
+static const cf_key_t pool_keys[] = {
     { "name", CF_SCALAR, pool_name, NULL, 0, 0, 0 },
     { "zones", CF_LIST, pool_zones, zone_keys, 0, 0, 0 },
     { "template", CF_MAP, pool_template, template_keys, 0, 0, 0 },
@@ -338,7 +336,7 @@ static const cf_key_t  pool_keys[] = {
 };
 
 /* libvirt: { timeout: 10s, keepalive_interval: 5s, keepalive_count: 3 } */
-static const cf_key_t  libvirt_keys[] = {
+static const cf_key_t libvirt_keys[] = {
     { "timeout", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, libvirt_timeout_ms), 100, 3600000 },
     { "keepalive_interval", CF_SCALAR, cf_set_duration, NULL,
@@ -349,7 +347,7 @@ static const cf_key_t  libvirt_keys[] = {
 };
 
 /* the file */
-static const cf_key_t  config_keys[] = {
+static const cf_key_t config_keys[] = {
     { "redis", CF_MAP, config_redis, redis_keys, 0, 0, 0 },
     { "ha", CF_MAP, config_ha, ha_keys, 0, 0, 0 },
     { "api", CF_MAP, cf_set_map, api_keys, 0, 0, 0 },
@@ -373,7 +371,7 @@ static const cf_key_t  config_keys[] = {
 static int
 one_word(const char *s, size_t max)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; s[i]; i++) {
         if (s[i] <= 0x20 || s[i] >= 0x7f) {
@@ -385,16 +383,17 @@ one_word(const char *s, size_t max)
 
 /* a string key that must be one word (one_word) into *dst */
 static int
-word_key(cfctx_t *c, yaml_node_t *v, char **dst, size_t max,
-    const char *what)
+word_key(cfctx_t *c, yaml_node_t *v, char **dst, size_t max, const char *what)
 {
     free(*dst);
     if ((*dst = cf_scalar(c, v)) == NULL) {
         return -1;
     }
     if (!one_word(*dst, max)) {
-        cf_error(c, v, "redis: bad %s \"%s\": expected one word of printable "
-                 "ASCII, up to %zu bytes", what, *dst, max);
+        cf_error(c, v,
+                 "redis: bad %s \"%s\": expected one word of printable "
+                 "ASCII, up to %zu bytes",
+                 what, *dst, max);
         return -1;
     }
     return 0;
@@ -418,8 +417,7 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
     }
     *colon = '\0';
     l = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || l < 1 || l > 65535 || inet_pton(AF_INET, s, &a) != 1)
-    {
+    if (*end != '\0' || l < 1 || l > 65535 || inet_pton(AF_INET, s, &a) != 1) {
         *colon = ':';
         cf_error(c, n, "\"%s\": expected IPv4-ADDRESS:PORT", s);
         free(s);
@@ -436,16 +434,16 @@ parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
 static int
 config_redis(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
-    uint64_t          seen;
+    scaler_config_t *cf = conf;
+    uint64_t         seen;
 
     if (cf_map(c, v, key->sub, cf, "redis", &seen) != 0) {
         return -1;
     }
     if (cf_given(key->sub, seen, "address")
-        && cf_given(key->sub, seen, "sentinel"))
-    {
-        cf_error(c, v, "redis: address and sentinel exclude each other (the "
+        && cf_given(key->sub, seen, "sentinel")) {
+        cf_error(c, v,
+                 "redis: address and sentinel exclude each other (the "
                  "sentinels name the master)");
         return -1;
     }
@@ -460,7 +458,7 @@ config_redis(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 redis_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     (void) key;
     return parse_hostport(c, v, &cf->redis.addr.host, &cf->redis.addr.port);
@@ -470,7 +468,7 @@ redis_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 redis_username(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     (void) key;
     return word_key(c, v, &cf->redis.username, 128, "username");
@@ -479,7 +477,7 @@ redis_username(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 redis_sentinel(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     if (cf_map(c, v, key->sub, cf, "sentinel", NULL) != 0) {
         return -1;
@@ -495,15 +493,14 @@ redis_sentinel(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 sentinel_master(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     (void) key;
     return word_key(c, v, &cf->redis.master, 128, "sentinel master name");
 }
 
 static int
-sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key)
+sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     scaler_config_t  *cf = conf;
     redis_addr_t     *a;
@@ -513,8 +510,7 @@ sentinel_addresses(cfctx_t *c, yaml_node_t *v, void *conf,
 
     (void) key;
     for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-         it++)
-    {
+         it++) {
         n = cf_node(c, *it);
         if (cf->redis.nsentinels == REDIS_SENTINELS_MAX) {
             cf_error(c, n, "redis: more than %d sentinels",
@@ -550,7 +546,7 @@ int
 config_redis_same(const redis_config_t *a, const redis_config_t *b)
 {
 #define SAME(x, y) ((x) == NULL ? (y) == NULL : (y) != NULL && !strcmp(x, y))
-    int  i;
+    int i;
 
     if (a->addr.port != b->addr.port || !SAME(a->addr.host, b->addr.host)
         || !SAME(a->username, b->username) || !SAME(a->password, b->password)
@@ -575,7 +571,7 @@ config_redis_same(const redis_config_t *a, const redis_config_t *b)
 static int
 config_ha(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     cf->ha_lease_ms = 10000;
     return cf_map(c, v, key->sub, cf, "ha", NULL);
@@ -586,7 +582,7 @@ config_ha(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     (void) key;
     free(cf->ha_advertise);
@@ -597,7 +593,8 @@ ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
          && strncmp(cf->ha_advertise, "https://", 8) != 0)
         || !one_word(cf->ha_advertise, 200))
     {
-        cf_error(c, v, "ha: advertise \"%s\": expected an http:// or "
+        cf_error(c, v,
+                 "ha: advertise \"%s\": expected an http:// or "
                  "https:// URL of up to 200 bytes without spaces",
                  cf->ha_advertise);
         return -1;
@@ -608,7 +605,7 @@ ha_advertise(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     (void) key;
     free(cf->prefix);
@@ -625,7 +622,7 @@ redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 api_listen(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     (void) key;
     return parse_hostport(c, v, &cf->api_host, &cf->api_port);
@@ -634,8 +631,8 @@ api_listen(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 api_token_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
-    char             *s, *tok, *e;
+    scaler_config_t *cf = conf;
+    char            *s, *tok, *e;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -643,8 +640,7 @@ api_token_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     }
     tok = cf_read_file(s);
     if (tok == NULL) {
-        cf_error(c, v, "cannot read token_file \"%s\": %s", s,
-                 strerror(errno));
+        cf_error(c, v, "cannot read token_file \"%s\": %s", s, strerror(errno));
         free(s);
         return -1;
     }
@@ -660,7 +656,8 @@ api_token_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     }
     /* sent in a header: one line of printable ASCII, no spaces */
     if (!one_word(tok, strlen(tok))) {
-        cf_error(c, v, "token_file: the token must be one word of "
+        cf_error(c, v,
+                 "token_file: the token must be one word of "
                  "printable ASCII");
         free(tok);
         return -1;
@@ -680,9 +677,9 @@ api_token_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 api_ui(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
-    struct stat       st;
-    char             *s;
+    scaler_config_t *cf = conf;
+    struct stat      st;
+    char            *s;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -703,17 +700,19 @@ api_ui(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 log_level(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
-    char             *s;
-    int               level;
+    scaler_config_t *cf = conf;
+    char            *s;
+    int              level;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
     }
     if ((level = slog_level_parse(s)) < 0) {
-        cf_error(c, v, "log.level \"%s\": expected error, warn, info or "
-                 "debug", s);
+        cf_error(c, v,
+                 "log.level \"%s\": expected error, warn, info or "
+                 "debug",
+                 s);
         free(s);
         return -1;
     }
@@ -727,14 +726,15 @@ log_level(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
-    pool_config_t    *p, *np;
-    yaml_node_t      *item;
-    uint64_t          seen;
-    int               i;
+    scaler_config_t *cf = conf;
+    pool_config_t   *p, *np;
+    yaml_node_t     *item;
+    uint64_t         seen;
+    int              i;
 
     cf->pools = xcalloc(cf_items(v) + 1, sizeof(*cf->pools));
-    FOR_ITEMS(c, v, item) {
+    FOR_ITEMS(c, v, item)
+    {
         p = &cf->pools[cf->npools++];
         p->cap_max = SCALER_CAPACITY_MAX;
         p->drain_timeout_ms = 30000;
@@ -768,7 +768,7 @@ config_pools(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p, uint64_t seen)
 {
-    int  i;
+    int i;
 
     if (p->name == NULL) {
         cf_error(c, m, "a pool needs a name");
@@ -781,13 +781,11 @@ pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p, uint64_t seen)
     if (cf_given(pool_keys, seen, "template")
         && cf_given(pool_keys, seen, "templates"))
     {
-        cf_error(c, m, "pool \"%s\": template or templates, not both",
-                 p->name);
+        cf_error(c, m, "pool \"%s\": template or templates, not both", p->name);
         return -1;
     }
     if (p->ntemplates == 0) {
-        cf_error(c, m, "pool \"%s\" needs template (or templates)",
-                 p->name);
+        cf_error(c, m, "pool \"%s\" needs template (or templates)", p->name);
         return -1;
     }
     if (cf_given(pool_keys, seen, "mix") && !p->flexible) {
@@ -814,7 +812,7 @@ pool_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p, uint64_t seen)
 static int
 pool_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
+    pool_config_t *p = conf;
 
     (void) key;
     if ((p->name = cf_scalar(c, v)) == NULL) {
@@ -823,7 +821,8 @@ pool_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     if (!scaleset_name_valid(p->name, strlen(p->name))
         || strlen(p->name) > POOL_NAME_MAX)
     {
-        cf_error(c, v, "bad pool name \"%s\": expected "
+        cf_error(c, v,
+                 "bad pool name \"%s\": expected "
                  "[A-Za-z0-9_.-]{1,%d} (its instance ids must be valid)",
                  p->name, POOL_NAME_MAX);
         return -1;
@@ -834,13 +833,14 @@ pool_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_zones(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    zone_config_t  *zc;
-    zone_parse_t    zp;
-    yaml_node_t    *z;
-    int             j;
+    pool_config_t *p = conf;
+    zone_config_t *zc;
+    zone_parse_t   zp;
+    yaml_node_t   *z;
+    int            j;
 
-    FOR_ITEMS(c, v, z) {
+    FOR_ITEMS(c, v, z)
+    {
         if (p->nzones == SCALER_MAX_ZONES) {
             cf_error(c, z, "more than %d zones", SCALER_MAX_ZONES);
             return -1;
@@ -871,16 +871,18 @@ pool_zones(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 /* the zone's hosts appended to the pool's: its uri, or each of hosts */
 static int
 zone_hosts(cfctx_t *c, yaml_node_t *z, pool_config_t *p, zone_config_t *zc,
-    yaml_node_t *uri, yaml_node_t *hosts)
+           yaml_node_t *uri, yaml_node_t *hosts)
 {
-    yaml_node_item_t  *it;
-    yaml_node_t       *n;
-    host_config_t     *h;
-    int                j;
+    yaml_node_item_t *it;
+    yaml_node_t      *n;
+    host_config_t    *h;
+    int               j;
 
     if (uri != NULL && hosts != NULL) {
-        cf_error(c, z, "zone \"%s\": uri and hosts are exclusive (a "
-                 "single host is hosts: [URI])", zc->name);
+        cf_error(c, z,
+                 "zone \"%s\": uri and hosts are exclusive (a "
+                 "single host is hosts: [URI])",
+                 zc->name);
         return -1;
     }
     zc->host0 = p->nhosts;
@@ -911,14 +913,14 @@ zone_hosts(cfctx_t *c, yaml_node_t *z, pool_config_t *p, zone_config_t *zc,
         h->zone = (int) (zc - p->zones);
         zc->nhosts++;
         if (h->uri[0] == '\0' || strpbrk(h->uri, " \t\r\n")) {
-            cf_error(c, n, "zone \"%s\": \"%s\" is no libvirt URI",
-                     zc->name, h->uri);
+            cf_error(c, n, "zone \"%s\": \"%s\" is no libvirt URI", zc->name,
+                     h->uri);
             return -1;
         }
         for (j = zc->host0; j < p->nhosts - 1; j++) {
             if (strcmp(p->hosts[j].uri, h->uri) == 0) {
-                cf_error(c, n, "zone \"%s\": duplicate host \"%s\"",
-                         zc->name, h->uri);
+                cf_error(c, n, "zone \"%s\": duplicate host \"%s\"", zc->name,
+                         h->uri);
                 return -1;
             }
         }
@@ -935,7 +937,7 @@ zone_hosts(cfctx_t *c, yaml_node_t *z, pool_config_t *p, zone_config_t *zc,
 static void
 uri_server(const char *uri, char *buf, size_t size)
 {
-    xmlURIPtr  u = xmlParseURI(uri);
+    xmlURIPtr u = xmlParseURI(uri);
 
     buf[0] = '\0';
     if (u != NULL && u->server != NULL && strlen(u->server) < size
@@ -951,9 +953,9 @@ uri_server(const char *uri, char *buf, size_t size)
 static void
 host_names(pool_config_t *p, zone_config_t *zc)
 {
-    host_config_t  *h;
-    char            name[SCALESET_NAME_MAX + 16];
-    int             k, j, unique = 1;
+    host_config_t *h;
+    char           name[SCALESET_NAME_MAX + 16];
+    int            k, j, unique = 1;
 
     for (k = 0; k < zc->nhosts; k++) {
         h = &p->hosts[zc->host0 + k];
@@ -974,8 +976,8 @@ host_names(pool_config_t *p, zone_config_t *zc)
 static int
 zone_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    zone_parse_t   *zp = conf;
-    zone_config_t  *zc = zp->zc;
+    zone_parse_t  *zp = conf;
+    zone_config_t *zc = zp->zc;
 
     (void) key;
     if ((zc->name = cf_scalar(c, v)) == NULL) {
@@ -1003,7 +1005,7 @@ zone_node(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static template_config_t *
 template_new(cfctx_t *c, yaml_node_t *v, pool_config_t *p)
 {
-    template_config_t  *t;
+    template_config_t *t;
 
     if (p->ntemplates == SCALER_MAX_TEMPLATES) {
         cf_error(c, v, "more than %d templates", SCALER_MAX_TEMPLATES);
@@ -1033,8 +1035,8 @@ template_done(cfctx_t *c, yaml_node_t *v, template_config_t *t)
 static int
 pool_template(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t      *p = conf;
-    template_config_t  *t;
+    pool_config_t     *p = conf;
+    template_config_t *t;
 
     if ((t = template_new(c, v, p)) == NULL
         || cf_map(c, v, key->sub, t, "template", NULL) != 0)
@@ -1048,13 +1050,14 @@ pool_template(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_templates(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t      *p = conf;
-    template_config_t  *t;
-    yaml_node_t        *item;
-    int                 j;
+    pool_config_t     *p = conf;
+    template_config_t *t;
+    yaml_node_t       *item;
+    int                j;
 
     p->flexible = 1;
-    FOR_ITEMS(c, v, item) {
+    FOR_ITEMS(c, v, item)
+    {
         if ((t = template_new(c, item, p)) == NULL
             || cf_map(c, item, key->sub, t, "template", NULL) != 0)
         {
@@ -1084,15 +1087,17 @@ pool_templates(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 template_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    template_config_t  *t = conf;
+    template_config_t *t = conf;
 
     (void) key;
     if ((t->name = cf_scalar(c, v)) == NULL) {
         return -1;
     }
     if (!scaleset_name_valid(t->name, strlen(t->name))) {
-        cf_error(c, v, "bad template name \"%s\": expected "
-                 "[A-Za-z0-9_.-]{1,63}", t->name);
+        cf_error(c, v,
+                 "bad template name \"%s\": expected "
+                 "[A-Za-z0-9_.-]{1,63}",
+                 t->name);
         return -1;
     }
     return 0;
@@ -1103,14 +1108,14 @@ template_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_mix(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t     *p = conf;
-    yaml_node_pair_t  *pair;
-    yaml_node_t       *k, *val;
-    int                share;
+    pool_config_t    *p = conf;
+    yaml_node_pair_t *pair;
+    yaml_node_t      *k, *val;
+    int               share;
 
     (void) key;
-    for (pair = v->data.mapping.pairs.start;
-         pair < v->data.mapping.pairs.top; pair++)
+    for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top;
+         pair++)
     {
         k = cf_node(c, pair->key);
         val = cf_node(c, pair->value);
@@ -1133,13 +1138,12 @@ pool_mix(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 mix_resolve(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
 {
-    yaml_node_pair_t  *pair, *mp;
-    yaml_node_t       *k, *v = NULL;
-    int                t, share, sum = 0;
-    char               name[SCALESET_NAME_MAX + 1];
+    yaml_node_pair_t *pair, *mp;
+    yaml_node_t      *k, *v = NULL;
+    int               t, share, sum = 0;
+    char              name[SCALESET_NAME_MAX + 1];
 
-    for (mp = m->data.mapping.pairs.start; mp < m->data.mapping.pairs.top;
-         mp++)
+    for (mp = m->data.mapping.pairs.start; mp < m->data.mapping.pairs.top; mp++)
     {
         k = cf_node(c, mp->key);
         if (k->type == CF_SCALAR && k->data.scalar.length == 3
@@ -1151,8 +1155,8 @@ mix_resolve(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
     if (v == NULL) {
         return 0;
     }
-    for (pair = v->data.mapping.pairs.start;
-         pair < v->data.mapping.pairs.top; pair++)
+    for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top;
+         pair++)
     {
         k = cf_node(c, pair->key);
         if (cf_name(c, k, name, SCALESET_NAME_MAX, "mix: template") != 0) {
@@ -1178,8 +1182,7 @@ mix_resolve(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
         return -1;
     }
     for (t = 0; t < p->ntemplates; t++) {
-        p->templates[t].mix = p->templates[t].mix < 0 ? 0
-                              : p->templates[t].mix;
+        p->templates[t].mix = p->templates[t].mix < 0 ? 0 : p->templates[t].mix;
     }
     return 0;
 }
@@ -1187,7 +1190,7 @@ mix_resolve(cfctx_t *c, yaml_node_t *m, pool_config_t *p)
 int
 config_template(const pool_config_t *p, const char *name)
 {
-    int  t;
+    int t;
 
     if (name == NULL || name[0] == '\0') {
         return p->ntemplates > 0 ? 0 : -1;
@@ -1203,7 +1206,7 @@ config_template(const pool_config_t *p, const char *name)
 static int
 template_domain(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    template_config_t  *t = conf;
+    template_config_t *t = conf;
 
     (void) key;
     if ((t->path = cf_scalar(c, v)) == NULL) {
@@ -1221,14 +1224,13 @@ template_domain(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 template_volume(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    template_config_t  *t = conf;
-    uint64_t            seen;
+    template_config_t *t = conf;
+    uint64_t           seen;
 
     if (cf_map(c, v, key->sub, t, "volume", &seen) != 0) {
         return -1;
     }
-    if (cf_given(key->sub, seen, "backing")
-        && cf_given(key->sub, seen, "base"))
+    if (cf_given(key->sub, seen, "backing") && cf_given(key->sub, seen, "base"))
     {
         cf_error(c, v, "volume: backing and base are the same key");
         return -1;
@@ -1252,9 +1254,9 @@ template_volume(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 /* a storage pool or volume name: not empty, no "/" */
 static int
 storage_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key,
-    const char *what)
+             const char *what)
 {
-    char  **dst = (char **) ((char *) conf + key->offset);
+    char **dst = (char **) ((char *) conf + key->offset);
 
     if (cf_set_str(c, v, conf, key) != 0) {
         return -1;
@@ -1281,7 +1283,7 @@ cloud_init_pool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 template_version(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    template_config_t  *t = conf;
+    template_config_t *t = conf;
 
     (void) key;
     free(t->version);
@@ -1296,10 +1298,9 @@ template_version(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 }
 
 static int
-template_cloud_init(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key)
+template_cloud_init(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    template_config_t  *t = conf;
+    template_config_t *t = conf;
 
     if (cf_map(c, v, key->sub, &t->ci, "cloud_init", NULL) != 0) {
         return -1;
@@ -1316,22 +1317,25 @@ template_cloud_init(cfctx_t *c, yaml_node_t *v, void *conf,
    "FILE:LINE: reason" of the file itself) */
 static int
 cloud_init_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
-    template_config_t *t)
+                  template_config_t *t)
 {
-    char  err[512];
+    char err[512];
 
     if (t->ci.pool == NULL && t->vol_pool != NULL) {
         t->ci.pool = xstrdup(t->vol_pool);
     }
     if (t->ci.pool == NULL) {
-        cf_error(c, m, "pool \"%s\": cloud_init needs a storage pool for "
-                 "the seeds: cloud_init.pool, or a volume", p->name);
+        cf_error(c, m,
+                 "pool \"%s\": cloud_init needs a storage pool for "
+                 "the seeds: cloud_init.pool, or a volume",
+                 p->name);
         return -1;
     }
     if (strstr(t->text, "{{seed}}") == NULL) {
-        cf_error(c, m, "pool \"%s\": cloud_init, but the domain template "
-                 "%s has no {{seed}} (the seed's cdrom disk)", p->name,
-                 t->path);
+        cf_error(c, m,
+                 "pool \"%s\": cloud_init, but the domain template "
+                 "%s has no {{seed}} (the seed's cdrom disk)",
+                 p->name, t->path);
         return -1;
     }
     if (cloudinit_config_check(p, t, err, sizeof(err)) != 0) {
@@ -1348,16 +1352,16 @@ cloud_init_finish(cfctx_t *c, yaml_node_t *m, pool_config_t *p,
 static int
 cloud_init_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    char  **path = (char **) ((char *) conf + key->offset);
-    char  **text = path + 1;
+    char **path = (char **) ((char *) conf + key->offset);
+    char **text = path + 1;
 
     if (cf_set_str(c, v, conf, key) != 0) {
         return -1;
     }
     free(*text);
     if ((*text = cf_read_file(*path)) == NULL) {
-        cf_error(c, v, "cannot read cloud_init %s \"%s\": %s", key->name,
-                 *path, strerror(errno));
+        cf_error(c, v, "cannot read cloud_init %s \"%s\": %s", key->name, *path,
+                 strerror(errno));
         return -1;
     }
     if (strlen(*text) > CLOUDINIT_FILE_MAX) {
@@ -1373,9 +1377,9 @@ cloud_init_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 parse_cidr(cfctx_t *c, yaml_node_t *v, uint32_t *net, int *len)
 {
-    char           *s, *slash, *end;
-    long            l;
-    struct in_addr  a;
+    char          *s, *slash, *end;
+    long           l;
+    struct in_addr a;
 
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
@@ -1404,9 +1408,9 @@ parse_cidr(cfctx_t *c, yaml_node_t *v, uint32_t *net, int *len)
 static int
 pool_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    uint64_t        seen;
-    const char     *mode;
+    pool_config_t *p = conf;
+    uint64_t       seen;
+    const char    *mode;
 
     if (cf_map(c, v, key->sub, p, "address", &seen) != 0) {
         return -1;
@@ -1423,12 +1427,15 @@ pool_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
            and accepted only inside cidr */
         mode = p->addr_mode == ADDR_LEASE ? "lease" : "agent";
         if (cf_given(key->sub, seen, "ports")) {
-            cf_error(c, v, "address mode %s takes port and cidr (ports are "
-                     "for mode static)", mode);
+            cf_error(c, v,
+                     "address mode %s takes port and cidr (ports are "
+                     "for mode static)",
+                     mode);
             return -1;
         }
         if (p->addr_mode == ADDR_AGENT && !cf_given(key->sub, seen, "cidr")) {
-            cf_error(c, v, "address mode agent needs cidr: the network the "
+            cf_error(c, v,
+                     "address mode agent needs cidr: the network the "
                      "guest's reported address must be in");
             return -1;
         }
@@ -1447,8 +1454,8 @@ pool_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 address_mode(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    char           *s;
+    pool_config_t *p = conf;
+    char          *s;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -1473,7 +1480,7 @@ address_mode(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 address_cidr(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
+    pool_config_t *p = conf;
 
     (void) key;
     return parse_cidr(c, v, &p->net, &p->prefix_len);
@@ -1482,9 +1489,9 @@ address_cidr(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 address_ports(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    char           *s, *dash;
-    uint64_t        lo, hi;
+    pool_config_t *p = conf;
+    char          *s, *dash;
+    uint64_t       lo, hi;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -1511,8 +1518,8 @@ address_ports(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_readiness(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    char           *s;
+    pool_config_t *p = conf;
+    char          *s;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -1534,14 +1541,14 @@ pool_readiness(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_capacity(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    uint64_t        seen;
+    pool_config_t *p = conf;
+    uint64_t       seen;
 
     if (cf_map(c, v, key->sub, p, "capacity", &seen) != 0) {
         return -1;
     }
     if (!cf_given(key->sub, seen, "default")) {
-        p->cap_default = p->cap_min;    /* as a schedule's */
+        p->cap_default = p->cap_min; /* as a schedule's */
     }
     if (p->cap_min > p->cap_max) {
         cf_error(c, v, "capacity min %d > max %d", p->cap_min, p->cap_max);
@@ -1558,16 +1565,18 @@ pool_capacity(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    char           *s;
+    pool_config_t *p = conf;
+    char          *s;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
     }
     if (policy_parse_name(s, &p->scale_in) != 0) {
-        cf_error(c, v, "scale_in_policy \"%s\": expected default, oldest or "
-                 "newest", s);
+        cf_error(c, v,
+                 "scale_in_policy \"%s\": expected default, oldest or "
+                 "newest",
+                 s);
         free(s);
         return -1;
     }
@@ -1578,8 +1587,8 @@ pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 repair_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    char           *s;
+    pool_config_t *p = conf;
+    char          *s;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -1592,8 +1601,10 @@ repair_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     } else if (strcmp(s, "reimage") == 0) {
         p->repair_action = REPAIR_REIMAGE;
     } else {
-        cf_error(c, v, "repair action \"%s\": expected replace, restart or "
-                 "reimage", s);
+        cf_error(c, v,
+                 "repair action \"%s\": expected replace, restart or "
+                 "reimage",
+                 s);
         free(s);
         return -1;
     }
@@ -1606,7 +1617,7 @@ repair_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 hook_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    hook_config_t  *h = (hook_config_t *) ((char *) conf + key->offset);
+    hook_config_t *h = (hook_config_t *) ((char *) conf + key->offset);
 
     h->on = 1;
     h->timeout_ms = 300000;
@@ -1617,8 +1628,8 @@ hook_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 hook_default(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    hook_config_t  *h = conf;
-    char           *s;
+    hook_config_t *h = conf;
+    char          *s;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -1638,8 +1649,8 @@ hook_default(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 hooks_webhook(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    char           *s, *e;
+    pool_config_t *p = conf;
+    char          *s, *e;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -1648,12 +1659,14 @@ hooks_webhook(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     for (e = s; *e > 0x20 && *e < 0x7f; e++) {
         /* printable */
     }
-    if (*e != '\0' || (strncmp(s, "http://", 7) != 0
-                       && strncmp(s, "https://", 8) != 0)
+    if (*e != '\0'
+        || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
         || strlen(s) > 1024)
     {
-        cf_error(c, v, "hooks.webhook \"%s\": expected an http:// or "
-                 "https:// URL (no spaces, up to 1024 bytes)", s);
+        cf_error(c, v,
+                 "hooks.webhook \"%s\": expected an http:// or "
+                 "https:// URL (no spaces, up to 1024 bytes)",
+                 s);
         free(s);
         return -1;
     }
@@ -1665,7 +1678,7 @@ hooks_webhook(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_health(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
+    pool_config_t *p = conf;
 
     /* without uri, health.grace alone: readiness stays `readiness` */
     p->health_timeout_ms = 1000;
@@ -1675,15 +1688,17 @@ pool_health(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 health_uri(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
+    pool_config_t *p = conf;
 
     (void) key;
     if ((p->health_uri = cf_scalar(c, v)) == NULL) {
         return -1;
     }
     if (p->health_uri[0] != '/' || strpbrk(p->health_uri, " \t\r\n")) {
-        cf_error(c, v, "health uri \"%s\": expected a path starting with / "
-                 "and without spaces", p->health_uri);
+        cf_error(c, v,
+                 "health uri \"%s\": expected a path starting with / "
+                 "and without spaces",
+                 p->health_uri);
         return -1;
     }
     return 0;
@@ -1694,12 +1709,12 @@ health_uri(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 scaler_config_t *
 config_load(const char *file, char *err, size_t errlen)
 {
-    FILE             *f;
-    yaml_parser_t     parser;
-    cfctx_t           c;
-    yaml_node_t      *root;
-    scaler_config_t  *cf;
-    int               i;
+    FILE            *f;
+    yaml_parser_t    parser;
+    cfctx_t          c;
+    yaml_node_t     *root;
+    scaler_config_t *cf;
+    int              i;
 
     memset(&c, 0, sizeof(c));
     c.file = file;
@@ -1730,7 +1745,7 @@ config_load(const char *file, char *err, size_t errlen)
     cf->api_host = xstrdup("127.0.0.1");
     cf->redis.addr.port = 6379;
     cf->api_port = 9180;
-    cf->ui_dir = NULL;                  /* ui_default_dir() */
+    cf->ui_dir = NULL; /* ui_default_dir() */
     cf->log_level = SLOG_INFO;
     cf->interval_ms = 5000;
     cf->api_timeout_ms = 10000;
@@ -1759,8 +1774,10 @@ config_load(const char *file, char *err, size_t errlen)
     }
 
     if (cf->token == NULL && strncmp(cf->api_host, "127.", 4) != 0) {
-        snprintf(err, errlen, "%s:1: api.listen %s is not loopback: "
-                 "api.token_file is required", file, cf->api_host);
+        snprintf(err, errlen,
+                 "%s:1: api.listen %s is not loopback: "
+                 "api.token_file is required",
+                 file, cf->api_host);
         goto failed;
     }
 
@@ -1776,10 +1793,9 @@ failed:
 void
 config_free(scaler_config_t *cf)
 {
-    int  i, j;
+    int i, j;
 
-    if (cf == NULL || __atomic_sub_fetch(&cf->refs, 1, __ATOMIC_ACQ_REL) > 0)
-    {
+    if (cf == NULL || __atomic_sub_fetch(&cf->refs, 1, __ATOMIC_ACQ_REL) > 0) {
         return;
     }
     for (i = 0; i < cf->npools; i++) {
@@ -1846,7 +1862,7 @@ config_ref(scaler_config_t *cf)
 pool_config_t *
 config_pool(scaler_config_t *cf, const char *name)
 {
-    int  i;
+    int i;
 
     for (i = 0; i < cf->npools; i++) {
         if (strcmp(cf->pools[i].name, name) == 0) {

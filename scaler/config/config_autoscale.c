@@ -20,43 +20,43 @@
    start and end are read in the schedule's time zone) are kept as nodes
    until the whole mapping is read */
 typedef struct {
-    autoscale_profile_config_t  *pr;
-    yaml_node_t                 *cron, *until, *start, *end, *capacity;
+    autoscale_profile_config_t *pr;
+    yaml_node_t                *cron, *until, *start, *end, *capacity;
 } schedule_ctx_t;
 
 /* a schedule's capacity: ints, -1 while not given */
 typedef struct {
-    int  min, max, def;
+    int min, max, def;
 } bounds_t;
 
 static int prom_url(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                    const cf_key_t *key);
 static int rule_name(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                     const cf_key_t *key);
 static int rule_query(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                      const cf_key_t *key);
 static int rule_operator(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                         const cf_key_t *key);
 static int rule_threshold(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                          const cf_key_t *key);
 static int rule_action(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                       const cf_key_t *key);
 static int action_value(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                        const cf_key_t *key);
 static int rule_reduce(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                       const cf_key_t *key);
 static int schedule_name(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                         const cf_key_t *key);
 static int schedule_timezone(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                             const cf_key_t *key);
 static int schedule_node(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                         const cf_key_t *key);
 static int schedule_finish(cfctx_t *c, yaml_node_t *m, schedule_ctx_t *s);
 static int cf_cron(cfctx_t *c, yaml_node_t *v, cron_expr_t *e);
 
 /* --- the tables -------------------------------------------------------- */
 
-const cf_key_t  cf_prometheus_keys[] = {
+const cf_key_t cf_prometheus_keys[] = {
     { "url", CF_SCALAR, prom_url, NULL, 0, 0, 0 },
     { "timeout", CF_SCALAR, cf_set_duration, NULL,
       CF_AT(scaler_config_t, prom_timeout_ms), 10, 60000 },
@@ -72,17 +72,17 @@ const cf_key_t  cf_prometheus_keys[] = {
 };
 
 /* action: { change: N } | { percent: P } | { exact: N } */
-static const cf_key_t  action_keys[] = {
+static const cf_key_t action_keys[] = {
     { "change", CF_SCALAR, action_value, NULL, AUTOSCALE_ACTION_CHANGE,
       -SCALER_CAPACITY_MAX, SCALER_CAPACITY_MAX },
-    { "percent", CF_SCALAR, action_value, NULL, AUTOSCALE_ACTION_PERCENT,
-      -100, 10000 },
-    { "exact", CF_SCALAR, action_value, NULL, AUTOSCALE_ACTION_EXACT,
-      0, SCALER_CAPACITY_MAX },
+    { "percent", CF_SCALAR, action_value, NULL, AUTOSCALE_ACTION_PERCENT, -100,
+      10000 },
+    { "exact", CF_SCALAR, action_value, NULL, AUTOSCALE_ACTION_EXACT, 0,
+      SCALER_CAPACITY_MAX },
     CF_END
 };
 
-const cf_key_t  cf_rule_keys[] = {
+const cf_key_t cf_rule_keys[] = {
     { "name", CF_SCALAR, rule_name, NULL, 0, 0, 0 },
     { "query", CF_SCALAR, rule_query, NULL, 0, 0, 0 },
     { "operator", CF_SCALAR, rule_operator, NULL, 0, 0, 0 },
@@ -98,27 +98,26 @@ const cf_key_t  cf_rule_keys[] = {
     CF_END
 };
 
-static const cf_key_t  bounds_keys[] = {
-    { "min", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, min),
-      0, SCALER_CAPACITY_MAX },
-    { "max", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, max),
-      0, SCALER_CAPACITY_MAX },
-    { "default", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, def),
-      0, SCALER_CAPACITY_MAX },
+static const cf_key_t bounds_keys[] = {
+    { "min", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, min), 0,
+      SCALER_CAPACITY_MAX },
+    { "max", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, max), 0,
+      SCALER_CAPACITY_MAX },
+    { "default", CF_SCALAR, cf_set_int, NULL, CF_AT(bounds_t, def), 0,
+      SCALER_CAPACITY_MAX },
     CF_END
 };
 
-const cf_key_t  cf_schedule_keys[] = {
+const cf_key_t cf_schedule_keys[] = {
     { "name", CF_SCALAR, schedule_name, NULL, 0, 0, 0 },
     { "timezone", CF_SCALAR, schedule_timezone, NULL, 0, 0, 0 },
-    { "cron", CF_SCALAR, schedule_node, NULL,
-      CF_AT(schedule_ctx_t, cron), 0, 0 },
-    { "until", CF_SCALAR, schedule_node, NULL,
-      CF_AT(schedule_ctx_t, until), 0, 0 },
-    { "start", CF_SCALAR, schedule_node, NULL,
-      CF_AT(schedule_ctx_t, start), 0, 0 },
-    { "end", CF_SCALAR, schedule_node, NULL,
-      CF_AT(schedule_ctx_t, end), 0, 0 },
+    { "cron", CF_SCALAR, schedule_node, NULL, CF_AT(schedule_ctx_t, cron), 0,
+      0 },
+    { "until", CF_SCALAR, schedule_node, NULL, CF_AT(schedule_ctx_t, until), 0,
+      0 },
+    { "start", CF_SCALAR, schedule_node, NULL, CF_AT(schedule_ctx_t, start), 0,
+      0 },
+    { "end", CF_SCALAR, schedule_node, NULL, CF_AT(schedule_ctx_t, end), 0, 0 },
     { "capacity", CF_MAP, schedule_node, bounds_keys,
       CF_AT(schedule_ctx_t, capacity), 0, 0 },
     CF_END
@@ -129,8 +128,8 @@ const cf_key_t  cf_schedule_keys[] = {
 int
 cf_prometheus(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
-    uint64_t          seen;
+    scaler_config_t *cf = conf;
+    uint64_t         seen;
 
     cf->prom_timeout_ms = 2000;
     if (cf_map(c, v, key->sub, cf, "prometheus", &seen) != 0) {
@@ -156,7 +155,7 @@ cf_prometheus(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 prom_url(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    scaler_config_t  *cf = conf;
+    scaler_config_t *cf = conf;
 
     (void) key;
     if ((cf->prom_url = cf_scalar(c, v)) == NULL) {
@@ -178,27 +177,29 @@ prom_url(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 int
 cf_rules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t            *p = conf;
-    autoscale_rule_config_t  *rc;
-    yaml_node_t              *m;
-    uint64_t                  seen;
-    size_t                    i;
-    const char               *need;
+    pool_config_t           *p = conf;
+    autoscale_rule_config_t *rc;
+    yaml_node_t             *m;
+    uint64_t                 seen;
+    size_t                   i;
+    const char              *need;
 
     p->rules = xcalloc(cf_items(v) + 1, sizeof(*p->rules));
     p->autoscale.nrules = 0;
     p->rules_line = v->start_mark.line + 1;
-    FOR_ITEMS(c, v, m) {
+    FOR_ITEMS(c, v, m)
+    {
         rc = &p->rules[p->autoscale.nrules++];
         rc->per_instance = 1;
         if (cf_map(c, m, key->sub, rc, "rule", &seen) != 0) {
             return -1;
         }
-        need = rc->name[0] == '\0' ? "a name"
-               : rc->query == NULL ? "a query"
-               : !cf_given(key->sub, seen, "operator") ? "an operator"
+        need = rc->name[0] == '\0'                      ? "a name"
+               : rc->query == NULL                      ? "a query"
+               : !cf_given(key->sub, seen, "operator")  ? "an operator"
                : !cf_given(key->sub, seen, "threshold") ? "a threshold"
-               : !cf_given(key->sub, seen, "action") ? "an action" : NULL;
+               : !cf_given(key->sub, seen, "action")    ? "an action"
+                                                        : NULL;
         if (need) {
             cf_error(c, m, "rule%s%s needs %s", rc->name[0] ? " " : "",
                      rc->name, need);
@@ -217,7 +218,7 @@ cf_rules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 rule_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    autoscale_rule_config_t  *r = conf;
+    autoscale_rule_config_t *r = conf;
 
     (void) key;
     return cf_name(c, v, r->name, sizeof(r->name) - 1, "rule");
@@ -226,7 +227,7 @@ rule_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 rule_query(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    autoscale_rule_config_t  *r = conf;
+    autoscale_rule_config_t *r = conf;
 
     (void) key;
     if ((r->query = cf_scalar(c, v)) == NULL) {
@@ -242,8 +243,8 @@ rule_query(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 rule_operator(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    autoscale_rule_config_t  *r = conf;
-    char                     *s;
+    autoscale_rule_config_t *r = conf;
+    char                    *s;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -261,8 +262,8 @@ rule_operator(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 rule_threshold(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    autoscale_rule_config_t  *r = conf;
-    char                     *s, *end;
+    autoscale_rule_config_t *r = conf;
+    char                    *s, *end;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -282,14 +283,15 @@ rule_threshold(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 rule_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    autoscale_rule_config_t  *r = conf;
-    uint64_t                  seen;
+    autoscale_rule_config_t *r = conf;
+    uint64_t                 seen;
 
     if (cf_map(c, v, key->sub, r, "action", &seen) != 0) {
         return -1;
     }
     if (seen == 0 || (seen & (seen - 1)) != 0) {
-        cf_error(c, v, "action: expected exactly one of change, percent, "
+        cf_error(c, v,
+                 "action: expected exactly one of change, percent, "
                  "exact");
         return -1;
     }
@@ -300,8 +302,8 @@ rule_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 action_value(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    autoscale_rule_config_t  *r = conf;
-    int                       val;
+    autoscale_rule_config_t *r = conf;
+    int                      val;
 
     if (cf_int(c, v, (int) key->lo, (int) key->hi, &val) != 0) {
         return -1;
@@ -318,8 +320,8 @@ action_value(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 rule_reduce(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    autoscale_rule_config_t  *r = conf;
-    char                     *s;
+    autoscale_rule_config_t *r = conf;
+    char                    *s;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -339,14 +341,15 @@ rule_reduce(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 int
 cf_schedules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t   *p = conf;
-    schedule_ctx_t   s;
-    yaml_node_t     *m;
-    size_t           i;
+    pool_config_t *p = conf;
+    schedule_ctx_t s;
+    yaml_node_t   *m;
+    size_t         i;
 
     p->profiles = xcalloc(cf_items(v) + 1, sizeof(*p->profiles));
     p->autoscale.nprofiles = 0;
-    FOR_ITEMS(c, v, m) {
+    FOR_ITEMS(c, v, m)
+    {
         memset(&s, 0, sizeof(s));
         s.pr = &p->profiles[p->autoscale.nprofiles++];
         if (cf_map(c, m, key->sub, &s, "schedule", NULL) != 0
@@ -367,26 +370,27 @@ cf_schedules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 schedule_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    schedule_ctx_t  *s = conf;
+    schedule_ctx_t *s = conf;
 
     (void) key;
     return cf_name(c, v, s->pr->name, sizeof(s->pr->name) - 1, "schedule");
 }
 
 static int
-schedule_timezone(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key)
+schedule_timezone(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    schedule_ctx_t  *s = conf;
-    char            *tz;
+    schedule_ctx_t *s = conf;
+    char           *tz;
 
     (void) key;
     if ((tz = cf_scalar(c, v)) == NULL) {
         return -1;
     }
     if (strlen(tz) >= sizeof(s->pr->timezone) || !cron_tz_valid(tz)) {
-        cf_error(c, v, "unknown time zone \"%s\" (not a TZif file in "
-                 "/usr/share/zoneinfo)", tz);
+        cf_error(c, v,
+                 "unknown time zone \"%s\" (not a TZif file in "
+                 "/usr/share/zoneinfo)",
+                 tz);
         free(tz);
         return -1;
     }
@@ -407,7 +411,7 @@ schedule_node(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 cf_cron(cfctx_t *c, yaml_node_t *v, cron_expr_t *e)
 {
-    char  *s, why[160];
+    char *s, why[160];
 
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
@@ -424,11 +428,11 @@ cf_cron(cfctx_t *c, yaml_node_t *v, cron_expr_t *e)
 static int
 schedule_finish(cfctx_t *c, yaml_node_t *m, schedule_ctx_t *s)
 {
-    autoscale_profile_config_t  *pr = s->pr;
-    bounds_t                     b = { -1, -1, -1 };
-    yaml_node_t                 *v;
-    time_t                      *t;
-    char                        *text;
+    autoscale_profile_config_t *pr = s->pr;
+    bounds_t                    b = { -1, -1, -1 };
+    yaml_node_t                *v;
+    time_t                     *t;
+    char                       *text;
 
     if (pr->name[0] == '\0') {
         cf_error(c, m, "a schedule needs a name");
@@ -449,8 +453,10 @@ schedule_finish(cfctx_t *c, yaml_node_t *m, schedule_ctx_t *s)
         b.def = b.min;
     }
     if (b.min > b.max || b.def < b.min || b.def > b.max) {
-        cf_error(c, s->capacity, "capacity: expected min <= default <= max, "
-                 "got %d, %d, %d", b.min, b.def, b.max);
+        cf_error(c, s->capacity,
+                 "capacity: expected min <= default <= max, "
+                 "got %d, %d, %d",
+                 b.min, b.def, b.max);
         return -1;
     }
     pr->capacity.min = b.min;
@@ -458,8 +464,10 @@ schedule_finish(cfctx_t *c, yaml_node_t *m, schedule_ctx_t *s)
     pr->capacity.def = b.def;
 
     if ((s->cron != NULL) == (s->start != NULL || s->end != NULL)) {
-        cf_error(c, m, "schedule %s: expected either cron (recurring) or "
-                 "start and end (fixed dates)", pr->name);
+        cf_error(c, m,
+                 "schedule %s: expected either cron (recurring) or "
+                 "start and end (fixed dates)",
+                 pr->name);
         return -1;
     }
     if (s->cron) {
@@ -486,8 +494,10 @@ schedule_finish(cfctx_t *c, yaml_node_t *m, schedule_ctx_t *s)
             return -1;
         }
         if (cron_parse_datetime(text, pr->timezone, t) != 0) {
-            cf_error(c, v, "\"%s\": expected YYYY-MM-DD HH:MM[:SS] "
-                     "(or with Z / +HH:MM)", text);
+            cf_error(c, v,
+                     "\"%s\": expected YYYY-MM-DD HH:MM[:SS] "
+                     "(or with Z / +HH:MM)",
+                     text);
             free(text);
             return -1;
         }
@@ -505,8 +515,8 @@ schedule_finish(cfctx_t *c, yaml_node_t *m, schedule_ctx_t *s)
 int
 cf_max_step(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
-    int             n;
+    pool_config_t *p = conf;
+    int            n;
 
     (void) key;
     if (cf_int(c, v, 0, SCALER_CAPACITY_MAX, &n) != 0) {
@@ -528,8 +538,10 @@ cf_autoscale_finish(cfctx_t *c, scaler_config_t *cf, pool_config_t *p)
 
     if (p->autoscale.nrules && cf->prom_url == NULL) {
         c->failed = 0;
-        snprintf(c->err, c->errlen, "%s:%lu: pool %s has rules but there is "
-                 "no prometheus url", c->file, p->rules_line, p->name);
+        snprintf(c->err, c->errlen,
+                 "%s:%lu: pool %s has rules but there is "
+                 "no prometheus url",
+                 c->file, p->rules_line, p->name);
         c->failed = 1;
         return -1;
     }
@@ -539,7 +551,7 @@ cf_autoscale_finish(cfctx_t *c, scaler_config_t *cf, pool_config_t *p)
 void
 cf_autoscale_free(pool_config_t *p)
 {
-    size_t  i;
+    size_t i;
 
     if (p->rules) {
         for (i = 0; i < p->autoscale.nrules; i++) {

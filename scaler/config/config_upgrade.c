@@ -12,9 +12,9 @@
 #include "config_yaml.h"
 
 static int upgrade_mode(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                        const cf_key_t *key);
 
-const cf_key_t  cf_upgrade_keys[] = {
+const cf_key_t cf_upgrade_keys[] = {
     { "mode", CF_SCALAR, upgrade_mode, NULL, 0, 0, 0 },
     { "max_batch_percent", CF_SCALAR, cf_set_int, NULL,
       CF_AT(pool_config_t, upgrade.max_batch_percent), 1, 100 },
@@ -56,9 +56,9 @@ static int
 upgrade_mode(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     static const char *const names[] = { "manual", "automatic", "rolling" };
-    pool_config_t  *p = conf;
-    char           *s;
-    int             i;
+    pool_config_t           *p = conf;
+    char                    *s;
+    int                      i;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -71,8 +71,10 @@ upgrade_mode(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
             return 0;
         }
     }
-    cf_error(c, v, "upgrade mode \"%s\": expected manual, automatic or "
-             "rolling", s);
+    cf_error(c, v,
+             "upgrade mode \"%s\": expected manual, automatic or "
+             "rolling",
+             s);
     free(s);
     return -1;
 }

@@ -15,11 +15,11 @@
 #include "config_yaml.h"
 
 static int warm_state(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                      const cf_key_t *key);
 
-const cf_key_t  cf_warm_keys[] = {
-    { "size", CF_SCALAR, cf_set_int, NULL, CF_AT(warm_config_t, size),
-      0, SCALER_CAPACITY_MAX },
+const cf_key_t cf_warm_keys[] = {
+    { "size", CF_SCALAR, cf_set_int, NULL, CF_AT(warm_config_t, size), 0,
+      SCALER_CAPACITY_MAX },
     { "state", CF_SCALAR, warm_state, NULL, 0, 0, 0 },
     { "reuse_on_scale_in", CF_SCALAR, cf_set_bool, NULL,
       CF_AT(warm_config_t, reuse), 0, 0 },
@@ -28,8 +28,7 @@ const cf_key_t  cf_warm_keys[] = {
     CF_END
 };
 
-static const char *const  warm_state_names[] = { "paused", "saved",
-    "running" };
+static const char *const warm_state_names[] = { "paused", "saved", "running" };
 
 const char *
 warm_state_name(warm_state_t st)
@@ -40,9 +39,9 @@ warm_state_name(warm_state_t st)
 static int
 warm_state(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    warm_config_t  *w = conf;
-    char           *s;
-    int             i;
+    warm_config_t *w = conf;
+    char          *s;
+    int            i;
 
     (void) key;
     if ((s = cf_scalar(c, v)) == NULL) {
@@ -55,8 +54,10 @@ warm_state(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
             return 0;
         }
     }
-    cf_error(c, v, "warm_pool state \"%s\": expected paused, saved or "
-             "running", s);
+    cf_error(c, v,
+             "warm_pool state \"%s\": expected paused, saved or "
+             "running",
+             s);
     free(s);
     return -1;
 }
@@ -73,7 +74,7 @@ cf_warm_defaults(pool_config_t *p)
 int
 cf_warm_pool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t  *p = conf;
+    pool_config_t *p = conf;
 
     return cf_map(c, v, key->sub, &p->warm, "warm_pool", NULL);
 }

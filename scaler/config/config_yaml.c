@@ -25,8 +25,8 @@ static const char *key_text(yaml_node_t *k, char *buf, size_t size);
 void
 cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
 {
-    va_list  ap;
-    int      len;
+    va_list ap;
+    int     len;
 
     if (c->failed) {
         return;
@@ -51,8 +51,9 @@ cf_node(cfctx_t *c, int i)
 static const char *
 type_name(yaml_node_type_t t)
 {
-    return t == YAML_MAPPING_NODE ? "mapping"
-           : t == YAML_SEQUENCE_NODE ? "list" : "scalar";
+    return t == YAML_MAPPING_NODE    ? "mapping"
+           : t == YAML_SEQUENCE_NODE ? "list"
+                                     : "scalar";
 }
 
 int
@@ -70,13 +71,14 @@ cf_expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
 static const char *
 key_text(yaml_node_t *k, char *buf, size_t size)
 {
-    size_t  i, n = k->data.scalar.length;
+    size_t i, n = k->data.scalar.length;
 
     n = n < size - 1 ? n : size - 1;
     for (i = 0; i < n; i++) {
-        buf[i] = k->data.scalar.value[i] >= 0x20
-                 && k->data.scalar.value[i] < 0x7f
-                 ? (char) k->data.scalar.value[i] : '?';
+        buf[i] =
+            k->data.scalar.value[i] >= 0x20 && k->data.scalar.value[i] < 0x7f
+                ? (char) k->data.scalar.value[i]
+                : '?';
     }
     buf[n] = '\0';
     return buf;
@@ -84,21 +86,19 @@ key_text(yaml_node_t *k, char *buf, size_t size)
 
 int
 cf_map(cfctx_t *c, yaml_node_t *m, const cf_key_t *keys, void *conf,
-    const char *what, uint64_t *seen)
+       const char *what, uint64_t *seen)
 {
-    yaml_node_pair_t  *pr;
-    yaml_node_t       *k, *v;
-    uint64_t           given = 0;
-    char               kt[65];
-    size_t             i;
+    yaml_node_pair_t *pr;
+    yaml_node_t      *k, *v;
+    uint64_t          given = 0;
+    char              kt[65];
+    size_t            i;
 
     if (cf_expect(c, m, YAML_MAPPING_NODE, what[0] ? what : "configuration")
-        != 0)
-    {
+        != 0) {
         return -1;
     }
-    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
-         pr++)
+    for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++)
     {
         k = cf_node(c, pr->key);
         v = cf_node(c, pr->value);
@@ -115,20 +115,20 @@ cf_map(cfctx_t *c, yaml_node_t *m, const cf_key_t *keys, void *conf,
         for (i = 0; keys[i].name != NULL; i++) {
             if (strlen(keys[i].name) == k->data.scalar.length
                 && memcmp(keys[i].name, k->data.scalar.value,
-                          k->data.scalar.length) == 0)
+                          k->data.scalar.length)
+                       == 0)
             {
                 break;
             }
         }
         if (keys[i].name == NULL) {
             cf_error(c, k, "unknown key \"%s\"%s%s",
-                     key_text(k, kt, sizeof(kt)), what[0] ? " in " : "",
-                     what);
+                     key_text(k, kt, sizeof(kt)), what[0] ? " in " : "", what);
             return -1;
         }
         if (given & (1ULL << i)) {
-            cf_error(c, k, "%s%s\"%s\" given twice", what,
-                     what[0] ? ": " : "", keys[i].name);
+            cf_error(c, k, "%s%s\"%s\" given twice", what, what[0] ? ": " : "",
+                     keys[i].name);
             return -1;
         }
         given |= 1ULL << i;
@@ -153,7 +153,7 @@ cf_map(cfctx_t *c, yaml_node_t *m, const cf_key_t *keys, void *conf,
 int
 cf_given(const cf_key_t *keys, uint64_t seen, const char *name)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; keys[i].name != NULL; i++) {
         if (strcmp(keys[i].name, name) == 0) {
@@ -173,7 +173,7 @@ cf_items(yaml_node_t *seq)
 char *
 cf_scalar(cfctx_t *c, yaml_node_t *n)
 {
-    char  *s;
+    char *s;
 
     if (n->type != YAML_SCALAR_NODE) {
         cf_error(c, n, "expected a scalar value");
@@ -192,8 +192,8 @@ cf_scalar(cfctx_t *c, yaml_node_t *n)
 int
 cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
 {
-    char  *s, *end;
-    long   l;
+    char *s, *end;
+    long  l;
 
     if ((s = cf_scalar(c, n)) == NULL) {
         return -1;
@@ -213,7 +213,7 @@ cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
 int
 cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms)
 {
-    char  *s;
+    char *s;
 
     if ((s = cf_scalar(c, n)) == NULL) {
         return -1;
@@ -230,7 +230,7 @@ cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms)
 int
 cf_name(cfctx_t *c, yaml_node_t *v, char *buf, size_t max, const char *what)
 {
-    char  *s;
+    char *s;
 
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
@@ -249,7 +249,7 @@ cf_name(cfctx_t *c, yaml_node_t *v, char *buf, size_t max, const char *what)
 int
 cf_set_str(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    char  **dst = (char **) ((char *) conf + key->offset);
+    char **dst = (char **) ((char *) conf + key->offset);
 
     free(*dst);
     *dst = cf_scalar(c, v);
@@ -266,7 +266,7 @@ cf_set_int(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 int
 cf_set_duration(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    uint64_t  *dst = (uint64_t *) ((char *) conf + key->offset);
+    uint64_t *dst = (uint64_t *) ((char *) conf + key->offset);
 
     if (cf_duration(c, v, dst) != 0) {
         return -1;
@@ -285,8 +285,8 @@ cf_set_duration(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 int
 cf_set_bool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    int   *b = (int *) ((char *) conf + key->offset);
-    char  *s;
+    int  *b = (int *) ((char *) conf + key->offset);
+    char *s;
 
     if ((s = cf_scalar(c, v)) == NULL) {
         return -1;
@@ -305,11 +305,10 @@ cf_set_bool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 }
 
 int
-cf_set_secret_file(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key)
+cf_set_secret_file(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    char  **dst = (char **) ((char *) conf + key->offset);
-    char   *path;
+    char **dst = (char **) ((char *) conf + key->offset);
+    char  *path;
 
     if ((path = cf_scalar(c, v)) == NULL) {
         return -1;
@@ -322,8 +321,8 @@ cf_set_secret_file(cfctx_t *c, yaml_node_t *v, void *conf,
     }
     (*dst)[strcspn(*dst, "\r\n")] = '\0';
     if ((*dst)[0] == '\0') {
-        cf_error(c, v, "%s \"%s\" holds nothing on its first line",
-                 key->name, path);
+        cf_error(c, v, "%s \"%s\" holds nothing on its first line", key->name,
+                 path);
         free(path);
         return -1;
     }
@@ -340,11 +339,11 @@ cf_set_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 char *
 cf_read_file(const char *path)
 {
-    int          fd, e;
-    char        *buf;
-    size_t       len, n;
-    ssize_t      r = 0;
-    struct stat  st;
+    int         fd, e;
+    char       *buf;
+    size_t      len, n;
+    ssize_t     r = 0;
+    struct stat st;
 
     /* O_NONBLOCK: a FIFO is not waited on */
     if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
@@ -372,7 +371,7 @@ cf_read_file(const char *path)
             continue;
         }
         if (r <= 0) {
-            break;              /* shrunk meanwhile: what is there */
+            break; /* shrunk meanwhile: what is there */
         }
     }
     if (n < len && r == -1) {

@@ -33,38 +33,40 @@ typedef struct {
     int             failed;
 } cfctx_t;
 
-#define CF_SCALAR   YAML_SCALAR_NODE
-#define CF_MAP      YAML_MAPPING_NODE
-#define CF_LIST     YAML_SEQUENCE_NODE
+#define CF_SCALAR YAML_SCALAR_NODE
+#define CF_MAP    YAML_MAPPING_NODE
+#define CF_LIST   YAML_SEQUENCE_NODE
 
 typedef struct cf_key_s cf_key_t;
 
 /* stores value node v (of key->type) into conf; 0, or -1 with the error
    set (cf_error) */
 typedef int (*cf_set_pt)(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                         const cf_key_t *key);
 
 struct cf_key_s {
-    const char        *name;
-    yaml_node_type_t   type;        /* CF_SCALAR, CF_MAP or CF_LIST */
-    cf_set_pt          set;
-    const cf_key_t    *sub;         /* the keys of the value (a mapping) or
-                                       of each item (a list of mappings) */
-    size_t             offset;      /* the field, for the generic setters */
-    long long          lo, hi;      /* cf_set_int's bounds; cf_set_duration's
-                                       in ms (hi 0: up to 1d) */
+    const char      *name;
+    yaml_node_type_t type; /* CF_SCALAR, CF_MAP or CF_LIST */
+    cf_set_pt        set;
+    const cf_key_t  *sub; /* the keys of the value (a mapping) or
+                             of each item (a list of mappings) */
+    size_t    offset;     /* the field, for the generic setters */
+    long long lo, hi;     /* cf_set_int's bounds; cf_set_duration's
+                             in ms (hi 0: up to 1d) */
 };
 
-#define CF_AT(type, field)  offsetof(type, field)
-#define CF_END              { NULL, CF_SCALAR, NULL, NULL, 0, 0, 0 }
+#define CF_AT(type, field) offsetof(type, field)
+#define CF_END                               \
+    {                                        \
+        NULL, CF_SCALAR, NULL, NULL, 0, 0, 0 \
+    }
 
 /* the first error wins: "file:line: reason" (line of node n) */
 void cf_error(cfctx_t *c, yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 yaml_node_t *cf_node(cfctx_t *c, int i);
 /* 0, or -1 with "WHAT: expected a mapping|list|scalar" */
-int cf_expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t,
-    const char *what);
+int cf_expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t, const char *what);
 
 /*
  * Reads mapping m with the table keys (ended by CF_END) into conf; what
@@ -72,14 +74,13 @@ int cf_expect(cfctx_t *c, yaml_node_t *n, yaml_node_type_t t,
  * NULL) gets bit i for each keys[i] given (tables have at most 64 keys).
  */
 int cf_map(cfctx_t *c, yaml_node_t *m, const cf_key_t *keys, void *conf,
-    const char *what, uint64_t *seen);
+           const char *what, uint64_t *seen);
 /* 1 when the key name of table keys is in seen */
 int cf_given(const cf_key_t *keys, uint64_t seen, const char *name);
 /* the items of list seq, each a mapping, for each call */
-#define FOR_ITEMS(c, seq, n)                                                 \
-    for (yaml_node_item_t *it_ = (seq)->data.sequence.items.start;           \
-         it_ < (seq)->data.sequence.items.top                                \
-         && ((n) = cf_node(c, *it_), 1);                                     \
+#define FOR_ITEMS(c, seq, n)                                                  \
+    for (yaml_node_item_t *it_ = (seq)->data.sequence.items.start;            \
+         it_ < (seq)->data.sequence.items.top && ((n) = cf_node(c, *it_), 1); \
          it_++)
 size_t cf_items(yaml_node_t *seq);
 
@@ -90,50 +91,46 @@ size_t cf_items(yaml_node_t *seq);
 int cf_set_str(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
 int cf_set_int(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
 int cf_set_duration(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                    const cf_key_t *key);
 int cf_set_bool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
 int cf_set_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
 /* a secret from a file (char *): its first line, which must not be empty
    (a password file, a bearer token file) */
 int cf_set_secret_file(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+                       const cf_key_t *key);
 
 /* a malloc'd copy of a scalar's value; NULL (error set) otherwise */
 char *cf_scalar(cfctx_t *c, yaml_node_t *n);
-int cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v);
+int   cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v);
 /* nginx's durations, up to 1d */
 int cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms);
 /* a name of [A-Za-z0-9_.-]{1,max} into buf (size > max) */
 int cf_name(cfctx_t *c, yaml_node_t *v, char *buf, size_t max,
-    const char *what);
+            const char *what);
 /* a whole file of at most CF_FILE_MAX bytes (a device or FIFO: its
    st_size, 0), NUL-terminated and malloc'd; NULL with errno (EISDIR,
    EFBIG, ...) */
-#define CF_FILE_MAX  (1024 * 1024)
+#define CF_FILE_MAX (1024 * 1024)
 char *cf_read_file(const char *path);
 
 /* config_autoscale.c: the tables' special cases */
-extern const cf_key_t  cf_prometheus_keys[];
-extern const cf_key_t  cf_rule_keys[];
-extern const cf_key_t  cf_schedule_keys[];
-int cf_prometheus(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+extern const cf_key_t cf_prometheus_keys[];
+extern const cf_key_t cf_rule_keys[];
+extern const cf_key_t cf_schedule_keys[];
+int cf_prometheus(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
 int cf_rules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
-int cf_schedules(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
-int cf_max_step(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+int cf_schedules(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
+int cf_max_step(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
 /* once the whole file is read: bounds and pointers, rules need prometheus */
-int cf_autoscale_finish(cfctx_t *c, scaler_config_t *cf, pool_config_t *p);
+int  cf_autoscale_finish(cfctx_t *c, scaler_config_t *cf, pool_config_t *p);
 void cf_autoscale_free(pool_config_t *p);
 
 /* config_upgrade.c: a pool's upgrade: block */
-extern const cf_key_t  cf_upgrade_keys[];
-void cf_upgrade_defaults(pool_config_t *p);
+extern const cf_key_t cf_upgrade_keys[];
+void                  cf_upgrade_defaults(pool_config_t *p);
 /* config_warm.c: warm_pool */
-extern const cf_key_t  cf_warm_keys[];
-int cf_warm_pool(cfctx_t *c, yaml_node_t *v, void *conf,
-    const cf_key_t *key);
+extern const cf_key_t cf_warm_keys[];
+int  cf_warm_pool(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key);
 void cf_warm_defaults(pool_config_t *p);
 
 #endif /* SCALER_CONFIG_YAML_H */

@@ -8,19 +8,19 @@
 
 #include <jansson.h>
 
-#define EXIT_REFUSED      1
-#define EXIT_USAGE        2
-#define EXIT_UNREACHABLE  3
+#define EXIT_REFUSED     1
+#define EXIT_USAGE       2
+#define EXIT_UNREACHABLE 3
 
-extern int  as_json;
+extern int as_json;
 
 /* method path [body] on the API: the HTTP status (0: unreachable, curl's
    reason printed) and the decoded answer in *out */
 long request(const char *method, const char *path, const char *body,
-    json_t **out);
+             json_t **out);
 /* the exit status of a request that did not succeed (the API's message
    printed); frees j */
-int fail(long code, json_t *j);
+int  fail(long code, json_t *j);
 void print_json(json_t *j);
 
 /* ctl_upgrade.c */

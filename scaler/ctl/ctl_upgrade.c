@@ -18,12 +18,12 @@
 
 #include "ctl.h"
 
-#define WAIT_MAX_S  3600
+#define WAIT_MAX_S 3600
 
 static const char *
 str(json_t *o, const char *key)
 {
-    const char  *s = json_string_value(json_object_get(o, key));
+    const char *s = json_string_value(json_object_get(o, key));
 
     return s ? s : "";
 }
@@ -37,7 +37,7 @@ num(json_t *o, const char *key)
 static const char *
 version(json_t *o, const char *key)
 {
-    json_t  *m = json_object_get(o, key);
+    json_t *m = json_object_get(o, key);
 
     return json_is_object(m) ? str(m, "version") : "-";
 }
@@ -53,11 +53,12 @@ running(const char *state)
 static void
 ids(json_t *u, char *buf, size_t size)
 {
-    json_t  *id;
-    size_t   i, len = 0;
+    json_t *id;
+    size_t  i, len = 0;
 
     buf[0] = '\0';
-    json_array_foreach(json_object_get(u, "instances"), i, id) {
+    json_array_foreach(json_object_get(u, "instances"), i, id)
+    {
         if (len < size) {
             len += (size_t) snprintf(buf + len, size - len, "%s%s",
                                      len ? " " : "", json_string_value(id));
@@ -68,7 +69,7 @@ ids(json_t *u, char *buf, size_t size)
 static void
 print_status(const char *pool, json_t *u)
 {
-    char  batch[512];
+    char batch[512];
 
     ids(u, batch, sizeof(batch));
     printf("pool %s: upgrade %s (mode %s), version %s -> %s", pool,
@@ -78,8 +79,8 @@ print_status(const char *pool, json_t *u)
         printf(", batch %lld of %lld", num(u, "batch"), num(u, "batches"));
     }
     if (batch[0]) {
-        printf("%s%s: %s", str(u, "zone")[0] ? " in zone " : "",
-               str(u, "zone"), batch);
+        printf("%s%s: %s", str(u, "zone")[0] ? " in zone " : "", str(u, "zone"),
+               batch);
     }
     printf("\n  on the pool's model (version %s): %lld, outdated: %lld, "
            "replaced: %lld, unhealthy after the last batch: %lld\n",
@@ -95,13 +96,13 @@ print_status(const char *pool, json_t *u)
 static int
 follow(const char *pool, int back)
 {
-    json_t       *u;
-    char          path[512], batch[512], last[600] = "", now[600];
-    const char   *state;
-    long          code;
-    long long     on, left;
-    int           tty = isatty(STDOUT_FILENO) && !as_json, k, w, rc;
-    time_t        start = time(NULL);
+    json_t     *u;
+    char        path[512], batch[512], last[600] = "", now[600];
+    const char *state;
+    long        code;
+    long long   on, left;
+    int         tty = isatty(STDOUT_FILENO) && !as_json, k, w, rc;
+    time_t      start = time(NULL);
 
     snprintf(path, sizeof(path), "/v1/pools/%s/upgrade", pool);
     for (;;) {
@@ -134,9 +135,10 @@ follow(const char *pool, int back)
                     free(s);
                 } else {
                     printf("%s: %s, batch %lld of %lld%s%s: %lld/%lld on "
-                           "version %s\n", pool, state, num(u, "batch"),
-                           num(u, "batches"), batch[0] ? ": " : "", batch,
-                           on, on + left, version(u, "model"));
+                           "version %s\n",
+                           pool, state, num(u, "batch"), num(u, "batches"),
+                           batch[0] ? ": " : "", batch, on, on + left,
+                           version(u, "model"));
                 }
                 fflush(stdout);
                 snprintf(last, sizeof(last), "%s", now);
@@ -157,14 +159,15 @@ follow(const char *pool, int back)
         printf("\n");
     }
     rc = (back ? json_is_true(json_object_get(u, "rolled_back"))
-               : strcmp(state, "done") == 0) ? 0 : EXIT_REFUSED;
+               : strcmp(state, "done") == 0)
+             ? 0
+             : EXIT_REFUSED;
     if (rc != 0) {
         fprintf(stderr, "scalesetctl: the upgrade of %s is %s%s%s\n", pool,
                 state, str(u, "error")[0] ? ": " : "", str(u, "error"));
     } else if (!as_json) {
         printf("%s: %s: %lld instances on version %s\n", pool,
-               back ? "rolled back" : "upgrade done", on,
-               version(u, "model"));
+               back ? "rolled back" : "upgrade done", on, version(u, "model"));
     }
     json_decref(u);
     return rc;
@@ -174,9 +177,9 @@ follow(const char *pool, int back)
 static int
 post(const char *pool, const char *what, const char *done, int wait)
 {
-    json_t  *u = NULL;
-    char     path[512];
-    long     code;
+    json_t *u = NULL;
+    char    path[512];
+    long    code;
 
     snprintf(path, sizeof(path), "/v1/pools/%s/upgrade%s", pool, what);
     if ((code = request("POST", path, "{}", &u)) != 200) {
@@ -216,9 +219,9 @@ cmd_upgrade_cancel(const char *pool)
 int
 cmd_upgrade_status(const char *pool)
 {
-    json_t  *u = NULL;
-    char     path[512];
-    long     code;
+    json_t *u = NULL;
+    char    path[512];
+    long    code;
 
     snprintf(path, sizeof(path), "/v1/pools/%s/upgrade", pool);
     if ((code = request("GET", path, NULL, &u)) != 200) {

@@ -33,37 +33,37 @@
 #include "ctl.h"
 
 typedef struct {
-    char    *data;
-    size_t   len;
+    char  *data;
+    size_t len;
 } buf_t;
 
-static const char  *api = "http://127.0.0.1:9180";
-static char        *token;
-int                 as_json;            /* ctl.h */
+static const char *api = "http://127.0.0.1:9180";
+static char       *token;
+int                as_json; /* ctl.h */
 /* options of some verbs */
-static int          opt_force, opt_decrement;
-static int          opt_protect;        /* 1 --scale-in, 2 --all, 3 --off */
-static const char  *opt_hook, *opt_result;      /* complete */
-static int          opt_heartbeat, opt_follow;  /* complete, events */
-static long         req_timeout = 10;   /* seconds, a request's whole */
-static const char  *opt_template, *opt_zone, *opt_address;   /* add, adopt */
+static int         opt_force, opt_decrement;
+static int         opt_protect;           /* 1 --scale-in, 2 --all, 3 --off */
+static const char *opt_hook, *opt_result; /* complete */
+static int         opt_heartbeat, opt_follow; /* complete, events */
+static long        req_timeout = 10;          /* seconds, a request's whole */
+static const char *opt_template, *opt_zone, *opt_address; /* add, adopt */
 
 static size_t on_data(char *p, size_t sz, size_t n, void *ud);
-static void usage(FILE *f);
-static int cmd_completion(const char *shell);
-static int cmd_pools(void);
-static int cmd_show(const char *pool);
-static int cmd_history(const char *pool);
-static int cmd_instances(const char *pool);
-static int cmd_scale(const char *pool, const char *n, int wait);
-static int cmd_delete(const char *pool, const char *id);
-static int cmd_ha(void);
-static int cmd_hand(const char *pool, const char *domain);
+static void   usage(FILE *f);
+static int    cmd_completion(const char *shell);
+static int    cmd_pools(void);
+static int    cmd_show(const char *pool);
+static int    cmd_history(const char *pool);
+static int    cmd_instances(const char *pool);
+static int    cmd_scale(const char *pool, const char *n, int wait);
+static int    cmd_delete(const char *pool, const char *id);
+static int    cmd_ha(void);
+static int    cmd_hand(const char *pool, const char *domain);
 
 static size_t
 on_data(char *p, size_t sz, size_t n, void *ud)
 {
-    buf_t  *b = ud;
+    buf_t *b = ud;
 
     b->data = xrealloc(b->data, b->len + sz * n + 1);
     memcpy(b->data + b->len, p, sz * n);
@@ -75,12 +75,12 @@ on_data(char *p, size_t sz, size_t n, void *ud)
 long
 request(const char *method, const char *path, const char *body, json_t **out)
 {
-    CURL               *c = curl_easy_init();
-    struct curl_slist  *h = NULL;
-    buf_t               b = { NULL, 0 };
-    char                url[1024], auth[1024];
-    long                code = 0;
-    CURLcode            rc;
+    CURL              *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    buf_t              b = { NULL, 0 };
+    char               url[1024], auth[1024];
+    long               code = 0;
+    CURLcode           rc;
 
     snprintf(url, sizeof(url), "%s%s", api, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -115,7 +115,7 @@ request(const char *method, const char *path, const char *body, json_t **out)
 int
 fail(long code, json_t *j)
 {
-    json_t  *e = j ? json_object_get(j, "error") : NULL;
+    json_t *e = j ? json_object_get(j, "error") : NULL;
 
     if (code == 0) {
         json_decref(j);
@@ -124,8 +124,10 @@ fail(long code, json_t *j)
     if (json_is_string(e)) {
         fprintf(stderr, "scalesetctl: %s\n", json_string_value(e));
     } else {
-        fprintf(stderr, "scalesetctl: the API answered HTTP %ld without a "
-                "message\n", code);
+        fprintf(stderr,
+                "scalesetctl: the API answered HTTP %ld without a "
+                "message\n",
+                code);
     }
     json_decref(j);
     return EXIT_REFUSED;
@@ -134,7 +136,7 @@ fail(long code, json_t *j)
 void
 print_json(json_t *j)
 {
-    char  *s = json_dumps(j, JSON_INDENT(2));
+    char *s = json_dumps(j, JSON_INDENT(2));
 
     printf("%s\n", s);
     free(s);
@@ -143,9 +145,9 @@ print_json(json_t *j)
 static int
 cmd_pools(void)
 {
-    json_t  *j = NULL, *p;
-    size_t   i;
-    long     code = request("GET", "/v1/pools", NULL, &j);
+    json_t *j = NULL, *p;
+    size_t  i;
+    long    code = request("GET", "/v1/pools", NULL, &j);
 
     if (code != 200) {
         return fail(code, j);
@@ -153,15 +155,16 @@ cmd_pools(void)
     if (as_json) {
         print_json(j);
     } else {
-        printf("%-20s %8s %8s %8s %8s\n", "POOL", "CAPACITY", "RUNNING",
-               "MIN", "MAX");
-        json_array_foreach(json_object_get(j, "pools"), i, p) {
+        printf("%-20s %8s %8s %8s %8s\n", "POOL", "CAPACITY", "RUNNING", "MIN",
+               "MAX");
+        json_array_foreach(json_object_get(j, "pools"), i, p)
+        {
             printf("%-20s %8lld %8lld %8lld %8lld\n",
-                json_string_value(json_object_get(p, "name")),
-                json_integer_value(json_object_get(p, "capacity")),
-                json_integer_value(json_object_get(p, "running")),
-                json_integer_value(json_object_get(p, "min")),
-                json_integer_value(json_object_get(p, "max")));
+                   json_string_value(json_object_get(p, "name")),
+                   json_integer_value(json_object_get(p, "capacity")),
+                   json_integer_value(json_object_get(p, "running")),
+                   json_integer_value(json_object_get(p, "min")),
+                   json_integer_value(json_object_get(p, "max")));
         }
     }
     json_decref(j);
@@ -180,10 +183,10 @@ num(json_t *o, const char *key)
 static void
 print_autoscale(json_t *a)
 {
-    json_t      *r;
-    const char  *status, *reason;
-    char         value[32], window[32];
-    size_t       i;
+    json_t     *r;
+    const char *status, *reason;
+    char        value[32], window[32];
+    size_t      i;
 
     if (!json_is_true(json_object_get(a, "evaluated"))) {
         printf("autoscale: not evaluated yet\n");
@@ -205,7 +208,8 @@ print_autoscale(json_t *a)
     printf("%-16s %-4s %12s %12s %-5s %-5s %-15s %9s %s\n", "RULE", "DIR",
            "VALUE", "THRESHOLD", "HOLDS", "FIRED", "WINDOW", "COOLDOWN",
            "STATUS");
-    json_array_foreach(json_object_get(a, "rules"), i, r) {
+    json_array_foreach(json_object_get(a, "rules"), i, r)
+    {
         status = json_string_value(json_object_get(r, "status"));
         reason = json_string_value(json_object_get(r, "reason"));
         if (json_is_number(json_object_get(r, "value"))) {
@@ -218,12 +222,13 @@ print_autoscale(json_t *a)
         printf("%-16s %-4s %12s %2s %9.4g %-5s %-5s %-15s %8.1fs %s%s%s\n",
                json_string_value(json_object_get(r, "name")),
                json_string_value(json_object_get(r, "direction"))
-               ? json_string_value(json_object_get(r, "direction")) : "-",
+                   ? json_string_value(json_object_get(r, "direction"))
+                   : "-",
                value, json_string_value(json_object_get(r, "operator")),
                num(r, "threshold"),
                json_is_true(json_object_get(r, "holds")) ? "yes" : "no",
-               json_is_true(json_object_get(r, "fired")) ? "yes" : "no",
-               window, num(r, "cooldown_left_s"), status ? status : "-",
+               json_is_true(json_object_get(r, "fired")) ? "yes" : "no", window,
+               num(r, "cooldown_left_s"), status ? status : "-",
                reason ? ": " : "", reason ? reason : "");
     }
 }
@@ -233,8 +238,8 @@ print_autoscale(json_t *a)
 static const char *
 age_of(json_t *in, char *buf, size_t size)
 {
-    json_t  *c = json_object_get(in, "created");
-    double   s;
+    json_t *c = json_object_get(in, "created");
+    double  s;
 
     if (!json_is_integer(c)) {
         return "-";
@@ -263,12 +268,13 @@ str_cmp(const void *a, const void *b)
 static void
 health_of(json_t *in, char *buf, size_t size)
 {
-    json_t       *hs = json_object_get(in, "health"), *h;
-    const char   *gw, *names[64];
-    size_t        n = 0, k, len = 0;
+    json_t     *hs = json_object_get(in, "health"), *h;
+    const char *gw, *names[64];
+    size_t      n = 0, k, len = 0;
 
     buf[0] = '\0';
-    json_object_foreach(hs, gw, h) {
+    json_object_foreach(hs, gw, h)
+    {
         if (n < 64) {
             names[n++] = gw;
         }
@@ -276,10 +282,10 @@ health_of(json_t *in, char *buf, size_t size)
     qsort(names, n, sizeof(*names), str_cmp);
     for (k = 0; k < n && len < size; k++) {
         h = json_object_get(hs, names[k]);
-        len += snprintf(buf + len, size - len, "%s%s:%s/%lld",
-                        len ? " " : "", names[k],
-                        json_string_value(json_object_get(h, "state")),
-                        json_integer_value(json_object_get(h, "conns")));
+        len +=
+            snprintf(buf + len, size - len, "%s%s:%s/%lld", len ? " " : "",
+                     names[k], json_string_value(json_object_get(h, "state")),
+                     json_integer_value(json_object_get(h, "conns")));
     }
 }
 
@@ -287,7 +293,7 @@ health_of(json_t *in, char *buf, size_t size)
 static const char *
 protection_of(json_t *in)
 {
-    const char  *p = json_string_value(json_object_get(in, "protection"));
+    const char *p = json_string_value(json_object_get(in, "protection"));
 
     return p == NULL || strcmp(p, "none") == 0 ? "-" : p;
 }
@@ -295,11 +301,11 @@ protection_of(json_t *in)
 static int
 cmd_instances(const char *pool)
 {
-    json_t      *j = NULL, *in;
-    char         path[512], age[16], health[256], state[32];
-    const char  *st, *pw;
-    size_t       i;
-    long         code;
+    json_t     *j = NULL, *in;
+    char        path[512], age[16], health[256], state[32];
+    const char *st, *pw;
+    size_t      i;
+    long        code;
 
     snprintf(path, sizeof(path), "/v1/pools/%s/instances", pool);
     if ((code = request("GET", path, NULL, &j)) != 200) {
@@ -313,7 +319,8 @@ cmd_instances(const char *pool)
     printf("%-20s %-8s %-12s %-8s %-6s %-8s %-6s %-10s %-8s %-8s %s\n", "ID",
            "ZONE", "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "TEMPLATE",
            "ORIGIN", "PROTECT", "HEALTH (gateway:state/conns)");
-    json_array_foreach(json_object_get(j, "instances"), i, in) {
+    json_array_foreach(json_object_get(j, "instances"), i, in)
+    {
         const char *tmpl = json_string_value(json_object_get(in, "template"));
         const char *origin = json_string_value(json_object_get(in, "origin"));
 
@@ -328,11 +335,9 @@ cmd_instances(const char *pool)
         }
         printf("%-20s %-8s %-12s %-8s %-6s %-8s %-6lld %-10s %-8s %-8s %s\n",
                json_string_value(json_object_get(in, "id")),
-               json_string_value(json_object_get(in, "zone")),
-               state,
+               json_string_value(json_object_get(in, "zone")), state,
                json_string_value(json_object_get(in, "version")),
-               json_is_true(json_object_get(in, "latest_model")) ? "yes"
-                                                                 : "no",
+               json_is_true(json_object_get(in, "latest_model")) ? "yes" : "no",
                age_of(in, age, sizeof(age)),
                json_integer_value(json_object_get(in, "weight")),
                tmpl && tmpl[0] ? tmpl : "-", origin ? origin : "-",
@@ -346,10 +351,10 @@ cmd_instances(const char *pool)
 static void
 print_repair(const char *pool, json_t *j)
 {
-    json_t      *r = json_object_get(j, "repair");
-    long long    above = json_integer_value(json_object_get(j,
-                                        "protected_above_capacity"));
-    const char  *state = json_string_value(json_object_get(r, "state"));
+    json_t   *r = json_object_get(j, "repair");
+    long long above =
+        json_integer_value(json_object_get(j, "protected_above_capacity"));
+    const char *state = json_string_value(json_object_get(r, "state"));
 
     if (r == NULL || state == NULL) {
         return;
@@ -371,17 +376,18 @@ print_repair(const char *pool, json_t *j)
     }
     if (above > 0) {
         printf("%lld instances above the capacity: every candidate for "
-               "scale-in is protected\n", above);
+               "scale-in is protected\n",
+               above);
     }
 }
 
 static int
 cmd_show(const char *pool)
 {
-    json_t  *j = NULL, *in;
-    char     path[512];
-    size_t   i;
-    long     code;
+    json_t *j = NULL, *in;
+    char    path[512];
+    size_t  i;
+    long    code;
 
     snprintf(path, sizeof(path), "/v1/pools/%s", pool);
     if ((code = request("GET", path, NULL, &j)) != 200) {
@@ -397,21 +403,22 @@ cmd_show(const char *pool)
                json_integer_value(json_object_get(j, "min")),
                json_integer_value(json_object_get(j, "max")),
                json_string_value(json_object_get(j, "version")),
-               json_integer_value(json_object_get(j,
-                                                  "latest_model_instances")),
+               json_integer_value(json_object_get(j, "latest_model_instances")),
                json_integer_value(json_object_get(j, "instances")));
         printf("%-20s %-10s %-10s %-8s %-6s %-8s %s\n", "ID", "ZONE", "STATE",
                "VERSION", "LATEST", "AGE", "ADDRESS");
-        json_array_foreach(json_object_get(j, "instances_list"), i, in) {
-            char  age[16];
+        json_array_foreach(json_object_get(j, "instances_list"), i, in)
+        {
+            char age[16];
 
             printf("%-20s %-10s %-10s %-8s %-6s %-8s %s\n",
                    json_string_value(json_object_get(in, "id")),
                    json_string_value(json_object_get(in, "zone")),
                    json_string_value(json_object_get(in, "state")),
                    json_string_value(json_object_get(in, "version")),
-                   json_is_true(json_object_get(in, "latest_model"))
-                   ? "yes" : "no", age_of(in, age, sizeof(age)),
+                   json_is_true(json_object_get(in, "latest_model")) ? "yes"
+                                                                     : "no",
+                   age_of(in, age, sizeof(age)),
                    json_string_value(json_object_get(in, "address")));
         }
         print_repair(pool, j);
@@ -426,11 +433,11 @@ cmd_show(const char *pool)
 static int
 cmd_scale(const char *pool, const char *n, int wait)
 {
-    json_t  *j = NULL;
-    char     path[512], body[64], *end;
-    long     code, want = strtol(n, &end, 10), run, inst, warm, last = -1;
-    int      tty = isatty(STDOUT_FILENO), k, w;
-    time_t   start = time(NULL);
+    json_t *j = NULL;
+    char    path[512], body[64], *end;
+    long    code, want = strtol(n, &end, 10), run, inst, warm, last = -1;
+    int     tty = isatty(STDOUT_FILENO), k, w;
+    time_t  start = time(NULL);
 
     if (*n == '\0' || *end != '\0') {
         fprintf(stderr, "scalesetctl: capacity \"%s\" is not a number\n", n);
@@ -444,7 +451,8 @@ cmd_scale(const char *pool, const char *n, int wait)
     json_decref(j);
     if (!wait) {
         printf(as_json ? "{\"pool\":\"%s\",\"capacity\":%ld}\n"
-               : "pool %s: capacity %ld\n", pool, want);
+                       : "pool %s: capacity %ld\n",
+               pool, want);
         return 0;
     }
     snprintf(path, sizeof(path), "/v1/pools/%s", pool);
@@ -456,8 +464,8 @@ cmd_scale(const char *pool, const char *n, int wait)
         run = json_integer_value(json_object_get(j, "running"));
         inst = json_integer_value(json_object_get(j, "instances"));
         /* the warm pool's instances are beyond the capacity */
-        warm = json_integer_value(json_object_get(json_object_get(j,
-                                  "warm_pool"), "instances"));
+        warm = json_integer_value(
+            json_object_get(json_object_get(j, "warm_pool"), "instances"));
         inst -= warm;
         json_decref(j);
         if (tty && !as_json) {
@@ -470,7 +478,8 @@ cmd_scale(const char *pool, const char *n, int wait)
             fflush(stdout);
         } else if (run != last) {
             printf(as_json ? "{\"pool\":\"%s\",\"running\":%ld,"
-                   "\"capacity\":%ld}\n" : "%s: %ld/%ld running\n",
+                             "\"capacity\":%ld}\n"
+                           : "%s: %ld/%ld running\n",
                    pool, run, want);
             fflush(stdout);
         }
@@ -495,9 +504,9 @@ cmd_scale(const char *pool, const char *n, int wait)
 static int
 post(const char *pool, const char *sub, const char *said)
 {
-    json_t  *j = NULL;
-    char     path[512];
-    long     code;
+    json_t *j = NULL;
+    char    path[512];
+    long    code;
 
     snprintf(path, sizeof(path), "/v1/pools/%s%s", pool, sub);
     if ((code = request("POST", path, "", &j)) != 202 && code != 200) {
@@ -517,13 +526,13 @@ post(const char *pool, const char *sub, const char *said)
 static int
 cmd_instance(const char *verb, const char *pool, const char *id)
 {
-    char  sub[256], said[256];
+    char sub[256], said[256];
 
     snprintf(sub, sizeof(sub), "/instances/%s/%s%s", id, verb,
-             opt_decrement && strcmp(verb, "standby") == 0
-             ? "?decrement=true" : "");
+             opt_decrement && strcmp(verb, "standby") == 0 ? "?decrement=true"
+                                                           : "");
     snprintf(said, sizeof(said), "%s %s by the next pass", id,
-             strcmp(verb, "restart") == 0 ? "restarted"
+             strcmp(verb, "restart") == 0   ? "restarted"
              : strcmp(verb, "reimage") == 0 ? "reimaged"
              : strcmp(verb, "standby") == 0 ? "on standby"
                                             : "back in service");
@@ -534,24 +543,23 @@ cmd_instance(const char *verb, const char *pool, const char *id)
 static int
 cmd_complete(const char *pool, const char *id)
 {
-    json_t  *j = NULL, *body;
-    char     path[512], *s;
-    long     code;
+    json_t *j = NULL, *body;
+    char    path[512], *s;
+    long    code;
 
     if (opt_hook == NULL || (opt_result == NULL) == !opt_heartbeat) {
         fprintf(stderr, "scalesetctl: usage: scalesetctl complete POOL ID "
-                "--hook launch|terminate (--result continue|abandon | "
-                "--heartbeat)\n");
+                        "--hook launch|terminate (--result continue|abandon | "
+                        "--heartbeat)\n");
         return EXIT_USAGE;
     }
-    body = opt_heartbeat ? json_pack("{s:s,s:b}", "hook", opt_hook,
-                                     "heartbeat", 1)
-                         : json_pack("{s:s,s:s}", "hook", opt_hook,
-                                     "result", opt_result);
+    body = opt_heartbeat
+               ? json_pack("{s:s,s:b}", "hook", opt_hook, "heartbeat", 1)
+               : json_pack("{s:s,s:s}", "hook", opt_hook, "result", opt_result);
     s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s/lifecycle",
-             pool, id);
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s/lifecycle", pool,
+             id);
     code = request("POST", path, s, &j);
     free(s);
     if (code != 202) {
@@ -571,9 +579,9 @@ cmd_complete(const char *pool, const char *id)
 static void
 print_event(json_t *e)
 {
-    char       when[32], *s;
-    time_t     t;
-    long long  at = json_integer_value(json_object_get(e, "at"));
+    char      when[32], *s;
+    time_t    t;
+    long long at = json_integer_value(json_object_get(e, "at"));
 
     if (as_json) {
         s = json_dumps(e, JSON_COMPACT);
@@ -596,29 +604,30 @@ print_event(json_t *e)
 static int
 cmd_events(const char *pool)
 {
-    json_t              *j, *e;
-    char                 path[512];
-    unsigned long long   since = 0;
-    size_t               i;
-    long                 code;
-    int                  first = 1;
+    json_t            *j, *e;
+    char               path[512];
+    unsigned long long since = 0;
+    size_t             i;
+    long               code;
+    int                first = 1;
 
     req_timeout = 40;
     for (;;) {
         j = NULL;
         /* the first answer is what is kept: from then on, wait */
-        snprintf(path, sizeof(path), "/v1/pools/%s/events?since=%llu%s",
-                 pool, since, first ? "" : "&wait=25");
+        snprintf(path, sizeof(path), "/v1/pools/%s/events?since=%llu%s", pool,
+                 since, first ? "" : "&wait=25");
         first = 0;
         if ((code = request("GET", path, NULL, &j)) != 200) {
             return fail(code, j);
         }
-        json_array_foreach(json_object_get(j, "events"), i, e) {
+        json_array_foreach(json_object_get(j, "events"), i, e)
+        {
             print_event(e);
         }
         fflush(stdout);
-        since = (unsigned long long) json_integer_value(json_object_get(j,
-                                                                  "last"));
+        since =
+            (unsigned long long) json_integer_value(json_object_get(j, "last"));
         json_decref(j);
         if (!opt_follow) {
             return 0;
@@ -630,18 +639,20 @@ cmd_events(const char *pool)
 static int
 cmd_protect(const char *pool, const char *id)
 {
-    json_t  *j = NULL;
-    char     path[512];
-    long     code;
+    json_t *j = NULL;
+    char    path[512];
+    long    code;
 
-    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s/protection",
-             pool, id);
-    if ((code = request("PUT", path, opt_protect == 2
-                        ? "{\"scale_in\":true,\"scale_set_actions\":true}"
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s/protection", pool,
+             id);
+    if ((code = request("PUT", path,
+                        opt_protect == 2
+                            ? "{\"scale_in\":true,\"scale_set_actions\":true}"
                         : opt_protect == 3
-                        ? "{\"scale_in\":false,\"scale_set_actions\":false}"
-                        : "{\"scale_in\":true,\"scale_set_actions\":false}",
-                        &j)) != 200)
+                            ? "{\"scale_in\":false,\"scale_set_actions\":false}"
+                            : "{\"scale_in\":true,\"scale_set_actions\":false}",
+                        &j))
+        != 200)
     {
         return fail(code, j);
     }
@@ -658,15 +669,15 @@ cmd_protect(const char *pool, const char *id)
 static int
 cmd_delete(const char *pool, const char *id)
 {
-    json_t  *j = NULL, *c;
-    char     path[512];
-    long     code;
+    json_t *j = NULL, *c;
+    char    path[512];
+    long    code;
 
-    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s%s%s%s", pool,
-             id, opt_force || opt_decrement ? "?" : "",
+    snprintf(path, sizeof(path), "/v1/pools/%s/instances/%s%s%s%s", pool, id,
+             opt_force || opt_decrement ? "?" : "",
              opt_force ? "force=true" : "",
-             opt_decrement ? (opt_force ? "&decrement=true"
-                                        : "decrement=true") : "");
+             opt_decrement ? (opt_force ? "&decrement=true" : "decrement=true")
+                           : "");
     if ((code = request("DELETE", path, NULL, &j)) != 202 && code != 200) {
         return fail(code, j);
     }
@@ -674,9 +685,9 @@ cmd_delete(const char *pool, const char *id)
         print_json(j);
     } else {
         c = json_object_get(j, "capacity");
-        printf("%s: %s %s%s", pool, id, opt_force ? "deleted at once"
-               : "drains, then it is deleted", json_is_integer(c)
-               ? ", capacity " : "\n");
+        printf("%s: %s %s%s", pool, id,
+               opt_force ? "deleted at once" : "drains, then it is deleted",
+               json_is_integer(c) ? ", capacity " : "\n");
         if (json_is_integer(c)) {
             printf("%lld\n", (long long) json_integer_value(c));
         }
@@ -690,9 +701,9 @@ cmd_delete(const char *pool, const char *id)
 static int
 cmd_hand(const char *pool, const char *domain)
 {
-    json_t  *j = NULL, *body = json_object();
-    char     path[512], *b;
-    long     code;
+    json_t *j = NULL, *body = json_object();
+    char    path[512], *b;
+    long    code;
 
     if (opt_template) {
         json_object_set_new(body, "template", json_string(opt_template));
@@ -720,10 +731,11 @@ cmd_hand(const char *pool, const char *domain)
     } else if (domain) {
         printf("%s: adopting %s (zone %s)\n", pool, domain, opt_zone);
     } else {
-        printf("%s: one more instance (template %s, zone %s) asked for\n",
-               pool, json_string_value(json_object_get(j, "template"))[0]
-               ? json_string_value(json_object_get(j, "template"))
-               : "the pool's", opt_zone ? opt_zone : "by placement");
+        printf("%s: one more instance (template %s, zone %s) asked for\n", pool,
+               json_string_value(json_object_get(j, "template"))[0]
+                   ? json_string_value(json_object_get(j, "template"))
+                   : "the pool's",
+               opt_zone ? opt_zone : "by placement");
     }
     json_decref(j);
     return 0;
@@ -733,12 +745,12 @@ cmd_hand(const char *pool, const char *domain)
 static int
 cmd_ha(void)
 {
-    json_t      *j = NULL, *lu;
-    long         code = request("GET", "/v1/ha", NULL, &j);
-    const char  *self;
-    json_int_t   since;
-    time_t       t;
-    char         when[32];
+    json_t     *j = NULL, *lu;
+    long        code = request("GET", "/v1/ha", NULL, &j);
+    const char *self;
+    json_int_t  since;
+    time_t      t;
+    char        when[32];
 
     if (code != 200) {
         return fail(code, j);
@@ -755,16 +767,17 @@ cmd_ha(void)
     } else if (json_is_true(json_object_get(j, "leader"))) {
         since = json_integer_value(json_object_get(j, "since"));
         t = (time_t) (since / 1000);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
-                 localtime(&t));
-        printf("%s: leader since %s%s (lease %lld ms, %lld ms left, %lld "
-               "passes)\n", self ? self : api, when,
-               json_is_true(json_object_get(j, "ready")) ? ""
-               : ", reading the pools' state",
-               (long long) json_integer_value(json_object_get(j, "lease_ms")),
-               (long long) json_integer_value(json_object_get(j,
-                                                  "lease_left_ms")),
-               (long long) json_integer_value(json_object_get(j, "passes")));
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+        printf(
+            "%s: leader since %s%s (lease %lld ms, %lld ms left, %lld "
+            "passes)\n",
+            self ? self : api, when,
+            json_is_true(json_object_get(j, "ready"))
+                ? ""
+                : ", reading the pools' state",
+            (long long) json_integer_value(json_object_get(j, "lease_ms")),
+            (long long) json_integer_value(json_object_get(j, "lease_left_ms")),
+            (long long) json_integer_value(json_object_get(j, "passes")));
     } else {
         printf("%s: standby\nleader: %s\n", self ? self : api,
                json_is_string(lu) ? json_string_value(lu) : "none known");
@@ -778,12 +791,12 @@ cmd_ha(void)
 static int
 cmd_history(const char *pool)
 {
-    json_t      *j = NULL, *d, *series, *v, *a, *r;
-    const char  *name;
-    char         path[512], when[32];
-    size_t       i, k, n;
-    long         code;
-    time_t       t;
+    json_t     *j = NULL, *d, *series, *v, *a, *r;
+    const char *name;
+    char        path[512], when[32];
+    size_t      i, k, n;
+    long        code;
+    time_t      t;
 
     snprintf(path, sizeof(path), "/v1/pools/%s/history", pool);
     if ((code = request("GET", path, NULL, &j)) != 200) {
@@ -799,7 +812,8 @@ cmd_history(const char *pool)
            (long long) json_integer_value(json_object_get(j, "step_s")),
            (long long) json_integer_value(json_object_get(j, "window_s")));
     series = json_object_get(j, "series");
-    json_object_foreach(series, name, a) {
+    json_object_foreach(series, name, a)
+    {
         v = json_array_get(a, json_array_size(a) - 1);
         if (json_is_number(v)) {
             printf("  %-24s %g\n", name, json_number_value(v));
@@ -808,7 +822,8 @@ cmd_history(const char *pool)
         }
     }
     printf("%-19s %-9s %-9s %s\n", "TIME", "SOURCE", "CAPACITY", "REASON");
-    json_array_foreach(json_object_get(j, "decisions"), i, d) {
+    json_array_foreach(json_object_get(j, "decisions"), i, d)
+    {
         t = (time_t) (json_integer_value(json_object_get(d, "at")) / 1000);
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
         printf("%-19s %-9s %3lld -> %-3lld %s\n", when,
@@ -816,14 +831,14 @@ cmd_history(const char *pool)
                (long long) json_integer_value(json_object_get(d, "previous")),
                (long long) json_integer_value(json_object_get(d, "capacity")),
                json_string_value(json_object_get(d, "reason")));
-        json_array_foreach(json_object_get(d, "rules"), k, r) {
+        json_array_foreach(json_object_get(d, "rules"), k, r)
+        {
             printf("%-19s   rule %s: %g %s %g%s\n", "",
                    json_string_value(json_object_get(r, "name")),
                    json_number_value(json_object_get(r, "value")),
                    json_string_value(json_object_get(r, "operator")),
                    json_number_value(json_object_get(r, "threshold")),
-                   json_is_true(json_object_get(r, "fired")) ? ", fired"
-                   : "");
+                   json_is_true(json_object_get(r, "fired")) ? ", fired" : "");
         }
     }
     json_decref(j);
@@ -832,41 +847,41 @@ cmd_history(const char *pool)
 
 /* the verbs: one table for dispatch, usage and completion */
 typedef struct {
-    const char  *name;
-    int          nargs;              /* words after the verb */
-    const char  *args;               /* for usage */
-    const char  *help;
+    const char *name;
+    int         nargs; /* words after the verb */
+    const char *args;  /* for usage */
+    const char *help;
 } ctl_cmd_t;
 
-static const ctl_cmd_t  ctl_cmds[] = {
-    { "pools",      0, "",               "list pools" },
-    { "show",       1, "POOL",           "a pool, its instances, autoscale" },
-    { "instances",  1, "POOL",           "its instances: model, age, health" },
-    { "history",    1, "POOL",           "capacity changes and their rules" },
-    { "scale",      2, "POOL N [--wait]", "set the capacity (and wait for it)" },
-    { "delete",     2, "POOL ID [--force] [--decrement]",
+static const ctl_cmd_t ctl_cmds[] = {
+    { "pools", 0, "", "list pools" },
+    { "show", 1, "POOL", "a pool, its instances, autoscale" },
+    { "instances", 1, "POOL", "its instances: model, age, health" },
+    { "history", 1, "POOL", "capacity changes and their rules" },
+    { "scale", 2, "POOL N [--wait]", "set the capacity (and wait for it)" },
+    { "delete", 2, "POOL ID [--force] [--decrement]",
       "drain and delete one instance (replaced unless --decrement)" },
-    { "protect",    2, "POOL ID [--scale-in|--all|--off]",
+    { "protect", 2, "POOL ID [--scale-in|--all|--off]",
       "protect one from scale-in, or from every scale-set action" },
-    { "restart",    2, "POOL ID",        "restart one (power cycle)" },
-    { "reimage",    2, "POOL ID",        "make one again from the base image" },
-    { "repair-resume", 1, "POOL",        "resume the pool's suspended repairs" },
-    { "standby",    2, "POOL ID [--decrement]",
+    { "restart", 2, "POOL ID", "restart one (power cycle)" },
+    { "reimage", 2, "POOL ID", "make one again from the base image" },
+    { "repair-resume", 1, "POOL", "resume the pool's suspended repairs" },
+    { "standby", 2, "POOL ID [--decrement]",
       "drain one and keep it running, out of the capacity" },
-    { "active",     2, "POOL ID",        "take one on standby back into service" },
-    { "complete",   2, "POOL ID --hook H --result R",
+    { "active", 2, "POOL ID", "take one on standby back into service" },
+    { "complete", 2, "POOL ID --hook H --result R",
       "complete a lifecycle hook (or --heartbeat)" },
-    { "events",     1, "POOL [--follow]", "the pool's lifecycle events" },
-    { "upgrade",    1, "POOL [--wait]",  "start an upgrade (and wait)" },
-    { "upgrade-status", 1, "POOL",       "the upgrade: state, batch, counts" },
-    { "upgrade-cancel", 1, "POOL",       "cancel the upgrade" },
-    { "rollback",   1, "POOL [--wait]",  "roll the upgrade back (and wait)" },
-    { "ha",         0, "",               "who leads (several scalers, ha:)" },
-    { "add",        1, "POOL [--template T] [--zone Z]",
-                                         "one more instance, by hand" },
-    { "adopt",      2, "POOL DOMAIN --zone Z",
-                                         "take a libvirt domain into the pool" },
-    { "completion", 1, "bash",           "print the bash completion script" },
+    { "events", 1, "POOL [--follow]", "the pool's lifecycle events" },
+    { "upgrade", 1, "POOL [--wait]", "start an upgrade (and wait)" },
+    { "upgrade-status", 1, "POOL", "the upgrade: state, batch, counts" },
+    { "upgrade-cancel", 1, "POOL", "cancel the upgrade" },
+    { "rollback", 1, "POOL [--wait]", "roll the upgrade back (and wait)" },
+    { "ha", 0, "", "who leads (several scalers, ha:)" },
+    { "add", 1, "POOL [--template T] [--zone Z]",
+      "one more instance, by hand" },
+    { "adopt", 2, "POOL DOMAIN --zone Z",
+      "take a libvirt domain into the pool" },
+    { "completion", 1, "bash", "print the bash completion script" },
 };
 
 #define NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -874,21 +889,21 @@ static const ctl_cmd_t  ctl_cmds[] = {
 static void
 usage(FILE *f)
 {
-    size_t  i;
-    char    line[96];
+    size_t i;
+    char   line[96];
 
     fprintf(f, "usage: scalesetctl [--api URL] [--token-file FILE] [--json] "
-            "COMMAND\n");
+               "COMMAND\n");
     for (i = 0; i < NCMDS; i++) {
         snprintf(line, sizeof(line), "%s %s", ctl_cmds[i].name,
                  ctl_cmds[i].args);
         fprintf(f, "  %-40s %s\n", line, ctl_cmds[i].help);
     }
     fprintf(f,
-        "API from --api or SCALESET_API (default http://127.0.0.1:9180);\n"
-        "token from --token-file or SCALESET_TOKEN.\n"
-        "Exit status: 0 ok, 1 refused by the API, 2 usage, 3 API "
-        "unreachable.\n");
+            "API from --api or SCALESET_API (default http://127.0.0.1:9180);\n"
+            "token from --token-file or SCALESET_TOKEN.\n"
+            "Exit status: 0 ok, 1 refused by the API, 2 usage, 3 API "
+            "unreachable.\n");
 }
 
 /* bash completion: verbs, options, pool names (scalesetctl pools) and
@@ -897,7 +912,7 @@ usage(FILE *f)
 static int
 cmd_completion(const char *shell)
 {
-    size_t  i;
+    size_t i;
 
     if (strcmp(shell, "bash") != 0) {
         fprintf(stderr, "scalesetctl: no completion for \"%s\" (bash)\n",
@@ -936,40 +951,41 @@ cmd_completion(const char *shell)
     for (i = 0; i < NCMDS; i++) {
         printf("%s%s", i ? " " : "", ctl_cmds[i].name);
     }
-    printf("' -- \"$cur\")); return\n"
-           "    fi\n"
-           "    case $verb:$pos in\n"
-           "        show:0|instances:0|scale:0|delete:0|protect:0|restart:0|"
-           "reimage:0|repair-resume:0|standby:0|active:0|complete:0|"
-           "events:0|add:0|adopt:0|upgrade:0|upgrade-status:0|"
-           "upgrade-cancel:0|rollback:0)\n"
-           "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
-           "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
-           "        delete:1|protect:1|restart:1|reimage:1|standby:1|active:1|"
-           "complete:1)\n"
-           "            local pool\n"
-           "            for ((i = 1; i < COMP_CWORD; i++)); do\n"
-           "                [[ ${COMP_WORDS[i]} == \"$verb\" ]] && "
-           "pool=${COMP_WORDS[i+1]}\n"
-           "            done\n"
-           "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
-           "show \"$pool\" 2>/dev/null | awk '$1 ~ /-[0-9]+$/ { print $1 }')\" "
-           "-- \"$cur\")) ;;\n"
-           "        completion:0) COMPREPLY=($(compgen -W bash -- \"$cur\")) ;;\n"
-           "    esac\n"
-           "}\n"
-           "complete -F _scalesetctl scalesetctl\n");
+    printf(
+        "' -- \"$cur\")); return\n"
+        "    fi\n"
+        "    case $verb:$pos in\n"
+        "        show:0|instances:0|scale:0|delete:0|protect:0|restart:0|"
+        "reimage:0|repair-resume:0|standby:0|active:0|complete:0|"
+        "events:0|add:0|adopt:0|upgrade:0|upgrade-status:0|"
+        "upgrade-cancel:0|rollback:0)\n"
+        "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
+        "pools 2>/dev/null | awk 'NR > 1 { print $1 }')\" -- \"$cur\")) ;;\n"
+        "        delete:1|protect:1|restart:1|reimage:1|standby:1|active:1|"
+        "complete:1)\n"
+        "            local pool\n"
+        "            for ((i = 1; i < COMP_CWORD; i++)); do\n"
+        "                [[ ${COMP_WORDS[i]} == \"$verb\" ]] && "
+        "pool=${COMP_WORDS[i+1]}\n"
+        "            done\n"
+        "            COMPREPLY=($(compgen -W \"$(scalesetctl \"${opts[@]}\" "
+        "show \"$pool\" 2>/dev/null | awk '$1 ~ /-[0-9]+$/ { print $1 }')\" "
+        "-- \"$cur\")) ;;\n"
+        "        completion:0) COMPREPLY=($(compgen -W bash -- \"$cur\")) ;;\n"
+        "    esac\n"
+        "}\n"
+        "complete -F _scalesetctl scalesetctl\n");
     return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-    char        *args[8], *tf = NULL, *e;
-    int          nargs = 0, wait = 0, i, rc;
-    size_t       k;
-    FILE        *f;
-    static char  tbuf[512];
+    char       *args[8], *tf = NULL, *e;
+    int         nargs = 0, wait = 0, i, rc;
+    size_t      k;
+    FILE       *f;
+    static char tbuf[512];
 
     if (getenv("SCALESET_API")) {
         api = getenv("SCALESET_API");
@@ -1010,8 +1026,7 @@ main(int argc, char **argv)
             opt_zone = argv[++i];
         } else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc) {
             opt_address = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0
-                   || strcmp(argv[i], "-h") == 0)
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
         {
             usage(stdout);
             return 0;
@@ -1044,9 +1059,8 @@ main(int argc, char **argv)
         return cmd_completion(args[1]);
     }
     if (tf) {
-        if ((f = fopen(tf, "r")) == NULL || fgets(tbuf, sizeof(tbuf), f)
-                                            == NULL)
-        {
+        if ((f = fopen(tf, "r")) == NULL
+            || fgets(tbuf, sizeof(tbuf), f) == NULL) {
             fprintf(stderr, "scalesetctl: cannot read %s\n", tf);
             if (f) {
                 fclose(f);

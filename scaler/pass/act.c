@@ -49,65 +49,64 @@ typedef struct {
     host_call_t          c;
     scaler_config_t     *conf;
     const pool_config_t *p;
-    const action_t      *a;             /* the pass's: read before the wait
-                                           only */
-    char                 id[SCALESET_ID_MAX + 1];
-    char                 zone[SCALESET_NAME_MAX + 1];
-    char                 address[80];
-    act_kind_t           kind;          /* CREATE, ADOPT, DELETE, STOP,
-                                           RESTART, REIMAGE, WAKE or PARK */
-    origin_t             origin;        /* a creation's */
-    int                  warm;          /* a creation's: for the warm pool */
-    virt_power_t         was;           /* a wake's: its power before */
-    virt_model_t         model;         /* a creation's or an adoption's:
-                                           into its tag */
-    pool_config_t        cf;            /* a creation from a recipe: the
-                                           pool's configuration with that
-                                           template made of it (p = &cf) */
-    virt_recipe_t        recipe;        /* the call's copy of it */
-    int                  shut;          /* a STOP's virt_shutdown(): 0 sent,
-                                           1 off already, -1 refused (then
-                                           rc is its removal's) */
-    int                  rc;
-    char                 err[256];
+    const action_t      *a; /* the pass's: read before the wait
+                               only */
+    char       id[SCALESET_ID_MAX + 1];
+    char       zone[SCALESET_NAME_MAX + 1];
+    char       address[80];
+    act_kind_t kind;      /* CREATE, ADOPT, DELETE, STOP,
+                             RESTART, REIMAGE, WAKE or PARK */
+    origin_t     origin;  /* a creation's */
+    int          warm;    /* a creation's: for the warm pool */
+    virt_power_t was;     /* a wake's: its power before */
+    virt_model_t model;   /* a creation's or an adoption's:
+                             into its tag */
+    pool_config_t cf;     /* a creation from a recipe: the
+                             pool's configuration with that
+                             template made of it (p = &cf) */
+    virt_recipe_t recipe; /* the call's copy of it */
+    int           shut;   /* a STOP's virt_shutdown(): 0 sent,
+                             1 off already, -1 refused (then
+                             rc is its removal's) */
+    int  rc;
+    char err[256];
 } virt_call_t;
 
 /* what one pass's actions change, shared by the Redis actions and the
    libvirt ones' outcomes */
 typedef struct {
-    registry_t          *reg;
-    pool_state_t        *ps;
-    observation_t       *obs;
-    inst_state_t        *st;            /* each instance's state */
-    uint64_t            *stop;          /* when its shutdown was sent */
-    unsigned            *done;          /* the API's asks it carried out */
-    repair_state_t       rs;            /* the pool's repairs */
+    registry_t    *reg;
+    pool_state_t  *ps;
+    observation_t *obs;
+    inst_state_t  *st;   /* each instance's state */
+    uint64_t      *stop; /* when its shutdown was sent */
+    unsigned      *done; /* the API's asks it carried out */
+    repair_state_t rs;   /* the pool's repairs */
 } pass_t;
 
 static int
 inst_cmp(const void *a, const void *b)
 {
-    return strcmp(((const instance_t *) a)->id,
-                  ((const instance_t *) b)->id);
+    return strcmp(((const instance_t *) a)->id, ((const instance_t *) b)->id);
 }
 
 /* the member record of an instance, from its own model and its
    template's weight, through the shared codec (its canonical form) */
 int
 member_record(const pool_config_t *p, const instance_t *in, int drain,
-    char *buf, size_t size, char *err, size_t errlen)
+              char *buf, size_t size, char *err, size_t errlen)
 {
-    const zone_config_t  *zc = &p->zones[in->zone];
-    char                  raw[SCALESET_RECORD_MAX];
-    scaleset_member_t     m;
-    scaleset_error_t      e;
+    const zone_config_t *zc = &p->zones[in->zone];
+    char                 raw[SCALESET_RECORD_MAX];
+    scaleset_member_t    m;
+    scaleset_error_t     e;
 
     /* the weight is its template's (a flexible pool's capacity units:
        the gateways share requests by it); host= only in a zone of
        several hosts */
-    snprintf(raw, sizeof(raw), "%s weight=%d zone=%s%s%s%s%s%s",
-             in->address, in->tmpl >= 0 ? p->templates[in->tmpl].weight : 1,
-             zc->name, zc->nhosts > 1 ? " host=" : "",
+    snprintf(raw, sizeof(raw), "%s weight=%d zone=%s%s%s%s%s%s", in->address,
+             in->tmpl >= 0 ? p->templates[in->tmpl].weight : 1, zc->name,
+             zc->nhosts > 1 ? " host=" : "",
              zc->nhosts > 1 ? p->hosts[in->host].name : "",
              in->model.version[0] ? " version=" : "", in->model.version,
              drain ? " drain" : "");
@@ -121,8 +120,7 @@ member_record(const pool_config_t *p, const instance_t *in, int drain,
 }
 
 static void
-failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
-    const char *err)
+failed(pool_state_t *ps, const action_t *a, err_kind_t kind, const char *err)
 {
     slog_warn(ps->cf->name, a->id[0] ? a->id : NULL,
               "%s failed: %s (%s) rule=%s", act_kind_name(a->kind), err,
@@ -140,7 +138,7 @@ write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
 
 void
 act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
-    const char *err)
+           const char *err)
 {
     failed(ps, a, kind, err);
 }
@@ -157,20 +155,30 @@ static const char *
 act_event(const action_t *a, inst_state_t before, inst_state_t after)
 {
     switch (a->kind) {
-    case ACT_REGISTER:   return before != INST_RUNNING ? "registered" : NULL;
-    case ACT_DRAIN:      return before != INST_DRAINING ? "draining" : NULL;
-    case ACT_DEREGISTER: return "deregistered";
-    case ACT_DELETE:     return "deleted";
-    case ACT_STOP:       return after == INST_DELETING ? "deleted"
-                                                       : "stopping";
+    case ACT_REGISTER:
+        return before != INST_RUNNING ? "registered" : NULL;
+    case ACT_DRAIN:
+        return before != INST_DRAINING ? "draining" : NULL;
+    case ACT_DEREGISTER:
+        return "deregistered";
+    case ACT_DELETE:
+        return "deleted";
+    case ACT_STOP:
+        return after == INST_DELETING ? "deleted" : "stopping";
     case ACT_RESTART:
-    case ACT_REIMAGE:    return "repairing";
-    case ACT_STANDBY:    return "standby";
-    case ACT_HOOK:       return after == INST_PENDING_LAUNCH
-                                ? "pending_launch" : "pending_terminate";
-    case ACT_ADOPT:      return "adopted";
-    case ACT_PARK:       return before != INST_WARM ? "parked" : NULL;
-    default:             return NULL;
+    case ACT_REIMAGE:
+        return "repairing";
+    case ACT_STANDBY:
+        return "standby";
+    case ACT_HOOK:
+        return after == INST_PENDING_LAUNCH ? "pending_launch"
+                                            : "pending_terminate";
+    case ACT_ADOPT:
+        return "adopted";
+    case ACT_PARK:
+        return before != INST_WARM ? "parked" : NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -180,19 +188,19 @@ act_event(const action_t *a, inst_state_t before, inst_state_t after)
 static void
 succeeded(pass_t *x, const action_t *a, inst_state_t before)
 {
-    const pool_config_t  *p = x->ps->cf;
-    inst_state_t          after = a->inst >= 0 ? x->st[a->inst]
-                                               : INST_BOOTING;
-    const char           *ev;
+    const pool_config_t *p = x->ps->cf;
+    inst_state_t         after = a->inst >= 0 ? x->st[a->inst] : INST_BOOTING;
+    const char          *ev;
 
     if ((ev = act_event(a, before, after)) != NULL) {
-        events_emit(x->reg, p, a->id, ev, a->kind == ACT_DEREGISTER
-                    ? "gone" : inst_state_name(after), a->rule, a->reason);
+        events_emit(x->reg, p, a->id, ev,
+                    a->kind == ACT_DEREGISTER ? "gone" : inst_state_name(after),
+                    a->rule, a->reason);
     }
     x->ps->actions_down += strcmp(a->rule, "scale_in") == 0;
     x->ps->repairs += strcmp(a->rule, "repair") == 0;
     if (a->kind == ACT_RESTART || a->kind == ACT_REIMAGE) {
-        x->done[a->inst] |= ASK_RESTART | ASK_REIMAGE;  /* asked: done */
+        x->done[a->inst] |= ASK_RESTART | ASK_REIMAGE; /* asked: done */
     }
     if (a->kind == ACT_REGISTER
         && (strcmp(a->rule, "ready") == 0 || strcmp(a->rule, "hook") == 0)
@@ -205,37 +213,38 @@ succeeded(pass_t *x, const action_t *a, inst_state_t before)
 /* one action of Redis or none (register, drain, deregister, standby,
    hook); 0 when done (st[] follows) */
 static int
-apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const action_t *a, inst_state_t *st)
+apply(registry_t *reg, pool_state_t *ps, observation_t *obs, const action_t *a,
+      inst_state_t *st)
 {
-    const pool_config_t  *p = ps->cf;
-    const instance_t     *in = a->inst >= 0 ? &obs->inst[a->inst].in : NULL;
-    char                  rec[SCALESET_RECORD_MAX], err[256], val[64];
-    int                   registered;
+    const pool_config_t *p = ps->cf;
+    const instance_t    *in = a->inst >= 0 ? &obs->inst[a->inst].in : NULL;
+    char                 rec[SCALESET_RECORD_MAX], err[256], val[64];
+    int                  registered;
 
     switch (a->kind) {
     case ACT_REGISTER:
     case ACT_DRAIN:
-        if (member_record(p, in, a->kind == ACT_DRAIN, rec, sizeof(rec),
-                          err, sizeof(err)) != 0)
+        if (member_record(p, in, a->kind == ACT_DRAIN, rec, sizeof(rec), err,
+                          sizeof(err))
+            != 0)
         {
             failed(ps, a, ERR_REDIS_DATA, err);
             return -1;
         }
         if ((a->kind == ACT_REGISTER
-             ? registry_set(reg, p->name, a->id, rec)
-             : registry_set_drain(reg, p->name, a->id, rec, obs->now)) != 0)
+                 ? registry_set(reg, p->name, a->id, rec)
+                 : registry_set_drain(reg, p->name, a->id, rec, obs->now))
+            != 0)
         {
             write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = a->kind == ACT_REGISTER ? INST_RUNNING : INST_DRAINING;
         if (a->kind == ACT_REGISTER) {
-            slog(p->name, a->id, "registered %s (%s) rule=%s", rec,
-                 a->reason, a->rule);
-        } else {
-            slog(p->name, a->id, "draining (%s) rule=%s", a->reason,
+            slog(p->name, a->id, "registered %s (%s) rule=%s", rec, a->reason,
                  a->rule);
+        } else {
+            slog(p->name, a->id, "draining (%s) rule=%s", a->reason, a->rule);
         }
         return 0;
 
@@ -260,21 +269,23 @@ apply(registry_t *reg, pool_state_t *ps, observation_t *obs,
         snprintf(val, sizeof(val), "%llu%s", (unsigned long long) obs->now,
                  (in->asked & ASK_DECREMENT) ? " decrement" : "");
         if (registered
-            && member_record(p, in, 1, rec, sizeof(rec), err, sizeof(err))
-               != 0)
+            && member_record(p, in, 1, rec, sizeof(rec), err, sizeof(err)) != 0)
         {
             failed(ps, a, ERR_REDIS_DATA, err);
             return -1;
         }
-        if (registry_set_standby(reg, p->name, a->id, registered ? rec
-                                 : NULL, obs->now, val) != 0)
+        if (registry_set_standby(reg, p->name, a->id, registered ? rec : NULL,
+                                 obs->now, val)
+            != 0)
         {
             write_failed(ps, a, reg);
             return -1;
         }
         st[a->inst] = INST_STANDBY;
-        slog(p->name, a->id, "on standby: drained, kept running (%s) "
-             "rule=%s", a->reason, a->rule);
+        slog(p->name, a->id,
+             "on standby: drained, kept running (%s) "
+             "rule=%s",
+             a->reason, a->rule);
         return 0;
 
     default:
@@ -294,27 +305,28 @@ virt_kind(act_kind_t kind)
 static err_kind_t
 virt_err(act_kind_t kind)
 {
-    return kind == ACT_ADOPT || kind == ACT_CREATE ? ERR_CREATE
+    return kind == ACT_ADOPT || kind == ACT_CREATE      ? ERR_CREATE
            : kind == ACT_RESTART || kind == ACT_REIMAGE ? ERR_REPAIR
-           : kind == ACT_PARK ? ERR_LIBVIRT : ERR_DELETE;
+           : kind == ACT_PARK                           ? ERR_LIBVIRT
+                                                        : ERR_DELETE;
 }
 
 static void
 virt_run(virt_conn_t *vc, host_call_t *c)
 {
-    virt_call_t  *v = (virt_call_t *) c;
+    virt_call_t *v = (virt_call_t *) c;
 
     switch (v->kind) {
     case ACT_CREATE:
         v->rc = v->warm
-                ? virt_create_warm(vc, v->p, v->zone, v->id, v->address,
-                                   &v->model, v->err, sizeof(v->err))
-                : virt_create(vc, v->p, v->zone, v->id, v->address,
-                              &v->model, v->origin, v->err, sizeof(v->err));
+                    ? virt_create_warm(vc, v->p, v->zone, v->id, v->address,
+                                       &v->model, v->err, sizeof(v->err))
+                    : virt_create(vc, v->p, v->zone, v->id, v->address,
+                                  &v->model, v->origin, v->err, sizeof(v->err));
         break;
     case ACT_WAKE:
-        v->rc = virt_wake(vc, v->p->name, v->id, &v->was, v->err,
-                          sizeof(v->err));
+        v->rc =
+            virt_wake(vc, v->p->name, v->id, &v->was, v->err, sizeof(v->err));
         break;
     case ACT_PARK:
         v->rc = virt_park(vc, v->p->name, v->id, v->p->warm.state, v->err,
@@ -344,7 +356,7 @@ virt_run(virt_conn_t *vc, host_call_t *c)
 static void
 virt_drop(host_call_t *c)
 {
-    virt_call_t  *v = (virt_call_t *) c;
+    virt_call_t *v = (virt_call_t *) c;
 
     virt_recipe_free(&v->recipe);
     config_free(v->conf);
@@ -356,7 +368,7 @@ virt_drop(host_call_t *c)
 static virt_call_t *
 virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
 {
-    virt_call_t  *v = xcalloc(1, sizeof(*v));
+    virt_call_t *v = xcalloc(1, sizeof(*v));
 
     host_call_init(&v->c, virt_run, virt_drop);
     v->conf = config_ref(ps->conf);
@@ -379,7 +391,7 @@ virt_call(pool_state_t *ps, const action_t *a, const virt_model_t *model)
 static int
 create_from(const pool_state_t *ps, virt_call_t *v)
 {
-    int  k = v->a->tmpl;
+    int k = v->a->tmpl;
 
     if (k < 0 || k >= ps->cf->ntemplates
         || strcmp(v->model.digest, ps->digest[k]) == 0)
@@ -389,9 +401,10 @@ create_from(const pool_state_t *ps, virt_call_t *v)
     if (ps->recipe[k].text == NULL
         || strcmp(v->model.digest, ps->recipe[k].digest) != 0)
     {
-        snprintf(v->err, sizeof(v->err), "no recipe of version %s "
-                 "(template digest %.12s) to make it from", v->model.version,
-                 v->model.digest);
+        snprintf(v->err, sizeof(v->err),
+                 "no recipe of version %s "
+                 "(template digest %.12s) to make it from",
+                 v->model.version, v->model.digest);
         return -1;
     }
     if (virt_recipe_copy(&v->recipe, &ps->recipe[k]) != 0) {
@@ -414,23 +427,24 @@ held(const action_t *a, int upgrade_ok)
 
 /* why a call did not do its work, for the log */
 static const char *
-virt_why(const pool_state_t *ps, const virt_call_t *v, char *buf,
-    size_t size)
+virt_why(const pool_state_t *ps, const virt_call_t *v, char *buf, size_t size)
 {
     switch (v->c.outcome) {
     case HOST_REFUSED:
         return "its host is stalled: not asked";
     case HOST_LATE:
-        snprintf(buf, size, "no answer within libvirt.timeout %llu ms: "
-                 "the next listing tells", (unsigned long long)
-                 ps->host_timeout_ms);
+        snprintf(buf, size,
+                 "no answer within libvirt.timeout %llu ms: "
+                 "the next listing tells",
+                 (unsigned long long) ps->host_timeout_ms);
         return buf;
     case HOST_CANCELLED:
         return "the pass was stopped";
     default:
         return v->err[0] ? v->err
                : v->kind == ACT_DELETE || v->kind == ACT_STOP
-               ? "libvirt could not remove the domain" : "libvirt error";
+                   ? "libvirt could not remove the domain"
+                   : "libvirt error";
     }
 }
 
@@ -439,18 +453,18 @@ virt_why(const pool_state_t *ps, const virt_call_t *v, char *buf,
    adoption on every host of its zone (the domain is on one of them: the
    others answer that they have none) */
 typedef struct {
-    int            act;                 /* pl->act index */
-    virt_call_t   *v;
+    int          act; /* pl->act index */
+    virt_call_t *v;
 } virt_job_t;
 
 void
-act_virt(pool_state_t *ps, const action_t *const *acts, int n,
-    act_kind_t kind, act_virt_t *out)
+act_virt(pool_state_t *ps, const action_t *const *acts, int n, act_kind_t kind,
+         act_virt_t *out)
 {
-    virt_call_t  **v;
-    host_batch_t   b;
-    char           why[160];
-    int            i;
+    virt_call_t **v;
+    host_batch_t  b;
+    char          why[160];
+    int           i;
 
     v = xcalloc(n + 1, sizeof(*v));
     host_batch_init(&b, ps->cancel);
@@ -466,7 +480,7 @@ act_virt(pool_state_t *ps, const action_t *const *acts, int n,
         out[i].was = v[i]->was;
         snprintf(out[i].err, sizeof(out[i].err), "%s",
                  !ha_acting() ? "this scaler does not hold the lease"
-                 : virt_why(ps, v[i], why, sizeof(why)));
+                              : virt_why(ps, v[i], why, sizeof(why)));
         host_call_release(&v[i]->c);
     }
     free(v);
@@ -474,12 +488,12 @@ act_virt(pool_state_t *ps, const action_t *const *acts, int n,
 
 static virt_job_t *
 virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
-    int upgrade_ok)
+             int upgrade_ok)
 {
-    const zone_config_t  *zc;
-    virt_job_t           *j;
-    virt_call_t          *v;
-    int                   i, h, c = 0;
+    const zone_config_t *zc;
+    virt_job_t          *j;
+    virt_call_t         *v;
+    int                  i, h, c = 0;
 
     *n = 0;
     j = NULL;
@@ -493,8 +507,7 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
            each of its zone's */
         zc = &ps->cf->zones[a->zone];
         for (h = a->kind != ACT_ADOPT ? a->host : zc->host0;
-             h < (a->kind != ACT_ADOPT ? a->host + 1
-                                       : zc->host0 + zc->nhosts);
+             h < (a->kind != ACT_ADOPT ? a->host + 1 : zc->host0 + zc->nhosts);
              h++)
         {
             if (*n == c) {
@@ -522,13 +535,13 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
 static void
 virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
 {
-    pool_state_t    *ps = x->ps;
-    const char      *pool = ps->cf->name;
-    const action_t  *a;
-    virt_call_t     *v, *ok;
-    inst_state_t     before;
-    char             why[160];
-    int              k, e;
+    pool_state_t   *ps = x->ps;
+    const char     *pool = ps->cf->name;
+    const action_t *a;
+    virt_call_t    *v, *ok;
+    inst_state_t    before;
+    char            why[160];
+    int             k, e;
 
     for (k = 0; k < n; k = e) {
         a = &pl->act[j[k].act];
@@ -544,8 +557,7 @@ virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
         if (ok == NULL && !ha_acting()) {
             failed(ps, a, ERR_FENCED, "this scaler does not hold the lease");
         } else if (ok == NULL) {
-            failed(ps, a, virt_err(a->kind),
-                   virt_why(ps, v, why, sizeof(why)));
+            failed(ps, a, virt_err(a->kind), virt_why(ps, v, why, sizeof(why)));
         } else if (a->kind == ACT_PARK) {
             act_parked(x->reg, ps, x->obs, a, x->st);
             succeeded(x, a, before);
@@ -556,23 +568,26 @@ virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
             succeeded(x, a, before);
         } else if (a->kind == ACT_RESTART || a->kind == ACT_REIMAGE) {
             x->st[a->inst] = INST_REPAIRING;
-            slog(pool, a->id, "%s (%s) rule=%s", a->kind == ACT_RESTART
-                 ? "restarted" : "reimaged", a->reason, a->rule);
+            slog(pool, a->id, "%s (%s) rule=%s",
+                 a->kind == ACT_RESTART ? "restarted" : "reimaged", a->reason,
+                 a->rule);
             succeeded(x, a, before);
         } else if (a->kind == ACT_STOP && ok->shut == 0) {
             x->st[a->inst] = INST_STOPPING;
             x->stop[a->inst] = x->obs->now;
-            slog(pool, a->id, "stopping: ACPI shutdown sent, %llu ms to "
+            slog(pool, a->id,
+                 "stopping: ACPI shutdown sent, %llu ms to "
                  "power off (%s) rule=%s",
-                 (unsigned long long) ps->cf->shutdown_timeout_ms,
-                 a->reason, a->rule);
+                 (unsigned long long) ps->cf->shutdown_timeout_ms, a->reason,
+                 a->rule);
             succeeded(x, a, before);
         } else {
             x->st[a->inst] = INST_DELETING;
             slog(pool, a->id, "deleted (%s%s) rule=%s", a->reason,
                  a->kind != ACT_STOP ? ""
-                 : ok->shut == 1 ? "; off after its ACPI shutdown"
-                 : "; the ACPI shutdown failed: destroyed", a->rule);
+                 : ok->shut == 1     ? "; off after its ACPI shutdown"
+                                     : "; the ACPI shutdown failed: destroyed",
+                 a->rule);
             succeeded(x, a, before);
             /* its member (or none: HDEL is idempotent) after the domain;
                a failure leaves a stray that the next pass deregisters */
@@ -592,17 +607,17 @@ virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
    upgrade's only when its record was written (upgrade_ok) */
 static void
 creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
-    const plan_t *pl, repair_state_t *rs, int upgrade_ok)
+          const plan_t *pl, repair_state_t *rs, int upgrade_ok)
 {
-    const pool_config_t  *p = ps->cf;
-    virt_call_t         **c;
-    host_batch_t          b;
-    instance_t           *in;
-    virt_model_t          model;
-    long                  first = 0, last = 0;
-    uint64_t              now = clock_unix_ms();
-    char                  why[160], what[400], *sent;
-    int                   i, h, n = 0, left, rc;
+    const pool_config_t *p = ps->cf;
+    virt_call_t        **c;
+    host_batch_t         b;
+    instance_t          *in;
+    virt_model_t         model;
+    long                 first = 0, last = 0;
+    uint64_t             now = clock_unix_ms();
+    char                 why[160], what[400], *sent;
+    int                  i, h, n = 0, left, rc;
 
     if (pl->creates == 0) {
         return;
@@ -618,15 +633,18 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     if (last == 0) {
         free(c);
         free(sent);
-        return;                     /* only the upgrade's, held */
+        return; /* only the upgrade's, held */
     }
     /* numbers first + 1 .. last: refused when another writer handed out
        some meanwhile (the next pass plans above them) */
     rc = registry_seq_reserve(reg, p->name, first - 1, last);
     if (rc != 1) {
-        slog_warn(p->name, NULL, "no creation this pass: instance numbers "
-                  "%ld..%ld %s", first, last, rc == 0
-                  ? "were handed out by another writer" : registry_error(reg));
+        slog_warn(p->name, NULL,
+                  "no creation this pass: instance numbers "
+                  "%ld..%ld %s",
+                  first, last,
+                  rc == 0 ? "were handed out by another writer"
+                          : registry_error(reg));
         ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         free(c);
         free(sent);
@@ -650,8 +668,8 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     }
     /* create_concurrency at a time per host: a round's creations start
        together, the next round once they have ended */
-    for (left = n; left > 0; ) {
-        int  per_host[SCALER_MAX_HOSTS] = { 0 };
+    for (left = n; left > 0;) {
+        int per_host[SCALER_MAX_HOSTS] = { 0 };
 
         host_batch_init(&b, ps->cancel);
         for (i = 0; i < n; i++) {
@@ -673,19 +691,19 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             const char *w = virt_why(ps, c[i], why, sizeof(why));
 
             failed(ps, a, ERR_CREATE, w);
-            snprintf(what, sizeof(what), "%s could not be created: %s",
-                     a->id, w);
+            snprintf(what, sizeof(what), "%s could not be created: %s", a->id,
+                     w);
             plan_repair_failed(rs, p, obs->now, ps->interval_ms, what);
             events_emit(reg, p, a->id, "create_failed", "gone", a->rule, w);
             host_call_release(&c[i]->c);
             continue;
         }
         slog(p->name, a->id, "created in zone %s%s%s at %s%s (%s) rule=%s",
-             p->zones[a->zone].name, p->zones[a->zone].nhosts > 1
-             ? " host " : "", p->zones[a->zone].nhosts > 1
-             ? p->hosts[a->host].name : "", a->address,
-             a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason,
-             a->rule);
+             p->zones[a->zone].name,
+             p->zones[a->zone].nhosts > 1 ? " host " : "",
+             p->zones[a->zone].nhosts > 1 ? p->hosts[a->host].name : "",
+             a->address, a->origin == ORIGIN_MANUAL ? " by hand" : "",
+             a->reason, a->rule);
         events_emit(reg, p, a->id, "created", a->warm ? "warm" : "booting",
                     a->rule, a->reason);
         ps->actions_up += !a->warm;
@@ -697,8 +715,7 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         in->tmpl = a->tmpl;
         in->origin = a->origin;
         in->latest = a->tmpl >= 0 && a->host >= 0
-                     && model_latest(&pl->target[a->tmpl][a->host],
-                                     &in->model);
+                     && model_latest(&pl->target[a->tmpl][a->host], &in->model);
         in->zone = a->zone;
         in->host = a->host;
         in->seq = a->seq;
@@ -719,14 +736,12 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
 /* where an instance waits in a hook (begun now when it is new; its last
    heartbeat); the hook's results are used up */
 static void
-keep_hook(const plan_t *pl, int i, const observation_t *obs,
-    instance_t *in)
+keep_hook(const plan_t *pl, int i, const observation_t *obs, instance_t *in)
 {
-    int  k;
+    int k;
 
     in->asked &= ~(ASK_CONTINUE | ASK_ABANDON | ASK_HEARTBEAT);
-    if (in->state != INST_PENDING_LAUNCH
-        && in->state != INST_PENDING_TERMINATE)
+    if (in->state != INST_PENDING_LAUNCH && in->state != INST_PENDING_TERMINATE)
     {
         in->hook = HOOK_NONE;
         in->hook_since = in->hook_beat = 0;
@@ -747,18 +762,18 @@ keep_hook(const plan_t *pl, int i, const observation_t *obs,
 /* what a pass leaves of an instance's repair: its down time, its part in
    a repair (begun now when it is new), the end of a repair logged */
 static void
-keep_repair(registry_t *reg, const pool_state_t *ps, const plan_t *pl,
-    int i, const observation_t *obs, instance_t *in)
+keep_repair(registry_t *reg, const pool_state_t *ps, const plan_t *pl, int i,
+            const observation_t *obs, instance_t *in)
 {
-    const plan_view_t  *v = &pl->view[i];
-    char                why[128];
+    const plan_view_t *v = &pl->view[i];
+    char               why[128];
 
     switch (v->health) {
     case HEALTH_DOWN:
         in->down_since = in->down_since ? in->down_since : obs->now;
         break;
     case HEALTH_UNKNOWN:
-        break;                      /* unknown: neither down nor up */
+        break; /* unknown: neither down nor up */
     default:
         in->down_since = 0;
     }
@@ -774,8 +789,8 @@ keep_repair(registry_t *reg, const pool_state_t *ps, const plan_t *pl,
                  obs->inst[i].in.repair_of[0] ? ", replacing " : "",
                  obs->inst[i].in.repair_of);
         slog(ps->cf->name, in->id, "repaired: %s", why);
-        events_emit(reg, ps->cf, in->id, "repaired", inst_state_name(
-                    in->state), "repair", why);
+        events_emit(reg, ps->cf, in->id, "repaired", inst_state_name(in->state),
+                    "repair", why);
     } else if (v->repaired < 0) {
         slog_warn(ps->cf->name, in->id, "repair failed: %s (%u in a row)",
                   pl->repair.reason, pl->repair.failures);
@@ -787,27 +802,28 @@ keep_repair(registry_t *reg, const pool_state_t *ps, const plan_t *pl,
 /* the repair state the pass leaves, stored when it changed, its changes
    logged */
 static void
-keep_repair_state(registry_t *reg, pool_state_t *ps,
-    const observation_t *obs, const repair_state_t *rs)
+keep_repair_state(registry_t *reg, pool_state_t *ps, const observation_t *obs,
+                  const repair_state_t *rs)
 {
-    const char  *pool = ps->cf->name;
+    const char *pool = ps->cf->name;
 
     if (rs->suspended && !obs->repair.suspended) {
-        slog_err(pool, NULL, "repairs suspended: %u failures in a row, the "
+        slog_err(pool, NULL,
+                 "repairs suspended: %u failures in a row, the "
                  "last %s; creation backs off (POST /v1/pools/%s/repair/"
-                 "resume resumes)", rs->failures, rs->reason, pool);
+                 "resume resumes)",
+                 rs->failures, rs->reason, pool);
     } else if (!rs->suspended && obs->repair.suspended) {
         slog(pool, NULL, "repairs resumed");
     }
     if (rs->retry > obs->now && rs->retry != obs->repair.retry) {
-        slog_warn(pool, NULL, "creation backs off for %llu ms (%u failures "
-                  "in a row)", (unsigned long long) (rs->retry - obs->now),
-                  rs->failures);
+        slog_warn(pool, NULL,
+                  "creation backs off for %llu ms (%u failures "
+                  "in a row)",
+                  (unsigned long long) (rs->retry - obs->now), rs->failures);
     }
     ps->repair = *rs;
-    if (!repair_equal(rs, &obs->repair)
-        && repair_store(reg, pool, rs) != 0)
-    {
+    if (!repair_equal(rs, &obs->repair) && repair_store(reg, pool, rs) != 0) {
         slog_warn(pool, NULL, "repair state not stored: %s",
                   registry_error(reg));
         ps->errors[ERR_REDIS]++;
@@ -818,20 +834,21 @@ keep_repair_state(registry_t *reg, pool_state_t *ps,
    the generation observed); 0 when it is */
 static int
 upgrade_write(registry_t *reg, pool_state_t *ps, const observation_t *obs,
-    const plan_t *pl, const action_t *a)
+              const plan_t *pl, const action_t *a)
 {
-    const upgrade_t  *u = &pl->upgrade;
-    char             *ids = NULL;
-    uint64_t          gen = 0;
-    size_t            len = 0;
-    int               rc, k;
+    const upgrade_t *u = &pl->upgrade;
+    char            *ids = NULL;
+    uint64_t         gen = 0;
+    size_t           len = 0;
+    int              rc, k;
 
     rc = registry_upgrade_write(reg, ps->cf->name, u, obs->upgrade.gen, &gen);
     if (rc != 1) {
         slog_warn(ps->cf->name, NULL, "upgrade failed: %s (%s) rule=%s",
                   rc == 0 ? "the record changed meanwhile (the API): this "
-                  "pass's upgrade actions are not carried out"
-                  : registry_error(reg), a->reason, a->rule);
+                            "pass's upgrade actions are not carried out"
+                          : registry_error(reg),
+                  a->reason, a->rule);
         if (rc < 0) {
             ps->errors[registry_refused(reg) ? ERR_FENCED : ERR_REDIS]++;
         }
@@ -840,14 +857,13 @@ upgrade_write(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     if (u->nids > 0) {
         ids = xmalloc(u->nids * (SCALESET_ID_MAX + 1));
         for (k = 0; k < u->nids; k++) {
-            len += (size_t) sprintf(ids + len, "%s%s", k ? " " : "",
-                                    u->ids[k]);
+            len += (size_t) sprintf(ids + len, "%s%s", k ? " " : "", u->ids[k]);
         }
     }
     slog(ps->cf->name, NULL, "upgrade %s (%s)%s%s rule=%s",
-         upgrade_state_name(u->state), pl->upgrade_log[0] ? pl->upgrade_log
-         : a->reason, ids ? " batch instances: " : "", ids ? ids : "",
-         a->rule);
+         upgrade_state_name(u->state),
+         pl->upgrade_log[0] ? pl->upgrade_log : a->reason,
+         ids ? " batch instances: " : "", ids ? ids : "", a->rule);
     free(ids);
     if (upgrade_copy(&ps->upgrade, u) == 0) {
         ps->upgrade.gen = gen;
@@ -867,27 +883,27 @@ lease_lost(registry_t *reg, const pool_config_t *p, int left)
     if (!registry_refused(reg) && ha_acting()) {
         return 0;
     }
-    slog_warn(p->name, NULL, "the lease is lost%s: the pass stops writing, "
+    slog_warn(p->name, NULL,
+              "the lease is lost%s: the pass stops writing, "
               "%d more actions not done",
               registry_refused(reg) ? "" : " (ran out)", left);
     return 1;
 }
 
 void
-act(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const plan_t *pl)
+act(registry_t *reg, pool_state_t *ps, observation_t *obs, const plan_t *pl)
 {
-    const pool_config_t  *p = ps->cf;
-    inst_state_t         *st;
-    instance_t           *list, *in;
-    uint64_t             *stop;
-    unsigned             *done;
-    host_batch_t          b;
-    virt_job_t           *jobs;
-    pass_t                x;
-    const plan_input_t    pin = { .cf = ps->cf, .obs = obs };
-    int                   njobs = 0;
-    int                   i, n, cap, fenced = 0, upgrade_ok = 1;
+    const pool_config_t *p = ps->cf;
+    inst_state_t        *st;
+    instance_t          *list, *in;
+    uint64_t            *stop;
+    unsigned            *done;
+    host_batch_t         b;
+    virt_job_t          *jobs;
+    pass_t               x;
+    const plan_input_t   pin = { .cf = ps->cf, .obs = obs };
+    int                  njobs = 0;
+    int                  i, n, cap, fenced = 0, upgrade_ok = 1;
 
     st = xcalloc(obs->ninst + 1, sizeof(*st));
     stop = xcalloc(obs->ninst + 1, sizeof(*stop));
@@ -911,8 +927,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     x.stop = stop;
     x.done = done;
     x.rs = pl ? pl->repair : ps->repair;
-    if (obs->upgrade_ok && upgrade_copy(&ps->upgrade, &obs->upgrade) != 0)
-    {
+    if (obs->upgrade_ok && upgrade_copy(&ps->upgrade, &obs->upgrade) != 0) {
         upgrade_free(&ps->upgrade);
     }
     /* the upgrade's record first: what it decided rests on it */
@@ -929,15 +944,13 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         act_wake_all(reg, ps, obs, pl, st);
     }
     host_batch_init(&b, ps->cancel);
-    jobs = pl && !fenced ? virt_actions(ps, pl, &b, &njobs, upgrade_ok)
-                         : NULL;
+    jobs = pl && !fenced ? virt_actions(ps, pl, &b, &njobs, upgrade_ok) : NULL;
     for (i = 0; pl && !fenced && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
         inst_state_t    before = a->inst >= 0 ? st[a->inst] : INST_CREATING;
 
-        if (a->kind == ACT_CREATE || a->kind == ACT_WAKE
-            || virt_kind(a->kind) || a->kind == ACT_UPGRADE
-            || held(a, upgrade_ok))
+        if (a->kind == ACT_CREATE || a->kind == ACT_WAKE || virt_kind(a->kind)
+            || a->kind == ACT_UPGRADE || held(a, upgrade_ok))
         {
             continue;
         }
@@ -980,14 +993,16 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
         in->asked &= st[i] == INST_STANDBY ? ~(ASK_STANDBY | ASK_DECREMENT)
                                            : ~ASK_ACTIVE;
         in->standby = st[i] == INST_STANDBY
-                      ? (obs->inst[i].standby ? obs->inst[i].standby
-                         : (obs->inst[i].in.asked & ASK_DECREMENT) ? 2 : 1)
-                      : 0;
+                          ? (obs->inst[i].standby ? obs->inst[i].standby
+                             : (obs->inst[i].in.asked & ASK_DECREMENT) ? 2
+                                                                       : 1)
+                          : 0;
         in->protection = obs->inst[i].protection;
         in->lost = pl ? pl->view[i].lost : obs->inst[i].in.lost;
-        in->weight = obs->inst[i].member >= 0
-                     && obs->members[obs->inst[i].member].valid
-                     ? obs->members[obs->inst[i].member].weight : 0;
+        in->weight =
+            obs->inst[i].member >= 0 && obs->members[obs->inst[i].member].valid
+                ? obs->members[obs->inst[i].member].weight
+                : 0;
         if (st[i] == INST_DRAINING && in->drain_seen == 0) {
             in->drain_seen = obs->now;
         } else if (st[i] != INST_DRAINING && st[i] != INST_STOPPING) {
@@ -1016,7 +1031,8 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ps->cinst = cap + 1;
     if (pl && pl->protected_above != ps->protected_above) {
         if (pl->protected_above) {
-            slog(p->name, NULL, "%d instances above the capacity %d stay: "
+            slog(p->name, NULL,
+                 "%d instances above the capacity %d stay: "
                  "every candidate for scale-in is protected",
                  pl->protected_above, ps->capacity);
         }

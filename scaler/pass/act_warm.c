@@ -25,27 +25,28 @@
 
 #include "plan.h"
 
-#define WAKE_POLL_MS  10        /* between two rounds of readiness checks */
+#define WAKE_POLL_MS 10 /* between two rounds of readiness checks */
 
 typedef struct {
-    const action_t  *a;
-    int              check;     /* its readiness to be checked now */
-    int              failed;
-    uint64_t         woken;     /* clock_mono_ms() once woken */
-    char             why[256];
+    const action_t *a;
+    int             check; /* its readiness to be checked now */
+    int             failed;
+    uint64_t        woken; /* clock_mono_ms() once woken */
+    char            why[256];
 } wake_t;
 
 /* w's instance registered; 0, or -1 (logged) */
 static int
-wake_register(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    wake_t *w, inst_state_t *st)
+wake_register(registry_t *reg, pool_state_t *ps, observation_t *obs, wake_t *w,
+              inst_state_t *st)
 {
-    const pool_config_t  *p = ps->cf;
-    const action_t       *a = w->a;
-    char                  rec[SCALESET_RECORD_MAX], err[256];
+    const pool_config_t *p = ps->cf;
+    const action_t      *a = w->a;
+    char                 rec[SCALESET_RECORD_MAX], err[256];
 
     if (member_record(p, &obs->inst[a->inst].in, 0, rec, sizeof(rec), err,
-                      sizeof(err)) != 0)
+                      sizeof(err))
+        != 0)
     {
         act_failed(ps, a, ERR_REDIS_DATA, err);
         return -1;
@@ -58,19 +59,19 @@ wake_register(registry_t *reg, pool_state_t *ps, observation_t *obs,
     ps->wakes++;
     events_emit(reg, p, a->id, "registered", "running", a->rule,
                 "ready again after its wake");
-    slog(p->name, a->id, "registered %s (ready %llu ms after its wake) "
-         "rule=%s", rec,
-         (unsigned long long) (clock_mono_ms() - w->woken), a->rule);
+    slog(p->name, a->id,
+         "registered %s (ready %llu ms after its wake) "
+         "rule=%s",
+         rec, (unsigned long long) (clock_mono_ms() - w->woken), a->rule);
     return 0;
 }
 
 /* those of w[] whose check is still due, checked together */
 static void
-wake_check(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    wake_t *w, int n, ready_probe_t *pr, int *of, int *pending,
-    inst_state_t *st)
+wake_check(registry_t *reg, pool_state_t *ps, observation_t *obs, wake_t *w,
+           int n, ready_probe_t *pr, int *of, int *pending, inst_state_t *st)
 {
-    int  i, k;
+    int i, k;
 
     for (i = 0, k = 0; i < n; i++) {
         if (w[i].check) {
@@ -93,11 +94,11 @@ wake_check(registry_t *reg, pool_state_t *ps, observation_t *obs,
 /* the failed wakes' instances deleted, on their hosts at once */
 static void
 wake_delete(registry_t *reg, pool_state_t *ps, wake_t *w, int n,
-    inst_state_t *st)
+            inst_state_t *st)
 {
-    const action_t  **acts;
-    act_virt_t       *res;
-    int               i, k = 0;
+    const action_t **acts;
+    act_virt_t      *res;
+    int              i, k = 0;
 
     acts = xcalloc(n + 1, sizeof(*acts));
     res = xcalloc(n + 1, sizeof(*res));
@@ -116,7 +117,8 @@ wake_delete(registry_t *reg, pool_state_t *ps, wake_t *w, int n,
             continue;
         }
         st[acts[i]->inst] = INST_DELETING;
-        slog(ps->cf->name, acts[i]->id, "deleted (its wake failed, to be "
+        slog(ps->cf->name, acts[i]->id,
+             "deleted (its wake failed, to be "
              "replaced) rule=warm");
         events_emit(reg, ps->cf, acts[i]->id, "deleted", "gone", "warm",
                     "its wake failed, to be replaced");
@@ -127,17 +129,17 @@ wake_delete(registry_t *reg, pool_state_t *ps, wake_t *w, int n,
 
 void
 act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const plan_t *pl, inst_state_t *st)
+             const plan_t *pl, inst_state_t *st)
 {
-    const pool_config_t  *p = ps->cf;
-    struct timespec       pause = { 0, WAKE_POLL_MS * 1000000L };
-    const action_t      **acts;
-    act_virt_t           *res;
-    obs_instance_t       *o;
-    ready_probe_t        *pr;
-    wake_t               *w;
-    uint64_t              deadline, now;
-    int                   i, *of, n = 0, pending = 0, cancelled = 0;
+    const pool_config_t *p = ps->cf;
+    struct timespec      pause = { 0, WAKE_POLL_MS * 1000000L };
+    const action_t     **acts;
+    act_virt_t          *res;
+    obs_instance_t      *o;
+    ready_probe_t       *pr;
+    wake_t              *w;
+    uint64_t             deadline, now;
+    int                  i, *of, n = 0, pending = 0, cancelled = 0;
 
     for (i = 0; i < pl->nact; i++) {
         n += pl->act[i].kind == ACT_WAKE;
@@ -173,7 +175,7 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
         o->in.power = POWER_RUNNING;
         st[acts[i]->inst] = INST_BOOTING;
         ps->actions_up++;
-        ps->wakes += !w[i].check;   /* the others once registered */
+        ps->wakes += !w[i].check; /* the others once registered */
         slog(p->name, acts[i]->id, "woken from %s (%s) rule=%s",
              w[i].check ? virt_power_name(res[i].was) : "booting",
              acts[i]->reason, acts[i]->rule);
@@ -198,11 +200,12 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     }
     for (i = 0; i < n && !cancelled; i++) {
         if (w[i].check) {
-            char  last[64];
+            char last[64];
 
             snprintf(last, sizeof(last), "%s", w[i].why);
             w[i].failed = 1;
-            snprintf(w[i].why, sizeof(w[i].why), "not ready (%s) within "
+            snprintf(w[i].why, sizeof(w[i].why),
+                     "not ready (%s) within "
                      "warm_pool.wake_timeout (%llu ms)",
                      last[0] ? last : "no answer",
                      (unsigned long long) p->warm.wake_timeout_ms);
@@ -218,15 +221,15 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
 
 void
 act_parked(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const action_t *a, inst_state_t *st)
+           const action_t *a, inst_state_t *st)
 {
-    const pool_config_t  *p = ps->cf;
-    obs_instance_t       *o = &obs->inst[a->inst];
+    const pool_config_t *p = ps->cf;
+    obs_instance_t      *o = &obs->inst[a->inst];
 
     o->in.warm = 1;
-    o->in.power = p->warm.state == WARM_PAUSED ? POWER_PAUSED
+    o->in.power = p->warm.state == WARM_PAUSED  ? POWER_PAUSED
                   : p->warm.state == WARM_SAVED ? POWER_SAVED
-                  : POWER_RUNNING;
+                                                : POWER_RUNNING;
     st[a->inst] = INST_WARM;
     slog(p->name, a->id, "parked %s (%s) rule=%s",
          warm_state_name(p->warm.state), a->reason, a->rule);

@@ -12,7 +12,7 @@
 int
 addr_static(const pool_config_t *p, int n, char *buf, size_t size)
 {
-    uint32_t  a, hosts;
+    uint32_t a, hosts;
 
     if (n < 0) {
         return -1;
@@ -32,10 +32,10 @@ addr_static(const pool_config_t *p, int n, char *buf, size_t size)
         return 0;
     }
     if (p->prefix_len < 8) {
-        return -1;              /* no cidr (parse_cidr takes /8../32) */
+        return -1; /* no cidr (parse_cidr takes /8../32) */
     }
     hosts = p->prefix_len >= 31 ? (p->prefix_len == 32 ? 1 : 2)
-            : (1U << (32 - p->prefix_len)) - 2;
+                                : (1U << (32 - p->prefix_len)) - 2;
     if ((uint32_t) n >= hosts) {
         return -1;
     }
@@ -48,17 +48,17 @@ addr_static(const pool_config_t *p, int n, char *buf, size_t size)
 int
 addr_guest_ok(const pool_config_t *p, uint32_t ip)
 {
-    uint32_t  mask;
+    uint32_t mask;
 
     if (p->prefix_len > 0) {
-        mask = p->prefix_len == 32 ? 0xffffffffU
-               : ~(0xffffffffU >> p->prefix_len);
+        mask =
+            p->prefix_len == 32 ? 0xffffffffU : ~(0xffffffffU >> p->prefix_len);
         return (ip & mask) == p->net;
     }
     if (p->addr_mode != ADDR_LEASE) {
-        return 0;           /* agent: only inside a network the config names */
+        return 0; /* agent: only inside a network the config names */
     }
-    return (ip >> 24) != 0 && (ip >> 24) != 127          /* 0/8, loopback */
-           && (ip >> 16) != 0xa9fe                       /* link-local */
-           && (ip >> 28) != 0xe && (ip >> 28) != 0xf;    /* multicast, 240/4 */
+    return (ip >> 24) != 0 && (ip >> 24) != 127       /* 0/8, loopback */
+           && (ip >> 16) != 0xa9fe                    /* link-local */
+           && (ip >> 28) != 0xe && (ip >> 28) != 0xf; /* multicast, 240/4 */
 }

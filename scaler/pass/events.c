@@ -27,42 +27,42 @@
 
 #include "scaler.h"
 
-#define EVENTS_KEPT         1000
-#define WEBHOOK_QUEUE_MAX   10000
-#define WEBHOOK_TRIES       10
-#define WEBHOOK_TIMEOUT_S   5
+#define EVENTS_KEPT       1000
+#define WEBHOOK_QUEUE_MAX 10000
+#define WEBHOOK_TRIES     10
+#define WEBHOOK_TIMEOUT_S 5
 
 typedef struct {
-    char                pool[SCALESET_NAME_MAX + 1];
-    unsigned long long  seq;            /* the last one's */
-    json_t             *ring[EVENTS_KEPT];
-    int                 next;           /* where the next one goes */
-    unsigned long       sent, dropped, failed;  /* the webhook's */
-    unsigned long       published_failed;
+    char               pool[SCALESET_NAME_MAX + 1];
+    unsigned long long seq; /* the last one's */
+    json_t            *ring[EVENTS_KEPT];
+    int                next;                  /* where the next one goes */
+    unsigned long      sent, dropped, failed; /* the webhook's */
+    unsigned long      published_failed;
 } pool_events_t;
 
 typedef struct wh_item {
-    char               *url;
-    char               *body;
-    pool_events_t      *pe;
-    struct wh_item     *next;
+    char           *url;
+    char           *body;
+    pool_events_t  *pe;
+    struct wh_item *next;
 } wh_item_t;
 
-static pthread_mutex_t   ev_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t    ev_cond = PTHREAD_COND_INITIALIZER;
-static pool_events_t   **pools;
-static int               npools;
-static wh_item_t        *queue_head, *queue_tail;
-static int               queued;
-static int               stopping, started;
-static pthread_t         wh_thread;
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  ev_cond = PTHREAD_COND_INITIALIZER;
+static pool_events_t **pools;
+static int             npools;
+static wh_item_t      *queue_head, *queue_tail;
+static int             queued;
+static int             stopping, started;
+static pthread_t       wh_thread;
 
 /* the events of pool name, made when first asked for (under ev_lock) */
 static pool_events_t *
 pool_of(const char *name)
 {
-    pool_events_t  **n, *pe;
-    int              i;
+    pool_events_t **n, *pe;
+    int             i;
 
     for (i = 0; i < npools; i++) {
         if (strcmp(pools[i]->pool, name) == 0) {
@@ -87,12 +87,11 @@ discard(char *p, size_t sz, size_t n, void *ud)
 
 /* one POST of body to url: 1 when answered 2xx */
 static int
-post_once(CURL *c, const char *url, const char *body, char *why,
-    size_t whylen)
+post_once(CURL *c, const char *url, const char *body, char *why, size_t whylen)
 {
-    struct curl_slist  *h = NULL;
-    CURLcode            rc;
-    long                code = 0;
+    struct curl_slist *h = NULL;
+    CURLcode           rc;
+    long               code = 0;
 
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -121,8 +120,8 @@ post_once(CURL *c, const char *url, const char *body, char *why,
 static int
 pause_ms(unsigned ms)
 {
-    struct timespec  ts;
-    int              stop;
+    struct timespec ts;
+    int             stop;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += ms / 1000;
@@ -132,9 +131,7 @@ pause_ms(unsigned ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&ev_lock);
-    while (!stopping
-           && pthread_cond_timedwait(&ev_cond, &ev_lock, &ts) == 0)
-    {
+    while (!stopping && pthread_cond_timedwait(&ev_cond, &ev_lock, &ts) == 0) {
         /* woken for another reason: wait on */
     }
     stop = stopping;
@@ -146,11 +143,11 @@ pause_ms(unsigned ms)
 static void *
 webhook_thread(void *arg)
 {
-    CURL       *c = curl_easy_init();
-    wh_item_t  *it;
-    char        why[256];
-    unsigned    wait;
-    int         try, ok;
+    CURL      *c = curl_easy_init();
+    wh_item_t *it;
+    char       why[256];
+    unsigned   wait;
+    int        try, ok;
 
     (void) arg;
     for (;;) {
@@ -162,7 +159,7 @@ webhook_thread(void *arg)
             pthread_mutex_unlock(&ev_lock);
             break;
         }
-        it = queue_head;            /* stays queued until it is done */
+        it = queue_head; /* stays queued until it is done */
         pthread_mutex_unlock(&ev_lock);
 
         ok = 0;
@@ -175,7 +172,7 @@ webhook_thread(void *arg)
                           it->url, why);
             }
             if (try < WEBHOOK_TRIES && pause_ms(wait)) {
-                break;              /* stopping */
+                break; /* stopping */
             }
             wait = wait < 16000 ? wait * 2 : 30000;
         }
@@ -185,8 +182,10 @@ webhook_thread(void *arg)
             it->pe->sent++;
         } else if (!stopping) {
             it->pe->failed++;
-            slog_warn(it->pe->pool, NULL, "webhook %s: %s after %d tries: "
-                      "event dropped", it->url, why, WEBHOOK_TRIES);
+            slog_warn(it->pe->pool, NULL,
+                      "webhook %s: %s after %d tries: "
+                      "event dropped",
+                      it->url, why, WEBHOOK_TRIES);
         }
         if (ok || !stopping) {
             queue_head = it->next;
@@ -236,8 +235,8 @@ events_stop(void)
 void
 events_free(void)
 {
-    wh_item_t  *it;
-    int         i, k, left;
+    wh_item_t *it;
+    int        i, k, left;
 
     for (left = 0; (it = queue_head) != NULL; left++) {
         queue_head = it->next;
@@ -246,8 +245,10 @@ events_free(void)
         free(it);
     }
     if (left) {
-        slog_warn(NULL, NULL, "events: %d webhook events not delivered at "
-                  "exit", left);
+        slog_warn(NULL, NULL,
+                  "events: %d webhook events not delivered at "
+                  "exit",
+                  left);
     }
     queue_tail = NULL;
     queued = 0;
@@ -264,21 +265,21 @@ events_free(void)
 
 void
 events_emit(registry_t *reg, const pool_config_t *p, const char *id,
-    const char *event, const char *state, const char *rule,
-    const char *reason)
+            const char *event, const char *state, const char *rule,
+            const char *reason)
 {
-    pool_events_t  *pe;
-    wh_item_t      *it;
-    json_t         *j;
-    char           *body;
+    pool_events_t *pe;
+    wh_item_t     *it;
+    json_t        *j;
+    char          *body;
 
     pthread_mutex_lock(&ev_lock);
     if ((pe = pool_of(p->name)) == NULL) {
         pthread_mutex_unlock(&ev_lock);
         return;
     }
-    j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "pool", p->name,
-                  "id", id, "event", event, "state", state, "reason",
+    j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "pool", p->name, "id",
+                  id, "event", event, "state", state, "reason",
                   reason ? reason : "", "rule", rule ? rule : "", "at",
                   (json_int_t) clock_unix_ms(), "seq",
                   (json_int_t) (pe->seq + 1));
@@ -294,9 +295,10 @@ events_emit(registry_t *reg, const pool_config_t *p, const char *id,
     if (p->webhook) {
         if (queued >= WEBHOOK_QUEUE_MAX) {
             if (pe->dropped++ == 0 || pe->dropped % 1000 == 0) {
-                slog_warn(p->name, id, "webhook queue full (%d): event "
-                          "dropped (%lu so far)", WEBHOOK_QUEUE_MAX,
-                          pe->dropped);
+                slog_warn(p->name, id,
+                          "webhook queue full (%d): event "
+                          "dropped (%lu so far)",
+                          WEBHOOK_QUEUE_MAX, pe->dropped);
             }
         } else {
             it = xcalloc(1, sizeof(*it));
@@ -316,9 +318,8 @@ events_emit(registry_t *reg, const pool_config_t *p, const char *id,
     pthread_mutex_unlock(&ev_lock);
 
     /* on the pass's connection; the API's ring has it either way */
-    if (reg && registry_publish(reg, p->name, SCALESET_KEY_LIFECYCLE, body)
-               != 0)
-    {
+    if (reg
+        && registry_publish(reg, p->name, SCALESET_KEY_LIFECYCLE, body) != 0) {
         pthread_mutex_lock(&ev_lock);
         pe->published_failed++;
         pthread_mutex_unlock(&ev_lock);
@@ -328,12 +329,12 @@ events_emit(registry_t *reg, const pool_config_t *p, const char *id,
 
 json_t *
 events_since(const char *pool, unsigned long long since,
-    unsigned long long *last)
+             unsigned long long *last)
 {
-    pool_events_t       *pe;
-    json_t              *a = json_array(), *e;
-    unsigned long long   seq, first;
-    int                  k;
+    pool_events_t     *pe;
+    json_t            *a = json_array(), *e;
+    unsigned long long seq, first;
+    int                k;
 
     pthread_mutex_lock(&ev_lock);
     pe = pool_of(pool);
@@ -341,8 +342,7 @@ events_since(const char *pool, unsigned long long since,
     if (pe && pe->seq > since) {
         /* the oldest kept: seq - EVENTS_KEPT + 1 */
         first = pe->seq > EVENTS_KEPT ? pe->seq - EVENTS_KEPT + 1 : 1;
-        for (seq = since + 1 > first ? since + 1 : first; seq <= pe->seq;
-             seq++)
+        for (seq = since + 1 > first ? since + 1 : first; seq <= pe->seq; seq++)
         {
             k = (int) ((pe->next + EVENTS_KEPT - (pe->seq - seq + 1))
                        % EVENTS_KEPT);
@@ -358,7 +358,7 @@ events_since(const char *pool, unsigned long long since,
 void
 events_counts(const char *pool, unsigned long counts[4])
 {
-    pool_events_t  *pe;
+    pool_events_t *pe;
 
     pthread_mutex_lock(&ev_lock);
     pe = pool_of(pool);

@@ -19,9 +19,9 @@
 static void
 part(EVP_MD_CTX *c, const char *s)
 {
-    unsigned char  len[8];
-    size_t         n = s ? strlen(s) : 0;
-    int            i;
+    unsigned char len[8];
+    size_t        n = s ? strlen(s) : 0;
+    int           i;
 
     for (i = 0; i < 8; i++) {
         len[i] = (unsigned char) (n >> (8 * i));
@@ -35,8 +35,8 @@ part(EVP_MD_CTX *c, const char *s)
 static void
 hex(EVP_MD_CTX *c, char out[MODEL_DIGEST_LEN + 1])
 {
-    unsigned char  md[EVP_MAX_MD_SIZE];
-    unsigned int   n = 0, i;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int  n = 0, i;
 
     out[0] = '\0';
     if (EVP_DigestFinal_ex(c, md, &n) != 1 || n * 2 > MODEL_DIGEST_LEN) {
@@ -50,8 +50,8 @@ hex(EVP_MD_CTX *c, char out[MODEL_DIGEST_LEN + 1])
 static void
 digest(const char *const *parts, int n, char out[MODEL_DIGEST_LEN + 1])
 {
-    EVP_MD_CTX  *c = EVP_MD_CTX_new();
-    int          i;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int         i;
 
     out[0] = '\0';
     if (c == NULL) {
@@ -68,15 +68,15 @@ digest(const char *const *parts, int n, char out[MODEL_DIGEST_LEN + 1])
 
 void
 model_template_digest(const template_config_t *t,
-    char out[MODEL_DIGEST_LEN + 1])
+                      char                     out[MODEL_DIGEST_LEN + 1])
 {
-    const char  *parts[] = { "template", t->text, t->vol_pool,
-                             t->vol_backing, t->vol_format,
-                             /* only with cloud_init: a template without
-                                keeps the digest it had before */
-                             "cloud_init", t->ci.user_data, t->ci.meta_data,
-                             t->ci.network_config, t->ci.vendor_data,
-                             t->ci.pool };
+    const char *parts[] = { "template", t->text, t->vol_pool, t->vol_backing,
+                            t->vol_format,
+                            /* only with cloud_init: a template without
+                               keeps the digest it had before */
+                            "cloud_init", t->ci.user_data, t->ci.meta_data,
+                            t->ci.network_config, t->ci.vendor_data,
+                            t->ci.pool };
 
     digest(parts, t->ci.user_data ? 11 : 5, out);
 }
@@ -92,10 +92,10 @@ origin_name(origin_t o)
 int
 origin_parse(const char *s, origin_t *o)
 {
-    int  i;
+    int i;
 
     if (s[0] == '\0') {
-        *o = ORIGIN_SCALED;         /* a tag that predates origins */
+        *o = ORIGIN_SCALED; /* a tag that predates origins */
         return 0;
     }
     for (i = ORIGIN_SCALED; i <= ORIGIN_ADOPTED; i++) {
@@ -108,11 +108,11 @@ origin_parse(const char *s, origin_t *o)
 }
 
 void
-model_image_digest(const char *path, unsigned long long size,
-    const char *mtime, char out[MODEL_DIGEST_LEN + 1])
+model_image_digest(const char *path, unsigned long long size, const char *mtime,
+                   char out[MODEL_DIGEST_LEN + 1])
 {
-    char         sz[24];
-    const char  *parts[] = { "image", path, sz, mtime };
+    char        sz[24];
+    const char *parts[] = { "image", path, sz, mtime };
 
     snprintf(sz, sizeof(sz), "%llu", size);
     digest(parts, 4, out);
@@ -130,10 +130,10 @@ model_latest(const virt_model_t *latest, const virt_model_t *m)
 
 void
 model_images_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
-    int ntemplates, int nhosts, char out[MODEL_DIGEST_LEN + 1])
+                    int ntemplates, int nhosts, char out[MODEL_DIGEST_LEN + 1])
 {
-    const char  *parts[1 + SCALER_MAX_TEMPLATES * SCALER_MAX_HOSTS];
-    int          k, h, n = 0, any = 0;
+    const char *parts[1 + SCALER_MAX_TEMPLATES * SCALER_MAX_HOSTS];
+    int         k, h, n = 0, any = 0;
 
     parts[n++] = "images";
     for (k = 0; k < ntemplates && k < SCALER_MAX_TEMPLATES; k++) {
@@ -150,10 +150,10 @@ model_images_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
 
 void
 model_templates_digest(const virt_model_t latest[][SCALER_MAX_HOSTS],
-    int ntemplates, char out[MODEL_DIGEST_LEN + 1])
+                       int ntemplates, char out[MODEL_DIGEST_LEN + 1])
 {
-    const char  *parts[1 + 3 * SCALER_MAX_TEMPLATES];
-    int          k, n = 0;
+    const char *parts[1 + 3 * SCALER_MAX_TEMPLATES];
+    int         k, n = 0;
 
     parts[n++] = "templates";
     for (k = 0; k < ntemplates && k < SCALER_MAX_TEMPLATES; k++) {

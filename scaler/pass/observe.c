@@ -23,15 +23,14 @@
 
 #include "plan.h"
 
-static int inst_cmp(const void *a, const void *b);
-static int member_cmp(const void *a, const void *b);
+static int  inst_cmp(const void *a, const void *b);
+static int  member_cmp(const void *a, const void *b);
 static void list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
-    observation_t *obs);
+                       observation_t *obs);
 static void read_members(pool_state_t *ps, const registry_hash_t *h,
-    observation_t *obs);
+                         observation_t *obs);
 static void read_drains(const registry_hash_t *h, observation_t *obs);
-static void read_reports(registry_t *reg, pool_state_t *ps,
-    observation_t *obs);
+static void read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs);
 static void probe(const pool_config_t *p, observation_t *obs);
 
 static int
@@ -57,21 +56,20 @@ prev_cmp(const void *a, const void *b)
 const obs_instance_t *
 obs_instance(const observation_t *obs, const char *id)
 {
-    obs_instance_t  key;
+    obs_instance_t key;
 
     if (obs->ninst == 0 || strlen(id) >= sizeof(key.in.id)) {
         return NULL;
     }
     snprintf(key.in.id, sizeof(key.in.id), "%s", id);
-    return bsearch(&key, obs->inst, obs->ninst, sizeof(*obs->inst),
-                   inst_cmp);
+    return bsearch(&key, obs->inst, obs->ninst, sizeof(*obs->inst), inst_cmp);
 }
 
 static int
 obs_index(const observation_t *obs, const char *id, size_t len)
 {
-    const obs_instance_t  *o;
-    char                   buf[SCALESET_ID_MAX + 1];
+    const obs_instance_t *o;
+    char                  buf[SCALESET_ID_MAX + 1];
 
     if (len >= sizeof(buf)) {
         return -1;
@@ -85,7 +83,7 @@ obs_index(const observation_t *obs, const char *id, size_t len)
 static obs_instance_t *
 inst_add(observation_t *obs, int *cap)
 {
-    obs_instance_t  *n;
+    obs_instance_t *n;
 
     if (obs->ninst == *cap) {
         *cap = *cap ? *cap * 2 : 16;
@@ -123,10 +121,10 @@ remember(instance_t *in, const instance_t *prev)
 static void
 latest_models(pool_state_t *ps, observation_t *obs)
 {
-    const pool_config_t      *p = ps->cf;
-    const template_config_t  *t;
-    virt_model_t             *m;
-    int                       h, k, i;
+    const pool_config_t     *p = ps->cf;
+    const template_config_t *t;
+    virt_model_t            *m;
+    int                      h, k, i;
 
     for (k = 0; k < p->ntemplates; k++) {
         t = &p->templates[k];
@@ -145,9 +143,9 @@ latest_models(pool_state_t *ps, observation_t *obs)
         /* an instance of a template the config no longer has is not of
            the latest model */
         o->in.tmpl = config_template(p, o->in.model.template);
-        o->in.latest = o->in.tmpl >= 0
-                       && model_latest(&obs->latest[o->in.tmpl][o->in.host],
-                                       &o->in.model);
+        o->in.latest =
+            o->in.tmpl >= 0
+            && model_latest(&obs->latest[o->in.tmpl][o->in.host], &o->in.model);
     }
     model_images_digest(obs->latest, p->ntemplates, p->nhosts, obs->images);
 }
@@ -156,7 +154,7 @@ latest_models(pool_state_t *ps, observation_t *obs)
 static void
 host_label(const pool_config_t *p, int h, char *buf, size_t size)
 {
-    const zone_config_t  *zc = &p->zones[p->hosts[h].zone];
+    const zone_config_t *zc = &p->zones[p->hosts[h].zone];
 
     if (zc->nhosts > 1) {
         snprintf(buf, size, "zone %s host %s", zc->name, p->hosts[h].name);
@@ -172,26 +170,25 @@ typedef struct {
     scaler_config_t     *conf;
     const pool_config_t *p;
     int                  zone;
-    int                  n;             /* virt_list's: -1 failed */
+    int                  n; /* virt_list's: -1 failed */
     virt_instance_t     *vi;
     unsigned long long   free_mem;
-    int                  image_rc[SCALER_MAX_TEMPLATES];    /* virt_image's,
-                                           each template's */
-    char                 image[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
+    int                  image_rc[SCALER_MAX_TEMPLATES]; /* virt_image's,
+                                        each template's */
+    char image[SCALER_MAX_TEMPLATES][MODEL_DIGEST_LEN + 1];
 } list_call_t;
 
 static void
 list_run(virt_conn_t *vc, host_call_t *c)
 {
-    list_call_t  *l = (list_call_t *) c;
-    int           k;
+    list_call_t *l = (list_call_t *) c;
+    int          k;
 
     l->n = virt_list(vc, l->p, l->p->zones[l->zone].name, &l->vi);
     if (l->n >= 0) {
         l->free_mem = virt_free_memory(vc);
         for (k = 0; k < l->p->ntemplates; k++) {
-            l->image_rc[k] = virt_image(vc, &l->p->templates[k],
-                                        l->image[k]);
+            l->image_rc[k] = virt_image(vc, &l->p->templates[k], l->image[k]);
         }
     }
 }
@@ -199,7 +196,7 @@ list_run(virt_conn_t *vc, host_call_t *c)
 static void
 list_drop(host_call_t *c)
 {
-    list_call_t  *l = (list_call_t *) c;
+    list_call_t *l = (list_call_t *) c;
 
     free(l->vi);
     config_free(l->conf);
@@ -209,7 +206,7 @@ list_drop(host_call_t *c)
 static list_call_t *
 list_call(pool_state_t *ps, int h)
 {
-    list_call_t  *l = xcalloc(1, sizeof(*l));
+    list_call_t *l = xcalloc(1, sizeof(*l));
 
     host_call_init(&l->c, list_run, list_drop);
     l->conf = config_ref(ps->conf);
@@ -221,17 +218,15 @@ list_call(pool_state_t *ps, int h)
 
 /* why host h gave no listing, for the log */
 static void
-list_why(pool_state_t *ps, int h, const list_call_t *l, char *buf,
-    size_t size)
+list_why(pool_state_t *ps, int h, const list_call_t *l, char *buf, size_t size)
 {
-    uint64_t  since = 0, now = clock_mono_ms();
+    uint64_t since = 0, now = clock_mono_ms();
 
     if (l->c.outcome == HOST_LATE) {
         snprintf(buf, size, "no answer within libvirt.timeout %llu ms",
                  (unsigned long long) ps->host_timeout_ms);
     } else if (l->c.outcome == HOST_REFUSED
-               && host_stalled(ps->hosts[h], &since))
-    {
+               && host_stalled(ps->hosts[h], &since)) {
         snprintf(buf, size, "a call has not returned for %llu s",
                  (unsigned long long) (now > since ? now - since : 0) / 1000);
     } else if (l->c.outcome == HOST_DONE) {
@@ -245,16 +240,15 @@ list_why(pool_state_t *ps, int h, const list_call_t *l, char *buf,
    answer keeps the instances the last pass knew there (listed 0): they
    are not lost */
 static void
-list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
-    int *cap)
+list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs, int *cap)
 {
-    const pool_config_t  *p = ps->cf;
-    const host_config_t  *hc = &p->hosts[h];
-    virt_instance_t      *vi;
-    obs_instance_t       *o;
-    instance_t           *prev;
-    char                  label[160], why[96];
-    int                   i, n;
+    const pool_config_t *p = ps->cf;
+    const host_config_t *hc = &p->hosts[h];
+    virt_instance_t     *vi;
+    obs_instance_t      *o;
+    instance_t          *prev;
+    char                 label[160], why[96];
+    int                  i, n;
 
     n = l->c.outcome == HOST_DONE ? l->n : -1;
     obs->host_up[h] = n >= 0;
@@ -265,12 +259,16 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
     if (obs->host_up[h] == ps->host_down[h]) {
         if (obs->host_up[h]) {
             slog(p->name, NULL, "%s (%s) is back%s", label, hc->uri,
-                 ps->host_failed[h] ? " after its failover: its instances "
-                 "from before go where their capacity was rebuilt" : "");
+                 ps->host_failed[h]
+                     ? " after its failover: its instances "
+                       "from before go where their capacity was rebuilt"
+                     : "");
         } else {
             list_why(ps, h, l, why, sizeof(why));
-            slog_warn(p->name, NULL, "%s (%s) unreachable (%s): its instances "
-                      "are kept, no creation there", label, hc->uri, why);
+            slog_warn(p->name, NULL,
+                      "%s (%s) unreachable (%s): its instances "
+                      "are kept, no creation there",
+                      label, hc->uri, why);
         }
         ps->host_down[h] = !obs->host_up[h];
     }
@@ -286,12 +284,13 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
         && policy_failed_over(ps->host_down_since[h], obs->now,
                               p->zone_failover_ms))
     {
-        slog_err(p->name, NULL, "%s (%s) unreachable for %llu s "
+        slog_err(p->name, NULL,
+                 "%s (%s) unreachable for %llu s "
                  "(zone_failover %llu s): its instances are counted as lost, "
-                 "their capacity is rebuilt on the hosts that answer", label,
-                 hc->uri,
+                 "their capacity is rebuilt on the hosts that answer",
+                 label, hc->uri,
                  (unsigned long long) (obs->now - ps->host_down_since[h])
-                 / 1000,
+                     / 1000,
                  (unsigned long long) p->zone_failover_ms / 1000);
         ps->host_failed[h] = 1;
     }
@@ -302,7 +301,7 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
             }
             o = inst_add(obs, cap);
             o->in = ps->inst[i];
-            o->in.vm.have = 0;          /* not listed this pass */
+            o->in.vm.have = 0; /* not listed this pass */
             o->in.report0 = o->in.nreports = 0;
         }
         return;
@@ -313,10 +312,11 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
             continue;
         }
         if (ps->image[i][h][0] && strcmp(ps->image[i][h], l->image[i]) != 0) {
-            slog(p->name, NULL, "%s: the base image %s%s%s changed (digest "
-                 "%.12s -> %.12s)", label,
-                 p->templates[i].vol_backing ? p->templates[i].vol_backing
-                                             : "",
+            slog(p->name, NULL,
+                 "%s: the base image %s%s%s changed (digest "
+                 "%.12s -> %.12s)",
+                 label,
+                 p->templates[i].vol_backing ? p->templates[i].vol_backing : "",
                  p->templates[i].name[0] ? " of template " : "",
                  p->templates[i].name, ps->image[i][h], l->image[i]);
         }
@@ -330,12 +330,11 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
         o = inst_add(obs, cap);
         o->listed = 1;
         snprintf(o->in.id, sizeof(o->in.id), "%s", vi[i].id);
-        snprintf(o->in.address, sizeof(o->in.address), "%s",
-                 vi[i].address);
+        snprintf(o->in.address, sizeof(o->in.address), "%s", vi[i].address);
         o->in.model = vi[i].model;
         o->in.origin = vi[i].origin;
         if (o->in.model.created > obs->now + OBS_SKEW_MS) {
-            o->in.model.created = 0;    /* a creation still to come */
+            o->in.model.created = 0; /* a creation still to come */
             obs->refused++;
         }
         o->in.zone = hc->zone;
@@ -363,9 +362,9 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs,
    then the one on the host its tag names, then the first host's */
 static int
 inst_better(const pool_config_t *p, const obs_instance_t *a,
-    const obs_instance_t *b)
+            const obs_instance_t *b)
 {
-    int  ma, mb;
+    int ma, mb;
 
     if (a->listed != b->listed) {
         return a->listed;
@@ -380,13 +379,13 @@ inst_better(const pool_config_t *p, const obs_instance_t *a,
 
 static void
 list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
-    observation_t *obs)
+           observation_t *obs)
 {
-    const pool_config_t  *p = ps->cf;
-    obs_instance_t       *o;
-    list_call_t          *calls[SCALER_MAX_HOSTS];
-    host_batch_t          b;
-    int                   z, h, i, k, cap = 0;
+    const pool_config_t *p = ps->cf;
+    obs_instance_t      *o;
+    list_call_t         *calls[SCALER_MAX_HOSTS];
+    host_batch_t         b;
+    int                  z, h, i, k, cap = 0;
 
     /* every host's listing at once, each on its host's workers, each
        with its deadline: a host that hangs costs one libvirt.timeout
@@ -412,8 +411,7 @@ list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
         qsort(obs->inst, obs->ninst, sizeof(*obs->inst), inst_cmp);
     }
     for (i = 0, k = 0; i < obs->ninst; i++) {
-        if (k > 0 && strcmp(obs->inst[k - 1].in.id, obs->inst[i].in.id) == 0)
-        {
+        if (k > 0 && strcmp(obs->inst[k - 1].in.id, obs->inst[i].in.id) == 0) {
             if (inst_better(p, &obs->inst[i], &obs->inst[k - 1])) {
                 obs->inst[k - 1] = obs->inst[i];
             }
@@ -435,7 +433,7 @@ list_zones(pool_state_t *ps, const pool_ask_t *asks, int nasks,
 static int
 zone_index(const pool_config_t *p, scaleset_slice_t name)
 {
-    int  z;
+    int z;
 
     for (z = 0; z < p->nzones; z++) {
         if (strlen(p->zones[z].name) == name.len
@@ -452,8 +450,8 @@ zone_index(const pool_config_t *p, scaleset_slice_t name)
 static int
 host_index(const pool_config_t *p, int z, scaleset_slice_t name)
 {
-    const zone_config_t  *zc;
-    int                   h;
+    const zone_config_t *zc;
+    int                  h;
 
     if (z < 0) {
         return -2;
@@ -472,15 +470,15 @@ host_index(const pool_config_t *p, int z, scaleset_slice_t name)
 static void
 read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
 {
-    scaleset_member_t   m;
-    scaleset_error_t    err;
-    obs_member_t       *om;
-    int                 i, k;
+    scaleset_member_t m;
+    scaleset_error_t  err;
+    obs_member_t     *om;
+    int               i, k;
 
     obs->members = xcalloc(h->n + 1, sizeof(*obs->members));
     for (i = 0; i < h->n; i++) {
         if (!scaleset_id_valid(h->field[i], h->flen[i])) {
-            obs->refused++;         /* no id: not ours to judge */
+            obs->refused++; /* no id: not ours to judge */
             continue;
         }
         om = &obs->members[obs->nmembers++];
@@ -504,8 +502,7 @@ read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
         om->flags = m.flags;
     }
     if (obs->nmembers > 1) {
-        qsort(obs->members, obs->nmembers, sizeof(*obs->members),
-              member_cmp);
+        qsort(obs->members, obs->nmembers, sizeof(*obs->members), member_cmp);
     }
     for (k = 0; k < obs->nmembers; k++) {
         i = obs_index(obs, obs->members[k].id, strlen(obs->members[k].id));
@@ -519,18 +516,19 @@ read_members(pool_state_t *ps, const registry_hash_t *h, observation_t *obs)
 static void
 read_drains(const registry_hash_t *h, observation_t *obs)
 {
-    uint64_t  ms;
-    int       i, k;
+    uint64_t ms;
+    int      i, k;
 
     for (i = 0; i < h->n; i++) {
         if ((k = obs_index(obs, h->field[i], h->flen[i])) < 0) {
-            continue;               /* not an instance of ours (any more) */
+            continue; /* not an instance of ours (any more) */
         }
         if (scaleset_parse_u64(h->value[i], h->vlen[i], SCALESET_UNIX_MS_MAX,
-                               &ms) != 0
+                               &ms)
+                != 0
             || ms == 0 || ms > obs->now + OBS_SKEW_MS)
         {
-            obs->refused++;         /* a drain start is a time, not later */
+            obs->refused++; /* a drain start is a time, not later */
             continue;
         }
         obs->inst[k].drain_since = ms;
@@ -538,29 +536,29 @@ read_drains(const registry_hash_t *h, observation_t *obs)
 }
 
 typedef struct {
-    int       inst;
-    report_t  r;
+    int      inst;
+    report_t r;
 } rep_ref_t;
 
 static int
 rep_cmp(const void *a, const void *b)
 {
-    const rep_ref_t  *x = a, *y = b;
+    const rep_ref_t *x = a, *y = b;
 
-    return x->inst != y->inst ? x->inst - y->inst
-                              : x->r.gateway - y->r.gateway;
+    return x->inst != y->inst ? x->inst - y->inst : x->r.gateway - y->r.gateway;
 }
 
 /* the gateways this pass read (their names; *ng of them), then those
    the last pass knew that are still present (plan_gateway_present):
    their reports are not here, which holds a drain */
 static void
-gateways_merge(pool_state_t *ps, observation_t *obs,
-    char (*names)[SCALESET_NAME_MAX + 1], const registry_hash_t *hs, int ng)
+gateways_merge(pool_state_t *ps, observation_t                             *obs,
+               char (*names)[SCALESET_NAME_MAX + 1], const registry_hash_t *hs,
+               int ng)
 {
-    const gateway_t  *old;
-    gateway_t        *g;
-    int               i, k, n = 0;
+    const gateway_t *old;
+    gateway_t       *g;
+    int              i, k, n = 0;
 
     obs->gateways = xcalloc(ng + ps->ngateways + 1, sizeof(*obs->gateways));
     for (i = 0; i < ng; i++) {
@@ -568,14 +566,13 @@ gateways_merge(pool_state_t *ps, observation_t *obs,
         memcpy(g->name, names[i], sizeof(g->name));
         g->read = hs != NULL && hs[i].ok;
         g->seen = obs->now;
-        g->ttl_ms = hs != NULL && hs[i].ttl_ms > 0
-                    ? (uint64_t) hs[i].ttl_ms : 0;
+        g->ttl_ms =
+            hs != NULL && hs[i].ttl_ms > 0 ? (uint64_t) hs[i].ttl_ms : 0;
         for (k = 0; k < ps->ngateways; k++) {
             old = &ps->gateways[k];
             if (strcmp(old->name, g->name) == 0) {
                 /* the key's full TTL: the largest remaining seen */
-                g->ttl_ms = old->ttl_ms > g->ttl_ms ? old->ttl_ms
-                                                    : g->ttl_ms;
+                g->ttl_ms = old->ttl_ms > g->ttl_ms ? old->ttl_ms : g->ttl_ms;
                 if (!g->read) {
                     g->seen = old->seen;
                 }
@@ -604,15 +601,16 @@ gateways_merge(pool_state_t *ps, observation_t *obs,
 static void
 read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
 {
-    registry_hash_t    *hs;
-    scaleset_health_t   h;
-    scaleset_error_t    err;
-    rep_ref_t          *refs = NULL;
-    char              (*names)[SCALESET_NAME_MAX + 1];
-    int                 ng, skipped, g, i, k, n = 0, c = 0;
+    registry_hash_t  *hs;
+    scaleset_health_t h;
+    scaleset_error_t  err;
+    rep_ref_t        *refs = NULL;
+    char(*names)[SCALESET_NAME_MAX + 1];
+    int ng, skipped, g, i, k, n = 0, c = 0;
 
-    if (registry_read_health(reg, ps->cf->name, OBS_GATEWAYS_MAX,
-                             OBS_HASH_MAX, &names, &hs, &ng, &skipped) != 0)
+    if (registry_read_health(reg, ps->cf->name, OBS_GATEWAYS_MAX, OBS_HASH_MAX,
+                             &names, &hs, &ng, &skipped)
+        != 0)
     {
         snprintf(obs->reports_err, sizeof(obs->reports_err), "%s",
                  registry_error(reg));
@@ -627,15 +625,14 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     obs->refused += skipped;
     for (g = 0; g < ng; g++) {
         if (!hs[g].ok) {
-            obs->reports_ok = 0;    /* one gateway's reports unknown */
+            obs->reports_ok = 0; /* one gateway's reports unknown */
             snprintf(obs->reports_err, sizeof(obs->reports_err), "%s: %s",
                      obs->gateways[g].name, hs[g].err);
             obs->refused++;
         }
         for (i = 0; i < hs[g].n; i++) {
-            if (scaleset_health_parse(hs[g].value[i], hs[g].vlen[i], &h,
-                                      &err) != 0)
-            {
+            if (scaleset_health_parse(hs[g].value[i], hs[g].vlen[i], &h, &err)
+                != 0) {
                 obs->refused++;
                 continue;
             }
@@ -689,9 +686,9 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
 static void
 probe(const pool_config_t *p, observation_t *obs)
 {
-    obs_instance_t  *o;
-    ready_probe_t   *pr;
-    int             *map, i, n = 0;
+    obs_instance_t *o;
+    ready_probe_t  *pr;
+    int            *map, i, n = 0;
 
     if (obs->ninst == 0) {
         return;
@@ -704,18 +701,17 @@ probe(const pool_config_t *p, observation_t *obs)
             || (o->member >= 0 && obs->members[o->member].valid)
             || o->in.power != POWER_RUNNING)
         {
-            continue;               /* a paused or saved one cannot answer */
+            continue; /* a paused or saved one cannot answer */
         }
         /* lease / agent: no address until libvirt knows the guest's */
         if (o->in.address[0] == '\0'
-            || strncmp(o->in.address, "pending:", 8) == 0)
-        {
+            || strncmp(o->in.address, "pending:", 8) == 0) {
             o->ready = READY_NO;
             snprintf(o->why, sizeof(o->why), "no address");
             continue;
         }
         if (!p->readiness_tcp && p->health_uri == NULL) {
-            o->ready = READY_YES;       /* readiness: none */
+            o->ready = READY_YES; /* readiness: none */
             continue;
         }
         pr[n].address = o->in.address;
@@ -739,8 +735,8 @@ probe(const pool_config_t *p, observation_t *obs)
 static void
 read_upgrade(const registry_hash_t *h, observation_t *obs)
 {
-    upgrade_t  *u = &obs->upgrade;
-    char        why[128];
+    upgrade_t *u = &obs->upgrade;
+    char       why[128];
 
     if (!h->ok) {
         snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", h->err);
@@ -748,7 +744,8 @@ read_upgrade(const registry_hash_t *h, observation_t *obs)
         return;
     }
     if (upgrade_decode(h->field, h->flen, h->value, h->vlen, h->n, u, why,
-                       sizeof(why)) != 0)
+                       sizeof(why))
+        != 0)
     {
         snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "%s", why);
         obs->refused++;
@@ -759,7 +756,8 @@ read_upgrade(const registry_hash_t *h, observation_t *obs)
         || u->batch_done > obs->now + OBS_SKEW_MS
         || u->updated > obs->now + OBS_SKEW_MS)
     {
-        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err), "a time in "
+        snprintf(obs->upgrade_err, sizeof(obs->upgrade_err),
+                 "a time in "
                  "the future");
         upgrade_free(u);
         obs->refused++;
@@ -771,17 +769,17 @@ read_upgrade(const registry_hash_t *h, observation_t *obs)
 /* an instance's recipe read on its host's worker (virt_recipe); the call
    owns what it read until the pass takes it */
 typedef struct {
-    host_call_t    c;
-    char           pool[SCALESET_NAME_MAX + 1];
-    char           id[SCALESET_ID_MAX + 1];
-    int            rc;
-    virt_recipe_t  r;
+    host_call_t   c;
+    char          pool[SCALESET_NAME_MAX + 1];
+    char          id[SCALESET_ID_MAX + 1];
+    int           rc;
+    virt_recipe_t r;
 } recipe_call_t;
 
 static void
 recipe_run(virt_conn_t *vc, host_call_t *c)
 {
-    recipe_call_t  *rc = (recipe_call_t *) c;
+    recipe_call_t *rc = (recipe_call_t *) c;
 
     rc->rc = virt_recipe(vc, rc->pool, rc->id, &rc->r);
 }
@@ -789,7 +787,7 @@ recipe_run(virt_conn_t *vc, host_call_t *c)
 static void
 recipe_drop(host_call_t *c)
 {
-    recipe_call_t  *rc = (recipe_call_t *) c;
+    recipe_call_t *rc = (recipe_call_t *) c;
 
     if (rc->rc == 0) {
         virt_recipe_free(&rc->r);
@@ -798,15 +796,14 @@ recipe_drop(host_call_t *c)
 }
 
 /* obs->inst[i]'s recipe, read on its host within libvirt.timeout; 0 and
-   *r (the caller's to free), or -1 */
+ *r (the caller's to free), or -1 */
 static int
-read_recipe(pool_state_t *ps, const observation_t *obs, int i,
-    virt_recipe_t *r)
+read_recipe(pool_state_t *ps, const observation_t *obs, int i, virt_recipe_t *r)
 {
-    const obs_instance_t  *o = &obs->inst[i];
-    recipe_call_t         *rc = xcalloc(1, sizeof(*rc));
-    host_batch_t           b;
-    int                    ok;
+    const obs_instance_t *o = &obs->inst[i];
+    recipe_call_t        *rc = xcalloc(1, sizeof(*rc));
+    host_batch_t          b;
+    int                   ok;
 
     host_call_init(&rc->c, recipe_run, recipe_drop);
     snprintf(rc->pool, sizeof(rc->pool), "%s", ps->cf->name);
@@ -818,7 +815,7 @@ read_recipe(pool_state_t *ps, const observation_t *obs, int i,
     host_batch_destroy(&b);
     ok = rc->c.outcome == HOST_DONE && rc->rc == 0;
     if (ok) {
-        *r = rc->r;                 /* taken */
+        *r = rc->r; /* taken */
         rc->rc = -1;
     }
     host_call_release(&rc->c);
@@ -831,10 +828,10 @@ read_recipe(pool_state_t *ps, const observation_t *obs, int i,
 static int
 recipe_of(pool_state_t *ps, observation_t *obs, int k, const char *digest)
 {
-    const template_config_t  *t = &ps->cf->templates[k];
-    template_config_t         rt;
-    virt_recipe_t            *keep = &ps->recipe[k], r;
-    int                       i;
+    const template_config_t *t = &ps->cf->templates[k];
+    template_config_t        rt;
+    virt_recipe_t           *keep = &ps->recipe[k], r;
+    int                      i;
 
     if (strcmp(keep->digest, digest) == 0 && keep->text != NULL) {
         return 0;
@@ -860,12 +857,13 @@ recipe_of(pool_state_t *ps, observation_t *obs, int k, const char *digest)
         model_template_digest(&rt, r.digest);
         if (strcmp(r.digest, digest) == 0) {
             *keep = r;
-            slog(ps->cf->name, o->in.id, "recipe read: the previous model "
+            slog(ps->cf->name, o->in.id,
+                 "recipe read: the previous model "
                  "(template %s%sdigest %.12s) can be made again",
                  t->name, t->name[0] ? " " : "", r.digest);
             return 0;
         }
-        virt_recipe_free(&r);           /* not what it says it is */
+        virt_recipe_free(&r); /* not what it says it is */
     }
     return -1;
 }
@@ -874,16 +872,16 @@ recipe_of(pool_state_t *ps, observation_t *obs, int k, const char *digest)
    template made of a recipe: the call owns copies of its volume settings
    (a late one may outlive the recipe) */
 typedef struct {
-    host_call_t        c;
-    template_config_t  t;               /* volume settings only */
-    int                rc;
-    char               image[MODEL_DIGEST_LEN + 1];
+    host_call_t       c;
+    template_config_t t; /* volume settings only */
+    int               rc;
+    char              image[MODEL_DIGEST_LEN + 1];
 } image_call_t;
 
 static void
 image_run(virt_conn_t *vc, host_call_t *c)
 {
-    image_call_t  *ic = (image_call_t *) c;
+    image_call_t *ic = (image_call_t *) c;
 
     ic->rc = virt_image(vc, &ic->t, ic->image);
 }
@@ -891,7 +889,7 @@ image_run(virt_conn_t *vc, host_call_t *c)
 static void
 image_drop(host_call_t *c)
 {
-    image_call_t  *ic = (image_call_t *) c;
+    image_call_t *ic = (image_call_t *) c;
 
     free(ic->t.vol_pool);
     free(ic->t.vol_backing);
@@ -902,7 +900,7 @@ image_drop(host_call_t *c)
 static image_call_t *
 image_call(const template_config_t *rt)
 {
-    image_call_t  *ic = xcalloc(1, sizeof(*ic));
+    image_call_t *ic = xcalloc(1, sizeof(*ic));
 
     host_call_init(&ic->c, image_run, image_drop);
     ic->rc = -1;
@@ -916,12 +914,12 @@ image_call(const template_config_t *rt)
    rt; kept in ps->previous_image where a host does not */
 static void
 previous_images(pool_state_t *ps, observation_t *obs, int k,
-    const template_config_t *rt)
+                const template_config_t *rt)
 {
-    const pool_config_t  *p = ps->cf;
-    image_call_t         *calls[SCALER_MAX_HOSTS];
-    host_batch_t          b;
-    int                   h;
+    const pool_config_t *p = ps->cf;
+    image_call_t        *calls[SCALER_MAX_HOSTS];
+    host_batch_t         b;
+    int                  h;
 
     host_batch_init(&b, ps->cancel);
     for (h = 0; h < p->nhosts; h++) {
@@ -952,18 +950,17 @@ previous_images(pool_state_t *ps, observation_t *obs, int k,
 static void
 previous_model(pool_state_t *ps, observation_t *obs)
 {
-    const pool_config_t      *p = ps->cf;
-    const upgrade_t          *u = &obs->upgrade;
-    const template_config_t  *t;
-    template_config_t         rt;
-    virt_model_t             *m;
-    char                      from[UPGRADE_MODEL_MAX + 1];
-    const char               *colon;
-    int                       k, h, ok = 1, any = 0, recipe;
+    const pool_config_t     *p = ps->cf;
+    const upgrade_t         *u = &obs->upgrade;
+    const template_config_t *t;
+    template_config_t        rt;
+    virt_model_t            *m;
+    char                     from[UPGRADE_MODEL_MAX + 1];
+    const char              *colon;
+    int                      k, h, ok = 1, any = 0, recipe;
 
     if (!obs->upgrade_ok || u->state == UPGRADE_NONE
-        || u->state == UPGRADE_IDLE)
-    {
+        || u->state == UPGRADE_IDLE) {
         return;
     }
     for (k = 0; k < p->ntemplates; k++) {
@@ -976,7 +973,7 @@ previous_model(pool_state_t *ps, observation_t *obs)
         any = 1;
         colon = strchr(from, ':');
         if (colon == NULL || colon[1] == '\0') {
-            ok = 0;                 /* a tag that predates digests */
+            ok = 0; /* a tag that predates digests */
             continue;
         }
         rt = *t;
@@ -996,8 +993,9 @@ previous_model(pool_state_t *ps, observation_t *obs)
             snprintf(m->digest, sizeof(m->digest), "%s", colon + 1);
             snprintf(m->template, sizeof(m->template), "%s", t->name);
             snprintf(m->host, sizeof(m->host), "%s", p->hosts[h].uri);
-            memcpy(m->image, recipe ? ps->previous_image[k][h]
-                                    : ps->image[k][h], sizeof(m->image));
+            memcpy(m->image,
+                   recipe ? ps->previous_image[k][h] : ps->image[k][h],
+                   sizeof(m->image));
         }
     }
     obs->previous_ok = any && ok;
@@ -1009,7 +1007,7 @@ previous_model(pool_state_t *ps, observation_t *obs)
 static void
 read_protection(const registry_hash_t *h, observation_t *obs)
 {
-    int  i, k;
+    int i, k;
 
     obs->protection_ok = h->ok;
     for (k = 0; !h->ok && k < obs->ninst; k++) {
@@ -1017,7 +1015,7 @@ read_protection(const registry_hash_t *h, observation_t *obs)
     }
     for (i = 0; h->ok && i < h->n; i++) {
         if ((k = obs_index(obs, h->field[i], h->flen[i])) < 0) {
-            continue;               /* not an instance of ours (any more) */
+            continue; /* not an instance of ours (any more) */
         }
         if (h->vlen[i] == 8 && memcmp(h->value[i], "scale_in", 8) == 0) {
             obs->inst[k].protection = PROTECT_SCALE_IN;
@@ -1038,16 +1036,16 @@ read_protection(const registry_hash_t *h, observation_t *obs)
 static void
 read_standby(const registry_hash_t *h, observation_t *obs)
 {
-    const obs_member_t  *m;
-    uint64_t             ms;
-    size_t               n;
-    int                  i, k;
+    const obs_member_t *m;
+    uint64_t            ms;
+    size_t              n;
+    int                 i, k;
 
     for (k = 0; !h->ok && k < obs->ninst; k++) {
         m = obs->inst[k].member >= 0 ? &obs->members[obs->inst[k].member]
                                      : NULL;
-        obs->inst[k].standby = m && m->valid
-                               && (m->flags & SCALESET_MEMBER_DRAIN);
+        obs->inst[k].standby =
+            m && m->valid && (m->flags & SCALESET_MEMBER_DRAIN);
     }
 
     for (i = 0; h->ok && i < h->n; i++) {
@@ -1055,15 +1053,16 @@ read_standby(const registry_hash_t *h, observation_t *obs)
             continue;
         }
         n = memchr(h->value[i], ' ', h->vlen[i])
-            ? (size_t) ((const char *) memchr(h->value[i], ' ', h->vlen[i])
-                        - h->value[i])
-            : h->vlen[i];
-        obs->inst[k].standby = n < h->vlen[i]
-                               && h->vlen[i] - n == 10
-                               && memcmp(h->value[i] + n, " decrement", 10)
-                                  == 0 ? 2 : 1;
-        if (scaleset_parse_u64(h->value[i], n, SCALESET_UNIX_MS_MAX, &ms)
-            != 0 || (n < h->vlen[i] && obs->inst[k].standby != 2))
+                ? (size_t) ((const char *) memchr(h->value[i], ' ', h->vlen[i])
+                            - h->value[i])
+                : h->vlen[i];
+        obs->inst[k].standby =
+            n < h->vlen[i] && h->vlen[i] - n == 10
+                    && memcmp(h->value[i] + n, " decrement", 10) == 0
+                ? 2
+                : 1;
+        if (scaleset_parse_u64(h->value[i], n, SCALESET_UNIX_MS_MAX, &ms) != 0
+            || (n < h->vlen[i] && obs->inst[k].standby != 2))
         {
             obs->refused++;
         }
@@ -1071,21 +1070,28 @@ read_standby(const registry_hash_t *h, observation_t *obs)
 }
 
 /* the hashes a pass reads in its one round trip, in this order */
-static const scaleset_key_kind_t  pool_hashes[] = {
+static const scaleset_key_kind_t pool_hashes[] = {
     SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING, SCALESET_KEY_PROTECTION,
-    SCALESET_KEY_REPAIR, SCALESET_KEY_STANDBY, SCALESET_KEY_UPGRADE
+    SCALESET_KEY_REPAIR,  SCALESET_KEY_STANDBY,  SCALESET_KEY_UPGRADE
 };
-enum { H_MEMBERS = 0, H_DRAINING, H_PROTECTION, H_REPAIR, H_STANDBY,
-       H_UPGRADE, H_COUNT };
+enum {
+    H_MEMBERS = 0,
+    H_DRAINING,
+    H_PROTECTION,
+    H_REPAIR,
+    H_STANDBY,
+    H_UPGRADE,
+    H_COUNT
+};
 
 int
-observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
-    int nasks, observation_t *obs)
+observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks, int nasks,
+        observation_t *obs)
 {
-    registry_hash_t  h[H_COUNT];
-    char             seq[32];
-    uint64_t         v;
-    int              i, rc = -1;
+    registry_hash_t h[H_COUNT];
+    char            seq[32];
+    uint64_t        v;
+    int             i, rc = -1;
 
     memset(obs, 0, sizeof(*obs));
     obs->now = clock_unix_ms();
@@ -1096,7 +1102,8 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
     list_zones(ps, asks, nasks, obs);
     latest_models(ps, obs);
     if (registry_read_pool(reg, ps->cf->name, OBS_HASH_MAX, pool_hashes,
-                           H_COUNT, h, seq, sizeof(seq)) != 0)
+                           H_COUNT, h, seq, sizeof(seq))
+        != 0)
     {
         snprintf(obs->redis_err, sizeof(obs->redis_err), "%s",
                  registry_error(reg));
@@ -1106,8 +1113,10 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
     }
     if (!h[H_MEMBERS].ok) {
         /* the membership is not known: nothing can be decided */
-        snprintf(obs->redis_err, sizeof(obs->redis_err), "the member hash "
-                 "refused: %s", h[H_MEMBERS].err);
+        snprintf(obs->redis_err, sizeof(obs->redis_err),
+                 "the member hash "
+                 "refused: %s",
+                 h[H_MEMBERS].err);
         obs->refused++;
         goto done;
     }
@@ -1127,14 +1136,14 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
     obs->repair = ps->repair;
     obs->repair_ok = h[H_REPAIR].ok;
     obs->refused += h[H_REPAIR].ok
-                    ? repair_decode(&h[H_REPAIR], obs->now, &obs->repair)
-                    : 1;
+                        ? repair_decode(&h[H_REPAIR], obs->now, &obs->repair)
+                        : 1;
     if (seq[0] != '\0') {
         if (scaleset_parse_u64(seq, strlen(seq), UINT64_MAX, &v) != 0) {
-            obs->refused++;         /* no number: replaced, numbering goes
-                                       on above the known ids */
+            obs->refused++; /* no number: replaced, numbering goes
+                               on above the known ids */
         } else if (v > (uint64_t) OBS_SEQ_MAX) {
-            obs->seq = -1;          /* the numbers are used up */
+            obs->seq = -1; /* the numbers are used up */
             obs->refused++;
         } else {
             obs->seq = (long) v;
@@ -1144,7 +1153,7 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
     previous_model(ps, obs);
     read_reports(reg, ps, obs);
     if (!ps->read_only) {
-        probe(ps->cf, obs);         /* a standby registers nothing */
+        probe(ps->cf, obs); /* a standby registers nothing */
     }
     rc = 0;
 done:

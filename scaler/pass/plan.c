@@ -54,30 +54,32 @@
 
 #include "plan.h"
 
-const plan_step_t  plan_steps[] = {
+const plan_step_t plan_steps[] = {
     { "requests", plan_requests },
-    { "hand",     plan_hand },
-    { "strays",   plan_strays },
-    { "repair",   plan_repair },
+    { "hand", plan_hand },
+    { "strays", plan_strays },
+    { "repair", plan_repair },
     { "terminate", plan_terminate },
-    { "warm",     plan_warm },
-    { "drain",    plan_drain },
-    { "upgrade",  plan_upgrade },
+    { "warm", plan_warm },
+    { "drain", plan_drain },
+    { "upgrade", plan_upgrade },
     { "failover", plan_failover },
     { "rebalance", plan_rebalance },
     { "capacity", plan_capacity },
     { "warm_fill", plan_warm_fill },
-    { "launch",   plan_launch },
+    { "launch", plan_launch },
     { "register", plan_register },
-    { NULL, NULL }
+    { NULL, NULL },
 };
 
 const char *
 act_kind_name(act_kind_t kind)
 {
-    static const char *const names[] = { "create", "register", "drain",
-        "deregister", "delete", "stop", "restart", "reimage", "standby",
-        "hook", "adopt", "upgrade", "wake", "park" };
+    static const char *const names[] = { "create",     "register", "drain",
+                                         "deregister", "delete",   "stop",
+                                         "restart",    "reimage",  "standby",
+                                         "hook",       "adopt",    "upgrade",
+                                         "wake",       "park" };
 
     return (unsigned) kind < ACT_KIND_COUNT ? names[kind] : "?";
 }
@@ -85,14 +87,14 @@ act_kind_name(act_kind_t kind)
 inst_state_t
 plan_observed(const observation_t *obs, int i)
 {
-    const obs_instance_t  *o = &obs->inst[i];
-    const obs_member_t    *m;
+    const obs_instance_t *o = &obs->inst[i];
+    const obs_member_t   *m;
 
     if (!obs->redis_ok) {
-        return o->in.state;         /* as last known */
+        return o->in.state; /* as last known */
     }
     if (o->standby) {
-        return INST_STANDBY;        /* registered drained, or not at all */
+        return INST_STANDBY; /* registered drained, or not at all */
     }
     if (o->member < 0 || !obs->members[o->member].valid) {
         /* not registered (or not readable): in the warm pool or not */
@@ -101,7 +103,8 @@ plan_observed(const observation_t *obs, int i)
     m = &obs->members[o->member];
     if (!(m->flags & SCALESET_MEMBER_DRAIN)) {
         return o->in.repair == IREP_RESTARTED || o->in.repair == IREP_REIMAGED
-               ? INST_REPAIRING : INST_RUNNING;
+                   ? INST_REPAIRING
+                   : INST_RUNNING;
     }
     /* its member keeps "drain" until the domain is gone */
     return o->in.stop_since ? INST_STOPPING : INST_DRAINING;
@@ -117,8 +120,7 @@ plan_gateway_ttl(const pool_config_t *cf, const gateway_t *g)
 }
 
 int
-plan_gateway_present(const pool_config_t *cf, const gateway_t *g,
-    uint64_t now)
+plan_gateway_present(const pool_config_t *cf, const gateway_t *g, uint64_t now)
 {
     return g->read || now <= g->seen
            || now - g->seen <= plan_gateway_ttl(cf, g);
@@ -127,10 +129,10 @@ plan_gateway_present(const pool_config_t *cf, const gateway_t *g,
 plan_health_t
 plan_health(const plan_input_t *in, int i)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o = &obs->inst[i];
-    const report_t        *r = NULL;
-    int                    g, k, up = 0, down = 0, n = 0;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o = &obs->inst[i];
+    const report_t       *r = NULL;
+    int                   g, k, up = 0, down = 0, n = 0;
 
     if (!obs->reports_ok) {
         return HEALTH_UNKNOWN;
@@ -140,7 +142,7 @@ plan_health(const plan_input_t *in, int i)
             continue;
         }
         if (!obs->gateways[g].read) {
-            return HEALTH_UNKNOWN;      /* a present gateway not heard */
+            return HEALTH_UNKNOWN; /* a present gateway not heard */
         }
         for (k = 0; k < o->in.nreports; k++) {
             r = &obs->reports[o->in.report0 + k];
@@ -148,17 +150,17 @@ plan_health(const plan_input_t *in, int i)
                 break;
             }
         }
-        if (k == o->in.nreports
-            || r->state == SCALESET_HEALTH_UNCHECKED)
-        {
-            return HEALTH_UNKNOWN;      /* it has no opinion yet */
+        if (k == o->in.nreports || r->state == SCALESET_HEALTH_UNCHECKED) {
+            return HEALTH_UNKNOWN; /* it has no opinion yet */
         }
         up += r->state == SCALESET_HEALTH_UP;
         down += r->state == SCALESET_HEALTH_DOWN;
         n++;
     }
-    return n == 0 ? HEALTH_UNKNOWN : up == n ? HEALTH_UP
-           : down == n ? HEALTH_DOWN : HEALTH_MIXED;
+    return n == 0      ? HEALTH_UNKNOWN
+           : up == n   ? HEALTH_UP
+           : down == n ? HEALTH_DOWN
+                       : HEALTH_MIXED;
 }
 
 int
@@ -183,7 +185,7 @@ plan_protected(const plan_input_t *in, int i, protect_t level)
 int
 plan_reachable(const observation_t *obs, int i)
 {
-    const obs_instance_t  *o = &obs->inst[i];
+    const obs_instance_t *o = &obs->inst[i];
 
     return o->listed && o->in.host >= 0 && o->in.host < obs->nhosts
            && obs->host_up[o->in.host];
@@ -191,14 +193,14 @@ plan_reachable(const observation_t *obs, int i)
 
 action_t *
 plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
-    const char *rule, const char *fmt, ...)
+         const char *rule, const char *fmt, ...)
 {
-    const obs_instance_t  *o;
-    action_t              *a;
-    va_list                ap;
+    const obs_instance_t *o;
+    action_t             *a;
+    va_list               ap;
 
     if (pl->nact == pl->cact) {
-        int  c = pl->cact ? pl->cact * 2 : 16;
+        int c = pl->cact ? pl->cact * 2 : 16;
 
         pl->act = xrealloc(pl->act, c * sizeof(*pl->act));
         pl->cact = c;
@@ -222,20 +224,40 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
         a->member = o->member;
         pl->view[inst].claimed = pl->nact;
         switch (kind) {
-        case ACT_REGISTER: pl->view[inst].state = INST_RUNNING; break;
-        case ACT_DRAIN:    pl->view[inst].state = INST_DRAINING; break;
-        case ACT_DELETE:   pl->view[inst].state = INST_DELETING; break;
-        case ACT_WAKE:     pl->view[inst].state = INST_BOOTING; break;
-        case ACT_PARK:     pl->view[inst].state = INST_WARM; break;
-        case ACT_STOP:     pl->view[inst].state = INST_STOPPING; break;
-        case ACT_STANDBY:  pl->view[inst].state = INST_STANDBY; break;
-        case ACT_HOOK:     pl->view[inst].state = INST_PENDING_LAUNCH;
-                           break;   /* plan_hook_enter() says which */
-        case ACT_RESTART:  pl->view[inst].state = INST_REPAIRING;
-                           pl->view[inst].repair = IREP_RESTARTED; break;
-        case ACT_REIMAGE:  pl->view[inst].state = INST_REPAIRING;
-                           pl->view[inst].repair = IREP_REIMAGED; break;
-        default:           break;
+        case ACT_REGISTER:
+            pl->view[inst].state = INST_RUNNING;
+            break;
+        case ACT_DRAIN:
+            pl->view[inst].state = INST_DRAINING;
+            break;
+        case ACT_DELETE:
+            pl->view[inst].state = INST_DELETING;
+            break;
+        case ACT_WAKE:
+            pl->view[inst].state = INST_BOOTING;
+            break;
+        case ACT_PARK:
+            pl->view[inst].state = INST_WARM;
+            break;
+        case ACT_STOP:
+            pl->view[inst].state = INST_STOPPING;
+            break;
+        case ACT_STANDBY:
+            pl->view[inst].state = INST_STANDBY;
+            break;
+        case ACT_HOOK:
+            pl->view[inst].state = INST_PENDING_LAUNCH;
+            break; /* plan_hook_enter() says which */
+        case ACT_RESTART:
+            pl->view[inst].state = INST_REPAIRING;
+            pl->view[inst].repair = IREP_RESTARTED;
+            break;
+        case ACT_REIMAGE:
+            pl->view[inst].state = INST_REPAIRING;
+            pl->view[inst].repair = IREP_REIMAGED;
+            break;
+        default:
+            break;
         }
     }
     pl->creates += kind == ACT_CREATE;
@@ -243,14 +265,13 @@ plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind, int inst,
 }
 
 void
-plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt,
-    ...)
+plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt, ...)
 {
-    plan_note_t  *n;
-    va_list       ap;
+    plan_note_t *n;
+    va_list      ap;
 
     if (pl->nnote == pl->cnote) {
-        int  c = pl->cnote ? pl->cnote * 2 : 4;
+        int c = pl->cnote ? pl->cnote * 2 : 4;
 
         pl->note = xrealloc(pl->note, c * sizeof(*pl->note));
         pl->cnote = c;
@@ -265,9 +286,9 @@ plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt,
 
 int
 plan_active_hosts(const plan_input_t *in, const plan_t *pl, int *per_zone,
-    int *per_host)
+                  int *per_host)
 {
-    int  i, z, h, n = 0;
+    int i, z, h, n = 0;
 
     if (per_zone) {
         memset(per_zone, 0, SCALER_MAX_ZONES * sizeof(int));
@@ -315,12 +336,12 @@ plan_active(const plan_input_t *in, const plan_t *pl, int *per_zone)
 int
 plan_healthy(const plan_input_t *in, int i)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o = &obs->inst[i];
-    const obs_member_t    *m;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o = &obs->inst[i];
+    const obs_member_t   *m;
 
     if (o->member < 0 || !obs->members[o->member].valid) {
-        return 0;                   /* not registered */
+        return 0; /* not registered */
     }
     m = &obs->members[o->member];
     if (m->flags & (SCALESET_MEMBER_DRAIN | SCALESET_MEMBER_DOWN)) {
@@ -337,21 +358,20 @@ plan_healthy(const plan_input_t *in, int i)
 int
 plan_on_target(const plan_input_t *in, const plan_t *pl, int i)
 {
-    const obs_instance_t  *o = &in->obs->inst[i];
+    const obs_instance_t *o = &in->obs->inst[i];
 
     /* one of a template the config no longer has is on no model */
-    return o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates
-           && o->in.host >= 0 && o->in.host < in->cf->nhosts
-           && model_latest(&pl->target[o->in.tmpl][o->in.host],
-                           &o->in.model);
+    return o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates && o->in.host >= 0
+           && o->in.host < in->cf->nhosts
+           && model_latest(&pl->target[o->in.tmpl][o->in.host], &o->in.model);
 }
 
 void
 plan_begin(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t  *obs = in->obs;
-    long                  top, v;
-    int                   i;
+    const observation_t *obs = in->obs;
+    long                 top, v;
+    int                  i;
 
     memset(pl, 0, sizeof(*pl));
     pl->view = xcalloc(obs->ninst + 1, sizeof(*pl->view));
@@ -368,11 +388,12 @@ plan_begin(const plan_input_t *in, plan_t *pl)
         pl->view[i].repair = obs->inst[i].in.repair;
         pl->view[i].health = plan_health(in, i);
         /* lost: known so, or on a host unreachable for zone_failover */
-        pl->view[i].lost = o->in.lost
+        pl->view[i].lost =
+            o->in.lost
             || (!plan_reachable(obs, i) && o->in.host >= 0
                 && o->in.host < obs->nhosts
-                && policy_failed_over(obs->host_down_since[o->in.host],
-                                      in->now, in->cf->zone_failover_ms));
+                && policy_failed_over(obs->host_down_since[o->in.host], in->now,
+                                      in->cf->zone_failover_ms));
         top = obs->inst[i].in.seq > top ? obs->inst[i].in.seq : top;
     }
     for (i = 0; i < obs->nmembers; i++) {
@@ -386,12 +407,13 @@ plan_begin(const plan_input_t *in, plan_t *pl)
 void
 plan(const plan_input_t *in, plan_t *pl)
 {
-    int  i;
+    int i;
 
     plan_begin(in, pl);
     if (in->obs->redis_ok) {
         if (!in->obs->protection_ok) {
-            plan_note(pl, ERR_KIND_COUNT, "protection", "protections not "
+            plan_note(pl, ERR_KIND_COUNT, "protection",
+                      "protections not "
                       "read: every instance is taken as protected");
         }
         for (i = 0; plan_steps[i].run; i++) {
@@ -401,16 +423,15 @@ plan(const plan_input_t *in, plan_t *pl)
 }
 
 void
-plan_repair_failed(repair_state_t *rs, const pool_config_t *cf,
-    uint64_t now, uint64_t interval_ms, const char *why)
+plan_repair_failed(repair_state_t *rs, const pool_config_t *cf, uint64_t now,
+                   uint64_t interval_ms, const char *why)
 {
-    uint64_t  wait;
-    unsigned  k;
+    uint64_t wait;
+    unsigned k;
 
     rs->failures++;
     snprintf(rs->reason, sizeof(rs->reason), "%s", why);
-    if (!rs->suspended && rs->failures >= (unsigned) cf->repair_max_failures)
-    {
+    if (!rs->suspended && rs->failures >= (unsigned) cf->repair_max_failures) {
         rs->suspended = 1;
         rs->since = now;
     }
@@ -427,7 +448,7 @@ plan_repair_failed(repair_state_t *rs, const pool_config_t *cf,
 int
 plan_repair_most(const pool_config_t *cf, int capacity)
 {
-    int  most;
+    int most;
 
     if (capacity < 20) {
         most = 1;

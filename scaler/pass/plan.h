@@ -32,260 +32,263 @@
 
 /* the most fields of a Redis hash a pass reads (members, drain starts,
    one gateway's reports): 4 x the largest pool; a larger hash is refused */
-#define OBS_HASH_MAX      (4 * SCALER_CAPACITY_MAX)
+#define OBS_HASH_MAX (4 * SCALER_CAPACITY_MAX)
 /* the most gateways' reports a pass reads; more health keys than that
    make every instance's connections unknown */
-#define OBS_GATEWAYS_MAX  1024
+#define OBS_GATEWAYS_MAX 1024
 /* how far in the future a stored time (a drain start, a creation time)
    may be before it is refused as a lie: the clocks' skew */
-#define OBS_SKEW_MS       60000
+#define OBS_SKEW_MS 60000
 /* the largest instance number taken from PREFIX{POOL}:seq */
-#define OBS_SEQ_MAX       POLICY_SEQ_MAX
+#define OBS_SEQ_MAX POLICY_SEQ_MAX
 
 /* a member of PREFIX{POOL}:members, decoded */
 typedef struct {
-    char          id[SCALESET_ID_MAX + 1];
-    int           valid;        /* its record parsed (else only id is set) */
-    int           zone;         /* its zone= among the pool's; -1: none */
-    int           host;         /* its host= among its zone's hosts (an
-                                   index into the pool's); -1: none given,
-                                   -2: one its zone does not have */
-    char          address[80];
-    char          version[SCALESET_NAME_MAX + 1];
-    unsigned      weight;
-    unsigned      flags;        /* SCALESET_MEMBER_DRAIN, _DOWN, _BACKUP */
-    int           inst;         /* obs->inst of this id; -1: none (stray) */
+    char id[SCALESET_ID_MAX + 1];
+    int  valid; /* its record parsed (else only id is set) */
+    int  zone;  /* its zone= among the pool's; -1: none */
+    int  host;  /* its host= among its zone's hosts (an
+                   index into the pool's); -1: none given,
+                   -2: one its zone does not have */
+    char     address[80];
+    char     version[SCALESET_NAME_MAX + 1];
+    unsigned weight;
+    unsigned flags; /* SCALESET_MEMBER_DRAIN, _DOWN, _BACKUP */
+    int      inst;  /* obs->inst of this id; -1: none (stray) */
 } obs_member_t;
 
 typedef enum {
-    READY_UNKNOWN = 0,          /* not probed: registered, zone down */
+    READY_UNKNOWN = 0, /* not probed: registered, zone down */
     READY_YES,
     READY_NO
 } obs_ready_t;
 
 /* an owned domain (or, in a zone that did not answer, one known before) */
 typedef struct {
-    instance_t    in;           /* from its domain and tag (virt_list) and
-                                   what this scaler remembers of it */
-    int           listed;       /* 0: its zone did not answer this pass */
-    int           member;       /* obs->members of this id; -1: none */
-    uint64_t      drain_since;  /* PREFIX{POOL}:draining, UNIX ms; 0: none
-                                   (or refused) */
-    obs_ready_t   ready;        /* probed when listed and not registered */
-    char          why[64];      /* READY_NO: "no address", "status 500" */
-    int           off;          /* listed, its domain not running (shut
-                                   off after our ACPI shutdown) */
-    protect_t     protection;   /* PREFIX{POOL}:protection; PROTECT_ALL
-                                   for every instance when the hash could
-                                   not be read */
-    int           standby;      /* PREFIX{POOL}:standby: 1, 2 entered with
-                                   a decrement of the capacity */
+    instance_t in;        /* from its domain and tag (virt_list) and
+                             what this scaler remembers of it */
+    int      listed;      /* 0: its zone did not answer this pass */
+    int      member;      /* obs->members of this id; -1: none */
+    uint64_t drain_since; /* PREFIX{POOL}:draining, UNIX ms; 0: none
+                             (or refused) */
+    obs_ready_t ready;    /* probed when listed and not registered */
+    char        why[64];  /* READY_NO: "no address", "status 500" */
+    int         off;      /* listed, its domain not running (shut
+                             off after our ACPI shutdown) */
+    protect_t protection; /* PREFIX{POOL}:protection; PROTECT_ALL
+                             for every instance when the hash could
+                             not be read */
+    int standby;          /* PREFIX{POOL}:standby: 1, 2 entered with
+                             a decrement of the capacity */
 } obs_instance_t;
 
 typedef struct {
-    uint64_t          now;          /* UNIX ms of the observation */
-    repair_state_t    repair;       /* PREFIX{POOL}:repair (none: active,
-                                       no failure) */
-    int               repair_ok;    /* it was read */
-    int               nzones;
-    int               zone_up[SCALER_MAX_ZONES];  /* every host of the zone
-                                       answered (its instances are all
-                                       known) */
-    int               nhosts;
-    int               host_up[SCALER_MAX_HOSTS];  /* the host answered: its
-                                       instances are listed */
-    unsigned long long host_free[SCALER_MAX_HOSTS];   /* its free memory
-                                       (virNodeGetFreeMemory), bytes; 0
-                                       unknown */
-    uint64_t          host_down_since[SCALER_MAX_HOSTS];  /* UNIX ms it
-                                       has been unreachable since (this
-                                       scaler's count); 0: it answered */
-    virt_model_t      latest[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
-                                    /* each template's model as a new
-                                       instance of it on that host would
-                                       get it now (its base image as last
-                                       read there, its URI); created 0 */
-    int               redis_ok;     /* members read: else no plan */
-    char              redis_err[200];   /* !redis_ok: why */
-    int               drains_ok;    /* PREFIX{POOL}:draining read */
-    int               protection_ok;    /* PREFIX{POOL}:protection read */
-    int               reports_ok;   /* every gateway's reports read */
-    char              reports_err[200];   /* !reports_ok: why */
-    long              seq;          /* PREFIX{POOL}:seq, the last instance
-                                       number handed out; 0 unset or no
-                                       number (replaced); -1 above
-                                       POLICY_SEQ_MAX: no new ids */
-    obs_instance_t   *inst;         /* sorted by id */
-    int               ninst;
-    obs_member_t     *members;      /* sorted by id */
-    int               nmembers;
-    report_t         *reports;      /* grouped by instance: each instance's
-                                       in->report0 .. + in->nreports */
-    int               nreports;
-    gateway_t        *gateways;     /* those read this pass, then those
-                                       not read but still present (their
-                                       reports unknown: read 0) */
+    uint64_t       now;    /* UNIX ms of the observation */
+    repair_state_t repair; /* PREFIX{POOL}:repair (none: active,
+                              no failure) */
+    int repair_ok;         /* it was read */
+    int nzones;
+    int zone_up[SCALER_MAX_ZONES]; /* every host of the zone
+                        answered (its instances are all
+                        known) */
+    int nhosts;
+    int host_up[SCALER_MAX_HOSTS];                  /* the host answered: its
+                                         instances are listed */
+    unsigned long long host_free[SCALER_MAX_HOSTS]; /* its free memory
+                                     (virNodeGetFreeMemory), bytes; 0
+                                     unknown */
+    uint64_t host_down_since[SCALER_MAX_HOSTS];     /* UNIX ms it
+                                 has been unreachable since (this
+                                 scaler's count); 0: it answered */
+    virt_model_t latest[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
+    /* each template's model as a new
+       instance of it on that host would
+       get it now (its base image as last
+       read there, its URI); created 0 */
+    int  redis_ok;         /* members read: else no plan */
+    char redis_err[200];   /* !redis_ok: why */
+    int  drains_ok;        /* PREFIX{POOL}:draining read */
+    int  protection_ok;    /* PREFIX{POOL}:protection read */
+    int  reports_ok;       /* every gateway's reports read */
+    char reports_err[200]; /* !reports_ok: why */
+    long seq;              /* PREFIX{POOL}:seq, the last instance
+                              number handed out; 0 unset or no
+                              number (replaced); -1 above
+                              POLICY_SEQ_MAX: no new ids */
+    obs_instance_t *inst;  /* sorted by id */
+    int             ninst;
+    obs_member_t   *members; /* sorted by id */
+    int             nmembers;
+    report_t       *reports; /* grouped by instance: each instance's
+                                in->report0 .. + in->nreports */
+    int        nreports;
+    gateway_t *gateways; /* those read this pass, then those
+                            not read but still present (their
+                            reports unknown: read 0) */
     int               ngateways;
-    const hand_req_t *hand;         /* instances asked for by hand (the
-                                       pass's requests, pool_state_t) */
-    int               nhand;
-    int               refused;      /* values read from Redis and refused
-                                       (scaleset_scaler_errors_total
-                                       {kind="redis_data"}) */
+    const hand_req_t *hand; /* instances asked for by hand (the
+                               pass's requests, pool_state_t) */
+    int nhand;
+    int refused; /* values read from Redis and refused
+                    (scaleset_scaler_errors_total
+                    {kind="redis_data"}) */
     /* the upgrade (plan_upgrade.c): PREFIX{POOL}:upgrade as read, the
        digest of the hosts' base images, and the previous model (the
        record's from, as an instance of it records how it was made: its
        recipe, virt_recipe()) as a new instance on each host would get
        it */
-    int               upgrade_ok;   /* read and valid, or absent (state
-                                       UPGRADE_NONE): else no upgrade step */
-    char              upgrade_err[160];
-    upgrade_t         upgrade;
-    char              images[MODEL_DIGEST_LEN + 1];
-    virt_model_t      previous[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
-    int               previous_ok;  /* a recipe of from was found */
+    int upgrade_ok; /* read and valid, or absent (state
+                       UPGRADE_NONE): else no upgrade step */
+    char         upgrade_err[160];
+    upgrade_t    upgrade;
+    char         images[MODEL_DIGEST_LEN + 1];
+    virt_model_t previous[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
+    int          previous_ok; /* a recipe of from was found */
 } observation_t;
 
 /* everything plan() depends on */
 typedef struct {
-    const pool_config_t   *cf;
-    const observation_t   *obs;
-    int                    capacity;    /* the loop's desired capacity */
-    uint64_t               now;         /* UNIX ms */
-    uint64_t               interval_ms; /* between passes: the creation
-                                           backoff's unit */
+    const pool_config_t *cf;
+    const observation_t *obs;
+    int                  capacity;    /* the loop's desired capacity */
+    uint64_t             now;         /* UNIX ms */
+    uint64_t             interval_ms; /* between passes: the creation
+                                         backoff's unit */
 } plan_input_t;
 
 typedef enum {
-    ACT_CREATE = 0,     /* define and start a new instance: id, zone,
-                           address */
-    ACT_REGISTER,       /* its member record, from its own model */
-    ACT_DRAIN,          /* its member record with drain, and the drain's
-                           start */
-    ACT_DEREGISTER,     /* HDEL a member that has no domain */
-    ACT_DELETE,         /* its domain deleted, then its member (if any) */
-    ACT_STOP,           /* drained: its ACPI shutdown (deleted at once
-                           if it is off already) */
-    ACT_RESTART,        /* a power cycle (repair, API) */
-    ACT_REIMAGE,        /* its overlay made again, started (repair, API) */
-    ACT_STANDBY,        /* its standby record and (registered) its drain,
-                           in one transaction */
-    ACT_HOOK,           /* it begins to wait in a lifecycle hook (hook) */
-    ACT_ADOPT,          /* an operator's domain tagged into the pool: id
-                           (its name), zone, address, model */
-    ACT_UPGRADE,        /* the upgrade record written (pl->upgrade),
-                           compare-and-set on the generation observed;
-                           when it is not, the rest of the upgrade's
-                           actions are not carried out */
-    ACT_WAKE,           /* out of the warm pool: resumed or restored, its
-                           readiness checked again, registered */
-    ACT_PARK,           /* into the warm pool: deregistered (if it was),
-                           tagged warm, kept as warm_pool.state */
+    ACT_CREATE = 0, /* define and start a new instance: id, zone,
+                       address */
+    ACT_REGISTER,   /* its member record, from its own model */
+    ACT_DRAIN,      /* its member record with drain, and the drain's
+                       start */
+    ACT_DEREGISTER, /* HDEL a member that has no domain */
+    ACT_DELETE,     /* its domain deleted, then its member (if any) */
+    ACT_STOP,       /* drained: its ACPI shutdown (deleted at once
+                       if it is off already) */
+    ACT_RESTART,    /* a power cycle (repair, API) */
+    ACT_REIMAGE,    /* its overlay made again, started (repair, API) */
+    ACT_STANDBY,    /* its standby record and (registered) its drain,
+                       in one transaction */
+    ACT_HOOK,       /* it begins to wait in a lifecycle hook (hook) */
+    ACT_ADOPT,      /* an operator's domain tagged into the pool: id
+                       (its name), zone, address, model */
+    ACT_UPGRADE,    /* the upgrade record written (pl->upgrade),
+                       compare-and-set on the generation observed;
+                       when it is not, the rest of the upgrade's
+                       actions are not carried out */
+    ACT_WAKE,       /* out of the warm pool: resumed or restored, its
+                       readiness checked again, registered */
+    ACT_PARK,       /* into the warm pool: deregistered (if it was),
+                       tagged warm, kept as warm_pool.state */
     ACT_KIND_COUNT
 } act_kind_t;
 
 typedef struct {
-    act_kind_t    kind;
-    int           inst;         /* obs->inst; -1 for CREATE, DEREGISTER */
-    int           member;       /* obs->members: DEREGISTER, and DELETE of
-                                   a registered one; else -1 */
-    char          id[SCALESET_ID_MAX + 1];
-    int           zone;         /* the instance's (CREATE: where) */
-    int           host;         /* the instance's host (CREATE: where);
-                                   -1: none (DEREGISTER) */
-    long          seq;          /* CREATE: the id's number */
-    char          address[80];  /* CREATE */
-    virt_model_t  model;        /* CREATE: what it is made from (its
-                                   template's latest on the host; act
-                                   sets created) */
-    char          repair_of[SCALESET_ID_MAX + 1];   /* CREATE: the
-                                   instance it replaces ("": none) */
-    inst_hook_t   hook;         /* HOOK: which one */
-    int           tmpl;         /* CREATE: its template */
-    origin_t      origin;       /* CREATE: scaled, or manual (by hand) */
-    int           warm;         /* CREATE: for the warm pool (tagged so;
-                                   not counted in the capacity) */
-    const char   *rule;         /* "api", "stray", "ready", "record",
-                                   "repair", "drain", "upgrade",
-                                   "scale_out", "scale_in", "warm" */
-    char          reason[160];  /* why, for the log */
+    act_kind_t kind;
+    int        inst;   /* obs->inst; -1 for CREATE, DEREGISTER */
+    int        member; /* obs->members: DEREGISTER, and DELETE of
+                          a registered one; else -1 */
+    char id[SCALESET_ID_MAX + 1];
+    int  zone;                           /* the instance's (CREATE: where) */
+    int  host;                           /* the instance's host (CREATE: where);
+                                            -1: none (DEREGISTER) */
+    long         seq;                    /* CREATE: the id's number */
+    char         address[80];            /* CREATE */
+    virt_model_t model;                  /* CREATE: what it is made from (its
+                                            template's latest on the host; act
+                                            sets created) */
+    char repair_of[SCALESET_ID_MAX + 1]; /* CREATE: the
+                        instance it replaces ("": none) */
+    inst_hook_t hook;                    /* HOOK: which one */
+    int         tmpl;                    /* CREATE: its template */
+    origin_t    origin; /* CREATE: scaled, or manual (by hand) */
+    int         warm;   /* CREATE: for the warm pool (tagged so;
+                           not counted in the capacity) */
+    const char *rule;   /* "api", "stray", "ready", "record",
+                           "repair", "drain", "upgrade",
+                           "scale_out", "scale_in", "warm" */
+    char reason[160];   /* why, for the log */
 } action_t;
 
 /* something a sub-planner could not do, for the log and the metrics */
 typedef struct {
-    err_kind_t    err;          /* ERR_KIND_COUNT: only logged */
-    const char   *rule;
-    char          text[160];
+    err_kind_t  err; /* ERR_KIND_COUNT: only logged */
+    const char *rule;
+    char        text[160];
 } plan_note_t;
 
 /* an instance's health as every present gateway reports it
    (plan_health()) */
 typedef enum {
-    HEALTH_UNKNOWN = 0, HEALTH_UP, HEALTH_DOWN, HEALTH_MIXED
+    HEALTH_UNKNOWN = 0,
+    HEALTH_UP,
+    HEALTH_DOWN,
+    HEALTH_MIXED
 } plan_health_t;
 
 /* where an observed instance stands after the actions so far */
 typedef struct {
-    inst_state_t  state;        /* BOOTING (unregistered), RUNNING,
-                                   DRAINING, STOPPING, DELETING (it goes),
-                                   WARM */
-    int           claimed;      /* pl->act of the step that took it; -1 */
-    char          hold[160];    /* what it waits for ("" nothing): logged
-                                   when it changes */
-    plan_health_t health;       /* plan_health() this pass: act keeps
-                                   in.down_since */
-    inst_repair_t repair;       /* its part in a repair after this plan */
-    int           repaired;     /* its repair ended: 1 up again, -1 it
-                                   failed (logged, counted) */
-    int           beat;         /* its hook's heartbeat came this pass */
-    int           lost;         /* counted as lost (its host failed over,
-                                   in->lost or now): not active, its
-                                   capacity rebuilt elsewhere */
+    inst_state_t state;     /* BOOTING (unregistered), RUNNING,
+                               DRAINING, STOPPING, DELETING (it goes),
+                               WARM */
+    int  claimed;           /* pl->act of the step that took it; -1 */
+    char hold[160];         /* what it waits for ("" nothing): logged
+                               when it changes */
+    plan_health_t health;   /* plan_health() this pass: act keeps
+                               in.down_since */
+    inst_repair_t repair;   /* its part in a repair after this plan */
+    int           repaired; /* its repair ended: 1 up again, -1 it
+                               failed (logged, counted) */
+    int beat;               /* its hook's heartbeat came this pass */
+    int lost;               /* counted as lost (its host failed over,
+                               in->lost or now): not active, its
+                               capacity rebuilt elsewhere */
 } plan_view_t;
 
 typedef struct {
-    action_t     *act;
-    int           nact, cact;
-    plan_note_t  *note;
-    int           nnote, cnote;
-    plan_view_t  *view;         /* one per obs->inst */
-    long          next_seq;     /* the next instance number to hand out */
-    int           creates;      /* CREATE actions so far */
-    int           surge;        /* instances an earlier step keeps above
-                                   the capacity on purpose (an upgrade's
-                                   new ones while the old still serve):
-                                   scale-in stops at capacity + surge */
-    virt_model_t  target[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
-                                /* the model a new instance of each
-                                   template on each host gets: its
-                                   latest, or the previous one while an
-                                   upgrade rolls back (and after) */
-    upgrade_t     upgrade;      /* the upgrade record as the pass leaves
+    action_t    *act;
+    int          nact, cact;
+    plan_note_t *note;
+    int          nnote, cnote;
+    plan_view_t *view;     /* one per obs->inst */
+    long         next_seq; /* the next instance number to hand out */
+    int          creates;  /* CREATE actions so far */
+    int          surge;    /* instances an earlier step keeps above
+                              the capacity on purpose (an upgrade's
+                              new ones while the old still serve):
+                              scale-in stops at capacity + surge */
+    virt_model_t target[SCALER_MAX_TEMPLATES][SCALER_MAX_HOSTS];
+    /* the model a new instance of each
+       template on each host gets: its
+       latest, or the previous one while an
+       upgrade rolls back (and after) */
+    upgrade_t upgrade;          /* the upgrade record as the pass leaves
                                    it (ACT_UPGRADE writes it) */
-    char          upgrade_log[512];     /* what happened to it, for the
-                                   log of that write */
-    int           batches[3];   /* batches ended: succeeded, failed,
+    char upgrade_log[512];      /* what happened to it, for the
+                           log of that write */
+    int batches[3];             /* batches ended: succeeded, failed,
                                    rolled back (upgrade_batches_total) */
-    int           protected_above;  /* instances above capacity + surge
-                                   that stay: every candidate for scale-in
-                                   is protected */
+    int protected_above;        /* instances above capacity + surge
+                               that stay: every candidate for scale-in
+                               is protected */
     repair_state_t repair;      /* the pool's repairs after this plan */
-    int           repairing;    /* repairs under way after it */
-    int           repair_most;  /* at most that many at once */
-    char        (*replacing)[SCALESET_ID_MAX + 1];  /* replaced this pass:
-                                   the capacity step's first creations
-                                   replace them */
-    int           nreplacing;
+    int            repairing;   /* repairs under way after it */
+    int            repair_most; /* at most that many at once */
+    char (*replacing)[SCALESET_ID_MAX + 1]; /* replaced this pass:
+                           the capacity step's first creations
+                           replace them */
+    int nreplacing;
 } plan_t;
 
 /* plan.c */
 /* the sub-planners in the order they run (plan_steps[]) */
 typedef void (*plan_step_pt)(const plan_input_t *in, plan_t *pl);
 typedef struct {
-    const char    *name;
-    plan_step_pt   run;
+    const char  *name;
+    plan_step_pt run;
 } plan_step_t;
-extern const plan_step_t  plan_steps[];
+extern const plan_step_t plan_steps[];
 
 /* runs every step (none when !obs->redis_ok); plan_release() frees pl */
 void plan(const plan_input_t *in, plan_t *pl);
@@ -301,10 +304,10 @@ inst_state_t plan_observed(const observation_t *obs, int i);
    DRAINING, DELETE -> DELETING, WAKE -> BOOTING, PARK -> WARM) and claims
    its instance; never NULL */
 action_t *plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind,
-    int inst, const char *rule, const char *fmt, ...)
+                   int inst, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-void plan_note(plan_t *pl, err_kind_t err, const char *rule,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt,
+               ...) __attribute__((format(printf, 4, 5)));
 /* 1 when no step claimed obs->inst[i] yet */
 int plan_free(const plan_t *pl, int i);
 /* a step takes obs->inst[i] without an action (it waits: st) */
@@ -314,7 +317,7 @@ void plan_claim(plan_t *pl, int i, inst_state_t st);
    suspended; from the second failure in a row on, creation backs off for
    interval x 2^(failures - 2), at most 128 x interval */
 void plan_repair_failed(repair_state_t *rs, const pool_config_t *cf,
-    uint64_t now, uint64_t interval_ms, const char *why);
+                        uint64_t now, uint64_t interval_ms, const char *why);
 /* how many repairs may be under way at once: one below 20 instances of
    capacity, else repair.max_percent of it (rounded up), never more than
    the capacity */
@@ -344,17 +347,17 @@ int plan_on_target(const plan_input_t *in, const plan_t *pl, int i);
    pl->target[tmpl][host]); NULL when none can be made (noted) or out of
    memory */
 action_t *plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
-    const char *rule, const char *fmt, ...)
+                      const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-int plan_active_hosts(const plan_input_t *in, const plan_t *pl,
-    int *per_zone, int *per_host);
+int plan_active_hosts(const plan_input_t *in, const plan_t *pl, int *per_zone,
+                      int *per_host);
 const char *act_kind_name(act_kind_t kind);
 /* how long gateway g counts as present after its reports were last
    read: drain.gateway_ttl, else 3 x its report key's TTL, else 30 s */
 uint64_t plan_gateway_ttl(const pool_config_t *cf, const gateway_t *g);
 /* 1 when g reported within plan_gateway_ttl() of now */
 int plan_gateway_present(const pool_config_t *cf, const gateway_t *g,
-    uint64_t now);
+                         uint64_t now);
 
 /* obs->inst[i]'s health as every present gateway reports it (upgrades,
    repair): UP when each of them reports it up, DOWN when each reports it
@@ -388,7 +391,11 @@ void plan_drain(const plan_input_t *in, plan_t *pl);
    outdated instances replaced in health-gated batches, rolled back on a
    breach (docs/upgrades.md) */
 void plan_upgrade(const plan_input_t *in, plan_t *pl);
-typedef enum { DRAIN_HOLDS = 0, DRAIN_EMPTY, DRAIN_TIMEOUT } drain_over_t;
+typedef enum {
+    DRAIN_HOLDS = 0,
+    DRAIN_EMPTY,
+    DRAIN_TIMEOUT
+} drain_over_t;
 /* whether the drain of obs->inst[i] (draining, listed) is over: its
    gateways report no connection open, or drain_timeout passed */
 drain_over_t plan_drain_over(const plan_input_t *in, int i);
@@ -409,10 +416,10 @@ void plan_capacity(const plan_input_t *in, plan_t *pl);
    in the launch hook, registered on continue, deleted on abandon (a
    failure of the pool), the hook's default at its timeout;
    plan_hook_enter: a step makes obs->inst[i] wait in hook */
-void plan_terminate(const plan_input_t *in, plan_t *pl);
-void plan_launch(const plan_input_t *in, plan_t *pl);
+void      plan_terminate(const plan_input_t *in, plan_t *pl);
+void      plan_launch(const plan_input_t *in, plan_t *pl);
 action_t *plan_hook_enter(const plan_input_t *in, plan_t *pl, int i,
-    inst_hook_t hook, const char *why);
+                          inst_hook_t hook, const char *why);
 /* n new instances made for the capacity (fewer when no host, address,
    number or template is left: noted), each of template tmpl (-1: the one
    the mix asks for), placed as the capacity step places them: the zone
@@ -421,13 +428,13 @@ action_t *plan_hook_enter(const plan_input_t *in, plan_t *pl, int i,
    the template's latest model on the host; why NULL: the capacity
    step's reason.  The number made */
 int plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
-    const char *rule, const char *why);
+                   const char *rule, const char *why);
 /* the capacity units of the instances made for it (origin scaled, not
    warm) that serve or will (booting, running, creations so far; not
    lost), and per_zone / per_host (SCALER_MAX_ZONES / _HOSTS, may be
    NULL) how many of them each has */
 int plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
-    int *per_host);
+               int *per_host);
 /* the units obs->inst[i] provides: its template's weight */
 int plan_weight(const plan_input_t *in, int i);
 /* up to n new instances for the warm pool, made as scale-out makes them
@@ -437,7 +444,7 @@ int plan_weight(const plan_input_t *in, int i);
    the fewest in hcount[] (SCALER_MAX_HOSTS); both follow; with reason.
    How many were planned */
 int plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
-    int *hcount, const char *reason);
+                     int *hcount, const char *reason);
 /* the host of zone z a new instance goes to (policy_place_host over
    hcount, the instances per host, NULL: none); -1 when none of its hosts
    answers */
@@ -452,14 +459,14 @@ void plan_warm_fill(const plan_input_t *in, plan_t *pl);
 /* the lowest address of the pool that no instance, no member and no
    creation of the plan so far uses: 0, or -1 when none is left */
 int plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
-    size_t size);
+                      size_t size);
 
 /* plan_mix.c: a flexible pool's templates by the mix (pure) */
 typedef struct {
-    int  weight;        /* the capacity units one instance provides */
-    int  share;         /* its share in mix: (0: not in it) */
-    int  max_units;     /* max_percent of the capacity, in units; INT_MAX:
-                           no bound */
+    int weight;    /* the capacity units one instance provides */
+    int share;     /* its share in mix: (0: not in it) */
+    int max_units; /* max_percent of the capacity, in units; INT_MAX:
+                      no bound */
 } mix_template_t;
 /* the template of the next instance given count[] of each, missing
    units short of the capacity: mixed, the one that stands lowest against
@@ -467,20 +474,20 @@ typedef struct {
    first with room; one that fits within missing when the choice is
    heavier; -1 when none has room */
 int mix_next(const mix_template_t *t, int n, int mixed, const int *count,
-    int missing);
+             int missing);
 /* count[] of each template that a capacity (units) asks for: mix_next()
    until the units reach it (or none has room) */
 void mix_targets(const mix_template_t *t, int n, int mixed, int capacity,
-    int *count);
+                 int *count);
 /* the template to create from: the one furthest below its target (in
    units, first on ties) that has room, else mix_next(); -1: none */
-int mix_pick_out(const mix_template_t *t, int n, int mixed,
-    const int *target, const int *count, int missing);
+int mix_pick_out(const mix_template_t *t, int n, int mixed, const int *target,
+                 const int *count, int missing);
 /* the template to take one instance from: the one furthest above its
    target (in units; the later on ties) with a removable instance whose
    weight is at most spare (the units above the capacity); -1: none */
 int mix_pick_in(const mix_template_t *t, int n, const int *target,
-    const int *count, const int *removable, int spare);
+                const int *count, const int *removable, int spare);
 
 /* observe.c */
 /* fills *obs for ps's pool: prev = ps's instances of the last pass (kept
@@ -490,8 +497,8 @@ int mix_pick_in(const mix_template_t *t, int n, const int *target,
    read (Redis did not answer, or it was refused: obs->redis_err says
    which; obs then holds only the listing and the gateways known).
    obs_release() frees it either way */
-int observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
-    int nasks, observation_t *obs);
+int  observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks,
+             int nasks, observation_t *obs);
 void obs_release(observation_t *obs);
 /* the instance of id in obs (sorted), or NULL */
 const obs_instance_t *obs_instance(const observation_t *obs, const char *id);
@@ -501,29 +508,29 @@ const obs_instance_t *obs_instance(const observation_t *obs, const char *id);
    leaves them, ps->reports/gateways the observation's reports; counters
    and errors counted in ps */
 void act(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const plan_t *pl);
+         const plan_t *pl);
 /* a failed action, logged once ("KIND failed: ERR (REASON) rule=RULE")
    and counted as kind */
 void act_failed(pool_state_t *ps, const action_t *a, err_kind_t kind,
-    const char *err);
+                const char *err);
 /* a Redis write of a that failed: refused by the fence (the lease is
    lost: ERR_FENCED), or not done (ERR_REDIS) */
 void act_write_failed(pool_state_t *ps, const action_t *a, registry_t *reg);
 /* the outcome of one libvirt call of act_virt() */
 typedef struct {
-    int           ok;
-    virt_power_t  was;              /* a wake's: the power before */
-    char          err[256];
+    int          ok;
+    virt_power_t was; /* a wake's: the power before */
+    char         err[256];
 } act_virt_t;
 /* the libvirt call kind (ACT_WAKE, ACT_DELETE) for each of acts[0..n)
    on its instance's host, all at once, each within libvirt.timeout;
    out[i] is acts[i]'s outcome */
 void act_virt(pool_state_t *ps, const action_t *const *acts, int n,
-    act_kind_t kind, act_virt_t *out);
+              act_kind_t kind, act_virt_t *out);
 /* the member record of an instance, from its own model, through the
    shared codec; 0, or -1 with err */
 int member_record(const pool_config_t *p, const instance_t *in, int drain,
-    char *buf, size_t size, char *err, size_t errlen);
+                  char *buf, size_t size, char *err, size_t errlen);
 
 /* act_warm.c: the warm pool's actions */
 /* every ACT_WAKE of pl at once: resumed or restored, tags cleared, then
@@ -531,11 +538,11 @@ int member_record(const pool_config_t *p, const instance_t *in, int drain,
    or warm_pool.wake_timeout (deleted: the next pass replaces it); st[]
    follows */
 void act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const plan_t *pl, inst_state_t *st);
+                  const plan_t *pl, inst_state_t *st);
 /* after an ACT_PARK's virt_park succeeded (act.c runs it with the
    deletions): logged, st[] and the instance follow, a drained one's
    member removed */
 void act_parked(registry_t *reg, pool_state_t *ps, observation_t *obs,
-    const action_t *a, inst_state_t *st);
+                const action_t *a, inst_state_t *st);
 
 #endif /* SCALER_PLAN_H */

@@ -47,16 +47,15 @@ addr_cmp(const void *a, const void *b)
    far), sorted; NULL when none */
 static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
 {
-    const observation_t  *obs = in->obs;
-    char                (*used)[80];
-    int                   i;
+    const observation_t *obs = in->obs;
+    char(*used)[80];
+    int i;
 
     *n = 0;
     if (obs->ninst + obs->nmembers + pl->creates == 0) {
         return NULL;
     }
-    used = xmalloc((obs->ninst + obs->nmembers + pl->creates)
-                   * sizeof(*used));
+    used = xmalloc((obs->ninst + obs->nmembers + pl->creates) * sizeof(*used));
     for (i = 0; i < obs->ninst; i++) {
         memcpy(used[(*n)++], obs->inst[i].in.address, sizeof(*used));
     }
@@ -78,7 +77,7 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
    the range is used up */
 static int
 next_free(const pool_config_t *p, char (*used)[80], int nused, int k,
-    char *addr, size_t size)
+          char *addr, size_t size)
 {
     for (;; k++) {
         if (addr_static(p, k, addr, size) != 0) {
@@ -86,19 +85,17 @@ next_free(const pool_config_t *p, char (*used)[80], int nused, int k,
             return -1;
         }
         if (nused == 0
-            || bsearch(addr, used, nused, sizeof(*used), addr_cmp) == NULL)
-        {
+            || bsearch(addr, used, nused, sizeof(*used), addr_cmp) == NULL) {
             return k;
         }
     }
 }
 
 int
-plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
-    size_t size)
+plan_free_address(const plan_input_t *in, plan_t *pl, char *buf, size_t size)
 {
-    char  (*used)[80];
-    int     nused, k;
+    char(*used)[80];
+    int nused, k;
 
     used = used_addresses(in, pl, &nused);
     k = next_free(in->cf, used, nused, 0, buf, size);
@@ -109,14 +106,14 @@ plan_free_address(const plan_input_t *in, plan_t *pl, char *buf,
 /* the capacity's instances by template (the last index: of a template
    the config no longer has) and zone, and their units */
 typedef struct {
-    mix_template_t  t[SCALER_MAX_TEMPLATES + 1];
-    int             n;                  /* the pool's templates */
-    int             count[SCALER_MAX_TEMPLATES + 1];
-    int             zone[SCALER_MAX_TEMPLATES + 1][SCALER_MAX_ZONES];
-    int             all[SCALER_MAX_ZONES];
-    int             host[SCALER_MAX_HOSTS];     /* of all templates */
-    int             target[SCALER_MAX_TEMPLATES + 1];
-    int             units;
+    mix_template_t t[SCALER_MAX_TEMPLATES + 1];
+    int            n; /* the pool's templates */
+    int            count[SCALER_MAX_TEMPLATES + 1];
+    int            zone[SCALER_MAX_TEMPLATES + 1][SCALER_MAX_ZONES];
+    int            all[SCALER_MAX_ZONES];
+    int            host[SCALER_MAX_HOSTS]; /* of all templates */
+    int            target[SCALER_MAX_TEMPLATES + 1];
+    int            units;
 } mix_state_t;
 
 /* the weight of obs->inst[i]: its template's; for one the config no
@@ -124,20 +121,21 @@ typedef struct {
 static int
 inst_weight(const plan_input_t *in, int i)
 {
-    const obs_instance_t  *o = &in->obs->inst[i];
+    const obs_instance_t *o = &in->obs->inst[i];
 
     if (o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates) {
         return in->cf->templates[o->in.tmpl].weight;
     }
     return o->member >= 0 && in->obs->members[o->member].valid
-           && in->obs->members[o->member].weight > 0
-           ? (int) in->obs->members[o->member].weight : 1;
+                   && in->obs->members[o->member].weight > 0
+               ? (int) in->obs->members[o->member].weight
+               : 1;
 }
 
 static int
 inst_tmpl(const plan_input_t *in, int i)
 {
-    int  k = in->obs->inst[i].in.tmpl;
+    int k = in->obs->inst[i].in.tmpl;
 
     return k >= 0 && k < in->cf->ntemplates ? k : in->cf->ntemplates;
 }
@@ -155,11 +153,11 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
         ms->t[k].weight = p->templates[k].weight;
         ms->t[k].share = p->templates[k].mix;
         ms->t[k].max_units = p->templates[k].max_percent
-            ? (int) ((long long) in->capacity * p->templates[k].max_percent
-                     / 100)
-            : INT_MAX;
+                                 ? (int) ((long long) in->capacity
+                                          * p->templates[k].max_percent / 100)
+                                 : INT_MAX;
     }
-    ms->t[ms->n].weight = 1;            /* the orphans: never made */
+    ms->t[ms->n].weight = 1; /* the orphans: never made */
     for (i = 0; i < in->obs->ninst; i++) {
         o = &in->obs->inst[i];
         if (o->in.origin != ORIGIN_SCALED || pl->view[i].lost
@@ -167,8 +165,8 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
                 && pl->view[i].state != INST_RUNNING
                 && pl->view[i].state != INST_REPAIRING))
         {
-            continue;                   /* by hand, lost, or not in
-                                           service */
+            continue; /* by hand, lost, or not in
+                         service */
         }
         k = inst_tmpl(in, i);
         z = o->in.zone;
@@ -183,8 +181,8 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
         }
     }
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind == ACT_CREATE
-            && pl->act[i].origin == ORIGIN_SCALED && !pl->act[i].warm)
+        if (pl->act[i].kind == ACT_CREATE && pl->act[i].origin == ORIGIN_SCALED
+            && !pl->act[i].warm)
         {
             k = pl->act[i].tmpl;
             ms->count[k]++;
@@ -202,11 +200,13 @@ mix_state(const plan_input_t *in, const plan_t *pl, mix_state_t *ms)
 /* the reason of a capacity action */
 static void
 reason(const plan_input_t *in, const mix_state_t *ms, int k, char *buf,
-    size_t size, const char *more)
+       size_t size, const char *more)
 {
     if (in->cf->flexible) {
-        snprintf(buf, size, "capacity %d, %d in service; template %s "
-                 "weight %d%s", in->capacity, ms->units,
+        snprintf(buf, size,
+                 "capacity %d, %d in service; template %s "
+                 "weight %d%s",
+                 in->capacity, ms->units,
                  k < ms->n ? in->cf->templates[k].name : "(gone)",
                  ms->t[k].weight, more);
     } else {
@@ -218,9 +218,9 @@ reason(const plan_input_t *in, const mix_state_t *ms, int k, char *buf,
 int
 plan_place_host(const plan_input_t *in, int z, const int *hcount)
 {
-    static const int      none[SCALER_MAX_HOSTS];
-    const zone_config_t  *zc = &in->cf->zones[z];
-    int                   k;
+    static const int     none[SCALER_MAX_HOSTS];
+    const zone_config_t *zc = &in->cf->zones[z];
+    int                  k;
 
     k = policy_place_host((hcount ? hcount : none) + zc->host0,
                           in->obs->host_free + zc->host0,
@@ -230,8 +230,8 @@ plan_place_host(const plan_input_t *in, int z, const int *hcount)
 
 /* the creations of a pass: the addresses in use, where the next is */
 typedef struct {
-    char    (*used)[80];
-    int       nused, knext;
+    char (*used)[80];
+    int nused, knext;
 } addr_cursor_t;
 
 /* a creation of template t in zone z on host h, at the next free address
@@ -239,14 +239,15 @@ typedef struct {
    pool; NULL (noted) when no address is left */
 static action_t *
 create(const plan_input_t *in, plan_t *pl, addr_cursor_t *ac, int t, int z,
-    int h, const char *rule, const char *why, int warm)
+       int h, const char *rule, const char *why, int warm)
 {
-    char       addr[80];
-    action_t  *a;
-    int        k;
+    char      addr[80];
+    action_t *a;
+    int       k;
 
     if ((k = next_free(in->cf, ac->used, ac->nused, ac->knext, addr,
-                       sizeof(addr))) < 0)
+                       sizeof(addr)))
+        < 0)
     {
         plan_note(pl, ERR_ADDRESS, rule, "no free address left");
         return NULL;
@@ -271,15 +272,18 @@ create(const plan_input_t *in, plan_t *pl, addr_cursor_t *ac, int t, int z,
    none can be */
 static int
 create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
-    addr_cursor_t *ac, int t, int zone, const char *rule, const char *why)
+           addr_cursor_t *ac, int t, int zone, const char *rule,
+           const char *why)
 {
-    const pool_config_t  *p = in->cf;
-    int                   z, h, zc[SCALER_MAX_ZONES];
-    int                   usable[SCALER_MAX_ZONES];
+    const pool_config_t *p = in->cf;
+    int                  z, h, zc[SCALER_MAX_ZONES];
+    int                  usable[SCALER_MAX_ZONES];
 
     if (pl->next_seq > POLICY_SEQ_MAX) {
-        plan_note(pl, ERR_REDIS_DATA, rule, "instance numbers used up "
-                  "(%ld): no new instances", (long) POLICY_SEQ_MAX);
+        plan_note(pl, ERR_REDIS_DATA, rule,
+                  "instance numbers used up "
+                  "(%ld): no new instances",
+                  (long) POLICY_SEQ_MAX);
         return -1;
     }
     /* the fewest of this template, then the fewest of all */
@@ -290,7 +294,7 @@ create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
     if ((z = zone >= 0 ? zone : policy_place(zc, usable, p->nzones)) < 0
         || (h = plan_place_host(in, z, ms->host)) < 0)
     {
-        return -1;                  /* no host answers: nowhere to go */
+        return -1; /* no host answers: nowhere to go */
     }
     if (create(in, pl, ac, t, z, h, rule, why, 0) == NULL) {
         return -1;
@@ -306,30 +310,35 @@ create_one(const plan_input_t *in, plan_t *pl, mix_state_t *ms,
 /* up to n instances (n < 0: until the units meet the capacity), each of
    template tmpl (-1: the one the mix asks for); the number made */
 static int
-scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
-    int tmpl, const char *rule, const char *why)
+scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n, int tmpl,
+          const char *rule, const char *why)
 {
-    const pool_config_t  *p = in->cf;
-    addr_cursor_t         ac = { NULL, 0, 0 };
-    char                  buf[160];
-    int                   t, made = 0, want = in->capacity, rep = 0;
+    const pool_config_t *p = in->cf;
+    addr_cursor_t        ac = { NULL, 0, 0 };
+    char                 buf[160];
+    int                  t, made = 0, want = in->capacity, rep = 0;
 
     if (in->obs->seq < 0) {
-        plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
-                  "new instances", (long) POLICY_SEQ_MAX);
+        plan_note(pl, ERR_REDIS_DATA, rule,
+                  "seq is above %ld: no "
+                  "new instances",
+                  (long) POLICY_SEQ_MAX);
         return 0;
     }
     if (pl->repair.retry > in->now) {
-        return 0;                   /* backing off after failures */
+        return 0; /* backing off after failures */
     }
     ac.used = used_addresses(in, pl, &ac.nused);
     while (n < 0 ? ms->units < want : made < n) {
-        t = tmpl >= 0 ? tmpl
-            : mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
-                           want - ms->units > 0 ? want - ms->units : 1);
+        t = tmpl >= 0
+                ? tmpl
+                : mix_pick_out(ms->t, ms->n, p->mixed, ms->target, ms->count,
+                               want - ms->units > 0 ? want - ms->units : 1);
         if (t < 0) {
-            plan_note(pl, ERR_KIND_COUNT, rule, "capacity %d: every "
-                      "template is at its max_percent", want);
+            plan_note(pl, ERR_KIND_COUNT, rule,
+                      "capacity %d: every "
+                      "template is at its max_percent",
+                      want);
             break;
         }
         if (why == NULL) {
@@ -343,9 +352,8 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
             }
             memcpy(pl->act[pl->nact - 1].repair_of, pl->replacing[rep++],
                    sizeof(pl->act[0].repair_of));
-        } else if (create_one(in, pl, ms, &ac, t, -1, rule,
-                              why ? why : buf) != 0)
-        {
+        } else if (create_one(in, pl, ms, &ac, t, -1, rule, why ? why : buf)
+                   != 0) {
             break;
         }
         made++;
@@ -356,9 +364,9 @@ scale_out(const plan_input_t *in, plan_t *pl, mix_state_t *ms, int n,
 
 int
 plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
-    const char *rule, const char *why)
+               const char *rule, const char *why)
 {
-    mix_state_t  ms;
+    mix_state_t ms;
 
     mix_state(in, pl, &ms);
     return scale_out(in, pl, &ms, n, tmpl, rule, why);
@@ -366,21 +374,23 @@ plan_scale_out(const plan_input_t *in, plan_t *pl, int n, int tmpl,
 
 action_t *
 plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
-    const char *rule, const char *fmt, ...)
+            const char *rule, const char *fmt, ...)
 {
-    mix_state_t    ms;
-    addr_cursor_t  ac = { NULL, 0, 0 };
-    char           why[160];
-    va_list        ap;
-    int            rc;
+    mix_state_t   ms;
+    addr_cursor_t ac = { NULL, 0, 0 };
+    char          why[160];
+    va_list       ap;
+    int           rc;
 
     if (in->obs->seq < 0) {
-        plan_note(pl, ERR_REDIS_DATA, rule, "seq is above %ld: no "
-                  "new instances", (long) POLICY_SEQ_MAX);
+        plan_note(pl, ERR_REDIS_DATA, rule,
+                  "seq is above %ld: no "
+                  "new instances",
+                  (long) POLICY_SEQ_MAX);
         return NULL;
     }
     if (pl->repair.retry > in->now) {
-        return NULL;                /* backing off after failures */
+        return NULL; /* backing off after failures */
     }
     ac.used = used_addresses(in, pl, &ac.nused);
     va_start(ap, fmt);
@@ -394,9 +404,9 @@ plan_create(const plan_input_t *in, plan_t *pl, int tmpl, int z,
 
 int
 plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
-    int *per_host)
+           int *per_host)
 {
-    mix_state_t  ms;
+    mix_state_t ms;
 
     mix_state(in, pl, &ms);
     if (per_zone) {
@@ -411,13 +421,13 @@ plan_units(const plan_input_t *in, const plan_t *pl, int *per_zone,
 static void
 scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    policy_instance_t     *cand;
-    char                   why[160];
-    int                   *map, nc, c, i, k, t, w, held, outdated;
-    int                    removable[SCALER_MAX_TEMPLATES + 1];
-    int                    want = in->capacity + pl->surge;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o;
+    policy_instance_t    *cand;
+    char                  why[160];
+    int                  *map, nc, c, i, k, t, w, held, outdated;
+    int                   removable[SCALER_MAX_TEMPLATES + 1];
+    int                   want = in->capacity + pl->surge;
 
     cand = xcalloc(obs->ninst + 1, sizeof(*cand));
     map = xcalloc(obs->ninst + 1, sizeof(*map));
@@ -427,8 +437,8 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
         memset(removable, 0, sizeof(removable));
         for (i = 0, held = 0; i < obs->ninst; i++) {
             o = &obs->inst[i];
-            k = plan_reachable(obs, i) && plan_free(pl, i)
-                && !pl->view[i].lost && o->in.origin == ORIGIN_SCALED
+            k = plan_reachable(obs, i) && plan_free(pl, i) && !pl->view[i].lost
+                && o->in.origin == ORIGIN_SCALED
                 && (pl->view[i].state == INST_BOOTING
                     || pl->view[i].state == INST_RUNNING);
             /* protected: never taken, but said */
@@ -437,9 +447,10 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
                 k && !plan_protected(in, i, PROTECT_SCALE_IN);
         }
         if (removable[ms->n] > 0) {
-            t = ms->n;              /* of a template the config lost */
+            t = ms->n; /* of a template the config lost */
         } else if ((t = mix_pick_in(ms->t, ms->n, ms->target, ms->count,
-                                    removable, ms->units - want)) < 0)
+                                    removable, ms->units - want))
+                   < 0)
         {
             /* the rest are on hosts that are down, protected, or
                removing one undershoots */
@@ -455,8 +466,8 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
             for (nc = 0, i = 0; i < obs->ninst; i++) {
                 o = &obs->inst[i];
                 if (plan_reachable(obs, i) && plan_free(pl, i)
-                    && !pl->view[i].lost
-                    && o->in.origin == ORIGIN_SCALED && inst_tmpl(in, i) == t
+                    && !pl->view[i].lost && o->in.origin == ORIGIN_SCALED
+                    && inst_tmpl(in, i) == t
                     && !plan_protected(in, i, PROTECT_SCALE_IN)
                     && (pl->view[i].state == INST_BOOTING
                         || pl->view[i].state == INST_RUNNING)
@@ -473,19 +484,18 @@ scale_in(const plan_input_t *in, plan_t *pl, mix_state_t *ms)
                 break;
             }
         }
-        if ((c = policy_scale_in(cand, nc, in->cf->nzones,
-                                 in->cf->scale_in)) < 0)
-        {
+        if ((c = policy_scale_in(cand, nc, in->cf->nzones, in->cf->scale_in))
+            < 0) {
             break;
         }
         i = map[c];
         w = inst_weight(in, i);
         reason(in, ms, t, why, sizeof(why),
                pl->view[i].state == INST_RUNNING ? ""
-               : "; before registration");
-        plan_add(pl, in, pl->view[i].state == INST_RUNNING ? ACT_DRAIN
-                                                           : ACT_DELETE,
-                 i, "scale_in", "%s", why);
+                                                 : "; before registration");
+        plan_add(pl, in,
+                 pl->view[i].state == INST_RUNNING ? ACT_DRAIN : ACT_DELETE, i,
+                 "scale_in", "%s", why);
         ms->units -= w;
         ms->count[t]--;
         k = obs->inst[i].in.zone;
@@ -507,15 +517,15 @@ plan_weight(const plan_input_t *in, int i)
 
 int
 plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
-    int *hcount, const char *why)
+                 int *hcount, const char *why)
 {
-    const pool_config_t  *p = in->cf;
-    addr_cursor_t         ac = { NULL, 0, 0 };
-    mix_state_t           ms;
-    int                   z, h, t, made = 0, usable[SCALER_MAX_ZONES];
+    const pool_config_t *p = in->cf;
+    addr_cursor_t        ac = { NULL, 0, 0 };
+    mix_state_t          ms;
+    int                  z, h, t, made = 0, usable[SCALER_MAX_ZONES];
 
     if (in->obs->seq < 0) {
-        return 0;                   /* noted by the capacity step */
+        return 0; /* noted by the capacity step */
     }
     mix_state(in, pl, &ms);
     ac.used = used_addresses(in, pl, &ac.nused);
@@ -544,7 +554,7 @@ plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
 void
 plan_capacity(const plan_input_t *in, plan_t *pl)
 {
-    mix_state_t  ms;
+    mix_state_t ms;
 
     mix_state(in, pl, &ms);
     if (ms.units < in->capacity) {

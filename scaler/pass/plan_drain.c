@@ -22,15 +22,15 @@
    many connections obs->inst[i] has open; else 0 with their sum in *sum
    (saturating: a report's conns is any uint64) */
 static int
-waits(const plan_input_t *in, int i, uint64_t since, uint64_t *sum,
-    char *why, size_t size)
+waits(const plan_input_t *in, int i, uint64_t since, uint64_t *sum, char *why,
+      size_t size)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o = &obs->inst[i];
-    const gateway_t       *g;
-    const report_t        *r;
-    uint64_t               c;
-    int                    k;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o = &obs->inst[i];
+    const gateway_t      *g;
+    const report_t       *r;
+    uint64_t              c;
+    int                   k;
 
     *sum = 0;
     if (!obs->reports_ok) {
@@ -44,13 +44,17 @@ waits(const plan_input_t *in, int i, uint64_t since, uint64_t *sum,
         }
         if (!g->read) {
             snprintf(why, size, "gateway %s has not reported for %llu s",
-                     g->name, (unsigned long long)
-                     (in->now > g->seen ? (in->now - g->seen) / 1000 : 0));
+                     g->name,
+                     (unsigned long long) (in->now > g->seen
+                                               ? (in->now - g->seen) / 1000
+                                               : 0));
             return 1;
         }
         if (g->at < since) {
-            snprintf(why, size, "gateway %s has not reported since the "
-                     "drain began", g->name);
+            snprintf(why, size,
+                     "gateway %s has not reported since the "
+                     "drain began",
+                     g->name);
             return 1;
         }
     }
@@ -61,8 +65,10 @@ waits(const plan_input_t *in, int i, uint64_t since, uint64_t *sum,
             continue;
         }
         if (r->at < since) {
-            snprintf(why, size, "gateway %s's report on it is older than "
-                     "the drain", g->name);
+            snprintf(why, size,
+                     "gateway %s's report on it is older than "
+                     "the drain",
+                     g->name);
             return 1;
         }
         c = r->conns;
@@ -75,7 +81,7 @@ waits(const plan_input_t *in, int i, uint64_t since, uint64_t *sum,
    hook, or is shut down */
 static void
 drained(const plan_input_t *in, plan_t *pl, int i, act_kind_t end,
-    const char *why)
+        const char *why)
 {
     if (in->cf->hook_terminate.on) {
         plan_hook_enter(in, pl, i, HOOK_TERMINATE, why);
@@ -90,20 +96,20 @@ drained(const plan_input_t *in, plan_t *pl, int i, act_kind_t end,
 static drain_over_t
 drain_over(const plan_input_t *in, int i, char *why, size_t size)
 {
-    const obs_instance_t  *o = &in->obs->inst[i];
-    uint64_t               since, open;
+    const obs_instance_t *o = &in->obs->inst[i];
+    uint64_t              since, open;
 
-    since = o->drain_since ? o->drain_since
-            : o->in.drain_seen ? o->in.drain_seen : in->now;
+    since = o->drain_since     ? o->drain_since
+            : o->in.drain_seen ? o->in.drain_seen
+                               : in->now;
     if (in->now >= since && in->now - since >= in->cf->drain_timeout_ms) {
         return DRAIN_TIMEOUT;
     }
     if (waits(in, i, since, &open, why, size)) {
-        return DRAIN_HOLDS;         /* unknown: the drain holds */
+        return DRAIN_HOLDS; /* unknown: the drain holds */
     }
     if (open > 0) {
-        snprintf(why, size, "%llu connections open",
-                 (unsigned long long) open);
+        snprintf(why, size, "%llu connections open", (unsigned long long) open);
         return DRAIN_HOLDS;
     }
     return DRAIN_EMPTY;
@@ -112,7 +118,7 @@ drain_over(const plan_input_t *in, int i, char *why, size_t size)
 drain_over_t
 plan_drain_over(const plan_input_t *in, int i)
 {
-    char  why[160];
+    char why[160];
 
     return drain_over(in, i, why, sizeof(why));
 }
@@ -121,7 +127,7 @@ static void
 draining(const plan_input_t *in, plan_t *pl, int i)
 {
     /* shutdown_timeout 0: no ACPI shutdown, destroyed at once */
-    act_kind_t  end = in->cf->shutdown_timeout_ms ? ACT_STOP : ACT_DELETE;
+    act_kind_t end = in->cf->shutdown_timeout_ms ? ACT_STOP : ACT_DELETE;
 
     switch (drain_over(in, i, pl->view[i].hold, sizeof(pl->view[i].hold))) {
     case DRAIN_TIMEOUT:
@@ -138,18 +144,19 @@ draining(const plan_input_t *in, plan_t *pl, int i)
 static void
 stopping(const plan_input_t *in, plan_t *pl, int i)
 {
-    const obs_instance_t  *o = &in->obs->inst[i];
-    uint64_t               since = o->in.stop_since;
+    const obs_instance_t *o = &in->obs->inst[i];
+    uint64_t              since = o->in.stop_since;
 
     if (o->off) {
         plan_add(pl, in, ACT_DELETE, i, "drain", "powered off");
     } else if (in->now >= since
-               && in->now - since >= in->cf->shutdown_timeout_ms)
-    {
-        plan_add(pl, in, ACT_DELETE, i, "drain", "shutdown_timeout: "
+               && in->now - since >= in->cf->shutdown_timeout_ms) {
+        plan_add(pl, in, ACT_DELETE, i, "drain",
+                 "shutdown_timeout: "
                  "destroyed");
     } else {
-        snprintf(pl->view[i].hold, sizeof(pl->view[i].hold), "powering "
+        snprintf(pl->view[i].hold, sizeof(pl->view[i].hold),
+                 "powering "
                  "off");
     }
 }
@@ -157,8 +164,8 @@ stopping(const plan_input_t *in, plan_t *pl, int i)
 void
 plan_drain(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t  *obs = in->obs;
-    int                   i;
+    const observation_t *obs = in->obs;
+    int                  i;
 
     for (i = 0; i < obs->ninst; i++) {
         if (!plan_reachable(obs, i) || !plan_free(pl, i)) {

@@ -18,7 +18,7 @@
 static int
 member_has(const observation_t *obs, const char *id)
 {
-    int  k;
+    int k;
 
     for (k = 0; k < obs->nmembers; k++) {
         if (strcmp(obs->members[k].id, id) == 0) {
@@ -32,8 +32,8 @@ member_has(const observation_t *obs, const char *id)
 static int
 address_used(const plan_input_t *in, const plan_t *pl, const char *addr)
 {
-    const observation_t  *obs = in->obs;
-    int                   i;
+    const observation_t *obs = in->obs;
+    int                  i;
 
     for (i = 0; i < obs->ninst; i++) {
         if (strcmp(obs->inst[i].in.address, addr) == 0) {
@@ -41,8 +41,7 @@ address_used(const plan_input_t *in, const plan_t *pl, const char *addr)
         }
     }
     for (i = 0; i < obs->nmembers; i++) {
-        if (obs->members[i].valid
-            && strcmp(obs->members[i].address, addr) == 0)
+        if (obs->members[i].valid && strcmp(obs->members[i].address, addr) == 0)
         {
             return 1;
         }
@@ -60,14 +59,15 @@ address_used(const plan_input_t *in, const plan_t *pl, const char *addr)
 static void
 manual(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
 {
-    const pool_config_t  *p = in->cf;
-    action_t             *a;
-    char                  addr[80];
-    int                   count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS];
-    int                   usable[SCALER_MAX_ZONES], z = r->zone, h = -1;
+    const pool_config_t *p = in->cf;
+    action_t            *a;
+    char                 addr[80];
+    int                  count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS];
+    int                  usable[SCALER_MAX_ZONES], z = r->zone, h = -1;
 
     if (in->obs->seq < 0 || pl->next_seq > POLICY_SEQ_MAX) {
-        plan_note(pl, ERR_REDIS_DATA, "api", "instance by hand: instance "
+        plan_note(pl, ERR_REDIS_DATA, "api",
+                  "instance by hand: instance "
                   "numbers used up");
         return;
     }
@@ -82,13 +82,15 @@ manual(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
         h = plan_place_host(in, z, hcount);
     }
     if (h < 0) {
-        plan_note(pl, ERR_CREATE, "api", "instance by hand: zone %s does "
-                  "not answer", z >= 0 && z < p->nzones ? p->zones[z].name
-                                                        : "(none)");
+        plan_note(pl, ERR_CREATE, "api",
+                  "instance by hand: zone %s does "
+                  "not answer",
+                  z >= 0 && z < p->nzones ? p->zones[z].name : "(none)");
         return;
     }
     if (plan_free_address(in, pl, addr, sizeof(addr)) != 0) {
-        plan_note(pl, ERR_ADDRESS, "api", "instance by hand: no free "
+        plan_note(pl, ERR_ADDRESS, "api",
+                  "instance by hand: no free "
                   "address left");
         return;
     }
@@ -109,31 +111,36 @@ manual(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
 static void
 adopt(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
 {
-    const pool_config_t  *p = in->cf;
-    action_t             *a;
-    char                  addr[80];
+    const pool_config_t *p = in->cf;
+    action_t            *a;
+    char                 addr[80];
 
     if (obs_instance(in->obs, r->domain) != NULL
-        || member_has(in->obs, r->domain))
-    {
-        plan_note(pl, ERR_KIND_COUNT, "api", "adopt %s: the pool has an "
-                  "instance or member of that id", r->domain);
+        || member_has(in->obs, r->domain)) {
+        plan_note(pl, ERR_KIND_COUNT, "api",
+                  "adopt %s: the pool has an "
+                  "instance or member of that id",
+                  r->domain);
         return;
     }
     if (plan_place_host(in, r->zone, NULL) < 0) {
-        plan_note(pl, ERR_LIBVIRT, "api", "adopt %s: zone %s does not "
-                  "answer", r->domain, p->zones[r->zone].name);
+        plan_note(pl, ERR_LIBVIRT, "api",
+                  "adopt %s: zone %s does not "
+                  "answer",
+                  r->domain, p->zones[r->zone].name);
         return;
     }
     if (p->addr_mode == ADDR_STATIC) {
         snprintf(addr, sizeof(addr), "%s", r->address);
         if (address_used(in, pl, addr)) {
-            plan_note(pl, ERR_ADDRESS, "api", "adopt %s: address %s is in "
-                      "use", r->domain, addr);
+            plan_note(pl, ERR_ADDRESS, "api",
+                      "adopt %s: address %s is in "
+                      "use",
+                      r->domain, addr);
             return;
         }
     } else {
-        addr[0] = '\0';             /* the guest's, learnt by the listing */
+        addr[0] = '\0'; /* the guest's, learnt by the listing */
     }
     a = plan_add(pl, in, ACT_ADOPT, -1, "api", "by hand: template %s",
                  p->templates[r->tmpl].name[0] ? p->templates[r->tmpl].name
@@ -152,13 +159,13 @@ adopt(const plan_input_t *in, plan_t *pl, const hand_req_t *r)
 void
 plan_hand(const plan_input_t *in, plan_t *pl)
 {
-    const hand_req_t  *r;
-    int                i;
+    const hand_req_t *r;
+    int               i;
 
     for (i = 0; i < in->obs->nhand; i++) {
         r = &in->obs->hand[i];
         if (r->tmpl < 0 || r->tmpl >= in->cf->ntemplates) {
-            continue;               /* a reload took its template away */
+            continue; /* a reload took its template away */
         }
         if (r->origin == ORIGIN_MANUAL) {
             manual(in, pl, r);

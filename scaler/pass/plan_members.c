@@ -16,21 +16,22 @@
 void
 plan_strays(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t  *obs = in->obs;
-    const obs_member_t   *m;
-    action_t             *a;
-    int                   k;
+    const observation_t *obs = in->obs;
+    const obs_member_t  *m;
+    action_t            *a;
+    int                  k;
 
     for (k = 0; k < obs->nmembers; k++) {
         m = &obs->members[k];
         if (m->inst >= 0) {
             continue;
         }
-        if (m->valid && (m->host >= 0 ? !obs->host_up[m->host]
-                         : m->zone >= 0 && !obs->zone_up[m->zone]))
+        if (m->valid
+            && (m->host >= 0 ? !obs->host_up[m->host]
+                             : m->zone >= 0 && !obs->zone_up[m->zone]))
         {
-            continue;               /* its host (or a host of its zone,
-                                       when it names none) did not answer */
+            continue; /* its host (or a host of its zone,
+                         when it names none) did not answer */
         }
         a = plan_add(pl, in, ACT_DEREGISTER, -1, "stray", "no domain");
         a->member = k;
@@ -42,10 +43,10 @@ plan_strays(const plan_input_t *in, plan_t *pl)
 /* 1 when m says something else than its instance o would be registered
    with (o's address only when known: lease/agent learn it late) */
 static int
-differs(const plan_input_t *in, const obs_instance_t *o,
-    const obs_member_t *m, char *what, size_t size)
+differs(const plan_input_t *in, const obs_instance_t *o, const obs_member_t *m,
+        char *what, size_t size)
 {
-    const char  *zone = in->cf->zones[o->in.zone].name;
+    const char *zone = in->cf->zones[o->in.zone].name;
 
     if (o->in.address[0] && strncmp(o->in.address, "pending:", 8) != 0
         && strcmp(m->address, o->in.address) != 0)
@@ -64,7 +65,8 @@ differs(const plan_input_t *in, const obs_instance_t *o,
     {
         snprintf(what, size, "not host %s",
                  in->cf->zones[o->in.zone].nhosts > 1
-                 ? in->cf->hosts[o->in.host].name : "none");
+                     ? in->cf->hosts[o->in.host].name
+                     : "none");
         return 1;
     }
     if (o->in.tmpl >= 0 && o->in.tmpl < in->cf->ntemplates
@@ -86,10 +88,10 @@ differs(const plan_input_t *in, const obs_instance_t *o,
 void
 plan_register(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    char                   what[256];
-    int                    i;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o;
+    char                  what[256];
+    int                   i;
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
@@ -106,11 +108,10 @@ plan_register(const plan_input_t *in, plan_t *pl)
             break;
         case INST_RUNNING:
         case INST_DRAINING:
-            if (differs(in, o, &obs->members[o->member], what,
-                        sizeof(what)))
-            {
-                plan_add(pl, in, pl->view[i].state == INST_RUNNING
-                                 ? ACT_REGISTER : ACT_DRAIN,
+            if (differs(in, o, &obs->members[o->member], what, sizeof(what))) {
+                plan_add(pl, in,
+                         pl->view[i].state == INST_RUNNING ? ACT_REGISTER
+                                                           : ACT_DRAIN,
                          i, "record", "its record says %s", what);
             }
             break;

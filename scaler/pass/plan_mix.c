@@ -9,8 +9,8 @@
  * instance at a time, each to the template whose units would stand
  * lowest against its share of the mix ((units + weight) / share, the
  * Sainte-Lague rule, the heavier on a tie: a template of weight 2 and
- * one of weight 1 at 50/50 get the same units), or without a mix to the first template
- * that can take one (the first template first); never beyond a
+ * one of weight 1 at 50/50 get the same units), or without a mix to the first
+ * template that can take one (the first template first); never beyond a
  * template's max_percent of the capacity; until the units reach the
  * capacity.  When the template chosen is heavier than the units still
  * missing and another one fits them, that one is taken, so the capacity
@@ -31,8 +31,8 @@
 static int
 lower(const mix_template_t *t, const int *count, int a, int b)
 {
-    long long  ua = (long long) (count[a] + 1) * t[a].weight * t[b].share;
-    long long  ub = (long long) (count[b] + 1) * t[b].weight * t[a].share;
+    long long ua = (long long) (count[a] + 1) * t[a].weight * t[b].share;
+    long long ub = (long long) (count[b] + 1) * t[b].weight * t[a].share;
 
     return ua < ub || (ua == ub && t[a].weight > t[b].weight);
 }
@@ -47,9 +47,9 @@ room(const mix_template_t *t, const int *count, int k)
 
 int
 mix_next(const mix_template_t *t, int n, int mixed, const int *count,
-    int missing)
+         int missing)
 {
-    int  k, best = -1, fit = -1;
+    int k, best = -1, fit = -1;
 
     for (k = 0; k < n; k++) {
         if (!room(t, count, k) || (mixed && t[k].share <= 0)) {
@@ -76,15 +76,14 @@ mix_next(const mix_template_t *t, int n, int mixed, const int *count,
 }
 
 void
-mix_targets(const mix_template_t *t, int n, int mixed, int capacity,
-    int *count)
+mix_targets(const mix_template_t *t, int n, int mixed, int capacity, int *count)
 {
-    int  units = 0, k;
+    int units = 0, k;
 
     memset(count, 0, n * sizeof(int));
     while (units < capacity) {
         if ((k = mix_next(t, n, mixed, count, capacity - units)) < 0) {
-            break;                  /* every template at its bound */
+            break; /* every template at its bound */
         }
         count[k]++;
         units += t[k].weight;
@@ -93,10 +92,10 @@ mix_targets(const mix_template_t *t, int n, int mixed, int capacity,
 
 int
 mix_pick_out(const mix_template_t *t, int n, int mixed, const int *target,
-    const int *count, int missing)
+             const int *count, int missing)
 {
-    long long  d, best_d = 0;
-    int        k, best = -1;
+    long long d, best_d = 0;
+    int       k, best = -1;
 
     for (k = 0; k < n; k++) {
         d = (long long) (target[k] - count[k]) * t[k].weight;
@@ -111,18 +110,16 @@ mix_pick_out(const mix_template_t *t, int n, int mixed, const int *target,
 }
 
 int
-mix_pick_in(const mix_template_t *t, int n, const int *target,
-    const int *count, const int *removable, int spare)
+mix_pick_in(const mix_template_t *t, int n, const int *target, const int *count,
+            const int *removable, int spare)
 {
-    long long  e, best_e = 0;
-    int        k, best = -1;
+    long long e, best_e = 0;
+    int       k, best = -1;
 
     for (k = 0; k < n; k++) {
         e = (long long) (count[k] - target[k]) * t[k].weight;
-        if (removable[k] > 0 && t[k].weight <= spare && e > 0
-            && e >= best_e)
-        {
-            best = k;           /* ties: the later template */
+        if (removable[k] > 0 && t[k].weight <= spare && e > 0 && e >= best_e) {
+            best = k; /* ties: the later template */
             best_e = e;
         }
     }

@@ -36,7 +36,7 @@
 static uint64_t
 down_for(const plan_input_t *in, const plan_t *pl, int i)
 {
-    uint64_t  since = in->obs->inst[i].in.down_since;
+    uint64_t since = in->obs->inst[i].in.down_since;
 
     if (pl->view[i].health != HEALTH_DOWN || since == 0 || in->now < since) {
         return 0;
@@ -48,43 +48,40 @@ down_for(const plan_input_t *in, const plan_t *pl, int i)
 static void
 progress(const plan_input_t *in, plan_t *pl)
 {
-    const pool_config_t   *cf = in->cf;
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    uint64_t               limit;
-    char                   why[160];
-    int                    i;
+    const pool_config_t  *cf = in->cf;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o;
+    uint64_t              limit;
+    char                  why[160];
+    int                   i;
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
         if (!o->listed || o->in.repair == IREP_NONE
-            || o->in.repair == IREP_REPLACED)
-        {
+            || o->in.repair == IREP_REPLACED) {
             continue;
         }
         if (pl->view[i].state == INST_DELETING
             || pl->view[i].state == INST_DRAINING
             || pl->view[i].state == INST_STOPPING)
         {
-            continue;               /* it goes: not a repair any more */
+            continue; /* it goes: not a repair any more */
         }
         if (o->member >= 0 && pl->view[i].health == HEALTH_UP) {
             pl->view[i].repair = IREP_NONE;
             pl->view[i].repaired = 1;
-            pl->repair.failures = 0;        /* a success */
+            pl->repair.failures = 0; /* a success */
             continue;
         }
         limit = cf->repair_grace_ms + cf->health_grace_ms;
         if (in->now >= o->in.repair_since
-            && in->now - o->in.repair_since > limit)
-        {
+            && in->now - o->in.repair_since > limit) {
             snprintf(why, sizeof(why), "%s: not up %llu ms after its %s",
                      o->in.id, (unsigned long long) limit,
                      o->in.repair == IREP_REPLACEMENT ? "creation"
                      : o->in.repair == IREP_RESTARTED ? "restart"
                                                       : "reimage");
-            plan_repair_failed(&pl->repair, cf, in->now, in->interval_ms,
-                               why);
+            plan_repair_failed(&pl->repair, cf, in->now, in->interval_ms, why);
             pl->view[i].repair = IREP_NONE;
             pl->view[i].repaired = -1;
         }
@@ -97,8 +94,8 @@ progress(const plan_input_t *in, plan_t *pl)
 static int
 under_way(const plan_input_t *in, const plan_t *pl)
 {
-    const observation_t  *obs = in->obs;
-    int                   i, k, n = 0;
+    const observation_t *obs = in->obs;
+    int                  i, k, n = 0;
 
     for (i = 0; i < obs->ninst; i++) {
         switch (pl->view[i].repair) {
@@ -110,8 +107,8 @@ under_way(const plan_input_t *in, const plan_t *pl)
         case IREP_REPLACED:
             for (k = 0; k < obs->ninst; k++) {
                 if (pl->view[k].repair == IREP_REPLACEMENT
-                    && strcmp(obs->inst[k].in.repair_of,
-                              obs->inst[i].in.id) == 0)
+                    && strcmp(obs->inst[k].in.repair_of, obs->inst[i].in.id)
+                           == 0)
                 {
                     break;
                 }
@@ -129,12 +126,12 @@ under_way(const plan_input_t *in, const plan_t *pl)
 static void
 not_ready(const plan_input_t *in, plan_t *pl)
 {
-    const pool_config_t   *p = in->cf;
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    uint64_t               since;
-    char                   why[160];
-    int                    i, n = 0, most;
+    const pool_config_t  *p = in->cf;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o;
+    uint64_t              since;
+    char                  why[160];
+    int                   i, n = 0, most;
 
     if (p->health_grace_ms == 0) {
         return;
@@ -144,7 +141,7 @@ not_ready(const plan_input_t *in, plan_t *pl)
         o = &obs->inst[i];
         if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_BOOTING || o->ready != READY_NO
-            || o->in.origin != ORIGIN_SCALED)   /* by hand: the API's */
+            || o->in.origin != ORIGIN_SCALED) /* by hand: the API's */
         {
             continue;
         }
@@ -152,14 +149,16 @@ not_ready(const plan_input_t *in, plan_t *pl)
         if (in->now < since || in->now - since < p->health_grace_ms) {
             continue;
         }
-        if (plan_add(pl, in, ACT_DELETE, i, "repair", "not ready (%s) "
+        if (plan_add(pl, in, ACT_DELETE, i, "repair",
+                     "not ready (%s) "
                      "within health.grace (%llu ms), to be replaced",
                      o->why, (unsigned long long) p->health_grace_ms))
         {
-            snprintf(why, sizeof(why), "%s not ready within health.grace "
-                     "(%s)", o->in.id, o->why);
-            plan_repair_failed(&pl->repair, p, in->now, in->interval_ms,
-                               why);
+            snprintf(why, sizeof(why),
+                     "%s not ready within health.grace "
+                     "(%s)",
+                     o->in.id, o->why);
+            plan_repair_failed(&pl->repair, p, in->now, in->interval_ms, why);
             pl->view[i].repair = IREP_NONE;
             n++;
         }
@@ -170,12 +169,12 @@ not_ready(const plan_input_t *in, plan_t *pl)
 static void
 down(const plan_input_t *in, plan_t *pl)
 {
-    const pool_config_t   *p = in->cf;
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    char                 (*r)[SCALESET_ID_MAX + 1];
-    uint64_t               d;
-    int                    i, busy;
+    const pool_config_t  *p = in->cf;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o;
+    char(*r)[SCALESET_ID_MAX + 1];
+    uint64_t d;
+    int      i, busy;
 
     if (!p->repair_enabled) {
         return;
@@ -191,38 +190,47 @@ down(const plan_input_t *in, plan_t *pl)
             continue;
         }
         if (plan_protected(in, i, PROTECT_ALL)) {
-            snprintf(pl->view[i].hold, sizeof(pl->view[i].hold), "down, "
+            snprintf(pl->view[i].hold, sizeof(pl->view[i].hold),
+                     "down, "
                      "not repaired: protected from scale-set actions");
             continue;
         }
         if (pl->repair.suspended) {
-            snprintf(pl->view[i].hold, sizeof(pl->view[i].hold), "down, "
+            snprintf(pl->view[i].hold, sizeof(pl->view[i].hold),
+                     "down, "
                      "not repaired: the pool's repairs are suspended");
             continue;
         }
         if (busy >= pl->repair_most) {
-            snprintf(pl->view[i].hold, sizeof(pl->view[i].hold), "down, "
+            snprintf(pl->view[i].hold, sizeof(pl->view[i].hold),
+                     "down, "
                      "waiting for repair: %d under way, at most %d at once",
                      busy, pl->repair_most);
             continue;
         }
         switch (p->repair_action) {
         case REPAIR_RESTART:
-            plan_add(pl, in, ACT_RESTART, i, "repair", "down on every "
+            plan_add(pl, in, ACT_RESTART, i, "repair",
+                     "down on every "
                      "gateway for %llu ms (repair.grace %llu ms): "
-                     "restarted", (unsigned long long) d,
+                     "restarted",
+                     (unsigned long long) d,
                      (unsigned long long) p->repair_grace_ms);
             break;
         case REPAIR_REIMAGE:
-            plan_add(pl, in, ACT_REIMAGE, i, "repair", "down on every "
+            plan_add(pl, in, ACT_REIMAGE, i, "repair",
+                     "down on every "
                      "gateway for %llu ms (repair.grace %llu ms): "
-                     "reimaged", (unsigned long long) d,
+                     "reimaged",
+                     (unsigned long long) d,
                      (unsigned long long) p->repair_grace_ms);
             break;
         default:
-            plan_add(pl, in, ACT_DRAIN, i, "repair", "down on every "
+            plan_add(pl, in, ACT_DRAIN, i, "repair",
+                     "down on every "
                      "gateway for %llu ms (repair.grace %llu ms): "
-                     "replaced", (unsigned long long) d,
+                     "replaced",
+                     (unsigned long long) d,
                      (unsigned long long) p->repair_grace_ms);
             r = xrealloc(pl->replacing, (pl->nreplacing + 1) * sizeof(*r));
             pl->replacing = r;

@@ -57,34 +57,34 @@
 
 /* how long an upgraded instance has to become healthy without
    health.grace */
-#define UPGRADE_GRACE_DEFAULT_MS  (5 * 60 * 1000ULL)
+#define UPGRADE_GRACE_DEFAULT_MS (5 * 60 * 1000ULL)
 
 typedef struct {
-    int           inst;
-    act_kind_t    kind;             /* ACT_DRAIN, ACT_DELETE */
-    long          batch;            /* the batch it is for */
-    const char   *why;
+    int         inst;
+    act_kind_t  kind;  /* ACT_DRAIN, ACT_DELETE */
+    long        batch; /* the batch it is for */
+    const char *why;
 } up_step_t;
 
 typedef struct {
-    const plan_input_t      *in;
-    const observation_t     *obs;
-    plan_t                  *pl;
-    const upgrade_config_t  *uc;
-    const upgrade_t         *rec;       /* as observed */
-    upgrade_t               *out;       /* pl->upgrade */
-    int                      changed;   /* out is to be written */
-    int                      back;      /* towards the previous model */
-    uint64_t                 now, grace;
-    char                     key[UPGRADE_MODEL_MAX + 1];   /* the pool's */
-    char                     log[512];  /* what happened, for act's log */
-    up_step_t               *steps;     /* decided, added after the
-                                           record's write */
-    int                      nsteps;
-    char                    *taken;     /* per instance: a step decided
-                                           for it this pass */
-    int                      creates[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
-    int                      surge;     /* in capacity units */
+    const plan_input_t     *in;
+    const observation_t    *obs;
+    plan_t                 *pl;
+    const upgrade_config_t *uc;
+    const upgrade_t        *rec;     /* as observed */
+    upgrade_t              *out;     /* pl->upgrade */
+    int                     changed; /* out is to be written */
+    int                     back;    /* towards the previous model */
+    uint64_t                now, grace;
+    char                    key[UPGRADE_MODEL_MAX + 1]; /* the pool's */
+    char                    log[512]; /* what happened, for act's log */
+    up_step_t              *steps;    /* decided, added after the
+                                         record's write */
+    int   nsteps;
+    char *taken; /* per instance: a step decided
+                    for it this pass */
+    int creates[SCALER_MAX_TEMPLATES][SCALER_MAX_ZONES];
+    int surge; /* in capacity units */
 } up_t;
 
 /* protected from scale-set actions (PREFIX{POOL}:protection "all"): an
@@ -105,14 +105,14 @@ registered(const up_t *u, int i)
            || u->pl->view[i].state == INST_REPAIRING;
 }
 
-static void
-event(up_t *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void event(up_t *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 event(up_t *u, const char *fmt, ...)
 {
-    size_t   len = strlen(u->log);
-    va_list  ap;
+    size_t  len = strlen(u->log);
+    va_list ap;
 
     if (len + 3 >= sizeof(u->log)) {
         return;
@@ -129,7 +129,7 @@ event(up_t *u, const char *fmt, ...)
 static void
 step(up_t *u, int i, act_kind_t kind, const char *why)
 {
-    up_step_t  *n;
+    up_step_t *n;
 
     n = xrealloc(u->steps, (u->nsteps + 1) * sizeof(*n));
     u->steps = n;
@@ -145,12 +145,10 @@ step(up_t *u, int i, act_kind_t kind, const char *why)
 static int
 counted(const up_t *u, int i)
 {
-    inst_state_t  st = plan_observed(u->obs, i);
+    inst_state_t st = plan_observed(u->obs, i);
 
-    return (st == INST_BOOTING || st == INST_RUNNING
-            || st == INST_REPAIRING)
-           && !(u->obs->inst[i].in.asked & ASK_DELETE)
-           && !u->pl->view[i].lost;
+    return (st == INST_BOOTING || st == INST_RUNNING || st == INST_REPAIRING)
+           && !(u->obs->inst[i].in.asked & ASK_DELETE) && !u->pl->view[i].lost;
 }
 
 /* serving or booting in the view (no earlier step took it away, no step
@@ -169,7 +167,7 @@ active(const up_t *u, int i)
 static int
 tmpl_of(const up_t *u, int i)
 {
-    int  k = u->obs->inst[i].in.tmpl;
+    int k = u->obs->inst[i].in.tmpl;
 
     return k >= 0 && k < u->in->cf->ntemplates ? k : 0;
 }
@@ -186,16 +184,16 @@ units(const up_t *u, int i)
 static int
 active_units(const up_t *u)
 {
-    const plan_t  *pl = u->pl;
-    int            i, k, z, n = 0;
+    const plan_t *pl = u->pl;
+    int           i, k, z, n = 0;
 
     for (i = 0; i < u->obs->ninst; i++) {
         n += active(u, i) && u->obs->inst[i].in.origin == ORIGIN_SCALED
-             ? units(u, i) : 0;
+                 ? units(u, i)
+                 : 0;
     }
     for (i = 0; i < pl->nact; i++) {
-        if (pl->act[i].kind == ACT_CREATE
-            && pl->act[i].origin == ORIGIN_SCALED)
+        if (pl->act[i].kind == ACT_CREATE && pl->act[i].origin == ORIGIN_SCALED)
         {
             n += u->in->cf->templates[pl->act[i].tmpl].weight;
         }
@@ -245,7 +243,7 @@ initializing(const up_t *u, int i)
 static int
 on_forward(const up_t *u, int i)
 {
-    const obs_instance_t  *o = &u->obs->inst[i];
+    const obs_instance_t *o = &u->obs->inst[i];
 
     return o->in.tmpl >= 0 && o->in.tmpl < u->in->cf->ntemplates
            && o->in.host >= 0 && o->in.host < u->in->cf->nhosts
@@ -257,23 +255,22 @@ on_forward(const up_t *u, int i)
 static int
 eligible(const up_t *u, int i)
 {
-    const obs_instance_t  *o = &u->obs->inst[i];
+    const obs_instance_t *o = &u->obs->inst[i];
 
     /* made for the capacity: one added by hand, or adopted, is the
        operator's; one the API asked something of, or being repaired, is
        left to that first */
     return active(u, i) && plan_free(u->pl, i) && plan_reachable(u->obs, i)
-           && !o->in.asked && !repairing(u, i)
-           && o->in.origin == ORIGIN_SCALED && !upgrade_protected(u, i)
-           && !plan_on_target(u->in, u->pl, i);
+           && !o->in.asked && !repairing(u, i) && o->in.origin == ORIGIN_SCALED
+           && !upgrade_protected(u, i) && !plan_on_target(u->in, u->pl, i);
 }
 
 /* the model most outdated instances are on ("VERSION:DIGEST") */
 static void
 majority(const up_t *u, char *buf, size_t size)
 {
-    char   k[UPGRADE_MODEL_MAX + 1], best[UPGRADE_MODEL_MAX + 1] = "";
-    int    i, j, n, nbest = 0;
+    char k[UPGRADE_MODEL_MAX + 1], best[UPGRADE_MODEL_MAX + 1] = "";
+    int  i, j, n, nbest = 0;
 
     for (i = 0; i < u->obs->ninst; i++) {
         if (!counted(u, i) || plan_on_target(u->in, u->pl, i)) {
@@ -319,13 +316,14 @@ clear_batch(up_t *u)
 static int
 previous_differs(const up_t *u)
 {
-    int  k, h;
+    int k, h;
 
     for (k = 0; k < u->in->cf->ntemplates; k++) {
         for (h = 0; h < u->in->cf->nhosts; h++) {
             if (!model_latest(&u->obs->latest[k][h], &u->obs->previous[k][h])
                 || strcmp(u->obs->latest[k][h].version,
-                          u->obs->previous[k][h].version) != 0)
+                          u->obs->previous[k][h].version)
+                       != 0)
             {
                 return 1;
             }
@@ -335,15 +333,15 @@ previous_differs(const up_t *u)
 }
 
 /* a threshold exceeded */
-static void
-breach(up_t *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void breach(up_t *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 breach(up_t *u, const char *fmt, ...)
 {
-    upgrade_t  *out = u->out;
-    char        why[160], v[SCALESET_NAME_MAX + 1];
-    va_list     ap;
+    upgrade_t *out = u->out;
+    char       why[160], v[SCALESET_NAME_MAX + 1];
+    va_list    ap;
 
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
@@ -364,8 +362,10 @@ breach(up_t *u, const char *fmt, ...)
         out->rollback = UPGRADE_BACK_BREACH;
         out->batch = 0;
         out->batches = 0;
-        snprintf(out->error, sizeof(out->error), "%s; rolling back to "
-                 "version %s", why, version_of(out->from, v, sizeof(v)));
+        snprintf(out->error, sizeof(out->error),
+                 "%s; rolling back to "
+                 "version %s",
+                 why, version_of(out->from, v, sizeof(v)));
         event(u, "%s: rolling back to version %s", why,
               version_of(out->from, v, sizeof(v)));
         u->back = 1;
@@ -375,10 +375,11 @@ breach(up_t *u, const char *fmt, ...)
     out->state = UPGRADE_FAILED;
     snprintf(out->error, sizeof(out->error), "%s; %s", why,
              !u->uc->rollback ? "rollback is off: nothing more is replaced"
-             : !u->obs->previous_ok ? "no rollback: no instance of the "
-               "previous model left to take its recipe from"
-             : "no rollback: the previous model is the pool's (its base "
-               "image was replaced where it was)");
+             : !u->obs->previous_ok
+                 ? "no rollback: no instance of the "
+                   "previous model left to take its recipe from"
+                 : "no rollback: the previous model is the pool's (its base "
+                   "image was replaced where it was)");
     event(u, "failed: %s", out->error);
 }
 
@@ -387,8 +388,8 @@ breach(up_t *u, const char *fmt, ...)
 static void
 run_batch(up_t *u, int *b, int nb)
 {
-    const plan_input_t  *in = u->in;
-    int                  k, i, z, t, need, healthy = 0, left = 0, bu = 0;
+    const plan_input_t *in = u->in;
+    int                 k, i, z, t, need, healthy = 0, left = 0, bu = 0;
 
     if (!u->uc->surge) {
         for (k = 0; k < nb; k++) {
@@ -407,15 +408,17 @@ run_batch(up_t *u, int *b, int nb)
     for (k = 0; k < nb && need > 0; k++) {
         z = u->obs->inst[b[k]].in.zone;
         t = tmpl_of(u, b[k]);
-        if (plan_place_host(in, z, NULL) >= 0) {     /* a host answers */
+        if (plan_place_host(in, z, NULL) >= 0) { /* a host answers */
             u->creates[t][z]++;
             need -= in->cf->templates[t].weight;
         }
     }
     for (i = 0; i < u->obs->ninst; i++) {
         healthy += u->pl->view[i].state == INST_RUNNING && !u->taken[i]
-                   && u->obs->inst[i].in.origin == ORIGIN_SCALED
-                   && plan_healthy(u->in, i) == 1 ? units(u, i) : 0;
+                           && u->obs->inst[i].in.origin == ORIGIN_SCALED
+                           && plan_healthy(u->in, i) == 1
+                       ? units(u, i)
+                       : 0;
     }
     for (k = 0; k < nb; k++) {
         i = b[k];
@@ -457,12 +460,12 @@ batch_cmp_key(const up_t *u, int i)
 static void
 next_batch(up_t *u, int *cand, int nc)
 {
-    const plan_input_t  *in = u->in;
-    upgrade_t           *out = u->out;
-    char                 ids[480], v[SCALESET_NAME_MAX + 1];
-    int                  per_zone[SCALER_MAX_ZONES] = { 0 };
-    int                  k, j, t, z = -1, n = 0, size, len = 0;
-    long                 left = 0;
+    const plan_input_t *in = u->in;
+    upgrade_t          *out = u->out;
+    char                ids[480], v[SCALESET_NAME_MAX + 1];
+    int                 per_zone[SCALER_MAX_ZONES] = { 0 };
+    int                 k, j, t, z = -1, n = 0, size, len = 0;
+    long                left = 0;
 
     for (k = 0; k < nc; k++) {
         per_zone[in->obs->inst[cand[k]].in.zone]++;
@@ -470,8 +473,7 @@ next_batch(up_t *u, int *cand, int nc)
     if (!u->uc->cross_zone && !out->automatic) {
         for (j = 0; j < in->cf->nzones; j++) {
             if (strcmp(in->cf->zones[j].name, out->zone) == 0
-                && per_zone[j] > 0)
-            {
+                && per_zone[j] > 0) {
                 z = j;
             }
         }
@@ -488,8 +490,7 @@ next_batch(up_t *u, int *cand, int nc)
             }
         }
     }
-    size = out->automatic ? nc
-           : in->capacity * u->uc->max_batch_percent / 100;
+    size = out->automatic ? nc : in->capacity * u->uc->max_batch_percent / 100;
     size = size < 1 ? 1 : size;
     /* the zone's candidates, unhealthy first, then by id (the oldest) */
     for (k = 0; k < nc; k++) {
@@ -498,11 +499,12 @@ next_batch(up_t *u, int *cand, int nc)
         }
     }
     for (k = 1; k < n; k++) {
-        for (j = k; j > 0 && (batch_cmp_key(u, cand[j])
-                              < batch_cmp_key(u, cand[j - 1])
-                              || (batch_cmp_key(u, cand[j])
-                                  == batch_cmp_key(u, cand[j - 1])
-                                  && cand[j] < cand[j - 1])); j--)
+        for (j = k;
+             j > 0
+             && (batch_cmp_key(u, cand[j]) < batch_cmp_key(u, cand[j - 1])
+                 || (batch_cmp_key(u, cand[j]) == batch_cmp_key(u, cand[j - 1])
+                     && cand[j] < cand[j - 1]));
+             j--)
         {
             t = cand[j];
             cand[j] = cand[j - 1];
@@ -523,8 +525,8 @@ next_batch(up_t *u, int *cand, int nc)
         snprintf(out->ids[k], sizeof(out->ids[k]), "%s",
                  in->obs->inst[cand[k]].in.id);
         if (len < (int) sizeof(ids) - 1) {
-            len += snprintf(ids + len, sizeof(ids) - len, "%s%s",
-                            k ? " " : "", out->ids[k]);
+            len += snprintf(ids + len, sizeof(ids) - len, "%s%s", k ? " " : "",
+                            out->ids[k]);
         }
     }
     out->nids = n;
@@ -535,12 +537,11 @@ next_batch(up_t *u, int *cand, int nc)
     snprintf(out->zone, sizeof(out->zone), "%s",
              z >= 0 ? in->cf->zones[z].name : "");
     u->changed = 1;
-    event(u, "batch %ld of %ld%s%s: %s -> version %s", out->batch,
-          out->batches, z >= 0 ? " in zone " : "",
-          z >= 0 ? in->cf->zones[z].name : "", ids,
+    event(u, "batch %ld of %ld%s%s: %s -> version %s", out->batch, out->batches,
+          z >= 0 ? " in zone " : "", z >= 0 ? in->cf->zones[z].name : "", ids,
           u->pl->target[0][z >= 0 ? in->cf->zones[z].host0 : 0].version[0]
-          ? u->pl->target[0][z >= 0 ? in->cf->zones[z].host0 : 0].version
-          : version_of(u->back ? out->from : out->to, v, sizeof(v)));
+              ? u->pl->target[0][z >= 0 ? in->cf->zones[z].host0 : 0].version
+              : version_of(u->back ? out->from : out->to, v, sizeof(v)));
     run_batch(u, cand, n);
 }
 
@@ -548,25 +549,25 @@ next_batch(up_t *u, int *cand, int nc)
 static void
 advance(up_t *u)
 {
-    const observation_t  *obs = u->obs;
+    const observation_t    *obs = u->obs;
     const upgrade_config_t *uc = u->uc;
-    upgrade_t            *out = u->out;
-    int                  *b, *cand, nb = 0, nball = 0, nc = 0, waiting = 0;
-    int                   i, total = 0, bad = 0, upg = 0, upg_bad = 0;
-    int                   nnew = 0, unsettled = 0;
-    char                  v[SCALESET_NAME_MAX + 1];
+    upgrade_t              *out = u->out;
+    int                    *b, *cand, nb = 0, nball = 0, nc = 0, waiting = 0;
+    int                     i, total = 0, bad = 0, upg = 0, upg_bad = 0;
+    int                     nnew = 0, unsettled = 0;
+    char                    v[SCALESET_NAME_MAX + 1];
 
     if (out->from[0] == '\0') {
         majority(u, out->from, sizeof(out->from));
         u->changed = 1;
     }
-    if (!u->back && (strcmp(out->to, u->key) != 0
-                     || strcmp(out->to_image, obs->images) != 0))
+    if (!u->back
+        && (strcmp(out->to, u->key) != 0
+            || strcmp(out->to_image, obs->images) != 0))
     {
         if (strcmp(out->to, u->key) != 0) {
             event(u, "retargeted to version %s (was %s)",
-                  obs->latest[0][0].version,
-                  version_of(out->to, v, sizeof(v)));
+                  obs->latest[0][0].version, version_of(out->to, v, sizeof(v)));
         }
         snprintf(out->to, sizeof(out->to), "%s", u->key);
         memcpy(out->to_image, obs->images, sizeof(out->to_image));
@@ -578,9 +579,9 @@ advance(up_t *u)
         if (!upgrade_has(out, obs->inst[i].in.id) || !active(u, i)) {
             continue;
         }
-        nball++;                    /* still serving, or booting */
+        nball++; /* still serving, or booting */
         if (plan_reachable(obs, i)) {
-            b[nb++] = i;            /* and can be replaced now */
+            b[nb++] = i; /* and can be replaced now */
         }
     }
     if (!obs->reports_ok) {
@@ -598,8 +599,7 @@ advance(up_t *u)
         if (plan_on_target(u->in, u->pl, i)) {
             upg++;
             upg_bad += settled_bad(u, i);
-            if (out->batch_started
-                && born(&obs->inst[i]) >= out->batch_started)
+            if (out->batch_started && born(&obs->inst[i]) >= out->batch_started)
             {
                 nnew++;
                 unsettled += initializing(u, i);
@@ -609,10 +609,11 @@ advance(up_t *u)
     if (out->batch_started) {
         /* the batch in progress: its new instances settled, judged */
         if (nnew > 0 && unsettled == 0
-            && (long) upg_bad * 100 > (long) uc->max_unhealthy_upgraded_percent
-                                       * upg)
+            && (long) upg_bad * 100
+                   > (long) uc->max_unhealthy_upgraded_percent * upg)
         {
-            breach(u, "after batch %ld: %d of %d upgraded instances "
+            breach(u,
+                   "after batch %ld: %d of %d upgraded instances "
                    "unhealthy (more than max_unhealthy_upgraded_percent %d)",
                    out->batch, upg_bad, upg,
                    uc->max_unhealthy_upgraded_percent);
@@ -621,11 +622,9 @@ advance(up_t *u)
                 for (i = 0; i < obs->ninst; i++) {
                     if (counted(u, i) && active(u, i) && plan_free(u->pl, i)
                         && plan_reachable(obs, i)
-                        && plan_on_target(u->in, u->pl, i)
-                        && settled_bad(u, i))
+                        && plan_on_target(u->in, u->pl, i) && settled_bad(u, i))
                     {
-                        step(u, i, registered(u, i) ? ACT_DRAIN
-                                                    : ACT_DELETE,
+                        step(u, i, registered(u, i) ? ACT_DRAIN : ACT_DELETE,
                              "its batch failed");
                     }
                 }
@@ -644,13 +643,13 @@ advance(up_t *u)
             /* with surge, the last old ones drain now: the batch ends in
                this pass if the rest holds */
         }
-        if (unsettled > 0 || active_units(u) < u->in->capacity)
-        {
-            goto done;              /* its replacements are coming up */
+        if (unsettled > 0 || active_units(u) < u->in->capacity) {
+            goto done; /* its replacements are coming up */
         }
-        event(u, "batch %ld of %ld done: %d replaced, %d of %d on the "
-              "model healthy", out->batch, out->batches, out->nids,
-              upg - upg_bad, upg);
+        event(u,
+              "batch %ld of %ld done: %d replaced, %d of %d on the "
+              "model healthy",
+              out->batch, out->batches, out->nids, upg - upg_bad, upg);
         out->upgraded += out->nids;
         out->failed = upg_bad;
         u->pl->batches[u->back ? 2 : 0]++;
@@ -674,7 +673,7 @@ advance(up_t *u)
         } else if (active(u, i) && !plan_on_target(u->in, u->pl, i)
                    && !upgrade_protected(u, i))
         {
-            waiting++;              /* in a zone down, or taken this pass */
+            waiting++; /* in a zone down, or taken this pass */
         }
     }
     if (nc == 0) {
@@ -685,8 +684,8 @@ advance(up_t *u)
         out->failed = upg_bad;
         u->changed = 1;
         if (u->back) {
-            out->state = out->rollback == UPGRADE_BACK_API
-                         ? UPGRADE_CANCELLED : UPGRADE_FAILED;
+            out->state = out->rollback == UPGRADE_BACK_API ? UPGRADE_CANCELLED
+                                                           : UPGRADE_FAILED;
             event(u, "rolled back: %d instances on version %s", upg,
                   version_of(out->from, v, sizeof(v)));
         } else {
@@ -700,9 +699,10 @@ advance(up_t *u)
     if (!u->back && !out->automatic
         && (long) bad * 100 > (long) uc->max_unhealthy_percent * total)
     {
-        breach(u, "before batch %ld: %d of %d instances unhealthy (more "
-               "than max_unhealthy_percent %d)", out->batch + 1, bad, total,
-               uc->max_unhealthy_percent);
+        breach(u,
+               "before batch %ld: %d of %d instances unhealthy (more "
+               "than max_unhealthy_percent %d)",
+               out->batch + 1, bad, total, uc->max_unhealthy_percent);
         goto done;
     }
     next_batch(u, cand, nc);
@@ -715,11 +715,11 @@ done:
 static void
 start(up_t *u, const char *why)
 {
-    upgrade_t  *out = u->out;
-    uint64_t    gen = out->gen;
-    char        from_image[MODEL_DIGEST_LEN + 1], was[UPGRADE_MODEL_MAX + 1];
-    char        v[SCALESET_NAME_MAX + 1];
-    int         i, n = 0;
+    upgrade_t *out = u->out;
+    uint64_t   gen = out->gen;
+    char       from_image[MODEL_DIGEST_LEN + 1], was[UPGRADE_MODEL_MAX + 1];
+    char       v[SCALESET_NAME_MAX + 1];
+    int        i, n = 0;
 
     memcpy(from_image, u->rec->to_image, sizeof(from_image));
     upgrade_free(out);
@@ -748,11 +748,11 @@ start(up_t *u, const char *why)
 static void
 maybe_start(up_t *u)
 {
-    const observation_t  *obs = u->obs;
-    const upgrade_t      *rec = u->rec;
-    upgrade_t            *out = u->out;
-    char                  why[240];
-    int                   i, z, n = 0, nimg = 0, len;
+    const observation_t *obs = u->obs;
+    const upgrade_t     *rec = u->rec;
+    upgrade_t           *out = u->out;
+    char                 why[240];
+    int                  i, z, n = 0, nimg = 0, len;
 
     for (i = 0; i < obs->ninst; i++) {
         const virt_model_t *m = &obs->inst[i].in.model, *l;
@@ -774,8 +774,7 @@ maybe_start(up_t *u)
             && (strcmp(rec->to, u->key) != 0
                 || strcmp(rec->to_image, obs->images) != 0))
         {
-            out->state = rec->state == UPGRADE_NONE ? UPGRADE_IDLE
-                                                    : rec->state;
+            out->state = rec->state == UPGRADE_NONE ? UPGRADE_IDLE : rec->state;
             event(u, "the pool is on version %s", obs->latest[0][0].version);
             snprintf(out->to, sizeof(out->to), "%s", u->key);
             memcpy(out->to_image, obs->images, sizeof(out->to_image));
@@ -783,8 +782,7 @@ maybe_start(up_t *u)
         }
         return;
     }
-    if (u->uc->image && nimg > 0 && strcmp(rec->to_image, obs->images) != 0)
-    {
+    if (u->uc->image && nimg > 0 && strcmp(rec->to_image, obs->images) != 0) {
         /* which images, for the log: an outdated one's and the new */
         len = snprintf(why, sizeof(why), "the base image changed:");
         for (z = 0; z < obs->nzones; z++) {
@@ -794,15 +792,13 @@ maybe_start(up_t *u)
                 if (o->in.zone == z && counted(u, i) && !on_forward(u, i)
                     && strcmp(o->in.model.image,
                               obs->latest[tmpl_of(u, i)][o->in.host].image)
-                       != 0)
+                           != 0)
                 {
-                    len += snprintf(why + len, sizeof(why) - len,
-                                    " %s %.12s -> %.12s",
-                                    u->in->cf->zones[z].name,
-                                    o->in.model.image[0] ? o->in.model.image
-                                                         : "none",
-                                    obs->latest[tmpl_of(u, i)][o->in.host]
-                                    .image);
+                    len += snprintf(
+                        why + len, sizeof(why) - len, " %s %.12s -> %.12s",
+                        u->in->cf->zones[z].name,
+                        o->in.model.image[0] ? o->in.model.image : "none",
+                        obs->latest[tmpl_of(u, i)][o->in.host].image);
                     break;
                 }
             }
@@ -822,10 +818,10 @@ maybe_start(up_t *u)
 static void
 emit(up_t *u)
 {
-    plan_t    *pl = u->pl;
-    action_t  *a;
-    char       v[SCALESET_NAME_MAX + 1];
-    int        k, t, z;
+    plan_t   *pl = u->pl;
+    action_t *a;
+    char      v[SCALESET_NAME_MAX + 1];
+    int       k, t, z;
 
     if (u->changed) {
         a = plan_add(pl, u->in, ACT_UPGRADE, -1, "upgrade", "%s",
@@ -841,13 +837,14 @@ emit(up_t *u)
     for (t = 0; t < u->in->cf->ntemplates; t++) {
         for (z = 0; z < u->obs->nzones; z++) {
             for (k = 0; k < u->creates[t][z]; k++) {
-                if (plan_create(u->in, pl, t, z, "upgrade", "batch %ld: a "
-                                "replacement on version %s", u->out->batch,
-                                pl->target[t][u->in->cf->zones[z].host0]
-                                .version[0]
-                                ? pl->target[t][u->in->cf->zones[z].host0]
-                                  .version
-                                : version_of(u->out->to, v, sizeof(v)))
+                if (plan_create(
+                        u->in, pl, t, z, "upgrade",
+                        "batch %ld: a "
+                        "replacement on version %s",
+                        u->out->batch,
+                        pl->target[t][u->in->cf->zones[z].host0].version[0]
+                            ? pl->target[t][u->in->cf->zones[z].host0].version
+                            : version_of(u->out->to, v, sizeof(v)))
                     == NULL)
                 {
                     break;
@@ -862,11 +859,11 @@ emit(up_t *u)
 void
 plan_upgrade(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t  *obs = in->obs;
-    up_t                  u;
+    const observation_t *obs = in->obs;
+    up_t                 u;
 
     if (!obs->upgrade_ok) {
-        return;                     /* unknown: nothing to build on */
+        return; /* unknown: nothing to build on */
     }
     memset(&u, 0, sizeof(u));
     u.in = in;
@@ -893,7 +890,8 @@ plan_upgrade(const plan_input_t *in, plan_t *pl)
     } else if (u.back && u.rec->state == UPGRADE_ROLLING_BACK) {
         clear_batch(&u);
         u.out->state = UPGRADE_FAILED;
-        snprintf(u.out->error, sizeof(u.out->error), "the rollback stops: "
+        snprintf(u.out->error, sizeof(u.out->error),
+                 "the rollback stops: "
                  "no instance of the previous model left to take its "
                  "recipe from");
         event(&u, "%s", u.out->error);

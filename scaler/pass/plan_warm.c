@@ -13,9 +13,10 @@
  *     template that never boots suspends the refill too);
  *   - with reuse_on_scale_in, a draining instance whose drain is over
  *     (no connection left, no gateway reporting it down), on the latest
- *     model and made for the capacity (not by hand), goes back to the warm pool instead of being deleted, beyond
- *     its size if need be, as long as in service and warm stay within
- *     capacity.max (AWS's warm pools keep up to the group's maximum);
+ *     model and made for the capacity (not by hand), goes back to the warm pool
+ * instead of being deleted, beyond its size if need be, as long as in service
+ * and warm stay within capacity.max (AWS's warm pools keep up to the group's
+ * maximum);
  *   - below the capacity, warm instances are taken first (woken: resumed
  *     or restored, checked again, registered): ready ones before those
  *     still booting, in the zone with the fewest in service, the fastest
@@ -62,9 +63,12 @@ static int
 wake_rank(const obs_instance_t *o)
 {
     switch (o->in.power) {
-    case POWER_RUNNING: return o->ready == READY_YES ? 0 : 3;
-    case POWER_PAUSED:  return 1;
-    default:            return 2;
+    case POWER_RUNNING:
+        return o->ready == READY_YES ? 0 : 3;
+    case POWER_PAUSED:
+        return 1;
+    default:
+        return 2;
     }
 }
 
@@ -72,10 +76,9 @@ wake_rank(const obs_instance_t *o)
    zone (SCALER_MAX_ZONES) and per host (SCALER_MAX_HOSTS) added to
    zcount and hcount when given */
 static int
-warm_count(const plan_input_t *in, const plan_t *pl, int *zcount,
-    int *hcount)
+warm_count(const plan_input_t *in, const plan_t *pl, int *zcount, int *hcount)
 {
-    int  i, z, h, n = 0;
+    int i, z, h, n = 0;
 
     for (i = 0; i < in->obs->ninst + pl->nact; i++) {
         if (i < in->obs->ninst) {
@@ -85,7 +88,7 @@ warm_count(const plan_input_t *in, const plan_t *pl, int *zcount,
             z = in->obs->inst[i].in.zone;
             h = in->obs->inst[i].in.host;
         } else {
-            const action_t  *a = &pl->act[i - in->obs->ninst];
+            const action_t *a = &pl->act[i - in->obs->ninst];
 
             if (a->kind != ACT_CREATE || !a->warm) {
                 continue;
@@ -109,7 +112,7 @@ warm_count(const plan_input_t *in, const plan_t *pl, int *zcount,
 static int
 healthy(const observation_t *obs, const obs_instance_t *o)
 {
-    int  k;
+    int k;
 
     for (k = 0; k < o->in.nreports; k++) {
         if (obs->reports[o->in.report0 + k].state == SCALESET_HEALTH_DOWN) {
@@ -124,8 +127,8 @@ healthy(const observation_t *obs, const obs_instance_t *o)
 static int
 warm_most(const plan_input_t *in)
 {
-    const pool_config_t  *p = in->cf;
-    int                   room = p->cap_max - in->capacity;
+    const pool_config_t *p = in->cf;
+    int                  room = p->cap_max - in->capacity;
 
     return p->warm.reuse && room > p->warm.size ? room : p->warm.size;
 }
@@ -134,10 +137,10 @@ warm_most(const plan_input_t *in)
 static void
 replace(const plan_input_t *in, plan_t *pl)
 {
-    const obs_instance_t  *o;
-    uint64_t               since, grace = in->cf->health_grace_ms;
-    char                   why[200];
-    int                    i;
+    const obs_instance_t *o;
+    uint64_t              since, grace = in->cf->health_grace_ms;
+    char                  why[200];
+    int                   i;
 
     for (i = 0; i < in->obs->ninst; i++) {
         o = &in->obs->inst[i];
@@ -146,19 +149,24 @@ replace(const plan_input_t *in, plan_t *pl)
         }
         since = o->in.model.created ? o->in.model.created : o->in.seen;
         if (!o->in.latest) {
-            plan_add(pl, in, ACT_DELETE, i, "warm", "warm, model version "
-                     "%s is not the latest: replaced", o->in.model.version);
-        } else if (grace && o->in.power == POWER_RUNNING
-                   && o->ready == READY_NO && in->now >= since
-                   && in->now - since >= grace && !pl->repair.suspended)
+            plan_add(pl, in, ACT_DELETE, i, "warm",
+                     "warm, model version "
+                     "%s is not the latest: replaced",
+                     o->in.model.version);
+        } else if (grace && o->in.power == POWER_RUNNING && o->ready == READY_NO
+                   && in->now >= since && in->now - since >= grace
+                   && !pl->repair.suspended)
         {
-            plan_add(pl, in, ACT_DELETE, i, "repair", "warm, not ready (%s) "
-                     "within health.grace (%llu ms), to be replaced", o->why,
-                     (unsigned long long) grace);
+            plan_add(pl, in, ACT_DELETE, i, "repair",
+                     "warm, not ready (%s) "
+                     "within health.grace (%llu ms), to be replaced",
+                     o->why, (unsigned long long) grace);
             /* a failure as a new instance's (plan_repair.c): a template
                that never boots suspends the refill too */
-            snprintf(why, sizeof(why), "%s (warm) not ready within "
-                     "health.grace (%s)", o->in.id, o->why);
+            snprintf(why, sizeof(why),
+                     "%s (warm) not ready within "
+                     "health.grace (%s)",
+                     o->in.id, o->why);
             plan_repair_failed(&pl->repair, in->cf, in->now, in->interval_ms,
                                why);
         }
@@ -169,22 +177,24 @@ replace(const plan_input_t *in, plan_t *pl)
 static void
 reuse(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    int                    i, n;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o;
+    int                   i, n;
 
     n = warm_count(in, pl, NULL, NULL);
     for (i = 0; i < obs->ninst && n < warm_most(in); i++) {
         o = &obs->inst[i];
         if (!plan_reachable(obs, i) || !plan_free(pl, i)
             || pl->view[i].state != INST_DRAINING || !o->in.latest
-            || o->in.origin != ORIGIN_SCALED
-            || !healthy(obs, o) || plan_drain_over(in, i) != DRAIN_EMPTY)
+            || o->in.origin != ORIGIN_SCALED || !healthy(obs, o)
+            || plan_drain_over(in, i) != DRAIN_EMPTY)
         {
             continue;
         }
-        plan_add(pl, in, ACT_PARK, i, "warm", "drained, back to the warm "
-                 "pool (reuse_on_scale_in, %d warm)", n + 1);
+        plan_add(pl, in, ACT_PARK, i, "warm",
+                 "drained, back to the warm "
+                 "pool (reuse_on_scale_in, %d warm)",
+                 n + 1);
         n++;
     }
 }
@@ -193,8 +203,8 @@ reuse(const plan_input_t *in, plan_t *pl)
 static void
 wake(const plan_input_t *in, plan_t *pl)
 {
-    const obs_instance_t  *o, *b;
-    int                    count[SCALER_MAX_ZONES], units, i, best;
+    const obs_instance_t *o, *b;
+    int                   count[SCALER_MAX_ZONES], units, i, best;
 
     units = plan_units(in, pl, count, NULL);
     while (units < in->capacity) {
@@ -214,15 +224,17 @@ wake(const plan_input_t *in, plan_t *pl)
             } else if (count[o->in.zone] != count[b->in.zone]) {
                 best = count[o->in.zone] < count[b->in.zone] ? i : best;
             } else if (wake_rank(o) < wake_rank(b)) {
-                best = i;           /* ids ascend: the lowest of a rank */
+                best = i; /* ids ascend: the lowest of a rank */
             }
         }
         if (best < 0) {
-            break;                  /* the rest are created */
+            break; /* the rest are created */
         }
         o = &in->obs->inst[best];
-        plan_add(pl, in, ACT_WAKE, best, "scale_out", "capacity %d, %d in "
-                 "service; from the warm pool (%s)", in->capacity, units,
+        plan_add(pl, in, ACT_WAKE, best, "scale_out",
+                 "capacity %d, %d in "
+                 "service; from the warm pool (%s)",
+                 in->capacity, units,
                  warm_ready(o) ? virt_power_name(o->in.power) : "booting");
         count[o->in.zone]++;
         units += plan_weight(in, best);
@@ -234,9 +246,12 @@ static int
 parked(const pool_config_t *p, const obs_instance_t *o)
 {
     switch (p->warm.state) {
-    case WARM_PAUSED: return o->in.power == POWER_PAUSED;
-    case WARM_SAVED:  return o->in.power == POWER_SAVED;
-    default:          return o->in.power == POWER_RUNNING;
+    case WARM_PAUSED:
+        return o->in.power == POWER_PAUSED;
+    case WARM_SAVED:
+        return o->in.power == POWER_SAVED;
+    default:
+        return o->in.power == POWER_RUNNING;
     }
 }
 
@@ -244,15 +259,16 @@ parked(const pool_config_t *p, const obs_instance_t *o)
 static void
 park(const plan_input_t *in, plan_t *pl)
 {
-    const obs_instance_t  *o;
-    int                    i;
+    const obs_instance_t *o;
+    int                   i;
 
     for (i = 0; i < in->obs->ninst; i++) {
         o = &in->obs->inst[i];
         if (warm_free(in, pl, i) && warm_ready(o) && !parked(in->cf, o)) {
             plan_add(pl, in, ACT_PARK, i, "warm", "%s, kept %s",
-                     o->in.power == POWER_RUNNING ? "ready"
-                     : virt_power_name(o->in.power),
+                     o->in.power == POWER_RUNNING
+                         ? "ready"
+                         : virt_power_name(o->in.power),
                      warm_state_name(in->cf->warm.state));
         }
     }
@@ -270,39 +286,40 @@ cut_rank(const obs_instance_t *o)
 static void
 cut(const plan_input_t *in, plan_t *pl)
 {
-    const obs_instance_t  *o, *b;
-    int                    n, i, best, most = warm_most(in);
+    const obs_instance_t *o, *b;
+    int                   n, i, best, most = warm_most(in);
 
     for (n = warm_count(in, pl, NULL, NULL); n > most; n--) {
         best = -1;
         for (i = 0; i < in->obs->ninst; i++) {
             o = &in->obs->inst[i];
             if (!warm_free(in, pl, i)
-                || plan_protected(in, i, PROTECT_SCALE_IN))
-            {
+                || plan_protected(in, i, PROTECT_SCALE_IN)) {
                 continue;
             }
             b = best >= 0 ? &in->obs->inst[best] : NULL;
             if (b == NULL || cut_rank(o) >= cut_rank(b)) {
-                best = i;           /* ids ascend: the highest of a rank */
+                best = i; /* ids ascend: the highest of a rank */
             }
         }
         if (best < 0) {
             break;
         }
-        plan_add(pl, in, ACT_DELETE, best, "warm", "warm pool above what it "
-                 "keeps (%d of %d)", n, most);
+        plan_add(pl, in, ACT_DELETE, best, "warm",
+                 "warm pool above what it "
+                 "keeps (%d of %d)",
+                 n, most);
     }
 }
 
 void
 plan_warm(const plan_input_t *in, plan_t *pl)
 {
-    int  i;
+    int i;
 
     for (i = 0; i < in->obs->ninst; i++) {
         if (pl->view[i].state == INST_WARM && plan_reachable(in->obs, i)) {
-            pl->view[i].lost = 0;   /* back from a failover: warm again */
+            pl->view[i].lost = 0; /* back from a failover: warm again */
         }
     }
     replace(in, pl);
@@ -317,17 +334,17 @@ plan_warm(const plan_input_t *in, plan_t *pl)
 void
 plan_warm_fill(const plan_input_t *in, plan_t *pl)
 {
-    int   zcount[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS], n;
-    char  reason[64];
+    int  zcount[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS], n;
+    char reason[64];
 
     n = warm_count(in, pl, NULL, NULL);
     if (n >= in->cf->warm.size
         || plan_units(in, pl, zcount, hcount) < in->capacity
         || pl->repair.retry > in->now || pl->repair.suspended)
     {
-        return;                     /* full, the capacity first, or
-                                       creation backs off (repairs
-                                       suspended: plan_repair.c) */
+        return; /* full, the capacity first, or
+                   creation backs off (repairs
+                   suspended: plan_repair.c) */
     }
     warm_count(in, pl, zcount, hcount);
     snprintf(reason, sizeof(reason), "warm pool %d of %d", n,

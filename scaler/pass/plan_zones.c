@@ -33,10 +33,10 @@
 void
 plan_failover(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t   *obs = in->obs;
-    const obs_instance_t  *o;
-    const pool_config_t   *p = in->cf;
-    int                    i, active;
+    const observation_t  *obs = in->obs;
+    const obs_instance_t *o;
+    const pool_config_t  *p = in->cf;
+    int                   i, active;
 
     active = plan_units(in, pl, NULL, NULL);
     for (i = 0; i < obs->ninst; i++) {
@@ -45,10 +45,10 @@ plan_failover(const plan_input_t *in, plan_t *pl)
             || (pl->view[i].state != INST_BOOTING
                 && pl->view[i].state != INST_RUNNING))
         {
-            continue;           /* still away, or already on its way out */
+            continue; /* still away, or already on its way out */
         }
         if (o->in.origin != ORIGIN_SCALED) {
-            pl->view[i].lost = 0;   /* by hand: outside the capacity */
+            pl->view[i].lost = 0; /* by hand: outside the capacity */
             continue;
         }
         if (active < in->capacity + pl->surge
@@ -58,45 +58,47 @@ plan_failover(const plan_input_t *in, plan_t *pl)
                capacity step takes another): it counts again */
             pl->view[i].lost = 0;
             active += o->in.tmpl >= 0 && o->in.tmpl < p->ntemplates
-                      ? p->templates[o->in.tmpl].weight : 1;
+                          ? p->templates[o->in.tmpl].weight
+                          : 1;
             continue;
         }
-        plan_add(pl, in, pl->view[i].state == INST_RUNNING ? ACT_DRAIN
-                 : ACT_DELETE, i, "failover", "back from zone %s host %s "
+        plan_add(pl, in,
+                 pl->view[i].state == INST_RUNNING ? ACT_DRAIN : ACT_DELETE, i,
+                 "failover",
+                 "back from zone %s host %s "
                  "after its failover: its capacity was rebuilt (%d in "
-                 "service)", p->zones[o->in.zone].name,
-                 p->hosts[o->in.host].name, active);
+                 "service)",
+                 p->zones[o->in.zone].name, p->hosts[o->in.host].name, active);
     }
 }
 
 void
 plan_rebalance(const plan_input_t *in, plan_t *pl)
 {
-    const observation_t  *obs = in->obs;
-    const pool_config_t  *p = in->cf;
-    int                   count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS];
-    int                   i, z, t, lo = -1, hi = -1, active, booting = 0;
-    int                   going = 0, held = -1;
-    char                  why[160];
+    const observation_t *obs = in->obs;
+    const pool_config_t *p = in->cf;
+    int                  count[SCALER_MAX_ZONES], hcount[SCALER_MAX_HOSTS];
+    int                  i, z, t, lo = -1, hi = -1, active, booting = 0;
+    int                  going = 0, held = -1;
+    char                 why[160];
 
     if (pl->creates > 0 || upgrade_running(pl->upgrade.state)) {
-        return;                 /* an earlier step adds one already, or an
-                                   upgrade moves instances (its zones one
-                                   at a time) */
+        return; /* an earlier step adds one already, or an
+                   upgrade moves instances (its zones one
+                   at a time) */
     }
     active = plan_units(in, pl, count, hcount);
     for (i = 0; i < obs->ninst; i++) {
         switch (pl->view[i].state) {
         case INST_BOOTING:
-            if (!pl->view[i].lost && obs->inst[i].in.origin == ORIGIN_SCALED)
-            {
+            if (!pl->view[i].lost && obs->inst[i].in.origin == ORIGIN_SCALED) {
                 booting++;
                 held = i;
             }
             break;
         case INST_DRAINING:
         case INST_DELETING:
-            going += plan_reachable(obs, i);  /* away: not on its way */
+            going += plan_reachable(obs, i); /* away: not on its way */
             break;
         default:
             break;
@@ -118,9 +120,10 @@ plan_rebalance(const plan_input_t *in, plan_t *pl)
         return;
     }
     if (active == in->capacity + pl->surge && booting == 0) {
-        snprintf(why, sizeof(why), "zones %s %d, %s %d: a new one in %s "
-                 "first, then one of %s goes", p->zones[lo].name,
-                 count[lo], p->zones[hi].name, count[hi],
+        snprintf(why, sizeof(why),
+                 "zones %s %d, %s %d: a new one in %s "
+                 "first, then one of %s goes",
+                 p->zones[lo].name, count[lo], p->zones[hi].name, count[hi],
                  p->zones[lo].name, p->zones[hi].name);
         if (plan_scale_out(in, pl, 1, -1, "rebalance", why) == 1) {
             t = pl->act[pl->nact - 1].tmpl;

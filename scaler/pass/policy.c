@@ -10,7 +10,7 @@
 int
 policy_place(const int *count, const int *usable, int nzones)
 {
-    int  i, best = -1;
+    int i, best = -1;
 
     for (i = 0; i < nzones; i++) {
         if (usable[i] && (best < 0 || count[i] < count[best])) {
@@ -22,9 +22,9 @@ policy_place(const int *count, const int *usable, int nzones)
 
 int
 policy_place_host(const int *count, const unsigned long long *free_mem,
-    const int *usable, int n)
+                  const int *usable, int n)
 {
-    int  i, best = -1;
+    int i, best = -1;
 
     for (i = 0; i < n; i++) {
         if (!usable[i]) {
@@ -41,11 +41,11 @@ policy_place_host(const int *count, const unsigned long long *free_mem,
 
 int
 policy_scale_in(const policy_instance_t *inst, int n, int nzones,
-    scale_in_policy_t policy)
+                scale_in_policy_t policy)
 {
-    int  count[SCALER_MAX_ZONES] = { 0 };
-    int  hcount[SCALER_MAX_HOSTS] = { 0 };
-    int  i, big = 0, hbig = -1, best = -1;
+    int count[SCALER_MAX_ZONES] = { 0 };
+    int hcount[SCALER_MAX_HOSTS] = { 0 };
+    int i, big = 0, hbig = -1, best = -1;
 
     if (n <= 0) {
         return -1;
@@ -101,12 +101,13 @@ policy_scale_in(const policy_instance_t *inst, int n, int nzones,
 long
 policy_id_seq(const char *id)
 {
-    const char  *dash = strrchr(id, '-');
-    uint64_t     v;
+    const char *dash = strrchr(id, '-');
+    uint64_t    v;
 
     if (dash == NULL
         || scaleset_parse_u64(dash + 1, strlen(dash + 1),
-                              (uint64_t) POLICY_SEQ_MAX, &v) != 0)
+                              (uint64_t) POLICY_SEQ_MAX, &v)
+               != 0)
     {
         return 0;
     }
@@ -116,10 +117,10 @@ policy_id_seq(const char *id)
 int
 policy_stored_capacity(const char *raw, size_t len, int lo, int hi, int *cap)
 {
-    uint64_t  v;
+    uint64_t v;
 
     if (scaleset_parse_u64(raw, len, UINT64_MAX, &v) != 0) {
-        return -1;          /* not a number, negative, or beyond 2^64 */
+        return -1; /* not a number, negative, or beyond 2^64 */
     }
     if (v < (uint64_t) lo) {
         *cap = lo;

@@ -22,21 +22,25 @@
 #include "scaler.h"
 #include "scaleset_check.h"
 
-#define READY_INFLIGHT  64          /* probes with a socket at once */
+#define READY_INFLIGHT 64 /* probes with a socket at once */
 
 typedef enum {
-    P_IDLE = 0, P_CONNECT, P_SEND, P_RECV, P_DONE
+    P_IDLE = 0,
+    P_CONNECT,
+    P_SEND,
+    P_RECV,
+    P_DONE
 } phase_t;
 
 typedef struct {
-    ready_probe_t  *pr;
-    phase_t         phase;
-    int             fd;
-    uint64_t        deadline;       /* mono ms */
-    char            req[512];
-    size_t          rlen, sent;
-    char            buf[2048];
-    size_t          n;
+    ready_probe_t *pr;
+    phase_t        phase;
+    int            fd;
+    uint64_t       deadline; /* mono ms */
+    char           req[512];
+    size_t         rlen, sent;
+    char           buf[2048];
+    size_t         n;
 } probe_t;
 
 /* the probe's outcome, its socket closed */
@@ -56,8 +60,8 @@ done(probe_t *p, int ok, const char *why)
 static void
 start(probe_t *p, const char *uri, uint64_t timeout_ms)
 {
-    struct sockaddr_in  sin;
-    char                host[96], *colon;
+    struct sockaddr_in sin;
+    char               host[96], *colon;
 
     p->fd = -1;
     p->deadline = clock_mono_ms() + timeout_ms;
@@ -78,8 +82,8 @@ start(probe_t *p, const char *uri, uint64_t timeout_ms)
         p->rlen = (size_t) snprintf(p->req, sizeof(p->req),
                                     "GET %s HTTP/1.0\r\nHost: %s\r\n"
                                     "User-Agent: scaleset-scaler\r\n"
-                                    "Connection: close\r\n\r\n", uri,
-                                    p->pr->address);
+                                    "Connection: close\r\n\r\n",
+                                    uri, p->pr->address);
         if (p->rlen >= sizeof(p->req)) {
             done(p, 0, "send");
             return;
@@ -102,16 +106,15 @@ start(probe_t *p, const char *uri, uint64_t timeout_ms)
 static void
 step(probe_t *p, const char *uri, short revents)
 {
-    scaleset_head_t     h;
-    scaleset_head_rc_t  rc;
-    socklen_t           len = sizeof(int);
-    ssize_t             r;
-    int                 err = 0;
+    scaleset_head_t    h;
+    scaleset_head_rc_t rc;
+    socklen_t          len = sizeof(int);
+    ssize_t            r;
+    int                err = 0;
 
     if (p->phase == P_CONNECT) {
         if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0
-            || err != 0)
-        {
+            || err != 0) {
             done(p, 0, "connect");
             return;
         }
@@ -153,7 +156,7 @@ step(probe_t *p, const char *uri, short revents)
     if (rc != SCALESET_HEAD_DONE) {
         done(p, 0, "bad response");
     } else if (h.status < 200 || h.status > 399) {
-        char  why[32];
+        char why[32];
 
         snprintf(why, sizeof(why), "status %u", h.status);
         done(p, 0, why);
@@ -167,18 +170,18 @@ static const char *
 late(const probe_t *p)
 {
     return p->phase == P_CONNECT ? "connect"
-           : p->phase == P_SEND ? "send" : "timeout";
+           : p->phase == P_SEND  ? "send"
+                                 : "timeout";
 }
 
 void
-ready_check_all(ready_probe_t *pr, int n, const char *uri,
-    uint64_t timeout_ms)
+ready_check_all(ready_probe_t *pr, int n, const char *uri, uint64_t timeout_ms)
 {
-    probe_t        *p;
-    struct pollfd   pfd[READY_INFLIGHT];
-    int             map[READY_INFLIGHT];
-    int             i, k, next = 0, live, wait;
-    uint64_t        now, until;
+    probe_t      *p;
+    struct pollfd pfd[READY_INFLIGHT];
+    int           map[READY_INFLIGHT];
+    int           i, k, next = 0, live, wait;
+    uint64_t      now, until;
 
     if (n <= 0) {
         return;
@@ -218,7 +221,7 @@ ready_check_all(ready_probe_t *pr, int n, const char *uri,
             if (next == n) {
                 break;
             }
-            continue;               /* room again: start more */
+            continue; /* room again: start more */
         }
         wait = (int) (until - now);
         if (poll(pfd, (nfds_t) k, wait) < 0 && errno != EINTR) {
@@ -239,11 +242,11 @@ ready_check_all(ready_probe_t *pr, int n, const char *uri,
 void
 ready_pool_check(const pool_config_t *p, ready_probe_t *pr, int n)
 {
-    int  i;
+    int i;
 
     if (!p->readiness_tcp && p->health_uri == NULL) {
         for (i = 0; i < n; i++) {
-            pr[i].ok = 1;           /* readiness: none */
+            pr[i].ok = 1; /* readiness: none */
         }
         return;
     }

@@ -19,9 +19,11 @@
 const char *
 inst_state_name(inst_state_t st)
 {
-    static const char *const names[] = { "creating", "booting", "running",
-        "draining", "deleting", "warm", "stopping", "repairing", "standby",
-        "pending_launch", "pending_terminate" };
+    static const char *const names[] = {
+        "creating", "booting",        "running",          "draining",
+        "deleting", "warm",           "stopping",         "repairing",
+        "standby",  "pending_launch", "pending_terminate"
+    };
 
     return (unsigned) st < INST_STATE_COUNT ? names[st] : "?";
 }
@@ -37,9 +39,10 @@ protect_name(protect_t p)
 const char *
 err_kind_name(int kind)
 {
-    static const char *const names[] = { "libvirt", "redis", "create",
-        "delete", "address", "redis_data", "auth", "fenced", "wake",
-        "repair" };
+    static const char *const names[] = { "libvirt", "redis",   "create",
+                                         "delete",  "address", "redis_data",
+                                         "auth",    "fenced",  "wake",
+                                         "repair" };
 
     return names[kind];
 }
@@ -47,7 +50,7 @@ err_kind_name(int kind)
 int
 pool_actual(const pool_state_t *ps)
 {
-    int  i, n = 0;
+    int i, n = 0;
 
     for (i = 0; i < ps->ninst; i++) {
         if (ps->inst[i].state == INST_RUNNING) {
@@ -61,14 +64,15 @@ pool_actual(const pool_state_t *ps)
 static void
 bounds_now(const pool_config_t *p, int *lo, int *hi)
 {
-    const autoscale_profile_config_t  *prof;
+    const autoscale_profile_config_t *prof;
 
     *lo = p->cap_min;
     *hi = p->cap_max;
     if (p->autoscale.nprofiles > 0
         && (prof = autoscale_profile_active(p->autoscale.profiles,
-                                            p->autoscale.nprofiles,
-                                            time(NULL), NULL, NULL)) != NULL)
+                                            p->autoscale.nprofiles, time(NULL),
+                                            NULL, NULL))
+               != NULL)
     {
         *lo = (int) prof->capacity.min;
         *hi = (int) prof->capacity.max;
@@ -79,24 +83,28 @@ bounds_now(const pool_config_t *p, int *lo, int *hi)
 int
 reconcile_capacity_stored(registry_t *reg, pool_state_t *ps)
 {
-    const pool_config_t  *p = ps->cf;
-    char                  raw[32];
-    int                   lo, hi, cap, rc;
+    const pool_config_t *p = ps->cf;
+    char                 raw[32];
+    int                  lo, hi, cap, rc;
 
     if ((rc = registry_capacity_get(reg, p->name, raw, sizeof(raw))) != 1) {
-        return rc;              /* unset: kept; Redis down: -1 */
+        return rc; /* unset: kept; Redis down: -1 */
     }
     bounds_now(p, &lo, &hi);
     rc = policy_stored_capacity(raw, strlen(raw), lo, hi, &cap);
     if (rc < 0) {
-        slog_warn(p->name, NULL, "stored capacity \"%s\" refused (not a "
-                  "number of instances): %d is kept", raw, ps->capacity);
+        slog_warn(p->name, NULL,
+                  "stored capacity \"%s\" refused (not a "
+                  "number of instances): %d is kept",
+                  raw, ps->capacity);
         ps->errors[ERR_REDIS_DATA]++;
         return 0;
     }
     if (rc > 0) {
-        slog_warn(p->name, NULL, "stored capacity \"%s\" is outside the "
-                  "bounds in force %d..%d: clamped to %d", raw, lo, hi, cap);
+        slog_warn(p->name, NULL,
+                  "stored capacity \"%s\" is outside the "
+                  "bounds in force %d..%d: clamped to %d",
+                  raw, lo, hi, cap);
         ps->errors[ERR_REDIS_DATA]++;
     }
     ps->capacity = cap;
@@ -108,8 +116,8 @@ reconcile_capacity_stored(registry_t *reg, pool_state_t *ps)
 static int
 same_host(const pool_config_t *p, const pool_config_t *op, int h)
 {
-    const zone_config_t  *zc;
-    int                   z, k;
+    const zone_config_t *zc;
+    int                  z, k;
 
     for (z = 0; z < p->nzones; z++) {
         zc = &p->zones[z];
@@ -133,8 +141,8 @@ same_host(const pool_config_t *p, const pool_config_t *op, int h)
 static void
 carry(pool_state_t *ps, const pool_state_t *old)
 {
-    int  map[SCALER_MAX_HOSTS];
-    int  h, i, k, t, n = 0;
+    int map[SCALER_MAX_HOSTS];
+    int h, i, k, t, n = 0;
 
     for (h = 0; h < old->cf->nhosts; h++) {
         map[h] = same_host(ps->cf, old->cf, h);
@@ -158,7 +166,7 @@ carry(pool_state_t *ps, const pool_state_t *old)
         for (i = 0; i < old->ninst; i++) {
             h = old->inst[i].host;
             if (h < 0 || h >= old->cf->nhosts || map[h] < 0) {
-                continue;           /* a host the reload removed */
+                continue; /* a host the reload removed */
             }
             ps->inst[n] = old->inst[i];
             ps->inst[n].host = map[h];
@@ -178,8 +186,8 @@ carry(pool_state_t *ps, const pool_state_t *old)
 void
 reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 {
-    pool_state_t  *old;
-    int            i, j, known;
+    pool_state_t *old;
+    int           i, j, known;
 
     s->cf = cf;
     s->reg = registry_open(&cf->redis, s->topo, cf->prefix);
@@ -218,17 +226,16 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
         /* new bounds of a reload hold at once (a pool with schedules is
            clamped by its autoscaler to the profile in force) */
         if (ps->cf->autoscale.nprofiles == 0) {
-            ps->capacity = ps->capacity < ps->cf->cap_min ? ps->cf->cap_min
-                           : ps->capacity > ps->cf->cap_max
-                           ? ps->cf->cap_max : ps->capacity;
+            ps->capacity = ps->capacity < ps->cf->cap_min   ? ps->cf->cap_min
+                           : ps->capacity > ps->cf->cap_max ? ps->cf->cap_max
+                                                            : ps->capacity;
         }
         /* each host's connection is opened by its first call, on its
            worker: a host that does not answer never holds the loop */
         for (j = 0; j < ps->cf->nhosts; j++) {
-            ps->hosts[j] = host_new(ps->cf->hosts[j].uri,
-                                    (int) ((cf->ka_interval_ms + 999) / 1000),
-                                    (unsigned) cf->ka_count,
-                                    cf->libvirt_timeout_ms);
+            ps->hosts[j] = host_new(
+                ps->cf->hosts[j].uri, (int) ((cf->ka_interval_ms + 999) / 1000),
+                (unsigned) cf->ka_count, cf->libvirt_timeout_ms);
         }
     }
 }
@@ -236,7 +243,7 @@ reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 void
 reconcile_free(scaler_t *s)
 {
-    int  i, j;
+    int i, j;
 
     for (i = 0; i < s->npools; i++) {
         /* a host stuck in a call goes when that call returns */
@@ -261,7 +268,7 @@ reconcile_free(scaler_t *s)
 pool_state_t *
 reconcile_pool(scaler_t *s, const char *name)
 {
-    int  i;
+    int i;
 
     for (i = 0; i < s->npools; i++) {
         if (strcmp(s->pools[i].cf->name, name) == 0) {
@@ -272,13 +279,12 @@ reconcile_pool(scaler_t *s, const char *name)
 }
 
 void
-reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
-    int nasks)
+reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks, int nasks)
 {
-    observation_t  obs;
-    plan_input_t   in;
-    plan_t         pl;
-    int            ok;
+    observation_t obs;
+    plan_input_t  in;
+    plan_t        pl;
+    int           ok;
 
     (void) s;
     memset(&pl, 0, sizeof(pl));
@@ -287,14 +293,16 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
     ps->errors[ERR_REDIS_DATA] += obs.refused;
     if (!ok) {
         ps->errors[registry_failure(ps->preg) == REDIS_FAIL_AUTH ? ERR_AUTH
-                   : ERR_REDIS]++;
+                                                                 : ERR_REDIS]++;
         if (!ps->redis_lost) {
-            slog_warn(ps->cf->name, NULL, "members not read (%s): no action "
-                      "until they are", obs.redis_err);
+            slog_warn(ps->cf->name, NULL,
+                      "members not read (%s): no action "
+                      "until they are",
+                      obs.redis_err);
             ps->redis_lost = 1;
         }
         ps->redis_ok = 0;
-        act(ps->preg, ps, &obs, NULL);  /* the listing, nothing done */
+        act(ps->preg, ps, &obs, NULL); /* the listing, nothing done */
         obs_release(&obs);
         return;
     }
@@ -303,7 +311,8 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
         ps->redis_lost = 0;
     }
     if (!obs.reports_ok && !ps->reports_lost) {
-        slog_warn(ps->cf->name, NULL, "gateway reports not read (%s): "
+        slog_warn(ps->cf->name, NULL,
+                  "gateway reports not read (%s): "
                   "connections unknown, drains wait for drain_timeout",
                   obs.reports_err);
         ps->reports_lost = 1;
@@ -312,7 +321,8 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
         ps->reports_lost = 0;
     }
     if (!obs.upgrade_ok && !ps->upgrade_lost) {
-        slog_err(ps->cf->name, NULL, "upgrade record refused (%s): no upgrade "
+        slog_err(ps->cf->name, NULL,
+                 "upgrade record refused (%s): no upgrade "
                  "step until it is written again (POST /v1/pools/%s/upgrade)",
                  obs.upgrade_err, ps->cf->name);
         ps->upgrade_lost = 1;
@@ -322,7 +332,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
     }
     ps->redis_ok = 1;
     if (ps->read_only) {
-        act(ps->preg, ps, &obs, NULL);  /* a standby's view, nothing done */
+        act(ps->preg, ps, &obs, NULL); /* a standby's view, nothing done */
         obs_release(&obs);
         return;
     }
@@ -332,7 +342,7 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks,
     in.now = clock_unix_ms();
     in.interval_ms = ps->interval_ms;
     if (ps->cancel && __atomic_load_n(ps->cancel, __ATOMIC_ACQUIRE)) {
-        act(ps->preg, ps, &obs, NULL);  /* stopping: nothing more done */
+        act(ps->preg, ps, &obs, NULL); /* stopping: nothing more done */
     } else {
         plan(&in, &pl);
         act(ps->preg, ps, &obs, &pl);

@@ -33,23 +33,23 @@
 #include "scaler.h"
 
 typedef struct {
-    scaler_t           *s;
-    pool_state_t       *ps;
-    pthread_t           tid;
-    int                 want, started;
-    int                 stop;           /* atomic: host waits read it */
-    int                 refreshed;      /* read the capacity back as a */
-    unsigned            ready_term;     /*   leader in this term */
+    scaler_t     *s;
+    pool_state_t *ps;
+    pthread_t     tid;
+    int           want, started;
+    int           stop;       /* atomic: host waits read it */
+    int           refreshed;  /* read the capacity back as a */
+    unsigned      ready_term; /*   leader in this term */
 } runner_t;
 
 struct reconcile_thread_s {
-    pthread_mutex_t     lock;           /* recursive */
-    pthread_cond_t      cond;           /* the runners wait here */
-    int                 pipe[2];
-    struct event       *ev;
-    runner_t           *run;
-    int                 nrun;
-    void              (*done)(scaler_t *s, unsigned long passes);
+    pthread_mutex_t lock; /* recursive */
+    pthread_cond_t  cond; /* the runners wait here */
+    int             pipe[2];
+    struct event   *ev;
+    runner_t       *run;
+    int             nrun;
+    void (*done)(scaler_t *s, unsigned long passes);
 };
 
 
@@ -79,11 +79,11 @@ reconcile_unlock(scaler_t *s)
 static int
 pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
 {
-    pool_state_t  *ps = r->ps;
-    pool_state_t   w;
-    pool_ask_t    *asks;
-    uint64_t       started, took;
-    int            na, rc = 0;
+    pool_state_t *ps = r->ps;
+    pool_state_t  w;
+    pool_ask_t   *asks;
+    uint64_t      started, took;
+    int           na, rc = 0;
 
     reconcile_lock(s);
     started = clock_mono_ms();
@@ -128,7 +128,7 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
         na = ps->nasks;
         ps->asks = NULL;
         ps->nasks = 0;
-        ps->hand = NULL;                /* w.hand: this pass's */
+        ps->hand = NULL; /* w.hand: this pass's */
         ps->nhand = 0;
     }
     reconcile_unlock(s);
@@ -138,7 +138,7 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
         read_only = 1;
     }
     w.read_only = read_only;
-    reconcile_pool_pass(s, &w, asks, na);   /* frees asks */
+    reconcile_pool_pass(s, &w, asks, na); /* frees asks */
     free(w.hand);
 
     reconcile_lock(s);
@@ -156,8 +156,7 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     ps->redis_lost = w.redis_lost;
     ps->reports_lost = w.reports_lost;
     memcpy(ps->host_down, w.host_down, sizeof(ps->host_down));
-    memcpy(ps->host_down_since, w.host_down_since,
-           sizeof(ps->host_down_since));
+    memcpy(ps->host_down_since, w.host_down_since, sizeof(ps->host_down_since));
     memcpy(ps->host_failed, w.host_failed, sizeof(ps->host_failed));
     memcpy(ps->image, w.image, sizeof(ps->image));
     ps->actions_up = w.actions_up;
@@ -176,11 +175,9 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     ps->previous_ok = w.previous_ok;
     memcpy(ps->recipe, w.recipe, sizeof(ps->recipe));
     memcpy(ps->recipe_tried, w.recipe_tried, sizeof(ps->recipe_tried));
-    memcpy(ps->recipe_tried_at, w.recipe_tried_at,
-           sizeof(ps->recipe_tried_at));
+    memcpy(ps->recipe_tried_at, w.recipe_tried_at, sizeof(ps->recipe_tried_at));
     memcpy(ps->previous_image, w.previous_image, sizeof(ps->previous_image));
-    memcpy(ps->upgrade_batches, w.upgrade_batches,
-           sizeof(ps->upgrade_batches));
+    memcpy(ps->upgrade_batches, w.upgrade_batches, sizeof(ps->upgrade_batches));
     memcpy(ps->errors, w.errors, sizeof(ps->errors));
     if (refresh && rc == 0) {
         ps->capacity = w.capacity;
@@ -192,10 +189,12 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     ps->passes++;
     if (took > s->cf->slow_pass_ms) {
         if (!ps->slow_reported) {
-            ps->slow_passes++;          /* ended before the loop saw it */
+            ps->slow_passes++; /* ended before the loop saw it */
         }
-        slog_warn(ps->cf->name, NULL, "slow pass: took %llu ms (slow_pass "
-                  "%llu ms)", (unsigned long long) took,
+        slog_warn(ps->cf->name, NULL,
+                  "slow pass: took %llu ms (slow_pass "
+                  "%llu ms)",
+                  (unsigned long long) took,
                   (unsigned long long) s->cf->slow_pass_ms);
     }
     reconcile_unlock(s);
@@ -229,8 +228,7 @@ pass_thread(void *arg)
         /* the role for this pass: its writes carry the fence of now */
         role = ha_pass(fence, sizeof(fence), &term);
         registry_fence(r->ps->preg, role == HA_OFF ? NULL : fence);
-        refresh = role == HA_STANDBY
-                  || (role == HA_LEADER && !ha_writable());
+        refresh = role == HA_STANDBY || (role == HA_LEADER && !ha_writable());
         ok = pass_pool(s, r, role == HA_STANDBY, refresh) == 0;
         if (role == HA_LEADER && refresh && ok) {
             /* writable once every pool's pass read its capacity back in
@@ -239,8 +237,7 @@ pass_thread(void *arg)
             r->ready_term = term;
             r->refreshed = 1;
             for (i = 0, all = 1; i < th->nrun; i++) {
-                all &= th->run[i].refreshed
-                       && th->run[i].ready_term == term;
+                all &= th->run[i].refreshed && th->run[i].ready_term == term;
             }
             pthread_mutex_unlock(&th->lock);
             if (all) {
@@ -248,11 +245,13 @@ pass_thread(void *arg)
             }
         }
         if (role == HA_LEADER && r == &th->run[0]) {
-            ha_passed(term);            /* the first pool's passes */
+            ha_passed(term); /* the first pool's passes */
         }
         if (write(th->pipe[1], &c, 1) < 0 && errno != EAGAIN) {
-            slog_err(r->ps->cf->name, NULL, "reconcile: cannot signal the "
-                     "loop: %s", strerror(errno));
+            slog_err(r->ps->cf->name, NULL,
+                     "reconcile: cannot signal the "
+                     "loop: %s",
+                     strerror(errno));
         }
 
         pthread_mutex_lock(&th->lock);
@@ -265,8 +264,8 @@ pass_thread(void *arg)
 unsigned long
 reconcile_passes(scaler_t *s)
 {
-    unsigned long  least = 0;
-    int            i;
+    unsigned long least = 0;
+    int           i;
 
     reconcile_lock(s);
     for (i = 0; i < s->npools; i++) {
@@ -298,7 +297,7 @@ on_pass_done(evutil_socket_t fd, short ev, void *arg)
 
 int
 reconcile_start(scaler_t *s, struct event_base *base,
-    void (*done)(scaler_t *s, unsigned long passes))
+                void (*done)(scaler_t *s, unsigned long passes))
 {
     struct reconcile_thread_s *th;
     pthread_mutexattr_t        a;
@@ -319,18 +318,20 @@ reconcile_start(scaler_t *s, struct event_base *base,
     pthread_cond_init(&th->cond, NULL);
     th->done = done;
     th->nrun = s->npools;
-    th->ev = event_new(base, th->pipe[0], EV_READ | EV_PERSIST,
-                       on_pass_done, s);
+    th->ev =
+        event_new(base, th->pipe[0], EV_READ | EV_PERSIST, on_pass_done, s);
     event_add(th->ev, NULL);
     s->thread = th;
     for (i = 0; i < s->npools; i++) {
         r = &th->run[i];
         r->s = s;
         r->ps = &s->pools[i];
-        r->want = 1;                    /* the first pass at once */
+        r->want = 1; /* the first pass at once */
         if (pthread_create(&r->tid, NULL, pass_thread, r) != 0) {
-            slog_err(r->ps->cf->name, NULL, "reconcile: no thread (%s): "
-                     "passes stop", strerror(errno));
+            slog_err(r->ps->cf->name, NULL,
+                     "reconcile: no thread (%s): "
+                     "passes stop",
+                     strerror(errno));
             rc = -1;
             continue;
         }
@@ -392,8 +393,8 @@ reconcile_stop(scaler_t *s)
 void
 reconcile_ask(scaler_t *s, pool_state_t *ps, const char *id, unsigned ask)
 {
-    pool_ask_t  *a;
-    int          i;
+    pool_ask_t *a;
+    int         i;
 
     for (i = 0; i < ps->nasks; i++) {
         if (strcmp(ps->asks[i].id, id) == 0) {

@@ -37,9 +37,9 @@ is(const registry_hash_t *h, int i, const char *name)
 int
 repair_decode(const registry_hash_t *h, uint64_t now, repair_state_t *rs)
 {
-    repair_state_t  r = *rs;
-    uint64_t        v;
-    int             i, refused = 0;
+    repair_state_t r = *rs;
+    uint64_t       v;
+    int            i, refused = 0;
 
     if (h->n == 0) {
         /* nothing stored (or deleted by hand): active, no failure */
@@ -51,8 +51,7 @@ repair_decode(const registry_hash_t *h, uint64_t now, repair_state_t *rs)
             if (h->vlen[i] == 6 && memcmp(h->value[i], "active", 6) == 0) {
                 r.suspended = 0;
             } else if (h->vlen[i] == 9
-                       && memcmp(h->value[i], "suspended", 9) == 0)
-            {
+                       && memcmp(h->value[i], "suspended", 9) == 0) {
                 r.suspended = 1;
             } else {
                 refused++;
@@ -67,14 +66,14 @@ repair_decode(const registry_hash_t *h, uint64_t now, repair_state_t *rs)
                 refused++;
             }
         } else if (is(h, i, "failures") || is(h, i, "since")
-                   || is(h, i, "retry"))
-        {
-            if (scaleset_parse_u64(h->value[i], h->vlen[i],
-                                   is(h, i, "failures") ? 1000000
-                                   : SCALESET_UNIX_MS_MAX, &v) != 0
+                   || is(h, i, "retry")) {
+            if (scaleset_parse_u64(
+                    h->value[i], h->vlen[i],
+                    is(h, i, "failures") ? 1000000 : SCALESET_UNIX_MS_MAX, &v)
+                    != 0
                 || (!is(h, i, "failures") && v > now + 86400000ULL * 7))
             {
-                refused++;          /* no number, or a time far ahead */
+                refused++; /* no number, or a time far ahead */
             } else if (is(h, i, "failures")) {
                 r.failures = (unsigned) v;
             } else if (is(h, i, "since")) {
@@ -104,18 +103,23 @@ repair_fields(const repair_state_t *rs, char num[3][24], const char *fv[10])
     snprintf(num[0], 24, "%u", rs->failures);
     snprintf(num[1], 24, "%llu", (unsigned long long) rs->since);
     snprintf(num[2], 24, "%llu", (unsigned long long) rs->retry);
-    fv[0] = "state";    fv[1] = repair_state_name(rs);
-    fv[2] = "failures"; fv[3] = num[0];
-    fv[4] = "since";    fv[5] = num[1];
-    fv[6] = "retry";    fv[7] = num[2];
-    fv[8] = "reason";   fv[9] = rs->reason;
+    fv[0] = "state";
+    fv[1] = repair_state_name(rs);
+    fv[2] = "failures";
+    fv[3] = num[0];
+    fv[4] = "since";
+    fv[5] = num[1];
+    fv[6] = "retry";
+    fv[7] = num[2];
+    fv[8] = "reason";
+    fv[9] = rs->reason;
 }
 
 int
 repair_store(registry_t *reg, const char *pool, const repair_state_t *rs)
 {
-    char         num[3][24];
-    const char  *fv[10];
+    char        num[3][24];
+    const char *fv[10];
 
     repair_fields(rs, num, fv);
     return registry_hash_write(reg, pool, SCALESET_KEY_REPAIR, fv, 5);

@@ -13,14 +13,16 @@
 
 #include "scaler.h"
 
-#define UPGRADE_COUNT_MAX   1000000000ULL   /* batch, batches, counts */
-#define UPGRADE_GEN_MAX     (1ULL << 53)
+#define UPGRADE_COUNT_MAX 1000000000ULL /* batch, batches, counts */
+#define UPGRADE_GEN_MAX   (1ULL << 53)
 
 static int model_ok(const char *s, size_t len);
 
-static const char *const  state_names[] = { "idle", "idle", "rolling",
-    "paused", "rolling_back", "failed", "cancelled", "done" };
-static const char *const  rollback_names[] = { "", "breach", "api" };
+static const char *const state_names[] = { "idle",         "idle",
+                                           "rolling",      "paused",
+                                           "rolling_back", "failed",
+                                           "cancelled",    "done" };
+static const char *const rollback_names[] = { "", "breach", "api" };
 
 const char *
 upgrade_state_name(upgrade_state_t st)
@@ -43,9 +45,9 @@ upgrade_model(const virt_model_t *m, char *buf, size_t size)
 
 void
 upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_HOSTS],
-    int ntemplates, char *buf, size_t size)
+                   int ntemplates, char *buf, size_t size)
 {
-    char  d[MODEL_DIGEST_LEN + 1];
+    char d[MODEL_DIGEST_LEN + 1];
 
     if (ntemplates <= 1) {
         upgrade_model(&latest[0][0], buf, size);
@@ -58,8 +60,8 @@ upgrade_pool_model(const virt_model_t latest[][SCALER_MAX_HOSTS],
 int
 upgrade_from(const upgrade_t *u, const char *name, char *buf, size_t size)
 {
-    const char  *p = u->from_templates, *eq, *end;
-    size_t       n = strlen(name);
+    const char *p = u->from_templates, *eq, *end;
+    size_t      n = strlen(name);
 
     if (u->from_templates[0] == '\0') {
         /* a pool of one template: from is its */
@@ -85,8 +87,8 @@ upgrade_from(const upgrade_t *u, const char *name, char *buf, size_t size)
 static int
 from_templates_ok(const char *s, size_t len)
 {
-    size_t  i = 0, j, e;
-    int     n = 0;
+    size_t i = 0, j, e;
+    int    n = 0;
 
     while (i < len) {
         for (j = i; j < len && s[j] != ' '; j++) {
@@ -96,8 +98,8 @@ from_templates_ok(const char *s, size_t len)
             /* its name */
         }
         if (e == j || e == i || ++n > SCALER_MAX_TEMPLATES
-            || !((e - i == 1 && s[i] == '-') || scaleset_name_valid(s + i,
-                                                                    e - i))
+            || !((e - i == 1 && s[i] == '-')
+                 || scaleset_name_valid(s + i, e - i))
             || !model_ok(s + e + 1, j - e - 1) || j - e - 1 == 0)
         {
             return 0;
@@ -116,7 +118,7 @@ eq(const char *s, size_t len, const char *word)
 static int
 hex64(const char *s, size_t len)
 {
-    size_t  i;
+    size_t i;
 
     if (len != MODEL_DIGEST_LEN) {
         return 0;
@@ -133,8 +135,8 @@ hex64(const char *s, size_t len)
 static int
 model_ok(const char *s, size_t len)
 {
-    const char  *colon = memchr(s, ':', len);
-    size_t       v;
+    const char *colon = memchr(s, ':', len);
+    size_t      v;
 
     if (len == 0) {
         return 1;
@@ -150,7 +152,7 @@ model_ok(const char *s, size_t len)
 static int
 text_ok(const char *s, size_t len, size_t max)
 {
-    size_t  i;
+    size_t i;
 
     if (len > max) {
         return 0;
@@ -173,7 +175,7 @@ id_cmp(const void *a, const void *b)
 static int
 ids_parse(const char *s, size_t len, upgrade_t *u)
 {
-    size_t  i = 0, j, n = 0, k;
+    size_t i = 0, j, n = 0, k;
 
     for (j = 0; j < len; j++) {
         n += (j == 0 || s[j - 1] == ' ') && s[j] != ' ';
@@ -222,25 +224,24 @@ num(const char *s, size_t len, uint64_t max, uint64_t *v)
 
 int
 upgrade_decode(const char *const *field, const size_t *flen,
-    const char *const *value, const size_t *vlen, int n, upgrade_t *u,
-    char *why, size_t whylen)
+               const char *const *value, const size_t *vlen, int n,
+               upgrade_t *u, char *why, size_t whylen)
 {
     uint64_t    v;
     const char *f, *s;
     size_t      fl, l;
     int         i, k, have_state = 0;
-    long       *counts[] = { &u->batch, &u->batches, &u->upgraded,
-                             &u->failed };
-    static const char *const count_names[] = { "batch", "batches",
-                             "upgraded", "failed" };
-    uint64_t   *times[] = { &u->started, &u->batch_started, &u->batch_done,
-                            &u->updated };
+    long       *counts[] = { &u->batch, &u->batches, &u->upgraded, &u->failed };
+    static const char *const count_names[] = { "batch", "batches", "upgraded",
+                                               "failed" };
+    uint64_t *times[] = { &u->started, &u->batch_started, &u->batch_done,
+                          &u->updated };
     static const char *const time_names[] = { "started", "batch_started",
-                             "batch_done", "updated" };
+                                              "batch_done", "updated" };
 
     memset(u, 0, sizeof(*u));
     if (n == 0) {
-        return 0;                   /* no record */
+        return 0; /* no record */
     }
     for (i = 0; i < n; i++) {
         f = field[i];
@@ -264,7 +265,8 @@ upgrade_decode(const char *const *field, const size_t *flen,
         }
         if (eq(f, fl, "mode")) {
             if (!eq(s, l, "rolling") && !eq(s, l, "automatic")) {
-                snprintf(why, whylen, "mode is neither rolling nor "
+                snprintf(why, whylen,
+                         "mode is neither rolling nor "
                          "automatic");
                 goto refused;
             }
@@ -273,8 +275,7 @@ upgrade_decode(const char *const *field, const size_t *flen,
         }
         if (eq(f, fl, "from") || eq(f, fl, "to")) {
             if (!model_ok(s, l) || l > UPGRADE_MODEL_MAX) {
-                snprintf(why, whylen, "%.*s is no VERSION:DIGEST", (int) fl,
-                         f);
+                snprintf(why, whylen, "%.*s is no VERSION:DIGEST", (int) fl, f);
                 goto refused;
             }
             memcpy(eq(f, fl, "from") ? u->from : u->to, s, l);
@@ -282,7 +283,8 @@ upgrade_decode(const char *const *field, const size_t *flen,
         }
         if (eq(f, fl, "from_templates")) {
             if (l > UPGRADE_FROM_MAX || !from_templates_ok(s, l)) {
-                snprintf(why, whylen, "from_templates is no list of "
+                snprintf(why, whylen,
+                         "from_templates is no list of "
                          "NAME=VERSION:DIGEST");
                 goto refused;
             }
@@ -294,8 +296,7 @@ upgrade_decode(const char *const *field, const size_t *flen,
                 snprintf(why, whylen, "%.*s is no digest", (int) fl, f);
                 goto refused;
             }
-            memcpy(eq(f, fl, "from_image") ? u->from_image : u->to_image, s,
-                   l);
+            memcpy(eq(f, fl, "from_image") ? u->from_image : u->to_image, s, l);
             continue;
         }
         if (eq(f, fl, "zone")) {
@@ -308,8 +309,10 @@ upgrade_decode(const char *const *field, const size_t *flen,
         }
         if (eq(f, fl, "instances")) {
             if (ids_parse(s, l, u) != 0) {
-                snprintf(why, whylen, "instances: not a list of at most %d "
-                         "ids", SCALER_CAPACITY_MAX);
+                snprintf(why, whylen,
+                         "instances: not a list of at most %d "
+                         "ids",
+                         SCALER_CAPACITY_MAX);
                 goto refused;
             }
             continue;
@@ -329,8 +332,10 @@ upgrade_decode(const char *const *field, const size_t *flen,
         }
         if (eq(f, fl, "error")) {
             if (!text_ok(s, l, UPGRADE_ERROR_MAX)) {
-                snprintf(why, whylen, "error: longer than %d bytes or not "
-                         "one line of text", UPGRADE_ERROR_MAX);
+                snprintf(why, whylen,
+                         "error: longer than %d bytes or not "
+                         "one line of text",
+                         UPGRADE_ERROR_MAX);
                 goto refused;
             }
             memcpy(u->error, s, l);
@@ -384,24 +389,24 @@ upgrade_encode_size(const upgrade_t *u)
 }
 
 int
-upgrade_encode(const upgrade_t *u, char *buf, size_t size,
-    const char **argv, size_t *argvlen)
+upgrade_encode(const upgrade_t *u, char *buf, size_t size, const char **argv,
+               size_t *argvlen)
 {
-    char    *p = buf, *end = buf + size;
-    int      n = 0, i, w;
+    char *p = buf, *end = buf + size;
+    int   n = 0, i, w;
 
-#define PAIR(name, ...)                                                      \
-    do {                                                                     \
-        w = snprintf(p, (size_t) (end - p), __VA_ARGS__);                    \
-        if (w < 0 || w >= end - p) {                                         \
-            return -1;                                                       \
-        }                                                                    \
-        argv[2 * n] = name;                                                  \
-        argvlen[2 * n] = strlen(name);                                       \
-        argv[2 * n + 1] = p;                                                 \
-        argvlen[2 * n + 1] = (size_t) w;                                     \
-        p += w + 1;                                                          \
-        n++;                                                                 \
+#define PAIR(name, ...)                                   \
+    do {                                                  \
+        w = snprintf(p, (size_t) (end - p), __VA_ARGS__); \
+        if (w < 0 || w >= end - p) {                      \
+            return -1;                                    \
+        }                                                 \
+        argv[2 * n] = name;                               \
+        argvlen[2 * n] = strlen(name);                    \
+        argv[2 * n + 1] = p;                              \
+        argvlen[2 * n + 1] = (size_t) w;                  \
+        p += w + 1;                                       \
+        n++;                                              \
     } while (0)
 
     PAIR("state", "%s", upgrade_state_name(u->state));
@@ -446,7 +451,7 @@ upgrade_encode(const upgrade_t *u, char *buf, size_t size,
 int
 upgrade_copy(upgrade_t *dst, const upgrade_t *src)
 {
-    void  *ids = NULL;
+    void *ids = NULL;
 
     if (dst == src) {
         return 0;

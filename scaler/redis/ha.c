@@ -43,39 +43,39 @@
 
 /* KEYS[1] the lease, ARGV[1] its value as held, ARGV[2] ms: extended
    only while held with that value (1), else 0 */
-static const char  renew_script[] =
+static const char renew_script[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
 /* KEYS[1] the lease, ARGV[1] its value: deleted only if still ours */
-static const char  release_script[] =
+static const char release_script[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('DEL', KEYS[1]) end return 0";
 
 static struct {
-    pthread_mutex_t   lock;
-    pthread_cond_t    cond;
-    pthread_t         tid;
-    int               enabled, started, stop;
-    uint64_t          lease_ms;
-    char              key[SCALESET_KEY_MAX];
-    char              self[HA_URL_MAX];          /* advertised */
-    redis_conn_t     *conn;
-    int               notify_fd;
-    ha_lease_t        l;
-    char              value[REGISTRY_FENCE_MAX + 1];  /* held with */
-    char              leader[HA_URL_MAX];        /* the holder's URL */
-    unsigned          term, ready_term;
-    uint64_t          since;                     /* UNIX ms, leading */
-    unsigned long     acquired, lost, term_passes;
-    int               unreached;                 /* logged */
+    pthread_mutex_t lock;
+    pthread_cond_t  cond;
+    pthread_t       tid;
+    int             enabled, started, stop;
+    uint64_t        lease_ms;
+    char            key[SCALESET_KEY_MAX];
+    char            self[HA_URL_MAX]; /* advertised */
+    redis_conn_t   *conn;
+    int             notify_fd;
+    ha_lease_t      l;
+    char            value[REGISTRY_FENCE_MAX + 1]; /* held with */
+    char            leader[HA_URL_MAX];            /* the holder's URL */
+    unsigned        term, ready_term;
+    uint64_t        since; /* UNIX ms, leading */
+    unsigned long   acquired, lost, term_passes;
+    int             unreached; /* logged */
 } ha = { .lock = PTHREAD_MUTEX_INITIALIZER, .notify_fd = -1 };
 
 /* --- the decisions (pure) ---------------------------------------------- */
 
 void
 ha_lease_step(ha_lease_t *l, ha_result_t r, uint64_t sent, uint64_t now,
-    uint64_t lease_ms)
+              uint64_t lease_ms)
 {
     switch (r) {
     case HA_GOT:
@@ -109,10 +109,10 @@ ha_lease_acting(const ha_lease_t *l, uint64_t now, uint64_t lease_ms)
 uint64_t
 ha_lease_next(ha_result_t r, uint64_t sent, uint64_t lease_ms)
 {
-    uint64_t  period = lease_ms / 3;
+    uint64_t period = lease_ms / 3;
 
     if (r == HA_NO_ANSWER && period > 1000) {
-        period = 1000;          /* Redis back (or a failover): soon */
+        period = 1000; /* Redis back (or a failover): soon */
     }
     return sent + period;
 }
@@ -124,8 +124,8 @@ ha_lease_next(ha_result_t r, uint64_t sent, uint64_t lease_ms)
 static int
 new_value(char *buf, size_t size)
 {
-    unsigned char  raw[16];
-    int            i, n = 0;
+    unsigned char raw[16];
+    int           i, n = 0;
 
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
         return -1;
@@ -142,8 +142,8 @@ new_value(char *buf, size_t size)
 static void
 holder_of(const redisReply *r, char *url, size_t size)
 {
-    const char  *sp;
-    size_t       i, len;
+    const char *sp;
+    size_t      i, len;
 
     url[0] = '\0';
     if (r == NULL || r->type != REDIS_REPLY_STRING || r->len < 34
@@ -168,8 +168,8 @@ holder_of(const redisReply *r, char *url, size_t size)
 static redisReply *
 command(int argc, const char **argv)
 {
-    redisContext  *c;
-    redisReply    *r;
+    redisContext *c;
+    redisReply   *r;
 
     if ((c = redis_conn_get(ha.conn)) == NULL) {
         return NULL;
@@ -184,8 +184,8 @@ command(int argc, const char **argv)
 static void
 read_holder(char *url, size_t size)
 {
-    const char  *argv[] = { "GET", ha.key };
-    redisReply  *r = command(2, argv);
+    const char *argv[] = { "GET", ha.key };
+    redisReply *r = command(2, argv);
 
     holder_of(r, url, size);
     if (r) {
@@ -196,14 +196,14 @@ read_holder(char *url, size_t size)
 /* an attempt: SET NX PX when standing by, the renewal when leading;
    value is what the lease is (to be) held with */
 static ha_result_t
-attempt(int leader, const char *value, char *holder, size_t size,
-    char *err, size_t errlen)
+attempt(int leader, const char *value, char *holder, size_t size, char *err,
+        size_t errlen)
 {
-    char          ms[24];
-    const char   *set[] = { "SET", ha.key, value, "NX", "PX", ms };
-    const char   *renew[] = { "EVAL", renew_script, "1", ha.key, value, ms };
-    redisReply   *r;
-    ha_result_t   res;
+    char        ms[24];
+    const char *set[] = { "SET", ha.key, value, "NX", "PX", ms };
+    const char *renew[] = { "EVAL", renew_script, "1", ha.key, value, ms };
+    redisReply *r;
+    ha_result_t res;
 
     snprintf(ms, sizeof(ms), "%llu", (unsigned long long) ha.lease_ms);
     r = leader ? command(6, renew) : command(6, set);
@@ -219,7 +219,8 @@ attempt(int leader, const char *value, char *holder, size_t size,
                                                                 : HA_GONE;
     } else {
         res = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0
-              ? HA_GOT : HA_HELD_ELSEWHERE;
+                  ? HA_GOT
+                  : HA_HELD_ELSEWHERE;
     }
     freeReplyObject(r);
     holder[0] = '\0';
@@ -232,10 +233,9 @@ attempt(int leader, const char *value, char *holder, size_t size,
 static void
 notify(void)
 {
-    char  c = 'h';
+    char c = 'h';
 
-    if (ha.notify_fd >= 0 && write(ha.notify_fd, &c, 1) < 0
-        && errno != EAGAIN)
+    if (ha.notify_fd >= 0 && write(ha.notify_fd, &c, 1) < 0 && errno != EAGAIN)
     {
         slog_err(NULL, NULL, "ha: cannot signal the loop: %s", strerror(errno));
     }
@@ -256,12 +256,12 @@ lose(const char *why)
 static void *
 ha_thread(void *arg)
 {
-    char             value[REGISTRY_FENCE_MAX + 1], holder[HA_URL_MAX];
-    char             err[256], why[320];
-    uint64_t         sent, now, next;
-    ha_result_t      r;
-    struct timespec  ts;
-    int              leader;
+    char            value[REGISTRY_FENCE_MAX + 1], holder[HA_URL_MAX];
+    char            err[256], why[320];
+    uint64_t        sent, now, next;
+    ha_result_t     r;
+    struct timespec ts;
+    int             leader;
 
     (void) arg;
     pthread_mutex_lock(&ha.lock);
@@ -307,8 +307,10 @@ ha_thread(void *arg)
         } else {
             ha_lease_step(&ha.l, r, sent, now, ha.lease_ms);
             if (leader && !ha.l.leader) {
-                snprintf(why, sizeof(why), "the lease expired without an "
-                         "answer from Redis (%s)", err);
+                snprintf(why, sizeof(why),
+                         "the lease expired without an "
+                         "answer from Redis (%s)",
+                         err);
                 lose(why);
             }
         }
@@ -321,7 +323,7 @@ ha_thread(void *arg)
             ha.unreached = 0;
         }
         next = ha_lease_next(r, sent, ha.lease_ms);
-        next += (uint64_t) (rand() % 50);   /* scalers not in step */
+        next += (uint64_t) (rand() % 50); /* scalers not in step */
         clock_gettime(CLOCK_MONOTONIC, &ts);
         now = clock_mono_ms();
         if (next > now) {
@@ -332,8 +334,7 @@ ha_thread(void *arg)
                 ts.tv_nsec -= 1000000000L;
             }
             while (!ha.stop
-                   && pthread_cond_timedwait(&ha.cond, &ha.lock, &ts) == 0)
-            {
+                   && pthread_cond_timedwait(&ha.cond, &ha.lock, &ts) == 0) {
                 /* woken: stop, or spurious */
             }
         }
@@ -347,14 +348,15 @@ ha_thread(void *arg)
 int
 ha_start(const scaler_config_t *cf, redis_topo_t *topo, int notify_fd)
 {
-    pthread_condattr_t  a;
-    uint64_t            timeout;
+    pthread_condattr_t a;
+    uint64_t           timeout;
 
     if (cf->ha_lease_ms == 0) {
         return 0;
     }
     if (scaleset_key(ha.key, sizeof(ha.key), cf->prefix, NULL,
-                     SCALESET_KEY_SCALER_LEASE, NULL) < 0)
+                     SCALESET_KEY_SCALER_LEASE, NULL)
+        < 0)
     {
         slog_err(NULL, NULL, "ha: no lease key for prefix \"%s\"", cf->prefix);
         return -1;
@@ -386,16 +388,16 @@ ha_start(const scaler_config_t *cf, redis_topo_t *topo, int notify_fd)
         return -1;
     }
     ha.started = 1;
-    slog(NULL, NULL, "ha: standing by for the lease %s (%llu ms) as %s",
-         ha.key, (unsigned long long) ha.lease_ms, ha.self);
+    slog(NULL, NULL, "ha: standing by for the lease %s (%llu ms) as %s", ha.key,
+         (unsigned long long) ha.lease_ms, ha.self);
     return 0;
 }
 
 void
 ha_stop(void)
 {
-    const char  *argv[] = { "EVAL", release_script, "1", ha.key, ha.value };
-    redisReply  *r;
+    const char *argv[] = { "EVAL", release_script, "1", ha.key, ha.value };
+    redisReply *r;
 
     if (!ha.started) {
         return;
@@ -426,7 +428,7 @@ ha_stop(void)
 int
 ha_fence(char *buf, size_t size)
 {
-    int  enabled;
+    int enabled;
 
     pthread_mutex_lock(&ha.lock);
     enabled = ha.enabled;
@@ -439,11 +441,11 @@ ha_fence(char *buf, size_t size)
 int
 ha_acting(void)
 {
-    int  acting;
+    int acting;
 
     pthread_mutex_lock(&ha.lock);
-    acting = !ha.enabled
-             || ha_lease_acting(&ha.l, clock_mono_ms(), ha.lease_ms);
+    acting =
+        !ha.enabled || ha_lease_acting(&ha.l, clock_mono_ms(), ha.lease_ms);
     pthread_mutex_unlock(&ha.lock);
     return acting;
 }
@@ -451,7 +453,7 @@ ha_acting(void)
 ha_role_t
 ha_pass(char *fence, size_t size, unsigned *term)
 {
-    ha_role_t  role;
+    ha_role_t role;
 
     pthread_mutex_lock(&ha.lock);
     if (!ha.enabled) {
@@ -492,7 +494,7 @@ ha_passed(unsigned term)
 int
 ha_writable(void)
 {
-    int  w;
+    int w;
 
     pthread_mutex_lock(&ha.lock);
     w = !ha.enabled || (ha.l.leader && ha.ready_term == ha.term);
@@ -513,7 +515,7 @@ ha_fenced(const char *fence)
 void
 ha_status(ha_status_t *st)
 {
-    uint64_t  now = clock_mono_ms();
+    uint64_t now = clock_mono_ms();
 
     memset(st, 0, sizeof(*st));
     pthread_mutex_lock(&ha.lock);
@@ -525,8 +527,8 @@ ha_status(ha_status_t *st)
     snprintf(st->leader_url, sizeof(st->leader_url), "%s",
              ha.l.leader ? ha.self : ha.leader);
     st->lease_ms = ha.lease_ms;
-    st->left_ms = ha.l.leader && ha.l.valid_until > now
-                  ? ha.l.valid_until - now : 0;
+    st->left_ms =
+        ha.l.leader && ha.l.valid_until > now ? ha.l.valid_until - now : 0;
     st->since = ha.l.leader ? ha.since : 0;
     st->term_passes = ha.l.leader ? ha.term_passes : 0;
     st->acquired = ha.acquired;

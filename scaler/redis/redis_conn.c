@@ -38,41 +38,40 @@
 #include "scaler.h"
 
 struct redis_topo {
-    pthread_mutex_t   lock;
-    char              host[REDIS_HOST_MAX];
-    int               port;
-    unsigned          gen;              /* changes with the address */
-    int               known;
-    int               stale;            /* the master of gen failed */
+    pthread_mutex_t lock;
+    char            host[REDIS_HOST_MAX];
+    int             port;
+    unsigned        gen; /* changes with the address */
+    int             known;
+    int             stale; /* the master of gen failed */
 };
 
 struct redis_conn {
-    redis_config_t    cfg;              /* a copy: outlives reloads */
-    redis_topo_t     *topo;
-    uint64_t          timeout_ms;
-    char              who[16];          /* log prefix */
-    redisContext     *c;                /* the master's */
-    char              host[REDIS_HOST_MAX];
-    int               port;
-    unsigned          gen;
-    redisContext     *sc;               /* the sentinel that answered */
-    int               sentinel;         /* its index */
-    uint64_t          checked;          /* last asked while connected */
-    unsigned          sentinel_logged;  /* bit per sentinel, this outage */
-    redis_fail_t      fail;             /* of the last attempt */
-    uint64_t          retry_at;         /* AUTH/SETUP: no attempt before */
-    uint64_t          auth_logged;
-    unsigned long     auth_failures;
-    int               down_logged;
-    char              err[256];
+    redis_config_t cfg; /* a copy: outlives reloads */
+    redis_topo_t  *topo;
+    uint64_t       timeout_ms;
+    char           who[16]; /* log prefix */
+    redisContext  *c;       /* the master's */
+    char           host[REDIS_HOST_MAX];
+    int            port;
+    unsigned       gen;
+    redisContext  *sc;              /* the sentinel that answered */
+    int            sentinel;        /* its index */
+    uint64_t       checked;         /* last asked while connected */
+    unsigned       sentinel_logged; /* bit per sentinel, this outage */
+    redis_fail_t   fail;            /* of the last attempt */
+    uint64_t       retry_at;        /* AUTH/SETUP: no attempt before */
+    uint64_t       auth_logged;
+    unsigned long  auth_failures;
+    int            down_logged;
+    char           err[256];
 };
 
-static void conn_close(redis_conn_t *rc);
+static void          conn_close(redis_conn_t *rc);
 static redisContext *conn_open(redis_conn_t *rc);
-static int ask_sentinels(redis_conn_t *rc, char *host, size_t size,
-    int *port);
-static int sentinel_ask(redis_conn_t *rc, int k, char *host, size_t size,
-    int *port, char *why, size_t whylen);
+static int  ask_sentinels(redis_conn_t *rc, char *host, size_t size, int *port);
+static int  sentinel_ask(redis_conn_t *rc, int k, char *host, size_t size,
+                         int *port, char *why, size_t whylen);
 static void fail(redis_conn_t *rc, redis_fail_t kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -87,7 +86,7 @@ dup0(const char *s)
 void
 redis_config_copy(redis_config_t *dst, const redis_config_t *src)
 {
-    int  i;
+    int i;
 
     memset(dst, 0, sizeof(*dst));
     dst->addr.port = src->addr.port;
@@ -106,7 +105,7 @@ redis_config_copy(redis_config_t *dst, const redis_config_t *src)
 void
 redis_config_release(redis_config_t *rc)
 {
-    int  i;
+    int i;
 
     free(rc->addr.host);
     free(rc->username);
@@ -122,10 +121,9 @@ redis_config_release(redis_config_t *rc)
 }
 
 int
-redis_auth_argv(const redis_config_t *rc, const char *argv[3],
-    size_t len[3])
+redis_auth_argv(const redis_config_t *rc, const char *argv[3], size_t len[3])
 {
-    int  i, n = 0;
+    int i, n = 0;
 
     if (rc->password == NULL) {
         return 0;
@@ -157,9 +155,9 @@ redis_who(const redis_config_t *rc, char *buf, size_t size)
 int
 redis_addr_literal(const char *host, size_t len)
 {
-    char             buf[REDIS_HOST_MAX];
-    struct in6_addr  a6;
-    struct in_addr   a4;
+    char            buf[REDIS_HOST_MAX];
+    struct in6_addr a6;
+    struct in_addr  a4;
 
     if (len == 0 || len >= sizeof(buf)) {
         return 0;
@@ -172,13 +170,13 @@ redis_addr_literal(const char *host, size_t len)
 
 int
 redis_sentinel_reply(const void *reply, char *host, size_t size, int *port,
-    const char **why)
+                     const char **why)
 {
-    const redisReply  *r = reply;
-    const redisReply  *h, *p;
-    char               num[8];
-    char              *end;
-    long               l;
+    const redisReply *r = reply;
+    const redisReply *h, *p;
+    char              num[8];
+    char             *end;
+    long              l;
 
     if (r == NULL) {
         *why = "no answer";
@@ -213,8 +211,7 @@ redis_sentinel_reply(const void *reply, char *host, size_t size, int *port,
     memcpy(num, p->str, p->len);
     num[p->len] = '\0';
     l = strtol(num, &end, 10);
-    if (*end != '\0' || l < 1 || l > 65535 || num[0] == '-' || num[0] == '+')
-    {
+    if (*end != '\0' || l < 1 || l > 65535 || num[0] == '-' || num[0] == '+') {
         *why = "the master's port is not a port";
         return -1;
     }
@@ -227,7 +224,7 @@ redis_sentinel_reply(const void *reply, char *host, size_t size, int *port,
 int
 redis_role_master(const void *reply)
 {
-    const redisReply  *r = reply;
+    const redisReply *r = reply;
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1
         || r->element[0]->type != REDIS_REPLY_STRING)
@@ -242,7 +239,7 @@ redis_role_master(const void *reply)
 redis_topo_t *
 redis_topo_new(void)
 {
-    redis_topo_t  *t = xcalloc(1, sizeof(*t));
+    redis_topo_t *t = xcalloc(1, sizeof(*t));
 
     pthread_mutex_init(&t->lock, NULL);
     return t;
@@ -261,7 +258,7 @@ redis_topo_free(redis_topo_t *t)
 static int
 topo_set(redis_topo_t *t, const char *host, int port, unsigned *gen)
 {
-    int  changed;
+    int changed;
 
     pthread_mutex_lock(&t->lock);
     changed = !t->known || t->port != port || strcmp(t->host, host) != 0;
@@ -279,9 +276,9 @@ topo_set(redis_topo_t *t, const char *host, int port, unsigned *gen)
 
 int
 redis_topo_get(redis_topo_t *t, char *host, size_t size, int *port,
-    unsigned *gen)
+               unsigned *gen)
 {
-    int  rc = -1;
+    int rc = -1;
 
     pthread_mutex_lock(&t->lock);
     if (t->known) {
@@ -307,7 +304,7 @@ redis_topo_stale(redis_topo_t *t, unsigned gen)
 static int
 topo_is_stale(redis_topo_t *t, unsigned gen)
 {
-    int  stale;
+    int stale;
 
     pthread_mutex_lock(&t->lock);
     stale = t->stale || t->gen != gen;
@@ -319,9 +316,9 @@ topo_is_stale(redis_topo_t *t, unsigned gen)
 
 redis_conn_t *
 redis_conn_new(const redis_config_t *cfg, redis_topo_t *topo,
-    uint64_t timeout_ms, const char *who)
+               uint64_t timeout_ms, const char *who)
 {
-    redis_conn_t  *rc = xcalloc(1, sizeof(*rc));
+    redis_conn_t *rc = xcalloc(1, sizeof(*rc));
 
     redis_config_copy(&rc->cfg, cfg);
     rc->topo = topo;
@@ -360,7 +357,7 @@ redis_conn_failure(const redis_conn_t *rc)
 static void
 fail(redis_conn_t *rc, redis_fail_t kind, const char *fmt, ...)
 {
-    va_list  ap;
+    va_list ap;
 
     rc->fail = kind;
     va_start(ap, fmt);
@@ -380,7 +377,7 @@ conn_close(redis_conn_t *rc)
 static struct timeval
 tv_of(uint64_t ms)
 {
-    struct timeval  tv;
+    struct timeval tv;
 
     tv.tv_sec = (time_t) (ms / 1000);
     tv.tv_usec = (suseconds_t) (ms % 1000) * 1000;
@@ -404,10 +401,10 @@ redis_conn_drop(redis_conn_t *rc)
 redisContext *
 redis_conn_get(redis_conn_t *rc)
 {
-    uint64_t  now = clock_mono_ms();
-    char      host[REDIS_HOST_MAX];
-    char      why[160];
-    int       port, k;
+    uint64_t now = clock_mono_ms();
+    char     host[REDIS_HOST_MAX];
+    char     why[160];
+    int      port, k;
 
     if (rc->c && rc->cfg.master
         && (now - rc->checked >= REDIS_SENTINEL_CHECK_MS
@@ -418,16 +415,16 @@ redis_conn_get(redis_conn_t *rc)
         rc->checked = now;
         k = rc->sentinel >= 0 ? rc->sentinel : 0;
         if (sentinel_ask(rc, k, host, sizeof(host), &port, why, sizeof(why))
-            != 0)
-        {
+            != 0) {
             rc->sentinel = (k + 1) % rc->cfg.nsentinels;
         } else if (port != rc->port || strcmp(host, rc->host) != 0) {
-            slog_warn(NULL, NULL, "%sredis master \"%s\" moved from %s:%d to "
-                      "%s:%d: connecting to it", rc->who, rc->cfg.master,
-                      rc->host, rc->port, host, port);
+            slog_warn(NULL, NULL,
+                      "%sredis master \"%s\" moved from %s:%d to "
+                      "%s:%d: connecting to it",
+                      rc->who, rc->cfg.master, rc->host, rc->port, host, port);
             conn_close(rc);
         } else {
-            topo_set(rc->topo, host, port, &rc->gen);   /* confirmed */
+            topo_set(rc->topo, host, port, &rc->gen); /* confirmed */
         }
     }
     if (rc->c) {
@@ -436,7 +433,7 @@ redis_conn_get(redis_conn_t *rc)
     if ((rc->fail == REDIS_FAIL_AUTH || rc->fail == REDIS_FAIL_SETUP)
         && now < rc->retry_at)
     {
-        return NULL;                /* the refusal stands until then */
+        return NULL; /* the refusal stands until then */
     }
     return conn_open(rc);
 }
@@ -444,23 +441,23 @@ redis_conn_get(redis_conn_t *rc)
 /* asks sentinel k for the master; its connection kept on success */
 static int
 sentinel_ask(redis_conn_t *rc, int k, char *host, size_t size, int *port,
-    char *why, size_t whylen)
+             char *why, size_t whylen)
 {
-    const redis_addr_t  *a = &rc->cfg.sentinels[k];
-    redisReply          *r;
-    const char          *w;
-    const char          *argv[3];
+    const redis_addr_t *a = &rc->cfg.sentinels[k];
+    redisReply         *r;
+    const char         *w;
+    const char         *argv[3];
 
     if (rc->sc && rc->sentinel != k) {
         redisFree(rc->sc);
         rc->sc = NULL;
     }
     if (rc->sc == NULL) {
-        rc->sc = redisConnectWithTimeout(a->host, a->port,
-                                         tv_of(rc->timeout_ms));
+        rc->sc =
+            redisConnectWithTimeout(a->host, a->port, tv_of(rc->timeout_ms));
         if (rc->sc == NULL || rc->sc->err) {
-            snprintf(why, whylen, "%s", rc->sc ? rc->sc->errstr
-                                               : "out of memory");
+            snprintf(why, whylen, "%s",
+                     rc->sc ? rc->sc->errstr : "out of memory");
             if (rc->sc) {
                 redisFree(rc->sc);
                 rc->sc = NULL;
@@ -491,10 +488,10 @@ sentinel_ask(redis_conn_t *rc, int k, char *host, size_t size, int *port,
 static int
 ask_sentinels(redis_conn_t *rc, char *host, size_t size, int *port)
 {
-    char      why[160], all[200];
-    size_t    len = 0;
-    int       i, k, n = rc->cfg.nsentinels;
-    int       start = rc->sentinel >= 0 ? rc->sentinel : 0;
+    char   why[160], all[200];
+    size_t len = 0;
+    int    i, k, n = rc->cfg.nsentinels;
+    int    start = rc->sentinel >= 0 ? rc->sentinel : 0;
 
     all[0] = '\0';
     for (i = 0; i < n; i++) {
@@ -526,11 +523,11 @@ ask_sentinels(redis_conn_t *rc, char *host, size_t size, int *port)
 static int
 handshake(redis_conn_t *rc, redisContext *c)
 {
-    const char  *argv[3];
-    size_t       len[3];
-    redisReply  *r;
-    char         db[16], user[96];
-    int          n, i, rc_ = 0, nrep = 0, auth;
+    const char *argv[3];
+    size_t      len[3];
+    redisReply *r;
+    char        db[16], user[96];
+    int         n, i, rc_ = 0, nrep = 0, auth;
 
     n = redis_auth_argv(&rc->cfg, argv, len);
     auth = n > 0;
@@ -553,31 +550,35 @@ handshake(redis_conn_t *rc, redisContext *c)
     }
     for (i = 0; i < nrep; i++) {
         if (redisGetReply(c, (void **) &r) != REDIS_OK) {
-            fail(rc, REDIS_FAIL_CONNECT, "redis %s:%d: %s", rc->host,
-                 rc->port, c->errstr);
+            fail(rc, REDIS_FAIL_CONNECT, "redis %s:%d: %s", rc->host, rc->port,
+                 c->errstr);
             return -1;
         }
         if (rc_ == 0 && i == 0 && r->type == REDIS_REPLY_ERROR
             && (auth || strncmp(r->str, "NOAUTH", 6) == 0))
         {
-            fail(rc, REDIS_FAIL_AUTH, "redis %s:%d refused the "
-                 "credentials%s (%s: %s)", rc->host, rc->port,
-                 redis_who(&rc->cfg, user, sizeof(user)),
+            fail(rc, REDIS_FAIL_AUTH,
+                 "redis %s:%d refused the "
+                 "credentials%s (%s: %s)",
+                 rc->host, rc->port, redis_who(&rc->cfg, user, sizeof(user)),
                  auth ? "AUTH" : "no redis.password_file", r->str);
             rc_ = -1;
         } else if (rc_ == 0 && i > 0 && r->type == REDIS_REPLY_ERROR) {
-            fail(rc, REDIS_FAIL_SETUP, "redis %s:%d refused %s: %s",
-                 rc->host, rc->port,
-                 i == 1 && rc->cfg.db != 0 ? "SELECT" : "ROLE", r->str);
+            fail(rc, REDIS_FAIL_SETUP, "redis %s:%d refused %s: %s", rc->host,
+                 rc->port, i == 1 && rc->cfg.db != 0 ? "SELECT" : "ROLE",
+                 r->str);
             rc_ = -1;
         } else if (rc_ == 0 && i == nrep - 1 && rc->cfg.master
                    && redis_role_master(r) != 1)
         {
-            fail(rc, REDIS_FAIL_ROLE, "redis %s:%d is not the master yet "
-                 "(ROLE says %s)", rc->host, rc->port,
+            fail(rc, REDIS_FAIL_ROLE,
+                 "redis %s:%d is not the master yet "
+                 "(ROLE says %s)",
+                 rc->host, rc->port,
                  r->type == REDIS_REPLY_ARRAY && r->elements > 0
-                 && r->element[0]->type == REDIS_REPLY_STRING
-                 ? r->element[0]->str : "something else");
+                         && r->element[0]->type == REDIS_REPLY_STRING
+                     ? r->element[0]->str
+                     : "something else");
             rc_ = -1;
         }
         freeReplyObject(r);
@@ -588,10 +589,10 @@ handshake(redis_conn_t *rc, redisContext *c)
 static redisContext *
 conn_open(redis_conn_t *rc)
 {
-    redisContext  *c;
-    uint64_t       now;
-    int            was_refused = rc->fail == REDIS_FAIL_AUTH
-                                 || rc->fail == REDIS_FAIL_SETUP;
+    redisContext *c;
+    uint64_t      now;
+    int           was_refused =
+        rc->fail == REDIS_FAIL_AUTH || rc->fail == REDIS_FAIL_SETUP;
 
     if (rc->cfg.master) {
         if (ask_sentinels(rc, rc->host, sizeof(rc->host), &rc->port) != 0) {
@@ -617,11 +618,11 @@ conn_open(redis_conn_t *rc)
     }
     rc->c = c;
     rc->checked = clock_mono_ms();
-    if (rc->cfg.master
-        && topo_set(rc->topo, rc->host, rc->port, &rc->gen))
-    {
-        slog(NULL, NULL, "%sredis master \"%s\" is at %s:%d (asked sentinel "
-             "%s:%d)", rc->who, rc->cfg.master, rc->host, rc->port,
+    if (rc->cfg.master && topo_set(rc->topo, rc->host, rc->port, &rc->gen)) {
+        slog(NULL, NULL,
+             "%sredis master \"%s\" is at %s:%d (asked sentinel "
+             "%s:%d)",
+             rc->who, rc->cfg.master, rc->host, rc->port,
              rc->cfg.sentinels[rc->sentinel].host,
              rc->cfg.sentinels[rc->sentinel].port);
     }

@@ -23,19 +23,19 @@
 #include "scaleset_record.h"
 
 struct registry {
-    redis_conn_t   *conn;
-    char           *prefix;
-    redisContext   *c;              /* conn's, while a call uses it */
-    char            fence[REGISTRY_FENCE_MAX + 1];
-    int             fenced;         /* fence[0] != '\0': writes carry it */
-    redis_fail_t    failure;        /* of the last failed call */
-    int             refused;        /* the last failure was the fence */
-    char            err[256];
+    redis_conn_t *conn;
+    char         *prefix;
+    redisContext *c; /* conn's, while a call uses it */
+    char          fence[REGISTRY_FENCE_MAX + 1];
+    int           fenced;  /* fence[0] != '\0': writes carry it */
+    redis_fail_t  failure; /* of the last failed call */
+    int           refused; /* the last failure was the fence */
+    char          err[256];
 };
 
 /* KEYS[1] a hash, ARGV[1] the most fields: HGETALL, or an error reply
    when the hash is larger (nothing of it sent) */
-static const char  hgetall_bounded[] =
+static const char hgetall_bounded[] =
     "local n = redis.call('HLEN', KEYS[1]) "
     "if n > tonumber(ARGV[1]) then "
     "return redis.error_reply('TOOBIG ' .. n .. ' fields, more than ' "
@@ -43,21 +43,20 @@ static const char  hgetall_bounded[] =
     "return redis.call('HGETALL', KEYS[1])";
 
 static redisContext *reg_get(registry_t *r);
-static void reg_drop(registry_t *r);
-static void reg_drop_now(registry_t *r);
-static void reg_fail(registry_t *r, const char *fmt, ...)
+static void          reg_drop(registry_t *r);
+static void          reg_drop_now(registry_t *r);
+static void          reg_fail(registry_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int key(registry_t *r, char *buf, const char *pool,
-    scaleset_key_kind_t kind);
-static int write_member(registry_t *r, const char *pool, const char *id,
-    const char *rec, uint64_t drain_since);
+static int  key(registry_t *r, char *buf, const char *pool,
+                scaleset_key_kind_t kind);
+static int  write_member(registry_t *r, const char *pool, const char *id,
+                         const char *rec, uint64_t drain_since);
 static void hash_take(registry_hash_t *h, redisReply *rep);
 
 registry_t *
-registry_open(const redis_config_t *cfg, redis_topo_t *topo,
-    const char *prefix)
+registry_open(const redis_config_t *cfg, redis_topo_t *topo, const char *prefix)
 {
-    registry_t  *r = xcalloc(1, sizeof(*r));
+    registry_t *r = xcalloc(1, sizeof(*r));
 
     r->conn = redis_conn_new(cfg, topo, 1000, NULL);
     r->prefix = xstrdup(prefix);
@@ -110,7 +109,7 @@ fence_of(const registry_t *r)
 static void
 reg_fail(registry_t *r, const char *fmt, ...)
 {
-    va_list  ap;
+    va_list ap;
 
     r->failure = REDIS_FAIL_CONNECT;
     va_start(ap, fmt);
@@ -147,8 +146,7 @@ reg_drop(registry_t *r)
 static int
 key(registry_t *r, char *buf, const char *pool, scaleset_key_kind_t kind)
 {
-    if (scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL) < 0)
-    {
+    if (scaleset_key(buf, SCALESET_KEY_MAX, r->prefix, pool, kind, NULL) < 0) {
         reg_fail(r, "no key for pool \"%s\"", pool);
         return -1;
     }
@@ -160,7 +158,7 @@ key(registry_t *r, char *buf, const char *pool, scaleset_key_kind_t kind)
 static int
 replies(registry_t *r, redisReply **rep, int n)
 {
-    int  i, j;
+    int i, j;
 
     for (i = 0; i < n; i++) {
         if (redisGetReply(r->c, (void **) &rep[i]) != REDIS_OK) {
@@ -188,9 +186,9 @@ reg_drop_now(registry_t *r)
 static int
 run_tx(registry_t *r, registry_tx_t *tx, long long *answer)
 {
-    redisReply  *rep[REGISTRY_TX_CMDS];
-    char         err[200];
-    int          i, rc = 0;
+    redisReply *rep[REGISTRY_TX_CMDS];
+    char        err[200];
+    int         i, rc = 0;
 
     if (reg_get(r) == NULL) {
         return -1;
@@ -208,29 +206,30 @@ run_tx(registry_t *r, registry_tx_t *tx, long long *answer)
             r->refused = registry_error_fenced(err);
             rc = -1;
         } else if (rc == 0 && i == tx->n - 1 && answer != NULL) {
-            *answer = rep[i]->type == REDIS_REPLY_INTEGER
-                      ? rep[i]->integer : -1;
+            *answer =
+                rep[i]->type == REDIS_REPLY_INTEGER ? rep[i]->integer : -1;
         }
         freeReplyObject(rep[i]);
     }
     if (r->refused) {
-        ha_fenced(r->fence);    /* that lease is over */
+        ha_fenced(r->fence); /* that lease is over */
     }
     if (rc != 0 && strstr(r->err, "READONLY") != NULL) {
-        reg_drop_now(r);        /* a replica now: ask where the master is */
+        reg_drop_now(r); /* a replica now: ask where the master is */
     }
     return rc;
 }
 
 /* rec NULL: HDEL; drain_since > 0: the drain began then (recorded) */
 static int
-write_member(registry_t *r, const char *pool, const char *id,
-    const char *rec, uint64_t drain_since)
+write_member(registry_t *r, const char *pool, const char *id, const char *rec,
+             uint64_t drain_since)
 {
-    registry_tx_t  tx;
+    registry_tx_t tx;
 
     if (registry_tx_member(&tx, r->prefix, fence_of(r), pool, id, rec,
-                           drain_since) != 0)
+                           drain_since)
+        != 0)
     {
         reg_fail(r, "no write for pool \"%s\" id \"%s\"", pool, id);
         return -1;
@@ -239,15 +238,14 @@ write_member(registry_t *r, const char *pool, const char *id,
 }
 
 int
-registry_set(registry_t *r, const char *pool, const char *id,
-    const char *rec)
+registry_set(registry_t *r, const char *pool, const char *id, const char *rec)
 {
     return write_member(r, pool, id, rec, 0);
 }
 
 int
 registry_set_drain(registry_t *r, const char *pool, const char *id,
-    const char *rec, uint64_t since_ms)
+                   const char *rec, uint64_t since_ms)
 {
     return write_member(r, pool, id, rec, since_ms ? since_ms : 1);
 }
@@ -260,16 +258,17 @@ registry_del(registry_t *r, const char *pool, const char *id)
 
 int
 registry_set_standby(registry_t *r, const char *pool, const char *id,
-    const char *rec, uint64_t since_ms, const char *value)
+                     const char *rec, uint64_t since_ms, const char *value)
 {
-    registry_tx_t  tx;
-    const char    *fv[2] = { id, value };
+    registry_tx_t tx;
+    const char   *fv[2] = { id, value };
 
     if (rec == NULL) {
         return registry_hash_write(r, pool, SCALESET_KEY_STANDBY, fv, 1);
     }
-    if (registry_tx_member_standby(&tx, r->prefix, fence_of(r), pool, id,
-                                   rec, since_ms ? since_ms : 1, value) != 0)
+    if (registry_tx_member_standby(&tx, r->prefix, fence_of(r), pool, id, rec,
+                                   since_ms ? since_ms : 1, value)
+        != 0)
     {
         reg_fail(r, "no write for pool \"%s\" id \"%s\"", pool, id);
         return -1;
@@ -279,12 +278,12 @@ registry_set_standby(registry_t *r, const char *pool, const char *id,
 
 int
 registry_publish(registry_t *r, const char *pool, scaleset_key_kind_t kind,
-    const char *msg)
+                 const char *msg)
 {
-    char         k[SCALESET_KEY_MAX];
-    const char  *argv[] = { "PUBLISH", k, msg };
-    redisReply  *rep;
-    int          rc;
+    char        k[SCALESET_KEY_MAX];
+    const char *argv[] = { "PUBLISH", k, msg };
+    redisReply *rep;
+    int         rc;
 
     if (key(r, k, pool, kind) < 0 || reg_get(r) == NULL) {
         return -1;
@@ -295,22 +294,21 @@ registry_publish(registry_t *r, const char *pool, scaleset_key_kind_t kind,
     }
     rc = rep->type == REDIS_REPLY_INTEGER ? 0 : -1;
     if (rc != 0) {
-        reg_fail(r, "PUBLISH %s: %s", k, rep->type == REDIS_REPLY_ERROR
-                                         ? rep->str : "unexpected reply");
+        reg_fail(r, "PUBLISH %s: %s", k,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                : "unexpected reply");
     }
     freeReplyObject(rep);
     return rc;
 }
 
 int
-registry_hash_write(registry_t *r, const char *pool,
-    scaleset_key_kind_t kind, const char *const *fv, int n)
+registry_hash_write(registry_t *r, const char *pool, scaleset_key_kind_t kind,
+                    const char *const *fv, int n)
 {
-    registry_tx_t  tx;
+    registry_tx_t tx;
 
-    if (registry_tx_hash(&tx, r->prefix, fence_of(r), pool, kind, fv, n)
-        != 0)
-    {
+    if (registry_tx_hash(&tx, r->prefix, fence_of(r), pool, kind, fv, n) != 0) {
         reg_fail(r, "no write for pool \"%s\"", pool);
         return -1;
     }
@@ -320,7 +318,7 @@ registry_hash_write(registry_t *r, const char *pool,
 void
 registry_hash_free(registry_hash_t *h)
 {
-    int  i;
+    int i;
 
     if (h->reply) {
         freeReplyObject(h->reply);
@@ -341,7 +339,7 @@ registry_hash_free(registry_hash_t *h)
 static int
 hash_add(registry_hash_t *h, const redisReply *arr)
 {
-    size_t   i, n, k;
+    size_t i, n, k;
 
     if (arr->type != REDIS_REPLY_ARRAY || arr->elements % 2 != 0) {
         snprintf(h->err, sizeof(h->err), "not a hash");
@@ -387,9 +385,9 @@ hash_take(registry_hash_t *h, redisReply *rep)
 static int
 hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
 {
-    redisReply  *rep;
-    char         cursor[32];
-    const char  *argv[] = { "HSCAN", key, cursor, "COUNT", "1000" };
+    redisReply *rep;
+    char        cursor[32];
+    const char *argv[] = { "HSCAN", key, cursor, "COUNT", "1000" };
 
     memset(h, 0, sizeof(*h));
     snprintf(cursor, sizeof(cursor), "0");
@@ -414,8 +412,7 @@ hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
             return 0;
         }
         if (h->n > max) {
-            snprintf(h->err, sizeof(h->err), "TOOBIG more than %d fields",
-                     max);
+            snprintf(h->err, sizeof(h->err), "TOOBIG more than %d fields", max);
             return 0;
         }
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
@@ -429,8 +426,8 @@ hash_scan(registry_t *r, const char *key, int max, registry_hash_t *h)
 static int
 key_ttl(registry_t *r, const char *key, long long *ms)
 {
-    const char  *argv[] = { "PTTL", key };
-    redisReply  *rep;
+    const char *argv[] = { "PTTL", key };
+    redisReply *rep;
 
     if ((rep = redisCommandArgv(r->c, 2, argv, NULL)) == NULL) {
         reg_drop(r);
@@ -457,21 +454,21 @@ raw_copy(char *buf, size_t size, const redisReply *rep)
 static void
 append_hgetall(registry_t *r, const char *k, const char *max)
 {
-    const char  *argv[] = { "EVAL", hgetall_bounded, "1", k, max };
+    const char *argv[] = { "EVAL", hgetall_bounded, "1", k, max };
 
     redisAppendCommandArgv(r->c, 5, argv, NULL);
 }
 
 int
 registry_read_pool(registry_t *r, const char *pool, int max,
-    const scaleset_key_kind_t *kinds, int n, registry_hash_t *hashes,
-    char *seq, size_t seqlen)
+                   const scaleset_key_kind_t *kinds, int n,
+                   registry_hash_t *hashes, char *seq, size_t seqlen)
 {
-    char         k[REGISTRY_READ_MAX][SCALESET_KEY_MAX];
-    char         ks[SCALESET_KEY_MAX], maxs[16];
-    const char  *get[] = { "GET", ks };
-    redisReply  *rep[REGISTRY_READ_MAX + 1];
-    int          i;
+    char        k[REGISTRY_READ_MAX][SCALESET_KEY_MAX];
+    char        ks[SCALESET_KEY_MAX], maxs[16];
+    const char *get[] = { "GET", ks };
+    redisReply *rep[REGISTRY_READ_MAX + 1];
+    int         i;
 
     memset(hashes, 0, n * sizeof(*hashes));
     seq[0] = '\0';
@@ -503,7 +500,7 @@ registry_read_pool(registry_t *r, const char *pool, int max,
     if (rep[n]->type == REDIS_REPLY_STRING) {
         raw_copy(seq, seqlen, rep[n]);
     } else if (rep[n]->type != REDIS_REPLY_NIL) {
-        snprintf(seq, seqlen, "?");     /* not a string: refused */
+        snprintf(seq, seqlen, "?"); /* not a string: refused */
     }
     freeReplyObject(rep[n]);
     return 0;
@@ -511,23 +508,22 @@ registry_read_pool(registry_t *r, const char *pool, int max,
 
 int
 registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
-    char (**gw)[SCALESET_NAME_MAX + 1], registry_hash_t **hashes, int *n,
-    int *skipped)
+                     char (**gw)[SCALESET_NAME_MAX + 1],
+                     registry_hash_t **hashes, int *n, int *skipped)
 {
-    redisReply        *scan, *list;
-    scaleset_slice_t   name;
-    char               pat[SCALESET_KEY_MAX], cursor[32];
-    char             (*keys)[SCALESET_KEY_MAX] = NULL;
-    const char        *argv[6];
-    size_t             i;
-    int                nk = 0, k, rc = -1;
+    redisReply      *scan, *list;
+    scaleset_slice_t name;
+    char             pat[SCALESET_KEY_MAX], cursor[32];
+    char(*keys)[SCALESET_KEY_MAX] = NULL;
+    const char *argv[6];
+    size_t      i;
+    int         nk = 0, k, rc = -1;
 
     *gw = NULL;
     *hashes = NULL;
     *n = 0;
     *skipped = 0;
-    if (key(r, pat, pool, SCALESET_KEY_HEALTH_MATCH) < 0
-        || reg_get(r) == NULL)
+    if (key(r, pat, pool, SCALESET_KEY_HEALTH_MATCH) < 0 || reg_get(r) == NULL)
     {
         return -1;
     }
@@ -535,8 +531,12 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
     /* SCAN, not KEYS: never blocks Redis on a big keyspace */
     snprintf(cursor, sizeof(cursor), "0");
     do {
-        argv[0] = "SCAN"; argv[1] = cursor; argv[2] = "MATCH";
-        argv[3] = pat; argv[4] = "COUNT"; argv[5] = "1000";
+        argv[0] = "SCAN";
+        argv[1] = cursor;
+        argv[2] = "MATCH";
+        argv[3] = pat;
+        argv[4] = "COUNT";
+        argv[5] = "1000";
         if ((scan = redisCommandArgv(r->c, 6, argv, NULL)) == NULL) {
             reg_drop(r);
             goto done;
@@ -554,8 +554,8 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
         for (i = 0; i < list->elements; i++) {
             if (list->element[i]->type != REDIS_REPLY_STRING
                 || !scaleset_key_gateway(list->element[i]->str,
-                                         list->element[i]->len, r->prefix,
-                                         pool, &name))
+                                         list->element[i]->len, r->prefix, pool,
+                                         &name))
             {
                 (*skipped)++;
                 continue;
@@ -565,8 +565,7 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
                 freeReplyObject(scan);
                 goto done;
             }
-            snprintf(keys[nk++], SCALESET_KEY_MAX, "%s",
-                     list->element[i]->str);
+            snprintf(keys[nk++], SCALESET_KEY_MAX, "%s", list->element[i]->str);
         }
         freeReplyObject(scan);
     } while (strcmp(cursor, "0") != 0);
@@ -575,10 +574,8 @@ registry_read_health(registry_t *r, const char *pool, int maxgw, int max,
     *gw = xcalloc(nk + 1, sizeof(**gw));
     *hashes = xcalloc(nk + 1, sizeof(**hashes));
     for (k = 0; k < nk; k++) {
-        scaleset_key_gateway(keys[k], strlen(keys[k]), r->prefix, pool,
-                             &name);
-        snprintf((*gw)[k], sizeof((*gw)[k]), "%.*s", (int) name.len,
-                 name.data);
+        scaleset_key_gateway(keys[k], strlen(keys[k]), r->prefix, pool, &name);
+        snprintf((*gw)[k], sizeof((*gw)[k]), "%.*s", (int) name.len, name.data);
         if (hash_scan(r, keys[k], max, &(*hashes)[k]) != 0
             || key_ttl(r, keys[k], &(*hashes)[k].ttl_ms) != 0)
         {
@@ -604,8 +601,8 @@ done:
 int
 registry_seq_reserve(registry_t *r, const char *pool, long from, long to)
 {
-    registry_tx_t  tx;
-    long long      answer;
+    registry_tx_t tx;
+    long long     answer;
 
     if (registry_tx_seq(&tx, r->prefix, fence_of(r), pool, from, to) != 0) {
         reg_fail(r, "no reservation for pool \"%s\"", pool);
@@ -623,12 +620,12 @@ registry_seq_reserve(registry_t *r, const char *pool, long from, long to)
 
 int
 registry_upgrade_write(registry_t *r, const char *pool, const upgrade_t *u,
-    uint64_t expect, uint64_t *gen)
+                       uint64_t expect, uint64_t *gen)
 {
-    registry_upgrade_tx_t  tx;
-    redisReply            *rep;
-    char                   e[24], err[200];
-    int                    rc = -1;
+    registry_upgrade_tx_t tx;
+    redisReply           *rep;
+    char                  e[24], err[200];
+    int                   rc = -1;
 
     snprintf(e, sizeof(e), "%llu", (unsigned long long) expect);
     if (registry_tx_upgrade(&tx, r->prefix, fence_of(r), pool, u, e) != 0) {
@@ -649,7 +646,7 @@ registry_upgrade_write(registry_t *r, const char *pool, const upgrade_t *u,
         reg_fail(r, "redis: %s", err);
         r->refused = registry_error_fenced(err);
         if (r->refused) {
-            ha_fenced(r->fence);        /* that lease is over */
+            ha_fenced(r->fence); /* that lease is over */
         }
     } else if (rep->type == REDIS_REPLY_INTEGER) {
         rc = rep->integer > 0;
@@ -659,19 +656,18 @@ registry_upgrade_write(registry_t *r, const char *pool, const upgrade_t *u,
     }
     freeReplyObject(rep);
     if (rc < 0 && strstr(r->err, "READONLY") != NULL) {
-        reg_drop_now(r);        /* a replica now: ask where the master is */
+        reg_drop_now(r); /* a replica now: ask where the master is */
     }
     return rc;
 }
 
 int
-registry_capacity_get(registry_t *r, const char *pool, char *buf,
-    size_t size)
+registry_capacity_get(registry_t *r, const char *pool, char *buf, size_t size)
 {
-    char         k[SCALESET_KEY_MAX];
-    const char  *argv[] = { "GET", k };
-    redisReply  *rep;
-    int          rc = 0;
+    char        k[SCALESET_KEY_MAX];
+    const char *argv[] = { "GET", k };
+    redisReply *rep;
+    int         rc = 0;
 
     if (key(r, k, pool, SCALESET_KEY_CAPACITY) < 0 || reg_get(r) == NULL) {
         return -1;

@@ -40,20 +40,20 @@
 typedef struct ra_op ra_op_t;
 
 struct registry_async {
-    struct event_base   *base;
-    redis_config_t       cfg;           /* a copy: outlives reloads */
-    redis_topo_t        *topo;
-    char                *prefix;
-    redisAsyncContext   *ac;            /* NULL: connect on the next op */
-    char                 host[REDIS_HOST_MAX];
-    int                  port;
-    unsigned             gen;           /* the topology's, for ac */
-    int                  hello;         /* ac's first replies to come */
-    ra_op_t             *ops;           /* not finished yet */
-    uint64_t             refused_until; /* credentials: fail until then */
-    uint64_t             refused_logged;
-    int                  down_logged;
-    char                 err[256];      /* the last failure */
+    struct event_base *base;
+    redis_config_t     cfg; /* a copy: outlives reloads */
+    redis_topo_t      *topo;
+    char              *prefix;
+    redisAsyncContext *ac; /* NULL: connect on the next op */
+    char               host[REDIS_HOST_MAX];
+    int                port;
+    unsigned           gen;           /* the topology's, for ac */
+    int                hello;         /* ac's first replies to come */
+    ra_op_t           *ops;           /* not finished yet */
+    uint64_t           refused_until; /* credentials: fail until then */
+    uint64_t           refused_logged;
+    int                down_logged;
+    char               err[256]; /* the last failure */
 };
 
 struct ra_op {
@@ -65,16 +65,16 @@ struct ra_op {
     char                   id[64];
     char                   fence[REGISTRY_FENCE_MAX + 1];
     int                    fenced;
-    registry_tx_t          tx;          /* its strings point into op */
-    registry_upgrade_tx_t *utx;         /* instead of tx: the upgrade
-                                           record's write (malloc'd) */
-    int                    waiting;     /* for the connection to be ready */
-    int                    doomed;      /* fail_waiting() fails it */
-    int                    queued;      /* reply callbacks still to come */
-    int                    failed;      /* an error reply */
-    int                    finished;    /* done called */
-    long long             *result;      /* an integer reply, when asked */
-    ra_op_t               *prev, *next; /* in ra->ops until finished */
+    registry_tx_t          tx;  /* its strings point into op */
+    registry_upgrade_tx_t *utx; /* instead of tx: the upgrade
+                                   record's write (malloc'd) */
+    int        waiting;         /* for the connection to be ready */
+    int        doomed;          /* fail_waiting() fails it */
+    int        queued;          /* reply callbacks still to come */
+    int        failed;          /* an error reply */
+    int        finished;        /* done called */
+    long long *result;          /* an integer reply, when asked */
+    ra_op_t   *prev, *next;     /* in ra->ops until finished */
 };
 
 static void ra_drop(registry_async_t *ra);
@@ -82,13 +82,13 @@ static void fail_waiting(registry_async_t *ra);
 static void ra_fail(registry_async_t *ra, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void op_finish(ra_op_t *op, int ok);
-static int op_tx(ra_op_t *op, redisAsyncContext *ac);
+static int  op_tx(ra_op_t *op, redisAsyncContext *ac);
 
 registry_async_t *
 registry_async_open(struct event_base *base, const redis_config_t *cfg,
-    redis_topo_t *topo, const char *prefix)
+                    redis_topo_t *topo, const char *prefix)
 {
-    registry_async_t  *ra = xcalloc(1, sizeof(*ra));
+    registry_async_t *ra = xcalloc(1, sizeof(*ra));
 
     ra->base = base;
     ra->topo = topo;
@@ -106,7 +106,7 @@ registry_async_error(const registry_async_t *ra)
 static void
 ra_fail(registry_async_t *ra, const char *fmt, ...)
 {
-    va_list  ap;
+    va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(ra->err, sizeof(ra->err), fmt, ap);
@@ -116,8 +116,8 @@ ra_fail(registry_async_t *ra, const char *fmt, ...)
 static void
 ra_log_down(registry_async_t *ra, const char *why)
 {
-    ra_fail(ra, "redis %s:%d unreachable from the loop: %s", ra->host,
-            ra->port, why);
+    ra_fail(ra, "redis %s:%d unreachable from the loop: %s", ra->host, ra->port,
+            why);
     if (!ra->down_logged) {
         slog_warn(NULL, NULL, "%s", ra->err);
         ra->down_logged = 1;
@@ -137,7 +137,7 @@ ra_stale(registry_async_t *ra)
 static void
 op_finish(ra_op_t *op, int ok)
 {
-    registry_async_t  *ra = op->ra;
+    registry_async_t *ra = op->ra;
 
     if (!op->finished) {
         op->finished = 1;
@@ -172,10 +172,10 @@ op_finish(ra_op_t *op, int ok)
 static void
 on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    ra_op_t           *op = privdata;
-    registry_async_t  *ra = op->ra;
-    redisReply        *rep = reply;
-    char               err[256];
+    ra_op_t          *op = privdata;
+    registry_async_t *ra = op->ra;
+    redisReply       *rep = reply;
+    char              err[256];
 
     (void) ac;
     op->queued--;
@@ -187,7 +187,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (rep == NULL) {
-        ra_log_down(ra, "connection lost");   /* unless logged */
+        ra_log_down(ra, "connection lost"); /* unless logged */
         ra_stale(ra);
         op_finish(op, 0);
         return;
@@ -197,9 +197,9 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         ra_fail(ra, "redis: %s", err);
         op->failed = 1;
         if (op->fenced && registry_error_fenced(err)) {
-            ha_fenced(op->fence);       /* that lease is over */
+            ha_fenced(op->fence); /* that lease is over */
         } else if (strncmp(err, "READONLY", 8) == 0) {
-            ra_stale(ra);               /* a replica now */
+            ra_stale(ra); /* a replica now */
             ra_drop(ra);
         }
     } else if (op->result && rep->type == REDIS_REPLY_INTEGER) {
@@ -214,10 +214,11 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static void
 on_timeout(evutil_socket_t fd, short ev, void *arg)
 {
-    ra_op_t           *op = arg;
-    registry_async_t  *ra = op->ra;
+    ra_op_t          *op = arg;
+    registry_async_t *ra = op->ra;
 
-    (void) fd; (void) ev;
+    (void) fd;
+    (void) ev;
     if (op->queued > 0) {
         ra_log_down(ra, "timed out");
         ra_stale(ra);
@@ -241,7 +242,7 @@ on_timeout(evutil_socket_t fd, short ev, void *arg)
 static void
 on_connect(const redisAsyncContext *ac, int status)
 {
-    registry_async_t  *ra = ac->data;
+    registry_async_t *ra = ac->data;
 
     if (status != REDIS_OK) {
         /* hiredis frees ac after this (and fails its commands) */
@@ -258,7 +259,7 @@ on_connect(const redisAsyncContext *ac, int status)
 static void
 on_disconnect(const redisAsyncContext *ac, int status)
 {
-    registry_async_t  *ra = ac->data;
+    registry_async_t *ra = ac->data;
 
     (void) status;
     /* freed by hiredis after this */
@@ -274,7 +275,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
 static void
 fail_waiting(registry_async_t *ra)
 {
-    ra_op_t  *op;
+    ra_op_t *op;
 
     for (op = ra->ops; op; op = op->next) {
         op->doomed = op->waiting;
@@ -297,12 +298,12 @@ fail_waiting(registry_async_t *ra)
 static void
 ra_drop(registry_async_t *ra)
 {
-    redisAsyncContext  *ac = ra->ac;
+    redisAsyncContext *ac = ra->ac;
 
     if (ac != NULL) {
         ra->ac = NULL;
         ra->hello = 0;
-        redisAsyncFree(ac);             /* later, inside a callback */
+        redisAsyncFree(ac); /* later, inside a callback */
     }
     fail_waiting(ra);
 }
@@ -311,7 +312,7 @@ ra_drop(registry_async_t *ra)
 static void
 ra_ready(registry_async_t *ra)
 {
-    ra_op_t  *op, *next;
+    ra_op_t *op, *next;
 
     for (op = ra->ops; op; op = next) {
         next = op->next;
@@ -320,7 +321,7 @@ ra_ready(registry_async_t *ra)
             if (op_tx(op, ra->ac) != 0) {
                 /* a transaction cut short (out of memory) must not stay:
                    the timer at once drops the connection */
-                struct timeval  now = { 0, 0 };
+                struct timeval now = { 0, 0 };
 
                 op->waiting = op->queued == 0;
                 evtimer_add(op->timer, &now);
@@ -334,23 +335,23 @@ ra_ready(registry_async_t *ra)
 static void
 on_hello(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    registry_async_t  *ra = ac->data;
-    redisReply        *r = reply;
-    intptr_t           step = (intptr_t) privdata;
-    uint64_t           now = clock_mono_ms();
-    char               user[96];
+    registry_async_t *ra = ac->data;
+    redisReply       *r = reply;
+    intptr_t          step = (intptr_t) privdata;
+    uint64_t          now = clock_mono_ms();
+    char              user[96];
 
     if (ra->ac != ac || ra->hello == 0) {
-        return;                         /* dropped meanwhile */
+        return; /* dropped meanwhile */
     }
     if (r == NULL) {
-        return;                         /* on_disconnect, the timers */
+        return; /* on_disconnect, the timers */
     }
     if (step == 0 && r->type == REDIS_REPLY_ERROR
         && (ra->cfg.password || strncmp(r->str, "NOAUTH", 6) == 0))
     {
-        ra_fail(ra, "redis %s:%d refused the credentials%s (%s: %s)",
-                ra->host, ra->port, redis_who(&ra->cfg, user, sizeof(user)),
+        ra_fail(ra, "redis %s:%d refused the credentials%s (%s: %s)", ra->host,
+                ra->port, redis_who(&ra->cfg, user, sizeof(user)),
                 ra->cfg.password ? "AUTH" : "no redis.password_file", r->str);
     } else if (step > 0 && r->type == REDIS_REPLY_ERROR) {
         ra_fail(ra, "redis %s:%d refused %s: %s", ra->host, ra->port,
@@ -369,8 +370,7 @@ on_hello(redisAsyncContext *ac, void *reply, void *privdata)
     /* refused: only the operator can fix it */
     ra->refused_until = now + REDIS_AUTH_RETRY_MS;
     if (now - ra->refused_logged >= REDIS_AUTH_LOG_MS
-        || ra->refused_logged == 0)
-    {
+        || ra->refused_logged == 0) {
         slog_err(NULL, NULL, "%s (the loop's writes: retrying every %ds)",
                  ra->err, REDIS_AUTH_RETRY_MS / 1000);
         ra->refused_logged = now;
@@ -382,25 +382,26 @@ on_hello(redisAsyncContext *ac, void *reply, void *privdata)
 static redisAsyncContext *
 ra_get(registry_async_t *ra)
 {
-    redisAsyncContext  *ac;
-    const char         *argv[3];
-    size_t              len[3];
-    char                host[REDIS_HOST_MAX], db[16];
-    int                 port, n;
-    unsigned            gen = 0;
+    redisAsyncContext *ac;
+    const char        *argv[3];
+    size_t             len[3];
+    char               host[REDIS_HOST_MAX], db[16];
+    int                port, n;
+    unsigned           gen = 0;
 
     if (clock_mono_ms() < ra->refused_until) {
-        return NULL;                    /* ra->err says why */
+        return NULL; /* ra->err says why */
     }
     if (ra->cfg.master) {
-        if (redis_topo_get(ra->topo, host, sizeof(host), &port, &gen) != 0)
-        {
-            ra_fail(ra, "redis master \"%s\" not known yet (no sentinel "
-                    "answered)", ra->cfg.master);
+        if (redis_topo_get(ra->topo, host, sizeof(host), &port, &gen) != 0) {
+            ra_fail(ra,
+                    "redis master \"%s\" not known yet (no sentinel "
+                    "answered)",
+                    ra->cfg.master);
             return NULL;
         }
         if (ra->ac && gen != ra->gen) {
-            ra_drop(ra);                /* it moved */
+            ra_drop(ra); /* it moved */
         }
     } else {
         snprintf(host, sizeof(host), "%s", ra->cfg.addr.host);
@@ -454,9 +455,9 @@ ra_get(registry_async_t *ra)
 
 static ra_op_t *
 op_new(registry_async_t *ra, const char *pool, const char *id,
-    registry_async_done_t done, void *arg)
+       registry_async_done_t done, void *arg)
 {
-    ra_op_t  *op = xcalloc(1, sizeof(*op));
+    ra_op_t *op = xcalloc(1, sizeof(*op));
 
     op->timer = evtimer_new(ra->base, on_timeout, op);
     if (op->timer == NULL) {
@@ -482,8 +483,8 @@ op_new(registry_async_t *ra, const char *pool, const char *id,
 static int
 op_tx(ra_op_t *op, redisAsyncContext *ac)
 {
-    registry_tx_t  *tx = &op->tx;
-    int             i;
+    registry_tx_t *tx = &op->tx;
+    int            i;
 
     if (op->utx) {
         if (redisAsyncCommandArgv(ac, on_reply, op, op->utx->argc,
@@ -515,10 +516,10 @@ op_tx(ra_op_t *op, redisAsyncContext *ac)
 static void
 op_run(ra_op_t *op, int built)
 {
-    registry_async_t   *ra = op->ra;
-    redisAsyncContext  *ac = NULL;
-    struct timeval      tv = { 0, 0 };
-    int                 failed;
+    registry_async_t  *ra = op->ra;
+    redisAsyncContext *ac = NULL;
+    struct timeval     tv = { 0, 0 };
+    int                failed;
 
     if (built != 0) {
         ra_fail(ra, "no write for pool \"%s\"", op->pool);
@@ -540,42 +541,43 @@ op_run(ra_op_t *op, int built)
 
 void
 registry_async_capacity_set(registry_async_t *ra, const char *pool, int cap,
-    registry_async_done_t done, void *arg)
+                            registry_async_done_t done, void *arg)
 {
-    ra_op_t  *op = op_new(ra, pool, NULL, done, arg);
+    ra_op_t *op = op_new(ra, pool, NULL, done, arg);
 
     if (op == NULL) {
         done(0, arg);
         return;
     }
-    op_run(op, registry_tx_capacity(&op->tx, ra->prefix,
-                                    op->fenced ? op->fence : NULL, op->pool,
-                                    cap));
+    op_run(op,
+           registry_tx_capacity(&op->tx, ra->prefix,
+                                op->fenced ? op->fence : NULL, op->pool, cap));
 }
 
 void
 registry_async_hash(registry_async_t *ra, const char *pool,
-    scaleset_key_kind_t kind, const char *const *fv, int n,
-    registry_async_done_t done, void *arg)
+                    scaleset_key_kind_t kind, const char *const *fv, int n,
+                    registry_async_done_t done, void *arg)
 {
-    ra_op_t  *op = op_new(ra, pool, n >= 1 ? fv[0] : NULL, done, arg);
+    ra_op_t *op = op_new(ra, pool, n >= 1 ? fv[0] : NULL, done, arg);
 
     if (op == NULL) {
         done(0, arg);
         return;
     }
-    op_run(op, registry_tx_hash(&op->tx, ra->prefix,
-                                op->fenced ? op->fence : NULL, op->pool,
-                                kind, fv, n));
+    op_run(op,
+           registry_tx_hash(&op->tx, ra->prefix, op->fenced ? op->fence : NULL,
+                            op->pool, kind, fv, n));
 }
 
 void
 registry_async_upgrade_write(registry_async_t *ra, const char *pool,
-    const upgrade_t *u, const char *expect, long long *result,
-    registry_async_done_t done, void *arg)
+                             const upgrade_t *u, const char *expect,
+                             long long *result, registry_async_done_t done,
+                             void *arg)
 {
-    ra_op_t  *op = op_new(ra, pool, NULL, done, arg);
-    int       built = -1;
+    ra_op_t *op = op_new(ra, pool, NULL, done, arg);
+    int      built = -1;
 
     *result = 0;
     if (op == NULL) {
@@ -584,9 +586,9 @@ registry_async_upgrade_write(registry_async_t *ra, const char *pool,
     }
     op->result = result;
     op->utx = xcalloc(1, sizeof(*op->utx));
-    built = registry_tx_upgrade(op->utx, ra->prefix,
-                                op->fenced ? op->fence : NULL, op->pool, u,
-                                expect);
+    built =
+        registry_tx_upgrade(op->utx, ra->prefix, op->fenced ? op->fence : NULL,
+                            op->pool, u, expect);
     op_run(op, built);
 }
 

@@ -30,9 +30,9 @@
 
 /* the fence's first step: the lease is the last key, the value this
    scaler holds it with the last argument */
-#define FENCE_CHECK                                                          \
-    "if redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then "                 \
-    "return redis.error_reply('" REGISTRY_FENCED                             \
+#define FENCE_CHECK                                          \
+    "if redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then " \
+    "return redis.error_reply('" REGISTRY_FENCED             \
     " the lease is not held by this scaler') end "
 
 /* KEYS[1] members, [2] draining, [3] epoch, [4] protection, [5] standby;
@@ -41,59 +41,50 @@
    start ("0": no drain), [4] the events channel, [5] its standby record
    ("": none; a registration without drain leaves standby): the member,
    its drain and standby records, then the new epoch published */
-#define MEMBER_WRITE                                                         \
-    "if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) "            \
-    "redis.call('HDEL', KEYS[4], ARGV[1]) "                                  \
-    "redis.call('HDEL', KEYS[5], ARGV[1]) "                                  \
-    "else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "                    \
-    "if ARGV[5] ~= '' then redis.call('HSET', KEYS[5], ARGV[1], ARGV[5]) "   \
-    "elseif ARGV[3] == '0' then redis.call('HDEL', KEYS[5], ARGV[1]) end "   \
-    "end "                                                                   \
-    "if ARGV[3] == '0' then redis.call('HDEL', KEYS[2], ARGV[1]) "           \
-    "else redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) end "              \
-    "local e = redis.call('INCR', KEYS[3]) "                                 \
-    "redis.call('PUBLISH', ARGV[4], e) "                                     \
+#define MEMBER_WRITE                                                       \
+    "if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) "          \
+    "redis.call('HDEL', KEYS[4], ARGV[1]) "                                \
+    "redis.call('HDEL', KEYS[5], ARGV[1]) "                                \
+    "else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "                  \
+    "if ARGV[5] ~= '' then redis.call('HSET', KEYS[5], ARGV[1], ARGV[5]) " \
+    "elseif ARGV[3] == '0' then redis.call('HDEL', KEYS[5], ARGV[1]) end " \
+    "end "                                                                 \
+    "if ARGV[3] == '0' then redis.call('HDEL', KEYS[2], ARGV[1]) "         \
+    "else redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) end "            \
+    "local e = redis.call('INCR', KEYS[3]) "                               \
+    "redis.call('PUBLISH', ARGV[4], e) "                                   \
     "return e"
 
 /* KEYS[1] a hash; ARGV[1] n, then n field/value pairs: HSET */
-#define HASH_SET                                                             \
-    "local n = tonumber(ARGV[1]) "                                           \
-    "for i = 1, n do "                                                       \
-    "redis.call('HSET', KEYS[1], ARGV[2 * i], ARGV[2 * i + 1]) end "         \
+#define HASH_SET                                                     \
+    "local n = tonumber(ARGV[1]) "                                   \
+    "for i = 1, n do "                                               \
+    "redis.call('HSET', KEYS[1], ARGV[2 * i], ARGV[2 * i + 1]) end " \
     "return n"
 
 /* KEYS[1] a hash; ARGV[1] a field: HDEL */
-#define HASH_DEL                                                             \
-    "return redis.call('HDEL', KEYS[1], ARGV[1])"
+#define HASH_DEL "return redis.call('HDEL', KEYS[1], ARGV[1])"
 
 /* KEYS[1] capacity, ARGV[1] the capacity */
-#define CAPACITY_WRITE                                                       \
-    "return redis.call('SET', KEYS[1], ARGV[1])"
+#define CAPACITY_WRITE "return redis.call('SET', KEYS[1], ARGV[1])"
 
 /* KEYS[1] seq, ARGV[1] the last number the plan took as handed out,
    ARGV[2] the last one it hands out: refused (0) when another writer
    handed out more meanwhile; a value that is no number is replaced */
-#define SEQ_RESERVE                                                          \
-    "local v = redis.call('GET', KEYS[1]) "                                  \
-    "if v and string.match(v, '^%d+$') "                                     \
-    "and tonumber(v) > tonumber(ARGV[1]) then return 0 end "                 \
+#define SEQ_RESERVE                                          \
+    "local v = redis.call('GET', KEYS[1]) "                  \
+    "if v and string.match(v, '^%d+$') "                     \
+    "and tonumber(v) > tonumber(ARGV[1]) then return 0 end " \
     "redis.call('SET', KEYS[1], ARGV[2]) return 1"
 
-static const char *const  member_write[2] = {
-    MEMBER_WRITE, FENCE_CHECK MEMBER_WRITE
-};
-static const char *const  capacity_write[2] = {
-    CAPACITY_WRITE, FENCE_CHECK CAPACITY_WRITE
-};
-static const char *const  seq_reserve[2] = {
-    SEQ_RESERVE, FENCE_CHECK SEQ_RESERVE
-};
-static const char *const  hash_set[2] = {
-    HASH_SET, FENCE_CHECK HASH_SET
-};
-static const char *const  hash_del[2] = {
-    HASH_DEL, FENCE_CHECK HASH_DEL
-};
+static const char *const member_write[2] = { MEMBER_WRITE,
+                                             FENCE_CHECK MEMBER_WRITE };
+static const char *const capacity_write[2] = { CAPACITY_WRITE,
+                                               FENCE_CHECK CAPACITY_WRITE };
+static const char *const seq_reserve[2] = { SEQ_RESERVE,
+                                            FENCE_CHECK SEQ_RESERVE };
+static const char *const hash_set[2] = { HASH_SET, FENCE_CHECK HASH_SET };
+static const char *const hash_del[2] = { HASH_DEL, FENCE_CHECK HASH_DEL };
 
 /*
  * One EVAL of script[0], or with a fence of script[1] with the lease key
@@ -102,24 +93,24 @@ static const char *const  hash_del[2] = {
  */
 static int
 tx_script(registry_tx_t *tx, const char *const script[2], const char *prefix,
-    const char *fence, int nkeys, const char *const *keys, int nargs,
-    const char *const *args)
+          const char *fence, int nkeys, const char *const *keys, int nargs,
+          const char *const *args)
 {
-    registry_cmd_t  *c;
-    int              i, fenced = fence != NULL;
+    registry_cmd_t *c;
+    int             i, fenced = fence != NULL;
 
     if (tx->n == REGISTRY_TX_CMDS
         || 3 + nkeys + nargs + 2 * fenced > REGISTRY_TX_ARGS
         || (fenced
             && (strlen(fence) > REGISTRY_FENCE_MAX
                 || scaleset_key(tx->lease, SCALESET_KEY_MAX, prefix, NULL,
-                                SCALESET_KEY_SCALER_LEASE, NULL) < 0)))
+                                SCALESET_KEY_SCALER_LEASE, NULL)
+                       < 0)))
     {
         return -1;
     }
     c = &tx->cmd[tx->n];
-    snprintf(tx->nkeys[tx->n], sizeof(tx->nkeys[tx->n]), "%d",
-             nkeys + fenced);
+    snprintf(tx->nkeys[tx->n], sizeof(tx->nkeys[tx->n]), "%d", nkeys + fenced);
     c->argc = 0;
     c->argv[c->argc++] = "EVAL";
     c->argv[c->argc++] = script[fenced];
@@ -145,7 +136,8 @@ tx_script(registry_tx_t *tx, const char *const script[2], const char *prefix,
 
 int
 registry_tx_member(registry_tx_t *tx, const char *prefix, const char *fence,
-    const char *pool, const char *id, const char *rec, uint64_t drain_since)
+                   const char *pool, const char *id, const char *rec,
+                   uint64_t drain_since)
 {
     return registry_tx_member_standby(tx, prefix, fence, pool, id, rec,
                                       drain_since, NULL);
@@ -153,28 +145,36 @@ registry_tx_member(registry_tx_t *tx, const char *prefix, const char *fence,
 
 int
 registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
-    const char *fence, const char *pool, const char *id, const char *rec,
-    uint64_t drain_since, const char *standby)
+                           const char *fence, const char *pool, const char *id,
+                           const char *rec, uint64_t drain_since,
+                           const char *standby)
 {
-    const char  *keys[5], *args[5];
+    const char *keys[5], *args[5];
 
     memset(tx, 0, sizeof(*tx));
     if (id == NULL || !scaleset_id_valid(id, strlen(id))
         || (rec != NULL && (*rec == '\0' || strlen(rec) > SCALESET_RECORD_MAX))
         || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_MEMBERS, NULL) < 0
+                        SCALESET_KEY_MEMBERS, NULL)
+               < 0
         || scaleset_key(tx->k[1], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_DRAINING, NULL) < 0
+                        SCALESET_KEY_DRAINING, NULL)
+               < 0
         || scaleset_key(tx->k[2], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_EPOCH, NULL) < 0
+                        SCALESET_KEY_EPOCH, NULL)
+               < 0
         || scaleset_key(tx->k[3], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_EVENTS, NULL) < 0
+                        SCALESET_KEY_EVENTS, NULL)
+               < 0
         || scaleset_key(tx->k[4], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_PROTECTION, NULL) < 0
+                        SCALESET_KEY_PROTECTION, NULL)
+               < 0
         || scaleset_key(tx->k[5], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_STANDBY, NULL) < 0
-        || (standby != NULL && (rec == NULL || *standby == '\0'
-                                || strlen(standby) > SCALESET_RECORD_MAX)))
+                        SCALESET_KEY_STANDBY, NULL)
+               < 0
+        || (standby != NULL
+            && (rec == NULL || *standby == '\0'
+                || strlen(standby) > SCALESET_RECORD_MAX)))
     {
         return -1;
     }
@@ -194,14 +194,16 @@ registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
 }
 
 int
-registry_tx_capacity(registry_tx_t *tx, const char *prefix,
-    const char *fence, const char *pool, int cap)
+registry_tx_capacity(registry_tx_t *tx, const char *prefix, const char *fence,
+                     const char *pool, int cap)
 {
-    const char  *keys[1], *args[1];
+    const char *keys[1], *args[1];
 
     memset(tx, 0, sizeof(*tx));
-    if (cap < 0 || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool,
-                                SCALESET_KEY_CAPACITY, NULL) < 0)
+    if (cap < 0
+        || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool,
+                        SCALESET_KEY_CAPACITY, NULL)
+               < 0)
     {
         return -1;
     }
@@ -213,14 +215,15 @@ registry_tx_capacity(registry_tx_t *tx, const char *prefix,
 
 int
 registry_tx_seq(registry_tx_t *tx, const char *prefix, const char *fence,
-    const char *pool, long from, long to)
+                const char *pool, long from, long to)
 {
-    const char  *keys[1], *args[2];
+    const char *keys[1], *args[2];
 
     memset(tx, 0, sizeof(*tx));
     if (from < 0 || to < from
         || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_SEQ, NULL) < 0)
+                        SCALESET_KEY_SEQ, NULL)
+               < 0)
     {
         return -1;
     }
@@ -237,40 +240,42 @@ registry_tx_seq(registry_tx_t *tx, const char *prefix, const char *fence,
    fence): the record replaced whole (its other fields deleted), its gen
    incremented; 0 when the gen is not the one expected.  HGETALL rather
    than HGET and DEL, so that the scaler's ACL user needs no more */
-#define UPGRADE_WRITE                                                        \
-    "local cur = redis.call('HGETALL', KEYS[1]) "                            \
-    "local g = nil "                                                         \
-    "for i = 1, #cur, 2 do if cur[i] == 'gen' then g = cur[i + 1] end end "  \
-    "if ARGV[1] ~= '*' and (g or '0') ~= ARGV[1] then return 0 end "         \
-    "local keep = { gen = true } "                                           \
-    "for i = 2, LAST, 2 do keep[ARGV[i]] = true end "                        \
-    "for i = 1, #cur, 2 do "                                                 \
-    "if not keep[cur[i]] then redis.call('HDEL', KEYS[1], cur[i]) end end "  \
-    "local n = (tonumber(g) or 0) + 1 "                                      \
+#define UPGRADE_WRITE                                                         \
+    "local cur = redis.call('HGETALL', KEYS[1]) "                             \
+    "local g = nil "                                                          \
+    "for i = 1, #cur, 2 do if cur[i] == 'gen' then g = cur[i + 1] end end "   \
+    "if ARGV[1] ~= '*' and (g or '0') ~= ARGV[1] then return 0 end "          \
+    "local keep = { gen = true } "                                            \
+    "for i = 2, LAST, 2 do keep[ARGV[i]] = true end "                         \
+    "for i = 1, #cur, 2 do "                                                  \
+    "if not keep[cur[i]] then redis.call('HDEL', KEYS[1], cur[i]) end end "   \
+    "local n = (tonumber(g) or 0) + 1 "                                       \
     "redis.call('HSET', KEYS[1], 'gen', tostring(n), unpack(ARGV, 2, LAST)) " \
     "return n"
 
-static const char *const  upgrade_write[2] = {
+static const char *const upgrade_write[2] = {
     "local LAST = #ARGV " UPGRADE_WRITE,
     FENCE_CHECK "local LAST = #ARGV - 1 " UPGRADE_WRITE
 };
 
 int
 registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
-    const char *fence, const char *pool, const upgrade_t *u,
-    const char *expect)
+                    const char *fence, const char *pool, const upgrade_t *u,
+                    const char *expect)
 {
-    size_t  size = upgrade_encode_size(u);
-    int     n, i, fenced = fence != NULL;
+    size_t size = upgrade_encode_size(u);
+    int    n, i, fenced = fence != NULL;
 
     memset(tx, 0, sizeof(*tx));
     if (scaleset_key(tx->key, SCALESET_KEY_MAX, prefix, pool,
-                     SCALESET_KEY_UPGRADE, NULL) < 0
+                     SCALESET_KEY_UPGRADE, NULL)
+            < 0
         || strlen(expect) >= sizeof(tx->expect)
         || (fenced
             && (strlen(fence) > REGISTRY_FENCE_MAX
                 || scaleset_key(tx->lease, SCALESET_KEY_MAX, prefix, NULL,
-                                SCALESET_KEY_SCALER_LEASE, NULL) < 0)))
+                                SCALESET_KEY_SCALER_LEASE, NULL)
+                       < 0)))
     {
         return -1;
     }
@@ -312,16 +317,17 @@ registry_tx_upgrade_free(registry_upgrade_tx_t *tx)
 
 int
 registry_tx_hash(registry_tx_t *tx, const char *prefix, const char *fence,
-    const char *pool, scaleset_key_kind_t kind, const char *const *fv, int n)
+                 const char *pool, scaleset_key_kind_t kind,
+                 const char *const *fv, int n)
 {
-    const char  *keys[1], *args[11];
-    size_t       used = 0, len;
-    int          i;
+    const char *keys[1], *args[11];
+    size_t      used = 0, len;
+    int         i;
 
     memset(tx, 0, sizeof(*tx));
     if (n < 1 || n > 5 || fv[0] == NULL
-        || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool, kind,
-                        NULL) < 0)
+        || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool, kind, NULL)
+               < 0)
     {
         return -1;
     }
@@ -351,8 +357,8 @@ registry_tx_hash(registry_tx_t *tx, const char *prefix, const char *fence,
 int
 registry_reply_failed(const void *reply, char *err, size_t errlen)
 {
-    const redisReply  *rep = reply;
-    size_t             i;
+    const redisReply *rep = reply;
+    size_t            i;
 
     if (rep == NULL) {
         snprintf(err, errlen, "no reply");

@@ -19,16 +19,16 @@
 
 #include "scaler.h"
 
-static int yaml_doc(const char *text, yaml_document_t *doc,
-    unsigned long *line, char *why, size_t whylen);
+static int yaml_doc(const char *text, yaml_document_t *doc, unsigned long *line,
+                    char *why, size_t whylen);
 static int check_yaml_mapping(const char *text, int empty_ok,
-    unsigned long *line, char *why, size_t whylen);
+                              unsigned long *line, char *why, size_t whylen);
 
 const char *
 cloudinit_file_name(ci_file_t f)
 {
     static const char *const names[] = { "user-data", "meta-data",
-        "network-config", "vendor-data" };
+                                         "network-config", "vendor-data" };
 
     return (unsigned) f < CI_FILES ? names[f] : "?";
 }
@@ -37,13 +37,13 @@ cloudinit_file_name(ci_file_t f)
    0, or -1 with the parser's line and problem, or when a second document
    follows (cloud-init loads exactly one) */
 static int
-yaml_doc(const char *text, yaml_document_t *doc, unsigned long *line,
-    char *why, size_t whylen)
+yaml_doc(const char *text, yaml_document_t *doc, unsigned long *line, char *why,
+         size_t whylen)
 {
-    yaml_parser_t    parser;
-    yaml_document_t  next;
-    yaml_node_t     *root;
-    int              rc = -1;
+    yaml_parser_t   parser;
+    yaml_document_t next;
+    yaml_node_t    *root;
+    int             rc = -1;
 
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *) text,
@@ -65,7 +65,8 @@ yaml_doc(const char *text, yaml_document_t *doc, unsigned long *line,
         root = yaml_document_get_root_node(&next);
         if (root != NULL) {
             *line = (unsigned long) root->start_mark.line + 1;
-            snprintf(why, whylen, "a second YAML document: cloud-init "
+            snprintf(why, whylen,
+                     "a second YAML document: cloud-init "
                      "reads one");
         } else {
             rc = 0;
@@ -81,11 +82,11 @@ yaml_doc(const char *text, yaml_document_t *doc, unsigned long *line,
 
 static int
 check_yaml_mapping(const char *text, int empty_ok, unsigned long *line,
-    char *why, size_t whylen)
+                   char *why, size_t whylen)
 {
-    yaml_document_t  doc;
-    yaml_node_t     *root;
-    int              rc = 0;
+    yaml_document_t doc;
+    yaml_node_t    *root;
+    int             rc = 0;
 
     if (yaml_doc(text, &doc, line, why, whylen) != 0) {
         return -1;
@@ -108,17 +109,17 @@ check_yaml_mapping(const char *text, int empty_ok, unsigned long *line,
 }
 
 int
-cloudinit_check(ci_file_t f, const char *text, unsigned long *line,
-    char *why, size_t whylen)
+cloudinit_check(ci_file_t f, const char *text, unsigned long *line, char *why,
+                size_t whylen)
 {
-    size_t  n;
+    size_t n;
 
     *line = 1;
     switch (f) {
     case CI_USER_DATA:
     case CI_VENDOR_DATA:
         if (strncmp(text, "#!", 2) == 0) {
-            return 0;               /* a script: cloud-init runs it */
+            return 0; /* a script: cloud-init runs it */
         }
         /* "#cloud-config", then the end of the line (blanks allowed) */
         n = strlen("#cloud-config");
@@ -129,8 +130,10 @@ cloudinit_check(ci_file_t f, const char *text, unsigned long *line,
             /* a mapping; only the header is nothing to do */
             return check_yaml_mapping(text, 1, line, why, whylen);
         }
-        snprintf(why, whylen, "%s must start with #cloud-config (YAML) or "
-                 "#! (a script)", cloudinit_file_name(f));
+        snprintf(why, whylen,
+                 "%s must start with #cloud-config (YAML) or "
+                 "#! (a script)",
+                 cloudinit_file_name(f));
         return -1;
     case CI_META_DATA:
         return check_yaml_mapping(text, 1, line, why, whylen);
@@ -144,14 +147,14 @@ cloudinit_check(ci_file_t f, const char *text, unsigned long *line,
 
 /* a yaml_emitter_t write handler into a growing buffer */
 typedef struct {
-    char    *buf;
-    size_t   len, cap;
+    char  *buf;
+    size_t len, cap;
 } out_t;
 
 static int
 out_write(void *data, unsigned char *buffer, size_t size)
 {
-    out_t  *o = data;
+    out_t *o = data;
 
     if (o->len + size + 1 > o->cap) {
         o->cap = (o->len + size + 1) * 2;
@@ -167,11 +170,10 @@ out_write(void *data, unsigned char *buffer, size_t size)
 static int
 has_key(yaml_document_t *doc, yaml_node_t *m, const char *name)
 {
-    yaml_node_pair_t  *p;
-    yaml_node_t       *k;
+    yaml_node_pair_t *p;
+    yaml_node_t      *k;
 
-    for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
-    {
+    for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         k = yaml_document_get_node(doc, p->key);
         if (k && k->type == YAML_SCALAR_NODE
             && k->data.scalar.length == strlen(name)
@@ -186,7 +188,7 @@ has_key(yaml_document_t *doc, yaml_node_t *m, const char *name)
 static int
 add_pair(yaml_document_t *doc, int map, const char *k, const char *v)
 {
-    int  kn, vn;
+    int kn, vn;
 
     kn = yaml_document_add_scalar(doc, NULL, (yaml_char_t *) k, -1,
                                   YAML_PLAIN_SCALAR_STYLE);
@@ -196,15 +198,15 @@ add_pair(yaml_document_t *doc, int map, const char *k, const char *v)
 }
 
 char *
-cloudinit_meta_data(const char *rendered, const char *id,
-    const char *hostname, char *why, size_t whylen)
+cloudinit_meta_data(const char *rendered, const char *id, const char *hostname,
+                    char *why, size_t whylen)
 {
-    yaml_document_t  doc;
-    yaml_emitter_t   em;
-    yaml_node_t     *root;
-    unsigned long    line;
-    out_t            o = { NULL, 0, 0 };
-    int              map, ok;
+    yaml_document_t doc;
+    yaml_emitter_t  em;
+    yaml_node_t    *root;
+    unsigned long   line;
+    out_t           o = { NULL, 0, 0 };
+    int             map, ok;
 
     if (yaml_doc(rendered ? rendered : "", &doc, &line, why, whylen) != 0) {
         return NULL;
@@ -219,7 +221,7 @@ cloudinit_meta_data(const char *rendered, const char *id,
         && has_key(&doc, root, "local-hostname"))
     {
         yaml_document_delete(&doc);
-        return xstrdup(rendered);    /* it says both itself: as written */
+        return xstrdup(rendered); /* it says both itself: as written */
     }
     if (root == NULL) {
         /* an empty meta-data: a document of its own */
@@ -228,17 +230,15 @@ cloudinit_meta_data(const char *rendered, const char *id,
             snprintf(why, whylen, "out of memory");
             return NULL;
         }
-        map = yaml_document_add_mapping(&doc, NULL,
-                                        YAML_BLOCK_MAPPING_STYLE);
+        map = yaml_document_add_mapping(&doc, NULL, YAML_BLOCK_MAPPING_STYLE);
         root = map ? yaml_document_get_node(&doc, map) : NULL;
     } else {
-        map = 1;                    /* the root is the first node */
+        map = 1; /* the root is the first node */
     }
     ok = root != NULL
          && (has_key(&doc, root, "instance-id")
              || add_pair(&doc, map, "instance-id", id))
-         && (has_key(&doc, yaml_document_get_node(&doc, map),
-                     "local-hostname")
+         && (has_key(&doc, yaml_document_get_node(&doc, map), "local-hostname")
              || add_pair(&doc, map, "local-hostname", hostname));
     if (!ok) {
         snprintf(why, whylen, "out of memory");
@@ -277,7 +277,7 @@ sources(const cloud_init_config_t *ci, const char **src, const char **path)
 void
 cloudinit_files_free(seed_file_t *f, int n)
 {
-    int  i;
+    int i;
 
     for (i = 0; i < n; i++) {
         free(f[i].data);
@@ -287,12 +287,12 @@ cloudinit_files_free(seed_file_t *f, int n)
 
 int
 cloudinit_files(const cloud_init_config_t *ci, const char *const *vals,
-    seed_file_t out[CI_FILES], int *n, char *err, size_t errlen)
+                seed_file_t out[CI_FILES], int *n, char *err, size_t errlen)
 {
-    const char     *src[CI_FILES], *path[CI_FILES];
-    char           *text, why[256], *md;
-    unsigned long   line;
-    int             f;
+    const char   *src[CI_FILES], *path[CI_FILES];
+    char         *text, why[256], *md;
+    unsigned long line;
+    int           f;
 
     sources(ci, src, path);
     *n = 0;
@@ -300,14 +300,15 @@ cloudinit_files(const cloud_init_config_t *ci, const char *const *vals,
         if (src[f] == NULL && f != CI_META_DATA) {
             continue;
         }
-        text = src[f] ? template_render_raw(src[f], template_vars, vals,
-                                            TV_COUNT)
-                      : xstrdup("");
-        if (src[f] && cloudinit_check((ci_file_t) f, text, &line, why,
-                                      sizeof(why)) != 0)
+        text = src[f]
+                   ? template_render_raw(src[f], template_vars, vals, TV_COUNT)
+                   : xstrdup("");
+        if (src[f]
+            && cloudinit_check((ci_file_t) f, text, &line, why, sizeof(why))
+                   != 0)
         {
-            snprintf(err, errlen, "%s:%lu: %s (as rendered for %s)",
-                     path[f], line, why, vals[TV_NAME]);
+            snprintf(err, errlen, "%s:%lu: %s (as rendered for %s)", path[f],
+                     line, why, vals[TV_NAME]);
             free(text);
             goto failed;
         }
@@ -316,8 +317,8 @@ cloudinit_files(const cloud_init_config_t *ci, const char *const *vals,
                                      sizeof(why));
             free(text);
             if ((text = md) == NULL) {
-                snprintf(err, errlen, "%s:1: %s", path[f] ? path[f]
-                         : "meta-data", why);
+                snprintf(err, errlen, "%s:1: %s",
+                         path[f] ? path[f] : "meta-data", why);
                 goto failed;
             }
         }
@@ -338,10 +339,10 @@ failed:
    paths libvirt gives (the storage pool's directory) as placeholders */
 static void
 sample_vals(const pool_config_t *p, const template_config_t *t, int z,
-    const char **vals, char *name, char *addr, char *port, char *vol,
-    char *seed, size_t size)
+            const char **vals, char *name, char *addr, char *port, char *vol,
+            char *seed, size_t size)
 {
-    char  *colon;
+    char *colon;
 
     snprintf(name, size / 2, "%s-000001", p->name);
     addr[0] = '\0';
@@ -390,15 +391,15 @@ var_line(const char *src, const char *var)
 
 int
 cloudinit_config_check(const pool_config_t *p, const template_config_t *t,
-    char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
-    const cloud_init_config_t  *ci = &t->ci;
-    const char     *src[CI_FILES], *path[CI_FILES], *vals[TV_COUNT];
-    const char     *safe[TV_COUNT], *one[TV_COUNT];
-    char            name[160], addr[160], port[160], vol[160], seed[160];
-    char           *text, why[256];
-    unsigned long   line;
-    int             f, z, v, rc;
+    const cloud_init_config_t *ci = &t->ci;
+    const char                *src[CI_FILES], *path[CI_FILES], *vals[TV_COUNT];
+    const char                *safe[TV_COUNT], *one[TV_COUNT];
+    char          name[160], addr[160], port[160], vol[160], seed[160];
+    char         *text, why[256];
+    unsigned long line;
+    int           f, z, v, rc;
 
     sources(ci, src, path);
     for (v = 0; v < TV_COUNT; v++) {
@@ -424,17 +425,17 @@ cloudinit_config_check(const pool_config_t *p, const template_config_t *t,
             for (v = 0; v < TV_COUNT; v++) {
                 memcpy(one, safe, sizeof(one));
                 one[v] = vals[v];
-                text = template_render_raw(src[f], template_vars, one,
-                                           TV_COUNT);
+                text =
+                    template_render_raw(src[f], template_vars, one, TV_COUNT);
                 rc = cloudinit_check((ci_file_t) f, text, &line, why,
                                      sizeof(why));
                 free(text);
                 if (rc != 0) {
-                    snprintf(err, errlen, "%s:%lu: {{%s}} (\"%s\" in zone "
+                    snprintf(err, errlen,
+                             "%s:%lu: {{%s}} (\"%s\" in zone "
                              "%s) breaks the YAML: %s; quote it",
                              path[f], var_line(src[f], template_vars[v]),
-                             template_vars[v], vals[v], p->zones[z].name,
-                             why);
+                             template_vars[v], vals[v], p->zones[z].name, why);
                     return -1;
                 }
             }

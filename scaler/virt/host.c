@@ -26,34 +26,36 @@
 
 #include "scaler.h"
 
-#define HOST_WORKERS  SCALER_CREATE_MAX     /* calls of one host at a time */
+#define HOST_WORKERS SCALER_CREATE_MAX /* calls of one host at a time */
 
 typedef enum {
-    CALL_QUEUED = 0, CALL_RUNNING, CALL_ENDED
+    CALL_QUEUED = 0,
+    CALL_RUNNING,
+    CALL_ENDED
 } call_state_t;
 
 struct host {
-    virt_conn_t      *vc;
-    uint64_t          timeout_ms;
-    host_call_t      *head, *tail;      /* queued calls */
-    int               nthreads, idle;
-    int               stuck;            /* running calls past deadline */
-    uint64_t          stuck_since;      /* mono ms the oldest started */
-    int               closing;
-    pthread_cond_t    cond;             /* workers wait here */
+    virt_conn_t   *vc;
+    uint64_t       timeout_ms;
+    host_call_t   *head, *tail; /* queued calls */
+    int            nthreads, idle;
+    int            stuck;       /* running calls past deadline */
+    uint64_t       stuck_since; /* mono ms the oldest started */
+    int            closing;
+    pthread_cond_t cond; /* workers wait here */
 };
 
-static pthread_mutex_t  hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *worker(void *arg);
-static void call_unref(host_call_t *c);
-static void host_free(host_t *h);
+static void  call_unref(host_call_t *c);
+static void  host_free(host_t *h);
 
 host_t *
 host_new(const char *uri, int ka_interval, unsigned ka_count,
-    uint64_t timeout_ms)
+         uint64_t timeout_ms)
 {
-    host_t  *h = xcalloc(1, sizeof(*h));
+    host_t *h = xcalloc(1, sizeof(*h));
 
     h->vc = virt_open(uri, ka_interval, ka_count);
     h->timeout_ms = timeout_ms;
@@ -72,8 +74,8 @@ host_free(host_t *h)
 void
 host_release(host_t *h)
 {
-    host_call_t  *c, *n;
-    int           now;
+    host_call_t *c, *n;
+    int          now;
 
     if (h == NULL) {
         return;
@@ -102,7 +104,7 @@ host_release(host_t *h)
 int
 host_stalled(host_t *h, uint64_t *since)
 {
-    int  stuck;
+    int stuck;
 
     pthread_mutex_lock(&hosts_lock);
     stuck = h->stuck > 0;
@@ -138,21 +140,21 @@ host_call_release(host_call_t *c)
 
 void
 host_call_init(host_call_t *c, void (*run)(virt_conn_t *vc, host_call_t *c),
-    void (*drop)(host_call_t *c))
+               void (*drop)(host_call_t *c))
 {
     memset(c, 0, sizeof(*c));
     c->run = run;
     c->drop = drop;
-    c->refs = 1;                        /* the caller's */
+    c->refs = 1; /* the caller's */
     c->outcome = HOST_REFUSED;
 }
 
 static void *
 worker(void *arg)
 {
-    host_t       *h = arg;
-    host_call_t  *c;
-    int           last;
+    host_t      *h = arg;
+    host_call_t *c;
+    int          last;
 
     pthread_mutex_lock(&hosts_lock);
     for (;;) {
@@ -162,7 +164,7 @@ worker(void *arg)
             h->idle--;
         }
         if (h->head == NULL) {
-            break;                      /* closing, nothing left */
+            break; /* closing, nothing left */
         }
         c = h->head;
         h->head = c->next;
@@ -178,7 +180,7 @@ worker(void *arg)
 
         pthread_mutex_lock(&hosts_lock);
         if (c->late) {
-            h->stuck--;                 /* it returned: usable again */
+            h->stuck--; /* it returned: usable again */
         } else if (c->outcome == HOST_REFUSED) {
             c->outcome = HOST_DONE;
         }
@@ -186,13 +188,13 @@ worker(void *arg)
         if (c->batch != NULL) {
             pthread_cond_signal(&c->batch->cond);
         }
-        call_unref(c);                  /* the worker's */
+        call_unref(c); /* the worker's */
     }
     h->nthreads--;
     last = h->nthreads == 0;
     pthread_mutex_unlock(&hosts_lock);
     if (last) {
-        host_free(h);                   /* closing: released meanwhile */
+        host_free(h); /* closing: released meanwhile */
     }
     return NULL;
 }
@@ -200,7 +202,7 @@ worker(void *arg)
 void
 host_batch_init(host_batch_t *b, const int *cancel)
 {
-    pthread_condattr_t  a;
+    pthread_condattr_t a;
 
     memset(b, 0, sizeof(*b));
     b->cancel = cancel;
@@ -213,14 +215,14 @@ host_batch_init(host_batch_t *b, const int *cancel)
 void
 host_submit(host_batch_t *b, host_t *h, host_call_t *c)
 {
-    pthread_t       tid;
-    pthread_attr_t  a;
+    pthread_t      tid;
+    pthread_attr_t a;
 
     pthread_mutex_lock(&hosts_lock);
     c->outcome = HOST_REFUSED;
     if (h == NULL || h->stuck > 0 || h->closing) {
         pthread_mutex_unlock(&hosts_lock);
-        return;                         /* refused: never queued */
+        return; /* refused: never queued */
     }
     if (h->idle == 0 && h->nthreads < HOST_WORKERS) {
         pthread_attr_init(&a);
@@ -239,7 +241,7 @@ host_submit(host_batch_t *b, host_t *h, host_call_t *c)
     c->host = h;
     c->batch = b;
     c->state = CALL_QUEUED;
-    c->refs++;                          /* the worker's */
+    c->refs++; /* the worker's */
     c->bnext = b->calls;
     b->calls = c;
     if (h->tail) {
@@ -272,16 +274,16 @@ unqueue(host_call_t *c, host_outcome_t outcome)
     c->next = NULL;
     c->state = CALL_ENDED;
     c->outcome = outcome;
-    call_unref(c);                      /* the worker's, never taken */
+    call_unref(c); /* the worker's, never taken */
 }
 
 void
 host_wait(host_batch_t *b)
 {
-    host_call_t      *c;
-    struct timespec   ts;
-    uint64_t          now, until;
-    int               pending;
+    host_call_t    *c;
+    struct timespec ts;
+    uint64_t        now, until;
+    int             pending;
 
     pthread_mutex_lock(&hosts_lock);
     for (;;) {
@@ -308,20 +310,20 @@ host_wait(host_batch_t *b)
             }
             if (c->state == CALL_QUEUED) {
                 if (c->host->stuck > 0) {
-                    unqueue(c, HOST_REFUSED);   /* behind a stuck call */
+                    unqueue(c, HOST_REFUSED); /* behind a stuck call */
                     continue;
                 }
                 pending++;
                 until = now + c->host->timeout_ms < until
-                        ? now + c->host->timeout_ms : until;
+                            ? now + c->host->timeout_ms
+                            : until;
                 continue;
             }
             if (now - c->started >= c->host->timeout_ms) {
                 /* past its deadline: given up, its host stalled */
                 c->late = 1;
                 c->outcome = HOST_LATE;
-                if (c->host->stuck++ == 0
-                    || c->started < c->host->stuck_since)
+                if (c->host->stuck++ == 0 || c->started < c->host->stuck_since)
                 {
                     c->host->stuck_since = c->started;
                 }
@@ -329,13 +331,14 @@ host_wait(host_batch_t *b)
             }
             pending++;
             until = c->started + c->host->timeout_ms < until
-                    ? c->started + c->host->timeout_ms : until;
+                        ? c->started + c->host->timeout_ms
+                        : until;
         }
         if (pending == 0) {
             break;
         }
         if (b->cancel && until > now + 100) {
-            until = now + 100;          /* looks at the cancel flag */
+            until = now + 100; /* looks at the cancel flag */
         }
         ts.tv_sec = (time_t) (until / 1000);
         ts.tv_nsec = (long) (until % 1000) * 1000000L;

@@ -24,16 +24,16 @@
 
 #include "scaler.h"
 
-#define SEED_VOLUME_ID  "cidata"
-#define SEED_BLOCK      2048
+#define SEED_VOLUME_ID "cidata"
+#define SEED_BLOCK     2048
 
-static pthread_mutex_t  seed_lock = PTHREAD_MUTEX_INITIALIZER;
-static int              seed_ready;
+static pthread_mutex_t seed_lock = PTHREAD_MUTEX_INITIALIZER;
+static int             seed_ready;
 
 int
 seed_init(void)
 {
-    int  rc = 0;
+    int rc = 0;
 
     pthread_mutex_lock(&seed_lock);
     if (!seed_ready) {
@@ -62,12 +62,12 @@ seed_failed(const char *what, int rc, char *err, size_t errlen)
 /* the image's bytes from its burn source, into *out */
 static int
 drain(struct burn_source *bs, unsigned char **out, size_t *len, char *err,
-    size_t errlen)
+      size_t errlen)
 {
-    unsigned char  *buf;
-    off_t           size = bs->get_size(bs);
-    size_t          off = 0;
-    int             r;
+    unsigned char *buf;
+    off_t          size = bs->get_size(bs);
+    size_t         off = 0;
+    int            r;
 
     if (size <= 0 || size % SEED_BLOCK != 0) {
         snprintf(err, errlen, "seed image: size %lld", (long long) size);
@@ -77,8 +77,10 @@ drain(struct burn_source *bs, unsigned char **out, size_t *len, char *err,
     while (off < (size_t) size) {
         r = bs->read_xt(bs, buf + off, SEED_BLOCK);
         if (r != SEED_BLOCK) {
-            snprintf(err, errlen, "seed image: short image (%zu of %lld "
-                     "bytes)", off, (long long) size);
+            snprintf(err, errlen,
+                     "seed image: short image (%zu of %lld "
+                     "bytes)",
+                     off, (long long) size);
             free(buf);
             return -1;
         }
@@ -90,15 +92,15 @@ drain(struct burn_source *bs, unsigned char **out, size_t *len, char *err,
 }
 
 int
-seed_image(const seed_file_t *files, int n, unsigned char **out,
-    size_t *len, char *err, size_t errlen)
+seed_image(const seed_file_t *files, int n, unsigned char **out, size_t *len,
+           char *err, size_t errlen)
 {
-    IsoImage            *img = NULL;
-    IsoWriteOpts        *opts = NULL;
-    IsoStream           *st;
-    struct burn_source  *bs = NULL;
-    unsigned char       *copy;
-    int                  i, rc, ret = -1;
+    IsoImage           *img = NULL;
+    IsoWriteOpts       *opts = NULL;
+    IsoStream          *st;
+    struct burn_source *bs = NULL;
+    unsigned char      *copy;
+    int                 i, rc, ret = -1;
 
     if (seed_init() != 0) {
         snprintf(err, errlen, "seed image: libisofs did not initialise");
@@ -122,7 +124,8 @@ seed_image(const seed_file_t *files, int n, unsigned char **out,
         }
         /* the file takes the stream's reference */
         if ((rc = iso_image_add_new_file(img, iso_image_get_root(img),
-                                         files[i].name, st, NULL)) < 0)
+                                         files[i].name, st, NULL))
+            < 0)
         {
             iso_stream_unref(st);
             seed_failed(files[i].name, rc, err, errlen);

@@ -49,57 +49,57 @@
    not kept.  In modes lease and agent the guest's address, once learnt,
    is kept while the domain runs. */
 typedef struct {
-    char             uuid[VIR_UUID_STRING_BUFLEN];
-    virt_tag_info_t  info;
-    char             learnt[80];        /* the guest's address, or "" */
-    char             refused[96];       /* addresses refused, last logged */
+    char            uuid[VIR_UUID_STRING_BUFLEN];
+    virt_tag_info_t info;
+    char            learnt[80];  /* the guest's address, or "" */
+    char            refused[96]; /* addresses refused, last logged */
 } tag_entry_t;
 
 struct virt_conn {
-    char              *uri;
-    int                ka_interval;     /* keepalive: s, <= 0 none */
-    unsigned           ka_count;
-    virConnectPtr      conn;
-    pthread_mutex_t    lock;
-    tag_entry_t       *tags;            /* sorted by uuid: the last list */
-    int                ntags;
+    char           *uri;
+    int             ka_interval; /* keepalive: s, <= 0 none */
+    unsigned        ka_count;
+    virConnectPtr   conn;
+    pthread_mutex_t lock;
+    tag_entry_t    *tags; /* sorted by uuid: the last list */
+    int             ntags;
 };
 
 /* the listing call's groups and flags (virt_list) */
-#define LIST_STATS  (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL \
-                     | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON \
-                     | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK)
-#define LIST_FLAGS  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+#define LIST_STATS                                       \
+    (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL \
+     | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON  \
+     | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK)
+#define LIST_FLAGS VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
 /* ids this process is doing something to that a list must know of: a
    create under way (defined, not started yet), a shutdown sent (off is
    the goal, not a failure) */
 typedef struct {
-    pthread_mutex_t   lock;
-    char            **id;
-    int               n, cap;
+    pthread_mutex_t lock;
+    char          **id;
+    int             n, cap;
 } idset_t;
 
-static idset_t  creating = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
-static idset_t  stopping = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
+static idset_t creating = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
+static idset_t stopping = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
 
-static void virt_silence(void *ud, virErrorPtr err);
+static void          virt_silence(void *ud, virErrorPtr err);
 static virConnectPtr virt_get(virt_conn_t *vc);
-static void idset_mark(idset_t *set, const char *id, int on);
-static int idset_has(idset_t *set, const char *id);
-static int owned(virDomainPtr dom, const char *pool, const char *id,
-    virt_tag_t *tag);
-static int remove_domain(virConnectPtr c, virDomainPtr dom,
-    const virt_tag_t *tag);
-static int guest_ipv4(virDomainPtr dom, unsigned src,
-    const pool_config_t *p, char *buf, size_t size, char *refused,
-    size_t rsize);
-static int read_tag(virDomainPtr dom, virt_tag_t *tag);
+static void          idset_mark(idset_t *set, const char *id, int on);
+static int           idset_has(idset_t *set, const char *id);
+static int           owned(virDomainPtr dom, const char *pool, const char *id,
+                           virt_tag_t *tag);
+static int           remove_domain(virConnectPtr c, virDomainPtr dom,
+                                   const virt_tag_t *tag);
+static int  guest_ipv4(virDomainPtr dom, unsigned src, const pool_config_t *p,
+                       char *buf, size_t size, char *refused, size_t rsize);
+static int  read_tag(virDomainPtr dom, virt_tag_t *tag);
 static void dom_stats(virDomainStatsRecordPtr rec, virt_instance_t *vi);
-static int create_domain(virt_conn_t *vc, const pool_config_t *p,
-    const char *zone, const char *id, const char *address,
-    const virt_model_t *model, origin_t origin, int warm, char *err,
-    size_t errlen);
+static int  create_domain(virt_conn_t *vc, const pool_config_t *p,
+                          const char *zone, const char *id, const char *address,
+                          const virt_model_t *model, origin_t origin, int warm,
+                          char *err, size_t errlen);
 
 static void
 virt_silence(void *ud, virErrorPtr err)
@@ -126,9 +126,9 @@ event_loop(void *arg)
 int
 virt_init(void)
 {
-    pthread_t       tid;
-    pthread_attr_t  a;
-    int             rc;
+    pthread_t      tid;
+    pthread_attr_t a;
+    int            rc;
 
     virSetErrorFunc(NULL, virt_silence);
     if (virEventRegisterDefaultImpl() != 0) {
@@ -144,7 +144,7 @@ virt_init(void)
 virt_conn_t *
 virt_open(const char *uri, int ka_interval, unsigned ka_count)
 {
-    virt_conn_t  *vc = xcalloc(1, sizeof(*vc));
+    virt_conn_t *vc = xcalloc(1, sizeof(*vc));
 
     virSetErrorFunc(NULL, virt_silence);
     vc->uri = xstrdup(uri);
@@ -161,8 +161,8 @@ virt_open(const char *uri, int ka_interval, unsigned ka_count)
 static void
 embedded_hold(const char *uri)
 {
-    static pthread_mutex_t  hold_lock = PTHREAD_MUTEX_INITIALIZER;
-    static virConnectPtr    held;
+    static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+    static virConnectPtr   held;
 
     if (strcmp(uri, "test:///default") != 0) {
         return;
@@ -181,7 +181,7 @@ embedded_hold(const char *uri)
 static virConnectPtr
 virt_get(virt_conn_t *vc)
 {
-    virConnectPtr  c;
+    virConnectPtr c;
 
     pthread_mutex_lock(&vc->lock);
     if (vc->conn && virConnectIsAlive(vc->conn) != 1) {
@@ -224,7 +224,7 @@ virt_close(virt_conn_t *vc)
 static void
 idset_mark(idset_t *set, const char *id, int on)
 {
-    int  i;
+    int i;
 
     pthread_mutex_lock(&set->lock);
     for (i = 0; i < set->n; i++) {
@@ -248,7 +248,7 @@ idset_mark(idset_t *set, const char *id, int on)
 static int
 idset_has(idset_t *set, const char *id)
 {
-    int  i, found = 0;
+    int i, found = 0;
 
     pthread_mutex_lock(&set->lock);
     for (i = 0; i < set->n && !found; i++) {
@@ -280,7 +280,7 @@ virt_classify(int state, int reason, unsigned doing, int warm)
             return VIRT_LEFT;
         }
         if (doing & VIRT_DOING_STOP) {
-            return VIRT_OFF;        /* the shutdown we asked for */
+            return VIRT_OFF; /* the shutdown we asked for */
         }
         /* fall through */
     case VIR_DOMAIN_CRASHED:
@@ -295,12 +295,12 @@ virt_classify(int state, int reason, unsigned doing, int warm)
 }
 
 /* 1 when dom carries our tag (any pool's), read now and decoded into
-   *tag */
+ *tag */
 static int
 read_tag(virDomainPtr dom, virt_tag_t *tag)
 {
-    char  *m;
-    int    ok;
+    char *m;
+    int   ok;
 
     m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
     ok = m != NULL && virt_tag_parse(m, tag) == 0;
@@ -329,13 +329,12 @@ remove_domain(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag)
        ID.seed.iso, whatever the tag says */
     vol_delete_own(c, tag->info.pool, tag->info.id, tag->volume,
                    VOL_OVERLAY_SUFFIX);
-    vol_delete_own(c, tag->info.pool, tag->info.id, tag->seed,
-                   VOL_SEED_SUFFIX);
+    vol_delete_own(c, tag->info.pool, tag->info.id, tag->seed, VOL_SEED_SUFFIX);
     /* UEFI guests have an nvram file, which plain undefine refuses */
-    if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM
-                               | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                               | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                               | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+    if (virDomainUndefineFlags(
+            dom, VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                     | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                     | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
         == 0)
     {
         return 0;
@@ -348,15 +347,15 @@ remove_domain(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag)
    when libvirt has none; -2 when every one was refused (listed in
    refused) */
 static int
-guest_ipv4(virDomainPtr dom, unsigned src, const pool_config_t *p,
-    char *buf, size_t size, char *refused, size_t rsize)
+guest_ipv4(virDomainPtr dom, unsigned src, const pool_config_t *p, char *buf,
+           size_t size, char *refused, size_t rsize)
 {
-    virDomainInterfacePtr  *ifs = NULL;
-    struct in_addr          in;
-    int                     n, i, found = -1;
-    unsigned                j;
-    size_t                  len = 0;
-    const char             *a;
+    virDomainInterfacePtr *ifs = NULL;
+    struct in_addr         in;
+    int                    n, i, found = -1;
+    unsigned               j;
+    size_t                 len = 0;
+    const char            *a;
 
     refused[0] = '\0';
     if ((n = virDomainInterfaceAddresses(dom, &ifs, src, 0)) < 0) {
@@ -395,8 +394,8 @@ guest_ipv4(virDomainPtr dom, unsigned src, const pool_config_t *p,
 static void
 dom_stats(virDomainStatsRecordPtr rec, virt_instance_t *vi)
 {
-    virDomainInfo  info;
-    vm_stats_t    *vm = &vi->vm;
+    virDomainInfo info;
+    vm_stats_t   *vm = &vi->vm;
 
     virt_stats_decode(rec->params, rec->nparams, vm);
     if (!(vm->have & VMS_CPU) && virDomainGetInfo(rec->dom, &info) == 0) {
@@ -426,12 +425,13 @@ tag_cmp(const void *a, const void *b)
 static int
 tag_of(virt_conn_t *vc, virDomainPtr dom, const char *pool, tag_entry_t *e)
 {
-    tag_entry_t  *hit;
-    virt_tag_t    t;
+    tag_entry_t *hit;
+    virt_tag_t   t;
 
     pthread_mutex_lock(&vc->lock);
     hit = e->uuid[0] && vc->ntags
-          ? bsearch(e, vc->tags, vc->ntags, sizeof(*e), tag_cmp) : NULL;
+              ? bsearch(e, vc->tags, vc->ntags, sizeof(*e), tag_cmp)
+              : NULL;
     if (hit) {
         *e = *hit;
     }
@@ -461,20 +461,20 @@ tag_store(virt_conn_t *vc, tag_entry_t *seen, int n)
 
 int
 virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
-    virt_instance_t **out)
+          virt_instance_t **out)
 {
-    const char      *pool = p->name;
-    virConnectPtr    c = virt_get(vc);
+    const char              *pool = p->name;
+    virConnectPtr            c = virt_get(vc);
     virDomainStatsRecordPtr *recs = NULL;
-    virDomainPtr     dom;
-    virt_instance_t *res, *vi;
-    tag_entry_t     *seen, *se, tag;
-    virt_tag_t       fresh;
-    char             ip[64], *uuid = tag.uuid, refused[96];
-    int              n, i, k = 0, state, reason, port, nseen = 0;
-    int              own, rc;
-    virt_health_t    health;
-    struct in_addr   in;
+    virDomainPtr             dom;
+    virt_instance_t         *res, *vi;
+    tag_entry_t             *seen, *se, tag;
+    virt_tag_t               fresh;
+    char                     ip[64], *uuid = tag.uuid, refused[96];
+    int                      n, i, k = 0, state, reason, port, nseen = 0;
+    int                      own, rc;
+    virt_health_t            health;
+    struct in_addr           in;
 
     *out = NULL;
     if (c == NULL) {
@@ -484,8 +484,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
        real host); NOWAIT: a domain busy with another job (its monitor
        hung, a long block job) lacks its balloon and block stats this
        time instead of holding the pass up to libvirt's job timeout */
-    if ((n = virConnectGetAllDomainStats(c, LIST_STATS, &recs,
-                                         LIST_FLAGS)) < 0)
+    if ((n = virConnectGetAllDomainStats(c, LIST_STATS, &recs, LIST_FLAGS)) < 0)
     {
         virConnectClose(c);
         return -1;
@@ -498,13 +497,13 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
             uuid[0] = '\0';
         }
         if ((own = tag_of(vc, dom, pool, &tag)) < 0) {
-            continue;               /* not tagged by a scaleset scaler */
+            continue; /* not tagged by a scaleset scaler */
         }
         se = NULL;
         if (uuid[0]) {
             se = &seen[nseen++];
             *se = tag;
-            se->learnt[0] = '\0';      /* kept below while it runs */
+            se->learnt[0] = '\0'; /* kept below while it runs */
             se->refused[0] = '\0';
         }
         if (!own || strcmp(tag.info.zone, zone) != 0) {
@@ -513,23 +512,25 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         vi = &res[k];
         snprintf(vi->id, sizeof(vi->id), "%s", tag.info.id);
         if ((virTypedParamsGetInt(recs[i]->params, recs[i]->nparams,
-                                  "state.state", &state) != 1
+                                  "state.state", &state)
+                 != 1
              || virTypedParamsGetInt(recs[i]->params, recs[i]->nparams,
-                                     "state.reason", &reason) != 1)
+                                     "state.reason", &reason)
+                    != 1)
             && virDomainGetState(dom, &state, &reason, 0) != 0)
         {
             state = VIR_DOMAIN_NOSTATE;
             reason = 0;
         }
-        health = virt_classify(state, reason,
-                               (idset_has(&creating, vi->id)
-                                ? VIRT_DOING_CREATE : 0)
-                               | (idset_has(&stopping, vi->id)
-                                  ? VIRT_DOING_STOP : 0), tag.info.warm);
+        health = virt_classify(
+            state, reason,
+            (idset_has(&creating, vi->id) ? VIRT_DOING_CREATE : 0)
+                | (idset_has(&stopping, vi->id) ? VIRT_DOING_STOP : 0),
+            tag.info.warm);
         if (health == VIRT_LIVE && state == VIR_DOMAIN_SHUTOFF
             && virDomainHasManagedSaveImage(dom, 0) != 1)
         {
-            health = VIRT_FAILED;   /* warm, but its save is gone */
+            health = VIRT_FAILED; /* warm, but its save is gone */
         }
         switch (health) {
         case VIRT_FAILED:
@@ -543,8 +544,10 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
                 memset(vi, 0, sizeof(*vi));
                 continue;
             }
-            slog_warn(pool, vi->id, "domain not running (state %d reason %d): "
-                      "failed, removing it", state, reason);
+            slog_warn(pool, vi->id,
+                      "domain not running (state %d reason %d): "
+                      "failed, removing it",
+                      state, reason);
             if (owned(dom, pool, tag.info.id, &fresh)) {
                 remove_domain(c, dom, &fresh);
             }
@@ -561,13 +564,12 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         vi->model = tag.info.model;
         vi->origin = tag.info.origin;
         snprintf(vi->address, sizeof(vi->address), "%s", tag.info.address);
-        vi->active = state != VIR_DOMAIN_SHUTOFF
-                     && state != VIR_DOMAIN_CRASHED
+        vi->active = state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED
                      && state != VIR_DOMAIN_NOSTATE;
         vi->warm = tag.info.warm;
-        vi->power = state == VIR_DOMAIN_PAUSED ? POWER_PAUSED
+        vi->power = state == VIR_DOMAIN_PAUSED    ? POWER_PAUSED
                     : state == VIR_DOMAIN_SHUTOFF ? POWER_SAVED
-                    : POWER_RUNNING;
+                                                  : POWER_RUNNING;
         if (vi->active) {
             dom_stats(recs[i], vi);
         }
@@ -577,8 +579,8 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
                 || strcmp(tag.info.mode, "agent") == 0))
         {
             unsigned src = strcmp(tag.info.mode, "lease") == 0
-                           ? VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE
-                           : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
+                               ? VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE
+                               : VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
 
             port = atoi(tag.info.port);
             /* a learnt address is checked again: a reload may have
@@ -588,20 +590,22 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
             if (tag.learnt[0] && inet_pton(AF_INET, ip, &in) == 1
                 && addr_guest_ok(p, ntohl(in.s_addr)))
             {
-                snprintf(vi->address, sizeof(vi->address), "%s",
-                         tag.learnt);
+                snprintf(vi->address, sizeof(vi->address), "%s", tag.learnt);
             } else if (port > 0
-                       && (rc = guest_ipv4(dom, src, p, ip, sizeof(ip),
-                                           refused, sizeof(refused))) != -1)
+                       && (rc = guest_ipv4(dom, src, p, ip, sizeof(ip), refused,
+                                           sizeof(refused)))
+                              != -1)
             {
                 if (rc == 0) {
                     snprintf(vi->address, sizeof(vi->address), "%s:%d", ip,
                              port);
                 } else {
                     if (strcmp(refused, tag.refused) != 0) {
-                        slog_warn(pool, vi->id, "the guest's address %s is "
+                        slog_warn(pool, vi->id,
+                                  "the guest's address %s is "
                                   "outside the pool's network: refused, not "
-                                  "registered", refused);
+                                  "registered",
+                                  refused);
                     }
                     if (se) {
                         snprintf(se->refused, sizeof(se->refused), "%s",
@@ -626,12 +630,12 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
    back whole (into *back), or the domain would not be known as ours */
 static int
 tag_build(char *md, size_t size, const char *pool, const char *id,
-    const char *zone, const virt_model_t *model, const char *address,
-    const char *volume, const char *seed, const char *mode,
-    const char *port, origin_t origin, int warm, virt_tag_t *back)
+          const char *zone, const virt_model_t *model, const char *address,
+          const char *volume, const char *seed, const char *mode,
+          const char *port, origin_t origin, int warm, virt_tag_t *back)
 {
-    char  *e[11];
-    int    i, n;
+    char *e[11];
+    int   i, n;
 
     e[0] = template_escape(pool);
     e[1] = template_escape(id);
@@ -644,52 +648,54 @@ tag_build(char *md, size_t size, const char *pool, const char *id,
     e[8] = template_escape(model->template);
     e[9] = template_escape(model->host);
     e[10] = template_escape(seed);
-    n = snprintf(md, size, "<%s:instance xmlns:%s=\"%s\" pool=\"%s\" "
-                 "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
-                 "volume=\"%s\" mode=\"%s\" port=\"%s\" digest=\"%s\" "
-                 "image=\"%s\" template=\"%s\" host=\"%s\" "
-                 "created=\"%llu\"%s%s%s%s%s%s%s/>",
-                 SCALER_NS_PREFIX, SCALER_NS_PREFIX, SCALER_NS, e[0], e[1],
-                 e[2], e[3], e[4], e[5], mode, port, e[6], e[7], e[8], e[9],
-                 (unsigned long long) model->created,
-                 seed[0] ? " seed=\"" : "", e[10], seed[0] ? "\"" : "",
-                 origin != ORIGIN_SCALED ? " origin=\"" : "",
-                 origin != ORIGIN_SCALED ? origin_name(origin) : "",
-                 origin != ORIGIN_SCALED ? "\"" : "",
-                 warm ? " warm=\"yes\"" : "");
+    n = snprintf(
+        md, size,
+        "<%s:instance xmlns:%s=\"%s\" pool=\"%s\" "
+        "id=\"%s\" zone=\"%s\" version=\"%s\" address=\"%s\" "
+        "volume=\"%s\" mode=\"%s\" port=\"%s\" digest=\"%s\" "
+        "image=\"%s\" template=\"%s\" host=\"%s\" "
+        "created=\"%llu\"%s%s%s%s%s%s%s/>",
+        SCALER_NS_PREFIX, SCALER_NS_PREFIX, SCALER_NS, e[0], e[1], e[2], e[3],
+        e[4], e[5], mode, port, e[6], e[7], e[8], e[9],
+        (unsigned long long) model->created, seed[0] ? " seed=\"" : "", e[10],
+        seed[0] ? "\"" : "", origin != ORIGIN_SCALED ? " origin=\"" : "",
+        origin != ORIGIN_SCALED ? origin_name(origin) : "",
+        origin != ORIGIN_SCALED ? "\"" : "", warm ? " warm=\"yes\"" : "");
     for (i = 0; i < 11; i++) {
         free(e[i]);
     }
     return n >= 0 && (size_t) n < size && virt_tag_parse(md, back) == 0
-           && strcmp(back->info.id, id) == 0
-           && strcmp(back->info.model.host, model->host) == 0
-           && strcmp(back->seed, seed) == 0 && back->info.warm == warm
-           ? 0 : -1;
+                   && strcmp(back->info.id, id) == 0
+                   && strcmp(back->info.model.host, model->host) == 0
+                   && strcmp(back->seed, seed) == 0 && back->info.warm == warm
+               ? 0
+               : -1;
 }
 
 /* an instance's values for its templates (template_vars order); the
    strings point into id, zone, address, vpath, spath, t and into v's
    buffers */
 typedef struct {
-    const char  *vals[TV_COUNT];
-    char         uuid[40], mac[20], host[64], port[8];
+    const char *vals[TV_COUNT];
+    char        uuid[40], mac[20], host[64], port[8];
 } inst_vars_t;
 
 static void
 inst_vars(inst_vars_t *v, const pool_config_t *p, const template_config_t *t,
-    const char *zone, const char *id, const char *address, const char *uuid,
-    const char *vpath, const char *spath, const char *version)
+          const char *zone, const char *id, const char *address,
+          const char *uuid, const char *vpath, const char *spath,
+          const char *version)
 {
-    unsigned  h = 5381;
-    char     *colon;
-    int       i;
+    unsigned h = 5381;
+    char    *colon;
+    int      i;
 
     for (i = 0; id[i]; i++) {
         h = h * 33 + (unsigned char) id[i];
     }
     snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
-    snprintf(v->mac, sizeof(v->mac), "52:54:00:%02x:%02x:%02x",
-             (h >> 16) & 255, (h >> 8) & 255, h & 255);
+    snprintf(v->mac, sizeof(v->mac), "52:54:00:%02x:%02x:%02x", (h >> 16) & 255,
+             (h >> 8) & 255, h & 255);
     if (p->addr_mode == ADDR_STATIC) {
         snprintf(v->host, sizeof(v->host), "%s", address);
         colon = strrchr(v->host, ':');
@@ -719,10 +725,10 @@ inst_vars(inst_vars_t *v, const pool_config_t *p, const template_config_t *t,
    laid out (seed.c); malloc'd into *img */
 static int
 seed_build(const template_config_t *t, const inst_vars_t *v,
-    unsigned char **img, size_t *len, char *err, size_t errlen)
+           unsigned char **img, size_t *len, char *err, size_t errlen)
 {
-    seed_file_t  files[CI_FILES];
-    int          n, rc;
+    seed_file_t files[CI_FILES];
+    int         n, rc;
 
     if (cloudinit_files(&t->ci, v->vals, files, &n, err, errlen) != 0) {
         return -1;
@@ -734,27 +740,27 @@ seed_build(const template_config_t *t, const inst_vars_t *v,
 
 /* the seed of id made and put into its volume at spath */
 static int
-seed_make(virConnectPtr c, const pool_config_t *p,
-    const template_config_t *t, const inst_vars_t *v, const char *id,
-    const char *spath, char *err, size_t errlen)
+seed_make(virConnectPtr c, const pool_config_t *p, const template_config_t *t,
+          const inst_vars_t *v, const char *id, const char *spath, char *err,
+          size_t errlen)
 {
-    unsigned char  *img;
-    size_t          len;
-    int             rc;
+    unsigned char *img;
+    size_t         len;
+    int            rc;
 
     if (seed_build(t, v, &img, &len, err, errlen) != 0) {
         return -1;
     }
-    rc = vol_seed_make(c, p->name, t->ci.pool, id, spath, img, len, err,
-                       errlen);
+    rc =
+        vol_seed_make(c, p->name, t->ci.pool, id, spath, img, len, err, errlen);
     free(img);
     return rc;
 }
 
 int
 virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
-    const char *id, const char *address, const virt_model_t *model,
-    origin_t origin, char *err, size_t errlen)
+            const char *id, const char *address, const virt_model_t *model,
+            origin_t origin, char *err, size_t errlen)
 {
     return create_domain(vc, p, zone, id, address, model, origin, 0, err,
                          errlen);
@@ -762,30 +768,30 @@ virt_create(virt_conn_t *vc, const pool_config_t *p, const char *zone,
 
 int
 virt_create_warm(virt_conn_t *vc, const pool_config_t *p, const char *zone,
-    const char *id, const char *address, const virt_model_t *model,
-    char *err, size_t errlen)
+                 const char *id, const char *address, const virt_model_t *model,
+                 char *err, size_t errlen)
 {
-    return create_domain(vc, p, zone, id, address, model, ORIGIN_SCALED, 1,
-                         err, errlen);
+    return create_domain(vc, p, zone, id, address, model, ORIGIN_SCALED, 1, err,
+                         errlen);
 }
 
 /* virt_create, into the warm pool when warm (its tag says so) */
 static int
 create_domain(virt_conn_t *vc, const pool_config_t *p, const char *zone,
-    const char *id, const char *address, const virt_model_t *model,
-    origin_t origin, int warm, char *err, size_t errlen)
+              const char *id, const char *address, const virt_model_t *model,
+              origin_t origin, int warm, char *err, size_t errlen)
 {
     static const char *const mode_names[] = { "static", "lease", "agent" };
-    const template_config_t  *t;
-    virConnectPtr  c;
-    virDomainPtr   dom = NULL;
-    unsigned char  raw[16];
-    char           uuid[40], vpath[4096], spath[4096];
-    char           md[16384], *xml = NULL, *full = NULL;
-    char          *recipe = NULL, *tagged = NULL;
-    virt_tag_t     tag;
-    inst_vars_t    v;
-    int            i, tn, rc = -1;
+    const template_config_t *t;
+    virConnectPtr            c;
+    virDomainPtr             dom = NULL;
+    unsigned char            raw[16];
+    char                     uuid[40], vpath[4096], spath[4096];
+    char                     md[16384], *xml = NULL, *full = NULL;
+    char                    *recipe = NULL, *tagged = NULL;
+    virt_tag_t               tag;
+    inst_vars_t              v;
+    int                      i, tn, rc = -1;
 
     if ((tn = config_template(p, model->template)) < 0) {
         snprintf(err, errlen, "no template \"%s\"", model->template);
@@ -804,31 +810,34 @@ create_domain(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     }
     raw[6] = (raw[6] & 0x0f) | 0x40;
     raw[8] = (raw[8] & 0x3f) | 0x80;
-    snprintf(uuid, sizeof(uuid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x-%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2],
-             raw[3], raw[4], raw[5], raw[6], raw[7], raw[8], raw[9], raw[10],
-             raw[11], raw[12], raw[13], raw[14], raw[15]);
+    snprintf(uuid, sizeof(uuid),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x-%02x%02x%02x%02x%02x%02x",
+             raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+             raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14],
+             raw[15]);
     if (p->addr_mode != ADDR_STATIC) {
         address = "";
     }
     vpath[0] = spath[0] = '\0';
     if ((t->vol_pool
          && vol_path(c, t->vol_pool, id, VOL_OVERLAY_SUFFIX, vpath,
-                     sizeof(vpath), err, errlen) != 0)
+                     sizeof(vpath), err, errlen)
+                != 0)
         || (t->ci.user_data
             && vol_path(c, t->ci.pool, id, VOL_SEED_SUFFIX, spath,
-                        sizeof(spath), err, errlen) != 0))
+                        sizeof(spath), err, errlen)
+                   != 0))
     {
         goto done;
     }
-    inst_vars(&v, p, t, zone, id, address, uuid, vpath, spath,
-              model->version);
+    inst_vars(&v, p, t, zone, id, address, uuid, vpath, spath, model->version);
     if (tag_build(md, sizeof(md), p->name, id, zone, model, address, vpath,
-                  spath, mode_names[p->addr_mode], v.port, origin, warm,
-                  &tag)
+                  spath, mode_names[p->addr_mode], v.port, origin, warm, &tag)
         != 0)
     {
-        snprintf(err, errlen, "the instance's tag does not fit (a value "
+        snprintf(err, errlen,
+                 "the instance's tag does not fit (a value "
                  "too long)");
         goto done;
     }
@@ -838,14 +847,15 @@ create_domain(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     recipe = virt_recipe_xml(t);
     full = tagged && recipe ? template_add_metadata(tagged, recipe) : NULL;
     if (full == NULL) {
-        snprintf(err, errlen, recipe ? "template has no </domain>"
-                                     : "out of memory");
+        snprintf(err, errlen,
+                 recipe ? "template has no </domain>" : "out of memory");
         goto done;
     }
     /* tagged from the start: a crash after this leaves a domain we own,
        whose removal removes its volumes */
     if (!ha_acting()) {
-        snprintf(err, errlen, "not defined: this scaler does not hold the "
+        snprintf(err, errlen,
+                 "not defined: this scaler does not hold the "
                  "lease");
         goto done;
     }
@@ -853,13 +863,10 @@ create_domain(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         snprintf(err, errlen, "define: %s", virGetLastErrorMessage());
         goto done;
     }
-    if (t->vol_pool
-        && vol_overlay_make(c, p, t, id, vpath, err, errlen) != 0)
-    {
+    if (t->vol_pool && vol_overlay_make(c, p, t, id, vpath, err, errlen) != 0) {
         goto failed;
     }
-    if (t->ci.user_data
-        && seed_make(c, p, t, &v, id, spath, err, errlen) != 0)
+    if (t->ci.user_data && seed_make(c, p, t, &v, id, spath, err, errlen) != 0)
     {
         goto failed;
     }
@@ -892,18 +899,19 @@ done:
 
 int
 virt_seed_rewrite(virt_conn_t *vc, const pool_config_t *p, const char *id,
-    char *err, size_t errlen)
+                  char *err, size_t errlen)
 {
-    const template_config_t  *t;
-    virConnectPtr  c;
-    virDomainPtr   dom;
-    virt_tag_t     tag;
-    inst_vars_t    v;
-    char           uuid[VIR_UUID_STRING_BUFLEN];
-    int            tn, rc = -1;
+    const template_config_t *t;
+    virConnectPtr            c;
+    virDomainPtr             dom;
+    virt_tag_t               tag;
+    inst_vars_t              v;
+    char                     uuid[VIR_UUID_STRING_BUFLEN];
+    int                      tn, rc = -1;
 
     if (!ha_acting()) {
-        snprintf(err, errlen, "not rewritten: this scaler does not hold the "
+        snprintf(err, errlen,
+                 "not rewritten: this scaler does not hold the "
                  "lease");
         return -1;
     }
@@ -920,12 +928,10 @@ virt_seed_rewrite(virt_conn_t *vc, const pool_config_t *p, const char *id,
         snprintf(err, errlen, "domain %s is not an instance of %s", id,
                  p->name);
     } else if ((tn = config_template(p, tag.info.model.template)) < 0) {
-        snprintf(err, errlen, "no template \"%s\"",
-                 tag.info.model.template);
+        snprintf(err, errlen, "no template \"%s\"", tag.info.model.template);
     } else if ((t = &p->templates[tn])->ci.user_data == NULL
-               || tag.seed[0] == '\0')
-    {
-        rc = 0;                     /* it has no seed: nothing to write */
+               || tag.seed[0] == '\0') {
+        rc = 0; /* it has no seed: nothing to write */
     } else if (virDomainGetUUIDString(dom, uuid) != 0) {
         snprintf(err, errlen, "uuid: %s", virGetLastErrorMessage());
     } else {
@@ -941,14 +947,14 @@ virt_seed_rewrite(virt_conn_t *vc, const pool_config_t *p, const char *id,
 
 int
 virt_image(virt_conn_t *vc, const template_config_t *t,
-    char out[MODEL_DIGEST_LEN + 1])
+           char out[MODEL_DIGEST_LEN + 1])
 {
-    virConnectPtr      c;
-    virStoragePoolPtr  sp;
-    virStorageVolPtr   vol = NULL;
-    virStorageVolInfo  info;
-    char              *path = NULL, *xml = NULL, mtime[64];
-    int                rc = -1;
+    virConnectPtr     c;
+    virStoragePoolPtr sp;
+    virStorageVolPtr  vol = NULL;
+    virStorageVolInfo info;
+    char             *path = NULL, *xml = NULL, mtime[64];
+    int               rc = -1;
 
     out[0] = '\0';
     if (t->vol_pool == NULL) {
@@ -981,26 +987,25 @@ virt_image(virt_conn_t *vc, const template_config_t *t,
 unsigned long long
 virt_free_memory(virt_conn_t *vc)
 {
-    virConnectPtr       c = virt_get(vc);
-    unsigned long long  n;
+    virConnectPtr      c = virt_get(vc);
+    unsigned long long n;
 
     if (c == NULL) {
         return 0;
     }
-    n = virNodeGetFreeMemory(c);    /* 0 on error: unknown */
+    n = virNodeGetFreeMemory(c); /* 0 on error: unknown */
     virConnectClose(c);
     return n;
 }
 
 int
-virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
-    virt_recipe_t *r)
+virt_recipe(virt_conn_t *vc, const char *pool, const char *id, virt_recipe_t *r)
 {
-    virConnectPtr  c = virt_get(vc);
-    virDomainPtr   dom;
-    virt_tag_t     tag;
-    char          *m = NULL;
-    int            rc = -1;
+    virConnectPtr c = virt_get(vc);
+    virDomainPtr  dom;
+    virt_tag_t    tag;
+    char         *m = NULL;
+    int           rc = -1;
 
     memset(r, 0, sizeof(*r));
     if (c == NULL) {
@@ -1023,16 +1028,17 @@ virt_recipe(virt_conn_t *vc, const char *pool, const char *id,
    (never touched) or libvirt does not answer, gone when there is no such
    domain */
 typedef int (*owned_pt)(virConnectPtr c, virDomainPtr dom,
-    const virt_tag_t *tag, const char *pool, const char *id, void *arg);
+                        const virt_tag_t *tag, const char *pool, const char *id,
+                        void *arg);
 
 static int
 on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
-    owned_pt fn, void *arg)
+         owned_pt fn, void *arg)
 {
-    virConnectPtr  c = virt_get(vc);
-    virDomainPtr   dom;
-    virt_tag_t     tag;
-    int            rc = -1;
+    virConnectPtr c = virt_get(vc);
+    virDomainPtr  dom;
+    virt_tag_t    tag;
+    int           rc = -1;
 
     if (c == NULL) {
         return -1;
@@ -1043,7 +1049,8 @@ on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
     }
     /* never touch a domain that is not ours, nor without the lease */
     if (!ha_acting()) {
-        slog_warn(pool, id, "not changed: this scaler does not hold the "
+        slog_warn(pool, id,
+                  "not changed: this scaler does not hold the "
                   "lease");
     } else if (owned(dom, pool, id, &tag)) {
         rc = fn(c, dom, &tag, pool, id, arg);
@@ -1055,7 +1062,7 @@ on_owned(virt_conn_t *vc, const char *pool, const char *id, int gone,
 
 static int
 delete_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
-    const char *pool, const char *id, void *arg)
+             const char *pool, const char *id, void *arg)
 {
     (void) pool;
     (void) arg;
@@ -1075,7 +1082,7 @@ virt_delete(virt_conn_t *vc, const char *pool, const char *id)
 
 static int
 shutdown_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
-    const char *pool, const char *id, void *arg)
+               const char *pool, const char *id, void *arg)
 {
     (void) c;
     (void) tag;
@@ -1100,17 +1107,17 @@ virt_shutdown(virt_conn_t *vc, const char *pool, const char *id)
 }
 
 typedef struct {
-    const pool_config_t  *p;        /* reimage: its templates */
-    char                 *err;
-    size_t                errlen;
+    const pool_config_t *p; /* reimage: its templates */
+    char                *err;
+    size_t               errlen;
 } repair_arg_t;
 
 /* started again if it is off, else reset (the reset button) */
 static int
 reset_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
-    const char *pool, const char *id, void *arg)
+            const char *pool, const char *id, void *arg)
 {
-    repair_arg_t  *ra = arg;
+    repair_arg_t *ra = arg;
 
     (void) c;
     (void) tag;
@@ -1134,10 +1141,10 @@ reset_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
 
 int
 virt_reset(virt_conn_t *vc, const char *pool, const char *id, char *err,
-    size_t errlen)
+           size_t errlen)
 {
-    repair_arg_t  ra = { NULL, err, errlen };
-    int           rc;
+    repair_arg_t ra = { NULL, err, errlen };
+    int          rc;
 
     snprintf(err, errlen, "no such domain");
     /* a list in between must not take it off for failed */
@@ -1152,11 +1159,11 @@ virt_reset(virt_conn_t *vc, const char *pool, const char *id, char *err,
    its template has no volume (nothing to make again) */
 static int
 reimage_disk_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
-    const char *pool, const char *id, void *arg)
+                   const char *pool, const char *id, void *arg)
 {
-    repair_arg_t              *ra = arg;
-    const template_config_t   *t;
-    int                        tn;
+    repair_arg_t            *ra = arg;
+    const template_config_t *t;
+    int                      tn;
 
     (void) pool;
     if ((tn = config_template(ra->p, tag->info.model.template)) < 0) {
@@ -1169,20 +1176,21 @@ reimage_disk_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
         return 1;
     }
     if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0) {
-        snprintf(ra->err, ra->errlen, "destroy: %s",
-                 virGetLastErrorMessage());
+        snprintf(ra->err, ra->errlen, "destroy: %s", virGetLastErrorMessage());
         return -1;
     }
     /* the old overlay of that name is replaced */
-    return vol_overlay_make(c, ra->p, t, id, tag->volume, ra->err,
-                            ra->errlen) == 0 ? 0 : -1;
+    return vol_overlay_make(c, ra->p, t, id, tag->volume, ra->err, ra->errlen)
+                   == 0
+               ? 0
+               : -1;
 }
 
 static int
 start_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
-    const char *pool, const char *id, void *arg)
+            const char *pool, const char *id, void *arg)
 {
-    repair_arg_t  *ra = arg;
+    repair_arg_t *ra = arg;
 
     (void) c;
     (void) tag;
@@ -1196,11 +1204,11 @@ start_owned(virConnectPtr c, virDomainPtr dom, const virt_tag_t *tag,
 }
 
 int
-virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id,
-    char *err, size_t errlen)
+virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id, char *err,
+             size_t errlen)
 {
-    repair_arg_t  ra = { p, err, errlen };
-    int           rc;
+    repair_arg_t ra = { p, err, errlen };
+    int          rc;
 
     snprintf(err, errlen, "no such domain");
     /* a list in between must not take it off for failed */
@@ -1211,7 +1219,8 @@ virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id,
     } else if (rc == 0) {
         /* a new disk gets a new seed (the template's files as now) */
         rc = virt_seed_rewrite(vc, p, id, err, errlen) == 0
-             ? on_owned(vc, p->name, id, -1, start_owned, &ra) : -1;
+                 ? on_owned(vc, p->name, id, -1, start_owned, &ra)
+                 : -1;
     }
     idset_mark(&creating, id, 0);
     return rc;
@@ -1219,21 +1228,23 @@ virt_reimage(virt_conn_t *vc, const pool_config_t *p, const char *id,
 
 int
 virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
-    const char *domain, const virt_model_t *model, const char *address,
-    char *err, size_t errlen)
+           const char *domain, const virt_model_t *model, const char *address,
+           char *err, size_t errlen)
 {
     static const char *const mode_names[] = { "static", "lease", "agent" };
-    virConnectPtr  c;
-    virDomainPtr   dom;
-    virt_tag_t     tag, back;
-    char           md[16384], port[8];
-    const char    *el, *head = "<" SCALER_NS_PREFIX ":instance xmlns:"
-                               SCALER_NS_PREFIX "=\"" SCALER_NS "\" ";
-    unsigned       flags = 0;
-    int            rc = -1;
+    virConnectPtr            c;
+    virDomainPtr             dom;
+    virt_tag_t               tag, back;
+    char                     md[16384], port[8];
+    const char              *el, *head =
+                        "<" SCALER_NS_PREFIX ":instance xmlns:" SCALER_NS_PREFIX
+                        "=\"" SCALER_NS "\" ";
+    unsigned flags = 0;
+    int      rc = -1;
 
     if (!ha_acting()) {
-        snprintf(err, errlen, "not adopted: this scaler does not hold the "
+        snprintf(err, errlen,
+                 "not adopted: this scaler does not hold the "
                  "lease");
         return -1;
     }
@@ -1247,23 +1258,26 @@ virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         return -1;
     }
     if (read_tag(dom, &tag)) {
-        snprintf(err, errlen, "domain \"%s\" is already instance %s of "
-                 "pool %s", domain, tag.info.id, tag.info.pool);
+        snprintf(err, errlen,
+                 "domain \"%s\" is already instance %s of "
+                 "pool %s",
+                 domain, tag.info.id, tag.info.pool);
         goto done;
     }
     snprintf(port, sizeof(port), "%d", p->port);
     if (p->addr_mode == ADDR_STATIC) {
-        snprintf(port, sizeof(port), "%s", strrchr(address, ':')
-                 ? strrchr(address, ':') + 1 : "");
+        snprintf(port, sizeof(port), "%s",
+                 strrchr(address, ':') ? strrchr(address, ':') + 1 : "");
     } else {
         address = "";
     }
-    if (tag_build(md, sizeof(md), p->name, domain, zone, model, address, "",
-                  "", mode_names[p->addr_mode], port, ORIGIN_ADOPTED, 0,
-                  &back)
-        != 0 || strncmp(md, head, strlen(head)) != 0)
+    if (tag_build(md, sizeof(md), p->name, domain, zone, model, address, "", "",
+                  mode_names[p->addr_mode], port, ORIGIN_ADOPTED, 0, &back)
+            != 0
+        || strncmp(md, head, strlen(head)) != 0)
     {
-        snprintf(err, errlen, "the instance's tag does not fit (a value "
+        snprintf(err, errlen,
+                 "the instance's tag does not fit (a value "
                  "too long)");
         goto done;
     }
@@ -1277,7 +1291,8 @@ virt_adopt(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         flags |= VIR_DOMAIN_AFFECT_LIVE;
     }
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, el,
-                             SCALER_NS_PREFIX, SCALER_NS, flags) != 0)
+                             SCALER_NS_PREFIX, SCALER_NS, flags)
+        != 0)
     {
         snprintf(err, errlen, "tag: %s", virGetLastErrorMessage());
         goto done;
@@ -1308,16 +1323,14 @@ virt_power_name(virt_power_t p)
    (the persistent one alone while it is shut off: a managed save keeps
    the live one it was saved with); the cache follows */
 static int
-tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err,
-    size_t errlen)
+tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err, size_t errlen)
 {
-    tag_entry_t   key, *hit;
-    char         *cur, *xml;
-    unsigned      flags = VIR_DOMAIN_AFFECT_CONFIG;
-    int           rc;
+    tag_entry_t key, *hit;
+    char       *cur, *xml;
+    unsigned    flags = VIR_DOMAIN_AFFECT_CONFIG;
+    int         rc;
 
-    cur = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS,
-                               0);
+    cur = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
     xml = cur ? virt_tag_set_warm(cur, warm) : NULL;
     free(cur);
     if (xml == NULL) {
@@ -1336,9 +1349,9 @@ tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err,
     }
     if (virDomainGetUUIDString(dom, key.uuid) == 0) {
         pthread_mutex_lock(&vc->lock);
-        hit = vc->ntags ? bsearch(&key, vc->tags, vc->ntags, sizeof(key),
-                                  tag_cmp)
-                        : NULL;
+        hit = vc->ntags
+                  ? bsearch(&key, vc->tags, vc->ntags, sizeof(key), tag_cmp)
+                  : NULL;
         if (hit) {
             hit->info.warm = warm;
         }
@@ -1350,11 +1363,11 @@ tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err,
 /* pool's domain id on a new reference *c to vc's connection, with its
    tag and libvirt state; NULL with err (and nothing to close) */
 static virDomainPtr
-warm_lookup(virt_conn_t *vc, const char *pool, const char *id,
-    virConnectPtr *c, virt_tag_t *tag, int *state, char *err, size_t errlen)
+warm_lookup(virt_conn_t *vc, const char *pool, const char *id, virConnectPtr *c,
+            virt_tag_t *tag, int *state, char *err, size_t errlen)
 {
-    virDomainPtr  dom;
-    int           reason;
+    virDomainPtr dom;
+    int          reason;
 
     if (!ha_acting()) {
         snprintf(err, errlen, "this scaler does not hold the lease");
@@ -1381,14 +1394,14 @@ warm_lookup(virt_conn_t *vc, const char *pool, const char *id,
 }
 
 int
-virt_park(virt_conn_t *vc, const char *pool, const char *id,
-    warm_state_t st, char *err, size_t errlen)
+virt_park(virt_conn_t *vc, const char *pool, const char *id, warm_state_t st,
+          char *err, size_t errlen)
 {
-    virConnectPtr  c;
-    virDomainPtr   dom;
-    virt_tag_t     tag;
-    const char    *what = NULL;
-    int            state, rc = 0;
+    virConnectPtr c;
+    virDomainPtr  dom;
+    virt_tag_t    tag;
+    const char   *what = NULL;
+    int           state, rc = 0;
 
     dom = warm_lookup(vc, pool, id, &c, &tag, &state, err, errlen);
     if (dom == NULL) {
@@ -1436,13 +1449,13 @@ done:
 }
 
 int
-virt_wake(virt_conn_t *vc, const char *pool, const char *id,
-    virt_power_t *was, char *err, size_t errlen)
+virt_wake(virt_conn_t *vc, const char *pool, const char *id, virt_power_t *was,
+          char *err, size_t errlen)
 {
-    virConnectPtr  c;
-    virDomainPtr   dom;
-    virt_tag_t     tag;
-    int            state, rc = 0;
+    virConnectPtr c;
+    virDomainPtr  dom;
+    virt_tag_t    tag;
+    int           state, rc = 0;
 
     *was = POWER_RUNNING;
     dom = warm_lookup(vc, pool, id, &c, &tag, &state, err, errlen);

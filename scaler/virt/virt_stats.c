@@ -30,18 +30,19 @@
 #include "scaler.h"
 
 /* bound on net.count / block.count (read from libvirt: input) */
-#define VMS_MAX_DEVICES  256
+#define VMS_MAX_DEVICES 256
 
 static int get_ull(const virTypedParameter *p, int n, const char *name,
-    unsigned long long *v);
+                   unsigned long long *v);
 static int get_uint(const virTypedParameter *p, int n, const char *name,
-    unsigned *v);
+                    unsigned *v);
 static int sum_devices(const virTypedParameter *p, int n, const char *group,
-    const char *a, const char *b, uint64_t *sa, uint64_t *sb);
+                       const char *a, const char *b, uint64_t *sa,
+                       uint64_t *sb);
 
 static int
 get_ull(const virTypedParameter *p, int n, const char *name,
-    unsigned long long *v)
+        unsigned long long *v)
 {
     return virTypedParamsGetULLong((virTypedParameterPtr) p, n, name, v) == 1;
 }
@@ -55,13 +56,13 @@ get_uint(const virTypedParameter *p, int n, const char *name, unsigned *v)
 /* sums GROUP.N.A and GROUP.N.B over GROUP.count devices; 1 when at least
    one device had both */
 static int
-sum_devices(const virTypedParameter *p, int n, const char *group,
-    const char *a, const char *b, uint64_t *sa, uint64_t *sb)
+sum_devices(const virTypedParameter *p, int n, const char *group, const char *a,
+            const char *b, uint64_t *sa, uint64_t *sb)
 {
-    unsigned long long  va, vb;
-    unsigned            count, i;
-    char                ka[64], kb[64];
-    int                 found = 0;
+    unsigned long long va, vb;
+    unsigned           count, i;
+    char               ka[64], kb[64];
+    int                found = 0;
 
     snprintf(ka, sizeof(ka), "%s.count", group);
     if (!get_uint(p, n, ka, &count)) {
@@ -82,10 +83,10 @@ sum_devices(const virTypedParameter *p, int n, const char *group,
 
 void
 virt_stats_decode(const struct _virTypedParameter *params, int n,
-    vm_stats_t *vm)
+                  vm_stats_t *vm)
 {
-    unsigned long long  v, total, avail, rss;
-    unsigned            u;
+    unsigned long long v, total, avail, rss;
+    unsigned           u;
 
     memset(vm, 0, sizeof(*vm));
     if (get_ull(params, n, "cpu.time", &v)) {
@@ -117,8 +118,8 @@ virt_stats_decode(const struct _virTypedParameter *params, int n,
     {
         vm->have |= VMS_NET;
     }
-    if (sum_devices(params, n, "block", "rd.bytes", "wr.bytes",
-                    &vm->disk_rd, &vm->disk_wr))
+    if (sum_devices(params, n, "block", "rd.bytes", "wr.bytes", &vm->disk_rd,
+                    &vm->disk_wr))
     {
         vm->have |= VMS_DISK;
     }

@@ -21,7 +21,7 @@
 static char *
 pool_target(virStoragePoolPtr sp)
 {
-    char  *xml = virStoragePoolGetXMLDesc(sp, 0), *r;
+    char *xml = virStoragePoolGetXMLDesc(sp, 0), *r;
 
     r = virt_pool_target(xml);
     free(xml);
@@ -29,11 +29,11 @@ pool_target(virStoragePoolPtr sp)
 }
 
 int
-vol_path(virConnectPtr c, const char *spool, const char *id,
-    const char *suffix, char *buf, size_t size, char *err, size_t errlen)
+vol_path(virConnectPtr c, const char *spool, const char *id, const char *suffix,
+         char *buf, size_t size, char *err, size_t errlen)
 {
-    virStoragePoolPtr  sp;
-    char              *dir;
+    virStoragePoolPtr sp;
+    char             *dir;
 
     if ((sp = virStoragePoolLookupByName(c, spool)) == NULL) {
         snprintf(err, errlen, "storage pool %s: %s", spool,
@@ -56,9 +56,9 @@ vol_path(virConnectPtr c, const char *spool, const char *id,
    create or delete, or the seed a reimage writes again) goes */
 static void
 leftover(virStoragePoolPtr sp, const char *pool, const char *id,
-    const char *name)
+         const char *name)
 {
-    virStorageVolPtr  vol;
+    virStorageVolPtr vol;
 
     if ((vol = virStorageVolLookupByName(sp, name)) != NULL) {
         slog_warn(pool, id, "replacing volume %s", name);
@@ -70,15 +70,16 @@ leftover(virStoragePoolPtr sp, const char *pool, const char *id,
 /* 1 when the volume was made where the tag says it is; else it goes */
 static int
 at_path(virStorageVolPtr vol, const char *spool, const char *name,
-    const char *path, char *err, size_t errlen)
+        const char *path, char *err, size_t errlen)
 {
-    char  *vpath = virStorageVolGetPath(vol);
-    int    ok = vpath != NULL && strcmp(vpath, path) == 0;
+    char *vpath = virStorageVolGetPath(vol);
+    int   ok = vpath != NULL && strcmp(vpath, path) == 0;
 
     if (!ok) {
-        snprintf(err, errlen, "volume %s is at %s, not %s (storage pool "
-                 "%s must be a directory pool)", name, vpath ? vpath : "?",
-                 path, spool);
+        snprintf(err, errlen,
+                 "volume %s is at %s, not %s (storage pool "
+                 "%s must be a directory pool)",
+                 name, vpath ? vpath : "?", path, spool);
         virStorageVolDelete(vol, 0);
     }
     free(vpath);
@@ -87,15 +88,15 @@ at_path(virStorageVolPtr vol, const char *spool, const char *name,
 
 int
 vol_overlay_make(virConnectPtr c, const pool_config_t *p,
-    const template_config_t *t, const char *id, const char *path,
-    char *err, size_t errlen)
+                 const template_config_t *t, const char *id, const char *path,
+                 char *err, size_t errlen)
 {
-    virStoragePoolPtr  sp;
-    virStorageVolPtr   base = NULL, vol = NULL;
-    virStorageVolInfo  info;
-    char               name[80], xml[8192], *bpath = NULL;
-    char              *e_name = NULL, *e_bpath = NULL;
-    int                rc = -1;
+    virStoragePoolPtr sp;
+    virStorageVolPtr  base = NULL, vol = NULL;
+    virStorageVolInfo info;
+    char              name[80], xml[8192], *bpath = NULL;
+    char             *e_name = NULL, *e_bpath = NULL;
+    int               rc = -1;
 
     snprintf(name, sizeof(name), "%s%s", id, VOL_OVERLAY_SUFFIX);
     if ((sp = virStoragePoolLookupByName(c, t->vol_pool)) == NULL) {
@@ -119,11 +120,11 @@ vol_overlay_make(virConnectPtr c, const pool_config_t *p,
              "<capacity unit='bytes'>%llu</capacity>"
              "<target><format type='qcow2'/></target>"
              "<backingStore><path>%s</path><format type='%s'/>"
-             "</backingStore></volume>", e_name,
-             (unsigned long long) info.capacity, e_bpath, t->vol_format);
+             "</backingStore></volume>",
+             e_name, (unsigned long long) info.capacity, e_bpath,
+             t->vol_format);
     if ((vol = virStorageVolCreateXML(sp, xml, 0)) == NULL) {
-        snprintf(err, errlen, "volume %s: %s", name,
-                 virGetLastErrorMessage());
+        snprintf(err, errlen, "volume %s: %s", name, virGetLastErrorMessage());
         goto done;
     }
     rc = at_path(vol, t->vol_pool, name, path, err, errlen) ? 0 : -1;
@@ -142,15 +143,15 @@ done:
 }
 
 typedef struct {
-    const unsigned char  *img;
-    size_t                len, off;
+    const unsigned char *img;
+    size_t               len, off;
 } upload_t;
 
 static int
 upload_source(virStreamPtr st, char *data, size_t nbytes, void *opaque)
 {
-    upload_t  *u = opaque;
-    size_t     n = u->len - u->off < nbytes ? u->len - u->off : nbytes;
+    upload_t *u = opaque;
+    size_t    n = u->len - u->off < nbytes ? u->len - u->off : nbytes;
 
     (void) st;
     memcpy(data, u->img + u->off, n);
@@ -161,16 +162,14 @@ upload_source(virStreamPtr st, char *data, size_t nbytes, void *opaque)
 /* the test driver keeps volumes as names only: the seed is written at
    the volume's path by this process, so a test can read it back */
 static int
-write_local(const char *path, const unsigned char *img, size_t len,
-    char *err, size_t errlen)
+write_local(const char *path, const unsigned char *img, size_t len, char *err,
+            size_t errlen)
 {
-    size_t   off = 0;
-    ssize_t  w;
-    int      fd;
+    size_t  off = 0;
+    ssize_t w;
+    int     fd;
 
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644))
-        < 0)
-    {
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
         snprintf(err, errlen, "seed %s: %s", path, strerror(errno));
         return -1;
     }
@@ -195,22 +194,22 @@ write_local(const char *path, const unsigned char *img, size_t len,
 static int
 is_test_driver(virConnectPtr c)
 {
-    const char  *type = virConnectGetType(c);
+    const char *type = virConnectGetType(c);
 
     return type != NULL && strcmp(type, "TEST") == 0;
 }
 
 int
 vol_seed_make(virConnectPtr c, const char *pool, const char *spool,
-    const char *id, const char *path, const unsigned char *img, size_t len,
-    char *err, size_t errlen)
+              const char *id, const char *path, const unsigned char *img,
+              size_t len, char *err, size_t errlen)
 {
-    virStoragePoolPtr  sp;
-    virStorageVolPtr   vol = NULL;
-    virStreamPtr       st = NULL;
-    upload_t           u = { img, len, 0 };
-    char               name[80], xml[1024], *e_name;
-    int                rc = -1;
+    virStoragePoolPtr sp;
+    virStorageVolPtr  vol = NULL;
+    virStreamPtr      st = NULL;
+    upload_t          u = { img, len, 0 };
+    char              name[80], xml[1024], *e_name;
+    int               rc = -1;
 
     snprintf(name, sizeof(name), "%s%s", id, VOL_SEED_SUFFIX);
     if ((sp = virStoragePoolLookupByName(c, spool)) == NULL) {
@@ -226,7 +225,8 @@ vol_seed_make(virConnectPtr c, const char *pool, const char *spool,
              "<allocation unit='bytes'>%zu</allocation>"
              "<target><format type='raw'/>"
              "<permissions><mode>0644</mode></permissions></target>"
-             "</volume>", e_name, len, len);
+             "</volume>",
+             e_name, len, len);
     free(e_name);
     if ((vol = virStorageVolCreateXML(sp, xml, 0)) == NULL) {
         snprintf(err, errlen, "seed volume %s: %s", name,
@@ -242,9 +242,7 @@ vol_seed_make(virConnectPtr c, const char *pool, const char *spool,
         goto failed;
     }
     if (virStorageVolUpload(vol, st, 0, len, 0) != 0) {
-        if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT
-            && is_test_driver(c))
-        {
+        if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT && is_test_driver(c)) {
             rc = write_local(path, img, len, err, errlen);
             if (rc != 0) {
                 goto failed;
@@ -256,8 +254,7 @@ vol_seed_make(virConnectPtr c, const char *pool, const char *spool,
         goto failed;
     }
     if (virStreamSendAll(st, upload_source, &u) != 0
-        || virStreamFinish(st) != 0)
-    {
+        || virStreamFinish(st) != 0) {
         snprintf(err, errlen, "seed volume %s: upload: %s", name,
                  virGetLastErrorMessage());
         virStreamAbort(st);
@@ -281,14 +278,13 @@ done:
 
 void
 vol_delete_own(virConnectPtr c, const char *pool, const char *id,
-    const char *path, const char *suffix)
+               const char *path, const char *suffix)
 {
-    virStorageVolPtr  vol;
-    const char       *base;
-    size_t            n;
+    virStorageVolPtr vol;
+    const char      *base;
+    size_t           n;
 
-    if (path[0] == '\0' || id[0] == '\0'
-        || (base = strrchr(path, '/')) == NULL
+    if (path[0] == '\0' || id[0] == '\0' || (base = strrchr(path, '/')) == NULL
         || strncmp(base + 1, id, (n = strlen(id))) != 0
         || strcmp(base + 1 + n, suffix) != 0)
     {

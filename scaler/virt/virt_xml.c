@@ -16,8 +16,8 @@
 #include "scaler.h"
 
 static xmlDocPtr xml_read(const char *xml);
-static int prop(xmlNodePtr n, const char *name, char *buf, size_t size,
-    int required);
+static int       prop(xmlNodePtr n, const char *name, char *buf, size_t size,
+                      int required);
 
 /* once, before any thread parses (libxml2's own initialisation is not
    safe to race) */
@@ -35,7 +35,7 @@ xml_read(const char *xml)
     }
     return xmlReadMemory(xml, (int) strlen(xml), NULL, NULL,
                          XML_PARSE_NONET | XML_PARSE_NOERROR
-                         | XML_PARSE_NOWARNING);
+                             | XML_PARSE_NOWARNING);
 }
 
 /* the decoded attribute name of n into buf; a missing optional one is
@@ -43,8 +43,8 @@ xml_read(const char *xml)
 static int
 prop(xmlNodePtr n, const char *name, char *buf, size_t size, int required)
 {
-    xmlChar  *v = xmlGetProp(n, (const xmlChar *) name);
-    size_t    len;
+    xmlChar *v = xmlGetProp(n, (const xmlChar *) name);
+    size_t   len;
 
     buf[0] = '\0';
     if (v == NULL) {
@@ -60,17 +60,17 @@ prop(xmlNodePtr n, const char *name, char *buf, size_t size, int required)
     return 0;
 }
 
-#define PROP(name, buf, required)                                           \
+#define PROP(name, buf, required) \
     (prop(root, name, buf, sizeof(buf), required) == 0)
 
 int
 virt_tag_parse(const char *xml, virt_tag_t *t)
 {
-    xmlDocPtr   doc;
-    xmlNodePtr  root;
-    char        created[24], origin[16], warm[8];
-    uint64_t    ms;
-    int         rc = -1;
+    xmlDocPtr  doc;
+    xmlNodePtr root;
+    char       created[24], origin[16], warm[8];
+    uint64_t   ms;
+    int        rc = -1;
 
     memset(t, 0, sizeof(*t));
     if ((doc = xml_read(xml)) == NULL) {
@@ -80,30 +80,30 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
     /* virDomainGetMetadata(SCALER_NS) hands the element back without
        its namespace; with one, it must be ours */
     if (root != NULL && strcmp((const char *) root->name, "instance") == 0
-        && (root->ns == NULL || (root->ns->href != NULL
-                                 && strcmp((const char *) root->ns->href,
-                                           SCALER_NS) == 0))
+        && (root->ns == NULL
+            || (root->ns->href != NULL
+                && strcmp((const char *) root->ns->href, SCALER_NS) == 0))
         && PROP("pool", t->info.pool, 1) && PROP("id", t->info.id, 1)
         && PROP("zone", t->info.zone, 1)
         && PROP("version", t->info.model.version, 0)
-        && PROP("address", t->info.address, 0)
-        && PROP("volume", t->volume, 0) && PROP("mode", t->info.mode, 0)
+        && PROP("address", t->info.address, 0) && PROP("volume", t->volume, 0)
+        && PROP("mode", t->info.mode, 0)
         && PROP("port", t->info.port, 0)
         /* the model (older tags have none of these: "") */
         && PROP("digest", t->info.model.digest, 0)
         && PROP("image", t->info.model.image, 0)
         && PROP("template", t->info.model.template, 0)
-        && PROP("host", t->info.model.host, 0)
-        && PROP("created", created, 0)
+        && PROP("host", t->info.model.host, 0) && PROP("created", created, 0)
         && PROP("seed", t->seed, 0) && PROP("origin", origin, 0)
-        && origin_parse(origin, &t->info.origin) == 0
-        && PROP("warm", warm, 0))
+        && origin_parse(origin, &t->info.origin) == 0 && PROP("warm", warm, 0))
     {
         t->info.warm = strcmp(warm, "yes") == 0;
         /* a creation time that is no number is unknown, not a reason to
            disown the domain */
-        if (created[0] && scaleset_parse_u64(created, strlen(created),
-                                             SCALESET_UNIX_MS_MAX, &ms) == 0)
+        if (created[0]
+            && scaleset_parse_u64(created, strlen(created),
+                                  SCALESET_UNIX_MS_MAX, &ms)
+                   == 0)
         {
             t->info.model.created = ms;
         }
@@ -118,10 +118,10 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 char *
 virt_tag_set_warm(const char *xml, int warm)
 {
-    xmlDocPtr     doc;
-    xmlNodePtr    root;
-    xmlBufferPtr  buf;
-    char         *r = NULL;
+    xmlDocPtr    doc;
+    xmlNodePtr   root;
+    xmlBufferPtr buf;
+    char        *r = NULL;
 
     if ((doc = xml_read(xml)) == NULL) {
         return NULL;
@@ -129,8 +129,7 @@ virt_tag_set_warm(const char *xml, int warm)
     root = xmlDocGetRootElement(doc);
     if (root != NULL && (buf = xmlBufferCreate()) != NULL) {
         if (warm) {
-            xmlSetProp(root, (const xmlChar *) "warm",
-                       (const xmlChar *) "yes");
+            xmlSetProp(root, (const xmlChar *) "warm", (const xmlChar *) "yes");
         } else {
             xmlUnsetProp(root, (const xmlChar *) "warm");
         }
@@ -147,9 +146,9 @@ virt_tag_set_warm(const char *xml, int warm)
 void
 virt_vol_mtime(const char *xml, char *buf, size_t size)
 {
-    xmlDocPtr   doc;
-    xmlNodePtr  root, n, m, k;
-    xmlChar    *v;
+    xmlDocPtr  doc;
+    xmlNodePtr root, n, m, k;
+    xmlChar   *v;
 
     buf[0] = '\0';
     if ((doc = xml_read(xml)) == NULL) {
@@ -185,10 +184,10 @@ virt_vol_mtime(const char *xml, char *buf, size_t size)
 char *
 virt_pool_target(const char *xml)
 {
-    xmlDocPtr   doc;
-    xmlNodePtr  root, n, m;
-    xmlChar    *v;
-    char       *r = NULL;
+    xmlDocPtr  doc;
+    xmlNodePtr root, n, m;
+    xmlChar   *v;
+    char      *r = NULL;
 
     if ((doc = xml_read(xml)) == NULL) {
         return NULL;
@@ -202,8 +201,7 @@ virt_pool_target(const char *xml)
         }
         for (m = n->children; m; m = m->next) {
             if (m->type == XML_ELEMENT_NODE
-                && strcmp((const char *) m->name, "path") == 0)
-            {
+                && strcmp((const char *) m->name, "path") == 0) {
                 v = xmlNodeGetContent(m);
                 r = v ? xstrdup((const char *) v) : NULL;
                 xmlFree(v);
@@ -221,9 +219,9 @@ virt_pool_target(const char *xml)
 static char *
 b64_element(const char *name, const char *s)
 {
-    size_t          n, len;
-    unsigned char  *b64;
-    char           *el;
+    size_t         n, len;
+    unsigned char *b64;
+    char          *el;
 
     if (s == NULL) {
         return xstrdup("");
@@ -244,11 +242,11 @@ char *
 virt_recipe_xml(const template_config_t *t)
 {
     static const char *const names[] = { "domain", "user_data", "meta_data",
-        "network_config", "vendor_data" };
-    const char  *texts[5];
-    char        *el[5] = { NULL }, *a[4], *xml = NULL;
-    size_t       len = 1024;
-    int          i, ok = 1;
+                                         "network_config", "vendor_data" };
+    const char              *texts[5];
+    char                    *el[5] = { NULL }, *a[4], *xml = NULL;
+    size_t                   len = 1024;
+    int                      i, ok = 1;
 
     texts[0] = t->text ? t->text : "";
     texts[1] = t->ci.user_data;
@@ -269,13 +267,14 @@ virt_recipe_xml(const template_config_t *t)
     }
     if (ok) {
         xml = xmalloc(len);
-        snprintf(xml, len, "<%s:recipe xmlns:%s=\"%s\" volume=\"%s\" "
+        snprintf(xml, len,
+                 "<%s:recipe xmlns:%s=\"%s\" volume=\"%s\" "
                  "pool=\"%s\" backing=\"%s\" format=\"%s\" "
                  "cloud_init=\"%s\" ci_pool=\"%s\">%s%s%s%s%s</%s:recipe>",
                  SCALER_NS_RECIPE_PREFIX, SCALER_NS_RECIPE_PREFIX,
-                 SCALER_NS_RECIPE, t->vol_pool ? "yes" : "no", a[0], a[1],
-                 a[2], t->ci.user_data ? "yes" : "no", a[3], el[0], el[1],
-                 el[2], el[3], el[4], SCALER_NS_RECIPE_PREFIX);
+                 SCALER_NS_RECIPE, t->vol_pool ? "yes" : "no", a[0], a[1], a[2],
+                 t->ci.user_data ? "yes" : "no", a[3], el[0], el[1], el[2],
+                 el[3], el[4], SCALER_NS_RECIPE_PREFIX);
     }
     for (i = 0; i < 5; i++) {
         free(el[i]);
@@ -289,8 +288,8 @@ virt_recipe_xml(const template_config_t *t)
 static char *
 prop_dup(xmlNodePtr n, const char *name)
 {
-    xmlChar  *v = xmlGetProp(n, (const xmlChar *) name);
-    char     *r = v ? xstrdup((const char *) v) : NULL;
+    xmlChar *v = xmlGetProp(n, (const xmlChar *) name);
+    char    *r = v ? xstrdup((const char *) v) : NULL;
 
     xmlFree(v);
     return r;
@@ -301,10 +300,10 @@ prop_dup(xmlNodePtr n, const char *name)
 static char *
 b64_text(xmlNodePtr n)
 {
-    xmlChar        *text = xmlNodeGetContent(n);
-    unsigned char  *raw = NULL;
-    size_t          len, pad;
-    int             got;
+    xmlChar       *text = xmlNodeGetContent(n);
+    unsigned char *raw = NULL;
+    size_t         len, pad;
+    int            got;
 
     if (text == NULL || (len = strlen((const char *) text)) % 4 != 0
         || (raw = xmalloc(len / 4 * 3 + 1)) == NULL
@@ -315,8 +314,8 @@ b64_text(xmlNodePtr n)
         return NULL;
     }
     /* EVP_DecodeBlock counts the padding as bytes */
-    pad = (len >= 1 && text[len - 1] == '=')
-          + (len >= 2 && text[len - 2] == '=');
+    pad =
+        (len >= 1 && text[len - 1] == '=') + (len >= 2 && text[len - 2] == '=');
     raw[got - pad] = '\0';
     xmlFree(text);
     if (memchr(raw, '\0', got - pad) != NULL) {
@@ -329,10 +328,10 @@ b64_text(xmlNodePtr n)
 int
 virt_recipe_parse(const char *xml, virt_recipe_t *r)
 {
-    xmlDocPtr   doc;
-    xmlNodePtr  root, n;
-    char       *vol = NULL, *ci = NULL, **dst;
-    int         rc = -1;
+    xmlDocPtr  doc;
+    xmlNodePtr root, n;
+    char      *vol = NULL, *ci = NULL, **dst;
+    int        rc = -1;
 
     memset(r, 0, sizeof(*r));
     if ((doc = xml_read(xml)) == NULL) {
@@ -340,9 +339,10 @@ virt_recipe_parse(const char *xml, virt_recipe_t *r)
     }
     root = xmlDocGetRootElement(doc);
     if (root == NULL || strcmp((const char *) root->name, "recipe") != 0
-        || (root->ns != NULL && (root->ns->href == NULL
-                                 || strcmp((const char *) root->ns->href,
-                                           SCALER_NS_RECIPE) != 0))
+        || (root->ns != NULL
+            && (root->ns->href == NULL
+                || strcmp((const char *) root->ns->href, SCALER_NS_RECIPE)
+                       != 0))
         || (vol = prop_dup(root, "volume")) == NULL
         || (ci = prop_dup(root, "cloud_init")) == NULL)
     {
@@ -352,20 +352,19 @@ virt_recipe_parse(const char *xml, virt_recipe_t *r)
         if (n->type != XML_ELEMENT_NODE) {
             continue;
         }
-        dst = strcmp((const char *) n->name, "domain") == 0 ? &r->text
-              : strcmp((const char *) n->name, "user_data") == 0
-                ? &r->user_data
-              : strcmp((const char *) n->name, "meta_data") == 0
-                ? &r->meta_data
+        dst = strcmp((const char *) n->name, "domain") == 0      ? &r->text
+              : strcmp((const char *) n->name, "user_data") == 0 ? &r->user_data
+              : strcmp((const char *) n->name, "meta_data") == 0 ? &r->meta_data
               : strcmp((const char *) n->name, "network_config") == 0
-                ? &r->network_config
+                  ? &r->network_config
               : strcmp((const char *) n->name, "vendor_data") == 0
-                ? &r->vendor_data : NULL;
+                  ? &r->vendor_data
+                  : NULL;
         if (dst == NULL || *dst != NULL) {
-            continue;               /* not ours, or twice: the first */
+            continue; /* not ours, or twice: the first */
         }
         if (n->children == NULL) {
-            continue;               /* empty: not in the template */
+            continue; /* empty: not in the template */
         }
         if ((*dst = b64_text(n)) == NULL) {
             goto done;
@@ -383,8 +382,7 @@ virt_recipe_parse(const char *xml, virt_recipe_t *r)
     }
     if (strcmp(ci, "yes") == 0) {
         if (r->user_data == NULL
-            || (r->ci_pool = prop_dup(root, "ci_pool")) == NULL)
-        {
+            || (r->ci_pool = prop_dup(root, "ci_pool")) == NULL) {
             goto done;
         }
     }
@@ -417,15 +415,15 @@ virt_recipe_free(virt_recipe_t *r)
 int
 virt_recipe_copy(virt_recipe_t *to, const virt_recipe_t *from)
 {
-    char        **dst[] = { &to->text, &to->vol_pool, &to->vol_backing,
-                            &to->vol_format, &to->user_data, &to->meta_data,
-                            &to->network_config, &to->vendor_data,
-                            &to->ci_pool };
-    const char   *src[] = { from->text, from->vol_pool, from->vol_backing,
-                            from->vol_format, from->user_data,
-                            from->meta_data, from->network_config,
-                            from->vendor_data, from->ci_pool };
-    size_t        k;
+    char **dst[] = { &to->text,           &to->vol_pool,    &to->vol_backing,
+                     &to->vol_format,     &to->user_data,   &to->meta_data,
+                     &to->network_config, &to->vendor_data, &to->ci_pool };
+    const char *src[] = { from->text,           from->vol_pool,
+                          from->vol_backing,    from->vol_format,
+                          from->user_data,      from->meta_data,
+                          from->network_config, from->vendor_data,
+                          from->ci_pool };
+    size_t      k;
 
     memset(to, 0, sizeof(*to));
     memcpy(to->digest, from->digest, sizeof(to->digest));
@@ -437,7 +435,7 @@ virt_recipe_copy(virt_recipe_t *to, const virt_recipe_t *from)
 
 void
 virt_recipe_template(const template_config_t *t, const virt_recipe_t *r,
-    template_config_t *out)
+                     template_config_t *out)
 {
     *out = *t;
     out->text = r->text;
