@@ -22,7 +22,8 @@
 #                   initramfs and two base images, tools/guest-image.sh)
 #   make format     the daemon's house style (.clang-format: nginx's layout)
 #                   applied to scaler/ and its folders in place
-#   make check-format fails where a file of scaler/ differs from it
+#   make check-format fails where a file of scaler/ differs from it (part
+#                   of make check)
 
 SHELL       := /bin/bash
 BUILD       := build
@@ -403,6 +404,7 @@ $(GUEST)/initramfs.gz $(GUEST)/image-1.qcow2 $(GUEST)/image-2.qcow2 &: tools/gue
 
 check: deps
 	$(MAKE) all units man guest-image
+	$(MAKE) check-format
 	$(MAKE) deb
 	$(MAKE) check-asan
 	$(MAKE) check-fuzz
