@@ -399,6 +399,23 @@ word_key(cfctx_t *c, yaml_node_t *v, char **dst, size_t max, const char *what)
     return 0;
 }
 
+/* a name key into *dst: one scalar that valid() accepts, else
+ * "bad WHAT \"value\"" */
+static int
+name_key(cfctx_t *c, yaml_node_t *v, char **dst,
+         int (*valid)(const char *s, size_t len), const char *what)
+{
+    free(*dst);
+    if ((*dst = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (!valid(*dst, strlen(*dst))) {
+        cf_error(c, v, "bad %s \"%s\"", what, *dst);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
 {
@@ -608,15 +625,7 @@ redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     scaler_config_t *cf = conf;
 
     (void) key;
-    free(cf->prefix);
-    if ((cf->prefix = cf_scalar(c, v)) == NULL) {
-        return -1;
-    }
-    if (!scaleset_prefix_valid(cf->prefix, strlen(cf->prefix))) {
-        cf_error(c, v, "bad prefix \"%s\"", cf->prefix);
-        return -1;
-    }
-    return 0;
+    return name_key(c, v, &cf->prefix, scaleset_prefix_valid, "prefix");
 }
 
 static int
@@ -980,14 +989,7 @@ zone_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     zone_config_t *zc = zp->zc;
 
     (void) key;
-    if ((zc->name = cf_scalar(c, v)) == NULL) {
-        return -1;
-    }
-    if (!scaleset_name_valid(zc->name, strlen(zc->name))) {
-        cf_error(c, v, "bad zone name \"%s\"", zc->name);
-        return -1;
-    }
-    return 0;
+    return name_key(c, v, &zc->name, scaleset_name_valid, "zone name");
 }
 
 /* uri, hosts: the node, checked with the rest of the zone */
@@ -1286,15 +1288,7 @@ template_version(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     template_config_t *t = conf;
 
     (void) key;
-    free(t->version);
-    if ((t->version = cf_scalar(c, v)) == NULL) {
-        return -1;
-    }
-    if (!scaleset_name_valid(t->version, strlen(t->version))) {
-        cf_error(c, v, "bad version \"%s\"", t->version);
-        return -1;
-    }
-    return 0;
+    return name_key(c, v, &t->version, scaleset_name_valid, "version");
 }
 
 static int
