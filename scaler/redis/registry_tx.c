@@ -149,32 +149,30 @@ registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
                            const char *rec, uint64_t drain_since,
                            const char *standby)
 {
+    /* tx->k[0..5]: the keys MEMBER_WRITE touches, and the events channel */
+    static const scaleset_key_kind_t kinds[] = {
+        SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING,   SCALESET_KEY_EPOCH,
+        SCALESET_KEY_EVENTS,  SCALESET_KEY_PROTECTION, SCALESET_KEY_STANDBY,
+    };
     const char *keys[5], *args[5];
+    size_t      i;
 
     memset(tx, 0, sizeof(*tx));
     if (id == NULL || !scaleset_id_valid(id, strlen(id))
-        || (rec != NULL && (*rec == '\0' || strlen(rec) > SCALESET_RECORD_MAX))
-        || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_MEMBERS, NULL)
-               < 0
-        || scaleset_key(tx->k[1], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_DRAINING, NULL)
-               < 0
-        || scaleset_key(tx->k[2], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_EPOCH, NULL)
-               < 0
-        || scaleset_key(tx->k[3], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_EVENTS, NULL)
-               < 0
-        || scaleset_key(tx->k[4], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_PROTECTION, NULL)
-               < 0
-        || scaleset_key(tx->k[5], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_STANDBY, NULL)
-               < 0
-        || (standby != NULL
-            && (rec == NULL || *standby == '\0'
-                || strlen(standby) > SCALESET_RECORD_MAX)))
+        || (rec != NULL && (*rec == '\0' || strlen(rec) > SCALESET_RECORD_MAX)))
+    {
+        return -1;
+    }
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (scaleset_key(tx->k[i], SCALESET_KEY_MAX, prefix, pool, kinds[i],
+                         NULL)
+            < 0) {
+            return -1;
+        }
+    }
+    if (standby != NULL
+        && (rec == NULL || *standby == '\0'
+            || strlen(standby) > SCALESET_RECORD_MAX))
     {
         return -1;
     }
