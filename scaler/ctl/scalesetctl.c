@@ -142,6 +142,26 @@ print_json(json_t *j)
     free(s);
 }
 
+/* GET path into *j for a command that shows it: -1 when the caller is to
+   print *j (and free it), else the exit status, with the failure said or,
+   with --json, the answer printed as it came */
+static int
+get_shown(const char *path, json_t **j)
+{
+    long code;
+
+    *j = NULL;
+    if ((code = request("GET", path, NULL, j)) != 200) {
+        return fail(code, *j);
+    }
+    if (as_json) {
+        print_json(*j);
+        json_decref(*j);
+        return 0;
+    }
+    return -1;
+}
+
 static int
 cmd_pools(void)
 {
@@ -305,16 +325,11 @@ cmd_instances(const char *pool)
     char        path[512], age[16], health[256], state[32];
     const char *st, *pw;
     size_t      i;
-    long        code;
+    int         rc;
 
     snprintf(path, sizeof(path), "/v1/pools/%s/instances", pool);
-    if ((code = request("GET", path, NULL, &j)) != 200) {
-        return fail(code, j);
-    }
-    if (as_json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
+    if ((rc = get_shown(path, &j)) != -1) {
+        return rc;
     }
     printf("%-20s %-8s %-12s %-8s %-6s %-8s %-6s %-10s %-8s %-8s %s\n", "ID",
            "ZONE", "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "TEMPLATE",
@@ -746,19 +761,14 @@ static int
 cmd_ha(void)
 {
     json_t     *j = NULL, *lu;
-    long        code = request("GET", "/v1/ha", NULL, &j);
+    int         rc = get_shown("/v1/ha", &j);
     const char *self;
     json_int_t  since;
     time_t      t;
     char        when[32];
 
-    if (code != 200) {
-        return fail(code, j);
-    }
-    if (as_json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
+    if (rc != -1) {
+        return rc;
     }
     self = json_string_value(json_object_get(j, "self"));
     lu = json_object_get(j, "leader_url");
@@ -795,17 +805,12 @@ cmd_history(const char *pool)
     const char *name;
     char        path[512], when[32];
     size_t      i, k, n;
-    long        code;
+    int         rc;
     time_t      t;
 
     snprintf(path, sizeof(path), "/v1/pools/%s/history", pool);
-    if ((code = request("GET", path, NULL, &j)) != 200) {
-        return fail(code, j);
-    }
-    if (as_json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
+    if ((rc = get_shown(path, &j)) != -1) {
+        return rc;
     }
     n = json_array_size(json_object_get(j, "t"));
     printf("pool %s: %zu samples every %llds over the last %llds\n", pool, n,
