@@ -1448,26 +1448,16 @@ pool_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 address_mode(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t *p = conf;
-    char          *s;
+    /* in addr_mode_t's order */
+    static const char *const names[] = { "static", "lease", "agent" };
+    pool_config_t           *p = conf;
+    int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "address mode", names, 3)) < 0) {
         return -1;
     }
-    if (strcmp(s, "static") == 0) {
-        p->addr_mode = ADDR_STATIC;
-    } else if (strcmp(s, "lease") == 0) {
-        p->addr_mode = ADDR_LEASE;
-    } else if (strcmp(s, "agent") == 0) {
-        p->addr_mode = ADDR_AGENT;
-    } else {
-        cf_error(c, v, "address mode \"%s\": expected static, lease or agent",
-                 s);
-        free(s);
-        return -1;
-    }
-    free(s);
+    p->addr_mode = (addr_mode_t) i;
     return 0;
 }
 
@@ -1512,23 +1502,15 @@ address_ports(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_readiness(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t *p = conf;
-    char          *s;
+    static const char *const names[] = { "tcp", "none" };
+    pool_config_t           *p = conf;
+    int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "readiness", names, 2)) < 0) {
         return -1;
     }
-    if (strcmp(s, "tcp") == 0) {
-        p->readiness_tcp = 1;
-    } else if (strcmp(s, "none") == 0) {
-        p->readiness_tcp = 0;
-    } else {
-        cf_error(c, v, "readiness \"%s\": expected tcp or none", s);
-        free(s);
-        return -1;
-    }
-    free(s);
+    p->readiness_tcp = i == 0;
     return 0;
 }
 
@@ -1581,28 +1563,16 @@ pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 repair_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t *p = conf;
-    char          *s;
+    /* in repair_action_t's order */
+    static const char *const names[] = { "replace", "restart", "reimage" };
+    pool_config_t           *p = conf;
+    int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "repair action", names, 3)) < 0) {
         return -1;
     }
-    if (strcmp(s, "replace") == 0) {
-        p->repair_action = REPAIR_REPLACE;
-    } else if (strcmp(s, "restart") == 0) {
-        p->repair_action = REPAIR_RESTART;
-    } else if (strcmp(s, "reimage") == 0) {
-        p->repair_action = REPAIR_REIMAGE;
-    } else {
-        cf_error(c, v,
-                 "repair action \"%s\": expected replace, restart or "
-                 "reimage",
-                 s);
-        free(s);
-        return -1;
-    }
-    free(s);
+    p->repair_action = (repair_action_t) i;
     return 0;
 }
 
@@ -1622,21 +1592,16 @@ hook_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 hook_default(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    hook_config_t *h = conf;
-    char          *s;
+    static const char *const names[] = { "continue", "abandon" };
+    hook_config_t           *h = conf;
+    int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "hook default", names, 2)) < 0) {
         return -1;
     }
-    if (strcmp(s, "continue") == 0 || strcmp(s, "abandon") == 0) {
-        h->abandon = s[0] == 'a';
-        free(s);
-        return 0;
-    }
-    cf_error(c, v, "hook default \"%s\": expected continue or abandon", s);
-    free(s);
-    return -1;
+    h->abandon = i == 1;
+    return 0;
 }
 
 /* an http:// or https:// URL of printable ASCII */
