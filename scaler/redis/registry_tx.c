@@ -86,6 +86,21 @@ static const char *const seq_reserve[2] = { SEQ_RESERVE,
 static const char *const hash_set[2] = { HASH_SET, FENCE_CHECK HASH_SET };
 static const char *const hash_del[2] = { HASH_DEL, FENCE_CHECK HASH_DEL };
 
+/* a write's fence: at most REGISTRY_FENCE_MAX bytes, and the lease key
+   it is checked against into lease (SCALESET_KEY_MAX) */
+static int
+fence_key(char *lease, const char *prefix, const char *fence)
+{
+    if (strlen(fence) > REGISTRY_FENCE_MAX
+        || scaleset_key(lease, SCALESET_KEY_MAX, prefix, NULL,
+                        SCALESET_KEY_SCALER_LEASE, NULL)
+               < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * One EVAL of script[0], or with a fence of script[1] with the lease key
  * and the fence after the script's own keys and arguments.  keys and args
@@ -101,11 +116,7 @@ tx_script(registry_tx_t *tx, const char *const script[2], const char *prefix,
 
     if (tx->n == REGISTRY_TX_CMDS
         || 3 + nkeys + nargs + 2 * fenced > REGISTRY_TX_ARGS
-        || (fenced
-            && (strlen(fence) > REGISTRY_FENCE_MAX
-                || scaleset_key(tx->lease, SCALESET_KEY_MAX, prefix, NULL,
-                                SCALESET_KEY_SCALER_LEASE, NULL)
-                       < 0)))
+        || (fenced && fence_key(tx->lease, prefix, fence) != 0))
     {
         return -1;
     }
@@ -269,11 +280,7 @@ registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
                      SCALESET_KEY_UPGRADE, NULL)
             < 0
         || strlen(expect) >= sizeof(tx->expect)
-        || (fenced
-            && (strlen(fence) > REGISTRY_FENCE_MAX
-                || scaleset_key(tx->lease, SCALESET_KEY_MAX, prefix, NULL,
-                                SCALESET_KEY_SCALER_LEASE, NULL)
-                       < 0)))
+        || (fenced && fence_key(tx->lease, prefix, fence) != 0))
     {
         return -1;
     }
