@@ -186,37 +186,9 @@ ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle)
         rp->timer.cancelable = 1;
 
         ngx_add_timer(&rp->timer, 200);
-
-        sscf->report = rp;
     }
 
     return NGX_OK;
-}
-
-
-/*
- * The membership read from Redis for the first time: reported at once,
- * not at the next period, so that the scaler sees this gateway's view of
- * the members as soon as there is one (and a gateway's start-up costs the
- * same however long it then runs).
- */
-
-void
-ngx_http_scaleset_report_soon(ngx_http_scaleset_srv_conf_t *sscf)
-{
-    ngx_http_scaleset_report_t  *rp = sscf->report;
-
-    if (rp == NULL || rp->confirmed || ngx_exiting || ngx_quit
-        || ngx_terminate)
-    {
-        return;
-    }
-
-    if (rp->timer.timer_set) {
-        ngx_del_timer(&rp->timer);
-    }
-
-    ngx_add_timer(&rp->timer, 1);
 }
 
 
