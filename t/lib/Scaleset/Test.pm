@@ -340,9 +340,16 @@ sub log {
     my $log = $s ? ($s->{error_log} // $s->{log}) : "$self->{dir}/$name.log";
     my $text = $self->read_file($log);
     return $text if defined $text || !$s || $s->{stopped} || $s->{error_log};
+    # not there yet: a server just forked has not opened it, and its
+    # stdout is still the test's own (prove's pipe: reading it would wait
+    # for ever)
+    return undef if -d $self->{dir};
     # the file is gone while its server runs (the directory removed by
-    # something else): its output is still the server's stdout
+    # something else): its output is still the server's stdout, if that
+    # is a file
     $self->_dir_gone;
+    my $out = readlink("/proc/$s->{pid}/fd/1") // '';
+    return undef unless $out =~ m{^/};
     return $self->read_file("/proc/$s->{pid}/fd/1");
 }
 
