@@ -18,8 +18,6 @@ use Scaleset::Test;
 use Scaleset::Pool;
 
 my $t = Scaleset::Test->new(need => [qw(redis nginx)]);
-my $gdb = Scaleset::Test::_which('gdb')
-    or BAIL_OUT('gdb not found: run make deps');
 $t->start_redis;
 my $r = $t->redis;
 $t->start_backends(b1 => 'b1', b2 => 'b2');
@@ -49,24 +47,13 @@ ok($victim, "a worker other than the lease holder ($holder): $victim");
 # prints (ngx_sock_ntop, called there only under the read lock, and the
 # handler runs to its end without returning to the event loop), and
 # kills it there
-my $gdb_log = $t->dir . '/gdb.log';
-my $gpid = fork // die "fork: $!";
-if ($gpid == 0) {
-    open STDOUT, '>', $gdb_log;
-    open STDERR, '>&', \*STDOUT;
-    no warnings 'exec';
-    exec $gdb, '-p', $victim, '-batch', '-nx',
-         '-ex', 'break ngx_http_scaleset_status_handler',
-         '-ex', 'continue',
-         '-ex', 'break ngx_sock_ntop', '-ex', 'continue',
-         '-ex', 'bt 3', '-ex', 'kill';
-    POSIX::_exit(127);
-}
+my $gdb_done = $t->gdb($victim, [
+    'break ngx_http_scaleset_status_handler', 'continue',
+    'break ngx_sock_ntop', 'continue', 'bt 3', 'kill']);
 
 # status requests until one reaches the stopped worker
 my $end = time + 30;
-my $gdb_done = 0;
-while (time < $end && !($gdb_done = waitpid($gpid, WNOHANG) == $gpid)) {
+while (time < $end && !$gdb_done->()) {
     my $pid = fork // die;
     if ($pid == 0) {
         $t->http_get('http', '/status', timeout => 2);
@@ -75,12 +62,8 @@ while (time < $end && !($gdb_done = waitpid($gpid, WNOHANG) == $gpid)) {
     sleep 0.05;
     waitpid($pid, WNOHANG);
 }
-unless ($gdb_done) {
-    kill 'KILL', $gpid;
-    waitpid($gpid, 0);
-}
-my $bt = $t->read_file($gdb_log) // '';
-ok($gdb_done && $bt =~ /ngx_http_scaleset_status_handler/,
+my $bt = $t->read_file($t->dir . '/gdb.log') // '';
+ok($gdb_done->() && $bt =~ /ngx_http_scaleset_status_handler/,
    'the worker was killed inside the status handler') or diag $bt;
 ok($t->wait_for(sub { !kill 0, $victim }, what => 'victim gone'), 'it is gone');
 

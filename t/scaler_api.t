@@ -30,6 +30,10 @@ is($code, 200, '/healthz needs no token');
 ($code, $b) = $s->api('GET', '/v1/pools', undef, %auth);
 is($code, 200, 'pools with the token');
 is($b->{pools}[0]{name}, 'web', 'pool listed');
+ok($t->wait_for(sub { my (undef, $p) = $s->api('GET', '/v1/pools/web', undef, %auth);
+                      ref $p && ($p->{passes} // 0) >= 1 }, timeout => 10,
+                what => 'a pass'),
+   'the pool says how many passes ended (0 until its instances are known)');
 
 my @bad = (
     [ 'not json', qr/bad JSON/ ],

@@ -68,6 +68,9 @@ like($out, qr/^\S+ \S+ +api +2 -> 3 /m, 'history: the change 2 -> 3 by the API')
 like($out, qr/"decisions"/, 'history --json: the API\'s object');
 ($rc, $out) = run("$ctl --api $api --token-file $dir/token history nope");
 is($rc, 1, 'history of no such pool: refused, exit 1') or diag $out;
+# the third instance registered before the completion of ids below
+$t->wait_for(sub { keys %{ $s->members('web') } == 3 }, timeout => 20,
+             what => '3 members');
 ($rc, $out) = run("$ctl --api $api --token-file $dir/nope pools");
 is($rc, 2, 'unreadable token file: usage, exit 2');
 

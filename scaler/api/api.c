@@ -289,6 +289,9 @@ pool_json(pool_state_t *ps, int detail)
     /* the pool says when it stays above its capacity, and why */
     json_object_set_new(j, "protected_above_capacity",
                         json_integer(ps->protected_above));
+    /* 0 until the first pass since the start ended: the instances are
+       not known yet, an empty list says nothing */
+    json_object_set_new(j, "passes", json_integer((json_int_t) ps->passes));
     json_object_set_new(j, "repair", repair_json(ps));
     if (detail) {
         inst = json_array();

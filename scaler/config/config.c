@@ -399,6 +399,23 @@ word_key(cfctx_t *c, yaml_node_t *v, char **dst, size_t max, const char *what)
     return 0;
 }
 
+/* a name key into *dst: one scalar that valid() accepts, else
+ * "bad WHAT \"value\"" */
+static int
+name_key(cfctx_t *c, yaml_node_t *v, char **dst,
+         int (*valid)(const char *s, size_t len), const char *what)
+{
+    free(*dst);
+    if ((*dst = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    if (!valid(*dst, strlen(*dst))) {
+        cf_error(c, v, "bad %s \"%s\"", what, *dst);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 parse_hostport(cfctx_t *c, yaml_node_t *n, char **host, int *port)
 {
@@ -608,15 +625,7 @@ redis_prefix(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     scaler_config_t *cf = conf;
 
     (void) key;
-    free(cf->prefix);
-    if ((cf->prefix = cf_scalar(c, v)) == NULL) {
-        return -1;
-    }
-    if (!scaleset_prefix_valid(cf->prefix, strlen(cf->prefix))) {
-        cf_error(c, v, "bad prefix \"%s\"", cf->prefix);
-        return -1;
-    }
-    return 0;
+    return name_key(c, v, &cf->prefix, scaleset_prefix_valid, "prefix");
 }
 
 static int
@@ -980,14 +989,7 @@ zone_name(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     zone_config_t *zc = zp->zc;
 
     (void) key;
-    if ((zc->name = cf_scalar(c, v)) == NULL) {
-        return -1;
-    }
-    if (!scaleset_name_valid(zc->name, strlen(zc->name))) {
-        cf_error(c, v, "bad zone name \"%s\"", zc->name);
-        return -1;
-    }
-    return 0;
+    return name_key(c, v, &zc->name, scaleset_name_valid, "zone name");
 }
 
 /* uri, hosts: the node, checked with the rest of the zone */
@@ -1286,15 +1288,7 @@ template_version(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
     template_config_t *t = conf;
 
     (void) key;
-    free(t->version);
-    if ((t->version = cf_scalar(c, v)) == NULL) {
-        return -1;
-    }
-    if (!scaleset_name_valid(t->version, strlen(t->version))) {
-        cf_error(c, v, "bad version \"%s\"", t->version);
-        return -1;
-    }
-    return 0;
+    return name_key(c, v, &t->version, scaleset_name_valid, "version");
 }
 
 static int
@@ -1454,26 +1448,16 @@ pool_address(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 address_mode(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t *p = conf;
-    char          *s;
+    /* in addr_mode_t's order */
+    static const char *const names[] = { "static", "lease", "agent" };
+    pool_config_t           *p = conf;
+    int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "address mode", names, 3)) < 0) {
         return -1;
     }
-    if (strcmp(s, "static") == 0) {
-        p->addr_mode = ADDR_STATIC;
-    } else if (strcmp(s, "lease") == 0) {
-        p->addr_mode = ADDR_LEASE;
-    } else if (strcmp(s, "agent") == 0) {
-        p->addr_mode = ADDR_AGENT;
-    } else {
-        cf_error(c, v, "address mode \"%s\": expected static, lease or agent",
-                 s);
-        free(s);
-        return -1;
-    }
-    free(s);
+    p->addr_mode = (addr_mode_t) i;
     return 0;
 }
 
@@ -1518,23 +1502,15 @@ address_ports(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 pool_readiness(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t *p = conf;
-    char          *s;
+    static const char *const names[] = { "tcp", "none" };
+    pool_config_t           *p = conf;
+    int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "readiness", names, 2)) < 0) {
         return -1;
     }
-    if (strcmp(s, "tcp") == 0) {
-        p->readiness_tcp = 1;
-    } else if (strcmp(s, "none") == 0) {
-        p->readiness_tcp = 0;
-    } else {
-        cf_error(c, v, "readiness \"%s\": expected tcp or none", s);
-        free(s);
-        return -1;
-    }
-    free(s);
+    p->readiness_tcp = i == 0;
     return 0;
 }
 
@@ -1587,28 +1563,16 @@ pool_scale_in(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 repair_action(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    pool_config_t *p = conf;
-    char          *s;
+    /* in repair_action_t's order */
+    static const char *const names[] = { "replace", "restart", "reimage" };
+    pool_config_t           *p = conf;
+    int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "repair action", names, 3)) < 0) {
         return -1;
     }
-    if (strcmp(s, "replace") == 0) {
-        p->repair_action = REPAIR_REPLACE;
-    } else if (strcmp(s, "restart") == 0) {
-        p->repair_action = REPAIR_RESTART;
-    } else if (strcmp(s, "reimage") == 0) {
-        p->repair_action = REPAIR_REIMAGE;
-    } else {
-        cf_error(c, v,
-                 "repair action \"%s\": expected replace, restart or "
-                 "reimage",
-                 s);
-        free(s);
-        return -1;
-    }
-    free(s);
+    p->repair_action = (repair_action_t) i;
     return 0;
 }
 
@@ -1628,21 +1592,16 @@ hook_map(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 static int
 hook_default(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
-    hook_config_t *h = conf;
-    char          *s;
+    static const char *const names[] = { "continue", "abandon" };
+    hook_config_t           *h = conf;
+    int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "hook default", names, 2)) < 0) {
         return -1;
     }
-    if (strcmp(s, "continue") == 0 || strcmp(s, "abandon") == 0) {
-        h->abandon = s[0] == 'a';
-        free(s);
-        return 0;
-    }
-    cf_error(c, v, "hook default \"%s\": expected continue or abandon", s);
-    free(s);
-    return -1;
+    h->abandon = i == 1;
+    return 0;
 }
 
 /* an http:// or https:// URL of printable ASCII */

@@ -57,24 +57,12 @@ upgrade_mode(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     static const char *const names[] = { "manual", "automatic", "rolling" };
     pool_config_t           *p = conf;
-    char                    *s;
     int                      i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "upgrade mode", names, 3)) < 0) {
         return -1;
     }
-    for (i = 0; i < 3; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            p->upgrade.mode = (upgrade_mode_t) i;
-            free(s);
-            return 0;
-        }
-    }
-    cf_error(c, v,
-             "upgrade mode \"%s\": expected manual, automatic or "
-             "rolling",
-             s);
-    free(s);
-    return -1;
+    p->upgrade.mode = (upgrade_mode_t) i;
+    return 0;
 }

@@ -40,26 +40,17 @@ static int
 warm_state(cfctx_t *c, yaml_node_t *v, void *conf, const cf_key_t *key)
 {
     warm_config_t *w = conf;
-    char          *s;
     int            i;
 
     (void) key;
-    if ((s = cf_scalar(c, v)) == NULL) {
+    if ((i = cf_enum(c, v, "warm_pool state", warm_state_names,
+                     WARM_RUNNING + 1))
+        < 0)
+    {
         return -1;
     }
-    for (i = 0; i <= WARM_RUNNING; i++) {
-        if (strcmp(s, warm_state_names[i]) == 0) {
-            w->state = (warm_state_t) i;
-            free(s);
-            return 0;
-        }
-    }
-    cf_error(c, v,
-             "warm_pool state \"%s\": expected paused, saved or "
-             "running",
-             s);
-    free(s);
-    return -1;
+    w->state = (warm_state_t) i;
+    return 0;
 }
 
 void

@@ -190,6 +190,36 @@ cf_scalar(cfctx_t *c, yaml_node_t *n)
 }
 
 int
+cf_enum(cfctx_t *c, yaml_node_t *v, const char *what, const char *const *names,
+        int n)
+{
+    char  *s, list[256];
+    size_t len = 0;
+    int    i;
+
+    if ((s = cf_scalar(c, v)) == NULL) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            free(s);
+            return i;
+        }
+    }
+    list[0] = '\0';
+    for (i = 0; i < n && len < sizeof(list); i++) {
+        len += snprintf(list + len, sizeof(list) - len, "%s%s",
+                        i == 0       ? ""
+                        : i == n - 1 ? " or "
+                                     : ", ",
+                        names[i]);
+    }
+    cf_error(c, v, "%s \"%s\": expected %s", what, s, list);
+    free(s);
+    return -1;
+}
+
+int
 cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v)
 {
     char *s, *end;

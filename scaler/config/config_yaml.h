@@ -101,7 +101,11 @@ int cf_set_secret_file(cfctx_t *c, yaml_node_t *v, void *conf,
 
 /* a malloc'd copy of a scalar's value; NULL (error set) otherwise */
 char *cf_scalar(cfctx_t *c, yaml_node_t *n);
-int   cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v);
+/* a scalar that is one of names[0..n-1]: its index; -1 otherwise, the
+   error "WHAT \"value\": expected a, b or c" set */
+int cf_enum(cfctx_t *c, yaml_node_t *v, const char *what,
+            const char *const *names, int n);
+int cf_int(cfctx_t *c, yaml_node_t *n, int lo, int hi, int *v);
 /* nginx's durations, up to 1d */
 int cf_duration(cfctx_t *c, yaml_node_t *n, uint64_t *ms);
 /* a name of [A-Za-z0-9_.-]{1,max} into buf (size > max) */

@@ -142,6 +142,26 @@ print_json(json_t *j)
     free(s);
 }
 
+/* GET path into *j for a command that shows it: -1 when the caller is to
+   print *j (and free it), else the exit status, with the failure said or,
+   with --json, the answer printed as it came */
+static int
+get_shown(const char *path, json_t **j)
+{
+    long code;
+
+    *j = NULL;
+    if ((code = request("GET", path, NULL, j)) != 200) {
+        return fail(code, *j);
+    }
+    if (as_json) {
+        print_json(*j);
+        json_decref(*j);
+        return 0;
+    }
+    return -1;
+}
+
 static int
 cmd_pools(void)
 {
@@ -305,16 +325,11 @@ cmd_instances(const char *pool)
     char        path[512], age[16], health[256], state[32];
     const char *st, *pw;
     size_t      i;
-    long        code;
+    int         rc;
 
     snprintf(path, sizeof(path), "/v1/pools/%s/instances", pool);
-    if ((code = request("GET", path, NULL, &j)) != 200) {
-        return fail(code, j);
-    }
-    if (as_json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
+    if ((rc = get_shown(path, &j)) != -1) {
+        return rc;
     }
     printf("%-20s %-8s %-12s %-8s %-6s %-8s %-6s %-10s %-8s %-8s %s\n", "ID",
            "ZONE", "STATE", "VERSION", "LATEST", "AGE", "WEIGHT", "TEMPLATE",
@@ -746,19 +761,14 @@ static int
 cmd_ha(void)
 {
     json_t     *j = NULL, *lu;
-    long        code = request("GET", "/v1/ha", NULL, &j);
+    int         rc = get_shown("/v1/ha", &j);
     const char *self;
     json_int_t  since;
     time_t      t;
     char        when[32];
 
-    if (code != 200) {
-        return fail(code, j);
-    }
-    if (as_json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
+    if (rc != -1) {
+        return rc;
     }
     self = json_string_value(json_object_get(j, "self"));
     lu = json_object_get(j, "leader_url");
@@ -795,17 +805,12 @@ cmd_history(const char *pool)
     const char *name;
     char        path[512], when[32];
     size_t      i, k, n;
-    long        code;
+    int         rc;
     time_t      t;
 
     snprintf(path, sizeof(path), "/v1/pools/%s/history", pool);
-    if ((code = request("GET", path, NULL, &j)) != 200) {
-        return fail(code, j);
-    }
-    if (as_json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
+    if ((rc = get_shown(path, &j)) != -1) {
+        return rc;
     }
     n = json_array_size(json_object_get(j, "t"));
     printf("pool %s: %zu samples every %llds over the last %llds\n", pool, n,
@@ -981,9 +986,36 @@ cmd_completion(const char *shell)
 int
 main(int argc, char **argv)
 {
-    char       *args[8], *tf = NULL, *e;
+    char       *args[8], *e;
+    const char *tf = NULL;
     int         nargs = 0, wait = 0, i, rc;
-    size_t      k;
+    size_t      k, o;
+
+    /* the options: one that takes a word sets *str to it (and is unknown
+       as the last word), one without sets *flag to value */
+    const struct {
+        const char  *name;
+        const char **str;
+        int         *flag;
+        int          value;
+    } opts[] = {
+        { "--api", &api, NULL, 0 },
+        { "--token-file", &tf, NULL, 0 },
+        { "--json", NULL, &as_json, 1 },
+        { "--wait", NULL, &wait, 1 },
+        { "--force", NULL, &opt_force, 1 },
+        { "--decrement", NULL, &opt_decrement, 1 },
+        { "--hook", &opt_hook, NULL, 0 },
+        { "--result", &opt_result, NULL, 0 },
+        { "--heartbeat", NULL, &opt_heartbeat, 1 },
+        { "--follow", NULL, &opt_follow, 1 },
+        { "--scale-in", NULL, &opt_protect, 1 },
+        { "--all", NULL, &opt_protect, 2 },
+        { "--off", NULL, &opt_protect, 3 },
+        { "--template", &opt_template, NULL, 0 },
+        { "--zone", &opt_zone, NULL, 0 },
+        { "--address", &opt_address, NULL, 0 },
+    };
     FILE       *f;
     static char tbuf[512];
 
@@ -994,38 +1026,18 @@ main(int argc, char **argv)
         token = getenv("SCALESET_TOKEN");
     }
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--api") == 0 && i + 1 < argc) {
-            api = argv[++i];
-        } else if (strcmp(argv[i], "--token-file") == 0 && i + 1 < argc) {
-            tf = argv[++i];
-        } else if (strcmp(argv[i], "--json") == 0) {
-            as_json = 1;
-        } else if (strcmp(argv[i], "--wait") == 0) {
-            wait = 1;
-        } else if (strcmp(argv[i], "--force") == 0) {
-            opt_force = 1;
-        } else if (strcmp(argv[i], "--decrement") == 0) {
-            opt_decrement = 1;
-        } else if (strcmp(argv[i], "--hook") == 0 && i + 1 < argc) {
-            opt_hook = argv[++i];
-        } else if (strcmp(argv[i], "--result") == 0 && i + 1 < argc) {
-            opt_result = argv[++i];
-        } else if (strcmp(argv[i], "--heartbeat") == 0) {
-            opt_heartbeat = 1;
-        } else if (strcmp(argv[i], "--follow") == 0) {
-            opt_follow = 1;
-        } else if (strcmp(argv[i], "--scale-in") == 0) {
-            opt_protect = 1;
-        } else if (strcmp(argv[i], "--all") == 0) {
-            opt_protect = 2;
-        } else if (strcmp(argv[i], "--off") == 0) {
-            opt_protect = 3;
-        } else if (strcmp(argv[i], "--template") == 0 && i + 1 < argc) {
-            opt_template = argv[++i];
-        } else if (strcmp(argv[i], "--zone") == 0 && i + 1 < argc) {
-            opt_zone = argv[++i];
-        } else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc) {
-            opt_address = argv[++i];
+        for (o = 0; o < sizeof(opts) / sizeof(opts[0]); o++) {
+            if (strcmp(argv[i], opts[o].name) == 0
+                && (opts[o].str == NULL || i + 1 < argc)) {
+                break;
+            }
+        }
+        if (o < sizeof(opts) / sizeof(opts[0])) {
+            if (opts[o].str != NULL) {
+                *opts[o].str = argv[++i];
+            } else {
+                *opts[o].flag = opts[o].value;
+            }
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
         {
             usage(stdout);

@@ -535,6 +535,9 @@ read_drains(const registry_hash_t *h, observation_t *obs)
     }
 }
 
+/* a gateway's name, as registry_read_health lists them */
+typedef char gw_name_t[SCALESET_NAME_MAX + 1];
+
 typedef struct {
     int      inst;
     report_t r;
@@ -552,9 +555,8 @@ rep_cmp(const void *a, const void *b)
    the last pass knew that are still present (plan_gateway_present):
    their reports are not here, which holds a drain */
 static void
-gateways_merge(pool_state_t *ps, observation_t                             *obs,
-               char (*names)[SCALESET_NAME_MAX + 1], const registry_hash_t *hs,
-               int ng)
+gateways_merge(pool_state_t *ps, observation_t *obs, gw_name_t *names,
+               const registry_hash_t *hs, int ng)
 {
     const gateway_t *old;
     gateway_t       *g;
@@ -605,8 +607,8 @@ read_reports(registry_t *reg, pool_state_t *ps, observation_t *obs)
     scaleset_health_t h;
     scaleset_error_t  err;
     rep_ref_t        *refs = NULL;
-    char(*names)[SCALESET_NAME_MAX + 1];
-    int ng, skipped, g, i, k, n = 0, c = 0;
+    gw_name_t        *names;
+    int               ng, skipped, g, i, k, n = 0, c = 0;
 
     if (registry_read_health(reg, ps->cf->name, OBS_GATEWAYS_MAX, OBS_HASH_MAX,
                              &names, &hs, &ng, &skipped)

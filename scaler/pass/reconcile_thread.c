@@ -341,21 +341,32 @@ reconcile_start(scaler_t *s, struct event_base *base,
 }
 
 
-void
-reconcile_kick(scaler_t *s)
+/* under the lock, every pool's thread wants a pass (stop == 0) or is told
+ * to stop (stop == 1), and all of them are woken */
+static void
+reconcile_wake(struct reconcile_thread_s *th, int stop)
 {
-    struct reconcile_thread_s *th = s->thread;
-    int                        i;
+    int i;
 
-    if (th == NULL) {
-        return;
-    }
     pthread_mutex_lock(&th->lock);
     for (i = 0; i < th->nrun; i++) {
-        th->run[i].want = 1;
+        if (stop) {
+            __atomic_store_n(&th->run[i].stop, 1, __ATOMIC_RELEASE);
+        } else {
+            th->run[i].want = 1;
+        }
     }
     pthread_cond_broadcast(&th->cond);
     pthread_mutex_unlock(&th->lock);
+}
+
+
+void
+reconcile_kick(scaler_t *s)
+{
+    if (s->thread != NULL) {
+        reconcile_wake(s->thread, 0);
+    }
 }
 
 
@@ -368,12 +379,7 @@ reconcile_stop(scaler_t *s)
     if (th == NULL) {
         return;
     }
-    pthread_mutex_lock(&th->lock);
-    for (i = 0; i < th->nrun; i++) {
-        __atomic_store_n(&th->run[i].stop, 1, __ATOMIC_RELEASE);
-    }
-    pthread_cond_broadcast(&th->cond);
-    pthread_mutex_unlock(&th->lock);
+    reconcile_wake(th, 1);
     for (i = 0; i < th->nrun; i++) {
         if (th->run[i].started) {
             pthread_join(th->run[i].tid, NULL);

@@ -86,6 +86,21 @@ static const char *const seq_reserve[2] = { SEQ_RESERVE,
 static const char *const hash_set[2] = { HASH_SET, FENCE_CHECK HASH_SET };
 static const char *const hash_del[2] = { HASH_DEL, FENCE_CHECK HASH_DEL };
 
+/* a write's fence: at most REGISTRY_FENCE_MAX bytes, and the lease key
+   it is checked against into lease (SCALESET_KEY_MAX) */
+static int
+fence_key(char *lease, const char *prefix, const char *fence)
+{
+    if (strlen(fence) > REGISTRY_FENCE_MAX
+        || scaleset_key(lease, SCALESET_KEY_MAX, prefix, NULL,
+                        SCALESET_KEY_SCALER_LEASE, NULL)
+               < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * One EVAL of script[0], or with a fence of script[1] with the lease key
  * and the fence after the script's own keys and arguments.  keys and args
@@ -101,11 +116,7 @@ tx_script(registry_tx_t *tx, const char *const script[2], const char *prefix,
 
     if (tx->n == REGISTRY_TX_CMDS
         || 3 + nkeys + nargs + 2 * fenced > REGISTRY_TX_ARGS
-        || (fenced
-            && (strlen(fence) > REGISTRY_FENCE_MAX
-                || scaleset_key(tx->lease, SCALESET_KEY_MAX, prefix, NULL,
-                                SCALESET_KEY_SCALER_LEASE, NULL)
-                       < 0)))
+        || (fenced && fence_key(tx->lease, prefix, fence) != 0))
     {
         return -1;
     }
@@ -149,32 +160,30 @@ registry_tx_member_standby(registry_tx_t *tx, const char *prefix,
                            const char *rec, uint64_t drain_since,
                            const char *standby)
 {
+    /* tx->k[0..5]: the keys MEMBER_WRITE touches, and the events channel */
+    static const scaleset_key_kind_t kinds[] = {
+        SCALESET_KEY_MEMBERS, SCALESET_KEY_DRAINING,   SCALESET_KEY_EPOCH,
+        SCALESET_KEY_EVENTS,  SCALESET_KEY_PROTECTION, SCALESET_KEY_STANDBY,
+    };
     const char *keys[5], *args[5];
+    size_t      i;
 
     memset(tx, 0, sizeof(*tx));
     if (id == NULL || !scaleset_id_valid(id, strlen(id))
-        || (rec != NULL && (*rec == '\0' || strlen(rec) > SCALESET_RECORD_MAX))
-        || scaleset_key(tx->k[0], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_MEMBERS, NULL)
-               < 0
-        || scaleset_key(tx->k[1], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_DRAINING, NULL)
-               < 0
-        || scaleset_key(tx->k[2], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_EPOCH, NULL)
-               < 0
-        || scaleset_key(tx->k[3], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_EVENTS, NULL)
-               < 0
-        || scaleset_key(tx->k[4], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_PROTECTION, NULL)
-               < 0
-        || scaleset_key(tx->k[5], SCALESET_KEY_MAX, prefix, pool,
-                        SCALESET_KEY_STANDBY, NULL)
-               < 0
-        || (standby != NULL
-            && (rec == NULL || *standby == '\0'
-                || strlen(standby) > SCALESET_RECORD_MAX)))
+        || (rec != NULL && (*rec == '\0' || strlen(rec) > SCALESET_RECORD_MAX)))
+    {
+        return -1;
+    }
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (scaleset_key(tx->k[i], SCALESET_KEY_MAX, prefix, pool, kinds[i],
+                         NULL)
+            < 0) {
+            return -1;
+        }
+    }
+    if (standby != NULL
+        && (rec == NULL || *standby == '\0'
+            || strlen(standby) > SCALESET_RECORD_MAX))
     {
         return -1;
     }
@@ -271,11 +280,7 @@ registry_tx_upgrade(registry_upgrade_tx_t *tx, const char *prefix,
                      SCALESET_KEY_UPGRADE, NULL)
             < 0
         || strlen(expect) >= sizeof(tx->expect)
-        || (fenced
-            && (strlen(fence) > REGISTRY_FENCE_MAX
-                || scaleset_key(tx->lease, SCALESET_KEY_MAX, prefix, NULL,
-                                SCALESET_KEY_SCALER_LEASE, NULL)
-                       < 0)))
+        || (fenced && fence_key(tx->lease, prefix, fence) != 0))
     {
         return -1;
     }

@@ -370,6 +370,53 @@ sub wait_for {
 }
 
 
+# --- gdb ---------------------------------------------------------------
+
+# Why gdb cannot hold a process here (not installed, ptrace refused), or
+# undef when it can: tests that stop a worker at an instruction skip with it.
+sub gdb_unusable {
+    my $gdb = _which('gdb') or return 'gdb not found (make deps installs it)';
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) { sleep 30; POSIX::_exit(0) }
+    my $out = `$gdb -p $pid -batch -nx -ex 'print 1' 2>&1`;
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    return $out =~ /\$1 = 1/ ? undef
+         : 'gdb cannot attach to a process (ptrace not permitted)';
+}
+
+# $t->gdb(PID, [command, ...], release => sub { ... }): gdb attached to
+# PID in batch mode, running each command (-ex), its output in
+# DIR/gdb.log; returns a sub that is true once gdb has exited.  If it
+# still runs when the servers are stopped, release (what makes its script
+# go on to its end) is called and it gets 3 s, then it is killed.
+sub gdb {
+    my ($self, $pid, $cmds, %opt) = @_;
+    my $gdb = _which('gdb')
+        or Test::More::BAIL_OUT('gdb not found: run make deps');
+    my $log = "$self->{dir}/gdb.log";
+    my $gpid = fork // die "fork: $!";
+    if ($gpid == 0) {
+        open STDOUT, '>', $log;
+        open STDERR, '>&', \*STDOUT;
+        no warnings 'exec';
+        exec $gdb, '-p', $pid, '-batch', '-nx', map { ('-ex', $_) } @$cmds;
+        POSIX::_exit(127);
+    }
+    my $gone = 0;
+    my $done = sub { $gone ||= waitpid($gpid, WNOHANG) == $gpid };
+    $self->before_stop(sub {
+        return if $done->();
+        if ($opt{release}) {
+            $opt{release}->();
+            $self->wait_for($done, timeout => 3, what => 'gdb done');
+        }
+        unless ($done->()) { kill 'KILL', $gpid; waitpid($gpid, 0) }
+    });
+    return $done;
+}
+
+
 # --- redis -------------------------------------------------------------
 
 # $t->start_redis(name => 'redis', conf => "more redis.conf lines",
