@@ -292,6 +292,9 @@ typedef struct {
     /* this worker's peers: the members' addresses, by slot (balancer.c) */
     ngx_http_scaleset_peer_t      **peers;
 
+    /* this process's health report of the pool (report.c), NULL: none */
+    void                           *report;
+
     /* lease holder, per process */
     unsigned                        fetching:1;
     unsigned                        refetch:1;     /* a read of the hash
@@ -518,6 +521,7 @@ const char *ngx_http_scaleset_hiredis_refusal(void);
 
 /* ngx_http_scaleset_report.c */
 ngx_int_t ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle);
+void ngx_http_scaleset_report_soon(ngx_http_scaleset_srv_conf_t *sscf);
 
 /* ngx_http_scaleset_check.c */
 char *ngx_http_scaleset_health_check(ngx_conf_t *cf, ngx_command_t *cmd,

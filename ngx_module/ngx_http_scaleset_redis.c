@@ -1478,6 +1478,9 @@ ngx_http_scaleset_apply_reply(ngx_http_scaleset_redis_t *w,
         tp = ngx_timeofday();
         sscf->sh->synced = (uint64_t) tp->sec * 1000 + tp->msec;
 
+        /* while this gateway has no report in Redis, one at once */
+        ngx_http_scaleset_report_soon(sscf);
+
         /* what the next resync compares */
         sscf->read_ok = 1;
         sscf->read_epoch = epoch;

@@ -68,6 +68,8 @@ typedef struct {
                                                       the hash */
     unsigned                        absent:1;      /* the last one left no
                                                       field: no hash */
+    unsigned                        soon:1;        /* members read while
+                                                      one was in flight */
 
     /*
      * made at the first report of this worker and kept: a report every
@@ -186,9 +188,53 @@ ngx_http_scaleset_report_init_process(ngx_cycle_t *cycle)
         rp->timer.cancelable = 1;
 
         ngx_add_timer(&rp->timer, 200);
+
+        sscf->report = rp;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The members were read from Redis: reported at once, not at the next
+ * period, while this gateway has no report in Redis: its last one left
+ * no field (no members: no hash), or, in a pool without active checks,
+ * none was answered yet.  The scaler counts only the gateways it has a
+ * report of (docs/scaler.md, "Drains"), so a gateway that started with
+ * an empty pool and then got members was unknown to it for up to a
+ * period while it already sent them requests: a drain then ended at
+ * conns=0 with a request open through it.  The first report at once also
+ * makes a gateway's start-up cost the same however long it then runs;
+ * with active checks it waits as before (200 ms), or it would say
+ * "unchecked" for every member just added, and the scaler would take
+ * their health as unknown.
+ */
+
+void
+ngx_http_scaleset_report_soon(ngx_http_scaleset_srv_conf_t *sscf)
+{
+    ngx_http_scaleset_report_t  *rp = sscf->report;
+
+    if (rp == NULL || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (rp->wait.pending) {
+        /* at its reply, if it left no field */
+        rp->soon = 1;
+        return;
+    }
+
+    if (rp->confirmed ? !rp->absent : sscf->check != NULL) {
+        return;
+    }
+
+    if (rp->timer.timer_set) {
+        ngx_del_timer(&rp->timer);
+    }
+
+    ngx_add_timer(&rp->timer, 1);
 }
 
 
@@ -552,8 +598,11 @@ ngx_http_scaleset_report_done(ngx_http_scaleset_redis_wait_t *wait,
 {
     ngx_http_scaleset_report_t *rp = wait->data;
 
-    ngx_uint_t   i, found;
+    ngx_uint_t   i, found, soon;
     redisReply  *reply = r, *e;
+
+    soon = rp->soon;
+    rp->soon = 0;
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         /* the connection went, or Redis refused it (logged) */
@@ -609,4 +658,9 @@ ngx_http_scaleset_report_done(ngx_http_scaleset_redis_wait_t *wait,
     }
 
     rp->confirmed = rp->sent;
+
+    if (soon && rp->absent && !(ngx_exiting || ngx_quit || ngx_terminate)) {
+        /* members came while a report of none was in flight */
+        ngx_add_timer(&rp->timer, 1);
+    }
 }

@@ -4,7 +4,9 @@
 # that finds the epoch and the size unchanged does not read the members;
 # yet the report is rewritten at once when its hash is gone (deleted, or
 # Redis restarted empty), loses the field of a member that left, and the
-# members are still read in full every few resyncs.
+# members are still read in full every few resyncs.  A gateway whose pool
+# was empty at its last report (no hash) reports its first member at once,
+# not a period later.
 
 use strict;
 use warnings;
@@ -108,5 +110,39 @@ pool_set($r, 'web', { map { ("web-$_" => addr($t, "b$_")) } 1, 2 });
 ok($t->wait_for(sub { fields() eq 'web-1 web-2' }, timeout => 15,
                 what => 'report after restart'),
    'the report is written to a Redis that restarted empty');
+
+# a gateway that starts with an empty pool has no report (no field, no
+# hash: the scaler does not know it); once it gets a member it reports at
+# once, not at its next period (10 s here), or a drain that begins
+# meanwhile would not wait for the requests it sends that member; gw1
+# stopped, the DEL of gw2's first (empty, full) report is the only one
+$t->stop('nginx');
+my $del = calls('del');
+$t->start_nginx(name => 'gw2', workers => 1, http => <<'EOF');
+    scaleset_redis 127.0.0.1:%%PORT_redis%%;
+    scaleset_gateway_id gw2;
+    upstream app {
+        scaleset app resync=100ms;
+        scaleset_health_check uri=/ interval=10s;
+    }
+    server {
+        listen 127.0.0.1:%%PORT_gw2%%;
+        location / { proxy_pass http://app; }
+        location = /status { scaleset_status; }
+    }
+EOF
+my $key2 = 'scaleset:{app}:health:gw2';
+ok($t->wait_for(sub { ($t->gateway_status('gw2')->{pools}{app}{synced}
+                       // 0) > 0 }, timeout => 10,
+                what => 'gw2 read its empty pool'),
+   'a gateway with an empty pool read it');
+ok($t->wait_for(sub { calls('del') > $del }, timeout => 10,
+                what => 'gw2 made its first report'),
+   'it made its first report');
+ok(!$r->exists($key2), 'with no member it has no report');
+pool_set($r, 'app', { 'app-1' => addr($t, 'b1') });
+ok($t->wait_for(sub { $r->hexists($key2, 'app-1') }, timeout => 5,
+                what => 'gw2 reported app-1'),
+   'its first member is reported at once, not at the next period');
 
 $t->done;
