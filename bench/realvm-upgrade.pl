@@ -17,7 +17,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use Time::HiRes qw(time sleep);
-use File::Copy qw(copy);
 use Scaleset::Test;
 use Scaleset::Libvirtd;
 use Scaleset::RealVM;
@@ -38,13 +37,7 @@ $lv->track_prefix('rvm-');
 $lv->purge;
 my $tpl = Scaleset::RealVM::template($t, $lv);
 my $lo = Scaleset::RealVM::port_range(8) or die "no ports\n";
-sub base_image {
-    my ($n) = @_;
-    my $tmp = $lv->pool_dir . '/.base.new';
-    copy("$root/build/guest/image-$n.qcow2", $tmp) or die "copy: $!";
-    chmod 0644, $tmp;
-    rename $tmp, $lv->pool_dir . '/base.qcow2' or die "rename: $!";
-}
+sub base_image { Scaleset::RealVM::set_base_image($t, $lv, $_[0]) }
 base_image(1);
 $t->start_redis;
 Scaleset::RealVM::start_gateway($t, 'rvm',

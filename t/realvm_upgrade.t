@@ -15,7 +15,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time sleep);
-use File::Copy qw(copy);
 use Scaleset::Test;
 use Scaleset::Libvirtd;
 use Scaleset::RealVM;
@@ -36,16 +35,7 @@ my $tpl = Scaleset::RealVM::template($t, $lv);
 my $lo = Scaleset::RealVM::port_range(8);
 ok($lo, "port range $lo-" . ($lo + 7));
 
-# the base volume: image N, a new file renamed over its path (running
-# guests keep the file they opened; libvirt reads the volume's size and
-# modification time again whenever it is asked)
-sub base_image {
-    my ($n) = @_;
-    my $tmp = $lv->pool_dir . '/.base.new';
-    copy("$root/build/guest/image-$n.qcow2", $tmp) or die "copy: $!";
-    chmod 0644, $tmp;
-    rename $tmp, $lv->pool_dir . '/base.qcow2' or die "rename: $!";
-}
+sub base_image { Scaleset::RealVM::set_base_image($t, $lv, $_[0]) }
 base_image(1);
 
 $t->start_redis;

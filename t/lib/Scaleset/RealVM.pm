@@ -22,6 +22,7 @@ use warnings;
 use Carp qw(croak);
 use IO::Socket::INET;
 use HTTP::Tiny;
+use File::Copy qw(copy);
 
 # the guest (built by make guest-image when missing) copied where qemu
 # (libvirt-qemu) can read it, and the example template with its paths;
@@ -195,6 +196,18 @@ sub guest_switch {
     my $res = HTTP::Tiny->new(timeout => 5)
                         ->get("http://$addr/cgi-bin/health?$to");
     return $res->{success} && $res->{content} =~ /\b$to\b/;
+}
+
+# the base volume of $lv's pool made guest image N (build/guest/
+# image-N.qcow2): a new file renamed over its path (running guests keep
+# the file they opened; libvirt reads the volume's size and modification
+# time again whenever it is asked)
+sub set_base_image {
+    my ($t, $lv, $n) = @_;
+    my $tmp = $lv->pool_dir . '/.base.new';
+    copy($t->root . "/build/guest/image-$n.qcow2", $tmp) or croak "copy: $!";
+    chmod 0644, $tmp;
+    rename $tmp, $lv->pool_dir . '/base.qcow2' or croak "rename: $!";
 }
 
 1;
