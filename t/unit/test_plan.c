@@ -1228,6 +1228,24 @@ static const case_t  cases[] = {
                 "from the warm pool (paused)",
                 "create web-000003 z1 127.0.1.3:8080 warm" } },
 
+    { .name = "launch hook: a warm one waiting whose model is outdated is "
+              "replaced all the same (the upgrade's warm pool)",
+      .capacity = 1, .warm_size = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 20, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 10, .outdated = 1 } },
+      .want = { "delete web-000002 warm (warm, model version 1 is not the "
+                "latest",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "launch hook removed (a reload) while a warm one waits: it is "
+              "parked, as without a hook",
+      .capacity = 1, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 20, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 10 } },
+      .want = { "park web-000002 warm (ready, kept paused" } },
+
     { .name = "without a launch hook a wake registers as before (no +hook; "
               "the ready warm one left is parked at once)",
       .capacity = 2, .warm_size = 2,
