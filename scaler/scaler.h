@@ -1295,6 +1295,7 @@ typedef struct {
                               (its capacity rebuilt elsewhere) */
     unsigned     weight;   /* its member record's; 0: unregistered */
     int          warm;     /* its tag says it is in the warm pool */
+    int          parked;   /* warm, past its launch hook (remembered) */
     virt_power_t power;    /* as listed */
     int          report0;  /* its gateway reports: the pool's */
     int          nreports; /*   reports[report0 .. + nreports) */

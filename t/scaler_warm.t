@@ -33,12 +33,9 @@ my $gport = $t->port('guest');
 # saved (shut off with a managed save)
 sub dom {
     my ($name, $state) = @_;
-    return "<domain type='test' xmlns:test='http://libvirt.org/schemas/"
-         . "domain/test/1.0'><name>$name</name><metadata><scaleset:instance "
-         . "xmlns:scaleset='https://scaleset.dev/xmlns/instance/1' "
-         . "pool='old' id='$name' zone='z1' version='1' address='127.0.4."
-         . ($name =~ /(\d)$/)[0] . ":$gport' warm='yes'/></metadata>"
-         . "<memory>65536</memory><os><type>hvm</type></os>$state</domain>\n";
+    return Scaleset::Scaler::test_domain($name, "pool='old' id='$name' "
+        . "zone='z1' version='1' address='127.0.4." . ($name =~ /(\d)$/)[0]
+        . ":$gport' warm='yes'", $state);
 }
 $t->write_file('node.xml', "<node>\n"
     . dom('old-000001', '<test:runstate>5</test:runstate>'
@@ -62,10 +59,7 @@ $s->start;
 my $ctl = "$dir/guestctl";
 mkdir $ctl;
 $s->guestsim($ctl);
-# old's instances are served too (guestsim follows one pool)
-$t->spawn(name => 'guestsim-old', cmd => [$^X, $t->root . '/tools/guestsim',
-    '--api', 'http://127.0.0.1:' . $t->port('api'), '--pool', 'old',
-    '--interval', '0.1'], wait => sub { 1 });
+$s->guestsim_for('old', $ctl);   # old's instances served too
 
 sub instances {
     my ($pool) = @_;
@@ -96,7 +90,8 @@ my (undef, $p) = $s->api('GET', '/v1/pools/web');
 is($p->{running}, 2, 'not counted in the capacity (running 2)');
 is_deeply($p->{warm_pool}, { size => 2, state => 'paused',
                              reuse_on_scale_in => JSON::PP::true,
-                             instances => 2 }, 'warm_pool in the pool');
+                             instances => 2, pending_launch => 0 },
+          'warm_pool in the pool');
 my (undef, $metrics) = $t->http_get('api', '/metrics');
 like($metrics, qr/^scaleset_scaler_instances\{pool="web",state="warm"\} 2$/m,
      'metrics: 2 instances in state warm');

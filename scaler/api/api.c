@@ -51,6 +51,7 @@ static const char *authorization(struct evkeyvalq *hdrs);
 #define reply_error api_reply_error
 static json_t *pool_json(pool_state_t *ps, int detail);
 static int     count_state(const pool_state_t *ps, int z, inst_state_t st);
+static double  get_warm_pending(const pool_state_t *ps);
 static json_t *instance_json(pool_state_t *ps, instance_t *in, int detail);
 static void    metrics(struct evhttp_request *req);
 
@@ -153,6 +154,8 @@ instance_json(pool_state_t *ps, instance_t *in, int detail)
                                          : 1));
     json_object_set_new(o, "first_seen", json_integer((json_int_t) in->seen));
     json_object_set_new(o, "power", json_string(virt_power_name(in->power)));
+    /* in the warm pool (its tag): a warm one may wait in the launch hook */
+    json_object_set_new(o, "warm", json_boolean(in->warm));
     if (in->hook != HOOK_NONE) {
         const hook_config_t *h = in->hook == HOOK_LAUNCH
                                      ? &ps->cf->hook_launch
@@ -280,12 +283,13 @@ pool_json(pool_state_t *ps, int detail)
         (int) ps->upgrade.batch, "batches", (int) ps->upgrade.batches,
         "outdated", pool_outdated(ps));
     json_object_set_new(j, "templates", templates_json(ps));
-    json_object_set_new(j, "warm_pool",
-                        json_pack("{s:i,s:s,s:b,s:i}", "size",
-                                  ps->cf->warm.size, "state",
-                                  warm_state_name(ps->cf->warm.state),
-                                  "reuse_on_scale_in", ps->cf->warm.reuse,
-                                  "instances", count_state(ps, -1, INST_WARM)));
+    json_object_set_new(
+        j, "warm_pool",
+        json_pack("{s:i,s:s,s:b,s:i,s:i}", "size", ps->cf->warm.size, "state",
+                  warm_state_name(ps->cf->warm.state), "reuse_on_scale_in",
+                  ps->cf->warm.reuse, "instances",
+                  count_state(ps, -1, INST_WARM), "pending_launch",
+                  (int) get_warm_pending(ps)));
     /* the pool says when it stays above its capacity, and why */
     json_object_set_new(j, "protected_above_capacity",
                         json_integer(ps->protected_above));
@@ -343,6 +347,17 @@ static double
 get_warm_size(const pool_state_t *ps)
 {
     return ps->cf->warm.size;
+}
+/* warm instances waiting in the launch hook before their park */
+static double
+get_warm_pending(const pool_state_t *ps)
+{
+    int i, n = 0;
+
+    for (i = 0; i < ps->ninst; i++) {
+        n += ps->inst[i].warm && ps->inst[i].state == INST_PENDING_LAUNCH;
+    }
+    return n;
 }
 static double
 get_wakes(const pool_state_t *ps)
@@ -407,6 +422,10 @@ static const struct {
       "The warm instances the pool keeps ready beyond its capacity "
       "(warm_pool.size).",
       get_warm_size },
+    { "scaleset_scaler_warm_pending_launch", "gauge",
+      "Warm instances waiting in the launch hook before their park (in "
+      "scaleset_scaler_instances they are pending_launch).",
+      get_warm_pending },
     { "scaleset_scaler_warm_wakes_total", "counter",
       "Warm instances taken into service (failed wakes are "
       "errors_total{kind=\"wake\"}).",

@@ -345,6 +345,8 @@ cmd_instances(const char *pool)
         pw = json_string_value(json_object_get(in, "power"));
         if (st && pw && strcmp(st, "warm") == 0) {
             snprintf(state, sizeof(state), "%s/%s", st, pw);
+        } else if (st && json_is_true(json_object_get(in, "warm"))) {
+            snprintf(state, sizeof(state), "%s/warm", st); /* its hook */
         } else {
             snprintf(state, sizeof(state), "%s", st ? st : "?");
         }

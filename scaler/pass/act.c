@@ -176,7 +176,8 @@ act_event(const action_t *a, inst_state_t before, inst_state_t after)
     case ACT_ADOPT:
         return "adopted";
     case ACT_PARK:
-        return before != INST_WARM ? "parked" : NULL;
+        /* a warm one parked after its launch hook was warm all along */
+        return before != INST_WARM || a->hook == HOOK_LAUNCH ? "parked" : NULL;
     default:
         return NULL;
     }
@@ -733,14 +734,18 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     free(sent);
 }
 
-/* where an instance waits in a hook (begun now when it is new; its last
-   heartbeat); the hook's results are used up */
+/* where an instance waits in a hook (begun now when it is new, or woken
+   into the launch hook; its last heartbeat); the hook's results are used
+   up; a warm one past its launch hook (or ready without one) is parked */
 static void
 keep_hook(const plan_t *pl, int i, const observation_t *obs, instance_t *in)
 {
     int k;
 
     in->asked &= ~(ASK_CONTINUE | ASK_ABANDON | ASK_HEARTBEAT);
+    in->parked = in->state == INST_WARM
+                 && (in->parked || in->power != POWER_RUNNING
+                     || obs->inst[i].ready == READY_YES);
     if (in->state != INST_PENDING_LAUNCH && in->state != INST_PENDING_TERMINATE)
     {
         in->hook = HOOK_NONE;
@@ -748,7 +753,9 @@ keep_hook(const plan_t *pl, int i, const observation_t *obs, instance_t *in)
         return;
     }
     for (k = 0; pl && k < pl->nact; k++) {
-        if (pl->act[k].kind == ACT_HOOK && pl->act[k].inst == i) {
+        if ((pl->act[k].kind == ACT_HOOK || pl->act[k].kind == ACT_WAKE)
+            && pl->act[k].inst == i)
+        {
             in->hook = pl->act[k].hook;
             in->hook_since = obs->now;
             in->hook_beat = 0;

@@ -12,7 +12,10 @@
  * stopped meanwhile (a reload) leaves those not ready yet awake and
  * unregistered: the next pass registers them once ready.  A warm
  * instance taken while still booting only loses its tag: it is
- * registered once ready, as any booting instance.
+ * registered once ready, as any booting instance.  With hooks.launch (the
+ * ACT_WAKE says HOOK_LAUNCH), one that passes waits in the launch hook
+ * instead of being registered (pending_launch; plan_launch registers it
+ * on continue); the wake stays as fast without.
  * Park: run by act.c with the deletions (virt_park: tagged warm, kept as
  * warm_pool.state); act_parked() then takes a drained one out of the
  * member hash.
@@ -66,6 +69,24 @@ wake_register(registry_t *reg, pool_state_t *ps, observation_t *obs, wake_t *w,
     return 0;
 }
 
+/* w's instance, ready again, waits in the launch hook (its ACT_WAKE says
+   so): not registered; act.c's keep_hook starts its wait */
+static void
+wake_hook(registry_t *reg, pool_state_t *ps, wake_t *w, inst_state_t *st)
+{
+    const action_t *a = w->a;
+
+    st[a->inst] = INST_PENDING_LAUNCH;
+    ps->wakes++;
+    events_emit(reg, ps->cf, a->id, "pending_launch", "pending_launch", a->rule,
+                "ready again after its wake; waiting for the launch "
+                "hook");
+    slog(ps->cf->name, a->id,
+         "pending_launch (ready %llu ms after its wake; waiting for the "
+         "launch hook) rule=%s",
+         (unsigned long long) (clock_mono_ms() - w->woken), a->rule);
+}
+
 /* those of w[] whose check is still due, checked together */
 static void
 wake_check(registry_t *reg, pool_state_t *ps, observation_t *obs, wake_t *w,
@@ -86,7 +107,11 @@ wake_check(registry_t *reg, pool_state_t *ps, observation_t *obs, wake_t *w,
         if (pr[i].ok) {
             w[of[i]].check = 0;
             (*pending)--;
-            (void) wake_register(reg, ps, obs, &w[of[i]], st);
+            if (w[of[i]].a->hook == HOOK_LAUNCH) {
+                wake_hook(reg, ps, &w[of[i]], st);
+            } else {
+                (void) wake_register(reg, ps, obs, &w[of[i]], st);
+            }
         }
     }
 }

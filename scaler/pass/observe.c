@@ -113,6 +113,7 @@ remember(instance_t *in, const instance_t *prev)
     in->hook = prev->hook;
     in->hook_since = prev->hook_since;
     in->hook_beat = prev->hook_beat;
+    in->parked = prev->parked;
     in->lost = prev->lost;
 }
 

@@ -200,7 +200,7 @@ typedef struct {
                                             sets created) */
     char repair_of[SCALESET_ID_MAX + 1]; /* CREATE: the
                         instance it replaces ("": none) */
-    inst_hook_t hook;                    /* HOOK: which one */
+    inst_hook_t hook;                    /* HOOK: which one; more below */
     int         tmpl;                    /* CREATE: its template */
     origin_t    origin; /* CREATE: scaled, or manual (by hand) */
     int         warm;   /* CREATE: for the warm pool (tagged so;
@@ -209,6 +209,9 @@ typedef struct {
                            "repair", "drain", "upgrade",
                            "scale_out", "scale_in", "warm" */
     char reason[160];   /* why, for the log */
+    /* hook HOOK_LAUNCH: a WAKE's instance waits in the launch hook once
+       ready instead of being registered; a PARK or a REGISTER completes
+       the launch hook it waited in */
 } action_t;
 
 /* something a sub-planner could not do, for the log and the metrics */
@@ -415,9 +418,15 @@ void plan_capacity(const plan_input_t *in, plan_t *pl);
    completed or timed out; plan_launch (before register): ready ones wait
    in the launch hook, registered on continue, deleted on abandon (a
    failure of the pool), the hook's default at its timeout;
-   plan_hook_enter: a step makes obs->inst[i] wait in hook */
+   plan_hook_enter: a step makes obs->inst[i] wait in hook;
+   plan_warm_launch, from plan_warm before it wakes, cuts or parks: with
+   hooks.launch, a warm instance ready and not parked yet waits in the
+   launch hook (pending_launch, still warm: not registered, not counted),
+   continue parks it (ACT_PARK, hook HOOK_LAUNCH), abandon deletes it (a
+   failure of the pool) */
 void      plan_terminate(const plan_input_t *in, plan_t *pl);
 void      plan_launch(const plan_input_t *in, plan_t *pl);
+void      plan_warm_launch(const plan_input_t *in, plan_t *pl);
 action_t *plan_hook_enter(const plan_input_t *in, plan_t *pl, int i,
                           inst_hook_t hook, const char *why);
 /* n new instances made for the capacity (fewer when no host, address,

@@ -13,8 +13,18 @@
  *              shutdown: either result shuts it down (abandon only says
  *              the hook's work was not done).
  *
- * Where an instance waits is what this scaler remembers (in.hook): a
- * restart starts the wait over.
+ * A warm instance waits in the launch hook twice, as AWS's do
+ * (Warmed:Pending:Wait, then Pending:Wait): once ready, before it is
+ * parked (plan_warm_launch, from plan_warm: continue parks it, abandon
+ * deletes it, a failure of the pool as a new instance's), and again when
+ * it is woken for a scale-out (plan_warm.c marks its ACT_WAKE with the
+ * hook: act_warm.c makes it wait instead of registering it once ready;
+ * plan_launch then completes it as a cold one's).  Its wait in the warm
+ * pool ends in its park, which clears in.hook, so the second wait begins
+ * anew.
+ *
+ * Where an instance waits is what this scaler remembers (in.hook, and
+ * in.parked: a warm one past its hook): a restart starts the wait over.
  */
 
 #include <stdio.h>
@@ -102,48 +112,80 @@ plan_terminate(const plan_input_t *in, plan_t *pl)
     }
 }
 
-void
-plan_launch(const plan_input_t *in, plan_t *pl)
+/* obs->inst[i] waits in the launch hook: held there, or completed: cont
+   on continue (ACT_REGISTER; ACT_PARK for a warm one, "kept STATE"),
+   deleted on abandon (a failure of the pool: a hook that abandons every
+   instance backs creation off and suspends it) */
+static void
+launch_result(const plan_input_t *in, plan_t *pl, int i, act_kind_t cont)
+{
+    const obs_instance_t *o = &in->obs->inst[i];
+    const char           *warm = cont == ACT_PARK ? "warm, " : "";
+    const char           *dflt = " (its default, at its timeout)";
+    action_t             *a;
+    char                  why[160], kept[40] = "";
+    int                   r, timed;
+
+    if ((r = result(in, pl, i, &in->cf->hook_launch, &timed)) == 0) {
+        plan_claim(pl, i, INST_PENDING_LAUNCH);
+        return;
+    }
+    if (r > 0) {
+        if (cont == ACT_PARK) {
+            snprintf(kept, sizeof(kept), ", kept %s",
+                     warm_state_name(in->cf->warm.state));
+        }
+        a = plan_add(pl, in, cont, i, "hook", "%slaunch hook: continue%s%s",
+                     warm, timed ? dflt : "", kept);
+        a->hook = HOOK_LAUNCH;
+        return;
+    }
+    plan_add(pl, in, ACT_DELETE, i, "hook", "%slaunch hook: abandon%s", warm,
+             timed ? dflt : "");
+    snprintf(why, sizeof(why), "%s%s abandoned by its launch hook%s", o->in.id,
+             cont == ACT_PARK ? " (warm)" : "", timed ? " (timed out)" : "");
+    plan_repair_failed(&pl->repair, in->cf, in->now, in->interval_ms, why);
+}
+
+/* the instances of view state from in the launch hook: BOOTING, new or
+   woken ones (registered on continue), WARM, the warm pool's (parked) */
+static void
+launch(const plan_input_t *in, plan_t *pl, inst_state_t from)
 {
     const observation_t  *obs = in->obs;
     const obs_instance_t *o;
-    const hook_config_t  *h = &in->cf->hook_launch;
-    char                  why[160];
-    int                   i, r, timed;
+    int                   i, warm = from == INST_WARM;
 
-    if (!h->on) {
+    if (!in->cf->hook_launch.on) {
         return;
     }
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
         if (!plan_reachable(obs, i) || !plan_free(pl, i)
-            || pl->view[i].state != INST_BOOTING || o->ready != READY_YES
-            || o->in.origin == ORIGIN_ADOPTED)
-        {
-            continue; /* an operator's domain: launched */
-        }
-        if (o->in.hook != HOOK_LAUNCH) {
-            plan_hook_enter(in, pl, i, HOOK_LAUNCH, "ready");
+            || pl->view[i].state != from) {
             continue;
         }
-        if ((r = result(in, pl, i, h, &timed)) == 0) {
-            plan_claim(pl, i, INST_PENDING_LAUNCH);
-        } else if (r > 0) {
-            plan_add(pl, in, ACT_REGISTER, i, "hook",
-                     "launch hook: "
-                     "continue%s",
-                     timed ? " (its default, at its timeout)" : "");
-        } else if (plan_add(pl, in, ACT_DELETE, i, "hook",
-                            "launch hook: "
-                            "abandon%s",
-                            timed ? " (its default, at its "
-                                    "timeout)"
-                                  : ""))
+        if (o->in.hook == HOOK_LAUNCH && (warm || o->ready == READY_YES)) {
+            launch_result(in, pl, i, warm ? ACT_PARK : ACT_REGISTER);
+        } else if (o->ready == READY_YES
+                   && (warm ? !o->in.parked && o->in.power == POWER_RUNNING
+                            : o->in.origin != ORIGIN_ADOPTED))
         {
-            snprintf(why, sizeof(why), "%s abandoned by its launch hook%s",
-                     o->in.id, timed ? " (timed out)" : "");
-            plan_repair_failed(&pl->repair, in->cf, in->now, in->interval_ms,
-                               why);
+            /* not an operator's domain (launched), not a parked one */
+            plan_hook_enter(in, pl, i, HOOK_LAUNCH,
+                            warm ? "warm, ready" : "ready");
         }
     }
+}
+
+void
+plan_launch(const plan_input_t *in, plan_t *pl)
+{
+    launch(in, pl, INST_BOOTING);
+}
+
+void
+plan_warm_launch(const plan_input_t *in, plan_t *pl)
+{
+    launch(in, pl, INST_WARM);
 }

@@ -25,7 +25,10 @@
  *   - above what it may hold (its size; with reuse_on_scale_in up to
  *     capacity.max in all), the warm pool is cut: those furthest from
  *     ready first, then the highest id;
- *   - the ready ones left are parked in warm_pool.state.
+ *   - the ready ones left are parked in warm_pool.state; with
+ *     hooks.launch they wait in the launch hook first (plan_warm_launch,
+ *     plan_hooks.c), and a woken one waits in it again before its
+ *     registration (its ACT_WAKE says so).
  * Protection (plan_protected) holds here as for instances in service: one
  * protected from scale-set actions is not replaced, one protected from
  * scale-in (or more) not cut.
@@ -82,8 +85,11 @@ warm_count(const plan_input_t *in, const plan_t *pl, int *zcount, int *hcount)
 
     for (i = 0; i < in->obs->ninst + pl->nact; i++) {
         if (i < in->obs->ninst) {
-            if (pl->view[i].state != INST_WARM) {
-                continue;
+            if (pl->view[i].state != INST_WARM
+                && !(pl->view[i].state == INST_PENDING_LAUNCH
+                     && in->obs->inst[i].in.warm))
+            {
+                continue; /* one waiting in its launch hook is warm */
             }
             z = in->obs->inst[i].in.zone;
             h = in->obs->inst[i].in.host;
@@ -204,6 +210,7 @@ static void
 wake(const plan_input_t *in, plan_t *pl)
 {
     const obs_instance_t *o, *b;
+    action_t             *a;
     int                   count[SCALER_MAX_ZONES], units, i, best;
 
     units = plan_units(in, pl, count, NULL);
@@ -231,11 +238,13 @@ wake(const plan_input_t *in, plan_t *pl)
             break; /* the rest are created */
         }
         o = &in->obs->inst[best];
-        plan_add(pl, in, ACT_WAKE, best, "scale_out",
-                 "capacity %d, %d in "
-                 "service; from the warm pool (%s)",
-                 in->capacity, units,
-                 warm_ready(o) ? virt_power_name(o->in.power) : "booting");
+        a = plan_add(pl, in, ACT_WAKE, best, "scale_out",
+                     "capacity %d, %d in "
+                     "service; from the warm pool (%s)",
+                     in->capacity, units,
+                     warm_ready(o) ? virt_power_name(o->in.power) : "booting");
+        /* with a launch hook it waits in it again once ready */
+        a->hook = in->cf->hook_launch.on ? HOOK_LAUNCH : HOOK_NONE;
         count[o->in.zone]++;
         units += plan_weight(in, best);
     }
@@ -323,6 +332,7 @@ plan_warm(const plan_input_t *in, plan_t *pl)
         }
     }
     replace(in, pl);
+    plan_warm_launch(in, pl); /* plan_hooks.c */
     if (in->cf->warm.reuse) {
         reuse(in, pl);
     }

@@ -77,6 +77,8 @@ typedef struct {
     inst_hook_t  hook;          /* it waits in a hook ... */
     int          hook_s;        /* ... since s ago */
     int          beat_s;        /* its last heartbeat s ago (0: none) */
+    int          parked;        /* warm: past its launch hook, parked
+                                   (instance_t.parked) */
     int          host;          /* its host in its zone: 0 first */
     int          record_nohost; /* its record has no host= */
     int          lost;          /* counted as lost since its host failed
@@ -1124,6 +1126,139 @@ static const case_t  cases[] = {
                   .warm = "running" } },
       .want = { "park web-000002 warm (ready, kept paused" } },
 
+    /* --- the warm pool and the launch hook (AWS: Warmed:Pending:Wait,
+       then Pending:Wait once woken) ----------------------------------- */
+    { .name = "launch hook: a warm instance, ready, waits in it before its "
+              "park (no second one made for the warm pool)",
+      .capacity = 1, .warm_size = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5,
+                  .warm = "running" } },
+      .want = { "hook web-000002 hook (warm, ready; waiting for the launch "
+                "hook (60000 ms, then abandon)" } },
+
+    { .name = "launch hook: a warm one waiting is neither parked, woken, "
+              "cut nor replaced by the refill; the capacity is created",
+      .capacity = 2, .warm_size = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 20, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 10 } },
+      .want = { "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
+    { .name = "launch hook: a heartbeat keeps a warm one waiting",
+      .capacity = 1, .warm_size = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 100, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 90,
+                  .asked = ASK_HEARTBEAT } } },
+
+    { .name = "launch hook: continue parks a warm one",
+      .capacity = 1, .warm_size = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 20, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 10,
+                  .asked = ASK_CONTINUE } },
+      .want = { "park web-000002 hook (warm, launch hook: continue, kept "
+                "paused" } },
+
+    { .name = "launch hook: continue parks a warm one of state running too "
+              "(left running)",
+      .capacity = 1, .warm_size = 1, .launch_s = 60,
+      .warm_state = WARM_RUNNING,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 20, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 10,
+                  .asked = ASK_CONTINUE } },
+      .want = { "park web-000002 hook (warm, launch hook: continue, kept "
+                "running" } },
+
+    { .name = "launch hook: abandon deletes a warm one, a failure of the "
+              "pool, and the refill replaces it",
+      .capacity = 1, .warm_size = 1, .launch_s = 60, .want_failures = 1 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 20, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 10,
+                  .asked = ASK_ABANDON } },
+      .want = { "delete web-000002 hook (warm, launch hook: abandon)",
+                "create web-000003 z1 127.0.1.3:8080 warm v1 (warm pool 0 "
+                "of 1" } },
+
+    { .name = "launch hook: at its timeout a warm one gets the default "
+              "(abandon: deleted, a failure; the second in a row backs the "
+              "refill off)",
+      .capacity = 1, .warm_size = 1, .launch_s = 60, .failures = 1,
+      .want_failures = 2 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 70, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 61 } },
+      .want = { "delete web-000002 hook (warm, launch hook: abandon (its "
+                "default, at its timeout)" } },
+
+    { .name = "launch hook: ... or its default continue parks it",
+      .capacity = 1, .warm_size = 1, .launch_s = 60, .launch_continue = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 70, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 61 } },
+      .want = { "park web-000002 hook (warm, launch hook: continue (its "
+                "default, at its timeout), kept paused" } },
+
+    { .name = "launch hook: a warm one parked (past its hook) does not wait "
+              "again: paused, or running and remembered parked",
+      .capacity = 1, .warm_size = 2, .launch_s = 60,
+      .warm_state = WARM_RUNNING,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused" },
+                { "web-000003", 0, "booting", "yes", 20, .warm = "running",
+                  .parked = 1 } },
+      .want = { "park web-000002 warm (paused, kept running" } },
+
+    { .name = "launch hook: a warm one still booting does not wait yet",
+      .capacity = 1, .warm_size = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "connect", 5,
+                  .warm = "running" } } },
+
+    { .name = "launch hook: a woken one waits in it once ready instead of "
+              "being registered (its wake says so)",
+      .capacity = 2, .warm_size = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "wake web-000002 scale_out +hook (capacity 2, 1 in service; "
+                "from the warm pool (paused)",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "launch hook: a warm one waiting whose model is outdated is "
+              "replaced all the same (the upgrade's warm pool)",
+      .capacity = 1, .warm_size = 1, .launch_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 20, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 10, .outdated = 1 } },
+      .want = { "delete web-000002 warm (warm, model version 1 is not the "
+                "latest",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "launch hook removed (a reload) while a warm one waits: it is "
+              "parked, as without a hook",
+      .capacity = 1, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 20, .warm = "running",
+                  .hook = HOOK_LAUNCH, .hook_s = 10 } },
+      .want = { "park web-000002 warm (ready, kept paused" } },
+
+    { .name = "without a launch hook a wake registers as before (no +hook; "
+              "the ready warm one left is parked at once)",
+      .capacity = 2, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused" },
+                { "web-000003", 0, "booting", "yes", 5,
+                  .warm = "running" },
+                { "web-000004", 0, "booting", "yes", 5,
+                  .warm = "running" } },
+      .want = { "wake web-000003 scale_out (capacity 2, 1 in service; "
+                "from the warm pool (running))",
+                "park web-000004 warm (ready, kept paused" } },
+
     { .name = "warm_pool.state running: a ready one is left running",
       .capacity = 1, .warm_size = 1, .warm_state = WARM_RUNNING,
       .inst = { { "web-000001", 0, "running" },
@@ -2115,6 +2250,7 @@ observation_for(const case_t *c, observation_t *obs)
         o->in.hook = is->hook;
         o->in.hook_since = is->hook_s ? NOW - (uint64_t) is->hook_s * S : 0;
         o->in.hook_beat = is->beat_s ? NOW - (uint64_t) is->beat_s * S : 0;
+        o->in.parked = is->parked;
         o->off = is->off;
         o->in.stop_since = is->stop_s ? NOW - (uint64_t) is->stop_s * S : 0;
         o->in.state = INST_RUNNING;     /* as last known */
@@ -2241,8 +2377,11 @@ render(const plan_t *pl, const action_t *a, char *buf, size_t size)
         }
         snprintf(buf + len, size - len, " (%s)", pl->upgrade_log);
     } else {
-        snprintf(buf, size, "%s %s %s (%s)", act_kind_name(a->kind), a->id,
-                 a->rule, a->reason);
+        /* a wake into the launch hook: "wake ID RULE +hook (...)" */
+        snprintf(buf, size, "%s %s %s%s (%s)", act_kind_name(a->kind), a->id,
+                 a->rule,
+                 a->kind == ACT_WAKE && a->hook == HOOK_LAUNCH ? " +hook" : "",
+                 a->reason);
     }
 }
 

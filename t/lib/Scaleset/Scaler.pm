@@ -85,6 +85,19 @@ sub write_config {
     return "$dir/$name.yaml";
 }
 
+# a domain of a libvirt test driver node (test:///FILE.xml): NAME, the
+# attributes of its scaleset:instance tag ("pool='web' id=... warm='yes'";
+# undef: no tag) and more XML in it (<test:runstate>N</test:runstate>:
+# 1 running, 3 paused, 5 shut off; <test:hasmanagedsave/>)
+sub test_domain {
+    my ($name, $tag, $more) = @_;
+    my $meta = defined $tag ? "<metadata><scaleset:instance xmlns:scaleset="
+        . "'https://scaleset.dev/xmlns/instance/1' $tag/></metadata>" : '';
+    return "<domain type='test' xmlns:test='http://libvirt.org/schemas/"
+         . "domain/test/1.0'><name>$name</name>$meta<memory>65536</memory>"
+         . "<os><type>hvm</type></os>" . ($more // '') . "</domain>\n";
+}
+
 # a libvirt test driver node (test:///FILE.xml, per connection) with a
 # dir storage pool "images" at DIR/images (or target => a path, XML
 # escaped) holding base.qcow2, for pools with template.volume:
