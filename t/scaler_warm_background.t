@@ -1,0 +1,105 @@
+#!/usr/bin/perl
+# scaler: the warm pool is refilled in the background (#19.3).  On
+# libvirt's test driver served by a libvirtd of the test's, through a
+# proxy that holds every virDomainManagedSave call 3 s
+# (Scaleset::VirtProxy->delay: the test driver's calls are instant, a real
+# guest's managed save takes seconds).  warm_pool { size: 2, state: saved }:
+#   - capacity 1 wakes one of the 2 saved warm instances; the refill's new
+#     one boots and is parked: its managed save is held;
+#   - during that park, capacity 2: the other saved warm instance is woken
+#     and registered in well under the held call (< 1 s from the PUT; a
+#     pass that waited for the park made it wait up to 3 s);
+#   - the held parks end: the warm pool is back at 2 saved, 2 in service,
+#     4 domains and no more (the refill never doubled), no error counted.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Scaleset::Test;
+use Scaleset::Scaler;
+use Scaleset::Libvirtd;
+use Scaleset::VirtProxy;
+
+my $DELAY = 3000;
+
+my $t = Scaleset::Test->new(need => [qw(redis scaler)]);
+my $dir = $t->dir;
+$t->start_redis;
+my $gport = $t->port('guest');
+my $lv = Scaleset::Libvirtd->start_test_driver($t, name => 'lvt');
+my $px = Scaleset::VirtProxy->start($t, $lv->uri);
+
+my $s = Scaleset::Scaler->new($t, interval => '200ms', pools => [
+    { name => 'web', readiness => 'tcp', cidr => '127.0.83.0/24',
+      port => $gport, capacity => [0, 4, 0],
+      zones => [['z1', $px->uri]],
+      extra => "    warm_pool: { size: 2, state: saved }\n" },
+]);
+$s->start;
+my $ctl = "$dir/guestctl";
+mkdir $ctl;
+$s->guestsim($ctl);
+
+sub instances {
+    my (undef, $j) = $s->api('GET', '/v1/pools/web/instances');
+    return ref $j eq 'HASH' ? @{ $j->{instances} } : ();
+}
+sub saved { grep { $_->{state} eq 'warm' && $_->{power} eq 'saved' } instances() }
+sub domains {
+    my (undef, $o) = $lv->virsh('list', '--all', '--name');
+    return sort grep { /^web-/ } split /\n/, $o;
+}
+
+ok($t->wait_for(sub { saved() == 2 }, timeout => 20,
+                what => 'two warm instances saved'),
+   'capacity 0: the warm pool of 2, saved');
+
+# every park from now on is slow
+$px->delay(DOMAIN_MANAGED_SAVE => $DELAY);
+my ($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 1 });
+is($code, 200, 'capacity 1');
+ok($t->wait_for(sub { keys %{ $s->members('web') } == 1 }, timeout => 10,
+                what => 'one member'), 'one warm instance woken, registered');
+# the refill's instance boots and is parked: its managed save held
+is($px->held(15), 'DOMAIN_MANAGED_SAVE', "the refill's park is held ${DELAY} ms");
+my $held = time;
+
+my $mark = length $t->log('scaler');
+my $t0 = time;
+($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 2 });
+is($code, 200, 'capacity 2 during the park');
+my %seen;
+ok($t->wait_for(sub {
+        for my $l (split /\n/, substr($t->log('scaler'), $mark)) {
+            $seen{$l} //= time - $t0;
+        }
+        keys %{ $s->members('web') } == 2 }, timeout => 10,
+                interval => 0.02, what => 'two members'), 'two members');
+diag(sprintf "%.3f %s", $seen{$_}, $_) for sort { $seen{$a} <=> $seen{$b} } keys %seen;
+my $took = time - $t0;
+cmp_ok($took, '<', 1, sprintf('the scale-out served %.2f s after its PUT, '
+       . 'while the park (held %.1f s more) runs', $took,
+       $DELAY / 1000 - ($t0 - $held)));
+like(substr($t->log('scaler'), $mark), qr/woken from saved \(capacity 2/,
+     'by a warm instance woken from its managed save');
+
+# the held parks end; the warm pool refills to 2 and no further
+ok($t->wait_for(sub { saved() == 2 && keys %{ $s->members('web') } == 2 },
+                timeout => 30, what => '2 saved again, 2 in service'),
+   'the warm pool back at 2 saved, 2 in service');
+$px->delay(DOMAIN_MANAGED_SAVE => 0);
+sleep 1;                                  # a few more passes
+my @d = domains();
+is(scalar @d, 4, "4 domains, none doubled (@d)");
+is(scalar(saved()), 2, 'still 2 warm');
+my $log = $t->log('scaler');
+my @parked = $log =~ /parked saved/g;
+cmp_ok(scalar @parked, '>=', 4, scalar(@parked) . ' parks logged');
+unlike($log, qr/failed/, 'no failure logged');
+my (undef, $m) = $t->http_get('api', '/metrics');
+unlike($m // '', qr/^scaleset_scaler_errors_total\{[^}]*\} [1-9]/m,
+       'no error counted');
+$t->done;
