@@ -13,7 +13,8 @@
 #     4 domains and no more (the refill never doubled);
 #   - capacity 3, and a reload (SIGHUP) while the refill's park is held:
 #     the new configuration's pool collects it (logged after the
-#     reload), 2 saved, 3 in service, 5 domains; no error counted.
+#     reload), 2 saved, 3 in service, 5 domains; no error counted;
+#   - a stop (SIGTERM) while a park is held takes well under the hold.
 
 use strict;
 use warnings;
@@ -129,4 +130,16 @@ unlike($log, qr/failed/, 'no failure logged');
 my (undef, $m) = $t->http_get('api', '/metrics');
 unlike($m // '', qr/^scaleset_scaler_errors_total\{[^}]*\} [1-9]/m,
        'no error counted');
+
+# a stop (SIGTERM) does not wait for a park in flight
+$px->delay(DOMAIN_MANAGED_SAVE => $DELAY);
+1 while defined $px->held(0.2);
+($code) = $s->api('PUT', '/v1/pools/web/capacity', { capacity => 4 });
+is($code, 200, 'capacity 4');
+is($px->held(15), 'DOMAIN_MANAGED_SAVE', "the refill's park is held");
+my $t1 = time;
+$t->stop('scaler');
+$took = time - $t1;
+cmp_ok($took, '<', 2, sprintf('the scaler stopped in %.2f s, not after the '
+       . 'held park (%.1f s)', $took, $DELAY / 1000));
 $t->done;
