@@ -157,7 +157,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
             if (relisten) {
                 api_stop();
             }
-            reconcile_stop(&sc); /* the current pass ends first */
+            reconcile_stop(&sc);             /* the current pass ends first */
+            reconcile_carry_calls(&ns, &sc); /* then its background calls */
             if (!ha_same) {
                 /* another Redis or lease: given up (released), taken
                    again on the new terms */

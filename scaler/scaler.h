@@ -33,6 +33,8 @@
 /* the most creations a pass runs at once on a host (create_concurrency):
    a host's worker threads (host.c) */
 #define SCALER_CREATE_MAX 4
+/* the most background calls (act_bg.c) a host runs at once */
+#define HOST_BACKGROUND_MAX 4
 
 typedef enum {
     SCALE_IN_DEFAULT = 0,
@@ -690,6 +692,13 @@ int virt_init(void);
    interval s, count; interval <= 0: none) when the driver has it */
 virt_conn_t *virt_open(const char *uri, int ka_interval, unsigned ka_count);
 void         virt_close(virt_conn_t *vc);
+/* the calling thread's next virt_* calls go (on 1) or no longer go (0)
+   to their host's background connection: a second one, opened as the
+   first is, for a host whose calls travel libvirt's RPC (every URI but
+   the embedded test:), so that a call of the warm pool that takes
+   seconds (a managed save) never holds the replies of the pass's calls
+   (a wake, a listing): on one connection they waited for it */
+void virt_background(int on);
 /* owned, live instances of pool p in zone; returns count or -1; *out
    malloc'd.  Failed ones (virt_classify) are removed, not listed.  In
    modes lease/agent, address is the guest's IPv4:port once known, else
@@ -767,8 +776,10 @@ struct host_call {
     host_t       *host;
     host_batch_t *batch;
     int           state, late, refs;
-    uint64_t      started; /* mono ms */
-    host_call_t  *next, *bnext;
+    int           background; /* in no batch: on the host's
+                                 background connection (virt.c) */
+    uint64_t     started;     /* mono ms */
+    host_call_t *next, *bnext;
 };
 /* calls a pass waits for together (on its stack) */
 struct host_batch {
@@ -791,8 +802,12 @@ void         host_call_init(host_call_t *c,
 void host_call_release(host_call_t *c);
 void host_batch_init(host_batch_t *b, const int *cancel);
 /* c queued on h's workers, or refused (outcome HOST_REFUSED) when h is
-   stalled */
+   stalled; b NULL: in no batch (host_call_poll()) */
 void host_submit(host_batch_t *b, host_t *h, host_call_t *c);
+/* a call submitted in no batch: 1 when it ended or was given up (its
+   outcome says how: past libvirt.timeout it is HOST_LATE and its host
+   stalled, as host_wait() does), 0 while it is queued or runs */
+int host_call_poll(host_call_t *c);
 /* until every call of b ended, or passed its deadline, or cancel */
 void host_wait(host_batch_t *b);
 void host_batch_destroy(host_batch_t *b);
@@ -1415,7 +1430,10 @@ typedef struct {
                                     standby's, ha.c) */
     hand_req_t *hand;            /* API requests for instances by
                                     hand, for the pass */
-    int nhand;
+    int              nhand;
+    struct act_bg_s *bg; /* the warm pool's calls in flight
+                            (act_bg.c): the pass thread's alone */
+    int nbg, cbg;
 } pool_state_t;
 
 /*
@@ -1441,6 +1459,11 @@ typedef struct {
    (policy_stored_capacity: clamped, or the default when it is no
    capacity; logged and counted), else its default.  s->topo is set */
 void reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev);
+/* a reload, once prev's passes stopped (reconcile_stop) and before it is
+   freed: the warm pool's calls in flight (act_bg.c) move to s's pool of
+   the same name, on the same host; the others run to their end
+   unobserved */
+void reconcile_carry_calls(scaler_t *s, scaler_t *prev);
 /* ps->capacity from the one stored in Redis, as reconcile_init() takes it
    (with reg: the pass thread's, for a lease just taken); 0 read (or
    unset: kept), -1 when Redis did not answer */

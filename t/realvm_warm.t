@@ -9,6 +9,11 @@
 #     through the gateway; of the saved ones, the first to be woken has
 #     a save file cut short: its restore fails, it is deleted, and the
 #     other one restores and serves (times printed);
+#   the refill parks in the background: rvws refilled to 2 saved,
+#     capacity 2 wakes one and the refill makes another; while that one's
+#     managed save runs (~2 s), capacity 3 wakes the other saved guest at
+#     once: its wake begins before the save ends (a pass that waited for
+#     the save could not), and it serves (times printed);
 #   warm_pool size 0 and capacity 0 (SIGHUP): no domain, no overlay
 #     volume, no managed-save file, no qemu process left.
 use strict;
@@ -31,21 +36,21 @@ my $lv = Scaleset::Libvirtd->start($t);
 $lv->track_prefix('rvw');
 $lv->purge;
 my $tpl = Scaleset::RealVM::template($t, $lv);
-my $lo = Scaleset::RealVM::port_range(8);
-ok($lo, "port range $lo-" . ($lo + 7));
+my $lo = Scaleset::RealVM::port_range(10);
+ok($lo, "port range $lo-" . ($lo + 9));
 
 $t->start_redis;
 my $redis = $t->redis;
 Scaleset::RealVM::start_gateway($t, [qw(rvwp rvws)]);
 
-# the example's pool twice: rvwp on ports lo..lo+3, rvws on lo+4..lo+7
+# the example's pool twice: rvwp on ports lo..lo+3, rvws on lo+4..lo+9
 sub conf {
     my ($paused, $saved) = @_;
     return $t->write_file('scaler.yaml', Scaleset::RealVM::scaler_yaml_pools(
         $t, $lv, template => $tpl, drain_timeout => '5s', pools => [
         { name => 'rvwp', ports => $lo,
           extra => "    warm_pool: { size: $paused, state: paused }\n" },
-        { name => 'rvws', ports => $lo + 4,
+        { name => 'rvws', ports => $lo + 4, nports => 6,
           extra => "    warm_pool: { size: $saved, state: saved }\n" } ]));
 }
 my $conf = conf(1, 2);
@@ -137,6 +142,50 @@ like($t->log('scaler'), qr/id=\Q$bad\E wake failed: restore: /,
 like($t->log('scaler'), qr/id=\Q$bad\E deleted \(its wake failed, to be replaced\) rule=warm/,
      "$bad: deleted");
 ok(!exists members('rvws')->{$bad}, "$bad: never registered");
+
+# --- a scale-out during a saved park: not after it ----------------------------
+my @w;
+ok($t->wait_for(sub { (@w = warm('rvws', 'saved')) == 2 }, timeout => 240,
+                interval => 0.5, what => 'rvws refilled'),
+   "rvws refilled: @w saved");
+my $mark = length $t->log('scaler');
+my ($code) = $t->http('PUT', 'api', '/v1/pools/rvws/capacity',
+                      body => '{"capacity":2}');
+is($code, 200, 'rvws: capacity 2');
+my ($woken) = substr($t->log('scaler'), $mark) =~ /id=(\S+) woken from saved/;
+ok($t->wait_for(sub {
+        ($woken) = substr($t->log('scaler'), $mark) =~ /id=(\S+) woken from saved/;
+        $woken && members('rvws')->{$woken} }, timeout => 30,
+                what => 'one woken'), 'one saved guest woken and registered');
+my ($other) = grep { $_ ne ($woken // '') } @w;
+my ($new, $since);
+ok($t->wait_for(sub {
+        ($new) = substr($t->log('scaler'), $mark)
+                 =~ /id=(\S+) created in zone \S+ at \S+ \(warm pool/;
+        return 0 unless $new;
+        return ($lv->virsh('domstate', $new, '--reason'))[1] =~ /saving/
+            || ($lv->virsh('domjobinfo', $new))[1] =~ /Operation:\s+Save/;
+    }, timeout => 240, interval => 0.05, what => 'the refill saving'),
+   "the refill's $new is being saved") or diag($t->log('scaler'));
+my $t0 = time;
+($code) = $t->http('PUT', 'api', '/v1/pools/rvws/capacity',
+                   body => '{"capacity":3}');
+is($code, 200, "rvws: capacity 3 during ${new}'s managed save");
+my ($reg, $srv);
+ok($t->wait_for(sub {
+        $reg //= time - $t0 if members('rvws')->{$other};
+        my ($c, $b) = $t->http_get('http_rvws', '/', timeout => 1);
+        $srv = time - $t0 if ($c // 0) == 200 && ($b // '') =~ m{\Q$other\E};
+        $reg && $srv }, timeout => 60, interval => 0.02,
+                what => "$other serving"), "$other woken, registered");
+my $log = substr($t->log('scaler'), $mark);
+my $wake_at = index($log, "id=$other woken from saved");
+my $park_at = index($log, "id=$new parked saved");
+ok($wake_at >= 0 && ($park_at < 0 || $wake_at < $park_at),
+   "${other}'s wake began before ${new}'s managed save ended");
+note(sprintf('a scale-out during a saved park: decision -> registered '
+             . '%.2f s, -> answering through the gateway %.2f s',
+             $reg // -1, $srv // -1));
 
 # --- nothing left behind ------------------------------------------------------
 $conf = conf(0, 0);

@@ -5,11 +5,14 @@
  * actions run in the plan's order, except that the libvirt ones run on
  * their host's workers (host.c), each with its deadline: the wakes of
  * warm instances first (a scale-out waits for nothing else; act_warm.c),
- * then the deletions, parks, adoptions, shutdowns, restarts and reimages
- * start, all at once, and the Redis actions run while they do; the
- * creations run last, on their hosts (create_concurrency, 4, at a time
- * per host), once their instance numbers are reserved in
- * PREFIX{POOL}:seq.  A host that does not answer in time costs its own
+ * then the deletions, adoptions, shutdowns, restarts and reimages start,
+ * all at once, and the Redis actions run while they do; the creations
+ * run last, on their hosts (create_concurrency, 4, at a time per host),
+ * once their instance numbers are reserved in PREFIX{POOL}:seq.  The
+ * warm pool's parks and creations are submitted and not waited for
+ * (act_bg.c): a later pass collects their outcome, and until then their
+ * instances are busy (obs->busy, plan_begin).  A host that does not answer in
+ time costs its own
  * calls, not the others': a call past libvirt.timeout is given up (its
  * outcome is what the next listing finds) and the host is not asked
  * again until it returns.  A delete removes the domain first and its
@@ -41,36 +44,6 @@
 #include <string.h>
 
 #include "plan.h"
-
-/* a libvirt action on its host's worker, with what it needs copied (a
-   late one may outlive the pass and a reload: the configuration is
-   held) */
-typedef struct {
-    host_call_t          c;
-    scaler_config_t     *conf;
-    const pool_config_t *p;
-    const action_t      *a; /* the pass's: read before the wait
-                               only */
-    char       id[SCALESET_ID_MAX + 1];
-    char       zone[SCALESET_NAME_MAX + 1];
-    char       address[80];
-    act_kind_t kind;      /* CREATE, ADOPT, DELETE, STOP,
-                             RESTART, REIMAGE, WAKE or PARK */
-    origin_t     origin;  /* a creation's */
-    int          warm;    /* a creation's: for the warm pool */
-    virt_power_t was;     /* a wake's: its power before */
-    virt_model_t model;   /* a creation's or an adoption's:
-                             into its tag */
-    pool_config_t cf;     /* a creation from a recipe: the
-                             pool's configuration with that
-                             template made of it (p = &cf) */
-    virt_recipe_t recipe; /* the call's copy of it */
-    int           shut;   /* a STOP's virt_shutdown(): 0 sent,
-                             1 off already, -1 refused (then
-                             rc is its removal's) */
-    int  rc;
-    char err[256];
-} virt_call_t;
 
 /* what one pass's actions change, shared by the Redis actions and the
    libvirt ones' outcomes */
@@ -426,9 +399,8 @@ held(const action_t *a, int upgrade_ok)
     return !upgrade_ok && strcmp(a->rule, "upgrade") == 0;
 }
 
-/* why a call did not do its work, for the log */
-static const char *
-virt_why(const pool_state_t *ps, const virt_call_t *v, char *buf, size_t size)
+const char *
+act_why(const pool_state_t *ps, const virt_call_t *v, char *buf, size_t size)
 {
     switch (v->c.outcome) {
     case HOST_REFUSED:
@@ -481,7 +453,7 @@ act_virt(pool_state_t *ps, const action_t *const *acts, int n, act_kind_t kind,
         out[i].was = v[i]->was;
         snprintf(out[i].err, sizeof(out[i].err), "%s",
                  !ha_acting() ? "this scaler does not hold the lease"
-                              : virt_why(ps, v[i], why, sizeof(why)));
+                              : act_why(ps, v[i], why, sizeof(why)));
         host_call_release(&v[i]->c);
     }
     free(v);
@@ -501,11 +473,11 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
     for (i = 0; i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
 
-        if (!virt_kind(a->kind) || held(a, upgrade_ok)) {
-            continue;
+        if (!virt_kind(a->kind) || a->kind == ACT_PARK || held(a, upgrade_ok)) {
+            continue; /* a park: in the background (act_bg.c) */
         }
-        /* a deletion or a park on its instance's host, an adoption on
-           each of its zone's */
+        /* a deletion on its instance's host, an adoption on each of its
+           zone's */
         zc = &ps->cf->zones[a->zone];
         for (h = a->kind != ACT_ADOPT ? a->host : zc->host0;
              h < (a->kind != ACT_ADOPT ? a->host + 1 : zc->host0 + zc->nhosts);
@@ -529,10 +501,33 @@ virt_actions(pool_state_t *ps, const plan_t *pl, host_batch_t *b, int *n,
     return j;
 }
 
+/* the parks, in the background (act_bg.c): each instance warm from now
+   on, busy until a later pass has its outcome; one its host has no room
+   for is parked by a later pass */
+static void
+parks(pool_state_t *ps, const plan_t *pl, inst_state_t *st, int upgrade_ok)
+{
+    virt_call_t *v;
+    int          i;
+
+    for (i = 0; i < pl->nact; i++) {
+        const action_t *a = &pl->act[i];
+
+        if (a->kind != ACT_PARK || held(a, upgrade_ok)) {
+            continue;
+        }
+        v = virt_call(ps, a, NULL);
+        if (act_bg_submit(ps, a, st[a->inst], v) != 0) {
+            host_call_release(&v->c);
+            continue;
+        }
+        st[a->inst] = INST_WARM;
+    }
+}
+
 /* their outcomes: a deletion's domain gone, then its member; a stop's
    shutdown sent (or the domain removed); a restart or reimage done; an
-   adoption done on one host of the zone; a park done, then its member
-   gone (a drained one's) */
+   adoption done on one host of the zone */
 static void
 virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
 {
@@ -558,10 +553,7 @@ virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
         if (ok == NULL && !ha_acting()) {
             failed(ps, a, ERR_FENCED, "this scaler does not hold the lease");
         } else if (ok == NULL) {
-            failed(ps, a, virt_err(a->kind), virt_why(ps, v, why, sizeof(why)));
-        } else if (a->kind == ACT_PARK) {
-            act_parked(x->reg, ps, x->obs, a, x->st);
-            succeeded(x, a, before);
+            failed(ps, a, virt_err(a->kind), act_why(ps, v, why, sizeof(why)));
         } else if (a->kind == ACT_ADOPT) {
             slog(pool, a->id, "adopted in zone %s%s%s (%s) rule=%s",
                  ps->cf->zones[a->zone].name, a->address[0] ? " at " : "",
@@ -602,6 +594,67 @@ virt_done(pass_t *x, const plan_t *pl, virt_job_t *j, int n)
     }
 }
 
+void
+act_create_failed(registry_t *reg, pool_state_t *ps, const action_t *a,
+                  const char *why, repair_state_t *rs, uint64_t now)
+{
+    const pool_config_t *p = ps->cf;
+    char                 what[400];
+
+    failed(ps, a, ERR_CREATE, why);
+    snprintf(what, sizeof(what), "%s could not be created: %s", a->id, why);
+    plan_repair_failed(rs, p, now, ps->interval_ms, what);
+    events_emit(reg, p, a->id, "create_failed", "gone", a->rule, why);
+}
+
+void
+act_created(registry_t *reg, pool_state_t *ps, const action_t *a,
+            const virt_call_t *v, uint64_t now, int latest, int sort)
+{
+    const pool_config_t *p = ps->cf;
+    instance_t          *in;
+    int                  k;
+
+    slog(p->name, a->id, "created in zone %s%s%s at %s%s (%s) rule=%s",
+         p->zones[a->zone].name, p->zones[a->zone].nhosts > 1 ? " host " : "",
+         p->zones[a->zone].nhosts > 1 ? p->hosts[a->host].name : "", a->address,
+         a->origin == ORIGIN_MANUAL ? " by hand" : "", a->reason, a->rule);
+    events_emit(reg, p, a->id, "created", a->warm ? "warm" : "booting", a->rule,
+                a->reason);
+    ps->actions_up += !a->warm;
+    for (k = 0; sort && k < ps->ninst; k++) {
+        if (strcmp(ps->inst[k].id, a->id) == 0) {
+            return; /* listed already: the pass kept it */
+        }
+    }
+    if (ps->ninst >= ps->cinst) {
+        ps->cinst = ps->cinst ? 2 * ps->cinst : 16;
+        ps->inst = xrealloc(ps->inst, ps->cinst * sizeof(*ps->inst));
+    }
+    in = &ps->inst[ps->ninst++];
+    memset(in, 0, sizeof(*in));
+    snprintf(in->id, sizeof(in->id), "%s", a->id);
+    snprintf(in->address, sizeof(in->address), "%s", a->address);
+    in->model = v->model;
+    in->tmpl = a->tmpl;
+    in->origin = a->origin;
+    in->latest = latest;
+    in->zone = a->zone;
+    in->host = a->host;
+    in->seq = a->seq;
+    in->warm = a->warm;
+    in->state = a->warm ? INST_WARM : INST_BOOTING;
+    in->seen = now;
+    if (a->repair_of[0]) {
+        in->repair = IREP_REPLACEMENT;
+        in->repair_since = now;
+        memcpy(in->repair_of, a->repair_of, sizeof(in->repair_of));
+    }
+    if (sort && ps->ninst > 1) {
+        qsort(ps->inst, ps->ninst, sizeof(*ps->inst), inst_cmp);
+    }
+}
+
 /* the plan's creations: their numbers reserved, then made on their
    hosts; the created ones appended to ps->inst (room made by the
    caller); a failure is one of the pool's repair failures (rs); the
@@ -613,11 +666,10 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
     const pool_config_t *p = ps->cf;
     virt_call_t        **c;
     host_batch_t         b;
-    instance_t          *in;
     virt_model_t         model;
     long                 first = 0, last = 0;
     uint64_t             now = clock_unix_ms();
-    char                 why[160], what[400], *sent;
+    char                 why[160], *sent;
     int                  i, h, n = 0, left, rc;
 
     if (pl->creates == 0) {
@@ -665,6 +717,15 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
             host_call_release(&c[n]->c);
             continue;
         }
+        /* the warm pool's in the background, not waited for (its host
+           full of them: the next passes plan it again, its number left
+           unused) */
+        if (pl->act[i].warm) {
+            if (act_bg_submit(ps, &pl->act[i], INST_CREATING, c[n]) != 0) {
+                host_call_release(&c[n]->c);
+            }
+            continue;
+        }
         n++;
     }
     /* create_concurrency at a time per host: a round's creations start
@@ -689,45 +750,16 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
         const action_t *a = c[i]->a;
 
         if (c[i]->c.outcome != HOST_DONE || c[i]->rc != 0) {
-            const char *w = virt_why(ps, c[i], why, sizeof(why));
-
-            failed(ps, a, ERR_CREATE, w);
-            snprintf(what, sizeof(what), "%s could not be created: %s", a->id,
-                     w);
-            plan_repair_failed(rs, p, obs->now, ps->interval_ms, what);
-            events_emit(reg, p, a->id, "create_failed", "gone", a->rule, w);
+            act_create_failed(reg, ps, a, act_why(ps, c[i], why, sizeof(why)),
+                              rs, obs->now);
             host_call_release(&c[i]->c);
             continue;
         }
-        slog(p->name, a->id, "created in zone %s%s%s at %s%s (%s) rule=%s",
-             p->zones[a->zone].name,
-             p->zones[a->zone].nhosts > 1 ? " host " : "",
-             p->zones[a->zone].nhosts > 1 ? p->hosts[a->host].name : "",
-             a->address, a->origin == ORIGIN_MANUAL ? " by hand" : "",
-             a->reason, a->rule);
-        events_emit(reg, p, a->id, "created", a->warm ? "warm" : "booting",
-                    a->rule, a->reason);
-        ps->actions_up += !a->warm;
-        in = &ps->inst[ps->ninst++];
-        memset(in, 0, sizeof(*in));
-        snprintf(in->id, sizeof(in->id), "%s", a->id);
-        snprintf(in->address, sizeof(in->address), "%s", a->address);
-        in->model = c[i]->model;
-        in->tmpl = a->tmpl;
-        in->origin = a->origin;
-        in->latest = a->tmpl >= 0 && a->host >= 0
-                     && model_latest(&pl->target[a->tmpl][a->host], &in->model);
-        in->zone = a->zone;
-        in->host = a->host;
-        in->seq = a->seq;
-        in->warm = a->warm;
-        in->state = a->warm ? INST_WARM : INST_BOOTING;
-        in->seen = obs->now;
-        if (a->repair_of[0]) {
-            in->repair = IREP_REPLACEMENT;
-            in->repair_since = obs->now;
-            memcpy(in->repair_of, a->repair_of, sizeof(in->repair_of));
-        }
+        act_created(
+            reg, ps, a, c[i], obs->now,
+            a->tmpl >= 0 && a->host >= 0
+                && model_latest(&pl->target[a->tmpl][a->host], &c[i]->model),
+            0);
         host_call_release(&c[i]->c);
     }
     free(c);
@@ -806,31 +838,30 @@ keep_repair(registry_t *reg, const pool_state_t *ps, const plan_t *pl, int i,
     }
 }
 
-/* the repair state the pass leaves, stored when it changed, its changes
-   logged */
-static void
-keep_repair_state(registry_t *reg, pool_state_t *ps, const observation_t *obs,
-                  const repair_state_t *rs)
+void
+act_keep_repair_state(registry_t *reg, pool_state_t *ps,
+                      const repair_state_t *was, uint64_t now,
+                      const repair_state_t *rs)
 {
     const char *pool = ps->cf->name;
 
-    if (rs->suspended && !obs->repair.suspended) {
+    if (rs->suspended && !was->suspended) {
         slog_err(pool, NULL,
                  "repairs suspended: %u failures in a row, the "
                  "last %s; creation backs off (POST /v1/pools/%s/repair/"
                  "resume resumes)",
                  rs->failures, rs->reason, pool);
-    } else if (!rs->suspended && obs->repair.suspended) {
+    } else if (!rs->suspended && was->suspended) {
         slog(pool, NULL, "repairs resumed");
     }
-    if (rs->retry > obs->now && rs->retry != obs->repair.retry) {
+    if (rs->retry > now && rs->retry != was->retry) {
         slog_warn(pool, NULL,
                   "creation backs off for %llu ms (%u failures "
                   "in a row)",
-                  (unsigned long long) (rs->retry - obs->now), rs->failures);
+                  (unsigned long long) (rs->retry - now), rs->failures);
     }
     ps->repair = *rs;
-    if (!repair_equal(rs, &obs->repair) && repair_store(reg, pool, rs) != 0) {
+    if (!repair_equal(rs, was) && repair_store(reg, pool, rs) != 0) {
         slog_warn(pool, NULL, "repair state not stored: %s",
                   registry_error(reg));
         ps->errors[ERR_REDIS]++;
@@ -952,6 +983,9 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs, const plan_t *pl)
     }
     host_batch_init(&b, ps->cancel);
     jobs = pl && !fenced ? virt_actions(ps, pl, &b, &njobs, upgrade_ok) : NULL;
+    if (pl && !fenced) {
+        parks(ps, pl, st, upgrade_ok);
+    }
     for (i = 0; pl && !fenced && i < pl->nact; i++) {
         const action_t *a = &pl->act[i];
         inst_state_t    before = a->inst >= 0 ? st[a->inst] : INST_CREATING;
@@ -1055,7 +1089,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs, const plan_t *pl)
     if (pl && !fenced) {
         creations(reg, ps, obs, pl, &x.rs, upgrade_ok);
         ps->repairing = pl->repairing;
-        keep_repair_state(reg, ps, obs, &x.rs);
+        act_keep_repair_state(reg, ps, &obs->repair, obs->now, &x.rs);
     }
     if (ps->ninst > 1) {
         qsort(ps->inst, ps->ninst, sizeof(*ps->inst), inst_cmp);

@@ -16,9 +16,8 @@
  * ACT_WAKE says HOOK_LAUNCH), one that passes waits in the launch hook
  * instead of being registered (pending_launch; plan_launch registers it
  * on continue); the wake stays as fast without.
- * Park: run by act.c with the deletions (virt_park: tagged warm, kept as
- * warm_pool.state); act_parked() then takes a drained one out of the
- * member hash.
+ * Park: in the background (act_bg.c: virt_park, tagged warm, kept as
+ * warm_pool.state; a drained one then leaves the member hash).
  */
 
 #include <stdio.h>
@@ -242,25 +241,4 @@ act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
     free(res);
     free(pr);
     free(of);
-}
-
-void
-act_parked(registry_t *reg, pool_state_t *ps, observation_t *obs,
-           const action_t *a, inst_state_t *st)
-{
-    const pool_config_t *p = ps->cf;
-    obs_instance_t      *o = &obs->inst[a->inst];
-
-    o->in.warm = 1;
-    o->in.power = p->warm.state == WARM_PAUSED  ? POWER_PAUSED
-                  : p->warm.state == WARM_SAVED ? POWER_SAVED
-                                                : POWER_RUNNING;
-    st[a->inst] = INST_WARM;
-    slog(p->name, a->id, "parked %s (%s) rule=%s",
-         warm_state_name(p->warm.state), a->reason, a->rule);
-    /* a drained one leaves the member hash (and its drain start); a
-       failure leaves it registered and warm: parked again next pass */
-    if (a->member >= 0 && registry_del(reg, p->name, a->id) != 0) {
-        act_write_failed(ps, a, reg);
-    }
 }

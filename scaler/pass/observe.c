@@ -1102,6 +1102,7 @@ observe(registry_t *reg, pool_state_t *ps, const pool_ask_t *asks, int nasks,
     obs->nhosts = ps->cf->nhosts;
     obs->hand = ps->hand;
     obs->nhand = ps->nhand;
+    obs->busy = act_bg_busy(ps, &obs->nbusy);
     list_zones(ps, asks, nasks, obs);
     latest_models(ps, obs);
     if (registry_read_pool(reg, ps->cf->name, OBS_HASH_MAX, pool_hashes,
@@ -1176,6 +1177,7 @@ obs_release(observation_t *obs)
     free(obs->members);
     free(obs->reports);
     free(obs->gateways);
+    free(obs->busy);
     upgrade_free(&obs->upgrade);
     memset(obs, 0, sizeof(*obs));
 }

@@ -20,7 +20,9 @@
  *   4. warm      warm instances are taken for a scale-out before any is
  *                created, and drained ones go back to the warm pool
  *                (reuse_on_scale_in) before the drain step shuts them
- *                down;
+ *                down (one with a call of an earlier pass in flight, a
+ *                park or its creation, obs->busy, is claimed by
+ *                plan_begin: warm, counted, not touched);
  *   5. drain     draining instances whose connections are done are shut
  *                down (or wait in the terminate hook), stopped ones go;
  *   6. upgrade   outdated instances are replaced batch by batch (or
@@ -161,6 +163,19 @@ plan_health(const plan_input_t *in, int i)
            : up == n   ? HEALTH_UP
            : down == n ? HEALTH_DOWN
                        : HEALTH_MIXED;
+}
+
+const obs_busy_t *
+plan_busy(const observation_t *obs, const char *id)
+{
+    int k;
+
+    for (k = 0; k < obs->nbusy; k++) {
+        if (strcmp(obs->busy[k].id, id) == 0) {
+            return &obs->busy[k];
+        }
+    }
+    return NULL;
 }
 
 int
@@ -395,6 +410,14 @@ plan_begin(const plan_input_t *in, plan_t *pl)
                 && policy_failed_over(obs->host_down_since[o->in.host], in->now,
                                       in->cf->zone_failover_ms));
         top = obs->inst[i].in.seq > top ? obs->inst[i].in.seq : top;
+        /* a call of an earlier pass runs on it (a park, its warm
+           creation): warm, counted so, and no step's to act on */
+        if (plan_busy(obs, o->in.id) != NULL) {
+            plan_claim(pl, i, INST_WARM);
+        }
+    }
+    for (i = 0; i < obs->nbusy; i++) {
+        top = obs->busy[i].seq > top ? obs->busy[i].seq : top;
     }
     for (i = 0; i < obs->nmembers; i++) {
         v = policy_id_seq(obs->members[i].id);

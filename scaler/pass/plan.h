@@ -16,7 +16,9 @@
  *               no globals, no clock.
  *   act.c       applies the actions (registry.c, virt.c), each one
  *               idempotent, reports a failure once with pool and id, and
- *               leaves the pool's instances as the pass ends.
+ *               leaves the pool's instances as the pass ends; the warm
+ *               pool's slow calls go on in the background (act_bg.c),
+ *               collected by the next passes.
  *
  * A sub-planner is void plan_NAME(const plan_input_t *in, plan_t *pl): it
  * reads in->obs and the view pl->view[] (where each observed instance
@@ -62,6 +64,19 @@ typedef enum {
     READY_YES,
     READY_NO
 } obs_ready_t;
+
+/* a libvirt call of an earlier pass still running on its host's worker
+   (act_bg.c: the warm pool's refill and parks run in the background): its
+   instance is busy until a pass has collected its outcome */
+typedef struct {
+    int create; /* 1 a warm creation (its domain may not be listed
+                   yet: its id, number and address stay taken), 0 a
+                   park */
+    char id[SCALESET_ID_MAX + 1];
+    int  zone, host; /* the instance's */
+    long seq;        /* a creation's number */
+    char address[80];
+} obs_busy_t;
 
 /* an owned domain (or, in a zone that did not answer, one known before) */
 typedef struct {
@@ -128,7 +143,11 @@ typedef struct {
     int               ngateways;
     const hand_req_t *hand; /* instances asked for by hand (the
                                pass's requests, pool_state_t) */
-    int nhand;
+    int         nhand;
+    obs_busy_t *busy; /* the calls of earlier passes in flight
+                         (act_bg_busy(): copied when the pass
+                         began) */
+    int nbusy;
     int refused; /* values read from Redis and refused
                     (scaleset_scaler_errors_total
                     {kind="redis_data"}) */
@@ -311,7 +330,11 @@ action_t *plan_add(plan_t *pl, const plan_input_t *in, act_kind_t kind,
     __attribute__((format(printf, 6, 7)));
 void plan_note(plan_t *pl, err_kind_t err, const char *rule, const char *fmt,
                ...) __attribute__((format(printf, 4, 5)));
-/* 1 when no step claimed obs->inst[i] yet */
+/* obs->busy's entry for id, or NULL */
+const obs_busy_t *plan_busy(const observation_t *obs, const char *id);
+/* 1 when no step claimed obs->inst[i] yet (an instance with a call in
+   flight, obs->busy, is claimed by plan_begin: it stays warm, counted in
+   the warm pool, and no step acts on it) */
 int plan_free(const plan_t *pl, int i);
 /* a step takes obs->inst[i] without an action (it waits: st) */
 void plan_claim(plan_t *pl, int i, inst_state_t st);
@@ -548,10 +571,77 @@ int member_record(const pool_config_t *p, const instance_t *in, int drain,
    follows */
 void act_wake_all(registry_t *reg, pool_state_t *ps, observation_t *obs,
                   const plan_t *pl, inst_state_t *st);
-/* after an ACT_PARK's virt_park succeeded (act.c runs it with the
-   deletions): logged, st[] and the instance follow, a drained one's
-   member removed */
-void act_parked(registry_t *reg, pool_state_t *ps, observation_t *obs,
-                const action_t *a, inst_state_t *st);
+
+/* act.c: an action's libvirt call on its host's worker, with what it
+   needs copied (a late one, or one in the background, may outlive the
+   pass and a reload: the configuration is held) */
+typedef struct {
+    host_call_t          c;
+    scaler_config_t     *conf;
+    const pool_config_t *p;
+    const action_t      *a; /* the pass's: read before the wait
+                               only */
+    char       id[SCALESET_ID_MAX + 1];
+    char       zone[SCALESET_NAME_MAX + 1];
+    char       address[80];
+    act_kind_t kind;      /* CREATE, ADOPT, DELETE, STOP,
+                             RESTART, REIMAGE, WAKE or PARK */
+    origin_t     origin;  /* a creation's */
+    int          warm;    /* a creation's: for the warm pool */
+    virt_power_t was;     /* a wake's: its power before */
+    virt_model_t model;   /* a creation's or an adoption's:
+                             into its tag */
+    pool_config_t cf;     /* a creation from a recipe: the
+                             pool's configuration with that
+                             template made of it (p = &cf) */
+    virt_recipe_t recipe; /* the call's copy of it */
+    int           shut;   /* a STOP's virt_shutdown(): 0 sent,
+                             1 off already, -1 refused (then
+                             rc is its removal's) */
+    int  rc;
+    char err[256];
+} virt_call_t;
+/* why call v did not do its work, for the log */
+const char *act_why(const pool_state_t *ps, const virt_call_t *v, char *buf,
+                    size_t size);
+/* a creation that succeeded (a, made by call v): logged, its event, the
+   instance appended to ps->inst; sort (a background one's, collected):
+   unless ps->inst has it already, then sorted by id; latest: on the
+   model new instances get */
+void act_created(registry_t *reg, pool_state_t *ps, const action_t *a,
+                 const virt_call_t *v, uint64_t now, int latest, int sort);
+/* a creation that failed (why): logged, counted, its event, one of the
+   pool's repair failures in rs */
+void act_create_failed(registry_t *reg, pool_state_t *ps, const action_t *a,
+                       const char *why, repair_state_t *rs, uint64_t now);
+/* the repair state rs a pass leaves (was: the one it began with):
+   stored when it changed, its changes logged */
+void act_keep_repair_state(registry_t *reg, pool_state_t *ps,
+                           const repair_state_t *was, uint64_t now,
+                           const repair_state_t *rs);
+
+/* act_bg.c: the warm pool's slow libvirt calls (its creations, its
+   parks) in the background: submitted by act, not waited for; collected
+   by the next passes */
+/* v (for action a, its instance's state before: before) submitted to
+   its host without waiting: 0, or -1 when its host has
+   HOST_BACKGROUND_MAX calls in flight already (not submitted: v is the
+   caller's still) */
+int act_bg_submit(pool_state_t *ps, const action_t *a, inst_state_t before,
+                  virt_call_t *v);
+/* the calls that ended (or passed libvirt.timeout) since: their outcome
+   logged, counted and carried out as the pass that made them would have;
+   the others stay.  First thing of a pass */
+void act_bg_collect(registry_t *reg, pool_state_t *ps);
+/* a copy of the calls still in flight, for the observation (NULL when
+   none; the caller frees it) */
+obs_busy_t *act_bg_busy(const pool_state_t *ps, int *n);
+/* a reload: old's calls moved to ps (the same pool of the new
+   configuration), their hosts mapped by map[] (old host index -> new, -1
+   gone: that call is no longer followed) */
+void act_bg_move(pool_state_t *ps, pool_state_t *old, const int *map);
+/* the calls no longer followed (the pool's state freed): they run to
+   their end on their workers, unobserved */
+void act_bg_release(pool_state_t *ps);
 
 #endif /* SCALER_PLAN_H */

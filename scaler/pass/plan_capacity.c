@@ -44,7 +44,8 @@ addr_cmp(const void *a, const void *b)
 }
 
 /* every address in use (instances, members, the plan's creations so
-   far), sorted; NULL when none */
+   far, the creations of earlier passes in flight), sorted; NULL when
+   none */
 static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
 {
     const observation_t *obs = in->obs;
@@ -52,10 +53,16 @@ static char (*used_addresses(const plan_input_t *in, plan_t *pl, int *n))[80]
     int i;
 
     *n = 0;
-    if (obs->ninst + obs->nmembers + pl->creates == 0) {
+    if (obs->ninst + obs->nmembers + pl->creates + obs->nbusy == 0) {
         return NULL;
     }
-    used = xmalloc((obs->ninst + obs->nmembers + pl->creates) * sizeof(*used));
+    used = xmalloc((obs->ninst + obs->nmembers + pl->creates + obs->nbusy)
+                   * sizeof(*used));
+    for (i = 0; i < obs->nbusy; i++) {
+        if (obs->busy[i].create) { /* in flight: maybe not listed yet */
+            memcpy(used[(*n)++], obs->busy[i].address, sizeof(*used));
+        }
+    }
     for (i = 0; i < obs->ninst; i++) {
         memcpy(used[(*n)++], obs->inst[i].in.address, sizeof(*used));
     }

@@ -75,7 +75,8 @@ wake_rank(const obs_instance_t *o)
     }
 }
 
-/* the warm pool as the view has it, and the warm creations so far; per
+/* the warm pool as the view has it, and the warm creations so far (of
+   this plan and in flight); per
    zone (SCALER_MAX_ZONES) and per host (SCALER_MAX_HOSTS) added to
    zcount and hcount when given */
 static int
@@ -108,6 +109,21 @@ warm_count(const plan_input_t *in, const plan_t *pl, int *zcount, int *hcount)
         }
         if (hcount && h >= 0 && h < SCALER_MAX_HOSTS) {
             hcount[h]++;
+        }
+    }
+    /* and the creations of earlier passes in flight, not listed yet */
+    for (i = 0; i < in->obs->nbusy; i++) {
+        const obs_busy_t *b = &in->obs->busy[i];
+
+        if (!b->create || obs_instance(in->obs, b->id) != NULL) {
+            continue;
+        }
+        n++;
+        if (zcount && b->zone >= 0 && b->zone < SCALER_MAX_ZONES) {
+            zcount[b->zone]++;
+        }
+        if (hcount && b->host >= 0 && b->host < SCALER_MAX_HOSTS) {
+            hcount[b->host]++;
         }
     }
     return n;

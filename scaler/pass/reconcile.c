@@ -184,6 +184,25 @@ carry(pool_state_t *ps, const pool_state_t *old)
 }
 
 void
+reconcile_carry_calls(scaler_t *s, scaler_t *prev)
+{
+    pool_state_t *ps, *old;
+    int           map[SCALER_MAX_HOSTS];
+    int           i, h;
+
+    for (i = 0; i < prev->npools; i++) {
+        old = &prev->pools[i];
+        if ((ps = reconcile_pool(s, old->cf->name)) == NULL) {
+            continue; /* released with it */
+        }
+        for (h = 0; h < old->cf->nhosts; h++) {
+            map[h] = same_host(ps->cf, old->cf, h);
+        }
+        act_bg_move(ps, old, map);
+    }
+}
+
+void
 reconcile_init(scaler_t *s, scaler_config_t *cf, scaler_t *prev)
 {
     pool_state_t *old;
@@ -250,6 +269,7 @@ reconcile_free(scaler_t *s)
         for (j = 0; j < s->pools[i].cf->nhosts; j++) {
             host_release(s->pools[i].hosts[j]);
         }
+        act_bg_release(&s->pools[i]); /* not waited for */
         registry_close(s->pools[i].preg);
         free(s->pools[i].inst);
         free(s->pools[i].reports);
@@ -288,6 +308,9 @@ reconcile_pool_pass(scaler_t *s, pool_state_t *ps, pool_ask_t *asks, int nasks)
 
     (void) s;
     memset(&pl, 0, sizeof(pl));
+    /* the background calls that ended first: the observation sees what
+       they did, and only those still running are busy */
+    act_bg_collect(ps->preg, ps);
     ok = observe(ps->preg, ps, asks, nasks, &obs) == 0;
     free(asks);
     ps->errors[ERR_REDIS_DATA] += obs.refused;

@@ -148,6 +148,9 @@ pass_pool(scaler_t *s, runner_t *r, int read_only, int refresh)
     ps->inst = w.inst;
     ps->ninst = w.ninst;
     ps->cinst = w.cinst;
+    ps->bg = w.bg; /* the pass thread's alone: moved back */
+    ps->nbg = w.nbg;
+    ps->cbg = w.cbg;
     ps->reports = w.reports;
     ps->nreports = w.nreports;
     ps->gateways = w.gateways;

@@ -13,7 +13,13 @@
  *
  * A call is reference-counted: the one who made it and the worker that
  * runs it each hold a reference, so a late call's results are freed by
- * whoever is last, and a pass never waits for a worker.  One lock
+ * whoever is last, and a pass never waits for a worker.  A call may be
+ * submitted without a batch (the warm pool's background calls,
+ * act_bg.c): nobody waits for it, host_call_poll() tells when it ended,
+ * and gives it up at its deadline as host_wait() would.  Those run on
+ * workers of their own (up to HOST_BACKGROUND_MAX) and on the host's
+ * second connection (virt_background()), so that a pass's calls neither
+ * queue behind them nor wait for their replies.  One lock
  * (hosts_lock) guards every queue, state and batch: each is held for a
  * few instructions, never across a libvirt call.
  */
@@ -26,7 +32,9 @@
 
 #include "scaler.h"
 
-#define HOST_WORKERS SCALER_CREATE_MAX /* calls of one host at a time */
+#define HOST_WORKERS                                     \
+    SCALER_CREATE_MAX /* a pass's calls of one host at a \
+                        time */
 
 typedef enum {
     CALL_QUEUED = 0,
@@ -34,15 +42,22 @@ typedef enum {
     CALL_ENDED
 } call_state_t;
 
+/* the queued calls of one kind (a pass's, or the background ones) and
+   the workers that run them */
+typedef struct {
+    host_t        *h;
+    host_call_t   *head, *tail;
+    int            nthreads, idle, most;
+    pthread_cond_t cond; /* its workers wait here */
+} host_queue_t;
+
 struct host {
-    virt_conn_t   *vc;
-    uint64_t       timeout_ms;
-    host_call_t   *head, *tail; /* queued calls */
-    int            nthreads, idle;
-    int            stuck;       /* running calls past deadline */
-    uint64_t       stuck_since; /* mono ms the oldest started */
-    int            closing;
-    pthread_cond_t cond; /* workers wait here */
+    virt_conn_t *vc;
+    uint64_t     timeout_ms;
+    host_queue_t q[2];        /* [1]: the background calls' */
+    int          stuck;       /* running calls past deadline */
+    uint64_t     stuck_since; /* mono ms the oldest started */
+    int          closing;
 };
 
 static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -57,9 +72,15 @@ host_new(const char *uri, int ka_interval, unsigned ka_count,
 {
     host_t *h = xcalloc(1, sizeof(*h));
 
+    int k;
+
     h->vc = virt_open(uri, ka_interval, ka_count);
     h->timeout_ms = timeout_ms;
-    pthread_cond_init(&h->cond, NULL);
+    for (k = 0; k < 2; k++) {
+        h->q[k].h = h;
+        h->q[k].most = k ? HOST_BACKGROUND_MAX : HOST_WORKERS;
+        pthread_cond_init(&h->q[k].cond, NULL);
+    }
     return h;
 }
 
@@ -67,7 +88,8 @@ static void
 host_free(host_t *h)
 {
     virt_close(h->vc);
-    pthread_cond_destroy(&h->cond);
+    pthread_cond_destroy(&h->q[0].cond);
+    pthread_cond_destroy(&h->q[1].cond);
     free(h);
 }
 
@@ -75,7 +97,7 @@ void
 host_release(host_t *h)
 {
     host_call_t *c, *n;
-    int          now;
+    int          now, k;
 
     if (h == NULL) {
         return;
@@ -83,17 +105,20 @@ host_release(host_t *h)
     pthread_mutex_lock(&hosts_lock);
     h->closing = 1;
     /* calls nobody runs any more: only a batch that is waiting could
-       have them, and the pass that owns this host has ended */
-    for (c = h->head; c != NULL; c = n) {
-        n = c->next;
-        c->state = CALL_ENDED;
-        c->outcome = HOST_CANCELLED;
-        c->host = NULL;
-        call_unref(c);
+       have them, and the pass that owns this host has ended (a
+       background call's owner finds it cancelled) */
+    for (k = 0; k < 2; k++) {
+        for (c = h->q[k].head; c != NULL; c = n) {
+            n = c->next;
+            c->state = CALL_ENDED;
+            c->outcome = HOST_CANCELLED;
+            c->host = NULL;
+            call_unref(c);
+        }
+        h->q[k].head = h->q[k].tail = NULL;
+        pthread_cond_broadcast(&h->q[k].cond);
     }
-    h->head = h->tail = NULL;
-    now = h->nthreads == 0;
-    pthread_cond_broadcast(&h->cond);
+    now = h->q[0].nthreads + h->q[1].nthreads == 0;
     pthread_mutex_unlock(&hosts_lock);
     if (now) {
         host_free(h);
@@ -152,31 +177,34 @@ host_call_init(host_call_t *c, void (*run)(virt_conn_t *vc, host_call_t *c),
 static void *
 worker(void *arg)
 {
-    host_t      *h = arg;
-    host_call_t *c;
-    int          last;
+    host_queue_t *q = arg;
+    host_t       *h = q->h;
+    host_call_t  *c;
+    int           last;
 
     pthread_mutex_lock(&hosts_lock);
     for (;;) {
-        while (h->head == NULL && !h->closing) {
-            h->idle++;
-            pthread_cond_wait(&h->cond, &hosts_lock);
-            h->idle--;
+        while (q->head == NULL && !h->closing) {
+            q->idle++;
+            pthread_cond_wait(&q->cond, &hosts_lock);
+            q->idle--;
         }
-        if (h->head == NULL) {
+        if (q->head == NULL) {
             break; /* closing, nothing left */
         }
-        c = h->head;
-        h->head = c->next;
-        if (h->head == NULL) {
-            h->tail = NULL;
+        c = q->head;
+        q->head = c->next;
+        if (q->head == NULL) {
+            q->tail = NULL;
         }
         c->next = NULL;
         c->state = CALL_RUNNING;
         c->started = clock_mono_ms();
         pthread_mutex_unlock(&hosts_lock);
 
+        virt_background(c->background);
         c->run(h->vc, c);
+        virt_background(0);
 
         pthread_mutex_lock(&hosts_lock);
         if (c->late) {
@@ -190,8 +218,8 @@ worker(void *arg)
         }
         call_unref(c); /* the worker's */
     }
-    h->nthreads--;
-    last = h->nthreads == 0;
+    q->nthreads--;
+    last = h->q[0].nthreads + h->q[1].nthreads == 0;
     pthread_mutex_unlock(&hosts_lock);
     if (last) {
         host_free(h); /* closing: released meanwhile */
@@ -217,22 +245,27 @@ host_submit(host_batch_t *b, host_t *h, host_call_t *c)
 {
     pthread_t      tid;
     pthread_attr_t a;
+    host_queue_t  *q;
 
     pthread_mutex_lock(&hosts_lock);
     c->outcome = HOST_REFUSED;
+    c->state = CALL_ENDED; /* until queued */
     if (h == NULL || h->stuck > 0 || h->closing) {
         pthread_mutex_unlock(&hosts_lock);
         return; /* refused: never queued */
     }
-    if (h->idle == 0 && h->nthreads < HOST_WORKERS) {
+    /* a background call has workers of its own: a pass's calls never
+       queue behind one */
+    q = &h->q[b == NULL];
+    if (q->idle == 0 && q->nthreads < q->most) {
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&tid, &a, worker, h) == 0) {
-            h->nthreads++;
+        if (pthread_create(&tid, &a, worker, q) == 0) {
+            q->nthreads++;
         }
         pthread_attr_destroy(&a);
     }
-    if (h->nthreads == 0) {
+    if (q->nthreads == 0) {
         pthread_mutex_unlock(&hosts_lock);
         slog_err(NULL, NULL, "host: no thread (%s): call refused",
                  strerror(errno));
@@ -240,17 +273,20 @@ host_submit(host_batch_t *b, host_t *h, host_call_t *c)
     }
     c->host = h;
     c->batch = b;
+    c->background = b == NULL;
     c->state = CALL_QUEUED;
     c->refs++; /* the worker's */
-    c->bnext = b->calls;
-    b->calls = c;
-    if (h->tail) {
-        h->tail->next = c;
-    } else {
-        h->head = c;
+    if (b != NULL) {
+        c->bnext = b->calls;
+        b->calls = c;
     }
-    h->tail = c;
-    pthread_cond_signal(&h->cond);
+    if (q->tail) {
+        q->tail->next = c;
+    } else {
+        q->head = c;
+    }
+    q->tail = c;
+    pthread_cond_signal(&q->cond);
     pthread_mutex_unlock(&hosts_lock);
 }
 
@@ -258,23 +294,82 @@ host_submit(host_batch_t *b, host_t *h, host_call_t *c)
 static void
 unqueue(host_call_t *c, host_outcome_t outcome)
 {
-    host_t       *h = c->host;
+    host_queue_t *q = &c->host->q[c->background];
     host_call_t **pp;
 
-    for (pp = &h->head; *pp != NULL; pp = &(*pp)->next) {
+    for (pp = &q->head; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == c) {
             *pp = c->next;
             break;
         }
     }
-    h->tail = NULL;
-    for (pp = &h->head; *pp != NULL; pp = &(*pp)->next) {
-        h->tail = *pp;
+    q->tail = NULL;
+    for (pp = &q->head; *pp != NULL; pp = &(*pp)->next) {
+        q->tail = *pp;
     }
     c->next = NULL;
     c->state = CALL_ENDED;
     c->outcome = outcome;
     call_unref(c); /* the worker's, never taken */
+}
+
+/* under hosts_lock: 1 while c is still to be waited for (*until: by
+   when, lowered), 0 once it ended or was given up: cancelled, refused
+   behind a stuck call, or past its deadline (late: its host stalled) */
+static int
+call_check(host_call_t *c, const int *cancel, uint64_t now, uint64_t *until)
+{
+    if (c->state == CALL_ENDED || c->late) {
+        return 0;
+    }
+    if (cancel && __atomic_load_n(cancel, __ATOMIC_ACQUIRE)) {
+        if (c->state == CALL_QUEUED) {
+            unqueue(c, HOST_CANCELLED);
+        } else {
+            /* given up as a late one (the host is being released with
+               the pass's state anyway) */
+            c->late = 1;
+            c->outcome = HOST_CANCELLED;
+            if (c->host->stuck++ == 0) {
+                c->host->stuck_since = c->started;
+            }
+        }
+        return 0;
+    }
+    if (c->state == CALL_QUEUED) {
+        if (c->host->stuck > 0) {
+            unqueue(c, HOST_REFUSED); /* behind a stuck call */
+            return 0;
+        }
+        *until = now + c->host->timeout_ms < *until ? now + c->host->timeout_ms
+                                                    : *until;
+        return 1;
+    }
+    if (now - c->started >= c->host->timeout_ms) {
+        /* past its deadline: given up, its host stalled */
+        c->late = 1;
+        c->outcome = HOST_LATE;
+        if (c->host->stuck++ == 0 || c->started < c->host->stuck_since) {
+            c->host->stuck_since = c->started;
+        }
+        return 0;
+    }
+    *until = c->started + c->host->timeout_ms < *until
+                 ? c->started + c->host->timeout_ms
+                 : *until;
+    return 1;
+}
+
+int
+host_call_poll(host_call_t *c)
+{
+    uint64_t until = UINT64_MAX;
+    int      pending;
+
+    pthread_mutex_lock(&hosts_lock);
+    pending = call_check(c, NULL, clock_mono_ms(), &until);
+    pthread_mutex_unlock(&hosts_lock);
+    return !pending;
 }
 
 void
@@ -291,48 +386,7 @@ host_wait(host_batch_t *b)
         until = UINT64_MAX;
         pending = 0;
         for (c = b->calls; c != NULL; c = c->bnext) {
-            if (c->state == CALL_ENDED || c->late) {
-                continue;
-            }
-            if (b->cancel && __atomic_load_n(b->cancel, __ATOMIC_ACQUIRE)) {
-                if (c->state == CALL_QUEUED) {
-                    unqueue(c, HOST_CANCELLED);
-                } else {
-                    /* given up as a late one (the host is being
-                       released with the pass's state anyway) */
-                    c->late = 1;
-                    c->outcome = HOST_CANCELLED;
-                    if (c->host->stuck++ == 0) {
-                        c->host->stuck_since = c->started;
-                    }
-                }
-                continue;
-            }
-            if (c->state == CALL_QUEUED) {
-                if (c->host->stuck > 0) {
-                    unqueue(c, HOST_REFUSED); /* behind a stuck call */
-                    continue;
-                }
-                pending++;
-                until = now + c->host->timeout_ms < until
-                            ? now + c->host->timeout_ms
-                            : until;
-                continue;
-            }
-            if (now - c->started >= c->host->timeout_ms) {
-                /* past its deadline: given up, its host stalled */
-                c->late = 1;
-                c->outcome = HOST_LATE;
-                if (c->host->stuck++ == 0 || c->started < c->host->stuck_since)
-                {
-                    c->host->stuck_since = c->started;
-                }
-                continue;
-            }
-            pending++;
-            until = c->started + c->host->timeout_ms < until
-                        ? c->started + c->host->timeout_ms
-                        : until;
+            pending += call_check(c, b->cancel, now, &until);
         }
         if (pending == 0) {
             break;

@@ -56,14 +56,20 @@ typedef struct {
 } tag_entry_t;
 
 struct virt_conn {
-    char           *uri;
-    int             ka_interval; /* keepalive: s, <= 0 none */
-    unsigned        ka_count;
-    virConnectPtr   conn;
+    char         *uri;
+    int           ka_interval; /* keepalive: s, <= 0 none */
+    unsigned      ka_count;
+    virConnectPtr conn;
+    virConnectPtr bconn;    /* the background calls' (virt_background) */
+    int           separate; /* they have their own: RPC, not the
+                               embedded test: driver (whose state a
+                               second connection would not share) */
     pthread_mutex_t lock;
     tag_entry_t    *tags; /* sorted by uuid: the last list */
     int             ntags;
 };
+
+static __thread int in_background; /* virt_background() */
 
 /* the listing call's groups and flags (virt_list) */
 #define LIST_STATS                                       \
@@ -150,8 +156,15 @@ virt_open(const char *uri, int ka_interval, unsigned ka_count)
     vc->uri = xstrdup(uri);
     vc->ka_interval = ka_interval;
     vc->ka_count = ka_count;
+    vc->separate = strncmp(uri, "test:", 5) != 0;
     pthread_mutex_init(&vc->lock, NULL);
     return vc;
+}
+
+void
+virt_background(int on)
+{
+    in_background = on;
 }
 
 /* the embedded test:///default keeps its state while one connection of
@@ -181,24 +194,25 @@ embedded_hold(const char *uri)
 static virConnectPtr
 virt_get(virt_conn_t *vc)
 {
-    virConnectPtr c;
+    virConnectPtr c, *cp;
 
     pthread_mutex_lock(&vc->lock);
-    if (vc->conn && virConnectIsAlive(vc->conn) != 1) {
-        virConnectClose(vc->conn);
-        vc->conn = NULL;
+    cp = in_background && vc->separate ? &vc->bconn : &vc->conn;
+    if (*cp && virConnectIsAlive(*cp) != 1) {
+        virConnectClose(*cp);
+        *cp = NULL;
     }
-    if (vc->conn == NULL) {
+    if (*cp == NULL) {
         embedded_hold(vc->uri);
-        vc->conn = virConnectOpen(vc->uri);
+        *cp = virConnectOpen(vc->uri);
         /* keepalive: a dead or hung remote host ends the calls waiting
            on it; a driver without it (test:///, qemu:///) refuses,
            harmlessly */
-        if (vc->conn && vc->ka_interval > 0) {
-            virConnectSetKeepAlive(vc->conn, vc->ka_interval, vc->ka_count);
+        if (*cp && vc->ka_interval > 0) {
+            virConnectSetKeepAlive(*cp, vc->ka_interval, vc->ka_count);
         }
     }
-    c = vc->conn;
+    c = *cp;
     if (c) {
         virConnectRef(c);
     }
@@ -214,6 +228,9 @@ virt_close(virt_conn_t *vc)
     }
     if (vc->conn) {
         virConnectClose(vc->conn);
+    }
+    if (vc->bconn) {
+        virConnectClose(vc->bconn);
     }
     pthread_mutex_destroy(&vc->lock);
     free(vc->tags);
@@ -292,6 +309,23 @@ virt_classify(int state, int reason, unsigned doing, int warm)
         /* running, paused, blocked, shutting down, suspended, nostate */
         return VIRT_LIVE;
     }
+}
+
+/* what the listing makes of an owned domain in state, reason: a warm
+   one shut off without its managed save is failed too (unless it is
+   being created: defined, not started yet) */
+static virt_health_t
+list_health(virDomainPtr dom, int state, int reason, unsigned doing, int warm)
+{
+    virt_health_t health = virt_classify(state, reason, doing, warm);
+
+    if (health == VIRT_LIVE && state == VIR_DOMAIN_SHUTOFF
+        && !(doing & VIRT_DOING_CREATE)
+        && virDomainHasManagedSaveImage(dom, 0) != 1)
+    {
+        health = VIRT_FAILED;
+    }
+    return health;
 }
 
 /* 1 when dom carries our tag (any pool's), read now and decoded into
@@ -474,6 +508,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     int                      n, i, k = 0, state, reason, port, nseen = 0;
     int                      own, rc;
     virt_health_t            health;
+    unsigned                 doing;
     struct in_addr           in;
 
     *out = NULL;
@@ -522,15 +557,15 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
             state = VIR_DOMAIN_NOSTATE;
             reason = 0;
         }
-        health = virt_classify(
-            state, reason,
-            (idset_has(&creating, vi->id) ? VIRT_DOING_CREATE : 0)
-                | (idset_has(&stopping, vi->id) ? VIRT_DOING_STOP : 0),
-            tag.info.warm);
-        if (health == VIRT_LIVE && state == VIR_DOMAIN_SHUTOFF
-            && virDomainHasManagedSaveImage(dom, 0) != 1)
-        {
-            health = VIRT_FAILED; /* warm, but its save is gone */
+        doing = (idset_has(&creating, vi->id) ? VIRT_DOING_CREATE : 0)
+                | (idset_has(&stopping, vi->id) ? VIRT_DOING_STOP : 0);
+        health = list_health(dom, state, reason, doing, tag.info.warm);
+        /* the state read may predate a start that ended before the
+           creating set was asked (the warm pool's creations run beside
+           the listing, act_bg.c): asked again before it counts */
+        if (health == VIRT_FAILED
+            && virDomainGetState(dom, &state, &reason, 0) == 0) {
+            health = list_health(dom, state, reason, doing, tag.info.warm);
         }
         switch (health) {
         case VIRT_FAILED:

@@ -222,6 +222,67 @@ test_cancel_release(void **state)
     assert_int_equal(drops(1), 1);      /* c, then the host itself */
 }
 
+/* a call in no batch (the warm pool's background calls): it runs on
+   workers of its own, beside 4 stuck calls of a pass; nobody waits for
+   it, host_call_poll() tells when it ended, and gives it up at its
+   deadline as host_wait() does (late: the host stalled) */
+static void
+test_background(void **state)
+{
+    host_t        *h = host_new("test:///default", 0, 0, 200);
+    host_batch_t   b;
+    test_call_t   *pass[4], *bg, *done;
+    uint64_t       t0;
+    int            i;
+
+    (void) state;
+    dropped = 0;
+    ran = 0;
+    gate(0);
+    host_batch_init(&b, NULL);
+    for (i = 0; i < 4; i++) {
+        pass[i] = call(1);
+        host_submit(&b, h, &pass[i]->c);
+    }
+    bg = call(1);
+    t0 = clock_mono_ms();
+    host_submit(NULL, h, &bg->c);
+    for (i = 0; i < 500 && __atomic_load_n(&ran, __ATOMIC_SEQ_CST) < 5; i++) {
+        usleep(1000);
+    }
+    assert_int_equal(__atomic_load_n(&ran, __ATOMIC_SEQ_CST), 5);
+    assert_int_equal(host_call_poll(&bg->c), 0);    /* running */
+    while (clock_mono_ms() - t0 < 250) {
+        usleep(10000);
+    }
+    assert_int_equal(host_call_poll(&bg->c), 1);    /* given up */
+    assert_int_equal(bg->c.outcome, HOST_LATE);
+    assert_true(host_stalled(h, NULL));
+    host_wait(&b);
+    host_batch_destroy(&b);
+    gate(1);
+    for (i = 0; i < 4; i++) {
+        host_call_release(&pass[i]->c);
+    }
+    host_call_release(&bg->c);
+    assert_int_equal(drops(5), 5);
+    for (i = 0; i < 500 && host_stalled(h, NULL); i++) {
+        usleep(10000);
+    }
+    assert_int_equal(host_stalled(h, NULL), 0);
+
+    /* one that ends in time: done, polled as such */
+    done = call(0);
+    host_submit(NULL, h, &done->c);
+    for (i = 0; i < 500 && !host_call_poll(&done->c); i++) {
+        usleep(1000);
+    }
+    assert_int_equal(done->c.outcome, HOST_DONE);
+    assert_int_equal(done->result, 42);
+    host_call_release(&done->c);
+    host_release(h);
+}
+
 int
 main(void)
 {
@@ -229,6 +290,7 @@ main(void)
         cmocka_unit_test(test_done),
         cmocka_unit_test(test_late),
         cmocka_unit_test(test_cancel_release),
+        cmocka_unit_test(test_background),
     };
 
     cmocka_set_message_output(CM_OUTPUT_TAP);

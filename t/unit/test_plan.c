@@ -163,6 +163,10 @@ typedef struct {
                                        checked) */
     int                want_repairing;  /* pl.repairing + 1 (0: not
                                        checked) */
+    const char        *busy[4];     /* calls of earlier passes in flight
+                                       (obs->busy): "park ID", or "create
+                                       ID ZONE ADDRESS" (a warm creation;
+                                       its number is the id's) */
 } case_t;
 
 static const case_t  cases[] = {
@@ -1307,6 +1311,64 @@ static const case_t  cases[] = {
                 { "web-000003", 0, "booting", .warm = "paused" } },
       .want = { "delete web-000002 drain (no active connections" } },
 
+    /* --- the warm pool's calls in the background (act_bg.c) ---------- */
+    { .name = "a warm instance with a park in flight is busy: not parked "
+              "again, not woken (a free one is), counted in the warm pool",
+      .capacity = 2, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5, .warm = "running" },
+                { "web-000003", 0, "booting", .warm = "saved" } },
+      .busy = { "park web-000002" },
+      .want = { "wake web-000003 scale_out",
+                "create web-000004 z1 127.0.1.4:8080 warm v1"
+                " (warm pool 1 of 2" } },
+
+    { .name = "a scale-out while the only warm instance is busy parking: "
+              "made for the capacity at once, not waited for; the busy "
+              "one still fills the warm pool (no refill)",
+      .capacity = 2, .warm_size = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5, .warm = "running" } },
+      .busy = { "park web-000002" },
+      .want = { "create web-000003 z1 127.0.1.3:8080 scale_out" } },
+
+    { .name = "a warm creation in flight, its domain not listed yet, is "
+              "counted in the warm pool: the refill is not doubled, its "
+              "id, number and address stay taken",
+      .capacity = 1, .warm_size = 2, .seq = 1,
+      .inst = { { "web-000001", 0, "running" } },
+      .busy = { "create web-000002 z1 127.0.1.2:8080" },
+      .want = { "create web-000003 z1 127.0.1.3:8080 warm v1"
+                " (warm pool 1 of 2" } },
+
+    { .name = "a warm creation in flight that is listed (defined, not "
+              "started) is counted once",
+      .capacity = 1, .warm_size = 2,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "connect", 1,
+                  .warm = "running" } },
+      .busy = { "create web-000002 z1 127.0.1.2:8080" },
+      .want = { "create web-000003 z1 127.0.1.3:8080 warm v1"
+                " (warm pool 1 of 2" } },
+
+    { .name = "busy warm instances are neither cut, nor replaced (outdated, "
+              "never ready within health.grace), nor repaired",
+      .capacity = 1, .warm_size = 0,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused",
+                  .outdated = 1 },
+                { "web-000003", 0, "booting", "status 500", 61,
+                  .created_s = 61, .warm = "running" } },
+      .busy = { "park web-000002", "create web-000003 z1 127.0.1.3:8080" } },
+
+    { .name = "a drained instance busy going back to the warm pool "
+              "(reuse_on_scale_in) is not shut down by the drain step",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0 }, .nreports = 2 } },
+      .busy = { "park web-000002" } },
+
     { .name = "without reuse_on_scale_in a drained instance is deleted",
       .capacity = 1, .warm_size = 2,
       .inst = { { "web-000001", 0, "running" },
@@ -2337,6 +2399,23 @@ observation_for(const case_t *c, observation_t *obs)
         }
         snprintf(m->address, sizeof(m->address), "%s",
                  addr[0] ? addr : "127.0.2.1:8080");
+    }
+    for (i = 0; i < 4 && c->busy[i]; i++) {
+        obs_busy_t *b;
+        char        kind[16];
+
+        obs->busy = realloc(obs->busy, (i + 1) * sizeof(*obs->busy));
+        b = &obs->busy[obs->nbusy++];
+        memset(b, 0, sizeof(*b));
+        kind[0] = zone[0] = addr[0] = '\0';
+        (void) sscanf(c->busy[i], "%15s %63s %15s %79s", kind, id, zone,
+                      addr);
+        b->create = strcmp(kind, "create") == 0;
+        snprintf(b->id, sizeof(b->id), "%s", id);
+        b->zone = b->create ? zone_of(zone) : 0;
+        b->host = b->create ? pool.zones[b->zone].host0 : 0;
+        b->seq = strtol(strrchr(id, '-') + 1, NULL, 10);
+        snprintf(b->address, sizeof(b->address), "%s", addr);
     }
     qsort(obs->members, obs->nmembers, sizeof(*obs->members), member_cmp);
     for (k = 0; k < obs->nmembers; k++) {

@@ -13,7 +13,15 @@ package Scaleset::VirtProxy;
 #   $px->arm(DOMAIN_DEFINE_XML => 1, 'before', $pid);
 #   $px->fired(5);                 # "before DOMAIN_DEFINE_XML #1" or undef
 #   $px->disarm;                   # what fired meanwhile, if it did
+#   $px->delay(DOMAIN_MANAGED_SAVE => 3000);   # each such call held 3 s
+#   $px->held(5);                  # "DOMAIN_MANAGED_SAVE": one held now
+#   $px->delay(DOMAIN_MANAGED_SAVE => 0);      # passed on at once again
 #
+# A delay makes a fast call slow (the test driver's are instant): each
+# call of that procedure is held that long before it reaches libvirtd,
+# while every other message, of that connection too, passes at once
+# (libvirt's RPC runs several calls on one connection: the replies find
+# their calls by serial).
 # The wire format (libvirt's src/remote/remote_protocol.x, "RPC wire
 # format"): each message is a 4-byte big-endian length (the whole message,
 # itself included), a header of six 32-bit words (program, version,
@@ -36,8 +44,10 @@ our %PROC = (
     DOMAIN_DEFINE_XML        => 11,
     DOMAIN_DESTROY           => 12,
     DOMAIN_SHUTDOWN          => 33,
+    DOMAIN_SUSPEND           => 34,
     STORAGE_VOL_CREATE_XML   => 93,
     STORAGE_VOL_DELETE       => 94,
+    DOMAIN_MANAGED_SAVE      => 182,
     STORAGE_VOL_UPLOAD       => 208,
     DOMAIN_UNDEFINE_FLAGS    => 231,
 );
@@ -75,8 +85,8 @@ sub _cmd {
     defined syswrite($self->{ctl}, "$line\n")
         or croak "VirtProxy: '$line': the proxy is gone ($!)";
     my ($r, $late);
-    while (defined($r = $self->_line(10)) && $r =~ /^fired /) {
-        $late = _fired($r);
+    while (defined($r = $self->_line(10)) && $r =~ /^(?:fired|held) /) {
+        $late = _fired($r) if $r =~ /^fired /;
     }
     croak "VirtProxy: '$line': " . ($r // 'no answer') unless ($r // '') eq 'ok';
     return $late;
@@ -112,8 +122,24 @@ sub arm {
     $self->_cmd("arm $p $nth $when $pid");
 }
 
+# each call of $proc held $ms ms before it is passed on (0: no more)
+sub delay {
+    my ($self, $proc, $ms) = @_;
+    my $p = $PROC{$proc} // croak "VirtProxy: no procedure $proc";
+    $self->_cmd("delay $p " . int($ms));
+}
+
 # no kill armed any more: what fired before the proxy heard it, or undef
 sub disarm { $_[0]->_cmd('disarm') }
+
+# the next call held by a delay within $timeout s (its procedure's name:
+# "DOMAIN_MANAGED_SAVE"), or undef
+sub held {
+    my ($self, $timeout) = @_;
+    my $l = $self->_line($timeout);
+    return undef unless defined $l && $l =~ /^held (\d+)$/;
+    return $NAME{$1} // $1;
+}
 
 # what fired within $timeout s ("before DOMAIN_DEFINE_XML #1"), or undef
 sub fired {
@@ -138,6 +164,8 @@ sub serve {
     my $sel = IO::Select->new($ls, $cs);
     my (%peer, %buf, %client, %dead, $ctl, $cbuf);
     my $arm;                # { proc, left, when, pid }
+    my %delay;              # proc => ms
+    my @held;               # [due, to socket, message], by due
     $cbuf = '';
     my $close = sub {
         my ($s) = @_;
@@ -152,7 +180,14 @@ sub serve {
         }
     };
     while (1) {
-        for my $s ($sel->can_read) {
+        # the held calls that are due go on
+        while (@held && $held[0][0] <= time) {
+            my ($due, $u, $msg) = @{ shift @held };
+            _write($u, $msg) if defined $sel->exists($u);
+        }
+        my $wait = @held ? $held[0][0] - time : undef;
+        $wait = 0 if defined $wait && $wait < 0;
+        for my $s ($sel->can_read($wait)) {
             next unless defined $sel->exists($s);   # closed meanwhile
             if ($s == $ls) {
                 my $c = $ls->accept or next;
@@ -179,6 +214,8 @@ sub serve {
                     if ($w[0] eq 'arm') {
                         $arm = { proc => $w[1], nth => $w[2], left => $w[2],
                                  when => $w[3], pid => $w[4] };
+                    } elsif ($w[0] eq 'delay') {
+                        $w[2] ? ($delay{$w[1]} = $w[2]) : delete $delay{$w[1]};
                     } else {
                         undef $arm;
                     }
@@ -212,6 +249,13 @@ sub serve {
                 my $msg = substr($buf{$s}, 0, $len, '');
                 my $fire = $arm && $prog == $REMOTE_PROGRAM && $type == 0
                     && $proc == $arm->{proc} && --$arm->{left} == 0;
+                if (!$fire && $prog == $REMOTE_PROGRAM && $type == 0
+                    && $delay{$proc}) {
+                    push @held, [time + $delay{$proc} / 1000, $to_s, $msg];
+                    @held = sort { $a->[0] <=> $b->[0] } @held;
+                    syswrite($ctl, "held $proc\n") if $ctl;
+                    next;
+                }
                 if ($fire && $arm->{when} eq 'before') {
                     kill 'KILL', $arm->{pid};
                 } else {
