@@ -39,7 +39,8 @@
 # The ACPI power button (virDomainShutdown) powers it off at once: a
 # watcher per "Power Button" input device (button + evdev) reads one event
 # from its /dev/input/eventN, syncs and runs poweroff -f (reboot(2): PID 1
-# is this shell, not an init that would act on a signal).
+# is this shell, not an init that would act on a signal), unless the
+# kernel's command line has scaleset.acpi=off (then it ignores ACPI).
 # The virtio balloon driver is loaded, so with a stats period on the
 # domain's <memballoon> libvirt reports the guest's memory statistics.
 # The uplink (DHCP, port 80) is the NIC with qemu's default MAC
@@ -112,8 +113,11 @@ mkdir -p /run/mem && mount -t ramfs ramfs /run/mem
 while read m; do insmod /lib/modules/$m 2>/dev/null; done < /lib/modules/order
 
 # the ACPI power button (virDomainShutdown): any event read from a "Power
-# Button" input device powers the guest off (one 24-byte input_event)
+# Button" input device powers the guest off (one 24-byte input_event);
+# scaleset.acpi=off on the kernel's command line: ignored (a guest that
+# never powers off by itself, destroyed at termination.shutdown_timeout)
 pwr=0
+grep -qw scaleset.acpi=off /proc/cmdline ||
 for e in /sys/class/input/event*; do
     [ "$(cat "$e/device/name" 2>/dev/null)" = "Power Button" ] || continue
     [ -c "/dev/input/${e##*/}" ] || continue

@@ -65,11 +65,12 @@ our $SEED_CDROM = <<'EOF';
     </disk>
 EOF
 
-# template() with the NoCloud seed's cdrom: its path
+# template() with the NoCloud seed's cdrom (and %sub): its path
 sub template_with_seed {
-    my ($t, $lv) = @_;
+    my ($t, $lv, %sub) = @_;
     return template($t, $lv, qr/    <serial type='file'>\n/
-                                 => "$SEED_CDROM    <serial type='file'>\n");
+                                 => "$SEED_CDROM    <serial type='file'>\n",
+                    %sub);
 }
 
 # the first of $n consecutive free loopback ports, or undef
