@@ -116,6 +116,54 @@ waitpid($kid, 0);
 close $fh;
 ok(!kill(0, $redis_pid // 0), 'TERM to the test script stopped its redis');
 
+# ports are claimed machine-wide (tests side by side under prove -j): a
+# port another live test holds is never handed, its claim file goes when
+# that test ends, and a claim left by a test that is gone is taken over
+my $claimer = $t->write_file('claims.pl', <<"PERL" . <<'PERL');
+use lib '$lib';
+PERL
+use strict; use warnings;
+use Test::More;
+use Scaleset::Test;
+my $t = Scaleset::Test->new;
+print "PORTS ", join(' ', map { $t->port("p$_") } 1 .. 20), "\n";
+STDOUT->flush;
+<STDIN>;
+ok(1);
+$t->done;
+PERL
+use IPC::Open2 ();
+my $ckid = IPC::Open2::open2(my $cout, my $cin, $^X, $claimer);
+my ($plist) = (<$cout> // '') =~ /^PORTS (.*)/;
+my @theirs = split ' ', $plist // '';
+is(scalar @theirs, 20, 'another test claimed 20 ports');
+my $pd = $Scaleset::Test::PORT_DIR;
+is(scalar(grep { -f "$pd/$_" } @theirs), 20,
+   "each is claimed in $pd while that test runs");
+my $own = 0;
+for my $p (@theirs) {
+    $own++ if Scaleset::Test::_claim_port($p);
+}
+is($own, 0, 'none of its ports can be claimed by this test meanwhile');
+my %mine = map { $t->port("mine$_") => 1 } 1 .. 200;
+is(scalar(grep { $mine{$_} } @theirs), 0,
+   '200 ports handed here meanwhile: none of the other test\'s');
+print $cin "\n";
+close $cin;
+waitpid($ckid, 0);
+is(scalar(grep { -e "$pd/$_" } @theirs), 0, 'its claims are gone with it');
+# a claim of a process that is gone (a test killed by -9) is taken over
+my $dead = fork() // die "fork: $!";
+exit(0) unless $dead;
+waitpid($dead, 0);
+my $stale = $theirs[0];
+open(my $sf, '>', "$pd/$stale") or die "$pd/$stale: $!";
+print $sf "$dead\n";
+close $sf;
+ok(Scaleset::Test::_claim_port($stale), 'a dead test\'s claim is taken over');
+Scaleset::Test::_release_ports();
+ok(!-e "$pd/$stale", 'and released');
+
 # the same servers in this process, stopped by stop_all
 $t->start_redis;
 ok(Scaleset::Test::port_open($t->port('redis')), 'redis listening');

@@ -14,6 +14,7 @@ use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
 use POSIX qw(:sys_wait_h setsid);
 use Socket qw(SOL_SOCKET SO_REUSEADDR);
 use Time::HiRes qw(time sleep);
@@ -61,6 +62,7 @@ END {
     for my $t (@ALIVE) {
         $t->_cleanup($status);
     }
+    _release_ports();
     $? = $status;
 }
 
@@ -152,6 +154,47 @@ sub port {
 
 my %HANDED;
 
+# A port handed out is free when handed, but nothing listens on it until
+# its server starts (and some are meant to stay closed): so that tests
+# run side by side (make check's prove -j) never get the same one, each
+# port handed is claimed machine-wide as a file PORT_DIR/PORT holding the
+# claiming process's PID, made with O_EXCL and removed when that process
+# ends; a claim whose process is gone (a test killed) is taken over.
+our $PORT_DIR = ($ENV{SCALESET_PORT_DIR} // '/tmp/scaleset-ports');
+my %CLAIMED;    # path => the PID that claimed it
+
+sub _claim_port {
+    my ($port) = @_;
+    unless (-d $PORT_DIR) {
+        mkdir $PORT_DIR;
+        chmod 01777, $PORT_DIR;
+    }
+    my $f = "$PORT_DIR/$port";
+    for (1 .. 2) {
+        if (sysopen(my $fh, $f, O_WRONLY | O_CREAT | O_EXCL, 0644)) {
+            print $fh "$$\n";
+            close $fh;
+            $CLAIMED{$f} = $$;
+            return 1;
+        }
+        open(my $fh, '<', $f) or next;    # released meanwhile: again
+        my $pid = <$fh> // '';
+        close $fh;
+        chomp $pid;
+        # held by a live process (another test): not this one
+        return 0 if $pid =~ /^\d+$/ && (kill(0, $pid) || $!{EPERM});
+        unlink $f;                         # its test is gone
+    }
+    return 0;
+}
+
+# at the end, once the servers are stopped (the END block above)
+sub _release_ports {
+    for my $f (keys %CLAIMED) {
+        unlink $f if $CLAIMED{$f} == $$;   # not a forked child's exit
+    }
+}
+
 sub _free_port {
     for (1 .. 100) {
         my $s = IO::Socket::INET->new(
@@ -161,6 +204,7 @@ sub _free_port {
         my $port = $s->sockport;
         close $s;
         next if $HANDED{$port}++;
+        next unless _claim_port($port);
         return $port;
     }
     croak "no free port found";
