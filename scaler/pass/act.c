@@ -518,6 +518,10 @@ parks(pool_state_t *ps, const plan_t *pl, inst_state_t *st, int upgrade_ok)
         }
         v = virt_call(ps, a, NULL);
         if (act_bg_submit(ps, a, st[a->inst], v) != 0) {
+            slog_debug(ps->cf->name, a->id,
+                       "park deferred: its host has %d background "
+                       "calls in flight (%s) rule=%s",
+                       HOST_BACKGROUND_MAX, a->reason, a->rule);
             host_call_release(&v->c);
             continue;
         }
@@ -722,6 +726,12 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
            unused) */
         if (pl->act[i].warm) {
             if (act_bg_submit(ps, &pl->act[i], INST_CREATING, c[n]) != 0) {
+                slog_debug(p->name, pl->act[i].id,
+                           "warm creation deferred: its host has %d "
+                           "background calls in flight, the number left "
+                           "unused (%s) rule=%s",
+                           HOST_BACKGROUND_MAX, pl->act[i].reason,
+                           pl->act[i].rule);
                 host_call_release(&c[n]->c);
             }
             continue;
