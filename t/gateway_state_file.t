@@ -43,7 +43,13 @@ my $state = $t->read_file($file);
 like($state, qr/^# scaleset pool=web epoch=1$/m, 'state file header with the epoch');
 like($state, qr/^web-2 127\.0\.0\.1:\d+ weight=3 zone=z1 version=7$/m,
      'state file holds the member records');
-my @tmp = glob $t->dir . '/state/*tmp*';
+# the other pool's file may be being written right now (its temp file
+# exists for that moment): left behind means still there once both
+# pools' files are written
+my @tmp;
+$t->wait_for(sub { @tmp = glob $t->dir . '/state/*tmp*';
+                   -f $t->dir . '/state/api.state' && !@tmp },
+             timeout => 5, what => 'both state files, no temp file');
 is(scalar @tmp, 0, 'no temp file left behind') or diag "@tmp";
 
 pool_set($r, 'web', { 'web-3' => addr($t, 'b3') });
