@@ -1263,6 +1263,113 @@ static const case_t  cases[] = {
                 "from the warm pool (running))",
                 "park web-000004 warm (ready, kept paused" } },
 
+    /* --- the warm pool and the terminate hook (AWS: Warmed:Terminating:
+       Wait, then Warmed:Terminated) ---------------------------------- */
+    { .name = "terminate hook: an outdated warm instance waits in it "
+              "instead of being deleted; out of the warm pool's count, the "
+              "refill replaces it meanwhile",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1 } },
+      .want = { "hook web-000002 hook (warm, model version 1 is not the "
+                "latest: replaced; waiting for the terminate hook (60000 "
+                "ms, then continue)",
+                "create web-000003 z1 127.0.1.3:8080 warm v1 (warm pool 0 "
+                "of 1" } },
+
+    { .name = "terminate hook: a warm one waiting is neither deleted, woken "
+              "nor counted in the warm pool: the capacity and the refill "
+              "are created",
+      .capacity = 2, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .hook = HOOK_TERMINATE, .hook_s = 10 } },
+      .want = { "create web-000003 z1 127.0.1.3:8080 scale_out",
+                "create web-000004 z1 127.0.1.4:8080 warm v1 (warm pool 0 "
+                "of 1" } },
+
+    { .name = "terminate hook: a warm one waiting, its replacement made: "
+              "no other",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 10 },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } } },
+
+    { .name = "terminate hook: continue deletes a warm one",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 10,
+                  .asked = ASK_CONTINUE },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "delete web-000002 hook (warm, terminate hook: continue)" } },
+
+    { .name = "terminate hook: abandon deletes a warm one too (only says "
+              "the hook's work was not done), no failure",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60, .want_failures = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 10,
+                  .asked = ASK_ABANDON },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "delete web-000002 hook (warm, terminate hook: abandon)" } },
+
+    { .name = "terminate hook: at its timeout a warm one gets the default "
+              "(continue): deleted",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 61 },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "delete web-000002 hook (warm, terminate hook: continue (its "
+                "default, at its timeout)" } },
+
+    { .name = "terminate hook: a heartbeat keeps a warm one waiting past "
+              "its timeout",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 90,
+                  .asked = ASK_HEARTBEAT },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } } },
+
+    { .name = "terminate hook: the warm one cut above the size waits in it "
+              "(no refill: the pool is at its size without it)",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1 },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "hook web-000003 hook (warm pool above what it keeps (2 of "
+                "1); waiting for the terminate hook" } },
+
+    { .name = "terminate hook: a warm one never ready within health.grace "
+              "waits in it, a failure of the pool, and is replaced",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .want_failures = 1 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 5,
+                  .created_s = 61, .warm = "running" } },
+      .want = { "hook web-000002 hook (warm, not ready (status 500) within "
+                "health.grace (60000 ms), to be replaced; waiting for the "
+                "terminate hook",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "terminate hook: a busy warm one (a park in flight) does not "
+              "enter it, outdated or not",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5, .warm = "running",
+                  .outdated = 1 } },
+      .busy = { "park web-000002" } },
+
     { .name = "warm_pool.state running: a ready one is left running",
       .capacity = 1, .warm_size = 1, .warm_state = WARM_RUNNING,
       .inst = { { "web-000001", 0, "running" },
