@@ -24,7 +24,10 @@
 #     waits in pending_terminate, still warm (not registered, not counted),
 #     no longer counted in the warm pool: a new warm one is made meanwhile;
 #   - continue (scalesetctl complete --hook terminate) deletes it: its
-#     domain is gone; events created, pending_terminate, deleted.
+#     domain is gone; events created, pending_terminate, deleted;
+#   - reuse_on_scale_in: a drained instance going back to the warm pool
+#     waits in the terminate hook first (AWS: Warmed:Pending:Wait for the
+#     terminate hook), then continue parks it (not deleted).
 
 use strict;
 use warnings;
@@ -63,7 +66,8 @@ my $s = Scaleset::Scaler->new($t, pools => [
       extra => "    warm_pool: { size: 1, state: paused }\n$hooks" },
     { name => 'term', readiness => 'tcp', cidr => '127.0.8.0/24',
       port => $gport, capacity => [0, 4, 0],
-      extra => "    warm_pool: { size: 1, state: paused }\n"
+      extra => "    warm_pool: { size: 1, state: paused, "
+             . "reuse_on_scale_in: true }\n"
              . "    hooks:\n      terminate: { timeout: 30s }\n" },
 ]);
 $s->start;
@@ -269,5 +273,43 @@ is_deeply(\@term, ['term-000001 created warm',
                    'term-000001 pending_terminate pending_terminate',
                    'term-000001 deleted deleting'],
           "term-000001's events in order") or diag explain \@term;
+
+
+# --- reuse_on_scale_in: back to the warm pool through the terminate hook ---
+($code) = $s->api('PUT', '/v1/pools/term/capacity', { capacity => 1 });
+is($code, 200, 'term: capacity 1');
+ok($t->wait_for(sub { exists $s->members('term')->{'term-000002'} },
+                timeout => 15, what => 'term-000002 woken, registered'),
+   'term-000002 woken and registered');
+ok($t->wait_for(sub { inst('term-000003', 'term')->{state} eq 'warm' },
+                timeout => 15, what => 'term-000003 warm'),
+   'the refill: term-000003 warm');
+$mark = length $t->log('scaler');
+($code) = $s->api('PUT', '/v1/pools/term/capacity', { capacity => 0 });
+is($code, 200, 'term: capacity 0');
+ok(waits('term-000002', 'pending_terminate', 'drained, in the hook', 'term'),
+   'the drained one waits in the terminate hook on its way back');
+like(substr($t->log('scaler'), $mark),
+     qr/id=term-000002 pending_terminate \(drained, back to the warm pool \(reuse_on_scale_in, 2 warm\); waiting for the terminate hook/,
+     'logged: on its way back to the warm pool');
+sleep 0.5;
+is(inst('term-000002', 'term')->{state}, 'pending_terminate', 'still waits');
+is(inst('term-000004', 'term')->{state}, 'gone', 'no refill made for it');
+$out = `$sctl complete term term-000002 --hook terminate --result continue 2>&1`;
+is($? >> 8, 0, 'complete --hook terminate --result continue') or diag $out;
+ok($t->wait_for(sub { my $x = inst('term-000002', 'term');
+                      $x->{state} eq 'warm' && $x->{power} eq 'paused' },
+                timeout => 10, what => 'term-000002 parked'),
+   'continue: back in the warm pool, paused');
+like($t->log('scaler'),
+     qr/id=term-000002 parked paused \(terminate hook: continue, back to the warm pool\) rule=hook/,
+     'parked by the hook');
+unlike($t->log('scaler'), qr/id=term-000002 deleted/, 'not deleted');
+ok(!exists $s->members('term')->{'term-000002'}, 'out of the member hash');
+@term = grep { /^term-000002 / } events('term');
+is_deeply([@term[-3 .. -1]], ['term-000002 draining draining',
+                              'term-000002 pending_terminate pending_terminate',
+                              'term-000002 parked warm'],
+          "term-000002's last events") or diag explain \@term;
 
 $t->done;

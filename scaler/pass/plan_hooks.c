@@ -14,7 +14,10 @@
  *              the hook's work was not done); so does a warm one the warm
  *              step deletes (outdated, never ready, cut: plan_warm.c,
  *              AWS's Warmed:Terminating:Wait) before its deletion, no
- *              longer counted in the warm pool (the refill replaces it).
+ *              longer counted in the warm pool (the refill replaces it);
+ *              and, with reuse_on_scale_in, a drained one on its way back
+ *              to the warm pool (in.reuse: AWS's Warmed:Pending:Wait for
+ *              the terminate hook): either result parks it.
  *
  * A warm instance waits in the launch hook twice, as AWS's do
  * (Warmed:Pending:Wait, then Pending:Wait): once ready, before it is
@@ -117,9 +120,13 @@ plan_terminate(const plan_input_t *in, plan_t *pl)
             continue;
         }
         end = in->cf->shutdown_timeout_ms && !warm ? ACT_STOP : ACT_DELETE;
-        plan_add(pl, in, end, i, "hook", "%sterminate hook: %s%s",
+        if (o->in.reuse && in->cf->warm.reuse) {
+            end = ACT_PARK; /* on its way back to the warm pool */
+        }
+        plan_add(pl, in, end, i, "hook", "%sterminate hook: %s%s%s",
                  warm ? "warm, " : "", r > 0 ? "continue" : "abandon",
-                 timed ? " (its default, at its timeout)" : "");
+                 timed ? " (its default, at its timeout)" : "",
+                 end == ACT_PARK ? ", back to the warm pool" : "");
     }
 }
 

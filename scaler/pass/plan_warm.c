@@ -25,6 +25,10 @@
  *   - above what it may hold (its size; with reuse_on_scale_in up to
  *     capacity.max in all), the warm pool is cut: those furthest from
  *     ready first, then the highest id;
+ *   - with hooks.terminate, a drained one going back waits in the
+ *     terminate hook first (AWS's Warmed:Pending:Wait on the way back runs
+ *     the terminate hook), counted in the warm pool; either result parks
+ *     it (plan_terminate);
  *   - with hooks.terminate, a warm instance replaced or cut waits in the
  *     terminate hook before its deletion (AWS's Warmed:Terminating:Wait;
  *     plan_terminate, plan_hooks.c, deletes it once completed or timed
@@ -80,8 +84,20 @@ wake_rank(const obs_instance_t *o)
     }
 }
 
-/* the warm pool as the view has it, and the warm creations so far (of
-   this plan and in flight); per
+/* a drained instance waiting in the terminate hook on its way back to
+   the warm pool (entered now, or remembered: in.reuse) */
+static int
+bound(const plan_input_t *in, const plan_t *pl, int i)
+{
+    int k = pl->view[i].claimed;
+
+    return pl->view[i].state == INST_PENDING_TERMINATE
+           && (in->obs->inst[i].in.reuse
+               || (k >= 0 && pl->act[k].kind == ACT_HOOK && pl->act[k].warm));
+}
+
+/* the warm pool as the view has it (with those on their way back to
+   it), and the warm creations so far (of this plan and in flight); per
    zone (SCALER_MAX_ZONES) and per host (SCALER_MAX_HOSTS) added to
    zcount and hcount when given */
 static int
@@ -93,7 +109,8 @@ warm_count(const plan_input_t *in, const plan_t *pl, int *zcount, int *hcount)
         if (i < in->obs->ninst) {
             if (pl->view[i].state != INST_WARM
                 && !(pl->view[i].state == INST_PENDING_LAUNCH
-                     && in->obs->inst[i].in.warm))
+                     && in->obs->inst[i].in.warm)
+                && !bound(in, pl, i))
             {
                 continue; /* one waiting in its launch hook is warm */
             }
@@ -221,6 +238,8 @@ reuse(const plan_input_t *in, plan_t *pl)
 {
     const observation_t  *obs = in->obs;
     const obs_instance_t *o;
+    action_t             *a;
+    char                  why[80];
     int                   i, n;
 
     n = warm_count(in, pl, NULL, NULL);
@@ -233,10 +252,15 @@ reuse(const plan_input_t *in, plan_t *pl)
         {
             continue;
         }
-        plan_add(pl, in, ACT_PARK, i, "warm",
-                 "drained, back to the warm "
-                 "pool (reuse_on_scale_in, %d warm)",
+        snprintf(why, sizeof(why),
+                 "drained, back to the warm pool (reuse_on_scale_in, %d warm)",
                  n + 1);
+        if (!in->cf->hook_terminate.on) {
+            plan_add(pl, in, ACT_PARK, i, "warm", "%s", why);
+        } else if ((a = plan_hook_enter(in, pl, i, HOOK_TERMINATE, why))
+                   != NULL) {
+            a->warm = 1; /* AWS: Warmed:Pending:Wait, the terminate hook */
+        }
         n++;
     }
 }

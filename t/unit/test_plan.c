@@ -79,6 +79,8 @@ typedef struct {
     int          beat_s;        /* its last heartbeat s ago (0: none) */
     int          parked;        /* warm: past its launch hook, parked
                                    (instance_t.parked) */
+    int          reuse;         /* waits in the terminate hook on its way
+                                   back to the warm pool (.reuse) */
     int          host;          /* its host in its zone: 0 first */
     int          record_nohost; /* its record has no host= */
     int          lost;          /* counted as lost since its host failed
@@ -1370,6 +1372,57 @@ static const case_t  cases[] = {
                   .outdated = 1 } },
       .busy = { "park web-000002" } },
 
+    { .name = "terminate hook, reuse_on_scale_in: a drained instance going "
+              "back to the warm pool waits in the terminate hook first "
+              "(AWS: Warmed:Pending:Wait), counted in the warm pool (no "
+              "refill)",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0 }, .nreports = 2 } },
+      .want = { "hook web-000002 hook (drained, back to the warm pool "
+                "(reuse_on_scale_in, 1 warm); waiting for the terminate "
+                "hook" } },
+
+    { .name = "terminate hook, reuse_on_scale_in: one waiting on its way "
+              "back is neither shut down nor parked yet, and counted in the "
+              "warm pool (no refill), past drain_timeout too",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40, .reuse = 1 } } },
+
+    { .name = "terminate hook, reuse_on_scale_in: continue parks it",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40, .reuse = 1,
+                  .asked = ASK_CONTINUE } },
+      .want = { "park web-000002 hook (terminate hook: continue, back to "
+                "the warm pool)" } },
+
+    { .name = "terminate hook, reuse_on_scale_in: at its timeout the default "
+              "(abandon too) parks it",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .terminate_abandon = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 80,
+                  .hook = HOOK_TERMINATE, .hook_s = 61, .reuse = 1 } },
+      .want = { "park web-000002 hook (terminate hook: abandon (its default, "
+                "at its timeout), back to the warm pool)" } },
+
+    { .name = "terminate hook, reuse_on_scale_in: one waiting to be shut "
+              "down (not on its way back) is stopped on continue",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40,
+                  .asked = ASK_CONTINUE },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "stop web-000002 hook (terminate hook: continue)" } },
+
     { .name = "warm_pool.state running: a ready one is left running",
       .capacity = 1, .warm_size = 1, .warm_state = WARM_RUNNING,
       .inst = { { "web-000001", 0, "running" },
@@ -2420,6 +2473,7 @@ observation_for(const case_t *c, observation_t *obs)
         o->in.hook_since = is->hook_s ? NOW - (uint64_t) is->hook_s * S : 0;
         o->in.hook_beat = is->beat_s ? NOW - (uint64_t) is->beat_s * S : 0;
         o->in.parked = is->parked;
+        o->in.reuse = is->reuse;
         o->off = is->off;
         o->in.stop_since = is->stop_s ? NOW - (uint64_t) is->stop_s * S : 0;
         o->in.state = INST_RUNNING;     /* as last known */
