@@ -1308,9 +1308,12 @@ typedef struct {
     int  lost;             /* counted as lost: its host was
                               unreachable longer than zone_failover
                               (its capacity rebuilt elsewhere) */
-    unsigned     weight;   /* its member record's; 0: unregistered */
-    int          warm;     /* its tag says it is in the warm pool */
-    int          parked;   /* warm, past its launch hook (remembered) */
+    unsigned weight;       /* its member record's; 0: unregistered */
+    int      warm;         /* its tag says it is in the warm pool */
+    int      parked;       /* warm, past its launch hook (remembered) */
+    int      reuse;        /* drained, waiting in the terminate hook on
+                              its way back to the warm pool
+                              (reuse_on_scale_in; remembered) */
     virt_power_t power;    /* as listed */
     int          report0;  /* its gateway reports: the pool's */
     int          nreports; /*   reports[report0 .. + nreports) */

@@ -18,6 +18,16 @@
 #   - what a restarted scaler finds (test:///FILE.xml: a warm domain
 #     running, a woken one awake and unregistered): each waits in the hook
 #     again, the warm one still warm.
+# And the terminate hook (AWS's Warmed:Terminating:Wait), pool term: warm
+# pool size 1, paused, hooks.terminate (timeout 30 s), no launch hook:
+#   - a new template.version (SIGHUP) makes its warm instance outdated: it
+#     waits in pending_terminate, still warm (not registered, not counted),
+#     no longer counted in the warm pool: a new warm one is made meanwhile;
+#   - continue (scalesetctl complete --hook terminate) deletes it: its
+#     domain is gone; events created, pending_terminate, deleted;
+#   - reuse_on_scale_in: a drained instance going back to the warm pool
+#     waits in the terminate hook first (AWS: Warmed:Pending:Wait for the
+#     terminate hook), then continue parks it (not deleted).
 
 use strict;
 use warnings;
@@ -54,12 +64,18 @@ my $s = Scaleset::Scaler->new($t, pools => [
       port => $gport, capacity => [0, 4, 1],
       zones => [['z1', "test://$dir/node.xml"]],
       extra => "    warm_pool: { size: 1, state: paused }\n$hooks" },
+    { name => 'term', readiness => 'tcp', cidr => '127.0.8.0/24',
+      port => $gport, capacity => [0, 4, 0],
+      extra => "    warm_pool: { size: 1, state: paused, "
+             . "reuse_on_scale_in: true }\n"
+             . "    hooks:\n      terminate: { timeout: 30s }\n" },
 ]);
 $s->start;
 my $ctl = "$dir/guestctl";
 mkdir $ctl;
 $s->guestsim($ctl);
 $s->guestsim_for('old', $ctl);   # old's instances served too
+$s->guestsim_for('term', $ctl);
 my $sctl = "SCALESET_API=http://127.0.0.1:${\ $t->port('api')} "
          . $t->bin('scalesetctl');
 
@@ -77,7 +93,9 @@ sub waits {
                         timeout => 15, what => $what // "$id $state");
 }
 sub events {
-    my (undef, $j) = $s->api('GET', '/v1/pools/web/events?since=0');
+    my ($pool) = @_;
+    my (undef, $j) = $s->api('GET', '/v1/pools/' . ($pool // 'web')
+                                    . '/events?since=0');
     return map { "$_->{id} $_->{event} $_->{state}" } @{ $j->{events} // [] };
 }
 
@@ -208,5 +226,90 @@ ok($t->wait_for(sub { my $x = inst('old-000001', 'old');
                       $x->{state} eq 'warm' && $x->{power} eq 'paused' },
                 timeout => 10, what => 'old-000001 parked'),
    'continue: the warm one parked');
+
+
+# --- the terminate hook: an outdated warm instance waits in it ------------
+ok($t->wait_for(sub { my $x = inst('term-000001', 'term');
+                      $x->{state} eq 'warm' && $x->{power} eq 'paused' },
+                timeout => 15, what => 'term-000001 parked'),
+   'term: the warm instance parked (no launch hook)');
+$s->{opt}{pools}[2]{version} = 2;
+$s->write_config;
+$mark = length $t->log('scaler');
+$t->signal('scaler', 'HUP');
+ok(waits('term-000001', 'pending_terminate', 'outdated, in the hook', 'term'),
+   'version 2: the outdated warm instance waits in the terminate hook');
+$i = inst('term-000001', 'term');
+ok($i->{warm}, 'still warm');
+is($i->{hook}{hook}, 'terminate', 'in the terminate hook');
+like(substr($t->log('scaler'), $mark),
+     qr/id=term-000001 pending_terminate \(warm, model version 1 is not the latest: replaced; waiting for the terminate hook \(30000 ms, then continue\)\) rule=hook/,
+     'logged');
+ok($t->wait_for(sub { my $x = inst('term-000002', 'term');
+                      $x->{state} eq 'warm' && $x->{power} eq 'paused' },
+                timeout => 15, what => 'term-000002 parked'),
+   'its replacement made meanwhile: term-000002 warm, paused');
+is(inst('term-000002', 'term')->{version}, '2', 'of version 2');
+sleep 0.5;
+is(inst('term-000001', 'term')->{state}, 'pending_terminate',
+   'the old one still waits');
+ok(!exists $s->members('term')->{'term-000001'}, 'not registered');
+(undef, $p) = $s->api('GET', '/v1/pools/term');
+is($p->{running}, 0, 'not counted in the capacity');
+is($p->{warm_pool}{instances}, 1, 'warm_pool.instances 1: the new one');
+is(inst('term-000003', 'term')->{state}, 'gone', 'no third one made');
+$out = `$sctl complete term term-000001 --hook terminate --result continue 2>&1`;
+is($? >> 8, 0, 'scalesetctl complete --hook terminate --result continue')
+    or diag $out;
+ok(waits('term-000001', 'gone', 'deleted', 'term'),
+   'continue: deleted, its domain gone');
+like($t->log('scaler'),
+     qr/id=term-000001 deleted \(warm, terminate hook: continue\) rule=hook/,
+     'deleted by the hook');
+is(inst('term-000002', 'term')->{state}, 'warm', 'the new one stays warm');
+my @term = grep { /^term-000001 / } events('term');
+# (a park without a launch hook is no event: it was warm all along)
+is_deeply(\@term, ['term-000001 created warm',
+                   'term-000001 pending_terminate pending_terminate',
+                   'term-000001 deleted deleting'],
+          "term-000001's events in order") or diag explain \@term;
+
+
+# --- reuse_on_scale_in: back to the warm pool through the terminate hook ---
+($code) = $s->api('PUT', '/v1/pools/term/capacity', { capacity => 1 });
+is($code, 200, 'term: capacity 1');
+ok($t->wait_for(sub { exists $s->members('term')->{'term-000002'} },
+                timeout => 15, what => 'term-000002 woken, registered'),
+   'term-000002 woken and registered');
+ok($t->wait_for(sub { inst('term-000003', 'term')->{state} eq 'warm' },
+                timeout => 15, what => 'term-000003 warm'),
+   'the refill: term-000003 warm');
+$mark = length $t->log('scaler');
+($code) = $s->api('PUT', '/v1/pools/term/capacity', { capacity => 0 });
+is($code, 200, 'term: capacity 0');
+ok(waits('term-000002', 'pending_terminate', 'drained, in the hook', 'term'),
+   'the drained one waits in the terminate hook on its way back');
+like(substr($t->log('scaler'), $mark),
+     qr/id=term-000002 pending_terminate \(drained, back to the warm pool \(reuse_on_scale_in, 2 warm\); waiting for the terminate hook/,
+     'logged: on its way back to the warm pool');
+sleep 0.5;
+is(inst('term-000002', 'term')->{state}, 'pending_terminate', 'still waits');
+is(inst('term-000004', 'term')->{state}, 'gone', 'no refill made for it');
+$out = `$sctl complete term term-000002 --hook terminate --result continue 2>&1`;
+is($? >> 8, 0, 'complete --hook terminate --result continue') or diag $out;
+ok($t->wait_for(sub { my $x = inst('term-000002', 'term');
+                      $x->{state} eq 'warm' && $x->{power} eq 'paused' },
+                timeout => 10, what => 'term-000002 parked'),
+   'continue: back in the warm pool, paused');
+like($t->log('scaler'),
+     qr/id=term-000002 parked paused \(terminate hook: continue, back to the warm pool\) rule=hook/,
+     'parked by the hook');
+unlike($t->log('scaler'), qr/id=term-000002 deleted/, 'not deleted');
+ok(!exists $s->members('term')->{'term-000002'}, 'out of the member hash');
+@term = grep { /^term-000002 / } events('term');
+is_deeply([@term[-3 .. -1]], ['term-000002 draining draining',
+                              'term-000002 pending_terminate pending_terminate',
+                              'term-000002 parked warm'],
+          "term-000002's last events") or diag explain \@term;
 
 $t->done;

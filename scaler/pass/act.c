@@ -792,6 +792,7 @@ keep_hook(const plan_t *pl, int i, const observation_t *obs, instance_t *in)
     {
         in->hook = HOOK_NONE;
         in->hook_since = in->hook_beat = 0;
+        in->reuse = 0;
         return;
     }
     for (k = 0; pl && k < pl->nact; k++) {
@@ -801,6 +802,7 @@ keep_hook(const plan_t *pl, int i, const observation_t *obs, instance_t *in)
             in->hook = pl->act[k].hook;
             in->hook_since = obs->now;
             in->hook_beat = 0;
+            in->reuse = pl->act[k].kind == ACT_HOOK && pl->act[k].warm;
         }
     }
     if (pl && pl->view[i].beat) {

@@ -114,6 +114,7 @@ remember(instance_t *in, const instance_t *prev)
     in->hook_since = prev->hook_since;
     in->hook_beat = prev->hook_beat;
     in->parked = prev->parked;
+    in->reuse = prev->reuse;
     in->lost = prev->lost;
 }
 

@@ -16,7 +16,8 @@
  *                go and down ones are repaired first, so that the
  *                capacity step replaces them in the same pass;
  *      terminate instances waiting in the terminate hook are shut down
- *                once it is completed, before the drain step sees them;
+ *                once it is completed, before the drain step sees them
+ *                (warm ones, which the warm step put there, deleted);
  *   4. warm      warm instances are taken for a scale-out before any is
  *                created, and drained ones go back to the warm pool
  *                (reuse_on_scale_in) before the drain step shuts them

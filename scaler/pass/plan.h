@@ -223,7 +223,9 @@ typedef struct {
     int         tmpl;                    /* CREATE: its template */
     origin_t    origin; /* CREATE: scaled, or manual (by hand) */
     int         warm;   /* CREATE: for the warm pool (tagged so;
-                           not counted in the capacity) */
+                           not counted in the capacity); HOOK: a
+                           drained one waits in the terminate hook
+                           on its way back to it (reuse_on_scale_in) */
     const char *rule;   /* "api", "stray", "ready", "record",
                            "repair", "drain", "upgrade",
                            "scale_out", "scale_in", "warm" */

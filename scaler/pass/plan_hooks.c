@@ -11,7 +11,13 @@
  *              instance backs creation off and suspends it in the end);
  *   terminate  a drained instance waits (pending_terminate) before its
  *              shutdown: either result shuts it down (abandon only says
- *              the hook's work was not done).
+ *              the hook's work was not done); so does a warm one the warm
+ *              step deletes (outdated, never ready, cut: plan_warm.c,
+ *              AWS's Warmed:Terminating:Wait) before its deletion, no
+ *              longer counted in the warm pool (the refill replaces it);
+ *              and, with reuse_on_scale_in, a drained one on its way back
+ *              to the warm pool (in.reuse: AWS's Warmed:Pending:Wait for
+ *              the terminate hook): either result parks it.
  *
  * A warm instance waits in the launch hook twice, as AWS's do
  * (Warmed:Pending:Wait, then Pending:Wait): once ready, before it is
@@ -87,18 +93,25 @@ result(const plan_input_t *in, plan_t *pl, int i, const hook_config_t *h,
     return 0;
 }
 
+/* the instances waiting in the terminate hook: drained ones (shut down
+   once it is completed) and warm ones (plan_warm.c's replace and cut:
+   deleted, as AWS's Warmed:Terminating:Wait ends in Warmed:Terminated;
+   a paused or saved one has nothing to shut down) */
 void
 plan_terminate(const plan_input_t *in, plan_t *pl)
 {
     const observation_t  *obs = in->obs;
     const obs_instance_t *o;
     const hook_config_t  *h = &in->cf->hook_terminate;
-    int                   i, r, timed;
+    act_kind_t            end;
+    int                   i, r, timed, warm;
 
     for (i = 0; i < obs->ninst; i++) {
         o = &obs->inst[i];
+        warm = o->in.warm && pl->view[i].state == INST_WARM;
         if (o->in.hook != HOOK_TERMINATE || !plan_reachable(obs, i)
-            || !plan_free(pl, i) || pl->view[i].state != INST_DRAINING)
+            || !plan_free(pl, i)
+            || (pl->view[i].state != INST_DRAINING && !warm))
         {
             continue;
         }
@@ -106,9 +119,14 @@ plan_terminate(const plan_input_t *in, plan_t *pl)
             plan_claim(pl, i, INST_PENDING_TERMINATE);
             continue;
         }
-        plan_add(pl, in, in->cf->shutdown_timeout_ms ? ACT_STOP : ACT_DELETE, i,
-                 "hook", "terminate hook: %s%s", r > 0 ? "continue" : "abandon",
-                 timed ? " (its default, at its timeout)" : "");
+        end = in->cf->shutdown_timeout_ms && !warm ? ACT_STOP : ACT_DELETE;
+        if (o->in.reuse && in->cf->warm.reuse) {
+            end = ACT_PARK; /* on its way back to the warm pool */
+        }
+        plan_add(pl, in, end, i, "hook", "%sterminate hook: %s%s%s",
+                 warm ? "warm, " : "", r > 0 ? "continue" : "abandon",
+                 timed ? " (its default, at its timeout)" : "",
+                 end == ACT_PARK ? ", back to the warm pool" : "");
     }
 }
 

@@ -25,6 +25,15 @@
  *   - above what it may hold (its size; with reuse_on_scale_in up to
  *     capacity.max in all), the warm pool is cut: those furthest from
  *     ready first, then the highest id;
+ *   - with hooks.terminate, a drained one going back waits in the
+ *     terminate hook first (AWS's Warmed:Pending:Wait on the way back runs
+ *     the terminate hook), counted in the warm pool; either result parks
+ *     it (plan_terminate);
+ *   - with hooks.terminate, a warm instance replaced or cut waits in the
+ *     terminate hook before its deletion (AWS's Warmed:Terminating:Wait;
+ *     plan_terminate, plan_hooks.c, deletes it once completed or timed
+ *     out): state pending_terminate, no longer counted in the warm pool,
+ *     so the refill makes its replacement meanwhile;
  *   - the ready ones left are parked in warm_pool.state; with
  *     hooks.launch they wait in the launch hook first (plan_warm_launch,
  *     plan_hooks.c), and a woken one waits in it again before its
@@ -75,8 +84,20 @@ wake_rank(const obs_instance_t *o)
     }
 }
 
-/* the warm pool as the view has it, and the warm creations so far (of
-   this plan and in flight); per
+/* a drained instance waiting in the terminate hook on its way back to
+   the warm pool (entered now, or remembered: in.reuse) */
+static int
+bound(const plan_input_t *in, const plan_t *pl, int i)
+{
+    int k = pl->view[i].claimed;
+
+    return pl->view[i].state == INST_PENDING_TERMINATE
+           && (in->obs->inst[i].in.reuse
+               || (k >= 0 && pl->act[k].kind == ACT_HOOK && pl->act[k].warm));
+}
+
+/* the warm pool as the view has it (with those on their way back to
+   it), and the warm creations so far (of this plan and in flight); per
    zone (SCALER_MAX_ZONES) and per host (SCALER_MAX_HOSTS) added to
    zcount and hcount when given */
 static int
@@ -88,7 +109,8 @@ warm_count(const plan_input_t *in, const plan_t *pl, int *zcount, int *hcount)
         if (i < in->obs->ninst) {
             if (pl->view[i].state != INST_WARM
                 && !(pl->view[i].state == INST_PENDING_LAUNCH
-                     && in->obs->inst[i].in.warm))
+                     && in->obs->inst[i].in.warm)
+                && !bound(in, pl, i))
             {
                 continue; /* one waiting in its launch hook is warm */
             }
@@ -155,6 +177,20 @@ warm_most(const plan_input_t *in)
     return p->warm.reuse && room > p->warm.size ? room : p->warm.size;
 }
 
+/* a warm instance goes (rule, why): deleted, or with hooks.terminate it
+   waits in it first (plan_terminate deletes it), out of the warm pool's
+   count already (warm_count: the refill replaces it) */
+static void
+gone(const plan_input_t *in, plan_t *pl, int i, const char *rule,
+     const char *why)
+{
+    if (in->cf->hook_terminate.on) {
+        plan_hook_enter(in, pl, i, HOOK_TERMINATE, why);
+    } else {
+        plan_add(pl, in, ACT_DELETE, i, rule, "%s", why);
+    }
+}
+
 /* outdated and never ready warm instances go */
 static void
 replace(const plan_input_t *in, plan_t *pl)
@@ -171,18 +207,19 @@ replace(const plan_input_t *in, plan_t *pl)
         }
         since = o->in.model.created ? o->in.model.created : o->in.seen;
         if (!o->in.latest) {
-            plan_add(pl, in, ACT_DELETE, i, "warm",
-                     "warm, model version "
-                     "%s is not the latest: replaced",
+            snprintf(why, sizeof(why),
+                     "warm, model version %s is not the latest: replaced",
                      o->in.model.version);
+            gone(in, pl, i, "warm", why);
         } else if (grace && o->in.power == POWER_RUNNING && o->ready == READY_NO
                    && in->now >= since && in->now - since >= grace
                    && !pl->repair.suspended)
         {
-            plan_add(pl, in, ACT_DELETE, i, "repair",
-                     "warm, not ready (%s) "
-                     "within health.grace (%llu ms), to be replaced",
+            snprintf(why, sizeof(why),
+                     "warm, not ready (%s) within health.grace (%llu ms), to "
+                     "be replaced",
                      o->why, (unsigned long long) grace);
+            gone(in, pl, i, "repair", why);
             /* a failure as a new instance's (plan_repair.c): a template
                that never boots suspends the refill too */
             snprintf(why, sizeof(why),
@@ -201,6 +238,8 @@ reuse(const plan_input_t *in, plan_t *pl)
 {
     const observation_t  *obs = in->obs;
     const obs_instance_t *o;
+    action_t             *a;
+    char                  why[80];
     int                   i, n;
 
     n = warm_count(in, pl, NULL, NULL);
@@ -213,10 +252,15 @@ reuse(const plan_input_t *in, plan_t *pl)
         {
             continue;
         }
-        plan_add(pl, in, ACT_PARK, i, "warm",
-                 "drained, back to the warm "
-                 "pool (reuse_on_scale_in, %d warm)",
+        snprintf(why, sizeof(why),
+                 "drained, back to the warm pool (reuse_on_scale_in, %d warm)",
                  n + 1);
+        if (!in->cf->hook_terminate.on) {
+            plan_add(pl, in, ACT_PARK, i, "warm", "%s", why);
+        } else if ((a = plan_hook_enter(in, pl, i, HOOK_TERMINATE, why))
+                   != NULL) {
+            a->warm = 1; /* AWS: Warmed:Pending:Wait, the terminate hook */
+        }
         n++;
     }
 }
@@ -312,6 +356,7 @@ static void
 cut(const plan_input_t *in, plan_t *pl)
 {
     const obs_instance_t *o, *b;
+    char                  why[80];
     int                   n, i, best, most = warm_most(in);
 
     for (n = warm_count(in, pl, NULL, NULL); n > most; n--) {
@@ -330,10 +375,9 @@ cut(const plan_input_t *in, plan_t *pl)
         if (best < 0) {
             break;
         }
-        plan_add(pl, in, ACT_DELETE, best, "warm",
-                 "warm pool above what it "
-                 "keeps (%d of %d)",
+        snprintf(why, sizeof(why), "warm pool above what it keeps (%d of %d)",
                  n, most);
+        gone(in, pl, best, "warm", why);
     }
 }
 

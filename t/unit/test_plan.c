@@ -79,6 +79,8 @@ typedef struct {
     int          beat_s;        /* its last heartbeat s ago (0: none) */
     int          parked;        /* warm: past its launch hook, parked
                                    (instance_t.parked) */
+    int          reuse;         /* waits in the terminate hook on its way
+                                   back to the warm pool (.reuse) */
     int          host;          /* its host in its zone: 0 first */
     int          record_nohost; /* its record has no host= */
     int          lost;          /* counted as lost since its host failed
@@ -1263,6 +1265,164 @@ static const case_t  cases[] = {
                 "from the warm pool (running))",
                 "park web-000004 warm (ready, kept paused" } },
 
+    /* --- the warm pool and the terminate hook (AWS: Warmed:Terminating:
+       Wait, then Warmed:Terminated) ---------------------------------- */
+    { .name = "terminate hook: an outdated warm instance waits in it "
+              "instead of being deleted; out of the warm pool's count, the "
+              "refill replaces it meanwhile",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1 } },
+      .want = { "hook web-000002 hook (warm, model version 1 is not the "
+                "latest: replaced; waiting for the terminate hook (60000 "
+                "ms, then continue)",
+                "create web-000003 z1 127.0.1.3:8080 warm v1 (warm pool 0 "
+                "of 1" } },
+
+    { .name = "terminate hook: a warm one waiting is neither deleted, woken "
+              "nor counted in the warm pool: the capacity and the refill "
+              "are created",
+      .capacity = 2, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .hook = HOOK_TERMINATE, .hook_s = 10 } },
+      .want = { "create web-000003 z1 127.0.1.3:8080 scale_out",
+                "create web-000004 z1 127.0.1.4:8080 warm v1 (warm pool 0 "
+                "of 1" } },
+
+    { .name = "terminate hook: a warm one waiting, its replacement made: "
+              "no other",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 10 },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } } },
+
+    { .name = "terminate hook: continue deletes a warm one",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 10,
+                  .asked = ASK_CONTINUE },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "delete web-000002 hook (warm, terminate hook: continue)" } },
+
+    { .name = "terminate hook: abandon deletes a warm one too (only says "
+              "the hook's work was not done), no failure",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60, .want_failures = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 10,
+                  .asked = ASK_ABANDON },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "delete web-000002 hook (warm, terminate hook: abandon)" } },
+
+    { .name = "terminate hook: at its timeout a warm one gets the default "
+              "(continue): deleted",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 61 },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "delete web-000002 hook (warm, terminate hook: continue (its "
+                "default, at its timeout)" } },
+
+    { .name = "terminate hook: a heartbeat keeps a warm one waiting past "
+              "its timeout",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1,
+                  .outdated = 1, .hook = HOOK_TERMINATE, .hook_s = 90,
+                  .asked = ASK_HEARTBEAT },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } } },
+
+    { .name = "terminate hook: the warm one cut above the size waits in it "
+              "(no refill: the pool is at its size without it)",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", .warm = "paused", .parked = 1 },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "hook web-000003 hook (warm pool above what it keeps (2 of "
+                "1); waiting for the terminate hook" } },
+
+    { .name = "terminate hook: a warm one never ready within health.grace "
+              "waits in it, a failure of the pool, and is replaced",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .want_failures = 1 + 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "status 500", 5,
+                  .created_s = 61, .warm = "running" } },
+      .want = { "hook web-000002 hook (warm, not ready (status 500) within "
+                "health.grace (60000 ms), to be replaced; waiting for the "
+                "terminate hook",
+                "create web-000003 z1 127.0.1.3:8080 warm" } },
+
+    { .name = "terminate hook: a busy warm one (a park in flight) does not "
+              "enter it, outdated or not",
+      .capacity = 1, .warm_size = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "booting", "yes", 5, .warm = "running",
+                  .outdated = 1 } },
+      .busy = { "park web-000002" } },
+
+    { .name = "terminate hook, reuse_on_scale_in: a drained instance going "
+              "back to the warm pool waits in the terminate hook first "
+              "(AWS: Warmed:Pending:Wait), counted in the warm pool (no "
+              "refill)",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 5,
+                  .conns = { 0, 0 }, .nreports = 2 } },
+      .want = { "hook web-000002 hook (drained, back to the warm pool "
+                "(reuse_on_scale_in, 1 warm); waiting for the terminate "
+                "hook" } },
+
+    { .name = "terminate hook, reuse_on_scale_in: one waiting on its way "
+              "back is neither shut down nor parked yet, and counted in the "
+              "warm pool (no refill), past drain_timeout too",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40, .reuse = 1 } } },
+
+    { .name = "terminate hook, reuse_on_scale_in: continue parks it",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40, .reuse = 1,
+                  .asked = ASK_CONTINUE } },
+      .want = { "park web-000002 hook (terminate hook: continue, back to "
+                "the warm pool)" } },
+
+    { .name = "terminate hook, reuse_on_scale_in: at its timeout the default "
+              "(abandon too) parks it",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .terminate_abandon = 1,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 80,
+                  .hook = HOOK_TERMINATE, .hook_s = 61, .reuse = 1 } },
+      .want = { "park web-000002 hook (terminate hook: abandon (its default, "
+                "at its timeout), back to the warm pool)" } },
+
+    { .name = "terminate hook, reuse_on_scale_in: one waiting to be shut "
+              "down (not on its way back) is stopped on continue",
+      .capacity = 1, .warm_size = 1, .warm_reuse = 1, .terminate_s = 60,
+      .shutdown_s = 30,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000002", 0, "draining", .drain_s = 50,
+                  .hook = HOOK_TERMINATE, .hook_s = 40,
+                  .asked = ASK_CONTINUE },
+                { "web-000003", 0, "booting", .warm = "paused",
+                  .parked = 1 } },
+      .want = { "stop web-000002 hook (terminate hook: continue)" } },
+
     { .name = "warm_pool.state running: a ready one is left running",
       .capacity = 1, .warm_size = 1, .warm_state = WARM_RUNNING,
       .inst = { { "web-000001", 0, "running" },
@@ -2313,6 +2473,7 @@ observation_for(const case_t *c, observation_t *obs)
         o->in.hook_since = is->hook_s ? NOW - (uint64_t) is->hook_s * S : 0;
         o->in.hook_beat = is->beat_s ? NOW - (uint64_t) is->beat_s * S : 0;
         o->in.parked = is->parked;
+        o->in.reuse = is->reuse;
         o->off = is->off;
         o->in.stop_since = is->stop_s ? NOW - (uint64_t) is->stop_s * S : 0;
         o->in.state = INST_RUNNING;     /* as last known */
