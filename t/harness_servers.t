@@ -160,9 +160,31 @@ my $stale = $theirs[0];
 open(my $sf, '>', "$pd/$stale") or die "$pd/$stale: $!";
 print $sf "$dead\n";
 close $sf;
+ok(!Scaleset::Test::_claim_port($stale),
+   'a dead test\'s claim made a moment ago is not taken (another test may '
+   . 'be taking it over)');
+utime(time - 10, time - 10, "$pd/$stale");
 ok(Scaleset::Test::_claim_port($stale), 'a dead test\'s claim is taken over');
+is(Scaleset::Test::_claim_pid("$pd/$stale"), $$, 'it holds this test\'s PID');
+# an empty claim (no PID yet: never made by the harness, which links a
+# written one into place) is not taken
+my $empty = $theirs[1];
+open($sf, '>', "$pd/$empty") or die "$pd/$empty: $!";
+close $sf;
+utime(time - 10, time - 10, "$pd/$empty");
+ok(!Scaleset::Test::_claim_port($empty), 'an empty claim is not taken');
+unlink "$pd/$empty";
+# a claim of this test's that another took over meanwhile stays
+my $lent = $theirs[2];
+ok(Scaleset::Test::_claim_port($lent), 'a port claimed');
+open($sf, '>', "$pd/$lent") or die "$pd/$lent: $!";
+print $sf "1\n";    # taken over by another (init never ends)
+close $sf;
 Scaleset::Test::_release_ports();
-ok(!-e "$pd/$stale", 'and released');
+ok(!-e "$pd/$stale", 'this test\'s claims released');
+is(Scaleset::Test::_claim_pid("$pd/$lent"), 1,
+   'but not one another test holds now');
+unlink "$pd/$lent";
 
 # the same servers in this process, stopped by stop_all
 $t->start_redis;

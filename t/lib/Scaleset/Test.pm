@@ -14,7 +14,6 @@ use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
-use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
 use POSIX qw(:sys_wait_h setsid);
 use Socket qw(SOL_SOCKET SO_REUSEADDR);
 use Time::HiRes qw(time sleep);
@@ -158,40 +157,67 @@ my %HANDED;
 # its server starts (and some are meant to stay closed): so that tests
 # run side by side (make check's prove -j) never get the same one, each
 # port handed is claimed machine-wide as a file PORT_DIR/PORT holding the
-# claiming process's PID, made with O_EXCL and removed when that process
-# ends; a claim whose process is gone (a test killed) is taken over.
+# claiming process's PID, linked into place (atomic, never empty) and
+# removed when that process ends if it still holds its PID; a claim whose
+# process is gone (a test killed) for 2 s is taken over.
 our $PORT_DIR = ($ENV{SCALESET_PORT_DIR} // '/tmp/scaleset-ports');
 my %CLAIMED;    # path => the PID that claimed it
 
 sub _claim_port {
     my ($port) = @_;
     unless (-d $PORT_DIR) {
-        mkdir $PORT_DIR;
+        mkdir($PORT_DIR, 01777) or -d $PORT_DIR
+            or croak "cannot make $PORT_DIR: $!";
         chmod 01777, $PORT_DIR;
     }
     my $f = "$PORT_DIR/$port";
+    # the PID is in the claim from its first moment: written to a file of
+    # this process's own, then linked into place (link(2) fails when the
+    # claim exists: O_EXCL's semantics, never an empty claim)
+    my $tmp = "$PORT_DIR/.new.$$.$port";
+    open(my $fh, '>', $tmp) or croak "cannot write $tmp: $!";
+    print $fh "$$\n";
+    close($fh) or croak "cannot write $tmp: $!";
+    my $ok = 0;
     for (1 .. 2) {
-        if (sysopen(my $fh, $f, O_WRONLY | O_CREAT | O_EXCL, 0644)) {
-            print $fh "$$\n";
-            close $fh;
+        if (link($tmp, $f)) {
             $CLAIMED{$f} = $$;
-            return 1;
+            $ok = 1;
+            last;
         }
-        open(my $fh, '<', $f) or next;    # released meanwhile: again
-        my $pid = <$fh> // '';
-        close $fh;
-        chomp $pid;
-        # held by a live process (another test): not this one
-        return 0 if $pid =~ /^\d+$/ && (kill(0, $pid) || $!{EPERM});
-        unlink $f;                         # its test is gone
+        croak "cannot claim $f: $!" unless $!{EEXIST};
+        my $pid = _claim_pid($f);
+        next unless defined $pid;            # released meanwhile: again
+        # held by a live process (another test), or unreadable: not ours
+        last if $pid !~ /^\d+$/ || kill(0, $pid) || $!{EPERM};
+        # its test is gone (killed -9): taken over, unless it was claimed
+        # again a moment ago by another test taking it over too
+        my $age = time - ((stat $f)[9] // time);
+        last if $age < 2;
+        unlink $f;
     }
-    return 0;
+    unlink $tmp;
+    return $ok;
 }
 
-# at the end, once the servers are stopped (the END block above)
+# the PID a claim file holds ('' when it says nothing), undef when gone
+sub _claim_pid {
+    my ($f) = @_;
+    open(my $fh, '<', $f) or return undef;
+    my $pid = <$fh> // '';
+    close $fh;
+    chomp $pid;
+    return $pid;
+}
+
+# at the end, once the servers are stopped (the END block above): this
+# process's claims that still hold its PID (not a forked child's exit,
+# not a claim another test took over)
 sub _release_ports {
     for my $f (keys %CLAIMED) {
-        unlink $f if $CLAIMED{$f} == $$;   # not a forked child's exit
+        next unless $CLAIMED{$f} == $$;
+        unlink $f if (_claim_pid($f) // '') eq $$;
+        delete $CLAIMED{$f};
     }
 }
 
