@@ -475,10 +475,17 @@ int plan_weight(const plan_input_t *in, int i);
    (a free address, the next number, the latest model on the host) from
    the template the mix would add next, each in the zone with the fewest
    in zcount[] (SCALER_MAX_ZONES: in service and warm), on its host with
-   the fewest in hcount[] (SCALER_MAX_HOSTS); both follow; with reason.
-   How many were planned */
+   the fewest in hcount[] (SCALER_MAX_HOSTS) among those with room for
+   another background call (plan_bg_room: none planned where act would
+   refuse it, its number spent); both follow; with reason.  How many
+   were planned */
 int plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
                      int *hcount, const char *reason);
+/* how many more background calls (act_bg.c: a warm creation, a park)
+   each host (room[SCALER_MAX_HOSTS]) takes this pass: HOST_BACKGROUND_MAX
+   less those of earlier passes in flight (obs->busy) and those pl plans
+   already; <= 0 none (act_bg_submit would refuse it) */
+void plan_bg_room(const plan_input_t *in, const plan_t *pl, int *room);
 /* the host of zone z a new instance goes to (policy_place_host over
    hcount, the instances per host, NULL: none); -1 when none of its hosts
    answers */

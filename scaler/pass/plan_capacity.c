@@ -522,6 +522,23 @@ plan_weight(const plan_input_t *in, int i)
     return inst_weight(in, i);
 }
 
+/* the host of zone z a warm creation goes to: as plan_place_host, among
+   those that answer with room for another background call (room[],
+   plan_bg_room); -1 when none */
+static int
+warm_host(const plan_input_t *in, int z, const int *hcount, const int *room)
+{
+    const zone_config_t *zc = &in->cf->zones[z];
+    int                  usable[SCALER_MAX_HOSTS], k;
+
+    for (k = 0; k < zc->nhosts; k++) {
+        usable[k] = in->obs->host_up[zc->host0 + k] && room[zc->host0 + k] > 0;
+    }
+    k = policy_place_host(hcount + zc->host0, in->obs->host_free + zc->host0,
+                          usable, zc->nhosts);
+    return k < 0 ? -1 : zc->host0 + k;
+}
+
 int
 plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
                  int *hcount, const char *why)
@@ -530,21 +547,26 @@ plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
     addr_cursor_t        ac = { NULL, 0, 0 };
     mix_state_t          ms;
     int                  z, h, t, made = 0, usable[SCALER_MAX_ZONES];
+    int                  room[SCALER_MAX_HOSTS];
 
     if (in->obs->seq < 0) {
         return 0; /* noted by the capacity step */
     }
     mix_state(in, pl, &ms);
     ac.used = used_addresses(in, pl, &ac.nused);
+    /* a creation runs in the background (act_bg.c): none planned on a
+       host whose background calls are all taken, which act would refuse
+       with its number reserved (spent) */
+    plan_bg_room(in, pl, room);
     for (z = 0; z < p->nzones; z++) {
-        usable[z] = plan_place_host(in, z, hcount) >= 0;
+        usable[z] = warm_host(in, z, hcount, room) >= 0;
     }
     while (made < n && pl->next_seq <= POLICY_SEQ_MAX) {
         /* the template the mix would add next; the zone, then its host,
            with the fewest in service and warm */
         if ((t = mix_next(ms.t, ms.n, p->mixed, ms.count, INT_MAX / 2)) < 0
             || (z = policy_place(zcount, usable, p->nzones)) < 0
-            || (h = plan_place_host(in, z, hcount)) < 0
+            || (h = warm_host(in, z, hcount, room)) < 0
             || create(in, pl, &ac, t, z, h, "warm", why, 1) == NULL)
         {
             break;
@@ -552,6 +574,8 @@ plan_create_warm(const plan_input_t *in, plan_t *pl, int n, int *zcount,
         ms.count[t]++;
         zcount[z]++;
         hcount[h]++;
+        room[h]--;
+        usable[z] = warm_host(in, z, hcount, room) >= 0;
         made++;
     }
     free(ac.used);

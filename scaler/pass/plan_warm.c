@@ -324,16 +324,46 @@ parked(const pool_config_t *p, const obs_instance_t *o)
     }
 }
 
-/* the ready ones left: kept as warm_pool.state */
+void
+plan_bg_room(const plan_input_t *in, const plan_t *pl, int *room)
+{
+    const action_t *a;
+    int             h, k;
+
+    for (h = 0; h < SCALER_MAX_HOSTS; h++) {
+        room[h] = HOST_BACKGROUND_MAX;
+    }
+    for (k = 0; k < in->obs->nbusy; k++) {
+        h = in->obs->busy[k].host;
+        if (h >= 0 && h < SCALER_MAX_HOSTS) {
+            room[h]--;
+        }
+    }
+    for (k = 0; k < pl->nact; k++) {
+        a = &pl->act[k];
+        if ((a->kind == ACT_PARK || (a->kind == ACT_CREATE && a->warm))
+            && a->host >= 0 && a->host < SCALER_MAX_HOSTS)
+        {
+            room[a->host]--;
+        }
+    }
+}
+
+/* the ready ones left: kept as warm_pool.state, as their hosts have room
+   for the background call (the others by a later pass) */
 static void
 park(const plan_input_t *in, plan_t *pl)
 {
     const obs_instance_t *o;
-    int                   i;
+    int                   i, room[SCALER_MAX_HOSTS];
 
+    plan_bg_room(in, pl, room);
     for (i = 0; i < in->obs->ninst; i++) {
         o = &in->obs->inst[i];
-        if (warm_free(in, pl, i) && warm_ready(o) && !parked(in->cf, o)) {
+        if (warm_free(in, pl, i) && warm_ready(o) && !parked(in->cf, o)
+            && o->in.host >= 0 && o->in.host < SCALER_MAX_HOSTS
+            && room[o->in.host]-- > 0)
+        {
             plan_add(pl, in, ACT_PARK, i, "warm", "%s, kept %s",
                      o->in.power == POWER_RUNNING
                          ? "ready"

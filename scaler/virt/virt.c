@@ -40,20 +40,8 @@
 #include <libvirt/virterror.h>
 
 #include "scaler.h"
+#include "virt_tags.h"
 #include "virt_vol.h"
-
-/* what a list learnt of a tagged domain, by UUID, for the next list.
-   Our tag is written when the domain is defined and never changed, so it
-   is read (virDomainGetMetadata: an RPC on a real host, and an XML parse)
-   once; whatever deletes a domain reads it again.  The overlay's path is
-   not kept.  In modes lease and agent the guest's address, once learnt,
-   is kept while the domain runs. */
-typedef struct {
-    char            uuid[VIR_UUID_STRING_BUFLEN];
-    virt_tag_info_t info;
-    char            learnt[80];  /* the guest's address, or "" */
-    char            refused[96]; /* addresses refused, last logged */
-} tag_entry_t;
 
 struct virt_conn {
     char         *uri;
@@ -67,6 +55,8 @@ struct virt_conn {
     pthread_mutex_t lock;
     tag_entry_t    *tags; /* sorted by uuid: the last list */
     int             ntags;
+    unsigned long   tag_gen;    /* bumped by each tag_warm */
+    unsigned long   tag_missed; /* the last tag_warm's that hit no entry */
 };
 
 static __thread int in_background; /* virt_background() */
@@ -446,13 +436,6 @@ dom_stats(virDomainStatsRecordPtr rec, virt_instance_t *vi)
     }
 }
 
-static int
-tag_cmp(const void *a, const void *b)
-{
-    return strcmp(((const tag_entry_t *) a)->uuid,
-                  ((const tag_entry_t *) b)->uuid);
-}
-
 /* dom's tag into e (e->uuid set by the caller, "" when unknown), from
    the last list's cache or read: 1 when it is pool's, 0 another pool's,
    -1 when dom has none (not cached: an operator may tag it later) */
@@ -478,15 +461,21 @@ tag_of(virt_conn_t *vc, virDomainPtr dom, const char *pool, tag_entry_t *e)
     }
     e->info = t.info;
     e->learnt[0] = '\0';
+    e->gen = 0;
+    e->read = 1;
     return strcmp(e->info.pool, pool) == 0;
 }
 
-/* the cache is what this list found (domains gone are forgotten) */
+void (*virt_list_hook)(virt_conn_t *vc);
+
+/* the cache is what this list found (domains gone are forgotten), but
+   for warm flags changed since it began (at generation since: tag_warm,
+   in a background park beside it); tag_merge */
 static void
-tag_store(virt_conn_t *vc, tag_entry_t *seen, int n)
+tag_store(virt_conn_t *vc, tag_entry_t *seen, int n, unsigned long since)
 {
-    qsort(seen, n, sizeof(*seen), tag_cmp);
     pthread_mutex_lock(&vc->lock);
+    n = tag_merge(seen, n, vc->tags, vc->ntags, since, vc->tag_missed);
     free(vc->tags);
     vc->tags = seen;
     vc->ntags = n;
@@ -507,6 +496,7 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     char                     ip[64], *uuid = tag.uuid, refused[96];
     int                      n, i, k = 0, state, reason, port, nseen = 0;
     int                      own, rc;
+    unsigned long            since;
     virt_health_t            health;
     unsigned                 doing;
     struct in_addr           in;
@@ -526,6 +516,9 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
     }
     res = xcalloc(n + 1, sizeof(*res));
     seen = xcalloc(n + 1, sizeof(*seen));
+    pthread_mutex_lock(&vc->lock);
+    since = vc->tag_gen; /* a tag changed after this is kept (tag_store) */
+    pthread_mutex_unlock(&vc->lock);
     for (i = 0; i < n; i++) {
         dom = recs[i]->dom;
         if (virDomainGetUUIDString(dom, uuid) != 0) {
@@ -655,7 +648,10 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         k++;
     }
     virDomainStatsRecordListFree(recs);
-    tag_store(vc, seen, nseen);
+    if (virt_list_hook) {
+        virt_list_hook(vc); /* tests: a park beside this listing */
+    }
+    tag_store(vc, seen, nseen, since);
     virConnectClose(c);
     *out = res;
     return k;
@@ -1363,7 +1359,7 @@ tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err, size_t errlen)
     tag_entry_t key, *hit;
     char       *cur, *xml;
     unsigned    flags = VIR_DOMAIN_AFFECT_CONFIG;
-    int         rc;
+    int         rc, known;
 
     cur = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
     xml = cur ? virt_tag_set_warm(cur, warm) : NULL;
@@ -1382,16 +1378,21 @@ tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err, size_t errlen)
         snprintf(err, errlen, "tag: %s", virGetLastErrorMessage());
         return -1;
     }
-    if (virDomainGetUUIDString(dom, key.uuid) == 0) {
-        pthread_mutex_lock(&vc->lock);
-        hit = vc->ntags
-                  ? bsearch(&key, vc->tags, vc->ntags, sizeof(key), tag_cmp)
-                  : NULL;
-        if (hit) {
-            hit->info.warm = warm;
-        }
-        pthread_mutex_unlock(&vc->lock);
+    /* a listing running beside this (a background park) keeps the
+       change: the generation marks it (tag_store) */
+    known = virDomainGetUUIDString(dom, key.uuid) == 0;
+    pthread_mutex_lock(&vc->lock);
+    vc->tag_gen++;
+    hit = known && vc->ntags
+              ? bsearch(&key, vc->tags, vc->ntags, sizeof(key), tag_cmp)
+              : NULL;
+    if (hit) {
+        hit->info.warm = warm;
+        hit->gen = vc->tag_gen;
+    } else {
+        vc->tag_missed = vc->tag_gen;
     }
+    pthread_mutex_unlock(&vc->lock);
     return 0;
 }
 

@@ -168,7 +168,8 @@ typedef struct {
     const char        *busy[4];     /* calls of earlier passes in flight
                                        (obs->busy): "park ID", or "create
                                        ID ZONE ADDRESS" (a warm creation;
-                                       its number is the id's) */
+                                       its number is the id's; ZONE may
+                                       be a host, "z1-2") */
 } case_t;
 
 static const case_t  cases[] = {
@@ -1521,6 +1522,63 @@ static const case_t  cases[] = {
                   .created_s = 61, .warm = "running" } },
       .busy = { "park web-000002", "create web-000003 z1 127.0.1.3:8080" } },
 
+    { .name = "a host with HOST_BACKGROUND_MAX (4) background calls in "
+              "flight: no warm creation planned on it (act would refuse it, "
+              "its number spent), the next pass plans it",
+      .capacity = 1, .warm_size = 6, .seq = 5,
+      .inst = { { "web-000001", 0, "running" } },
+      .busy = { "create web-000002 z1 127.0.1.2:8080",
+                "create web-000003 z1 127.0.1.3:8080",
+                "create web-000004 z1 127.0.1.4:8080",
+                "create web-000005 z1 127.0.1.5:8080" } },
+
+    { .name = "one host full of background calls: the warm creations go "
+              "to another of the zone with room, though it has more "
+              "instances",
+      .hosts = { 2 }, .capacity = 5, .warm_size = 6, .seq = 9,
+      .inst = { { "web-000001", 0, "running", .host = 1 },
+                { "web-000002", 0, "running", .host = 1 },
+                { "web-000003", 0, "running", .host = 1 },
+                { "web-000004", 0, "running", .host = 1 },
+                { "web-000005", 0, "running", .host = 1 } },
+      .busy = { "create web-000006 z1-1 127.0.1.6:8080",
+                "create web-000007 z1-1 127.0.1.7:8080",
+                "create web-000008 z1-1 127.0.1.8:8080",
+                "create web-000009 z1-1 127.0.1.9:8080" },
+      .want = { "create web-000010 z1-2 127.0.1.10:8080 warm",
+                "create web-000011 z1-2 127.0.1.11:8080 warm" } },
+
+    { .name = "a host with 3 background calls in flight takes one more: "
+              "one warm creation of two planned",
+      .capacity = 1, .warm_size = 5, .seq = 4,
+      .inst = { { "web-000001", 0, "running" } },
+      .busy = { "create web-000002 z1 127.0.1.2:8080",
+                "create web-000003 z1 127.0.1.3:8080",
+                "create web-000004 z1 127.0.1.4:8080" },
+      .want = { "create web-000005 z1 127.0.1.5:8080 warm v1"
+                " (warm pool 3 of 5" } },
+
+    { .name = "parks take their host's background room first: a ready warm "
+              "one parked, no creation beside it on a host with 3 calls in "
+              "flight",
+      .capacity = 1, .warm_size = 6, .seq = 5,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000005", 0, "booting", "yes", 5, .warm = "running" } },
+      .busy = { "create web-000002 z1 127.0.1.2:8080",
+                "create web-000003 z1 127.0.1.3:8080",
+                "create web-000004 z1 127.0.1.4:8080" },
+      .want = { "park web-000005 warm (ready, kept paused" } },
+
+    { .name = "a ready warm one on a host with 4 background calls in flight "
+              "is not parked this pass (act would refuse it)",
+      .capacity = 1, .warm_size = 5, .seq = 6,
+      .inst = { { "web-000001", 0, "running" },
+                { "web-000005", 0, "booting", "yes", 5, .warm = "running" } },
+      .busy = { "create web-000002 z1 127.0.1.2:8080",
+                "create web-000003 z1 127.0.1.3:8080",
+                "create web-000004 z1 127.0.1.4:8080",
+                "create web-000006 z1 127.0.1.6:8080" } },
+
     { .name = "a drained instance busy going back to the warm pool "
               "(reuse_on_scale_in) is not shut down by the drain step",
       .capacity = 1, .warm_size = 1, .warm_reuse = 1,
@@ -2574,7 +2632,17 @@ observation_for(const case_t *c, observation_t *obs)
         b->create = strcmp(kind, "create") == 0;
         snprintf(b->id, sizeof(b->id), "%s", id);
         b->zone = b->create ? zone_of(zone) : 0;
-        b->host = b->create ? pool.zones[b->zone].host0 : 0;
+        if (b->zone >= 0) {
+            b->host = b->create ? pool.zones[b->zone].host0 : 0;
+        } else if ((b->host = host_of(zone)) >= 0) {
+            b->zone = pool.hosts[b->host].zone; /* "z1-2": a host */
+        }
+        for (k = 0; !b->create && k < obs->ninst; k++) {
+            if (strcmp(obs->inst[k].in.id, id) == 0) {
+                b->zone = obs->inst[k].in.zone; /* a park: its instance's */
+                b->host = obs->inst[k].in.host;
+            }
+        }
         b->seq = strtol(strrchr(id, '-') + 1, NULL, 10);
         snprintf(b->address, sizeof(b->address), "%s", addr);
     }
