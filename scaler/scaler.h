@@ -561,7 +561,9 @@ typedef struct {
     char         port[8];
     virt_model_t model;
     origin_t     origin;
-    int          warm; /* warm="yes": in the warm pool */
+    int          warm;   /* warm="yes": in the warm pool */
+    int          parked; /* warm and parked="yes": parked, past its
+                            launch hook */
 } virt_tag_info_t;
 
 typedef struct {
@@ -572,9 +574,10 @@ typedef struct {
 
 void virt_xml_init(void);
 /* xml (an instance element as virDomainGetMetadata returns it) with
-   warm="yes" when warm, without warm otherwise; malloc'd, NULL when xml
+   warm="yes" when warm (and parked="yes" when parked too), without warm
+   and parked otherwise; malloc'd, NULL when xml
    does not parse */
-char *virt_tag_set_warm(const char *xml, int warm);
+char *virt_tag_set_warm(const char *xml, int warm, int parked);
 /* 0 when xml is an instance element (in SCALER_NS or, as libvirt returns
    it, in none) with pool, id and zone
    (other attributes "" when absent); -1 otherwise or when a value does
@@ -659,7 +662,8 @@ typedef struct {
     char         address[80];
     origin_t     origin; /* from its tag */
     int          active;
-    int          warm; /* its tag says warm="yes" */
+    int          warm;   /* its tag says warm="yes" */
+    int          parked; /* and parked="yes" */
     virt_power_t power;
     vm_stats_t   vm; /* running: from the listing call */
 } virt_instance_t;

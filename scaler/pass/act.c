@@ -778,16 +778,20 @@ creations(registry_t *reg, pool_state_t *ps, const observation_t *obs,
 
 /* where an instance waits in a hook (begun now when it is new, or woken
    into the launch hook; its last heartbeat); the hook's results are used
-   up; a warm one past its launch hook (or ready without one) is parked */
+   up; a warm one stays parked (past its launch hook: its park collected,
+   act_bg.c, or found so, observe.c) while it stays warm, and one ready
+   is parked at once when the pool has no launch hook */
 static void
-keep_hook(const plan_t *pl, int i, const observation_t *obs, instance_t *in)
+keep_hook(const pool_config_t *p, const plan_t *pl, int i,
+          const observation_t *obs, instance_t *in)
 {
     int k;
 
     in->asked &= ~(ASK_CONTINUE | ASK_ABANDON | ASK_HEARTBEAT);
-    in->parked = in->state == INST_WARM
-                 && (in->parked || in->power != POWER_RUNNING
-                     || obs->inst[i].ready == READY_YES);
+    in->parked =
+        in->state == INST_WARM
+        && (in->parked
+            || (!p->hook_launch.on && obs->inst[i].ready == READY_YES));
     if (in->state != INST_PENDING_LAUNCH && in->state != INST_PENDING_TERMINATE)
     {
         in->hook = HOOK_NONE;
@@ -1041,7 +1045,7 @@ act(registry_t *reg, pool_state_t *ps, observation_t *obs, const plan_t *pl)
             in->latest = plan_on_target(&pin, pl, i);
         }
         in->asked &= ~done[i];
-        keep_hook(pl, i, obs, in);
+        keep_hook(p, pl, i, obs, in);
         /* a standby asked and there, an active asked and done */
         in->asked &= st[i] == INST_STANDBY ? ~(ASK_STANDBY | ASK_DECREMENT)
                                            : ~ASK_ACTIVE;

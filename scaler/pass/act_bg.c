@@ -100,6 +100,7 @@ parked(registry_t *reg, pool_state_t *ps, const struct act_bg_s *b)
     }
     if ((in = known(ps, a->id)) != NULL) {
         in->warm = 1;
+        in->parked = 1; /* past its launch hook (its tag says so) */
         in->state = INST_WARM;
         in->power = p->warm.state == WARM_PAUSED  ? POWER_PAUSED
                     : p->warm.state == WARM_SAVED ? POWER_SAVED

@@ -354,6 +354,11 @@ list_host(pool_state_t *ps, int h, list_call_t *l, observation_t *obs, int *cap)
         if (prev != NULL) {
             remember(&o->in, prev);
         } else {
+            /* found parked (a restart): its tag says so, or (tagged by an
+               older scaler) it is warm and paused or saved; one being
+               created is listed running (virt.c), never parked */
+            o->in.parked =
+                vi[i].warm && (vi[i].parked || vi[i].power != POWER_RUNNING);
             slog(p->name, o->in.id, "found domain in %s", label);
         }
     }

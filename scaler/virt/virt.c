@@ -595,9 +595,14 @@ virt_list(virt_conn_t *vc, const pool_config_t *p, const char *zone,
         vi->active = state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED
                      && state != VIR_DOMAIN_NOSTATE;
         vi->warm = tag.info.warm;
-        vi->power = state == VIR_DOMAIN_PAUSED    ? POWER_PAUSED
-                    : state == VIR_DOMAIN_SHUTOFF ? POWER_SAVED
-                                                  : POWER_RUNNING;
+        vi->parked = tag.info.parked;
+        /* one being created (defined, not started yet) is shown as it
+           will be: running, not saved */
+        vi->power =
+            state == VIR_DOMAIN_PAUSED ? POWER_PAUSED
+            : state == VIR_DOMAIN_SHUTOFF && !(doing & VIRT_DOING_CREATE)
+                ? POWER_SAVED
+                : POWER_RUNNING;
         if (vi->active) {
             dom_stats(recs[i], vi);
         }
@@ -1350,11 +1355,13 @@ virt_power_name(virt_power_t p)
     return (unsigned) p <= POWER_SAVED ? names[p] : "?";
 }
 
-/* dom's tag with warm set or not, in its live and persistent definitions
+/* dom's tag with warm and parked set or not (parked="yes" only with
+   warm="yes"), in its live and persistent definitions
    (the persistent one alone while it is shut off: a managed save keeps
    the live one it was saved with); the cache follows */
 static int
-tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err, size_t errlen)
+tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, int parked, char *err,
+         size_t errlen)
 {
     tag_entry_t key, *hit;
     char       *cur, *xml;
@@ -1362,7 +1369,7 @@ tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err, size_t errlen)
     int         rc, known;
 
     cur = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, SCALER_NS, 0);
-    xml = cur ? virt_tag_set_warm(cur, warm) : NULL;
+    xml = cur ? virt_tag_set_warm(cur, warm, parked) : NULL;
     free(cur);
     if (xml == NULL) {
         snprintf(err, errlen, "its tag could not be read");
@@ -1388,6 +1395,7 @@ tag_warm(virt_conn_t *vc, virDomainPtr dom, int warm, char *err, size_t errlen)
               : NULL;
     if (hit) {
         hit->info.warm = warm;
+        hit->info.parked = warm && parked;
         hit->gen = vc->tag_gen;
     } else {
         vc->tag_missed = vc->tag_gen;
@@ -1443,8 +1451,9 @@ virt_park(virt_conn_t *vc, const char *pool, const char *id, warm_state_t st,
     if (dom == NULL) {
         return -1;
     }
-    /* tagged first: whatever happens next, it is a warm instance */
-    if (!tag.info.warm && tag_warm(vc, dom, 1, err, errlen) != 0) {
+    /* tagged first: whatever happens next, it is a warm instance past its
+       launch hook (a restarted scaler finds it parked, observe.c) */
+    if (!tag.info.parked && tag_warm(vc, dom, 1, 1, err, errlen) != 0) {
         rc = -1;
         goto done;
     }
@@ -1514,7 +1523,7 @@ virt_wake(virt_conn_t *vc, const char *pool, const char *id, virt_power_t *was,
         }
     }
     if (rc == 0 && tag.info.warm) {
-        rc = tag_warm(vc, dom, 0, err, errlen);
+        rc = tag_warm(vc, dom, 0, 0, err, errlen);
     }
     virDomainFree(dom);
     virConnectClose(c);

@@ -68,7 +68,7 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 {
     xmlDocPtr  doc;
     xmlNodePtr root;
-    char       created[24], origin[16], warm[8];
+    char       created[24], origin[16], warm[8], parked[8];
     uint64_t   ms;
     int        rc = -1;
 
@@ -95,9 +95,11 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
         && PROP("template", t->info.model.template, 0)
         && PROP("host", t->info.model.host, 0) && PROP("created", created, 0)
         && PROP("seed", t->seed, 0) && PROP("origin", origin, 0)
-        && origin_parse(origin, &t->info.origin) == 0 && PROP("warm", warm, 0))
+        && origin_parse(origin, &t->info.origin) == 0 && PROP("warm", warm, 0)
+        && PROP("parked", parked, 0))
     {
         t->info.warm = strcmp(warm, "yes") == 0;
+        t->info.parked = t->info.warm && strcmp(parked, "yes") == 0;
         /* a creation time that is no number is unknown, not a reason to
            disown the domain */
         if (created[0]
@@ -116,7 +118,7 @@ virt_tag_parse(const char *xml, virt_tag_t *t)
 #undef PROP
 
 char *
-virt_tag_set_warm(const char *xml, int warm)
+virt_tag_set_warm(const char *xml, int warm, int parked)
 {
     xmlDocPtr    doc;
     xmlNodePtr   root;
@@ -132,6 +134,12 @@ virt_tag_set_warm(const char *xml, int warm)
             xmlSetProp(root, (const xmlChar *) "warm", (const xmlChar *) "yes");
         } else {
             xmlUnsetProp(root, (const xmlChar *) "warm");
+        }
+        if (warm && parked) {
+            xmlSetProp(root, (const xmlChar *) "parked",
+                       (const xmlChar *) "yes");
+        } else {
+            xmlUnsetProp(root, (const xmlChar *) "parked");
         }
         /* the element alone, without an XML declaration */
         if (xmlNodeDump(buf, doc, root, 0, 0) > 0) {

@@ -183,23 +183,38 @@ test_tag(void **state)
     /* in the warm pool: warm="yes" set and taken away, the rest kept
        (escaped as it was) */
     {
-        char *w = virt_tag_set_warm("<instance pool=\"p\" id=\"x&lt;\" "
-                                    "zone=\"z\"/>", 1), *c;
+        char *p, *w = virt_tag_set_warm("<instance pool=\"p\" id=\"x&lt;\" "
+                                    "zone=\"z\"/>", 1, 0), *c;
 
         assert_non_null(w);
         assert_int_equal(virt_tag_parse(w, &t), 0);
         assert_true(t.info.warm);
         assert_string_equal(t.info.id, "x<");
         assert_null(strstr(w, "<?xml"));
-        c = virt_tag_set_warm(w, 0);
+        assert_false(t.info.parked);
+        assert_null(strstr(w, "parked"));
+        /* parked (past its launch hook): parked="yes" beside warm="yes",
+           both taken away by a wake */
+        p = virt_tag_set_warm(w, 1, 1);
+        assert_non_null(p);
+        assert_int_equal(virt_tag_parse(p, &t), 0);
+        assert_true(t.info.warm);
+        assert_true(t.info.parked);
+        assert_non_null(strstr(p, "warm=\"yes\""));
+        assert_non_null(strstr(p, "parked=\"yes\""));
+        free(w);
+        w = p;
+        c = virt_tag_set_warm(w, 0, 0);
         assert_non_null(c);
         assert_null(strstr(c, "warm"));
         assert_int_equal(virt_tag_parse(c, &t), 0);
         assert_false(t.info.warm);
+        assert_false(t.info.parked);
+        assert_null(strstr(c, "parked"));
         assert_string_equal(t.info.id, "x<");
         free(w);
         free(c);
-        assert_null(virt_tag_set_warm("<instance", 1));
+        assert_null(virt_tag_set_warm("<instance", 1, 0));
     }
     assert_int_equal(virt_tag_parse("<instance pool='p' id='x' zone='z' "
                                     "warm='no'/>", &t), 0);
