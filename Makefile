@@ -404,13 +404,13 @@ $(GUEST)/initramfs.gz $(GUEST)/image-1.qcow2 $(GUEST)/image-2.qcow2 &: tools/gue
 
 # Every test under prove.  Most of a test's time is waiting (for a pass,
 # a check interval, a timeout: make check's prove used 177 s of CPU in
-# 893 s), so they run PROVE_JOBS at a time, each on ports the harness
+# 893 s), so they run PROVE_JOBS (2) at a time, each on ports the harness
 # claims machine-wide (Scaleset::Test::port); the real-VM tests (TCG
 # guests: CPU-bound, one at a time by their lock anyway) and the three
 # that load the machine on purpose (a wrk load, the demo, the package's
 # lintian and chroot) run after them, one at a time.  PROVE_JOBS=1 runs
 # everything one at a time.
-PROVE_JOBS   ?= 3
+PROVE_JOBS   ?= 2
 SERIAL_TESTS := $(wildcard t/realvm_*.t) t/demo.t t/e2e_load_scale.t \
                 t/package_deb.t
 PAR_TESTS    := $(filter-out $(SERIAL_TESTS),$(wildcard t/*.t))
