@@ -11,9 +11,9 @@
  * once their instance numbers are reserved in PREFIX{POOL}:seq.  The
  * warm pool's parks and creations are submitted and not waited for
  * (act_bg.c): a later pass collects their outcome, and until then their
- * instances are busy (obs->busy, plan_begin).  A host that does not answer in
- time costs its own
- * calls, not the others': a call past libvirt.timeout is given up (its
+ * instances are busy (obs->busy, plan_begin).  A host that does not
+ * answer in time costs its own calls, not the others': a call past
+ libvirt.timeout is given up (its
  * outcome is what the next listing finds) and the host is not asked
  * again until it returns.  A delete removes the domain first and its
  * member after, so a domain that could not be removed is never left
@@ -122,9 +122,7 @@ act_write_failed(pool_state_t *ps, const action_t *a, registry_t *reg)
     write_failed(ps, a, reg);
 }
 
-/* the lifecycle event of action a done (the instance's state before and
-   after it), or NULL: not a transition (a record written again) */
-static const char *
+const char *
 act_event(const action_t *a, inst_state_t before, inst_state_t after)
 {
     switch (a->kind) {

@@ -91,12 +91,12 @@ parked(registry_t *reg, pool_state_t *ps, const struct act_bg_s *b)
     const pool_config_t *p = ps->cf;
     const action_t      *a = &b->a;
     instance_t          *in;
+    const char          *ev;
 
     slog(p->name, a->id, "parked %s (%s) rule=%s",
          warm_state_name(p->warm.state), a->reason, a->rule);
-    if (b->before != INST_WARM || a->hook == HOOK_LAUNCH) {
-        /* a warm one parked after its launch hook was warm all along */
-        events_emit(reg, p, a->id, "parked", "warm", a->rule, a->reason);
+    if ((ev = act_event(a, b->before, INST_WARM)) != NULL) {
+        events_emit(reg, p, a->id, ev, "warm", a->rule, a->reason);
     }
     if ((in = known(ps, a->id)) != NULL) {
         in->warm = 1;

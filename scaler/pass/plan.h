@@ -610,6 +610,11 @@ typedef struct {
     int  rc;
     char err[256];
 } virt_call_t;
+/* the lifecycle event of action a done (the instance's state before and
+   after it), or NULL: not a transition (a record written again); a
+   pass's actions (act.c) and the background ones collected (act_bg.c) */
+const char *act_event(const action_t *a, inst_state_t before,
+                      inst_state_t after);
 /* why call v did not do its work, for the log */
 const char *act_why(const pool_state_t *ps, const virt_call_t *v, char *buf,
                     size_t size);
